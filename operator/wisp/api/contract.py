@@ -1,0 +1,57 @@
+"""The runtime contract's configuration, in one place (see docs/runtime-contract.md).
+
+The Deployment builder and the local launcher (``wisp dev``, the tests' node agent) both derive
+a runtime's environment from a Function here, so a function runs the same in both.
+"""
+
+from __future__ import annotations
+
+from wisp.api.function import Function
+
+PORT = 8080
+CODE_DIR = "/var/wisp/code"
+DEPS_DIR = "/tmp/wisp-deps"
+DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024
+
+HEALTH_PATH = "/healthz"
+LIVENESS_PATH = "/livez"
+METRICS_PATH = "/metrics"
+
+# Headers between the gateway and a runtime.
+EVENT_HEADER = "X-Wisp-Event"
+REQUEST_ID_HEADER = "X-Wisp-Request-Id"
+DEADLINE_HEADER = "X-Wisp-Deadline-Ms"
+DURATION_HEADER = "X-Wisp-Duration-Ms"
+ERROR_HEADER = "X-Wisp-Error"
+THROTTLED_HEADER = "X-Wisp-Throttled"
+
+
+def runtime_environment(
+    fn: Function,
+    *,
+    code_dir: str = CODE_DIR,
+    deps_dir: str = DEPS_DIR,
+    port: int = PORT,
+    host: str = "0.0.0.0",
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> dict[str, str]:
+    """The ``WISP_*`` variables a runtime server reads, for this Function."""
+    spec = fn.spec
+    return {
+        "WISP_FUNCTION_NAME": fn.name,
+        "WISP_FUNCTION_NAMESPACE": fn.namespace,
+        "WISP_HANDLER": spec.handler,
+        "WISP_CODE_DIR": code_dir,
+        "WISP_DEPS_DIR": deps_dir,
+        "WISP_TIMEOUT_SECONDS": _seconds(spec.timeout),
+        "WISP_MEMORY_MB": str(spec.memory_mib),
+        "WISP_CONCURRENCY": str(spec.concurrency),
+        "WISP_MAX_BODY_BYTES": str(max_body_bytes),
+        "WISP_STACK_TRACES": "true" if spec.stack_traces else "false",
+        "WISP_HOST": host,
+        "WISP_PORT": str(port),
+    }
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}"

@@ -1,0 +1,394 @@
+"""The Function resource, parsed and checked.
+
+The API server validates Functions with the CRD's schema; ``parse_function`` applies the same
+defaults and the same rules so that ``wisp dev`` (which has no API server) rejects the same specs
+with the same field names, and so that every consumer works with typed values instead of dicts.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from wisp.api.quantities import (
+    cpu_millis_for_memory,
+    parse_cpu_millis,
+    parse_duration,
+    parse_memory_mib,
+)
+
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_PY_HANDLER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\.[A-Za-z_]\w*$")
+_NODE_HANDLER = re.compile(r"^[A-Za-z0-9_$./-]+\.[A-Za-z_$][\w$]*$")
+_JAVA_HANDLER = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*(::[A-Za-z_$][\w$]*)?$")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+class SpecError(ValueError):
+    """A Function or Trigger spec that cannot run; ``field`` names the offending path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class Runtime(enum.Enum):
+    PYTHON311 = "python3.11"
+    PYTHON312 = "python3.12"
+    NODEJS20 = "nodejs20"
+    NODEJS22 = "nodejs22"
+    JAVA17 = "java17"
+    JAVA21 = "java21"
+    CUSTOM = "custom"
+
+    @property
+    def language(self) -> str:
+        """python, node, java or custom."""
+        if self.value.startswith("python"):
+            return "python"
+        if self.value.startswith("nodejs"):
+            return "node"
+        if self.value.startswith("java"):
+            return "java"
+        return "custom"
+
+    @property
+    def source_suffix(self) -> str:
+        return {"python": ".py", "node": ".js", "java": ".java", "custom": ""}[self.language]
+
+
+class ScaleMetric(enum.Enum):
+    CONCURRENCY = "concurrency"
+    RPS = "rps"
+
+
+@dataclass(frozen=True)
+class ScaleSpec:
+    min: int = 0
+    max: int = 20
+    metric: ScaleMetric = ScaleMetric.CONCURRENCY
+    target: int = 10
+    idle_timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    rps: int
+    burst: int
+
+
+@dataclass(frozen=True)
+class AccessSpec:
+    """Who may call. ``public`` None means: follow the gateway's default."""
+
+    public: bool | None = None
+    token_secrets: tuple[SecretKey, ...] = ()
+    hmac_secret: SecretKey | None = None
+    hmac_tolerance: float = 300.0
+    rate_limit: RateLimit | None = None
+
+
+@dataclass(frozen=True)
+class CodeSpec:
+    """Exactly one of the four sources is set."""
+
+    inline: str | None = None
+    files: Mapping[str, str] | None = None
+    config_map: str | None = None
+    image: str | None = None
+
+    @property
+    def kind(self) -> str:
+        for name in ("inline", "files", "config_map", "image"):
+            if getattr(self, name) is not None:
+                return name
+        raise AssertionError("CodeSpec without a source")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    runtime: Runtime
+    handler: str
+    code: CodeSpec
+    env: tuple[Mapping[str, Any], ...] = ()
+    memory: str = "256Mi"
+    memory_mib: int = 256
+    cpu_millis: int = 145
+    cpu_explicit: bool = False
+    timeout: float = 30.0
+    concurrency: int = 100
+    replicas: int | None = None
+    scale: ScaleSpec = field(default_factory=ScaleSpec)
+    stack_traces: bool = False
+    access: AccessSpec = field(default_factory=AccessSpec)
+
+    def code_files(self) -> dict[str, str]:
+        """The files wisp stores for inline or files code (empty for configMapRef and image)."""
+        if self.code.inline is not None:
+            return {handler_source_file(self.runtime, self.handler): self.code.inline}
+        if self.code.files is not None:
+            return dict(self.code.files)
+        return {}
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    namespace: str
+    spec: FunctionSpec
+    generation: int = 0
+    uid: str = ""
+
+    @property
+    def key(self) -> str:
+        """``name.namespace``: how the gateway's routes and metrics name a function."""
+        return f"{self.name}.{self.namespace}"
+
+
+def handler_source_file(runtime: Runtime, handler: str) -> str:
+    """The file an inline handler is stored as: ``main.handler`` → ``main.py``."""
+    module = handler.rsplit(".", 1)[0] if runtime.language in ("python", "node") else "Handler"
+    if runtime.language == "python":
+        return module.replace(".", "/") + ".py"
+    if runtime.language == "node":
+        return module if module.endswith((".js", ".mjs", ".cjs")) else module + ".js"
+    return module + runtime.source_suffix
+
+
+def _require(obj: Mapping[str, Any], key: str, path: str) -> Any:
+    if key not in obj or obj[key] is None:
+        raise SpecError(f"{path}.{key}", "Required value")
+    return obj[key]
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], path: str, what: str) -> Any:
+    if isinstance(value, bool) and kind is int:
+        raise SpecError(path, f"must be {what}")
+    if not isinstance(value, kind):
+        raise SpecError(path, f"must be {what}")
+    return value
+
+
+def _int_in(value: Any, path: str, lo: int, hi: int) -> int:
+    _typed(value, int, path, "an integer")
+    if not lo <= value <= hi:
+        raise SpecError(path, f"must be between {lo} and {hi}, got {value}")
+    return int(value)
+
+
+def _duration_in(value: Any, path: str, lo: float, hi: float, lo_text: str, hi_text: str) -> float:
+    _typed(value, str, path, "a duration such as 30s")
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise SpecError(path, str(exc)) from None
+    if not lo <= seconds <= hi:
+        raise SpecError(path, f"must be between {lo_text} and {hi_text}, got {value}")
+    return seconds
+
+
+def parse_function(obj: Mapping[str, Any]) -> Function:
+    """A Function from its API object (or YAML document); SpecError names the bad field."""
+    meta = obj.get("metadata") or {}
+    name = meta.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > 63:
+        raise SpecError("metadata.name", "must be a DNS label (lowercase letters, digits, '-')")
+    namespace = meta.get("namespace") or "default"
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        raise SpecError("spec", "Required value")
+    return Function(
+        name=name,
+        namespace=str(namespace),
+        spec=parse_function_spec(spec),
+        generation=int(meta.get("generation") or 0),
+        uid=str(meta.get("uid") or ""),
+    )
+
+
+def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
+    runtime_text = _require(spec, "runtime", "spec")
+    try:
+        runtime = Runtime(runtime_text)
+    except ValueError:
+        allowed = ", ".join(r.value for r in Runtime)
+        raise SpecError("spec.runtime", f"Unsupported value {runtime_text!r}: one of {allowed}") from None
+
+    code = _parse_code(_require(spec, "code", "spec"))
+    if runtime is Runtime.CUSTOM:
+        if code.image is None:
+            raise SpecError("spec.code.image", "is required when spec.runtime is custom")
+        handler = str(spec.get("handler") or "")
+    else:
+        handler = _typed(_require(spec, "handler", "spec"), str, "spec.handler", "a string")
+        _check_handler(runtime, handler)
+
+    memory = _typed(spec.get("memory", "256Mi"), str, "spec.memory", "a quantity such as 256Mi")
+    try:
+        memory_mib = parse_memory_mib(memory)
+    except ValueError as exc:
+        raise SpecError("spec.memory", str(exc)) from None
+    if not 64 <= memory_mib <= 10 * 1024:
+        raise SpecError("spec.memory", f"must be between 64Mi and 10Gi, got {memory}")
+
+    cpu_text = spec.get("cpu")
+    if cpu_text is not None:
+        try:
+            cpu_millis = parse_cpu_millis(_typed(cpu_text, str, "spec.cpu", "a quantity such as 500m"))
+        except ValueError as exc:
+            raise SpecError("spec.cpu", str(exc)) from None
+        if cpu_millis <= 0:
+            raise SpecError("spec.cpu", "must be greater than zero")
+    else:
+        cpu_millis = cpu_millis_for_memory(memory_mib)
+
+    timeout = _duration_in(spec.get("timeout", "30s"), "spec.timeout", 1, 900, "1s", "15m")
+    concurrency = _int_in(spec.get("concurrency", 100), "spec.concurrency", 1, 1000)
+    replicas = spec.get("replicas")
+    if replicas is not None:
+        replicas = _int_in(replicas, "spec.replicas", 0, 1000)
+    stack_traces = _typed(spec.get("stackTraces", False), bool, "spec.stackTraces", "a boolean")
+
+    return FunctionSpec(
+        runtime=runtime,
+        handler=handler,
+        code=code,
+        env=_parse_env(spec.get("env") or []),
+        memory=memory,
+        memory_mib=memory_mib,
+        cpu_millis=cpu_millis,
+        cpu_explicit=cpu_text is not None,
+        timeout=timeout,
+        concurrency=concurrency,
+        replicas=replicas,
+        scale=_parse_scale(spec.get("scale") or {}),
+        stack_traces=stack_traces,
+        access=_parse_access(spec.get("access")),
+    )
+
+
+def _check_handler(runtime: Runtime, handler: str) -> None:
+    patterns = {
+        "python": (_PY_HANDLER, "module.function (for example main.handler)"),
+        "node": (_NODE_HANDLER, "file.export (for example index.handler)"),
+        "java": (_JAVA_HANDLER, "package.Class or package.Class::method"),
+    }
+    pattern, shape = patterns[runtime.language]
+    if not pattern.match(handler) or len(handler) > 256:
+        raise SpecError("spec.handler", f"for {runtime.value} must be {shape}, got {handler!r}")
+
+
+def _parse_code(code: Any) -> CodeSpec:
+    _typed(code, Mapping, "spec.code", "an object")
+    present = [k for k in ("inline", "files", "configMapRef", "image") if code.get(k) is not None]
+    if len(present) != 1:
+        raise SpecError(
+            "spec.code", "must set exactly one of inline, files, configMapRef, image"
+        )
+    kind = present[0]
+    if kind == "inline":
+        text = _typed(code["inline"], str, "spec.code.inline", "a string")
+        if not text:
+            raise SpecError("spec.code.inline", "must not be empty")
+        return CodeSpec(inline=text)
+    if kind == "files":
+        files = _typed(code["files"], Mapping, "spec.code.files", "a map of file name to content")
+        if not files:
+            raise SpecError("spec.code.files", "must name at least one file")
+        for fname, content in files.items():
+            if not isinstance(fname, str) or not _FILE_NAME.match(fname) or fname in (".", ".."):
+                raise SpecError(f"spec.code.files[{fname}]", "must be a plain file name")
+            _typed(content, str, f"spec.code.files[{fname}]", "a string")
+        return CodeSpec(files=dict(files))
+    if kind == "configMapRef":
+        ref = _typed(code["configMapRef"], Mapping, "spec.code.configMapRef", "an object")
+        name = _require(ref, "name", "spec.code.configMapRef")
+        return CodeSpec(config_map=_typed(name, str, "spec.code.configMapRef.name", "a name"))
+    image = _typed(code["image"], str, "spec.code.image", "an image reference")
+    if not image.strip() or any(c.isspace() for c in image):
+        raise SpecError("spec.code.image", "must be an image reference without spaces")
+    return CodeSpec(image=image)
+
+
+def _parse_env(env: Any) -> tuple[Mapping[str, Any], ...]:
+    _typed(env, list, "spec.env", "a list")
+    seen: set[str] = set()
+    for i, item in enumerate(env):
+        path = f"spec.env[{i}]"
+        _typed(item, Mapping, path, "an object")
+        name = _typed(_require(item, "name", path), str, f"{path}.name", "a string")
+        if not _ENV_NAME.match(name):
+            raise SpecError(f"{path}.name", f"{name!r} is not a valid environment variable name")
+        if name.startswith("WISP_"):
+            raise SpecError(f"{path}.name", "names starting with WISP_ are reserved for the runtime")
+        if name in seen:
+            raise SpecError(f"{path}.name", f"Duplicate value {name!r}")
+        seen.add(name)
+        if "value" in item and "valueFrom" in item:
+            raise SpecError(path, "sets value or valueFrom, not both")
+    return tuple(dict(item) for item in env)
+
+
+def _parse_scale(scale: Any) -> ScaleSpec:
+    _typed(scale, Mapping, "spec.scale", "an object")
+    lo = _int_in(scale.get("min", 0), "spec.scale.min", 0, 1000)
+    hi = _int_in(scale.get("max", 20), "spec.scale.max", 1, 1000)
+    if lo > hi:
+        raise SpecError("spec.scale.min", f"must not be greater than spec.scale.max ({lo} > {hi})")
+    try:
+        metric = ScaleMetric(scale.get("metric", "concurrency"))
+    except ValueError:
+        raise SpecError("spec.scale.metric", "Unsupported value: one of concurrency, rps") from None
+    target = _int_in(scale.get("target", 10), "spec.scale.target", 1, 10000)
+    idle = _duration_in(scale.get("idleTimeout", "60s"), "spec.scale.idleTimeout", 1, 86400, "1s", "24h")
+    return ScaleSpec(min=lo, max=hi, metric=metric, target=target, idle_timeout=idle)
+
+
+def _secret_key(obj: Any, path: str, default_key: str) -> SecretKey:
+    _typed(obj, Mapping, path, "an object")
+    name = _typed(_require(obj, "name", path), str, f"{path}.name", "a Secret name")
+    return SecretKey(name=name, key=str(obj.get("key") or default_key))
+
+
+def _parse_access(access: Any) -> AccessSpec:
+    if access is None:
+        return AccessSpec()
+    _typed(access, Mapping, "spec.access", "an object")
+    public = access.get("public")
+    if public is not None:
+        _typed(public, bool, "spec.access.public", "a boolean")
+    tokens = tuple(
+        _secret_key(t, f"spec.access.tokenSecrets[{i}]", "token")
+        for i, t in enumerate(access.get("tokenSecrets") or [])
+    )
+    hmac = access.get("hmacSecret")
+    hmac_secret = _secret_key(hmac, "spec.access.hmacSecret", "key") if hmac else None
+    tolerance = 300.0
+    if hmac:
+        tolerance = _duration_in(
+            hmac.get("tolerance", "5m"), "spec.access.hmacSecret.tolerance", 1, 86400, "1s", "24h"
+        )
+    rate = access.get("rateLimit")
+    rate_limit = None
+    if rate is not None:
+        rps = _int_in(_require(rate, "rps", "spec.access.rateLimit"), "spec.access.rateLimit.rps", 1, 100000)
+        burst = _int_in(rate.get("burst", rps), "spec.access.rateLimit.burst", 1, 100000)
+        rate_limit = RateLimit(rps=rps, burst=burst)
+    return AccessSpec(
+        public=public,
+        token_secrets=tokens,
+        hmac_secret=hmac_secret,
+        hmac_tolerance=tolerance,
+        rate_limit=rate_limit,
+    )

@@ -1,0 +1,145 @@
+"""The Trigger resource, parsed and checked (same defaults and rules as the CRD)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from wisp.api.function import NAME_RE, SpecError, _duration_in, _int_in, _require, _typed
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+RESERVED_PREFIXES = ("/function/", "/async-function/", "/system/", "/ui/")
+RESERVED_PATHS = ("/healthz", "/metrics")
+_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?$")
+_STREAM = re.compile(r"^[A-Za-z0-9_.:{}-]+$")
+
+
+@dataclass(frozen=True)
+class HttpTrigger:
+    path: str
+    methods: tuple[str, ...] = ()
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    stream: str
+    group: str
+    batch_size: int = 10
+    max_retries: int = 3
+    max_in_flight: int | None = None
+    backoff_initial: float = 1.0
+    backoff_max: float = 300.0
+    backoff_multiplier: float = 2.0
+    dead_letter: str = ""
+
+
+@dataclass(frozen=True)
+class ScheduleTrigger:
+    cron: str
+    timezone: str = "UTC"
+    payload: Any = None
+
+
+@dataclass(frozen=True)
+class Trigger:
+    name: str
+    namespace: str
+    function: str
+    http: HttpTrigger | None = None
+    queue: QueueTrigger | None = None
+    schedule: ScheduleTrigger | None = None
+    generation: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}.{self.namespace}"
+
+    @property
+    def function_key(self) -> str:
+        return f"{self.function}.{self.namespace}"
+
+
+def parse_trigger(obj: Mapping[str, Any]) -> Trigger:
+    meta = obj.get("metadata") or {}
+    name = meta.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise SpecError("metadata.name", "must be a DNS label (lowercase letters, digits, '-')")
+    namespace = str(meta.get("namespace") or "default")
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        raise SpecError("spec", "Required value")
+    function = _typed(_require(spec, "function", "spec"), str, "spec.function", "a Function name")
+    if not NAME_RE.match(function) or len(function) > 63:
+        raise SpecError("spec.function", f"{function!r} is not a valid Function name")
+    kinds = [k for k in ("http", "queue", "schedule") if spec.get(k) is not None]
+    if len(kinds) != 1:
+        raise SpecError("spec", "a Trigger sets exactly one of spec.http, spec.queue, spec.schedule")
+    http = _parse_http(spec["http"]) if "http" in kinds else None
+    queue = _parse_queue(spec["queue"], namespace, name) if "queue" in kinds else None
+    schedule = _parse_schedule(spec["schedule"]) if "schedule" in kinds else None
+    return Trigger(
+        name=name,
+        namespace=namespace,
+        function=function,
+        http=http,
+        queue=queue,
+        schedule=schedule,
+        generation=int(meta.get("generation") or 0),
+    )
+
+
+def _parse_http(http: Any) -> HttpTrigger:
+    _typed(http, Mapping, "spec.http", "an object")
+    path = _typed(_require(http, "path", "spec.http"), str, "spec.http.path", "a path")
+    if not _PATH.match(path):
+        raise SpecError("spec.http.path", f"{path!r} must start with / and hold URL path characters")
+    if path.startswith(RESERVED_PREFIXES) or path in RESERVED_PATHS:
+        raise SpecError("spec.http.path", f"{path!r} is reserved by the gateway")
+    methods = tuple(http.get("methods") or ())
+    for i, method in enumerate(methods):
+        if method not in HTTP_METHODS:
+            raise SpecError(f"spec.http.methods[{i}]", f"Unsupported value {method!r}")
+    host = http.get("host")
+    if host is not None and not _HOST.match(_typed(host, str, "spec.http.host", "a host name")):
+        raise SpecError("spec.http.host", f"{host!r} is not a host name")
+    return HttpTrigger(path=path, methods=methods, host=host)
+
+
+def _parse_queue(queue: Any, namespace: str, trigger: str) -> QueueTrigger:
+    _typed(queue, Mapping, "spec.queue", "an object")
+    stream = _typed(_require(queue, "stream", "spec.queue"), str, "spec.queue.stream", "a stream name")
+    if not _STREAM.match(stream):
+        raise SpecError("spec.queue.stream", f"{stream!r} is not a valid stream name")
+    backoff = queue.get("backoff") or {}
+    initial = _duration_in(backoff.get("initial", "1s"), "spec.queue.backoff.initial", 0.001, 86400, "1ms", "24h")
+    maximum = _duration_in(backoff.get("max", "5m"), "spec.queue.backoff.max", 0.001, 86400, "1ms", "24h")
+    multiplier = backoff.get("multiplier", 2)
+    _typed(multiplier, (int, float), "spec.queue.backoff.multiplier", "a number")
+    max_in_flight = queue.get("maxInFlight")
+    return QueueTrigger(
+        stream=stream,
+        group=str(queue.get("group") or f"wisp.{namespace}.{trigger}"),
+        batch_size=_int_in(queue.get("batchSize", 10), "spec.queue.batchSize", 1, 1000),
+        max_retries=_int_in(queue.get("maxRetries", 3), "spec.queue.maxRetries", 0, 100),
+        max_in_flight=(
+            None if max_in_flight is None
+            else _int_in(max_in_flight, "spec.queue.maxInFlight", 1, 10000)
+        ),
+        backoff_initial=initial,
+        backoff_max=maximum,
+        backoff_multiplier=float(multiplier),
+        dead_letter=str(queue.get("deadLetter") or f"{stream}.dead"),
+    )
+
+
+def _parse_schedule(schedule: Any) -> ScheduleTrigger:
+    _typed(schedule, Mapping, "spec.schedule", "an object")
+    cron = _typed(_require(schedule, "cron", "spec.schedule"), str, "spec.schedule.cron", "a cron expression")
+    if len(cron.split()) != 5:
+        raise SpecError("spec.schedule.cron", f"{cron!r} must have 5 fields (minute hour day month weekday)")
+    timezone = str(schedule.get("timezone") or "UTC")
+    return ScheduleTrigger(cron=cron.strip(), timezone=timezone, payload=schedule.get("payload"))

@@ -1,0 +1,1 @@
+"""wisp's Python runtime server (see docs/runtime-contract.md)."""
