@@ -10,15 +10,18 @@ set -euo pipefail
 K8S_VERSION="${WISP_K8S_VERSION:-v1.36.3}"
 CACHE_ROOT="${WISP_CACHE_DIR:-$HOME/.cache/wisp}"
 DEST="$CACHE_ROOT/k8s/$K8S_VERSION"
-BINARIES=(kube-apiserver kube-controller-manager)
+BINARIES=(kube-apiserver kube-controller-manager kubectl)
 
 have_all() {
   local dir="$1" b
   for b in "${BINARIES[@]}"; do [[ -x "$dir/$b" ]] || return 1; done
 }
 
+# Given binaries need only the two servers; kubectl then comes from PATH.
 for assets in "${WISP_K8S_ASSETS:-}" "${KUBEBUILDER_ASSETS:-}"; do
-  if [[ -n "$assets" ]] && have_all "$assets"; then echo "$assets"; exit 0; fi
+  if [[ -n "$assets" && -x "$assets/kube-apiserver" && -x "$assets/kube-controller-manager" ]]; then
+    echo "$assets"; exit 0
+  fi
 done
 if have_all "$DEST"; then echo "$DEST"; exit 0; fi
 
@@ -36,6 +39,8 @@ STAGING_VERSION="v0.${K8S_VERSION#v1.}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$DEST.partial"
+# Keep what an earlier, interrupted or smaller build already made.
+[[ -d "$DEST" ]] && cp -n "$DEST"/* "$DEST.partial"/ 2>/dev/null || true
 cd "$WORK"
 {
   echo "module wisp.dev/controlplane-build"
@@ -54,6 +59,7 @@ package tools
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	_ "k8s.io/kubectl/pkg/cmd"
 )
 GO
 
@@ -64,6 +70,7 @@ go mod tidy -e >&2 2>&1 || true
 go mod download >&2
 LDFLAGS="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${K8S_VERSION#v1.}"
 for b in "${BINARIES[@]}"; do
+  [[ -x "$DEST.partial/$b" ]] && continue
   echo "build-controlplane: building $b (a cold build takes several minutes)" >&2
   go build -tags tools -trimpath -ldflags "$LDFLAGS" -o "$DEST.partial/$b" "k8s.io/kubernetes/cmd/$b" >&2
 done

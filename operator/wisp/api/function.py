@@ -293,9 +293,7 @@ def _parse_code(code: Any) -> CodeSpec:
     _typed(code, Mapping, "spec.code", "an object")
     present = [k for k in ("inline", "files", "configMapRef", "image") if code.get(k) is not None]
     if len(present) != 1:
-        raise SpecError(
-            "spec.code", "must set exactly one of inline, files, configMapRef, image"
-        )
+        raise SpecError("spec.code", "must set exactly one of inline, files, configMapRef, image")
     kind = present[0]
     if kind == "inline":
         text = _typed(code["inline"], str, "spec.code.inline", "a string")

@@ -115,7 +115,9 @@ def _parse_queue(queue: Any, namespace: str, trigger: str) -> QueueTrigger:
     if not _STREAM.match(stream):
         raise SpecError("spec.queue.stream", f"{stream!r} is not a valid stream name")
     backoff = queue.get("backoff") or {}
-    initial = _duration_in(backoff.get("initial", "1s"), "spec.queue.backoff.initial", 0.001, 86400, "1ms", "24h")
+    initial = _duration_in(
+        backoff.get("initial", "1s"), "spec.queue.backoff.initial", 0.001, 86400, "1ms", "24h"
+    )
     maximum = _duration_in(backoff.get("max", "5m"), "spec.queue.backoff.max", 0.001, 86400, "1ms", "24h")
     multiplier = backoff.get("multiplier", 2)
     _typed(multiplier, (int, float), "spec.queue.backoff.multiplier", "a number")
@@ -126,8 +128,7 @@ def _parse_queue(queue: Any, namespace: str, trigger: str) -> QueueTrigger:
         batch_size=_int_in(queue.get("batchSize", 10), "spec.queue.batchSize", 1, 1000),
         max_retries=_int_in(queue.get("maxRetries", 3), "spec.queue.maxRetries", 0, 100),
         max_in_flight=(
-            None if max_in_flight is None
-            else _int_in(max_in_flight, "spec.queue.maxInFlight", 1, 10000)
+            None if max_in_flight is None else _int_in(max_in_flight, "spec.queue.maxInFlight", 1, 10000)
         ),
         backoff_initial=initial,
         backoff_max=maximum,

@@ -1,0 +1,194 @@
+"""The autoscaler loop: sample every second, decide every tick, apply through the Backend.
+
+Every gateway replica samples its own traffic (``ConcurrencyMeter`` per function, owned by the
+gateway) into ``SampleWindow``s and publishes their summaries through the ``SampleExchange``.
+The leader (``LeaderElection``) merges every replica's summaries, adds the queue's demand,
+calls the pure ``decide`` per function and writes changed replica counts with
+``Backend.scale`` and the status with ``Backend.publish_status``. Functions whose
+``spec.replicas`` is set are pinned and left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from wisp.api.function import Function
+from wisp.autoscaler.decider import Decision, Observation, ScaleState, ScaleTarget, Settings, decide
+from wisp.autoscaler.exchange import AlwaysLeader, LeaderElection, LocalExchange, SampleExchange
+from wisp.autoscaler.meter import ConcurrencyMeter, SampleWindow, merge
+from wisp.gateway.backend import Backend, StatusUpdate
+
+log = logging.getLogger("wisp.autoscaler")
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """What one function looks like to the loop."""
+
+    function: Function
+    ready: int
+    meter: ConcurrencyMeter
+
+
+@dataclass
+class _Tracked:
+    state: ScaleState
+    # Latest activity any replica reported; starts at the time tracking began, so a new leader
+    # waits a full idle timeout before taking a function it knows nothing about to zero.
+    last_active: float = 0.0
+    seen_active: float | None = None  # latest activity actually reported (for status)
+    published_desired: int | None = None
+    published_active: float | None = None
+    last: Decision | None = None
+
+
+@dataclass
+class LoopSettings:
+    tick: float = 2.0
+    sample_interval: float = 1.0
+    decider: Settings = field(default_factory=Settings)
+    status_every: float = 10.0  # least seconds between lastInvocation writes
+
+
+ReplicaGauge = Callable[[str, str, int], None]  # (function key, "desired"|"ready", value)
+
+
+class Autoscaler:
+    def __init__(
+        self,
+        backend: Backend,
+        functions: Callable[[], Iterable[Scaled]],
+        *,
+        exchange: SampleExchange | None = None,
+        election: LeaderElection | None = None,
+        settings: LoopSettings | None = None,
+        record: ReplicaGauge | None = None,
+    ) -> None:
+        self.backend = backend
+        self.functions = functions
+        self.exchange: SampleExchange = exchange or LocalExchange()
+        self.election: LeaderElection = election or AlwaysLeader()
+        self.settings = settings or LoopSettings()
+        self.record = record
+        # The queue sets this: function key -> pending + in-flight queue events.
+        self.queue_demand: Callable[[], Mapping[str, int]] | None = None
+        self.windows: dict[str, SampleWindow] = {}
+        self.tracked: dict[str, _Tracked] = {}
+
+    # -- sampling (every replica) --------------------------------------------------------------
+
+    def sample(self, now: float, wall: float) -> None:
+        seen = set()
+        for item in self.functions():
+            key = item.function.key
+            seen.add(key)
+            window = self.windows.get(key)
+            if window is None:
+                d = self.settings.decider
+                window = self.windows[key] = SampleWindow(d.stable_window, d.panic_window)
+            window.add(item.meter.take(now, wall))
+        for key in list(self.windows):
+            if key not in seen:
+                del self.windows[key]
+
+    def summaries(self, wall: float) -> dict[str, Observation]:
+        return {key: w.observe(wall) for key, w in self.windows.items() if not w.idle}
+
+    # -- deciding (the leader) -----------------------------------------------------------------
+
+    async def tick(self, wall: float) -> None:
+        await self.exchange.publish(self.summaries(wall))
+        if not self.election.is_leader:
+            self.tracked.clear()  # a new leader starts from the workloads' real counts
+            return
+        reports = await self.exchange.collect()
+        queue = self.queue_demand() if self.queue_demand is not None else {}
+        for item in list(self.functions()):
+            await self._decide_one(item, reports, queue, wall)
+
+    async def _decide_one(
+        self, item: Scaled, reports: list[Mapping[str, Observation]], queue: Mapping[str, int], wall: float
+    ) -> None:
+        fn = item.function
+        key = fn.key
+        if self.record is not None:
+            self.record(key, "ready", item.ready)
+        if fn.spec.replicas is not None:
+            return
+        tracked = self.tracked.get(key)
+        if tracked is None:
+            try:
+                current = await self.backend.get_replicas(key)
+            except Exception as exc:  # a missing workload is the operator's business
+                log.debug("cannot read replicas of %s: %s", key, exc)
+                return
+            tracked = self.tracked[key] = _Tracked(ScaleState(desired=current), last_active=wall)
+        observations = [r[key] for r in reports if key in r]
+        samples: Observation | None = None
+        if reports:
+            samples = merge(observations) if observations else Observation()
+            if samples.last_active is not None:
+                tracked.last_active = max(tracked.last_active, samples.last_active)
+                tracked.seen_active = max(tracked.seen_active or 0.0, samples.last_active)
+            samples = replace(samples, last_active=tracked.last_active, queue_demand=queue.get(key, 0))
+        state = replace(tracked.state, ready=item.ready)
+        decision = decide(state, samples, ScaleTarget.of(fn), wall, self.settings.decider)
+        tracked.last = decision
+        if decision.desired != tracked.state.desired:
+            log.info("scaling %s %d -> %d (%s)", key, tracked.state.desired, decision.desired,
+                     decision.reason.value)
+            try:
+                await self.backend.scale(key, decision.desired)
+            except Exception as exc:
+                log.warning("scaling %s failed: %s", key, exc)
+                return
+        tracked.state = decision.state
+        if self.record is not None:
+            self.record(key, "desired", decision.desired)
+        await self._publish(key, tracked)
+
+    async def _publish(self, key: str, tracked: _Tracked) -> None:
+        desired = tracked.state.desired
+        active = tracked.seen_active
+        previous = tracked.published_active
+        fresh_active = active is not None and (
+            previous is None or active - previous >= self.settings.status_every
+        )
+        if desired == tracked.published_desired and not fresh_active:
+            return
+        try:
+            await self.backend.publish_status(
+                key, StatusUpdate(desired_replicas=desired, last_invocation=active if fresh_active else None)
+            )
+        except Exception as exc:
+            log.debug("status of %s not written: %s", key, exc)
+            return
+        tracked.published_desired = desired
+        if fresh_active:
+            tracked.published_active = active
+
+    def note_scaled(self, key: str, replicas: int) -> None:
+        """The activator scaled a function from zero: do not undo it before traffic shows."""
+        tracked = self.tracked.get(key)
+        if tracked is not None and tracked.state.desired < replicas:
+            tracked.state = replace(tracked.state, desired=replicas)
+
+    # -- running ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Sample every ``sample_interval`` and decide every ``tick`` until cancelled."""
+        interval = self.settings.sample_interval
+        next_tick = time.monotonic() + self.settings.tick
+        while True:
+            await asyncio.sleep(interval)
+            self.sample(time.monotonic(), time.time())
+            if time.monotonic() >= next_tick:
+                next_tick += self.settings.tick
+                try:
+                    await self.tick(time.time())
+                except Exception:
+                    log.exception("autoscaler tick failed")

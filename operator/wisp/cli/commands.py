@@ -1,0 +1,44 @@
+"""Subcommand table of the ``wisp`` command.
+
+Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
+``run(args) -> int``; this table only wires them to names, importing a module when its command
+runs so that ``wisp --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Sequence
+
+from wisp import __version__
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "operator": ("wisp.controller.run", "run the operator (reconciles Functions and Triggers)"),
+    "gateway": ("wisp.gateway.run", "run the gateway (routing, scale from zero, autoscaling)"),
+}
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser, with full arguments only for the command named in ``argv``."""
+    parser = argparse.ArgumentParser(prog="wisp", description="Kubernetes-native functions.")
+    parser.add_argument("--version", action="version", version=f"wisp {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = {a for a in argv if a in COMMANDS}
+    for name, (module_name, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(_module=module_name)
+        if name in wanted:
+            importlib.import_module(module_name).add_arguments(command)
+    return parser
+
+
+def run(argv: Sequence[str]) -> int:
+    parser = build_parser(argv)
+    args = parser.parse_args(list(argv))
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return 2
+    result: int = importlib.import_module(args._module).run(args)
+    return result

@@ -1,0 +1,155 @@
+"""The operator's writes and reads, through the official Kubernetes client.
+
+Children are written with server-side apply under one field manager, so a hand edit of a field
+wisp owns is taken back and fields wisp does not set (replicas, after creation) are left alone.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from wisp import GROUP, VERSION
+
+FIELD_MANAGER = "wisp-operator"
+CREATE_MANAGER = "wisp-operator-create"
+APPLY = "application/apply-patch+yaml"
+MERGE = "application/merge-patch+json"
+
+log = logging.getLogger("wisp.operator")
+
+
+class KubeApi:
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.core = client.CoreV1Api(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+        self.events = client.EventsV1Api(api_client)
+        self._api_client = api_client
+
+    # -- children -------------------------------------------------------------------------------
+    def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        reader = {
+            "ConfigMap": self.core.read_namespaced_config_map,
+            "Service": self.core.read_namespaced_service,
+            "Deployment": self.apps.read_namespaced_deployment,
+        }[kind]
+        try:
+            obj = reader(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return self._api_client.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
+
+    def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        kind, ns = manifest["kind"], manifest["metadata"]["namespace"]
+        creator = {
+            "ConfigMap": self.core.create_namespaced_config_map,
+            "Service": self.core.create_namespaced_service,
+            "Deployment": self.apps.create_namespaced_deployment,
+        }[kind]
+        obj = creator(ns, manifest, field_manager=CREATE_MANAGER)
+        return self._api_client.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
+
+    def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        kind, ns, name = manifest["kind"], manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+        patcher = {
+            "ConfigMap": self.core.patch_namespaced_config_map,
+            "Service": self.core.patch_namespaced_service,
+            "Deployment": self.apps.patch_namespaced_deployment,
+        }[kind]
+        obj = patcher(name, ns, manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
+        return self._api_client.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        deleter = {"ConfigMap": self.core.delete_namespaced_config_map}[kind]
+        try:
+            deleter(name, namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
+        self.apps.patch_namespaced_deployment_scale(
+            name,
+            namespace,
+            {"spec": {"replicas": replicas}},
+            field_manager=FIELD_MANAGER,
+            _content_type=MERGE,
+        )
+
+    def config_map_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        obj = self.read("ConfigMap", namespace, name)
+        return None if obj is None else dict(obj.get("data") or {})
+
+    def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        pods = self.core.list_namespaced_pod(namespace, label_selector=selector)
+        return [self._api_client.sanitize_for_serialization(p) for p in pods.items]
+
+    # -- our resources --------------------------------------------------------------------------
+    def patch_status(self, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                {"status": dict(status)},
+                field_manager=FIELD_MANAGER,
+                _content_type=MERGE,
+            )
+        except ApiException as exc:
+            if exc.status != 404:  # deleted meanwhile
+                raise
+
+    def get_function(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "functions", name)  # type: ignore[no-any-return]
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def get_trigger(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "triggers", name)  # type: ignore[no-any-return]
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def post_event(
+        self, involved: Mapping[str, Any], kind: str, reason: str, note: str, warning: bool = False
+    ) -> None:
+        """A Kubernetes Event on a wisp object (best effort: never fails a reconcile)."""
+        meta = involved.get("metadata") or {}
+        now = datetime.datetime.now(datetime.UTC)
+        body = {
+            "metadata": {"generateName": f"{meta.get('name', 'wisp')}-", "namespace": meta.get("namespace")},
+            "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "reportingController": "wisp.dev/operator",
+            "reportingInstance": "wisp-operator",
+            "action": "Reconcile",
+            "reason": reason,
+            "note": note[:1024],
+            "type": "Warning" if warning else "Normal",
+            "regarding": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": kind,
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+        }
+        try:
+            self.events.create_namespaced_event(meta.get("namespace"), body)
+        except ApiException as exc:
+            log.warning("could not post event %s on %s: %s", reason, meta.get("name"), exc.body)

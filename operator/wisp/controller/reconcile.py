@@ -1,0 +1,134 @@
+"""Reconcile a Function's children: a list of same-shaped phases.
+
+Each phase reads its child, creates it if missing, refuses to touch one the Function does not
+own, and otherwise applies the desired manifest (server-side apply: a no-op when nothing
+drifted, a correction when someone edited a field wisp owns). Replicas are written only at
+creation and when the Function's scale bounds change; the autoscaler owns them otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from wisp.api.function import Function
+from wisp.controller.kube import KubeApi
+from wisp.controller.settings import OperatorSettings
+from wisp.resources import make_code_configmap, make_deployment, make_service
+from wisp.resources.deployment import config_hash, initial_replicas, scale_bounds
+from wisp.resources.names import SCALE_BOUNDS_ANNOTATION, Names
+
+
+class ReconcileError(Exception):
+    """A condition that waiting will not fix: reported in status, not retried in a hot loop."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class Reconciliation:
+    fn: Function
+    api: KubeApi
+    settings: OperatorSettings
+    actions: list[str] = field(default_factory=list)
+    deployment: dict[str, Any] | None = None
+    code_file_names: tuple[str, ...] = ()
+    code_hash_extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def code_hash(self) -> str:
+        return config_hash(self.fn, self.code_hash_extra)
+
+
+Phase = Callable[[Reconciliation], None]
+
+
+def _owned(obj: Mapping[str, Any], fn: Function) -> bool:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or ()
+    return any(ref.get("uid") == fn.uid for ref in refs)
+
+
+def _ensure(
+    r: Reconciliation, manifest: dict[str, Any], *, create: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """get → create if missing → refuse if not owned → apply (corrects drift)."""
+    kind, name = manifest["kind"], manifest["metadata"]["name"]
+    live = r.api.read(kind, r.fn.namespace, name)
+    if live is None:
+        r.actions.append(f"created {kind} {name}")
+        return r.api.create(create or manifest)
+    if not _owned(live, r.fn):
+        raise ReconcileError(
+            "NotOwned", f"a {kind} named {name} already exists and is not owned by this Function"
+        )
+    return r.api.apply(manifest)
+
+
+def reconcile_code(r: Reconciliation) -> None:
+    fn = r.fn
+    manifest = make_code_configmap(fn)
+    if manifest is not None:
+        _ensure(r, manifest)
+        return
+    own = r.api.read("ConfigMap", fn.namespace, Names.of(fn).configmap)
+    if own is not None and _owned(own, fn):  # the code moved to an image or the user's ConfigMap
+        r.api.delete("ConfigMap", fn.namespace, Names.of(fn).configmap)
+        r.actions.append(f"deleted ConfigMap {Names.of(fn).configmap}")
+    if fn.spec.code.config_map is not None:
+        data = r.api.config_map_data(fn.namespace, fn.spec.code.config_map)
+        if data is None:
+            raise ReconcileError(
+                "ConfigMapNotFound",
+                f"spec.code.configMapRef: ConfigMap {fn.spec.code.config_map} not found in {fn.namespace}",
+            )
+        r.code_file_names = tuple(sorted(data))
+        r.code_hash_extra = data
+
+
+def reconcile_deployment(r: Reconciliation) -> None:
+    fn = r.fn
+    manifest = make_deployment(
+        fn, r.settings.deployment, code_file_names=r.code_file_names, code_hash_extra=r.code_hash_extra
+    )
+    live = r.api.read("Deployment", fn.namespace, Names.of(fn).deployment)
+    if live is not None and _owned(live, fn):
+        enforced = ((live.get("metadata") or {}).get("annotations") or {}).get(SCALE_BOUNDS_ANNOTATION)
+        if enforced != scale_bounds(fn):
+            current = int((live.get("spec") or {}).get("replicas", 0) or 0)
+            wanted = bounded_replicas(fn, current)
+            if wanted != current:
+                r.api.scale_deployment(fn.namespace, fn.name, wanted)
+                r.actions.append(f"scaled Deployment {fn.name} from {current} to {wanted} for new bounds")
+    create = make_deployment(
+        fn,
+        r.settings.deployment,
+        replicas=initial_replicas(fn),
+        code_file_names=r.code_file_names,
+        code_hash_extra=r.code_hash_extra,
+    )
+    r.deployment = _ensure(r, manifest, create=create)
+
+
+def bounded_replicas(fn: Function, current: int) -> int:
+    """Replicas after the bounds changed: pinned, or the current count clamped to min..max."""
+    if fn.spec.replicas is not None:
+        return fn.spec.replicas
+    return max(fn.spec.scale.min, min(fn.spec.scale.max, current))
+
+
+def reconcile_service(r: Reconciliation) -> None:
+    _ensure(r, make_service(r.fn))
+
+
+PHASES: tuple[Phase, ...] = (reconcile_code, reconcile_deployment, reconcile_service)
+
+
+def reconcile(fn: Function, api: KubeApi, settings: OperatorSettings) -> Reconciliation:
+    r = Reconciliation(fn=fn, api=api, settings=settings)
+    for phase in PHASES:
+        phase(r)
+    return r

@@ -1,0 +1,41 @@
+"""The operator's settings, from flags and environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from wisp.resources.deployment import DeploymentSettings, ImageSettings
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    namespaces: tuple[str, ...] = ()  # empty: every namespace
+    peering: str | None = None  # kopf peering name; None: standalone
+    liveness_port: int = 8081
+    gateway_url: str = "http://wisp-gateway.wisp-system.svc.cluster.local"
+    resync_seconds: float = 60.0
+    deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> OperatorSettings:
+        env = dict(os.environ if env is None else env)
+        images = ImageSettings(
+            python=env.get("WISP_IMAGE_PYTHON", ImageSettings.python),
+            node=env.get("WISP_IMAGE_NODE", ImageSettings.node),
+            java=env.get("WISP_IMAGE_JAVA", ImageSettings.java),
+            pull_policy=env.get("WISP_IMAGE_PULL_POLICY", ImageSettings.pull_policy),
+        )
+        namespaces = tuple(n.strip() for n in env.get("WISP_NAMESPACES", "").split(",") if n.strip())
+        values: dict[str, object] = {
+            "namespaces": namespaces,
+            "peering": env.get("WISP_PEERING") or None,
+            "gateway_url": env.get("WISP_GATEWAY_URL", cls.gateway_url).rstrip("/"),
+            "resync_seconds": float(env.get("WISP_RESYNC_SECONDS", cls.resync_seconds)),
+            "deployment": DeploymentSettings(images=images),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def function_url(self, name: str, namespace: str) -> str:
+        return f"{self.gateway_url}/function/{name}.{namespace}"

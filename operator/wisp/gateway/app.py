@@ -1,0 +1,129 @@
+"""``make_app(config, backend)``: the invocation app, with every resource's lifetime in
+``cleanup_ctx``; ``make_admin_app`` (wisp.gateway.admin) serves the admin port from the same
+``Components``.
+
+``extensions`` let other packages add routes or resources to the invocation app before the
+catch-all route (the queue's ``/async-function/``, the console's ``/ui/``); they receive the
+app and its ``Components``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+
+from aiohttp import ClientSession, DummyCookieJar, TCPConnector, web
+
+from wisp.autoscaler.exchange import LeaderElection, SampleExchange
+from wisp.autoscaler.loop import Autoscaler, LoopSettings, Scaled
+from wisp.gateway.activator import Activator, ActivatorSettings
+from wisp.gateway.backend import Backend
+from wisp.gateway.config import GatewayConfig
+from wisp.gateway.handlers import Dispatcher, healthz
+from wisp.gateway.metrics import GatewayMetrics, GaugeRow, LiveCollector, ReplicaRow
+from wisp.gateway.proxy import Forwarder
+from wisp.gateway.registry import Registry
+from wisp.gateway.service import Gateway
+from wisp.gateway.state import COMPONENTS, Components
+
+Extension = Callable[[web.Application, Components], None]
+
+
+def make_app(
+    config: GatewayConfig,
+    backend: Backend,
+    *,
+    exchange: SampleExchange | None = None,
+    election: LeaderElection | None = None,
+    autoscale: bool = True,
+    extensions: Sequence[Extension] = (),
+) -> web.Application:
+    metrics = GatewayMetrics()
+    registry = Registry(
+        metrics,
+        max_held=config.max_held_requests,
+        timeout_margin=config.timeout_margin,
+        namespace_allowed=config.namespace_allowed,
+    )
+    activator = Activator(
+        backend, ActivatorSettings(config.cold_start_timeout, config.queue_timeout)
+    )
+    forwarder = Forwarder(config.max_body_bytes)
+    gateway = Gateway(registry, activator, forwarder, config.max_body_bytes)
+    parts = Components(config, backend, metrics, registry, activator, gateway)
+    if autoscale:
+        parts.autoscaler = Autoscaler(
+            backend,
+            lambda: _scaled(registry),
+            exchange=exchange,
+            election=election,
+            settings=LoopSettings(tick=config.autoscale_tick),
+            record=parts.record_replicas,
+        )
+        activator.on_scaled = parts.autoscaler.note_scaled
+    metrics.add_collector(LiveCollector(lambda: _inflight(registry), lambda: _replicas(parts)))
+
+    app = web.Application(client_max_size=config.max_body_bytes + 1, handler_args={"access_log": None})
+    app[COMPONENTS] = parts
+    app.cleanup_ctx.append(_session_ctx)
+    app.cleanup_ctx.append(_backend_ctx)
+    app.cleanup_ctx.append(_autoscaler_ctx)
+    app.router.add_get("/healthz", healthz)
+    for extension in extensions:
+        extension(app, parts)
+    app.router.add_route("*", "/{tail:.*}", Dispatcher(gateway, config.default_namespace).handle)
+    return app
+
+
+def _scaled(registry: Registry) -> Iterable[Scaled]:
+    for up in registry.upstreams.values():
+        yield Scaled(up.info.function, up.pool.ready_count, up.meter)
+
+
+def _inflight(registry: Registry) -> Iterable[GaugeRow]:
+    for up in registry.upstreams.values():
+        fn = up.info.function
+        yield fn.name, fn.namespace, float(up.meter.in_flight)
+
+
+def _replicas(parts: Components) -> Iterable[ReplicaRow]:
+    for up in parts.registry.upstreams.values():
+        fn = up.info.function
+        yield fn.name, fn.namespace, "ready", float(up.pool.ready_count)
+        desired = parts.replicas.get((up.key, "desired"))
+        if desired is not None:
+            yield fn.name, fn.namespace, "desired", float(desired)
+
+
+async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
+    parts = app[COMPONENTS]
+    connector = TCPConnector(
+        limit=parts.config.upstream_pool_size, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=None
+    )
+    session = ClientSession(connector=connector, auto_decompress=False, cookie_jar=DummyCookieJar())
+    parts.gateway.forwarder.session = session
+    yield
+    await parts.activator.close()
+    await session.close()
+
+
+async def _backend_ctx(app: web.Application) -> AsyncIterator[None]:
+    parts = app[COMPONENTS]
+    await parts.backend.start(parts.registry)
+    yield
+    await parts.backend.stop()
+
+
+async def _autoscaler_ctx(app: web.Application) -> AsyncIterator[None]:
+    scaler = app[COMPONENTS].autoscaler
+    if scaler is None:
+        yield
+        return
+    await scaler.election.start()
+    task = asyncio.create_task(scaler.run(), name="wisp-autoscaler")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await scaler.election.stop()

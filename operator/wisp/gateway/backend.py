@@ -1,0 +1,98 @@
+"""The seam between the gateway and where functions run (OpenFaaS's FaaSHandlers idea).
+
+A ``Backend`` tells the gateway which Functions and Triggers exist and which endpoints (pod
+addresses) of each function are ready, and does the few writes the gateway needs: set a
+function's replica count and publish its status. Three implementations exist:
+
+* ``wisp.gateway.kube.KubernetesBackend``: watches Functions, Triggers and EndpointSlices,
+  scales through the Deployment ``scale`` subresource;
+* ``wisp.gateway.static.StaticBackend``: an in-memory table (tests, embedding);
+* the local-process backend of ``wisp dev`` (``wisp.dev``).
+
+A backend delivers what it learns by calling the ``BackendEvents`` methods *on the gateway's
+event loop* (a thread-based backend hands them over with ``loop.call_soon_threadsafe``). It first
+delivers a full picture (every Function, Trigger and endpoint set) and then calls ``synced()``;
+after that, changes. Calls are idempotent: an upsert of an unchanged object is harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from wisp.api.function import Function
+from wisp.api.trigger import Trigger
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    """A Function and what its status says about whether it can serve.
+
+    ``ready`` False with a ``reason`` (``ImagePullBackOff``, ``InvalidSpec``, ...) means the
+    function cannot become ready by scaling it; the gateway answers 503 with the reason instead
+    of holding calls. ``ready`` True means "can serve once it has endpoints", including at zero.
+    """
+
+    function: Function
+    ready: bool = True
+    reason: str = ""
+    message: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.function.key
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One ready address of a function (a pod's IP and port)."""
+
+    host: str
+    port: int
+    name: str = ""  # the pod's name, when known
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """What the gateway publishes about a function (the operator owns the rest of status)."""
+
+    desired_replicas: int | None = None
+    last_invocation: float | None = None  # epoch seconds
+
+
+class BackendEvents(Protocol):
+    """What a backend tells the gateway; every method runs on the gateway's event loop."""
+
+    def function_upserted(self, info: FunctionInfo) -> None: ...
+    def function_deleted(self, key: str) -> None: ...
+    def trigger_upserted(self, trigger: Trigger) -> None: ...
+    def trigger_deleted(self, key: str) -> None: ...
+    def endpoints_changed(self, function_key: str, endpoints: tuple[Endpoint, ...]) -> None: ...
+    def synced(self) -> None: ...
+
+
+class Backend(Protocol):
+    """Where functions run. Function keys are ``name.namespace`` (``Function.key``)."""
+
+    async def start(self, events: BackendEvents) -> None:
+        """Begin delivering the picture and its changes to ``events``; returns once started."""
+
+    async def stop(self) -> None:
+        """Stop watching and release resources."""
+
+    async def scale(self, function_key: str, replicas: int) -> None:
+        """Set the function's replica count (0 allowed)."""
+
+    async def get_replicas(self, function_key: str) -> int:
+        """The function's current replica count as its workload says (desired, not ready)."""
+
+    async def publish_status(self, function_key: str, update: StatusUpdate) -> None:
+        """Record desired replicas / last invocation where users see them."""
+
+
+class BackendError(Exception):
+    """A backend call that failed (API unreachable, object missing)."""

@@ -1,0 +1,102 @@
+"""The gateway's settings: one frozen dataclass, read from command-line flags or the environment.
+
+Flags win over environment variables, which win over the defaults below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    admin_port: int = 9090
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    default_namespace: str = "default"
+    max_body_bytes: int = 6 * 1024 * 1024
+    cold_start_timeout: float = 60.0
+    max_held_requests: int = 1000
+    queue_timeout: float = 10.0
+    # Added to a Function's timeout before the gateway gives up on a call (the runtime answers
+    # 504 itself at the timeout; the margin covers a pod that stopped answering).
+    timeout_margin: float = 2.0
+    upstream_pool_size: int = 1000
+    lease_name: str = "wisp-gateway"
+    lease_namespace: str = "default"
+    pod_name: str = field(default_factory=lambda: os.uname().nodename)
+    kubeconfig: str | None = None
+    autoscale_tick: float = 2.0
+    endpoint_selector: str = "wisp.dev/function"
+
+    def namespace_allowed(self, namespace: str) -> bool:
+        return not self.namespaces or namespace in self.namespaces
+
+
+_ENV = {
+    "port": "WISP_GATEWAY_PORT",
+    "admin_port": "WISP_ADMIN_PORT",
+    "namespaces": "WISP_NAMESPACES",
+    "default_namespace": "WISP_DEFAULT_NAMESPACE",
+    "max_body_bytes": "WISP_MAX_BODY_BYTES",
+    "cold_start_timeout": "WISP_COLD_START_TIMEOUT",
+    "max_held_requests": "WISP_MAX_HELD_REQUESTS",
+    "queue_timeout": "WISP_QUEUE_TIMEOUT",
+    "lease_name": "WISP_LEASE_NAME",
+    "lease_namespace": "WISP_LEASE_NAMESPACE",
+    "pod_name": "WISP_POD_NAME",
+    "kubeconfig": "WISP_KUBECONFIG",
+    "autoscale_tick": "WISP_AUTOSCALE_TICK",
+    "host": "WISP_GATEWAY_HOST",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags for every setting; unset flags fall back to the environment, then the default."""
+    parser.add_argument("--host", help="address to listen on (WISP_GATEWAY_HOST; 0.0.0.0)")
+    parser.add_argument("--port", type=int, help="invocation port (WISP_GATEWAY_PORT; 8080)")
+    parser.add_argument(
+        "--admin-port", type=int,
+        help="/metrics, /healthz, /readyz and /system/* (WISP_ADMIN_PORT; 9090)",
+    )
+    parser.add_argument("--namespaces", help="comma list to serve; empty: all (WISP_NAMESPACES)")
+    parser.add_argument("--default-namespace", help="namespace of /function/{name} (default)")
+    parser.add_argument("--max-body-bytes", type=int, help="largest request body (6 MiB)")
+    parser.add_argument("--cold-start-timeout", type=float, help="seconds a cold call waits (60)")
+    parser.add_argument("--max-held-requests", type=int, help="cold calls held per function (1000)")
+    parser.add_argument("--queue-timeout", type=float, help="seconds a call waits for a slot (10)")
+    parser.add_argument("--lease-name", help="leader Lease name (wisp-gateway)")
+    parser.add_argument("--lease-namespace", help="namespace of the Leases (default)")
+    parser.add_argument("--pod-name", help="this replica's identity (WISP_POD_NAME; host name)")
+    parser.add_argument("--kubeconfig", help="kubeconfig path (WISP_KUBECONFIG); else in-cluster")
+    parser.add_argument("--autoscale-tick", type=float, help="seconds between decisions (2)")
+
+
+def config_from(args: argparse.Namespace | None, env: Mapping[str, str] | None = None) -> GatewayConfig:
+    """The config from parsed flags (may be None) and an environment (os.environ by default)."""
+    env = os.environ if env is None else env
+    defaults = GatewayConfig()
+    values: dict[str, object] = {}
+    for name, var in _ENV.items():
+        flag = getattr(args, name, None) if args is not None else None
+        raw: object = flag if flag is not None else env.get(var)
+        if raw is None or raw == "":
+            continue
+        values[name] = _convert(name, raw, getattr(defaults, name))
+    return GatewayConfig(**values)  # type: ignore[arg-type]
+
+
+def _convert(name: str, raw: object, default: object) -> object:
+    if name == "namespaces":
+        return tuple(n.strip() for n in str(raw).split(",") if n.strip())
+    if isinstance(default, bool):
+        return str(raw).lower() in ("1", "true", "yes")
+    if isinstance(default, int):
+        return int(str(raw))
+    if isinstance(default, float):
+        return float(str(raw))
+    return str(raw)

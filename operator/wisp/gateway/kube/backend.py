@@ -1,0 +1,281 @@
+"""``KubernetesBackend``: the gateway's view of a cluster, from watches only (never polling).
+
+Three watches per namespace scope (one cluster-wide scope when ``WISP_NAMESPACES`` is empty):
+Functions, Triggers, and EndpointSlices labelled ``wisp.dev/function`` (the operator labels a
+function's Service so; the EndpointSlice controller copies the labels). Each runs in a
+``WatchThread`` and reaches the gateway's ``BackendEvents`` on the event loop. Writes: replicas
+through the Deployment's ``scale`` subresource (Deployment name = Function name), and
+``status.desiredReplicas``/``status.lastInvocation`` by merge patch of the Function's status
+subresource (the operator owns the conditions and replica counts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client, config
+
+from wisp.api.function import SpecError
+from wisp.api.trigger import parse_trigger
+from wisp.gateway.backend import BackendError, BackendEvents, Endpoint, StatusUpdate
+from wisp.gateway.config import GatewayConfig
+from wisp.gateway.kube.convert import function_info, slice_endpoints
+from wisp.gateway.kube.watch import Obj, WatchThread
+
+GROUP = "wisp.dev"
+VERSION = "v1alpha1"
+
+
+def load_api_client(kubeconfig: str | None) -> client.ApiClient:
+    """A client from a kubeconfig file, or the in-cluster service account."""
+    if kubeconfig:
+        return config.new_client_from_config(config_file=kubeconfig)
+    cfg = client.Configuration()
+    config.load_incluster_config(client_configuration=cfg)
+    return client.ApiClient(cfg)
+
+
+def _split(key: str) -> tuple[str, str]:
+    name, _, namespace = key.partition(".")
+    return name, namespace
+
+
+def _stub(key: str) -> Obj:
+    name, namespace = _split(key)
+    return {"metadata": {"name": name, "namespace": namespace}}
+
+
+def _uid_key(obj: Obj) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('name')}.{meta.get('namespace') or 'default'}"
+
+
+class _Scope:
+    """What one watch has delivered, so a re-list can tell what disappeared."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()
+        self.synced = False
+
+
+class KubernetesBackend:
+    def __init__(self, api_client: client.ApiClient, cfg: GatewayConfig) -> None:
+        self.api_client = api_client
+        self.config = cfg
+        self.custom = client.CustomObjectsApi(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.discovery = client.DiscoveryV1Api(api_client)
+        self._threads: list[WatchThread] = []
+        self._scopes: list[_Scope] = []
+        self._events: BackendEvents | None = None
+        # (namespace, slice name) -> its function and endpoints; a function may have several slices
+        self._slices: dict[tuple[str, str], tuple[str, tuple[Endpoint, ...]]] = {}
+        self._synced_sent = False
+
+    # -- watches -----------------------------------------------------------------------------------
+
+    async def start(self, events: BackendEvents) -> None:
+        self._events = events
+        loop = asyncio.get_running_loop()
+        namespaces: list[str | None] = list(self.config.namespaces) or [None]
+        for namespace in namespaces:
+            self._add(loop, f"functions/{namespace or '*'}", *self._custom_lister("functions", namespace),
+                      self._function_snapshot, self._function_event)
+            self._add(loop, f"triggers/{namespace or '*'}", *self._custom_lister("triggers", namespace),
+                      self._trigger_snapshot, self._trigger_event)
+            selector = {"label_selector": self.config.endpoint_selector}
+            if namespace is None:
+                slice_list: Callable[..., Any] = self.discovery.list_endpoint_slice_for_all_namespaces
+                kwargs: dict[str, Any] = selector
+            else:
+                slice_list = self.discovery.list_namespaced_endpoint_slice
+                kwargs = {"namespace": namespace, **selector}
+            self._add(loop, f"endpointslices/{namespace or '*'}", slice_list, kwargs,
+                      self._slice_snapshot, self._slice_event)
+        for thread in self._threads:
+            thread.start()
+
+    def _custom_lister(
+        self, plural: str, namespace: str | None
+    ) -> tuple[Callable[..., Any], dict[str, Any]]:
+        if namespace is None:
+            kwargs = {"group": GROUP, "version": VERSION, "plural": plural}
+            return self.custom.list_cluster_custom_object, kwargs
+        return self.custom.list_namespaced_custom_object, {
+            "group": GROUP, "version": VERSION, "namespace": namespace, "plural": plural,
+        }
+
+    def _add(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        name: str,
+        list_fn: Callable[..., Any],
+        kwargs: dict[str, Any],
+        on_snapshot: Callable[[_Scope, list[Obj]], None],
+        on_event: Callable[[_Scope, str, Obj], None],
+    ) -> None:
+        scope = _Scope()
+        self._scopes.append(scope)
+        self._threads.append(
+            WatchThread(
+                name, list_fn, kwargs, loop,
+                lambda items: self._snapshot(scope, items, on_snapshot),
+                lambda kind, obj: on_event(scope, kind, obj),
+            )
+        )
+
+    def _snapshot(
+        self, scope: _Scope, items: list[Obj], handler: Callable[[_Scope, list[Obj]], None]
+    ) -> None:
+        handler(scope, items)
+        scope.synced = True
+        if not self._synced_sent and all(s.synced for s in self._scopes) and self._events is not None:
+            self._synced_sent = True
+            self._events.synced()
+
+    async def stop(self) -> None:
+        for thread in self._threads:
+            thread.stop()
+        self._events = None
+        self._threads.clear()
+
+    # -- Functions ---------------------------------------------------------------------------------
+
+    def _function_snapshot(self, scope: _Scope, items: list[Obj]) -> None:
+        seen = set()
+        for obj in items:
+            seen.add(_uid_key(obj))
+            self._function_event(scope, "ADDED", obj)
+        for key in scope.known - seen:
+            self._function_event(scope, "DELETED", _stub(key))
+
+    def _function_event(self, scope: _Scope, kind: str, obj: Obj) -> None:
+        events = self._events
+        if events is None:
+            return
+        key = _uid_key(obj)
+        if kind == "DELETED":
+            scope.known.discard(key)
+            events.function_deleted(key)
+            return
+        info = function_info(obj)
+        if info is None:
+            if key in scope.known:
+                scope.known.discard(key)
+                events.function_deleted(key)
+            return
+        scope.known.add(key)
+        events.function_upserted(info)
+
+    # -- Triggers ----------------------------------------------------------------------------------
+
+    def _trigger_snapshot(self, scope: _Scope, items: list[Obj]) -> None:
+        seen = set()
+        for obj in items:
+            seen.add(_uid_key(obj))
+            self._trigger_event(scope, "ADDED", obj)
+        for key in scope.known - seen:
+            self._trigger_event(scope, "DELETED", _stub(key))
+
+    def _trigger_event(self, scope: _Scope, kind: str, obj: Obj) -> None:
+        events = self._events
+        if events is None:
+            return
+        key = _uid_key(obj)
+        if kind == "DELETED":
+            scope.known.discard(key)
+            events.trigger_deleted(key)
+            return
+        try:
+            trigger = parse_trigger(obj)
+        except SpecError:
+            if key in scope.known:
+                scope.known.discard(key)
+                events.trigger_deleted(key)
+            return
+        scope.known.add(key)
+        events.trigger_upserted(trigger)
+
+    # -- EndpointSlices ----------------------------------------------------------------------------
+
+    def _slice_snapshot(self, scope: _Scope, items: list[Obj]) -> None:
+        seen = set()
+        for obj in items:
+            meta = obj.get("metadata") or {}
+            seen.add(f"{meta.get('name')}.{meta.get('namespace')}")
+            self._slice_event(scope, "ADDED", obj)
+        for key in scope.known - seen:
+            name, namespace = _split(key)
+            self._slice_event(scope, "DELETED", {"metadata": {"name": name, "namespace": namespace}})
+
+    def _slice_event(self, scope: _Scope, kind: str, obj: Obj) -> None:
+        meta = obj.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "")
+        slot = (namespace, str(meta.get("name")))
+        previous = self._slices.get(slot)
+        scope_key = f"{slot[1]}.{slot[0]}"
+        if kind == "DELETED":
+            scope.known.discard(scope_key)
+            self._slices.pop(slot, None)
+            if previous is not None:
+                self._emit_endpoints(previous[0])
+            return
+        parsed = slice_endpoints(obj)
+        if parsed is None:
+            return
+        scope.known.add(scope_key)
+        self._slices[slot] = (parsed.function_key, parsed.endpoints)
+        if previous is not None and previous[0] != parsed.function_key:
+            self._emit_endpoints(previous[0])
+        if previous != self._slices[slot]:
+            self._emit_endpoints(parsed.function_key)
+
+    def _emit_endpoints(self, function_key: str) -> None:
+        if self._events is None:
+            return
+        union: dict[str, Endpoint] = {}
+        for key, endpoints in self._slices.values():
+            if key == function_key:
+                for endpoint in endpoints:
+                    union[endpoint.address] = endpoint
+        self._events.endpoints_changed(function_key, tuple(union[a] for a in sorted(union)))
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    async def scale(self, function_key: str, replicas: int) -> None:
+        name, namespace = _split(function_key)
+        body = {"spec": {"replicas": replicas}}
+        try:
+            await asyncio.to_thread(self.apps.patch_namespaced_deployment_scale, name, namespace, body)
+        except client.ApiException as exc:
+            raise BackendError(f"scale {function_key} to {replicas}: {exc.status} {exc.reason}") from None
+
+    async def get_replicas(self, function_key: str) -> int:
+        name, namespace = _split(function_key)
+        try:
+            scale = await asyncio.to_thread(self.apps.read_namespaced_deployment_scale, name, namespace)
+        except client.ApiException as exc:
+            raise BackendError(f"read scale of {function_key}: {exc.status} {exc.reason}") from None
+        return int(scale.spec.replicas or 0)
+
+    async def publish_status(self, function_key: str, update: StatusUpdate) -> None:
+        status: dict[str, Any] = {}
+        if update.desired_replicas is not None:
+            status["desiredReplicas"] = update.desired_replicas
+        if update.last_invocation is not None:
+            moment = datetime.datetime.fromtimestamp(update.last_invocation, datetime.UTC)
+            status["lastInvocation"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if not status:
+            return
+        name, namespace = _split(function_key)
+        try:
+            await asyncio.to_thread(
+                self.custom.patch_namespaced_custom_object_status,
+                GROUP, VERSION, namespace, "functions", name, {"status": status},
+                _content_type="application/merge-patch+json",
+            )
+        except client.ApiException as exc:
+            raise BackendError(f"status of {function_key}: {exc.status} {exc.reason}") from None

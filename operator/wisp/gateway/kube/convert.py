@@ -1,0 +1,96 @@
+"""API objects (plain dicts) into the gateway's terms: ``FunctionInfo`` and ``Endpoint``s.
+
+Pure. A Function's status decides whether a call can wait for it: ``Deployed`` False, or
+``Ready`` False with a reason that scaling cannot fix (an image that cannot be pulled, a
+handler that does not load, a spec the operator rejected), make the gateway answer 503 with
+that reason instead of holding the call.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from wisp.api.function import SpecError, parse_function
+from wisp.gateway.backend import Endpoint, FunctionInfo
+
+log = logging.getLogger("wisp.gateway.kube")
+
+FUNCTION_LABEL = "wisp.dev/function"
+SERVICE_LABEL = "kubernetes.io/service-name"
+
+# Ready=False reasons that more replicas or more waiting will not fix.
+TERMINAL_REASONS = frozenset(
+    {
+        "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull",
+        "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError",
+        "InvalidSpec", "HandlerLoadFailed", "HandlerNotLoaded", "CodeNotFound", "ReconcileFailed",
+    }
+)
+
+
+def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    status = obj.get("status") or {}
+    return {c.get("type", ""): c for c in status.get("conditions") or [] if isinstance(c, dict)}
+
+
+def function_info(obj: dict[str, Any]) -> FunctionInfo | None:
+    """The FunctionInfo of a Function object; None (logged) if its spec cannot be parsed."""
+    try:
+        fn = parse_function(obj)
+    except SpecError as exc:
+        meta = obj.get("metadata") or {}
+        log.warning("ignoring Function %s/%s: %s", meta.get("namespace"), meta.get("name"), exc)
+        return None
+    conditions = _conditions(obj)
+    deployed = conditions.get("Deployed")
+    if deployed is not None and deployed.get("status") == "False":
+        return FunctionInfo(fn, False, deployed.get("reason") or "NotDeployed", deployed.get("message") or "")
+    ready = conditions.get("Ready")
+    if ready is not None and ready.get("status") == "False":
+        reason = ready.get("reason") or ""
+        if reason in TERMINAL_REASONS:
+            return FunctionInfo(fn, False, reason, ready.get("message") or "")
+    return FunctionInfo(fn)
+
+
+@dataclass(frozen=True)
+class SliceEndpoints:
+    function_key: str
+    endpoints: tuple[Endpoint, ...]
+
+
+def slice_endpoints(obj: dict[str, Any]) -> SliceEndpoints | None:
+    """The ready endpoints of an EndpointSlice of a function's Service (None if not one)."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    service = labels.get(SERVICE_LABEL) or labels.get(FUNCTION_LABEL)
+    if not service:
+        return None
+    key = f"{service}.{meta.get('namespace') or 'default'}"
+    ports = obj.get("ports") or []
+    port = _port(ports)
+    if port is None:
+        return SliceEndpoints(key, ())
+    out: list[Endpoint] = []
+    for endpoint in obj.get("endpoints") or []:
+        conditions = endpoint.get("conditions") or {}
+        # ready is "serving and not terminating"; unset means ready (API convention).
+        if conditions.get("ready") is False:
+            continue
+        pod = (endpoint.get("targetRef") or {}).get("name") or ""
+        for address in endpoint.get("addresses") or []:
+            out.append(Endpoint(address, port, pod))
+    out.sort(key=lambda e: (e.host, e.port))
+    return SliceEndpoints(key, tuple(out))
+
+
+def _port(ports: list[dict[str, Any]]) -> int | None:
+    for port in ports:
+        if port.get("name") == "http" and port.get("port"):
+            return int(port["port"])
+    for port in ports:
+        if port.get("port"):
+            return int(port["port"])
+    return None

@@ -1,0 +1,119 @@
+"""The gateway's Prometheus metrics (names as in DESIGN.md), on its own registry.
+
+Hot-path costs are kept to a few lock-protected additions: the labelled children of each
+function are looked up once (``FunctionMetrics``) and reused. In-flight calls and replica
+counts are not updated per call at all: a custom collector reads them at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+COLD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+
+
+@dataclass
+class FunctionMetrics:
+    """One function's labelled metric children."""
+
+    name: str
+    namespace: str
+    family: GatewayMetrics
+    duration: Any = None
+    billed: Any = None
+    codes: dict[int, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.duration = self.family.duration.labels(self.name, self.namespace)
+        self.billed = self.family.billed.labels(self.name, self.namespace)
+
+    def call(self, code: int, seconds: float, memory_gib: float) -> None:
+        child = self.codes.get(code)
+        if child is None:
+            child = self.codes[code] = self.family.invocations.labels(self.name, self.namespace, str(code))
+        child.inc()
+        self.duration.observe(seconds)
+        self.billed.inc(seconds * memory_gib)
+
+    def cold_start(self, seconds: float) -> None:
+        self.family.cold_starts.labels(self.name, self.namespace).inc()
+        self.family.cold_start_seconds.labels(self.name, self.namespace).observe(seconds)
+
+    def throttled(self, reason: str) -> None:
+        self.family.throttled.labels(self.name, self.namespace, reason).inc()
+
+
+class GatewayMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        labels = ("function", "namespace")
+        self.invocations = Counter(
+            "wisp_invocations_total", "Calls answered, by status code.", (*labels, "code"),
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "wisp_invocation_duration_seconds", "Time from a call's arrival to its answer.", labels,
+            buckets=DURATION_BUCKETS, registry=self.registry,
+        )
+        self.cold_starts = Counter(
+            "wisp_cold_starts_total", "Calls that waited for a function to scale from zero.", labels,
+            registry=self.registry,
+        )
+        self.cold_start_seconds = Histogram(
+            "wisp_cold_start_seconds", "How long cold calls waited for a ready endpoint.", labels,
+            buckets=COLD_BUCKETS, registry=self.registry,
+        )
+        self.throttled = Counter(
+            "wisp_throttled_total", "Calls refused for capacity (429 or 503 with Retry-After).",
+            (*labels, "reason"), registry=self.registry,
+        )
+        self.billed = Counter(
+            "wisp_billed_gb_seconds_total", "Call duration times the function's memory in GiB.", labels,
+            registry=self.registry,
+        )
+
+    def for_function(self, name: str, namespace: str) -> FunctionMetrics:
+        return FunctionMetrics(name, namespace, self)
+
+    def add_collector(self, collector: Collector) -> None:
+        self.registry.register(collector)
+
+
+GaugeRow = tuple[str, str, float]  # name, namespace, value
+ReplicaRow = tuple[str, str, str, float]  # name, namespace, state, value
+
+
+class LiveCollector(Collector):
+    """``wisp_inflight_requests`` and ``wisp_function_replicas`` read when scraped."""
+
+    def __init__(
+        self, inflight: Callable[[], Iterable[GaugeRow]], replicas: Callable[[], Iterable[ReplicaRow]]
+    ) -> None:
+        self._inflight = inflight
+        self._replicas = replicas
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        inflight = GaugeMetricFamily(
+            "wisp_inflight_requests", "Calls in flight through this gateway (held ones included).",
+            labels=("function", "namespace"),
+        )
+        for name, namespace, value in self._inflight():
+            inflight.add_metric((name, namespace), value)
+        yield inflight
+        replicas = GaugeMetricFamily(
+            "wisp_function_replicas", "Replicas the autoscaler wants (desired) and has ready.",
+            labels=("function", "namespace", "state"),
+        )
+        for name, namespace, state, value in self._replicas():
+            replicas.add_metric((name, namespace, state), value)
+        yield replicas
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())

@@ -1,0 +1,137 @@
+"""Per-function endpoint bookkeeping: least-in-flight choice, per-pod caps, a FIFO of waiters.
+
+Pure data structure (no asyncio, no I/O): waiters are opaque objects and every method that frees
+capacity returns the ``(waiter, slot)`` grants it made, for the caller to wake. A slot's
+``in_flight`` already counts a granted call, so a pod never gets more than ``capacity`` calls.
+
+A slot whose connection failed is taken out of rotation until the endpoint set says it is ready
+again: it left the set and came back, or the set was re-delivered at least ``FAILED_HOLD``
+seconds after the failure (the endpoint watch still calls it ready after kubelet re-probed it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from wisp.gateway.backend import Endpoint
+
+W = TypeVar("W")
+
+FAILED_HOLD = 2.0
+
+
+@dataclass(eq=False)
+class Slot:
+    endpoint: Endpoint
+    in_flight: int = 0
+    healthy: bool = True
+    failed_at: float = 0.0
+    present: bool = True  # still in the ready set; calls to a removed endpoint just finish
+
+
+class EndpointPool(Generic[W]):
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.slots: dict[str, Slot] = {}
+        self.waiters: deque[W] = deque()
+        self._rotation: list[Slot] = []
+
+    # -- endpoint set ---------------------------------------------------------------------------
+
+    def set_endpoints(self, endpoints: Iterable[Endpoint], now: float) -> list[tuple[W, Slot]]:
+        """Replace the ready set; returns grants for waiters that can now run."""
+        fresh: dict[str, Slot] = {}
+        for endpoint in endpoints:
+            slot = self.slots.get(endpoint.address)
+            if slot is None:
+                slot = Slot(endpoint)
+            elif not slot.healthy and now - slot.failed_at >= FAILED_HOLD:
+                slot.healthy = True
+            slot.endpoint = endpoint
+            slot.present = True
+            fresh[endpoint.address] = slot
+        for address, slot in self.slots.items():
+            if address not in fresh:
+                slot.present = False
+        self.slots = fresh
+        self._rebuild()
+        return self._grant_all()
+
+    def set_capacity(self, capacity: int) -> list[tuple[W, Slot]]:
+        self.capacity = capacity
+        return self._grant_all()
+
+    def mark_failed(self, slot: Slot, now: float) -> None:
+        """Take a slot out of rotation after a connection failure."""
+        slot.healthy = False
+        slot.failed_at = now
+        self._rebuild()
+
+    @property
+    def has_endpoints(self) -> bool:
+        """Whether any endpoint is in rotation (else a call is a cold start)."""
+        return bool(self._rotation)
+
+    @property
+    def ready_count(self) -> int:
+        return len(self._rotation)
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    def try_acquire(self) -> Slot | None:
+        """The in-rotation slot with the fewest calls in flight, if one is below capacity."""
+        best: Slot | None = None
+        for slot in self._rotation:
+            if slot.in_flight < self.capacity and (best is None or slot.in_flight < best.in_flight):
+                best = slot
+                if slot.in_flight == 0:
+                    break
+        if best is not None:
+            best.in_flight += 1
+        return best
+
+    def release(self, slot: Slot) -> tuple[W, Slot] | None:
+        """A call on ``slot`` ended; hand its capacity to the first waiter if any can use it."""
+        slot.in_flight -= 1
+        if not self.waiters:
+            return None
+        if slot.healthy and slot.present and slot.in_flight < self.capacity:
+            slot.in_flight += 1
+            return self.waiters.popleft(), slot
+        grant = self.try_acquire()
+        if grant is None:
+            return None
+        return self.waiters.popleft(), grant
+
+    def enqueue(self, waiter: W) -> None:
+        self.waiters.append(waiter)
+
+    def discard(self, waiter: W) -> None:
+        with contextlib.suppress(ValueError):
+            self.waiters.remove(waiter)
+
+    def drain_waiters(self) -> list[W]:
+        """Remove and return every waiter (the function went away or cannot run)."""
+        waiters = list(self.waiters)
+        self.waiters.clear()
+        return waiters
+
+    @property
+    def in_flight(self) -> int:
+        return sum(slot.in_flight for slot in self.slots.values())
+
+    def _rebuild(self) -> None:
+        self._rotation = [s for s in self.slots.values() if s.healthy and s.present]
+
+    def _grant_all(self) -> list[tuple[W, Slot]]:
+        grants: list[tuple[W, Slot]] = []
+        while self.waiters:
+            slot = self.try_acquire()
+            if slot is None:
+                break
+            grants.append((self.waiters.popleft(), slot))
+        return grants

@@ -1,0 +1,166 @@
+"""The gateway's in-memory picture, fed by the Backend's events: one ``Upstream`` per function
+(its spec, endpoint pool, activator bookkeeping, meters) and the Trigger routing table.
+
+Nothing here does I/O; the hot path reads it without any lookup beyond a dict get.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import ClientTimeout
+
+from wisp.api.trigger import Trigger
+from wisp.autoscaler.meter import ConcurrencyMeter
+from wisp.gateway.backend import Endpoint, FunctionInfo
+from wisp.gateway.coldstart import ColdStart
+from wisp.gateway.metrics import FunctionMetrics, GatewayMetrics
+from wisp.gateway.pool import EndpointPool, Slot
+from wisp.gateway.router import TriggerTable
+from wisp.gateway.stats import FunctionStats
+
+Waiter = asyncio.Future[Slot]
+
+
+class Unavailable(Exception):
+    """A held call cannot be served: the function went away or cannot become ready."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+
+@dataclass(eq=False)
+class Upstream:
+    info: FunctionInfo
+    pool: EndpointPool[Waiter]
+    cold: ColdStart
+    meter: ConcurrencyMeter
+    metrics: FunctionMetrics
+    stats: FunctionStats
+    timeout: ClientTimeout
+    memory_gib: float
+
+    @property
+    def key(self) -> str:
+        return self.info.key
+
+
+class Registry:
+    """Implements ``BackendEvents``; the gateway's routing and upstream state."""
+
+    def __init__(
+        self,
+        metrics: GatewayMetrics,
+        *,
+        max_held: int,
+        timeout_margin: float,
+        namespace_allowed: Callable[[str], bool] = lambda _: True,
+    ) -> None:
+        self.metrics = metrics
+        self.max_held = max_held
+        self.timeout_margin = timeout_margin
+        self.namespace_allowed = namespace_allowed
+        self.upstreams: dict[str, Upstream] = {}
+        self.triggers: dict[str, Trigger] = {}
+        self.routes = TriggerTable(())
+        self.synced_event = asyncio.Event()
+        self._orphan_endpoints: dict[str, tuple[Endpoint, ...]] = {}
+        self.on_endpoints_ready: Callable[[Upstream], None] | None = None
+
+    # -- BackendEvents ---------------------------------------------------------------------------
+
+    def function_upserted(self, info: FunctionInfo) -> None:
+        fn = info.function
+        if not self.namespace_allowed(fn.namespace):
+            return
+        timeout = ClientTimeout(total=fn.spec.timeout + self.timeout_margin, sock_connect=5.0)
+        up = self.upstreams.get(info.key)
+        if up is None:
+            up = Upstream(
+                info=info,
+                pool=EndpointPool(fn.spec.concurrency),
+                cold=ColdStart(self.max_held),
+                meter=ConcurrencyMeter(time.monotonic()),
+                metrics=self.metrics.for_function(fn.name, fn.namespace),
+                stats=FunctionStats(),
+                timeout=timeout,
+                memory_gib=fn.spec.memory_mib / 1024,
+            )
+            self.upstreams[info.key] = up
+            orphans = self._orphan_endpoints.pop(info.key, None)
+            if orphans is not None:
+                self._apply_endpoints(up, orphans)
+        else:
+            up.info = info
+            up.timeout = timeout
+            up.memory_gib = fn.spec.memory_mib / 1024
+            wake(up.pool, up.pool.set_capacity(fn.spec.concurrency))
+        if not info.ready and not up.pool.has_endpoints:
+            reason = info.reason or "NotReady"
+            _fail(up.pool, Unavailable(503, reason, info.message or f"function is not ready: {reason}"))
+
+    def function_deleted(self, key: str) -> None:
+        up = self.upstreams.pop(key, None)
+        self._orphan_endpoints.pop(key, None)
+        if up is not None:
+            _fail(up.pool, Unavailable(404, "FunctionNotFound", f"function {key} was deleted"))
+
+    def trigger_upserted(self, trigger: Trigger) -> None:
+        if not self.namespace_allowed(trigger.namespace):
+            return
+        if self.triggers.get(trigger.key) != trigger:
+            self.triggers[trigger.key] = trigger
+            self.routes = TriggerTable(self.triggers.values())
+
+    def trigger_deleted(self, key: str) -> None:
+        if self.triggers.pop(key, None) is not None:
+            self.routes = TriggerTable(self.triggers.values())
+
+    def endpoints_changed(self, function_key: str, endpoints: tuple[Endpoint, ...]) -> None:
+        up = self.upstreams.get(function_key)
+        if up is None:
+            self._orphan_endpoints[function_key] = endpoints
+            return
+        self._apply_endpoints(up, endpoints)
+
+    def synced(self) -> None:
+        self.synced_event.set()
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _apply_endpoints(self, up: Upstream, endpoints: tuple[Endpoint, ...]) -> None:
+        grants = up.pool.set_endpoints(endpoints, time.monotonic())
+        if up.pool.has_endpoints:
+            up.cold.endpoints_ready()
+            if self.on_endpoints_ready is not None:
+                self.on_endpoints_ready(up)
+        wake(up.pool, grants)
+
+    def release(self, up: Upstream, slot: Slot) -> None:
+        grant = up.pool.release(slot)
+        if grant is not None:
+            wake(up.pool, [grant])
+
+
+def wake(pool: EndpointPool[Waiter], grants: list[tuple[Waiter, Slot]]) -> None:
+    """Resolve granted waiters; a grant to a waiter that gave up goes to the next one."""
+    while grants:
+        waiter, slot = grants.pop()
+        if waiter.done():
+            again = pool.release(slot)
+            if again is not None:
+                grants.append(again)
+        else:
+            waiter.set_result(slot)
+
+
+def _fail(pool: EndpointPool[Waiter], error: Exception) -> None:
+    for waiter in pool.drain_waiters():
+        if not waiter.done():
+            waiter.set_exception(error)

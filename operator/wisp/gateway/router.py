@@ -1,0 +1,130 @@
+"""Which function a request is for: ``/function/{name}[.{namespace}][/sub/path]`` or a Trigger.
+
+Pure and precomputed. ``parse_function_path`` splits the function form (names checked against
+DNS-label rules before any lookup). ``TriggerTable`` is rebuilt whenever the Trigger set
+changes; a lookup walks the request path's own prefixes from longest to shortest (``/a/b/c``,
+``/a/b/``, ``/a/b``, ...), so it costs a few dict lookups however many triggers exist. Within
+one prefix, an exact host beats a ``*.suffix`` host beats no host; the method must be allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from wisp.api.trigger import Trigger
+
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+FUNCTION_PREFIX = "/function/"
+
+
+@dataclass(frozen=True)
+class FunctionPath:
+    name: str
+    namespace: str
+    subpath: str  # what the runtime sees as the path, always starting with /
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}.{self.namespace}"
+
+
+def _label(text: str) -> bool:
+    return len(text) <= 63 and NAME_RE.match(text) is not None
+
+
+def parse_function_path(path: str, default_namespace: str) -> FunctionPath | None:
+    """The function a ``/function/...`` path names, or None when the names are not DNS labels."""
+    rest = path[len(FUNCTION_PREFIX):]
+    head, slash, tail = rest.partition("/")
+    name, dot, namespace = head.partition(".")
+    if not dot:
+        namespace = default_namespace
+    if not _label(name) or not _label(namespace):
+        return None
+    return FunctionPath(name, namespace, "/" + tail if slash else "/")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    trigger: Trigger
+    host: str | None  # exact host (lower case), or None
+    suffix: str | None  # ".example.com" for "*.example.com"
+    methods: frozenset[str]
+
+    @property
+    def rank(self) -> int:
+        return 0 if self.host is not None else 1 if self.suffix is not None else 2
+
+    def host_matches(self, host: str) -> bool:
+        if self.host is not None:
+            return host == self.host or host.split(":", 1)[0] == self.host
+        if self.suffix is not None:
+            return host.split(":", 1)[0].endswith(self.suffix)
+        return True
+
+
+@dataclass(frozen=True)
+class TriggerMatch:
+    trigger: Trigger | None
+    allowed: tuple[str, ...] = ()  # when the path and host matched but not the method
+
+
+class TriggerTable:
+    def __init__(self, triggers: Iterable[Trigger]) -> None:
+        table: dict[str, list[_Entry]] = {}
+        for trigger in triggers:
+            http = trigger.http
+            if http is None:
+                continue
+            host = (http.host or "").lower()
+            entry = _Entry(
+                trigger=trigger,
+                host=host if host and not host.startswith("*.") else None,
+                suffix=host[1:] if host.startswith("*.") else None,
+                methods=frozenset(http.methods),
+            )
+            table.setdefault(http.path, []).append(entry)
+        for entries in table.values():
+            entries.sort(key=lambda e: (e.rank, e.trigger.key))
+        self._table = table
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._table.values())
+
+    def match(self, host: str, path: str, method: str) -> TriggerMatch:
+        if not self._table:
+            return TriggerMatch(None)
+        host = host.lower()
+        allowed: set[str] = set()
+        for prefix in _prefixes(path):
+            entries = self._table.get(prefix)
+            if not entries:
+                continue
+            for entry in entries:
+                if not entry.host_matches(host):
+                    continue
+                if not entry.methods or method in entry.methods:
+                    return TriggerMatch(entry.trigger)
+                allowed |= entry.methods
+            if allowed:
+                return TriggerMatch(None, tuple(sorted(allowed)))
+        return TriggerMatch(None)
+
+
+def _prefixes(path: str) -> Iterable[str]:
+    """``/a/b`` → ``/a/b``, ``/a/``, ``/a``, ``/``: the prefixes that end on a segment boundary."""
+    yield path
+    end = len(path)
+    while True:
+        i = path.rfind("/", 0, end)
+        if i < 0:
+            return
+        if i + 1 < len(path) and i + 1 != end:
+            yield path[: i + 1]
+        if i > 0:
+            yield path[:i]
+        end = i
+        if i == 0:
+            return

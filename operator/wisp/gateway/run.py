@@ -1,0 +1,67 @@
+"""``wisp gateway``: serve invocations and the admin port against a Kubernetes cluster.
+
+Reads ``GatewayConfig`` from flags and environment, builds the ``KubernetesBackend`` and the
+Lease-based coordination (leader election and sample exchange between replicas), and runs the
+invocation app and the admin app until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+from aiohttp import web
+
+from wisp.gateway import config as config_module
+from wisp.gateway.admin import make_admin_app
+from wisp.gateway.app import make_app
+from wisp.gateway.config import GatewayConfig
+from wisp.gateway.state import COMPONENTS
+
+log = logging.getLogger("wisp.gateway")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    config_module.add_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = config_module.config_from(args)
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+        runner = asyncio.Runner()
+    with runner:
+        runner.run(serve(config))
+    return 0
+
+
+async def serve(config: GatewayConfig) -> None:
+    from wisp.gateway.kube import KubernetesBackend, LeaseCoordination, load_api_client
+
+    api_client = load_api_client(config.kubeconfig)
+    backend = KubernetesBackend(api_client, config)
+    coordination = LeaseCoordination(api_client, config)
+    app = make_app(config, backend, exchange=coordination, election=coordination)
+    admin = make_admin_app(app[COMPONENTS])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    runners = [web.AppRunner(app, access_log=None), web.AppRunner(admin, access_log=None)]
+    for runner in runners:
+        await runner.setup()
+    await web.TCPSite(runners[0], config.host, config.port, backlog=1024).start()
+    await web.TCPSite(runners[1], config.host, config.admin_port).start()
+    log.info("gateway %s serving on :%d (admin :%d)", config.pod_name, config.port, config.admin_port)
+    await stop.wait()
+    log.info("shutting down")
+    for runner in reversed(runners):
+        await runner.cleanup()

@@ -1,0 +1,173 @@
+"""One call through the gateway, start to end: meter, slot, forward, retry, record.
+
+``Gateway.serve`` answers an HTTP request routed to a function; ``Gateway.invoke`` is the same
+path for internal callers (the queue's async invocations) with a body in memory and an
+``InvocationResult`` out. Both count the call as in flight from its arrival (held calls are
+demand the autoscaler must see), take a slot from the ``Activator``, and retry on another
+endpoint only when the connection could not be made (nothing was sent).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+from aiohttp import ClientConnectorError, ClientError, web
+from multidict import CIMultiDict
+
+from wisp.api import contract
+from wisp.gateway.activator import Acquired, Activator, Rejected
+from wisp.gateway.proxy import BodyTooLarge, Forwarder, InvocationResult, upstream_headers
+from wisp.gateway.registry import Registry, Unavailable, Upstream
+
+MAX_CONNECT_RETRIES = 3
+COLD_HEADER = "X-Wisp-Cold-Start"
+COLD_MS_HEADER = "X-Wisp-Cold-Start-Ms"
+
+
+class EventKind:
+    JSON = "json"
+    HTTP = "http"
+
+
+def error_response(
+    status: int, error_type: str, message: str, retry_after: int | None = None
+) -> web.Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    response = web.json_response(
+        {"errorType": error_type, "errorMessage": message}, status=status, headers=headers
+    )
+    if status == 429:
+        response.headers[contract.THROTTLED_HEADER] = "gateway"
+    return response
+
+
+@dataclass
+class Gateway:
+    registry: Registry
+    activator: Activator
+    forwarder: Forwarder
+    max_body_bytes: int
+
+    async def serve(self, request: web.Request, up: Upstream, path_qs: str, event: str) -> web.StreamResponse:
+        length = request.content_length
+        if length is not None and length > self.max_body_bytes:
+            return error_response(413, "RequestTooLarge", f"body exceeds {self.max_body_bytes} bytes")
+        started = time.monotonic()
+        up.meter.started(started)
+        status = 502
+        try:
+            try:
+                acquired = await self.activator.acquire(up)
+            except Rejected as exc:
+                status = exc.status
+                return error_response(exc.status, exc.error_type, exc.message, exc.retry_after)
+            except Unavailable as exc:
+                status = exc.status
+                return error_response(exc.status, exc.error_type, exc.message)
+            response = await self._forward(request, up, acquired, path_qs, event)
+            status = response.status
+            return response
+        finally:
+            now = time.monotonic()
+            up.meter.finished(now)
+            seconds = now - started
+            up.metrics.call(status, seconds, up.memory_gib)
+            up.stats.record(time.time(), seconds, status, up.memory_gib)
+
+    async def _forward(
+        self, request: web.Request, up: Upstream, acquired: Acquired, path_qs: str, event: str
+    ) -> web.StreamResponse:
+        headers = upstream_headers(request, event)
+        extra: dict[str, str] = {}
+        if acquired.cold_wait is not None:
+            extra = {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
+        body: bytes | AsyncIterator[bytes] | None = await self.forwarder.request_body(request)
+        attempts = 0
+        while True:
+            slot = acquired.slot
+            endpoint = slot.endpoint
+            try:
+                return await self.forwarder.forward(
+                    request, (endpoint.host, endpoint.port), path_qs, headers, body, up.timeout, extra
+                )
+            except ClientConnectorError:
+                up.pool.mark_failed(slot, time.monotonic())
+                attempts += 1
+                if attempts > MAX_CONNECT_RETRIES:
+                    return error_response(502, "BadGateway", "no endpoint accepted the connection")
+            except BodyTooLarge:
+                return error_response(413, "RequestTooLarge", f"body exceeds {self.max_body_bytes} bytes")
+            except TimeoutError:
+                return error_response(504, "GatewayTimeout", "the function did not answer in time")
+            except ClientError as exc:
+                if isinstance(exc.__cause__, BodyTooLarge) or isinstance(exc.__context__, BodyTooLarge):
+                    return error_response(413, "RequestTooLarge", f"body exceeds {self.max_body_bytes} bytes")
+                return error_response(502, "BadGateway", f"the function's connection failed: {exc}")
+            finally:
+                self.registry.release(up, slot)
+            try:
+                acquired = await self.activator.acquire(up)
+            except Unavailable as exc:
+                retry_after = getattr(exc, "retry_after", None)
+                return error_response(exc.status, exc.error_type, exc.message, retry_after)
+
+    async def invoke(
+        self, function_key: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> InvocationResult:
+        """Call a function with a JSON event body, with the same balancing and activation."""
+        up = self.registry.upstreams.get(function_key)
+        if up is None:
+            return _result(404, "FunctionNotFound", f"function {function_key} not found")
+        started = time.monotonic()
+        up.meter.started(started)
+        status = 502
+        try:
+            try:
+                acquired = await self.activator.acquire(up)
+            except Unavailable as exc:
+                status = exc.status
+                return _result(exc.status, exc.error_type, exc.message)
+            out: CIMultiDict[str] = CIMultiDict(headers or {})
+            out[contract.EVENT_HEADER] = EventKind.JSON
+            cold_ms = None if acquired.cold_wait is None else acquired.cold_wait * 1000
+            attempts = 0
+            while True:
+                slot = acquired.slot
+                try:
+                    status, resp_headers, data = await self.forwarder.call(
+                        (slot.endpoint.host, slot.endpoint.port), out, body, up.timeout
+                    )
+                    return InvocationResult(status, resp_headers, data, cold_ms)
+                except ClientConnectorError:
+                    up.pool.mark_failed(slot, time.monotonic())
+                    attempts += 1
+                    if attempts > MAX_CONNECT_RETRIES:
+                        status = 502
+                        return _result(502, "BadGateway", "no endpoint accepted the connection")
+                except TimeoutError:
+                    status = 504
+                    return _result(504, "GatewayTimeout", "the function did not answer in time")
+                except ClientError as exc:
+                    status = 502
+                    return _result(502, "BadGateway", f"the function's connection failed: {exc}")
+                finally:
+                    self.registry.release(up, slot)
+                try:
+                    acquired = await self.activator.acquire(up)
+                except Unavailable as exc:
+                    status = exc.status
+                    return _result(exc.status, exc.error_type, exc.message)
+        finally:
+            now = time.monotonic()
+            up.meter.finished(now)
+            up.metrics.call(status, now - started, up.memory_gib)
+            up.stats.record(time.time(), now - started, status, up.memory_gib)
+
+
+def _result(status: int, error_type: str, message: str) -> InvocationResult:
+    import json
+
+    body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+    return InvocationResult(status, {"Content-Type": "application/json"}, body)

@@ -1,0 +1,301 @@
+"""The one way to start a function runtime as a local process (``wisp dev``, the tests' node agent).
+
+In: a ``LaunchSpec`` (runtime, code dir, the ``WISP_*`` environment from
+``wisp.api.contract.runtime_environment`` plus the user's env, host and port, where log lines
+go). Out: a ``RuntimeProcess`` with readiness and clean shutdown. The runtime runs exactly the
+command its image runs (``python -m wisp_runtime``, ``node .../index.js``, the Java jar), found
+under ``runtime-images/`` next to the ``wisp`` package or in ``WISP_RUNTIME_IMAGES_DIR``.
+
+Readiness is read, not polled: wisp's runtimes print one ``wisp.runtime.listening`` JSON line
+with the bound port once they listen (so port 0 works). Runtimes that do not announce themselves
+are polled on ``/healthz``. Every child gets its own process group and is killed by the kernel
+if the thread that started it dies (``PR_SET_PDEATHSIG``), so a crashed ``wisp dev`` or test run
+leaves no runtime behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ctypes
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from wisp.api import Runtime
+
+LISTENING_EVENT = "wisp.runtime.listening"
+LogSink = str | os.PathLike[str] | Callable[[str], None] | None
+
+_PR_SET_PDEATHSIG = 1
+_TAIL_LINES = 40
+
+
+class LaunchError(RuntimeError):
+    """The runtime could not be started, or exited before it listened."""
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    runtime: Runtime
+    code_dir: str | os.PathLike[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: a free port, chosen by the runtime (or by the launcher for others)
+    log_sink: LogSink = None  # a file to append lines to, or a callback per line
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The runtime listens at ``url``; ``handler_loaded`` is False when ``/healthz`` says 503."""
+
+    host: str
+    port: int
+    handler_loaded: bool
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def runtime_images_dir() -> Path:
+    override = os.environ.get("WISP_RUNTIME_IMAGES_DIR")
+    if override:
+        return Path(override)
+    # operator/wisp/launcher.py -> <repo>/runtime-images
+    return Path(__file__).resolve().parent.parent.parent / "runtime-images"
+
+
+def runtime_command(runtime: Runtime) -> list[str]:
+    """The command that serves ``runtime``: the same as its image's CMD."""
+    language = runtime.language
+    if language == "python":
+        return [sys.executable, "-m", "wisp_runtime"]
+    if language == "node":
+        return ["node", str(runtime_images_dir() / "node" / "index.js")]
+    if language == "java":
+        return _java_command()
+    raise LaunchError(f"runtime {runtime.value!r} runs from its own image and cannot start locally")
+
+
+def _java_command() -> list[str]:
+    jar = runtime_images_dir() / "java" / "runtime" / "target" / "wisp-runtime.jar"
+    return ["java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", str(jar)]
+
+
+def _announces_listening(runtime: Runtime) -> bool:
+    return runtime.language in ("python", "node")
+
+
+def _language_env(runtime: Runtime) -> dict[str, str]:
+    if runtime.language != "python":
+        return {}
+    python_dir = str(runtime_images_dir() / "python")
+    existing = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": f"{python_dir}{os.pathsep}{existing}" if existing else python_dir}
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    def preexec() -> None:  # runs in the child between fork and exec
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class _Lines:
+    """Splits a child's output into lines for the sink, and keeps the last few for errors."""
+
+    def __init__(self, sink: LogSink) -> None:
+        self.tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+        self._callback: Callable[[str], None] | None = None
+        self._file: IO[str] | None = None
+        if callable(sink):
+            self._callback = sink
+        elif sink is not None:
+            self._file = open(sink, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def emit(self, line: str) -> None:
+        self.tail.append(line)
+        if self._callback is not None:
+            self._callback(line)
+        elif self._file is not None:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+class RuntimeProcess:
+    """A started runtime. Use ``wait_ready`` before sending calls and ``stop`` when done."""
+
+    def __init__(
+        self, spec: LaunchSpec, process: asyncio.subprocess.Process, port: int
+    ) -> None:
+        self.spec = spec
+        self._process = process
+        self._port = port
+        self._lines = _Lines(spec.log_sink)
+        self._announced: asyncio.Future[Readiness] = asyncio.get_running_loop().create_future()
+        self._reader = asyncio.create_task(self._read_output())
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
+    @property
+    def output_tail(self) -> list[str]:
+        """The last lines the runtime wrote (for error messages and tests)."""
+        return list(self._lines.tail)
+
+    async def wait_ready(self, timeout: float = 30.0) -> Readiness:
+        """Waits until the runtime listens; raises ``LaunchError`` if it exits first."""
+        waiters: set[asyncio.Future[Any]] = {self._announced, asyncio.ensure_future(self.wait())}
+        if not _announces_listening(self.spec.runtime):
+            waiters.add(asyncio.ensure_future(self._poll_health()))
+        try:
+            done, _ = await asyncio.wait(
+                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                if waiter is not self._announced and not waiter.done():
+                    waiter.cancel()
+        if self._announced in done or self._announced.done():
+            return self._announced.result()
+        for waiter in done:
+            if isinstance(waiter.result(), Readiness):
+                return waiter.result()  # type: ignore[no-any-return]
+        if self.returncode is not None:
+            await self._reader
+            raise LaunchError(self._exit_message())
+        raise LaunchError(f"the runtime did not listen within {timeout:g}s:\n{self._tail_text()}")
+
+    async def wait(self) -> int:
+        return await self._process.wait()
+
+    async def stop(self, grace: float = 5.0) -> int:
+        """SIGTERM (the runtime finishes calls in flight), then SIGKILL after ``grace`` seconds."""
+        if self._process.returncode is None:
+            self._signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self._process.wait(), grace)
+            except TimeoutError:
+                self._signal(signal.SIGKILL)
+                await self._process.wait()
+        self._signal(signal.SIGKILL)  # anything the handler left behind in the group
+        await self._reader
+        self._lines.close()
+        return self._process.wait.__self__.returncode  # type: ignore[attr-defined,no-any-return]
+
+    def _signal(self, signum: signal.Signals) -> None:
+        try:
+            os.killpg(self._process.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    async def _read_output(self) -> None:
+        stream = self._process.stdout
+        assert stream is not None
+        pending = b""
+        while chunk := await stream.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for raw in lines:
+                self._line(raw.decode("utf-8", "replace"))
+        if pending:
+            self._line(pending.decode("utf-8", "replace"))
+
+    def _line(self, line: str) -> None:
+        self._lines.emit(line)
+        if self._announced.done() or LISTENING_EVENT not in line:
+            return
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return
+        if isinstance(record, dict) and record.get("event") == LISTENING_EVENT:
+            self._announced.set_result(Readiness(
+                host=self.spec.host,
+                port=int(record["port"]),
+                handler_loaded=bool(record.get("handlerLoaded", True)),
+            ))
+
+    async def _poll_health(self) -> Readiness:
+        delay = 0.01
+        while True:
+            status = await _health_status(self.spec.host, self._port)
+            if status is not None:
+                return Readiness(self.spec.host, self._port, handler_loaded=status == 200)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def _exit_message(self) -> str:
+        return f"the runtime exited with code {self.returncode} before it listened:\n" + (
+            self._tail_text()
+        )
+
+    def _tail_text(self) -> str:
+        return "\n".join(self._lines.tail) or "(no output)"
+
+
+async def _health_status(host: str, port: int) -> int | None:
+    """The HTTP status of ``GET /healthz``, or None while nothing listens."""
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        return None
+    try:
+        writer.write(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        status_line = await reader.readline()
+    except OSError:
+        return None
+    finally:
+        writer.close()
+    parts = status_line.split()
+    return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
+
+
+async def start_runtime(spec: LaunchSpec) -> RuntimeProcess:
+    """Starts the runtime for ``spec``; call ``wait_ready`` on the result."""
+    command = runtime_command(spec.runtime)
+    port = spec.port
+    if port == 0 and not _announces_listening(spec.runtime):
+        port = _free_port(spec.host)
+    code_dir = str(Path(spec.code_dir).resolve())
+    env = {**os.environ, **_language_env(spec.runtime), **spec.env}
+    env.update(WISP_CODE_DIR=code_dir, WISP_HOST=spec.host, WISP_PORT=str(port))
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            env=env,
+            cwd=code_dir if os.path.isdir(code_dir) else None,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
+        )
+    except OSError as exc:
+        raise LaunchError(f"cannot run {command[0]!r}: {exc}") from exc
+    return RuntimeProcess(spec, process, port)

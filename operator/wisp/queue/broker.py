@@ -1,0 +1,145 @@
+"""The broker seam: what the event path needs from a durable log, independent of Redis.
+
+``Broker`` publishes (async invocations, schedule ticks exactly once), keeps invocation records,
+and opens ``Subscription``s: a consumer group's view of one stream with acknowledgement, delayed
+re-delivery, dead-lettering and reclaim of abandoned deliveries. ``RedisBroker`` implements it on
+Redis Streams; a NATS JetStream or Kafka broker would implement the same two protocols and
+nothing above this module changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class BrokerUnavailable(Exception):
+    """The broker cannot be reached now (connection refused, timeout); try again later."""
+
+
+@dataclass(frozen=True)
+class SubscriptionSpec:
+    """One consumer group on one stream.
+
+    ``owned``: wisp writes the stream and is its only reader (async invocations), so entries are
+    deleted once acknowledged. A queue trigger's stream belongs to the user: entries stay.
+    """
+
+    stream: str
+    group: str
+    dead_letter: str
+    consumer: str
+    owned: bool = False
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One entry handed to a consumer.
+
+    ``stream``/``entry_id`` name the entry to acknowledge (the source stream, or the
+    subscription's private retry stream); ``origin_stream``/``origin_id`` name the message as the
+    producer wrote it and stay the same over retries. ``fields`` are the producer's fields.
+    """
+
+    stream: str
+    entry_id: str
+    origin_stream: str
+    origin_id: str
+    fields: Mapping[str, bytes]
+    attempt: int
+    first_enqueued_ms: int
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Events of one subscription: ``ready`` (not yet delivered), ``in_flight`` (delivered, not
+    acknowledged) and ``delayed`` (waiting for a retry's backoff)."""
+
+    ready: int = 0
+    in_flight: int = 0
+    delayed: int = 0
+
+    @property
+    def demand(self) -> int:
+        """What the autoscaler should see: work that can run now."""
+        return self.ready + self.in_flight
+
+    @property
+    def total(self) -> int:
+        return self.ready + self.in_flight + self.delayed
+
+
+class Subscription(Protocol):
+    spec: SubscriptionSpec
+
+    async def prepare(self) -> None:
+        """Create the group (and stream) if missing; idempotent."""
+
+    async def fetch(self, count: int, block: float) -> list[Delivery]:
+        """New deliveries for this consumer, waiting up to ``block`` seconds for the first."""
+
+    async def reclaim(self, min_idle: float, count: int) -> list[Delivery]:
+        """Take over deliveries other consumers left unacknowledged for ``min_idle`` seconds."""
+
+    async def renew(self, deliveries: Sequence[Delivery]) -> None:
+        """Keep deliveries this consumer still works on from being reclaimed."""
+
+    async def ack(self, delivery: Delivery) -> None: ...
+
+    async def retry(
+        self, delivery: Delivery, *, attempt: int, delay: float, error: str | None, now: float
+    ) -> None:
+        """Acknowledge and re-deliver after ``delay`` seconds as attempt ``attempt``."""
+
+    async def dead_letter(self, delivery: Delivery, *, reason: str, error: str | None) -> None:
+        """Acknowledge and append to the dead-letter stream with the reason and last error."""
+
+    async def promote_due(self, now: float) -> int:
+        """Make delayed re-deliveries due at ``now`` fetchable; returns how many."""
+
+    async def backlog(self) -> Backlog: ...
+
+
+class Broker(Protocol):
+    async def ping(self) -> None: ...
+
+    async def publish(
+        self,
+        stream: str,
+        message: Mapping[str, bytes],
+        *,
+        record_id: str,
+        record: Mapping[str, str],
+        retention: float,
+    ) -> str:
+        """Durably append ``message``, and store ``record`` under ``record_id``; returns the entry
+        id. Raises ``BrokerUnavailable`` if the message cannot be stored."""
+
+    async def publish_once(
+        self,
+        dedupe_key: str,
+        ttl: float,
+        stream: str,
+        message: Mapping[str, bytes],
+        *,
+        record_id: str,
+        record: Mapping[str, str],
+        retention: float,
+    ) -> bool:
+        """``publish`` unless ``dedupe_key`` was published in the last ``ttl`` seconds."""
+
+    async def ensure_group(self, stream: str, group: str) -> None:
+        """Create the stream's consumer group if missing, so that nothing published is missed."""
+
+    async def record(self, record_id: str) -> dict[str, str] | None: ...
+
+    async def update_record(
+        self, record_id: str, fields: Mapping[str, str], retention: float
+    ) -> None: ...
+
+    def subscription(self, spec: SubscriptionSpec) -> Subscription: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,251 @@
+"""One consumer: reads a subscription, calls the function, settles each delivery.
+
+Two loops per consumer. The reader fetches new deliveries while fewer than ``max_in_flight``
+are owned (a backlog never floods the function). The maintenance loop moves due retries onto
+the retry stream, renews the leases of deliveries still being worked on, takes over deliveries
+that a dead consumer abandoned (visibility timeout), and refreshes the pending gauge. A broker
+outage pauses both loops with a growing backoff; deliveries being settled wait for it to come
+back, or stay pending and are reclaimed later: nothing is acknowledged that did not succeed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wisp.queue import metrics
+from wisp.queue.broker import Backlog, BrokerUnavailable, Delivery, Subscription
+from wisp.queue.events import Rejection, Request
+from wisp.queue.invoker import InvocationResult, Invoker
+from wisp.queue.policy import CallOutcome, Decision, Outcome, RetryPolicy, decide
+from wisp.queue.settings import DeliverySettings
+
+log = logging.getLogger(__name__)
+
+
+class EventKind(Protocol):
+    """What differs between queue triggers and async invocations."""
+
+    def request(self, delivery: Delivery) -> Request | Rejection: ...
+
+    async def finished(
+        self, request: Request, delivery: Delivery, result: InvocationResult, decision: Decision
+    ) -> None:
+        """Called before the delivery is settled (records, callbacks)."""
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    function_key: str
+    label: str
+    max_in_flight: int
+    batch_size: int
+    retry: RetryPolicy
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+
+
+class Backoff:
+    """Reconnect delays: doubling from ``initial`` to ``maximum``, reset on success."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.initial, self.maximum, self.current = initial, maximum, initial
+
+    def next(self) -> float:
+        delay, self.current = self.current, min(self.maximum, self.current * 2)
+        return delay
+
+    def reset(self) -> None:
+        self.current = self.initial
+
+
+class Consumer:
+    def __init__(
+        self,
+        subscription: Subscription,
+        invoker: Invoker,
+        kind: EventKind,
+        config: ConsumerConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.subscription = subscription
+        self.config = config
+        self._invoker = invoker
+        self._kind = kind
+        self._clock = clock
+        self._slots = asyncio.Semaphore(config.max_in_flight)
+        self._owned: dict[tuple[str, str], Delivery] = {}
+        self._room = asyncio.Event()
+        self._room.set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._runner: asyncio.Task[None] | None = None
+        self.backlog = Backlog()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._owned)
+
+    def start(self) -> None:
+        self._runner = asyncio.create_task(self._run(), name=f"consumer {self.config.label}")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop fetching, let calls in flight finish for up to ``grace`` seconds, then cancel.
+        Unfinished deliveries stay pending in the broker and are reclaimed by another consumer."""
+        self._stopping = True
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    async def _run(self) -> None:
+        backoff = self._backoff()
+        while not self._stopping:
+            try:
+                await self.subscription.prepare()
+                break
+            except BrokerUnavailable as exc:
+                await self._pause(backoff, exc)
+        maintenance = asyncio.create_task(self._maintain())
+        try:
+            await self._read()
+        finally:
+            maintenance.cancel()
+            await asyncio.gather(maintenance, return_exceptions=True)
+
+    async def _read(self) -> None:
+        backoff = self._backoff()
+        settings = self.config.delivery
+        while not self._stopping:
+            await self._room.wait()
+            free = self.config.max_in_flight - len(self._owned)
+            try:
+                deliveries = await self.subscription.fetch(
+                    min(self.config.batch_size, free), settings.read_block
+                )
+            except BrokerUnavailable as exc:
+                await self._pause(backoff, exc)
+                continue
+            backoff.reset()
+            for delivery in deliveries:
+                self._dispatch(delivery)
+
+    async def _maintain(self) -> None:
+        settings = self.config.delivery
+        backoff = self._backoff()
+        last_renew = last_reclaim = last_gauge = 0.0
+        while True:
+            now = self._clock()
+            try:
+                await self.subscription.promote_due(now)
+                if self._owned and now - last_renew >= settings.visibility_timeout / 3:
+                    await self.subscription.renew(list(self._owned.values()))
+                    last_renew = now
+                free = self.config.max_in_flight - len(self._owned)
+                if free > 0 and now - last_reclaim >= settings.visibility_timeout / 2:
+                    for delivery in await self.subscription.reclaim(
+                        settings.visibility_timeout, free
+                    ):
+                        self._dispatch(delivery)
+                    last_reclaim = now
+                if now - last_gauge >= max(settings.poll_interval, 2.0):
+                    self.backlog = await self.subscription.backlog()
+                    metrics.PENDING.labels(self.config.label).set(self.backlog.total)
+                    last_gauge = now
+                backoff.reset()
+                await asyncio.sleep(settings.poll_interval)
+            except BrokerUnavailable as exc:
+                await self._pause(backoff, exc)
+
+    def _dispatch(self, delivery: Delivery) -> None:
+        key = (delivery.stream, delivery.entry_id)
+        if key in self._owned:
+            return
+        self._owned[key] = delivery
+        if len(self._owned) >= self.config.max_in_flight:
+            self._room.clear()
+        task = asyncio.create_task(self._deliver(delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            async with self._slots:
+                await self._deliver_now(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Left pending: another consumer (or this one) reclaims it after the visibility timeout.
+            log.exception("delivery %s of %s failed", delivery.entry_id, self.config.label)
+        finally:
+            self._owned.pop((delivery.stream, delivery.entry_id), None)
+            self._room.set()
+
+    async def _deliver_now(self, delivery: Delivery) -> None:
+        label = self.config.label
+        now = self._clock()
+        metrics.EVENT_AGE.labels(label).observe(max(0.0, now - delivery.first_enqueued_ms / 1000))
+        request = self._kind.request(delivery)
+        if isinstance(request, Rejection):
+            decision = Decision(Outcome.DEAD_LETTERED, reason=request.reason)
+            await self._settle(delivery, decision, request.detail)
+            return
+        try:
+            result = await self._invoker(self.config.function_key, request.body, request.headers)
+        except Exception as exc:
+            log.exception("invoking %s failed", self.config.function_key)
+            result = InvocationResult(status=500, error=f"{exc.__class__.__name__}: {exc}")
+        call = CallOutcome(result.status, result.throttled, result.cold_start_pending)
+        decision = decide(call, delivery.attempt, self.config.retry, random.random())
+        await self._kind.finished(request, delivery, result, decision)
+        await self._settle(delivery, decision, None if result.succeeded else result.describe_error())
+
+    async def _settle(self, delivery: Delivery, decision: Decision, error: str | None) -> None:
+        backoff = self._backoff()
+        while True:
+            try:
+                await self._apply(delivery, decision, error)
+                break
+            except BrokerUnavailable as exc:
+                if self._stopping:
+                    return  # stays pending; reclaimed after the visibility timeout
+                await self._pause(backoff, exc)
+        label = self.config.label
+        metrics.DELIVERIES.labels(label, decision.outcome.value).inc()
+        if decision.outcome is Outcome.RETRIED:
+            metrics.RETRIES.labels(label).inc()
+        elif decision.outcome is Outcome.DEAD_LETTERED and decision.reason is not None:
+            metrics.DEAD_LETTERED.labels(label, decision.reason.value).inc()
+
+    async def _apply(self, delivery: Delivery, decision: Decision, error: str | None) -> None:
+        sub = self.subscription
+        if decision.outcome is Outcome.ACKED:
+            await sub.ack(delivery)
+        elif decision.outcome is Outcome.DEAD_LETTERED:
+            reason = decision.reason.value if decision.reason else "unknown"
+            await sub.dead_letter(delivery, reason=reason, error=error)
+        else:
+            delay = (
+                decision.delay if decision.outcome is Outcome.RETRIED
+                else self.config.delivery.defer_delay
+            )
+            await sub.retry(delivery, attempt=decision.next_attempt, delay=delay,
+                            error=error, now=self._clock())
+
+    def _backoff(self) -> Backoff:
+        settings = self.config.delivery
+        return Backoff(settings.reconnect_initial, settings.reconnect_max)
+
+    async def _pause(self, backoff: Backoff, exc: BrokerUnavailable) -> None:
+        delay = backoff.next()
+        log.warning("%s: broker unavailable (%s); retrying in %.1fs", self.config.label, exc, delay)
+        await asyncio.sleep(delay)

@@ -1,0 +1,168 @@
+"""Event shapes and message layouts: pure translation between stream entries and function calls.
+
+Producers write queue messages in either of two layouts (docs/events.md): a ``data`` field
+holding JSON (other fields become ``attributes``), or plain fields, which become ``data`` as a
+map of strings. The gateway writes async invocations and schedule ticks as ``AsyncMessage``
+entries. ``queue_request`` and ``async_request`` turn a delivery into the body and headers of a
+call to the runtime, or into a ``Rejection`` that goes to the dead-letter stream.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from wisp.api import contract
+from wisp.queue.broker import Delivery
+from wisp.queue.policy import DeadLetterReason
+
+JSON_HEADERS = {"Content-Type": "application/json", contract.EVENT_HEADER: "json"}
+ATTEMPT_HEADER = "X-Wisp-Attempt"
+INVOCATION_HEADER = "X-Wisp-Invocation-Id"
+
+
+class MessageKind(enum.Enum):
+    INVOKE = "invoke"
+    SCHEDULE = "schedule"
+
+
+@dataclass(frozen=True)
+class Request:
+    body: bytes
+    headers: Mapping[str, str]
+    invocation_id: str = ""
+    callback_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason: DeadLetterReason
+    detail: str
+
+
+def _size(fields: Mapping[str, bytes]) -> int:
+    return sum(len(k) + len(v) for k, v in fields.items())
+
+
+def _utf8(value: bytes, what: str) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} is not UTF-8 text") from None
+
+
+def queue_message_data(
+    fields: Mapping[str, bytes], max_bytes: int
+) -> tuple[Any, dict[str, str]] | Rejection:
+    """``(data, attributes)`` of a producer's message, or why it cannot be delivered."""
+    size = _size(fields)
+    if size > max_bytes:
+        return Rejection(DeadLetterReason.TOO_LARGE, f"message is {size} bytes, limit {max_bytes}")
+    try:
+        names = {name: _utf8(name.encode("utf-8", "surrogateescape"), "a field name")
+                 for name in fields}
+        if "data" not in fields:
+            return {names[k]: _utf8(v, f"field {k!r}") for k, v in fields.items()}, {}
+        try:
+            data = json.loads(_utf8(fields["data"], "field 'data'"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"field 'data' is not JSON: {exc}") from None
+        attributes = {
+            names[k]: _utf8(v, f"field {k!r}") for k, v in fields.items() if k != "data"
+        }
+    except ValueError as exc:
+        return Rejection(DeadLetterReason.MALFORMED, str(exc))
+    return data, attributes
+
+
+def queue_event(
+    stream: str, entry_id: str, data: Any, attempt: int, attributes: Mapping[str, str]
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "source": "wisp.queue", "stream": stream, "id": entry_id, "data": data, "attempt": attempt,
+    }
+    if attributes:
+        event["attributes"] = dict(attributes)
+    return event
+
+
+def queue_request(delivery: Delivery, max_bytes: int) -> Request | Rejection:
+    decoded = queue_message_data(delivery.fields, max_bytes)
+    if isinstance(decoded, Rejection):
+        return decoded
+    data, attributes = decoded
+    event = queue_event(delivery.origin_stream, delivery.origin_id, data, delivery.attempt,
+                        attributes)
+    headers = {
+        **JSON_HEADERS,
+        contract.REQUEST_ID_HEADER: f"{delivery.origin_stream}/{delivery.origin_id}",
+        ATTEMPT_HEADER: str(delivery.attempt),
+    }
+    return Request(json.dumps(event).encode(), headers)
+
+
+@dataclass(frozen=True)
+class AsyncMessage:
+    """An async invocation or schedule tick as written to a function's async stream."""
+
+    kind: MessageKind
+    invocation_id: str
+    function_key: str
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    callback_url: str | None = None
+
+    def fields(self) -> dict[str, bytes]:
+        out = {
+            "kind": self.kind.value.encode(),
+            "invocation": self.invocation_id.encode(),
+            "function": self.function_key.encode(),
+            "headers": json.dumps(dict(self.headers)).encode(),
+            "body": self.body,
+        }
+        if self.callback_url:
+            out["callback"] = self.callback_url.encode()
+        return out
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, bytes]) -> AsyncMessage:
+        """Raises ValueError (or KeyError) on an entry wisp did not write."""
+        headers = json.loads(fields.get("headers", b"{}"))
+        if not isinstance(headers, dict):
+            raise ValueError("headers is not a map")
+        callback = fields.get("callback")
+        return cls(
+            kind=MessageKind(fields["kind"].decode()),
+            invocation_id=fields["invocation"].decode(),
+            function_key=fields["function"].decode(),
+            body=fields.get("body", b""),
+            headers={str(k): str(v) for k, v in headers.items()},
+            callback_url=callback.decode() if callback else None,
+        )
+
+
+def schedule_event_body(trigger: str, tick_id: str, time_rfc3339: str, payload: Any) -> bytes:
+    """The schedule event without its ``attempt`` (added at each delivery)."""
+    event = {"source": "wisp.schedule", "trigger": trigger, "id": tick_id,
+             "time": time_rfc3339, "data": payload}
+    return json.dumps(event).encode()
+
+
+def async_request(delivery: Delivery) -> Request | Rejection:
+    try:
+        message = AsyncMessage.from_fields(delivery.fields)
+    except (ValueError, KeyError) as exc:
+        return Rejection(DeadLetterReason.MALFORMED, f"not an async invocation entry: {exc!r}")
+    body = message.body
+    headers = dict(message.headers)
+    if message.kind is MessageKind.SCHEDULE:
+        event = json.loads(body)
+        event["attempt"] = delivery.attempt
+        body = json.dumps(event).encode()
+        headers.update(JSON_HEADERS)
+    headers[contract.REQUEST_ID_HEADER] = message.invocation_id
+    headers[ATTEMPT_HEADER] = str(delivery.attempt)
+    return Request(body, headers, message.invocation_id, message.callback_url)

@@ -1,0 +1,167 @@
+"""Async invocations: accept (publish + record), track (records with a TTL), report (callbacks).
+
+``AsyncInvocations.submit`` is what ``POST /async-function/{name}`` calls: it returns only after
+the broker stored the entry. ``AsyncEvents`` is the consumer side: it turns entries into calls
+and keeps each invocation's record (``GET /invocations/{id}``) up to date.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from wisp.queue import names
+from wisp.queue.broker import Broker, Delivery
+from wisp.queue.callbacks import CallbackSender
+from wisp.queue.events import (
+    INVOCATION_HEADER,
+    AsyncMessage,
+    MessageKind,
+    Rejection,
+    Request,
+    async_request,
+)
+from wisp.queue.invoker import InvocationResult
+from wisp.queue.policy import Decision, Outcome
+from wisp.queue.settings import DeliverySettings
+
+STATUS_BY_OUTCOME = {
+    Outcome.ACKED: "succeeded",
+    Outcome.DEAD_LETTERED: "failed",
+    Outcome.RETRIED: "retrying",
+}
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_record(invocation_id: str, function_key: str, callback_url: str | None) -> dict[str, str]:
+    record = {
+        "invocationId": invocation_id,
+        "function": function_key,
+        "status": "queued",
+        "attempts": "0",
+        "createdAt": rfc3339(datetime.now(UTC)),
+    }
+    if callback_url:
+        record["callbackUrl"] = callback_url
+    return record
+
+
+def record_document(record: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON shape of a record, for ``GET /invocations/{id}`` and callbacks."""
+    doc: dict[str, Any] = {
+        "invocationId": record.get("invocationId"),
+        "function": record.get("function"),
+        "status": record.get("status"),
+        "attempts": int(record.get("attempts", "0")),
+        "createdAt": record.get("createdAt"),
+    }
+    for key in ("completedAt", "error", "callbackUrl"):
+        if record.get(key):
+            doc[key] = record[key]
+    if "statusCode" in record:
+        doc["result"] = {
+            "statusCode": int(record["statusCode"]),
+            "headers": json.loads(record.get("headers", "{}")),
+            "body": record.get("body", ""),
+            "isBase64Encoded": record.get("isBase64Encoded") == "true",
+            "durationSeconds": float(record.get("durationSeconds", "0")),
+            "truncated": record.get("truncated") == "true",
+        }
+    return doc
+
+
+def result_fields(result: InvocationResult, max_bytes: int) -> dict[str, str]:
+    body = result.body[:max_bytes]
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    return {
+        "statusCode": str(result.status),
+        "headers": json.dumps(dict(result.headers)),
+        "body": text,
+        "isBase64Encoded": "true" if encoded else "false",
+        "truncated": "true" if len(result.body) > max_bytes else "false",
+        "durationSeconds": f"{result.duration:.6f}",
+    }
+
+
+class AsyncInvocations:
+    """The accepting side: used by the routes and by schedules."""
+
+    def __init__(self, broker: Broker, settings: DeliverySettings) -> None:
+        self.broker = broker
+        self.settings = settings
+
+    async def submit(
+        self,
+        function_key: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        callback_url: str | None = None,
+    ) -> str:
+        """Store the invocation durably and return its id (``BrokerUnavailable`` if it cannot)."""
+        invocation_id = str(uuid.uuid4())
+        message = AsyncMessage(MessageKind.INVOKE, invocation_id, function_key, body,
+                               headers, callback_url)
+        await self.broker.publish(
+            names.async_stream(function_key), message.fields(), record_id=invocation_id,
+            record=new_record(invocation_id, function_key, callback_url),
+            retention=self.settings.retention,
+        )
+        return invocation_id
+
+    async def submit_tick(self, function_key: str, tick_id: str, event_body: bytes) -> bool:
+        """Enqueue a schedule tick unless a replica already did; True if this call enqueued it."""
+        message = AsyncMessage(MessageKind.SCHEDULE, tick_id, function_key, event_body)
+        return await self.broker.publish_once(
+            names.tick_key(tick_id), self.settings.tick_ttl, names.async_stream(function_key),
+            message.fields(), record_id=tick_id,
+            record=new_record(tick_id, function_key, None), retention=self.settings.retention,
+        )
+
+    async def status(self, invocation_id: str) -> dict[str, Any] | None:
+        record = await self.broker.record(invocation_id)
+        return None if record is None else record_document(record)
+
+
+class AsyncEvents:
+    """The consuming side (an ``EventKind``): requests from entries, records and callbacks."""
+
+    def __init__(
+        self, broker: Broker, settings: DeliverySettings, callbacks: CallbackSender
+    ) -> None:
+        self._broker = broker
+        self._settings = settings
+        self._callbacks = callbacks
+
+    def request(self, delivery: Delivery) -> Request | Rejection:
+        return async_request(delivery)
+
+    async def finished(
+        self, request: Request, delivery: Delivery, result: InvocationResult, decision: Decision
+    ) -> None:
+        status = STATUS_BY_OUTCOME.get(decision.outcome)
+        if status is None:  # deferred: nothing happened yet as far as the caller is concerned
+            return
+        fields = {"status": status, "attempts": str(delivery.attempt)}
+        fields.update(result_fields(result, self._settings.max_result_bytes))
+        fields["error"] = "" if result.succeeded else result.describe_error()
+        if decision.outcome is not Outcome.RETRIED:
+            fields["completedAt"] = rfc3339(datetime.now(UTC))
+        await self._broker.update_record(request.invocation_id, fields, self._settings.retention)
+        if request.callback_url and decision.outcome is not Outcome.RETRIED:
+            record = await self._broker.record(request.invocation_id) or fields
+            await self._callbacks.send(
+                request.callback_url,
+                record_document(record),
+                {INVOCATION_HEADER: request.invocation_id,
+                 "X-Wisp-Function-Status": str(result.status)},
+            )

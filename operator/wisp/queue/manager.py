@@ -1,0 +1,194 @@
+"""Keeps the running consumers and schedules in line with the Functions and Triggers that exist.
+
+The gateway feeds ``update_functions`` and ``update_triggers`` from its watch (``wisp dev`` and
+the standalone worker from their own sources). Each Function gets a consumer of its async stream;
+each queue Trigger whose Function exists gets a consumer of its stream; schedule Triggers go to
+the ``Scheduler``. ``pending_demand`` reports backlogs to the autoscaler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from wisp.api.function import Function
+from wisp.api.trigger import Trigger
+from wisp.queue import names
+from wisp.queue.broker import Backlog, Broker, Delivery, SubscriptionSpec
+from wisp.queue.callbacks import CallbackSender
+from wisp.queue.consumer import Consumer, ConsumerConfig
+from wisp.queue.events import Rejection, Request, queue_request
+from wisp.queue.invocations import AsyncEvents, AsyncInvocations
+from wisp.queue.invoker import InvocationResult, Invoker
+from wisp.queue.policy import Decision, RetryPolicy, in_flight_limit
+from wisp.queue.schedule import Scheduler, utc_now
+from wisp.queue.settings import DeliverySettings
+
+log = logging.getLogger(__name__)
+
+
+def consumer_name() -> str:
+    """Unique per process start: a restarted gateway never mistakes old deliveries for its own."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class QueueEvents:
+    """Queue-trigger deliveries: the producer's message becomes a ``wisp.queue`` event."""
+
+    def __init__(self, max_event_bytes: int) -> None:
+        self._max = max_event_bytes
+
+    def request(self, delivery: Delivery) -> Request | Rejection:
+        return queue_request(delivery, self._max)
+
+    async def finished(
+        self, request: Request, delivery: Delivery, result: InvocationResult, decision: Decision
+    ) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class _Running:
+    consumer: Consumer
+    signature: object
+
+
+class QueueManager:
+    def __init__(
+        self,
+        broker: Broker,
+        invoker: Invoker,
+        settings: DeliverySettings | None = None,
+        *,
+        consumer: str | None = None,
+        clock: Callable[[], float] = time.time,
+        schedule_clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.broker = broker
+        self.settings = settings or DeliverySettings()
+        self.invocations = AsyncInvocations(broker, self.settings)
+        self.scheduler = Scheduler(self.invocations, self.settings, clock=schedule_clock)
+        self._invoker = invoker
+        self._consumer_name = consumer or consumer_name()
+        self._clock = clock
+        self._callbacks = CallbackSender(
+            timeout=self.settings.callback_timeout, attempts=self.settings.callback_attempts
+        )
+        self._functions: dict[str, Function] = {}
+        self._triggers: dict[str, Trigger] = {}
+        self._running: dict[str, _Running] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._scheduler_task: asyncio.Task[None] | None = None
+
+    def start_schedules(self) -> None:
+        """Run the schedule loop on wall-clock time (tests call ``scheduler.fire_due`` instead)."""
+        if self._scheduler_task is None:
+            self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="schedules")
+
+    def update_functions(self, functions: Iterable[Function]) -> None:
+        self._functions = {names.function_key(f.name, f.namespace): f for f in functions}
+        self._reconcile()
+
+    def update_triggers(self, triggers: Iterable[Trigger]) -> None:
+        self._triggers = {t.key: t for t in triggers}
+        self._reconcile()
+
+    def consumer(self, key: str) -> Consumer | None:
+        """The running consumer of ``async:<function key>`` or of a queue trigger's key."""
+        running = self._running.get(key)
+        return running.consumer if running else None
+
+    def backlog(self, function_key: str) -> Backlog:
+        """Last observed backlog of every stream feeding ``function_key``."""
+        ready = in_flight = delayed = 0
+        for running in self._running.values():
+            if running.consumer.config.function_key == function_key:
+                seen = running.consumer.backlog
+                ready, delayed = ready + seen.ready, delayed + seen.delayed
+                in_flight += max(seen.in_flight, running.consumer.in_flight)
+        return Backlog(ready, in_flight, delayed)
+
+    def pending_demand(self, function_key: str) -> int:
+        """Events for ``function_key`` waiting or in flight, across all replicas (not per replica:
+        every replica reports the same backlog, so do not sum it over replicas)."""
+        return self.backlog(function_key).demand
+
+    def _wanted(self) -> dict[str, tuple[SubscriptionSpec, ConsumerConfig]]:
+        settings = self.settings
+        wanted = {}
+        for key, fn in self._functions.items():
+            label = names.async_label(key)
+            spec = SubscriptionSpec(
+                stream=names.async_stream(key), group=names.ASYNC_GROUP,
+                dead_letter=names.async_dead_letter(key), consumer=self._consumer_name,
+                owned=True, label=label,
+            )
+            wanted[label] = (spec, self._config(key, label, fn, None, 16, settings.async_retry))
+        for key, trigger in self._triggers.items():
+            queue = trigger.queue
+            target = self._functions.get(trigger.function_key)
+            if queue is None or target is None:
+                continue
+            spec = SubscriptionSpec(
+                stream=queue.stream, group=queue.group, dead_letter=queue.dead_letter,
+                consumer=self._consumer_name, label=key,
+            )
+            retry = RetryPolicy(queue.max_retries, queue.backoff_initial, queue.backoff_max,
+                                queue.backoff_multiplier)
+            wanted[key] = (spec, self._config(trigger.function_key, key, target, queue.max_in_flight,
+                                              queue.batch_size, retry))
+        return wanted
+
+    def _config(
+        self, key: str, label: str, fn: Function, explicit: int | None, batch: int,
+        retry: RetryPolicy,
+    ) -> ConsumerConfig:
+        settings = self.settings
+        limit = in_flight_limit(explicit, fn.spec.concurrency, settings.in_flight_factor,
+                                settings.in_flight_cap)
+        # A call may run for the function's whole timeout: leases are renewed meanwhile, so the
+        # visibility timeout only bounds how long a dead consumer's deliveries wait.
+        return ConsumerConfig(key, label, limit, min(batch, limit), retry, settings)
+
+    def _reconcile(self) -> None:
+        wanted = self._wanted()
+        for label in list(self._running):
+            if label not in wanted or self._running[label].signature != wanted[label]:
+                self._stop(label)
+        for label, (spec, config) in wanted.items():
+            if label in self._running:
+                continue
+            kind = (
+                AsyncEvents(self.broker, self.settings, self._callbacks)
+                if spec.owned else QueueEvents(self.settings.max_event_bytes)
+            )
+            consumer = Consumer(self.broker.subscription(spec), self._invoker, kind, config,
+                                clock=self._clock)
+            consumer.start()
+            self._running[label] = _Running(consumer, (spec, config))
+            log.info("consuming %s for %s", spec.stream, config.function_key)
+        self.scheduler.update(
+            t for t in self._triggers.values() if t.function_key in self._functions
+        )
+
+    def _stop(self, label: str) -> None:
+        running = self._running.pop(label)
+        task = asyncio.create_task(running.consumer.stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def close(self, grace: float = 5.0) -> None:
+        if self._scheduler_task is not None:
+            self._scheduler_task.cancel()
+            await asyncio.gather(self._scheduler_task, return_exceptions=True)
+        consumers = [running.consumer for running in self._running.values()]
+        self._running.clear()
+        await asyncio.gather(*(c.stop(grace) for c in consumers), *self._stopping)
+        await self._callbacks.close()

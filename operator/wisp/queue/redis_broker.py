@@ -1,0 +1,140 @@
+"""``Broker`` on Redis Streams (redis-py's asyncio client).
+
+Layout (docs/events.md has the user-facing part):
+
+* a subscription = consumer group ``group`` on ``stream``, plus its private retry stream (same
+  group) and delayed set; a failed delivery is acknowledged on its stream and, in the same
+  MULTI, stored in the delayed set with its due time; ``promote_due`` moves it onto the retry
+  stream, so only this group sees it again and the source stream is never rewritten.
+* retry-stream entries carry ``m:*`` meta fields (attempt, origin, first enqueue time, last
+  error) and the producer's fields as ``f:<name>``, so meta can never clash with user fields.
+* deliveries stay in the group's pending list until acknowledged; consumers renew their own
+  (``RENEW``) and take over others' after the visibility timeout (``XAUTOCLAIM``).
+
+Connection errors and timeouts surface as ``BrokerUnavailable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.exceptions import ResponseError
+from redis.retry import Retry
+
+from wisp.queue import names, redis_scripts
+from wisp.queue.broker import SubscriptionSpec
+from wisp.queue.redis_subscription import RedisSubscription, text, unavailable_as_broker_error
+from wisp.queue.settings import RedisSettings
+
+
+def _client(settings: RedisSettings, socket_timeout: float | None) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        settings.url,
+        password=settings.password,
+        socket_connect_timeout=settings.connect_timeout,
+        socket_timeout=socket_timeout,
+        max_connections=settings.max_connections,
+        # One quick retry heals a pooled connection that died with a Redis restart; more would
+        # only delay the 503 an outage should produce.
+        retry=Retry(NoBackoff(), 1),
+        decode_responses=False,
+    )
+
+
+class RedisBroker:
+    """One per gateway (or worker) process; subscriptions share its connection pools."""
+
+    def __init__(self, settings: RedisSettings, *, read_block: float = 2.0) -> None:
+        self.settings = settings
+        self.fast = _client(settings, settings.command_timeout)
+        # Blocking reads hold a connection for up to ``read_block``: they get their own pool.
+        self.blocking = _client(settings, read_block + settings.command_timeout + 1.0)
+        self.promote_script = self.fast.register_script(redis_scripts.PROMOTE)
+        self.renew_script = self.fast.register_script(redis_scripts.RENEW)
+        self._publish_once = self.fast.register_script(redis_scripts.PUBLISH_ONCE)
+
+    async def ping(self) -> None:
+        async with unavailable_as_broker_error():
+            await self.fast.ping()
+
+    async def publish(
+        self,
+        stream: str,
+        message: Mapping[str, bytes],
+        *,
+        record_id: str,
+        record: Mapping[str, str],
+        retention: float,
+    ) -> str:
+        async with unavailable_as_broker_error():
+            pipe = self.fast.pipeline(transaction=True)
+            if record:
+                key = names.record_key(record_id)
+                pipe.hset(key, mapping=_any(record))
+                pipe.pexpire(key, int(retention * 1000))
+            pipe.xadd(stream, _any(message))
+            replies: list[Any] = await pipe.execute()
+        return text(replies[-1])
+
+    async def publish_once(
+        self,
+        dedupe_key: str,
+        ttl: float,
+        stream: str,
+        message: Mapping[str, bytes],
+        *,
+        record_id: str,
+        record: Mapping[str, str],
+        retention: float,
+    ) -> bool:
+        args: list[Any] = [int(ttl * 1000), int(retention * 1000), len(message)]
+        for key, value in message.items():
+            args += [key, value]
+        for key, value_text in record.items():
+            args += [key, value_text]
+        async with unavailable_as_broker_error():
+            reply: Any = await self._publish_once(
+                keys=[dedupe_key, stream, names.record_key(record_id)], args=args
+            )
+        return bool(reply)
+
+    async def ensure_group(self, stream: str, group: str) -> None:
+        async with unavailable_as_broker_error():
+            try:
+                # From the stream's start: whatever was published before the group existed counts.
+                await self.fast.xgroup_create(stream, group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def record(self, record_id: str) -> dict[str, str] | None:
+        async with unavailable_as_broker_error():
+            raw: Any = await self.fast.hgetall(names.record_key(record_id))
+        if not raw:
+            return None
+        return {text(k): text(v) for k, v in raw.items()}
+
+    async def update_record(
+        self, record_id: str, fields: Mapping[str, str], retention: float
+    ) -> None:
+        key = names.record_key(record_id)
+        async with unavailable_as_broker_error():
+            pipe = self.fast.pipeline(transaction=True)
+            pipe.hset(key, mapping=_any(fields))
+            pipe.pexpire(key, int(retention * 1000))
+            await pipe.execute()
+
+    def subscription(self, spec: SubscriptionSpec) -> RedisSubscription:
+        return RedisSubscription(self, spec)
+
+    async def close(self) -> None:
+        await self.fast.aclose()
+        await self.blocking.aclose()
+
+
+def _any(mapping: Mapping[str, Any]) -> dict[Any, Any]:
+    """redis-py's parameter types are stricter than its behaviour (str keys are fine)."""
+    return dict(mapping)

@@ -1,0 +1,58 @@
+"""Lua scripts for the steps that must be atomic in Redis (one replica wins, nothing half-done).
+
+* ``PROMOTE``: move due re-deliveries from the delayed set onto the private retry stream. ZREM
+  decides which replica moves an entry, so each is re-delivered once.
+* ``RENEW``: reset the idle time of deliveries this consumer still owns (XCLAIM JUSTID does not
+  count a delivery), so long calls are not reclaimed; entries another consumer already took
+  over are left alone.
+* ``PUBLISH_ONCE``: ``SET tick NX`` and XADD in one step: a schedule tick is enqueued once across
+  replicas, and never marked done without being enqueued.
+"""
+
+from __future__ import annotations
+
+PROMOTE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local moved = 0
+for _, member in ipairs(due) do
+  if redis.call('ZREM', KEYS[1], member) == 1 then
+    local entry = ARGV[3] .. member
+    local fields = redis.call('HGETALL', entry)
+    if #fields > 0 then
+      redis.call('XADD', KEYS[2], '*', unpack(fields))
+      moved = moved + 1
+    end
+    redis.call('DEL', entry)
+  end
+end
+return moved
+"""
+
+RENEW = """
+local renewed = 0
+for i = 3, #ARGV do
+  local owned = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+  if #owned > 0 then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    renewed = renewed + 1
+  end
+end
+return renewed
+"""
+
+PUBLISH_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  return false
+end
+local n = tonumber(ARGV[3])
+local message = {}
+for i = 4, 3 + 2 * n do message[#message + 1] = ARGV[i] end
+local id = redis.call('XADD', KEYS[2], '*', unpack(message))
+local record = {}
+for i = 4 + 2 * n, #ARGV do record[#record + 1] = ARGV[i] end
+if #record > 0 then
+  redis.call('HSET', KEYS[3], unpack(record))
+  redis.call('PEXPIRE', KEYS[3], ARGV[2])
+end
+return id
+"""

@@ -1,0 +1,127 @@
+"""HTTP face of async invocations, mounted by the gateway (and ``wisp dev``) with ``add_routes``.
+
+* ``POST /async-function/{name}`` (or ``{name}.{namespace}``): 202 with the invocation id in
+  ``X-Wisp-Invocation-Id`` and the body, answered only after the broker stored the event.
+  ``X-Callback-Url`` (http or https) receives the final record. Unknown function: 404; broker
+  down: 503 at once; body over the event limit: 413.
+* ``GET /invocations/{id}``: the invocation's record while it is retained.
+
+The gateway applies its access checks (tokens, rate limits) to these paths as to ``/function``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from wisp.api.function import Function
+from wisp.queue import names
+from wisp.queue.broker import BrokerUnavailable
+from wisp.queue.events import INVOCATION_HEADER
+from wisp.queue.invocations import AsyncInvocations
+
+CALLBACK_HEADER = "X-Callback-Url"
+FunctionLookup = Callable[[str, str], Function | Awaitable[Function | None] | None]
+
+# Never stored in the broker (credentials) or meaningless to replay (hop-by-hop, framing).
+_DROPPED_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "cookie", "host", "content-length", "connection",
+    "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "expect",
+    CALLBACK_HEADER.lower(),
+})
+
+
+@dataclass(frozen=True)
+class RouteSettings:
+    default_namespace: str = "default"
+    max_body_bytes: int = 1024 * 1024
+
+
+def forwarded_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The caller's headers that reach the function: content type, trace context, custom ones;
+    not credentials, hop-by-hop headers or wisp's own ``X-Wisp-*``."""
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in _DROPPED_HEADERS or lowered.startswith("x-wisp-"):
+            continue
+        kept[name] = value
+    return kept
+
+
+def _error(status: int, error: str, message: str, **extra: str) -> web.Response:
+    return web.json_response({"error": error, "message": message}, status=status, headers=extra)
+
+
+def add_routes(
+    app: web.Application,
+    invocations: AsyncInvocations,
+    lookup: FunctionLookup,
+    settings: RouteSettings | None = None,
+) -> None:
+    """Register the async-invocation routes on ``app``; ``lookup(name, namespace)`` answers the
+    Function (or None), synchronously or as an awaitable."""
+    config = settings or RouteSettings()
+
+    async def find(name: str, namespace: str) -> Function | None:
+        found = lookup(name, namespace)
+        if isinstance(found, Awaitable):
+            return await found
+        return found
+
+    async def submit(request: web.Request) -> web.Response:
+        name, _, namespace = request.match_info["name"].partition(".")
+        namespace = namespace or config.default_namespace
+        if await find(name, namespace) is None:
+            return _error(404, "FunctionNotFound", f"function {name}.{namespace} does not exist")
+        if (request.content_length or 0) > config.max_body_bytes:
+            return _too_large(config.max_body_bytes)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _too_large(config.max_body_bytes)
+        if len(body) > config.max_body_bytes:
+            return _too_large(config.max_body_bytes)
+        callback = request.headers.get(CALLBACK_HEADER)
+        if callback is not None and not _is_http_url(callback):
+            return _error(400, "InvalidCallbackUrl", f"{CALLBACK_HEADER} must be an http(s) URL")
+        try:
+            invocation_id = await invocations.submit(
+                names.function_key(name, namespace), body,
+                forwarded_headers(request.headers), callback,
+            )
+        except BrokerUnavailable as exc:
+            return _error(503, "QueueUnavailable",
+                          f"the event queue is unavailable, nothing was accepted: {exc}",
+                          **{"Retry-After": "1"})
+        return web.json_response(
+            {"invocationId": invocation_id, "status": "queued"},
+            status=202,
+            headers={INVOCATION_HEADER: invocation_id, "Location": f"/invocations/{invocation_id}"},
+        )
+
+    async def status(request: web.Request) -> web.Response:
+        invocation_id = request.match_info["id"]
+        try:
+            document = await invocations.status(invocation_id)
+        except BrokerUnavailable as exc:
+            return _error(503, "QueueUnavailable", str(exc), **{"Retry-After": "1"})
+        if document is None:
+            return _error(404, "InvocationNotFound",
+                          f"no invocation {invocation_id} (unknown, or past its retention)")
+        return web.json_response(document)
+
+    app.router.add_post("/async-function/{name}", submit)
+    app.router.add_get("/invocations/{id}", status)
+
+
+def _too_large(limit: int) -> web.Response:
+    return _error(413, "RequestTooLarge", f"async invocation bodies are limited to {limit} bytes")
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)

@@ -1,0 +1,39 @@
+"""The ConfigMap that carries a Function's inline or files code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wisp.api.function import Function, SpecError
+from wisp.resources.names import Names, child_metadata
+
+# A ConfigMap (like any object) must fit etcd's 1 MiB request limit; keep room for metadata.
+CONFIGMAP_CODE_LIMIT = 1024 * 1024 - 16 * 1024
+
+
+class CodeTooLarge(SpecError):
+    """Inline/files code that cannot fit in a ConfigMap."""
+
+
+def code_size(files: dict[str, str]) -> int:
+    return sum(len(k.encode()) + len(v.encode()) for k, v in files.items())
+
+
+def make_code_configmap(fn: Function) -> dict[str, Any] | None:
+    """The code ConfigMap, or None when the code comes from an image or the user's ConfigMap."""
+    files = fn.spec.code_files()
+    if not files:
+        return None
+    size = code_size(files)
+    if size > CONFIGMAP_CODE_LIMIT:
+        raise CodeTooLarge(
+            "spec.code",
+            f"the code is {size} bytes, more than the {CONFIGMAP_CODE_LIMIT} a ConfigMap can hold; "
+            "build an image and use spec.code.image",
+        )
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": child_metadata(fn, Names.of(fn).configmap),
+        "data": dict(sorted(files.items())),
+    }

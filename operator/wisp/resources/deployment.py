@@ -1,0 +1,235 @@
+"""The Deployment that runs a Function's runtime server.
+
+Replicas are the autoscaler's: ``make_deployment`` includes them only when asked (at creation),
+so that the operator's later applies never own the field and cannot fight the gateway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from wisp.api import contract
+from wisp.api.function import Function, Runtime
+from wisp.resources.names import (
+    CONFIG_HASH_ANNOTATION,
+    CONTAINER_NAME,
+    SCALE_BOUNDS_ANNOTATION,
+    Names,
+    child_metadata,
+    function_labels,
+    selector_labels,
+)
+
+RUNTIME_UID = 10001
+# Files in a function's code that make the init step install dependencies.
+DEPENDENCY_FILES = {"python": "requirements.txt", "node": "package.json"}
+_DEPS_COMMANDS = {
+    "python": ["python", "-m", "wisp_runtime.deps"],
+    "node": ["node", "/opt/wisp/runtime/deps.js"],
+}
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """Runtime images; ``{version}`` is replaced by the runtime's version (3.12, 20, 21)."""
+
+    python: str = "wisp/runtime-python:{version}"
+    node: str = "wisp/runtime-node:{version}"
+    java: str = "wisp/runtime-java:{version}"
+    pull_policy: str = "IfNotPresent"
+
+    def for_runtime(self, runtime: Runtime) -> str:
+        version = runtime.value.removeprefix("python").removeprefix("nodejs").removeprefix("java")
+        template = {"python": self.python, "node": self.node, "java": self.java}[runtime.language]
+        return template.replace("{version}", version)
+
+
+@dataclass(frozen=True)
+class DeploymentSettings:
+    images: ImageSettings = field(default_factory=ImageSettings)
+    tmp_size_limit: str = "512Mi"
+    max_body_bytes: int = contract.DEFAULT_MAX_BODY_BYTES
+
+
+def config_hash(fn: Function, extra: Mapping[str, str] | None = None) -> str:
+    """A hash of the code and what the runtime reads, so a change rolls the pods."""
+    spec = fn.spec
+    material = {
+        "files": fn.spec.code_files(),
+        "extra": dict(extra or {}),
+        "runtime": spec.runtime.value,
+        "handler": spec.handler,
+        "image": spec.code.image,
+        "configMap": spec.code.config_map,
+    }
+    digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+    return digest[:16]
+
+
+def make_deployment(
+    fn: Function,
+    settings: DeploymentSettings | None = None,
+    *,
+    replicas: int | None = None,
+    code_file_names: Iterable[str] = (),
+    code_hash_extra: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The Deployment manifest.
+
+    ``replicas`` is set only on creation. ``code_file_names`` lists the files of a referenced
+    ConfigMap (inline/files code lists itself) to decide whether dependencies must be installed.
+    """
+    settings = settings or DeploymentSettings()
+    spec = fn.spec
+    names = Names.of(fn)
+    files = set(spec.code_files()) | set(code_file_names)
+    # A code image is the server itself (custom) or is built FROM a runtime image with the code
+    # at the code dir; either way it replaces the runtime image.
+    image = spec.code.image or settings.images.for_runtime(spec.runtime)
+
+    container = _function_container(fn, image, settings)
+    init_containers = []
+    dep_file = DEPENDENCY_FILES.get(spec.runtime.language)
+    if dep_file and dep_file in files and spec.code.image is None:
+        init_containers.append(_deps_container(fn, image, container, settings))
+
+    manifest: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": child_metadata(fn, names.deployment),
+        "spec": {
+            "selector": {"matchLabels": selector_labels(fn)},
+            "revisionHistoryLimit": 3,
+            "progressDeadlineSeconds": 600,
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
+            },
+            "template": {
+                "metadata": {
+                    "labels": function_labels(fn),
+                    "annotations": {CONFIG_HASH_ANNOTATION: config_hash(fn, code_hash_extra)},
+                },
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "terminationGracePeriodSeconds": int(spec.timeout) + 5,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": RUNTIME_UID,
+                        "runAsGroup": RUNTIME_UID,
+                        "fsGroup": RUNTIME_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    **({"initContainers": init_containers} if init_containers else {}),
+                    "containers": [container],
+                    "volumes": _volumes(fn, settings),
+                },
+            },
+        },
+    }
+    manifest["metadata"]["annotations"] = {
+        SCALE_BOUNDS_ANNOTATION: scale_bounds(fn),
+    }
+    if replicas is not None:
+        manifest["spec"]["replicas"] = replicas
+    return manifest
+
+
+def scale_bounds(fn: Function) -> str:
+    """What the operator last enforced on replicas: ``min-max`` or ``pinned=N``."""
+    if fn.spec.replicas is not None:
+        return f"pinned={fn.spec.replicas}"
+    return f"{fn.spec.scale.min}-{fn.spec.scale.max}"
+
+
+def initial_replicas(fn: Function) -> int:
+    return fn.spec.replicas if fn.spec.replicas is not None else fn.spec.scale.min
+
+
+def _container_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def _resources(fn: Function) -> dict[str, Any]:
+    memory = f"{fn.spec.memory_mib}Mi"
+    cpu = f"{fn.spec.cpu_millis}m"
+    request_cpu = f"{max(10, fn.spec.cpu_millis // 2)}m"
+    return {
+        "requests": {"cpu": request_cpu, "memory": memory},
+        "limits": {"cpu": cpu, "memory": memory},
+    }
+
+
+def _env(fn: Function, settings: DeploymentSettings) -> list[dict[str, Any]]:
+    base = contract.runtime_environment(fn, max_body_bytes=settings.max_body_bytes)
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in base.items()]
+    # The user's entries stay as written: a secretKeyRef remains a reference.
+    env.extend(dict(item) for item in fn.spec.env)
+    return env
+
+
+def _mounts(fn: Function) -> list[dict[str, Any]]:
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    if fn.spec.code.image is None:
+        mounts.append({"name": "code", "mountPath": contract.CODE_DIR, "readOnly": True})
+    return mounts
+
+
+def _volumes(fn: Function, settings: DeploymentSettings) -> list[dict[str, Any]]:
+    volumes: list[dict[str, Any]] = [
+        {"name": "tmp", "emptyDir": {"sizeLimit": settings.tmp_size_limit}},
+    ]
+    if fn.spec.code.image is None:
+        configmap = fn.spec.code.config_map or Names.of(fn).configmap
+        volumes.append({"name": "code", "configMap": {"name": configmap}})
+    return volumes
+
+
+def _function_container(fn: Function, image: str, settings: DeploymentSettings) -> dict[str, Any]:
+    return {
+        "name": CONTAINER_NAME,
+        "image": image,
+        "imagePullPolicy": settings.images.pull_policy,
+        "ports": [{"name": "http", "containerPort": contract.PORT, "protocol": "TCP"}],
+        "env": _env(fn, settings),
+        "resources": _resources(fn),
+        "securityContext": _container_security(),
+        "volumeMounts": _mounts(fn),
+        "readinessProbe": {
+            "httpGet": {"path": contract.HEALTH_PATH, "port": "http"},
+            "periodSeconds": 1,
+            "failureThreshold": 3,
+            "timeoutSeconds": 1,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": contract.LIVENESS_PATH, "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+            "timeoutSeconds": 2,
+        },
+    }
+
+
+def _deps_container(
+    fn: Function, image: str, main: Mapping[str, Any], settings: DeploymentSettings
+) -> dict[str, Any]:
+    return {
+        "name": "install-dependencies",
+        "image": image,
+        "imagePullPolicy": settings.images.pull_policy,
+        "command": _DEPS_COMMANDS[fn.spec.runtime.language],
+        "env": main["env"],
+        "resources": main["resources"],
+        "securityContext": _container_security(),
+        "volumeMounts": main["volumeMounts"],
+    }

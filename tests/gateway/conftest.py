@@ -1,0 +1,167 @@
+"""Fixtures for the gateway's functional tests: real runtime processes, a StaticBackend, and
+the gateway app served on a real loopback port (aiohttp's TestServer)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from wisp.api import contract
+from wisp.api.function import Function, parse_function
+from wisp.gateway.admin import make_admin_app
+from wisp.gateway.app import make_app
+from wisp.gateway.backend import Endpoint, FunctionInfo
+from wisp.gateway.config import GatewayConfig
+from wisp.gateway.state import COMPONENTS, Components
+from wisp.gateway.static import StaticBackend
+
+HANDLER = textwrap.dedent(
+    """
+    import time
+
+    def handler(event, context):
+        if isinstance(event, dict) and event.get("sleep"):
+            time.sleep(event["sleep"])
+        if isinstance(event, dict) and "httpMethod" in event:
+            return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
+                    "body": __import__("json").dumps({"path": event["path"], "method": event["httpMethod"],
+                        "query": event["queryStringParameters"], "headers": event["headers"]})}
+        return {"echo": event, "pid": __import__("os").getpid()}
+    """
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_function(name: str = "echo", namespace: str = "default", **spec: Any) -> Function:
+    body: dict[str, Any] = {"runtime": "python3.12", "handler": "main.handler",
+                            "code": {"inline": HANDLER}, **spec}
+    return parse_function({"metadata": {"name": name, "namespace": namespace}, "spec": body})
+
+
+@dataclass
+class RuntimeProcess:
+    proc: subprocess.Popen[bytes]
+    endpoint: Endpoint
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@dataclass
+class Runtimes:
+    """Starts real runtime servers (``python -m wisp_runtime``) for Functions on loopback."""
+
+    code_root: Path
+    started: list[RuntimeProcess] = field(default_factory=list)
+
+    async def start(self, fn: Function, host: str = "127.0.0.1") -> RuntimeProcess:
+        code_dir = self.code_root / f"{fn.name}-{len(self.started)}"
+        code_dir.mkdir(parents=True)
+        for name, text in fn.spec.code_files().items():
+            (code_dir / name).write_text(text)
+        port = free_port()
+        env = {**os.environ, **contract.runtime_environment(fn, code_dir=str(code_dir), host=host, port=port)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wisp_runtime"], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        runtime = RuntimeProcess(proc, Endpoint(host, port, f"{fn.name}-{len(self.started)}"))
+        self.started.append(runtime)
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(f"http://{host}:{port}/healthz") as resp:
+                        if resp.status == 200:
+                            return runtime
+                if proc.poll() is not None:
+                    raise RuntimeError("runtime exited")
+                await asyncio.sleep(0.05)
+        raise RuntimeError("runtime did not become ready")
+
+    def stop_all(self) -> None:
+        for runtime in self.started:
+            runtime.stop()
+
+
+@pytest.fixture
+def runtimes(tmp_path: Path) -> Iterator[Runtimes]:
+    pool = Runtimes(tmp_path / "code")
+    yield pool
+    pool.stop_all()
+
+
+@dataclass
+class GatewayUnderTest:
+    server: TestServer
+    admin: TestServer
+    backend: StaticBackend
+    parts: Components
+    session: aiohttp.ClientSession
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+    def admin_url(self, path: str) -> str:
+        return str(self.admin.make_url(path))
+
+
+GatewayFactory = Callable[..., Awaitable[GatewayUnderTest]]
+
+
+@pytest.fixture
+async def gateway_factory() -> AsyncIterator[GatewayFactory]:
+    made: list[GatewayUnderTest] = []
+
+    async def make(backend: StaticBackend | None = None, autoscale: bool = False, **settings: Any) -> GatewayUnderTest:
+        backend = backend or StaticBackend()
+        config = replace(GatewayConfig(host="127.0.0.1", pod_name="test"), **settings)
+        app = make_app(config, backend, autoscale=autoscale)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        admin = TestServer(make_admin_app(app[COMPONENTS]), host="127.0.0.1")
+        await admin.start_server()
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        gw = GatewayUnderTest(server, admin, backend, app[COMPONENTS], session)
+        made.append(gw)
+        return gw
+
+    yield make
+    for gw in made:
+        await gw.session.close()
+        await gw.admin.close()
+        await gw.server.close()
+
+
+async def serve_app(app: web.Application) -> TestServer:
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+def info(fn: Function, ready: bool = True, reason: str = "") -> FunctionInfo:
+    return FunctionInfo(fn, ready, reason)

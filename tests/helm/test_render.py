@@ -1,0 +1,290 @@
+"""What ``helm template`` renders, with default and non-default values: security contexts,
+least-privilege RBAC, high availability, Redis on and off, monitors, NetworkPolicies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helm.chart import (
+    component,
+    containers,
+    env_of,
+    grants,
+    of_kind,
+    one,
+    rules_of,
+    selector_matches,
+    workloads,
+)
+from tests.helm.conftest import Render
+
+NAMESPACED = {"watchNamespaces": ["team-a", "team-b"]}
+EXTERNAL_REDIS = {
+    "redis": {
+        "enabled": False,
+        "external": {"url": "rediss://cache.example:6380/2", "existingSecret": "redis-auth", "key": "pw"},
+    }
+}
+MONITORING_APIS = ["monitoring.coreos.com/v1/ServiceMonitor", "monitoring.coreos.com/v1/PodMonitor"]
+BROAD_ROLES = {"cluster-admin", "admin", "edit"}
+
+
+def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
+    return dict(workload["spec"]["template"]["metadata"]["labels"])
+
+
+@pytest.mark.parametrize(
+    "values", [None, NAMESPACED, EXTERNAL_REDIS], ids=["default", "namespaced", "external-redis"]
+)
+def test_every_pod_is_hardened(render: Render, values: dict[str, Any] | None) -> None:
+    objects = render(values)
+    assert {component(w) for w in workloads(objects)} >= {"operator", "gateway"}
+    for workload in workloads(objects):
+        name = workload["metadata"]["name"]
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for c in containers(workload):
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True, (name, c["name"])
+            assert sc["allowPrivilegeEscalation"] is False, (name, c["name"])
+            assert sc["capabilities"]["drop"] == ["ALL"], (name, c["name"])
+            assert not sc.get("privileged"), (name, c["name"])
+            for bound in ("requests", "limits"):
+                assert set(c["resources"][bound]) >= {"cpu", "memory"}, (name, c["name"], bound)
+
+
+@pytest.mark.parametrize("values", [None, NAMESPACED], ids=["all-namespaces", "namespaced"])
+def test_rbac_is_least_privilege(render: Render, values: dict[str, Any] | None) -> None:
+    objects = render(values)
+    for role in of_kind(objects, "ClusterRole") + of_kind(objects, "Role"):
+        for rule in role["rules"]:
+            for field in ("verbs", "resources", "apiGroups"):
+                assert "*" not in rule.get(field, []), (role["metadata"]["name"], rule)
+            assert "escalate" not in rule["verbs"] and "bind" not in rule["verbs"]
+            assert "impersonate" not in rule["verbs"]
+    for binding in of_kind(objects, "ClusterRoleBinding") + of_kind(objects, "RoleBinding"):
+        assert binding["roleRef"]["name"] not in BROAD_ROLES
+        assert binding["roleRef"]["name"].startswith("wisp-")
+
+    operator = rules_of(objects, "operator")
+    assert not any("secrets" in r["resources"] for r in operator), "the operator never reads Secrets"
+    assert grants(operator, "wisp.dev", "functions", "watch")
+    assert grants(operator, "wisp.dev", "functions/status", "patch")
+    assert grants(operator, "apps", "deployments", "create")
+    assert grants(operator, "apiextensions.k8s.io", "customresourcedefinitions", "list")
+    assert not grants(operator, "apiextensions.k8s.io", "customresourcedefinitions", "create")
+
+    gateway = rules_of(objects, "gateway")
+    assert grants(gateway, "apps", "deployments/scale", "patch")
+    assert not grants(gateway, "apps", "deployments", "patch"), "the gateway scales, never edits"
+    assert not grants(gateway, "apps", "deployments", "create")
+    assert not grants(gateway, "wisp.dev", "functions", "patch")
+    assert grants(gateway, "discovery.k8s.io", "endpointslices", "watch")
+    assert grants(gateway, "", "secrets", "get")
+    # The Lease is granted only in the release namespace, never cluster-wide.
+    lease_roles = [r for r in objects if any("leases" in x["resources"] for x in r.get("rules") or [])]
+    assert [(r["kind"], r["metadata"]["namespace"]) for r in lease_roles] == [("Role", "wisp-system")]
+
+
+def test_service_accounts_are_separate_and_bound(render: Render) -> None:
+    objects = render()
+    accounts = {component(sa): sa["metadata"]["name"] for sa in of_kind(objects, "ServiceAccount")}
+    assert accounts["operator"] != accounts["gateway"]
+    for workload in workloads(objects):
+        if component(workload) in accounts:
+            assert workload["spec"]["template"]["spec"]["serviceAccountName"] == accounts[component(workload)]
+    redis = one(objects, "StatefulSet", "-redis")
+    assert redis["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    for binding in of_kind(objects, "ClusterRoleBinding") + of_kind(objects, "RoleBinding"):
+        (subject,) = binding["subjects"]
+        assert subject == {
+            "kind": "ServiceAccount",
+            "name": accounts[component(binding)],
+            "namespace": "wisp-system",
+        }
+
+
+def test_gateway_can_be_denied_secrets(render: Render) -> None:
+    objects = render({"gateway": {"rbac": {"readSecrets": False}}})
+    assert not any("secrets" in r["resources"] for r in rules_of(objects, "gateway"))
+
+
+def test_watching_all_namespaces_uses_cluster_roles(render: Render) -> None:
+    objects = render()
+    assert not [r for r in of_kind(objects, "Role") if not r["metadata"]["name"].endswith("-leader")]
+    operator = one(objects, "Deployment", "-operator")["spec"]["template"]["spec"]["containers"][0]
+    assert operator["command"] == ["wisp", "operator"]
+    assert "--all-namespaces" in operator["args"]
+    assert "--peering=wisp" in operator["args"]
+    assert one(objects, "ClusterKopfPeering")["metadata"]["name"] == "wisp"
+    gateway = one(objects, "Deployment", "-gateway")["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(gateway)["WISP_NAMESPACES"]["value"] == ""
+
+
+def test_namespace_list_uses_roles_in_each_namespace(render: Render) -> None:
+    objects = render(NAMESPACED)
+    for comp in ("operator", "gateway"):
+        roles = {r["metadata"]["namespace"] for r in of_kind(objects, "Role") if component(r) == comp}
+        bindings = {
+            b["metadata"]["namespace"] for b in of_kind(objects, "RoleBinding") if component(b) == comp
+        }
+        assert {"team-a", "team-b"} <= roles and {"team-a", "team-b"} <= bindings
+    assert [c for c in of_kind(objects, "ClusterRole") if component(c) == "gateway"] == []
+    (cluster_role,) = of_kind(objects, "ClusterRole")
+    assert {res for rule in cluster_role["rules"] for res in rule["resources"]} == {
+        "customresourcedefinitions",
+        "namespaces",
+    }
+    operator = one(objects, "Deployment", "-operator")["spec"]["template"]["spec"]["containers"][0]
+    assert "--all-namespaces" not in operator["args"]
+    assert [a for a in operator["args"] if a.startswith("--namespace=")] == [
+        "--namespace=team-a",
+        "--namespace=team-b",
+    ]
+    assert sorted(p["metadata"]["namespace"] for p in of_kind(objects, "KopfPeering")) == ["team-a", "team-b"]
+    assert of_kind(objects, "ClusterKopfPeering") == []
+    gateway = one(objects, "Deployment", "-gateway")["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(gateway)["WISP_NAMESPACES"]["value"] == "team-a,team-b"
+
+
+def test_gateway_is_highly_available(render: Render) -> None:
+    objects = render()
+    gateway = one(objects, "Deployment", "-gateway")
+    labels = pod_labels(gateway)
+    assert gateway["spec"]["replicas"] >= 2
+    pdb = one(objects, "PodDisruptionBudget")
+    assert selector_matches(pdb["spec"]["selector"], labels)
+    assert pdb["spec"]["minAvailable"] >= 1
+    (term,) = gateway["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert selector_matches(term["podAffinityTerm"]["labelSelector"], labels)
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert not selector_matches(
+        term["podAffinityTerm"]["labelSelector"], pod_labels(one(objects, "Deployment", "-operator"))
+    )
+
+    service = one(objects, "Service", "-gateway")
+    assert selector_matches({"matchLabels": service["spec"]["selector"]}, labels)
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == 8080 and port["targetPort"] == "http"
+    ports = {
+        p["name"]: p["containerPort"] for p in gateway["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
+    assert ports == {"http": 8080, "admin": 9090}
+
+    operator = one(objects, "Deployment", "-operator")
+    assert operator["spec"]["replicas"] == 2
+
+
+def test_hard_anti_affinity_and_bad_mode(render: Render) -> None:
+    gateway = one(render({"gateway": {"antiAffinity": "hard"}}), "Deployment", "-gateway")
+    anti = gateway["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
+    (term,) = anti["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert selector_matches(term["labelSelector"], pod_labels(gateway))
+    with pytest.raises(AssertionError, match="antiAffinity must be soft, hard or none"):
+        render({"gateway": {"antiAffinity": "sometimes"}})
+
+
+def test_gateway_environment(render: Render) -> None:
+    objects = render({"gateway": {"maxBodyBytes": 1048576, "coldStartTimeout": 5, "publicByDefault": False}})
+    env = env_of(one(objects, "Deployment", "-gateway")["spec"]["template"]["spec"]["containers"][0])
+    assert env["WISP_MAX_BODY_BYTES"]["value"] == "1048576"
+    assert env["WISP_COLD_START_TIMEOUT"]["value"] == "5"
+    assert env["WISP_PUBLIC_BY_DEFAULT"]["value"] == "false"
+    assert env["WISP_LEASE_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert env["WISP_POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["WISP_REDIS_URL"]["value"] == "redis://wisp-redis.wisp-system.svc:6379/0"
+    assert env["WISP_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "wisp-redis",
+        "key": "password",
+    }
+    admin = env["WISP_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]
+    secret = one(objects, "Secret", admin["name"])
+    assert len(secret["data"][admin["key"]]) > 20
+
+
+def test_bundled_redis_is_append_only_and_private(render: Render) -> None:
+    objects = render()
+    redis = one(objects, "StatefulSet", "-redis")
+    (container,) = redis["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    assert args[args.index("--appendonly") + 1] == "yes"
+    assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    assert container["image"].startswith("redis:")
+    policy = one(objects, "NetworkPolicy", "-redis")
+    assert selector_matches(policy["spec"]["podSelector"], pod_labels(redis))
+    (rule,) = policy["spec"]["ingress"]
+    (peer,) = rule["from"]
+    assert selector_matches(peer["podSelector"], pod_labels(one(objects, "Deployment", "-gateway")))
+    assert not selector_matches(peer["podSelector"], pod_labels(one(objects, "Deployment", "-operator")))
+
+
+def test_external_redis(render: Render) -> None:
+    objects = render(EXTERNAL_REDIS)
+    assert of_kind(objects, "StatefulSet") == []
+    assert [s["metadata"]["name"] for s in of_kind(objects, "Secret")] == ["wisp-gateway-admin"]
+    assert not [p for p in of_kind(objects, "NetworkPolicy") if component(p) == "redis"]
+    env = env_of(one(objects, "Deployment", "-gateway")["spec"]["template"]["spec"]["containers"][0])
+    assert env["WISP_REDIS_URL"]["value"] == "rediss://cache.example:6380/2"
+    assert env["WISP_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "redis-auth", "key": "pw"}
+    with pytest.raises(AssertionError, match=r"redis\.external\.url is required"):
+        render({"redis": {"enabled": False}})
+
+
+def test_function_pods_accept_only_the_gateway(render: Render) -> None:
+    objects = render()
+    gateway = pod_labels(one(objects, "Deployment", "-gateway"))
+    policies = [p for p in of_kind(objects, "NetworkPolicy") if component(p) == "functions"]
+    assert sorted(p["metadata"]["namespace"] for p in policies) == ["default", "wisp-system"]
+    for policy in policies:
+        spec = policy["spec"]
+        assert selector_matches(spec["podSelector"], {"wisp.dev/function": "hello"})
+        assert not selector_matches(spec["podSelector"], gateway)
+        assert spec["policyTypes"] == ["Ingress"]
+        (rule,) = spec["ingress"]
+        (peer,) = rule["from"]
+        assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "wisp-system"}}
+        assert selector_matches(peer["podSelector"], gateway)
+        assert not selector_matches(peer["podSelector"], pod_labels(one(objects, "Deployment", "-operator")))
+
+    namespaced = render(NAMESPACED)
+    assert sorted(
+        p["metadata"]["namespace"]
+        for p in of_kind(namespaced, "NetworkPolicy")
+        if component(p) == "functions"
+    ) == ["team-a", "team-b"]
+    assert of_kind(render({"networkPolicy": {"enabled": False}}), "NetworkPolicy") == []
+
+
+def test_monitors_only_with_prometheus_operator(render: Render) -> None:
+    plain = render()
+    assert of_kind(plain, "ServiceMonitor") == [] and of_kind(plain, "PodMonitor") == []
+
+    objects = render(api_versions=MONITORING_APIS)
+    monitor = one(objects, "ServiceMonitor")
+    admin = one(objects, "Service", "-gateway-admin")
+    assert selector_matches(monitor["spec"]["selector"], admin["metadata"]["labels"])
+    assert not selector_matches(
+        monitor["spec"]["selector"], one(objects, "Service", "-gateway")["metadata"]["labels"]
+    )
+    assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in admin["spec"]["ports"]}
+    pods = one(objects, "PodMonitor")
+    assert selector_matches(pods["spec"]["selector"], {"wisp.dev/function": "hello"})
+    assert pods["spec"]["namespaceSelector"] == {"any": True}
+
+    off = render({"monitoring": {"podMonitor": {"enabled": False}}}, api_versions=MONITORING_APIS)
+    assert of_kind(off, "PodMonitor") == [] and len(of_kind(off, "ServiceMonitor")) == 1
+
+
+def test_operator_environment(render: Render) -> None:
+    objects = render({"runtimeImages": {"python": "registry.example/py:{version}"}, "image": {"tag": "dev"}})
+    operator = one(objects, "Deployment", "-operator")["spec"]["template"]["spec"]["containers"][0]
+    env = env_of(operator)
+    assert operator["image"] == "wisp/wisp:dev"
+    assert env["WISP_IMAGE_PYTHON"]["value"] == "registry.example/py:{version}"
+    assert env["WISP_GATEWAY_URL"]["value"] == "http://wisp-gateway.wisp-system.svc:8080"
+    assert operator["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}

@@ -1,0 +1,44 @@
+"""Handlers the queue tests deploy on the real Python runtime.
+
+Each call appends one JSON line to ``$RECORD_FILE`` so tests can count deliveries exactly.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+
+def _record(kind, event, **extra):
+    line = json.dumps({"kind": kind, "event": event, "pid": os.getpid(), **extra}) + "\n"
+    with open(os.environ["RECORD_FILE"], "a") as out:
+        out.write(line)
+
+
+def record(event, context):
+    _record("done", event)
+    return {"ok": True, "requestId": context.request_id}
+
+
+def flaky(event, context):
+    """Fails the first $FAIL_TIMES calls for each event id (counted in files), then succeeds."""
+    key = str(event.get("id") or event.get("key")).replace("/", "_").replace(":", "_")
+    counter = Path(os.environ["COUNTER_DIR"]) / key
+    calls = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(calls))
+    if calls <= int(os.environ.get("FAIL_TIMES", "1")):
+        _record("failed", event, call=calls)
+        raise ValueError(f"planned failure {calls}")
+    _record("done", event, call=calls)
+    return {"calls": calls}
+
+
+def slow(event, context):
+    _record("start", event)
+    time.sleep(float(os.environ.get("SLOW_SECONDS", "1")))
+    _record("done", event)
+    return {"ok": True}
+
+
+def noop(event, context):
+    return None

@@ -1,0 +1,1 @@
+"""Tests of the runtime servers (one package per language, plus the shared contract)."""

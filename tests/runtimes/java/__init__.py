@@ -1,0 +1,1 @@
+"""Tests of the Java runtime: real JVMs running handler jars built by Maven."""

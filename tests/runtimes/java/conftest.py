@@ -1,0 +1,75 @@
+"""Fixtures of the Java runtime tests: built jars and runtime processes (stopped at the end).
+
+Every test here is marked ``java`` and the whole folder skips, with the reason, when ``java`` or
+``mvn`` is missing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.runtimes.java.javabuild import HandlerBuild, build_handlers, build_runtime, missing_tools
+from tests.runtimes.java.process import JavaRuntime, java_command, start_runtime
+
+StartJava = Callable[..., JavaRuntime]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.java)
+
+
+@pytest.fixture(scope="session")
+def java_build() -> tuple[Path, Path | None]:
+    """The runtime jar and its CDS archive (built by runtime-images/java/build.sh)."""
+    reason = missing_tools()
+    if reason:
+        pytest.skip(reason)
+    return build_runtime()
+
+
+@pytest.fixture(scope="session")
+def java_handlers(java_build: tuple[Path, Path | None]) -> HandlerBuild:
+    """The test handlers (handlers/), built by Maven once per source change."""
+    return build_handlers()
+
+
+@pytest.fixture(scope="module")
+def start_java(
+    java_build: tuple[Path, Path | None],
+    java_handlers: HandlerBuild,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[StartJava]:
+    """Starts a runtime for ``handler`` (jar code dir, or ``layout="classes"``); extra keyword
+    arguments become ``WISP_*`` variables (``timeout_seconds=1`` → ``WISP_TIMEOUT_SECONDS=1``)."""
+    jar, cds = java_build
+    started: list[JavaRuntime] = []
+    counter = itertools.count()
+
+    def start(handler: str, *, layout: str = "jar", **settings: object) -> JavaRuntime:
+        root = tmp_path_factory.mktemp("java-runtime")
+        code = root / "code"
+        code.mkdir()
+        if layout == "jar":
+            shutil.copy2(java_handlers.jar, code / "handlers.jar")
+        else:
+            shutil.copytree(java_handlers.classes, code / "classes")
+        env = {"WISP_HANDLER": handler, "WISP_CODE_DIR": str(code),
+               "WISP_DEPS_DIR": str(root / "deps")}
+        env.update({f"WISP_{key.upper()}": str(value) for key, value in settings.items()})
+        memory = int(str(settings.get("memory_mb", 256)))
+        runtime = start_runtime(java_command(jar, cds, memory), env,
+                                root / f"stderr-{next(counter)}.log")
+        started.append(runtime)
+        return runtime
+
+    yield start
+    for runtime in started:
+        runtime.stop()
