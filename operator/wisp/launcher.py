@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import ctypes
 import json
 import os
@@ -169,7 +170,7 @@ class RuntimeProcess:
         """The last lines the runtime wrote (for error messages and tests)."""
         return list(self._lines.tail)
 
-    async def wait_ready(self, timeout: float = 30.0) -> Readiness:
+    async def wait_ready(self, timeout: float = 30.0) -> Readiness:  # noqa: ASYNC109 - simpler for callers
         """Waits until the runtime listens; raises ``LaunchError`` if it exits first."""
         waiters: set[asyncio.Future[Any]] = {self._announced, asyncio.ensure_future(self.wait())}
         if not _announces_listening(self.spec.runtime):
@@ -207,24 +208,17 @@ class RuntimeProcess:
         self._signal(signal.SIGKILL)  # anything the handler left behind in the group
         await self._reader
         self._lines.close()
-        return self._process.wait.__self__.returncode  # type: ignore[attr-defined,no-any-return]
+        returncode = self._process.returncode
+        assert returncode is not None
+        return returncode
 
     def _signal(self, signum: signal.Signals) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     async def _read_output(self) -> None:
-        stream = self._process.stdout
-        assert stream is not None
-        pending = b""
-        while chunk := await stream.read(65536):
-            *lines, pending = (pending + chunk).split(b"\n")
-            for raw in lines:
-                self._line(raw.decode("utf-8", "replace"))
-        if pending:
-            self._line(pending.decode("utf-8", "replace"))
+        assert self._process.stdout is not None
+        await _read_lines(self._process.stdout, self._line)
 
     def _line(self, line: str) -> None:
         self._lines.emit(line)
@@ -259,6 +253,16 @@ class RuntimeProcess:
         return "\n".join(self._lines.tail) or "(no output)"
 
 
+async def _read_lines(stream: asyncio.StreamReader, on_line: Callable[[str], None]) -> None:
+    pending = b""
+    while chunk := await stream.read(65536):
+        *lines, pending = (pending + chunk).split(b"\n")
+        for raw in lines:
+            on_line(raw.decode("utf-8", "replace"))
+    if pending:
+        on_line(pending.decode("utf-8", "replace"))
+
+
 async def _health_status(host: str, port: int) -> int | None:
     """The HTTP status of ``GET /healthz``, or None while nothing listens."""
     try:
@@ -276,20 +280,22 @@ async def _health_status(host: str, port: int) -> int | None:
     return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
 
 
-async def start_runtime(spec: LaunchSpec) -> RuntimeProcess:
-    """Starts the runtime for ``spec``; call ``wait_ready`` on the result."""
-    command = runtime_command(spec.runtime)
-    port = spec.port
-    if port == 0 and not _announces_listening(spec.runtime):
-        port = _free_port(spec.host)
-    code_dir = str(Path(spec.code_dir).resolve())
-    env = {**os.environ, **_language_env(spec.runtime), **spec.env}
-    env.update(WISP_CODE_DIR=code_dir, WISP_HOST=spec.host, WISP_PORT=str(port))
+def _absolute(path: str | os.PathLike[str]) -> str:
+    return os.path.abspath(path)
+
+
+def _existing_dir(path: str) -> str | None:
+    return path if os.path.isdir(path) else None
+
+
+async def _spawn(
+    command: list[str], env: Mapping[str, str], cwd: str | None
+) -> asyncio.subprocess.Process:
     try:
-        process = await asyncio.create_subprocess_exec(
+        return await asyncio.create_subprocess_exec(
             *command,
-            env=env,
-            cwd=code_dir if os.path.isdir(code_dir) else None,
+            env=dict(env),
+            cwd=cwd,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -298,4 +304,60 @@ async def start_runtime(spec: LaunchSpec) -> RuntimeProcess:
         )
     except OSError as exc:
         raise LaunchError(f"cannot run {command[0]!r}: {exc}") from exc
+
+
+async def start_runtime(spec: LaunchSpec) -> RuntimeProcess:
+    """Starts the runtime for ``spec``; call ``wait_ready`` on the result."""
+    command = runtime_command(spec.runtime)
+    port = spec.port
+    if port == 0 and not _announces_listening(spec.runtime):
+        port = _free_port(spec.host)
+    code_dir = _absolute(spec.code_dir)
+    env = {**os.environ, **_language_env(spec.runtime), **spec.env}
+    env.update(WISP_CODE_DIR=code_dir, WISP_HOST=spec.host, WISP_PORT=str(port))
+    process = await _spawn(command, env, _existing_dir(code_dir))
     return RuntimeProcess(spec, process, port)
+
+
+def dependencies_command(runtime: Runtime) -> list[str] | None:
+    """The init step that installs a function's dependencies (the pod's init container)."""
+    if runtime.language == "python":
+        return [sys.executable, "-m", "wisp_runtime.deps"]
+    if runtime.language == "node":
+        return ["node", str(runtime_images_dir() / "node" / "deps.js")]
+    return None  # Java functions bring their dependencies inside their jar
+
+
+async def install_dependencies(
+    runtime: Runtime,
+    code_dir: str | os.PathLike[str],
+    deps_dir: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    log_sink: LogSink = None,
+) -> None:
+    """Runs the init step: installs ``requirements.txt``/``package.json`` into ``deps_dir``.
+
+    Does nothing when the code brings no dependency file (the step itself checks, and skips
+    an install whose dependency file did not change). Raises ``LaunchError`` if it fails.
+    """
+    command = dependencies_command(runtime)
+    if command is None:
+        return
+    full_env = {**os.environ, **_language_env(runtime), **(env or {})}
+    full_env.update(WISP_CODE_DIR=_absolute(code_dir),
+                    WISP_DEPS_DIR=_absolute(deps_dir))
+    process = await _spawn(command, full_env, None)
+    lines = _Lines(log_sink)
+    try:
+        assert process.stdout is not None
+        await _read_lines(process.stdout, lines.emit)
+        returncode = await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        lines.close()
+    if returncode != 0:
+        tail = "\n".join(lines.tail)
+        raise LaunchError(f"installing dependencies failed (exit {returncode}):\n{tail}")

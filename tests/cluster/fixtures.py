@@ -149,6 +149,18 @@ def operator(
     kubeconfig: Path, crds: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     """One cluster-wide operator for the session (tests that restart it start their own)."""
-    handle = start_operator(kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
+    handle = start_operator(
+        kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log", "--namespace", "t-*", "--liveness-port", "0"
+    )
     yield handle
     stop_process(handle.proc)
+
+
+@pytest.fixture(scope="session")
+def node_agent(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Runs the pods of wisp Functions as local runtime processes on 127.42.x.y."""
+    from tests.cluster.node_agent import NodeAgent
+
+    agent = NodeAgent(kubeconfig=kubeconfig, workdir=tmp_path_factory.mktemp("node")).start()
+    yield agent
+    agent.stop()

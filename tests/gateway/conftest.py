@@ -134,7 +134,8 @@ GatewayFactory = Callable[..., Awaitable[GatewayUnderTest]]
 
 
 @pytest.fixture
-async def gateway_factory() -> AsyncIterator[GatewayFactory]:
+async def gateway_factory(runtimes: Runtimes) -> AsyncIterator[GatewayFactory]:
+    # Depends on ``runtimes`` so that gateways (and their keep-alive connections) close first.
     made: list[GatewayUnderTest] = []
 
     async def make(backend: StaticBackend | None = None, autoscale: bool = False, **settings: Any) -> GatewayUnderTest:

@@ -80,6 +80,7 @@ def test_rbac_is_least_privilege(render: Render, values: dict[str, Any] | None) 
     gateway = rules_of(objects, "gateway")
     assert grants(gateway, "apps", "deployments/scale", "patch")
     assert not grants(gateway, "apps", "deployments", "patch"), "the gateway scales, never edits"
+    assert not grants(operator, "apps", "deployments", "delete"), "garbage collection deletes"
     assert not grants(gateway, "apps", "deployments", "create")
     assert not grants(gateway, "wisp.dev", "functions", "patch")
     assert grants(gateway, "discovery.k8s.io", "endpointslices", "watch")

@@ -3,7 +3,6 @@ callback, retries and dead-letter."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -186,11 +185,11 @@ async def test_redis_down_answers_503_and_accepts_nothing(
     redis.stop()
 
     async with aiohttp.ClientSession() as session:
-        async with session.post(server.make_url("/async-function/hello"), data=b"{}") as response:
+        url = server.make_url("/async-function/hello")
+        async with session.post(url, data=b"{}") as response:
             assert response.status == 503
             assert (await response.json())["error"] == "QueueUnavailable"
             assert response.headers["Retry-After"] == "1"
-    redis.start()  # back: the same gateway accepts again, on fresh connections
-    async with aiohttp.ClientSession() as session:
-        async with session.post(server.make_url("/async-function/hello"), data=b"{}") as response:
+        redis.start()  # back: the same gateway accepts again, on fresh connections
+        async with session.post(url, data=b"{}") as response:
             assert response.status == 202

@@ -167,6 +167,8 @@ def decide(
 
 
 def _reason(current: int, desired: int, unclamped: int, panicking: bool) -> Reason:
+    if desired == current:
+        return Reason.STEADY
     if desired != unclamped:
         return Reason.BOUNDS
     if panicking and desired > current:

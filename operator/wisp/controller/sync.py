@@ -207,25 +207,28 @@ def _publish(
 def _announce(
     api: KubeApi, body: Mapping[str, Any], previous: Mapping[str, Any], status: Mapping[str, Any]
 ) -> None:
-    """An Event when Ready or Deployed changes: once per transition, not per retry."""
+    """An Event when Ready or Deployed changes: once per transition, not per retry.
+
+    Ready often repeats Deployed's reason (it cannot be ready if not deployed): one Event then.
+    """
+    posted: set[str] = set()
     for kind in (ConditionType.DEPLOYED, ConditionType.READY):
         before, after = condition_of(previous, kind), condition_of(status, kind)
-        if after is None:
+        if after is None or str(after.get("reason")) in posted:
             continue
         if before is not None and (before.get("status"), before.get("reason")) == (
             after.get("status"),
             after.get("reason"),
         ):
             continue
-        warning = after.get("status") == "False" and after.get("reason") not in (
-            "Pending",
-            "Starting",
-            "Rolling",
-        )
+        warning = after.get("status") == "False" and after.get("reason") not in _TRANSIENT
         if warning or kind is ConditionType.DEPLOYED:
-            api.post_event(
-                body, "Function", str(after.get("reason")), str(after.get("message", "")), warning=warning
-            )
+            reason = str(after.get("reason"))
+            api.post_event(body, "Function", reason, str(after.get("message", "")), warning=warning)
+            posted.add(reason)
+
+
+_TRANSIENT = ("Pending", "Starting", "Rolling")
 
 
 def bind_trigger(api: KubeApi, trigger: dict[str, Any], function: Mapping[str, Any] | None) -> None:

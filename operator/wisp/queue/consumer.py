@@ -128,11 +128,18 @@ class Consumer:
         while not self._stopping:
             await self._room.wait()
             free = self.config.max_in_flight - len(self._owned)
+            if free <= 0:  # reclaimed deliveries took the room meanwhile
+                self._room.clear()
+                continue
             try:
                 deliveries = await self.subscription.fetch(
                     min(self.config.batch_size, free), settings.read_block
                 )
             except BrokerUnavailable as exc:
+                await self._pause(backoff, exc)
+                continue
+            except Exception as exc:
+                log.exception("%s: reading failed", self.config.label)
                 await self._pause(backoff, exc)
                 continue
             backoff.reset()
@@ -164,6 +171,9 @@ class Consumer:
                 backoff.reset()
                 await asyncio.sleep(settings.poll_interval)
             except BrokerUnavailable as exc:
+                await self._pause(backoff, exc)
+            except Exception as exc:
+                log.exception("%s: maintenance failed", self.config.label)
                 await self._pause(backoff, exc)
 
     def _dispatch(self, delivery: Delivery) -> None:
@@ -245,7 +255,7 @@ class Consumer:
         settings = self.config.delivery
         return Backoff(settings.reconnect_initial, settings.reconnect_max)
 
-    async def _pause(self, backoff: Backoff, exc: BrokerUnavailable) -> None:
+    async def _pause(self, backoff: Backoff, exc: Exception) -> None:
         delay = backoff.next()
-        log.warning("%s: broker unavailable (%s); retrying in %.1fs", self.config.label, exc, delay)
+        log.warning("%s: %s; retrying in %.1fs", self.config.label, exc, delay)
         await asyncio.sleep(delay)

@@ -31,17 +31,20 @@ from wisp.queue.settings import RedisSettings
 
 
 def _client(settings: RedisSettings, socket_timeout: float | None) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
+    # A blocking pool: a burst of requests waits for a free connection instead of failing.
+    pool = aioredis.BlockingConnectionPool.from_url(
         settings.url,
         password=settings.password,
         socket_connect_timeout=settings.connect_timeout,
         socket_timeout=socket_timeout,
         max_connections=settings.max_connections,
+        timeout=settings.command_timeout,
         # One quick retry heals a pooled connection that died with a Redis restart; more would
         # only delay the 503 an outage should produce.
         retry=Retry(NoBackoff(), 1),
         decode_responses=False,
     )
+    return aioredis.Redis.from_pool(pool)
 
 
 class RedisBroker:

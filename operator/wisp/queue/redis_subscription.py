@@ -81,7 +81,8 @@ class RedisSubscription:
                 await self.prepare()  # the stream was deleted under us: start over
                 return []
         deliveries = []
-        for stream, entries in reply or []:
+        streams_read = reply.items() if isinstance(reply, dict) else reply or []  # RESP3 / RESP2
+        for stream, entries in streams_read:
             for entry_id, fields in entries:
                 if fields is not None:
                     deliveries.append(self._delivery(text(stream), text(entry_id), fields, 1))
@@ -90,7 +91,8 @@ class RedisSubscription:
     async def reclaim(self, min_idle: float, count: int) -> list[Delivery]:
         claimed: list[Delivery] = []
         for stream in (self.spec.stream, self._retry_stream):
-            claimed += await self._reclaim_from(stream, min_idle, count)
+            if count - len(claimed) > 0:
+                claimed += await self._reclaim_from(stream, min_idle, count - len(claimed))
         return claimed
 
     async def _reclaim_from(self, stream: str, min_idle: float, count: int) -> list[Delivery]:

@@ -92,7 +92,8 @@ class Scheduler:
         for key, trigger in list(self._triggers.items()):
             schedule = trigger.schedule
             assert schedule is not None
-            after = max(self._checked.get(key, now), now - grace)
+            # A tick exactly ``grace`` old still fires (hence the microsecond).
+            after = max(self._checked.get(key, now), now - grace - timedelta(microseconds=1))
             try:
                 for tick in ticks_between(schedule.cron, schedule.timezone, after, now):
                     tick_id = names.tick_id(key, tick)

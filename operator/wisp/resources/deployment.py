@@ -17,6 +17,7 @@ from wisp.api.function import Function, Runtime
 from wisp.resources.names import (
     CONFIG_HASH_ANNOTATION,
     CONTAINER_NAME,
+    RUNTIME_ANNOTATION,
     SCALE_BOUNDS_ANNOTATION,
     Names,
     child_metadata,
@@ -112,7 +113,10 @@ def make_deployment(
             "template": {
                 "metadata": {
                     "labels": function_labels(fn),
-                    "annotations": {CONFIG_HASH_ANNOTATION: config_hash(fn, code_hash_extra)},
+                    "annotations": {
+                        CONFIG_HASH_ANNOTATION: config_hash(fn, code_hash_extra),
+                        RUNTIME_ANNOTATION: spec.runtime.value,
+                    },
                 },
                 "spec": {
                     "automountServiceAccountToken": False,

@@ -9,6 +9,7 @@ from wisp.api.function import Function
 FUNCTION_LABEL = "wisp.dev/function"
 CONFIG_HASH_ANNOTATION = "wisp.dev/config-hash"
 SCALE_BOUNDS_ANNOTATION = "wisp.dev/scale-bounds"
+RUNTIME_ANNOTATION = "wisp.dev/runtime"
 MANAGED_BY = "wisp-operator"
 CONTAINER_NAME = "function"
 

@@ -1,6 +1,6 @@
 """Fixtures of the Java runtime tests: built jars and runtime processes (stopped at the end).
 
-Every test here is marked ``java`` and the whole folder skips, with the reason, when ``java`` or
+Every test module here is marked ``java``; its tests skip, with the reason, when ``java`` or
 ``mvn`` is missing.
 """
 
@@ -17,13 +17,6 @@ from tests.runtimes.java.javabuild import HandlerBuild, build_handlers, build_ru
 from tests.runtimes.java.process import JavaRuntime, java_command, start_runtime
 
 StartJava = Callable[..., JavaRuntime]
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.java)
 
 
 @pytest.fixture(scope="session")

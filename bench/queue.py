@@ -1,0 +1,313 @@
+"""Benchmark of wisp's event path: async throughput vs sync, and the latency async adds.
+
+Starts its own redis-server, a Python runtime (``python -m wisp_runtime``) and an event front
+(this file's ``serve`` mode: the async routes plus a QueueManager, as a gateway runs them), then:
+
+1. sync: POST the no-op function directly (concurrency C) -> calls/s;
+2. async: POST /async-function (concurrency C) and wait until every event is acknowledged
+   -> invocations/s end to end (enqueue -> function -> ack);
+3. latency at low load: request sent -> handler start, async vs sync, p50/p95.
+
+Writes the "Events" section of docs/benchmarks.md (``--no-write`` to only print).
+Run: ``python bench/queue.py`` (``make bench``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Run as a script, this file's directory comes first on sys.path and its name would shadow the
+# standard library's ``queue`` (which asyncio and redis import): take the directory off first.
+if sys.path and sys.path[0] == __file__.rsplit("/", 1)[0]:
+    sys.path.pop(0)
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+HANDLERS = '''
+import os, time
+def noop(event, context):
+    return None
+def stamp(event, context):
+    with open(os.environ["STAMP_FILE"], "a") as out:
+        out.write(f"{event['i']} {time.time()}\\n")
+    return None
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 (a loopback http URL)
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer")
+
+
+class Stack:
+    """redis-server + runtime + event front, as subprocesses in a temp dir."""
+
+    def __init__(self, work: Path, handler: str) -> None:
+        self.processes: list[subprocess.Popen[bytes]] = []
+        redis_bin = shutil.which("redis-server")
+        if redis_bin is None:
+            raise SystemExit("redis-server is not installed")
+        self.redis_port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self._start([redis_bin, "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                     "--save", "", "--dir", str(work)], work / "redis.log")
+        code = work / "code"
+        code.mkdir(exist_ok=True)
+        (code / "bench.py").write_text(HANDLERS)
+        self.stamp_file = work / f"stamps-{handler}.txt"
+        self.runtime_port = free_port()
+        env = {**os.environ, "WISP_HANDLER": f"bench.{handler}", "WISP_CODE_DIR": str(code),
+               "WISP_HOST": "127.0.0.1", "WISP_PORT": str(self.runtime_port),
+               "WISP_FUNCTION_NAME": "bench", "STAMP_FILE": str(self.stamp_file)}
+        runtime = self._start([sys.executable, "-m", "wisp_runtime"], work / "runtime.log", env)
+        self.runtime_url = f"http://127.0.0.1:{self.runtime_port}/"
+        wait_http(self.runtime_url + "healthz", runtime)
+        self.front_port = free_port()
+        front = self._start([sys.executable, __file__, "serve", "--redis", self.redis_url,
+                             "--runtime", self.runtime_url, "--port", str(self.front_port)],
+                            work / "front.log")
+        self.front_url = f"http://127.0.0.1:{self.front_port}"
+        _wait_port(self.front_port, front)
+
+    def _start(self, args: list[str], log: Path, env: dict[str, str] | None = None
+               ) -> subprocess.Popen[bytes]:
+        with log.open("wb") as out:
+            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} did not open")
+
+
+async def hammer(url: str, bodies: list[bytes], concurrency: int, expect: int) -> float:
+    """POST every body with ``concurrency`` callers; returns the seconds it took."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def caller(session: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            async with session.post(url, data=body) as response:
+                await response.read()
+                if response.status != expect:
+                    raise RuntimeError(f"{url}: HTTP {response.status}")
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(caller(session) for _ in range(concurrency)))
+        return time.perf_counter() - started
+
+
+async def drained(redis_url: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        while await client.xlen("wisp:async:default:bench") > 0:  # noqa: ASYNC110 (polls Redis)
+            await asyncio.sleep(0.002)
+    finally:
+        await client.aclose()
+
+
+async def throughput(stack: Stack, count: int, concurrency: int) -> dict[str, float]:
+    body = b"{}"
+    await hammer(stack.runtime_url, [body] * 200, concurrency, 200)  # warm up
+    sync_seconds = await hammer(stack.runtime_url, [body] * count, concurrency, 200)
+    url = stack.front_url + "/async-function/bench"
+    await hammer(url, [body] * 200, concurrency, 202)
+    await drained(stack.redis_url)
+    started = time.perf_counter()
+    accept_seconds = await hammer(url, [body] * count, concurrency, 202)
+    await drained(stack.redis_url)
+    total = time.perf_counter() - started
+    return {"sync_rps": count / sync_seconds, "async_accept_rps": count / accept_seconds,
+            "async_rps": count / total}
+
+
+async def latency(stack: Stack, count: int, gap: float) -> dict[str, float]:
+    async def run(url: str, offset: int) -> list[float]:
+        sent: dict[int, float] = {}
+        async with aiohttp.ClientSession() as session:
+            for i in range(offset, offset + count):
+                sent[i] = time.time()
+                async with session.post(url, data=json.dumps({"i": i}).encode()) as response:
+                    await response.read()
+                await asyncio.sleep(gap)
+        await asyncio.sleep(0.5)
+        starts = dict(line.split() for line in stack.stamp_file.read_text().splitlines())
+        return [float(starts[str(i)]) - sent[i] for i in sent if str(i) in starts]
+
+    sync = await run(stack.runtime_url, 0)
+    asynchronous = await run(stack.front_url + "/async-function/bench", 100_000)
+    return {
+        "sync_p50_ms": 1000 * statistics.median(sync),
+        "async_p50_ms": 1000 * statistics.median(asynchronous),
+        "async_p95_ms": 1000 * statistics.quantiles(asynchronous, n=20)[18],
+    }
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
+
+
+def section(results: dict[str, float], count: int, concurrency: int) -> str:
+    ratio = results["async_rps"] / results["sync_rps"]
+    return f"""## Events
+
+Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}, with `python bench/queue.py`:
+redis-server, one Python runtime (`python -m wisp_runtime`, a no-op handler) and one event front
+(the async routes and a QueueManager, as in the gateway) on loopback; {count} calls,
+{concurrency} concurrent callers.
+
+| measure | result | target |
+|---|---|---|
+| sync, direct HTTP to the runtime | {results['sync_rps']:.0f} calls/s | |
+| async accepted (202 after XADD) | {results['async_accept_rps']:.0f} invocations/s | |
+| async end to end (enqueue -> function -> ack) | {results['async_rps']:.0f} invocations/s \
+({ratio:.2f} x sync) | >= 0.5 x sync |
+| request sent -> handler start, sync, p50 | {results['sync_p50_ms']:.1f} ms | |
+| request sent -> handler start, async, p50 | {results['async_p50_ms']:.1f} ms \
+(p95 {results['async_p95_ms']:.1f} ms) | |
+| added by the async path, p50 | {results['async_p50_ms'] - results['sync_p50_ms']:.1f} ms | <= 5 ms |
+
+Async end to end includes the HTTP accept, the XADD (with its invocation record), the
+consumer's read, the call, the record update and the acknowledgement (XACK + XDEL); all
+processes share the machine's cores. Sync through the gateway is not measured here yet.
+"""
+
+
+def write_section(text: str) -> None:
+    path = ROOT / "docs" / "benchmarks.md"
+    current = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(r"^## Events\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: text + "\n", current)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text
+    path.write_text(updated)
+
+
+async def serve(redis_url: str, runtime_url: str, port: int) -> None:
+    from aiohttp import web
+
+    from wisp.api.function import parse_function
+    from wisp.queue import HttpInvoker, QueueManager, RedisBroker, RedisSettings, add_routes
+
+    fn = parse_function({"metadata": {"name": "bench"}, "spec": {
+        "runtime": "python3.12", "handler": "bench.noop", "code": {"image": "unused"}}})
+    broker = RedisBroker(RedisSettings(url=redis_url))
+    invoker = HttpInvoker({"bench.default": runtime_url})
+    manager = QueueManager(broker, invoker)
+    manager.update_functions([fn])
+    app = web.Application()
+    add_routes(app, manager.invocations, lambda name, ns: fn if name == "bench" else None)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="mode")
+    serve_mode = sub.add_parser("serve")
+    serve_mode.add_argument("--redis", required=True)
+    serve_mode.add_argument("--runtime", required=True)
+    serve_mode.add_argument("--port", type=int, required=True)
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    try:
+        import uvloop
+        runner: Any = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    if args.mode == "serve":
+        runner(serve(args.redis, args.runtime, args.port))
+        return
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "noop").mkdir()
+        stack = Stack(Path(tmp) / "noop", "noop")
+        try:
+            results.update(runner(throughput(stack, args.count, args.concurrency)))
+        finally:
+            stack.stop()
+        (Path(tmp) / "stamp").mkdir()
+        stack = Stack(Path(tmp) / "stamp", "stamp")
+        try:
+            results.update(runner(latency(stack, 200, 0.01)))
+        finally:
+            stack.stop()
+    text = section(results, args.count, args.concurrency)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+{{/*
+Names, labels and the RBAC rule lists shared by the templates.
+*/}}
+
+{{- define "wisp.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "wisp.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "wisp.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels on every object; call with (dict "ctx" $ "component" "gateway"). */}}
+{{- define "wisp.labels" -}}
+helm.sh/chart: {{ include "wisp.chart" .ctx }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: wisp
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+{{ include "wisp.selectorLabels" . }}
+{{- with .ctx.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "wisp.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "wisp.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+{{- if .component }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+{{- end -}}
+
+{{- define "wisp.operator.fullname" -}}
+{{- printf "%s-operator" (include "wisp.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "wisp.gateway.fullname" -}}
+{{- printf "%s-gateway" (include "wisp.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "wisp.redis.fullname" -}}
+{{- printf "%s-redis" (include "wisp.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "wisp.operator.serviceAccountName" -}}
+{{- if .Values.operator.serviceAccount.create -}}
+{{- default (include "wisp.operator.fullname" .) .Values.operator.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.operator.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "wisp.gateway.serviceAccountName" -}}
+{{- if .Values.gateway.serviceAccount.create -}}
+{{- default (include "wisp.gateway.fullname" .) .Values.gateway.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.gateway.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "wisp.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "wisp.peeringName" -}}
+{{- default (include "wisp.fullname" .) .Values.operator.peering.name -}}
+{{- end -}}
+
+{{- define "wisp.leaseName" -}}
+{{- default (include "wisp.gateway.fullname" .) .Values.gateway.leaseName -}}
+{{- end -}}
+
+{{- define "wisp.gatewayUrl" -}}
+{{- if .Values.operator.gatewayUrl -}}
+{{- .Values.operator.gatewayUrl -}}
+{{- else -}}
+{{- printf "http://%s.%s.svc:%v" (include "wisp.gateway.fullname" .) .Release.Namespace .Values.gateway.service.port -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Comma-separated watched namespaces; empty means all. */}}
+{{- define "wisp.namespacesCsv" -}}
+{{- join "," .Values.watchNamespaces -}}
+{{- end -}}
+
+{{/* Namespaces that get the function-pod NetworkPolicy, as a JSON list. */}}
+{{- define "wisp.functionNamespaces" -}}
+{{- $list := .Values.networkPolicy.functionNamespaces -}}
+{{- if not $list -}}
+{{- if .Values.watchNamespaces -}}
+{{- $list = .Values.watchNamespaces -}}
+{{- else -}}
+{{- $list = list "default" .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
+{{- toJson (uniq $list) -}}
+{{- end -}}
+
+{{- define "wisp.redis.secretName" -}}
+{{- if .Values.redis.enabled -}}
+{{- default (include "wisp.redis.fullname" .) .Values.redis.auth.existingSecret -}}
+{{- else -}}
+{{- .Values.redis.external.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "wisp.redis.secretKey" -}}
+{{- if .Values.redis.enabled -}}
+{{- .Values.redis.auth.key -}}
+{{- else -}}
+{{- .Values.redis.external.key -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "wisp.redis.url" -}}
+{{- if .Values.redis.enabled -}}
+{{- printf "redis://%s.%s.svc:6379/0" (include "wisp.redis.fullname" .) .Release.Namespace -}}
+{{- else -}}
+{{- required "redis.external.url is required when redis.enabled is false" .Values.redis.external.url -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "wisp.adminToken.secretName" -}}
+{{- default (printf "%s-admin" (include "wisp.gateway.fullname" .)) .Values.gateway.adminToken.existingSecret -}}
+{{- end -}}
+
+{{/*
+A random secret value that survives upgrades: the value already stored in the cluster when
+the Secret exists (lookup returns nothing under `helm template`), else a new random one.
+Call with (dict "ctx" $ "name" "secret-name" "key" "password").
+*/}}
+{{- define "wisp.persistentRandom" -}}
+{{- $existing := lookup "v1" "Secret" .ctx.Release.Namespace .name -}}
+{{- if and $existing $existing.data (hasKey $existing.data .key) -}}
+{{- index $existing.data .key -}}
+{{- else -}}
+{{- randAlphaNum 32 | b64enc -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The pod spec's common part: pull secrets, security context. */}}
+{{- define "wisp.podCommon" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- end -}}
+
+{{/*
+RBAC rules. The operator's and the gateway's namespaced rules are granted by a ClusterRole when
+all namespaces are watched and by a Role in each watched namespace otherwise.
+*/}}
+{{- define "wisp.operator.namespacedRules" -}}
+# Functions and Triggers: watched; kopf keeps its progress in their annotations.
+- apiGroups: [wisp.dev]
+  resources: [functions, triggers]
+  verbs: [get, list, watch, patch]
+- apiGroups: [wisp.dev]
+  resources: [functions/status, triggers/status]
+  verbs: [get, patch]
+# Children carry an owner reference with blockOwnerDeletion, which needs this where the
+# OwnerReferencesPermissionEnforcement admission plugin is on.
+- apiGroups: [wisp.dev]
+  resources: [functions/finalizers]
+  verbs: [update]
+# A Function's children, written with server-side apply; garbage collection deletes them with
+# the Function, so only a ConfigMap that is no longer needed is deleted by the operator.
+# No Secrets: function pods read theirs through the kubelet.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch, create, patch]
+# Replicas pinned by spec.replicas or raised to spec.scale.min.
+- apiGroups: [apps]
+  resources: [deployments/scale]
+  verbs: [patch]
+# Function pods are watched for readiness and failure reasons in the status.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch]
+# Events on Functions and Triggers (wisp's own, and kopf's warnings).
+- apiGroups: ["", events.k8s.io]
+  resources: [events]
+  verbs: [create]
+{{- end -}}
+
+{{- define "wisp.operator.clusterRules" -}}
+# kopf scans CRDs to resolve the resources it serves, and lists namespaces to follow them.
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [list, watch]
+{{- end -}}
+
+{{- define "wisp.gateway.namespacedRules" -}}
+# Routing and scaling read Functions and Triggers (list and watch: the gateway never polls).
+- apiGroups: [wisp.dev]
+  resources: [functions, triggers]
+  verbs: [get, list, watch]
+# The autoscaler reports desiredReplicas and lastInvocation in a Function's status.
+- apiGroups: [wisp.dev]
+  resources: [functions/status]
+  verbs: [patch]
+# Ready function endpoints, watched to forward a cold call the moment a pod is ready.
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [list, watch]
+# Scale from zero and autoscaling, through the Deployments' scale subresource only: the
+# gateway can change a Deployment's replicas and nothing else about it.
+- apiGroups: [apps]
+  resources: [deployments/scale]
+  verbs: [get, patch]
+{{- if .Values.gateway.rbac.readSecrets }}
+# Invocation tokens and HMAC keys named by a Function's spec.access.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, watch]
+{{- end }}
+{{- end -}}

@@ -1,0 +1,86 @@
+package dev.wisp.runtime;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * The runtime's settings, read from the {@code WISP_*} environment (docs/runtime-contract.md).
+ *
+ * @param functionName the Function's name
+ * @param functionNamespace its namespace
+ * @param handler {@code package.Class} or {@code package.Class::method}
+ * @param codeDir where the function's jars and/or {@code classes/} folder live
+ * @param depsDir extra dependency jars, when the folder exists
+ * @param timeoutMillis the per-call timeout
+ * @param memoryMb the memory limit reported to handlers
+ * @param concurrency the most calls in flight at once
+ * @param maxBodyBytes the largest request body accepted
+ * @param stackTraces whether error bodies carry stack traces
+ * @param host the address to listen on
+ * @param port the port to listen on (0: any free port)
+ */
+public record Config(
+        String functionName,
+        String functionNamespace,
+        String handler,
+        Path codeDir,
+        Path depsDir,
+        long timeoutMillis,
+        int memoryMb,
+        int concurrency,
+        long maxBodyBytes,
+        boolean stackTraces,
+        String host,
+        int port) {
+
+    static final long DEFAULT_MAX_BODY_BYTES = 6L * 1024 * 1024;
+
+    /** Reads the settings from {@code env}; a malformed number is an error naming the variable. */
+    public static Config fromEnvironment(Map<String, String> env) {
+        double timeoutSeconds = parseDouble(env, "WISP_TIMEOUT_SECONDS", 30.0);
+        if (!(timeoutSeconds > 0)) {
+            throw new IllegalArgumentException("WISP_TIMEOUT_SECONDS must be positive");
+        }
+        return new Config(
+                env.getOrDefault("WISP_FUNCTION_NAME", "function"),
+                env.getOrDefault("WISP_FUNCTION_NAMESPACE", "default"),
+                env.getOrDefault("WISP_HANDLER", ""),
+                Path.of(env.getOrDefault("WISP_CODE_DIR", "/var/wisp/code")),
+                Path.of(env.getOrDefault("WISP_DEPS_DIR", "/tmp/wisp-deps")),
+                Math.round(timeoutSeconds * 1000),
+                (int) parseLong(env, "WISP_MEMORY_MB", 256, 1),
+                (int) parseLong(env, "WISP_CONCURRENCY", 100, 1),
+                parseLong(env, "WISP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 0),
+                "true".equalsIgnoreCase(env.getOrDefault("WISP_STACK_TRACES", "false").trim()),
+                env.getOrDefault("WISP_HOST", "0.0.0.0"),
+                (int) parseLong(env, "WISP_PORT", 8080, 0));
+    }
+
+    private static long parseLong(Map<String, String> env, String name, long fallback, long min) {
+        String raw = env.get(name);
+        if (raw == null || raw.isBlank()) {
+            return fallback;
+        }
+        try {
+            long value = Long.parseLong(raw.trim());
+            if (value < min) {
+                throw new IllegalArgumentException(name + " must be at least " + min + ", got " + raw);
+            }
+            return value;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + " is not an integer: " + raw, e);
+        }
+    }
+
+    private static double parseDouble(Map<String, String> env, String name, double fallback) {
+        String raw = env.get(name);
+        if (raw == null || raw.isBlank()) {
+            return fallback;
+        }
+        try {
+            return Double.parseDouble(raw.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(name + " is not a number: " + raw, e);
+        }
+    }
+}

@@ -1,0 +1,179 @@
+package dev.wisp.runtime;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An HTTP response about to be sent, and the contract's rules for making one: a handler's result
+ * (shaped {@code {statusCode, headers, body, isBase64Encoded}} or any other JSON value) and the
+ * JSON error bodies.
+ *
+ * @param status the HTTP status
+ * @param headers response headers (each with one or more values)
+ * @param body the response body
+ */
+record Reply(int status, Map<String, List<String>> headers, byte[] body) {
+
+    static final String JSON_TYPE = "application/json";
+
+    /** A handler's return value that cannot be sent (a 500 InvalidHandlerResponse). */
+    static final class InvalidResultException extends Exception {
+        InvalidResultException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** The reply for a handler's return value. */
+    static Reply fromResult(Object result) throws InvalidResultException {
+        JsonElement tree;
+        try {
+            tree = result instanceof JsonElement element ? element : Json.toTree(result);
+        } catch (RuntimeException e) {
+            throw new InvalidResultException(
+                    "the handler's return value is not JSON serializable: " + e.getMessage(), e);
+        }
+        if (isShaped(tree)) {
+            return shaped(tree.getAsJsonObject());
+        }
+        return json(200, Json.toJson(tree));
+    }
+
+    /** A JSON reply with {@code status}. */
+    static Reply json(int status, String json) {
+        Map<String, List<String>> headers = new LinkedHashMap<>();
+        headers.put("Content-Type", List.of(JSON_TYPE));
+        return new Reply(status, headers, json.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** The contract's error body: errorType, errorMessage, requestId and, if asked, stackTrace. */
+    static Reply error(int status, String errorType, String message, String requestId,
+                       List<String> stackTrace) {
+        JsonObject body = new JsonObject();
+        body.addProperty("errorType", errorType);
+        body.addProperty("errorMessage", message == null ? "" : message);
+        if (requestId != null) {
+            body.addProperty("requestId", requestId);
+        }
+        if (stackTrace != null) {
+            JsonArray frames = new JsonArray(stackTrace.size());
+            stackTrace.forEach(frames::add);
+            body.add("stackTrace", frames);
+        }
+        return json(status, Json.toJson(body));
+    }
+
+    /** A copy with {@code name: value} added (kept if the handler set it already). */
+    Reply withHeader(String name, String value) {
+        Map<String, List<String>> copy = new LinkedHashMap<>(headers);
+        copy.put(name, List.of(value));
+        return new Reply(status, copy, body);
+    }
+
+    /** The frames of {@code error} and its causes, one string each. */
+    static List<String> stackTrace(Throwable error) {
+        List<String> lines = new ArrayList<>();
+        Throwable current = error;
+        for (int depth = 0; current != null && depth < 8; depth++) {
+            if (current != error) {
+                lines.add("Caused by: " + current);
+            }
+            for (StackTraceElement frame : current.getStackTrace()) {
+                if (isRuntimeFrame(frame)) {
+                    break;
+                }
+                lines.add(frame.toString());
+            }
+            current = current.getCause() == current ? null : current.getCause();
+        }
+        return lines;
+    }
+
+    /** Where the handler was called from: frames below it are the runtime's, not the user's. */
+    private static boolean isRuntimeFrame(StackTraceElement frame) {
+        String cls = frame.getClassName();
+        return cls.startsWith("jdk.internal.reflect.") || cls.equals("java.lang.reflect.Method")
+                || cls.startsWith(LoadedHandler.class.getName());
+    }
+
+    /** A JSON object with an integral statusCode: the handler shapes the HTTP response. */
+    static boolean isShaped(JsonElement tree) {
+        if (!tree.isJsonObject()) {
+            return false;
+        }
+        JsonElement status = tree.getAsJsonObject().get("statusCode");
+        if (status == null || !status.isJsonPrimitive() || !status.getAsJsonPrimitive().isNumber()) {
+            return false;
+        }
+        double code = status.getAsDouble();
+        return code == Math.rint(code) && !Double.isInfinite(code);
+    }
+
+    private static Reply shaped(JsonObject response) throws InvalidResultException {
+        double code = response.get("statusCode").getAsDouble();
+        if (code < 100 || code > 599) {
+            throw new InvalidResultException("statusCode " + (long) code + " is not an HTTP status", null);
+        }
+        Map<String, List<String>> headers = new LinkedHashMap<>();
+        JsonElement single = response.get("headers");
+        if (single != null && single.isJsonObject()) {
+            for (Map.Entry<String, JsonElement> header : single.getAsJsonObject().entrySet()) {
+                headers.put(header.getKey(), List.of(text(header.getValue())));
+            }
+        }
+        JsonElement multi = response.get("multiValueHeaders");
+        if (multi != null && multi.isJsonObject()) {
+            for (Map.Entry<String, JsonElement> header : multi.getAsJsonObject().entrySet()) {
+                if (header.getValue().isJsonArray()) {
+                    List<String> values = new ArrayList<>(headers.getOrDefault(header.getKey(), List.of()));
+                    header.getValue().getAsJsonArray().forEach(v -> values.add(text(v)));
+                    headers.put(header.getKey(), values);
+                }
+            }
+        }
+        byte[] bytes = body(response);
+        boolean hasType = headers.keySet().stream().anyMatch(n -> n.equalsIgnoreCase("content-type"));
+        if (!hasType && bytes.length > 0) {
+            headers.put("Content-Type", List.of(JSON_TYPE));
+        }
+        return new Reply((int) code, headers, bytes);
+    }
+
+    /** A string body as is (or base64-decoded when flagged); any other JSON value as JSON. */
+    private static byte[] body(JsonObject response) throws InvalidResultException {
+        JsonElement body = response.get("body");
+        if (body == null || body.isJsonNull()) {
+            return new byte[0];
+        }
+        if (!(body.isJsonPrimitive() && body.getAsJsonPrimitive().isString())) {
+            return Json.toJson(body).getBytes(StandardCharsets.UTF_8);
+        }
+        JsonElement flag = response.get("isBase64Encoded");
+        boolean encoded = flag != null && flag.isJsonPrimitive()
+                && flag.getAsJsonPrimitive().isBoolean() && flag.getAsBoolean();
+        if (!encoded) {
+            return body.getAsString().getBytes(StandardCharsets.UTF_8);
+        }
+        try {
+            return Base64.getDecoder().decode(body.getAsString());
+        } catch (IllegalArgumentException e) {
+            throw new InvalidResultException(
+                    "body is flagged isBase64Encoded but is not base64: " + e.getMessage(), e);
+        }
+    }
+
+    private static String text(JsonElement value) {
+        if (value.isJsonPrimitive()) {
+            JsonPrimitive primitive = value.getAsJsonPrimitive();
+            return primitive.isString() ? primitive.getAsString() : primitive.toString();
+        }
+        return value.isJsonNull() ? "" : value.toString();
+    }
+}

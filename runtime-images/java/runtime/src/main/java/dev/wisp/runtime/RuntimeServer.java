@@ -1,0 +1,166 @@
+package dev.wisp.runtime;
+
+import com.google.gson.JsonObject;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+
+/**
+ * The HTTP side of the runtime: the JDK's built-in server, the three probe/metrics endpoints,
+ * and everything else (or anything with {@code X-Wisp-Event}) handed to {@link Invocations}.
+ */
+final class RuntimeServer {
+
+    private static final String HEALTH = "/healthz";
+    private static final String LIVENESS = "/livez";
+    private static final String METRICS = "/metrics";
+    private static final String METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+    private final Config config;
+    private final Invocations invocations;
+    private final HttpServer server;
+
+    RuntimeServer(Config config, Invocations invocations, ExecutorService httpThreads) throws IOException {
+        this.config = config;
+        this.invocations = invocations;
+        this.server = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 1024);
+        server.createContext("/", this::handle);
+        server.setExecutor(httpThreads);
+    }
+
+    void start() {
+        server.start();
+    }
+
+    /** The port actually bound (differs from the configured one when that was 0). */
+    int port() {
+        return server.getAddress().getPort();
+    }
+
+    /** Stops at once; call {@link #drain} first to let calls in flight finish. */
+    void stop() {
+        server.stop(0);
+    }
+
+    /** Waits up to {@code millis} for calls in flight to end. */
+    void drain(long millis) {
+        long until = System.currentTimeMillis() + millis;
+        while (invocations.inflight() > 0 && System.currentTimeMillis() < until) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private void handle(HttpExchange exchange) throws IOException {
+        try {
+            Map<String, List<String>> headers = exchange.getRequestHeaders();
+            String method = exchange.getRequestMethod();
+            String path = exchange.getRequestURI().getPath();
+            boolean invocation = exchange.getRequestHeaders().getFirst("X-Wisp-Event") != null;
+            if (!invocation && ("GET".equals(method) || "HEAD".equals(method))) {
+                switch (path) {
+                    case HEALTH -> {
+                        send(exchange, health());
+                        return;
+                    }
+                    case LIVENESS -> {
+                        send(exchange, invocations.live()
+                                ? Reply.json(200, "{\"status\":\"ok\"}")
+                                : Reply.json(503, "{\"status\":\"error\",\"errorType\":\"RunawayHandlers\","
+                                        + "\"errorMessage\":\"" + invocations.runaways()
+                                        + " handler thread(s) are still running past their timeout; "
+                                        + "restart the runtime\"}"));
+                        return;
+                    }
+                    case METRICS -> {
+                        send(exchange, new Reply(200, Map.of("Content-Type", List.of(METRICS_TYPE)),
+                                invocations.metrics().render().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                        return;
+                    }
+                    default -> {
+                        // Not a probe: an invocation.
+                    }
+                }
+            }
+            String requestId = exchange.getRequestHeaders().getFirst("X-Wisp-Request-Id");
+            if (requestId == null || requestId.isBlank()) {
+                requestId = UUID.randomUUID().toString();
+            }
+            Call call = new Call(method, path, exchange.getRequestURI().getRawQuery(), headers,
+                    limit -> readBody(exchange, limit), requestId);
+            send(exchange, invocations.invoke(call));
+        } catch (IOException e) {
+            // The client went away; nothing to answer.
+        } catch (RuntimeException e) {
+            JsonLog.error("internal error while serving a request", Map.of("error", e.toString()));
+            try {
+                send(exchange, Reply.error(500, "RuntimeError", e.toString(), null, null));
+            } catch (IOException | RuntimeException ignored) {
+                // Headers were already sent; the connection is closed below.
+            }
+        } finally {
+            exchange.close();
+        }
+    }
+
+    private Reply health() {
+        HandlerLoader.LoadException error = invocations.loadError();
+        if (error == null) {
+            return Reply.json(200, "{\"status\":\"ok\"}");
+        }
+        JsonObject body = new JsonObject();
+        body.addProperty("status", "error");
+        body.addProperty("errorType", error.errorType());
+        body.addProperty("errorMessage", error.getMessage());
+        return Reply.json(503, Json.toJson(body));
+    }
+
+    /** The body, or null when it is longer than {@code limit}. */
+    private static byte[] readBody(HttpExchange exchange, long limit) throws IOException {
+        String declared = exchange.getRequestHeaders().getFirst("Content-Length");
+        if (declared != null) {
+            try {
+                if (Long.parseLong(declared.trim()) > limit) {
+                    exchange.getResponseHeaders().set("Connection", "close");
+                    return null;
+                }
+            } catch (NumberFormatException ignored) {
+                // Let the server's own framing decide; the limit is enforced while reading.
+            }
+        }
+        try (InputStream in = exchange.getRequestBody()) {
+            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
+            if (body.length > limit) {
+                // Do not drain an oversized body: close the connection after the 413.
+                exchange.getResponseHeaders().set("Connection", "close");
+                return null;
+            }
+            return body;
+        }
+    }
+
+    private static void send(HttpExchange exchange, Reply reply) throws IOException {
+        for (Map.Entry<String, List<String>> header : reply.headers().entrySet()) {
+            exchange.getResponseHeaders().put(header.getKey(), header.getValue());
+        }
+        boolean head = "HEAD".equals(exchange.getRequestMethod());
+        boolean empty = reply.body().length == 0 || head || reply.status() == 204 || reply.status() == 304;
+        exchange.sendResponseHeaders(reply.status(), empty ? -1 : reply.body().length);
+        if (!empty) {
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(reply.body());
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+'use strict';
+// The runtime's settings, read once from the WISP_* environment (docs/runtime-contract.md).
+
+const HEADERS = Object.freeze({
+  event: 'x-wisp-event',
+  requestId: 'x-wisp-request-id',
+  deadline: 'x-wisp-deadline-ms',
+  duration: 'X-Wisp-Duration-Ms',
+  error: 'X-Wisp-Error',
+  throttled: 'X-Wisp-Throttled',
+});
+
+const PATHS = Object.freeze({ health: '/healthz', liveness: '/livez', metrics: '/metrics' });
+
+// Announced on stdout once the server listens, so a local launcher learns the port and the
+// handler's state without polling.
+const LISTENING_EVENT = 'wisp.runtime.listening';
+
+class SettingsError extends Error {}
+
+function number(env, name, fallback, { integer, minimum }) {
+  const raw = (env[name] || '').trim();
+  if (raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw new SettingsError(`${name}=${JSON.stringify(raw)} is not a valid ${integer ? 'integer' : 'number'}`);
+  }
+  if (value < minimum) throw new SettingsError(`${name}=${JSON.stringify(raw)} must be at least ${minimum}`);
+  return value;
+}
+
+function loadSettings(env = process.env) {
+  return Object.freeze({
+    functionName: env.WISP_FUNCTION_NAME || 'function',
+    functionNamespace: env.WISP_FUNCTION_NAMESPACE || 'default',
+    handler: (env.WISP_HANDLER || '').trim(),
+    codeDir: env.WISP_CODE_DIR || '/var/wisp/code',
+    depsDir: env.WISP_DEPS_DIR || '/tmp/wisp-deps',
+    timeoutMs: number(env, 'WISP_TIMEOUT_SECONDS', 30, { integer: false, minimum: 0.001 }) * 1000,
+    memoryMb: number(env, 'WISP_MEMORY_MB', 256, { integer: true, minimum: 1 }),
+    concurrency: number(env, 'WISP_CONCURRENCY', 100, { integer: true, minimum: 1 }),
+    maxBodyBytes: number(env, 'WISP_MAX_BODY_BYTES', 6 * 1024 * 1024, { integer: true, minimum: 0 }),
+    stackTraces: ['1', 'true', 'yes'].includes((env.WISP_STACK_TRACES || 'false').trim().toLowerCase()),
+    host: env.WISP_HOST || '0.0.0.0',
+    port: number(env, 'WISP_PORT', 8080, { integer: true, minimum: 0 }),
+    workers: number(env, 'WISP_NODE_WORKERS', 1, { integer: true, minimum: 1 }),
+  });
+}
+
+module.exports = { HEADERS, PATHS, LISTENING_EVENT, SettingsError, loadSettings };

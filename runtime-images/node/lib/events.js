@@ -1,0 +1,149 @@
+'use strict';
+// Requests to events and handler results to responses: pure functions, no I/O.
+// `json` events are the request body; `http` events are API-Gateway-proxy shaped. A result of
+// the shape {statusCode: number, ...} shapes the HTTP response; anything else becomes JSON.
+
+const TEXT_TYPES = new Set([
+  'application/json',
+  'application/xml',
+  'application/javascript',
+  'application/x-www-form-urlencoded',
+  'application/graphql',
+  'application/yaml',
+]);
+const JSON_TYPE = 'application/json';
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+class EventError extends Error {
+  constructor(errorType, message) {
+    super(message);
+    this.errorType = errorType;
+  }
+}
+
+class ResponseError extends Error {}
+
+function jsonEvent(body) {
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new EventError('InvalidEventJSON', `the request body is not JSON: ${err.message}`);
+  }
+}
+
+function isTextual(contentType) {
+  const media = (contentType || '').split(';', 1)[0].trim().toLowerCase();
+  if (!media) return false;
+  return media.startsWith('text/') || TEXT_TYPES.has(media) || media.endsWith('+json') || media.endsWith('+xml');
+}
+
+// parts: {method, path, query, rawHeaders: [name, value, ...], body: Uint8Array, requestId}
+function httpEvent(parts) {
+  const headers = {};
+  const multiValueHeaders = {};
+  const raw = parts.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    headers[name] = raw[i + 1];
+    (multiValueHeaders[name] ||= []).push(raw[i + 1]);
+  }
+  let queryStringParameters = null;
+  let multiValueQueryStringParameters = null;
+  if (parts.query) {
+    for (const [name, value] of new URLSearchParams(parts.query)) {
+      queryStringParameters ||= {};
+      multiValueQueryStringParameters ||= {};
+      queryStringParameters[name] = value;
+      (multiValueQueryStringParameters[name] ||= []).push(value);
+    }
+  }
+  let body = null;
+  let isBase64Encoded = false;
+  if (parts.body.byteLength > 0) {
+    const bytes = Buffer.from(parts.body.buffer, parts.body.byteOffset, parts.body.byteLength);
+    body = isTextual(headers['content-type']) ? utf8OrNull(parts.body) : null;
+    if (body === null) {
+      body = bytes.toString('base64');
+      isBase64Encoded = true;
+    }
+  }
+  return {
+    resource: parts.path,
+    path: parts.path,
+    httpMethod: parts.method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters,
+    multiValueQueryStringParameters,
+    pathParameters: null,
+    stageVariables: null,
+    body,
+    isBase64Encoded,
+    requestContext: { requestId: parts.requestId, httpMethod: parts.method, path: parts.path },
+  };
+}
+
+function utf8OrNull(bytes) {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+// The response for a handler's return value: {status, headers: [[name, value]], body: string|Uint8Array}
+function shapeResponse(value) {
+  if (value !== null && typeof value === 'object' && Number.isInteger(value.statusCode)) {
+    return proxyResponse(value);
+  }
+  return { status: 200, headers: [['Content-Type', JSON_TYPE]], body: toJson(value) };
+}
+
+function proxyResponse(value) {
+  const status = value.statusCode;
+  if (status < 100 || status > 599) throw new ResponseError(`statusCode ${status} is not an HTTP status`);
+  const headers = [];
+  for (const [name, headerValue] of Object.entries(value.headers || {})) headers.push([name, String(headerValue)]);
+  for (const [name, values] of Object.entries(value.multiValueHeaders || {})) {
+    for (const item of values) headers.push([name, String(item)]);
+  }
+  let body;
+  if (value.body === undefined || value.body === null) body = '';
+  else if (typeof value.body === 'string') {
+    body = value.isBase64Encoded ? decodeBase64(value.body) : value.body;
+  } else if (value.body instanceof Uint8Array) body = value.body;
+  else body = toJson(value.body);
+  if (body.length > 0 && !headers.some(([name]) => name.toLowerCase() === 'content-type')) {
+    headers.push(['Content-Type', JSON_TYPE]);
+  }
+  return { status, headers, body };
+}
+
+function decodeBase64(text) {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text.replace(/\s+/g, ''))) {
+    throw new ResponseError('body is flagged isBase64Encoded but is not base64');
+  }
+  const bytes = Buffer.from(text, 'base64');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function toJson(value) {
+  let text;
+  try {
+    text = JSON.stringify(value === undefined ? null : value);
+  } catch (err) {
+    throw new ResponseError(`the handler's return value is not JSON serializable: ${err.message}`);
+  }
+  return text === undefined ? 'null' : text;
+}
+
+function errorBody(errorType, errorMessage, requestId, stackTrace) {
+  const body = { errorType, errorMessage };
+  if (requestId) body.requestId = requestId;
+  if (stackTrace) body.stackTrace = stackTrace;
+  return JSON.stringify(body);
+}
+
+module.exports = { EventError, ResponseError, jsonEvent, httpEvent, isTextual, shapeResponse, errorBody };

@@ -1,0 +1,91 @@
+"""The runtime's settings, read once from the ``WISP_*`` environment (docs/runtime-contract.md).
+
+Names and defaults mirror ``wisp.api.contract`` on the platform side; the runtime cannot import
+that package (it runs in a pod without it), so the two are kept in sync by the contract tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+EVENT_HEADER = "X-Wisp-Event"
+REQUEST_ID_HEADER = "X-Wisp-Request-Id"
+DEADLINE_HEADER = "X-Wisp-Deadline-Ms"
+DURATION_HEADER = "X-Wisp-Duration-Ms"
+ERROR_HEADER = "X-Wisp-Error"
+THROTTLED_HEADER = "X-Wisp-Throttled"
+
+# Values of ERROR_HEADER.
+ERROR_UNHANDLED = "Unhandled"
+ERROR_TIMEOUT = "Timeout"
+
+HEALTH_PATH = "/healthz"
+LIVENESS_PATH = "/livez"
+METRICS_PATH = "/metrics"
+
+# The runtime announces itself on stdout with this ``event`` field once it listens, so a local
+# launcher learns the bound port and the handler's state without polling.
+LISTENING_EVENT = "wisp.runtime.listening"
+
+
+class SettingsError(ValueError):
+    """An environment variable the runtime cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    function_name: str = "function"
+    function_namespace: str = "default"
+    handler: str = ""
+    code_dir: str = "/var/wisp/code"
+    deps_dir: str = "/tmp/wisp-deps"
+    timeout: float = 30.0
+    memory_mb: int = 256
+    concurrency: int = 100
+    max_body_bytes: int = 6 * 1024 * 1024
+    stack_traces: bool = False
+    host: str = "0.0.0.0"
+    port: int = 8080
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        base = cls()
+        return cls(
+            function_name=env.get("WISP_FUNCTION_NAME", base.function_name),
+            function_namespace=env.get("WISP_FUNCTION_NAMESPACE", base.function_namespace),
+            handler=env.get("WISP_HANDLER", "").strip(),
+            code_dir=env.get("WISP_CODE_DIR", base.code_dir),
+            deps_dir=env.get("WISP_DEPS_DIR", base.deps_dir),
+            timeout=_number(env, "WISP_TIMEOUT_SECONDS", base.timeout, float, minimum=0.001),
+            memory_mb=_number(env, "WISP_MEMORY_MB", base.memory_mb, int, minimum=1),
+            concurrency=_number(env, "WISP_CONCURRENCY", base.concurrency, int, minimum=1),
+            max_body_bytes=_number(
+                env, "WISP_MAX_BODY_BYTES", base.max_body_bytes, int, minimum=0
+            ),
+            stack_traces=env.get("WISP_STACK_TRACES", "false").strip().lower()
+            in ("1", "true", "yes"),
+            host=env.get("WISP_HOST", base.host),
+            port=_number(env, "WISP_PORT", base.port, int, minimum=0),
+        )
+
+
+T = TypeVar("T", int, float)
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: T, kind: type[T], *, minimum: T
+) -> T:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
+    return value

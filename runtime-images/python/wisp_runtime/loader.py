@@ -1,0 +1,85 @@
+"""Finds and imports the user's handler (``WISP_HANDLER=module.function``) from the code dir.
+
+The result is either a ``LoadedHandler`` or a ``LoadFailure`` whose error type and message are
+what ``/healthz`` and every invocation report while the handler cannot run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+HandlerFunc = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class LoadedHandler:
+    func: HandlerFunc
+    is_async: bool
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    error_type: str
+    message: str
+    stack_trace: tuple[str, ...] = ()
+
+
+def extend_path(code_dir: str, deps_dir: str) -> None:
+    """Puts the code dir first on ``sys.path``, then the installed dependencies if present."""
+    for index, directory in enumerate((code_dir, deps_dir)):
+        if directory and os.path.isdir(directory) and directory not in sys.path:
+            sys.path.insert(index, directory)
+
+
+def load_handler(handler: str, code_dir: str) -> LoadedHandler | LoadFailure:
+    if not handler:
+        return LoadFailure("HandlerNotConfigured", "WISP_HANDLER is not set")
+    module_name, _, func_name = handler.rpartition(".")
+    if not module_name or not func_name:
+        return LoadFailure(
+            "InvalidHandler", f"handler {handler!r} must be module.function, e.g. main.handler"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except SyntaxError as exc:
+        where = f"{_relative(exc.filename, code_dir)}, line {exc.lineno}"
+        return LoadFailure("SyntaxError", f"{exc.msg} ({where})", _trace(exc))
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name or module_name.startswith(f"{exc.name}."):
+            return LoadFailure(
+                "HandlerNotFound",
+                f"no module {module_name!r} in {code_dir} (handler {handler!r})",
+            )
+        return LoadFailure("ModuleNotFoundError", str(exc), _trace(exc))
+    except BaseException as exc:  # import-time code of the user can raise anything
+        return LoadFailure(type(exc).__name__, f"importing {module_name!r}: {exc}", _trace(exc))
+    func = getattr(module, func_name, None)
+    if func is None:
+        return LoadFailure(
+            "HandlerNotFound", f"module {module_name!r} has no function {func_name!r}"
+        )
+    if not callable(func):
+        return LoadFailure(
+            "HandlerNotFound", f"{handler!r} is a {type(func).__name__}, not a function"
+        )
+    return LoadedHandler(func=func, is_async=inspect.iscoroutinefunction(func))
+
+
+def _relative(filename: str | None, code_dir: str) -> str:
+    if not filename:
+        return "<unknown>"
+    try:
+        return os.path.relpath(filename, code_dir)
+    except ValueError:
+        return filename
+
+
+def _trace(exc: BaseException) -> tuple[str, ...]:
+    return tuple(traceback.format_exception(exc))

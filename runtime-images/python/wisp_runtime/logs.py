@@ -1,0 +1,189 @@
+"""Structured logs: one JSON object per line on stdout, tagged with the current request id.
+
+The runtime's own lines, the handler's ``print`` output (``sys.stdout``/``sys.stderr`` are
+replaced by line-buffering streams) and records of the ``logging`` module all go through one
+``LogWriter`` that writes whole lines to file descriptor 1. Which request a line belongs to
+comes from a context variable set per invocation; sync handlers run in a worker thread inside a
+copy of the request's context, so ``print`` there is tagged too.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from typing import Any, TextIO
+
+
+class RequestScope:
+    """What log lines of one invocation share; ``pending`` holds unfinished print output."""
+
+    __slots__ = ("pending", "request_id")
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.pending: dict[str, str] = {}
+
+
+current_scope: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar(
+    "wisp_request_scope", default=None
+)
+
+
+def _timestamp(now: float) -> str:
+    whole = int(now)
+    millis = int((now - whole) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+class LogWriter:
+    """Writes JSON log lines to a file descriptor, whole lines at a time, from any thread."""
+
+    def __init__(self, function_name: str, fd: int = 1) -> None:
+        self._function = function_name
+        self._fd = fd
+        self._lock = threading.Lock()
+
+    def log(
+        self,
+        level: str,
+        message: str,
+        *,
+        request_id: str | None = None,
+        **fields: Any,
+    ) -> None:
+        if request_id is None:
+            scope = current_scope.get()
+            request_id = scope.request_id if scope is not None else None
+        record: dict[str, Any] = {"time": _timestamp(time.time()), "level": level}
+        if request_id is not None:
+            record["requestId"] = request_id
+        record["function"] = self._function
+        record["message"] = message
+        record.update(fields)
+        self.write_line(json.dumps(record, ensure_ascii=False, default=str))
+
+    def write_line(self, line: str) -> None:
+        data = (line + "\n").encode("utf-8", "replace")
+        with self._lock:
+            view = memoryview(data)
+            while view:
+                try:
+                    written = os.write(self._fd, view)
+                except InterruptedError:
+                    continue
+                except OSError:
+                    return  # stdout is gone (closed pipe): nothing useful left to do
+                view = view[written:]
+
+
+class CapturedStream:
+    """Stands in for ``sys.stdout``/``sys.stderr``: each complete line becomes a log record."""
+
+    def __init__(self, writer: LogWriter, level: str, name: str) -> None:
+        self._writer = writer
+        self._level = level
+        self._name = name
+        self._lock = threading.Lock()
+        self._orphan = ""  # partial line written outside any invocation
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        scope = current_scope.get()
+        with self._lock:
+            buffered = scope.pending.get(self._name, "") if scope else self._orphan
+            buffered += text
+            *lines, rest = buffered.split("\n")
+            if scope is not None:
+                scope.pending[self._name] = rest
+            else:
+                self._orphan = rest
+        for line in lines:
+            self._emit(line, scope)
+        return len(text)
+
+    def flush_scope(self, scope: RequestScope) -> None:
+        """Emits what an invocation printed without a final newline."""
+        rest = scope.pending.pop(self._name, "")
+        if rest:
+            self._emit(rest, scope)
+
+    def _emit(self, line: str, scope: RequestScope | None) -> None:
+        self._writer.log(
+            self._level, line, request_id=scope.request_id if scope else None, stream=self._name
+        )
+
+    def flush(self) -> None:
+        pass
+
+    def writelines(self, lines: list[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError("captured stream has no file descriptor")
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+
+class JsonLogHandler(logging.Handler):
+    """Sends ``logging`` records (the handler's and its libraries') through the ``LogWriter``."""
+
+    def __init__(self, writer: LogWriter) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields: dict[str, Any] = {"logger": record.name}
+            if record.exc_info and record.exc_info[0] is not None:
+                fields["errorType"] = record.exc_info[0].__name__
+                fields["stackTrace"] = logging.Formatter().formatException(record.exc_info)
+            self._writer.log(record.levelname, record.getMessage(), **fields)
+        except Exception:
+            self.handleError(record)
+
+
+class Capture:
+    """The installed capture: the writer plus the two streams, to flush at a call's end."""
+
+    def __init__(self, writer: LogWriter, stdout: CapturedStream, stderr: CapturedStream) -> None:
+        self.writer = writer
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def flush_scope(self, scope: RequestScope) -> None:
+        self.stdout.flush_scope(scope)
+        self.stderr.flush_scope(scope)
+
+
+def install(function_name: str) -> Capture:
+    """Routes stdout, stderr and the root logger into JSON lines on file descriptor 1."""
+    writer = LogWriter(function_name, fd=os.dup(1))
+    out = CapturedStream(writer, "INFO", "stdout")
+    err = CapturedStream(writer, "ERROR", "stderr")
+    stdout: TextIO = out  # type: ignore[assignment]
+    stderr: TextIO = err  # type: ignore[assignment]
+    sys.stdout = stdout
+    sys.stderr = stderr
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(JsonLogHandler(writer))
+    root.setLevel(logging.INFO)
+    return Capture(writer, out, err)

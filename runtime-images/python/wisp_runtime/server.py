@@ -1,0 +1,275 @@
+"""The HTTP side of the runtime: one aiohttp low-level request handler for every request.
+
+``GET /healthz``, ``/livez`` and ``/metrics`` (without ``X-Wisp-Event``) are answered directly;
+everything else is an invocation: admission (concurrency, body size), event building, the call
+through the ``Invoker``, and the response with the contract's headers, metrics and log line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+import uuid
+from typing import Any
+
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import Response
+
+from wisp_runtime import config
+from wisp_runtime.context import LambdaContext
+from wisp_runtime.events import (
+    EventError,
+    HttpRequestParts,
+    ResponseError,
+    error_body,
+    http_event,
+    json_event,
+    shape_response,
+)
+from wisp_runtime.invoke import Invoker, Outcome, OutcomeKind
+from wisp_runtime.loader import LoadFailure
+from wisp_runtime.logs import Capture, RequestScope, current_scope
+from wisp_runtime.metrics import RuntimeMetrics
+from wisp_runtime.pool import WorkerPool
+
+_JSON = "application/json"
+_OK = b'{"status":"ok"}'
+_PROBES = frozenset((config.HEALTH_PATH, config.LIVENESS_PATH, config.METRICS_PATH))
+
+
+class RuntimeHandler:
+    """The aiohttp request handler; ``invoker`` is None when the handler failed to load."""
+
+    def __init__(
+        self,
+        settings: config.Settings,
+        invoker: Invoker | None,
+        failure: LoadFailure | None,
+        pool: WorkerPool,
+        capture: Capture,
+    ) -> None:
+        self._settings = settings
+        self._invoker = invoker
+        self._failure = failure
+        self._pool = pool
+        self._capture = capture
+        self._log = capture.writer
+        self.metrics = RuntimeMetrics()
+
+    async def __call__(self, request: BaseRequest) -> Response:
+        if (
+            request.method in ("GET", "HEAD")
+            and request.path in _PROBES
+            and config.EVENT_HEADER not in request.headers
+        ):
+            return self._probe(request.path)
+        return await self._invocation(request)
+
+    # -- probes ----------------------------------------------------------------------------
+
+    def _probe(self, path: str) -> Response:
+        if path == config.HEALTH_PATH:
+            if self._failure is None:
+                return Response(body=_OK, content_type=_JSON)
+            return _json_response(503, _status_error(self._failure.error_type,
+                                                     self._failure.message))
+        if path == config.LIVENESS_PATH:
+            if not self._pool.exhausted:
+                return Response(body=_OK, content_type=_JSON)
+            message = (
+                f"{self._pool.runaways} handler thread(s) are still running past their "
+                "timeout and the pool cannot replace more; restart the runtime"
+            )
+            return _json_response(503, _status_error("RunawayHandlers", message))
+        self.metrics.runaway_threads = self._pool.runaways
+        return Response(
+            body=self.metrics.render().encode(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )
+
+    # -- invocations -----------------------------------------------------------------------
+
+    async def _invocation(self, request: BaseRequest) -> Response:
+        request_id = request.headers.get(config.REQUEST_ID_HEADER) or str(uuid.uuid4())
+        metrics = self.metrics
+        if self._invoker is None:
+            failure = self._failure or LoadFailure("HandlerNotLoaded", "no handler")
+            metrics.count(503)
+            metrics.errors += 1
+            return _error(503, failure.error_type, failure.message, request_id)
+        if metrics.inflight >= self._settings.concurrency:
+            metrics.count(429)
+            response = _error(
+                429, "TooManyRequests",
+                f"more than {self._settings.concurrency} calls in flight", request_id,
+            )
+            response.headers["Retry-After"] = "1"
+            response.headers[config.THROTTLED_HEADER] = "runtime"
+            return response
+        metrics.inflight += 1
+        try:
+            return await self._admitted(request, request_id, self._invoker)
+        finally:
+            metrics.inflight -= 1
+
+    async def _admitted(
+        self, request: BaseRequest, request_id: str, invoker: Invoker
+    ) -> Response:
+        settings = self._settings
+        body = await _read_body(request, settings.max_body_bytes)
+        if body is None:
+            return self._finish(request_id, _error(
+                413, "RequestTooLarge",
+                f"the request body is larger than {settings.max_body_bytes} bytes", request_id,
+            ))
+        try:
+            event = self._event(request, body, request_id)
+        except EventError as exc:
+            return self._finish(request_id, _error(400, exc.error_type, str(exc), request_id))
+        timeout = _effective_timeout(
+            settings.timeout, request.headers.get(config.DEADLINE_HEADER), time.time()
+        )
+        if timeout <= 0:
+            return self._finish(request_id, _error(
+                504, "TimeoutError", "the caller's deadline passed before the call started",
+                request_id, error=config.ERROR_TIMEOUT,
+            ))
+        context = LambdaContext(
+            request_id=request_id,
+            function_name=settings.function_name,
+            function_namespace=settings.function_namespace,
+            memory_limit_in_mb=settings.memory_mb,
+            deadline=time.monotonic() + timeout,
+        )
+        scope = RequestScope(request_id)
+        token = current_scope.set(scope)
+        try:
+            outcome = await invoker.invoke(event, context, timeout)
+        finally:
+            self._capture.flush_scope(scope)
+            current_scope.reset(token)
+        response = self._outcome_response(outcome, request_id, timeout)
+        self.metrics.observe(outcome.seconds)
+        response.headers[config.DURATION_HEADER] = f"{outcome.seconds * 1000:.3f}"
+        return self._finish(request_id, response, outcome.seconds)
+
+    def _event(self, request: BaseRequest, body: bytes, request_id: str) -> Any:
+        kind = request.headers.get(config.EVENT_HEADER, "json").strip().lower()
+        if kind == "json":
+            return json_event(body)
+        if kind == "http":
+            return http_event(HttpRequestParts(
+                method=request.method,
+                path=request.path,
+                query_string=request.query_string,
+                headers=request.headers.items(),
+                body=body,
+                request_id=request_id,
+            ))
+        raise EventError("InvalidEventType", f"{config.EVENT_HEADER} must be json or http")
+
+    def _outcome_response(self, outcome: Outcome, request_id: str, timeout: float) -> Response:
+        if outcome.kind is OutcomeKind.RETURNED:
+            try:
+                shaped = shape_response(outcome.value)
+            except ResponseError as exc:
+                self.metrics.errors += 1
+                self._log.log("ERROR", str(exc), request_id=request_id,
+                              errorType="InvalidHandlerResponse")
+                return _error(500, "InvalidHandlerResponse", str(exc), request_id,
+                              error=config.ERROR_UNHANDLED)
+            response = Response(status=shaped.status, body=shaped.body)
+            for name, value in shaped.headers:
+                response.headers.add(name, value)
+            return response
+        self.metrics.errors += 1
+        if outcome.kind is OutcomeKind.TIMED_OUT:
+            message = f"the handler did not finish within {timeout:g} seconds"
+            self._log.log("ERROR", message, request_id=request_id, errorType="TimeoutError")
+            return _error(504, "TimeoutError", message, request_id,
+                          error=config.ERROR_TIMEOUT)
+        raised: BaseException = outcome.value
+        trace = user_stack_trace(raised)
+        self._log.log("ERROR", f"{type(raised).__name__}: {raised}", request_id=request_id,
+                      errorType=type(raised).__name__, stackTrace="".join(trace))
+        return _error(
+            500, type(raised).__name__, str(raised), request_id,
+            stack_trace=trace if self._settings.stack_traces else None,
+            error=config.ERROR_UNHANDLED,
+        )
+
+    def _finish(self, request_id: str, response: Response, seconds: float = 0.0) -> Response:
+        self.metrics.count(response.status)
+        self._log.log("INFO", "invocation finished", request_id=request_id,
+                      status=response.status, durationMs=round(seconds * 1000, 3))
+        response.headers[config.REQUEST_ID_HEADER] = request_id
+        return response
+
+
+async def _read_body(request: BaseRequest, limit: int) -> bytes | None:
+    """The request body, or None when it is larger than ``limit``."""
+    length = request.content_length
+    if length is not None and length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
+def _effective_timeout(timeout: float, deadline_header: str | None, now: float) -> float:
+    """The function's timeout, shortened by the caller's deadline (epoch ms) when it is given."""
+    if not deadline_header:
+        return timeout
+    try:
+        deadline = float(deadline_header) / 1000.0
+    except ValueError:
+        return timeout
+    return min(timeout, deadline - now)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_stack_trace(exc: BaseException) -> list[str]:
+    """The exception's traceback without the runtime's own frames at the top."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        tb = tb.tb_next
+    return traceback.format_exception(type(exc), exc, tb)
+
+
+def _status_error(error_type: str, message: str) -> dict[str, str]:
+    return {"status": "error", "errorType": error_type, "errorMessage": message}
+
+
+def _json_response(status: int, body: dict[str, str]) -> Response:
+    return Response(status=status, body=json.dumps(body).encode(), content_type=_JSON)
+
+
+def _error(
+    status: int,
+    error_type: str,
+    message: str,
+    request_id: str,
+    *,
+    stack_trace: list[str] | None = None,
+    error: str | None = None,
+) -> Response:
+    response = Response(
+        status=status,
+        body=error_body(error_type, message, request_id, stack_trace),
+        content_type=_JSON,
+    )
+    response.headers[config.REQUEST_ID_HEADER] = request_id
+    if error is not None:
+        response.headers[config.ERROR_HEADER] = error
+    return response

@@ -1,0 +1,104 @@
+"""The loop applying decisions through a Backend, with time injected (no sleeping)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from wisp.api.function import parse_function
+from wisp.autoscaler.decider import Observation
+from wisp.autoscaler.exchange import LocalExchange, Summaries
+from wisp.autoscaler.loop import Autoscaler, Scaled
+from wisp.autoscaler.meter import ConcurrencyMeter
+from wisp.gateway.static import StaticBackend
+
+
+def _fn(name: str = "f", **spec: object):  # type: ignore[no-untyped-def]
+    return parse_function({"metadata": {"name": name}, "spec": {
+        "runtime": "python3.12", "handler": "main.handler", "code": {"inline": "x"},
+        "scale": {"target": 10, "idleTimeout": "30s"}, **spec}})
+
+
+class Leader:
+    def __init__(self, leader: bool = True) -> None:
+        self.is_leader = leader
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class TwoReplicas(LocalExchange):
+    """This replica's summaries plus a fixed report from a peer."""
+
+    def __init__(self, peer: Summaries) -> None:
+        super().__init__()
+        self.peer = peer
+
+    async def collect(self) -> list[Summaries]:
+        return [*(await super().collect()), self.peer]
+
+
+async def test_scales_with_load_then_to_zero_after_idle() -> None:
+    fn = _fn()
+    backend = StaticBackend()
+    backend.replicas[fn.key] = 1
+    meter = ConcurrencyMeter(0.0)
+    ready = {"n": 1}
+    recorded: dict[str, int] = {}
+
+    def functions() -> Iterable[Scaled]:
+        return [Scaled(fn, ready["n"], meter)]
+
+    scaler = Autoscaler(backend, functions, election=Leader(),
+                        record=lambda key, state, value: recorded.__setitem__(state, value))
+    wall = 1_000.0
+    for _ in range(25):  # 25 calls in flight for 10 s
+        meter.started(0.0)
+    for second in range(1, 11):
+        scaler.sample(float(second), wall + second)
+        if second % 2 == 0:
+            await scaler.tick(wall + second)
+    assert backend.scale_calls[0] == (fn.key, 3)  # 25 in flight / 10 per pod
+    ready["n"] = 3
+    for _ in range(25):
+        meter.finished(10.5)
+    second = 10
+    while backend.replicas[fn.key] != 0 and second < 200:
+        second += 1
+        scaler.sample(float(second), wall + second)
+        if second % 2 == 0:
+            await scaler.tick(wall + second)
+    assert backend.replicas[fn.key] == 0
+    assert second >= 10 + 30  # not before the idle timeout
+    assert [r for _, r in backend.scale_calls][-1] == 0
+    assert recorded["desired"] == 0
+    assert backend.statuses[fn.key].desired_replicas is not None
+
+
+async def test_only_the_leader_scales_and_it_sums_all_replicas() -> None:
+    fn = _fn()
+    peer = {fn.key: Observation(stable_concurrency=40, panic_concurrency=40, in_flight=40, last_active=1.0)}
+    for leader, expected in ((False, []), (True, [(fn.key, 4)])):
+        backend = StaticBackend()
+        backend.replicas[fn.key] = 2
+        meter = ConcurrencyMeter(0.0)
+        scaler = Autoscaler(backend, lambda: [Scaled(fn, 2, meter)], exchange=TwoReplicas(peer),
+                            election=Leader(leader))
+        scaler.sample(1.0, 1.0)
+        await scaler.tick(1.0)
+        assert backend.scale_calls == expected
+
+
+async def test_pinned_replicas_are_left_alone_and_queue_demand_counts() -> None:
+    pinned = _fn("pinned", replicas=3)
+    queued = _fn("queued")
+    backend = StaticBackend()
+    backend.replicas[pinned.key] = 3
+    backend.replicas[queued.key] = 0
+    meters = {pinned.key: ConcurrencyMeter(0.0), queued.key: ConcurrencyMeter(0.0)}
+    scaler = Autoscaler(backend, lambda: [Scaled(pinned, 3, meters[pinned.key]),
+                                          Scaled(queued, 0, meters[queued.key])], election=Leader())
+    scaler.queue_demand = lambda: {queued.key: 15}
+    scaler.sample(1.0, 1.0)
+    await scaler.tick(1.0)
+    assert backend.scale_calls == [(queued.key, 2)]

@@ -1,0 +1,133 @@
+"""The API server rejects bad Functions and Triggers at apply time, naming the field."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cluster.fixtures import Kubectl
+
+pytestmark = pytest.mark.cluster
+
+GOOD_FUNCTION: dict[str, Any] = {
+    "apiVersion": "wisp.dev/v1alpha1",
+    "kind": "Function",
+    "metadata": {"name": "f"},
+    "spec": {
+        "runtime": "python3.12",
+        "handler": "main.handler",
+        "code": {"inline": "def handler(e, c):\n  return e\n"},
+    },
+}
+GOOD_TRIGGER: dict[str, Any] = {
+    "apiVersion": "wisp.dev/v1alpha1",
+    "kind": "Trigger",
+    "metadata": {"name": "t"},
+    "spec": {"function": "f", "http": {"path": "/hello"}},
+}
+
+
+def with_spec(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    obj = copy.deepcopy(base)
+    for key, value in changes.items():
+        if value is None:
+            obj["spec"].pop(key, None)
+        else:
+            obj["spec"][key] = value
+    return obj
+
+
+INVALID = [
+    ("unknown runtime", with_spec(GOOD_FUNCTION, runtime="cobol"), "spec.runtime"),
+    ("no handler", with_spec(GOOD_FUNCTION, handler=None), "spec.handler"),
+    ("python handler without function", with_spec(GOOD_FUNCTION, handler="main"), "spec.handler"),
+    ("two code sources", with_spec(GOOD_FUNCTION, code={"inline": "x", "image": "img"}), "spec.code"),
+    ("no code source", with_spec(GOOD_FUNCTION, code={}), "spec.code"),
+    ("custom without image", with_spec(GOOD_FUNCTION, runtime="custom"), "spec.code.image"),
+    ("memory too small", with_spec(GOOD_FUNCTION, memory="32Mi"), "spec.memory"),
+    ("memory too large", with_spec(GOOD_FUNCTION, memory="11Gi"), "spec.memory"),
+    ("memory not a quantity", with_spec(GOOD_FUNCTION, memory="lots"), "spec.memory"),
+    ("timeout too long", with_spec(GOOD_FUNCTION, timeout="16m"), "spec.timeout"),
+    ("timeout too short", with_spec(GOOD_FUNCTION, timeout="500ms"), "spec.timeout"),
+    ("timeout not a duration", with_spec(GOOD_FUNCTION, timeout="soon"), "spec.timeout"),
+    ("concurrency zero", with_spec(GOOD_FUNCTION, concurrency=0), "spec.concurrency"),
+    ("concurrency too high", with_spec(GOOD_FUNCTION, concurrency=5000), "spec.concurrency"),
+    ("scale min above max", with_spec(GOOD_FUNCTION, scale={"min": 5, "max": 2}), "spec.scale.min"),
+    ("scale max zero", with_spec(GOOD_FUNCTION, scale={"max": 0}), "spec.scale.max"),
+    ("scale metric unknown", with_spec(GOOD_FUNCTION, scale={"metric": "cpu"}), "spec.scale.metric"),
+    ("idle timeout zero", with_spec(GOOD_FUNCTION, scale={"idleTimeout": "0s"}), "spec.scale.idleTimeout"),
+    (
+        "reserved env name",
+        with_spec(GOOD_FUNCTION, env=[{"name": "WISP_HANDLER", "value": "x"}]),
+        "spec.env[0].name",
+    ),
+    (
+        "file name with a slash",
+        with_spec(GOOD_FUNCTION, code={"files": {"../etc/passwd": "x"}}),
+        "spec.code.files",
+    ),
+    ("cpu zero", with_spec(GOOD_FUNCTION, cpu="0"), "spec.cpu"),
+    ("trigger with two sources", with_spec(GOOD_TRIGGER, queue={"stream": "s"}), "spec"),
+    ("trigger with no source", with_spec(GOOD_TRIGGER, http=None), "spec"),
+    ("trigger without function", with_spec(GOOD_TRIGGER, function=None), "spec.function"),
+    ("trigger path not absolute", with_spec(GOOD_TRIGGER, http={"path": "hello"}), "spec.http.path"),
+    ("trigger path reserved", with_spec(GOOD_TRIGGER, http={"path": "/function/x"}), "spec.http.path"),
+    (
+        "trigger method unknown",
+        with_spec(GOOD_TRIGGER, http={"path": "/a", "methods": ["FETCH"]}),
+        "spec.http.methods[0]",
+    ),
+    (
+        "cron with 3 fields",
+        with_spec(GOOD_TRIGGER, http=None, schedule={"cron": "* * *"}),
+        "spec.schedule.cron",
+    ),
+    (
+        "queue retries negative",
+        with_spec(GOOD_TRIGGER, http=None, queue={"stream": "s", "maxRetries": -1}),
+        "spec.queue.maxRetries",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "obj", "field"), INVALID, ids=[c[0] for c in INVALID])
+def test_invalid_spec_is_rejected_naming_the_field(
+    kubectl: Kubectl, namespace: str, case: str, obj: dict[str, Any], field: str
+) -> None:
+    proc = kubectl("apply", "-f", "-", input=yaml.safe_dump(obj), namespace=namespace, check=False)
+    assert proc.returncode != 0, f"{case}: accepted"
+    assert field in proc.stderr, f"{case}: {proc.stderr}"
+
+
+@pytest.mark.parametrize("obj", [GOOD_FUNCTION, GOOD_TRIGGER], ids=["function", "trigger"])
+def test_valid_objects_are_accepted_with_defaults(
+    kubectl: Kubectl, namespace: str, obj: dict[str, Any]
+) -> None:
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(obj), namespace=namespace)
+    kind = obj["kind"].lower()
+    stored = yaml.safe_load(
+        kubectl("get", kind, obj["metadata"]["name"], "-o", "yaml", namespace=namespace).stdout
+    )
+    if kind == "function":
+        assert stored["spec"]["memory"] == "256Mi"
+        assert stored["spec"]["timeout"] == "30s"
+        assert stored["spec"]["scale"] == {
+            "min": 0,
+            "max": 20,
+            "metric": "concurrency",
+            "target": 10,
+            "idleTimeout": "60s",
+        }
+
+
+def test_short_names_category_and_explain(kubectl: Kubectl, namespace: str) -> None:
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(GOOD_FUNCTION), namespace=namespace)
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(GOOD_TRIGGER), namespace=namespace)
+    listed = kubectl("get", "wisp", namespace=namespace).stdout
+    assert "function.wisp.dev/f" in listed and "trigger.wisp.dev/t" in listed
+    assert "RUNTIME" in kubectl("get", "fn", namespace=namespace).stdout
+    assert "FUNCTION" in kubectl("get", "trig", namespace=namespace).stdout
+    assert "memory" in kubectl("explain", "function.spec").stdout

@@ -1,0 +1,260 @@
+"""The operator against the real control plane: a Function becomes running pieces."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from tests.cluster.fixtures import ROOT, Kubectl, OperatorProcess, start_operator, stop_process, wait_for
+
+pytestmark = pytest.mark.cluster
+
+
+def get(kubectl: Kubectl, ns: str, *what: str) -> dict[str, Any] | None:
+    proc = kubectl("get", *what, "-o", "json", namespace=ns, check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def condition(fn: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    for cond in ((fn or {}).get("status") or {}).get("conditions") or ():
+        if cond["type"] == kind:
+            return dict(cond)
+    return {}
+
+
+def apply_hello(kubectl: Kubectl, ns: str, **spec: Any) -> dict[str, Any]:
+    obj = yaml.safe_load((ROOT / "examples" / "hello.yaml").read_text())
+    obj["spec"].update(spec)
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(obj), namespace=ns)
+    return obj
+
+
+def deployed(kubectl: Kubectl, ns: str, name: str = "hello") -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        fn = get(kubectl, ns, "function", name)
+        return fn if condition(fn, "Deployed").get("status") == "True" else None
+
+    return dict(wait_for(ready, timeout=30, what=f"Function {name} Deployed"))
+
+
+def test_hello_gets_configmap_deployment_service(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    apply_hello(kubectl, namespace)
+    fn = deployed(kubectl, namespace)
+    uid = fn["metadata"]["uid"]
+
+    cm = get(kubectl, namespace, "configmap", "hello-code")
+    dep = get(kubectl, namespace, "deployment", "hello")
+    svc = get(kubectl, namespace, "service", "hello")
+    assert cm and dep and svc
+    assert "def handler(event, context)" in cm["data"]["main.py"]
+    for child in (cm, dep, svc):
+        assert child["metadata"]["labels"]["wisp.dev/function"] == "hello"
+        assert child["metadata"]["ownerReferences"][0]["uid"] == uid
+    assert dep["spec"]["replicas"] == 0
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["WISP_HANDLER"] == "main.handler" and env["WISP_TIMEOUT_SECONDS"] == "10"
+    assert env["WISP_MEMORY_MB"] == "128"
+    assert container["resources"]["limits"]["memory"] == "128Mi"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert svc["spec"]["selector"] == {"wisp.dev/function": "hello"}
+
+    status = fn["status"]
+    assert status["url"].endswith("/function/hello." + namespace)
+    assert status["observedGeneration"] == fn["metadata"]["generation"]
+    assert condition(fn, "Ready")["reason"] == "ScaledToZero"
+    assert condition(fn, "ScaledToZero")["status"] == "True"
+    events = kubectl(
+        "get", "events", "--field-selector", "involvedObject.name=hello", namespace=namespace
+    ).stdout
+    assert "created Deployment hello" in events
+
+
+def test_code_change_rolls_the_pod_template(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    apply_hello(kubectl, namespace)
+    deployed(kubectl, namespace)
+    before = get(kubectl, namespace, "deployment", "hello")
+    assert before
+    old_hash = before["spec"]["template"]["metadata"]["annotations"]["wisp.dev/config-hash"]
+
+    apply_hello(kubectl, namespace, code={"inline": "def handler(event, context):\n    return 'v2'\n"})
+
+    def rolled() -> dict[str, Any] | None:
+        dep = get(kubectl, namespace, "deployment", "hello")
+        new = (dep or {}).get("spec", {}).get("template", {}).get("metadata", {}).get("annotations", {})
+        return dep if new.get("wisp.dev/config-hash") not in (None, old_hash) else None
+
+    wait_for(rolled, what="a new pod template hash")
+    cm = get(kubectl, namespace, "configmap", "hello-code")
+    assert cm and "'v2'" in cm["data"]["main.py"]
+
+
+def test_hand_edit_is_reverted_but_replicas_are_kept(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    apply_hello(kubectl, namespace)
+    deployed(kubectl, namespace)
+    kubectl("scale", "deployment/hello", "--replicas=3", namespace=namespace)
+    kubectl("set", "image", "deployment/hello", "function=evil/image:latest", namespace=namespace)
+    kubectl("set", "env", "deployment/hello", "WISP_TIMEOUT_SECONDS=999", namespace=namespace)
+
+    def restored() -> dict[str, Any] | None:
+        dep = get(kubectl, namespace, "deployment", "hello") or {}
+        container = dep["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        ok = container["image"] == "wisp/runtime-python:3.12" and env["WISP_TIMEOUT_SECONDS"] == "10"
+        return dep if ok else None
+
+    dep = wait_for(restored, what="the operator to revert the hand edit")
+    assert dep["spec"]["replicas"] == 3
+
+
+def test_scale_bounds_change_clamps_replicas(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    apply_hello(kubectl, namespace)
+    deployed(kubectl, namespace)
+    kubectl("scale", "deployment/hello", "--replicas=4", namespace=namespace)
+    apply_hello(kubectl, namespace, scale={"min": 0, "max": 2})
+
+    def clamped() -> bool:
+        dep = get(kubectl, namespace, "deployment", "hello") or {}
+        return bool(dep.get("spec", {}).get("replicas") == 2)
+
+    wait_for(clamped, what="replicas clamped to the new max")
+
+
+def test_kubectl_scale_on_the_function_pins_replicas(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    apply_hello(kubectl, namespace)
+    deployed(kubectl, namespace)
+    kubectl("scale", "function/hello", "--replicas=2", namespace=namespace)
+    wait_for(
+        lambda: (get(kubectl, namespace, "deployment", "hello") or {}).get("spec", {}).get("replicas") == 2,
+        what="the Function's scale subresource to reach the Deployment",
+    )
+
+
+def test_deleting_the_function_removes_its_children(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    apply_hello(kubectl, namespace)
+    deployed(kubectl, namespace)
+    kubectl("delete", "function", "hello", "--wait=true", namespace=namespace)
+
+    def gone() -> bool:
+        return all(
+            get(kubectl, namespace, kind, name) is None
+            for kind, name in (("deployment", "hello"), ("service", "hello"), ("configmap", "hello-code"))
+        )
+
+    wait_for(gone, timeout=60, what="garbage collection of the children")
+
+
+def test_missing_configmap_is_reported_once_and_heals(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    apply_hello(kubectl, namespace, code={"configMapRef": {"name": "my-code"}})
+
+    def reported() -> dict[str, Any] | None:
+        fn = get(kubectl, namespace, "function", "hello")
+        return fn if condition(fn, "Deployed").get("reason") == "ConfigMapNotFound" else None
+
+    fn = wait_for(reported, what="ConfigMapNotFound in status")
+    assert "my-code" in condition(fn, "Ready")["message"]
+    kubectl(
+        "create",
+        "configmap",
+        "my-code",
+        "--from-literal=main.py=def handler(e, c): return 1",
+        namespace=namespace,
+    )
+    # Touching the Function (any spec change) re-reconciles at once; the timer would too, later.
+    kubectl("annotate", "function", "hello", "touch=1", namespace=namespace)
+    apply_hello(kubectl, namespace, code={"configMapRef": {"name": "my-code"}}, memory="192Mi")
+    deployed(kubectl, namespace)
+    warnings = kubectl(
+        "get", "events", "--field-selector", "reason=ConfigMapNotFound", namespace=namespace
+    ).stdout
+    assert warnings.count("ConfigMapNotFound") == 1
+
+
+def test_trigger_is_bound_when_its_function_exists(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    trigger = {
+        "apiVersion": "wisp.dev/v1alpha1",
+        "kind": "Trigger",
+        "metadata": {"name": "greet"},
+        "spec": {"function": "hello", "http": {"path": "/greet"}},
+    }
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(trigger), namespace=namespace)
+
+    def bound(status: str) -> Any:
+        return lambda: condition(get(kubectl, namespace, "trigger", "greet"), "Bound").get("status") == status
+
+    wait_for(bound("False"), what="Bound False while the Function is missing")
+    assert condition(get(kubectl, namespace, "trigger", "greet"), "Bound")["reason"] == "FunctionNotFound"
+    apply_hello(kubectl, namespace)
+    wait_for(bound("True"), what="Bound True once the Function exists")
+    kubectl("delete", "function", "hello", namespace=namespace)
+    wait_for(bound("False"), what="Bound False after the Function is deleted")
+
+
+@pytest.fixture
+def isolated_namespace(kube_api: client.ApiClient, crds: None) -> Iterator[str]:
+    """A namespace the session operator does not watch (its pattern is t-*)."""
+    name = f"iso-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api(kube_api)
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
+
+
+def test_restarted_operator_converges_without_duplicates(
+    kubectl: Kubectl, kubeconfig: Path, isolated_namespace: str, tmp_path: Path
+) -> None:
+    ns = isolated_namespace
+    first = start_operator(kubeconfig, tmp_path / "first.log", "--namespace", ns, "--liveness-port", "0")
+    try:
+        apply_hello(kubectl, ns)
+        deployed(kubectl, ns)
+    finally:
+        stop_process(first.proc)
+    # While it is down: a spec change and a second function.
+    apply_hello(kubectl, ns, memory="192Mi")
+    second_fn = yaml.safe_load((ROOT / "examples" / "hello.yaml").read_text())
+    second_fn["metadata"]["name"] = "second"
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(second_fn), namespace=ns)
+
+    second = start_operator(kubeconfig, tmp_path / "second.log", "--namespace", ns, "--liveness-port", "0")
+    try:
+        deployed(kubectl, ns, "second")
+
+        def converged() -> bool:
+            dep = get(kubectl, ns, "deployment", "hello") or {}
+            limits = dep["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+            return bool(limits["memory"] == "192Mi")
+
+        wait_for(converged, what="the change made while the operator was down")
+    finally:
+        stop_process(second.proc)
+    deployments = get(kubectl, ns, "deployments") or {}
+    assert sorted(d["metadata"]["name"] for d in deployments["items"]) == ["hello", "second"]
+    services = get(kubectl, ns, "services") or {}
+    assert sorted(s["metadata"]["name"] for s in services["items"]) == ["hello", "second"]
+    configmaps = [c["metadata"]["name"] for c in (get(kubectl, ns, "configmaps") or {})["items"]]
+    assert sorted(c for c in configmaps if c.endswith("-code")) == ["hello-code", "second-code"]

@@ -1,0 +1,71 @@
+"""Endpoint pool bookkeeping: least in flight, per-pod caps, FIFO waiters, failed endpoints."""
+
+from __future__ import annotations
+
+from wisp.gateway.backend import Endpoint
+from wisp.gateway.pool import FAILED_HOLD, EndpointPool
+
+A = Endpoint("10.0.0.1", 8080, "a")
+B = Endpoint("10.0.0.2", 8080, "b")
+
+
+def test_least_in_flight_and_capacity() -> None:
+    pool: EndpointPool[str] = EndpointPool(capacity=2)
+    pool.set_endpoints([A, B], now=0)
+    picks = [pool.try_acquire() for _ in range(4)]
+    assert [p.endpoint.name for p in picks if p] in (["a", "b", "a", "b"], ["a", "b", "b", "a"])
+    assert pool.try_acquire() is None  # both at capacity
+    assert pool.in_flight == 4
+
+
+def test_release_hands_capacity_to_the_first_waiter() -> None:
+    pool: EndpointPool[str] = EndpointPool(capacity=1)
+    pool.set_endpoints([A], now=0)
+    slot = pool.try_acquire()
+    assert slot is not None
+    pool.enqueue("first")
+    pool.enqueue("second")
+    grant = pool.release(slot)
+    assert grant == ("first", slot)
+    assert slot.in_flight == 1
+    assert list(pool.waiters) == ["second"]
+
+
+def test_new_endpoints_wake_waiters_up_to_capacity() -> None:
+    pool: EndpointPool[str] = EndpointPool(capacity=2)
+    for name in "wxyz":
+        pool.enqueue(name)
+    assert not pool.has_endpoints
+    grants = pool.set_endpoints([A], now=0)
+    assert [w for w, _ in grants] == ["w", "x"]
+    assert list(pool.waiters) == ["y", "z"]
+    assert [w for w, _ in pool.set_capacity(3)] == ["y"]
+
+
+def test_failed_endpoint_leaves_rotation_until_ready_again() -> None:
+    pool: EndpointPool[str] = EndpointPool(capacity=10)
+    pool.set_endpoints([A, B], now=0)
+    slot_a = pool.slots[A.address]
+    pool.mark_failed(slot_a, now=1.0)
+    assert all(pool.try_acquire().endpoint == B for _ in range(3))  # type: ignore[union-attr]
+    pool.set_endpoints([A, B], now=1.5)  # re-delivered too soon: still out
+    assert not slot_a.healthy
+    pool.set_endpoints([B], now=1.6)  # gone from the ready set...
+    pool.set_endpoints([A, B], now=1.7)  # ...and back: it was re-probed ready
+    assert pool.slots[A.address].healthy
+    pool.mark_failed(pool.slots[A.address], now=2.0)
+    pool.set_endpoints([A, B], now=2.0 + FAILED_HOLD)
+    assert pool.slots[A.address].healthy
+
+
+def test_removed_endpoint_finishes_its_calls_but_gets_no_more() -> None:
+    pool: EndpointPool[str] = EndpointPool(capacity=1)
+    pool.set_endpoints([A], now=0)
+    slot = pool.try_acquire()
+    assert slot is not None
+    pool.enqueue("w")
+    pool.set_endpoints([], now=1)
+    assert pool.release(slot) is None  # not handed on: A is gone
+    assert list(pool.waiters) == ["w"]
+    pool.discard("w")
+    assert pool.drain_waiters() == []

@@ -1,0 +1,87 @@
+"""The languages the runtime contract tests run against, with each one's handler fixtures.
+
+Every contract test is parametrized over ``LANGUAGES``. A new runtime joins the table by adding
+a ``Language`` whose handler fixtures (``handlers/<name>/``) implement the same behaviours under
+the same names (see handlers/python/handlers.py for what each one does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wisp.api import Runtime
+
+HANDLERS = Path(__file__).parent / "handlers"
+
+
+@dataclass(frozen=True)
+class Language:
+    name: str
+    runtime: Runtime
+    handlers_dir: Path
+    # Handler names that all echo their event, one per handler style the language supports.
+    echo_styles: tuple[str, ...]
+    # A code dir whose handler file does not parse, and what the error must point at.
+    syntax_error_files: Mapping[str, str]
+    syntax_error_handler: str
+    syntax_error_mentions: str
+    # A code dir that needs a package from the registry; its handler, called with
+    # {"n": 5, "s": "x"}, returns {"ok": true, "location": <file the package was loaded from>}.
+    deps_files: Mapping[str, str]
+    deps_handler: str
+    # Whether a call that blocks its thread past the timeout fails /livez (Python: the thread
+    # cannot be stopped) or is cleaned up (Node.js: the worker is terminated and replaced).
+    blocked_call_fails_liveness: bool
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    def handler(self, name: str) -> str:
+        return f"handlers.{name}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+PYTHON = Language(
+    name="python",
+    runtime=Runtime.PYTHON312,
+    handlers_dir=HANDLERS / "python",
+    echo_styles=("echo", "async_echo"),
+    syntax_error_files={"broken.py": "def handler(event, context):\n    return {\n"},
+    syntax_error_handler="broken.handler",
+    syntax_error_mentions="broken.py",
+    deps_files={
+        "requirements.txt": "six\n",
+        "main.py": (
+            "import six\n\n\ndef handler(event, context):\n"
+            "    return {'ok': six.moves is not None, 'location': six.__file__}\n"
+        ),
+    },
+    deps_handler="main.handler",
+    blocked_call_fails_liveness=True,
+)
+
+NODE = Language(
+    name="node",
+    runtime=Runtime.NODEJS20,
+    handlers_dir=HANDLERS / "node",
+    echo_styles=("echo", "sync_echo", "callback_echo"),
+    syntax_error_files={"broken.js": "exports.handler = async (event) => {\n  return {;\n};\n"},
+    syntax_error_handler="broken.handler",
+    syntax_error_mentions="broken.js",
+    deps_files={
+        "package.json": '{"name": "fn", "version": "1.0.0", "dependencies": {"is-number": "^7.0.0"}}',
+        "index.js": (
+            "const isNumber = require('is-number');\n"
+            "exports.handler = async (event) => ({\n"
+            "  ok: isNumber(event.n) && !isNumber(event.s),\n"
+            "  location: require.resolve('is-number'),\n"
+            "});\n"
+        ),
+    },
+    deps_handler="index.handler",
+    blocked_call_fails_liveness=False,
+)
+
+LANGUAGES = (PYTHON, NODE)
