@@ -50,6 +50,8 @@ class LaunchSpec:
     host: str = "127.0.0.1"
     port: int = 0  # 0: a free port, chosen by the runtime (or by the launcher for others)
     log_sink: LogSink = None  # a file to append lines to, or a callback per line
+    # A command prefix, e.g. ``("ip", "netns", "exec", NAME)`` to run in a network namespace.
+    wrapper: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,24 @@ def runtime_command(runtime: Runtime) -> list[str]:
 
 
 def _java_command() -> list[str]:
-    jar = runtime_images_dir() / "java" / "runtime" / "target" / "wisp-runtime.jar"
-    return ["java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar", str(jar)]
+    """The Java image's command, run locally: ``java @jvm.options [CDS archive] -jar ...``.
+
+    ``runtime-images/java/build.sh`` makes the jar and, beside it, the class-data-sharing archive
+    for the ``java`` it ran (``$JAVA_HOME/bin/java``, else the one on PATH); a JVM that cannot use
+    the archive runs without it. ``WISP_JAVA_OPTS`` adds JVM flags (last, so they win).
+    """
+    java_dir = runtime_images_dir() / "java"
+    jar = java_dir / "runtime" / "target" / "wisp-runtime.jar"
+    if not jar.is_file():
+        raise LaunchError(f"{jar} is missing: build it with {java_dir / 'build.sh'}")
+    java_home = os.environ.get("JAVA_HOME")
+    command = [os.path.join(java_home, "bin", "java") if java_home else "java",
+               f"@{java_dir / 'jvm.options'}"]
+    archive = jar.with_suffix(".jsa")
+    if archive.is_file():
+        command.append(f"-XX:SharedArchiveFile={archive}")
+    command += os.environ.get("WISP_JAVA_OPTS", "").split()
+    return [*command, "-jar", str(jar)]
 
 
 def _announces_listening(runtime: Runtime) -> bool:
@@ -308,7 +326,7 @@ async def _spawn(
 
 async def start_runtime(spec: LaunchSpec) -> RuntimeProcess:
     """Starts the runtime for ``spec``; call ``wait_ready`` on the result."""
-    command = runtime_command(spec.runtime)
+    command = [*spec.wrapper, *runtime_command(spec.runtime)]
     port = spec.port
     if port == 0 and not _announces_listening(spec.runtime):
         port = _free_port(spec.host)

@@ -32,7 +32,7 @@ stamp="$target/.build-stamp"
 api_jar="${MAVEN_REPO:-$HOME/.m2/repository}/dev/wisp/wisp-runtime-api/0.1.0/wisp-runtime-api-0.1.0.jar"
 
 sources_hash() {
-  (cd "$here" && find pom.xml api/pom.xml runtime/pom.xml api/src runtime/src -type f -print0 \
+  (cd "$here" && find pom.xml jvm.options api/pom.xml runtime/pom.xml api/src runtime/src -type f -print0 \
     | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1
 }
 
@@ -60,8 +60,9 @@ rm -f "$offline_log"
 rm -f "$jsa"
 if [[ $cds == 1 ]]; then
   # The archive records the jar's path, size and mtime: it is only valid beside this very jar.
-  "$java_bin" -XX:ArchiveClassesAtExit="$jsa.tmp" -Xlog:disable -Xlog:all=error:stderr \
-    -jar "$jar" --train >/dev/null
+  # Trained with the flags the runtime runs with (jvm.options), quietly.
+  "$java_bin" @"$here/jvm.options" -Xlog:disable -Xlog:all=error:stderr \
+    -XX:ArchiveClassesAtExit="$jsa.tmp" -jar "$jar" --train >/dev/null
   mv "$jsa.tmp" "$jsa"
 fi
 echo "$want" >"$stamp"

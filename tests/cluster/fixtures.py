@@ -150,7 +150,12 @@ def operator(
 ) -> Iterator[OperatorProcess]:
     """One cluster-wide operator for the session (tests that restart it start their own)."""
     handle = start_operator(
-        kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log", "--namespace", "t-*", "--liveness-port", "0"
+        kubeconfig,
+        tmp_path_factory.mktemp("operator") / "operator.log",
+        "--namespace",
+        "t-*",
+        "--liveness-port",
+        "0",
     )
     yield handle
     stop_process(handle.proc)

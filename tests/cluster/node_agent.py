@@ -1,8 +1,9 @@
 """A test node agent: plays kubelet (and scheduler) for the pods of wisp Functions.
 
 It registers a Node, binds pending Function pods to it, runs each pod's runtime server as a
-local process (through ``wisp.launcher``, as ``wisp dev`` does) on the pod's own loopback
-address (127.42.x.y, port 8080), and reports the pod Running/Ready with that IP, so the real
+local process (through ``wisp.launcher``, as ``wisp dev`` does) on the pod's own address in the
+test pod network (``podnet``: 10.213.x.y, port 8080, in a network namespace joined to the host
+by a veth), and reports the pod Running/Ready with that IP, so the real
 kube-controller-manager writes EndpointSlices and the gateway routes real calls. Code comes
 from the pod's ConfigMap volume; a pod whose code is in an image cannot run here and is
 reported ``ErrImagePull``, as a kubelet without that image would.
@@ -16,7 +17,6 @@ import asyncio
 import base64
 import contextlib
 import datetime
-import itertools
 import logging
 import threading
 from collections.abc import Mapping
@@ -30,6 +30,8 @@ from kubernetes.client.rest import ApiException
 from wisp.api import Runtime, contract
 from wisp.launcher import LaunchError, LaunchSpec, RuntimeProcess, install_dependencies, start_runtime
 from wisp.resources.names import FUNCTION_LABEL, RUNTIME_ANNOTATION
+
+from tests.cluster.podnet import PodNetwork
 
 log = logging.getLogger("wisp.test.node-agent")
 NODE_NAME = "wisp-test-node"
@@ -56,7 +58,7 @@ class NodeAgent:
     workdir: Path
     node_name: str = NODE_NAME
     pods: dict[str, PodRun] = field(default_factory=dict)  # by pod uid
-    _ips: itertools.count[int] = field(default_factory=lambda: itertools.count(2))
+    network: PodNetwork = field(default_factory=PodNetwork)
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -65,6 +67,7 @@ class NodeAgent:
     def start(self) -> NodeAgent:
         self.api = config.new_client_from_config(config_file=str(self.kubeconfig))
         self.core = client.CoreV1Api(self.api)
+        self.network.setup()
         self._register_node()
         self._loop = asyncio.new_event_loop()
         ready = threading.Event()
@@ -79,6 +82,7 @@ class NodeAgent:
             asyncio.run_coroutine_threadsafe(self._stop_all(), self._loop).result(timeout=60)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
+        self.network.teardown()
 
     def pod_ip(self, namespace: str, name: str) -> str | None:
         return next((p.ip for p in self.pods.values() if (p.namespace, p.name) == (namespace, name)), None)
@@ -94,7 +98,7 @@ class NodeAgent:
         assert self._loop is not None
         asyncio.set_event_loop(self._loop)
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
-        self._loop.create_task(self._consume())
+        self._consumer = self._loop.create_task(self._consume())
         threading.Thread(target=self._watch_pods, name="node-agent-watch", daemon=True).start()
         ready.set()
         self._loop.run_forever()
@@ -160,7 +164,7 @@ class NodeAgent:
             await asyncio.to_thread(self._bind, meta["namespace"], meta["name"])
             return
         if spec["nodeName"] == self.node_name and uid not in self.pods:
-            run = PodRun(meta["namespace"], meta["name"], self._next_ip())
+            run = PodRun(meta["namespace"], meta["name"], await asyncio.to_thread(self.network.allocate))
             self.pods[uid] = run
             run.task = asyncio.create_task(self._keep_running(run, pod))
 
@@ -221,6 +225,7 @@ class NodeAgent:
             env=env,
             host=run.ip,
             port=contract.PORT,
+            wrapper=self.network.wrapper,
             log_sink=str(pod_dir / "function.log"),
         )
 
@@ -301,12 +306,11 @@ class NodeAgent:
     async def _stop_all(self) -> None:
         for uid in list(self.pods):
             await self._stop_pod(uid)
+        self._consumer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._consumer
 
     # -- node and scheduling --------------------------------------------------------------------
-    def _next_ip(self) -> str:
-        n = next(self._ips)
-        return f"127.42.{n // 250}.{n % 250 + 2}"
-
     def _bind(self, namespace: str, name: str) -> None:
         body = {
             "apiVersion": "v1",

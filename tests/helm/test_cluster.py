@@ -205,7 +205,12 @@ def values_for(mode: str, namespace: str) -> dict[str, Any]:
     return values
 
 
-@pytest.mark.parametrize("mode", ["all-namespaces", "namespaced"])
+@pytest.mark.parametrize(
+    ("helm", "mode"),
+    [(4, "all-namespaces"), (3, "namespaced")],
+    indirect=["helm"],
+    ids=["helm4-all", "helm3-ns"],
+)
 def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
     release: Release,
     kubectl: Kubectl,
@@ -214,7 +219,6 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
     components: dict[str, Component],
     mode: str,
 ) -> None:
-    import time; t0=time.monotonic(); mark=lambda m: print(f"{time.monotonic()-t0:6.2f} {m}", flush=True)
     restrict_pod_security(kubectl, namespace)
     notes = release.install(values_for(mode, namespace))
     expected_ns = namespace if mode == "namespaced" else "default"
@@ -229,13 +233,10 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
             counts[component(pod)] = counts.get(component(pod), 0) + 1
         return counts if counts == {"operator": 2, "gateway": 2, "redis": 1} else {}
 
-    mark('wait_for(pods_by_component')
     wait_for(pods_by_component, timeout=60, what="the chart's pods to be admitted")
 
-    mark('components.update(start_compon')
     components.update(start_components(release, kubectl, kubeconfig))
     operator, gateway = components["operator"], components["gateway"]
-    mark('kubectl("apply", "-f", "-", in')
     kubectl("apply", "-f", "-", input=HELLO, namespace=namespace)
 
     # The operator reconciles: children created, status written (with the chart's gateway URL).
@@ -249,7 +250,6 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
         timeout=60,
         what=f"Function deployed (operator log: {operator.log})",
     )
-    mark('gateway_service =')
     gateway_service = f"{release.name}-wisp-gateway"
     assert fn["status"]["url"] == f"http://{gateway_service}.{namespace}.svc:8080/function/hello.{namespace}"
     kubectl("get", "configmap", "hello-code", namespace=namespace)
@@ -257,23 +257,21 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
     assert deployment_replicas(kubectl, namespace) == 0
 
     # The gateway is ready once its watches (Functions, Triggers, EndpointSlices) have synced.
-    mark('admin = f"http://127.0.0.1:{ga')
     admin = f"http://127.0.0.1:{gateway.ports['admin']}"
     wait_for(lambda: http("GET", f"{admin}/readyz", timeout=2)[0] == 200, timeout=60, what="gateway ready")
 
     # A call to a function at zero replicas scales its Deployment through the scale subresource.
     status, _ = http("POST", f"http://127.0.0.1:{gateway.ports['http']}/function/hello.{namespace}", b"{}")
-    mark('assert status in')
     assert status in (502, 503, 504), status  # no kubelet here, so no pod ever becomes ready
     assert wait_for(lambda: deployment_replicas(kubectl, namespace) == 1, timeout=30, what="scaled to 1")
 
-    mark('for comp in (operator, gateway')
     for comp in (operator, gateway):
         assert comp.proc.poll() is None, f"{comp.name} exited:\n{comp.logs()[-3000:]}"
         assert forbidden_lines(comp.logs()) == [], f"{comp.name} was denied:\n{comp.logs()[-3000:]}"
     assert "Handler 'function_changed' succeeded" in operator.logs()
 
 
+@pytest.mark.parametrize("helm", [3], indirect=True, ids=["helm3"])
 def test_a_missing_operator_rule_is_caught(
     release: Release, kubectl: Kubectl, kubeconfig: Path, namespace: str, components: dict[str, Component]
 ) -> None:
@@ -294,6 +292,7 @@ def test_a_missing_operator_rule_is_caught(
     )
 
 
+@pytest.mark.parametrize("helm", [4], indirect=True, ids=["helm4"])
 def test_a_missing_gateway_rule_is_caught(
     release: Release, kubectl: Kubectl, kubeconfig: Path, namespace: str, components: dict[str, Component]
 ) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.runtimes.java.contract import java_language
 from wisp.api import Runtime
 
 HANDLERS = Path(__file__).parent / "handlers"
@@ -84,4 +85,4 @@ NODE = Language(
     blocked_call_fails_liveness=False,
 )
 
-LANGUAGES = (PYTHON, NODE)
+LANGUAGES = (PYTHON, NODE, java_language())

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
-from aiohttp import ClientSession, DummyCookieJar, TCPConnector, web
+from aiohttp import web
 
 from wisp.autoscaler.exchange import LeaderElection, SampleExchange
 from wisp.autoscaler.loop import Autoscaler, LoopSettings, Scaled
@@ -66,7 +66,7 @@ def make_app(
 
     app = web.Application(client_max_size=config.max_body_bytes + 1, handler_args={"access_log": None})
     app[COMPONENTS] = parts
-    app.cleanup_ctx.append(_session_ctx)
+    app.cleanup_ctx.append(_connections_ctx)
     app.cleanup_ctx.append(_backend_ctx)
     app.cleanup_ctx.append(_autoscaler_ctx)
     app.router.add_get("/healthz", healthz)
@@ -96,16 +96,11 @@ def _replicas(parts: Components) -> Iterable[ReplicaRow]:
             yield fn.name, fn.namespace, "desired", float(desired)
 
 
-async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _connections_ctx(app: web.Application) -> AsyncIterator[None]:
     parts = app[COMPONENTS]
-    connector = TCPConnector(
-        limit=parts.config.upstream_pool_size, limit_per_host=0, keepalive_timeout=30, ttl_dns_cache=None
-    )
-    session = ClientSession(connector=connector, auto_decompress=False, cookie_jar=DummyCookieJar())
-    parts.gateway.forwarder.session = session
     yield
     await parts.activator.close()
-    await session.close()
+    await parts.gateway.forwarder.connections.close()
 
 
 async def _backend_ctx(app: web.Application) -> AsyncIterator[None]:

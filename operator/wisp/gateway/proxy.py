@@ -1,4 +1,4 @@
-"""The hop to a pod: headers in and out, bodies streamed, one keep-alive client session.
+"""The hop to a pod: headers in and out, bodies streamed, pooled keep-alive connections.
 
 Small bodies (up to ``BUFFER_BYTES`` with a Content-Length) are read whole, which on loopback
 is cheaper than chunk-by-chunk streaming; anything larger, or without a length, streams in both
@@ -7,15 +7,16 @@ directions without being re-serialised. Hop-by-hop headers are dropped both ways
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
-from aiohttp import ClientSession, ClientTimeout, StreamReader, web
+from aiohttp import StreamReader, web
 from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
 
 from wisp.api import contract
+from wisp.gateway.connections import UpstreamConnections, UpstreamFailed, request_head
 
 BUFFER_BYTES = 256 * 1024
 HOP_BY_HOP = frozenset(
@@ -25,6 +26,11 @@ HOP_BY_HOP = frozenset(
     }
 )
 _RESPONSE_DROP = HOP_BY_HOP | {"date", "server"}
+_WISP_SET = frozenset({contract.EVENT_HEADER.lower(), "x-forwarded-for", "x-forwarded-proto",
+                       "x-forwarded-host"})
+
+Address = tuple[str, int]
+Body = bytes | AsyncIterator[bytes] | None
 
 
 class BodyTooLarge(Exception):
@@ -52,24 +58,27 @@ def _connection_tokens(headers: Mapping[str, str]) -> frozenset[str]:
     return frozenset(t.strip().lower() for t in value.split(","))
 
 
-def upstream_headers(request: web.BaseRequest, event: str) -> CIMultiDict[str]:
+def upstream_headers(request: web.BaseRequest, event: str) -> list[tuple[str, str]]:
     """The request's end-to-end headers plus wisp's and the X-Forwarded-* ones."""
     incoming = request.headers
     extra = _connection_tokens(incoming)
-    out: CIMultiDict[str] = CIMultiDict()
+    out: list[tuple[str, str]] = []
+    request_id = ""
     for name, value in incoming.items():
         lower = name.lower()
-        if lower in HOP_BY_HOP or lower in extra:
+        if lower in HOP_BY_HOP or lower in extra or lower in _WISP_SET:
             continue
-        out.add(name, value)
-    out[contract.EVENT_HEADER] = event
-    if contract.REQUEST_ID_HEADER not in out:
-        out[contract.REQUEST_ID_HEADER] = uuid.uuid4().hex
+        if lower == "x-wisp-request-id":
+            request_id = value
+        out.append((name, value))
+    if not request_id:
+        out.append((contract.REQUEST_ID_HEADER, uuid.uuid4().hex))
     peer = request.remote or ""
     previous = incoming.get("X-Forwarded-For")
-    out["X-Forwarded-For"] = f"{previous}, {peer}" if previous else peer
-    out["X-Forwarded-Proto"] = incoming.get("X-Forwarded-Proto") or request.scheme
-    out["X-Forwarded-Host"] = incoming.get("X-Forwarded-Host") or request.host
+    out.append((contract.EVENT_HEADER, event))
+    out.append(("X-Forwarded-For", f"{previous}, {peer}" if previous else peer))
+    out.append(("X-Forwarded-Proto", incoming.get("X-Forwarded-Proto") or request.scheme))
+    out.append(("X-Forwarded-Host", incoming.get("X-Forwarded-Host") or request.host))
     return out
 
 
@@ -93,26 +102,24 @@ async def _limited(stream: StreamReader, limit: int) -> AsyncIterator[bytes]:
         yield chunk
 
 
+def _body_kind(body: Body) -> str:
+    if body is None:
+        return "none"
+    if isinstance(body, bytes):
+        return str(len(body))
+    return "chunked"
+
+
 class Forwarder:
-    def __init__(self, max_body_bytes: int, session: ClientSession | None = None) -> None:
+    def __init__(self, max_body_bytes: int, connections: UpstreamConnections | None = None) -> None:
         self.max_body_bytes = max_body_bytes
-        self._session = session
+        self.connections = connections or UpstreamConnections()
 
-    @property
-    def session(self) -> ClientSession:
-        if self._session is None:
-            raise RuntimeError("the gateway's client session is not open")
-        return self._session
-
-    @session.setter
-    def session(self, session: ClientSession) -> None:
-        self._session = session
-
-    async def request_body(self, request: web.Request) -> bytes | AsyncIterator[bytes] | None:
+    async def request_body(self, request: web.Request) -> Body:
         """The body to send: bytes when small and sized, a limited stream otherwise."""
         length = request.content_length
         if length is not None and length <= BUFFER_BYTES:
-            return await request.read() if length else b""
+            return await request.read() if length else (b"" if request.method in ("POST", "PUT", "PATCH") else None)
         if length is None and not request.body_exists:
             return None
         return _limited(request.content, self.max_body_bytes)
@@ -120,41 +127,59 @@ class Forwarder:
     async def forward(
         self,
         request: web.Request,
-        address: tuple[str, int],
+        address: Address,
         path_qs: str,
-        headers: CIMultiDict[str],
-        body: bytes | AsyncIterator[bytes] | None,
-        client_timeout: ClientTimeout,
+        headers: list[tuple[str, str]],
+        body: Body,
+        limit: float,
         extra: Mapping[str, str],
     ) -> web.StreamResponse:
-        url = URL.build(scheme="http", host=address[0], port=address[1], path=path_qs, encoded=True)
-        async with self.session.request(
-            request.method, url, headers=headers, data=body, timeout=client_timeout,
-            allow_redirects=False, skip_auto_headers=("User-Agent", "Content-Type"),
-        ) as resp:
-            out_headers = downstream_headers(resp.headers)
-            out_headers.update(extra)
-            length = resp.content_length
-            if request.method == "HEAD" or (length is not None and length <= BUFFER_BYTES):
-                data = await resp.read()
-                return web.Response(status=resp.status, headers=out_headers, body=data)
-            out = web.StreamResponse(status=resp.status, headers=out_headers)
-            if length is not None:
-                out.content_length = length
-            await out.prepare(request)
-            async for chunk in resp.content.iter_any():
-                await out.write(chunk)
-            await out.write_eof()
-            return out
+        """Send the request to ``address`` and answer the caller (within ``limit`` seconds)."""
+        host = f"{address[0]}:{address[1]}"
+        head = request_head(request.method, path_qs, host, headers, _body_kind(body))
+        connections = self.connections
+        async with asyncio.timeout(limit):
+            proto, message, payload = await connections.send(
+                address, head, body, skip_body=request.method == "HEAD"
+            )
+            clean = False
+            try:
+                out_headers = downstream_headers(message.headers)
+                out_headers.update(extra)
+                length = message.headers.get("Content-Length")
+                if length is not None and int(length) <= BUFFER_BYTES:
+                    data = await payload.read()
+                    clean = True
+                    if request.method == "HEAD":
+                        out_headers["Content-Length"] = length
+                    return web.Response(status=message.code, headers=out_headers, body=data)
+                out = web.StreamResponse(status=message.code, headers=out_headers)
+                if length is not None:
+                    out.content_length = int(length)
+                await out.prepare(request)
+                async for chunk in payload.iter_any():
+                    await out.write(chunk)
+                await out.write_eof()
+                clean = True
+                return out
+            except (OSError, ValueError) as exc:
+                raise UpstreamFailed(str(exc)) from exc
+            finally:
+                connections.finish(address, proto, payload, clean)
 
     async def call(
-        self,
-        address: tuple[str, int],
-        headers: Mapping[str, str],
-        body: bytes,
-        client_timeout: ClientTimeout,
+        self, address: Address, headers: Mapping[str, str], body: bytes, limit: float
     ) -> tuple[int, dict[str, str], bytes]:
-        url = URL.build(scheme="http", host=address[0], port=address[1], path="/", encoded=True)
-        async with self.session.post(url, headers=headers, data=body, timeout=client_timeout) as resp:
-            data = await resp.read()
-            return resp.status, dict(resp.headers), data
+        host = f"{address[0]}:{address[1]}"
+        head = request_head("POST", "/", host, headers.items(), str(len(body)))
+        async with asyncio.timeout(limit):
+            proto, message, payload = await self.connections.send(address, head, body)
+            clean = False
+            try:
+                data = await payload.read()
+                clean = True
+            except Exception as exc:
+                raise UpstreamFailed(str(exc)) from exc
+            finally:
+                self.connections.finish(address, proto, payload, clean)
+        return message.code, dict(message.headers), data

@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiohttp import ClientTimeout
-
 from wisp.api.trigger import Trigger
 from wisp.autoscaler.meter import ConcurrencyMeter
 from wisp.gateway.backend import Endpoint, FunctionInfo
@@ -43,7 +41,7 @@ class Upstream:
     meter: ConcurrencyMeter
     metrics: FunctionMetrics
     stats: FunctionStats
-    timeout: ClientTimeout
+    timeout: float  # seconds the gateway waits for a call: the Function's timeout + margin
     memory_gib: float
 
     @property
@@ -79,7 +77,7 @@ class Registry:
         fn = info.function
         if not self.namespace_allowed(fn.namespace):
             return
-        timeout = ClientTimeout(total=fn.spec.timeout + self.timeout_margin, sock_connect=5.0)
+        timeout = fn.spec.timeout + self.timeout_margin
         up = self.upstreams.get(info.key)
         if up is None:
             up = Upstream(

@@ -13,11 +13,12 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
-from aiohttp import ClientConnectorError, ClientError, web
+from aiohttp import web
 from multidict import CIMultiDict
 
 from wisp.api import contract
 from wisp.gateway.activator import Acquired, Activator, Rejected
+from wisp.gateway.connections import ConnectFailed, UpstreamFailed
 from wisp.gateway.proxy import BodyTooLarge, Forwarder, InvocationResult, upstream_headers
 from wisp.gateway.registry import Registry, Unavailable, Upstream
 
@@ -92,17 +93,15 @@ class Gateway:
                 return await self.forwarder.forward(
                     request, (endpoint.host, endpoint.port), path_qs, headers, body, up.timeout, extra
                 )
-            except ClientConnectorError:
+            except ConnectFailed:
                 up.pool.mark_failed(slot, time.monotonic())
                 attempts += 1
                 if attempts > MAX_CONNECT_RETRIES:
                     return error_response(502, "BadGateway", "no endpoint accepted the connection")
-            except BodyTooLarge:
-                return error_response(413, "RequestTooLarge", f"body exceeds {self.max_body_bytes} bytes")
             except TimeoutError:
                 return error_response(504, "GatewayTimeout", "the function did not answer in time")
-            except ClientError as exc:
-                if isinstance(exc.__cause__, BodyTooLarge) or isinstance(exc.__context__, BodyTooLarge):
+            except UpstreamFailed as exc:
+                if isinstance(exc.__cause__, BodyTooLarge):
                     return error_response(413, "RequestTooLarge", f"body exceeds {self.max_body_bytes} bytes")
                 return error_response(502, "BadGateway", f"the function's connection failed: {exc}")
             finally:
@@ -140,7 +139,7 @@ class Gateway:
                         (slot.endpoint.host, slot.endpoint.port), out, body, up.timeout
                     )
                     return InvocationResult(status, resp_headers, data, cold_ms)
-                except ClientConnectorError:
+                except ConnectFailed:
                     up.pool.mark_failed(slot, time.monotonic())
                     attempts += 1
                     if attempts > MAX_CONNECT_RETRIES:
@@ -149,7 +148,7 @@ class Gateway:
                 except TimeoutError:
                     status = 504
                     return _result(504, "GatewayTimeout", "the function did not answer in time")
-                except ClientError as exc:
+                except UpstreamFailed as exc:
                     status = 502
                     return _result(502, "BadGateway", f"the function's connection failed: {exc}")
                 finally:

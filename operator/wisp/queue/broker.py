@@ -54,6 +54,15 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class RecordUpdate:
+    """Fields to write into an invocation record together with a delivery's settlement."""
+
+    record_id: str
+    fields: Mapping[str, str]
+    retention: float
+
+
+@dataclass(frozen=True)
 class Backlog:
     """Events of one subscription: ``ready`` (not yet delivered), ``in_flight`` (delivered, not
     acknowledged) and ``delayed`` (waiting for a retry's backoff)."""
@@ -87,14 +96,20 @@ class Subscription(Protocol):
     async def renew(self, deliveries: Sequence[Delivery]) -> None:
         """Keep deliveries this consumer still works on from being reclaimed."""
 
-    async def ack(self, delivery: Delivery) -> None: ...
+    # Settling a delivery: each of these also applies ``record`` in the same atomic step.
+
+    async def ack(self, delivery: Delivery, *, record: RecordUpdate | None = None) -> None: ...
 
     async def retry(
-        self, delivery: Delivery, *, attempt: int, delay: float, error: str | None, now: float
+        self, delivery: Delivery, *, attempt: int, delay: float, error: str | None, now: float,
+        record: RecordUpdate | None = None,
     ) -> None:
         """Acknowledge and re-deliver after ``delay`` seconds as attempt ``attempt``."""
 
-    async def dead_letter(self, delivery: Delivery, *, reason: str, error: str | None) -> None:
+    async def dead_letter(
+        self, delivery: Delivery, *, reason: str, error: str | None,
+        record: RecordUpdate | None = None,
+    ) -> None:
         """Acknowledge and append to the dead-letter stream with the reason and last error."""
 
     async def promote_due(self, now: float) -> int:

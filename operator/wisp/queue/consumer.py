@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from wisp.queue import metrics
-from wisp.queue.broker import Backlog, BrokerUnavailable, Delivery, Subscription
+from wisp.queue.broker import Backlog, BrokerUnavailable, Delivery, RecordUpdate, Subscription
 from wisp.queue.events import Rejection, Request
 from wisp.queue.invoker import InvocationResult, Invoker
 from wisp.queue.policy import CallOutcome, Decision, Outcome, RetryPolicy, decide
@@ -33,10 +33,15 @@ class EventKind(Protocol):
 
     def request(self, delivery: Delivery) -> Request | Rejection: ...
 
-    async def finished(
+    def record(
         self, request: Request, delivery: Delivery, result: InvocationResult, decision: Decision
+    ) -> RecordUpdate | None:
+        """The record update written atomically with the delivery's settlement, if any."""
+
+    async def finished(
+        self, request: Request, record: RecordUpdate | None, decision: Decision
     ) -> None:
-        """Called before the delivery is settled (records, callbacks)."""
+        """Called before the delivery is settled (callbacks)."""
 
 
 @dataclass(frozen=True)
@@ -216,14 +221,19 @@ class Consumer:
             result = InvocationResult(status=500, error=f"{exc.__class__.__name__}: {exc}")
         call = CallOutcome(result.status, result.throttled, result.cold_start_pending)
         decision = decide(call, delivery.attempt, self.config.retry, random.random())
-        await self._kind.finished(request, delivery, result, decision)
-        await self._settle(delivery, decision, None if result.succeeded else result.describe_error())
+        record = self._kind.record(request, delivery, result, decision)
+        await self._kind.finished(request, record, decision)
+        error = None if result.succeeded else result.describe_error()
+        await self._settle(delivery, decision, error, record)
 
-    async def _settle(self, delivery: Delivery, decision: Decision, error: str | None) -> None:
+    async def _settle(
+        self, delivery: Delivery, decision: Decision, error: str | None,
+        record: RecordUpdate | None = None,
+    ) -> None:
         backoff = self._backoff()
         while True:
             try:
-                await self._apply(delivery, decision, error)
+                await self._apply(delivery, decision, error, record)
                 break
             except BrokerUnavailable as exc:
                 if self._stopping:
@@ -236,20 +246,23 @@ class Consumer:
         elif decision.outcome is Outcome.DEAD_LETTERED and decision.reason is not None:
             metrics.DEAD_LETTERED.labels(label, decision.reason.value).inc()
 
-    async def _apply(self, delivery: Delivery, decision: Decision, error: str | None) -> None:
+    async def _apply(
+        self, delivery: Delivery, decision: Decision, error: str | None,
+        record: RecordUpdate | None,
+    ) -> None:
         sub = self.subscription
         if decision.outcome is Outcome.ACKED:
-            await sub.ack(delivery)
+            await sub.ack(delivery, record=record)
         elif decision.outcome is Outcome.DEAD_LETTERED:
             reason = decision.reason.value if decision.reason else "unknown"
-            await sub.dead_letter(delivery, reason=reason, error=error)
+            await sub.dead_letter(delivery, reason=reason, error=error, record=record)
         else:
             delay = (
                 decision.delay if decision.outcome is Outcome.RETRIED
                 else self.config.delivery.defer_delay
             )
             await sub.retry(delivery, attempt=decision.next_attempt, delay=delay,
-                            error=error, now=self._clock())
+                            error=error, now=self._clock(), record=record)
 
     def _backoff(self) -> Backoff:
         settings = self.config.delivery

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wisp.queue import names
-from wisp.queue.broker import Broker, Delivery
+from wisp.queue.broker import Broker, Delivery, RecordUpdate
 from wisp.queue.callbacks import CallbackSender
 from wisp.queue.events import (
     INVOCATION_HEADER,
@@ -145,23 +145,30 @@ class AsyncEvents:
     def request(self, delivery: Delivery) -> Request | Rejection:
         return async_request(delivery)
 
-    async def finished(
+    def record(
         self, request: Request, delivery: Delivery, result: InvocationResult, decision: Decision
-    ) -> None:
+    ) -> RecordUpdate | None:
         status = STATUS_BY_OUTCOME.get(decision.outcome)
         if status is None:  # deferred: nothing happened yet as far as the caller is concerned
-            return
-        fields = {"status": status, "attempts": str(delivery.attempt)}
+            return None
+        created = datetime.fromtimestamp(delivery.first_enqueued_ms / 1000, UTC)
+        fields = new_record(request.invocation_id, delivery.fields.get("function", b"").decode(),
+                            request.callback_url)
+        fields.update({"status": status, "attempts": str(delivery.attempt),
+                       "createdAt": rfc3339(created)})
         fields.update(result_fields(result, self._settings.max_result_bytes))
         fields["error"] = "" if result.succeeded else result.describe_error()
         if decision.outcome is not Outcome.RETRIED:
             fields["completedAt"] = rfc3339(datetime.now(UTC))
-        await self._broker.update_record(request.invocation_id, fields, self._settings.retention)
-        if request.callback_url and decision.outcome is not Outcome.RETRIED:
-            record = await self._broker.record(request.invocation_id) or fields
+        return RecordUpdate(request.invocation_id, fields, self._settings.retention)
+
+    async def finished(
+        self, request: Request, record: RecordUpdate | None, decision: Decision
+    ) -> None:
+        if request.callback_url and record is not None and decision.outcome is not Outcome.RETRIED:
             await self._callbacks.send(
                 request.callback_url,
-                record_document(record),
+                record_document(record.fields),
                 {INVOCATION_HEADER: request.invocation_id,
-                 "X-Wisp-Function-Status": str(result.status)},
+                 "X-Wisp-Function-Status": record.fields["statusCode"]},
             )

@@ -21,7 +21,7 @@ from datetime import datetime
 from wisp.api.function import Function
 from wisp.api.trigger import Trigger
 from wisp.queue import names
-from wisp.queue.broker import Backlog, Broker, Delivery, SubscriptionSpec
+from wisp.queue.broker import Backlog, Broker, Delivery, RecordUpdate, SubscriptionSpec
 from wisp.queue.callbacks import CallbackSender
 from wisp.queue.consumer import Consumer, ConsumerConfig
 from wisp.queue.events import Rejection, Request, queue_request
@@ -48,8 +48,13 @@ class QueueEvents:
     def request(self, delivery: Delivery) -> Request | Rejection:
         return queue_request(delivery, self._max)
 
-    async def finished(
+    def record(
         self, request: Request, delivery: Delivery, result: InvocationResult, decision: Decision
+    ) -> RecordUpdate | None:
+        return None
+
+    async def finished(
+        self, request: Request, record: RecordUpdate | None, decision: Decision
     ) -> None:
         return None
 

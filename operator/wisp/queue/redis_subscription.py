@@ -18,7 +18,13 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from wisp.queue import names
-from wisp.queue.broker import Backlog, BrokerUnavailable, Delivery, SubscriptionSpec
+from wisp.queue.broker import (
+    Backlog,
+    BrokerUnavailable,
+    Delivery,
+    RecordUpdate,
+    SubscriptionSpec,
+)
 
 if TYPE_CHECKING:
     from wisp.queue.redis_broker import RedisBroker
@@ -141,8 +147,13 @@ class RedisSubscription:
             last_error=error or None,
         )
 
-    def _settle(self, pipe: Any, delivery: Delivery) -> None:
-        """Queue the acknowledgement of ``delivery`` (and deletion where wisp owns the stream)."""
+    def _settle(self, pipe: Any, delivery: Delivery, record: RecordUpdate | None) -> None:
+        """Queue the acknowledgement of ``delivery`` (and deletion where wisp owns the stream),
+        with the record update that goes with it."""
+        if record is not None:
+            key = names.record_key(record.record_id)
+            pipe.hset(key, mapping=dict(record.fields))
+            pipe.pexpire(key, int(record.retention * 1000))
         pipe.xack(delivery.stream, self.spec.group, delivery.entry_id)
         if self.spec.owned or delivery.stream == self._retry_stream:
             pipe.xdel(delivery.stream, delivery.entry_id)
@@ -157,14 +168,15 @@ class RedisSubscription:
                     keys=[stream], args=[self.spec.group, self.spec.consumer, *ids]
                 )
 
-    async def ack(self, delivery: Delivery) -> None:
+    async def ack(self, delivery: Delivery, *, record: RecordUpdate | None = None) -> None:
         async with unavailable_as_broker_error():
             pipe = self._broker.fast.pipeline(transaction=True)
-            self._settle(pipe, delivery)
+            self._settle(pipe, delivery, record)
             await pipe.execute()
 
     async def retry(
-        self, delivery: Delivery, *, attempt: int, delay: float, error: str | None, now: float
+        self, delivery: Delivery, *, attempt: int, delay: float, error: str | None, now: float,
+        record: RecordUpdate | None = None,
     ) -> None:
         member = uuid.uuid4().hex
         entry: dict[bytes, bytes | str] = {
@@ -180,10 +192,13 @@ class RedisSubscription:
             pipe = self._broker.fast.pipeline(transaction=True)
             pipe.hset(self._payload_prefix + member, mapping=entry)  # type: ignore[arg-type]
             pipe.zadd(self._delayed, {member: int((now + delay) * 1000)})
-            self._settle(pipe, delivery)
+            self._settle(pipe, delivery, record)
             await pipe.execute()
 
-    async def dead_letter(self, delivery: Delivery, *, reason: str, error: str | None) -> None:
+    async def dead_letter(
+        self, delivery: Delivery, *, reason: str, error: str | None,
+        record: RecordUpdate | None = None,
+    ) -> None:
         entry: dict[bytes, bytes | str] = {_field_bytes(k): v for k, v in delivery.fields.items()}
         entry.update({
             b"wisp.reason": reason,
@@ -197,7 +212,7 @@ class RedisSubscription:
         async with unavailable_as_broker_error():
             pipe = self._broker.fast.pipeline(transaction=True)
             pipe.xadd(self.spec.dead_letter, entry)  # type: ignore[arg-type]
-            self._settle(pipe, delivery)
+            self._settle(pipe, delivery, record)
             await pipe.execute()
 
     async def promote_due(self, now: float, limit: int = 100) -> int:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.runtimes.java.javabuild import HandlerBuild, build_handlers, build_runtime, missing_tools
-from tests.runtimes.java.process import JavaRuntime, java_command, start_runtime
-
-StartJava = Callable[..., JavaRuntime]
+from tests.runtimes.java.process import JavaRuntime, StartJava, java_command, start_runtime
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +40,6 @@ def start_java(
 ) -> Iterator[StartJava]:
     """Starts a runtime for ``handler`` (jar code dir, or ``layout="classes"``); extra keyword
     arguments become ``WISP_*`` variables (``timeout_seconds=1`` → ``WISP_TIMEOUT_SECONDS=1``)."""
-    jar, cds = java_build
     started: list[JavaRuntime] = []
     counter = itertools.count()
 
@@ -57,9 +54,7 @@ def start_java(
         env = {"WISP_HANDLER": handler, "WISP_CODE_DIR": str(code),
                "WISP_DEPS_DIR": str(root / "deps")}
         env.update({f"WISP_{key.upper()}": str(value) for key, value in settings.items()})
-        memory = int(str(settings.get("memory_mb", 256)))
-        runtime = start_runtime(java_command(jar, cds, memory), env,
-                                root / f"stderr-{next(counter)}.log")
+        runtime = start_runtime(java_command(), env, root / f"stderr-{next(counter)}.log")
         started.append(runtime)
         return runtime
 

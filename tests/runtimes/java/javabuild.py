@@ -58,17 +58,17 @@ def _sources_hash(root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_handlers() -> HandlerBuild:
-    """The handler jar for the current sources, built with Maven unless cached."""
-    key = _sources_hash(HANDLERS_SRC)
-    out = cache_root() / f"handlers-{key}"
+def build_handlers(source: Path = HANDLERS_SRC) -> HandlerBuild:
+    """The jar of the Maven project at ``source`` (its finalName must be ``handlers``), built
+    unless a build of the same sources is cached."""
+    out = cache_root() / f"{source.parent.name}-{source.name}-{_sources_hash(source)}"
     jar = out / "handlers.jar"
     classes = out / "classes"
     if jar.exists() and classes.is_dir():
         return HandlerBuild(jar, classes)
     work = out.with_name(f"{out.name}.build-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(HANDLERS_SRC, work, ignore=shutil.ignore_patterns("target"))
+    shutil.copytree(source, work, ignore=shutil.ignore_patterns("target"))
     args = ["mvn", "-B", "-q", "--no-transfer-progress", "-Dstyle.color=never", "package"]
     offline = subprocess.run([*args[:1], "-o", *args[1:]], cwd=work, capture_output=True,
                              timeout=600, check=False)

@@ -1,8 +1,10 @@
 """A Java runtime server as a real process, for tests: started, read, called, stopped.
 
-The runtime listens on a free port (``WISP_PORT=0``; the port is read from its first log line),
-its stdout is collected line by line (the JSON log), and ``stop()`` terminates it (SIGTERM, then
-SIGKILL). The command line is the one the launcher uses for Java functions.
+The runtime listens on a free port (``WISP_PORT=0``; the port is read from its
+``wisp.runtime.listening`` log line), its stdout is collected line by line (the JSON log), and
+``stop()`` terminates it (SIGTERM, then SIGKILL). The command line is the launcher's for Java
+(``wisp.launcher.runtime_command``); this synchronous wrapper suits the Java tests' module-scoped
+runtimes, while the shared contract table starts Java through the launcher itself.
 """
 
 from __future__ import annotations
@@ -12,31 +14,21 @@ import json
 import os
 import subprocess
 import threading
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
 from typing import Any
 
+from wisp.api import Runtime
+from wisp.launcher import LISTENING_EVENT, runtime_command
+
 START_TIMEOUT = 30.0
 
 
-def java_command(jar: Path, cds: Path | None, memory_mb: int = 256) -> list[str]:
-    """The JVM command line for the runtime (mirrors the launcher's ``_java_command``)."""
-    command = [
-        "java",
-        "-XX:+UseSerialGC",
-        "-XX:TieredStopAtLevel=1",
-        f"-XX:MaxRAM={memory_mb}m",
-        "-XX:MaxRAMPercentage=75",
-        "-XX:+ExitOnOutOfMemoryError",
-        "-Xlog:disable",
-        "-Xlog:all=warning:stderr",
-    ]
-    if cds is not None:
-        command += ["-Xshare:auto", f"-XX:SharedArchiveFile={cds}"]
-    return [*command, "-jar", str(jar)]
+def java_command() -> list[str]:
+    """The JVM command line the launcher runs for Java functions."""
+    return runtime_command(Runtime.JAVA17)
 
 
 @dataclass
@@ -75,22 +67,15 @@ class JavaRuntime:
                     record = json.loads(line)
                 except ValueError:
                     continue
-                if record.get("message") == "listening":
+                if record.get("event") == LISTENING_EVENT:
                     self.port = int(record["port"])
                     self._listening.set()
         self._listening.set()
 
     def wait_started(self) -> None:
-        """Waits until the server listens and loading ended (healthz is ok or says why not)."""
+        """Waits until the runtime announced that it listens (it loads its handler first)."""
         if not self._listening.wait(START_TIMEOUT) or not self.port:
             raise RuntimeError(f"the runtime did not start: {self.stderr_text()}")
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            health = self.request("GET", "/healthz")
-            if health.status == 200 or health.json().get("status") == "error":
-                return
-            time.sleep(0.02)
-        raise RuntimeError("the runtime kept loading its handler")
 
     def request(
         self,
@@ -132,6 +117,9 @@ class JavaRuntime:
         self._reader.join(timeout=5)
         if self.process.stdout is not None:
             self.process.stdout.close()
+
+
+StartJava = Callable[..., JavaRuntime]
 
 
 def start_runtime(command: list[str], env: Mapping[str, str], stderr: Path) -> JavaRuntime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.runtimes.java.conftest import StartJava
+from tests.runtimes.java.process import StartJava
 
 pytestmark = pytest.mark.java
 

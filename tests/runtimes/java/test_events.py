@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.runtimes.java.conftest import StartJava
-from tests.runtimes.java.process import JavaRuntime
+from tests.runtimes.java.process import JavaRuntime, StartJava
 
 pytestmark = pytest.mark.java
 

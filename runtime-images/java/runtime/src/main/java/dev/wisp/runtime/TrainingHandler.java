@@ -17,6 +17,9 @@ public final class TrainingHandler implements RequestHandler<Map<String, Object>
         public List<String> tags;
     }
 
+    /** Records take Gson's record path (canonical constructor), classes the field path. */
+    public record Reply(String hello, int count) {}
+
     @Override
     public Object handleRequest(Map<String, Object> input, Context context) {
         context.getLogger().info("training call " + context.getAwsRequestId());
@@ -32,7 +35,9 @@ public final class TrainingHandler implements RequestHandler<Map<String, Object>
             return response;
         }
         Greeting greeting = Json.GSON.fromJson(Json.toTree(input), Greeting.class);
+        Reply reply = Json.GSON.fromJson(Json.toTree(Map.of("hello", "x", "count", 1)), Reply.class);
         return Map.of("hello", greeting.name == null ? "world" : greeting.name,
-                "function", context.getFunctionName(), "memory", context.getMemoryLimitInMB());
+                "function", context.getFunctionName(), "memory", context.getMemoryLimitInMB(),
+                "reply", reply);
     }
 }

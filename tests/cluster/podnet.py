@@ -1,0 +1,75 @@
+"""Pod addresses for the test node agent: a network namespace joined to the host by a veth.
+
+The API server refuses loopback addresses in Endpoints and EndpointSlices, so pods cannot simply
+listen on 127.x. Instead every pod gets its own address in 10.213.0.0/16 on the namespace's end
+of a veth pair; the host end carries 10.213.0.1, so the gateway (on the host) reaches each pod
+over a real link, as it would reach a pod IP in a cluster. The namespace and its addresses
+belong to the test run and are removed when it ends. Needs root (CAP_NET_ADMIN) and iproute2.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+SUBNET_PREFIX = "10.213"
+
+
+class PodNetworkUnavailable(RuntimeError):
+    pass
+
+
+def _ip(*args: str) -> None:
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise PodNetworkUnavailable(f"ip {' '.join(args)}: {proc.stderr.strip()}")
+
+
+@dataclass
+class PodNetwork:
+    name: str = field(default_factory=lambda: f"wisp-pods-{os.getpid()}")
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(10))
+
+    @property
+    def host_link(self) -> str:
+        return f"wph{os.getpid() % 100000}"
+
+    @property
+    def pod_link(self) -> str:
+        return f"wpp{os.getpid() % 100000}"
+
+    @property
+    def wrapper(self) -> tuple[str, ...]:
+        """Prefix that runs a command inside the pods' namespace."""
+        return ("ip", "netns", "exec", self.name)
+
+    def setup(self) -> PodNetwork:
+        if shutil.which("ip") is None:
+            raise PodNetworkUnavailable("iproute2 (ip) is not installed")
+        self.teardown()
+        _ip("netns", "add", self.name)
+        try:
+            _ip("link", "add", self.host_link, "type", "veth", "peer", "name", self.pod_link)
+            _ip("link", "set", self.pod_link, "netns", self.name)
+            _ip("addr", "add", f"{SUBNET_PREFIX}.0.1/16", "dev", self.host_link)
+            _ip("link", "set", self.host_link, "up")
+            _ip("netns", "exec", self.name, "ip", "link", "set", "lo", "up")
+            _ip("netns", "exec", self.name, "ip", "link", "set", self.pod_link, "up")
+        except PodNetworkUnavailable:
+            self.teardown()
+            raise
+        return self
+
+    def allocate(self) -> str:
+        """A new pod address, configured in the namespace."""
+        n = next(self._counter)
+        address = f"{SUBNET_PREFIX}.{n // 250}.{n % 250 + 2}"
+        _ip("netns", "exec", self.name, "ip", "addr", "add", f"{address}/16", "dev", self.pod_link)
+        return address
+
+    def teardown(self) -> None:
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", self.host_link], capture_output=True, check=False)

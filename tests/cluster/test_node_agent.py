@@ -1,0 +1,46 @@
+"""The harness itself: a Function's pod runs as a local process and gets a real EndpointSlice."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+import pytest
+
+from tests.cluster.fixtures import ROOT, Kubectl, OperatorProcess, wait_for
+
+pytestmark = pytest.mark.cluster
+
+
+def ready_addresses(kubectl: Kubectl, ns: str, service: str) -> list[str]:
+    out = kubectl("get", "endpointslices", "-l", f"kubernetes.io/service-name={service}", "-o", "json", namespace=ns)
+    slices: list[dict[str, Any]] = json.loads(out.stdout)["items"]
+    return [
+        e["addresses"][0]
+        for s in slices
+        for e in s.get("endpoints") or ()
+        if (e.get("conditions") or {}).get("ready")
+    ]
+
+
+def test_scaled_function_pod_serves_through_its_endpointslice(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess, node_agent: Any
+) -> None:
+    kubectl("apply", "-f", str(ROOT / "examples" / "hello.yaml"), namespace=namespace)
+    wait_for(lambda: kubectl("get", "deploy/hello", namespace=namespace, check=False).returncode == 0, what="Deployment")
+    kubectl("scale", "deploy/hello", "--replicas=1", namespace=namespace)
+    addresses = wait_for(lambda: ready_addresses(kubectl, namespace, "hello"), timeout=60, what="a ready endpoint")
+    request = urllib.request.Request(
+        f"http://{addresses[0]}:8080/", data=b'{"name": "cluster"}', headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read())["hello"] == "cluster"
+
+    def function_ready() -> bool:
+        fn = json.loads(kubectl("get", "fn", "hello", "-o", "json", namespace=namespace).stdout)
+        return bool(fn["status"].get("readyReplicas") == 1)
+
+    wait_for(function_ready, what="the Function's status to follow its Deployment")
+    kubectl("scale", "deploy/hello", "--replicas=0", namespace=namespace)
+    wait_for(lambda: not ready_addresses(kubectl, namespace, "hello"), timeout=60, what="the endpoint to go")
