@@ -1,6 +1,9 @@
 """Gateway benchmark: the cost of the hop, the cold-start wait it adds, and a step-load trace.
 
-    python bench/gateway.py [--quick] [--no-docs]
+    python -P bench/gateway.py [--quick] [--no-docs]
+
+(``-P``: keep bench/ off sys.path, where a sibling script such as bench/queue.py would shadow
+the standard library's module of the same name.)
 
 1. Hop cost. Two functions: the wisp Python runtime (handler = sha256 of the event) and a bare
    aiohttp server (the reference function of the peer figures). Each is called directly and
@@ -42,10 +45,9 @@ import aiohttp
 import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "operator"))
 
-from wisp.api import contract  # noqa: E402
-from wisp.api.function import Function, parse_function  # noqa: E402
+from wisp.api import contract
+from wisp.api.function import Function, parse_function
 
 HANDLER = """
 import hashlib, json, time
@@ -57,6 +59,7 @@ def handler(event, context):
 """
 BODY = b'{"message": "' + b"x" * 49 + b'"}'  # 64 bytes of JSON
 PY = sys.executable
+PY_ARGS = [PY, "-P"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -186,11 +189,11 @@ async def hop_cost(procs: Processes, quick: bool) -> dict[str, dict[int, dict[st
     targets: dict[str, tuple[str, str]] = {}
     runtime_port, bare_port = free_port(), free_port()
     procs.runtime(fn, runtime_port)
-    procs.start([PY, "bench/gateway_upstream.py", "--port", str(bare_port)])
+    procs.start([*PY_ARGS, "bench/gateway_upstream.py", "--port", str(bare_port)])
     results: dict[str, dict[int, dict[str, float]]] = {}
     for label, port in (("runtime", runtime_port), ("bare", bare_port)):
         gw_port, admin_port = free_port(), free_port()
-        gw = procs.start([PY, "bench/gateway_server.py", "--port", str(gw_port), "--admin-port",
+        gw = procs.start([*PY_ARGS, "bench/gateway_server.py", "--port", str(gw_port), "--admin-port",
                           str(admin_port), "--upstream", f"127.0.0.1:{port}"])
         await wait_http(f"http://127.0.0.1:{port}/healthz")
         await wait_http(f"http://127.0.0.1:{admin_port}/readyz")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import datetime
 import logging
 import threading
@@ -309,6 +310,9 @@ class NodeAgent:
         self._consumer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._consumer
+        # Subprocess transports must be collected while their loop still runs.
+        await asyncio.sleep(0.1)
+        gc.collect()
 
     # -- node and scheduling --------------------------------------------------------------------
     def _bind(self, namespace: str, name: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.cluster.fixtures import Kubectl, wait_for
-from tests.helm.chart import CHART, Helm, component, of_kind, one, parse, template_args, values_file
+from tests.helm.chart import CHART, Helm, component, one, parse, template_args, values_file
 from tests.helm.components import Component, process_from_manifest, service_account_kubeconfig
 
 pytestmark = pytest.mark.cluster
@@ -224,7 +224,7 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
     expected_ns = namespace if mode == "namespaced" else "default"
     assert f"/function/hello.{expected_ns}" in notes, notes
 
-    # kube-controller-manager turns the Deployments and the StatefulSet into pods: the restricted
+    # kube-controller-manager turns the Deployments into pods: the restricted
     # Pod Security profile admits every one of them.
     def pods_by_component() -> dict[str, int]:
         pods = json.loads(kubectl("get", "pods", "-o", "json", namespace=namespace).stdout)["items"]
@@ -318,7 +318,7 @@ def test_a_missing_gateway_rule_is_caught(
 def release_objects(kubectl: Kubectl, release: str) -> list[str]:
     """Every object, in any namespace or cluster-scoped, labelled as this release's."""
     kinds = (
-        "deployments,statefulsets,services,secrets,configmaps,serviceaccounts,roles,rolebindings,"
+        "deployments,services,secrets,configmaps,serviceaccounts,roles,rolebindings,"
         "networkpolicies,poddisruptionbudgets,persistentvolumeclaims,clusterroles,clusterrolebindings,"
         "clusterkopfpeerings,kopfpeerings"
     )
@@ -328,15 +328,24 @@ def release_objects(kubectl: Kubectl, release: str) -> list[str]:
     return sorted(proc.stdout.split())
 
 
+def secret_value(kubectl: Kubectl, namespace: str, name: str, key: str) -> str:
+    return kubectl("get", "secret", name, "-o", f"jsonpath={{.data.{key}}}", namespace=namespace).stdout
+
+
+def exists(kubectl: Kubectl, kind: str, name: str, namespace: str) -> bool:
+    return kubectl("get", kind, name, namespace=namespace, check=False).returncode == 0
+
+
 def test_upgrade_and_uninstall(
     release: Release, kubectl: Kubectl, namespace: str, other_namespace: str
 ) -> None:
+    name = f"{release.name}-wisp"
     release.install({"watchNamespaces": [namespace]})
     before = release_objects(kubectl, release.name)
-    assert f"role.rbac.authorization.k8s.io/{release.name}-wisp-gateway" in before
-    password = kubectl(
-        "get", "secret", f"{release.name}-wisp-redis", "-o", "jsonpath={.data.password}", namespace=namespace
-    ).stdout
+    assert f"role.rbac.authorization.k8s.io/{name}-gateway" in before
+    assert f"persistentvolumeclaim/{name}-redis" in before
+    password = secret_value(kubectl, namespace, f"{name}-redis", "password")
+    token = secret_value(kubectl, namespace, f"{name}-gateway-admin", "token")
 
     release.install(
         {
@@ -347,9 +356,8 @@ def test_upgrade_and_uninstall(
         },
         upgrade=True,
     )
-    objects = release.manifest()
     gateway = json.loads(
-        kubectl("get", "deployment", f"{release.name}-wisp-gateway", "-o", "json", namespace=namespace).stdout
+        kubectl("get", "deployment", f"{name}-gateway", "-o", "json", namespace=namespace).stdout
     )
     assert gateway["spec"]["replicas"] == 3
     container = gateway["spec"]["template"]["spec"]["containers"][0]
@@ -357,38 +365,27 @@ def test_upgrade_and_uninstall(
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["WISP_MAX_BODY_BYTES"] == "1024"
     assert env["WISP_NAMESPACES"] == f"{namespace},{other_namespace}"
-    roles = {(r["metadata"]["namespace"], component(r)) for r in of_kind(objects, "Role")}
-    assert (other_namespace, "gateway") in roles and (other_namespace, "operator") in roles
-    kubectl("get", "role", f"{release.name}-wisp-operator", namespace=other_namespace)
-    # The generated Redis password survives the upgrade (the gateway and Redis keep agreeing).
-    assert (
-        kubectl(
-            "get",
-            "secret",
-            f"{release.name}-wisp-redis",
-            "-o",
-            "jsonpath={.data.password}",
-            namespace=namespace,
-        ).stdout
-        == password
-    )
+    assert exists(kubectl, "role", f"{name}-operator", other_namespace)
+    assert exists(kubectl, "rolebinding", f"{name}-gateway", other_namespace)
+    assert exists(kubectl, "kopfpeering", name, other_namespace)
+    assert not exists(kubectl, "persistentvolumeclaim", f"{name}-redis", namespace)
+    # Generated secrets survive upgrades (the gateway and Redis keep agreeing on the password).
+    assert secret_value(kubectl, namespace, f"{name}-redis", "password") == password
+    assert secret_value(kubectl, namespace, f"{name}-gateway-admin", "token") == token
 
     release.install({"watchNamespaces": [namespace]}, upgrade=True)
-    assert (
-        kubectl(
-            "get", "role", f"{release.name}-wisp-operator", namespace=other_namespace, check=False
-        ).returncode
-        != 0
-    )
+    assert not exists(kubectl, "role", f"{name}-operator", other_namespace)
+    assert exists(kubectl, "persistentvolumeclaim", f"{name}-redis", namespace)
 
     release.uninstall()
-    assert wait_for(
-        lambda: release_objects(kubectl, release.name) == [], timeout=30, what="release objects gone"
-    )
-    remaining = kubectl(
-        "get", "all,secrets,configmaps,serviceaccounts", "-o", "name", namespace=namespace
-    ).stdout.split()
-    assert sorted(remaining) == ["configmap/kube-root-ca.crt", "serviceaccount/default"]
+    assert release_objects(kubectl, release.name) == []
+
+    def leftovers() -> list[str]:
+        found = kubectl("get", "all,secrets,configmaps,serviceaccounts", "-o", "name", namespace=namespace)
+        return sorted(set(found.stdout.split()) - {"configmap/kube-root-ca.crt", "serviceaccount/default"})
+
+    # Pods go with their ReplicaSets, by garbage collection.
+    wait_for(lambda: leftovers() == [], timeout=30, what=f"an empty namespace (left: {leftovers()})")
     # The CRDs stay: Helm never deletes them (that would delete every Function in the cluster).
     crds = kubectl("get", "crd", "-o", "name").stdout.split()
     assert "customresourcedefinition.apiextensions.k8s.io/functions.wisp.dev" in crds

@@ -97,7 +97,7 @@ def test_service_accounts_are_separate_and_bound(render: Render) -> None:
     for workload in workloads(objects):
         if component(workload) in accounts:
             assert workload["spec"]["template"]["spec"]["serviceAccountName"] == accounts[component(workload)]
-    redis = one(objects, "StatefulSet", "-redis")
+    redis = one(objects, "Deployment", "-redis")
     assert redis["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
     for binding in of_kind(objects, "ClusterRoleBinding") + of_kind(objects, "RoleBinding"):
         (subject,) = binding["subjects"]
@@ -208,10 +208,24 @@ def test_gateway_environment(render: Render) -> None:
     assert len(secret["data"][admin["key"]]) > 20
 
 
+def test_redis_without_persistence_uses_an_empty_dir(render: Render) -> None:
+    objects = render({"redis": {"persistence": {"enabled": False}}})
+    assert of_kind(objects, "PersistentVolumeClaim") == []
+    (volume,) = one(objects, "Deployment", "-redis")["spec"]["template"]["spec"]["volumes"]
+    assert volume == {"name": "data", "emptyDir": {}}
+
+
 def test_bundled_redis_is_append_only_and_private(render: Render) -> None:
     objects = render()
-    redis = one(objects, "StatefulSet", "-redis")
+    redis = one(objects, "Deployment", "-redis")
+    assert redis["spec"]["replicas"] == 1 and redis["spec"]["strategy"] == {"type": "Recreate"}
+    (volume,) = redis["spec"]["template"]["spec"]["volumes"]
+    assert (
+        volume["persistentVolumeClaim"]["claimName"]
+        == one(objects, "PersistentVolumeClaim")["metadata"]["name"]
+    )
     (container,) = redis["spec"]["template"]["spec"]["containers"]
+    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
     args = container["args"]
     assert args[args.index("--appendonly") + 1] == "yes"
     assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
@@ -226,7 +240,11 @@ def test_bundled_redis_is_append_only_and_private(render: Render) -> None:
 
 def test_external_redis(render: Render) -> None:
     objects = render(EXTERNAL_REDIS)
-    assert of_kind(objects, "StatefulSet") == []
+    assert [d["metadata"]["name"] for d in of_kind(objects, "Deployment")] == [
+        "wisp-gateway",
+        "wisp-operator",
+    ]
+    assert of_kind(objects, "PersistentVolumeClaim") == []
     assert [s["metadata"]["name"] for s in of_kind(objects, "Secret")] == ["wisp-gateway-admin"]
     assert not [p for p in of_kind(objects, "NetworkPolicy") if component(p) == "redis"]
     env = env_of(one(objects, "Deployment", "-gateway")["spec"]["template"]["spec"]["containers"][0])

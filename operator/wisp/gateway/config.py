@@ -25,7 +25,6 @@ class GatewayConfig:
     # Added to a Function's timeout before the gateway gives up on a call (the runtime answers
     # 504 itself at the timeout; the margin covers a pod that stopped answering).
     timeout_margin: float = 2.0
-    upstream_pool_size: int = 1000
     lease_name: str = "wisp-gateway"
     lease_namespace: str = "default"
     pod_name: str = field(default_factory=lambda: os.uname().nodename)

@@ -93,7 +93,8 @@ class UpstreamConnections:
 
     def finish(self, address: Address, proto: ResponseHandler, payload: StreamReader, clean: bool) -> None:
         """The exchange is over: keep the connection for the next call if it can be reused."""
-        if not clean or self._closed or proto.should_close or not payload.is_eof() or not proto.is_connected():
+        reusable = clean and not self._closed and not proto.should_close and payload.is_eof()
+        if not reusable or not proto.is_connected():
             proto.close()
             return
         idle = self._idle.setdefault(address, [])

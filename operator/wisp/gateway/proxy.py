@@ -119,7 +119,9 @@ class Forwarder:
         """The body to send: bytes when small and sized, a limited stream otherwise."""
         length = request.content_length
         if length is not None and length <= BUFFER_BYTES:
-            return await request.read() if length else (b"" if request.method in ("POST", "PUT", "PATCH") else None)
+            if length:
+                return await request.read()
+            return b"" if request.method in ("POST", "PUT", "PATCH") else None
         if length is None and not request.body_exists:
             return None
         return _limited(request.content, self.max_body_bytes)

@@ -1,0 +1,377 @@
+"""Java runtime benchmark: cold start per JVM flag, and warm overhead against a bare JDK server.
+
+    python bench/runtime_java.py [--quick] [--no-docs] [--runs N]
+
+1. Cold start. The runtime jar (built by ``runtime-images/java/build.sh``, with its class-data-
+   sharing archive) serves a one-line echo handler compiled here with ``javac``. For each set of
+   JVM flags, ``runs`` fresh JVMs: spawn → first 200 from ``/healthz`` (the runtime loads the
+   handler before it listens, so that is "ready"), then the first call's latency. Medians.
+   Archive variants run with ``-Xshare:on`` so an unusable archive fails loudly instead of
+   quietly measuring a JVM without it. A bare JDK ``HttpServer`` hello world gives the floor.
+2. Warm overhead. One runtime (shipped flags; and with C2 back on) and the bare server, each
+   warmed up, then called sequentially over one keep-alive connection with a small JSON event:
+   p50/p99, and the runtime's overhead over the bare server.
+3. A second JDK (``WISP_BENCH_JAVA_HOME``, or the newest ``/usr/lib/jvm/*`` other than the
+   default, when present) runs the shipped configuration too, with an archive trained for it:
+   JDK 21+ serves calls from virtual threads.
+
+Results go to the "Java runtime" section of docs/benchmarks.md (other sections are left alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+JAVA_DIR = ROOT / "runtime-images" / "java"
+JAR = JAVA_DIR / "runtime" / "target" / "wisp-runtime.jar"
+ARCHIVE = JAR.with_suffix(".jsa")
+API_JAR = JAVA_DIR / "api" / "target" / "wisp-runtime-api-0.1.0.jar"
+OPTIONS = f"@{JAVA_DIR / 'jvm.options'}"
+EVENT = json.dumps({"name": "bench", "items": [1, 2, 3], "nested": {"ok": True}}).encode()
+
+HANDLER_SOURCE = """\
+package bench;
+
+import dev.wisp.runtime.Context;
+import dev.wisp.runtime.RequestHandler;
+import java.util.Map;
+
+public class Echo implements RequestHandler<Map<String, Object>, Map<String, Object>> {
+    @Override
+    public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
+        return event;
+    }
+}
+"""
+
+BARE_SOURCE = """\
+import com.sun.net.httpserver.HttpServer;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.util.concurrent.Executors;
+
+public class Bare {
+    public static void main(String[] args) throws Exception {
+        System.setProperty("sun.net.httpserver.nodelay", "true");
+        HttpServer server = HttpServer.create(
+                new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 1024);
+        server.createContext("/", exchange -> {
+            byte[] in = exchange.getRequestBody().readAllBytes();
+            byte[] out = in.length == 0 ? "{}".getBytes() : in;
+            exchange.getResponseHeaders().set("Content-Type", "application/json");
+            exchange.sendResponseHeaders(200, out.length);
+            try (OutputStream body = exchange.getResponseBody()) {
+                body.write(out);
+            }
+        });
+        server.setExecutor(Executors.newFixedThreadPool(4));
+        server.start();
+    }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    flags: tuple[str, ...]
+    java: str = "java"
+    bare: bool = False
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    ready_ms: float
+    first_call_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return self.ready_ms + self.first_call_ms
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def java_version(java: str) -> str:
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=True).stderr
+    return out.splitlines()[1].strip() if len(out.splitlines()) > 1 else out.strip()
+
+
+def compile_fixtures(work: Path, javac: str) -> tuple[Path, Path]:
+    """The echo handler's code dir and the bare server's classes dir."""
+    src = work / "src"
+    (src / "bench").mkdir(parents=True)
+    (src / "bench" / "Echo.java").write_text(HANDLER_SOURCE)
+    (src / "Bare.java").write_text(BARE_SOURCE)
+    code = work / "code" / "classes"
+    bare = work / "bare"
+    subprocess.run([javac, "--release", "17", "-cp", str(API_JAR), "-d", str(code),
+                    str(src / "bench" / "Echo.java")], check=True)
+    subprocess.run([javac, "--release", "17", "-d", str(bare), str(src / "Bare.java")], check=True)
+    return code.parent, bare
+
+
+def command(variant: Variant, port: int, bare_dir: Path) -> list[str]:
+    if variant.bare:
+        return [variant.java, *variant.flags, "-cp", str(bare_dir), "Bare", str(port)]
+    return [variant.java, *variant.flags, "-jar", str(JAR)]
+
+
+def request(port: int, method: str, path: str, body: bytes = b"") -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=body or None,
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def wait_ready(port: int, path: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            if request(port, "GET", path) == 200:
+                return
+        if process.poll() is not None:
+            raise RuntimeError(f"the JVM exited with {process.returncode}")
+        time.sleep(0.002)
+    raise RuntimeError("the server did not become ready")
+
+
+def start(variant: Variant, code_dir: Path, bare_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    env = {**os.environ, "WISP_HANDLER": "bench.Echo", "WISP_CODE_DIR": str(code_dir),
+           "WISP_HOST": "127.0.0.1", "WISP_PORT": str(port), "WISP_CONCURRENCY": "64"}
+    process = subprocess.Popen(command(variant, port, bare_dir), env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, port
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def cold_start(variant: Variant, code_dir: Path, bare_dir: Path) -> ColdStart:
+    began = time.perf_counter()
+    process, port = start(variant, code_dir, bare_dir)
+    try:
+        wait_ready(port, "/" if variant.bare else "/healthz", process)
+        ready = time.perf_counter()
+        status = request(port, "POST", "/", EVENT)
+        done = time.perf_counter()
+        if status != 200:
+            raise RuntimeError(f"{variant.name}: first call answered {status}")
+        return ColdStart((ready - began) * 1000, (done - ready) * 1000)
+    finally:
+        stop(process)
+
+
+def median_cold_start(variant: Variant, runs: int, code_dir: Path, bare_dir: Path) -> ColdStart:
+    samples = [cold_start(variant, code_dir, bare_dir) for _ in range(runs)]
+    result = ColdStart(statistics.median(s.ready_ms for s in samples),
+                       statistics.median(s.first_call_ms for s in samples))
+    print(f"cold {variant.name}: ready {result.ready_ms:.0f} ms, "
+          f"first call {result.first_call_ms:.1f} ms", flush=True)
+    return result
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def warm(variant: Variant, calls: int, code_dir: Path, bare_dir: Path) -> tuple[float, float]:
+    """p50 and p99 (ms) of sequential keep-alive calls after a warm-up of ``calls`` calls."""
+    process, port = start(variant, code_dir, bare_dir)
+    try:
+        wait_ready(port, "/" if variant.bare else "/healthz", process)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        headers = {"Content-Type": "application/json"}
+        latencies: list[float] = []
+        for i in range(calls * 2):
+            began = time.perf_counter()
+            connection.request("POST", "/", body=EVENT, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{variant.name}: warm call answered {response.status}")
+            if i >= calls:
+                latencies.append((time.perf_counter() - began) * 1000)
+        connection.close()
+    finally:
+        stop(process)
+    result = (pct(latencies, 0.5), pct(latencies, 0.99))
+    print(f"warm {variant.name}: p50 {result[0]:.3f} ms, p99 {result[1]:.3f} ms", flush=True)
+    return result
+
+
+def other_jdk() -> str | None:
+    """A second JDK's home: WISP_BENCH_JAVA_HOME, or the newest one in /usr/lib/jvm."""
+    configured = os.environ.get("WISP_BENCH_JAVA_HOME")
+    if configured:
+        return configured
+    default = Path(shutil.which("java") or "java").resolve().parent.parent
+    candidates = [p for p in Path("/usr/lib/jvm").glob("*") if (p / "bin" / "java").exists()
+                  and not p.is_symlink() and p.resolve() != default]
+    feature = re.compile(r"(\d+)")
+    candidates.sort(key=lambda p: int(m.group(1)) if (m := feature.search(p.name)) else 0)
+    return str(candidates[-1]) if candidates else None
+
+
+def train_archive(java: str, archive: Path) -> None:
+    """A CDS archive for ``java`` (an archive only works with the JVM that made it)."""
+    subprocess.run([java, OPTIONS, "-Xlog:disable", f"-XX:ArchiveClassesAtExit={archive}",
+                    "-jar", str(JAR), "--train"], check=True, stdout=subprocess.DEVNULL)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores (`nproc`), {cpu}"
+
+
+def render(cold: dict[str, ColdStart], warm_results: dict[str, tuple[float, float]],
+           runs: int, calls: int, versions: dict[str, str]) -> str:
+    today = datetime.date.today().isoformat()
+    lines = [
+        "## Java runtime",
+        "",
+        f"Measured {today} on {machine()}, {versions['default']}, by `make bench` "
+        f"(`bench/runtime_java.py`). Handler: a `RequestHandler<Map, Map>` echo; event: a "
+        f"{len(EVENT)}-byte JSON object; loopback, one Python client.",
+        "",
+        f"### Cold start (median of {runs} fresh JVMs)",
+        "",
+        "\"Ready\" is spawn → first 200 from `/healthz` (the runtime loads the handler before it "
+        "listens); \"first call\" is the next request's latency; the total is what the first "
+        "caller of a scaled-from-zero function waits for the process (the pod's own start and "
+        "the gateway come on top).",
+        "",
+        "| JVM flags | ready | first call | spawn → first answer |",
+        "|---|---|---|---|",
+    ]
+    for name, result in cold.items():
+        lines.append(f"| {name} | {result.ready_ms:.0f} ms | {result.first_call_ms:.1f} ms "
+                     f"| **{result.total_ms:.0f} ms** |")
+    bare = warm_results.get("bare JDK HttpServer hello (floor)")
+    lines += [
+        "",
+        f"### Warm overhead ({calls} sequential keep-alive calls after {calls} warm-up calls)",
+        "",
+        "| server | p50 | p99 | p50 over the bare server |",
+        "|---|---|---|---|",
+    ]
+    for name, (p50, p99) in warm_results.items():
+        over = f"+{(p50 - bare[0]) * 1000:.0f} µs" if bare and name != next(iter(warm_results)) else "—"
+        lines.append(f"| {name} | {p50:.3f} ms | {p99:.3f} ms | {over} |")
+    if "other" in versions:
+        lines += ["", f"Second JDK: {versions['other']}."]
+    lines += [
+        "",
+        "Flags are explained in docs/runtimes-java.md; the shipped set is "
+        "`runtime-images/java/jvm.options`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(section: str, path: Path) -> None:
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(r"^## Java runtime\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer runs and calls")
+    parser.add_argument("--no-docs", action="store_true", help="print, do not write the docs")
+    parser.add_argument("--runs", type=int, default=0, help="cold starts per variant")
+    args = parser.parse_args()
+    runs = args.runs or (3 if args.quick else 9)
+    calls = 1000 if args.quick else 5000
+
+    subprocess.run([str(JAVA_DIR / "build.sh")], check=True)
+    javac = shutil.which("javac") or "javac"
+    archive = f"-XX:SharedArchiveFile={ARCHIVE}"
+    versions = {"default": java_version("java")}
+    with tempfile.TemporaryDirectory(prefix="wisp-bench-java-") as tmp:
+        work = Path(tmp)
+        code_dir, bare_dir = compile_fixtures(work, javac)
+        variants = [
+            Variant("bare JDK HttpServer hello, no flags (floor)", (), bare=True),
+            Variant("no flags (JDK default CDS archive only)", ()),
+            Variant("`-Xshare:off` (no class data sharing at all)", ("-Xshare:off",)),
+            Variant("`-XX:+UseSerialGC`", ("-XX:+UseSerialGC",)),
+            Variant("`-XX:TieredStopAtLevel=1`", ("-XX:TieredStopAtLevel=1",)),
+            Variant("AppCDS archive only", ("-Xshare:on", archive)),
+            Variant("shipped `jvm.options` without the AppCDS archive", (OPTIONS,)),
+            Variant("**shipped: `jvm.options` + AppCDS archive**", (OPTIONS, "-Xshare:on", archive)),
+        ]
+        second = other_jdk()
+        if second:
+            second_java = str(Path(second) / "bin" / "java")
+            versions["other"] = java_version(second_java)
+            second_archive = work / "second.jsa"
+            train_archive(second_java, second_archive)
+            variants.append(Variant(
+                f"shipped + its own AppCDS archive on {versions['other'].split('(')[0].strip()}",
+                (OPTIONS, "-Xshare:on", f"-XX:SharedArchiveFile={second_archive}"), second_java))
+        cold = {v.name: median_cold_start(v, runs, code_dir, bare_dir) for v in variants}
+
+        warm_variants = [
+            Variant("bare JDK HttpServer hello (floor)", (), bare=True),
+            Variant("wisp runtime, shipped flags (C1 only)", (OPTIONS, archive)),
+            Variant("wisp runtime, shipped flags + `-XX:TieredStopAtLevel=4` (C2)",
+                    (OPTIONS, archive, "-XX:TieredStopAtLevel=4")),
+        ]
+        if second:
+            warm_variants.append(Variant(
+                "wisp runtime, shipped flags, second JDK (virtual threads)",
+                (OPTIONS, f"-XX:SharedArchiveFile={work / 'second.jsa'}"), second_java))
+        warm_results = {v.name: warm(v, calls, code_dir, bare_dir) for v in warm_variants}
+
+    section = render(cold, warm_results, runs, calls, versions)
+    print(section)
+    if not args.no_docs:
+        write_section(section, ROOT / "docs" / "benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()

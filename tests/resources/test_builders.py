@@ -1,0 +1,250 @@
+"""The pure builders, compared as whole manifests (no cluster)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from wisp.api import parse_function
+from wisp.api.function import SpecError
+from wisp.resources import CodeTooLarge, make_code_configmap, make_deployment, make_service
+from wisp.resources.deployment import DeploymentSettings, ImageSettings, config_hash
+
+OWNER = {
+    "apiVersion": "wisp.dev/v1alpha1",
+    "kind": "Function",
+    "name": "hello",
+    "uid": "u-1",
+    "controller": True,
+    "blockOwnerDeletion": True,
+}
+LABELS = {
+    "wisp.dev/function": "hello",
+    "app.kubernetes.io/name": "hello",
+    "app.kubernetes.io/component": "function",
+    "app.kubernetes.io/managed-by": "wisp-operator",
+    "app.kubernetes.io/part-of": "wisp",
+}
+CODE = "def handler(event, context):\n    return event\n"
+
+
+def function(**spec: Any) -> Any:
+    body = {"runtime": "python3.12", "handler": "main.handler", "code": {"inline": CODE}}
+    body.update(spec)
+    return parse_function({"metadata": {"name": "hello", "namespace": "ns", "uid": "u-1"}, "spec": body})
+
+
+def test_configmap_holds_inline_code_as_the_handler_module() -> None:
+    assert make_code_configmap(function()) == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "hello-code", "namespace": "ns", "labels": LABELS, "ownerReferences": [OWNER]},
+        "data": {"main.py": CODE},
+    }
+
+
+def test_no_configmap_for_image_or_referenced_code() -> None:
+    assert make_code_configmap(function(code={"image": "registry/fn:1"})) is None
+    assert make_code_configmap(function(code={"configMapRef": {"name": "mine"}})) is None
+
+
+def test_code_too_large_for_a_configmap_names_the_field() -> None:
+    with pytest.raises(CodeTooLarge) as info:
+        make_code_configmap(function(code={"files": {"main.py": "x" * 1_100_000}}))
+    assert info.value.field == "spec.code"
+    assert "spec.code.image" in info.value.message
+
+
+def test_service_selects_the_function_pods() -> None:
+    assert make_service(function()) == {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "hello", "namespace": "ns", "labels": LABELS, "ownerReferences": [OWNER]},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"wisp.dev/function": "hello"},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def test_deployment_whole_manifest() -> None:
+    fn = function(
+        memory="512Mi",
+        timeout="45s",
+        concurrency=8,
+        env=[{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "t"}}}],
+    )
+    env = [
+        {"name": "WISP_FUNCTION_NAME", "value": "hello"},
+        {"name": "WISP_FUNCTION_NAMESPACE", "value": "ns"},
+        {"name": "WISP_HANDLER", "value": "main.handler"},
+        {"name": "WISP_CODE_DIR", "value": "/var/wisp/code"},
+        {"name": "WISP_DEPS_DIR", "value": "/tmp/wisp-deps"},
+        {"name": "WISP_TIMEOUT_SECONDS", "value": "45"},
+        {"name": "WISP_MEMORY_MB", "value": "512"},
+        {"name": "WISP_CONCURRENCY", "value": "8"},
+        {"name": "WISP_MAX_BODY_BYTES", "value": "6291456"},
+        {"name": "WISP_STACK_TRACES", "value": "false"},
+        {"name": "WISP_HOST", "value": "0.0.0.0"},
+        {"name": "WISP_PORT", "value": "8080"},
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "t"}}},
+    ]
+    assert make_deployment(fn, replicas=0) == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "hello",
+            "namespace": "ns",
+            "labels": LABELS,
+            "ownerReferences": [OWNER],
+            "annotations": {"wisp.dev/scale-bounds": "0-20"},
+        },
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"wisp.dev/function": "hello"}},
+            "revisionHistoryLimit": 3,
+            "progressDeadlineSeconds": 600,
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+            "template": {
+                "metadata": {
+                    "labels": LABELS,
+                    "annotations": {
+                        "wisp.dev/config-hash": config_hash(fn),
+                        "wisp.dev/runtime": "python3.12",
+                    },
+                },
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "terminationGracePeriodSeconds": 50,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 10001,
+                        "runAsGroup": 10001,
+                        "fsGroup": 10001,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {
+                            "name": "function",
+                            "image": "wisp/runtime-python:3.12",
+                            "imagePullPolicy": "IfNotPresent",
+                            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                            "env": env,
+                            "resources": {
+                                "requests": {"cpu": "144m", "memory": "512Mi"},
+                                "limits": {"cpu": "289m", "memory": "512Mi"},
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "runAsNonRoot": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "volumeMounts": [
+                                {"name": "tmp", "mountPath": "/tmp"},
+                                {"name": "code", "mountPath": "/var/wisp/code", "readOnly": True},
+                            ],
+                            "readinessProbe": {
+                                "httpGet": {"path": "/healthz", "port": "http"},
+                                "periodSeconds": 1,
+                                "failureThreshold": 3,
+                                "timeoutSeconds": 1,
+                            },
+                            "livenessProbe": {
+                                "httpGet": {"path": "/livez", "port": "http"},
+                                "periodSeconds": 10,
+                                "failureThreshold": 3,
+                                "timeoutSeconds": 2,
+                            },
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},
+                        {"name": "code", "configMap": {"name": "hello-code"}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def test_replicas_only_when_asked() -> None:
+    assert "replicas" not in make_deployment(function())["spec"]
+
+
+@pytest.mark.parametrize(
+    ("runtime", "handler", "image"),
+    [
+        ("python3.11", "main.handler", "wisp/runtime-python:3.11"),
+        ("python3.12", "main.handler", "wisp/runtime-python:3.12"),
+        ("nodejs20", "index.handler", "wisp/runtime-node:20"),
+        ("nodejs22", "index.handler", "wisp/runtime-node:22"),
+        ("java17", "example.Hello", "wisp/runtime-java:17"),
+        ("java21", "example.Hello::handle", "wisp/runtime-java:21"),
+    ],
+)
+def test_runtime_image_per_runtime(runtime: str, handler: str, image: str) -> None:
+    dep = make_deployment(function(runtime=runtime, handler=handler))
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == image
+
+
+def test_image_settings_are_templates() -> None:
+    settings = DeploymentSettings(images=ImageSettings(python="reg.example/py:{version}-1.0"))
+    dep = make_deployment(function(), settings)
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "reg.example/py:3.12-1.0"
+
+
+def test_code_image_replaces_runtime_image_and_mounts_no_code() -> None:
+    spec = make_deployment(function(code={"image": "registry/fn:1"}))["spec"]["template"]["spec"]
+    assert spec["containers"][0]["image"] == "registry/fn:1"
+    assert [v["name"] for v in spec["volumes"]] == ["tmp"]
+
+
+def test_dependencies_get_an_init_step() -> None:
+    fn = function(code={"files": {"main.py": CODE, "requirements.txt": "six\n"}})
+    init = make_deployment(fn)["spec"]["template"]["spec"]["initContainers"]
+    assert init[0]["command"] == ["python", "-m", "wisp_runtime.deps"]
+    node = function(
+        runtime="nodejs20", handler="index.handler", code={"files": {"index.js": "", "package.json": "{}"}}
+    )
+    assert make_deployment(node)["spec"]["template"]["spec"]["initContainers"][0]["command"][0] == "node"
+    referenced = make_deployment(
+        function(code={"configMapRef": {"name": "c"}}), code_file_names=["requirements.txt"]
+    )
+    assert "initContainers" in referenced["spec"]["template"]["spec"]
+    assert "initContainers" not in make_deployment(function())["spec"]["template"]["spec"]
+
+
+def test_code_change_changes_the_hash_config_change_does_not_need_it() -> None:
+    assert config_hash(function()) != config_hash(function(code={"inline": CODE + "# v2\n"}))
+    assert config_hash(function()) == config_hash(function(memory="1Gi"))
+    assert config_hash(function(code={"configMapRef": {"name": "c"}}), {"a": "1"}) != config_hash(
+        function(code={"configMapRef": {"name": "c"}}), {"a": "2"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("memory", "cpu", "limit"),
+    [
+        ("128Mi", None, "72m"),
+        ("1769Mi", None, "1000m"),
+        ("64Mi", None, "50m"),
+        ("1Gi", "2", "2000m"),
+        ("1Gi", "250m", "250m"),
+    ],
+)
+def test_cpu_follows_memory_unless_set(memory: str, cpu: str | None, limit: str) -> None:
+    spec: dict[str, Any] = {"memory": memory}
+    if cpu:
+        spec["cpu"] = cpu
+    container = make_deployment(function(**spec))["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"]["cpu"] == limit
+
+
+def test_bad_spec_raises_naming_the_field() -> None:
+    with pytest.raises(SpecError) as info:
+        function(memory="1Ti")
+    assert info.value.field == "spec.memory"
