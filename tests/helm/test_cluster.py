@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ spec:
     inline: |
       def handler(event, context):
           return {"hello": event.get("name", "world")}
+  scale:
+    idleTimeout: 1s
 """
 FORBIDDEN_MARKERS = ("403", "Forbidden", "forbidden")
 
@@ -60,9 +63,19 @@ class Release:
 
 
 @pytest.fixture
+def namespace(kubectl: Kubectl, crds: None) -> Iterator[str]:
+    """A namespace of this test's own. Not ``t-*``: the shared session operator watches those,
+    and here only the chart's operator, with the chart's permissions, may act."""
+    name = f"h-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
 def release(helm: Helm, kubeconfig: Path, namespace: str, tmp_path: Path) -> Iterator[Release]:
     """A release name unique to this test (its cluster-scoped objects carry it), uninstalled after."""
-    rel = Release(helm.bound(kubeconfig), f"r{namespace.removeprefix('t-')}", namespace, tmp_path)
+    rel = Release(helm.bound(kubeconfig), f"r{namespace.removeprefix('h-')}", namespace, tmp_path)
     yield rel
     rel.uninstall()
 
@@ -194,15 +207,28 @@ def test_every_rendered_object_is_accepted_by_the_api_server(
 # -- install, run with the chart's identities, reconcile, scale ---------------------------------
 
 
-def values_for(mode: str, namespace: str) -> dict[str, Any]:
+def values_for(mode: str, namespace: str, cold_start_timeout: float = 30) -> dict[str, Any]:
     values: dict[str, Any] = {
-        # No kubelet runs function pods here: a cold call gives up quickly, after scaling up.
-        "gateway": {"coldStartTimeout": 2},
+        "gateway": {"coldStartTimeout": cold_start_timeout},
         "networkPolicy": {"functionNamespaces": [namespace]},
     }
     if mode == "namespaced":
         values["watchNamespaces"] = [namespace]
     return values
+
+
+def chart_pods_admitted(kubectl: Kubectl, namespace: str) -> bool:
+    pods = json.loads(kubectl("get", "pods", "-o", "json", namespace=namespace).stdout)["items"]
+    counts: dict[str, int] = {}
+    for pod in pods:
+        counts[component(pod)] = counts.get(component(pod), 0) + 1
+    return counts == {"operator": 2, "gateway": 2, "redis": 1}
+
+
+def deployed(kubectl: Kubectl, namespace: str) -> dict[str, Any] | None:
+    fn = function_json(kubectl, namespace)
+    cond = condition(fn, "Deployed")
+    return fn if cond is not None and cond["status"] == "True" else None
 
 
 @pytest.mark.parametrize(
@@ -217,23 +243,16 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
     kubeconfig: Path,
     namespace: str,
     components: dict[str, Component],
+    node_agent: Any,
     mode: str,
 ) -> None:
     restrict_pod_security(kubectl, namespace)
     notes = release.install(values_for(mode, namespace))
     expected_ns = namespace if mode == "namespaced" else "default"
     assert f"/function/hello.{expected_ns}" in notes, notes
-
-    # kube-controller-manager turns the Deployments into pods: the restricted
-    # Pod Security profile admits every one of them.
-    def pods_by_component() -> dict[str, int]:
-        pods = json.loads(kubectl("get", "pods", "-o", "json", namespace=namespace).stdout)["items"]
-        counts: dict[str, int] = {}
-        for pod in pods:
-            counts[component(pod)] = counts.get(component(pod), 0) + 1
-        return counts if counts == {"operator": 2, "gateway": 2, "redis": 1} else {}
-
-    wait_for(pods_by_component, timeout=60, what="the chart's pods to be admitted")
+    # kube-controller-manager turns the chart's Deployments into pods, and the namespace's
+    # restricted Pod Security profile admits every one of them.
+    wait_for(lambda: chart_pods_admitted(kubectl, namespace), timeout=60, what="the chart's pods admitted")
 
     components.update(start_components(release, kubectl, kubeconfig))
     operator, gateway = components["operator"], components["gateway"]
@@ -241,17 +260,10 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
 
     # The operator reconciles: children created, status written (with the chart's gateway URL).
     fn = wait_for(
-        lambda: (
-            (f := function_json(kubectl, namespace))
-            and (c := condition(f, "Deployed"))
-            and c["status"] == "True"
-            and f
-        ),
-        timeout=60,
-        what=f"Function deployed (operator log: {operator.log})",
+        lambda: deployed(kubectl, namespace), timeout=60, what=f"Function deployed ({operator.log})"
     )
-    gateway_service = f"{release.name}-wisp-gateway"
-    assert fn["status"]["url"] == f"http://{gateway_service}.{namespace}.svc:8080/function/hello.{namespace}"
+    service = f"{release.name}-wisp-gateway"
+    assert fn["status"]["url"] == f"http://{service}.{namespace}.svc:8080/function/hello.{namespace}"
     kubectl("get", "configmap", "hello-code", namespace=namespace)
     kubectl("get", "service", "hello", namespace=namespace)
     assert deployment_replicas(kubectl, namespace) == 0
@@ -260,15 +272,21 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
     admin = f"http://127.0.0.1:{gateway.ports['admin']}"
     wait_for(lambda: http("GET", f"{admin}/readyz", timeout=2)[0] == 200, timeout=60, what="gateway ready")
 
-    # A call to a function at zero replicas scales its Deployment through the scale subresource.
-    status, _ = http("POST", f"http://127.0.0.1:{gateway.ports['http']}/function/hello.{namespace}", b"{}")
-    assert status in (502, 503, 504), status  # no kubelet here, so no pod ever becomes ready
-    assert wait_for(lambda: deployment_replicas(kubectl, namespace) == 1, timeout=30, what="scaled to 1")
+    # A call to the function at zero replicas scales it up (the scale subresource), waits for
+    # the pod's EndpointSlice (the test node agent runs the pod) and is answered.
+    url = f"http://127.0.0.1:{gateway.ports['http']}/function/hello.{namespace}"
+    status, body = http("POST", url, b'{"name": "helm"}', timeout=60)
+    assert (status, json.loads(body or b"null")) == (200, {"hello": "helm"}), body
+    assert deployment_replicas(kubectl, namespace) == 1
+    # Idle past spec.scale.idleTimeout, the autoscaler's leader (elected with the chart's Lease
+    # permissions) scales it back to zero.
+    wait_for(lambda: deployment_replicas(kubectl, namespace) == 0, timeout=60, what="scaled to zero")
 
     for comp in (operator, gateway):
         assert comp.proc.poll() is None, f"{comp.name} exited:\n{comp.logs()[-3000:]}"
         assert forbidden_lines(comp.logs()) == [], f"{comp.name} was denied:\n{comp.logs()[-3000:]}"
     assert "Handler 'function_changed' succeeded" in operator.logs()
+    assert "took leadership" in gateway.logs()
 
 
 @pytest.mark.parametrize("helm", [3], indirect=True, ids=["helm3"])
@@ -296,7 +314,7 @@ def test_a_missing_operator_rule_is_caught(
 def test_a_missing_gateway_rule_is_caught(
     release: Release, kubectl: Kubectl, kubeconfig: Path, namespace: str, components: dict[str, Component]
 ) -> None:
-    release.install(values_for("namespaced", namespace))
+    release.install(values_for("namespaced", namespace, cold_start_timeout=2))
     remove_rule(kubectl, "role", f"{release.name}-wisp-gateway", namespace, "deployments/scale")
     components.update(start_components(release, kubectl, kubeconfig))
     kubectl("apply", "-f", "-", input=HELLO, namespace=namespace)

@@ -116,6 +116,15 @@ def test_a_pojo_handler_gets_and_returns_objects(start_java: StartJava) -> None:
     assert wrong.json()["errorType"] == "InvalidEvent"
 
 
+def test_the_input_type_bound_by_a_subclass_is_used(start_java: StartJava) -> None:
+    runtime = start_java("fixtures.Inherited")
+
+    reply = runtime.invoke({"item": "cake", "quantity": 1})
+
+    assert reply.status == 200
+    assert reply.json() == {"type": "Order", "item": "cake"}
+
+
 def test_a_static_string_method_handler(start_java: StartJava) -> None:
     runtime = start_java("fixtures.Strings::shout")
 
