@@ -368,7 +368,7 @@ async def step_trace(procs: Processes, out_png: Path, quick: bool) -> dict[str, 
             until = time.monotonic() + seconds
             await asyncio.gather(*(client(session, until) for _ in range(clients)), asyncio.sleep(seconds))
     # wait for scale to zero
-    deadline = time.monotonic() + 40
+    deadline = time.monotonic() + 60
     while backend.replicas.get(fn.key) and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
     await asyncio.sleep(1)

@@ -31,7 +31,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -125,8 +124,10 @@ def compile_fixtures(work: Path, javac: str) -> tuple[Path, Path]:
     (src / "Bare.java").write_text(BARE_SOURCE)
     code = work / "code" / "classes"
     bare = work / "bare"
-    subprocess.run([javac, "--release", "17", "-cp", str(API_JAR), "-d", str(code),
-                    str(src / "bench" / "Echo.java")], check=True)
+    subprocess.run(
+        [javac, "--release", "17", "-cp", str(API_JAR), "-d", str(code), str(src / "bench" / "Echo.java")],
+        check=True,
+    )
     subprocess.run([javac, "--release", "17", "-d", str(bare), str(src / "Bare.java")], check=True)
     return code.parent, bare
 
@@ -140,8 +141,7 @@ def command(variant: Variant, port: int, bare_dir: Path) -> list[str]:
 def request(port: int, method: str, path: str, body: bytes = b"") -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        connection.request(method, path, body=body or None,
-                           headers={"Content-Type": "application/json"})
+        connection.request(method, path, body=body or None, headers={"Content-Type": "application/json"})
         response = connection.getresponse()
         response.read()
         return response.status
@@ -163,10 +163,17 @@ def wait_ready(port: int, path: str, process: subprocess.Popen[bytes]) -> None:
 
 def start(variant: Variant, code_dir: Path, bare_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    env = {**os.environ, "WISP_HANDLER": "bench.Echo", "WISP_CODE_DIR": str(code_dir),
-           "WISP_HOST": "127.0.0.1", "WISP_PORT": str(port), "WISP_CONCURRENCY": "64"}
-    process = subprocess.Popen(command(variant, port, bare_dir), env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "WISP_HANDLER": "bench.Echo",
+        "WISP_CODE_DIR": str(code_dir),
+        "WISP_HOST": "127.0.0.1",
+        "WISP_PORT": str(port),
+        "WISP_CONCURRENCY": "64",
+    }
+    process = subprocess.Popen(
+        command(variant, port, bare_dir), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return process, port
 
 
@@ -196,10 +203,13 @@ def cold_start(variant: Variant, code_dir: Path, bare_dir: Path) -> ColdStart:
 
 def median_cold_start(variant: Variant, runs: int, code_dir: Path, bare_dir: Path) -> ColdStart:
     samples = [cold_start(variant, code_dir, bare_dir) for _ in range(runs)]
-    result = ColdStart(statistics.median(s.ready_ms for s in samples),
-                       statistics.median(s.first_call_ms for s in samples))
-    print(f"cold {variant.name}: ready {result.ready_ms:.0f} ms, "
-          f"first call {result.first_call_ms:.1f} ms", flush=True)
+    result = ColdStart(
+        statistics.median(s.ready_ms for s in samples), statistics.median(s.first_call_ms for s in samples)
+    )
+    print(
+        f"cold {variant.name}: ready {result.ready_ms:.0f} ms, first call {result.first_call_ms:.1f} ms",
+        flush=True,
+    )
     return result
 
 
@@ -239,8 +249,11 @@ def other_jdk() -> str | None:
     if configured:
         return configured
     default = Path(shutil.which("java") or "java").resolve().parent.parent
-    candidates = [p for p in Path("/usr/lib/jvm").glob("*") if (p / "bin" / "java").exists()
-                  and not p.is_symlink() and p.resolve() != default]
+    candidates = [
+        p
+        for p in Path("/usr/lib/jvm").glob("*")
+        if (p / "bin" / "java").exists() and not p.is_symlink() and p.resolve() != default
+    ]
     feature = re.compile(r"(\d+)")
     candidates.sort(key=lambda p: int(m.group(1)) if (m := feature.search(p.name)) else 0)
     return str(candidates[-1]) if candidates else None
@@ -248,8 +261,11 @@ def other_jdk() -> str | None:
 
 def train_archive(java: str, archive: Path) -> None:
     """A CDS archive for ``java`` (an archive only works with the JVM that made it)."""
-    subprocess.run([java, OPTIONS, "-Xlog:disable", f"-XX:ArchiveClassesAtExit={archive}",
-                    "-jar", str(JAR), "--train"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [java, OPTIONS, "-Xlog:disable", f"-XX:ArchiveClassesAtExit={archive}", "-jar", str(JAR), "--train"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def machine() -> str:
@@ -262,20 +278,34 @@ def machine() -> str:
     return f"{os.cpu_count()} cores (`nproc`), {cpu}"
 
 
-def render(cold: dict[str, ColdStart], warm_results: dict[str, tuple[float, float]],
-           runs: int, calls: int, versions: dict[str, str]) -> str:
+def load_average() -> str:
+    with contextlib.suppress(OSError):
+        return Path("/proc/loadavg").read_text().split()[0]
+    return "?"
+
+
+def render(
+    cold: dict[str, ColdStart],
+    warm_results: dict[str, tuple[float, float]],
+    runs: int,
+    calls: int,
+    versions: dict[str, str],
+) -> str:
     today = datetime.date.today().isoformat()
     lines = [
         "## Java runtime",
         "",
         f"Measured {today} on {machine()}, {versions['default']}, by `make bench` "
         f"(`bench/runtime_java.py`). Handler: a `RequestHandler<Map, Map>` echo; event: a "
-        f"{len(EVENT)}-byte JSON object; loopback, one Python client.",
+        f"{len(EVENT)}-byte JSON object; loopback, one Python client. The machine was shared "
+        f"(1-minute load average {versions['load_before']} at the start, "
+        f"{versions['load_after']} at the end): compare rows with each other more than with "
+        "other sections.",
         "",
         f"### Cold start (median of {runs} fresh JVMs)",
         "",
-        "\"Ready\" is spawn → first 200 from `/healthz` (the runtime loads the handler before it "
-        "listens); \"first call\" is the next request's latency; the total is what the first "
+        '"Ready" is spawn → first 200 from `/healthz` (the runtime loads the handler before it '
+        'listens); "first call" is the next request\'s latency; the total is what the first '
         "caller of a scaled-from-zero function waits for the process (the pod's own start and "
         "the gateway come on top).",
         "",
@@ -283,8 +313,10 @@ def render(cold: dict[str, ColdStart], warm_results: dict[str, tuple[float, floa
         "|---|---|---|---|",
     ]
     for name, result in cold.items():
-        lines.append(f"| {name} | {result.ready_ms:.0f} ms | {result.first_call_ms:.1f} ms "
-                     f"| **{result.total_ms:.0f} ms** |")
+        lines.append(
+            f"| {name} | {result.ready_ms:.0f} ms | {result.first_call_ms:.1f} ms "
+            f"| **{result.total_ms:.0f} ms** |"
+        )
     bare = warm_results.get("bare JDK HttpServer hello (floor)")
     lines += [
         "",
@@ -300,8 +332,7 @@ def render(cold: dict[str, ColdStart], warm_results: dict[str, tuple[float, floa
         lines += ["", f"Second JDK: {versions['other']}."]
     lines += [
         "",
-        "Flags are explained in docs/runtimes-java.md; the shipped set is "
-        "`runtime-images/java/jvm.options`.",
+        "Flags are explained in docs/runtimes-java.md; the shipped set is `runtime-images/java/jvm.options`.",
         "",
     ]
     return "\n".join(lines)
@@ -318,8 +349,9 @@ def write_section(section: str, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer runs and calls")
     parser.add_argument("--no-docs", action="store_true", help="print, do not write the docs")
     parser.add_argument("--runs", type=int, default=0, help="cold starts per variant")
@@ -330,7 +362,7 @@ def main() -> None:
     subprocess.run([str(JAVA_DIR / "build.sh")], check=True)
     javac = shutil.which("javac") or "javac"
     archive = f"-XX:SharedArchiveFile={ARCHIVE}"
-    versions = {"default": java_version("java")}
+    versions = {"default": java_version("java"), "load_before": load_average()}
     with tempfile.TemporaryDirectory(prefix="wisp-bench-java-") as tmp:
         work = Path(tmp)
         code_dir, bare_dir = compile_fixtures(work, javac)
@@ -350,23 +382,34 @@ def main() -> None:
             versions["other"] = java_version(second_java)
             second_archive = work / "second.jsa"
             train_archive(second_java, second_archive)
-            variants.append(Variant(
-                f"shipped + its own AppCDS archive on {versions['other'].split('(')[0].strip()}",
-                (OPTIONS, "-Xshare:on", f"-XX:SharedArchiveFile={second_archive}"), second_java))
+            variants.append(
+                Variant(
+                    f"shipped + its own AppCDS archive on {versions['other'].split('(')[0].strip()}",
+                    (OPTIONS, "-Xshare:on", f"-XX:SharedArchiveFile={second_archive}"),
+                    second_java,
+                )
+            )
         cold = {v.name: median_cold_start(v, runs, code_dir, bare_dir) for v in variants}
 
         warm_variants = [
             Variant("bare JDK HttpServer hello (floor)", (), bare=True),
             Variant("wisp runtime, shipped flags (C1 only)", (OPTIONS, archive)),
-            Variant("wisp runtime, shipped flags + `-XX:TieredStopAtLevel=4` (C2)",
-                    (OPTIONS, archive, "-XX:TieredStopAtLevel=4")),
+            Variant(
+                "wisp runtime, shipped flags + `-XX:TieredStopAtLevel=4` (C2)",
+                (OPTIONS, archive, "-XX:TieredStopAtLevel=4"),
+            ),
         ]
         if second:
-            warm_variants.append(Variant(
-                "wisp runtime, shipped flags, second JDK (virtual threads)",
-                (OPTIONS, f"-XX:SharedArchiveFile={work / 'second.jsa'}"), second_java))
+            warm_variants.append(
+                Variant(
+                    "wisp runtime, shipped flags, second JDK (virtual threads)",
+                    (OPTIONS, f"-XX:SharedArchiveFile={work / 'second.jsa'}"),
+                    second_java,
+                )
+            )
         warm_results = {v.name: warm(v, calls, code_dir, bare_dir) for v in warm_variants}
 
+    versions["load_after"] = load_average()
     section = render(cold, warm_results, runs, calls, versions)
     print(section)
     if not args.no_docs:

@@ -99,8 +99,10 @@ def _java_command() -> list[str]:
     if not jar.is_file():
         raise LaunchError(f"{jar} is missing: build it with {java_dir / 'build.sh'}")
     java_home = os.environ.get("JAVA_HOME")
-    command = [os.path.join(java_home, "bin", "java") if java_home else "java",
-               f"@{java_dir / 'jvm.options'}"]
+    command = [
+        os.path.join(java_home, "bin", "java") if java_home else "java",
+        f"@{java_dir / 'jvm.options'}",
+    ]
     archive = jar.with_suffix(".jsa")
     if archive.is_file():
         command.append(f"-XX:SharedArchiveFile={archive}")

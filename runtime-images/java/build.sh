@@ -36,9 +36,13 @@ sources_hash() {
     | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1
 }
 
+# The jar's size and mtime are part of the stamp: the archive is only valid for that very jar,
+# so a jar rebuilt by a plain `mvn package` means the archive has to be made again.
+jar_id() { stat -c '%s:%Y' "$jar" 2>/dev/null || echo none; }
+
 up_to_date() {
   [[ $force == 0 && -f "$stamp" && -f "$jar" && -f "$api_jar" ]] \
-    && [[ $cds == 0 || -f "$jsa" ]] && [[ "$(cat "$stamp")" == "$want" ]]
+    && [[ $cds == 0 || -f "$jsa" ]] && [[ "$(cat "$stamp")" == "$want jar=$(jar_id)" ]]
 }
 
 want="$(sources_hash) cds=$cds java=$java_path"
@@ -50,12 +54,16 @@ exec 9>"$target/.build.lock"
 flock 9
 up_to_date && exit 0
 
-mvn_args=(-B -q --no-transfer-progress -Dstyle.color=never -DskipTests -f "$here/pom.xml" install)
-offline_log="$(mktemp)"
-if ! mvn -o "${mvn_args[@]}" >"$offline_log" 2>&1; then
-  mvn "${mvn_args[@]}"
+# Same sources, only the jar was rebuilt (say by `mvn verify`): the archive alone is redone.
+if [[ $force == 1 || ! -f "$stamp" || ! -f "$jar" || ! -f "$api_jar" ]] \
+    || [[ "$(cut -d' ' -f1-3 "$stamp")" != "$want" ]]; then
+  mvn_args=(-B -q --no-transfer-progress -Dstyle.color=never -DskipTests -f "$here/pom.xml" install)
+  offline_log="$(mktemp)"
+  if ! mvn -o "${mvn_args[@]}" >"$offline_log" 2>&1; then
+    mvn "${mvn_args[@]}"
+  fi
+  rm -f "$offline_log"
 fi
-rm -f "$offline_log"
 
 rm -f "$jsa"
 if [[ $cds == 1 ]]; then
@@ -65,4 +73,4 @@ if [[ $cds == 1 ]]; then
     -XX:ArchiveClassesAtExit="$jsa.tmp" -jar "$jar" --train >/dev/null
   mv "$jsa.tmp" "$jsa"
 fi
-echo "$want" >"$stamp"
+echo "$want jar=$(jar_id)" >"$stamp"

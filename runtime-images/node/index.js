@@ -231,15 +231,19 @@ async function main() {
     process.exit(2);
   }
   const runtime = new Runtime(settings);
-  await runtime.start();
   let stopping = false;
+  let started = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    if (!started) process.exit(0);
     runtime.stop().then(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  await runtime.start();
+  started = true;
+  if (stopping) await runtime.stop().then(() => process.exit(0));
 }
 
 main().catch((err) => {

@@ -48,6 +48,8 @@ CASES = [
     Case("scale down at most halves", ScaleState(10, 10), obs(5), 5, Reason.SCALE_DOWN),
     Case("scale down by demand when within the rate", ScaleState(4, 4), obs(21), 3, Reason.SCALE_DOWN),
     Case("idle past timeout goes to zero", ScaleState(1, 1), obs(0, idle=61), 0, Reason.TO_ZERO),
+    Case("idle past timeout goes to zero from several, whatever the averages",
+         ScaleState(4, 4), obs(0.4, idle=61), 0, Reason.TO_ZERO),
     Case("idle but not long enough keeps one", ScaleState(1, 1), obs(0, idle=30), 1, Reason.STEADY),
     Case("never to zero with a call in flight", ScaleState(1, 1), obs(0, in_flight=1, idle=600), 1,
          Reason.STEADY),
@@ -85,7 +87,7 @@ def test_scale_up_rate_limits_growth() -> None:
 def test_panic_state_is_carried_and_refreshed() -> None:
     first = decide(ScaleState(1, 1), obs(5, panic=30), T, NOW)
     assert first.panicking and first.desired == 3
-    calmer = decide(first.state, obs(5, panic=4), T, NOW + 30)
+    calmer = decide(first.state, obs(5, panic=4, idle=-30), T, NOW + 30)
     assert calmer.panicking and calmer.desired == 3  # holds during the stable window
-    done = decide(calmer.state, obs(5, panic=4), T, NOW + 61)
+    done = decide(calmer.state, obs(5, panic=4, idle=-61), T, NOW + 61)
     assert not done.panicking and done.desired == 1

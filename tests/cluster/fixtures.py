@@ -125,7 +125,14 @@ def start_operator(
     }
     handle = log.open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wisp", "operator", "--standalone", *extra],
+        [
+            sys.executable,
+            "-m",
+            "wisp",
+            "operator",
+            *(() if "--peering" in extra else ("--standalone",)),
+            *extra,
+        ],
         stdout=handle,
         stderr=subprocess.STDOUT,
         env=full_env,

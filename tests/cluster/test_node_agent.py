@@ -14,7 +14,9 @@ pytestmark = pytest.mark.cluster
 
 
 def ready_addresses(kubectl: Kubectl, ns: str, service: str) -> list[str]:
-    out = kubectl("get", "endpointslices", "-l", f"kubernetes.io/service-name={service}", "-o", "json", namespace=ns)
+    out = kubectl(
+        "get", "endpointslices", "-l", f"kubernetes.io/service-name={service}", "-o", "json", namespace=ns
+    )
     slices: list[dict[str, Any]] = json.loads(out.stdout)["items"]
     return [
         e["addresses"][0]
@@ -28,11 +30,18 @@ def test_scaled_function_pod_serves_through_its_endpointslice(
     kubectl: Kubectl, namespace: str, operator: OperatorProcess, node_agent: Any
 ) -> None:
     kubectl("apply", "-f", str(ROOT / "examples" / "hello.yaml"), namespace=namespace)
-    wait_for(lambda: kubectl("get", "deploy/hello", namespace=namespace, check=False).returncode == 0, what="Deployment")
+    wait_for(
+        lambda: kubectl("get", "deploy/hello", namespace=namespace, check=False).returncode == 0,
+        what="Deployment",
+    )
     kubectl("scale", "deploy/hello", "--replicas=1", namespace=namespace)
-    addresses = wait_for(lambda: ready_addresses(kubectl, namespace, "hello"), timeout=60, what="a ready endpoint")
+    addresses = wait_for(
+        lambda: ready_addresses(kubectl, namespace, "hello"), timeout=60, what="a ready endpoint"
+    )
     request = urllib.request.Request(
-        f"http://{addresses[0]}:8080/", data=b'{"name": "cluster"}', headers={"Content-Type": "application/json"}
+        f"http://{addresses[0]}:8080/",
+        data=b'{"name": "cluster"}',
+        headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert json.loads(response.read())["hello"] == "cluster"

@@ -258,3 +258,63 @@ def test_restarted_operator_converges_without_duplicates(
     assert sorted(s["metadata"]["name"] for s in services["items"]) == ["hello", "second"]
     configmaps = [c["metadata"]["name"] for c in (get(kubectl, ns, "configmaps") or {})["items"]]
     assert sorted(c for c in configmaps if c.endswith("-code")) == ["hello-code", "second-code"]
+
+
+def test_peering_one_replica_acts_and_hands_over(
+    kubectl: Kubectl, kubeconfig: Path, isolated_namespace: str, tmp_path: Path
+) -> None:
+    ns = isolated_namespace
+    peering = {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "wisp"}}
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(peering), namespace=ns)
+    env = {"WISP_PEERING_LIFETIME": "5"}
+    common = ("--namespace", ns, "--peering", "wisp", "--liveness-port", "0", "--verbose")
+    low = start_operator(kubeconfig, tmp_path / "low.log", *common, "--priority", "10", env=env)
+    high = start_operator(kubeconfig, tmp_path / "high.log", *common, "--priority", "20", env=env)
+    try:
+        wait_for(
+            lambda: "Pausing the watch-stream for functions" in low.logs(),
+            timeout=60,
+            what="the lower-priority operator to stand by",
+        )
+        apply_hello(kubectl, ns)
+        deployed(kubectl, ns)
+        assert "Handler 'function_changed' succeeded" not in low.logs()
+        assert "Handler 'function_changed' succeeded" in high.logs()
+        stop_process(high.proc)
+        # The standby takes over once the active replica's peering record expires.
+        apply_hello(kubectl, ns, memory="192Mi")
+
+        def converged() -> bool:
+            dep = get(kubectl, ns, "deployment", "hello") or {}
+            return bool(
+                dep["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] == "192Mi"
+            )
+
+        wait_for(converged, timeout=90, what="the standby operator to take over")
+    finally:
+        stop_process(low.proc)
+        stop_process(high.proc)
+
+
+def test_liveness_endpoint(kubeconfig: Path, isolated_namespace: str, tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = start_operator(
+        kubeconfig, tmp_path / "op.log", "--namespace", isolated_namespace, "--liveness-port", str(port)
+    )
+    try:
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    return bool(resp.status == 200)
+            except OSError:
+                return False
+
+        wait_for(healthy, timeout=60, what="/healthz to answer 200")
+    finally:
+        stop_process(proc.proc)

@@ -4,13 +4,8 @@ the gateway app served on a real loopback port (aiohttp's TestServer)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import textwrap
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +23,7 @@ from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.state import COMPONENTS, Components
 from wisp.gateway.static import StaticBackend
+from wisp.launcher import LaunchSpec, RuntimeProcess, start_runtime
 
 HANDLER = textwrap.dedent(
     """
@@ -45,12 +41,6 @@ HANDLER = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def make_function(name: str = "echo", namespace: str = "default", **spec: Any) -> Function:
     body: dict[str, Any] = {"runtime": "python3.12", "handler": "main.handler",
                             "code": {"inline": HANDLER}, **spec}
@@ -58,61 +48,39 @@ def make_function(name: str = "echo", namespace: str = "default", **spec: Any) -
 
 
 @dataclass
-class RuntimeProcess:
-    proc: subprocess.Popen[bytes]
+class Started:
+    process: RuntimeProcess
     endpoint: Endpoint
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @dataclass
 class Runtimes:
-    """Starts real runtime servers (``python -m wisp_runtime``) for Functions on loopback."""
+    """Starts real runtime servers for Functions on loopback, through ``wisp.launcher``."""
 
     code_root: Path
-    started: list[RuntimeProcess] = field(default_factory=list)
+    started: list[Started] = field(default_factory=list)
 
-    async def start(self, fn: Function, host: str = "127.0.0.1") -> RuntimeProcess:
+    async def start(self, fn: Function, host: str = "127.0.0.1") -> Started:
         code_dir = self.code_root / f"{fn.name}-{len(self.started)}"
         code_dir.mkdir(parents=True)
         for name, text in fn.spec.code_files().items():
             (code_dir / name).write_text(text)
-        port = free_port()
-        env = {**os.environ, **contract.runtime_environment(fn, code_dir=str(code_dir), host=host, port=port)}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "wisp_runtime"], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        runtime = RuntimeProcess(proc, Endpoint(host, port, f"{fn.name}-{len(self.started)}"))
-        self.started.append(runtime)
-        async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"http://{host}:{port}/healthz") as resp:
-                        if resp.status == 200:
-                            return runtime
-                if proc.poll() is not None:
-                    raise RuntimeError("runtime exited")
-                await asyncio.sleep(0.05)
-        raise RuntimeError("runtime did not become ready")
+        env = contract.runtime_environment(fn, code_dir=str(code_dir), host=host, port=0)
+        process = await start_runtime(LaunchSpec(fn.spec.runtime, code_dir, env, host=host, port=0))
+        ready = await process.wait_ready()
+        started = Started(process, Endpoint(host, ready.port, f"{fn.name}-{len(self.started)}"))
+        self.started.append(started)
+        return started
 
-    def stop_all(self) -> None:
-        for runtime in self.started:
-            runtime.stop()
+    async def stop_all(self) -> None:
+        await asyncio.gather(*(s.process.stop() for s in self.started))
 
 
 @pytest.fixture
-def runtimes(tmp_path: Path) -> Iterator[Runtimes]:
+async def runtimes(tmp_path: Path) -> AsyncIterator[Runtimes]:
     pool = Runtimes(tmp_path / "code")
     yield pool
-    pool.stop_all()
+    await pool.stop_all()
 
 
 @dataclass

@@ -106,11 +106,12 @@ def process_from_manifest(
     namespace: str,
     log: Path,
     env_overrides: Mapping[str, str] | None = None,
+    replica: int = 0,
 ) -> Component:
-    """Start the Deployment's first container locally, as the pod would run it."""
+    """Start the Deployment's first container locally, as replica ``replica`` of its pod."""
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    pod_name = f"{deployment['metadata']['name']}-local"
+    pod_name = f"{deployment['metadata']['name']}-local-{replica}"
     env = resolve_env(container, kubectl, namespace, pod_name)
     command = list(container["command"])
     assert command[0] == "wisp", command
@@ -145,4 +146,4 @@ def process_from_manifest(
         cwd=ROOT,
     )
     handle.close()
-    return Component(command[1], proc, log, ports)
+    return Component(f"{command[1]}-{replica}", proc, log, ports)

@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from wisp.launcher import LaunchSpec, Readiness, RuntimeProcess, start_runtime
 from tests.runtimes.languages import LANGUAGES, Language
+from wisp.launcher import LaunchSpec, Readiness, RuntimeProcess, start_runtime
 
 
 @pytest.fixture(params=LANGUAGES, ids=str)

@@ -19,6 +19,7 @@ import pytest
 
 from tests.runtimes.conftest import UUID_RE, Start, metric_value, wait_for_metric
 from tests.runtimes.languages import Language
+from wisp.launcher import install_dependencies
 
 BINARY = bytes(range(256)) * 4 + b"\xff\xfe\x00"
 
@@ -385,3 +386,29 @@ async def test_metrics_count_invocations(start: Start, http: aiohttp.ClientSessi
         http, url, 'wisp_runtime_invocation_duration_seconds_bucket{le="+Inf"}'
     ) == 3
     assert await metric_value(http, url, "wisp_runtime_inflight_requests") == 0
+
+
+async def test_dependencies_are_installed_and_loaded(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Any
+) -> None:
+    if not language.deps_files:
+        pytest.skip(f"{language.name} functions bring their dependencies in their artifact")
+    code_dir = tmp_path / "code"
+    deps_dir = tmp_path / "deps"
+    code_dir.mkdir()
+    for name, text in language.deps_files.items():
+        (code_dir / name).write_text(text)
+    output: list[str] = []
+    await install_dependencies(language.runtime, code_dir, deps_dir, log_sink=output.append)
+    runtime = await start(
+        "", code_dir=code_dir, handler_ref=language.deps_handler, WISP_DEPS_DIR=str(deps_dir)
+    )
+    async with http.post(runtime.url, json={"n": 5, "s": "x"}) as response:
+        assert response.status == 200, await response.text()
+        body = await response.json()
+    assert body["ok"] is True
+    assert os.path.realpath(body["location"]).startswith(os.path.realpath(deps_dir))
+    # A second run with the same dependency file skips the install.
+    again: list[str] = []
+    await install_dependencies(language.runtime, code_dir, deps_dir, log_sink=again.append)
+    assert any("already installed" in line for line in again), again

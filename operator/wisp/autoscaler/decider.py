@@ -14,8 +14,9 @@ tests/autoscaler/test_decider.py.
 * Panic mode: entered when the panic-window demand reaches ``panic_threshold`` x the ready
   capacity; while panicking the count only rises (to the panic-window figure) and panic ends
   after a full stable window without a panic-level burst.
-* Zero: only when ``min`` is 0, nothing is in flight or queued, and the function has been idle
-  for its ``idleTimeout``; otherwise at least one replica stays, so no call is ever cut.
+* Zero: when nothing is in flight or queued and no call came for the function's
+  ``idleTimeout`` (and ``min`` is 0), directly, whatever the windows' averages still hold;
+  otherwise at least one replica stays, so no call is ever cut.
 """
 
 from __future__ import annotations
@@ -155,10 +156,12 @@ def decide(
     desired = max(desired, down_limit)
 
     busy = samples.in_flight > 0 or samples.queue_demand > 0
-    if desired == 0:
-        idle_for = math.inf if samples.last_active is None else now - samples.last_active
-        if busy or (current > 0 and idle_for < target.idle_timeout):
-            desired = 1
+    idle_for = math.inf if samples.last_active is None else now - samples.last_active
+    if not busy and idle_for >= target.idle_timeout and panic_since is None:
+        # No call at all for the idle timeout: zero, whatever the windows' averages still say.
+        desired = 0
+    elif desired == 0 and (busy or (current > 0 and idle_for < target.idle_timeout)):
+        desired = 1
 
     unclamped = desired
     desired = _clamp(desired, target)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Sequence
 
 from wisp import __version__
@@ -17,6 +18,14 @@ from wisp import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "operator": ("wisp.controller.run", "run the operator (reconciles Functions and Triggers)"),
     "gateway": ("wisp.gateway.run", "run the gateway (routing, scale from zero, autoscaling)"),
+    "dev": ("wisp.cli.dev", "run wisp on this machine: gateway + functions from a folder"),
+    "init": ("wisp.cli.init", "create a function folder from a template"),
+    "deploy": ("wisp.cli.deploy", "apply a function (folder or YAML) to the cluster and wait"),
+    "invoke": ("wisp.cli.invoke", "call a function through the gateway"),
+    "list": ("wisp.cli.listing", "list functions with their state"),
+    "describe": ("wisp.cli.describe", "show a function's spec, conditions and events"),
+    "logs": ("wisp.cli.logs", "print the logs of a function's pods"),
+    "delete": ("wisp.cli.delete", "delete a function and its triggers"),
 }
 
 
@@ -40,5 +49,13 @@ def run(argv: Sequence[str]) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
-    result: int = importlib.import_module(args._module).run(args)
+    from wisp.cli.errors import CliError
+
+    try:
+        result: int = importlib.import_module(args._module).run(args)
+    except CliError as exc:
+        print(f"wisp: {exc}", file=sys.stderr, flush=True)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
     return result

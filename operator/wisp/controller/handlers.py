@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from typing import Any
 
 import kopf
@@ -31,6 +32,9 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.execution.max_workers = 8
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
+    # A replica that stops renewing its peering record hands over after this long.
+    settings.peering.lifetime = int(os.environ.get("WISP_PEERING_LIFETIME", "30"))
+    settings.peering.mandatory = memo.settings.peering is not None
     memo.state = sync.OperatorState()
 
 

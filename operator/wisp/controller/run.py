@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 
 from wisp.controller.settings import OperatorSettings
 
@@ -25,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
     parser.add_argument(
         "--peering", default=None, help="kopf peering name (or WISP_PEERING): one active replica"
+    )
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority: the highest acts (default: random, so replicas never tie)",
     )
     parser.add_argument("--standalone", action="store_true", help="no peering: this process acts alone")
     parser.add_argument(
@@ -68,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     api = KubeApi(load_client(args.kubeconfig))
     liveness = f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None
     standalone = args.standalone or settings.peering is None
+    priority = args.priority if args.priority is not None else secrets.randbelow(1_000_000) + 1
     kopf.run(
+        priority=priority,
         clusterwide=not namespaces,
         namespaces=list(namespaces),
         standalone=standalone,

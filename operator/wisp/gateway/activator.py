@@ -24,6 +24,8 @@ from wisp.gateway.registry import Unavailable, Upstream, Waiter, wake
 
 log = logging.getLogger("wisp.gateway.activator")
 
+SCALE_RETRY = 1.0
+
 
 class Rejected(Unavailable):
     """A call refused before reaching a pod; ``retry_after`` seconds when worth retrying."""
@@ -104,16 +106,23 @@ class Activator:
             raise
 
     async def _scale_up(self, up: Upstream) -> None:
+        """Ask for a replica; while calls are held and it fails (a Deployment not created yet,
+        an API hiccup), ask again every ``SCALE_RETRY`` seconds."""
         key = up.key
         replicas = max(1, up.info.function.spec.scale.min)
-        try:
-            if await self.backend.get_replicas(key) == 0:
-                await self.backend.scale(key, replicas)
-                if self.on_scaled is not None:
-                    self.on_scaled(key, replicas)
-        except Exception as exc:
-            up.cold.scale_failed()
-            log.warning("scaling %s from zero failed: %s", key, exc)
+        while True:
+            try:
+                if await self.backend.get_replicas(key) == 0:
+                    await self.backend.scale(key, replicas)
+                    if self.on_scaled is not None:
+                        self.on_scaled(key, replicas)
+                return
+            except Exception as exc:
+                log.warning("scaling %s from zero failed: %s", key, exc)
+            if up.cold.held == 0 or up.pool.has_endpoints:
+                up.cold.scale_failed()
+                return
+            await asyncio.sleep(SCALE_RETRY)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

@@ -51,6 +51,7 @@ def make_app(
     )
     forwarder = Forwarder(config.max_body_bytes)
     gateway = Gateway(registry, activator, forwarder, config.max_body_bytes)
+    registry.on_endpoints_removed = forwarder.connections.forget
     parts = Components(config, backend, metrics, registry, activator, gateway)
     if autoscale:
         parts.autoscaler = Autoscaler(

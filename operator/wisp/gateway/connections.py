@@ -19,6 +19,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
 
+from aiohttp.client_exceptions import ClientOSError, ServerDisconnectedError
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.http import RawResponseMessage
 from aiohttp.streams import StreamReader
@@ -36,26 +37,36 @@ class UpstreamFailed(Exception):
     """The exchange failed after the request started."""
 
 
+class StaleConnection(ConnectFailed):
+    """A pooled keep-alive connection turned out closed by the pod before it answered anything.
+
+    A server closes only idle keep-alive connections this way (one carrying a request is
+    answered first), so the request was not processed; with a body held in memory it is safe to
+    send again. The endpoint itself is not suspect.
+    """
+
+
 class UpstreamConnections:
     def __init__(self) -> None:
         self._idle: dict[Address, list[tuple[ResponseHandler, float]]] = {}
         self._closed = False
 
-    async def _connection(self, address: Address) -> ResponseHandler:
+    async def _connection(self, address: Address) -> tuple[ResponseHandler, bool]:
+        """A connection to ``address`` and whether it was reused from the idle pool."""
         idle = self._idle.get(address)
         if idle:
             now = time.monotonic()
             while idle:
                 proto, since = idle.pop()
                 if now - since < IDLE_SECONDS and proto.is_connected():
-                    return proto
+                    return proto, True
                 proto.close()
         loop = asyncio.get_running_loop()
         try:
             _, proto = await loop.create_connection(lambda: ResponseHandler(loop), address[0], address[1])
         except OSError as exc:
             raise ConnectFailed(f"{address[0]}:{address[1]}: {exc}") from exc
-        return proto
+        return proto, False
 
     async def send(
         self,
@@ -66,7 +77,7 @@ class UpstreamConnections:
         skip_body: bool = False,
     ) -> tuple[ResponseHandler, RawResponseMessage, StreamReader]:
         """Send a request (``head`` ends with the blank line) and wait for the response head."""
-        proto = await self._connection(address)
+        proto, reused = await self._connection(address)
         proto.set_response_params(skip_payload=skip_body, auto_decompress=False)
         transport = proto.transport
         if transport is None:
@@ -88,6 +99,9 @@ class UpstreamConnections:
             raise
         except Exception as exc:
             proto.close()
+            replayable = body is None or isinstance(body, bytes)
+            if reused and replayable and isinstance(exc, ServerDisconnectedError | ClientOSError):
+                raise StaleConnection(str(exc) or type(exc).__name__) from exc
             raise UpstreamFailed(str(exc) or type(exc).__name__) from exc
         return proto, message, payload
 

@@ -70,6 +70,8 @@ class Registry:
         self.synced_event = asyncio.Event()
         self._orphan_endpoints: dict[str, tuple[Endpoint, ...]] = {}
         self.on_endpoints_ready: Callable[[Upstream], None] | None = None
+        # Told which (host, port)s left a function's ready set, to drop idle connections to them.
+        self.on_endpoints_removed: Callable[[list[tuple[str, int]]], None] | None = None
 
     # -- BackendEvents ---------------------------------------------------------------------------
 
@@ -133,7 +135,11 @@ class Registry:
     # -- helpers ---------------------------------------------------------------------------------
 
     def _apply_endpoints(self, up: Upstream, endpoints: tuple[Endpoint, ...]) -> None:
+        before = up.pool.slots
         grants = up.pool.set_endpoints(endpoints, time.monotonic())
+        removed = [(s.endpoint.host, s.endpoint.port) for a, s in before.items() if a not in up.pool.slots]
+        if removed and self.on_endpoints_removed is not None:
+            self.on_endpoints_removed(removed)
         if up.pool.has_endpoints:
             up.cold.endpoints_ready()
             if self.on_endpoints_ready is not None:

@@ -18,7 +18,7 @@ from multidict import CIMultiDict
 
 from wisp.api import contract
 from wisp.gateway.activator import Acquired, Activator, Rejected
-from wisp.gateway.connections import ConnectFailed, UpstreamFailed
+from wisp.gateway.connections import ConnectFailed, StaleConnection, UpstreamFailed
 from wisp.gateway.proxy import BodyTooLarge, Forwarder, InvocationResult, upstream_headers
 from wisp.gateway.registry import Registry, Unavailable, Upstream
 
@@ -93,8 +93,9 @@ class Gateway:
                 return await self.forwarder.forward(
                     request, (endpoint.host, endpoint.port), path_qs, headers, body, up.timeout, extra
                 )
-            except ConnectFailed:
-                up.pool.mark_failed(slot, time.monotonic())
+            except ConnectFailed as exc:
+                if not isinstance(exc, StaleConnection):
+                    up.pool.mark_failed(slot, time.monotonic())
                 attempts += 1
                 if attempts > MAX_CONNECT_RETRIES:
                     return error_response(502, "BadGateway", "no endpoint accepted the connection")
@@ -139,8 +140,9 @@ class Gateway:
                         (slot.endpoint.host, slot.endpoint.port), out, body, up.timeout
                     )
                     return InvocationResult(status, resp_headers, data, cold_ms)
-                except ConnectFailed:
-                    up.pool.mark_failed(slot, time.monotonic())
+                except ConnectFailed as exc:
+                    if not isinstance(exc, StaleConnection):
+                        up.pool.mark_failed(slot, time.monotonic())
                     attempts += 1
                     if attempts > MAX_CONNECT_RETRIES:
                         status = 502

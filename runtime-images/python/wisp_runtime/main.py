@@ -69,13 +69,12 @@ async def serve(
     loop = asyncio.get_running_loop()
     server = Server(handler, access_log=None)
     listener = await loop.create_server(server, settings.host, settings.port, backlog=1024)
-    port = listener.sockets[0].getsockname()[1]
-    log.log("INFO", f"listening on {settings.host}:{port}", event=config.LISTENING_EVENT,
-            port=port, handlerLoaded=not isinstance(loaded, LoadFailure))
-
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
+    port = listener.sockets[0].getsockname()[1]
+    log.log("INFO", f"listening on {settings.host}:{port}", event=config.LISTENING_EVENT,
+            port=port, handlerLoaded=not isinstance(loaded, LoadFailure))
     await stopping.wait()
 
     log.log("INFO", "stopping: finishing calls in flight", inflight=handler.metrics.inflight)

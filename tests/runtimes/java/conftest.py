@@ -51,8 +51,7 @@ def start_java(
             shutil.copy2(java_handlers.jar, code / "handlers.jar")
         else:
             shutil.copytree(java_handlers.classes, code / "classes")
-        env = {"WISP_HANDLER": handler, "WISP_CODE_DIR": str(code),
-               "WISP_DEPS_DIR": str(root / "deps")}
+        env = {"WISP_HANDLER": handler, "WISP_CODE_DIR": str(code), "WISP_DEPS_DIR": str(root / "deps")}
         env.update({f"WISP_{key.upper()}": str(value) for key, value in settings.items()})
         runtime = start_runtime(java_command(), env, root / f"stderr-{next(counter)}.log")
         started.append(runtime)

@@ -70,8 +70,9 @@ def build_handlers(source: Path = HANDLERS_SRC) -> HandlerBuild:
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(source, work, ignore=shutil.ignore_patterns("target"))
     args = ["mvn", "-B", "-q", "--no-transfer-progress", "-Dstyle.color=never", "package"]
-    offline = subprocess.run([*args[:1], "-o", *args[1:]], cwd=work, capture_output=True,
-                             timeout=600, check=False)
+    offline = subprocess.run(
+        [*args[:1], "-o", *args[1:]], cwd=work, capture_output=True, timeout=600, check=False
+    )
     if offline.returncode != 0:
         subprocess.run(args, cwd=work, check=True, timeout=600)
     out.mkdir(parents=True, exist_ok=True)

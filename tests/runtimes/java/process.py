@@ -93,11 +93,15 @@ class JavaRuntime:
         finally:
             connection.close()
 
-    def invoke(self, event: Any, headers: Mapping[str, str] | None = None,
-               timeout: float = 30.0) -> Reply:
+    def invoke(self, event: Any, headers: Mapping[str, str] | None = None, timeout: float = 30.0) -> Reply:
         """POSTs ``event`` as a JSON event."""
-        return self.request("POST", "/", json.dumps(event).encode(),
-                            {"Content-Type": "application/json", **(headers or {})}, timeout)
+        return self.request(
+            "POST",
+            "/",
+            json.dumps(event).encode(),
+            {"Content-Type": "application/json", **(headers or {})},
+            timeout,
+        )
 
     def records(self) -> list[dict[str, Any]]:
         """The log so far, each line parsed (every line must be JSON)."""

@@ -10,8 +10,13 @@ pytestmark = pytest.mark.java
 
 
 def test_context_and_logs_carry_the_invocation(start_java: StartJava) -> None:
-    runtime = start_java("fixtures.ContextProbe", function_name="probe",
-                         function_namespace="team-a", memory_mb="512", timeout_seconds="30")
+    runtime = start_java(
+        "fixtures.ContextProbe",
+        function_name="probe",
+        function_namespace="team-a",
+        memory_mb="512",
+        timeout_seconds="30",
+    )
 
     reply = runtime.invoke({}, headers={"X-Wisp-Request-Id": "req-ctx-7"})
 

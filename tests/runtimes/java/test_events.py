@@ -26,8 +26,13 @@ def test_json_event_arrives_as_a_map_and_returns_as_json(echo: JavaRuntime) -> N
     body = reply.json()
     assert body["event"] == event
     # Integral JSON numbers become Long (not Gson's default Double), fractions Double.
-    assert body["types"] == {"name": "String", "count": "Long", "ratio": "Double",
-                             "tags": "ArrayList", "nested": "LinkedTreeMap"}
+    assert body["types"] == {
+        "name": "String",
+        "count": "Long",
+        "ratio": "Double",
+        "tags": "ArrayList",
+        "nested": "LinkedTreeMap",
+    }
 
 
 def test_a_request_id_is_made_when_the_caller_gives_none(echo: JavaRuntime) -> None:
@@ -76,9 +81,14 @@ def test_http_event_with_a_binary_body_round_trips(start_java: StartJava) -> Non
     payload = bytes(range(256)) * 4
 
     reply = runtime.request(
-        "PUT", "/files/raw?a=1&a=2&b=x%20y", payload,
-        {"X-Wisp-Event": "http", "Content-Type": "application/octet-stream",
-         "X-Wisp-Request-Id": "req-http-1"},
+        "PUT",
+        "/files/raw?a=1&a=2&b=x%20y",
+        payload,
+        {
+            "X-Wisp-Event": "http",
+            "Content-Type": "application/octet-stream",
+            "X-Wisp-Request-Id": "req-http-1",
+        },
     )
 
     assert reply.status == 207
@@ -94,8 +104,12 @@ def test_http_event_with_a_binary_body_round_trips(start_java: StartJava) -> Non
 def test_http_event_with_a_text_body_stays_text(start_java: StartJava) -> None:
     runtime = start_java("fixtures.HttpEcho")
 
-    reply = runtime.request("POST", "/hello", "héllo".encode(),
-                            {"X-Wisp-Event": "http", "Content-Type": "text/plain; charset=utf-8"})
+    reply = runtime.request(
+        "POST",
+        "/hello",
+        "héllo".encode(),
+        {"X-Wisp-Event": "http", "Content-Type": "text/plain; charset=utf-8"},
+    )
 
     assert reply.status == 207
     assert reply.body.decode() == "héllo"
@@ -106,8 +120,10 @@ def test_http_event_with_a_text_body_stays_text(start_java: StartJava) -> None:
 def test_a_pojo_handler_gets_and_returns_objects(start_java: StartJava) -> None:
     runtime = start_java("fixtures.Orders")
 
-    reply = runtime.invoke({"item": "tea", "quantity": 3, "price": 2.5, "tags": ["hot"]},
-                           headers={"X-Wisp-Request-Id": "req-pojo"})
+    reply = runtime.invoke(
+        {"item": "tea", "quantity": 3, "price": 2.5, "tags": ["hot"]},
+        headers={"X-Wisp-Request-Id": "req-pojo"},
+    )
 
     assert reply.status == 200
     assert reply.json() == {"item": "tea", "total": 7.5, "tagCount": 1, "requestId": "req-pojo"}

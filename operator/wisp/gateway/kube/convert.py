@@ -25,9 +25,11 @@ TERMINAL_REASONS = frozenset(
     {
         "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull",
         "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError",
-        "InvalidSpec", "HandlerLoadFailed", "HandlerNotLoaded", "CodeNotFound", "ReconcileFailed",
+        "RunContainerError", "InvalidSpec", "ProgressDeadlineExceeded",
     }
 )
+# Deployed=False reasons that are only a moment in a Function's life.
+TRANSIENT_DEPLOY_REASONS = frozenset({"Pending"})
 
 
 def _conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -45,7 +47,11 @@ def function_info(obj: dict[str, Any]) -> FunctionInfo | None:
         return None
     conditions = _conditions(obj)
     deployed = conditions.get("Deployed")
-    if deployed is not None and deployed.get("status") == "False":
+    if (
+        deployed is not None
+        and deployed.get("status") == "False"
+        and deployed.get("reason") not in TRANSIENT_DEPLOY_REASONS
+    ):
         return FunctionInfo(fn, False, deployed.get("reason") or "NotDeployed", deployed.get("message") or "")
     ready = conditions.get("Ready")
     if ready is not None and ready.get("status") == "False":

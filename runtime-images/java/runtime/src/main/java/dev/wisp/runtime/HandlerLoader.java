@@ -65,6 +65,7 @@ final class HandlerLoader {
         String methodName = separator < 0 ? null : spec.substring(separator + 2);
 
         List<URL> classPath = classPath(config.codeDir(), config.depsDir());
+        compileSourcesOnly(config, classPath);
         URLClassLoader loader = new URLClassLoader(
                 "wisp-function", classPath.toArray(URL[]::new), Main.class.getClassLoader());
         Class<?> cls = loadClass(className, loader, config.codeDir(), classPath.size());
@@ -97,6 +98,41 @@ final class HandlerLoader {
             throw new LoadException("CodeDirError", "cannot read " + codeDir + ": " + e.getMessage(), e);
         }
         return urls;
+    }
+
+    /**
+     * A code dir of Java sources without classes or jars (inline and {@code files} code) is
+     * compiled first; its classes go to the front of the class path.
+     */
+    private static void compileSourcesOnly(Config config, List<URL> classPath) throws LoadException {
+        Path codeDir = config.codeDir();
+        try {
+            if (Files.isDirectory(codeDir.resolve("classes")) || hasJars(codeDir) || hasJars(codeDir.resolve("lib"))) {
+                return;
+            }
+            List<Path> sources = SourceCompiler.sources(codeDir);
+            if (sources.isEmpty()) {
+                return;
+            }
+            StringBuilder compileClassPath = new StringBuilder(System.getProperty("java.class.path"));
+            for (URL url : classPath) {
+                compileClassPath.append(java.io.File.pathSeparatorChar).append(Path.of(url.toURI()));
+            }
+            Path work = Path.of(System.getProperty("java.io.tmpdir"));
+            Path classes = SourceCompiler.compile(codeDir, sources, compileClassPath.toString(), work);
+            classPath.add(0, toUrl(classes));
+        } catch (IOException | java.net.URISyntaxException e) {
+            throw new LoadException("CodeDirError", "compiling " + codeDir + " failed: " + e, e);
+        }
+    }
+
+    private static boolean hasJars(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return false;
+        }
+        try (Stream<Path> entries = Files.list(dir)) {
+            return entries.anyMatch(p -> p.getFileName().toString().endsWith(".jar"));
+        }
     }
 
     private static void addJars(List<URL> urls, Path dir) throws IOException {

@@ -1,0 +1,93 @@
+"""``wisp describe NAME``: a Function's spec, status conditions, triggers and recent events."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from wisp.cli import kube
+from wisp.cli.output import emit, table
+
+RECENT_EVENTS = 10
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="the function")
+    kube.add_arguments(parser, output=True)
+
+
+def code_summary(code: dict[str, Any]) -> str:
+    if "inline" in code:
+        return f"inline ({len(str(code['inline']).splitlines())} lines)"
+    if "files" in code:
+        return "files: " + ", ".join(sorted(code["files"]))
+    if "configMapRef" in code:
+        return f"ConfigMap {code['configMapRef'].get('name')}"
+    return f"image {code.get('image')}"
+
+
+def _event_time(event: Any) -> str:
+    stamp = event.last_timestamp or event.event_time or event.first_timestamp
+    return stamp.strftime("%Y-%m-%d %H:%M:%S") if stamp is not None else ""
+
+
+def run(args: argparse.Namespace) -> int:
+    cluster = kube.connect(args)
+    obj = cluster.get(kube.FUNCTIONS, args.name)
+    triggers = [t for t in cluster.list_all(kube.TRIGGERS)
+                if (t.get("spec") or {}).get("function") == args.name]
+    events = sorted(cluster.events("Function", args.name), key=_event_time)[-RECENT_EVENTS:]
+    if args.output:
+        emit({"function": obj, "triggers": triggers,
+              "events": [{"time": _event_time(e), "type": e.type, "reason": e.reason,
+                          "message": e.message} for e in events]}, args.output)
+        return 0
+    meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+    scale = spec.get("scale") or {}
+    lines = [
+        f"Name:         {meta['name']}",
+        f"Namespace:    {meta.get('namespace')}",
+        f"Runtime:      {spec.get('runtime')}",
+        f"Handler:      {spec.get('handler', '')}",
+        f"Code:         {code_summary(spec.get('code') or {})}",
+        f"Memory:       {spec.get('memory', '256Mi')}   Timeout: {spec.get('timeout', '30s')}   "
+        f"Concurrency: {spec.get('concurrency', 100)}",
+        f"Scale:        min {scale.get('min', 0)}, max {scale.get('max', 20)}, "
+        f"{scale.get('metric', 'concurrency')} target {scale.get('target', 10)}, "
+        f"idle {scale.get('idleTimeout', '60s')}",
+        f"URL:          {status.get('url', '')}",
+        f"Replicas:     {status.get('readyReplicas', 0)} ready / {status.get('replicas', 0)}",
+        "",
+        "Conditions:",
+    ]
+    conditions = list(kube.conditions(obj))
+    if conditions:
+        lines.append(_indent(table(["TYPE", "STATUS", "REASON", "MESSAGE"],
+                                   [[c.get("type"), c.get("status"), c.get("reason", ""),
+                                     c.get("message", "")] for c in conditions])))
+    else:
+        lines.append("  (none yet: is the wisp operator running?)")
+    lines += ["", "Triggers:"]
+    lines.append(_indent(table(["NAME", "KIND", "ROUTE"], [[t["metadata"]["name"], *_route(t)]
+                                                          for t in triggers])) if triggers else "  (none)")
+    lines += ["", "Events:"]
+    lines.append(_indent(table(["TIME", "TYPE", "REASON", "MESSAGE"],
+                               [[_event_time(e), e.type, e.reason, e.message] for e in events]))
+                 if events else "  (none)")
+    print("\n".join(lines))
+    return 0
+
+
+def _route(trigger: dict[str, Any]) -> list[str]:
+    spec = trigger.get("spec") or {}
+    if "http" in spec:
+        return ["http", spec["http"].get("path", "")]
+    if "queue" in spec:
+        return ["queue", spec["queue"].get("stream", "")]
+    if "schedule" in spec:
+        return ["schedule", spec["schedule"].get("cron", "")]
+    return ["?", ""]
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.splitlines())

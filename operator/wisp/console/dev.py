@@ -1,0 +1,139 @@
+"""The console's source for ``wisp dev``: Function files in the served folder, test events in
+``.wisp/events/`` beside them, logs from the local processes' ``LogBook``.
+
+Saving validates with ``wisp.api.parse_function`` (the same rules and field names as the CRD),
+writes the file, and calls the ``DevHooks`` so the dev server (re)starts the function at once; a
+dev server that watches its folder instead can leave the hooks unset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from wisp import API_VERSION
+from wisp.api import Function, SpecError, parse_function
+from wisp.console.live import GatewayView
+from wisp.console.logs import LogBook, select
+from wisp.console.manifests import EVENT_NAME, FunctionFiles, editable
+from wisp.console.source import FieldError, LogLine, Manifest, Mode, NotFound, ValidationFailed
+from wisp.console.usage import price_per_gb_second
+from wisp.gateway.state import Components
+
+EVENTS_DIR = Path(".wisp") / "events"
+
+
+def dev_console_extension(
+    folder: Path, logbook: LogBook, namespace: str = "default", hooks: DevHooks | None = None,
+) -> Callable[[web.Application, Components], None]:
+    """The console for ``make_app(..., extensions=[...])`` in ``wisp dev``, priced from the
+    environment (``WISP_PRICE_PER_GB_SECOND``)."""
+    from wisp.console.routes import console_extension
+
+    return console_extension(
+        lambda live: DevSource(live, folder, logbook, hooks, namespace), price_per_gb_second()
+    )
+
+
+@dataclass(frozen=True)
+class DevHooks:
+    """How the dev server learns of a change the console made (None: it watches the folder)."""
+
+    applied: Callable[[Function], Awaitable[None]] | None = None
+    deleted: Callable[[str], Awaitable[None]] | None = None  # the function's key
+
+
+class DevSource:
+    mode = Mode.DEV
+
+    def __init__(
+        self, live: GatewayView, folder: Path, logbook: LogBook, hooks: DevHooks | None = None,
+        namespace: str = "default",
+    ) -> None:
+        self.live = live
+        self.folder = folder
+        self.logbook = logbook
+        self.hooks = hooks or DevHooks()
+        self.namespace = namespace
+        self.files = FunctionFiles(folder)
+        self._lock = asyncio.Lock()
+
+    def namespaces(self) -> list[str]:
+        return [self.namespace]
+
+    async def get_function(self, namespace: str, name: str) -> Manifest:
+        found = await asyncio.to_thread(self.files.find, namespace, name)
+        if found is None:
+            raise NotFound(f"no Function {name} in {self.folder.name}/")
+        path, docs, index = found
+        return Manifest(editable(docs[index]), str(path.relative_to(self.folder)))
+
+    async def apply_function(self, body: Mapping[str, Any]) -> Manifest:
+        clean = editable({**body, "apiVersion": body.get("apiVersion") or API_VERSION})
+        meta = clean["metadata"]
+        if meta.get("namespace") in (None, "", self.namespace):
+            meta.pop("namespace", None)
+        else:
+            raise ValidationFailed([FieldError("metadata.namespace", f"wisp dev serves {self.namespace}")])
+        try:
+            fn = parse_function(clean)
+        except SpecError as exc:
+            raise ValidationFailed([FieldError(exc.field, exc.message)]) from None
+        async with self._lock:
+            path = await asyncio.to_thread(self.files.save, clean)
+        if self.hooks.applied is not None:
+            await self.hooks.applied(fn)
+        return Manifest(clean, str(path.relative_to(self.folder)))
+
+    async def delete_function(self, namespace: str, name: str) -> None:
+        async with self._lock:
+            removed = await asyncio.to_thread(self.files.remove, namespace, name)
+        if not removed:
+            raise NotFound(f"no Function {name} in {self.folder.name}/")
+        if self.hooks.deleted is not None:
+            await self.hooks.deleted(f"{name}.{namespace}")
+
+    async def logs(self, namespace: str, name: str, request_id: str, tail: int) -> list[LogLine]:
+        return select(self.logbook.lines(f"{name}.{namespace}"), request_id, tail)
+
+    # -- test events -----------------------------------------------------------------------------
+
+    def _events_file(self, name: str) -> Path:
+        return self.folder / EVENTS_DIR / f"{name}.json"
+
+    def _read_events(self, name: str) -> dict[str, Any]:
+        path = self._events_file(name)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write_events(self, name: str, events: Mapping[str, Any]) -> None:
+        path = self._events_file(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(events, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    async def test_events(self, namespace: str, name: str) -> dict[str, Any]:
+        return await asyncio.to_thread(self._read_events, name)
+
+    async def save_test_event(self, namespace: str, name: str, event_name: str, event: Any) -> None:
+        if not EVENT_NAME.match(event_name):
+            raise ValidationFailed([FieldError("name", "letters, digits, '-', '_' and '.' only")])
+        async with self._lock:
+            events = await asyncio.to_thread(self._read_events, name)
+            events[event_name] = event
+            await asyncio.to_thread(self._write_events, name, events)
+
+    async def delete_test_event(self, namespace: str, name: str, event_name: str) -> None:
+        async with self._lock:
+            events = await asyncio.to_thread(self._read_events, name)
+            if events.pop(event_name, None) is None:
+                raise NotFound(f"no saved event {event_name}")
+            await asyncio.to_thread(self._write_events, name, events)

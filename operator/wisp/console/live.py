@@ -1,0 +1,124 @@
+"""The console's view of the gateway it is mounted in: functions with live stats, time series,
+usage, and test calls through the gateway's own invoke path.
+
+Reads ``wisp.gateway.state.Components`` (the registry's upstreams and their ``FunctionStats``,
+the autoscaler's desired replicas) and never writes to them; test calls go through
+``Gateway.invoke``, so they are balanced, activated from zero and metered like any other call.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from wisp.api import contract
+from wisp.console.tap import Observed, StatsTap
+from wisp.console.usage import FunctionSeries, Period, UsageRow, series_points, usage_rows
+from wisp.gateway.state import Components
+
+COLD_START_HEADER = "X-Wisp-Cold-Start"
+FOLD_INTERVAL = 2.0  # seconds between folds of the gateway's stats into the series
+
+
+@dataclass(frozen=True)
+class Invocation:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    duration_ms: float
+    cold_start_ms: float | None
+    request_id: str
+
+    def as_json(self) -> dict[str, Any]:
+        text = self.body.decode("utf-8", "replace")
+        return {
+            "status": self.status,
+            "headers": dict(self.headers),
+            "body": text,
+            "durationMs": round(self.duration_ms, 3),
+            "handlerMs": _float(self.headers.get(contract.DURATION_HEADER)),
+            "coldStart": self.cold_start_ms is not None,
+            "coldStartMs": None if self.cold_start_ms is None else round(self.cold_start_ms, 1),
+            "requestId": self.request_id,
+        }
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None
+
+
+class GatewayView:
+    def __init__(self, parts: Components, price: float) -> None:
+        self.parts = parts
+        self.price = price
+        self.tap = StatsTap()
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def observed(self) -> Iterator[Observed]:
+        for key, up in self.parts.registry.upstreams.items():
+            fn = up.info.function
+            yield Observed(fn.name, fn.namespace, up.stats, up.memory_gib, up.pool.ready_count,
+                           self.parts.replicas.get((key, "desired")))
+
+    def fold(self, now: float | None = None) -> None:
+        self.tap.fold(self.observed(), time.time() if now is None else now)
+
+    def functions(self, now: float) -> list[dict[str, Any]]:
+        """One row per function the gateway serves, for the functions list."""
+        rows = []
+        for key, up in sorted(self.parts.registry.upstreams.items()):
+            fn = up.info.function
+            summary = up.stats.summary(now)
+            recent = summary["windows"]["300s"]
+            rows.append({
+                "name": fn.name,
+                "namespace": fn.namespace,
+                "runtime": fn.spec.runtime.value,
+                "memory": fn.spec.memory,
+                "ready": up.info.ready,
+                "reason": up.info.reason,
+                "message": up.info.message,
+                "replicas": {"ready": up.pool.ready_count,
+                             "desired": self.parts.replicas.get((key, "desired"))},
+                "inFlight": up.meter.in_flight,
+                "invocations": summary["invocations"],
+                "errors": summary["errors"],
+                "errorRate": summary["errors"] / summary["invocations"] if summary["invocations"] else None,
+                "p95Ms": recent["p95Ms"],
+                "recentInvocations": recent["invocations"],
+                "coldStarts": summary["coldStarts"],
+                "gbSeconds": summary["gbSeconds"],
+                "lastCall": summary["lastCall"],
+            })
+        return rows
+
+    def series(self, namespace: str, name: str, now: float, minutes: int) -> list[dict[str, object]]:
+        self.fold(now)
+        found = self.tap.series.get(f"{name}.{namespace}") or FunctionSeries(name, namespace)
+        return [p.as_json() for p in series_points(found, now, minutes)]
+
+    def usage(self, now: float, period: Period, function: str | None = None) -> list[UsageRow]:
+        self.fold(now)
+        return usage_rows(self.tap.series.values(), now, period, self.price, function=function)
+
+    def knows(self, namespace: str, name: str) -> bool:
+        return f"{name}.{namespace}" in self.parts.registry.upstreams
+
+    # -- calling ---------------------------------------------------------------------------------
+
+    async def invoke(self, namespace: str, name: str, body: bytes) -> Invocation:
+        request_id = uuid.uuid4().hex
+        started = time.monotonic()
+        result = await self.parts.gateway.invoke(
+            f"{name}.{namespace}", body, {contract.REQUEST_ID_HEADER: request_id}
+        )
+        elapsed = (time.monotonic() - started) * 1000
+        return Invocation(result.status, dict(result.headers), result.body, elapsed,
+                          result.cold_start_ms, result.request_id or request_id)

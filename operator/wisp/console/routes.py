@@ -1,0 +1,249 @@
+"""The console's HTTP side: ``/ui/`` (the static app) and its JSON API under ``/ui/api/``.
+
+``add_console_routes(app, source)`` mounts both on any aiohttp app: the gateway's invocation app
+in ``wisp dev`` (through ``make_app``'s ``extensions``, see ``console_extension``), the
+admin-protected listener in a cluster. Everything the API does goes through the
+``ConsoleSource``; the live numbers come from the gateway it is mounted in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from wisp import __version__
+from wisp.console.live import FOLD_INTERVAL, GatewayView
+from wisp.console.source import ConsoleSource, NotFound, SourceError, ValidationFailed
+from wisp.console.templates import editor_runtimes
+from wisp.console.usage import Period, usage_csv
+from wisp.gateway.state import Components
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "ui" / "static"
+SOURCE = web.AppKey("wisp-console-source", object)
+MAX_MINUTES = 24 * 60
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _source(request: web.Request) -> ConsoleSource:
+    source: ConsoleSource = request.app[SOURCE]  # type: ignore[assignment]
+    return source
+
+
+def add_console_routes(app: web.Application, source: ConsoleSource) -> None:
+    app[SOURCE] = source
+    app.cleanup_ctx.append(_fold_ctx)
+    r = app.router
+    r.add_get("/ui", _redirect)
+    r.add_get("/ui/", _index)
+    r.add_static("/ui/assets/", STATIC_DIR, append_version=False)
+    api = "/ui/api"
+    r.add_get(f"{api}/info", _guard(info))
+    r.add_get(f"{api}/functions", _guard(list_functions))
+    fn = f"{api}/functions/{{namespace}}/{{name}}"
+    r.add_get(fn, _guard(get_function))
+    r.add_put(fn, _guard(put_function))
+    r.add_delete(fn, _guard(delete_function))
+    r.add_post(f"{fn}/invoke", _guard(invoke))
+    r.add_get(f"{fn}/logs", _guard(logs))
+    r.add_get(f"{fn}/series", _guard(series))
+    r.add_get(f"{fn}/events", _guard(list_events))
+    r.add_put(f"{fn}/events/{{event}}", _guard(put_event))
+    r.add_delete(f"{fn}/events/{{event}}", _guard(delete_event))
+    r.add_get(f"{api}/usage", _guard(usage))
+
+
+def console_extension(
+    make_source: Callable[[GatewayView], ConsoleSource], price: float,
+) -> Callable[[web.Application, Components], None]:
+    """For ``make_app(..., extensions=[...])``: the console on the invocation app."""
+
+    def extend(app: web.Application, parts: Components) -> None:
+        add_console_routes(app, make_source(GatewayView(parts, price)))
+
+    return extend
+
+
+async def _fold_ctx(app: web.Application) -> AsyncIterator[None]:
+    live = _source_of(app).live
+
+    async def tick() -> None:
+        while True:
+            live.fold()
+            await asyncio.sleep(FOLD_INTERVAL)
+
+    task = asyncio.create_task(tick(), name="wisp-console-fold")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def _source_of(app: web.Application) -> ConsoleSource:
+    source: ConsoleSource = app[SOURCE]  # type: ignore[assignment]
+    return source
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def _guard(handler: Handler) -> Handler:
+    """Maps the source's errors to HTTP answers the UI shows next to the right field."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ValidationFailed as exc:
+            errors = [{"field": e.field, "message": e.message} for e in exc.errors]
+            return _error(422, str(exc), errors=errors)
+        except NotFound as exc:
+            return _error(404, str(exc))
+        except SourceError as exc:
+            return _error(exc.status, str(exc))
+
+    return guarded
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "the body must be JSON"}), content_type="application/json"
+        ) from None
+
+
+# -- pages ---------------------------------------------------------------------------------------
+
+
+async def _redirect(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/ui/")
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+# -- API -----------------------------------------------------------------------------------------
+
+
+async def info(request: web.Request) -> web.Response:
+    source = _source(request)
+    return web.json_response({
+        "mode": source.mode.value,
+        "version": __version__,
+        "namespaces": source.namespaces(),
+        "pricePerGbSecond": source.live.price,
+        "runtimes": editor_runtimes(),
+    })
+
+
+async def list_functions(request: web.Request) -> web.Response:
+    now = time.time()
+    return web.json_response({"time": now, "functions": _source(request).live.functions(now)})
+
+
+async def get_function(request: web.Request) -> web.Response:
+    ns, name = request.match_info["namespace"], request.match_info["name"]
+    manifest = await _source(request).get_function(ns, name)
+    return web.json_response({"manifest": manifest.body, "file": manifest.file, "status": manifest.status})
+
+
+async def put_function(request: web.Request) -> web.Response:
+    ns, name = request.match_info["namespace"], request.match_info["name"]
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        return _error(400, "the body must be a Function object")
+    meta = dict(body.get("metadata") or {})
+    if meta.get("name") not in (None, name) or meta.get("namespace") not in (None, ns):
+        return _error(400, "the body names another function than the URL")
+    body["metadata"] = {**meta, "name": name, "namespace": ns}
+    manifest = await _source(request).apply_function(body)
+    return web.json_response({"manifest": manifest.body, "file": manifest.file, "status": manifest.status})
+
+
+async def delete_function(request: web.Request) -> web.Response:
+    await _source(request).delete_function(request.match_info["namespace"], request.match_info["name"])
+    return web.json_response({"deleted": True})
+
+
+async def invoke(request: web.Request) -> web.Response:
+    ns, name = request.match_info["namespace"], request.match_info["name"]
+    body = await _json_body(request)
+    event = body.get("event", {}) if isinstance(body, dict) else {}
+    result = await _source(request).live.invoke(ns, name, json.dumps(event).encode())
+    return web.json_response(result.as_json())
+
+
+def _int_query(request: web.Request, key: str, default: int, hi: int) -> int:
+    try:
+        return max(1, min(hi, int(request.query.get(key, default))))
+    except ValueError:
+        return default
+
+
+async def logs(request: web.Request) -> web.Response:
+    ns, name = request.match_info["namespace"], request.match_info["name"]
+    request_id = request.query.get("requestId", "").strip()
+    tail = _int_query(request, "tail", 200, 5000)
+    lines = await _source(request).logs(ns, name, request_id, tail)
+    return web.json_response({"lines": [line.as_json() for line in lines]})
+
+
+async def series(request: web.Request) -> web.Response:
+    ns, name = request.match_info["namespace"], request.match_info["name"]
+    minutes = _int_query(request, "minutes", 60, MAX_MINUTES)
+    now = time.time()
+    return web.json_response({"time": now, "points": _source(request).live.series(ns, name, now, minutes)})
+
+
+async def list_events(request: web.Request) -> web.Response:
+    ns, name = request.match_info["namespace"], request.match_info["name"]
+    return web.json_response({"events": await _source(request).test_events(ns, name)})
+
+
+async def put_event(request: web.Request) -> web.Response:
+    ns, name = request.match_info["namespace"], request.match_info["name"]
+    event = await _json_body(request)
+    await _source(request).save_test_event(ns, name, request.match_info["event"], event)
+    return web.json_response({"saved": True})
+
+
+async def delete_event(request: web.Request) -> web.Response:
+    ns, name = request.match_info["namespace"], request.match_info["name"]
+    await _source(request).delete_test_event(ns, name, request.match_info["event"])
+    return web.json_response({"deleted": True})
+
+
+async def usage(request: web.Request) -> web.StreamResponse:
+    try:
+        period = Period(request.query.get("period", "hour"))
+    except ValueError:
+        return _error(400, "period is hour or day")
+    function = request.query.get("function") or None
+    source = _source(request)
+    now = time.time()
+    rows = source.live.usage(now, period, function)
+    price = source.live.price
+    if request.query.get("format") == "csv":
+        day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
+        filename = f"wisp-usage-{period.value}{'-' + function if function else ''}-{day}.csv"
+        return web.Response(
+            text=usage_csv(rows, price), content_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    total_gb = sum(r.gb_seconds for r in rows)
+    return web.json_response({
+        "time": now, "period": period.value, "pricePerGbSecond": price,
+        "rows": [r.as_json() for r in rows],
+        "totals": {"invocations": sum(r.invocations for r in rows), "gbSeconds": round(total_gb, 6),
+                   "cost": round(total_gb * price, 8)},
+    })

@@ -1,0 +1,62 @@
+"""Starter handlers the console's editor offers for a new function, per language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wisp.api import Runtime
+
+PYTHON_HELLO = '''def handler(event, context):
+    name = event.get("name", "world") if isinstance(event, dict) else "world"
+    context.logger.info("greeting %s", name)
+    return {"hello": name}
+'''
+
+PYTHON_HTTP = '''import json
+
+
+def handler(event, context):
+    # An HTTP Trigger's event: httpMethod, path, headers, queryStringParameters, body.
+    query = event.get("queryStringParameters") or {}
+    context.logger.info("%s %s", event.get("httpMethod"), event.get("path"))
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"path": event.get("path"), "query": query}),
+    }
+'''
+
+NODE_HELLO = '''exports.handler = async (event, context) => {
+  const name = (event && event.name) || "world";
+  console.log(`greeting ${name}`);
+  return { hello: name };
+};
+'''
+
+NODE_HTTP = '''exports.handler = async (event, context) => {
+  // An HTTP Trigger's event: httpMethod, path, headers, queryStringParameters, body.
+  console.log(`${event.httpMethod} ${event.path}`);
+  return {
+    statusCode: 200,
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ path: event.path, query: event.queryStringParameters }),
+  };
+};
+'''
+
+_BY_LANGUAGE = {
+    "python": {"handler": "main.handler",
+               "templates": {"hello": PYTHON_HELLO, "http": PYTHON_HTTP}},
+    "node": {"handler": "index.handler",
+             "templates": {"hello": NODE_HELLO, "http": NODE_HTTP}},
+}
+
+
+def editor_runtimes() -> list[dict[str, Any]]:
+    """The runtimes a function can be written in the browser for, with their starters."""
+    out = []
+    for runtime in Runtime:
+        spec = _BY_LANGUAGE.get(runtime.language)
+        if spec is not None:
+            out.append({"runtime": runtime.value, "language": runtime.language, **spec})
+    return out

@@ -1,0 +1,298 @@
+"""``LocalBackend``: the gateway's ``Backend`` with functions as local runtime processes.
+
+What a Deployment, its pods and their EndpointSlice are in a cluster, this is for ``wisp dev``:
+``scale(key, n)`` starts or stops runtime processes (through ``wisp.launcher``, the same code the
+tests' node agent uses) until ``n`` are wanted; each one that reports ready becomes an
+``Endpoint``, each one that goes away stops being one. The gateway's activator and autoscaler
+drive ``scale`` exactly as they drive a Deployment's scale subresource.
+
+A replica that exits by itself is restarted with backoff (restartPolicy Always). A handler
+that cannot load, or dependencies that cannot install, mark the function not ready with the
+reason, so calls get a 503 that says why instead of waiting; the next edit tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from wisp.api.trigger import Trigger
+from wisp.cli.source import FunctionSource
+from wisp.dev.workspace import PreparedCode
+from wisp.gateway.backend import BackendEvents, Endpoint, FunctionInfo, StatusUpdate
+from wisp.launcher import LaunchError, LaunchSpec, RuntimeProcess, install_dependencies, start_runtime
+
+log = logging.getLogger("wisp.dev")
+
+LineSink = Callable[[str, str], None]  # (replica name, line the runtime wrote)
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    start_timeout: float = 60.0
+    stop_grace: float = 5.0
+    restart_backoff: float = 0.5
+    restart_backoff_max: float = 10.0
+
+
+@dataclass(eq=False)
+class Replica:
+    name: str
+    process: RuntimeProcess | None = None
+    endpoint: Endpoint | None = None
+    stopping: bool = False
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass(eq=False)
+class Served:
+    """One function as ``wisp dev`` runs it."""
+
+    source: FunctionSource
+    code: PreparedCode
+    info: FunctionInfo
+    desired: int = 0
+    replicas: list[Replica] = field(default_factory=list)
+    numbers: int = 0
+    dependencies: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> str:
+        return self.info.key
+
+    @property
+    def live(self) -> list[Replica]:
+        return [r for r in self.replicas if not r.stopping]
+
+
+class LocalBackend:
+    def __init__(self, settings: LocalSettings | None = None, on_line: LineSink | None = None) -> None:
+        self.settings = settings or LocalSettings()
+        self.functions: dict[str, Served] = {}
+        self.triggers: dict[str, Trigger] = {}
+        self.statuses: dict[str, StatusUpdate] = {}
+        self.on_change: Callable[[], None] | None = None  # the queue follows functions and triggers
+        self._on_line = on_line
+        self._events: BackendEvents | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    # -- the Backend protocol ------------------------------------------------------------------
+
+    async def start(self, events: BackendEvents) -> None:
+        self._events = events
+        for served in self.functions.values():
+            events.function_upserted(served.info)
+        for trigger in self.triggers.values():
+            events.trigger_upserted(trigger)
+        events.synced()
+
+    async def stop(self) -> None:
+        self._events = None
+        await asyncio.gather(*(self._retire(s) for s in self.functions.values()), *self._stopping)
+
+    async def scale(self, function_key: str, replicas: int) -> None:
+        served = self.functions.get(function_key)
+        if served is None:
+            raise LookupError(f"function {function_key} is not served")
+        if not served.info.ready and replicas > 0:
+            return  # it cannot start until its file changes
+        served.desired = replicas
+        self._reconcile(served)
+
+    async def get_replicas(self, function_key: str) -> int:
+        served = self.functions.get(function_key)
+        return served.desired if served is not None else 0
+
+    async def publish_status(self, function_key: str, update: StatusUpdate) -> None:
+        self.statuses[function_key] = update
+
+    # -- what wisp dev serves --------------------------------------------------------------------
+
+    def upsert_function(self, source: FunctionSource, code: PreparedCode) -> None:
+        """Serve ``source`` (new or changed); a changed function's processes are replaced."""
+        previous = self.functions.get(source.key)
+        info = FunctionInfo(source.function)
+        if code.unsupported:
+            info = FunctionInfo(source.function, False, "CannotRunLocally", code.unsupported)
+        served = Served(source, code, info, desired=previous.desired if previous else 0)
+        if served.desired == 0 and source.function.spec.scale.min > 0:
+            served.desired = source.function.spec.scale.min
+        if source.function.spec.replicas is not None:
+            served.desired = source.function.spec.replicas
+        self.functions[source.key] = served
+        if previous is not None:
+            self._later(self._retire(previous))
+        if code.unsupported:
+            served.desired = 0
+        elif code.has_dependencies:
+            served.dependencies = asyncio.create_task(self._install(served))
+        if self._events is not None:
+            self._events.function_upserted(served.info)
+            self._events.endpoints_changed(source.key, ())
+        self._reconcile(served)
+        self._changed()
+
+    def delete_function(self, key: str) -> None:
+        served = self.functions.pop(key, None)
+        if served is None:
+            return
+        self._later(self._retire(served))
+        if self._events is not None:
+            self._events.function_deleted(key)
+        self._changed()
+
+    def upsert_trigger(self, trigger: Trigger) -> None:
+        self.triggers[trigger.key] = trigger
+        if self._events is not None:
+            self._events.trigger_upserted(trigger)
+        self._changed()
+
+    def delete_trigger(self, key: str) -> None:
+        if self.triggers.pop(key, None) is not None and self._events is not None:
+            self._events.trigger_deleted(key)
+        self._changed()
+
+    def pids(self) -> list[int]:
+        """Every runtime process running now (tests and the shutdown report)."""
+        return [r.process.pid for s in self.functions.values() for r in s.replicas
+                if r.process is not None and r.process.returncode is None]
+
+    # -- replicas --------------------------------------------------------------------------------
+
+    def _reconcile(self, served: Served) -> None:
+        live = served.live
+        while len(live) < served.desired:
+            served.numbers += 1
+            replica = Replica(f"{served.source.function.name}-{served.numbers}")
+            served.replicas.append(replica)
+            replica.task = asyncio.create_task(self._run(served, replica), name=replica.name)
+            live.append(replica)
+        for replica in reversed(live[served.desired:]):
+            self._later(self._stop_replica(served, replica))
+
+    async def _run(self, served: Served, replica: Replica) -> None:
+        backoff = self.settings.restart_backoff
+        try:
+            if served.dependencies is not None:
+                await served.dependencies
+            while not replica.stopping and served.info.ready:
+                if not await self._run_once(served, replica):
+                    return
+                if replica.stopping:
+                    return
+                log.warning("%s exited; restarting in %.1fs", replica.name, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.settings.restart_backoff_max)
+        finally:
+            if replica in served.replicas and not replica.stopping:
+                served.replicas.remove(replica)
+
+    async def _run_once(self, served: Served, replica: Replica) -> bool:
+        """One process of ``replica``, from start to exit; False when it must not be restarted."""
+        fn = served.source.function
+        assert served.code.code_dir is not None
+        sink = self._on_line
+        spec = LaunchSpec(
+            runtime=fn.spec.runtime,
+            code_dir=served.code.code_dir,
+            env=served.code.environment(fn),
+            log_sink=(lambda line: sink(replica.name, line)) if sink is not None else None,
+        )
+        try:
+            replica.process = process = await start_runtime(spec)
+            ready = await process.wait_ready(self.settings.start_timeout)
+        except LaunchError as exc:
+            self._not_ready(served, "RuntimeFailed", str(exc).splitlines()[0])
+            return False
+        if not ready.handler_loaded:
+            message = await _health_error(ready.url) or "the handler did not load"
+            self._not_ready(served, "HandlerLoadFailed", message)
+            await process.stop(self.settings.stop_grace)
+            return False
+        if replica.stopping:
+            return False
+        replica.endpoint = Endpoint(ready.host, ready.port, replica.name)
+        self._publish_endpoints(served)
+        await process.wait()
+        replica.endpoint = None
+        self._publish_endpoints(served)
+        return True
+
+    async def _stop_replica(self, served: Served, replica: Replica) -> None:
+        replica.stopping = True
+        if replica.endpoint is not None:
+            replica.endpoint = None
+            self._publish_endpoints(served)
+        if replica.process is not None:
+            await replica.process.stop(self.settings.stop_grace)
+        if replica.task is not None:
+            replica.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await replica.task
+        if replica.process is not None:
+            await replica.process.stop(self.settings.stop_grace)  # started while cancelling
+        if replica in served.replicas:
+            served.replicas.remove(replica)
+
+    async def _retire(self, served: Served) -> None:
+        served.desired = 0
+        if served.dependencies is not None:
+            served.dependencies.cancel()
+        await asyncio.gather(*(self._stop_replica(served, r) for r in list(served.replicas)))
+
+    async def _install(self, served: Served) -> None:
+        fn = served.source.function
+        code = served.code
+        assert code.code_dir is not None
+        sink = self._on_line
+        name = f"{fn.name}-deps"
+        try:
+            await install_dependencies(
+                fn.spec.runtime, code.code_dir, code.deps_dir, env=code.environment(fn),
+                log_sink=(lambda line: sink(name, line)) if sink is not None else None,
+            )
+        except LaunchError as exc:
+            self._not_ready(served, "DependenciesFailed", str(exc).splitlines()[0])
+
+    def _not_ready(self, served: Served, reason: str, message: str) -> None:
+        if self.functions.get(served.key) is not served:
+            return  # replaced meanwhile
+        log.error("%s: %s: %s", served.source.function.name, reason, message)
+        served.info = FunctionInfo(served.source.function, False, reason, message)
+        served.desired = 0
+        if self._events is not None:
+            self._events.function_upserted(served.info)
+
+    def _publish_endpoints(self, served: Served) -> None:
+        if self._events is None or self.functions.get(served.key) is not served:
+            return
+        endpoints = tuple(r.endpoint for r in served.replicas if r.endpoint is not None)
+        self._events.endpoints_changed(served.key, endpoints)
+
+    def _later(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+
+async def _health_error(url: str) -> str:
+    """The load error the runtime's ``/healthz`` reports (``errorType: errorMessage``)."""
+    try:
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/healthz") as response:
+            body = json.loads(await response.read())
+    except (aiohttp.ClientError, OSError, ValueError):
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    return f"{body.get('errorType', 'Error')}: {body.get('errorMessage', '')}".strip(": ")

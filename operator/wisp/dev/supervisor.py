@@ -1,0 +1,276 @@
+"""``wisp dev``: the gateway, the local backend, events and the file watcher in one process.
+
+Reads every manifest under the directory into the ``LocalBackend``, starts the gateway's
+invocation and admin apps (the same ``make_app`` as in the cluster), Redis-backed events when a
+Redis is at hand, prints the banner, then polls the directory and reloads only what changed.
+SIGINT/SIGTERM stop the apps, which stop every runtime process; runtimes and the embedded
+redis-server also die with this process if it is killed (``PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from aiohttp import web
+
+from wisp.cli.source import FunctionSource, Loaded, SourceError, display, is_folder_manifest, load_file
+from wisp.dev.backend import LocalBackend
+from wisp.dev.banner import BannerFacts, banner, log_line
+from wisp.dev.events import EventSettings, disabled_extension, queue_extension
+from wisp.dev.redis import EmbeddedRedis, EmbeddedRedisError, redis_server_binary
+from wisp.dev.watch import Scan, changes, scan
+from wisp.dev.workspace import Workspace, prepare
+from wisp.gateway.admin import make_admin_app
+from wisp.gateway.app import Extension, make_app
+from wisp.gateway.config import GatewayConfig
+from wisp.gateway.state import COMPONENTS
+
+
+class DevError(Exception):
+    """Something that stops ``wisp dev`` from starting; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class DevSettings:
+    directory: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_port: int = 9090
+    redis_url: str | None = None
+    embedded_redis: bool = True
+    poll_interval: float = 0.5
+    autoscale_tick: float = 1.0
+    namespace: str = "default"
+
+
+@dataclass
+class _Owned:
+    """What each manifest file contributed, so a reload replaces exactly that."""
+
+    functions: dict[str, FunctionSource] = field(default_factory=dict)
+    triggers: dict[str, object] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+class DevServer:
+    def __init__(self, settings: DevSettings, out: TextIO | None = None) -> None:
+        self.settings = settings
+        self.out = out or sys.stdout
+        self.backend = LocalBackend(on_line=self._runtime_line)
+        self._work = tempfile.TemporaryDirectory(prefix="wisp-dev-")
+        self.workspace = Workspace.default(Path(self._work.name))
+        self.owned: dict[Path, _Owned] = {}
+        self.redis: EmbeddedRedis | None = None
+        self._scan: Scan = {}
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def _runtime_line(self, replica: str, line: str) -> None:
+        shown = log_line(replica, line)
+        if shown is not None:
+            self.say(shown)
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def load(self, path: Path, *, reload: bool = False) -> None:
+        """(Re)read one manifest file and apply what it now says."""
+        loaded = load_file(path, namespace=None)
+        before = self.owned.get(path, _Owned())
+        now = _Owned(errors=[str(e) for e in loaded.errors])
+        self._apply_functions(path, loaded, before, now, reload)
+        for source in loaded.triggers:
+            key = source.trigger.key
+            other = self._owner(key, path, "triggers")
+            if other is not None:
+                now.errors.append(f"{display(path)}: metadata.name: Trigger {source.trigger.name} "
+                                  f"is already defined in {display(other)}")
+                continue
+            now.triggers[key] = source.trigger
+            if before.triggers.get(key) != source.trigger:
+                self.backend.upsert_trigger(source.trigger)
+        for key in before.triggers.keys() - now.triggers.keys():
+            self.backend.delete_trigger(key)
+        self.owned[path] = now
+        if reload:
+            for error in now.errors:
+                self.say(f"wisp dev: skipped {error}")
+
+    def _apply_functions(self, path: Path, loaded: Loaded, before: _Owned, now: _Owned, reload: bool) -> None:
+        for source in loaded.functions:
+            key = source.key
+            other = self._owner(key, path, "functions")
+            if other is not None:
+                now.errors.append(f"{display(path)}: metadata.name: Function {source.function.name} "
+                                  f"is already defined in {display(other)}")
+                continue
+            now.functions[key] = source
+            previous = before.functions.get(key)
+            unchanged = previous is not None and previous.manifest == source.manifest
+            if unchanged and not is_folder_manifest(path):
+                continue
+            try:
+                code = prepare(source, self.workspace)
+            except (OSError, SourceError) as exc:
+                now.errors.append(f"{display(path)}: {exc}")
+                del now.functions[key]
+                continue
+            self.backend.upsert_function(source, code)
+            if reload:
+                self.say(f"wisp dev: {'reloaded' if previous else 'added'} {source.function.name} "
+                         f"({display(path)})")
+        for key in before.functions.keys() - now.functions.keys():
+            self.backend.delete_function(key)
+            if reload:
+                self.say(f"wisp dev: removed {before.functions[key].function.name}")
+
+    def _owner(self, key: str, path: Path, kind: str) -> Path | None:
+        for other, owned in self.owned.items():
+            if other != path and key in getattr(owned, kind):
+                return other
+        return None
+
+    def unload(self, path: Path) -> None:
+        owned = self.owned.pop(path, _Owned())
+        for key, source in owned.functions.items():
+            self.backend.delete_function(key)
+            self.say(f"wisp dev: removed {source.function.name} ({display(path)} is gone)")
+        for key in owned.triggers:
+            self.backend.delete_trigger(key)
+
+    async def watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.poll_interval)
+            current = await asyncio.to_thread(scan, self.settings.directory)
+            diff = changes(self._scan, current)
+            self._scan = current
+            for path in diff.removed:
+                self.unload(path)
+            for path in (*diff.added, *diff.changed):
+                self.load(path, reload=True)
+
+    # -- running ---------------------------------------------------------------------------------
+
+    async def events_extension(self) -> tuple[Extension, str]:
+        url = self.settings.redis_url
+        if url:
+            return queue_extension(self.backend, EventSettings(url, self.settings.namespace)), (
+                f"queue and schedule triggers on {url}")
+        binary = redis_server_binary() if self.settings.embedded_redis else None
+        if binary is None:
+            reason = ("queue and schedule triggers and async calls are off: no Redis "
+                      "(pass --redis-url or WISP_REDIS_URL, or install redis-server)")
+            return disabled_extension(reason), reason.replace(": no", " (no", 1) + ")"
+        self.redis = EmbeddedRedis(binary)
+        try:
+            await self.redis.start()
+        except EmbeddedRedisError as exc:
+            reason = f"queue and schedule triggers are off: {exc}"
+            return disabled_extension(reason), reason
+        return queue_extension(self.backend, EventSettings(self.redis.url, self.settings.namespace)), (
+            f"queue and schedule triggers on an embedded redis-server ({self.redis.url}; "
+            "single machine, nothing kept after exit)")
+
+    async def serve(self, stop: asyncio.Event, on_ready: Callable[[], None] | None = None) -> None:
+        settings = self.settings
+        if not settings.directory.is_dir():
+            raise DevError(f"{settings.directory} is not a directory: pass the folder of your "
+                           "Function YAML files (wisp dev examples/)")
+        self._scan = scan(settings.directory)
+        for path in self._scan:
+            self.load(path)
+        extension, events_line = await self.events_extension()
+        config = GatewayConfig(host=settings.host, port=settings.port, admin_port=settings.admin_port,
+                               default_namespace=settings.namespace,
+                               autoscale_tick=settings.autoscale_tick)
+        app = make_app(config, self.backend, extensions=[extension])
+        runners = [web.AppRunner(app, access_log=None),
+                   web.AppRunner(make_admin_app(app[COMPONENTS]), access_log=None)]
+        try:
+            for runner in runners:
+                await runner.setup()
+            await _listen(runners[0], settings.host, settings.port, "--port")
+            await _listen(runners[1], settings.host, settings.admin_port, "--admin-port")
+            await self._dependencies()
+            self.say(banner(self._facts(events_line)))
+            if on_ready is not None:
+                on_ready()
+            watcher = asyncio.create_task(self.watch(), name="wisp-dev-watch")
+            await stop.wait()
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        finally:
+            self.say("wisp dev: stopping")
+            for runner in reversed(runners):
+                await runner.cleanup()
+            if self.redis is not None:
+                await self.redis.stop()
+            self._work.cleanup()
+            self.say("wisp dev: stopped")
+
+    async def _dependencies(self) -> None:
+        installs = [s for s in self.backend.functions.values() if s.dependencies is not None]
+        for served in installs:
+            self.say(f"wisp dev: installing dependencies of {served.source.function.name} ...")
+        await asyncio.gather(*(s.dependencies for s in installs if s.dependencies is not None),
+                             return_exceptions=True)
+
+    def _facts(self, events_line: str) -> BannerFacts:
+        s = self.settings
+        host = "127.0.0.1" if s.host in ("0.0.0.0", "") else s.host
+        sources = [src for owned in self.owned.values() for src in owned.functions.values()]
+        unavailable = [(served.source.function.name, served.info.message)
+                       for served in self.backend.functions.values() if not served.info.ready]
+        return BannerFacts(
+            url=f"http://{host}:{s.port}",
+            admin_url=f"http://{host}:{s.admin_port}",
+            directory=display(s.directory) + "/",
+            events=events_line,
+            functions=sources,
+            unavailable=unavailable,
+            triggers=list(self.backend.triggers.values()),
+            errors=[e for owned in self.owned.values() for e in owned.errors],
+            default_namespace=s.namespace,
+        )
+
+
+async def _listen(runner: web.AppRunner, host: str, port: int, flag: str) -> None:
+    try:
+        await web.TCPSite(runner, host, port, backlog=1024).start()
+    except OSError as exc:
+        raise DevError(f"cannot listen on {host}:{port} ({exc.strerror}): "
+                       f"stop what uses it or pass {flag} with another port") from None
+
+
+def run(settings: DevSettings) -> int:
+    """Runs until SIGINT/SIGTERM; returns the exit code."""
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover
+        runner = asyncio.Runner()
+    with runner:
+        try:
+            runner.run(_main(settings))
+        except DevError as exc:
+            print(f"wisp dev: {exc}", file=sys.stderr, flush=True)
+            return 1
+    return 0
+
+
+async def _main(settings: DevSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await DevServer(settings).serve(stop)

@@ -1,0 +1,90 @@
+"""Where a ``wisp dev`` function's code and dependencies live on disk, and what starts it.
+
+A folder function runs from its folder (edits there are live on the next start); inline and
+``code.files`` code is written to ``<work>/code/<namespace>/<name>/<revision>``. Dependencies
+(``requirements.txt``, ``package.json``) are installed by the runtime's own init step into
+``<cache>/deps/<namespace>/<name>``, which keeps a stamp so a restart skips an unchanged install.
+A Java function whose code is an image runs locally from ``<folder>/target`` once
+``mvn package`` built its jar there. Anything else in an image cannot run without a container
+engine, and ``PreparedCode.unsupported`` says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from wisp.api import contract
+from wisp.api.function import Function
+from wisp.cli.source import FunctionSource
+
+
+@dataclass(frozen=True)
+class Workspace:
+    work_dir: Path  # per run: generated code
+    cache_dir: Path  # across runs: installed dependencies
+
+    @classmethod
+    def default(cls, work_dir: Path) -> Workspace:
+        cache = os.environ.get("WISP_DEV_CACHE") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "wisp", "dev"
+        )
+        return cls(work_dir, Path(cache))
+
+
+@dataclass(frozen=True)
+class PreparedCode:
+    code_dir: Path | None
+    deps_dir: Path
+    unsupported: str = ""  # why the function cannot run locally (empty: it can)
+
+    def environment(self, fn: Function) -> dict[str, str]:
+        """The runtime's ``WISP_*`` variables plus the spec's plain ``env`` values."""
+        env = contract.runtime_environment(
+            fn, code_dir=str(self.code_dir), deps_dir=str(self.deps_dir), host="127.0.0.1", port=0
+        )
+        for item in fn.spec.env:
+            if "value" in item:
+                env[str(item["name"])] = str(item["value"])
+        return env
+
+    @property
+    def has_dependencies(self) -> bool:
+        return self.code_dir is not None and any(
+            (self.code_dir / name).is_file() for name in ("requirements.txt", "package.json")
+        )
+
+
+def prepare(source: FunctionSource, workspace: Workspace) -> PreparedCode:
+    fn = source.function
+    deps_dir = workspace.cache_dir / "deps" / fn.namespace / fn.name
+    code = fn.spec.code
+    if code.image is not None:
+        if fn.spec.runtime.language == "java" and source.folder is not None:
+            target = source.folder / "target"
+            if any(target.glob("*.jar")):
+                return PreparedCode(target, deps_dir)
+            return PreparedCode(None, deps_dir, f"runs from image {code.image}; build its jar with "
+                                f"`mvn package` in {source.folder} to run it locally")
+        return PreparedCode(None, deps_dir, f"runs from image {code.image}, which wisp dev cannot run")
+    if code.config_map is not None:
+        return PreparedCode(None, deps_dir, f"takes its code from ConfigMap {code.config_map}, "
+                            "which exists only in a cluster")
+    if source.folder is not None and source.code_from_folder:
+        return PreparedCode(source.folder, deps_dir)
+    files = fn.spec.code_files()
+    digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()[:12]
+    code_dir = workspace.work_dir / "code" / fn.namespace / fn.name / digest
+    if not code_dir.is_dir():
+        staging = code_dir.with_suffix(".staging")
+        shutil.rmtree(staging, ignore_errors=True)
+        for name, content in files.items():
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+        staging.rename(code_dir)
+    return PreparedCode(code_dir, deps_dir)
+

@@ -1,0 +1,109 @@
+"""Who may call a Function: a pure decision from its ``spec.access``, what the caller presented,
+the current Secret values and the clock.
+
+* A public Function (``public: true``, or no ``public`` and no credential Secrets where the
+  gateway is public by default) admits everyone; the principal is the client address.
+* Otherwise: no credentials → 401; credentials that do not match (wrong token, a token that was
+  rotated out, a bad or expired signature, another auth scheme) → 403.
+* An unknown Function is answered exactly like a private one (``access`` None), so an
+  unauthenticated caller cannot tell the two apart.
+
+The principal names *which* credential matched (``token:<secret>``, ``hmac:<secret>``), never
+the credential itself; rate limits are kept per (function, principal).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wisp.api.function import AccessSpec, SecretKey
+from wisp.security.credentials import SignatureCheck, token_digests, token_matches, verify_signature
+
+SecretLookup = Callable[[SecretKey], bytes | None]
+
+
+class Verdict(enum.Enum):
+    ALLOW = "allow"
+    UNAUTHENTICATED = "unauthenticated"  # 401
+    FORBIDDEN = "forbidden"  # 403
+
+
+@dataclass(frozen=True)
+class Presented:
+    """What the caller sent: a bearer token, a signature header, or another Authorization."""
+
+    bearer: str | None = None
+    signature: str | None = None
+    other_authorization: bool = False
+
+    @property
+    def anything(self) -> bool:
+        return self.bearer is not None or self.signature is not None or self.other_authorization
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    principal: str = ""
+    reason: str = ""  # for logs and metrics; never contains a credential
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict is Verdict.ALLOW
+
+
+def is_public(access: AccessSpec, public_by_default: bool) -> bool:
+    if access.public is not None:
+        return access.public
+    if access.token_secrets or access.hmac_secret is not None:
+        return False
+    return public_by_default
+
+
+def needs_body(access: AccessSpec | None, presented: Presented) -> bool:
+    """Whether the decision needs the request body (to check a webhook signature)."""
+    return access is not None and access.hmac_secret is not None and presented.signature is not None
+
+
+def referenced_secrets(access: AccessSpec) -> tuple[str, ...]:
+    names = [ref.name for ref in access.token_secrets]
+    if access.hmac_secret is not None:
+        names.append(access.hmac_secret.name)
+    return tuple(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    public_by_default: bool = False
+
+    def decide(
+        self,
+        access: AccessSpec | None,
+        presented: Presented,
+        secrets: SecretLookup,
+        *,
+        client: str,
+        now: float,
+        body: bytes | None = None,
+    ) -> Decision:
+        if access is not None and is_public(access, self.public_by_default):
+            return Decision(Verdict.ALLOW, f"client:{client}", "public")
+        if not presented.anything:
+            return Decision(Verdict.UNAUTHENTICATED, reason="no credentials")
+        if access is None:
+            return Decision(Verdict.FORBIDDEN, reason="unknown function")
+        if presented.bearer is not None:
+            for ref in access.token_secrets:
+                value = secrets(ref)
+                if value is not None and token_matches(presented.bearer, token_digests(value)):
+                    return Decision(Verdict.ALLOW, f"token:{ref.name}", "token")
+        if presented.signature is not None and access.hmac_secret is not None:
+            key = secrets(access.hmac_secret)
+            if key is not None and body is not None:
+                check = verify_signature(presented.signature, key.strip(), body, now, access.hmac_tolerance)
+                if check is SignatureCheck.VALID:
+                    return Decision(Verdict.ALLOW, f"hmac:{access.hmac_secret.name}", "signature")
+                return Decision(Verdict.FORBIDDEN, reason=f"signature {check.value}")
+        return Decision(Verdict.FORBIDDEN, reason="credentials do not match")

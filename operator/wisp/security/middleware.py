@@ -1,0 +1,239 @@
+"""The aiohttp side of the security layer: middlewares that feed the pure decisions.
+
+``AccessGuard.middleware`` runs on the invocation port, in this order: input limits (414/431),
+the global in-flight cap (503), the admin credential for management paths, then for a request
+routed to a Function (``/function/``, ``/async-function/``, an HTTP Trigger): name checks
+before any lookup (404), the access decision (401/403), the per-principal rate limit (429).
+The request the gateway's handlers see has had hop-by-hop, inbound ``X-Wisp-*`` and untrusted
+``X-Forwarded-*`` headers removed, and ``Authorization`` too when it was wisp's credential.
+
+``admin_middleware`` is the admin credential alone, for the admin port's ``/system/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import StreamReader, web
+from aiohttp.typedefs import Handler, Middleware
+from prometheus_client import CollectorRegistry, Counter
+
+from wisp.api.function import AccessSpec, SecretKey
+from wisp.gateway.router import FUNCTION_PREFIX, parse_function_path
+from wisp.gateway.state import Components
+from wisp.security import errors
+from wisp.security.authorizer import Authorizer, Presented, Verdict, is_public, needs_body, referenced_secrets
+from wisp.security.credentials import SIGNATURE_HEADER, bearer_token
+from wisp.security.inbound import clean_headers, client_address, is_trusted, limit_violation
+from wisp.security.ratelimit import InflightCap, RateLimiter, retry_after_seconds
+from wisp.security.secrets import SecretSource
+from wisp.security.settings import SecuritySettings
+
+log = logging.getLogger("wisp.security")
+
+ASYNC_PREFIX = "/async-function/"
+HEALTH_PATHS = frozenset({"/healthz"})
+
+
+class RefusalMetrics:
+    """``wisp_requests_refused_total{reason}``: no function or principal labels (unbounded,
+    caller-chosen values never become label values)."""
+
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        self.counter = Counter(
+            "wisp_requests_refused_total",
+            "Requests the gateway refused before routing, by reason.",
+            ("reason",),
+            registry=registry,
+        )
+
+    def refused(self, reason: str) -> None:
+        self.counter.labels(reason).inc()
+
+
+def admin_allowed(token: str | None, authorization: str | None) -> Verdict:
+    presented = bearer_token(authorization)
+    if token is None or presented is None:
+        return Verdict.FORBIDDEN if token is None or authorization else Verdict.UNAUTHENTICATED
+    wanted = hashlib.sha256(token.encode()).digest()
+    given = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+    return Verdict.ALLOW if hmac.compare_digest(wanted, given) else Verdict.FORBIDDEN
+
+
+def _admin_refusal(verdict: Verdict, token: str | None) -> web.Response:
+    if verdict is Verdict.UNAUTHENTICATED:
+        return errors.json_error(
+            401,
+            "Unauthorized",
+            "this endpoint needs the admin token",
+            {"WWW-Authenticate": 'Bearer realm="wisp-admin"'},
+        )
+    if token is None:
+        return errors.json_error(403, "Forbidden", "management endpoints are disabled (no WISP_ADMIN_TOKEN)")
+    return errors.json_error(403, "Forbidden", "the admin token does not match")
+
+
+def admin_middleware(
+    token: str | None,
+    *,
+    prefixes: tuple[str, ...] = ("/system/",),
+    paths: tuple[str, ...] = (),
+    required: bool = False,
+) -> Middleware:
+    """Guards ``paths`` and ``prefixes`` with the admin bearer token. Without a token they are
+    open when ``required`` is False (the admin port of ``wisp dev``), refused otherwise."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.rel_url.raw_path
+        if path in paths or path.startswith(prefixes):
+            if token is None and not required:
+                return await handler(request)
+            verdict = admin_allowed(token, request.headers.get("Authorization"))
+            if verdict is not Verdict.ALLOW:
+                return _admin_refusal(verdict, token)
+        return await handler(request)
+
+    return middleware
+
+
+def replay_body(request: web.Request, body: bytes) -> None:
+    """Make a body that was read to check a signature readable again as a stream (the gateway
+    streams bodies larger than its buffer from ``request.content``)."""
+    reader = StreamReader(request.protocol, max(len(body), 2**16), loop=asyncio.get_running_loop())
+    if body:
+        reader.feed_data(body)
+    reader.feed_eof()
+    request._payload = reader  # aiohttp offers no public way to substitute a request's payload
+
+
+@dataclass(frozen=True)
+class _Target:
+    key: str | None  # "name.namespace", or None when the names are not DNS labels
+    namespace: str = ""
+
+
+@dataclass
+class AccessGuard:
+    settings: SecuritySettings
+    parts: Components
+    secrets: SecretSource
+    metrics: RefusalMetrics
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    clock: Callable[[], float] = time.monotonic  # rate limits
+    wall_clock: Callable[[], float] = time.time  # webhook timestamps
+    inflight: InflightCap = field(init=False)
+    authorizer: Authorizer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.inflight = InflightCap(self.settings.max_inflight)
+        self.authorizer = Authorizer(self.settings.public_by_default)
+
+    def as_middleware(self) -> Middleware:
+        @web.middleware
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            return await self.guard(request, handler)
+
+        return middleware
+
+    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.rel_url.raw_path
+        if path in HEALTH_PATHS:
+            return await handler(request)
+        violation = limit_violation(request.raw_path, request.raw_headers, self.settings.limits)
+        if violation is not None:
+            self.metrics.refused(violation.error_type)
+            return errors.json_error(violation.status, violation.error_type, violation.message)
+        if not self.inflight.try_enter():
+            self.metrics.refused("overloaded")
+            return errors.overloaded()
+        try:
+            return await self._guarded(request, path, handler)
+        finally:
+            self.inflight.leave()
+
+    def _is_admin_path(self, path: str) -> bool:
+        return path in self.settings.admin_paths or path.startswith(self.settings.admin_prefixes)
+
+    def _target(self, request: web.Request, path: str) -> _Target | None:
+        default_ns = self.parts.config.default_namespace
+        if path.startswith(FUNCTION_PREFIX):
+            parsed = parse_function_path(path, default_ns)
+        elif path.startswith(ASYNC_PREFIX):
+            parsed = parse_function_path(FUNCTION_PREFIX + path[len(ASYNC_PREFIX) :], default_ns)
+        else:
+            trigger = self.parts.registry.routes.match(request.host, path, request.method).trigger
+            if trigger is None:
+                return None  # not routed to a function: the gateway answers 404/405 itself
+            return _Target(trigger.function_key, trigger.namespace)
+        if parsed is None:
+            return _Target(None)
+        return _Target(parsed.key, parsed.namespace)
+
+    async def _guarded(self, request: web.Request, path: str, handler: Handler) -> web.StreamResponse:
+        peer = request.remote or ""
+        trusted = is_trusted(peer, self.settings.trusted_proxies)
+        if self._is_admin_path(path):
+            verdict = admin_allowed(self.settings.admin_token, request.headers.get("Authorization"))
+            if verdict is not Verdict.ALLOW:
+                self.metrics.refused("admin")
+                return _admin_refusal(verdict, self.settings.admin_token)
+            headers = clean_headers(request.headers, peer_trusted=trusted, drop_authorization=True)
+            return await handler(request.clone(headers=headers))
+        target = self._target(request, path)
+        if target is None:
+            return await handler(request.clone(headers=clean_headers(request.headers, peer_trusted=trusted)))
+        if target.key is None:
+            self.metrics.refused("invalid-name")
+            return errors.json_error(404, "FunctionNotFound", "function names are DNS labels")
+        up = self.parts.registry.upstreams.get(target.key)
+        access: AccessSpec | None = None if up is None else up.info.function.spec.access
+        private = access is None or not is_public(access, self.settings.public_by_default)
+        authorization = request.headers.get("Authorization")
+        bearer = bearer_token(authorization)
+        presented = Presented(
+            bearer,
+            request.headers.get(SIGNATURE_HEADER),
+            other_authorization=authorization is not None and bearer is None,
+        )
+        cloned = request.clone(
+            headers=clean_headers(request.headers, peer_trusted=trusted, drop_authorization=private)
+        )
+        body: bytes | None = None
+        if access is not None and private:
+            await self.secrets.ensure(target.namespace, referenced_secrets(access))
+            if needs_body(access, presented):
+                try:
+                    body = await cloned.read()
+                except web.HTTPRequestEntityTooLarge:
+                    return errors.json_error(413, "RequestTooLarge", "the request body is too large")
+                replay_body(cloned, body)
+        client = client_address(peer, request.headers.get("X-Forwarded-For"), self.settings.trusted_proxies)
+        namespace = target.namespace
+
+        def lookup(ref: SecretKey) -> bytes | None:
+            return self.secrets.value(namespace, ref)
+
+        decision = self.authorizer.decide(
+            access, presented, lookup, client=client, now=self.wall_clock(), body=body
+        )
+        if decision.verdict is Verdict.UNAUTHENTICATED:
+            self.metrics.refused("unauthenticated")
+            return errors.unauthenticated()
+        if decision.verdict is Verdict.FORBIDDEN:
+            self.metrics.refused("forbidden")
+            log.debug("refused %s for %s: %s", target.key, client, decision.reason)
+            return errors.forbidden()
+        if up is not None and access is not None and access.rate_limit is not None:
+            wait = self.limiter.take((target.key, decision.principal), access.rate_limit, self.clock())
+            if wait > 0:
+                self.metrics.refused("rate-limit")
+                up.metrics.throttled("rate-limit")
+                return errors.rate_limited(retry_after_seconds(wait))
+        return await handler(cloned)

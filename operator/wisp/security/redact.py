@@ -1,0 +1,95 @@
+"""Secrets hygiene for logs: no token, signature, Secret value or ``Authorization`` header is
+ever written out.
+
+``Redactor`` masks credential-shaped text (``Bearer ...``, ``Authorization: ...``,
+``v1=<hex>``, ``token=...``) and every Secret value it has been told about (the Secret
+sources announce each value they load). ``install_redaction`` wraps the log record factory,
+so every record of every logger, and its formatted traceback, is masked before any handler
+sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+MASK = "[REDACTED]"
+MIN_SECRET_CHARS = 6
+
+_PATTERNS = (
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{4,}"), rf"\1\2{MASK}"),
+    (
+        re.compile(
+            r"(?i)\b(proxy-authorization|authorization|cookie|set-cookie|x-api-key|x-wisp-signature)"
+            r"([\"']?\s*[:=]\s*[\"']?)([^\"'\n]+)"
+        ),
+        rf"\1\2{MASK}",
+    ),
+    (re.compile(r"(?i)\bv1=[0-9a-f]{16,}"), f"v1={MASK}"),
+    (
+        re.compile(
+            r"(?i)\b(token|secret|password|passwd|api[_-]?key|admin[_-]?token)"
+            r"([\"']?\s*[:=]\s*[\"']?)([^\s\"'&,;}]+)"
+        ),
+        rf"\1\2{MASK}",
+    ),
+)
+
+
+class Redactor:
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+        self._ordered: tuple[str, ...] = ()
+
+    def add(self, value: bytes | str) -> None:
+        """Mask this value (and each of its lines: a token Secret may hold several)."""
+        text = value.decode(errors="replace") if isinstance(value, bytes) else value
+        candidates = {text.strip(), *(line.strip() for line in text.splitlines())}
+        new = {c for c in candidates if len(c) >= MIN_SECRET_CHARS} - self._secrets
+        if new:
+            with self._lock:
+                self._secrets |= new
+                self._ordered = tuple(sorted(self._secrets, key=len, reverse=True))
+
+    def redact(self, text: str) -> str:
+        for secret in self._ordered:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def redact_record(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to the handler to report
+            return
+        cleaned = self.redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+
+
+def install_redaction(redactor: Redactor) -> Callable[[], None]:
+    """Mask every log record from now on; returns the function that undoes it."""
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        redactor.redact_record(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+    def uninstall() -> None:
+        if logging.getLogRecordFactory() is factory:
+            logging.setLogRecordFactory(previous)
+
+    return uninstall

@@ -1,0 +1,154 @@
+"""The gateway against the real control plane: watches, scale subresource, Leases.
+
+Functions are applied with kubectl, the operator makes their Deployment and Service, the test
+node agent runs their pods as local runtime processes, and the kube-controller-manager writes
+the EndpointSlices the gateway watches.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.cluster.fixtures import Kubectl, OperatorProcess, wait_for
+from tests.gateway.kube.conftest import GatewayStarter
+
+pytestmark = [pytest.mark.cluster, pytest.mark.controllers]
+
+FUNCTION = """
+apiVersion: wisp.dev/v1alpha1
+kind: Function
+metadata: {{name: {name}}}
+spec:
+  runtime: python3.12
+  handler: main.handler
+  code:
+    inline: |
+      import os, time
+      def handler(event, context):
+          if isinstance(event, dict) and event.get("sleep"):
+              time.sleep(event["sleep"])
+          return {{"pid": os.getpid(), "event": event}}
+  timeout: 10s
+  scale: {{min: {min}, max: 4, target: 5, idleTimeout: {idle}}}
+"""
+
+
+def apply_function(kubectl: Kubectl, namespace: str, name: str, min: int = 0, idle: str = "3s") -> None:
+    kubectl("apply", "-f", "-", input=FUNCTION.format(name=name, min=min, idle=idle), namespace=namespace)
+    wait_for(lambda: kubectl("get", "deploy", name, namespace=namespace, check=False).returncode == 0,
+             timeout=30, what="the Deployment")
+
+
+def deployment_replicas(kube_api: client.ApiClient, namespace: str, name: str) -> int:
+    scale = client.AppsV1Api(kube_api).read_namespaced_deployment_scale(name, namespace)
+    return int(scale.spec.replicas or 0)
+
+
+def test_first_call_scales_from_zero_and_idle_returns_to_zero(
+    kubectl: Kubectl, kube_api: client.ApiClient, namespace: str, operator: OperatorProcess,
+    node_agent: Any, start_gateway: GatewayStarter,
+) -> None:
+    apply_function(kubectl, namespace, "cold")
+    gw = start_gateway()
+    assert deployment_replicas(kube_api, namespace, "cold") == 0
+    status, headers, body = gw.call(f"/function/cold.{namespace}", b'{"n": 1}')
+    assert status == 200, body
+    assert json.loads(body)["event"] == {"n": 1}
+    assert headers.get("X-Wisp-Cold-Start") == "true"
+    assert deployment_replicas(kube_api, namespace, "cold") == 1
+    # Idle for the 3 s idle timeout: the autoscaler takes it back to zero.
+    wait_for(lambda: deployment_replicas(kube_api, namespace, "cold") == 0, timeout=60,
+             what="scale to zero after idle")
+    fn = json.loads(kubectl("get", "fn", "cold", "-o", "json", namespace=namespace).stdout)
+    assert fn["status"].get("desiredReplicas") == 0
+    assert fn["status"].get("lastInvocation")
+
+
+def test_trigger_routes_while_it_exists(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess, node_agent: Any,
+    start_gateway: GatewayStarter,
+) -> None:
+    apply_function(kubectl, namespace, "routed", min=1)
+    gw = start_gateway()
+    assert gw.call("/shop/cart", method="GET")[0] == 404
+    kubectl("apply", "-f", "-", namespace=namespace, input="""
+apiVersion: wisp.dev/v1alpha1
+kind: Trigger
+metadata: {name: shop}
+spec: {function: routed, http: {path: /shop, methods: [GET]}}
+""")
+    wait_for(lambda: gw.call("/shop/cart?x=1", method="GET")[0] == 200, timeout=30, what="the trigger to route")
+    status, _, body = gw.call("/shop/cart?x=1", method="GET")
+    event = json.loads(body)["event"]
+    assert (event["path"], event["queryStringParameters"]) == ("/shop/cart", {"x": "1"})
+    kubectl("delete", "trigger", "shop", namespace=namespace)
+    wait_for(lambda: gw.call("/shop/cart", method="GET")[0] == 404, timeout=10, what="the route to go")
+
+
+def _holder(kube_api: client.ApiClient, namespace: str) -> str | None:
+    try:
+        lease = client.CoordinationV1Api(kube_api).read_namespaced_lease("wisp-gateway", namespace)
+    except client.ApiException:
+        return None
+    return lease.spec.holder_identity if lease.spec else None
+
+
+def test_one_leader_among_gateways_and_handover(
+    kubectl: Kubectl, kube_api: client.ApiClient, namespace: str, operator: OperatorProcess,
+    node_agent: Any, start_gateway: GatewayStarter,
+) -> None:
+    first = start_gateway("gw-a")
+    second = start_gateway("gw-b")
+    leader_name = wait_for(lambda: _holder(kube_api, namespace), timeout=10, what="a lease holder")
+    assert leader_name in ("gw-a", "gw-b")
+    leaders = [gw for gw in (first, second) if gw.admin("/system/stats")["leader"]]
+    assert [gw.name for gw in leaders] == [leader_name]
+    # Both replicas publish their samples; the leader sees both members.
+    members = wait_for(
+        lambda: len(client.CoordinationV1Api(kube_api).list_namespaced_lease(
+            namespace, label_selector="wisp.dev/gateway-lease=wisp-gateway").items) == 2,
+        timeout=10, what="both member leases")
+    assert members
+    leader, follower = (first, second) if leader_name == "gw-a" else (second, first)
+    leader.stop()
+    wait_for(lambda: _holder(kube_api, namespace) == follower.name, timeout=15, what="handover")
+    wait_for(lambda: follower.admin("/system/stats")["leader"], timeout=5, what="the follower to lead")
+
+
+def test_deleting_a_pod_under_load_loses_no_call(
+    kubectl: Kubectl, kube_api: client.ApiClient, namespace: str, operator: OperatorProcess,
+    node_agent: Any, start_gateway: GatewayStarter,
+) -> None:
+    apply_function(kubectl, namespace, "steady", min=2, idle="60s")
+    gw = start_gateway()
+
+    def endpoints() -> list[str]:
+        rows = gw.admin("/system/functions")["functions"]
+        return [e for row in rows if row["function"] == "steady" for e in row["endpoints"]]
+
+    wait_for(lambda: len(endpoints()) == 2, timeout=90, what="two ready endpoints")
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            statuses.append(gw.call(f"/function/steady.{namespace}", b'{"sleep": 0.05}')[0])
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    time.sleep(1)
+    pods = json.loads(kubectl("get", "pods", "-l", "wisp.dev/function=steady", "-o", "json",
+                              namespace=namespace).stdout)["items"]
+    kubectl("delete", "pod", pods[0]["metadata"]["name"], "--wait=false", namespace=namespace)
+    time.sleep(4)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    assert statuses and set(statuses) == {200}, sorted(set(statuses))
