@@ -1,6 +1,6 @@
 """Java runtime benchmark: cold start per JVM flag, and warm overhead against a bare JDK server.
 
-    python bench/runtime_java.py [--quick] [--no-docs] [--runs N]
+    python bench/runtime_java.py [--quick] [--no-docs] [--runs N]    (or bench.runtime_java.run())
 
 1. Cold start. The runtime jar (built by ``runtime-images/java/build.sh``, with its class-data-
    sharing archive) serves a one-line echo handler compiled here with ``javac``. For each set of
@@ -98,6 +98,7 @@ class Variant:
 class ColdStart:
     ready_ms: float
     first_call_ms: float
+    cpu_ms: float  # user + system CPU time of the JVM from spawn to the first answer
 
     @property
     def total_ms(self) -> float:
@@ -112,8 +113,11 @@ def free_port() -> int:
 
 
 def java_version(java: str) -> str:
+    """``JDK 17.0.15 (OpenJDK Runtime Environment (build 17.0.15+6-Debian-1deb12u1))``."""
     out = subprocess.run([java, "-version"], capture_output=True, text=True, check=True).stderr
-    return out.splitlines()[1].strip() if len(out.splitlines()) > 1 else out.strip()
+    line = out.splitlines()[1].strip() if len(out.splitlines()) > 1 else out.strip()
+    number = re.search(r"build (\d+(?:\.\d+)*)", line)
+    return f"JDK {number.group(1)} ({line})" if number else line
 
 
 def compile_fixtures(work: Path, javac: str) -> tuple[Path, Path]:
@@ -157,7 +161,7 @@ def wait_ready(port: int, path: str, process: subprocess.Popen[bytes]) -> None:
                 return
         if process.poll() is not None:
             raise RuntimeError(f"the JVM exited with {process.returncode}")
-        time.sleep(0.002)
+        time.sleep(0.005)
     raise RuntimeError("the server did not become ready")
 
 
@@ -186,6 +190,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def cpu_ms(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (from /proc, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def cold_start(variant: Variant, code_dir: Path, bare_dir: Path) -> ColdStart:
     began = time.perf_counter()
     process, port = start(variant, code_dir, bare_dir)
@@ -194,23 +204,35 @@ def cold_start(variant: Variant, code_dir: Path, bare_dir: Path) -> ColdStart:
         ready = time.perf_counter()
         status = request(port, "POST", "/", EVENT)
         done = time.perf_counter()
+        cpu = cpu_ms(process.pid)
         if status != 200:
             raise RuntimeError(f"{variant.name}: first call answered {status}")
-        return ColdStart((ready - began) * 1000, (done - ready) * 1000)
+        return ColdStart((ready - began) * 1000, (done - ready) * 1000, cpu)
     finally:
         stop(process)
 
 
-def median_cold_start(variant: Variant, runs: int, code_dir: Path, bare_dir: Path) -> ColdStart:
-    samples = [cold_start(variant, code_dir, bare_dir) for _ in range(runs)]
-    result = ColdStart(
-        statistics.median(s.ready_ms for s in samples), statistics.median(s.first_call_ms for s in samples)
-    )
-    print(
-        f"cold {variant.name}: ready {result.ready_ms:.0f} ms, first call {result.first_call_ms:.1f} ms",
-        flush=True,
-    )
-    return result
+def cold_starts(variants: list[Variant], runs: int, code_dir: Path, bare_dir: Path) -> dict[str, ColdStart]:
+    """Medians over ``runs`` rounds; each round starts every variant once, so a change in the
+    machine's load during the benchmark falls on all variants alike."""
+    samples: dict[str, list[ColdStart]] = {v.name: [] for v in variants}
+    for _ in range(runs):
+        for variant in variants:
+            samples[variant.name].append(cold_start(variant, code_dir, bare_dir))
+    results = {}
+    for name, runs_of_variant in samples.items():
+        result = ColdStart(
+            statistics.median(s.ready_ms for s in runs_of_variant),
+            statistics.median(s.first_call_ms for s in runs_of_variant),
+            statistics.median(s.cpu_ms for s in runs_of_variant),
+        )
+        print(
+            f"cold {name}: ready {result.ready_ms:.0f} ms, first call {result.first_call_ms:.1f} ms, "
+            f"CPU {result.cpu_ms:.0f} ms",
+            flush=True,
+        )
+        results[name] = result
+    return results
 
 
 def pct(values: list[float], q: float) -> float:
@@ -307,15 +329,16 @@ def render(
         '"Ready" is spawn → first 200 from `/healthz` (the runtime loads the handler before it '
         'listens); "first call" is the next request\'s latency; the total is what the first '
         "caller of a scaled-from-zero function waits for the process (the pod's own start and "
-        "the gateway come on top).",
+        "the gateway come on top). The JVM's CPU time (user + system, from /proc) is the steadier "
+        "figure on a busy machine: wall times stretch with the load, CPU time much less.",
         "",
-        "| JVM flags | ready | first call | spawn → first answer |",
-        "|---|---|---|---|",
+        "| JVM flags | ready | first call | spawn → first answer | JVM CPU time to first answer |",
+        "|---|---|---|---|---|",
     ]
     for name, result in cold.items():
         lines.append(
             f"| {name} | {result.ready_ms:.0f} ms | {result.first_call_ms:.1f} ms "
-            f"| **{result.total_ms:.0f} ms** |"
+            f"| **{result.total_ms:.0f} ms** | {result.cpu_ms:.0f} ms |"
         )
     bare = warm_results.get("bare JDK HttpServer hello (floor)")
     lines += [
@@ -356,8 +379,13 @@ def main() -> None:
     parser.add_argument("--no-docs", action="store_true", help="print, do not write the docs")
     parser.add_argument("--runs", type=int, default=0, help="cold starts per variant")
     args = parser.parse_args()
-    runs = args.runs or (3 if args.quick else 9)
-    calls = 1000 if args.quick else 5000
+    run(quick=args.quick, write_docs=not args.no_docs, runs=args.runs)
+
+
+def run(*, quick: bool = False, write_docs: bool = True, runs: int = 0) -> str:
+    """Runs the benchmark; returns the section (and writes it to docs/benchmarks.md)."""
+    runs = runs or (3 if quick else 9)
+    calls = 1000 if quick else 5000
 
     subprocess.run([str(JAVA_DIR / "build.sh")], check=True)
     javac = shutil.which("javac") or "javac"
@@ -384,12 +412,12 @@ def main() -> None:
             train_archive(second_java, second_archive)
             variants.append(
                 Variant(
-                    f"shipped + its own AppCDS archive on {versions['other'].split('(')[0].strip()}",
+                    f"shipped + its own AppCDS archive, on {versions['other'].split(' (')[0]}",
                     (OPTIONS, "-Xshare:on", f"-XX:SharedArchiveFile={second_archive}"),
                     second_java,
                 )
             )
-        cold = {v.name: median_cold_start(v, runs, code_dir, bare_dir) for v in variants}
+        cold = cold_starts(variants, runs, code_dir, bare_dir)
 
         warm_variants = [
             Variant("bare JDK HttpServer hello (floor)", (), bare=True),
@@ -402,7 +430,7 @@ def main() -> None:
         if second:
             warm_variants.append(
                 Variant(
-                    "wisp runtime, shipped flags, second JDK (virtual threads)",
+                    f"wisp runtime, shipped flags, on {versions['other'].split(' (')[0]} (virtual threads)",
                     (OPTIONS, f"-XX:SharedArchiveFile={work / 'second.jsa'}"),
                     second_java,
                 )
@@ -412,8 +440,9 @@ def main() -> None:
     versions["load_after"] = load_average()
     section = render(cold, warm_results, runs, calls, versions)
     print(section)
-    if not args.no_docs:
+    if write_docs:
         write_section(section, ROOT / "docs" / "benchmarks.md")
+    return section
 
 
 if __name__ == "__main__":

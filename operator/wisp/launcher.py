@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from wisp.api import Runtime
+from wisp.api.contract import HEALTH_PATH, LISTENING_EVENT
 
-LISTENING_EVENT = "wisp.runtime.listening"
 LogSink = str | os.PathLike[str] | Callable[[str], None] | None
 
 _PR_SET_PDEATHSIG = 1
@@ -167,9 +167,7 @@ class _Lines:
 class RuntimeProcess:
     """A started runtime. Use ``wait_ready`` before sending calls and ``stop`` when done."""
 
-    def __init__(
-        self, spec: LaunchSpec, process: asyncio.subprocess.Process, port: int
-    ) -> None:
+    def __init__(self, spec: LaunchSpec, process: asyncio.subprocess.Process, port: int) -> None:
         self.spec = spec
         self._process = process
         self._port = port
@@ -196,9 +194,7 @@ class RuntimeProcess:
         if not _announces_listening(self.spec.runtime):
             waiters.add(asyncio.ensure_future(self._poll_health()))
         try:
-            done, _ = await asyncio.wait(
-                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 if waiter is not self._announced and not waiter.done():
@@ -249,11 +245,13 @@ class RuntimeProcess:
         except ValueError:
             return
         if isinstance(record, dict) and record.get("event") == LISTENING_EVENT:
-            self._announced.set_result(Readiness(
-                host=self.spec.host,
-                port=int(record["port"]),
-                handler_loaded=bool(record.get("handlerLoaded", True)),
-            ))
+            self._announced.set_result(
+                Readiness(
+                    host=self.spec.host,
+                    port=int(record["port"]),
+                    handler_loaded=bool(record.get("handlerLoaded", True)),
+                )
+            )
 
     async def _poll_health(self) -> Readiness:
         delay = 0.01
@@ -265,9 +263,7 @@ class RuntimeProcess:
             delay = min(delay * 2, 0.2)
 
     def _exit_message(self) -> str:
-        return f"the runtime exited with code {self.returncode} before it listened:\n" + (
-            self._tail_text()
-        )
+        return f"the runtime exited with code {self.returncode} before it listened:\n" + (self._tail_text())
 
     def _tail_text(self) -> str:
         return "\n".join(self._lines.tail) or "(no output)"
@@ -290,7 +286,7 @@ async def _health_status(host: str, port: int) -> int | None:
     except OSError:
         return None
     try:
-        writer.write(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        writer.write(f"GET {HEALTH_PATH} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         status_line = await reader.readline()
     except OSError:
         return None
@@ -308,9 +304,7 @@ def _existing_dir(path: str) -> str | None:
     return path if os.path.isdir(path) else None
 
 
-async def _spawn(
-    command: list[str], env: Mapping[str, str], cwd: str | None
-) -> asyncio.subprocess.Process:
+async def _spawn(command: list[str], env: Mapping[str, str], cwd: str | None) -> asyncio.subprocess.Process:
     try:
         return await asyncio.create_subprocess_exec(
             *command,
@@ -327,7 +321,12 @@ async def _spawn(
 
 
 async def start_runtime(spec: LaunchSpec) -> RuntimeProcess:
-    """Starts the runtime for ``spec``; call ``wait_ready`` on the result."""
+    """Starts the runtime for ``spec``; call ``wait_ready`` on the result.
+
+    The kernel kills the runtime when the *thread* that called this exits (that is how
+    ``PR_SET_PDEATHSIG`` works), so call it from a thread that lives as long as the runtime
+    should: the main thread, or a long-lived event-loop thread.
+    """
     command = [*spec.wrapper, *runtime_command(spec.runtime)]
     port = spec.port
     if port == 0 and not _announces_listening(spec.runtime):
@@ -365,8 +364,7 @@ async def install_dependencies(
     if command is None:
         return
     full_env = {**os.environ, **_language_env(runtime), **(env or {})}
-    full_env.update(WISP_CODE_DIR=_absolute(code_dir),
-                    WISP_DEPS_DIR=_absolute(deps_dir))
+    full_env.update(WISP_CODE_DIR=_absolute(code_dir), WISP_DEPS_DIR=_absolute(deps_dir))
     process = await _spawn(command, full_env, None)
     lines = _Lines(log_sink)
     try:

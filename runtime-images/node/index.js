@@ -150,7 +150,9 @@ class Runtime {
       path,
       query,
       rawHeaders: eventType === 'http' ? req.rawHeaders : undefined,
-      body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+      // An exact-size copy, moved (not cloned) to the worker: a received chunk is usually a
+      // view into a larger socket buffer, which a structured clone would copy whole.
+      body: new Uint8Array(body),
       deadline: Date.now() + timeoutMs,
     }, timeoutMs);
     return this.respond(res, reply, requestId, timeoutMs, performance.now() - started);
@@ -243,7 +245,6 @@ async function main() {
   process.on('SIGINT', stop);
   await runtime.start();
   started = true;
-  if (stopping) await runtime.stop().then(() => process.exit(0));
 }
 
 main().catch((err) => {

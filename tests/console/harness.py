@@ -71,10 +71,16 @@ class LocalFunctions:
         for name, text in fn.spec.code_files().items():
             (code_dir / name).write_text(text)
         env = contract.runtime_environment(fn, code_dir=str(code_dir), host="127.0.0.1", port=0)
-        process = await start_runtime(LaunchSpec(
-            runtime=fn.spec.runtime, code_dir=code_dir, env=env, host="127.0.0.1", port=0,
-            log_sink=self.logbook.sink(fn.key, pod),
-        ))
+        process = await start_runtime(
+            LaunchSpec(
+                runtime=fn.spec.runtime,
+                code_dir=code_dir,
+                env=env,
+                host="127.0.0.1",
+                port=0,
+                log_sink=self.logbook.sink(fn.key, pod),
+            )
+        )
         ready = await process.wait_ready(30)
         return process, Endpoint(ready.host, ready.port, pod)
 
@@ -94,15 +100,20 @@ class DevConsole:
     def url(self, path: str = "/ui/") -> str:
         return str(self.server.make_url(path))
 
-    async def wait_for_log(self, name: str, request_id: str, timeout: float = 10) -> list[dict[str, str]]:
-        """The log lines of one call, once the runtime's output has reached the console."""
+    async def wait_for_log(
+        self, name: str, request_id: str, message: str, timeout: float = 10
+    ) -> list[dict[str, str]]:
+        """The log lines of one call, once ``message`` among them has reached the console."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             async with self.session.get(
                 self.url(f"/ui/api/functions/default/{name}/logs"), params={"requestId": request_id}
             ) as resp:
                 lines: list[dict[str, str]] = (await resp.json())["lines"]
-            if lines or asyncio.get_running_loop().time() > deadline:
+            if (
+                any(line["message"] == message for line in lines)
+                or asyncio.get_running_loop().time() > deadline
+            ):
                 return lines
             await asyncio.sleep(0.05)
 

@@ -67,7 +67,10 @@ async def start(language: Language) -> AsyncIterator[Start]:
     started: list[RuntimeProcess] = []
 
     async def _start(
-        handler: str, *, code_dir: Path | None = None, handler_ref: str | None = None,
+        handler: str,
+        *,
+        code_dir: Path | None = None,
+        handler_ref: str | None = None,
         **env: str,
     ) -> Running:
         lines: list[str] = []
@@ -80,12 +83,14 @@ async def start(language: Language) -> AsyncIterator[Start]:
             **language.extra_env,
             **env,
         }
-        process = await start_runtime(LaunchSpec(
-            runtime=language.runtime,
-            code_dir=code_dir or language.handlers_dir,
-            env=full_env,
-            log_sink=lines.append,
-        ))
+        process = await start_runtime(
+            LaunchSpec(
+                runtime=language.runtime,
+                code_dir=code_dir or language.handlers_dir,
+                env=full_env,
+                log_sink=lines.append,
+            )
+        )
         started.append(process)
         ready = await process.wait_ready(timeout=30)
         return Running(process, ready, lines)

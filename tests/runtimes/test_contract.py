@@ -70,8 +70,14 @@ def _check_probe_path_reaches_handler(body: Any) -> None:
 
 
 CASES = [
-    Case("json-event", "echo", Call(_json({"a": [1, 2], "b": "x"})), 200, json={"a": [1, 2], "b": "x"},
-         headers={"Content-Type": "application/json"}),
+    Case(
+        "json-event",
+        "echo",
+        Call(_json({"a": [1, 2], "b": "x"})),
+        200,
+        json={"a": [1, 2], "b": "x"},
+        headers={"Content-Type": "application/json"},
+    ),
     Case("empty-body-is-empty-object", "echo", Call(b""), 200, json={}),
     Case("unicode-event", "echo", Call(_json({"name": "Zoë ✓"})), 200, json={"name": "Zoë ✓"}),
     Case("invalid-json", "echo", Call(b"{nope"), 400, check=lambda b: _error(b, "InvalidEventJSON")),
@@ -85,8 +91,12 @@ CASES = [
             "héllo wörld".encode(),
             method="PUT",
             path="/orders/42?a=1&a=2&b=x%20y",
-            headers={"X-Wisp-Event": "http", "X-Custom": "Value",
-                     "Content-Type": "text/plain; charset=utf-8", "X-Wisp-Request-Id": "req-http-1"},
+            headers={
+                "X-Wisp-Event": "http",
+                "X-Custom": "Value",
+                "Content-Type": "text/plain; charset=utf-8",
+                "X-Wisp-Request-Id": "req-http-1",
+            },
         ),
         201,
         headers={"x-handler": "http_echo"},
@@ -186,9 +196,7 @@ async def test_every_handler_style_echoes(
             assert await response.json() == event, style
 
 
-async def test_exception_leaves_the_server_serving(
-    start: Start, http: aiohttp.ClientSession
-) -> None:
+async def test_exception_leaves_the_server_serving(start: Start, http: aiohttp.ClientSession) -> None:
     runtime = await start("boom")
     for _ in range(3):
         async with http.post(runtime.url, json={"fail": True}) as response:
@@ -208,9 +216,7 @@ async def test_stack_traces_only_when_asked(start: Start, http: aiohttp.ClientSe
     assert any("handlers" in frame for frame in body["stackTrace"]), body["stackTrace"]
 
 
-async def test_async_timeout_is_504_and_server_recovers(
-    start: Start, http: aiohttp.ClientSession
-) -> None:
+async def test_async_timeout_is_504_and_server_recovers(start: Start, http: aiohttp.ClientSession) -> None:
     runtime = await start("async_sleep", WISP_TIMEOUT_SECONDS="0.5")
     async with http.post(runtime.url, json={"seconds": 30}) as response:
         assert response.status == 504
@@ -245,9 +251,7 @@ async def test_blocking_handler_is_cut_off(
         assert await response.json() == {"slept": True}
 
 
-async def test_deadline_header_shortens_the_timeout(
-    start: Start, http: aiohttp.ClientSession
-) -> None:
+async def test_deadline_header_shortens_the_timeout(start: Start, http: aiohttp.ClientSession) -> None:
     runtime = await start("async_sleep", WISP_TIMEOUT_SECONDS="60")
     deadline_ms = int(time.time() * 1000) + 300
     async with http.post(
@@ -258,6 +262,7 @@ async def test_deadline_header_shortens_the_timeout(
 
 async def test_concurrency_limit_is_429(start: Start, http: aiohttp.ClientSession) -> None:
     runtime = await start("async_sleep", WISP_CONCURRENCY="1")
+
     async def slow_call() -> int:
         async with http.post(runtime.url, json={"seconds": 3}) as response:
             return response.status
@@ -288,8 +293,11 @@ async def test_missing_handler_fails_readiness(
     async with http.post(runtime.url, json={}) as response:
         assert response.status == 503
         assert (await response.json())["errorType"] == "HandlerNotFound"
-    errors = [r for r in runtime.records() if r.get("level") == "ERROR" and "no_such_function"
-              in r.get("message", "")]
+    errors = [
+        r
+        for r in runtime.records()
+        if r.get("level") == "ERROR" and "no_such_function" in r.get("message", "")
+    ]
     assert len(errors) == 1, errors
 
 
@@ -336,8 +344,11 @@ async def test_body_limit_is_413(start: Start, http: aiohttp.ClientSession) -> N
 
 async def test_context_fields(start: Start, http: aiohttp.ClientSession) -> None:
     runtime = await start(
-        "context_fields", WISP_FUNCTION_NAME="ctx-fn", WISP_FUNCTION_NAMESPACE="team-a",
-        WISP_MEMORY_MB="512", WISP_TIMEOUT_SECONDS="10",
+        "context_fields",
+        WISP_FUNCTION_NAME="ctx-fn",
+        WISP_FUNCTION_NAMESPACE="team-a",
+        WISP_MEMORY_MB="512",
+        WISP_TIMEOUT_SECONDS="10",
     )
     async with http.post(runtime.url, json={}, headers={"X-Wisp-Request-Id": "req-ctx"}) as response:
         body = await response.json()
@@ -382,9 +393,7 @@ async def test_metrics_count_invocations(start: Start, http: aiohttp.ClientSessi
     assert await metric_value(http, url, 'wisp_runtime_invocations_total{code="500"}') == 1
     assert await metric_value(http, url, "wisp_runtime_errors_total") == 1
     assert await metric_value(http, url, "wisp_runtime_invocation_duration_seconds_count") == 3
-    assert await metric_value(
-        http, url, 'wisp_runtime_invocation_duration_seconds_bucket{le="+Inf"}'
-    ) == 3
+    assert await metric_value(http, url, 'wisp_runtime_invocation_duration_seconds_bucket{le="+Inf"}') == 3
     assert await metric_value(http, url, "wisp_runtime_inflight_requests") == 0
 
 

@@ -60,10 +60,13 @@ LOCAL_LANGUAGES = [lang for lang in LANGUAGES if lang.name in ("python", "node")
 
 @pytest.mark.parametrize("language", LOCAL_LANGUAGES, ids=str)
 async def test_stop_is_graceful(processes: list[RuntimeProcess], language: Language) -> None:
-    process = await start_runtime(LaunchSpec(
-        runtime=language.runtime, code_dir=language.handlers_dir,
-        env={"WISP_HANDLER": language.handler("echo")},
-    ))
+    process = await start_runtime(
+        LaunchSpec(
+            runtime=language.runtime,
+            code_dir=language.handlers_dir,
+            env={"WISP_HANDLER": language.handler("echo")},
+        )
+    )
     processes.append(process)
     ready = await process.wait_ready()
     assert ready.port > 0 and ready.handler_loaded
@@ -88,13 +91,13 @@ async def test_stop_kills_a_runtime_that_does_not_finish(
             await call
 
 
-async def test_log_sink_file_and_port_choice(
-    processes: list[RuntimeProcess], tmp_path: Path
-) -> None:
+async def test_log_sink_file_and_port_choice(processes: list[RuntimeProcess], tmp_path: Path) -> None:
     log_file = tmp_path / "runtime.log"
     spec = LaunchSpec(
-        runtime=PYTHON.runtime, code_dir=PYTHON.handlers_dir,
-        env={"WISP_HANDLER": "handlers.echo", "WISP_FUNCTION_NAME": "logged"}, log_sink=log_file,
+        runtime=PYTHON.runtime,
+        code_dir=PYTHON.handlers_dir,
+        env={"WISP_HANDLER": "handlers.echo", "WISP_FUNCTION_NAME": "logged"},
+        log_sink=log_file,
     )
     process = await start_runtime(spec)
     processes.append(process)
@@ -124,9 +127,7 @@ def test_commands_are_the_images_commands() -> None:
         runtime_command(Runtime.CUSTOM)
 
 
-def test_runtime_images_dir_can_be_overridden(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_runtime_images_dir_can_be_overridden(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WISP_RUNTIME_IMAGES_DIR", str(tmp_path))
     assert runtime_command(Runtime.NODEJS20)[1] == str(tmp_path / "node" / "index.js")
 
@@ -152,7 +153,8 @@ PARENT = textwrap.dedent("""
 async def test_runtime_dies_with_its_parent(language: Language) -> None:
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT, language.runtime.value, str(language.handlers_dir)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert parent.stdout is not None

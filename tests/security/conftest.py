@@ -1,4 +1,6 @@
-"""Fixtures: one real runtime per test and a secured gateway in front of it."""
+"""Fixtures: one real runtime per test module (started through wisp.launcher) and secured
+gateways in front of it. Modules using them run on a module-scoped event loop
+(``pytestmark = pytest.mark.asyncio(loop_scope="module")``)."""
 
 from __future__ import annotations
 
@@ -7,30 +9,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from wisp.gateway.backend import Endpoint
-from wisp.launcher import RuntimeProcess
 from wisp.security.settings import SecuritySettings
 from tests.security.support import SecuredGateway, make_secured_gateway, start_echo_runtime
 
 GatewayMaker = Callable[..., Awaitable[SecuredGateway]]
 
 
-@pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[RuntimeProcess]:
-    process = await start_echo_runtime(tmp_path)
-    yield process
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def runtime_endpoint(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Endpoint]:
+    process = await start_echo_runtime(tmp_path_factory.mktemp("runtime"))
+    ready = await process.wait_ready()
+    yield Endpoint(ready.host, ready.port, "echo-0")
     await process.stop()
 
 
-@pytest.fixture
-async def make_gateway(runtime: RuntimeProcess) -> AsyncIterator[GatewayMaker]:
-    ready = await runtime.wait_ready()
-    endpoint = Endpoint(ready.host, ready.port, "echo-0")
+@pytest_asyncio.fixture(loop_scope="module")
+async def make_gateway(runtime_endpoint: Endpoint) -> AsyncIterator[GatewayMaker]:
     made: list[SecuredGateway] = []
 
     async def make(settings: SecuritySettings | None = None, **config: Any) -> SecuredGateway:
-        gw = await make_secured_gateway(endpoint, settings, **config)
+        gw = await make_secured_gateway(runtime_endpoint, settings, **config)
         made.append(gw)
         return gw
 
@@ -40,6 +41,6 @@ async def make_gateway(runtime: RuntimeProcess) -> AsyncIterator[GatewayMaker]:
         await gw.server.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def gateway(make_gateway: GatewayMaker) -> SecuredGateway:
     return await make_gateway()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from wisp.gateway.admin import make_admin_app
@@ -16,6 +17,8 @@ from wisp.security.extension import secure_admin_app
 from wisp.security.settings import SecuritySettings
 from tests.security.conftest import GatewayMaker
 from tests.security.support import SecuredGateway, function, trigger
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 TOKEN_ACCESS = {"tokenSecrets": [{"name": "callers", "key": "token"}]}
 HMAC_ACCESS = {"hmacSecret": {"name": "hook", "key": "key", "tolerance": "5m"}}

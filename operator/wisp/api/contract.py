@@ -25,6 +25,10 @@ DURATION_HEADER = "X-Wisp-Duration-Ms"
 ERROR_HEADER = "X-Wisp-Error"
 THROTTLED_HEADER = "X-Wisp-Throttled"
 
+# The JSON log line (its ``event`` field) a runtime prints once it listens, with ``port`` and
+# ``handlerLoaded``: how the local launcher learns readiness without polling.
+LISTENING_EVENT = "wisp.runtime.listening"
+
 
 def runtime_environment(
     fn: Function,

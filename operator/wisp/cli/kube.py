@@ -85,9 +85,12 @@ class Cluster:
         name = manifest["metadata"]["name"]
         body = {**manifest, "metadata": {**manifest["metadata"], "namespace": self.namespace}}
         with self.errors(f"{manifest['kind']} {name}"):
-            obj: dict[str, Any] = self.custom.patch_namespaced_custom_object(
+            # The generated client does not decode apply answers of custom objects: read it raw.
+            response = self.custom.patch_namespaced_custom_object(
                 GROUP, VERSION, self.namespace, plural, name, body,
-                field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
+                field_manager=FIELD_MANAGER, force=True, field_validation="Strict",
+                _content_type=APPLY, _preload_content=False)
+            obj: dict[str, Any] = json.loads(response.data)
             return obj
 
     def delete(self, plural: str, name: str) -> None:

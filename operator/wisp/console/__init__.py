@@ -11,5 +11,13 @@ from wisp.console.logs import LogBook
 from wisp.console.routes import add_console_routes, console_extension
 from wisp.console.source import ConsoleSource, Mode
 
-__all__ = ["ConsoleSource", "DevHooks", "DevSource", "GatewayView", "LogBook", "Mode",
-           "add_console_routes", "console_extension"]
+__all__ = [
+    "ConsoleSource",
+    "DevHooks",
+    "DevSource",
+    "GatewayView",
+    "LogBook",
+    "Mode",
+    "add_console_routes",
+    "console_extension",
+]

@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from aiohttp import web
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
@@ -32,6 +33,8 @@ from wisp.console.source import (
     SourceError,
     ValidationFailed,
 )
+from wisp.console.usage import price_per_gb_second
+from wisp.gateway.state import Components
 from wisp.resources.names import CONTAINER_NAME, FUNCTION_LABEL
 
 PLURAL = "functions"
@@ -66,8 +69,9 @@ def field_errors(exc: ApiException) -> list[FieldError]:
     except ValueError:
         status = {}
     causes = (status.get("details") or {}).get("causes") or []
-    errors = [FieldError(str(c.get("field") or ""), str(c.get("message") or c.get("reason") or ""))
-              for c in causes]
+    errors = [
+        FieldError(str(c.get("field") or ""), str(c.get("message") or c.get("reason") or "")) for c in causes
+    ]
     return errors or [FieldError("", str(status.get("message") or exc.reason or "invalid"))]
 
 
@@ -82,7 +86,10 @@ class ClusterSource:
     mode = Mode.CLUSTER
 
     def __init__(
-        self, live: GatewayView, api_client: client.ApiClient, pod_logs: PodLogs | None = None,
+        self,
+        live: GatewayView,
+        api_client: client.ApiClient,
+        pod_logs: PodLogs | None = None,
     ) -> None:
         self.live = live
         self.api = api_client
@@ -122,16 +129,25 @@ class ClusterSource:
             raise ValidationFailed([FieldError("metadata.name", "Required value")])
         namespace = meta.get("namespace") or self.namespaces()[0]
         meta["namespace"] = namespace
-        obj: dict[str, Any] = await self._call(
-            self.custom.patch_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name, clean,
-            field_manager=FIELD_MANAGER, force=True, _content_type=APPLY,
+        response = await self._call(
+            self.custom.patch_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            name,
+            clean,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type=APPLY,
+            _preload_content=False,
         )
+        # Read raw: the client does not deserialize an apply-patch answer for custom objects.
+        obj: dict[str, Any] = json.loads(response.data)
         return Manifest(editable(obj), status=obj.get("status") or {})
 
     async def delete_function(self, namespace: str, name: str) -> None:
-        await self._call(
-            self.custom.delete_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name
-        )
+        await self._call(self.custom.delete_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name)
 
     async def logs(self, namespace: str, name: str, request_id: str, tail: int) -> list[LogLine]:
         pods = await self._call(
@@ -172,8 +188,7 @@ class ClusterSource:
 
     async def _write_events(self, namespace: str, name: str, data: Mapping[str, str | None]) -> None:
         fn = await self._get(namespace, name)
-        owner = {"apiVersion": API_VERSION, "kind": "Function", "name": name,
-                 "uid": fn["metadata"]["uid"]}
+        owner = {"apiVersion": API_VERSION, "kind": "Function", "name": name, "uid": fn["metadata"]["uid"]}
         body = {"metadata": {"labels": {EVENTS_LABEL: name}, "ownerReferences": [owner]}, "data": data}
         try:
             await self._call(self.core.patch_namespaced_config_map, self._events_name(name), namespace, body)
@@ -191,3 +206,22 @@ class ClusterSource:
         if event_name not in await self.test_events(namespace, name):
             raise NotFound(f"no saved event {event_name}")
         await self._write_events(namespace, name, {event_name: None})
+
+
+def add_cluster_console(
+    admin_app: web.Application,
+    parts: Components,
+    api_client: client.ApiClient,
+    admin_token: str | None,
+    *,
+    pod_logs: PodLogs | None = None,
+) -> ClusterSource:
+    """The console on the gateway's admin listener: its API needs the admin bearer token
+    (refused while ``WISP_ADMIN_TOKEN`` is unset); the static page itself holds no data."""
+    from wisp.console.routes import add_console_routes
+    from wisp.security.middleware import admin_middleware
+
+    admin_app.middlewares.append(admin_middleware(admin_token, prefixes=("/ui/api/",), required=True))
+    source = ClusterSource(GatewayView(parts, price_per_gb_second()), api_client, pod_logs)
+    add_console_routes(admin_app, source)
+    return source

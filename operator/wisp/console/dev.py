@@ -30,7 +30,10 @@ EVENTS_DIR = Path(".wisp") / "events"
 
 
 def dev_console_extension(
-    folder: Path, logbook: LogBook, namespace: str = "default", hooks: DevHooks | None = None,
+    folder: Path,
+    logbook: LogBook,
+    namespace: str = "default",
+    hooks: DevHooks | None = None,
 ) -> Callable[[web.Application, Components], None]:
     """The console for ``make_app(..., extensions=[...])`` in ``wisp dev``, priced from the
     environment (``WISP_PRICE_PER_GB_SECOND``)."""
@@ -53,7 +56,11 @@ class DevSource:
     mode = Mode.DEV
 
     def __init__(
-        self, live: GatewayView, folder: Path, logbook: LogBook, hooks: DevHooks | None = None,
+        self,
+        live: GatewayView,
+        folder: Path,
+        logbook: LogBook,
+        hooks: DevHooks | None = None,
         namespace: str = "default",
     ) -> None:
         self.live = live

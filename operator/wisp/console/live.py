@@ -64,8 +64,14 @@ class GatewayView:
     def observed(self) -> Iterator[Observed]:
         for key, up in self.parts.registry.upstreams.items():
             fn = up.info.function
-            yield Observed(fn.name, fn.namespace, up.stats, up.memory_gib, up.pool.ready_count,
-                           self.parts.replicas.get((key, "desired")))
+            yield Observed(
+                fn.name,
+                fn.namespace,
+                up.stats,
+                up.memory_gib,
+                up.pool.ready_count,
+                self.parts.replicas.get((key, "desired")),
+            )
 
     def fold(self, now: float | None = None) -> None:
         self.tap.fold(self.observed(), time.time() if now is None else now)
@@ -77,26 +83,32 @@ class GatewayView:
             fn = up.info.function
             summary = up.stats.summary(now)
             recent = summary["windows"]["300s"]
-            rows.append({
-                "name": fn.name,
-                "namespace": fn.namespace,
-                "runtime": fn.spec.runtime.value,
-                "memory": fn.spec.memory,
-                "ready": up.info.ready,
-                "reason": up.info.reason,
-                "message": up.info.message,
-                "replicas": {"ready": up.pool.ready_count,
-                             "desired": self.parts.replicas.get((key, "desired"))},
-                "inFlight": up.meter.in_flight,
-                "invocations": summary["invocations"],
-                "errors": summary["errors"],
-                "errorRate": summary["errors"] / summary["invocations"] if summary["invocations"] else None,
-                "p95Ms": recent["p95Ms"],
-                "recentInvocations": recent["invocations"],
-                "coldStarts": summary["coldStarts"],
-                "gbSeconds": summary["gbSeconds"],
-                "lastCall": summary["lastCall"],
-            })
+            rows.append(
+                {
+                    "name": fn.name,
+                    "namespace": fn.namespace,
+                    "runtime": fn.spec.runtime.value,
+                    "memory": fn.spec.memory,
+                    "ready": up.info.ready,
+                    "reason": up.info.reason,
+                    "message": up.info.message,
+                    "replicas": {
+                        "ready": up.pool.ready_count,
+                        "desired": self.parts.replicas.get((key, "desired")),
+                    },
+                    "inFlight": up.meter.in_flight,
+                    "invocations": summary["invocations"],
+                    "errors": summary["errors"],
+                    "errorRate": summary["errors"] / summary["invocations"]
+                    if summary["invocations"]
+                    else None,
+                    "p95Ms": recent["p95Ms"],
+                    "recentInvocations": recent["invocations"],
+                    "coldStarts": summary["coldStarts"],
+                    "gbSeconds": summary["gbSeconds"],
+                    "lastCall": summary["lastCall"],
+                }
+            )
         return rows
 
     def series(self, namespace: str, name: str, now: float, minutes: int) -> list[dict[str, object]]:
@@ -120,5 +132,11 @@ class GatewayView:
             f"{name}.{namespace}", body, {contract.REQUEST_ID_HEADER: request_id}
         )
         elapsed = (time.monotonic() - started) * 1000
-        return Invocation(result.status, dict(result.headers), result.body, elapsed,
-                          result.cold_start_ms, result.request_id or request_id)
+        return Invocation(
+            result.status,
+            dict(result.headers),
+            result.body,
+            elapsed,
+            result.cold_start_ms,
+            result.request_id or request_id,
+        )

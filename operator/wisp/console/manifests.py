@@ -19,9 +19,18 @@ import yaml
 from wisp import API_VERSION
 
 EVENT_NAME = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
-_SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
-                  "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences",
-                  "finalizers")
+_SERVER_FIELDS = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "ownerReferences",
+    "finalizers",
+)
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -33,8 +42,12 @@ def editable(obj: Mapping[str, Any]) -> dict[str, Any]:
         meta["annotations"] = annotations
     else:
         meta.pop("annotations", None)
-    return {"apiVersion": obj.get("apiVersion") or API_VERSION, "kind": "Function",
-            "metadata": meta, "spec": dict(obj.get("spec") or {})}
+    return {
+        "apiVersion": obj.get("apiVersion") or API_VERSION,
+        "kind": "Function",
+        "metadata": meta,
+        "spec": dict(obj.get("spec") or {}),
+    }
 
 
 class _Dumper(yaml.SafeDumper):

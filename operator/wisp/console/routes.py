@@ -61,7 +61,8 @@ def add_console_routes(app: web.Application, source: ConsoleSource) -> None:
 
 
 def console_extension(
-    make_source: Callable[[GatewayView], ConsoleSource], price: float,
+    make_source: Callable[[GatewayView], ConsoleSource],
+    price: float,
 ) -> Callable[[web.Application, Components], None]:
     """For ``make_app(..., extensions=[...])``: the console on the invocation app."""
 
@@ -137,13 +138,15 @@ async def _index(request: web.Request) -> web.StreamResponse:
 
 async def info(request: web.Request) -> web.Response:
     source = _source(request)
-    return web.json_response({
-        "mode": source.mode.value,
-        "version": __version__,
-        "namespaces": source.namespaces(),
-        "pricePerGbSecond": source.live.price,
-        "runtimes": editor_runtimes(),
-    })
+    return web.json_response(
+        {
+            "mode": source.mode.value,
+            "version": __version__,
+            "namespaces": source.namespaces(),
+            "pricePerGbSecond": source.live.price,
+            "runtimes": editor_runtimes(),
+        }
+    )
 
 
 async def list_functions(request: web.Request) -> web.Response:
@@ -237,13 +240,21 @@ async def usage(request: web.Request) -> web.StreamResponse:
         day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
         filename = f"wisp-usage-{period.value}{'-' + function if function else ''}-{day}.csv"
         return web.Response(
-            text=usage_csv(rows, price), content_type="text/csv",
+            text=usage_csv(rows, price),
+            content_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
     total_gb = sum(r.gb_seconds for r in rows)
-    return web.json_response({
-        "time": now, "period": period.value, "pricePerGbSecond": price,
-        "rows": [r.as_json() for r in rows],
-        "totals": {"invocations": sum(r.invocations for r in rows), "gbSeconds": round(total_gb, 6),
-                   "cost": round(total_gb * price, 8)},
-    })
+    return web.json_response(
+        {
+            "time": now,
+            "period": period.value,
+            "pricePerGbSecond": price,
+            "rows": [r.as_json() for r in rows],
+            "totals": {
+                "invocations": sum(r.invocations for r in rows),
+                "gbSeconds": round(total_gb, 6),
+                "cost": total_gb * price,
+            },
+        }
+    )

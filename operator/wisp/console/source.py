@@ -60,8 +60,13 @@ class LogLine:
     message: str
 
     def as_json(self) -> dict[str, str]:
-        return {"time": self.time, "pod": self.pod, "level": self.level,
-                "requestId": self.request_id, "message": self.message}
+        return {
+            "time": self.time,
+            "pod": self.pod,
+            "level": self.level,
+            "requestId": self.request_id,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,13 @@ from typing import Any
 
 from wisp.api import Runtime
 
-PYTHON_HELLO = '''def handler(event, context):
+PYTHON_HELLO = """def handler(event, context):
     name = event.get("name", "world") if isinstance(event, dict) else "world"
     context.logger.info("greeting %s", name)
     return {"hello": name}
-'''
+"""
 
-PYTHON_HTTP = '''import json
+PYTHON_HTTP = """import json
 
 
 def handler(event, context):
@@ -24,16 +24,16 @@ def handler(event, context):
         "headers": {"Content-Type": "application/json"},
         "body": json.dumps({"path": event.get("path"), "query": query}),
     }
-'''
+"""
 
-NODE_HELLO = '''exports.handler = async (event, context) => {
+NODE_HELLO = """exports.handler = async (event, context) => {
   const name = (event && event.name) || "world";
   console.log(`greeting ${name}`);
   return { hello: name };
 };
-'''
+"""
 
-NODE_HTTP = '''exports.handler = async (event, context) => {
+NODE_HTTP = """exports.handler = async (event, context) => {
   // An HTTP Trigger's event: httpMethod, path, headers, queryStringParameters, body.
   console.log(`${event.httpMethod} ${event.path}`);
   return {
@@ -42,20 +42,21 @@ NODE_HTTP = '''exports.handler = async (event, context) => {
     body: JSON.stringify({ path: event.path, query: event.queryStringParameters }),
   };
 };
-'''
+"""
+
+DEFAULT_RUNTIME = Runtime.PYTHON312
 
 _BY_LANGUAGE = {
-    "python": {"handler": "main.handler",
-               "templates": {"hello": PYTHON_HELLO, "http": PYTHON_HTTP}},
-    "node": {"handler": "index.handler",
-             "templates": {"hello": NODE_HELLO, "http": NODE_HTTP}},
+    "python": {"handler": "main.handler", "templates": {"hello": PYTHON_HELLO, "http": PYTHON_HTTP}},
+    "node": {"handler": "index.handler", "templates": {"hello": NODE_HELLO, "http": NODE_HTTP}},
 }
 
 
 def editor_runtimes() -> list[dict[str, Any]]:
-    """The runtimes a function can be written in the browser for, with their starters."""
+    """The runtimes a function can be written in the browser for, with their starters; the
+    default first."""
     out = []
-    for runtime in Runtime:
+    for runtime in sorted(Runtime, key=lambda r: r is not DEFAULT_RUNTIME):
         spec = _BY_LANGUAGE.get(runtime.language)
         if spec is not None:
             out.append({"runtime": runtime.value, "language": runtime.language, **spec})

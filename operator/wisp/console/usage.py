@@ -132,10 +132,16 @@ class SeriesPoint:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "t": self.start, "invocations": self.invocations, "errors": self.errors,
-            "coldStarts": self.cold_starts, "gbSeconds": round(self.gb_seconds, 6),
-            "p50Ms": self.p50_ms, "p95Ms": self.p95_ms, "p99Ms": self.p99_ms,
-            "replicasReady": self.replicas_ready, "replicasDesired": self.replicas_desired,
+            "t": self.start,
+            "invocations": self.invocations,
+            "errors": self.errors,
+            "coldStarts": self.cold_starts,
+            "gbSeconds": round(self.gb_seconds, 6),
+            "p50Ms": self.p50_ms,
+            "p95Ms": self.p95_ms,
+            "p99Ms": self.p99_ms,
+            "replicasReady": self.replicas_ready,
+            "replicasDesired": self.replicas_desired,
         }
 
 
@@ -171,11 +177,20 @@ def series_points(series: FunctionSeries, now: float, minutes: int) -> list[Seri
             continue
         ready = b.replicas_ready if b.replicas_ready is not None else ready
         desired = b.replicas_desired if b.replicas_desired is not None else desired
-        points.append(SeriesPoint(
-            t, b.invocations, b.errors, b.cold_starts, b.gb_seconds,
-            percentile_ms(b.durations, 0.50), percentile_ms(b.durations, 0.95),
-            percentile_ms(b.durations, 0.99), ready, desired,
-        ))
+        points.append(
+            SeriesPoint(
+                t,
+                b.invocations,
+                b.errors,
+                b.cold_starts,
+                b.gb_seconds,
+                percentile_ms(b.durations, 0.50),
+                percentile_ms(b.durations, 0.95),
+                percentile_ms(b.durations, 0.99),
+                ready,
+                desired,
+            )
+        )
     return points
 
 
@@ -191,10 +206,13 @@ class UsageRow:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "function": self.function, "namespace": self.namespace,
-            "periodStart": iso(self.period_start), "period": self.period.value,
-            "invocations": self.invocations, "gbSeconds": round(self.gb_seconds, 6),
-            "cost": round(self.cost, 8),
+            "function": self.function,
+            "namespace": self.namespace,
+            "periodStart": iso(self.period_start),
+            "period": self.period.value,
+            "invocations": self.invocations,
+            "gbSeconds": round(self.gb_seconds, 6),
+            "cost": self.cost,
         }
 
 
@@ -231,8 +249,16 @@ def usage_rows(
     return rows
 
 
-CSV_COLUMNS = ("function", "namespace", "period", "period_start", "invocations", "gb_seconds",
-               "price_per_gb_second", "cost_usd")
+CSV_COLUMNS = (
+    "function",
+    "namespace",
+    "period",
+    "period_start",
+    "invocations",
+    "gb_seconds",
+    "price_per_gb_second",
+    "cost_usd",
+)
 
 
 def usage_csv(rows: Iterable[UsageRow], price: float) -> str:
@@ -241,8 +267,18 @@ def usage_csv(rows: Iterable[UsageRow], price: float) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow((r.function, r.namespace, r.period.value, iso(r.period_start), r.invocations,
-                         f"{r.gb_seconds:.6f}", f"{price:.10g}", f"{r.cost:.8f}"))
+        writer.writerow(
+            (
+                r.function,
+                r.namespace,
+                r.period.value,
+                iso(r.period_start),
+                r.invocations,
+                f"{r.gb_seconds:.6f}",
+                f"{price:.10g}",
+                f"{r.cost:.8f}",
+            )
+        )
     return out.getvalue()
 
 

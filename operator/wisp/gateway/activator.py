@@ -113,6 +113,7 @@ class Activator:
         while True:
             try:
                 if await self.backend.get_replicas(key) == 0:
+                    log.info("scaling %s from zero to %d for a held call", key, replicas)
                     await self.backend.scale(key, replicas)
                     if self.on_scaled is not None:
                         self.on_scaled(key, replicas)

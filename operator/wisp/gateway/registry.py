@@ -7,6 +7,7 @@ Nothing here does I/O; the hot path reads it without any lookup beyond a dict ge
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from wisp.gateway.router import TriggerTable
 from wisp.gateway.stats import FunctionStats
 
 Waiter = asyncio.Future[Slot]
+log = logging.getLogger("wisp.gateway")
 
 
 class Unavailable(Exception):
@@ -135,6 +137,7 @@ class Registry:
     # -- helpers ---------------------------------------------------------------------------------
 
     def _apply_endpoints(self, up: Upstream, endpoints: tuple[Endpoint, ...]) -> None:
+        log.info("%s: %d ready endpoint(s)", up.key, len(endpoints))
         before = up.pool.slots
         grants = up.pool.set_endpoints(endpoints, time.monotonic())
         removed = [(s.endpoint.host, s.endpoint.port) for a, s in before.items() if a not in up.pool.slots]

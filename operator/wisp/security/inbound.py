@@ -62,6 +62,18 @@ def limit_violation(
     return None
 
 
+def undecodable_header(headers: Iterable[tuple[str, str]]) -> Violation | None:
+    """A header that is not valid UTF-8 (kept by aiohttp as surrogate escapes) cannot be
+    forwarded faithfully: refuse the request rather than mangle or crash on it."""
+    for name, value in headers:
+        try:
+            name.encode()
+            value.encode()
+        except UnicodeEncodeError:
+            return Violation(400, "InvalidHeader", "header fields must be valid UTF-8")
+    return None
+
+
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text.strip().strip("[]").split("%", 1)[0])

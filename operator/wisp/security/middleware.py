@@ -30,7 +30,13 @@ from wisp.gateway.state import Components
 from wisp.security import errors
 from wisp.security.authorizer import Authorizer, Presented, Verdict, is_public, needs_body, referenced_secrets
 from wisp.security.credentials import SIGNATURE_HEADER, bearer_token
-from wisp.security.inbound import clean_headers, client_address, is_trusted, limit_violation
+from wisp.security.inbound import (
+    clean_headers,
+    client_address,
+    is_trusted,
+    limit_violation,
+    undecodable_header,
+)
 from wisp.security.ratelimit import InflightCap, RateLimiter, retry_after_seconds
 from wisp.security.secrets import SecretSource
 from wisp.security.settings import SecuritySettings
@@ -147,6 +153,7 @@ class AccessGuard:
         if path in HEALTH_PATHS:
             return await handler(request)
         violation = limit_violation(request.raw_path, request.raw_headers, self.settings.limits)
+        violation = violation or undecodable_header(request.headers.items())
         if violation is not None:
             self.metrics.refused(violation.error_type)
             return errors.json_error(violation.status, violation.error_type, violation.message)

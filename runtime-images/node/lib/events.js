@@ -62,10 +62,9 @@ function httpEvent(parts) {
   let body = null;
   let isBase64Encoded = false;
   if (parts.body.byteLength > 0) {
-    const bytes = Buffer.from(parts.body.buffer, parts.body.byteOffset, parts.body.byteLength);
     body = isTextual(headers['content-type']) ? utf8OrNull(parts.body) : null;
     if (body === null) {
-      body = bytes.toString('base64');
+      body = Buffer.from(parts.body.buffer, parts.body.byteOffset, parts.body.byteLength).toString('base64');
       isBase64Encoded = true;
     }
   }
@@ -113,7 +112,7 @@ function proxyResponse(value) {
   if (value.body === undefined || value.body === null) body = '';
   else if (typeof value.body === 'string') {
     body = value.isBase64Encoded ? decodeBase64(value.body) : value.body;
-  } else if (value.body instanceof Uint8Array) body = value.body;
+  } else if (value.body instanceof Uint8Array) body = new Uint8Array(value.body); // exact-size copy
   else body = toJson(value.body);
   if (body.length > 0 && !headers.some(([name]) => name.toLowerCase() === 'content-type')) {
     headers.push(['Content-Type', JSON_TYPE]);
@@ -125,8 +124,9 @@ function decodeBase64(text) {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text.replace(/\s+/g, ''))) {
     throw new ResponseError('body is flagged isBase64Encoded but is not base64');
   }
-  const bytes = Buffer.from(text, 'base64');
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // A copy of exact size: small Buffers are views into a shared pool, which a structured clone
+  // to the main thread would copy whole.
+  return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
 function toJson(value) {

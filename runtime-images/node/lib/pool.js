@@ -99,7 +99,7 @@ class WorkerPool {
       const pending = { resolve, timer: setTimeout(() => this.timedOut(slot, id), timeoutMs) };
       slot.inflight.set(id, pending);
       message.id = id;
-      slot.worker.postMessage(message);
+      slot.worker.postMessage(message, message.body ? [message.body.buffer] : undefined);
     });
   }
 

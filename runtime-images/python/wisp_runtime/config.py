@@ -63,11 +63,8 @@ class Settings:
             timeout=_number(env, "WISP_TIMEOUT_SECONDS", base.timeout, float, minimum=0.001),
             memory_mb=_number(env, "WISP_MEMORY_MB", base.memory_mb, int, minimum=1),
             concurrency=_number(env, "WISP_CONCURRENCY", base.concurrency, int, minimum=1),
-            max_body_bytes=_number(
-                env, "WISP_MAX_BODY_BYTES", base.max_body_bytes, int, minimum=0
-            ),
-            stack_traces=env.get("WISP_STACK_TRACES", "false").strip().lower()
-            in ("1", "true", "yes"),
+            max_body_bytes=_number(env, "WISP_MAX_BODY_BYTES", base.max_body_bytes, int, minimum=0),
+            stack_traces=env.get("WISP_STACK_TRACES", "false").strip().lower() in ("1", "true", "yes"),
             host=env.get("WISP_HOST", base.host),
             port=_number(env, "WISP_PORT", base.port, int, minimum=0),
         )
@@ -76,9 +73,7 @@ class Settings:
 T = TypeVar("T", int, float)
 
 
-def _number(
-    env: Mapping[str, str], name: str, default: T, kind: type[T], *, minimum: T
-) -> T:
+def _number(env: Mapping[str, str], name: str, default: T, kind: type[T], *, minimum: T) -> T:
     raw = env.get(name, "").strip()
     if not raw:
         return default

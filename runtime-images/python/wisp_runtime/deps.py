@@ -41,12 +41,21 @@ def install(code_dir: str, deps_dir: str, log: LogWriter) -> int:
     staging = f"{deps_dir.rstrip('/')}.staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     command = [
-        sys.executable, "-m", "pip", "install", "--target", staging, "--requirement",
-        requirements, "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        staging,
+        "--requirement",
+        requirements,
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
     ]
     log.log("INFO", f"installing {requirements} into {deps_dir}", command=command)
-    result = subprocess.run(command, check=False, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    result = subprocess.run(command, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in result.stdout.splitlines():
         if line.strip():
             log.log("INFO" if result.returncode == 0 else "ERROR", line, stream="pip")

@@ -111,11 +111,7 @@ def is_textual(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     if not media:
         return False
-    return (
-        media.startswith("text/")
-        or media in _TEXT_TYPES
-        or media.endswith(("+json", "+xml"))
-    )
+    return media.startswith("text/") or media in _TEXT_TYPES or media.endswith(("+json", "+xml"))
 
 
 def shape_response(value: Any) -> ShapedResponse:

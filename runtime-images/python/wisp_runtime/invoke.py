@@ -49,9 +49,7 @@ class Invoker:
                 kind, value = await _await_with_timeout(value, left)
         return Outcome(kind, value, time.perf_counter() - started)
 
-    async def _run_sync(
-        self, event: Any, context: Any, time_limit: float
-    ) -> tuple[OutcomeKind, Any]:
+    async def _run_sync(self, event: Any, context: Any, time_limit: float) -> tuple[OutcomeKind, Any]:
         loop = asyncio.get_running_loop()
         result: asyncio.Future[tuple[OutcomeKind, Any]] = loop.create_future()
 
@@ -74,9 +72,7 @@ class Invoker:
             self._pool.abandon(job)
         return outcome
 
-    async def _run_async(
-        self, event: Any, context: Any, time_limit: float
-    ) -> tuple[OutcomeKind, Any]:
+    async def _run_async(self, event: Any, context: Any, time_limit: float) -> tuple[OutcomeKind, Any]:
         try:
             awaitable = self._handler.func(event, context)
         except Exception as exc:

@@ -62,13 +62,9 @@ def load_handler(handler: str, code_dir: str) -> LoadedHandler | LoadFailure:
         return LoadFailure(type(exc).__name__, f"importing {module_name!r}: {exc}", _trace(exc))
     func = getattr(module, func_name, None)
     if func is None:
-        return LoadFailure(
-            "HandlerNotFound", f"module {module_name!r} has no function {func_name!r}"
-        )
+        return LoadFailure("HandlerNotFound", f"module {module_name!r} has no function {func_name!r}")
     if not callable(func):
-        return LoadFailure(
-            "HandlerNotFound", f"{handler!r} is a {type(func).__name__}, not a function"
-        )
+        return LoadFailure("HandlerNotFound", f"{handler!r} is a {type(func).__name__}, not a function")
     return LoadedHandler(func=func, is_async=inspect.iscoroutinefunction(func))
 
 

@@ -117,9 +117,7 @@ class CapturedStream:
             self._emit(rest, scope)
 
     def _emit(self, line: str, scope: RequestScope | None) -> None:
-        self._writer.log(
-            self._level, line, request_id=scope.request_id if scope else None, stream=self._name
-        )
+        self._writer.log(self._level, line, request_id=scope.request_id if scope else None, stream=self._name)
 
     def flush(self) -> None:
         pass

@@ -23,8 +23,7 @@ def main() -> int:
     try:
         settings = config.Settings.from_env()
     except config.SettingsError as exc:
-        print(json.dumps({"level": "ERROR", "message": f"invalid configuration: {exc}"}),
-              file=sys.stderr)
+        print(json.dumps({"level": "ERROR", "message": f"invalid configuration: {exc}"}), file=sys.stderr)
         return 2
     capture = install(settings.function_name)
     loaded = _load(settings, capture)
@@ -32,7 +31,8 @@ def main() -> int:
         import uvloop
     except ImportError:
         return asyncio.run(serve(settings, capture, loaded))
-    return uvloop.run(serve(settings, capture, loaded))
+    code: int = uvloop.run(serve(settings, capture, loaded))
+    return code
 
 
 def _load(settings: config.Settings, capture: Capture) -> LoadedHandler | LoadFailure:
@@ -43,17 +43,14 @@ def _load(settings: config.Settings, capture: Capture) -> LoadedHandler | LoadFa
     if isinstance(loaded, LoadFailure):
         capture.writer.log(
             "ERROR",
-            f"the handler {settings.handler!r} could not be loaded: "
-            f"{loaded.error_type}: {loaded.message}",
+            f"the handler {settings.handler!r} could not be loaded: {loaded.error_type}: {loaded.message}",
             errorType=loaded.error_type,
             stackTrace="".join(loaded.stack_trace),
         )
     return loaded
 
 
-async def serve(
-    settings: config.Settings, capture: Capture, loaded: LoadedHandler | LoadFailure
-) -> int:
+async def serve(settings: config.Settings, capture: Capture, loaded: LoadedHandler | LoadFailure) -> int:
     from aiohttp.web_server import Server
 
     from wisp_runtime.invoke import Invoker
@@ -73,8 +70,13 @@ async def serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     port = listener.sockets[0].getsockname()[1]
-    log.log("INFO", f"listening on {settings.host}:{port}", event=config.LISTENING_EVENT,
-            port=port, handlerLoaded=not isinstance(loaded, LoadFailure))
+    log.log(
+        "INFO",
+        f"listening on {settings.host}:{port}",
+        event=config.LISTENING_EVENT,
+        port=port,
+        handlerLoaded=not isinstance(loaded, LoadFailure),
+    )
     await stopping.wait()
 
     log.log("INFO", "stopping: finishing calls in flight", inflight=handler.metrics.inflight)

@@ -51,19 +51,15 @@ class RuntimeMetrics:
         cumulative = 0
         for bound, count in zip(BUCKETS, self._bucket_counts, strict=True):
             cumulative += count
-            lines.append(
-                f'wisp_runtime_invocation_duration_seconds_bucket{{le="{bound:g}"}} {cumulative}'
-            )
+            lines.append(f'wisp_runtime_invocation_duration_seconds_bucket{{le="{bound:g}"}} {cumulative}')
         lines += [
-            "wisp_runtime_invocation_duration_seconds_bucket"
-            f'{{le="+Inf"}} {self._duration_count}',
+            f'wisp_runtime_invocation_duration_seconds_bucket{{le="+Inf"}} {self._duration_count}',
             f"wisp_runtime_invocation_duration_seconds_sum {self._duration_sum!r}",
             f"wisp_runtime_invocation_duration_seconds_count {self._duration_count}",
             "# HELP wisp_runtime_inflight_requests Invocations in progress.",
             "# TYPE wisp_runtime_inflight_requests gauge",
             f"wisp_runtime_inflight_requests {self.inflight}",
-            "# HELP wisp_runtime_runaway_threads Handler threads still running past their "
-            "call's timeout.",
+            "# HELP wisp_runtime_runaway_threads Handler threads still running past their call's timeout.",
             "# TYPE wisp_runtime_runaway_threads gauge",
             f"wisp_runtime_runaway_threads {self.runaway_threads}",
         ]

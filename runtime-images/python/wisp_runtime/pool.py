@@ -34,7 +34,10 @@ class Job:
     __slots__ = ("_args", "_context", "_done", "_func", "state")
 
     def __init__(
-        self, func: Callable[..., Any], args: tuple[Any, ...], context: contextvars.Context,
+        self,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        context: contextvars.Context,
         done: Done,
     ) -> None:
         self._func = func
@@ -113,9 +116,7 @@ class WorkerPool:
         if idle:
             self._idle += 1
         self._serial += 1
-        thread = threading.Thread(
-            target=self._serve, name=f"{self._name}-{self._serial}", daemon=True
-        )
+        thread = threading.Thread(target=self._serve, name=f"{self._name}-{self._serial}", daemon=True)
         thread.start()
 
     def _serve(self) -> None:

@@ -73,8 +73,7 @@ class RuntimeHandler:
         if path == config.HEALTH_PATH:
             if self._failure is None:
                 return Response(body=_OK, content_type=_JSON)
-            return _json_response(503, _status_error(self._failure.error_type,
-                                                     self._failure.message))
+            return _json_response(503, _status_error(self._failure.error_type, self._failure.message))
         if path == config.LIVENESS_PATH:
             if not self._pool.exhausted:
                 return Response(body=_OK, content_type=_JSON)
@@ -102,8 +101,10 @@ class RuntimeHandler:
         if metrics.inflight >= self._settings.concurrency:
             metrics.count(429)
             response = _error(
-                429, "TooManyRequests",
-                f"more than {self._settings.concurrency} calls in flight", request_id,
+                429,
+                "TooManyRequests",
+                f"more than {self._settings.concurrency} calls in flight",
+                request_id,
             )
             response.headers["Retry-After"] = "1"
             response.headers[config.THROTTLED_HEADER] = "runtime"
@@ -114,16 +115,19 @@ class RuntimeHandler:
         finally:
             metrics.inflight -= 1
 
-    async def _admitted(
-        self, request: BaseRequest, request_id: str, invoker: Invoker
-    ) -> Response:
+    async def _admitted(self, request: BaseRequest, request_id: str, invoker: Invoker) -> Response:
         settings = self._settings
         body = await _read_body(request, settings.max_body_bytes)
         if body is None:
-            return self._finish(request_id, _error(
-                413, "RequestTooLarge",
-                f"the request body is larger than {settings.max_body_bytes} bytes", request_id,
-            ))
+            return self._finish(
+                request_id,
+                _error(
+                    413,
+                    "RequestTooLarge",
+                    f"the request body is larger than {settings.max_body_bytes} bytes",
+                    request_id,
+                ),
+            )
         try:
             event = self._event(request, body, request_id)
         except EventError as exc:
@@ -132,10 +136,16 @@ class RuntimeHandler:
             settings.timeout, request.headers.get(config.DEADLINE_HEADER), time.time()
         )
         if timeout <= 0:
-            return self._finish(request_id, _error(
-                504, "TimeoutError", "the caller's deadline passed before the call started",
-                request_id, error=config.ERROR_TIMEOUT,
-            ))
+            return self._finish(
+                request_id,
+                _error(
+                    504,
+                    "TimeoutError",
+                    "the caller's deadline passed before the call started",
+                    request_id,
+                    error=config.ERROR_TIMEOUT,
+                ),
+            )
         context = LambdaContext(
             request_id=request_id,
             function_name=settings.function_name,
@@ -160,14 +170,16 @@ class RuntimeHandler:
         if kind == "json":
             return json_event(body)
         if kind == "http":
-            return http_event(HttpRequestParts(
-                method=request.method,
-                path=request.path,
-                query_string=request.query_string,
-                headers=request.headers.items(),
-                body=body,
-                request_id=request_id,
-            ))
+            return http_event(
+                HttpRequestParts(
+                    method=request.method,
+                    path=request.path,
+                    query_string=request.query_string,
+                    headers=request.headers.items(),
+                    body=body,
+                    request_id=request_id,
+                )
+            )
         raise EventError("InvalidEventType", f"{config.EVENT_HEADER} must be json or http")
 
     def _outcome_response(self, outcome: Outcome, request_id: str, timeout: float) -> Response:
@@ -176,10 +188,10 @@ class RuntimeHandler:
                 shaped = shape_response(outcome.value)
             except ResponseError as exc:
                 self.metrics.errors += 1
-                self._log.log("ERROR", str(exc), request_id=request_id,
-                              errorType="InvalidHandlerResponse")
-                return _error(500, "InvalidHandlerResponse", str(exc), request_id,
-                              error=config.ERROR_UNHANDLED)
+                self._log.log("ERROR", str(exc), request_id=request_id, errorType="InvalidHandlerResponse")
+                return _error(
+                    500, "InvalidHandlerResponse", str(exc), request_id, error=config.ERROR_UNHANDLED
+                )
             response = Response(status=shaped.status, body=shaped.body)
             for name, value in shaped.headers:
                 response.headers.add(name, value)
@@ -188,22 +200,34 @@ class RuntimeHandler:
         if outcome.kind is OutcomeKind.TIMED_OUT:
             message = f"the handler did not finish within {timeout:g} seconds"
             self._log.log("ERROR", message, request_id=request_id, errorType="TimeoutError")
-            return _error(504, "TimeoutError", message, request_id,
-                          error=config.ERROR_TIMEOUT)
+            return _error(504, "TimeoutError", message, request_id, error=config.ERROR_TIMEOUT)
         raised: BaseException = outcome.value
         trace = user_stack_trace(raised)
-        self._log.log("ERROR", f"{type(raised).__name__}: {raised}", request_id=request_id,
-                      errorType=type(raised).__name__, stackTrace="".join(trace))
+        self._log.log(
+            "ERROR",
+            f"{type(raised).__name__}: {raised}",
+            request_id=request_id,
+            errorType=type(raised).__name__,
+            stackTrace="".join(trace),
+        )
         return _error(
-            500, type(raised).__name__, str(raised), request_id,
+            500,
+            type(raised).__name__,
+            str(raised),
+            request_id,
             stack_trace=trace if self._settings.stack_traces else None,
             error=config.ERROR_UNHANDLED,
         )
 
     def _finish(self, request_id: str, response: Response, seconds: float = 0.0) -> Response:
         self.metrics.count(response.status)
-        self._log.log("INFO", "invocation finished", request_id=request_id,
-                      status=response.status, durationMs=round(seconds * 1000, 3))
+        self._log.log(
+            "INFO",
+            "invocation finished",
+            request_id=request_id,
+            status=response.status,
+            durationMs=round(seconds * 1000, 3),
+        )
         response.headers[config.REQUEST_ID_HEADER] = request_id
         return response
 

@@ -77,7 +77,7 @@ def start_gateway(kubeconfig: Path, namespace: str, tmp_path: Path) -> Iterator[
             "WISP_LEASE_NAMESPACE": namespace,
             "WISP_POD_NAME": name,
             "WISP_AUTOSCALE_TICK": "1",
-            "WISP_COLD_START_TIMEOUT": "90",
+            "WISP_COLD_START_TIMEOUT": "40",
         }
         handle = log.open("ab")
         proc = subprocess.Popen([sys.executable, "-m", "wisp", "gateway"], env=env, cwd=ROOT,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -43,16 +43,29 @@ def start_java(
     started: list[JavaRuntime] = []
     counter = itertools.count()
 
-    def start(handler: str, *, layout: str = "jar", **settings: object) -> JavaRuntime:
+    def start(
+        handler: str,
+        *,
+        layout: str = "jar",
+        files: Mapping[str, str] | None = None,
+        **settings: object,
+    ) -> JavaRuntime:
         root = tmp_path_factory.mktemp("java-runtime")
         code = root / "code"
         code.mkdir()
-        if layout == "jar":
+        if files is not None:  # sources only, as inline and files code are stored
+            for name, text in files.items():
+                (code / name).parent.mkdir(parents=True, exist_ok=True)
+                (code / name).write_text(text)
+        elif layout == "jar":
             shutil.copy2(java_handlers.jar, code / "handlers.jar")
         else:
             shutil.copytree(java_handlers.classes, code / "classes")
         env = {"WISP_HANDLER": handler, "WISP_CODE_DIR": str(code), "WISP_DEPS_DIR": str(root / "deps")}
         env.update({f"WISP_{key.upper()}": str(value) for key, value in settings.items()})
+        # Compiled sources go to the JVM's temp dir: keep them in the test's own.
+        (root / "tmp").mkdir()
+        env["JAVA_TOOL_OPTIONS"] = f"-Djava.io.tmpdir={root / 'tmp'}"
         runtime = start_runtime(java_command(), env, root / f"stderr-{next(counter)}.log")
         started.append(runtime)
         return runtime

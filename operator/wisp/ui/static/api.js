@@ -1,9 +1,22 @@
 // The console's JSON API (/ui/api/...) and small DOM helpers shared by the pages.
 
 export const API = "/ui/api";
+const TOKEN_KEY = "wisp-admin-token";
+
+// In a cluster the console's API needs the admin token (WISP_ADMIN_TOKEN); it is kept for this
+// browser tab only and sent as a bearer token.
+export function adminToken() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+export function setAdminToken(value) {
+  if (value) sessionStorage.setItem(TOKEN_KEY, value); else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+export function authHeaders() {
+  const token = adminToken();
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
 
 export async function api(path, { method = "GET", body } = {}) {
-  const init = { method, headers: {} };
+  const init = { method, headers: authHeaders() };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -18,6 +31,10 @@ export async function api(path, { method = "GET", body } = {}) {
   const type = response.headers.get("Content-Type") || "";
   if (type.includes("json")) data = await response.json();
   else data = { error: await response.text() };
+  if (data && !data.error && data.errorMessage) data.error = data.errorMessage;
+  if (response.status === 401 || (response.status === 403 && data && data.errorType === "Forbidden")) {
+    window.dispatchEvent(new CustomEvent("wisp:auth", { detail: { status: response.status, message: data.error } }));
+  }
   return { ok: response.ok, status: response.status, data };
 }
 

@@ -1,7 +1,7 @@
 // The console's router: #/ (functions), #/new, #/f/<ns>/<name>[/<tab>], #/usage.
 // Each page is a function (main, params, ctx) that may register work to stop on ctx.signal.
 
-import { api, h } from "./api.js";
+import { adminToken, api, h, setAdminToken } from "./api.js";
 import { listPage } from "./list.js";
 import { editorPage } from "./editor.js";
 import { functionPage } from "./function.js";
@@ -46,6 +46,38 @@ async function render() {
   }
 }
 
+// Sign-in: the API answered 401/403 for the admin credential.
+let signingIn = false;
+window.addEventListener("wisp:auth", (event) => {
+  if (signingIn) return;
+  signingIn = true;
+  if (current) current.abort();
+  const { status, message } = event.detail;
+  const disabled = /disabled/.test(message || "");
+  const input = h("input", { type: "password", id: "admin-token", autocomplete: "current-password", required: true });
+  const error = h("p.field-error", { id: "admin-token-error", "aria-live": "polite" },
+    status === 403 && adminToken() && !disabled ? "That token was not accepted." : "");
+  input.setAttribute("aria-describedby", "admin-token-hint admin-token-error");
+  const form = h("form.editor", {},
+    h("div.field", {}, h("label", { for: "admin-token" }, "Admin token"), input,
+      h("p.hint", { id: "admin-token-hint" }, "The value of WISP_ADMIN_TOKEN that the gateway runs with. It is kept for this tab only."),
+      error),
+    h("div.actions", {}, h("button.primary", { type: "submit" }, "Sign in")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    setAdminToken(input.value.trim());
+    signingIn = false;
+    await loadInfo();
+    if (!signingIn) render();
+  });
+  main.replaceChildren(h("h1", {}, "Sign in to the wisp console"),
+    disabled
+      ? h("p.notice.error", { role: "alert" }, "The console is disabled on this gateway: set WISP_ADMIN_TOKEN in its environment to enable it.")
+      : h("p.lead", {}, "This console manages functions in a cluster, so it asks for the gateway's admin token."),
+    disabled ? null : form);
+  if (!disabled) input.focus();
+});
+
 window.addEventListener("hashchange", () => {
   render().then(() => {
     const heading = main.querySelector("h1");
@@ -53,4 +85,4 @@ window.addEventListener("hashchange", () => {
   });
 });
 
-loadInfo().then(render);
+loadInfo().then(() => { if (!signingIn) render(); });

@@ -24,7 +24,7 @@ function clock(t) {
 }
 
 // chart({title, points, series: [{key, label, kind: "bar"|"line"|"step", color, dash}], format})
-export function chart({ title, points, series, format = (v) => String(v), id }) {
+export function chart({ title, points, series, format = (v) => String(v), id, integer = false }) {
   const figure = document.createElement("figure");
   figure.className = "chart";
   if (id) figure.id = id;
@@ -44,7 +44,9 @@ export function chart({ title, points, series, format = (v) => String(v), id }) 
   caption.append(legend);
 
   const values = series.flatMap((s) => points.map((p) => p[s.key]).filter((v) => v !== null && v !== undefined));
-  const top = niceMax(Math.max(0, ...values));
+  const highest = Math.max(0, ...values);
+  // Integer series (counts) get whole-number gridlines: 0..4 at least.
+  const top = integer ? 4 * Math.max(1, niceMax(highest / 4)) : niceMax(highest);
   const innerW = W - PAD.left - PAD.right, innerH = H - PAD.top - PAD.bottom;
   const n = Math.max(points.length, 1);
   const x = (i) => PAD.left + (i + 0.5) * (innerW / n);
@@ -105,6 +107,17 @@ export function chart({ title, points, series, format = (v) => String(v), id }) 
       pen = true;
     });
     if (d) root.append(svg("path", { d, fill: "none", stroke: s.color, "stroke-width": 2.5, "stroke-dasharray": s.dash || "none", class: `series-${s.key}` }));
+    points.forEach((p, i) => {  // a marker per value, so a lone minute is visible too
+      const v = p[s.key];
+      if (v === null || v === undefined) return;
+      const previous = i > 0 ? points[i - 1][s.key] : null;
+      if (s.kind === "step" && previous === v) return;
+      const dot = svg("circle", { cx: x(i), cy: y(v), r: 3, fill: s.color });
+      const tip = svg("title");
+      tip.textContent = `${clock(p.t)} ${s.label}: ${format(v)}`;
+      dot.append(tip);
+      root.append(dot);
+    });
   }
   figure.append(caption, root);
   return figure;

@@ -30,7 +30,7 @@ export async function functionPage(main, params, ctx) {
     location.hash = "#/";
   });
 
-  every(2000, async () => {
+  const refresh = async () => {
     const res = await api("/functions");
     if (!res.ok) return;
     const fn = res.data.functions.find((f) => f.name === name && f.namespace === namespace);
@@ -47,7 +47,10 @@ export async function functionPage(main, params, ctx) {
       ["URL", `/function/${name}${namespace === ctx.info.namespaces[0] ? "" : "." + namespace}`],
     ];
     summary.replaceChildren(...items.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
-  }, ctx.signal);
+  };
+  every(2000, refresh, ctx.signal);
+  // The Test tab asks for a refresh right after a call, so the numbers follow at once.
+  window.addEventListener("wisp:called", refresh, { signal: ctx.signal });
 
   if (tab === "test") return testPane(pane, params, ctx);
   if (tab === "monitor") return monitorPane(pane, params, ctx);

@@ -21,14 +21,14 @@ export async function monitorPane(pane, { namespace, name }, { signal }) {
     const int = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
     const gb = (v) => (v >= 1 ? v.toFixed(2) : v === 0 ? "0" : v.toPrecision(2));
     grid.replaceChildren(
-      chart({ id: "chart-invocations", title: "Invocations and errors per minute", points, format: int,
+      chart({ id: "chart-invocations", title: "Invocations and errors per minute", points, format: int, integer: true,
         series: [{ key: "invocations", label: "invocations", kind: "bar", color: BLUE },
           { key: "errors", label: "errors (5xx)", kind: "bar", color: ORANGE }] }),
       chart({ id: "chart-duration", title: "Duration percentiles", points, format: (v) => fmtMs(v),
         series: [{ key: "p50Ms", label: "p50", kind: "line", color: GREEN },
           { key: "p95Ms", label: "p95", kind: "line", color: BLUE, dash: "6 3" },
           { key: "p99Ms", label: "p99", kind: "line", color: PURPLE, dash: "2 3" }] }),
-      chart({ id: "chart-replicas", title: "Replicas", points, format: int,
+      chart({ id: "chart-replicas", title: "Replicas", points, format: int, integer: true,
         series: [{ key: "replicasReady", label: "ready", kind: "step", color: GREEN },
           { key: "replicasDesired", label: "desired", kind: "step", color: ORANGE, dash: "6 3" }] }),
       chart({ id: "chart-usage", title: "Billed GB-seconds per minute", points, format: gb,

@@ -94,6 +94,7 @@ export async function testPane(pane, { namespace, name }, { signal }) {
       return;
     }
     const r = res.data;
+    window.dispatchEvent(new CustomEvent("wisp:called"));
     let body = r.body;
     try { body = JSON.stringify(JSON.parse(r.body), null, 2); } catch { /* not JSON: show as is */ }
     const ok = r.status < 400;

@@ -1,12 +1,12 @@
 // Usage: billed GB-seconds (call duration x memory) per function per hour or day, priced per
 // GB-second, with a CSV export of the same rows.
 
-import { api, fmtNumber, h } from "./api.js";
+import { API, api, authHeaders, fmtNumber, h, toast } from "./api.js";
 
 export async function usagePage(main, _params, { info }) {
   const period = h("select", { id: "u-period" }, h("option", { value: "hour" }, "per hour"), h("option", { value: "day" }, "per day"));
   const fnFilter = h("select", { id: "u-function" }, h("option", { value: "" }, "all functions"));
-  const csv = h("a.button", { id: "u-csv", download: "" }, "Download CSV");
+  const csv = h("button", { type: "button", id: "u-csv" }, "Download CSV");
   const body = h("div");
   main.append(
     h("div.page-head", {}, h("h1", {}, "Usage")),
@@ -19,7 +19,7 @@ export async function usagePage(main, _params, { info }) {
   const money = (v) => `$${v < 0.01 && v > 0 ? v.toFixed(6) : v.toFixed(4)}`;
   const load = async () => {
     const q = `period=${period.value}${fnFilter.value ? `&function=${encodeURIComponent(fnFilter.value)}` : ""}`;
-    csv.href = `/ui/api/usage?${q}&format=csv`;
+    csv.dataset.query = q;
     const res = await api(`/usage?${q}`);
     if (!res.ok) { body.replaceChildren(h("p.notice.error", {}, res.data.error)); return; }
     const { rows, totals } = res.data;
@@ -42,6 +42,18 @@ export async function usagePage(main, _params, { info }) {
       h("tfoot", {}, h("tr", {}, h("th", { scope: "row", colspan: 3 }, "Total"),
         h("td.num", {}, fmtNumber(totals.invocations)), h("td.num", {}, totals.gbSeconds.toFixed(3)), h("td.num", {}, money(totals.cost))))));
   };
+  // Fetched (not a plain link) so the admin token goes with it in a cluster.
+  csv.addEventListener("click", async () => {
+    const response = await fetch(`${API}/usage?${csv.dataset.query}&format=csv`, { headers: authHeaders() });
+    if (!response.ok) { toast(`Export failed (HTTP ${response.status})`); return; }
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const match = disposition.match(/filename="([^"]+)"/);
+    const link = h("a", { href: URL.createObjectURL(await response.blob()), download: match ? match[1] : "wisp-usage.csv" });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  });
   period.addEventListener("change", load);
   fnFilter.addEventListener("change", load);
   await load();

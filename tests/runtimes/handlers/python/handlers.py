@@ -22,10 +22,21 @@ def http_echo(event, context):
     return {
         "statusCode": 201,
         "headers": {"content-type": "application/json", "x-handler": "http_echo"},
-        "body": _json({k: event[k] for k in (
-            "httpMethod", "path", "headers", "queryStringParameters",
-            "multiValueQueryStringParameters", "body", "isBase64Encoded", "requestContext",
-        )}),
+        "body": _json(
+            {
+                k: event[k]
+                for k in (
+                    "httpMethod",
+                    "path",
+                    "headers",
+                    "queryStringParameters",
+                    "multiValueQueryStringParameters",
+                    "body",
+                    "isBase64Encoded",
+                    "requestContext",
+                )
+            }
+        ),
     }
 
 

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -23,12 +24,10 @@ final class RuntimeServer {
     private static final String METRICS = "/metrics";
     private static final String METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-    private final Config config;
     private final Invocations invocations;
     private final HttpServer server;
 
     RuntimeServer(Config config, Invocations invocations, ExecutorService httpThreads) throws IOException {
-        this.config = config;
         this.invocations = invocations;
         this.server = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 1024);
         server.createContext("/", this::handle);
@@ -85,7 +84,7 @@ final class RuntimeServer {
                     }
                     case METRICS -> {
                         send(exchange, new Reply(200, Map.of("Content-Type", List.of(METRICS_TYPE)),
-                                invocations.metrics().render().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                                invocations.metrics().render().getBytes(StandardCharsets.UTF_8)));
                         return;
                     }
                     default -> {

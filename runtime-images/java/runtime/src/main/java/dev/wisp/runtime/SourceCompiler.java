@@ -9,7 +9,9 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -86,16 +88,23 @@ final class SourceCompiler {
         List<String> args = new ArrayList<>(List.of(
                 "-d", classes.toString(), "-encoding", "UTF-8", "-proc:none", "-g", "-parameters",
                 "-cp", classPath));
+        Map<String, String> originals = new LinkedHashMap<>();
         for (int i = 0; i < sources.size(); i++) {
             Path laidOut = src.resolve(layout(texts.get(i), sources.get(i)));
             Files.createDirectories(laidOut.getParent());
             Files.writeString(laidOut, texts.get(i), StandardCharsets.UTF_8);
             args.add(laidOut.toString());
+            originals.put(laidOut.toString(), codeDir.relativize(sources.get(i)).toString());
         }
         ByteArrayOutputStream diagnostics = new ByteArrayOutputStream();
         int status = compiler.run(null, diagnostics, diagnostics, args.toArray(String[]::new));
         if (status != 0) {
-            String message = diagnostics.toString(StandardCharsets.UTF_8).replace(src + "/", "").strip();
+            // javac names the laid-out copies: name the user's files instead.
+            String message = diagnostics.toString(StandardCharsets.UTF_8);
+            for (Map.Entry<String, String> copy : originals.entrySet()) {
+                message = message.replace(copy.getKey(), copy.getValue());
+            }
+            message = message.strip();
             throw new HandlerLoader.LoadException("SyntaxError",
                     "compiling the function's Java sources failed:\n" + message, null);
         }

@@ -1,0 +1,162 @@
+"""Results of bench/runtimes.py and the "Runtimes" section of docs/benchmarks.md they become."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+HEADER = "# wisp benchmarks\n\nEach section is written by its benchmark script; see bench/.\n"
+SECTION_TITLE = "## Runtimes"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass(frozen=True)
+class Warm:
+    samples: list[float]  # milliseconds per call
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.samples, 50)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.samples, 99)
+
+    def describe(self) -> str:
+        return f"p50 {self.p50:.3f} ms  p99 {self.p99:.3f} ms"
+
+
+@dataclass(frozen=True)
+class Cold:
+    samples: list[float]  # milliseconds from spawn to the first healthy answer
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    def describe(self) -> str:
+        return (
+            f"median {self.median:.0f} ms  (min {min(self.samples):.0f}, "
+            f"max {max(self.samples):.0f}, n={len(self.samples)})"
+        )
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs (`nproc`), {model}, {platform.system()} {platform.release()}"
+
+
+def load_average() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+def render(
+    warm: Mapping[str, Warm],
+    cold: Mapping[str, Cold],
+    baseline: Mapping[str, str],
+    imports: Mapping[str, float],
+    calls: int,
+    runs: int,
+) -> str:
+    today = datetime.date.today().isoformat()
+    lines = [
+        SECTION_TITLE,
+        "",
+        f"Written by `bench/runtimes.py` on {today}. Machine: {machine()}; load average "
+        f"during the run {load_average()} (other work shares this machine, so absolute numbers "
+        "are pessimistic; the comparison with the bare servers measured in the same run is "
+        "what the targets are about).",
+        "",
+        f"**Warm invocation** — {calls} sequential POSTs of a small JSON event over one "
+        "keep-alive connection, after a warm-up; the handler echoes the event.",
+        "",
+        "| server | p50 | p99 | overhead p50 | overhead p99 |",
+        "|---|---|---|---|---|",
+    ]
+    for name, result in warm.items():
+        base = warm.get(baseline.get(name, ""))
+        if base is None:
+            over50 = over99 = "—"
+        else:
+            over50 = f"{result.p50 - base.p50:+.3f} ms"
+            over99 = f"{result.p99 - base.p99:+.3f} ms"
+        lines.append(f"| {name} | {result.p50:.3f} ms | {result.p99:.3f} ms | {over50} | {over99} |")
+    lines += [
+        "",
+        f"**Cold start** — process spawn until `/healthz` answers 200, {runs} runs each "
+        '(the wisp runtimes import the handler before they listen, so this is "ready").',
+        "",
+        "| server | median | min | max | over bare |",
+        "|---|---|---|---|---|",
+    ]
+    for name, started in cold.items():
+        base_cold = cold.get(baseline.get(name, ""))
+        over = f"{started.median - base_cold.median:+.0f} ms" if base_cold else "—"
+        lines.append(
+            f"| {name} | {started.median:.0f} ms | {min(started.samples):.0f} ms | "
+            f"{max(started.samples):.0f} ms | {over} |"
+        )
+    lines += [
+        "",
+        "**Where a Python cold start goes** — median wall time of a fresh interpreter running "
+        "each snippet (interpreter start included):",
+        "",
+        "| snippet | median |",
+        "|---|---|",
+    ]
+    lines += [f"| `{name}` | {ms:.0f} ms |" for name, ms in imports.items()]
+    lines += ["", *NOTES, ""]
+    return "\n".join(lines)
+
+
+NOTES = [
+    "Reading the numbers:",
+    "",
+    "* The Python runtime runs on aiohttp's low-level server (no router, no middlewares) with "
+    "uvloop when it is installed. Importing aiohttp is most of its cold start, and the bare "
+    "aiohttp hello world pays it too: aiohttp's package import pulls in its HTTP client, "
+    "which builds two TLS contexts (loading the CA bundle) at import time. The runtime's own "
+    "modules cost a few milliseconds; prometheus-client is not imported (the five series of "
+    "`/metrics` are rendered by hand), nor is anything else the first call does not need.",
+    "* A `def` handler pays a hop to the bounded worker thread pool and back "
+    "(`call_soon_threadsafe`); an `async def` handler runs on the event loop.",
+    "* The Node.js runtime runs handlers in a `worker_threads` worker so that a handler "
+    "stuck in a synchronous loop can be terminated at its timeout. That costs a structured "
+    "clone of the request and of the response per call (the overhead column) and the start "
+    "of one worker (an isolate and Node's bootstrap, in parallel with the main thread's "
+    "startup) in the cold start.",
+]
+
+
+def write_section(section: str, path: Path) -> None:
+    """Replaces the "Runtimes" section of ``path`` (or appends it), leaving the rest alone."""
+    text = path.read_text() if path.exists() else HEADER
+    pattern = re.compile(rf"^{re.escape(SECTION_TITLE)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text.rstrip("\n") + "\n")

@@ -1,0 +1,197 @@
+"""Python and Node.js runtime benchmark: warm overhead and cold start against bare servers.
+
+    python bench/runtimes.py [--calls N] [--runs N] [--no-docs]
+
+In one run, on this machine:
+
+1. Warm overhead. A bare aiohttp hello world, a bare Node ``http`` hello world, and wisp's
+   runtimes (Python with a ``def`` and an ``async def`` handler, Node.js) each get ``calls``
+   sequential POSTs of a small JSON event over one keep-alive connection, after a warm-up.
+   p50/p99 latency, and each runtime's overhead over the bare server of its language.
+2. Cold start. ``runs`` fresh processes each: spawn → first 200 from ``/healthz`` (polled every
+   millisecond over loopback, the same for every server). Median and spread.
+3. Import costs that explain the Python cold start (``python -X importtime`` is the detail).
+
+Results go to the "Runtimes" section of docs/benchmarks.md; other sections are left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from runtime_client import KeepAliveClient, free_port, healthz_status
+from runtime_report import Cold, Warm, render, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PYTHON_HANDLERS = ROOT / "tests" / "runtimes" / "handlers" / "python"
+NODE_HANDLERS = ROOT / "tests" / "runtimes" / "handlers" / "node"
+EVENT = b'{"name": "bench", "items": [1, 2, 3], "nested": {"ok": true}}'
+
+
+def servers(port: int) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """name -> (command, extra environment) of every server measured."""
+    python_runtime = {
+        "PYTHONPATH": str(ROOT / "runtime-images" / "python"),
+        "WISP_CODE_DIR": str(PYTHON_HANDLERS),
+        "WISP_HOST": "127.0.0.1",
+        "WISP_PORT": str(port),
+    }
+    node_runtime = {
+        "WISP_CODE_DIR": str(NODE_HANDLERS),
+        "WISP_HOST": "127.0.0.1",
+        "WISP_PORT": str(port),
+        "WISP_HANDLER": "handlers.echo",
+    }
+    bare = {"BENCH_PORT": str(port)}
+    return {
+        "bare aiohttp": ([sys.executable, str(BENCH / "runtime_bare_aiohttp.py")], bare),
+        "wisp python (def)": (
+            [sys.executable, "-m", "wisp_runtime"],
+            {**python_runtime, "WISP_HANDLER": "handlers.echo"},
+        ),
+        "wisp python (async def)": (
+            [sys.executable, "-m", "wisp_runtime"],
+            {**python_runtime, "WISP_HANDLER": "handlers.async_echo"},
+        ),
+        "bare node http": (["node", str(BENCH / "runtime_bare_node.js")], bare),
+        "wisp node": (["node", str(ROOT / "runtime-images" / "node" / "index.js")], node_runtime),
+    }
+
+
+BASELINE = {
+    "wisp python (def)": "bare aiohttp",
+    "wisp python (async def)": "bare aiohttp",
+    "wisp node": "bare node http",
+}
+
+
+def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> float:
+    """Seconds until ``/healthz`` answers 200 (measured by the caller's clock)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if healthz_status(port) == 200:
+            return time.monotonic()
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        time.sleep(0.001)
+    raise RuntimeError("server did not become healthy")
+
+
+def cold_start(command: list[str], env: dict[str, str], port: int, runs: int) -> Cold:
+    samples = []
+    for _ in range(runs):
+        started = time.monotonic()
+        process = spawn(command, env)
+        try:
+            samples.append((wait_healthy(port, process) - started) * 1000)
+        finally:
+            stop(process)
+    return Cold(samples)
+
+
+def warm(command: list[str], env: dict[str, str], port: int, calls: int) -> Warm:
+    process = spawn(command, env)
+    try:
+        wait_healthy(port, process)
+        with KeepAliveClient("127.0.0.1", port) as client:
+            for _ in range(max(200, calls // 10)):
+                client.post("/", EVENT)
+            samples = []
+            for _ in range(calls):
+                started = time.perf_counter_ns()
+                status = client.post("/", EVENT)
+                samples.append((time.perf_counter_ns() - started) / 1e6)
+                if status != 200:
+                    raise RuntimeError(f"call failed with {status}")
+        return Warm(samples)
+    finally:
+        stop(process)
+
+
+def import_costs(runs: int) -> dict[str, float]:
+    """Median milliseconds of a fresh interpreter running each snippet (includes its start)."""
+    snippets = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "python: import asyncio": [sys.executable, "-c", "import asyncio"],
+        "python: import aiohttp.web_server": [sys.executable, "-c", "import aiohttp.web_server"],
+        "python: import aiohttp.web": [sys.executable, "-c", "import aiohttp.web"],
+        "python: import uvloop": [sys.executable, "-c", "import uvloop"],
+        "python: import prometheus_client": [sys.executable, "-c", "import prometheus_client"],
+        "python: wisp_runtime modules + aiohttp.web_server": [
+            sys.executable,
+            "-c",
+            "import wisp_runtime.main, wisp_runtime.server, aiohttp.web_server, uvloop",
+        ],
+        "node -e 0": ["node", "-e", "0"],
+    }
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "runtime-images" / "python")}
+    costs = {}
+    for name, command in snippets.items():
+        samples = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run(command, env=env, check=True)
+            samples.append((time.perf_counter() - started) * 1000)
+        costs[name] = statistics.median(samples)
+    return costs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--no-docs", action="store_true", help="print only")
+    args = parser.parse_args()
+
+    port = free_port()
+    table = servers(port)
+    warm_results: dict[str, Warm] = {}
+    cold_results: dict[str, Cold] = {}
+    for name, (command, env) in table.items():
+        warm_results[name] = warm(command, env, port, args.calls)
+        print(f"warm  {name:28} {warm_results[name].describe()}", flush=True)
+    for name, (command, env) in table.items():
+        cold_results[name] = cold_start(command, env, port, args.runs)
+        print(f"cold  {name:28} {cold_results[name].describe()}", flush=True)
+    costs = import_costs(max(3, args.runs // 2))
+    for name, ms in costs.items():
+        print(f"import {name:50} {ms:7.1f} ms", flush=True)
+
+    section = render(warm_results, cold_results, BASELINE, costs, args.calls, args.runs)
+    if args.no_docs:
+        print(section)
+    else:
+        write_section(section, ROOT / "docs" / "benchmarks.md")
+        print("wrote the Runtimes section of docs/benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""The cluster verbs end to end against the real control plane: init, deploy, list, invoke
+through a real gateway process, describe, logs, delete, and their one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cli.conftest import GatewayProcess, Wisp
+from tests.cluster.fixtures import ROOT, Kubectl, OperatorProcess, wait_for
+
+pytestmark = pytest.mark.cluster
+
+
+def kube_args(kubeconfig: Path, namespace: str) -> list[str]:
+    return ["--kubeconfig", str(kubeconfig), "-n", namespace]
+
+
+def test_a_function_from_init_to_delete(
+    wisp: Wisp, kubeconfig: Path, namespace: str, kubectl: Kubectl, operator: OperatorProcess,
+    node_agent: Any, gateway: GatewayProcess, tmp_path: Path,
+) -> None:
+    k = kube_args(kubeconfig, namespace)
+    init = wisp("init", "greeter", "--runtime", "python")
+    assert init.returncode == 0, init.stderr
+    assert sorted(p.name for p in (tmp_path / "greeter").iterdir()) == [
+        "README.md", "function.yaml", "main.py", "test_main.py"]
+
+    deployed = wisp("deploy", "greeter", *k)
+    assert deployed.returncode == 0, deployed.stderr
+    assert "function/greeter applied" in deployed.stdout
+    assert f"greeter: http://gateway.test/function/greeter.{namespace}" in deployed.stdout
+    assert "greeter: Ready" in deployed.stderr  # the progress display ends on Ready
+    fn = json.loads(kubectl("get", "fn", "greeter", "-o", "json", namespace=namespace).stdout)
+    assert "def handler" in fn["spec"]["code"]["inline"]  # one source file: inline code
+
+    listed = wisp("list", *k)
+    assert listed.returncode == 0, listed.stderr
+    header, row = listed.stdout.splitlines()[:2]
+    assert header.split() == ["NAME", "RUNTIME", "READY", "REPLICAS", "URL", "INVOCATIONS"]
+    assert row.split()[:3] == ["greeter", "python3.12", "True"]
+
+    called = wisp("invoke", "greeter", "--data", '{"name": "cli"}', "--gateway", gateway.url)
+    assert called.returncode == 0, called.stderr + gateway.log.read_text()[-2000:]
+    assert json.loads(called.stdout) == {"hello": "cli"}
+    (tmp_path / "event.json").write_text('{"name": "file"}')
+    from_file = wisp("invoke", "greeter", "-d", "@event.json", env={"WISP_GATEWAY_URL": gateway.url})
+    assert json.loads(from_file.stdout) == {"hello": "file"}
+
+    rows = json.loads(wisp("list", *k, "-o", "json", "--admin-url", gateway.admin_url).stdout)
+    assert rows[0]["name"] == "greeter" and rows[0]["invocations"] == 2
+    assert rows[0]["readyReplicas"] == 1
+
+    described = wisp("describe", "greeter", *k)
+    assert described.returncode == 0, described.stderr
+    assert "Runtime:      python3.12" in described.stdout
+    assert "Code:         inline" in described.stdout
+    ready_row = next(line for line in described.stdout.splitlines() if line.strip().startswith("Ready"))
+    assert ready_row.split()[1] == "True"
+    as_yaml = yaml.safe_load(wisp("describe", "greeter", *k, "-o", "yaml").stdout)
+    assert as_yaml["function"]["metadata"]["name"] == "greeter"
+
+    # The test node agent has no kubelet log endpoint: the API server's own error is passed on
+    # as one line naming the pod (with a kubelet, the lines print as "pod | text").
+    logs = wisp("logs", "greeter", *k)
+    assert logs.returncode == 1
+    assert logs.stderr.startswith("wisp: cannot read the logs of pod greeter-"), logs.stderr
+    assert len(logs.stderr.strip().splitlines()) == 1
+
+    deleted = wisp("delete", "greeter", *k)
+    assert deleted.returncode == 0, deleted.stderr
+    wait_for(lambda: kubectl("get", "fn", "greeter", namespace=namespace, check=False).returncode != 0,
+             what="the Function to be gone")
+    gone = wisp("invoke", "greeter", "--gateway", gateway.url)
+    assert gone.returncode == 1 and "FunctionNotFound" in gone.stdout
+
+
+def test_deploy_a_folder_of_several_files_with_triggers(
+    wisp: Wisp, kubeconfig: Path, namespace: str, kubectl: Kubectl, operator: OperatorProcess,
+    node_agent: Any,
+) -> None:
+    k = kube_args(kubeconfig, namespace)
+    deployed = wisp("deploy", str(ROOT / "examples" / "python-deps"), *k, "-o", "json")
+    assert deployed.returncode == 0, deployed.stderr
+    fn = json.loads(deployed.stdout)[0]
+    assert sorted(fn["spec"]["code"]["files"]) == ["main.py", "requirements.txt"]
+    orders = wisp("deploy", str(ROOT / "examples" / "http-trigger.yaml"), *k)
+    assert orders.returncode == 0, orders.stderr
+    assert "trigger/orders-http applied" in orders.stdout
+    described = wisp("describe", "orders", *k)
+    assert "orders-http   http   /orders" in described.stdout
+    deleted = wisp("delete", "orders", *k)
+    assert deleted.stdout.splitlines() == ["trigger/orders-http deleted",
+                                           f"function/orders deleted (namespace {namespace})"]
+
+
+def test_errors_are_one_line_with_what_to_do(
+    wisp: Wisp, kubeconfig: Path, namespace: str, tmp_path: Path
+) -> None:
+    k = kube_args(kubeconfig, namespace)
+    no_config = wisp("list", env={"KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)})
+    assert no_config.returncode == 1
+    assert no_config.stderr.startswith("wisp: no kubeconfig found") and "KUBECONFIG" in no_config.stderr
+
+    missing = wisp("describe", "nope", *k)
+    assert missing.returncode == 1
+    assert missing.stderr == (f"wisp: function nope not found in namespace {namespace} "
+                              f"(`wisp list -n {namespace}` shows what exists)\n")
+
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("apiVersion: wisp.dev/v1alpha1\nkind: Function\nmetadata: {name: typo}\n"
+                    "spec: {runtime: python3.12, handler: main.handler, code: {inline: 'x = 1'}, "
+                    "memroy: 128Mi}\n")
+    rejected = wisp("deploy", str(typo), *k)
+    assert rejected.returncode == 1
+    assert rejected.stderr.startswith("wisp: the API server rejected Function typo:")
+    assert "memroy" in rejected.stderr
+
+    local = tmp_path / "bad.yaml"
+    local.write_text("apiVersion: wisp.dev/v1alpha1\nkind: Function\nmetadata: {name: bad}\n"
+                     "spec: {runtime: python3.12, handler: main, code: {inline: 'x = 1'}}\n")
+    checked = wisp("deploy", str(local), *k)
+    assert checked.returncode == 1
+    assert checked.stderr.startswith("wisp: bad.yaml: spec.handler: for python3.12 must be module.function")
+
+    context = wisp("list", *k, "--context", "nope")
+    assert context.returncode == 1 and "no context 'nope'" in context.stderr
+
+
+def test_every_example_is_accepted_by_the_api_server(kubectl: Kubectl, namespace: str) -> None:
+    for path in sorted((ROOT / "examples").glob("*.yaml")):
+        applied = kubectl("apply", "--dry-run=server", "-f", str(path), namespace=namespace, check=False)
+        assert applied.returncode == 0, f"{path.name}: {applied.stderr}"

@@ -1,0 +1,158 @@
+"""``wisp dev`` as a real subprocess for tests and benchmarks: free ports, its output captured,
+its runtime children found through ``/proc``, stopped (and checked) at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_LINE = "wisp dev: ready"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def children_of(pid: int) -> set[int]:
+    """Pids whose parent is ``pid`` (runtimes, redis-server)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+         timeout: float = 60.0) -> Response:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Response(response.status, dict(response.headers), response.read())
+    except urllib.error.HTTPError as exc:
+        return Response(exc.code, dict(exc.headers), exc.read())
+
+
+@dataclass
+class WispDev:
+    directory: Path
+    log: Path
+    extra: Sequence[str] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    admin_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def start(self, *, wait: bool = True, timeout: float = 120.0) -> WispDev:
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "wisp", "dev", str(self.directory), "--port", str(self.port),
+             "--admin-port", str(self.admin_port), *self.extra],
+            stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **self.env},
+        )
+        handle.close()
+        if wait:
+            self.wait_for_output(READY_LINE, timeout=timeout)
+        return self
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 60.0) -> str:
+        def seen() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None and text not in self.output():
+                raise AssertionError(f"wisp dev exited ({self.process.returncode}):\n{self.output()}")
+            return text in self.output()
+
+        wait_until(seen, timeout, f"{text!r} in the output of wisp dev:\n{self.output()[-3000:]}")
+        return self.output()
+
+    def call(self, path: str, data: Any = None, method: str = "POST", timeout: float = 60.0) -> Response:
+        body = None if data is None else json.dumps(data).encode()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        return http(method, f"{self.url}{path}", body, headers, timeout)
+
+    def endpoints(self, function: str) -> list[str]:
+        """The ready endpoints the gateway holds for ``function`` (its admin API)."""
+        listed = http("GET", f"{self.admin_url}/system/functions").json()
+        return next((f["endpoints"] for f in listed["functions"] if f["function"] == function), [])
+
+    def children(self) -> set[int]:
+        assert self.process is not None
+        return children_of(self.process.pid)
+
+    def signal(self, signum: signal.Signals) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def stop(self) -> int:
+        """SIGINT (Ctrl-C) and wait; the exit code."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
