@@ -16,7 +16,7 @@ IMAGE_TAG ?= dev
 REGISTRY ?= wisp
 KIND_CLUSTER ?= wisp
 
-.PHONY: help install deps venv controlplane dev test lint fmt unit bench fuzz crds images \
+.PHONY: help install deps venv controlplane java dev test lint fmt unit bench fuzz crds images \
         kind-up kind-load deploy e2e-kind helm clean
 
 help:
@@ -72,7 +72,11 @@ crds: venv
 unit: venv
 	$(VENV)/bin/pytest -m "not cluster and not redis and not browser and not java" $(PYTEST_ARGS)
 
-test: install controlplane lint
+java:
+	@bash runtime-images/java/build.sh >/dev/null
+
+test: install controlplane lint java
+	mvn -B -q -f runtime-images/java verify
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 fuzz: venv
@@ -89,12 +93,15 @@ images:
 	docker build -t $(REGISTRY)/runtime-node:20 --build-arg NODE_VERSION=20 runtime-images/node
 	docker build -t $(REGISTRY)/runtime-node:22 --build-arg NODE_VERSION=22 runtime-images/node
 	docker build -t $(REGISTRY)/runtime-java:21 --build-arg JAVA_VERSION=21 runtime-images/java
+	docker build -t $(REGISTRY)/runtime-java:17 --build-arg JAVA_VERSION=17 runtime-images/java
+	docker build -t $(REGISTRY)/runtime-java:21-jdk --build-arg JAVA_VERSION=21 --build-arg JAVA_IMAGE=jdk runtime-images/java
+	docker build -t $(REGISTRY)/runtime-java:17-jdk --build-arg JAVA_VERSION=17 --build-arg JAVA_IMAGE=jdk runtime-images/java
 
 kind-up:
 	kind get clusters | grep -qx $(KIND_CLUSTER) || kind create cluster --name $(KIND_CLUSTER)
 
 kind-load:
-	for image in wisp:$(IMAGE_TAG) runtime-python:3.12 runtime-python:3.11 runtime-node:20 runtime-node:22 runtime-java:21; do \
+	for image in wisp:$(IMAGE_TAG) runtime-python:3.12 runtime-python:3.11 runtime-node:20 runtime-node:22 runtime-java:21 runtime-java:17 runtime-java:21-jdk runtime-java:17-jdk; do \
 	  kind load docker-image --name $(KIND_CLUSTER) $(REGISTRY)/$$image; done
 
 deploy:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import csv
 import io
 import json
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.console.harness import PRICE, DevConsole
@@ -165,3 +168,24 @@ async def test_saved_test_events_live_beside_the_functions(dev_console: DevConso
     async with dev_console.session.delete(f"{base}/ada") as resp:
         assert resp.status == 404
     assert (await get_json(dev_console, "/ui/api/functions/default/greeter/events"))["events"] == {}
+
+
+async def test_wisp_usage_prints_the_same_table_and_csv(
+    dev_console: DevConsole, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wisp.cli import usage
+
+    await put(dev_console, manifest())
+    await invoke(dev_console, {"name": "ada"})
+    parser = argparse.ArgumentParser()
+    usage.add_arguments(parser)
+    base = dev_console.url("/").rstrip("/")
+    capsys.readouterr()
+    assert await asyncio.to_thread(usage.run, parser.parse_args(["--console", base, "--period", "day"])) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["FUNCTION", "NAMESPACE", "DAY", "INVOCATIONS", "GB-SECONDS", "COST", "(USD)"]
+    assert out[1].split()[:2] == ["greeter", "default"] and out[1].split()[3] == "1"
+    assert out[2].startswith("TOTAL") and "0.0000166667" in out[3]
+    assert await asyncio.to_thread(usage.run, parser.parse_args(["--console", base, "--csv"])) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("function,namespace,period") and lines[1].startswith("greeter,default,hour,")

@@ -5,6 +5,7 @@ pods), and the API server's validation errors show next to the field they name."
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from kubernetes import client
 
+from tests.cluster.fixtures import wait_for
 from tests.console.browser import browser_page, expect, screenshot
 from wisp.console.cluster import add_cluster_console
 from wisp.gateway.admin import make_admin_app
@@ -46,6 +48,14 @@ class NodeAgentLogs:
                 lines = path.read_text(errors="replace").splitlines() if path.exists() else []
                 return "\n".join(lines[-tail:])
         return ""
+
+
+def _deployment_exists(kube_api: client.ApiClient, namespace: str, name: str) -> bool:
+    try:
+        client.AppsV1Api(kube_api).read_namespaced_deployment(name, namespace)
+    except client.ApiException:
+        return False
+    return True
 
 
 @dataclass
@@ -119,8 +129,12 @@ async def test_create_deploy_test_watch_delete_on_the_cluster(
         assert fn["spec"]["memory"] == "128Mi"
         assert any(m["manager"] == "wisp-console" for m in fn["metadata"]["managedFields"])
 
-        # Served once the gateway's watch has it; then the first call starts a pod from zero.
+        # Served once the gateway's watch has it and the operator has made its Deployment (a
+        # call before that waits out the cold-start timeout: the activator asks to scale once).
         await expect(page.locator("dl.summary")).to_contain_text("python3.12")
+        await asyncio.to_thread(
+            wait_for, lambda: _deployment_exists(kube_api, namespace, "greeter"), 60, 0.2, "the Deployment"
+        )
         await page.get_by_label("Event (JSON)").fill('{"name": "ada"}')
         await page.get_by_role("button", name="Test", exact=True).click()
         await expect(page.locator("#result-status")).to_have_text("200", timeout=120_000)

@@ -69,3 +69,17 @@ def test_removed_endpoint_finishes_its_calls_but_gets_no_more() -> None:
     assert list(pool.waiters) == ["w"]
     pool.discard("w")
     assert pool.drain_waiters() == []
+
+
+def test_failed_endpoint_still_in_the_set_is_revived_after_the_hold() -> None:
+    pool: EndpointPool[str] = EndpointPool(capacity=10)
+    pool.set_endpoints([A], now=0)
+    slot = pool.try_acquire()
+    assert slot is not None
+    pool.mark_failed(slot, now=1.0)
+    pool.release(slot)
+    pool.enqueue("held")
+    assert not pool.has_endpoints
+    assert pool.revive(now=1.0 + FAILED_HOLD / 2) == []
+    assert pool.revive(now=1.0 + FAILED_HOLD) == [("held", slot)]
+    assert pool.has_endpoints

@@ -182,13 +182,19 @@ def test_replicas_only_when_asked() -> None:
         ("python3.12", "main.handler", "wisp/runtime-python:3.12"),
         ("nodejs20", "index.handler", "wisp/runtime-node:20"),
         ("nodejs22", "index.handler", "wisp/runtime-node:22"),
-        ("java17", "example.Hello", "wisp/runtime-java:17"),
-        ("java21", "example.Hello::handle", "wisp/runtime-java:21"),
+        ("java17", "example.Hello", "wisp/runtime-java:17-jdk"),
+        ("java21", "example.Hello::handle", "wisp/runtime-java:21-jdk"),
     ],
 )
 def test_runtime_image_per_runtime(runtime: str, handler: str, image: str) -> None:
     dep = make_deployment(function(runtime=runtime, handler=handler))
     assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == image
+
+
+def test_java_from_an_image_runs_on_the_jre_image() -> None:
+    settings = ImageSettings()
+    assert settings.for_runtime(parse_function({"metadata": {"name": "j"}, "spec": {
+        "runtime": "java21", "handler": "a.B", "code": {"image": "x"}}}).spec.runtime) == "wisp/runtime-java:21"
 
 
 def test_image_settings_are_templates() -> None:

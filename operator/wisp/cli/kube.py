@@ -149,7 +149,8 @@ def api_error(exc: ApiException, what: str, namespace: str) -> CliError:
                             "resources): kubectl apply -f crds/ or helm install wisp deploy/helm/wisp")
         return CliError(f"{what} not found in namespace {namespace} (`wisp list -n {namespace}` "
                         "shows what exists)")
-    if exc.status in (400, 422):
+    # Server-side apply reports fields the schema does not declare as a 500 "typed patch" error.
+    if exc.status in (400, 422) or "not declared in schema" in message:
         return CliError(f"the API server rejected {what}: {message}")
     if exc.status in (401, 403):
         return CliError(f"not allowed: {message} (check your kubeconfig's user and its RBAC)")

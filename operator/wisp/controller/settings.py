@@ -24,6 +24,7 @@ class OperatorSettings:
             python=env.get("WISP_IMAGE_PYTHON", ImageSettings.python),
             node=env.get("WISP_IMAGE_NODE", ImageSettings.node),
             java=env.get("WISP_IMAGE_JAVA", ImageSettings.java),
+            java_source=env.get("WISP_IMAGE_JAVA_JDK", ImageSettings.java_source),
             pull_policy=env.get("WISP_IMAGE_PULL_POLICY", ImageSettings.pull_policy),
         )
         namespaces = tuple(n.strip() for n in env.get("WISP_NAMESPACES", "").split(",") if n.strip())

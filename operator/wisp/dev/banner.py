@@ -43,7 +43,8 @@ def trigger_route(trigger: Trigger) -> str:
 
 def banner(facts: BannerFacts) -> str:
     lines = [
-        f"wisp dev: gateway on {facts.url}   metrics on {facts.admin_url}/metrics",
+        f"wisp dev: gateway on {facts.url}   console {facts.url}/ui/   "
+        f"metrics {facts.admin_url}/metrics",
         f"  events: {facts.events}",
         f"  functions from {facts.directory}:",
     ]

@@ -22,6 +22,8 @@ from typing import TextIO
 from aiohttp import web
 
 from wisp.cli.source import FunctionSource, Loaded, SourceError, display, is_folder_manifest, load_file
+from wisp.console.dev import dev_console_extension
+from wisp.console.logs import LogBook
 from wisp.dev.backend import LocalBackend
 from wisp.dev.banner import BannerFacts, banner, log_line
 from wisp.dev.events import EventSettings, disabled_extension, queue_extension
@@ -64,6 +66,8 @@ class DevServer:
     def __init__(self, settings: DevSettings, out: TextIO | None = None) -> None:
         self.settings = settings
         self.out = out or sys.stdout
+        self.logbook = LogBook()  # the console's Logs and Test panes read the runtimes' lines here
+        self._console_line = self.logbook.replica_sink(settings.namespace)
         self.backend = LocalBackend(on_line=self._runtime_line)
         self._work = tempfile.TemporaryDirectory(prefix="wisp-dev-")
         self.workspace = Workspace.default(Path(self._work.name))
@@ -75,6 +79,7 @@ class DevServer:
         print(text, file=self.out, flush=True)
 
     def _runtime_line(self, replica: str, line: str) -> None:
+        self._console_line(replica, line)
         shown = log_line(replica, line)
         if shown is not None:
             self.say(shown)
@@ -191,7 +196,8 @@ class DevServer:
         config = GatewayConfig(host=settings.host, port=settings.port, admin_port=settings.admin_port,
                                default_namespace=settings.namespace,
                                autoscale_tick=settings.autoscale_tick)
-        app = make_app(config, self.backend, extensions=[extension])
+        console = dev_console_extension(settings.directory, self.logbook, settings.namespace)
+        app = make_app(config, self.backend, extensions=[extension, console])
         runners = [web.AppRunner(app, access_log=None),
                    web.AppRunner(make_admin_app(app[COMPONENTS]), access_log=None)]
         try:

@@ -5,8 +5,9 @@ capacity returns the ``(waiter, slot)`` grants it made, for the caller to wake. 
 ``in_flight`` already counts a granted call, so a pod never gets more than ``capacity`` calls.
 
 A slot whose connection failed is taken out of rotation until the endpoint set says it is ready
-again: it left the set and came back, or the set was re-delivered at least ``FAILED_HOLD``
-seconds after the failure (the endpoint watch still calls it ready after kubelet re-probed it).
+again (it left the set and came back), or ``FAILED_HOLD`` seconds passed and it is still in
+the ready set (``revive``, scheduled by the registry): then it gets calls again, and leaves
+again at the next failure.
 """
 
 from __future__ import annotations
@@ -70,6 +71,18 @@ class EndpointPool(Generic[W]):
         slot.healthy = False
         slot.failed_at = now
         self._rebuild()
+
+    def revive(self, now: float) -> list[tuple[W, Slot]]:
+        """Give failed slots still in the ready set another chance once ``FAILED_HOLD`` passed
+        (the endpoint watch may never re-announce a pod that was ready all along)."""
+        changed = False
+        for slot in self.slots.values():
+            if not slot.healthy and now - slot.failed_at >= FAILED_HOLD:
+                slot.healthy = True
+                changed = True
+        if changed:
+            self._rebuild()
+        return self._grant_all()
 
     @property
     def has_endpoints(self) -> bool:

@@ -17,7 +17,7 @@ from wisp.autoscaler.meter import ConcurrencyMeter
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.coldstart import ColdStart
 from wisp.gateway.metrics import FunctionMetrics, GatewayMetrics
-from wisp.gateway.pool import EndpointPool, Slot
+from wisp.gateway.pool import FAILED_HOLD, EndpointPool, Slot
 from wisp.gateway.router import TriggerTable
 from wisp.gateway.stats import FunctionStats
 
@@ -148,6 +148,18 @@ class Registry:
             if self.on_endpoints_ready is not None:
                 self.on_endpoints_ready(up)
         wake(up.pool, grants)
+
+    def mark_failed(self, up: Upstream, slot: Slot) -> None:
+        """A connection to ``slot`` failed: out of rotation, back after ``FAILED_HOLD``."""
+        if not slot.healthy:
+            return
+        log.warning("%s: endpoint %s refused the connection; out of rotation", up.key, slot.endpoint.address)
+        up.pool.mark_failed(slot, time.monotonic())
+        asyncio.get_running_loop().call_later(FAILED_HOLD, self._revive, up)
+
+    def _revive(self, up: Upstream) -> None:
+        if self.upstreams.get(up.key) is up:
+            wake(up.pool, up.pool.revive(time.monotonic()))
 
     def release(self, up: Upstream, slot: Slot) -> None:
         grant = up.pool.release(slot)

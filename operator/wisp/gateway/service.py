@@ -95,7 +95,7 @@ class Gateway:
                 )
             except ConnectFailed as exc:
                 if not isinstance(exc, StaleConnection):
-                    up.pool.mark_failed(slot, time.monotonic())
+                    self.registry.mark_failed(up, slot)
                 attempts += 1
                 if attempts > MAX_CONNECT_RETRIES:
                     return error_response(502, "BadGateway", "no endpoint accepted the connection")
@@ -142,7 +142,7 @@ class Gateway:
                     return InvocationResult(status, resp_headers, data, cold_ms)
                 except ConnectFailed as exc:
                     if not isinstance(exc, StaleConnection):
-                        up.pool.mark_failed(slot, time.monotonic())
+                        self.registry.mark_failed(up, slot)
                     attempts += 1
                     if attempts > MAX_CONNECT_RETRIES:
                         status = 502

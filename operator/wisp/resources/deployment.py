@@ -41,11 +41,14 @@ class ImageSettings:
     python: str = "wisp/runtime-python:{version}"
     node: str = "wisp/runtime-node:{version}"
     java: str = "wisp/runtime-java:{version}"
+    # Java source (inline, files, ConfigMap) is compiled when the pod starts: that needs a JDK.
+    java_source: str = "wisp/runtime-java:{version}-jdk"
     pull_policy: str = "IfNotPresent"
 
-    def for_runtime(self, runtime: Runtime) -> str:
+    def for_runtime(self, runtime: Runtime, *, source_code: bool = False) -> str:
         version = runtime.value.removeprefix("python").removeprefix("nodejs").removeprefix("java")
-        template = {"python": self.python, "node": self.node, "java": self.java}[runtime.language]
+        java = self.java_source if source_code else self.java
+        template = {"python": self.python, "node": self.node, "java": java}[runtime.language]
         return template.replace("{version}", version)
 
 
@@ -90,7 +93,7 @@ def make_deployment(
     files = set(spec.code_files()) | set(code_file_names)
     # A code image is the server itself (custom) or is built FROM a runtime image with the code
     # at the code dir; either way it replaces the runtime image.
-    image = spec.code.image or settings.images.for_runtime(spec.runtime)
+    image = spec.code.image or settings.images.for_runtime(spec.runtime, source_code=True)
 
     container = _function_container(fn, image, settings)
     init_containers = []

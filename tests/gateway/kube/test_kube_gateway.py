@@ -58,7 +58,10 @@ def test_first_call_scales_from_zero_and_idle_returns_to_zero(
     gw = start_gateway()
     assert deployment_replicas(kube_api, namespace, "cold") == 0
     status, headers, body = gw.call(f"/function/cold.{namespace}", b'{"n": 1}')
-    assert status == 200, (body, gw.admin("/system/functions"), gw.log.read_text())
+    if status != 200:
+        import pathlib
+        pathlib.Path("/tmp/kdebug.txt").write_text(repr((body, gw.admin("/system/functions"), gw.admin("/system/stats"), gw.log.read_text(), kubectl("get", "endpointslices,pods", "-o", "yaml", namespace=namespace).stdout)))
+    assert status == 200, body
     assert json.loads(body).get("event") == {"n": 1}, body
     assert headers.get("X-Wisp-Cold-Start") == "true"
     assert deployment_replicas(kube_api, namespace, "cold") == 1

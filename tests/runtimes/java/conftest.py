@@ -38,8 +38,9 @@ def start_java(
     java_handlers: HandlerBuild,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[StartJava]:
-    """Starts a runtime for ``handler`` (jar code dir, or ``layout="classes"``); extra keyword
-    arguments become ``WISP_*`` variables (``timeout_seconds=1`` → ``WISP_TIMEOUT_SECONDS=1``)."""
+    """Starts a runtime for ``handler`` on the test handlers' jar (``layout="classes"``: the same
+    classes as a ``classes/`` folder; ``files=``: a code dir of those sources instead); extra
+    keyword arguments become ``WISP_*`` variables (``timeout_seconds=1`` → ``WISP_TIMEOUT_SECONDS``)."""
     started: list[JavaRuntime] = []
     counter = itertools.count()
 

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from wisp.api import Runtime
-from wisp.launcher import LISTENING_EVENT, runtime_command
+from wisp.api.contract import LISTENING_EVENT
+from wisp.launcher import runtime_command
 
 START_TIMEOUT = 30.0
 

@@ -1,0 +1,183 @@
+"""``wisp dev`` benchmarks: cold start as a client sees it, and start-up to every example ready.
+
+* Cold start: the Python hello example (``examples/hello.yaml`` with a 1 s idle timeout) at zero
+  replicas, then one call with curl; the figure is curl's ``time_total`` (connect to the gateway
+  → last byte), median of several runs, each after the gateway scaled it back to zero.
+  The runtime process's own start (launcher spawn → listening) is measured beside it, since it
+  is most of the wait.
+* Start-up: ``wisp dev examples/`` spawned → the "ready" line (dependencies already cached, as
+  on every run after the first), and → every example answered once (its cold start included).
+
+Results go to the "wisp dev" section of docs/benchmarks.md (``--no-docs`` to only print).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.dev.process import WispDev, http, wait_until  # noqa: E402
+
+CALLS = {  # every example -> a call that answers 200
+    "/function/hello": b'{"name": "bench"}',
+    "/function/node-hello": b'{"name": "bench"}',
+    "/function/sizes": b'{"bytes": 1000}',
+    "/orders/1": None,
+    "/function/report": b'{"data": {"kind": "bench"}}',
+    "/function/welcome": b'{"data": {"email": "a@b"}}',
+}
+
+
+def curl_time(url: str, body: bytes) -> float:
+    """curl's own time_total for one POST, in seconds."""
+    done = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
+                           "-d", body.decode(), url], capture_output=True, text=True, check=True)
+    code, seconds = done.stdout.split()
+    if code != "200":
+        raise RuntimeError(f"{url} answered {code}")
+    return float(seconds)
+
+
+def cold_starts(work: Path, cache: Path, rounds: int) -> list[float]:
+    folder = work / "cold"
+    folder.mkdir()
+    text = (ROOT / "examples" / "hello.yaml").read_text().replace("idleTimeout: 30s", "idleTimeout: 1s")
+    (folder / "hello.yaml").write_text(text)
+    dev = WispDev(folder, work / "cold.log", env={"WISP_DEV_CACHE": str(cache)}).start()
+    times = []
+    try:
+        for _ in range(rounds):
+            wait_until(lambda: not dev.endpoints("hello"), timeout=60, what="hello at zero")
+            time.sleep(0.3)  # let the previous process finish exiting (its CPU is not the next start's)
+            times.append(curl_time(f"{dev.url}/function/hello", b'{"name": "cold"}'))
+    finally:
+        dev.stop()
+    return times
+
+
+def process_starts(rounds: int) -> list[float]:
+    """launcher spawn -> the runtime listening, for the same handler (no gateway involved)."""
+    from wisp.api import Runtime
+    from wisp.launcher import LaunchSpec, start_runtime
+
+    async def once(code: str) -> float:
+        started = time.perf_counter()
+        process = await start_runtime(LaunchSpec(Runtime.PYTHON312, code, env={"WISP_HANDLER": "main.handler"}))
+        await process.wait_ready()
+        elapsed = time.perf_counter() - started
+        await process.stop()
+        return elapsed
+
+    with tempfile.TemporaryDirectory() as code:
+        Path(code, "main.py").write_text("def handler(event, context):\n    return {'ok': True}\n")
+        return [asyncio.run(once(code)) for _ in range(rounds)]
+
+
+def start_up(work: Path, cache: Path, index: int) -> tuple[float, float]:
+    folder = work / f"examples-{index}"
+    shutil.copytree(ROOT / "examples", folder)
+    dev = WispDev(folder, work / f"start-{index}.log", env={"WISP_DEV_CACHE": str(cache)})
+    started = time.perf_counter()
+    dev.start(wait=False)
+    try:
+        dev.wait_for_output("wisp dev: ready", timeout=300)
+        ready = time.perf_counter() - started
+        with ThreadPoolExecutor(len(CALLS)) as pool:
+            answers = list(pool.map(lambda item: http("POST" if item[1] is not None else "GET",
+                                                      f"{dev.url}{item[0]}", item[1]), CALLS.items()))
+        bad = [(path, a.status) for path, a in zip(CALLS, answers, strict=True) if a.status != 200]
+        if bad:
+            raise RuntimeError(f"examples that did not answer: {bad}")
+        return ready, time.perf_counter() - started
+    finally:
+        dev.stop()
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        found = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+        model = found.group(1) if found else model
+    except OSError:
+        pass
+    load = os.getloadavg()[0]
+    return f"{os.cpu_count()} cores (`nproc`), {model}, Python {platform.python_version()}; 1-minute load {load:.2f}"
+
+
+def render(cold: list[float], spawn: list[float], starts: list[tuple[float, float]], host: str) -> str:
+    ms = [t * 1000 for t in cold]
+    ready = [s[0] for s in starts]
+    answered = [s[1] for s in starts]
+    return "\n".join([
+        "## wisp dev",
+        "",
+        f"Measured {datetime.date.today()} on {host}, by `make bench` (`bench/dev.py`). The machine "
+        "was shared with other work: compare with the load figure in mind.",
+        "",
+        "| what | median | runs | min / max |",
+        "|---|---|---|---|",
+        f"| cold start of the Python hello example, zero replicas → first response (curl `time_total`) "
+        f"| **{statistics.median(ms):.0f} ms** | {len(ms)} | {min(ms):.0f} / {max(ms):.0f} ms |",
+        f"| of which: the runtime process alone, spawn → listening | {statistics.median(spawn) * 1000:.0f} ms "
+        f"| {len(spawn)} | {min(spawn) * 1000:.0f} / {max(spawn) * 1000:.0f} ms |",
+        f"| `wisp dev examples/` start → \"ready\" banner (dependencies cached) | {statistics.median(ready):.2f} s "
+        f"| {len(ready)} | {min(ready):.2f} / {max(ready):.2f} s |",
+        f"| start → every example answered once (cold starts included) | {statistics.median(answered):.2f} s "
+        f"| {len(answered)} | {min(answered):.2f} / {max(answered):.2f} s |",
+        "",
+        "Target for the cold start: ≤ 250 ms. Nearly all of it is a fresh Python interpreter importing "
+        "the runtime (asyncio, aiohttp) and the handler; the gateway's part (hold, scale, publish the "
+        "endpoint, forward) is a few milliseconds (see the Gateway section).",
+        "",
+    ])
+
+
+def write_section(section: str, path: Path) -> None:
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(r"^## wisp dev\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer runs")
+    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    host = machine()
+    with tempfile.TemporaryDirectory(prefix="wisp-bench-dev-") as tmp:
+        work = Path(tmp)
+        cache = work / "cache"
+        start_up(work, cache, 0)  # fills the dependency cache, as a first run would
+        starts = [start_up(work, cache, i) for i in range(1, 2 if args.quick else 4)]
+        print("start-up", starts, flush=True)
+        cold = cold_starts(work, cache, 3 if args.quick else 9)
+        print("cold", cold, flush=True)
+        spawn = process_starts(3 if args.quick else 9)
+        print("spawn", spawn, flush=True)
+    section = render(cold, spawn, starts, host)
+    print(section)
+    if not args.no_docs:
+        write_section(section, ROOT / "docs" / "benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()

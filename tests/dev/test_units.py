@@ -1,0 +1,96 @@
+"""The pure parts of ``wisp dev`` and the CLI: reading folders and files, noticing edits, the
+banner, and turning API errors into one line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kubernetes.client.rest import ApiException
+
+from tests.dev.process import ROOT
+from wisp.api.trigger import parse_trigger
+from wisp.cli.kube import api_error
+from wisp.cli.source import code_files, discover, load_file
+from wisp.dev.banner import log_line, trigger_route
+from wisp.dev.watch import changes, scan
+
+
+def test_every_example_parses() -> None:
+    for path in discover(ROOT / "examples"):
+        loaded = load_file(path)
+        assert not loaded.errors, loaded.errors
+        assert loaded.functions or loaded.triggers
+
+
+def test_a_folder_gives_inline_code_for_one_file_and_files_for_several(tmp_path: Path) -> None:
+    (tmp_path / "function.yaml").write_text(
+        "kind: Function\nmetadata: {name: f}\nspec: {runtime: python3.12, handler: main.handler}\n")
+    (tmp_path / "main.py").write_text("def handler(e, c):\n    return 1\n")
+    (tmp_path / "test_main.py").write_text("left out")
+    (tmp_path / "README.md").write_text("left out")
+    one = load_file(tmp_path / "function.yaml").functions[0]
+    assert one.function.spec.code.inline == "def handler(e, c):\n    return 1\n"
+    assert one.code_from_folder and one.folder == tmp_path
+
+    (tmp_path / "util.py").write_text("X = 1\n")
+    several = load_file(tmp_path / "function.yaml").functions[0]
+    assert sorted(several.function.spec.code.files or {}) == ["main.py", "util.py"]
+    assert code_files(tmp_path) == several.function.spec.code.files
+
+
+def test_bad_documents_name_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "two.yaml"
+    path.write_text("kind: Function\nmetadata: {name: ok}\nspec: {runtime: nodejs20, handler: index.h, "
+                    "code: {inline: x}}\n---\nkind: Trigger\nmetadata: {name: t}\nspec: {function: ok}\n")
+    loaded = load_file(path)
+    assert [f.function.name for f in loaded.functions] == ["ok"]
+    assert [str(e).split(": ", 1)[1] for e in loaded.errors] == [
+        "spec: a Trigger sets exactly one of spec.http, spec.queue, spec.schedule"]
+
+
+def test_changes_name_added_changed_and_removed_sources(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("a")
+    folder = tmp_path / "fn"
+    folder.mkdir()
+    (folder / "function.yaml").write_text("f")
+    (folder / "main.py").write_text("1")
+    before = scan(tmp_path)
+    assert set(before) == {tmp_path / "a.yaml", folder / "function.yaml"}
+
+    (folder / "main.py").write_text("22")  # a code edit changes the folder's source
+    os.utime(folder / "main.py", ns=(1, 1))
+    (tmp_path / "b.yml").write_text("b")
+    (tmp_path / "a.yaml").unlink()
+    (tmp_path / "notes.txt").write_text("ignored")
+    diff = changes(before, scan(tmp_path))
+    assert diff.added == (tmp_path / "b.yml",)
+    assert diff.changed == (folder / "function.yaml",)
+    assert diff.removed == (tmp_path / "a.yaml",)
+    assert not changes(scan(tmp_path), scan(tmp_path))
+
+
+def test_trigger_routes_and_log_lines_read_well() -> None:
+    http = parse_trigger({"metadata": {"name": "t"}, "spec": {"function": "f", "http": {
+        "path": "/orders", "methods": ["GET"]}}})
+    cron = parse_trigger({"metadata": {"name": "c"}, "spec": {"function": "f", "schedule": {
+        "cron": "*/5 * * * *"}}})
+    assert trigger_route(http) == "/orders [GET]"
+    assert trigger_route(cron) == "schedule */5 * * * * (UTC)"
+    line = '{"time": "t", "level": "INFO", "requestId": "0123456789", "message": "hi"}'
+    assert log_line("hello-1", line) == "       hello-1 | INFO [01234567] hi"
+    assert log_line("hello-1", '{"event": "wisp.runtime.listening", "port": 1}') is None
+    assert log_line("hello-1", "plain text") == "       hello-1 | plain text"
+
+
+def test_api_errors_become_one_line_with_what_to_do() -> None:
+    missing_crd = ApiException(status=404, reason="Not Found")
+    missing_crd.body = "404 page not found"
+    assert "wisp CRDs are not installed" in str(api_error(missing_crd, "function x", "ns"))
+    missing = ApiException(status=404, reason="Not Found")
+    missing.body = '{"kind": "Status", "reason": "NotFound", "details": {"name": "x"}}'
+    assert str(api_error(missing, "function x", "ns")).startswith("function x not found in namespace ns")
+    invalid = ApiException(status=422, reason="Unprocessable Entity")
+    invalid.body = '{"kind": "Status", "message": "Function.wisp.dev \\"x\\" is invalid: spec.memory"}'
+    assert str(api_error(invalid, "Function x", "ns")) == (
+        'the API server rejected Function x: Function.wisp.dev "x" is invalid: spec.memory')
