@@ -29,7 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Run as a script, bench/ itself would come first on the path (and bench/queue.py shadow the
+# standard library's queue): put the repository root there instead.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 from tests.dev.process import WispDev, http, wait_until  # noqa: E402
 

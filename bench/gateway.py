@@ -44,10 +44,10 @@ from pathlib import Path
 import aiohttp
 import uvloop
 
-ROOT = Path(__file__).resolve().parents[1]
-
 from wisp.api import contract
 from wisp.api.function import Function, parse_function
+
+ROOT = Path(__file__).resolve().parents[1]
 
 HANDLER = """
 import hashlib, json, time
@@ -75,8 +75,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 def bench_function(name: str = "bench", **spec: object) -> Function:
-    return parse_function({"metadata": {"name": name}, "spec": {
-        "runtime": "python3.12", "handler": "main.handler", "code": {"inline": HANDLER}, **spec}})
+    return parse_function(
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "runtime": "python3.12",
+                "handler": "main.handler",
+                "code": {"inline": HANDLER},
+                **spec,
+            },
+        }
+    )
 
 
 class Processes:
@@ -85,8 +94,13 @@ class Processes:
         self.tmp = Path(tempfile.mkdtemp(prefix="wisp-bench-"))
 
     def start(self, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, cwd=ROOT)
+        proc = subprocess.Popen(
+            argv,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
         self.procs.append(proc)
         return proc
 
@@ -113,8 +127,8 @@ class Processes:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-async def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_http(url: str, within: float = 30) -> None:
+    deadline = time.monotonic() + within
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             with contextlib.suppress(aiohttp.ClientError):
@@ -148,7 +162,9 @@ async def load(session: aiohttp.ClientSession, url: str, total: int, clients: in
         while remaining > 0:
             remaining -= 1
             start = time.perf_counter()
-            async with session.post(url, data=BODY, headers={"Content-Type": "application/json"}) as resp:
+            async with session.post(
+                url, data=BODY, headers={"Content-Type": "application/json"}
+            ) as resp:
                 await resp.read()
                 if resp.status != 200:
                     raise RuntimeError(f"{url}: {resp.status}")
@@ -176,10 +192,15 @@ class Pair:
         via_rps = statistics.median(r.rps for r in self.via)
         requests = sum(len(r.latencies) for r in self.via)
         return {
-            "direct_p50": pct(d, 0.5), "direct_p99": pct(d, 0.99),
-            "via_p50": pct(g, 0.5), "via_p99": pct(g, 0.99),
-            "added_p50": pct(g, 0.5) - pct(d, 0.5), "added_p99": pct(g, 0.99) - pct(d, 0.99),
-            "direct_rps": direct_rps, "via_rps": via_rps, "ratio": via_rps / direct_rps,
+            "direct_p50": pct(d, 0.5),
+            "direct_p99": pct(d, 0.99),
+            "via_p50": pct(g, 0.5),
+            "via_p99": pct(g, 0.99),
+            "added_p50": pct(g, 0.5) - pct(d, 0.5),
+            "added_p99": pct(g, 0.99) - pct(d, 0.99),
+            "direct_rps": direct_rps,
+            "via_rps": via_rps,
+            "ratio": via_rps / direct_rps,
             "cpu_us": sum(r.cpu for r in self.via) / requests * 1e6,
         }
 
@@ -193,8 +214,18 @@ async def hop_cost(procs: Processes, quick: bool) -> dict[str, dict[int, dict[st
     results: dict[str, dict[int, dict[str, float]]] = {}
     for label, port in (("runtime", runtime_port), ("bare", bare_port)):
         gw_port, admin_port = free_port(), free_port()
-        gw = procs.start([*PY_ARGS, "bench/gateway_server.py", "--port", str(gw_port), "--admin-port",
-                          str(admin_port), "--upstream", f"127.0.0.1:{port}"])
+        gw = procs.start(
+            [
+                *PY_ARGS,
+                "bench/gateway_server.py",
+                "--port",
+                str(gw_port),
+                "--admin-port",
+                str(admin_port),
+                "--upstream",
+                f"127.0.0.1:{port}",
+            ]
+        )
         await wait_http(f"http://127.0.0.1:{port}/healthz")
         await wait_http(f"http://127.0.0.1:{admin_port}/readyz")
         targets[label] = (f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{gw_port}/function/bench")
@@ -204,8 +235,11 @@ async def hop_cost(procs: Processes, quick: bool) -> dict[str, dict[int, dict[st
         async with aiohttp.ClientSession(connector=connector) as session:
             await load(session, direct_url, 300, 10)
             await load(session, via_url, 300, 10)
-            for clients, total in ((1, 1000 if quick else 3000), (50, 2000 if quick else 6000),
-                                   (200, 2000 if quick else 6000)):
+            for clients, total in (
+                (1, 1000 if quick else 3000),
+                (50, 2000 if quick else 6000),
+                (200, 2000 if quick else 6000),
+            ):
                 pair = Pair()
                 for _ in range(2 if quick else 3):
                     pair.direct.append(await load(session, direct_url, total // 3, clients))
@@ -214,7 +248,12 @@ async def hop_cost(procs: Processes, quick: bool) -> dict[str, dict[int, dict[st
                     run.cpu = cpu_seconds(gw.pid) - before
                     pair.via.append(run)
                 results[label][clients] = pair.summary()
-                print(label, clients, {k: round(v, 3) for k, v in results[label][clients].items()}, flush=True)
+                print(
+                    label,
+                    clients,
+                    {k: round(v, 3) for k, v in results[label][clients].items()},
+                    flush=True,
+                )
         results[label][0] = wrk_ratio(direct_url, via_url) if shutil.which("wrk") else {}
         procs.stop(gw)
     # wisp's whole data path (gateway -> runtime) against the bare function called directly
@@ -228,9 +267,18 @@ def wrk_ratio(direct_url: str, via_url: str) -> dict[str, float]:
         f"wrk.body = {json.dumps(BODY.decode())}\n"
     )
     rates = {}
-    for name, url in (("direct", direct_url), ("via", via_url), ("direct2", direct_url), ("via2", via_url)):
-        out = subprocess.run(["wrk", "-t1", "-c50", "-d4s", "-s", str(script), url],
-                             capture_output=True, text=True, check=False).stdout
+    for name, url in (
+        ("direct", direct_url),
+        ("via", via_url),
+        ("direct2", direct_url),
+        ("via2", via_url),
+    ):
+        out = subprocess.run(
+            ["wrk", "-t1", "-c50", "-d4s", "-s", str(script), url],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
         match = re.search(r"Requests/sec:\s+([\d.]+)", out)
         rates[name] = float(match.group(1)) if match else float("nan")
     script.unlink()
@@ -308,7 +356,9 @@ async def step_trace(procs: Processes, out_png: Path, quick: bool) -> dict[str, 
     from wisp.gateway.state import COMPONENTS
     from wisp.gateway.static import StaticBackend
 
-    fn = bench_function("step", concurrency=10, scale={"min": 0, "max": 10, "target": 5, "idleTimeout": "8s"})
+    fn = bench_function(
+        "step", concurrency=10, scale={"min": 0, "max": 10, "target": 5, "idleTimeout": "8s"}
+    )
     running: dict[int, subprocess.Popen[bytes]] = {}
     backend: StaticBackend
     lock = asyncio.Lock()
@@ -319,7 +369,7 @@ async def step_trace(procs: Processes, out_png: Path, quick: bool) -> dict[str, 
                 port, proc = running.popitem()
                 backend.set_endpoints(key, tuple(Endpoint("127.0.0.1", p) for p in running))
                 await asyncio.to_thread(procs.stop, proc)
-            new = []
+            new: list[tuple[int, subprocess.Popen[bytes]]] = []
             while len(running) + len(new) < replicas:
                 port = free_port()
                 new.append((port, procs.runtime(fn, port)))
@@ -334,7 +384,9 @@ async def step_trace(procs: Processes, out_png: Path, quick: bool) -> dict[str, 
     app = make_app(GatewayConfig(host="127.0.0.1", pod_name="bench", autoscale_tick=1.0), backend)
     parts = app[COMPONENTS]
     assert parts.autoscaler is not None
-    parts.autoscaler.settings = LoopSettings(tick=1.0, decider=Settings(stable_window=20, panic_window=2))
+    parts.autoscaler.settings = LoopSettings(
+        tick=1.0, decider=Settings(stable_window=20, panic_window=2)
+    )
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     url = str(server.make_url("/function/step"))
@@ -366,10 +418,12 @@ async def step_trace(procs: Processes, out_png: Path, quick: bool) -> dict[str, 
         for seconds, clients in steps:
             clients_now = clients
             until = time.monotonic() + seconds
-            await asyncio.gather(*(client(session, until) for _ in range(clients)), asyncio.sleep(seconds))
+            await asyncio.gather(
+                *(client(session, until) for _ in range(clients)), asyncio.sleep(seconds)
+            )
     # wait for scale to zero
     deadline = time.monotonic() + 60
-    while backend.replicas.get(fn.key) and time.monotonic() < deadline:
+    while backend.replicas.get(fn.key) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.5)
     await asyncio.sleep(1)
     stop.set()
@@ -379,8 +433,13 @@ async def step_trace(procs: Processes, out_png: Path, quick: bool) -> dict[str, 
         procs.stop(proc)
     plot(trace, out_png)
     peak = max(d for _, _, d, _ in trace)
-    return {"calls": calls, "errors": errors, "peak_replicas": peak,
-            "ended_at_zero": trace[-1][2] == 0, "seconds": round(trace[-1][0])}
+    return {
+        "calls": calls,
+        "errors": errors,
+        "peak_replicas": peak,
+        "ended_at_zero": trace[-1][2] == 0,
+        "seconds": round(trace[-1][0]),
+    }
 
 
 def plot(trace: list[tuple[float, int, int, int]], out_png: Path) -> None:
@@ -396,7 +455,9 @@ def plot(trace: list[tuple[float, int, int, int]], out_png: Path) -> None:
     ax.set_xlabel("seconds")
     ax.set_ylabel("replicas")
     ax2 = ax.twinx()
-    ax2.fill_between(t, [row[1] for row in trace], step="post", alpha=0.15, color="gray", label="clients")
+    ax2.fill_between(
+        t, [row[1] for row in trace], step="post", alpha=0.15, color="gray", label="clients"
+    )
     ax2.set_ylabel("concurrent clients (100 ms calls)")
     lines = ax.get_legend_handles_labels()
     fills = ax2.get_legend_handles_labels()
@@ -420,7 +481,9 @@ def machine() -> str:
     return f"{os.cpu_count()} cores (`nproc`), {cpu}, Python {platform.python_version()}, uvloop"
 
 
-def render(hop: dict[str, dict[int, dict[str, float]]], cold: dict[str, float], step: dict[str, object]) -> str:
+def render(
+    hop: dict[str, dict[int, dict[str, float]]], cold: dict[str, float], step: dict[str, object]
+) -> str:
     today = datetime.date.today().isoformat()
     lines = [
         "## Gateway",
@@ -429,10 +492,11 @@ def render(hop: dict[str, dict[int, dict[str, float]]], cold: dict[str, float], 
         "loopback (keep-alive, 64-byte JSON body), direct and through-the-gateway runs interleaved in "
         "rounds; the gateway is its own process (`bench/gateway_server.py`: the real app with a static "
         "backend), so its CPU per request is a /proc/<pid>/stat delta over the calls it proxied. "
-        "Absolute times drift by about ±15 % between runs; compare the added latency, the ratio and CPU.",
+        "Absolute times drift by about ±15 % between runs; compare the added latency, the ratio "
+        "and CPU.",
         "",
-        "| function behind the gateway | clients | direct p50 / p99 | via gateway p50 / p99 | added p50 / p99 "
-        "| throughput via / direct | gateway CPU per request |",
+        "| function behind the gateway | clients | direct p50 / p99 | via gateway p50 / p99 "
+        "| added p50 / p99 | throughput via / direct | gateway CPU per request |",
         "|---|---|---|---|---|---|---|",
     ]
     names = {"runtime": "wisp Python runtime", "bare": "bare aiohttp function"}
@@ -443,12 +507,22 @@ def render(hop: dict[str, dict[int, dict[str, float]]], cold: dict[str, float], 
                 f"| {names[label]} | {clients} | {s['direct_p50']:.2f} / {s['direct_p99']:.2f} ms "
                 f"| {s['via_p50']:.2f} / {s['via_p99']:.2f} ms "
                 f"| **+{s['added_p50']:.2f} / +{s['added_p99']:.2f} ms** "
-                f"| {s['via_rps']:.0f} / {s['direct_rps']:.0f} rps = **{s['ratio']:.2f}** | {s['cpu_us']:.0f} µs |"
+                f"| {s['via_rps']:.0f} / {s['direct_rps']:.0f} rps = **{s['ratio']:.2f}** "
+                f"| {s['cpu_us']:.0f} µs |"
             )
-    wrk = [f"{names[label]} {hop[label][0]['wrk_ratio']:.2f} ({hop[label][0]['wrk_via_rps']:.0f} / "
-           f"{hop[label][0]['wrk_direct_rps']:.0f} rps)" for label in ("runtime", "bare") if hop[label].get(0)]
+    wrk = [
+        f"{names[label]} {hop[label][0]['wrk_ratio']:.2f} ({hop[label][0]['wrk_via_rps']:.0f} / "
+        f"{hop[label][0]['wrk_direct_rps']:.0f} rps)"
+        for label in ("runtime", "bare")
+        if hop[label].get(0)
+    ]
     if wrk:
-        lines += ["", "`wrk -t1 -c50` throughput through the gateway as a fraction of direct: " + "; ".join(wrk) + "."]
+        lines += [
+            "",
+            "`wrk -t1 -c50` throughput through the gateway as a fraction of direct: "
+            + "; ".join(wrk)
+            + ".",
+        ]
     whole = hop["runtime"][1]["via_p50"] - hop["bare"][1]["direct_p50"]
     lines += [
         "",
@@ -500,9 +574,13 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer calls and rounds")
-    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument(
+        "--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone"
+    )
     uvloop.run(main_async(parser.parse_args()))
 
 

@@ -22,18 +22,29 @@ from wisp.gateway.static import StaticBackend
 
 
 async def serve(args: argparse.Namespace) -> None:
-    fn = parse_function({
-        "metadata": {"name": args.function},
-        "spec": {"runtime": "python3.12", "handler": "main.handler", "code": {"inline": "-"},
-                 "concurrency": args.concurrency},
-    })
+    fn = parse_function(
+        {
+            "metadata": {"name": args.function},
+            "spec": {
+                "runtime": "python3.12",
+                "handler": "main.handler",
+                "code": {"inline": "-"},
+                "concurrency": args.concurrency,
+            },
+        }
+    )
     backend = StaticBackend()
     backend.set_function(FunctionInfo(fn))
     host, port = args.upstream.rsplit(":", 1)
     backend.set_endpoints(fn.key, (Endpoint(host, int(port)),))
-    config = GatewayConfig(host="127.0.0.1", port=args.port, admin_port=args.admin_port, pod_name="bench")
+    config = GatewayConfig(
+        host="127.0.0.1", port=args.port, admin_port=args.admin_port, pod_name="bench"
+    )
     app = make_app(config, backend, autoscale=False)
-    runners = [web.AppRunner(app, access_log=None), web.AppRunner(make_admin_app(app[COMPONENTS]), access_log=None)]
+    runners = [
+        web.AppRunner(app, access_log=None),
+        web.AppRunner(make_admin_app(app[COMPONENTS]), access_log=None),
+    ]
     for runner in runners:
         await runner.setup()
     await web.TCPSite(runners[0], "127.0.0.1", args.port, backlog=1024).start()

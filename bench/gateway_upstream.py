@@ -24,8 +24,14 @@ def main() -> None:
     args = parser.parse_args()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=lambda *_: print("ready", flush=True),
-                loop=uvloop.new_event_loop())
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        access_log=None,
+        print=lambda *_: print("ready", flush=True),
+        loop=uvloop.new_event_loop(),
+    )
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ class Warm:
 @dataclass(frozen=True)
 class Cold:
     samples: list[float]  # milliseconds from spawn to the first healthy answer
+    cpu: list[float]  # CPU milliseconds the process used until then (steadier under load)
+    first_call: list[float]  # milliseconds of the first invocation after that
 
     @property
     def median(self) -> float:
@@ -48,7 +50,9 @@ class Cold:
     def describe(self) -> str:
         return (
             f"median {self.median:.0f} ms  (min {min(self.samples):.0f}, "
-            f"max {max(self.samples):.0f}, n={len(self.samples)})"
+            f"max {max(self.samples):.0f}, n={len(self.samples)})  "
+            f"cpu {statistics.median(self.cpu):.0f} ms  "
+            f"first call {statistics.median(self.first_call):.1f} ms"
         )
 
 
@@ -106,18 +110,21 @@ def render(
         lines.append(f"| {name} | {result.p50:.3f} ms | {result.p99:.3f} ms | {over50} | {over99} |")
     lines += [
         "",
-        f"**Cold start** — process spawn until `/healthz` answers 200, {runs} runs each "
-        '(the wisp runtimes import the handler before they listen, so this is "ready").',
+        f"**Cold start** — process spawn until `/healthz` answers 200, median of {runs} runs "
+        "(the wisp runtimes import the handler before they listen, so this is \"ready\"); the "
+        "process's CPU time until then (user + system, all threads: steadier than wall time on a "
+        "busy machine); and the first call's latency after that.",
         "",
-        "| server | median | min | max | over bare |",
-        "|---|---|---|---|---|",
+        "| server | ready | min - max | over bare | CPU time to ready | first call |",
+        "|---|---|---|---|---|---|",
     ]
     for name, started in cold.items():
         base_cold = cold.get(baseline.get(name, ""))
         over = f"{started.median - base_cold.median:+.0f} ms" if base_cold else "—"
         lines.append(
-            f"| {name} | {started.median:.0f} ms | {min(started.samples):.0f} ms | "
-            f"{max(started.samples):.0f} ms | {over} |"
+            f"| {name} | **{started.median:.0f} ms** | {min(started.samples):.0f} - "
+            f"{max(started.samples):.0f} ms | {over} | {statistics.median(started.cpu):.0f} ms | "
+            f"{statistics.median(started.first_call):.1f} ms |"
         )
     lines += [
         "",

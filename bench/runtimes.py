@@ -97,24 +97,39 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 6
     """Seconds until ``/healthz`` answers 200 (measured by the caller's clock)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if healthz_status(port) == 200:
+        status = healthz_status(port)
+        if status == 200:
             return time.monotonic()
+        if status is not None:
+            raise RuntimeError(f"/healthz answered {status}: the handler did not load")
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         time.sleep(0.001)
     raise RuntimeError("server did not become healthy")
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time (user + system, all threads) the process used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def cold_start(command: list[str], env: dict[str, str], port: int, runs: int) -> Cold:
-    samples = []
+    ready, cpu, first = [], [], []
     for _ in range(runs):
         started = time.monotonic()
         process = spawn(command, env)
         try:
-            samples.append((wait_healthy(port, process) - started) * 1000)
+            ready.append((wait_healthy(port, process) - started) * 1000)
+            cpu.append(cpu_ms(process.pid))
+            with KeepAliveClient("127.0.0.1", port) as client:
+                call_started = time.perf_counter()
+                client.post("/", EVENT)
+                first.append((time.perf_counter() - call_started) * 1000)
         finally:
             stop(process)
-    return Cold(samples)
+    return Cold(ready, cpu, first)
 
 
 def warm(command: list[str], env: dict[str, str], port: int, calls: int) -> Warm:

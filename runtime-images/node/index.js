@@ -232,6 +232,8 @@ async function main() {
     process.stderr.write(JSON.stringify({ level: 'ERROR', message: `invalid configuration: ${err.message}` }) + '\n');
     process.exit(2);
   }
+  // As Lambda does: relative paths in the handler find the function's files.
+  if (require('node:fs').existsSync(settings.codeDir)) process.chdir(settings.codeDir);
   const runtime = new Runtime(settings);
   let stopping = false;
   let started = false;

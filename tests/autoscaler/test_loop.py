@@ -13,9 +13,18 @@ from wisp.gateway.static import StaticBackend
 
 
 def _fn(name: str = "f", **spec: object):  # type: ignore[no-untyped-def]
-    return parse_function({"metadata": {"name": name}, "spec": {
-        "runtime": "python3.12", "handler": "main.handler", "code": {"inline": "x"},
-        "scale": {"target": 10, "idleTimeout": "30s"}, **spec}})
+    return parse_function(
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "runtime": "python3.12",
+                "handler": "main.handler",
+                "code": {"inline": "x"},
+                "scale": {"target": 10, "idleTimeout": "30s"},
+                **spec,
+            },
+        }
+    )
 
 
 class Leader:
@@ -49,8 +58,12 @@ async def test_scales_with_load_then_to_zero_after_idle() -> None:
     def functions() -> Iterable[Scaled]:
         return [Scaled(fn, ready["n"], meter)]
 
-    scaler = Autoscaler(backend, functions, election=Leader(),
-                        record=lambda key, state, value: recorded.__setitem__(state, value))
+    scaler = Autoscaler(
+        backend,
+        functions,
+        election=Leader(),
+        record=lambda key, state, value: recorded.__setitem__(state, value),
+    )
     wall = 1_000.0
     for _ in range(25):  # 25 calls in flight for 10 s
         meter.started(0.0)
@@ -77,13 +90,21 @@ async def test_scales_with_load_then_to_zero_after_idle() -> None:
 
 async def test_only_the_leader_scales_and_it_sums_all_replicas() -> None:
     fn = _fn()
-    peer = {fn.key: Observation(stable_concurrency=40, panic_concurrency=40, in_flight=40, last_active=1.0)}
+    peer = {
+        fn.key: Observation(
+            stable_concurrency=40, panic_concurrency=40, in_flight=40, last_active=1.0
+        )
+    }
     for leader, expected in ((False, []), (True, [(fn.key, 4)])):
         backend = StaticBackend()
         backend.replicas[fn.key] = 2
         meter = ConcurrencyMeter(0.0)
-        scaler = Autoscaler(backend, lambda: [Scaled(fn, 2, meter)], exchange=TwoReplicas(peer),
-                            election=Leader(leader))
+        scaler = Autoscaler(
+            backend,
+            lambda meter=meter: [Scaled(fn, 2, meter)],
+            exchange=TwoReplicas(peer),
+            election=Leader(leader),
+        )
         scaler.sample(1.0, 1.0)
         await scaler.tick(1.0)
         assert backend.scale_calls == expected
@@ -96,8 +117,11 @@ async def test_pinned_replicas_are_left_alone_and_queue_demand_counts() -> None:
     backend.replicas[pinned.key] = 3
     backend.replicas[queued.key] = 0
     meters = {pinned.key: ConcurrencyMeter(0.0), queued.key: ConcurrencyMeter(0.0)}
-    scaler = Autoscaler(backend, lambda: [Scaled(pinned, 3, meters[pinned.key]),
-                                          Scaled(queued, 0, meters[queued.key])], election=Leader())
+    scaler = Autoscaler(
+        backend,
+        lambda: [Scaled(pinned, 3, meters[pinned.key]), Scaled(queued, 0, meters[queued.key])],
+        election=Leader(),
+    )
     scaler.queue_demand = lambda: {queued.key: 15}
     scaler.sample(1.0, 1.0)
     await scaler.tick(1.0)

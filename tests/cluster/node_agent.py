@@ -2,7 +2,7 @@
 
 It registers a Node, binds pending Function pods to it, runs each pod's runtime server as a
 local process (through ``wisp.launcher``, as ``wisp dev`` does) on the pod's own address in the
-test pod network (``podnet``: 10.213.x.y, port 8080, in a network namespace joined to the host
+test pod network (``podnet``: a 10.x.0.0/16 of its own, port 8080, in a network namespace joined to the host
 by a veth), and reports the pod Running/Ready with that IP, so the real
 kube-controller-manager writes EndpointSlices and the gateway routes real calls. Code comes
 from the pod's ConfigMap volume; a pod whose code is in an image cannot run here and is

@@ -1,8 +1,9 @@
 """Pod addresses for the test node agent: a network namespace joined to the host by a veth.
 
 The API server refuses loopback addresses in Endpoints and EndpointSlices, so pods cannot simply
-listen on 127.x. Instead every pod gets its own address in 10.213.0.0/16 on the namespace's end
-of a veth pair; the host end carries 10.213.0.1, so the gateway (on the host) reaches each pod
+listen on 127.x. Instead every pod gets its own address in a 10.x.0.0/16 (x from the test run's
+pid, so concurrent runs do not share a subnet) on the namespace's end of a veth pair; the host
+end carries 10.x.0.1, so the gateway (on the host) reaches each pod
 over a real link, as it would reach a pod IP in a cluster. The namespace and its addresses
 belong to the test run and are removed when it ends. Needs root (CAP_NET_ADMIN) and iproute2.
 """
@@ -15,7 +16,10 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
-SUBNET_PREFIX = "10.213"
+
+
+def _subnet_prefix() -> str:
+    return f"10.{200 + os.getpid() % 50}"
 
 
 class PodNetworkUnavailable(RuntimeError):
@@ -31,6 +35,7 @@ def _ip(*args: str) -> None:
 @dataclass
 class PodNetwork:
     name: str = field(default_factory=lambda: f"wisp-pods-{os.getpid()}")
+    prefix: str = field(default_factory=_subnet_prefix)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(10))
 
     @property
@@ -54,7 +59,7 @@ class PodNetwork:
         try:
             _ip("link", "add", self.host_link, "type", "veth", "peer", "name", self.pod_link)
             _ip("link", "set", self.pod_link, "netns", self.name)
-            _ip("addr", "add", f"{SUBNET_PREFIX}.0.1/16", "dev", self.host_link)
+            _ip("addr", "add", f"{self.prefix}.0.1/16", "dev", self.host_link)
             _ip("link", "set", self.host_link, "up")
             _ip("netns", "exec", self.name, "ip", "link", "set", "lo", "up")
             _ip("netns", "exec", self.name, "ip", "link", "set", self.pod_link, "up")
@@ -66,7 +71,7 @@ class PodNetwork:
     def allocate(self) -> str:
         """A new pod address, configured in the namespace."""
         n = next(self._counter)
-        address = f"{SUBNET_PREFIX}.{n // 250}.{n % 250 + 2}"
+        address = f"{self.prefix}.{n // 250}.{n % 250 + 2}"
         _ip("netns", "exec", self.name, "ip", "addr", "add", f"{address}/16", "dev", self.pod_link)
         return address
 

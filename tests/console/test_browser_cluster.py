@@ -72,8 +72,14 @@ async def cluster_console(
     kubeconfig: Path, kube_api: client.ApiClient, namespace: str, operator: Any, node_agent: Any
 ) -> AsyncIterator[ClusterConsole]:
     config = GatewayConfig(
-        host="127.0.0.1", namespaces=(namespace,), default_namespace=namespace, lease_namespace=namespace,
-        kubeconfig=str(kubeconfig), pod_name="console-test", autoscale_tick=1.0, cold_start_timeout=90,
+        host="127.0.0.1",
+        namespaces=(namespace,),
+        default_namespace=namespace,
+        lease_namespace=namespace,
+        kubeconfig=str(kubeconfig),
+        pod_name="console-test",
+        autoscale_tick=1.0,
+        cold_start_timeout=90,
     )
     app = make_app(config, KubernetesBackend(kube_api, config))
     admin = make_admin_app(app[COMPONENTS])

@@ -29,8 +29,8 @@ def free_port() -> int:
 
 
 def children_of(pid: int) -> set[int]:
-    """Pids whose parent is ``pid`` (runtimes, redis-server)."""
-    found = set()
+    """Every live descendant of ``pid`` (runtimes, the fork server and its runtimes, redis)."""
+    parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -39,9 +39,21 @@ def children_of(pid: int) -> set[int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.add(int(entry))
+        if fields[0] != "Z":
+            parents[int(entry)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
     return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def alive(pid: int) -> bool:
@@ -137,8 +149,14 @@ class WispDev:
         return next((f["endpoints"] for f in listed["functions"] if f["function"] == function), [])
 
     def children(self) -> set[int]:
+        """Every process wisp dev runs: runtimes, the fork server, redis-server."""
         assert self.process is not None
         return children_of(self.process.pid)
+
+    def runtimes(self) -> set[int]:
+        """The function processes among ``children()``."""
+        return {pid for pid in self.children()
+                if not any(word in command_line(pid) for word in ("redis-server", "wisp.dev.forkserver"))}
 
     def signal(self, signum: signal.Signals) -> None:
         assert self.process is not None

@@ -146,7 +146,7 @@ def test_an_idle_function_goes_to_zero(tmp_path: Path, wisp_dev: Start) -> None:
     write_hello(tmp_path, "hello", idle="1s")
     dev = wisp_dev(tmp_path)
     assert dev.call("/function/hello").status == 200
-    runtimes = dev.children() - _redis(dev)
+    runtimes = dev.runtimes()
     assert len(runtimes) == 1 and dev.endpoints("hello")
     wait_until(lambda: not dev.endpoints("hello"), timeout=30, what="hello to scale to zero")
     wait_until(lambda: not any(alive(pid) for pid in runtimes), what="its process to exit")
@@ -168,16 +168,12 @@ def test_load_scales_out(tmp_path: Path, wisp_dev: Start) -> None:
     assert len(seen) >= 2, f"one call at a time per replica, six calls: more than one replica ({seen})"
 
 
-def _redis(dev: WispDev) -> set[int]:
-    return {pid for pid in dev.children() if "redis" in Path(f"/proc/{pid}/cmdline").read_bytes().decode()}
-
-
 def test_ctrl_c_stops_every_child(examples_copy: Path, wisp_dev: Start) -> None:
     dev = wisp_dev(examples_copy)
     for path in ("/function/hello", "/function/node-hello", "/function/sizes"):
         assert dev.call(path, {}).status == 200
     children = dev.children()
-    assert len(children) >= 4  # three runtimes and redis-server
+    assert len(dev.runtimes()) == 3 and len(children) == 5  # and redis-server, the fork server
     dev.signal(signal.SIGINT)
     assert dev.process is not None and dev.process.wait(timeout=30) == 0
     assert not [pid for pid in children if alive(pid)]
@@ -190,7 +186,7 @@ def test_sigkill_of_wisp_dev_leaves_no_runtime(tmp_path: Path, wisp_dev: Start) 
     dev = wisp_dev(tmp_path)
     assert dev.call("/function/hello").status == 200 and dev.call("/function/node").status == 200
     children = dev.children()
-    assert len(children) >= 3
+    assert len(dev.runtimes()) == 2 and len(children) == 4
     dev.signal(signal.SIGKILL)
     assert dev.process is not None and dev.process.wait(timeout=10) == -signal.SIGKILL
     wait_until(lambda: not [pid for pid in children if alive(pid)], timeout=10,

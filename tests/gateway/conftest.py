@@ -42,8 +42,12 @@ HANDLER = textwrap.dedent(
 
 
 def make_function(name: str = "echo", namespace: str = "default", **spec: Any) -> Function:
-    body: dict[str, Any] = {"runtime": "python3.12", "handler": "main.handler",
-                            "code": {"inline": HANDLER}, **spec}
+    body: dict[str, Any] = {
+        "runtime": "python3.12",
+        "handler": "main.handler",
+        "code": {"inline": HANDLER},
+        **spec,
+    }
     return parse_function({"metadata": {"name": name, "namespace": namespace}, "spec": body})
 
 
@@ -106,7 +110,9 @@ async def gateway_factory(runtimes: Runtimes) -> AsyncIterator[GatewayFactory]:
     # Depends on ``runtimes`` so that gateways (and their keep-alive connections) close first.
     made: list[GatewayUnderTest] = []
 
-    async def make(backend: StaticBackend | None = None, autoscale: bool = False, **settings: Any) -> GatewayUnderTest:
+    async def make(
+        backend: StaticBackend | None = None, autoscale: bool = False, **settings: Any
+    ) -> GatewayUnderTest:
         backend = backend or StaticBackend()
         config = replace(GatewayConfig(host="127.0.0.1", pod_name="test"), **settings)
         app = make_app(config, backend, autoscale=autoscale)

@@ -6,9 +6,9 @@ import asyncio
 
 import aiohttp
 
+from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function
 from wisp.gateway.backend import Endpoint
 from wisp.gateway.static import StaticBackend
-from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function
 
 
 def _scaling_backend(runtimes: Runtimes, fn_key: str, fn: object) -> StaticBackend:
@@ -52,7 +52,9 @@ async def test_burst_of_500_cold_calls_scales_once_and_all_succeed(
     assert 'wisp_cold_starts_total{function="cold",namespace="default"}' in text
 
 
-async def test_cold_call_reports_its_wait(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
+async def test_cold_call_reports_its_wait(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
     fn = make_function("once")
     backend = _scaling_backend(runtimes, fn.key, fn)
     backend.set_function(info(fn))
@@ -90,7 +92,9 @@ async def test_held_calls_are_bounded_and_time_out(gateway_factory: GatewayFacto
     assert backend.scale_calls == [(fn.key, 1)]
 
 
-async def test_held_call_fails_fast_when_function_turns_unready(gateway_factory: GatewayFactory) -> None:
+async def test_held_call_fails_fast_when_function_turns_unready(
+    gateway_factory: GatewayFactory,
+) -> None:
     fn = make_function("fails")
     backend = StaticBackend()
     backend.set_function(info(fn))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
-from wisp.gateway.static import StaticBackend
 from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function
+from wisp.gateway.static import StaticBackend
 
 
-async def test_metrics_health_and_stats(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
+async def test_metrics_health_and_stats(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
     fn = make_function("stats", memory="512Mi")
     runtime = await runtimes.start(fn)
     backend = StaticBackend()
@@ -24,8 +26,13 @@ async def test_metrics_health_and_stats(gateway_factory: GatewayFactory, runtime
         assert resp.status == 200
     async with gw.session.get(gw.admin_url("/metrics")) as resp:
         text = await resp.text()
-    for name in ("wisp_invocations_total", "wisp_invocation_duration_seconds_bucket",
-                 "wisp_inflight_requests", "wisp_billed_gb_seconds_total", "wisp_function_replicas"):
+    for name in (
+        "wisp_invocations_total",
+        "wisp_invocation_duration_seconds_bucket",
+        "wisp_inflight_requests",
+        "wisp_billed_gb_seconds_total",
+        "wisp_function_replicas",
+    ):
         assert name in text, name
     assert 'wisp_function_replicas{function="stats",namespace="default",state="ready"} 1.0' in text
     async with gw.session.get(gw.admin_url("/system/stats")) as resp:
@@ -49,7 +56,9 @@ async def test_readyz_waits_for_the_backend_picture(gateway_factory: GatewayFact
         assert resp.status == 503
 
 
-async def test_invoke_uses_the_same_path(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
+async def test_invoke_uses_the_same_path(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
     fn = make_function("inv")
     backend = StaticBackend()
 

@@ -6,9 +6,9 @@ import asyncio
 
 from aiohttp import web
 
+from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function, serve_app
 from wisp.gateway.backend import Endpoint
 from wisp.gateway.static import StaticBackend
-from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function, serve_app
 
 
 async def _backend_with(runtimes: Runtimes, **spec: object) -> tuple[StaticBackend, str]:
@@ -41,7 +41,9 @@ async def test_calls_past_a_pods_concurrency_wait_then_get_429(
     assert (await slow)[0] == 200
 
 
-async def test_queued_call_runs_when_the_slot_frees(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
+async def test_queued_call_runs_when_the_slot_frees(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
     backend, _ = await _backend_with(runtimes, concurrency=1)
     gw = await gateway_factory(backend, queue_timeout=30)
 
@@ -71,7 +73,9 @@ async def test_body_limit_is_413_with_length_and_when_chunked(
         assert resp.status == 200
 
 
-async def test_large_bodies_stream_both_ways(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
+async def test_large_bodies_stream_both_ways(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
     backend, _ = await _backend_with(runtimes)
     gw = await gateway_factory(backend)
     text = "z" * (2 * 1024 * 1024)
@@ -79,7 +83,7 @@ async def test_large_bodies_stream_both_ways(gateway_factory: GatewayFactory, ru
     async def chunks():  # type: ignore[no-untyped-def]
         payload = ('{"big": "' + text + '"}').encode()
         for i in range(0, len(payload), 65536):
-            yield payload[i:i + 65536]
+            yield payload[i : i + 65536]
 
     async with gw.session.post(gw.url("/function/limited"), data=chunks()) as resp:
         assert resp.status == 200
@@ -87,14 +91,18 @@ async def test_large_bodies_stream_both_ways(gateway_factory: GatewayFactory, ru
     assert body["echo"]["big"] == text
 
 
-async def test_function_timeout_answers_504(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
+async def test_function_timeout_answers_504(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
     backend, _ = await _backend_with(runtimes, timeout="1s")
     gw = await gateway_factory(backend)
     async with gw.session.post(gw.url("/function/limited"), json={"sleep": 3}) as resp:
         assert resp.status == 504
 
 
-async def test_gateway_gives_up_on_an_endpoint_that_never_answers(gateway_factory: GatewayFactory) -> None:
+async def test_gateway_gives_up_on_an_endpoint_that_never_answers(
+    gateway_factory: GatewayFactory,
+) -> None:
     async def hang(request: web.Request) -> web.Response:
         await asyncio.sleep(30)
         return web.Response()

@@ -30,17 +30,21 @@ def test_function_paths(path: str, expected: FunctionPath | None) -> None:
 
 
 def _t(name: str, path: str, **http: Any) -> Any:
-    return parse_trigger({"metadata": {"name": name}, "spec": {"function": name, "http": {"path": path, **http}}})
+    return parse_trigger(
+        {"metadata": {"name": name}, "spec": {"function": name, "http": {"path": path, **http}}}
+    )
 
 
-TABLE = TriggerTable([
-    _t("root", "/"),
-    _t("api", "/api"),
-    _t("api-v2", "/api/v2/"),
-    _t("api-host", "/api", host="api.example.com"),
-    _t("api-wild", "/api", host="*.example.com"),
-    _t("ro", "/ro", methods=["GET", "HEAD"]),
-])
+TABLE = TriggerTable(
+    [
+        _t("root", "/"),
+        _t("api", "/api"),
+        _t("api-v2", "/api/v2/"),
+        _t("api-host", "/api", host="api.example.com"),
+        _t("api-wild", "/api", host="*.example.com"),
+        _t("ro", "/ro", methods=["GET", "HEAD"]),
+    ]
+)
 
 
 @pytest.mark.parametrize(

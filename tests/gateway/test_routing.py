@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function, serve_app
 from wisp.api.trigger import parse_trigger
 from wisp.gateway.backend import Endpoint
 from wisp.gateway.static import StaticBackend
-from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function, serve_app
 
 
 async def _echo_upstream() -> Any:
@@ -18,12 +18,15 @@ async def _echo_upstream() -> Any:
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
-        return web.json_response({
-            "path": request.path_qs,
-            "method": request.method,
-            "headers": {k: v for k, v in request.headers.items()},
-            "body": body.decode(),
-        }, headers={"Connection": "keep-alive", "X-Custom": "yes"})
+        return web.json_response(
+            {
+                "path": request.path_qs,
+                "method": request.method,
+                "headers": {k: v for k, v in request.headers.items()},
+                "body": body.decode(),
+            },
+            headers={"Connection": "keep-alive", "X-Custom": "yes"},
+        )
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
@@ -31,20 +34,31 @@ async def _echo_upstream() -> Any:
 
 
 def _trigger(name: str, function: str, path: str, namespace: str = "default", **http: Any) -> Any:
-    return parse_trigger({"metadata": {"name": name, "namespace": namespace},
-                          "spec": {"function": function, "http": {"path": path, **http}}})
+    return parse_trigger(
+        {
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"function": function, "http": {"path": path, **http}},
+        }
+    )
 
 
-async def test_function_path_forwards_subpath_query_and_sets_headers(gateway_factory: GatewayFactory) -> None:
+async def test_function_path_forwards_subpath_query_and_sets_headers(
+    gateway_factory: GatewayFactory,
+) -> None:
     upstream = await _echo_upstream()
     backend = StaticBackend()
     backend.set_function(info(make_function("echo")))
     backend.set_endpoints("echo.default", (Endpoint("127.0.0.1", upstream.port or 0),))
     gw = await gateway_factory(backend)
     async with gw.session.post(
-        gw.url("/function/echo/orders/42?x=1&y=%20"), data=b'{"a": 1}',
-        headers={"X-Wisp-Event": "http", "Connection": "keep-alive, X-Drop", "X-Drop": "1",
-                 "X-Forwarded-For": "10.0.0.1"},
+        gw.url("/function/echo/orders/42?x=1&y=%20"),
+        data=b'{"a": 1}',
+        headers={
+            "X-Wisp-Event": "http",
+            "Connection": "keep-alive, X-Drop",
+            "X-Drop": "1",
+            "X-Forwarded-For": "10.0.0.1",
+        },
     ) as resp:
         assert resp.status == 200
         seen = await resp.json()
@@ -78,13 +92,21 @@ async def test_namespaced_form_and_default_namespace(gateway_factory: GatewayFac
 
 async def test_unknown_and_invalid_names_are_404_json(gateway_factory: GatewayFactory) -> None:
     gw = await gateway_factory()
-    for path in ("/function/nope", "/function/Bad_Name", "/function/a..b", "/nothing", "/system/stats"):
+    for path in (
+        "/function/nope",
+        "/function/Bad_Name",
+        "/function/a..b",
+        "/nothing",
+        "/system/stats",
+    ):
         async with gw.session.get(gw.url(path)) as resp:
             assert resp.status == 404, path
             assert (await resp.json())["errorType"] in ("FunctionNotFound", "NotFound")
 
 
-async def test_function_that_cannot_become_ready_is_503_with_reason(gateway_factory: GatewayFactory) -> None:
+async def test_function_that_cannot_become_ready_is_503_with_reason(
+    gateway_factory: GatewayFactory,
+) -> None:
     backend = StaticBackend()
     backend.set_function(info(make_function("broken"), ready=False, reason="ImagePullBackOff"))
     gw = await gateway_factory(backend)

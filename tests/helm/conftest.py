@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 
 from tests.helm.chart import HELM_MAJORS, Helm, helm_binary, parse, template_args, values_file
+from tests.helm.release import components, namespace, other_namespace, release
+
+__all__ = ["components", "namespace", "other_namespace", "release"]  # the cluster tests' fixtures
 
 Render = Callable[..., list[dict[str, Any]]]
 

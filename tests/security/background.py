@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from tests.security.support import start_echo_runtime
 from wisp.gateway.app import make_app
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.config import GatewayConfig
@@ -21,7 +22,6 @@ from wisp.launcher import RuntimeProcess
 from wisp.security.extension import SECURITY, Security, security_extension
 from wisp.security.secrets import StaticSecretSource
 from wisp.security.settings import SecuritySettings
-from tests.security.support import start_echo_runtime
 
 T = TypeVar("T")
 
@@ -54,8 +54,12 @@ class BackgroundGateway:
         ready = await self._runtime.wait_ready()
         self.endpoint = Endpoint(ready.host, ready.port, "echo-0")
         config = GatewayConfig(host="127.0.0.1", pod_name="fuzz", queue_timeout=2.0, cold_start_timeout=2.0)
-        self._app = make_app(config, self.backend, autoscale=False,
-                             extensions=[security_extension(self.settings, self.secrets)])
+        self._app = make_app(
+            config,
+            self.backend,
+            autoscale=False,
+            extensions=[security_extension(self.settings, self.secrets)],
+        )
         self._runner = web.AppRunner(self._app, access_log=None, **self.settings.limits.server_settings())
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

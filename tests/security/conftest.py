@@ -5,15 +5,14 @@ gateways in front of it. Modules using them run on a module-scoped event loop
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from tests.security.support import SecuredGateway, make_secured_gateway, start_echo_runtime
 from wisp.gateway.backend import Endpoint
 from wisp.security.settings import SecuritySettings
-from tests.security.support import SecuredGateway, make_secured_gateway, start_echo_runtime
 
 GatewayMaker = Callable[..., Awaitable[SecuredGateway]]
 

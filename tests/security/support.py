@@ -53,8 +53,9 @@ def function(name: str, access: dict[str, Any] | None = None, **spec: Any) -> Fu
 
 
 def trigger(name: str, fn: str, path: str) -> Trigger:
-    return parse_trigger({"metadata": {"name": name, "namespace": "default"},
-                          "spec": {"function": fn, "http": {"path": path}}})
+    return parse_trigger(
+        {"metadata": {"name": name, "namespace": "default"}, "spec": {"function": fn, "http": {"path": path}}}
+    )
 
 
 async def start_echo_runtime(work: Path) -> RuntimeProcess:
@@ -64,8 +65,11 @@ async def start_echo_runtime(work: Path) -> RuntimeProcess:
     for name, text in fn.spec.code_files().items():
         (code / name).write_text(text)
     env = contract.runtime_environment(fn, code_dir=str(code), host="127.0.0.1", port=0)
-    process = await start_runtime(LaunchSpec(Runtime.PYTHON312, code, env=env, host="127.0.0.1", port=0,
-                                             log_sink=str(work / "runtime.log")))
+    process = await start_runtime(
+        LaunchSpec(
+            Runtime.PYTHON312, code, env=env, host="127.0.0.1", port=0, log_sink=str(work / "runtime.log")
+        )
+    )
     await process.wait_ready()
     return process
 
@@ -98,7 +102,9 @@ class SecuredGateway:
             self.backend.set_trigger(t)
         return fn
 
-    async def call(self, path: str, *, method: str = "POST", **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
+    async def call(
+        self, path: str, *, method: str = "POST", **kwargs: Any
+    ) -> tuple[int, Any, dict[str, str]]:
         async with self.session.request(method, self.url(path), **kwargs) as resp:
             text = await resp.text()
             try:

@@ -1,5 +1,5 @@
 """Who may call a Function, through a running gateway and a real runtime: the auth matrix
-(public / token / HMAC × none / wrong / right / expired / rotated), existence hiding, what
+(public / token / HMAC, each with none / wrong / right / expired / rotated), existence hiding, what
 reaches the function, and the admin credential."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from tests.security.conftest import GatewayMaker
+from tests.security.support import SecuredGateway, function, trigger
 from wisp.gateway.admin import make_admin_app
 from wisp.gateway.state import COMPONENTS
 from wisp.security.credentials import sign
 from wisp.security.extension import secure_admin_app
 from wisp.security.settings import SecuritySettings
-from tests.security.conftest import GatewayMaker
-from tests.security.support import SecuredGateway, function, trigger
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -30,8 +30,10 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def signed(key: bytes, body: bytes = BODY, at: float | None = None) -> dict[str, str]:
-    return {"X-Wisp-Signature": sign(key, body, int(time.time() if at is None else at)),
-            "Content-Type": "application/json"}
+    return {
+        "X-Wisp-Signature": sign(key, body, int(time.time() if at is None else at)),
+        "Content-Type": "application/json",
+    }
 
 
 async def status_of(gw: SecuredGateway, path: str, headers: dict[str, str], body: bytes = BODY) -> int:
@@ -110,8 +112,13 @@ async def test_unauthenticated_callers_cannot_tell_private_from_missing(gateway:
     gateway.secrets.put("default", "callers", {"token": "t0ken-value"})
     gateway.add(function("private", TOKEN_ACCESS))
     answers: list[tuple[int, Any, str]] = []
-    for path in ("/function/private", "/function/missing", "/function/missing.other-ns",
-                 "/async-function/private", "/async-function/missing"):
+    for path in (
+        "/function/private",
+        "/function/missing",
+        "/function/missing.other-ns",
+        "/async-function/private",
+        "/async-function/missing",
+    ):
         status, body, headers = await gateway.call(path, data=BODY)
         answers.append((status, body, headers["WWW-Authenticate"]))
     assert len(set(map(repr, answers))) == 1

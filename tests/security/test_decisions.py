@@ -93,11 +93,30 @@ def _lookup(values: dict[str, bytes]):  # type: ignore[no-untyped-def]
         (AccessSpec(), Presented(), Verdict.UNAUTHENTICATED, ""),
         (None, Presented(), Verdict.UNAUTHENTICATED, ""),
         (None, Presented(bearer="tok-1"), Verdict.FORBIDDEN, ""),
-        (AccessSpec(token_secrets=(SecretKey("s", "token"),)), Presented(bearer="tok-1"), Verdict.ALLOW, "token:s"),
-        (AccessSpec(token_secrets=(SecretKey("s", "token"),)), Presented(bearer="tok-9"), Verdict.FORBIDDEN, ""),
-        (AccessSpec(token_secrets=(SecretKey("gone", "token"),)), Presented(bearer="tok-1"), Verdict.FORBIDDEN, ""),
-        (AccessSpec(token_secrets=(SecretKey("s", "token"),)), Presented(other_authorization=True),
-         Verdict.FORBIDDEN, ""),
+        (
+            AccessSpec(token_secrets=(SecretKey("s", "token"),)),
+            Presented(bearer="tok-1"),
+            Verdict.ALLOW,
+            "token:s",
+        ),
+        (
+            AccessSpec(token_secrets=(SecretKey("s", "token"),)),
+            Presented(bearer="tok-9"),
+            Verdict.FORBIDDEN,
+            "",
+        ),
+        (
+            AccessSpec(token_secrets=(SecretKey("gone", "token"),)),
+            Presented(bearer="tok-1"),
+            Verdict.FORBIDDEN,
+            "",
+        ),
+        (
+            AccessSpec(token_secrets=(SecretKey("s", "token"),)),
+            Presented(other_authorization=True),
+            Verdict.FORBIDDEN,
+            "",
+        ),
         (AccessSpec(public=False), Presented(bearer="tok-1"), Verdict.FORBIDDEN, ""),
     ],
 )
@@ -135,8 +154,14 @@ def test_redactor_masks_credentials_and_known_secret_values() -> None:
     for line in lines:
         out = redactor.redact(line)
         assert MASK in out, line
-        for secret in ("first-secret-token", "second-secret-token", "dXNlcjpwYXNz", "ab" * 32, "zzz-123",
-                       "hunter22"):
+        for secret in (
+            "first-secret-token",
+            "second-secret-token",
+            "dXNlcjpwYXNz",
+            "ab" * 32,
+            "zzz-123",
+            "hunter22",
+        ):
             assert secret not in out, (line, out)
     assert redactor.redact("nothing to hide here: abc") == "nothing to hide here: abc"
 

@@ -23,11 +23,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.security.background import BackgroundGateway
+from tests.security.support import function, trigger
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.security.credentials import sign
 from wisp.security.settings import InputLimits, SecuritySettings
-from tests.security.background import BackgroundGateway
-from tests.security.support import function, trigger
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("WISP_FUZZ_EXAMPLES", "300"))
@@ -36,11 +36,32 @@ KEY = b"fuzz-hmac-key"
 ADMIN = "fuzz-admin-token"
 # 5xx the gateway may answer because of the function (its pod failed, is not ready, timed out)
 # or because it is protecting itself; each says so in a JSON body.
-EXPLAINED_5XX = {502: {"BadGateway"}, 503: {"GatewayOverloaded", "NotReady", "ImagePullBackOff",
-                                            "ColdStartTimeout", "Unavailable"},
-                 504: {"GatewayTimeout", "ColdStartTimeout"}}
-NAMES = ["echo", "private", "hook", "limited", "dead", "broken", "missing", "echo.default", "Bad_Name",
-         "a..b", "", ".", "..", "x" * 70, "%2e%2e", "echo%00", "é", "echo.", ".default"]
+EXPLAINED_5XX = {
+    502: {"BadGateway"},
+    503: {"GatewayOverloaded", "NotReady", "ImagePullBackOff", "ColdStartTimeout", "Unavailable"},
+    504: {"GatewayTimeout", "ColdStartTimeout"},
+}
+NAMES = [
+    "echo",
+    "private",
+    "hook",
+    "limited",
+    "dead",
+    "broken",
+    "missing",
+    "echo.default",
+    "Bad_Name",
+    "a..b",
+    "",
+    ".",
+    "..",
+    "x" * 70,
+    "%2e%2e",
+    "echo%00",
+    "é",
+    "echo.",
+    ".default",
+]
 TOKEN_CHARS = string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~"
 URL_CHARS = string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;=%"
 
@@ -51,15 +72,17 @@ def path_templates() -> list[str]:
 
 
 def fill(template: str, draw: Any) -> str:
-    return re.sub(r"\{[^}]+\}", lambda _: draw(st.sampled_from(NAMES) | st.text(URL_CHARS, max_size=20)),
-                  template)
+    return re.sub(
+        r"\{[^}]+\}", lambda _: draw(st.sampled_from(NAMES) | st.text(URL_CHARS, max_size=20)), template
+    )
 
 
 @st.composite
 def credentials(draw: Any) -> list[tuple[str, str]]:
     now = int(time.time())
-    choice = draw(st.sampled_from(["none", "token", "bad-token", "admin", "sig", "old-sig", "junk-sig",
-                                   "basic"]))
+    choice = draw(
+        st.sampled_from(["none", "token", "bad-token", "admin", "sig", "old-sig", "junk-sig", "basic"])
+    )
     if choice == "token":
         return [("Authorization", f"Bearer {TOKEN}")]
     if choice == "bad-token":
@@ -75,29 +98,51 @@ def credentials(draw: Any) -> list[tuple[str, str]]:
     return []
 
 
-header_names = st.sampled_from([
-    "X-Wisp-Event", "X-Wisp-Request-Id", "X-Wisp-Deadline-Ms", "X-Forwarded-For", "X-Forwarded-Proto",
-    "Forwarded", "Host", "Content-Type", "Proxy-Authorization", "Keep-Alive", "TE", "Upgrade", "Cookie",
-    "Accept", "X-Callback-Url", "Authorization", "Expect",
-]) | st.text(TOKEN_CHARS, min_size=1, max_size=40)
-header_values = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
-                        max_size=300)
+header_names = st.sampled_from(
+    [
+        "X-Wisp-Event",
+        "X-Wisp-Request-Id",
+        "X-Wisp-Deadline-Ms",
+        "X-Forwarded-For",
+        "X-Forwarded-Proto",
+        "Forwarded",
+        "Host",
+        "Content-Type",
+        "Proxy-Authorization",
+        "Keep-Alive",
+        "TE",
+        "Upgrade",
+        "Cookie",
+        "Accept",
+        "X-Callback-Url",
+        "Authorization",
+        "Expect",
+    ]
+) | st.text(TOKEN_CHARS, min_size=1, max_size=40)
+header_values = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=300
+)
 
 
 @st.composite
 def raw_requests(draw: Any) -> bytes:
-    method = draw(st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
-                  | st.text(string.ascii_uppercase, min_size=1, max_size=8))
+    method = draw(
+        st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
+        | st.text(string.ascii_uppercase, min_size=1, max_size=8)
+    )
     path = fill(draw(st.sampled_from(path_templates())), draw)
-    path += draw(st.sampled_from(["", "/", "/sub/path", "?a=1&b=%ff", "//..//x", "/%2e%2e/%2e%2e/etc"])
-                 | st.text(URL_CHARS, max_size=60))
+    path += draw(
+        st.sampled_from(["", "/", "/sub/path", "?a=1&b=%ff", "//..//x", "/%2e%2e/%2e%2e/etc"])
+        | st.text(URL_CHARS, max_size=60)
+    )
     if draw(st.booleans()) and draw(st.booleans()):
         path += "?" + "q=" * draw(st.integers(0, 3000))  # long URLs around the limit
     if not path.startswith("/"):
         path = "/" + path
     headers = [*draw(credentials()), *draw(st.lists(st.tuples(header_names, header_values), max_size=12))]
-    headers = [(n, v) for n, v in headers
-               if n.lower() not in ("content-length", "transfer-encoding", "connection")]
+    headers = [
+        (n, v) for n, v in headers if n.lower() not in ("content-length", "transfer-encoding", "connection")
+    ]
     body = draw(st.binary(max_size=2048) | st.sampled_from([b"", b"{}", b'{"sleep": 0}', b"[1,2", b"null"]))
     chunked = draw(st.booleans()) and method not in ("GET", "HEAD")
     head = [f"{method} {path} HTTP/1.1", "Host: gateway.test"]
@@ -128,8 +173,11 @@ def exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundGateway]:
-    settings_ = SecuritySettings(admin_token=ADMIN, max_inflight=64,
-                                 limits=InputLimits(max_url_bytes=4096, max_headers=40, max_header_bytes=8192))
+    settings_ = SecuritySettings(
+        admin_token=ADMIN,
+        max_inflight=64,
+        limits=InputLimits(max_url_bytes=4096, max_headers=40, max_header_bytes=8192),
+    )
     gw = BackgroundGateway(settings_, tmp_path_factory.mktemp("fuzz")).start()
     assert gw.endpoint is not None
     gw.secrets.put("default", "callers", {"token": TOKEN})
@@ -166,9 +214,16 @@ def check_answer(raw: bytes, status: int, headers: dict[str, str], body: bytes) 
         assert "errorType" in document or "error" in document, (status, body[:300])
 
 
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(raw=raw_requests())
 def test_fuzz_hostile_requests_never_break_the_gateway(gateway: BackgroundGateway, raw: bytes) -> None:
     status, headers, body = exchange(gateway.port, raw)

@@ -10,13 +10,13 @@ import time
 import pytest
 from prometheus_client import generate_latest
 
+from tests.security.conftest import GatewayMaker
+from tests.security.support import function
 from wisp.api.function import parse_function
 from wisp.resources.configmap import make_code_configmap
 from wisp.resources.deployment import make_deployment
 from wisp.security.credentials import sign
 from wisp.security.settings import SecuritySettings
-from tests.security.conftest import GatewayMaker
-from tests.security.support import function
 
 TOKEN = "tok-3f9a1c77e2"
 HMAC_KEY = "hmac-key-81be2d4c"
@@ -24,7 +24,9 @@ ADMIN = "admin-7d1e0b55aa"
 
 
 @pytest.mark.asyncio(loop_scope="module")
-async def test_no_secret_in_logs_or_metrics(make_gateway: GatewayMaker, caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_secret_in_logs_or_metrics(
+    make_gateway: GatewayMaker, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     gw = await make_gateway(SecuritySettings(admin_token=ADMIN))
     gw.secrets.put("default", "callers", {"token": TOKEN})
@@ -57,23 +59,32 @@ async def test_no_secret_in_logs_or_metrics(make_gateway: GatewayMaker, caplog: 
 
 
 def test_function_env_from_secrets_stays_a_reference() -> None:
-    fn = parse_function({
-        "metadata": {"name": "uses-secret", "namespace": "team"},
-        "spec": {
-            "runtime": "python3.12", "handler": "main.handler",
-            "code": {"files": {"main.py": "def handler(e, c):\n    return 1\n", "requirements.txt": "six\n"}},
-            "env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
-                    {"name": "PLAIN", "value": "visible"}],
-        },
-    })
+    fn = parse_function(
+        {
+            "metadata": {"name": "uses-secret", "namespace": "team"},
+            "spec": {
+                "runtime": "python3.12",
+                "handler": "main.handler",
+                "code": {
+                    "files": {"main.py": "def handler(e, c):\n    return 1\n", "requirements.txt": "six\n"}
+                },
+                "env": [
+                    {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+                    {"name": "PLAIN", "value": "visible"},
+                ],
+            },
+        }
+    )
     deployment = make_deployment(fn)
     pod = deployment["spec"]["template"]["spec"]
     containers = [*pod.get("initContainers", []), *pod["containers"]]
     assert len(containers) == 2  # the dependency init step sees the same env
     for container in containers:
         env = {e["name"]: e for e in container["env"]}
-        assert env["DB_PASSWORD"] == {"name": "DB_PASSWORD",
-                                      "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}
+        assert env["DB_PASSWORD"] == {
+            "name": "DB_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}},
+        }
         assert "value" not in env["DB_PASSWORD"]
     configmap = make_code_configmap(fn)
     assert configmap is not None

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from wisp.security.settings import SecuritySettings, parse_networks
 from tests.security.conftest import GatewayMaker
 from tests.security.support import SecuredGateway, function, trigger
+from wisp.security.settings import SecuritySettings, parse_networks
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -42,8 +42,15 @@ async def test_untrusted_peer_headers_are_stripped_and_forwarding_rebuilt(
     gw = await make_gateway(SecuritySettings(public_by_default=True))
     gw.add(function("web"), trigger("web", "web", "/web"))
     seen = await _seen_headers(gw, HOSTILE)
-    for name in ("x-secret-hop", "proxy-authorization", "keep-alive", "forwarded", "x-real-ip",
-                 "x-wisp-signature", "x-wisp-deadline-ms"):
+    for name in (
+        "x-secret-hop",
+        "proxy-authorization",
+        "keep-alive",
+        "forwarded",
+        "x-real-ip",
+        "x-wisp-signature",
+        "x-wisp-deadline-ms",
+    ):
         assert name not in seen, name
     assert seen["x-wisp-request-id"] != "forged"
     assert seen["x-forwarded-for"] == "127.0.0.1"
@@ -62,8 +69,13 @@ async def test_trusted_proxy_chain_is_kept_and_extended(make_gateway: GatewayMak
 
 
 async def test_names_are_checked_before_any_lookup(gateway: SecuredGateway) -> None:
-    for path in ("/function/Bad_Name", "/function/a..b", "/async-function/UPPER", "/function/" + "a" * 64,
-                 "/async-function/x.y.z"):
+    for path in (
+        "/function/Bad_Name",
+        "/function/a..b",
+        "/async-function/UPPER",
+        "/function/" + "a" * 64,
+        "/async-function/x.y.z",
+    ):
         status, body, _ = await gateway.call(path, json={})
         assert status == 404, path
         assert body["errorType"] == "FunctionNotFound", path

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from wisp.security.settings import InputLimits, SecuritySettings
 from tests.security.conftest import GatewayMaker
 from tests.security.support import SecuredGateway, function
+from wisp.security.settings import InputLimits, SecuritySettings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -37,9 +37,12 @@ async def test_rate_limit_is_per_principal_with_retry_after(gateway: SecuredGate
     assert (await call("token-alice"))[0] == 200
     assert (await call("token-alice"))[0] == 429
     metrics = gateway.parts.metrics.registry
-    assert metrics.get_sample_value(
-        "wisp_throttled_total", {"function": "limited", "namespace": "default", "reason": "rate-limit"}
-    ) == 3
+    assert (
+        metrics.get_sample_value(
+            "wisp_throttled_total", {"function": "limited", "namespace": "default", "reason": "rate-limit"}
+        )
+        == 3
+    )
 
 
 async def test_public_functions_are_limited_per_client_address(gateway: SecuredGateway) -> None:
@@ -74,6 +77,8 @@ async def test_url_and_header_limits_are_json_4xx(make_gateway: GatewayMaker) ->
     many = {f"X-Custom-{i}": "v" for i in range(25)}
     status, body, _ = await gw.call("/function/echo", json={}, headers=many)
     assert (status, body["errorType"]) == (431, "RequestHeaderFieldsTooLarge")
-    status, body, _ = await gw.call("/function/echo", json={}, headers={"X-Big": "b" * 1900, "X-B2": "c" * 200})
+    status, body, _ = await gw.call(
+        "/function/echo", json={}, headers={"X-Big": "b" * 1900, "X-B2": "c" * 200}
+    )
     assert (status, body["errorType"]) == (431, "RequestHeaderFieldsTooLarge")
     assert (await gw.call("/function/echo", json={}, headers={"X-Fine": "ok"}))[0] == 200

@@ -105,8 +105,14 @@ class FakeDNS(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         return [
-            ResolveResult(hostname=host, host=ip, port=port,
-                          family=socket.AF_INET6 if ":" in ip else socket.AF_INET, proto=0, flags=0)
+            ResolveResult(
+                hostname=host,
+                host=ip,
+                port=port,
+                family=socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                proto=0,
+                flags=0,
+            )
             for ip in self.answers[host]
         ]
 
@@ -115,8 +121,13 @@ class FakeDNS(AbstractResolver):
 
 
 async def test_resolver_drops_refused_answers_and_pins_the_rest() -> None:
-    dns = FakeDNS({"rebind.example": ["127.0.0.1"], "mixed.example": ["93.184.216.34", "10.0.0.1"],
-                   "meta.example": ["169.254.169.254", "fd00::1"]})
+    dns = FakeDNS(
+        {
+            "rebind.example": ["127.0.0.1"],
+            "mixed.example": ["93.184.216.34", "10.0.0.1"],
+            "meta.example": ["169.254.169.254", "fd00::1"],
+        }
+    )
     resolver = GuardedResolver(CallbackPolicy(), dns)
     with pytest.raises(CallbackRefused, match="loopback"):
         await resolver.resolve("rebind.example", 80)
@@ -180,8 +191,9 @@ async def test_guarded_session_refuses_names_resolving_inward(receiver: tuple[Te
     session = guarded_session(CallbackPolicy(), base_resolver=FakeDNS({"hooks.example.com": ["127.0.0.1"]}))
     try:
         with pytest.raises(CallbackRefused, match="loopback"):
-            await safe_post(f"http://hooks.example.com:{server.port}/hook", b"{}", {}, CallbackPolicy(),
-                            session=session)
+            await safe_post(
+                f"http://hooks.example.com:{server.port}/hook", b"{}", {}, CallbackPolicy(), session=session
+            )
     finally:
         await session.close()
     assert hits == []

@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "default: an embedded redis-server if installed")
     parser.add_argument("--namespace", default="default",
                         help="namespace of Functions that name none (default)")
+    parser.add_argument("--no-prewarm", action="store_true",
+                        help="start each Python runtime as a fresh interpreter (slower cold starts)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log the gateway's decisions")
 
 
@@ -36,5 +38,6 @@ def run(args: argparse.Namespace) -> int:
         admin_port=args.admin_port,
         redis_url=args.redis_url,
         namespace=args.namespace,
+        prewarm=not args.no_prewarm,
     )
     return run_dev(settings)

@@ -19,7 +19,6 @@ from wisp.console.tap import Observed, StatsTap
 from wisp.console.usage import FunctionSeries, Period, UsageRow, series_points, usage_rows
 from wisp.gateway.state import Components
 
-COLD_START_HEADER = "X-Wisp-Cold-Start"
 FOLD_INTERVAL = 2.0  # seconds between folds of the gateway's stats into the series
 
 

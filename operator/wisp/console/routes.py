@@ -33,8 +33,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _source(request: web.Request) -> ConsoleSource:
-    source: ConsoleSource = request.app[SOURCE]  # type: ignore[assignment]
-    return source
+    return _source_of(request.app)
 
 
 def add_console_routes(app: web.Application, source: ConsoleSource) -> None:

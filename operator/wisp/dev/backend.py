@@ -27,6 +27,7 @@ from wisp.api.trigger import Trigger
 from wisp.cli.source import FunctionSource
 from wisp.dev.workspace import PreparedCode
 from wisp.gateway.backend import BackendEvents, Endpoint, FunctionInfo, StatusUpdate
+from wisp.dev.prewarm import ForkedRuntime, ForkServer
 from wisp.launcher import LaunchError, LaunchSpec, RuntimeProcess, install_dependencies, start_runtime
 
 log = logging.getLogger("wisp.dev")
@@ -45,7 +46,7 @@ class LocalSettings:
 @dataclass(eq=False)
 class Replica:
     name: str
-    process: RuntimeProcess | None = None
+    process: RuntimeProcess | ForkedRuntime | None = None
     endpoint: Endpoint | None = None
     stopping: bool = False
     task: asyncio.Task[None] | None = None
@@ -80,6 +81,7 @@ class LocalBackend:
         self.statuses: dict[str, StatusUpdate] = {}
         self.on_change: Callable[[], None] | None = None  # the queue follows functions and triggers
         self._on_line = on_line
+        self.fork_server: ForkServer | None = None  # set: Python runtimes are forked, pre-warmed
         self._events: BackendEvents | None = None
         self._stopping: set[asyncio.Task[None]] = set()
 
@@ -206,7 +208,7 @@ class LocalBackend:
             log_sink=(lambda line: sink(replica.name, line)) if sink is not None else None,
         )
         try:
-            replica.process = process = await start_runtime(spec)
+            replica.process = process = await self._start(spec)
             ready = await process.wait_ready(self.settings.start_timeout)
         except LaunchError as exc:
             self._not_ready(served, "RuntimeFailed", str(exc).splitlines()[0])
@@ -224,6 +226,15 @@ class LocalBackend:
         replica.endpoint = None
         self._publish_endpoints(served)
         return True
+
+    async def _start(self, spec: LaunchSpec) -> RuntimeProcess | ForkedRuntime:
+        if self.fork_server is not None and spec.runtime.language == "python":
+            try:
+                return await self.fork_server.launch(spec)
+            except (LaunchError, OSError) as exc:
+                log.warning("the fork server failed (%s); starting a fresh interpreter", exc)
+                self.fork_server = None
+        return await start_runtime(spec)
 
     async def _stop_replica(self, served: Served, replica: Replica) -> None:
         replica.stopping = True

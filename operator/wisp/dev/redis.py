@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import Callable
 
-_PR_SET_PDEATHSIG = 1
-
+from wisp.dev.children import die_with_parent
 
 class EmbeddedRedisError(RuntimeError):
     pass
@@ -27,16 +23,6 @@ class EmbeddedRedisError(RuntimeError):
 
 def redis_server_binary() -> str | None:
     return shutil.which("redis-server")
-
-
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    def preexec() -> None:  # between fork and exec, in the child
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent_pid:
-            os._exit(1)
-
-    return preexec
 
 
 def _free_port() -> int:
@@ -69,7 +55,7 @@ class EmbeddedRedis:
              "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
              "--logfile", log],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
+            start_new_session=True, preexec_fn=die_with_parent(os.getpid()),  # noqa: PLW1509
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -27,6 +27,7 @@ from wisp.console.logs import LogBook
 from wisp.dev.backend import LocalBackend
 from wisp.dev.banner import BannerFacts, banner, log_line
 from wisp.dev.events import EventSettings, disabled_extension, queue_extension
+from wisp.dev.prewarm import ForkServer
 from wisp.dev.redis import EmbeddedRedis, EmbeddedRedisError, redis_server_binary
 from wisp.dev.watch import Scan, changes, scan
 from wisp.dev.workspace import Workspace, prepare
@@ -34,6 +35,7 @@ from wisp.gateway.admin import make_admin_app
 from wisp.gateway.app import Extension, make_app
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.state import COMPONENTS
+from wisp.launcher import LaunchError
 
 
 class DevError(Exception):
@@ -50,6 +52,7 @@ class DevSettings:
     embedded_redis: bool = True
     poll_interval: float = 0.5
     autoscale_tick: float = 1.0
+    prewarm: bool = True  # fork Python runtimes from a pre-warmed interpreter
     namespace: str = "default"
 
 
@@ -73,6 +76,7 @@ class DevServer:
         self.workspace = Workspace.default(Path(self._work.name))
         self.owned: dict[Path, _Owned] = {}
         self.redis: EmbeddedRedis | None = None
+        self.fork_server: ForkServer | None = None
         self._scan: Scan = {}
 
     def say(self, text: str) -> None:
@@ -192,7 +196,7 @@ class DevServer:
         self._scan = scan(settings.directory)
         for path in self._scan:
             self.load(path)
-        extension, events_line = await self.events_extension()
+        (extension, events_line), _ = await asyncio.gather(self.events_extension(), self._prewarm())
         config = GatewayConfig(host=settings.host, port=settings.port, admin_port=settings.admin_port,
                                default_namespace=settings.namespace,
                                autoscale_tick=settings.autoscale_tick)
@@ -220,8 +224,21 @@ class DevServer:
                 await runner.cleanup()
             if self.redis is not None:
                 await self.redis.stop()
+            if self.fork_server is not None:
+                await self.fork_server.stop()
             self._work.cleanup()
             self.say("wisp dev: stopped")
+
+    async def _prewarm(self) -> None:
+        if not self.settings.prewarm:
+            return
+        server = ForkServer()
+        try:
+            await server.start()
+        except LaunchError as exc:
+            self.say(f"wisp dev: {exc}; Python functions start as fresh interpreters")
+            return
+        self.fork_server = self.backend.fork_server = server
 
     async def _dependencies(self) -> None:
         installs = [s for s in self.backend.functions.values() if s.dependencies is not None]

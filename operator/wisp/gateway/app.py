@@ -26,6 +26,7 @@ from wisp.gateway.proxy import Forwarder
 from wisp.gateway.registry import Registry
 from wisp.gateway.service import Gateway
 from wisp.gateway.state import COMPONENTS, Components
+from wisp.security.errors import expect_handler
 
 Extension = Callable[[web.Application, Components], None]
 
@@ -73,7 +74,10 @@ def make_app(
     app.router.add_get("/healthz", healthz)
     for extension in extensions:
         extension(app, parts)
-    app.router.add_route("*", "/{tail:.*}", Dispatcher(gateway, config.default_namespace).handle)
+    app.router.add_route(
+        "*", "/{tail:.*}", Dispatcher(gateway, config.default_namespace).handle,
+        expect_handler=expect_handler,  # security: JSON 417, no crash on non-UTF-8 Expect values
+    )
     return app
 
 

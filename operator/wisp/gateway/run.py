@@ -44,18 +44,29 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve(config: GatewayConfig) -> None:
     from wisp.gateway.kube import KubernetesBackend, LeaseCoordination, load_api_client
+    from wisp.security.extension import secure_admin_app, security_extension
+    from wisp.security.kube_secrets import KubernetesSecretSource
+    from wisp.security.settings import settings_from_env
 
     api_client = load_api_client(config.kubeconfig)
     backend = KubernetesBackend(api_client, config)
     coordination = LeaseCoordination(api_client, config)
-    app = make_app(config, backend, exchange=coordination, election=coordination)
-    admin = make_admin_app(app[COMPONENTS])
+    # Security hook: access checks, limits and log redaction on the invocation port, the admin
+    # token on the admin port's /system (wisp.security, configured from WISP_* variables).
+    security = settings_from_env()
+    secrets = KubernetesSecretSource(api_client)
+    app = make_app(config, backend, exchange=coordination, election=coordination,
+                   extensions=[security_extension(security, secrets)])
+    admin = secure_admin_app(make_admin_app(app[COMPONENTS]), security)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    runners = [web.AppRunner(app, access_log=None), web.AppRunner(admin, access_log=None)]
+    runners = [
+        web.AppRunner(app, access_log=None, **security.limits.server_settings()),
+        web.AppRunner(admin, access_log=None),
+    ]
     for runner in runners:
         await runner.setup()
     await web.TCPSite(runners[0], config.host, config.port, backlog=1024).start()

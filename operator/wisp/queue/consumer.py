@@ -54,6 +54,16 @@ class ConsumerConfig:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
 
 
+async def cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` until it is done: a cancellation racing a client's own timeout can be
+    turned into a timeout error (and retried) instead of stopping the task."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+
 class Backoff:
     """Reconnect delays: doubling from ``initial`` to ``maximum``, reset on success."""
 
@@ -104,8 +114,7 @@ class Consumer:
         Unfinished deliveries stay pending in the broker and are reclaimed by another consumer."""
         self._stopping = True
         if self._runner is not None:
-            self._runner.cancel()
-            await asyncio.gather(self._runner, return_exceptions=True)
+            await cancel_and_wait(self._runner)
         if self._tasks:
             _, late = await asyncio.wait(set(self._tasks), timeout=grace)
             for task in late:
@@ -124,8 +133,7 @@ class Consumer:
         try:
             await self._read()
         finally:
-            maintenance.cancel()
-            await asyncio.gather(maintenance, return_exceptions=True)
+            await cancel_and_wait(maintenance)
 
     async def _read(self) -> None:
         backoff = self._backoff()
@@ -155,7 +163,7 @@ class Consumer:
         settings = self.config.delivery
         backoff = self._backoff()
         last_renew = last_reclaim = last_gauge = 0.0
-        while True:
+        while not self._stopping:
             now = self._clock()
             try:
                 await self.subscription.promote_due(now)

@@ -23,7 +23,7 @@ from wisp.api.trigger import Trigger
 from wisp.queue import names
 from wisp.queue.broker import Backlog, Broker, Delivery, RecordUpdate, SubscriptionSpec
 from wisp.queue.callbacks import CallbackSender
-from wisp.queue.consumer import Consumer, ConsumerConfig
+from wisp.queue.consumer import Consumer, ConsumerConfig, cancel_and_wait
 from wisp.queue.events import Rejection, Request, queue_request
 from wisp.queue.invocations import AsyncEvents, AsyncInvocations
 from wisp.queue.invoker import InvocationResult, Invoker
@@ -191,8 +191,7 @@ class QueueManager:
 
     async def close(self, grace: float = 5.0) -> None:
         if self._scheduler_task is not None:
-            self._scheduler_task.cancel()
-            await asyncio.gather(self._scheduler_task, return_exceptions=True)
+            await cancel_and_wait(self._scheduler_task)
         consumers = [running.consumer for running in self._running.values()]
         self._running.clear()
         await asyncio.gather(*(c.stop(grace) for c in consumers), *self._stopping)

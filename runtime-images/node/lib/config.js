@@ -1,6 +1,8 @@
 'use strict';
 // The runtime's settings, read once from the WISP_* environment (docs/runtime-contract.md).
 
+const path = require('node:path');
+
 const HEADERS = Object.freeze({
   event: 'x-wisp-event',
   requestId: 'x-wisp-request-id',
@@ -34,8 +36,8 @@ function loadSettings(env = process.env) {
     functionName: env.WISP_FUNCTION_NAME || 'function',
     functionNamespace: env.WISP_FUNCTION_NAMESPACE || 'default',
     handler: (env.WISP_HANDLER || '').trim(),
-    codeDir: env.WISP_CODE_DIR || '/var/wisp/code',
-    depsDir: env.WISP_DEPS_DIR || '/tmp/wisp-deps',
+    codeDir: path.resolve(env.WISP_CODE_DIR || '/var/wisp/code'),
+    depsDir: path.resolve(env.WISP_DEPS_DIR || '/tmp/wisp-deps'),
     timeoutMs: number(env, 'WISP_TIMEOUT_SECONDS', 30, { integer: false, minimum: 0.001 }) * 1000,
     memoryMb: number(env, 'WISP_MEMORY_MB', 256, { integer: true, minimum: 1 }),
     concurrency: number(env, 'WISP_CONCURRENCY', 100, { integer: true, minimum: 1 }),

@@ -58,8 +58,9 @@ class Settings:
             function_name=env.get("WISP_FUNCTION_NAME", base.function_name),
             function_namespace=env.get("WISP_FUNCTION_NAMESPACE", base.function_namespace),
             handler=env.get("WISP_HANDLER", "").strip(),
-            code_dir=env.get("WISP_CODE_DIR", base.code_dir),
-            deps_dir=env.get("WISP_DEPS_DIR", base.deps_dir),
+            # Absolute: the runtime changes into the code dir before importing from it.
+            code_dir=os.path.abspath(env.get("WISP_CODE_DIR", base.code_dir)),
+            deps_dir=os.path.abspath(env.get("WISP_DEPS_DIR", base.deps_dir)),
             timeout=_number(env, "WISP_TIMEOUT_SECONDS", base.timeout, float, minimum=0.001),
             memory_mb=_number(env, "WISP_MEMORY_MB", base.memory_mb, int, minimum=1),
             concurrency=_number(env, "WISP_CONCURRENCY", base.concurrency, int, minimum=1),

@@ -37,10 +37,15 @@ class GatewayProcess:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def call(self, path: str, body: bytes = b"{}", method: str = "POST",
-             timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
-        request = urllib.request.Request(self.url(path), data=body if method != "GET" else None,
-                                         method=method, headers={"Content-Type": "application/json"})
+    def call(
+        self, path: str, body: bytes = b"{}", method: str = "POST", timeout: float = 60
+    ) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(
+            self.url(path),
+            data=body if method != "GET" else None,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as resp:
                 return resp.status, dict(resp.headers), resp.read()
@@ -48,7 +53,9 @@ class GatewayProcess:
             return exc.code, dict(exc.headers), exc.read()
 
     def admin(self, path: str) -> Any:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}{path}", timeout=10) as resp:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.admin_port}{path}", timeout=10
+        ) as resp:
             return json.loads(resp.read())
 
     def stop(self) -> None:
@@ -80,8 +87,13 @@ def start_gateway(kubeconfig: Path, namespace: str, tmp_path: Path) -> Iterator[
             "WISP_COLD_START_TIMEOUT": "40",
         }
         handle = log.open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "wisp", "gateway"], env=env, cwd=ROOT,
-                                stdout=handle, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wisp", "gateway"],
+            env=env,
+            cwd=ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
         gw = GatewayProcess(proc, port, admin_port, name, log)
         started.append(gw)
         deadline = time.monotonic() + 30

@@ -15,7 +15,8 @@ async function loadInfo() {
   const res = await api("/info");
   info = res.ok ? res.data : { mode: "unknown", namespaces: ["default"], runtimes: [], pricePerGbSecond: 0 };
   const badge = document.getElementById("mode");
-  badge.textContent = info.mode === "dev" ? "wisp dev" : info.mode === "cluster" ? "cluster" : "offline";
+  const signedOut = res.status === 401 || res.status === 403;
+  badge.textContent = info.mode === "dev" ? "wisp dev" : info.mode === "cluster" ? "cluster" : signedOut ? "signed out" : "offline";
   badge.dataset.mode = info.mode;
 }
 
