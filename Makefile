@@ -17,7 +17,7 @@ REGISTRY ?= wisp
 KIND_CLUSTER ?= wisp
 
 .PHONY: help install deps venv controlplane java dev test lint fmt unit bench fuzz crds images \
-        kind-up kind-load deploy e2e-kind helm clean
+        kind-up kind-load deploy e2e-kind helm helm-install values-table clean
 
 help:
 	@echo "make dev      run wisp locally (gateway + functions from examples/) on :$(PORT)"
@@ -56,15 +56,20 @@ dev: install
 
 # -- quality ----------------------------------------------------------------------------------
 lint: venv
-	$(VENV)/bin/ruff check operator runtime-images/python tests bench tools
-	$(VENV)/bin/ruff format --check operator runtime-images/python tests bench tools
+	$(VENV)/bin/ruff check operator runtime-images/python tests bench tools deploy
+	$(VENV)/bin/ruff format --check operator runtime-images/python tests bench tools deploy
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict tools/sync-crds.py deploy/helm/gen-values-table.py
 	$(VENV)/bin/lint-imports
 	$(PY) tools/sync-crds.py --check
+	$(PY) deploy/helm/gen-values-table.py --check
+
+values-table: venv
+	$(PY) deploy/helm/gen-values-table.py
 
 fmt: venv
-	$(VENV)/bin/ruff format operator runtime-images/python tests bench tools
-	$(VENV)/bin/ruff check --fix operator runtime-images/python tests bench tools
+	$(VENV)/bin/ruff format operator runtime-images/python tests bench tools deploy
+	$(VENV)/bin/ruff check --fix operator runtime-images/python tests bench tools deploy
 
 crds: venv
 	$(PY) tools/sync-crds.py
@@ -106,7 +111,11 @@ kind-load:
 
 deploy:
 	$$(bash tools/install-helm.sh 3) upgrade --install wisp deploy/helm/wisp --namespace wisp-system --create-namespace \
-	  --set image.tag=$(IMAGE_TAG)
+	  --set image.repository=$(REGISTRY)/wisp --set image.tag=$(IMAGE_TAG) \
+	  --set 'runtimeImages.python=$(REGISTRY)/runtime-python:{version}' \
+	  --set 'runtimeImages.node=$(REGISTRY)/runtime-node:{version}' \
+	  --set 'runtimeImages.java=$(REGISTRY)/runtime-java:{version}' \
+	  --set 'runtimeImages.javaJdk=$(REGISTRY)/runtime-java:{version}-jdk'
 
 e2e-kind: kind-up images kind-load deploy
 	kubectl -n wisp-system rollout status deploy/wisp-gateway --timeout=180s
@@ -115,8 +124,8 @@ e2e-kind: kind-up images kind-load deploy
 	kubectl -n wisp-system port-forward svc/wisp-gateway 8080:8080 >/dev/null & pf=$$!; sleep 2; \
 	  curl -sf -d '{"name":"kind"}' http://127.0.0.1:8080/function/hello; rc=$$?; kill $$pf; exit $$rc
 
-helm:
-	@bash tools/install-helm.sh 3
+helm helm-install:
+	@bash tools/install-helm.sh $${HELM_MAJOR:-3}
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

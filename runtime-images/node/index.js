@@ -51,6 +51,10 @@ function readBody(req, limit) {
     });
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
     req.on('error', reject);
+    // A client that goes away mid-body: settle, so the call leaves the in-flight count.
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('the client closed the connection before sending the whole body'));
+    });
   });
 }
 
@@ -122,7 +126,8 @@ class Runtime {
 
   async admitted(req, res, path, query, requestId) {
     const { settings } = this;
-    const body = await readBody(req, settings.maxBodyBytes);
+    const body = await readBody(req, settings.maxBodyBytes).catch(() => undefined);
+    if (body === undefined) return { status: 499, durationMs: 0 }; // the client went away
     if (body === null) {
       sendError(res, 413, 'RequestTooLarge', `the request body is larger than ${settings.maxBodyBytes} bytes`, requestId,
         ['Connection', 'close']);
@@ -199,7 +204,11 @@ class Runtime {
       server.once('error', reject);
       server.listen(this.settings.port, this.settings.host, resolve);
     });
-    const loaded = await this.pool.start();
+    const loading = this.pool.start();
+    // While the worker boots: the first randomUUID() initialises the CSPRNG, tens of
+    // milliseconds the first call would otherwise pay.
+    randomUUID();
+    const loaded = await loading;
     await listening;
     if (!loaded.ok) {
       this.failure = { errorType: loaded.errorType, errorMessage: loaded.errorMessage };

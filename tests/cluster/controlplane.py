@@ -267,10 +267,12 @@ def start_control_plane(*, with_controller_manager: bool = True, workdir: Path |
 
 
 if __name__ == "__main__":
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # so sigwait, not the default, gets them
     plane = start_control_plane()
     print(f"export KUBECONFIG={plane.kubeconfig}", flush=True)
     try:
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        signal.sigwait(stop_signals)
     finally:
         plane.stop()
         sys.exit(0)

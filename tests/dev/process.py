@@ -49,6 +49,19 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def direct_children(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.add(int(entry))
+    return found
+
+
 def command_line(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -155,8 +168,10 @@ class WispDev:
 
     def runtimes(self) -> set[int]:
         """The function processes among ``children()``."""
-        return {pid for pid in self.children()
-                if not any(word in command_line(pid) for word in ("redis-server", "wisp.dev.forkserver"))}
+        assert self.process is not None
+        helpers = {pid for pid in direct_children(self.process.pid)
+                   if any(word in command_line(pid) for word in ("redis-server", "wisp.dev.forkserver"))}
+        return self.children() - helpers
 
     def signal(self, signum: signal.Signals) -> None:
         assert self.process is not None

@@ -80,7 +80,8 @@ async def test_a_consumer_killed_mid_call_loses_nothing(
     await eventually(all_done, timeout=60)
     await eventually(lambda: _no_pending(redis_client, "work", "wisp.default.work"))
     retried = {r["event"]["id"] for r in runtime.records("start") if r["event"]["attempt"] == 2}
-    assert retried == interrupted  # each taken over by the second consumer, as attempt 2
+    # Every call the kill cut short was taken over by the second consumer, as attempt 2.
+    assert interrupted <= retried
 
 
 async def _no_pending(client: aioredis.Redis, stream: str, group: str) -> bool:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubernetes.client.rest import ApiException
+
 from wisp.api.function import Function
 from wisp.controller.kube import KubeApi
 from wisp.controller.settings import OperatorSettings
@@ -59,8 +61,18 @@ def _ensure(
     kind, name = manifest["kind"], manifest["metadata"]["name"]
     live = r.api.read(kind, r.fn.namespace, name)
     if live is None:
-        r.actions.append(f"created {kind} {name}")
-        return r.api.create(create or manifest)
+        try:
+            created = r.api.create(create or manifest)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            # Created meanwhile (another replica before peering settled): treat as existing.
+            live = r.api.read(kind, r.fn.namespace, name)
+            if live is None:
+                raise
+        else:
+            r.actions.append(f"created {kind} {name}")
+            return created
     if not _owned(live, r.fn):
         raise ReconcileError(
             "NotOwned", f"a {kind} named {name} already exists and is not owned by this Function"

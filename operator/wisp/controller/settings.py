@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from wisp.api import contract
 from wisp.resources.deployment import DeploymentSettings, ImageSettings
 
 
@@ -33,7 +34,10 @@ class OperatorSettings:
             "peering": env.get("WISP_PEERING") or None,
             "gateway_url": env.get("WISP_GATEWAY_URL", cls.gateway_url).rstrip("/"),
             "resync_seconds": float(env.get("WISP_RESYNC_SECONDS", cls.resync_seconds)),
-            "deployment": DeploymentSettings(images=images),
+            "deployment": DeploymentSettings(
+                images=images,
+                max_body_bytes=int(env.get("WISP_MAX_BODY_BYTES", contract.DEFAULT_MAX_BODY_BYTES)),
+            ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ import sys
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
 READY = b"ready\n"
 
 
@@ -60,7 +61,10 @@ def _child(listener: socket.socket, conn: socket.socket, request: dict[str, Any]
         listener.close()
         conn.close()
         os.setsid()
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        name = f"wisp:{request['env'].get('WISP_FUNCTION_NAME', 'runtime')}"[:15].encode()
+        libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)  # what ps and top show
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
         devnull = os.open(os.devnull, os.O_RDONLY)

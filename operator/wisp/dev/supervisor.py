@@ -220,6 +220,9 @@ class DevServer:
                 await watcher
         finally:
             self.say("wisp dev: stopping")
+            # Idle keep-alive connections would hold the runtimes' graceful stop for its whole
+            # grace period; calls in flight keep theirs and finish.
+            await app[COMPONENTS].gateway.forwarder.connections.close()
             for runner in reversed(runners):
                 await runner.cleanup()
             if self.redis is not None:

@@ -71,25 +71,42 @@ class Redactor:
         cleaned = self.redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+        if record.exc_info:
+            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_text = self.redact(text)
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
 
 
-def install_redaction(redactor: Redactor) -> Callable[[], None]:
-    """Mask every log record from now on; returns the function that undoes it."""
-    previous = logging.getLogRecordFactory()
+_active: list[Redactor] = []
+_installed_lock = threading.Lock()
 
+
+def _redacting_factory(previous: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        redactor.redact_record(record)
+        for redactor in tuple(_active):
+            redactor.redact_record(record)
         return record
 
-    logging.setLogRecordFactory(factory)
+    factory.wisp_redacting = True  # type: ignore[attr-defined]
+    return factory
+
+
+def install_redaction(redactor: Redactor) -> Callable[[], None]:
+    """Mask every log record with ``redactor`` from now on; returns the function that stops it.
+
+    One record factory serves every active redactor (several apps in one process install and
+    remove theirs in any order)."""
+    with _installed_lock:
+        current = logging.getLogRecordFactory()
+        if not getattr(current, "wisp_redacting", False):
+            logging.setLogRecordFactory(_redacting_factory(current))
+        _active.append(redactor)
 
     def uninstall() -> None:
-        if logging.getLogRecordFactory() is factory:
-            logging.setLogRecordFactory(previous)
+        with _installed_lock:
+            if redactor in _active:
+                _active.remove(redactor)
 
     return uninstall

@@ -3,6 +3,8 @@
 // `json` events are the request body; `http` events are API-Gateway-proxy shaped. A result of
 // the shape {statusCode: number, ...} shapes the HTTP response; anything else becomes JSON.
 
+const { validateHeaderName, validateHeaderValue } = require('node:http');
+
 const TEXT_TYPES = new Set([
   'application/json',
   'application/xml',
@@ -12,6 +14,7 @@ const TEXT_TYPES = new Set([
   'application/yaml',
 ]);
 const JSON_TYPE = 'application/json';
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding']);
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 class EventError extends Error {
@@ -103,10 +106,21 @@ function shapeResponse(value) {
 function proxyResponse(value) {
   const status = value.statusCode;
   if (status < 100 || status > 599) throw new ResponseError(`statusCode ${status} is not an HTTP status`);
-  const headers = [];
-  for (const [name, headerValue] of Object.entries(value.headers || {})) headers.push([name, String(headerValue)]);
+  const pairs = Object.entries(value.headers || {});
   for (const [name, values] of Object.entries(value.multiValueHeaders || {})) {
-    for (const item of values) headers.push([name, String(item)]);
+    for (const item of [].concat(values)) pairs.push([name, item]);
+  }
+  const headers = [];
+  for (const [name, raw] of pairs) {
+    const text = String(raw);
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, text);
+    } catch (err) {
+      throw new ResponseError(`header ${JSON.stringify(name)} has an invalid name or value`);
+    }
+    // The server frames the body itself.
+    if (!FRAMING_HEADERS.has(name.toLowerCase())) headers.push([name, text]);
   }
   let body;
   if (value.body === undefined || value.body === null) body = '';

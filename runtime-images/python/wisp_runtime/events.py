@@ -25,6 +25,9 @@ _TEXT_TYPES = (
 )
 
 
+_FRAMING_HEADERS = frozenset(("content-length", "transfer-encoding"))
+
+
 class EventError(ValueError):
     """The request cannot become an event; ``error_type`` names why."""
 
@@ -125,11 +128,16 @@ def _proxy_response(value: Mapping[str, Any]) -> ShapedResponse:
     status = value["statusCode"]
     if not 100 <= status <= 599:
         raise ResponseError(f"statusCode {status} is not an HTTP status")
-    headers: list[tuple[str, str]] = []
-    for name, header_value in (value.get("headers") or {}).items():
-        headers.append((str(name), _header_text(header_value)))
+    pairs = [(str(name), item) for name, item in (value.get("headers") or {}).items()]
     for name, values in (value.get("multiValueHeaders") or {}).items():
-        headers.extend((str(name), _header_text(item)) for item in values)
+        pairs.extend((str(name), item) for item in values)
+    headers: list[tuple[str, str]] = []
+    for name, raw in pairs:
+        text = _header_text(raw)
+        if any(c in name or c in text for c in "\r\n") or not name:
+            raise ResponseError(f"header {name!r} has an invalid name or value")
+        if name.lower() not in _FRAMING_HEADERS:  # the server frames the body itself
+            headers.append((name, text))
     body = value.get("body")
     if body is None:
         payload = b""
