@@ -2,9 +2,9 @@
 
 * Cold start: the Python hello example (``examples/hello.yaml`` with a 1 s idle timeout) at zero
   replicas, then one call with curl; the figure is curl's ``time_total`` (connect to the gateway
-  → last byte), median of several runs, each after the gateway scaled it back to zero.
-  The runtime process's own start (launcher spawn → listening) is measured beside it, since it
-  is most of the wait.
+  → last byte), median of several runs, each after the gateway scaled it back to zero. Measured
+  with the fork server (the default) and with ``--no-prewarm``, beside a fresh runtime process's
+  own start (launcher spawn → listening).
 * Start-up: ``wisp dev examples/`` spawned → the "ready" line (dependencies already cached, as
   on every run after the first), and → every example answered once (its cold start included).
 
@@ -47,20 +47,24 @@ CALLS = {  # every example -> a call that answers 200
 
 def curl_time(url: str, body: bytes) -> float:
     """curl's own time_total for one POST, in seconds."""
-    done = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
-                           "-d", body.decode(), url], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}", "-d", body.decode(), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     code, seconds = done.stdout.split()
     if code != "200":
         raise RuntimeError(f"{url} answered {code}")
     return float(seconds)
 
 
-def cold_starts(work: Path, cache: Path, rounds: int) -> list[float]:
-    folder = work / "cold"
+def cold_starts(work: Path, cache: Path, rounds: int, *extra: str) -> list[float]:
+    folder = work / f"cold{'-'.join(extra)}"
     folder.mkdir()
     text = (ROOT / "examples" / "hello.yaml").read_text().replace("idleTimeout: 30s", "idleTimeout: 1s")
     (folder / "hello.yaml").write_text(text)
-    dev = WispDev(folder, work / "cold.log", env={"WISP_DEV_CACHE": str(cache)}).start()
+    dev = WispDev(folder, work / f"{folder.name}.log", extra, env={"WISP_DEV_CACHE": str(cache)}).start()
     times = []
     try:
         for _ in range(rounds):
@@ -79,7 +83,9 @@ def process_starts(rounds: int) -> list[float]:
 
     async def once(code: str) -> float:
         started = time.perf_counter()
-        process = await start_runtime(LaunchSpec(Runtime.PYTHON312, code, env={"WISP_HANDLER": "main.handler"}))
+        process = await start_runtime(
+            LaunchSpec(Runtime.PYTHON312, code, env={"WISP_HANDLER": "main.handler"})
+        )
         await process.wait_ready()
         elapsed = time.perf_counter() - started
         await process.stop()
@@ -100,8 +106,14 @@ def start_up(work: Path, cache: Path, index: int) -> tuple[float, float]:
         dev.wait_for_output("wisp dev: ready", timeout=300)
         ready = time.perf_counter() - started
         with ThreadPoolExecutor(len(CALLS)) as pool:
-            answers = list(pool.map(lambda item: http("POST" if item[1] is not None else "GET",
-                                                      f"{dev.url}{item[0]}", item[1]), CALLS.items()))
+            answers = list(
+                pool.map(
+                    lambda item: http(
+                        "POST" if item[1] is not None else "GET", f"{dev.url}{item[0]}", item[1]
+                    ),
+                    CALLS.items(),
+                )
+            )
         bad = [(path, a.status) for path, a in zip(CALLS, answers, strict=True) if a.status != 200]
         if bad:
             raise RuntimeError(f"examples that did not answer: {bad}")
@@ -118,35 +130,49 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0]
-    return f"{os.cpu_count()} cores (`nproc`), {model}, Python {platform.python_version()}; 1-minute load {load:.2f}"
+    python = platform.python_version()
+    return f"{os.cpu_count()} cores (`nproc`), {model}, Python {python}; 1-minute load {load:.2f}"
 
 
-def render(cold: list[float], spawn: list[float], starts: list[tuple[float, float]], host: str) -> str:
+def render(
+    cold: list[float], fresh: list[float], spawn: list[float], starts: list[tuple[float, float]], host: str
+) -> str:
     ms = [t * 1000 for t in cold]
+    fresh_ms = [t * 1000 for t in fresh]
+    med = statistics.median
     ready = [s[0] for s in starts]
     answered = [s[1] for s in starts]
-    return "\n".join([
-        "## wisp dev",
-        "",
-        f"Measured {datetime.date.today()} on {host}, by `make bench` (`bench/dev.py`). The machine "
-        "was shared with other work: compare with the load figure in mind.",
-        "",
-        "| what | median | runs | min / max |",
-        "|---|---|---|---|",
-        f"| cold start of the Python hello example, zero replicas → first response (curl `time_total`) "
-        f"| **{statistics.median(ms):.0f} ms** | {len(ms)} | {min(ms):.0f} / {max(ms):.0f} ms |",
-        f"| of which: the runtime process alone, spawn → listening | {statistics.median(spawn) * 1000:.0f} ms "
-        f"| {len(spawn)} | {min(spawn) * 1000:.0f} / {max(spawn) * 1000:.0f} ms |",
-        f"| `wisp dev examples/` start → \"ready\" banner (dependencies cached) | {statistics.median(ready):.2f} s "
-        f"| {len(ready)} | {min(ready):.2f} / {max(ready):.2f} s |",
-        f"| start → every example answered once (cold starts included) | {statistics.median(answered):.2f} s "
-        f"| {len(answered)} | {min(answered):.2f} / {max(answered):.2f} s |",
-        "",
-        "Target for the cold start: ≤ 250 ms. Nearly all of it is a fresh Python interpreter importing "
-        "the runtime (asyncio, aiohttp) and the handler; the gateway's part (hold, scale, publish the "
-        "endpoint, forward) is a few milliseconds (see the Gateway section).",
-        "",
-    ])
+    return "\n".join(
+        [
+            "## wisp dev",
+            "",
+            f"Measured {datetime.date.today()} on {host}, by `make bench` (`bench/dev.py`). The machine "
+            "was shared with other work: compare with the load figure in mind.",
+            "",
+            "| what | median | runs | min / max |",
+            "|---|---|---|---|",
+            f"| cold start of the Python hello example, zero replicas → first response (curl `time_total`) "
+            f"| **{statistics.median(ms):.0f} ms** | {len(ms)} | {min(ms):.0f} / {max(ms):.0f} ms |",
+            f"| the same with `--no-prewarm` (a fresh interpreter per start) | {med(fresh_ms):.0f} ms "
+            f"| {len(fresh_ms)} | {min(fresh_ms):.0f} / {max(fresh_ms):.0f} ms |",
+            f"| a fresh Python runtime process alone, spawn → listening (launcher) "
+            f"| {statistics.median(spawn) * 1000:.0f} ms | {len(spawn)} | {min(spawn) * 1000:.0f} / "
+            f"{max(spawn) * 1000:.0f} ms |",
+            f'| `wisp dev examples/` start → "ready" banner (dependencies cached) | {med(ready):.2f} s '
+            f"| {len(ready)} | {min(ready):.2f} / {max(ready):.2f} s |",
+            f"| start → every example answered once (cold starts included) | {med(answered):.2f} s "
+            f"| {len(answered)} | {min(answered):.2f} / {max(answered):.2f} s |",
+            "",
+            "Target for the cold start: ≤ 250 ms. A fresh interpreter spends most of a second importing "
+            "asyncio, aiohttp and the runtime, so `wisp dev` forks Python runtimes from a pre-warmed, "
+            "function-agnostic interpreter (`wisp.dev.forkserver`, Fission's pool-of-generic-pods idea on "
+            "one machine): the forked child imports only the handler and listens in tens of milliseconds, "
+            "and a function at zero still has no process. The gateway's part (hold, scale, publish the "
+            "endpoint, forward) is a few milliseconds (see the Gateway section). Node.js runtimes start "
+            "fresh (node is quicker to start).",
+            "",
+        ]
+    )
 
 
 def write_section(section: str, path: Path) -> None:
@@ -160,7 +186,9 @@ def write_section(section: str, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer runs")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
@@ -173,9 +201,11 @@ def main() -> None:
         print("start-up", starts, flush=True)
         cold = cold_starts(work, cache, 3 if args.quick else 9)
         print("cold", cold, flush=True)
+        fresh = cold_starts(work, cache, 3 if args.quick else 7, "--no-prewarm")
+        print("fresh", fresh, flush=True)
         spawn = process_starts(3 if args.quick else 9)
         print("spawn", spawn, flush=True)
-    section = render(cold, spawn, starts, host)
+    section = render(cold, fresh, spawn, starts, host)
     print(section)
     if not args.no_docs:
         write_section(section, ROOT / "docs" / "benchmarks.md")

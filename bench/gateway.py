@@ -481,6 +481,9 @@ def machine() -> str:
     return f"{os.cpu_count()} cores (`nproc`), {cpu}, Python {platform.python_version()}, uvloop"
 
 
+LOAD: list[float] = []
+
+
 def render(
     hop: dict[str, dict[int, dict[str, float]]], cold: dict[str, float], step: dict[str, object]
 ) -> str:
@@ -494,6 +497,11 @@ def render(
         "backend), so its CPU per request is a /proc/<pid>/stat delta over the calls it proxied. "
         "Absolute times drift by about ±15 % between runs; compare the added latency, the ratio "
         "and CPU.",
+        "",
+        f"Load average over the run: {min(LOAD):.1f} to {max(LOAD):.1f} on {os.cpu_count()} cores "
+        "(other work shared the machine when it is above the core count: the latency and "
+        "throughput figures are then pessimistic and noisy; the CPU per request is the steadier "
+        "one).",
         "",
         "| function behind the gateway | clients | direct p50 / p99 | via gateway p50 / p99 "
         "| added p50 / p99 | throughput via / direct | gateway CPU per request |",
@@ -559,6 +567,7 @@ def write_section(section: str, path: Path) -> None:
 
 async def main_async(args: argparse.Namespace) -> None:
     procs = Processes()
+    LOAD.append(os.getloadavg()[0])
     try:
         hop = await hop_cost(procs, args.quick)
         cold = await cold_start(procs, 5 if args.quick else 10)
@@ -567,6 +576,7 @@ async def main_async(args: argparse.Namespace) -> None:
         print("step", step, flush=True)
     finally:
         procs.stop_all()
+    LOAD.append(os.getloadavg()[0])
     section = render(hop, cold, step)
     print(section)
     if not args.no_docs:

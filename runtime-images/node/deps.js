@@ -16,6 +16,23 @@ const { LogWriter } = require('./lib/logs');
 const STAMP = '.wisp-package.sha256';
 const LOCK_FILES = ['package-lock.json', 'npm-shrinkwrap.json'];
 
+// Makes `target` hold what `staging` holds, even if `target` is a mount point.
+function replaceDir(staging, target) {
+  try {
+    fs.rmSync(target, { recursive: true, force: true });
+  } catch {
+    // A mount point cannot be removed; its contents are gone, which is what matters.
+  }
+  try {
+    fs.renameSync(staging, target);
+    return;
+  } catch {
+    fs.mkdirSync(target, { recursive: true });
+    for (const name of fs.readdirSync(staging)) fs.renameSync(path.join(staging, name), path.join(target, name));
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+}
+
 function main() {
   const codeDir = process.env.WISP_CODE_DIR || '/var/wisp/code';
   const depsDir = process.env.WISP_DEPS_DIR || '/tmp/wisp-deps';
@@ -53,8 +70,7 @@ function main() {
     return result.status || 1;
   }
   fs.writeFileSync(path.join(staging, STAMP), `${digest}\n`);
-  fs.rmSync(depsDir, { recursive: true, force: true });
-  fs.renameSync(staging, depsDir);
+  replaceDir(staging, depsDir);
   log.log('INFO', `dependencies installed in ${depsDir}`);
   return 0;
 }

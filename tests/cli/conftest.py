@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.gateway import GatewayProcess, gateway  # noqa: F401 (fixture)
+from tests.cli.gateway import GatewayProcess, gateway
 
 Wisp = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -19,12 +19,21 @@ Wisp = Callable[..., subprocess.CompletedProcess[str]]
 def wisp(tmp_path: Path) -> Wisp:
     """Runs ``wisp ARGS`` in ``tmp_path``; ``env`` adds variables, ``input`` feeds stdin."""
 
-    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None,
-            timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "wisp", *args], capture_output=True, text=True,
-                              cwd=tmp_path, env={**os.environ, **(env or {})}, input=input,
-                              timeout=timeout, check=False)
+    def run(
+        *args: str, env: dict[str, str] | None = None, input: str | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "wisp", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, **(env or {})},
+            input=input,
+            timeout=timeout,
+            check=False,
+        )
 
     return run
+
 
 __all__ = ["GatewayProcess", "Wisp", "gateway", "wisp"]

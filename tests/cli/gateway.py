@@ -3,6 +3,7 @@ CLI and README tests)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,10 +39,33 @@ def gateway(kubeconfig: Path, namespace: str, tmp_path: Path) -> Iterator[Gatewa
     log = tmp_path / "gateway.log"
     with log.open("ab") as handle:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "wisp", "gateway", "--kubeconfig", str(kubeconfig), "--host", "127.0.0.1",
-             "--port", str(port), "--admin-port", str(admin), "--namespaces", namespace,
-             "--default-namespace", namespace, "--lease-namespace", namespace, "--autoscale-tick", "1"],
-            stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "wisp",
+                "gateway",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--admin-port",
+                str(admin),
+                "--namespaces",
+                namespace,
+                "--default-namespace",
+                namespace,
+                "--lease-namespace",
+                namespace,
+                "--autoscale-tick",
+                "1",
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            # As the chart's default (gateway.publicByDefault): a Function without access rules is public.
+            env={**os.environ, "WISP_PUBLIC_BY_DEFAULT": "true"},
         )
     gw = GatewayProcess(proc, port, admin, log)
     try:

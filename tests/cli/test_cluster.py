@@ -21,14 +21,24 @@ def kube_args(kubeconfig: Path, namespace: str) -> list[str]:
 
 
 def test_a_function_from_init_to_delete(
-    wisp: Wisp, kubeconfig: Path, namespace: str, kubectl: Kubectl, operator: OperatorProcess,
-    node_agent: Any, gateway: GatewayProcess, tmp_path: Path,
+    wisp: Wisp,
+    kubeconfig: Path,
+    namespace: str,
+    kubectl: Kubectl,
+    operator: OperatorProcess,
+    node_agent: Any,
+    gateway: GatewayProcess,
+    tmp_path: Path,
 ) -> None:
     k = kube_args(kubeconfig, namespace)
     init = wisp("init", "greeter", "--runtime", "python")
     assert init.returncode == 0, init.stderr
     assert sorted(p.name for p in (tmp_path / "greeter").iterdir()) == [
-        "README.md", "function.yaml", "main.py", "test_main.py"]
+        "README.md",
+        "function.yaml",
+        "main.py",
+        "test_main.py",
+    ]
 
     deployed = wisp("deploy", "greeter", *k)
     assert deployed.returncode == 0, deployed.stderr
@@ -73,14 +83,20 @@ def test_a_function_from_init_to_delete(
 
     deleted = wisp("delete", "greeter", *k)
     assert deleted.returncode == 0, deleted.stderr
-    wait_for(lambda: kubectl("get", "fn", "greeter", namespace=namespace, check=False).returncode != 0,
-             what="the Function to be gone")
+    wait_for(
+        lambda: kubectl("get", "fn", "greeter", namespace=namespace, check=False).returncode != 0,
+        what="the Function to be gone",
+    )
     gone = wisp("invoke", "greeter", "--gateway", gateway.url)
     assert gone.returncode == 1 and "FunctionNotFound" in gone.stdout
 
 
 def test_deploy_a_folder_of_several_files_with_triggers(
-    wisp: Wisp, kubeconfig: Path, namespace: str, kubectl: Kubectl, operator: OperatorProcess,
+    wisp: Wisp,
+    kubeconfig: Path,
+    namespace: str,
+    kubectl: Kubectl,
+    operator: OperatorProcess,
     node_agent: Any,
 ) -> None:
     k = kube_args(kubeconfig, namespace)
@@ -94,8 +110,10 @@ def test_deploy_a_folder_of_several_files_with_triggers(
     described = wisp("describe", "orders", *k)
     assert "orders-http   http   /orders" in described.stdout
     deleted = wisp("delete", "orders", *k)
-    assert deleted.stdout.splitlines() == ["trigger/orders-http deleted",
-                                           f"function/orders deleted (namespace {namespace})"]
+    assert deleted.stdout.splitlines() == [
+        "trigger/orders-http deleted",
+        f"function/orders deleted (namespace {namespace})",
+    ]
 
 
 def test_errors_are_one_line_with_what_to_do(
@@ -108,21 +126,27 @@ def test_errors_are_one_line_with_what_to_do(
 
     missing = wisp("describe", "nope", *k)
     assert missing.returncode == 1
-    assert missing.stderr == (f"wisp: function nope not found in namespace {namespace} "
-                              f"(`wisp list -n {namespace}` shows what exists)\n")
+    assert missing.stderr == (
+        f"wisp: function nope not found in namespace {namespace} "
+        f"(`wisp list -n {namespace}` shows what exists)\n"
+    )
 
     typo = tmp_path / "typo.yaml"
-    typo.write_text("apiVersion: wisp.dev/v1alpha1\nkind: Function\nmetadata: {name: typo}\n"
-                    "spec: {runtime: python3.12, handler: main.handler, code: {inline: 'x = 1'}, "
-                    "memroy: 128Mi}\n")
+    typo.write_text(
+        "apiVersion: wisp.dev/v1alpha1\nkind: Function\nmetadata: {name: typo}\n"
+        "spec: {runtime: python3.12, handler: main.handler, code: {inline: 'x = 1'}, "
+        "memroy: 128Mi}\n"
+    )
     rejected = wisp("deploy", str(typo), *k)
     assert rejected.returncode == 1
     assert rejected.stderr.startswith("wisp: the API server rejected Function typo:")
     assert "memroy" in rejected.stderr
 
     local = tmp_path / "bad.yaml"
-    local.write_text("apiVersion: wisp.dev/v1alpha1\nkind: Function\nmetadata: {name: bad}\n"
-                     "spec: {runtime: python3.12, handler: main, code: {inline: 'x = 1'}}\n")
+    local.write_text(
+        "apiVersion: wisp.dev/v1alpha1\nkind: Function\nmetadata: {name: bad}\n"
+        "spec: {runtime: python3.12, handler: main, code: {inline: 'x = 1'}}\n"
+    )
     checked = wisp("deploy", str(local), *k)
     assert checked.returncode == 1
     assert checked.stderr.startswith("wisp: bad.yaml: spec.handler: for python3.12 must be module.function")

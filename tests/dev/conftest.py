@@ -31,8 +31,12 @@ def wisp_dev(tmp_path: Path, dev_cache: Path) -> Iterator[Callable[..., WispDev]
     started: list[WispDev] = []
 
     def start(directory: Path, *extra: str, wait: bool = True) -> WispDev:
-        dev = WispDev(directory, tmp_path / f"wisp-dev-{len(started)}.log", extra,
-                      env={"WISP_DEV_CACHE": str(dev_cache)})
+        dev = WispDev(
+            directory,
+            tmp_path / f"wisp-dev-{len(started)}.log",
+            extra,
+            env={"WISP_DEV_CACHE": str(dev_cache)},
+        )
         started.append(dev)
         return dev.start(wait=wait)
 

@@ -98,8 +98,13 @@ class Response:
         return json.loads(self.body)
 
 
-def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-         timeout: float = 60.0) -> Response:
+def http(
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> Response:
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -129,9 +134,22 @@ class WispDev:
     def start(self, *, wait: bool = True, timeout: float = 120.0) -> WispDev:
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wisp", "dev", str(self.directory), "--port", str(self.port),
-             "--admin-port", str(self.admin_port), *self.extra],
-            stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **self.env},
+            [
+                sys.executable,
+                "-m",
+                "wisp",
+                "dev",
+                str(self.directory),
+                "--port",
+                str(self.port),
+                "--admin-port",
+                str(self.admin_port),
+                *self.extra,
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
         )
         handle.close()
         if wait:
@@ -169,8 +187,11 @@ class WispDev:
     def runtimes(self) -> set[int]:
         """The function processes among ``children()``."""
         assert self.process is not None
-        helpers = {pid for pid in direct_children(self.process.pid)
-                   if any(word in command_line(pid) for word in ("redis-server", "wisp.dev.forkserver"))}
+        helpers = {
+            pid
+            for pid in direct_children(self.process.pid)
+            if any(word in command_line(pid) for word in ("redis-server", "wisp.dev.forkserver"))
+        }
         return self.children() - helpers
 
     def signal(self, signum: signal.Signals) -> None:

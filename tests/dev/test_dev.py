@@ -27,7 +27,7 @@ def test_every_example_answers_through_the_gateway(examples_copy: Path, wisp_dev
     for name in ("hello", "node-hello", "orders", "report", "sizes", "welcome"):
         assert re.search(rf"^\s+{name}\s", banner, re.M), banner
     assert "/orders [GET,POST]" in banner and "queue stream signups" in banner
-    assert f"curl -s -d '{{\"name\": \"wisp\"}}' {dev.url}/function/hello" in banner
+    assert f'curl -s -d \'{{"name": "wisp"}}\' {dev.url}/function/hello' in banner
 
     hello = dev.call("/function/hello", {"name": "dev"})
     assert hello.status == 200 and hello.json()["hello"] == "dev"
@@ -41,8 +41,10 @@ def test_every_example_answers_through_the_gateway(examples_copy: Path, wisp_dev
     created = dev.call("/orders", {"item": "tea"})
     assert created.status == 201 and created.headers["Location"] == "/orders/1"
     assert dev.call("/orders", method="DELETE").status == 405
-    report = dev.call("/function/report", {"source": "wisp.schedule", "data": {"kind": "daily"},
-                                           "time": "2026-01-01T00:00:00Z"})
+    report = dev.call(
+        "/function/report",
+        {"source": "wisp.schedule", "data": {"kind": "daily"}, "time": "2026-01-01T00:00:00Z"},
+    )
     assert report.json() == {"report": "daily", "at": "2026-01-01T00:00:00Z"}
 
     # The queue trigger: a message on the stream reaches the function through the embedded Redis.
@@ -57,8 +59,10 @@ def test_every_example_answers_through_the_gateway(examples_copy: Path, wisp_dev
     accepted = dev.call("/async-function/hello", {"name": "later"})
     assert accepted.status == 202
     record = f"{dev.url}/invocations/{accepted.json()['invocationId']}"
-    done = wait_until(lambda: http("GET", record).json().get("status") == "succeeded" and http("GET", record),
-                      what="the async invocation to succeed")
+    done = wait_until(
+        lambda: http("GET", record).json().get("status") == "succeeded" and http("GET", record),
+        what="the async invocation to succeed",
+    )
     assert done.status == 200
 
     metrics = http("GET", f"{dev.admin_url}/metrics").body.decode()
@@ -112,8 +116,9 @@ def test_an_edit_reloads_only_that_function(tmp_path: Path, wisp_dev: Start) -> 
 
     # A broken edit: one line naming the file and field; the last good version is gone, the
     # others keep serving; fixing the file brings it back.
-    (tmp_path / "hello.yaml").write_text((tmp_path / "hello.yaml").read_text().replace(
-        "python3.12", "python2"))
+    (tmp_path / "hello.yaml").write_text(
+        (tmp_path / "hello.yaml").read_text().replace("python3.12", "python2")
+    )
     out = dev.wait_for_output("hello.yaml: spec.runtime: Unsupported value 'python2'")
     assert "wisp dev: removed hello" in out
     assert dev.call("/function/hello").status == 404
@@ -125,13 +130,17 @@ def test_an_edit_reloads_only_that_function(tmp_path: Path, wisp_dev: Start) -> 
 
 def test_invalid_files_are_named_and_the_rest_serve(tmp_path: Path, wisp_dev: Start) -> None:
     write_hello(tmp_path, "hello")
-    (tmp_path / "bad.yaml").write_text("apiVersion: wisp.dev/v1alpha1\nkind: Function\n"
-                                       "metadata: {name: bad}\nspec: {runtime: python3.12, "
-                                       "handler: main.handler, code: {inline: 'x = 1'}, memory: 20Gi}\n")
+    (tmp_path / "bad.yaml").write_text(
+        "apiVersion: wisp.dev/v1alpha1\nkind: Function\n"
+        "metadata: {name: bad}\nspec: {runtime: python3.12, "
+        "handler: main.handler, code: {inline: 'x = 1'}, memory: 20Gi}\n"
+    )
     (tmp_path / "broken.yaml").write_text("kind: Function\nmetadata: {name: [\n")
-    (tmp_path / "noload.yaml").write_text("apiVersion: wisp.dev/v1alpha1\nkind: Function\n"
-                                          "metadata: {name: noload}\nspec: {runtime: python3.12, "
-                                          "handler: main.missing, code: {inline: 'x = 1'}}\n")
+    (tmp_path / "noload.yaml").write_text(
+        "apiVersion: wisp.dev/v1alpha1\nkind: Function\n"
+        "metadata: {name: noload}\nspec: {runtime: python3.12, "
+        "handler: main.missing, code: {inline: 'x = 1'}}\n"
+    )
     dev = wisp_dev(tmp_path)
     out = dev.output()
     assert f"skipped {tmp_path}/bad.yaml: spec.memory: must be between 64Mi and 10Gi, got 20Gi" in out
@@ -189,8 +198,11 @@ def test_sigkill_of_wisp_dev_leaves_no_runtime(tmp_path: Path, wisp_dev: Start) 
     assert len(dev.runtimes()) == 2 and len(children) == 4
     dev.signal(signal.SIGKILL)
     assert dev.process is not None and dev.process.wait(timeout=10) == -signal.SIGKILL
-    wait_until(lambda: not [pid for pid in children if alive(pid)], timeout=10,
-               what="the runtimes and redis-server to die with wisp dev")
+    wait_until(
+        lambda: not [pid for pid in children if alive(pid)],
+        timeout=10,
+        what="the runtimes and redis-server to die with wisp dev",
+    )
 
 
 def test_a_busy_port_is_one_clear_line(tmp_path: Path, wisp_dev: Start) -> None:

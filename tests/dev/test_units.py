@@ -25,7 +25,8 @@ def test_every_example_parses() -> None:
 
 def test_a_folder_gives_inline_code_for_one_file_and_files_for_several(tmp_path: Path) -> None:
     (tmp_path / "function.yaml").write_text(
-        "kind: Function\nmetadata: {name: f}\nspec: {runtime: python3.12, handler: main.handler}\n")
+        "kind: Function\nmetadata: {name: f}\nspec: {runtime: python3.12, handler: main.handler}\n"
+    )
     (tmp_path / "main.py").write_text("def handler(e, c):\n    return 1\n")
     (tmp_path / "test_main.py").write_text("left out")
     (tmp_path / "README.md").write_text("left out")
@@ -41,12 +42,15 @@ def test_a_folder_gives_inline_code_for_one_file_and_files_for_several(tmp_path:
 
 def test_bad_documents_name_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "two.yaml"
-    path.write_text("kind: Function\nmetadata: {name: ok}\nspec: {runtime: nodejs20, handler: index.h, "
-                    "code: {inline: x}}\n---\nkind: Trigger\nmetadata: {name: t}\nspec: {function: ok}\n")
+    path.write_text(
+        "kind: Function\nmetadata: {name: ok}\nspec: {runtime: nodejs20, handler: index.h, "
+        "code: {inline: x}}\n---\nkind: Trigger\nmetadata: {name: t}\nspec: {function: ok}\n"
+    )
     loaded = load_file(path)
     assert [f.function.name for f in loaded.functions] == ["ok"]
     assert [str(e).split(": ", 1)[1] for e in loaded.errors] == [
-        "spec: a Trigger sets exactly one of spec.http, spec.queue, spec.schedule"]
+        "spec: a Trigger sets exactly one of spec.http, spec.queue, spec.schedule"
+    ]
 
 
 def test_changes_name_added_changed_and_removed_sources(tmp_path: Path) -> None:
@@ -71,10 +75,15 @@ def test_changes_name_added_changed_and_removed_sources(tmp_path: Path) -> None:
 
 
 def test_trigger_routes_and_log_lines_read_well() -> None:
-    http = parse_trigger({"metadata": {"name": "t"}, "spec": {"function": "f", "http": {
-        "path": "/orders", "methods": ["GET"]}}})
-    cron = parse_trigger({"metadata": {"name": "c"}, "spec": {"function": "f", "schedule": {
-        "cron": "*/5 * * * *"}}})
+    http = parse_trigger(
+        {
+            "metadata": {"name": "t"},
+            "spec": {"function": "f", "http": {"path": "/orders", "methods": ["GET"]}},
+        }
+    )
+    cron = parse_trigger(
+        {"metadata": {"name": "c"}, "spec": {"function": "f", "schedule": {"cron": "*/5 * * * *"}}}
+    )
     assert trigger_route(http) == "/orders [GET]"
     assert trigger_route(cron) == "schedule */5 * * * * (UTC)"
     line = '{"time": "t", "level": "INFO", "requestId": "0123456789", "message": "hi"}'
@@ -93,4 +102,5 @@ def test_api_errors_become_one_line_with_what_to_do() -> None:
     invalid = ApiException(status=422, reason="Unprocessable Entity")
     invalid.body = '{"kind": "Status", "message": "Function.wisp.dev \\"x\\" is invalid: spec.memory"}'
     assert str(api_error(invalid, "Function x", "ns")) == (
-        'the API server rejected Function x: Function.wisp.dev "x" is invalid: spec.memory')
+        'the API server rejected Function x: Function.wisp.dev "x" is invalid: spec.memory'
+    )

@@ -24,7 +24,7 @@ import pytest
 
 from tests.cli.gateway import GatewayProcess, gateway  # noqa: F401 (fixture)
 from tests.cluster.fixtures import ROOT, Kubectl, OperatorProcess
-from tests.dev.process import WispDev, free_port, http
+from tests.dev.process import WispDev, http
 
 README = ROOT / "README.md"
 CLUSTER_HEADING = re.compile(r"^## .*cluster", re.I | re.M)
@@ -83,10 +83,14 @@ def test_every_readme_command_is_exercised() -> None:
 
 @pytest.fixture
 def local_dev(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WispDev]:
-    dev = WispDev(ROOT / "examples", tmp_path / "dev.log",
-                  env={"WISP_DEV_CACHE": str(tmp_path_factory.getbasetemp() / "readme-dev-cache")})
-    dry = subprocess.run(["make", "-n", "dev", f"PORT={dev.port}"], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.splitlines()[-1]
+    dev = WispDev(
+        ROOT / "examples",
+        tmp_path / "dev.log",
+        env={"WISP_DEV_CACHE": str(tmp_path_factory.getbasetemp() / "readme-dev-cache")},
+    )
+    dry = subprocess.run(
+        ["make", "-n", "dev", f"PORT={dev.port}"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()[-1]
     argv = shlex.split(dry)
     assert argv[0].endswith("/bin/wisp") and argv[1:] == ["dev", "examples", "--port", str(dev.port)], dry
     dev.extra = ("--admin-port", str(dev.admin_port))
@@ -109,7 +113,8 @@ def test_the_local_path(local_dev: WispDev) -> None:
 
     def on_free_ports(text: str) -> str:
         return text.replace(f":{LOCAL_PORT}", f":{local_dev.port}").replace(
-            f":{LOCAL_ADMIN}", f":{local_dev.admin_port}")
+            f":{LOCAL_ADMIN}", f":{local_dev.admin_port}"
+        )
 
     for command in local:
         if command.startswith("curl"):
@@ -125,7 +130,11 @@ def test_the_local_path(local_dev: WispDev) -> None:
 
 @pytest.mark.cluster
 def test_the_cluster_path(
-    kubectl: Kubectl, kubeconfig: Path, namespace: str, operator: OperatorProcess, node_agent: Any,
+    kubectl: Kubectl,
+    kubeconfig: Path,
+    namespace: str,
+    operator: OperatorProcess,
+    node_agent: Any,
     gateway: GatewayProcess,  # noqa: F811
 ) -> None:
     _, cluster = sections()
@@ -146,8 +155,9 @@ def test_the_cluster_path(
             argv = [sys.executable, "-m", "wisp", *shlex.split(command)[1:]]
             if argv[3] not in ("invoke", "init"):
                 argv += ["-n", namespace]
-            done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=180, check=False,
-                                  cwd=ROOT)
+            done = subprocess.run(
+                argv, capture_output=True, text=True, env=env, timeout=180, check=False, cwd=ROOT
+            )
             if argv[3] == "logs":  # no kubelet in the test cluster: the API's error, as one line
                 assert done.stderr.startswith("wisp: cannot read the logs of pod"), done.stderr
             else:

@@ -125,6 +125,28 @@ CASES = [
         body=b"caf\xe9",
     ),
     Case(
+        "proxy-response-base64-body",
+        "value",
+        Call(_json({"value": {"statusCode": 200, "body": "aGk=", "isBase64Encoded": True}})),
+        200,
+        body=b"hi",
+        headers={"Content-Type": "application/json"},
+    ),
+    Case(
+        "proxy-response-object-body-is-json",
+        "value",
+        Call(_json({"value": {"statusCode": 418, "body": {"tea": True}}})),
+        418,
+        json={"tea": True},
+    ),
+    Case(
+        "proxy-response-invalid-header",
+        "value",
+        Call(_json({"value": {"statusCode": 200, "headers": {"X-Bad": "a\r\nb"}, "body": ""}})),
+        500,
+        check=lambda b: _error(b, "InvalidHandlerResponse"),
+    ),
+    Case(
         "unknown-event-type",
         "echo",
         Call(b"{}", headers={"X-Wisp-Event": "carrier-pigeon"}),
@@ -421,3 +443,19 @@ async def test_dependencies_are_installed_and_loaded(
     again: list[str] = []
     await install_dependencies(language.runtime, code_dir, deps_dir, log_sink=again.append)
     assert any("already installed" in line for line in again), again
+
+
+async def test_proxy_response_headers(start: Start, http: aiohttp.ClientSession) -> None:
+    response_value = {
+        "statusCode": 202,
+        "headers": {"X-Single": "1", "Content-Type": "text/plain", "Content-Length": "999"},
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+        "body": "accepted",
+    }
+    runtime = await start("value")
+    async with http.post(runtime.url, json={"value": response_value}) as response:
+        assert response.status == 202
+        assert await response.read() == b"accepted"  # framed by the server, not the handler
+        assert response.headers["X-Single"] == "1"
+        assert response.headers["Content-Type"] == "text/plain"
+        assert sorted(response.headers.getall("Set-Cookie")) == ["a=1", "b=2"]

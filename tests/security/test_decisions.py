@@ -181,3 +181,31 @@ def test_redaction_covers_every_logger_and_tracebacks(caplog: pytest.LogCaptureF
         uninstall()
     assert "super-secret-value" not in caplog.text
     assert caplog.text.count(MASK) >= 2
+
+
+def test_settings_from_environment() -> None:
+    from wisp.security.settings import settings_from_env
+
+    empty = settings_from_env({})
+    assert empty.public_by_default is False
+    assert empty.admin_token is None
+    assert settings_from_env({}, public_by_default=True).public_by_default is True
+    assert (
+        settings_from_env({"WISP_PUBLIC_BY_DEFAULT": "false"}, public_by_default=True).public_by_default
+        is False
+    )
+    full = settings_from_env(
+        {
+            "WISP_PUBLIC_BY_DEFAULT": "true",
+            "WISP_ADMIN_TOKEN": "adm-token",
+            "WISP_MAX_INFLIGHT": "5",
+            "WISP_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7",
+            "WISP_MAX_URL_BYTES": "100",
+            "WISP_CALLBACK_ALLOW": "127.0.0.1/32,hooks.svc",
+        }
+    )
+    assert (full.public_by_default, full.admin_token, full.max_inflight) == (True, "adm-token", 5)
+    assert [str(n) for n in full.trusted_proxies] == ["10.0.0.0/8", "192.168.1.7/32"]
+    assert full.limits.max_url_bytes == 100
+    assert full.callbacks.allows_host("hooks.svc")
+    assert "adm-token" not in repr(full)

@@ -138,6 +138,8 @@ class Autoscaler:
         state = replace(tracked.state, ready=item.ready)
         decision = decide(state, samples, ScaleTarget.of(fn), wall, self.settings.decider)
         tracked.last = decision
+        if self.record is not None:
+            self.record(key, "desired", decision.desired)
         if decision.desired != tracked.state.desired:
             log.info("scaling %s %d -> %d (%s)", key, tracked.state.desired, decision.desired,
                      decision.reason.value)
@@ -147,8 +149,6 @@ class Autoscaler:
                 log.warning("scaling %s failed: %s", key, exc)
                 return
         tracked.state = decision.state
-        if self.record is not None:
-            self.record(key, "desired", decision.desired)
         await self._publish(key, tracked)
 
     async def _publish(self, key: str, tracked: _Tracked) -> None:

@@ -19,10 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     cluster = kube.connect(args)
     cluster.get(kube.FUNCTIONS, args.name)  # a clear "not found" before anything is deleted
-    triggers = [] if args.keep_triggers else [
-        t["metadata"]["name"] for t in cluster.list_all(kube.TRIGGERS)
-        if (t.get("spec") or {}).get("function") == args.name
-    ]
+    triggers = (
+        []
+        if args.keep_triggers
+        else [
+            t["metadata"]["name"]
+            for t in cluster.list_all(kube.TRIGGERS)
+            if (t.get("spec") or {}).get("function") == args.name
+        ]
+    )
     for name in triggers:
         cluster.delete(kube.TRIGGERS, name)
         print(f"trigger/{name} deleted")

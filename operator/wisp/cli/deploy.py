@@ -24,8 +24,9 @@ from wisp.cli.source import FUNCTION_FILE, FunctionSource, load_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", nargs="?", default=".",
-                        help="a function folder (with function.yaml) or a YAML file (.)")
+    parser.add_argument(
+        "path", nargs="?", default=".", help="a function folder (with function.yaml) or a YAML file (.)"
+    )
     parser.add_argument("--image", help="deploy this image as the function's code (code.image)")
     parser.add_argument("--no-wait", action="store_true", help="apply and return at once")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for Ready (120)")
@@ -35,8 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def manifest_path(path: Path) -> Path:
     if path.is_dir():
         if not (path / FUNCTION_FILE).is_file():
-            raise CliError(f"{path} has no {FUNCTION_FILE}: create one with `wisp init NAME`, "
-                           "or pass a Function YAML file")
+            raise CliError(
+                f"{path} has no {FUNCTION_FILE}: create one with `wisp init NAME`, "
+                "or pass a Function YAML file"
+            )
         return path / FUNCTION_FILE
     if not path.is_file():
         raise CliError(f"{path} does not exist: pass a function folder or a Function YAML file")
@@ -72,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
         obj = cluster.apply(manifest)
         applied.append(obj)
         if not args.output:
-            print(f"{manifest['kind'].lower()}/{manifest['metadata']['name']} applied "
-                  f"(namespace {cluster.namespace})")
+            print(
+                f"{manifest['kind'].lower()}/{manifest['metadata']['name']} applied "
+                f"(namespace {cluster.namespace})"
+            )
     functions = [obj for obj in applied if obj.get("kind") == "Function"]
     if not args.no_wait:
         functions = [wait_ready(cluster, obj, args.timeout, quiet=bool(args.output)) for obj in functions]
@@ -115,7 +120,9 @@ def wait_ready(cluster: kube.Cluster, obj: dict[str, Any], timeout: float, *, qu
         if done:
             return obj
         if time.monotonic() > deadline:
-            raise CliError(f"{name} was not Ready within {timeout:g}s ({text}); "
-                           f"`wisp describe {name} -n {cluster.namespace}` shows why")
+            raise CliError(
+                f"{name} was not Ready within {timeout:g}s ({text}); "
+                f"`wisp describe {name} -n {cluster.namespace}` shows why"
+            )
         time.sleep(0.5)
         obj = cluster.get(kube.FUNCTIONS, name)

@@ -34,13 +34,22 @@ def _event_time(event: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     cluster = kube.connect(args)
     obj = cluster.get(kube.FUNCTIONS, args.name)
-    triggers = [t for t in cluster.list_all(kube.TRIGGERS)
-                if (t.get("spec") or {}).get("function") == args.name]
+    triggers = [
+        t for t in cluster.list_all(kube.TRIGGERS) if (t.get("spec") or {}).get("function") == args.name
+    ]
     events = sorted(cluster.events("Function", args.name), key=_event_time)[-RECENT_EVENTS:]
     if args.output:
-        emit({"function": obj, "triggers": triggers,
-              "events": [{"time": _event_time(e), "type": e.type, "reason": e.reason,
-                          "message": e.message} for e in events]}, args.output)
+        emit(
+            {
+                "function": obj,
+                "triggers": triggers,
+                "events": [
+                    {"time": _event_time(e), "type": e.type, "reason": e.reason, "message": e.message}
+                    for e in events
+                ],
+            },
+            args.output,
+        )
         return 0
     meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     scale = spec.get("scale") or {}
@@ -62,18 +71,36 @@ def run(args: argparse.Namespace) -> int:
     ]
     conditions = list(kube.conditions(obj))
     if conditions:
-        lines.append(_indent(table(["TYPE", "STATUS", "REASON", "MESSAGE"],
-                                   [[c.get("type"), c.get("status"), c.get("reason", ""),
-                                     c.get("message", "")] for c in conditions])))
+        lines.append(
+            _indent(
+                table(
+                    ["TYPE", "STATUS", "REASON", "MESSAGE"],
+                    [
+                        [c.get("type"), c.get("status"), c.get("reason", ""), c.get("message", "")]
+                        for c in conditions
+                    ],
+                )
+            )
+        )
     else:
         lines.append("  (none yet: is the wisp operator running?)")
     lines += ["", "Triggers:"]
-    lines.append(_indent(table(["NAME", "KIND", "ROUTE"], [[t["metadata"]["name"], *_route(t)]
-                                                          for t in triggers])) if triggers else "  (none)")
+    lines.append(
+        _indent(table(["NAME", "KIND", "ROUTE"], [[t["metadata"]["name"], *_route(t)] for t in triggers]))
+        if triggers
+        else "  (none)"
+    )
     lines += ["", "Events:"]
-    lines.append(_indent(table(["TIME", "TYPE", "REASON", "MESSAGE"],
-                               [[_event_time(e), e.type, e.reason, e.message] for e in events]))
-                 if events else "  (none)")
+    lines.append(
+        _indent(
+            table(
+                ["TIME", "TYPE", "REASON", "MESSAGE"],
+                [[_event_time(e), e.type, e.reason, e.message] for e in events],
+            )
+        )
+        if events
+        else "  (none)"
+    )
     print("\n".join(lines))
     return 0
 

@@ -9,19 +9,29 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("directory", nargs="?", default="examples",
-                        help="folder of Function/Trigger YAML files and function folders (examples)")
+    parser.add_argument(
+        "directory",
+        nargs="?",
+        default="examples",
+        help="folder of Function/Trigger YAML files and function folders (examples)",
+    )
     parser.add_argument("--port", type=int, default=8080, help="gateway port (8080)")
-    parser.add_argument("--admin-port", type=int, default=9090,
-                        help="/metrics and /system/* port (9090)")
+    parser.add_argument("--admin-port", type=int, default=9090, help="/metrics and /system/* port (9090)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    parser.add_argument("--redis-url", default=os.environ.get("WISP_REDIS_URL") or None,
-                        help="Redis for queue/schedule triggers and async calls (WISP_REDIS_URL); "
-                        "default: an embedded redis-server if installed")
-    parser.add_argument("--namespace", default="default",
-                        help="namespace of Functions that name none (default)")
-    parser.add_argument("--no-prewarm", action="store_true",
-                        help="start each Python runtime as a fresh interpreter (slower cold starts)")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("WISP_REDIS_URL") or None,
+        help="Redis for queue/schedule triggers and async calls (WISP_REDIS_URL); "
+        "default: an embedded redis-server if installed",
+    )
+    parser.add_argument(
+        "--namespace", default="default", help="namespace of Functions that name none (default)"
+    )
+    parser.add_argument(
+        "--no-prewarm",
+        action="store_true",
+        help="start each Python runtime as a fresh interpreter (slower cold starts)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="log the gateway's decisions")
 
 
@@ -29,8 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from wisp.dev.supervisor import DevSettings
     from wisp.dev.supervisor import run as run_dev
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="wisp dev: %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="wisp dev: %(levelname)s %(name)s: %(message)s",
+    )
     settings = DevSettings(
         directory=Path(args.directory),
         host=args.host,

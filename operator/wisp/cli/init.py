@@ -23,8 +23,9 @@ NEXT_STEPS = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the function's name (a DNS label: lowercase, digits, '-')")
-    parser.add_argument("--runtime", "-r", choices=sorted(RUNTIMES), default="python",
-                        help="language of the handler (python)")
+    parser.add_argument(
+        "--runtime", "-r", choices=sorted(RUNTIMES), default="python", help="language of the handler (python)"
+    )
     parser.add_argument("--dir", default=".", help="where to create the folder NAME (.)")
 
 
@@ -61,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"created {target}/ ({args.runtime}, {RUNTIMES[args.runtime]}):")
     for path in files:
         print(f"  {path.relative_to(target)}")
-    print(f"next: cd {target} && {NEXT_STEPS[args.runtime]}   then: wisp dev {target.parent}   "
-          f"or: wisp deploy {target}")
+    print(
+        f"next: cd {target} && {NEXT_STEPS[args.runtime]}   then: wisp dev {target.parent}   "
+        f"or: wisp deploy {target}"
+    )
     return 0

@@ -24,16 +24,18 @@ DEFAULT_GATEWAY = "http://127.0.0.1:8080"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the function")
-    parser.add_argument("--data", "-d", default="{}",
-                        help="the event: JSON text, @file, or @- for stdin ({})")
-    parser.add_argument("--async", dest="asynchronous", action="store_true",
-                        help="queue the call; print its invocation id")
-    parser.add_argument("--gateway", default=None,
-                        help=f"gateway URL (WISP_GATEWAY_URL; {DEFAULT_GATEWAY})")
+    parser.add_argument(
+        "--data", "-d", default="{}", help="the event: JSON text, @file, or @- for stdin ({})"
+    )
+    parser.add_argument(
+        "--async", dest="asynchronous", action="store_true", help="queue the call; print its invocation id"
+    )
+    parser.add_argument("--gateway", default=None, help=f"gateway URL (WISP_GATEWAY_URL; {DEFAULT_GATEWAY})")
     parser.add_argument("-n", "--namespace", help="the function's namespace (the gateway's default)")
     parser.add_argument("--timeout", type=float, default=960.0, help="seconds to wait for the answer")
-    parser.add_argument("-o", "--output", choices=("json", "yaml"),
-                        help="print status, headers and body for scripts")
+    parser.add_argument(
+        "-o", "--output", choices=("json", "yaml"), help="print status, headers and body for scripts"
+    )
 
 
 def read_data(data: str) -> bytes:
@@ -48,7 +50,7 @@ def read_data(data: str) -> bytes:
     try:
         json.loads(raw or b"{}")
     except ValueError as exc:
-        raise CliError(f"--data is not JSON ({exc}); quote it: --data '{{\"name\": \"ada\"}}'") from None
+        raise CliError(f'--data is not JSON ({exc}); quote it: --data \'{{"name": "ada"}}\'') from None
     return raw
 
 
@@ -63,8 +65,12 @@ def run(args: argparse.Namespace) -> int:
     prefix = "/async-function/" if args.asynchronous else "/function/"
     if not base.startswith(("http://", "https://")):
         raise CliError(f"the gateway URL {base!r} must start with http:// or https://")
-    request = urllib.request.Request(f"{base}{prefix}{target}", data=body, method="POST",  # noqa: S310
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(  # noqa: S310 - checked to be http(s) above
+        f"{base}{prefix}{target}",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=args.timeout) as response:  # noqa: S310 - http(s) URL
             status, headers, payload = response.status, dict(response.headers), response.read()
@@ -72,8 +78,10 @@ def run(args: argparse.Namespace) -> int:
         status, headers, payload = exc.code, dict(exc.headers), exc.read()
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise CliError(f"cannot reach the gateway at {base} ({reason}): start `wisp dev`, "
-                       "port-forward the gateway, or pass --gateway / WISP_GATEWAY_URL") from None
+        raise CliError(
+            f"cannot reach the gateway at {base} ({reason}): start `wisp dev`, "
+            "port-forward the gateway, or pass --gateway / WISP_GATEWAY_URL"
+        ) from None
     if args.output:
         emit({"status": status, "headers": headers, "body": _decoded(payload)}, args.output)
     else:

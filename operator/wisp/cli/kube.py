@@ -40,15 +40,19 @@ def add_arguments(parser: argparse.ArgumentParser, *, output: bool = False) -> N
 
 
 def kubeconfig_path(explicit: str | None) -> str:
-    candidates = [explicit] if explicit else [
-        *(os.environ.get("KUBECONFIG") or "").split(os.pathsep), str(Path.home() / ".kube" / "config")
-    ]
+    candidates = (
+        [explicit]
+        if explicit
+        else [*(os.environ.get("KUBECONFIG") or "").split(os.pathsep), str(Path.home() / ".kube" / "config")]
+    )
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return candidate
     looked = explicit or " or ".join(c for c in candidates if c)
-    raise CliError(f"no kubeconfig found (looked at {looked}): pass --kubeconfig or set KUBECONFIG "
-                   "to your cluster's; to run without a cluster use `wisp dev`")
+    raise CliError(
+        f"no kubeconfig found (looked at {looked}): pass --kubeconfig or set KUBECONFIG "
+        "to your cluster's; to run without a cluster use `wisp dev`"
+    )
 
 
 @dataclass
@@ -70,14 +74,16 @@ class Cluster:
     def get(self, plural: str, name: str) -> dict[str, Any]:
         with self.errors(f"{plural[:-1]} {name}"):
             obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, plural, name)
+                GROUP, VERSION, self.namespace, plural, name
+            )
             return obj
 
     def list_all(self, plural: str, selector: str | None = None) -> list[dict[str, Any]]:
         with self.errors(plural):
             kwargs = {"label_selector": selector} if selector else {}
-            listed = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, plural,
-                                                               **kwargs)
+            listed = self.custom.list_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, plural, **kwargs
+            )
             return list(listed.get("items") or [])
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -87,9 +93,18 @@ class Cluster:
         with self.errors(f"{manifest['kind']} {name}"):
             # The generated client does not decode apply answers of custom objects: read it raw.
             response = self.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, plural, name, body,
-                field_manager=FIELD_MANAGER, force=True, field_validation="Strict",
-                _content_type=APPLY, _preload_content=False)
+                GROUP,
+                VERSION,
+                self.namespace,
+                plural,
+                name,
+                body,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                field_validation="Strict",
+                _content_type=APPLY,
+                _preload_content=False,
+            )
             obj: dict[str, Any] = json.loads(response.data)
             return obj
 
@@ -101,8 +116,11 @@ class Cluster:
 
     def pods(self, function: str) -> list[Any]:
         with self.errors("pods"):
-            return list(self.core.list_namespaced_pod(
-                self.namespace, label_selector=f"{FUNCTION_LABEL}={function}").items)
+            return list(
+                self.core.list_namespaced_pod(
+                    self.namespace, label_selector=f"{FUNCTION_LABEL}={function}"
+                ).items
+            )
 
     def events(self, kind: str, name: str) -> list[Any]:
         with self.errors("events"):
@@ -129,9 +147,10 @@ class _Translate:
         if isinstance(exc, ApiException):
             raise api_error(exc, self.what, self.cluster.namespace) from None
         if isinstance(exc, Urllib3Error | OSError):
-            raise CliError(f"cannot reach the Kubernetes API server at {self.cluster.server}: "
-                           f"{_short(exc)}; check the cluster is up and the kubeconfig points at it"
-                           ) from None
+            raise CliError(
+                f"cannot reach the Kubernetes API server at {self.cluster.server}: "
+                f"{_short(exc)}; check the cluster is up and the kubeconfig points at it"
+            ) from None
 
 
 def _short(exc: BaseException) -> str:
@@ -145,10 +164,13 @@ def api_error(exc: ApiException, what: str, namespace: str) -> CliError:
     if exc.status == 404:
         details = status.get("details") or {}
         if not status or not details.get("name"):
-            return CliError("the wisp CRDs are not installed in this cluster (no wisp.dev/v1alpha1 "
-                            "resources): kubectl apply -f crds/ or helm install wisp deploy/helm/wisp")
-        return CliError(f"{what} not found in namespace {namespace} (`wisp list -n {namespace}` "
-                        "shows what exists)")
+            return CliError(
+                "the wisp CRDs are not installed in this cluster (no wisp.dev/v1alpha1 "
+                "resources): kubectl apply -f crds/ or helm install wisp deploy/helm/wisp"
+            )
+        return CliError(
+            f"{what} not found in namespace {namespace} (`wisp list -n {namespace}` shows what exists)"
+        )
     # Server-side apply reports fields the schema does not declare as a 500 "typed patch" error.
     if exc.status in (400, 422) or "not declared in schema" in message:
         return CliError(f"the API server rejected {what}: {message}")
@@ -184,8 +206,11 @@ def connect(args: argparse.Namespace) -> Cluster:
         api = config.new_client_from_config(config_file=path, context=context_name)
     except (config.ConfigException, OSError, ValueError) as exc:
         raise CliError(f"cannot use kubeconfig {path}: {exc}") from None
-    namespace = getattr(args, "namespace", None) or ((chosen or {}).get("context") or {}).get(
-        "namespace") or "default"
+    namespace = (
+        getattr(args, "namespace", None)
+        or ((chosen or {}).get("context") or {}).get("namespace")
+        or "default"
+    )
     return Cluster(api, namespace, api.configuration.host)
 
 

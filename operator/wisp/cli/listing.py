@@ -21,9 +21,11 @@ DEFAULT_ADMIN = "http://127.0.0.1:9090"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     kube.add_arguments(parser, output=True)
-    parser.add_argument("--admin-url", default=None,
-                        help=f"the gateway's admin URL for invocation counts "
-                        f"(WISP_GATEWAY_ADMIN_URL; {DEFAULT_ADMIN})")
+    parser.add_argument(
+        "--admin-url",
+        default=None,
+        help=f"the gateway's admin URL for invocation counts (WISP_GATEWAY_ADMIN_URL; {DEFAULT_ADMIN})",
+    )
 
 
 def invocations(admin_url: str) -> dict[tuple[str, str], int]:
@@ -33,8 +35,11 @@ def invocations(admin_url: str) -> dict[tuple[str, str], int]:
             stats = json.loads(resp.read())
     except (OSError, ValueError):
         return {}
-    return {(row["function"], row["namespace"]): int(row.get("invocations") or 0)
-            for row in stats.get("functions") or () if isinstance(row, dict)}
+    return {
+        (row["function"], row["namespace"]): int(row.get("invocations") or 0)
+        for row in stats.get("functions") or ()
+        if isinstance(row, dict)
+    }
 
 
 def row(obj: dict[str, Any], counts: dict[tuple[str, str], int]) -> dict[str, Any]:
@@ -64,9 +69,20 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no functions in namespace {cluster.namespace} (create one: wisp init NAME; wisp deploy NAME)")
         return 0
-    print(table(
-        ["NAME", "RUNTIME", "READY", "REPLICAS", "URL", "INVOCATIONS"],
-        [[r["name"], r["runtime"], r["ready"], f"{r['readyReplicas']}/{r['replicas']}", r["url"],
-          "-" if r["invocations"] is None else r["invocations"]] for r in rows],
-    ))
+    print(
+        table(
+            ["NAME", "RUNTIME", "READY", "REPLICAS", "URL", "INVOCATIONS"],
+            [
+                [
+                    r["name"],
+                    r["runtime"],
+                    r["ready"],
+                    f"{r['readyReplicas']}/{r['replicas']}",
+                    r["url"],
+                    "-" if r["invocations"] is None else r["invocations"],
+                ]
+                for r in rows
+            ],
+        )
+    )
     return 0

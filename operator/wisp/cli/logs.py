@@ -78,8 +78,11 @@ def run(args: argparse.Namespace) -> int:
     cluster.get(kube.FUNCTIONS, args.name)
     pods = _names(cluster.pods(args.name))
     if not pods and not args.follow:
-        print(f"{args.name} has no running pods (it is at zero replicas): call it and try again, "
-              f"or follow with -f", file=sys.stderr)
+        print(
+            f"{args.name} has no running pods (it is at zero replicas): call it and try again, "
+            f"or follow with -f",
+            file=sys.stderr,
+        )
         return 0
     if not args.follow:
         texts = {pod: read_pod_log(cluster, pod, **_log_kwargs(args)) for pod in pods}
@@ -97,7 +100,8 @@ def follow(cluster: kube.Cluster, args: argparse.Namespace) -> int:
     def stream(pod: str) -> None:
         try:
             response = cluster.core.read_namespaced_pod_log(
-                pod, cluster.namespace, follow=True, _preload_content=False, **_log_kwargs(args))
+                pod, cluster.namespace, follow=True, _preload_content=False, **_log_kwargs(args)
+            )
             pending = b""
             for chunk in response.stream(4096):
                 *lines, pending = (pending + chunk).split(b"\n")
@@ -105,8 +109,9 @@ def follow(cluster: kube.Cluster, args: argparse.Namespace) -> int:
                     for raw in lines:
                         print(f"{pod} | {split_timestamp(raw.decode('utf-8', 'replace'))[1]}", flush=True)
         except ApiException as exc:
-            failures.append(f"cannot read the logs of pod {pod}: "
-                            f"{kube.api_error(exc, f'pod {pod}', cluster.namespace)}")
+            failures.append(
+                f"cannot read the logs of pod {pod}: {kube.api_error(exc, f'pod {pod}', cluster.namespace)}"
+            )
         finally:
             with lock:
                 followed.discard(pod)

@@ -32,9 +32,25 @@ FUNCTION_FILE = "function.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
 # Largest code a ConfigMap can carry (the API server refuses objects past ~1 MiB).
 MAX_CODE_BYTES = 900 * 1024
-_LEFT_OUT = ("function.yaml", "function.yml", "README*", "readme*", "test_*.py", "*_test.py",
-             "*.test.js", "*.spec.js", "*.test.mjs", "conftest.py", "*.pyc", "*.class", "*.jar",
-             "package-lock.json", "pom.xml", "Dockerfile", ".*")
+_LEFT_OUT = (
+    "function.yaml",
+    "function.yml",
+    "README*",
+    "readme*",
+    "test_*.py",
+    "*_test.py",
+    "*.test.js",
+    "*.spec.js",
+    "*.test.mjs",
+    "conftest.py",
+    "*.pyc",
+    "*.class",
+    "*.jar",
+    "package-lock.json",
+    "pom.xml",
+    "Dockerfile",
+    ".*",
+)
 
 
 class SourceError(Exception):
@@ -118,8 +134,11 @@ def code_files(folder: Path) -> dict[str, str]:
         except UnicodeDecodeError:
             raise SourceError(entry, "is not UTF-8 text; put binary code in an image (--image)") from None
     if total > MAX_CODE_BYTES:
-        raise SourceError(folder, f"holds {total} bytes of code, more than a ConfigMap takes; "
-                          "build an image and deploy with --image")
+        raise SourceError(
+            folder,
+            f"holds {total} bytes of code, more than a ConfigMap takes; "
+            "build an image and deploy with --image",
+        )
     if not files:
         raise SourceError(folder, "holds no code files")
     return files

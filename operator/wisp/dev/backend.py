@@ -25,9 +25,9 @@ import aiohttp
 
 from wisp.api.trigger import Trigger
 from wisp.cli.source import FunctionSource
+from wisp.dev.prewarm import ForkedRuntime, ForkServer
 from wisp.dev.workspace import PreparedCode
 from wisp.gateway.backend import BackendEvents, Endpoint, FunctionInfo, StatusUpdate
-from wisp.dev.prewarm import ForkedRuntime, ForkServer
 from wisp.launcher import LaunchError, LaunchSpec, RuntimeProcess, install_dependencies, start_runtime
 
 log = logging.getLogger("wisp.dev")
@@ -163,8 +163,12 @@ class LocalBackend:
 
     def pids(self) -> list[int]:
         """Every runtime process running now (tests and the shutdown report)."""
-        return [r.process.pid for s in self.functions.values() for r in s.replicas
-                if r.process is not None and r.process.returncode is None]
+        return [
+            r.process.pid
+            for s in self.functions.values()
+            for r in s.replicas
+            if r.process is not None and r.process.returncode is None
+        ]
 
     # -- replicas --------------------------------------------------------------------------------
 
@@ -176,7 +180,7 @@ class LocalBackend:
             served.replicas.append(replica)
             replica.task = asyncio.create_task(self._run(served, replica), name=replica.name)
             live.append(replica)
-        for replica in reversed(live[served.desired:]):
+        for replica in reversed(live[served.desired :]):
             self._later(self._stop_replica(served, replica))
 
     async def _run(self, served: Served, replica: Replica) -> None:
@@ -266,7 +270,10 @@ class LocalBackend:
         name = f"{fn.name}-deps"
         try:
             await install_dependencies(
-                fn.spec.runtime, code.code_dir, code.deps_dir, env=code.environment(fn),
+                fn.spec.runtime,
+                code.code_dir,
+                code.deps_dir,
+                env=code.environment(fn),
                 log_sink=(lambda line: sink(name, line)) if sink is not None else None,
             )
         except LaunchError as exc:

@@ -43,8 +43,7 @@ def trigger_route(trigger: Trigger) -> str:
 
 def banner(facts: BannerFacts) -> str:
     lines = [
-        f"wisp dev: gateway on {facts.url}   console {facts.url}/ui/   "
-        f"metrics {facts.admin_url}/metrics",
+        f"wisp dev: gateway on {facts.url}   console {facts.url}/ui/   metrics {facts.admin_url}/metrics",
         f"  events: {facts.events}",
         f"  functions from {facts.directory}:",
     ]
@@ -64,7 +63,7 @@ def banner(facts: BannerFacts) -> str:
     if callable_:
         first = sorted(callable_, key=lambda s: (s.function.name != "hello", s.key))[0].function
         path = function_path(first.name, first.namespace, facts.default_namespace)
-        lines.append(f"  try:  curl -s -d '{{\"name\": \"wisp\"}}' {facts.url}{path}")
+        lines.append(f'  try:  curl -s -d \'{{"name": "wisp"}}\' {facts.url}{path}')
     lines.append(f"  watching {facts.directory} for changes; Ctrl-C stops everything")
     lines.append("wisp dev: ready")
     return "\n".join(lines)

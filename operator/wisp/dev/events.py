@@ -44,9 +44,7 @@ class GatewayInvoker:
     def __init__(self, parts: Components) -> None:
         self._parts = parts
 
-    async def __call__(
-        self, function_key: str, body: bytes, headers: Mapping[str, str]
-    ) -> InvocationResult:
+    async def __call__(self, function_key: str, body: bytes, headers: Mapping[str, str]) -> InvocationResult:
         started = time.perf_counter()
         result = await self._parts.gateway.invoke(function_key, body, headers)
         pending = result.status in (503, 504) and any(e in result.body for e in _HELD_ERRORS)
@@ -91,8 +89,12 @@ def queue_extension(
             await manager.close(grace=2.0)
             await broker.close()
 
-        add_routes(app, manager.invocations, lookup,
-                   RouteSettings(settings.default_namespace, settings.max_body_bytes))
+        add_routes(
+            app,
+            manager.invocations,
+            lookup,
+            RouteSettings(settings.default_namespace, settings.max_body_bytes),
+        )
         app.cleanup_ctx.append(lifetime)
 
     return extend
@@ -102,13 +104,10 @@ def disabled_extension(reason: str) -> Callable[[web.Application, Components], N
     """Async routes that say why events are off instead of a confusing 404."""
 
     async def off(_: web.Request) -> web.Response:
-        return web.json_response(
-            {"errorType": "QueueDisabled", "errorMessage": reason}, status=503
-        )
+        return web.json_response({"errorType": "QueueDisabled", "errorMessage": reason}, status=503)
 
     def extend(app: web.Application, parts: Components) -> None:
         app.router.add_post("/async-function/{name}", off)
         app.router.add_get("/invocations/{id}", off)
 
     return extend
-

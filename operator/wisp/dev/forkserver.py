@@ -93,8 +93,9 @@ def _child(listener: socket.socket, conn: socket.socket, request: dict[str, Any]
 def serve(path: str) -> None:
     # The imports a runtime needs, done once; children inherit them.
     import aiohttp.web_server  # noqa: F401
-    import wisp_runtime.invoke  # noqa: F401
-    import wisp_runtime.main  # noqa: F401
+
+    import wisp_runtime.invoke
+    import wisp_runtime.main
     import wisp_runtime.server  # noqa: F401
 
     with contextlib.suppress(ImportError):

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wisp.api.contract import LISTENING_EVENT
 from wisp.dev.children import die_with_parent
-from wisp.launcher import LISTENING_EVENT, LaunchError, LaunchSpec, Readiness, runtime_images_dir
+from wisp.launcher import LaunchError, LaunchSpec, Readiness, runtime_images_dir
 
 _TAIL = 40
 
@@ -39,8 +40,12 @@ class ForkServer:
         env = {**os.environ, "PYTHONPATH": f"{python_dir}{os.pathsep}{existing}" if existing else python_dir}
         self.process = subprocess.Popen(  # noqa: ASYNC220 - returns at once; readiness awaited below
             [sys.executable, "-m", "wisp.dev.forkserver", self.path],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=None, env=env,
-            start_new_session=True, preexec_fn=die_with_parent(os.getpid()),  # noqa: PLW1509
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            env=env,
+            start_new_session=True,
+            preexec_fn=die_with_parent(os.getpid()),  # noqa: PLW1509
         )
         assert self.process.stdout is not None
         stdout = self.process.stdout
@@ -57,12 +62,18 @@ class ForkServer:
         return self.process.pid if self.process is not None else None
 
     async def launch(self, spec: LaunchSpec) -> ForkedRuntime:
-        code_dir = os.path.abspath(spec.code_dir)
-        env = {**os.environ, **spec.env, "WISP_CODE_DIR": code_dir, "WISP_HOST": spec.host,
-               "WISP_PORT": str(spec.port)}
+        code_dir = os.path.abspath(spec.code_dir)  # noqa: ASYNC240 - no I/O
+        env = {
+            **os.environ,
+            **spec.env,
+            "WISP_CODE_DIR": code_dir,
+            "WISP_HOST": spec.host,
+            "WISP_PORT": str(spec.port),
+        }
         read_end, write_end = os.pipe()
         try:
-            request = json.dumps({"env": env, "cwd": code_dir if os.path.isdir(code_dir) else ""})
+            cwd = code_dir if os.path.isdir(code_dir) else ""  # noqa: ASYNC240 - a stat, no waiting
+            request = json.dumps({"env": env, "cwd": cwd})
             answer = await asyncio.to_thread(self._ask, request.encode(), write_end)
         finally:
             os.close(write_end)
@@ -119,7 +130,8 @@ class ForkedRuntime:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0))
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+        )
         try:
             while line := await reader.readline():
                 self._line(line.decode("utf-8", "replace").rstrip("\n"))
@@ -149,14 +161,15 @@ class ForkedRuntime:
         with contextlib.suppress(ValueError):
             record = json.loads(line)
             if isinstance(record, dict) and record.get("event") == LISTENING_EVENT:
-                self._announced.set_result(Readiness(self.spec.host, int(record["port"]),
-                                                     bool(record.get("handlerLoaded", True))))
+                self._announced.set_result(
+                    Readiness(self.spec.host, int(record["port"]), bool(record.get("handlerLoaded", True)))
+                )
 
     async def wait_ready(self, timeout: float = 30.0) -> Readiness:  # noqa: ASYNC109
-        ended = asyncio.ensure_future(self._ended.wait())
+        ended: asyncio.Future[Any] = asyncio.ensure_future(self._ended.wait())
+        waiters: set[asyncio.Future[Any]] = {self._announced, ended}
         try:
-            await asyncio.wait({self._announced, ended}, timeout=timeout,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             ended.cancel()
         if self._announced.done():

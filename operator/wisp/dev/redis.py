@@ -17,6 +17,7 @@ import tempfile
 
 from wisp.dev.children import die_with_parent
 
+
 class EmbeddedRedisError(RuntimeError):
     pass
 
@@ -51,11 +52,30 @@ class EmbeddedRedis:
         self.port = _free_port()
         log = os.path.join(self._dir.name, "redis.log")
         self.process = subprocess.Popen(  # noqa: ASYNC220 - returns at once; readiness is awaited below
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self._dir.name,
-             "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
-             "--logfile", log],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=die_with_parent(os.getpid()),  # noqa: PLW1509
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                self._dir.name,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+                "--logfile",
+                log,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent(os.getpid()),  # noqa: PLW1509
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -100,8 +100,10 @@ class DevServer:
             key = source.trigger.key
             other = self._owner(key, path, "triggers")
             if other is not None:
-                now.errors.append(f"{display(path)}: metadata.name: Trigger {source.trigger.name} "
-                                  f"is already defined in {display(other)}")
+                now.errors.append(
+                    f"{display(path)}: metadata.name: Trigger {source.trigger.name} "
+                    f"is already defined in {display(other)}"
+                )
                 continue
             now.triggers[key] = source.trigger
             if before.triggers.get(key) != source.trigger:
@@ -118,8 +120,10 @@ class DevServer:
             key = source.key
             other = self._owner(key, path, "functions")
             if other is not None:
-                now.errors.append(f"{display(path)}: metadata.name: Function {source.function.name} "
-                                  f"is already defined in {display(other)}")
+                now.errors.append(
+                    f"{display(path)}: metadata.name: Function {source.function.name} "
+                    f"is already defined in {display(other)}"
+                )
                 continue
             now.functions[key] = source
             previous = before.functions.get(key)
@@ -134,8 +138,10 @@ class DevServer:
                 continue
             self.backend.upsert_function(source, code)
             if reload:
-                self.say(f"wisp dev: {'reloaded' if previous else 'added'} {source.function.name} "
-                         f"({display(path)})")
+                self.say(
+                    f"wisp dev: {'reloaded' if previous else 'added'} {source.function.name} "
+                    f"({display(path)})"
+                )
         for key in before.functions.keys() - now.functions.keys():
             self.backend.delete_function(key)
             if reload:
@@ -172,11 +178,14 @@ class DevServer:
         url = self.settings.redis_url
         if url:
             return queue_extension(self.backend, EventSettings(url, self.settings.namespace)), (
-                f"queue and schedule triggers on {url}")
+                f"queue and schedule triggers on {url}"
+            )
         binary = redis_server_binary() if self.settings.embedded_redis else None
         if binary is None:
-            reason = ("queue and schedule triggers and async calls are off: no Redis "
-                      "(pass --redis-url or WISP_REDIS_URL, or install redis-server)")
+            reason = (
+                "queue and schedule triggers and async calls are off: no Redis "
+                "(pass --redis-url or WISP_REDIS_URL, or install redis-server)"
+            )
             return disabled_extension(reason), reason.replace(": no", " (no", 1) + ")"
         self.redis = EmbeddedRedis(binary)
         try:
@@ -186,24 +195,33 @@ class DevServer:
             return disabled_extension(reason), reason
         return queue_extension(self.backend, EventSettings(self.redis.url, self.settings.namespace)), (
             f"queue and schedule triggers on an embedded redis-server ({self.redis.url}; "
-            "single machine, nothing kept after exit)")
+            "single machine, nothing kept after exit)"
+        )
 
     async def serve(self, stop: asyncio.Event, on_ready: Callable[[], None] | None = None) -> None:
         settings = self.settings
         if not settings.directory.is_dir():
-            raise DevError(f"{settings.directory} is not a directory: pass the folder of your "
-                           "Function YAML files (wisp dev examples/)")
+            raise DevError(
+                f"{settings.directory} is not a directory: pass the folder of your "
+                "Function YAML files (wisp dev examples/)"
+            )
         self._scan = scan(settings.directory)
         for path in self._scan:
             self.load(path)
         (extension, events_line), _ = await asyncio.gather(self.events_extension(), self._prewarm())
-        config = GatewayConfig(host=settings.host, port=settings.port, admin_port=settings.admin_port,
-                               default_namespace=settings.namespace,
-                               autoscale_tick=settings.autoscale_tick)
+        config = GatewayConfig(
+            host=settings.host,
+            port=settings.port,
+            admin_port=settings.admin_port,
+            default_namespace=settings.namespace,
+            autoscale_tick=settings.autoscale_tick,
+        )
         console = dev_console_extension(settings.directory, self.logbook, settings.namespace)
         app = make_app(config, self.backend, extensions=[extension, console])
-        runners = [web.AppRunner(app, access_log=None),
-                   web.AppRunner(make_admin_app(app[COMPONENTS]), access_log=None)]
+        runners = [
+            web.AppRunner(app, access_log=None),
+            web.AppRunner(make_admin_app(app[COMPONENTS]), access_log=None),
+        ]
         try:
             for runner in runners:
                 await runner.setup()
@@ -247,15 +265,19 @@ class DevServer:
         installs = [s for s in self.backend.functions.values() if s.dependencies is not None]
         for served in installs:
             self.say(f"wisp dev: installing dependencies of {served.source.function.name} ...")
-        await asyncio.gather(*(s.dependencies for s in installs if s.dependencies is not None),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(s.dependencies for s in installs if s.dependencies is not None), return_exceptions=True
+        )
 
     def _facts(self, events_line: str) -> BannerFacts:
         s = self.settings
         host = "127.0.0.1" if s.host in ("0.0.0.0", "") else s.host
         sources = [src for owned in self.owned.values() for src in owned.functions.values()]
-        unavailable = [(served.source.function.name, served.info.message)
-                       for served in self.backend.functions.values() if not served.info.ready]
+        unavailable = [
+            (served.source.function.name, served.info.message)
+            for served in self.backend.functions.values()
+            if not served.info.ready
+        ]
         return BannerFacts(
             url=f"http://{host}:{s.port}",
             admin_url=f"http://{host}:{s.admin_port}",
@@ -273,8 +295,10 @@ async def _listen(runner: web.AppRunner, host: str, port: int, flag: str) -> Non
     try:
         await web.TCPSite(runner, host, port, backlog=1024).start()
     except OSError as exc:
-        raise DevError(f"cannot listen on {host}:{port} ({exc.strerror}): "
-                       f"stop what uses it or pass {flag} with another port") from None
+        raise DevError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): "
+            f"stop what uses it or pass {flag} with another port"
+        ) from None
 
 
 def run(settings: DevSettings) -> int:

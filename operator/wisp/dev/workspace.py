@@ -67,12 +67,17 @@ def prepare(source: FunctionSource, workspace: Workspace) -> PreparedCode:
             target = source.folder / "target"
             if any(target.glob("*.jar")):
                 return PreparedCode(target, deps_dir)
-            return PreparedCode(None, deps_dir, f"runs from image {code.image}; build its jar with "
-                                f"`mvn package` in {source.folder} to run it locally")
+            return PreparedCode(
+                None,
+                deps_dir,
+                f"runs from image {code.image}; build its jar with "
+                f"`mvn package` in {source.folder} to run it locally",
+            )
         return PreparedCode(None, deps_dir, f"runs from image {code.image}, which wisp dev cannot run")
     if code.config_map is not None:
-        return PreparedCode(None, deps_dir, f"takes its code from ConfigMap {code.config_map}, "
-                            "which exists only in a cluster")
+        return PreparedCode(
+            None, deps_dir, f"takes its code from ConfigMap {code.config_map}, which exists only in a cluster"
+        )
     if source.folder is not None and source.code_from_folder:
         return PreparedCode(source.folder, deps_dir)
     files = fn.spec.code_files()
@@ -87,4 +92,3 @@ def prepare(source: FunctionSource, workspace: Workspace) -> PreparedCode:
             target.write_text(content, encoding="utf-8")
         staging.rename(code_dir)
     return PreparedCode(code_dir, deps_dir)
-

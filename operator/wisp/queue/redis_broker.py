@@ -10,6 +10,8 @@ Layout (docs/events.md has the user-facing part):
   error) and the producer's fields as ``f:<name>``, so meta can never clash with user fields.
 * deliveries stay in the group's pending list until acknowledged; consumers renew their own
   (``RENEW``) and take over others' after the visibility timeout (``XAUTOCLAIM``).
+* the hot path (accept: ``PUBLISH``; settle a success: ``ACK``) is one script call each, and
+  concurrent calls share round trips through ``CommandBatcher``.
 
 Connection errors and timeouts surface as ``BrokerUnavailable``.
 """
@@ -26,6 +28,7 @@ from redis.retry import Retry
 
 from wisp.queue import names, redis_scripts
 from wisp.queue.broker import SubscriptionSpec
+from wisp.queue.redis_batch import CommandBatcher, LuaScript
 from wisp.queue.redis_subscription import RedisSubscription, text, unavailable_as_broker_error
 from wisp.queue.settings import RedisSettings
 
@@ -57,7 +60,10 @@ class RedisBroker:
         self.blocking = _client(settings, read_block + settings.command_timeout + 1.0)
         self.promote_script = self.fast.register_script(redis_scripts.PROMOTE)
         self.renew_script = self.fast.register_script(redis_scripts.RENEW)
-        self._publish_once = self.fast.register_script(redis_scripts.PUBLISH_ONCE)
+        self.batcher = CommandBatcher(self.fast)
+        self.ack_script = LuaScript(redis_scripts.ACK)
+        self._publish_script = LuaScript(redis_scripts.PUBLISH)
+        self._publish_once = LuaScript(redis_scripts.PUBLISH_ONCE)
 
     async def ping(self) -> None:
         async with unavailable_as_broker_error():
@@ -72,15 +78,16 @@ class RedisBroker:
         record: Mapping[str, str],
         retention: float,
     ) -> str:
+        args: list[Any] = [int(retention * 1000), len(message)]
+        for key, value in message.items():
+            args += (key, value)
+        for key, value_text in record.items():
+            args += (key, value_text)
         async with unavailable_as_broker_error():
-            pipe = self.fast.pipeline(transaction=True)
-            if record:
-                key = names.record_key(record_id)
-                pipe.hset(key, mapping=_any(record))
-                pipe.pexpire(key, int(retention * 1000))
-            pipe.xadd(stream, _any(message))
-            replies: list[Any] = await pipe.execute()
-        return text(replies[-1])
+            reply: Any = await self.batcher.script(
+                self._publish_script, [stream, names.record_key(record_id)], args
+            )
+        return text(reply)
 
     async def publish_once(
         self,
@@ -99,8 +106,8 @@ class RedisBroker:
         for key, value_text in record.items():
             args += [key, value_text]
         async with unavailable_as_broker_error():
-            reply: Any = await self._publish_once(
-                keys=[dedupe_key, stream, names.record_key(record_id)], args=args
+            reply: Any = await self.batcher.script(
+                self._publish_once, [dedupe_key, stream, names.record_key(record_id)], args
             )
         return bool(reply)
 
@@ -134,6 +141,7 @@ class RedisBroker:
         return RedisSubscription(self, spec)
 
     async def close(self) -> None:
+        await self.batcher.close()
         await self.fast.aclose()
         await self.blocking.aclose()
 

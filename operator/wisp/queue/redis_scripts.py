@@ -7,6 +7,13 @@
   over are left alone.
 * ``PUBLISH_ONCE``: ``SET tick NX`` and XADD in one step: a schedule tick is enqueued once across
   replicas, and never marked done without being enqueued.
+* ``PUBLISH``: accept an async invocation: XADD the entry and write its record (HSET + PEXPIRE)
+  in one command, so the 202 costs one round trip and one reply to parse.
+* ``ACK``: settle a delivery that succeeded: write the record update (HSET + PEXPIRE), XACK, and
+  XDEL where wisp owns the stream, in one command.
+
+Scripts are called with ``EVALSHA`` through ``redis_batch.CommandBatcher`` (``NOSCRIPT`` loads
+them); each runs atomically, as the MULTI blocks they replace did.
 """
 
 from __future__ import annotations
@@ -55,4 +62,26 @@ if #record > 0 then
   redis.call('PEXPIRE', KEYS[3], ARGV[2])
 end
 return id
+"""
+
+PUBLISH = """
+local n = tonumber(ARGV[2])
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3, 2 + 2 * n))
+if #ARGV > 2 + 2 * n then
+  redis.call('HSET', KEYS[2], unpack(ARGV, 3 + 2 * n, #ARGV))
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+return id
+"""
+
+ACK = """
+if #ARGV > 4 then
+  redis.call('HSET', KEYS[2], unpack(ARGV, 5, #ARGV))
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] == '1' then
+  redis.call('XDEL', KEYS[1], ARGV[2])
+end
+return acked
 """

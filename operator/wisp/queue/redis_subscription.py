@@ -169,10 +169,20 @@ class RedisSubscription:
                 )
 
     async def ack(self, delivery: Delivery, *, record: RecordUpdate | None = None) -> None:
+        delete = self.spec.owned or delivery.stream == self._retry_stream
+        args: list[str | bytes | int] = [self.spec.group, delivery.entry_id, int(delete)]
+        record_key = delivery.stream  # unused without a record, but a key must be named
+        if record is not None:
+            record_key = names.record_key(record.record_id)
+            args.append(int(record.retention * 1000))
+            for key, value in record.fields.items():
+                args += (key, value)
+        else:
+            args.append(0)
         async with unavailable_as_broker_error():
-            pipe = self._broker.fast.pipeline(transaction=True)
-            self._settle(pipe, delivery, record)
-            await pipe.execute()
+            await self._broker.batcher.script(
+                self._broker.ack_script, [delivery.stream, record_key], args
+            )
 
     async def retry(
         self, delivery: Delivery, *, attempt: int, delay: float, error: str | None, now: float,

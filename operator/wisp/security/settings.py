@@ -77,11 +77,15 @@ def parse_networks(raw: str | None) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip())
 
 
-def settings_from_env(env: Mapping[str, str] | None = None) -> SecuritySettings:
+def settings_from_env(
+    env: Mapping[str, str] | None = None, *, public_by_default: bool = False
+) -> SecuritySettings:
+    """The settings from ``env`` (os.environ by default); ``public_by_default`` is the default
+    when ``WISP_PUBLIC_BY_DEFAULT`` is unset (``wisp dev`` passes True)."""
     env = os.environ if env is None else env
     defaults = InputLimits()
     return SecuritySettings(
-        public_by_default=_flag(env.get("WISP_PUBLIC_BY_DEFAULT"), False),
+        public_by_default=_flag(env.get("WISP_PUBLIC_BY_DEFAULT"), public_by_default),
         admin_token=env.get("WISP_ADMIN_TOKEN") or None,
         max_inflight=_int(env.get("WISP_MAX_INFLIGHT"), 10000),
         trusted_proxies=parse_networks(env.get("WISP_TRUSTED_PROXIES")),

@@ -65,10 +65,23 @@ def install(code_dir: str, deps_dir: str, log: LogWriter) -> int:
         return result.returncode
     with open(os.path.join(staging, STAMP), "w", encoding="utf-8") as handle:
         handle.write(digest + "\n")
-    shutil.rmtree(deps_dir, ignore_errors=True)
-    os.rename(staging, deps_dir)
+    replace_dir(staging, deps_dir)
     log.log("INFO", f"dependencies installed in {deps_dir}")
     return 0
+
+
+def replace_dir(staging: str, target: str) -> None:
+    """Makes ``target`` hold what ``staging`` holds, even if ``target`` is a mount point."""
+    shutil.rmtree(target, ignore_errors=True)  # a mount point keeps existing, emptied
+    try:
+        os.rename(staging, target)
+        return
+    except OSError:
+        pass
+    os.makedirs(target, exist_ok=True)
+    for name in os.listdir(staging):
+        shutil.move(os.path.join(staging, name), os.path.join(target, name))
+    os.rmdir(staging)
 
 
 def main() -> int:

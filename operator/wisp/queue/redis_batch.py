@@ -1,0 +1,154 @@
+"""Coalesces the hot-path Redis commands of concurrent callers into pipelined round trips.
+
+Every async accept and every acknowledgement is one Lua script call (``redis_scripts``). Issued
+one by one through redis-py, each would pay a pool checkout, a packing pass, a write and a read.
+``CommandBatcher`` queues the calls made while the previous round trip is in flight and sends
+them as one pipelined write on one connection, then reads the replies in order: one round trip
+for many callers under load, the same single round trip as before at low load. Each call is still
+its own command (a script runs atomically on its own), and each caller gets its own reply or
+error: batching changes when bytes move, not what any caller is told.
+
+Scripts go as ``EVALSHA``; a ``NOSCRIPT`` reply (Redis restarted, or ``SCRIPT FLUSH``) loads
+the script and re-sends just those calls, which Redis did not run. A connection error before any
+reply was read retries the batch once on a fresh connection (this heals pooled connections that
+died with a Redis restart); errors surface to the callers as redis-py's ``ConnectionError`` /
+``TimeoutError``, which the broker turns into ``BrokerUnavailable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+Arg = bytes | str | int | float
+
+
+@dataclass(frozen=True)
+class LuaScript:
+    """A script known by its SHA1, loaded into Redis on first ``NOSCRIPT``."""
+
+    source: str
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", hashlib.sha1(self.source.encode()).hexdigest())  # noqa: S324
+
+
+@dataclass
+class _Call:
+    command: tuple[Arg, ...]
+    future: asyncio.Future[Any]
+    script: LuaScript | None = None
+
+
+class CommandBatcher:
+    """One per broker. ``max_batch`` bounds the commands of one write (and its reply burst)."""
+
+    def __init__(self, client: aioredis.Redis, *, max_batch: int = 256) -> None:
+        self._pool = client.connection_pool
+        self._max_batch = max_batch
+        self._queued: list[_Call] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def execute(self, *command: Arg) -> Any:
+        """Run one command; returns its reply or raises its error."""
+        return await self._submit(_Call(command, asyncio.get_running_loop().create_future()))
+
+    async def script(self, script: LuaScript, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        """Run ``script`` (``EVALSHA``, loading it on ``NOSCRIPT``)."""
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        future = asyncio.get_running_loop().create_future()
+        return await self._submit(_Call(command, future, script))
+
+    async def _submit(self, call: _Call) -> Any:
+        if self._closed:
+            raise RedisConnectionError("the broker is closed")
+        self._queued.append(call)
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._drain(), name="redis batch")
+        return await call.future
+
+    async def _drain(self) -> None:
+        try:
+            while self._queued:
+                batch = self._queued[: self._max_batch]
+                del self._queued[: self._max_batch]
+                try:
+                    await self._round_trip(batch)
+                except BaseException as exc:
+                    _fail(batch, exc if isinstance(exc, Exception) else
+                          RedisConnectionError("the broker is closing"))
+                    if not isinstance(exc, Exception):
+                        raise
+        finally:
+            self._flusher = None
+            if self._closed:
+                _fail(self._queued, RedisConnectionError("the broker is closed"))
+                self._queued.clear()
+
+    async def _round_trip(self, batch: list[_Call]) -> None:
+        connection = await self._pool.get_connection()
+        try:
+            replies = await self._exchange(connection, batch)
+            missing = [call for call, reply in zip(batch, replies, strict=True)
+                       if isinstance(reply, NoScriptError) and call.script is not None]
+            if missing:
+                for script in {call.script.sha: call.script for call in missing
+                               if call.script is not None}.values():
+                    await connection.send_command("SCRIPT", "LOAD", script.source)
+                    await connection.read_response()
+                retried = await self._exchange(connection, missing)
+                redo = dict(zip((id(call) for call in missing), retried, strict=True))
+                replies = [redo.get(id(call), reply) for call, reply in zip(batch, replies,
+                                                                           strict=True)]
+        finally:
+            await self._pool.release(connection)
+        for call, reply in zip(batch, replies, strict=True):
+            if call.future.done():  # the caller gave up (cancelled)
+                continue
+            if isinstance(reply, ResponseError):
+                call.future.set_exception(reply)
+            else:
+                call.future.set_result(reply)
+
+    async def _exchange(self, connection: Any, batch: list[_Call]) -> list[Any]:
+        """Write ``batch`` and read one reply (or ``ResponseError``) per command."""
+        for attempt in (1, 2):
+            replies: list[Any] = []
+            try:
+                await connection.send_packed_command(
+                    connection.pack_commands([call.command for call in batch]), check_health=False
+                )
+                for _ in batch:
+                    try:
+                        replies.append(await connection.read_response())
+                    except ResponseError as exc:
+                        replies.append(exc)
+                return replies
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                await connection.disconnect()
+                # Nothing read back: the write went to a dead connection; one retry on a fresh
+                # one. Past the first reply the state is unknown: the callers get the error.
+                if attempt == 2 or replies:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+
+
+def _fail(calls: list[_Call], exc: Exception) -> None:
+    for call in calls:
+        if not call.future.done():
+            call.future.set_exception(exc)
