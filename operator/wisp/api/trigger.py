@@ -10,7 +10,7 @@ from typing import Any
 from wisp.api.function import NAME_RE, SpecError, _duration_in, _int_in, _require, _typed
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-RESERVED_PREFIXES = ("/function/", "/async-function/", "/system/", "/ui/")
+RESERVED_PREFIXES = ("/function/", "/async-function/", "/invocations/", "/system/", "/ui/")
 RESERVED_PATHS = ("/healthz", "/metrics")
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?$")
