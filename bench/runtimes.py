@@ -10,7 +10,8 @@ In one run, on this machine:
    p50/p99 latency, and each runtime's overhead over the bare server of its language.
 2. Cold start. ``runs`` fresh processes each: spawn → first 200 from ``/healthz`` (polled every
    millisecond over loopback, the same for every server). Median and spread.
-3. Import costs that explain the Python cold start (``python -X importtime`` is the detail).
+3. Import costs (CPU time) that explain the Python cold start (``python -X importtime`` has
+   the detail).
 
 Results go to the "Runtimes" section of docs/benchmarks.md; other sections are left alone.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -151,7 +153,8 @@ def warm(command: list[str], env: dict[str, str], port: int, calls: int) -> Warm
 
 
 def import_costs(runs: int) -> dict[str, float]:
-    """Fastest of ``runs`` fresh interpreters running each snippet (interpreter start included)."""
+    """CPU milliseconds (user + system) of a fresh interpreter running each snippet, interpreter
+    start included: the least of ``runs``, since other load on the machine only ever adds."""
     snippets = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "python: import asyncio": [sys.executable, "-c", "import asyncio"],
@@ -159,7 +162,7 @@ def import_costs(runs: int) -> dict[str, float]:
         "python: import aiohttp.web": [sys.executable, "-c", "import aiohttp.web"],
         "python: import uvloop": [sys.executable, "-c", "import uvloop"],
         "python: import prometheus_client": [sys.executable, "-c", "import prometheus_client"],
-        "python: wisp_runtime modules + aiohttp.web_server": [
+        "python: the runtime's modules + aiohttp.web_server + uvloop": [
             sys.executable,
             "-c",
             "import wisp_runtime.main, wisp_runtime.server, aiohttp.web_server, uvloop",
@@ -171,10 +174,12 @@ def import_costs(runs: int) -> dict[str, float]:
     for name, command in snippets.items():
         samples = []
         for _ in range(runs):
-            started = time.perf_counter()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run(command, env=env, check=True)
-            samples.append((time.perf_counter() - started) * 1000)
-        costs[name] = min(samples)  # the least disturbed run: other load only ever adds time
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+            samples.append(used * 1000)
+        costs[name] = min(samples)
     return costs
 
 

@@ -171,6 +171,7 @@ class ControlPlane:
                 f"--proxy-client-cert-file={proxy.cert}",
                 f"--proxy-client-key-file={proxy.key}",
                 "--allow-privileged=true",
+                "--kubelet-preferred-address-types=InternalIP",
                 "--profiling=false",
                 # Watch caches make watches cheap; one CPU core is plenty for the tests.
                 "--max-requests-inflight=800",

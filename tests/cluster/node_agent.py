@@ -32,6 +32,7 @@ from wisp.api import Runtime, contract
 from wisp.launcher import LaunchError, LaunchSpec, RuntimeProcess, install_dependencies, start_runtime
 from wisp.resources.names import FUNCTION_LABEL, RUNTIME_ANNOTATION
 
+from tests.cluster.kubelet_logs import start_log_server
 from tests.cluster.podnet import PodNetwork
 
 log = logging.getLogger("wisp.test.node-agent")
@@ -69,13 +70,22 @@ class NodeAgent:
         self.api = config.new_client_from_config(config_file=str(self.kubeconfig))
         self.core = client.CoreV1Api(self.api)
         self.network.setup()
-        self._register_node()
         self._loop = asyncio.new_event_loop()
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="node-agent", daemon=True)
         self._thread.start()
         ready.wait(10)
+        self._logs, port = asyncio.run_coroutine_threadsafe(
+            start_log_server(self.network.host_address, self.workdir, self._log_file), self._loop
+        ).result(timeout=10)
+        self._register_node(port)
         return self
+
+    def _log_file(self, namespace: str, name: str) -> Path | None:
+        for uid, run in list(self.pods.items()):
+            if (run.namespace, run.name) == (namespace, name):
+                return self.workdir / "pods" / uid / "function.log"
+        return None
 
     def stop(self) -> None:
         self._stop.set()
@@ -264,8 +274,8 @@ class NodeAgent:
         flag = "True" if ready else "False"
         status = {
             "phase": "Running" if waiting is None else "Pending",
-            "hostIP": "127.0.0.1",
-            "hostIPs": [{"ip": "127.0.0.1"}],
+            "hostIP": self.network.host_address,
+            "hostIPs": [{"ip": self.network.host_address}],
             "podIP": run.ip,
             "podIPs": [{"ip": run.ip}],
             "startTime": _now(),
@@ -311,6 +321,7 @@ class NodeAgent:
         with contextlib.suppress(asyncio.CancelledError):
             await self._consumer
         # Subprocess transports must be collected while their loop still runs.
+        await self._logs.cleanup()
         await asyncio.sleep(0.1)
         gc.collect()
 
@@ -325,7 +336,7 @@ class NodeAgent:
         with contextlib.suppress(ApiException):  # already bound, or gone
             self.core.create_namespaced_pod_binding(name, namespace, body, _preload_content=False)
 
-    def _register_node(self) -> None:
+    def _register_node(self, kubelet_port: int) -> None:
         node = {
             "metadata": {
                 "name": self.node_name,
@@ -339,8 +350,9 @@ class NodeAgent:
             "status": {
                 "capacity": capacity,
                 "allocatable": capacity,
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
                 "addresses": [
-                    {"type": "InternalIP", "address": "127.0.0.1"},
+                    {"type": "InternalIP", "address": self.network.host_address},
                     {"type": "Hostname", "address": self.node_name},
                 ],
                 "conditions": [

@@ -17,7 +17,6 @@ import subprocess
 from dataclasses import dataclass, field
 
 
-
 def _subnet_prefix() -> str:
     return f"10.{200 + os.getpid() % 50}"
 
@@ -47,6 +46,11 @@ class PodNetwork:
         return f"wpp{os.getpid() % 100000}"
 
     @property
+    def host_address(self) -> str:
+        """The host's end of the pod network (the node's address)."""
+        return f"{self.prefix}.0.1"
+
+    @property
     def wrapper(self) -> tuple[str, ...]:
         """Prefix that runs a command inside the pods' namespace."""
         return ("ip", "netns", "exec", self.name)
@@ -59,7 +63,7 @@ class PodNetwork:
         try:
             _ip("link", "add", self.host_link, "type", "veth", "peer", "name", self.pod_link)
             _ip("link", "set", self.pod_link, "netns", self.name)
-            _ip("addr", "add", f"{self.prefix}.0.1/16", "dev", self.host_link)
+            _ip("addr", "add", f"{self.host_address}/16", "dev", self.host_link)
             _ip("link", "set", self.host_link, "up")
             _ip("netns", "exec", self.name, "ip", "link", "set", "lo", "up")
             _ip("netns", "exec", self.name, "ip", "link", "set", self.pod_link, "up")

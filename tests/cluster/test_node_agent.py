@@ -51,5 +51,10 @@ def test_scaled_function_pod_serves_through_its_endpointslice(
         return bool(fn["status"].get("readyReplicas") == 1)
 
     wait_for(function_ready, what="the Function's status to follow its Deployment")
+    pod = kubectl(
+        "get", "pods", "-l", "wisp.dev/function=hello", "-o", "name", namespace=namespace
+    ).stdout.split()[0]
+    logs = kubectl("logs", pod, namespace=namespace).stdout
+    assert "greeting cluster" in logs, logs
     kubectl("scale", "deploy/hello", "--replicas=0", namespace=namespace)
     wait_for(lambda: not ready_addresses(kubectl, namespace, "hello"), timeout=60, what="the endpoint to go")

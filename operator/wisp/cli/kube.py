@@ -181,6 +181,11 @@ def api_error(exc: ApiException, what: str, namespace: str) -> CliError:
     return CliError(f"the API server answered {exc.status} for {what}: {message or exc.body}")
 
 
+def status_message(exc: ApiException) -> str:
+    """The message of the API's Status answer, else its reason."""
+    return str(_status_body(exc).get("message") or exc.reason or exc.body or exc.status)
+
+
 def _status_body(exc: ApiException) -> dict[str, Any]:
     try:
         body = json.loads(exc.body or "")

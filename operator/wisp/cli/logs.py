@@ -64,8 +64,14 @@ def read_pod_log(cluster: kube.Cluster, pod: str, **kwargs: Any) -> str:
         text: str = cluster.core.read_namespaced_pod_log(pod, cluster.namespace, **kwargs)
         return text
     except ApiException as exc:
-        message = kube.api_error(exc, f"pod {pod}", cluster.namespace)
-        raise CliError(f"cannot read the logs of pod {pod}: {message}") from None
+        raise log_error(pod, exc) from None
+
+
+def log_error(pod: str, exc: ApiException) -> CliError:
+    """The API server fetches pod logs from the node's kubelet; its failure, as one line."""
+    return CliError(
+        f"cannot read the logs of pod {pod} (API server answered {exc.status}): {kube.status_message(exc)}"
+    )
 
 
 def _names(pods: Iterable[Any]) -> list[str]:
@@ -109,9 +115,7 @@ def follow(cluster: kube.Cluster, args: argparse.Namespace) -> int:
                     for raw in lines:
                         print(f"{pod} | {split_timestamp(raw.decode('utf-8', 'replace'))[1]}", flush=True)
         except ApiException as exc:
-            failures.append(
-                f"cannot read the logs of pod {pod}: {kube.api_error(exc, f'pod {pod}', cluster.namespace)}"
-            )
+            failures.append(str(log_error(pod, exc)))
         finally:
             with lock:
                 followed.discard(pod)

@@ -101,6 +101,9 @@ class Consumer:
         self._stopping = False
         self._runner: asyncio.Task[None] | None = None
         self.backlog = Backlog()
+        # Labelled metric children, looked up once (``labels()`` costs a lock per call).
+        self._event_age = metrics.EVENT_AGE.labels(config.label)
+        self._acked = metrics.DELIVERIES.labels(config.label, Outcome.ACKED.value)
 
     @property
     def in_flight(self) -> int:
@@ -214,9 +217,8 @@ class Consumer:
             self._room.set()
 
     async def _deliver_now(self, delivery: Delivery) -> None:
-        label = self.config.label
         now = self._clock()
-        metrics.EVENT_AGE.labels(label).observe(max(0.0, now - delivery.first_enqueued_ms / 1000))
+        self._event_age.observe(max(0.0, now - delivery.first_enqueued_ms / 1000))
         request = self._kind.request(delivery)
         if isinstance(request, Rejection):
             decision = Decision(Outcome.DEAD_LETTERED, reason=request.reason)
@@ -247,6 +249,9 @@ class Consumer:
                 if self._stopping:
                     return  # stays pending; reclaimed after the visibility timeout
                 await self._pause(backoff, exc)
+        if decision.outcome is Outcome.ACKED:
+            self._acked.inc()
+            return
         label = self.config.label
         metrics.DELIVERIES.labels(label, decision.outcome.value).inc()
         if decision.outcome is Outcome.RETRIED:

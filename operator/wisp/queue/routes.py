@@ -97,9 +97,10 @@ def add_routes(
             return _error(503, "QueueUnavailable",
                           f"the event queue is unavailable, nothing was accepted: {exc}",
                           **{"Retry-After": "1"})
-        return web.json_response(
-            {"invocationId": invocation_id, "status": "queued"},
-            status=202,
+        # The id is a UUID: the body needs no JSON encoder.
+        return web.Response(
+            body=b'{"invocationId": "%s", "status": "queued"}' % invocation_id.encode(),
+            status=202, content_type="application/json",
             headers={INVOCATION_HEADER: invocation_id, "Location": f"/invocations/{invocation_id}"},
         )
 
