@@ -10,6 +10,7 @@ PIP := $(VENV)/bin/pip
 CACHE ?= $(HOME)/.cache/wisp
 K8S_VERSION ?= v1.36.3
 PORT ?= 8080
+ADMIN_PORT ?= 9090
 PYTEST_ARGS ?=
 DEBIAN_PACKAGES := etcd-server redis-server iproute2 chromium
 IMAGE_TAG ?= dev
@@ -52,7 +53,7 @@ controlplane:
 
 # -- run --------------------------------------------------------------------------------------
 dev: install
-	$(VENV)/bin/wisp dev examples --port $(PORT)
+	$(VENV)/bin/wisp dev examples --port $(PORT) --admin-port $(ADMIN_PORT)
 
 # -- quality ----------------------------------------------------------------------------------
 lint: venv
