@@ -111,7 +111,7 @@ def _java_command() -> list[str]:
 
 
 def _announces_listening(runtime: Runtime) -> bool:
-    return runtime.language in ("python", "node")
+    return runtime.language in ("python", "node", "java")
 
 
 def _language_env(runtime: Runtime) -> dict[str, str]:

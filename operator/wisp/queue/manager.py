@@ -136,7 +136,7 @@ class QueueManager:
                 owned=True, label=label,
             )
             # Async entries are wisp's own and small: read up to 64 per round trip.
-            wanted[label] = (spec, self._config(key, label, fn, None, 64, settings.async_retry))
+            wanted[label] = (spec, self._config(key, label, fn, None, 16, settings.async_retry))
         for key, trigger in self._triggers.items():
             queue = trigger.queue
             target = self._functions.get(trigger.function_key)

@@ -85,6 +85,7 @@ def start_gateway(kubeconfig: Path, namespace: str, tmp_path: Path) -> Iterator[
             "WISP_POD_NAME": name,
             "WISP_AUTOSCALE_TICK": "1",
             "WISP_COLD_START_TIMEOUT": "40",
+            "WISP_PUBLIC_BY_DEFAULT": "true",
         }
         handle = log.open("ab")
         proc = subprocess.Popen(

@@ -138,12 +138,26 @@ record Reply(int status, Map<String, List<String>> headers, byte[] body) {
                 }
             }
         }
+        for (Map.Entry<String, List<String>> header : headers.entrySet()) {
+            if (!validHeader(header.getKey(), header.getValue())) {
+                throw new InvalidResultException(
+                        "header " + header.getKey().strip() + " has a name or value HTTP cannot carry", null);
+            }
+        }
         byte[] bytes = body(response);
         boolean hasType = headers.keySet().stream().anyMatch(n -> n.equalsIgnoreCase("content-type"));
         if (!hasType && bytes.length > 0) {
             headers.put("Content-Type", List.of(JSON_TYPE));
         }
         return new Reply((int) code, headers, bytes);
+    }
+
+    /** A header the HTTP server can send: a token name, and values without CR, LF or NUL. */
+    private static boolean validHeader(String name, List<String> values) {
+        if (name.isEmpty() || !name.chars().allMatch(c -> c > 32 && c < 127 && "()<>@,;:\\\"/[]?={}".indexOf(c) < 0)) {
+            return false;
+        }
+        return values.stream().allMatch(v -> v.chars().noneMatch(c -> c == '\r' || c == '\n' || c == 0));
     }
 
     /** A string body as is (or base64-decoded when flagged); any other JSON value as JSON. */
