@@ -1,5 +1,6 @@
 """Gateway benchmark: the cost of the hop, the cold-start wait it adds, and a step-load trace.
 
+    python -m bench.gateway [--quick] [--no-docs]      (from the repository root)
     python -P bench/gateway.py [--quick] [--no-docs]
 
 (``-P``: keep bench/ off sys.path, where a sibling script such as bench/queue.py would shadow
@@ -162,9 +163,7 @@ async def load(session: aiohttp.ClientSession, url: str, total: int, clients: in
         while remaining > 0:
             remaining -= 1
             start = time.perf_counter()
-            async with session.post(
-                url, data=BODY, headers={"Content-Type": "application/json"}
-            ) as resp:
+            async with session.post(url, data=BODY, headers={"Content-Type": "application/json"}) as resp:
                 await resp.read()
                 if resp.status != 200:
                     raise RuntimeError(f"{url}: {resp.status}")
@@ -356,9 +355,7 @@ async def step_trace(procs: Processes, out_png: Path, quick: bool) -> dict[str, 
     from wisp.gateway.state import COMPONENTS
     from wisp.gateway.static import StaticBackend
 
-    fn = bench_function(
-        "step", concurrency=10, scale={"min": 0, "max": 10, "target": 5, "idleTimeout": "8s"}
-    )
+    fn = bench_function("step", concurrency=10, scale={"min": 0, "max": 10, "target": 5, "idleTimeout": "8s"})
     running: dict[int, subprocess.Popen[bytes]] = {}
     backend: StaticBackend
     lock = asyncio.Lock()
@@ -384,9 +381,7 @@ async def step_trace(procs: Processes, out_png: Path, quick: bool) -> dict[str, 
     app = make_app(GatewayConfig(host="127.0.0.1", pod_name="bench", autoscale_tick=1.0), backend)
     parts = app[COMPONENTS]
     assert parts.autoscaler is not None
-    parts.autoscaler.settings = LoopSettings(
-        tick=1.0, decider=Settings(stable_window=20, panic_window=2)
-    )
+    parts.autoscaler.settings = LoopSettings(tick=1.0, decider=Settings(stable_window=20, panic_window=2))
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     url = str(server.make_url("/function/step"))
@@ -418,9 +413,7 @@ async def step_trace(procs: Processes, out_png: Path, quick: bool) -> dict[str, 
         for seconds, clients in steps:
             clients_now = clients
             until = time.monotonic() + seconds
-            await asyncio.gather(
-                *(client(session, until) for _ in range(clients)), asyncio.sleep(seconds)
-            )
+            await asyncio.gather(*(client(session, until) for _ in range(clients)), asyncio.sleep(seconds))
     # wait for scale to zero
     deadline = time.monotonic() + 60
     while backend.replicas.get(fn.key) and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -455,9 +448,7 @@ def plot(trace: list[tuple[float, int, int, int]], out_png: Path) -> None:
     ax.set_xlabel("seconds")
     ax.set_ylabel("replicas")
     ax2 = ax.twinx()
-    ax2.fill_between(
-        t, [row[1] for row in trace], step="post", alpha=0.15, color="gray", label="clients"
-    )
+    ax2.fill_between(t, [row[1] for row in trace], step="post", alpha=0.15, color="gray", label="clients")
     ax2.set_ylabel("concurrent clients (100 ms calls)")
     lines = ax.get_legend_handles_labels()
     fills = ax2.get_legend_handles_labels()
@@ -534,9 +525,7 @@ def render(
     if wrk:
         lines += [
             "",
-            "`wrk -t1 -c50` throughput through the gateway as a fraction of direct: "
-            + "; ".join(wrk)
-            + ".",
+            "`wrk -t1 -c50` throughput through the gateway as a fraction of direct: " + "; ".join(wrk) + ".",
         ]
     whole = hop["runtime"][1]["via_p50"] - hop["bare"][1]["direct_p50"]
     lines += [
@@ -595,9 +584,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer calls and rounds")
-    parser.add_argument(
-        "--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone"
-    )
+    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     uvloop.run(main_async(parser.parse_args()))
 
 

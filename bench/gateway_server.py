@@ -37,9 +37,7 @@ async def serve(args: argparse.Namespace) -> None:
     backend.set_function(FunctionInfo(fn))
     host, port = args.upstream.rsplit(":", 1)
     backend.set_endpoints(fn.key, (Endpoint(host, int(port)),))
-    config = GatewayConfig(
-        host="127.0.0.1", port=args.port, admin_port=args.admin_port, pod_name="bench"
-    )
+    config = GatewayConfig(host="127.0.0.1", port=args.port, admin_port=args.admin_port, pod_name="bench")
     app = make_app(config, backend, autoscale=False)
     runners = [
         web.AppRunner(app, access_log=None),

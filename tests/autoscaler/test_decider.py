@@ -69,9 +69,7 @@ CASES = [
         Reason.SCALE_DOWN,
     ),
     Case("scale down at most halves", ScaleState(10, 10), obs(5), 5, Reason.SCALE_DOWN),
-    Case(
-        "scale down by demand when within the rate", ScaleState(4, 4), obs(21), 3, Reason.SCALE_DOWN
-    ),
+    Case("scale down by demand when within the rate", ScaleState(4, 4), obs(21), 3, Reason.SCALE_DOWN),
     Case("idle past timeout goes to zero", ScaleState(1, 1), obs(0, idle=61), 0, Reason.TO_ZERO),
     Case(
         "idle past timeout goes to zero from several, whatever the averages",
@@ -103,9 +101,7 @@ CASES = [
         Reason.SCALE_UP,
     ),
     Case("zero stays zero without traffic", ScaleState(0, 0), obs(0, idle=None), 0, Reason.STEADY),
-    Case(
-        "min holds", ScaleState(2, 2), obs(0, idle=600), 2, Reason.STEADY, ScaleTarget(min=2, max=5)
-    ),
+    Case("min holds", ScaleState(2, 2), obs(0, idle=600), 2, Reason.STEADY, ScaleTarget(min=2, max=5)),
     Case(
         "min raises",
         ScaleState(0, 0),

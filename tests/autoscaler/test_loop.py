@@ -90,11 +90,7 @@ async def test_scales_with_load_then_to_zero_after_idle() -> None:
 
 async def test_only_the_leader_scales_and_it_sums_all_replicas() -> None:
     fn = _fn()
-    peer = {
-        fn.key: Observation(
-            stable_concurrency=40, panic_concurrency=40, in_flight=40, last_active=1.0
-        )
-    }
+    peer = {fn.key: Observation(stable_concurrency=40, panic_concurrency=40, in_flight=40, last_active=1.0)}
     for leader, expected in ((False, []), (True, [(fn.key, 4)])):
         backend = StaticBackend()
         backend.replicas[fn.key] = 2

@@ -52,9 +52,7 @@ async def test_burst_of_500_cold_calls_scales_once_and_all_succeed(
     assert 'wisp_cold_starts_total{function="cold",namespace="default"}' in text
 
 
-async def test_cold_call_reports_its_wait(
-    gateway_factory: GatewayFactory, runtimes: Runtimes
-) -> None:
+async def test_cold_call_reports_its_wait(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
     fn = make_function("once")
     backend = _scaling_backend(runtimes, fn.key, fn)
     backend.set_function(info(fn))

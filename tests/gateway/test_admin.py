@@ -8,9 +8,7 @@ from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function
 from wisp.gateway.static import StaticBackend
 
 
-async def test_metrics_health_and_stats(
-    gateway_factory: GatewayFactory, runtimes: Runtimes
-) -> None:
+async def test_metrics_health_and_stats(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
     fn = make_function("stats", memory="512Mi")
     runtime = await runtimes.start(fn)
     backend = StaticBackend()
@@ -56,9 +54,7 @@ async def test_readyz_waits_for_the_backend_picture(gateway_factory: GatewayFact
         assert resp.status == 503
 
 
-async def test_invoke_uses_the_same_path(
-    gateway_factory: GatewayFactory, runtimes: Runtimes
-) -> None:
+async def test_invoke_uses_the_same_path(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
     fn = make_function("inv")
     backend = StaticBackend()
 

@@ -38,9 +38,7 @@ def test_function_readiness_from_conditions() -> None:
         )
     )
     assert pull is not None and not pull.ready and pull.reason == "ImagePullBackOff"
-    undeployed = function_info(
-        _function([{"type": "Deployed", "status": "False", "reason": "Conflict"}])
-    )
+    undeployed = function_info(_function([{"type": "Deployed", "status": "False", "reason": "Conflict"}]))
     assert undeployed is not None and not undeployed.ready and undeployed.reason == "Conflict"
     assert function_info(_function(runtime="cobol")) is None
 

@@ -73,9 +73,7 @@ async def test_body_limit_is_413_with_length_and_when_chunked(
         assert resp.status == 200
 
 
-async def test_large_bodies_stream_both_ways(
-    gateway_factory: GatewayFactory, runtimes: Runtimes
-) -> None:
+async def test_large_bodies_stream_both_ways(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
     backend, _ = await _backend_with(runtimes)
     gw = await gateway_factory(backend)
     text = "z" * (2 * 1024 * 1024)
@@ -91,9 +89,7 @@ async def test_large_bodies_stream_both_ways(
     assert body["echo"]["big"] == text
 
 
-async def test_function_timeout_answers_504(
-    gateway_factory: GatewayFactory, runtimes: Runtimes
-) -> None:
+async def test_function_timeout_answers_504(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
     backend, _ = await _backend_with(runtimes, timeout="1s")
     gw = await gateway_factory(backend)
     async with gw.session.post(gw.url("/function/limited"), json={"sleep": 3}) as resp:

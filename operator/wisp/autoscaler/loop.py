@@ -141,8 +141,13 @@ class Autoscaler:
         if self.record is not None:
             self.record(key, "desired", decision.desired)
         if decision.desired != tracked.state.desired:
-            log.info("scaling %s %d -> %d (%s)", key, tracked.state.desired, decision.desired,
-                     decision.reason.value)
+            log.info(
+                "scaling %s %d -> %d (%s)",
+                key,
+                tracked.state.desired,
+                decision.desired,
+                decision.reason.value,
+            )
             try:
                 await self.backend.scale(key, decision.desired)
             except Exception as exc:

@@ -71,8 +71,12 @@ class Activator:
             raise Rejected(503, reason, up.info.message or f"function is not ready: {reason}")
         if not up.cold.admit():
             up.metrics.throttled("held")
-            raise Rejected(503, "TooManyHeldRequests",
-                           "too many calls are waiting for this function to start", retry_after=1)
+            raise Rejected(
+                503,
+                "TooManyHeldRequests",
+                "too many calls are waiting for this function to start",
+                retry_after=1,
+            )
         started = time.monotonic()
         try:
             if up.cold.should_scale_up(started):
@@ -94,11 +98,13 @@ class Activator:
         except TimeoutError:
             up.pool.discard(waiter)
             if cold:
-                raise Rejected(504, "ColdStartTimeout",
-                               f"no ready endpoint within {limit:g}s of scaling from zero") from None
+                raise Rejected(
+                    504, "ColdStartTimeout", f"no ready endpoint within {limit:g}s of scaling from zero"
+                ) from None
             up.metrics.throttled("concurrency")
-            raise Rejected(429, "TooManyRequests",
-                           "every endpoint is at its concurrency limit", retry_after=1) from None
+            raise Rejected(
+                429, "TooManyRequests", "every endpoint is at its concurrency limit", retry_after=1
+            ) from None
         except asyncio.CancelledError:
             up.pool.discard(waiter)
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:

@@ -59,8 +59,9 @@ async def stats(request: web.Request) -> web.Response:
         row.update(up.stats.summary(now))
         out.append(row)
     leader = parts.autoscaler.election.is_leader if parts.autoscaler is not None else False
-    return web.json_response({"time": now, "replica": parts.config.pod_name, "leader": leader,
-                              "functions": out})
+    return web.json_response(
+        {"time": now, "replica": parts.config.pod_name, "leader": leader, "functions": out}
+    )
 
 
 async def functions(request: web.Request) -> web.Response:
@@ -76,8 +77,15 @@ async def functions(request: web.Request) -> web.Response:
         for up in parts.registry.upstreams.values()
     ]
     triggers = [
-        {"trigger": t.name, "namespace": t.namespace, "function": t.function,
-         "path": t.http.path, "host": t.http.host, "methods": list(t.http.methods)}
-        for t in parts.registry.triggers.values() if t.http is not None
+        {
+            "trigger": t.name,
+            "namespace": t.namespace,
+            "function": t.function,
+            "path": t.http.path,
+            "host": t.http.host,
+            "methods": list(t.http.methods),
+        }
+        for t in parts.registry.triggers.values()
+        if t.http is not None
     ]
     return web.json_response({"functions": rows, "triggers": triggers})

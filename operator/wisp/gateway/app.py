@@ -47,9 +47,7 @@ def make_app(
         timeout_margin=config.timeout_margin,
         namespace_allowed=config.namespace_allowed,
     )
-    activator = Activator(
-        backend, ActivatorSettings(config.cold_start_timeout, config.queue_timeout)
-    )
+    activator = Activator(backend, ActivatorSettings(config.cold_start_timeout, config.queue_timeout))
     forwarder = Forwarder(config.max_body_bytes)
     gateway = Gateway(registry, activator, forwarder, config.max_body_bytes)
     registry.on_endpoints_removed = forwarder.connections.forget
@@ -75,7 +73,9 @@ def make_app(
     for extension in extensions:
         extension(app, parts)
     app.router.add_route(
-        "*", "/{tail:.*}", Dispatcher(gateway, config.default_namespace).handle,
+        "*",
+        "/{tail:.*}",
+        Dispatcher(gateway, config.default_namespace).handle,
         expect_handler=expect_handler,  # security: JSON 417, no crash on non-UTF-8 Expect values
     )
     return app

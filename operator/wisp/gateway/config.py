@@ -59,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (WISP_GATEWAY_HOST; 0.0.0.0)")
     parser.add_argument("--port", type=int, help="invocation port (WISP_GATEWAY_PORT; 8080)")
     parser.add_argument(
-        "--admin-port", type=int,
+        "--admin-port",
+        type=int,
         help="/metrics, /healthz, /readyz and /system/* (WISP_ADMIN_PORT; 9090)",
     )
     parser.add_argument("--namespaces", help="comma list to serve; empty: all (WISP_NAMESPACES)")

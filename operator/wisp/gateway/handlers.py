@@ -44,9 +44,7 @@ class Dispatcher:
             return error_response(404, "NotFound", f"no function or trigger routes {path}")
         up = registry.upstreams.get(trigger.function_key)
         if up is None:
-            return error_response(
-                404, "FunctionNotFound", f"trigger {trigger.key} names a missing function"
-            )
+            return error_response(404, "FunctionNotFound", f"trigger {trigger.key} names a missing function")
         query = url.raw_query_string
         return await self.gateway.serve(request, up, f"{path}?{query}" if query else path, EventKind.HTTP)
 

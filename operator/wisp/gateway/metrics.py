@@ -55,27 +55,41 @@ class GatewayMetrics:
         self.registry = registry or CollectorRegistry()
         labels = ("function", "namespace")
         self.invocations = Counter(
-            "wisp_invocations_total", "Calls answered, by status code.", (*labels, "code"),
+            "wisp_invocations_total",
+            "Calls answered, by status code.",
+            (*labels, "code"),
             registry=self.registry,
         )
         self.duration = Histogram(
-            "wisp_invocation_duration_seconds", "Time from a call's arrival to its answer.", labels,
-            buckets=DURATION_BUCKETS, registry=self.registry,
+            "wisp_invocation_duration_seconds",
+            "Time from a call's arrival to its answer.",
+            labels,
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
         )
         self.cold_starts = Counter(
-            "wisp_cold_starts_total", "Calls that waited for a function to scale from zero.", labels,
+            "wisp_cold_starts_total",
+            "Calls that waited for a function to scale from zero.",
+            labels,
             registry=self.registry,
         )
         self.cold_start_seconds = Histogram(
-            "wisp_cold_start_seconds", "How long cold calls waited for a ready endpoint.", labels,
-            buckets=COLD_BUCKETS, registry=self.registry,
+            "wisp_cold_start_seconds",
+            "How long cold calls waited for a ready endpoint.",
+            labels,
+            buckets=COLD_BUCKETS,
+            registry=self.registry,
         )
         self.throttled = Counter(
-            "wisp_throttled_total", "Calls refused for capacity (429 or 503 with Retry-After).",
-            (*labels, "reason"), registry=self.registry,
+            "wisp_throttled_total",
+            "Calls refused for capacity (429 or 503 with Retry-After).",
+            (*labels, "reason"),
+            registry=self.registry,
         )
         self.billed = Counter(
-            "wisp_billed_gb_seconds_total", "Call duration times the function's memory in GiB.", labels,
+            "wisp_billed_gb_seconds_total",
+            "Call duration times the function's memory in GiB.",
+            labels,
             registry=self.registry,
         )
 
@@ -101,14 +115,16 @@ class LiveCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         inflight = GaugeMetricFamily(
-            "wisp_inflight_requests", "Calls in flight through this gateway (held ones included).",
+            "wisp_inflight_requests",
+            "Calls in flight through this gateway (held ones included).",
             labels=("function", "namespace"),
         )
         for name, namespace, value in self._inflight():
             inflight.add_metric((name, namespace), value)
         yield inflight
         replicas = GaugeMetricFamily(
-            "wisp_function_replicas", "Replicas the autoscaler wants (desired) and has ready.",
+            "wisp_function_replicas",
+            "Replicas the autoscaler wants (desired) and has ready.",
             labels=("function", "namespace", "state"),
         )
         for name, namespace, state, value in self._replicas():

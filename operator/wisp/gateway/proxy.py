@@ -21,13 +21,23 @@ from wisp.gateway.connections import UpstreamConnections, UpstreamFailed, reques
 BUFFER_BYTES = 256 * 1024
 HOP_BY_HOP = frozenset(
     {
-        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-        "trailer", "trailers", "transfer-encoding", "upgrade", "host", "content-length",
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
     }
 )
 _RESPONSE_DROP = HOP_BY_HOP | {"date", "server"}
-_WISP_SET = frozenset({contract.EVENT_HEADER.lower(), "x-forwarded-for", "x-forwarded-proto",
-                       "x-forwarded-host"})
+_WISP_SET = frozenset(
+    {contract.EVENT_HEADER.lower(), "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
+)
 
 Address = tuple[str, int]
 Body = bytes | AsyncIterator[bytes] | None

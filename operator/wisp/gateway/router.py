@@ -36,7 +36,7 @@ def _label(text: str) -> bool:
 
 def parse_function_path(path: str, default_namespace: str) -> FunctionPath | None:
     """The function a ``/function/...`` path names, or None when the names are not DNS labels."""
-    rest = path[len(FUNCTION_PREFIX):]
+    rest = path[len(FUNCTION_PREFIX) :]
     head, slash, tail = rest.partition("/")
     name, dot, namespace = head.partition(".")
     if not dot:

@@ -55,8 +55,13 @@ async def serve(config: GatewayConfig) -> None:
     # token on the admin port's /system (wisp.security, configured from WISP_* variables).
     security = settings_from_env()
     secrets = KubernetesSecretSource(api_client)
-    app = make_app(config, backend, exchange=coordination, election=coordination,
-                   extensions=[security_extension(security, secrets)])
+    app = make_app(
+        config,
+        backend,
+        exchange=coordination,
+        election=coordination,
+        extensions=[security_extension(security, secrets)],
+    )
     admin = secure_admin_app(make_admin_app(app[COMPONENTS]), security)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

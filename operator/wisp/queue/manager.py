@@ -135,7 +135,6 @@ class QueueManager:
                 dead_letter=names.async_dead_letter(key), consumer=self._consumer_name,
                 owned=True, label=label,
             )
-            # Async entries are wisp's own and small: read up to 64 per round trip.
             wanted[label] = (spec, self._config(key, label, fn, None, 16, settings.async_retry))
         for key, trigger in self._triggers.items():
             queue = trigger.queue

@@ -44,18 +44,22 @@ class LuaScript:
 
 @dataclass
 class _Call:
-    command: tuple[Arg, ...]
+    packed: bytes
     future: asyncio.Future[Any]
     script: LuaScript | None = None
 
 
 class CommandBatcher:
-    """One per broker. ``max_batch`` bounds the commands of one write (and its reply burst)."""
+    """One per broker. ``max_batch`` bounds the commands of one write (and its reply burst),
+    ``max_bytes`` its size (event bodies can be up to a MiB each)."""
 
-    def __init__(self, client: aioredis.Redis, *, max_batch: int = 256) -> None:
+    def __init__(
+        self, client: aioredis.Redis, *, max_batch: int = 256, max_bytes: int = 1024 * 1024
+    ) -> None:
         # redis-py's pool methods are untyped: the connection API used here is small and stable.
         self._pool: Any = client.connection_pool
         self._max_batch = max_batch
+        self._max_bytes = max_bytes
         self._queued: list[_Call] = []
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
@@ -63,13 +67,13 @@ class CommandBatcher:
 
     async def execute(self, *command: Arg) -> Any:
         """Run one command; returns its reply or raises its error."""
-        return await self._submit(_Call(command, asyncio.get_running_loop().create_future()))
+        return await self._submit(_Call(pack(command), asyncio.get_running_loop().create_future()))
 
     async def script(self, script: LuaScript, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """Run ``script`` (``EVALSHA``, loading it on ``NOSCRIPT``)."""
         command = ("EVALSHA", script.sha, len(keys), *keys, *args)
         future = asyncio.get_running_loop().create_future()
-        return await self._submit(_Call(command, future, script))
+        return await self._submit(_Call(pack(command), future, script))
 
     async def _submit(self, call: _Call) -> Any:
         if self._closed:
@@ -82,8 +86,7 @@ class CommandBatcher:
     async def _drain(self) -> None:
         try:
             while self._queued:
-                batch = self._queued[: self._max_batch]
-                del self._queued[: self._max_batch]
+                batch = self._next_batch()
                 try:
                     await self._round_trip(batch)
                 except BaseException as exc:
@@ -96,6 +99,18 @@ class CommandBatcher:
             if self._closed:
                 _fail(self._queued, RedisConnectionError("the broker is closed"))
                 self._queued.clear()
+
+    def _next_batch(self) -> list[_Call]:
+        """The oldest queued calls, up to ``max_batch`` of them and ``max_bytes`` (at least one)."""
+        size = taken = 0
+        for call in self._queued[: self._max_batch]:
+            if taken and size + len(call.packed) > self._max_bytes:
+                break
+            size += len(call.packed)
+            taken += 1
+        batch = self._queued[:taken]
+        del self._queued[:taken]
+        return batch
 
     async def _round_trip(self, batch: list[_Call]) -> None:
         connection = await self._pool.get_connection()
@@ -129,7 +144,7 @@ class CommandBatcher:
             self.round_trips += 1
             try:
                 await connection.send_packed_command(
-                    b"".join(pack(call.command) for call in batch), check_health=False
+                    b"".join(call.packed for call in batch), check_health=False
                 )
                 for _ in batch:
                     try:

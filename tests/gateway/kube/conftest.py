@@ -53,9 +53,7 @@ class GatewayProcess:
             return exc.code, dict(exc.headers), exc.read()
 
     def admin(self, path: str) -> Any:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{self.admin_port}{path}", timeout=10
-        ) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}{path}", timeout=10) as resp:
             return json.loads(resp.read())
 
     def stop(self) -> None:

@@ -39,9 +39,7 @@ spec:
 """
 
 
-def apply_function(
-    kubectl: Kubectl, namespace: str, name: str, min: int = 0, idle: str = "3s"
-) -> None:
+def apply_function(kubectl: Kubectl, namespace: str, name: str, min: int = 0, idle: str = "3s") -> None:
     kubectl(
         "apply",
         "-f",
@@ -119,9 +117,7 @@ spec: {function: routed, http: {path: /shop, methods: [GET]}}
     event = json.loads(body)["event"]
     assert (event["path"], event["queryStringParameters"]) == ("/shop/cart", {"x": "1"})
     kubectl("delete", "trigger", "shop", namespace=namespace)
-    wait_for(
-        lambda: gw.call("/shop/cart", method="GET")[0] == 404, timeout=10, what="the route to go"
-    )
+    wait_for(lambda: gw.call("/shop/cart", method="GET")[0] == 404, timeout=10, what="the route to go")
 
 
 def _holder(kube_api: client.ApiClient, namespace: str) -> str | None:
@@ -151,9 +147,7 @@ def test_one_leader_among_gateways_and_handover(
         lambda: (
             len(
                 client.CoordinationV1Api(kube_api)
-                .list_namespaced_lease(
-                    namespace, label_selector="wisp.dev/gateway-lease=wisp-gateway"
-                )
+                .list_namespaced_lease(namespace, label_selector="wisp.dev/gateway-lease=wisp-gateway")
                 .items
             )
             == 2
@@ -165,9 +159,7 @@ def test_one_leader_among_gateways_and_handover(
     leader, follower = (first, second) if leader_name == "gw-a" else (second, first)
     leader.stop()
     wait_for(lambda: _holder(kube_api, namespace) == follower.name, timeout=15, what="handover")
-    wait_for(
-        lambda: follower.admin("/system/stats")["leader"], timeout=5, what="the follower to lead"
-    )
+    wait_for(lambda: follower.admin("/system/stats")["leader"], timeout=5, what="the follower to lead")
 
 
 def test_deleting_a_pod_under_load_loses_no_call(
@@ -198,9 +190,7 @@ def test_deleting_a_pod_under_load_loses_no_call(
         worker.start()
     time.sleep(1)
     pods = json.loads(
-        kubectl(
-            "get", "pods", "-l", "wisp.dev/function=steady", "-o", "json", namespace=namespace
-        ).stdout
+        kubectl("get", "pods", "-l", "wisp.dev/function=steady", "-o", "json", namespace=namespace).stdout
     )["items"]
     kubectl("delete", "pod", pods[0]["metadata"]["name"], "--wait=false", namespace=namespace)
     time.sleep(4)

@@ -82,10 +82,20 @@ class KubernetesBackend:
         loop = asyncio.get_running_loop()
         namespaces: list[str | None] = list(self.config.namespaces) or [None]
         for namespace in namespaces:
-            self._add(loop, f"functions/{namespace or '*'}", *self._custom_lister("functions", namespace),
-                      self._function_snapshot, self._function_event)
-            self._add(loop, f"triggers/{namespace or '*'}", *self._custom_lister("triggers", namespace),
-                      self._trigger_snapshot, self._trigger_event)
+            self._add(
+                loop,
+                f"functions/{namespace or '*'}",
+                *self._custom_lister("functions", namespace),
+                self._function_snapshot,
+                self._function_event,
+            )
+            self._add(
+                loop,
+                f"triggers/{namespace or '*'}",
+                *self._custom_lister("triggers", namespace),
+                self._trigger_snapshot,
+                self._trigger_event,
+            )
             selector = {"label_selector": self.config.endpoint_selector}
             if namespace is None:
                 slice_list: Callable[..., Any] = self.discovery.list_endpoint_slice_for_all_namespaces
@@ -93,19 +103,26 @@ class KubernetesBackend:
             else:
                 slice_list = self.discovery.list_namespaced_endpoint_slice
                 kwargs = {"namespace": namespace, **selector}
-            self._add(loop, f"endpointslices/{namespace or '*'}", slice_list, kwargs,
-                      self._slice_snapshot, self._slice_event)
+            self._add(
+                loop,
+                f"endpointslices/{namespace or '*'}",
+                slice_list,
+                kwargs,
+                self._slice_snapshot,
+                self._slice_event,
+            )
         for thread in self._threads:
             thread.start()
 
-    def _custom_lister(
-        self, plural: str, namespace: str | None
-    ) -> tuple[Callable[..., Any], dict[str, Any]]:
+    def _custom_lister(self, plural: str, namespace: str | None) -> tuple[Callable[..., Any], dict[str, Any]]:
         if namespace is None:
             kwargs = {"group": GROUP, "version": VERSION, "plural": plural}
             return self.custom.list_cluster_custom_object, kwargs
         return self.custom.list_namespaced_custom_object, {
-            "group": GROUP, "version": VERSION, "namespace": namespace, "plural": plural,
+            "group": GROUP,
+            "version": VERSION,
+            "namespace": namespace,
+            "plural": plural,
         }
 
     def _add(
@@ -121,7 +138,10 @@ class KubernetesBackend:
         self._scopes.append(scope)
         self._threads.append(
             WatchThread(
-                name, list_fn, kwargs, loop,
+                name,
+                list_fn,
+                kwargs,
+                loop,
                 lambda items: self._snapshot(scope, items, on_snapshot),
                 lambda kind, obj: on_event(scope, kind, obj),
             )
@@ -274,7 +294,12 @@ class KubernetesBackend:
         try:
             await asyncio.to_thread(
                 self.custom.patch_namespaced_custom_object_status,
-                GROUP, VERSION, namespace, "functions", name, {"status": status},
+                GROUP,
+                VERSION,
+                namespace,
+                "functions",
+                name,
+                {"status": status},
                 _content_type="application/merge-patch+json",
             )
         except client.ApiException as exc:

@@ -23,9 +23,16 @@ SERVICE_LABEL = "kubernetes.io/service-name"
 # Ready=False reasons that more replicas or more waiting will not fix.
 TERMINAL_REASONS = frozenset(
     {
-        "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull",
-        "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError",
-        "RunContainerError", "InvalidSpec", "ProgressDeadlineExceeded",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "CrashLoopBackOff",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+        "InvalidSpec",
+        "ProgressDeadlineExceeded",
     }
 )
 # Deployed=False reasons that are only a moment in a Function's life.

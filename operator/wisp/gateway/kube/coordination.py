@@ -170,8 +170,11 @@ class LeaseCoordination:
                 "labels": {MEMBER_LABEL: self.name},
                 "annotations": {SAMPLES_ANNOTATION: payload},
             },
-            "spec": {"holderIdentity": self.identity, "renewTime": _micro(_now()),
-                     "leaseDurationSeconds": int(STALE_SECONDS)},
+            "spec": {
+                "holderIdentity": self.identity,
+                "renewTime": _micro(_now()),
+                "leaseDurationSeconds": int(STALE_SECONDS),
+            },
         }
         try:
             self.api.patch_namespaced_lease(self.member, self.namespace, body)
