@@ -28,8 +28,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench import docs
+
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, bench/ itself would come first on the path (and bench/queue.py shadow the
+# Run as a script, bench/ itself would come first on the path (and a script named like a standard module shadow the
 # standard library's queue): put the repository root there instead.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
@@ -176,13 +178,7 @@ def render(
 
 
 def write_section(section: str, path: Path) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## wisp dev\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    docs.write_section("wisp dev", section, path)
 
 
 def main() -> None:

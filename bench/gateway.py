@@ -3,7 +3,7 @@
     python -m bench.gateway [--quick] [--no-docs]      (from the repository root)
     python -P bench/gateway.py [--quick] [--no-docs]
 
-(``-P``: keep bench/ off sys.path, where a sibling script such as bench/queue.py would shadow
+(``-P``: keep bench/ off sys.path, where a sibling script named like a standard module would shadow
 the standard library's module of the same name.)
 
 1. Hop cost. Two functions: the wisp Python runtime (handler = sha256 of the event) and a bare
@@ -44,6 +44,7 @@ from pathlib import Path
 
 import aiohttp
 import uvloop
+from bench import docs
 
 from wisp.api import contract
 from wisp.api.function import Function, parse_function
@@ -552,13 +553,7 @@ def render(
 
 
 def write_section(section: str, path: Path) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Gateway\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    docs.write_section("Gateway", section, path)
 
 
 async def main_async(args: argparse.Namespace) -> None:

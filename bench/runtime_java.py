@@ -36,6 +36,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import docs
+
 ROOT = Path(__file__).resolve().parent.parent
 JAVA_DIR = ROOT / "runtime-images" / "java"
 JAR = JAVA_DIR / "runtime" / "target" / "wisp-runtime.jar"
@@ -362,13 +364,7 @@ def render(
 
 
 def write_section(section: str, path: Path) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Java runtime\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    docs.write_section("Java runtime", section, path)
 
 
 def main() -> None:

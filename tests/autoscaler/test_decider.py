@@ -136,7 +136,16 @@ CASES = [
         Reason.BOUNDS,
         ScaleTarget(min=1, max=5),
     ),
-    Case("queue demand scales out", ScaleState(1, 1), obs(2, queue=40), 5, Reason.PANIC),
+    Case("queue demand scales out", ScaleState(1, 1), obs(2, queue=40), 4, Reason.PANIC),
+    Case(
+        "deliveries in flight are not counted twice",
+        ScaleState(2, 2),
+        obs(20, in_flight=20, queue=20),
+        2,
+        Reason.STEADY,
+    ),
+    Case("calls beyond the backlog count", ScaleState(2, 2), obs(30, in_flight=30, queue=10), 3,
+         Reason.SCALE_UP),
     Case(
         "queue demand at zero wakes the function",
         ScaleState(0, 0),

@@ -30,12 +30,12 @@ def examples_copy(tmp_path: Path) -> Path:
 def wisp_dev(tmp_path: Path, dev_cache: Path) -> Iterator[Callable[..., WispDev]]:
     started: list[WispDev] = []
 
-    def start(directory: Path, *extra: str, wait: bool = True) -> WispDev:
+    def start(directory: Path, *extra: str, wait: bool = True, env: dict[str, str] | None = None) -> WispDev:
         dev = WispDev(
             directory,
             tmp_path / f"wisp-dev-{len(started)}.log",
             extra,
-            env={"WISP_DEV_CACHE": str(dev_cache)},
+            env={"WISP_DEV_CACHE": str(dev_cache), **(env or {})},
         )
         started.append(dev)
         return dev.start(wait=wait)

@@ -121,7 +121,9 @@ def test_an_edit_reloads_only_that_function(tmp_path: Path, wisp_dev: Start) -> 
     )
     out = dev.wait_for_output("hello.yaml: spec.runtime: Unsupported value 'python2'")
     assert "wisp dev: removed hello" in out
-    assert dev.call("/function/hello").status == 404
+    # The security layer answers an unknown function like a private one (it does not say which).
+    gone = dev.call("/function/hello")
+    assert gone.status == 401 and "does not exist" in gone.json()["errorMessage"]
     assert dev.call("/function/node").json()["node"] == node_pid
     write_hello(tmp_path, "hallo")
     dev.wait_for_output("wisp dev: added hello")
@@ -213,3 +215,38 @@ def test_a_busy_port_is_one_clear_line(tmp_path: Path, wisp_dev: Start) -> None:
     assert second.process is not None and second.process.wait(timeout=60) == 1
     assert f"wisp dev: cannot listen on 127.0.0.1:{first.port}" in second.output()
     assert "pass --port" in second.output()
+
+
+def test_the_security_layer_guards_wisp_dev_but_leaves_the_console_to_this_machine(
+    tmp_path: Path, wisp_dev: Start
+) -> None:
+    write_hello(tmp_path, "hello")
+    (tmp_path / "private.yaml").write_text("""
+apiVersion: wisp.dev/v1alpha1
+kind: Function
+metadata: {name: private}
+spec:
+  runtime: python3.12
+  handler: main.handler
+  code:
+    inline: |
+      def handler(event, context):
+          return {"secret": True}
+  access: {public: false}
+""")
+    dev = wisp_dev(tmp_path, env={"WISP_ADMIN_TOKEN": "dev-admin"})
+
+    # Public by default, as the banner's curl lines promise; a Function that says otherwise is not.
+    assert dev.call("/function/hello", {"name": "dev"}).json() == {"hello": "dev"}
+    refused = dev.call("/function/private", {})
+    assert refused.status == 401 and refused.json()["errorType"] == "Unauthorized"
+    # The input limits of the cluster gateway.
+    assert http("GET", f"{dev.url}/function/hello?{'q' * 9000}").status == 414
+    # The admin port's /system/ wants the admin token once one is set...
+    assert http("GET", f"{dev.admin_url}/system/functions").status == 401
+    authorized = {"Authorization": "Bearer dev-admin"}
+    assert http("GET", f"{dev.admin_url}/system/functions", headers=authorized).status == 200
+    # ...while the console stays open to a browser on this machine (loopback).
+    assert http("GET", f"{dev.url}/ui/").status == 200
+    info = http("GET", f"{dev.url}/ui/api/info")
+    assert info.status == 200 and info.json()["mode"] == "dev"

@@ -104,3 +104,21 @@ def test_api_errors_become_one_line_with_what_to_do() -> None:
     assert str(api_error(invalid, "Function x", "ns")) == (
         'the API server rejected Function x: Function.wisp.dev "x" is invalid: spec.memory'
     )
+
+
+def test_only_loopback_peers_count_as_this_machine() -> None:
+    from wisp.dev.access import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("127.8.0.3") and is_loopback("::1")
+    assert not is_loopback("10.0.0.7") and not is_loopback("192.168.1.2")
+    assert not is_loopback(None) and not is_loopback("") and not is_loopback("not-an-address")
+
+
+def test_dev_security_is_public_by_default_and_leaves_the_console_to_the_loopback_check() -> None:
+    from wisp.dev.access import dev_security_settings
+
+    settings = dev_security_settings({})
+    assert settings.public_by_default
+    assert "/system/" in settings.admin_prefixes
+    assert "/ui/" not in settings.admin_prefixes and "/invocations/" not in settings.admin_prefixes
+    assert not dev_security_settings({"WISP_PUBLIC_BY_DEFAULT": "false"}).public_by_default

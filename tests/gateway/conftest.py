@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from wisp.api import contract
 from wisp.api.function import Function, parse_function
 from wisp.gateway.admin import make_admin_app
-from wisp.gateway.app import make_app
+from wisp.gateway.app import Extension, make_app
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.state import COMPONENTS, Components
@@ -111,11 +111,14 @@ async def gateway_factory(runtimes: Runtimes) -> AsyncIterator[GatewayFactory]:
     made: list[GatewayUnderTest] = []
 
     async def make(
-        backend: StaticBackend | None = None, autoscale: bool = False, **settings: Any
+        backend: StaticBackend | None = None,
+        autoscale: bool = False,
+        extensions: Sequence[Extension] = (),
+        **settings: Any,
     ) -> GatewayUnderTest:
         backend = backend or StaticBackend()
         config = replace(GatewayConfig(host="127.0.0.1", pod_name="test"), **settings)
-        app = make_app(config, backend, autoscale=autoscale)
+        app = make_app(config, backend, autoscale=autoscale, extensions=extensions)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         admin = TestServer(make_admin_app(app[COMPONENTS]), host="127.0.0.1")

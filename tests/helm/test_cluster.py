@@ -13,7 +13,7 @@ import pytest
 
 from tests.cluster.fixtures import Kubectl, wait_for
 from tests.helm.chart import Helm, component, one, parse, template_args, values_file
-from tests.helm.components import Component
+from tests.helm.components import Component, resolve_env
 from tests.helm.release import (
     HELLO,
     Release,
@@ -171,6 +171,60 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
         assert comp.proc.poll() is None, f"{comp.name} exited:\n{comp.logs()[-3000:]}"
         assert forbidden_lines(comp.logs()) == [], f"{comp.name} was denied:\n{comp.logs()[-3000:]}"
     assert "took leadership" in gateway.logs()
+
+    # The console on the admin port does its work with the chart's rules for it: read, deploy
+    # (server-side apply), save test events (a ConfigMap, created then patched), list the pods
+    # for logs, delete.
+    console = Console(admin, admin_token(release, kubectl, namespace), namespace)
+    assert console("GET", "/hello", token=False)[0] == 401
+    status, body = console("GET", "/hello")
+    assert status == 200, body
+    manifest = json.loads(body)["manifest"]
+    manifest["spec"]["memory"] = "192Mi"
+    status, body = console("PUT", "/hello", manifest)
+    assert status == 200, body
+    assert function_json(kubectl, namespace)["spec"]["memory"] == "192Mi"
+    for event in ({"name": "first"}, {"name": "second"}):
+        status, body = console("PUT", "/hello/events/smoke", event)
+        assert status == 200, body
+    assert json.loads(console("GET", "/hello/events")[1]) == {"events": {"smoke": {"name": "second"}}}
+    stored = kubectl("get", "configmap", "hello-test-events", "-o", "json", namespace=namespace)
+    assert json.loads(json.loads(stored.stdout)["data"]["smoke"]) == {"name": "second"}
+    status, body = console("GET", "/hello/logs")
+    assert status == 200, body
+    status, body = console("DELETE", "/hello")
+    assert status == 200, body
+    gone = lambda: kubectl("get", "function", "hello", namespace=namespace, check=False).returncode != 0  # noqa: E731
+    wait_for(gone, timeout=30, what="Function deleted")
+    assert forbidden_lines(gateway.logs()) == [], gateway.logs()[-3000:]
+
+
+class Console:
+    """The console's JSON API on the gateway's admin port, with the chart's admin token."""
+
+    def __init__(self, admin: str, token: str, namespace: str) -> None:
+        self.base = f"{admin}/ui/api/functions/{namespace}"
+        self.token = token
+
+    def __call__(self, method: str, path: str, body: Any = None, *, token: bool = True) -> tuple[int, bytes]:
+        import urllib.error
+        import urllib.request
+
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(f"{self.base}{path}", data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+
+def admin_token(release: Release, kubectl: Kubectl, namespace: str) -> str:
+    container = one(release.manifest(), "Deployment", "-gateway")["spec"]["template"]["spec"]["containers"][0]
+    return resolve_env(container, kubectl, namespace, "console-test")["WISP_ADMIN_TOKEN"]
 
 
 @pytest.mark.parametrize("helm", [3], indirect=True, ids=["helm3"])

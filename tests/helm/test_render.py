@@ -82,7 +82,13 @@ def test_rbac_is_least_privilege(render: Render, values: dict[str, Any] | None) 
     assert not grants(gateway, "apps", "deployments", "patch"), "the gateway scales, never edits"
     assert not grants(operator, "apps", "deployments", "delete"), "garbage collection deletes"
     assert not grants(gateway, "apps", "deployments", "create")
-    assert not grants(gateway, "wisp.dev", "functions", "patch")
+    # The console (admin port, admin token) deploys, deletes, saves test events and reads logs.
+    assert grants(gateway, "wisp.dev", "functions", "patch")
+    assert grants(gateway, "wisp.dev", "functions", "delete")
+    assert not grants(gateway, "wisp.dev", "functions", "create"), "server-side apply is a patch"
+    assert not grants(gateway, "wisp.dev", "triggers", "patch")
+    assert grants(gateway, "", "configmaps", "create") and not grants(gateway, "", "configmaps", "delete")
+    assert grants(gateway, "", "pods", "list") and grants(gateway, "", "pods/log", "get")
     assert grants(gateway, "discovery.k8s.io", "endpointslices", "watch")
     assert grants(gateway, "", "secrets", "get")
     # The Lease is granted only in the release namespace, never cluster-wide.
@@ -106,6 +112,16 @@ def test_service_accounts_are_separate_and_bound(render: Render) -> None:
             "name": accounts[component(binding)],
             "namespace": "wisp-system",
         }
+
+
+@pytest.mark.parametrize("values", [None, NAMESPACED], ids=["all-namespaces", "namespaced"])
+def test_gateway_can_be_denied_the_consoles_rules(render: Render, values: dict[str, Any] | None) -> None:
+    objects = render({**(values or {}), "gateway": {"rbac": {"console": False}}})
+    gateway = rules_of(objects, "gateway")
+    assert not grants(gateway, "wisp.dev", "functions", "patch")
+    assert not grants(gateway, "wisp.dev", "functions", "delete")
+    assert not any({"configmaps", "pods", "pods/log"} & set(r["resources"]) for r in gateway)
+    assert grants(gateway, "wisp.dev", "functions", "watch")  # routing keeps its rules
 
 
 def test_gateway_can_be_denied_secrets(render: Render) -> None:

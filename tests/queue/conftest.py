@@ -35,18 +35,26 @@ FAST = DeliverySettings(
 
 
 def function(name: str, handler: str, concurrency: int = 100) -> Function:
-    return parse_function({
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"runtime": "python3.12", "handler": handler, "code": {"image": "unused"},
-                 "concurrency": concurrency},
-    })
+    return parse_function(
+        {
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "runtime": "python3.12",
+                "handler": handler,
+                "code": {"image": "unused"},
+                "concurrency": concurrency,
+            },
+        }
+    )
 
 
 def queue_trigger(name: str, fn: str, stream: str, **queue: Any) -> Trigger:
-    return parse_trigger({
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"function": fn, "queue": {"stream": stream, **queue}},
-    })
+    return parse_trigger(
+        {
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"function": fn, "queue": {"stream": stream, **queue}},
+        }
+    )
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
@@ -105,8 +113,9 @@ async def managers() -> AsyncIterator[Managers]:
     Redis connections (another gateway replica, as far as Redis can tell)."""
     opened: list[tuple[QueueManager, HttpInvoker, RedisBroker]] = []
 
-    def make(url: str, endpoints: dict[str, str], settings: DeliverySettings = FAST,
-             **kwargs: Any) -> QueueManager:
+    def make(
+        url: str, endpoints: dict[str, str], settings: DeliverySettings = FAST, **kwargs: Any
+    ) -> QueueManager:
         broker = RedisBroker(RedisSettings(url=url), read_block=settings.read_block)
         invoker = HttpInvoker(endpoints)
         manager = QueueManager(broker, invoker, settings, **kwargs)
@@ -118,3 +127,10 @@ async def managers() -> AsyncIterator[Managers]:
         await manager.close(grace=1.0)
         await invoker.close()
         await broker.close()
+
+
+@pytest.fixture(autouse=True)
+def _callbacks_may_reach_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' callback receivers listen on loopback, which the SSRF guard refuses unless
+    allowed (as an operator would allow an internal receiver with WISP_CALLBACK_ALLOW)."""
+    monkeypatch.setenv("WISP_CALLBACK_ALLOW", "127.0.0.0/8")

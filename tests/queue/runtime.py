@@ -17,8 +17,9 @@ FUNCTIONS = Path(__file__).parent / "functions"
 
 
 class RuntimeProcess:
-    def __init__(self, handler: str, work: Path, env: dict[str, str] | None = None,
-                 concurrency: int = 100) -> None:
+    def __init__(
+        self, handler: str, work: Path, env: dict[str, str] | None = None, concurrency: int = 100
+    ) -> None:
         self.port = free_port()
         self.record_file = work / f"records-{self.port}.jsonl"
         self.record_file.touch()
@@ -39,7 +40,9 @@ class RuntimeProcess:
         }
         self.log = (work / f"runtime-{self.port}.log").open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wisp_runtime"], env=self.env, stdout=self.log,
+            [sys.executable, "-m", "wisp_runtime"],
+            env=self.env,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
         )
         self._wait_ready()

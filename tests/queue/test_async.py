@@ -50,9 +50,12 @@ async def receiver() -> AsyncIterator[CallbackReceiver]:
 
 async def serve_routes(manager: QueueManager, known: set[str]) -> TestServer:
     app = web.Application()
-    add_routes(app, manager.invocations,
-               lambda name, namespace: manager_function(manager, name, namespace, known),
-               RouteSettings(max_body_bytes=64 * 1024))
+    add_routes(
+        app,
+        manager.invocations,
+        lambda name, namespace: manager_function(manager, name, namespace, known),
+        RouteSettings(max_body_bytes=64 * 1024),
+    )
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     return server
@@ -82,8 +85,11 @@ async def status_of(session: aiohttp.ClientSession, server: TestServer, invocati
 
 
 async def test_async_call_is_accepted_then_run_and_reported_to_the_callback(
-    redis_url: str, runtimes: Callable[..., RuntimeProcess], managers: Managers,
-    gateway: Any, receiver: CallbackReceiver,
+    redis_url: str,
+    runtimes: Callable[..., RuntimeProcess],
+    managers: Managers,
+    gateway: Any,
+    receiver: CallbackReceiver,
 ) -> None:
     runtime = runtimes("events.record")
     manager = managers(redis_url, {"hello.default": runtime.url})
@@ -92,7 +98,8 @@ async def test_async_call_is_accepted_then_run_and_reported_to_the_callback(
 
     async with aiohttp.ClientSession() as session:
         async with session.post(
-            server.make_url("/async-function/hello.default"), data=b'{"name": "ada"}',
+            server.make_url("/async-function/hello.default"),
+            data=b'{"name": "ada"}',
             headers={"Content-Type": "application/json", "X-Callback-Url": receiver.url},
         ) as response:
             assert response.status == 202
@@ -116,8 +123,9 @@ async def test_async_call_is_accepted_then_run_and_reported_to_the_callback(
         async with session.post(server.make_url("/async-function/nope"), data=b"{}") as response:
             assert response.status == 404
             assert (await response.json())["error"] == "FunctionNotFound"
-        async with session.post(server.make_url("/async-function/hello"),
-                                data=b"x" * (65 * 1024)) as response:
+        async with session.post(
+            server.make_url("/async-function/hello"), data=b"x" * (65 * 1024)
+        ) as response:
             assert response.status == 413
         async with session.get(server.make_url("/invocations/unknown")) as response:
             assert response.status == 404
@@ -127,7 +135,10 @@ async def test_async_call_is_accepted_then_run_and_reported_to_the_callback(
 
 
 async def test_a_failing_call_is_retried_until_it_succeeds(
-    redis_url: str, runtimes: Callable[..., RuntimeProcess], managers: Managers, gateway: Any,
+    redis_url: str,
+    runtimes: Callable[..., RuntimeProcess],
+    managers: Managers,
+    gateway: Any,
     receiver: CallbackReceiver,
 ) -> None:
     runtime = runtimes("events.flaky", env={"FAIL_TIMES": "2"})
@@ -136,8 +147,11 @@ async def test_a_failing_call_is_retried_until_it_succeeds(
     manager.update_functions([function("flaky", "events.flaky")])
 
     async with aiohttp.ClientSession() as session:
-        async with session.post(server.make_url("/async-function/flaky"), data=b'{"key": "k1"}',
-                                headers={"X-Callback-Url": receiver.url}) as response:
+        async with session.post(
+            server.make_url("/async-function/flaky"),
+            data=b'{"key": "k1"}',
+            headers={"X-Callback-Url": receiver.url},
+        ) as response:
             invocation = (await response.json())["invocationId"]
         await eventually(lambda: receiver.received)
         status = await status_of(session, server, invocation)
@@ -150,8 +164,12 @@ async def test_a_failing_call_is_retried_until_it_succeeds(
 
 
 async def test_exhausted_retries_dead_letter_the_invocation_with_its_last_error(
-    redis_url: str, redis_client: aioredis.Redis, runtimes: Callable[..., RuntimeProcess],
-    managers: Managers, gateway: Any, receiver: CallbackReceiver,
+    redis_url: str,
+    redis_client: aioredis.Redis,
+    runtimes: Callable[..., RuntimeProcess],
+    managers: Managers,
+    gateway: Any,
+    receiver: CallbackReceiver,
 ) -> None:
     runtime = runtimes("events.flaky", env={"FAIL_TIMES": "100"})
     manager = managers(redis_url, {"flaky.default": runtime.url})
@@ -159,8 +177,11 @@ async def test_exhausted_retries_dead_letter_the_invocation_with_its_last_error(
     manager.update_functions([function("flaky", "events.flaky")])
 
     async with aiohttp.ClientSession() as session:
-        async with session.post(server.make_url("/async-function/flaky"), data=b'{"key": "k2"}',
-                                headers={"X-Callback-Url": receiver.url}) as response:
+        async with session.post(
+            server.make_url("/async-function/flaky"),
+            data=b'{"key": "k2"}',
+            headers={"X-Callback-Url": receiver.url},
+        ) as response:
             invocation = (await response.json())["invocationId"]
         await eventually(lambda: receiver.received)
         status = await status_of(session, server, invocation)
@@ -177,7 +198,9 @@ async def test_exhausted_retries_dead_letter_the_invocation_with_its_last_error(
 
 
 async def test_redis_down_answers_503_and_accepts_nothing(
-    redis_server_factory: Callable[..., RedisServer], managers: Managers, gateway: Any,
+    redis_server_factory: Callable[..., RedisServer],
+    managers: Managers,
+    gateway: Any,
 ) -> None:
     redis = redis_server_factory()
     manager = managers(redis.url, {})
@@ -193,3 +216,17 @@ async def test_redis_down_answers_503_and_accepts_nothing(
         redis.start()  # back: the same gateway accepts again, on fresh connections
         async with session.post(url, data=b"{}") as response:
             assert response.status == 202
+
+
+async def test_callback_to_an_internal_address_is_refused_at_submit(
+    monkeypatch: pytest.MonkeyPatch, redis_url: str, managers: Managers, gateway: Any
+) -> None:
+    monkeypatch.delenv("WISP_CALLBACK_ALLOW")
+    server = await gateway(managers(redis_url, {}), {"hello.default"})
+    async with aiohttp.ClientSession() as session:
+        for target in ("http://169.254.169.254/latest/meta-data", "http://127.0.0.1:9/", "http://api.svc/x"):
+            async with session.post(
+                server.make_url("/async-function/hello"), data=b"{}", headers={"X-Callback-Url": target}
+            ) as response:
+                assert response.status == 400, target
+                assert (await response.json())["error"] == "CallbackRefused"

@@ -82,10 +82,15 @@ def test_undeliverable_messages(fields: dict[str, bytes], reason: DeadLetterReas
 
 
 def test_credentials_and_wisp_headers_are_not_forwarded_to_async_calls() -> None:
-    kept = forwarded_headers({
-        "Content-Type": "application/json", "traceparent": "00-abc-def-01",
-        "Authorization": "Bearer secret", "Cookie": "a=b", "X-Wisp-Event": "http",
-        "X-Callback-Url": "http://x/", "X-Tenant": "t1",
-    })
-    assert kept == {"Content-Type": "application/json", "traceparent": "00-abc-def-01",
-                    "X-Tenant": "t1"}
+    kept = forwarded_headers(
+        {
+            "Content-Type": "application/json",
+            "traceparent": "00-abc-def-01",
+            "Authorization": "Bearer secret",
+            "Cookie": "a=b",
+            "X-Wisp-Event": "http",
+            "X-Callback-Url": "http://x/",
+            "X-Tenant": "t1",
+        }
+    )
+    assert kept == {"Content-Type": "application/json", "traceparent": "00-abc-def-01", "X-Tenant": "t1"}

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.redis
 
 
 async def test_messages_in_both_layouts_arrive_as_events_and_malformed_ones_are_dead_lettered(
-    redis_url: str, redis_client: aioredis.Redis, runtimes: Callable[..., RuntimeProcess],
+    redis_url: str,
+    redis_client: aioredis.Redis,
+    runtimes: Callable[..., RuntimeProcess],
     managers: Managers,
 ) -> None:
     runtime = runtimes("events.record")
@@ -27,15 +29,16 @@ async def test_messages_in_both_layouts_arrive_as_events_and_malformed_ones_are_
     not_json = await redis_client.xadd("orders", {"data": "{not json"})
     too_big = await redis_client.xadd("orders", {"data": json.dumps("x" * (1024 * 1024 + 10))})
     as_map = await redis_client.xadd("orders", {"order": "2", "customer": "ada"})
-    with_attributes = await redis_client.xadd(
-        "orders", {"data": "[3]", "type": "created"}
-    )
+    with_attributes = await redis_client.xadd("orders", {"data": "[3]", "type": "created"})
 
     await eventually(lambda: len(runtime.records()) == 3)
     events = {r["event"]["id"]: r["event"] for r in runtime.records()}
     assert events[first.decode()] == {
-        "source": "wisp.queue", "stream": "orders", "id": first.decode(),
-        "data": {"order": 1}, "attempt": 1,
+        "source": "wisp.queue",
+        "stream": "orders",
+        "id": first.decode(),
+        "data": {"order": 1},
+        "attempt": 1,
     }
     assert events[as_map.decode()]["data"] == {"order": "2", "customer": "ada"}
     assert events[with_attributes.decode()]["data"] == [3]
@@ -51,12 +54,15 @@ async def test_messages_in_both_layouts_arrive_as_events_and_malformed_ones_are_
     # Everything is settled: nothing pending, and the user's stream is left intact.
     async def settled() -> bool:
         return (await redis_client.xpending("orders", "wisp.default.on-order"))["pending"] == 0
+
     await eventually(settled)
     assert await redis_client.xlen("orders") == 5
 
 
 async def test_a_backlog_never_has_more_than_max_in_flight_calls_at_once(
-    redis_url: str, redis_client: aioredis.Redis, runtimes: Callable[..., RuntimeProcess],
+    redis_url: str,
+    redis_client: aioredis.Redis,
+    runtimes: Callable[..., RuntimeProcess],
     managers: Managers,
 ) -> None:
     runtime = runtimes("events.slow", env={"SLOW_SECONDS": "0.5"})
@@ -76,16 +82,26 @@ async def test_a_backlog_never_has_more_than_max_in_flight_calls_at_once(
 
 
 async def test_failing_queue_events_retry_with_the_attempt_number_then_dead_letter(
-    redis_url: str, redis_client: aioredis.Redis, runtimes: Callable[..., RuntimeProcess],
+    redis_url: str,
+    redis_client: aioredis.Redis,
+    runtimes: Callable[..., RuntimeProcess],
     managers: Managers,
 ) -> None:
     runtime = runtimes("events.flaky", env={"FAIL_TIMES": "100"})
     manager = managers(redis_url, {"flaky.default": runtime.url})
     manager.update_functions([function("flaky", "events.flaky")])
-    manager.update_triggers([queue_trigger(
-        "in", "flaky", "inbox", maxRetries=1, deadLetter="inbox.failed",
-        backoff={"initial": "10ms", "max": "50ms"},
-    )])
+    manager.update_triggers(
+        [
+            queue_trigger(
+                "in",
+                "flaky",
+                "inbox",
+                maxRetries=1,
+                deadLetter="inbox.failed",
+                backoff={"initial": "10ms", "max": "50ms"},
+            )
+        ]
+    )
     sent = await redis_client.xadd("inbox", {"data": "{}"})
 
     [(_, dead)] = await eventually(lambda: redis_client.xrange("inbox.failed"))

@@ -43,10 +43,24 @@ def workers(tmp_path: Path, redis_url: str) -> Iterator[Callable[[str, str], sub
     def start(consumer: str, url: str) -> subprocess.Popen[bytes]:
         log = (tmp_path / f"worker-{consumer}.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "wisp.queue.worker", "--manifest", str(manifest),
-             "--endpoint", f"slow.default={url}", "--consumer", consumer,
-             "--visibility-timeout", "1", "--poll-interval", "0.05"],
-            env={**os.environ, "WISP_REDIS_URL": redis_url}, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "wisp.queue.worker",
+                "--manifest",
+                str(manifest),
+                "--endpoint",
+                f"slow.default={url}",
+                "--consumer",
+                consumer,
+                "--visibility-timeout",
+                "1",
+                "--poll-interval",
+                "0.05",
+            ],
+            env={**os.environ, "WISP_REDIS_URL": redis_url},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
         started.append(process)
@@ -60,7 +74,8 @@ def workers(tmp_path: Path, redis_url: str) -> Iterator[Callable[[str, str], sub
 
 
 async def test_a_consumer_killed_mid_call_loses_nothing(
-    redis_client: aioredis.Redis, runtimes: Callable[..., RuntimeProcess],
+    redis_client: aioredis.Redis,
+    runtimes: Callable[..., RuntimeProcess],
     workers: Callable[[str, str], subprocess.Popen[bytes]],
 ) -> None:
     runtime = runtimes("events.slow", env={"SLOW_SECONDS": "1.5"})
@@ -77,6 +92,7 @@ async def test_a_consumer_killed_mid_call_loses_nothing(
 
     def all_done() -> bool:
         return {r["event"]["id"] for r in runtime.records()} >= sent
+
     await eventually(all_done, timeout=60)
     await eventually(lambda: _no_pending(redis_client, "work", "wisp.default.work"))
     retried = {r["event"]["id"] for r in runtime.records("start") if r["event"]["attempt"] == 2}
@@ -90,14 +106,18 @@ async def _no_pending(client: aioredis.Redis, stream: str, group: str) -> bool:
 
 
 async def test_a_backlog_accepted_while_no_consumer_ran_is_drained_across_a_restart(
-    redis_url: str, redis_client: aioredis.Redis, runtimes: Callable[..., RuntimeProcess],
+    redis_url: str,
+    redis_client: aioredis.Redis,
+    runtimes: Callable[..., RuntimeProcess],
     managers: Managers,
 ) -> None:
     runtime = runtimes("events.slow", env={"SLOW_SECONDS": "0.05"})
     endpoints = {"slow.default": runtime.url}
     accepting = managers(redis_url, endpoints)  # a gateway that accepts but runs no consumer
-    accepted = [await accepting.invocations.submit("slow.default", json.dumps({"n": i}).encode(), {})
-                for i in range(30)]
+    accepted = [
+        await accepting.invocations.submit("slow.default", json.dumps({"n": i}).encode(), {})
+        for i in range(30)
+    ]
     assert await redis_client.xlen(names.async_stream("slow.default")) == 30
 
     first = managers(redis_url, endpoints)
@@ -111,13 +131,15 @@ async def test_a_backlog_accepted_while_no_consumer_ran_is_drained_across_a_rest
     async def all_succeeded() -> bool:
         records = [await second.invocations.status(i) or {} for i in accepted]
         return {r.get("status") for r in records} == {"succeeded"}
+
     await eventually(all_succeeded, timeout=60)
     assert {r["event"]["n"] for r in runtime.records()} == set(range(30))
     assert await redis_client.xlen(names.async_stream("slow.default")) == 0  # acked entries go
 
 
 async def test_a_redis_restart_mid_stream_loses_nothing(
-    redis_server_factory: Callable[..., RedisServer], runtimes: Callable[..., RuntimeProcess],
+    redis_server_factory: Callable[..., RedisServer],
+    runtimes: Callable[..., RuntimeProcess],
     managers: Managers,
 ) -> None:
     redis = redis_server_factory(appendonly=True)

@@ -27,7 +27,8 @@ async def batcher(redis_client: aioredis.Redis) -> AsyncIterator[CommandBatcher]
 
 
 async def test_concurrent_calls_share_round_trips_and_each_gets_its_own_reply(
-    batcher: CommandBatcher, redis_client: aioredis.Redis,
+    batcher: CommandBatcher,
+    redis_client: aioredis.Redis,
 ) -> None:
     await redis_client.set("text", "not a number")
     calls = [batcher.execute("INCR", "counter") for _ in range(100)]
@@ -43,7 +44,8 @@ async def test_concurrent_calls_share_round_trips_and_each_gets_its_own_reply(
 
 
 async def test_a_script_is_reloaded_after_redis_forgot_it_and_runs_once_per_call(
-    batcher: CommandBatcher, redis_client: aioredis.Redis,
+    batcher: CommandBatcher,
+    redis_client: aioredis.Redis,
 ) -> None:
     assert await batcher.script(COUNTED, ["total"], [5]) == 5
     await redis_client.script_flush()
@@ -55,7 +57,8 @@ async def test_a_script_is_reloaded_after_redis_forgot_it_and_runs_once_per_call
 
 
 async def test_arguments_are_sent_byte_exact(
-    batcher: CommandBatcher, redis_client: aioredis.Redis,
+    batcher: CommandBatcher,
+    redis_client: aioredis.Redis,
 ) -> None:
     value = b"\r\n$3\r\n\x00\xff" + "é".encode()
     await batcher.execute("SET", "raw", value)
@@ -81,3 +84,16 @@ async def test_a_redis_restart_is_healed_on_the_next_call(
     finally:
         await batcher.close()
         await client.aclose()
+
+
+async def test_large_commands_are_split_over_round_trips_of_bounded_size(
+    redis_client: aioredis.Redis,
+) -> None:
+    batcher = CommandBatcher(redis_client, max_bytes=1000)
+    try:
+        values = {f"k{i}": bytes([65 + i]) * 600 for i in range(6)}
+        await asyncio.gather(*(batcher.execute("SET", k, v) for k, v in values.items()))
+        assert batcher.round_trips == 6  # no two 600-byte commands fit in 1000 bytes
+        assert await redis_client.mget(list(values)) == list(values.values())
+    finally:
+        await batcher.close()

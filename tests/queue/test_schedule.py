@@ -31,17 +31,28 @@ def test_a_tick_exactly_at_the_last_check_is_not_fired_again() -> None:
 
 @pytest.mark.redis
 async def test_two_replicas_enqueue_each_tick_once(
-    redis_url: str, runtimes: Callable[..., RuntimeProcess], managers: Managers,
+    redis_url: str,
+    runtimes: Callable[..., RuntimeProcess],
+    managers: Managers,
 ) -> None:
     runtime = runtimes("events.record")
     now = [datetime(2025, 1, 1, 10, 2, tzinfo=UTC)]
-    replicas = [managers(redis_url, {"report.default": runtime.url}, schedule_clock=lambda: now[0])
-                for _ in range(2)]
-    trigger = parse_trigger({
-        "metadata": {"name": "every-5", "namespace": "default"},
-        "spec": {"function": "report", "schedule": {
-            "cron": "*/5 * * * *", "timezone": "Europe/Berlin", "payload": {"job": "report"}}},
-    })
+    replicas = [
+        managers(redis_url, {"report.default": runtime.url}, schedule_clock=lambda: now[0]) for _ in range(2)
+    ]
+    trigger = parse_trigger(
+        {
+            "metadata": {"name": "every-5", "namespace": "default"},
+            "spec": {
+                "function": "report",
+                "schedule": {
+                    "cron": "*/5 * * * *",
+                    "timezone": "Europe/Berlin",
+                    "payload": {"job": "report"},
+                },
+            },
+        }
+    )
     for replica in replicas:
         replica.update_functions([function("report", "events.record")])
         replica.update_triggers([trigger])
@@ -58,8 +69,12 @@ async def test_two_replicas_enqueue_each_tick_once(
     events = sorted((r["event"] for r in runtime.records()), key=lambda e: e["id"])
     assert [e["id"] for e in events] == expected  # each tick delivered exactly once
     assert events[0] == {
-        "source": "wisp.schedule", "trigger": "every-5", "id": expected[0],
-        "time": "2025-01-01T10:05:00.000Z", "data": {"job": "report"}, "attempt": 1,
+        "source": "wisp.schedule",
+        "trigger": "every-5",
+        "id": expected[0],
+        "time": "2025-01-01T10:05:00.000Z",
+        "data": {"job": "report"},
+        "attempt": 1,
     }
     status = await replicas[0].invocations.status(expected[0])
     assert status is not None

@@ -6,8 +6,10 @@ settings and the time, and returns a ``Decision``. No I/O, no clock, no aiohttp 
 imports (an import-linter contract checks it): every behaviour is a table case in
 tests/autoscaler/test_decider.py.
 
-* Demand is in-flight calls (metric ``concurrency``) or calls per second (``rps``), plus the
-  queue's pending events when a queue trigger feeds the function.
+* Demand is in-flight calls (metric ``concurrency``) or calls per second (``rps``), and at least
+  the queue's pending and in-flight events when the event path feeds the function (its
+  deliveries pass through the gateway, so they are in the observed figures as well: the larger
+  of the two counts, never their sum).
 * Stable mode: ``ceil(stable demand / target per pod)``; scaling down only once demand fell
   ``scale_down_tolerance`` below the current capacity, so a steady load on a boundary does not
   flap, and at most by ``max_scale_down_rate`` per decision.
@@ -127,11 +129,13 @@ def decide(
         return Decision(desired, replace(state, desired=desired), reason)
 
     per_pod = target.per_pod
+    # Queue deliveries are calls through the gateway too: those in flight are already in the
+    # observed figures, so the backlog is a floor under them, not an addition.
     queued = float(samples.queue_demand)
     if target.metric is ScaleMetric.CONCURRENCY:
-        stable, panic = samples.stable_concurrency + queued, samples.panic_concurrency + queued
+        stable, panic = max(samples.stable_concurrency, queued), max(samples.panic_concurrency, queued)
     else:
-        stable, panic = samples.stable_rps + queued, samples.panic_rps + queued
+        stable, panic = max(samples.stable_rps, queued), max(samples.panic_rps, queued)
     want_stable = math.ceil(stable / per_pod - 1e-9)
     want_panic = math.ceil(panic / per_pod - 1e-9)
 

@@ -15,7 +15,8 @@ from typing import Any
 import kopf
 
 from wisp import GROUP, VERSION
-from wisp.controller import sync
+from wisp.controller import binding
+from wisp.controller.sync import FunctionSync
 from wisp.resources.names import FUNCTION_LABEL
 
 FUNCTIONS = (GROUP, VERSION, "functions")
@@ -35,7 +36,7 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     # A replica that stops renewing its peering record hands over after this long.
     settings.peering.lifetime = int(os.environ.get("WISP_PEERING_LIFETIME", "30"))
     settings.peering.mandatory = memo.settings.peering is not None
-    memo.state = sync.OperatorState()
+    memo.sync = FunctionSync(memo.api, memo.settings)
 
 
 @kopf.index(*FUNCTIONS)
@@ -57,20 +58,20 @@ def triggers_by_function(
 @kopf.on.update(*FUNCTIONS)
 def function_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     function = copy.deepcopy(dict(body))
-    sync.sync_function(memo.api, memo.settings, memo.state, function)
-    sync.bind_triggers_of(memo.api, function, _trigger_names(kwargs["triggers_by_function"], body))
+    memo.sync.sync_function(function)
+    binding.bind_triggers_of(memo.api, function, _trigger_names(kwargs["triggers_by_function"], body))
 
 
 @kopf.timer(*FUNCTIONS, interval=60, initial_delay=60, idle=0)
 def function_resync(body: kopf.Body, memo: Any, **_: Any) -> None:
-    sync.sync_function(memo.api, memo.settings, memo.state, copy.deepcopy(dict(body)))
+    memo.sync.sync_function(copy.deepcopy(dict(body)))
 
 
 @kopf.on.delete(*FUNCTIONS, optional=True)
 def function_deleted(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-    memo.state.forget(body.metadata.namespace or "", body.metadata.name or "")
+    memo.sync.state.forget(body.metadata.namespace or "", body.metadata.name or "")
     names = _trigger_names(kwargs["triggers_by_function"], body)
-    sync.bind_triggers_of(memo.api, None, names, deleted=dict(body))
+    binding.bind_triggers_of(memo.api, None, names, deleted=dict(body))
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={FUNCTION_LABEL: kopf.PRESENT})
@@ -78,7 +79,7 @@ def deployment_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs:
     function = _owner(kwargs["function_bodies"], body)
     if function is not None:
         deleted = event.get("type") == "DELETED"
-        sync.on_deployment(memo.api, memo.settings, memo.state, function, dict(body), deleted=deleted)
+        memo.sync.on_deployment(function, dict(body), deleted=deleted)
 
 
 @kopf.on.event("", "v1", "pods", labels={FUNCTION_LABEL: kopf.PRESENT})
@@ -86,7 +87,7 @@ def pod_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: Any) -
     function = _owner(kwargs["function_bodies"], body)
     if function is not None:
         deleted = event.get("type") == "DELETED"
-        sync.on_pod(memo.api, memo.settings, memo.state, function, dict(body), deleted=deleted)
+        memo.sync.on_pod(function, dict(body), deleted=deleted)
 
 
 @kopf.on.resume(*TRIGGERS)
@@ -95,7 +96,7 @@ def pod_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: Any) -
 def trigger_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     key = (body.metadata.namespace, str(body.spec.get("function")))
     functions = list(kwargs["function_bodies"].get(key, ()))
-    sync.bind_trigger(memo.api, copy.deepcopy(dict(body)), functions[0] if functions else None)
+    binding.bind_trigger(memo.api, copy.deepcopy(dict(body)), functions[0] if functions else None)
 
 
 def _owner(function_bodies: kopf.Index[Any, dict[str, Any]], body: kopf.Body) -> dict[str, Any] | None:

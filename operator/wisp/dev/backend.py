@@ -79,7 +79,6 @@ class LocalBackend:
         self.functions: dict[str, Served] = {}
         self.triggers: dict[str, Trigger] = {}
         self.statuses: dict[str, StatusUpdate] = {}
-        self.on_change: Callable[[], None] | None = None  # the queue follows functions and triggers
         self._on_line = on_line
         self.fork_server: ForkServer | None = None  # set: Python runtimes are forked, pre-warmed
         self._events: BackendEvents | None = None
@@ -139,7 +138,6 @@ class LocalBackend:
             self._events.function_upserted(served.info)
             self._events.endpoints_changed(source.key, ())
         self._reconcile(served)
-        self._changed()
 
     def delete_function(self, key: str) -> None:
         served = self.functions.pop(key, None)
@@ -148,18 +146,15 @@ class LocalBackend:
         self._later(self._retire(served))
         if self._events is not None:
             self._events.function_deleted(key)
-        self._changed()
 
     def upsert_trigger(self, trigger: Trigger) -> None:
         self.triggers[trigger.key] = trigger
         if self._events is not None:
             self._events.trigger_upserted(trigger)
-        self._changed()
 
     def delete_trigger(self, key: str) -> None:
         if self.triggers.pop(key, None) is not None and self._events is not None:
             self._events.trigger_deleted(key)
-        self._changed()
 
     def pids(self) -> list[int]:
         """Every runtime process running now (tests and the shutdown report)."""
@@ -298,10 +293,6 @@ class LocalBackend:
         task = asyncio.create_task(coro)
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
-
-    def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
 
 
 async def _health_error(url: str) -> str:

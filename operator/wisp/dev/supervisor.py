@@ -24,9 +24,9 @@ from aiohttp import web
 from wisp.cli.source import FunctionSource, Loaded, SourceError, display, is_folder_manifest, load_file
 from wisp.console.dev import dev_console_extension
 from wisp.console.logs import LogBook
+from wisp.dev.access import dev_security_settings, loopback_management
 from wisp.dev.backend import LocalBackend
 from wisp.dev.banner import BannerFacts, banner, log_line
-from wisp.dev.events import EventSettings, disabled_extension, queue_extension
 from wisp.dev.prewarm import ForkServer
 from wisp.dev.redis import EmbeddedRedis, EmbeddedRedisError, redis_server_binary
 from wisp.dev.watch import Scan, changes, scan
@@ -34,8 +34,12 @@ from wisp.dev.workspace import Workspace, prepare
 from wisp.gateway.admin import make_admin_app
 from wisp.gateway.app import Extension, make_app
 from wisp.gateway.config import GatewayConfig
+from wisp.gateway.events import EventSettings, disabled_extension, queue_extension
 from wisp.gateway.state import COMPONENTS
 from wisp.launcher import LaunchError
+from wisp.queue import DeliverySettings, RedisSettings
+from wisp.security.extension import secure_admin_app, security_extension
+from wisp.security.secrets import StaticSecretSource
 
 
 class DevError(Exception):
@@ -174,12 +178,17 @@ class DevServer:
 
     # -- running ---------------------------------------------------------------------------------
 
+    def _queue(self, url: str) -> Extension:
+        # Shorter blocking reads than the cluster's: Ctrl-C stops the consumers sooner.
+        delivery = DeliverySettings(read_block=1.0)
+        return queue_extension(
+            EventSettings(RedisSettings(url=url), delivery, self.settings.namespace, delivery.max_event_bytes)
+        )
+
     async def events_extension(self) -> tuple[Extension, str]:
         url = self.settings.redis_url
         if url:
-            return queue_extension(self.backend, EventSettings(url, self.settings.namespace)), (
-                f"queue and schedule triggers on {url}"
-            )
+            return self._queue(url), f"queue and schedule triggers on {url}"
         binary = redis_server_binary() if self.settings.embedded_redis else None
         if binary is None:
             reason = (
@@ -193,7 +202,7 @@ class DevServer:
         except EmbeddedRedisError as exc:
             reason = f"queue and schedule triggers are off: {exc}"
             return disabled_extension(reason), reason
-        return queue_extension(self.backend, EventSettings(self.redis.url, self.settings.namespace)), (
+        return self._queue(self.redis.url), (
             f"queue and schedule triggers on an embedded redis-server ({self.redis.url}; "
             "single machine, nothing kept after exit)"
         )
@@ -217,10 +226,22 @@ class DevServer:
             autoscale_tick=settings.autoscale_tick,
         )
         console = dev_console_extension(settings.directory, self.logbook, settings.namespace)
-        app = make_app(config, self.backend, extensions=[extension, console])
+        # The cluster gateway's security layer, public by default; the console and async
+        # records stay open to this machine (wisp.dev.access).
+        security = dev_security_settings()
+        app = make_app(
+            config,
+            self.backend,
+            extensions=[
+                loopback_management(security),
+                security_extension(security, StaticSecretSource()),
+                extension,
+                console,
+            ],
+        )
         runners = [
-            web.AppRunner(app, access_log=None),
-            web.AppRunner(make_admin_app(app[COMPONENTS]), access_log=None),
+            web.AppRunner(app, access_log=None, **security.limits.server_settings()),
+            web.AppRunner(secure_admin_app(make_admin_app(app[COMPONENTS]), security), access_log=None),
         ]
         try:
             for runner in runners:

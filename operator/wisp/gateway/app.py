@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
 from aiohttp import web
 
+from wisp.autoscaler.decider import Settings
 from wisp.autoscaler.exchange import LeaderElection, SampleExchange
 from wisp.autoscaler.loop import Autoscaler, LoopSettings, Scaled
 from wisp.gateway.activator import Activator, ActivatorSettings
@@ -58,7 +59,13 @@ def make_app(
             lambda: _scaled(registry),
             exchange=exchange,
             election=election,
-            settings=LoopSettings(tick=config.autoscale_tick),
+            settings=LoopSettings(
+                tick=config.autoscale_tick,
+                decider=Settings(
+                    stable_window=config.autoscale_stable_window,
+                    panic_window=config.autoscale_panic_window,
+                ),
+            ),
             record=parts.record_replicas,
         )
         activator.on_scaled = parts.autoscaler.note_scaled

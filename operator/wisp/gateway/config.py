@@ -30,7 +30,19 @@ class GatewayConfig:
     pod_name: str = field(default_factory=lambda: os.uname().nodename)
     kubeconfig: str | None = None
     autoscale_tick: float = 2.0
+    # The autoscaler's averaging windows (Knative's defaults): steady decisions and bursts.
+    autoscale_stable_window: float = 60.0
+    autoscale_panic_window: float = 6.0
     endpoint_selector: str = "wisp.dev/function"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.autoscale_panic_window <= self.autoscale_stable_window:
+            raise ValueError(
+                f"the autoscaler's panic window ({self.autoscale_panic_window} s) must be positive "
+                f"and at most its stable window ({self.autoscale_stable_window} s)"
+            )
+        if self.autoscale_tick <= 0:
+            raise ValueError(f"the autoscaler's tick must be positive, not {self.autoscale_tick}")
 
     def namespace_allowed(self, namespace: str) -> bool:
         return not self.namespaces or namespace in self.namespaces
@@ -50,6 +62,8 @@ _ENV = {
     "pod_name": "WISP_POD_NAME",
     "kubeconfig": "WISP_KUBECONFIG",
     "autoscale_tick": "WISP_AUTOSCALE_TICK",
+    "autoscale_stable_window": "WISP_AUTOSCALE_STABLE_WINDOW",
+    "autoscale_panic_window": "WISP_AUTOSCALE_PANIC_WINDOW",
     "host": "WISP_GATEWAY_HOST",
 }
 
@@ -74,6 +88,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pod-name", help="this replica's identity (WISP_POD_NAME; host name)")
     parser.add_argument("--kubeconfig", help="kubeconfig path (WISP_KUBECONFIG); else in-cluster")
     parser.add_argument("--autoscale-tick", type=float, help="seconds between decisions (2)")
+    parser.add_argument(
+        "--autoscale-stable-window", type=float, help="seconds averaged for steady decisions (60)"
+    )
+    parser.add_argument("--autoscale-panic-window", type=float, help="seconds watched for bursts (6)")
 
 
 def config_from(args: argparse.Namespace | None, env: Mapping[str, str] | None = None) -> GatewayConfig:

@@ -74,6 +74,8 @@ class Registry:
         self.on_endpoints_ready: Callable[[Upstream], None] | None = None
         # Told which (host, port)s left a function's ready set, to drop idle connections to them.
         self.on_endpoints_removed: Callable[[list[tuple[str, int]]], None] | None = None
+        # Told that the set of Functions or Triggers (or a spec) changed: the queue follows it.
+        self.on_catalog_changed: Callable[[], None] | None = None
 
     # -- BackendEvents ---------------------------------------------------------------------------
 
@@ -83,6 +85,7 @@ class Registry:
             return
         timeout = fn.spec.timeout + self.timeout_margin
         up = self.upstreams.get(info.key)
+        changed = up is None or up.info.function != fn
         if up is None:
             up = Upstream(
                 info=info,
@@ -106,12 +109,15 @@ class Registry:
         if not info.ready and not up.pool.has_endpoints:
             reason = info.reason or "NotReady"
             _fail(up.pool, Unavailable(503, reason, info.message or f"function is not ready: {reason}"))
+        if changed:
+            self._catalog_changed()
 
     def function_deleted(self, key: str) -> None:
         up = self.upstreams.pop(key, None)
         self._orphan_endpoints.pop(key, None)
         if up is not None:
             _fail(up.pool, Unavailable(404, "FunctionNotFound", f"function {key} was deleted"))
+            self._catalog_changed()
 
     def trigger_upserted(self, trigger: Trigger) -> None:
         if not self.namespace_allowed(trigger.namespace):
@@ -119,10 +125,12 @@ class Registry:
         if self.triggers.get(trigger.key) != trigger:
             self.triggers[trigger.key] = trigger
             self.routes = TriggerTable(self.triggers.values())
+            self._catalog_changed()
 
     def trigger_deleted(self, key: str) -> None:
         if self.triggers.pop(key, None) is not None:
             self.routes = TriggerTable(self.triggers.values())
+            self._catalog_changed()
 
     def endpoints_changed(self, function_key: str, endpoints: tuple[Endpoint, ...]) -> None:
         up = self.upstreams.get(function_key)
@@ -135,6 +143,10 @@ class Registry:
         self.synced_event.set()
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _catalog_changed(self) -> None:
+        if self.on_catalog_changed is not None:
+            self.on_catalog_changed()
 
     def _apply_endpoints(self, up: Upstream, endpoints: tuple[Endpoint, ...]) -> None:
         log.info("%s: %d ready endpoint(s)", up.key, len(endpoints))

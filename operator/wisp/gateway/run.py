@@ -1,8 +1,9 @@
 """``wisp gateway``: serve invocations and the admin port against a Kubernetes cluster.
 
 Reads ``GatewayConfig`` from flags and environment, builds the ``KubernetesBackend`` and the
-Lease-based coordination (leader election and sample exchange between replicas), and runs the
-invocation app and the admin app until SIGTERM/SIGINT.
+Lease-based coordination (leader election and sample exchange between replicas), the security
+layer, the event path (``wisp.gateway.events``, when ``WISP_REDIS_URL`` is set) and the console
+on the admin app, and runs the invocation app and the admin app until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(config: GatewayConfig) -> None:
+    from wisp.console.cluster import add_cluster_console
+    from wisp.gateway.events import events_from_env
     from wisp.gateway.kube import KubernetesBackend, LeaseCoordination, load_api_client
     from wisp.security.extension import secure_admin_app, security_extension
     from wisp.security.kube_secrets import KubernetesSecretSource
@@ -60,9 +63,13 @@ async def serve(config: GatewayConfig) -> None:
         backend,
         exchange=coordination,
         election=coordination,
-        extensions=[security_extension(security, secrets)],
+        # The event path: /async-function/, /invocations/, queue and schedule Triggers, with
+        # Redis from WISP_REDIS_URL (without it those routes answer 503 saying so).
+        extensions=[security_extension(security, secrets), events_from_env(config.default_namespace)],
     )
     admin = secure_admin_app(make_admin_app(app[COMPONENTS]), security)
+    # The console at /ui/ on the admin port; its API needs the admin token.
+    add_cluster_console(admin, app[COMPONENTS], api_client, security.admin_token)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -101,13 +101,23 @@ class Subscription(Protocol):
     async def ack(self, delivery: Delivery, *, record: RecordUpdate | None = None) -> None: ...
 
     async def retry(
-        self, delivery: Delivery, *, attempt: int, delay: float, error: str | None, now: float,
+        self,
+        delivery: Delivery,
+        *,
+        attempt: int,
+        delay: float,
+        error: str | None,
+        now: float,
         record: RecordUpdate | None = None,
     ) -> None:
         """Acknowledge and re-deliver after ``delay`` seconds as attempt ``attempt``."""
 
     async def dead_letter(
-        self, delivery: Delivery, *, reason: str, error: str | None,
+        self,
+        delivery: Delivery,
+        *,
+        reason: str,
+        error: str | None,
         record: RecordUpdate | None = None,
     ) -> None:
         """Acknowledge and append to the dead-letter stream with the reason and last error."""
@@ -151,9 +161,7 @@ class Broker(Protocol):
 
     async def record(self, record_id: str) -> dict[str, str] | None: ...
 
-    async def update_record(
-        self, record_id: str, fields: Mapping[str, str], retention: float
-    ) -> None: ...
+    async def update_record(self, record_id: str, fields: Mapping[str, str], retention: float) -> None: ...
 
     def subscription(self, spec: SubscriptionSpec) -> Subscription: ...
 

@@ -38,9 +38,7 @@ class EventKind(Protocol):
     ) -> RecordUpdate | None:
         """The record update written atomically with the delivery's settlement, if any."""
 
-    async def finished(
-        self, request: Request, record: RecordUpdate | None, decision: Decision
-    ) -> None:
+    async def finished(self, request: Request, record: RecordUpdate | None, decision: Decision) -> None:
         """Called before the delivery is settled (callbacks)."""
 
 
@@ -175,9 +173,7 @@ class Consumer:
                     last_renew = now
                 free = self.config.max_in_flight - len(self._owned)
                 if free > 0 and now - last_reclaim >= settings.visibility_timeout / 2:
-                    for delivery in await self.subscription.reclaim(
-                        settings.visibility_timeout, free
-                    ):
+                    for delivery in await self.subscription.reclaim(settings.visibility_timeout, free):
                         self._dispatch(delivery)
                     last_reclaim = now
                 if now - last_gauge >= max(settings.poll_interval, 2.0):
@@ -237,7 +233,10 @@ class Consumer:
         await self._settle(delivery, decision, error, record)
 
     async def _settle(
-        self, delivery: Delivery, decision: Decision, error: str | None,
+        self,
+        delivery: Delivery,
+        decision: Decision,
+        error: str | None,
         record: RecordUpdate | None = None,
     ) -> None:
         backoff = self._backoff()
@@ -260,7 +259,10 @@ class Consumer:
             metrics.DEAD_LETTERED.labels(label, decision.reason.value).inc()
 
     async def _apply(
-        self, delivery: Delivery, decision: Decision, error: str | None,
+        self,
+        delivery: Delivery,
+        decision: Decision,
+        error: str | None,
         record: RecordUpdate | None,
     ) -> None:
         sub = self.subscription
@@ -271,11 +273,16 @@ class Consumer:
             await sub.dead_letter(delivery, reason=reason, error=error, record=record)
         else:
             delay = (
-                decision.delay if decision.outcome is Outcome.RETRIED
-                else self.config.delivery.defer_delay
+                decision.delay if decision.outcome is Outcome.RETRIED else self.config.delivery.defer_delay
             )
-            await sub.retry(delivery, attempt=decision.next_attempt, delay=delay,
-                            error=error, now=self._clock(), record=record)
+            await sub.retry(
+                delivery,
+                attempt=decision.next_attempt,
+                delay=delay,
+                error=error,
+                now=self._clock(),
+                record=record,
+            )
 
     def _backoff(self) -> Backoff:
         settings = self.config.delivery

@@ -54,25 +54,20 @@ def _utf8(value: bytes, what: str) -> str:
         raise ValueError(f"{what} is not UTF-8 text") from None
 
 
-def queue_message_data(
-    fields: Mapping[str, bytes], max_bytes: int
-) -> tuple[Any, dict[str, str]] | Rejection:
+def queue_message_data(fields: Mapping[str, bytes], max_bytes: int) -> tuple[Any, dict[str, str]] | Rejection:
     """``(data, attributes)`` of a producer's message, or why it cannot be delivered."""
     size = _size(fields)
     if size > max_bytes:
         return Rejection(DeadLetterReason.TOO_LARGE, f"message is {size} bytes, limit {max_bytes}")
     try:
-        names = {name: _utf8(name.encode("utf-8", "surrogateescape"), "a field name")
-                 for name in fields}
+        names = {name: _utf8(name.encode("utf-8", "surrogateescape"), "a field name") for name in fields}
         if "data" not in fields:
             return {names[k]: _utf8(v, f"field {k!r}") for k, v in fields.items()}, {}
         try:
             data = json.loads(_utf8(fields["data"], "field 'data'"))
         except json.JSONDecodeError as exc:
             raise ValueError(f"field 'data' is not JSON: {exc}") from None
-        attributes = {
-            names[k]: _utf8(v, f"field {k!r}") for k, v in fields.items() if k != "data"
-        }
+        attributes = {names[k]: _utf8(v, f"field {k!r}") for k, v in fields.items() if k != "data"}
     except ValueError as exc:
         return Rejection(DeadLetterReason.MALFORMED, str(exc))
     return data, attributes
@@ -82,7 +77,11 @@ def queue_event(
     stream: str, entry_id: str, data: Any, attempt: int, attributes: Mapping[str, str]
 ) -> dict[str, Any]:
     event: dict[str, Any] = {
-        "source": "wisp.queue", "stream": stream, "id": entry_id, "data": data, "attempt": attempt,
+        "source": "wisp.queue",
+        "stream": stream,
+        "id": entry_id,
+        "data": data,
+        "attempt": attempt,
     }
     if attributes:
         event["attributes"] = dict(attributes)
@@ -94,8 +93,7 @@ def queue_request(delivery: Delivery, max_bytes: int) -> Request | Rejection:
     if isinstance(decoded, Rejection):
         return decoded
     data, attributes = decoded
-    event = queue_event(delivery.origin_stream, delivery.origin_id, data, delivery.attempt,
-                        attributes)
+    event = queue_event(delivery.origin_stream, delivery.origin_id, data, delivery.attempt, attributes)
     headers = {
         **JSON_HEADERS,
         contract.REQUEST_ID_HEADER: f"{delivery.origin_stream}/{delivery.origin_id}",
@@ -146,8 +144,13 @@ class AsyncMessage:
 
 def schedule_event_body(trigger: str, tick_id: str, time_rfc3339: str, payload: Any) -> bytes:
     """The schedule event without its ``attempt`` (added at each delivery)."""
-    event = {"source": "wisp.schedule", "trigger": trigger, "id": tick_id,
-             "time": time_rfc3339, "data": payload}
+    event = {
+        "source": "wisp.schedule",
+        "trigger": trigger,
+        "id": tick_id,
+        "time": time_rfc3339,
+        "data": payload,
+    }
     return json.dumps(event).encode()
 
 

@@ -52,8 +52,13 @@ def now_ms() -> int:
 
 
 def new_record(
-    invocation_id: str, function_key: str, callback_url: str | None, *,
-    status: str = "queued", attempts: int = 0, created_ms: int | None = None,
+    invocation_id: str,
+    function_key: str,
+    callback_url: str | None,
+    *,
+    status: str = "queued",
+    attempts: int = 0,
+    created_ms: int | None = None,
 ) -> dict[str, str]:
     record = {
         "invocationId": invocation_id,
@@ -123,10 +128,11 @@ class AsyncInvocations:
     ) -> str:
         """Store the invocation durably and return its id (``BrokerUnavailable`` if it cannot)."""
         invocation_id = str(uuid.uuid4())
-        message = AsyncMessage(MessageKind.INVOKE, invocation_id, function_key, body,
-                               headers, callback_url)
+        message = AsyncMessage(MessageKind.INVOKE, invocation_id, function_key, body, headers, callback_url)
         await self.broker.publish(
-            names.async_stream(function_key), message.fields(), record_id=invocation_id,
+            names.async_stream(function_key),
+            message.fields(),
+            record_id=invocation_id,
             record=new_record(invocation_id, function_key, callback_url),
             retention=self.settings.retention,
         )
@@ -136,9 +142,13 @@ class AsyncInvocations:
         """Enqueue a schedule tick unless a replica already did; True if this call enqueued it."""
         message = AsyncMessage(MessageKind.SCHEDULE, tick_id, function_key, event_body)
         return await self.broker.publish_once(
-            names.tick_key(tick_id), self.settings.tick_ttl, names.async_stream(function_key),
-            message.fields(), record_id=tick_id,
-            record=new_record(tick_id, function_key, None), retention=self.settings.retention,
+            names.tick_key(tick_id),
+            self.settings.tick_ttl,
+            names.async_stream(function_key),
+            message.fields(),
+            record_id=tick_id,
+            record=new_record(tick_id, function_key, None),
+            retention=self.settings.retention,
         )
 
     async def status(self, invocation_id: str) -> dict[str, Any] | None:
@@ -149,9 +159,7 @@ class AsyncInvocations:
 class AsyncEvents:
     """The consuming side (an ``EventKind``): requests from entries, records and callbacks."""
 
-    def __init__(
-        self, broker: Broker, settings: DeliverySettings, callbacks: CallbackSender
-    ) -> None:
+    def __init__(self, broker: Broker, settings: DeliverySettings, callbacks: CallbackSender) -> None:
         self._broker = broker
         self._settings = settings
         self._callbacks = callbacks
@@ -165,22 +173,27 @@ class AsyncEvents:
         status = STATUS_BY_OUTCOME.get(decision.outcome)
         if status is None:  # deferred: nothing happened yet as far as the caller is concerned
             return None
-        fields = new_record(request.invocation_id, delivery.fields.get("function", b"").decode(),
-                            request.callback_url, status=status, attempts=delivery.attempt,
-                            created_ms=delivery.first_enqueued_ms)
+        fields = new_record(
+            request.invocation_id,
+            delivery.fields.get("function", b"").decode(),
+            request.callback_url,
+            status=status,
+            attempts=delivery.attempt,
+            created_ms=delivery.first_enqueued_ms,
+        )
         fields.update(result_fields(result, self._settings.max_result_bytes))
         fields["error"] = "" if result.succeeded else result.describe_error()
         if decision.outcome is not Outcome.RETRIED:
             fields["completedAt"] = rfc3339_ms(now_ms())
         return RecordUpdate(request.invocation_id, fields, self._settings.retention)
 
-    async def finished(
-        self, request: Request, record: RecordUpdate | None, decision: Decision
-    ) -> None:
+    async def finished(self, request: Request, record: RecordUpdate | None, decision: Decision) -> None:
         if request.callback_url and record is not None and decision.outcome is not Outcome.RETRIED:
             await self._callbacks.send(
                 request.callback_url,
                 record_document(record.fields),
-                {INVOCATION_HEADER: request.invocation_id,
-                 "X-Wisp-Function-Status": record.fields["statusCode"]},
+                {
+                    INVOCATION_HEADER: request.invocation_id,
+                    "X-Wisp-Function-Status": record.fields["statusCode"],
+                },
             )

@@ -59,9 +59,7 @@ class HttpInvoker:
     def set_url(self, function_key: str, url: str) -> None:
         self._urls[function_key] = url
 
-    async def __call__(
-        self, function_key: str, body: bytes, headers: Mapping[str, str]
-    ) -> InvocationResult:
+    async def __call__(self, function_key: str, body: bytes, headers: Mapping[str, str]) -> InvocationResult:
         url = self._urls.get(function_key)
         if url is None:
             return InvocationResult(status=404, error=f"function {function_key} has no endpoint")

@@ -53,9 +53,7 @@ class QueueEvents:
     ) -> RecordUpdate | None:
         return None
 
-    async def finished(
-        self, request: Request, record: RecordUpdate | None, decision: Decision
-    ) -> None:
+    async def finished(self, request: Request, record: RecordUpdate | None, decision: Decision) -> None:
         return None
 
 
@@ -131,9 +129,12 @@ class QueueManager:
         for key, fn in self._functions.items():
             label = names.async_label(key)
             spec = SubscriptionSpec(
-                stream=names.async_stream(key), group=names.ASYNC_GROUP,
-                dead_letter=names.async_dead_letter(key), consumer=self._consumer_name,
-                owned=True, label=label,
+                stream=names.async_stream(key),
+                group=names.ASYNC_GROUP,
+                dead_letter=names.async_dead_letter(key),
+                consumer=self._consumer_name,
+                owned=True,
+                label=label,
             )
             wanted[label] = (spec, self._config(key, label, fn, None, 16, settings.async_retry))
         for key, trigger in self._triggers.items():
@@ -142,22 +143,34 @@ class QueueManager:
             if queue is None or target is None:
                 continue
             spec = SubscriptionSpec(
-                stream=queue.stream, group=queue.group, dead_letter=queue.dead_letter,
-                consumer=self._consumer_name, label=key,
+                stream=queue.stream,
+                group=queue.group,
+                dead_letter=queue.dead_letter,
+                consumer=self._consumer_name,
+                label=key,
             )
-            retry = RetryPolicy(queue.max_retries, queue.backoff_initial, queue.backoff_max,
-                                queue.backoff_multiplier)
-            wanted[key] = (spec, self._config(trigger.function_key, key, target, queue.max_in_flight,
-                                              queue.batch_size, retry))
+            retry = RetryPolicy(
+                queue.max_retries, queue.backoff_initial, queue.backoff_max, queue.backoff_multiplier
+            )
+            wanted[key] = (
+                spec,
+                self._config(trigger.function_key, key, target, queue.max_in_flight, queue.batch_size, retry),
+            )
         return wanted
 
     def _config(
-        self, key: str, label: str, fn: Function, explicit: int | None, batch: int,
+        self,
+        key: str,
+        label: str,
+        fn: Function,
+        explicit: int | None,
+        batch: int,
         retry: RetryPolicy,
     ) -> ConsumerConfig:
         settings = self.settings
-        limit = in_flight_limit(explicit, fn.spec.concurrency, settings.in_flight_factor,
-                                settings.in_flight_cap)
+        limit = in_flight_limit(
+            explicit, fn.spec.concurrency, settings.in_flight_factor, settings.in_flight_cap
+        )
         # A call may run for the function's whole timeout: leases are renewed meanwhile, so the
         # visibility timeout only bounds how long a dead consumer's deliveries wait.
         return ConsumerConfig(key, label, limit, min(batch, limit), retry, settings)
@@ -172,16 +185,16 @@ class QueueManager:
                 continue
             kind = (
                 AsyncEvents(self.broker, self.settings, self._callbacks)
-                if spec.owned else QueueEvents(self.settings.max_event_bytes)
+                if spec.owned
+                else QueueEvents(self.settings.max_event_bytes)
             )
-            consumer = Consumer(self.broker.subscription(spec), self._invoker, kind, config,
-                                clock=self._clock)
+            consumer = Consumer(
+                self.broker.subscription(spec), self._invoker, kind, config, clock=self._clock
+            )
             consumer.start()
             self._running[label] = _Running(consumer, (spec, config))
             log.info("consuming %s for %s", spec.stream, config.function_key)
-        self.scheduler.update(
-            t for t in self._triggers.values() if t.function_key in self._functions
-        )
+        self.scheduler.update(t for t in self._triggers.values() if t.function_key in self._functions)
 
     def _stop(self, label: str) -> None:
         running = self._running.pop(label)

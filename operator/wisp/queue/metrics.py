@@ -26,8 +26,7 @@ EVENT_AGE = Histogram(
     "wisp_queue_event_age_seconds",
     "Time from an event's first enqueue to the start of its delivery",
     ["trigger"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
-             300, 900, 3600),
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
 SCHEDULE_TICKS = Counter(
     "wisp_schedule_ticks_total",

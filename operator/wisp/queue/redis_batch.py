@@ -53,9 +53,7 @@ class CommandBatcher:
     """One per broker. ``max_batch`` bounds the commands of one write (and its reply burst),
     ``max_bytes`` its size (event bodies can be up to a MiB each)."""
 
-    def __init__(
-        self, client: aioredis.Redis, *, max_batch: int = 256, max_bytes: int = 1024 * 1024
-    ) -> None:
+    def __init__(self, client: aioredis.Redis, *, max_batch: int = 256, max_bytes: int = 1024 * 1024) -> None:
         # redis-py's pool methods are untyped: the connection API used here is small and stable.
         self._pool: Any = client.connection_pool
         self._max_batch = max_batch
@@ -90,8 +88,10 @@ class CommandBatcher:
                 try:
                     await self._round_trip(batch)
                 except BaseException as exc:
-                    _fail(batch, exc if isinstance(exc, Exception) else
-                          RedisConnectionError("the broker is closing"))
+                    _fail(
+                        batch,
+                        exc if isinstance(exc, Exception) else RedisConnectionError("the broker is closing"),
+                    )
                     if not isinstance(exc, Exception):
                         raise
         finally:
@@ -116,17 +116,20 @@ class CommandBatcher:
         connection = await self._pool.get_connection()
         try:
             replies = await self._exchange(connection, batch)
-            missing = [call for call, reply in zip(batch, replies, strict=True)
-                       if isinstance(reply, NoScriptError) and call.script is not None]
+            missing = [
+                call
+                for call, reply in zip(batch, replies, strict=True)
+                if isinstance(reply, NoScriptError) and call.script is not None
+            ]
             if missing:
-                for script in {call.script.sha: call.script for call in missing
-                               if call.script is not None}.values():
+                for script in {
+                    call.script.sha: call.script for call in missing if call.script is not None
+                }.values():
                     await connection.send_command("SCRIPT", "LOAD", script.source)
                     await connection.read_response()
                 retried = await self._exchange(connection, missing)
                 redo = dict(zip((id(call) for call in missing), retried, strict=True))
-                replies = [redo.get(id(call), reply) for call, reply in zip(batch, replies,
-                                                                           strict=True)]
+                replies = [redo.get(id(call), reply) for call, reply in zip(batch, replies, strict=True)]
         finally:
             await self._pool.release(connection)
         for call, reply in zip(batch, replies, strict=True):

@@ -127,9 +127,7 @@ class RedisBroker:
             return None
         return {text(k): text(v) for k, v in raw.items()}
 
-    async def update_record(
-        self, record_id: str, fields: Mapping[str, str], retention: float
-    ) -> None:
+    async def update_record(self, record_id: str, fields: Mapping[str, str], retention: float) -> None:
         key = names.record_key(record_id)
         async with unavailable_as_broker_error():
             pipe = self.fast.pipeline(transaction=True)

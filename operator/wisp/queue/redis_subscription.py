@@ -78,8 +78,11 @@ class RedisSubscription:
         async with unavailable_as_broker_error():
             try:
                 reply: Any = await self._broker.blocking.xreadgroup(
-                    self.spec.group, self.spec.consumer, streams,  # type: ignore[arg-type]
-                    count=count, block=max(1, int(block * 1000)),
+                    self.spec.group,
+                    self.spec.consumer,
+                    streams,  # type: ignore[arg-type]
+                    count=count,
+                    block=max(1, int(block * 1000)),
                 )
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
@@ -105,8 +108,12 @@ class RedisSubscription:
         fast = self._broker.fast
         async with unavailable_as_broker_error():
             reply: Any = await fast.xautoclaim(
-                stream, self.spec.group, self.spec.consumer, int(min_idle * 1000),
-                start_id=self._cursors[stream], count=count,
+                stream,
+                self.spec.group,
+                self.spec.consumer,
+                int(min_idle * 1000),
+                start_id=self._cursors[stream],
+                count=count,
             )
             cursor, entries = text(reply[0]), reply[1]
             deleted = [text(i) for i in reply[2]] if len(reply) > 2 else []
@@ -131,17 +138,22 @@ class RedisSubscription:
         fields = {_field_name(k): v for k, v in raw.items()}
         if stream != self._retry_stream:
             return Delivery(
-                stream=stream, entry_id=entry_id, origin_stream=stream, origin_id=entry_id,
-                fields=fields, attempt=times_delivered, first_enqueued_ms=_id_ms(entry_id),
+                stream=stream,
+                entry_id=entry_id,
+                origin_stream=stream,
+                origin_id=entry_id,
+                fields=fields,
+                attempt=times_delivered,
+                first_enqueued_ms=_id_ms(entry_id),
             )
-        meta = {k[len(META):]: text(v) for k, v in fields.items() if k.startswith(META)}
+        meta = {k[len(META) :]: text(v) for k, v in fields.items() if k.startswith(META)}
         error = meta.get("error")
         return Delivery(
             stream=stream,
             entry_id=entry_id,
             origin_stream=meta.get("origin-stream", self.spec.stream),
             origin_id=meta.get("origin-id", entry_id),
-            fields={k[len(FIELD):]: v for k, v in fields.items() if k.startswith(FIELD)},
+            fields={k[len(FIELD) :]: v for k, v in fields.items() if k.startswith(FIELD)},
             attempt=int(meta.get("attempt", "1")) + times_delivered - 1,
             first_enqueued_ms=int(meta.get("first-ms", _id_ms(entry_id))),
             last_error=error or None,
@@ -180,12 +192,16 @@ class RedisSubscription:
         else:
             args.append(0)
         async with unavailable_as_broker_error():
-            await self._broker.batcher.script(
-                self._broker.ack_script, [delivery.stream, record_key], args
-            )
+            await self._broker.batcher.script(self._broker.ack_script, [delivery.stream, record_key], args)
 
     async def retry(
-        self, delivery: Delivery, *, attempt: int, delay: float, error: str | None, now: float,
+        self,
+        delivery: Delivery,
+        *,
+        attempt: int,
+        delay: float,
+        error: str | None,
+        now: float,
         record: RecordUpdate | None = None,
     ) -> None:
         member = uuid.uuid4().hex
@@ -206,19 +222,25 @@ class RedisSubscription:
             await pipe.execute()
 
     async def dead_letter(
-        self, delivery: Delivery, *, reason: str, error: str | None,
+        self,
+        delivery: Delivery,
+        *,
+        reason: str,
+        error: str | None,
         record: RecordUpdate | None = None,
     ) -> None:
         entry: dict[bytes, bytes | str] = {_field_bytes(k): v for k, v in delivery.fields.items()}
-        entry.update({
-            b"wisp.reason": reason,
-            b"wisp.error": error or "",
-            b"wisp.attempts": str(delivery.attempt),
-            b"wisp.stream": delivery.origin_stream,
-            b"wisp.id": delivery.origin_id,
-            b"wisp.subscription": self.spec.label or self.spec.group,
-            b"wisp.failed-at": str(int(time.time() * 1000)),
-        })
+        entry.update(
+            {
+                b"wisp.reason": reason,
+                b"wisp.error": error or "",
+                b"wisp.attempts": str(delivery.attempt),
+                b"wisp.stream": delivery.origin_stream,
+                b"wisp.id": delivery.origin_id,
+                b"wisp.subscription": self.spec.label or self.spec.group,
+                b"wisp.failed-at": str(int(time.time() * 1000)),
+            }
+        )
         async with unavailable_as_broker_error():
             pipe = self._broker.fast.pipeline(transaction=True)
             pipe.xadd(self.spec.dead_letter, entry)  # type: ignore[arg-type]
@@ -260,4 +282,3 @@ class RedisSubscription:
         after = "(" + text(group["last-delivered-id"])
         rest: Any = await fast.xrange(stream, min=after, max="+", count=LAG_SCAN_LIMIT)
         return len(rest), pending
-

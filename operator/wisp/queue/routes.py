@@ -20,18 +20,32 @@ from aiohttp import web
 from wisp.api.function import Function
 from wisp.queue import names
 from wisp.queue.broker import BrokerUnavailable
+from wisp.queue.callbacks import callback_policy_from_env
 from wisp.queue.events import INVOCATION_HEADER
 from wisp.queue.invocations import AsyncInvocations
+from wisp.security.ssrf import CallbackRefused, check_callback_url
 
 CALLBACK_HEADER = "X-Callback-Url"
 FunctionLookup = Callable[[str, str], Function | Awaitable[Function | None] | None]
 
 # Never stored in the broker (credentials) or meaningless to replay (hop-by-hop, framing).
-_DROPPED_HEADERS = frozenset({
-    "authorization", "proxy-authorization", "cookie", "host", "content-length", "connection",
-    "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "expect",
-    CALLBACK_HEADER.lower(),
-})
+_DROPPED_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
+        CALLBACK_HEADER.lower(),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,7 @@ def add_routes(
     """Register the async-invocation routes on ``app``; ``lookup(name, namespace)`` answers the
     Function (or None), synchronously or as an awaitable."""
     config = settings or RouteSettings()
+    policy = callback_policy_from_env()
 
     async def find(name: str, namespace: str) -> Function | None:
         found = lookup(name, namespace)
@@ -88,19 +103,30 @@ def add_routes(
         callback = request.headers.get(CALLBACK_HEADER)
         if callback is not None and not _is_http_url(callback):
             return _error(400, "InvalidCallbackUrl", f"{CALLBACK_HEADER} must be an http(s) URL")
+        if callback is not None:
+            try:
+                check_callback_url(callback, policy)
+            except CallbackRefused as exc:
+                return _error(400, "CallbackRefused", f"{CALLBACK_HEADER}: {exc}")
         try:
             invocation_id = await invocations.submit(
-                names.function_key(name, namespace), body,
-                forwarded_headers(request.headers), callback,
+                names.function_key(name, namespace),
+                body,
+                forwarded_headers(request.headers),
+                callback,
             )
         except BrokerUnavailable as exc:
-            return _error(503, "QueueUnavailable",
-                          f"the event queue is unavailable, nothing was accepted: {exc}",
-                          **{"Retry-After": "1"})
+            return _error(
+                503,
+                "QueueUnavailable",
+                f"the event queue is unavailable, nothing was accepted: {exc}",
+                **{"Retry-After": "1"},
+            )
         # The id is a UUID: the body needs no JSON encoder.
         return web.Response(
             body=b'{"invocationId": "%s", "status": "queued"}' % invocation_id.encode(),
-            status=202, content_type="application/json",
+            status=202,
+            content_type="application/json",
             headers={INVOCATION_HEADER: invocation_id, "Location": f"/invocations/{invocation_id}"},
         )
 
@@ -111,8 +137,9 @@ def add_routes(
         except BrokerUnavailable as exc:
             return _error(503, "QueueUnavailable", str(exc), **{"Retry-After": "1"})
         if document is None:
-            return _error(404, "InvocationNotFound",
-                          f"no invocation {invocation_id} (unknown, or past its retention)")
+            return _error(
+                404, "InvocationNotFound", f"no invocation {invocation_id} (unknown, or past its retention)"
+            )
         return web.json_response(document)
 
     app.router.add_post("/async-function/{name}", submit)

@@ -45,8 +45,9 @@ def load_manifests(paths: Sequence[str]) -> tuple[list[Function], list[Trigger]]
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m wisp.queue.worker", description=__doc__)
     parser.add_argument("--manifest", action="append", default=[], required=True)
-    parser.add_argument("--endpoint", action="append", default=[],
-                        help="FUNCTION.NAMESPACE=URL of the function's runtime")
+    parser.add_argument(
+        "--endpoint", action="append", default=[], help="FUNCTION.NAMESPACE=URL of the function's runtime"
+    )
     parser.add_argument("--consumer", help="consumer name (default: host-pid-random)")
     parser.add_argument("--visibility-timeout", type=float, default=30.0)
     parser.add_argument("--poll-interval", type=float, default=0.5)
@@ -57,9 +58,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 async def serve(args: argparse.Namespace) -> None:
     functions, triggers = load_manifests(args.manifest)
     urls = dict(item.split("=", 1) for item in args.endpoint)
-    settings = DeliverySettings(
-        visibility_timeout=args.visibility_timeout, poll_interval=args.poll_interval
-    )
+    settings = DeliverySettings(visibility_timeout=args.visibility_timeout, poll_interval=args.poll_interval)
     broker = RedisBroker(RedisSettings.from_env(), read_block=settings.read_block)
     invoker = HttpInvoker(urls)
     manager = QueueManager(broker, invoker, settings, consumer=args.consumer)
@@ -79,8 +78,9 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     asyncio.run(serve(parse_args(sys.argv[1:] if argv is None else argv)))
 
 

@@ -67,7 +67,9 @@ GatewayStarter = Callable[..., GatewayProcess]
 def start_gateway(kubeconfig: Path, namespace: str, tmp_path: Path) -> Iterator[GatewayStarter]:
     started: list[GatewayProcess] = []
 
-    def start(name: str = "gw-0", lease: str = "wisp-gateway") -> GatewayProcess:
+    def start(
+        name: str = "gw-0", lease: str = "wisp-gateway", extra_env: dict[str, str] | None = None
+    ) -> GatewayProcess:
         port, admin_port = free_port(), free_port()
         log = tmp_path / f"{name}.log"
         env = {
@@ -84,6 +86,7 @@ def start_gateway(kubeconfig: Path, namespace: str, tmp_path: Path) -> Iterator[
             "WISP_AUTOSCALE_TICK": "1",
             "WISP_COLD_START_TIMEOUT": "40",
             "WISP_PUBLIC_BY_DEFAULT": "true",
+            **(extra_env or {}),
         }
         handle = log.open("ab")
         proc = subprocess.Popen(

@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
+import redis
 from kubernetes import client
 
 from tests.cluster.fixtures import Kubectl, OperatorProcess, wait_for
 from tests.gateway.kube.conftest import GatewayStarter
+from tests.support.redis import RedisServer, redis_server  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.controllers]
 
@@ -96,6 +100,9 @@ def test_trigger_routes_while_it_exists(
     apply_function(kubectl, namespace, "routed", min=1)
     gw = start_gateway()
     assert gw.call("/shop/cart", method="GET")[0] == 404
+    # Without WISP_REDIS_URL the event path says so instead of a confusing 404.
+    status, _, body = gw.call("/async-function/routed")
+    assert status == 503 and json.loads(body)["errorType"] == "EventsNotConfigured"
     kubectl(
         "apply",
         "-f",
@@ -198,3 +205,79 @@ def test_deleting_a_pod_under_load_loses_no_call(
     for worker in workers:
         worker.join()
     assert statuses and set(statuses) == {200}, sorted(set(statuses))
+
+
+def test_queue_trigger_and_console_in_wisp_gateway(
+    kubectl: Kubectl,
+    namespace: str,
+    operator: OperatorProcess,
+    node_agent: Any,
+    start_gateway: GatewayStarter,
+    redis_server: RedisServer,  # noqa: F811 (the fixture)
+) -> None:
+    """``wisp gateway`` with WISP_REDIS_URL: a queue Trigger applied with kubectl reaches the
+    consumers through the watch, and a plain XADD invokes the function; the console is mounted
+    on the admin port behind the admin token."""
+    apply_function(kubectl, namespace, "consumer", min=1)
+    stream = f"jobs-{namespace}"
+    gw = start_gateway(
+        extra_env={"WISP_REDIS_URL": redis_server.url, "WISP_ADMIN_TOKEN": "kube-admin"}
+    )
+    kubectl(
+        "apply",
+        "-f",
+        "-",
+        namespace=namespace,
+        input=f"""
+apiVersion: wisp.dev/v1alpha1
+kind: Trigger
+metadata: {{name: jobs}}
+spec: {{function: consumer, queue: {{stream: {stream}}}}}
+""",
+    )
+    client_ = redis.Redis.from_url(redis_server.url)
+    try:
+
+        def group_ready() -> bool:
+            try:
+                return bool(client_.xinfo_groups(stream))
+            except redis.ResponseError:
+                return False
+
+        wait_for(group_ready, timeout=30, what="the trigger's consumer group")
+        client_.xadd(stream, {"data": json.dumps({"job": 1})})
+        (group,) = client_.xinfo_groups(stream)
+        wait_for(
+            lambda: client_.xinfo_groups(stream)[0]["entries-read"] == 1
+            and client_.xpending(stream, group["name"])["pending"] == 0,
+            timeout=60,
+            what="the message delivered and acknowledged",
+        )
+    finally:
+        client_.close()
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{gw.admin_port}/metrics", timeout=10).read()
+    assert b'wisp_invocations_total{code="200",function="consumer"' in metrics
+
+    # An async call goes through the same path; its record needs the admin token.
+    status, headers, _ = gw.call("/async-function/consumer", b'{"later": true}')
+    assert status == 202
+    record = gw.url(f"/invocations/{headers['X-Wisp-Invocation-Id']}")
+    assert _status(record) == 401
+    wait_for(
+        lambda: _status(record, "kube-admin", want="succeeded"), timeout=60, what="the async call"
+    )
+
+    # The console is on the admin port; its API needs the admin token.
+    console = f"http://127.0.0.1:{gw.admin_port}/ui/api/functions/{namespace}/consumer"
+    assert _status(console) == 401
+    assert _status(console, "kube-admin") == 200
+
+
+def _status(url: str, token: str | None = None, want: str | None = None) -> int | bool:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as resp:
+            body = json.loads(resp.read())
+            return body.get("status") == want if want else resp.status
+    except urllib.error.HTTPError as exc:
+        return False if want else exc.code

@@ -1,0 +1,38 @@
+"""``make bench``: every benchmark, one after the other, each writing its section of
+docs/benchmarks.md (with the date and the machine). Each runs in its own process so that one
+benchmark's servers and warm caches cannot flatter the next."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+BENCHMARKS = [
+    ("runtimes", "Python and Node.js runtimes: warm overhead, cold start"),
+    ("runtime_java", "Java runtime: cold start with and without CDS, warm overhead"),
+    ("gateway", "gateway: added latency, throughput, CPU per call, cold-start wait, step load"),
+    ("events", "events: async throughput vs sync, enqueue to handler start"),
+    ("dev", "wisp dev: cold start of the Python hello example, start to all ready"),
+]
+
+
+def main(argv: list[str]) -> int:
+    wanted = set(argv) or {name for name, _ in BENCHMARKS}
+    failed = []
+    for name, what in BENCHMARKS:
+        if name not in wanted:
+            continue
+        print(f"== {what}", flush=True)
+        started = time.monotonic()
+        code = subprocess.call([sys.executable, "-m", f"bench.{name}"])
+        print(f"== {name}: exit {code} after {time.monotonic() - started:.0f} s", flush=True)
+        if code != 0:
+            failed.append(name)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,185 @@
+"""The event path inside the gateway: queue triggers, schedules and async invocations.
+
+``queue_extension(settings)`` is a ``make_app`` extension used by ``wisp gateway`` (Redis from
+``WISP_REDIS_URL``) and by ``wisp dev`` (its own or an embedded Redis). It mounts the queue's
+``/async-function/`` and ``/invocations/`` routes and, for the app's lifetime, runs a
+``QueueManager`` whose deliveries go through ``Gateway.invoke`` (``GatewayInvoker``: they scale
+from zero, balance and count like any call). The consumers follow the Functions and Triggers the
+gateway's ``Registry`` learns from the backend's watch, and the queue's backlog becomes the
+autoscaler's ``queue_demand``. ``disabled_extension(reason)`` answers those routes with a JSON
+503 when no Redis is configured.
+
+The security layer sees these routes like any other: ``/async-function/`` follows the function's
+access rules, ``/invocations/`` needs the admin token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from wisp.api.function import Function
+from wisp.gateway.registry import Registry
+from wisp.gateway.state import Components
+from wisp.queue import (
+    DeliverySettings,
+    InvocationResult,
+    QueueManager,
+    RedisBroker,
+    RedisSettings,
+    RouteSettings,
+    add_routes,
+)
+
+# A held call that gave up (too many held, or no replica in time) is not the function failing:
+# the queue re-delivers it later without counting an attempt.
+_HELD_ERRORS = (b"TooManyHeldRequests", b"ColdStartTimeout")
+CLOSE_GRACE = 5.0
+
+Extension = Callable[[web.Application, Components], None]
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    redis: RedisSettings
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    default_namespace: str = "default"
+    max_body_bytes: int = 1024 * 1024
+    schedules: bool = True  # run the schedule loop (tests fire schedules by hand)
+
+
+class GatewayInvoker:
+    """The queue's ``Invoker`` on top of ``Gateway.invoke``."""
+
+    def __init__(self, parts: Components) -> None:
+        self._parts = parts
+
+    async def __call__(self, function_key: str, body: bytes, headers: Mapping[str, str]) -> InvocationResult:
+        started = time.perf_counter()
+        result = await self._parts.gateway.invoke(function_key, body, headers)
+        pending = result.status in (503, 504) and any(e in result.body for e in _HELD_ERRORS)
+        return InvocationResult(
+            status=result.status,
+            headers=dict(result.headers),
+            body=result.body,
+            duration=time.perf_counter() - started,
+            throttled=result.status == 429,
+            cold_start=result.cold_start_ms is not None,
+            cold_start_pending=pending,
+        )
+
+
+class CatalogFeed:
+    """Hands the registry's Functions and Triggers to the ``QueueManager`` when they change.
+
+    A watch delivers objects one by one (a re-list delivers all of them): changes are coalesced
+    into one update per loop iteration, so N functions cost one reconcile, not N.
+    """
+
+    def __init__(self, registry: Registry, manager: QueueManager) -> None:
+        self.registry = registry
+        self.manager = manager
+        self._scheduled: asyncio.Handle | None = None
+
+    def changed(self) -> None:
+        if self._scheduled is None:
+            self._scheduled = asyncio.get_running_loop().call_soon(self.apply)
+
+    def apply(self) -> None:
+        self._scheduled = None
+        self.manager.update_functions(up.info.function for up in self.registry.upstreams.values())
+        self.manager.update_triggers(self.registry.triggers.values())
+
+    def cancel(self) -> None:
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+
+
+def queue_demand(registry: Registry, manager: QueueManager) -> Callable[[], dict[str, int]]:
+    """The autoscaler's view of the backlog: function key -> events waiting or in flight."""
+
+    def demand() -> dict[str, int]:
+        return {key: manager.pending_demand(key) for key in registry.upstreams}
+
+    return demand
+
+
+def queue_extension(settings: EventSettings) -> Extension:
+    """Mounts the async routes and runs consumers and schedules for the app's lifetime."""
+
+    def extend(app: web.Application, parts: Components) -> None:
+        broker = RedisBroker(settings.redis, read_block=settings.delivery.read_block)
+        manager = QueueManager(broker, GatewayInvoker(parts), settings.delivery)
+        registry = parts.registry
+        feed = CatalogFeed(registry, manager)
+
+        def lookup(name: str, namespace: str) -> Function | None:
+            up = registry.upstreams.get(f"{name}.{namespace}")
+            return up.info.function if up is not None else None
+
+        async def lifetime(_: web.Application) -> AsyncIterator[None]:
+            registry.on_catalog_changed = feed.changed
+            feed.apply()
+            if settings.schedules:
+                manager.start_schedules()
+            if parts.autoscaler is not None:
+                parts.autoscaler.queue_demand = queue_demand(registry, manager)
+            try:
+                yield
+            finally:
+                registry.on_catalog_changed = None
+                feed.cancel()
+                if parts.autoscaler is not None:
+                    parts.autoscaler.queue_demand = None
+                await manager.close(grace=CLOSE_GRACE)
+                await broker.close()
+
+        add_routes(
+            app,
+            manager.invocations,
+            lookup,
+            RouteSettings(settings.default_namespace, settings.max_body_bytes),
+        )
+        app[QUEUE] = manager
+        app.cleanup_ctx.append(lifetime)
+
+    return extend
+
+
+def disabled_extension(reason: str) -> Extension:
+    """The async routes, answering why events are off instead of a confusing 404."""
+
+    async def off(_: web.Request) -> web.Response:
+        return web.json_response({"errorType": "EventsNotConfigured", "errorMessage": reason}, status=503)
+
+    def extend(app: web.Application, parts: Components) -> None:
+        app.router.add_post("/async-function/{name}", off)
+        app.router.add_get("/invocations/{id}", off)
+
+    return extend
+
+
+def events_from_env(default_namespace: str, env: Mapping[str, str] | None = None) -> Extension:
+    """``wisp gateway``'s event path: Redis from ``WISP_REDIS_URL`` (and ``WISP_REDIS_*``), or
+    the 503 answers when it is unset."""
+    env = os.environ if env is None else env
+    if not env.get("WISP_REDIS_URL"):
+        return disabled_extension(NOT_CONFIGURED)
+    delivery = DeliverySettings()
+    return queue_extension(
+        EventSettings(RedisSettings.from_env(env), delivery, default_namespace, delivery.max_event_bytes)
+    )
+
+
+QUEUE = web.AppKey("queue", QueueManager)
+
+NOT_CONFIGURED = (
+    "events are not configured: async invocations, queue and schedule triggers need Redis "
+    "(set WISP_REDIS_URL; the Helm chart sets it with redis.enabled or redis.external.url)"
+)
