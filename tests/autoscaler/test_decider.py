@@ -144,8 +144,13 @@ CASES = [
         2,
         Reason.STEADY,
     ),
-    Case("calls beyond the backlog count", ScaleState(2, 2), obs(30, in_flight=30, queue=10), 3,
-         Reason.SCALE_UP),
+    Case(
+        "calls beyond the backlog count",
+        ScaleState(2, 2),
+        obs(30, in_flight=30, queue=10),
+        3,
+        Reason.SCALE_UP,
+    ),
     Case(
         "queue demand at zero wakes the function",
         ScaleState(0, 0),

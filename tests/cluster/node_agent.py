@@ -383,5 +383,7 @@ def _code_volume(spec: Mapping[str, Any], container: Mapping[str, Any]) -> str |
     )
     if mount is None:
         return None
-    volume = next((v for v in spec.get("volumes") or () if v.get("name") == mount["name"]), {})
+    volume: Mapping[str, Any] = next(
+        (v for v in spec.get("volumes") or () if v.get("name") == mount["name"]), {}
+    )
     return (volume.get("configMap") or {}).get("name")

@@ -121,9 +121,9 @@ def test_an_edit_reloads_only_that_function(tmp_path: Path, wisp_dev: Start) -> 
     )
     out = dev.wait_for_output("hello.yaml: spec.runtime: Unsupported value 'python2'")
     assert "wisp dev: removed hello" in out
-    # The security layer answers an unknown function like a private one (it does not say which).
+    # wisp dev is public by default: a function that is gone is simply not found.
     gone = dev.call("/function/hello")
-    assert gone.status == 401 and "does not exist" in gone.json()["errorMessage"]
+    assert gone.status == 404 and gone.json()["errorType"] == "FunctionNotFound"
     assert dev.call("/function/node").json()["node"] == node_pid
     write_hello(tmp_path, "hallo")
     dev.wait_for_output("wisp dev: added hello")

@@ -46,9 +46,7 @@ def test_flags_win_over_the_environment() -> None:
     assert config.autoscale_stable_window == 30.0
 
 
-@pytest.mark.parametrize(
-    ("stable", "panic", "tick"), [(60.0, 61.0, 2.0), (60.0, 0.0, 2.0), (60.0, 6.0, 0.0)]
-)
+@pytest.mark.parametrize(("stable", "panic", "tick"), [(60.0, 61.0, 2.0), (60.0, 0.0, 2.0), (60.0, 6.0, 0.0)])
 def test_windows_that_cannot_work_are_refused(stable: float, panic: float, tick: float) -> None:
     with pytest.raises(ValueError, match="autoscaler"):
         GatewayConfig(autoscale_stable_window=stable, autoscale_panic_window=panic, autoscale_tick=tick)

@@ -84,6 +84,14 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
+async def group_exists(client: aioredis.Redis, stream: str) -> bool:
+    """Whether the consumers have created their group on ``stream`` (so an XADD is theirs)."""
+    try:
+        return bool(await client.xinfo_groups(stream))
+    except aioredis.ResponseError:  # no such key: the stream does not exist yet
+        return False
+
+
 def recording_function(tmp_path: Path, name: str, **spec: Any) -> Function:
     code = RECORDING.replace("EVENTS_FILE", repr(str(tmp_path / f"{name}.events")))
     return make_function(name, code={"inline": code}, **spec)
@@ -177,19 +185,15 @@ async def test_a_queue_trigger_invokes_its_function_for_a_plain_xadd(
     manager = gw.server.app[QUEUE]
     # The Trigger arrives through the backend's watch after the gateway started.
     backend.set_trigger(
-        parse_trigger({
-            "metadata": {"name": "on-order", "namespace": "default"},
-            "spec": {"function": "orders", "queue": {"stream": "orders"}},
-        })
+        parse_trigger(
+            {
+                "metadata": {"name": "on-order", "namespace": "default"},
+                "spec": {"function": "orders", "queue": {"stream": "orders"}},
+            }
+        )
     )
 
-    async def group_exists() -> bool:
-        try:
-            return bool(await redis_client.xinfo_groups("orders"))
-        except aioredis.ResponseError:
-            return False
-
-    await eventually(group_exists)
+    await eventually(lambda: group_exists(redis_client, "orders"))
     entry = await redis_client.xadd("orders", {"data": json.dumps({"order": 1})})
 
     [event] = await eventually(lambda: recorded(tmp_path, "orders"))
@@ -215,15 +219,17 @@ async def test_a_backlog_scales_a_function_from_zero_and_out_and_drains(
     fn = recording_function(tmp_path, "work", concurrency=1, scale={"max": 3, "target": 1})
     backend = scaling_backend(runtimes, [fn])
     backend.set_trigger(
-        parse_trigger({
-            "metadata": {"name": "jobs", "namespace": "default"},
-            "spec": {"function": "work", "queue": {"stream": "jobs", "maxInFlight": 1}},
-        })
+        parse_trigger(
+            {
+                "metadata": {"name": "jobs", "namespace": "default"},
+                "spec": {"function": "work", "queue": {"stream": "jobs", "maxInFlight": 1}},
+            }
+        )
     )
     gw = await events_gateway(gateway_factory, backend, redis_url, autoscale=True, autoscale_tick=0.5)
     manager = gw.server.app[QUEUE]
     await eventually(lambda: manager.consumer("jobs.default") is not None)
-    await eventually(lambda: redis_client.xinfo_groups("jobs"))
+    await eventually(lambda: group_exists(redis_client, "jobs"))
     for i in range(100):
         await redis_client.xadd("jobs", {"data": json.dumps({"n": i, "sleep": 0.05})})
 

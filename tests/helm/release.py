@@ -31,6 +31,7 @@ spec:
     inline: |
       def handler(event, context):
           return {"hello": event.get("name", "world")}
+  access: {public: true}  # the chart's gateway is private by default (gateway.publicByDefault)
 """
 # How a denied request shows in the logs: kopf's APIForbiddenError and the client's "(403)
 # Reason: Forbidden", the gateway's "403 Forbidden". (A bare "403" also matches timestamps.)

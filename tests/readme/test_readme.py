@@ -90,7 +90,10 @@ def local_dev(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     )
     dry = subprocess.run(
         ["make", "-n", "dev", f"PORT={dev.port}", f"ADMIN_PORT={dev.admin_port}"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()[-1]
     argv = shlex.split(dry)
     expected = ["dev", "examples", "--port", str(dev.port), "--admin-port", str(dev.admin_port)]

@@ -193,8 +193,17 @@ def test_runtime_image_per_runtime(runtime: str, handler: str, image: str) -> No
 
 def test_java_from_an_image_runs_on_the_jre_image() -> None:
     settings = ImageSettings()
-    assert settings.for_runtime(parse_function({"metadata": {"name": "j"}, "spec": {
-        "runtime": "java21", "handler": "a.B", "code": {"image": "x"}}}).spec.runtime) == "wisp/runtime-java:21"
+    assert (
+        settings.for_runtime(
+            parse_function(
+                {
+                    "metadata": {"name": "j"},
+                    "spec": {"runtime": "java21", "handler": "a.B", "code": {"image": "x"}},
+                }
+            ).spec.runtime
+        )
+        == "wisp/runtime-java:21"
+    )
 
 
 def test_image_settings_are_templates() -> None:

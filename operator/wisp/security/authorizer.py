@@ -6,7 +6,10 @@ the current Secret values and the clock.
 * Otherwise: no credentials → 401; credentials that do not match (wrong token, a token that was
   rotated out, a bad or expired signature, another auth scheme) → 403.
 * An unknown Function is answered exactly like a private one (``access`` None), so an
-  unauthenticated caller cannot tell the two apart.
+  unauthenticated caller cannot tell the two apart — where the gateway is private by default.
+  Where it is public by default (``wisp dev``, or a chart installed so) an unknown Function is
+  let through to the router's 404: most functions there answer anyone anyway, and a newcomer's
+  typo deserves "not found", not "unauthorized".
 
 The principal names *which* credential matched (``token:<secret>``, ``hmac:<secret>``), never
 the credential itself; rate limits are kept per (function, principal).
@@ -90,6 +93,8 @@ class Authorizer:
     ) -> Decision:
         if access is not None and is_public(access, self.public_by_default):
             return Decision(Verdict.ALLOW, f"client:{client}", "public")
+        if access is None and self.public_by_default:
+            return Decision(Verdict.ALLOW, f"client:{client}", "unknown function: the router answers 404")
         if not presented.anything:
             return Decision(Verdict.UNAUTHENTICATED, reason="no credentials")
         if access is None:

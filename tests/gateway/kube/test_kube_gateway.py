@@ -220,9 +220,7 @@ def test_queue_trigger_and_console_in_wisp_gateway(
     on the admin port behind the admin token."""
     apply_function(kubectl, namespace, "consumer", min=1)
     stream = f"jobs-{namespace}"
-    gw = start_gateway(
-        extra_env={"WISP_REDIS_URL": redis_server.url, "WISP_ADMIN_TOKEN": "kube-admin"}
-    )
+    gw = start_gateway(extra_env={"WISP_REDIS_URL": redis_server.url, "WISP_ADMIN_TOKEN": "kube-admin"})
     kubectl(
         "apply",
         "-f",
@@ -248,8 +246,10 @@ spec: {{function: consumer, queue: {{stream: {stream}}}}}
         client_.xadd(stream, {"data": json.dumps({"job": 1})})
         (group,) = client_.xinfo_groups(stream)
         wait_for(
-            lambda: client_.xinfo_groups(stream)[0]["entries-read"] == 1
-            and client_.xpending(stream, group["name"])["pending"] == 0,
+            lambda: (
+                client_.xinfo_groups(stream)[0]["entries-read"] == 1
+                and client_.xpending(stream, group["name"])["pending"] == 0
+            ),
             timeout=60,
             what="the message delivered and acknowledged",
         )
@@ -263,9 +263,7 @@ spec: {{function: consumer, queue: {{stream: {stream}}}}}
     assert status == 202
     record = gw.url(f"/invocations/{headers['X-Wisp-Invocation-Id']}")
     assert _status(record) == 401
-    wait_for(
-        lambda: _status(record, "kube-admin", want="succeeded"), timeout=60, what="the async call"
-    )
+    wait_for(lambda: _status(record, "kube-admin", want="succeeded"), timeout=60, what="the async call")
 
     # The console is on the admin port; its API needs the admin token.
     console = f"http://127.0.0.1:{gw.admin_port}/ui/api/functions/{namespace}/consumer"
@@ -278,6 +276,6 @@ def _status(url: str, token: str | None = None, want: str | None = None) -> int 
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as resp:
             body = json.loads(resp.read())
-            return body.get("status") == want if want else resp.status
+            return body.get("status") == want if want else int(resp.status)
     except urllib.error.HTTPError as exc:
         return False if want else exc.code
