@@ -31,8 +31,8 @@ from pathlib import Path
 from bench import docs
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, bench/ itself would come first on the path (and a script named like a standard module shadow the
-# standard library's queue): put the repository root there instead.
+# Run as a script, bench/ itself would come first on the path: put the repository root there
+# instead.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 from tests.dev.process import WispDev, http, wait_until  # noqa: E402

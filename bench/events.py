@@ -314,8 +314,10 @@ def section(results: dict[str, float], count: int, concurrency: int) -> str:
     ratio = results["async_rps"] / results["sync_rps"]
     gateway_ratio = results["async_rps"] / results["gateway_rps"]
     added = results["async_p50_ms"] - results["sync_p50_ms"]
+
     def verdict(ok: bool) -> str:
         return "met" if ok else "not met"
+
     r = {k: round(v, 1) for k, v in results.items()}
     return f"""## Events
 

@@ -225,10 +225,12 @@ class ControlPlane:
             proc = self.processes[name]
             if proc.poll() is not None:
                 raise ControlPlaneUnavailable(f"{name} exited: {self.log_tail(name)}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(url, context=context, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(url, context=context, timeout=2) as resp,
+            ):
+                if resp.status == 200:
+                    return
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
         raise ControlPlaneUnavailable(f"{name} not ready after {timeout}s: {self.log_tail(name)}")

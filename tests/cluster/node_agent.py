@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import gc
 import datetime
+import gc
 import logging
 import threading
 from collections.abc import Mapping
@@ -28,12 +28,11 @@ from typing import Any
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from tests.cluster.kubelet_logs import start_log_server
+from tests.cluster.podnet import PodNetwork
 from wisp.api import Runtime, contract
 from wisp.launcher import LaunchError, LaunchSpec, RuntimeProcess, install_dependencies, start_runtime
 from wisp.resources.names import FUNCTION_LABEL, RUNTIME_ANNOTATION
-
-from tests.cluster.kubelet_logs import start_log_server
-from tests.cluster.podnet import PodNetwork
 
 log = logging.getLogger("wisp.test.node-agent")
 NODE_NAME = "wisp-test-node"
@@ -141,7 +140,7 @@ class NodeAgent:
                 elif not self._stop.is_set():
                     log.warning("pod watch failed: %s", exc.reason)
                     self._stop.wait(0.5)
-            except Exception as exc:  # noqa: BLE001 - a dropped connection: watch again
+            except Exception as exc:
                 if not self._stop.is_set():
                     log.warning("pod watch interrupted: %s", exc)
                     self._stop.wait(0.5)

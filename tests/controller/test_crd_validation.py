@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from tests.cluster.fixtures import Kubectl
 
 pytestmark = pytest.mark.cluster
