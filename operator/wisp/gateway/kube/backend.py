@@ -14,16 +14,18 @@ from __future__ import annotations
 import asyncio
 import datetime
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from kubernetes import client, config
 
 from wisp.api.function import SpecError
-from wisp.api.trigger import parse_trigger
+from wisp.api.trigger import Trigger, parse_trigger
 from wisp.gateway.backend import BackendError, BackendEvents, Endpoint, StatusUpdate
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.kube.convert import function_info, slice_endpoints
 from wisp.gateway.kube.watch import Obj, WatchThread
+
+T = TypeVar("T")
 
 GROUP = "wisp.dev"
 VERSION = "v1alpha1"
@@ -165,59 +167,32 @@ class KubernetesBackend:
     # -- Functions ---------------------------------------------------------------------------------
 
     def _function_snapshot(self, scope: _Scope, items: list[Obj]) -> None:
-        seen = set()
-        for obj in items:
-            seen.add(_uid_key(obj))
-            self._function_event(scope, "ADDED", obj)
-        for key in scope.known - seen:
-            self._function_event(scope, "DELETED", _stub(key))
+        self._listing(scope, items, self._function_event)
 
     def _function_event(self, scope: _Scope, kind: str, obj: Obj) -> None:
-        events = self._events
-        if events is None:
-            return
-        key = _uid_key(obj)
-        if kind == "DELETED":
-            scope.known.discard(key)
-            events.function_deleted(key)
-            return
-        info = function_info(obj)
-        if info is None:
-            if key in scope.known:
-                scope.known.discard(key)
-                events.function_deleted(key)
-            return
-        scope.known.add(key)
-        events.function_upserted(info)
+        if self._events is not None:
+            events = self._events
+            _catalog_event(scope, kind, obj, function_info, events.function_upserted, events.function_deleted)
 
     # -- Triggers ----------------------------------------------------------------------------------
 
     def _trigger_snapshot(self, scope: _Scope, items: list[Obj]) -> None:
+        self._listing(scope, items, self._trigger_event)
+
+    def _trigger_event(self, scope: _Scope, kind: str, obj: Obj) -> None:
+        if self._events is not None:
+            events = self._events
+            _catalog_event(scope, kind, obj, _parsed_trigger, events.trigger_upserted, events.trigger_deleted)
+
+    @staticmethod
+    def _listing(scope: _Scope, items: list[Obj], on_event: Callable[[_Scope, str, Obj], None]) -> None:
+        """A full listing: every object as ADDED, and what is gone since as DELETED."""
         seen = set()
         for obj in items:
             seen.add(_uid_key(obj))
-            self._trigger_event(scope, "ADDED", obj)
+            on_event(scope, "ADDED", obj)
         for key in scope.known - seen:
-            self._trigger_event(scope, "DELETED", _stub(key))
-
-    def _trigger_event(self, scope: _Scope, kind: str, obj: Obj) -> None:
-        events = self._events
-        if events is None:
-            return
-        key = _uid_key(obj)
-        if kind == "DELETED":
-            scope.known.discard(key)
-            events.trigger_deleted(key)
-            return
-        try:
-            trigger = parse_trigger(obj)
-        except SpecError:
-            if key in scope.known:
-                scope.known.discard(key)
-                events.trigger_deleted(key)
-            return
-        scope.known.add(key)
-        events.trigger_upserted(trigger)
+            on_event(scope, "DELETED", _stub(key))
 
     # -- EndpointSlices ----------------------------------------------------------------------------
 
@@ -304,3 +279,30 @@ class KubernetesBackend:
             )
         except client.ApiException as exc:
             raise BackendError(f"status of {function_key}: {exc.status} {exc.reason}") from None
+
+
+def _parsed_trigger(obj: Obj) -> Trigger | None:
+    try:
+        return parse_trigger(obj)
+    except SpecError:
+        return None
+
+
+def _catalog_event(
+    scope: _Scope,
+    kind: str,
+    obj: Obj,
+    parse: Callable[[Obj], T | None],
+    upserted: Callable[[T], None],
+    deleted: Callable[[str], None],
+) -> None:
+    """One Function or Trigger event: an object that no longer parses counts as deleted."""
+    key = _uid_key(obj)
+    value = None if kind == "DELETED" else parse(obj)
+    if value is None:
+        if kind == "DELETED" or key in scope.known:
+            scope.known.discard(key)
+            deleted(key)
+        return
+    scope.known.add(key)
+    upserted(value)
