@@ -279,3 +279,46 @@ def _status(url: str, token: str | None = None, want: str | None = None) -> int 
             return body.get("status") == want if want else int(resp.status)
     except urllib.error.HTTPError as exc:
         return False if want else exc.code
+
+
+def test_apply_call_from_zero_scale_out_under_load_and_back_to_zero(
+    kubectl: Kubectl,
+    kube_api: client.ApiClient,
+    namespace: str,
+    operator: OperatorProcess,
+    node_agent: Any,
+    start_gateway: GatewayStarter,
+) -> None:
+    """The whole story on a real control plane, with zero failed calls."""
+    apply_function(kubectl, namespace, "story", idle="3s")
+    gw = start_gateway(extra_env={"WISP_AUTOSCALE_STABLE_WINDOW": "6", "WISP_AUTOSCALE_PANIC_WINDOW": "2"})
+    status, headers, body = gw.call(f"/function/story.{namespace}", b'{"n": 0}')
+    assert status == 200 and headers.get("X-Wisp-Cold-Start") == "true", body
+
+    # A step to 20 callers of a 0.2 s handler: ~20 in flight against a target of 5 per pod.
+    statuses: list[int] = []
+    peak = 0
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            statuses.append(gw.call(f"/function/story.{namespace}", b'{"sleep": 0.2}')[0])
+
+    workers = [threading.Thread(target=load) for _ in range(20)]
+    for worker in workers:
+        worker.start()
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline and peak < 3:
+        peak = max(peak, deployment_replicas(kube_api, namespace, "story"))
+        time.sleep(0.5)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    assert peak >= 3, f"scaled out to {peak} replicas only"
+    assert statuses and set(statuses) == {200}, sorted(set(statuses))
+
+    wait_for(
+        lambda: deployment_replicas(kube_api, namespace, "story") == 0,
+        timeout=90,
+        what="scale to zero after the load stopped",
+    )
