@@ -270,11 +270,15 @@ def test_peering_one_replica_acts_and_hands_over(
     low = start_operator(kubeconfig, tmp_path / "low.log", *common, "--priority", "10", env=env)
     high = start_operator(kubeconfig, tmp_path / "high.log", *common, "--priority", "20", env=env)
     try:
-        wait_for(
-            lambda: "Pausing the watch-stream for functions" in low.logs(),
-            timeout=60,
-            what="the lower-priority operator to stand by",
-        )
+
+        def standing_by() -> bool:
+            # Every replica starts paused until it has seen the peering; the lower one then
+            # stands by "in favour of" the higher one once both have registered.
+            logs = low.logs()
+            at = logs.rfind("Pausing operations in favour of")
+            return at >= 0 and "Resuming operations" not in logs[at:]
+
+        wait_for(standing_by, timeout=60, what="the lower-priority operator to stand by")
         apply_hello(kubectl, ns)
         deployed(kubectl, ns)
         assert "Handler 'function_changed' succeeded" not in low.logs()

@@ -89,11 +89,13 @@ def local_dev(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         env={"WISP_DEV_CACHE": str(tmp_path_factory.getbasetemp() / "readme-dev-cache")},
     )
     dry = subprocess.run(
-        ["make", "-n", "dev", f"PORT={dev.port}", f"ADMIN_PORT={dev.admin_port}"],
+        ["make", "--no-print-directory", "-n", "dev", f"PORT={dev.port}", f"ADMIN_PORT={dev.admin_port}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
+        # Run from `make test`, the outer make's flags would leak in.
+        env={k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")},
     ).stdout.splitlines()[-1]
     argv = shlex.split(dry)
     expected = ["dev", "examples", "--port", str(dev.port), "--admin-port", str(dev.admin_port)]
