@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -271,13 +272,18 @@ def test_peering_one_replica_acts_and_hands_over(
     high = start_operator(kubeconfig, tmp_path / "high.log", *common, "--priority", "20", env=env)
     try:
 
-        def standing_by() -> bool:
-            # Every replica starts paused until it has seen the peering; the lower one then
-            # stands by "in favour of" the higher one once both have registered.
-            logs = low.logs()
-            at = logs.rfind("Pausing operations in favour of")
-            return at >= 0 and "Resuming operations" not in logs[at:]
+        def registered() -> int:
+            obj = json.loads(kubectl("get", "kopfpeering", "wisp", "-o", "json", namespace=ns).stdout)
+            return len(obj.get("status") or {})
 
+        def standing_by() -> bool:
+            # Every replica starts paused until it has seen the peering; the lower one stays (or
+            # goes back to) paused once it sees the higher one.
+            lines = [line for line in low.logs().splitlines() if "watch-stream for functions" in line]
+            return bool(lines) and ("Pausing" in lines[-1] or "(paused)" in lines[-1])
+
+        wait_for(lambda: registered() >= 2, timeout=60, what="both replicas in the peering")
+        time.sleep(2)  # let the lower replica act on what the peering object says
         wait_for(standing_by, timeout=60, what="the lower-priority operator to stand by")
         apply_hello(kubectl, ns)
         deployed(kubectl, ns)
