@@ -14,23 +14,16 @@ Run: ``python -m bench.events`` (``make bench``).
 
 from __future__ import annotations
 
-import sys
-
-# Run as a script, this file's directory comes first on sys.path and its name would shadow the
-# standard library's ``queue`` (which asyncio and redis import): take the directory off first.
-if sys.path and sys.path[0] == __file__.rsplit("/", 1)[0]:
-    sys.path.pop(0)
-
 import argparse
 import asyncio
 import json
 import os
 import platform
-import re
 import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -39,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from bench import docs
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDLERS = """
@@ -363,14 +357,7 @@ about 200-250 µs each in isolation; the Redis side is about 100 µs per invocat
 
 
 def write_section(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Events\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _: text + "\n", current)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    path.write_text(updated)
+    docs.write_section("Events", text)
 
 
 async def serve(redis_url: str, runtime_url: str, port: int) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-import re
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-HEADER = "# wisp benchmarks\n\nEach section is written by its benchmark script; see bench/.\n"
+from bench import docs
+
 SECTION_TITLE = "## Runtimes"
 
 
@@ -168,10 +168,4 @@ NOTES = [
 
 def write_section(section: str, path: Path) -> None:
     """Replaces the "Runtimes" section of ``path`` (or appends it), leaving the rest alone."""
-    text = path.read_text() if path.exists() else HEADER
-    pattern = re.compile(rf"^{re.escape(SECTION_TITLE)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
+    docs.write_section(SECTION_TITLE.removeprefix("## "), section, path)

@@ -134,6 +134,28 @@ async def test_async_call_is_accepted_then_run_and_reported_to_the_callback(
     assert done["event"] == {"name": "ada"}
 
 
+async def call_flaky_async(
+    runtime: RuntimeProcess,
+    redis_url: str,
+    managers: Managers,
+    gateway: Any,
+    receiver: CallbackReceiver,
+    body: bytes,
+) -> tuple[str, Any]:
+    """One async call to the flaky function, with a callback: its id, and its record once the
+    callback came."""
+    manager = managers(redis_url, {"flaky.default": runtime.url})
+    server = await gateway(manager, {"flaky.default"})
+    manager.update_functions([function("flaky", "events.flaky")])
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            server.make_url("/async-function/flaky"), data=body, headers={"X-Callback-Url": receiver.url}
+        ) as response:
+            invocation = (await response.json())["invocationId"]
+        await eventually(lambda: receiver.received)
+        return invocation, await status_of(session, server, invocation)
+
+
 async def test_a_failing_call_is_retried_until_it_succeeds(
     redis_url: str,
     runtimes: Callable[..., RuntimeProcess],
@@ -142,19 +164,7 @@ async def test_a_failing_call_is_retried_until_it_succeeds(
     receiver: CallbackReceiver,
 ) -> None:
     runtime = runtimes("events.flaky", env={"FAIL_TIMES": "2"})
-    manager = managers(redis_url, {"flaky.default": runtime.url})
-    server = await gateway(manager, {"flaky.default"})
-    manager.update_functions([function("flaky", "events.flaky")])
-
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
-            server.make_url("/async-function/flaky"),
-            data=b'{"key": "k1"}',
-            headers={"X-Callback-Url": receiver.url},
-        ) as response:
-            invocation = (await response.json())["invocationId"]
-        await eventually(lambda: receiver.received)
-        status = await status_of(session, server, invocation)
+    _, status = await call_flaky_async(runtime, redis_url, managers, gateway, receiver, b'{"key": "k1"}')
 
     assert status["status"] == "succeeded"
     assert status["attempts"] == 3
@@ -172,19 +182,9 @@ async def test_exhausted_retries_dead_letter_the_invocation_with_its_last_error(
     receiver: CallbackReceiver,
 ) -> None:
     runtime = runtimes("events.flaky", env={"FAIL_TIMES": "100"})
-    manager = managers(redis_url, {"flaky.default": runtime.url})
-    server = await gateway(manager, {"flaky.default"})
-    manager.update_functions([function("flaky", "events.flaky")])
-
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
-            server.make_url("/async-function/flaky"),
-            data=b'{"key": "k2"}',
-            headers={"X-Callback-Url": receiver.url},
-        ) as response:
-            invocation = (await response.json())["invocationId"]
-        await eventually(lambda: receiver.received)
-        status = await status_of(session, server, invocation)
+    invocation, status = await call_flaky_async(
+        runtime, redis_url, managers, gateway, receiver, b'{"key": "k2"}'
+    )
 
     assert status["status"] == "failed"
     assert status["attempts"] == 3  # the first call and maxRetries (2) retries

@@ -71,11 +71,7 @@ class Gateway:
             status = response.status
             return response
         finally:
-            now = time.monotonic()
-            up.meter.finished(now)
-            seconds = now - started
-            up.metrics.call(status, seconds, up.memory_gib)
-            up.stats.record(time.time(), seconds, status, up.memory_gib)
+            _observe(up, started, status)
 
     async def _forward(
         self, request: web.Request, up: Upstream, acquired: Acquired, path_qs: str, event: str
@@ -161,10 +157,16 @@ class Gateway:
                     status = exc.status
                     return _result(exc.status, exc.error_type, exc.message)
         finally:
-            now = time.monotonic()
-            up.meter.finished(now)
-            up.metrics.call(status, now - started, up.memory_gib)
-            up.stats.record(time.time(), now - started, status, up.memory_gib)
+            _observe(up, started, status)
+
+
+def _observe(up: Upstream, started: float, status: int) -> None:
+    """One finished call, served or invoked: the autoscaler's meter, metrics and stats."""
+    now = time.monotonic()
+    up.meter.finished(now)
+    seconds = now - started
+    up.metrics.call(status, seconds, up.memory_gib)
+    up.stats.record(time.time(), seconds, status, up.memory_gib)
 
 
 def _result(status: int, error_type: str, message: str) -> InvocationResult:

@@ -78,11 +78,7 @@ class RedisBroker:
         record: Mapping[str, str],
         retention: float,
     ) -> str:
-        args: list[Any] = [int(retention * 1000), len(message)]
-        for key, value in message.items():
-            args += (key, value)
-        for key, value_text in record.items():
-            args += (key, value_text)
+        args = _publish_args(message, record, retention)
         async with unavailable_as_broker_error():
             reply: Any = await self.batcher.script(
                 self._publish_script, [stream, names.record_key(record_id)], args
@@ -100,11 +96,7 @@ class RedisBroker:
         record: Mapping[str, str],
         retention: float,
     ) -> bool:
-        args: list[Any] = [int(ttl * 1000), int(retention * 1000), len(message)]
-        for key, value in message.items():
-            args += [key, value]
-        for key, value_text in record.items():
-            args += [key, value_text]
+        args = [int(ttl * 1000), *_publish_args(message, record, retention)]
         async with unavailable_as_broker_error():
             reply: Any = await self.batcher.script(
                 self._publish_once, [dedupe_key, stream, names.record_key(record_id)], args
@@ -147,3 +139,14 @@ class RedisBroker:
 def _any(mapping: Mapping[str, Any]) -> dict[Any, Any]:
     """redis-py's parameter types are stricter than its behaviour (str keys are fine)."""
     return dict(mapping)
+
+
+def _publish_args(message: Mapping[str, bytes], record: Mapping[str, str], retention: float) -> list[Any]:
+    """ARGV of the PUBLISH script (and the tail of PUBLISH_ONCE's): retention in ms, the number of
+    message fields, the message's field/value pairs, then the record's."""
+    args: list[Any] = [int(retention * 1000), len(message)]
+    for key, value in message.items():
+        args += (key, value)
+    for key, value_text in record.items():
+        args += (key, value_text)
+    return args

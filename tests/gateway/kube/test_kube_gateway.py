@@ -7,11 +7,13 @@ the EndpointSlices the gateway watches.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -61,6 +63,28 @@ def apply_function(kubectl: Kubectl, namespace: str, name: str, min: int = 0, id
 def deployment_replicas(kube_api: client.ApiClient, namespace: str, name: str) -> int:
     scale = client.AppsV1Api(kube_api).read_namespaced_deployment_scale(name, namespace)
     return int(scale.spec.replicas or 0)
+
+
+@contextlib.contextmanager
+def steady_load(gw: Any, path: str, body: bytes, *, callers: int) -> Iterator[list[int]]:
+    """``callers`` threads calling ``path`` back to back until the block ends; yields the
+    statuses they got (complete once the block has ended)."""
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            statuses.append(gw.call(path, body)[0])
+
+    workers = [threading.Thread(target=load) for _ in range(callers)]
+    for worker in workers:
+        worker.start()
+    try:
+        yield statuses
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
 
 
 def test_first_call_scales_from_zero_and_idle_returns_to_zero(
@@ -185,25 +209,13 @@ def test_deleting_a_pod_under_load_loses_no_call(
         return [e for row in rows if row["function"] == "steady" for e in row["endpoints"]]
 
     wait_for(lambda: len(endpoints()) == 2, timeout=90, what="two ready endpoints")
-    statuses: list[int] = []
-    stop = threading.Event()
-
-    def load() -> None:
-        while not stop.is_set():
-            statuses.append(gw.call(f"/function/steady.{namespace}", b'{"sleep": 0.05}')[0])
-
-    workers = [threading.Thread(target=load) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    time.sleep(1)
-    pods = json.loads(
-        kubectl("get", "pods", "-l", "wisp.dev/function=steady", "-o", "json", namespace=namespace).stdout
-    )["items"]
-    kubectl("delete", "pod", pods[0]["metadata"]["name"], "--wait=false", namespace=namespace)
-    time.sleep(4)
-    stop.set()
-    for worker in workers:
-        worker.join()
+    with steady_load(gw, f"/function/steady.{namespace}", b'{"sleep": 0.05}', callers=4) as statuses:
+        time.sleep(1)
+        pods = json.loads(
+            kubectl("get", "pods", "-l", "wisp.dev/function=steady", "-o", "json", namespace=namespace).stdout
+        )["items"]
+        kubectl("delete", "pod", pods[0]["metadata"]["name"], "--wait=false", namespace=namespace)
+        time.sleep(4)
     assert statuses and set(statuses) == {200}, sorted(set(statuses))
 
 
@@ -296,24 +308,12 @@ def test_apply_call_from_zero_scale_out_under_load_and_back_to_zero(
     assert status == 200 and headers.get("X-Wisp-Cold-Start") == "true", body
 
     # A step to 20 callers of a 0.2 s handler: ~20 in flight against a target of 5 per pod.
-    statuses: list[int] = []
     peak = 0
-    stop = threading.Event()
-
-    def load() -> None:
-        while not stop.is_set():
-            statuses.append(gw.call(f"/function/story.{namespace}", b'{"sleep": 0.2}')[0])
-
-    workers = [threading.Thread(target=load) for _ in range(20)]
-    for worker in workers:
-        worker.start()
-    deadline = time.monotonic() + 45
-    while time.monotonic() < deadline and peak < 3:
-        peak = max(peak, deployment_replicas(kube_api, namespace, "story"))
-        time.sleep(0.5)
-    stop.set()
-    for worker in workers:
-        worker.join()
+    with steady_load(gw, f"/function/story.{namespace}", b'{"sleep": 0.2}', callers=20) as statuses:
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and peak < 3:
+            peak = max(peak, deployment_replicas(kube_api, namespace, "story"))
+            time.sleep(0.5)
     assert peak >= 3, f"scaled out to {peak} replicas only"
     assert statuses and set(statuses) == {200}, sorted(set(statuses))
 
