@@ -146,13 +146,15 @@ NOTES = [
     "≤ 150 ms (Python) and ≤ 100 ms (Node.js). Wall-clock cold starts on a shared, loaded machine "
     "stretch with the load for every server alike, bare ones included; the CPU time to ready is "
     "the steadier comparison of how much work each start is.",
-    "* The Python runtime runs on aiohttp's low-level server (no router, no middlewares) with "
-    "uvloop when it is installed (uvloop measured faster than the default loop for both handler "
-    "kinds). Importing aiohttp is most of its cold start, and the bare aiohttp hello world pays "
-    "it too: aiohttp's package import pulls in its HTTP client, which builds two TLS contexts "
-    "(loading the CA bundle) at import time. The runtime's own modules cost a few milliseconds; "
-    "prometheus-client is not imported (the five series of `/metrics` are rendered by hand), nor "
-    "is anything else the first call does not need.",
+    "* The Python runtime serves HTTP/1.1 with its own small asyncio protocol around httptools "
+    "(llhttp, Node.js's parser) on uvloop. Most of what is left of its cold start is the "
+    "interpreter and `asyncio` itself (which imports ssl, logging, concurrent.futures, inspect); "
+    "the runtime's own modules and httptools cost a few milliseconds, and nothing the first call "
+    "does not need is imported (`/metrics` is rendered by hand). The bare aiohttp hello world "
+    "pays for importing aiohttp, whose HTTP client builds two TLS contexts (loading the CA "
+    "bundle) at import time; that is why the runtime no longer uses it.",
+    "* The Python servers run from a virtual environment set up like the runtime image (only "
+    "the runtime's dependencies, modules byte-compiled), not from the development one.",
     "* A `def` handler pays a hop to the bounded worker thread pool and back "
     "(`call_soon_threadsafe`); an `async def` handler runs on the event loop.",
     "* The Node.js runtime runs handlers in a `worker_threads` worker so that a handler "

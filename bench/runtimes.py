@@ -13,6 +13,11 @@ In one run, on this machine:
 3. Import costs (CPU time) that explain the Python cold start (``python -X importtime`` has
    the detail).
 
+The Python servers run as the runtime image runs them: in a virtual environment that holds only
+the runtime's dependencies (plus aiohttp for the baseline), kept in ~/.cache/wisp/bench, with
+the runtime's modules byte-compiled beforehand (pip does that in the image). The development
+virtual environment would add its editable-install import hooks to every start.
+
 Results go to the "Runtimes" section of docs/benchmarks.md; other sections are left alone.
 """
 
@@ -24,6 +29,7 @@ import resource
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,12 +42,28 @@ BENCH = ROOT / "bench"
 PYTHON_HANDLERS = ROOT / "tests" / "runtimes" / "handlers" / "python"
 NODE_HANDLERS = ROOT / "tests" / "runtimes" / "handlers" / "node"
 EVENT = b'{"name": "bench", "items": [1, 2, 3], "nested": {"ok": true}}'
+RUNTIME_SOURCE = ROOT / "runtime-images" / "python"
+IMAGE_VENV = Path.home() / ".cache" / "wisp" / "bench" / "python-runtime"
 
 
-def servers(port: int) -> dict[str, tuple[list[str], dict[str, str]]]:
+def image_python() -> str:
+    """An interpreter set up like the Python runtime image (see the module's docstring)."""
+    python = IMAGE_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(IMAGE_VENV)], check=True)
+    with open(RUNTIME_SOURCE / "pyproject.toml", "rb") as project:
+        requirements = tomllib.load(project)["project"]["dependencies"]
+    quiet = ["-q", "--disable-pip-version-check"]
+    subprocess.run([python, "-m", "pip", "install", *quiet, *requirements, "aiohttp"], check=True)
+    compile_dirs = [RUNTIME_SOURCE / "wisp_runtime", PYTHON_HANDLERS]
+    subprocess.run([python, "-m", "compileall", "-q", *map(str, compile_dirs)], check=True)
+    return str(python)
+
+
+def servers(port: int, python: str) -> dict[str, tuple[list[str], dict[str, str]]]:
     """name -> (command, extra environment) of every server measured."""
     python_runtime = {
-        "PYTHONPATH": str(ROOT / "runtime-images" / "python"),
+        "PYTHONPATH": str(RUNTIME_SOURCE),
         "WISP_CODE_DIR": str(PYTHON_HANDLERS),
         "WISP_HOST": "127.0.0.1",
         "WISP_PORT": str(port),
@@ -54,13 +76,13 @@ def servers(port: int) -> dict[str, tuple[list[str], dict[str, str]]]:
     }
     bare = {"BENCH_PORT": str(port)}
     return {
-        "bare aiohttp": ([sys.executable, str(BENCH / "runtime_bare_aiohttp.py")], bare),
+        "bare aiohttp": ([python, str(BENCH / "runtime_bare_aiohttp.py")], bare),
         "wisp python (def)": (
-            [sys.executable, "-m", "wisp_runtime"],
+            [python, "-m", "wisp_runtime"],
             {**python_runtime, "WISP_HANDLER": "handlers.echo"},
         ),
         "wisp python (async def)": (
-            [sys.executable, "-m", "wisp_runtime"],
+            [python, "-m", "wisp_runtime"],
             {**python_runtime, "WISP_HANDLER": "handlers.async_echo"},
         ),
         "bare node http": (["node", str(BENCH / "runtime_bare_node.js")], bare),
@@ -152,24 +174,27 @@ def warm(command: list[str], env: dict[str, str], port: int, calls: int) -> Warm
         stop(process)
 
 
-def import_costs(runs: int) -> dict[str, float]:
+def import_costs(runs: int, python: str) -> dict[str, float]:
     """CPU milliseconds (user + system) of a fresh interpreter running each snippet, interpreter
     start included: the least of ``runs``, since other load on the machine only ever adds."""
     snippets = {
-        "python -c pass": [sys.executable, "-c", "pass"],
-        "python: import asyncio": [sys.executable, "-c", "import asyncio"],
-        "python: import aiohttp.web_server": [sys.executable, "-c", "import aiohttp.web_server"],
-        "python: import aiohttp.web": [sys.executable, "-c", "import aiohttp.web"],
-        "python: import uvloop": [sys.executable, "-c", "import uvloop"],
-        "python: import prometheus_client": [sys.executable, "-c", "import prometheus_client"],
-        "python: the runtime's modules + aiohttp.web_server + uvloop": [
-            sys.executable,
+        "python -c pass": [python, "-c", "pass"],
+        "python: import asyncio": [python, "-c", "import asyncio"],
+        "python: import asyncio, uvloop": [python, "-c", "import asyncio, uvloop"],
+        "python: import httptools": [python, "-c", "import httptools"],
+        "python: every module the runtime imports before it listens": [
+            python,
             "-c",
-            "import wisp_runtime.main, wisp_runtime.server, aiohttp.web_server, uvloop",
+            "import wisp_runtime.main, wisp_runtime.server, wisp_runtime.invoke, uvloop",
+        ],
+        "python: import aiohttp.web (the bare baseline's framework)": [
+            python,
+            "-c",
+            "import aiohttp.web",
         ],
         "node -e 0": ["node", "-e", "0"],
     }
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "runtime-images" / "python")}
+    env = {**os.environ, "PYTHONPATH": str(RUNTIME_SOURCE)}
     costs = {}
     for name, command in snippets.items():
         samples = []
@@ -191,7 +216,8 @@ def main() -> None:
     args = parser.parse_args()
 
     port = free_port()
-    table = servers(port)
+    python = image_python()
+    table = servers(port, python)
     warm_results: dict[str, Warm] = {}
     cold_results: dict[str, Cold] = {}
     for name, (command, env) in table.items():
@@ -200,7 +226,7 @@ def main() -> None:
     for name, (command, env) in table.items():
         cold_results[name] = cold_start(command, env, port, args.runs)
         print(f"cold  {name:28} {cold_results[name].describe()}", flush=True)
-    costs = import_costs(args.runs)
+    costs = import_costs(args.runs, python)
     for name, ms in costs.items():
         print(f"import {name:50} {ms:7.1f} ms", flush=True)
 

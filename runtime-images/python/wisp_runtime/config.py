@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 EVENT_HEADER = "X-Wisp-Event"
 REQUEST_ID_HEADER = "X-Wisp-Request-Id"
@@ -35,8 +34,7 @@ class SettingsError(ValueError):
     """An environment variable the runtime cannot use."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     function_name: str = "function"
     function_namespace: str = "default"
     handler: str = ""

@@ -10,9 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import Any, NamedTuple
 
 JSON_TYPE = "application/json"
 _TEXT_TYPES = (
@@ -40,8 +38,7 @@ class ResponseError(TypeError):
     """The handler returned something that cannot be sent."""
 
 
-@dataclass(frozen=True)
-class HttpRequestParts:
+class HttpRequestParts(NamedTuple):
     method: str
     path: str
     query_string: str
@@ -50,11 +47,10 @@ class HttpRequestParts:
     request_id: str
 
 
-@dataclass
-class ShapedResponse:
+class ShapedResponse(NamedTuple):
     status: int
     body: bytes
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    headers: list[tuple[str, str]]
 
 
 def json_event(body: bytes) -> Any:
@@ -67,6 +63,8 @@ def json_event(body: bytes) -> Any:
 
 
 def http_event(parts: HttpRequestParts) -> dict[str, Any]:
+    from urllib.parse import parse_qsl  # here, not at start: it is a few ms of a cold start
+
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for name, value in parts.headers:

@@ -12,8 +12,7 @@ import contextlib
 import enum
 import inspect
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from wisp_runtime.loader import LoadedHandler
 from wisp_runtime.pool import WorkerPool
@@ -25,8 +24,7 @@ class OutcomeKind(enum.Enum):
     TIMED_OUT = "timed_out"
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     kind: OutcomeKind
     value: Any  # the return value, or the exception raised
     seconds: float

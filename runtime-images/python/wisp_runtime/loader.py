@@ -12,20 +12,17 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 HandlerFunc = Callable[[Any, Any], Any]
 
 
-@dataclass(frozen=True)
-class LoadedHandler:
+class LoadedHandler(NamedTuple):
     func: HandlerFunc
     is_async: bool
 
 
-@dataclass(frozen=True)
-class LoadFailure:
+class LoadFailure(NamedTuple):
     error_type: str
     message: str
     stack_trace: tuple[str, ...] = ()

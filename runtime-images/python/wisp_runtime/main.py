@@ -51,10 +51,9 @@ def _load(settings: config.Settings, capture: Capture) -> LoadedHandler | LoadFa
 
 
 async def serve(settings: config.Settings, capture: Capture, loaded: LoadedHandler | LoadFailure) -> int:
-    from aiohttp.web_server import Server
-
+    from wisp_runtime.httpserver import HttpServer
     from wisp_runtime.invoke import Invoker
-    from wisp_runtime.server import RuntimeHandler
+    from wisp_runtime.server import RuntimeHandler, protocol_error
 
     log = capture.writer
     pool = WorkerPool(size=settings.concurrency, max_runaways=settings.concurrency)
@@ -64,7 +63,7 @@ async def serve(settings: config.Settings, capture: Capture, loaded: LoadedHandl
         handler = RuntimeHandler(settings, Invoker(loaded, pool), None, pool, capture)
 
     loop = asyncio.get_running_loop()
-    server = Server(handler, access_log=None)
+    server = HttpServer(handler, protocol_error, max_body_bytes=settings.max_body_bytes)
     listener = await loop.create_server(server, settings.host, settings.port, backlog=1024)
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

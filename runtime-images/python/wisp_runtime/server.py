@@ -1,4 +1,4 @@
-"""The HTTP side of the runtime: one aiohttp low-level request handler for every request.
+"""The HTTP side of the runtime: one request handler for every request (``httpserver`` serves it).
 
 ``GET /healthz``, ``/livez`` and ``/metrics`` (without ``X-Wisp-Event``) are answered directly;
 everything else is an invocation: admission (concurrency, body size), event building, the call
@@ -11,11 +11,7 @@ import json
 import os
 import time
 import traceback
-import uuid
 from typing import Any
-
-from aiohttp.web_request import BaseRequest
-from aiohttp.web_response import Response
 
 from wisp_runtime import config
 from wisp_runtime.context import LambdaContext
@@ -28,6 +24,7 @@ from wisp_runtime.events import (
     json_event,
     shape_response,
 )
+from wisp_runtime.httpserver import Request, Response
 from wisp_runtime.invoke import Invoker, Outcome, OutcomeKind
 from wisp_runtime.loader import LoadFailure
 from wisp_runtime.logs import Capture, RequestScope, current_scope
@@ -40,7 +37,7 @@ _PROBES = frozenset((config.HEALTH_PATH, config.LIVENESS_PATH, config.METRICS_PA
 
 
 class RuntimeHandler:
-    """The aiohttp request handler; ``invoker`` is None when the handler failed to load."""
+    """The request handler; ``invoker`` is None when the handler failed to load."""
 
     def __init__(
         self,
@@ -58,7 +55,7 @@ class RuntimeHandler:
         self._log = capture.writer
         self.metrics = RuntimeMetrics()
 
-    async def __call__(self, request: BaseRequest) -> Response:
+    async def __call__(self, request: Request) -> Response:
         if (
             request.method in ("GET", "HEAD")
             and request.path in _PROBES
@@ -85,13 +82,13 @@ class RuntimeHandler:
         self.metrics.runaway_threads = self._pool.runaways
         return Response(
             body=self.metrics.render().encode(),
-            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+            content_type="text/plain; version=0.0.4; charset=utf-8",
         )
 
     # -- invocations -----------------------------------------------------------------------
 
-    async def _invocation(self, request: BaseRequest) -> Response:
-        request_id = request.headers.get(config.REQUEST_ID_HEADER) or str(uuid.uuid4())
+    async def _invocation(self, request: Request) -> Response:
+        request_id = request.headers.get(config.REQUEST_ID_HEADER) or new_request_id()
         metrics = self.metrics
         if self._invoker is None:
             failure = self._failure or LoadFailure("HandlerNotLoaded", "no handler")
@@ -115,10 +112,10 @@ class RuntimeHandler:
         finally:
             metrics.inflight -= 1
 
-    async def _admitted(self, request: BaseRequest, request_id: str, invoker: Invoker) -> Response:
+    async def _admitted(self, request: Request, request_id: str, invoker: Invoker) -> Response:
         settings = self._settings
-        body = await _read_body(request, settings.max_body_bytes)
-        if body is None:
+        body = request.body
+        if body is None:  # the server stopped reading it at the limit
             return self._finish(
                 request_id,
                 _error(
@@ -165,7 +162,7 @@ class RuntimeHandler:
         response.headers[config.DURATION_HEADER] = f"{outcome.seconds * 1000:.3f}"
         return self._finish(request_id, response, outcome.seconds)
 
-    def _event(self, request: BaseRequest, body: bytes, request_id: str) -> Any:
+    def _event(self, request: Request, body: bytes, request_id: str) -> Any:
         kind = request.headers.get(config.EVENT_HEADER, "json").strip().lower()
         if kind == "json":
             return json_event(body)
@@ -232,21 +229,13 @@ class RuntimeHandler:
         return response
 
 
-async def _read_body(request: BaseRequest, limit: int) -> bytes | None:
-    """The request body, or None when it is larger than ``limit``."""
-    length = request.content_length
-    if length is not None and length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await request.content.readany()
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+def new_request_id() -> str:
+    """A random (version 4) UUID, as ``str(uuid.uuid4())`` gives, without importing uuid at start."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _effective_timeout(timeout: float, deadline_header: str | None, now: float) -> float:
@@ -269,6 +258,11 @@ def user_stack_trace(exc: BaseException) -> list[str]:
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         tb = tb.tb_next
     return traceback.format_exception(type(exc), exc, tb)
+
+
+def protocol_error(status: int, error_type: str, message: str) -> Response:
+    """The server's answer to a request it could not take (malformed, head too large)."""
+    return Response(status=status, body=error_body(error_type, message), content_type=_JSON)
 
 
 def _status_error(error_type: str, message: str) -> dict[str, str]:
