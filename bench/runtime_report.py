@@ -159,12 +159,15 @@ NOTES = [
     "(`call_soon_threadsafe`); an `async def` handler runs on the event loop.",
     "* The Node.js runtime runs handlers in a `worker_threads` worker so that a handler "
     "stuck in a synchronous loop can be terminated at its timeout. That costs a copy of the "
-    "request and of the response between threads per call (the overhead column) and the start "
-    "of one worker (a V8 isolate and Node's bootstrap, in parallel with the main thread's "
-    "startup) in the cold start. The first call after a start also pays the worker's lazy "
-    "initialisation of its message path and a wake-up of a thread that has not run yet, which "
-    'on a CPU-starved machine is tens of milliseconds (the "first call" column); later calls '
-    "do not.",
+    "request and of the response between threads per call (the overhead column) and, in the "
+    "cold start, one worker's boot: Node runs its bootstrap from scratch for a worker, where the "
+    "main thread starts from Node's built-in snapshot, so a worker costs about what `node -e 0` "
+    "does. The runtime starts the worker first and loads and warms up its HTTP side while the "
+    "worker boots; the socket opens once the handler has loaded, as in Python, so ready means "
+    "loaded.",
+    "* Every server gets a container's environment (PATH, HOME, locale), not the shell's: a "
+    "machine-wide `NODE_EXTRA_CA_CERTS` makes each Node.js process parse a CA bundle at start, "
+    "tens of milliseconds that no image pays.",
 ]
 
 

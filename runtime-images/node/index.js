@@ -1,236 +1,20 @@
 'use strict';
 // wisp's Node.js runtime server (docs/runtime-contract.md): `node index.js`.
 //
-// The main thread serves HTTP: probes (/healthz, /livez, /metrics), admission (concurrency,
-// body size, deadline), and the response of each call. Handlers run in worker threads
-// (lib/pool.js explains why); the handler is loaded while the socket opens, and the
-// `listening` line says whether it loaded.
+// The main thread serves HTTP (lib/server.js); handlers run in worker threads (lib/pool.js
+// explains why). The socket opens once the handler has loaded, and the `listening` line says
+// whether it did.
+//
+// Cold start: booting a worker (a V8 isolate plus Node's bootstrap, which Node runs from scratch
+// for a worker rather than from its startup snapshot) is the longest step of a start, longer
+// than everything the main thread does. So the worker is started first, with only what that
+// needs loaded (settings, logs, metrics, the pool), and the main thread loads the HTTP side
+// while the worker boots, on another core when there is one.
 
-const http = require('node:http');
-const { randomUUID } = require('node:crypto');
-const { HEADERS, PATHS, LISTENING_EVENT, SettingsError, loadSettings } = require('./lib/config');
+const { SettingsError, loadSettings } = require('./lib/config');
 const { LogWriter } = require('./lib/logs');
 const { RuntimeMetrics } = require('./lib/metrics');
 const { WorkerPool } = require('./lib/pool');
-const { errorBody } = require('./lib/events');
-
-const OK_BODY = '{"status":"ok"}';
-const JSON_TYPE = 'application/json';
-
-function send(res, status, body, headers) {
-  const flat = headers || [];
-  flat.push('Content-Length', String(Buffer.byteLength(body)));
-  res.writeHead(status, flat);
-  res.end(body);
-}
-
-function sendError(res, status, errorType, errorMessage, requestId, extra) {
-  const headers = ['Content-Type', JSON_TYPE, 'X-Wisp-Request-Id', requestId];
-  if (extra) headers.push(...extra);
-  send(res, status, errorBody(errorType, errorMessage, requestId, undefined), headers);
-}
-
-function readBody(req, limit) {
-  return new Promise((resolve, reject) => {
-    const length = Number(req.headers['content-length']);
-    if (length > limit) {
-      resolve(null);
-      return;
-    }
-    const chunks = [];
-    let size = 0;
-    req.on('data', (chunk) => {
-      size += chunk.length;
-      if (size > limit) {
-        resolve(null);
-        req.removeAllListeners('data');
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    req.on('error', reject);
-    // A client that goes away mid-body: settle, so the call leaves the in-flight count.
-    req.on('close', () => {
-      if (!req.complete) reject(new Error('the client closed the connection before sending the whole body'));
-    });
-  });
-}
-
-class Runtime {
-  constructor(settings) {
-    this.settings = settings;
-    this.log = new LogWriter(settings.functionName);
-    this.metrics = new RuntimeMetrics();
-    this.pool = new WorkerPool(settings, this.log, this.metrics);
-    this.failure = null;
-    this.loading = true;
-  }
-
-  onRequest(req, res) {
-    const url = req.url || '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    if ((req.method === 'GET' || req.method === 'HEAD') && req.headers[HEADERS.event] === undefined) {
-      if (path === PATHS.health) return this.health(res);
-      if (path === PATHS.liveness) return this.liveness(res);
-      if (path === PATHS.metrics) {
-        return send(res, 200, this.metrics.render(), ['Content-Type', 'text/plain; version=0.0.4; charset=utf-8']);
-      }
-    }
-    this.invocation(req, res, path, q < 0 ? '' : url.slice(q + 1)).catch((err) => {
-      this.log.log('ERROR', `invocation failed inside the runtime: ${err && err.stack}`);
-      if (!res.headersSent) sendError(res, 500, 'RuntimeError', String(err && err.message), '');
-    });
-    return undefined;
-  }
-
-  health(res) {
-    if (this.failure) {
-      const { errorType, errorMessage } = this.failure;
-      return send(res, 503, JSON.stringify({ status: 'error', errorType, errorMessage }), ['Content-Type', JSON_TYPE]);
-    }
-    return send(res, 200, OK_BODY, ['Content-Type', JSON_TYPE]);
-  }
-
-  liveness(res) {
-    if (this.pool.live) return send(res, 200, OK_BODY, ['Content-Type', JSON_TYPE]);
-    const body = { status: 'error', errorType: 'StuckWorker', errorMessage: 'a handler worker could not be stopped; restart the runtime' };
-    return send(res, 503, JSON.stringify(body), ['Content-Type', JSON_TYPE]);
-  }
-
-  async invocation(req, res, path, query) {
-    const { settings, metrics } = this;
-    const requestId = req.headers[HEADERS.requestId] || randomUUID();
-    if (this.failure) {
-      metrics.count(503);
-      metrics.errors += 1;
-      return sendError(res, 503, this.failure.errorType, this.failure.errorMessage, requestId);
-    }
-    if (metrics.inflight >= settings.concurrency) {
-      metrics.count(429);
-      return sendError(res, 429, 'TooManyRequests', `more than ${settings.concurrency} calls in flight`, requestId,
-        ['Retry-After', '1', 'X-Wisp-Throttled', 'runtime']);
-    }
-    metrics.inflight += 1;
-    try {
-      const { status, durationMs } = await this.admitted(req, res, path, query, requestId);
-      metrics.count(status);
-      this.log.log('INFO', 'invocation finished', requestId, { status, durationMs: Math.round(durationMs * 1000) / 1000 });
-    } finally {
-      metrics.inflight -= 1;
-    }
-    return undefined;
-  }
-
-  async admitted(req, res, path, query, requestId) {
-    const { settings } = this;
-    const body = await readBody(req, settings.maxBodyBytes).catch(() => undefined);
-    if (body === undefined) return { status: 499, durationMs: 0 }; // the client went away
-    if (body === null) {
-      sendError(res, 413, 'RequestTooLarge', `the request body is larger than ${settings.maxBodyBytes} bytes`, requestId,
-        ['Connection', 'close']);
-      return { status: 413, durationMs: 0 };
-    }
-    const eventType = (req.headers[HEADERS.event] || 'json').trim().toLowerCase();
-    if (eventType !== 'json' && eventType !== 'http') {
-      sendError(res, 400, 'InvalidEventType', 'X-Wisp-Event must be json or http', requestId);
-      return { status: 400, durationMs: 0 };
-    }
-    let timeoutMs = settings.timeoutMs;
-    const deadlineHeader = Number(req.headers[HEADERS.deadline]);
-    if (deadlineHeader > 0) timeoutMs = Math.min(timeoutMs, deadlineHeader - Date.now());
-    if (timeoutMs <= 0) {
-      sendError(res, 504, 'TimeoutError', "the caller's deadline passed before the call started", requestId,
-        ['X-Wisp-Error', 'Timeout']);
-      return { status: 504, durationMs: 0 };
-    }
-    const started = performance.now();
-    const reply = await this.pool.invoke({
-      type: 'invoke',
-      requestId,
-      eventType,
-      method: req.method,
-      path,
-      query,
-      rawHeaders: eventType === 'http' ? req.rawHeaders : undefined,
-      // An exact-size copy, moved (not cloned) to the worker: a received chunk is usually a
-      // view into a larger socket buffer, which a structured clone would copy whole.
-      body: new Uint8Array(body),
-      deadline: Date.now() + timeoutMs,
-    }, timeoutMs);
-    return this.respond(res, reply, requestId, timeoutMs, performance.now() - started);
-  }
-
-  respond(res, reply, requestId, timeoutMs, elapsedMs) {
-    const durationMs = reply.durationMs === undefined ? elapsedMs : reply.durationMs;
-    const timing = ['X-Wisp-Duration-Ms', durationMs.toFixed(3)];
-    const { metrics } = this;
-    if (reply.outcome === 'rejected') {
-      sendError(res, 400, reply.errorType, reply.errorMessage, requestId);
-      return { status: 400, durationMs: 0 };
-    }
-    metrics.observe(durationMs / 1000);
-    if (reply.outcome === 'returned') {
-      const headers = [];
-      for (const [name, value] of reply.headers) headers.push(name, value);
-      headers.push('X-Wisp-Request-Id', requestId, ...timing);
-      send(res, reply.status, reply.body, headers);
-      return { status: reply.status, durationMs };
-    }
-    metrics.errors += 1;
-    if (reply.outcome === 'timeout') {
-      const message = `the handler did not finish within ${timeoutMs / 1000} seconds`;
-      this.log.log('ERROR', message, requestId, { errorType: 'TimeoutError' });
-      sendError(res, 504, 'TimeoutError', message, requestId, ['X-Wisp-Error', 'Timeout', ...timing]);
-      return { status: 504, durationMs };
-    }
-    const stack = reply.stackTrace || [];
-    this.log.log('ERROR', `${reply.errorType}: ${reply.errorMessage}`, requestId,
-      { errorType: reply.errorType, stackTrace: stack.join('\n') });
-    const body = errorBody(reply.errorType, reply.errorMessage, requestId,
-      this.settings.stackTraces && reply.outcome === 'raised' ? stack : undefined);
-    send(res, 500, body, ['Content-Type', JSON_TYPE, 'X-Wisp-Request-Id', requestId, 'X-Wisp-Error', 'Unhandled', ...timing]);
-    return { status: 500, durationMs };
-  }
-
-  async start() {
-    const server = http.createServer({ keepAliveTimeout: 3_600_000 }, (req, res) => this.onRequest(req, res));
-    server.headersTimeout = 60_000;
-    server.requestTimeout = 0;
-    this.server = server;
-    const listening = new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.settings.port, this.settings.host, resolve);
-    });
-    const loading = this.pool.start();
-    // While the worker boots: the first randomUUID() initialises the CSPRNG, tens of
-    // milliseconds the first call would otherwise pay.
-    randomUUID();
-    const loaded = await loading;
-    await listening;
-    if (!loaded.ok) {
-      this.failure = { errorType: loaded.errorType, errorMessage: loaded.errorMessage };
-      this.log.log('ERROR', `the handler ${JSON.stringify(this.settings.handler)} could not be loaded: ` +
-        `${loaded.errorType}: ${loaded.errorMessage}`, undefined, { errorType: loaded.errorType, stackTrace: loaded.stack });
-    }
-    const { port } = server.address();
-    this.log.log('INFO', `listening on ${this.settings.host}:${port}`, undefined,
-      { event: LISTENING_EVENT, port, handlerLoaded: loaded.ok });
-  }
-
-  async stop() {
-    this.log.log('INFO', 'stopping: finishing calls in flight', undefined, { inflight: this.metrics.inflight });
-    const closed = new Promise((resolve) => this.server.close(resolve));
-    this.server.closeIdleConnections();
-    const deadline = setTimeout(() => this.server.closeAllConnections(), this.settings.timeoutMs + 1000);
-    await closed;
-    clearTimeout(deadline);
-    await this.pool.stop();
-    this.log.log('INFO', 'stopped');
-  }
-}
 
 async function main() {
   let settings;
@@ -243,7 +27,14 @@ async function main() {
   }
   // As Lambda does: relative paths in the handler find the function's files.
   if (require('node:fs').existsSync(settings.codeDir)) process.chdir(settings.codeDir);
-  const runtime = new Runtime(settings);
+  const log = new LogWriter(settings.functionName);
+  const metrics = new RuntimeMetrics();
+  const pool = new WorkerPool(settings, log, metrics);
+  const loading = pool.start();
+  // Only now, while the worker boots: the HTTP server and its modules, and stdout.
+  const { Runtime } = require('./lib/server');
+  log.open();
+  const runtime = new Runtime(settings, log, metrics, pool);
   let stopping = false;
   let started = false;
   const stop = () => {
@@ -254,7 +45,7 @@ async function main() {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  await runtime.start();
+  await runtime.start(loading);
   started = true;
 }
 

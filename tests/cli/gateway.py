@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.fixtures import ROOT, stop_process, wait_for
-from tests.dev.process import free_port, http
+from tests.dev.process import http
+from tests.support.net import free_port
 
 
 @dataclass

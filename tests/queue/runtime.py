@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.support.redis import free_port
+from tests.support.net import free_port
 
 FUNCTIONS = Path(__file__).parent / "functions"
 

@@ -36,6 +36,10 @@ class Language:
     # cannot be stopped) or is cleaned up (Node.js: the worker is terminated and replaced).
     blocked_call_fails_liveness: bool
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # A code dir whose module takes half a second to load and then creates the file ``loaded``
+    # in the code dir; empty where the table has no such fixture.
+    slow_load_files: Mapping[str, str] = field(default_factory=dict)
+    slow_load_handler: str = ""
 
     def handler(self, name: str) -> str:
         return f"handlers.{name}"
@@ -61,6 +65,13 @@ PYTHON = Language(
     },
     deps_handler="main.handler",
     blocked_call_fails_liveness=True,
+    slow_load_files={
+        "slow.py": (
+            "import time\n\ntime.sleep(0.5)\nopen('loaded', 'w').close()\n\n\n"
+            "def handler(event, context):\n    return event\n"
+        ),
+    },
+    slow_load_handler="slow.handler",
 )
 
 NODE = Language(
@@ -83,6 +94,14 @@ NODE = Language(
     },
     deps_handler="index.handler",
     blocked_call_fails_liveness=False,
+    slow_load_files={
+        "slow.js": (
+            "Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);\n"
+            "require('node:fs').writeFileSync('loaded', '');\n"
+            "exports.handler = async (event) => event;\n"
+        ),
+    },
+    slow_load_handler="slow.handler",
 )
 
 LANGUAGES = (PYTHON, NODE, java_language())

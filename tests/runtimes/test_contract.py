@@ -19,7 +19,8 @@ import pytest
 
 from tests.runtimes.conftest import UUID_RE, Start, metric_value, wait_for_metric
 from tests.runtimes.languages import Language
-from wisp.launcher import install_dependencies
+from tests.support.net import free_port
+from wisp.launcher import LaunchSpec, install_dependencies, start_runtime
 
 BINARY = bytes(range(256)) * 4 + b"\xff\xfe\x00"
 
@@ -321,6 +322,43 @@ async def test_missing_handler_fails_readiness(
         if r.get("level") == "ERROR" and "no_such_function" in r.get("message", "")
     ]
     assert len(errors) == 1, errors
+
+
+async def test_ready_only_once_the_handler_has_loaded(
+    http: aiohttp.ClientSession, language: Language, tmp_path: Any
+) -> None:
+    if not language.slow_load_files:
+        pytest.skip(f"no slow-loading handler fixture for {language}")
+    for name, text in language.slow_load_files.items():
+        (tmp_path / name).write_text(text)
+    port = free_port()
+    process = await start_runtime(
+        LaunchSpec(
+            runtime=language.runtime,
+            code_dir=tmp_path,
+            env={"WISP_HANDLER": language.slow_load_handler, **language.extra_env},
+            port=port,
+            log_sink=lambda line: None,
+        )
+    )
+    # /healthz is polled from the spawn on: a 200 (what a readiness probe and the activator go
+    # by) must never come while the module is still loading.
+    answers: list[tuple[int, bool]] = []
+    try:
+        async with asyncio.timeout(30):
+            while not answers or answers[-1][0] != 200:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        answers.append((response.status, (tmp_path / "loaded").exists()))
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.005)
+        ready = await process.wait_ready(timeout=30)
+        assert ready.handler_loaded
+        async with http.post(ready.url, json={"n": 1}) as response:
+            assert await response.json() == {"n": 1}
+    finally:
+        await process.stop(grace=5)
+    assert all(loaded for status, loaded in answers if status == 200), answers
 
 
 async def test_missing_module_fails_readiness(start: Start, http: aiohttp.ClientSession) -> None:

@@ -19,15 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.net import free_port
+
 REDIS_SERVER = shutil.which("redis-server")
 START_TIMEOUT = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _ping(port: int) -> bool:

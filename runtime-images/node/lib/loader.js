@@ -5,7 +5,6 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
-const { pathToFileURL } = require('node:url');
 
 const EXTENSIONS = ['.js', '.mjs', '.cjs'];
 
@@ -29,13 +28,17 @@ function resolveFile(codeDir, file) {
   });
 }
 
+function fileUrl(file) {
+  return require('node:url').pathToFileURL(file).href; // only ES modules need it: loaded then
+}
+
 async function importModule(file) {
-  if (file.endsWith('.mjs')) return import(pathToFileURL(file).href);
+  if (file.endsWith('.mjs')) return import(fileUrl(file));
   try {
     return require(file);
   } catch (err) {
     if (err && (err.code === 'ERR_REQUIRE_ESM' || err.code === 'ERR_REQUIRE_ASYNC_MODULE')) {
-      return import(pathToFileURL(file).href);
+      return import(fileUrl(file));
     }
     throw err;
   }

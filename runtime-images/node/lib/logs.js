@@ -3,9 +3,17 @@
 // handler output arrives from the workers as messages already tagged with its request id).
 
 class LogWriter {
-  constructor(functionName, stream = process.stdout) {
+  // stream: where the lines go, process.stdout unless given. process.stdout is not looked up
+  // here: creating it takes milliseconds (for a pipe it loads node:net), which the runtime pays
+  // while its worker boots (open(), index.js), not before starting it.
+  constructor(functionName, stream) {
     this.functionName = functionName;
     this.stream = stream;
+  }
+
+  // Creates the stream now rather than with the first line.
+  open() {
+    if (this.stream === undefined) this.stream = process.stdout;
   }
 
   log(level, message, requestId, fields) {
@@ -14,6 +22,7 @@ class LogWriter {
     record.function = this.functionName;
     record.message = message;
     if (fields) Object.assign(record, fields);
+    this.open();
     this.stream.write(JSON.stringify(record) + '\n');
   }
 }

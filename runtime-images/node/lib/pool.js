@@ -40,9 +40,15 @@ class WorkerPool {
     const worker = new Worker(path.join(__dirname, 'worker.js'), {
       workerData: { settings: this.settings },
       env: this.env,
-      stdout: false,
-      stderr: false,
+      // The worker's stdout and stderr carry only what gets past worker.js's capture (output
+      // before it is installed). They are passed on to ours here, after the thread started:
+      // `stdout: false` would pipe them inside the constructor, which creates process.stdout and
+      // process.stderr and delays the thread's start by milliseconds.
+      stdout: true,
+      stderr: true,
     });
+    worker.stdout.on('data', (chunk) => process.stdout.write(chunk));
+    worker.stderr.on('data', (chunk) => process.stderr.write(chunk));
     const slot = { worker, inflight: new Map(), pingSeq: 0, lastPong: 0, checking: false, gone: false };
     slot.loaded = new Promise((resolve) => {
       slot.resolveLoaded = resolve;

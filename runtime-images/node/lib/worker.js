@@ -13,9 +13,11 @@ const { AsyncLocalStorage } = require('node:async_hooks');
 const fs = require('node:fs');
 const path = require('node:path');
 const util = require('node:util');
-const { pathToFileURL } = require('node:url');
 const { loadHandler } = require('./loader');
-const { EventError, ResponseError, jsonEvent, httpEvent, shapeResponse } = require('./events');
+
+// ./events (requests to events, results to responses) is loaded once the handler is, after
+// 'loaded' is sent (main()): it is not needed before the first call.
+let events;
 
 const settings = workerData.settings;
 const calls = new AsyncLocalStorage();
@@ -130,7 +132,7 @@ function describe(err) {
 
 function buildEvent(message) {
   if (message.eventType === 'http') {
-    return httpEvent({
+    return events.httpEvent({
       method: message.method,
       path: message.path,
       query: message.query,
@@ -139,7 +141,7 @@ function buildEvent(message) {
       requestId: message.requestId,
     });
   }
-  return jsonEvent(message.body);
+  return events.jsonEvent(message.body);
 }
 
 async function invoke(fn, message) {
@@ -153,13 +155,13 @@ async function invoke(fn, message) {
       started = performance.now();
       const result = await callHandler(fn, event, context);
       const durationMs = performance.now() - started;
-      const shaped = shapeResponse(result);
+      const shaped = events.shapeResponse(result);
       reply = { outcome: 'returned', durationMs, status: shaped.status, headers: shaped.headers, body: shaped.body };
     } catch (err) {
       const durationMs = performance.now() - started;
-      if (err instanceof EventError) {
+      if (err instanceof events.EventError) {
         reply = { outcome: 'rejected', durationMs, errorType: err.errorType, errorMessage: err.message };
-      } else if (err instanceof ResponseError) {
+      } else if (err instanceof events.ResponseError) {
         reply = { outcome: 'invalid', durationMs, errorType: 'InvalidHandlerResponse', errorMessage: err.message };
       } else {
         reply = { outcome: 'raised', durationMs, ...describe(err) };
@@ -180,8 +182,8 @@ async function warmUp() {
     const event = buildEvent({ eventType: 'json', body: new TextEncoder().encode('{"warm":true}') });
     makeContext({ requestId: 'warm-up', deadline: Date.now() }).getRemainingTimeInMillis();
     await Promise.resolve(event);
-    shapeResponse({ statusCode: 200, body: util.format('%s', 'ok') });
-    shapeResponse(event);
+    events.shapeResponse({ statusCode: 200, body: util.format('%s', 'ok') });
+    events.shapeResponse(event);
   });
   performance.now();
 }
@@ -201,8 +203,10 @@ function reportStray(kind, err) {
 // Lets ES module handlers import packages installed by the deps step (CommonJS uses NODE_PATH).
 function registerDepsResolution() {
   const modules = path.join(settings.depsDir, 'node_modules');
+  if (!fs.existsSync(modules)) return;
   const nodeModule = require('node:module');
-  if (typeof nodeModule.register !== 'function' || !fs.existsSync(modules)) return;
+  if (typeof nodeModule.register !== 'function') return;
+  const { pathToFileURL } = require('node:url');
   nodeModule.register(pathToFileURL(path.join(__dirname, 'esm-deps-hooks.mjs')).href, {
     data: { parentURL: pathToFileURL(path.join(settings.depsDir, 'index.js')).href },
   });
@@ -228,12 +232,15 @@ async function main() {
     });
     return;
   }
-  await warmUp();
   parentPort.on('message', (message) => {
     if (message.type === 'invoke') invoke(fn, message);
     else if (message.type === 'ping') post({ type: 'pong', n: message.n });
   });
   post({ type: 'loaded', ok: true });
+  // After 'loaded', so that this runs while the main thread opens the socket. warmUp() only
+  // awaits promises, so it is over before this thread takes the first message.
+  events = require('./events');
+  await warmUp();
 }
 
 main();

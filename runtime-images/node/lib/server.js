@@ -1,0 +1,262 @@
+'use strict';
+// The runtime's HTTP side, on the main thread: probes (/healthz, /livez, /metrics), admission
+// (concurrency, body size, deadline) and the response of each call, which a handler worker
+// (lib/pool.js) runs. index.js loads this module while the first worker boots.
+
+const http = require('node:http');
+const { Duplex } = require('node:stream');
+const { HEADERS, PATHS, LISTENING_EVENT } = require('./config');
+const { errorBody } = require('./events');
+
+const OK_BODY = '{"status":"ok"}';
+const JSON_TYPE = 'application/json';
+
+// node:crypto's, loaded by the first call that comes without an X-Wisp-Request-Id (the gateway
+// always sends one), not by every start.
+let randomUUID;
+
+function newRequestId() {
+  if (!randomUUID) ({ randomUUID } = require('node:crypto'));
+  return randomUUID();
+}
+
+// A process's first listen() and first request take milliseconds more than later ones: V8
+// compiles node:http's listen and request paths, and the runtime's, on first use (and the first
+// listen() loads node:dns and node:cluster). That would come after the handler loaded, so the
+// runtime does both once while the worker boots: a throwaway server listens on an ephemeral
+// loopback port and closes at once, and one GET /healthz goes through the real server over an
+// in-memory connection (no socket), its answer thrown away.
+function warmUpHttp(server) {
+  const throwaway = http.createServer();
+  throwaway.once('error', () => {}); // then the real listen() is merely not sped up
+  throwaway.listen(0, '127.0.0.1', () => throwaway.close());
+  const connection = new Duplex({
+    read() {},
+    write(chunk, encoding, callback) {
+      callback();
+    },
+    // The server ends its side after answering (Connection: close); closing ours frees the parser.
+    final(callback) {
+      callback();
+      connection.destroy();
+    },
+  });
+  server.emit('connection', connection);
+  connection.push('GET /healthz HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n');
+}
+
+function send(res, status, body, headers) {
+  const flat = headers || [];
+  flat.push('Content-Length', String(Buffer.byteLength(body)));
+  res.writeHead(status, flat);
+  res.end(body);
+}
+
+function sendError(res, status, errorType, errorMessage, requestId, extra) {
+  const headers = ['Content-Type', JSON_TYPE, 'X-Wisp-Request-Id', requestId];
+  if (extra) headers.push(...extra);
+  send(res, status, errorBody(errorType, errorMessage, requestId, undefined), headers);
+}
+
+function readBody(req, limit) {
+  return new Promise((resolve, reject) => {
+    const length = Number(req.headers['content-length']);
+    if (length > limit) {
+      resolve(null);
+      return;
+    }
+    const chunks = [];
+    let size = 0;
+    req.on('data', (chunk) => {
+      size += chunk.length;
+      if (size > limit) {
+        resolve(null);
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.on('error', reject);
+    // A client that goes away mid-body: settle, so the call leaves the in-flight count.
+    req.on('close', () => {
+      if (!req.complete) reject(new Error('the client closed the connection before sending the whole body'));
+    });
+  });
+}
+
+class Runtime {
+  // pool: a started WorkerPool; log and metrics: the ones it was given.
+  constructor(settings, log, metrics, pool) {
+    this.settings = settings;
+    this.log = log;
+    this.metrics = metrics;
+    this.pool = pool;
+    this.failure = null;
+  }
+
+  onRequest(req, res) {
+    const url = req.url || '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if ((req.method === 'GET' || req.method === 'HEAD') && req.headers[HEADERS.event] === undefined) {
+      if (path === PATHS.health) return this.health(res);
+      if (path === PATHS.liveness) return this.liveness(res);
+      if (path === PATHS.metrics) {
+        return send(res, 200, this.metrics.render(), ['Content-Type', 'text/plain; version=0.0.4; charset=utf-8']);
+      }
+    }
+    this.invocation(req, res, path, q < 0 ? '' : url.slice(q + 1)).catch((err) => {
+      this.log.log('ERROR', `invocation failed inside the runtime: ${err && err.stack}`);
+      if (!res.headersSent) sendError(res, 500, 'RuntimeError', String(err && err.message), '');
+    });
+    return undefined;
+  }
+
+  health(res) {
+    if (this.failure) {
+      const { errorType, errorMessage } = this.failure;
+      return send(res, 503, JSON.stringify({ status: 'error', errorType, errorMessage }), ['Content-Type', JSON_TYPE]);
+    }
+    return send(res, 200, OK_BODY, ['Content-Type', JSON_TYPE]);
+  }
+
+  liveness(res) {
+    if (this.pool.live) return send(res, 200, OK_BODY, ['Content-Type', JSON_TYPE]);
+    const body = { status: 'error', errorType: 'StuckWorker', errorMessage: 'a handler worker could not be stopped; restart the runtime' };
+    return send(res, 503, JSON.stringify(body), ['Content-Type', JSON_TYPE]);
+  }
+
+  async invocation(req, res, path, query) {
+    const { settings, metrics } = this;
+    const requestId = req.headers[HEADERS.requestId] || newRequestId();
+    if (this.failure) {
+      metrics.count(503);
+      metrics.errors += 1;
+      return sendError(res, 503, this.failure.errorType, this.failure.errorMessage, requestId);
+    }
+    if (metrics.inflight >= settings.concurrency) {
+      metrics.count(429);
+      return sendError(res, 429, 'TooManyRequests', `more than ${settings.concurrency} calls in flight`, requestId,
+        ['Retry-After', '1', 'X-Wisp-Throttled', 'runtime']);
+    }
+    metrics.inflight += 1;
+    try {
+      const { status, durationMs } = await this.admitted(req, res, path, query, requestId);
+      metrics.count(status);
+      this.log.log('INFO', 'invocation finished', requestId, { status, durationMs: Math.round(durationMs * 1000) / 1000 });
+    } finally {
+      metrics.inflight -= 1;
+    }
+    return undefined;
+  }
+
+  async admitted(req, res, path, query, requestId) {
+    const { settings } = this;
+    const body = await readBody(req, settings.maxBodyBytes).catch(() => undefined);
+    if (body === undefined) return { status: 499, durationMs: 0 }; // the client went away
+    if (body === null) {
+      sendError(res, 413, 'RequestTooLarge', `the request body is larger than ${settings.maxBodyBytes} bytes`, requestId,
+        ['Connection', 'close']);
+      return { status: 413, durationMs: 0 };
+    }
+    const eventType = (req.headers[HEADERS.event] || 'json').trim().toLowerCase();
+    if (eventType !== 'json' && eventType !== 'http') {
+      sendError(res, 400, 'InvalidEventType', 'X-Wisp-Event must be json or http', requestId);
+      return { status: 400, durationMs: 0 };
+    }
+    let timeoutMs = settings.timeoutMs;
+    const deadlineHeader = Number(req.headers[HEADERS.deadline]);
+    if (deadlineHeader > 0) timeoutMs = Math.min(timeoutMs, deadlineHeader - Date.now());
+    if (timeoutMs <= 0) {
+      sendError(res, 504, 'TimeoutError', "the caller's deadline passed before the call started", requestId,
+        ['X-Wisp-Error', 'Timeout']);
+      return { status: 504, durationMs: 0 };
+    }
+    const started = performance.now();
+    const reply = await this.pool.invoke({
+      type: 'invoke',
+      requestId,
+      eventType,
+      method: req.method,
+      path,
+      query,
+      rawHeaders: eventType === 'http' ? req.rawHeaders : undefined,
+      // An exact-size copy, moved (not cloned) to the worker: a received chunk is usually a
+      // view into a larger socket buffer, which a structured clone would copy whole.
+      body: new Uint8Array(body),
+      deadline: Date.now() + timeoutMs,
+    }, timeoutMs);
+    return this.respond(res, reply, requestId, timeoutMs, performance.now() - started);
+  }
+
+  respond(res, reply, requestId, timeoutMs, elapsedMs) {
+    const durationMs = reply.durationMs === undefined ? elapsedMs : reply.durationMs;
+    const timing = ['X-Wisp-Duration-Ms', durationMs.toFixed(3)];
+    const { metrics } = this;
+    if (reply.outcome === 'rejected') {
+      sendError(res, 400, reply.errorType, reply.errorMessage, requestId);
+      return { status: 400, durationMs: 0 };
+    }
+    metrics.observe(durationMs / 1000);
+    if (reply.outcome === 'returned') {
+      const headers = [];
+      for (const [name, value] of reply.headers) headers.push(name, value);
+      headers.push('X-Wisp-Request-Id', requestId, ...timing);
+      send(res, reply.status, reply.body, headers);
+      return { status: reply.status, durationMs };
+    }
+    metrics.errors += 1;
+    if (reply.outcome === 'timeout') {
+      const message = `the handler did not finish within ${timeoutMs / 1000} seconds`;
+      this.log.log('ERROR', message, requestId, { errorType: 'TimeoutError' });
+      sendError(res, 504, 'TimeoutError', message, requestId, ['X-Wisp-Error', 'Timeout', ...timing]);
+      return { status: 504, durationMs };
+    }
+    const stack = reply.stackTrace || [];
+    this.log.log('ERROR', `${reply.errorType}: ${reply.errorMessage}`, requestId,
+      { errorType: reply.errorType, stackTrace: stack.join('\n') });
+    const body = errorBody(reply.errorType, reply.errorMessage, requestId,
+      this.settings.stackTraces && reply.outcome === 'raised' ? stack : undefined);
+    send(res, 500, body, ['Content-Type', JSON_TYPE, 'X-Wisp-Request-Id', requestId, 'X-Wisp-Error', 'Unhandled', ...timing]);
+    return { status: 500, durationMs };
+  }
+
+  // loading: the pool's start(), {ok: true} or the load error once the worker(s) loaded the
+  // handler. The socket opens only then (docs/runtime-contract.md: import, then listen), so a
+  // 200 from /healthz means the handler is loaded, as it does in the Python runtime.
+  async start(loading) {
+    const server = http.createServer({ keepAliveTimeout: 3_600_000 }, (req, res) => this.onRequest(req, res));
+    server.headersTimeout = 60_000;
+    server.requestTimeout = 0;
+    this.server = server;
+    warmUpHttp(server);
+    const loaded = await loading;
+    if (!loaded.ok) {
+      this.failure = { errorType: loaded.errorType, errorMessage: loaded.errorMessage };
+      this.log.log('ERROR', `the handler ${JSON.stringify(this.settings.handler)} could not be loaded: ` +
+        `${loaded.errorType}: ${loaded.errorMessage}`, undefined, { errorType: loaded.errorType, stackTrace: loaded.stack });
+    }
+    await new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.settings.port, this.settings.host, resolve);
+    });
+    const { port } = server.address();
+    this.log.log('INFO', `listening on ${this.settings.host}:${port}`, undefined,
+      { event: LISTENING_EVENT, port, handlerLoaded: loaded.ok });
+  }
+
+  async stop() {
+    this.log.log('INFO', 'stopping: finishing calls in flight', undefined, { inflight: this.metrics.inflight });
+    const closed = new Promise((resolve) => this.server.close(resolve));
+    this.server.closeIdleConnections();
+    const deadline = setTimeout(() => this.server.closeAllConnections(), this.settings.timeoutMs + 1000);
+    await closed;
+    clearTimeout(deadline);
+    await this.pool.stop();
+    this.log.log('INFO', 'stopped');
+  }
+}
+
+module.exports = { Runtime };
