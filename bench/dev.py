@@ -165,8 +165,9 @@ def render(
             f"| start → every example answered once (cold starts included) | {med(answered):.2f} s "
             f"| {len(answered)} | {min(answered):.2f} / {max(answered):.2f} s |",
             "",
-            "Target for the cold start: ≤ 250 ms. A fresh interpreter spends most of a second importing "
-            "asyncio, aiohttp and the runtime, so `wisp dev` forks Python runtimes from a pre-warmed, "
+            "Target for the cold start: ≤ 250 ms. A fresh interpreter spends over 100 ms importing "
+            "asyncio and the runtime (the `--no-prewarm` row), so `wisp dev` forks Python runtimes "
+            "from a pre-warmed, "
             "function-agnostic interpreter (`wisp.dev.forkserver`, Fission's pool-of-generic-pods idea on "
             "one machine): the forked child imports only the handler and listens in tens of milliseconds, "
             "and a function at zero still has no process. The gateway's part (hold, scale, publish the "

@@ -1,7 +1,7 @@
 """Benchmark of wisp's event path: async throughput vs sync, and the latency async adds.
 
-Starts its own redis-server, a Python runtime (``python -m wisp_runtime``) and an event front
-(this file's ``serve`` mode: the async routes plus a QueueManager, as a gateway runs them), then:
+Starts its own redis-server, a Python runtime (``python -m wisp_runtime``) and a gateway with
+async invocations on (``bench/gateway_server.py --redis``: the real app), then:
 
 1. sync: POST the no-op function directly (concurrency C) -> calls/s;
 2. async: POST /async-function (concurrency C) and wait until every event is acknowledged
@@ -67,7 +67,7 @@ def wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 class Stack:
-    """redis-server + runtime + event front, as subprocesses in a temp dir."""
+    """redis-server + runtime + gateway, as subprocesses in a temp dir."""
 
     def __init__(self, work: Path, handler: str) -> None:
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -117,25 +117,9 @@ class Stack:
         self.runtime_url = f"http://127.0.0.1:{self.runtime_port}/"
         self.roles["runtime"] = runtime.pid
         wait_http(self.runtime_url + "healthz", runtime)
-        self.front_port = free_port()
-        front = self._start(
-            [
-                sys.executable,
-                __file__,
-                "serve",
-                "--redis",
-                self.redis_url,
-                "--runtime",
-                self.runtime_url,
-                "--port",
-                str(self.front_port),
-            ],
-            work / "front.log",
-        )
-        self.front_url = f"http://127.0.0.1:{self.front_port}"
-        self.roles["front"] = front.pid
-        # The issue's baseline: the same function called synchronously through the gateway
-        # (bench/gateway_server.py: the real gateway app with a static backend).
+        # The gateway (bench/gateway_server.py: the real app with a static backend) serves the
+        # async path as it does in a cluster, and the issue's baseline, the same function
+        # called synchronously through it.
         self.gateway_port = free_port()
         gateway = self._start(
             [
@@ -147,19 +131,21 @@ class Stack:
                 str(free_port()),
                 "--upstream",
                 f"127.0.0.1:{self.runtime_port}",
+                "--redis",
+                self.redis_url,
             ],
             work / "gateway.log",
         )
         self.gateway_url = f"http://127.0.0.1:{self.gateway_port}/function/bench"
+        self.async_url = f"http://127.0.0.1:{self.gateway_port}/async-function/bench"
         self.roles["gateway"] = gateway.pid
         _wait_port(self.gateway_port, gateway)
-        _wait_port(self.front_port, front)
 
     def _start(
         self, args: list[str], log: Path, env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
         with log.open("wb") as out:
-            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         self.processes.append(process)
         return process
 
@@ -247,7 +233,7 @@ async def throughput(stack: Stack, count: int, concurrency: int) -> dict[str, fl
     sync_cpu = stack.cpu()
     await hammer(stack.gateway_url, [body] * 200, concurrency, 200)  # warm up
     gateway_seconds = await hammer(stack.gateway_url, [body] * count, concurrency, 200)
-    url = stack.front_url + "/async-function/bench"
+    url = stack.async_url
     await hammer(url, [body] * 200, concurrency, 202)
     await drained(stack.redis_url)
     async_before = stack.cpu()
@@ -264,9 +250,9 @@ async def throughput(stack: Stack, count: int, concurrency: int) -> dict[str, fl
         "sync_cpu_us": cpu_per_call(before, sync_cpu, count, ("client", "runtime")),
     }
     # The async run's client CPU includes polling Redis for the drain: leave it out.
-    for role in ("front", "redis", "runtime"):
+    for role in ("gateway", "redis", "runtime"):
         results[f"async_cpu_{role}_us"] = cpu_per_call(async_before, after, count, (role,))
-    results["async_cpu_us"] = sum(results[f"async_cpu_{r}_us"] for r in ("front", "redis", "runtime"))
+    results["async_cpu_us"] = sum(results[f"async_cpu_{r}_us"] for r in ("gateway", "redis", "runtime"))
     return results
 
 
@@ -284,7 +270,7 @@ async def latency(stack: Stack, count: int, gap: float) -> dict[str, float]:
         return [float(starts[str(i)]) - sent[i] for i in sent if str(i) in starts]
 
     sync = await run(stack.runtime_url, 0)
-    asynchronous = await run(stack.front_url + "/async-function/bench", 100_000)
+    asynchronous = await run(stack.async_url, 100_000)
     return {
         "sync_p50_ms": 1000 * statistics.median(sync),
         "async_p50_ms": 1000 * statistics.median(asynchronous),
@@ -316,9 +302,9 @@ def section(results: dict[str, float], count: int, concurrency: int) -> str:
     return f"""## Events
 
 Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}, with `python -m bench.events`:
-redis-server, one Python runtime (`python -m wisp_runtime`, a no-op handler), one event front
-(the async routes and a QueueManager, as in the gateway) and, for the sync baseline, the real
-gateway app (`bench/gateway_server.py`), all on loopback; {count} calls, {concurrency}
+redis-server, one Python runtime (`python -m wisp_runtime`, a no-op handler) and the real
+gateway app with async invocations on (`bench/gateway_server.py --redis`), which serves both
+the async path and the sync baseline, all on loopback; {count} calls, {concurrency}
 concurrent callers. The machine is shared with other work (1-minute load average
 {r["load_start"]} at the start, {r["load_end"]} at the end): rates move by tens of percent
 between runs, CPU per call much less.
@@ -337,7 +323,7 @@ between runs, CPU per call much less.
 
 CPU per call (user + system, from `/proc/<pid>/stat` over the measured calls): sync
 {results["sync_cpu_us"]:.0f} µs (client and runtime); async {results["async_cpu_us"]:.0f} µs
-without the client: event front {results["async_cpu_front_us"]:.0f} µs (HTTP accept, enqueue,
+without the client: gateway {results["async_cpu_gateway_us"]:.0f} µs (HTTP accept, enqueue,
 read, HTTP call to the runtime, record and ack), redis-server {results["async_cpu_redis_us"]:.0f} µs,
 runtime {results["async_cpu_runtime_us"]:.0f} µs.
 
@@ -347,12 +333,9 @@ against sync calls through the gateway (the issue's baseline). Each invocation c
 commands on the hot path: one `EVALSHA` to accept (XADD + invocation record + TTL) and one to
 settle (record update + XACK + XDEL), plus a share of a batched `XREADGROUP`; concurrent calls
 share pipelined round trips, packed without redis-py's generic packer and parsed by hiredis.
-The previous implementation (a MULTI of four to six commands per step through redis-py's
-pipeline), run just before on the same machine (hiredis installed, load 3.2): 511
-invocations/s end to end, event front 1,617 µs and redis-server 117 µs of CPU per invocation;
-without hiredis it gave 177-411 invocations/s (0.09-0.21 x sync). The front's CPU now goes
-mostly to the two HTTP legs (aiohttp server for the accept, aiohttp client for the call),
-about 200-250 µs each in isolation; the Redis side is about 100 µs per invocation.
+The gateway's CPU goes mostly to the HTTP accept (aiohttp's server) and to the call to the
+runtime (the gateway's own keep-alive pool, as for sync calls); the Redis side is about
+100 µs per invocation.
 """
 
 
@@ -360,37 +343,8 @@ def write_section(text: str) -> None:
     docs.write_section("Events", text)
 
 
-async def serve(redis_url: str, runtime_url: str, port: int) -> None:
-    from aiohttp import web
-
-    from wisp.api.function import parse_function
-    from wisp.queue import HttpInvoker, QueueManager, RedisBroker, RedisSettings, add_routes
-
-    fn = parse_function(
-        {
-            "metadata": {"name": "bench"},
-            "spec": {"runtime": "python3.12", "handler": "bench.noop", "code": {"image": "unused"}},
-        }
-    )
-    broker = RedisBroker(RedisSettings(url=redis_url))
-    invoker = HttpInvoker({"bench.default": runtime_url})
-    manager = QueueManager(broker, invoker)
-    manager.update_functions([fn])
-    app = web.Application()
-    add_routes(app, manager.invocations, lambda name, ns: fn if name == "bench" else None)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await asyncio.Event().wait()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="mode")
-    serve_mode = sub.add_parser("serve")
-    serve_mode.add_argument("--redis", required=True)
-    serve_mode.add_argument("--runtime", required=True)
-    serve_mode.add_argument("--port", type=int, required=True)
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-write", action="store_true")
@@ -401,9 +355,6 @@ def main() -> None:
         runner: Any = uvloop.run
     except ImportError:
         runner = asyncio.run
-    if args.mode == "serve":
-        runner(serve(args.redis, args.runtime, args.port))
-        return
     results: dict[str, float] = {"load_start": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "noop").mkdir()

@@ -1,7 +1,8 @@
 """A gateway process for the benchmark: the real app on uvloop with a StaticBackend whose one
-function points at an endpoint given on the command line (no control plane involved).
+function points at an endpoint given on the command line (no control plane involved); with
+``--redis``, async invocations too, as the gateway runs them (``wisp.gateway.events``).
 
-    python bench/gateway_server.py --port 18080 --upstream 127.0.0.1:18081
+    python bench/gateway_server.py --port 18080 --upstream 127.0.0.1:18081 [--redis URL]
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from wisp.gateway.admin import make_admin_app
 from wisp.gateway.app import make_app
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.config import GatewayConfig
+from wisp.gateway.events import EventSettings, queue_extension
 from wisp.gateway.state import COMPONENTS
 from wisp.gateway.static import StaticBackend
+from wisp.queue import RedisSettings
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -38,7 +41,10 @@ async def serve(args: argparse.Namespace) -> None:
     host, port = args.upstream.rsplit(":", 1)
     backend.set_endpoints(fn.key, (Endpoint(host, int(port)),))
     config = GatewayConfig(host="127.0.0.1", port=args.port, admin_port=args.admin_port, pod_name="bench")
-    app = make_app(config, backend, autoscale=False)
+    extensions = []
+    if args.redis:
+        extensions.append(queue_extension(EventSettings(RedisSettings(url=args.redis), schedules=False)))
+    app = make_app(config, backend, autoscale=False, extensions=extensions)
     runners = [
         web.AppRunner(app, access_log=None),
         web.AppRunner(make_admin_app(app[COMPONENTS]), access_log=None),
@@ -58,6 +64,7 @@ def main() -> None:
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--function", default="bench")
     parser.add_argument("--concurrency", type=int, default=1000)
+    parser.add_argument("--redis", help="serve async invocations through this Redis")
     uvloop.run(serve(parser.parse_args()))
 
 

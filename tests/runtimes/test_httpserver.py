@@ -44,6 +44,8 @@ class App:
         if request.path == "/hold":
             self.holding.set()
             await self.release.wait()
+        if request.path.startswith("/status/"):
+            return Response(int(request.path.rsplit("/", 1)[1]), b"ignored for bodiless statuses")
         if request.body is None:
             return Response(413, b'{"errorType":"RequestTooLarge"}', content_type="application/json")
         echo = {
@@ -240,6 +242,24 @@ async def test_application_exception_is_a_500_and_the_connection_lives(served: S
     assert "a bug in the application" in reply.json()["errorMessage"]  # type: ignore[index]
     writer.write(get("/after"))
     assert (await read_reply(reader)).json()["path"] == "/after"  # type: ignore[index]
+    writer.close()
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_bodiless_statuses_send_no_body_and_keep_the_connection(served: Served, status: int) -> None:
+    reader, writer = await served.connect()
+    writer.write(get(f"/status/{status}") + get("/next"))
+    head = await read_reply(reader, head_only=True)
+    assert head.status == status
+    assert "content-length" not in head.headers
+    assert (await read_reply(reader)).json()["path"] == "/next"  # type: ignore[index]
+    writer.close()
+
+
+async def test_non_ascii_header_values_arrive_as_text(served: Served) -> None:
+    reader, writer = await served.connect()
+    writer.write(get("/u", "X-Test: café\r\n"))  # UTF-8 on the wire
+    assert (await read_reply(reader)).json()["x"] == "café"  # type: ignore[index]
     writer.close()
 
 

@@ -9,8 +9,8 @@ milliseconds and does only what the runtime contract needs:
   ``max_body_bytes``; past that the request is answered by the application with
   ``request.body is None`` and the connection is closed once the answer is out;
 * ``Expect: 100-continue`` (curl sends it for large bodies);
-* every response has a ``Content-Length`` (handlers return whole bodies), a ``Date`` and, when
-  the connection ends, ``Connection: close``;
+* every response has a ``Content-Length`` (handlers return whole bodies; 1xx, 204 and 304
+  have no body), a ``Date`` and, when the connection ends, ``Connection: close``;
 * malformed requests get a JSON 400 and oversized request heads a JSON 431, then the
   connection is closed; an exception in the application is a JSON 500 and the connection lives;
 * idle keep-alive connections are closed after ``keepalive_timeout``;
@@ -132,7 +132,7 @@ class Request:
         self.method = method
         path, _, query = target.partition(b"?")
         self.path = _unquote_path(path.partition(b"#")[0])
-        self.query_string = query.partition(b"#")[0].decode("latin-1")
+        self.query_string = _text(query.partition(b"#")[0])
         self.headers = headers
         self.body = body
         self.version = version
@@ -312,7 +312,7 @@ class HttpConnection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._count_head(len(name) + len(value) + 4)
-        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        self._headers.append((name.decode("latin-1"), _text(value)))
 
     def on_headers_complete(self) -> None:
         limit = self._server.max_body_bytes
@@ -433,12 +433,15 @@ class HttpConnection(asyncio.Protocol):
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
         for name, value in response.headers:
             lines.append(f"{name}: {value}")
-        lines.append(f"Content-Length: {len(body)}")
+        if status < 200 or status in (204, 304):
+            body = b""  # these never carry a body (RFC 9110 6.4.1), nor a length to wait for
+        else:
+            lines.append(f"Content-Length: {len(body)}")
         lines.append(f"Date: {_http_date()}")
         if not keep_alive:
             lines.append("Connection: close")
         lines.append("\r\n")
-        head_bytes = "\r\n".join(lines).encode("latin-1", "replace")
+        head_bytes = "\r\n".join(lines).encode()  # UTF-8, as aiohttp sends non-ASCII values
         if head or not body:
             transport.write(head_bytes)
         elif len(body) < 64 * 1024:
@@ -503,6 +506,14 @@ def _content_length(headers: list[tuple[str, str]]) -> int | None:
         return int(value)
     except ValueError:
         return None  # llhttp rejects a malformed Content-Length itself
+
+
+def _text(raw: bytes) -> str:
+    """A header value or query string: UTF-8 when it is (what clients send today), else Latin-1."""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _unquote_path(raw: bytes) -> str:
