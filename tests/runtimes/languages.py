@@ -40,6 +40,9 @@ class Language:
     # in the code dir; empty where the table has no such fixture.
     slow_load_files: Mapping[str, str] = field(default_factory=dict)
     slow_load_handler: str = ""
+    # Whether requests that are not HTTP/1.1, or have heads past 64 KiB, get the contract's
+    # JSON 400/431 (the JDK's HttpServer answers them itself, with HTML).
+    json_protocol_errors: bool = True
 
     def handler(self, name: str) -> str:
         return f"handlers.{name}"

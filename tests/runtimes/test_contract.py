@@ -361,6 +361,35 @@ async def test_ready_only_once_the_handler_has_loaded(
     assert all(loaded for status, loaded in answers if status == 200), answers
 
 
+@pytest.mark.parametrize(
+    ("head", "status", "error_type"),
+    [
+        (b"NOT HTTP AT ALL\r\n\r\n", 400, "BadRequest"),
+        (
+            b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + b"z" * (70 * 1024) + b"\r\n\r\n",
+            431,
+            "RequestHeadersTooLarge",
+        ),
+    ],
+    ids=["malformed", "head too large"],
+)
+async def test_protocol_errors_are_json_and_end_the_connection(
+    start: Start, language: Language, head: bytes, status: int, error_type: str
+) -> None:
+    if not language.json_protocol_errors:
+        pytest.skip(f"{language}'s HTTP server answers protocol errors itself")
+    runtime = await start("echo")
+    reader, writer = await asyncio.open_connection(runtime.ready.host, runtime.ready.port)
+    try:
+        writer.write(head)
+        answer = await asyncio.wait_for(reader.read(), 10)  # to EOF: the runtime closes
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == str(status).encode()
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["errorType"] == error_type
+
+
 async def test_missing_module_fails_readiness(start: Start, http: aiohttp.ClientSession) -> None:
     runtime = await start("", handler_ref="absent.handler")
     async with http.get(runtime.url + "/healthz") as response:

@@ -45,6 +45,23 @@ function warmUpHttp(server) {
   connection.push('GET /healthz HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n');
 }
 
+const MAX_HEAD_BYTES = 64 * 1024; // request line + headers, as in the Python runtime
+
+// Node's own answer to a request it cannot parse is a bare 400 or 431; the contract's is JSON.
+function onClientError(err, socket) {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  const body = tooLarge
+    ? errorBody('RequestHeadersTooLarge', `the request line and headers are larger than ${MAX_HEAD_BYTES} bytes`)
+    : errorBody('BadRequest', `malformed HTTP request: ${err.code || err.message}`);
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: ${JSON_TYPE}\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
 function send(res, status, body, headers) {
   const flat = headers || [];
   flat.push('Content-Length', String(Buffer.byteLength(body)));
@@ -227,7 +244,9 @@ class Runtime {
   // handler. The socket opens only then (docs/runtime-contract.md: import, then listen), so a
   // 200 from /healthz means the handler is loaded, as it does in the Python runtime.
   async start(loading) {
-    const server = http.createServer({ keepAliveTimeout: 3_600_000 }, (req, res) => this.onRequest(req, res));
+    const server = http.createServer({ keepAliveTimeout: 3_600_000, maxHeaderSize: MAX_HEAD_BYTES },
+      (req, res) => this.onRequest(req, res));
+    server.on('clientError', onClientError);
     server.headersTimeout = 60_000;
     server.requestTimeout = 0;
     this.server = server;

@@ -87,5 +87,6 @@ def java_language() -> Language:
         deps_handler="",
         # handlers.Handlers::sleep ignores interrupts, so it stays a runaway, as in Python.
         blocked_call_fails_liveness=True,
+        json_protocol_errors=False,
         extra_env=BuiltOnFirstUse(SOURCE, CODE_DIR),
     )
