@@ -63,6 +63,31 @@ class BuiltOnFirstUse(Mapping[str, str]):
         return len(self._ensure_built())
 
 
+SLOW_LOAD = """\
+import dev.wisp.runtime.Context;
+import dev.wisp.runtime.RequestHandler;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+public class Slow implements RequestHandler<Map<String, Object>, Map<String, Object>> {
+    static {
+        try {
+            Thread.sleep(500);
+            Files.createFile(Path.of(System.getenv("WISP_CODE_DIR"), "loaded"));
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
+        return event;
+    }
+}
+"""
+
+
 def java_language() -> Language:
     """The table's Java entry (a function: languages.py calls it once its classes exist)."""
     from tests.runtimes.languages import Language
@@ -88,5 +113,8 @@ def java_language() -> Language:
         # handlers.Handlers::sleep ignores interrupts, so it stays a runaway, as in Python.
         blocked_call_fails_liveness=True,
         json_protocol_errors=False,
+        # A source the runtime compiles at start; its static initialiser is the slow load.
+        slow_load_files={"Slow.java": SLOW_LOAD},
+        slow_load_handler="Slow",
         extra_env=BuiltOnFirstUse(SOURCE, CODE_DIR),
     )
