@@ -59,11 +59,16 @@ PYTHON = Language(
     syntax_error_files={"broken.py": "def handler(event, context):\n    return {\n"},
     syntax_error_handler="broken.handler",
     syntax_error_mentions="broken.py",
+    # markupsafe's wheel carries a compiled extension: native code loads from the deps dir too.
     deps_files={
-        "requirements.txt": "six\n",
+        "requirements.txt": "six\nmarkupsafe\n",
         "main.py": (
-            "import six\n\n\ndef handler(event, context):\n"
-            "    return {'ok': six.moves is not None, 'location': six.__file__}\n"
+            "import six\nfrom markupsafe import _speedups\n\n\ndef handler(event, context):\n"
+            "    native = _speedups.__file__\n"
+            "    ok = six.moves is not None and native.endswith('.so') and six.__file__.startswith(\n"
+            "        native.rsplit('/markupsafe/', 1)[0]\n"
+            "    )\n"
+            "    return {'ok': ok, 'location': native}\n"
         ),
     },
     deps_handler="main.handler",
