@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from aiohttp import web
 
 from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function, serve_app
+from tests.support.net import free_port
 from wisp.api.trigger import parse_trigger
 from wisp.gateway.backend import Endpoint
 from wisp.gateway.static import StaticBackend
@@ -165,3 +167,45 @@ async def test_trigger_to_missing_function_is_404(gateway_factory: GatewayFactor
     async with gw.session.get(gw.url("/ghost")) as resp:
         assert resp.status == 404
         assert (await resp.json())["errorType"] == "FunctionNotFound"
+
+
+async def _gateway_with_endpoints(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, dead: int, live: int
+) -> tuple[Any, str]:
+    fn = make_function("failover", concurrency=100)
+    backend = StaticBackend()
+    backend.set_function(info(fn))
+    endpoints = [Endpoint("127.0.0.1", free_port(), f"dead-{n}") for n in range(dead)]
+    for _ in range(live):
+        endpoints.append((await runtimes.start(fn)).endpoint)
+    backend.set_endpoints(fn.key, tuple(endpoints))
+    return await gateway_factory(backend), fn.key
+
+
+async def test_calls_skip_an_endpoint_that_refuses_connections(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    # A pod that died but is still listed: nothing was sent to it, so the call goes to another.
+    gw, key = await _gateway_with_endpoints(gateway_factory, runtimes, dead=2, live=1)
+
+    async def served(n: int) -> int:
+        async with gw.session.post(gw.url("/function/failover"), json={"n": n}) as response:
+            assert (await response.json())["echo"] == {"n": n}
+            return response.status
+
+    statuses = await asyncio.gather(*(served(n) for n in range(8)))
+    invoked = await asyncio.gather(*(gw.parts.gateway.invoke(key, b'{"i": 1}') for _ in range(8)))
+    assert statuses == [200] * 8
+    assert [r.status for r in invoked] == [200] * 8
+
+
+async def test_no_endpoint_accepting_is_a_json_502(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    gw, key = await _gateway_with_endpoints(gateway_factory, runtimes, dead=5, live=0)
+    async with gw.session.post(gw.url("/function/failover"), json={}) as response:
+        assert response.status == 502
+        assert (await response.json())["errorType"] == "BadGateway"
+    result = await gw.parts.gateway.invoke(key, b"{}")
+    assert result.status == 502
+    assert json.loads(result.body)["errorType"] == "BadGateway"

@@ -10,19 +10,21 @@ endpoint only when the connection could not be made (nothing was sent).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from wisp.api import contract
 from wisp.gateway.activator import Acquired, Activator, Rejected
-from wisp.gateway.connections import ConnectFailed, StaleConnection, UpstreamFailed
+from wisp.gateway.connections import Address, ConnectFailed, StaleConnection, UpstreamFailed
 from wisp.gateway.proxy import BodyTooLarge, Forwarder, InvocationResult, upstream_headers
 from wisp.gateway.registry import Registry, Unavailable, Upstream
 
 MAX_CONNECT_RETRIES = 3
+T = TypeVar("T")
 COLD_HEADER = "X-Wisp-Cold-Start"
 COLD_MS_HEADER = "X-Wisp-Cold-Start-Ms"
 
@@ -81,33 +83,16 @@ class Gateway:
         if acquired.cold_wait is not None:
             extra = {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
         body: bytes | AsyncIterator[bytes] | None = await self.forwarder.request_body(request)
-        attempts = 0
-        while True:
-            slot = acquired.slot
-            endpoint = slot.endpoint
-            try:
-                return await self.forwarder.forward(
-                    request, (endpoint.host, endpoint.port), path_qs, headers, body, up.timeout, extra
-                )
-            except ConnectFailed as exc:
-                if not isinstance(exc, StaleConnection):
-                    self.registry.mark_failed(up, slot)
-                attempts += 1
-                if attempts > MAX_CONNECT_RETRIES:
-                    return error_response(502, "BadGateway", "no endpoint accepted the connection")
-            except TimeoutError:
-                return error_response(504, "GatewayTimeout", "the function did not answer in time")
-            except UpstreamFailed as exc:
-                if isinstance(exc.__cause__, BodyTooLarge):
-                    return error_response(413, "RequestTooLarge", f"body exceeds {self.max_body_bytes} bytes")
-                return error_response(502, "BadGateway", f"the function's connection failed: {exc}")
-            finally:
-                self.registry.release(up, slot)
-            try:
-                acquired = await self.activator.acquire(up)
-            except Unavailable as exc:
-                retry_after = getattr(exc, "retry_after", None)
-                return error_response(exc.status, exc.error_type, exc.message, retry_after)
+        outcome = await self._on_an_endpoint(
+            up,
+            acquired,
+            lambda address: self.forwarder.forward(
+                request, address, path_qs, headers, body, up.timeout, extra
+            ),
+        )
+        if isinstance(outcome, Failure):
+            return error_response(outcome.status, outcome.error_type, outcome.message, outcome.retry_after)
+        return outcome
 
     async def invoke(
         self, function_key: str, body: bytes, headers: Mapping[str, str] | None = None
@@ -128,36 +113,55 @@ class Gateway:
             out: CIMultiDict[str] = CIMultiDict(headers or {})
             out[contract.EVENT_HEADER] = EventKind.JSON
             cold_ms = None if acquired.cold_wait is None else acquired.cold_wait * 1000
-            attempts = 0
-            while True:
-                slot = acquired.slot
-                try:
-                    status, resp_headers, data = await self.forwarder.call(
-                        (slot.endpoint.host, slot.endpoint.port), out, body, up.timeout
-                    )
-                    return InvocationResult(status, resp_headers, data, cold_ms)
-                except ConnectFailed as exc:
-                    if not isinstance(exc, StaleConnection):
-                        self.registry.mark_failed(up, slot)
-                    attempts += 1
-                    if attempts > MAX_CONNECT_RETRIES:
-                        status = 502
-                        return _result(502, "BadGateway", "no endpoint accepted the connection")
-                except TimeoutError:
-                    status = 504
-                    return _result(504, "GatewayTimeout", "the function did not answer in time")
-                except UpstreamFailed as exc:
-                    status = 502
-                    return _result(502, "BadGateway", f"the function's connection failed: {exc}")
-                finally:
-                    self.registry.release(up, slot)
-                try:
-                    acquired = await self.activator.acquire(up)
-                except Unavailable as exc:
-                    status = exc.status
-                    return _result(exc.status, exc.error_type, exc.message)
+            outcome = await self._on_an_endpoint(
+                up, acquired, lambda address: self.forwarder.call(address, out, body, up.timeout)
+            )
+            if isinstance(outcome, Failure):
+                status = outcome.status
+                return _result(outcome.status, outcome.error_type, outcome.message)
+            status, resp_headers, data = outcome
+            return InvocationResult(status, resp_headers, data, cold_ms)
         finally:
             _observe(up, started, status)
+
+    async def _on_an_endpoint(
+        self, up: Upstream, acquired: Acquired, attempt: Callable[[Address], Awaitable[T]]
+    ) -> T | Failure:
+        """``attempt`` on the acquired endpoint, again on another one (a new slot) while no
+        connection could be made; the slot goes back to the pool after each try."""
+        attempts = 0
+        while True:
+            slot = acquired.slot
+            try:
+                return await attempt((slot.endpoint.host, slot.endpoint.port))
+            except ConnectFailed as exc:
+                if not isinstance(exc, StaleConnection):
+                    self.registry.mark_failed(up, slot)
+                attempts += 1
+                if attempts > MAX_CONNECT_RETRIES:
+                    return Failure(502, "BadGateway", "no endpoint accepted the connection")
+            except TimeoutError:
+                return Failure(504, "GatewayTimeout", "the function did not answer in time")
+            except UpstreamFailed as exc:
+                if isinstance(exc.__cause__, BodyTooLarge):
+                    return Failure(413, "RequestTooLarge", f"body exceeds {self.max_body_bytes} bytes")
+                return Failure(502, "BadGateway", f"the function's connection failed: {exc}")
+            finally:
+                self.registry.release(up, slot)
+            try:
+                acquired = await self.activator.acquire(up)
+            except Unavailable as exc:
+                return Failure(exc.status, exc.error_type, exc.message, getattr(exc, "retry_after", None))
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a call got no answer from the function; ``serve`` and ``invoke`` each render it."""
+
+    status: int
+    error_type: str
+    message: str
+    retry_after: int | None = None
 
 
 def _observe(up: Upstream, started: float, status: int) -> None:
