@@ -28,8 +28,11 @@ class EventError extends Error {
 
 class ResponseError extends Error {}
 
+// body: the request body, as text or bytes (UTF-8).
 function jsonEvent(body) {
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  const text = typeof body === 'string'
+    ? body
+    : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   if (text.trim() === '') return {};
   try {
     return JSON.parse(text);
@@ -97,12 +100,14 @@ function utf8OrNull(bytes) {
   }
 }
 
-// The response for a handler's return value: {status, headers: [[name, value]], body: string|Uint8Array}
+// The response for a handler's return value: {status, headers, body: string|Uint8Array}, headers
+// a flat [name, value, ...] array, or null for the plain JSON response (Content-Type:
+// application/json only), which the main thread builds itself.
 function shapeResponse(value) {
   if (value !== null && typeof value === 'object' && Number.isInteger(value.statusCode)) {
     return proxyResponse(value);
   }
-  return { status: 200, headers: [['Content-Type', JSON_TYPE]], body: toJson(value) };
+  return { status: 200, headers: null, body: toJson(value) };
 }
 
 function proxyResponse(value) {
@@ -119,7 +124,7 @@ function proxyResponse(value) {
       throw new ResponseError(`header ${JSON.stringify(name)} has an invalid name or value`);
     }
     // The server frames the body itself.
-    if (!FRAMING_HEADERS.has(name.toLowerCase())) headers.push([name, text]);
+    if (!FRAMING_HEADERS.has(name.toLowerCase())) headers.push(name, text);
   }
   let body;
   if (value.body === undefined || value.body === null) body = '';
@@ -127,10 +132,15 @@ function proxyResponse(value) {
     body = value.isBase64Encoded ? decodeBase64(value.body) : value.body;
   } else if (value.body instanceof Uint8Array) body = new Uint8Array(value.body); // exact-size copy
   else body = toJson(value.body);
-  if (body.length > 0 && !headers.some(([name]) => name.toLowerCase() === 'content-type')) {
-    headers.push(['Content-Type', JSON_TYPE]);
-  }
+  if (body.length > 0 && !hasContentType(headers)) headers.push('Content-Type', JSON_TYPE);
   return { status, headers, body };
+}
+
+function hasContentType(headers) {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].toLowerCase() === 'content-type') return true;
+  }
+  return false;
 }
 
 function decodeBase64(text) {

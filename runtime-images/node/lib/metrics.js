@@ -19,8 +19,12 @@ class RuntimeMetrics {
   }
 
   observe(seconds) {
-    const index = BUCKETS.findIndex((bound) => seconds <= bound);
-    if (index >= 0) this.bucketCounts[index] += 1;
+    for (let i = 0; i < BUCKETS.length; i += 1) {
+      if (seconds <= BUCKETS[i]) {
+        this.bucketCounts[i] += 1;
+        break;
+      }
+    }
     this.durationSum += seconds;
     this.durationCount += 1;
   }

@@ -17,6 +17,27 @@ const { Worker } = require('node:worker_threads');
 const PING_GRACE_MS = 250;
 const TERMINATE_GRACE_MS = 5000;
 
+// The messages of a call, the only ones sent once per request, are flat arrays rather than
+// objects: fewer values for the structured clone to write and read on each side.
+//
+//   to the worker:  [id, requestId, deadline, body, eventType, method, path, query, rawHeaders]
+//                   body: a string (a small JSON body, decoded) or a Uint8Array whose buffer is
+//                   transferred; the last four only for eventType 'http' (undefined
+//                   otherwise). deadline: epoch milliseconds.
+//   to the main thread, when the call is over:
+//                   [id, 'returned', durationMs, status, headers, body]
+//                     headers: a flat [name, value, ...] array, or null for a JSON response
+//                     (Content-Type: application/json only); body: a string or a Uint8Array
+//                   [id, outcome, durationMs, errorType, errorMessage, stackTrace]
+//                     outcome 'rejected' (the request is not a valid event), 'invalid' (the
+//                     result cannot be a response) or 'raised' (the handler failed)
+//
+// The other messages (logs, pings, 'loaded') are objects with a `type`.
+//
+// A call's reply is passed to its `settle(reply)` as {outcome, durationMs, status, headers, body}
+// or {outcome, durationMs, errorType, errorMessage, stackTrace}; the pool itself settles a call
+// with {outcome: 'timeout'} or {outcome: 'crashed', errorType, errorMessage}.
+
 class WorkerPool {
   constructor(settings, log, metrics) {
     this.settings = settings;
@@ -64,16 +85,20 @@ class WorkerPool {
   }
 
   onMessage(slot, message) {
+    if (Array.isArray(message)) {
+      // [id, outcome, durationMs, ...]: the end of a call (see the top of this file).
+      const call = slot.inflight.get(message[0]);
+      if (call === undefined) return; // it timed out, and was answered, already
+      slot.inflight.delete(message[0]);
+      clearTimeout(call.timer);
+      call.timer = undefined;
+      const outcome = message[1];
+      call.settle(outcome === 'returned'
+        ? { outcome, durationMs: message[2], status: message[3], headers: message[4], body: message[5] }
+        : { outcome, durationMs: message[2], errorType: message[3], errorMessage: message[4], stackTrace: message[5] });
+      return;
+    }
     switch (message.type) {
-      case 'result': {
-        const pending = slot.inflight.get(message.id);
-        if (pending) {
-          slot.inflight.delete(message.id);
-          clearTimeout(pending.timer);
-          pending.resolve(message);
-        }
-        break;
-      }
       case 'log':
         this.log.log(message.level, message.message, message.requestId, message.fields || (message.stream && { stream: message.stream }));
         break;
@@ -93,27 +118,34 @@ class WorkerPool {
     }
   }
 
-  // Runs one call; resolves with the worker's reply, {outcome: 'timeout'} or {outcome: 'crashed'}.
-  invoke(message, timeoutMs) {
+  // Runs one call in the least busy worker. call: an object with a settle(reply) method, called
+  // once with the reply (above), and a `timer` property the pool uses. The message is the array
+  // described at the top of this file, without its id (its first element is overwritten); a
+  // Uint8Array body's buffer is transferred.
+  invoke(message, timeoutMs, call) {
     let slot = this.slots[0];
     if (!slot) {
-      return Promise.resolve({ outcome: 'crashed', errorType: 'NoWorker', errorMessage: 'no handler worker is running' });
+      call.settle({ outcome: 'crashed', errorType: 'NoWorker', errorMessage: 'no handler worker is running' });
+      return;
     }
-    for (const candidate of this.slots) if (candidate.inflight.size < slot.inflight.size) slot = candidate;
-    return new Promise((resolve) => {
-      const id = ++this.seq;
-      const pending = { resolve, timer: setTimeout(() => this.timedOut(slot, id), timeoutMs) };
-      slot.inflight.set(id, pending);
-      message.id = id;
-      slot.worker.postMessage(message, message.body ? [message.body.buffer] : undefined);
-    });
+    for (let i = 1; i < this.slots.length; i += 1) {
+      if (this.slots[i].inflight.size < slot.inflight.size) slot = this.slots[i];
+    }
+    const id = ++this.seq;
+    message[0] = id;
+    const body = message[3];
+    slot.worker.postMessage(message, typeof body === 'string' ? undefined : [body.buffer]);
+    // After posting: the worker starts on the call while this thread sets up its timeout.
+    call.timer = setTimeout(onTimeout, timeoutMs, this, slot, id);
+    slot.inflight.set(id, call);
   }
 
   timedOut(slot, id) {
-    const pending = slot.inflight.get(id);
-    if (!pending) return;
+    const call = slot.inflight.get(id);
+    if (!call) return;
     slot.inflight.delete(id);
-    pending.resolve({ outcome: 'timeout' });
+    call.timer = undefined;
+    call.settle({ outcome: 'timeout' });
     if (slot.checking || slot.gone) return;
     slot.checking = true;
     const n = ++slot.pingSeq;
@@ -128,16 +160,22 @@ class WorkerPool {
     if (slot.gone) return;
     slot.gone = true;
     this.slots = this.slots.filter((s) => s !== slot);
-    for (const pending of slot.inflight.values()) {
-      clearTimeout(pending.timer);
-      pending.resolve({
+    const calls = [...slot.inflight.values()];
+    slot.inflight.clear();
+    if (!this.stopping) this.restart(slot, reason);
+    // Answered after the restart is logged (settle() answers and logs at once).
+    for (const call of calls) {
+      clearTimeout(call.timer);
+      call.timer = undefined;
+      call.settle({
         outcome: 'crashed',
         errorType: 'WorkerRestarted',
         errorMessage: `the worker running this call was restarted: ${reason}`,
       });
     }
-    slot.inflight.clear();
-    if (this.stopping) return;
+  }
+
+  restart(slot, reason) {
     this.metrics.workerRestarts += 1;
     this.log.log('WARN', `handler worker replaced: ${reason}`, undefined, { event: 'wisp.runtime.worker_restarted' });
     const stuckTimer = setTimeout(() => {
@@ -162,6 +200,11 @@ class WorkerPool {
       return slot.worker.terminate();
     }));
   }
+}
+
+// A call's timer (setTimeout's extra arguments, rather than a closure per call).
+function onTimeout(pool, slot, id) {
+  pool.timedOut(slot, id);
 }
 
 function workerEnv(settings) {

@@ -46,6 +46,8 @@ function warmUpHttp(server) {
 }
 
 const MAX_HEAD_BYTES = 64 * 1024; // request line + headers, as in the Python runtime
+// JSON bodies up to this size are sent to the worker as text, larger ones as bytes (Call.run).
+const TEXT_BODY_MAX = 8 * 1024;
 
 // Node's own answer to a request it cannot parse is a bare 400 or 431; the contract's is JSON.
 function onClientError(err, socket) {
@@ -75,32 +77,143 @@ function sendError(res, status, errorType, errorMessage, requestId, extra) {
   send(res, status, errorBody(errorType, errorMessage, requestId, undefined), headers);
 }
 
-function readBody(req, limit) {
-  return new Promise((resolve, reject) => {
-    const length = Number(req.headers['content-length']);
-    if (length > limit) {
-      resolve(null);
+// One invocation, from its request to its response. The steps are callbacks and methods of one
+// object rather than async functions and promises: every promise, await or closure on the way is
+// a small cost that every call pays, on the thread that serves all of them.
+class Call {
+  constructor(runtime, req, res, path, query, requestId) {
+    this.runtime = runtime;
+    this.req = req;
+    this.res = res;
+    this.path = path;
+    this.query = query;
+    this.requestId = requestId;
+    this.chunks = [];
+    this.size = 0;
+    this.receiving = true; // until the body is complete, refused, or the client went away
+    this.timeoutMs = 0;
+    this.started = 0;
+    this.timer = undefined; // the pool's
+  }
+
+  // Reads the request body, then runs the call (run()).
+  receive() {
+    const { req } = this;
+    if (Number(req.headers['content-length']) > this.runtime.settings.maxBodyBytes) {
+      this.receiving = false;
+      this.guard(this.tooLarge);
       return;
     }
-    const chunks = [];
-    let size = 0;
-    req.on('data', (chunk) => {
-      size += chunk.length;
-      if (size > limit) {
-        resolve(null);
-        req.removeAllListeners('data');
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('data', (chunk) => this.onData(chunk));
+    req.on('end', () => this.onEnd());
+    req.on('error', () => this.clientGone());
     // A client that goes away mid-body: settle, so the call leaves the in-flight count.
     req.on('close', () => {
-      if (!req.complete) reject(new Error('the client closed the connection before sending the whole body'));
+      if (!req.complete) this.clientGone();
     });
-  });
+  }
+
+  onData(chunk) {
+    if (!this.receiving) return;
+    this.size += chunk.length;
+    if (this.size > this.runtime.settings.maxBodyBytes) {
+      this.receiving = false;
+      this.req.removeAllListeners('data');
+      this.req.resume();
+      this.guard(this.tooLarge);
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  onEnd() {
+    if (!this.receiving) return;
+    this.receiving = false;
+    const { chunks } = this;
+    this.chunks = null;
+    this.guard(this.run, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  }
+
+  clientGone() {
+    if (!this.receiving) return;
+    this.receiving = false;
+    this.finish(499, 0); // nobody to answer
+  }
+
+  tooLarge() {
+    const { maxBodyBytes } = this.runtime.settings;
+    sendError(this.res, 413, 'RequestTooLarge', `the request body is larger than ${maxBodyBytes} bytes`, this.requestId,
+      ['Connection', 'close']);
+    this.finish(413, 0);
+  }
+
+  run(body) {
+    const { req, res, requestId, runtime } = this;
+    const eventType = (req.headers[HEADERS.event] || 'json').trim().toLowerCase();
+    if (eventType !== 'json' && eventType !== 'http') {
+      sendError(res, 400, 'InvalidEventType', 'X-Wisp-Event must be json or http', requestId);
+      this.finish(400, 0);
+      return;
+    }
+    let timeoutMs = runtime.settings.timeoutMs;
+    const deadlineHeader = Number(req.headers[HEADERS.deadline]);
+    if (deadlineHeader > 0) timeoutMs = Math.min(timeoutMs, deadlineHeader - Date.now());
+    if (timeoutMs <= 0) {
+      sendError(res, 504, 'TimeoutError', "the caller's deadline passed before the call started", requestId,
+        ['X-Wisp-Error', 'Timeout']);
+      this.finish(504, 0);
+      return;
+    }
+    this.timeoutMs = timeoutMs;
+    this.started = performance.now();
+    const http = eventType === 'http';
+    // The message lib/pool.js describes. A small JSON body goes as text: the worker parses text
+    // anyway, and cloning a short string costs less than moving a buffer. Other bodies go as an
+    // exact-size copy, moved (not cloned) to the worker: a received chunk is usually a view into
+    // a larger socket buffer, which a structured clone would copy whole; and decoding a large
+    // body here would hold up every other request.
+    runtime.pool.invoke([0, requestId, Date.now() + timeoutMs,
+      !http && body.length <= TEXT_BODY_MAX ? body.toString('utf8') : new Uint8Array(body), eventType,
+      http ? req.method : undefined, http ? this.path : undefined, http ? this.query : undefined,
+      http ? req.rawHeaders : undefined], timeoutMs, this);
+  }
+
+  // The pool's answer (lib/pool.js): the worker's reply, a timeout or a crash.
+  settle(reply) {
+    this.guard(this.answer, reply);
+  }
+
+  answer(reply) {
+    const { status, durationMs } = this.runtime.respond(this.res, reply, this.requestId, this.timeoutMs,
+      performance.now() - this.started);
+    this.finish(status, durationMs);
+  }
+
+  // Counts and logs the call once it is answered (res.end() has written the response).
+  finish(status, durationMs) {
+    const { runtime } = this;
+    const { metrics } = runtime;
+    metrics.count(status);
+    runtime.log.log('INFO', 'invocation finished', this.requestId,
+      { status, durationMs: Math.round(durationMs * 1000) / 1000 });
+    metrics.inflight -= 1;
+  }
+
+  // Runs a step that answers the request; what it throws is a bug of the runtime's own, not
+  // the handler's: logged, answered with a 500 if nothing was sent, and the call ends uncounted.
+  guard(step, arg) {
+    try {
+      step.call(this, arg);
+    } catch (err) {
+      this.failed(err);
+    }
+  }
+
+  failed(err) {
+    const { runtime } = this;
+    runtime.internalError(this.res, err);
+    runtime.metrics.inflight -= 1;
+  }
 }
 
 class Runtime {
@@ -124,11 +237,17 @@ class Runtime {
         return send(res, 200, this.metrics.render(), ['Content-Type', 'text/plain; version=0.0.4; charset=utf-8']);
       }
     }
-    this.invocation(req, res, path, q < 0 ? '' : url.slice(q + 1)).catch((err) => {
-      this.log.log('ERROR', `invocation failed inside the runtime: ${err && err.stack}`);
-      if (!res.headersSent) sendError(res, 500, 'RuntimeError', String(err && err.message), '');
-    });
+    try {
+      this.invocation(req, res, path, q < 0 ? '' : url.slice(q + 1));
+    } catch (err) {
+      this.internalError(res, err);
+    }
     return undefined;
+  }
+
+  internalError(res, err) {
+    this.log.log('ERROR', `invocation failed inside the runtime: ${err && err.stack}`);
+    if (!res.headersSent) sendError(res, 500, 'RuntimeError', String(err && err.message), '');
   }
 
   health(res) {
@@ -145,67 +264,23 @@ class Runtime {
     return send(res, 503, JSON.stringify(body), ['Content-Type', JSON_TYPE]);
   }
 
-  async invocation(req, res, path, query) {
+  invocation(req, res, path, query) {
     const { settings, metrics } = this;
     const requestId = req.headers[HEADERS.requestId] || newRequestId();
     if (this.failure) {
       metrics.count(503);
       metrics.errors += 1;
-      return sendError(res, 503, this.failure.errorType, this.failure.errorMessage, requestId);
+      sendError(res, 503, this.failure.errorType, this.failure.errorMessage, requestId);
+      return;
     }
     if (metrics.inflight >= settings.concurrency) {
       metrics.count(429);
-      return sendError(res, 429, 'TooManyRequests', `more than ${settings.concurrency} calls in flight`, requestId,
+      sendError(res, 429, 'TooManyRequests', `more than ${settings.concurrency} calls in flight`, requestId,
         ['Retry-After', '1', 'X-Wisp-Throttled', 'runtime']);
+      return;
     }
     metrics.inflight += 1;
-    try {
-      const { status, durationMs } = await this.admitted(req, res, path, query, requestId);
-      metrics.count(status);
-      this.log.log('INFO', 'invocation finished', requestId, { status, durationMs: Math.round(durationMs * 1000) / 1000 });
-    } finally {
-      metrics.inflight -= 1;
-    }
-    return undefined;
-  }
-
-  async admitted(req, res, path, query, requestId) {
-    const { settings } = this;
-    const body = await readBody(req, settings.maxBodyBytes).catch(() => undefined);
-    if (body === undefined) return { status: 499, durationMs: 0 }; // the client went away
-    if (body === null) {
-      sendError(res, 413, 'RequestTooLarge', `the request body is larger than ${settings.maxBodyBytes} bytes`, requestId,
-        ['Connection', 'close']);
-      return { status: 413, durationMs: 0 };
-    }
-    const eventType = (req.headers[HEADERS.event] || 'json').trim().toLowerCase();
-    if (eventType !== 'json' && eventType !== 'http') {
-      sendError(res, 400, 'InvalidEventType', 'X-Wisp-Event must be json or http', requestId);
-      return { status: 400, durationMs: 0 };
-    }
-    let timeoutMs = settings.timeoutMs;
-    const deadlineHeader = Number(req.headers[HEADERS.deadline]);
-    if (deadlineHeader > 0) timeoutMs = Math.min(timeoutMs, deadlineHeader - Date.now());
-    if (timeoutMs <= 0) {
-      sendError(res, 504, 'TimeoutError', "the caller's deadline passed before the call started", requestId,
-        ['X-Wisp-Error', 'Timeout']);
-      return { status: 504, durationMs: 0 };
-    }
-    const started = performance.now();
-    const reply = await this.pool.invoke({
-      type: 'invoke',
-      requestId,
-      eventType,
-      method: req.method,
-      path,
-      query,
-      rawHeaders: eventType === 'http' ? req.rawHeaders : undefined,
-      // An exact-size copy, moved (not cloned) to the worker: a received chunk is usually a
-      // view into a larger socket buffer, which a structured clone would copy whole.
-      body: new Uint8Array(body),
-      deadline: Date.now() + timeoutMs,
-    }, timeoutMs);
-    return this.respond(res, reply, requestId, timeoutMs, performance.now() - started);
+    new Call(this, req, res, path, query, requestId).receive();
   }
 
   respond(res, reply, requestId, timeoutMs, elapsedMs) {
@@ -218,9 +293,8 @@ class Runtime {
     }
     metrics.observe(durationMs / 1000);
     if (reply.outcome === 'returned') {
-      const headers = [];
-      for (const [name, value] of reply.headers) headers.push(name, value);
-      headers.push('X-Wisp-Request-Id', requestId, ...timing);
+      const headers = reply.headers === null ? ['Content-Type', JSON_TYPE] : reply.headers;
+      headers.push('X-Wisp-Request-Id', requestId, timing[0], timing[1]);
       send(res, reply.status, reply.body, headers);
       return { status: reply.status, durationMs };
     }

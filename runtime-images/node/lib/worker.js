@@ -61,56 +61,40 @@ function captureConsole() {
   }
 }
 
-function flushPending(store) {
-  for (const [name, rest] of Object.entries(store.pending)) {
-    if (rest) emit(name === 'stderr' ? 'ERROR' : 'INFO', rest, name);
-  }
+// The partial lines a call's output left: tagged with the call's own id, whatever the
+// AsyncLocalStorage context of the code that ended the call.
+function flushPending(call) {
+  const { pending, requestId } = call;
+  if (pending.stdout) post({ type: 'log', level: 'INFO', message: pending.stdout, requestId, stream: 'stdout' });
+  if (pending.stderr) post({ type: 'log', level: 'ERROR', message: pending.stderr, requestId, stream: 'stderr' });
 }
 
-function makeContext(message) {
-  const log = (...args) => emit('INFO', util.format(...args));
-  const logger = {
-    log,
-    info: log,
-    debug: (...args) => emit('DEBUG', util.format(...args)),
-    warn: (...args) => emit('WARN', util.format(...args)),
-    error: (...args) => emit('ERROR', util.format(...args)),
-  };
+// context.log and context.logger's methods. emit() finds the call they run in, so they hold
+// nothing of a call's own and serve every call.
+const contextLog = (...args) => emit('INFO', util.format(...args));
+const contextDebug = (...args) => emit('DEBUG', util.format(...args));
+const contextWarn = (...args) => emit('WARN', util.format(...args));
+const contextError = (...args) => emit('ERROR', util.format(...args));
+const invokedFunctionArn = `wisp:${settings.functionNamespace}:${settings.functionName}`;
+const logGroupName = `/wisp/${settings.functionNamespace}/${settings.functionName}`;
+
+function makeContext(call) {
+  const { deadline } = call;
   return {
-    awsRequestId: message.requestId,
-    requestId: message.requestId,
+    awsRequestId: call.requestId,
+    requestId: call.requestId,
     functionName: settings.functionName,
     functionNamespace: settings.functionNamespace,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `wisp:${settings.functionNamespace}:${settings.functionName}`,
+    invokedFunctionArn,
     memoryLimitInMB: settings.memoryMb,
-    logGroupName: `/wisp/${settings.functionNamespace}/${settings.functionName}`,
+    logGroupName,
     logStreamName: '',
     callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => Math.max(0, message.deadline - Date.now()),
-    log,
-    logger,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    log: contextLog,
+    logger: { log: contextLog, info: contextLog, debug: contextDebug, warn: contextWarn, error: contextError },
   };
-}
-
-// Promise of the handler's result for both forms: async (event, context) and the callback form
-// (event, context, callback), plus the legacy context.succeed/fail/done.
-function callHandler(fn, event, context) {
-  return new Promise((resolve, reject) => {
-    const callback = (err, result) => (err !== undefined && err !== null ? reject(err) : resolve(result));
-    context.done = callback;
-    context.succeed = (result) => resolve(result);
-    context.fail = (err) => reject(err);
-    let returned;
-    try {
-      returned = fn.length >= 3 ? fn(event, context, callback) : fn(event, context);
-    } catch (err) {
-      reject(err);
-      return;
-    }
-    if (fn.length >= 3 && (returned === undefined || typeof returned.then !== 'function')) return;
-    Promise.resolve(returned).then(resolve, reject);
-  });
 }
 
 function errorType(err) {
@@ -130,57 +114,124 @@ function describe(err) {
   return { errorType: errorType(err), errorMessage: message, stackTrace: stack };
 }
 
+// message: [id, requestId, deadline, body, eventType, method, path, query, rawHeaders] (lib/pool.js)
 function buildEvent(message) {
-  if (message.eventType === 'http') {
+  if (message[4] === 'http') {
     return events.httpEvent({
-      method: message.method,
-      path: message.path,
-      query: message.query,
-      rawHeaders: message.rawHeaders,
-      body: message.body,
-      requestId: message.requestId,
+      method: message[5],
+      path: message[6],
+      query: message[7],
+      rawHeaders: message[8],
+      body: message[3],
+      requestId: message[1],
     });
   }
-  return events.jsonEvent(message.body);
+  return events.jsonEvent(message[3]);
 }
 
-async function invoke(fn, message) {
-  const store = { requestId: message.requestId, pending: {} };
-  await calls.run(store, async () => {
-    let reply;
-    let started = performance.now();
+// A call in this worker, and the AsyncLocalStorage store of its callbacks: emit() tags output
+// with its requestId, process.stdout/stderr.write keep a partial line per stream in `pending`.
+class Call {
+  // message: [id, requestId, deadline, ...] (lib/pool.js)
+  constructor(message) {
+    this.id = message[0];
+    this.requestId = message[1];
+    this.deadline = message[2];
+    this.pending = {};
+    this.started = 0;
+    this.settled = false;
+  }
+}
+
+// Runs a call and posts its result. Callbacks and one promise reaction rather than async
+// functions: with AsyncLocalStorage on, every promise also runs Node's promise hooks, and all of
+// that is paid by every call.
+function invoke(fn, message) {
+  const call = new Call(message);
+  calls.run(call, start, fn, message, call);
+}
+
+// In the call's AsyncLocalStorage context. The handler's result comes from whichever comes
+// first: the promise it returns, or (the callback form, `fn.length >= 3`) the callback; the
+// legacy context.succeed/fail/done settle it too.
+function start(fn, message, call) {
+  call.started = performance.now();
+  let event;
+  try {
+    event = buildEvent(message);
+  } catch (err) {
+    finish(call, true, err);
+    return;
+  }
+  const context = makeContext(call);
+  const succeed = (result) => settle(call, false, result);
+  const fail = (err) => settle(call, true, err);
+  const callback = (err, result) => (err !== undefined && err !== null ? fail(err) : succeed(result));
+  context.done = callback;
+  context.succeed = succeed;
+  context.fail = fail;
+  call.started = performance.now();
+  const withCallback = fn.length >= 3;
+  let returned;
+  let thenable;
+  try {
+    returned = withCallback ? fn(event, context, callback) : fn(event, context);
+    // A function of the callback form that returns no promise answers through the callback.
+    thenable = !withCallback || (returned !== undefined && typeof returned.then === 'function');
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  if (thenable) Promise.resolve(returned).then(succeed, fail);
+}
+
+// The first outcome of a call ends it; callback, context.* and the returned promise may all
+// come later, and from code outside the call's context: the result is then shaped in the call's
+// context anyway (shaping may run the handler's code: toJSON methods, getters).
+function settle(call, failed, value) {
+  if (call.settled) return;
+  call.settled = true;
+  if (calls.getStore() === call) finish(call, failed, value);
+  else calls.run(call, finish, call, failed, value);
+}
+
+// Posts the result: [id, 'returned', durationMs, status, headers, body] or
+// [id, outcome, durationMs, errorType, errorMessage, stackTrace] (lib/pool.js).
+// value: the handler's result, or what it threw (failed).
+function finish(call, failed, value) {
+  call.settled = true;
+  const durationMs = performance.now() - call.started;
+  let reply;
+  let err = value;
+  if (!failed) {
     try {
-      const event = buildEvent(message);
-      const context = makeContext(message);
-      started = performance.now();
-      const result = await callHandler(fn, event, context);
-      const durationMs = performance.now() - started;
-      const shaped = events.shapeResponse(result);
-      reply = { outcome: 'returned', durationMs, status: shaped.status, headers: shaped.headers, body: shaped.body };
-    } catch (err) {
-      const durationMs = performance.now() - started;
-      if (err instanceof events.EventError) {
-        reply = { outcome: 'rejected', durationMs, errorType: err.errorType, errorMessage: err.message };
-      } else if (err instanceof events.ResponseError) {
-        reply = { outcome: 'invalid', durationMs, errorType: 'InvalidHandlerResponse', errorMessage: err.message };
-      } else {
-        reply = { outcome: 'raised', durationMs, ...describe(err) };
-      }
+      const shaped = events.shapeResponse(value);
+      reply = [call.id, 'returned', durationMs, shaped.status, shaped.headers, shaped.body];
+    } catch (shapeErr) {
+      err = shapeErr;
     }
-    flushPending(store);
-    reply.type = 'result';
-    reply.id = message.id;
-    post(reply);
-  });
+  }
+  if (reply === undefined) {
+    if (err instanceof events.EventError) {
+      reply = [call.id, 'rejected', durationMs, err.errorType, err.message, undefined];
+    } else if (err instanceof events.ResponseError) {
+      reply = [call.id, 'invalid', durationMs, 'InvalidHandlerResponse', err.message, undefined];
+    } else {
+      const { errorType: type, errorMessage, stackTrace } = describe(err);
+      reply = [call.id, 'raised', durationMs, type, errorMessage, stackTrace];
+    }
+  }
+  flushPending(call);
+  post(reply);
 }
 
 // Runs the per-call machinery once (AsyncLocalStorage, event parsing, response shaping), so its
 // lazy initialisation is paid before the runtime reports ready rather than by the first call.
 async function warmUp() {
-  const store = { requestId: 'warm-up', pending: {} };
-  await calls.run(store, async () => {
-    const event = buildEvent({ eventType: 'json', body: new TextEncoder().encode('{"warm":true}') });
-    makeContext({ requestId: 'warm-up', deadline: Date.now() }).getRemainingTimeInMillis();
+  const call = new Call([0, 'warm-up', Date.now()]);
+  await calls.run(call, async () => {
+    const event = buildEvent([0, 'warm-up', 0, '{"warm":true}', 'json']);
+    makeContext(call).getRemainingTimeInMillis();
     await Promise.resolve(event);
     events.shapeResponse({ statusCode: 200, body: util.format('%s', 'ok') });
     events.shapeResponse(event);
@@ -233,7 +284,7 @@ async function main() {
     return;
   }
   parentPort.on('message', (message) => {
-    if (message.type === 'invoke') invoke(fn, message);
+    if (Array.isArray(message)) invoke(fn, message); // a call (lib/pool.js)
     else if (message.type === 'ping') post({ type: 'pong', n: message.n });
   });
   post({ type: 'loaded', ok: true });
