@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import signal
+import subprocess
 from collections.abc import Callable
 
 _PR_SET_PDEATHSIG = 1
@@ -20,3 +22,15 @@ def die_with_parent(parent_pid: int) -> Callable[[], None]:
             os._exit(1)
 
     return preexec
+
+
+async def stop_child(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if it is still running after ``grace`` seconds; reaps it either way."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(asyncio.to_thread(process.wait), grace)
+    except TimeoutError:
+        process.kill()
+        await asyncio.to_thread(process.wait)

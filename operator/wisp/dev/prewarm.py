@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from wisp.api.contract import LISTENING_EVENT
-from wisp.dev.children import die_with_parent
+from wisp.dev.children import die_with_parent, stop_child
 from wisp.launcher import LaunchError, LaunchSpec, Readiness, runtime_images_dir
 
 _TAIL = 40
@@ -95,13 +95,8 @@ class ForkServer:
 
     async def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(asyncio.to_thread(process.wait), 5)
-            except TimeoutError:
-                process.kill()
-                await asyncio.to_thread(process.wait)
+        if process is not None:
+            await stop_child(process)
         if process is not None and process.stdout is not None:
             process.stdout.close()
         self._dir.cleanup()

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 
-from wisp.dev.children import die_with_parent
+from wisp.dev.children import die_with_parent, stop_child
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -87,13 +87,8 @@ class EmbeddedRedis:
 
     async def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(asyncio.to_thread(process.wait), 5)
-            except TimeoutError:
-                process.kill()
-                await asyncio.to_thread(process.wait)
+        if process is not None:
+            await stop_child(process)
         self._dir.cleanup()
 
 
