@@ -5,10 +5,10 @@ wires them (``wisp.gateway.events``)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import textwrap
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.gateway.conftest import GatewayFactory, GatewayUnderTest, Runtimes, info, make_function
+from tests.support import wait
 from tests.support.redis import RedisServer, redis_server  # noqa: F401 (fixture)
 from wisp.api.function import Function
 from wisp.api.trigger import parse_trigger
@@ -55,18 +56,8 @@ RECORDING = textwrap.dedent(
 )
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """Wait for ``check()`` to return something truthy; fail with its last value otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if isinstance(value, Awaitable):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s (last value: {value!r})")
-        await asyncio.sleep(0.05)
+# Events here go through the gateway, whose functions may start from zero: 30 s, not 20.
+eventually = functools.partial(wait.eventually, timeout=30.0)
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@ managers wired to them with short timings (so tests wait for events, never for c
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,20 +53,6 @@ def queue_trigger(name: str, fn: str, stream: str, **queue: Any) -> Trigger:
             "spec": {"function": fn, "queue": {"stream": stream, **queue}},
         }
     )
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """Wait for ``check()`` to return something truthy; fail with its last value otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if isinstance(value, Awaitable):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s (last value: {value!r})")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.queue.conftest import Managers, eventually, function
+from tests.queue.conftest import Managers, function
 from tests.queue.runtime import RuntimeProcess
 from tests.support.redis import RedisServer
+from tests.support.wait import eventually
 from wisp.queue.manager import QueueManager
 from wisp.queue.routes import RouteSettings, add_routes
 

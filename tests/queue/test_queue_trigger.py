@@ -8,8 +8,9 @@ from collections.abc import Callable
 import pytest
 import redis.asyncio as aioredis
 
-from tests.queue.conftest import Managers, eventually, function, queue_trigger
+from tests.queue.conftest import Managers, function, queue_trigger
 from tests.queue.runtime import RuntimeProcess
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.redis
 

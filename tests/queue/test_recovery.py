@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from tests.queue.conftest import FAST, Managers, eventually, function, queue_trigger
+from tests.queue.conftest import FAST, Managers, function, queue_trigger
 from tests.queue.runtime import RuntimeProcess
 from tests.support.redis import RedisServer
+from tests.support.wait import eventually
 from wisp.queue import names
 
 pytestmark = pytest.mark.redis

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.queue.conftest import Managers, eventually, function
+from tests.queue.conftest import Managers, function
 from tests.queue.runtime import RuntimeProcess
+from tests.support.wait import eventually
 from wisp.api.trigger import parse_trigger
 from wisp.queue.schedule import ticks_between
 
