@@ -33,6 +33,7 @@ from typing import Any
 
 import aiohttp
 from bench import docs
+from bench.procs import cpu_seconds, free_port, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDLERS = """
@@ -44,13 +45,6 @@ def stamp(event, context):
         out.write(f"{event['i']} {time.time()}\\n")
     return None
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -151,26 +145,13 @@ class Stack:
 
     def stop(self) -> None:
         for process in reversed(self.processes):
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds (user + system) used so far by each process, and by this client."""
-        used = {role: process_cpu(pid) for role, pid in self.roles.items()}
+        used = {role: cpu_seconds(pid) for role, pid in self.roles.items()}
         used["client"] = time.process_time()
         return used
-
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def cpu_per_call(

@@ -33,7 +33,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from pathlib import Path
 import aiohttp
 import uvloop
 from bench import docs
+from bench.procs import cpu_seconds, free_port, stop
 
 from wisp.api import contract
 from wisp.api.function import Function, parse_function
@@ -62,18 +62,6 @@ def handler(event, context):
 BODY = b'{"message": "' + b"x" * 49 + b'"}'  # 64 bytes of JSON
 PY = sys.executable
 PY_ARGS = [PY, "-P"]
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def bench_function(name: str = "bench", **spec: object) -> Function:
@@ -115,13 +103,7 @@ class Processes:
         return self.start([PY, "-m", "wisp_runtime"], env)
 
     def stop(self, proc: subprocess.Popen[bytes]) -> None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
     def stop_all(self) -> None:
         for proc in self.procs:

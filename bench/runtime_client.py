@@ -10,13 +10,6 @@ import socket
 from types import TracebackType
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def healthz_status(port: int) -> int | None:
     """Status of ``GET /healthz`` on a fresh connection, or None while nothing listens."""
     try:

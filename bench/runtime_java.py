@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import docs
+from bench.procs import cpu_seconds, free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 JAVA_DIR = ROOT / "runtime-images" / "java"
@@ -105,13 +105,6 @@ class ColdStart:
     @property
     def total_ms(self) -> float:
         return self.ready_ms + self.first_call_ms
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def java_version(java: str) -> str:
@@ -183,21 +176,6 @@ def start(variant: Variant, code_dir: Path, bare_dir: Path) -> tuple[subprocess.
     return process, port
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def cpu_ms(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (from /proc, in clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-
-
 def cold_start(variant: Variant, code_dir: Path, bare_dir: Path) -> ColdStart:
     began = time.perf_counter()
     process, port = start(variant, code_dir, bare_dir)
@@ -206,7 +184,7 @@ def cold_start(variant: Variant, code_dir: Path, bare_dir: Path) -> ColdStart:
         ready = time.perf_counter()
         status = request(port, "POST", "/", EVENT)
         done = time.perf_counter()
-        cpu = cpu_ms(process.pid)
+        cpu = cpu_seconds(process.pid) * 1000
         if status != 200:
             raise RuntimeError(f"{variant.name}: first call answered {status}")
         return ColdStart((ready - began) * 1000, (done - ready) * 1000, cpu)

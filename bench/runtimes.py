@@ -1,6 +1,6 @@
 """Python and Node.js runtime benchmark: warm overhead and cold start against bare servers.
 
-    python bench/runtimes.py [--calls N] [--runs N] [--no-docs]
+    python -m bench.runtimes [--calls N] [--runs N] [--no-docs]
 
 In one run, on this machine:
 
@@ -33,10 +33,9 @@ import time
 import tomllib
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from runtime_client import KeepAliveClient, free_port, healthz_status
-from runtime_report import Cold, Warm, render, write_section
+from bench.procs import cpu_seconds, free_port, stop
+from bench.runtime_client import KeepAliveClient, healthz_status
+from bench.runtime_report import Cold, Warm, render, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -119,15 +118,6 @@ def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> float:
     """Seconds until ``/healthz`` answers 200 (measured by the caller's clock)."""
     deadline = time.monotonic() + timeout
@@ -143,13 +133,6 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 6
     raise RuntimeError("server did not become healthy")
 
 
-def cpu_ms(pid: int) -> float:
-    """CPU time (user + system, all threads) the process used so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-
-
 def cold_start(command: list[str], env: dict[str, str], port: int, runs: int) -> Cold:
     ready, cpu, first = [], [], []
     for _ in range(runs):
@@ -157,7 +140,7 @@ def cold_start(command: list[str], env: dict[str, str], port: int, runs: int) ->
         process = spawn(command, env)
         try:
             ready.append((wait_healthy(port, process) - started) * 1000)
-            cpu.append(cpu_ms(process.pid))
+            cpu.append(cpu_seconds(process.pid) * 1000)
             with KeepAliveClient("127.0.0.1", port) as client:
                 call_started = time.perf_counter()
                 client.post("/", EVENT)
