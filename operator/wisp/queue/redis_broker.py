@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
-from redis.retry import Retry
 
 from wisp.queue import names, redis_scripts
 from wisp.queue.broker import SubscriptionSpec
@@ -43,7 +43,8 @@ def _client(settings: RedisSettings, socket_timeout: float | None) -> aioredis.R
         max_connections=settings.max_connections,
         timeout=settings.command_timeout,
         # One quick retry heals a pooled connection that died with a Redis restart; more would
-        # only delay the 503 an outage should produce.
+        # only delay the 503 an outage should produce. The asyncio client takes the asyncio
+        # Retry (its call_with_retry awaits); redis-py 8 warns when handed the synchronous one.
         retry=Retry(NoBackoff(), 1),
         decode_responses=False,
     )
