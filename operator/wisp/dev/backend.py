@@ -90,6 +90,9 @@ class LocalBackend:
         self._events = events
         for served in self.functions.values():
             events.function_upserted(served.info)
+            # Replicas of ``scale.min`` functions start while the folder is read, before the
+            # gateway attaches: the first picture must carry the endpoints they already have.
+            events.endpoints_changed(served.key, _endpoints(served))
         for trigger in self.triggers.values():
             events.trigger_upserted(trigger)
         events.synced()
@@ -286,13 +289,16 @@ class LocalBackend:
     def _publish_endpoints(self, served: Served) -> None:
         if self._events is None or self.functions.get(served.key) is not served:
             return
-        endpoints = tuple(r.endpoint for r in served.replicas if r.endpoint is not None)
-        self._events.endpoints_changed(served.key, endpoints)
+        self._events.endpoints_changed(served.key, _endpoints(served))
 
     def _later(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
+
+
+def _endpoints(served: Served) -> tuple[Endpoint, ...]:
+    return tuple(r.endpoint for r in served.replicas if r.endpoint is not None)
 
 
 async def _health_error(url: str) -> str:

@@ -1,0 +1,81 @@
+"""``LocalBackend`` with real runtime processes, without the rest of ``wisp dev``: what the
+gateway is told, how replicas are started, restarted and stopped."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.wait import eventually
+from wisp.api.trigger import Trigger
+from wisp.cli.source import FunctionSource, load_file
+from wisp.dev.backend import LocalBackend, LocalSettings
+from wisp.dev.workspace import Workspace, prepare
+from wisp.gateway.backend import Endpoint, FunctionInfo
+
+
+class Recorder:
+    """The gateway's side of the ``Backend`` seam, remembering what it was told."""
+
+    def __init__(self) -> None:
+        self.functions: dict[str, FunctionInfo] = {}
+        self.endpoints: dict[str, tuple[Endpoint, ...]] = {}
+        self.is_synced = False
+
+    def function_upserted(self, info: FunctionInfo) -> None:
+        self.functions[info.key] = info
+
+    def function_deleted(self, key: str) -> None:
+        self.functions.pop(key, None)
+
+    def trigger_upserted(self, trigger: Trigger) -> None:
+        pass
+
+    def trigger_deleted(self, key: str) -> None:
+        pass
+
+    def endpoints_changed(self, function_key: str, endpoints: tuple[Endpoint, ...]) -> None:
+        self.endpoints[function_key] = endpoints
+
+    def synced(self) -> None:
+        self.is_synced = True
+
+
+def function_file(directory: Path, code: str, *, name: str = "fn", spec: str = "") -> FunctionSource:
+    path = directory / f"{name}.yaml"
+    indented = "".join(f"      {line}\n" for line in code.strip("\n").splitlines())
+    path.write_text(
+        f"apiVersion: wisp.dev/v1alpha1\nkind: Function\nmetadata: {{name: {name}}}\n"
+        f"spec:\n  runtime: python3.12\n  handler: main.handler\n{spec}"
+        f"  code:\n    inline: |\n{indented}"
+    )
+    loaded = load_file(path)
+    assert not loaded.errors, loaded.errors
+    return loaded.functions[0]
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[LocalBackend]:
+    local = LocalBackend(LocalSettings(stop_grace=2.0))
+    yield local
+    await local.stop()
+
+
+def serve(backend: LocalBackend, source: FunctionSource, tmp_path: Path) -> None:
+    backend.upsert_function(source, prepare(source, Workspace(tmp_path / "work", tmp_path / "cache")))
+
+
+async def test_replicas_started_before_the_gateway_attached_are_routable(
+    backend: LocalBackend, tmp_path: Path
+) -> None:
+    source = function_file(
+        tmp_path, "def handler(event, context):\n    return 1\n", spec="  scale: {min: 1}\n"
+    )
+    serve(backend, source, tmp_path)  # wisp dev loads the folder before the gateway starts
+    await eventually(lambda: any(r.endpoint for r in backend.functions[source.key].replicas))
+    gateway = Recorder()
+    await backend.start(gateway)
+    assert gateway.is_synced
+    assert len(gateway.endpoints.get(source.key, ())) == 1
