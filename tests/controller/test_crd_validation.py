@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from tests.cluster.fixtures import Kubectl
 
 pytestmark = pytest.mark.cluster

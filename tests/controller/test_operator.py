@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
+
 from tests.cluster.fixtures import ROOT, Kubectl, OperatorProcess, start_operator, stop_process, wait_for
 
 pytestmark = pytest.mark.cluster

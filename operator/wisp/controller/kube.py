@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -24,7 +24,28 @@ MERGE = "application/merge-patch+json"
 log = logging.getLogger("wisp.operator")
 
 
+class KubePort(Protocol):
+    """What reconcile, sync and binding need of the API: ``KubeApi`` in a cluster, an in-memory
+    table in the unit tests. Reads return None for a missing object; failures are ``ApiException``."""
+
+    def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+    def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]: ...
+    def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]: ...
+    def delete(self, kind: str, namespace: str, name: str) -> None: ...
+    def scale_deployment(self, namespace: str, name: str, replicas: int) -> None: ...
+    def config_map_data(self, namespace: str, name: str) -> dict[str, str] | None: ...
+    def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]: ...
+    def patch_status(self, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None: ...
+    def get_function(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+    def get_trigger(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+    def post_event(
+        self, involved: Mapping[str, Any], kind: str, reason: str, note: str, warning: bool = False
+    ) -> None: ...
+
+
 class KubeApi:
+    """``KubePort`` over the official client."""
+
     def __init__(self, api_client: client.ApiClient) -> None:
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)

@@ -15,7 +15,7 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from wisp.api.function import Function
-from wisp.controller.kube import KubeApi
+from wisp.controller.kube import KubePort
 from wisp.controller.settings import OperatorSettings
 from wisp.resources import make_code_configmap, make_deployment, make_service
 from wisp.resources.deployment import config_hash, initial_replicas, scale_bounds
@@ -34,16 +34,24 @@ class ReconcileError(Exception):
 @dataclass
 class Reconciliation:
     fn: Function
-    api: KubeApi
+    api: KubePort
     settings: OperatorSettings
     actions: list[str] = field(default_factory=list)
     deployment: dict[str, Any] | None = None
     code_file_names: tuple[str, ...] = ()
     code_hash_extra: dict[str, str] = field(default_factory=dict)
+    _live: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
 
     @property
     def code_hash(self) -> str:
         return config_hash(self.fn, self.code_hash_extra)
+
+    def live(self, kind: str, name: str) -> dict[str, Any] | None:
+        """A child as the API has it, read at most once per reconcile."""
+        key = (kind, name)
+        if key not in self._live:
+            self._live[key] = self.api.read(kind, self.fn.namespace, name)
+        return self._live[key]
 
 
 Phase = Callable[[Reconciliation], None]
@@ -59,7 +67,7 @@ def _ensure(
 ) -> dict[str, Any]:
     """get → create if missing → refuse if not owned → apply (corrects drift)."""
     kind, name = manifest["kind"], manifest["metadata"]["name"]
-    live = r.api.read(kind, r.fn.namespace, name)
+    live = r.live(kind, name)
     if live is None:
         try:
             created = r.api.create(create or manifest)
@@ -86,10 +94,11 @@ def reconcile_code(r: Reconciliation) -> None:
     if manifest is not None:
         _ensure(r, manifest)
         return
-    own = r.api.read("ConfigMap", fn.namespace, Names.of(fn).configmap)
+    name = Names.of(fn).configmap
+    own = r.live("ConfigMap", name)
     if own is not None and _owned(own, fn):  # the code moved to an image or the user's ConfigMap
-        r.api.delete("ConfigMap", fn.namespace, Names.of(fn).configmap)
-        r.actions.append(f"deleted ConfigMap {Names.of(fn).configmap}")
+        r.api.delete("ConfigMap", fn.namespace, name)
+        r.actions.append(f"deleted ConfigMap {name}")
     if fn.spec.code.config_map is not None:
         data = r.api.config_map_data(fn.namespace, fn.spec.code.config_map)
         if data is None:
@@ -103,25 +112,21 @@ def reconcile_code(r: Reconciliation) -> None:
 
 def reconcile_deployment(r: Reconciliation) -> None:
     fn = r.fn
+    name = Names.of(fn).deployment
     manifest = make_deployment(
         fn, r.settings.deployment, code_file_names=r.code_file_names, code_hash_extra=r.code_hash_extra
     )
-    live = r.api.read("Deployment", fn.namespace, Names.of(fn).deployment)
+    live = r.live("Deployment", name)
     if live is not None and _owned(live, fn):
         enforced = ((live.get("metadata") or {}).get("annotations") or {}).get(SCALE_BOUNDS_ANNOTATION)
         if enforced != scale_bounds(fn):
             current = int((live.get("spec") or {}).get("replicas", 0) or 0)
             wanted = bounded_replicas(fn, current)
             if wanted != current:
-                r.api.scale_deployment(fn.namespace, fn.name, wanted)
-                r.actions.append(f"scaled Deployment {fn.name} from {current} to {wanted} for new bounds")
-    create = make_deployment(
-        fn,
-        r.settings.deployment,
-        replicas=initial_replicas(fn),
-        code_file_names=r.code_file_names,
-        code_hash_extra=r.code_hash_extra,
-    )
+                r.api.scale_deployment(fn.namespace, name, wanted)
+                r.actions.append(f"scaled Deployment {name} from {current} to {wanted} for new bounds")
+    # Only the create carries replicas: later applies never own the field (the autoscaler does).
+    create = {**manifest, "spec": {**manifest["spec"], "replicas": initial_replicas(fn)}}
     r.deployment = _ensure(r, manifest, create=create)
 
 
@@ -139,8 +144,8 @@ def reconcile_service(r: Reconciliation) -> None:
 PHASES: tuple[Phase, ...] = (reconcile_code, reconcile_deployment, reconcile_service)
 
 
-def reconcile(fn: Function, api: KubeApi, settings: OperatorSettings) -> Reconciliation:
-    r = Reconciliation(fn=fn, api=api, settings=settings)
+def reconcile(r: Reconciliation) -> Reconciliation:
+    """Run every phase in order; a ``ReconcileError`` stops at the phase that raised it."""
     for phase in PHASES:
         phase(r)
     return r

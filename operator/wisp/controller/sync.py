@@ -1,6 +1,6 @@
 """What the operator does for each event: reconcile, compute status, bind triggers.
 
-Called by the kopf handlers with plain dicts; talks to the API only through ``KubeApi``.
+Called by the kopf handlers with plain dicts; talks to the API only through a ``KubePort``.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from wisp.controller.conditions import (
     ConditionType,
     condition_of,
 )
-from wisp.controller.kube import KubeApi
-from wisp.controller.reconcile import ReconcileError, reconcile
+from wisp.controller.kube import KubePort
+from wisp.controller.reconcile import ReconcileError, Reconciliation, reconcile
 from wisp.controller.settings import OperatorSettings
 from wisp.controller.status import Observed, PodTrouble, function_status, pod_trouble, status_changed
-from wisp.resources.names import FUNCTION_LABEL
+from wisp.resources.names import FUNCTION_LABEL, Names
 
 log = logging.getLogger("wisp.operator")
 
@@ -54,7 +54,7 @@ def _now() -> datetime.datetime:
 class FunctionSync:
     """Reconciles Functions and publishes their status; one per operator process."""
 
-    api: KubeApi
+    api: KubePort
     settings: OperatorSettings
     state: OperatorState = field(default_factory=OperatorState)
 
@@ -70,14 +70,15 @@ class FunctionSync:
             self._publish(body, Observed(generation, None, spec_error=str(exc)), previous)
             return
         observed: Observed
+        r = Reconciliation(fn=fn, api=self.api, settings=self.settings)
         try:
-            r = reconcile(fn, self.api, self.settings)
+            reconcile(r)
         except SpecError as exc:  # code too large for a ConfigMap
             observed = Observed(generation, None, spec_error=str(exc))
         except ReconcileError as exc:
             observed = Observed(
                 generation,
-                self.api.read("Deployment", namespace, name),
+                r.live("Deployment", Names.of(fn).deployment),
                 deploy_error=(exc.reason, exc.message),
             )
         except ApiException as exc:

@@ -1,0 +1,384 @@
+"""Reconcile and sync as tables over an in-memory Kubernetes port: each row says what exists,
+what fails, and which reads, writes and status follow. No API server: seconds, not minutes.
+
+The same behaviour against a real control plane is in test_operator.py.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from kubernetes.client.rest import ApiException
+
+from tests.controller.memory_kube import MemoryKube, Obj
+from wisp.api.function import parse_function
+from wisp.controller.settings import OperatorSettings
+from wisp.controller.sync import FunctionSync
+from wisp.resources import make_code_configmap, make_deployment, make_service
+
+NS = "ns"
+UID = "fn-uid"
+INLINE = {
+    "runtime": "python3.12",
+    "handler": "main.handler",
+    "code": {"inline": "def handler(e, c):\n  return 1\n"},
+}
+
+
+def function(generation: int = 1, **spec: Any) -> Obj:
+    return {
+        "apiVersion": "wisp.dev/v1alpha1",
+        "kind": "Function",
+        "metadata": {"name": "hello", "namespace": NS, "uid": UID, "generation": generation},
+        "spec": {**INLINE, **spec},
+    }
+
+
+def built(kind: str, replicas: int | None = None, owner: str = UID, **spec: Any) -> Obj:
+    """A child as wisp builds it (from a Function with ``spec``), as if created earlier."""
+    fn = parse_function(function(**spec))
+    obj = {
+        "ConfigMap": lambda: make_code_configmap(fn),
+        "Deployment": lambda: make_deployment(fn, replicas=replicas),
+        "Service": lambda: make_service(fn),
+    }[kind]()
+    assert obj is not None
+    obj = copy.deepcopy(obj)
+    obj["metadata"]["ownerReferences"][0]["uid"] = owner
+    obj["metadata"]["uid"] = f"{kind.lower()}-uid"
+    obj["metadata"]["generation"] = 1
+    return obj
+
+
+def with_bounds(obj: Obj, bounds: str) -> Obj:
+    obj["metadata"]["annotations"]["wisp.dev/scale-bounds"] = bounds
+    return obj
+
+
+def user_configmap(**data: str) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "user-code", "namespace": NS},
+        "data": data,
+    }
+
+
+ALL_IN_PLACE = (built("ConfigMap"), built("Deployment", replicas=2), built("Service"))
+CREATE_ALL = [
+    ("create", "ConfigMap", "hello-code"),
+    ("create", "Deployment", "hello"),
+    ("create", "Service", "hello"),
+]
+APPLY_ALL = [
+    ("apply", "ConfigMap", "hello-code"),
+    ("apply", "Deployment", "hello"),
+    ("apply", "Service", "hello"),
+]
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    spec: dict[str, Any] = field(default_factory=dict)
+    objects: tuple[Obj, ...] = ()
+    induce: tuple[tuple[str, str, int], ...] = ()  # (verb, kind, HTTP status)
+    want_writes: list[tuple[str, str, str]] = field(default_factory=list)
+    want_deployed: tuple[str, str] = ("True", "Deployed")
+    want_ready: tuple[str, str] | None = None
+    want_deployment_reads: int = 1
+    want_replicas: int | None = None  # the live Deployment's spec.replicas afterwards
+
+
+ROWS = [
+    Row(
+        "new Function: every child created, replicas only on the create",
+        want_writes=CREATE_ALL,
+        want_ready=("True", "ScaledToZero"),
+        want_replicas=0,
+    ),
+    Row(
+        "new Function with scale.min: created at min",
+        spec={"scale": {"min": 2}},
+        want_writes=CREATE_ALL,
+        want_replicas=2,
+    ),
+    Row(
+        "new Function pinned: created at spec.replicas",
+        spec={"replicas": 3, "scale": {"min": 1}},
+        want_writes=CREATE_ALL,
+        want_replicas=3,
+    ),
+    Row(
+        "everything in place: applied (no-op), replicas left to the autoscaler",
+        objects=ALL_IN_PLACE,
+        want_writes=APPLY_ALL,
+        want_replicas=2,
+    ),
+    Row(
+        "Deployment deleted by hand: created again, the rest applied",
+        objects=(built("ConfigMap"), built("Service")),
+        want_writes=[
+            ("apply", "ConfigMap", "hello-code"),
+            ("create", "Deployment", "hello"),
+            ("apply", "Service", "hello"),
+        ],
+    ),
+    Row(
+        "Deployment owned by someone else: refused, reported, not touched",
+        objects=(built("ConfigMap"), built("Deployment", replicas=1, owner="other")),
+        want_writes=[("apply", "ConfigMap", "hello-code")],
+        want_deployed=("False", "NotOwned"),
+    ),
+    Row(
+        "Service owned by someone else: refused after the Deployment",
+        objects=(built("Service", owner="other"),),
+        want_writes=[("create", "ConfigMap", "hello-code"), ("create", "Deployment", "hello")],
+        want_deployed=("False", "NotOwned"),
+    ),
+    Row(
+        "code moved to an image: our ConfigMap deleted",
+        spec={"code": {"image": "example/hello:1"}},
+        objects=(built("ConfigMap"),),
+        want_writes=[
+            ("delete", "ConfigMap", "hello-code"),
+            ("create", "Deployment", "hello"),
+            ("create", "Service", "hello"),
+        ],
+    ),
+    Row(
+        "code moved to an image: a ConfigMap we do not own is left alone",
+        spec={"code": {"image": "example/hello:1"}},
+        objects=(built("ConfigMap", owner="other"),),
+        want_writes=[("create", "Deployment", "hello"), ("create", "Service", "hello")],
+    ),
+    Row(
+        "configMapRef that does not exist: reported, nothing written",
+        spec={"code": {"configMapRef": {"name": "user-code"}}},
+        want_deployed=("False", "ConfigMapNotFound"),
+    ),
+    Row(
+        "configMapRef that exists: its files feed the Deployment",
+        spec={"code": {"configMapRef": {"name": "user-code"}}},
+        objects=(user_configmap(**{"main.py": "x", "requirements.txt": "requests"}),),
+        want_writes=[("create", "Deployment", "hello"), ("create", "Service", "hello")],
+    ),
+    Row(
+        "code too large for a ConfigMap: InvalidSpec, nothing read or written",
+        spec={"code": {"files": {"main.py": "x" * (1024 * 1024)}}},
+        want_deployed=("False", "InvalidSpec"),
+        want_deployment_reads=0,
+    ),
+    Row(
+        "spec the parser refuses: InvalidSpec, nothing read or written",
+        spec={"memory": "1Mi"},
+        want_deployed=("False", "InvalidSpec"),
+        want_deployment_reads=0,
+    ),
+    Row(
+        "scale.max lowered below the current replicas: clamped once",
+        spec={"scale": {"max": 3}},
+        objects=(built("ConfigMap"), with_bounds(built("Deployment", replicas=8), "0-20"), built("Service")),
+        want_writes=[
+            ("apply", "ConfigMap", "hello-code"),
+            ("scale", "Deployment", "hello"),
+            ("apply", "Deployment", "hello"),
+            ("apply", "Service", "hello"),
+        ],
+        want_replicas=3,
+    ),
+    Row(
+        "bounds changed but the replicas fit: not scaled",
+        spec={"scale": {"max": 30}},
+        objects=(built("ConfigMap"), with_bounds(built("Deployment", replicas=8), "0-20"), built("Service")),
+        want_writes=APPLY_ALL,
+        want_replicas=8,
+    ),
+    Row(
+        "pinned replicas: scaled to them",
+        spec={"replicas": 4},
+        objects=(built("ConfigMap"), with_bounds(built("Deployment", replicas=1), "0-20"), built("Service")),
+        want_writes=[
+            ("apply", "ConfigMap", "hello-code"),
+            ("scale", "Deployment", "hello"),
+            ("apply", "Deployment", "hello"),
+            ("apply", "Service", "hello"),
+        ],
+        want_replicas=4,
+    ),
+    Row(
+        "the API refuses the Deployment (422): Invalid, in status",
+        induce=(("create", "Deployment", 422),),
+        want_writes=[("create", "ConfigMap", "hello-code"), ("create", "Deployment", "hello")],
+        want_deployed=("False", "Invalid"),
+    ),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
+def test_sync_function(row: Row) -> None:
+    kube = MemoryKube()
+    for obj in row.objects:
+        kube.add(obj)
+    for verb, kind, status in row.induce:
+        kube.fail(verb, kind, status)
+    body = function(**row.spec)
+    kube.add(body)
+
+    FunctionSync(kube, OperatorSettings()).sync_function(copy.deepcopy(body))
+
+    assert kube.writes() == row.want_writes
+    assert kube.count("read", "Deployment") == row.want_deployment_reads
+    (status,) = kube.statuses()
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert conditions["Deployed"] == row.want_deployed
+    if row.want_ready is not None:
+        assert conditions["Ready"] == row.want_ready
+    assert status["observedGeneration"] == 1
+    assert status["url"] == "http://wisp-gateway.wisp-system.svc.cluster.local/function/hello.ns"
+    if row.want_replicas is not None:
+        live = kube.get("Deployment", NS, "hello")
+        assert live is not None and live["spec"]["replicas"] == row.want_replicas
+
+
+def test_creates_carry_replicas_and_applies_never_do() -> None:
+    kube = MemoryKube().add(function())
+    sync = FunctionSync(kube, OperatorSettings())
+    sync.sync_function(function())
+    sync.sync_function(function())
+    deployment_writes = [c for c in kube.calls if c.kind == "Deployment" and c.verb in ("create", "apply")]
+    assert [c.verb for c in deployment_writes] == ["create", "apply"]
+    create, apply = (c.detail for c in deployment_writes)
+    assert create["spec"]["replicas"] == 0 and "replicas" not in apply["spec"]
+    assert {**create, "spec": {k: v for k, v in create["spec"].items() if k != "replicas"}} == apply
+
+
+def test_dependencies_in_a_referenced_configmap_add_the_install_step() -> None:
+    kube = MemoryKube().add(user_configmap(**{"main.py": "x", "requirements.txt": "requests"}))
+    body = function(code={"configMapRef": {"name": "user-code"}})
+    FunctionSync(kube, OperatorSettings()).sync_function(body)
+    (create,) = [c.detail for c in kube.calls if c.verb == "create" and c.kind == "Deployment"]
+    assert [c["name"] for c in create["spec"]["template"]["spec"]["initContainers"]] == [
+        "install-dependencies"
+    ]
+
+
+def test_a_create_race_lost_is_an_update() -> None:
+    """Another replica created the Deployment between our read and our create (409)."""
+    kube = MemoryKube()
+    real_create = kube.create
+
+    def racing_create(manifest: Any) -> Obj:
+        if manifest["kind"] == "Deployment":
+            kube.add(built("Deployment", replicas=1))
+        return real_create(manifest)
+
+    kube.create = racing_create  # type: ignore[method-assign]
+    FunctionSync(kube, OperatorSettings()).sync_function(function())
+    assert kube.writes() == [
+        ("create", "ConfigMap", "hello-code"),
+        ("create", "Deployment", "hello"),
+        ("apply", "Deployment", "hello"),
+        ("create", "Service", "hello"),
+    ]
+    assert kube.count("read", "Deployment") == 2  # the second read is the race's
+
+
+def test_an_api_error_other_than_invalid_is_raised_for_kopf_to_retry() -> None:
+    kube = MemoryKube().fail("apply", "Service", 500).add(built("Service"))
+    with pytest.raises(ApiException) as caught:
+        FunctionSync(kube, OperatorSettings()).sync_function(function())
+    assert caught.value.status == 500
+    assert kube.statuses() == []
+
+
+def test_events_once_per_action_and_per_transition() -> None:
+    kube = MemoryKube().add(function())
+    sync = FunctionSync(kube, OperatorSettings())
+    sync.sync_function(function())
+    first = kube.events()
+    assert first == [
+        "Normal Reconciled: created ConfigMap hello-code",
+        "Normal Reconciled: created Deployment hello",
+        "Normal Reconciled: created Service hello",
+        "Normal Deployed: ConfigMap, Deployment and Service are in place",
+    ]
+    fresh = kube.get("Function", NS, "hello")
+    assert fresh is not None
+    sync.sync_function(fresh)
+    assert kube.events() == first  # nothing changed: no Event, no status write
+    assert len(kube.statuses()) == 1
+
+
+@dataclass(frozen=True)
+class DeploymentRow:
+    name: str
+    generation_seen: int | None  # what the operator last applied; None: never
+    live_generation: int
+    deleted: bool = False
+    want_reconcile: bool = False
+
+
+DEPLOYMENT_ROWS = [
+    DeploymentRow("our own apply echoed back: status only", generation_seen=1, live_generation=1),
+    DeploymentRow(
+        "spec edited by hand: re-applied", generation_seen=1, live_generation=2, want_reconcile=True
+    ),
+    DeploymentRow(
+        "never applied by this process: re-applied",
+        generation_seen=None,
+        live_generation=1,
+        want_reconcile=True,
+    ),
+    DeploymentRow(
+        "deleted: re-created", generation_seen=1, live_generation=1, deleted=True, want_reconcile=True
+    ),
+]
+
+
+@pytest.mark.parametrize("row", DEPLOYMENT_ROWS, ids=[r.name for r in DEPLOYMENT_ROWS])
+def test_on_deployment(row: DeploymentRow) -> None:
+    kube = MemoryKube().add(function())
+    for obj in ALL_IN_PLACE:
+        kube.add(obj)
+    sync = FunctionSync(kube, OperatorSettings())
+    deployment = built("Deployment", replicas=2)
+    deployment["metadata"]["generation"] = row.live_generation
+    deployment["status"] = {"replicas": 2, "readyReplicas": 2, "observedGeneration": row.live_generation}
+    if row.generation_seen is not None:
+        sync.state.applied_generation["deployment-uid"] = row.generation_seen
+
+    sync.on_deployment(function(), deployment, deleted=row.deleted)
+
+    assert bool(kube.writes()) == row.want_reconcile
+    if not row.want_reconcile:
+        (status,) = kube.statuses()
+        assert status["readyReplicas"] == 2
+        assert {c["type"]: c["reason"] for c in status["conditions"]}["Ready"] == "Ready"
+
+
+def test_a_stuck_pod_makes_the_function_not_ready_and_recovery_clears_it() -> None:
+    kube = MemoryKube().add(function())
+    deployment = built("Deployment", replicas=1)
+    deployment["status"] = {"replicas": 1, "readyReplicas": 0, "observedGeneration": 1}
+    kube.add(deployment)
+    sync = FunctionSync(kube, OperatorSettings())
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "hello-1", "namespace": NS, "labels": {"wisp.dev/function": "hello"}},
+        "status": {
+            "containerStatuses": [{"state": {"waiting": {"reason": "CrashLoopBackOff", "message": "boom"}}}]
+        },
+    }
+    sync.on_pod(function(), pod, deleted=False)
+    ready = {c["type"]: c for c in kube.statuses()[-1]["conditions"]}["Ready"]
+    assert (ready["status"], ready["reason"], ready["message"]) == ("False", "CrashLoopBackOff", "boom")
+
+    sync.on_pod(function(), pod, deleted=False)  # the same trouble again: nothing to say
+    assert len(kube.statuses()) == 1
+
+    sync.on_pod(function(), pod, deleted=True)
+    assert {c["type"]: c["reason"] for c in kube.statuses()[-1]["conditions"]}["Ready"] == "Starting"
