@@ -8,7 +8,14 @@ under ``runtime-images/`` next to the ``wisp`` package or in ``WISP_RUNTIME_IMAG
 
 Readiness is read, not polled: wisp's runtimes print one ``wisp.runtime.listening`` JSON line
 with the bound port once they listen (so port 0 works). Runtimes that do not announce themselves
-are polled on ``/healthz``. Every child gets its own process group and is killed by the kernel
+are polled on ``/healthz``.
+
+A runtime's environment is explicit, never the launching process's: the basics a program
+needs (``PATH``, ``HOME``, locale, time zone, temporary directory; ``base_environment``), the
+runtime's own ``PYTHONPATH``, the spec's env (the function's variables and the runtime contract's
+``WISP_*``) and nothing else, so the platform's secrets (``WISP_ADMIN_TOKEN``, cloud
+credentials) never reach user code. The dependency step also gets what package managers read
+(proxies, index settings, CA bundles). Every child gets its own process group and is killed by the kernel
 if the thread that started it dies (``PR_SET_PDEATHSIG``), so a crashed ``wisp dev`` or test run
 leaves no runtime behind.
 """
@@ -36,6 +43,32 @@ LogSink = str | os.PathLike[str] | Callable[[str], None] | None
 
 _PR_SET_PDEATHSIG = 1
 _TAIL_LINES = 40
+
+# What a runtime takes from the environment that starts it (Lambda's own list is much the same).
+RUNTIME_BASICS = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "LD_LIBRARY_PATH", "JAVA_HOME"}
+)
+_BASIC_PREFIXES = ("LC_",)
+# What a dependency install also needs: proxies, package indexes, certificates, caches.
+INSTALL_BASICS = frozenset(
+    {
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "all_proxy",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+        "XDG_CACHE_HOME",
+        "XDG_CONFIG_HOME",
+    }
+)
+_INSTALL_PREFIXES = ("PIP_", "UV_", "NPM_CONFIG_", "npm_config_")
 
 
 class LaunchError(RuntimeError):
@@ -112,6 +145,15 @@ def _java_command() -> list[str]:
 
 def _announces_listening(runtime: Runtime) -> bool:
     return runtime.language in ("python", "node", "java")
+
+
+def base_environment(environ: Mapping[str, str] | None = None, *, install: bool = False) -> dict[str, str]:
+    """The variables of ``environ`` (default ``os.environ``) a runtime (or, with ``install``,
+    its dependency step) may see: an allow-list, so nothing else of the platform's leaks."""
+    source = os.environ if environ is None else environ
+    names = RUNTIME_BASICS | INSTALL_BASICS if install else RUNTIME_BASICS
+    prefixes = _BASIC_PREFIXES + _INSTALL_PREFIXES if install else _BASIC_PREFIXES
+    return {k: v for k, v in source.items() if k in names or k.startswith(prefixes)}
 
 
 def _language_env(runtime: Runtime) -> dict[str, str]:
@@ -332,7 +374,7 @@ async def start_runtime(spec: LaunchSpec) -> RuntimeProcess:
     if port == 0 and not _announces_listening(spec.runtime):
         port = _free_port(spec.host)
     code_dir = _absolute(spec.code_dir)
-    env = {**os.environ, **_language_env(spec.runtime), **spec.env}
+    env = {**base_environment(), **_language_env(spec.runtime), **spec.env}
     env.update(WISP_CODE_DIR=code_dir, WISP_HOST=spec.host, WISP_PORT=str(port))
     process = await _spawn(command, env, _existing_dir(code_dir))
     return RuntimeProcess(spec, process, port)
@@ -363,7 +405,7 @@ async def install_dependencies(
     command = dependencies_command(runtime)
     if command is None:
         return
-    full_env = {**os.environ, **_language_env(runtime), **(env or {})}
+    full_env = {**base_environment(install=True), **_language_env(runtime), **(env or {})}
     full_env.update(WISP_CODE_DIR=_absolute(code_dir), WISP_DEPS_DIR=_absolute(deps_dir))
     process = await _spawn(command, full_env, None)
     lines = _Lines(log_sink)

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.support.wait import eventually
 from wisp.api.trigger import Trigger
 from wisp.cli.source import FunctionSource, load_file
 from wisp.dev.backend import LocalBackend, LocalSettings
+from wisp.dev.prewarm import ForkServer
 from wisp.dev.workspace import Workspace, prepare
 from wisp.gateway.backend import Endpoint, FunctionInfo
 
@@ -61,6 +63,8 @@ async def backend() -> AsyncIterator[LocalBackend]:
     local = LocalBackend(LocalSettings(stop_grace=2.0))
     yield local
     await local.stop()
+    if local.fork_server is not None:
+        await local.fork_server.stop()
 
 
 def serve(backend: LocalBackend, source: FunctionSource, tmp_path: Path) -> None:
@@ -79,3 +83,53 @@ async def test_replicas_started_before_the_gateway_attached_are_routable(
     await backend.start(gateway)
     assert gateway.is_synced
     assert len(gateway.endpoints.get(source.key, ())) == 1
+
+
+async def call(backend: LocalBackend, key: str, event: object = None) -> tuple[int, object]:
+    endpoint = await eventually(
+        lambda: next((r.endpoint for r in backend.functions[key].replicas if r.endpoint), None)
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"http://{endpoint.address}/", json=event or {}) as response,
+    ):
+        return response.status, await response.json()
+
+
+ENVIRONMENT = """
+import os
+def handler(event, context):
+    with open("/proc/self/environ", "rb") as f:
+        initial = [item.split(b"=", 1)[0].decode() for item in f.read().split(b"\\0") if item]
+    return {"env": dict(os.environ), "initial": initial}
+"""
+
+
+@pytest.mark.parametrize("prewarm", [False, True], ids=["fresh", "forked"])
+async def test_runtimes_get_an_explicit_environment_without_the_platforms_secrets(
+    backend: LocalBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prewarm: bool
+) -> None:
+    monkeypatch.setenv("WISP_ADMIN_TOKEN", "s3cret")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "also-secret")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    if prewarm:
+        backend.fork_server = ForkServer()
+        await backend.fork_server.start()
+    source = function_file(
+        tmp_path,
+        ENVIRONMENT,
+        spec="  scale: {min: 1}\n  env: [{name: GREETING, value: hi}]\n",
+    )
+    serve(backend, source, tmp_path)
+    gateway = Recorder()
+    await backend.start(gateway)
+    status, body = await call(backend, source.key)
+    assert status == 200, body
+    assert isinstance(body, dict)
+    env, initial = body["env"], body["initial"]
+    assert env["GREETING"] == "hi"  # the function's own env
+    assert env["WISP_FUNCTION_NAME"] == "fn" and env["WISP_MEMORY_MB"]  # the runtime contract
+    assert env["LANG"] == "C.UTF-8" and "PATH" in env  # the basics
+    for leaked in ("WISP_ADMIN_TOKEN", "AWS_SECRET_ACCESS_KEY"):
+        assert leaked not in env
+        assert leaked not in initial  # not even in the process's initial environment block

@@ -23,7 +23,7 @@ from typing import Any
 
 from wisp.api.contract import LISTENING_EVENT
 from wisp.dev.children import die_with_parent, stop_child
-from wisp.launcher import LaunchError, LaunchSpec, Readiness, runtime_images_dir
+from wisp.launcher import LaunchError, LaunchSpec, Readiness, base_environment, runtime_images_dir
 
 _TAIL = 40
 
@@ -33,11 +33,18 @@ class ForkServer:
         self._dir = tempfile.TemporaryDirectory(prefix="wisp-dev-fork-")
         self.path = os.path.join(self._dir.name, "fork.sock")
         self.process: subprocess.Popen[bytes] | None = None
+        self._pythonpath = ""
 
     async def start(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         python_dir = str(runtime_images_dir() / "python")
         existing = os.environ.get("PYTHONPATH")
-        env = {**os.environ, "PYTHONPATH": f"{python_dir}{os.pathsep}{existing}" if existing else python_dir}
+        # Forked runtimes start from this process's memory, including its initial environment
+        # block (``/proc/<pid>/environ``): it holds only what a runtime may see.
+        env = {
+            **base_environment(),
+            "PYTHONPATH": f"{python_dir}{os.pathsep}{existing}" if existing else python_dir,
+        }
+        self._pythonpath = env["PYTHONPATH"]
         self.process = subprocess.Popen(  # noqa: ASYNC220 - returns at once; readiness awaited below
             [sys.executable, "-m", "wisp.dev.forkserver", self.path],
             stdin=subprocess.DEVNULL,
@@ -64,7 +71,8 @@ class ForkServer:
     async def launch(self, spec: LaunchSpec) -> ForkedRuntime:
         code_dir = os.path.abspath(spec.code_dir)  # noqa: ASYNC240 - no I/O
         env = {
-            **os.environ,
+            **base_environment(),
+            "PYTHONPATH": self._pythonpath,
             **spec.env,
             "WISP_CODE_DIR": code_dir,
             "WISP_HOST": spec.host,
