@@ -4,8 +4,10 @@ Two loops per consumer. The reader fetches new deliveries while fewer than ``max
 are owned (a backlog never floods the function). The maintenance loop moves due retries onto
 the retry stream, renews the leases of deliveries still being worked on, takes over deliveries
 that a dead consumer abandoned (visibility timeout), and refreshes the pending gauge. A broker
-outage pauses both loops with a growing backoff; deliveries being settled wait for it to come
-back, or stay pending and are reclaimed later: nothing is acknowledged that did not succeed.
+outage (unreachable, or up but refusing writes: out of memory, read-only) pauses both loops with
+a growing backoff; deliveries being settled wait for it to come back, or stay pending and are
+reclaimed later: nothing is acknowledged that did not succeed. An outage is logged once per
+consumer when it starts and once when it ends, not on every retry.
 """
 
 from __future__ import annotations
@@ -97,6 +99,9 @@ class Consumer:
         self._room.set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        # The steps failing for want of the broker (read, maintain, settle): an outage starts when
+        # the first fails and ends when none does; reads can work while writes are refused.
+        self._failing: set[str] = set()
         self._runner: asyncio.Task[None] | None = None
         self.backlog = Backlog()
         # Labelled metric children, looked up once (``labels()`` costs a lock per call).
@@ -129,7 +134,8 @@ class Consumer:
                 await self.subscription.prepare()
                 break
             except BrokerUnavailable as exc:
-                await self._pause(backoff, exc)
+                await self._pause(backoff, exc, "prepare")
+        self._works("prepare")
         maintenance = asyncio.create_task(self._maintain())
         try:
             await self._read()
@@ -150,13 +156,14 @@ class Consumer:
                     min(self.config.batch_size, free), settings.read_block
                 )
             except BrokerUnavailable as exc:
-                await self._pause(backoff, exc)
+                await self._pause(backoff, exc, "read")
                 continue
             except Exception as exc:
                 log.exception("%s: reading failed", self.config.label)
-                await self._pause(backoff, exc)
+                await self._pause(backoff, exc, "read")
                 continue
             backoff.reset()
+            self._works("read")
             for delivery in deliveries:
                 self._dispatch(delivery)
 
@@ -181,12 +188,13 @@ class Consumer:
                     metrics.PENDING.labels(self.config.label).set(self.backlog.total)
                     last_gauge = now
                 backoff.reset()
+                self._works("maintain")
                 await asyncio.sleep(settings.poll_interval)
             except BrokerUnavailable as exc:
-                await self._pause(backoff, exc)
+                await self._pause(backoff, exc, "maintain")
             except Exception as exc:
                 log.exception("%s: maintenance failed", self.config.label)
-                await self._pause(backoff, exc)
+                await self._pause(backoff, exc, "maintain")
 
     def _dispatch(self, delivery: Delivery) -> None:
         key = (delivery.stream, delivery.entry_id)
@@ -243,11 +251,12 @@ class Consumer:
         while True:
             try:
                 await self._apply(delivery, decision, error, record)
+                self._works("settle")
                 break
             except BrokerUnavailable as exc:
                 if self._stopping:
                     return  # stays pending; reclaimed after the visibility timeout
-                await self._pause(backoff, exc)
+                await self._pause(backoff, exc, "settle")
         if decision.outcome is Outcome.ACKED:
             self._acked.inc()
             return
@@ -288,7 +297,22 @@ class Consumer:
         settings = self.config.delivery
         return Backoff(settings.reconnect_initial, settings.reconnect_max)
 
-    async def _pause(self, backoff: Backoff, exc: Exception) -> None:
+    async def _pause(self, backoff: Backoff, exc: Exception, step: str) -> None:
         delay = backoff.next()
-        log.warning("%s: %s; retrying in %.1fs", self.config.label, exc, delay)
+        if self._failing:
+            log.debug("%s: %s still failing: %s; retrying in %.1fs", self.config.label, step, exc, delay)
+        else:
+            log.warning(
+                "%s: %s; pausing, retrying with backoff (up to %.1fs) until it works again",
+                self.config.label,
+                exc,
+                self.config.delivery.reconnect_max,
+            )
+        self._failing.add(step)
         await asyncio.sleep(delay)
+
+    def _works(self, step: str) -> None:
+        if step in self._failing:
+            self._failing.discard(step)
+            if not self._failing:
+                log.info("%s: the broker works again; resuming", self.config.label)

@@ -1,7 +1,8 @@
 """Lua scripts for the steps that must be atomic in Redis (one replica wins, nothing half-done).
 
-* ``PROMOTE``: move due re-deliveries from the delayed set onto the private retry stream. ZREM
-  decides which replica moves an entry, so each is re-delivered once.
+* ``PROMOTE``: move due re-deliveries from the delayed set onto the private retry stream. The
+  script runs alone, so each entry is moved once; XADD comes before ZREM/DEL because a script is
+  not rolled back: if Redis refuses the XADD (out of memory), the entry stays delayed, not lost.
 * ``RENEW``: reset the idle time of deliveries this consumer still owns (XCLAIM JUSTID does not
   count a delivery), so long calls are not reclaimed; entries another consumer already took
   over are left alone.
@@ -22,15 +23,14 @@ PROMOTE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local moved = 0
 for _, member in ipairs(due) do
-  if redis.call('ZREM', KEYS[1], member) == 1 then
-    local entry = ARGV[3] .. member
-    local fields = redis.call('HGETALL', entry)
-    if #fields > 0 then
-      redis.call('XADD', KEYS[2], '*', unpack(fields))
-      moved = moved + 1
-    end
-    redis.call('DEL', entry)
+  local entry = ARGV[3] .. member
+  local fields = redis.call('HGETALL', entry)
+  if #fields > 0 then
+    redis.call('XADD', KEYS[2], '*', unpack(fields))
+    moved = moved + 1
   end
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('DEL', entry)
 end
 return moved
 """

@@ -4,7 +4,9 @@
 shifts follow the zone's rules). ``Scheduler`` keeps, per trigger, the last instant it looked at;
 ``fire_due(now)`` enqueues every tick since then through the async path, where a tick key in the
 broker (``SET NX``, atomically with the enqueue) lets exactly one replica win. Ticks older than
-the misfire grace (all replicas were down) are skipped rather than fired late.
+the misfire grace (all replicas were down) are skipped rather than fired late. A tick the broker
+refused (unreachable, out of memory) is tried again with a growing backoff, well within the
+grace, and the outage is logged once when it starts and once when it ends.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from croniter import croniter
 from wisp.api.trigger import Trigger
 from wisp.queue import metrics, names
 from wisp.queue.broker import BrokerUnavailable
+from wisp.queue.consumer import Backoff
 from wisp.queue.events import schedule_event_body
 from wisp.queue.invocations import AsyncInvocations, rfc3339
 from wisp.queue.settings import DeliverySettings
@@ -64,6 +67,9 @@ class Scheduler:
         self._triggers: dict[str, Trigger] = {}
         self._checked: dict[str, datetime] = {}
         self._changed = asyncio.Event()
+        self._backoff = Backoff(settings.reconnect_initial, settings.reconnect_max)
+        # Seconds until refused ticks are tried again; None while the broker takes them.
+        self.retry_in: float | None = None
 
     def update(self, triggers: Iterable[Trigger]) -> None:
         """Replace the set of schedule triggers; a new one fires from its next tick on."""
@@ -88,6 +94,7 @@ class Scheduler:
     async def fire_due(self, now: datetime) -> list[str]:
         """Enqueue the ticks due by ``now``; returns the tick ids this instance enqueued."""
         fired = []
+        refused: BrokerUnavailable | None = None
         grace = timedelta(seconds=self._settings.misfire_grace)
         for key, trigger in list(self._triggers.items()):
             schedule = trigger.schedule
@@ -102,13 +109,27 @@ class Scheduler:
                         metrics.SCHEDULE_TICKS.labels(key).inc()
                         fired.append(tick_id)
             except BrokerUnavailable as exc:
-                log.warning("schedule %s: cannot enqueue (%s); will retry", key, exc)
+                refused = exc
                 continue  # keep the old checkpoint: the tick is retried within the grace
             self._checked[key] = now
+        self._note_outcome(refused)
         return fired
 
+    def _note_outcome(self, refused: BrokerUnavailable | None) -> None:
+        if refused is None:
+            if self.retry_in is not None:
+                log.info("schedules: the broker takes ticks again")
+            self.retry_in = None
+            self._backoff.reset()
+            return
+        if self.retry_in is None:
+            log.warning("schedules: cannot enqueue ticks (%s); retrying with backoff", refused)
+        else:
+            log.debug("schedules: still cannot enqueue ticks (%s)", refused)
+        self.retry_in = self._backoff.next()
+
     def seconds_to_next_tick(self, now: datetime) -> float:
-        waits = [LONGEST_SLEEP]
+        waits = [LONGEST_SLEEP if self.retry_in is None else self.retry_in]
         for trigger in self._triggers.values():
             assert trigger.schedule is not None
             tick = next_tick(trigger.schedule.cron, trigger.schedule.timezone, now)

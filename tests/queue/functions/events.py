@@ -42,3 +42,13 @@ def slow(event, context):
 
 def noop(event, context):
     return None
+
+
+def gated(event, context):
+    """Answers once the file $GATE_FILE exists: the test decides when a call ends."""
+    _record("start", event)
+    gate = Path(os.environ["GATE_FILE"])
+    while not gate.exists():
+        time.sleep(0.01)
+    _record("done", event)
+    return {"ok": True}
