@@ -6,7 +6,7 @@ that applies them), ``controller`` (the kopf operator), ``gateway`` (data plane)
 (events over Redis Streams), ``cli`` (the ``wisp`` command).
 """
 
+from wisp.api.names import API_VERSION, GROUP, VERSION
+
+__all__ = ["API_VERSION", "GROUP", "VERSION", "__version__"]
 __version__ = "0.1.0"
-GROUP = "wisp.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"

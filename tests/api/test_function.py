@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from wisp.api import parse_function, parse_trigger
-from wisp.api.function import Runtime, ScaleMetric, SpecError, handler_source_file
+from wisp.api.function import Runtime, SpecError, handler_source_file
 from wisp.api.quantities import parse_duration
 
 
@@ -17,12 +17,10 @@ def fn(**spec: Any) -> dict[str, Any]:
     return {"metadata": {"name": "f"}, "spec": body}
 
 
-def test_defaults_match_the_crd() -> None:
+def test_unset_namespace_access_and_replicas() -> None:
+    """Defaults that are no CRD default (the CRD's are compared in test_defaults.py)."""
     parsed = parse_function(fn())
     assert parsed.namespace == "default"
-    assert parsed.spec.memory_mib == 256 and parsed.spec.timeout == 30 and parsed.spec.concurrency == 100
-    assert parsed.spec.scale.min == 0 and parsed.spec.scale.max == 20 and parsed.spec.scale.target == 10
-    assert parsed.spec.scale.metric is ScaleMetric.CONCURRENCY and parsed.spec.scale.idle_timeout == 60
     assert parsed.spec.access.public is None and parsed.spec.replicas is None
 
 

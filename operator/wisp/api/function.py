@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wisp.api.defaults import FUNCTION_DEFAULTS as DEFAULTS
+from wisp.api.names import function_key
 from wisp.api.quantities import (
     cpu_millis_for_memory,
     parse_cpu_millis,
@@ -67,13 +69,17 @@ class ScaleMetric(enum.Enum):
     RPS = "rps"
 
 
+_DEFAULT_METRIC = ScaleMetric(DEFAULTS.scale_metric)
+_DEFAULT_MEMORY_MIB = parse_memory_mib(DEFAULTS.memory)
+
+
 @dataclass(frozen=True)
 class ScaleSpec:
-    min: int = 0
-    max: int = 20
-    metric: ScaleMetric = ScaleMetric.CONCURRENCY
-    target: int = 10
-    idle_timeout: float = 60.0
+    min: int = DEFAULTS.scale_min
+    max: int = DEFAULTS.scale_max
+    metric: ScaleMetric = _DEFAULT_METRIC
+    target: int = DEFAULTS.scale_target
+    idle_timeout: float = parse_duration(DEFAULTS.scale_idle_timeout)
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,7 @@ class AccessSpec:
     public: bool | None = None
     token_secrets: tuple[SecretKey, ...] = ()
     hmac_secret: SecretKey | None = None
-    hmac_tolerance: float = 300.0
+    hmac_tolerance: float = parse_duration(DEFAULTS.hmac_tolerance)
     rate_limit: RateLimit | None = None
 
 
@@ -122,15 +128,15 @@ class FunctionSpec:
     handler: str
     code: CodeSpec
     env: tuple[Mapping[str, Any], ...] = ()
-    memory: str = "256Mi"
-    memory_mib: int = 256
-    cpu_millis: int = 145
+    memory: str = DEFAULTS.memory
+    memory_mib: int = _DEFAULT_MEMORY_MIB
+    cpu_millis: int = cpu_millis_for_memory(_DEFAULT_MEMORY_MIB)
     cpu_explicit: bool = False
-    timeout: float = 30.0
-    concurrency: int = 100
+    timeout: float = parse_duration(DEFAULTS.timeout)
+    concurrency: int = DEFAULTS.concurrency
     replicas: int | None = None
     scale: ScaleSpec = field(default_factory=ScaleSpec)
-    stack_traces: bool = False
+    stack_traces: bool = DEFAULTS.stack_traces
     access: AccessSpec = field(default_factory=AccessSpec)
 
     def code_files(self) -> dict[str, str]:
@@ -153,7 +159,7 @@ class Function:
     @property
     def key(self) -> str:
         """``name.namespace``: how the gateway's routes and metrics name a function."""
-        return f"{self.name}.{self.namespace}"
+        return function_key(self.name, self.namespace)
 
 
 def handler_source_file(runtime: Runtime, handler: str) -> str:
@@ -234,7 +240,7 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
         handler = _typed(_require(spec, "handler", "spec"), str, "spec.handler", "a string")
         _check_handler(runtime, handler)
 
-    memory = _typed(spec.get("memory", "256Mi"), str, "spec.memory", "a quantity such as 256Mi")
+    memory = _typed(spec.get("memory", DEFAULTS.memory), str, "spec.memory", "a quantity such as 256Mi")
     try:
         memory_mib = parse_memory_mib(memory)
     except ValueError as exc:
@@ -253,12 +259,14 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
     else:
         cpu_millis = cpu_millis_for_memory(memory_mib)
 
-    timeout = _duration_in(spec.get("timeout", "30s"), "spec.timeout", 1, 900, "1s", "15m")
-    concurrency = _int_in(spec.get("concurrency", 100), "spec.concurrency", 1, 1000)
+    timeout = _duration_in(spec.get("timeout", DEFAULTS.timeout), "spec.timeout", 1, 900, "1s", "15m")
+    concurrency = _int_in(spec.get("concurrency", DEFAULTS.concurrency), "spec.concurrency", 1, 1000)
     replicas = spec.get("replicas")
     if replicas is not None:
         replicas = _int_in(replicas, "spec.replicas", 0, 1000)
-    stack_traces = _typed(spec.get("stackTraces", False), bool, "spec.stackTraces", "a boolean")
+    stack_traces = _typed(
+        spec.get("stackTraces", DEFAULTS.stack_traces), bool, "spec.stackTraces", "a boolean"
+    )
 
     return FunctionSpec(
         runtime=runtime,
@@ -340,16 +348,18 @@ def _parse_env(env: Any) -> tuple[Mapping[str, Any], ...]:
 
 def _parse_scale(scale: Any) -> ScaleSpec:
     _typed(scale, Mapping, "spec.scale", "an object")
-    lo = _int_in(scale.get("min", 0), "spec.scale.min", 0, 1000)
-    hi = _int_in(scale.get("max", 20), "spec.scale.max", 1, 1000)
+    lo = _int_in(scale.get("min", DEFAULTS.scale_min), "spec.scale.min", 0, 1000)
+    hi = _int_in(scale.get("max", DEFAULTS.scale_max), "spec.scale.max", 1, 1000)
     if lo > hi:
         raise SpecError("spec.scale.min", f"must not be greater than spec.scale.max ({lo} > {hi})")
     try:
-        metric = ScaleMetric(scale.get("metric", "concurrency"))
+        metric = ScaleMetric(scale.get("metric", DEFAULTS.scale_metric))
     except ValueError:
         raise SpecError("spec.scale.metric", "Unsupported value: one of concurrency, rps") from None
-    target = _int_in(scale.get("target", 10), "spec.scale.target", 1, 10000)
-    idle = _duration_in(scale.get("idleTimeout", "60s"), "spec.scale.idleTimeout", 1, 86400, "1s", "24h")
+    target = _int_in(scale.get("target", DEFAULTS.scale_target), "spec.scale.target", 1, 10000)
+    idle = _duration_in(
+        scale.get("idleTimeout", DEFAULTS.scale_idle_timeout), "spec.scale.idleTimeout", 1, 86400, "1s", "24h"
+    )
     return ScaleSpec(min=lo, max=hi, metric=metric, target=target, idle_timeout=idle)
 
 
@@ -367,15 +377,20 @@ def _parse_access(access: Any) -> AccessSpec:
     if public is not None:
         _typed(public, bool, "spec.access.public", "a boolean")
     tokens = tuple(
-        _secret_key(t, f"spec.access.tokenSecrets[{i}]", "token")
+        _secret_key(t, f"spec.access.tokenSecrets[{i}]", DEFAULTS.token_secret_key)
         for i, t in enumerate(access.get("tokenSecrets") or [])
     )
     hmac = access.get("hmacSecret")
-    hmac_secret = _secret_key(hmac, "spec.access.hmacSecret", "key") if hmac else None
-    tolerance = 300.0
+    hmac_secret = _secret_key(hmac, "spec.access.hmacSecret", DEFAULTS.hmac_secret_key) if hmac else None
+    tolerance = AccessSpec.hmac_tolerance
     if hmac:
         tolerance = _duration_in(
-            hmac.get("tolerance", "5m"), "spec.access.hmacSecret.tolerance", 1, 86400, "1s", "24h"
+            hmac.get("tolerance", DEFAULTS.hmac_tolerance),
+            "spec.access.hmacSecret.tolerance",
+            1,
+            86400,
+            "1s",
+            "24h",
         )
     rate = access.get("rateLimit")
     rate_limit = None

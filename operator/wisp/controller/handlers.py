@@ -14,20 +14,20 @@ from typing import Any
 
 import kopf
 
-from wisp import GROUP, VERSION
+from wisp.api import names
+from wisp.api.names import FUNCTION_LABEL, GROUP, VERSION
 from wisp.controller import binding
 from wisp.controller.sync import FunctionSync
-from wisp.resources.names import FUNCTION_LABEL
 
-FUNCTIONS = (GROUP, VERSION, "functions")
-TRIGGERS = (GROUP, VERSION, "triggers")
+FUNCTIONS = (GROUP, VERSION, names.FUNCTIONS)
+TRIGGERS = (GROUP, VERSION, names.TRIGGERS)
 
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="wisp.dev")
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="wisp.dev", key="last-handled-configuration"
+        prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING  # our own Events say what was done
     settings.execution.max_workers = 8

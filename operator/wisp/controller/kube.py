@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from wisp import GROUP, VERSION
+from wisp.api.names import API_VERSION, FUNCTIONS, GROUP, TRIGGERS, VERSION
 
 FIELD_MANAGER = "wisp-operator"
 CREATE_MANAGER = "wisp-operator-create"
@@ -132,7 +132,7 @@ class KubeApi:
 
     def get_function(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "functions", name)  # type: ignore[no-any-return]
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, FUNCTIONS, name)  # type: ignore[no-any-return]
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -140,7 +140,7 @@ class KubeApi:
 
     def get_trigger(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "triggers", name)  # type: ignore[no-any-return]
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, TRIGGERS, name)  # type: ignore[no-any-return]
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -155,14 +155,14 @@ class KubeApi:
         body = {
             "metadata": {"generateName": f"{meta.get('name', 'wisp')}-", "namespace": meta.get("namespace")},
             "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "reportingController": "wisp.dev/operator",
+            "reportingController": f"{GROUP}/operator",
             "reportingInstance": "wisp-operator",
             "action": "Reconcile",
             "reason": reason,
             "note": note[:1024],
             "type": "Warning" if warning else "Normal",
             "regarding": {
-                "apiVersion": f"{GROUP}/{VERSION}",
+                "apiVersion": API_VERSION,
                 "kind": kind,
                 "name": meta.get("name"),
                 "namespace": meta.get("namespace"),

@@ -15,11 +15,12 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from wisp.api.function import Function
+from wisp.api.names import SCALE_BOUNDS_ANNOTATION
 from wisp.controller.kube import KubePort
 from wisp.controller.settings import OperatorSettings
 from wisp.resources import make_code_configmap, make_deployment, make_service
 from wisp.resources.deployment import config_hash, initial_replicas, scale_bounds
-from wisp.resources.names import SCALE_BOUNDS_ANNOTATION, Names
+from wisp.resources.names import Names
 
 
 class ReconcileError(Exception):

@@ -46,18 +46,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true")
 
 
-def load_client(kubeconfig: str | None) -> object:
-    from kubernetes import client, config
-
-    if kubeconfig:
-        return config.new_client_from_config(config_file=kubeconfig)
-    try:
-        config.load_incluster_config()
-        return client.ApiClient()
-    except config.ConfigException:
-        return config.new_client_from_config()
-
-
 def run(args: argparse.Namespace) -> int:
     import kopf
 
@@ -70,9 +58,10 @@ def run(args: argparse.Namespace) -> int:
 
     from wisp.controller import handlers  # registers the handlers
     from wisp.controller.kube import KubeApi
+    from wisp.kubeconfig import load_api_client
 
     del handlers
-    api = KubeApi(load_client(args.kubeconfig))
+    api = KubeApi(load_api_client(args.kubeconfig))
     liveness = f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None
     standalone = args.standalone or settings.peering is None
     priority = args.priority if args.priority is not None else secrets.randbelow(1_000_000) + 1

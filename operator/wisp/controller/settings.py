@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from wisp.api import contract
+from wisp.api.names import function_key
 from wisp.resources.deployment import DeploymentSettings, ImageSettings
 
 
@@ -43,4 +44,4 @@ class OperatorSettings:
         return cls(**values)  # type: ignore[arg-type]
 
     def function_url(self, name: str, namespace: str) -> str:
-        return f"{self.gateway_url}/function/{name}.{namespace}"
+        return f"{self.gateway_url}/function/{function_key(name, namespace)}"

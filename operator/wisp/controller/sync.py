@@ -15,6 +15,7 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from wisp.api.function import SpecError, parse_function
+from wisp.api.names import FUNCTION_LABEL, FUNCTIONS
 from wisp.controller.conditions import (
     ConditionType,
     condition_of,
@@ -23,7 +24,7 @@ from wisp.controller.kube import KubePort
 from wisp.controller.reconcile import ReconcileError, Reconciliation, reconcile
 from wisp.controller.settings import OperatorSettings
 from wisp.controller.status import Observed, PodTrouble, function_status, pod_trouble, status_changed
-from wisp.resources.names import FUNCTION_LABEL, Names
+from wisp.resources.names import Names
 
 log = logging.getLogger("wisp.operator")
 
@@ -170,7 +171,7 @@ class FunctionSync:
         )
         if not status_changed(previous, status):
             return
-        self.api.patch_status("functions", namespace, name, status)
+        self.api.patch_status(FUNCTIONS, namespace, name, status)
         self._announce(body, previous, status)
 
     def _announce(

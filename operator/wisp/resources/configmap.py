@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from wisp.api.defaults import MAX_CODE_BYTES, code_size
 from wisp.api.function import Function, SpecError
 from wisp.resources.names import Names, child_metadata
-
-# A ConfigMap (like any object) must fit etcd's 1 MiB request limit; keep room for metadata.
-CONFIGMAP_CODE_LIMIT = 1024 * 1024 - 16 * 1024
 
 
 class CodeTooLarge(SpecError):
     """Inline/files code that cannot fit in a ConfigMap."""
-
-
-def code_size(files: dict[str, str]) -> int:
-    return sum(len(k.encode()) + len(v.encode()) for k, v in files.items())
 
 
 def make_code_configmap(fn: Function) -> dict[str, Any] | None:
@@ -25,10 +19,10 @@ def make_code_configmap(fn: Function) -> dict[str, Any] | None:
     if not files:
         return None
     size = code_size(files)
-    if size > CONFIGMAP_CODE_LIMIT:
+    if size > MAX_CODE_BYTES:
         raise CodeTooLarge(
             "spec.code",
-            f"the code is {size} bytes, more than the {CONFIGMAP_CODE_LIMIT} a ConfigMap can hold; "
+            f"the code is {size} bytes, more than the {MAX_CODE_BYTES} a ConfigMap can hold; "
             "build an image and use spec.code.image",
         )
     return {

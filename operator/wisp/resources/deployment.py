@@ -14,11 +14,9 @@ from typing import Any
 
 from wisp.api import contract
 from wisp.api.function import Function, Runtime
+from wisp.api.names import CONFIG_HASH_ANNOTATION, RUNTIME_ANNOTATION, SCALE_BOUNDS_ANNOTATION
 from wisp.resources.names import (
-    CONFIG_HASH_ANNOTATION,
     CONTAINER_NAME,
-    RUNTIME_ANNOTATION,
-    SCALE_BOUNDS_ANNOTATION,
     Names,
     child_metadata,
     function_labels,

@@ -1,16 +1,33 @@
-"""Names and labels of a Function's children, kept in one place."""
+"""Names, labels and owner of a Function's children (the label and annotation keys themselves
+are ``wisp.api.names``')."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from wisp.api.function import Function
+from wisp.api.names import (
+    API_VERSION,
+    CONFIG_HASH_ANNOTATION,
+    FUNCTION_LABEL,
+    MANAGED_BY,
+    RUNTIME_ANNOTATION,
+    SCALE_BOUNDS_ANNOTATION,
+)
 
-FUNCTION_LABEL = "wisp.dev/function"
-CONFIG_HASH_ANNOTATION = "wisp.dev/config-hash"
-SCALE_BOUNDS_ANNOTATION = "wisp.dev/scale-bounds"
-RUNTIME_ANNOTATION = "wisp.dev/runtime"
-MANAGED_BY = "wisp-operator"
+__all__ = [
+    "CONFIG_HASH_ANNOTATION",
+    "CONTAINER_NAME",
+    "FUNCTION_LABEL",
+    "RUNTIME_ANNOTATION",
+    "SCALE_BOUNDS_ANNOTATION",
+    "Names",
+    "child_metadata",
+    "function_labels",
+    "owner_reference",
+    "selector_labels",
+]
+
 CONTAINER_NAME = "function"
 
 
@@ -40,8 +57,6 @@ def selector_labels(fn: Function) -> dict[str, str]:
 
 
 def owner_reference(fn: Function) -> dict[str, object]:
-    from wisp import API_VERSION
-
     return {
         "apiVersion": API_VERSION,
         "kind": "Function",

@@ -1,0 +1,31 @@
+"""The names wisp is known by in the Kubernetes API and in its own routes, in one place.
+
+The API group and version of the CRDs (crds/), their plurals, the labels and annotations the
+operator puts on a Function's children (and the gateway selects EndpointSlices by), and the
+``name.namespace`` key by which the gateway's routes, metrics and the console name a function.
+"""
+
+from __future__ import annotations
+
+GROUP = "wisp.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+FUNCTIONS = "functions"  # the plurals, as in the CRDs' names
+TRIGGERS = "triggers"
+
+FUNCTION_LABEL = f"{GROUP}/function"  # on every child of a Function, and on its EndpointSlices
+CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+SCALE_BOUNDS_ANNOTATION = f"{GROUP}/scale-bounds"
+RUNTIME_ANNOTATION = f"{GROUP}/runtime"
+MANAGED_BY = "wisp-operator"
+
+
+def function_key(name: str, namespace: str) -> str:
+    """``name.namespace``: one function across namespaces (a DNS label holds no dot)."""
+    return f"{name}.{namespace}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``(name, namespace)`` from a ``name.namespace`` key."""
+    name, _, namespace = key.partition(".")
+    return name, namespace
