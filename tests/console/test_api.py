@@ -189,3 +189,35 @@ async def test_wisp_usage_prints_the_same_table_and_csv(
     assert await asyncio.to_thread(usage.run, parser.parse_args(["--console", base, "--csv"])) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("function,namespace,period") and lines[1].startswith("greeter,default,hour,")
+
+
+async def test_names_that_would_escape_the_folder_are_refused(dev_console: DevConsole) -> None:
+    outside = dev_console.folder.parent / "outside.json"
+    outside.write_text('{"kept": true}')
+    base = dev_console.url("/ui/api/functions/default")
+    # aiohttp's client would normalise "..", so the path goes on the wire as written.
+    for escaped in ("..%2foutside", "..%2F..%2Ffunctions%2Fx", "UPPER", "a.b"):
+        async with dev_console.session.put(f"{base}/{escaped}/events/e", json={"evil": 1}) as resp:
+            assert resp.status == 400, (escaped, await resp.text())
+            assert "not a Kubernetes name" in (await resp.json())["error"]
+        async with dev_console.session.get(f"{base}/{escaped}/events") as resp:
+            assert resp.status == 400
+    assert outside.read_text() == '{"kept": true}'
+    assert not (dev_console.folder.parent / "x.json").exists()
+    assert not (dev_console.folder / ".wisp").exists()
+
+
+async def test_the_api_takes_only_json_bodies(dev_console: DevConsole) -> None:
+    url = dev_console.url("/ui/api/functions/default/greeter")
+    body = json.dumps(manifest())
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        async with dev_console.session.put(url, data=body, headers={"Content-Type": content_type}) as resp:
+            assert resp.status == 415, await resp.text()
+            assert "application/json" in (await resp.json())["error"]
+    async with dev_console.session.post(
+        f"{url}/invoke", data=json.dumps({"event": {}}), headers={"Content-Type": "text/plain"}
+    ) as resp:
+        assert resp.status == 415
+    assert not list(dev_console.folder.glob("*.yaml"))  # nothing was written
+    status, _ = await put(dev_console, manifest())
+    assert status == 200

@@ -122,3 +122,21 @@ def test_dev_security_is_public_by_default_and_leaves_the_console_to_the_loopbac
     assert "/system/" in settings.admin_prefixes
     assert "/ui/" not in settings.admin_prefixes and "/invocations/" not in settings.admin_prefixes
     assert not dev_security_settings({"WISP_PUBLIC_BY_DEFAULT": "false"}).public_by_default
+
+
+def test_a_namespace_that_is_no_kubernetes_name_never_becomes_a_directory(tmp_path: Path) -> None:
+    import pytest
+
+    from wisp.cli.source import SourceError
+    from wisp.dev.workspace import Workspace, prepare
+
+    path = tmp_path / "fn.yaml"
+    path.write_text(
+        "kind: Function\nmetadata: {name: fn, namespace: ../../escaped}\n"
+        "spec: {runtime: python3.12, handler: main.handler, code: {inline: 'x = 1'}}\n"
+    )
+    source = load_file(path).functions[0]
+    work = tmp_path / "a" / "b" / "work"
+    with pytest.raises(SourceError, match=r"metadata.namespace: must be a DNS label"):
+        prepare(source, Workspace(work, tmp_path / "a" / "b" / "cache"))
+    assert not (tmp_path / "a" / "b" / "escaped").exists() and not work.exists()

@@ -32,6 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start each Python runtime as a fresh interpreter (slower cold starts)",
     )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the console may be opened as, besides localhost and loopback addresses "
+        "(repeatable; WISP_DEV_ALLOWED_HOSTS, comma-separated)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="log the gateway's decisions")
 
 
@@ -51,5 +59,9 @@ def run(args: argparse.Namespace) -> int:
         redis_url=args.redis_url,
         namespace=args.namespace,
         prewarm=not args.no_prewarm,
+        allowed_hosts=(
+            *args.allow_host,
+            *filter(None, (h.strip() for h in os.environ.get("WISP_DEV_ALLOWED_HOSTS", "").split(","))),
+        ),
     )
     return run_dev(settings)

@@ -21,7 +21,7 @@ from wisp import API_VERSION
 from wisp.api import Function, SpecError, parse_function
 from wisp.console.live import GatewayView
 from wisp.console.logs import LogBook, select
-from wisp.console.manifests import EVENT_NAME, FunctionFiles, editable
+from wisp.console.manifests import EVENT_NAME, NAME_RULE, FunctionFiles, editable, is_name
 from wisp.console.source import FieldError, LogLine, Manifest, Mode, NotFound, ValidationFailed
 from wisp.console.usage import price_per_gb_second
 from wisp.gateway.state import Components
@@ -112,6 +112,8 @@ class DevSource:
     # -- test events -----------------------------------------------------------------------------
 
     def _events_file(self, name: str) -> Path:
+        if not is_name(name):  # it becomes a file name: no '/', no '..'
+            raise ValidationFailed([FieldError("metadata.name", f"{name!r} is not {NAME_RULE}")])
         return self.folder / EVENTS_DIR / f"{name}.json"
 
     def _read_events(self, name: str) -> dict[str, Any]:

@@ -17,8 +17,20 @@ from typing import Any
 import yaml
 
 from wisp import API_VERSION
+from wisp.api.function import NAME_RE
 
 EVENT_NAME = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+NAME_RULE = (
+    "a Kubernetes name: at most 63 lowercase letters, digits and '-', starting and ending alphanumeric"
+)
+
+
+def is_name(value: object) -> bool:
+    """Whether ``value`` is a DNS label, as Function names and namespaces are. Check it before a
+    name becomes part of a path: it holds no '/', '.', '..' nor anything else to escape with."""
+    return isinstance(value, str) and len(value) <= 63 and NAME_RE.match(value) is not None
+
+
 _SERVER_FIELDS = (
     "uid",
     "resourceVersion",

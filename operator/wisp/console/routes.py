@@ -21,6 +21,7 @@ from aiohttp import web
 
 from wisp import __version__
 from wisp.console.live import FOLD_INTERVAL, GatewayView
+from wisp.console.manifests import NAME_RULE, is_name
 from wisp.console.source import ConsoleSource, NotFound, SourceError, ValidationFailed
 from wisp.console.templates import editor_runtimes
 from wisp.console.usage import Period, usage_csv
@@ -112,13 +113,31 @@ def _guard(handler: Handler) -> Handler:
     return guarded
 
 
+def _bad_request(message: str, status: type[web.HTTPClientError] = web.HTTPBadRequest) -> web.HTTPClientError:
+    return status(text=json.dumps({"error": message}), content_type="application/json")
+
+
+def _names(request: web.Request) -> tuple[str, str]:
+    """The URL's namespace and function name, refused unless both are Kubernetes names (they
+    become file names in ``wisp dev`` and API paths in a cluster)."""
+    ns, name = request.match_info["namespace"], request.match_info["name"]
+    for field, value in (("namespace", ns), ("name", name)):
+        if not is_name(value):
+            raise _bad_request(f"{field} {value!r} is not {NAME_RULE}")
+    return ns, name
+
+
 async def _json_body(request: web.Request) -> Any:
+    # Only JSON: a web page can send a form or text/plain across sites without asking first.
+    if request.content_type != "application/json":
+        raise _bad_request(
+            f"the body must be JSON sent as Content-Type: application/json, not {request.content_type!r}",
+            web.HTTPUnsupportedMediaType,
+        )
     try:
         return await request.json()
     except ValueError:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "the body must be JSON"}), content_type="application/json"
-        ) from None
+        raise _bad_request("the body must be JSON") from None
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -154,13 +173,13 @@ async def list_functions(request: web.Request) -> web.Response:
 
 
 async def get_function(request: web.Request) -> web.Response:
-    ns, name = request.match_info["namespace"], request.match_info["name"]
+    ns, name = _names(request)
     manifest = await _source(request).get_function(ns, name)
     return web.json_response({"manifest": manifest.body, "file": manifest.file, "status": manifest.status})
 
 
 async def put_function(request: web.Request) -> web.Response:
-    ns, name = request.match_info["namespace"], request.match_info["name"]
+    ns, name = _names(request)
     body = await _json_body(request)
     if not isinstance(body, dict):
         return _error(400, "the body must be a Function object")
@@ -173,12 +192,12 @@ async def put_function(request: web.Request) -> web.Response:
 
 
 async def delete_function(request: web.Request) -> web.Response:
-    await _source(request).delete_function(request.match_info["namespace"], request.match_info["name"])
+    await _source(request).delete_function(*_names(request))
     return web.json_response({"deleted": True})
 
 
 async def invoke(request: web.Request) -> web.Response:
-    ns, name = request.match_info["namespace"], request.match_info["name"]
+    ns, name = _names(request)
     body = await _json_body(request)
     event = body.get("event", {}) if isinstance(body, dict) else {}
     result = await _source(request).live.invoke(ns, name, json.dumps(event).encode())
@@ -193,7 +212,7 @@ def _int_query(request: web.Request, key: str, default: int, hi: int) -> int:
 
 
 async def logs(request: web.Request) -> web.Response:
-    ns, name = request.match_info["namespace"], request.match_info["name"]
+    ns, name = _names(request)
     request_id = request.query.get("requestId", "").strip()
     tail = _int_query(request, "tail", 200, 5000)
     lines = await _source(request).logs(ns, name, request_id, tail)
@@ -201,26 +220,26 @@ async def logs(request: web.Request) -> web.Response:
 
 
 async def series(request: web.Request) -> web.Response:
-    ns, name = request.match_info["namespace"], request.match_info["name"]
+    ns, name = _names(request)
     minutes = _int_query(request, "minutes", 60, MAX_MINUTES)
     now = time.time()
     return web.json_response({"time": now, "points": _source(request).live.series(ns, name, now, minutes)})
 
 
 async def list_events(request: web.Request) -> web.Response:
-    ns, name = request.match_info["namespace"], request.match_info["name"]
+    ns, name = _names(request)
     return web.json_response({"events": await _source(request).test_events(ns, name)})
 
 
 async def put_event(request: web.Request) -> web.Response:
-    ns, name = request.match_info["namespace"], request.match_info["name"]
+    ns, name = _names(request)
     event = await _json_body(request)
     await _source(request).save_test_event(ns, name, request.match_info["event"], event)
     return web.json_response({"saved": True})
 
 
 async def delete_event(request: web.Request) -> web.Response:
-    ns, name = request.match_info["namespace"], request.match_info["name"]
+    ns, name = _names(request)
     await _source(request).delete_test_event(ns, name, request.match_info["event"])
     return web.json_response({"deleted": True})
 

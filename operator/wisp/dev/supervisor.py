@@ -58,6 +58,8 @@ class DevSettings:
     autoscale_tick: float = 1.0
     prewarm: bool = True  # fork Python runtimes from a pre-warmed interpreter
     namespace: str = "default"
+    # Host names the console may be opened as besides loopback ones (wisp.dev.access).
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -136,7 +138,11 @@ class DevServer:
                 continue
             try:
                 code = prepare(source, self.workspace)
-            except (OSError, SourceError) as exc:
+            except SourceError as exc:  # its message names the file
+                now.errors.append(str(exc))
+                del now.functions[key]
+                continue
+            except OSError as exc:
                 now.errors.append(f"{display(path)}: {exc}")
                 del now.functions[key]
                 continue
@@ -233,7 +239,7 @@ class DevServer:
             config,
             self.backend,
             extensions=[
-                loopback_management(security),
+                loopback_management(security, self._allowed_hosts()),
                 security_extension(security, StaticSecretSource()),
                 extension,
                 console,
@@ -270,6 +276,11 @@ class DevServer:
                 await self.fork_server.stop()
             self._work.cleanup()
             self.say("wisp dev: stopped")
+
+    def _allowed_hosts(self) -> tuple[str, ...]:
+        host = self.settings.host
+        listening = () if host in ("", "0.0.0.0", "::") else (host,)
+        return (*listening, *self.settings.allowed_hosts)
 
     async def _prewarm(self) -> None:
         if not self.settings.prewarm:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wisp.api import contract
-from wisp.api.function import Function
-from wisp.cli.source import FunctionSource
+from wisp.api.function import NAME_RE, Function
+from wisp.cli.source import FunctionSource, SourceError
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,12 @@ class PreparedCode:
 
 
 def prepare(source: FunctionSource, workspace: Workspace) -> PreparedCode:
+    """Where ``source`` runs from; ``SourceError`` if its names cannot be directory names."""
     fn = source.function
+    for field, value in (("metadata.namespace", fn.namespace), ("metadata.name", fn.name)):
+        # Both become directories under the work and cache folders: never '..' or a '/'.
+        if len(value) > 63 or not NAME_RE.match(value):
+            raise SourceError(source.path, "must be a DNS label (lowercase letters, digits, '-')", field)
     deps_dir = workspace.cache_dir / "deps" / fn.namespace / fn.name
     code = fn.spec.code
     if code.image is not None:
