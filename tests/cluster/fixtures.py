@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import pytest
 from kubernetes import client, config
 
 from tests.cluster.controlplane import ControlPlane, ControlPlaneUnavailable, start_control_plane
+from tests.support.wait import wait_for as wait_for  # the cluster tests' import
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,18 +48,6 @@ class Kubectl:
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
         return proc
-
-
-def wait_for(predicate: Any, timeout: float = 30, interval: float = 0.1, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns a truthy value; the value is returned."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,7 @@ Secrets a Function names, so a rotated token or key takes effect without restart
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -13,6 +11,7 @@ from kubernetes import client
 
 from tests.security.conftest import GatewayMaker
 from tests.security.support import function
+from tests.support.wait import eventually
 from wisp.api.function import SecretKey
 from wisp.gateway.backend import Endpoint
 from wisp.security.extension import SECURITY
@@ -26,13 +25,6 @@ def _secret(name: str, **data: str) -> dict[str, object]:
         "metadata": {"name": name},
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
     }
-
-
-async def eventually(predicate: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    """Wait for a watch event to arrive (bounded), not for time to pass."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
 
 
 async def test_source_follows_create_rotate_delete(kube_api: client.ApiClient, namespace: str) -> None:

@@ -22,14 +22,6 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
 
 
-def format_duration(seconds: float) -> str:
-    """The shortest CRD spelling of a whole number of milliseconds."""
-    ms = round(seconds * 1000)
-    if ms % 1000:
-        return f"{ms}ms"
-    return f"{ms // 1000}s"
-
-
 def parse_memory_bytes(text: str) -> int:
     match = _MEMORY.match(text)
     if not match:

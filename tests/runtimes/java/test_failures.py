@@ -5,23 +5,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
 from tests.runtimes.java.process import JavaRuntime, Reply, StartJava
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.java
-
-
-def wait_until(condition: Callable[[], bool], what: str, limit: float = 20.0) -> None:
-    """Polls ``condition`` until true; fails with ``what`` after ``limit`` seconds."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def inflight(runtime: JavaRuntime) -> float:
@@ -67,7 +57,7 @@ def test_a_call_past_its_timeout_is_a_504_and_the_worker_is_freed(start_java: St
     assert slow.headers["X-Wisp-Error"] == "Timeout"
     assert slow.json()["errorType"] == "TimeoutError"
     # The sleeping worker was interrupted, so its one slot is free again at once.
-    wait_until(lambda: inflight(runtime) == 0, "the interrupted call to release its slot")
+    wait_for(lambda: inflight(runtime) == 0, what="the interrupted call to release its slot")
     assert runtime.invoke({"ms": 1}).status == 200
     assert runtime.request("GET", "/livez").status == 200
 
@@ -101,7 +91,7 @@ def test_a_runaway_that_returns_gives_liveness_back(start_java: StartJava) -> No
 
     assert runtime.invoke({"ms": 1500, "spin": True}).status == 504
 
-    wait_until(lambda: runtime.request("GET", "/livez").status == 200, "the runaway to return")
+    wait_for(lambda: runtime.request("GET", "/livez").status == 200, what="the runaway to return")
     assert any(r["message"] == "a call that had timed out returned" for r in runtime.records())
 
 
@@ -111,7 +101,7 @@ def test_calls_past_the_concurrency_limit_are_429(start_java: StartJava) -> None
     first = threading.Thread(target=lambda: replies.append(runtime.invoke({"ms": 3000})))
     first.start()
     try:
-        wait_until(lambda: inflight(runtime) == 1, "the first call to be in flight")
+        wait_for(lambda: inflight(runtime) == 1, what="the first call to be in flight")
 
         throttled = runtime.invoke({"ms": 1})
 
