@@ -4,13 +4,14 @@ gateways in front of it. Modules using them run on a module-scoped event loop
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
 from tests.security.support import SecuredGateway, make_secured_gateway, start_echo_runtime
+from wisp.gateway.app import Extension
 from wisp.gateway.backend import Endpoint
 from wisp.security.settings import SecuritySettings
 
@@ -29,8 +30,10 @@ async def runtime_endpoint(tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
 async def make_gateway(runtime_endpoint: Endpoint) -> AsyncIterator[GatewayMaker]:
     made: list[SecuredGateway] = []
 
-    async def make(settings: SecuritySettings | None = None, **config: Any) -> SecuredGateway:
-        gw = await make_secured_gateway(runtime_endpoint, settings, **config)
+    async def make(
+        settings: SecuritySettings | None = None, extensions: Sequence[Extension] = (), **config: Any
+    ) -> SecuredGateway:
+        gw = await make_secured_gateway(runtime_endpoint, settings, extensions, **config)
         made.append(gw)
         return gw
 

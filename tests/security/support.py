@@ -5,7 +5,7 @@ serving every test Function."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from wisp.api import contract
 from wisp.api.function import Function, Runtime, parse_function
 from wisp.api.trigger import Trigger, parse_trigger
-from wisp.gateway.app import make_app
+from wisp.gateway.app import Extension, make_app
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.state import COMPONENTS, Components
@@ -115,13 +115,18 @@ class SecuredGateway:
 
 
 async def make_secured_gateway(
-    endpoint: Endpoint, settings: SecuritySettings | None = None, **config: Any
+    endpoint: Endpoint,
+    settings: SecuritySettings | None = None,
+    extensions: Sequence[Extension] = (),
+    **config: Any,
 ) -> SecuredGateway:
     chosen = settings or SecuritySettings()
     secrets = StaticSecretSource()
     backend = StaticBackend()
     cfg = replace(GatewayConfig(host="127.0.0.1", pod_name="test"), **config)
-    app = make_app(cfg, backend, autoscale=False, extensions=[security_extension(chosen, secrets)])
+    app = make_app(
+        cfg, backend, autoscale=False, extensions=[security_extension(chosen, secrets), *extensions]
+    )
     server = TestServer(app, host="127.0.0.1", **chosen.limits.server_settings())
     await server.start_server()
     session = aiohttp.ClientSession()

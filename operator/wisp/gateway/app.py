@@ -25,6 +25,7 @@ from wisp.gateway.handlers import Dispatcher, healthz
 from wisp.gateway.metrics import GatewayMetrics, GaugeRow, LiveCollector, ReplicaRow
 from wisp.gateway.proxy import Forwarder
 from wisp.gateway.registry import Registry
+from wisp.gateway.resolve import DISPATCH_ROUTE
 from wisp.gateway.service import Gateway
 from wisp.gateway.state import COMPONENTS, Components
 from wisp.security.errors import expect_handler
@@ -82,7 +83,8 @@ def make_app(
     app.router.add_route(
         "*",
         "/{tail:.*}",
-        Dispatcher(gateway, config.default_namespace).handle,
+        Dispatcher(gateway).handle,
+        name=DISPATCH_ROUTE,
         expect_handler=expect_handler,  # security: JSON 417, no crash on non-UTF-8 Expect values
     )
     return app

@@ -1,5 +1,8 @@
 """The aiohttp side of the security layer: middlewares that feed the pure decisions.
 
+Both decide on the route the router resolved (``wisp.gateway.resolve``: once per request, on
+the decoded path, the same ``Route`` the handler then serves), never on the caller's raw path.
+
 ``AccessGuard.middleware`` runs on the invocation port, in this order: input limits (414/431),
 the global in-flight cap (503), the admin credential for management paths, then for a request
 routed to a Function (``/function/``, ``/async-function/``, an HTTP Trigger): name checks
@@ -25,7 +28,7 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter
 
 from wisp.api.function import AccessSpec, SecretKey
-from wisp.gateway.router import FUNCTION_PREFIX, parse_function_path
+from wisp.gateway.resolve import Route, RouteKind, resolve
 from wisp.gateway.state import Components
 from wisp.security import errors
 from wisp.security.authorizer import Authorizer, Presented, Verdict, is_public, needs_body, referenced_secrets
@@ -43,7 +46,6 @@ from wisp.security.settings import SecuritySettings
 
 log = logging.getLogger("wisp.security")
 
-ASYNC_PREFIX = "/async-function/"
 HEALTH_PATHS = frozenset({"/healthz"})
 
 
@@ -97,7 +99,7 @@ def admin_middleware(
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.rel_url.raw_path
+        path = resolve(request).path  # the route the router chose, not the caller's spelling
         if path in paths or path.startswith(prefixes):
             if token is None and not required:
                 return await handler(request)
@@ -117,12 +119,6 @@ def replay_body(request: web.Request, body: bytes) -> None:
         reader.feed_data(body)
     reader.feed_eof()
     request._payload = reader  # aiohttp offers no public way to substitute a request's payload
-
-
-@dataclass(frozen=True)
-class _Target:
-    key: str | None  # "name.namespace", or None when the names are not DNS labels
-    namespace: str = ""
 
 
 @dataclass
@@ -149,8 +145,8 @@ class AccessGuard:
         return middleware
 
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.rel_url.raw_path
-        if path in HEALTH_PATHS:
+        route = resolve(request)
+        if route.path in HEALTH_PATHS:
             return await handler(request)
         violation = limit_violation(request.raw_path, request.raw_headers, self.settings.limits)
         violation = violation or undecodable_header(request.headers.items())
@@ -161,45 +157,32 @@ class AccessGuard:
             self.metrics.refused("overloaded")
             return errors.overloaded()
         try:
-            return await self._guarded(request, path, handler)
+            return await self._guarded(request, route, handler)
         finally:
             self.inflight.leave()
 
     def _is_admin_path(self, path: str) -> bool:
         return path in self.settings.admin_paths or path.startswith(self.settings.admin_prefixes)
 
-    def _target(self, request: web.Request, path: str) -> _Target | None:
-        default_ns = self.parts.config.default_namespace
-        if path.startswith(FUNCTION_PREFIX):
-            parsed = parse_function_path(path, default_ns)
-        elif path.startswith(ASYNC_PREFIX):
-            parsed = parse_function_path(FUNCTION_PREFIX + path[len(ASYNC_PREFIX) :], default_ns)
-        else:
-            trigger = self.parts.registry.routes.match(request.host, path, request.method).trigger
-            if trigger is None:
-                return None  # not routed to a function: the gateway answers 404/405 itself
-            return _Target(trigger.function_key, trigger.namespace)
-        if parsed is None:
-            return _Target(None)
-        return _Target(parsed.key, parsed.namespace)
-
-    async def _guarded(self, request: web.Request, path: str, handler: Handler) -> web.StreamResponse:
+    async def _guarded(self, request: web.Request, route: Route, handler: Handler) -> web.StreamResponse:
         peer = request.remote or ""
         trusted = is_trusted(peer, self.settings.trusted_proxies)
-        if self._is_admin_path(path):
+        if self._is_admin_path(route.path):
             verdict = admin_allowed(self.settings.admin_token, request.headers.get("Authorization"))
             if verdict is not Verdict.ALLOW:
                 self.metrics.refused("admin")
                 return _admin_refusal(verdict, self.settings.admin_token)
             headers = clean_headers(request.headers, peer_trusted=trusted, drop_authorization=True)
             return await handler(request.clone(headers=headers))
-        target = self._target(request, path)
-        if target is None:
-            return await handler(request.clone(headers=clean_headers(request.headers, peer_trusted=trusted)))
-        if target.key is None:
+        if route.kind is RouteKind.INVALID_NAME:
             self.metrics.refused("invalid-name")
             return errors.json_error(404, "FunctionNotFound", "function names are DNS labels")
-        up = self.parts.registry.upstreams.get(target.key)
+        key = route.function_key
+        if key is None:
+            # Not routed to a function: the gateway answers 404/405 itself, or a declared
+            # route that is neither a management path nor a function's serves it.
+            return await handler(request.clone(headers=clean_headers(request.headers, peer_trusted=trusted)))
+        up = self.parts.registry.upstreams.get(key)
         access: AccessSpec | None = None if up is None else up.info.function.spec.access
         private = access is None or not is_public(access, self.settings.public_by_default)
         authorization = request.headers.get("Authorization")
@@ -214,7 +197,7 @@ class AccessGuard:
         )
         body: bytes | None = None
         if access is not None and private:
-            await self.secrets.ensure(target.namespace, referenced_secrets(access))
+            await self.secrets.ensure(route.namespace, referenced_secrets(access))
             if needs_body(access, presented):
                 try:
                     body = await cloned.read()
@@ -222,7 +205,7 @@ class AccessGuard:
                     return errors.json_error(413, "RequestTooLarge", "the request body is too large")
                 replay_body(cloned, body)
         client = client_address(peer, request.headers.get("X-Forwarded-For"), self.settings.trusted_proxies)
-        namespace = target.namespace
+        namespace = route.namespace
 
         def lookup(ref: SecretKey) -> bytes | None:
             return self.secrets.value(namespace, ref)
@@ -235,10 +218,10 @@ class AccessGuard:
             return errors.unauthenticated()
         if decision.verdict is Verdict.FORBIDDEN:
             self.metrics.refused("forbidden")
-            log.debug("refused %s for %s: %s", target.key, client, decision.reason)
+            log.debug("refused %s for %s: %s", key, client, decision.reason)
             return errors.forbidden()
         if up is not None and access is not None and access.rate_limit is not None:
-            wait = self.limiter.take((target.key, decision.principal), access.rate_limit, self.clock())
+            wait = self.limiter.take((key, decision.principal), access.rate_limit, self.clock())
             if wait > 0:
                 self.metrics.refused("rate-limit")
                 up.metrics.throttled("rate-limit")
