@@ -55,11 +55,13 @@ class Delivery:
 
 @dataclass(frozen=True)
 class RecordUpdate:
-    """Fields to write into an invocation record together with a delivery's settlement."""
+    """Fields to write into an invocation record together with a delivery's settlement, and the
+    callback message (if any) to append to the callbacks stream in the same atomic step."""
 
     record_id: str
     fields: Mapping[str, str]
     retention: float
+    callback: Mapping[str, bytes] | None = None
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,7 @@ class EventKind(Protocol):
     def record(
         self, request: Request, delivery: Delivery, result: InvocationResult, decision: Decision
     ) -> RecordUpdate | None:
-        """The record update written atomically with the delivery's settlement, if any."""
-
-    async def finished(self, request: Request, record: RecordUpdate | None, decision: Decision) -> None:
-        """Called before the delivery is settled (callbacks)."""
+        """The record update (and callback) written atomically with the delivery's settlement."""
 
 
 @dataclass(frozen=True)
@@ -229,14 +226,14 @@ class Consumer:
             await self._settle(delivery, decision, request.detail)
             return
         try:
-            result = await self._invoker(self.config.function_key, request.body, request.headers)
+            target = request.target or self.config.function_key
+            result = await self._invoker(target, request.body, request.headers)
         except Exception as exc:
             log.exception("invoking %s failed", self.config.function_key)
             result = InvocationResult(status=500, error=f"{exc.__class__.__name__}: {exc}")
         call = CallOutcome(result.status, result.throttled, result.cold_start_pending)
         decision = decide(call, delivery.attempt, self.config.retry, random.random())
         record = self._kind.record(request, delivery, result, decision)
-        await self._kind.finished(request, record, decision)
         error = None if result.succeeded else result.describe_error()
         await self._settle(delivery, decision, error, record)
 

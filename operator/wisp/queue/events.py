@@ -35,6 +35,8 @@ class Request:
     headers: Mapping[str, str]
     invocation_id: str = ""
     callback_url: str | None = None
+    # What the consumer's invoker is called with instead of the function key (callbacks: the URL).
+    target: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 ``AsyncInvocations.submit`` is what ``POST /async-function/{name}`` calls: it returns only after
 the broker stored the entry. ``AsyncEvents`` is the consumer side: it turns entries into calls
-and keeps each invocation's record (``GET /invocations/{id}``) up to date.
+and keeps each invocation's record (``GET /invocations/{id}``) up to date; a final record of an
+invocation with a callback URL also queues the callback (sent by ``wisp.queue.callbacks``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from typing import Any
 
 from wisp.queue import names
 from wisp.queue.broker import Broker, Delivery, RecordUpdate
-from wisp.queue.callbacks import CallbackSender
+from wisp.queue.callbacks import callback_message
 from wisp.queue.events import (
-    INVOCATION_HEADER,
     AsyncMessage,
     MessageKind,
     Rejection,
@@ -159,10 +159,8 @@ class AsyncInvocations:
 class AsyncEvents:
     """The consuming side (an ``EventKind``): requests from entries, records and callbacks."""
 
-    def __init__(self, broker: Broker, settings: DeliverySettings, callbacks: CallbackSender) -> None:
-        self._broker = broker
+    def __init__(self, settings: DeliverySettings) -> None:
         self._settings = settings
-        self._callbacks = callbacks
 
     def request(self, delivery: Delivery) -> Request | Rejection:
         return async_request(delivery)
@@ -183,17 +181,12 @@ class AsyncEvents:
         )
         fields.update(result_fields(result, self._settings.max_result_bytes))
         fields["error"] = "" if result.succeeded else result.describe_error()
-        if decision.outcome is not Outcome.RETRIED:
-            fields["completedAt"] = rfc3339_ms(now_ms())
-        return RecordUpdate(request.invocation_id, fields, self._settings.retention)
-
-    async def finished(self, request: Request, record: RecordUpdate | None, decision: Decision) -> None:
-        if request.callback_url and record is not None and decision.outcome is not Outcome.RETRIED:
-            await self._callbacks.send(
-                request.callback_url,
-                record_document(record.fields),
-                {
-                    INVOCATION_HEADER: request.invocation_id,
-                    "X-Wisp-Function-Status": record.fields["statusCode"],
-                },
+        if decision.outcome is Outcome.RETRIED:
+            return RecordUpdate(request.invocation_id, fields, self._settings.retention)
+        fields["completedAt"] = rfc3339_ms(now_ms())
+        callback = None
+        if request.callback_url:
+            callback = callback_message(
+                request.callback_url, request.invocation_id, fields["statusCode"], record_document(fields)
             )
+        return RecordUpdate(request.invocation_id, fields, self._settings.retention, callback)

@@ -43,9 +43,9 @@ class InvocationResult:
 
 
 class Invoker(Protocol):
-    async def __call__(
-        self, function_key: str, body: bytes, headers: Mapping[str, str]
-    ) -> InvocationResult: ...
+    """Calls ``target`` (a function key; the callbacks consumer's invoker takes a URL)."""
+
+    async def __call__(self, target: str, body: bytes, headers: Mapping[str, str], /) -> InvocationResult: ...
 
 
 class HttpInvoker:

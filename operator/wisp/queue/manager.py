@@ -3,7 +3,9 @@
 The gateway feeds ``update_functions`` and ``update_triggers`` from its watch (``wisp dev`` and
 the standalone worker from their own sources). Each Function gets a consumer of its async stream;
 each queue Trigger whose Function exists gets a consumer of its stream; schedule Triggers go to
-the ``Scheduler``. ``pending_demand`` reports backlogs to the autoscaler.
+the ``Scheduler``. While any Function exists, one more consumer sends async invocations'
+callbacks (``wisp.queue.callbacks``), apart from every function's deliveries. ``pending_demand``
+reports backlogs to the autoscaler.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from wisp.api.function import Function
 from wisp.api.trigger import Trigger
 from wisp.queue import names
 from wisp.queue.broker import Backlog, Broker, Delivery, RecordUpdate, SubscriptionSpec
-from wisp.queue.callbacks import CallbackSender
-from wisp.queue.consumer import Consumer, ConsumerConfig, cancel_and_wait
+from wisp.queue.callbacks import CallbackEvents, CallbackInvoker
+from wisp.queue.consumer import Consumer, ConsumerConfig, EventKind, cancel_and_wait
 from wisp.queue.events import Rejection, Request, queue_request
 from wisp.queue.invocations import AsyncEvents, AsyncInvocations
 from wisp.queue.invoker import InvocationResult, Invoker
@@ -53,9 +55,6 @@ class QueueEvents:
     ) -> RecordUpdate | None:
         return None
 
-    async def finished(self, request: Request, record: RecordUpdate | None, decision: Decision) -> None:
-        return None
-
 
 @dataclass(frozen=True)
 class _Running:
@@ -81,9 +80,7 @@ class QueueManager:
         self._invoker = invoker
         self._consumer_name = consumer or consumer_name()
         self._clock = clock
-        self._callbacks = CallbackSender(
-            timeout=self.settings.callback_timeout, attempts=self.settings.callback_attempts
-        )
+        self._callbacks = CallbackInvoker(timeout=self.settings.callback_timeout)
         self._functions: dict[str, Function] = {}
         self._triggers: dict[str, Trigger] = {}
         self._running: dict[str, _Running] = {}
@@ -137,6 +134,8 @@ class QueueManager:
                 label=label,
             )
             wanted[label] = (spec, self._config(key, label, fn, None, 16, settings.async_retry))
+        if self._functions:
+            wanted[names.CALLBACK_LABEL] = self._callback_consumer()
         for key, trigger in self._triggers.items():
             queue = trigger.queue
             target = self._functions.get(trigger.function_key)
@@ -157,6 +156,21 @@ class QueueManager:
                 self._config(trigger.function_key, key, target, queue.max_in_flight, queue.batch_size, retry),
             )
         return wanted
+
+    def _callback_consumer(self) -> tuple[SubscriptionSpec, ConsumerConfig]:
+        settings = self.settings
+        spec = SubscriptionSpec(
+            stream=names.CALLBACK_STREAM,
+            group=names.CALLBACK_GROUP,
+            dead_letter=names.CALLBACK_DEAD_LETTER,
+            consumer=self._consumer_name,
+            owned=True,
+            label=names.CALLBACK_LABEL,
+        )
+        retry = RetryPolicy(max(0, settings.callback_attempts - 1), settings.callback_backoff, 60.0, 2.0)
+        limit = max(1, settings.callback_concurrency)
+        label = names.CALLBACK_LABEL
+        return spec, ConsumerConfig(label, label, limit, min(16, limit), retry, settings)
 
     def _config(
         self,
@@ -183,14 +197,15 @@ class QueueManager:
         for label, (spec, config) in wanted.items():
             if label in self._running:
                 continue
-            kind = (
-                AsyncEvents(self.broker, self.settings, self._callbacks)
-                if spec.owned
-                else QueueEvents(self.settings.max_event_bytes)
-            )
-            consumer = Consumer(
-                self.broker.subscription(spec), self._invoker, kind, config, clock=self._clock
-            )
+            kind: EventKind
+            invoker: Invoker = self._invoker
+            if label == names.CALLBACK_LABEL:
+                kind, invoker = CallbackEvents(), self._callbacks
+            elif spec.owned:
+                kind = AsyncEvents(self.settings)
+            else:
+                kind = QueueEvents(self.settings.max_event_bytes)
+            consumer = Consumer(self.broker.subscription(spec), invoker, kind, config, clock=self._clock)
             consumer.start()
             self._running[label] = _Running(consumer, (spec, config))
             log.info("consuming %s for %s", spec.stream, config.function_key)

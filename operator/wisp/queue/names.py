@@ -9,6 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 
 ASYNC_GROUP = "wisp-async"
+# Callbacks of async invocations, queued as their invocations settle, sent by their own consumers.
+CALLBACK_STREAM = "wisp:callbacks"
+CALLBACK_GROUP = "wisp-callbacks"
+CALLBACK_DEAD_LETTER = "wisp:callbacks:dead"
+CALLBACK_LABEL = "callbacks"
 
 
 def function_key(name: str, namespace: str) -> str:

@@ -185,8 +185,10 @@ class RedisSubscription:
 
     def _settle(self, pipe: Any, delivery: Delivery, record: RecordUpdate | None) -> None:
         """Queue the acknowledgement of ``delivery`` (and deletion where wisp owns the stream),
-        with the record update that goes with it."""
+        with the record update and callback that go with it."""
         if record is not None:
+            if record.callback is not None:
+                pipe.xadd(names.CALLBACK_STREAM, dict(record.callback))
             key = names.record_key(record.record_id)
             pipe.hset(key, mapping=dict(record.fields))
             pipe.pexpire(key, int(record.retention * 1000))
@@ -205,6 +207,13 @@ class RedisSubscription:
                 )
 
     async def ack(self, delivery: Delivery, *, record: RecordUpdate | None = None) -> None:
+        if record is not None and record.callback is not None:
+            # Not the hot path (the ACK script): one MULTI with the callback's XADD.
+            async with unavailable_as_broker_error():
+                pipe = self._broker.fast.pipeline(transaction=True)
+                self._settle(pipe, delivery, record)
+                await pipe.execute()
+            return
         delete = self.spec.owned or delivery.stream == self._retry_stream
         args: list[str | bytes | int] = [self.spec.group, delivery.entry_id, int(delete)]
         record_key = delivery.stream  # unused without a record, but a key must be named

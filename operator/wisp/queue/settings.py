@@ -69,8 +69,13 @@ class DeliverySettings:
     async_retry: RetryPolicy = field(default_factory=lambda: ASYNC_RETRY)
     # Stored result bodies are cut at this size (the callback gets the same record).
     max_result_bytes: int = 1024 * 1024
+    # Callbacks have their own consumer: at most ``callback_concurrency`` POSTs in flight per
+    # replica, each attempt cut at ``callback_timeout``, retried with backoff from
+    # ``callback_backoff`` up to ``callback_attempts`` attempts, then dead-lettered.
     callback_timeout: float = 10.0
     callback_attempts: int = 3
+    callback_concurrency: int = 100
+    callback_backoff: float = 1.0
     # Reconnect backoff after Redis errors.
     reconnect_initial: float = 0.1
     reconnect_max: float = 5.0
