@@ -11,7 +11,8 @@ crash after the settlement still sends the callback (at-least-once, like the inv
 
 Callbacks go through ``wisp.security.ssrf``: loopback, link-local, private and cluster-internal
 destinations are refused unless ``WISP_CALLBACK_ALLOW`` permits them, DNS answers are checked
-and pinned, and redirects are not followed.
+and pinned, and redirects are not followed. Logs show callback URLs without their user info
+or secret query values (``redact_url``); the URL as given is kept only in the broker's messages.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from wisp.queue.broker import Delivery, RecordUpdate
 from wisp.queue.events import INVOCATION_HEADER, Rejection, Request
 from wisp.queue.invoker import InvocationResult
 from wisp.queue.policy import DeadLetterReason, Decision
+from wisp.security.redact import redact_url
 from wisp.security.ssrf import CallbackPolicy, CallbackRefused, guarded_session
 
 log = logging.getLogger(__name__)
@@ -95,16 +97,16 @@ class CallbackInvoker:
             ) as response:
                 status = response.status
         except CallbackRefused as exc:
-            log.warning("callback of %s to %s refused: %s", invocation, url, exc)
+            log.warning("callback of %s to %s refused: %s", invocation, redact_url(url), exc)
             return InvocationResult(status=400, error=f"callback refused: {exc}")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             problem = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
-            log.warning("callback of %s to %s failed: %s", invocation, url, problem)
+            log.warning("callback of %s to %s failed: %s", invocation, redact_url(url), problem)
             return InvocationResult(status=502, duration=time.perf_counter() - started, error=problem)
         duration = time.perf_counter() - started
         if 200 <= status < 300:
             return InvocationResult(status=status, duration=duration)
-        log.warning("callback of %s to %s answered HTTP %d", invocation, url, status)
+        log.warning("callback of %s to %s answered HTTP %d", invocation, redact_url(url), status)
         return InvocationResult(
             status=503 if status == 429 else status, duration=duration, error=f"callback: HTTP {status}"
         )

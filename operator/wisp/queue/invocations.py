@@ -29,6 +29,7 @@ from wisp.queue.events import (
 from wisp.queue.invoker import InvocationResult
 from wisp.queue.policy import Decision, Outcome
 from wisp.queue.settings import DeliverySettings
+from wisp.security.redact import redact_url
 
 STATUS_BY_OUTCOME = {
     Outcome.ACKED: "succeeded",
@@ -67,8 +68,8 @@ def new_record(
         "attempts": str(attempts),
         "createdAt": rfc3339_ms(now_ms() if created_ms is None else created_ms),
     }
-    if callback_url:
-        record["callbackUrl"] = callback_url
+    if callback_url:  # readable by anyone who knows the id: no credentials
+        record["callbackUrl"] = redact_url(callback_url)
     return record
 
 

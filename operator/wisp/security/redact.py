@@ -2,10 +2,12 @@
 ever written out.
 
 ``Redactor`` masks credential-shaped text (``Bearer ...``, ``Authorization: ...``,
-``v1=<hex>``, ``token=...``) and every Secret value it has been told about (the Secret
-sources announce each value they load). ``install_redaction`` wraps the log record factory,
-so every record of every logger, and its formatted traceback, is masked before any handler
-sees it.
+``v1=<hex>``, ``token=...``, the user info of ``scheme://user:password@host`` URLs) and every
+Secret value it has been told about (the Secret sources announce each value they load).
+``redact_url`` masks one URL's user info and secret-looking query values, for URLs that are
+kept where users see them (an async invocation's ``callbackUrl``). ``install_redaction`` wraps
+the log record factory, so every record of every logger, and its formatted traceback, is masked
+before any handler sees it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 MASK = "[REDACTED]"
 MIN_SECRET_CHARS = 6
 
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@")
 _PATTERNS = (
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{4,}"), rf"\1\2{MASK}"),
     (
@@ -29,6 +33,7 @@ _PATTERNS = (
         rf"\1\2{MASK}",
     ),
     (re.compile(r"(?i)\bv1=[0-9a-f]{16,}"), f"v1={MASK}"),
+    (_URL_USERINFO, rf"\1{MASK}@"),
     (
         re.compile(
             r"(?i)\b(token|secret|password|passwd|api[_-]?key|admin[_-]?token)"
@@ -37,6 +42,28 @@ _PATTERNS = (
         rf"\1\2{MASK}",
     ),
 )
+
+
+# Query parameters whose values are credentials in the usual APIs (``?token=``, ``&sig=``, ...).
+_SECRET_PARAM = re.compile(r"(?i)(token|secret|passw|pwd|key|sig|auth|credential|session)")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its user info and secret-looking query values masked; other text unchanged."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _URL_USERINFO.sub(rf"\1{MASK}@", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rpartition('@')[2]}"
+    query = "&".join(_redact_param(param) for param in parts.query.split("&")) if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _redact_param(param: str) -> str:
+    name, equals, _ = param.partition("=")
+    return f"{name}={MASK}" if equals and _SECRET_PARAM.search(name) else param
 
 
 class Redactor:
