@@ -122,3 +122,72 @@ async def test_pinned_replicas_are_left_alone_and_queue_demand_counts() -> None:
     scaler.sample(1.0, 1.0)
     await scaler.tick(1.0)
     assert backend.scale_calls == [(queued.key, 2)]
+
+
+class FailingOnce(StaticBackend):
+    """A backend whose first scale write raises: lost, or taking effect all the same (a timeout)."""
+
+    def __init__(self, lands: bool) -> None:
+        super().__init__()
+        self.lands = lands
+        self.writes: list[int] = []
+
+    async def scale(self, function_key: str, replicas: int) -> None:
+        self.writes.append(replicas)
+        if len(self.writes) == 1:
+            if self.lands:
+                self.replicas[function_key] = replicas
+            raise RuntimeError("the API server timed out")
+        await super().scale(function_key, replicas)
+
+
+async def _run(scaler: Autoscaler, start: int, seconds: int, wall: float = 1_000.0) -> None:
+    for second in range(start, start + seconds):
+        scaler.sample(float(second), wall + second)
+        await scaler.tick(wall + second)
+
+
+async def test_an_outside_scale_of_an_idle_function_returns_to_zero_after_its_idle_timeout() -> None:
+    """``kubectl scale`` (or any other writer) on an idle function: the leader corrects it."""
+    fn = _fn(scale={"target": 10, "idleTimeout": "5s"})
+    backend = StaticBackend()
+    backend.replicas[fn.key] = 0
+    scaler = Autoscaler(backend, lambda: [Scaled(fn, 0, ConcurrencyMeter(0.0))], election=Leader())
+    await _run(scaler, 1, 10)
+    assert backend.scale_calls == []
+    backend.replicas[fn.key] = 2  # someone scaled it at second 10
+    await _run(scaler, 11, 4)
+    assert backend.replicas[fn.key] > 0  # taken as a wake-up: it keeps its idle timeout
+    await _run(scaler, 15, 3)
+    assert backend.replicas[fn.key] == 0
+    assert backend.scale_calls[-1] == (fn.key, 0)
+
+
+async def test_a_scale_from_zero_by_another_replica_is_seen_and_undone_when_idle() -> None:
+    """A follower's activator woke the function after the leader's first look at it."""
+    fn = _fn(scale={"target": 10, "idleTimeout": "3s"})
+    backend = StaticBackend()
+    backend.replicas[fn.key] = 0
+    peer = TwoReplicas({fn.key: Observation(last_active=1_001.5)})
+    scaler = Autoscaler(
+        backend, lambda: [Scaled(fn, 1, ConcurrencyMeter(0.0))], exchange=peer, election=Leader()
+    )
+    await _run(scaler, 1, 1)  # the leader's first look: zero
+    backend.replicas[fn.key] = 1  # the follower's activator, for its held call
+    await _run(scaler, 2, 10)
+    assert backend.replicas[fn.key] == 0
+    assert backend.scale_calls == [(fn.key, 0)]
+
+
+async def test_a_failed_scale_write_is_retried_and_one_that_landed_is_not() -> None:
+    fn = _fn()
+    for lands, writes in ((False, [3, 3]), (True, [3])):
+        backend = FailingOnce(lands)
+        backend.replicas[fn.key] = 0
+        meter = ConcurrencyMeter(0.0)
+        for _ in range(25):
+            meter.started(0.0)
+        scaler = Autoscaler(backend, lambda meter=meter: [Scaled(fn, 0, meter)], election=Leader())  # type: ignore[misc]
+        await _run(scaler, 1, 3)
+        assert backend.writes == writes, lands
+        assert backend.replicas[fn.key] == 3

@@ -119,14 +119,16 @@ class Autoscaler:
             self.record(key, "ready", item.ready)
         if fn.spec.replicas is not None:
             return
+        try:
+            actual = await self.backend.get_replicas(key)
+        except Exception as exc:  # a missing workload is the operator's business
+            log.debug("cannot read replicas of %s: %s", key, exc)
+            return
         tracked = self.tracked.get(key)
         if tracked is None:
-            try:
-                current = await self.backend.get_replicas(key)
-            except Exception as exc:  # a missing workload is the operator's business
-                log.debug("cannot read replicas of %s: %s", key, exc)
-                return
-            tracked = self.tracked[key] = _Tracked(ScaleState(desired=current), last_active=wall)
+            tracked = self.tracked[key] = _Tracked(ScaleState(desired=actual), last_active=wall)
+        elif actual != tracked.state.desired:
+            _adopt(key, tracked, actual, wall)
         observations = [r[key] for r in reports if key in r]
         samples: Observation | None = None
         if reports:
@@ -140,14 +142,8 @@ class Autoscaler:
         tracked.last = decision
         if self.record is not None:
             self.record(key, "desired", decision.desired)
-        if decision.desired != tracked.state.desired:
-            log.info(
-                "scaling %s %d -> %d (%s)",
-                key,
-                tracked.state.desired,
-                decision.desired,
-                decision.reason.value,
-            )
+        if decision.desired != actual:
+            log.info("scaling %s %d -> %d (%s)", key, actual, decision.desired, decision.reason.value)
             try:
                 await self.backend.scale(key, decision.desired)
             except Exception as exc:
@@ -177,10 +173,11 @@ class Autoscaler:
             tracked.published_active = active
 
     def note_scaled(self, key: str, replicas: int) -> None:
-        """The activator scaled a function from zero: do not undo it before traffic shows."""
+        """This replica's activator scaled a function from zero: do not undo it before traffic
+        shows (the workload's count would tell the leader by its next tick anyway)."""
         tracked = self.tracked.get(key)
         if tracked is not None and tracked.state.desired < replicas:
-            tracked.state = replace(tracked.state, desired=replicas)
+            _adopt(key, tracked, replicas, time.time())
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -197,3 +194,18 @@ class Autoscaler:
                     await self.tick(time.time())
                 except Exception:
                     log.exception("autoscaler tick failed")
+
+
+def _adopt(key: str, tracked: _Tracked, actual: int, wall: float) -> None:
+    """The workload's count is not what the leader last wanted: take it as the starting point.
+
+    Someone else moved it: an activator's scale from zero (on any replica), ``kubectl scale``,
+    the operator re-creating the Deployment, or one of the leader's own writes that failed or
+    landed late. A count raised from outside is treated as a wake-up (activity now), so it gets
+    its idle timeout before it goes back to zero instead of being cut before its caller's traffic
+    shows in the samples; the decision then corrects it like any other count.
+    """
+    if actual > tracked.state.desired:
+        tracked.last_active = max(tracked.last_active, wall)
+    log.info("replicas of %s are %d, not %d as decided: correcting", key, actual, tracked.state.desired)
+    tracked.state = replace(tracked.state, desired=actual)

@@ -234,6 +234,11 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
 - apiGroups: [apps]
   resources: [deployments/scale]
   verbs: [get, patch]
+# The autoscaler's leader compares each function Deployment's replicas with what it wants on
+# every tick, from a watch (read only; it never writes a Deployment itself).
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [list, watch]
 {{- if .Values.gateway.rbac.readSecrets }}
 # Invocation tokens and HMAC keys named by a Function's spec.access.
 - apiGroups: [""]

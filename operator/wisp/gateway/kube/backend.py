@@ -1,9 +1,11 @@
 """``KubernetesBackend``: the gateway's view of a cluster, from watches only (never polling).
 
-Three watches per namespace scope (one cluster-wide scope when ``WISP_NAMESPACES`` is empty):
-Functions, Triggers, and EndpointSlices labelled ``wisp.dev/function`` (the operator labels a
-function's Service so; the EndpointSlice controller copies the labels). Each runs in a
-``WatchThread`` and reaches the gateway's ``BackendEvents`` on the event loop. Writes: replicas
+Four watches per namespace scope (one cluster-wide scope when ``WISP_NAMESPACES`` is empty):
+Functions, Triggers, EndpointSlices labelled ``wisp.dev/function`` (the operator labels a
+function's Service so; the EndpointSlice controller copies the labels), and the Deployments
+with that label, whose ``spec.replicas`` the ``ReplicaCache`` keeps for ``get_replicas`` (the
+autoscaler's leader reads it every tick). Each runs in a ``WatchThread`` and reaches the
+gateway's ``BackendEvents`` on the event loop. Writes: replicas
 through the Deployment's ``scale`` subresource (Deployment name = Function name), and
 ``status.desiredReplicas``/``status.lastInvocation`` by merge patch of the Function's status
 subresource (the operator owns the conditions and replica counts).
@@ -23,6 +25,7 @@ from wisp.api.trigger import Trigger, parse_trigger
 from wisp.gateway.backend import BackendError, BackendEvents, Endpoint, StatusUpdate
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.kube.convert import function_info, slice_endpoints
+from wisp.gateway.kube.replicas import ReplicaCache
 from wisp.gateway.kube.watch import Obj, WatchThread
 
 T = TypeVar("T")
@@ -76,6 +79,7 @@ class KubernetesBackend:
         # (namespace, slice name) -> its function and endpoints; a function may have several slices
         self._slices: dict[tuple[str, str], tuple[str, tuple[Endpoint, ...]]] = {}
         self._synced_sent = False
+        self.replicas = ReplicaCache()
 
     # -- watches -----------------------------------------------------------------------------------
 
@@ -112,6 +116,20 @@ class KubernetesBackend:
                 kwargs,
                 self._slice_snapshot,
                 self._slice_event,
+            )
+            if namespace is None:
+                deploy_list: Callable[..., Any] = self.apps.list_deployment_for_all_namespaces
+                deploy_kwargs: dict[str, Any] = selector
+            else:
+                deploy_list = self.apps.list_namespaced_deployment
+                deploy_kwargs = {"namespace": namespace, **selector}
+            self._add(
+                loop,
+                f"deployments/{namespace or '*'}",
+                deploy_list,
+                deploy_kwargs,
+                lambda scope, items: self.replicas.snapshot(scope.known, items),
+                lambda scope, kind, obj: self.replicas.event(scope.known, kind, obj),
             )
         for thread in self._threads:
             thread.start()
@@ -244,11 +262,18 @@ class KubernetesBackend:
         name, namespace = _split(function_key)
         body = {"spec": {"replicas": replicas}}
         try:
-            await asyncio.to_thread(self.apps.patch_namespaced_deployment_scale, name, namespace, body)
+            patch = self.apps.patch_namespaced_deployment_scale
+            answer = await asyncio.to_thread(patch, name, namespace, body)
         except client.ApiException as exc:
             raise BackendError(f"scale {function_key} to {replicas}: {exc.status} {exc.reason}") from None
+        meta = getattr(answer, "metadata", None)
+        self.replicas.wrote(function_key, replicas, getattr(meta, "resource_version", None))
 
     async def get_replicas(self, function_key: str) -> int:
+        """From the Deployment watch; a GET only for a Deployment the watch has not shown yet."""
+        cached = self.replicas.get(function_key)
+        if cached is not None:
+            return cached
         name, namespace = _split(function_key)
         try:
             scale = await asyncio.to_thread(self.apps.read_namespaced_deployment_scale, name, namespace)
