@@ -75,6 +75,17 @@ INVALID = [
     ("trigger without function", with_spec(GOOD_TRIGGER, function=None), "spec.function"),
     ("trigger path not absolute", with_spec(GOOD_TRIGGER, http={"path": "hello"}), "spec.http.path"),
     ("trigger path reserved", with_spec(GOOD_TRIGGER, http={"path": "/function/x"}), "spec.http.path"),
+    *(
+        (f"trigger path {path} reserved", with_spec(GOOD_TRIGGER, http={"path": path}), "spec.http.path")
+        for path in (
+            "/ui",
+            "/ui/x",
+            "/system",
+            "/invocations/x",
+            "/2015-03-31/functions/f/invocations",
+            "/readyz",
+        )
+    ),
     (
         "trigger method unknown",
         with_spec(GOOD_TRIGGER, http={"path": "/a", "methods": ["FETCH"]}),

@@ -10,8 +10,18 @@ from typing import Any
 from wisp.api.function import NAME_RE, SpecError, _duration_in, _int_in, _require, _typed
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-RESERVED_PREFIXES = ("/function/", "/async-function/", "/invocations/", "/system/", "/ui/")
-RESERVED_PATHS = ("/healthz", "/metrics")
+# Paths the gateway serves itself (the function form, async invocations and their records, the
+# admin API, the console, Lambda's Invoke API) and its probes: a Trigger there would never be
+# reached. The CRD's CEL rule on spec.http.path spells out the same lists (a test compares them).
+RESERVED_PREFIXES = (
+    "/function/",
+    "/async-function/",
+    "/invocations/",
+    "/system/",
+    "/ui/",
+    "/2015-03-31/",
+)
+RESERVED_PATHS = (*(prefix.rstrip("/") for prefix in RESERVED_PREFIXES), "/healthz", "/readyz", "/metrics")
 _PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?$")
 _STREAM = re.compile(r"^[A-Za-z0-9_.:{}-]+$")
@@ -63,6 +73,20 @@ class Trigger:
         return f"{self.function}.{self.namespace}"
 
 
+RESERVED_MESSAGE = (
+    "is served by the gateway itself, so a Trigger there would never be called (reserved: "
+    + ", ".join(RESERVED_PATHS[: len(RESERVED_PREFIXES)])
+    + " and every path under them, "
+    + ", ".join(RESERVED_PATHS[len(RESERVED_PREFIXES) :])
+    + ")"
+)
+
+
+def is_reserved_path(path: str) -> bool:
+    """True for a path the gateway answers itself (``/ui``, ``/ui/...``, ``/healthz``, ...)."""
+    return path.startswith(RESERVED_PREFIXES) or path in RESERVED_PATHS
+
+
 def parse_trigger(obj: Mapping[str, Any]) -> Trigger:
     meta = obj.get("metadata") or {}
     name = meta.get("name")
@@ -97,8 +121,8 @@ def _parse_http(http: Any) -> HttpTrigger:
     path = _typed(_require(http, "path", "spec.http"), str, "spec.http.path", "a path")
     if not _PATH.match(path):
         raise SpecError("spec.http.path", f"{path!r} must start with / and hold URL path characters")
-    if path.startswith(RESERVED_PREFIXES) or path in RESERVED_PATHS:
-        raise SpecError("spec.http.path", f"{path!r} is reserved by the gateway")
+    if is_reserved_path(path):
+        raise SpecError("spec.http.path", f"{path!r} {RESERVED_MESSAGE}")
     methods = tuple(http.get("methods") or ())
     for i, method in enumerate(methods):
         if method not in HTTP_METHODS:
