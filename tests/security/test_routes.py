@@ -14,8 +14,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.security.conftest import GatewayMaker
-from tests.security.rawhttp import exchange, request_bytes
 from tests.security.support import SecuredGateway, function
+from tests.support.rawhttp import exchange, request_bytes
 from wisp.gateway.admin import make_admin_app
 from wisp.gateway.resolve import FUNCTION_ROUTES
 from wisp.gateway.state import COMPONENTS, Components

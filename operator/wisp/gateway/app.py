@@ -51,7 +51,7 @@ def make_app(
     )
     activator = Activator(backend, ActivatorSettings(config.cold_start_timeout, config.queue_timeout))
     forwarder = Forwarder(config.max_body_bytes)
-    gateway = Gateway(registry, activator, forwarder, config.max_body_bytes)
+    gateway = Gateway(registry, activator, forwarder, config.max_body_bytes, config.body_read_timeout)
     registry.on_endpoints_removed = forwarder.connections.forget
     parts = Components(config, backend, metrics, registry, activator, gateway)
     if autoscale:

@@ -19,6 +19,9 @@ class GatewayConfig:
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
     default_namespace: str = "default"
     max_body_bytes: int = 6 * 1024 * 1024
+    # Seconds a caller has to send its whole request body (408 past it); the body is read
+    # before the call takes a slot on a pod, so a slow uploader holds no slot meanwhile.
+    body_read_timeout: float = 30.0
     cold_start_timeout: float = 60.0
     max_held_requests: int = 1000
     queue_timeout: float = 10.0
@@ -54,6 +57,7 @@ _ENV = {
     "namespaces": "WISP_NAMESPACES",
     "default_namespace": "WISP_DEFAULT_NAMESPACE",
     "max_body_bytes": "WISP_MAX_BODY_BYTES",
+    "body_read_timeout": "WISP_BODY_READ_TIMEOUT",
     "cold_start_timeout": "WISP_COLD_START_TIMEOUT",
     "max_held_requests": "WISP_MAX_HELD_REQUESTS",
     "queue_timeout": "WISP_QUEUE_TIMEOUT",
@@ -80,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespaces", help="comma list to serve; empty: all (WISP_NAMESPACES)")
     parser.add_argument("--default-namespace", help="namespace of /function/{name} (default)")
     parser.add_argument("--max-body-bytes", type=int, help="largest request body (6 MiB)")
+    parser.add_argument("--body-read-timeout", type=float, help="seconds to send a request body (30)")
     parser.add_argument("--cold-start-timeout", type=float, help="seconds a cold call waits (60)")
     parser.add_argument("--max-held-requests", type=int, help="cold calls held per function (1000)")
     parser.add_argument("--queue-timeout", type=float, help="seconds a call waits for a slot (10)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import StreamReader, web
@@ -41,6 +41,9 @@ _WISP_SET = frozenset(
 
 Address = tuple[str, int]
 Body = bytes | AsyncIterator[bytes] | None
+# A body already read in full before the call was forwarded (by the security layer, to check
+# a webhook signature): the forwarder sends it instead of reading the request again.
+BODY = web.RequestKey("wisp-body", bytes)
 
 
 class BodyTooLarge(Exception):
@@ -103,9 +106,49 @@ def downstream_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     return out
 
 
-async def _limited(stream: StreamReader, limit: int) -> AsyncIterator[bytes]:
+class BodyTimeout(Exception):
+    """The caller did not send its body within the body-read timeout."""
+
+
+class ClientGone(Exception):
+    """The caller's connection broke while its body was being read."""
+
+
+_READ_FAILURES = (OSError, web.RequestPayloadError)
+
+
+async def _read_timed(read: Awaitable[bytes], deadline: float) -> bytes:
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await read
+    except TimeoutError:
+        raise BodyTimeout from None
+    except _READ_FAILURES as exc:
+        raise ClientGone(str(exc) or type(exc).__name__) from exc
+
+
+async def _head(stream: StreamReader, size: int, deadline: float) -> bytes:
+    """Up to ``size`` bytes of a body (fewer only at its end)."""
+    parts: list[bytes] = []
     seen = 0
-    async for chunk in stream.iter_any():
+    while seen < size:
+        chunk = await _read_timed(stream.readany(), deadline)
+        if not chunk:
+            break
+        parts.append(chunk)
+        seen += len(chunk)
+    return b"".join(parts)
+
+
+async def _rest(first: bytes, stream: StreamReader, limit: int, deadline: float) -> AsyncIterator[bytes]:
+    """``first``, then the rest of the body as it arrives: at most ``limit`` bytes in all, by
+    ``deadline`` (the wait is timed, never the hand-over to the pod)."""
+    seen = len(first)
+    yield first
+    while True:
+        chunk = await _read_timed(stream.readany(), deadline)
+        if not chunk:
+            return
         seen += len(chunk)
         if seen > limit:
             raise BodyTooLarge
@@ -125,16 +168,28 @@ class Forwarder:
         self.max_body_bytes = max_body_bytes
         self.connections = connections or UpstreamConnections()
 
-    async def request_body(self, request: web.Request) -> Body:
-        """The body to send: bytes when small and sized, a limited stream otherwise."""
+    async def request_body(self, request: web.Request, deadline: float) -> Body:
+        """The body to send, read before the call takes a slot on a pod (a slow or vanishing
+        uploader holds no slot): whole when small and sized, else its first ``BUFFER_BYTES``
+        and a limited stream of the rest. Every wait for the caller ends at ``deadline`` (loop
+        time, ``BodyTimeout``); a broken caller raises ``ClientGone``."""
+        preloaded = request.get(BODY)
+        if preloaded is not None:
+            return preloaded
         length = request.content_length
         if length is not None and length <= BUFFER_BYTES:
             if length:
-                return await request.read()
+                return await _read_timed(request.read(), deadline)
             return b"" if request.method in ("POST", "PUT", "PATCH") else None
         if length is None and not request.body_exists:
             return None
-        return _limited(request.content, self.max_body_bytes)
+        stream = request.content
+        first = await _head(stream, BUFFER_BYTES, deadline)
+        if len(first) > self.max_body_bytes:
+            raise BodyTooLarge
+        if stream.at_eof():
+            return first
+        return _rest(first, stream, self.max_body_bytes, deadline)
 
     async def forward(
         self,

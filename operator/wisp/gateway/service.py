@@ -9,8 +9,9 @@ endpoint only when the connection could not be made (nothing was sent).
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -20,7 +21,15 @@ from multidict import CIMultiDict
 from wisp.api import contract
 from wisp.gateway.activator import Acquired, Activator, Rejected
 from wisp.gateway.connections import Address, ConnectFailed, StaleConnection, UpstreamFailed
-from wisp.gateway.proxy import BodyTooLarge, Forwarder, InvocationResult, upstream_headers
+from wisp.gateway.proxy import (
+    Body,
+    BodyTimeout,
+    BodyTooLarge,
+    ClientGone,
+    Forwarder,
+    InvocationResult,
+    upstream_headers,
+)
 from wisp.gateway.registry import Registry, Unavailable, Upstream
 
 MAX_CONNECT_RETRIES = 3
@@ -52,11 +61,23 @@ class Gateway:
     activator: Activator
     forwarder: Forwarder
     max_body_bytes: int
+    body_read_timeout: float = 30.0
 
     async def serve(self, request: web.Request, up: Upstream, path_qs: str, event: str) -> web.StreamResponse:
         length = request.content_length
         if length is not None and length > self.max_body_bytes:
             return error_response(413, "RequestTooLarge", f"body exceeds {self.max_body_bytes} bytes")
+        # The body (or its first part) is read before the call takes a slot, so an uploader that
+        # is slow or goes away never holds one of the function's slots while it does.
+        deadline = asyncio.get_running_loop().time() + self.body_read_timeout
+        try:
+            body = await self.forwarder.request_body(request, deadline)
+        except BodyTimeout:
+            return error_response(408, "RequestTimeout", self._body_timeout_message())
+        except BodyTooLarge:
+            return error_response(413, "RequestTooLarge", f"body exceeds {self.max_body_bytes} bytes")
+        except ClientGone as exc:
+            return error_response(400, "ClientDisconnected", f"the request body broke off: {exc}")
         started = time.monotonic()
         up.meter.started(started)
         status = 502
@@ -69,20 +90,22 @@ class Gateway:
             except Unavailable as exc:
                 status = exc.status
                 return error_response(exc.status, exc.error_type, exc.message)
-            response = await self._forward(request, up, acquired, path_qs, event)
+            response = await self._forward(request, up, acquired, path_qs, event, body)
             status = response.status
             return response
         finally:
             _observe(up, started, status)
 
+    def _body_timeout_message(self) -> str:
+        return f"the request body did not arrive within {self.body_read_timeout:g} s"
+
     async def _forward(
-        self, request: web.Request, up: Upstream, acquired: Acquired, path_qs: str, event: str
+        self, request: web.Request, up: Upstream, acquired: Acquired, path_qs: str, event: str, body: Body
     ) -> web.StreamResponse:
         headers = upstream_headers(request, event)
         extra: dict[str, str] = {}
         if acquired.cold_wait is not None:
             extra = {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
-        body: bytes | AsyncIterator[bytes] | None = await self.forwarder.request_body(request)
         outcome = await self._on_an_endpoint(
             up,
             acquired,
@@ -143,8 +166,13 @@ class Gateway:
             except TimeoutError:
                 return Failure(504, "GatewayTimeout", "the function did not answer in time")
             except UpstreamFailed as exc:
-                if isinstance(exc.__cause__, BodyTooLarge):
+                cause = exc.__cause__
+                if isinstance(cause, BodyTooLarge):
                     return Failure(413, "RequestTooLarge", f"body exceeds {self.max_body_bytes} bytes")
+                if isinstance(cause, BodyTimeout):
+                    return Failure(408, "RequestTimeout", self._body_timeout_message())
+                if isinstance(cause, ClientGone):
+                    return Failure(400, "ClientDisconnected", f"the request body broke off: {cause}")
                 return Failure(502, "BadGateway", f"the function's connection failed: {exc}")
             finally:
                 self.registry.release(up, slot)
