@@ -173,9 +173,8 @@ class Forwarder:
         uploader holds no slot): whole when small and sized, else its first ``BUFFER_BYTES``
         and a limited stream of the rest. Every wait for the caller ends at ``deadline`` (loop
         time, ``BodyTimeout``); a broken caller raises ``ClientGone``."""
-        preloaded = request.get(BODY)
-        if preloaded is not None:
-            return preloaded
+        if BODY in request:
+            return request[BODY]
         length = request.content_length
         if length is not None and length <= BUFFER_BYTES:
             if length:
