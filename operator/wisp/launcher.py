@@ -27,6 +27,7 @@ import collections
 import contextlib
 import ctypes
 import json
+import logging
 import os
 import signal
 import socket
@@ -43,6 +44,10 @@ LogSink = str | os.PathLike[str] | Callable[[str], None] | None
 
 _PR_SET_PDEATHSIG = 1
 _TAIL_LINES = 40
+# A longer line is passed on in pieces of at most this many bytes (CloudWatch's cap per event),
+# so a handler that prints 32 MB without a newline costs neither memory nor quadratic work.
+MAX_LINE_BYTES = 256 * 1024
+_READ_BYTES = 65536
 
 # What a runtime takes from the environment that starts it (Lambda's own list is much the same).
 RUNTIME_BASICS = frozenset(
@@ -181,6 +186,59 @@ def _free_port(host: str) -> int:
         return port
 
 
+class LineSplitter:
+    """Bytes of a child's output in, lines out: at most ``max_bytes`` each (longer lines are
+    split, on a character boundary), nothing lost, each byte looked at once, at most
+    ``max_bytes`` held between calls."""
+
+    def __init__(self, on_line: Callable[[str], None], max_bytes: int = MAX_LINE_BYTES) -> None:
+        self._on_line = on_line
+        self._max = max(max_bytes, 4)
+        self._buffer = bytearray()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> None:
+        buffer = self._buffer
+        searched = len(buffer)  # the buffer never holds a newline between calls
+        buffer += data
+        start = 0
+        while True:
+            newline = buffer.find(b"\n", searched)
+            end = newline if newline >= 0 else len(buffer)
+            while end - start > self._max:  # a byte past the piece: a cut can see where it is
+                start = self._piece(buffer, start)
+            if newline < 0:
+                break
+            self._emit(buffer[start:newline])
+            start = searched = newline + 1
+        del buffer[:start]
+
+    def close(self) -> None:
+        """The output ended: pass on what is left (a last line without a newline)."""
+        if self._buffer:
+            self._emit(self._buffer)
+            self._buffer.clear()
+
+    def _piece(self, buffer: bytearray, start: int) -> int:
+        cut = start + self._max
+        lowest = cut - 3
+        while cut > lowest and buffer[cut] & 0xC0 == 0x80:  # not inside a UTF-8 sequence
+            cut -= 1
+        if buffer[cut] & 0xC0 == 0x80:
+            cut = start + self._max  # no UTF-8 anyway
+        self._emit(buffer[start:cut])
+        return cut
+
+    def _emit(self, raw: bytes | bytearray) -> None:
+        try:
+            self._on_line(raw.decode("utf-8", "replace"))
+        except Exception:  # a sink's failure must not stop the reading (the child would block)
+            logging.getLogger("wisp.launcher").exception("a log sink failed")
+
+
 class _Lines:
     """Splits a child's output into lines for the sink, and keeps the last few for errors."""
 
@@ -312,13 +370,42 @@ class RuntimeProcess:
 
 
 async def _read_lines(stream: asyncio.StreamReader, on_line: Callable[[str], None]) -> None:
-    pending = b""
-    while chunk := await stream.read(65536):
-        *lines, pending = (pending + chunk).split(b"\n")
-        for raw in lines:
-            on_line(raw.decode("utf-8", "replace"))
-    if pending:
-        on_line(pending.decode("utf-8", "replace"))
+    splitter = LineSplitter(on_line)
+    while chunk := await stream.read(_READ_BYTES):
+        splitter.feed(chunk)
+    splitter.close()
+
+
+async def process_exit(pid: int) -> None:
+    """Returns once process ``pid`` (a child or not) has terminated.
+
+    A pidfd says so the moment it happens, whatever became of the process's output pipes (a
+    child it left behind may hold them open for ever); without pidfds, ``/proc`` is polled.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    except (OSError, AttributeError):
+        while _running(pid):  # noqa: ASYNC110 - nothing to wait on without a pidfd
+            await asyncio.sleep(0.1)
+        return
+    loop = asyncio.get_running_loop()
+    gone = asyncio.Event()
+    try:
+        loop.add_reader(fd, gone.set)
+        await gone.wait()
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 async def _health_status(host: str, port: int) -> int | None:

@@ -16,6 +16,7 @@ from wisp.dev.backend import LocalBackend, LocalSettings
 from wisp.dev.prewarm import ForkServer
 from wisp.dev.workspace import Workspace, prepare
 from wisp.gateway.backend import Endpoint, FunctionInfo
+from wisp.launcher import MAX_LINE_BYTES, LineSplitter
 
 
 class Recorder:
@@ -133,3 +134,55 @@ async def test_runtimes_get_an_explicit_environment_without_the_platforms_secret
     for leaked in ("WISP_ADMIN_TOKEN", "AWS_SECRET_ACCESS_KEY"):
         assert leaked not in env
         assert leaked not in initial  # not even in the process's initial environment block
+
+
+LONG_LINE = """
+import os
+def handler(event, context):
+    print("x" * event["bytes"] + "<end>")
+    return {"pid": os.getpid()}
+"""
+
+
+@pytest.mark.parametrize("prewarm", [False, True], ids=["fresh", "forked"])
+async def test_a_long_log_line_is_split_and_the_replica_lives_on(tmp_path: Path, prewarm: bool) -> None:
+    lines: list[tuple[str, str]] = []
+    backend = LocalBackend(
+        LocalSettings(stop_grace=2.0), on_line=lambda replica, line: lines.append((replica, line))
+    )
+    if prewarm:
+        backend.fork_server = ForkServer()
+        await backend.fork_server.start()
+    try:
+        source = function_file(tmp_path, LONG_LINE, spec="  scale: {min: 1}\n")
+        serve(backend, source, tmp_path)
+        await backend.start(Recorder())
+        status, first = await call(backend, source.key, {"bytes": 3 * 1024 * 1024})
+        assert status == 200, first
+        await eventually(lambda: any("<end>" in line for _, line in lines))
+        status, second = await call(backend, source.key, {"bytes": 10})
+        assert status == 200 and second == first  # the same process answers: it was not replaced
+        served = backend.functions[source.key]
+        assert [r.name for r in served.replicas] == ["fn-1"]
+        assert backend.pids() == [first["pid"]]  # type: ignore[index]
+        pieces = [line for _, line in lines if "xxxx" in line]
+        assert max(len(p) for p in pieces) <= MAX_LINE_BYTES
+        assert sum(len(p) for p in pieces) >= 3 * 1024 * 1024 + 10  # nothing lost
+    finally:
+        await backend.stop()
+        if backend.fork_server is not None:
+            await backend.fork_server.stop()
+
+
+@pytest.mark.parametrize("size", [0, 1, 5, 7, 8, 9, 20])
+def test_lines_are_capped_and_split_without_losing_bytes(size: int) -> None:
+    got: list[str] = []
+    splitter = LineSplitter(got.append, max_bytes=8)
+    data = ("é" * size + "\n" + "ab\ncd").encode()
+    for i in range(len(data)):  # byte by byte: the worst case for re-scanning
+        splitter.feed(data[i : i + 1])
+        assert splitter.buffered <= 8
+    splitter.close()
+    assert all(len(line.encode()) <= 8 for line in got)
+    assert "".join(got[:-2]) == "é" * size  # pieces end on character boundaries
+    assert got[-2:] == ["ab", "cd"]

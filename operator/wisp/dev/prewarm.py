@@ -18,14 +18,23 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from wisp.api.contract import LISTENING_EVENT
 from wisp.dev.children import die_with_parent, stop_child
-from wisp.launcher import LaunchError, LaunchSpec, Readiness, base_environment, runtime_images_dir
+from wisp.launcher import (
+    LaunchError,
+    LaunchSpec,
+    LineSplitter,
+    Readiness,
+    base_environment,
+    process_exit,
+    runtime_images_dir,
+)
 
 _TAIL = 40
+_READ_BYTES = 65536
+_DRAIN_SECONDS = 1.0
 
 
 class ForkServer:
@@ -111,7 +120,11 @@ class ForkServer:
 
 
 class ForkedRuntime:
-    """What ``LocalBackend`` needs of a runtime process: readiness, exit, stop."""
+    """What ``LocalBackend`` needs of a runtime process: readiness, exit, stop.
+
+    Its end is the process's end (a pidfd), not its output's: a runtime whose output breaks,
+    or that closes it, is still running and still ours to stop.
+    """
 
     def __init__(self, spec: LaunchSpec, pid: int, output: int) -> None:
         self.spec = spec
@@ -124,36 +137,35 @@ class ForkedRuntime:
         self._ended = asyncio.Event()
         self._stopped = False
         self._reader = asyncio.create_task(self._read(output))
+        self._watcher = asyncio.create_task(self._watch())
 
     @property
     def output_tail(self) -> list[str]:
         return list(self._tail)
 
     async def _read(self, fd: int) -> None:
+        splitter = LineSplitter(self._line)
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
         )
         try:
-            while line := await reader.readline():
-                self._line(line.decode("utf-8", "replace").rstrip("\n"))
+            while chunk := await reader.read(_READ_BYTES):
+                splitter.feed(chunk)
+        except OSError:
+            pass  # the pipe broke: the process's end is watched apart
         finally:
+            splitter.close()
             transport.close()
-            await self._gone()
-            self.returncode = 0 if self._stopped else -1
-            self._ended.set()
 
-    async def _gone(self) -> None:
-        """The pipe closed: wait (briefly) until the fork server reaped the process."""
-        for _ in range(200):
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return
-            if _zombie(self.pid):
-                return
-            await asyncio.sleep(0.01)
+    async def _watch(self) -> None:
+        await process_exit(self.pid)
+        # The rest of its output; a child it left behind may hold the pipe, so not for ever.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._reader, _DRAIN_SECONDS)
+        self.returncode = 0 if self._stopped else -1
+        self._ended.set()
 
     def _line(self, line: str) -> None:
         self._tail.append(line)
@@ -195,17 +207,10 @@ class ForkedRuntime:
                 await asyncio.wait_for(self._ended.wait(), grace)
             except TimeoutError:
                 self._signal(signal.SIGKILL)
-                await self._ended.wait()
-        await self._reader
+        self._signal(signal.SIGKILL)  # anything the handler left behind in the group
+        await self._watcher
         return self.returncode if self.returncode is not None else 0
 
     def _signal(self, signum: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signum)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
