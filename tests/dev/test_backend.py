@@ -3,6 +3,7 @@ gateway is told, how replicas are started, restarted and stopped."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from tests.support.wait import eventually
 from wisp.api.trigger import Trigger
 from wisp.cli.source import FunctionSource, load_file
-from wisp.dev.backend import LocalBackend, LocalSettings
+from wisp.dev.backend import LocalBackend, LocalSettings, restart_delay
 from wisp.dev.prewarm import ForkServer
 from wisp.dev.workspace import Workspace, prepare
 from wisp.gateway.backend import Endpoint, FunctionInfo
@@ -186,3 +187,70 @@ def test_lines_are_capped_and_split_without_losing_bytes(size: int) -> None:
     assert all(len(line.encode()) <= 8 for line in got)
     assert "".join(got[:-2]) == "é" * size  # pieces end on character boundaries
     assert got[-2:] == ["ab", "cd"]
+
+
+def test_the_restart_backoff_doubles_and_starts_over_after_a_long_run() -> None:
+    settings = LocalSettings(restart_backoff=0.5, restart_backoff_max=4.0, backoff_reset=600.0)
+    delays: list[float] = []
+    previous: float | None = None
+    for ran_for in (1.0, 1.0, 1.0, 1.0, 1.0, 599.0, 600.0, 1.0):
+        previous = restart_delay(previous, ran_for, settings)
+        delays.append(previous)
+    assert delays == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 0.5, 1.0]
+
+
+CRASH = """
+import os
+def handler(event, context):
+    if event.get("crash"):
+        os._exit(3)
+    return {"pid": os.getpid()}
+"""
+
+
+async def test_a_replica_that_ran_long_enough_restarts_without_growing_backoff(tmp_path: Path) -> None:
+    # backoff_reset=0: every run counts as long enough, so every restart waits the first delay.
+    backend = LocalBackend(LocalSettings(stop_grace=2.0, restart_backoff=0.01, backoff_reset=0.0))
+    try:
+        source = function_file(tmp_path, CRASH, spec="  scale: {min: 1}\n")
+        serve(backend, source, tmp_path)
+        await backend.start(Recorder())
+        replica = backend.functions[source.key].replicas[0]
+        for crashes in range(1, 4):
+            _, before = await call(backend, source.key)
+            with contextlib.suppress(aiohttp.ClientError):
+                await call(backend, source.key, {"crash": True})
+            await eventually(lambda: replica.restarts == crashes and replica.endpoint is not None)  # noqa: B023
+            _, after = await call(backend, source.key)
+            assert after != before  # a new process
+            assert replica.backoff == 0.01
+    finally:
+        await backend.stop()
+
+
+HANG = """
+import os, threading
+def handler(event, context):
+    if event.get("hang"):
+        threading.Event().wait()
+    return {"pid": os.getpid()}
+"""
+
+
+async def test_a_replica_failing_its_liveness_probe_is_restarted(tmp_path: Path) -> None:
+    settings = LocalSettings(stop_grace=1.0, liveness_period=0.05, liveness_failures=2, restart_backoff=0.01)
+    backend = LocalBackend(settings)
+    try:
+        # One stuck handler thread exhausts a concurrency-1 runtime: /livez answers 503.
+        source = function_file(tmp_path, HANG, spec="  scale: {min: 1}\n  concurrency: 1\n  timeout: 1s\n")
+        serve(backend, source, tmp_path)
+        await backend.start(Recorder())
+        replica = backend.functions[source.key].replicas[0]
+        _, before = await call(backend, source.key)
+        status, _ = await call(backend, source.key, {"hang": True})
+        assert status == 504
+        await eventually(lambda: replica.restarts == 1 and replica.endpoint is not None)
+        status, after = await call(backend, source.key)
+        assert status == 200 and after != before
+    finally:
+        await backend.stop()

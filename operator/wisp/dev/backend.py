@@ -6,7 +6,10 @@ tests' node agent uses) until ``n`` are wanted; each one that reports ready beco
 ``Endpoint``, each one that goes away stops being one. The gateway's activator and autoscaler
 drive ``scale`` exactly as they drive a Deployment's scale subresource.
 
-A replica that exits by itself is restarted with backoff (restartPolicy Always). A handler
+A replica that exits by itself is restarted with backoff (restartPolicy Always), and so is one
+whose ``/livez`` fails ``liveness_failures`` times in a row (the Deployment's liveness probe);
+as the kubelet does, the backoff starts over once a replica has run for ``backoff_reset``
+seconds. A handler
 that cannot load, or dependencies that cannot install, mark the function not ready with the
 reason, so calls get a 503 that says why instead of waiting; the next edit tries again.
 """
@@ -23,6 +26,7 @@ from typing import Any
 
 import aiohttp
 
+from wisp.api.contract import LIVENESS_PATH
 from wisp.api.trigger import Trigger
 from wisp.cli.source import FunctionSource
 from wisp.dev.prewarm import ForkedRuntime, ForkServer
@@ -41,6 +45,19 @@ class LocalSettings:
     stop_grace: float = 5.0
     restart_backoff: float = 0.5
     restart_backoff_max: float = 10.0
+    backoff_reset: float = 600.0  # a run this long starts the backoff over (the kubelet's 10 min)
+    # The Deployment's livenessProbe (wisp.resources.deployment): GET /livez.
+    liveness_period: float = 10.0
+    liveness_timeout: float = 2.0
+    liveness_failures: int = 3
+
+
+def restart_delay(previous: float | None, ran_for: float, settings: LocalSettings) -> float:
+    """How long to wait before restarting a replica whose process ran ``ran_for`` seconds and
+    whose last restart waited ``previous`` (None: never restarted)."""
+    if previous is None or ran_for >= settings.backoff_reset:
+        return settings.restart_backoff
+    return min(previous * 2, settings.restart_backoff_max)
 
 
 @dataclass(eq=False)
@@ -50,6 +67,8 @@ class Replica:
     endpoint: Endpoint | None = None
     stopping: bool = False
     task: asyncio.Task[None] | None = None
+    restarts: int = 0
+    backoff: float | None = None  # the last restart's delay
 
 
 @dataclass(eq=False)
@@ -182,18 +201,20 @@ class LocalBackend:
             self._later(self._stop_replica(served, replica))
 
     async def _run(self, served: Served, replica: Replica) -> None:
-        backoff = self.settings.restart_backoff
+        loop = asyncio.get_running_loop()
         try:
             if served.dependencies is not None:
                 await served.dependencies
             while not replica.stopping and served.info.ready:
+                started = loop.time()
                 if not await self._run_once(served, replica):
                     return
                 if replica.stopping:
                     return
-                log.warning("%s exited; restarting in %.1fs", replica.name, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.settings.restart_backoff_max)
+                replica.backoff = restart_delay(replica.backoff, loop.time() - started, self.settings)
+                replica.restarts += 1
+                log.warning("%s exited; restarting in %.1fs", replica.name, replica.backoff)
+                await asyncio.sleep(replica.backoff)
         finally:
             if replica in served.replicas and not replica.stopping:
                 served.replicas.remove(replica)
@@ -224,10 +245,36 @@ class LocalBackend:
             return False
         replica.endpoint = Endpoint(ready.host, ready.port, replica.name)
         self._publish_endpoints(served)
-        await process.wait()
+        exited = asyncio.ensure_future(process.wait())
+        liveness = asyncio.create_task(self._probe_liveness(replica, ready.url))
+        try:
+            await asyncio.wait((exited, liveness), return_when=asyncio.FIRST_COMPLETED)
+            if not exited.done():  # it failed its liveness probe: no more calls, then restart
+                replica.endpoint = None
+                self._publish_endpoints(served)
+                await process.stop(self.settings.stop_grace)
+        finally:
+            for task in (exited, liveness):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         replica.endpoint = None
         self._publish_endpoints(served)
         return True
+
+    async def _probe_liveness(self, replica: Replica, url: str) -> None:
+        """The kubelet's liveness probe: returns once ``/livez`` failed ``liveness_failures``
+        times in a row (the replica is then restarted)."""
+        s = self.settings
+        failures = 0
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=s.liveness_timeout)) as session:
+            while failures < s.liveness_failures:
+                await asyncio.sleep(s.liveness_period)
+                problem = await _liveness_problem(session, f"{url}{LIVENESS_PATH}")
+                failures = failures + 1 if problem else 0
+                if problem:
+                    log.warning("%s: liveness probe failed: %s", replica.name, problem)
+        log.error("%s failed %d liveness probes in a row; restarting it", replica.name, failures)
 
     async def _start(self, spec: LaunchSpec) -> RuntimeProcess | ForkedRuntime:
         if self.fork_server is not None and spec.runtime.language == "python":
@@ -299,6 +346,17 @@ class LocalBackend:
 
 def _endpoints(served: Served) -> tuple[Endpoint, ...]:
     return tuple(r.endpoint for r in served.replicas if r.endpoint is not None)
+
+
+async def _liveness_problem(session: aiohttp.ClientSession, url: str) -> str:
+    """What is wrong with ``GET /livez`` (empty: it answered 200)."""
+    try:
+        async with session.get(url) as response:
+            if response.status == 200:
+                return ""
+            return f"{response.status}: {(await response.text())[:200]}"
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 async def _health_error(url: str) -> str:
