@@ -26,6 +26,17 @@ def code_summary(code: dict[str, Any]) -> str:
     return f"image {code.get('image')}"
 
 
+def out_of_memory(oom: dict[str, Any], memory: str) -> str:
+    """``status.outOfMemory`` in a line: how often the function ran out of memory, and where last."""
+    kills = int(oom.get("kills", 0) or 0)
+    times = "once" if kills == 1 else f"{kills} times"
+    line = f"OOMKilled {times}, last at {oom.get('lastKill')} in pod {oom.get('pod')}"
+    line += f" with {oom.get('memory')}"
+    if oom.get("memory") == memory:
+        return line + " (raise spec.memory)"
+    return line + f" (memory is now {memory})"
+
+
 def _event_time(event: Any) -> str:
     stamp = event.last_timestamp or event.event_time or event.first_timestamp
     return stamp.strftime("%Y-%m-%d %H:%M:%S") if stamp is not None else ""
@@ -66,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
         f"idle {scale.get('idleTimeout', '60s')}",
         f"URL:          {status.get('url', '')}",
         f"Replicas:     {status.get('readyReplicas', 0)} ready / {status.get('replicas', 0)}",
+    ]
+    oom = status.get("outOfMemory")
+    if oom:
+        lines.append(f"Memory kills: {out_of_memory(oom, str(spec.get('memory', '256Mi')))}")
+    lines += [
         "",
         "Conditions:",
     ]

@@ -17,6 +17,7 @@ class ConditionType(enum.Enum):
     READY = "Ready"
     DEPLOYED = "Deployed"
     SCALED_TO_ZERO = "ScaledToZero"
+    OUT_OF_MEMORY = "OutOfMemory"
     BOUND = "Bound"
 
 

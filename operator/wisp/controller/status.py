@@ -2,7 +2,9 @@
 
 Ready means the function can serve a call now or after a scale-up: its children are in place,
 the Deployment has caught up with the spec, and no pod is stuck on something that will not heal
-by waiting (a bad image, a crash loop, a handler that fails to load).
+by waiting (a bad image, a crash loop, a handler that fails to load). Containers killed for
+running out of memory are counted in ``status.outOfMemory`` and reported by the ``OutOfMemory``
+condition (``wisp.controller.memory``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from wisp.api.defaults import FUNCTION_DEFAULTS
 from wisp.controller.conditions import Condition, ConditionType, merge_conditions
+from wisp.controller.memory import OomKill, count_kills, oom_condition
 from wisp.resources.names import FUNCTION_LABEL
 
 # Container waiting reasons that mean "this will not become ready by itself".
@@ -45,6 +49,8 @@ class Observed:
     deploy_error: tuple[str, str] | None = None  # (reason, message) from the last reconcile
     pod_trouble: PodTrouble | None = None
     code_hash: str | None = None
+    oom_kills: tuple[OomKill, ...] = ()  # OOM kills the pods' statuses show now
+    memory: str = FUNCTION_DEFAULTS.memory  # the function's spec.memory
 
 
 def pod_trouble(pod: Mapping[str, Any]) -> PodTrouble | None:
@@ -112,16 +118,20 @@ def function_status(
         "NoReplicas" if desired == 0 and replicas == 0 else "Running",
         "no pod is running" if desired == 0 and replicas == 0 else f"{replicas} replicas",
     )
+    conditions = [ready_cond, deployed, zero]
+    oom = count_kills(previous.get("outOfMemory"), observed.oom_kills, observed.memory)
+    if oom is not None:  # no condition at all for a function that never ran out of memory
+        conditions.append(oom_condition(oom, observed.memory))
     status: dict[str, Any] = {
         "observedGeneration": observed.generation,
         "replicas": replicas,
         "readyReplicas": ready,
         "selector": f"{FUNCTION_LABEL}={name}",
         "url": url,
-        "conditions": merge_conditions(
-            previous.get("conditions"), [ready_cond, deployed, zero], now, observed.generation
-        ),
+        "conditions": merge_conditions(previous.get("conditions"), conditions, now, observed.generation),
     }
+    if oom is not None:
+        status["outOfMemory"] = oom
     if observed.code_hash:
         status["codeHash"] = observed.code_hash
     return status

@@ -9,11 +9,12 @@ import datetime
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubernetes.client.rest import ApiException
 
+from wisp.api.defaults import FUNCTION_DEFAULTS
 from wisp.api.function import SpecError, parse_function
 from wisp.api.names import FUNCTION_LABEL, FUNCTIONS
 from wisp.controller.conditions import (
@@ -21,6 +22,7 @@ from wisp.controller.conditions import (
     condition_of,
 )
 from wisp.controller.kube import KubePort
+from wisp.controller.memory import OomKill, count_kills, oom_kills
 from wisp.controller.reconcile import ReconcileError, Reconciliation, reconcile
 from wisp.controller.settings import OperatorSettings
 from wisp.controller.status import Observed, PodTrouble, function_status, pod_trouble, status_changed
@@ -95,12 +97,13 @@ class FunctionSync:
                 self.state.applied_generation[uid] = int(
                     (r.deployment.get("metadata") or {}).get("generation") or 0
                 )
-            self._refresh_troubles(namespace, name)
+            kills = self._refresh_troubles(namespace, name)
             observed = Observed(
                 generation,
                 r.deployment,
                 pod_trouble=self.state.trouble(namespace, name),
                 code_hash=r.code_hash,
+                oom_kills=kills,
             )
         self._publish(body, observed, previous)
 
@@ -114,7 +117,8 @@ class FunctionSync:
         self._status_only(function, deployment)
 
     def on_pod(self, function: dict[str, Any], pod: dict[str, Any], *, deleted: bool) -> None:
-        """A pod changed: refresh status when it got stuck or recovered."""
+        """A pod changed: refresh status when it got stuck or recovered, or a container of it was
+        killed for running out of memory."""
         meta = pod.get("metadata") or {}
         key = (meta.get("namespace", ""), (meta.get("labels") or {}).get(FUNCTION_LABEL, ""))
         trouble = None if deleted else pod_trouble(pod)
@@ -125,13 +129,16 @@ class FunctionSync:
                 pods.pop(meta.get("name", ""), None)
             else:
                 pods[meta.get("name", "")] = trouble
-        if before != trouble:
-            fresh = self._fresh(function)
+        kills = () if deleted else tuple(oom_kills(pod))
+        fresh = self._fresh(function) if before != trouble or kills else function
+        if before != trouble or _new_kills(fresh, kills):
             deployment = self.api.read("Deployment", key[0], key[1])
             if deployment is not None:
-                self._status_only(fresh, deployment)
+                self._status_only(fresh, deployment, kills)
 
-    def _status_only(self, function: dict[str, Any], deployment: dict[str, Any]) -> None:
+    def _status_only(
+        self, function: dict[str, Any], deployment: dict[str, Any], kills: tuple[OomKill, ...] = ()
+    ) -> None:
         meta = function.get("metadata") or {}
         previous = function.get("status") or {}
         deployed = condition_of(previous, ConditionType.DEPLOYED)
@@ -148,6 +155,7 @@ class FunctionSync:
             deploy_error=deploy_error,
             pod_trouble=self.state.trouble(meta.get("namespace", ""), meta.get("name", "")),
             code_hash=previous.get("codeHash"),
+            oom_kills=kills,
         )
         self._publish(function, observed, previous)
 
@@ -157,15 +165,18 @@ class FunctionSync:
         current = self.api.get_function(meta.get("namespace", ""), meta.get("name", ""))
         return current if current is not None else dict(function)
 
-    def _refresh_troubles(self, namespace: str, name: str) -> None:
+    def _refresh_troubles(self, namespace: str, name: str) -> tuple[OomKill, ...]:
+        """Re-read the pods' troubles; the OOM kills their statuses show."""
         pods = self.api.list_pods(namespace, f"{FUNCTION_LABEL}={name}")
         found = {p["metadata"]["name"]: t for p in pods if (t := pod_trouble(p)) is not None}
         with self.state.lock:
             self.state.troubles[(namespace, name)] = found
+        return tuple(kill for p in pods for kill in oom_kills(p))
 
     def _publish(self, body: Mapping[str, Any], observed: Observed, previous: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}
         name, namespace = meta.get("name", ""), meta.get("namespace", "")
+        observed = replace(observed, memory=_memory(body))
         status = function_status(
             name, namespace, observed, self.settings.function_url(name, namespace), previous, _now()
         )
@@ -196,9 +207,25 @@ class FunctionSync:
                 reason = str(after.get("reason"))
                 self.api.post_event(body, "Function", reason, str(after.get("message", "")), warning=warning)
                 posted.add(reason)
+        killed = int((status.get("outOfMemory") or {}).get("kills", 0))
+        if killed > int((previous.get("outOfMemory") or {}).get("kills", 0)):
+            oom = condition_of(status, ConditionType.OUT_OF_MEMORY) or {}
+            self.api.post_event(body, "Function", "OOMKilled", str(oom.get("message", "")), warning=True)
 
 
 _TRANSIENT = ("Pending", "Starting", "Rolling")
+
+
+def _memory(function: Mapping[str, Any]) -> str:
+    return str((function.get("spec") or {}).get("memory") or FUNCTION_DEFAULTS.memory)
+
+
+def _new_kills(function: Mapping[str, Any], kills: tuple[OomKill, ...]) -> bool:
+    """Whether ``kills`` holds one the Function's status has not counted yet."""
+    if not kills:
+        return False
+    recorded = (function.get("status") or {}).get("outOfMemory")
+    return count_kills(recorded, kills, _memory(function)) != recorded
 
 
 def _api_message(exc: ApiException) -> str:
