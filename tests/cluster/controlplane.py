@@ -10,6 +10,7 @@ once per test session and stopped by pid. Usable on its own:
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import shutil
 import signal
@@ -79,7 +80,14 @@ class ControlPlane:
     workdir: Path
     bin_dir: Path
     with_controller_manager: bool = True
+    # A real node (tests/node/) needs the API server on an address its pods reach (the node's
+    # bridge), the `kubernetes` Service's endpoints on it, Node authorization and a client
+    # certificate for calls to the kubelet (logs, exec, port-forward).
+    address: str = "127.0.0.1"
+    service_cidr: str = "10.96.0.0/16"
+    for_node: bool = False
     server: str = ""
+    ca: CertificateAuthority | None = None
     kubeconfig: Path = field(default_factory=Path)
     ca_file: Path = field(default_factory=Path)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -93,6 +101,8 @@ class ControlPlane:
         pki = self.workdir / "pki"
         pki.mkdir(parents=True, exist_ok=True)
         ca = CertificateAuthority(pki, "ca")
+        self.ca = ca
+        service_ip = str(next(ipaddress.ip_network(self.service_cidr).hosts()))
         front = CertificateAuthority(pki, "front-proxy-ca")
         serving = ca.issue(
             "apiserver",
@@ -105,7 +115,7 @@ class ControlPlane:
                 "kubernetes.default.svc",
                 "kubernetes.default.svc.cluster.local",
             ),
-            server_ips=("127.0.0.1", "10.96.0.1"),
+            server_ips=tuple(dict.fromkeys(("127.0.0.1", self.address, service_ip))),
         )
         admin = ca.issue("admin", "wisp-test-admin", organization="system:masters")
         kcm = ca.issue("controller-manager", "system:kube-controller-manager")
@@ -114,13 +124,29 @@ class ControlPlane:
         self.ca_file = ca.pair.cert
 
         etcd_port, etcd_peer, api_port, kcm_port = (free_port() for _ in range(4))
-        self.server = f"https://127.0.0.1:{api_port}"
+        self.server = f"https://{self.address}:{api_port}"
         self.kubeconfig = write_kubeconfig(
             self.workdir / "admin.kubeconfig", self.server, ca.pair.cert, admin, "admin"
         )
         kcm_config = write_kubeconfig(self.workdir / "kcm.kubeconfig", self.server, ca.pair.cert, kcm, "kcm")
 
         etcd_url = f"http://127.0.0.1:{etcd_port}"
+        node_args: list[str] = []
+        if self.for_node:
+            kubelet_client = ca.issue(
+                "apiserver-kubelet-client", "kube-apiserver-kubelet-client", organization="system:masters"
+            )
+            node_args = [
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",
+                f"--kubelet-client-certificate={kubelet_client.cert}",
+                f"--kubelet-client-key={kubelet_client.key}",
+            ]
+        else:
+            node_args = ["--authorization-mode=RBAC"]
+        if self.address.startswith("127."):
+            # A loopback advertise address is not allowed in the `kubernetes` Service's endpoints.
+            node_args.append("--endpoint-reconciler-type=none")
         self._spawn(
             "etcd",
             [
@@ -150,19 +176,18 @@ class ControlPlane:
             [
                 str(self.bin_dir / "kube-apiserver"),
                 f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={self.address}",
+                f"--advertise-address={self.address}",
                 f"--secure-port={api_port}",
                 f"--tls-cert-file={serving.cert}",
                 f"--tls-private-key-file={serving.key}",
                 f"--client-ca-file={ca.pair.cert}",
-                "--authorization-mode=RBAC",
+                *node_args,
                 f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
                 f"--service-account-key-file={sa.cert}",
                 f"--service-account-signing-key-file={sa.key}",
                 f"--api-audiences={SERVICE_ACCOUNT_ISSUER}",
-                "--service-cluster-ip-range=10.96.0.0/16",
-                "--endpoint-reconciler-type=none",
+                f"--service-cluster-ip-range={self.service_cidr}",
                 f"--requestheader-client-ca-file={front.pair.cert}",
                 "--requestheader-allowed-names=front-proxy-client",
                 "--requestheader-username-headers=X-Remote-User",
@@ -195,7 +220,10 @@ class ControlPlane:
                     "--leader-elect=false",
                     "--bind-address=127.0.0.1",
                     f"--secure-port={kcm_port}",
-                    "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller",
+                    f"--service-cluster-ip-range={self.service_cidr}",
+                    # A real node's not-ready taint is lifted by the node lifecycle controller.
+                    "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller"
+                    + ("" if self.for_node else ",-nodelifecycle"),
                     "--concurrent-deployment-syncs=10",
                     "--concurrent-replicaset-syncs=10",
                     "--concurrent-service-endpoint-syncs=10",
@@ -257,10 +285,22 @@ class ControlPlane:
         self.processes.clear()
 
 
-def start_control_plane(*, with_controller_manager: bool = True, workdir: Path | None = None) -> ControlPlane:
+def start_control_plane(
+    *,
+    with_controller_manager: bool = True,
+    workdir: Path | None = None,
+    address: str = "127.0.0.1",
+    service_cidr: str = "10.96.0.0/16",
+    for_node: bool = False,
+) -> ControlPlane:
     workdir = workdir or Path(tempfile.mkdtemp(prefix="wisp-k8s-"))
     plane = ControlPlane(
-        workdir=workdir, bin_dir=binaries_dir(), with_controller_manager=with_controller_manager
+        workdir=workdir,
+        bin_dir=binaries_dir(),
+        with_controller_manager=with_controller_manager,
+        address=address,
+        service_cidr=service_cidr,
+        for_node=for_node,
     )
     try:
         return plane.start()

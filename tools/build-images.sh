@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Build wisp's images from the project's own Dockerfiles: the wisp image (operator, gateway,
+# CLI), the runtime images and the custom-runtime example, with docker when a docker daemon
+# answers and with buildah otherwise.
+#
+# The base image of every Dockerfile is a build argument (BASE_IMAGE); users get the official
+# bases (python:*-slim, node:*-slim, ...). Where those cannot be pulled (no registry reachable)
+# and are not in the builder's storage, the bases are made from Debian packages with mmdebstrap
+# (Debian's Python 3.11 from bookworm, Node.js 20 from trixie), cached, and passed in; a Redis
+# image for the chart and the pod sandbox ("pause") image are made the same way. Python packages
+# are then installed offline from wheels downloaded on the host (the build has no network).
+#
+# With buildah, every image is also written as an OCI archive into $WISP_IMAGES_OUT (for
+# `ctr images import` on a node that pulls nothing): the names are the chart's defaults
+# (docker.io/wisp/wisp:<tag>, docker.io/wisp/runtime-python:<version>, ...).
+#
+# Environment: REGISTRY (wisp), IMAGE_TAG (dev), WISP_IMAGE_BUILDER (docker|buildah, default:
+# docker if its daemon answers), WISP_IMAGES (names to build, default all this builder can),
+# WISP_BASES=debian|official (default: official with docker, debian with buildah).
+# Prints the OCI archive directory (buildah) on its last line.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CACHE_ROOT="${WISP_CACHE_DIR:-$HOME/.cache/wisp}"
+REGISTRY="${REGISTRY:-wisp}"
+IMAGE_TAG="${IMAGE_TAG:-dev}"
+OUT="${WISP_IMAGES_OUT:-$CACHE_ROOT/images/oci}"
+BASES_DIR="$CACHE_ROOT/images/bases"
+WHEELS_DIR="$CACHE_ROOT/images/wheels"
+log() { echo "build-images: $*" >&2; }
+
+if [[ -z "${WISP_IMAGE_BUILDER:-}" ]]; then
+  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then WISP_IMAGE_BUILDER=docker
+  elif command -v buildah >/dev/null; then WISP_IMAGE_BUILDER=buildah
+  else log "neither a docker daemon nor buildah (apt-get install buildah)"; exit 1; fi
+fi
+BASES="${WISP_BASES:-$([[ $WISP_IMAGE_BUILDER == docker ]] && echo official || echo debian)}"
+
+# -- builders --------------------------------------------------------------------------------
+BUILDAH=(buildah --root "$CACHE_ROOT/buildah/root" --runroot "$CACHE_ROOT/buildah/runroot" --storage-driver overlay)
+export BUILDAH_ISOLATION=chroot
+have_image() { # name
+  if [[ $WISP_IMAGE_BUILDER == docker ]]; then docker image inspect "$1" >/dev/null 2>&1
+  else "${BUILDAH[@]}" inspect --type image "$1" >/dev/null 2>&1; fi
+}
+build() { # name context dockerfile [--build-arg ...]
+  local name=$1 context=$2 dockerfile=$3; shift 3
+  local started=$SECONDS
+  if [[ $WISP_IMAGE_BUILDER == docker ]]; then
+    docker build -q -t "$name" -f "$dockerfile" "$@" "$context" >/dev/null
+  else
+    local ignore=()
+    [[ -f "$dockerfile.dockerignore" ]] && ignore=(--ignorefile "$dockerfile.dockerignore")
+    "${BUILDAH[@]}" bud --quiet --pull-never --layers --isolation chroot "${ignore[@]}" \
+      -f "$dockerfile" -t "$name" "$@" "$context" >/dev/null
+    mkdir -p "$OUT"
+    local archive="$OUT/$(echo "${name#docker.io/}" | tr '/:' '__').oci.tar"
+    rm -f "$archive"
+    "${BUILDAH[@]}" push --quiet "$name" "oci-archive:$archive:$name" >/dev/null
+  fi
+  log "$name in $((SECONDS - started)) s"
+}
+
+# -- bases from Debian packages (cached) -------------------------------------------------------
+SLIM=(--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*'
+  --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*'
+  --dpkgopt='path-exclude=/usr/share/info/*')
+debian_base() { # name suite packages (comma-separated) [extra buildah config args]
+  local name=$1 suite=$2 packages=$3; shift 3
+  have_image "$name" && return 0
+  mkdir -p "$BASES_DIR"
+  local tar="$BASES_DIR/$(echo "$name" | tr '/:' '__').tar"
+  if [[ ! -f $tar ]]; then
+    command -v mmdebstrap >/dev/null || { log "mmdebstrap is needed for Debian bases (make deps)"; exit 1; }
+    log "making base $name from Debian $suite ($packages)"
+    # Like the official images: Python's own pip may install into the system Python.
+    mmdebstrap --quiet --variant=minbase --include="$packages" "${SLIM[@]}" \
+      --customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED; rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
+      "$suite" "$tar.partial"
+    mv "$tar.partial" "$tar"
+  fi
+  local c
+  c=$("${BUILDAH[@]}" from scratch)
+  "${BUILDAH[@]}" add --quiet "$c" "$tar" /
+  "${BUILDAH[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --env LANG=C.UTF-8 --cmd '["/bin/sh"]' "$@" "$c"
+  "${BUILDAH[@]}" commit --quiet "$c" "$name" >/dev/null
+  "${BUILDAH[@]}" rm "$c" >/dev/null
+}
+
+# -- wheels for an offline pip install ---------------------------------------------------------
+# The Debian base's Python (bookworm's 3.11 on x86_64) is the host's, so the host's pip fetches
+# exactly the wheels the image needs; the build then installs with --no-index from them.
+wheels() { # -> directory of wheels for the wisp package, the Python runtime and their build backend
+  local dir="$WHEELS_DIR/py$(python3 -c 'import sys; print("%d%d" % sys.version_info[:2])')" pip
+  mkdir -p "$dir"
+  pip="$ROOT/.venv/bin/pip"; [[ -x $pip ]] || pip="python3 -m pip"
+  local requirements=()
+  [[ -f "$ROOT/$1" ]] && requirements=(-r "$ROOT/$1")
+  # Only wheels: what is downloaded installs with no compiler and no network in the image.
+  $pip download --quiet --only-binary=:all: --dest "$dir" "${requirements[@]}" pip setuptools wheel \
+    $(python3 -c 'import tomllib, sys
+for d in tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]: print(d.split(";")[0].replace(" ", ""))' \
+      "$ROOT/pyproject.toml") >&2
+  echo "$dir"
+}
+
+# -- what to build ---------------------------------------------------------------------------
+ALL_IMAGES="wisp runtime-python runtime-node custom-example"
+if [[ $BASES == official ]]; then ALL_IMAGES+=" runtime-java"; else ALL_IMAGES+=" redis pause"; fi
+IMAGES="${WISP_IMAGES:-$ALL_IMAGES}"
+want() { [[ " $IMAGES " == *" $1 "* ]]; }
+R="$REGISTRY"; [[ $WISP_IMAGE_BUILDER == buildah && $R != */* && $R != localhost ]] && R="docker.io/$R"
+
+if [[ $BASES == official ]]; then
+  want wisp && build "$R/wisp:$IMAGE_TAG" "$ROOT" "$ROOT/deploy/Dockerfile"
+  if want runtime-python; then
+    for v in 3.12 3.11; do build "$R/runtime-python:$v" "$ROOT/runtime-images/python" "$ROOT/runtime-images/python/Dockerfile" --build-arg "PYTHON_VERSION=$v"; done
+  fi
+  if want runtime-node; then
+    for v in 20 22; do build "$R/runtime-node:$v" "$ROOT/runtime-images/node" "$ROOT/runtime-images/node/Dockerfile" --build-arg "NODE_VERSION=$v"; done
+  fi
+  if want runtime-java; then
+    for v in 21 17; do
+      build "$R/runtime-java:$v" "$ROOT/runtime-images/java" "$ROOT/runtime-images/java/Dockerfile" --build-arg "JAVA_VERSION=$v"
+      build "$R/runtime-java:$v-jdk" "$ROOT/runtime-images/java" "$ROOT/runtime-images/java/Dockerfile" --build-arg "JAVA_VERSION=$v" --build-arg JAVA_IMAGE=jdk
+    done
+  fi
+  want custom-example && build "$R/greeter:$IMAGE_TAG" "$ROOT/runtime-images/custom-example" "$ROOT/runtime-images/custom-example/Dockerfile"
+else
+  PY_BASE=localhost/wisp-base/python:3.11-bookworm
+  NODE_BASE=localhost/wisp-base/node:20-trixie
+  if want wisp || want runtime-python || want custom-example; then
+    debian_base "$PY_BASE" bookworm python3,python3-venv,python3-pip,python-is-python3,passwd
+    W="$(wheels "${WISP_REQUIREMENTS:-}")"
+    OFFLINE=(--volume "$W:/wheels:ro" --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/wheels)
+  fi
+  want wisp && build "$R/wisp:$IMAGE_TAG" "$ROOT" "$ROOT/deploy/Dockerfile" --build-arg "BASE_IMAGE=$PY_BASE" "${OFFLINE[@]}"
+  want runtime-python && build "$R/runtime-python:3.11" "$ROOT/runtime-images/python" "$ROOT/runtime-images/python/Dockerfile" \
+    --build-arg "BASE_IMAGE=$PY_BASE" "${OFFLINE[@]}"
+  if want runtime-node; then
+    debian_base "$NODE_BASE" trixie nodejs,passwd
+    build "$R/runtime-node:20" "$ROOT/runtime-images/node" "$ROOT/runtime-images/node/Dockerfile" --build-arg "BASE_IMAGE=$NODE_BASE"
+  fi
+  want custom-example && build "$R/greeter:$IMAGE_TAG" "$ROOT/runtime-images/custom-example" "$ROOT/runtime-images/custom-example/Dockerfile" \
+    --build-arg "BASE_IMAGE=$PY_BASE"
+  if want redis; then
+    # Debian's redis-server for the chart's Redis (which runs it as uid 999 with /data).
+    debian_base "$R/redis:7.0-debian" bookworm redis-server,redis-tools --user 999:999 --workingdir /data \
+      --cmd '["redis-server"]'
+    build_archive() { mkdir -p "$OUT"; local a="$OUT/$(echo "${1#docker.io/}" | tr '/:' '__').oci.tar"; rm -f "$a"
+      "${BUILDAH[@]}" push --quiet "$1" "oci-archive:$a:$1" >/dev/null; }
+    build_archive "$R/redis:7.0-debian"
+  fi
+  if want pause; then
+    # The pod sandbox: a static process that sleeps and reaps (no registry.k8s.io/pause here).
+    if ! have_image localhost/wisp/pause:1; then
+      tmp="$(mktemp -d)"
+      gcc -Os -static -o "$tmp/pause" "$ROOT/tests/node/pause.c" && strip "$tmp/pause"
+      c=$("${BUILDAH[@]}" from scratch)
+      "${BUILDAH[@]}" copy --quiet "$c" "$tmp/pause" /pause
+      "${BUILDAH[@]}" config --entrypoint '["/pause"]' --user 65535:65535 "$c"
+      "${BUILDAH[@]}" commit --quiet "$c" localhost/wisp/pause:1 >/dev/null
+      "${BUILDAH[@]}" rm "$c" >/dev/null; rm -rf "$tmp"
+    fi
+    mkdir -p "$OUT"; rm -f "$OUT/pause.oci.tar"
+    "${BUILDAH[@]}" push --quiet localhost/wisp/pause:1 "oci-archive:$OUT/pause.oci.tar:localhost/wisp/pause:1" >/dev/null
+  fi
+fi
+[[ $WISP_IMAGE_BUILDER == buildah ]] && echo "$OUT"
+exit 0
