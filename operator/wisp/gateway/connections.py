@@ -37,6 +37,11 @@ class UpstreamFailed(Exception):
     """The exchange failed after the request started."""
 
 
+class InvalidResponse(UpstreamFailed):
+    """The pod answered something that is not a valid final HTTP answer (the message says
+    what); the connection is closed."""
+
+
 class StaleConnection(ConnectFailed):
     """A pooled keep-alive connection turned out closed by the pod before it answered anything.
 
@@ -58,7 +63,9 @@ class UpstreamConnections:
             now = time.monotonic()
             while idle:
                 proto, since = idle.pop()
-                if now - since < IDLE_SECONDS and proto.is_connected():
+                # A connection holding bytes nobody asked for (an answer sent after the last
+                # one) would hand them to the next call: it is closed, never reused.
+                if now - since < IDLE_SECONDS and proto.is_connected() and not proto.should_close:
                     return proto, True
                 proto.close()
         loop = asyncio.get_running_loop()
@@ -94,7 +101,19 @@ class UpstreamConnections:
                             await proto._drain_helper()
                 transport.write(b"0\r\n\r\n")
             message, payload = await proto.read()
+            if message.code < 200:
+                # The gateway never sends Expect nor offers an upgrade, and the runtime contract
+                # has no interim answers: a 1xx is a handler's invalid status. Answer at once
+                # (waiting for a final answer would hang until the timeout), and never pool
+                # the connection, whatever else it may still carry.
+                raise InvalidResponse(
+                    f"the function answered with the informational status {message.code}, "
+                    "which is not a final answer"
+                )
         except asyncio.CancelledError:
+            proto.close()
+            raise
+        except InvalidResponse:
             proto.close()
             raise
         except Exception as exc:

@@ -32,6 +32,9 @@ HOP_BY_HOP = frozenset(
         "upgrade",
         "host",
         "content-length",
+        # The gateway answers Expect itself (100 or 417) and sends pods whole requests: a pod's
+        # interim 100 would otherwise be taken for its answer (wisp.security.errors).
+        "expect",
     }
 )
 _RESPONSE_DROP = HOP_BY_HOP | {"date", "server"}

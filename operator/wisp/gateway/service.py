@@ -20,7 +20,13 @@ from multidict import CIMultiDict
 
 from wisp.api import contract
 from wisp.gateway.activator import Acquired, Activator, Rejected
-from wisp.gateway.connections import Address, ConnectFailed, StaleConnection, UpstreamFailed
+from wisp.gateway.connections import (
+    Address,
+    ConnectFailed,
+    InvalidResponse,
+    StaleConnection,
+    UpstreamFailed,
+)
 from wisp.gateway.proxy import (
     Body,
     BodyTimeout,
@@ -165,6 +171,8 @@ class Gateway:
                     return Failure(502, "BadGateway", "no endpoint accepted the connection")
             except TimeoutError:
                 return Failure(504, "GatewayTimeout", "the function did not answer in time")
+            except InvalidResponse as exc:
+                return Failure(502, "InvalidFunctionResponse", str(exc))
             except UpstreamFailed as exc:
                 cause = exc.__cause__
                 if isinstance(cause, BodyTooLarge):
