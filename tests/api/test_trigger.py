@@ -1,5 +1,6 @@
 """HTTP Triggers on paths the gateway serves itself are refused, by ``wisp dev``'s parser and by
-the API server (the CRD's CEL rule), from one list of reserved paths."""
+the API server (the CRD's CEL rule), from one list of reserved paths; of Triggers claiming one
+route, the oldest holds it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from wisp.api.function import SpecError
-from wisp.api.trigger import RESERVED_PATHS, RESERVED_PREFIXES, parse_trigger
+from wisp.api.trigger import RESERVED_PATHS, RESERVED_PREFIXES, Trigger, parse_trigger, route_holders
 
 CRD = Path(__file__).resolve().parents[2] / "crds" / "triggers.wisp.dev.yaml"
 
@@ -67,3 +68,46 @@ def test_the_crd_rule_reserves_the_same_paths_as_the_parser() -> None:
     assert ".exists(p, self.startsWith(p))" in rule["rule"] and "!(self in [" in rule["rule"]
     for path in RESERVED_PATHS:
         assert path in rule["message"]
+
+
+def http_at(name: str, path: str, created: str, namespace: str = "default", **http: Any) -> Trigger:
+    return parse_trigger(
+        {
+            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": created},
+            "spec": {"function": "f", "http": {"path": path, **http}},
+        }
+    )
+
+
+OLD, NEW = "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("newer", "conflicts"),
+    [
+        ({}, True),  # same path, no host, every method
+        ({"methods": ["POST"]}, True),  # the older one takes every method
+        ({"host": "api.example.com"}, False),  # an exact host is another route
+        ({"host": "*.example.com"}, False),
+    ],
+)
+def test_the_newer_trigger_on_a_route_loses_it(newer: dict[str, Any], conflicts: bool) -> None:
+    older = http_at("zeta", "/orders", OLD)
+    late = http_at("alpha", "/orders", NEW, **newer)
+    holders = route_holders([late, older])
+    assert holders == ({"alpha.default": older} if conflicts else {})
+
+
+def test_methods_must_overlap_for_a_conflict() -> None:
+    get = http_at("get", "/orders", OLD, methods=["GET"])
+    post = http_at("post", "/orders", NEW, methods=["POST"])
+    both = http_at("both", "/orders", "2026-01-03T00:00:00Z", methods=["POST", "PUT"], namespace="b")
+    assert route_holders([both, post, get]) == {"both.b": post}
+
+
+def test_same_age_is_decided_by_name_then_namespace_whatever_the_order() -> None:
+    a = http_at("a", "/x", OLD, namespace="z")
+    b = http_at("b", "/x", OLD, namespace="a")
+    a_other = http_at("a", "/x", OLD, namespace="y")
+    for order in ([a, b, a_other], [b, a_other, a], [a_other, a, b]):
+        assert route_holders(order) == {"a.z": a_other, "b.a": a_other}

@@ -73,3 +73,19 @@ def test_method_mismatch_reports_allowed_methods() -> None:
     match = table.match("gw", "/ro", "POST")
     assert match.trigger is None and match.allowed == ("GET", "HEAD")
     assert table.match("gw", "/other", "GET").trigger is None
+
+
+def test_of_triggers_on_one_route_only_the_oldest_is_routed_whatever_the_order() -> None:
+    def at(name: str, created: str) -> Any:
+        return parse_trigger(
+            {
+                "metadata": {"name": name, "creationTimestamp": created},
+                "spec": {"function": name, "http": {"path": "/orders"}},
+            }
+        )
+
+    older, newer = at("zz-first", "2026-01-01T00:00:00Z"), at("aa-second", "2026-01-02T00:00:00Z")
+    for triggers in ([older, newer], [newer, older]):
+        table = TriggerTable(triggers)
+        assert table.match("h", "/orders/1", "GET").trigger == older
+        assert len(table) == 1

@@ -1,9 +1,12 @@
-"""The Trigger resource, parsed and checked (same defaults and rules as the CRD)."""
+"""The Trigger resource, parsed and checked (same defaults and rules as the CRD), and who holds an
+HTTP route that several Triggers claim (``route_holders``: the oldest one, as Kubernetes does for
+conflicting Ingress and Gateway routes; the operator reports the others, the gateway routes only
+to the holder, ``wisp dev`` refuses the later one)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +66,7 @@ class Trigger:
     queue: QueueTrigger | None = None
     schedule: ScheduleTrigger | None = None
     generation: int = 0
+    created: str = ""  # metadata.creationTimestamp (RFC 3339, UTC): who holds a contested route
 
     @property
     def key(self) -> str:
@@ -113,7 +117,44 @@ def parse_trigger(obj: Mapping[str, Any]) -> Trigger:
         queue=queue,
         schedule=schedule,
         generation=int(meta.get("generation") or 0),
+        created=str(meta.get("creationTimestamp") or ""),
     )
+
+
+def routes_overlap(a: HttpTrigger, b: HttpTrigger) -> bool:
+    """Whether some request could match both: the same path and host, and a method both take
+    (no methods means all)."""
+    if a.path != b.path or (a.host or "").lower() != (b.host or "").lower():
+        return False
+    return not a.methods or not b.methods or bool(set(a.methods) & set(b.methods))
+
+
+def seniority(trigger: Trigger) -> tuple[str, str, str]:
+    """Older first: creation time, then name, then namespace (a total order every replica shares)."""
+    return (trigger.created, trigger.name, trigger.namespace)
+
+
+def route_holders(triggers: Iterable[Trigger]) -> dict[str, Trigger]:
+    """For each HTTP Trigger that claims a route an older Trigger already holds, that holder
+    (keyed by the loser's ``key``). Triggers not in the result hold their routes."""
+    held: dict[tuple[str, str], list[Trigger]] = {}
+    losers: dict[str, Trigger] = {}
+    for trigger in sorted((t for t in triggers if t.http is not None), key=seniority):
+        http = trigger.http
+        assert http is not None
+        group = held.setdefault(((http.host or "").lower(), http.path), [])
+        holder = next((h for h in group if h.http is not None and routes_overlap(h.http, http)), None)
+        if holder is None:
+            group.append(trigger)
+        else:
+            losers[trigger.key] = holder
+    return losers
+
+
+def describe_route(http: HttpTrigger) -> str:
+    """``GET,POST example.com/orders`` as a message shows it."""
+    methods = ",".join(http.methods) if http.methods else "any method"
+    return f"{methods} {http.host or '*'}{http.path}"
 
 
 def _parse_http(http: Any) -> HttpTrigger:

@@ -2,7 +2,8 @@
 
 Functions are reconciled on create/update/resume and on a timer (drift and healing); their
 Deployments' and pods' events refresh status (and re-apply when someone changed the
-Deployment's spec). Triggers are bound on their own events and whenever their Function changes.
+Deployment's spec). Triggers are bound on their own events and whenever their Function changes;
+an HTTP Trigger's events also re-bind the other Triggers on its route (one may now hold it).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
@@ -53,13 +55,44 @@ def triggers_by_function(
     return {(namespace or "", str(spec.get("function"))): name}
 
 
+def _is_http(spec: kopf.Spec, **_: Any) -> bool:
+    return _route_key(spec) is not None
+
+
+# ``when``: a Trigger that stops being an HTTP one leaves the index (a None result would not).
+@kopf.index(*TRIGGERS, when=_is_http)
+def http_routes(body: kopf.Body, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """HTTP Triggers by route (host, path), across namespaces: the gateway routes them all."""
+    key = _route_key(spec)
+    assert key is not None
+    return {key: copy.deepcopy(dict(body))}
+
+
+def _route_key(spec: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    http = (spec or {}).get("http")
+    if not isinstance(http, Mapping):
+        return None
+    return (str(http.get("host") or "").lower(), str(http.get("path")))
+
+
+def _holder_of(kwargs: Mapping[str, Any]) -> binding.HolderOf:
+    routes: kopf.Index[tuple[str, str], dict[str, Any]] = kwargs["http_routes"]
+
+    def holder_of(trigger: Mapping[str, Any]) -> Any:
+        key = _route_key(trigger.get("spec"))
+        return None if key is None else binding.route_holder(trigger, routes.get(key, ()))
+
+    return holder_of
+
+
 @kopf.on.resume(*FUNCTIONS)
 @kopf.on.create(*FUNCTIONS)
 @kopf.on.update(*FUNCTIONS)
 def function_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     function = copy.deepcopy(dict(body))
     memo.sync.sync_function(function)
-    binding.bind_triggers_of(memo.api, function, _trigger_names(kwargs["triggers_by_function"], body))
+    names = _trigger_names(kwargs["triggers_by_function"], body)
+    binding.bind_triggers_of(memo.api, function, names, holder_of=_holder_of(kwargs))
 
 
 @kopf.timer(*FUNCTIONS, interval=60, initial_delay=60, idle=0)
@@ -71,7 +104,7 @@ def function_resync(body: kopf.Body, memo: Any, **_: Any) -> None:
 def function_deleted(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     memo.sync.state.forget(body.metadata.namespace or "", body.metadata.name or "")
     names = _trigger_names(kwargs["triggers_by_function"], body)
-    binding.bind_triggers_of(memo.api, None, names, deleted=dict(body))
+    binding.bind_triggers_of(memo.api, None, names, deleted=dict(body), holder_of=_holder_of(kwargs))
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={FUNCTION_LABEL: kopf.PRESENT})
@@ -93,10 +126,56 @@ def pod_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: Any) -
 @kopf.on.resume(*TRIGGERS)
 @kopf.on.create(*TRIGGERS)
 @kopf.on.update(*TRIGGERS)
-def trigger_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-    key = (body.metadata.namespace, str(body.spec.get("function")))
+def trigger_changed(body: kopf.Body, memo: Any, old: Any = None, **kwargs: Any) -> None:
+    trigger = copy.deepcopy(dict(body))
+    holder_of = _holder_of(kwargs)
+    binding.bind_trigger(memo.api, trigger, _function_of(kwargs, trigger), holder_of(trigger))
+    routes = {_route_key(body.spec), _route_key((old or {}).get("spec"))}
+    _rebind_route_peers(memo, kwargs, routes, skip=trigger)
+
+
+# A watch event, not ``on.delete``: Triggers carry no finalizer, so a deletion is only seen here.
+@kopf.on.event(*TRIGGERS)
+def trigger_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+    if event.get("type") == "DELETED":
+        _rebind_route_peers(memo, kwargs, {_route_key(body.spec)}, skip=dict(body), gone=True)
+
+
+def _rebind_route_peers(
+    memo: Any,
+    kwargs: Mapping[str, Any],
+    routes: Iterable[tuple[str, str] | None],
+    *,
+    skip: Mapping[str, Any],
+    gone: bool = False,
+) -> None:
+    """Re-bind the other Triggers on ``routes``: the changed (or deleted) one may have taken
+    or released a route they claim."""
+    me = _identity(skip)
+    index: kopf.Index[tuple[str, str], dict[str, Any]] = kwargs["http_routes"]
+    for route in routes:
+        if route is None:
+            continue
+        peers = [b for b in index.get(route, ()) if _identity(b) != me]
+        for peer in peers:
+            meta = peer.get("metadata") or {}
+            fresh = memo.api.get_trigger(meta.get("namespace", ""), meta.get("name", ""))
+            if fresh is None:
+                continue
+            claimants = peers if gone else [*peers, skip]
+            holder = binding.route_holder(fresh, claimants)
+            binding.bind_trigger(memo.api, fresh, _function_of(kwargs, fresh), holder)
+
+
+def _identity(body: Mapping[str, Any]) -> tuple[str, str]:
+    meta = body.get("metadata") or {}
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+
+def _function_of(kwargs: Mapping[str, Any], trigger: Mapping[str, Any]) -> dict[str, Any] | None:
+    key = (_identity(trigger)[0], str((trigger.get("spec") or {}).get("function")))
     functions = list(kwargs["function_bodies"].get(key, ()))
-    binding.bind_trigger(memo.api, copy.deepcopy(dict(body)), functions[0] if functions else None)
+    return functions[0] if functions else None
 
 
 def _owner(function_bodies: kopf.Index[Any, dict[str, Any]], body: kopf.Body) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ from typing import TextIO
 
 from aiohttp import web
 
+from wisp.api.trigger import Trigger, describe_route, routes_overlap
 from wisp.cli.source import FunctionSource, Loaded, SourceError, display, is_folder_manifest, load_file
 from wisp.console.dev import dev_console_extension
 from wisp.console.logs import LogBook
@@ -111,6 +112,10 @@ class DevServer:
                     f"is already defined in {display(other)}"
                 )
                 continue
+            clash = self._route_clash(source.trigger, path, now)
+            if clash is not None:
+                now.errors.append(clash)
+                continue
             now.triggers[key] = source.trigger
             if before.triggers.get(key) != source.trigger:
                 self.backend.upsert_trigger(source.trigger)
@@ -156,6 +161,25 @@ class DevServer:
             self.backend.delete_function(key)
             if reload:
                 self.say(f"wisp dev: removed {before.functions[key].function.name}")
+
+    def _route_clash(self, trigger: Trigger, path: Path, now: _Owned) -> str | None:
+        """Why ``trigger`` cannot have its HTTP route: a Trigger loaded earlier holds it (in the
+        cluster the older one would keep it and this one be reported; here it is refused)."""
+        http = trigger.http
+        if http is None:
+            return None
+        loaded = [(p, o) for p, o in self.owned.items() if p != path] + [(path, now)]
+        for other_path, owned in loaded:
+            for other in owned.triggers.values():
+                if not isinstance(other, Trigger) or other.http is None or other.key == trigger.key:
+                    continue
+                if routes_overlap(other.http, http):
+                    return (
+                        f"{display(path)}: spec.http.path: Trigger {trigger.name} claims "
+                        f"{describe_route(http)}, which Trigger {other.name} in {display(other_path)} "
+                        "already routes; give one of them another path, host or methods"
+                    )
+        return None
 
     def _owner(self, key: str, path: Path, kind: str) -> Path | None:
         for other, owned in self.owned.items():

@@ -5,6 +5,8 @@ DNS-label rules before any lookup). ``TriggerTable`` is rebuilt whenever the Tri
 changes; a lookup walks the request path's own prefixes from longest to shortest (``/a/b/c``,
 ``/a/b/``, ``/a/b``, ...), so it costs a few dict lookups however many triggers exist. Within
 one prefix, an exact host beats a ``*.suffix`` host beats no host; the method must be allowed.
+When Triggers claim the same route (path, host and a common method), only the oldest one is in
+the table (``wisp.api.trigger.route_holders``), so every replica routes to the same one.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from wisp.api.trigger import Trigger
+from wisp.api.trigger import Trigger, route_holders
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 FUNCTION_PREFIX = "/function/"
@@ -74,9 +76,11 @@ class TriggerMatch:
 class TriggerTable:
     def __init__(self, triggers: Iterable[Trigger]) -> None:
         table: dict[str, list[_Entry]] = {}
-        for trigger in triggers:
+        candidates = list(triggers)
+        losers = route_holders(candidates)
+        for trigger in candidates:
             http = trigger.http
-            if http is None:
+            if http is None or trigger.key in losers:
                 continue
             host = (http.host or "").lower()
             entry = _Entry(
