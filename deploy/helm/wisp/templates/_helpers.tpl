@@ -109,6 +109,34 @@ app.kubernetes.io/component: {{ .component }}
 {{- toJson (uniq $list) -}}
 {{- end -}}
 
+{{- /*
+Where the bundled Redis keeps its append-only file: "claim" (a PersistentVolumeClaim), "emptyDir"
+(redis.persistence.enabled=false), or "noDefaultClass": persistence is on with no
+redis.persistence.storageClass, and the cluster has no default StorageClass, so a claim would
+stay Pending for ever (and `helm install --wait` time out without a hint); Redis then runs on an
+emptyDir and the install notes say why and how to keep the data. A claim that already exists is
+kept. Without a cluster to ask (helm template) it is a claim, as before.
+*/ -}}
+{{- define "wisp.redis.volume" -}}
+{{- $p := .Values.redis.persistence -}}
+{{- if not $p.enabled -}}
+emptyDir
+{{- else if $p.storageClass -}}
+claim
+{{- else -}}
+{{- $claim := lookup "v1" "PersistentVolumeClaim" .Release.Namespace (include "wisp.redis.fullname" .) -}}
+{{- $classes := lookup "storage.k8s.io/v1" "StorageClass" "" "" -}}
+{{- $default := or $claim (not $classes) -}}
+{{- range (get (default dict $classes) "items") | default list -}}
+{{- $a := .metadata.annotations | default dict -}}
+{{- if or (eq (get $a "storageclass.kubernetes.io/is-default-class") "true") (eq (get $a "storageclass.beta.kubernetes.io/is-default-class") "true") -}}
+{{- $default = true -}}
+{{- end -}}
+{{- end -}}
+{{- if $default -}}claim{{- else -}}noDefaultClass{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "wisp.redis.secretName" -}}
 {{- if .Values.redis.enabled -}}
 {{- default (include "wisp.redis.fullname" .) .Values.redis.auth.existingSecret -}}
