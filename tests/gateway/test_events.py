@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import redis.asyncio as aioredis
 
 from tests.gateway.conftest import GatewayFactory, GatewayUnderTest, Runtimes, info, make_function
 from tests.support import wait
-from tests.support.redis import RedisServer, redis_server  # noqa: F401 (fixture)
+from tests.support.redis import RedisServer, redis_server, redis_server_factory  # noqa: F401 (fixture)
 from wisp.api.function import Function
 from wisp.api.trigger import parse_trigger
 from wisp.gateway.events import NOT_CONFIGURED, QUEUE, EventSettings, events_from_env, queue_extension
@@ -243,3 +244,31 @@ async def test_without_redis_the_async_routes_say_events_are_not_configured(
         body = await resp.json()
     assert body == {"errorType": "EventsNotConfigured", "errorMessage": NOT_CONFIGURED}
     assert "WISP_REDIS_URL" in body["errorMessage"]
+
+
+async def test_redis_out_of_memory_answers_503_json_not_a_500(
+    gateway_factory: GatewayFactory,
+    runtimes: Runtimes,
+    redis_server_factory: Callable[..., RedisServer],  # noqa: F811
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = redis_server_factory()
+    fn = recording_function(tmp_path, "echo", access={"public": True})
+    gw = await events_gateway(gateway_factory, scaling_backend(runtimes, [fn]), server.url)
+    client = aioredis.Redis.from_url(server.url)
+    try:
+        await client.config_set("maxmemory-policy", "noeviction")
+        await client.config_set("maxmemory", "1")  # over the limit at once: every write refused
+        for _ in range(3):
+            async with gw.session.post(gw.url("/async-function/echo"), json={"order": 1}) as resp:
+                assert resp.status == 503
+                assert resp.headers["Retry-After"] == "1"
+                assert (await resp.json())["error"] == "QueueUnavailable"
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback per request
+        await client.config_set("maxmemory", "0")
+        async with gw.session.post(gw.url("/async-function/echo"), json={"order": 2}) as resp:
+            assert resp.status == 202
+        assert await eventually(lambda: recorded(tmp_path, "echo")) == [{"order": 2}]
+    finally:
+        await client.aclose()
