@@ -18,7 +18,7 @@ after that, changes. Calls are idempotent: an upsert of an unchanged object is h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from wisp.api.function import Function
 from wisp.api.trigger import Trigger
@@ -37,6 +37,7 @@ class FunctionInfo:
     ready: bool = True
     reason: str = ""
     message: str = ""
+    oom_kills: int = 0  # containers killed for running out of memory, as the status counts them
 
     @property
     def key(self) -> str:
@@ -92,6 +93,25 @@ class Backend(Protocol):
 
     async def publish_status(self, function_key: str, update: StatusUpdate) -> None:
         """Record desired replicas / last invocation where users see them."""
+
+
+OUT_OF_MEMORY = "Runtime.OutOfMemory"  # Lambda's errorType for a function killed for memory
+
+
+@runtime_checkable
+class FailureCauses(Protocol):
+    """A backend that can tell why an endpoint dropped a call (optional: ``failure_cause``)."""
+
+    async def failure_cause(self, function_key: str, endpoint: Endpoint, since: float) -> str | None:
+        """``OUT_OF_MEMORY`` when the endpoint's process was killed for exceeding its memory
+        since ``since`` (epoch seconds), else None; may wait a few seconds for the evidence."""
+
+
+async def failure_cause(backend: object, function_key: str, endpoint: Endpoint, since: float) -> str | None:
+    """Why ``endpoint`` dropped a call, when ``backend`` can tell (None otherwise)."""
+    if not isinstance(backend, FailureCauses) or not endpoint.name:
+        return None
+    return await backend.failure_cause(function_key, endpoint, since)
 
 
 class BackendError(Exception):

@@ -29,6 +29,7 @@ class FunctionMetrics:
     duration: Any = None
     billed: Any = None
     codes: dict[int, Any] = field(default_factory=dict)
+    oom_counted: int = 0
 
     def __post_init__(self) -> None:
         self.duration = self.family.duration.labels(self.name, self.namespace)
@@ -48,6 +49,13 @@ class FunctionMetrics:
 
     def throttled(self, reason: str) -> None:
         self.family.throttled.labels(self.name, self.namespace, reason).inc()
+
+    def oom_kills(self, total: int) -> None:
+        """The Function's status counts ``total`` OOM kills: the counter follows it (every gateway
+        replica shows the same figure: aggregate with ``max``, not ``sum``)."""
+        if total > self.oom_counted:
+            self.family.oom_kills.labels(self.name, self.namespace).inc(total - self.oom_counted)
+            self.oom_counted = total
 
 
 class GatewayMetrics:
@@ -89,6 +97,13 @@ class GatewayMetrics:
         self.billed = Counter(
             "wisp_billed_gb_seconds_total",
             "Call duration times the function's memory in GiB.",
+            labels,
+            registry=self.registry,
+        )
+
+        self.oom_kills = Counter(
+            "wisp_function_oom_kills_total",
+            "Containers of the function killed for running out of memory (the operator's count).",
             labels,
             registry=self.registry,
         )

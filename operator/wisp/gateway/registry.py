@@ -106,6 +106,7 @@ class Registry:
             up.timeout = timeout
             up.memory_gib = fn.spec.memory_mib / 1024
             wake(up.pool, up.pool.set_capacity(fn.spec.concurrency))
+        up.metrics.oom_kills(info.oom_kills)
         if not info.ready and not up.pool.has_endpoints:
             reason = info.reason or "NotReady"
             _fail(up.pool, Unavailable(503, reason, info.message or f"function is not ready: {reason}"))

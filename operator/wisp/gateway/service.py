@@ -20,6 +20,7 @@ from multidict import CIMultiDict
 
 from wisp.api import contract
 from wisp.gateway.activator import Acquired, Activator, Rejected
+from wisp.gateway.backend import OUT_OF_MEMORY, Endpoint, failure_cause
 from wisp.gateway.connections import (
     Address,
     ConnectFailed,
@@ -112,6 +113,7 @@ class Gateway:
         extra: dict[str, str] = {}
         if acquired.cold_wait is not None:
             extra = {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
+        since = time.time()
         outcome = await self._on_an_endpoint(
             up,
             acquired,
@@ -120,6 +122,7 @@ class Gateway:
             ),
         )
         if isinstance(outcome, Failure):
+            outcome = await self._explain(up, outcome, since)
             return error_response(outcome.status, outcome.error_type, outcome.message, outcome.retry_after)
         return outcome
 
@@ -142,16 +145,35 @@ class Gateway:
             out: CIMultiDict[str] = CIMultiDict(headers or {})
             out[contract.EVENT_HEADER] = EventKind.JSON
             cold_ms = None if acquired.cold_wait is None else acquired.cold_wait * 1000
+            since = time.time()
             outcome = await self._on_an_endpoint(
                 up, acquired, lambda address: self.forwarder.call(address, out, body, up.timeout)
             )
             if isinstance(outcome, Failure):
+                outcome = await self._explain(up, outcome, since)
                 status = outcome.status
                 return _result(outcome.status, outcome.error_type, outcome.message)
             status, resp_headers, data = outcome
             return InvocationResult(status, resp_headers, data, cold_ms)
         finally:
             _observe(up, started, status)
+
+    async def _explain(self, up: Upstream, failure: Failure, since: float) -> Failure:
+        """A connection that broke mid-call: ask the backend why (off the hot path: the call has
+        already failed), so that a function killed for memory says so, as Lambda's
+        ``Runtime.OutOfMemory`` does, to sync callers, async records and queue deliveries alike."""
+        if failure.lost is None:
+            return failure
+        cause = await failure_cause(self.activator.backend, up.key, failure.lost, since)
+        if cause != OUT_OF_MEMORY:
+            return failure
+        memory = f"{up.info.function.spec.memory_mib}Mi"
+        return Failure(
+            502,
+            OUT_OF_MEMORY,
+            f"the function ran out of memory: it used more than its {memory} limit and was killed "
+            "(OOMKilled); raise spec.memory or make the handler use less",
+        )
 
     async def _on_an_endpoint(
         self, up: Upstream, acquired: Acquired, attempt: Callable[[Address], Awaitable[T]]
@@ -181,7 +203,8 @@ class Gateway:
                     return Failure(408, "RequestTimeout", self._body_timeout_message())
                 if isinstance(cause, ClientGone):
                     return Failure(400, "ClientDisconnected", f"the request body broke off: {cause}")
-                return Failure(502, "BadGateway", f"the function's connection failed: {exc}")
+                message = f"the function's connection failed: {exc}"
+                return Failure(502, "BadGateway", message, lost=slot.endpoint)
             finally:
                 self.registry.release(up, slot)
             try:
@@ -198,6 +221,7 @@ class Failure:
     error_type: str
     message: str
     retry_after: int | None = None
+    lost: Endpoint | None = None  # the endpoint whose connection broke mid-call
 
 
 def _observe(up: Upstream, started: float, status: int) -> None:

@@ -24,6 +24,7 @@ class StaticBackend:
         self.replicas: dict[str, int] = {}
         self.statuses: dict[str, StatusUpdate] = {}
         self.scale_calls: list[tuple[str, int]] = []
+        self.failure_causes: dict[str, str] = {}  # endpoint (pod) name -> why it drops calls
         self._on_scale = on_scale
         self._events: BackendEvents | None = None
 
@@ -53,6 +54,9 @@ class StaticBackend:
 
     async def publish_status(self, function_key: str, update: StatusUpdate) -> None:
         self.statuses[function_key] = update
+
+    async def failure_cause(self, function_key: str, endpoint: Endpoint, since: float) -> str | None:
+        return self.failure_causes.get(endpoint.name)
 
     # -- setting the picture by hand -----------------------------------------------------------
 

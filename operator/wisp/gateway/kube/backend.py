@@ -22,9 +22,10 @@ from kubernetes import client, config
 
 from wisp.api.function import SpecError
 from wisp.api.trigger import Trigger, parse_trigger
-from wisp.gateway.backend import BackendError, BackendEvents, Endpoint, StatusUpdate
+from wisp.gateway.backend import OUT_OF_MEMORY, BackendError, BackendEvents, Endpoint, StatusUpdate
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.kube.convert import function_info, slice_endpoints
+from wisp.gateway.kube.pods import wait_for_oom_kill
 from wisp.gateway.kube.replicas import ReplicaCache
 from wisp.gateway.kube.watch import Obj, WatchThread
 
@@ -32,6 +33,8 @@ T = TypeVar("T")
 
 GROUP = "wisp.dev"
 VERSION = "v1alpha1"
+# How long a failed call waits for the kubelet to record why its pod's container ended.
+FAILURE_EVIDENCE_SECONDS = 5.0
 
 
 def load_api_client(kubeconfig: str | None) -> client.ApiClient:
@@ -73,6 +76,7 @@ class KubernetesBackend:
         self.custom = client.CustomObjectsApi(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.discovery = client.DiscoveryV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
         self._threads: list[WatchThread] = []
         self._scopes: list[_Scope] = []
         self._events: BackendEvents | None = None
@@ -280,6 +284,14 @@ class KubernetesBackend:
         except client.ApiException as exc:
             raise BackendError(f"read scale of {function_key}: {exc.status} {exc.reason}") from None
         return int(scale.spec.replicas or 0)
+
+    async def failure_cause(self, function_key: str, endpoint: Endpoint, since: float) -> str | None:
+        """Whether the endpoint's pod was OOM-killed since ``since``: from its status (``pods.py``)."""
+        _, namespace = _split(function_key)
+        killed = await asyncio.to_thread(
+            wait_for_oom_kill, self.core, namespace, endpoint.name, since, FAILURE_EVIDENCE_SECONDS
+        )
+        return OUT_OF_MEMORY if killed else None
 
     async def publish_status(self, function_key: str, update: StatusUpdate) -> None:
         status: dict[str, Any] = {}

@@ -59,13 +59,22 @@ def function_info(obj: dict[str, Any]) -> FunctionInfo | None:
         and deployed.get("status") == "False"
         and deployed.get("reason") not in TRANSIENT_DEPLOY_REASONS
     ):
-        return FunctionInfo(fn, False, deployed.get("reason") or "NotDeployed", deployed.get("message") or "")
+        reason = deployed.get("reason") or "NotDeployed"
+        return FunctionInfo(fn, False, reason, deployed.get("message") or "", _oom_kills(obj))
     ready = conditions.get("Ready")
     if ready is not None and ready.get("status") == "False":
         reason = ready.get("reason") or ""
         if reason in TERMINAL_REASONS:
-            return FunctionInfo(fn, False, reason, ready.get("message") or "")
-    return FunctionInfo(fn)
+            return FunctionInfo(fn, False, reason, ready.get("message") or "", _oom_kills(obj))
+    return FunctionInfo(fn, oom_kills=_oom_kills(obj))
+
+
+def _oom_kills(obj: dict[str, Any]) -> int:
+    oom = (obj.get("status") or {}).get("outOfMemory") or {}
+    try:
+        return int(oom.get("kills") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 @dataclass(frozen=True)
