@@ -91,6 +91,7 @@ class GatewayView:
                     "ready": up.info.ready,
                     "reason": up.info.reason,
                     "message": up.info.message,
+                    "oomKills": up.info.oom_kills,
                     "replicas": {
                         "ready": up.pool.ready_count,
                         "desired": self.parts.replicas.get((key, "desired")),

@@ -46,6 +46,10 @@ export async function functionPage(main, params, ctx) {
       ["p95 (5 min)", fmtMs(fn.p95Ms)], ["Last call", fmtAgo(fn.lastCall, res.data.time)],
       ["URL", `/function/${name}${namespace === ctx.info.namespaces[0] ? "" : "." + namespace}`],
     ];
+    if (fn.oomKills) {
+      const times = fn.oomKills === 1 ? "once" : `${fn.oomKills} times`;
+      items.splice(1, 0, ["Out of memory", h("span.status.bad", {}, `killed ${times} for using more than ${fn.memory}: raise its memory`)]);
+    }
     summary.replaceChildren(...items.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
   };
   every(2000, refresh, ctx.signal);
