@@ -18,6 +18,11 @@ credentials) never reach user code. The dependency step also gets what package m
 (proxies, index settings, CA bundles). Every child gets its own process group and is killed by the kernel
 if the thread that started it dies (``PR_SET_PDEATHSIG``), so a crashed ``wisp dev`` or test run
 leaves no runtime behind.
+
+Each runtime runs under ``wisp.reaper``, which is to it what a pod is to a container: what the
+runtime starts (``setsid``'d and double-forked children too) ends with it, and a runtime over its
+memory limit (``WISP_MEMORY_MB``) is killed as ``OOMKilled``. ``RuntimeProcess.pid`` is the
+reaper's, which exits as the runtime did.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from wisp import reaper
 from wisp.api import Runtime
 from wisp.api.contract import HEALTH_PATH, LISTENING_EVENT
 
@@ -48,6 +54,9 @@ _TAIL_LINES = 40
 # so a handler that prints 32 MB without a newline costs neither memory nor quadratic work.
 MAX_LINE_BYTES = 256 * 1024
 _READ_BYTES = 65536
+_KILL_WAIT = 5.0  # after the reaper was told to kill the tree
+# The reaper's own limit on a graceful stop, should the launcher not tell it when to give up.
+_REAPER_GRACE = 30.0
 
 # What a runtime takes from the environment that starts it (Lambda's own list is much the same).
 RUNTIME_BASICS = frozenset(
@@ -313,15 +322,20 @@ class RuntimeProcess:
         return await self._process.wait()
 
     async def stop(self, grace: float = 5.0) -> int:
-        """SIGTERM (the runtime finishes calls in flight), then SIGKILL after ``grace`` seconds."""
+        """SIGTERM (the runtime finishes calls in flight), then SIGKILL to the runtime and all it
+        started after ``grace`` seconds."""
         if self._process.returncode is None:
-            self._signal(signal.SIGTERM)
+            self._kill(signal.SIGTERM)  # the reaper passes it on to the runtime
             try:
                 await asyncio.wait_for(self._process.wait(), grace)
             except TimeoutError:
-                self._signal(signal.SIGKILL)
-                await self._process.wait()
-        self._signal(signal.SIGKILL)  # anything the handler left behind in the group
+                self._kill(reaper.KILL_NOW)
+                try:
+                    await asyncio.wait_for(self._process.wait(), _KILL_WAIT)
+                except TimeoutError:
+                    self._signal(signal.SIGKILL)
+                    await self._process.wait()
+        self._signal(signal.SIGKILL)  # anything left in the group
         await self._reader
         self._lines.close()
         returncode = self._process.returncode
@@ -331,6 +345,10 @@ class RuntimeProcess:
     def _signal(self, signum: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signum)
+
+    def _kill(self, signum: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self._process.pid, signum)
 
     async def _read_output(self) -> None:
         assert self._process.stdout is not None
@@ -456,7 +474,7 @@ async def start_runtime(spec: LaunchSpec) -> RuntimeProcess:
     ``PR_SET_PDEATHSIG`` works), so call it from a thread that lives as long as the runtime
     should: the main thread, or a long-lived event-loop thread.
     """
-    command = [*spec.wrapper, *runtime_command(spec.runtime)]
+    command = [*reaper_command(spec), *spec.wrapper, *runtime_command(spec.runtime)]
     port = spec.port
     if port == 0 and not _announces_listening(spec.runtime):
         port = _free_port(spec.host)
@@ -465,6 +483,29 @@ async def start_runtime(spec: LaunchSpec) -> RuntimeProcess:
     env.update(WISP_CODE_DIR=code_dir, WISP_HOST=spec.host, WISP_PORT=str(port))
     process = await _spawn(command, env, _existing_dir(code_dir))
     return RuntimeProcess(spec, process, port)
+
+
+def reaper_command(spec: LaunchSpec) -> list[str]:
+    """``wisp.reaper`` as a script, in an interpreter that imports nothing else (``-I -S``)."""
+    try:
+        memory_mb = int(spec.env.get("WISP_MEMORY_MB", "0") or 0)
+    except ValueError:
+        memory_mb = 0
+    return [
+        sys.executable,
+        "-I",
+        "-S",
+        reaper.__file__,
+        "--memory-mb",
+        str(memory_mb),
+        "--grace",
+        str(_REAPER_GRACE),
+        "--parent",
+        str(os.getpid()),
+        "--name",
+        spec.env.get("WISP_FUNCTION_NAME", "the runtime") or "the runtime",
+        "--",
+    ]
 
 
 def dependencies_command(runtime: Runtime) -> list[str] | None:

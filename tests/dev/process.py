@@ -168,14 +168,14 @@ class WispDev:
         return children_of(self.process.pid)
 
     def runtimes(self) -> set[int]:
-        """The function processes among ``children()``."""
+        """One process per replica: the reaper each runtime runs under (``wisp.reaper``), a
+        child of wisp dev or of its fork server."""
         assert self.process is not None
-        helpers = {
-            pid
-            for pid in direct_children(self.process.pid)
-            if any(word in command_line(pid) for word in ("redis-server", "wisp.dev.forkserver"))
-        }
-        return self.children() - helpers
+        direct = direct_children(self.process.pid)
+        fork_servers = {pid for pid in direct if "wisp.dev.forkserver" in command_line(pid)}
+        helpers = fork_servers | {pid for pid in direct if "redis-server" in command_line(pid)}
+        forked = {pid for server in fork_servers for pid in direct_children(server)}
+        return (direct - helpers) | forked
 
     def signal(self, signum: signal.Signals) -> None:
         assert self.process is not None

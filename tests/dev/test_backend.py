@@ -4,6 +4,9 @@ gateway is told, how replicas are started, restarted and stopped."""
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from wisp.dev.prewarm import ForkServer
 from wisp.dev.workspace import Workspace, prepare
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.launcher import MAX_LINE_BYTES, LineSplitter
+from wisp.reaper import descendants
 
 
 class Recorder:
@@ -165,7 +169,8 @@ async def test_a_long_log_line_is_split_and_the_replica_lives_on(tmp_path: Path,
         assert status == 200 and second == first  # the same process answers: it was not replaced
         served = backend.functions[source.key]
         assert [r.name for r in served.replicas] == ["fn-1"]
-        assert backend.pids() == [first["pid"]]  # type: ignore[index]
+        [pid] = backend.pids()  # the replica's reaper, the runtime under it
+        assert first["pid"] in descendants(pid)  # type: ignore[index]
         pieces = [line for _, line in lines if "xxxx" in line]
         assert max(len(p) for p in pieces) <= MAX_LINE_BYTES
         assert sum(len(p) for p in pieces) >= 3 * 1024 * 1024 + 10  # nothing lost
@@ -254,3 +259,108 @@ async def test_a_replica_failing_its_liveness_probe_is_restarted(tmp_path: Path)
         assert status == 200 and after != before
     finally:
         await backend.stop()
+
+
+DAEMON = '''
+import os, subprocess, sys
+# Forks twice and leaves the session: neither the runtime's process group nor its parent holds
+# the grandchild any more. Prints the grandchild's pid.
+SPAWN = """
+import os
+r, w = os.pipe()
+if os.fork() == 0:
+    os.setsid()
+    pid = os.fork()
+    if pid == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.execvp("sleep", ["sleep", "1000"])
+    os.write(w, str(pid).encode())
+    os._exit(0)
+os.close(w)
+print(os.read(r, 100).decode())
+"""
+def handler(event, context):
+    if event.get("crash"):
+        os._exit(3)
+    out = subprocess.run([sys.executable, "-c", SPAWN], capture_output=True, text=True, check=True)
+    return {"daemon": int(out.stdout)}
+'''
+
+
+@pytest.mark.parametrize("prewarm", [False, True], ids=["fresh", "forked"])
+@pytest.mark.parametrize("end", ["stop", "crash"])
+async def test_what_a_runtime_starts_ends_with_it(tmp_path: Path, prewarm: bool, end: str) -> None:
+    backend = LocalBackend(LocalSettings(stop_grace=2.0, restart_backoff=0.01))
+    if prewarm:
+        backend.fork_server = ForkServer()
+        await backend.fork_server.start()
+    daemons: list[int] = []
+    try:
+        source = function_file(tmp_path, DAEMON, spec="  scale: {min: 1}\n")
+        serve(backend, source, tmp_path)
+        await backend.start(Recorder())
+        status, body = await call(backend, source.key)
+        assert status == 200, body
+        daemons.append(body["daemon"])  # type: ignore[index]
+        assert running(daemons[0])
+        if end == "crash":
+            replica = backend.functions[source.key].replicas[0]
+            with contextlib.suppress(aiohttp.ClientError):
+                await call(backend, source.key, {"crash": True})
+            await eventually(lambda: replica.restarts == 1)
+        else:
+            await backend.stop()
+        await eventually(lambda: not running(daemons[0]))
+    finally:
+        await backend.stop()
+        if backend.fork_server is not None:
+            await backend.fork_server.stop()
+        for pid in daemons:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+HOG = """
+import os, time
+def handler(event, context):
+    hog = b"x" * (event["mib"] * 1024 * 1024)
+    time.sleep(event.get("hold", 0))
+    return {"held": len(hog)}
+"""
+
+
+@pytest.mark.parametrize("prewarm", [False, True], ids=["fresh", "forked"])
+async def test_a_runtime_over_its_memory_limit_is_killed_and_says_so(tmp_path: Path, prewarm: bool) -> None:
+    lines: list[str] = []
+    backend = LocalBackend(
+        LocalSettings(stop_grace=2.0, restart_backoff=0.01), on_line=lambda replica, line: lines.append(line)
+    )
+    if prewarm:
+        backend.fork_server = ForkServer()
+        await backend.fork_server.start()
+    try:
+        source = function_file(tmp_path, HOG, spec="  scale: {min: 1}\n  memory: 128Mi\n")
+        serve(backend, source, tmp_path)
+        await backend.start(Recorder())
+        replica = backend.functions[source.key].replicas[0]
+        with contextlib.suppress(aiohttp.ClientError):
+            status, body = await call(backend, source.key, {"mib": 400, "hold": 30})
+            assert status >= 500, body  # never an answer from a runtime over its limit
+        oom = await eventually(lambda: [line for line in lines if "OutOfMemory" in line])
+        assert "128Mi" in json.loads(oom[0])["message"]
+        await eventually(lambda: replica.restarts == 1 and replica.endpoint is not None)
+        status, body = await call(backend, source.key, {"mib": 1})
+        assert status == 200 and body == {"held": 1024 * 1024}
+    finally:
+        await backend.stop()
+        if backend.fork_server is not None:
+            await backend.fork_server.stop()

@@ -184,7 +184,8 @@ def test_ctrl_c_stops_every_child(examples_copy: Path, wisp_dev: Start) -> None:
     for path in ("/function/hello", "/function/node-hello", "/function/sizes"):
         assert dev.call(path, {}).status == 200
     children = dev.children()
-    assert len(dev.runtimes()) == 3 and len(children) == 5  # and redis-server, the fork server
+    # Each runtime under its reaper, redis-server, the fork server.
+    assert len(dev.runtimes()) == 3 and len(children) == 2 * 3 + 2
     dev.signal(signal.SIGINT)
     assert dev.process is not None and dev.process.wait(timeout=30) == 0
     assert not [pid for pid in children if alive(pid)]
@@ -197,7 +198,7 @@ def test_sigkill_of_wisp_dev_leaves_no_runtime(tmp_path: Path, wisp_dev: Start) 
     dev = wisp_dev(tmp_path)
     assert dev.call("/function/hello").status == 200 and dev.call("/function/node").status == 200
     children = dev.children()
-    assert len(dev.runtimes()) == 2 and len(children) == 4
+    assert len(dev.runtimes()) == 2 and len(children) == 2 * 2 + 2  # and redis-server, the fork server
     dev.signal(signal.SIGKILL)
     assert dev.process is not None and dev.process.wait(timeout=10) == -signal.SIGKILL
     wait_until(

@@ -10,8 +10,10 @@ still has no process.
 
 Protocol, one request per connection on the Unix socket: the client sends a JSON object
 ``{"env": {...}, "cwd": "..."}`` with the write end of the child's output pipe attached
-(``SCM_RIGHTS``); the server answers ``{"pid": N}``. Children get their own session and die with
-this process (``PR_SET_PDEATHSIG``), which itself dies with ``wisp dev``. Single-threaded on
+(``SCM_RIGHTS``); the server answers ``{"pid": N}``. Each child gets its own session, becomes the
+runtime's ``wisp.reaper`` (what it starts ends with it; its memory limit) and forks the runtime
+under it; children die with this process (``PR_SET_PDEATHSIG``), which itself dies with
+``wisp dev``. Single-threaded on
 purpose: forking a threaded process is unsafe.
 """
 
@@ -26,6 +28,8 @@ import signal
 import socket
 import sys
 from typing import Any
+
+from wisp.reaper import KILL_NOW, Reaper, die_with_parent, supervise
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15
@@ -55,7 +59,8 @@ def _receive(conn: socket.socket) -> tuple[dict[str, Any], int]:
 
 
 def _child(listener: socket.socket, conn: socket.socket, request: dict[str, Any], output: int) -> None:
-    """In the forked child: become the runtime process. Never returns."""
+    """In the forked child: become the runtime's reaper (``wisp.reaper``: its tree, its memory
+    limit), and fork the runtime itself under it. Never returns."""
     code = 1
     try:
         listener.close()
@@ -63,7 +68,8 @@ def _child(listener: socket.socket, conn: socket.socket, request: dict[str, Any]
         os.setsid()
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        name = f"wisp:{request['env'].get('WISP_FUNCTION_NAME', 'runtime')}"[:15].encode()
+        env = {str(k): str(v) for k, v in request["env"].items()}
+        name = f"wisp:{env.get('WISP_FUNCTION_NAME', 'runtime')}"[:15].encode()
         libc.prctl(_PR_SET_NAME, ctypes.c_char_p(name), 0, 0, 0)  # what ps and top show
         for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
@@ -74,9 +80,31 @@ def _child(listener: socket.socket, conn: socket.socket, request: dict[str, Any]
         os.close(output)
         os.close(devnull)
         os.environ.clear()
-        os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        os.environ.update(env)
         if request.get("cwd"):
             os.chdir(request["cwd"])
+        try:
+            memory_mb = int(env.get("WISP_MEMORY_MB") or 0)
+        except ValueError:
+            memory_mb = 0
+        guard = Reaper(memory_mb, parent=os.getppid(), name=env.get("WISP_FUNCTION_NAME", "the runtime"))
+        supervise(_fork_runtime, guard)  # never returns
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            print(json.dumps({"level": "ERROR", "message": f"runtime failed: {exc!r}"}), flush=True)
+    finally:
+        os._exit(code)
+
+
+def _fork_runtime() -> int:
+    pid = os.fork()
+    if pid != 0:
+        return pid
+    code = 1
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM, KILL_NOW):
+            signal.signal(signum, signal.SIG_DFL)
+        die_with_parent()
         from wisp_runtime.main import main
 
         code = main()

@@ -31,10 +31,12 @@ from wisp.launcher import (
     process_exit,
     runtime_images_dir,
 )
+from wisp.reaper import KILL_NOW
 
 _TAIL = 40
 _READ_BYTES = 65536
 _DRAIN_SECONDS = 1.0
+_KILL_WAIT = 5.0
 
 
 class ForkServer:
@@ -202,14 +204,22 @@ class ForkedRuntime:
     async def stop(self, grace: float = 5.0) -> int:
         self._stopped = True
         if not self._ended.is_set():
-            self._signal(signal.SIGTERM)
+            self._kill(signal.SIGTERM)  # its reaper passes it on to the runtime
             try:
                 await asyncio.wait_for(self._ended.wait(), grace)
             except TimeoutError:
-                self._signal(signal.SIGKILL)
-        self._signal(signal.SIGKILL)  # anything the handler left behind in the group
+                self._kill(KILL_NOW)  # the reaper kills the runtime and all it started
+                try:
+                    await asyncio.wait_for(self._ended.wait(), _KILL_WAIT)
+                except TimeoutError:
+                    self._signal(signal.SIGKILL)
+        self._signal(signal.SIGKILL)  # anything left in the group
         await self._watcher
         return self.returncode if self.returncode is not None else 0
+
+    def _kill(self, signum: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, signum)
 
     def _signal(self, signum: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
