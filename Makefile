@@ -6,8 +6,14 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP := $(VENV)/bin/pip
 CACHE ?= $(HOME)/.cache/wisp
+# uv installs the Python dependencies exactly as uv.lock records them (README: Dependencies).
+# It comes from PyPI with pinned hashes (tools/uv.txt), once per version, into the cache.
+UV_VERSION := $(shell sed -n 's/^uv==\([0-9.]*\).*/\1/p' tools/uv.txt)
+UV := $(CACHE)/uv/$(UV_VERSION)/bin/uv
+# The venv is .venv (or $(VENV)), made with $(PYTHON); uv never downloads an interpreter.
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON_DOWNLOADS := never
 K8S_VERSION ?= v1.36.3
 PORT ?= 8080
 ADMIN_PORT ?= 9090
@@ -17,14 +23,15 @@ IMAGE_TAG ?= dev
 REGISTRY ?= wisp
 KIND_CLUSTER ?= wisp
 
-.PHONY: help install deps venv controlplane java dev test lint fmt unit bench fuzz crds images \
-        kind-up kind-load deploy e2e-kind helm helm-install values-table clean
+.PHONY: help install deps venv uv requirements deps-upgrade controlplane java dev test lint fmt unit \
+        bench fuzz crds images kind-up kind-load deploy e2e-kind helm helm-install values-table clean
 
 help:
 	@echo "make dev      run wisp locally (gateway + functions from examples/) on :$(PORT)"
 	@echo "make test     lint + the whole test suite (real kube-apiserver, redis, chromium)"
 	@echo "make lint     ruff, mypy --strict, import contracts, CRD drift"
 	@echo "make bench    benchmarks -> docs/benchmarks.md"
+	@echo "make deps-upgrade   move uv.lock to the newest versions, then the whole suite"
 	@echo "make images / kind-up / kind-load / deploy / e2e-kind   the kind path (needs Docker)"
 
 # -- setup ------------------------------------------------------------------------------------
@@ -38,13 +45,36 @@ deps:
 	@command -v node >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
 
-$(VENV)/.installed: pyproject.toml
-	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[dev]'
+$(UV): tools/uv.txt
+	@echo "installing uv $(UV_VERSION) (tools/uv.txt, hash-checked) into $(CACHE)/uv/$(UV_VERSION)"
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \
+	  && $(PYTHON) -m venv "$$tmp/venv" \
+	  && "$$tmp/venv/bin/pip" install -q --disable-pip-version-check --require-hashes --no-deps -r tools/uv.txt \
+	  && mkdir -p $(@D) && cp "$$tmp/venv/bin/uv" $@.partial.$$$$ && mv -f $@.partial.$$$$ $@
+
+uv: $(UV)
+
+# Exactly uv.lock, nothing else (uv sync removes what the lock does not name). The build backend
+# comes from the lock first, so the editable install of wisp builds with no unpinned fetch.
+$(VENV)/.installed: pyproject.toml uv.lock runtime-images/python/pyproject.toml | $(UV)
+	@[ -x $(PY) ] || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	$(UV) sync --frozen --inexact --only-group build --quiet
+	$(UV) sync --frozen --extra dev --group build --quiet
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# The images' hashed requirement files, exported from uv.lock (tools/export-requirements.py).
+requirements: $(UV)
+	$(UV) lock --quiet
+	$(PYTHON) tools/export-requirements.py --uv $(UV)
+
+# Upgrades are deliberate: the newest versions the bounds in pyproject.toml and the hold-backs
+# in its [tool.uv] constraint-dependencies allow, then the whole suite on them.
+deps-upgrade: $(UV)
+	$(UV) lock --upgrade
+	$(PYTHON) tools/export-requirements.py --uv $(UV)
+	$(MAKE) test
 
 install: deps venv
 
@@ -57,10 +87,12 @@ dev: install
 
 # -- quality ----------------------------------------------------------------------------------
 lint: venv
+	$(UV) lock --check --offline --quiet
+	$(PY) tools/export-requirements.py --uv $(UV) --check
 	$(VENV)/bin/ruff check operator runtime-images/python tests bench tools deploy
 	$(VENV)/bin/ruff format --check operator runtime-images/python tests bench tools deploy
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy --strict tools/sync-crds.py deploy/helm/gen-values-table.py
+	$(VENV)/bin/mypy --strict tools/sync-crds.py tools/export-requirements.py deploy/helm/gen-values-table.py
 	$(VENV)/bin/lint-imports
 	$(PY) tools/sync-crds.py --check
 	$(PY) deploy/helm/gen-values-table.py --check

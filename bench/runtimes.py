@@ -15,7 +15,8 @@ In one run, on this machine:
 
 The Python servers run as the runtime image runs them: in a virtual environment that holds only
 the runtime's dependencies (plus aiohttp for the baseline), kept in ~/.cache/wisp/bench, with
-the runtime's modules byte-compiled beforehand (pip does that in the image). The development
+the runtime's modules byte-compiled beforehand (pip does that in the image). The packages are
+those of uv.lock, installed from the images' hashed requirement files. The development
 virtual environment would add its editable-install import hooks to every start. Every server
 gets a container's environment, not the calling shell's (``container_env``).
 
@@ -30,7 +31,6 @@ import resource
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 from bench.procs import cpu_seconds, free_port, stop
@@ -51,10 +51,11 @@ def image_python() -> str:
     python = IMAGE_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(IMAGE_VENV)], check=True)
-    with open(RUNTIME_SOURCE / "pyproject.toml", "rb") as project:
-        requirements = tomllib.load(project)["project"]["dependencies"]
-    quiet = ["-q", "--disable-pip-version-check"]
-    subprocess.run([python, "-m", "pip", "install", *quiet, *requirements, "aiohttp"], check=True)
+    # The runtime image's packages, and aiohttp (with its own) from the wisp image's list; the
+    # rest of that list is installed but never imported by any server measured.
+    requirements = [RUNTIME_SOURCE / "requirements.txt", ROOT / "deploy" / "requirements.txt"]
+    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--require-hashes"]
+    subprocess.run([*pip, "--no-deps", *(f"--requirement={path}" for path in requirements)], check=True)
     compile_dirs = [RUNTIME_SOURCE / "wisp_runtime", PYTHON_HANDLERS]
     subprocess.run([python, "-m", "compileall", "-q", *map(str, compile_dirs)], check=True)
     return str(python)
