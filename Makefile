@@ -10,7 +10,8 @@ CACHE ?= $(HOME)/.cache/wisp
 # uv installs the Python dependencies exactly as uv.lock records them (README: Dependencies).
 # It comes from PyPI with pinned hashes (tools/uv.txt), once per version, into the cache.
 UV_VERSION := $(shell sed -n 's/^uv==\([0-9.]*\).*/\1/p' tools/uv.txt)
-UV := $(CACHE)/uv/$(UV_VERSION)/bin/uv
+UV_DIR ?= $(CACHE)/uv/$(UV_VERSION)
+UV := $(UV_DIR)/bin/uv
 # The venv is .venv (or $(VENV)), made with $(PYTHON); uv never downloads an interpreter.
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON_DOWNLOADS := never
@@ -46,7 +47,7 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
 
 $(UV): tools/uv.txt
-	@echo "installing uv $(UV_VERSION) (tools/uv.txt, hash-checked) into $(CACHE)/uv/$(UV_VERSION)"
+	@echo "installing uv $(UV_VERSION) (tools/uv.txt, hash-checked) into $(UV_DIR)"
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \
 	  && $(PYTHON) -m venv "$$tmp/venv" \
 	  && "$$tmp/venv/bin/pip" install -q --disable-pip-version-check --require-hashes --no-deps -r tools/uv.txt \
