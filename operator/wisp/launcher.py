@@ -281,6 +281,7 @@ class RuntimeProcess:
         self._process = process
         self._port = port
         self._lines = _Lines(spec.log_sink)
+        self.out_of_memory = False  # its reaper killed it for exceeding WISP_MEMORY_MB
         self._announced: asyncio.Future[Readiness] = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read_output())
 
@@ -356,6 +357,8 @@ class RuntimeProcess:
 
     def _line(self, line: str) -> None:
         self._lines.emit(line)
+        if reaper.OOM_EVENT in line:
+            self.out_of_memory = True
         if self._announced.done() or LISTENING_EVENT not in line:
             return
         try:

@@ -37,6 +37,7 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _CHECK_SECONDS = 0.25
 OOM_EXIT = 137
+OOM_EVENT = "wisp.runtime.oomKilled"  # the ``event`` of the log line it prints before the kill
 KILL_NOW = signal.SIGUSR1  # from the launcher once its grace period is over
 
 
@@ -165,6 +166,7 @@ class Reaper:
             "ERROR",
             f"out of memory: {self.name} used {used // (1024 * 1024)} MiB, more than its memory "
             f"limit of {self.memory_mb}Mi; the runtime was killed (OOMKilled)",
+            event=OOM_EVENT,
             errorType="OutOfMemory",
             memoryLimitMb=self.memory_mb,
         )

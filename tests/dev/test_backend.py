@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 
 from tests.support.wait import eventually
 from wisp.api.trigger import Trigger
@@ -19,7 +20,9 @@ from wisp.cli.source import FunctionSource, load_file
 from wisp.dev.backend import LocalBackend, LocalSettings, restart_delay
 from wisp.dev.prewarm import ForkServer
 from wisp.dev.workspace import Workspace, prepare
+from wisp.gateway.app import make_app
 from wisp.gateway.backend import Endpoint, FunctionInfo
+from wisp.gateway.config import GatewayConfig
 from wisp.launcher import MAX_LINE_BYTES, LineSplitter
 from wisp.reaper import descendants
 
@@ -339,7 +342,9 @@ def handler(event, context):
 
 
 @pytest.mark.parametrize("prewarm", [False, True], ids=["fresh", "forked"])
-async def test_a_runtime_over_its_memory_limit_is_killed_and_says_so(tmp_path: Path, prewarm: bool) -> None:
+async def test_a_runtime_over_its_memory_limit_is_killed_and_the_call_says_so(
+    tmp_path: Path, prewarm: bool
+) -> None:
     lines: list[str] = []
     backend = LocalBackend(
         LocalSettings(stop_grace=2.0, restart_backoff=0.01), on_line=lambda replica, line: lines.append(line)
@@ -347,20 +352,27 @@ async def test_a_runtime_over_its_memory_limit_is_killed_and_says_so(tmp_path: P
     if prewarm:
         backend.fork_server = ForkServer()
         await backend.fork_server.start()
+    source = function_file(tmp_path, HOG, spec="  scale: {min: 1}\n  memory: 128Mi\n")
+    serve(backend, source, tmp_path)
+    gateway = TestServer(make_app(GatewayConfig(host="127.0.0.1", pod_name="test"), backend, autoscale=False))
+    await gateway.start_server()
     try:
-        source = function_file(tmp_path, HOG, spec="  scale: {min: 1}\n  memory: 128Mi\n")
-        serve(backend, source, tmp_path)
-        await backend.start(Recorder())
         replica = backend.functions[source.key].replicas[0]
-        with contextlib.suppress(aiohttp.ClientError):
-            status, body = await call(backend, source.key, {"mib": 400, "hold": 30})
-            assert status >= 500, body  # never an answer from a runtime over its limit
-        oom = await eventually(lambda: [line for line in lines if "OutOfMemory" in line])
-        assert "128Mi" in json.loads(oom[0])["message"]
-        await eventually(lambda: replica.restarts == 1 and replica.endpoint is not None)
-        status, body = await call(backend, source.key, {"mib": 1})
-        assert status == 200 and body == {"held": 1024 * 1024}
+        await eventually(lambda: replica.endpoint is not None)
+        async with aiohttp.ClientSession() as session:
+            url = str(gateway.make_url("/function/fn"))
+            async with session.post(url, json={"mib": 400, "hold": 30}) as response:
+                body = await response.json()
+            assert response.status == 502, body
+            assert body["errorType"] == "Runtime.OutOfMemory" and "128Mi" in body["errorMessage"]
+            oom = [json.loads(line) for line in lines if "OutOfMemory" in line]
+            assert "128Mi" in oom[0]["message"]  # the replica's log says so too
+            assert backend.functions[source.key].info.oom_kills == 1
+            await eventually(lambda: replica.restarts == 1 and replica.endpoint is not None)
+            async with session.post(url, json={"mib": 1}) as response:
+                assert response.status == 200 and await response.json() == {"held": 1024 * 1024}
     finally:
+        await gateway.close()
         await backend.stop()
         if backend.fork_server is not None:
             await backend.fork_server.stop()

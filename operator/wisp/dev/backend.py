@@ -20,8 +20,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -31,10 +32,12 @@ from wisp.api.trigger import Trigger
 from wisp.cli.source import FunctionSource
 from wisp.dev.prewarm import ForkedRuntime, ForkServer
 from wisp.dev.workspace import PreparedCode
-from wisp.gateway.backend import BackendEvents, Endpoint, FunctionInfo, StatusUpdate
+from wisp.gateway.backend import OUT_OF_MEMORY, BackendEvents, Endpoint, FunctionInfo, StatusUpdate
 from wisp.launcher import LaunchError, LaunchSpec, RuntimeProcess, install_dependencies, start_runtime
 
 log = logging.getLogger("wisp.dev")
+
+_FAILURE_EVIDENCE_WAIT = 5.0  # how long the gateway may wait to learn why a replica dropped a call
 
 LineSink = Callable[[str, str], None]  # (replica name, line the runtime wrote)
 
@@ -69,6 +72,7 @@ class Replica:
     task: asyncio.Task[None] | None = None
     restarts: int = 0
     backoff: float | None = None  # the last restart's delay
+    oom_killed_at: float = 0.0  # epoch seconds its last process was killed for memory (0: never)
 
 
 @dataclass(eq=False)
@@ -260,7 +264,33 @@ class LocalBackend:
                     await task
         replica.endpoint = None
         self._publish_endpoints(served)
+        if process.out_of_memory:
+            replica.oom_killed_at = time.time()
+            self._oom_killed(served, replica)
         return True
+
+    def _oom_killed(self, served: Served, replica: Replica) -> None:
+        memory = served.source.function.spec.memory
+        log.error("%s ran out of memory (more than %s) and was killed", replica.name, memory)
+        if self.functions.get(served.key) is not served:
+            return
+        served.info = replace(served.info, oom_kills=served.info.oom_kills + 1)
+        if self._events is not None:
+            self._events.function_upserted(served.info)
+
+    async def failure_cause(self, function_key: str, endpoint: Endpoint, since: float) -> str | None:
+        """``OUT_OF_MEMORY`` when the replica behind ``endpoint`` was killed for memory since
+        ``since``: the gateway then tells the caller so, naming the limit."""
+        served = self.functions.get(function_key)
+        replica = next((r for r in served.replicas if r.name == endpoint.name), None) if served else None
+        if replica is None:
+            return None
+        process = replica.process
+        if process is not None and process.returncode is None:  # the kill may be under way
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(process.wait()), _FAILURE_EVIDENCE_WAIT)
+        killed = (process is not None and process.out_of_memory) or replica.oom_killed_at >= since
+        return OUT_OF_MEMORY if killed else None
 
     async def _probe_liveness(self, replica: Replica, url: str) -> None:
         """The kubelet's liveness probe: returns once ``/livez`` failed ``liveness_failures``

@@ -31,7 +31,7 @@ from wisp.launcher import (
     process_exit,
     runtime_images_dir,
 )
-from wisp.reaper import KILL_NOW
+from wisp.reaper import KILL_NOW, OOM_EVENT
 
 _TAIL = 40
 _READ_BYTES = 65536
@@ -138,6 +138,7 @@ class ForkedRuntime:
         self._announced: asyncio.Future[Readiness] = loop.create_future()
         self._ended = asyncio.Event()
         self._stopped = False
+        self.out_of_memory = False  # its reaper killed it for exceeding WISP_MEMORY_MB
         self._reader = asyncio.create_task(self._read(output))
         self._watcher = asyncio.create_task(self._watch())
 
@@ -171,6 +172,8 @@ class ForkedRuntime:
 
     def _line(self, line: str) -> None:
         self._tail.append(line)
+        if OOM_EVENT in line:
+            self.out_of_memory = True
         if self._sink is not None:
             self._sink(line)
         if self._announced.done() or LISTENING_EVENT not in line:
