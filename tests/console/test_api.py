@@ -221,3 +221,22 @@ async def test_the_api_takes_only_json_bodies(dev_console: DevConsole) -> None:
     assert not list(dev_console.folder.glob("*.yaml"))  # nothing was written
     status, _ = await put(dev_console, manifest())
     assert status == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"metadata": "x"}, "metadata"),
+        ({"metadata": []}, "metadata"),
+        ({"spec": "abc"}, "spec"),
+        ({"metadata": {"annotations": "x"}}, "metadata.annotations"),
+        ({"metadata": {"labels": [1]}}, "metadata.labels"),
+    ],
+)
+async def test_a_body_of_the_wrong_shape_is_refused_with_the_field_named(
+    dev_console: DevConsole, body: dict[str, Any], field: str
+) -> None:
+    status, answer = await put(dev_console, body)
+    assert status == 422, answer
+    assert [e["field"] for e in answer["errors"]] == [field]
+    assert not list(dev_console.folder.glob("*.yaml"))

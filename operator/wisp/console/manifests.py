@@ -46,6 +46,21 @@ _SERVER_FIELDS = (
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
+def shape_problems(obj: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field, message) for the parts of a Function body that must be objects and are not."""
+    problems = []
+    meta = obj.get("metadata")
+    for field, value in (("metadata", meta), ("spec", obj.get("spec"))):
+        if value is not None and not isinstance(value, Mapping):
+            problems.append((field, "must be an object"))
+    if isinstance(meta, Mapping):
+        for key in ("labels", "annotations"):
+            value = meta.get(key)
+            if value is not None and not isinstance(value, Mapping):
+                problems.append((f"metadata.{key}", "must be an object"))
+    return problems
+
+
 def editable(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of a Function a user edits: apiVersion, kind, metadata (no server fields), spec."""
     meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _SERVER_FIELDS}

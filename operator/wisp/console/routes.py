@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -21,12 +22,13 @@ from aiohttp import web
 
 from wisp import __version__
 from wisp.console.live import FOLD_INTERVAL, GatewayView
-from wisp.console.manifests import NAME_RULE, is_name
-from wisp.console.source import ConsoleSource, NotFound, SourceError, ValidationFailed
+from wisp.console.manifests import NAME_RULE, is_name, shape_problems
+from wisp.console.source import ConsoleSource, FieldError, NotFound, SourceError, ValidationFailed
 from wisp.console.templates import editor_runtimes
 from wisp.console.usage import Period, usage_csv
 from wisp.gateway.state import Components
 
+log = logging.getLogger("wisp.console")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "ui" / "static"
 SOURCE = web.AppKey("wisp-console-source", object)
 MAX_MINUTES = 24 * 60
@@ -109,6 +111,11 @@ def _guard(handler: Handler) -> Handler:
             return _error(404, str(exc))
         except SourceError as exc:
             return _error(exc.status, str(exc))
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # a bug: say so in JSON, the page shows it; the gateway serves on
+            log.exception("console: %s %s failed", request.method, request.path)
+            return _error(500, f"the console failed: {type(exc).__name__}: {exc}")
 
     return guarded
 
@@ -183,6 +190,9 @@ async def put_function(request: web.Request) -> web.Response:
     body = await _json_body(request)
     if not isinstance(body, dict):
         return _error(400, "the body must be a Function object")
+    problems = shape_problems(body)
+    if problems:
+        raise ValidationFailed([FieldError(field, message) for field, message in problems])
     meta = dict(body.get("metadata") or {})
     if meta.get("name") not in (None, name) or meta.get("namespace") not in (None, ns):
         return _error(400, "the body names another function than the URL")
