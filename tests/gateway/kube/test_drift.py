@@ -45,10 +45,12 @@ def _desired_in_status(kubectl: Kubectl, namespace: str, name: str) -> int | Non
     return None if value is None else int(value)
 
 
-def _back_to_zero(kube_api: client.ApiClient, namespace: str, name: str, since: float) -> float:
+def _back_to_zero(
+    kube_api: client.ApiClient, namespace: str, name: str, since: float, timeout: float = 30
+) -> float:
     wait_for(
         lambda: deployment_replicas(kube_api, namespace, name) == 0,
-        timeout=30,
+        timeout=timeout,
         interval=0.2,
         what=f"{name} back to zero",
     )
@@ -98,6 +100,44 @@ def test_a_wake_through_the_follower_as_the_function_appears_returns_to_zero(
     assert status == 200 and headers.get("X-Wisp-Cold-Start") == "true", (body, follower.log.read_text())
     took = _back_to_zero(kube_api, namespace, "woken", time.monotonic())
     print(f"follower's wake-up returned to zero {took:.1f}s after the call (idleTimeout 1s, tick 2s)")
+
+
+def _member_heartbeat(kube_api: client.ApiClient, namespace: str, gateway: str) -> object:
+    lease = client.CoordinationV1Api(kube_api).read_namespaced_lease(f"wisp-gateway-{gateway}", namespace)
+    return lease.spec.renew_time
+
+
+def test_a_wake_through_the_follower_between_two_leader_ticks_returns_to_zero(
+    kubectl: Kubectl,
+    kube_api: client.ApiClient,
+    namespace: str,
+    operator: OperatorProcess,
+    node_agent: Any,
+    start_gateway: GatewayStarter,
+) -> None:
+    """The leader has seen the function at zero; the follower wakes it right after one of the
+    leader's ticks, and the call is over (and idle for longer than idleTimeout) by the next one,
+    so no sample the leader reads ever shows it in flight: only the Deployment's count tells."""
+    leader = start_gateway("gw-a", extra_env={"WISP_AUTOSCALE_TICK": "8"})
+    _leader_and_follower(kube_api, namespace, (leader, leader))
+    follower = start_gateway("gw-b")
+    apply_function(kubectl, namespace, "between", idle="1s")
+    wait_for(lambda: _desired_in_status(kubectl, namespace, "between") == 0, timeout=30, what="tracked")
+    path = f"/function/between.{namespace}"
+    wait_for(
+        lambda: follower.admin("/system/functions")["functions"], timeout=20, what="the follower's routes"
+    )
+    before = _member_heartbeat(kube_api, namespace, leader.name)
+    wait_for(
+        lambda: _member_heartbeat(kube_api, namespace, leader.name) != before,
+        timeout=20,
+        interval=0.05,
+        what="a leader tick",
+    )
+    status, headers, body = follower.call(path, b'{"n": 1}')
+    assert status == 200 and headers.get("X-Wisp-Cold-Start") == "true", (body, follower.log.read_text())
+    took = _back_to_zero(kube_api, namespace, "between", time.monotonic(), timeout=60)
+    print(f"follower's wake-up between leader ticks returned to zero {took:.1f}s after the call (tick 8s)")
 
 
 DENY_SCALE = """
