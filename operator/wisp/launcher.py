@@ -122,24 +122,27 @@ def runtime_images_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "runtime-images"
 
 
-def runtime_command(runtime: Runtime) -> list[str]:
-    """The command that serves ``runtime``: the same as its image's CMD."""
+def runtime_command(runtime: Runtime, memory_mb: int = 0) -> list[str]:
+    """The command that serves ``runtime``: the same as its image's CMD. ``memory_mb`` is the
+    memory limit a container would have (the JVM sizes its heap from it)."""
     language = runtime.language
     if language == "python":
         return [sys.executable, "-m", "wisp_runtime"]
     if language == "node":
         return ["node", str(runtime_images_dir() / "node" / "index.js")]
     if language == "java":
-        return _java_command()
+        return _java_command(memory_mb)
     raise LaunchError(f"runtime {runtime.value!r} runs from its own image and cannot start locally")
 
 
-def _java_command() -> list[str]:
+def _java_command(memory_mb: int = 0) -> list[str]:
     """The Java image's command, run locally: ``java @jvm.options [CDS archive] -jar ...``.
 
     ``runtime-images/java/build.sh`` makes the jar and, beside it, the class-data-sharing archive
     for the ``java`` it ran (``$JAVA_HOME/bin/java``, else the one on PATH); a JVM that cannot use
-    the archive runs without it. ``WISP_JAVA_OPTS`` adds JVM flags (last, so they win).
+    the archive runs without it. In a container the JVM sizes its heap from the memory limit
+    (``-XX:MaxRAMPercentage``); a local process has none, so ``-XX:MaxRAM`` stands in for it.
+    ``WISP_JAVA_OPTS`` adds JVM flags (last, so they win).
     """
     java_dir = runtime_images_dir() / "java"
     jar = java_dir / "runtime" / "target" / "wisp-runtime.jar"
@@ -153,6 +156,8 @@ def _java_command() -> list[str]:
     archive = jar.with_suffix(".jsa")
     if archive.is_file():
         command.append(f"-XX:SharedArchiveFile={archive}")
+    if memory_mb > 0:
+        command.append(f"-XX:MaxRAM={memory_mb}m")
     command += os.environ.get("WISP_JAVA_OPTS", "").split()
     return [*command, "-jar", str(jar)]
 
@@ -477,7 +482,7 @@ async def start_runtime(spec: LaunchSpec) -> RuntimeProcess:
     ``PR_SET_PDEATHSIG`` works), so call it from a thread that lives as long as the runtime
     should: the main thread, or a long-lived event-loop thread.
     """
-    command = [*reaper_command(spec), *spec.wrapper, *runtime_command(spec.runtime)]
+    command = [*reaper_command(spec), *spec.wrapper, *runtime_command(spec.runtime, _memory_mb(spec))]
     port = spec.port
     if port == 0 and not _announces_listening(spec.runtime):
         port = _free_port(spec.host)
@@ -488,19 +493,23 @@ async def start_runtime(spec: LaunchSpec) -> RuntimeProcess:
     return RuntimeProcess(spec, process, port)
 
 
+def _memory_mb(spec: LaunchSpec) -> int:
+    """The runtime contract's memory limit (``WISP_MEMORY_MB``), 0 when it names none."""
+    try:
+        return max(0, int(spec.env.get("WISP_MEMORY_MB", "0") or 0))
+    except ValueError:
+        return 0
+
+
 def reaper_command(spec: LaunchSpec) -> list[str]:
     """``wisp.reaper`` as a script, in an interpreter that imports nothing else (``-I -S``)."""
-    try:
-        memory_mb = int(spec.env.get("WISP_MEMORY_MB", "0") or 0)
-    except ValueError:
-        memory_mb = 0
     return [
         sys.executable,
         "-I",
         "-S",
         reaper.__file__,
         "--memory-mb",
-        str(memory_mb),
+        str(_memory_mb(spec)),
         "--grace",
         str(_REAPER_GRACE),
         "--parent",

@@ -140,3 +140,18 @@ def test_a_namespace_that_is_no_kubernetes_name_never_becomes_a_directory(tmp_pa
     with pytest.raises(SourceError, match=r"metadata.namespace: must be a DNS label"):
         prepare(source, Workspace(work, tmp_path / "a" / "b" / "cache"))
     assert not (tmp_path / "a" / "b" / "escaped").exists() and not work.exists()
+
+
+def test_a_local_jvm_sizes_its_heap_from_the_functions_memory() -> None:
+    import pytest
+
+    from wisp.api import Runtime
+    from wisp.launcher import LaunchError, runtime_command
+
+    try:
+        command = runtime_command(Runtime.JAVA17, memory_mb=256)
+    except LaunchError as exc:  # the runtime's jar is not built here
+        pytest.skip(str(exc))
+    # As a container's limit would: after the image's flags, before the user's WISP_JAVA_OPTS.
+    assert "-XX:MaxRAM=256m" in command and command.index("-XX:MaxRAM=256m") < command.index("-jar")
+    assert not any(part.startswith("-XX:MaxRAM=") for part in runtime_command(Runtime.JAVA17))
