@@ -44,6 +44,9 @@ class _Tracked:
     published_desired: int | None = None
     published_active: float | None = None
     last: Decision | None = None
+    # The last (from, to) logged, so a count that will not move (a backend that cannot start the
+    # function yet) is logged once, not every tick.
+    logged: tuple[int, int] | None = None
 
 
 @dataclass
@@ -143,7 +146,9 @@ class Autoscaler:
         if self.record is not None:
             self.record(key, "desired", decision.desired)
         if decision.desired != actual:
-            log.info("scaling %s %d -> %d (%s)", key, actual, decision.desired, decision.reason.value)
+            level = logging.INFO if tracked.logged != (actual, decision.desired) else logging.DEBUG
+            tracked.logged = (actual, decision.desired)
+            log.log(level, "scaling %s %d -> %d (%s)", key, actual, decision.desired, decision.reason.value)
             try:
                 await self.backend.scale(key, decision.desired)
             except Exception as exc:
@@ -207,5 +212,6 @@ def _adopt(key: str, tracked: _Tracked, actual: int, wall: float) -> None:
     """
     if actual > tracked.state.desired:
         tracked.last_active = max(tracked.last_active, wall)
-    log.info("replicas of %s are %d, not %d as decided: correcting", key, actual, tracked.state.desired)
+    level = logging.INFO if tracked.logged != (actual, tracked.state.desired) else logging.DEBUG
+    log.log(level, "replicas of %s are %d, not %d as decided: correcting", key, actual, tracked.state.desired)
     tracked.state = replace(tracked.state, desired=actual)
