@@ -20,11 +20,13 @@ PORT ?= 8080
 ADMIN_PORT ?= 9090
 PYTEST_ARGS ?=
 DEBIAN_PACKAGES := etcd-server redis-server iproute2 chromium
+# The real test node (tests/node/) and the image builds without docker (tools/build-images.sh).
+NODE_PACKAGES := runc containernetworking-plugins buildah mmdebstrap iptables nftables gcc
 IMAGE_TAG ?= dev
 REGISTRY ?= wisp
 KIND_CLUSTER ?= wisp
 
-.PHONY: help install deps venv uv requirements deps-upgrade controlplane java dev test lint fmt unit \
+.PHONY: help install deps venv uv requirements deps-upgrade controlplane node java dev test lint fmt unit \
         bench fuzz crds images kind-up kind-load deploy e2e-kind helm helm-install values-table clean
 
 help:
@@ -33,11 +35,13 @@ help:
 	@echo "make lint     ruff, mypy --strict, import contracts, CRD drift"
 	@echo "make bench    benchmarks -> docs/benchmarks.md"
 	@echo "make deps-upgrade   move uv.lock to the newest versions, then the whole suite"
-	@echo "make images / kind-up / kind-load / deploy / e2e-kind   the kind path (needs Docker)"
+	@echo "make images   wisp's images (docker, else buildah on Debian-made bases)"
+	@echo "make node     the real test node's binaries and images, built once and cached"
+	@echo "make kind-up / kind-load / deploy / e2e-kind   the kind path (needs Docker)"
 
 # -- setup ------------------------------------------------------------------------------------
 deps:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEBIAN_PACKAGES) $(NODE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -82,6 +86,12 @@ install: deps venv
 controlplane:
 	@bash tests/cluster/build-controlplane.sh >/dev/null
 
+# The real node of tests/node/: kubelet, kube-scheduler, kube-proxy, containerd 2, crictl, CoreDNS
+# (built once into $(CACHE)/node/), and the images as OCI archives for its containerd.
+node: controlplane venv
+	@bash tests/node/build-node.sh >/dev/null
+	@WISP_IMAGE_BUILDER=buildah WISP_BASES=debian bash tools/build-images.sh >/dev/null
+
 # -- run --------------------------------------------------------------------------------------
 dev: install
 	$(VENV)/bin/wisp dev examples --port $(PORT) --admin-port $(ADMIN_PORT)
@@ -93,7 +103,7 @@ lint: venv
 	$(VENV)/bin/ruff check operator runtime-images/python tests bench tools deploy
 	$(VENV)/bin/ruff format --check operator runtime-images/python tests bench tools deploy
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy --strict tools/sync-crds.py tools/export-requirements.py deploy/helm/gen-values-table.py
+	$(VENV)/bin/mypy --strict tools/sync-crds.py tools/export-requirements.py tools/image-wheels.py deploy/helm/gen-values-table.py
 	$(VENV)/bin/lint-imports
 	$(PY) tools/sync-crds.py --check
 	$(PY) deploy/helm/gen-values-table.py --check
@@ -109,12 +119,12 @@ crds: venv
 	$(PY) tools/sync-crds.py
 
 unit: venv
-	$(VENV)/bin/pytest -m "not cluster and not redis and not browser and not java" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not cluster and not node and not redis and not browser and not java" $(PYTEST_ARGS)
 
 java:
 	@bash runtime-images/java/build.sh >/dev/null
 
-test: install controlplane lint java
+test: install controlplane node lint java
 	mvn -B -q -f runtime-images/java verify
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -124,17 +134,11 @@ fuzz: venv
 bench: install controlplane
 	$(PY) -m bench.all
 
-# -- the kind path (needs Docker and kind; not run by make test) ---------------------------------
+# -- images and the kind path (kind needs Docker; not run by make test) ------------------------
+# Every image from the project's Dockerfiles: docker when its daemon answers (official bases),
+# buildah otherwise (bases made from Debian packages, OCI archives in $(CACHE)/images/oci/).
 images:
-	docker build -t $(REGISTRY)/wisp:$(IMAGE_TAG) -f deploy/Dockerfile .
-	docker build -t $(REGISTRY)/runtime-python:3.12 --build-arg PYTHON_VERSION=3.12 runtime-images/python
-	docker build -t $(REGISTRY)/runtime-python:3.11 --build-arg PYTHON_VERSION=3.11 runtime-images/python
-	docker build -t $(REGISTRY)/runtime-node:20 --build-arg NODE_VERSION=20 runtime-images/node
-	docker build -t $(REGISTRY)/runtime-node:22 --build-arg NODE_VERSION=22 runtime-images/node
-	docker build -t $(REGISTRY)/runtime-java:21 --build-arg JAVA_VERSION=21 runtime-images/java
-	docker build -t $(REGISTRY)/runtime-java:17 --build-arg JAVA_VERSION=17 runtime-images/java
-	docker build -t $(REGISTRY)/runtime-java:21-jdk --build-arg JAVA_VERSION=21 --build-arg JAVA_IMAGE=jdk runtime-images/java
-	docker build -t $(REGISTRY)/runtime-java:17-jdk --build-arg JAVA_VERSION=17 --build-arg JAVA_IMAGE=jdk runtime-images/java
+	REGISTRY=$(REGISTRY) IMAGE_TAG=$(IMAGE_TAG) bash tools/build-images.sh
 
 kind-up:
 	kind get clusters | grep -qx $(KIND_CLUSTER) || kind create cluster --name $(KIND_CLUSTER)

@@ -89,19 +89,22 @@ debian_base() { # name suite packages (comma-separated) [extra buildah config ar
 }
 
 # -- wheels for an offline pip install ---------------------------------------------------------
-# The Debian base's Python (bookworm's 3.11 on x86_64) is the host's, so the host's pip fetches
-# exactly the wheels the image needs; the build then installs with --no-index from them.
-wheels() { # -> directory of wheels for the wisp package, the Python runtime and their build backend
-  local dir="$WHEELS_DIR/py$(python3 -c 'import sys; print("%d%d" % sys.version_info[:2])')" pip
+# The hashed requirement files the Dockerfiles install (exported from uv.lock), as wheels for the
+# base's Python (markers evaluated by that interpreter, tools/image-wheels.py), fetched by the
+# host's pip. The build then installs with --no-index from them: no network in the build.
+wheels() { # base -> directory of wheels
+  local base=$1 dir c environment f requirements=()
+  for f in deploy/requirements.txt runtime-images/python/requirements.txt runtime-images/python/build-requirements.txt; do
+    [[ -f "$ROOT/$f" ]] && requirements+=("$ROOT/$f")
+  done
+  c=$("${BUILDAH[@]}" from --pull-never "$base")
+  environment=$("${BUILDAH[@]}" run --isolation chroot -v "$ROOT/tools:/wisp-tools:ro" "$c" \
+    python3 /wisp-tools/image-wheels.py --print-environment)
+  "${BUILDAH[@]}" rm "$c" >/dev/null
+  dir="$WHEELS_DIR/$(echo "$base" | tr '/:' '__')"
   mkdir -p "$dir"
-  pip="$ROOT/.venv/bin/pip"; [[ -x $pip ]] || pip="python3 -m pip"
-  local requirements=()
-  [[ -f "$ROOT/$1" ]] && requirements=(-r "$ROOT/$1")
-  # Only wheels: what is downloaded installs with no compiler and no network in the image.
-  $pip download --quiet --only-binary=:all: --dest "$dir" "${requirements[@]}" pip setuptools wheel \
-    $(python3 -c 'import tomllib, sys
-for d in tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]: print(d.split(";")[0].replace(" ", ""))' \
-      "$ROOT/pyproject.toml") >&2
+  local py="$ROOT/.venv/bin/python"; [[ -x $py ]] || py=python3
+  "$py" "$ROOT/tools/image-wheels.py" --environment "$environment" --dest "$dir" "${requirements[@]}" >&2
   echo "$dir"
 }
 
@@ -132,7 +135,7 @@ else
   NODE_BASE=localhost/wisp-base/node:20-trixie
   if want wisp || want runtime-python || want custom-example; then
     debian_base "$PY_BASE" bookworm python3,python3-venv,python3-pip,python-is-python3,passwd
-    W="$(wheels "${WISP_REQUIREMENTS:-}")"
+    W="$(wheels "$PY_BASE")"
     OFFLINE=(--volume "$W:/wheels:ro" --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/wheels)
   fi
   want wisp && build "$R/wisp:$IMAGE_TAG" "$ROOT" "$ROOT/deploy/Dockerfile" --build-arg "BASE_IMAGE=$PY_BASE" "${OFFLINE[@]}"

@@ -103,12 +103,7 @@ def node_binaries() -> Path:
 
 def node_images() -> Path:
     """The OCI archives of ``make images`` (built with buildah from Debian-made bases if needed)."""
-    env = {
-        "WISP_IMAGES": "pause redis",
-        **os.environ,
-        "WISP_IMAGE_BUILDER": "buildah",
-        "WISP_BASES": "debian",
-    }
+    env = {**os.environ, "WISP_IMAGE_BUILDER": "buildah", "WISP_BASES": "debian"}
     proc = subprocess.run(
         ["bash", str(IMAGES_SCRIPT)], capture_output=True, text=True, check=False, timeout=3600, env=env
     )
@@ -720,12 +715,18 @@ def start_real_node() -> RealNode:
 if __name__ == "__main__":
     import sys
 
-    stop_signals = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    def interrupted(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Handlers, not a blocked mask: the node's processes would inherit a mask blocking SIGTERM.
+    signal.signal(signal.SIGTERM, interrupted)
     real = start_real_node()
     print(f"export KUBECONFIG={real.kubeconfig}", flush=True)
     try:
-        signal.sigwait(stop_signals)
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
     finally:
         real.stop()
-        sys.exit(0)
+    sys.exit(0)

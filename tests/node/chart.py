@@ -1,0 +1,135 @@
+"""wisp on the real node as a user installs it: ``helm install`` of deploy/helm/wisp with the
+images ``make images`` built (imported into the node, never pulled), into a namespace that
+enforces the ``restricted`` Pod Security Standard, Functions in another such namespace."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.cluster.fixtures import Kubectl
+from tests.node.node import ROOT, RealNode
+
+SYSTEM = "wisp-system"
+FUNCTIONS = "wisp-fns"
+RELEASE = "wisp"
+SELECTOR = f"app.kubernetes.io/instance={RELEASE}"
+# The images tools/build-images.sh makes from Debian packages: Python 3.11 serves every Python
+# Function here (the official python:3.12 base is for users), Node.js 20 the nodejs20 ones.
+VALUES = {
+    "image.repository": "wisp/wisp",
+    "image.tag": "dev",
+    "image.pullPolicy": "Never",
+    "runtimeImages.python": "wisp/runtime-python:3.11",
+    "runtimeImages.node": "wisp/runtime-node:{version}",
+    "runtimeImages.pullPolicy": "Never",
+    "redis.image.repository": "wisp/redis",
+    "redis.image.tag": "7.0-debian",
+    "redis.image.pullPolicy": "Never",
+    "redis.persistence.enabled": "false",  # no StorageClass on a bare node
+    "gateway.defaultNamespace": FUNCTIONS,
+}
+
+
+def helm_binary(major: int = 3) -> str:
+    out = subprocess.run(
+        ["bash", str(ROOT / "tools" / "install-helm.sh"), str(major)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+@dataclass
+class Wisp:
+    node: RealNode
+    kubectl: Kubectl
+    helm: list[str]
+    gateway: str = ""  # http://<ClusterIP>:8080
+
+    def install(self, **values: str) -> Wisp:
+        for namespace in (SYSTEM, FUNCTIONS):
+            self.kubectl("create", "namespace", namespace)
+            self.kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+        sets = [arg for key, value in {**VALUES, **values}.items() for arg in ("--set", f"{key}={value}")]
+        subprocess.run(
+            [*self.helm, "install", RELEASE, str(ROOT / "deploy" / "helm" / "wisp"), *sets],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        for deployment in ("wisp-operator", "wisp-gateway", "wisp-redis"):
+            self.kubectl(
+                "rollout", "status", f"deploy/{deployment}", "--timeout=180s", namespace=SYSTEM, timeout=190
+            )
+        ip = self.kubectl("get", "svc", "wisp-gateway", "-o", "jsonpath={.spec.clusterIP}", namespace=SYSTEM)
+        self.gateway = f"http://{ip.stdout}:8080"
+        return self
+
+    def uninstall(self) -> list[str]:
+        """Uninstall; what is left of the release afterwards (nothing, CRDs aside)."""
+        self.kubectl("delete", "namespace", FUNCTIONS, "--timeout=120s", timeout=130)
+        subprocess.run(
+            [*self.helm, "uninstall", RELEASE, "--wait", "--timeout=120s"], check=True, timeout=130
+        )
+        # The pods go with their ReplicaSets, by garbage collection after the uninstall.
+        self.kubectl(
+            "wait", "--for=delete", "pod", "-l", SELECTOR, "--timeout=120s", namespace=SYSTEM, timeout=130
+        )
+        kinds = "all,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,secrets,configmaps"
+        left = self.kubectl("get", kinds, "-A", "-l", SELECTOR, "-o", "name").stdout.split()
+        self.kubectl("delete", "namespace", SYSTEM, "--timeout=120s", timeout=130)
+        return left
+
+    def call(self, function: str, payload: Any, timeout: float = 90) -> tuple[int, Any]:
+        request = urllib.request.Request(
+            f"{self.gateway}/function/{function}",
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            body = exc.read()
+            try:
+                return exc.code, json.loads(body)
+            except ValueError:
+                return exc.code, body.decode(errors="replace")
+
+    def apply(self, manifest: str | Path) -> None:
+        if isinstance(manifest, Path):
+            self.kubectl("apply", "-f", str(manifest), namespace=FUNCTIONS)
+        else:
+            self.kubectl("apply", "-f", "-", input=manifest, namespace=FUNCTIONS)
+
+    def wait_ready(self, function: str) -> None:
+        self.kubectl(
+            "wait",
+            "--for=condition=Ready",
+            f"function/{function}",
+            "--timeout=120s",
+            namespace=FUNCTIONS,
+            timeout=130,
+        )
+
+    def function_pods(self, function: str) -> list[dict[str, Any]]:
+        out = self.kubectl(
+            "get", "pods", "-l", f"wisp.dev/function={function}", "-o", "json", namespace=FUNCTIONS
+        )
+        items: list[dict[str, Any]] = json.loads(out.stdout)["items"]
+        return items
+
+
+def wisp_on(node: RealNode, helm_major: int = 3) -> Wisp:
+    assert node.plane is not None
+    kubectl = Kubectl(node.plane.kubectl_binary, node.kubeconfig)
+    helm = [helm_binary(helm_major), f"--kubeconfig={node.kubeconfig}", f"--namespace={SYSTEM}"]
+    return Wisp(node=node, kubectl=kubectl, helm=helm)

@@ -1,0 +1,134 @@
+"""The README's cluster path on the real node: ``helm install`` of deploy/helm/wisp with the images
+``make images`` built, into a namespace enforcing the ``restricted`` Pod Security Standard,
+Functions from examples/ applied with kubectl, waited Ready and called through the gateway
+Service, and what only real containers show (non-root, read-only root, OOM kills)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.cluster.fixtures import wait_for
+from tests.node.chart import FUNCTIONS, SYSTEM, Wisp, wisp_on
+from tests.node.node import ROOT, RealNode
+
+pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def wisp(real_node: RealNode) -> Iterator[Wisp]:
+    installed = wisp_on(real_node).install()
+    yield installed
+    left = installed.uninstall()
+    assert not left, f"helm uninstall left wisp objects behind: {left}"
+
+
+def test_chart_runs_operator_gateway_and_redis_as_non_root_pods(wisp: Wisp) -> None:
+    pods = json.loads(wisp.kubectl("get", "pods", "-o", "json", namespace=SYSTEM).stdout)["items"]
+    components: dict[str, list[dict[str, Any]]] = {}
+    for pod in pods:
+        component = pod["metadata"]["labels"].get("app.kubernetes.io/component", "")
+        components.setdefault(component, []).append(pod)
+    assert len(components["gateway"]) == 2
+    assert {"operator", "gateway", "redis"} <= set(components)
+    for pod in pods:
+        assert pod["status"]["phase"] == "Running"
+        assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    for component in ("operator", "gateway"):
+        for pod in components[component]:
+            assert pod["spec"]["serviceAccountName"] == f"wisp-{component}"
+
+
+def test_python_example_answers_through_the_gateway_service(wisp: Wisp) -> None:
+    wisp.apply(ROOT / "examples" / "hello.yaml")
+    wisp.wait_ready("hello")
+    status, body = wisp.call("hello", {"name": "node"})
+    assert status == 200, body
+    assert body["hello"] == "node"
+
+
+def test_node_example_answers_through_the_gateway_service(wisp: Wisp) -> None:
+    wisp.apply(ROOT / "examples" / "node-hello.yaml")
+    wisp.wait_ready("node-hello")
+    status, body = wisp.call("node-hello", {"name": "node"})
+    assert status == 200, body
+    assert body["hello"] == "node"
+    assert body["runtime"].startswith("node 20.")
+
+
+def test_function_container_is_non_root_with_a_read_only_root_and_writable_tmp(wisp: Wisp) -> None:
+    wisp.apply(ROOT / "examples" / "hello.yaml")
+    wisp.wait_ready("hello")
+    assert wisp.call("hello", {"name": "fs"})[0] == 200
+    pod = next(p for p in wisp.function_pods("hello") if p["status"]["phase"] == "Running")
+    name = pod["metadata"]["name"]
+
+    def exec_(*argv: str) -> subprocess.CompletedProcess[str]:
+        return wisp.kubectl("exec", name, "--", *argv, namespace=FUNCTIONS, check=False)
+
+    assert exec_("id", "-u").stdout.strip() not in ("", "0")
+    denied = exec_("touch", "/var/wisp/written")
+    assert denied.returncode != 0
+    assert "Read-only file system" in denied.stderr
+    assert exec_("sh", "-c", "echo ok > /tmp/written && cat /tmp/written").stdout.strip() == "ok"
+
+
+HOG = """apiVersion: wisp.dev/v1alpha1
+kind: Function
+metadata:
+  name: hog
+spec:
+  runtime: python3.12
+  handler: main.handler
+  code:
+    inline: |
+      def handler(event, context):
+          chunks = []
+          while True:
+              chunks.append(bytearray(8 * 1024 * 1024))
+  memory: 64Mi
+  timeout: 30s
+  access:
+    public: true
+  scale:
+    min: 0
+    max: 1
+"""
+
+
+def test_a_handler_past_its_memory_is_oom_killed_and_the_status_says_so(wisp: Wisp) -> None:
+    wisp.apply(HOG)
+    wisp.wait_ready("hog")
+    status, body = wisp.call("hog", {})
+    # The caller is told why, in Lambda's words.
+    assert status == 502, body
+    assert body["errorType"] == "Runtime.OutOfMemory", body
+
+    def killed() -> dict[str, Any] | None:
+        for pod in wisp.function_pods("hog"):
+            for container in pod["status"].get("containerStatuses", []):
+                for state in (container.get("state", {}), container.get("lastState", {})):
+                    if state.get("terminated", {}).get("reason") == "OOMKilled":
+                        return dict(state["terminated"])
+        return None
+
+    terminated = wait_for(killed, timeout=120, interval=0.5, what="an OOMKilled container in the pod status")
+    assert terminated["exitCode"] == 137
+
+    def out_of_memory() -> dict[str, Any] | None:
+        fn = json.loads(wisp.kubectl("get", "function", "hog", "-o", "json", namespace=FUNCTIONS).stdout)
+        conditions = {c["type"]: c for c in fn.get("status", {}).get("conditions", [])}
+        condition = conditions.get("OutOfMemory")
+        if condition and condition["status"] == "True" and fn["status"].get("outOfMemory", {}).get("kills"):
+            return dict(condition)
+        return None
+
+    condition = wait_for(
+        out_of_memory, timeout=120, interval=0.5, what="the Function's OutOfMemory condition"
+    )
+    assert condition["reason"] == "OOMKilled"
+    assert "64Mi" in condition["message"]

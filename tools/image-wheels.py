@@ -1,0 +1,87 @@
+"""Download the wheels an image's offline ``pip install`` needs, for that image's Python.
+
+Reads the hashed requirement files the Dockerfiles install (exported from uv.lock), evaluates
+their environment markers for the image's interpreter (given as JSON by ``--environment``, as
+printed by ``--print-environment`` inside the image) rather than the host's, and has the host's
+pip download exactly those pinned wheels, hashes checked, into a directory that the image build
+mounts for ``pip install --no-index --find-links``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def print_environment() -> None:
+    """This interpreter's environment markers (run inside the image, standard library only)."""
+    version = platform.python_version()
+    markers = {
+        "implementation_name": sys.implementation.name,
+        "implementation_version": version,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_python_implementation": platform.python_implementation(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": version,
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    }
+    print(json.dumps(markers))
+
+
+def requirements(path: Path) -> list[str]:
+    """One string per requirement (continuation lines joined), comments dropped."""
+    joined = re.sub(r"\\\n\s*", " ", path.read_text())
+    return [
+        line.strip() for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def applies(requirement: str, environment: dict[str, str]) -> bool:
+    from packaging.markers import Marker  # only on the host
+
+    spec = requirement.split(" --hash", 1)[0]
+    if ";" not in spec:
+        return True
+    return Marker(spec.split(";", 1)[1].strip()).evaluate(environment)
+
+
+def strip_marker(requirement: str) -> str:
+    spec, _, hashes = requirement.partition(" --hash")
+    return spec.split(";", 1)[0].strip() + (" --hash" + hashes if hashes else "")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--print-environment", action="store_true", help="print this Python's markers")
+    parser.add_argument("--environment", help="JSON of the image's environment markers")
+    parser.add_argument("--dest", type=Path)
+    parser.add_argument("requirements", nargs="*", type=Path)
+    args = parser.parse_args()
+    if args.print_environment:
+        print_environment()
+        return 0
+    environment = json.loads(args.environment)
+    wanted = [
+        strip_marker(r) for path in args.requirements for r in requirements(path) if applies(r, environment)
+    ]
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as filtered:
+        filtered.write("\n".join(wanted) + "\n")
+        filtered.flush()
+        pip = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
+        pip += ["--no-deps", "--only-binary=:all:", "--dest", str(args.dest), "-r", filtered.name]
+        return subprocess.run(pip, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
