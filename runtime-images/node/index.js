@@ -12,6 +12,7 @@
 // while the worker boots, on another core when there is one.
 
 const { SettingsError, loadSettings } = require('./lib/config');
+const { applyEnvironment, functionIdentity, lambdaEnvironment } = require('./lib/lambda');
 const { LogWriter } = require('./lib/logs');
 const { RuntimeMetrics } = require('./lib/metrics');
 const { WorkerPool } = require('./lib/pool');
@@ -25,6 +26,10 @@ async function main() {
     process.stderr.write(JSON.stringify({ level: 'ERROR', message: `invalid configuration: ${err.message}` }) + '\n');
     process.exit(2);
   }
+  const identity = functionIdentity(settings, Date.now(), require('node:os').hostname());
+  // Before the worker starts (it gets a copy of process.env): module-level code reads these.
+  applyEnvironment(lambdaEnvironment(settings, identity));
+  settings = Object.freeze({ ...settings, identity });
   // As Lambda does: relative paths in the handler find the function's files.
   if (require('node:fs').existsSync(settings.codeDir)) process.chdir(settings.codeDir);
   const log = new LogWriter(settings.functionName);

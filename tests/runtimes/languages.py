@@ -43,6 +43,9 @@ class Language:
     # Whether requests that are not HTTP/1.1, or have heads past 64 KiB, get the contract's
     # JSON 400/431 (the JDK's HttpServer answers them itself, with HTML).
     json_protocol_errors: bool = True
+    # Whether the runtime gives Lambda's context, environment and payload 1.0/2.0 HTTP events
+    # (test_lambda.py); the handler fixtures then include the Lambda-shaped ones.
+    lambda_parity: bool = False
 
     def handler(self, name: str) -> str:
         return f"handlers.{name}"
@@ -80,6 +83,7 @@ PYTHON = Language(
         ),
     },
     slow_load_handler="slow.handler",
+    lambda_parity=True,
 )
 
 NODE = Language(
@@ -110,6 +114,7 @@ NODE = Language(
         ),
     },
     slow_load_handler="slow.handler",
+    lambda_parity=True,
 )
 
 LANGUAGES = (PYTHON, NODE, java_language())

@@ -10,6 +10,9 @@ const HEADERS = Object.freeze({
   duration: 'X-Wisp-Duration-Ms',
   error: 'X-Wisp-Error',
   throttled: 'X-Wisp-Throttled',
+  // Lambda's optional invocation facts, base64-encoded JSON (as Lambda's Invoke API takes them).
+  clientContext: 'x-wisp-client-context',
+  identity: 'x-wisp-identity',
 });
 
 const PATHS = Object.freeze({ health: '/healthz', liveness: '/livez', metrics: '/metrics' });
@@ -46,6 +49,10 @@ function loadSettings(env = process.env) {
     host: env.WISP_HOST || '0.0.0.0',
     port: number(env, 'WISP_PORT', 8080, { integer: true, minimum: 0 }),
     workers: number(env, 'WISP_NODE_WORKERS', 1, { integer: true, minimum: 1 }),
+    // Lambda parity (docs/lambda.md): the region reported to handlers and in ARNs, and the ARN's
+    // account part (the namespace unless an account id is configured).
+    region: (env.WISP_REGION || env.AWS_REGION || 'us-east-1').trim(),
+    account: (env.WISP_ACCOUNT_ID || '').trim() || env.WISP_FUNCTION_NAMESPACE || 'default',
   });
 }
 

@@ -20,10 +20,12 @@ const TERMINATE_GRACE_MS = 5000;
 // The messages of a call, the only ones sent once per request, are flat arrays rather than
 // objects: fewer values for the structured clone to write and read on each side.
 //
-//   to the worker:  [id, requestId, deadline, body, eventType, method, path, query, rawHeaders]
+//   to the worker:  [id, requestId, deadline, body, eventType, method, path, query, rawHeaders,
+//                    peer, protocol, clientContext, identity]
 //                   body: a string (a small JSON body, decoded) or a Uint8Array whose buffer is
-//                   transferred; the last four only for eventType 'http' (undefined
-//                   otherwise). deadline: epoch milliseconds.
+//                   transferred; method to protocol only for eventType 'http' (undefined
+//                   otherwise); clientContext and identity: the X-Wisp-Client-Context and
+//                   X-Wisp-Identity headers, when sent. deadline: epoch milliseconds.
 //   to the main thread, when the call is over:
 //                   [id, 'returned', durationMs, status, headers, body]
 //                     headers: a flat [name, value, ...] array, or null for a JSON response

@@ -172,10 +172,13 @@ class Call {
     // exact-size copy, moved (not cloned) to the worker: a received chunk is usually a view into
     // a larger socket buffer, which a structured clone would copy whole; and decoding a large
     // body here would hold up every other request.
+    const { headers } = req;
     runtime.pool.invoke([0, requestId, Date.now() + timeoutMs,
       !http && body.length <= TEXT_BODY_MAX ? body.toString('utf8') : new Uint8Array(body), eventType,
       http ? req.method : undefined, http ? this.path : undefined, http ? this.query : undefined,
-      http ? req.rawHeaders : undefined], timeoutMs, this);
+      http ? req.rawHeaders : undefined, http ? req.socket.remoteAddress : undefined,
+      http ? `HTTP/${req.httpVersion}` : undefined, headers[HEADERS.clientContext], headers[HEADERS.identity]],
+    timeoutMs, this);
   }
 
   // The pool's answer (lib/pool.js): the worker's reply, a timeout or a crash.

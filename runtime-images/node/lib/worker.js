@@ -75,26 +75,45 @@ const contextLog = (...args) => emit('INFO', util.format(...args));
 const contextDebug = (...args) => emit('DEBUG', util.format(...args));
 const contextWarn = (...args) => emit('WARN', util.format(...args));
 const contextError = (...args) => emit('ERROR', util.format(...args));
-const invokedFunctionArn = `wisp:${settings.functionNamespace}:${settings.functionName}`;
-const logGroupName = `/wisp/${settings.functionNamespace}/${settings.functionName}`;
+const { identity } = settings; // lib/lambda.js
 
-function makeContext(call) {
+// message: the call's (lib/pool.js), whose [11] and [12] are the client-context and identity
+// headers when the call has them. As in Lambda, context.clientContext and context.identity are
+// undefined without them.
+function makeContext(call, message) {
   const { deadline } = call;
   return {
     awsRequestId: call.requestId,
     requestId: call.requestId,
-    functionName: settings.functionName,
-    functionNamespace: settings.functionNamespace,
-    functionVersion: '$LATEST',
-    invokedFunctionArn,
-    memoryLimitInMB: settings.memoryMb,
-    logGroupName,
-    logStreamName: '',
+    functionName: identity.name,
+    functionNamespace: identity.namespace,
+    functionVersion: identity.version,
+    invokedFunctionArn: identity.arn,
+    memoryLimitInMB: identity.memoryMb,
+    logGroupName: identity.logGroup,
+    logStreamName: identity.logStream,
+    clientContext: message[11] === undefined ? undefined : decodeObject('X-Wisp-Client-Context', message[11]),
+    identity: message[12] === undefined ? undefined : decodeObject('X-Wisp-Identity', message[12]),
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     log: contextLog,
     logger: { log: contextLog, info: contextLog, debug: contextDebug, warn: contextWarn, error: contextError },
   };
+}
+
+// The JSON object a base64 header carries (a plain JSON object is accepted too).
+function decodeObject(header, value) {
+  const text = value.trim();
+  let parsed;
+  try {
+    parsed = JSON.parse(text.startsWith('{') ? text : Buffer.from(text, 'base64').toString('utf8'));
+  } catch (err) {
+    throw new events.EventError('InvalidContextHeader', `${header} is not base64-encoded JSON: ${err.message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new events.EventError('InvalidContextHeader', `${header} must hold a JSON object`);
+  }
+  return parsed;
 }
 
 function errorType(err) {
@@ -114,7 +133,8 @@ function describe(err) {
   return { errorType: errorType(err), errorMessage: message, stackTrace: stack };
 }
 
-// message: [id, requestId, deadline, body, eventType, method, path, query, rawHeaders] (lib/pool.js)
+// message: [id, requestId, deadline, body, eventType, method, path, query, rawHeaders, peer,
+// protocol, ...] (lib/pool.js)
 function buildEvent(message) {
   if (message[4] === 'http') {
     return events.httpEvent({
@@ -124,7 +144,9 @@ function buildEvent(message) {
       rawHeaders: message[8],
       body: message[3],
       requestId: message[1],
-    });
+      peer: message[9],
+      protocol: message[10],
+    }, settings.account, Date.now());
   }
   return events.jsonEvent(message[3]);
 }
@@ -157,13 +179,14 @@ function invoke(fn, message) {
 function start(fn, message, call) {
   call.started = performance.now();
   let event;
+  let context;
   try {
     event = buildEvent(message);
+    context = makeContext(call, message);
   } catch (err) {
     finish(call, true, err);
     return;
   }
-  const context = makeContext(call);
   const succeed = (result) => settle(call, false, result);
   const fail = (err) => settle(call, true, err);
   const callback = (err, result) => (err !== undefined && err !== null ? fail(err) : succeed(result));
@@ -231,7 +254,7 @@ async function warmUp() {
   const call = new Call([0, 'warm-up', Date.now()]);
   await calls.run(call, async () => {
     const event = buildEvent([0, 'warm-up', 0, '{"warm":true}', 'json']);
-    makeContext(call).getRemainingTimeInMillis();
+    makeContext(call, []).getRemainingTimeInMillis();
     await Promise.resolve(event);
     events.shapeResponse({ statusCode: 200, body: util.format('%s', 'ok') });
     events.shapeResponse(event);

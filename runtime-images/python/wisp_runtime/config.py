@@ -16,6 +16,11 @@ DEADLINE_HEADER = "X-Wisp-Deadline-Ms"
 DURATION_HEADER = "X-Wisp-Duration-Ms"
 ERROR_HEADER = "X-Wisp-Error"
 THROTTLED_HEADER = "X-Wisp-Throttled"
+# Lambda's optional invocation facts, base64-encoded JSON (as Lambda's Invoke API takes them).
+CLIENT_CONTEXT_HEADER = "X-Wisp-Client-Context"
+IDENTITY_HEADER = "X-Wisp-Identity"
+# Every request header starting with this is wisp's own and never reaches a handler.
+WISP_HEADER_PREFIX = "x-wisp-"
 
 # Values of ERROR_HEADER.
 ERROR_UNHANDLED = "Unhandled"
@@ -47,6 +52,10 @@ class Settings(NamedTuple):
     stack_traces: bool = False
     host: str = "0.0.0.0"
     port: int = 8080
+    # Lambda parity (docs/lambda.md): the region reported to handlers and in ARNs, and the ARN's
+    # account part (empty: the function's namespace).
+    region: str = "us-east-1"
+    account_id: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,7 +75,14 @@ class Settings(NamedTuple):
             stack_traces=env.get("WISP_STACK_TRACES", "false").strip().lower() in ("1", "true", "yes"),
             host=env.get("WISP_HOST", base.host),
             port=_number(env, "WISP_PORT", base.port, int, minimum=0),
+            region=(env.get("WISP_REGION") or env.get("AWS_REGION") or base.region).strip(),
+            account_id=env.get("WISP_ACCOUNT_ID", "").strip(),
         )
+
+    @property
+    def account(self) -> str:
+        """The account part of the function's ARN: the configured id, else the namespace."""
+        return self.account_id or self.function_namespace
 
 
 T = TypeVar("T", int, float)

@@ -1,7 +1,9 @@
 """Requests to events and handler results to responses: pure functions, no I/O.
 
-``json`` events are the request body; ``http`` events are API-Gateway-proxy shaped. A result of
-the shape ``{"statusCode": int, ...}`` shapes the HTTP response; anything else becomes JSON.
+``json`` events are the request body; ``http`` events are API Gateway proxy events in payload
+format 1.0 or 2.0, built from the request and the gateway's ``X-Wisp-*`` headers (which the
+handler never sees). A result of the shape ``{"statusCode": 200 | "200", ...}`` shapes the HTTP
+response (``cookies`` and ``multiValueHeaders`` included); anything else becomes JSON.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -45,6 +48,8 @@ class HttpRequestParts(NamedTuple):
     headers: Iterable[tuple[str, str]]
     body: bytes
     request_id: str
+    peer: str = ""  # the address of the connection's other end (the gateway, in a pod)
+    protocol: str = "HTTP/1.1"
 
 
 class ShapedResponse(NamedTuple):
@@ -62,13 +67,82 @@ def json_event(body: bytes) -> Any:
         raise EventError("InvalidEventJSON", f"the request body is not JSON: {exc}") from None
 
 
-def http_event(parts: HttpRequestParts) -> dict[str, Any]:
+PAYLOAD_FORMATS = ("1.0", "2.0")
+STAGE = "$default"
+API_ID = "wisp"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+class _Request(NamedTuple):
+    """What both payload formats are built from: the caller's side of the request."""
+
+    headers: list[tuple[str, str]]  # the caller's headers, names lower-cased, no X-Wisp-*
+    host: str
+    source_ip: str
+    route: str  # "$default" or "METHOD /pattern"
+    resource: str  # the route's path pattern, else the path
+    path_parameters: dict[str, str] | None
+    body: str | None
+    is_base64: bool
+    time: str
+    time_epoch: int
+
+
+def http_event(parts: HttpRequestParts, account_id: str, now: float) -> dict[str, Any]:
+    """An API Gateway proxy event, payload format 1.0 (REST API) or 2.0 (HTTP API, function
+    URL) as ``X-Wisp-Payload-Format`` says; ``now`` is the epoch time of the request."""
+    wisp: dict[str, str] = {}
+    headers: list[tuple[str, str]] = []
+    for name, value in parts.headers:
+        key = name.lower()
+        if key.startswith("x-wisp-"):
+            wisp[key] = value
+        else:
+            headers.append((key, value))
+    version = wisp.get("x-wisp-payload-format", "1.0").strip() or "1.0"
+    if version not in PAYLOAD_FORMATS:
+        raise EventError("InvalidPayloadFormat", "X-Wisp-Payload-Format must be 1.0 or 2.0")
+    request = _caller_request(parts, wisp, headers, now)
+    if version == "2.0":
+        return _event_v2(parts, request, account_id)
+    return _event_v1(parts, request, account_id)
+
+
+def _caller_request(
+    parts: HttpRequestParts, wisp: dict[str, str], headers: list[tuple[str, str]], now: float
+) -> _Request:
     from urllib.parse import parse_qsl  # here, not at start: it is a few ms of a cold start
+
+    first: dict[str, str] = {}
+    for key, value in headers:
+        first.setdefault(key, value)
+    host = wisp.get("x-wisp-host") or first.get("x-forwarded-host", "").split(",")[0].strip()
+    if host:
+        headers = [(k, host if k == "host" else v) for k, v in headers]
+        if "host" not in first:
+            headers.insert(0, ("host", host))
+    else:
+        host = first.get("host", "")
+    forwarded = first.get("x-forwarded-for", "")
+    source_ip = wisp.get("x-wisp-source-ip") or forwarded.rsplit(",", 1)[-1].strip() or parts.peer
+    route = wisp.get("x-wisp-route", "").strip() or STAGE
+    if route != STAGE and " " not in route:
+        route = f"ANY {route}"
+    resource = route.partition(" ")[2] if route != STAGE else parts.path
+    raw_params = wisp.get("x-wisp-path-params")
+    params = dict(parse_qsl(raw_params, keep_blank_values=True)) if raw_params else None
+    body, is_base64 = _event_body(parts.body, first.get("content-type", ""))
+    stamp = time.gmtime(now)
+    when = f"{stamp.tm_mday:02d}/{_MONTHS[stamp.tm_mon - 1]}/{time.strftime('%Y:%H:%M:%S', stamp)} +0000"
+    return _Request(headers, host, source_ip, route, resource, params, body, is_base64, when, int(now * 1000))
+
+
+def _event_v1(parts: HttpRequestParts, request: _Request, account_id: str) -> dict[str, Any]:
+    from urllib.parse import parse_qsl
 
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
-    for name, value in parts.headers:
-        key = name.lower()
+    for key, value in request.headers:
         multi_headers.setdefault(key, []).append(value)
         headers[key] = value
     query: dict[str, str] = {}
@@ -76,25 +150,108 @@ def http_event(parts: HttpRequestParts) -> dict[str, Any]:
     for name, value in parse_qsl(parts.query_string, keep_blank_values=True):
         multi_query.setdefault(name, []).append(value)
         query[name] = value
-    body, is_base64 = _event_body(parts.body, headers.get("content-type", ""))
     return {
-        "resource": parts.path,
+        "version": "1.0",
+        "resource": request.resource,
         "path": parts.path,
         "httpMethod": parts.method,
         "headers": headers,
         "multiValueHeaders": multi_headers,
         "queryStringParameters": query or None,
         "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": None,
+        "pathParameters": request.path_parameters,
         "stageVariables": None,
-        "body": body,
-        "isBase64Encoded": is_base64,
         "requestContext": {
-            "requestId": parts.request_id,
+            "accountId": account_id,
+            "apiId": API_ID,
+            "domainName": request.host,
+            "domainPrefix": request.host.split(".", 1)[0],
+            "extendedRequestId": parts.request_id,
             "httpMethod": parts.method,
+            "identity": _identity(request.source_ip, headers.get("user-agent")),
             "path": parts.path,
+            "protocol": parts.protocol,
+            "requestId": parts.request_id,
+            "requestTime": request.time,
+            "requestTimeEpoch": request.time_epoch,
+            "resourceId": None,
+            "resourcePath": request.resource,
+            "stage": STAGE,
         },
+        "body": request.body,
+        "isBase64Encoded": request.is_base64,
     }
+
+
+def _identity(source_ip: str, user_agent: str | None) -> dict[str, Any]:
+    return {
+        "accessKey": None,
+        "accountId": None,
+        "caller": None,
+        "cognitoAuthenticationProvider": None,
+        "cognitoAuthenticationType": None,
+        "cognitoIdentityId": None,
+        "cognitoIdentityPoolId": None,
+        "principalOrgId": None,
+        "sourceIp": source_ip,
+        "user": None,
+        "userAgent": user_agent,
+        "userArn": None,
+    }
+
+
+def _event_v2(parts: HttpRequestParts, request: _Request, account_id: str) -> dict[str, Any]:
+    from urllib.parse import parse_qsl
+
+    # As HTTP APIs do: repeated headers and query parameters joined with commas, the Cookie
+    # header moved into `cookies`, absent parts left out.
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for key, value in request.headers:
+        if key == "cookie":
+            cookies.extend(c.strip() for c in value.split(";") if c.strip())
+        elif key in headers:
+            headers[key] = f"{headers[key]},{value}"
+        else:
+            headers[key] = value
+    query: dict[str, str] = {}
+    for name, value in parse_qsl(parts.query_string, keep_blank_values=True):
+        query[name] = f"{query[name]},{value}" if name in query else value
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": request.route,
+        "rawPath": parts.path,
+        "rawQueryString": parts.query_string,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = headers
+    if query:
+        event["queryStringParameters"] = query
+    event["requestContext"] = {
+        "accountId": account_id,
+        "apiId": API_ID,
+        "domainName": request.host,
+        "domainPrefix": request.host.split(".", 1)[0],
+        "http": {
+            "method": parts.method,
+            "path": parts.path,
+            "protocol": parts.protocol,
+            "sourceIp": request.source_ip,
+            "userAgent": headers.get("user-agent", ""),
+        },
+        "requestId": parts.request_id,
+        "routeKey": request.route,
+        "stage": STAGE,
+        "time": request.time,
+        "timeEpoch": request.time_epoch,
+    }
+    if request.body is not None:
+        event["body"] = request.body
+    if request.path_parameters is not None:
+        event["pathParameters"] = request.path_parameters
+    event["isBase64Encoded"] = request.is_base64
+    return event
 
 
 def _event_body(body: bytes, content_type: str) -> tuple[str | None, bool]:
@@ -117,18 +274,33 @@ def is_textual(content_type: str) -> bool:
 
 def shape_response(value: Any) -> ShapedResponse:
     """The HTTP response for a handler's return value."""
-    if isinstance(value, Mapping) and isinstance(value.get("statusCode"), int):
-        return _proxy_response(value)
+    if isinstance(value, Mapping):
+        status = _status(value.get("statusCode"))
+        if status is not None:
+            return _proxy_response(value, status)
     return ShapedResponse(200, dumps(value), [("Content-Type", JSON_TYPE)])
 
 
-def _proxy_response(value: Mapping[str, Any]) -> ShapedResponse:
-    status = value["statusCode"]
+def _status(code: Any) -> int | None:
+    """An int status, or a numeric string one (``'200'``, as AWS's own blueprints return)."""
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
+    if isinstance(code, str) and code.strip().isdecimal():
+        return int(code)
+    return None
+
+
+def _proxy_response(value: Mapping[str, Any], status: int) -> ShapedResponse:
     if not 100 <= status <= 599:
         raise ResponseError(f"statusCode {status} is not an HTTP status")
     pairs = [(str(name), item) for name, item in (value.get("headers") or {}).items()]
     for name, values in (value.get("multiValueHeaders") or {}).items():
-        pairs.extend((str(name), item) for item in values)
+        items = values if isinstance(values, list | tuple) else [values]
+        pairs.extend((str(name), item) for item in items)
+    cookies = value.get("cookies") or ()
+    if isinstance(cookies, str):
+        cookies = (cookies,)
+    pairs.extend(("Set-Cookie", cookie) for cookie in cookies)
     headers: list[tuple[str, str]] = []
     for name, raw in pairs:
         text = _header_text(raw)

@@ -118,7 +118,7 @@ class Headers:
 class Request:
     """One request, read whole. ``body`` is None when it was larger than the server's limit."""
 
-    __slots__ = ("body", "headers", "keep_alive", "method", "path", "query_string", "version")
+    __slots__ = ("body", "headers", "keep_alive", "method", "path", "peer", "query_string", "version")
 
     def __init__(
         self,
@@ -128,8 +128,10 @@ class Request:
         body: bytes | None,
         version: str = "1.1",
         keep_alive: bool = True,
+        peer: str = "",
     ) -> None:
         self.method = method
+        self.peer = peer  # the client's address (the gateway's, in a pod)
         path, _, query = target.partition(b"?")
         self.path = _unquote_path(path.partition(b"#")[0])
         self.query_string = _text(query.partition(b"#")[0])
@@ -232,6 +234,7 @@ class HttpConnection(asyncio.Protocol):
         self._reading_paused = False
         self._writable: asyncio.Future[None] | None = None
         self._closed = False
+        self._peer = ""
 
     @property
     def busy(self) -> bool:
@@ -242,6 +245,8 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's do not subclass it
+        peer = transport.get_extra_info("peername")
+        self._peer = str(peer[0]) if isinstance(peer, tuple) and peer else ""
         self._server.connections.add(self)
         if self._server.closing:
             self.close()
@@ -365,6 +370,7 @@ class HttpConnection(asyncio.Protocol):
             body=None if body is None else (body[0] if len(body) == 1 else b"".join(body)),
             version=parser.get_http_version(),
             keep_alive=parser.should_keep_alive() and body is not None,
+            peer=self._peer,
         )
         self._enqueue(request)
 

@@ -12,8 +12,10 @@ import json
 import os
 import signal
 import sys
+import time
 
 from wisp_runtime import config
+from wisp_runtime.lambdaenv import FunctionIdentity, apply_environment, function_identity, lambda_environment
 from wisp_runtime.loader import LoadedHandler, LoadFailure, extend_path, load_handler
 from wisp_runtime.logs import Capture, install
 from wisp_runtime.pool import WorkerPool
@@ -26,12 +28,15 @@ def main() -> int:
         print(json.dumps({"level": "ERROR", "message": f"invalid configuration: {exc}"}), file=sys.stderr)
         return 2
     capture = install(settings.function_name)
+    function = function_identity(settings, time.time(), os.uname().nodename)
+    # Before the import: module-level code (boto3 clients, Powertools) reads these.
+    apply_environment(lambda_environment(settings, function))
     loaded = _load(settings, capture)
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(serve(settings, capture, loaded))
-    code: int = uvloop.run(serve(settings, capture, loaded))
+        return asyncio.run(serve(settings, capture, loaded, function))
+    code: int = uvloop.run(serve(settings, capture, loaded, function))
     return code
 
 
@@ -50,7 +55,12 @@ def _load(settings: config.Settings, capture: Capture) -> LoadedHandler | LoadFa
     return loaded
 
 
-async def serve(settings: config.Settings, capture: Capture, loaded: LoadedHandler | LoadFailure) -> int:
+async def serve(
+    settings: config.Settings,
+    capture: Capture,
+    loaded: LoadedHandler | LoadFailure,
+    function: FunctionIdentity,
+) -> int:
     from wisp_runtime.httpserver import HttpServer
     from wisp_runtime.invoke import Invoker
     from wisp_runtime.server import RuntimeHandler, protocol_error
@@ -58,9 +68,9 @@ async def serve(settings: config.Settings, capture: Capture, loaded: LoadedHandl
     log = capture.writer
     pool = WorkerPool(size=settings.concurrency, max_runaways=settings.concurrency)
     if isinstance(loaded, LoadFailure):
-        handler = RuntimeHandler(settings, None, loaded, pool, capture)
+        handler = RuntimeHandler(settings, None, loaded, pool, capture, function)
     else:
-        handler = RuntimeHandler(settings, Invoker(loaded, pool), None, pool, capture)
+        handler = RuntimeHandler(settings, Invoker(loaded, pool), None, pool, capture, function)
 
     loop = asyncio.get_running_loop()
     server = HttpServer(handler, protocol_error, max_body_bytes=settings.max_body_bytes)

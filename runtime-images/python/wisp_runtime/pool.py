@@ -8,10 +8,16 @@ eventually returns rejoins the pool if the pool is short of threads, and exits o
 which ``/livez`` turns into a failing liveness probe so the pod is restarted.
 
 Threads start on demand (as ``ThreadPoolExecutor`` does), so an idle runtime starts fast.
+
+Each thread has its own asyncio event loop, set as the thread's current loop before every job:
+Lambda code written for a main thread (``asyncio.get_event_loop().run_until_complete(...)``,
+Mangum's ASGI adapter) then runs unchanged in a ``def`` handler. It is created with the thread,
+not per call, and put back when a handler closed or replaced it (``asyncio.run()`` does).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import enum
 import queue
@@ -120,6 +126,16 @@ class WorkerPool:
         thread.start()
 
     def _serve(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            self._serve_jobs(loop)
+        finally:
+            asyncio.set_event_loop(None)
+            if not loop.is_running():
+                loop.close()
+
+    def _serve_jobs(self, loop: asyncio.AbstractEventLoop) -> None:
+        set_event_loop = asyncio.set_event_loop
         while True:
             job = self._jobs.get()
             if job is None:
@@ -129,6 +145,9 @@ class WorkerPool:
                     self._idle += 1
                     continue
                 job.state = JobState.RUNNING
+            if loop.is_closed():
+                loop = asyncio.new_event_loop()
+            set_event_loop(loop)
             job.run()
             with self._lock:
                 if job.state is JobState.ABANDONED:

@@ -14,7 +14,13 @@ import traceback
 from typing import Any
 
 from wisp_runtime import config
-from wisp_runtime.context import LambdaContext
+from wisp_runtime.context import (
+    ClientContext,
+    CognitoIdentity,
+    ContextHeaderError,
+    LambdaContext,
+    decode_object,
+)
 from wisp_runtime.events import (
     EventError,
     HttpRequestParts,
@@ -26,6 +32,7 @@ from wisp_runtime.events import (
 )
 from wisp_runtime.httpserver import Request, Response
 from wisp_runtime.invoke import Invoker, Outcome, OutcomeKind
+from wisp_runtime.lambdaenv import FunctionIdentity
 from wisp_runtime.loader import LoadFailure
 from wisp_runtime.logs import Capture, RequestScope, current_scope
 from wisp_runtime.metrics import RuntimeMetrics
@@ -46,8 +53,10 @@ class RuntimeHandler:
         failure: LoadFailure | None,
         pool: WorkerPool,
         capture: Capture,
+        function: FunctionIdentity,
     ) -> None:
         self._settings = settings
+        self._function = function
         self._invoker = invoker
         self._failure = failure
         self._pool = pool
@@ -127,6 +136,7 @@ class RuntimeHandler:
             )
         try:
             event = self._event(request, body, request_id)
+            client_context, identity = _lambda_callers(request)
         except EventError as exc:
             return self._finish(request_id, _error(400, exc.error_type, str(exc), request_id))
         timeout = _effective_timeout(
@@ -145,10 +155,10 @@ class RuntimeHandler:
             )
         context = LambdaContext(
             request_id=request_id,
-            function_name=settings.function_name,
-            function_namespace=settings.function_namespace,
-            memory_limit_in_mb=settings.memory_mb,
+            function=self._function,
             deadline=time.monotonic() + timeout,
+            client_context=client_context,
+            identity=identity,
         )
         scope = RequestScope(request_id)
         token = current_scope.set(scope)
@@ -175,7 +185,11 @@ class RuntimeHandler:
                     headers=request.headers.items(),
                     body=body,
                     request_id=request_id,
-                )
+                    peer=request.peer,
+                    protocol=f"HTTP/{request.version}",
+                ),
+                self._settings.account,
+                time.time(),
             )
         raise EventError("InvalidEventType", f"{config.EVENT_HEADER} must be json or http")
 
@@ -227,6 +241,24 @@ class RuntimeHandler:
         )
         response.headers[config.REQUEST_ID_HEADER] = request_id
         return response
+
+
+def _lambda_callers(request: Request) -> tuple[ClientContext | None, CognitoIdentity | None]:
+    """``context.client_context`` and ``context.identity``, from their headers when present."""
+    headers = request.headers
+    raw_client = headers.get(config.CLIENT_CONTEXT_HEADER)
+    raw_identity = headers.get(config.IDENTITY_HEADER)
+    if raw_client is None and raw_identity is None:
+        return None, None
+    client = identity = None
+    try:
+        if raw_client is not None:
+            client = ClientContext(decode_object(config.CLIENT_CONTEXT_HEADER, raw_client))
+        if raw_identity is not None:
+            identity = CognitoIdentity(decode_object(config.IDENTITY_HEADER, raw_identity))
+    except ContextHeaderError as exc:
+        raise EventError("InvalidContextHeader", str(exc)) from None
+    return client, identity
 
 
 def new_request_id() -> str:

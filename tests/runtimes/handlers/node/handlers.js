@@ -59,3 +59,103 @@ exports.logs = async (event, context) => {
   console.warn(`library ${event.marker}`);
   return { ok: true };
 };
+
+// Read at load: Lambda's reserved variables must be set before the handler module loads.
+const LAMBDA_VARIABLES = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_EXECUTION_ENV', 'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_VERSION', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME', 'AWS_LAMBDA_INITIALIZATION_TYPE', '_HANDLER', 'LAMBDA_TASK_ROOT',
+  'LAMBDA_RUNTIME_DIR', 'TZ'];
+const ENV_AT_LOAD = Object.fromEntries(LAMBDA_VARIABLES.map((name) => [name, process.env[name] ?? null]));
+
+// Everything Lambda's Node.js context and environment offer, as JSON.
+exports.lambda_context = async (event, context) => ({
+  awsRequestId: context.awsRequestId,
+  functionName: context.functionName,
+  functionVersion: context.functionVersion,
+  invokedFunctionArn: context.invokedFunctionArn,
+  memoryLimitInMB: context.memoryLimitInMB,
+  logGroupName: context.logGroupName,
+  logStreamName: context.logStreamName,
+  remainingMs: context.getRemainingTimeInMillis(),
+  clientContext: context.clientContext === undefined ? null : {
+    client: context.clientContext.client ? { installation_id: context.clientContext.client.installation_id } : null,
+    custom: context.clientContext.custom,
+    env: context.clientContext.env,
+  },
+  identity: context.identity === undefined ? null : context.identity,
+  callbackWaitsForEmptyEventLoop: context.callbackWaitsForEmptyEventLoop,
+  env: ENV_AT_LOAD,
+});
+
+// -- Lambda code as it is written for AWS -------------------------------------------------------
+
+// AWS's "microservice-http-endpoint" blueprint, its DynamoDB client replaced by a Map.
+const table = new Map();
+exports.blueprint_microservice = async (event) => {
+  console.log('Received event:', JSON.stringify(event, null, 2));
+
+  let body;
+  let statusCode = '200';
+  const headers = {
+    'Content-Type': 'application/json',
+  };
+
+  try {
+    switch (event.httpMethod) {
+      case 'GET':
+        body = { Items: [...table.values()], Query: event.queryStringParameters || {} };
+        break;
+      case 'POST': {
+        const item = JSON.parse(event.body);
+        table.set(item.id, item);
+        body = {};
+        break;
+      }
+      default:
+        throw new Error(`Unsupported method "${event.httpMethod}"`);
+    }
+  } catch (err) {
+    statusCode = '400';
+    body = err.message;
+  } finally {
+    body = JSON.stringify(body);
+  }
+
+  return {
+    statusCode,
+    body,
+    headers,
+  };
+};
+
+// What Powertools' HTTP API resolvers read of a payload 2.0 event and return.
+exports.http_api_resolver = async (event) => {
+  const { method } = event.requestContext.http;
+  let path = event.rawPath;
+  const { stage } = event.requestContext;
+  if (stage !== '$default' && path.startsWith(`/${stage}`)) path = path.slice(stage.length + 1);
+  if (method !== 'GET' || path !== '/todos/7') return { statusCode: 404, body: JSON.stringify({ message: 'Not found' }) };
+  return {
+    statusCode: 200,
+    headers: { 'Content-Type': 'application/json' },
+    cookies: ['session=abc; Path=/; HttpOnly', 'theme=dark'],
+    body: JSON.stringify({
+      todo: event.pathParameters.id,
+      cookies: event.cookies ?? null,
+      query: event.queryStringParameters ?? null,
+      sourceIp: event.requestContext.http.sourceIp,
+      userAgent: event.requestContext.http.userAgent,
+      host: event.headers.host,
+      wisp: Object.keys(event.headers).filter((h) => h.startsWith('x-wisp-')).sort(),
+    }),
+    isBase64Encoded: false,
+  };
+};
+
+// The callback form as database-backed Lambda code writes it: something keeps the event loop
+// busy (a pool's keep-alive timer), so it asks not to wait for an empty loop.
+exports.callback_busy_loop = (event, context, callback) => {
+  context.callbackWaitsForEmptyEventLoop = false;
+  const keepAlive = setTimeout(() => {}, 60_000);
+  callback(null, { statusCode: '201', body: JSON.stringify({ pending: Boolean(keepAlive) }) });
+};

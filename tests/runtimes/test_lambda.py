@@ -1,0 +1,431 @@
+"""Lambda code unchanged (docs/lambda.md): context, environment, payload 1.0/2.0 HTTP events,
+Lambda-shaped responses, and handlers as they are written for AWS, for every runtime that
+offers them (Java's runtime has its own interfaces: not applicable there).
+
+The gateway tells the runtime what it knows of an HTTP call in ``X-Wisp-*`` headers
+(docs/runtime-contract.md); these tests send those headers themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.runtimes.conftest import Running, Start
+from tests.runtimes.languages import Language
+from wisp.launcher import base_environment, install_dependencies
+
+
+@pytest.fixture(autouse=True)
+def _lambda_runtimes_only(language: Language) -> None:
+    if not language.lambda_parity:
+        pytest.skip(f"{language}'s runtime has its own handler interfaces, not Lambda's")
+
+
+def _b64(value: Any) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
+
+
+async def _call(
+    http: aiohttp.ClientSession,
+    runtime: Running,
+    *,
+    method: str = "POST",
+    path: str = "/",
+    headers: Any = None,
+    body: bytes = b"",
+) -> tuple[int, Any, Any]:
+    async with http.request(method, runtime.url + path, headers=headers, data=body) as response:
+        raw = await response.read()
+        return response.status, response.headers, json.loads(raw) if raw else None
+
+
+# -- context and environment -------------------------------------------------------------------
+
+
+async def test_context_and_environment_are_lambdas(
+    start: Start, http: aiohttp.ClientSession, language: Language
+) -> None:
+    runtime = await start(
+        "lambda_context",
+        WISP_FUNCTION_NAME="orders",
+        WISP_FUNCTION_NAMESPACE="shop",
+        WISP_MEMORY_MB="512",
+        WISP_REGION="eu-west-1",
+    )
+    status, _, body = await _call(http, runtime, body=b"{}", headers={"X-Wisp-Request-Id": "req-lc"})
+    assert status == 200, body
+    assert body["awsRequestId"] == "req-lc"
+    assert body["functionName"] == "orders"
+    assert body["functionVersion"] == "$LATEST"
+    assert body["invokedFunctionArn"] == "arn:aws:lambda:eu-west-1:shop:function:orders"
+    assert body["invokedFunctionArn"].split(":")[4] == "shop"  # what code reads as the account
+    assert body["memoryLimitInMB"] == "512"
+    assert body["logGroupName"] == "/aws/lambda/orders"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\]\S+", body["logStreamName"]), body
+    assert 0 < body["remainingMs"] <= 10_000
+    assert body["clientContext"] is None
+    assert body["identity"] is None
+    if language.name == "node":
+        assert body["callbackWaitsForEmptyEventLoop"] is True
+
+    env = body["env"]  # as the handler module saw it while it was imported
+    flavour = "python" if language.name == "python" else "nodejs"
+    assert env["AWS_EXECUTION_ENV"].startswith(f"AWS_Lambda_{flavour}")
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "orders"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/orders"
+    assert env["AWS_LAMBDA_LOG_STREAM_NAME"] == body["logStreamName"]
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert env["_HANDLER"] == language.handler("lambda_context")
+    assert os.path.samefile(env["LAMBDA_TASK_ROOT"], language.handlers_dir)
+    assert os.path.isdir(env["LAMBDA_RUNTIME_DIR"])
+    assert env["TZ"] == base_environment().get("TZ", ":UTC")
+
+
+async def test_account_id_and_the_functions_own_region(start: Start, http: aiohttp.ClientSession) -> None:
+    runtime = await start("lambda_context", WISP_ACCOUNT_ID="123456789012", AWS_REGION="ap-south-1")
+    status, _, body = await _call(http, runtime, body=b"{}")
+    assert status == 200, body
+    assert body["invokedFunctionArn"] == "arn:aws:lambda:ap-south-1:123456789012:function:contract"
+    assert body["env"]["AWS_REGION"] == "ap-south-1"
+
+
+async def test_default_region(start: Start, http: aiohttp.ClientSession) -> None:
+    runtime = await start("lambda_context")
+    _, _, body = await _call(http, runtime, body=b"{}")
+    assert body["invokedFunctionArn"] == "arn:aws:lambda:us-east-1:tests:function:contract"
+    assert body["env"]["AWS_REGION"] == "us-east-1"
+
+
+async def test_client_context_and_identity(start: Start, http: aiohttp.ClientSession) -> None:
+    runtime = await start("lambda_context")
+    client = {"client": {"installation_id": "inst-1"}, "custom": {"k": "v"}, "env": {"locale": "en"}}
+    identity = {"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}
+    headers = {"X-Wisp-Client-Context": _b64(client), "X-Wisp-Identity": _b64(identity)}
+    status, _, body = await _call(http, runtime, body=b"{}", headers=headers)
+    assert status == 200, body
+    assert body["clientContext"] == client
+    assert body["identity"] == identity
+    status, _, body = await _call(http, runtime, body=b"{}", headers={"X-Wisp-Client-Context": "%%%"})
+    assert status == 400
+    assert body["errorType"] == "InvalidContextHeader"
+
+
+# -- HTTP events -------------------------------------------------------------------------------
+
+GATEWAY_HEADERS = {
+    "X-Wisp-Event": "http",
+    "X-Wisp-Request-Id": "req-http",
+    "X-Wisp-Route": "/orders/{id}",
+    "X-Wisp-Path-Params": "id=42&tag=a%20b",
+    "X-Wisp-Source-Ip": "203.0.113.9",
+    "X-Wisp-Host": "api.example.com",
+    "X-Forwarded-For": "203.0.113.9, 10.0.0.5",
+    "User-Agent": "curl/8.5.0",
+    "Content-Type": "application/json",
+}
+
+
+async def test_payload_1_0_is_complete(start: Start, http: aiohttp.ClientSession) -> None:
+    runtime = await start("echo")
+    status, _, event = await _call(
+        http,
+        runtime,
+        method="PATCH",
+        path="/orders/42?a=1&a=2",
+        headers=[*GATEWAY_HEADERS.items(), ("X-Multi", "1"), ("X-Multi", "2")],
+        body=b'{"qty": 3}',
+    )
+    assert status == 200, event
+    assert event["version"] == "1.0"
+    assert event["resource"] == "/orders/{id}"
+    assert event["path"] == "/orders/42"
+    assert event["httpMethod"] == "PATCH"
+    assert event["pathParameters"] == {"id": "42", "tag": "a b"}
+    assert event["stageVariables"] is None
+    assert event["queryStringParameters"] == {"a": "2"}
+    assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"]}
+    assert event["headers"]["host"] == "api.example.com"
+    assert event["headers"]["x-multi"] == "2"
+    assert event["multiValueHeaders"]["x-multi"] == ["1", "2"]
+    assert event["multiValueHeaders"]["host"] == ["api.example.com"]
+    assert not [h for h in [*event["headers"], *event["multiValueHeaders"]] if h.startswith("x-wisp-")]
+    assert event["body"] == '{"qty": 3}'
+    assert event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["accountId"] == "tests"
+    assert context["identity"]["sourceIp"] == "203.0.113.9"
+    assert context["identity"]["userAgent"] == "curl/8.5.0"
+    assert context["stage"] == "$default"
+    assert context["domainName"] == "api.example.com"
+    assert context["domainPrefix"] == "api"
+    assert context["resourcePath"] == "/orders/{id}"
+    assert context["httpMethod"] == "PATCH"
+    assert context["requestId"] == "req-http"
+    assert context["path"] == "/orders/42"
+    assert context["protocol"] == "HTTP/1.1"
+    assert isinstance(context["requestTimeEpoch"], int) and context["requestTimeEpoch"] > 0
+    assert re.fullmatch(r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000", context["requestTime"])
+
+
+async def test_payload_1_0_without_the_gateways_facts(start: Start, http: aiohttp.ClientSession) -> None:
+    """What the headers every gateway already sends give: X-Forwarded-For's last hop (the
+    gateway's peer) and X-Forwarded-Host; and with nothing, the connection's own peer."""
+    runtime = await start("echo")
+    forwarded = {
+        "X-Wisp-Event": "http",
+        "X-Forwarded-For": "198.51.100.1, 10.0.0.5",
+        "X-Forwarded-Host": "shop.example.com",
+    }
+    _, _, event = await _call(http, runtime, method="GET", path="/items", headers=forwarded)
+    assert event["requestContext"]["identity"]["sourceIp"] == "10.0.0.5"
+    assert event["headers"]["host"] == "shop.example.com"
+    assert event["pathParameters"] is None
+    assert event["resource"] == event["requestContext"]["resourcePath"] == "/items"
+    _, _, event = await _call(http, runtime, method="GET", path="/items", headers={"X-Wisp-Event": "http"})
+    assert event["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
+
+
+async def test_payload_2_0(start: Start, http: aiohttp.ClientSession) -> None:
+    runtime = await start("echo")
+    headers = [
+        *GATEWAY_HEADERS.items(),
+        ("X-Wisp-Payload-Format", "2.0"),
+        ("X-Wisp-Route", "GET /orders/{id}"),
+        ("Cookie", "a=1; b=2"),
+        ("X-Multi", "1"),
+        ("X-Multi", "2"),
+    ]
+    headers = [(k, v) for k, v in headers if (k, v) != ("X-Wisp-Route", "/orders/{id}")]
+    status, _, event = await _call(
+        http, runtime, method="GET", path="/orders/42?a=1&a=2&b=x", headers=headers
+    )
+    assert status == 200, event
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "GET /orders/{id}"
+    assert event["rawPath"] == "/orders/42"
+    assert event["rawQueryString"] == "a=1&a=2&b=x"
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert "cookie" not in event["headers"]
+    assert event["headers"]["x-multi"] == "1,2"
+    assert event["headers"]["host"] == "api.example.com"
+    assert not [h for h in event["headers"] if h.startswith("x-wisp-")]
+    assert event["queryStringParameters"] == {"a": "1,2", "b": "x"}
+    assert event["pathParameters"] == {"id": "42", "tag": "a b"}
+    assert event["isBase64Encoded"] is False
+    assert "body" not in event  # as HTTP APIs leave out what a request does not have
+    assert "multiValueHeaders" not in event
+    context = event["requestContext"]
+    assert context["http"] == {
+        "method": "GET",
+        "path": "/orders/42",
+        "protocol": "HTTP/1.1",
+        "sourceIp": "203.0.113.9",
+        "userAgent": "curl/8.5.0",
+    }
+    assert context["routeKey"] == "GET /orders/{id}"
+    assert context["stage"] == "$default"
+    assert context["requestId"] == "req-http"
+    assert context["domainName"] == "api.example.com"
+    assert context["accountId"] == "tests"
+    assert isinstance(context["timeEpoch"], int)
+
+
+async def test_payload_2_0_binary_body_and_default_route(start: Start, http: aiohttp.ClientSession) -> None:
+    runtime = await start("echo")
+    headers = {"X-Wisp-Event": "http", "X-Wisp-Payload-Format": "2.0", "Content-Type": "image/png"}
+    _, _, event = await _call(http, runtime, path="/upload", headers=headers, body=b"\x89PNG\x00")
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == "$default"
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == b"\x89PNG\x00"
+    assert "queryStringParameters" not in event and "cookies" not in event
+    assert event["rawQueryString"] == ""
+
+
+async def test_unknown_payload_format_is_400(start: Start, http: aiohttp.ClientSession) -> None:
+    runtime = await start("echo")
+    headers = {"X-Wisp-Event": "http", "X-Wisp-Payload-Format": "3.0"}
+    status, _, body = await _call(http, runtime, headers=headers)
+    assert status == 400
+    assert body["errorType"] == "InvalidPayloadFormat"
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+
+async def test_cookies_and_a_numeric_string_status(start: Start, http: aiohttp.ClientSession) -> None:
+    runtime = await start("value")
+    value = {
+        "statusCode": "201",
+        "headers": {"Content-Type": "text/plain"},
+        "multiValueHeaders": {"X-Tag": ["a", "b"]},
+        "cookies": ["session=abc; Path=/; HttpOnly", "theme=dark"],
+        "body": "made",
+    }
+    async with http.post(runtime.url, json={"value": value}) as response:
+        assert response.status == 201
+        assert await response.read() == b"made"
+        assert response.headers.getall("Set-Cookie") == ["session=abc; Path=/; HttpOnly", "theme=dark"]
+        assert response.headers.getall("X-Tag") == ["a", "b"]
+    # A statusCode that is no number leaves the value what it was: data, sent as JSON.
+    data = {"statusCode": "pending", "n": 1}
+    async with http.post(runtime.url, json={"value": data}) as response:
+        assert response.status == 200
+        assert await response.json() == data
+
+
+# -- Lambda code as it is written for AWS ------------------------------------------------------
+
+
+async def test_aws_blueprint_microservice(start: Start, http: aiohttp.ClientSession) -> None:
+    """AWS's microservice-http-endpoint blueprint: string status codes, payload 1.0."""
+    runtime = await start("blueprint_microservice")
+    headers = {"X-Wisp-Event": "http", "Content-Type": "application/json"}
+    item = {"id": "1", "name": "lamp"}
+    status, response_headers, body = await _call(
+        http, runtime, headers=headers, body=json.dumps(item).encode()
+    )
+    assert status == 200, body
+    assert response_headers["Content-Type"] == "application/json"
+    status, _, body = await _call(http, runtime, method="GET", path="/?TableName=items", headers=headers)
+    assert status == 200, body
+    assert body["Items"] == [item]
+    assert body["Query"] == {"TableName": "items"}
+    async with http.put(runtime.url, headers=headers, data=b"{}") as response:
+        assert response.status == 400
+        text = await response.text()  # the Node.js blueprint sends it JSON-encoded, Python's not
+        assert text in ('Unsupported method "PUT"', json.dumps('Unsupported method "PUT"'))
+
+
+async def test_http_api_resolver_shape(start: Start, http: aiohttp.ClientSession) -> None:
+    """What Powertools' APIGatewayHttpResolver reads of a 2.0 event and how it answers."""
+    runtime = await start("http_api_resolver")
+    headers = {
+        **GATEWAY_HEADERS,
+        "X-Wisp-Payload-Format": "2.0",
+        "X-Wisp-Route": "GET /todos/{id}",
+        "X-Wisp-Path-Params": "id=7",
+        "Cookie": "visited=1",
+    }
+    async with http.get(runtime.url + "/todos/7?verbose=1", headers=headers) as response:
+        assert response.status == 200, await response.text()
+        assert response.headers.getall("Set-Cookie") == ["session=abc; Path=/; HttpOnly", "theme=dark"]
+        body = await response.json()
+    assert body == {
+        "todo": "7",
+        "cookies": ["visited=1"],
+        "query": {"verbose": "1"},
+        "sourceIp": "203.0.113.9",
+        "userAgent": "curl/8.5.0",
+        "host": "api.example.com",
+        "wisp": [],
+    }
+
+
+async def test_event_loop_idioms_of_sync_handlers(
+    start: Start, http: aiohttp.ClientSession, language: Language
+) -> None:
+    if language.name != "python":
+        pytest.skip("a Python idiom")
+    runtime = await start("loop_styles", WISP_CONCURRENCY="1")  # one thread: each call reuses it
+    for n, style in enumerate(("loop", "run", "loop", "loop")):
+        async with http.post(runtime.url, json={"style": style, "n": n}) as response:
+            assert response.status == 200, await response.text()
+            assert await response.json() == {"result": 2 * n}, style
+
+
+async def test_callback_without_waiting_for_the_event_loop(
+    start: Start, http: aiohttp.ClientSession, language: Language
+) -> None:
+    if language.name != "node":
+        pytest.skip("a Node.js idiom")
+    runtime = await start("callback_busy_loop")
+    async with http.post(runtime.url, json={}) as response:
+        assert response.status == 201
+        assert await response.json() == {"pending": True}
+
+
+async def test_es_module_with_top_level_await(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    if language.name != "node":
+        pytest.skip("a Node.js module form")
+    (tmp_path / "app.mjs").write_text(
+        "const config = await Promise.resolve({ table: process.env.AWS_LAMBDA_FUNCTION_NAME });\n"
+        "export const handler = async (event, context) => ({\n"
+        "  ...config, arn: context.invokedFunctionArn, got: event.n,\n"
+        "});\n"
+    )
+    runtime = await start("", code_dir=tmp_path, handler_ref="app.handler")
+    async with http.post(runtime.url, json={"n": 1}) as response:
+        assert response.status == 200, await response.text()
+        assert await response.json() == {
+            "table": "contract",
+            "arn": "arn:aws:lambda:us-east-1:tests:function:contract",
+            "got": 1,
+        }
+
+
+MANGUM_APP = """\
+from mangum import Mangum
+
+
+async def app(scope, receive, send):
+    assert scope["type"] == "http"
+    request = await receive()
+    body = {
+        "method": scope["method"],
+        "path": scope["path"],
+        "query": scope["query_string"].decode(),
+        "client": scope["client"][0] if scope.get("client") else None,
+        "host": dict(scope["headers"]).get(b"host", b"").decode(),
+        "body": request.get("body", b"").decode(),
+    }
+    import json
+
+    await send({"type": "http.response.start", "status": 201,
+                "headers": [(b"content-type", b"application/json"), (b"set-cookie", b"a=1")]})
+    await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+
+handler = Mangum(app, lifespan="off")
+"""
+
+
+@pytest.mark.parametrize("payload_format", ["1.0", "2.0"])
+async def test_mangum_asgi_app(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path, payload_format: str
+) -> None:
+    """FastAPI-on-Lambda's adapter, a plain ``def`` handler that drives the thread's event loop."""
+    if language.name != "python":
+        pytest.skip("a Python library")
+    code_dir = tmp_path / "code"
+    deps_dir = tmp_path / "deps"
+    code_dir.mkdir()
+    (code_dir / "requirements.txt").write_text("mangum\n")
+    (code_dir / "main.py").write_text(MANGUM_APP)
+    await install_dependencies(language.runtime, code_dir, deps_dir, log_sink=lambda line: None)
+    runtime = await start("", code_dir=code_dir, handler_ref="main.handler", WISP_DEPS_DIR=str(deps_dir))
+    headers = {**GATEWAY_HEADERS, "X-Wisp-Payload-Format": payload_format}
+    async with http.post(runtime.url + "/orders/42?x=1", headers=headers, data=b'{"a": 1}') as response:
+        assert response.status == 201, await response.text()
+        assert response.headers.getall("Set-Cookie") == ["a=1"]
+        body = await response.json()
+    assert body == {
+        "method": "POST",
+        "path": "/orders/42",
+        "query": "x=1",
+        "client": "203.0.113.9",
+        "host": "api.example.com",
+        "body": '{"a": 1}',
+    }
