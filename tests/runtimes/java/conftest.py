@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from tests.runtimes.java.javabuild import HandlerBuild, build_handlers, build_runtime, missing_tools
 from tests.runtimes.java.process import JavaRuntime, StartJava, java_command, start_runtime
+
+AWS_PROJECTS = Path(__file__).resolve().parent / "aws"
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +34,17 @@ def java_handlers(java_build: tuple[Path, Path | None]) -> HandlerBuild:
     return build_handlers()
 
 
+@pytest.fixture(scope="session")
+def aws_handlers(java_build: tuple[Path, Path | None]) -> Callable[[str], Path]:
+    """The jar of one of the Lambda handler projects under ``aws/`` (``"basic"``, ``"events"``):
+    handlers written against AWS's libraries from Maven Central, which the jar carries."""
+
+    def build(project: str) -> Path:
+        return build_handlers(AWS_PROJECTS / project).jar
+
+    return build
+
+
 @pytest.fixture(scope="module")
 def start_java(
     java_build: tuple[Path, Path | None],
@@ -39,7 +52,8 @@ def start_java(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[StartJava]:
     """Starts a runtime for ``handler`` on the test handlers' jar (``layout="classes"``: the same
-    classes as a ``classes/`` folder; ``files=``: a code dir of those sources instead); extra
+    classes as a ``classes/`` folder; ``files=``: a code dir of those sources instead; ``jar=``:
+    another project's jar, see ``aws_handlers``); extra
     keyword arguments become ``WISP_*`` variables (``timeout_seconds=1`` → ``WISP_TIMEOUT_SECONDS``)."""
     started: list[JavaRuntime] = []
     counter = itertools.count()
@@ -49,6 +63,7 @@ def start_java(
         *,
         layout: str = "jar",
         files: Mapping[str, str] | None = None,
+        jar: Path | None = None,
         **settings: object,
     ) -> JavaRuntime:
         root = tmp_path_factory.mktemp("java-runtime")
@@ -59,7 +74,7 @@ def start_java(
                 (code / name).parent.mkdir(parents=True, exist_ok=True)
                 (code / name).write_text(text)
         elif layout == "jar":
-            shutil.copy2(java_handlers.jar, code / "handlers.jar")
+            shutil.copy2(jar or java_handlers.jar, code / "handlers.jar")
         else:
             shutil.copytree(java_handlers.classes, code / "classes")
         env = {"WISP_HANDLER": handler, "WISP_CODE_DIR": str(code), "WISP_DEPS_DIR": str(root / "deps")}

@@ -1,5 +1,7 @@
 package dev.wisp.runtime;
 
+import java.util.Map;
+
 /** What a handler knows about the invocation in progress (Lambda-shaped). */
 public interface Context {
 
@@ -25,4 +27,40 @@ public interface Context {
 
     /** A logger whose lines carry this invocation's request id. */
     FunctionLogger getLogger();
+
+    /** The function's version, as Lambda names it: {@code $LATEST}. */
+    default String getFunctionVersion() {
+        return "$LATEST";
+    }
+
+    /** The function's ARN, {@code arn:aws:lambda:<region>:<account>:function:<name>}. */
+    default String getInvokedFunctionArn() {
+        return "arn:aws:lambda:us-east-1:" + getFunctionNamespace() + ":function:" + getFunctionName();
+    }
+
+    /** Lambda's log group name, {@code /aws/lambda/<name>}. */
+    default String getLogGroupName() {
+        return "/aws/lambda/" + getFunctionName();
+    }
+
+    /** Lambda's log stream name, {@code YYYY/MM/DD/[$LATEST]<pod name>}. */
+    default String getLogStreamName() {
+        return null;
+    }
+
+    /**
+     * The client context the caller sent (Lambda's {@code {"client", "custom", "env"}} JSON), or
+     * null when the call carried none.
+     */
+    default Map<String, Object> getClientContext() {
+        return null;
+    }
+
+    /**
+     * The caller's Cognito identity ({@code cognitoIdentityId}, {@code cognitoIdentityPoolId}),
+     * or null when the call carried none.
+     */
+    default Map<String, String> getIdentity() {
+        return null;
+    }
 }

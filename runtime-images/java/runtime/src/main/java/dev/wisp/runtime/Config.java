@@ -1,6 +1,10 @@
 package dev.wisp.runtime;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
 import java.util.Map;
 
 /**
@@ -18,6 +22,12 @@ import java.util.Map;
  * @param stackTraces whether error bodies carry stack traces
  * @param host the address to listen on
  * @param port the port to listen on (0: any free port)
+ * @param region the region Lambda code is told ({@code WISP_REGION}, else the Function's
+ *     {@code AWS_REGION}, else {@code us-east-1})
+ * @param accountId the account part of the function's ARN ({@code WISP_ACCOUNT_ID}, else the
+ *     namespace)
+ * @param logStreamName Lambda's log stream name: {@code YYYY/MM/DD/[$LATEST]<host name>}, dated
+ *     when the runtime started
  */
 public record Config(
         String functionName,
@@ -31,7 +41,10 @@ public record Config(
         long maxBodyBytes,
         boolean stackTraces,
         String host,
-        int port) {
+        int port,
+        String region,
+        String accountId,
+        String logStreamName) {
 
     static final long DEFAULT_MAX_BODY_BYTES = 6L * 1024 * 1024;
 
@@ -53,7 +66,39 @@ public record Config(
                 parseLong(env, "WISP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 0),
                 "true".equalsIgnoreCase(env.getOrDefault("WISP_STACK_TRACES", "false").trim()),
                 env.getOrDefault("WISP_HOST", "0.0.0.0"),
-                (int) parseLong(env, "WISP_PORT", 8080, 0));
+                (int) parseLong(env, "WISP_PORT", 8080, 0),
+                firstSet(env, "us-east-1", "WISP_REGION", "AWS_REGION"),
+                firstSet(env, env.getOrDefault("WISP_FUNCTION_NAMESPACE", "default"), "WISP_ACCOUNT_ID"),
+                logStreamName(env));
+    }
+
+    /** The function's ARN, as Lambda's context gives it. */
+    String functionArn() {
+        return "arn:aws:lambda:" + region + ":" + accountId + ":function:" + functionName;
+    }
+
+    private static String firstSet(Map<String, String> env, String fallback, String... names) {
+        for (String name : names) {
+            String value = env.get(name);
+            if (value != null && !value.isBlank()) {
+                return value.trim();
+            }
+        }
+        return fallback;
+    }
+
+    private static String logStreamName(Map<String, String> env) {
+        // The pod's name. Read from the kernel rather than resolved: no DNS lookup at start.
+        String host = env.get("HOSTNAME");
+        if (host == null || host.isBlank()) {
+            try {
+                host = Files.readString(Path.of("/proc/sys/kernel/hostname")).trim();
+            } catch (IOException | RuntimeException e) {
+                host = "localhost";
+            }
+        }
+        String day = LocalDate.now(ZoneOffset.UTC).toString().replace('-', '/');
+        return day + "/[$LATEST]" + host;
     }
 
     private static long parseLong(Map<String, String> env, String name, long fallback, long min) {

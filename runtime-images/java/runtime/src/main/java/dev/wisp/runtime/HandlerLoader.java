@@ -1,6 +1,8 @@
 package dev.wisp.runtime;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
@@ -71,8 +73,11 @@ final class HandlerLoader {
         Class<?> cls = loadClass(className, loader, config.codeDir(), classPath.size());
         try {
             Method method = findMethod(cls, methodName, spec);
+            LoadedHandler.Signature signature = signature(method);
+            AwsBridge aws = signature.context() == LoadedHandler.ContextKind.AWS ? awsBridge(loader) : null;
             Object target = Modifier.isStatic(method.getModifiers()) ? null : instantiate(cls);
-            return new LoadedHandler(spec, loader, target, method, inputType(cls, method));
+            Type input = signature.streams() ? InputStream.class : inputType(cls, method);
+            return new LoadedHandler(spec, loader, target, method, input, signature, aws);
         } catch (LinkageError e) {
             // Typically a class the handler refers to is missing from the code directory.
             throw new LoadException(e.getClass().getSimpleName(),
@@ -194,7 +199,11 @@ final class HandlerLoader {
         return resource;
     }
 
-    /** The named method, or handleRequest; (input, Context) preferred over (input) over (). */
+    /**
+     * The named method, or handleRequest, in one of Lambda's shapes: {@code (input[, Context])},
+     * {@code ()} or {@code (InputStream, OutputStream[, Context])}, where Context is wisp's or
+     * AWS's (aws-lambda-java-core's, from the function's own jar). More parameters win.
+     */
     private static Method findMethod(Class<?> cls, String name, String spec) throws LoadException {
         String wanted = name == null ? DEFAULT_METHOD : name;
         Method best = null;
@@ -202,16 +211,14 @@ final class HandlerLoader {
             if (!candidate.getName().equals(wanted) || candidate.isBridge() || candidate.isSynthetic()) {
                 continue;
             }
-            Class<?>[] params = candidate.getParameterTypes();
-            boolean usable = params.length < 2
-                    || (params.length == 2 && params[1].isAssignableFrom(Context.class));
-            if (usable && (best == null || rank(candidate) > rank(best))) {
+            if (signature(candidate) != null && (best == null || rank(candidate) > rank(best))) {
                 best = candidate;
             }
         }
         if (best == null) {
             throw new LoadException("HandlerNotFound", "class " + cls.getName() + " has no method "
-                    + wanted + "(input[, Context]) (handler " + spec + ")", null);
+                    + wanted + "(input[, Context]) or " + wanted + "(InputStream, OutputStream[, Context])"
+                    + " (handler " + spec + ")", null);
         }
         try {
             best.setAccessible(true);
@@ -220,6 +227,36 @@ final class HandlerLoader {
                     "cannot call " + best + ": " + e.getMessage(), e);
         }
         return best;
+    }
+
+    /** How {@code method} is called, or null when it has no handler shape. */
+    static LoadedHandler.Signature signature(Method method) {
+        Class<?>[] params = method.getParameterTypes();
+        boolean streams = params.length >= 2
+                && params[0] == InputStream.class && params[1] == OutputStream.class;
+        int inputs = streams ? 2 : Math.min(params.length, 1);
+        if (params.length == inputs) {
+            return new LoadedHandler.Signature(streams, LoadedHandler.ContextKind.NONE);
+        }
+        if (params.length == inputs + 1) {
+            Class<?> context = params[inputs];
+            if (AwsBridge.isAwsContext(context)) {
+                return new LoadedHandler.Signature(streams, LoadedHandler.ContextKind.AWS);
+            }
+            if (context.isAssignableFrom(Context.class)) {
+                return new LoadedHandler.Signature(streams, LoadedHandler.ContextKind.WISP);
+            }
+        }
+        return null;
+    }
+
+    private static AwsBridge awsBridge(ClassLoader loader) throws LoadException {
+        try {
+            return AwsBridge.forFunction(loader);
+        } catch (ReflectiveOperationException | LinkageError e) {
+            throw new LoadException(e.getClass().getSimpleName(),
+                    "cannot adapt AWS's Context (aws-lambda-java-core) for the handler: " + e, e);
+        }
     }
 
     private static List<Method> candidates(Class<?> cls) {

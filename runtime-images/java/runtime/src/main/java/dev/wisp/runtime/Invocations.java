@@ -1,6 +1,7 @@
 package dev.wisp.runtime;
 
 import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
 import com.google.gson.stream.MalformedJsonException;
 import java.io.IOException;
 import java.math.BigDecimal;
@@ -8,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -34,6 +36,8 @@ final class Invocations {
     private static final int RUNNING = 0;
     private static final int FINISHED = 1;
     private static final int ABANDONED = 2;
+
+    private static final JsonElement EMPTY_EVENT = new JsonObject();
 
     private final Config config;
     private final Metrics metrics;
@@ -107,8 +111,13 @@ final class Invocations {
                         call.requestId(), null);
             }
             Object input;
+            Map<String, Object> clientContext;
+            Map<String, String> identity;
             try {
-                input = handler.mapInput(event(call, body));
+                JsonElement event = event(call, body);
+                input = handler.streams() ? streamInput(call, body, event) : handler.mapInput(event);
+                clientContext = contextHeader(call, "X-Wisp-Client-Context", Object.class);
+                identity = contextHeader(call, "X-Wisp-Identity", String.class);
             } catch (BadEventException e) {
                 return Reply.error(400, e.errorType, e.getMessage(), call.requestId(), null);
             } catch (LoadedHandler.InputMappingException e) {
@@ -122,7 +131,8 @@ final class Invocations {
                         .withHeader("X-Wisp-Error", "Timeout");
             }
             CallState state = new CallState();
-            InvocationContext context = new InvocationContext(call.requestId(), config, deadline);
+            InvocationContext context =
+                    new InvocationContext(call.requestId(), config, deadline, clientContext, identity);
             Future<Outcome> future = workers.submit(() -> run(state, input, context));
             return await(call, state, future, deadline, start);
         } catch (IOException e) {
@@ -273,6 +283,46 @@ final class Invocations {
             }
             default -> throw new BadEventException("InvalidEventType",
                     "X-Wisp-Event must be json or http, got " + kind);
+        }
+    }
+
+    /**
+     * What a stream handler reads: the request body as sent (a JSON event), or the event's JSON
+     * when the runtime built it (an HTTP event, or {@code {}} for an empty body).
+     */
+    private static byte[] streamInput(Call call, byte[] body, JsonElement event) {
+        String kind = call.header("X-Wisp-Event");
+        boolean built = kind != null && kind.trim().equalsIgnoreCase("http");
+        if (!built && !event.equals(EMPTY_EVENT)) {
+            return body;
+        }
+        return Json.toJson(event).getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * The JSON object in base64 that header {@code name} carries (Lambda's client context, the
+     * Cognito identity), its values as {@code valueType}; null when the call has no such header.
+     */
+    @SuppressWarnings("unchecked")
+    private static <V> Map<String, V> contextHeader(Call call, String name, Class<V> valueType)
+            throws BadEventException {
+        String header = call.header(name);
+        if (header == null || header.isBlank()) {
+            return null;
+        }
+        try {
+            JsonElement json = Json.parse(utf8(Base64.getDecoder().decode(header.trim())));
+            if (!json.isJsonObject()) {
+                throw new IOException("not a JSON object");
+            }
+            Map<String, Object> map = (Map<String, Object>) Json.convert(json, Map.class);
+            if (valueType == String.class) {
+                map.replaceAll((key, value) -> value == null || value instanceof String ? value : Json.toJson(value));
+            }
+            return (Map<String, V>) map;
+        } catch (IOException | IllegalArgumentException e) {
+            throw new BadEventException("InvalidContextHeader",
+                    name + " must be base64 of a JSON object: " + e.getMessage());
         }
     }
 

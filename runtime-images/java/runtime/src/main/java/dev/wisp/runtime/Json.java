@@ -2,6 +2,7 @@ package dev.wisp.runtime;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.InstanceCreator;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
@@ -14,6 +15,8 @@ import com.google.gson.stream.MalformedJsonException;
 import java.io.IOException;
 import java.io.StringReader;
 import java.lang.reflect.Type;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * The one JSON mapper: events in, results out.
@@ -22,7 +25,8 @@ import java.lang.reflect.Type;
  * ~300 KB jar with no dependencies and loads a few hundred fewer classes on the first call than
  * jackson-databind (see docs/runtimes-java.md for the measurement). Numbers in untyped values
  * ({@code Map<String, Object>}) become {@code Long} when integral and {@code Double} otherwise,
- * as a Lambda user would expect, rather than Gson's default of always {@code Double}.
+ * as a Lambda user would expect, rather than Gson's default of always {@code Double}. The
+ * event classes of aws-lambda-java-events bind as AWS's own serializer binds them ({@link AwsEvents}).
  */
 final class Json {
 
@@ -30,6 +34,9 @@ final class Json {
             .serializeNulls()
             .disableHtmlEscaping()
             .setObjectToNumberStrategy(ToNumberPolicy.LONG_OR_DOUBLE)
+            .registerTypeAdapterFactory(new AwsEvents())
+            // A handler's Map input is a java.util.LinkedHashMap (as on Lambda), not Gson's own.
+            .registerTypeAdapter(Map.class, (InstanceCreator<Map<?, ?>>) type -> new LinkedHashMap<>())
             .create();
 
     private static final TypeAdapter<JsonElement> ELEMENTS = GSON.getAdapter(JsonElement.class);

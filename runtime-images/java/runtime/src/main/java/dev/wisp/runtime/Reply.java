@@ -4,6 +4,8 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -33,6 +35,9 @@ record Reply(int status, Map<String, List<String>> headers, byte[] body) {
 
     /** The reply for a handler's return value. */
     static Reply fromResult(Object result) throws InvalidResultException {
+        if (result instanceof LoadedHandler.StreamOutput output) {
+            return fromStream(output.bytes());
+        }
         JsonElement tree;
         try {
             tree = result instanceof JsonElement element ? element : Json.toTree(result);
@@ -44,6 +49,27 @@ record Reply(int status, Map<String, List<String>> headers, byte[] body) {
             return shaped(tree.getAsJsonObject());
         }
         return json(200, Json.toJson(tree));
+    }
+
+    /**
+     * What a stream handler wrote: JSON shaped as an HTTP response shapes it, as from any other
+     * handler (API Gateway reads a stream handler's output the same way); anything else is the
+     * body as is, {@code application/json} when it is JSON.
+     */
+    static Reply fromStream(byte[] bytes) throws InvalidResultException {
+        JsonElement tree = null;
+        try {
+            tree = Json.parse(StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString());
+        } catch (IOException e) {
+            // Not JSON: sent as it is.
+        }
+        if (tree != null && isShaped(tree)) {
+            return shaped(tree.getAsJsonObject());
+        }
+        Map<String, List<String>> headers = new LinkedHashMap<>();
+        String type = tree != null || bytes.length == 0 ? JSON_TYPE : "application/octet-stream";
+        headers.put("Content-Type", List.of(type));
+        return new Reply(200, headers, bytes);
     }
 
     /** A JSON reply with {@code status}. */
@@ -103,21 +129,34 @@ record Reply(int status, Map<String, List<String>> headers, byte[] body) {
                 || cls.startsWith(LoadedHandler.class.getName());
     }
 
-    /** A JSON object with an integral statusCode: the handler shapes the HTTP response. */
+    /**
+     * A JSON object with an integral statusCode, or one given as a numeric string ({@code "200"},
+     * as AWS's own blueprints return it): the handler shapes the HTTP response.
+     */
     static boolean isShaped(JsonElement tree) {
-        if (!tree.isJsonObject()) {
-            return false;
+        return tree.isJsonObject() && !Double.isNaN(statusCode(tree.getAsJsonObject()));
+    }
+
+    /** The integral statusCode of {@code response}, or NaN when it has none. */
+    private static double statusCode(JsonObject response) {
+        JsonElement status = response.get("statusCode");
+        if (status == null || !status.isJsonPrimitive()) {
+            return Double.NaN;
         }
-        JsonElement status = tree.getAsJsonObject().get("statusCode");
-        if (status == null || !status.isJsonPrimitive() || !status.getAsJsonPrimitive().isNumber()) {
-            return false;
+        JsonPrimitive primitive = status.getAsJsonPrimitive();
+        double code;
+        if (primitive.isNumber()) {
+            code = primitive.getAsDouble();
+        } else if (primitive.isString() && primitive.getAsString().trim().matches("[0-9]{1,9}")) {
+            code = Double.parseDouble(primitive.getAsString().trim());
+        } else {
+            return Double.NaN;
         }
-        double code = status.getAsDouble();
-        return code == Math.rint(code) && !Double.isInfinite(code);
+        return code == Math.rint(code) && !Double.isInfinite(code) ? code : Double.NaN;
     }
 
     private static Reply shaped(JsonObject response) throws InvalidResultException {
-        double code = response.get("statusCode").getAsDouble();
+        double code = statusCode(response);
         if (code < 100 || code > 599) {
             throw new InvalidResultException("statusCode " + (long) code + " is not an HTTP status", null);
         }
@@ -137,6 +176,13 @@ record Reply(int status, Map<String, List<String>> headers, byte[] body) {
                     headers.put(header.getKey(), values);
                 }
             }
+        }
+        JsonElement cookies = response.get("cookies");
+        if (cookies != null && cookies.isJsonArray() && !cookies.getAsJsonArray().isEmpty()) {
+            // HTTP APIs' response cookies: one Set-Cookie header each.
+            List<String> values = new ArrayList<>(headers.getOrDefault("Set-Cookie", List.of()));
+            cookies.getAsJsonArray().forEach(c -> values.add(text(c)));
+            headers.put("Set-Cookie", values);
         }
         for (Map.Entry<String, List<String>> header : headers.entrySet()) {
             if (!validHeader(header.getKey(), header.getValue())) {
