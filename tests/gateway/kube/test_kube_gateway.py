@@ -109,8 +109,13 @@ def test_first_call_scales_from_zero_and_idle_returns_to_zero(
         timeout=60,
         what="scale to zero after idle",
     )
-    fn = json.loads(kubectl("get", "fn", "cold", "-o", "json", namespace=namespace).stdout)
-    assert fn["status"].get("desiredReplicas") == 0
+
+    # The status is a second write, after the scale: it follows within a tick.
+    def published_zero() -> dict[str, Any] | None:
+        fn = json.loads(kubectl("get", "fn", "cold", "-o", "json", namespace=namespace).stdout)
+        return fn if fn["status"].get("desiredReplicas") == 0 else None
+
+    fn = wait_for(published_zero, timeout=10, what="desiredReplicas 0 in the Function's status")
     assert fn["status"].get("lastInvocation")
 
 
