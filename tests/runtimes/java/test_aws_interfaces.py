@@ -40,9 +40,7 @@ def b64(value: Any) -> str:
 
 def logged(runtime: JavaRuntime, request_id: str) -> dict[str, dict[str, Any]]:
     """The log lines of one call, by the first word of their message."""
-    return {
-        r["message"].split(":")[0]: r for r in runtime.records() if r.get("requestId") == request_id
-    }
+    return {r["message"].split(":")[0]: r for r in runtime.records() if r.get("requestId") == request_id}
 
 
 def test_the_java_basic_sample_runs_and_its_context_is_plain_data(sample: JavaRuntime) -> None:
@@ -172,9 +170,7 @@ def test_the_java_basic_typed_handlers(start_java: StartJava, basic_jar: Path) -
     assert integer.invoke(21).json() == 42
     assert listing.invoke([1, 2, 3, 4]).json() == 10
     assert string.invoke("hello").json() == "HELLO"
-    reply = weather.invoke(
-        {"temperatureK": 281, "windKmh": -3, "humidityPct": 0.55, "pressureHPa": 1020.5}
-    )
+    reply = weather.invoke({"temperatureK": 281, "windKmh": -3, "humidityPct": 0.55, "pressureHPa": 1020.5})
     assert reply.status == 200
     assert reply.json() == {
         "temperatureK": 282,
