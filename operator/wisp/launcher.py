@@ -132,6 +132,8 @@ def runtime_command(runtime: Runtime, memory_mb: int = 0) -> list[str]:
         return ["node", str(runtime_images_dir() / "node" / "index.js")]
     if language == "java":
         return _java_command(memory_mb)
+    if language == "provided":
+        return [sys.executable, "-m", "wisp_provided"]
     raise LaunchError(f"runtime {runtime.value!r} runs from its own image and cannot start locally")
 
 
@@ -163,7 +165,7 @@ def _java_command(memory_mb: int = 0) -> list[str]:
 
 
 def _announces_listening(runtime: Runtime) -> bool:
-    return runtime.language in ("python", "node", "java")
+    return runtime.language in ("python", "node", "java", "provided")
 
 
 def base_environment(environ: Mapping[str, str] | None = None, *, install: bool = False) -> dict[str, str]:
@@ -176,11 +178,18 @@ def base_environment(environ: Mapping[str, str] | None = None, *, install: bool 
 
 
 def _language_env(runtime: Runtime) -> dict[str, str]:
-    if runtime.language != "python":
+    if runtime.language not in ("python", "provided"):
         return {}
-    python_dir = str(runtime_images_dir() / "python")
+    paths = [str(runtime_images_dir() / "python")]
+    extra: dict[str, str] = {}
+    if runtime.language == "provided":
+        paths.insert(0, str(runtime_images_dir() / "provided"))
+        # Lambda's 127.0.0.1:9001 is the pod's own; local runtimes share one host.
+        extra["WISP_RUNTIME_API"] = "127.0.0.1:0"
     existing = os.environ.get("PYTHONPATH")
-    return {"PYTHONPATH": f"{python_dir}{os.pathsep}{existing}" if existing else python_dir}
+    if existing:
+        paths.append(existing)
+    return {"PYTHONPATH": os.pathsep.join(paths), **extra}
 
 
 def _die_with_parent(parent_pid: int) -> Callable[[], None]:

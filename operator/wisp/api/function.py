@@ -26,6 +26,7 @@ NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PY_HANDLER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\.[A-Za-z_]\w*$")
 _NODE_HANDLER = re.compile(r"^[A-Za-z0-9_$./-]+\.[A-Za-z_$][\w$]*$")
 _JAVA_HANDLER = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*(::[A-Za-z_$][\w$]*)?$")
+_PROVIDED_HANDLER = re.compile(r"^[!-~]+$")  # printable ASCII, no spaces (Lambda's is as free)
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -46,22 +47,25 @@ class Runtime(enum.Enum):
     NODEJS22 = "nodejs22"
     JAVA17 = "java17"
     JAVA21 = "java21"
+    PROVIDED = "provided"  # Lambda's Runtime API for a bootstrap the function brings
     CUSTOM = "custom"
 
     @property
     def language(self) -> str:
-        """python, node, java or custom."""
+        """python, node, java, provided or custom."""
         if self.value.startswith("python"):
             return "python"
         if self.value.startswith("nodejs"):
             return "node"
         if self.value.startswith("java"):
             return "java"
+        if self.value == "provided":
+            return "provided"
         return "custom"
 
     @property
     def source_suffix(self) -> str:
-        return {"python": ".py", "node": ".js", "java": ".java", "custom": ""}[self.language]
+        return {"python": ".py", "node": ".js", "java": ".java", "provided": "", "custom": ""}[self.language]
 
 
 class ScaleMetric(enum.Enum):
@@ -169,6 +173,8 @@ def handler_source_file(runtime: Runtime, handler: str) -> str:
         return module.replace(".", "/") + ".py"
     if runtime.language == "node":
         return module if module.endswith((".js", ".mjs", ".cjs")) else module + ".js"
+    if runtime.language == "provided":
+        return "bootstrap"  # inline code is the bootstrap script
     return module + runtime.source_suffix
 
 
@@ -291,6 +297,7 @@ def _check_handler(runtime: Runtime, handler: str) -> None:
         "python": (_PY_HANDLER, "module.function (for example main.handler)"),
         "node": (_NODE_HANDLER, "file.export (for example index.handler)"),
         "java": (_JAVA_HANDLER, "package.Class or package.Class::method"),
+        "provided": (_PROVIDED_HANDLER, "a name without spaces, given to the bootstrap as _HANDLER"),
     }
     pattern, shape = patterns[runtime.language]
     if not pattern.match(handler) or len(handler) > 256:

@@ -41,13 +41,14 @@ class ImageSettings:
     java: str = "wisp/runtime-java:{version}"
     # Java source (inline, files, ConfigMap) is compiled when the pod starts: that needs a JDK.
     java_source: str = "wisp/runtime-java:{version}-jdk"
+    provided: str = "wisp/runtime-provided:latest"
     pull_policy: str = "IfNotPresent"
 
     def for_runtime(self, runtime: Runtime, *, source_code: bool = False) -> str:
         version = runtime.value.removeprefix("python").removeprefix("nodejs").removeprefix("java")
         java = self.java_source if source_code else self.java
-        template = {"python": self.python, "node": self.node, "java": java}[runtime.language]
-        return template.replace("{version}", version)
+        templates = {"python": self.python, "node": self.node, "java": java, "provided": self.provided}
+        return templates[runtime.language].replace("{version}", version)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,195 @@
+"""Runs the bootstrap process: starts it, relays its output as log lines, restarts it.
+
+The bootstrap is the function's own program (a Go or Rust binary, a script running
+``awslambdaric``, ...). It is started with ``AWS_LAMBDA_RUNTIME_API`` pointing at this runtime's
+Runtime API and Lambda's reserved variables, in a process group of its own (so a timeout kills
+whatever it started, too). Its stdout and stderr lines become the runtime's JSON log lines
+(``INFO`` and ``ERROR``), tagged with the id of the invocation in flight.
+
+Its state decides readiness: ``ready`` from its first ``/next`` on; ``failure`` after an
+``/init/error`` or an exit before that first ``/next``. A bootstrap that exits is started again
+(at once after it served calls, with a growing delay while it keeps failing to start); one
+killed for a timeout is started again at once, as Lambda re-initialises after a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Mapping
+
+from wisp_provided.invocations import Broker, Outcome, OutcomeKind
+from wisp_provided.settings import RESTART_DELAYS
+from wisp_runtime.logs import LogWriter
+
+_READ_BYTES = 65536
+_MAX_LINE = 256 * 1024  # longer lines are logged in pieces
+
+
+class Failure(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+class Bootstrap:
+    """Keeps one bootstrap process running until ``stop``."""
+
+    def __init__(
+        self,
+        command: tuple[str, ...],
+        cwd: str | None,
+        broker: Broker,
+        log: LogWriter,
+    ) -> None:
+        self._command = command
+        self._cwd = cwd
+        self._broker = broker
+        self._log = log
+        self.ready = False  # the current process asked for an invocation
+        self.failure: Failure | None = None  # why the runtime cannot serve calls now
+        self.restarts = 0
+        self.changed = asyncio.Event()  # set whenever ready or failure changes
+        self._process: asyncio.subprocess.Process | None = None
+        self._killed = False  # the current process was killed on purpose (a timeout)
+        self._stopping = False
+        self._failures_in_a_row = 0
+
+    def fail_now(self, failure: Failure) -> None:
+        """The runtime cannot start a bootstrap at all (none configured)."""
+        self.failure = failure
+        self.changed.set()
+
+    # -- what the Runtime API reports --------------------------------------------------------
+
+    def asked_for_next(self) -> None:
+        if not self.ready or self.failure is not None:
+            self.ready = True
+            self.failure = None
+            self._failures_in_a_row = 0
+            self.changed.set()
+
+    def init_error(self, error_type: str, message: str) -> None:
+        """``/init/error``: the function could not initialise; calls get this error until a
+        restarted bootstrap gets through its init."""
+        self.ready = False
+        self.failure = Failure(error_type, message)
+        self.changed.set()
+        self._log.log(
+            "ERROR", f"the function failed to initialise: {error_type}: {message}", errorType=error_type
+        )
+        self._broker.fail_queued(Outcome(OutcomeKind.FAILED, error_type=error_type, message=message))
+        self.kill()  # Lambda ends the runtime after an init error; it is started again
+
+    # -- the process --------------------------------------------------------------------------
+
+    async def run(self, env: Mapping[str, str]) -> None:
+        """Runs the bootstrap with ``env`` until ``stop``."""
+        while not self._stopping:
+            try:
+                self._process = await asyncio.create_subprocess_exec(
+                    *self._command,
+                    env=dict(env),
+                    cwd=self._cwd,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                self.fail_now(Failure("Runtime.InvalidEntrypoint", f"cannot run {self._command[0]!r}: {exc}"))
+                return
+            process = self._process
+            self._killed = False
+            assert process.stdout is not None and process.stderr is not None
+            readers = [
+                asyncio.create_task(self._relay(process.stdout, "INFO")),
+                asyncio.create_task(self._relay(process.stderr, "ERROR")),
+            ]
+            code = await process.wait()
+            self._signal(signal.SIGKILL)  # what it left behind in its group
+            for reader in readers:  # a grandchild may hold the pipes: do not wait for it
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(reader), 0.5)
+                reader.cancel()
+            if self._stopping:
+                return
+            await self._after_exit(code)
+
+    async def _after_exit(self, code: int) -> None:
+        was_ready = self.ready
+        killed = self._killed
+        self.ready = False
+        reason = f"signal {-code}" if code < 0 else f"status {code}"
+        message = f"the runtime exited with {reason}"
+        self._broker.bootstrap_gone(
+            Outcome(OutcomeKind.FAILED, error_type="Runtime.ExitError", message=message)
+        )
+        self.restarts += 1
+        if killed:
+            delay = 0.0
+        elif was_ready:
+            self._log.log("ERROR", f"{message}; starting it again", errorType="Runtime.ExitError")
+            delay = 0.0
+        else:
+            if self.failure is None:  # no /init/error: the exit is the failure
+                self.failure = Failure("Runtime.ExitError", f"{message} before it asked for an invocation")
+                self._log.log("ERROR", self.failure.message, errorType="Runtime.ExitError")
+                self._broker.fail_queued(
+                    Outcome(OutcomeKind.FAILED, error_type="Runtime.ExitError", message=self.failure.message)
+                )
+            delay = RESTART_DELAYS[min(self._failures_in_a_row, len(RESTART_DELAYS) - 1)]
+            self._failures_in_a_row += 1
+        self.changed.set()
+        if delay:
+            await asyncio.sleep(delay)
+
+    def kill(self) -> None:
+        """Kills the bootstrap and what it started; ``run`` starts a fresh one."""
+        if self._process is not None and self._process.returncode is None:
+            self._killed = True
+            self._signal(signal.SIGKILL)
+
+    async def stop(self, grace: float) -> None:
+        """SIGTERM to the bootstrap's group, SIGKILL after ``grace`` seconds."""
+        self._stopping = True
+        self._broker.bootstrap_gone(
+            Outcome(OutcomeKind.FAILED, error_type="Runtime.Stopped", message="the runtime stopped")
+        )
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        self._signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), grace)
+        except TimeoutError:
+            self._signal(signal.SIGKILL)
+            await process.wait()
+
+    def _signal(self, signum: signal.Signals) -> None:
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signum)
+
+    async def _relay(self, stream: asyncio.StreamReader, level: str) -> None:
+        buffer = bytearray()
+        while chunk := await stream.read(_READ_BYTES):
+            buffer += chunk
+            start = 0
+            while (newline := buffer.find(b"\n", start)) >= 0:
+                self._line(level, buffer[start:newline])
+                start = newline + 1
+            del buffer[:start]
+            while len(buffer) > _MAX_LINE:
+                self._line(level, buffer[:_MAX_LINE])
+                del buffer[:_MAX_LINE]
+        if buffer:
+            self._line(level, buffer)
+
+    def _line(self, level: str, raw: bytes | bytearray) -> None:
+        text = raw.decode("utf-8", "replace").rstrip("\r")
+        current = self._broker.current
+        self._log.log(level, text, request_id=current.request_id if current else None, stream="bootstrap")
