@@ -5,6 +5,9 @@ the current Secret values and the clock.
   gateway is public by default) admits everyone; the principal is the client address.
 * Otherwise: no credentials → 401; credentials that do not match (wrong token, a token that was
   rotated out, a bad or expired signature, another auth scheme) → 403.
+* A webhook signature is judged on its header first (format, timestamp window, a loaded key):
+  only one that passes asks for the body (``NEEDS_BODY``), so a stale or garbled signature
+  never costs the gateway an upload.
 * An unknown Function is answered exactly like a private one (``access`` None), so an
   unauthenticated caller cannot tell the two apart — where the gateway is private by default.
   Where it is public by default (``wisp dev``, or a chart installed so) an unknown Function is
@@ -22,7 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from wisp.api.function import AccessSpec, SecretKey
-from wisp.security.credentials import SignatureCheck, token_digests, token_matches, verify_signature
+from wisp.security.credentials import (
+    SignatureCheck,
+    precheck_signature,
+    token_digests,
+    token_matches,
+    verify_signature,
+)
 
 SecretLookup = Callable[[SecretKey], bytes | None]
 
@@ -31,6 +40,7 @@ class Verdict(enum.Enum):
     ALLOW = "allow"
     UNAUTHENTICATED = "unauthenticated"  # 401
     FORBIDDEN = "forbidden"  # 403
+    NEEDS_BODY = "needs-body"  # a signature whose header checks out: decide again with the body
 
 
 @dataclass(frozen=True)
@@ -63,11 +73,6 @@ def is_public(access: AccessSpec, public_by_default: bool) -> bool:
     if access.token_secrets or access.hmac_secret is not None:
         return False
     return public_by_default
-
-
-def needs_body(access: AccessSpec | None, presented: Presented) -> bool:
-    """Whether the decision needs the request body (to check a webhook signature)."""
-    return access is not None and access.hmac_secret is not None and presented.signature is not None
 
 
 def referenced_secrets(access: AccessSpec) -> tuple[str, ...]:
@@ -106,9 +111,15 @@ class Authorizer:
                     return Decision(Verdict.ALLOW, f"token:{ref.name}", "token")
         if presented.signature is not None and access.hmac_secret is not None:
             key = secrets(access.hmac_secret)
-            if key is not None and body is not None:
-                check = verify_signature(presented.signature, key.strip(), body, now, access.hmac_tolerance)
-                if check is SignatureCheck.VALID:
-                    return Decision(Verdict.ALLOW, f"hmac:{access.hmac_secret.name}", "signature")
-                return Decision(Verdict.FORBIDDEN, reason=f"signature {check.value}")
+            if key is None:
+                return Decision(Verdict.FORBIDDEN, reason="no signing key")
+            early = precheck_signature(presented.signature, now, access.hmac_tolerance)
+            if early is not None:
+                return Decision(Verdict.FORBIDDEN, reason=f"signature {early.value}")
+            if body is None:
+                return Decision(Verdict.NEEDS_BODY, reason="the signature covers the body")
+            check = verify_signature(presented.signature, key.strip(), body, now, access.hmac_tolerance)
+            if check is SignatureCheck.VALID:
+                return Decision(Verdict.ALLOW, f"hmac:{access.hmac_secret.name}", "signature")
+            return Decision(Verdict.FORBIDDEN, reason=f"signature {check.value}")
         return Decision(Verdict.FORBIDDEN, reason="credentials do not match")

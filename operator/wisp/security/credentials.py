@@ -82,6 +82,17 @@ def sign(key: bytes, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac}"
 
 
+def precheck_signature(header: str, now: float, tolerance: float) -> SignatureCheck | None:
+    """What the header alone says: MALFORMED, EXPIRED, or None when only the body can tell.
+    Checked before the body is read, so a stale or garbled signature costs no upload."""
+    parsed = parse_signature(header)
+    if parsed is None:
+        return SignatureCheck.MALFORMED
+    if abs(now - parsed.timestamp) > tolerance:
+        return SignatureCheck.EXPIRED
+    return None
+
+
 def verify_signature(header: str, key: bytes, body: bytes, now: float, tolerance: float) -> SignatureCheck:
     parsed = parse_signature(header)
     if parsed is None:

@@ -23,15 +23,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aiohttp import StreamReader, web
+from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter
 
 from wisp.api.function import AccessSpec, SecretKey
+from wisp.gateway.proxy import BODY
 from wisp.gateway.resolve import Route, RouteKind, resolve
 from wisp.gateway.state import Components
 from wisp.security import errors
-from wisp.security.authorizer import Authorizer, Presented, Verdict, is_public, needs_body, referenced_secrets
+from wisp.security.authorizer import Authorizer, Presented, Verdict, is_public, referenced_secrets
 from wisp.security.credentials import SIGNATURE_HEADER, bearer_token
 from wisp.security.inbound import (
     clean_headers,
@@ -40,7 +41,7 @@ from wisp.security.inbound import (
     limit_violation,
     undecodable_header,
 )
-from wisp.security.ratelimit import InflightCap, RateLimiter, retry_after_seconds
+from wisp.security.ratelimit import ByteBudget, InflightCap, RateLimiter, retry_after_seconds
 from wisp.security.secrets import SecretSource
 from wisp.security.settings import SecuritySettings
 
@@ -111,16 +112,6 @@ def admin_middleware(
     return middleware
 
 
-def replay_body(request: web.Request, body: bytes) -> None:
-    """Make a body that was read to check a signature readable again as a stream (the gateway
-    streams bodies larger than its buffer from ``request.content``)."""
-    reader = StreamReader(request.protocol, max(len(body), 2**16), loop=asyncio.get_running_loop())
-    if body:
-        reader.feed_data(body)
-    reader.feed_eof()
-    request._payload = reader  # aiohttp offers no public way to substitute a request's payload
-
-
 @dataclass
 class AccessGuard:
     settings: SecuritySettings
@@ -131,10 +122,12 @@ class AccessGuard:
     clock: Callable[[], float] = time.monotonic  # rate limits
     wall_clock: Callable[[], float] = time.time  # webhook timestamps
     inflight: InflightCap = field(init=False)
+    unverified: ByteBudget = field(init=False)
     authorizer: Authorizer = field(init=False)
 
     def __post_init__(self) -> None:
         self.inflight = InflightCap(self.settings.max_inflight)
+        self.unverified = ByteBudget(self.settings.max_unverified_body_bytes)
         self.authorizer = Authorizer(self.settings.public_by_default)
 
     def as_middleware(self) -> Middleware:
@@ -195,24 +188,25 @@ class AccessGuard:
         cloned = request.clone(
             headers=clean_headers(request.headers, peer_trusted=trusted, drop_authorization=private)
         )
-        body: bytes | None = None
         if access is not None and private:
             await self.secrets.ensure(route.namespace, referenced_secrets(access))
-            if needs_body(access, presented):
-                try:
-                    body = await cloned.read()
-                except web.HTTPRequestEntityTooLarge:
-                    return errors.json_error(413, "RequestTooLarge", "the request body is too large")
-                replay_body(cloned, body)
         client = client_address(peer, request.headers.get("X-Forwarded-For"), self.settings.trusted_proxies)
         namespace = route.namespace
 
         def lookup(ref: SecretKey) -> bytes | None:
             return self.secrets.value(namespace, ref)
 
-        decision = self.authorizer.decide(
-            access, presented, lookup, client=client, now=self.wall_clock(), body=body
-        )
+        decision = self.authorizer.decide(access, presented, lookup, client=client, now=self.wall_clock())
+        if decision.verdict is Verdict.NEEDS_BODY:
+            # Only a signature whose header checks out gets this far; its body is read within
+            # the unverified-bytes budget and the body-read timeout, then decided on.
+            read = await self._read_unverified(cloned)
+            if isinstance(read, web.Response):
+                return read
+            cloned[BODY] = read  # the forwarder sends it, the queue's route reads it again
+            decision = self.authorizer.decide(
+                access, presented, lookup, client=client, now=self.wall_clock(), body=read
+            )
         if decision.verdict is Verdict.UNAUTHENTICATED:
             self.metrics.refused("unauthenticated")
             return errors.unauthenticated()
@@ -227,3 +221,34 @@ class AccessGuard:
                 up.metrics.throttled("rate-limit")
                 return errors.rate_limited(retry_after_seconds(wait))
         return await handler(cloned)
+
+    async def _read_unverified(self, request: web.Request) -> bytes | web.Response:
+        """The body of a call that is not authenticated yet, or the answer refusing it."""
+        config = self.parts.config
+        length = request.content_length
+        if length is not None and length > config.max_body_bytes:
+            return errors.json_error(413, "RequestTooLarge", f"body exceeds {config.max_body_bytes} bytes")
+        reserved = self.unverified.try_take(config.max_body_bytes if length is None else length)
+        if reserved is None:
+            self.metrics.refused("unverified-bodies")
+            return errors.json_error(
+                503,
+                "TooManyUnverifiedBodies",
+                "too many signed uploads are being checked at once, retry shortly",
+                {"Retry-After": "1"},
+            )
+        try:
+            async with asyncio.timeout(config.body_read_timeout):
+                return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return errors.json_error(413, "RequestTooLarge", f"body exceeds {config.max_body_bytes} bytes")
+        except TimeoutError:
+            return errors.json_error(
+                408,
+                "RequestTimeout",
+                f"the request body did not arrive within {config.body_read_timeout:g} s",
+            )
+        except (OSError, web.RequestPayloadError) as exc:
+            return errors.json_error(400, "ClientDisconnected", f"the request body broke off: {exc}")
+        finally:
+            self.unverified.give(reserved)

@@ -91,3 +91,23 @@ class InflightCap:
 
     def leave(self) -> None:
         self.current -= 1
+
+
+class ByteBudget:
+    """At most ``limit`` bytes reserved at once; a single reservation is capped at ``limit`` so
+    that one large body can still pass when nothing else holds the budget."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.reserved = 0
+
+    def try_take(self, size: int) -> int | None:
+        """Reserve ``size`` bytes; the amount to ``give`` back later, or None when full."""
+        size = min(size, self.limit)
+        if self.reserved + size > self.limit:
+            return None
+        self.reserved += size
+        return size
+
+    def give(self, size: int) -> None:
+        self.reserved -= size

@@ -9,6 +9,7 @@
 | ``WISP_MAX_URL_BYTES`` | longest request target (path + query) | 8192 |
 | ``WISP_MAX_HEADERS`` | most request header fields | 100 |
 | ``WISP_MAX_HEADER_BYTES`` | largest total of header names and values | 32768 |
+| ``WISP_MAX_UNVERIFIED_BODY_BYTES`` | bodies read at once to check webhook signatures | 64 MiB |
 | ``WISP_CALLBACK_ALLOW`` | CIDRs and host names callbacks may reach despite the SSRF guard | none |
 
 Without ``WISP_ADMIN_TOKEN`` the management paths are refused on the invocation port.
@@ -53,6 +54,9 @@ class SecuritySettings:
     public_by_default: bool = False
     admin_token: str | None = field(default=None, repr=False)
     max_inflight: int = 10000
+    # Bytes of not yet verified bodies (read to check a webhook signature) held at once; past
+    # it, more signed uploads are refused with 503 until some are decided.
+    max_unverified_body_bytes: int = 64 * 1024 * 1024
     trusted_proxies: tuple[Network, ...] = ()
     limits: InputLimits = field(default_factory=InputLimits)
     callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)
@@ -88,6 +92,7 @@ def settings_from_env(
         public_by_default=_flag(env.get("WISP_PUBLIC_BY_DEFAULT"), public_by_default),
         admin_token=env.get("WISP_ADMIN_TOKEN") or None,
         max_inflight=_int(env.get("WISP_MAX_INFLIGHT"), 10000),
+        max_unverified_body_bytes=_int(env.get("WISP_MAX_UNVERIFIED_BODY_BYTES"), 64 * 1024 * 1024),
         trusted_proxies=parse_networks(env.get("WISP_TRUSTED_PROXIES")),
         limits=InputLimits(
             max_url_bytes=_int(env.get("WISP_MAX_URL_BYTES"), defaults.max_url_bytes),
