@@ -158,7 +158,7 @@ class LocalBackend:
             self._later(self._retire(previous))
         if code.unsupported:
             served.desired = 0
-        elif code.has_dependencies:
+        elif code.has_dependencies or code.build is not None:
             served.dependencies = asyncio.create_task(self._install(served))
         if self._events is not None:
             self._events.function_upserted(served.info)
@@ -343,6 +343,12 @@ class LocalBackend:
         assert code.code_dir is not None
         sink = self._on_line
         name = f"{fn.name}-deps"
+        if code.build is not None:  # a Java folder's jar (wisp.dev.javabuild)
+            try:
+                await code.build.run((lambda line: sink(f"{fn.name}-build", line)) if sink else None)
+            except LaunchError as exc:
+                self._not_ready(served, "BuildFailed", str(exc).splitlines()[0])
+            return
         try:
             await install_dependencies(
                 fn.spec.runtime,

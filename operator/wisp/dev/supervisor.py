@@ -320,7 +320,8 @@ class DevServer:
     async def _dependencies(self) -> None:
         installs = [s for s in self.backend.functions.values() if s.dependencies is not None]
         for served in installs:
-            self.say(f"wisp dev: installing dependencies of {served.source.function.name} ...")
+            what = "building" if served.code.build is not None else "installing dependencies of"
+            self.say(f"wisp dev: {what} {served.source.function.name} ...")
         await asyncio.gather(
             *(s.dependencies for s in installs if s.dependencies is not None), return_exceptions=True
         )

@@ -36,8 +36,11 @@ def fingerprint(manifest: Path) -> Fingerprint:
         return _stat(manifest, manifest.name)
     rows: list[tuple[str, int, int]] = []
     folder = manifest.parent
+    # A Maven project's target/ is the build's output (wisp dev's own build writes it): an edit
+    # is a change of its sources, not of what was built from them.
+    skipped = _SKIPPED_DIRS | {"target"} if (folder / "pom.xml").is_file() else _SKIPPED_DIRS
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d not in skipped and not d.startswith("."))
         for name in sorted(files):
             path = Path(root) / name
             rows.extend(_stat(path, str(path.relative_to(folder))))

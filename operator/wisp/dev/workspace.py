@@ -4,9 +4,10 @@ A folder function runs from its folder (edits there are live on the next start);
 ``code.files`` code is written to ``<work>/code/<namespace>/<name>/<revision>``. Dependencies
 (``requirements.txt``, ``package.json``) are installed by the runtime's own init step into
 ``<cache>/deps/<namespace>/<name>``, which keeps a stamp so a restart skips an unchanged install.
-A Java function whose code is an image runs locally from ``<folder>/target`` once
-``mvn package`` built its jar there. Anything else in an image cannot run without a container
-engine, and ``PreparedCode.unsupported`` says so.
+A Java function whose code is an image runs locally from ``<folder>/target``: with a JDK and
+Maven on the machine ``wisp dev`` builds the jar there itself (``javabuild``), without them a
+jar already built is served, else ``unsupported`` says what to install. Anything else in an
+image cannot run without a container engine, and ``PreparedCode.unsupported`` says so.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from wisp.api import contract
 from wisp.api.function import NAME_RE, Function
 from wisp.cli.source import FunctionSource, SourceError
+from wisp.dev.javabuild import JavaBuild, missing_toolchain, toolchain
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class PreparedCode:
     code_dir: Path | None
     deps_dir: Path
     unsupported: str = ""  # why the function cannot run locally (empty: it can)
+    build: JavaBuild | None = None  # run before the first replica starts, like an install
 
     def environment(self, fn: Function) -> dict[str, str]:
         """The runtime's ``WISP_*`` variables plus the spec's plain ``env`` values."""
@@ -70,13 +73,19 @@ def prepare(source: FunctionSource, workspace: Workspace) -> PreparedCode:
     if code.image is not None:
         if fn.spec.runtime.language == "java" and source.folder is not None:
             target = source.folder / "target"
+            has_pom = (source.folder / "pom.xml").is_file()
+            java_version = fn.spec.runtime.value.removeprefix("java")
+            missing = missing_toolchain(java_version, toolchain()) if has_pom else "no pom.xml"
+            if not missing:
+                return PreparedCode(target, deps_dir, build=JavaBuild(source.folder))
             if any(target.glob("*.jar")):
                 return PreparedCode(target, deps_dir)
+            if has_pom:
+                return PreparedCode(None, deps_dir, f"runs from image {code.image} and {missing}")
             return PreparedCode(
                 None,
                 deps_dir,
-                f"runs from image {code.image}; build its jar with "
-                f"`mvn package` in {source.folder} to run it locally",
+                f"runs from image {code.image}; put its jar in {target} to run it locally",
             )
         return PreparedCode(None, deps_dir, f"runs from image {code.image}, which wisp dev cannot run")
     if code.config_map is not None:
