@@ -138,8 +138,6 @@ def http_event(parts: HttpRequestParts, account_id: str, now: float) -> dict[str
 def _caller_request(
     parts: HttpRequestParts, wisp: dict[str, str], headers: list[tuple[str, str]], now: float
 ) -> _Request:
-    from urllib.parse import parse_qsl  # here, not at start: it is a few ms of a cold start
-
     first: dict[str, str] = {}
     for key, value in headers:
         first.setdefault(key, value)
@@ -157,16 +155,43 @@ def _caller_request(
         route = f"ANY {route}"
     resource = route.partition(" ")[2] if route != STAGE else parts.path
     raw_params = wisp.get("x-wisp-path-params")
-    params = dict(parse_qsl(raw_params, keep_blank_values=True)) if raw_params else None
+    params = dict(_form_pairs(raw_params)) if raw_params else None
     body, is_base64 = _event_body(parts.body, first.get("content-type", ""))
-    stamp = time.gmtime(now)
-    when = f"{stamp.tm_mday:02d}/{_MONTHS[stamp.tm_mon - 1]}/{time.strftime('%Y:%H:%M:%S', stamp)} +0000"
+    when = _request_time(int(now))
     return _Request(headers, host, source_ip, route, resource, params, body, is_base64, when, int(now * 1000))
 
 
-def _event_v1(parts: HttpRequestParts, request: _Request, account_id: str) -> dict[str, Any]:
-    from urllib.parse import parse_qsl
+_LAZY: dict[str, Any] = {}  # imported on first use, then looked up here
+_TIME_CACHE: list[Any] = [-1, ""]  # [epoch second, requestTime text]
 
+
+def _form_pairs(text: str) -> list[tuple[str, str]]:
+    """``parse_qsl``, imported on first use (``urllib.parse`` is a few ms of a cold start; an
+    import statement in the function would cost microseconds on every call)."""
+    if not text:
+        return []
+    parse = _LAZY.get("parse_qsl")
+    if parse is None:
+        from urllib.parse import parse_qsl
+
+        parse = _LAZY["parse_qsl"] = parse_qsl
+    pairs: list[tuple[str, str]] = parse(text, keep_blank_values=True)
+    return pairs
+
+
+def _request_time(second: int) -> str:
+    """API Gateway's ``requestTime`` (``04/Dec/2026:13:52:01 +0000``), once per second."""
+    cache = _TIME_CACHE
+    if cache[0] != second:
+        stamp = time.gmtime(second)
+        clock = time.strftime("%Y:%H:%M:%S", stamp)
+        cache[1] = f"{stamp.tm_mday:02d}/{_MONTHS[stamp.tm_mon - 1]}/{clock} +0000"
+        cache[0] = second
+    text: str = cache[1]
+    return text
+
+
+def _event_v1(parts: HttpRequestParts, request: _Request, account_id: str) -> dict[str, Any]:
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for key, value in request.headers:
@@ -174,7 +199,7 @@ def _event_v1(parts: HttpRequestParts, request: _Request, account_id: str) -> di
         headers[key] = value
     query: dict[str, str] = {}
     multi_query: dict[str, list[str]] = {}
-    for name, value in parse_qsl(parts.query_string, keep_blank_values=True):
+    for name, value in _form_pairs(parts.query_string):
         multi_query.setdefault(name, []).append(value)
         query[name] = value
     return {
@@ -228,8 +253,6 @@ def _identity(source_ip: str, user_agent: str | None) -> dict[str, Any]:
 
 
 def _event_v2(parts: HttpRequestParts, request: _Request, account_id: str) -> dict[str, Any]:
-    from urllib.parse import parse_qsl
-
     # As HTTP APIs do: repeated headers and query parameters joined with commas, the Cookie
     # header moved into `cookies`, absent parts left out.
     headers: dict[str, str] = {}
@@ -242,7 +265,7 @@ def _event_v2(parts: HttpRequestParts, request: _Request, account_id: str) -> di
         else:
             headers[key] = value
     query: dict[str, str] = {}
-    for name, value in parse_qsl(parts.query_string, keep_blank_values=True):
+    for name, value in _form_pairs(parts.query_string):
         query[name] = f"{query[name]},{value}" if name in query else value
     event: dict[str, Any] = {
         "version": "2.0",
