@@ -81,7 +81,7 @@ class Bootstrap:
         self._log.log(
             "ERROR", f"the function failed to initialise: {error_type}: {message}", errorType=error_type
         )
-        self._broker.fail_queued(Outcome(OutcomeKind.FAILED, error_type=error_type, message=message))
+        self._broker.fail_queued(Outcome(OutcomeKind.NOT_STARTED, error_type=error_type, message=message))
         self.kill()  # Lambda ends the runtime after an init error; it is started again
 
     # -- the process --------------------------------------------------------------------------
@@ -139,7 +139,7 @@ class Bootstrap:
                 self.failure = Failure("Runtime.ExitError", f"{message} before it asked for an invocation")
                 self._log.log("ERROR", self.failure.message, errorType="Runtime.ExitError")
                 self._broker.fail_queued(
-                    Outcome(OutcomeKind.FAILED, error_type="Runtime.ExitError", message=self.failure.message)
+                    Outcome(OutcomeKind.NOT_STARTED, error_type="Runtime.ExitError", message=self.failure.message)
                 )
             delay = RESTART_DELAYS[min(self._failures_in_a_row, len(RESTART_DELAYS) - 1)]
             self._failures_in_a_row += 1

@@ -19,7 +19,8 @@ from typing import NamedTuple
 class OutcomeKind(enum.Enum):
     RESPONSE = "response"  # /response: the body is the function's answer
     ERROR = "error"  # /error: the function failed (error_type, body: Lambda's error JSON)
-    FAILED = "failed"  # the runtime failed the call: the bootstrap exited, or failed to start
+    FAILED = "failed"  # the bootstrap exited (or was stopped) while working on the call
+    NOT_STARTED = "not-started"  # the runtime could not start the function: the call never ran
 
 
 class Outcome(NamedTuple):

@@ -190,7 +190,7 @@ class ProvidedHandler:
             errorType=outcome.error_type,
             **({"stackTrace": "\n".join(stack)} if stack else {}),
         )
-        status = 503 if outcome.kind is OutcomeKind.FAILED and not self._bootstrap.ready else 500
+        status = 503 if outcome.kind is OutcomeKind.NOT_STARTED else 500
         return _error(
             status,
             outcome.error_type,

@@ -1,0 +1,3 @@
+"""Fails at import: awslambdaric reports it on /init/error."""
+
+raise RuntimeError("no configuration")

@@ -1,0 +1,5 @@
+module wisp.dev/tests/provided
+
+go 1.26
+
+require github.com/aws/aws-lambda-go v1.55.1
