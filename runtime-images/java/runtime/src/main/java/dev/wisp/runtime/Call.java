@@ -13,9 +13,11 @@ import java.util.Map;
  * @param headers request headers (names in any case) with all their values
  * @param body reads the body once admitted (so a throttled call is answered without reading it)
  * @param requestId the {@code X-Wisp-Request-Id} given or made
+ * @param peer the address of the connection's other end (the gateway, or a local caller)
+ * @param protocol the request's protocol, {@code HTTP/1.1}
  */
 record Call(String method, String path, String rawQuery, Map<String, List<String>> headers,
-            Body body, String requestId) {
+            Body body, String requestId, String peer, String protocol) {
 
     /** Reads a request body up to a limit. */
     @FunctionalInterface

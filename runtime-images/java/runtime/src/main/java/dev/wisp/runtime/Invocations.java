@@ -114,7 +114,7 @@ final class Invocations {
             Map<String, Object> clientContext;
             Map<String, String> identity;
             try {
-                JsonElement event = event(call, body);
+                JsonElement event = event(call, body, config.accountId());
                 input = handler.streams() ? streamInput(call, body, event) : handler.mapInput(event);
                 clientContext = contextHeader(call, "X-Wisp-Client-Context", Object.class);
                 identity = contextHeader(call, "X-Wisp-Identity", String.class);
@@ -265,7 +265,7 @@ final class Invocations {
     }
 
     /** The event the contract builds from the call, per X-Wisp-Event. */
-    private static JsonElement event(Call call, byte[] body) throws BadEventException {
+    private static JsonElement event(Call call, byte[] body, String accountId) throws BadEventException {
         String kind = call.header("X-Wisp-Event");
         kind = kind == null ? "json" : kind.trim().toLowerCase(Locale.ROOT);
         switch (kind) {
@@ -278,8 +278,11 @@ final class Invocations {
                 }
             }
             case "http" -> {
-                return HttpEvents.build(call.method(), call.path(), call.rawQuery(), call.headers(),
-                        body, call.requestId());
+                try {
+                    return HttpEvents.build(call, body, accountId, System.currentTimeMillis());
+                } catch (HttpEvents.InvalidPayloadFormatException e) {
+                    throw new BadEventException("InvalidPayloadFormat", e.getMessage());
+                }
             }
             default -> throw new BadEventException("InvalidEventType",
                     "X-Wisp-Event must be json or http, got " + kind);

@@ -97,7 +97,8 @@ final class RuntimeServer {
                 requestId = UUID.randomUUID().toString();
             }
             Call call = new Call(method, path, exchange.getRequestURI().getRawQuery(), headers,
-                    limit -> readBody(exchange, limit), requestId);
+                    limit -> readBody(exchange, limit), requestId,
+                    exchange.getRemoteAddress().getAddress().getHostAddress(), exchange.getProtocol());
             send(exchange, invocations.invoke(call));
         } catch (IOException e) {
             // The client went away; nothing to answer.

@@ -17,22 +17,28 @@ import org.junit.jupiter.api.Test;
 /** The contract's pure rules: events, result shaping, strict JSON, settings. */
 class ContractRulesTest {
 
+    private static JsonObject httpEvent(String method, String path, String query,
+                                        Map<String, List<String>> headers, byte[] body) throws Exception {
+        Call call = new Call(method, path, query, headers, limit -> body, "r", "127.0.0.1", "HTTP/1.1");
+        return HttpEvents.build(call, body, "default", 0);
+    }
+
     @Test
-    void textualContentTypesStayTextOthersAreBase64() {
+    void textualContentTypesStayTextOthersAreBase64() throws Exception {
         Map<String, List<String>> headers = Map.of("Content-Type", List.of("application/json; charset=utf-8"));
-        JsonObject text = HttpEvents.build("POST", "/a", null, headers, "{\"x\":1}".getBytes(StandardCharsets.UTF_8), "r");
+        JsonObject text = httpEvent("POST", "/a", null, headers, "{\"x\":1}".getBytes(StandardCharsets.UTF_8));
         assertEquals("{\"x\":1}", text.get("body").getAsString());
         assertFalse(text.get("isBase64Encoded").getAsBoolean());
 
-        JsonObject binary = HttpEvents.build("POST", "/a", null,
-                Map.of("content-type", List.of("image/png")), new byte[] {1, 2, 3}, "r");
+        JsonObject binary = httpEvent("POST", "/a", null,
+                Map.of("content-type", List.of("image/png")), new byte[] {1, 2, 3});
         assertEquals("AQID", binary.get("body").getAsString());
         assertTrue(binary.get("isBase64Encoded").getAsBoolean());
     }
 
     @Test
-    void queryParametersKeepTheLastAndAllValues() {
-        JsonObject event = HttpEvents.build("GET", "/q", "a=1&a=2&b=x%20y&flag", Map.of(), new byte[0], "r");
+    void queryParametersKeepTheLastAndAllValues() throws Exception {
+        JsonObject event = httpEvent("GET", "/q", "a=1&a=2&b=x%20y&flag", Map.of(), new byte[0]);
         assertEquals("{\"a\":\"2\",\"b\":\"x y\",\"flag\":\"\"}", event.get("queryStringParameters").toString());
         assertEquals("[\"1\",\"2\"]", event.getAsJsonObject("multiValueQueryStringParameters").get("a").toString());
         assertTrue(event.get("body").isJsonNull());
