@@ -73,12 +73,14 @@ venv: $(VENV)/.installed
 requirements: $(UV)
 	$(UV) lock --quiet
 	$(PYTHON) tools/export-requirements.py --uv $(UV)
+	$(PYTHON) tools/image-versions.py
 
 # Upgrades are deliberate: the newest versions the bounds in pyproject.toml and the hold-backs
 # in its [tool.uv] constraint-dependencies allow, then the whole suite on them.
 deps-upgrade: $(UV)
 	$(UV) lock --upgrade
 	$(PYTHON) tools/export-requirements.py --uv $(UV)
+	$(PYTHON) tools/image-versions.py
 	$(MAKE) test
 
 install: deps venv
@@ -100,10 +102,12 @@ dev: install
 lint: venv
 	$(UV) lock --check --offline --quiet
 	$(PY) tools/export-requirements.py --uv $(UV) --check
+	$(PY) tools/image-versions.py --check
 	$(VENV)/bin/ruff check operator runtime-images/python tests bench tools deploy
 	$(VENV)/bin/ruff format --check operator runtime-images/python tests bench tools deploy
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy --strict tools/sync-crds.py tools/export-requirements.py tools/image-wheels.py deploy/helm/gen-values-table.py
+	$(VENV)/bin/mypy --strict tools/sync-crds.py tools/export-requirements.py tools/image-wheels.py tools/image-versions.py \
+	  deploy/helm/gen-values-table.py
 	$(VENV)/bin/lint-imports
 	$(PY) tools/sync-crds.py --check
 	$(PY) deploy/helm/gen-values-table.py --check
