@@ -149,3 +149,73 @@ async def test_bytes_after_an_answer_never_reach_the_next_call(
     for n in (1, 2, 3):
         async with gw.session.post(gw.url("/function/scripted"), data=b"{}", timeout=SAFETY_NET) as resp:
             assert (resp.status, await resp.text()) == (200, f"answer {n}")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 2\r\n\r\nok",
+        b'HTTP/1.1 200 OK\r\nBad"Name: x\r\nContent-Length: 2\r\n\r\nok',
+        b"HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\nok",
+    ],
+)
+async def test_a_malformed_answer_is_a_clear_502(
+    gateway_factory: GatewayFactory,
+    scripted: Callable[[Callable[[int, bytes], bytes]], ScriptedPod],
+    reply: bytes,
+) -> None:
+    pod = scripted(lambda n, head: reply if n == 1 else ok(f"answer {n}"))
+    gw = await _gateway_for(gateway_factory, pod)
+    async with gw.session.post(gw.url("/function/scripted"), data=b"{}", timeout=SAFETY_NET) as resp:
+        body = await resp.json()
+    assert (resp.status, body["errorType"]) == (502, "InvalidFunctionResponse")
+    assert "not valid HTTP/1.1" in body["errorMessage"]
+    async with gw.session.post(gw.url("/function/scripted"), data=b"{}", timeout=SAFETY_NET) as resp:
+        assert (resp.status, await resp.text()) == (200, "answer 2")
+
+
+async def test_answers_past_the_response_limit_are_refused(
+    gateway_factory: GatewayFactory, scripted: Callable[[Callable[[int, bytes], bytes]], ScriptedPod]
+) -> None:
+    def reply(n: int, head: bytes) -> bytes:
+        if n == 1:  # sized past the limit: refused from the head, before any byte of the body
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 7000000\r\n\r\n"
+        if n == 2:  # sized within the limit
+            return ok("x" * 1000)
+        chunk = b"y" * 800  # chunked: cut once past the limit
+        return (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + (b"320\r\n" + chunk + b"\r\n") * 2
+            + b"0\r\n\r\n"
+        )
+
+    pod = scripted(reply)
+    gw = await _gateway_for(gateway_factory, pod, max_response_bytes=1000)
+    async with gw.session.post(gw.url("/function/scripted"), data=b"{}", timeout=SAFETY_NET) as resp:
+        body = await resp.json()
+    assert (resp.status, body["errorType"]) == (502, "ResponseTooLarge")
+    assert "1000 bytes (WISP_MAX_RESPONSE_BYTES)" in body["errorMessage"]
+    async with gw.session.post(gw.url("/function/scripted"), data=b"{}", timeout=SAFETY_NET) as resp:
+        assert (resp.status, len(await resp.read())) == (200, 1000)
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async with gw.session.post(gw.url("/function/scripted"), data=b"{}", timeout=SAFETY_NET) as resp:
+            await resp.read()
+    result = await gw.parts.gateway.invoke("scripted.default", b"{}")
+    assert (result.status, result.body and b"ResponseTooLarge" in result.body) == (502, True)
+
+
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/0.9"])
+async def test_request_lines_in_other_http_versions_are_505(
+    gateway_factory: GatewayFactory,
+    scripted: Callable[[Callable[[int, bytes], bytes]], ScriptedPod],
+    version: str,
+) -> None:
+    pod = scripted(lambda n, head: ok("reached"))
+    gw = await _gateway_for(gateway_factory, pod)
+    assert gw.server.port is not None
+    answer = await exchange(
+        gw.server.host, gw.server.port, request_bytes("GET", "/function/scripted", version=version)
+    )
+    assert (answer.version, answer.status) == ("HTTP/1.1", 505)
+    assert answer.json()["errorType"] == "HTTPVersionNotSupported"
+    assert pod.heads == []

@@ -21,7 +21,7 @@ from wisp.autoscaler.loop import Autoscaler, LoopSettings, Scaled
 from wisp.gateway.activator import Activator, ActivatorSettings
 from wisp.gateway.backend import Backend
 from wisp.gateway.config import GatewayConfig
-from wisp.gateway.handlers import Dispatcher, healthz
+from wisp.gateway.handlers import Dispatcher, healthz, http_versions
 from wisp.gateway.metrics import GatewayMetrics, GaugeRow, LiveCollector, ReplicaRow
 from wisp.gateway.proxy import Forwarder
 from wisp.gateway.registry import Registry
@@ -50,7 +50,7 @@ def make_app(
         namespace_allowed=config.namespace_allowed,
     )
     activator = Activator(backend, ActivatorSettings(config.cold_start_timeout, config.queue_timeout))
-    forwarder = Forwarder(config.max_body_bytes)
+    forwarder = Forwarder(config.max_body_bytes, max_response_bytes=config.max_response_bytes)
     gateway = Gateway(registry, activator, forwarder, config.max_body_bytes, config.body_read_timeout)
     registry.on_endpoints_removed = forwarder.connections.forget
     parts = Components(config, backend, metrics, registry, activator, gateway)
@@ -80,6 +80,7 @@ def make_app(
     app.router.add_get("/healthz", healthz)
     for extension in extensions:
         extension(app, parts)
+    app.middlewares.insert(0, http_versions)  # outermost: before any other check
     app.router.add_route(
         "*",
         "/{tail:.*}",

@@ -22,6 +22,9 @@ class GatewayConfig:
     # Seconds a caller has to send its whole request body (408 past it); the body is read
     # before the call takes a slot on a pod, so a slow uploader holds no slot meanwhile.
     body_read_timeout: float = 30.0
+    # The largest answer passed on from a function (Lambda's 6 MB): past it the caller gets
+    # 502 ResponseTooLarge, or a cut connection when the answer was already streaming.
+    max_response_bytes: int = 6 * 1024 * 1024
     cold_start_timeout: float = 60.0
     max_held_requests: int = 1000
     queue_timeout: float = 10.0
@@ -58,6 +61,7 @@ _ENV = {
     "default_namespace": "WISP_DEFAULT_NAMESPACE",
     "max_body_bytes": "WISP_MAX_BODY_BYTES",
     "body_read_timeout": "WISP_BODY_READ_TIMEOUT",
+    "max_response_bytes": "WISP_MAX_RESPONSE_BYTES",
     "cold_start_timeout": "WISP_COLD_START_TIMEOUT",
     "max_held_requests": "WISP_MAX_HELD_REQUESTS",
     "queue_timeout": "WISP_QUEUE_TIMEOUT",
@@ -84,6 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespaces", help="comma list to serve; empty: all (WISP_NAMESPACES)")
     parser.add_argument("--default-namespace", help="namespace of /function/{name} (default)")
     parser.add_argument("--max-body-bytes", type=int, help="largest request body (6 MiB)")
+    parser.add_argument("--max-response-bytes", type=int, help="largest answer passed on (6 MiB)")
     parser.add_argument("--body-read-timeout", type=float, help="seconds to send a request body (30)")
     parser.add_argument("--cold-start-timeout", type=float, help="seconds a cold call waits (60)")
     parser.add_argument("--max-held-requests", type=int, help="cold calls held per function (1000)")

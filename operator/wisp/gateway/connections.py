@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterable
 from aiohttp.client_exceptions import ClientOSError, ServerDisconnectedError
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.http import RawResponseMessage
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 
 IDLE_SECONDS = 15.0  # well below the runtime's keep-alive (75 s): no reuse of a closing socket
@@ -40,6 +41,10 @@ class UpstreamFailed(Exception):
 class InvalidResponse(UpstreamFailed):
     """The pod answered something that is not a valid final HTTP answer (the message says
     what); the connection is closed."""
+
+
+class ResponseTooLarge(InvalidResponse):
+    """The pod's answer is larger than the gateway passes on (``WISP_MAX_RESPONSE_BYTES``)."""
 
 
 class StaleConnection(ConnectFailed):
@@ -116,6 +121,12 @@ class UpstreamConnections:
         except InvalidResponse:
             proto.close()
             raise
+        except HttpProcessingError as exc:
+            proto.close()
+            raise InvalidResponse(
+                "the function's answer is not valid HTTP/1.1: a malformed status line or header "
+                "(a header name must be a token: no spaces, colons or quotes)"
+            ) from exc
         except Exception as exc:
             proto.close()
             replayable = body is None or isinstance(body, bytes)

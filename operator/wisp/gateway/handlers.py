@@ -8,7 +8,11 @@ access on that same ``Route``); the handler only acts on it.
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
+from aiohttp.http import HttpVersion10, HttpVersion11
+from aiohttp.typedefs import Handler
 
 from wisp.gateway.resolve import RouteKind, resolve
 from wisp.gateway.service import EventKind, Gateway, error_response
@@ -46,3 +50,27 @@ class Dispatcher:
 
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+_VERSION_BODY = json.dumps(
+    {"errorType": "HTTPVersionNotSupported", "errorMessage": "the gateway speaks HTTP/1.1 and HTTP/1.0"}
+).encode()
+_VERSION_ANSWER = (
+    b"HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%b" % (len(_VERSION_BODY), _VERSION_BODY)
+)
+
+
+@web.middleware
+async def http_versions(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """HTTP/1.0 and HTTP/1.1 only. aiohttp's parser also takes ``HTTP/2.0`` and ``HTTP/0.9``
+    request lines and would answer in that version; the gateway answers ``HTTP/1.1 505``
+    itself (an aiohttp response always echoes the request's version) and closes."""
+    if request.version in (HttpVersion11, HttpVersion10):
+        return await handler(request)
+    await request.writer.write(_VERSION_ANSWER)
+    await request.writer.drain()
+    transport = request.transport
+    if transport is not None:
+        transport.close()  # aiohttp's writing of this response then finds it closed
+    return web.Response(status=505)

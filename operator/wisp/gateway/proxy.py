@@ -16,7 +16,7 @@ from aiohttp import StreamReader, web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from wisp.api import contract
-from wisp.gateway.connections import UpstreamConnections, UpstreamFailed, request_head
+from wisp.gateway.connections import ResponseTooLarge, UpstreamConnections, UpstreamFailed, request_head
 
 BUFFER_BYTES = 256 * 1024
 HOP_BY_HOP = frozenset(
@@ -166,9 +166,30 @@ def _body_kind(body: Body) -> str:
     return "chunked"
 
 
+def _sized(headers: CIMultiDictProxy[str], limit: int) -> int | None:
+    """The answer's Content-Length, refused up front when past ``limit``."""
+    length = headers.get("Content-Length")
+    if length is None:
+        return None
+    size = int(length)
+    if size > limit:
+        raise ResponseTooLarge(_too_large(limit))
+    return size
+
+
+def _too_large(limit: int) -> str:
+    return f"the function's answer exceeds {limit} bytes (WISP_MAX_RESPONSE_BYTES)"
+
+
 class Forwarder:
-    def __init__(self, max_body_bytes: int, connections: UpstreamConnections | None = None) -> None:
+    def __init__(
+        self,
+        max_body_bytes: int,
+        connections: UpstreamConnections | None = None,
+        max_response_bytes: int = 6 * 1024 * 1024,
+    ) -> None:
         self.max_body_bytes = max_body_bytes
+        self.max_response_bytes = max_response_bytes
         self.connections = connections or UpstreamConnections()
 
     async def request_body(self, request: web.Request, deadline: float) -> Body:
@@ -215,18 +236,28 @@ class Forwarder:
             try:
                 out_headers = downstream_headers(message.headers)
                 out_headers.update(extra)
-                length = message.headers.get("Content-Length")
-                if length is not None and int(length) <= BUFFER_BYTES:
+                limit = self.max_response_bytes
+                size = _sized(message.headers, limit)
+                if size is not None and size <= BUFFER_BYTES:
                     data = await payload.read()
                     clean = True
                     if request.method == "HEAD":
-                        out_headers["Content-Length"] = length
+                        out_headers["Content-Length"] = str(size)
                     return web.Response(status=message.code, headers=out_headers, body=data)
                 out = web.StreamResponse(status=message.code, headers=out_headers)
-                if length is not None:
-                    out.content_length = int(length)
+                if size is not None:
+                    out.content_length = size
                 await out.prepare(request)
+                seen = 0
                 async for chunk in payload.iter_any():
+                    seen += len(chunk)
+                    if seen > limit:
+                        # The status is sent already: cut the caller off rather than pass on
+                        # more, so the answer cannot be taken for a complete one.
+                        transport = request.transport
+                        if transport is not None:
+                            transport.abort()
+                        raise ResponseTooLarge(_too_large(limit))
                     await out.write(chunk)
                 await out.write_eof()
                 clean = True
@@ -245,8 +276,19 @@ class Forwarder:
             proto, message, payload = await self.connections.send(address, head, body)
             clean = False
             try:
-                data = await payload.read()
+                limit = self.max_response_bytes
+                _sized(message.headers, limit)
+                parts: list[bytes] = []
+                seen = 0
+                async for chunk in payload.iter_any():
+                    seen += len(chunk)
+                    if seen > limit:
+                        raise ResponseTooLarge(_too_large(limit))
+                    parts.append(chunk)
+                data = b"".join(parts)
                 clean = True
+            except UpstreamFailed:
+                raise
             except Exception as exc:
                 raise UpstreamFailed(str(exc)) from exc
             finally:

@@ -25,6 +25,7 @@ from wisp.gateway.connections import (
     Address,
     ConnectFailed,
     InvalidResponse,
+    ResponseTooLarge,
     StaleConnection,
     UpstreamFailed,
 )
@@ -193,6 +194,8 @@ class Gateway:
                     return Failure(502, "BadGateway", "no endpoint accepted the connection")
             except TimeoutError:
                 return Failure(504, "GatewayTimeout", "the function did not answer in time")
+            except ResponseTooLarge as exc:
+                return Failure(502, "ResponseTooLarge", str(exc))
             except InvalidResponse as exc:
                 return Failure(502, "InvalidFunctionResponse", str(exc))
             except UpstreamFailed as exc:
