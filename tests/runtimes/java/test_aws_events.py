@@ -91,6 +91,88 @@ HTTP_API_EVENT: dict[str, Any] = {
 }
 
 
+# From Lambda's "Using Lambda with Amazon S3" example event.
+S3_EVENT: dict[str, Any] = {
+    "Records": [
+        {
+            "eventVersion": "2.0",
+            "eventSource": "aws:s3",
+            "awsRegion": "us-east-1",
+            "eventTime": "1970-01-01T00:00:00.000Z",
+            "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "EXAMPLE"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {
+                "x-amz-request-id": "EXAMPLE123456789",
+                "x-amz-id-2": "EXAMPLE123/5678abcdefghijklambdaisawesome/mnopqrstuvwxyzABCDEFGH",
+            },
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "testConfigRule",
+                "bucket": {
+                    "name": "example-bucket",
+                    "ownerIdentity": {"principalId": "EXAMPLE"},
+                    "arn": "arn:aws:s3:::example-bucket",
+                },
+                "object": {
+                    "key": "test%2Fkey",
+                    "size": 1024,
+                    "eTag": "0123456789abcdef0123456789abcdef",
+                    "sequencer": "0A1B2C3D4E5F678901",
+                },
+            },
+        }
+    ]
+}
+
+
+# From Lambda's "Using Lambda with Amazon SNS" example event.
+SNS_EVENT: dict[str, Any] = {
+    "Records": [
+        {
+            "EventVersion": "1.0",
+            "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:sns-lambda:21be56ed",
+            "EventSource": "aws:sns",
+            "Sns": {
+                "SignatureVersion": "1",
+                "Timestamp": "2019-01-02T12:45:07.000Z",
+                "Signature": "tcc6faL2yUC6dgZdmrwh1Y4cGa/ebXEkAi6RibDsvpi+tE/1+82j...65r==",
+                "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService.pem",
+                "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+                "Message": "Hello from SNS!",
+                "MessageAttributes": {"Test": {"Type": "String", "Value": "TestString"}},
+                "Type": "Notification",
+                "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:sns-lambda",
+                "Subject": "TestInvoke",
+            },
+        }
+    ]
+}
+
+# From Lambda's "Using Lambda with Kinesis" example event.
+KINESIS_EVENT: dict[str, Any] = {
+    "Records": [
+        {
+            "kinesis": {
+                "kinesisSchemaVersion": "1.0",
+                "partitionKey": "1",
+                "sequenceNumber": "49590338271490256608559692538361571095921575989136588898",
+                "data": "SGVsbG8sIHRoaXMgaXMgYSB0ZXN0Lg==",
+                "approximateArrivalTimestamp": 1545084650.987,
+            },
+            "eventSource": "aws:kinesis",
+            "eventVersion": "1.0",
+            "eventID": "shardId-000000000006:49590338271490256608559692538361571095921575989136588898",
+            "eventName": "aws:kinesis:record",
+            "invokeIdentityArn": "arn:aws:iam::123456789012:role/lambda-role",
+            "awsRegion": "us-east-2",
+            "eventSourceARN": "arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream",
+        }
+    ]
+}
+
+
 @pytest.fixture(scope="module")
 def events_jar(aws_handlers: Callable[[str], Path]) -> Path:
     return aws_handlers("events")
@@ -165,6 +247,35 @@ def test_a_scheduled_event_binds_detail_type_and_its_joda_time(
         "year": 2015,
         "detail": {"run": 7},
     }
+
+
+def test_the_s3_sample_reads_its_record(start_java: StartJava, events_jar: Path) -> None:
+    runtime = start_java("example.HandlerS3", jar=events_jar)
+
+    reply = runtime.invoke(S3_EVENT)
+
+    assert reply.status == 200, reply.body
+    assert reply.json() == "ObjectCreated:Put example-bucket/test/key 1024 1970 EXAMPLE123456789"
+
+
+def test_the_sns_sample_reads_its_pascal_case_message(start_java: StartJava, events_jar: Path) -> None:
+    runtime = start_java("example.HandlerSNS", jar=events_jar)
+
+    reply = runtime.invoke(SNS_EVENT)
+
+    assert reply.status == 200, reply.body
+    assert reply.json() == "Notification TestInvoke: Hello from SNS! at 1546433107000 TestString"
+
+
+def test_the_kinesis_sample_decodes_its_data(start_java: StartJava, events_jar: Path) -> None:
+    runtime = start_java("example.HandlerKinesis", jar=events_jar)
+
+    reply = runtime.invoke(KINESIS_EVENT)
+
+    assert reply.status == 200, reply.body
+    assert reply.json() == (
+        "Hello, this is a test. @1545084650987 arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream"
+    )
 
 
 def test_an_event_that_does_not_fit_the_events_class_is_a_400(

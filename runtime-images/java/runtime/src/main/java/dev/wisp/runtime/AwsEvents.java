@@ -184,12 +184,9 @@ final class AwsEvents implements TypeAdapterFactory {
                 in.nextNull();
                 return null;
             }
-            if (constructor == null) {
-                throw new JsonParseException(raw.getName() + " has no constructor without parameters");
-            }
             T value;
             try {
-                value = (T) constructor.newInstance();
+                value = (T) (constructor != null ? constructor.newInstance() : Allocation.instance(raw));
             } catch (ReflectiveOperationException e) {
                 throw new JsonParseException("cannot create " + raw.getName() + ": " + e, e);
             }
@@ -235,6 +232,32 @@ final class AwsEvents implements TypeAdapterFactory {
                 binding.adapter().write(out, fieldValue);
             }
             out.endObject();
+        }
+    }
+
+    /**
+     * Instances of the few events classes without a constructor of no parameters (S3's, whose
+     * fields are final and set by an all-arguments constructor): allocated without one, as
+     * Gson does for such classes, then filled field by field.
+     */
+    private static final class Allocation {
+        private static final Object UNSAFE;
+        private static final Method ALLOCATE;
+
+        static {
+            try {
+                Class<?> unsafe = Class.forName("sun.misc.Unsafe");
+                Field field = unsafe.getDeclaredField("theUnsafe");
+                field.setAccessible(true);
+                UNSAFE = field.get(null);
+                ALLOCATE = unsafe.getMethod("allocateInstance", Class.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        static Object instance(Class<?> cls) throws ReflectiveOperationException {
+            return ALLOCATE.invoke(UNSAFE, cls);
         }
     }
 
