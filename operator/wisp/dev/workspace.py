@@ -87,6 +87,15 @@ def prepare(source: FunctionSource, workspace: Workspace) -> PreparedCode:
                 deps_dir,
                 f"runs from image {code.image}; put its jar in {target} to run it locally",
             )
+        if fn.spec.runtime.language == "provided" and source.folder is not None:
+            # A compiled bootstrap (Go, Rust) ships in an image; locally it runs from the folder.
+            if (source.folder / "bootstrap").is_file():
+                return PreparedCode(source.folder, deps_dir)
+            return PreparedCode(
+                None,
+                deps_dir,
+                f"runs from image {code.image}; build its bootstrap in {source.folder} to run it locally",
+            )
         return PreparedCode(None, deps_dir, f"runs from image {code.image}, which wisp dev cannot run")
     if code.config_map is not None:
         return PreparedCode(
