@@ -27,7 +27,8 @@ import java.util.Map;
  * @param accountId the account part of the function's ARN ({@code WISP_ACCOUNT_ID}, else the
  *     namespace)
  * @param logStreamName Lambda's log stream name: {@code YYYY/MM/DD/[$LATEST]<host name>}, dated
- *     when the runtime started
+ *     when the runtime started (or {@code AWS_LAMBDA_LOG_STREAM_NAME}, as the image's entrypoint
+ *     sets it)
  */
 public record Config(
         String functionName,
@@ -88,6 +89,11 @@ public record Config(
     }
 
     private static String logStreamName(Map<String, String> env) {
+        // The image's entrypoint names it for Lambda's environment variable: the same name here.
+        String given = env.get("AWS_LAMBDA_LOG_STREAM_NAME");
+        if (given != null && !given.isBlank()) {
+            return given;
+        }
         // The pod's name. Read from the kernel rather than resolved: no DNS lookup at start.
         String host = env.get("HOSTNAME");
         if (host == null || host.isBlank()) {

@@ -1,0 +1,153 @@
+"""The Java image's entrypoint (runtime-images/java/entrypoint.sh): Lambda's reserved environment
+variables, which a JVM cannot set for itself, then the runtime with the shipped flags.
+
+Run here as the image runs it, with ``WISP_JAVA_DIR`` pointing at a folder laid out as the
+image's ``/opt/wisp``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.runtimes.java.javabuild import JAVA_DIR
+from tests.runtimes.java.process import JavaRuntime, start_runtime
+
+pytestmark = pytest.mark.java
+
+ENTRYPOINT = JAVA_DIR / "entrypoint.sh"
+
+
+@pytest.fixture
+def image_dir(java_build: tuple[Path, Path | None], tmp_path: Path) -> Path:
+    """A folder shaped like the image's /opt/wisp (the archive is left out: it is only valid
+    beside the jar it was made with, and the runtime starts without it)."""
+    opt = tmp_path / "opt-wisp"
+    opt.mkdir()
+    (opt / "jvm.options").symlink_to(JAVA_DIR / "jvm.options")
+    (opt / "wisp-runtime.jar").symlink_to(java_build[0])
+    return opt
+
+
+def fake_java(tmp_path: Path) -> dict[str, str]:
+    """A PATH whose ``java`` writes its arguments and environment to ``java.json``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    java = bin_dir / "java"
+    out = tmp_path / "java.json"
+    java.write_text(
+        "#!/usr/bin/env python3\n"
+        "import json, os, sys\n"
+        f"with open({str(out)!r}, 'w') as out:\n"
+        "    json.dump({'args': sys.argv[1:], 'env': dict(os.environ)}, out)\n"
+    )
+    java.chmod(0o755)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def run_entrypoint(tmp_path: Path, env: dict[str, str]) -> dict[str, object]:
+    base = {"PATH": os.environ["PATH"], "HOSTNAME": "orders-7d9f-abcde"}
+    subprocess.run(
+        ["sh", str(ENTRYPOINT)], env={**base, **env, **fake_java(tmp_path)}, check=True, timeout=30
+    )
+    result: dict[str, object] = json.loads((tmp_path / "java.json").read_text())
+    return result
+
+
+def test_lambda_variables_from_the_wisp_settings(tmp_path: Path) -> None:
+    run = run_entrypoint(
+        tmp_path,
+        {
+            "WISP_FUNCTION_NAME": "orders",
+            "WISP_MEMORY_MB": "512",
+            "WISP_HANDLER": "example.Handler::handleRequest",
+            "WISP_CODE_DIR": "/var/wisp/code",
+            "WISP_REGION": "eu-west-1",
+            "WISP_JAVA_FEATURE": "21",
+            "WISP_JAVA_DIR": "/opt/wisp",
+            "WISP_JAVA_OPTS": "-XX:TieredStopAtLevel=4 -Xss512k",
+        },
+    )
+
+    env = run["env"]
+    assert isinstance(env, dict)
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_java21"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "orders"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/orders"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\]orders-7d9f-abcde", env["AWS_LAMBDA_LOG_STREAM_NAME"])
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert env["_HANDLER"] == "example.Handler::handleRequest"
+    assert env["LAMBDA_TASK_ROOT"] == "/var/wisp/code"
+    assert env["LAMBDA_RUNTIME_DIR"] == "/opt/wisp"
+    assert env["TZ"] == ":UTC"
+    assert run["args"] == [
+        "@/opt/wisp/jvm.options",
+        "-XX:SharedArchiveFile=/opt/wisp/wisp-runtime.jsa",
+        "-XX:TieredStopAtLevel=4",
+        "-Xss512k",
+        "-jar",
+        "/opt/wisp/wisp-runtime.jar",
+    ]
+
+
+def test_the_functions_own_region_and_zone_are_kept(tmp_path: Path) -> None:
+    env = run_entrypoint(tmp_path, {"AWS_REGION": "ap-south-1", "TZ": "Europe/Paris"})["env"]
+
+    assert isinstance(env, dict)
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "ap-south-1"
+    assert env["TZ"] == "Europe/Paris"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "function"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+
+
+def test_defaults_without_any_setting(tmp_path: Path) -> None:
+    env = run_entrypoint(tmp_path, {})["env"]
+
+    assert isinstance(env, dict)
+    assert env["AWS_REGION"] == "us-east-1"
+    assert env["LAMBDA_TASK_ROOT"] == "/var/wisp/code"
+
+
+@pytest.fixture
+def through_entrypoint(
+    image_dir: Path, aws_handlers: Callable[[str], Path], tmp_path: Path
+) -> Iterator[JavaRuntime]:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "handlers.jar").symlink_to(aws_handlers("basic"))
+    env = {
+        "WISP_JAVA_DIR": str(image_dir),
+        "WISP_HANDLER": "example.Handler",
+        "WISP_CODE_DIR": str(code),
+        "WISP_FUNCTION_NAME": "java-basic",
+        "WISP_MEMORY_MB": "384",
+        "WISP_JAVA_FEATURE": "17",
+        "HOSTNAME": "java-basic-pod",
+    }
+    runtime = start_runtime(["sh", str(ENTRYPOINT)], env, tmp_path / "stderr.log")
+    yield runtime
+    runtime.stop()
+
+
+def test_the_java_basic_sample_sees_lambdas_environment(through_entrypoint: JavaRuntime) -> None:
+    """AWS's java-basic Handler logs System.getenv() and the context: both as on Lambda."""
+    reply = through_entrypoint.invoke({}, headers={"X-Wisp-Request-Id": "req-env-1"})
+
+    assert reply.status == 200
+    messages = [r["message"] for r in through_entrypoint.records() if r.get("requestId") == "req-env-1"]
+    env = json.loads(next(m for m in messages if m.startswith("ENVIRONMENT")).split(": ", 1)[1])
+    context = json.loads(next(m for m in messages if m.startswith("CONTEXT")).split(": ", 1)[1])
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == context["functionName"] == "java-basic"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "384"
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_java17"
+    assert env["AWS_LAMBDA_LOG_STREAM_NAME"] == context["logStreamName"]
+    assert context["logStreamName"].endswith("[$LATEST]java-basic-pod")
