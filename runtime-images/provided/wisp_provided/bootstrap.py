@@ -18,9 +18,12 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 from collections.abc import Mapping
+from typing import IO
 
 from wisp_provided.invocations import Broker, Outcome, OutcomeKind
+from wisp_provided.process import spawn
 from wisp_provided.settings import RESTART_DELAYS
 from wisp_runtime.logs import LogWriter
 
@@ -53,7 +56,7 @@ class Bootstrap:
         self.failure: Failure | None = None  # why the runtime cannot serve calls now
         self.restarts = 0
         self.changed = asyncio.Event()  # set whenever ready or failure changes
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._killed = False  # the current process was killed on purpose (a timeout)
         self._stopping = False
         self._failures_in_a_row = 0
@@ -86,30 +89,24 @@ class Bootstrap:
 
     # -- the process --------------------------------------------------------------------------
 
-    async def run(self, env: Mapping[str, str]) -> None:
-        """Runs the bootstrap with ``env`` until ``stop``."""
+    async def run(self, env: Mapping[str, str], first: subprocess.Popen[bytes] | None = None) -> None:
+        """Runs the bootstrap with ``env`` until ``stop``; ``first`` is one already started
+        (``main`` starts it before the runtime's own imports, so the two overlap)."""
         while not self._stopping:
             try:
-                self._process = await asyncio.create_subprocess_exec(
-                    *self._command,
-                    env=dict(env),
-                    cwd=self._cwd,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
-                    start_new_session=True,
-                )
+                process = first or spawn(self._command, env, self._cwd)
             except OSError as exc:
                 self.fail_now(Failure("Runtime.InvalidEntrypoint", f"cannot run {self._command[0]!r}: {exc}"))
                 return
-            process = self._process
+            first = None
+            self._process = process
             self._killed = False
             assert process.stdout is not None and process.stderr is not None
             readers = [
                 asyncio.create_task(self._relay(process.stdout, "INFO")),
                 asyncio.create_task(self._relay(process.stderr, "ERROR")),
             ]
-            code = await process.wait()
+            code = await _exited(process)
             self._signal(signal.SIGKILL)  # what it left behind in its group
             for reader in readers:  # a grandchild may hold the pipes: do not wait for it
                 with contextlib.suppress(TimeoutError):
@@ -139,7 +136,9 @@ class Bootstrap:
                 self.failure = Failure("Runtime.ExitError", f"{message} before it asked for an invocation")
                 self._log.log("ERROR", self.failure.message, errorType="Runtime.ExitError")
                 self._broker.fail_queued(
-                    Outcome(OutcomeKind.NOT_STARTED, error_type="Runtime.ExitError", message=self.failure.message)
+                    Outcome(
+                        OutcomeKind.NOT_STARTED, error_type="Runtime.ExitError", message=self.failure.message
+                    )
                 )
             delay = RESTART_DELAYS[min(self._failures_in_a_row, len(RESTART_DELAYS) - 1)]
             self._failures_in_a_row += 1
@@ -149,7 +148,7 @@ class Bootstrap:
 
     def kill(self) -> None:
         """Kills the bootstrap and what it started; ``run`` starts a fresh one."""
-        if self._process is not None and self._process.returncode is None:
+        if self._process is not None and self._process.poll() is None:
             self._killed = True
             self._signal(signal.SIGKILL)
 
@@ -160,21 +159,32 @@ class Bootstrap:
             Outcome(OutcomeKind.FAILED, error_type="Runtime.Stopped", message="the runtime stopped")
         )
         process = self._process
-        if process is None or process.returncode is not None:
+        if process is None or process.poll() is not None:
             return
         self._signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(process.wait(), grace)
+            await asyncio.wait_for(_exited(process), grace)
         except TimeoutError:
             self._signal(signal.SIGKILL)
-            await process.wait()
+            await _exited(process)
 
     def _signal(self, signum: signal.Signals) -> None:
         if self._process is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._process.pid, signum)
 
-    async def _relay(self, stream: asyncio.StreamReader, level: str) -> None:
+    async def _relay(self, pipe: IO[bytes], level: str) -> None:
+        loop = asyncio.get_running_loop()
+        stream = asyncio.StreamReader(limit=_READ_BYTES, loop=loop)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stream, loop=loop), pipe
+        )
+        try:
+            await self._relay_lines(stream, level)
+        finally:
+            transport.close()
+
+    async def _relay_lines(self, stream: asyncio.StreamReader, level: str) -> None:
         buffer = bytearray()
         while chunk := await stream.read(_READ_BYTES):
             buffer += chunk
@@ -193,3 +203,24 @@ class Bootstrap:
         text = raw.decode("utf-8", "replace").rstrip("\r")
         current = self._broker.current
         self._log.log(level, text, request_id=current.request_id if current else None, stream="bootstrap")
+
+
+async def _exited(process: subprocess.Popen[bytes]) -> int:
+    """The exit status, once the process has exited (a pidfd says when; else it is polled)."""
+    if process.poll() is not None:
+        return process.returncode
+    try:
+        fd = os.pidfd_open(process.pid)
+    except (OSError, AttributeError):
+        while process.poll() is None:  # noqa: ASYNC110 - nothing to wait on without a pidfd
+            await asyncio.sleep(0.05)
+        return process.returncode
+    loop = asyncio.get_running_loop()
+    gone = asyncio.Event()
+    try:
+        loop.add_reader(fd, gone.set)
+        await gone.wait()
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    return process.wait()

@@ -9,15 +9,15 @@ finishes the calls in flight, then stops the bootstrap (SIGTERM, SIGKILL after a
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
-import signal
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
 
+from wisp_provided.process import spawn
 from wisp_provided.settings import INIT_SECONDS, ProvidedSettings
 from wisp_runtime import config
 from wisp_runtime.lambdaenv import FunctionIdentity, function_identity, lambda_environment
@@ -33,11 +33,29 @@ def main(argv: Sequence[str] = ()) -> int:
         print(json.dumps({"level": "ERROR", "message": f"invalid configuration: {exc}"}), file=sys.stderr)
         return 2
     function = function_identity(settings.base, time.time(), os.uname().nodename)
+    # The Runtime API's socket first, then the bootstrap: it starts (a Go binary's runtime, an
+    # interpreter importing its client and handler) while this process imports asyncio and
+    # the rest; its first /next waits in the socket's backlog until the server runs.
+    try:
+        api_socket = socket.create_server((settings.api_host, settings.api_port), backlog=64)
+    except OSError as exc:
+        print(json.dumps({"level": "ERROR", "message": f"cannot listen on the Runtime API address: {exc}"}))
+        return 1
+    api_address = f"{settings.api_host}:{api_socket.getsockname()[1]}"
+    env = bootstrap_environment(settings, function, api_address)
+    first = None
+    if settings.bootstrap:
+        try:
+            first = spawn(settings.bootstrap, env, _existing(settings.base.code_dir))
+        except OSError:
+            first = None  # the supervisor tries again and reports why it cannot
+    import asyncio
+
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(serve(settings, function))
-    code: int = uvloop.run(serve(settings, function))
+        return asyncio.run(serve(settings, function, api_socket, env, first))
+    code: int = uvloop.run(serve(settings, function, api_socket, env, first))
     return code
 
 
@@ -55,7 +73,17 @@ def bootstrap_environment(settings: ProvidedSettings, function: FunctionIdentity
     return env
 
 
-async def serve(settings: ProvidedSettings, function: FunctionIdentity) -> int:
+async def serve(
+    settings: ProvidedSettings,
+    function: FunctionIdentity,
+    api_socket: socket.socket,
+    env: dict[str, str],
+    first: subprocess.Popen[bytes] | None,
+) -> int:
+    import asyncio
+    import contextlib
+    import signal
+
     from wisp_provided.bootstrap import Bootstrap, Failure
     from wisp_provided.invocations import Broker
     from wisp_provided.runtimeapi import RuntimeApi
@@ -70,13 +98,11 @@ async def serve(settings: ProvidedSettings, function: FunctionIdentity) -> int:
     # A response may be as large as a request (Lambda: 6 MB each way).
     api = RuntimeApi(broker, bootstrap, function.arn)
     api_server = HttpServer(api, protocol_error, max_body_bytes=base.max_body_bytes)
-    api_listener = await loop.create_server(api_server, settings.api_host, settings.api_port)
-    api_port = api_listener.sockets[0].getsockname()[1]
-    api_address = f"{settings.api_host}:{api_port}"
+    api_listener = await loop.create_server(api_server, sock=api_socket)
+    api_address = "{}:{}".format(*api_socket.getsockname()[:2])
     supervisor: asyncio.Task[None] | None = None
     if settings.bootstrap:
-        env = bootstrap_environment(settings, function, api_address)
-        supervisor = asyncio.create_task(bootstrap.run(env))
+        supervisor = asyncio.create_task(bootstrap.run(env, first))
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(INIT_SECONDS):
                 while not bootstrap.ready and bootstrap.failure is None:
