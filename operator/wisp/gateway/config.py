@@ -22,6 +22,8 @@ class GatewayConfig:
     # Seconds a caller has to send its whole request body (408 past it); the body is read
     # before the call takes a slot on a pod, so a slow uploader holds no slot meanwhile.
     body_read_timeout: float = 30.0
+    # Seconds from the first byte of a request head to its end (408 and close past it).
+    header_read_timeout: float = 10.0
     # The largest answer passed on from a function (Lambda's 6 MB): past it the caller gets
     # 502 ResponseTooLarge, or a cut connection when the answer was already streaming.
     max_response_bytes: int = 6 * 1024 * 1024
@@ -40,6 +42,9 @@ class GatewayConfig:
     autoscale_stable_window: float = 60.0
     autoscale_panic_window: float = 6.0
     endpoint_selector: str = "wisp.dev/function"
+    # Probe a starting pod's /healthz from the gateway and route to it at the first 200, ahead of
+    # the kubelet's readiness probe and the EndpointSlice (Kubernetes backend only).
+    probe_pods: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.autoscale_panic_window <= self.autoscale_stable_window:
@@ -61,6 +66,7 @@ _ENV = {
     "default_namespace": "WISP_DEFAULT_NAMESPACE",
     "max_body_bytes": "WISP_MAX_BODY_BYTES",
     "body_read_timeout": "WISP_BODY_READ_TIMEOUT",
+    "header_read_timeout": "WISP_HEADER_READ_TIMEOUT",
     "max_response_bytes": "WISP_MAX_RESPONSE_BYTES",
     "cold_start_timeout": "WISP_COLD_START_TIMEOUT",
     "max_held_requests": "WISP_MAX_HELD_REQUESTS",
@@ -73,6 +79,7 @@ _ENV = {
     "autoscale_stable_window": "WISP_AUTOSCALE_STABLE_WINDOW",
     "autoscale_panic_window": "WISP_AUTOSCALE_PANIC_WINDOW",
     "host": "WISP_GATEWAY_HOST",
+    "probe_pods": "WISP_PROBE_PODS",
 }
 
 
@@ -89,6 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--default-namespace", help="namespace of /function/{name} (default)")
     parser.add_argument("--max-body-bytes", type=int, help="largest request body (6 MiB)")
     parser.add_argument("--max-response-bytes", type=int, help="largest answer passed on (6 MiB)")
+    parser.add_argument("--header-read-timeout", type=float, help="seconds to send a request head (10)")
     parser.add_argument("--body-read-timeout", type=float, help="seconds to send a request body (30)")
     parser.add_argument("--cold-start-timeout", type=float, help="seconds a cold call waits (60)")
     parser.add_argument("--max-held-requests", type=int, help="cold calls held per function (1000)")

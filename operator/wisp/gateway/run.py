@@ -20,6 +20,7 @@ from wisp.gateway import config as config_module
 from wisp.gateway.admin import make_admin_app
 from wisp.gateway.app import make_app
 from wisp.gateway.config import GatewayConfig
+from wisp.gateway.server import GatewayRunner
 from wisp.gateway.state import COMPONENTS
 
 log = logging.getLogger("wisp.gateway")
@@ -75,9 +76,11 @@ async def serve(config: GatewayConfig) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    # Both ports bound the time to send a request head (slow-header clients get 408).
+    head = config.header_read_timeout
     runners = [
-        web.AppRunner(app, access_log=None, **security.limits.server_settings()),
-        web.AppRunner(admin, access_log=None),
+        GatewayRunner(app, head_timeout=head, access_log=None, **security.limits.server_settings()),
+        GatewayRunner(admin, head_timeout=head, access_log=None),
     ]
     for runner in runners:
         await runner.setup()
