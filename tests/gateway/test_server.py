@@ -59,3 +59,21 @@ async def test_an_idle_keep_alive_connection_outlives_the_head_timeout(port: int
 def test_the_head_timeout_is_a_setting() -> None:
     assert GatewayConfig().header_read_timeout == 10.0
     assert config_from(None, {"WISP_HEADER_READ_TIMEOUT": "2.5"}).header_read_timeout == 2.5
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET / HTTP/1.1\r\nHost: gw\r\nBad Header\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: gw\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",  # TLS on the plain port
+    ],
+)
+async def test_requests_the_parser_refuses_get_json_400(port: int, request_bytes: bytes) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request_bytes)
+    await writer.drain()
+    answer = await read_answer(reader)
+    writer.close()
+    assert (answer.status, answer.headers["content-type"]) == (400, "application/json; charset=utf-8")
+    assert answer.json() == {"errorType": "BadRequest", "errorMessage": "the request is not valid HTTP/1.1"}

@@ -7,6 +7,9 @@ it once aiohttp's parser has the complete head; past ``head_timeout`` the caller
 ``408 RequestHeaderTimeout`` and the connection is closed. Bodies have their own deadline,
 enforced where they are read (``Gateway.serve``, the security layer).
 
+A request aiohttp's parser refuses is answered in wisp's JSON error shape (``handle_error``),
+not aiohttp's plain text.
+
 ``GatewayRunner`` is an ``AppRunner`` whose server makes these protocols; ``wisp gateway``
 serves both of its ports with it.
 """
@@ -31,6 +34,14 @@ _ANSWER = (
     b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
     b"Content-Length: %d\r\nConnection: close\r\n\r\n%b" % (len(_BODY), _BODY)
 )
+
+
+_PARSER_ERRORS = {
+    400: ("BadRequest", "the request is not valid HTTP/1.1"),
+    413: ("RequestTooLarge", "the request is too large"),
+    414: ("URITooLong", "the request target is too long"),
+    431: ("RequestHeaderFieldsTooLarge", "the request's header fields are too large"),
+}
 
 
 class HeadTimeoutProtocol(RequestHandler):
@@ -66,6 +77,24 @@ class HeadTimeoutProtocol(RequestHandler):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """aiohttp's answer to a request its parser refused (or a handler crash), in wisp's one
+        error shape instead of plain text; the connection is closed as aiohttp does."""
+        super().handle_error(request, status, exc, message)  # logs; raises if a response began
+        if status >= 500:
+            error_type, text = "InternalError", "the gateway failed on this request"
+        else:
+            error_type, text = _PARSER_ERRORS.get(status, ("BadRequest", "the request is not valid HTTP/1.1"))
+        response = web.json_response({"errorType": error_type, "errorMessage": text}, status=status)
+        response.force_close()
+        return response
 
     def _head_too_slow(self) -> None:
         self._head_timer = None
