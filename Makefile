@@ -135,7 +135,7 @@ test: install controlplane node lint java
 fuzz: venv
 	WISP_FUZZ_EXAMPLES=20000 $(VENV)/bin/pytest tests/security -k fuzz $(PYTEST_ARGS)
 
-bench: install controlplane
+bench: install controlplane node
 	$(PY) -m bench.all
 
 # -- images and the kind path (kind needs Docker; not run by make test) ------------------------

@@ -14,6 +14,7 @@ BENCHMARKS = [
     ("gateway", "gateway: added latency, throughput, CPU per call, cold-start wait, step load"),
     ("events", "events: async throughput vs sync, enqueue to handler start"),
     ("dev", "wisp dev: cold start of the Python hello example, start to all ready"),
+    ("node", "real node: zero to first response through the gateway, Python and Node.js; idle cost"),
 ]
 
 
