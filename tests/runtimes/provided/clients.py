@@ -4,9 +4,12 @@
   built with ``go build`` into ``~/.cache/wisp/provided/go-<hash of its source and go version>/``.
 * ``awslambdaric`` from PyPI in a virtualenv at ``~/.cache/wisp/provided/awslambdaric-<version>-
   py<X.Y>/`` (its wheel carries the compiled extension, so nothing is built here).
+* ``aws-lambda-java-runtime-interface-client`` from Maven Central (its jar carries the native
+  library it uses), its classpath from Maven, and java/src compiled against it with ``javac``
+  into ``~/.cache/wisp/provided/java-<hash>/``.
 
 Each is made in a temporary directory and renamed into place, so concurrent test runs do not
-see half a build. Without ``go`` on PATH the Go tests are skipped.
+see half a build. Without ``go`` (or ``mvn`` and ``javac``) on PATH those tests are skipped.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import tempfile
 from pathlib import Path
 
 GO_SOURCE = Path(__file__).parent / "go"
+JAVA_SOURCE = Path(__file__).parent / "java"
+JAVA_RIC_MAIN = "com.amazonaws.services.lambda.runtime.api.client.AWSLambda"
 AWSLAMBDARIC_VERSION = "4.2.2"
 
 
@@ -86,6 +91,37 @@ def awslambdaric_python() -> Path:
         # own location, so ``bin/python`` keeps working after the move.
         _move_into_place(venv, target)
     return python
+
+
+def java_classpath() -> str:
+    """The classpath of the Java client and the compiled handler (java/src)."""
+    mvn, javac = shutil.which("mvn"), shutil.which("javac")
+    if mvn is None or javac is None:
+        raise FileNotFoundError("mvn and javac are needed for the Java client")
+    version = subprocess.run([javac, "-version"], check=True, capture_output=True, text=True).stdout
+    digest = hashlib.sha256(version.encode())
+    sources = sorted((JAVA_SOURCE / "src").rglob("*.java"))
+    for path in [JAVA_SOURCE / "pom.xml", *sources]:
+        digest.update(str(path.relative_to(JAVA_SOURCE)).encode() + b"\0" + path.read_bytes())
+    target = cache_root() / f"java-{digest.hexdigest()[:16]}"
+    if not (target / "classpath.txt").is_file():
+        with tempfile.TemporaryDirectory(dir=cache_root()) as tmp:
+            out = Path(tmp) / "out"
+            shutil.copytree(JAVA_SOURCE, Path(tmp) / "src")
+            subprocess.run(
+                [mvn, "-q", "-B", "dependency:build-classpath", f"-Dmdep.outputFile={out / 'classpath.txt'}"],
+                cwd=Path(tmp) / "src",
+                check=True,
+                capture_output=True,
+            )
+            dependencies = (out / "classpath.txt").read_text().strip()
+            subprocess.run(
+                [javac, "-cp", dependencies, "-d", str(out / "classes"), *map(str, sources)],
+                check=True,
+                capture_output=True,
+            )
+            _move_into_place(out, target)
+    return f"{(target / 'classpath.txt').read_text().strip()}:{target / 'classes'}"
 
 
 def _move_into_place(built: Path, target: Path) -> None:

@@ -75,6 +75,18 @@ def go_bootstrap() -> Path:
 
 
 @pytest.fixture(scope="session")
+def java_classpath() -> str:
+    try:
+        return clients.java_classpath()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    except subprocess.CalledProcessError as exc:
+        raise AssertionError(
+            f"building the Java client failed:\n{exc.stderr.decode(errors='replace')}"
+        ) from None
+
+
+@pytest.fixture(scope="session")
 def ric_python() -> Path:
     try:
         return clients.awslambdaric_python()

@@ -3,6 +3,8 @@
 * Go: a function on ``github.com/aws/aws-lambda-go`` (go/main.go), built as the bootstrap.
 * Python: ``awslambdaric`` from PyPI running functions/python/app.py, as a Lambda container
   image's ``CMD`` would (``python -m awslambdaric app.handler``).
+* Java: ``aws-lambda-java-runtime-interface-client`` from Maven Central running a
+  ``RequestHandler`` (java/src), as AWS's Java base images do.
 
 See clients.py for how each is built and cached.
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.runtimes.conftest import metric_value
+from tests.runtimes.provided import clients
 from tests.runtimes.provided.conftest import PYTHON_FUNCTIONS, StartProvided
 
 
@@ -143,3 +146,29 @@ async def test_awslambdaric_init_error_makes_the_runtime_not_ready(
     assert "no configuration" in body["errorMessage"]
     async with http.post(running.url, json={}) as response:
         assert response.status == 503
+
+
+async def test_the_java_client_runs_a_request_handler(
+    start_provided: StartProvided, java_classpath: str, http: aiohttp.ClientSession
+) -> None:
+    handler = "example.Hello::handleRequest"
+    running = await start_provided(
+        ["java", "-cp", java_classpath, clients.JAVA_RIC_MAIN, handler],
+        handler=handler,
+        WISP_TIMEOUT_SECONDS="5",
+    )
+    assert running.ready.handler_loaded
+    async with http.post(
+        running.url, json={"name": "java"}, headers={"X-Wisp-Request-Id": "j-1"}
+    ) as response:
+        assert response.status == 200
+        body = await response.json()
+    assert body["event"] == {"name": "java"}
+    assert body["requestId"] == "j-1"
+    assert body["arn"] == "arn:aws:lambda:us-east-1:tests:function:provided"
+    assert 0 < body["remainingMs"] <= 5000
+    async with http.post(running.url, json={"op": "fail"}) as response:
+        assert response.status == 500
+        error = await response.json()
+    assert error["errorType"] == "java.lang.IllegalStateException"
+    assert error["errorMessage"] == "java says no"
