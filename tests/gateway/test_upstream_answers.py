@@ -219,3 +219,19 @@ async def test_request_lines_in_other_http_versions_are_505(
     assert (answer.version, answer.status) == ("HTTP/1.1", 505)
     assert answer.json()["errorType"] == "HTTPVersionNotSupported"
     assert pod.heads == []
+
+
+async def test_the_invoker_tells_held_calls_from_the_gateway_not_from_a_functions_body(
+    gateway_factory: GatewayFactory, scripted: Callable[[Callable[[int, bytes], bytes]], ScriptedPod]
+) -> None:
+    from wisp.gateway.events import GatewayInvoker
+
+    text = '{"errorType": "ColdStartTimeout", "errorMessage": "said by the function"}'
+    pod = scripted(lambda n, head: f"HTTP/1.1 503 Busy\r\nContent-Length: {len(text)}\r\n\r\n{text}".encode())
+    gw = await _gateway_for(gateway_factory, pod, max_held_requests=0)
+    invoker = GatewayInvoker(gw.parts)
+    result = await invoker("scripted.default", b"{}", {})
+    assert (result.status, result.cold_start_pending) == (503, False)  # the function's own 503
+    gw.backend.set_endpoints("scripted.default", ())  # at zero, and no call may be held
+    result = await invoker("scripted.default", b"{}", {})
+    assert (result.status, result.cold_start_pending) == (503, True)

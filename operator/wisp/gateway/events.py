@@ -38,7 +38,7 @@ from wisp.queue import (
 
 # A held call that gave up (too many held, or no replica in time) is not the function failing:
 # the queue re-delivers it later without counting an attempt.
-_HELD_ERRORS = (b"TooManyHeldRequests", b"ColdStartTimeout")
+_HELD_ERRORS = frozenset({"TooManyHeldRequests", "ColdStartTimeout"})
 CLOSE_GRACE = 5.0
 
 Extension = Callable[[web.Application, Components], None]
@@ -62,7 +62,8 @@ class GatewayInvoker:
     async def __call__(self, function_key: str, body: bytes, headers: Mapping[str, str]) -> InvocationResult:
         started = time.perf_counter()
         result = await self._parts.gateway.invoke(function_key, body, headers)
-        pending = result.status in (503, 504) and any(e in result.body for e in _HELD_ERRORS)
+        # The gateway's own answer says so in a typed field; a function's body never counts.
+        pending = result.gateway_error in _HELD_ERRORS
         return InvocationResult(
             status=result.status,
             headers=dict(result.headers),

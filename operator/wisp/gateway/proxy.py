@@ -61,6 +61,9 @@ class InvocationResult:
     headers: Mapping[str, str]
     body: bytes
     cold_start_ms: float | None = None
+    # Set when the gateway answered itself (the call got no answer from the function): its
+    # errorType, so callers branch on it instead of searching the body.
+    gateway_error: str | None = None
 
     @property
     def request_id(self) -> str:

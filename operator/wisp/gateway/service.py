@@ -240,4 +240,4 @@ def _result(status: int, error_type: str, message: str) -> InvocationResult:
     import json
 
     body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
-    return InvocationResult(status, {"Content-Type": "application/json"}, body)
+    return InvocationResult(status, {"Content-Type": "application/json"}, body, gateway_error=error_type)
