@@ -37,9 +37,17 @@ ADMIN = "fuzz-admin-token"
 # 5xx the gateway may answer because of the function (its pod failed, is not ready, timed out)
 # or because it is protecting itself; each says so in a JSON body.
 EXPLAINED_5XX = {
-    502: {"BadGateway"},
-    503: {"GatewayOverloaded", "NotReady", "ImagePullBackOff", "ColdStartTimeout", "Unavailable"},
+    502: {"BadGateway", "InvalidFunctionResponse", "ResponseTooLarge"},
+    503: {
+        "GatewayOverloaded",
+        "NotReady",
+        "ImagePullBackOff",
+        "ColdStartTimeout",
+        "Unavailable",
+        "TooManyUnverifiedBodies",
+    },
     504: {"GatewayTimeout", "ColdStartTimeout"},
+    505: {"HTTPVersionNotSupported"},
 }
 NAMES = [
     "echo",

@@ -60,11 +60,14 @@ class _Entry:
         return 0 if self.host is not None else 1 if self.suffix is not None else 2
 
     def host_matches(self, host: str) -> bool:
+        """``host`` is a request's Host, lower-cased: the port and a trailing root dot
+        (``api.example.com.``, the same name fully qualified) do not change what it names."""
+        if self.host is None and self.suffix is None:
+            return True
+        name = host.split(":", 1)[0].removesuffix(".")
         if self.host is not None:
-            return host == self.host or host.split(":", 1)[0] == self.host
-        if self.suffix is not None:
-            return host.split(":", 1)[0].endswith(self.suffix)
-        return True
+            return name == self.host
+        return self.suffix is not None and name.endswith(self.suffix)
 
 
 @dataclass(frozen=True)
