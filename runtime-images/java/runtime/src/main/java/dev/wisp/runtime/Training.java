@@ -45,6 +45,14 @@ final class Training {
                         "{\"item\":\"tea\"}"), 201);
                 expect(request(base + "/upload", "PUT", "http", "application/octet-stream",
                         "\u0000\u0001binary"), 201);
+                // What an HTTP Trigger of payload format 2.0 sends, and Lambda's client context.
+                expect(request(base + "/orders/42?a=1", "GET", "http", null, null,
+                        "X-Wisp-Payload-Format", "2.0", "X-Wisp-Route", "GET /orders/{id}",
+                        "X-Wisp-Path-Params", "id=42", "X-Wisp-Source-Ip", "203.0.113.9",
+                        "Cookie", "a=1; b=2"), 200);
+                expect(request(base + "/", "POST", "json", "application/json", "{\"name\":\"ctx\"}",
+                        "X-Wisp-Client-Context", "eyJjbGllbnQiOnsiYXBwX3RpdGxlIjoidCJ9fQ==",
+                        "X-Wisp-Identity", "eyJjb2duaXRvSWRlbnRpdHlJZCI6ImkifQ=="), 200);
                 expect(request(base + "/", "POST", "json", "application/json", "{\"fail\":true}"), 500);
                 expect(request(base + "/", "POST", "json", "application/json", "{not json"), 400);
                 expect(request(base + "/metrics", "GET", null, null, null), 200);
@@ -63,10 +71,14 @@ final class Training {
         }
     }
 
-    private static int request(String url, String method, String event, String type, String body)
-            throws IOException {
+    /** One call; {@code headers} are extra name, value pairs. */
+    private static int request(String url, String method, String event, String type, String body,
+                               String... headers) throws IOException {
         HttpURLConnection connection = (HttpURLConnection) URI.create(url).toURL().openConnection();
         connection.setRequestMethod(method);
+        for (int i = 0; i + 1 < headers.length; i += 2) {
+            connection.setRequestProperty(headers[i], headers[i + 1]);
+        }
         if (event != null) {
             connection.setRequestProperty("X-Wisp-Event", event);
         }
