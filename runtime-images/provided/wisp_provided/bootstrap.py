@@ -53,6 +53,7 @@ class Bootstrap:
         self._broker = broker
         self._log = log
         self.ready = False  # the current process asked for an invocation
+        self.ever_ready = False  # some process did: a restart alone does not make /healthz fail
         self.failure: Failure | None = None  # why the runtime cannot serve calls now
         self.restarts = 0
         self.changed = asyncio.Event()  # set whenever ready or failure changes
@@ -70,7 +71,7 @@ class Bootstrap:
 
     def asked_for_next(self) -> None:
         if not self.ready or self.failure is not None:
-            self.ready = True
+            self.ready = self.ever_ready = True
             self.failure = None
             self._failures_in_a_row = 0
             self.changed.set()
@@ -126,12 +127,11 @@ class Bootstrap:
             Outcome(OutcomeKind.FAILED, error_type="Runtime.ExitError", message=message)
         )
         self.restarts += 1
-        if killed:
+        if was_ready:  # it served calls: start a fresh one at once
+            if not killed:  # (a timeout's kill was logged with its call)
+                self._log.log("ERROR", f"{message}; starting it again", errorType="Runtime.ExitError")
             delay = 0.0
-        elif was_ready:
-            self._log.log("ERROR", f"{message}; starting it again", errorType="Runtime.ExitError")
-            delay = 0.0
-        else:
+        else:  # it failed its init, or an /init/error had it killed: back off
             if self.failure is None:  # no /init/error: the exit is the failure
                 self.failure = Failure("Runtime.ExitError", f"{message} before it asked for an invocation")
                 self._log.log("ERROR", self.failure.message, errorType="Runtime.ExitError")

@@ -106,7 +106,7 @@ class Broker:
             if self._waiter is not None and not self._waiter.done():
                 raise ConcurrentNext("another request for the next invocation is already waiting")
             self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
+            await self._waiter  # (cancelling the awaiting task cancels it: no waiter is left)
             if self._epoch != epoch:
                 return None
 

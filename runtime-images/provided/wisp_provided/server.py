@@ -70,7 +70,7 @@ class ProvidedHandler:
             failure = self._bootstrap.failure
             if failure is not None:
                 return _status_error(failure.error_type, failure.message)
-            if not self._bootstrap.ready:
+            if not self._bootstrap.ever_ready:
                 return _status_error(
                     "Runtime.Initializing", "the bootstrap has not asked for an invocation yet"
                 )
