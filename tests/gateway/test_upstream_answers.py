@@ -219,6 +219,11 @@ async def test_request_lines_in_other_http_versions_are_505(
     assert (answer.version, answer.status) == ("HTTP/1.1", 505)
     assert answer.json()["errorType"] == "HTTPVersionNotSupported"
     assert pod.heads == []
+    assert gw.admin.port is not None
+    answer = await exchange(
+        gw.admin.host, gw.admin.port, request_bytes("GET", "/system/stats", version=version)
+    )
+    assert (answer.version, answer.status) == ("HTTP/1.1", 505)
 
 
 async def test_the_invoker_tells_held_calls_from_the_gateway_not_from_a_functions_body(
