@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wisp.api.asyncspec import AsyncConfig, parse_async_config
 from wisp.api.defaults import FUNCTION_DEFAULTS as DEFAULTS
 from wisp.api.names import function_key
 from wisp.api.quantities import (
@@ -142,6 +143,7 @@ class FunctionSpec:
     scale: ScaleSpec = field(default_factory=ScaleSpec)
     stack_traces: bool = DEFAULTS.stack_traces
     access: AccessSpec = field(default_factory=AccessSpec)
+    async_config: AsyncConfig = field(default_factory=AsyncConfig)  # spec.async
 
     def code_files(self) -> dict[str, str]:
         """The files wisp stores for inline or files code (empty for configMapRef and image)."""
@@ -289,6 +291,7 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
         scale=_parse_scale(spec.get("scale") or {}),
         stack_traces=stack_traces,
         access=_parse_access(spec.get("access")),
+        async_config=parse_async_config(spec.get("async")),
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from wisp.api.asyncspec import MAX_EVENT_AGE, MIN_EVENT_AGE, Destination, parse_destination
 from wisp.api.function import NAME_RE, SpecError, _duration_in, _int_in, _require, _typed
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -48,6 +49,11 @@ class QueueTrigger:
     backoff_max: float = 300.0
     backoff_multiplier: float = 2.0
     dead_letter: str = ""
+    # Lambda's event source mapping controls: messages older than this are dropped (to the
+    # dead-letter stream and ``on_failure``), never run late; ``on_failure`` gets a record of
+    # every message that is given up on.
+    max_event_age: float | None = None
+    on_failure: Destination | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +193,8 @@ def _parse_queue(queue: Any, namespace: str, trigger: str) -> QueueTrigger:
     multiplier = backoff.get("multiplier", 2)
     _typed(multiplier, (int, float), "spec.queue.backoff.multiplier", "a number")
     max_in_flight = queue.get("maxInFlight")
+    age = queue.get("maxEventAge")
+    failure = queue.get("onFailure")
     return QueueTrigger(
         stream=stream,
         group=str(queue.get("group") or f"wisp.{namespace}.{trigger}"),
@@ -199,6 +207,12 @@ def _parse_queue(queue: Any, namespace: str, trigger: str) -> QueueTrigger:
         backoff_max=maximum,
         backoff_multiplier=float(multiplier),
         dead_letter=str(queue.get("deadLetter") or f"{stream}.dead"),
+        max_event_age=(
+            None
+            if age is None
+            else _duration_in(age, "spec.queue.maxEventAge", MIN_EVENT_AGE, MAX_EVENT_AGE, "60s", "6h")
+        ),
+        on_failure=None if failure is None else parse_destination(failure, "spec.queue.onFailure"),
     )
 
 
