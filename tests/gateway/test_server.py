@@ -77,3 +77,21 @@ async def test_requests_the_parser_refuses_get_json_400(port: int, request_bytes
     writer.close()
     assert (answer.status, answer.headers["content-type"]) == (400, "application/json; charset=utf-8")
     assert answer.json() == {"errorType": "BadRequest", "errorMessage": "the request is not valid HTTP/1.1"}
+
+
+async def test_the_rest_of_an_unread_body_is_not_taken_for_a_slow_head(port: int) -> None:
+    # A refused request (404) whose body keeps arriving after the answer: those bytes are the
+    # body's, not a head's, so no 408 follows; the connection then serves the next request.
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /nowhere HTTP/1.1\r\nHost: gw\r\nContent-Length: 6\r\n\r\nab")
+    await writer.drain()
+    assert (await read_answer(reader)).status == 404
+    await asyncio.sleep(HEAD_TIMEOUT / 2)
+    writer.write(b"cd")
+    await writer.drain()
+    await asyncio.sleep(HEAD_TIMEOUT * 2)
+    writer.write(b"ef" + b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n")
+    await writer.drain()
+    answer = await read_answer(reader)
+    assert answer.status == 200
+    writer.close()

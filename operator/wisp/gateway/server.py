@@ -20,7 +20,7 @@ import asyncio
 import json
 from typing import Any
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 from aiohttp.web_protocol import RequestHandler
 
 # Idle keep-alive connections are closed after this long (aiohttp's former default; longer
@@ -52,12 +52,20 @@ class HeadTimeoutProtocol(RequestHandler):
         self.head_timeout = head_timeout
         self._awaiting_head = True
         self._head_timer: asyncio.TimerHandle | None = None
+        # The body of an answered request that was not read (a refusal): the bytes still
+        # arriving for it are not a head, until it ends.
+        self._unread_body: StreamReader | None = None
 
     def data_received(self, data: bytes) -> None:
         heads = self._request_count
         super().data_received(data)
+        unread = self._unread_body
+        if unread is not None and unread.is_eof():
+            self._unread_body = None
+            self._awaiting_head = True
         if self._request_count != heads:  # the parser completed a head
             self._awaiting_head = False
+            self._unread_body = None
             self._cancel_head_timer()
         elif data and self._awaiting_head and self._head_timer is None:
             self._head_timer = asyncio.get_running_loop().call_later(self.head_timeout, self._head_too_slow)
@@ -66,7 +74,10 @@ class HeadTimeoutProtocol(RequestHandler):
         self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
     ) -> tuple[web.StreamResponse, bool]:
         result = await super().finish_response(request, resp, start_time)
-        self._awaiting_head = True  # the next bytes start the next head
+        if request.content.is_eof():
+            self._awaiting_head = True  # the next bytes start the next head
+        else:
+            self._unread_body = request.content
         return result
 
     def connection_lost(self, exc: BaseException | None) -> None:
