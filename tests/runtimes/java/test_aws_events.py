@@ -173,6 +173,30 @@ KINESIS_EVENT: dict[str, Any] = {
 }
 
 
+# From Lambda's "Using Lambda with DynamoDB" example event.
+DYNAMODB_STREAM = "arn:aws:dynamodb:us-west-2:123456789012:table/Example/stream/2015-06-27T00:48:05.899"
+DYNAMODB_EVENT: dict[str, Any] = {
+    "Records": [
+        {
+            "eventID": "1",
+            "eventVersion": "1.0",
+            "dynamodb": {
+                "Keys": {"Id": {"N": "101"}},
+                "NewImage": {"Message": {"S": "New item!"}, "Id": {"N": "101"}, "Gone": {"NULL": True}},
+                "ApproximateCreationDateTime": 1428537600,
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+                "SequenceNumber": "111",
+                "SizeBytes": 26,
+            },
+            "awsRegion": "us-west-2",
+            "eventName": "INSERT",
+            "eventSourceARN": DYNAMODB_STREAM,
+            "eventSource": "aws:dynamodb",
+        }
+    ]
+}
+
+
 @pytest.fixture(scope="module")
 def events_jar(aws_handlers: Callable[[str], Path]) -> Path:
     return aws_handlers("events")
@@ -276,6 +300,24 @@ def test_the_kinesis_sample_decodes_its_data(start_java: StartJava, events_jar: 
     assert reply.json() == (
         "Hello, this is a test. @1545084650987 arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream"
     )
+
+
+def test_the_dynamodb_sample_reads_its_typed_attributes(start_java: StartJava, events_jar: Path) -> None:
+    runtime = start_java("example.HandlerDynamoDB", jar=events_jar)
+
+    reply = runtime.invoke(DYNAMODB_EVENT)
+
+    assert reply.status == 200, reply.body
+    assert reply.json() == f"INSERT 101 New item! null=true 1428537600000 {DYNAMODB_STREAM}"
+
+
+def test_a_functions_own_subclass_of_an_events_class(start_java: StartJava, events_jar: Path) -> None:
+    runtime = start_java("example.HandlerOwnEvent", jar=events_jar)
+
+    reply = runtime.invoke({**SQS_EVENT, "tenant": "acme"})
+
+    assert reply.status == 200, reply.body
+    assert reply.json() == "acme: Test message."
 
 
 def test_an_event_that_does_not_fit_the_events_class_is_a_400(

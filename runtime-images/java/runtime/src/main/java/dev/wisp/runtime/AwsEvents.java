@@ -83,11 +83,21 @@ final class AwsEvents implements TypeAdapterFactory {
         if (ByteBuffer.class.isAssignableFrom(raw)) {
             return (TypeAdapter<T>) BASE64.nullSafe();
         }
-        if (!name.startsWith(EVENTS_PACKAGE) || raw.isEnum() || raw.isInterface() || raw.isArray()
-                || Modifier.isAbstract(raw.getModifiers())) {
+        if (raw.isEnum() || raw.isInterface() || raw.isArray() || raw.isPrimitive()
+                || Modifier.isAbstract(raw.getModifiers()) || !isEventsClass(raw)) {
             return null;
         }
         return new EventAdapter<>(gson, type);
+    }
+
+    /** An events class, or a class of the function's own that extends one. */
+    private static boolean isEventsClass(Class<?> cls) {
+        for (Class<?> c = cls; c != null && c != Object.class; c = c.getSuperclass()) {
+            if (c.getName().startsWith(EVENTS_PACKAGE)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Lower case, letters and digits only: {@code detail-type}, {@code DetailType} → {@code detailtype}. */
@@ -134,10 +144,17 @@ final class AwsEvents implements TypeAdapterFactory {
                     Binding binding = new Binding(field, jsonName(c, field, pascal), adapter(gson, field));
                     bindings.add(binding);
                     byKey.putIfAbsent(normalise(field.getName()), binding);
-                    if (field.getName().startsWith("is") && field.getName().length() > 2) {
-                        // Lombok's boolean isX: Jackson knows it as "x".
-                        byKey.putIfAbsent(normalise(field.getName().substring(2)), binding);
-                    }
+                }
+            }
+            // Second names, where no field has them: Lombok's boolean isX is "x" to Jackson;
+            // DynamoDB's nULLValue is "NULL" in JSON.
+            for (Binding binding : bindings) {
+                String name = binding.field().getName();
+                if (name.startsWith("is") && name.length() > 2) {
+                    byKey.putIfAbsent(normalise(name.substring(2)), binding);
+                }
+                if (name.endsWith("Value") && name.length() > 5) {
+                    byKey.putIfAbsent(normalise(name.substring(0, name.length() - 5)), binding);
                 }
             }
         }
