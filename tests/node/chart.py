@@ -4,10 +4,12 @@ enforces the ``restricted`` Pod Security Standard, Functions in another such nam
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,10 +90,45 @@ class Wisp:
         self.kubectl("delete", "namespace", SYSTEM, "--timeout=120s", timeout=130)
         return left
 
+    def upgrade(self, **values: str) -> None:
+        sets = [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
+        subprocess.run(
+            [*self.helm, "upgrade", RELEASE, str(ROOT / "deploy" / "helm" / "wisp"), "--reuse-values", *sets],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    @contextlib.contextmanager
+    def port_forward(self) -> Iterator[str]:
+        """``kubectl port-forward svc/wisp-gateway``: the gateway as the README reaches it."""
+        argv = [self.kubectl.binary, f"--kubeconfig={self.kubectl.kubeconfig}", f"--namespace={SYSTEM}"]
+        proc = subprocess.Popen(
+            [*argv, "port-forward", "svc/wisp-gateway", ":8080"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()  # "Forwarding from 127.0.0.1:PORT -> 8080"
+            port = line.split("127.0.0.1:", 1)[1].split()[0] if "127.0.0.1:" in line else ""
+            assert port, f"kubectl port-forward said: {line!r}"
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
+
     def call(self, function: str, payload: Any, timeout: float = 90) -> tuple[int, Any]:
+        return self.request(f"{self.gateway}/function/{function}", payload, timeout)
+
+    def request(self, url: str, payload: Any = None, timeout: float = 90) -> tuple[int, Any]:
+        """GET ``url``, or POST ``payload`` as JSON to it; the status and the decoded body."""
         request = urllib.request.Request(
-            f"{self.gateway}/function/{function}",
-            data=json.dumps(payload).encode(),
+            url,
+            data=None if payload is None else json.dumps(payload).encode(),
             headers={"Content-Type": "application/json"},
         )
         try:

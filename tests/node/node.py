@@ -219,6 +219,13 @@ def teardown_state(state: Path, bin_dir: Path | None = None) -> None:
         Path("/run/containerd").rmdir()  # the mount point of the namespace's private tmpfs
     for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
         stop(f"cp-{name}")
+    # What a killed run's clients left running against the node (kubectl wait, port-forward):
+    # only processes naming this state directory on their command line.
+    for proc_dir in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(proc_dir.name)
+            if pid != os.getpid() and str(state).encode() in (proc_dir / "cmdline").read_bytes():
+                _stop_pid(pid, grace=2)
     shutil.rmtree(state, ignore_errors=True)
 
 
