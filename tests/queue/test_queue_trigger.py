@@ -45,7 +45,11 @@ async def test_messages_in_both_layouts_arrive_as_events_and_malformed_ones_are_
     assert events[with_attributes.decode()]["data"] == [3]
     assert events[with_attributes.decode()]["attributes"] == {"type": "created"}
 
-    dead = await eventually(lambda: redis_client.xrange("orders.dead"))
+    async def both_dead() -> list[tuple[bytes, dict[bytes, bytes]]] | None:
+        entries = await redis_client.xrange("orders.dead")
+        return entries if len(entries) == 2 else None
+
+    dead = await eventually(both_dead)
     reasons = {entry[b"wisp.id"]: entry[b"wisp.reason"] for _, entry in dead}
     assert reasons == {not_json: b"malformed", too_big: b"too_large"}
     [(_, malformed)] = [e for e in dead if e[1][b"wisp.id"] == not_json]

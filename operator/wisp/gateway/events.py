@@ -35,6 +35,7 @@ from wisp.queue import (
     RouteSettings,
     add_routes,
 )
+from wisp.queue.admin import add_admin_routes
 
 # A held call that gave up (too many held, or no replica in time) is not the function failing:
 # the queue re-delivers it later without counting an attempt.
@@ -147,6 +148,7 @@ def queue_extension(settings: EventSettings) -> Extension:
             lookup,
             RouteSettings(settings.default_namespace, settings.max_body_bytes),
         )
+        add_admin_routes(app, manager.dead_letters, settings.default_namespace)  # /system/: admin token
         app[QUEUE] = manager
         app.cleanup_ctx.append(lifetime)
 

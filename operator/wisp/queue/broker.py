@@ -51,6 +51,7 @@ class Delivery:
     attempt: int
     first_enqueued_ms: int
     last_error: str | None = None
+    redrives: int = 0  # times an operator moved it back from the dead-letter stream
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,24 @@ class RecordUpdate:
     fields: Mapping[str, str]
     retention: float
     callback: Mapping[str, bytes] | None = None
+
+
+@dataclass(frozen=True)
+class Append:
+    """A message appended to ``stream`` in the same atomic step as a delivery's settlement (an
+    outcome's destination), with the invocation record it starts, if it is an async invocation."""
+
+    stream: str
+    fields: Mapping[str, bytes]
+    record: RecordUpdate | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One entry of a dead-letter stream: its id there, and its fields as stored."""
+
+    entry_id: str
+    fields: Mapping[str, bytes]
 
 
 @dataclass(frozen=True)
@@ -98,9 +117,12 @@ class Subscription(Protocol):
     async def renew(self, deliveries: Sequence[Delivery]) -> None:
         """Keep deliveries this consumer still works on from being reclaimed."""
 
-    # Settling a delivery: each of these also applies ``record`` in the same atomic step.
+    # Settling a delivery: each of these also applies ``record`` (and ack and dead_letter the
+    # ``appends``: outcome destinations) in the same atomic step.
 
-    async def ack(self, delivery: Delivery, *, record: RecordUpdate | None = None) -> None: ...
+    async def ack(
+        self, delivery: Delivery, *, record: RecordUpdate | None = None, appends: Sequence[Append] = ()
+    ) -> None: ...
 
     async def retry(
         self,
@@ -121,6 +143,7 @@ class Subscription(Protocol):
         reason: str,
         error: str | None,
         record: RecordUpdate | None = None,
+        appends: Sequence[Append] = (),
     ) -> None:
         """Acknowledge and append to the dead-letter stream with the reason and last error."""
 
@@ -161,10 +184,36 @@ class Broker(Protocol):
     async def ensure_group(self, stream: str, group: str) -> None:
         """Create the stream's consumer group if missing, so that nothing published is missed."""
 
+    async def publish_idempotent(
+        self,
+        key: str,
+        ttl: float,
+        stream: str,
+        message: Mapping[str, bytes],
+        *,
+        record_id: str,
+        record: Mapping[str, str],
+        retention: float,
+    ) -> str:
+        """``publish`` unless ``key`` was published in the last ``ttl`` seconds; returns the
+        ``record_id`` of whichever publish holds ``key`` (this one, or the first)."""
+
     async def record(self, record_id: str) -> dict[str, str] | None: ...
 
     async def update_record(self, record_id: str, fields: Mapping[str, str], retention: float) -> None: ...
 
     def subscription(self, spec: SubscriptionSpec) -> Subscription: ...
+
+    # Dead letters, for operators (``wisp dlq``): read, redrive, purge.
+
+    async def dead_letters(self, stream: str, *, after: str = "-", count: int = 100) -> list[DeadLetter]:
+        """Entries of the dead-letter ``stream`` after id ``after`` (exclusive; ``-``: from the start)."""
+
+    async def redrive(self, dead_letter_stream: str, entry_ids: Sequence[str], *, now: float) -> int:
+        """Move each entry back to the subscription that gave up on it (its private retry stream,
+        so only that group sees it again), keeping its original id and counting the redrive, and
+        delete it from the dead-letter stream, atomically per entry; returns how many moved."""
+
+    async def purge(self, dead_letter_stream: str, entry_ids: Sequence[str]) -> int: ...
 
     async def close(self) -> None: ...

@@ -16,15 +16,18 @@ import asyncio
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from wisp.queue import metrics
-from wisp.queue.broker import Backlog, BrokerUnavailable, Delivery, RecordUpdate, Subscription
+from wisp.queue.broker import Append, Backlog, BrokerUnavailable, Delivery, RecordUpdate, Subscription
+from wisp.queue.destinations import OutcomeRouting, destination_record, outcome_condition, to_append
 from wisp.queue.events import Rejection, Request
+from wisp.queue.invocations import new_record, now_ms, rfc3339_ms
 from wisp.queue.invoker import InvocationResult, Invoker
-from wisp.queue.policy import CallOutcome, Decision, Outcome, RetryPolicy, decide
+from wisp.queue.policy import CallOutcome, DeadLetterReason, Decision, Outcome, RetryPolicy, decide
 from wisp.queue.settings import DeliverySettings
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,10 @@ class ConsumerConfig:
     batch_size: int
     retry: RetryPolicy
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    # Events older than this (seconds since first accepted) are dropped, never run late.
+    max_event_age: float | None = None
+    # Where outcomes go (spec.async.onSuccess/onFailure, a Trigger's onFailure).
+    routing: OutcomeRouting | None = None
 
 
 async def cancel_and_wait(task: asyncio.Task[None]) -> None:
@@ -219,11 +226,21 @@ class Consumer:
 
     async def _deliver_now(self, delivery: Delivery) -> None:
         now = self._clock()
-        self._event_age.observe(max(0.0, now - delivery.first_enqueued_ms / 1000))
+        age = max(0.0, now - delivery.first_enqueued_ms / 1000)
+        self._event_age.observe(age)
         request = self._kind.request(delivery)
         if isinstance(request, Rejection):
             decision = Decision(Outcome.DEAD_LETTERED, reason=request.reason)
             await self._settle(delivery, decision, request.detail)
+            return
+        stopped = self._stop_reason(request, age)
+        if stopped is not None:
+            reason, detail = stopped
+            decision = Decision(Outcome.DEAD_LETTERED, reason=reason)
+            dropped = InvocationResult(status=0, error=detail)
+            record = self._kind.record(request, delivery, dropped, decision)
+            appends = self._outcomes(request, delivery, None, decision, detail)
+            await self._settle(delivery, decision, detail, record, appends)
             return
         try:
             target = request.target or self.config.function_key
@@ -235,7 +252,71 @@ class Consumer:
         decision = decide(call, delivery.attempt, self.config.retry, random.random())
         record = self._kind.record(request, delivery, result, decision)
         error = None if result.succeeded else result.describe_error()
-        await self._settle(delivery, decision, error, record)
+        appends = self._outcomes(request, delivery, result, decision, error)
+        await self._settle(delivery, decision, error, record, appends)
+
+    def _stop_reason(self, request: Request, age: float) -> tuple[DeadLetterReason, str] | None:
+        """Why an event must not run at all: too old, or too deep in a chain of calls."""
+        limit = self.config.max_event_age
+        if limit is not None and age > limit:
+            return (
+                DeadLetterReason.EVENT_AGE_EXCEEDED,
+                f"event is {age:.0f}s old, maxEventAge is {limit:.0f}s",
+            )
+        hops = self.config.delivery.max_hops
+        if request.hops > hops:
+            metrics.RECURSION_STOPPED.labels(self.config.label).inc()
+            log.warning(
+                "%s: stopped a call %d hops deep (limit %d): a recursive loop?",
+                self.config.label,
+                request.hops,
+                hops,
+            )
+            return (
+                DeadLetterReason.RECURSION_LIMIT,
+                f"{request.hops} hops deep in a chain of calls, limit {hops}",
+            )
+        return None
+
+    def _outcomes(
+        self,
+        request: Request,
+        delivery: Delivery,
+        result: InvocationResult | None,
+        decision: Decision,
+        error: str | None,
+    ) -> tuple[Append, ...]:
+        """The destination message of a final outcome, if the routing names one."""
+        routing = self.config.routing
+        condition = outcome_condition(decision)
+        if routing is None or condition is None:
+            return ()
+        destination = routing.on_success if decision.outcome is Outcome.ACKED else routing.on_failure
+        if destination is None:
+            return ()
+        created_ms = now_ms()
+        record = destination_record(
+            function_key=self.config.function_key,
+            request=request,
+            attempts=delivery.attempt,
+            condition=condition,
+            result=result,
+            error=error,
+            timestamp=rfc3339_ms(created_ms),
+        )
+        invocation_id = str(uuid.uuid4())
+        key = f"{destination.target}.{routing.namespace}"
+        metrics.DESTINATIONS.labels(self.config.label, condition).inc()
+        return (
+            to_append(
+                destination,
+                record,
+                routing=routing,
+                hops=request.hops + 1,
+                invocation_id=invocation_id,
+                created=new_record(invocation_id, key, None, created_ms=created_ms),
+            ),
+        )
 
     async def _settle(
         self,
@@ -243,11 +324,12 @@ class Consumer:
         decision: Decision,
         error: str | None,
         record: RecordUpdate | None = None,
+        appends: tuple[Append, ...] = (),
     ) -> None:
         backoff = self._backoff()
         while True:
             try:
-                await self._apply(delivery, decision, error, record)
+                await self._apply(delivery, decision, error, record, appends)
                 self._works("settle")
                 break
             except BrokerUnavailable as exc:
@@ -270,13 +352,14 @@ class Consumer:
         decision: Decision,
         error: str | None,
         record: RecordUpdate | None,
+        appends: tuple[Append, ...] = (),
     ) -> None:
         sub = self.subscription
         if decision.outcome is Outcome.ACKED:
-            await sub.ack(delivery, record=record)
+            await sub.ack(delivery, record=record, appends=appends)
         elif decision.outcome is Outcome.DEAD_LETTERED:
             reason = decision.reason.value if decision.reason else "unknown"
-            await sub.dead_letter(delivery, reason=reason, error=error, record=record)
+            await sub.dead_letter(delivery, reason=reason, error=error, record=record, appends=appends)
         else:
             delay = (
                 decision.delay if decision.outcome is Outcome.RETRIED else self.config.delivery.defer_delay

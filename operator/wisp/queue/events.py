@@ -9,6 +9,7 @@ call to the runtime, or into a ``Rejection`` that goes to the dead-letter stream
 
 from __future__ import annotations
 
+import base64
 import enum
 import json
 from collections.abc import Mapping
@@ -22,6 +23,14 @@ from wisp.queue.policy import DeadLetterReason
 JSON_HEADERS = {"Content-Type": "application/json", contract.EVENT_HEADER: "json"}
 ATTEMPT_HEADER = "X-Wisp-Attempt"
 INVOCATION_HEADER = "X-Wisp-Invocation-Id"
+# The recursion guard's hop count: how many calls wisp made in this event's chain, this one
+# included (1: an event from outside). A function that calls wisp passes it on; wisp adds one.
+HOPS_HEADER = "X-Wisp-Hops"
+HOPS_FIELD = "wisp.hops"  # the same count on a queue message wisp wrote (a stream destination)
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Lambda's client context (base64 JSON), which every runtime shows as ``context.client_context``:
+# its ``custom`` map carries the idempotency key and the hop count of an async delivery.
+CLIENT_CONTEXT_HEADER = "X-Wisp-Client-Context"
 
 
 class MessageKind(enum.Enum):
@@ -37,6 +46,10 @@ class Request:
     callback_url: str | None = None
     # What the consumer's invoker is called with instead of the function key (callbacks: the URL).
     target: str | None = None
+    hops: int = 1
+    # For outcome destinations: the event as the function received it, and its id.
+    payload: bytes = b""
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,13 +108,25 @@ def queue_request(delivery: Delivery, max_bytes: int) -> Request | Rejection:
     if isinstance(decoded, Rejection):
         return decoded
     data, attributes = decoded
+    hops = parse_hops(attributes.get(HOPS_FIELD))
     event = queue_event(delivery.origin_stream, delivery.origin_id, data, delivery.attempt, attributes)
+    request_id = f"{delivery.origin_stream}/{delivery.origin_id}"
     headers = {
         **JSON_HEADERS,
-        contract.REQUEST_ID_HEADER: f"{delivery.origin_stream}/{delivery.origin_id}",
+        contract.REQUEST_ID_HEADER: request_id,
         ATTEMPT_HEADER: str(delivery.attempt),
+        HOPS_HEADER: str(hops),
     }
-    return Request(json.dumps(event).encode(), headers)
+    body = json.dumps(event).encode()
+    return Request(body, headers, hops=hops, payload=body, request_id=request_id)
+
+
+def parse_hops(value: str | bytes | None) -> int:
+    """A hop count as written by wisp (1 when absent or unreadable: the chain starts here)."""
+    try:
+        return max(1, int(value)) if value is not None else 1
+    except ValueError:
+        return 1
 
 
 @dataclass(frozen=True)
@@ -114,6 +139,7 @@ class AsyncMessage:
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     callback_url: str | None = None
+    hops: int = 1
 
     def fields(self) -> dict[str, bytes]:
         out = {
@@ -122,6 +148,7 @@ class AsyncMessage:
             "function": self.function_key.encode(),
             "headers": json.dumps(dict(self.headers)).encode(),
             "body": self.body,
+            "hops": str(self.hops).encode(),
         }
         if self.callback_url:
             out["callback"] = self.callback_url.encode()
@@ -141,6 +168,7 @@ class AsyncMessage:
             body=fields.get("body", b""),
             headers={str(k): str(v) for k, v in headers.items()},
             callback_url=callback.decode() if callback else None,
+            hops=parse_hops(fields.get("hops")),
         )
 
 
@@ -154,6 +182,18 @@ def schedule_event_body(trigger: str, tick_id: str, time_rfc3339: str, payload: 
         "data": payload,
     }
     return json.dumps(event).encode()
+
+
+def async_context(message: AsyncMessage) -> dict[str, str]:
+    """``context.client_context.custom`` of an async delivery: ``idempotencyKey`` when the
+    producer sent one, ``hops`` when the call is part of a chain (pass it on as X-Wisp-Hops)."""
+    custom: dict[str, str] = {}
+    key = next((v for k, v in message.headers.items() if k.lower() == IDEMPOTENCY_HEADER.lower()), None)
+    if key:
+        custom["idempotencyKey"] = key
+    if message.hops > 1:
+        custom["hops"] = str(message.hops)
+    return custom
 
 
 def async_request(delivery: Delivery) -> Request | Rejection:
@@ -170,4 +210,17 @@ def async_request(delivery: Delivery) -> Request | Rejection:
         headers.update(JSON_HEADERS)
     headers[contract.REQUEST_ID_HEADER] = message.invocation_id
     headers[ATTEMPT_HEADER] = str(delivery.attempt)
-    return Request(body, headers, message.invocation_id, message.callback_url)
+    headers[HOPS_HEADER] = str(message.hops)
+    custom = async_context(message)
+    if custom:
+        payload = json.dumps({"custom": custom}).encode()
+        headers[CLIENT_CONTEXT_HEADER] = base64.b64encode(payload).decode()
+    return Request(
+        body,
+        headers,
+        message.invocation_id,
+        message.callback_url,
+        hops=message.hops,
+        payload=message.body,
+        request_id=message.invocation_id,
+    )

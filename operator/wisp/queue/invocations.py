@@ -82,9 +82,12 @@ def record_document(record: Mapping[str, str]) -> dict[str, Any]:
         "attempts": int(record.get("attempts", "0")),
         "createdAt": record.get("createdAt"),
     }
-    for key in ("completedAt", "error", "callbackUrl"):
+    for key in ("completedAt", "error", "callbackUrl", "idempotencyKey", "reason"):
         if record.get(key):
             doc[key] = record[key]
+    if record.get("redrives"):
+        doc["redrives"] = int(record["redrives"])
+        doc["redrivenAt"] = record.get("redrivenAt", "")
     if "statusCode" in record:
         doc["result"] = {
             "statusCode": int(record["statusCode"]),
@@ -126,18 +129,39 @@ class AsyncInvocations:
         body: bytes,
         headers: Mapping[str, str],
         callback_url: str | None = None,
+        *,
+        hops: int = 1,
+        idempotency_key: str | None = None,
     ) -> str:
-        """Store the invocation durably and return its id (``BrokerUnavailable`` if it cannot)."""
+        """Store the invocation durably and return its id (``BrokerUnavailable`` if it cannot).
+
+        With ``idempotency_key``, a submit for the same function and key within the idempotency
+        window stores nothing and returns the first submit's id. ``hops`` is the event's place in
+        a chain of calls (1: from outside; the recursion guard stops it past the limit)."""
         invocation_id = str(uuid.uuid4())
-        message = AsyncMessage(MessageKind.INVOKE, invocation_id, function_key, body, headers, callback_url)
-        await self.broker.publish(
+        message = AsyncMessage(
+            MessageKind.INVOKE, invocation_id, function_key, body, headers, callback_url, hops=hops
+        )
+        record = new_record(invocation_id, function_key, callback_url)
+        if idempotency_key is None:
+            await self.broker.publish(
+                names.async_stream(function_key),
+                message.fields(),
+                record_id=invocation_id,
+                record=record,
+                retention=self.settings.retention,
+            )
+            return invocation_id
+        record["idempotencyKey"] = idempotency_key
+        return await self.broker.publish_idempotent(
+            names.idempotency_key(function_key, idempotency_key),
+            self.settings.idempotency_window,
             names.async_stream(function_key),
             message.fields(),
             record_id=invocation_id,
-            record=new_record(invocation_id, function_key, callback_url),
+            record=record,
             retention=self.settings.retention,
         )
-        return invocation_id
 
     async def submit_tick(self, function_key: str, tick_id: str, event_body: bytes) -> bool:
         """Enqueue a schedule tick unless a replica already did; True if this call enqueued it."""
@@ -180,8 +204,12 @@ class AsyncEvents:
             attempts=delivery.attempt,
             created_ms=delivery.first_enqueued_ms,
         )
-        fields.update(result_fields(result, self._settings.max_result_bytes))
+        if result.status:  # 0: the function was not called (too old, past the hop limit)
+            fields.update(result_fields(result, self._settings.max_result_bytes))
         fields["error"] = "" if result.succeeded else result.describe_error()
+        fields["reason"] = decision.reason.value if decision.reason is not None else ""
+        if delivery.redrives:
+            fields["redrives"] = str(delivery.redrives)
         if decision.outcome is Outcome.RETRIED:
             return RecordUpdate(request.invocation_id, fields, self._settings.retention)
         fields["completedAt"] = rfc3339_ms(now_ms())

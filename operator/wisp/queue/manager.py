@@ -17,15 +17,18 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from wisp.api.asyncspec import Destination
 from wisp.api.function import Function
 from wisp.api.trigger import Trigger
 from wisp.queue import names
 from wisp.queue.broker import Backlog, Broker, Delivery, RecordUpdate, SubscriptionSpec
 from wisp.queue.callbacks import CallbackEvents, CallbackInvoker
 from wisp.queue.consumer import Consumer, ConsumerConfig, EventKind, cancel_and_wait
+from wisp.queue.deadletters import DeadLetters
+from wisp.queue.destinations import OutcomeRouting
 from wisp.queue.events import Rejection, Request, queue_request
 from wisp.queue.invocations import AsyncEvents, AsyncInvocations
 from wisp.queue.invoker import InvocationResult, Invoker
@@ -86,6 +89,10 @@ class QueueManager:
         self._running: dict[str, _Running] = {}
         self._stopping: set[asyncio.Task[None]] = set()
         self._scheduler_task: asyncio.Task[None] | None = None
+        self.dead_letters = DeadLetters(broker, self.settings, self._dead_letter_sources, clock=clock)
+
+    def _dead_letter_sources(self) -> tuple[dict[str, Function], dict[str, Trigger]]:
+        return self._functions, self._triggers
 
     def start_schedules(self) -> None:
         """Run the schedule loop on wall-clock time (tests call ``scheduler.fire_due`` instead)."""
@@ -133,7 +140,16 @@ class QueueManager:
                 owned=True,
                 label=label,
             )
-            wanted[label] = (spec, self._config(key, label, fn, None, 16, settings.async_retry))
+            controls = fn.spec.async_config
+            retry = settings.async_retry
+            if controls.max_retries is not None:
+                retry = replace(retry, max_retries=controls.max_retries)
+            config = replace(
+                self._config(key, label, fn, None, 16, retry),
+                max_event_age=controls.max_event_age or settings.max_event_age,
+                routing=self._routing(fn.namespace, controls.on_success, controls.on_failure),
+            )
+            wanted[label] = (spec, config)
         if self._functions:
             wanted[names.CALLBACK_LABEL] = self._callback_consumer()
         for key, trigger in self._triggers.items():
@@ -151,11 +167,20 @@ class QueueManager:
             retry = RetryPolicy(
                 queue.max_retries, queue.backoff_initial, queue.backoff_max, queue.backoff_multiplier
             )
-            wanted[key] = (
-                spec,
+            config = replace(
                 self._config(trigger.function_key, key, target, queue.max_in_flight, queue.batch_size, retry),
+                max_event_age=queue.max_event_age,
+                routing=self._routing(trigger.namespace, None, queue.on_failure),
             )
+            wanted[key] = (spec, config)
         return wanted
+
+    def _routing(
+        self, namespace: str, on_success: Destination | None, on_failure: Destination | None
+    ) -> OutcomeRouting | None:
+        if on_success is None and on_failure is None:
+            return None
+        return OutcomeRouting(namespace, on_success, on_failure, self.settings.retention)
 
     def _callback_consumer(self) -> tuple[SubscriptionSpec, ConsumerConfig]:
         settings = self.settings

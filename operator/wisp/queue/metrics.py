@@ -33,3 +33,13 @@ SCHEDULE_TICKS = Counter(
     "Schedule ticks enqueued by this replica (a tick another replica enqueued counts there)",
     ["trigger"],
 )
+DESTINATIONS = Counter(
+    "wisp_queue_destination_records_total",
+    "Outcome records sent to an onSuccess/onFailure destination, by condition",
+    ["trigger", "condition"],
+)
+RECURSION_STOPPED = Counter(
+    "wisp_queue_recursion_stopped_total",
+    "Events not run because their chain of calls went past the hop limit (a recursive loop)",
+    ["trigger"],
+)

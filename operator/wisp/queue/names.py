@@ -6,6 +6,7 @@ and in docs/events.md; the rest are wisp's private bookkeeping under the ``wisp:
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 ASYNC_GROUP = "wisp-async"
@@ -55,6 +56,13 @@ def delayed_payload_prefix(stream: str, group: str) -> str:
 
 def record_key(invocation_id: str) -> str:
     return f"wisp:invocation:{invocation_id}"
+
+
+def idempotency_key(function_key: str, key: str) -> str:
+    """Holds the first invocation id submitted with a producer's ``Idempotency-Key``; hashed, so
+    any key (long, odd bytes) makes a well-formed Redis key."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"wisp:idempotency:{function_key}:{digest}"
 
 
 def tick_id(trigger_key: str, tick: datetime) -> str:

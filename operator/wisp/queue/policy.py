@@ -28,6 +28,8 @@ class DeadLetterReason(enum.Enum):
     REJECTED = "rejected"
     MALFORMED = "malformed"
     TOO_LARGE = "too_large"
+    EVENT_AGE_EXCEEDED = "event_age_exceeded"  # older than maxEventAge: dropped, never run late
+    RECURSION_LIMIT = "recursion_limit"  # a chain of calls wisp made went past the hop limit
 
 
 @dataclass(frozen=True)

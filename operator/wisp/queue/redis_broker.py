@@ -18,7 +18,7 @@ Connection errors and timeouts surface as ``BrokerUnavailable``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -27,7 +27,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
 
 from wisp.queue import names, redis_scripts
-from wisp.queue.broker import SubscriptionSpec
+from wisp.queue.broker import DeadLetter, SubscriptionSpec
 from wisp.queue.redis_batch import CommandBatcher, LuaScript
 from wisp.queue.redis_subscription import RedisSubscription, text, unavailable_as_broker_error
 from wisp.queue.settings import RedisSettings
@@ -65,6 +65,7 @@ class RedisBroker:
         self.ack_script = LuaScript(redis_scripts.ACK)
         self._publish_script = LuaScript(redis_scripts.PUBLISH)
         self._publish_once = LuaScript(redis_scripts.PUBLISH_ONCE)
+        self._publish_idempotent = LuaScript(redis_scripts.PUBLISH_IDEMPOTENT)
 
     async def ping(self) -> None:
         async with unavailable_as_broker_error():
@@ -104,6 +105,24 @@ class RedisBroker:
             )
         return bool(reply)
 
+    async def publish_idempotent(
+        self,
+        key: str,
+        ttl: float,
+        stream: str,
+        message: Mapping[str, bytes],
+        *,
+        record_id: str,
+        record: Mapping[str, str],
+        retention: float,
+    ) -> str:
+        args = [record_id, int(ttl * 1000), *_publish_args(message, record, retention)]
+        async with unavailable_as_broker_error():
+            reply: Any = await self.batcher.script(
+                self._publish_idempotent, [key, stream, names.record_key(record_id)], args
+            )
+        return text(reply)
+
     async def ensure_group(self, stream: str, group: str) -> None:
         async with unavailable_as_broker_error():
             try:
@@ -131,10 +150,82 @@ class RedisBroker:
     def subscription(self, spec: SubscriptionSpec) -> RedisSubscription:
         return RedisSubscription(self, spec)
 
+    async def dead_letters(self, stream: str, *, after: str = "-", count: int = 100) -> list[DeadLetter]:
+        start = after if after == "-" else "(" + after
+        async with unavailable_as_broker_error():
+            entries: Any = await self.fast.xrange(stream, min=start, max="+", count=count)
+        return [DeadLetter(text(i), {field_name(k): v for k, v in f.items()}) for i, f in entries]
+
+    async def redrive(self, dead_letter_stream: str, entry_ids: Sequence[str], *, now: float) -> int:
+        moved = 0
+        for entry_id in entry_ids:
+            async with unavailable_as_broker_error():
+                found: Any = await self.fast.xrange(dead_letter_stream, min=entry_id, max=entry_id)
+                if not found:
+                    continue
+                fields = {field_name(k): v for k, v in found[0][1].items()}
+                origin = text(fields.get("wisp.stream", b""))
+                group = text(fields.get("wisp.group", b""))
+                if not origin or not group:
+                    continue  # not an entry wisp dead-lettered: nowhere to send it back
+                retry = names.retry_stream(origin, group)
+                await self.ensure_group(retry, group)
+                pipe = self.fast.pipeline(transaction=True)
+                pipe.xadd(retry, redrive_entry(fields, now))  # type: ignore[arg-type]
+                pipe.xdel(dead_letter_stream, entry_id)
+                await pipe.execute()
+            moved += 1
+        return moved
+
+    async def purge(self, dead_letter_stream: str, entry_ids: Sequence[str]) -> int:
+        if not entry_ids:
+            return 0
+        async with unavailable_as_broker_error():
+            deleted: Any = await self.fast.xdel(dead_letter_stream, *entry_ids)
+        return int(deleted)
+
     async def close(self) -> None:
         await self.batcher.close()
         await self.fast.aclose()
         await self.blocking.aclose()
+
+
+# What ``dead_letter`` adds to the producer's fields; everything else is the message as it was.
+DEAD_LETTER_FIELDS = frozenset(
+    {
+        "wisp.reason",
+        "wisp.error",
+        "wisp.attempts",
+        "wisp.stream",
+        "wisp.id",
+        "wisp.subscription",
+        "wisp.group",
+        "wisp.failed-at",
+        "wisp.redrives",
+    }
+)
+
+
+def field_name(value: Any) -> str:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
+
+
+def redrive_entry(fields: Mapping[str, bytes], now: float) -> dict[bytes, bytes | str]:
+    """A retry-stream entry (``redis_subscription`` layout) for a dead letter: attempt 1 again,
+    its original stream and id, its age counted from the redrive, one more redrive."""
+    redrives = int(text(fields.get("wisp.redrives", b"0")) or "0") + 1
+    entry: dict[bytes, bytes | str] = {
+        b"m:attempt": "1",
+        b"m:origin-stream": fields["wisp.stream"],
+        b"m:origin-id": fields.get("wisp.id", b""),
+        b"m:first-ms": str(int(now * 1000)),
+        b"m:error": "",
+        b"m:redrives": str(redrives),
+    }
+    for name, value in fields.items():
+        if name not in DEAD_LETTER_FIELDS:
+            entry[b"f:" + name.encode("utf-8", "surrogateescape")] = value
+    return entry
 
 
 def _any(mapping: Mapping[str, Any]) -> dict[Any, Any]:

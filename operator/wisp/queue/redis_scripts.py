@@ -8,6 +8,8 @@
   over are left alone.
 * ``PUBLISH_ONCE``: ``SET tick NX`` and XADD in one step: a schedule tick is enqueued once across
   replicas, and never marked done without being enqueued.
+* ``PUBLISH_IDEMPOTENT``: like ``PUBLISH_ONCE`` keyed by a producer's idempotency key, but the
+  key holds the first invocation's id, which a repeated submit gets back instead of a new one.
 * ``PUBLISH``: accept an async invocation: XADD the entry and write its record (HSET + PEXPIRE)
   in one command, so the 202 costs one round trip and one reply to parse.
 * ``ACK``: settle a delivery that succeeded: write the record update (HSET + PEXPIRE), XACK, and
@@ -62,6 +64,25 @@ if #record > 0 then
   redis.call('PEXPIRE', KEYS[3], ARGV[2])
 end
 return id
+"""
+
+PUBLISH_IDEMPOTENT = """
+local first = redis.call('GET', KEYS[1])
+if first then
+  return first
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local n = tonumber(ARGV[4])
+local message = {}
+for i = 5, 4 + 2 * n do message[#message + 1] = ARGV[i] end
+redis.call('XADD', KEYS[2], '*', unpack(message))
+local record = {}
+for i = 5 + 2 * n, #ARGV do record[#record + 1] = ARGV[i] end
+if #record > 0 then
+  redis.call('HSET', KEYS[3], unpack(record))
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
+end
+return ARGV[1]
 """
 
 PUBLISH = """

@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from wisp.queue import names
 from wisp.queue.broker import (
+    Append,
     Backlog,
     BrokerUnavailable,
     Delivery,
@@ -78,6 +79,14 @@ def _field_name(value: Any) -> str:
 
 def _field_bytes(name: str) -> bytes:
     return name.encode("utf-8", "surrogateescape")
+
+
+def _write_record(pipe: Any, record: RecordUpdate) -> None:
+    if record.callback is not None:
+        pipe.xadd(names.CALLBACK_STREAM, dict(record.callback))
+    key = names.record_key(record.record_id)
+    pipe.hset(key, mapping=dict(record.fields))
+    pipe.pexpire(key, int(record.retention * 1000))
 
 
 def _id_ms(entry_id: str) -> int:
@@ -181,17 +190,20 @@ class RedisSubscription:
             attempt=int(meta.get("attempt", "1")) + times_delivered - 1,
             first_enqueued_ms=int(meta.get("first-ms", _id_ms(entry_id))),
             last_error=error or None,
+            redrives=int(meta.get("redrives", "0")),
         )
 
-    def _settle(self, pipe: Any, delivery: Delivery, record: RecordUpdate | None) -> None:
+    def _settle(
+        self, pipe: Any, delivery: Delivery, record: RecordUpdate | None, appends: Sequence[Append] = ()
+    ) -> None:
         """Queue the acknowledgement of ``delivery`` (and deletion where wisp owns the stream),
-        with the record update and callback that go with it."""
+        with the record update, callback and destination messages that go with it."""
         if record is not None:
-            if record.callback is not None:
-                pipe.xadd(names.CALLBACK_STREAM, dict(record.callback))
-            key = names.record_key(record.record_id)
-            pipe.hset(key, mapping=dict(record.fields))
-            pipe.pexpire(key, int(record.retention * 1000))
+            _write_record(pipe, record)
+        for append in appends:
+            pipe.xadd(append.stream, dict(append.fields))
+            if append.record is not None:
+                _write_record(pipe, append.record)
         pipe.xack(delivery.stream, self.spec.group, delivery.entry_id)
         if self.spec.owned or delivery.stream == self._retry_stream:
             pipe.xdel(delivery.stream, delivery.entry_id)
@@ -206,12 +218,14 @@ class RedisSubscription:
                     keys=[stream], args=[self.spec.group, self.spec.consumer, *ids]
                 )
 
-    async def ack(self, delivery: Delivery, *, record: RecordUpdate | None = None) -> None:
-        if record is not None and record.callback is not None:
-            # Not the hot path (the ACK script): one MULTI with the callback's XADD.
+    async def ack(
+        self, delivery: Delivery, *, record: RecordUpdate | None = None, appends: Sequence[Append] = ()
+    ) -> None:
+        if appends or (record is not None and record.callback is not None):
+            # Not the hot path (the ACK script): one MULTI with the callback's or destinations' XADD.
             async with unavailable_as_broker_error():
                 pipe = self._broker.fast.pipeline(transaction=True)
-                self._settle(pipe, delivery, record)
+                self._settle(pipe, delivery, record, appends)
                 await pipe.execute()
             return
         delete = self.spec.owned or delivery.stream == self._retry_stream
@@ -244,6 +258,7 @@ class RedisSubscription:
             b"m:origin-id": delivery.origin_id,
             b"m:first-ms": str(delivery.first_enqueued_ms),
             b"m:error": error or "",
+            b"m:redrives": str(delivery.redrives),
         }
         for name, value in delivery.fields.items():
             entry[b"f:" + _field_bytes(name)] = value
@@ -261,6 +276,7 @@ class RedisSubscription:
         reason: str,
         error: str | None,
         record: RecordUpdate | None = None,
+        appends: Sequence[Append] = (),
     ) -> None:
         entry: dict[bytes, bytes | str] = {_field_bytes(k): v for k, v in delivery.fields.items()}
         entry.update(
@@ -271,13 +287,15 @@ class RedisSubscription:
                 b"wisp.stream": delivery.origin_stream,
                 b"wisp.id": delivery.origin_id,
                 b"wisp.subscription": self.spec.label or self.spec.group,
+                b"wisp.group": self.spec.group,
                 b"wisp.failed-at": str(int(time.time() * 1000)),
+                b"wisp.redrives": str(delivery.redrives),
             }
         )
         async with unavailable_as_broker_error():
             pipe = self._broker.fast.pipeline(transaction=True)
             pipe.xadd(self.spec.dead_letter, entry)  # type: ignore[arg-type]
-            self._settle(pipe, delivery, record)
+            self._settle(pipe, delivery, record, appends)
             await pipe.execute()
 
     async def promote_due(self, now: float, limit: int = 100) -> int:

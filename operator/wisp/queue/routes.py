@@ -2,8 +2,11 @@
 
 * ``POST /async-function/{name}`` (or ``{name}.{namespace}``): 202 with the invocation id in
   ``X-Wisp-Invocation-Id`` and the body, answered only after the broker stored the event.
-  ``X-Callback-Url`` (http or https) receives the final record. Unknown function: 404; broker
-  down: 503 at once; body over the event limit: 413.
+  ``X-Callback-Url`` (http or https) receives the final record. ``Idempotency-Key``: a repeated
+  submit with the same key (within the idempotency window) answers the first submit's id and
+  runs nothing again; the function sees the header. ``X-Wisp-Hops`` (a function passing on its
+  own) places the call one hop further in its chain, for the recursion guard. Unknown function:
+  404; broker down: 503 at once; body over the event limit: 413.
 * ``GET /invocations/{id}``: the invocation's record while it is retained.
 
 The gateway applies its access checks (tokens, rate limits) to these paths as to ``/function``.
@@ -21,11 +24,12 @@ from wisp.api.function import Function
 from wisp.queue import names
 from wisp.queue.broker import BrokerUnavailable
 from wisp.queue.callbacks import callback_policy_from_env
-from wisp.queue.events import INVOCATION_HEADER
+from wisp.queue.events import HOPS_HEADER, IDEMPOTENCY_HEADER, INVOCATION_HEADER, parse_hops
 from wisp.queue.invocations import AsyncInvocations
 from wisp.security.ssrf import CallbackRefused, check_callback_url
 
 CALLBACK_HEADER = "X-Callback-Url"
+MAX_IDEMPOTENCY_KEY = 256
 FunctionLookup = Callable[[str, str], Function | Awaitable[Function | None] | None]
 
 # Never stored in the broker (credentials) or meaningless to replay (hop-by-hop, framing).
@@ -108,12 +112,23 @@ def add_routes(
                 check_callback_url(callback, policy)
             except CallbackRefused as exc:
                 return _error(400, "CallbackRefused", f"{CALLBACK_HEADER}: {exc}")
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+            return _error(
+                400,
+                "InvalidIdempotencyKey",
+                f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
+            )
+        caller_hops = request.headers.get(HOPS_HEADER)
+        hops = parse_hops(caller_hops) + 1 if caller_hops is not None else 1
         try:
             invocation_id = await invocations.submit(
                 names.function_key(name, namespace),
                 body,
                 forwarded_headers(request.headers),
                 callback,
+                hops=hops,
+                idempotency_key=key,
             )
         except BrokerUnavailable as exc:
             return _error(

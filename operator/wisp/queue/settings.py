@@ -67,6 +67,14 @@ class DeliverySettings:
     # Ticks older than this when noticed (a replica was down) are skipped, not fired late.
     misfire_grace: float = 60.0
     async_retry: RetryPolicy = field(default_factory=lambda: ASYNC_RETRY)
+    # Async events older than this are dropped to the failure destination (Lambda: 6 h); a
+    # Function's spec.async.maxEventAge overrides it.
+    max_event_age: float = 6 * 3600.0
+    # The recursion guard: an event more than this many calls deep in a chain wisp made
+    # (destinations, async calls passing X-Wisp-Hops, stream destinations) is stopped.
+    max_hops: int = 16
+    # An Idempotency-Key on /async-function/ returns the first submit's id for this long.
+    idempotency_window: float = 3600.0
     # Stored result bodies are cut at this size (the callback gets the same record).
     max_result_bytes: int = 1024 * 1024
     # Callbacks have their own consumer: at most ``callback_concurrency`` POSTs in flight per

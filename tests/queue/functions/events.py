@@ -52,3 +52,15 @@ def gated(event, context):
         time.sleep(0.01)
     _record("done", event)
     return {"ok": True}
+
+
+def context_record(event, context):
+    """Records the event with what the runtime's context tells of the call."""
+    client = context.client_context
+    _record("done", event, custom=client.custom if client is not None else None)
+    return {"ok": True}
+
+
+def fails(event, context):
+    _record("failed", event)
+    raise ValueError("planned failure")
