@@ -132,3 +132,31 @@ async def test_the_authorizer_asks_for_the_body_only_for_a_plausible_signature()
     assert decide(sign(KEY, b"b", 1000 - 301)) is Verdict.FORBIDDEN
     assert decide("garbage") is Verdict.FORBIDDEN
     assert decide(sign(KEY, b"b", 1000), key=None) is Verdict.FORBIDDEN
+
+
+async def test_a_caller_expecting_100_continue_is_invited_only_when_its_body_is_wanted(
+    make_gateway: GatewayMaker,
+) -> None:
+    gw = await _hook_gateway(make_gateway)
+    stale = sign(KEY, b"", int(time.time()) - 3600)
+    reader, writer = await _open(gw)
+    head = _head(BIG, stale).replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n")
+    writer.write(head)
+    await writer.drain()
+    answer = await read_answer(reader)
+    writer.close()
+    assert (answer.interim, answer.status) == ((), 403)  # refused from the head: no upload invited
+
+    body = b'{"n": 1}'
+    reader, writer = await _open(gw)
+    head = _head(len(body), sign(KEY, body, int(time.time()))).replace(
+        b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n"
+    )
+    writer.write(head)
+    await writer.drain()
+    assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+    writer.write(body)
+    await writer.drain()
+    answer = await read_answer(reader)
+    writer.close()
+    assert (answer.status, answer.json()) == (200, {"echo": {"n": 1}})

@@ -23,12 +23,11 @@ from wisp.gateway.backend import Backend
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.handlers import Dispatcher, healthz, http_versions
 from wisp.gateway.metrics import GatewayMetrics, GaugeRow, LiveCollector, ReplicaRow
-from wisp.gateway.proxy import Forwarder
+from wisp.gateway.proxy import Forwarder, expect_handler
 from wisp.gateway.registry import Registry
 from wisp.gateway.resolve import DISPATCH_ROUTE
 from wisp.gateway.service import Gateway
 from wisp.gateway.state import COMPONENTS, Components
-from wisp.security.errors import expect_handler
 
 Extension = Callable[[web.Application, Components], None]
 
@@ -86,7 +85,7 @@ def make_app(
         "/{tail:.*}",
         Dispatcher(gateway).handle,
         name=DISPATCH_ROUTE,
-        expect_handler=expect_handler,  # security: JSON 417, no crash on non-UTF-8 Expect values
+        expect_handler=expect_handler,  # 100 only when the body is wanted; JSON 417 otherwise
     )
     return app
 

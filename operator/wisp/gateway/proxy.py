@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import StreamReader, web
+from aiohttp.http import HttpVersion11
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from wisp.api import contract
@@ -68,6 +69,35 @@ class InvocationResult:
     @property
     def request_id(self) -> str:
         return self.headers.get(contract.REQUEST_ID_HEADER, "")
+
+
+_CONTINUE = web.RequestKey("wisp-continue", list)  # [sent?]: the caller awaits a 100 Continue
+
+
+async def expect_handler(request: web.Request) -> None:
+    """``Expect`` on the catch-all route. ``100-continue`` is answered when the body is about
+    to be read (``send_continue``): a call refused from its head (401, 403, 413) gets its final
+    answer without ever inviting the upload. Anything else is a JSON 417 (aiohttp's default
+    echoes the value, and fails on non-UTF-8 bytes). ``Expect`` never reaches a pod."""
+    if request.version != HttpVersion11:
+        return
+    if request.headers.get("Expect", "").lower() == "100-continue":
+        request[_CONTINUE] = [False]
+        return
+    raise web.HTTPExpectationFailed(
+        text='{"errorType": "ExpectationFailed", "errorMessage": "only Expect: 100-continue is supported"}',
+        content_type="application/json",
+    )
+
+
+async def send_continue(request: web.Request) -> None:
+    """Invite the body of a caller that asked to be (once, just before reading it)."""
+    waiting = request.get(_CONTINUE)
+    if waiting is None or waiting[0]:
+        return
+    waiting[0] = True
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # an interim answer: the final one may still be an error
 
 
 def _connection_tokens(headers: Mapping[str, str]) -> frozenset[str]:
@@ -205,10 +235,12 @@ class Forwarder:
         length = request.content_length
         if length is not None and length <= BUFFER_BYTES:
             if length:
+                await send_continue(request)
                 return await _read_timed(request.read(), deadline)
             return b"" if request.method in ("POST", "PUT", "PATCH") else None
         if length is None and not request.body_exists:
             return None
+        await send_continue(request)
         stream = request.content
         first = await _head(stream, BUFFER_BYTES, deadline)
         if len(first) > self.max_body_bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aiohttp import web
-from aiohttp.http import HttpVersion11
 
 THROTTLED_HEADER = "X-Wisp-Throttled"
 
@@ -51,19 +50,4 @@ def overloaded() -> web.Response:
         "GatewayOverloaded",
         "the gateway is at its in-flight limit, retry shortly",
         {"Retry-After": "1"},
-    )
-
-
-async def expect_handler(request: web.Request) -> None:
-    """``Expect`` handling for the gateway's routes: ``100-continue`` as aiohttp does, anything
-    else a JSON 417 (aiohttp's default echoes the value and fails on non-UTF-8 bytes)."""
-    if request.version != HttpVersion11:
-        return
-    if request.headers.get("Expect", "").lower() == "100-continue":
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0
-        return
-    raise web.HTTPExpectationFailed(
-        text='{"errorType": "ExpectationFailed", "errorMessage": "only Expect: 100-continue is supported"}',
-        content_type="application/json",
     )

@@ -28,7 +28,7 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter
 
 from wisp.api.function import AccessSpec, SecretKey
-from wisp.gateway.proxy import BODY
+from wisp.gateway.proxy import BODY, send_continue
 from wisp.gateway.resolve import Route, RouteKind, resolve
 from wisp.gateway.state import Components
 from wisp.security import errors
@@ -239,6 +239,7 @@ class AccessGuard:
             )
         try:
             async with asyncio.timeout(config.body_read_timeout):
+                await send_continue(request)
                 return await request.read()
         except web.HTTPRequestEntityTooLarge:
             return errors.json_error(413, "RequestTooLarge", f"body exceeds {config.max_body_bytes} bytes")
