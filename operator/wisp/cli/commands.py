@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "describe": ("wisp.cli.describe", "show a function's spec, conditions and events"),
     "logs": ("wisp.cli.logs", "print the logs of a function's pods"),
     "delete": ("wisp.cli.delete", "delete a function and its triggers"),
+    "dlq": ("wisp.cli.dlq", "list, show, redrive or purge dead letters of functions and queue triggers"),
     "usage": ("wisp.cli.usage", "billed GB-seconds per function per hour or day (CSV with --csv)"),
 }
 

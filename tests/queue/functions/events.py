@@ -64,3 +64,12 @@ def context_record(event, context):
 def fails(event, context):
     _record("failed", event)
     raise ValueError("planned failure")
+
+
+def fixable(event, context):
+    """Fails until the file $FIXED_FILE exists: a bug, then its fix."""
+    if not Path(os.environ["FIXED_FILE"]).exists():
+        _record("failed", event)
+        raise ValueError("not fixed yet")
+    _record("done", event)
+    return {"fixed": True}
