@@ -134,7 +134,8 @@ final class AwsEvents implements TypeAdapterFactory {
             }
             this.constructor = noArgs;
             boolean pascal = raw.getName().equals(SNS_MESSAGE);
-            for (Class<?> c = raw; c != null && c != Object.class; c = c.getSuperclass()) {
+            // Up to the JDK's classes: their fields are not the event's (nor open to reflection).
+            for (Class<?> c = raw; c != null && !c.getName().startsWith("java."); c = c.getSuperclass()) {
                 for (Field field : c.getDeclaredFields()) {
                     int modifiers = field.getModifiers();
                     if (Modifier.isStatic(modifiers) || Modifier.isTransient(modifiers) || field.isSynthetic()) {
