@@ -231,16 +231,20 @@ def test_the_api_gateway_sample_gets_the_proxy_event_and_shapes_the_response(
 ) -> None:
     runtime = start_java("example.HandlerApiGateway", jar=events_jar)
 
-    reply = runtime.request(
-        "POST",
-        "/orders?q=tea",
-        b"two cups",
-        {"X-Wisp-Event": "http", "X-Wisp-Request-Id": "req-api-1", "Content-Type": "text/plain"},
-    )
+    headers = {
+        "X-Wisp-Event": "http",
+        "X-Wisp-Request-Id": "req-api-1",
+        "X-Wisp-Route": "/orders/{id}",
+        "X-Wisp-Path-Params": "id=7",
+        "X-Wisp-Source-Ip": "203.0.113.9",
+        "Content-Type": "text/plain",
+    }
+
+    reply = runtime.request("POST", "/orders/7?q=tea", b"two cups", headers)
 
     assert reply.status == 201
     assert reply.headers["Content-Type"] == "text/plain"
-    assert reply.body == b"POST /orders q=tea requestId=req-api-1 body=two cups"
+    assert reply.body == b"POST /orders/7 q=tea requestId=req-api-1 ip=203.0.113.9 id=7 body=two cups"
 
 
 def test_an_http_api_event_and_response_with_cookies(start_java: StartJava, events_jar: Path) -> None:

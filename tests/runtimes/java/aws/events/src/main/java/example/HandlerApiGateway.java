@@ -22,6 +22,8 @@ public class HandlerApiGateway
         String query = event.getQueryStringParameters() == null ? null : event.getQueryStringParameters().get("q");
         response.setBody(event.getHttpMethod() + " " + event.getPath() + " q=" + query
                 + " requestId=" + event.getRequestContext().getRequestId()
+                + " ip=" + event.getRequestContext().getIdentity().getSourceIp()
+                + " id=" + event.getPathParameters().get("id")
                 + " body=" + event.getBody());
         return response;
     }
