@@ -93,3 +93,23 @@ def test_settings_take_the_command_after_the_separator() -> None:
     assert ProvidedSettings.from_env([], {}).api_port == 9001
     with pytest.raises(SettingsError, match="WISP_RUNTIME_API"):
         ProvidedSettings.from_env([], {"WISP_RUNTIME_API": "9001"})
+
+
+def test_a_provided_function_parses_and_gets_its_image() -> None:
+    from wisp.api import Runtime
+    from wisp.api.function import SpecError, parse_function
+    from wisp.resources.deployment import ImageSettings
+
+    manifest = {
+        "apiVersion": "wisp.dev/v1alpha1",
+        "kind": "Function",
+        "metadata": {"name": "script", "namespace": "default"},
+        "spec": {"runtime": "provided", "handler": "function.handler", "code": {"inline": "#!/bin/sh\n"}},
+    }
+    fn = parse_function(manifest)
+    assert fn.spec.runtime is Runtime.PROVIDED
+    assert fn.spec.code_files() == {"bootstrap": "#!/bin/sh\n"}  # inline code is the bootstrap
+    assert ImageSettings().for_runtime(Runtime.PROVIDED, source_code=True) == "wisp/runtime-provided:latest"
+    manifest["spec"]["handler"] = "two words"  # type: ignore[index]
+    with pytest.raises(SpecError, match=r"without spaces"):
+        parse_function(manifest)
