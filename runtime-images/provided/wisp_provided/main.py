@@ -95,9 +95,13 @@ async def serve(
     loop = asyncio.get_running_loop()
     broker = Broker()
     bootstrap = Bootstrap(settings.bootstrap, _existing(base.code_dir), broker, log)
-    # A response may be as large as a request (Lambda: 6 MB each way).
+    # A response may be as large as a request (Lambda: 6 MB each way). The bootstrap's
+    # connection sits idle while its handler runs, up to the function's timeout (15 minutes at
+    # most): it must not be closed under it as an idle keep-alive connection would be.
     api = RuntimeApi(broker, bootstrap, function.arn)
-    api_server = HttpServer(api, protocol_error, max_body_bytes=base.max_body_bytes)
+    api_server = HttpServer(
+        api, protocol_error, max_body_bytes=base.max_body_bytes, keepalive_timeout=base.timeout + 3600.0
+    )
     api_listener = await loop.create_server(api_server, sock=api_socket)
     api_address = "{}:{}".format(*api_socket.getsockname()[:2])
     supervisor: asyncio.Task[None] | None = None
