@@ -14,6 +14,9 @@ from wisp.api.asyncspec import MAX_EVENT_AGE, MIN_EVENT_AGE, Destination, parse_
 from wisp.api.function import NAME_RE, SpecError, _duration_in, _int_in, _require, _typed
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# API Gateway's proxy event shapes a Trigger can send: 1.0 (REST APIs), 2.0 (HTTP APIs, function
+# URLs); docs/runtime-contract.md.
+PAYLOAD_FORMATS = ("1.0", "2.0")
 # Paths the gateway serves itself (the function form, async invocations and their records, the
 # admin API, the console, Lambda's Invoke API) and its probes: a Trigger there would never be
 # reached. The CRD's CEL rule on spec.http.path spells out the same lists (a test compares them).
@@ -36,6 +39,7 @@ class HttpTrigger:
     path: str
     methods: tuple[str, ...] = ()
     host: str | None = None
+    payload_format: str = "1.0"
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ class QueueTrigger:
     # every message that is given up on.
     max_event_age: float | None = None
     on_failure: Destination | None = None
+    # Batches: with a window, the function gets up to ``batch_size`` messages per call
+    # (``{"Records": [...]}``), waiting at most this long to fill one, and may answer Lambda's
+    # ``batchItemFailures``. None: one message per call.
+    batch_window: float | None = None
 
 
 @dataclass(frozen=True)
@@ -177,7 +185,10 @@ def _parse_http(http: Any) -> HttpTrigger:
     host = http.get("host")
     if host is not None and not _HOST.match(_typed(host, str, "spec.http.host", "a host name")):
         raise SpecError("spec.http.host", f"{host!r} is not a host name")
-    return HttpTrigger(path=path, methods=methods, host=host)
+    payload_format = http.get("payloadFormat", "1.0")
+    if payload_format not in PAYLOAD_FORMATS:
+        raise SpecError("spec.http.payloadFormat", f"Unsupported value {payload_format!r}: one of 1.0, 2.0")
+    return HttpTrigger(path=path, methods=methods, host=host, payload_format=payload_format)
 
 
 def _parse_queue(queue: Any, namespace: str, trigger: str) -> QueueTrigger:
@@ -195,6 +206,7 @@ def _parse_queue(queue: Any, namespace: str, trigger: str) -> QueueTrigger:
     max_in_flight = queue.get("maxInFlight")
     age = queue.get("maxEventAge")
     failure = queue.get("onFailure")
+    window = queue.get("batchWindow")
     return QueueTrigger(
         stream=stream,
         group=str(queue.get("group") or f"wisp.{namespace}.{trigger}"),
@@ -213,6 +225,9 @@ def _parse_queue(queue: Any, namespace: str, trigger: str) -> QueueTrigger:
             else _duration_in(age, "spec.queue.maxEventAge", MIN_EVENT_AGE, MAX_EVENT_AGE, "60s", "6h")
         ),
         on_failure=None if failure is None else parse_destination(failure, "spec.queue.onFailure"),
+        batch_window=(
+            None if window is None else _duration_in(window, "spec.queue.batchWindow", 0, 300, "0s", "5m")
+        ),
     )
 
 

@@ -17,11 +17,12 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from wisp.queue import metrics
+from wisp.queue.batches import batch_body, batch_headers, failed_items
 from wisp.queue.broker import Append, Backlog, BrokerUnavailable, Delivery, RecordUpdate, Subscription
 from wisp.queue.destinations import OutcomeRouting, destination_record, outcome_condition, to_append
 from wisp.queue.events import Rejection, Request
@@ -56,6 +57,9 @@ class ConsumerConfig:
     max_event_age: float | None = None
     # Where outcomes go (spec.async.onSuccess/onFailure, a Trigger's onFailure).
     routing: OutcomeRouting | None = None
+    # Batches (a queue Trigger's batchWindow): up to ``batch_size`` messages per call, waiting
+    # at most this long to fill one. None: one message per call.
+    batch_window: float | None = None
 
 
 async def cancel_and_wait(task: asyncio.Task[None]) -> None:
@@ -168,8 +172,27 @@ class Consumer:
                 continue
             backoff.reset()
             self._works("read")
+            if self.config.batch_window is not None:
+                if deliveries:
+                    self._dispatch_batch(await self._fill(deliveries, min(self.config.batch_size, free)))
+                continue
             for delivery in deliveries:
                 self._dispatch(delivery)
+
+    async def _fill(self, batch: list[Delivery], size: int) -> list[Delivery]:
+        """More deliveries for ``batch`` until it holds ``size`` or the batch window closed."""
+        assert self.config.batch_window is not None
+        loop = asyncio.get_running_loop()
+        closes = loop.time() + self.config.batch_window
+        while len(batch) < size and not self._stopping:
+            left = closes - loop.time()
+            if left <= 0:
+                break
+            try:
+                batch = batch + await self.subscription.fetch(size - len(batch), left)
+            except BrokerUnavailable:
+                break  # deliver what there is; the read loop meets the outage next
+        return batch
 
     async def _maintain(self) -> None:
         settings = self.config.delivery
@@ -184,8 +207,14 @@ class Consumer:
                     last_renew = now
                 free = self.config.max_in_flight - len(self._owned)
                 if free > 0 and now - last_reclaim >= settings.visibility_timeout / 2:
-                    for delivery in await self.subscription.reclaim(settings.visibility_timeout, free):
-                        self._dispatch(delivery)
+                    reclaimed = await self.subscription.reclaim(settings.visibility_timeout, free)
+                    if self.config.batch_window is not None:
+                        size = max(1, self.config.batch_size)
+                        for start in range(0, len(reclaimed), size):
+                            self._dispatch_batch(reclaimed[start : start + size])
+                    else:
+                        for delivery in reclaimed:
+                            self._dispatch(delivery)
                     last_reclaim = now
                 if now - last_gauge >= max(settings.poll_interval, 2.0):
                     self.backlog = await self.subscription.backlog()
@@ -211,6 +240,95 @@ class Consumer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _dispatch_batch(self, deliveries: list[Delivery]) -> None:
+        batch = [d for d in deliveries if (d.stream, d.entry_id) not in self._owned]
+        if not batch:
+            return
+        for delivery in batch:
+            self._owned[(delivery.stream, delivery.entry_id)] = delivery
+        if len(self._owned) >= self.config.max_in_flight:
+            self._room.clear()
+        task = asyncio.create_task(self._deliver_batch(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_batch(self, batch: list[Delivery]) -> None:
+        try:
+            async with self._slots:
+                await self._deliver_batch_now(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("a batch of %d of %s failed", len(batch), self.config.label)
+        finally:
+            for delivery in batch:
+                self._owned.pop((delivery.stream, delivery.entry_id), None)
+            self._room.set()
+
+    async def _deliver_batch_now(self, batch: list[Delivery]) -> None:
+        """One call for the batch's runnable items; each item then settles on its own, failed if
+        the call failed or the answer's ``batchItemFailures`` names it."""
+        ready: list[tuple[Delivery, Request]] = []
+        for delivery in batch:
+            request = await self._admit(delivery)
+            if request is not None:
+                ready.append((delivery, request))
+        if not ready:
+            return
+        body = batch_body([request.body for _, request in ready])
+        headers = batch_headers(ready[0][1].request_id, len(ready), max(d.attempt for d, _ in ready))
+        result = await self._invoke(self.config.function_key, body, headers)
+        failed = failed_items(result.succeeded, result.body, [d.origin_id for d, _ in ready])
+        for delivery, request in ready:
+            outcome = result
+            if result.succeeded and delivery.origin_id in failed:
+                outcome = InvocationResult(
+                    status=500, body=result.body, duration=result.duration, error="named in batchItemFailures"
+                )
+            elif result.succeeded:
+                outcome = InvocationResult(
+                    status=result.status, headers=result.headers, duration=result.duration
+                )
+            await self._conclude(delivery, request, outcome)
+
+    async def _admit(self, delivery: Delivery) -> Request | None:
+        """The delivery's request, or None once it was settled without a call (malformed, too
+        old, too deep in a chain)."""
+        now = self._clock()
+        age = max(0.0, now - delivery.first_enqueued_ms / 1000)
+        self._event_age.observe(age)
+        request = self._kind.request(delivery)
+        if isinstance(request, Rejection):
+            decision = Decision(Outcome.DEAD_LETTERED, reason=request.reason)
+            await self._settle(delivery, decision, request.detail)
+            return None
+        stopped = self._stop_reason(request, age)
+        if stopped is not None:
+            reason, detail = stopped
+            decision = Decision(Outcome.DEAD_LETTERED, reason=reason)
+            dropped = InvocationResult(status=0, error=detail)
+            record = self._kind.record(request, delivery, dropped, decision)
+            appends = self._outcomes(request, delivery, None, decision, detail)
+            await self._settle(delivery, decision, detail, record, appends)
+            return None
+        return request
+
+    async def _invoke(self, target: str, body: bytes, headers: Mapping[str, str]) -> InvocationResult:
+        try:
+            return await self._invoker(target, body, headers)
+        except Exception as exc:
+            log.exception("invoking %s failed", self.config.function_key)
+            return InvocationResult(status=500, error=f"{exc.__class__.__name__}: {exc}")
+
+    async def _conclude(self, delivery: Delivery, request: Request, result: InvocationResult) -> None:
+        """Decide the delivery's fate after its call and settle it, with record and destination."""
+        call = CallOutcome(result.status, result.throttled, result.cold_start_pending)
+        decision = decide(call, delivery.attempt, self.config.retry, random.random())
+        record = self._kind.record(request, delivery, result, decision)
+        error = None if result.succeeded else result.describe_error()
+        appends = self._outcomes(request, delivery, result, decision, error)
+        await self._settle(delivery, decision, error, record, appends)
+
     async def _deliver(self, delivery: Delivery) -> None:
         try:
             async with self._slots:
@@ -225,35 +343,11 @@ class Consumer:
             self._room.set()
 
     async def _deliver_now(self, delivery: Delivery) -> None:
-        now = self._clock()
-        age = max(0.0, now - delivery.first_enqueued_ms / 1000)
-        self._event_age.observe(age)
-        request = self._kind.request(delivery)
-        if isinstance(request, Rejection):
-            decision = Decision(Outcome.DEAD_LETTERED, reason=request.reason)
-            await self._settle(delivery, decision, request.detail)
+        request = await self._admit(delivery)
+        if request is None:
             return
-        stopped = self._stop_reason(request, age)
-        if stopped is not None:
-            reason, detail = stopped
-            decision = Decision(Outcome.DEAD_LETTERED, reason=reason)
-            dropped = InvocationResult(status=0, error=detail)
-            record = self._kind.record(request, delivery, dropped, decision)
-            appends = self._outcomes(request, delivery, None, decision, detail)
-            await self._settle(delivery, decision, detail, record, appends)
-            return
-        try:
-            target = request.target or self.config.function_key
-            result = await self._invoker(target, request.body, request.headers)
-        except Exception as exc:
-            log.exception("invoking %s failed", self.config.function_key)
-            result = InvocationResult(status=500, error=f"{exc.__class__.__name__}: {exc}")
-        call = CallOutcome(result.status, result.throttled, result.cold_start_pending)
-        decision = decide(call, delivery.attempt, self.config.retry, random.random())
-        record = self._kind.record(request, delivery, result, decision)
-        error = None if result.succeeded else result.describe_error()
-        appends = self._outcomes(request, delivery, result, decision, error)
-        await self._settle(delivery, decision, error, record, appends)
+        result = await self._invoke(request.target or self.config.function_key, request.body, request.headers)
+        await self._conclude(delivery, request, result)
 
     def _stop_reason(self, request: Request, age: float) -> tuple[DeadLetterReason, str] | None:
         """Why an event must not run at all: too old, or too deep in a chain of calls."""

@@ -171,6 +171,7 @@ class QueueManager:
                 self._config(trigger.function_key, key, target, queue.max_in_flight, queue.batch_size, retry),
                 max_event_age=queue.max_event_age,
                 routing=self._routing(trigger.namespace, None, queue.on_failure),
+                batch_window=queue.batch_window,
             )
             wanted[key] = (spec, config)
         return wanted

@@ -73,3 +73,12 @@ def fixable(event, context):
         raise ValueError("not fixed yet")
     _record("done", event)
     return {"fixed": True}
+
+
+def batch(event, context):
+    """Records each batch; reports items whose data says fail (on their first attempt) as
+    Lambda's batchItemFailures."""
+    records = event["Records"]
+    _record("batch", event, items=[[r["id"], r["attempt"]] for r in records])
+    failures = [{"itemIdentifier": r["id"]} for r in records if r["data"].get("fail") and r["attempt"] == 1]
+    return {"batchItemFailures": failures}
