@@ -63,6 +63,8 @@ class NodeAgent:
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    # Namespaces whose pods are reported running but not Ready until released (``hold_ready``).
+    _ready_gates: dict[str, asyncio.Event] = field(default_factory=dict)
 
     # -- lifecycle (sync, for fixtures) ---------------------------------------------------------
     def start(self) -> NodeAgent:
@@ -93,6 +95,17 @@ class NodeAgent:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
         self.network.teardown()
+
+    def hold_ready(self, namespace: str) -> None:
+        """Report the namespace's pods running (with their address) but not Ready, however soon
+        their runtime answers, until ``release_ready``: a kubelet whose readiness probe is late."""
+        assert self._loop is not None
+        self._ready_gates.setdefault(namespace, asyncio.Event())
+
+    def release_ready(self, namespace: str) -> None:
+        gate = self._ready_gates.pop(namespace, None)
+        if gate is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(gate.set)
 
     def pod_ip(self, namespace: str, name: str) -> str | None:
         return next((p.ip for p in self.pods.values() if (p.namespace, p.name) == (namespace, name)), None)
@@ -194,6 +207,10 @@ class NodeAgent:
             except LaunchError as exc:
                 await self._report(run, pod, ready=False, waiting=("CrashLoopBackOff", str(exc)[-500:]))
             else:
+                gate = self._ready_gates.get(run.namespace)
+                if gate is not None and readiness.handler_loaded:
+                    await self._report(run, pod, ready=False)
+                    await gate.wait()
                 await self._report(run, pod, ready=readiness.handler_loaded)
                 await run.process.wait()
                 if run.stopping:
@@ -293,6 +310,9 @@ class NodeAgent:
                     "restartCount": run.restarts,
                     "started": waiting is None,
                     "state": state,
+                    # What it runs with, as a kubelet that supports in-place resize reports it
+                    # (the API server accepts a pods/resize write only for such a node's pods).
+                    "resources": container.get("resources") or {},
                 }
             ],
         }

@@ -50,3 +50,9 @@ def test_flags_win_over_the_environment() -> None:
 def test_windows_that_cannot_work_are_refused(stable: float, panic: float, tick: float) -> None:
     with pytest.raises(ValueError, match="autoscaler"):
         GatewayConfig(autoscale_stable_window=stable, autoscale_panic_window=panic, autoscale_tick=tick)
+
+
+@pytest.mark.parametrize(("raw", "probe"), [(None, True), ("true", True), ("false", False), ("0", False)])
+def test_probing_starting_pods_is_on_unless_turned_off(raw: str | None, probe: bool) -> None:
+    env = {} if raw is None else {"WISP_PROBE_PODS": raw}
+    assert config_from(parse(), env=env).probe_pods is probe

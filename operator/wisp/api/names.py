@@ -17,6 +17,8 @@ FUNCTION_LABEL = f"{GROUP}/function"  # on every child of a Function, and on its
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 SCALE_BOUNDS_ANNOTATION = f"{GROUP}/scale-bounds"
 RUNTIME_ANNOTATION = f"{GROUP}/runtime"
+# On a pod started with boosted CPU: the CPU limit the gateway resizes it to once it is Ready.
+CPU_AFTER_START_ANNOTATION = f"{GROUP}/cpu-after-start"
 MANAGED_BY = "wisp-operator"
 
 

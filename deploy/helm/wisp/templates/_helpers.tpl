@@ -267,11 +267,12 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [list, watch]
-# A call whose connection broke mid-way: the gateway reads (and briefly watches) that one pod
-# to tell the caller whether it was killed for running out of memory.
+# Function pods (by label): a starting pod is probed by the gateway and routed to at its first
+# healthy answer; a call whose connection broke mid-way reads its pod to tell the caller whether
+# it was killed for running out of memory.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, watch]
+  verbs: [get, list, watch]
 {{- if .Values.gateway.rbac.readSecrets }}
 # Invocation tokens and HMAC keys named by a Function's spec.access.
 - apiGroups: [""]

@@ -1,10 +1,13 @@
 """``KubernetesBackend``: the gateway's view of a cluster, from watches only (never polling).
 
-Four watches per namespace scope (one cluster-wide scope when ``WISP_NAMESPACES`` is empty):
+Five watches per namespace scope (one cluster-wide scope when ``WISP_NAMESPACES`` is empty):
 Functions, Triggers, EndpointSlices labelled ``wisp.dev/function`` (the operator labels a
 function's Service so; the EndpointSlice controller copies the labels), and the Deployments
 with that label, whose ``spec.replicas`` the ``ReplicaCache`` keeps for ``get_replicas`` (the
-autoscaler's leader reads it every tick). Each runs in a ``WatchThread`` and reaches the
+autoscaler's leader reads it every tick), and the function pods (same label): a pod that is
+starting is probed by the gateway itself and routed to at its first healthy answer, before the
+kubelet and the EndpointSlice say it is ready (``probe.py``), and a pod started with boosted CPU
+is resized down in place once Ready (``podview.py``). Each runs in a ``WatchThread`` and reaches the
 gateway's ``BackendEvents`` on the event loop. Writes: replicas
 through the Deployment's ``scale`` subresource (Deployment name = Function name), and
 ``status.desiredReplicas``/``status.lastInvocation`` by merge patch of the Function's status
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,10 +30,13 @@ from wisp.gateway.backend import OUT_OF_MEMORY, BackendError, BackendEvents, End
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.kube.convert import function_info, slice_endpoints
 from wisp.gateway.kube.pods import wait_for_oom_kill
+from wisp.gateway.kube.podview import PodView, pod_view, resize_body
+from wisp.gateway.kube.probe import PodProber
 from wisp.gateway.kube.replicas import ReplicaCache
 from wisp.gateway.kube.watch import Obj, WatchThread
 
 T = TypeVar("T")
+log = logging.getLogger("wisp.gateway.kube")
 
 GROUP = "wisp.dev"
 VERSION = "v1alpha1"
@@ -84,6 +91,10 @@ class KubernetesBackend:
         self._slices: dict[tuple[str, str], tuple[str, tuple[Endpoint, ...]]] = {}
         self._synced_sent = False
         self.replicas = ReplicaCache()
+        self._pods: dict[str, PodView] = {}  # by uid, from the pod watch
+        self.prober = PodProber(self._emit_endpoints) if cfg.probe_pods else None
+        self._resized: dict[str, str] = {}  # pod uid -> the CPU limit asked for
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- watches -----------------------------------------------------------------------------------
 
@@ -135,6 +146,22 @@ class KubernetesBackend:
                 lambda scope, items: self.replicas.snapshot(scope.known, items),
                 lambda scope, kind, obj: self.replicas.event(scope.known, kind, obj),
             )
+            if namespace is None:
+                pod_list: Callable[..., Any] = self.core.list_pod_for_all_namespaces
+                pod_kwargs: dict[str, Any] = selector
+            else:
+                pod_list = self.core.list_namespaced_pod
+                pod_kwargs = {"namespace": namespace, **selector}
+            # Not needed for the first full picture: without it calls wait for the EndpointSlice.
+            self._add(
+                loop,
+                f"pods/{namespace or '*'}",
+                pod_list,
+                pod_kwargs,
+                self._pod_snapshot,
+                self._pod_event,
+                picture=False,
+            )
         for thread in self._threads:
             thread.start()
 
@@ -157,9 +184,12 @@ class KubernetesBackend:
         kwargs: dict[str, Any],
         on_snapshot: Callable[[_Scope, list[Obj]], None],
         on_event: Callable[[_Scope, str, Obj], None],
+        *,
+        picture: bool = True,
     ) -> None:
         scope = _Scope()
-        self._scopes.append(scope)
+        if picture:
+            self._scopes.append(scope)
         self._threads.append(
             WatchThread(
                 name,
@@ -185,6 +215,11 @@ class KubernetesBackend:
             thread.stop()
         self._events = None
         self._threads.clear()
+        if self.prober is not None:
+            await self.prober.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- Functions ---------------------------------------------------------------------------------
 
@@ -258,7 +293,69 @@ class KubernetesBackend:
             if key == function_key:
                 for endpoint in endpoints:
                     union[endpoint.address] = endpoint
+        if self.prober is not None:
+            self.prober.settle(function_key, union)
+            for endpoint in self.prober.ready_endpoints(function_key):
+                union.setdefault(endpoint.address, endpoint)
         self._events.endpoints_changed(function_key, tuple(union[a] for a in sorted(union)))
+
+    # -- pods --------------------------------------------------------------------------------------
+
+    def _pod_snapshot(self, scope: _Scope, items: list[Obj]) -> None:
+        seen = set()
+        for obj in items:
+            seen.add(str((obj.get("metadata") or {}).get("uid")))
+            self._pod_event(scope, "ADDED", obj)
+        for uid in scope.known - seen:
+            self._pod_event(scope, "DELETED", {"metadata": {"uid": uid}})
+
+    def _pod_event(self, scope: _Scope, kind: str, obj: Obj) -> None:
+        uid = str((obj.get("metadata") or {}).get("uid") or "")
+        if kind == "DELETED":
+            scope.known.discard(uid)
+            self._pods.pop(uid, None)
+            self._resized.pop(uid, None)
+            if self.prober is not None:
+                self.prober.forget(uid, deleted=True)
+            return
+        pod = pod_view(obj)
+        if pod is None or not pod.uid:
+            return
+        scope.known.add(pod.uid)
+        self._pods[pod.uid] = pod
+        if self.prober is not None and self._events is not None:
+            self.prober.observe(pod)
+        target = pod.resize_to
+        if target is not None and self._resized.get(pod.uid) != target:
+            self._resized[pod.uid] = target
+            task = asyncio.get_running_loop().create_task(self._resize(pod, target))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _resize(self, pod: PodView, cpu_limit: str) -> None:
+        """Take a boosted pod's CPU limit down in place (``pods/resize``) now that it is Ready.
+        Every gateway replica may ask; the write is idempotent, and each asks once per pod."""
+        try:
+            await asyncio.to_thread(
+                self.core.patch_namespaced_pod_resize,
+                pod.name,
+                pod.namespace,
+                resize_body(cpu_limit),
+                _content_type="application/strategic-merge-patch+json",
+            )
+            log.info("%s: pod %s started; CPU limit resized to %s", pod.function_key, pod.name, cpu_limit)
+        except client.ApiException as exc:
+            log.warning(
+                "%s: resizing pod %s's CPU to %s failed: %s %s %s",
+                pod.function_key,
+                pod.name,
+                cpu_limit,
+                exc.status,
+                exc.reason,
+                str(exc.body or "")[:500],
+            )
+            if exc.status in (409, 429) or (exc.status or 0) >= 500:
+                self._resized.pop(pod.uid, None)  # worth asking again at the pod's next event
 
     # -- writes ------------------------------------------------------------------------------------
 

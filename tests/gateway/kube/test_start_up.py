@@ -1,0 +1,96 @@
+"""A function's start-up on the real control plane: the gateway probes a starting pod itself and
+forwards a held call before the kubelet's readiness and the EndpointSlice say the pod is ready.
+
+The test node agent plays a kubelet whose readiness report is late (``hold_ready``): the pod is
+running with its address, its runtime answers, but its Ready condition stays False, so no
+EndpointSlice lists it until the test releases it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.cluster.fixtures import Kubectl, OperatorProcess, wait_for
+from tests.gateway.kube.conftest import GatewayStarter
+from tests.gateway.kube.test_kube_gateway import apply_function
+
+pytestmark = [pytest.mark.cluster, pytest.mark.controllers]
+
+
+def _pods(kube_api: client.ApiClient, namespace: str, name: str) -> list[Any]:
+    pods = client.CoreV1Api(kube_api).list_namespaced_pod(
+        namespace, label_selector=f"wisp.dev/function={name}"
+    )
+    return list(pods.items)
+
+
+def _is_ready(pod: Any) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or ())
+
+
+def _slice_ready_addresses(kube_api: client.ApiClient, namespace: str, name: str) -> list[str]:
+    slices = client.DiscoveryV1Api(kube_api).list_namespaced_endpoint_slice(
+        namespace, label_selector=f"wisp.dev/function={name}"
+    )
+    return [
+        address
+        for s in slices.items
+        for e in s.endpoints or ()
+        if e.conditions is None or e.conditions.ready is not False
+        for address in e.addresses
+    ]
+
+
+def test_a_held_call_is_forwarded_before_the_pod_is_ready(
+    kubectl: Kubectl,
+    kube_api: client.ApiClient,
+    namespace: str,
+    operator: OperatorProcess,
+    node_agent: Any,
+    start_gateway: GatewayStarter,
+) -> None:
+    node_agent.hold_ready(namespace)
+    try:
+        apply_function(kubectl, namespace, "early")
+        gw = start_gateway(extra_env={"WISP_COLD_START_TIMEOUT": "20"})
+        status, headers, body = gw.call("/function/early", b'{"n": 1}')
+        assert status == 200, body
+        assert headers["X-Wisp-Cold-Start"] == "true"
+        # Answered by a pod the kubelet has not called Ready, that no EndpointSlice lists.
+        (pod,) = _pods(kube_api, namespace, "early")
+        assert not _is_ready(pod)
+        assert pod.status.pod_ip not in _slice_ready_addresses(kube_api, namespace, "early")
+        assert gw.call("/function/early", b'{"n": 2}')[0] == 200
+    finally:
+        node_agent.release_ready(namespace)
+    # Once the kubelet and the EndpointSlice catch up, the pod is an ordinary endpoint.
+    wait_for(lambda: _slice_ready_addresses(kube_api, namespace, "early"), timeout=30, what="the slice")
+    status, headers, _ = gw.call("/function/early", b'{"n": 3}')
+    assert status == 200
+    assert "X-Wisp-Cold-Start" not in headers
+
+
+def test_without_probing_a_held_call_waits_for_the_endpoint_slice(
+    kubectl: Kubectl,
+    kube_api: client.ApiClient,
+    namespace: str,
+    operator: OperatorProcess,
+    node_agent: Any,
+    start_gateway: GatewayStarter,
+) -> None:
+    """``WISP_PROBE_PODS=false``: the kubelet's path only (what the benchmark compares against)."""
+    node_agent.hold_ready(namespace)
+    try:
+        apply_function(kubectl, namespace, "late")
+        gw = start_gateway(extra_env={"WISP_COLD_START_TIMEOUT": "3", "WISP_PROBE_PODS": "false"})
+        status, _, body = gw.call("/function/late")
+        assert status == 504, body
+        (pod,) = _pods(kube_api, namespace, "late")
+        assert pod.status.pod_ip  # it was running all along, only not Ready
+    finally:
+        node_agent.release_ready(namespace)
+    wait_for(lambda: _slice_ready_addresses(kube_api, namespace, "late"), timeout=30, what="the slice")
+    assert gw.call("/function/late")[0] == 200
