@@ -121,10 +121,37 @@ def test_gateway_can_be_denied_the_consoles_rules(render: Render, values: dict[s
     assert not grants(gateway, "wisp.dev", "functions", "patch")
     assert not grants(gateway, "wisp.dev", "functions", "delete")
     assert not any({"configmaps", "pods/log"} & set(r["resources"]) for r in gateway)
-    # The pod watch (probing starting pods, telling a caller its function ran out of memory) is
-    # routing's, not the console's.
+    # The pod watch (probing starting pods, resizing boosted ones, telling a caller its function
+    # ran out of memory) is routing's, not the console's.
     assert grants(gateway, "", "pods", "list") and grants(gateway, "", "pods", "watch")
+    assert grants(gateway, "", "pods/resize", "patch")
     assert grants(gateway, "wisp.dev", "functions", "watch")  # routing keeps its rules
+
+
+def _env(objects: list[dict[str, Any]], workload: str) -> dict[str, Any]:
+    (container,) = containers(one(objects, "Deployment", f"-{workload}"))
+    return {name: e.get("value") for name, e in env_of(container).items()}
+
+
+@pytest.mark.parametrize("values", [None, NAMESPACED], ids=["all-namespaces", "namespaced"])
+def test_function_cpu_settings_reach_the_operator_and_rbac(
+    render: Render, values: dict[str, Any] | None
+) -> None:
+    """``boost`` (the default) lets the gateway resize function pods; the other modes do not."""
+    objects = render(values)
+    operator_env = _env(objects, "operator")
+    assert (operator_env["WISP_FUNCTION_CPU_MODE"], operator_env["WISP_FUNCTION_CPU_BOOST"]) == ("boost", "1")
+    assert _env(objects, "gateway")["WISP_PROBE_PODS"] == "true"
+    assert grants(rules_of(objects, "gateway"), "", "pods/resize", "patch")
+    for mode in ("limit", "request"):
+        objects = render({**(values or {}), "functions": {"cpu": {"mode": mode, "boost": "1500m"}}})
+        operator_env = _env(objects, "operator")
+        assert (operator_env["WISP_FUNCTION_CPU_MODE"], operator_env["WISP_FUNCTION_CPU_BOOST"]) == (
+            mode,
+            "1500m",
+        )
+        assert not grants(rules_of(objects, "gateway"), "", "pods/resize", "patch")
+    assert _env(render({"gateway": {"probePods": False}}), "gateway")["WISP_PROBE_PODS"] == "false"
 
 
 def test_gateway_can_be_denied_secrets(render: Render) -> None:

@@ -9,7 +9,7 @@ import pytest
 from wisp.api import parse_function
 from wisp.api.function import SpecError
 from wisp.resources import CodeTooLarge, make_code_configmap, make_deployment, make_service
-from wisp.resources.deployment import DeploymentSettings, ImageSettings, config_hash
+from wisp.resources.deployment import CpuMode, CpuSettings, DeploymentSettings, ImageSettings, config_hash
 
 OWNER = {
     "apiVersion": "wisp.dev/v1alpha1",
@@ -69,7 +69,34 @@ def test_service_selects_the_function_pods() -> None:
     }
 
 
-def test_deployment_whole_manifest() -> None:
+BOOSTED = {
+    "requests": {"cpu": "144m", "memory": "512Mi"},
+    "limits": {"cpu": "1000m", "memory": "512Mi"},
+}
+RESIZE_CPU_IN_PLACE = [
+    {"resourceName": "cpu", "restartPolicy": "NotRequired"},
+    {"resourceName": "memory", "restartPolicy": "RestartContainer"},
+]
+# 512Mi is 289m of CPU (one CPU per 1,769 MiB); each mode gives it differently.
+CPU_MODES = {
+    CpuMode.LIMIT: (
+        {"requests": {"cpu": "144m", "memory": "512Mi"}, "limits": {"cpu": "289m", "memory": "512Mi"}},
+        {},
+        None,
+    ),
+    CpuMode.REQUEST: (
+        {"requests": {"cpu": "289m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}},
+        {},
+        None,
+    ),
+    # Starts with a whole CPU; the gateway resizes the limit to 289m once the pod is Ready.
+    CpuMode.BOOST: (BOOSTED, {"wisp.dev/cpu-after-start": "289m"}, RESIZE_CPU_IN_PLACE),
+}
+
+
+@pytest.mark.parametrize("mode", list(CpuMode), ids=lambda m: m.value)
+def test_deployment_whole_manifest(mode: CpuMode) -> None:
+    resources, cpu_annotations, resize_policy = CPU_MODES[mode]
     fn = function(
         memory="512Mi",
         timeout="45s",
@@ -91,7 +118,8 @@ def test_deployment_whole_manifest() -> None:
         {"name": "WISP_PORT", "value": "8080"},
         {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "t"}}},
     ]
-    assert make_deployment(fn, replicas=0) == {
+    settings = DeploymentSettings(cpu=CpuSettings(mode=mode))
+    assert make_deployment(fn, settings, replicas=0) == {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
@@ -113,6 +141,7 @@ def test_deployment_whole_manifest() -> None:
                     "annotations": {
                         "wisp.dev/config-hash": config_hash(fn),
                         "wisp.dev/runtime": "python3.12",
+                        **cpu_annotations,
                     },
                 },
                 "spec": {
@@ -133,10 +162,7 @@ def test_deployment_whole_manifest() -> None:
                             "imagePullPolicy": "IfNotPresent",
                             "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
                             "env": env,
-                            "resources": {
-                                "requests": {"cpu": "144m", "memory": "512Mi"},
-                                "limits": {"cpu": "289m", "memory": "512Mi"},
-                            },
+                            "resources": resources,
                             "securityContext": {
                                 "allowPrivilegeEscalation": False,
                                 "readOnlyRootFilesystem": True,
@@ -159,6 +185,7 @@ def test_deployment_whole_manifest() -> None:
                                 "failureThreshold": 3,
                                 "timeoutSeconds": 2,
                             },
+                            **({"resizePolicy": resize_policy} if resize_policy else {}),
                         }
                     ],
                     "volumes": [
@@ -169,6 +196,30 @@ def test_deployment_whole_manifest() -> None:
             },
         },
     }
+
+
+def test_cpu_boost_is_the_default() -> None:
+    fn = function(memory="512Mi")
+    assert make_deployment(fn) == make_deployment(fn, DeploymentSettings(cpu=CpuSettings(CpuMode.BOOST)))
+    (container,) = make_deployment(fn)["spec"]["template"]["spec"]["containers"]
+    assert container["resources"] == BOOSTED
+
+
+@pytest.mark.parametrize(("memory", "cpu"), [("2Gi", None), ("512Mi", "1"), ("512Mi", "1500m")])
+def test_no_boost_for_a_function_given_as_much_cpu(memory: str, cpu: str | None) -> None:
+    """A function entitled to the boost's CPU or more starts with its own: nothing to resize."""
+    fn = function(memory=memory, **({"cpu": cpu} if cpu else {}))
+    boosted = make_deployment(fn, DeploymentSettings(cpu=CpuSettings(CpuMode.BOOST, boost_millis=1000)))
+    assert boosted == make_deployment(fn, DeploymentSettings(cpu=CpuSettings(CpuMode.LIMIT)))
+
+
+def test_boost_reaches_the_dependency_installer() -> None:
+    """The init step (pip/npm install) runs before Ready, so it gets the boosted limit too; init
+    containers are never resized, so they carry no resizePolicy."""
+    fn = function(memory="512Mi", code={"files": {"main.py": CODE, "requirements.txt": "six\n"}})
+    (init,) = make_deployment(fn)["spec"]["template"]["spec"]["initContainers"]
+    assert init["resources"] == BOOSTED
+    assert "resizePolicy" not in init
 
 
 def test_replicas_only_when_asked() -> None:
@@ -255,7 +306,8 @@ def test_cpu_follows_memory_unless_set(memory: str, cpu: str | None, limit: str)
     spec: dict[str, Any] = {"memory": memory}
     if cpu:
         spec["cpu"] = cpu
-    container = make_deployment(function(**spec))["spec"]["template"]["spec"]["containers"][0]
+    limited = DeploymentSettings(cpu=CpuSettings(CpuMode.LIMIT))
+    container = make_deployment(function(**spec), limited)["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"]["limits"]["cpu"] == limit
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from wisp.api import contract
 from wisp.api.names import function_key
-from wisp.resources.deployment import DeploymentSettings, ImageSettings
+from wisp.api.quantities import parse_cpu_millis
+from wisp.resources.deployment import CpuMode, CpuSettings, DeploymentSettings, ImageSettings
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class OperatorSettings:
             "resync_seconds": float(env.get("WISP_RESYNC_SECONDS", cls.resync_seconds)),
             "deployment": DeploymentSettings(
                 images=images,
+                cpu=cpu_settings(env),
                 max_body_bytes=int(env.get("WISP_MAX_BODY_BYTES", contract.DEFAULT_MAX_BODY_BYTES)),
             ),
         }
@@ -45,3 +47,13 @@ class OperatorSettings:
 
     def function_url(self, name: str, namespace: str) -> str:
         return f"{self.gateway_url}/function/{function_key(name, namespace)}"
+
+
+def cpu_settings(env: dict[str, str]) -> CpuSettings:
+    """``WISP_FUNCTION_CPU_MODE`` (limit, request, boost) and ``WISP_FUNCTION_CPU_BOOST`` (500m, 1)."""
+    mode = env.get("WISP_FUNCTION_CPU_MODE") or CpuSettings.mode.value
+    boost = env.get("WISP_FUNCTION_CPU_BOOST") or f"{CpuSettings.boost_millis}m"
+    try:
+        return CpuSettings(mode=CpuMode(mode), boost_millis=parse_cpu_millis(boost))
+    except ValueError as exc:
+        raise ValueError(f"WISP_FUNCTION_CPU_MODE / WISP_FUNCTION_CPU_BOOST: {exc}") from None

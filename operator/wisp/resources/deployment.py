@@ -2,10 +2,17 @@
 
 Replicas are the autoscaler's: ``make_deployment`` includes them only when asked (at creation),
 so that the operator's later applies never own the field and cannot fight the gateway.
+
+CPU follows memory (Lambda's model), given in one of three ways (``CpuMode``, the chart's
+``functions.cpu.mode``): a hard limit at the proportional figure; a request at that figure and
+no limit; or (the default) a start with a higher limit that the gateway resizes down in place
+(the ``pods/resize`` subresource) once the pod is Ready, so a runtime's start-up is not
+throttled to a fraction of a core. See docs/autoscaling.md, "CPU at start-up".
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -14,7 +21,12 @@ from typing import Any
 
 from wisp.api import contract
 from wisp.api.function import Function, Runtime
-from wisp.api.names import CONFIG_HASH_ANNOTATION, RUNTIME_ANNOTATION, SCALE_BOUNDS_ANNOTATION
+from wisp.api.names import (
+    CONFIG_HASH_ANNOTATION,
+    CPU_AFTER_START_ANNOTATION,
+    RUNTIME_ANNOTATION,
+    SCALE_BOUNDS_ANNOTATION,
+)
 from wisp.resources.names import (
     CONTAINER_NAME,
     Names,
@@ -51,9 +63,24 @@ class ImageSettings:
         return templates[runtime.language].replace("{version}", version)
 
 
+class CpuMode(enum.Enum):
+    """How a function pod gets the CPU its memory entitles it to (``functions.cpu.mode``)."""
+
+    LIMIT = "limit"  # limit = the proportional CPU (request half of it): start-up is throttled too
+    REQUEST = "request"  # request = the proportional CPU, no limit: it may use any idle CPU, always
+    BOOST = "boost"  # limit = the boost until Ready, then resized in place to the proportional CPU
+
+
+@dataclass(frozen=True)
+class CpuSettings:
+    mode: CpuMode = CpuMode.BOOST
+    boost_millis: int = 1000  # the CPU limit a BOOST pod starts with
+
+
 @dataclass(frozen=True)
 class DeploymentSettings:
     images: ImageSettings = field(default_factory=ImageSettings)
+    cpu: CpuSettings = field(default_factory=CpuSettings)
     tmp_size_limit: str = "512Mi"
     max_body_bytes: int = contract.DEFAULT_MAX_BODY_BYTES
 
@@ -118,6 +145,7 @@ def make_deployment(
                     "annotations": {
                         CONFIG_HASH_ANNOTATION: config_hash(fn, code_hash_extra),
                         RUNTIME_ANNOTATION: spec.runtime.value,
+                        **_cpu_annotations(fn, settings.cpu),
                     },
                 },
                 "spec": {
@@ -166,13 +194,28 @@ def _container_security() -> dict[str, Any]:
     }
 
 
-def _resources(fn: Function) -> dict[str, Any]:
+def _boosted(fn: Function, cpu: CpuSettings) -> bool:
+    return cpu.mode is CpuMode.BOOST and cpu.boost_millis > fn.spec.cpu_millis
+
+
+def _cpu_annotations(fn: Function, cpu: CpuSettings) -> dict[str, str]:
+    """What the gateway resizes a boosted pod's CPU limit to once it is Ready."""
+    return {CPU_AFTER_START_ANNOTATION: f"{fn.spec.cpu_millis}m"} if _boosted(fn, cpu) else {}
+
+
+def _resources(fn: Function, cpu: CpuSettings) -> dict[str, Any]:
     memory = f"{fn.spec.memory_mib}Mi"
-    cpu = f"{fn.spec.cpu_millis}m"
-    request_cpu = f"{max(10, fn.spec.cpu_millis // 2)}m"
+    proportional = f"{fn.spec.cpu_millis}m"
+    if cpu.mode is CpuMode.REQUEST:
+        # Burstable without a CPU limit: the scheduler reserves the proportional CPU, and the pod
+        # may use whatever is idle on its node beyond it, at start-up and afterwards.
+        return {"requests": {"cpu": proportional, "memory": memory}, "limits": {"memory": memory}}
+    # The request stays at half the proportional CPU in both other modes, so a boost changes
+    # neither scheduling nor the QoS class (which an in-place resize must keep).
+    limit = f"{cpu.boost_millis}m" if _boosted(fn, cpu) else proportional
     return {
-        "requests": {"cpu": request_cpu, "memory": memory},
-        "limits": {"cpu": cpu, "memory": memory},
+        "requests": {"cpu": f"{max(10, fn.spec.cpu_millis // 2)}m", "memory": memory},
+        "limits": {"cpu": limit, "memory": memory},
     }
 
 
@@ -202,13 +245,13 @@ def _volumes(fn: Function, settings: DeploymentSettings) -> list[dict[str, Any]]
 
 
 def _function_container(fn: Function, image: str, settings: DeploymentSettings) -> dict[str, Any]:
-    return {
+    container: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": image,
         "imagePullPolicy": settings.images.pull_policy,
         "ports": [{"name": "http", "containerPort": contract.PORT, "protocol": "TCP"}],
         "env": _env(fn, settings),
-        "resources": _resources(fn),
+        "resources": _resources(fn, settings.cpu),
         "securityContext": _container_security(),
         "volumeMounts": _mounts(fn),
         "readinessProbe": {
@@ -224,6 +267,13 @@ def _function_container(fn: Function, image: str, settings: DeploymentSettings) 
             "timeoutSeconds": 2,
         },
     }
+    if _boosted(fn, settings.cpu):
+        # The resize down must not restart the runtime (memory is never resized).
+        container["resizePolicy"] = [
+            {"resourceName": "cpu", "restartPolicy": "NotRequired"},
+            {"resourceName": "memory", "restartPolicy": "RestartContainer"},
+        ]
+    return container
 
 
 def _deps_container(

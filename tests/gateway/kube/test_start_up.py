@@ -1,5 +1,6 @@
 """A function's start-up on the real control plane: the gateway probes a starting pod itself and
-forwards a held call before the kubelet's readiness and the EndpointSlice say the pod is ready.
+forwards a held call before the kubelet's readiness and the EndpointSlice say the pod is ready,
+and a pod started with boosted CPU is resized down in place (``pods/resize``) once Ready.
 
 The test node agent plays a kubelet whose readiness report is late (``hold_ready``): the pod is
 running with its address, its runtime answers, but its Ready condition stays False, so no
@@ -94,3 +95,34 @@ def test_without_probing_a_held_call_waits_for_the_endpoint_slice(
         node_agent.release_ready(namespace)
     wait_for(lambda: _slice_ready_addresses(kube_api, namespace, "late"), timeout=30, what="the slice")
     assert gw.call("/function/late")[0] == 200
+
+
+def test_a_boosted_pod_is_resized_down_once_ready(
+    kubectl: Kubectl,
+    kube_api: client.ApiClient,
+    namespace: str,
+    operator: OperatorProcess,
+    node_agent: Any,
+    start_gateway: GatewayStarter,
+) -> None:
+    """The operator's default CPU mode is ``boost``: the pod starts with a whole CPU as its limit,
+    and the gateway writes the proportional figure through ``pods/resize`` once it is Ready (the
+    test node agent does not act on a resize; a kubelet applies it without a restart)."""
+    apply_function(kubectl, namespace, "boosted", min=1)
+    deployment = client.AppsV1Api(kube_api).read_namespaced_deployment("boosted", namespace)
+    template = deployment.spec.template
+    after = template.metadata.annotations["wisp.dev/cpu-after-start"]
+    assert after == "145m"  # 256Mi: one CPU per 1,769 MiB
+    assert template.spec.containers[0].resources.limits["cpu"] == "1"
+    start_gateway()
+
+    def resized() -> Any:
+        pods = [p for p in _pods(kube_api, namespace, "boosted") if _is_ready(p)]
+        return pods and all(p.spec.containers[0].resources.limits["cpu"] == after for p in pods) and pods
+
+    (pod,) = wait_for(resized, timeout=30, what="the pod's CPU limit resized")
+    assert pod.spec.containers[0].resources.requests["cpu"] == "72m"  # requests are not touched
+    assert pod.spec.containers[0].resources.limits["memory"] == "256Mi"
+    # The Deployment keeps the boost for the next pod; the operator's applies leave the pod alone.
+    deployment = client.AppsV1Api(kube_api).read_namespaced_deployment("boosted", namespace)
+    assert deployment.spec.template.spec.containers[0].resources.limits["cpu"] == "1"

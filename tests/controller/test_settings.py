@@ -1,0 +1,33 @@
+"""The operator's settings from its environment: how function pods get their CPU."""
+
+from __future__ import annotations
+
+import pytest
+
+from wisp.controller.settings import OperatorSettings
+from wisp.resources.deployment import CpuMode, CpuSettings
+
+
+@pytest.mark.parametrize(
+    ("env", "cpu"),
+    [
+        ({}, CpuSettings(CpuMode.BOOST, 1000)),
+        ({"WISP_FUNCTION_CPU_MODE": "limit"}, CpuSettings(CpuMode.LIMIT, 1000)),
+        ({"WISP_FUNCTION_CPU_MODE": "request"}, CpuSettings(CpuMode.REQUEST, 1000)),
+        (
+            {"WISP_FUNCTION_CPU_MODE": "boost", "WISP_FUNCTION_CPU_BOOST": "2"},
+            CpuSettings(CpuMode.BOOST, 2000),
+        ),
+        ({"WISP_FUNCTION_CPU_BOOST": "1500m"}, CpuSettings(CpuMode.BOOST, 1500)),
+    ],
+)
+def test_cpu_mode_and_boost_from_the_environment(env: dict[str, str], cpu: CpuSettings) -> None:
+    assert OperatorSettings.from_env(env).deployment.cpu == cpu
+
+
+@pytest.mark.parametrize(
+    "env", [{"WISP_FUNCTION_CPU_MODE": "turbo"}, {"WISP_FUNCTION_CPU_BOOST": "lots"}], ids=["mode", "boost"]
+)
+def test_a_bad_cpu_setting_names_the_variables(env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="WISP_FUNCTION_CPU_MODE / WISP_FUNCTION_CPU_BOOST"):
+        OperatorSettings.from_env(env)
