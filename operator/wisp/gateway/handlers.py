@@ -14,6 +14,8 @@ from aiohttp import web
 from aiohttp.http import HttpVersion10, HttpVersion11
 from aiohttp.typedefs import Handler
 
+from wisp.gateway.httpevent import trigger_headers
+from wisp.gateway.proxy import CLIENT_ADDRESS
 from wisp.gateway.resolve import RouteKind, resolve
 from wisp.gateway.service import EventKind, Gateway, error_response
 
@@ -45,7 +47,12 @@ class Dispatcher:
             else:
                 message = f"function {route.function_key} not found"
             return error_response(404, "FunctionNotFound", message)
-        return await self.gateway.serve(request, up, route.path_qs, event)
+        wisp: list[tuple[str, str]] = []
+        if route.http is not None:
+            client = request.get(CLIENT_ADDRESS) or request.remote or ""
+            host = request.headers.get("X-Forwarded-Host") or request.host
+            wisp = trigger_headers(route.http, route.path, client, host.split(",", 1)[0].strip())
+        return await self.gateway.serve(request, up, route.path_qs, event, wisp)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import StreamReader, web
@@ -48,6 +48,9 @@ Body = bytes | AsyncIterator[bytes] | None
 # A body already read in full before the call was forwarded (by the security layer, to check
 # a webhook signature): the forwarder sends it instead of reading the request again.
 BODY = web.RequestKey("wisp-body", bytes)
+# The caller's address as the security layer determined it (its trusted-proxy rules applied);
+# without that layer, the connection's peer.
+CLIENT_ADDRESS = web.RequestKey("wisp-client-address", str)
 
 
 class BodyTooLarge(Exception):
@@ -107,8 +110,12 @@ def _connection_tokens(headers: Mapping[str, str]) -> frozenset[str]:
     return frozenset(t.strip().lower() for t in value.split(","))
 
 
-def upstream_headers(request: web.BaseRequest, event: str) -> list[tuple[str, str]]:
-    """The request's end-to-end headers plus wisp's and the X-Forwarded-* ones."""
+def upstream_headers(
+    request: web.BaseRequest, event: str, wisp: Iterable[tuple[str, str]] = ()
+) -> list[tuple[str, str]]:
+    """The request's end-to-end headers plus wisp's (``wisp``: what the gateway tells the
+    runtime about this call) and the X-Forwarded-* ones. A caller's own ``X-Wisp-*`` headers
+    never reach the runtime, except the request id it may choose."""
     incoming = request.headers
     extra = _connection_tokens(incoming)
     out: list[tuple[str, str]] = []
@@ -117,7 +124,9 @@ def upstream_headers(request: web.BaseRequest, event: str) -> list[tuple[str, st
         lower = name.lower()
         if lower in HOP_BY_HOP or lower in extra or lower in _WISP_SET:
             continue
-        if lower == "x-wisp-request-id":
+        if lower.startswith("x-wisp-"):
+            if lower != "x-wisp-request-id":
+                continue
             request_id = value
         out.append((name, value))
     if not request_id:
@@ -125,6 +134,7 @@ def upstream_headers(request: web.BaseRequest, event: str) -> list[tuple[str, st
     peer = request.remote or ""
     previous = incoming.get("X-Forwarded-For")
     out.append((contract.EVENT_HEADER, event))
+    out.extend(wisp)
     out.append(("X-Forwarded-For", f"{previous}, {peer}" if previous else peer))
     out.append(("X-Forwarded-Proto", incoming.get("X-Forwarded-Proto") or request.scheme))
     out.append(("X-Forwarded-Host", incoming.get("X-Forwarded-Host") or request.host))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from wisp.api.trigger import RESERVED_PATHS, RESERVED_PREFIXES
+from wisp.api.trigger import RESERVED_PATHS, RESERVED_PREFIXES, HttpTrigger
 from wisp.gateway.router import FUNCTION_PREFIX, parse_function_path
 from wisp.gateway.state import COMPONENTS
 
@@ -52,6 +52,8 @@ class Route:
     path_qs: str = ""  # what the runtime is sent (catch-all routes to a function)
     trigger_key: str = ""
     allowed: tuple[str, ...] = ()  # METHOD_NOT_ALLOWED: the methods the Trigger takes
+    http: HttpTrigger | None = None  # TRIGGER: the route it matched (payload format, path)
+    qualifier: str = ""  # Lambda's Invoke API: the version or alias the caller named
 
     @property
     def calls_function(self) -> bool:
@@ -131,4 +133,5 @@ def dispatch(request: web.Request) -> Route:
         trigger.namespace,
         f"{raw_path}?{query}" if query else raw_path,
         trigger.key,
+        http=trigger.http,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -71,7 +71,14 @@ class Gateway:
     max_body_bytes: int
     body_read_timeout: float = 30.0
 
-    async def serve(self, request: web.Request, up: Upstream, path_qs: str, event: str) -> web.StreamResponse:
+    async def serve(
+        self,
+        request: web.Request,
+        up: Upstream,
+        path_qs: str,
+        event: str,
+        wisp: Sequence[tuple[str, str]] = (),
+    ) -> web.StreamResponse:
         length = request.content_length
         if length is not None and length > self.max_body_bytes:
             return error_response(413, "RequestTooLarge", f"body exceeds {self.max_body_bytes} bytes")
@@ -98,7 +105,7 @@ class Gateway:
             except Unavailable as exc:
                 status = exc.status
                 return error_response(exc.status, exc.error_type, exc.message)
-            response = await self._forward(request, up, acquired, path_qs, event, body)
+            response = await self._forward(request, up, acquired, path_qs, event, body, wisp)
             status = response.status
             return response
         finally:
@@ -108,9 +115,16 @@ class Gateway:
         return f"the request body did not arrive within {self.body_read_timeout:g} s"
 
     async def _forward(
-        self, request: web.Request, up: Upstream, acquired: Acquired, path_qs: str, event: str, body: Body
+        self,
+        request: web.Request,
+        up: Upstream,
+        acquired: Acquired,
+        path_qs: str,
+        event: str,
+        body: Body,
+        wisp: Sequence[tuple[str, str]],
     ) -> web.StreamResponse:
-        headers = upstream_headers(request, event)
+        headers = upstream_headers(request, event, wisp)
         extra: dict[str, str] = {}
         if acquired.cold_wait is not None:
             extra = {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}

@@ -28,7 +28,7 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter
 
 from wisp.api.function import AccessSpec, SecretKey
-from wisp.gateway.proxy import BODY, send_continue
+from wisp.gateway.proxy import BODY, CLIENT_ADDRESS, send_continue
 from wisp.gateway.resolve import Route, RouteKind, resolve
 from wisp.gateway.state import Components
 from wisp.security import errors
@@ -191,6 +191,7 @@ class AccessGuard:
         if access is not None and private:
             await self.secrets.ensure(route.namespace, referenced_secrets(access))
         client = client_address(peer, request.headers.get("X-Forwarded-For"), self.settings.trusted_proxies)
+        cloned[CLIENT_ADDRESS] = client  # the runtime is told it (X-Wisp-Source-Ip)
         namespace = route.namespace
 
         def lookup(ref: SecretKey) -> bytes | None:
