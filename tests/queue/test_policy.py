@@ -12,6 +12,7 @@ from wisp.queue.policy import (
     RetryPolicy,
     decide,
     in_flight_limit,
+    stop_reason,
 )
 from wisp.queue.routes import forwarded_headers
 
@@ -94,3 +95,21 @@ def test_credentials_and_wisp_headers_are_not_forwarded_to_async_calls() -> None
         }
     )
     assert kept == {"Content-Type": "application/json", "traceparent": "00-abc-def-01", "X-Tenant": "t1"}
+
+
+@pytest.mark.parametrize(
+    ("age", "max_age", "hops", "reason"),
+    [
+        (59.0, 60.0, 1, None),
+        (61.0, 60.0, 1, DeadLetterReason.EVENT_AGE_EXCEEDED),
+        (10_000.0, None, 1, None),  # no age limit (a queue trigger without maxEventAge)
+        (0.0, 60.0, 16, None),
+        (0.0, 60.0, 17, DeadLetterReason.RECURSION_LIMIT),
+        (61.0, 60.0, 17, DeadLetterReason.EVENT_AGE_EXCEEDED),  # too old is said first
+    ],
+)
+def test_an_event_too_old_or_too_deep_is_not_run(
+    age: float, max_age: float | None, hops: int, reason: DeadLetterReason | None
+) -> None:
+    stopped = stop_reason(age, max_age, hops, 16)
+    assert (stopped[0] if stopped else None) is reason

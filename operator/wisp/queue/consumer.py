@@ -16,7 +16,6 @@ import asyncio
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -24,11 +23,18 @@ from typing import Protocol
 from wisp.queue import metrics
 from wisp.queue.batches import batch_body, batch_headers, failed_items
 from wisp.queue.broker import Append, Backlog, BrokerUnavailable, Delivery, RecordUpdate, Subscription
-from wisp.queue.destinations import OutcomeRouting, destination_record, outcome_condition, to_append
+from wisp.queue.destinations import OutcomeRouting, outcome_append
 from wisp.queue.events import Rejection, Request
-from wisp.queue.invocations import new_record, now_ms, rfc3339_ms
 from wisp.queue.invoker import InvocationResult, Invoker
-from wisp.queue.policy import CallOutcome, DeadLetterReason, Decision, Outcome, RetryPolicy, decide
+from wisp.queue.policy import (
+    CallOutcome,
+    DeadLetterReason,
+    Decision,
+    Outcome,
+    RetryPolicy,
+    decide,
+    stop_reason,
+)
 from wisp.queue.settings import DeliverySettings
 
 log = logging.getLogger(__name__)
@@ -174,10 +180,10 @@ class Consumer:
             self._works("read")
             if self.config.batch_window is not None:
                 if deliveries:
-                    self._dispatch_batch(await self._fill(deliveries, min(self.config.batch_size, free)))
+                    self._dispatch(await self._fill(deliveries, min(self.config.batch_size, free)))
                 continue
             for delivery in deliveries:
-                self._dispatch(delivery)
+                self._dispatch([delivery])
 
     async def _fill(self, batch: list[Delivery], size: int) -> list[Delivery]:
         """More deliveries for ``batch`` until it holds ``size`` or the batch window closed."""
@@ -208,13 +214,9 @@ class Consumer:
                 free = self.config.max_in_flight - len(self._owned)
                 if free > 0 and now - last_reclaim >= settings.visibility_timeout / 2:
                     reclaimed = await self.subscription.reclaim(settings.visibility_timeout, free)
-                    if self.config.batch_window is not None:
-                        size = max(1, self.config.batch_size)
-                        for start in range(0, len(reclaimed), size):
-                            self._dispatch_batch(reclaimed[start : start + size])
-                    else:
-                        for delivery in reclaimed:
-                            self._dispatch(delivery)
+                    size = 1 if self.config.batch_window is None else max(1, self.config.batch_size)
+                    for start in range(0, len(reclaimed), size):
+                        self._dispatch(reclaimed[start : start + size])
                     last_reclaim = now
                 if now - last_gauge >= max(settings.poll_interval, 2.0):
                     self.backlog = await self.subscription.backlog()
@@ -229,18 +231,8 @@ class Consumer:
                 log.exception("%s: maintenance failed", self.config.label)
                 await self._pause(backoff, exc, "maintain")
 
-    def _dispatch(self, delivery: Delivery) -> None:
-        key = (delivery.stream, delivery.entry_id)
-        if key in self._owned:
-            return
-        self._owned[key] = delivery
-        if len(self._owned) >= self.config.max_in_flight:
-            self._room.clear()
-        task = asyncio.create_task(self._deliver(delivery))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _dispatch_batch(self, deliveries: list[Delivery]) -> None:
+    def _dispatch(self, deliveries: list[Delivery]) -> None:
+        """Start one task for ``deliveries`` (one call each, or one call for the batch)."""
         batch = [d for d in deliveries if (d.stream, d.entry_id) not in self._owned]
         if not batch:
             return
@@ -248,18 +240,22 @@ class Consumer:
             self._owned[(delivery.stream, delivery.entry_id)] = delivery
         if len(self._owned) >= self.config.max_in_flight:
             self._room.clear()
-        task = asyncio.create_task(self._deliver_batch(batch))
+        task = asyncio.create_task(self._deliver(batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver_batch(self, batch: list[Delivery]) -> None:
+    async def _deliver(self, batch: list[Delivery]) -> None:
         try:
             async with self._slots:
-                await self._deliver_batch_now(batch)
+                if self.config.batch_window is None:
+                    await self._deliver_now(batch[0])
+                else:
+                    await self._deliver_batch_now(batch)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("a batch of %d of %s failed", len(batch), self.config.label)
+            # Left pending: another consumer (or this one) reclaims it after the visibility timeout.
+            log.exception("delivery %s of %s failed", batch[0].entry_id, self.config.label)
         finally:
             for delivery in batch:
                 self._owned.pop((delivery.stream, delivery.entry_id), None)
@@ -302,9 +298,12 @@ class Consumer:
             decision = Decision(Outcome.DEAD_LETTERED, reason=request.reason)
             await self._settle(delivery, decision, request.detail)
             return None
-        stopped = self._stop_reason(request, age)
+        stopped = stop_reason(age, self.config.max_event_age, request.hops, self.config.delivery.max_hops)
         if stopped is not None:
             reason, detail = stopped
+            if reason is DeadLetterReason.RECURSION_LIMIT:
+                metrics.RECURSION_STOPPED.labels(self.config.label).inc()
+                log.warning("%s: %s: a recursive loop? not run", self.config.label, detail)
             decision = Decision(Outcome.DEAD_LETTERED, reason=reason)
             dropped = InvocationResult(status=0, error=detail)
             record = self._kind.record(request, delivery, dropped, decision)
@@ -329,48 +328,12 @@ class Consumer:
         appends = self._outcomes(request, delivery, result, decision, error)
         await self._settle(delivery, decision, error, record, appends)
 
-    async def _deliver(self, delivery: Delivery) -> None:
-        try:
-            async with self._slots:
-                await self._deliver_now(delivery)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # Left pending: another consumer (or this one) reclaims it after the visibility timeout.
-            log.exception("delivery %s of %s failed", delivery.entry_id, self.config.label)
-        finally:
-            self._owned.pop((delivery.stream, delivery.entry_id), None)
-            self._room.set()
-
     async def _deliver_now(self, delivery: Delivery) -> None:
         request = await self._admit(delivery)
         if request is None:
             return
         result = await self._invoke(request.target or self.config.function_key, request.body, request.headers)
         await self._conclude(delivery, request, result)
-
-    def _stop_reason(self, request: Request, age: float) -> tuple[DeadLetterReason, str] | None:
-        """Why an event must not run at all: too old, or too deep in a chain of calls."""
-        limit = self.config.max_event_age
-        if limit is not None and age > limit:
-            return (
-                DeadLetterReason.EVENT_AGE_EXCEEDED,
-                f"event is {age:.0f}s old, maxEventAge is {limit:.0f}s",
-            )
-        hops = self.config.delivery.max_hops
-        if request.hops > hops:
-            metrics.RECURSION_STOPPED.labels(self.config.label).inc()
-            log.warning(
-                "%s: stopped a call %d hops deep (limit %d): a recursive loop?",
-                self.config.label,
-                request.hops,
-                hops,
-            )
-            return (
-                DeadLetterReason.RECURSION_LIMIT,
-                f"{request.hops} hops deep in a chain of calls, limit {hops}",
-            )
-        return None
 
     def _outcomes(
         self,
@@ -380,37 +343,17 @@ class Consumer:
         decision: Decision,
         error: str | None,
     ) -> tuple[Append, ...]:
-        """The destination message of a final outcome, if the routing names one."""
         routing = self.config.routing
-        condition = outcome_condition(decision)
-        if routing is None or condition is None:
+        if routing is None:
             return ()
-        destination = routing.on_success if decision.outcome is Outcome.ACKED else routing.on_failure
-        if destination is None:
-            return ()
-        created_ms = now_ms()
-        record = destination_record(
-            function_key=self.config.function_key,
-            request=request,
-            attempts=delivery.attempt,
-            condition=condition,
-            result=result,
-            error=error,
-            timestamp=rfc3339_ms(created_ms),
+        sent = outcome_append(
+            routing, self.config.function_key, request, delivery.attempt, result, decision, error
         )
-        invocation_id = str(uuid.uuid4())
-        key = f"{destination.target}.{routing.namespace}"
+        if sent is None:
+            return ()
+        append, condition = sent
         metrics.DESTINATIONS.labels(self.config.label, condition).inc()
-        return (
-            to_append(
-                destination,
-                record,
-                routing=routing,
-                hops=request.hops + 1,
-                invocation_id=invocation_id,
-                created=new_record(invocation_id, key, None, created_ms=created_ms),
-            ),
-        )
+        return (append,)
 
     async def _settle(
         self,

@@ -12,12 +12,13 @@ writes in the same atomic step as the settlement:
 * a URL: a message on the callbacks stream, POSTed by the callbacks consumer through the SSRF
   guard with its retries and dead letters.
 
-Pure: no I/O; ``now_ms`` and ids are passed in.
+No I/O: the subscription writes the ``Append``.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from wisp.queue import names
 from wisp.queue.broker import Append, RecordUpdate
 from wisp.queue.callbacks import callback_message
 from wisp.queue.events import HOPS_FIELD, AsyncMessage, MessageKind, Request
+from wisp.queue.invocations import new_record, now_ms, rfc3339_ms
 from wisp.queue.invoker import InvocationResult
 from wisp.queue.policy import DeadLetterReason, Decision, Outcome
 
@@ -140,3 +142,43 @@ def to_append(
     condition = str(record["requestContext"]["condition"])
     request_id = str(record["requestContext"]["requestId"])
     return Append(names.CALLBACK_STREAM, callback_message(destination.target, request_id, condition, record))
+
+
+def outcome_append(
+    routing: OutcomeRouting,
+    function_key: str,
+    request: Request,
+    attempts: int,
+    result: InvocationResult | None,
+    decision: Decision,
+    error: str | None,
+) -> tuple[Append, str] | None:
+    """The destination message of a final outcome and its condition, if the routing names a
+    destination for it (None for retries, deferrals and outcomes without one)."""
+    condition = outcome_condition(decision)
+    if condition is None:
+        return None
+    destination = routing.on_success if decision.outcome is Outcome.ACKED else routing.on_failure
+    if destination is None:
+        return None
+    created_ms = now_ms()
+    record = destination_record(
+        function_key=function_key,
+        request=request,
+        attempts=attempts,
+        condition=condition,
+        result=result,
+        error=error,
+        timestamp=rfc3339_ms(created_ms),
+    )
+    invocation_id = str(uuid.uuid4())
+    key = names.function_key(destination.target, routing.namespace)
+    append = to_append(
+        destination,
+        record,
+        routing=routing,
+        hops=request.hops + 1,
+        invocation_id=invocation_id,
+        created=new_record(invocation_id, key, None, created_ms=created_ms),
+    )
+    return append, condition

@@ -88,6 +88,18 @@ def after_failure(attempt: int, policy: RetryPolicy, draw: float = 1.0) -> Decis
     return Decision(Outcome.RETRIED, delay=policy.delay(attempt, draw), next_attempt=attempt + 1)
 
 
+def stop_reason(
+    age: float, max_age: float | None, hops: int, max_hops: int
+) -> tuple[DeadLetterReason, str] | None:
+    """Why an event must not run at all: older than ``max_age`` seconds, or deeper than
+    ``max_hops`` in a chain of calls wisp made (the recursion guard); None if it may run."""
+    if max_age is not None and age > max_age:
+        return DeadLetterReason.EVENT_AGE_EXCEEDED, f"event is {age:.0f}s old, maxEventAge is {max_age:.0f}s"
+    if hops > max_hops:
+        return DeadLetterReason.RECURSION_LIMIT, f"{hops} hops deep in a chain of calls, limit {max_hops}"
+    return None
+
+
 def in_flight_limit(explicit: int | None, concurrency: int, factor: int, cap: int) -> int:
     """A trigger's bound on in-flight deliveries: its own ``maxInFlight`` or concurrency x factor."""
     if explicit is not None:
