@@ -284,6 +284,28 @@ async def test_cookies_and_a_numeric_string_status(start: Start, http: aiohttp.C
         assert await response.json() == data
 
 
+async def test_raw_result_is_the_return_value_itself(start: Start, http: aiohttp.ClientSession) -> None:
+    """``X-Wisp-Raw-Result: 1`` (Lambda's Invoke API): the value comes back as JSON, even one
+    shaped like an HTTP response; errors stay the contract's."""
+    runtime = await start("value")
+    value = {"statusCode": 404, "headers": {"X-Tag": "a"}, "body": "gone"}
+    headers = {"X-Wisp-Raw-Result": "1"}
+    async with http.post(runtime.url, json={"value": value}, headers=headers) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("application/json")
+        assert "X-Tag" not in response.headers
+        assert json.loads(await response.read()) == value
+    async with http.post(runtime.url, json={"value": "text"}, headers=headers) as response:
+        assert await response.read() == b'"text"'
+    async with http.post(runtime.url, json={"value": value}) as response:
+        assert response.status == 404  # without the header: shaped, as before
+    boom = await start("boom")
+    status, response_headers, body = await _call(http, boom, body=b'{"fail": true}', headers=headers)
+    assert status == 500
+    assert response_headers["X-Wisp-Error"] == "Unhandled"
+    assert body["errorType"] in ("ValueError", "RangeError")
+
+
 # -- Lambda code as it is written for AWS ------------------------------------------------------
 
 

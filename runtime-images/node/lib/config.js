@@ -13,6 +13,8 @@ const HEADERS = Object.freeze({
   // Lambda's optional invocation facts, base64-encoded JSON (as Lambda's Invoke API takes them).
   clientContext: 'x-wisp-client-context',
   identity: 'x-wisp-identity',
+  // '1': answer the handler's return value as JSON, never shaped into an HTTP response.
+  rawResult: 'x-wisp-raw-result',
 });
 
 const PATHS = Object.freeze({ health: '/healthz', liveness: '/livez', metrics: '/metrics' });

@@ -246,6 +246,12 @@ function shapeResponse(value) {
   return { status: 200, headers: null, body: toJson(value) };
 }
 
+// The answer of a call that wants the return value itself (X-Wisp-Raw-Result: Lambda's Invoke
+// API): always 200 JSON, even for a value shaped like {statusCode, body}.
+function rawResponse(value) {
+  return { status: 200, headers: null, body: toJson(value) };
+}
+
 // A number status, or a numeric string one ('200', as AWS's own blueprints return).
 function statusOf(code) {
   if (Number.isInteger(code)) return code;
@@ -312,4 +318,6 @@ function errorBody(errorType, errorMessage, requestId, stackTrace) {
   return JSON.stringify(body);
 }
 
-module.exports = { EventError, ResponseError, jsonEvent, httpEvent, isTextual, shapeResponse, errorBody };
+module.exports = {
+  EventError, ResponseError, jsonEvent, httpEvent, isTextual, shapeResponse, rawResponse, errorBody,
+};

@@ -21,11 +21,12 @@ const TERMINATE_GRACE_MS = 5000;
 // objects: fewer values for the structured clone to write and read on each side.
 //
 //   to the worker:  [id, requestId, deadline, body, eventType, method, path, query, rawHeaders,
-//                    peer, protocol, clientContext, identity]
+//                    peer, protocol, clientContext, identity, raw]
 //                   body: a string (a small JSON body, decoded) or a Uint8Array whose buffer is
 //                   transferred; method to protocol only for eventType 'http' (undefined
 //                   otherwise); clientContext and identity: the X-Wisp-Client-Context and
-//                   X-Wisp-Identity headers, when sent. deadline: epoch milliseconds.
+//                   X-Wisp-Identity headers, when sent; raw: X-Wisp-Raw-Result is 1 (the return
+//                   value is the answer, never shaped). deadline: epoch milliseconds.
 //   to the main thread, when the call is over:
 //                   [id, 'returned', durationMs, status, headers, body]
 //                     headers: a flat [name, value, ...] array, or null for a JSON response

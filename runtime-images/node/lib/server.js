@@ -177,7 +177,8 @@ class Call {
       !http && body.length <= TEXT_BODY_MAX ? body.toString('utf8') : new Uint8Array(body), eventType,
       http ? req.method : undefined, http ? this.path : undefined, http ? this.query : undefined,
       http ? req.rawHeaders : undefined, http ? req.socket.remoteAddress : undefined,
-      http ? `HTTP/${req.httpVersion}` : undefined, headers[HEADERS.clientContext], headers[HEADERS.identity]],
+      http ? `HTTP/${req.httpVersion}` : undefined, headers[HEADERS.clientContext], headers[HEADERS.identity],
+      headers[HEADERS.rawResult] === '1'],
     timeoutMs, this);
   }
 

@@ -159,6 +159,7 @@ class Call {
     this.id = message[0];
     this.requestId = message[1];
     this.deadline = message[2];
+    this.raw = message[13] === true; // X-Wisp-Raw-Result: the return value is the answer, as JSON
     this.pending = {};
     this.started = 0;
     this.settled = false;
@@ -228,7 +229,7 @@ function finish(call, failed, value) {
   let err = value;
   if (!failed) {
     try {
-      const shaped = events.shapeResponse(value);
+      const shaped = call.raw ? events.rawResponse(value) : events.shapeResponse(value);
       reply = [call.id, 'returned', durationMs, shaped.status, shaped.headers, shaped.body];
     } catch (shapeErr) {
       err = shapeErr;

@@ -19,6 +19,9 @@ THROTTLED_HEADER = "X-Wisp-Throttled"
 # Lambda's optional invocation facts, base64-encoded JSON (as Lambda's Invoke API takes them).
 CLIENT_CONTEXT_HEADER = "X-Wisp-Client-Context"
 IDENTITY_HEADER = "X-Wisp-Identity"
+# "1": the handler's return value is the answer, as JSON, never shaped into an HTTP response
+# (Lambda's Invoke API returns the payload itself).
+RAW_RESULT_HEADER = "X-Wisp-Raw-Result"
 # Every request header starting with this is wisp's own and never reaches a handler.
 WISP_HEADER_PREFIX = "x-wisp-"
 

@@ -331,6 +331,12 @@ def shape_response(value: Any) -> ShapedResponse:
     return ShapedResponse(200, dumps(value), [("Content-Type", JSON_TYPE)])
 
 
+def raw_response(value: Any) -> ShapedResponse:
+    """The answer of a call that wants the return value itself (``X-Wisp-Raw-Result``, Lambda's
+    Invoke API): 200 JSON, even for a value shaped like ``{"statusCode": ..., "body": ...}``."""
+    return ShapedResponse(200, dumps(value), [("Content-Type", JSON_TYPE)])
+
+
 def _status(code: Any) -> int | None:
     """An int status, or a numeric string one (``'200'``, as AWS's own blueprints return)."""
     if isinstance(code, int) and not isinstance(code, bool):

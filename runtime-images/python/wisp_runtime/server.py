@@ -28,6 +28,7 @@ from wisp_runtime.events import (
     error_body,
     http_event,
     json_event,
+    raw_response,
     shape_response,
 )
 from wisp_runtime.httpserver import Request, Response
@@ -167,7 +168,8 @@ class RuntimeHandler:
         finally:
             self._capture.flush_scope(scope)
             current_scope.reset(token)
-        response = self._outcome_response(outcome, request_id, timeout)
+        raw = request.headers.get(config.RAW_RESULT_HEADER) == "1"
+        response = self._outcome_response(outcome, request_id, timeout, raw)
         self.metrics.observe(outcome.seconds)
         response.headers[config.DURATION_HEADER] = f"{outcome.seconds * 1000:.3f}"
         return self._finish(request_id, response, outcome.seconds)
@@ -193,10 +195,10 @@ class RuntimeHandler:
             )
         raise EventError("InvalidEventType", f"{config.EVENT_HEADER} must be json or http")
 
-    def _outcome_response(self, outcome: Outcome, request_id: str, timeout: float) -> Response:
+    def _outcome_response(self, outcome: Outcome, request_id: str, timeout: float, raw: bool) -> Response:
         if outcome.kind is OutcomeKind.RETURNED:
             try:
-                shaped = shape_response(outcome.value)
+                shaped = raw_response(outcome.value) if raw else shape_response(outcome.value)
             except ResponseError as exc:
                 self.metrics.errors += 1
                 self._log.log("ERROR", str(exc), request_id=request_id, errorType="InvalidHandlerResponse")
