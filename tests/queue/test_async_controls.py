@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestServer
 
 from tests.queue.conftest import Managers
 from tests.queue.runtime import RuntimeProcess
+from tests.queue.test_async import CallbackReceiver
 from tests.support.wait import eventually
 from wisp.api.function import Function, parse_function
 from wisp.queue.manager import QueueManager
@@ -189,3 +190,24 @@ async def test_a_function_that_re_invokes_itself_is_stopped_at_the_hop_limit(
     [(_, dead)] = await redis_client.xrange("wisp:async:default:loop:dead")
     assert dead[b"wisp.reason"] == b"recursion_limit"
     assert dead[b"hops"] == b"17"
+
+
+async def test_a_url_destination_is_posted_through_the_callbacks_consumer(
+    redis_url: str, runtimes: Callable[..., RuntimeProcess], managers: Managers
+) -> None:
+    receiver = CallbackReceiver()
+    await receiver.server.start_server()
+    try:
+        runtime = runtimes("events.fails")
+        manager = managers(redis_url, {"orders.default": runtime.url})
+        manager.update_functions(
+            [async_function("orders", "events.fails", maxRetries=0, onFailure={"url": receiver.url})]
+        )
+        invocation = await manager.invocations.submit("orders.default", b'{"order": 10}', {})
+        [(headers, record)] = await eventually(lambda: receiver.received, "the failure record")
+    finally:
+        await receiver.server.close()
+    assert headers["X-Wisp-Function-Status"] == "RetriesExhausted"
+    assert headers["X-Wisp-Invocation-Id"] == invocation
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["requestPayload"] == {"order": 10}

@@ -174,7 +174,7 @@ def events_from_env(default_namespace: str, env: Mapping[str, str] | None = None
     env = os.environ if env is None else env
     if not env.get("WISP_REDIS_URL"):
         return disabled_extension(NOT_CONFIGURED)
-    delivery = DeliverySettings()
+    delivery = DeliverySettings.from_env(env)
     return queue_extension(
         EventSettings(RedisSettings.from_env(env), delivery, default_namespace, delivery.max_event_bytes)
     )

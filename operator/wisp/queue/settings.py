@@ -87,3 +87,14 @@ class DeliverySettings:
     # Reconnect backoff after Redis errors.
     reconnect_initial: float = 0.1
     reconnect_max: float = 5.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DeliverySettings:
+        """The defaults, with the operator's choices from the environment: ``WISP_MAX_HOPS``
+        (the recursion guard's limit) and ``WISP_IDEMPOTENCY_WINDOW`` (seconds)."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            max_hops=int(env.get("WISP_MAX_HOPS") or defaults.max_hops),
+            idempotency_window=float(env.get("WISP_IDEMPOTENCY_WINDOW") or defaults.idempotency_window),
+        )
