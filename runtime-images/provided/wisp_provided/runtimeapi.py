@@ -3,7 +3,9 @@
 * ``GET  /2018-06-01/runtime/invocation/next``: waits for the next call; 200 with the event as
   the body and ``Lambda-Runtime-Aws-Request-Id``, ``-Deadline-Ms``, ``-Invoked-Function-Arn``,
   ``-Trace-Id`` and, when the call carried them, ``-Client-Context`` and ``-Cognito-Identity``.
-* ``POST /2018-06-01/runtime/invocation/{id}/response``: the call's answer; 202.
+* ``POST /2018-06-01/runtime/invocation/{id}/response``: the call's answer; 202. One whose
+  trailers carry ``Lambda-Runtime-Function-Error-Type`` (and ``-Error-Body``, base64 JSON) failed
+  while it was sent, and is an error.
 * ``POST /2018-06-01/runtime/invocation/{id}/error``: the call failed; 202. The body is Lambda's
   error JSON (``errorMessage``, ``errorType``, ``stackTrace``); ``Lambda-Runtime-Function-Error-Type``
   names the type when the body does not.
@@ -16,6 +18,8 @@ waits is ``403 InvalidStateTransition``; other paths ``404``. Errors are Lambda'
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -27,6 +31,7 @@ PREFIX = "/2018-06-01/runtime/"
 NEXT_PATH = PREFIX + "invocation/next"
 INIT_ERROR_PATH = PREFIX + "init/error"
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+ERROR_BODY_HEADER = "Lambda-Runtime-Function-Error-Body"  # a trailer, like the type on /response
 _JSON = "application/json"
 _ACCEPTED = b'{"status":"OK"}'
 
@@ -83,8 +88,20 @@ class RuntimeApi:
             )
             self._broker.answer(request_id, outcome)
             return _lambda_error(413, "RequestEntityTooLarge", outcome.message)
-        if action == "response":
+        trailer_type = request.headers.get(ERROR_TYPE_HEADER, "").strip()
+        if action == "response" and not trailer_type:
             outcome = Outcome(OutcomeKind.RESPONSE, body=request.body)
+        elif action == "response":
+            # A response that failed while it was sent: aws-lambda-go streams every response
+            # (chunked) and names the error in its trailers, the body's JSON base64-encoded.
+            error = _json_object(_unbase64(request.headers.get(ERROR_BODY_HEADER, "")))
+            message = error.get("errorMessage")
+            outcome = Outcome(
+                OutcomeKind.ERROR,
+                body=json.dumps(error).encode(),
+                error_type=trailer_type,
+                message=str(message) if message is not None else "the response failed while it was sent",
+            )
         else:
             error_type, message = _error_fields(request)
             outcome = Outcome(OutcomeKind.ERROR, body=request.body, error_type=error_type, message=message)
@@ -103,6 +120,13 @@ def _error_fields(request: Request) -> tuple[str, str]:
         str(error_type or header_type or "Unhandled"),
         str(message) if message is not None else (request.body or b"").decode("utf-8", "replace"),
     )
+
+
+def _unbase64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

@@ -77,6 +77,10 @@ async def test_go_function_errors_timeouts_and_exits(
         body = await response.json()
     assert body["errorType"] == "notFound"  # aws-lambda-go names the Go type
     assert body["errorMessage"] == "order 7 was not found"
+    async with http.post(running.url, json={"op": "reader-fail"}) as response:
+        assert response.status == 500  # the error came in the chunked response's trailers
+        body = await response.json()
+    assert (body["errorType"], body["errorMessage"]) == ("errorString", "stream broke")
     async with http.post(running.url, json={"op": "http", "value": "made"}) as response:
         assert response.status == 201
         assert response.headers["X-From"] == "go"

@@ -22,6 +22,18 @@ type event struct {
 
 type notFound struct{ what string }
 
+// failingReader is a raw response that breaks after its first bytes: aws-lambda-go then reports
+// the error in the trailers of its chunked /response request.
+type failingReader struct{ done bool }
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if !r.done {
+		r.done = true
+		return copy(p, "partial"), nil
+	}
+	return 0, errors.New("stream broke")
+}
+
 func (e notFound) Error() string { return e.what + " was not found" }
 
 func handler(ctx context.Context, ev event) (any, error) {
@@ -66,6 +78,8 @@ func handler(ctx context.Context, ev event) (any, error) {
 		return map[string]any{"slept": ev.Ms}, nil
 	case "exit":
 		os.Exit(ev.Code)
+	case "reader-fail":
+		return &failingReader{}, nil
 	case "http":
 		return map[string]any{"statusCode": 201, "headers": map[string]string{"X-From": "go"}, "body": ev.Value}, nil
 	}
