@@ -101,6 +101,41 @@ INVALID = [
         with_spec(GOOD_TRIGGER, http=None, queue={"stream": "s", "maxRetries": -1}),
         "spec.queue.maxRetries",
     ),
+    (
+        "async retries negative",
+        with_spec(GOOD_FUNCTION, **{"async": {"maxRetries": -1}}),
+        "spec.async.maxRetries",
+    ),
+    (
+        "async event age 30s",
+        with_spec(GOOD_FUNCTION, **{"async": {"maxEventAge": "30s"}}),
+        "spec.async.maxEventAge",
+    ),
+    (
+        "destination with two targets",
+        with_spec(GOOD_FUNCTION, **{"async": {"onSuccess": {"function": "a", "stream": "b"}}}),
+        "spec.async.onSuccess",
+    ),
+    (
+        "destination url not http",
+        with_spec(GOOD_FUNCTION, **{"async": {"onFailure": {"url": "ftp://x/y"}}}),
+        "spec.async.onFailure.url",
+    ),
+    (
+        "queue event age 7h",
+        with_spec(GOOD_TRIGGER, http=None, queue={"stream": "s", "maxEventAge": "7h"}),
+        "spec.queue.maxEventAge",
+    ),
+    (
+        "queue batch window 10m",
+        with_spec(GOOD_TRIGGER, http=None, queue={"stream": "s", "batchWindow": "10m"}),
+        "spec.queue.batchWindow",
+    ),
+    (
+        "queue failure destination empty",
+        with_spec(GOOD_TRIGGER, http=None, queue={"stream": "s", "onFailure": {}}),
+        "spec.queue.onFailure",
+    ),
 ]
 
 
@@ -132,6 +167,22 @@ def test_valid_objects_are_accepted_with_defaults(
             "target": 10,
             "idleTimeout": "60s",
         }
+
+
+def test_async_controls_are_accepted(kubectl: Kubectl, namespace: str) -> None:
+    controls = {
+        "maxRetries": 0,
+        "maxEventAge": "1h",
+        "onSuccess": {"function": "audit"},
+        "onFailure": {"url": "https://hooks.example.com/failed"},
+    }
+    fn = with_spec(GOOD_FUNCTION, **{"async": controls})
+    queue = {"stream": "s", "maxEventAge": "60s", "batchWindow": "500ms", "onFailure": {"stream": "s.failed"}}
+    trigger = with_spec(GOOD_TRIGGER, http=None, queue=queue)
+    for obj in (fn, trigger):
+        kubectl("apply", "-f", "-", input=yaml.safe_dump(obj), namespace=namespace)
+    stored = yaml.safe_load(kubectl("get", "fn", "f", "-o", "yaml", namespace=namespace).stdout)
+    assert stored["spec"]["async"] == controls
 
 
 def test_short_names_category_and_explain(kubectl: Kubectl, namespace: str) -> None:
