@@ -22,6 +22,7 @@ from wisp.gateway.activator import Activator, ActivatorSettings
 from wisp.gateway.backend import Backend
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.handlers import Dispatcher, healthz, http_versions
+from wisp.gateway.lambda_api import add_invoke_route
 from wisp.gateway.metrics import GatewayMetrics, GaugeRow, LiveCollector, ReplicaRow
 from wisp.gateway.proxy import Forwarder, expect_handler
 from wisp.gateway.registry import Registry
@@ -77,6 +78,7 @@ def make_app(
     app.cleanup_ctx.append(_backend_ctx)
     app.cleanup_ctx.append(_autoscaler_ctx)
     app.router.add_get("/healthz", healthz)
+    add_invoke_route(app)  # Lambda's Invoke API
     for extension in extensions:
         extension(app, parts)
     app.middlewares.insert(0, http_versions)  # outermost: before any other check

@@ -45,6 +45,10 @@ class GatewayConfig:
     # Probe a starting pod's /healthz from the gateway and route to it at the first 200, ahead of
     # the kubelet's readiness probe and the EndpointSlice (Kubernetes backend only).
     probe_pods: bool = True
+    # The account part of Lambda ARNs (WISP_ACCOUNT_ID, as the operator tells functions): an ARN
+    # naming it calls a function of the default namespace; without it, or for any other
+    # account, the account part is the namespace (docs/lambda.md).
+    account_id: str = ""
 
     def __post_init__(self) -> None:
         if not 0 < self.autoscale_panic_window <= self.autoscale_stable_window:
@@ -80,6 +84,7 @@ _ENV = {
     "autoscale_panic_window": "WISP_AUTOSCALE_PANIC_WINDOW",
     "host": "WISP_GATEWAY_HOST",
     "probe_pods": "WISP_PROBE_PODS",
+    "account_id": "WISP_ACCOUNT_ID",
 }
 
 

@@ -22,13 +22,15 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from wisp.api.trigger import RESERVED_PATHS, RESERVED_PREFIXES, HttpTrigger
-from wisp.gateway.router import FUNCTION_PREFIX, parse_function_path
+from wisp.gateway.router import FUNCTION_PREFIX, parse_function_path, parse_lambda_name
 from wisp.gateway.state import COMPONENTS
 
 DISPATCH_ROUTE = "wisp-dispatch"  # the name of the catch-all resource make_app adds
 # Declared routes (added by extensions) that call the function named by ``{name}``
 # (``name`` or ``name.namespace``), with the function's own access rules.
 FUNCTION_ROUTES = frozenset({"/async-function/{name}"})
+# Lambda's Invoke API (wisp.gateway.lambda_api): ``{name}`` is Lambda's FunctionName.
+INVOKE_ROUTE = "/2015-03-31/functions/{name}/invocations"
 ASYNC_PREFIX = "/async-function/"
 
 
@@ -79,6 +81,14 @@ def _resolve(request: web.Request) -> Route:
     if resource.name == DISPATCH_ROUTE:
         return dispatch(request)
     pattern = resource.canonical
+    if pattern == INVOKE_ROUTE:
+        parts = request.app.get(COMPONENTS)
+        account = "" if parts is None else parts.config.account_id
+        named = parse_lambda_name(request.match_info["name"], _default_ns(request), account)
+        if named is None:
+            return Route(RouteKind.INVALID_NAME, pattern)
+        fn, qualifier = named
+        return Route(RouteKind.FUNCTION_ROUTE, pattern, fn.key, fn.namespace, qualifier=qualifier)
     if pattern in FUNCTION_ROUTES:
         parsed = parse_function_path(FUNCTION_PREFIX + request.match_info["name"], _default_ns(request))
         if parsed is None:

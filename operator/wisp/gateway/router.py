@@ -48,6 +48,33 @@ def parse_function_path(path: str, default_namespace: str) -> FunctionPath | Non
     return FunctionPath(name, namespace, "/" + tail if slash else "/")
 
 
+def parse_lambda_name(
+    text: str, default_namespace: str, account_id: str = ""
+) -> tuple[FunctionPath, str] | None:
+    """The function and qualifier that Lambda's Invoke API's ``FunctionName`` names: ``name``,
+    ``name.namespace``, either with ``:qualifier``, or an ARN
+    ``arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]`` whose account is
+    the namespace (``account_id``, when the installation has one, is the default namespace).
+    None when it names nothing wisp could hold."""
+    if text.startswith("arn:"):
+        parts = text.split(":")
+        if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
+            return None
+        account, name = parts[4], parts[6]
+        qualifier = parts[7] if len(parts) == 8 else ""
+        namespace = default_namespace if account_id and account == account_id else account
+        if "." in name:
+            return None
+    else:
+        head, _, qualifier = text.partition(":")
+        name, dot, namespace = head.partition(".")
+        if not dot:
+            namespace = default_namespace
+    if not _label(name) or not _label(namespace) or ":" in qualifier:
+        return None
+    return FunctionPath(name, namespace, "/"), qualifier
+
+
 @dataclass(frozen=True)
 class _Entry:
     trigger: Trigger

@@ -1,0 +1,198 @@
+"""Lambda's Invoke API on the gateway: ``POST /2015-03-31/functions/{name}/invocations``.
+
+What an AWS SDK's ``lambda.invoke`` sends (boto3, the JavaScript SDK, the AWS CLI pointed at
+the gateway with ``--endpoint-url``), answered as Lambda answers it. ``{name}`` is Lambda's
+``FunctionName``: ``name``, ``name.namespace`` or an ARN whose account is the namespace
+(``wisp.gateway.router.parse_lambda_name``). Access was decided by the security layer on the
+route ``wisp.gateway.resolve`` made of it, like any call to the function.
+
+* ``X-Amz-Invocation-Type: RequestResponse`` (the default): the payload is the event, and the
+  answer is the handler's return value exactly as JSON (the runtime is asked for it with
+  ``X-Wisp-Raw-Result``: a value shaped like ``{statusCode, body}`` is not made an HTTP
+  response). A handler error is ``200`` with ``X-Amz-Function-Error: Unhandled`` and Lambda's
+  ``{errorMessage, errorType, stackTrace}``.
+* ``Event``: ``202`` once wisp's event path (the queue behind ``/async-function/``) stored it.
+* ``DryRun``: ``204`` after the access and existence checks.
+* ``Qualifier`` (query, or ``name:qualifier``): only ``$LATEST`` until Functions have versions.
+* ``X-Amz-Client-Context`` reaches the handler as its client context (``X-Wisp-Client-Context``).
+* ``X-Amz-Log-Type: Tail``: ``X-Amz-Log-Result`` is sent, empty: the runtimes do not hand a
+  call's log lines back with its answer (``wisp logs`` has them).
+
+Errors that are the API's, not the function's, are Lambda's error JSON with the type in
+``x-amzn-ErrorType`` (how the SDKs tell them apart): ``ResourceNotFoundException`` (404),
+``InvalidRequestContentException`` (400), ``RequestTooLargeException`` (413),
+``TooManyRequestsException`` (429), ``ServiceException`` (5xx).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from wisp.api import contract
+from wisp.gateway.backend import OUT_OF_MEMORY
+from wisp.gateway.proxy import BODY, InvocationResult
+from wisp.gateway.resolve import INVOKE_ROUTE, RouteKind, resolve
+from wisp.gateway.state import COMPONENTS
+
+LATEST = "$LATEST"
+INVOCATION_TYPE_HEADER = "X-Amz-Invocation-Type"
+LOG_TYPE_HEADER = "X-Amz-Log-Type"
+LOG_RESULT_HEADER = "X-Amz-Log-Result"
+CLIENT_CONTEXT_HEADER = "X-Amz-Client-Context"
+FUNCTION_ERROR_HEADER = "X-Amz-Function-Error"
+EXECUTED_VERSION_HEADER = "X-Amz-Executed-Version"
+ERROR_TYPE_HEADER = "x-amzn-ErrorType"
+REQUEST_ID_HEADER = "x-amzn-RequestId"
+RAW_RESULT_HEADER = "X-Wisp-Raw-Result"
+WISP_CLIENT_CONTEXT_HEADER = "X-Wisp-Client-Context"
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+
+# Calls the runtime or the gateway refused before the handler ran, as Lambda's API errors.
+_API_ERRORS = {
+    400: "InvalidRequestContentException",
+    404: "ResourceNotFoundException",
+    413: "RequestTooLargeException",
+    429: "TooManyRequestsException",
+}
+
+
+def add_invoke_route(app: web.Application) -> None:
+    app.router.add_post(INVOKE_ROUTE, invoke)
+
+
+def api_error(status: int, error_type: str, message: str, request_id: str = "") -> web.Response:
+    """An error of Lambda's API itself (not the function's), in Lambda's shape."""
+    kind = "User" if status < 500 else "Service"
+    headers = {ERROR_TYPE_HEADER: error_type, REQUEST_ID_HEADER: request_id or str(uuid.uuid4())}
+    return web.json_response({"Type": kind, "message": message}, status=status, headers=headers)
+
+
+async def invoke(request: web.Request) -> web.StreamResponse:
+    route = resolve(request)
+    parts = request.app[COMPONENTS]
+    name = request.match_info["name"]
+    if route.kind is RouteKind.INVALID_NAME or route.function_key is None:
+        return api_error(404, "ResourceNotFoundException", f"Function not found: {name}")
+    qualifier = request.query.get("Qualifier") or route.qualifier or LATEST
+    if qualifier != LATEST:
+        return api_error(
+            404,
+            "ResourceNotFoundException",
+            f"Function not found: {name}:{qualifier} (wisp has no versions or aliases yet: use $LATEST)",
+        )
+    kind = request.headers.get(INVOCATION_TYPE_HEADER, "RequestResponse")
+    if kind not in INVOCATION_TYPES:
+        return api_error(
+            400,
+            "InvalidParameterValueException",
+            f"{INVOCATION_TYPE_HEADER} must be one of {', '.join(INVOCATION_TYPES)}",
+        )
+    up = parts.registry.upstreams.get(route.function_key)
+    if up is None:
+        return api_error(404, "ResourceNotFoundException", f"Function not found: {name}")
+    if kind == "DryRun":
+        return web.Response(status=204, headers={EXECUTED_VERSION_HEADER: LATEST})
+    payload = await _payload(request, parts.config.max_body_bytes, parts.config.body_read_timeout)
+    if isinstance(payload, web.Response):
+        return payload
+    if kind == "Event":
+        return await _enqueue(request, route.function_key, payload)
+    request_id = str(uuid.uuid4())
+    headers = {
+        contract.REQUEST_ID_HEADER: request_id,
+        "Content-Type": "application/json",
+        RAW_RESULT_HEADER: "1",
+    }
+    client_context = request.headers.get(CLIENT_CONTEXT_HEADER)
+    if client_context:
+        headers[WISP_CLIENT_CONTEXT_HEADER] = client_context
+    result = await parts.gateway.invoke(route.function_key, payload, headers)
+    response = _answer(result, request_id)
+    if request.headers.get(LOG_TYPE_HEADER) == "Tail" and response.status == 200:
+        response.headers[LOG_RESULT_HEADER] = ""  # see the module's docstring
+    return response
+
+
+async def _payload(request: web.Request, limit: int, read_within: float) -> bytes | web.Response:
+    if BODY in request:  # read by the security layer to check a signature
+        return request[BODY]
+    if (request.content_length or 0) > limit:
+        return api_error(413, "RequestTooLargeException", f"Request must be smaller than {limit} bytes")
+    try:
+        async with asyncio.timeout(read_within):
+            return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return api_error(413, "RequestTooLargeException", f"Request must be smaller than {limit} bytes")
+    except TimeoutError:
+        return api_error(408, "RequestTimeoutException", f"no payload within {read_within:g} s")
+    except (OSError, web.RequestPayloadError) as exc:
+        return api_error(400, "InvalidRequestContentException", f"the payload broke off: {exc}")
+
+
+async def _enqueue(request: web.Request, function_key: str, payload: bytes) -> web.Response:
+    """``Event``: through the async path ``/async-function/`` uses (the queue extension)."""
+    from wisp.gateway.events import QUEUE  # the event path is optional: only when installed
+    from wisp.queue.broker import BrokerUnavailable
+    from wisp.queue.routes import forwarded_headers
+
+    manager = request.app.get(QUEUE)
+    if manager is None:
+        return api_error(
+            503,
+            "ServiceException",
+            "events are not configured: Event invocations need Redis (WISP_REDIS_URL)",
+        )
+    try:
+        invocation_id = await manager.invocations.submit(
+            function_key, payload, forwarded_headers(request.headers), None, hops=1
+        )
+    except BrokerUnavailable as exc:
+        return api_error(503, "ServiceException", f"the event queue is unavailable: {exc}")
+    return web.Response(
+        status=202,
+        headers={REQUEST_ID_HEADER: invocation_id, "X-Wisp-Invocation-Id": invocation_id},
+    )
+
+
+def _answer(result: InvocationResult, request_id: str) -> web.Response:
+    status = result.status
+    if status == 200:
+        return web.Response(
+            status=200,
+            body=result.body,
+            content_type="application/json",
+            headers={EXECUTED_VERSION_HEADER: LATEST, REQUEST_ID_HEADER: request_id},
+        )
+    error = _error_of(result.body)
+    error_type = str(error.get("errorType") or "Unknown")
+    message = str(error.get("errorMessage") or "")
+    if status in _API_ERRORS and error_type != OUT_OF_MEMORY:
+        return api_error(status, _API_ERRORS[status], message or error_type, request_id)
+    if result.gateway_error is not None and error_type != OUT_OF_MEMORY:
+        return api_error(status if status >= 500 else 500, "ServiceException", message, request_id)
+    # The function failed: an exception, a timeout, an unusable value, a handler that did not
+    # load, running out of memory. Lambda answers 200 and says so in X-Amz-Function-Error.
+    body: dict[str, Any] = {"errorMessage": message, "errorType": error_type}
+    body["stackTrace"] = error.get("stackTrace") or []
+    return web.json_response(
+        body,
+        status=200,
+        headers={
+            FUNCTION_ERROR_HEADER: "Unhandled",
+            EXECUTED_VERSION_HEADER: LATEST,
+            REQUEST_ID_HEADER: request_id,
+        },
+    )
+
+
+def _error_of(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {"errorType": "InvalidFunctionResponse", "errorMessage": body[:200].decode("utf-8", "replace")}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,196 @@
+"""Lambda's Invoke API on the gateway, called with the AWS SDK for Python (boto3) itself,
+against real Python and Node.js runtimes: the payload both ways exactly, function errors,
+ARNs and qualifiers, dry runs, client context, Event invocations and Lambda's API errors."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib
+import json
+from collections.abc import Callable
+from typing import Any, cast
+
+import pytest
+from aiohttp import web
+
+from tests.gateway.conftest import GatewayFactory, GatewayUnderTest, Runtimes, info, make_function
+from tests.support.awssdk import boto3_path
+from wisp.api.function import Function
+from wisp.gateway.events import QUEUE
+from wisp.gateway.state import Components
+from wisp.gateway.static import StaticBackend
+from wisp.queue.manager import QueueManager
+
+PYTHON = """
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("no " + event["fail"])
+    custom = context.client_context.custom if context.client_context else None
+    return {"statusCode": 201, "body": "not an HTTP answer", "event": event, "custom": custom,
+            "arn": context.invoked_function_arn}
+"""
+NODE = """
+exports.handler = async (event, context) => {
+  if (event.fail) throw new TypeError('no ' + event.fail);
+  const custom = context.clientContext ? context.clientContext.custom : null;
+  return { statusCode: 201, body: 'not an HTTP answer', event, custom, arn: context.invokedFunctionArn };
+};
+"""
+
+
+def _function(runtime: str) -> Function:
+    if runtime == "python":
+        return make_function("orders", code={"inline": PYTHON})
+    return make_function("orders", runtime="nodejs20", handler="index.handler", code={"inline": NODE})
+
+
+def _client(gw: GatewayUnderTest) -> Any:
+    boto3_path()
+    boto3 = importlib.import_module("boto3")
+    config = importlib.import_module("botocore.config")
+    return boto3.client(
+        "lambda",
+        endpoint_url=gw.url("/"),
+        region_name="us-east-1",
+        aws_access_key_id="wisp",
+        aws_secret_access_key="unused",
+        config=config.Config(retries={"max_attempts": 1}),
+    )
+
+
+async def _gateway(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, runtime: str, **kwargs: Any
+) -> GatewayUnderTest:
+    fn = _function(runtime)
+    started = await runtimes.start(fn)
+    backend = StaticBackend()
+    backend.set_function(info(fn))
+    backend.set_endpoints(fn.key, (started.endpoint,))
+    return await gateway_factory(backend, **kwargs)
+
+
+async def _in_thread(call: Callable[..., Any], **kwargs: Any) -> Any:
+    return await asyncio.to_thread(call, **kwargs)
+
+
+@pytest.mark.parametrize("runtime", ["python", "node"])
+async def test_request_response_returns_the_value_itself(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, runtime: str
+) -> None:
+    gw = await _gateway(gateway_factory, runtimes, runtime)
+    client = _client(gw)
+    context = base64.b64encode(json.dumps({"custom": {"tenant": "t1"}}).encode()).decode()
+    answer = await _in_thread(
+        client.invoke, FunctionName="orders", Payload=b'{"id": 42}', ClientContext=context, LogType="Tail"
+    )
+    assert answer["StatusCode"] == 200
+    assert answer["ExecutedVersion"] == "$LATEST"
+    assert "FunctionError" not in answer
+    assert answer["LogResult"] == ""
+    value = json.loads(answer["Payload"].read())
+    assert value == {
+        "statusCode": 201,  # data, not an HTTP answer: the SDK's caller gets what was returned
+        "body": "not an HTTP answer",
+        "event": {"id": 42},
+        "custom": {"tenant": "t1"},
+        "arn": "arn:aws:lambda:us-east-1:default:function:orders",
+    }
+
+
+@pytest.mark.parametrize("runtime", ["python", "node"])
+async def test_a_handler_error_is_lambdas_function_error(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, runtime: str
+) -> None:
+    gw = await _gateway(gateway_factory, runtimes, runtime)
+    answer = await _in_thread(_client(gw).invoke, FunctionName="orders", Payload=b'{"fail": "stock"}')
+    assert answer["StatusCode"] == 200
+    assert answer["FunctionError"] == "Unhandled"
+    error = json.loads(answer["Payload"].read())
+    assert error["errorMessage"] == "no stock"
+    assert error["errorType"] == ("ValueError" if runtime == "python" else "TypeError")
+    assert isinstance(error["stackTrace"], list)
+
+
+async def test_names_arns_qualifiers_and_dry_runs(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    gw = await _gateway(gateway_factory, runtimes, "python")
+    client = _client(gw)
+    for name in ("orders.default", "orders:$LATEST", "arn:aws:lambda:us-east-1:default:function:orders"):
+        answer = await _in_thread(client.invoke, FunctionName=name, Payload=b"{}")
+        assert json.loads(answer["Payload"].read())["event"] == {}, name
+    answer = await _in_thread(client.invoke, FunctionName="orders", Qualifier="$LATEST", Payload=b"{}")
+    assert answer["StatusCode"] == 200
+    answer = await _in_thread(client.invoke, FunctionName="orders", InvocationType="DryRun")
+    assert answer["StatusCode"] == 204
+    for kwargs in (
+        {"FunctionName": "ghost"},
+        {"FunctionName": "orders.elsewhere"},
+        {"FunctionName": "arn:aws:lambda:us-east-1:elsewhere:function:orders"},
+        {"FunctionName": "orders", "Qualifier": "1"},
+        {"FunctionName": "orders:prod"},
+        {"FunctionName": "ghost", "InvocationType": "DryRun"},
+    ):
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            await _in_thread(client.invoke, Payload=b"{}", **kwargs)
+
+
+async def test_the_account_id_names_the_default_namespace(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    gw = await _gateway(gateway_factory, runtimes, "python", account_id="123456789012")
+    client = _client(gw)
+    arn = "arn:aws:lambda:eu-west-1:123456789012:function:orders"
+    answer = await _in_thread(client.invoke, FunctionName=arn, Payload=b"{}")
+    assert answer["StatusCode"] == 200
+
+
+async def test_a_payload_that_is_not_json_is_invalid_request_content(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    gw = await _gateway(gateway_factory, runtimes, "python")
+    client = _client(gw)
+    with pytest.raises(client.exceptions.InvalidRequestContentException):
+        await _in_thread(client.invoke, FunctionName="orders", Payload=b"{not json")
+
+
+class _Invocations:
+    def __init__(self) -> None:
+        self.submitted: list[tuple[str, bytes]] = []
+
+    async def submit(self, function_key: str, body: bytes, headers: Any, callback: Any, **_: Any) -> str:
+        self.submitted.append((function_key, body))
+        return "inv-1"
+
+
+class _Queue:
+    def __init__(self) -> None:
+        self.invocations = _Invocations()
+
+
+async def test_event_goes_through_the_async_path(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
+    queue = _Queue()
+
+    def events(app: web.Application, parts: Components) -> None:
+        app[QUEUE] = cast(QueueManager, queue)  # only the accept path's interface
+
+    gw = await _gateway(gateway_factory, runtimes, "python", extensions=[events])
+    answer = await _in_thread(
+        _client(gw).invoke, FunctionName="orders", InvocationType="Event", Payload=b"{}"
+    )
+    assert answer["StatusCode"] == 202
+    assert queue.invocations.submitted == [("orders.default", b"{}")]
+
+
+async def test_event_without_the_event_path_says_so(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    gw = await _gateway(gateway_factory, runtimes, "python")
+    async with gw.session.post(
+        gw.url("/2015-03-31/functions/orders/invocations"),
+        data=b"{}",
+        headers={"X-Amz-Invocation-Type": "Event"},
+    ) as resp:
+        assert resp.status == 503
+        assert resp.headers["x-amzn-ErrorType"] == "ServiceException"
