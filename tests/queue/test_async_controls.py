@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.queue.conftest import Managers
+from tests.queue.conftest import Managers, queue_trigger
 from tests.queue.runtime import RuntimeProcess
 from tests.queue.test_async import CallbackReceiver
 from tests.support.wait import eventually
@@ -211,3 +211,30 @@ async def test_a_url_destination_is_posted_through_the_callbacks_consumer(
     assert headers["X-Wisp-Invocation-Id"] == invocation
     assert record["requestContext"]["approximateInvokeCount"] == 1
     assert record["requestPayload"] == {"order": 10}
+
+
+async def test_a_queue_trigger_drops_old_messages_to_its_failure_destination(
+    redis_url: str,
+    redis_client: aioredis.Redis,
+    runtimes: Callable[..., RuntimeProcess],
+    managers: Managers,
+) -> None:
+    runtime = runtimes("events.record")
+    entry = (await redis_client.xadd("orders", {"data": json.dumps({"order": 11})})).decode()
+    manager = managers(redis_url, {"orders.default": runtime.url}, clock=lambda: time.time() + 120)
+    manager.update_functions([async_function("orders", "events.record")])
+    manager.update_triggers(
+        [
+            queue_trigger(
+                "on-order", "orders", "orders", maxEventAge="60s", onFailure={"stream": "orders.failed"}
+            )
+        ]
+    )
+
+    [record] = await stream_records(redis_client, "orders.failed", 1)
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["requestId"] == f"orders/{entry}"
+    assert record["requestPayload"]["data"] == {"order": 11}
+    [(_, dead)] = await redis_client.xrange("orders.dead")
+    assert dead[b"wisp.reason"] == b"event_age_exceeded"
+    assert runtime.records() == []

@@ -14,6 +14,7 @@ the console.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +23,7 @@ from wisp.queue.broker import BrokerUnavailable
 from wisp.queue.deadletters import DeadLetters, Source, SourceKind
 
 PREFIX = "/system/dead-letters"
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 MAX_COUNT = 1000
 
 
@@ -104,19 +106,16 @@ def add_admin_routes(
             return chosen
         return web.json_response({"purged": await dead_letters.purge(*chosen)})
 
-    @web.middleware
-    async def unavailable(request: web.Request, handler: Any) -> web.StreamResponse:
-        try:
-            response: web.StreamResponse = await handler(request)
-            return response
-        except BrokerUnavailable as exc:
-            return web.json_response(
-                {"error": "QueueUnavailable", "message": str(exc)}, status=503, headers={"Retry-After": "1"}
-            )
-
-    def guarded(handler: Any) -> Any:
-        async def run(request: web.Request) -> web.StreamResponse:
-            return await unavailable(request, handler)
+    def guarded(handler: Handler) -> Handler:
+        async def run(request: web.Request) -> web.Response:
+            try:
+                return await handler(request)
+            except BrokerUnavailable as exc:
+                return web.json_response(
+                    {"error": "QueueUnavailable", "message": str(exc)},
+                    status=503,
+                    headers={"Retry-After": "1"},
+                )
 
         return run
 

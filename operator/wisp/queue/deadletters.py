@@ -99,11 +99,10 @@ class DeadLetters:
         return next((s for s in self.sources() if s.kind is kind and s.key == key), None)
 
     async def summary(self) -> list[dict[str, Any]]:
-        """Every source with how many dead letters it holds (up to ``MOST``)."""
+        """Every source with how many dead letters it holds."""
         rows = []
         for source in self.sources():
-            entries = await self._all(source)
-            rows.append({**source.describe(), "count": len(entries)})
+            rows.append({**source.describe(), "count": await self._broker.count_dead_letters(source.stream)})
         return rows
 
     async def entries(

@@ -177,6 +177,11 @@ class RedisBroker:
             moved += 1
         return moved
 
+    async def count_dead_letters(self, stream: str) -> int:
+        async with unavailable_as_broker_error():
+            length: Any = await self.fast.xlen(stream)
+        return int(length)
+
     async def purge(self, dead_letter_stream: str, entry_ids: Sequence[str]) -> int:
         if not entry_ids:
             return 0
