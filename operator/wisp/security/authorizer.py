@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from wisp.api.function import AccessSpec, SecretKey
+from wisp.security import sigv4
 from wisp.security.credentials import (
     SignatureCheck,
     precheck_signature,
@@ -50,10 +51,16 @@ class Presented:
     bearer: str | None = None
     signature: str | None = None
     other_authorization: bool = False
+    sigv4: sigv4.SignedRequest | None = None  # an AWS SDK's signed request (Lambda's Invoke API)
 
     @property
     def anything(self) -> bool:
-        return self.bearer is not None or self.signature is not None or self.other_authorization
+        return (
+            self.bearer is not None
+            or self.signature is not None
+            or self.other_authorization
+            or self.sigv4 is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,8 @@ class Authorizer:
                 value = secrets(ref)
                 if value is not None and token_matches(presented.bearer, token_digests(value)):
                     return Decision(Verdict.ALLOW, f"token:{ref.name}", "token")
+        if presented.sigv4 is not None:
+            return _decide_sigv4(access, presented.sigv4, secrets, now, body)
         if presented.signature is not None and access.hmac_secret is not None:
             key = secrets(access.hmac_secret)
             if key is None:
@@ -123,3 +132,25 @@ class Authorizer:
                 return Decision(Verdict.ALLOW, f"hmac:{access.hmac_secret.name}", "signature")
             return Decision(Verdict.FORBIDDEN, reason=f"signature {check.value}")
         return Decision(Verdict.FORBIDDEN, reason="credentials do not match")
+
+
+def _decide_sigv4(
+    access: AccessSpec, signed: sigv4.SignedRequest, secrets: SecretLookup, now: float, body: bytes | None
+) -> Decision:
+    """An AWS SDK's signature: its access key id names one of the Function's token Secrets, and
+    one of that Secret's tokens must be the secret key it signed with (``wisp.security.sigv4``)."""
+    ref = next((r for r in access.token_secrets if r.name == signed.key_id), None)
+    if ref is None:
+        return Decision(Verdict.FORBIDDEN, reason="the access key id names no token Secret of the function")
+    value = secrets(ref)
+    if value is None:
+        return Decision(Verdict.FORBIDDEN, reason="token Secret not loaded")
+    early = sigv4.precheck(signed, now)
+    if early is not None:
+        return Decision(Verdict.FORBIDDEN, reason=f"signature {early}")
+    if body is None:
+        return Decision(Verdict.NEEDS_BODY, reason="the signature covers the body")
+    tokens = [line.strip() for line in value.decode("utf-8", "replace").splitlines() if line.strip()]
+    if sigv4.verify(signed, tokens, body):
+        return Decision(Verdict.ALLOW, f"token:{ref.name}", "sigv4")
+    return Decision(Verdict.FORBIDDEN, reason="signature mismatch")

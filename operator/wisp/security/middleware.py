@@ -31,7 +31,7 @@ from wisp.api.function import AccessSpec, SecretKey
 from wisp.gateway.proxy import BODY, CLIENT_ADDRESS, send_continue
 from wisp.gateway.resolve import Route, RouteKind, resolve
 from wisp.gateway.state import Components
-from wisp.security import errors
+from wisp.security import errors, sigv4
 from wisp.security.authorizer import Authorizer, Presented, Verdict, is_public, referenced_secrets
 from wisp.security.credentials import SIGNATURE_HEADER, bearer_token
 from wisp.security.inbound import (
@@ -180,10 +180,17 @@ class AccessGuard:
         private = access is None or not is_public(access, self.settings.public_by_default)
         authorization = request.headers.get("Authorization")
         bearer = bearer_token(authorization)
+        signed = None
+        if authorization is not None and bearer is None and sigv4.is_sigv4(authorization):
+            url = request.rel_url
+            signed = sigv4.parse(
+                authorization, request.method, url.raw_path, url.raw_query_string, request.headers.items()
+            )
         presented = Presented(
             bearer,
             request.headers.get(SIGNATURE_HEADER),
-            other_authorization=authorization is not None and bearer is None,
+            other_authorization=authorization is not None and bearer is None and signed is None,
+            sigv4=signed,
         )
         cloned = request.clone(
             headers=clean_headers(request.headers, peer_trusted=trusted, drop_authorization=private)
