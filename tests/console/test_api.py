@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import datetime
 import io
 import json
 from typing import Any
@@ -13,6 +14,8 @@ import pytest
 import yaml
 
 from tests.console.harness import PRICE, DevConsole
+from wisp.api.runtimes import Operation, Runtime, check_apply, newest
+from wisp.console.templates import runtime_warning
 
 HANDLER = """def handler(event, context):
     context.logger.info("greeting %s", event.get("name"))
@@ -68,7 +71,12 @@ async def test_static_app_is_served(dev_console: DevConsole) -> None:
     info = await get_json(dev_console, "/ui/api/info")
     assert info["mode"] == "dev" and info["namespaces"] == ["default"]
     assert info["pricePerGbSecond"] == PRICE
-    assert {"python3.12", "nodejs20"} <= {r["runtime"] for r in info["runtimes"]}
+    offered = {r["runtime"]: r for r in info["runtimes"]}
+    today = datetime.date.today()
+    assert info["runtimes"][0]["runtime"] == newest("python", today).value  # the default first
+    assert newest("node", today).value in offered
+    assert not any(runtime_warning(name, today) and "warning" not in r for name, r in offered.items())
+    assert all(check_apply(Runtime(name), Operation.CREATE, today).refusal is None for name in offered)
 
 
 async def test_invalid_function_is_refused_with_the_field_named(dev_console: DevConsole) -> None:

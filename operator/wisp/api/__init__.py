@@ -5,8 +5,9 @@ as frozen dataclasses used by the builders, the operator, the gateway and ``wisp
 layer imports no kopf, aiohttp or kubernetes.
 """
 
-from wisp.api.function import Function, FunctionSpec, Runtime, ScaleSpec, SpecError, parse_function
+from wisp.api.function import Function, FunctionSpec, ScaleSpec, SpecError, parse_function
 from wisp.api.quantities import parse_duration, parse_memory_mib
+from wisp.api.runtimes import Runtime
 from wisp.api.trigger import Trigger, parse_trigger
 
 __all__ = [

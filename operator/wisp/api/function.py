@@ -22,6 +22,7 @@ from wisp.api.quantities import (
     parse_duration,
     parse_memory_mib,
 )
+from wisp.api.runtimes import Runtime
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PY_HANDLER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\.[A-Za-z_]\w*$")
@@ -39,34 +40,6 @@ class SpecError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
-
-
-class Runtime(enum.Enum):
-    PYTHON311 = "python3.11"
-    PYTHON312 = "python3.12"
-    NODEJS20 = "nodejs20"
-    NODEJS22 = "nodejs22"
-    JAVA17 = "java17"
-    JAVA21 = "java21"
-    PROVIDED = "provided"  # Lambda's Runtime API for a bootstrap the function brings
-    CUSTOM = "custom"
-
-    @property
-    def language(self) -> str:
-        """python, node, java, provided or custom."""
-        if self.value.startswith("python"):
-            return "python"
-        if self.value.startswith("nodejs"):
-            return "node"
-        if self.value.startswith("java"):
-            return "java"
-        if self.value == "provided":
-            return "provided"
-        return "custom"
-
-    @property
-    def source_suffix(self) -> str:
-        return {"python": ".py", "node": ".js", "java": ".java", "provided": "", "custom": ""}[self.language]
 
 
 class ScaleMetric(enum.Enum):

@@ -155,10 +155,10 @@ def with_folder_code(manifest: Mapping[str, Any], folder: Path) -> dict[str, Any
     handler = spec.get("handler")
     inline_name = None
     try:
-        from wisp.api.function import Runtime
+        from wisp.api.runtimes import Runtime
 
         if isinstance(handler, str):
-            inline_name = handler_source_file(Runtime(runtime_text), handler)
+            inline_name = handler_source_file(Runtime(str(runtime_text)), handler)
     except ValueError:
         pass  # parse_function names the bad runtime
     if len(files) == 1 and inline_name in files:

@@ -12,10 +12,12 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from wisp.api import contract
 from wisp.console.tap import Observed, StatsTap
+from wisp.console.templates import runtime_warning
 from wisp.console.usage import FunctionSeries, Period, UsageRow, series_points, usage_rows
 from wisp.gateway.state import Components
 
@@ -78,6 +80,7 @@ class GatewayView:
     def functions(self, now: float) -> list[dict[str, Any]]:
         """One row per function the gateway serves, for the functions list."""
         rows = []
+        today = datetime.fromtimestamp(now, UTC).date()
         for key, up in sorted(self.parts.registry.upstreams.items()):
             fn = up.info.function
             summary = up.stats.summary(now)
@@ -87,6 +90,7 @@ class GatewayView:
                     "name": fn.name,
                     "namespace": fn.namespace,
                     "runtime": fn.spec.runtime.value,
+                    "runtimeWarning": runtime_warning(fn.spec.runtime.value, today),
                     "memory": fn.spec.memory,
                     "ready": up.info.ready,
                     "reason": up.info.reason,

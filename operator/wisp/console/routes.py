@@ -169,7 +169,7 @@ async def info(request: web.Request) -> web.Response:
             "version": __version__,
             "namespaces": source.namespaces(),
             "pricePerGbSecond": source.live.price,
-            "runtimes": editor_runtimes(),
+            "runtimes": editor_runtimes(datetime.now(UTC).date()),
         }
     )
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
-from wisp.api import Runtime
+from wisp.api.runtimes import Phase, Runtime, lifecycle_phase, newest, supported, warning_message
 
 PYTHON_HELLO = """def handler(event, context):
     name = event.get("name", "world") if isinstance(event, dict) else "world"
@@ -44,20 +45,32 @@ NODE_HTTP = """exports.handler = async (event, context) => {
 };
 """
 
-DEFAULT_RUNTIME = Runtime.PYTHON312
-
 _BY_LANGUAGE = {
     "python": {"handler": "main.handler", "templates": {"hello": PYTHON_HELLO, "http": PYTHON_HTTP}},
     "node": {"handler": "index.handler", "templates": {"hello": NODE_HELLO, "http": NODE_HTTP}},
 }
 
 
-def editor_runtimes() -> list[dict[str, Any]]:
-    """The runtimes a function can be written in the browser for, with their starters; the
-    default first."""
+def editor_runtimes(today: datetime.date) -> list[dict[str, Any]]:
+    """The runtimes a new function can be written in the browser for on ``today`` (from the
+    runtime table: deprecated ones are left out, those about to be carry their ``warning``),
+    with their starters; the newest Python first, the default."""
+    default = newest("python", today)
     out = []
-    for runtime in sorted(Runtime, key=lambda r: r is not DEFAULT_RUNTIME):
+    for runtime in sorted(supported(today), key=lambda r: r is not default):
         spec = _BY_LANGUAGE.get(runtime.language)
-        if spec is not None:
-            out.append({"runtime": runtime.value, "language": runtime.language, **spec})
+        if spec is not None and runtime.versioned:
+            entry: dict[str, Any] = {"runtime": runtime.value, "language": runtime.language, **spec}
+            if lifecycle_phase(runtime, today) is not Phase.SUPPORTED:
+                entry["warning"] = warning_message(runtime)
+            out.append(entry)
     return out
+
+
+def runtime_warning(runtime_text: str, today: datetime.date) -> str | None:
+    """The deprecation warning for a Function's runtime, if it has one on ``today``."""
+    try:
+        runtime = Runtime(runtime_text)
+    except ValueError:
+        return None
+    return None if lifecycle_phase(runtime, today) is Phase.SUPPORTED else warning_message(runtime)

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wisp.api import contract
-from wisp.api.function import Function, Runtime
+from wisp.api.function import Function
 from wisp.api.names import (
     CONFIG_HASH_ANNOTATION,
     CPU_AFTER_START_ANNOTATION,
     RUNTIME_ANNOTATION,
     SCALE_BOUNDS_ANNOTATION,
 )
+from wisp.api.runtimes import Runtime
 from wisp.resources.names import (
     CONTAINER_NAME,
     Names,
@@ -46,7 +47,8 @@ _DEPS_COMMANDS = {
 
 @dataclass(frozen=True)
 class ImageSettings:
-    """Runtime images; ``{version}`` is replaced by the runtime's version (3.12, 20, 21)."""
+    """Runtime images; ``{version}`` is replaced by the runtime's version (``Runtime.version``, from
+    the runtime table in ``wisp.api.runtimes``: 3.14, 24, 25)."""
 
     python: str = "wisp/runtime-python:{version}"
     node: str = "wisp/runtime-node:{version}"
@@ -57,10 +59,9 @@ class ImageSettings:
     pull_policy: str = "IfNotPresent"
 
     def for_runtime(self, runtime: Runtime, *, source_code: bool = False) -> str:
-        version = runtime.value.removeprefix("python").removeprefix("nodejs").removeprefix("java")
         java = self.java_source if source_code else self.java
         templates = {"python": self.python, "node": self.node, "java": java, "provided": self.provided}
-        return templates[runtime.language].replace("{version}", version)
+        return templates[runtime.language].replace("{version}", runtime.version)
 
 
 class CpuMode(enum.Enum):
@@ -83,6 +84,10 @@ class DeploymentSettings:
     cpu: CpuSettings = field(default_factory=CpuSettings)
     tmp_size_limit: str = "512Mi"
     max_body_bytes: int = contract.DEFAULT_MAX_BODY_BYTES
+    # Lambda's region and account for every function (WISP_REGION, WISP_ACCOUNT_ID); empty:
+    # the runtimes' defaults (docs/lambda.md).
+    region: str = ""
+    account_id: str = ""
 
 
 def config_hash(fn: Function, extra: Mapping[str, str] | None = None) -> str:
@@ -220,7 +225,9 @@ def _resources(fn: Function, cpu: CpuSettings) -> dict[str, Any]:
 
 
 def _env(fn: Function, settings: DeploymentSettings) -> list[dict[str, Any]]:
-    base = contract.runtime_environment(fn, max_body_bytes=settings.max_body_bytes)
+    base = contract.runtime_environment(
+        fn, max_body_bytes=settings.max_body_bytes, region=settings.region, account_id=settings.account_id
+    )
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in base.items()]
     # The user's entries stay as written: a secretKeyRef remains a reference.
     env.extend(dict(item) for item in fn.spec.env)

@@ -44,7 +44,8 @@ export async function editorPage(main, params, ctx) {
   let manifest = params.manifest || null;
   const runtimes = info.runtimes || [];
   const spec = manifest ? manifest.spec || {} : {};
-  const runtimeName = spec.runtime || (runtimes[0] && runtimes[0].runtime) || "python3.12";
+  // The runtimes and the default come from the runtime table (the server's /api/info).
+  const runtimeName = spec.runtime || (runtimes[0] && runtimes[0].runtime) || "";
   const runtimeInfo = (r) => runtimes.find((x) => x.runtime === r) || { handler: "main.handler", templates: {} };
   const inline = spec.code ? spec.code.inline : undefined;
   const codeKind = spec.code ? Object.keys(spec.code)[0] : "inline";
@@ -78,6 +79,15 @@ export async function editorPage(main, params, ctx) {
   const keptEnv = (spec.env || []).filter((e) => e.valueFrom);
   let pristine = startCode;
 
+  // A runtime about to be deprecated carries its warning; one missing from the list is past its
+  // deprecation date (an existing Function keeps it, a new one cannot use it).
+  const runtimeNote = h("p.warn.small", { id: "f-runtime-warning", role: "status" });
+  const noteRuntime = (r) => {
+    const known = runtimes.find((x) => x.runtime === r);
+    runtimeNote.textContent = known ? (known.warning || "") : `runtime ${r} is deprecated: new Functions cannot use it`;
+  };
+  noteRuntime(runtimeName);
+  runtime.addEventListener("change", () => noteRuntime(runtime.value));
   runtime.addEventListener("change", () => {
     const r = runtimeInfo(runtime.value);
     editor.setLanguage(languageOf(runtime.value));
@@ -114,6 +124,7 @@ export async function editorPage(main, params, ctx) {
       field("f-runtime", "Runtime", runtime),
       isNew ? field("f-template", "Template", template) : h("span"),
       field("f-handler", "Handler", handler, "module.function for Python, file.export for Node.js")),
+    runtimeNote,
     codeField,
     h("fieldset", {}, h("legend", {}, "Resources"),
       h("div.grid-3", {},

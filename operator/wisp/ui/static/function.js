@@ -1,12 +1,14 @@
-// One function's page: a header with live status and Delete, and tabs Code / Test / Monitor / Logs.
+// One function's page: a header with live status and Delete, and tabs Code / Test / Monitor / Logs
+// / Dead letters.
 
 import { api, every, fmtAgo, fmtMs, fmtNumber, fmtPercent, fnPath, h, toast } from "./api.js";
+import { deadLettersPane } from "./deadletters.js";
 import { editorPage } from "./editor.js";
 import { logsPane } from "./logs.js";
 import { monitorPane } from "./monitor.js";
 import { testPane } from "./test.js";
 
-const TABS = [["code", "Code"], ["test", "Test"], ["monitor", "Monitor"], ["logs", "Logs"]];
+const TABS = [["code", "Code"], ["test", "Test"], ["monitor", "Monitor"], ["logs", "Logs"], ["dead-letters", "Dead letters"]];
 
 export async function functionPage(main, params, ctx) {
   const { namespace, name, tab } = params;
@@ -40,7 +42,7 @@ export async function functionPage(main, params, ctx) {
     }
     const items = [
       ["Status", fn.ready ? (fn.replicas.ready ? "Ready" : "Idle (scaled to zero)") : `${fn.reason}: ${fn.message}`],
-      ["Runtime", fn.runtime], ["Memory", fn.memory],
+      ["Runtime", fn.runtimeWarning ? `${fn.runtime} (${fn.runtimeWarning})` : fn.runtime], ["Memory", fn.memory],
       ["Replicas", `${fn.replicas.ready} ready / ${fn.replicas.desired ?? "–"} desired`],
       ["Invocations", fmtNumber(fn.invocations)], ["Error rate", fmtPercent(fn.errorRate)],
       ["p95 (5 min)", fmtMs(fn.p95Ms)], ["Last call", fmtAgo(fn.lastCall, res.data.time)],
@@ -59,6 +61,7 @@ export async function functionPage(main, params, ctx) {
   if (tab === "test") return testPane(pane, params, ctx);
   if (tab === "monitor") return monitorPane(pane, params, ctx);
   if (tab === "logs") return logsPane(pane, params, ctx);
+  if (tab === "dead-letters") return deadLettersPane(pane, params, ctx);
   const res = await api(fnPath(namespace, name));
   if (!res.ok) {
     pane.append(h("p.notice", {}, res.status === 404
