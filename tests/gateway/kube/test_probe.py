@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from kubernetes import client
 
 from tests.support.net import free_port
 from wisp.gateway.backend import Endpoint
+from wisp.gateway.config import GatewayConfig
+from wisp.gateway.kube.backend import KubernetesBackend, _Scope
 from wisp.gateway.kube.podview import PodView, pod_view, resize_body
 from wisp.gateway.kube.probe import PodProber, healthz_ok
 
@@ -235,3 +238,66 @@ async def test_pods_of_other_functions_are_apart(runtime: tuple[Runtime, int]) -
         assert len(prober.ready_endpoints("hello.ns")) == 1
     finally:
         await prober.close()
+
+
+# -- the backend: probed pods merged with the EndpointSlices' endpoints ----------------------------
+
+
+class Sink:
+    """The gateway's side of the backend: the endpoint sets it was given, per function."""
+
+    def __init__(self) -> None:
+        self.endpoints: dict[str, tuple[Endpoint, ...]] = {}
+        self.changed = asyncio.Event()
+
+    def endpoints_changed(self, key: str, endpoints: tuple[Endpoint, ...]) -> None:
+        self.endpoints[key] = endpoints
+        self.changed.set()
+
+    def routed(self, key: str) -> list[Endpoint]:
+        return list(self.endpoints[key])
+
+
+def _slice(ready: list[str]) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "hello-x", "namespace": "ns", "labels": {"kubernetes.io/service-name": "hello"}},
+        "ports": [{"name": "http", "port": 8080}],
+        "endpoints": [
+            {"addresses": [ip], "conditions": {"ready": True}, "targetRef": {"name": "hello-abc"}}
+            for ip in ready
+        ],
+    }
+
+
+async def test_the_backend_routes_a_probed_pod_until_its_slice_lists_it() -> None:
+    backend = KubernetesBackend(client.ApiClient(), GatewayConfig())
+    answer = asyncio.Event()
+
+    async def probe(host: str, port: int) -> bool:
+        await answer.wait()
+        return True
+
+    assert backend.prober is not None
+    backend.prober._probe = probe
+    sink = Sink()
+    backend._events = sink  # type: ignore[assignment]
+    pods, slices = _Scope(), _Scope()
+    try:
+        backend._slice_event(slices, "ADDED", _slice([]))
+        assert sink.routed("hello.ns") == []
+        backend._pod_event(pods, "ADDED", _pod(ip="10.1.0.5"))
+        sink.changed.clear()
+        answer.set()
+        await sink.changed.wait()
+        probed = Endpoint("10.1.0.5", 8080, "hello-abc")
+        assert sink.routed("hello.ns") == [probed]
+        # The kubelet says Ready, then the EndpointSlice lists it: the same endpoint, now the slice's.
+        backend._pod_event(pods, "MODIFIED", _pod(ip="10.1.0.5", ready=True, limit="72m"))
+        backend._slice_event(slices, "MODIFIED", _slice(["10.1.0.5"]))
+        assert sink.routed("hello.ns") == [probed]
+        assert backend.prober.ready_endpoints("hello.ns") == []
+        # From then on the slice decides: the pod leaving it leaves the rotation.
+        backend._slice_event(slices, "MODIFIED", _slice([]))
+        assert sink.routed("hello.ns") == []
+    finally:
+        await backend.stop()
