@@ -38,9 +38,15 @@ def runtime_environment(
     port: int = PORT,
     host: str = "0.0.0.0",
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    region: str = "",
+    account_id: str = "",
 ) -> dict[str, str]:
-    """The ``WISP_*`` variables a runtime server reads, for this Function."""
+    """The ``WISP_*`` variables a runtime server reads, for this Function. ``region`` and
+    ``account_id`` are the installation's (Lambda's ARN and ``AWS_REGION``), set only when it
+    has them: the runtime's defaults are the Function's own ``AWS_REGION`` or ``us-east-1``,
+    and the namespace."""
     spec = fn.spec
+    lambda_env = {"WISP_REGION": region, "WISP_ACCOUNT_ID": account_id}
     return {
         "WISP_FUNCTION_NAME": fn.name,
         "WISP_FUNCTION_NAMESPACE": fn.namespace,
@@ -54,6 +60,7 @@ def runtime_environment(
         "WISP_STACK_TRACES": "true" if spec.stack_traces else "false",
         "WISP_HOST": host,
         "WISP_PORT": str(port),
+        **{name: value for name, value in lambda_env.items() if value},
     }
 
 

@@ -40,6 +40,8 @@ class OperatorSettings:
                 images=images,
                 cpu=cpu_settings(env),
                 max_body_bytes=int(env.get("WISP_MAX_BODY_BYTES", contract.DEFAULT_MAX_BODY_BYTES)),
+                region=env.get("WISP_REGION", "").strip(),
+                account_id=env.get("WISP_ACCOUNT_ID", "").strip(),
             ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import tempfile
@@ -254,6 +255,7 @@ class DevServer:
             admin_port=settings.admin_port,
             default_namespace=settings.namespace,
             autoscale_tick=settings.autoscale_tick,
+            account_id=os.environ.get("WISP_ACCOUNT_ID", "").strip(),  # ARNs, as the functions'
         )
         console = dev_console_extension(settings.directory, self.logbook, settings.namespace)
         # The cluster gateway's security layer, public by default; the console and async

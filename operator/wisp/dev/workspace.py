@@ -47,7 +47,14 @@ class PreparedCode:
     def environment(self, fn: Function) -> dict[str, str]:
         """The runtime's ``WISP_*`` variables plus the spec's plain ``env`` values."""
         env = contract.runtime_environment(
-            fn, code_dir=str(self.code_dir), deps_dir=str(self.deps_dir), host="127.0.0.1", port=0
+            fn,
+            code_dir=str(self.code_dir),
+            deps_dir=str(self.deps_dir),
+            host="127.0.0.1",
+            port=0,
+            # As the operator does, from its own settings: here the environment wisp dev runs in.
+            region=os.environ.get("WISP_REGION", "").strip(),
+            account_id=os.environ.get("WISP_ACCOUNT_ID", "").strip(),
         )
         for item in fn.spec.env:
             if "value" in item:
