@@ -6,6 +6,7 @@ console mounted through ``make_app``'s extensions with a ``DevSource`` on a temp
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from wisp.console import DevHooks, DevSource, LogBook, console_extension
 from wisp.gateway.app import make_app
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.config import GatewayConfig
+from wisp.gateway.events import Extension
 from wisp.gateway.state import COMPONENTS, Components
 from wisp.gateway.static import StaticBackend
 from wisp.launcher import LaunchSpec, RuntimeProcess, start_runtime
@@ -118,7 +120,8 @@ class DevConsole:
             await asyncio.sleep(0.05)
 
 
-async def start_dev_console(tmp_path: Path) -> DevConsole:
+async def start_dev_console(tmp_path: Path, extensions: Sequence[Extension] = ()) -> DevConsole:
+    """``extensions`` go after the console's (the event path, for the dead-letter tab)."""
     folder = tmp_path / "functions"
     folder.mkdir()
     logbook = LogBook()
@@ -126,7 +129,7 @@ async def start_dev_console(tmp_path: Path) -> DevConsole:
     hooks = DevHooks(applied=local.applied, deleted=local.deleted)
     extension = console_extension(lambda live: DevSource(live, folder, logbook, hooks), PRICE)
     config = GatewayConfig(host="127.0.0.1", pod_name="test", autoscale_tick=0.5)
-    app = make_app(config, local.backend, autoscale=True, extensions=[extension])
+    app = make_app(config, local.backend, autoscale=True, extensions=[extension, *extensions])
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     session = aiohttp.ClientSession()
