@@ -102,13 +102,21 @@ async def test_an_event_past_its_age_is_dropped_with_the_reason_and_never_run(
     managers: Managers,
 ) -> None:
     runtime = runtimes("events.record")
+    receiver = CallbackReceiver()
+    await receiver.server.start_server()
     # The consumer's clock says two minutes have passed since the event was accepted.
     manager = managers(redis_url, {"orders.default": runtime.url}, clock=lambda: time.time() + 120)
-    invocation = await manager.invocations.submit("orders.default", b'{"order": 9}', {})
+    invocation = await manager.invocations.submit("orders.default", b'{"order": 9}', {}, receiver.url)
     manager.update_functions(
         [async_function("orders", "events.record", maxEventAge="60s", onFailure={"stream": "too-old"})]
     )
 
+    try:
+        [(headers, callback)] = await eventually(lambda: receiver.received, "the caller's callback")
+    finally:
+        await receiver.server.close()
+    assert callback["status"] == "failed"
+    assert headers["X-Wisp-Function-Status"] == "0"  # never run
     [record] = await stream_records(redis_client, "too-old", 1)
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
     assert record["requestContext"]["approximateInvokeCount"] == 1

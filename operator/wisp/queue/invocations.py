@@ -216,6 +216,9 @@ class AsyncEvents:
         callback = None
         if request.callback_url:
             callback = callback_message(
-                request.callback_url, request.invocation_id, fields["statusCode"], record_document(fields)
+                request.callback_url,
+                request.invocation_id,
+                fields.get("statusCode", "0"),  # 0: never run (too old, past the hop limit)
+                record_document(fields),
             )
         return RecordUpdate(request.invocation_id, fields, self._settings.retention, callback)
