@@ -115,3 +115,25 @@ def test_pod_trouble(state: dict[str, Any], trouble: str | None) -> None:
     pod = {"status": {"containerStatuses": [{"name": "function", "state": state}]}}
     found = pod_trouble(pod)
     assert (found.reason if found else None) == trouble
+
+
+@pytest.mark.parametrize(
+    ("runtime", "day", "reason"),
+    [
+        ("nodejs24", NOW, None),
+        ("custom", NOW, None),
+        ("nodejs22", NOW, "DeprecationScheduled"),  # within 180 days of 2027-04-30
+        ("nodejs20", NOW, "Deprecated"),
+        ("nodejs20", datetime.datetime(2027, 3, 1, tzinfo=datetime.UTC), "UpdatesBlocked"),
+    ],
+)
+def test_runtime_deprecated_condition_by_todays_date(
+    runtime: str, day: datetime.datetime, reason: str | None
+) -> None:
+    status = function_status("f", "ns", Observed(1, deployment(1), runtime=runtime), "u", None, day)
+    if reason is None:
+        assert "RuntimeDeprecated" not in conditions(status)
+        return
+    assert conditions(status)["RuntimeDeprecated"] == ("True", reason)
+    message = next(c["message"] for c in status["conditions"] if c["type"] == "RuntimeDeprecated")
+    assert "nodejs24" in message  # the replacement is named

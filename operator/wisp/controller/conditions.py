@@ -18,6 +18,7 @@ class ConditionType(enum.Enum):
     DEPLOYED = "Deployed"
     SCALED_TO_ZERO = "ScaledToZero"
     OUT_OF_MEMORY = "OutOfMemory"
+    RUNTIME_DEPRECATED = "RuntimeDeprecated"
     BOUND = "Bound"
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wisp.api.defaults import FUNCTION_DEFAULTS
+from wisp.api.runtimes import Phase, Runtime, lifecycle_phase, warning_message
 from wisp.controller.conditions import Condition, ConditionType, merge_conditions
 from wisp.controller.memory import OomKill, count_kills, oom_condition
 from wisp.resources.names import FUNCTION_LABEL
@@ -51,6 +52,7 @@ class Observed:
     code_hash: str | None = None
     oom_kills: tuple[OomKill, ...] = ()  # OOM kills the pods' statuses show now
     memory: str = FUNCTION_DEFAULTS.memory  # the function's spec.memory
+    runtime: str = ""  # the function's spec.runtime
 
 
 def pod_trouble(pod: Mapping[str, Any]) -> PodTrouble | None:
@@ -61,6 +63,19 @@ def pod_trouble(pod: Mapping[str, Any]) -> PodTrouble | None:
         if waiting.get("reason") in STUCK_REASONS:
             return PodTrouble(waiting["reason"], waiting.get("message") or waiting["reason"])
     return None
+
+
+def runtime_condition(runtime_text: str, today: datetime.date) -> Condition | None:
+    """``RuntimeDeprecated`` True from ``WARNING_WINDOW`` before the runtime's deprecation date
+    (by today's date, so it shows even when the chart's admission lists are older)."""
+    try:
+        runtime = Runtime(runtime_text)
+    except ValueError:
+        return None
+    phase = lifecycle_phase(runtime, today)
+    if phase is Phase.SUPPORTED:
+        return None
+    return Condition(ConditionType.RUNTIME_DEPRECATED, True, phase.value, warning_message(runtime))
 
 
 def function_status(
@@ -122,6 +137,9 @@ def function_status(
     oom = count_kills(previous.get("outOfMemory"), observed.oom_kills, observed.memory)
     if oom is not None:  # no condition at all for a function that never ran out of memory
         conditions.append(oom_condition(oom, observed.memory))
+    deprecated = runtime_condition(observed.runtime, now.date())
+    if deprecated is not None:  # none for a runtime with no date near
+        conditions.append(deprecated)
     status: dict[str, Any] = {
         "observedGeneration": observed.generation,
         "replicas": replicas,

@@ -176,7 +176,8 @@ class FunctionSync:
     def _publish(self, body: Mapping[str, Any], observed: Observed, previous: Mapping[str, Any]) -> None:
         meta = body.get("metadata") or {}
         name, namespace = meta.get("name", ""), meta.get("namespace", "")
-        observed = replace(observed, memory=_memory(body))
+        runtime = str((body.get("spec") or {}).get("runtime") or "")
+        observed = replace(observed, memory=_memory(body), runtime=runtime)
         status = function_status(
             name, namespace, observed, self.settings.function_url(name, namespace), previous, _now()
         )

@@ -83,7 +83,6 @@ def refusals(as_of: datetime.date) -> list[dict[str, Any]]:
                     "(request.operation == 'UPDATE' && !variables.switched)",
                     "message": refusal_message(runtime, Operation.CREATE),
                     "reason": "Forbidden",
-                    "fieldPath": "spec.runtime",
                 }
             )
         if phase is Phase.UPDATES_BLOCKED:
@@ -94,7 +93,6 @@ def refusals(as_of: datetime.date) -> list[dict[str, Any]]:
                     "request.operation != 'UPDATE' || object.spec == oldObject.spec",
                     "message": refusal_message(runtime, Operation.UPDATE),
                     "reason": "Forbidden",
-                    "fieldPath": "spec.runtime",
                 }
             )
     return rules
