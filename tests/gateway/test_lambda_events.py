@@ -4,6 +4,7 @@ Node.js runtimes; a caller's own ``X-Wisp-*`` headers never reach the runtime.""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
@@ -14,6 +15,9 @@ from wisp.api.function import Function
 from wisp.api.trigger import parse_trigger
 from wisp.gateway.httpevent import route_of
 from wisp.gateway.static import StaticBackend
+from wisp.security.extension import security_extension
+from wisp.security.secrets import StaticSecretSource
+from wisp.security.settings import SecuritySettings
 
 PYTHON = """
 import json
@@ -119,3 +123,35 @@ def test_route_keys(
 ) -> None:
     http = _trigger(trigger_path, methods=methods).http
     assert route_of(http, path) == (route, params)
+
+
+@pytest.mark.parametrize("runtime", ["python", "node"])
+async def test_a_path_template_sends_its_parameters(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, runtime: str
+) -> None:
+    trigger = _trigger("/users/{user}/files/{path+}", methods=["GET"], payloadFormat="2.0")
+    event = await _event(gateway_factory, runtimes, runtime, trigger, "/users/ann/files/a/b.txt")
+    assert event["routeKey"] == "GET /users/{user}/files/{path+}"
+    assert event["pathParameters"] == {"user": "ann", "path": "a/b.txt"}
+
+
+async def test_source_ip_follows_the_trusted_proxy_rules(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    fn = _function("python")
+    started = await runtimes.start(fn)
+    backend = StaticBackend()
+    backend.set_function(info(fn))
+    backend.set_endpoints(fn.key, (started.endpoint,))
+    backend.set_trigger(_trigger("/orders"))
+    events = []
+    for proxies in ((), (ipaddress.ip_network("127.0.0.0/8"),)):
+        settings = SecuritySettings(public_by_default=True, trusted_proxies=proxies)
+        gw = await gateway_factory(backend, extensions=[security_extension(settings, StaticSecretSource())])
+        headers = {"X-Forwarded-For": "203.0.113.9", "X-Wisp-Source-Ip": "6.6.6.6"}
+        async with gw.session.get(gw.url("/orders"), headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+            events.append(json.loads(await resp.text()))
+    untrusted, trusted = events
+    assert untrusted["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
+    assert trusted["requestContext"]["identity"]["sourceIp"] == "203.0.113.9"

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from wisp.api.trigger import Trigger, route_holders
+from wisp.api.trigger import Trigger, path_template, route_holders
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 FUNCTION_PREFIX = "/function/"
@@ -104,8 +104,14 @@ class TriggerMatch:
 
 
 class TriggerTable:
+    """Plain Trigger paths are prefixes; templated ones (``/orders/{id}``, ``/files/{path+}``)
+    match whole paths. A request goes to a plain Trigger of exactly its path, else to the
+    template that matches it with the most literal segments (a ``{name+}`` one last), else to
+    the plain Trigger with the longest prefix."""
+
     def __init__(self, triggers: Iterable[Trigger]) -> None:
         table: dict[str, list[_Entry]] = {}
+        templates: list[tuple[tuple[int, int], re.Pattern[str], _Entry]] = []
         candidates = list(triggers)
         losers = route_holders(candidates)
         for trigger in candidates:
@@ -119,32 +125,62 @@ class TriggerTable:
                 suffix=host[1:] if host.startswith("*.") else None,
                 methods=frozenset(http.methods),
             )
-            table.setdefault(http.path, []).append(entry)
+            pattern = path_template(http.path)
+            if pattern is None:
+                table.setdefault(http.path, []).append(entry)
+                continue
+            segments = http.path.split("/")
+            literal = sum(1 for segment in segments if "{" not in segment)
+            templates.append(((-literal, int(http.path.endswith("+}"))), pattern, entry))
         for entries in table.values():
             entries.sort(key=lambda e: (e.rank, e.trigger.key))
+        templates.sort(key=lambda t: (t[0], t[2].rank, t[2].trigger.key))
         self._table = table
+        self._templates = [(pattern, entry) for _, pattern, entry in templates]
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._table.values())
+        return sum(len(v) for v in self._table.values()) + len(self._templates)
 
     def match(self, host: str, path: str, method: str) -> TriggerMatch:
-        if not self._table:
+        if not self._table and not self._templates:
             return TriggerMatch(None)
         host = host.lower()
         allowed: set[str] = set()
+        exact = self._table.get(path)
+        if exact:
+            found = _pick(exact, host, method, allowed)
+            if found is not None or allowed:
+                return TriggerMatch(found, tuple(sorted(allowed)))
+        for pattern, entry in self._templates:
+            if pattern.fullmatch(path) is None:
+                continue
+            found = _pick((entry,), host, method, allowed)
+            if found is not None:
+                return TriggerMatch(found)
+        if allowed:
+            return TriggerMatch(None, tuple(sorted(allowed)))
         for prefix in _prefixes(path):
             entries = self._table.get(prefix)
-            if not entries:
+            if not entries or prefix == path:
                 continue
-            for entry in entries:
-                if not entry.host_matches(host):
-                    continue
-                if not entry.methods or method in entry.methods:
-                    return TriggerMatch(entry.trigger)
-                allowed |= entry.methods
+            found = _pick(entries, host, method, allowed)
+            if found is not None:
+                return TriggerMatch(found)
             if allowed:
                 return TriggerMatch(None, tuple(sorted(allowed)))
         return TriggerMatch(None)
+
+
+def _pick(entries: Iterable[_Entry], host: str, method: str, allowed: set[str]) -> Trigger | None:
+    """The first entry for ``host`` that takes ``method``; the methods of those that do not
+    are added to ``allowed``."""
+    for entry in entries:
+        if not entry.host_matches(host):
+            continue
+        if not entry.methods or method in entry.methods:
+            return entry.trigger
+        allowed |= entry.methods
+    return None
 
 
 def _prefixes(path: str) -> Iterable[str]:
