@@ -92,7 +92,10 @@ async def test_dead_letters_are_redriven_with_their_id_and_purged(broker: Broker
     assert [e.fields["wisp.id"].decode() for e in entries] == [first.origin_id, second.origin_id]
     assert await broker.dead_letters("s.dead", after=entries[0].entry_id) == entries[1:]
 
-    assert await broker.redrive("s.dead", [entries[0].entry_id, "0-1"], now=1000.0) == 1
+    queued = {entries[0].entry_id: RecordUpdate("a", {"status": "queued"}, 60)}
+    assert await broker.redrive("s.dead", [entries[0].entry_id, "0-1"], now=1000.0, records=queued) == 1
+    assert await broker.redrive("s.dead", [entries[0].entry_id], now=1000.0) == 0  # moved once only
+    assert await broker.record("a") == {"status": "queued"}
     again = await one(subscription)
     assert (again.origin_id, again.fields["body"], again.attempt) == (first.origin_id, b"a", 1)
     assert again.redrives == 1

@@ -209,10 +209,19 @@ class Broker(Protocol):
     async def dead_letters(self, stream: str, *, after: str = "-", count: int = 100) -> list[DeadLetter]:
         """Entries of the dead-letter ``stream`` after id ``after`` (exclusive; ``-``: from the start)."""
 
-    async def redrive(self, dead_letter_stream: str, entry_ids: Sequence[str], *, now: float) -> int:
+    async def redrive(
+        self,
+        dead_letter_stream: str,
+        entry_ids: Sequence[str],
+        *,
+        now: float,
+        records: Mapping[str, RecordUpdate] | None = None,
+    ) -> int:
         """Move each entry back to the subscription that gave up on it (its private retry stream,
         so only that group sees it again), keeping its original id and counting the redrive, and
-        delete it from the dead-letter stream, atomically per entry; returns how many moved."""
+        delete it from the dead-letter stream, atomically per entry, with ``records[entry id]``
+        (the invocation record saying it is queued again); returns how many moved. An entry
+        another caller moved or purged meanwhile is not moved twice."""
 
     async def purge(self, dead_letter_stream: str, entry_ids: Sequence[str]) -> int: ...
 

@@ -20,7 +20,7 @@ from typing import Any
 from wisp.api.function import Function
 from wisp.api.trigger import Trigger
 from wisp.queue import names
-from wisp.queue.broker import Broker, DeadLetter
+from wisp.queue.broker import Broker, DeadLetter, RecordUpdate
 from wisp.queue.invocations import rfc3339_ms
 from wisp.queue.settings import DeliverySettings
 
@@ -131,23 +131,20 @@ class DeadLetters:
         now = self._clock()
         moved = []
         for entry in entries:
-            if not await self._broker.redrive(source.stream, [entry.entry_id], now=now):
-                continue
-            moved.append(entry.entry_id)
+            records = {}
             invocation = entry.fields.get("invocation")
-            if invocation is not None:
+            if invocation is not None:  # an async invocation: its record says queued again
                 redrives = int(_text(entry.fields.get("wisp.redrives")) or 0) + 1
-                await self._broker.update_record(
-                    _text(invocation),
-                    {
-                        "status": "queued",
-                        "error": "",
-                        "reason": "",
-                        "redrives": str(redrives),
-                        "redrivenAt": rfc3339_ms(int(now * 1000)),
-                    },
-                    self._settings.retention,
-                )
+                fields = {
+                    "status": "queued",
+                    "error": "",
+                    "reason": "",
+                    "redrives": str(redrives),
+                    "redrivenAt": rfc3339_ms(int(now * 1000)),
+                }
+                records[entry.entry_id] = RecordUpdate(_text(invocation), fields, self._settings.retention)
+            if await self._broker.redrive(source.stream, [entry.entry_id], now=now, records=records):
+                moved.append(entry.entry_id)
         return moved
 
     async def purge(self, source: Source, ids: list[str] | None, reason: str | None = None) -> int:

@@ -24,10 +24,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ResponseError
+from redis.exceptions import ResponseError, WatchError
 
 from wisp.queue import names, redis_scripts
-from wisp.queue.broker import DeadLetter, SubscriptionSpec
+from wisp.queue.broker import BrokerUnavailable, DeadLetter, RecordUpdate, SubscriptionSpec
 from wisp.queue.redis_batch import CommandBatcher, LuaScript
 from wisp.queue.redis_subscription import RedisSubscription, text, unavailable_as_broker_error
 from wisp.queue.settings import RedisSettings
@@ -156,26 +156,51 @@ class RedisBroker:
             entries: Any = await self.fast.xrange(stream, min=start, max="+", count=count)
         return [DeadLetter(text(i), {field_name(k): v for k, v in f.items()}) for i, f in entries]
 
-    async def redrive(self, dead_letter_stream: str, entry_ids: Sequence[str], *, now: float) -> int:
+    async def redrive(
+        self,
+        dead_letter_stream: str,
+        entry_ids: Sequence[str],
+        *,
+        now: float,
+        records: Mapping[str, RecordUpdate] | None = None,
+    ) -> int:
         moved = 0
         for entry_id in entry_ids:
             async with unavailable_as_broker_error():
-                found: Any = await self.fast.xrange(dead_letter_stream, min=entry_id, max=entry_id)
-                if not found:
-                    continue
-                fields = {field_name(k): v for k, v in found[0][1].items()}
-                origin = text(fields.get("wisp.stream", b""))
-                group = text(fields.get("wisp.group", b""))
-                if not origin or not group:
-                    continue  # not an entry wisp dead-lettered: nowhere to send it back
-                retry = names.retry_stream(origin, group)
-                await self.ensure_group(retry, group)
-                pipe = self.fast.pipeline(transaction=True)
-                pipe.xadd(retry, redrive_entry(fields, now))  # type: ignore[arg-type]
-                pipe.xdel(dead_letter_stream, entry_id)
-                await pipe.execute()
-            moved += 1
+                moved += await self._redrive_one(
+                    dead_letter_stream, entry_id, now, (records or {}).get(entry_id)
+                )
         return moved
+
+    async def _redrive_one(self, dead: str, entry_id: str, now: float, record: RecordUpdate | None) -> int:
+        """WATCH the dead-letter stream, so an entry that a concurrent redrive or purge took is
+        not moved twice; a change to the stream (a new dead letter) only means another try."""
+        for _ in range(REDRIVE_TRIES):
+            async with self.fast.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(dead)
+                    found: Any = await pipe.xrange(dead, min=entry_id, max=entry_id)
+                    if not found:
+                        return 0
+                    fields = {field_name(k): v for k, v in found[0][1].items()}
+                    origin = text(fields.get("wisp.stream", b""))
+                    group = text(fields.get("wisp.group", b""))
+                    if not origin or not group:
+                        return 0  # not an entry wisp dead-lettered: nowhere to send it back
+                    retry = names.retry_stream(origin, group)
+                    await self.ensure_group(retry, group)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.xadd(retry, redrive_entry(fields, now))  # type: ignore[arg-type]
+                    pipe.xdel(dead, entry_id)
+                    if record is not None:
+                        key = names.record_key(record.record_id)
+                        pipe.hset(key, mapping=_any(record.fields))
+                        pipe.pexpire(key, int(record.retention * 1000))
+                    await pipe.execute()
+                    return 1
+                except WatchError:
+                    continue
+        raise BrokerUnavailable(f"{dead} kept changing; redrive {entry_id} again")
 
     async def count_dead_letters(self, stream: str) -> int:
         async with unavailable_as_broker_error():
@@ -194,6 +219,8 @@ class RedisBroker:
         await self.fast.aclose()
         await self.blocking.aclose()
 
+
+REDRIVE_TRIES = 5
 
 # What ``dead_letter`` adds to the producer's fields; everything else is the message as it was.
 DEAD_LETTER_FIELDS = frozenset(
