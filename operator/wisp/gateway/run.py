@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve(config: GatewayConfig) -> None:
     from wisp.console.cluster import add_cluster_console
-    from wisp.gateway.events import events_from_env
+    from wisp.gateway.events import QUEUE, events_from_env
     from wisp.gateway.kube import KubernetesBackend, LeaseCoordination, load_api_client
+    from wisp.queue.admin import add_admin_routes
     from wisp.security.extension import secure_admin_app, security_extension
     from wisp.security.kube_secrets import KubernetesSecretSource
     from wisp.security.settings import settings_from_env
@@ -71,6 +72,8 @@ async def serve(config: GatewayConfig) -> None:
     admin = secure_admin_app(make_admin_app(app[COMPONENTS]), security)
     # The console at /ui/ on the admin port; its API needs the admin token.
     add_cluster_console(admin, app[COMPONENTS], api_client, security.admin_token)
+    if QUEUE in app:  # dead letters for the console's tab and `wisp dlq`, on the admin port too
+        add_admin_routes(admin, app[QUEUE].dead_letters, config.default_namespace)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
