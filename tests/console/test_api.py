@@ -79,6 +79,13 @@ async def test_static_app_is_served(dev_console: DevConsole) -> None:
     assert all(check_apply(Runtime(name), Operation.CREATE, today).refusal is None for name in offered)
 
 
+async def test_a_new_function_on_a_deprecated_runtime_is_refused(dev_console: DevConsole) -> None:
+    status, body = await put(dev_console, manifest(runtime="nodejs20", handler="index.handler"))
+    assert status == 422 and body["errors"][0]["field"] == "spec.runtime"
+    assert "2026-04-30" in body["errors"][0]["message"] and "nodejs24" in body["errors"][0]["message"]
+    assert list(dev_console.folder.iterdir()) == []  # nothing written
+
+
 async def test_invalid_function_is_refused_with_the_field_named(dev_console: DevConsole) -> None:
     status, body = await put(dev_console, manifest(memory="lots"))
     assert status == 422

@@ -96,7 +96,7 @@ apiVersion: wisp.dev/v1alpha1
 kind: Function
 metadata: {name: node}
 spec:
-  runtime: nodejs20
+  runtime: nodejs24
   handler: index.handler
   code: {inline: "exports.handler = async (e) => ({node: process.pid});"}
 """)

@@ -9,9 +9,11 @@ dev server that watches its folder instead can leave the hooks unset.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from aiohttp import web
 
 from wisp import API_VERSION
 from wisp.api import Function, SpecError, parse_function
+from wisp.api.runtimes import Operation, Runtime, check_apply
 from wisp.console.live import GatewayView
 from wisp.console.logs import LogBook, select
 from wisp.console.manifests import EVENT_NAME, NAME_RULE, FunctionFiles, editable, is_name
@@ -92,11 +95,33 @@ class DevSource:
             fn = parse_function(clean)
         except SpecError as exc:
             raise ValidationFailed([FieldError(exc.field, exc.message)]) from None
+        await self._check_runtime(fn, clean)
         async with self._lock:
             path = await asyncio.to_thread(self.files.save, clean)
         if self.hooks.applied is not None:
             await self.hooks.applied(fn)
         return Manifest(clean, str(path.relative_to(self.folder)))
+
+    async def _check_runtime(self, fn: Function, fn_body: Mapping[str, Any]) -> None:
+        """The runtime lifecycle, as the cluster's admission policy applies it (saving a Function
+        the folder does not hold yet is a create)."""
+        found = await asyncio.to_thread(self.files.find, self.namespace, fn.name)
+        before: Mapping[str, Any] = {}
+        if found is not None:
+            _, docs, index = found
+            before = docs[index].get("spec") or {}
+        previous = None
+        with contextlib.suppress(ValueError):
+            previous = Runtime(str(before.get("runtime")))
+        verdict = check_apply(
+            fn.spec.runtime,
+            Operation.CREATE if found is None else Operation.UPDATE,
+            datetime.now(UTC).date(),
+            previous_runtime=previous,
+            spec_changed=dict(before) != (fn_body.get("spec") or {}),
+        )
+        if verdict.refusal is not None:
+            raise ValidationFailed([FieldError("spec.runtime", verdict.refusal)])
 
     async def delete_function(self, namespace: str, name: str) -> None:
         async with self._lock:

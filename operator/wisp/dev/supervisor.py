@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import os
 import signal
 import sys
@@ -22,6 +23,7 @@ from typing import TextIO
 
 from aiohttp import web
 
+from wisp.api.runtimes import Operation, check_apply
 from wisp.api.trigger import Trigger, describe_route, routes_overlap
 from wisp.cli.source import FunctionSource, Loaded, SourceError, display, is_folder_manifest, load_file
 from wisp.console.dev import dev_console_extension
@@ -137,9 +139,11 @@ class DevServer:
                     f"is already defined in {display(other)}"
                 )
                 continue
-            now.functions[key] = source
             previous = before.functions.get(key)
             unchanged = previous is not None and previous.manifest == source.manifest
+            if not unchanged and not self._runtime_allowed(path, source, previous, now):
+                continue
+            now.functions[key] = source
             if unchanged and not is_folder_manifest(path):
                 continue
             try:
@@ -162,6 +166,26 @@ class DevServer:
             self.backend.delete_function(key)
             if reload:
                 self.say(f"wisp dev: removed {before.functions[key].function.name}")
+
+    def _runtime_allowed(
+        self, path: Path, source: FunctionSource, previous: FunctionSource | None, now: _Owned
+    ) -> bool:
+        """The runtime lifecycle, as the API server's admission policy applies it: loading a
+        Function is a create, a reload of one already served an update."""
+        spec = source.function.spec
+        verdict = check_apply(
+            spec.runtime,
+            Operation.UPDATE if previous is not None else Operation.CREATE,
+            datetime.date.today(),
+            previous_runtime=previous.function.spec.runtime if previous is not None else None,
+            spec_changed=previous is None or previous.function.spec != spec,
+        )
+        if verdict.refusal is not None:
+            now.errors.append(f"{display(path)}: spec.runtime: {verdict.refusal}")
+            return False
+        for warning in verdict.warnings:
+            self.say(f"wisp dev: warning: {source.function.name}: {warning}")
+        return True
 
     def _route_clash(self, trigger: Trigger, path: Path, now: _Owned) -> str | None:
         """Why ``trigger`` cannot have its HTTP route: a Trigger loaded earlier holds it (in the
