@@ -286,6 +286,10 @@ spec: {{function: consumer, queue: {{stream: {stream}}}}}
     console = f"http://127.0.0.1:{gw.admin_port}/ui/api/functions/{namespace}/consumer"
     assert _status(console) == 401
     assert _status(console, "kube-admin") == 200
+    # So are the dead letters its tab and `wisp dlq` read.
+    dead_letters = f"http://127.0.0.1:{gw.admin_port}/system/dead-letters/functions/consumer.{namespace}"
+    assert _status(dead_letters) == 401
+    assert _status(dead_letters, "kube-admin") == 200
 
 
 def _status(url: str, token: str | None = None, want: str | None = None) -> int | bool:
