@@ -45,6 +45,7 @@ def test_unset_namespace_access_and_replicas() -> None:
         ({"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]}, "spec.env[1].name"),
         ({"code": {"files": {"../x": ""}}}, "spec.code.files[../x]"),
         ({"cpu": "0"}, "spec.cpu"),
+        ({"cpuMode": "turbo"}, "spec.cpuMode"),
         ({"access": {"rateLimit": {"rps": 0}}}, "spec.access.rateLimit.rps"),
     ],
 )

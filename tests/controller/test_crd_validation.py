@@ -70,6 +70,7 @@ INVALID = [
         "spec.code.files",
     ),
     ("cpu zero", with_spec(GOOD_FUNCTION, cpu="0"), "spec.cpu"),
+    ("cpu mode unknown", with_spec(GOOD_FUNCTION, cpuMode="turbo"), "spec.cpuMode"),
     ("trigger with two sources", with_spec(GOOD_TRIGGER, queue={"stream": "s"}), "spec"),
     ("trigger with no source", with_spec(GOOD_TRIGGER, http=None), "spec"),
     ("trigger without function", with_spec(GOOD_TRIGGER, function=None), "spec.function"),

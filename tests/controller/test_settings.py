@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from wisp.api.cpu import CpuMode
 from wisp.controller.settings import OperatorSettings
-from wisp.resources.deployment import CpuMode, CpuSettings
+from wisp.resources.deployment import CpuSettings
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from wisp.api import parse_function
+from wisp.api.cpu import CpuMode
 from wisp.api.function import SpecError
 from wisp.resources import CodeTooLarge, make_code_configmap, make_deployment, make_service
-from wisp.resources.deployment import CpuMode, CpuSettings, DeploymentSettings, ImageSettings, config_hash
+from wisp.resources.deployment import CpuSettings, DeploymentSettings, ImageSettings, config_hash
 
 OWNER = {
     "apiVersion": "wisp.dev/v1alpha1",
@@ -220,6 +221,17 @@ def test_boost_reaches_the_dependency_installer() -> None:
     (init,) = make_deployment(fn)["spec"]["template"]["spec"]["initContainers"]
     assert init["resources"] == BOOSTED
     assert "resizePolicy" not in init
+
+
+@pytest.mark.parametrize("installation", list(CpuMode), ids=lambda m: m.value)
+@pytest.mark.parametrize("own", list(CpuMode), ids=lambda m: m.value)
+def test_a_functions_cpu_mode_wins_over_the_installations(installation: CpuMode, own: CpuMode) -> None:
+    fn = function(memory="512Mi", cpuMode=own.value)
+    settings = DeploymentSettings(cpu=CpuSettings(mode=installation))
+    same_with_the_installations = make_deployment(
+        function(memory="512Mi"), DeploymentSettings(cpu=CpuSettings(own))
+    )
+    assert make_deployment(fn, settings) == same_with_the_installations
 
 
 def test_replicas_only_when_asked() -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wisp.api.asyncspec import AsyncConfig, parse_async_config
+from wisp.api.cpu import CpuMode
 from wisp.api.defaults import FUNCTION_DEFAULTS as DEFAULTS
 from wisp.api.names import function_key
 from wisp.api.quantities import (
@@ -110,6 +111,7 @@ class FunctionSpec:
     memory_mib: int = _DEFAULT_MEMORY_MIB
     cpu_millis: int = cpu_millis_for_memory(_DEFAULT_MEMORY_MIB)
     cpu_explicit: bool = False
+    cpu_mode: CpuMode | None = None  # spec.cpuMode; None: the installation's
     timeout: float = parse_duration(DEFAULTS.timeout)
     concurrency: int = DEFAULTS.concurrency
     replicas: int | None = None
@@ -239,6 +241,7 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
             raise SpecError("spec.cpu", "must be greater than zero")
     else:
         cpu_millis = cpu_millis_for_memory(memory_mib)
+    cpu_mode = _parse_cpu_mode(spec.get("cpuMode"))
 
     timeout = _duration_in(spec.get("timeout", DEFAULTS.timeout), "spec.timeout", 1, 900, "1s", "15m")
     concurrency = _int_in(spec.get("concurrency", DEFAULTS.concurrency), "spec.concurrency", 1, 1000)
@@ -258,6 +261,7 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
         memory_mib=memory_mib,
         cpu_millis=cpu_millis,
         cpu_explicit=cpu_text is not None,
+        cpu_mode=cpu_mode,
         timeout=timeout,
         concurrency=concurrency,
         replicas=replicas,
@@ -266,6 +270,15 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
         access=_parse_access(spec.get("access")),
         async_config=parse_async_config(spec.get("async")),
     )
+
+
+def _parse_cpu_mode(value: Any) -> CpuMode | None:
+    if value is None:
+        return None
+    try:
+        return CpuMode(value)
+    except ValueError:
+        raise SpecError("spec.cpuMode", f"must be limit, request or boost, got {value!r}") from None
 
 
 def _check_handler(runtime: Runtime, handler: str) -> None:

@@ -6,9 +6,10 @@ import os
 from dataclasses import dataclass, field
 
 from wisp.api import contract
+from wisp.api.cpu import CpuMode
 from wisp.api.names import function_key
 from wisp.api.quantities import parse_cpu_millis
-from wisp.resources.deployment import CpuMode, CpuSettings, DeploymentSettings, ImageSettings
+from wisp.resources.deployment import CpuSettings, DeploymentSettings, ImageSettings
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,16 @@
 Replicas are the autoscaler's: ``make_deployment`` includes them only when asked (at creation),
 so that the operator's later applies never own the field and cannot fight the gateway.
 
-CPU follows memory (Lambda's model), given in one of three ways (``CpuMode``, the chart's
-``functions.cpu.mode``): a hard limit at the proportional figure; a request at that figure and
-no limit; or (the default) a start with a higher limit that the gateway resizes down in place
-(the ``pods/resize`` subresource) once the pod is Ready, so a runtime's start-up is not
-throttled to a fraction of a core. See docs/autoscaling.md, "CPU at start-up".
+CPU follows memory (Lambda's model), given in one of three ways (``CpuMode``: the Function's
+``spec.cpuMode``, else the chart's ``functions.cpu.mode``): a hard limit at the proportional
+figure; a request at that figure and no limit; or (the default) a start with a higher limit that
+the gateway resizes down in place (the ``pods/resize`` subresource) once the pod is Ready, so a
+runtime's start-up is not throttled to a fraction of a core. See docs/autoscaling.md, "CPU at start-up".
 """
 
 from __future__ import annotations
 
-import enum
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wisp.api import contract
+from wisp.api.cpu import CpuMode
 from wisp.api.function import Function
 from wisp.api.names import (
     CONFIG_HASH_ANNOTATION,
@@ -64,17 +65,9 @@ class ImageSettings:
         return templates[runtime.language].replace("{version}", runtime.version)
 
 
-class CpuMode(enum.Enum):
-    """How a function pod gets the CPU its memory entitles it to (``functions.cpu.mode``)."""
-
-    LIMIT = "limit"  # limit = the proportional CPU (request half of it): start-up is throttled too
-    REQUEST = "request"  # request = the proportional CPU, no limit: it may use any idle CPU, always
-    BOOST = "boost"  # limit = the boost until Ready, then resized in place to the proportional CPU
-
-
 @dataclass(frozen=True)
 class CpuSettings:
-    mode: CpuMode = CpuMode.BOOST
+    mode: CpuMode = CpuMode.BOOST  # the installation's; a Function's spec.cpuMode wins
     boost_millis: int = 1000  # the CPU limit a BOOST pod starts with
 
 
@@ -120,6 +113,8 @@ def make_deployment(
     """
     settings = settings or DeploymentSettings()
     spec = fn.spec
+    if spec.cpu_mode is not None:
+        settings = dataclasses.replace(settings, cpu=dataclasses.replace(settings.cpu, mode=spec.cpu_mode))
     names = Names.of(fn)
     files = set(spec.code_files()) | set(code_file_names)
     # A code image is the server itself (custom) or is built FROM a runtime image with the code

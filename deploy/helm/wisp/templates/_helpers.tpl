@@ -273,12 +273,11 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]
-{{- if eq .Values.functions.cpu.mode "boost" }}
-# CPU boost: a function pod's CPU limit is taken down in place once the pod is Ready.
+# CPU boost (the default, or a Function's spec.cpuMode): a function pod's CPU limit is taken
+# down in place once the pod is Ready.
 - apiGroups: [""]
   resources: [pods/resize]
   verbs: [patch]
-{{- end }}
 {{- if .Values.gateway.rbac.readSecrets }}
 # Invocation tokens and HMAC keys named by a Function's spec.access.
 - apiGroups: [""]
