@@ -17,6 +17,7 @@ from wisp.api.runtimes import (
     Phase,
     Runtime,
     check_apply,
+    deprecation_warning,
     image_tags,
     lifecycle_phase,
     newest,
@@ -141,3 +142,10 @@ def test_chart_policy_is_generated_from_the_table() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_deprecation_warning_for_describe_and_the_console() -> None:
+    assert deprecation_warning("nodejs24", TODAY) is None
+    assert deprecation_warning("cobol", TODAY) is None
+    warning = deprecation_warning("nodejs20", TODAY)
+    assert warning is not None and "2027-03-01" in warning and "nodejs24" in warning

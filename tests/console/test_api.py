@@ -14,8 +14,7 @@ import pytest
 import yaml
 
 from tests.console.harness import PRICE, DevConsole
-from wisp.api.runtimes import Operation, Runtime, check_apply, newest
-from wisp.console.templates import runtime_warning
+from wisp.api.runtimes import Operation, Runtime, check_apply, deprecation_warning, newest
 
 HANDLER = """def handler(event, context):
     context.logger.info("greeting %s", event.get("name"))
@@ -75,7 +74,7 @@ async def test_static_app_is_served(dev_console: DevConsole) -> None:
     today = datetime.date.today()
     assert info["runtimes"][0]["runtime"] == newest("python", today).value  # the default first
     assert newest("node", today).value in offered
-    assert not any(runtime_warning(name, today) and "warning" not in r for name, r in offered.items())
+    assert not any(deprecation_warning(name, today) and "warning" not in r for name, r in offered.items())
     assert all(check_apply(Runtime(name), Operation.CREATE, today).refusal is None for name in offered)
 
 

@@ -166,6 +166,16 @@ def warning_message(runtime: Runtime) -> str:
     )
 
 
+def deprecation_warning(runtime_text: str, today: datetime.date) -> str | None:
+    """The warning for a Function whose ``spec.runtime`` is ``runtime_text``, if it has one on
+    ``today`` (``wisp describe``, the console)."""
+    try:
+        runtime = Runtime(runtime_text)
+    except ValueError:
+        return None
+    return None if lifecycle_phase(runtime, today) is Phase.SUPPORTED else warning_message(runtime)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What the lifecycle rules say about one apply: a refusal, or warnings (maybe none)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 from typing import Any
 
+from wisp.api.runtimes import deprecation_warning
 from wisp.cli import kube
 from wisp.cli.output import emit, table
 
@@ -78,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
         f"URL:          {status.get('url', '')}",
         f"Replicas:     {status.get('readyReplicas', 0)} ready / {status.get('replicas', 0)}",
     ]
+    warning = deprecation_warning(str(spec.get("runtime")), datetime.date.today())
+    if warning:
+        lines.insert(3, f"Warning:      {warning}")
     oom = status.get("outOfMemory")
     if oom:
         lines.append(f"Memory kills: {out_of_memory(oom, str(spec.get('memory', '256Mi')))}")

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wisp.api import contract
+from wisp.api.runtimes import deprecation_warning
 from wisp.console.tap import Observed, StatsTap
-from wisp.console.templates import runtime_warning
 from wisp.console.usage import FunctionSeries, Period, UsageRow, series_points, usage_rows
 from wisp.gateway.state import Components
 
@@ -90,7 +90,7 @@ class GatewayView:
                     "name": fn.name,
                     "namespace": fn.namespace,
                     "runtime": fn.spec.runtime.value,
-                    "runtimeWarning": runtime_warning(fn.spec.runtime.value, today),
+                    "runtimeWarning": deprecation_warning(fn.spec.runtime.value, today),
                     "memory": fn.spec.memory,
                     "ready": up.info.ready,
                     "reason": up.info.reason,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from wisp.api.runtimes import Phase, Runtime, lifecycle_phase, newest, supported, warning_message
+from wisp.api.runtimes import Phase, lifecycle_phase, newest, supported, warning_message
 
 PYTHON_HELLO = """def handler(event, context):
     name = event.get("name", "world") if isinstance(event, dict) else "world"
@@ -65,12 +65,3 @@ def editor_runtimes(today: datetime.date) -> list[dict[str, Any]]:
                 entry["warning"] = warning_message(runtime)
             out.append(entry)
     return out
-
-
-def runtime_warning(runtime_text: str, today: datetime.date) -> str | None:
-    """The deprecation warning for a Function's runtime, if it has one on ``today``."""
-    try:
-        runtime = Runtime(runtime_text)
-    except ValueError:
-        return None
-    return None if lifecycle_phase(runtime, today) is Phase.SUPPORTED else warning_message(runtime)
