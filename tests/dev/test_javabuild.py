@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,8 @@ def test_without_a_jdk_and_maven_it_says_exactly_what_to_install(
     java_hello: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(workspace, "toolchain", lambda: NO_TOOLS)
+    manifest = java_hello / "function.yaml"
+    manifest.write_text(re.sub(r"runtime: java\d+", "runtime: java17", manifest.read_text()))
     code = _prepare(java_hello, tmp_path)
     assert code.code_dir is None and code.build is None
     assert "needs a JDK (javac) and Maven (mvn)" in code.unsupported
