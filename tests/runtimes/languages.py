@@ -8,11 +8,12 @@ the same names (see handlers/python/handlers.py for what each one does).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tests.runtimes.java.contract import java_language
 from wisp.api import Runtime
+from wisp.dev.localversions import local_version
 
 HANDLERS = Path(__file__).parent / "handlers"
 
@@ -51,12 +52,12 @@ class Language:
         return f"handlers.{name}"
 
     def __str__(self) -> str:
-        return self.name
+        return self.runtime.value
 
 
 PYTHON = Language(
     name="python",
-    runtime=Runtime.PYTHON312,
+    runtime=Runtime.PYTHON311,
     handlers_dir=HANDLERS / "python",
     echo_styles=("echo", "async_echo"),
     syntax_error_files={"broken.py": "def handler(event, context):\n    return {\n"},
@@ -88,7 +89,7 @@ PYTHON = Language(
 
 NODE = Language(
     name="node",
-    runtime=Runtime.NODEJS20,
+    runtime=Runtime.NODEJS24,
     handlers_dir=HANDLERS / "node",
     echo_styles=("echo", "sync_echo", "callback_echo"),
     syntax_error_files={"broken.js": "exports.handler = async (event) => {\n  return {;\n};\n"},
@@ -117,4 +118,19 @@ NODE = Language(
     lambda_parity=True,
 )
 
-LANGUAGES = (PYTHON, NODE, java_language())
+
+def versions_here(language: Language) -> tuple[Language, ...]:
+    """``language`` once per runtime of the table whose language version is on this machine
+    (Python: ``WISP_PYTHON_<X>_<Y>`` or ``python<X.Y>`` on PATH, with the runtime's
+    requirements; Node.js: ``node`` on PATH), so the contract runs on every version that can run
+    here; the table's newest version when none is (the local one then serves it)."""
+    versions = [
+        replace(language, runtime=runtime)
+        for runtime in Runtime
+        if runtime.language == language.runtime.language and runtime.versioned
+        if local_version(runtime) == runtime.version
+    ]
+    return tuple(versions) or (language,)
+
+
+LANGUAGES = (*versions_here(PYTHON), *versions_here(NODE), java_language())

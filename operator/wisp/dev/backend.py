@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,14 @@ from wisp.cli.source import FunctionSource
 from wisp.dev.prewarm import ForkedRuntime, ForkServer
 from wisp.dev.workspace import PreparedCode
 from wisp.gateway.backend import OUT_OF_MEMORY, BackendEvents, Endpoint, FunctionInfo, StatusUpdate
-from wisp.launcher import LaunchError, LaunchSpec, RuntimeProcess, install_dependencies, start_runtime
+from wisp.launcher import (
+    LaunchError,
+    LaunchSpec,
+    RuntimeProcess,
+    install_dependencies,
+    python_for,
+    start_runtime,
+)
 
 log = logging.getLogger("wisp.dev")
 
@@ -307,7 +315,9 @@ class LocalBackend:
         log.error("%s failed %d liveness probes in a row; restarting it", replica.name, failures)
 
     async def _start(self, spec: LaunchSpec) -> RuntimeProcess | ForkedRuntime:
-        if self.fork_server is not None and spec.runtime.language == "python":
+        # The fork server is this interpreter: it serves the Python runtimes of its own version.
+        forkable = spec.runtime.language == "python" and python_for(spec.runtime.version) == sys.executable
+        if self.fork_server is not None and forkable:
             try:
                 return await self.fork_server.launch(spec)
             except (LaunchError, OSError) as exc:

@@ -31,6 +31,7 @@ from wisp.console.logs import LogBook
 from wisp.dev.access import dev_security_settings, loopback_management
 from wisp.dev.backend import LocalBackend
 from wisp.dev.banner import BannerFacts, banner, log_line
+from wisp.dev.localversions import version_note
 from wisp.dev.prewarm import ForkServer
 from wisp.dev.redis import EmbeddedRedis, EmbeddedRedisError, redis_server_binary
 from wisp.dev.watch import Scan, changes, scan
@@ -185,6 +186,9 @@ class DevServer:
             return False
         for warning in verdict.warnings:
             self.say(f"wisp dev: warning: {source.function.name}: {warning}")
+        note = version_note(spec.runtime)
+        if note is not None:
+            self.say(f"wisp dev: note: {source.function.name}: {note}")
         return True
 
     def _route_clash(self, trigger: Trigger, path: Path, now: _Owned) -> str | None:
