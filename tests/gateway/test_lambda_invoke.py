@@ -1,6 +1,7 @@
-"""Lambda's Invoke API on the gateway, called with the AWS SDK for Python (boto3) itself,
-against real Python and Node.js runtimes: the payload both ways exactly, function errors,
-ARNs and qualifiers, dry runs, client context, Event invocations and Lambda's API errors."""
+"""Lambda's Invoke API on the gateway, called with the AWS SDKs themselves (boto3, and the SDK
+for JavaScript v3's Lambda client), against real Python and Node.js runtimes: the payload both
+ways exactly, function errors, ARNs and qualifiers, dry runs, client context, Event invocations
+and Lambda's API errors."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from tests.gateway.conftest import GatewayFactory, GatewayUnderTest, Runtimes, info, make_function
-from tests.support.awssdk import boto3_path
+from tests.support.awssdk import boto3_path, js_invoke_command
 from wisp.api.function import Function
 from wisp.gateway.events import QUEUE
 from wisp.gateway.state import Components
@@ -194,3 +195,28 @@ async def test_event_without_the_event_path_says_so(
     ) as resp:
         assert resp.status == 503
         assert resp.headers["x-amzn-ErrorType"] == "ServiceException"
+
+
+async def _js_invoke(
+    gw: GatewayUnderTest, request: dict[str, Any], key: str = "wisp", secret: str = "x"
+) -> Any:
+    command = await asyncio.to_thread(js_invoke_command, gw.url("/"), key, secret, request)
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    out, _ = await process.communicate()
+    assert process.returncode == 0
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("runtime", ["python", "node"])
+async def test_the_javascript_sdk_invokes_too(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, runtime: str
+) -> None:
+    gw = await _gateway(gateway_factory, runtimes, runtime)
+    answer = await _js_invoke(gw, {"FunctionName": "orders", "Payload": '{"id": 7}'})
+    assert answer["StatusCode"] == 200
+    assert answer["ExecutedVersion"] == "$LATEST"
+    assert json.loads(answer["Payload"])["event"] == {"id": 7}
+    answer = await _js_invoke(gw, {"FunctionName": "orders", "Payload": '{"fail": "x"}'})
+    assert answer["FunctionError"] == "Unhandled"
+    answer = await _js_invoke(gw, {"FunctionName": "ghost", "Payload": "{}"})
+    assert answer == {"error": "ResourceNotFoundException", "status": 404}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.security.support import SecuredGateway, function
-from tests.support.awssdk import boto3_path
+from tests.support.awssdk import boto3_path, js_invoke_command
 from wisp.security import sigv4
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -119,3 +119,17 @@ async def test_a_signature_covers_the_payload(gateway: SecuredGateway) -> None:
     assert (status, body) == (200, {"echo": {"n": 1}})
     status, _, _ = await gateway.call(INVOKE.format("private"), data=b'{"n": 2}', headers=headers)
     assert status == 403
+
+
+async def test_the_javascript_sdks_signature_proves_a_token(gateway: SecuredGateway) -> None:
+    gateway.add(function("private", TOKEN_ACCESS))
+    gateway.secrets.put("default", "callers", {"token": "tok"})
+    for secret, expected in (("tok", 200), ("wrong", 403)):
+        request = {"FunctionName": "private", "Payload": '{"n": 3}', "Qualifier": "$LATEST"}
+        command = await asyncio.to_thread(js_invoke_command, gateway.url("/"), "callers", secret, request)
+        process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+        out, _ = await process.communicate()
+        answer = json.loads(out)
+        assert answer.get("StatusCode", answer.get("status")) == expected, answer
+        if expected == 200:
+            assert json.loads(answer["Payload"]) == {"echo": {"n": 3}}

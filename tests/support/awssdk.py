@@ -1,25 +1,35 @@
-"""The AWS SDK for Python, for tests that call wisp the way Lambda users' code calls Lambda.
+"""The AWS SDKs, for tests that call wisp the way Lambda users' code calls Lambda.
 
-Not a dependency of wisp: installed from PyPI at a pinned version on first use, into
-``~/.cache/wisp/sdk/boto3-<version>-py<X.Y>/`` (``pip install --target``), and put at the end
-of ``sys.path`` so that it never shadows the project's own packages.
+Not dependencies of wisp: installed at pinned versions on first use and cached under
+``~/.cache/wisp/sdk/``. The SDK for Python from PyPI (``pip install --target``), put at the
+end of ``sys.path`` so that it never shadows the project's own packages; the SDK for
+JavaScript v3's Lambda client from npm, run by ``node`` from ``JS_INVOKE`` below.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 BOTO3_VERSION = "1.35.99"
+CLIENT_LAMBDA_VERSION = "3.1178.0"
+NPM_INSTALL = ("npm", "install", "--no-audit", "--no-fund", "--silent")
 PACKAGES = (f"boto3=={BOTO3_VERSION}", f"botocore=={BOTO3_VERSION}", "jmespath==1.0.1", "s3transfer==0.10.4")
 
 
-def boto3_path() -> Path:
+def _cache() -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "wisp" / "sdk"
     base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def boto3_path() -> Path:
+    base = _cache()
     major, minor = sys.version_info[:2]
     target = base / f"boto3-{BOTO3_VERSION}-py{major}.{minor}"
     if not (target / "boto3").is_dir():
@@ -48,3 +58,51 @@ def boto3_path() -> Path:
     if str(target) not in sys.path:
         sys.path.append(str(target))
     return target
+
+
+# Invokes with @aws-sdk/client-lambda; argv[2]: JSON {endpoint, keyId, secret, request}; prints
+# the answer with the payload decoded as text.
+JS_INVOKE = """
+const { LambdaClient, InvokeCommand } = require('@aws-sdk/client-lambda');
+const options = JSON.parse(process.argv[2]);
+const client = new LambdaClient({
+  endpoint: options.endpoint, region: 'us-east-1', maxAttempts: 1,
+  credentials: { accessKeyId: options.keyId, secretAccessKey: options.secret },
+});
+const request = { ...options.request, Payload: Buffer.from(options.request.Payload || '') };
+client.send(new InvokeCommand(request)).then(
+  (out) => console.log(JSON.stringify({ StatusCode: out.StatusCode, FunctionError: out.FunctionError,
+    ExecutedVersion: out.ExecutedVersion, Payload: Buffer.from(out.Payload || []).toString('utf8') })),
+  (err) => console.log(JSON.stringify({ error: err.name,
+    status: err.$metadata && err.$metadata.httpStatusCode })),
+);
+"""
+
+
+def client_lambda_dir() -> Path:
+    """A directory whose ``node_modules`` holds @aws-sdk/client-lambda (from npm, once)."""
+    target = _cache() / f"client-lambda-{CLIENT_LAMBDA_VERSION}"
+    if (target / "node_modules" / "@aws-sdk" / "client-lambda").is_dir():
+        return target
+    with tempfile.TemporaryDirectory(dir=_cache()) as tmp:
+        built = Path(tmp) / "js"
+        built.mkdir()
+        subprocess.run(
+            [*NPM_INSTALL, "--prefix", str(built), f"@aws-sdk/client-lambda@{CLIENT_LAMBDA_VERSION}"],
+            check=True,
+            capture_output=True,
+        )
+        (built / "invoke.js").write_text(JS_INVOKE)
+        try:
+            built.rename(target)
+        except OSError:
+            if not (target / "node_modules").is_dir():
+                raise
+    return target
+
+
+def js_invoke_command(endpoint: str, key_id: str, secret: str, request: Mapping[str, object]) -> list[str]:
+    """The command that invokes with the SDK for JavaScript; it prints one JSON line."""
+    script = client_lambda_dir() / "invoke.js"
+    options = {"endpoint": endpoint, "keyId": key_id, "secret": secret, "request": dict(request)}
+    return ["node", str(script), json.dumps(options)]
