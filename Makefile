@@ -103,8 +103,8 @@ lint: venv
 	$(UV) lock --check --offline --quiet
 	$(PY) tools/export-requirements.py --uv $(UV) --check
 	$(PY) tools/image-versions.py --check
-	$(VENV)/bin/ruff check operator runtime-images/python tests bench tools deploy
-	$(VENV)/bin/ruff format --check operator runtime-images/python tests bench tools deploy
+	$(VENV)/bin/ruff check operator runtime-images/python runtime-images/provided tests bench tools deploy
+	$(VENV)/bin/ruff format --check operator runtime-images/python runtime-images/provided tests bench tools deploy
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict tools/sync-crds.py tools/export-requirements.py tools/image-wheels.py tools/image-versions.py \
 	  deploy/helm/gen-values-table.py
@@ -116,8 +116,8 @@ values-table: venv
 	$(PY) deploy/helm/gen-values-table.py
 
 fmt: venv
-	$(VENV)/bin/ruff format operator runtime-images/python tests bench tools deploy
-	$(VENV)/bin/ruff check --fix operator runtime-images/python tests bench tools deploy
+	$(VENV)/bin/ruff format operator runtime-images/python runtime-images/provided tests bench tools deploy
+	$(VENV)/bin/ruff check --fix operator runtime-images/python runtime-images/provided tests bench tools deploy
 
 crds: venv
 	$(PY) tools/sync-crds.py

@@ -10,6 +10,7 @@ import time
 
 BENCHMARKS = [
     ("runtimes", "Python and Node.js runtimes: warm overhead, cold start"),
+    ("runtime_provided", "provided runtime: Lambda's runtime interface clients, warm overhead, cold start"),
     ("runtime_java", "Java runtime: cold start with and without CDS, warm overhead"),
     ("gateway", "gateway: added latency, throughput, CPU per call, cold-start wait, step load"),
     ("events", "events: async throughput vs sync, enqueue to handler start"),

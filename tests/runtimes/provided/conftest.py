@@ -16,11 +16,6 @@ from wisp.api import Runtime
 from wisp.launcher import LaunchSpec, RuntimeProcess, start_runtime
 
 HERE = Path(__file__).parent
-# The runtime's package is not installed with wisp (it ships in its own image): unit tests
-# import it from its source directory.
-PROVIDED_SOURCE = HERE.parents[2] / "runtime-images" / "provided"
-if str(PROVIDED_SOURCE) not in sys.path:
-    sys.path.insert(0, str(PROVIDED_SOURCE))
 SCRIPTED = HERE / "scripted_bootstrap.py"
 PYTHON_FUNCTIONS = HERE / "functions" / "python"
 
