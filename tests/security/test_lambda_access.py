@@ -133,3 +133,23 @@ async def test_the_javascript_sdks_signature_proves_a_token(gateway: SecuredGate
         assert answer.get("StatusCode", answer.get("status")) == expected, answer
         if expected == 200:
             assert json.loads(answer["Payload"]) == {"echo": {"n": 3}}
+
+
+async def test_refusals_carry_lambdas_error_types(gateway: SecuredGateway) -> None:
+    gateway.add(function("private", TOKEN_ACCESS))
+    gateway.secrets.put("default", "callers", {"token": "tok"})
+    client = _client(gateway, "callers", "wrong")
+
+    def code(name: str) -> str:
+        try:
+            client.invoke(FunctionName=name, Payload=b"{}")
+        except client.exceptions.ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return "none"
+
+    assert await asyncio.to_thread(code, "private") == "AccessDeniedException"
+    assert await asyncio.to_thread(code, "Not_A_Name") == "ResourceNotFoundException"
+    _, _, headers = await gateway.call(INVOKE.format("private"), data=b"{}")
+    assert headers["x-amzn-ErrorType"] == "UnrecognizedClientException"
+    _, _, headers = await gateway.call("/function/private", data=b"{}")
+    assert "x-amzn-ErrorType" not in headers  # only the Invoke API speaks Lambda

@@ -61,6 +61,24 @@ _API_ERRORS = {
 }
 
 
+# Answers made before the handler (the security layer's, in wisp's JSON) get the Lambda error
+# type the SDKs branch on.
+_REFUSALS = {
+    401: "UnrecognizedClientException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    413: "RequestTooLargeException",
+    429: "TooManyRequestsException",
+}
+
+
+def tag_refusal(response: web.StreamResponse) -> None:
+    """Give a refusal of an Invoke API call Lambda's ``x-amzn-ErrorType``, when it has none."""
+    error_type = _REFUSALS.get(response.status)
+    if error_type is not None and ERROR_TYPE_HEADER not in response.headers and not response.prepared:
+        response.headers[ERROR_TYPE_HEADER] = error_type
+
+
 def add_invoke_route(app: web.Application) -> None:
     app.router.add_post(INVOKE_ROUTE, invoke)
 

@@ -28,8 +28,9 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter
 
 from wisp.api.function import AccessSpec, SecretKey
+from wisp.gateway.lambda_api import tag_refusal
 from wisp.gateway.proxy import BODY, CLIENT_ADDRESS, send_continue
-from wisp.gateway.resolve import Route, RouteKind, resolve
+from wisp.gateway.resolve import INVOKE_ROUTE, Route, RouteKind, resolve
 from wisp.gateway.state import Components
 from wisp.security import errors, sigv4
 from wisp.security.authorizer import Authorizer, Presented, Verdict, is_public, referenced_secrets
@@ -150,9 +151,12 @@ class AccessGuard:
             self.metrics.refused("overloaded")
             return errors.overloaded()
         try:
-            return await self._guarded(request, route, handler)
+            response = await self._guarded(request, route, handler)
         finally:
             self.inflight.leave()
+        if route.path == INVOKE_ROUTE:  # an AWS SDK's caller: Lambda's error types
+            tag_refusal(response)
+        return response
 
     def _is_admin_path(self, path: str) -> bool:
         return path in self.settings.admin_paths or path.startswith(self.settings.admin_prefixes)
