@@ -60,6 +60,7 @@ class Runtime(enum.Enum):
     # identifier, language, version, upstream EOL, deprecation, block update, successor.
     # wisp's dates follow Lambda's for the same language version (Lambda's "block function
     # create" is wisp's deprecation); docs/runtimes.md#runtime-lifecycle says where each differs.
+    # Java's upstream end of life is Amazon Corretto's (Lambda's JDK) announced end of support.
     PYTHON311 = ("python3.11", "python", "3.11", "2027-10-31", "2027-06-30", "2027-08-31", "python3.14")
     PYTHON312 = ("python3.12", "python", "3.12", "2028-10-31", "2028-10-31", "2029-01-10", "python3.14")
     PYTHON313 = ("python3.13", "python", "3.13", "2029-10-31", "2029-06-30", "2029-08-31", "python3.14")
@@ -67,9 +68,9 @@ class Runtime(enum.Enum):
     NODEJS20 = ("nodejs20", "node", "20", "2026-04-30", "2026-04-30", "2027-03-01", "nodejs24")
     NODEJS22 = ("nodejs22", "node", "22", "2027-04-30", "2027-04-30", "2027-07-01", "nodejs24")
     NODEJS24 = ("nodejs24", "node", "24", "2028-04-30", "2028-04-30", "2028-07-01")
-    JAVA17 = ("java17", "java", "17", "2029-09-30", "2029-06-30", "2029-08-31", "java25")
-    JAVA21 = ("java21", "java", "21", "2031-09-30", "2029-06-30", "2029-08-31", "java25")
-    JAVA25 = ("java25", "java", "25", "2033-09-30", "2029-06-30", "2029-08-31")
+    JAVA17 = ("java17", "java", "17", "2029-10-31", "2029-06-30", "2029-08-31", "java25")
+    JAVA21 = ("java21", "java", "21", "2030-10-31", "2029-06-30", "2029-08-31", "java25")
+    JAVA25 = ("java25", "java", "25", "2032-10-31", "2029-06-30", "2029-08-31")
     PROVIDED = ("provided", "provided", "")  # Lambda's Runtime API for a bootstrap the function brings
     CUSTOM = ("custom", "custom", "")  # any image serving the runtime contract
 
