@@ -25,6 +25,7 @@ from wisp.queue.manager import QueueManager
 
 PYTHON = """
 def handler(event, context):
+    print("working on", event)
     if event.get("fail"):
         raise ValueError("no " + event["fail"])
     custom = context.client_context.custom if context.client_context else None
@@ -33,6 +34,7 @@ def handler(event, context):
 """
 NODE = """
 exports.handler = async (event, context) => {
+  console.log('working on', event);
   if (event.fail) throw new TypeError('no ' + event.fail);
   const custom = context.clientContext ? context.clientContext.custom : null;
   return { statusCode: 201, body: 'not an HTTP answer', event, custom, arn: context.invokedFunctionArn };
@@ -88,7 +90,9 @@ async def test_request_response_returns_the_value_itself(
     assert answer["StatusCode"] == 200
     assert answer["ExecutedVersion"] == "$LATEST"
     assert "FunctionError" not in answer
-    assert answer["LogResult"] == ""
+    log = base64.b64decode(answer["LogResult"]).decode()
+    assert "working on" in log
+    assert len(base64.b64decode(answer["LogResult"])) <= 4096
     value = json.loads(answer["Payload"].read())
     assert value == {
         "statusCode": 201,  # data, not an HTTP answer: the SDK's caller gets what was returned

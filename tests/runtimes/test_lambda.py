@@ -306,6 +306,22 @@ async def test_raw_result_is_the_return_value_itself(start: Start, http: aiohttp
     assert body["errorType"] in ("ValueError", "RangeError")
 
 
+async def test_log_tail_hands_back_the_calls_lines(start: Start, http: aiohttp.ClientSession) -> None:
+    """``X-Wisp-Log-Tail: 1`` (Lambda's ``LogType: Tail``): base64 of the last 4 KB of the call's
+    log lines, in the same header; none without the header."""
+    runtime = await start("echo_log")
+    headers = {"X-Wisp-Log-Tail": "1", "X-Wisp-Request-Id": "req-tail"}
+    async with http.post(runtime.url, json={"say": "x" * 3000}, headers=headers) as response:
+        assert response.status == 200
+        tail = base64.b64decode(response.headers["X-Wisp-Log-Tail"])
+    assert len(tail) <= 4096
+    lines = tail.decode().splitlines()
+    assert all(json.loads(line)["requestId"] == "req-tail" for line in lines[1:])
+    assert "end of call" in json.loads(lines[-1])["message"]
+    async with http.post(runtime.url, json={"say": "y"}) as response:
+        assert "X-Wisp-Log-Tail" not in response.headers
+
+
 # -- Lambda code as it is written for AWS ------------------------------------------------------
 
 

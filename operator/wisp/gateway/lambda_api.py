@@ -15,8 +15,9 @@ route ``wisp.gateway.resolve`` made of it, like any call to the function.
 * ``DryRun``: ``204`` after the access and existence checks.
 * ``Qualifier`` (query, or ``name:qualifier``): only ``$LATEST`` until Functions have versions.
 * ``X-Amz-Client-Context`` reaches the handler as its client context (``X-Wisp-Client-Context``).
-* ``X-Amz-Log-Type: Tail``: ``X-Amz-Log-Result`` is sent, empty: the runtimes do not hand a
-  call's log lines back with its answer (``wisp logs`` has them).
+* ``X-Amz-Log-Type: Tail``: ``X-Amz-Log-Result`` is base64 of the last 4 KB of the call's log
+  lines (wisp's JSON lines), which the runtime hands back when asked with ``X-Wisp-Log-Tail``;
+  empty from a runtime that does not (Java, ``provided``, custom images).
 
 Errors that are the API's, not the function's, are Lambda's error JSON with the type in
 ``x-amzn-ErrorType`` (how the SDKs tell them apart): ``ResourceNotFoundException`` (404),
@@ -50,6 +51,7 @@ ERROR_TYPE_HEADER = "x-amzn-ErrorType"
 REQUEST_ID_HEADER = "x-amzn-RequestId"
 RAW_RESULT_HEADER = "X-Wisp-Raw-Result"
 WISP_CLIENT_CONTEXT_HEADER = "X-Wisp-Client-Context"
+WISP_LOG_TAIL_HEADER = "X-Wisp-Log-Tail"
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 
 # Calls the runtime or the gateway refused before the handler ran, as Lambda's API errors.
@@ -126,13 +128,17 @@ async def invoke(request: web.Request) -> web.StreamResponse:
         "Content-Type": "application/json",
         RAW_RESULT_HEADER: "1",
     }
+    tail = request.headers.get(LOG_TYPE_HEADER) == "Tail"
+    if tail:
+        headers[WISP_LOG_TAIL_HEADER] = "1"
     client_context = request.headers.get(CLIENT_CONTEXT_HEADER)
     if client_context:
         headers[WISP_CLIENT_CONTEXT_HEADER] = client_context
     result = await parts.gateway.invoke(route.function_key, payload, headers)
     response = _answer(result, request_id)
-    if request.headers.get(LOG_TYPE_HEADER) == "Tail" and response.status == 200:
-        response.headers[LOG_RESULT_HEADER] = ""  # see the module's docstring
+    if tail and response.status == 200:
+        found = (v for k, v in result.headers.items() if k.lower() == WISP_LOG_TAIL_HEADER.lower())
+        response.headers[LOG_RESULT_HEADER] = next(found, "")
     return response
 
 

@@ -15,6 +15,8 @@ const HEADERS = Object.freeze({
   identity: 'x-wisp-identity',
   // '1': answer the handler's return value as JSON, never shaped into an HTTP response.
   rawResult: 'x-wisp-raw-result',
+  // '1': answer with the call's log lines too (base64 of their last 4 KB, in the same header).
+  logTail: 'x-wisp-log-tail',
 });
 
 const PATHS = Object.freeze({ health: '/healthz', liveness: '/livez', metrics: '/metrics' });

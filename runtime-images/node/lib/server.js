@@ -7,6 +7,7 @@ const http = require('node:http');
 const { Duplex } = require('node:stream');
 const { HEADERS, PATHS, LISTENING_EVENT } = require('./config');
 const { errorBody } = require('./events');
+const { tailHeader } = require('./logs');
 
 const OK_BODY = '{"status":"ok"}';
 const JSON_TYPE = 'application/json';
@@ -165,6 +166,7 @@ class Call {
       return;
     }
     this.timeoutMs = timeoutMs;
+    if (req.headers[HEADERS.logTail] === '1') runtime.log.tails.set(requestId, []);
     this.started = performance.now();
     const http = eventType === 'http';
     // The message lib/pool.js describes. A small JSON body goes as text: the worker parses text
@@ -198,6 +200,7 @@ class Call {
     const { runtime } = this;
     const { metrics } = runtime;
     metrics.count(status);
+    runtime.log.tails.delete(this.requestId);
     runtime.log.log('INFO', 'invocation finished', this.requestId,
       { status, durationMs: Math.round(durationMs * 1000) / 1000 });
     metrics.inflight -= 1;
@@ -216,6 +219,7 @@ class Call {
   failed(err) {
     const { runtime } = this;
     runtime.internalError(this.res, err);
+    runtime.log.tails.delete(this.requestId);
     runtime.metrics.inflight -= 1;
   }
 }
@@ -290,6 +294,8 @@ class Runtime {
   respond(res, reply, requestId, timeoutMs, elapsedMs) {
     const durationMs = reply.durationMs === undefined ? elapsedMs : reply.durationMs;
     const timing = ['X-Wisp-Duration-Ms', durationMs.toFixed(3)];
+    const tail = this.log.tails.get(requestId);
+    if (tail !== undefined) timing.push('X-Wisp-Log-Tail', tailHeader(tail));
     const { metrics } = this;
     if (reply.outcome === 'rejected') {
       sendError(res, 400, reply.errorType, reply.errorMessage, requestId);
@@ -298,7 +304,7 @@ class Runtime {
     metrics.observe(durationMs / 1000);
     if (reply.outcome === 'returned') {
       const headers = reply.headers === null ? ['Content-Type', JSON_TYPE] : reply.headers;
-      headers.push('X-Wisp-Request-Id', requestId, timing[0], timing[1]);
+      headers.push('X-Wisp-Request-Id', requestId, ...timing);
       send(res, reply.status, reply.body, headers);
       return { status: reply.status, durationMs };
     }

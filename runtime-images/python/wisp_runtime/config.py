@@ -22,6 +22,8 @@ IDENTITY_HEADER = "X-Wisp-Identity"
 # "1": the handler's return value is the answer, as JSON, never shaped into an HTTP response
 # (Lambda's Invoke API returns the payload itself).
 RAW_RESULT_HEADER = "X-Wisp-Raw-Result"
+# "1": the answer carries the call's log lines too (base64 of their last 4 KB, same header).
+LOG_TAIL_HEADER = "X-Wisp-Log-Tail"
 # Every request header starting with this is wisp's own and never reaches a handler.
 WISP_HEADER_PREFIX = "x-wisp-"
 

@@ -9,6 +9,7 @@ copy of the request's context, so ``print`` there is tagged too.
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import json
 import logging
@@ -22,16 +23,28 @@ from typing import Any, TextIO
 class RequestScope:
     """What log lines of one invocation share; ``pending`` holds unfinished print output."""
 
-    __slots__ = ("pending", "request_id")
+    __slots__ = ("pending", "request_id", "tail")
 
     def __init__(self, request_id: str) -> None:
         self.request_id = request_id
         self.pending: dict[str, str] = {}
+        # The call's log lines, kept when its caller asked for them (X-Wisp-Log-Tail).
+        self.tail: list[str] | None = None
 
 
 current_scope: contextvars.ContextVar[RequestScope | None] = contextvars.ContextVar(
     "wisp_request_scope", default=None
 )
+
+
+TAIL_BYTES = 4096
+
+
+def tail_header(lines: list[str]) -> str:
+    """The X-Wisp-Log-Tail answer: base64 of the last 4 KB of a call's log lines (Lambda's
+    ``LogResult``)."""
+    text = "\n".join(lines).encode("utf-8", "replace")
+    return base64.b64encode(text[-TAIL_BYTES:]).decode("ascii")
 
 
 def _timestamp(now: float) -> str:
@@ -65,7 +78,11 @@ class LogWriter:
         record["function"] = self._function
         record["message"] = message
         record.update(fields)
-        self.write_line(json.dumps(record, ensure_ascii=False, default=str))
+        line = json.dumps(record, ensure_ascii=False, default=str)
+        scope = current_scope.get()
+        if scope is not None and scope.tail is not None and scope.request_id == request_id:
+            scope.tail.append(line)
+        self.write_line(line)
 
     def write_line(self, line: str) -> None:
         data = (line + "\n").encode("utf-8", "replace")

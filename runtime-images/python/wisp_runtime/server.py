@@ -35,7 +35,7 @@ from wisp_runtime.httpserver import Request, Response
 from wisp_runtime.invoke import Invoker, Outcome, OutcomeKind
 from wisp_runtime.lambdaenv import FunctionIdentity
 from wisp_runtime.loader import LoadFailure
-from wisp_runtime.logs import Capture, RequestScope, current_scope
+from wisp_runtime.logs import Capture, RequestScope, current_scope, tail_header
 from wisp_runtime.metrics import RuntimeMetrics
 from wisp_runtime.pool import WorkerPool
 
@@ -162,6 +162,8 @@ class RuntimeHandler:
             identity=identity,
         )
         scope = RequestScope(request_id)
+        if request.headers.get(config.LOG_TAIL_HEADER) == "1":
+            scope.tail = []
         token = current_scope.set(scope)
         try:
             outcome = await invoker.invoke(event, context, timeout)
@@ -172,6 +174,8 @@ class RuntimeHandler:
         response = self._outcome_response(outcome, request_id, timeout, raw)
         self.metrics.observe(outcome.seconds)
         response.headers[config.DURATION_HEADER] = f"{outcome.seconds * 1000:.3f}"
+        if scope.tail is not None:
+            response.headers[config.LOG_TAIL_HEADER] = tail_header(scope.tail)
         return self._finish(request_id, response, outcome.seconds)
 
     def _event(self, request: Request, body: bytes, request_id: str) -> Any:

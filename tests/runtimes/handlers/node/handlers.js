@@ -159,3 +159,11 @@ exports.callback_busy_loop = (event, context, callback) => {
   const keepAlive = setTimeout(() => {}, 60_000);
   callback(null, { statusCode: '201', body: JSON.stringify({ pending: Boolean(keepAlive) }) });
 };
+
+// Prints two lines of what it is told, then a last one (Lambda's log tail).
+exports.echo_log = async (event) => {
+  console.log('saying', event.say);
+  console.log('saying', event.say);
+  console.log('end of call');
+  return { ok: true };
+};

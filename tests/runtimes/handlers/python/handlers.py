@@ -222,3 +222,11 @@ def http_api_resolver(event, context):
 
 def _json(value):
     return json.dumps(value)
+
+
+def echo_log(event, context):
+    """Prints two lines of what it is told, then a last one (Lambda's log tail)."""
+    print("saying", event.get("say"))
+    print("saying", event.get("say"))
+    print("end of call")
+    return {"ok": True}
