@@ -55,9 +55,20 @@ HEADER = (
 )
 
 
+RELEASE = '{{ include "wisp.fullname" . }}'
+
+
 def render(as_of: datetime.date) -> str:
+    """The chart template: the policies are cluster-scoped, so their names carry the release's."""
     documents = make_runtime_policies(as_of)
+    for doc in documents:
+        doc["metadata"]["name"] = "RELEASE-" + doc["metadata"]["name"].removeprefix("wisp-")
+        if "policyName" in doc["spec"]:
+            doc["spec"]["policyName"] = "RELEASE-" + doc["spec"]["policyName"].removeprefix("wisp-")
     body = "---\n".join(yaml.safe_dump(d, sort_keys=False, width=200) for d in documents)
+    body = body.replace("name: RELEASE-", f"name: {RELEASE}-").replace(
+        "policyName: RELEASE-", f"policyName: {RELEASE}-"
+    )
     return HEADER + ("---\n" + body if body else "")
 
 
