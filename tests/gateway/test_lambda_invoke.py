@@ -162,10 +162,10 @@ async def test_a_payload_that_is_not_json_is_invalid_request_content(
 
 class _Invocations:
     def __init__(self) -> None:
-        self.submitted: list[tuple[str, bytes]] = []
+        self.submitted: list[tuple[str, bytes, dict[str, str]]] = []
 
     async def submit(self, function_key: str, body: bytes, headers: Any, callback: Any, **_: Any) -> str:
-        self.submitted.append((function_key, body))
+        self.submitted.append((function_key, body, dict(headers)))
         return "inv-1"
 
 
@@ -182,10 +182,12 @@ async def test_event_goes_through_the_async_path(gateway_factory: GatewayFactory
 
     gw = await _gateway(gateway_factory, runtimes, "python", extensions=[events])
     answer = await _in_thread(
-        _client(gw).invoke, FunctionName="orders", InvocationType="Event", Payload=b"{}"
+        _client(gw).invoke, FunctionName="orders", InvocationType="Event", Payload=b"{}", ClientContext="e30="
     )
     assert answer["StatusCode"] == 202
-    assert queue.invocations.submitted == [("orders.default", b"{}")]
+    [(key, body, headers)] = queue.invocations.submitted
+    assert (key, body) == ("orders.default", b"{}")
+    assert headers["X-Wisp-Client-Context"] == "e30="  # the delivery's client context
 
 
 async def test_event_without_the_event_path_says_so(

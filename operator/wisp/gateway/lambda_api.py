@@ -171,10 +171,12 @@ async def _enqueue(request: web.Request, function_key: str, payload: bytes) -> w
             "ServiceException",
             "events are not configured: Event invocations need Redis (WISP_REDIS_URL)",
         )
+    headers = forwarded_headers(request.headers)
+    client_context = request.headers.get(CLIENT_CONTEXT_HEADER)
+    if client_context:
+        headers[WISP_CLIENT_CONTEXT_HEADER] = client_context  # the delivery's client context
     try:
-        invocation_id = await manager.invocations.submit(
-            function_key, payload, forwarded_headers(request.headers), None, hops=1
-        )
+        invocation_id = await manager.invocations.submit(function_key, payload, headers, None, hops=1)
     except BrokerUnavailable as exc:
         return api_error(503, "ServiceException", f"the event queue is unavailable: {exc}")
     return web.Response(
