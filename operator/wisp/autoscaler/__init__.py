@@ -1,2 +1,3 @@
 """wisp's autoscaler: pure scaling math (``decider``), the traffic samples it reads (``meter``,
-``window``), and the loop that applies its decisions through the gateway's Backend (``loop``)."""
+``window``), and the loop that applies its decisions (``loop``) through the port it owns
+(``port.Scaler``: the gateway's ``Backend`` is one)."""

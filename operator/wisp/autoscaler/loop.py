@@ -1,10 +1,11 @@
-"""The autoscaler loop: sample every second, decide every tick, apply through the Backend.
+"""The autoscaler loop: sample every second, decide every tick, apply through a ``Scaler``.
 
 Every gateway replica samples its own traffic (``ConcurrencyMeter`` per function, owned by the
 gateway) into ``SampleWindow``s and publishes their summaries through the ``SampleExchange``.
 The leader (``LeaderElection``) merges every replica's summaries, adds the queue's demand,
 calls the pure ``decide`` per function and writes changed replica counts with
-``Backend.scale`` and the status with ``Backend.publish_status``. Functions whose
+``Scaler.scale`` and the status with ``Scaler.publish_status`` (``wisp.autoscaler.port``; the
+gateway's ``Backend`` is one). Functions whose
 ``spec.replicas`` is set are pinned and left alone.
 """
 
@@ -20,7 +21,7 @@ from wisp.api.function import Function
 from wisp.autoscaler.decider import Decision, Observation, ScaleState, ScaleTarget, Settings, decide
 from wisp.autoscaler.exchange import AlwaysLeader, LeaderElection, LocalExchange, SampleExchange
 from wisp.autoscaler.meter import ConcurrencyMeter, SampleWindow, merge
-from wisp.gateway.backend import Backend, StatusUpdate
+from wisp.autoscaler.port import Scaler, StatusUpdate
 
 log = logging.getLogger("wisp.autoscaler")
 
@@ -63,7 +64,7 @@ ReplicaGauge = Callable[[str, str, int], None]  # (function key, "desired"|"read
 class Autoscaler:
     def __init__(
         self,
-        backend: Backend,
+        backend: Scaler,
         functions: Callable[[], Iterable[Scaled]],
         *,
         exchange: SampleExchange | None = None,

@@ -30,10 +30,11 @@ import aiohttp
 
 from wisp.api.contract import LIVENESS_PATH
 from wisp.api.trigger import Trigger
+from wisp.autoscaler.port import StatusUpdate
 from wisp.cli.source import FunctionSource
 from wisp.dev.prewarm import ForkedRuntime, ForkServer
 from wisp.dev.workspace import PreparedCode
-from wisp.gateway.backend import OUT_OF_MEMORY, BackendEvents, Endpoint, FunctionInfo, StatusUpdate
+from wisp.gateway.backend import OUT_OF_MEMORY, BackendEvents, Endpoint, FunctionInfo
 from wisp.launcher import (
     LaunchError,
     LaunchSpec,

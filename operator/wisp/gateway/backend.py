@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 
 from wisp.api.function import Function
 from wisp.api.trigger import Trigger
+from wisp.autoscaler.port import Scaler
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,6 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
 
-@dataclass(frozen=True)
-class StatusUpdate:
-    """What the gateway publishes about a function (the operator owns the rest of status)."""
-
-    desired_replicas: int | None = None
-    last_invocation: float | None = None  # epoch seconds
-
-
 class BackendEvents(Protocol):
     """What a backend tells the gateway; every method runs on the gateway's event loop."""
 
@@ -76,23 +69,17 @@ class BackendEvents(Protocol):
     def synced(self) -> None: ...
 
 
-class Backend(Protocol):
-    """Where functions run. Function keys are ``name.namespace`` (``Function.key``)."""
+class Backend(Scaler, Protocol):
+    """Where functions run. Function keys are ``name.namespace`` (``Function.key``).
+
+    Its writes (``scale``, ``get_replicas``, ``publish_status``) are the autoscaler's ``Scaler``.
+    """
 
     async def start(self, events: BackendEvents) -> None:
         """Begin delivering the picture and its changes to ``events``; returns once started."""
 
     async def stop(self) -> None:
         """Stop watching and release resources."""
-
-    async def scale(self, function_key: str, replicas: int) -> None:
-        """Set the function's replica count (0 allowed)."""
-
-    async def get_replicas(self, function_key: str) -> int:
-        """The function's current replica count as its workload says (desired, not ready)."""
-
-    async def publish_status(self, function_key: str, update: StatusUpdate) -> None:
-        """Record desired replicas / last invocation where users see them."""
 
 
 OUT_OF_MEMORY = "Runtime.OutOfMemory"  # Lambda's errorType for a function killed for memory

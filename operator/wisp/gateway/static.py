@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from wisp.api.trigger import Trigger
-from wisp.gateway.backend import BackendEvents, Endpoint, FunctionInfo, StatusUpdate
+from wisp.autoscaler.port import StatusUpdate
+from wisp.gateway.backend import BackendEvents, Endpoint, FunctionInfo
 
 ScaleHook = Callable[[str, int], Awaitable[None]]
 

@@ -26,7 +26,8 @@ from kubernetes import client, config
 
 from wisp.api.function import SpecError
 from wisp.api.trigger import Trigger, parse_trigger
-from wisp.gateway.backend import OUT_OF_MEMORY, BackendError, BackendEvents, Endpoint, StatusUpdate
+from wisp.autoscaler.port import StatusUpdate
+from wisp.gateway.backend import OUT_OF_MEMORY, BackendError, BackendEvents, Endpoint
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.kube.convert import function_info, slice_endpoints
 from wisp.gateway.kube.pods import wait_for_oom_kill
