@@ -1,0 +1,143 @@
+"""Start-up of every runtime version this machine has: spawn → first 200 from ``/healthz``.
+
+    python -m bench.runtime_versions [--runs N] [--no-docs]
+
+For each row of the runtime table (``wisp.api.runtimes``) whose language version is found here
+the way ``wisp dev`` finds it (``WISP_PYTHON_X_Y`` / ``pythonX.Y`` with the runtime's
+requirements, ``WISP_NODE_N``, ``JAVA_HOME``; see docs/runtimes.md), ``runs`` fresh runtime
+processes, interleaved across versions so the machine's load falls on all of them alike, each
+loading a one-line echo handler with the launcher's command (the images' CMD). The median and
+the spread of the wall time, and the median CPU time of the process (steadier on a shared
+machine). Versions not found here are listed as such. Results go to the "Runtime versions"
+section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.docs import write_section
+from bench.procs import cpu_seconds, free_port, stop
+from bench.runtime_client import healthz_status
+from bench.runtimes import container_env
+
+from wisp.api.runtimes import Runtime
+from wisp.dev.localversions import local_version
+from wisp.launcher import runtime_command, runtime_images_dir
+
+HEADING = "Runtime versions"
+HANDLERS = {"python": ("main.py", "def handler(event, context):\n    return event\n", "main.handler")}
+HANDLERS["node"] = ("index.js", "exports.handler = async (event) => event;\n", "index.handler")
+
+
+@dataclass
+class Samples:
+    runtime: Runtime
+    version: str
+    wall_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+
+
+def start_once(runtime: Runtime, code_dir: Path) -> tuple[float, float]:
+    _, _, handler = HANDLERS[runtime.language]
+    port = free_port()
+    env = {"WISP_HANDLER": handler, "WISP_CODE_DIR": str(code_dir), "WISP_PORT": str(port)}
+    if runtime.language == "python":
+        env["PYTHONPATH"] = str(runtime_images_dir() / "python")
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        runtime_command(runtime),
+        env=container_env(env),
+        cwd=code_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while healthz_status(port) != 200:
+            if process.poll() is not None:
+                raise RuntimeError(f"{runtime.value} exited with {process.returncode}")
+            time.sleep(0.001)
+        wall = (time.perf_counter() - started) * 1000
+        return wall, cpu_seconds(process.pid) * 1000
+    finally:
+        stop(process)
+
+
+def measure(runs: int) -> tuple[list[Samples], list[Runtime]]:
+    found: list[Samples] = []
+    missing: list[Runtime] = []
+    for runtime in Runtime:
+        if runtime.language not in HANDLERS:
+            continue
+        version = local_version(runtime)
+        if version == runtime.version:
+            found.append(Samples(runtime, version))
+        else:
+            missing.append(runtime)
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs = {}
+        for language, (name, text, _) in HANDLERS.items():
+            dirs[language] = Path(tmp) / language
+            dirs[language].mkdir()
+            (dirs[language] / name).write_text(text)
+        for sample in found:  # one unmeasured start each: the page cache, byte-compiled files
+            start_once(sample.runtime, dirs[sample.runtime.language])
+        for _ in range(runs):
+            for sample in found:
+                wall, cpu = start_once(sample.runtime, dirs[sample.runtime.language])
+                sample.wall_ms.append(wall)
+                sample.cpu_ms.append(cpu)
+    return found, missing
+
+
+def render(found: list[Samples], missing: list[Runtime], runs: int) -> str:
+    load = os.getloadavg()[0]
+    lines = [
+        f"## {HEADING}",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores by"
+        " `python -m bench.runtime_versions`"
+        f" (1-minute load average {load:.2f} at the end: a shared machine, so compare rows with each"
+        " other): each version's runtime process, spawn → first 200 from `/healthz`, an echo handler,"
+        f" {runs} fresh processes per version interleaved. A fresh interpreter each time (no fork"
+        " server); the Python runtime from its development tree, not byte-compiled in an image.",
+        "",
+        "| runtime | interpreter here | start → ready, median | min / max | CPU time, median |",
+        "|---|---|---|---|---|",
+    ]
+    for s in found:
+        lines.append(
+            f"| `{s.runtime.value}` | {s.runtime.language} {s.version}"
+            f" | {statistics.median(s.wall_ms):.0f} ms"
+            f" | {min(s.wall_ms):.0f} / {max(s.wall_ms):.0f} ms | {statistics.median(s.cpu_ms):.0f} ms |"
+        )
+    for runtime in missing:
+        lines.append(f"| `{runtime.value}` | not on this machine | — | — | — |")
+    lines += [
+        "",
+        "Java versions: [Java runtime](#java-runtime) (JDK 17, and a JDK 25 row for the warm path).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--no-docs", action="store_true", help="print only")
+    args = parser.parse_args()
+    found, missing = measure(args.runs)
+    section = render(found, missing, args.runs)
+    print(section)
+    if not args.no_docs:
+        write_section(HEADING, section, Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()
