@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from wisp.api.asyncspec import MAX_EVENT_AGE, MIN_EVENT_AGE, Destination, parse_destination
@@ -29,7 +30,10 @@ RESERVED_PREFIXES = (
     "/2015-03-31/",
 )
 RESERVED_PATHS = (*(prefix.rstrip("/") for prefix in RESERVED_PREFIXES), "/healthz", "/readyz", "/metrics")
-_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/{}-]*$")
+# A path template's variable segment: {name} takes one segment, a last {name+} the rest of the
+# path (API Gateway's greedy variable).
+_VARIABLE = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}$")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?$")
 _STREAM = re.compile(r"^[A-Za-z0-9_.:{}-]+$")
 
@@ -98,6 +102,33 @@ RESERVED_MESSAGE = (
     + ", ".join(RESERVED_PATHS[len(RESERVED_PREFIXES) :])
     + ")"
 )
+
+
+@lru_cache(maxsize=4096)
+def path_template(path: str) -> re.Pattern[str] | None:
+    """The pattern a templated Trigger path (``/orders/{id}``, ``/files/{path+}``) matches a
+    whole decoded request path with, its variables as named groups; None for a plain path (a
+    prefix). Raises ``ValueError`` for a malformed template."""
+    if "{" not in path and "}" not in path:
+        return None
+    parts: list[str] = []
+    names: set[str] = set()
+    segments = path.split("/")
+    for i, segment in enumerate(segments):
+        if "{" not in segment and "}" not in segment:
+            parts.append(re.escape(segment))
+            continue
+        match = _VARIABLE.match(segment)
+        if match is None:
+            raise ValueError(f"segment {segment!r} must be a whole {{name}} or {{name+}}")
+        name, greedy = match.groups()
+        if name in names:
+            raise ValueError(f"variable {name!r} appears twice")
+        if greedy and i != len(segments) - 1:
+            raise ValueError(f"the greedy {{{name}+}} must be the last segment")
+        names.add(name)
+        parts.append(f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)")
+    return re.compile("/".join(parts))
 
 
 def is_reserved_path(path: str) -> bool:
@@ -178,6 +209,10 @@ def _parse_http(http: Any) -> HttpTrigger:
         raise SpecError("spec.http.path", f"{path!r} must start with / and hold URL path characters")
     if is_reserved_path(path):
         raise SpecError("spec.http.path", f"{path!r} {RESERVED_MESSAGE}")
+    try:
+        path_template(path)
+    except ValueError as exc:
+        raise SpecError("spec.http.path", f"{path!r}: {exc}") from None
     methods = tuple(http.get("methods") or ())
     for i, method in enumerate(methods):
         if method not in HTTP_METHODS:
