@@ -450,7 +450,7 @@ async def test_mangum_asgi_app(
     code_dir = tmp_path / "code"
     deps_dir = tmp_path / "deps"
     code_dir.mkdir()
-    (code_dir / "requirements.txt").write_text("mangum\n")
+    (code_dir / "requirements.txt").write_text("mangum==0.22.0\n")
     (code_dir / "main.py").write_text(MANGUM_APP)
     await install_dependencies(language.runtime, code_dir, deps_dir, log_sink=lambda line: None)
     runtime = await start("", code_dir=code_dir, handler_ref="main.handler", WISP_DEPS_DIR=str(deps_dir))
