@@ -1,6 +1,6 @@
 """A gateway process for the benchmark: the real app on uvloop with a StaticBackend whose one
 function points at an endpoint given on the command line (no control plane involved); with
-``--redis``, async invocations too, as the gateway runs them (``wisp.gateway.events``).
+``--redis``, async invocations too, as the gateway runs them (``wisp.queue.extension``).
 
     python bench/gateway_server.py --port 18080 --upstream 127.0.0.1:18081 [--redis URL]
 """
@@ -18,10 +18,10 @@ from wisp.gateway.admin import make_admin_app
 from wisp.gateway.app import make_app
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.config import GatewayConfig
-from wisp.gateway.events import EventSettings, queue_extension
 from wisp.gateway.state import COMPONENTS
 from wisp.gateway.static import StaticBackend
 from wisp.queue import RedisSettings
+from wisp.queue.extension import EventSettings, queue_extension
 
 
 async def serve(args: argparse.Namespace) -> None:

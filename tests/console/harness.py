@@ -19,10 +19,10 @@ from wisp.console import DevHooks, DevSource, LogBook, console_extension
 from wisp.gateway.app import make_app
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.config import GatewayConfig
-from wisp.gateway.events import Extension
 from wisp.gateway.state import COMPONENTS, Components
 from wisp.gateway.static import StaticBackend
 from wisp.launcher import LaunchSpec, RuntimeProcess, start_runtime
+from wisp.queue.extension import Extension
 
 PRICE = 0.0000166667
 

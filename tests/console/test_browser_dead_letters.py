@@ -13,8 +13,8 @@ from tests.console.browser import browser_page, expect
 from tests.console.harness import DevConsole, start_dev_console, stop_dev_console
 from tests.support.redis import RedisServer, redis_server  # noqa: F401
 from wisp.api.function import parse_function
-from wisp.gateway.events import EventSettings, queue_extension
 from wisp.queue import DeliverySettings, RedisSettings
+from wisp.queue.extension import EventSettings, queue_extension
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis]
 

@@ -1,6 +1,6 @@
 """The event path in the gateway app: async calls, queue Triggers and backlog scaling, against a
 real redis-server, real runtime processes and the security layer in front, as ``wisp gateway``
-wires them (``wisp.gateway.events``)."""
+wires them (``wisp.queue.extension``)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from tests.support import wait
 from tests.support.redis import RedisServer, redis_server, redis_server_factory  # noqa: F401 (fixture)
 from wisp.api.function import Function
 from wisp.api.trigger import parse_trigger
-from wisp.gateway.events import NOT_CONFIGURED, QUEUE, EventSettings, events_from_env, queue_extension
 from wisp.gateway.static import StaticBackend
 from wisp.queue import DeliverySettings, RedisSettings
+from wisp.queue.extension import NOT_CONFIGURED, QUEUE, EventSettings, events_from_env, queue_extension
 from wisp.queue.policy import RetryPolicy
 from wisp.security.extension import security_extension
 from wisp.security.secrets import StaticSecretSource

@@ -9,8 +9,8 @@ import asyncio
 import base64
 import importlib
 import json
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -18,10 +18,9 @@ from aiohttp import web
 from tests.gateway.conftest import GatewayFactory, GatewayUnderTest, Runtimes, info, make_function
 from tests.support.awssdk import boto3_path, js_invoke_command
 from wisp.api.function import Function
-from wisp.gateway.events import QUEUE
+from wisp.gateway.lambda_api import EVENTS
 from wisp.gateway.state import Components
 from wisp.gateway.static import StaticBackend
-from wisp.queue.manager import QueueManager
 
 PYTHON = """
 def handler(event, context):
@@ -160,32 +159,24 @@ async def test_a_payload_that_is_not_json_is_invalid_request_content(
         await _in_thread(client.invoke, FunctionName="orders", Payload=b"{not json")
 
 
-class _Invocations:
-    def __init__(self) -> None:
-        self.submitted: list[tuple[str, bytes, dict[str, str]]] = []
+async def test_event_goes_through_the_async_path(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
+    submitted: list[tuple[str, bytes, dict[str, str]]] = []
 
-    async def submit(self, function_key: str, body: bytes, headers: Any, callback: Any, **_: Any) -> str:
-        self.submitted.append((function_key, body, dict(headers)))
+    async def submit(
+        function_key: str, payload: bytes, request_headers: Mapping[str, str], extra: Mapping[str, str]
+    ) -> str:
+        submitted.append((function_key, payload, dict(extra)))
         return "inv-1"
 
-
-class _Queue:
-    def __init__(self) -> None:
-        self.invocations = _Invocations()
-
-
-async def test_event_goes_through_the_async_path(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
-    queue = _Queue()
-
     def events(app: web.Application, parts: Components) -> None:
-        app[QUEUE] = cast(QueueManager, queue)  # only the accept path's interface
+        app[EVENTS] = submit  # what the queue's extension installs
 
     gw = await _gateway(gateway_factory, runtimes, "python", extensions=[events])
     answer = await _in_thread(
         _client(gw).invoke, FunctionName="orders", InvocationType="Event", Payload=b"{}", ClientContext="e30="
     )
     assert answer["StatusCode"] == 202
-    [(key, body, headers)] = queue.invocations.submitted
+    [(key, body, headers)] = submitted
     assert (key, body) == ("orders.default", b"{}")
     assert headers["X-Wisp-Client-Context"] == "e30="  # the delivery's client context
 

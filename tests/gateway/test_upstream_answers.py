@@ -229,7 +229,7 @@ async def test_request_lines_in_other_http_versions_are_505(
 async def test_the_invoker_tells_held_calls_from_the_gateway_not_from_a_functions_body(
     gateway_factory: GatewayFactory, scripted: Callable[[Callable[[int, bytes], bytes]], ScriptedPod]
 ) -> None:
-    from wisp.gateway.events import GatewayInvoker
+    from wisp.queue.extension import GatewayInvoker
 
     text = '{"errorType": "ColdStartTimeout", "errorMessage": "said by the function"}'
     pod = scripted(lambda n, head: f"HTTP/1.1 503 Busy\r\nContent-Length: {len(text)}\r\n\r\n{text}".encode())

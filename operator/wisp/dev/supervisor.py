@@ -39,10 +39,10 @@ from wisp.dev.workspace import Workspace, prepare
 from wisp.gateway.admin import make_admin_app
 from wisp.gateway.app import Extension, make_app
 from wisp.gateway.config import GatewayConfig
-from wisp.gateway.events import EventSettings, disabled_extension, queue_extension
 from wisp.gateway.state import COMPONENTS
 from wisp.launcher import LaunchError
 from wisp.queue import DeliverySettings, RedisSettings
+from wisp.queue.extension import EventSettings, disabled_extension, queue_extension
 from wisp.security.extension import secure_admin_app, security_extension
 from wisp.security.secrets import StaticSecretSource
 

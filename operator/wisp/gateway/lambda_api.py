@@ -30,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -158,26 +159,39 @@ async def _payload(request: web.Request, limit: int, read_within: float) -> byte
         return api_error(400, "InvalidRequestContentException", f"the payload broke off: {exc}")
 
 
+class EventsUnavailable(Exception):
+    """The event path cannot take an event now (its broker is unreachable or refusing writes)."""
+
+
+class EventSubmitter(Protocol):
+    """Stores an event for ``function_key`` as ``/async-function/`` does (the headers a call
+    forwards from ``request_headers``, plus ``extra``); returns the invocation id."""
+
+    async def __call__(
+        self, function_key: str, payload: bytes, request_headers: Mapping[str, str], extra: Mapping[str, str]
+    ) -> str: ...
+
+
+# Set by the event path when it is installed (wisp.queue.extension); the gateway imports no queue.
+EVENTS: web.AppKey[EventSubmitter] = web.AppKey("wisp-events")
+
+
 async def _enqueue(request: web.Request, function_key: str, payload: bytes) -> web.Response:
     """``Event``: through the async path ``/async-function/`` uses (the queue extension)."""
-    from wisp.gateway.events import QUEUE  # the event path is optional: only when installed
-    from wisp.queue.broker import BrokerUnavailable
-    from wisp.queue.routes import forwarded_headers
-
-    manager = request.app.get(QUEUE)
-    if manager is None:
+    submit = request.app.get(EVENTS)
+    if submit is None:
         return api_error(
             503,
             "ServiceException",
             "events are not configured: Event invocations need Redis (WISP_REDIS_URL)",
         )
-    headers = forwarded_headers(request.headers)
+    extra: dict[str, str] = {}
     client_context = request.headers.get(CLIENT_CONTEXT_HEADER)
     if client_context:
-        headers[WISP_CLIENT_CONTEXT_HEADER] = client_context  # the delivery's client context
+        extra[WISP_CLIENT_CONTEXT_HEADER] = client_context  # the delivery's client context
     try:
-        invocation_id = await manager.invocations.submit(function_key, payload, headers, None, hops=1)
-    except BrokerUnavailable as exc:
+        invocation_id = await submit(function_key, payload, request.headers, extra)
+    except EventsUnavailable as exc:
         return api_error(503, "ServiceException", f"the event queue is unavailable: {exc}")
     return web.Response(
         status=202,

@@ -2,7 +2,7 @@
 
 Reads ``GatewayConfig`` from flags and environment, builds the ``KubernetesBackend`` and the
 Lease-based coordination (leader election and sample exchange between replicas), the security
-layer, the event path (``wisp.gateway.events``, when ``WISP_REDIS_URL`` is set) and the console
+layer, the event path (``wisp.queue.extension``, when ``WISP_REDIS_URL`` is set) and the console
 on the admin app, and runs the invocation app and the admin app until SIGTERM/SIGINT.
 """
 
@@ -46,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve(config: GatewayConfig) -> None:
     from wisp.console.cluster import add_cluster_console
-    from wisp.gateway.events import QUEUE, events_from_env
     from wisp.gateway.kube import KubernetesBackend, LeaseCoordination, load_api_client
     from wisp.queue.admin import add_admin_routes
+    from wisp.queue.extension import QUEUE, events_from_env
     from wisp.security.extension import secure_admin_app, security_extension
     from wisp.security.kube_secrets import KubernetesSecretSource
     from wisp.security.settings import settings_from_env

@@ -1,4 +1,4 @@
-"""The event path inside the gateway: queue triggers, schedules and async invocations.
+"""Plugging the event path into the gateway: queue triggers, schedules and async invocations.
 
 ``queue_extension(settings)`` is a ``make_app`` extension used by ``wisp gateway`` (Redis from
 ``WISP_REDIS_URL``) and by ``wisp dev`` (its own or an embedded Redis). It mounts the queue's
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from wisp.api.function import Function
+from wisp.gateway.lambda_api import EVENTS, EventSubmitter, EventsUnavailable
 from wisp.gateway.registry import Registry
 from wisp.gateway.state import Components
 from wisp.queue import (
@@ -36,6 +37,8 @@ from wisp.queue import (
     add_routes,
 )
 from wisp.queue.admin import add_admin_routes
+from wisp.queue.broker import BrokerUnavailable
+from wisp.queue.routes import forwarded_headers
 
 # A held call that gave up (too many held, or no replica in time) is not the function failing:
 # the queue re-delivers it later without counting an attempt.
@@ -150,9 +153,25 @@ def queue_extension(settings: EventSettings) -> Extension:
         )
         add_admin_routes(app, manager.dead_letters, settings.default_namespace)  # /system/: admin token
         app[QUEUE] = manager
+        app[EVENTS] = _submitter(manager)
         app.cleanup_ctx.append(lifetime)
 
     return extend
+
+
+def _submitter(manager: QueueManager) -> EventSubmitter:
+    """Event invocations from the gateway's Lambda Invoke API, stored as ``/async-function/``'s."""
+
+    async def submit(
+        function_key: str, payload: bytes, request_headers: Mapping[str, str], extra: Mapping[str, str]
+    ) -> str:
+        headers = {**forwarded_headers(request_headers), **extra}
+        try:
+            return await manager.invocations.submit(function_key, payload, headers, None, hops=1)
+        except BrokerUnavailable as exc:
+            raise EventsUnavailable(str(exc)) from exc
+
+    return submit
 
 
 def disabled_extension(reason: str) -> Extension:
