@@ -17,7 +17,7 @@ from wisp import __version__
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "operator": ("wisp.controller.run", "run the operator (reconciles Functions and Triggers)"),
-    "gateway": ("wisp.gateway.run", "run the gateway (routing, scale from zero, autoscaling)"),
+    "gateway": ("wisp.startup.cluster", "run the gateway (routing, scale from zero, autoscaling)"),
     "dev": ("wisp.cli.dev", "run wisp on this machine: gateway + functions from a folder"),
     "init": ("wisp.cli.init", "create a function folder from a template"),
     "deploy": ("wisp.cli.deploy", "apply a function (folder or YAML) to the cluster and wait"),

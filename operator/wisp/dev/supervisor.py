@@ -13,15 +13,12 @@ import asyncio
 import contextlib
 import datetime
 import os
-import signal
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
-
-from aiohttp import web
 
 from wisp.api.runtimes import Operation, check_apply
 from wisp.api.trigger import Trigger, describe_route, routes_overlap
@@ -36,15 +33,14 @@ from wisp.dev.prewarm import ForkServer
 from wisp.dev.redis import EmbeddedRedis, EmbeddedRedisError, redis_server_binary
 from wisp.dev.watch import Scan, changes, scan
 from wisp.dev.workspace import Workspace, prepare
-from wisp.gateway.admin import make_admin_app
-from wisp.gateway.app import Extension, make_app
+from wisp.gateway.app import Extension
 from wisp.gateway.config import GatewayConfig
-from wisp.gateway.state import COMPONENTS
 from wisp.launcher import LaunchError
 from wisp.queue import DeliverySettings, RedisSettings
 from wisp.queue.extension import EventSettings, disabled_extension, queue_extension
-from wisp.security.extension import secure_admin_app, security_extension
+from wisp.security.extension import security_extension
 from wisp.security.secrets import StaticSecretSource
+from wisp.startup.process import ListenError, Servers, make_apps, run_until_stopped
 
 
 class DevError(Exception):
@@ -289,25 +285,24 @@ class DevServer:
         # The cluster gateway's security layer, public by default; the console and async
         # records stay open to this machine (wisp.dev.access).
         security = dev_security_settings()
-        app = make_app(
+        apps = make_apps(
             config,
             self.backend,
-            extensions=[
+            security,
+            [
                 loopback_management(security, self._allowed_hosts()),
                 security_extension(security, StaticSecretSource()),
                 extension,
                 console,
             ],
         )
-        runners = [
-            web.AppRunner(app, access_log=None, **security.limits.server_settings()),
-            web.AppRunner(secure_admin_app(make_admin_app(app[COMPONENTS]), security), access_log=None),
-        ]
+        servers = Servers(apps, security)
         try:
-            for runner in runners:
-                await runner.setup()
-            await _listen(runners[0], settings.host, settings.port, "--port")
-            await _listen(runners[1], settings.host, settings.admin_port, "--admin-port")
+            try:
+                await servers.start(settings.host, settings.port, settings.admin_port)
+            except ListenError as exc:
+                flag = "--admin-port" if exc.admin else "--port"
+                raise DevError(f"{exc}: stop what uses it or pass {flag} with another port") from None
             await self._dependencies()
             self.say(banner(self._facts(events_line)))
             if on_ready is not None:
@@ -319,11 +314,7 @@ class DevServer:
                 await watcher
         finally:
             self.say("wisp dev: stopping")
-            # Idle keep-alive connections would hold the runtimes' graceful stop for its whole
-            # grace period; calls in flight keep theirs and finish.
-            await app[COMPONENTS].gateway.forwarder.connections.close()
-            for runner in reversed(runners):
-                await runner.cleanup()
+            await servers.stop()
             if self.redis is not None:
                 await self.redis.stop()
             if self.fork_server is not None:
@@ -378,36 +369,11 @@ class DevServer:
         )
 
 
-async def _listen(runner: web.AppRunner, host: str, port: int, flag: str) -> None:
-    try:
-        await web.TCPSite(runner, host, port, backlog=1024).start()
-    except OSError as exc:
-        raise DevError(
-            f"cannot listen on {host}:{port} ({exc.strerror}): "
-            f"stop what uses it or pass {flag} with another port"
-        ) from None
-
-
 def run(settings: DevSettings) -> int:
     """Runs until SIGINT/SIGTERM; returns the exit code."""
     try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:  # pragma: no cover
-        runner = asyncio.Runner()
-    with runner:
-        try:
-            runner.run(_main(settings))
-        except DevError as exc:
-            print(f"wisp dev: {exc}", file=sys.stderr, flush=True)
-            return 1
+        run_until_stopped(DevServer(settings).serve)
+    except DevError as exc:
+        print(f"wisp dev: {exc}", file=sys.stderr, flush=True)
+        return 1
     return 0
-
-
-async def _main(settings: DevSettings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await DevServer(settings).serve(stop)
