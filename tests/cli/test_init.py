@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Wisp
-from wisp.cli.source import load_file
+from wisp.source import load_file
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,6 @@ from aiohttp.test_utils import TestServer
 
 from tests.support.wait import eventually
 from wisp.api.trigger import Trigger
-from wisp.cli.source import FunctionSource, load_file
 from wisp.dev.backend import LocalBackend, LocalSettings, restart_delay
 from wisp.dev.prewarm import ForkServer
 from wisp.dev.workspace import Workspace, prepare
@@ -25,6 +24,7 @@ from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.config import GatewayConfig
 from wisp.launcher import MAX_LINE_BYTES, LineSplitter
 from wisp.reaper import descendants
+from wisp.source import FunctionSource, load_file
 
 
 class Recorder:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.dev.process import ROOT, WispDev
-from wisp.cli.source import load_file
 from wisp.dev import workspace
 from wisp.dev.javabuild import JavaBuild, missing_toolchain, sources_hash
 from wisp.dev.watch import fingerprint
 from wisp.dev.workspace import Workspace, prepare
+from wisp.source import load_file
 
 EXAMPLE = ROOT / "examples" / "java-hello"
 NO_TOOLS: dict[str, str | None] = {"javac": None, "mvn": None}

@@ -11,9 +11,9 @@ from kubernetes.client.rest import ApiException
 from tests.dev.process import ROOT
 from wisp.api.trigger import parse_trigger
 from wisp.cli.kube import api_error
-from wisp.cli.source import code_files, discover, load_file
 from wisp.dev.banner import log_line, trigger_route
 from wisp.dev.watch import changes, scan
+from wisp.source import code_files, discover, load_file
 
 
 def test_every_example_parses() -> None:
@@ -127,8 +127,8 @@ def test_dev_security_is_public_by_default_and_leaves_the_console_to_the_loopbac
 def test_a_namespace_that_is_no_kubernetes_name_never_becomes_a_directory(tmp_path: Path) -> None:
     import pytest
 
-    from wisp.cli.source import SourceError
     from wisp.dev.workspace import Workspace, prepare
+    from wisp.source import SourceError
 
     path = tmp_path / "fn.yaml"
     path.write_text(

@@ -1,7 +1,7 @@
 """``wisp deploy [PATH]``: apply a function folder or a YAML file, wait until Ready, print the URL.
 
 A folder's ``function.yaml`` without ``spec.code`` gets its code from the folder (one source
-file inline, several as ``code.files``; see ``wisp.cli.source``); ``--image`` deploys an image
+file inline, several as ``code.files``; see ``wisp.source``); ``--image`` deploys an image
 instead. Everything is checked locally with the CRD's rules first, then written with
 server-side apply (field manager ``wisp-cli``), Functions before Triggers. The wait shows the
 Ready condition's reason as it changes.
@@ -20,7 +20,7 @@ from wisp.api.function import SpecError, parse_function
 from wisp.cli import kube
 from wisp.cli.errors import CliError
 from wisp.cli.output import emit
-from wisp.cli.source import FUNCTION_FILE, FunctionSource, load_file
+from wisp.source import FUNCTION_FILE, FunctionSource, load_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -31,7 +31,6 @@ import aiohttp
 from wisp.api.contract import LIVENESS_PATH
 from wisp.api.trigger import Trigger
 from wisp.autoscaler.port import StatusUpdate
-from wisp.cli.source import FunctionSource
 from wisp.dev.prewarm import ForkedRuntime, ForkServer
 from wisp.dev.workspace import PreparedCode
 from wisp.gateway.backend import OUT_OF_MEMORY, BackendEvents, Endpoint, FunctionInfo
@@ -43,6 +42,7 @@ from wisp.launcher import (
     python_for,
     start_runtime,
 )
+from wisp.source import FunctionSource
 
 log = logging.getLogger("wisp.dev")
 

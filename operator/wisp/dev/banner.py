@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wisp.api.trigger import Trigger
-from wisp.cli.source import FunctionSource, display
+from wisp.source import FunctionSource, display
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from typing import TextIO
 
 from wisp.api.runtimes import Operation, check_apply
 from wisp.api.trigger import Trigger, describe_route, routes_overlap
-from wisp.cli.source import FunctionSource, Loaded, SourceError, display, is_folder_manifest, load_file
 from wisp.console.dev import dev_console_extension
 from wisp.console.logs import LogBook
 from wisp.dev.access import dev_security_settings, loopback_management
@@ -40,6 +39,7 @@ from wisp.queue import DeliverySettings, RedisSettings
 from wisp.queue.extension import EventSettings, disabled_extension, queue_extension
 from wisp.security.extension import security_extension
 from wisp.security.secrets import StaticSecretSource
+from wisp.source import FunctionSource, Loaded, SourceError, display, is_folder_manifest, load_file
 from wisp.startup.process import ListenError, Servers, make_apps, run_until_stopped
 
 

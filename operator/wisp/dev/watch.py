@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from wisp.cli.source import discover, is_folder_manifest
+from wisp.source import discover, is_folder_manifest
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 Scan = dict[Path, Fingerprint]

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from wisp.api import contract
 from wisp.api.function import NAME_RE, Function
-from wisp.cli.source import FunctionSource, SourceError
 from wisp.dev.javabuild import JavaBuild, missing_toolchain, toolchain
+from wisp.source import FunctionSource, SourceError
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 from tests.dev.conftest import dev_cache, wisp_dev  # noqa: F401 - the wisp dev fixtures
 from tests.dev.process import WispDev
 from tests.runtimes.provided.conftest import SCRIPTED
-from wisp.cli.source import load_file
 from wisp.dev.workspace import Workspace, prepare
+from wisp.source import load_file
 
 
 def _script_function(folder: Path) -> None:

@@ -25,13 +25,12 @@ from typing import Any
 
 import yaml
 
+from wisp.api.defaults import MAX_CODE_BYTES, code_size
 from wisp.api.function import Function, SpecError, handler_source_file, parse_function
 from wisp.api.trigger import Trigger, parse_trigger
 
 FUNCTION_FILE = "function.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
-# Largest code a ConfigMap can carry (the API server refuses objects past ~1 MiB).
-MAX_CODE_BYTES = 900 * 1024
 _LEFT_OUT = (
     "function.yaml",
     "function.yml",
@@ -123,20 +122,21 @@ def is_folder_manifest(path: Path) -> bool:
 def code_files(folder: Path) -> dict[str, str]:
     """The folder's code as ``code.files`` would hold it; SourceError if it cannot."""
     files: dict[str, str] = {}
-    total = 0
     for entry in sorted(folder.iterdir()):
         if not entry.is_file() or any(fnmatch.fnmatch(entry.name, p) for p in _LEFT_OUT):
             continue
         data = entry.read_bytes()
-        total += len(data)
         try:
             files[entry.name] = data.decode("utf-8")
         except UnicodeDecodeError:
             raise SourceError(entry, "is not UTF-8 text; put binary code in an image (--image)") from None
+    # The operator's limit, counted as it counts (names and contents): refused here, before
+    # anything reaches the API server.
+    total = code_size(files)
     if total > MAX_CODE_BYTES:
         raise SourceError(
             folder,
-            f"holds {total} bytes of code, more than a ConfigMap takes; "
+            f"holds {total} bytes of code, more than the {MAX_CODE_BYTES} a ConfigMap can hold; "
             "build an image and deploy with --image",
         )
     if not files:
