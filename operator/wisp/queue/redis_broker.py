@@ -29,7 +29,8 @@ from redis.exceptions import ResponseError, WatchError
 from wisp.queue import names, redis_scripts
 from wisp.queue.broker import BrokerUnavailable, DeadLetter, RecordUpdate, SubscriptionSpec
 from wisp.queue.redis_batch import CommandBatcher, LuaScript
-from wisp.queue.redis_subscription import RedisSubscription, text, unavailable_as_broker_error
+from wisp.queue.redis_errors import text, unavailable_as_broker_error
+from wisp.queue.redis_subscription import RedisSubscription
 from wisp.queue.settings import RedisSettings
 
 

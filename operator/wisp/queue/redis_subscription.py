@@ -9,67 +9,41 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import ResponseError
 
 from wisp.queue import names
 from wisp.queue.broker import (
     Append,
     Backlog,
-    BrokerUnavailable,
     Delivery,
     RecordUpdate,
     SubscriptionSpec,
 )
+from wisp.queue.redis_batch import CommandBatcher, LuaScript
+from wisp.queue.redis_errors import text, unavailable_as_broker_error
 
-if TYPE_CHECKING:
-    from wisp.queue.redis_broker import RedisBroker
 
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+class BrokerConnection(Protocol):
+    """What a subscription uses of its ``RedisBroker``: the clients, the scripts, group creation."""
+
+    fast: aioredis.Redis
+    blocking: aioredis.Redis
+    batcher: CommandBatcher
+    ack_script: LuaScript
+    promote_script: AsyncScript
+    renew_script: AsyncScript
+
+    async def ensure_group(self, stream: str, group: str) -> None: ...
+
+
 META = "m:"
 FIELD = "f:"
 LAG_SCAN_LIMIT = 10_000
-
-
-# Redis up but refusing writes for a while: out of memory (``maxmemory`` with ``noeviction``),
-# a replica after a failover (``READONLY``), a failing snapshot (``MISCONF``). Each refuses the
-# whole command (or script, before it changed anything), so the caller may simply try again.
-_WRITES_REFUSED = {
-    OutOfMemoryError: "Redis is out of memory (maxmemory reached, noeviction): writes are refused",
-    ReadOnlyError: "Redis is a read-only replica: writes are refused",
-}
-
-
-def _refusal(exc: ResponseError) -> str | None:
-    """Why Redis refused a write for now, or None for an error that retrying will not fix."""
-    for kind, reason in _WRITES_REFUSED.items():
-        if isinstance(exc, kind):
-            return reason
-    if str(exc).startswith("MISCONF") or getattr(exc, "status_code", None) == "MISCONF":
-        return "Redis cannot persist (MISCONF): writes are refused"
-    return None
-
-
-@asynccontextmanager
-async def unavailable_as_broker_error() -> AsyncIterator[None]:
-    try:
-        yield
-    except UNAVAILABLE as exc:
-        raise BrokerUnavailable(f"redis: {exc.__class__.__name__}: {exc}") from exc
-    except ResponseError as exc:
-        reason = _refusal(exc)
-        if reason is None:
-            raise
-        raise BrokerUnavailable(reason) from exc
-
-
-def text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _field_name(value: Any) -> str:
@@ -94,7 +68,7 @@ def _id_ms(entry_id: str) -> int:
 
 
 class RedisSubscription:
-    def __init__(self, broker: RedisBroker, spec: SubscriptionSpec) -> None:
+    def __init__(self, broker: BrokerConnection, spec: SubscriptionSpec) -> None:
         self.spec = spec
         self._broker = broker
         self._retry_stream = names.retry_stream(spec.stream, spec.group)
