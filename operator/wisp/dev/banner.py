@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wisp.api.trigger import Trigger
-from wisp.source import FunctionSource, display
+from wisp.source import FunctionSource
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,3 @@ def log_line(replica: str, line: str) -> str | None:
     request = str(record.get("requestId") or "")[:8]
     prefix = f"{level} [{request}] " if request else f"{level} "
     return f"{replica:>14} | {prefix}{message}"
-
-
-def source_label(source: FunctionSource) -> str:
-    return display(source.path)

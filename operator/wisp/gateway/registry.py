@@ -71,7 +71,6 @@ class Registry:
         self.routes = TriggerTable(())
         self.synced_event = asyncio.Event()
         self._orphan_endpoints: dict[str, tuple[Endpoint, ...]] = {}
-        self.on_endpoints_ready: Callable[[Upstream], None] | None = None
         # Told which (host, port)s left a function's ready set, to drop idle connections to them.
         self.on_endpoints_removed: Callable[[list[tuple[str, int]]], None] | None = None
         # Told that the set of Functions or Triggers (or a spec) changed: the queue follows it.
@@ -158,8 +157,6 @@ class Registry:
             self.on_endpoints_removed(removed)
         if up.pool.has_endpoints:
             up.cold.endpoints_ready()
-            if self.on_endpoints_ready is not None:
-                self.on_endpoints_ready(up)
         wake(up.pool, grants)
 
     def mark_failed(self, up: Upstream, slot: Slot) -> None:

@@ -56,9 +56,6 @@ class HttpInvoker:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
-    def set_url(self, function_key: str, url: str) -> None:
-        self._urls[function_key] = url
-
     async def __call__(self, function_key: str, body: bytes, headers: Mapping[str, str]) -> InvocationResult:
         url = self._urls.get(function_key)
         if url is None:
