@@ -1,12 +1,12 @@
 """wisp: Kubernetes-native functions.
 
-Subpackages, lowest layer first: ``api`` (parsed Function/Trigger specs, pure), ``resources``
-(child manifests built from them, pure), ``autoscaler`` (scaling decisions, pure, plus the loop
-that applies them), ``controller`` (the kopf operator), ``gateway`` (data plane), ``queue``
-(events over Redis Streams), ``cli`` (the ``wisp`` command).
+Packages, highest layer first (each imports only those below it; ``lint-imports`` checks the
+``layers`` contract in pyproject.toml, docs/architecture.md explains it): ``cli`` (the ``wisp``
+command), ``dev`` (``wisp dev``), ``startup`` (starting a gateway process), ``console`` and
+``queue`` (extensions of the gateway app), ``security``, ``gateway`` (data plane) and
+``controller`` (the kopf operator), ``autoscaler``, then the ground: ``resources`` (child
+manifests, pure), ``launcher``, ``reaper``, ``kubeconfig``, ``source`` (manifests from files),
+and ``api`` (parsed specs and the names they go by, pure).
 """
 
-from wisp.api.names import API_VERSION, GROUP, VERSION
-
-__all__ = ["API_VERSION", "GROUP", "VERSION", "__version__"]
 __version__ = "0.1.0"

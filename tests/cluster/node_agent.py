@@ -31,8 +31,8 @@ from kubernetes.client.rest import ApiException
 from tests.cluster.kubelet_logs import start_log_server
 from tests.cluster.podnet import PodNetwork
 from wisp.api import Runtime, contract
+from wisp.api.names import FUNCTION_LABEL, RUNTIME_ANNOTATION
 from wisp.launcher import LaunchError, LaunchSpec, RuntimeProcess, install_dependencies, start_runtime
-from wisp.resources.names import FUNCTION_LABEL, RUNTIME_ANNOTATION
 
 log = logging.getLogger("wisp.test.node-agent")
 NODE_NAME = "wisp-test-node"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from wisp.api import names
 from wisp.api.asyncspec import MAX_EVENT_AGE, MIN_EVENT_AGE, Destination, parse_destination
 from wisp.api.function import NAME_RE, SpecError, _duration_in, _int_in, _require, _typed
 
@@ -88,11 +89,11 @@ class Trigger:
 
     @property
     def key(self) -> str:
-        return f"{self.name}.{self.namespace}"
+        return names.function_key(self.name, self.namespace)
 
     @property
     def function_key(self) -> str:
-        return f"{self.function}.{self.namespace}"
+        return names.function_key(self.function, self.namespace)
 
 
 RESERVED_MESSAGE = (

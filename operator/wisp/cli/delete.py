@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from wisp.api import names
 from wisp.cli import kube
 
 
@@ -18,19 +19,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cluster = kube.connect(args)
-    cluster.get(kube.FUNCTIONS, args.name)  # a clear "not found" before anything is deleted
+    cluster.get(names.FUNCTIONS, args.name)  # a clear "not found" before anything is deleted
     triggers = (
         []
         if args.keep_triggers
         else [
             t["metadata"]["name"]
-            for t in cluster.list_all(kube.TRIGGERS)
+            for t in cluster.list_all(names.TRIGGERS)
             if (t.get("spec") or {}).get("function") == args.name
         ]
     )
     for name in triggers:
-        cluster.delete(kube.TRIGGERS, name)
+        cluster.delete(names.TRIGGERS, name)
         print(f"trigger/{name} deleted")
-    cluster.delete(kube.FUNCTIONS, args.name)
+    cluster.delete(names.FUNCTIONS, args.name)
     print(f"function/{args.name} deleted (namespace {cluster.namespace})")
     return 0

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from wisp.api import names
 from wisp.api.function import SpecError, parse_function
 from wisp.cli import kube
 from wisp.cli.errors import CliError
@@ -125,4 +126,4 @@ def wait_ready(cluster: kube.Cluster, obj: dict[str, Any], timeout: float, *, qu
                 f"`wisp describe {name} -n {cluster.namespace}` shows why"
             )
         time.sleep(0.5)
-        obj = cluster.get(kube.FUNCTIONS, name)
+        obj = cluster.get(names.FUNCTIONS, name)

@@ -6,6 +6,7 @@ import argparse
 import datetime
 from typing import Any
 
+from wisp.api import names
 from wisp.api.runtimes import deprecation_warning
 from wisp.cli import kube
 from wisp.cli.output import emit, table
@@ -46,9 +47,9 @@ def _event_time(event: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     cluster = kube.connect(args)
-    obj = cluster.get(kube.FUNCTIONS, args.name)
+    obj = cluster.get(names.FUNCTIONS, args.name)
     triggers = [
-        t for t in cluster.list_all(kube.TRIGGERS) if (t.get("spec") or {}).get("function") == args.name
+        t for t in cluster.list_all(names.TRIGGERS) if (t.get("spec") or {}).get("function") == args.name
     ]
     events = sorted(cluster.events("Function", args.name), key=_event_time)[-RECENT_EVENTS:]
     if args.output:

@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from wisp.api.names import function_key
 from wisp.cli.errors import CliError
 from wisp.cli.invoke import gateway_url
 from wisp.cli.output import emit, table
@@ -62,7 +63,7 @@ def _source(args: argparse.Namespace) -> str | None:
     if name is None:
         return None
     kind = "functions" if args.function else "triggers"
-    key = f"{name}.{args.namespace}" if args.namespace else name
+    key = function_key(name, args.namespace) if args.namespace else name
     return f"{kind}/{urllib.parse.quote(key, safe='.')}"
 
 

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from wisp.api.names import function_key
 from wisp.cli.errors import CliError
 from wisp.cli.output import emit
 
@@ -60,7 +61,7 @@ def gateway_url(explicit: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     body = read_data(args.data)
-    target = f"{args.name}.{args.namespace}" if args.namespace else args.name
+    target = function_key(args.name, args.namespace) if args.namespace else args.name
     base = gateway_url(args.gateway)
     prefix = "/async-function/" if args.asynchronous else "/function/"
     if not base.startswith(("http://", "https://")):

@@ -20,15 +20,12 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from wisp.api.names import FUNCTION_LABEL, FUNCTIONS, GROUP, TRIGGERS, VERSION
 from wisp.cli.errors import CliError
+from wisp.kubeconfig import load_api_client
 
-GROUP = "wisp.dev"
-VERSION = "v1alpha1"
-FUNCTIONS = "functions"
-TRIGGERS = "triggers"
 FIELD_MANAGER = "wisp-cli"
 APPLY = "application/apply-patch+yaml"
-FUNCTION_LABEL = "wisp.dev/function"
 
 
 def add_arguments(parser: argparse.ArgumentParser, *, output: bool = False) -> None:
@@ -208,7 +205,7 @@ def connect(args: argparse.Namespace) -> Cluster:
             names = ", ".join(c["name"] for c in contexts) or "none"
             raise CliError(f"no context {context_name!r} in {path} (contexts: {names})")
     try:
-        api = config.new_client_from_config(config_file=path, context=context_name)
+        api = load_api_client(path, context=context_name)
     except (config.ConfigException, OSError, ValueError) as exc:
         raise CliError(f"cannot use kubeconfig {path}: {exc}") from None
     namespace = (

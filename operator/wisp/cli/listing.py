@@ -13,6 +13,7 @@ import os
 import urllib.request
 from typing import Any
 
+from wisp.api import names
 from wisp.cli import kube
 from wisp.cli.output import emit, table
 
@@ -61,7 +62,7 @@ def row(obj: dict[str, Any], counts: dict[tuple[str, str], int]) -> dict[str, An
 def run(args: argparse.Namespace) -> int:
     cluster = kube.connect(args)
     counts = invocations(args.admin_url or os.environ.get("WISP_GATEWAY_ADMIN_URL") or DEFAULT_ADMIN)
-    functions = sorted(cluster.list_all(kube.FUNCTIONS), key=lambda o: str(o["metadata"]["name"]))
+    functions = sorted(cluster.list_all(names.FUNCTIONS), key=lambda o: str(o["metadata"]["name"]))
     rows = [row(obj, counts) for obj in functions]
     if args.output:
         emit(rows, args.output)

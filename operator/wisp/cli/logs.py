@@ -16,6 +16,7 @@ from typing import Any
 
 from kubernetes.client.rest import ApiException
 
+from wisp.api import names
 from wisp.cli import kube
 from wisp.cli.errors import CliError
 
@@ -81,7 +82,7 @@ def _names(pods: Iterable[Any]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     cluster = kube.connect(args)
-    cluster.get(kube.FUNCTIONS, args.name)
+    cluster.get(names.FUNCTIONS, args.name)
     pods = _names(cluster.pods(args.name))
     if not pods and not args.follow:
         print(

@@ -20,7 +20,7 @@ from aiohttp import web
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from wisp import API_VERSION, GROUP, VERSION
+from wisp.api.names import API_VERSION, FUNCTION_LABEL, FUNCTIONS, GROUP, VERSION
 from wisp.console.live import GatewayView
 from wisp.console.logs import parse_line, select
 from wisp.console.manifests import EVENT_NAME, editable
@@ -35,9 +35,8 @@ from wisp.console.source import (
 )
 from wisp.console.usage import price_per_gb_second
 from wisp.gateway.state import Components
-from wisp.resources.names import CONTAINER_NAME, FUNCTION_LABEL
+from wisp.resources.names import CONTAINER_NAME
 
-PLURAL = "functions"
 FIELD_MANAGER = "wisp-console"
 APPLY = "application/apply-patch+yaml"
 EVENTS_LABEL = "wisp.dev/test-events-for"
@@ -113,7 +112,7 @@ class ClusterSource:
 
     async def _get(self, namespace: str, name: str) -> dict[str, Any]:
         obj: dict[str, Any] = await self._call(
-            self.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name
+            self.custom.get_namespaced_custom_object, GROUP, VERSION, namespace, FUNCTIONS, name
         )
         return obj
 
@@ -134,7 +133,7 @@ class ClusterSource:
             GROUP,
             VERSION,
             namespace,
-            PLURAL,
+            FUNCTIONS,
             name,
             clean,
             field_manager=FIELD_MANAGER,
@@ -147,7 +146,9 @@ class ClusterSource:
         return Manifest(editable(obj), status=obj.get("status") or {})
 
     async def delete_function(self, namespace: str, name: str) -> None:
-        await self._call(self.custom.delete_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name)
+        await self._call(
+            self.custom.delete_namespaced_custom_object, GROUP, VERSION, namespace, FUNCTIONS, name
+        )
 
     async def logs(self, namespace: str, name: str, request_id: str, tail: int) -> list[LogLine]:
         pods = await self._call(

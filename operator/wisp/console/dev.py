@@ -19,8 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
-from wisp import API_VERSION
 from wisp.api import Function, SpecError, parse_function
+from wisp.api.names import API_VERSION, function_key
 from wisp.api.runtimes import Operation, Runtime, check_apply
 from wisp.console.live import GatewayView
 from wisp.console.logs import LogBook, select
@@ -129,10 +129,10 @@ class DevSource:
         if not removed:
             raise NotFound(f"no Function {name} in {self.folder.name}/")
         if self.hooks.deleted is not None:
-            await self.hooks.deleted(f"{name}.{namespace}")
+            await self.hooks.deleted(function_key(name, namespace))
 
     async def logs(self, namespace: str, name: str, request_id: str, tail: int) -> list[LogLine]:
-        return select(self.logbook.lines(f"{name}.{namespace}"), request_id, tail)
+        return select(self.logbook.lines(function_key(name, namespace)), request_id, tail)
 
     # -- test events -----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wisp.api import contract
+from wisp.api.names import function_key
 from wisp.api.runtimes import deprecation_warning
 from wisp.console.tap import Observed, StatsTap
 from wisp.console.usage import FunctionSeries, Period, UsageRow, series_points, usage_rows
@@ -117,7 +118,7 @@ class GatewayView:
 
     def series(self, namespace: str, name: str, now: float, minutes: int) -> list[dict[str, object]]:
         self.fold(now)
-        found = self.tap.series.get(f"{name}.{namespace}") or FunctionSeries(name, namespace)
+        found = self.tap.series.get(function_key(name, namespace)) or FunctionSeries(name, namespace)
         return [p.as_json() for p in series_points(found, now, minutes)]
 
     def usage(self, now: float, period: Period, function: str | None = None) -> list[UsageRow]:
@@ -125,7 +126,7 @@ class GatewayView:
         return usage_rows(self.tap.series.values(), now, period, self.price, function=function)
 
     def knows(self, namespace: str, name: str) -> bool:
-        return f"{name}.{namespace}" in self.parts.registry.upstreams
+        return function_key(name, namespace) in self.parts.registry.upstreams
 
     # -- calling ---------------------------------------------------------------------------------
 
@@ -133,7 +134,7 @@ class GatewayView:
         request_id = uuid.uuid4().hex
         started = time.monotonic()
         result = await self.parts.gateway.invoke(
-            f"{name}.{namespace}", body, {contract.REQUEST_ID_HEADER: request_id}
+            function_key(name, namespace), body, {contract.REQUEST_ID_HEADER: request_id}
         )
         elapsed = (time.monotonic() - started) * 1000
         return Invocation(

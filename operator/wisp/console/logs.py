@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from wisp.api.names import function_key
 from wisp.console.source import LogLine
 
 BOOK_LINES = 2000  # per function
@@ -91,7 +92,7 @@ class LogBook:
         def write(replica: str, raw: str) -> None:
             line = parse_line(raw, replica, now_iso())
             name = _function_field(raw) or replica.rsplit("-", 1)[0]
-            self.add(f"{name}.{namespace}", line)
+            self.add(function_key(name, namespace), line)
 
         return write
 

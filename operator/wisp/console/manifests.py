@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from wisp import API_VERSION
 from wisp.api.function import NAME_RE
+from wisp.api.names import API_VERSION
 
 EVENT_NAME = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 NAME_RULE = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from wisp.api.names import function_key
 from wisp.console.usage import FunctionSeries
 from wisp.gateway.stats import FunctionStats
 
@@ -30,7 +31,7 @@ class Observed:
 
     @property
     def key(self) -> str:
-        return f"{self.name}.{self.namespace}"
+        return function_key(self.name, self.namespace)
 
 
 @dataclass

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from wisp.api.names import function_key
+
 MINUTE = 60
 HOUR = 3600
 DAY = 86400
@@ -89,7 +91,7 @@ class FunctionSeries:
 
     @property
     def key(self) -> str:
-        return f"{self.name}.{self.namespace}"
+        return function_key(self.name, self.namespace)
 
     def bucket(self, when: float) -> MinuteBucket:
         """The bucket of ``when``, created if needed (calls arrive in time order, nearly)."""

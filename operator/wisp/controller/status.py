@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from wisp.api.defaults import FUNCTION_DEFAULTS
+from wisp.api.names import FUNCTION_LABEL
 from wisp.api.runtimes import Phase, Runtime, lifecycle_phase, warning_message
 from wisp.controller.conditions import Condition, ConditionType, merge_conditions
 from wisp.controller.memory import OomKill, count_kills, oom_condition
-from wisp.resources.names import FUNCTION_LABEL
 
 # Container waiting reasons that mean "this will not become ready by itself".
 STUCK_REASONS = frozenset(

@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from wisp.api.names import function_key
 from wisp.api.trigger import Trigger
 from wisp.source import FunctionSource
 
@@ -27,7 +28,11 @@ class BannerFacts:
 
 
 def function_path(name: str, namespace: str, default_namespace: str) -> str:
-    return f"/function/{name}" if namespace == default_namespace else f"/function/{name}.{namespace}"
+    return (
+        f"/function/{name}"
+        if namespace == default_namespace
+        else f"/function/{function_key(name, namespace)}"
+    )
 
 
 def trigger_route(trigger: Trigger) -> str:

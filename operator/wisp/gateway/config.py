@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from wisp.api.names import FUNCTION_LABEL
+
 
 @dataclass(frozen=True)
 class GatewayConfig:
@@ -41,7 +43,7 @@ class GatewayConfig:
     # The autoscaler's averaging windows (Knative's defaults): steady decisions and bursts.
     autoscale_stable_window: float = 60.0
     autoscale_panic_window: float = 6.0
-    endpoint_selector: str = "wisp.dev/function"
+    endpoint_selector: str = FUNCTION_LABEL
     # Probe a starting pod's /healthz from the gateway and route to it at the first 200, ahead of
     # the kubelet's readiness probe and the EndpointSlice (Kubernetes backend only).
     probe_pods: bool = True
@@ -109,7 +111,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lease-name", help="leader Lease name (wisp-gateway)")
     parser.add_argument("--lease-namespace", help="namespace of the Leases (default)")
     parser.add_argument("--pod-name", help="this replica's identity (WISP_POD_NAME; host name)")
-    parser.add_argument("--kubeconfig", help="kubeconfig path (WISP_KUBECONFIG); else in-cluster")
+    parser.add_argument(
+        "--kubeconfig", help="kubeconfig path (WISP_KUBECONFIG); else in-cluster, then the default kubeconfig"
+    )
     parser.add_argument("--autoscale-tick", type=float, help="seconds between decisions (2)")
     parser.add_argument(
         "--autoscale-stable-window", type=float, help="seconds averaged for steady decisions (60)"

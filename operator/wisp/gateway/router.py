@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from wisp.api.names import function_key
 from wisp.api.trigger import Trigger, path_template, route_holders
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -29,7 +30,7 @@ class FunctionPath:
 
     @property
     def key(self) -> str:
-        return f"{self.name}.{self.namespace}"
+        return function_key(self.name, self.namespace)
 
 
 def _label(text: str) -> bool:

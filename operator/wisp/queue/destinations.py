@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from wisp.api import names as api_names
 from wisp.api.asyncspec import Destination, DestinationKind
 from wisp.queue import names
 from wisp.queue.broker import Append, RecordUpdate
@@ -128,7 +129,7 @@ def to_append(
     (the event's plus one). ``created`` is the new invocation's record (Function destinations)."""
     body = json.dumps(dict(record)).encode()
     if destination.kind is DestinationKind.FUNCTION:
-        key = names.function_key(destination.target, routing.namespace)
+        key = api_names.function_key(destination.target, routing.namespace)
         message = AsyncMessage(
             MessageKind.INVOKE, invocation_id, key, body, {"Content-Type": "application/json"}, hops=hops
         )
@@ -172,7 +173,7 @@ def outcome_append(
         timestamp=rfc3339_ms(created_ms),
     )
     invocation_id = str(uuid.uuid4())
-    key = names.function_key(destination.target, routing.namespace)
+    key = api_names.function_key(destination.target, routing.namespace)
     append = to_append(
         destination,
         record,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from wisp.api.function import Function
+from wisp.api.names import function_key
 from wisp.gateway.lambda_api import EVENTS, EventSubmitter, EventsUnavailable
 from wisp.gateway.registry import Registry
 from wisp.gateway.state import Components
@@ -125,7 +126,7 @@ def queue_extension(settings: EventSettings) -> Extension:
         feed = CatalogFeed(registry, manager)
 
         def lookup(name: str, namespace: str) -> Function | None:
-            up = registry.upstreams.get(f"{name}.{namespace}")
+            up = registry.upstreams.get(function_key(name, namespace))
             return up.info.function if up is not None else None
 
         async def lifetime(_: web.Application) -> AsyncIterator[None]:

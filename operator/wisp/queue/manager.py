@@ -22,6 +22,7 @@ from datetime import datetime
 
 from wisp.api.asyncspec import Destination
 from wisp.api.function import Function
+from wisp.api.names import function_key
 from wisp.api.trigger import Trigger
 from wisp.queue import names
 from wisp.queue.broker import Backlog, Broker, Delivery, RecordUpdate, SubscriptionSpec
@@ -100,7 +101,7 @@ class QueueManager:
             self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="schedules")
 
     def update_functions(self, functions: Iterable[Function]) -> None:
-        self._functions = {names.function_key(f.name, f.namespace): f for f in functions}
+        self._functions = {function_key(f.name, f.namespace): f for f in functions}
         self._reconcile()
 
     def update_triggers(self, triggers: Iterable[Trigger]) -> None:

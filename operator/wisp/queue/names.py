@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from wisp.api.names import split_key
+
 ASYNC_GROUP = "wisp-async"
 # Callbacks of async invocations, queued as their invocations settle, sent by their own consumers.
 CALLBACK_STREAM = "wisp:callbacks"
@@ -17,12 +19,8 @@ CALLBACK_DEAD_LETTER = "wisp:callbacks:dead"
 CALLBACK_LABEL = "callbacks"
 
 
-def function_key(name: str, namespace: str) -> str:
-    return f"{name}.{namespace}"
-
-
 def split_function_key(key: str) -> tuple[str, str]:
-    name, _, namespace = key.partition(".")
+    name, namespace = split_key(key)
     return name, namespace or "default"
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from wisp.api.function import Function
-from wisp.queue import names
+from wisp.api.names import function_key
 from wisp.queue.broker import BrokerUnavailable
 from wisp.queue.callbacks import callback_policy_from_env
 from wisp.queue.events import HOPS_HEADER, IDEMPOTENCY_HEADER, INVOCATION_HEADER, parse_hops
@@ -123,7 +123,7 @@ def add_routes(
         hops = parse_hops(caller_hops) + 1 if caller_hops is not None else 1
         try:
             invocation_id = await invocations.submit(
-                names.function_key(name, namespace),
+                function_key(name, namespace),
                 body,
                 forwarded_headers(request.headers),
                 callback,

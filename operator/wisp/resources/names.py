@@ -6,27 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wisp.api.function import Function
-from wisp.api.names import (
-    API_VERSION,
-    CONFIG_HASH_ANNOTATION,
-    FUNCTION_LABEL,
-    MANAGED_BY,
-    RUNTIME_ANNOTATION,
-    SCALE_BOUNDS_ANNOTATION,
-)
-
-__all__ = [
-    "CONFIG_HASH_ANNOTATION",
-    "CONTAINER_NAME",
-    "FUNCTION_LABEL",
-    "RUNTIME_ANNOTATION",
-    "SCALE_BOUNDS_ANNOTATION",
-    "Names",
-    "child_metadata",
-    "function_labels",
-    "owner_reference",
-    "selector_labels",
-]
+from wisp.api.names import API_VERSION, FUNCTION_LABEL, MANAGED_BY
 
 CONTAINER_NAME = "function"
 

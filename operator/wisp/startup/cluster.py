@@ -32,8 +32,9 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve(config: GatewayConfig, stop: asyncio.Event) -> None:
     from wisp.console.cluster import add_cluster_console
-    from wisp.gateway.kube import KubernetesBackend, LeaseCoordination, load_api_client
+    from wisp.gateway.kube import KubernetesBackend, LeaseCoordination
     from wisp.gateway.state import COMPONENTS
+    from wisp.kubeconfig import load_api_client
     from wisp.queue.admin import add_admin_routes
     from wisp.queue.extension import QUEUE, events_from_env
     from wisp.security.extension import security_extension

@@ -3,7 +3,7 @@ and EndpointSlices; scale and status writes) and ``LeaseCoordination`` (leader e
 replicas' sample exchange over ``coordination.k8s.io/v1`` Leases). Official ``kubernetes``
 client; its blocking calls run in threads and hand results to the event loop."""
 
-from wisp.gateway.kube.backend import KubernetesBackend, load_api_client
+from wisp.gateway.kube.backend import KubernetesBackend
 from wisp.gateway.kube.coordination import LeaseCoordination
 
-__all__ = ["KubernetesBackend", "LeaseCoordination", "load_api_client"]
+__all__ = ["KubernetesBackend", "LeaseCoordination"]

@@ -22,9 +22,10 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from kubernetes import client, config
+from kubernetes import client
 
 from wisp.api.function import SpecError
+from wisp.api.names import FUNCTIONS, GROUP, TRIGGERS, VERSION, function_key, split_key
 from wisp.api.trigger import Trigger, parse_trigger
 from wisp.autoscaler.port import StatusUpdate
 from wisp.gateway.backend import OUT_OF_MEMORY, BackendError, BackendEvents, Endpoint
@@ -39,34 +40,18 @@ from wisp.gateway.kube.watch import Obj, WatchThread
 T = TypeVar("T")
 log = logging.getLogger("wisp.gateway.kube")
 
-GROUP = "wisp.dev"
-VERSION = "v1alpha1"
 # How long a failed call waits for the kubelet to record why its pod's container ended.
 FAILURE_EVIDENCE_SECONDS = 5.0
 
 
-def load_api_client(kubeconfig: str | None) -> client.ApiClient:
-    """A client from a kubeconfig file, or the in-cluster service account."""
-    if kubeconfig:
-        return config.new_client_from_config(config_file=kubeconfig)
-    cfg = client.Configuration()
-    config.load_incluster_config(client_configuration=cfg)
-    return client.ApiClient(cfg)
-
-
-def _split(key: str) -> tuple[str, str]:
-    name, _, namespace = key.partition(".")
-    return name, namespace
-
-
 def _stub(key: str) -> Obj:
-    name, namespace = _split(key)
+    name, namespace = split_key(key)
     return {"metadata": {"name": name, "namespace": namespace}}
 
 
 def _uid_key(obj: Obj) -> str:
     meta = obj.get("metadata") or {}
-    return f"{meta.get('name')}.{meta.get('namespace') or 'default'}"
+    return function_key(str(meta.get("name")), meta.get("namespace") or "default")
 
 
 class _Scope:
@@ -107,14 +92,14 @@ class KubernetesBackend:
             self._add(
                 loop,
                 f"functions/{namespace or '*'}",
-                *self._custom_lister("functions", namespace),
+                *self._custom_lister(FUNCTIONS, namespace),
                 self._function_snapshot,
                 self._function_event,
             )
             self._add(
                 loop,
                 f"triggers/{namespace or '*'}",
-                *self._custom_lister("triggers", namespace),
+                *self._custom_lister(TRIGGERS, namespace),
                 self._trigger_snapshot,
                 self._trigger_event,
             )
@@ -261,7 +246,7 @@ class KubernetesBackend:
             seen.add(f"{meta.get('name')}.{meta.get('namespace')}")
             self._slice_event(scope, "ADDED", obj)
         for key in scope.known - seen:
-            name, namespace = _split(key)
+            name, namespace = split_key(key)
             self._slice_event(scope, "DELETED", {"metadata": {"name": name, "namespace": namespace}})
 
     def _slice_event(self, scope: _Scope, kind: str, obj: Obj) -> None:
@@ -361,7 +346,7 @@ class KubernetesBackend:
     # -- writes ------------------------------------------------------------------------------------
 
     async def scale(self, function_key: str, replicas: int) -> None:
-        name, namespace = _split(function_key)
+        name, namespace = split_key(function_key)
         body = {"spec": {"replicas": replicas}}
         try:
             patch = self.apps.patch_namespaced_deployment_scale
@@ -376,7 +361,7 @@ class KubernetesBackend:
         cached = self.replicas.get(function_key)
         if cached is not None:
             return cached
-        name, namespace = _split(function_key)
+        name, namespace = split_key(function_key)
         try:
             scale = await asyncio.to_thread(self.apps.read_namespaced_deployment_scale, name, namespace)
         except client.ApiException as exc:
@@ -385,7 +370,7 @@ class KubernetesBackend:
 
     async def failure_cause(self, function_key: str, endpoint: Endpoint, since: float) -> str | None:
         """Whether the endpoint's pod was OOM-killed since ``since``: from its status (``pods.py``)."""
-        _, namespace = _split(function_key)
+        _, namespace = split_key(function_key)
         killed = await asyncio.to_thread(
             wait_for_oom_kill, self.core, namespace, endpoint.name, since, FAILURE_EVIDENCE_SECONDS
         )
@@ -400,14 +385,14 @@ class KubernetesBackend:
             status["lastInvocation"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         if not status:
             return
-        name, namespace = _split(function_key)
+        name, namespace = split_key(function_key)
         try:
             await asyncio.to_thread(
                 self.custom.patch_namespaced_custom_object_status,
                 GROUP,
                 VERSION,
                 namespace,
-                "functions",
+                FUNCTIONS,
                 name,
                 {"status": status},
                 _content_type="application/merge-patch+json",

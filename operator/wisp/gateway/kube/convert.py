@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from wisp.api.function import SpecError, parse_function
+from wisp.api.names import FUNCTION_LABEL
 from wisp.gateway.backend import Endpoint, FunctionInfo
 
 log = logging.getLogger("wisp.gateway.kube")
 
-FUNCTION_LABEL = "wisp.dev/function"
 SERVICE_LABEL = "kubernetes.io/service-name"
 
 # Ready=False reasons that more replicas or more waiting will not fix.
