@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.console.harness import PRICE, DevConsole
+from wisp.api.defaults import FUNCTION_DEFAULTS
 from wisp.api.runtimes import Operation, Runtime, check_apply, deprecation_warning, newest
 
 HANDLER = """def handler(event, context):
@@ -76,6 +77,7 @@ async def test_static_app_is_served(dev_console: DevConsole) -> None:
     assert newest("node", today).value in offered
     assert not any(deprecation_warning(name, today) and "warning" not in r for name, r in offered.items())
     assert all(check_apply(Runtime(name), Operation.CREATE, today).refusal is None for name in offered)
+    assert info["defaults"] == FUNCTION_DEFAULTS.by_crd_path()
 
 
 async def test_a_new_function_on_a_deprecated_runtime_is_refused(dev_console: DevConsole) -> None:

@@ -27,7 +27,8 @@ import enum
 import math
 from dataclasses import dataclass, replace
 
-from wisp.api.function import Function, ScaleMetric
+from wisp.api.defaults import FUNCTION_DEFAULTS
+from wisp.api.function import Function, ScaleMetric, ScaleSpec
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,13 @@ class Settings:
 class ScaleTarget:
     """A function's scale settings as the decider needs them."""
 
-    min: int = 0
-    max: int = 20
-    metric: ScaleMetric = ScaleMetric.CONCURRENCY
-    target: int = 10
-    idle_timeout: float = 60.0
-    concurrency: int = 100  # a pod's hard cap; a concurrency target above it is meaningless
+    min: int = ScaleSpec.min
+    max: int = ScaleSpec.max
+    metric: ScaleMetric = ScaleSpec.metric
+    target: int = ScaleSpec.target
+    idle_timeout: float = ScaleSpec.idle_timeout
+    # A pod's hard cap; a concurrency target above it is meaningless.
+    concurrency: int = FUNCTION_DEFAULTS.concurrency
 
     @classmethod
     def of(cls, fn: Function) -> ScaleTarget:

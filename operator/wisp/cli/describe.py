@@ -7,6 +7,7 @@ import datetime
 from typing import Any
 
 from wisp.api import names
+from wisp.api.defaults import FUNCTION_DEFAULTS as DEFAULTS
 from wisp.api.runtimes import deprecation_warning
 from wisp.cli import kube
 from wisp.cli.output import emit, table
@@ -73,11 +74,13 @@ def run(args: argparse.Namespace) -> int:
         f"Runtime:      {spec.get('runtime')}",
         f"Handler:      {spec.get('handler', '')}",
         f"Code:         {code_summary(spec.get('code') or {})}",
-        f"Memory:       {spec.get('memory', '256Mi')}   Timeout: {spec.get('timeout', '30s')}   "
-        f"Concurrency: {spec.get('concurrency', 100)}",
-        f"Scale:        min {scale.get('min', 0)}, max {scale.get('max', 20)}, "
-        f"{scale.get('metric', 'concurrency')} target {scale.get('target', 10)}, "
-        f"idle {scale.get('idleTimeout', '60s')}",
+        f"Memory:       {spec.get('memory', DEFAULTS.memory)}   "
+        f"Timeout: {spec.get('timeout', DEFAULTS.timeout)}   "
+        f"Concurrency: {spec.get('concurrency', DEFAULTS.concurrency)}",
+        f"Scale:        min {scale.get('min', DEFAULTS.scale_min)}, "
+        f"max {scale.get('max', DEFAULTS.scale_max)}, "
+        f"{scale.get('metric', DEFAULTS.scale_metric)} target {scale.get('target', DEFAULTS.scale_target)}, "
+        f"idle {scale.get('idleTimeout', DEFAULTS.scale_idle_timeout)}",
         f"URL:          {status.get('url', '')}",
         f"Replicas:     {status.get('readyReplicas', 0)} ready / {status.get('replicas', 0)}",
     ]
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         lines.insert(3, f"Warning:      {warning}")
     oom = status.get("outOfMemory")
     if oom:
-        lines.append(f"Memory kills: {out_of_memory(oom, str(spec.get('memory', '256Mi')))}")
+        lines.append(f"Memory kills: {out_of_memory(oom, str(spec.get('memory', DEFAULTS.memory)))}")
     lines += [
         "",
         "Conditions:",

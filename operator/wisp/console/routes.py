@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from wisp import __version__
+from wisp.api.defaults import FUNCTION_DEFAULTS
 from wisp.console.live import FOLD_INTERVAL, GatewayView
 from wisp.console.manifests import NAME_RULE, is_name, shape_problems
 from wisp.console.source import ConsoleSource, FieldError, NotFound, SourceError, ValidationFailed
@@ -170,6 +171,8 @@ async def info(request: web.Request) -> web.Response:
             "namespaces": source.namespaces(),
             "pricePerGbSecond": source.live.price,
             "runtimes": editor_runtimes(datetime.now(UTC).date()),
+            # What the editor shows for an unset field: the CRD's defaults, from one table.
+            "defaults": FUNCTION_DEFAULTS.by_crd_path(),
         }
     )
 

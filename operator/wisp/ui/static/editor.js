@@ -67,13 +67,14 @@ export async function editorPage(main, params, ctx) {
   const handler = h("input", { type: "text", value: spec.handler || runtimeInfo(runtimeName).handler, spellcheck: "false" });
   const startCode = inline !== undefined ? inline : (runtimeInfo(runtimeName).templates.hello || "");
   const editor = codeArea({ id: "f-code", value: startCode, language: languageOf(runtimeName), rows: 16 });
-  const memory = h("input", { type: "text", value: spec.memory || "256Mi", list: "memory-sizes", spellcheck: "false" });
-  const timeout = h("input", { type: "text", value: spec.timeout || "30s", spellcheck: "false" });
+  const defaults = info.defaults || {}; // the CRD's, keyed by path under spec (/ui/api/info)
+  const memory = h("input", { type: "text", value: spec.memory || defaults.memory || "", list: "memory-sizes", spellcheck: "false" });
+  const timeout = h("input", { type: "text", value: spec.timeout || defaults.timeout || "", spellcheck: "false" });
   const scale = spec.scale || {};
-  const scaleMin = h("input", { type: "number", min: 0, value: scale.min ?? 0 });
-  const scaleMax = h("input", { type: "number", min: 1, value: scale.max ?? 20 });
-  const scaleTarget = h("input", { type: "number", min: 1, value: scale.target ?? 10 });
-  const scaleIdle = h("input", { type: "text", value: scale.idleTimeout || "60s" });
+  const scaleMin = h("input", { type: "number", min: 0, value: scale.min ?? defaults["scale.min"] });
+  const scaleMax = h("input", { type: "number", min: 1, value: scale.max ?? defaults["scale.max"] });
+  const scaleTarget = h("input", { type: "number", min: 1, value: scale.target ?? defaults["scale.target"] });
+  const scaleIdle = h("input", { type: "text", value: scale.idleTimeout || defaults["scale.idleTimeout"] || "" });
   const envList = h("div.env-list", { id: "f-env", tabindex: "-1" },
     ...(spec.env || []).filter((e) => "value" in e || !e.valueFrom).map((e) => envRow(e.name, e.value ?? "")));
   const keptEnv = (spec.env || []).filter((e) => e.valueFrom);
