@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from wisp.api.checks import SpecError, _duration_in, _int_in, _typed
+
 MAX_RETRIES = 100
 MIN_EVENT_AGE = 60.0  # Lambda's bounds: 60 s to 6 h
 MAX_EVENT_AGE = 6 * 3600.0
@@ -48,8 +50,6 @@ class AsyncConfig:
 
 def parse_destination(value: Any, path: str) -> Destination:
     """``{function: name}``, ``{stream: name}`` or ``{url: https://...}``: exactly one."""
-    from wisp.api.function import SpecError, _typed
-
     _typed(value, Mapping, path, "an object with one of function, stream, url")
     present = [kind for kind in DestinationKind if value.get(kind.value) is not None]
     if len(present) != 1:
@@ -69,8 +69,6 @@ def parse_destination(value: Any, path: str) -> Destination:
 
 
 def parse_async_config(value: Any, path: str = "spec.async") -> AsyncConfig:
-    from wisp.api.function import _duration_in, _int_in, _typed
-
     if value is None:
         return AsyncConfig()
     _typed(value, Mapping, path, "an object")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wisp.api.asyncspec import AsyncConfig, parse_async_config
+from wisp.api.checks import SpecError as SpecError  # noqa: PLC0414 - re-exported for its importers
+from wisp.api.checks import _duration_in, _int_in, _require, _typed
 from wisp.api.cpu import CpuMode
 from wisp.api.defaults import FUNCTION_DEFAULTS as DEFAULTS
 from wisp.api.names import function_key
@@ -32,15 +34,6 @@ _JAVA_HANDLER = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*(::[A-Za-z_$]
 _PROVIDED_HANDLER = re.compile(r"^[!-~]+$")  # printable ASCII, no spaces (Lambda's is as free)
 _FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-
-
-class SpecError(ValueError):
-    """A Function or Trigger spec that cannot run; ``field`` names the offending path."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class ScaleMetric(enum.Enum):
@@ -153,38 +146,6 @@ def handler_source_file(runtime: Runtime, handler: str) -> str:
     if runtime.language == "provided":
         return "bootstrap"  # inline code is the bootstrap script
     return module + runtime.source_suffix
-
-
-def _require(obj: Mapping[str, Any], key: str, path: str) -> Any:
-    if key not in obj or obj[key] is None:
-        raise SpecError(f"{path}.{key}", "Required value")
-    return obj[key]
-
-
-def _typed(value: Any, kind: type | tuple[type, ...], path: str, what: str) -> Any:
-    if isinstance(value, bool) and kind is int:
-        raise SpecError(path, f"must be {what}")
-    if not isinstance(value, kind):
-        raise SpecError(path, f"must be {what}")
-    return value
-
-
-def _int_in(value: Any, path: str, lo: int, hi: int) -> int:
-    _typed(value, int, path, "an integer")
-    if not lo <= value <= hi:
-        raise SpecError(path, f"must be between {lo} and {hi}, got {value}")
-    return int(value)
-
-
-def _duration_in(value: Any, path: str, lo: float, hi: float, lo_text: str, hi_text: str) -> float:
-    _typed(value, str, path, "a duration such as 30s")
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise SpecError(path, str(exc)) from None
-    if not lo <= seconds <= hi:
-        raise SpecError(path, f"must be between {lo_text} and {hi_text}, got {value}")
-    return seconds
 
 
 def parse_function(obj: Mapping[str, Any]) -> Function:

@@ -13,7 +13,8 @@ from typing import Any
 
 from wisp.api import names
 from wisp.api.asyncspec import MAX_EVENT_AGE, MIN_EVENT_AGE, Destination, parse_destination
-from wisp.api.function import NAME_RE, SpecError, _duration_in, _int_in, _require, _typed
+from wisp.api.checks import SpecError, _duration_in, _int_in, _require, _typed
+from wisp.api.function import NAME_RE
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # API Gateway's proxy event shapes a Trigger can send: 1.0 (REST APIs), 2.0 (HTTP APIs, function
