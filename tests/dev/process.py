@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.net import free_port
-from tests.support.wait import wait_for as wait_until
+from tests.support.wait import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "wisp dev: ready"
@@ -149,7 +149,7 @@ class WispDev:
                 raise AssertionError(f"wisp dev exited ({self.process.returncode}):\n{self.output()}")
             return text in self.output()
 
-        wait_until(seen, timeout, f"{text!r} in the output of wisp dev:\n{self.output()[-3000:]}")
+        wait_for(seen, timeout, f"{text!r} in the output of wisp dev:\n{self.output()[-3000:]}")
         return self.output()
 
     def call(self, path: str, data: Any = None, method: str = "POST", timeout: float = 60.0) -> Response:

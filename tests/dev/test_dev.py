@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.dev.process import WispDev, alive, http, wait_until
+from tests.dev.process import WispDev, alive, http
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.redis
 
@@ -59,7 +60,7 @@ def test_every_example_answers_through_the_gateway(examples_copy: Path, wisp_dev
     accepted = dev.call("/async-function/hello", {"name": "later"})
     assert accepted.status == 202
     record = f"{dev.url}/invocations/{accepted.json()['invocationId']}"
-    done = wait_until(
+    done = wait_for(
         lambda: http("GET", record).json().get("status") == "succeeded" and http("GET", record),
         what="the async invocation to succeed",
     )
@@ -159,8 +160,8 @@ def test_an_idle_function_goes_to_zero(tmp_path: Path, wisp_dev: Start) -> None:
     assert dev.call("/function/hello").status == 200
     runtimes = dev.runtimes()
     assert len(runtimes) == 1 and dev.endpoints("hello")
-    wait_until(lambda: not dev.endpoints("hello"), timeout=30, what="hello to scale to zero")
-    wait_until(lambda: not any(alive(pid) for pid in runtimes), what="its process to exit")
+    wait_for(lambda: not dev.endpoints("hello"), timeout=30, what="hello to scale to zero")
+    wait_for(lambda: not any(alive(pid) for pid in runtimes), what="its process to exit")
     again = dev.call("/function/hello", {"name": "back"})
     assert again.json() == {"hello": "back"} and again.headers.get("X-Wisp-Cold-Start") == "true"
 
@@ -201,7 +202,7 @@ def test_sigkill_of_wisp_dev_leaves_no_runtime(tmp_path: Path, wisp_dev: Start) 
     assert len(dev.runtimes()) == 2 and len(children) == 2 * 2 + 2  # and redis-server, the fork server
     dev.signal(signal.SIGKILL)
     assert dev.process is not None and dev.process.wait(timeout=10) == -signal.SIGKILL
-    wait_until(
+    wait_for(
         lambda: not [pid for pid in children if alive(pid)],
         timeout=10,
         what="the runtimes and redis-server to die with wisp dev",
