@@ -37,12 +37,12 @@ def apply_hello(kubectl: Kubectl, ns: str, **spec: Any) -> dict[str, Any]:
     return obj
 
 
-def deployed(kubectl: Kubectl, ns: str, name: str = "hello") -> dict[str, Any]:
+def deployed(kubectl: Kubectl, ns: str, name: str = "hello", timeout: float = 30) -> dict[str, Any]:
     def ready() -> dict[str, Any] | None:
         fn = get(kubectl, ns, "function", name)
         return fn if condition(fn, "Deployed").get("status") == "True" else None
 
-    return dict(wait_for(ready, timeout=30, what=f"Function {name} Deployed"))
+    return dict(wait_for(ready, timeout=timeout, what=f"Function {name} Deployed"))
 
 
 def test_hello_gets_configmap_deployment_service(
@@ -328,3 +328,86 @@ def test_liveness_endpoint(kubeconfig: Path, isolated_namespace: str, tmp_path: 
         wait_for(healthy, timeout=60, what="/healthz to answer 200")
     finally:
         stop_process(proc.proc)
+
+
+def deny_services(ns: str) -> list[dict[str, Any]]:
+    """A ValidatingAdmissionPolicy (and its binding) refusing every Service created in ``ns``."""
+    name = f"no-services-{ns}"
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE"],
+                        "resources": ["services"],
+                    }
+                ]
+            },
+            "validations": [
+                {"expression": "false", "message": "no Services in this namespace", "reason": "Forbidden"}
+            ],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}},
+        },
+    }
+    return [policy, binding]
+
+
+def test_an_admission_refusal_is_in_status_and_retried_with_backoff(
+    kubectl: Kubectl, kubeconfig: Path, isolated_namespace: str, tmp_path: Path
+) -> None:
+    """An admission policy refusing Services: the API's own words in status, a few calm retries
+    (counted in the operator's audit of refused writes), and the Function heals when it goes."""
+    ns = isolated_namespace
+    denial = yaml.safe_dump_all(deny_services(ns))
+    kubectl("apply", "-f", "-", input=denial)
+    # Policies take effect asynchronously: wait until a Service is refused.
+    probe = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "probe"}}
+    probe["spec"] = {"ports": [{"port": 80}]}
+
+    def denying() -> bool:
+        proc = kubectl("create", "-f", "-", input=yaml.safe_dump(probe), namespace=ns, check=False)
+        if proc.returncode == 0:
+            kubectl("delete", "service", "probe", namespace=ns)
+        return proc.returncode != 0
+
+    wait_for(denying, timeout=30, what="the admission policy to refuse Services")
+    op = start_operator(kubeconfig, tmp_path / "op.log", "-v", "--namespace", ns, "--liveness-port", "0")
+    try:
+        apply_hello(kubectl, ns)
+
+        def refused() -> dict[str, Any] | None:
+            fn = get(kubectl, ns, "function", "hello")
+            return fn if condition(fn, "Deployed").get("reason") == "Forbidden" else None
+
+        fn = wait_for(refused, timeout=60, what="Deployed=False Forbidden")
+        assert "no Services in this namespace" in condition(fn, "Deployed")["message"]
+        assert condition(fn, "Ready")["status"] == "False"
+
+        def refused_writes() -> int:
+            return op.logs().count(f"refused: create Service {ns}/hello")
+
+        first = refused_writes()
+        time.sleep(10)  # a window to count retries in: backoff allows 3 or 4, a hot loop hundreds
+        assert refused_writes() - first <= 5
+        assert "Traceback" not in op.logs()
+
+        kubectl("delete", "-f", "-", input=denial)
+        deployed(kubectl, ns, timeout=90)  # the next retry (well under the 5 min cap) succeeds
+    finally:
+        stop_process(op.proc)
+        kubectl("delete", "--ignore-not-found", "-f", "-", input=denial, check=False)

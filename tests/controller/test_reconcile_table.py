@@ -7,13 +7,15 @@ The same behaviour against a real control plane is in test_operator.py.
 from __future__ import annotations
 
 import copy
+import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from kubernetes.client.rest import ApiException
 
-from tests.controller.memory_kube import MemoryKube, Obj
+from tests.controller.memory_kube import Call, MemoryKube, Obj
 from wisp.api.function import parse_function
 from wisp.controller.settings import OperatorSettings
 from wisp.controller.sync import FunctionSync
@@ -215,6 +217,27 @@ ROWS = [
         want_writes=[("create", "ConfigMap", "hello-code"), ("create", "Deployment", "hello")],
         want_deployed=("False", "Invalid"),
     ),
+    Row(
+        "a ResourceQuota refuses the Service (403): Forbidden, in status",
+        induce=(("create", "Service", 403),),
+        want_writes=CREATE_ALL,
+        want_deployed=("False", "Forbidden"),
+    ),
+    Row(
+        "a conflict applying the ConfigMap (409): Conflict, nothing after it written",
+        objects=ALL_IN_PLACE,
+        induce=(("apply", "ConfigMap", 409),),
+        want_writes=[("apply", "ConfigMap", "hello-code")],
+        want_deployed=("False", "Conflict"),
+        want_deployment_reads=0,
+    ),
+    Row(
+        "the API server fails (500): ServerError, in status",
+        objects=ALL_IN_PLACE,
+        induce=(("apply", "Service", 500),),
+        want_writes=APPLY_ALL,
+        want_deployed=("False", "ServerError"),
+    ),
 ]
 
 
@@ -223,8 +246,8 @@ def test_sync_function(row: Row) -> None:
     kube = MemoryKube()
     for obj in row.objects:
         kube.add(obj)
-    for verb, kind, status in row.induce:
-        kube.fail(verb, kind, status)
+    for verb, kind, code in row.induce:
+        kube.fail(verb, kind, code)
     body = function(**row.spec)
     kube.add(body)
 
@@ -287,12 +310,89 @@ def test_a_create_race_lost_is_an_update() -> None:
     assert kube.count("read", "Deployment") == 2  # the second read is the race's
 
 
-def test_an_api_error_other_than_invalid_is_raised_for_kopf_to_retry() -> None:
-    kube = MemoryKube().fail("apply", "Service", 500).add(built("Service"))
-    with pytest.raises(ApiException) as caught:
-        FunctionSync(kube, OperatorSettings()).sync_function(function())
-    assert caught.value.status == 500
-    assert kube.statuses() == []
+def refused(status: int, message: str) -> ApiException:
+    exc = ApiException(status=status, reason="Forbidden")
+    exc.body = json.dumps({"kind": "Status", "message": message})
+    return exc
+
+
+QUOTA = (
+    'services "hello" is forbidden: exceeded quota: q, '
+    "requested: services=1, used: services=0, limited: services=0"
+)
+
+
+def stored(kube: MemoryKube) -> Obj:
+    """The Function as the API has it now (with the status the operator wrote)."""
+    found = kube.get("Function", NS, "hello")
+    assert found is not None
+    return copy.deepcopy(found)
+
+
+class RefusingKube(MemoryKube):
+    """Refuses every Service create with the API's own Status body, until ``refusing`` is False."""
+
+    refusing = True
+
+    def create(self, manifest: Any) -> Obj:
+        if manifest["kind"] == "Service" and self.refusing:
+            self.calls.append(Call("create", "Service", manifest["metadata"]["name"]))
+            raise refused(403, QUOTA)
+        return super().create(manifest)
+
+
+def test_a_refusal_quotes_the_api_and_backs_off_exponentially_to_a_cap() -> None:
+    kube = RefusingKube()
+    kube.add(function())
+    sync = FunctionSync(kube, OperatorSettings())
+    delays = [sync.sync_function(stored(kube)) for _ in range(12)]
+    assert delays == [2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300]
+    deployed = {c["type"]: c for c in kube.statuses()[0]["conditions"]}["Deployed"]
+    assert (deployed["status"], deployed["reason"], deployed["message"]) == ("False", "Forbidden", QUOTA)
+    assert len(kube.statuses()) == 1  # the same refusal again: no new status write
+    warnings = [e for e in kube.events() if e.startswith("Warning")]
+    assert warnings == [f"Warning Forbidden: {QUOTA}"]  # one Event, not one per attempt
+
+    kube.refusing = False
+    assert sync.sync_function(stored(kube)) is None
+    assert sync.sync_function(stored(kube)) is None
+    assert sync.state.refusals.current == {}
+    assert {c["type"]: c["reason"] for c in kube.statuses()[-1]["conditions"]}["Deployed"] == "Deployed"
+
+
+def test_a_refusal_is_logged_once_per_change_of_reason(caplog: pytest.LogCaptureFixture) -> None:
+    kube = RefusingKube()
+    kube.add(function())
+    sync = FunctionSync(kube, OperatorSettings())
+    with caplog.at_level(logging.INFO, logger="wisp.operator"):
+        for _ in range(5):
+            sync.sync_function(stored(kube))
+        kube.refusing = False
+        kube.fail("apply", "Deployment", 500)
+        sync.sync_function(stored(kube))
+        sync.sync_function(stored(kube))
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line.split(": the API refused a child ")[-1][:12] for line in lines[:2]] == [
+        "(Forbidden):",
+        "(ServerError",
+    ]
+    assert len(lines) == 3 and "reconciled after 6 refusals" in lines[2]
+    assert all(r.exc_info is None for r in caplog.records)  # no tracebacks
+
+
+def test_deployment_events_do_not_retry_a_refused_function() -> None:
+    """The hot loop: each Deployment status change re-ran the refused reconcile at once."""
+    kube = RefusingKube()
+    kube.add(function())
+    sync = FunctionSync(kube, OperatorSettings())
+    sync.sync_function(function())
+    deployment = kube.get("Deployment", NS, "hello")
+    assert deployment is not None
+    before = len(kube.calls)
+    for generation in range(2, 30):
+        deployment["metadata"]["generation"] = generation
+        sync.on_deployment(function(), deployment, deleted=False)
+    assert kube.calls[before:] == []
 
 
 def test_events_once_per_action_and_per_transition() -> None:

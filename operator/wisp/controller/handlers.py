@@ -90,9 +90,11 @@ def _holder_of(kwargs: Mapping[str, Any]) -> binding.HolderOf:
 @kopf.on.update(*FUNCTIONS)
 def function_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     function = copy.deepcopy(dict(body))
-    memo.sync.sync_function(function)
+    retry_in = memo.sync.sync_function(function)
     names = _trigger_names(kwargs["triggers_by_function"], body)
     binding.bind_triggers_of(memo.api, function, names, holder_of=_holder_of(kwargs))
+    if retry_in is not None:  # the API refused a child; status says why
+        raise kopf.TemporaryError("the API refused a child (see status)", delay=retry_in)
 
 
 @kopf.timer(*FUNCTIONS, interval=60, initial_delay=60, idle=0)

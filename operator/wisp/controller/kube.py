@@ -22,6 +22,7 @@ APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 
 log = logging.getLogger("wisp.operator")
+audit = logging.getLogger("wisp.operator.api")  # every refused write, at debug level (``-v``)
 
 
 class KubePort(Protocol):
@@ -75,7 +76,13 @@ class KubeApi:
             "Service": self.core.create_namespaced_service,
             "Deployment": self.apps.create_namespaced_deployment,
         }[kind]
-        obj = creator(ns, manifest, field_manager=CREATE_MANAGER)
+        try:
+            obj = creator(ns, manifest, field_manager=CREATE_MANAGER)
+        except ApiException as exc:
+            audit.debug(
+                "refused: create %s %s/%s: HTTP %s", kind, ns, manifest["metadata"]["name"], exc.status
+            )
+            raise
         return self._api_client.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,7 +92,11 @@ class KubeApi:
             "Service": self.core.patch_namespaced_service,
             "Deployment": self.apps.patch_namespaced_deployment,
         }[kind]
-        obj = patcher(name, ns, manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
+        try:
+            obj = patcher(name, ns, manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
+        except ApiException as exc:
+            audit.debug("refused: apply %s %s/%s: HTTP %s", kind, ns, name, exc.status)
+            raise
         return self._api_client.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
 
     def delete(self, kind: str, namespace: str, name: str) -> None:

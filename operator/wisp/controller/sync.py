@@ -24,6 +24,7 @@ from wisp.controller.conditions import (
 from wisp.controller.kube import KubePort
 from wisp.controller.memory import OomKill, count_kills, oom_kills
 from wisp.controller.reconcile import ReconcileError, Reconciliation, reconcile
+from wisp.controller.refusals import Refusals
 from wisp.controller.settings import OperatorSettings
 from wisp.controller.status import Observed, PodTrouble, function_status, pod_trouble, status_changed
 from wisp.resources.names import Names
@@ -37,6 +38,7 @@ class OperatorState:
 
     applied_generation: dict[str, int] = field(default_factory=dict)  # Deployment uid -> generation
     troubles: dict[tuple[str, str], dict[str, PodTrouble]] = field(default_factory=dict)
+    refusals: Refusals = field(default_factory=Refusals)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def trouble(self, namespace: str, name: str) -> PodTrouble | None:
@@ -47,6 +49,7 @@ class OperatorState:
     def forget(self, namespace: str, name: str) -> None:
         with self.lock:
             self.troubles.pop((namespace, name), None)
+        self.refusals.succeeded((namespace, name))
 
 
 def _now() -> datetime.datetime:
@@ -61,8 +64,12 @@ class FunctionSync:
     settings: OperatorSettings
     state: OperatorState = field(default_factory=OperatorState)
 
-    def sync_function(self, body: dict[str, Any]) -> None:
-        """Reconcile the children of one Function and publish its status."""
+    def sync_function(self, body: dict[str, Any]) -> float | None:
+        """Reconcile the children of one Function and publish its status.
+
+        Returns the seconds to wait before trying again when the API refused a child (the
+        refusal is in status), None when there is nothing to retry.
+        """
         meta = body.get("metadata") or {}
         name, namespace = meta.get("name", ""), meta.get("namespace", "")
         generation = int(meta.get("generation") or 0)
@@ -71,8 +78,9 @@ class FunctionSync:
             fn = parse_function(body)
         except SpecError as exc:
             self._publish(body, Observed(generation, None, spec_error=str(exc)), previous)
-            return
+            return None
         observed: Observed
+        retry_in: float | None = None
         r = Reconciliation(fn=fn, api=self.api, settings=self.settings)
         try:
             reconcile(r)
@@ -84,19 +92,16 @@ class FunctionSync:
                 r.live("Deployment", Names.of(fn).deployment),
                 deploy_error=(exc.reason, exc.message),
             )
-        except ApiException as exc:
-            if exc.status == 422:  # the API refused a child: say why, in status
-                observed = Observed(generation, None, deploy_error=("Invalid", _api_message(exc)))
-            else:
-                raise
+        except ApiException as exc:  # the API refused a child: say why, in status; back off
+            refusal = self.state.refusals.refused((namespace, name), exc)
+            retry_in = refusal.delay
+            self._remember_applied(r.deployment)
+            observed = Observed(generation, r.deployment, deploy_error=(refusal.reason, refusal.message))
         else:
+            self.state.refusals.succeeded((namespace, name))
             for action in r.actions:
                 self.api.post_event(body, "Function", "Reconciled", action)
-            if r.deployment is not None:
-                uid = (r.deployment.get("metadata") or {}).get("uid", "")
-                self.state.applied_generation[uid] = int(
-                    (r.deployment.get("metadata") or {}).get("generation") or 0
-                )
+            self._remember_applied(r.deployment)
             kills = self._refresh_troubles(namespace, name)
             observed = Observed(
                 generation,
@@ -106,10 +111,20 @@ class FunctionSync:
                 oom_kills=kills,
             )
         self._publish(body, observed, previous)
+        return retry_in
+
+    def _remember_applied(self, deployment: Mapping[str, Any] | None) -> None:
+        """The generation we wrote, so our own write echoed back by the watch is not drift."""
+        if deployment is not None:
+            meta = deployment.get("metadata") or {}
+            self.state.applied_generation[meta.get("uid", "")] = int(meta.get("generation") or 0)
 
     def on_deployment(self, function: dict[str, Any], deployment: dict[str, Any], *, deleted: bool) -> None:
         """A Deployment changed: re-apply if its spec moved (drift, deletion), else refresh status."""
         meta = deployment.get("metadata") or {}
+        fn_meta = function.get("metadata") or {}
+        if self.state.refusals.pending((fn_meta.get("namespace", ""), fn_meta.get("name", ""))):
+            return  # backing off: the retry (or the resync) reconciles, not every Deployment event
         ours = self.state.applied_generation.get(meta.get("uid", ""))
         if deleted or ours is None or ours != int(meta.get("generation") or 0):
             self.sync_function(self._fresh(function))
@@ -227,12 +242,3 @@ def _new_kills(function: Mapping[str, Any], kills: tuple[OomKill, ...]) -> bool:
         return False
     recorded = (function.get("status") or {}).get("outOfMemory")
     return count_kills(recorded, kills, _memory(function)) != recorded
-
-
-def _api_message(exc: ApiException) -> str:
-    import json
-
-    try:
-        return str(json.loads(exc.body or "{}").get("message") or exc.reason)
-    except ValueError:
-        return str(exc.reason)
