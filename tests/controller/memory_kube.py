@@ -104,8 +104,11 @@ class MemoryKube:
         self.objects[key] = obj
         return copy.deepcopy(obj)
 
-    def delete(self, kind: str, namespace: str, name: str) -> None:
-        self._record("delete", kind, name)
+    def delete(self, kind: str, namespace: str, name: str, uid: str | None = None) -> None:
+        self._record("delete", kind, name, uid)
+        live = self.objects.get((kind, namespace, name))
+        if live is not None and uid is not None and live["metadata"].get("uid") != uid:
+            raise ApiException(status=409, reason="Precondition failed: UID in precondition")
         self.objects.pop((kind, namespace, name), None)
 
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:

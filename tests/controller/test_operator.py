@@ -69,6 +69,7 @@ def test_hello_gets_configmap_deployment_service(
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert svc["spec"]["selector"] == {"wisp.dev/function": "hello"}
+    assert svc["spec"]["clusterIP"] == "None"  # headless: no cluster IP spent per Function
 
     status = fn["status"]
     assert status["url"].endswith("/function/hello." + namespace)
@@ -411,3 +412,38 @@ def test_an_admission_refusal_is_in_status_and_retried_with_backoff(
     finally:
         stop_process(op.proc)
         kubectl("delete", "--ignore-not-found", "-f", "-", input=denial, check=False)
+
+
+def test_a_service_with_a_cluster_ip_is_replaced_by_a_headless_one(
+    kubectl: Kubectl, kubeconfig: Path, isolated_namespace: str, tmp_path: Path
+) -> None:
+    """An operator set to give cluster IPs, then one that does not (as after an upgrade): the
+    Service is replaced once (clusterIP is immutable) and the Function stays Deployed."""
+    ns = isolated_namespace
+    common = ("--namespace", ns, "--liveness-port", "0")
+    env = {"WISP_FUNCTION_CLUSTER_IP": "true"}
+    old = start_operator(kubeconfig, tmp_path / "old.log", *common, env=env)
+    try:
+        apply_hello(kubectl, ns)
+        deployed(kubectl, ns, timeout=60)
+    finally:
+        stop_process(old.proc)
+    before = get(kubectl, ns, "service", "hello")
+    assert before and before["spec"]["clusterIP"] not in ("None", "", None)
+
+    new = start_operator(kubeconfig, tmp_path / "new.log", *common)
+    try:
+
+        def replaced() -> dict[str, Any] | None:
+            svc = get(kubectl, ns, "service", "hello")
+            return svc if svc and svc["spec"].get("clusterIP") == "None" else None
+
+        after = wait_for(replaced, timeout=60, what="the Service replaced by a headless one")
+        assert after["metadata"]["uid"] != before["metadata"]["uid"]
+        assert after["metadata"]["ownerReferences"] == before["metadata"]["ownerReferences"]
+        fn = deployed(kubectl, ns, timeout=60)
+        assert condition(fn, "Deployed")["status"] == "True"
+        events = kubectl("get", "events", "--field-selector", "reason=Reconciled", namespace=ns).stdout
+        assert events.count("deleted Service hello to replace it (headless now)") == 1
+    finally:
+        stop_process(new.proc)

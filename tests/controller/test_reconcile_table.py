@@ -39,6 +39,13 @@ def function(generation: int = 1, **spec: Any) -> Obj:
     }
 
 
+def with_cluster_ip(obj: Obj, ip: str = "10.96.0.17") -> Obj:
+    """A Service as an older wisp made it: with a cluster IP the API allocated."""
+    obj["spec"].pop("clusterIP", None)
+    obj["spec"]["clusterIP"] = ip
+    return obj
+
+
 def built(kind: str, replicas: int | None = None, owner: str = UID, **spec: Any) -> Obj:
     """A child as wisp builds it (from a Function with ``spec``), as if created earlier."""
     fn = parse_function(function(**spec))
@@ -139,6 +146,26 @@ ROWS = [
         "Service owned by someone else: refused after the Deployment",
         objects=(built("Service", owner="other"),),
         want_writes=[("create", "ConfigMap", "hello-code"), ("create", "Deployment", "hello")],
+        want_deployed=("False", "NotOwned"),
+    ),
+    Row(
+        "a Service with a cluster IP (made by an older wisp): replaced by a headless one, once",
+        objects=(built("ConfigMap"), built("Deployment", replicas=1), with_cluster_ip(built("Service"))),
+        want_writes=[
+            ("apply", "ConfigMap", "hello-code"),
+            ("apply", "Deployment", "hello"),
+            ("delete", "Service", "hello"),
+            ("create", "Service", "hello"),
+        ],
+    ),
+    Row(
+        "a Service with a cluster IP someone else owns: refused, not deleted",
+        objects=(
+            built("ConfigMap"),
+            built("Deployment", replicas=1),
+            with_cluster_ip(built("Service", owner="x")),
+        ),
+        want_writes=[("apply", "ConfigMap", "hello-code"), ("apply", "Deployment", "hello")],
         want_deployed=("False", "NotOwned"),
     ),
     Row(
@@ -393,6 +420,33 @@ def test_deployment_events_do_not_retry_a_refused_function() -> None:
         deployment["metadata"]["generation"] = generation
         sync.on_deployment(function(), deployment, deleted=False)
     assert kube.calls[before:] == []
+
+
+def test_a_replaced_service_is_headless_and_the_delete_names_the_old_one() -> None:
+    kube = MemoryKube().add(function())
+    for obj in (built("ConfigMap"), built("Deployment", replicas=1), with_cluster_ip(built("Service"))):
+        kube.add(obj)
+    sync = FunctionSync(kube, OperatorSettings())
+    sync.sync_function(stored(kube))
+    (delete,) = [c for c in kube.calls if c.verb == "delete"]
+    assert delete.detail == "service-uid"  # the precondition: only the Service we read
+    live = kube.get("Service", NS, "hello")
+    assert live is not None and live["spec"]["clusterIP"] == "None"
+    assert "Normal Reconciled: deleted Service hello to replace it (headless now)" in kube.events()
+
+    before = len(kube.writes())
+    sync.sync_function(stored(kube))  # replaced once: the next reconcile only applies
+    assert kube.writes()[before:] == APPLY_ALL
+
+
+def test_a_cluster_ip_setting_replaces_a_headless_service() -> None:
+    kube = MemoryKube().add(function())
+    for obj in ALL_IN_PLACE:
+        kube.add(obj)
+    FunctionSync(kube, OperatorSettings(function_cluster_ip=True)).sync_function(stored(kube))
+    assert kube.writes()[-2:] == [("delete", "Service", "hello"), ("create", "Service", "hello")]
+    live = kube.get("Service", NS, "hello")
+    assert live is not None and "clusterIP" not in live["spec"]
 
 
 def test_events_once_per_action_and_per_transition() -> None:

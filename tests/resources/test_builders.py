@@ -57,8 +57,23 @@ def test_code_too_large_for_a_configmap_names_the_field() -> None:
     assert "spec.code.image" in info.value.message
 
 
-def test_service_selects_the_function_pods() -> None:
+def test_service_is_headless_and_selects_the_function_pods() -> None:
+    """No cluster IP spent per Function: the gateway routes to the EndpointSlice's pods."""
     assert make_service(function()) == {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "hello", "namespace": "ns", "labels": LABELS, "ownerReferences": [OWNER]},
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": "None",
+            "selector": {"wisp.dev/function": "hello"},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def test_service_with_a_cluster_ip_when_the_operator_asks() -> None:
+    assert make_service(function(), cluster_ip=True) == {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "hello", "namespace": "ns", "labels": LABELS, "ownerReferences": [OWNER]},

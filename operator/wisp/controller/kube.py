@@ -32,7 +32,7 @@ class KubePort(Protocol):
     def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
     def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]: ...
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]: ...
-    def delete(self, kind: str, namespace: str, name: str) -> None: ...
+    def delete(self, kind: str, namespace: str, name: str, uid: str | None = None) -> None: ...
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None: ...
     def config_map_data(self, namespace: str, name: str) -> dict[str, str] | None: ...
     def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]: ...
@@ -99,10 +99,15 @@ class KubeApi:
             raise
         return self._api_client.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
 
-    def delete(self, kind: str, namespace: str, name: str) -> None:
-        deleter = {"ConfigMap": self.core.delete_namespaced_config_map}[kind]
+    def delete(self, kind: str, namespace: str, name: str, uid: str | None = None) -> None:
+        """Delete a child (gone already is fine); with ``uid``, only that very object."""
+        deleter = {
+            "ConfigMap": self.core.delete_namespaced_config_map,
+            "Service": self.core.delete_namespaced_service,
+        }[kind]
+        options = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid)) if uid else None
         try:
-            deleter(name, namespace)
+            deleter(name, namespace, body=options)
         except ApiException as exc:
             if exc.status != 404:
                 raise

@@ -21,6 +21,7 @@ from wisp.controller.settings import OperatorSettings
 from wisp.resources import make_code_configmap, make_deployment, make_service
 from wisp.resources.deployment import config_hash, initial_replicas, scale_bounds
 from wisp.resources.names import Names
+from wisp.resources.service import is_headless
 
 
 class ReconcileError(Exception):
@@ -53,6 +54,10 @@ class Reconciliation:
         if key not in self._live:
             self._live[key] = self.api.read(kind, self.fn.namespace, name)
         return self._live[key]
+
+    def forget(self, kind: str, name: str) -> None:
+        """The child is gone (we deleted it): the next ``live`` says so without a read."""
+        self._live[(kind, name)] = None
 
 
 Phase = Callable[[Reconciliation], None]
@@ -139,7 +144,21 @@ def bounded_replicas(fn: Function, current: int) -> int:
 
 
 def reconcile_service(r: Reconciliation) -> None:
-    _ensure(r, make_service(r.fn))
+    manifest = make_service(r.fn, cluster_ip=r.settings.function_cluster_ip)
+    name = manifest["metadata"]["name"]
+    live = r.live("Service", name)
+    if live is not None and _owned(live, r.fn) and is_headless(live) != is_headless(manifest):
+        # spec.clusterIP is immutable: a Service becomes headless (or gets a cluster IP) only by
+        # being replaced. The uid precondition deletes only the Service we just read.
+        uid = str((live.get("metadata") or {}).get("uid") or "")
+        r.api.delete("Service", r.fn.namespace, name, uid=uid or None)
+        r.actions.append(f"deleted Service {name} to replace it ({_ip_kind(manifest)} now)")
+        r.forget("Service", name)
+    _ensure(r, manifest)
+
+
+def _ip_kind(service: Mapping[str, Any]) -> str:
+    return "headless" if is_headless(service) else "with a cluster IP"
 
 
 PHASES: tuple[Phase, ...] = (reconcile_code, reconcile_deployment, reconcile_service)

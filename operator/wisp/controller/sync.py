@@ -39,7 +39,14 @@ class OperatorState:
     applied_generation: dict[str, int] = field(default_factory=dict)  # Deployment uid -> generation
     troubles: dict[tuple[str, str], dict[str, PodTrouble]] = field(default_factory=dict)
     refusals: Refusals = field(default_factory=Refusals)
+    reconciling: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def guard(self, namespace: str, name: str) -> threading.Lock:
+        """One reconcile of a Function at a time: a Function's event and its Deployment's may
+        arrive together, and two reconciles would both replace a Service they both read."""
+        with self.lock:
+            return self.reconciling.setdefault((namespace, name), threading.Lock())
 
     def trouble(self, namespace: str, name: str) -> PodTrouble | None:
         with self.lock:
@@ -49,6 +56,7 @@ class OperatorState:
     def forget(self, namespace: str, name: str) -> None:
         with self.lock:
             self.troubles.pop((namespace, name), None)
+            self.reconciling.pop((namespace, name), None)
         self.refusals.succeeded((namespace, name))
 
 
@@ -70,6 +78,11 @@ class FunctionSync:
         Returns the seconds to wait before trying again when the API refused a child (the
         refusal is in status), None when there is nothing to retry.
         """
+        meta = body.get("metadata") or {}
+        with self.state.guard(meta.get("namespace", ""), meta.get("name", "")):
+            return self._sync_function(body)
+
+    def _sync_function(self, body: dict[str, Any]) -> float | None:
         meta = body.get("metadata") or {}
         name, namespace = meta.get("name", ""), meta.get("namespace", "")
         generation = int(meta.get("generation") or 0)
