@@ -107,9 +107,10 @@ lint: venv
 	$(VENV)/bin/ruff format --check operator runtime-images/python runtime-images/provided tests bench tools deploy
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict tools/sync-crds.py tools/export-requirements.py tools/image-wheels.py tools/image-versions.py \
-	  deploy/helm/gen-values-table.py
+	  tools/gen-runtime-policy.py deploy/helm/gen-values-table.py
 	$(VENV)/bin/lint-imports
 	$(PY) tools/sync-crds.py --check
+	$(PY) tools/gen-runtime-policy.py --check
 	$(PY) deploy/helm/gen-values-table.py --check
 
 values-table: venv

@@ -38,7 +38,9 @@ def test_upgrade_and_uninstall(
     release: Release, kubectl: Kubectl, namespace: str, other_namespace: str
 ) -> None:
     name = f"{release.name}-wisp"
-    release.install({"watchNamespaces": [namespace]})
+    # The test cluster has no default StorageClass: naming one keeps Redis on a claim.
+    persistent = {"persistence": {"storageClass": "standard"}}
+    release.install({"watchNamespaces": [namespace], "redis": persistent})
     before = release_objects(kubectl, release.name)
     assert f"role.rbac.authorization.k8s.io/{name}-gateway" in before
     assert f"persistentvolumeclaim/{name}-redis" in before
@@ -66,12 +68,17 @@ def test_upgrade_and_uninstall(
     assert exists(kubectl, "role", f"{name}-operator", other_namespace)
     assert exists(kubectl, "rolebinding", f"{name}-gateway", other_namespace)
     assert exists(kubectl, "kopfpeering", name, other_namespace)
-    assert not exists(kubectl, "persistentvolumeclaim", f"{name}-redis", namespace)
+    # The claim goes once the old Redis pod that uses it has (pvc-protection).
+    wait_for(
+        lambda: not exists(kubectl, "persistentvolumeclaim", f"{name}-redis", namespace),
+        timeout=60,
+        what="the Redis claim removed",
+    )
     # Generated secrets survive upgrades (the gateway and Redis keep agreeing on the password).
     assert secret_value(kubectl, namespace, f"{name}-redis", "password") == password
     assert secret_value(kubectl, namespace, f"{name}-gateway-admin", "token") == token
 
-    release.install({"watchNamespaces": [namespace]}, upgrade=True)
+    release.install({"watchNamespaces": [namespace], "redis": persistent}, upgrade=True)
     assert not exists(kubectl, "role", f"{name}-operator", other_namespace)
     assert exists(kubectl, "persistentvolumeclaim", f"{name}-redis", namespace)
 

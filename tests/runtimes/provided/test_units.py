@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+
 from wisp_provided.invocations import Broker, Invocation, Outcome, OutcomeKind
 from wisp_provided.settings import ProvidedSettings, bootstrap_command
-
 from wisp_runtime.config import SettingsError
 
 
