@@ -21,20 +21,23 @@ SYSTEM = "wisp-system"
 FUNCTIONS = "wisp-fns"
 RELEASE = "wisp"
 SELECTOR = f"app.kubernetes.io/instance={RELEASE}"
-# The images tools/build-images.sh makes from Debian packages: Python 3.11 serves every Python
-# Function here (the official python:3.12 base is for users), Node.js 20 the nodejs20 ones.
+# The images tools/build-images.sh makes from Debian packages: Debian's Python 3.11 serves every
+# Python Function here and Debian's Node.js 20 every Node.js one (the official bases, with each
+# runtime's own version, are for users).
 VALUES = {
     "image.repository": "wisp/wisp",
     "image.tag": "dev",
     "image.pullPolicy": "Never",
     "runtimeImages.python": "wisp/runtime-python:3.11",
-    "runtimeImages.node": "wisp/runtime-node:{version}",
+    "runtimeImages.node": "wisp/runtime-node:20",
     "runtimeImages.pullPolicy": "Never",
     "redis.image.repository": "wisp/redis",
     "redis.image.tag": "7.0-debian",
     "redis.image.pullPolicy": "Never",
     "redis.persistence.enabled": "false",  # no StorageClass on a bare node
     "gateway.defaultNamespace": FUNCTIONS,
+    # A first start on a freshly booted node of a loaded 2-core machine may take long.
+    "gateway.coldStartTimeout": "180",
 }
 
 
@@ -121,10 +124,10 @@ class Wisp:
             if proc.stdout is not None:
                 proc.stdout.close()
 
-    def call(self, function: str, payload: Any, timeout: float = 90) -> tuple[int, Any]:
+    def call(self, function: str, payload: Any, timeout: float = 200) -> tuple[int, Any]:
         return self.request(f"{self.gateway}/function/{function}", payload, timeout)
 
-    def request(self, url: str, payload: Any = None, timeout: float = 90) -> tuple[int, Any]:
+    def request(self, url: str, payload: Any = None, timeout: float = 200) -> tuple[int, Any]:
         """GET ``url``, or POST ``payload`` as JSON to it; the status and the decoded body."""
         request = urllib.request.Request(
             url,

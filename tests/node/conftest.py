@@ -1,15 +1,17 @@
-"""Fixtures of the real-node tier: ``real_node`` (one per session) and, for the tests in this
-directory, the suite's control-plane fixtures (``kubeconfig``, ``kubectl``, ``namespace``, ...)
-bound to the node's own control plane, whose API server listens on the node's bridge."""
+"""Fixtures of the real-node tier: ``real_node`` (one per session), ``node_kubectl`` bound to the
+node's own control plane (whose API server listens on the node's bridge) and ``restricted``, a
+fresh namespace there that enforces the ``restricted`` Pod Security Standard. They have names of
+their own: the suite's ``kubectl``/``namespace`` stay bound to the suite's control plane."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster.controlplane import ControlPlane
+from tests.cluster.fixtures import Kubectl
 from tests.node.node import NodeUnavailable, RealNode, leftovers, start_real_node
 
 
@@ -32,6 +34,15 @@ def real_node() -> Iterator[RealNode]:
 
 
 @pytest.fixture(scope="session")
-def control_plane(real_node: RealNode) -> ControlPlane:
+def node_kubectl(real_node: RealNode) -> Kubectl:
     assert real_node.plane is not None
-    return real_node.plane
+    return Kubectl(real_node.plane.kubectl_binary, real_node.kubeconfig)
+
+
+@pytest.fixture
+def restricted(node_kubectl: Kubectl) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    node_kubectl("create", "namespace", name)
+    node_kubectl("label", "namespace", name, "pod-security.kubernetes.io/enforce=restricted")
+    yield name
+    node_kubectl("delete", "namespace", name, "--wait=false")

@@ -58,34 +58,32 @@ def pod(name: str, command: list[str], memory: str = "64Mi", **extra: object) ->
     return json.dumps(spec)
 
 
-@pytest.fixture
-def restricted(namespace: str, kubectl: Kubectl) -> str:
-    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
-    return namespace
-
-
-def test_node_registered_ready(real_node: RealNode, kubectl: Kubectl) -> None:
-    node = json.loads(kubectl("get", "node", NODE_NAME, "-o", "json").stdout)
+def test_node_registered_ready(real_node: RealNode, node_kubectl: Kubectl) -> None:
+    node = json.loads(node_kubectl("get", "node", NODE_NAME, "-o", "json").stdout)
     ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
     assert ready == "True"
     assert any(image.startswith("docker.io/wisp/redis") for image in real_node.images())
 
 
 def test_pod_runs_as_a_container_reachable_by_pod_ip_and_cluster_ip(
-    restricted: str, kubectl: Kubectl
+    restricted: str, node_kubectl: Kubectl
 ) -> None:
-    kubectl(
+    node_kubectl(
         "apply",
         "-f",
         "-",
         namespace=restricted,
         input=pod("redis", ["redis-server", "--port", "6379", "--dir", "/tmp", "--protected-mode", "no"]),
     )
-    kubectl("create", "service", "clusterip", "redis", "--tcp=6379:6379", namespace=restricted)
-    kubectl("wait", "--for=condition=Ready", "pod/redis", "--timeout=120s", namespace=restricted, timeout=130)
-    pod_ip = kubectl("get", "pod", "redis", "-o", "jsonpath={.status.podIP}", namespace=restricted).stdout
+    node_kubectl("create", "service", "clusterip", "redis", "--tcp=6379:6379", namespace=restricted)
+    node_kubectl(
+        "wait", "--for=condition=Ready", "pod/redis", "--timeout=120s", namespace=restricted, timeout=130
+    )
+    pod_ip = node_kubectl(
+        "get", "pod", "redis", "-o", "jsonpath={.status.podIP}", namespace=restricted
+    ).stdout
     assert pod_ip.startswith("10.250.0.")
-    cluster_ip = kubectl(
+    cluster_ip = node_kubectl(
         "get", "svc", "redis", "-o", "jsonpath={.spec.clusterIP}", namespace=restricted
     ).stdout
     assert cluster_ip.startswith("10.251.")
@@ -103,24 +101,26 @@ def test_pod_runs_as_a_container_reachable_by_pod_ip_and_cluster_ip(
 
     # What the kubelet and runc enforce: the image's user, a read-only root, a writable /tmp.
     def exec_(*argv: str) -> str:
-        return kubectl("exec", "redis", "--", *argv, namespace=restricted).stdout.strip()
+        return node_kubectl("exec", "redis", "--", *argv, namespace=restricted).stdout.strip()
 
     assert exec_("id", "-u") == "999"
-    denied = kubectl("exec", "redis", "--", "touch", "/root-write", namespace=restricted, check=False)
+    denied = node_kubectl("exec", "redis", "--", "touch", "/root-write", namespace=restricted, check=False)
     assert denied.returncode != 0
     assert "Read-only file system" in denied.stderr
     assert exec_("sh", "-c", "echo ok > /tmp/x && cat /tmp/x") == "ok"
-    logs = kubectl("logs", "redis", namespace=restricted).stdout
+    logs = node_kubectl("logs", "redis", namespace=restricted).stdout
     assert "Ready to accept connections" in logs
 
 
-def test_past_its_memory_limit_a_container_is_oom_killed(restricted: str, kubectl: Kubectl) -> None:
+def test_past_its_memory_limit_a_container_is_oom_killed(restricted: str, node_kubectl: Kubectl) -> None:
     # A shell that keeps doubling a string until the cgroup's memory limit stops it.
     grow = 'x=xxxxxxxxxxxxxxxx; while true; do x="$x$x"; done'
-    kubectl("apply", "-f", "-", namespace=restricted, input=pod("hog", ["sh", "-c", grow], memory="32Mi"))
+    node_kubectl(
+        "apply", "-f", "-", namespace=restricted, input=pod("hog", ["sh", "-c", grow], memory="32Mi")
+    )
 
     def terminated() -> dict[str, object] | None:
-        out = kubectl(
+        out = node_kubectl(
             "get",
             "pod",
             "hog",
@@ -135,11 +135,11 @@ def test_past_its_memory_limit_a_container_is_oom_killed(restricted: str, kubect
     assert state["exitCode"] == 137
 
 
-def test_a_pod_violating_restricted_is_refused(restricted: str, kubectl: Kubectl) -> None:
+def test_a_pod_violating_restricted_is_refused(restricted: str, node_kubectl: Kubectl) -> None:
     spec = json.loads(pod("root", ["sleep", "1"]))
     spec["spec"]["securityContext"] = {}
     spec["spec"]["containers"][0]["securityContext"] = {}
-    out = kubectl("apply", "-f", "-", namespace=restricted, input=json.dumps(spec), check=False)
+    out = node_kubectl("apply", "-f", "-", namespace=restricted, input=json.dumps(spec), check=False)
     assert out.returncode != 0
     assert "violates PodSecurity" in out.stderr
 
