@@ -143,6 +143,11 @@ class MemoryKube:
         self._record("get", "Trigger", name)
         return copy.deepcopy(self.objects.get(("Trigger", namespace, name)))
 
+    def get_peering(self, name: str, namespace: str | None) -> Obj | None:
+        kind = "ClusterKopfPeering" if namespace is None else "KopfPeering"
+        self._record("get", kind, name)
+        return copy.deepcopy(self.objects.get((kind, namespace or "", name)))
+
     def post_event(
         self, involved: Mapping[str, Any], kind: str, reason: str, note: str, warning: bool = False
     ) -> None:

@@ -184,7 +184,7 @@ def test_missing_configmap_is_reported_once_and_heals(
         "--from-literal=main.py=def handler(e, c): return 1",
         namespace=namespace,
     )
-    # Touching the Function (any spec change) re-reconciles at once; the timer would too, later.
+    # Touching the Function (any spec change) re-reconciles at once; the resync would too, later.
     kubectl("annotate", "function", "hello", "touch=1", namespace=namespace)
     apply_hello(kubectl, namespace, code={"configMapRef": {"name": "my-code"}}, memory="192Mi")
     deployed(kubectl, namespace)

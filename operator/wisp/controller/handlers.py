@@ -1,14 +1,18 @@
 """kopf handlers: they turn watch events into calls of ``sync`` functions and nothing else.
 
-Functions are reconciled on create/update/resume and on a timer (drift and healing); their
-Deployments' and pods' events refresh status (and re-apply when someone changed the
-Deployment's spec). Triggers are bound on their own events and whenever their Function changes;
-an HTTP Trigger's events also re-bind the other Triggers on its route (one may now hold it).
+Functions are reconciled on create/update/resume; their Deployments' and pods' events refresh
+status (and re-apply when someone changed the Deployment's spec). No timer per Function: one
+resync task walks the Function index for healing (``wisp.controller.resync``).
+Triggers are bound on their own events and whenever their Function changes; an HTTP Trigger's
+events also re-bind the other Triggers on its route (one may now hold it).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
+import datetime
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -18,7 +22,7 @@ import kopf
 
 from wisp.api import names
 from wisp.api.names import FUNCTION_LABEL, GROUP, VERSION
-from wisp.controller import binding
+from wisp.controller import binding, resync
 from wisp.controller.sync import FunctionSync
 
 FUNCTIONS = (GROUP, VERSION, names.FUNCTIONS)
@@ -97,12 +101,51 @@ def function_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
         raise kopf.TemporaryError("the API refused a child (see status)", delay=retry_in)
 
 
-@kopf.timer(*FUNCTIONS, interval=60, initial_delay=60, idle=0)
-def function_resync(body: kopf.Body, memo: Any, **_: Any) -> None:
-    memo.sync.sync_function(copy.deepcopy(dict(body)))
+@kopf.on.startup()
+async def start_resync(memo: Any, settings: kopf.OperatorSettings, **kwargs: Any) -> None:
+    """The one periodic resync (started here, cancelled and awaited in ``stop_resync``)."""
+    function_bodies: kopf.Index[Any, dict[str, Any]] = kwargs["function_bodies"]
+
+    def functions() -> list[dict[str, Any]]:
+        return [body for key in list(function_bodies) for body in function_bodies.get(key, ())]
+
+    async def reconcile_one(body: dict[str, Any]) -> None:
+        await asyncio.to_thread(memo.sync.sync_function, copy.deepcopy(body))
+
+    async def active() -> bool:
+        if settings.peering.standalone or memo.settings.peering is None:
+            return True
+        namespace = None if settings.peering.clusterwide else _peering_namespace(memo.settings.namespaces)
+        if not settings.peering.clusterwide and namespace is None:
+            return True  # several namespaces' peerings: the event handlers alone heal
+        peering = await asyncio.to_thread(memo.api.get_peering, settings.peering.name, namespace)
+        now = datetime.datetime.now(datetime.UTC)
+        return peering is not None and resync.peering_allows(
+            peering.get("status"), settings.peering.priority, now
+        )
+
+    memo.resync = asyncio.create_task(
+        resync.resync_forever(functions, reconcile_one, memo.settings.resync_seconds, active),
+        name="wisp-resync",
+    )
 
 
-@kopf.on.delete(*FUNCTIONS, optional=True)
+@kopf.on.cleanup()
+async def stop_resync(memo: Any, **_: Any) -> None:
+    task: asyncio.Task[None] | None = getattr(memo, "resync", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _peering_namespace(namespaces: tuple[str, ...]) -> str | None:
+    plain = [n for n in namespaces if not any(c in n for c in "*?[!")]
+    return plain[0] if len(plain) == 1 == len(namespaces) else None
+
+
+# Not optional: kopf's finalizer makes sure the deletion is seen (it once came with the timer).
+@kopf.on.delete(*FUNCTIONS)
 def function_deleted(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     memo.sync.state.forget(body.metadata.namespace or "", body.metadata.name or "")
     names = _trigger_names(kwargs["triggers_by_function"], body)

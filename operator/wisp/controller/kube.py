@@ -39,6 +39,7 @@ class KubePort(Protocol):
     def patch_status(self, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None: ...
     def get_function(self, namespace: str, name: str) -> dict[str, Any] | None: ...
     def get_trigger(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+    def get_peering(self, name: str, namespace: str | None) -> dict[str, Any] | None: ...
     def post_event(
         self, involved: Mapping[str, Any], kind: str, reason: str, note: str, warning: bool = False
     ) -> None: ...
@@ -161,6 +162,21 @@ class KubeApi:
             if exc.status == 404:
                 return None
             raise
+
+    def get_peering(self, name: str, namespace: str | None) -> dict[str, Any] | None:
+        """kopf's peering object (cluster-wide, or in ``namespace``): who is active."""
+        try:
+            if namespace is None:
+                obj = self.custom.get_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", name)
+            else:
+                obj = self.custom.get_namespaced_custom_object(
+                    "kopf.dev", "v1", namespace, "kopfpeerings", name
+                )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return obj  # type: ignore[no-any-return]
 
     def post_event(
         self, involved: Mapping[str, Any], kind: str, reason: str, note: str, warning: bool = False

@@ -209,14 +209,15 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
   resources: [functions/finalizers]
   verbs: [update]
 # A Function's children, written with server-side apply; garbage collection deletes them with
-# the Function, so only a ConfigMap that is no longer needed is deleted by the operator.
+# the Function, so only a ConfigMap that is no longer needed is deleted by the operator, and a
+# Service replaced because its clusterIP (immutable) must change (headless <-> cluster IP).
 # No Secrets: function pods read theirs through the kubelet.
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch]
