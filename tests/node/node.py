@@ -215,8 +215,9 @@ def teardown_state(state: Path, bin_dir: Path | None = None) -> None:
         pass
     _run("ip", "link", "del", BRIDGE, check=False)
     _drop_empty_nft_tables()
-    with contextlib.suppress(OSError):
-        Path("/run/containerd").rmdir()  # the mount point of the namespace's private tmpfs
+    for mount_point in ("/run/containerd", "/var/lib/cni"):  # made for the namespace's mounts
+        with contextlib.suppress(OSError):
+            Path(mount_point).rmdir()  # only if empty: another runtime's stays
     for name in ("kube-controller-manager", "kube-apiserver", "etcd"):
         stop(f"cp-{name}")
     # What a killed run's clients left running against the node (kubectl wait, port-forward):
