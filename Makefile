@@ -149,8 +149,11 @@ kind-up:
 	kind get clusters | grep -qx $(KIND_CLUSTER) || kind create cluster --name $(KIND_CLUSTER)
 
 kind-load:
-	for image in wisp:$(IMAGE_TAG) runtime-python:3.12 runtime-python:3.11 runtime-node:20 runtime-node:22 runtime-java:21 runtime-java:17 runtime-java:21-jdk runtime-java:17-jdk; do \
-	  kind load docker-image --name $(KIND_CLUSTER) $(REGISTRY)/$$image; done
+	tags() { PYTHONPATH=operator $(PY) -c 'import sys; from wisp.api.runtimes import image_tags; print(*image_tags(sys.argv[1]))' $$1; }; \
+	images="wisp:$(IMAGE_TAG) $$(for v in $$(tags python); do echo runtime-python:$$v; done) \
+	  $$(for v in $$(tags node); do echo runtime-node:$$v; done) \
+	  $$(for v in $$(tags java); do echo runtime-java:$$v runtime-java:$$v-jdk; done)"; \
+	for image in $$images; do kind load docker-image --name $(KIND_CLUSTER) $(REGISTRY)/$$image; done
 
 deploy:
 	$$(bash tools/install-helm.sh 3) upgrade --install wisp deploy/helm/wisp --namespace wisp-system --create-namespace \

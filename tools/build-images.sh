@@ -115,16 +115,22 @@ IMAGES="${WISP_IMAGES:-$ALL_IMAGES}"
 want() { [[ " $IMAGES " == *" $1 "* ]]; }
 R="$REGISTRY"; [[ $WISP_IMAGE_BUILDER == buildah && $R != */* && $R != localhost ]] && R="docker.io/$R"
 
+# The runtime table (wisp.api.runtimes) names the versions, hence the image tags, of each language.
+tags() { # language
+  local py="$ROOT/.venv/bin/python"; [[ -x $py ]] || py=python3
+  PYTHONPATH="$ROOT/operator" "$py" -c 'import sys; from wisp.api.runtimes import image_tags; print(*image_tags(sys.argv[1]))' "$1"
+}
+
 if [[ $BASES == official ]]; then
   want wisp && build "$R/wisp:$IMAGE_TAG" "$ROOT" "$ROOT/deploy/Dockerfile"
   if want runtime-python; then
-    for v in 3.12 3.11; do build "$R/runtime-python:$v" "$ROOT/runtime-images/python" "$ROOT/runtime-images/python/Dockerfile" --build-arg "PYTHON_VERSION=$v"; done
+    for v in $(tags python); do build "$R/runtime-python:$v" "$ROOT/runtime-images/python" "$ROOT/runtime-images/python/Dockerfile" --build-arg "PYTHON_VERSION=$v"; done
   fi
   if want runtime-node; then
-    for v in 20 22; do build "$R/runtime-node:$v" "$ROOT/runtime-images/node" "$ROOT/runtime-images/node/Dockerfile" --build-arg "NODE_VERSION=$v"; done
+    for v in $(tags node); do build "$R/runtime-node:$v" "$ROOT/runtime-images/node" "$ROOT/runtime-images/node/Dockerfile" --build-arg "NODE_VERSION=$v"; done
   fi
   if want runtime-java; then
-    for v in 21 17; do
+    for v in $(tags java); do
       build "$R/runtime-java:$v" "$ROOT/runtime-images/java" "$ROOT/runtime-images/java/Dockerfile" --build-arg "JAVA_VERSION=$v"
       build "$R/runtime-java:$v-jdk" "$ROOT/runtime-images/java" "$ROOT/runtime-images/java/Dockerfile" --build-arg "JAVA_VERSION=$v" --build-arg JAVA_IMAGE=jdk
     done
