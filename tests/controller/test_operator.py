@@ -108,6 +108,9 @@ def test_hand_edit_is_reverted_but_replicas_are_kept(
 ) -> None:
     apply_hello(kubectl, namespace)
     deployed(kubectl, namespace)
+    original = get(kubectl, namespace, "deployment", "hello") or {}
+    image = original["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.startswith("wisp/runtime-python:")
     kubectl("scale", "deployment/hello", "--replicas=3", namespace=namespace)
     kubectl("set", "image", "deployment/hello", "function=evil/image:latest", namespace=namespace)
     kubectl("set", "env", "deployment/hello", "WISP_TIMEOUT_SECONDS=999", namespace=namespace)
@@ -116,7 +119,7 @@ def test_hand_edit_is_reverted_but_replicas_are_kept(
         dep = get(kubectl, namespace, "deployment", "hello") or {}
         container = dep["spec"]["template"]["spec"]["containers"][0]
         env = {e["name"]: e.get("value") for e in container["env"]}
-        ok = container["image"] == "wisp/runtime-python:3.12" and env["WISP_TIMEOUT_SECONDS"] == "10"
+        ok = container["image"] == image and env["WISP_TIMEOUT_SECONDS"] == "10"
         return dep if ok else None
 
     dep = wait_for(restored, what="the operator to revert the hand edit")
@@ -447,3 +450,28 @@ def test_a_service_with_a_cluster_ip_is_replaced_by_a_headless_one(
         assert events.count("deleted Service hello to replace it (headless now)") == 1
     finally:
         stop_process(new.proc)
+
+
+def test_the_resync_heals_a_deleted_service_without_a_timer_per_function(
+    kubectl: Kubectl, kubeconfig: Path, isolated_namespace: str, tmp_path: Path
+) -> None:
+    """No watch event tells the operator a Service went: the one resync task, walking its own
+    Function index, puts it back; no kopf timer runs."""
+    ns = isolated_namespace
+    env = {"WISP_RESYNC_SECONDS": "4"}
+    op = start_operator(kubeconfig, tmp_path / "op.log", "--namespace", ns, "--liveness-port", "0", env=env)
+    try:
+        apply_hello(kubectl, ns)
+        deployed(kubectl, ns, timeout=60)
+        before = get(kubectl, ns, "service", "hello")
+        assert before
+        kubectl("delete", "service", "hello", namespace=ns)
+
+        def recreated() -> dict[str, Any] | None:
+            svc = get(kubectl, ns, "service", "hello")
+            return svc if svc and svc["metadata"]["uid"] != before["metadata"]["uid"] else None
+
+        wait_for(recreated, timeout=60, what="the resync to recreate the Service")
+        assert "Timer" not in op.logs()
+    finally:
+        stop_process(op.proc)
