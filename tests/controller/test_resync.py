@@ -148,3 +148,15 @@ def peer(priority: int, seconds_ago: int, lifetime: int = 30) -> Mapping[str, An
 )
 def test_only_the_active_replica_resyncs(status: Mapping[str, Any] | None, allowed: bool) -> None:
     assert peering_allows(status, 10, NOW) is allowed
+
+
+@pytest.mark.parametrize(
+    ("namespaces", "peering_in"),
+    [(("team-a",), "team-a"), (("t-*",), None), (("a", "b"), None), ((), None)],
+)
+def test_a_namespaced_operator_reads_the_peering_of_its_one_namespace(
+    namespaces: tuple[str, ...], peering_in: str | None
+) -> None:
+    """Only one plain namespace has one peering object to read; otherwise no resync at all
+    (a standby must never act on its stale cache)."""
+    assert handlers._peering_namespace(namespaces) == peering_in

@@ -117,7 +117,7 @@ async def start_resync(memo: Any, settings: kopf.OperatorSettings, **kwargs: Any
             return True
         namespace = None if settings.peering.clusterwide else _peering_namespace(memo.settings.namespaces)
         if not settings.peering.clusterwide and namespace is None:
-            return True  # several namespaces' peerings: the event handlers alone heal
+            return False  # a peering per namespace (or a pattern): the event handlers alone heal
         peering = await asyncio.to_thread(memo.api.get_peering, settings.peering.name, namespace)
         now = datetime.datetime.now(datetime.UTC)
         return peering is not None and resync.peering_allows(

@@ -7,6 +7,7 @@ run and only one acts (kopf peering); ``--standalone`` skips peering (one replic
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import secrets
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     settings = OperatorSettings.from_env(peering=args.peering)
     namespaces = () if args.all_namespaces else tuple(args.namespaces) or settings.namespaces
+    settings = dataclasses.replace(settings, namespaces=namespaces)  # what the resync's peering reads
 
     from wisp.controller import handlers  # registers the handlers
     from wisp.controller.kube import KubeApi
