@@ -3,6 +3,7 @@ through a real gateway process, describe, logs, delete, and their one-line error
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,12 @@ import yaml
 
 from tests.cli.conftest import GatewayProcess, Wisp
 from tests.cluster.fixtures import ROOT, Kubectl, OperatorProcess, wait_for
+from wisp.api.runtimes import newest
 
 pytestmark = pytest.mark.cluster
+
+# What `wisp init --runtime python` writes: the newest Python a new Function may use today.
+INIT_PYTHON = newest("python", datetime.date.today()).value
 
 
 def kube_args(kubeconfig: Path, namespace: str) -> list[str]:
@@ -52,7 +57,7 @@ def test_a_function_from_init_to_delete(
     assert listed.returncode == 0, listed.stderr
     header, row = listed.stdout.splitlines()[:2]
     assert header.split() == ["NAME", "RUNTIME", "READY", "REPLICAS", "URL", "INVOCATIONS"]
-    assert row.split()[:3] == ["greeter", "python3.12", "True"]
+    assert row.split()[:3] == ["greeter", INIT_PYTHON, "True"]
 
     called = wisp("invoke", "greeter", "--data", '{"name": "cli"}', "--gateway", gateway.url)
     assert called.returncode == 0, called.stderr + gateway.log.read_text()[-2000:]
@@ -67,7 +72,7 @@ def test_a_function_from_init_to_delete(
 
     described = wisp("describe", "greeter", *k)
     assert described.returncode == 0, described.stderr
-    assert "Runtime:      python3.12" in described.stdout
+    assert f"Runtime:      {INIT_PYTHON}" in described.stdout
     assert "Code:         inline" in described.stdout
     ready_row = next(line for line in described.stdout.splitlines() if line.strip().startswith("Ready"))
     assert ready_row.split()[1] == "True"

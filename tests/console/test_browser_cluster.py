@@ -6,6 +6,7 @@ pods), and the API server's validation errors show next to the field they name."
 from __future__ import annotations
 
 import asyncio
+import datetime
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from kubernetes import client
 
 from tests.cluster.fixtures import wait_for
 from tests.console.browser import browser_page, expect, screenshot
+from wisp.api.runtimes import newest
 from wisp.console.cluster import add_cluster_console
 from wisp.gateway.admin import make_admin_app
 from wisp.gateway.app import make_app
@@ -137,9 +139,10 @@ async def test_create_deploy_test_watch_delete_on_the_cluster(
 
         # Served once the gateway's watch has it and the operator has made its Deployment (a
         # call before that waits out the cold-start timeout: the activator asks to scale once).
-        await expect(page.locator("dl.summary")).to_contain_text("python3.12")
+        default_python = newest("python", datetime.date.today()).value  # the editor's default
+        await expect(page.locator("dl.summary")).to_contain_text(default_python)
         await asyncio.to_thread(
-            wait_for, lambda: _deployment_exists(kube_api, namespace, "greeter"), 60, 0.2, "the Deployment"
+            wait_for, lambda: _deployment_exists(kube_api, namespace, "greeter"), 60, "the Deployment"
         )
         await page.get_by_label("Event (JSON)").fill('{"name": "ada"}')
         await page.get_by_role("button", name="Test", exact=True).click()

@@ -39,10 +39,19 @@ def install_policies(kubectl: Kubectl, namespace: str) -> Iterator[Install]:
     control plane is shared with other tests), and waits until the API server enforces them."""
     names: list[tuple[str, str]] = []
 
+    def refuses(probe: str) -> bool:
+        create = ("create", "--dry-run=server", "-f", "-")
+        return kubectl(*create, input=probe, namespace=namespace, check=False).returncode != 0
+
     def install(as_of: datetime.date) -> None:
-        for kind, name in names:
-            kubectl("delete", kind, name, "--ignore-not-found")
-        names.clear()
+        probe = yaml.safe_dump(function(f"probe-{as_of:%Y%m%d}", "nodejs20"))
+        if names:
+            for kind, name in names:
+                kubectl("delete", kind, name, "--ignore-not-found")
+            names.clear()
+            # The API server drops removed policies from its cache a little later: until it
+            # has, the next policies' effect could not be told from the old ones'.
+            wait_for(lambda: not refuses(probe), what="the earlier runtime policies to be gone")
         documents = copy.deepcopy(make_runtime_policies(as_of))
         suffix = f"-{namespace}-{as_of:%Y%m%d}"
         for doc in documents:
@@ -54,16 +63,7 @@ def install_policies(kubectl: Kubectl, namespace: str) -> Iterator[Install]:
                 }
             names.append((doc["kind"].lower(), doc["metadata"]["name"]))
         kubectl("apply", "-f", "-", input=yaml.safe_dump_all(documents))
-        probe = yaml.safe_dump(function(f"probe-{as_of:%Y%m%d}", "nodejs20"))
-        wait_for(
-            lambda: (
-                kubectl(
-                    "create", "--dry-run=server", "-f", "-", input=probe, namespace=namespace, check=False
-                ).returncode
-                != 0
-            ),
-            what="the runtime policies to be enforced",
-        )
+        wait_for(lambda: refuses(probe), what="the runtime policies to be enforced")
 
     yield install
     for kind, name in names:
