@@ -115,3 +115,44 @@ async def test_gateway_gives_up_on_an_endpoint_that_never_answers(
         assert resp.status == 504
         assert (await resp.json())["errorType"] == "GatewayTimeout"
     await upstream.close()
+
+
+FULL_HANDLER = """
+import time
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    if event.get("status"):
+        return {"statusCode": event["status"], "body": "the handler's own answer"}
+    return {"n": event.get("n")}
+"""
+
+
+async def test_a_pod_filled_by_another_gateway_is_waited_for_not_passed_on_as_429(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    # Two gateway replicas each count the pod's calls on their own: together they send it more
+    # than its concurrency, and its runtime refuses the excess (429, X-Wisp-Throttled: runtime).
+    fn = make_function("limited", concurrency=2, code={"inline": FULL_HANDLER})
+    runtime = await runtimes.start(fn)
+    gateways = []
+    for _ in range(2):
+        backend = StaticBackend()
+        backend.set_function(info(fn))
+        backend.set_endpoints(fn.key, (runtime.endpoint,))
+        gateways.append(await gateway_factory(backend, queue_timeout=60))
+
+    async def call(n: int) -> tuple[int, bytes]:
+        gw = gateways[n % 2]
+        async with gw.session.post(gw.url("/function/limited"), json={"n": n, "sleep": 0.2}) as resp:
+            return resp.status, await resp.read()
+
+    answers = await asyncio.gather(*(call(n) for n in range(8)))
+    assert [status for status, _ in answers] == [200] * 8, answers
+
+    # A handler's own 429 (no X-Wisp-Throttled: runtime) is its answer, passed on as it is.
+    gw = gateways[0]
+    async with gw.session.post(gw.url("/function/limited"), json={"status": 429}) as resp:
+        assert resp.status == 429
+        assert await resp.text() == "the handler's own answer"
+        assert "X-Wisp-Throttled" not in resp.headers

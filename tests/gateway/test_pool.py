@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wisp.gateway.backend import Endpoint
-from wisp.gateway.pool import FAILED_HOLD, EndpointPool
+from wisp.gateway.pool import FAILED_HOLD, FULL_HOLD, EndpointPool
 
 A = Endpoint("10.0.0.1", 8080, "a")
 B = Endpoint("10.0.0.2", 8080, "b")
@@ -83,3 +83,23 @@ def test_failed_endpoint_still_in_the_set_is_revived_after_the_hold() -> None:
     assert pool.revive(now=1.0 + FAILED_HOLD / 2) == []
     assert pool.revive(now=1.0 + FAILED_HOLD) == [("held", slot)]
     assert pool.has_endpoints
+
+
+def test_a_pod_that_refused_a_call_takes_only_our_calls_until_the_hold_passes() -> None:
+    pool: EndpointPool[str] = EndpointPool(capacity=4)
+    pool.set_endpoints([A], now=0)
+    slots = [pool.try_acquire() for _ in range(3)]
+    refused = slots[2]
+    assert refused is not None
+    pool.mark_full(refused, now=10)  # others' calls filled it: ours are all it takes
+    pool.enqueue("held")
+    assert pool.release(refused) is None
+    assert pool.try_acquire() is None
+    first = slots[0]
+    assert first is not None
+    assert pool.release(first) == ("held", first)  # one of ours ended: its place is taken
+    assert pool.try_acquire() is None
+    assert pool.restore(now=10 + FULL_HOLD / 2) == []
+    assert pool.try_acquire() is None
+    assert pool.restore(now=10 + FULL_HOLD) == []
+    assert pool.try_acquire() is first  # full capacity again

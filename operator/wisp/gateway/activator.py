@@ -59,12 +59,15 @@ class Activator:
         self.on_scaled = on_scaled
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def acquire(self, up: Upstream) -> Acquired:
+    async def acquire(self, up: Upstream, queue_limit: float | None = None) -> Acquired:
+        """A slot for a call; ``queue_limit`` (seconds) shortens the wait for a busy endpoint
+        (a call retried after a refusal has spent part of its ``queue_timeout`` already)."""
         slot = up.pool.try_acquire()
         if slot is not None:
             return Acquired(slot, None)
         if up.pool.has_endpoints:
-            slot = await self._wait(up, self.settings.queue_timeout, cold=False)
+            limit = self.settings.queue_timeout if queue_limit is None else queue_limit
+            slot = await self._wait(up, limit, cold=False)
             return Acquired(slot, None)
         if not up.info.ready:
             reason = up.info.reason or "NotReady"

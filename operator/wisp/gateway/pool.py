@@ -8,6 +8,11 @@ A slot whose connection failed is taken out of rotation until the endpoint set s
 again (it left the set and came back), or ``FAILED_HOLD`` seconds passed and it is still in
 the ready set (``revive``, scheduled by the registry): then it gets calls again, and leaves
 again at the next failure.
+
+A pod can be fuller than this gateway knows (other gateway replicas send it calls too): when
+its runtime refuses a call for being at its concurrency (``mark_full``), the slot's estimate of
+what the pod takes is lowered to the calls this gateway still has on it, for ``FULL_HOLD``
+seconds (``restore``, scheduled by the registry), so held calls go to it only as ours finish.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from wisp.gateway.backend import Endpoint
 W = TypeVar("W")
 
 FAILED_HOLD = 2.0
+FULL_HOLD = 0.25
 
 
 @dataclass(eq=False)
@@ -32,6 +38,8 @@ class Slot:
     healthy: bool = True
     failed_at: float = 0.0
     present: bool = True  # still in the ready set; calls to a removed endpoint just finish
+    limit: int | None = None  # lowered below capacity after the pod refused a call as full
+    full_until: float = 0.0
 
 
 class EndpointPool(Generic[W]):
@@ -84,6 +92,19 @@ class EndpointPool(Generic[W]):
             self._rebuild()
         return self._grant_all()
 
+    def mark_full(self, slot: Slot, now: float) -> None:
+        """The pod refused a call on ``slot`` (still counted in its ``in_flight``) for being at
+        its concurrency: until ``FULL_HOLD`` passes, it takes only the calls we still have on it."""
+        slot.limit = max(0, slot.in_flight - 1)
+        slot.full_until = now + FULL_HOLD
+
+    def restore(self, now: float) -> list[tuple[W, Slot]]:
+        """Full capacity again for slots whose ``FULL_HOLD`` passed; returns the grants made."""
+        for slot in self.slots.values():
+            if slot.limit is not None and now >= slot.full_until:
+                slot.limit = None
+        return self._grant_all()
+
     @property
     def has_endpoints(self) -> bool:
         """Whether any endpoint is in rotation (else a call is a cold start)."""
@@ -99,7 +120,7 @@ class EndpointPool(Generic[W]):
         """The in-rotation slot with the fewest calls in flight, if one is below capacity."""
         best: Slot | None = None
         for slot in self._rotation:
-            if slot.in_flight < self.capacity and (best is None or slot.in_flight < best.in_flight):
+            if slot.in_flight < self._cap(slot) and (best is None or slot.in_flight < best.in_flight):
                 best = slot
                 if slot.in_flight == 0:
                     break
@@ -112,7 +133,7 @@ class EndpointPool(Generic[W]):
         slot.in_flight -= 1
         if not self.waiters:
             return None
-        if slot.healthy and slot.present and slot.in_flight < self.capacity:
+        if slot.healthy and slot.present and slot.in_flight < self._cap(slot):
             slot.in_flight += 1
             return self.waiters.popleft(), slot
         grant = self.try_acquire()
@@ -136,6 +157,9 @@ class EndpointPool(Generic[W]):
     @property
     def in_flight(self) -> int:
         return sum(slot.in_flight for slot in self.slots.values())
+
+    def _cap(self, slot: Slot) -> int:
+        return self.capacity if slot.limit is None else min(self.capacity, slot.limit)
 
     def _rebuild(self) -> None:
         self._rotation = [s for s in self.slots.values() if s.healthy and s.present]

@@ -152,6 +152,15 @@ def downstream_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     return out
 
 
+class Refused(Exception):
+    """The runtime turned the call away, before running the handler, for being at its
+    ``WISP_CONCURRENCY``: 429 with ``X-Wisp-Throttled: runtime`` (a handler's own 429 lacks it)."""
+
+
+def _refused(status: int, headers: Mapping[str, str]) -> bool:
+    return status == 429 and headers.get(contract.THROTTLED_HEADER) == "runtime"
+
+
 class BodyTimeout(Exception):
     """The caller did not send its body within the body-read timeout."""
 
@@ -279,6 +288,10 @@ class Forwarder:
             )
             clean = False
             try:
+                if _refused(message.code, message.headers):
+                    await payload.read()
+                    clean = True
+                    raise Refused
                 out_headers = downstream_headers(message.headers)
                 out_headers.update(extra)
                 limit = self.max_response_bytes
@@ -338,4 +351,6 @@ class Forwarder:
                 raise UpstreamFailed(str(exc)) from exc
             finally:
                 self.connections.finish(address, proto, payload, clean)
+        if _refused(message.code, message.headers):
+            raise Refused
         return message.code, dict(message.headers), data

@@ -17,7 +17,7 @@ from wisp.autoscaler.meter import ConcurrencyMeter
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.coldstart import ColdStart
 from wisp.gateway.metrics import FunctionMetrics, GatewayMetrics
-from wisp.gateway.pool import FAILED_HOLD, EndpointPool, Slot
+from wisp.gateway.pool import FAILED_HOLD, FULL_HOLD, EndpointPool, Slot
 from wisp.gateway.router import TriggerTable
 from wisp.gateway.stats import FunctionStats
 
@@ -166,6 +166,16 @@ class Registry:
         log.warning("%s: endpoint %s refused the connection; out of rotation", up.key, slot.endpoint.address)
         up.pool.mark_failed(slot, time.monotonic())
         asyncio.get_running_loop().call_later(FAILED_HOLD, self._revive, up)
+
+    def mark_full(self, up: Upstream, slot: Slot) -> None:
+        """The pod behind ``slot`` refused a call at its concurrency: fewer calls to it for
+        ``FULL_HOLD`` seconds, then its full capacity again."""
+        up.pool.mark_full(slot, time.monotonic())
+        asyncio.get_running_loop().call_later(FULL_HOLD, self._restore, up)
+
+    def _restore(self, up: Upstream) -> None:
+        if self.upstreams.get(up.key) is up:
+            wake(up.pool, up.pool.restore(time.monotonic()))
 
     def _revive(self, up: Upstream) -> None:
         if self.upstreams.get(up.key) is up:

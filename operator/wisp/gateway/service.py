@@ -4,7 +4,9 @@
 path for internal callers (the queue's async invocations) with a body in memory and an
 ``InvocationResult`` out. Both count the call as in flight from its arrival (held calls are
 demand the autoscaler must see), take a slot from the ``Activator``, and retry on another
-endpoint only when the connection could not be made (nothing was sent).
+endpoint only when the connection could not be made (nothing was sent) or when the runtime
+refused the call for being at its concurrency (another gateway replica filled the pod): such a
+call is held and retried, within the queue timeout, and never reaches the caller as the pod's 429.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from wisp.gateway.proxy import (
     ClientGone,
     Forwarder,
     InvocationResult,
+    Refused,
     upstream_headers,
 )
 from wisp.gateway.registry import Registry, Unavailable, Upstream
@@ -135,6 +138,8 @@ class Gateway:
             lambda address: self.forwarder.forward(
                 request, address, path_qs, headers, body, up.timeout, extra
             ),
+            # A streamed body was (partly) consumed by the refused try: it cannot be sent again.
+            retry_refused=body is None or isinstance(body, bytes),
         )
         if isinstance(outcome, Failure):
             outcome = await self._explain(up, outcome, since)
@@ -162,7 +167,10 @@ class Gateway:
             cold_ms = None if acquired.cold_wait is None else acquired.cold_wait * 1000
             since = time.time()
             outcome = await self._on_an_endpoint(
-                up, acquired, lambda address: self.forwarder.call(address, out, body, up.timeout)
+                up,
+                acquired,
+                lambda address: self.forwarder.call(address, out, body, up.timeout),
+                retry_refused=True,
             )
             if isinstance(outcome, Failure):
                 outcome = await self._explain(up, outcome, since)
@@ -191,11 +199,19 @@ class Gateway:
         )
 
     async def _on_an_endpoint(
-        self, up: Upstream, acquired: Acquired, attempt: Callable[[Address], Awaitable[T]]
+        self,
+        up: Upstream,
+        acquired: Acquired,
+        attempt: Callable[[Address], Awaitable[T]],
+        *,
+        retry_refused: bool,
     ) -> T | Failure:
         """``attempt`` on the acquired endpoint, again on another one (a new slot) while no
-        connection could be made; the slot goes back to the pool after each try."""
+        connection could be made or the pod refused the call as full (until ``queue_timeout``
+        after the first refusal); the slot goes back to the pool after each try."""
         attempts = 0
+        queue_limit: float | None = None
+        refused_until: float | None = None
         while True:
             slot = acquired.slot
             try:
@@ -206,6 +222,20 @@ class Gateway:
                 attempts += 1
                 if attempts > MAX_CONNECT_RETRIES:
                     return Failure(502, "BadGateway", "no endpoint accepted the connection")
+            except Refused:
+                # The runtime answered 429 + X-Wisp-Throttled: runtime before running the
+                # handler, so trying the call again (here or on another pod) is safe: the pod is
+                # fuller than this gateway counted (other replicas' calls), not the handler's 429.
+                self.registry.mark_full(up, slot)
+                now = time.monotonic()
+                if refused_until is None:
+                    refused_until = now + self.activator.settings.queue_timeout
+                queue_limit = refused_until - now
+                if not retry_refused or queue_limit <= 0:
+                    up.metrics.throttled("concurrency")
+                    return Failure(
+                        429, "TooManyRequests", "every endpoint is at its concurrency limit", retry_after=1
+                    )
             except TimeoutError:
                 return Failure(504, "GatewayTimeout", "the function did not answer in time")
             except ResponseTooLarge as exc:
@@ -225,7 +255,7 @@ class Gateway:
             finally:
                 self.registry.release(up, slot)
             try:
-                acquired = await self.activator.acquire(up)
+                acquired = await self.activator.acquire(up, queue_limit)
             except Unavailable as exc:
                 return Failure(exc.status, exc.error_type, exc.message, getattr(exc, "retry_after", None))
 
