@@ -232,11 +232,6 @@ spec:
 """
 
 
-@pytest.mark.xfail(
-    reason="each gateway replica holds a pod to its concurrency (100) on its own: two replicas send "
-    "one new pod up to 200 calls and the runtime answers the excess 429 TooManyRequests",
-    strict=False,
-)
 def test_two_hundred_concurrent_calls_to_a_function_at_zero_all_answer(wisp: Wisp) -> None:
     wisp.apply(BURST)
     wisp.wait_ready("burst")
