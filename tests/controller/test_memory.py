@@ -159,3 +159,21 @@ def test_a_pod_event_with_an_oom_kill_is_counted_once_with_an_event() -> None:
     # The periodic resync lists the pods and sees the same kill: still once.
     sync.sync_function(kube.get_function(NS, "hello") or {})
     assert kube.get_function(NS, "hello")["status"]["outOfMemory"]["kills"] == 1  # type: ignore[index]
+
+
+def test_a_resync_from_a_stale_cache_keeps_the_kills_counted_since() -> None:
+    """The resync walks the operator's cache, which may not have caught up with a status the pod
+    path just wrote: reconciling that copy must not take the count back."""
+    kube = MemoryKube().add(function(memory="64Mi")).add(built("Deployment", replicas=1, memory="64Mi"))
+    sync = FunctionSync(kube, OperatorSettings())
+    stale = function(memory="64Mi")  # the cache's copy, from before any kill
+    first = pod(last=terminated("OOMKilled", T1))
+    kube.add(first)
+    sync.on_pod(stale, first, deleted=False)
+    second = pod(last=terminated("OOMKilled", T2))  # the kubelet replaces lastState
+    kube.add(second)
+    sync.on_pod(stale, second, deleted=False)
+    assert kube.get_function(NS, "hello")["status"]["outOfMemory"]["kills"] == 2  # type: ignore[index]
+
+    sync.sync_function(stale, refresh=True)
+    assert kube.get_function(NS, "hello")["status"]["outOfMemory"]["kills"] == 2  # type: ignore[index]

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import copy
 import datetime
+import functools
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -110,7 +111,7 @@ async def start_resync(memo: Any, settings: kopf.OperatorSettings, **kwargs: Any
         return [body for key in list(function_bodies) for body in function_bodies.get(key, ())]
 
     async def reconcile_one(body: dict[str, Any]) -> None:
-        await asyncio.to_thread(memo.sync.sync_function, copy.deepcopy(body))
+        await asyncio.to_thread(functools.partial(memo.sync.sync_function, copy.deepcopy(body), refresh=True))
 
     async def active() -> bool:
         if settings.peering.standalone or memo.settings.peering is None:

@@ -72,15 +72,20 @@ class FunctionSync:
     settings: OperatorSettings
     state: OperatorState = field(default_factory=OperatorState)
 
-    def sync_function(self, body: dict[str, Any]) -> float | None:
+    def sync_function(self, body: dict[str, Any], *, refresh: bool = False) -> float | None:
         """Reconcile the children of one Function and publish its status.
+
+        ``refresh``: read the Function from the API first, once this Function's turn has come.
+        Callers holding a copy from the operator's cache (the resync, child events) pass it: the
+        cache may lag a status another path just wrote (an OOM kill counted), and a status
+        built on the older copy would take that back.
 
         Returns the seconds to wait before trying again when the API refused a child (the
         refusal is in status), None when there is nothing to retry.
         """
         meta = body.get("metadata") or {}
         with self.state.guard(meta.get("namespace", ""), meta.get("name", "")):
-            return self._sync_function(body)
+            return self._sync_function(self._fresh(body) if refresh else body)
 
     def _sync_function(self, body: dict[str, Any]) -> float | None:
         meta = body.get("metadata") or {}
@@ -140,9 +145,10 @@ class FunctionSync:
             return  # backing off: the retry (or the resync) reconciles, not every Deployment event
         ours = self.state.applied_generation.get(meta.get("uid", ""))
         if deleted or ours is None or ours != int(meta.get("generation") or 0):
-            self.sync_function(self._fresh(function))
+            self.sync_function(function, refresh=True)
             return
-        self._status_only(function, deployment)
+        with self.state.guard(fn_meta.get("namespace", ""), fn_meta.get("name", "")):
+            self._status_only(self._fresh(function), deployment)
 
     def on_pod(self, function: dict[str, Any], pod: dict[str, Any], *, deleted: bool) -> None:
         """A pod changed: refresh status when it got stuck or recovered, or a container of it was
@@ -158,11 +164,14 @@ class FunctionSync:
             else:
                 pods[meta.get("name", "")] = trouble
         kills = () if deleted else tuple(oom_kills(pod))
-        fresh = self._fresh(function) if before != trouble or kills else function
-        if before != trouble or _new_kills(fresh, kills):
-            deployment = self.api.read("Deployment", key[0], key[1])
-            if deployment is not None:
-                self._status_only(fresh, deployment, kills)
+        if before == trouble and not kills:
+            return
+        with self.state.guard(*key):  # status writes of one Function, one at a time
+            fresh = self._fresh(function)
+            if before != trouble or _new_kills(fresh, kills):
+                deployment = self.api.read("Deployment", key[0], key[1])
+                if deployment is not None:
+                    self._status_only(fresh, deployment, kills)
 
     def _status_only(
         self, function: dict[str, Any], deployment: dict[str, Any], kills: tuple[OomKill, ...] = ()
