@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -134,15 +135,23 @@ class Wisp:
             data=None if payload is None else json.dumps(payload).encode(),
             headers={"Content-Type": "application/json"},
         )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as resp:
-                return resp.status, json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            body = exc.read()
+        # A refused connection is the Service with no ready gateway behind it yet (kube-proxy
+        # rejects then): what a user's first curl after an install or a roll sees; wait it out.
+        refused_until = time.monotonic() + 60
+        while True:
             try:
-                return exc.code, json.loads(body)
-            except ValueError:
-                return exc.code, body.decode(errors="replace")
+                with urllib.request.urlopen(request, timeout=timeout) as resp:
+                    return resp.status, json.loads(resp.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                body = exc.read()
+                try:
+                    return exc.code, json.loads(body)
+                except ValueError:
+                    return exc.code, body.decode(errors="replace")
+            except urllib.error.URLError as exc:
+                if not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > refused_until:
+                    raise
+                time.sleep(0.5)
 
     def apply(self, manifest: str | Path) -> None:
         if isinstance(manifest, Path):
