@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -45,6 +46,7 @@ IMAGES_SCRIPT = ROOT / "tools" / "build-images.sh"
 CACHE = Path(os.environ.get("WISP_CACHE_DIR", Path.home() / ".cache" / "wisp"))
 STATE = CACHE / "node" / "run"  # the running node's state; gone when it is torn down
 LOCK = Path("/run/wisp-node.lock")
+IMAGES_LOCK = Path("/run/wisp-images.lock")
 
 NODE_NAME = "wisp-node"
 BRIDGE = "wispnode0"
@@ -102,11 +104,25 @@ def node_binaries() -> Path:
 
 
 def node_images() -> Path:
-    """The OCI archives of ``make images`` (built with buildah from Debian-made bases if needed)."""
-    env = {**os.environ, "WISP_IMAGE_BUILDER": "buildah", "WISP_BASES": "debian"}
-    proc = subprocess.run(
-        ["bash", str(IMAGES_SCRIPT)], capture_output=True, text=True, check=False, timeout=3600, env=env
-    )
+    """The OCI archives of ``make images`` (built with buildah from Debian-made bases if needed).
+
+    Each checkout writes its own archives, and one build runs at a time on the machine: two
+    checkouts building the same tag in the same buildah storage would otherwise push each other's
+    image.
+    """
+    checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+    env = {
+        "WISP_IMAGES_OUT": str(CACHE / "images" / f"oci-{checkout}"),
+        **os.environ,
+        "WISP_IMAGE_BUILDER": "buildah",
+        "WISP_BASES": "debian",
+    }
+    IMAGES_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with IMAGES_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run(
+            ["bash", str(IMAGES_SCRIPT)], capture_output=True, text=True, check=False, timeout=3600, env=env
+        )
     if proc.returncode != 0:
         raise NodeUnavailable(f"build-images.sh failed: {proc.stderr.strip()[-2000:]}")
     return Path(proc.stdout.strip().splitlines()[-1])
