@@ -22,7 +22,7 @@ Obj = dict[str, Any]
 
 @dataclass(frozen=True)
 class Call:
-    verb: str  # read, create, apply, delete, scale, patch_status, event, list_pods, get
+    verb: str  # read, create, apply, delete, scale, patch_status, conflict, event, list_pods, get
     kind: str
     name: str
     detail: Any = None  # what was written: a manifest, replicas, a status, an event's reason
@@ -128,12 +128,27 @@ class MemoryKube:
             if kind == "Pod" and ns == namespace and (obj["metadata"].get("labels") or {}).get(label) == value
         ]
 
-    def patch_status(self, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    def patch_status(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        resource_version: str | None = None,
+    ) -> bool:
+        """A merge of ``status``; refused (False) when ``resource_version`` is not the object's."""
         kind = {"functions": "Function", "triggers": "Trigger"}[plural]
-        self._record("patch_status", kind, name, copy.deepcopy(dict(status)))
         obj = self.objects.get((kind, namespace, name))
+        current = None if obj is None else obj["metadata"].get("resourceVersion")
+        if resource_version and current and resource_version != current:
+            self._record("conflict", kind, name, resource_version)
+            return False
+        self._record("patch_status", kind, name, copy.deepcopy(dict(status)))
         if obj is not None:
             obj["status"] = {**(obj.get("status") or {}), **copy.deepcopy(dict(status))}
+            if current:
+                obj["metadata"]["resourceVersion"] = str(int(current) + 1)
+        return True
 
     def get_function(self, namespace: str, name: str) -> Obj | None:
         self._record("get", "Function", name)

@@ -177,3 +177,48 @@ def test_a_resync_from_a_stale_cache_keeps_the_kills_counted_since() -> None:
 
     sync.sync_function(stale, refresh=True)
     assert kube.get_function(NS, "hello")["status"]["outOfMemory"]["kills"] == 2  # type: ignore[index]
+
+
+def test_a_status_built_on_an_older_copy_is_built_again_on_the_current_one() -> None:
+    """A handler may run on a copy of the Function from before the kill was counted (kopf's
+    event for an earlier change): its status write names that copy's version, the API refuses
+    it, and the status is built again on what the Function has now: the kill counts once."""
+    current = function(memory="64Mi")
+    current["metadata"]["resourceVersion"] = "7"
+    kube = MemoryKube().add(current).add(built("Deployment", replicas=1, memory="64Mi"))
+    sync = FunctionSync(kube, OperatorSettings())
+    stale = function(memory="64Mi")
+    stale["metadata"]["resourceVersion"] = "7"
+    killed = pod(last=terminated("OOMKilled", T1))
+    kube.add(killed)
+    sync.on_pod(stale, killed, deleted=False)  # counted: the Function is at version 8 now
+
+    sync.sync_function(stale)  # the older copy, no refresh
+
+    assert kube.get_function(NS, "hello")["status"]["outOfMemory"]["kills"] == 1  # type: ignore[index]
+    assert kube.count("conflict", "Function") == 1
+    assert len([e for e in kube.events() if "OOMKilled" in e]) == 1
+
+
+@pytest.mark.parametrize(
+    "seen_as",
+    [
+        "2026-12-04T12:00:01Z",  # a pod from a watch event: the API's text
+        "2026-12-04T12:00:01+00:00",  # a pod read through the client and back to a dict
+        datetime.datetime(2026, 12, 4, 12, 0, 1, tzinfo=datetime.UTC),  # the client's own object
+    ],
+)
+@pytest.mark.parametrize("recorded_as", ["2026-12-04T12:00:01Z", "2026-12-04T12:00:01+00:00"])
+def test_one_kill_reads_the_same_from_every_path(seen_as: Any, recorded_as: str) -> None:
+    """The same kill reached the operator once from a pod event and once from a pod list, its
+    time written two ways: it was counted twice."""
+    recorded = {
+        "kills": 1,
+        "lastKill": recorded_as,
+        "pod": "hello-1",
+        "container": "function",
+        "memory": "64Mi",
+    }
+    seen = oom_kills(pod(last={"terminated": {"reason": "OOMKilled", "finishedAt": seen_as}}))
+    assert seen == [OomKill("2026-12-04T12:00:01Z", "hello-1", "function")]
+    assert count_kills(recorded, seen, "64Mi") == recorded

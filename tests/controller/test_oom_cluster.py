@@ -55,11 +55,6 @@ def _oom_killed(kube_api: client.ApiClient, namespace: str, pod: str, at: dateti
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect: with the spread-out resync running in a long session, a kill is now "
-    "and then counted twice or a second kill not at all; passes alone and in tests/controller",
-)
 def test_an_oom_killed_container_shows_in_status_event_and_describe(
     kubectl: Kubectl,
     kube_api: client.ApiClient,

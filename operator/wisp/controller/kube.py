@@ -36,7 +36,14 @@ class KubePort(Protocol):
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None: ...
     def config_map_data(self, namespace: str, name: str) -> dict[str, str] | None: ...
     def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]: ...
-    def patch_status(self, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None: ...
+    def patch_status(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        resource_version: str | None = None,
+    ) -> bool: ...
     def get_function(self, namespace: str, name: str) -> dict[str, Any] | None: ...
     def get_trigger(self, namespace: str, name: str) -> dict[str, Any] | None: ...
     def get_peering(self, name: str, namespace: str | None) -> dict[str, Any] | None: ...
@@ -131,7 +138,22 @@ class KubeApi:
         return [self._api_client.sanitize_for_serialization(p) for p in pods.items]
 
     # -- our resources --------------------------------------------------------------------------
-    def patch_status(self, plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    def patch_status(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        status: Mapping[str, Any],
+        resource_version: str | None = None,
+    ) -> bool:
+        """Merge ``status`` into the object's; with ``resource_version``, only onto that version of it.
+
+        False when the object changed since that version (409): the caller re-reads and builds the
+        status again, so a status computed from an older copy never overwrites a newer one.
+        """
+        body: dict[str, Any] = {"status": dict(status)}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         try:
             self.custom.patch_namespaced_custom_object_status(
                 GROUP,
@@ -139,13 +161,16 @@ class KubeApi:
                 namespace,
                 plural,
                 name,
-                {"status": dict(status)},
+                body,
                 field_manager=FIELD_MANAGER,
                 _content_type=MERGE,
             )
         except ApiException as exc:
+            if exc.status == 409:
+                return False
             if exc.status != 404:  # deleted meanwhile
                 raise
+        return True
 
     def get_function(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:

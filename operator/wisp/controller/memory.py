@@ -16,6 +16,7 @@ turns False (``MemoryChanged``) once the user has changed ``spec.memory``.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,13 +42,35 @@ def oom_kills(pod: Mapping[str, Any]) -> list[OomKill]:
         for state in (cs.get("state"), cs.get("lastState")):
             terminated = (state or {}).get("terminated") or {}
             if terminated.get("reason") == OOM_REASON:
-                finished = str(terminated.get("finishedAt") or terminated.get("startedAt") or "")
+                finished = utc_stamp(terminated.get("finishedAt") or terminated.get("startedAt"))
                 kills.add(OomKill(finished, str(meta.get("name", "")), str(cs.get("name", ""))))
     return sorted(kills)
 
 
+def utc_stamp(value: object) -> str:
+    """A kubelet timestamp as ``YYYY-MM-DDTHH:MM:SSZ``, however it reached us.
+
+    A pod from a watch event carries the API's text (``…Z``); one read through the Kubernetes
+    client and turned back into a dict carries a ``datetime`` or its ``isoformat`` (``…+00:00``).
+    Kills are ordered by this text, so one kill must read the same from every path.
+    """
+    if isinstance(value, datetime.datetime):
+        moment = value
+    else:
+        text = str(value or "")
+        try:
+            moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _last(block: Mapping[str, Any]) -> OomKill:
-    return OomKill(str(block.get("lastKill", "")), str(block.get("pod", "")), str(block.get("container", "")))
+    return OomKill(
+        utc_stamp(block.get("lastKill")), str(block.get("pod", "")), str(block.get("container", ""))
+    )
 
 
 def count_kills(

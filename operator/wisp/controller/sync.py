@@ -211,17 +211,28 @@ class FunctionSync:
         return tuple(kill for p in pods for kill in oom_kills(p))
 
     def _publish(self, body: Mapping[str, Any], observed: Observed, previous: Mapping[str, Any]) -> None:
-        meta = body.get("metadata") or {}
-        name, namespace = meta.get("name", ""), meta.get("namespace", "")
-        runtime = str((body.get("spec") or {}).get("runtime") or "")
-        observed = replace(observed, memory=_memory(body), runtime=runtime)
-        status = function_status(
-            name, namespace, observed, self.settings.function_url(name, namespace), previous, _now()
-        )
-        if not status_changed(previous, status):
-            return
-        self.api.patch_status(FUNCTIONS, namespace, name, status)
-        self._announce(body, previous, status)
+        """Write the status ``observed`` gives, built on the status the Function has.
+
+        The write names the version of the Function it was built on: if the Function changed
+        since (another status write, an edit), it is re-read and the status built again, so what
+        an older copy said (an OOM kill not yet counted) never overwrites what a newer one says.
+        """
+        for _ in range(_PUBLISH_ATTEMPTS):
+            meta = body.get("metadata") or {}
+            name, namespace = meta.get("name", ""), meta.get("namespace", "")
+            runtime = str((body.get("spec") or {}).get("runtime") or "")
+            observed = replace(observed, memory=_memory(body), runtime=runtime)
+            status = function_status(
+                name, namespace, observed, self.settings.function_url(name, namespace), previous, _now()
+            )
+            if not status_changed(previous, status):
+                return
+            if self.api.patch_status(FUNCTIONS, namespace, name, status, meta.get("resourceVersion")):
+                self._announce(body, previous, status)
+                return
+            body = self._fresh(body)
+            previous = body.get("status") or {}
+        log.warning("Function %s/%s kept changing; its status is written on its next event", namespace, name)
 
     def _announce(
         self, body: Mapping[str, Any], previous: Mapping[str, Any], status: Mapping[str, Any]
@@ -252,6 +263,7 @@ class FunctionSync:
 
 
 _TRANSIENT = ("Pending", "Starting", "Rolling")
+_PUBLISH_ATTEMPTS = 5
 
 
 def _memory(function: Mapping[str, Any]) -> str:
