@@ -14,13 +14,18 @@ zero. Writes the "Real node" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime
 import json
 import os
 import re
 import statistics
+import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -72,27 +77,189 @@ def at_zero(wisp: Wisp, function: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{function} did not scale to zero in {timeout} s")
 
 
-def apply_example(wisp: Wisp, function: str) -> None:
+def apply_example(wisp: Wisp, function: str, cpu_mode: str) -> None:
     docs_ = list(yaml.safe_load_all((ROOT / "examples" / f"{function}.yaml").read_text()))
     for doc in docs_:
         if doc and doc.get("kind") == "Function":
             doc["spec"].setdefault("scale", {})["idleTimeout"] = IDLE_TIMEOUT
+            doc["spec"]["cpuMode"] = cpu_mode
     wisp.apply(yaml.safe_dump_all(docs_))
     wisp.wait_ready(function)
 
 
-def cold_starts(wisp: Wisp, function: str, runs: int) -> list[float]:
-    times = []
+# The steps of one cold start, in the order they happen, and where each is seen from.
+STEPS = {
+    "scheduled": "the API shows the pod bound to the node (pod watch)",
+    "sandbox": "containerd started the pod's sandbox (containerd events)",
+    "container": "containerd started the function's container (containerd events)",
+    "runtime": "the runtime answers `GET /healthz` on the pod's address (probed from the host every 5 ms)",
+    "address": (
+        "the API shows the pod's address (the kubelet's status update; the gateway's prober starts then)"
+    ),
+    "answered": "the caller has the whole response",
+}
+
+
+class Timeline:
+    """Records, in wall-clock seconds, what the API server and containerd say while a cold start runs.
+
+    Two threads run for the whole bench: a pod watch on the functions' namespace and ``ctr events``
+    on the node's containerd. ``marks(since)`` reads the first time each step was seen after
+    ``since``. The runtime's readiness is probed from the host on the sandbox's address, which
+    containerd knows as soon as the CNI has set it up (``crictl inspectp``), so it does not wait
+    for the kubelet to report the address.
+    """
+
+    def __init__(self, node: RealNode) -> None:
+        self.node = node
+        assert node.plane is not None, "the node's control plane is running"
+        self.lock = threading.Lock()
+        self.pods: list[tuple[float, str, bool, bool]] = []  # when, pod, bound, has address
+        self.tasks: list[tuple[float, str]] = []  # when, container id of a started task
+        self.images: dict[str, str] = {}  # container id -> image
+        self.events = subprocess.Popen(
+            [str(node.bin_dir / "ctr"), f"--address={node.socket}", "-n", "k8s.io", "events"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.watch = subprocess.Popen(
+            [
+                node.plane.kubectl_binary,
+                f"--kubeconfig={node.kubeconfig}",
+                "get",
+                "pods",
+                f"--namespace={FUNCTIONS}",
+                "--selector=wisp.dev/function",
+                "--watch",
+                '--output=jsonpath={.metadata.name} {.spec.nodeName} {.status.podIP}{"\\n"}',
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        threading.Thread(target=self._read_events, daemon=True).start()
+        threading.Thread(target=self._read_watch, daemon=True).start()
+
+    def close(self) -> None:
+        for proc in (self.events, self.watch):
+            proc.terminate()
+            proc.wait(timeout=10)
+
+    def _read_events(self) -> None:
+        assert self.events.stdout is not None
+        for line in self.events.stdout:
+            parts = line.split(" ", 6)
+            if len(parts) < 7:
+                continue
+            date, clock, topic, payload = parts[0], parts[1], parts[5], parts[6]
+            try:
+                seconds, _, nanos = clock.partition(".")
+                when = datetime.datetime.fromisoformat(f"{date}T{seconds}+00:00").timestamp()
+                when += float(f"0.{nanos or 0}")
+                body = json.loads(payload)
+            except ValueError:
+                continue
+            with self.lock:
+                if topic == "/containers/create":
+                    self.images[body.get("id", "")] = body.get("image", "")
+                elif topic == "/tasks/start":
+                    self.tasks.append((when, body.get("container_id", "")))
+
+    def _read_watch(self) -> None:
+        assert self.watch.stdout is not None
+        for line in self.watch.stdout:
+            when = time.time()
+            name, _, rest = line.strip().partition(" ")
+            node_name, _, address = rest.partition(" ")
+            with self.lock:
+                self.pods.append((when, name, bool(node_name), bool(address)))
+
+    def sandbox_address(self, since: float, timeout: float = 60) -> str:
+        """The address of the first pod sandbox started after ``since``, as soon as it has one."""
+        deadline = time.monotonic() + timeout
+        crictl = [str(self.node.bin_dir / "crictl"), f"--runtime-endpoint=unix://{self.node.socket}"]
+        while time.monotonic() < deadline:
+            with self.lock:
+                sandboxes = [
+                    cid for when, cid in self.tasks if when >= since and "pause" in self.images.get(cid, "")
+                ]
+            if sandboxes:
+                out = subprocess.run(
+                    [*crictl, "inspectp", "--output=json", sandboxes[0]],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if out.returncode == 0:
+                    address = json.loads(out.stdout).get("status", {}).get("network", {}).get("ip", "")
+                    if address:
+                        return str(address)
+            time.sleep(0.002)
+        raise RuntimeError("no pod sandbox got an address")
+
+    def probe_ready(self, since: float) -> float | None:
+        """When the runtime in the first sandbox started after ``since`` answered ``/healthz``."""
+        try:
+            address = self.sandbox_address(since)
+        except RuntimeError:
+            return None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://{address}:8080/healthz", timeout=0.5) as resp:
+                    if resp.status == 200:
+                        return time.time()
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.005)
+        return None
+
+    def marks(self, since: float) -> dict[str, float]:
+        """Seconds after ``since`` at which each step was first seen (steps not seen are left out)."""
+        with self.lock:
+            pods, tasks, images = list(self.pods), list(self.tasks), dict(self.images)
+        found: dict[str, float] = {}
+        for when, _name, bound, address in pods:
+            if when < since:
+                continue
+            if bound:
+                found.setdefault("scheduled", when - since)
+            if address:
+                found.setdefault("address", when - since)
+        for when, cid in tasks:
+            if when < since:
+                continue
+            step = "sandbox" if "pause" in images.get(cid, "") else "container"
+            found.setdefault(step, when - since)
+        return found
+
+
+def cold_starts(
+    wisp: Wisp, function: str, runs: int, timeline: Timeline
+) -> tuple[list[float], list[dict[str, float]]]:
+    times, breakdowns = [], []
     for i in range(runs):
         at_zero(wisp, function)
+        since = time.time()
         started = time.perf_counter()
-        status, body = wisp.call(function, {"name": "bench"}, timeout=120)
-        elapsed = time.perf_counter() - started
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            ready = pool.submit(timeline.probe_ready, since)
+            status, body = wisp.call(function, {"name": "bench"}, timeout=120)
+            elapsed = time.perf_counter() - started
+            runtime = ready.result()
         if status != 200:
             raise RuntimeError(f"{function} run {i}: {status} {body}")
+        time.sleep(0.3)  # the watch's last lines
+        marks = timeline.marks(since)
+        if runtime is not None:
+            marks["runtime"] = runtime - since
+        marks["answered"] = elapsed
         times.append(elapsed)
-        print(f"{function} {i + 1}/{runs}: {elapsed * 1000:.0f} ms", flush=True)
-    return times
+        breakdowns.append(marks)
+        steps = " ".join(f"{step} {marks[step] * 1000:.0f}" for step in STEPS if step in marks)
+        print(f"{function} {i + 1}/{runs}: {elapsed * 1000:.0f} ms ({steps})", flush=True)
+    return times, breakdowns
 
 
 def ticks(pid: int) -> int:
@@ -133,7 +300,15 @@ def idle_cost(node: RealNode, seconds: float) -> dict[str, tuple[float, float]]:
     return cost
 
 
-def render(results: dict[str, list[float]], idle: dict[str, tuple[float, float]], host: str) -> str:
+MODES = {
+    "boost": "starts with 1 CPU, resized in place to its share once Ready (the default)",
+    "request": "requests its share of CPU, no limit",
+    "limit": "limited to its share from the start (72m at 128Mi)",
+}
+Result = tuple[list[float], list[dict[str, float]]]
+
+
+def render(results: dict[tuple[str, str], Result], idle: dict[str, tuple[float, float]], host: str) -> str:
     lines = [
         "## Real node",
         "",
@@ -141,33 +316,41 @@ def render(results: dict[str, list[float]], idle: dict[str, tuple[float, float]]
         "with `helm install` on the test suite's real node (containerd 2.3 + runc + CNI bridge, kubelet, "
         "kube-scheduler and kube-proxy v1.36, one node on this machine; images from `make images` on "
         "Debian-made bases, already on the node). Each run waits until the platform has scaled the "
-        f"Function to zero (idle timeout {IDLE_TIMEOUT}) and its pod is gone, then times one call "
-        "from the host to the gateway's ClusterIP: the activator scales the Deployment to one, the "
-        "scheduler binds the pod, containerd starts the sandbox and the container, the readiness probe "
-        "passes, the EndpointSlice names the pod, the gateway "
-        "forwards.",
+        f"Function (`memory: 128Mi`) to zero (idle timeout {IDLE_TIMEOUT}) and its pod is gone, then "
+        "times one call from the host to the gateway's ClusterIP: the activator scales the Deployment "
+        "to one, the scheduler binds the pod, containerd starts the sandbox and the container, the "
+        "gateway's prober sees the runtime answer and forwards the held call. This is the Deployment "
+        "path: every scale-out takes it, and every function the warm pool does not serve.",
         "",
-        "| zero → first response through the gateway | p50 | p95 | runs | min / max |",
-        "|---|---|---|---|---|",
+        "| zero → first response through the gateway | CPU at start | p50 | p95 | runs | min / max |",
+        "|---|---|---|---|---|---|",
     ]
-    for language, times in results.items():
+    for (mode, language), (times, _) in results.items():
         ms = [t * 1000 for t in times]
         lines.append(
-            f"| {language} hello example | **{statistics.median(ms):.0f} ms** | {percentile(ms, 95):.0f} ms "
-            f"| {len(ms)} | {min(ms):.0f} / {max(ms):.0f} ms |"
+            f"| {language} hello example | `{mode}` | **{statistics.median(ms):.0f} ms** "
+            f"| {percentile(ms, 95):.0f} ms | {len(ms)} | {min(ms):.0f} / {max(ms):.0f} ms |"
         )
     lines += [
         "",
+        "Where the time goes: the median moment each step was first seen, in ms after the call was sent "
+        "(CPU modes: " + "; ".join(f"`{m}` {what}" for m, what in MODES.items()) + "):",
+        "",
+        "| function | CPU at start | " + " | ".join(STEPS) + " |",
+        "|---|---|" + "---|" * len(STEPS),
+    ]
+    for (mode, language), (_, breakdowns) in results.items():
+        cells = []
+        for step in STEPS:
+            seen = [b[step] * 1000 for b in breakdowns if step in b]
+            cells.append(f"{statistics.median(seen):.0f}" if seen else "-")
+        lines.append(f"| {language} | `{mode}` | " + " | ".join(cells) + " |")
+    lines += ["", *(f"* **{step}**: {what}." for step, what in STEPS.items())]
+    lines += [
+        "",
         f"Peers: {PEERS}. A function at zero has no pod here, as in Knative and OpenFaaS; Fission "
-        "answers from a pool of already running generic pods. The time is the node's and the "
-        "platform's path together: the activator's scale-up, scheduling, the pod sandbox (CNI) and "
-        "container creation by the kubelet and containerd, the readiness probe (1 s period), the "
-        "EndpointSlice's way through the API server to the gateways. The runtimes themselves start in "
-        "about 0.1 s as local processes (Runtimes section). The pods' conditions (whole seconds) "
-        "show about 1 s from creation to a ready sandbox, then about 1 s (Python) and 3 s (Node.js) "
-        "from the container's start to ready: a 128Mi Function's container is limited to 72m of CPU "
-        "(CPU follows memory, as in Lambda), which stretches the interpreter's start; Node.js's "
-        "worker boot suffers most. The machine is shared: note the load figure.",
+        "answers from a pool of already running generic pods (wisp's warm pool is its own section). "
+        "The machine is shared: note the load figure.",
         "",
         "Idle cost of the node with wisp installed (two operators, two gateways, Redis) and every function "
         "at zero:",
@@ -185,24 +368,28 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--modes", default=",".join(MODES), help="CPU modes to measure, comma-separated")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     host = machine()
     node = start_real_node()
+    timeline = Timeline(node)
     try:
         wisp = wisp_on(node).install()
         try:
-            results = {}
-            for language, function in EXAMPLES.items():
-                apply_example(wisp, function)
-                wisp.call(function, {"name": "warm-up"}, timeout=120)  # the image's first start
-                results[language] = cold_starts(wisp, function, args.runs)
+            results: dict[tuple[str, str], Result] = {}
+            for mode in args.modes.split(","):
+                for language, function in EXAMPLES.items():
+                    apply_example(wisp, function, mode)
+                    wisp.call(function, {"name": "warm-up"}, timeout=120)  # the image's first start
+                    results[mode, language] = cold_starts(wisp, function, args.runs, timeline)
             for function in EXAMPLES.values():
                 at_zero(wisp, function)
             idle = idle_cost(node, 30)
         finally:
             wisp.uninstall()
     finally:
+        timeline.close()
         node.stop()
     section = render(results, idle, host)
     print(section)
