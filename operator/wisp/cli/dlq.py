@@ -20,7 +20,7 @@ import urllib.request
 from typing import Any
 
 from wisp.api.names import function_key
-from wisp.cli.errors import CliError
+from wisp.cli.errors import CliError, reaching
 from wisp.cli.invoke import gateway_url
 from wisp.cli.output import emit, table
 
@@ -79,24 +79,9 @@ def request(args: argparse.Namespace, path: str, body: Any = None) -> Any:
     call = urllib.request.Request(  # noqa: S310 - http(s) checked above
         f"{base}{path}", data=data, method="GET" if body is None else "POST", headers=headers
     )
-    try:
-        with urllib.request.urlopen(call, timeout=60) as response:  # noqa: S310
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", "replace")
-        try:
-            answer = json.loads(detail)
-            detail = answer.get("message") or answer.get("error") or detail
-        except ValueError:
-            pass
-        hint = " (pass --token or set WISP_ADMIN_TOKEN)" if exc.code in (401, 403) else ""
-        raise CliError(f"the gateway answered {exc.code}: {detail}{hint}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise CliError(
-            f"cannot reach the gateway at {base} ({reason}): start `wisp dev`, port-forward the "
-            "gateway, or pass --gateway / WISP_GATEWAY_URL"
-        ) from None
+    remedy = "start `wisp dev`, port-forward the gateway, or pass --gateway / WISP_GATEWAY_URL"
+    with reaching("gateway", base, remedy), urllib.request.urlopen(call, timeout=60) as response:  # noqa: S310
+        return json.loads(response.read())
 
 
 def run(args: argparse.Namespace) -> int:

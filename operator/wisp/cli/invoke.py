@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from wisp.api.names import function_key
-from wisp.cli.errors import CliError
+from wisp.cli.errors import CliError, unreachable
 from wisp.cli.output import emit
 
 DEFAULT_GATEWAY = "http://127.0.0.1:8080"
@@ -78,11 +78,8 @@ def run(args: argparse.Namespace) -> int:
     except urllib.error.HTTPError as exc:
         status, headers, payload = exc.code, dict(exc.headers), exc.read()
     except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise CliError(
-            f"cannot reach the gateway at {base} ({reason}): start `wisp dev`, "
-            "port-forward the gateway, or pass --gateway / WISP_GATEWAY_URL"
-        ) from None
+        remedy = "start `wisp dev`, port-forward the gateway, or pass --gateway / WISP_GATEWAY_URL"
+        raise unreachable(exc, "gateway", base, remedy) from None
     if args.output:
         emit({"status": status, "headers": headers, "body": _decoded(payload)}, args.output)
     else:

@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from wisp.cli.errors import CliError
+from wisp.cli.errors import CliError, reaching
 from wisp.cli.output import emit, table
 
 DEFAULT_CONSOLE = "http://127.0.0.1:8080"
@@ -39,24 +39,9 @@ def _fetch(base: str, query: dict[str, str], token: str | None) -> tuple[str, by
     url = f"{base}/ui/api/usage?{urllib.parse.urlencode(query)}"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s) checked by the caller
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return response.headers.get("Content-Type", ""), response.read()
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode("utf-8", "replace")
-        try:
-            body = json.loads(detail)
-            detail = body.get("error") or body.get("errorMessage") or detail
-        except ValueError:
-            pass
-        hint = " (pass --token or set WISP_ADMIN_TOKEN)" if exc.code in (401, 403) else ""
-        raise CliError(f"the console answered {exc.code}: {detail}{hint}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise CliError(
-            f"cannot reach the console at {base} ({reason}): start `wisp dev`, port-forward "
-            "the gateway's admin port, or pass --console / WISP_CONSOLE_URL"
-        ) from None
+    remedy = "start `wisp dev`, port-forward the gateway's admin port, or pass --console / WISP_CONSOLE_URL"
+    with reaching("console", base, remedy), urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return response.headers.get("Content-Type", ""), response.read()
 
 
 def format_table(data: dict[str, Any]) -> str:
