@@ -27,6 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import yaml
 from bench import docs
@@ -308,7 +309,12 @@ MODES = {
 Result = tuple[list[float], list[dict[str, float]]]
 
 
-def render(results: dict[tuple[str, str], Result], idle: dict[str, tuple[float, float]], host: str) -> str:
+def render(
+    results: dict[tuple[str, str], Result],
+    idle: dict[str, tuple[float, float]],
+    host: str,
+    notes: list[str],
+) -> str:
     lines = [
         "## Real node",
         "",
@@ -322,13 +328,14 @@ def render(results: dict[tuple[str, str], Result], idle: dict[str, tuple[float, 
         "gateway's prober sees the runtime answer and forwards the held call. This is the Deployment "
         "path: every scale-out takes it, and every function the warm pool does not serve.",
         "",
-        "| zero → first response through the gateway | CPU at start | p50 | p95 | runs | min / max |",
+        "| zero → first response through the gateway | CPU at start, readiness "
+        "| p50 | p95 | runs | min / max |",
         "|---|---|---|---|---|---|",
     ]
-    for (mode, language), (times, _) in results.items():
+    for (setup, language), (times, _) in results.items():
         ms = [t * 1000 for t in times]
         lines.append(
-            f"| {language} hello example | `{mode}` | **{statistics.median(ms):.0f} ms** "
+            f"| {language} hello example | {setup} | **{statistics.median(ms):.0f} ms** "
             f"| {percentile(ms, 95):.0f} ms | {len(ms)} | {min(ms):.0f} / {max(ms):.0f} ms |"
         )
     lines += [
@@ -336,16 +343,18 @@ def render(results: dict[tuple[str, str], Result], idle: dict[str, tuple[float, 
         "Where the time goes: the median moment each step was first seen, in ms after the call was sent "
         "(CPU modes: " + "; ".join(f"`{m}` {what}" for m, what in MODES.items()) + "):",
         "",
-        "| function | CPU at start | " + " | ".join(STEPS) + " |",
+        "| function | CPU at start, readiness | " + " | ".join(STEPS) + " |",
         "|---|---|" + "---|" * len(STEPS),
     ]
-    for (mode, language), (_, breakdowns) in results.items():
+    for (setup, language), (_, breakdowns) in results.items():
         cells = []
         for step in STEPS:
             seen = [b[step] * 1000 for b in breakdowns if step in b]
             cells.append(f"{statistics.median(seen):.0f}" if seen else "-")
-        lines.append(f"| {language} | `{mode}` | " + " | ".join(cells) + " |")
+        lines.append(f"| {language} | {setup} | " + " | ".join(cells) + " |")
     lines += ["", *(f"* **{step}**: {what}." for step, what in STEPS.items())]
+    if notes:
+        lines += ["", "After the runs: " + " ".join(notes)]
     lines += [
         "",
         f"Peers: {PEERS}. A function at zero has no pod here, as in Knative and OpenFaaS; Fission "
@@ -363,26 +372,65 @@ def render(results: dict[tuple[str, str], Result], idle: dict[str, tuple[float, 
     return "\n".join(lines) + "\n"
 
 
+# What is measured, in this order: the default last (the chart's `functions.cpu.mode: boost` and
+# `gateway.probePods: true`), against the kubelet's path alone and each CPU mode with the probe.
+SETUPS = [("limit", False), ("limit", True), ("request", True), ("boost", True)]
+
+
+def resized(wisp: Wisp, function: str, timeout: float = 20) -> str:
+    """Whether a boosted pod's CPU limit came down once Ready, without a restart (one line)."""
+    deadline = time.monotonic() + timeout
+    limits, restarts = "?", 0
+    while time.monotonic() < deadline:
+        for pod in wisp.function_pods(function):
+            spec = next(c for c in pod["spec"]["containers"] if c["name"] == "function")
+            status: dict[str, Any] = next(
+                (c for c in pod["status"].get("containerStatuses") or () if c["name"] == "function"), {}
+            )
+            limits = str((status.get("resources") or {}).get("limits", {}).get("cpu", "?"))
+            restarts = int(status.get("restartCount") or 0)
+            wanted = str(spec["resources"]["limits"]["cpu"])
+            if limits == wanted and limits not in ("1", "1000m"):
+                return f"resized in place to {limits} once Ready, {restarts} restarts"
+        time.sleep(0.5)
+    return f"CPU limit still {limits} after {timeout:.0f} s, {restarts} restarts"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--modes", default=",".join(MODES), help="CPU modes to measure, comma-separated")
+    parser.add_argument("--runs", type=int, default=20, help="cold starts of the default setup, per runtime")
+    parser.add_argument("--other-runs", type=int, default=10, help="cold starts of each other setup")
+    parser.add_argument(
+        "--setups",
+        default=",".join(f"{mode}+{'probe' if probe else 'kubelet'}" for mode, probe in SETUPS),
+        help="CPU mode + probe|kubelet, comma-separated",
+    )
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
+    setups = [(mode, how == "probe") for mode, _, how in (s.partition("+") for s in args.setups.split(","))]
     host = machine()
     node = start_real_node()
     timeline = Timeline(node)
+    notes: list[str] = []
     try:
         wisp = wisp_on(node).install()
         try:
             results: dict[tuple[str, str], Result] = {}
-            for mode in args.modes.split(","):
+            probing = True
+            for mode, probe in setups:
+                if probe != probing:
+                    wisp.upgrade(**{"gateway.probePods": str(probe).lower()})
+                    probing = probe
+                runs = args.runs if (mode, probe) == SETUPS[-1] else args.other_runs
+                setup = f"{mode}, {'gateway probe' if probe else 'kubelet probe only'}"
                 for language, function in EXAMPLES.items():
                     apply_example(wisp, function, mode)
                     wisp.call(function, {"name": "warm-up"}, timeout=120)  # the image's first start
-                    results[mode, language] = cold_starts(wisp, function, args.runs, timeline)
+                    results[setup, language] = cold_starts(wisp, function, runs, timeline)
+                    if mode == "boost":
+                        notes.append(f"{language}, `boost`: {resized(wisp, function)}.")
             for function in EXAMPLES.values():
                 at_zero(wisp, function)
             idle = idle_cost(node, 30)
@@ -391,7 +439,7 @@ def main() -> None:
     finally:
         timeline.close()
         node.stop()
-    section = render(results, idle, host)
+    section = render(results, idle, host, notes)
     print(section)
     if not args.no_docs:
         docs.write_section("Real node", section)
