@@ -256,6 +256,16 @@ class FunctionSync:
                 reason = str(after.get("reason"))
                 self.api.post_event(body, "Function", reason, str(after.get("message", "")), warning=warning)
                 posted.add(reason)
+        before, after = (
+            condition_of(previous, ConditionType.RUNTIME_DEPRECATED),
+            condition_of(status, ConditionType.RUNTIME_DEPRECATED),
+        )
+        if after is not None and (before or {}).get("reason") != after.get("reason"):
+            # Once per phase (scheduled, deprecated, updates blocked): where `kubectl get events`
+            # and alerting on Warning Events see it, not only in the Function's conditions.
+            self.api.post_event(
+                body, "Function", "RuntimeDeprecated", str(after.get("message", "")), warning=True
+            )
         killed = int((status.get("outOfMemory") or {}).get("kills", 0))
         if killed > int((previous.get("outOfMemory") or {}).get("kills", 0)):
             oom = condition_of(status, ConditionType.OUT_OF_MEMORY) or {}
