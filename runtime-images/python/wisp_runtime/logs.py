@@ -57,7 +57,7 @@ class LogWriter:
     """Writes JSON log lines to a file descriptor, whole lines at a time, from any thread."""
 
     def __init__(self, function_name: str, fd: int = 1) -> None:
-        self._function = function_name
+        self.function = function_name  # a generic runtime's is set when it is specialised
         self._fd = fd
         self._lock = threading.Lock()
 
@@ -75,7 +75,7 @@ class LogWriter:
         record: dict[str, Any] = {"time": _timestamp(time.time()), "level": level}
         if request_id is not None:
             record["requestId"] = request_id
-        record["function"] = self._function
+        record["function"] = self.function
         record["message"] = message
         record.update(fields)
         line = json.dumps(record, ensure_ascii=False, default=str)

@@ -1,5 +1,8 @@
 """Starts the runtime: settings, log capture, the handler import, then the HTTP server.
 
+With ``WISP_POOL_TOKEN`` set and no ``WISP_HANDLER`` it starts generic (a warm pool pod,
+``generic.py``): no handler is imported until the gateway specialises it.
+
 The handler is imported before the socket opens, so the ``listening`` line (and the first
 ``/healthz`` answer) already says whether it loaded. SIGTERM stops accepting calls, lets the
 calls in flight finish (up to the function's timeout) and exits 0.
@@ -13,12 +16,18 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from wisp_runtime import config
+from wisp_runtime.generic import TOKEN_ENV, Specialisation, function_environment, write_code
 from wisp_runtime.lambdaenv import FunctionIdentity, apply_environment, function_identity, lambda_environment
 from wisp_runtime.loader import LoadedHandler, LoadFailure, extend_path, load_handler
 from wisp_runtime.logs import Capture, install
 from wisp_runtime.pool import WorkerPool
+
+if TYPE_CHECKING:
+    from wisp_runtime.server import Specialised
 
 
 def main() -> int:
@@ -27,17 +36,46 @@ def main() -> int:
     except config.SettingsError as exc:
         print(json.dumps({"level": "ERROR", "message": f"invalid configuration: {exc}"}), file=sys.stderr)
         return 2
+    token = os.environ.pop(TOKEN_ENV, "")  # never seen by a function's code through os.environ
     capture = install(settings.function_name)
     function = function_identity(settings, time.time(), os.uname().nodename)
-    # Before the import: module-level code (boto3 clients, Powertools) reads these.
-    apply_environment(lambda_environment(settings, function))
-    loaded = _load(settings, capture)
+    if token and not settings.handler:
+        loaded: LoadedHandler | LoadFailure = LoadFailure("NotSpecialised", "no function yet (a pool pod)")
+    else:
+        token = ""
+        # Before the import: module-level code (boto3 clients, Powertools) reads these.
+        apply_environment(lambda_environment(settings, function))
+        loaded = _load(settings, capture)
     try:
         import uvloop
     except ImportError:
-        return asyncio.run(serve(settings, capture, loaded, function))
-    code: int = uvloop.run(serve(settings, capture, loaded, function))
+        return asyncio.run(serve(settings, capture, loaded, function, token))
+    code: int = uvloop.run(serve(settings, capture, loaded, function, token))
     return code
+
+
+def _specialiser(capture: Capture) -> Callable[[Specialisation], Specialised]:
+    """What turns this generic runtime into a function's: code written under ``/tmp``, the
+    function's environment applied as its pods get it, the handler imported."""
+
+    def specialise(wanted: Specialisation) -> Specialised:
+        from wisp_runtime.invoke import Invoker
+        from wisp_runtime.server import Specialised
+
+        current = config.Settings.from_env()
+        code_dir = write_code(wanted.files, os.path.dirname(current.deps_dir) or "/tmp")
+        env = function_environment(wanted.env, os.environ, code_dir)
+        settings = config.Settings.from_env(env)
+        os.environ.update(env)
+        function = function_identity(settings, time.time(), os.uname().nodename)
+        apply_environment(lambda_environment(settings, function))
+        loaded = _load(settings, capture)
+        pool = WorkerPool(size=settings.concurrency, max_runaways=settings.concurrency)
+        if isinstance(loaded, LoadFailure):
+            return Specialised(settings, None, loaded, pool, function)
+        return Specialised(settings, Invoker(loaded, pool), None, pool, function)
+
+    return specialise
 
 
 def _load(settings: config.Settings, capture: Capture) -> LoadedHandler | LoadFailure:
@@ -60,6 +98,7 @@ async def serve(
     capture: Capture,
     loaded: LoadedHandler | LoadFailure,
     function: FunctionIdentity,
+    token: str = "",
 ) -> int:
     from wisp_runtime.httpserver import HttpServer
     from wisp_runtime.invoke import Invoker
@@ -68,7 +107,10 @@ async def serve(
     log = capture.writer
     pool = WorkerPool(size=settings.concurrency, max_runaways=settings.concurrency)
     if isinstance(loaded, LoadFailure):
-        handler = RuntimeHandler(settings, None, loaded, pool, capture, function)
+        specialiser = _specialiser(capture) if token else None
+        handler = RuntimeHandler(
+            settings, None, loaded, pool, capture, function, specialiser=specialiser, token=token
+        )
     else:
         handler = RuntimeHandler(settings, Invoker(loaded, pool), None, pool, capture, function)
 
@@ -85,12 +127,13 @@ async def serve(
         event=config.LISTENING_EVENT,
         port=port,
         handlerLoaded=not isinstance(loaded, LoadFailure),
+        generic=handler.generic,
     )
     await stopping.wait()
 
     log.log("INFO", "stopping: finishing calls in flight", inflight=handler.metrics.inflight)
     listener.close()
     await server.shutdown(settings.timeout + 1.0)
-    pool.shutdown()
+    handler.pool.shutdown()
     log.log("INFO", "stopped")
     return 0

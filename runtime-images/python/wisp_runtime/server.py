@@ -7,11 +7,13 @@ through the ``Invoker``, and the response with the contract's headers, metrics a
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import time
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from wisp_runtime import config
 from wisp_runtime.context import (
@@ -31,6 +33,7 @@ from wisp_runtime.events import (
     raw_response,
     shape_response,
 )
+from wisp_runtime.generic import SPECIALISE_PATH, Specialisation, SpecialiseError, parse_specialisation
 from wisp_runtime.httpserver import Request, Response
 from wisp_runtime.invoke import Invoker, Outcome, OutcomeKind
 from wisp_runtime.lambdaenv import FunctionIdentity
@@ -44,8 +47,26 @@ _OK = b'{"status":"ok"}'
 _PROBES = frozenset((config.HEALTH_PATH, config.LIVENESS_PATH, config.METRICS_PATH))
 
 
+class Specialised(NamedTuple):
+    """What a generic runtime becomes: the function's settings, handler (or why it did not
+    load), worker pool and identity."""
+
+    settings: config.Settings
+    invoker: Invoker | None
+    failure: LoadFailure | None
+    pool: WorkerPool
+    function: FunctionIdentity
+
+
+Specialiser = Callable[[Specialisation], Specialised]
+
+
 class RuntimeHandler:
-    """The request handler; ``invoker`` is None when the handler failed to load."""
+    """The request handler; ``invoker`` is None when the handler failed to load.
+
+    In generic mode (``specialiser`` and ``token`` given: a warm pool pod, ``generic.py``) it has
+    no function until ``POST /_wisp/specialise`` gives it one; ``/healthz`` says ok meanwhile.
+    """
 
     def __init__(
         self,
@@ -55,6 +76,9 @@ class RuntimeHandler:
         pool: WorkerPool,
         capture: Capture,
         function: FunctionIdentity,
+        *,
+        specialiser: Specialiser | None = None,
+        token: str = "",
     ) -> None:
         self._settings = settings
         self._function = function
@@ -64,8 +88,17 @@ class RuntimeHandler:
         self._capture = capture
         self._log = capture.writer
         self.metrics = RuntimeMetrics()
+        self._specialiser = specialiser
+        self._token = token
+        self.generic = specialiser is not None and bool(token)
+
+    @property
+    def pool(self) -> WorkerPool:
+        return self._pool
 
     async def __call__(self, request: Request) -> Response:
+        if request.path == SPECIALISE_PATH and self._specialiser is not None:
+            return self._specialise(request, self._specialiser)
         if (
             request.method in ("GET", "HEAD")
             and request.path in _PROBES
@@ -78,7 +111,7 @@ class RuntimeHandler:
 
     def _probe(self, path: str) -> Response:
         if path == config.HEALTH_PATH:
-            if self._failure is None:
+            if self._failure is None or self.generic:
                 return Response(body=_OK, content_type=_JSON)
             return _json_response(503, _status_error(self._failure.error_type, self._failure.message))
         if path == config.LIVENESS_PATH:
@@ -94,6 +127,48 @@ class RuntimeHandler:
             body=self.metrics.render().encode(),
             content_type="text/plain; version=0.0.4; charset=utf-8",
         )
+
+    # -- specialisation (generic mode) -------------------------------------------------------
+
+    def _specialise(self, request: Request, specialiser: Specialiser) -> Response:
+        if request.method != "POST":
+            return _json_response(405, _status_error("MethodNotAllowed", f"{SPECIALISE_PATH} takes POST"))
+        given = request.headers.get("Authorization", "")
+        expected = f"Bearer {self._token}"
+        if not self._token or not hmac.compare_digest(given.encode(), expected.encode()):
+            return _json_response(401, _status_error("Unauthorized", "a valid pool token is required"))
+        if not self.generic:
+            return _json_response(
+                409, _status_error("AlreadySpecialised", "this runtime was given a function already")
+            )
+        self.generic = False  # once in a life, whatever comes of it
+        try:
+            wanted = parse_specialisation(request.body)
+        except SpecialiseError as exc:
+            return _json_response(400, _status_error("InvalidSpecialisation", str(exc)))
+        started = time.monotonic()
+        try:
+            done = specialiser(wanted)
+        except (config.SettingsError, OSError) as exc:
+            return _json_response(400, _status_error("InvalidSpecialisation", str(exc)))
+        self._settings = done.settings
+        self._function = done.function
+        self._pool.shutdown()
+        self._pool = done.pool
+        self._invoker = done.invoker
+        self._failure = done.failure
+        self._capture.writer.function = done.settings.function_name
+        if done.failure is not None:
+            message = f"the handler did not load: {done.failure.message}"
+            return _json_response(500, _status_error(done.failure.error_type, message))
+        self._log.log(
+            "INFO",
+            f"specialised as {done.settings.function_name}",
+            event="wisp.runtime.specialised",
+            handler=done.settings.handler,
+            loadMs=round((time.monotonic() - started) * 1000, 3),
+        )
+        return Response(body=_OK, content_type=_JSON)
 
     # -- invocations -----------------------------------------------------------------------
 

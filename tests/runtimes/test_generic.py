@@ -1,0 +1,167 @@
+"""A runtime started generic (a warm pool pod, docs/warm-pool.md): ready with no function,
+given one over ``POST /_wisp/specialise`` with the pool token, once in its life."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from wisp.api import Runtime
+from wisp.launcher import LaunchSpec, Readiness, RuntimeProcess, start_runtime
+
+TOKEN = "pool-secret"
+SPECIALISE = "/_wisp/specialise"
+ECHO = """import os
+
+def handler(event, context):
+    return {
+        "function": context.function_name,
+        "greeting": os.environ.get("GREETING"),
+        "token": os.environ.get("WISP_POOL_TOKEN"),
+        "cwd": os.getcwd(),
+        "event": event,
+    }
+"""
+
+Generic = Callable[..., Awaitable[Readiness]]
+
+
+@pytest.fixture
+async def generic(tmp_path: Path) -> AsyncIterator[Generic]:
+    started: list[RuntimeProcess] = []
+
+    async def _start(token: str = TOKEN) -> Readiness:
+        empty = tmp_path / "empty"
+        empty.mkdir(exist_ok=True)
+        env = {"WISP_POOL_TOKEN": token, "WISP_DEPS_DIR": str(tmp_path / "deps")}
+        process = await start_runtime(LaunchSpec(runtime=Runtime.PYTHON311, code_dir=empty, env=env))
+        started.append(process)
+        return await process.wait_ready(timeout=30)
+
+    yield _start
+    for process in started:
+        await process.stop(grace=5)
+
+
+def specialisation(name: str = "echo", **env: str) -> dict[str, Any]:
+    return {
+        "env": {
+            "WISP_FUNCTION_NAME": name,
+            "WISP_FUNCTION_NAMESPACE": "tests",
+            "WISP_HANDLER": "main.handler",
+            "WISP_TIMEOUT_SECONDS": "5",
+            "WISP_PORT": "1",  # the pod's port stays the pod's
+            **env,
+        },
+        "files": {"main.py": ECHO},
+    }
+
+
+async def post(
+    http: aiohttp.ClientSession, url: str, body: Any, token: str | None = TOKEN
+) -> tuple[int, Any]:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    async with http.post(url, json=body, headers=headers) as response:
+        return response.status, await response.json()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session
+
+
+async def test_a_generic_runtime_is_ready_but_refuses_calls(
+    generic: Generic, http: aiohttp.ClientSession
+) -> None:
+    ready = await generic()
+    async with http.get(f"{ready.url}/healthz") as response:
+        assert response.status == 200
+    status, body = await post(http, ready.url, {"a": 1}, token=None)
+    assert status == 503
+    assert body["errorType"] == "NotSpecialised"
+
+
+async def test_specialised_runtime_serves_its_function_with_its_environment(
+    generic: Generic, http: aiohttp.ClientSession
+) -> None:
+    ready = await generic()
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(GREETING="hej"))
+    assert status == 200, body
+    status, body = await post(http, ready.url, {"a": 1}, token=None)
+    assert status == 200, body
+    assert body["function"] == "echo"
+    assert body["greeting"] == "hej"
+    assert body["event"] == {"a": 1}
+    # The pool's token is not the function's to see, and its code is where it runs.
+    assert body["token"] is None
+    assert Path(body["cwd"]).joinpath("main.py").read_text() == ECHO
+
+
+async def test_a_runtime_is_specialised_once_in_its_life(
+    generic: Generic, http: aiohttp.ClientSession
+) -> None:
+    ready = await generic()
+    assert (await post(http, ready.url + SPECIALISE, specialisation("first")))[0] == 200
+    status, body = await post(http, ready.url + SPECIALISE, specialisation("second"))
+    assert status == 409
+    assert body["errorType"] == "AlreadySpecialised"
+    status, body = await post(http, ready.url, {}, token=None)
+    assert body["function"] == "first"
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [(None, 401), ("wrong", 401)],
+    ids=["no token", "wrong token"],
+)
+async def test_specialisation_needs_the_pool_token(
+    generic: Generic, http: aiohttp.ClientSession, token: str | None, expected: int
+) -> None:
+    ready = await generic()
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(), token=token)
+    assert status == expected
+    assert body["errorType"] == "Unauthorized"
+    # Still generic: the gateway's own request works afterwards.
+    assert (await post(http, ready.url + SPECIALISE, specialisation()))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"env": {"WISP_HANDLER": "main.handler"}, "files": {"../main.py": "x"}}, "files[../main.py]"),
+        ({"env": {}, "files": {"main.py": "x"}}, "env.WISP_HANDLER"),
+        ({"env": {"WISP_HANDLER": "main.handler"}, "files": {}}, "files"),
+        (
+            {
+                "env": {"WISP_HANDLER": "main.handler", "WISP_TIMEOUT_SECONDS": "soon"},
+                "files": {"main.py": ""},
+            },
+            "",
+        ),
+    ],
+    ids=["path in a file name", "no handler", "no files", "bad setting"],
+)
+async def test_a_bad_specialisation_is_refused_naming_the_field(
+    generic: Generic, http: aiohttp.ClientSession, body: dict[str, Any], field: str
+) -> None:
+    ready = await generic()
+    status, answer = await post(http, ready.url + SPECIALISE, body)
+    assert status == 400
+    assert answer["errorType"] == "InvalidSpecialisation"
+    assert field in answer["errorMessage"]
+
+
+async def test_a_handler_that_fails_to_load_fails_the_specialisation(
+    generic: Generic, http: aiohttp.ClientSession
+) -> None:
+    ready = await generic()
+    body = specialisation()
+    body["files"] = {"main.py": "raise RuntimeError('broken at import')\n"}
+    status, answer = await post(http, ready.url + SPECIALISE, body)
+    assert status == 500
+    assert "broken at import" in answer["errorMessage"]
