@@ -21,6 +21,14 @@ RUNTIME_ANNOTATION = f"{GROUP}/runtime"
 CPU_AFTER_START_ANNOTATION = f"{GROUP}/cpu-after-start"
 MANAGED_BY = "wisp-operator"
 
+# Warm pool pods (docs/warm-pool.md): which pool a pod is of (``python``, ``node``), whether it
+# is free, claimed or specialised, for which function (its name: the pod's namespace is the
+# function's) and since when (epoch seconds).
+POOL_LABEL = f"{GROUP}/pool"
+POOL_STATE_LABEL = f"{GROUP}/pool-state"
+POOL_FUNCTION_LABEL = f"{GROUP}/pool-function"
+POOL_CLAIMED_AT_ANNOTATION = f"{GROUP}/pool-claimed-at"
+
 
 def function_key(name: str, namespace: str) -> str:
     """``name.namespace``: one function across namespaces (a DNS label holds no dot)."""

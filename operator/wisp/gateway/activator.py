@@ -4,7 +4,8 @@
 awaiting. With endpoints that are all at their ``concurrency`` it queues for
 ``queue_timeout`` (then 429 + Retry-After). With no endpoint it is a cold start: the call is
 held (bounded by ``max_held_requests``, beyond which 503 + Retry-After), the first held call
-of a burst asks the backend for a replica (``ColdStart`` bookkeeping: one scale-up per burst),
+of a burst asks the backend for a replica (``ColdStart`` bookkeeping: one scale-up per burst)
+and, where the backend has a warm pool, for a pool pod specialised for the function meanwhile,
 and the endpoint watch wakes every held call the moment an endpoint turns ready; after
 ``cold_start_timeout`` it gives up with 504.
 """
@@ -18,7 +19,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from wisp.gateway.backend import Backend
+from wisp.gateway.backend import Backend, WarmStarts
 from wisp.gateway.pool import Slot
 from wisp.gateway.registry import Unavailable, Upstream, Waiter, wake
 
@@ -84,11 +85,13 @@ class Activator:
         try:
             if up.cold.should_scale_up(started):
                 self._spawn(self._scale_up(up))
+                if isinstance(self.backend, WarmStarts):
+                    self._spawn(self.backend.warm_start(up.info.function))
             slot = await self._wait(up, self.settings.cold_start_timeout, cold=True)
         finally:
             up.cold.leave()
         waited = time.monotonic() - started
-        up.metrics.cold_start(waited)
+        up.metrics.cold_start(waited, "pool" if slot.endpoint.pool else "deployment")
         up.stats.cold_starts += 1
         return Acquired(slot, waited)
 

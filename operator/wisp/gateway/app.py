@@ -19,7 +19,7 @@ from wisp.autoscaler.decider import Settings
 from wisp.autoscaler.exchange import LeaderElection, SampleExchange
 from wisp.autoscaler.loop import Autoscaler, LoopSettings, Scaled
 from wisp.gateway.activator import Activator, ActivatorSettings
-from wisp.gateway.backend import Backend
+from wisp.gateway.backend import Backend, MetricSource
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.handlers import Dispatcher, healthz, http_versions
 from wisp.gateway.lambda_api import add_invoke_route
@@ -71,6 +71,9 @@ def make_app(
         )
         activator.on_scaled = parts.autoscaler.note_scaled
     metrics.add_collector(LiveCollector(lambda: _inflight(registry), lambda: _replicas(parts)))
+    if isinstance(backend, MetricSource):
+        for collector in backend.metric_collectors():
+            metrics.add_collector(collector)
 
     app = web.Application(client_max_size=config.max_body_bytes + 1, handler_args={"access_log": None})
     app[COMPONENTS] = parts

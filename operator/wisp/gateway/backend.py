@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from prometheus_client.registry import Collector
+
 from wisp.api.function import Function
 from wisp.api.trigger import Trigger
 from wisp.autoscaler.port import Scaler
@@ -52,6 +54,7 @@ class Endpoint:
     host: str
     port: int
     name: str = ""  # the pod's name, when known
+    pool: bool = False  # a warm pool pod specialised for the function (docs/warm-pool.md)
 
     @property
     def address(self) -> str:
@@ -99,6 +102,23 @@ async def failure_cause(backend: object, function_key: str, endpoint: Endpoint, 
     if not isinstance(backend, FailureCauses) or not endpoint.name:
         return None
     return await backend.failure_cause(function_key, endpoint, since)
+
+
+@runtime_checkable
+class WarmStarts(Protocol):
+    """A backend with a warm pool (optional): a function at zero may start in a pod already
+    running, while its own replica starts (docs/warm-pool.md)."""
+
+    async def warm_start(self, function: Function) -> None:
+        """Try to give ``function`` a pool pod; its endpoint arrives through ``endpoints_changed``.
+        Never raises: a function that cannot use the pool waits for its own replica."""
+
+
+@runtime_checkable
+class MetricSource(Protocol):
+    """A backend with metrics of its own (optional), served on the gateway's ``/metrics``."""
+
+    def metric_collectors(self) -> list[Collector]: ...
 
 
 class BackendError(Exception):

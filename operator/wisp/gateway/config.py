@@ -51,6 +51,10 @@ class GatewayConfig:
     # naming it calls a function of the default namespace; without it, or for any other
     # account, the account part is the namespace (docs/lambda.md).
     account_id: str = ""
+    # The warm pool (docs/warm-pool.md): the namespace of its pods (empty: no pool) and the
+    # token its runtimes take a function from the gateway with.
+    pool_namespace: str = ""
+    pool_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.autoscale_panic_window <= self.autoscale_stable_window:
@@ -87,6 +91,8 @@ _ENV = {
     "host": "WISP_GATEWAY_HOST",
     "probe_pods": "WISP_PROBE_PODS",
     "account_id": "WISP_ACCOUNT_ID",
+    "pool_namespace": "WISP_POOL_NAMESPACE",
+    "pool_token": "WISP_POOL_TOKEN",
 }
 
 

@@ -43,9 +43,11 @@ class FunctionMetrics:
         self.duration.observe(seconds)
         self.billed.inc(seconds * memory_gib)
 
-    def cold_start(self, seconds: float) -> None:
+    def cold_start(self, seconds: float, path: str = "deployment") -> None:
+        """A cold call got its endpoint after ``seconds``: a pod of the function's own
+        (``deployment``) or a warm pool pod specialised for it (``pool``)."""
         self.family.cold_starts.labels(self.name, self.namespace).inc()
-        self.family.cold_start_seconds.labels(self.name, self.namespace).observe(seconds)
+        self.family.cold_start_seconds.labels(self.name, self.namespace, path).observe(seconds)
 
     def throttled(self, reason: str) -> None:
         self.family.throttled.labels(self.name, self.namespace, reason).inc()
@@ -83,8 +85,8 @@ class GatewayMetrics:
         )
         self.cold_start_seconds = Histogram(
             "wisp_cold_start_seconds",
-            "How long cold calls waited for a ready endpoint.",
-            labels,
+            "How long cold calls waited for a ready endpoint, by path (deployment or pool).",
+            (*labels, "path"),
             buckets=COLD_BUCKETS,
             registry=self.registry,
         )

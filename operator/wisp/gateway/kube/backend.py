@@ -7,7 +7,8 @@ with that label, whose ``spec.replicas`` the ``ReplicaCache`` keeps for ``get_re
 autoscaler's leader reads it every tick), and the function pods (same label): a pod that is
 starting is probed by the gateway itself and routed to at its first healthy answer, before the
 kubelet and the EndpointSlice say it is ready (``probe.py``), and a pod started with boosted CPU
-is resized down in place once Ready (``podview.py``). Each runs in a ``WatchThread`` and reaches the
+is resized down in place once Ready (``podview.py``); with a warm pool, its pods
+(``warmpool.py``). Each runs in a ``WatchThread`` and reaches the
 gateway's ``BackendEvents`` on the event loop. Writes: replicas
 through the Deployment's ``scale`` subresource (Deployment name = Function name), and
 ``status.desiredReplicas``/``status.lastInvocation`` by merge patch of the Function's status
@@ -23,9 +24,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from kubernetes import client
+from prometheus_client.registry import Collector
 
-from wisp.api.function import SpecError
-from wisp.api.names import FUNCTIONS, GROUP, TRIGGERS, VERSION, function_key, split_key
+from wisp.api.function import Function, SpecError
+from wisp.api.names import FUNCTIONS, GROUP, POOL_LABEL, TRIGGERS, VERSION, function_key, split_key
 from wisp.api.trigger import Trigger, parse_trigger
 from wisp.autoscaler.port import StatusUpdate
 from wisp.gateway.backend import OUT_OF_MEMORY, BackendError, BackendEvents, Endpoint
@@ -35,6 +37,7 @@ from wisp.gateway.kube.pods import wait_for_oom_kill
 from wisp.gateway.kube.podview import PodView, pod_view, resize_body
 from wisp.gateway.kube.probe import PodProber
 from wisp.gateway.kube.replicas import ReplicaCache
+from wisp.gateway.kube.warmpool import PoolCollector, WarmPool
 from wisp.gateway.kube.watch import Obj, WatchThread
 
 T = TypeVar("T")
@@ -81,6 +84,11 @@ class KubernetesBackend:
         self.prober = PodProber(self._emit_endpoints) if cfg.probe_pods else None
         self._resized: dict[str, str] = {}  # pod uid -> the CPU limit asked for
         self._tasks: set[asyncio.Task[None]] = set()
+        self.warm = (
+            WarmPool(self.core, cfg.pool_namespace, cfg.pool_token, self._emit_endpoints, self.replicas.get)
+            if cfg.pool_namespace and cfg.pool_token
+            else None
+        )
 
     # -- watches -----------------------------------------------------------------------------------
 
@@ -129,8 +137,8 @@ class KubernetesBackend:
                 f"deployments/{namespace or '*'}",
                 deploy_list,
                 deploy_kwargs,
-                lambda scope, items: self.replicas.snapshot(scope.known, items),
-                lambda scope, kind, obj: self.replicas.event(scope.known, kind, obj),
+                self._deployment_snapshot,
+                self._deployment_event,
             )
             if namespace is None:
                 pod_list: Callable[..., Any] = self.core.list_pod_for_all_namespaces
@@ -148,8 +156,32 @@ class KubernetesBackend:
                 self._pod_event,
                 picture=False,
             )
+        if self.warm is not None:
+            warm = self.warm
+            pool_scope: set[str] = set()
+            self._add(
+                loop,
+                f"pool-pods/{warm.namespace}",
+                self.core.list_namespaced_pod,
+                {"namespace": warm.namespace, "label_selector": POOL_LABEL},
+                lambda scope, items: warm.pod_snapshot(pool_scope, items),
+                lambda scope, kind, obj: warm.pod_event(pool_scope, kind, obj),
+                picture=False,
+            )
+            warm.start()
         for thread in self._threads:
             thread.start()
+
+    def _deployment_snapshot(self, scope: _Scope, items: list[Obj]) -> None:
+        self.replicas.snapshot(scope.known, items)
+        if self.warm is not None:
+            for obj in items:
+                self.warm.deployment_event("ADDED", obj)
+
+    def _deployment_event(self, scope: _Scope, kind: str, obj: Obj) -> None:
+        self.replicas.event(scope.known, kind, obj)
+        if self.warm is not None:
+            self.warm.deployment_event(kind, obj)
 
     def _custom_lister(self, plural: str, namespace: str | None) -> tuple[Callable[..., Any], dict[str, Any]]:
         if namespace is None:
@@ -203,6 +235,8 @@ class KubernetesBackend:
         self._threads.clear()
         if self.prober is not None:
             await self.prober.close()
+        if self.warm is not None:
+            await self.warm.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -282,6 +316,9 @@ class KubernetesBackend:
         if self.prober is not None:
             self.prober.settle(function_key, union)
             for endpoint in self.prober.ready_endpoints(function_key):
+                union.setdefault(endpoint.address, endpoint)
+        if self.warm is not None:
+            for endpoint in self.warm.endpoints(function_key, own=bool(union)):
                 union.setdefault(endpoint.address, endpoint)
         self._events.endpoints_changed(function_key, tuple(union[a] for a in sorted(union)))
 
@@ -367,6 +404,14 @@ class KubernetesBackend:
         except client.ApiException as exc:
             raise BackendError(f"read scale of {function_key}: {exc.status} {exc.reason}") from None
         return int(scale.spec.replicas or 0)
+
+    def metric_collectors(self) -> list[Collector]:
+        return [PoolCollector(self.warm)] if self.warm is not None else []
+
+    async def warm_start(self, function: Function) -> None:
+        """A pool pod for ``function`` at zero, when the gateway has a warm pool (``warmpool.py``)."""
+        if self.warm is not None:
+            await self.warm.warm_start(function)
 
     async def failure_cause(self, function_key: str, endpoint: Endpoint, since: float) -> str | None:
         """Whether the endpoint's pod was OOM-killed since ``since``: from its status (``pods.py``)."""
