@@ -36,7 +36,9 @@ def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "values", [None, NAMESPACED, EXTERNAL_REDIS], ids=["default", "namespaced", "external-redis"]
+    "values",
+    [None, NAMESPACED, EXTERNAL_REDIS, {"pool": {"python": {"enabled": True}, "node": {"enabled": True}}}],
+    ids=["default", "namespaced", "external-redis", "warm-pool"],
 )
 def test_every_pod_is_hardened(render: Render, values: dict[str, Any] | None) -> None:
     objects = render(values)

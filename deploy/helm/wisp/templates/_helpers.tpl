@@ -286,3 +286,16 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
   verbs: [get, list, watch]
 {{- end }}
 {{- end -}}
+
+{{/* The warm pool (docs/warm-pool.md): whether any pool is on, and its namespace. */}}
+{{- define "wisp.pool.enabled" -}}
+{{- if or .Values.pool.python.enabled .Values.pool.node.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{- define "wisp.pool.namespace" -}}
+{{- .Values.pool.namespace | default .Values.gateway.defaultNamespace -}}
+{{- end -}}
+
+{{- define "wisp.pool.secretName" -}}
+{{- include "wisp.fullname" . }}-pool-token
+{{- end -}}
