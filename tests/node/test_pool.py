@@ -1,0 +1,203 @@
+"""The warm pool on the real node (docs/warm-pool.md): wisp installed with ``pool.python`` on, a
+call to a Python Function at zero answered by a generic runtime pod specialised for it, the
+pool refilled, the handover to the Function's own pods with no lost call, one function per
+pool pod, and the fallbacks (a Function that may not use the pool, an empty pool, a pod that
+fails to specialise) answering from the Function's own pods without an error to the caller."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.cluster.fixtures import wait_for
+from tests.node.chart import FUNCTIONS, Wisp, wisp_on
+from tests.node.node import RealNode
+
+pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.timeout(900)]
+
+POOL_SIZE = 2
+POOL_PREFIX = "wisp-pool-python-"
+HANDLER = """import os
+import socket
+
+LOADED_IN = socket.gethostname()
+if os.environ.get("FAIL_IN_POOL") and LOADED_IN.startswith("wisp-pool-"):
+    raise RuntimeError("this module refuses to load in a pool pod")
+
+
+def handler(event, context):
+    return {
+        "pod": socket.gethostname(),
+        "function": context.function_name,
+        "mark": os.environ.get("MARK"),
+        "token": os.environ.get("WISP_POOL_TOKEN"),
+        "n": event.get("n"),
+    }
+"""
+
+
+def function(name: str, env: list[dict[str, Any]] | None = None) -> str:
+    manifest = {
+        "apiVersion": "wisp.dev/v1alpha1",
+        "kind": "Function",
+        "metadata": {"name": name},
+        "spec": {
+            "runtime": "python3.14",
+            "handler": "main.handler",
+            "code": {"inline": HANDLER},
+            "env": env or [{"name": "MARK", "value": name}],
+            "memory": "128Mi",
+            "access": {"public": True},
+            "scale": {"min": 0, "max": 1},
+        },
+    }
+    return json.dumps(manifest)
+
+
+@pytest.fixture(scope="module")
+def wisp(real_node: RealNode) -> Iterator[Wisp]:
+    installed = wisp_on(real_node).install(
+        **{"pool.python.enabled": "true", "pool.python.size": str(POOL_SIZE)}
+    )
+    yield installed
+    left = installed.uninstall()
+    assert not left, f"helm uninstall left wisp objects behind: {left}"
+
+
+def pool_pods(wisp: Wisp, state: str) -> list[dict[str, Any]]:
+    out = wisp.kubectl(
+        "get",
+        "pods",
+        "-l",
+        f"wisp.dev/pool=python,wisp.dev/pool-state={state}",
+        "-o",
+        "json",
+        namespace=FUNCTIONS,
+    )
+    return [p for p in json.loads(out.stdout)["items"] if not p["metadata"].get("deletionTimestamp")]
+
+
+def pool_ready(wisp: Wisp) -> None:
+    def ready() -> bool:
+        pods = pool_pods(wisp, "free")
+        return len(pods) == POOL_SIZE and all(
+            any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+            for p in pods
+        )
+
+    wait_for(ready, timeout=180, interval=0.5, what=f"{POOL_SIZE} free, ready pool pods")
+
+
+def deploy(wisp: Wisp, name: str, env: list[dict[str, Any]] | None = None) -> None:
+    wisp.apply(function(name, env))
+    wisp.wait_ready(name)
+    assert not wisp.function_pods(name)
+
+
+def test_a_call_at_zero_is_served_by_a_specialised_pool_pod_then_handed_over(wisp: Wisp) -> None:
+    pool_ready(wisp)
+    deploy(wisp, "warm")
+    status, body = wisp.call("warm", {"n": 0})
+    assert status == 200, body
+    assert body["pod"].startswith(POOL_PREFIX), body
+    assert body["function"] == "warm"
+    assert body["mark"] == "warm"
+    assert body["token"] is None  # the pool's token is not the function's to see
+    (claimed,) = [p for p in pool_pods(wisp, "specialised") if p["metadata"]["name"] == body["pod"]]
+    assert claimed["metadata"]["labels"]["wisp.dev/pool-function"] == "warm"
+    # The pool is refilled: its ReplicaSet replaced the pod that left it.
+    pool_ready(wisp)
+
+    # Calls keep coming while the Function's own pod starts and takes over: none is lost.
+    answers: list[tuple[int, Any]] = []
+    stop = threading.Event()
+
+    def keep_calling() -> None:
+        n = 1
+        while not stop.is_set():
+            answers.append(wisp.call("warm", {"n": n}, timeout=60))
+            n += 1
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        calling = pool.submit(keep_calling)
+
+        def handed_over() -> bool:
+            own = [p for p in wisp.function_pods("warm") if not p["metadata"].get("deletionTimestamp")]
+            gone = all(p["metadata"]["name"] != body["pod"] for p in pool_pods(wisp, "specialised"))
+            last = answers[-1][1] if answers else None
+            return bool(own) and gone and isinstance(last, dict) and last["pod"] == own[0]["metadata"]["name"]
+
+        try:
+            wait_for(handed_over, timeout=240, interval=0.5, what="the Function's own pod to take over")
+        finally:
+            stop.set()
+            calling.result(timeout=120)
+    failed = [a for a in answers if a[0] != 200]
+    assert not failed, f"{len(failed)} of {len(answers)} calls failed during the handover: {failed[:3]}"
+    assert answers[-1][1]["pod"].startswith("warm-")
+
+
+def test_two_functions_at_zero_at_once_get_a_pod_each(wisp: Wisp) -> None:
+    pool_ready(wisp)
+    deploy(wisp, "left")
+    deploy(wisp, "right")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        left, right = pool.map(lambda name: wisp.call(name, {}), ["left", "right"])
+    assert left[0] == 200 and right[0] == 200, (left, right)
+    assert left[1]["pod"].startswith(POOL_PREFIX) and right[1]["pod"].startswith(POOL_PREFIX)
+    assert left[1]["pod"] != right[1]["pod"]
+    assert (left[1]["mark"], right[1]["mark"]) == ("left", "right")
+    labels = {p["metadata"]["name"]: p["metadata"]["labels"] for p in pool_pods(wisp, "specialised")}
+    assert labels[left[1]["pod"]]["wisp.dev/pool-function"] == "left"
+    assert labels[right[1]["pod"]]["wisp.dev/pool-function"] == "right"
+
+
+def test_a_function_with_a_secret_in_its_environment_skips_the_pool(wisp: Wisp) -> None:
+    pool_ready(wisp)
+    wisp.kubectl(
+        "create", "secret", "generic", "mark", "--from-literal=value=secret-mark", namespace=FUNCTIONS
+    )
+    env = [{"name": "MARK", "valueFrom": {"secretKeyRef": {"name": "mark", "key": "value"}}}]
+    deploy(wisp, "private", env)
+    status, body = wisp.call("private", {})
+    assert status == 200, body
+    assert body["pod"].startswith("private-"), body
+    assert body["mark"] == "secret-mark"
+    assert len(pool_pods(wisp, "free")) == POOL_SIZE
+
+
+def test_a_pod_that_fails_to_specialise_is_discarded_and_the_call_still_answers(wisp: Wisp) -> None:
+    pool_ready(wisp)
+    before = {p["metadata"]["name"] for p in pool_pods(wisp, "free")}
+    deploy(wisp, "picky", [{"name": "MARK", "value": "picky"}, {"name": "FAIL_IN_POOL", "value": "1"}])
+    status, body = wisp.call("picky", {})
+    assert status == 200, body
+    assert body["pod"].startswith("picky-"), body
+
+    def discarded() -> bool:
+        now = {p["metadata"]["name"] for p in pool_pods(wisp, "free")}
+        claimed = [p for p in pool_pods(wisp, "claimed") if p["metadata"]["name"] in before]
+        return len(before - now) == 1 and not claimed
+
+    wait_for(discarded, timeout=120, interval=0.5, what="the pod that failed to specialise to be deleted")
+    pool_ready(wisp)
+
+
+def test_an_empty_pool_falls_back_to_the_functions_own_pod(wisp: Wisp) -> None:
+    pool_ready(wisp)
+    wisp.kubectl("scale", "deployment", "wisp-pool-python", "--replicas=0", namespace=FUNCTIONS)
+    try:
+        wait_for(lambda: not pool_pods(wisp, "free"), timeout=120, interval=0.5, what="an empty pool")
+        deploy(wisp, "cold")
+        status, body = wisp.call("cold", {})
+        assert status == 200, body
+        assert body["pod"].startswith("cold-"), body
+    finally:
+        wisp.kubectl(
+            "scale", "deployment", "wisp-pool-python", f"--replicas={POOL_SIZE}", namespace=FUNCTIONS
+        )
