@@ -1,0 +1,256 @@
+"""The warm pool's pure decisions (``poolplan``): which Functions may start in a pool pod and
+with what, which pod is claimed, the claim write, and when a pool pod is retired. Deployments
+come from the operator's own builder, so the table follows what function pods really get."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from wisp.api.function import Function, parse_function
+from wisp.gateway.kube.poolplan import (
+    CLAIM_TIMEOUT,
+    HANDOVER_GRACE,
+    IDLE_AFTER_CLAIM,
+    MAX_LIFE,
+    PoolPlan,
+    PoolPod,
+    PoolSkip,
+    PoolState,
+    choose_free,
+    claim_patch,
+    pool_plan,
+    pool_pod,
+    retire_reason,
+    template_facts,
+)
+from wisp.resources.deployment import make_deployment
+
+IMAGE = "wisp/runtime-python:3.14"
+
+
+def fn(**spec: Any) -> Function:
+    base: dict[str, Any] = {
+        "runtime": "python3.14",
+        "handler": "main.handler",
+        "code": {"inline": "def handler(e, c):\n    return e\n"},
+        "memory": "128Mi",
+    }
+    return parse_function({"metadata": {"name": "hello", "namespace": "fns"}, "spec": {**base, **spec}})
+
+
+def plan_of(function: Function, deployment: dict[str, Any] | None = None) -> PoolPlan | PoolSkip:
+    return pool_plan(function, template_facts(deployment or make_deployment(function)))
+
+
+def test_an_inline_function_gets_its_pods_environment_and_its_code() -> None:
+    function = fn(env=[{"name": "GREETING", "value": "hej"}], timeout="20s")
+    plan = plan_of(function)
+    assert isinstance(plan, PoolPlan)
+    assert plan.image == IMAGE
+    assert plan.namespace == "fns"
+    assert plan.memory_mib == 128
+    assert plan.timeout == 20
+    assert plan.files == {"main.py": "def handler(e, c):\n    return e\n"}
+    assert plan.env["GREETING"] == "hej"
+    assert plan.env["WISP_HANDLER"] == "main.handler"
+    assert plan.env["WISP_FUNCTION_NAME"] == "hello"
+    assert plan.env["WISP_MEMORY_MB"] == "128"
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        ({"code": {"image": "registry.example/hello:1"}}, "its code is an image"),
+        ({"code": {"configMapRef": {"name": "mine"}}}, "in a ConfigMap of its own"),
+        (
+            {"code": {"files": {"main.py": "def handler(e, c): pass\n", "requirements.txt": "requests\n"}}},
+            "install dependencies",
+        ),
+        (
+            {"env": [{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]},
+            "KEY comes from a reference",
+        ),
+    ],
+    ids=["image", "configmap", "dependencies", "secret-env"],
+)
+def test_functions_that_skip_the_pool_say_why(spec: dict[str, Any], reason: str) -> None:
+    plan = plan_of(fn(**spec))
+    assert isinstance(plan, PoolSkip)
+    assert reason in plan.reason
+
+
+def test_a_function_whose_pods_run_as_their_own_service_account_skips_the_pool() -> None:
+    function = fn()
+    deployment = make_deployment(function)
+    deployment["spec"]["template"]["spec"]["serviceAccountName"] = "reader"
+    plan = plan_of(function, deployment)
+    assert isinstance(plan, PoolSkip)
+    assert "ServiceAccount reader" in plan.reason
+
+
+def test_a_function_whose_deployment_is_unknown_skips_the_pool() -> None:
+    plan = pool_plan(fn(), None)
+    assert isinstance(plan, PoolSkip)
+    assert "not known" in plan.reason
+
+
+def pod(
+    name: str = "wisp-pool-python-a",
+    *,
+    state: str = "free",
+    ready: bool = True,
+    memory: str = "256Mi",
+    image: str = IMAGE,
+    namespace: str = "fns",
+    grace: int = 60,
+    deleting: bool = False,
+    function: str | None = None,
+    claimed_at: float | None = None,
+) -> dict[str, Any]:
+    labels = {"wisp.dev/pool": "python", "wisp.dev/pool-state": state}
+    if function:
+        labels["wisp.dev/pool-function"] = function
+    meta: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "uid": f"uid-{name}",
+        "resourceVersion": "42",
+        "labels": labels,
+        "annotations": {} if claimed_at is None else {"wisp.dev/pool-claimed-at": f"{claimed_at}"},
+    }
+    if deleting:
+        meta["deletionTimestamp"] = "2026-12-04T10:00:00Z"
+    return {
+        "metadata": meta,
+        "spec": {
+            "terminationGracePeriodSeconds": grace,
+            "containers": [{"name": "function", "image": image, "resources": {"limits": {"memory": memory}}}],
+        },
+        "status": {
+            "podIP": "10.1.0.9",
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
+    }
+
+
+def view(obj: dict[str, Any]) -> PoolPod:
+    parsed = pool_pod(obj)
+    assert parsed is not None
+    return parsed
+
+
+def test_a_pool_pod_is_read_from_its_labels_and_spec() -> None:
+    parsed = view(pod(state="specialised", function="hello", claimed_at=100.5))
+    assert parsed.state is PoolState.SPECIALISED
+    assert parsed.function_key == "hello.fns"
+    assert parsed.memory_mib == 256
+    assert parsed.claimed_at == 100.5
+    assert pool_pod({"metadata": {"labels": {"wisp.dev/pool": "python"}}}) is None
+    assert pool_pod({"metadata": {"labels": {"wisp.dev/function": "hello"}}}) is None
+
+
+@pytest.mark.parametrize(
+    ("candidate", "fits"),
+    [
+        (pod(), True),
+        (pod(state="claimed"), False),
+        (pod(ready=False), False),
+        (pod(deleting=True), False),
+        (pod(memory="64Mi"), False),
+        (pod(image="wisp/runtime-python:3.12"), False),
+        (pod(namespace="other"), False),
+        (pod(grace=10), False),
+    ],
+    ids=[
+        "free",
+        "claimed",
+        "not-ready",
+        "deleting",
+        "too-small",
+        "other-image",
+        "other-namespace",
+        "short-grace",
+    ],
+)
+def test_which_pod_may_be_claimed(candidate: dict[str, Any], fits: bool) -> None:
+    plan = plan_of(fn(timeout="30s"))
+    assert isinstance(plan, PoolPlan)
+    chosen = choose_free([view(candidate)], plan)
+    assert (chosen is not None) is fits
+
+
+def test_a_pod_this_gateway_failed_to_claim_is_not_tried_again() -> None:
+    plan = plan_of(fn())
+    assert isinstance(plan, PoolPlan)
+    pods = [view(pod("wisp-pool-python-a")), view(pod("wisp-pool-python-b"))]
+    first = choose_free(pods, plan, pick=lambda c: c[0])
+    assert first is not None
+    second = choose_free(pods, plan, frozenset({first.uid}), pick=lambda c: c[0])
+    assert second is not None and second.uid != first.uid
+    assert choose_free(pods, plan, frozenset({first.uid, second.uid})) is None
+
+
+def test_the_claim_is_conditional_on_the_pods_version_and_takes_it_out_of_the_pool() -> None:
+    patch = claim_patch(view(pod()), "hello", 123.0)
+    assert patch["metadata"]["resourceVersion"] == "42"
+    assert patch["metadata"]["labels"] == {
+        "wisp.dev/pool-state": "claimed",
+        "wisp.dev/pool-function": "hello",
+    }
+    assert patch["metadata"]["annotations"] == {"wisp.dev/pool-claimed-at": "123.000"}
+
+
+NOW = 10_000.0
+
+
+@pytest.mark.parametrize(
+    ("state", "claimed_ago", "known", "own_for", "replicas", "retired"),
+    [
+        ("free", None, True, None, 0, None),
+        ("claimed", 1.0, True, None, 1, None),
+        ("claimed", CLAIM_TIMEOUT, True, None, 1, "never specialised"),
+        ("specialised", 1.0, True, None, 1, None),
+        ("specialised", 1.0, False, None, 1, "function is gone"),
+        ("specialised", 5.0, True, HANDOVER_GRACE / 2, 1, None),
+        ("specialised", 5.0, True, HANDOVER_GRACE, 1, "own pods are ready"),
+        ("specialised", 5.0, True, None, 0, None),
+        ("specialised", IDLE_AFTER_CLAIM, True, None, 0, "at zero again"),
+        ("specialised", MAX_LIFE, True, None, 1, "more than"),
+    ],
+    ids=[
+        "free",
+        "claimed-now",
+        "claimed-abandoned",
+        "serving",
+        "function-deleted",
+        "handover-grace",
+        "handed-over",
+        "scale-up-pending",
+        "idle-again",
+        "too-old",
+    ],
+)
+def test_when_a_pool_pod_is_retired(
+    state: str,
+    claimed_ago: float | None,
+    known: bool,
+    own_for: float | None,
+    replicas: int,
+    retired: str | None,
+) -> None:
+    parsed = view(
+        pod(state=state, function="hello", claimed_at=None if claimed_ago is None else NOW - claimed_ago)
+    )
+    reason = retire_reason(
+        parsed,
+        NOW,
+        function_known=known,
+        own_since=None if own_for is None else NOW - own_for,
+        replicas=replicas,
+    )
+    if retired is None:
+        assert reason is None
+    else:
+        assert reason is not None and retired in reason
