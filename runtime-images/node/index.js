@@ -16,6 +16,7 @@ const { applyEnvironment, functionIdentity, lambdaEnvironment } = require('./lib
 const { LogWriter } = require('./lib/logs');
 const { RuntimeMetrics } = require('./lib/metrics');
 const { WorkerPool } = require('./lib/pool');
+const { TOKEN_ENV } = require('./lib/generic');
 
 async function main() {
   let settings;
@@ -26,6 +27,10 @@ async function main() {
     process.stderr.write(JSON.stringify({ level: 'ERROR', message: `invalid configuration: ${err.message}` }) + '\n');
     process.exit(2);
   }
+  // Never seen by a function's code through process.env (lib/generic.js).
+  const token = process.env[TOKEN_ENV] || '';
+  delete process.env[TOKEN_ENV];
+  if (token && !settings.handler) return generic(settings, token);
   const identity = functionIdentity(settings, Date.now(), require('node:os').hostname());
   // Before the worker starts (it gets a copy of process.env): module-level code reads these.
   applyEnvironment(lambdaEnvironment(settings, identity));
@@ -52,6 +57,35 @@ async function main() {
   process.on('SIGINT', stop);
   await runtime.start(loading);
   started = true;
+}
+
+// A warm pool pod: listening with no function until the gateway specialises it. The worker
+// boots at specialisation, with the function's environment (a worker copies process.env).
+async function generic(settings, token) {
+  const { functionEnvironment, writeCode } = require('./lib/generic');
+  const log = new LogWriter(settings.functionName);
+  const metrics = new RuntimeMetrics();
+  const idle = { live: true, stop: async () => {} };
+  const specialise = async (wanted) => {
+    const codeDir = writeCode(wanted.files, require('node:path').dirname(settings.depsDir));
+    const env = functionEnvironment(wanted.env, process.env, codeDir);
+    const next = loadSettings(env);
+    Object.assign(process.env, env);
+    const identity = functionIdentity(next, Date.now(), require('node:os').hostname());
+    applyEnvironment(lambdaEnvironment(next, identity));
+    process.chdir(codeDir);
+    const full = Object.freeze({ ...next, identity });
+    const pool = new WorkerPool(full, log, metrics);
+    return { settings: full, pool, loaded: await pool.start() };
+  };
+  const { Runtime } = require('./lib/server');
+  log.open();
+  const runtime = new Runtime(Object.freeze({ ...settings }), log, metrics, idle, { token, specialise });
+  runtime.failure = { errorType: 'NotSpecialised', errorMessage: 'no function yet (a pool pod)' };
+  const stop = () => runtime.stop().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  await runtime.start(Promise.resolve({ ok: true }));
 }
 
 main().catch((err) => {

@@ -1,5 +1,6 @@
 """A runtime started generic (a warm pool pod, docs/warm-pool.md): ready with no function,
-given one over ``POST /_wisp/specialise`` with the pool token, once in its life."""
+given one over ``POST /_wisp/specialise`` with the pool token, once in its life; Python and
+Node.js alike."""
 
 from __future__ import annotations
 
@@ -27,18 +28,41 @@ def handler(event, context):
     }
 """
 
+NODE_ECHO = """const os = require('node:os');
+
+exports.handler = async (event, context) => ({
+  function: context.functionName,
+  greeting: process.env.GREETING ?? null,
+  token: process.env.WISP_POOL_TOKEN ?? null,
+  cwd: process.cwd(),
+  event,
+});
+"""
+# runtime, the handler file's name, its content, and the content of a file that fails to load
+LANGUAGES = {
+    "python": (Runtime.PYTHON311, "main.py", ECHO, "raise RuntimeError('broken at import')\n"),
+    "node": (Runtime.NODEJS24, "main.js", NODE_ECHO, "throw new Error('broken at import');\n"),
+}
+
 Generic = Callable[..., Awaitable[Readiness]]
 
 
+@pytest.fixture(params=sorted(LANGUAGES))
+def language(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
-async def generic(tmp_path: Path) -> AsyncIterator[Generic]:
+async def generic(tmp_path: Path, language: str) -> AsyncIterator[Generic]:
     started: list[RuntimeProcess] = []
+    runtime = LANGUAGES[language][0]
 
     async def _start(token: str = TOKEN) -> Readiness:
         empty = tmp_path / "empty"
         empty.mkdir(exist_ok=True)
         env = {"WISP_POOL_TOKEN": token, "WISP_DEPS_DIR": str(tmp_path / "deps")}
-        process = await start_runtime(LaunchSpec(runtime=Runtime.PYTHON311, code_dir=empty, env=env))
+        process = await start_runtime(LaunchSpec(runtime=runtime, code_dir=empty, env=env))
         started.append(process)
         return await process.wait_ready(timeout=30)
 
@@ -47,7 +71,8 @@ async def generic(tmp_path: Path) -> AsyncIterator[Generic]:
         await process.stop(grace=5)
 
 
-def specialisation(name: str = "echo", **env: str) -> dict[str, Any]:
+def specialisation(language: str, name: str = "echo", **env: str) -> dict[str, Any]:
+    _, filename, content, _ = LANGUAGES[language]
     return {
         "env": {
             "WISP_FUNCTION_NAME": name,
@@ -57,7 +82,7 @@ def specialisation(name: str = "echo", **env: str) -> dict[str, Any]:
             "WISP_PORT": "1",  # the pod's port stays the pod's
             **env,
         },
-        "files": {"main.py": ECHO},
+        "files": {filename: content},
     }
 
 
@@ -76,7 +101,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def test_a_generic_runtime_is_ready_but_refuses_calls(
-    generic: Generic, http: aiohttp.ClientSession
+    generic: Generic, http: aiohttp.ClientSession, language: str
 ) -> None:
     ready = await generic()
     async with http.get(f"{ready.url}/healthz") as response:
@@ -87,10 +112,10 @@ async def test_a_generic_runtime_is_ready_but_refuses_calls(
 
 
 async def test_specialised_runtime_serves_its_function_with_its_environment(
-    generic: Generic, http: aiohttp.ClientSession
+    generic: Generic, http: aiohttp.ClientSession, language: str
 ) -> None:
     ready = await generic()
-    status, body = await post(http, ready.url + SPECIALISE, specialisation(GREETING="hej"))
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(language, GREETING="hej"))
     assert status == 200, body
     status, body = await post(http, ready.url, {"a": 1}, token=None)
     assert status == 200, body
@@ -99,15 +124,16 @@ async def test_specialised_runtime_serves_its_function_with_its_environment(
     assert body["event"] == {"a": 1}
     # The pool's token is not the function's to see, and its code is where it runs.
     assert body["token"] is None
-    assert Path(body["cwd"]).joinpath("main.py").read_text() == ECHO
+    _, filename, content, _ = LANGUAGES[language]
+    assert Path(body["cwd"]).joinpath(filename).read_text() == content
 
 
 async def test_a_runtime_is_specialised_once_in_its_life(
-    generic: Generic, http: aiohttp.ClientSession
+    generic: Generic, http: aiohttp.ClientSession, language: str
 ) -> None:
     ready = await generic()
-    assert (await post(http, ready.url + SPECIALISE, specialisation("first")))[0] == 200
-    status, body = await post(http, ready.url + SPECIALISE, specialisation("second"))
+    assert (await post(http, ready.url + SPECIALISE, specialisation(language, "first")))[0] == 200
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(language, "second"))
     assert status == 409
     assert body["errorType"] == "AlreadySpecialised"
     status, body = await post(http, ready.url, {}, token=None)
@@ -120,14 +146,14 @@ async def test_a_runtime_is_specialised_once_in_its_life(
     ids=["no token", "wrong token"],
 )
 async def test_specialisation_needs_the_pool_token(
-    generic: Generic, http: aiohttp.ClientSession, token: str | None, expected: int
+    generic: Generic, http: aiohttp.ClientSession, language: str, token: str | None, expected: int
 ) -> None:
     ready = await generic()
-    status, body = await post(http, ready.url + SPECIALISE, specialisation(), token=token)
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(language), token=token)
     assert status == expected
     assert body["errorType"] == "Unauthorized"
     # Still generic: the gateway's own request works afterwards.
-    assert (await post(http, ready.url + SPECIALISE, specialisation()))[0] == 200
+    assert (await post(http, ready.url + SPECIALISE, specialisation(language)))[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -147,7 +173,7 @@ async def test_specialisation_needs_the_pool_token(
     ids=["path in a file name", "no handler", "no files", "bad setting"],
 )
 async def test_a_bad_specialisation_is_refused_naming_the_field(
-    generic: Generic, http: aiohttp.ClientSession, body: dict[str, Any], field: str
+    generic: Generic, http: aiohttp.ClientSession, language: str, body: dict[str, Any], field: str
 ) -> None:
     ready = await generic()
     status, answer = await post(http, ready.url + SPECIALISE, body)
@@ -157,11 +183,12 @@ async def test_a_bad_specialisation_is_refused_naming_the_field(
 
 
 async def test_a_handler_that_fails_to_load_fails_the_specialisation(
-    generic: Generic, http: aiohttp.ClientSession
+    generic: Generic, http: aiohttp.ClientSession, language: str
 ) -> None:
     ready = await generic()
-    body = specialisation()
-    body["files"] = {"main.py": "raise RuntimeError('broken at import')\n"}
+    _, filename, _, broken = LANGUAGES[language]
+    body = specialisation(language)
+    body["files"] = {filename: broken}
     status, answer = await post(http, ready.url + SPECIALISE, body)
     assert status == 500
     assert "broken at import" in answer["errorMessage"]

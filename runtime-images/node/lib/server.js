@@ -5,7 +5,9 @@
 
 const http = require('node:http');
 const { Duplex } = require('node:stream');
-const { HEADERS, PATHS, LISTENING_EVENT } = require('./config');
+const { timingSafeEqual } = require('node:crypto');
+const { HEADERS, PATHS, LISTENING_EVENT, SettingsError } = require('./config');
+const { SPECIALISE_PATH, SpecialiseError, parseSpecialisation } = require('./generic');
 const { errorBody } = require('./events');
 const { tailHeader } = require('./logs');
 
@@ -225,19 +227,27 @@ class Call {
 }
 
 class Runtime {
-  // pool: a started WorkerPool; log and metrics: the ones it was given.
-  constructor(settings, log, metrics, pool) {
+  // pool: a started WorkerPool; log and metrics: the ones it was given. generic (a warm pool
+  // pod, lib/generic.js): {token, specialise(wanted) -> {settings, pool, loaded}}, the runtime
+  // then has no function until POST /_wisp/specialise gives it one.
+  constructor(settings, log, metrics, pool, generic) {
     this.settings = settings;
     this.log = log;
     this.metrics = metrics;
     this.pool = pool;
     this.failure = null;
+    this.generic = generic || null;
+    this.specialisable = Boolean(generic);
   }
 
   onRequest(req, res) {
     const url = req.url || '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
+    if (this.generic !== null && path === SPECIALISE_PATH) {
+      this.specialise(req, res).catch((err) => this.internalError(res, err));
+      return undefined;
+    }
     if ((req.method === 'GET' || req.method === 'HEAD') && req.headers[HEADERS.event] === undefined) {
       if (path === PATHS.health) return this.health(res);
       if (path === PATHS.liveness) return this.liveness(res);
@@ -258,7 +268,54 @@ class Runtime {
     if (!res.headersSent) sendError(res, 500, 'RuntimeError', String(err && err.message), '');
   }
 
+  async specialise(req, res) {
+    const reply = (status, errorType, errorMessage) =>
+      send(res, status, JSON.stringify({ status: 'error', errorType, errorMessage }), ['Content-Type', JSON_TYPE]);
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    if (req.method !== 'POST') return reply(405, 'MethodNotAllowed', `${SPECIALISE_PATH} takes POST`);
+    const given = Buffer.from(req.headers.authorization || '');
+    const expected = Buffer.from(`Bearer ${this.generic.token}`);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return reply(401, 'Unauthorized', 'a valid pool token is required');
+    }
+    if (!this.specialisable) return reply(409, 'AlreadySpecialised', 'this runtime was given a function already');
+    this.specialisable = false; // once in a life, whatever comes of it
+    let wanted;
+    try {
+      wanted = parseSpecialisation(Buffer.concat(chunks));
+    } catch (err) {
+      if (!(err instanceof SpecialiseError)) throw err;
+      return reply(400, 'InvalidSpecialisation', err.message);
+    }
+    const started = process.hrtime.bigint();
+    let done;
+    try {
+      done = await this.generic.specialise(wanted);
+    } catch (err) {
+      if (!(err instanceof SettingsError) && !(err && err.code)) throw err;
+      return reply(400, 'InvalidSpecialisation', err.message);
+    }
+    const idle = this.pool;
+    this.settings = done.settings;
+    this.pool = done.pool;
+    this.log.functionName = done.settings.functionName;
+    await idle.stop();
+    if (!done.loaded.ok) {
+      this.failure = { errorType: done.loaded.errorType, errorMessage: done.loaded.errorMessage };
+      return reply(500, done.loaded.errorType, `the handler did not load: ${done.loaded.errorMessage}`);
+    }
+    this.failure = null;
+    this.log.log('INFO', `specialised as ${done.settings.functionName}`, undefined, {
+      event: 'wisp.runtime.specialised',
+      handler: done.settings.handler,
+      loadMs: Number(process.hrtime.bigint() - started) / 1e6,
+    });
+    return send(res, 200, OK_BODY, ['Content-Type', JSON_TYPE]);
+  }
+
   health(res) {
+    if (this.specialisable) return send(res, 200, OK_BODY, ['Content-Type', JSON_TYPE]);
     if (this.failure) {
       const { errorType, errorMessage } = this.failure;
       return send(res, 503, JSON.stringify({ status: 'error', errorType, errorMessage }), ['Content-Type', JSON_TYPE]);
@@ -347,7 +404,7 @@ class Runtime {
     });
     const { port } = server.address();
     this.log.log('INFO', `listening on ${this.settings.host}:${port}`, undefined,
-      { event: LISTENING_EVENT, port, handlerLoaded: loaded.ok });
+      { event: LISTENING_EVENT, port, handlerLoaded: loaded.ok, generic: this.specialisable });
   }
 
   async stop() {

@@ -1,0 +1,67 @@
+'use strict';
+// Generic mode: a warm pool pod's runtime, started with no function, waiting to be given one
+// (docs/warm-pool.md; the Python runtime's wisp_runtime/generic.py is the same contract).
+//
+// With WISP_POOL_TOKEN set and no WISP_HANDLER the runtime listens at once, /healthz says ok and
+// calls get 503 NotSpecialised. POST /_wisp/specialise with `Authorization: Bearer <token>` and
+// {"env": {...}, "files": {...}} gives it its function: the files are written to a fresh
+// directory under /tmp, the environment applied, the handler worker started. Once in a life: a
+// second request gets 409, whatever became of the first. This module is the pure part.
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+const SPECIALISE_PATH = '/_wisp/specialise';
+const TOKEN_ENV = 'WISP_POOL_TOKEN';
+// Where the runtime listens is the pod's; the code directory is the one the runtime writes.
+const KEPT = new Set(['WISP_HOST', 'WISP_PORT', 'WISP_CODE_DIR', 'WISP_DEPS_DIR', TOKEN_ENV]);
+
+class SpecialiseError extends Error {
+  constructor(field, message) {
+    super(`${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+function plainName(name) {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
+}
+
+function parseSpecialisation(body) {
+  let data;
+  try {
+    data = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new SpecialiseError('body', `is not JSON: ${err.message}`);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new SpecialiseError('body', 'must be a JSON object');
+  const { env, files } = data;
+  if (env === null || typeof env !== 'object' || Array.isArray(env) || !Object.values(env).every((v) => typeof v === 'string')) {
+    throw new SpecialiseError('env', 'must be an object of string values');
+  }
+  if (!(env.WISP_HANDLER || '').trim()) throw new SpecialiseError('env.WISP_HANDLER', 'is required');
+  if (files === null || typeof files !== 'object' || Array.isArray(files) || Object.keys(files).length === 0) {
+    throw new SpecialiseError('files', 'must be an object of file name to content, not empty');
+  }
+  for (const [name, content] of Object.entries(files)) {
+    if (!plainName(name)) throw new SpecialiseError(`files[${name}]`, 'must be a plain file name');
+    if (typeof content !== 'string') throw new SpecialiseError(`files[${name}]`, 'must be a string');
+  }
+  return { env, files };
+}
+
+function writeCode(files, parent) {
+  const dir = fs.mkdtempSync(path.join(parent, 'wisp-code-'));
+  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
+  return dir;
+}
+
+function functionEnvironment(requested, current, codeDir) {
+  const env = {};
+  for (const [name, value] of Object.entries(requested)) if (!KEPT.has(name)) env[name] = value;
+  for (const name of ['WISP_HOST', 'WISP_PORT', 'WISP_DEPS_DIR']) if (current[name] !== undefined) env[name] = current[name];
+  env.WISP_CODE_DIR = codeDir;
+  return env;
+}
+
+module.exports = { SPECIALISE_PATH, TOKEN_ENV, SpecialiseError, parseSpecialisation, writeCode, functionEnvironment };
