@@ -1,0 +1,207 @@
+"""Cold starts through the warm pool on the real node: zero replicas → first response.
+
+wisp installed with ``helm install`` on the test suite's real node (tests/node/) with
+``pool.python`` and ``pool.node`` on. Each run applies a fresh Function (Python, or Node.js:
+the hello examples' handlers, ``scale.min`` 0, so it is at zero from the start), waits until it
+is Ready and the pool holds its full count of free, ready pods, then times one call from the
+host to the gateway's ClusterIP: the activator claims a pool pod, hands it the function, and
+forwards the call; the Function's own Deployment scales up meanwhile and takes over. Also the
+idle cost of a free pool pod (its processes' memory and CPU, from /proc). Writes the
+"Warm pool (real node)" section of docs/benchmarks.md (bench/node.py writes "Real node").
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from bench import docs
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.node import machine, percentile, rss_mib, ticks  # noqa: E402
+from tests.node.chart import FUNCTIONS, Wisp, wisp_on  # noqa: E402
+from tests.node.node import start_real_node  # noqa: E402
+
+EXAMPLES = {"Python": ("hello", "python"), "Node.js": ("node-hello", "node")}
+POOL_SIZE = 2
+PEERS = "Fission (pool of warm generic pods, on kind) 110 ms p50 / 145 ms p95"
+HEADING = "Warm pool (real node)"
+
+
+def pool_pods(wisp: Wisp, pool: str, state: str) -> list[dict[str, Any]]:
+    out = wisp.kubectl(
+        "get",
+        "pods",
+        "-l",
+        f"wisp.dev/pool={pool},wisp.dev/pool-state={state}",
+        "-o",
+        "json",
+        namespace=FUNCTIONS,
+    )
+    return [p for p in json.loads(out.stdout)["items"] if not p["metadata"].get("deletionTimestamp")]
+
+
+def pool_full(wisp: Wisp, pool: str, timeout: float = 180) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pods = pool_pods(wisp, pool, "free")
+        ready = [
+            p
+            for p in pods
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+        ]
+        if len(ready) >= POOL_SIZE:
+            time.sleep(1)  # every gateway replica's watch has seen them
+            return ready
+        time.sleep(0.2)
+    raise RuntimeError(f"the {pool} pool did not fill in {timeout} s")
+
+
+def fresh_function(wisp: Wisp, example: str, name: str) -> None:
+    docs_ = list(yaml.safe_load_all((ROOT / "examples" / f"{example}.yaml").read_text()))
+    fn = next(d for d in docs_ if d and d.get("kind") == "Function")
+    fn["metadata"]["name"] = name
+    fn["spec"]["scale"] = {"min": 0, "max": 1, "idleTimeout": "2s"}
+    wisp.apply(yaml.safe_dump(fn))
+    wisp.wait_ready(name)
+
+
+def cold_starts(wisp: Wisp, example: str, pool: str, runs: int) -> list[float]:
+    times = []
+    for i in range(runs):
+        name = f"{pool}-cold-{i}"
+        fresh_function(wisp, example, name)
+        pool_full(wisp, pool)
+        started = time.perf_counter()
+        status, body = wisp.call(name, {"name": "bench"}, timeout=120)
+        elapsed = time.perf_counter() - started
+        if status != 200:
+            raise RuntimeError(f"{name}: {status} {body}")
+        times.append(elapsed)
+        print(f"{name}: {elapsed * 1000:.0f} ms", flush=True)
+        if i % 5 == 4:  # the functions at zero again: they cost nothing, but their objects add up
+            for old in range(i - 4, i + 1):
+                wisp.kubectl("delete", "function", f"{pool}-cold-{old}", "--wait=false", namespace=FUNCTIONS)
+    return times
+
+
+def pod_pids(uid: str) -> list[int]:
+    """The processes of a pod (its containers and sandbox), by its uid in their cgroup path."""
+    marks = (uid, uid.replace("-", "_"))
+    pids = []
+    for proc_dir in Path("/proc").glob("[0-9]*"):
+        try:
+            cgroup = (proc_dir / "cgroup").read_text()
+        except OSError:
+            continue
+        if any(mark in cgroup for mark in marks):
+            pids.append(int(proc_dir.name))
+    return pids
+
+
+def idle_cost(pods: list[dict[str, Any]], seconds: float) -> tuple[float, float]:
+    """Mean RSS (MiB) and CPU (% of one core) per pod over ``seconds``."""
+    groups = [pod_pids(p["metadata"]["uid"]) for p in pods]
+    hz = 100.0
+    before = [sum(ticks(pid) for pid in pids) for pids in groups]
+    time.sleep(seconds)
+    after = [sum(ticks(pid) for pid in pids) for pids in groups]
+    rss = [sum(rss_mib(pid) for pid in pids) for pids in groups]
+    cpu = [100 * (a - b) / hz / seconds for a, b in zip(after, before, strict=True)]
+    return statistics.mean(rss), statistics.mean(cpu)
+
+
+def render(
+    results: dict[str, list[float]], idle: dict[str, tuple[float, float]], host: str, load: str
+) -> str:
+    lines = [
+        f"## {HEADING}",
+        "",
+        f"Measured {datetime.date.today()} on {host}, by `bench/pool.py`: wisp installed with `helm "
+        f'install` on the test suite\'s real node (as in "Real node") with `pool.python` and `pool.node` '
+        f"on, {POOL_SIZE} warm pods each (256Mi, CPU limit 1). Each run applies a fresh Function (the hello "
+        "example's handler, 128Mi, at zero), waits until it is Ready and the pool is full, then times one "
+        "call from the host to the gateway's ClusterIP: the activator claims a free pool pod (a "
+        "conditional label patch), hands it the function's environment and code, the runtime imports "
+        "the handler, the gateway forwards. The Function's own Deployment scales up meanwhile and takes "
+        f"over (docs/warm-pool.md). Machine load during the runs: {load}.",
+        "",
+        "| zero → first response through the gateway, warm pool | p50 | p95 | runs | min / max |",
+        "|---|---|---|---|---|",
+    ]
+    for language, times in results.items():
+        ms = [t * 1000 for t in times]
+        lines.append(
+            f"| {language} | **{statistics.median(ms):.0f} ms** | {percentile(ms, 95):.0f} ms "
+            f"| {len(ms)} | {min(ms):.0f} / {max(ms):.0f} ms |"
+        )
+    lines += [
+        "",
+        f"Target: p50 ≤ 100 ms, p95 ≤ 150 ms. Peers: {PEERS}. Without the pool the same path is the "
+        '"Real node" section\'s figure.',
+        "",
+        "Idle cost of one free pool pod (its processes, from /proc: the runtime and the pause "
+        "container; mean over the pool's pods, 30 s):",
+        "",
+        "| pool | RSS per pod | CPU per pod (one core) |",
+        "|---|---|---|",
+    ]
+    for language, (rss, cpu) in idle.items():
+        lines.append(f"| {language} | {rss:.0f} MiB | {cpu:.2f} % |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--only", choices=sorted(EXAMPLES), action="append", help="languages to measure")
+    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    host = machine()
+    languages = args.only or list(EXAMPLES)
+    node = start_real_node()
+    loads: list[float] = []
+    try:
+        values = {f"pool.{EXAMPLES[lang][1]}.enabled": "true" for lang in languages}
+        values |= {f"pool.{EXAMPLES[lang][1]}.size": str(POOL_SIZE) for lang in languages}
+        wisp = wisp_on(node).install(**values)
+        try:
+            results: dict[str, list[float]] = {}
+            idle: dict[str, tuple[float, float]] = {}
+            for language in languages:
+                example, pool = EXAMPLES[language]
+                fresh_function(wisp, example, f"{pool}-warm-up")
+                wisp.call(f"{pool}-warm-up", {"name": "warm-up"}, timeout=120)
+                idle[language] = idle_cost(pool_full(wisp, pool), 30)
+                loads.append(_load())
+                results[language] = cold_starts(wisp, example, pool, args.runs)
+                loads.append(_load())
+        finally:
+            wisp.uninstall()
+    finally:
+        node.stop()
+    load = f"1-minute load {min(loads):.1f} to {max(loads):.1f} on {os.cpu_count()} cores"
+    section = render(results, idle, host, load)
+    print(section)
+    if not args.no_docs:
+        docs.write_section(HEADING, section)
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+if __name__ == "__main__":
+    main()
