@@ -16,6 +16,7 @@ BENCHMARKS = [
     ("events", "events: async throughput vs sync, enqueue to handler start"),
     ("dev", "wisp dev: cold start of the Python hello example, start to all ready"),
     ("node", "real node: zero to first response through the gateway, Python and Node.js; idle cost"),
+    ("pool", "warm pool on the real node: zero to first response via a pool pod; a pool pod's idle cost"),
 ]
 
 
