@@ -1,5 +1,6 @@
-"""The warm pool on the real node (docs/warm-pool.md): wisp installed with ``pool.python`` on, a
-call to a Python Function at zero answered by a generic runtime pod specialised for it, the
+"""The warm pool on the real node (docs/warm-pool.md): wisp installed with ``pool.python`` and
+``pool.node`` on, a call to a Function at zero answered by a generic runtime pod specialised
+for it (Python and Node.js), the
 pool refilled, the handover to the Function's own pods with no lost call, one function per
 pool pod, and the fallbacks (a Function that may not use the pool, an empty pool, a pod that
 fails to specialise) answering from the Function's own pods without an error to the caller."""
@@ -41,15 +42,26 @@ def handler(event, context):
 """
 
 
-def function(name: str, env: list[dict[str, Any]] | None = None) -> str:
+NODE_HANDLER = """const os = require('node:os');
+
+exports.handler = async (event, context) => ({
+  pod: os.hostname(),
+  function: context.functionName,
+  mark: process.env.MARK ?? null,
+  token: process.env.WISP_POOL_TOKEN ?? null,
+});
+"""
+
+
+def function(name: str, env: list[dict[str, Any]] | None = None, *, node: bool = False) -> str:
     manifest = {
         "apiVersion": "wisp.dev/v1alpha1",
         "kind": "Function",
         "metadata": {"name": name},
         "spec": {
-            "runtime": "python3.14",
+            "runtime": "nodejs24" if node else "python3.14",
             "handler": "main.handler",
-            "code": {"inline": HANDLER},
+            "code": {"inline": NODE_HANDLER if node else HANDLER},
             "env": env or [{"name": "MARK", "value": name}],
             "memory": "128Mi",
             "access": {"public": True},
@@ -62,7 +74,12 @@ def function(name: str, env: list[dict[str, Any]] | None = None) -> str:
 @pytest.fixture(scope="module")
 def wisp(real_node: RealNode) -> Iterator[Wisp]:
     installed = wisp_on(real_node).install(
-        **{"pool.python.enabled": "true", "pool.python.size": str(POOL_SIZE)}
+        **{
+            "pool.python.enabled": "true",
+            "pool.python.size": str(POOL_SIZE),
+            "pool.node.enabled": "true",
+            "pool.node.size": "1",
+        }
     )
     yield installed
     left = installed.uninstall()
@@ -82,19 +99,19 @@ def pool_pods(wisp: Wisp, state: str) -> list[dict[str, Any]]:
     return [p for p in json.loads(out.stdout)["items"] if not p["metadata"].get("deletionTimestamp")]
 
 
-def pool_ready(wisp: Wisp) -> None:
+def pool_ready(wisp: Wisp, pool: str = "python", size: int = POOL_SIZE) -> None:
     def ready() -> bool:
-        pods = pool_pods(wisp, "free")
-        return len(pods) == POOL_SIZE and all(
+        pods = pool_pods(wisp, "free", pool)
+        return len(pods) == size and all(
             any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
             for p in pods
         )
 
-    wait_for(ready, timeout=180, interval=0.5, what=f"{POOL_SIZE} free, ready pool pods")
+    wait_for(ready, timeout=180, interval=0.5, what=f"{size} free, ready {pool} pool pods")
 
 
-def deploy(wisp: Wisp, name: str, env: list[dict[str, Any]] | None = None) -> None:
-    wisp.apply(function(name, env))
+def deploy(wisp: Wisp, name: str, env: list[dict[str, Any]] | None = None, *, node: bool = False) -> None:
+    wisp.apply(function(name, env, node=node))
     wisp.wait_ready(name)
     assert not wisp.function_pods(name)
 
@@ -201,3 +218,13 @@ def test_an_empty_pool_falls_back_to_the_functions_own_pod(wisp: Wisp) -> None:
         wisp.kubectl(
             "scale", "deployment", "wisp-pool-python", f"--replicas={POOL_SIZE}", namespace=FUNCTIONS
         )
+
+
+def test_a_nodejs_function_at_zero_is_served_by_a_specialised_node_pool_pod(wisp: Wisp) -> None:
+    pool_ready(wisp, "node", 1)
+    deploy(wisp, "nodewarm", node=True)
+    status, body = wisp.call("nodewarm", {})
+    assert status == 200, body
+    assert body["pod"].startswith("wisp-pool-node-"), body
+    assert (body["function"], body["mark"], body["token"]) == ("nodewarm", "nodewarm", None)
+    pool_ready(wisp, "node", 1)
