@@ -167,6 +167,10 @@ class WarmPool:
 
     async def _warm_start(self, fn: Function) -> None:
         pool = fn.spec.runtime.language
+        taken = self._taken_for(fn.key)
+        if taken is not None:  # another gateway replica claimed one for the same burst
+            log.info("%s: pool pod %s is %s for it already", fn.key, taken.name, taken.state.value)
+            return
         plan = pool_plan(fn, self.templates.get(fn.key))
         if isinstance(plan, PoolSkip):
             self.results[pool, "skipped"] += 1
@@ -205,6 +209,12 @@ class WarmPool:
             )
         except client.ApiException as exc:
             log.warning("%s: marking pool pod %s specialised failed: %s", fn.key, pod.name, exc.status)
+
+    def _taken_for(self, key: str) -> PoolPod | None:
+        for pod in map(self._view, self.pods.values()):
+            if pod.function_key == key and not pod.gone and pod.uid not in self._deleting:
+                return pod
+        return None
 
     async def _claim(self, fn: Function, plan: PoolPlan) -> tuple[PoolPod, float] | None:
         tried: set[str] = set()
