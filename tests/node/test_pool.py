@@ -10,13 +10,14 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import threading
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.cluster.fixtures import wait_for
-from tests.node.chart import FUNCTIONS, Wisp, wisp_on
+from tests.node.chart import FUNCTIONS, SYSTEM, Wisp, wisp_on
 from tests.node.node import RealNode
 
 pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.timeout(900)]
@@ -99,6 +100,23 @@ def pool_pods(wisp: Wisp, state: str) -> list[dict[str, Any]]:
     return [p for p in json.loads(out.stdout)["items"] if not p["metadata"].get("deletionTimestamp")]
 
 
+def gateway_metric(wisp: Wisp, series: str) -> float:
+    """The sum over the gateway replicas of one series of their /metrics (admin port)."""
+    out = wisp.kubectl(
+        "get", "pods", "-l", "app.kubernetes.io/component=gateway", "-o", "json", namespace=SYSTEM
+    )
+    total = 0.0
+    for pod in json.loads(out.stdout)["items"]:
+        ip = pod["status"].get("podIP")
+        if not ip:
+            continue
+        with urllib.request.urlopen(f"http://{ip}:9090/metrics", timeout=30) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(series + " "):
+                    total += float(line.split()[-1])
+    return total
+
+
 def pool_ready(wisp: Wisp, pool: str = "python", size: int = POOL_SIZE) -> None:
     def ready() -> bool:
         pods = pool_pods(wisp, "free", pool)
@@ -129,6 +147,9 @@ def test_a_call_at_zero_is_served_by_a_specialised_pool_pod_then_handed_over(wis
     assert claimed["metadata"]["labels"]["wisp.dev/pool-function"] == "warm"
     # The pool is refilled: its ReplicaSet replaced the pod that left it.
     pool_ready(wisp)
+    cold = 'wisp_cold_start_seconds_count{function="warm",namespace="' + FUNCTIONS + '",path="pool"}'
+    assert gateway_metric(wisp, cold) == 1
+    assert gateway_metric(wisp, 'wisp_pool_starts_total{pool="python",result="hit"}') >= 1
 
     # Calls keep coming while the Function's own pod starts and takes over: none is lost.
     answers: list[tuple[int, Any]] = []
