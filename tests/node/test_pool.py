@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,6 +148,21 @@ def test_a_call_at_zero_is_served_by_a_specialised_pool_pod_then_handed_over(wis
     assert body["token"] is None  # the pool's token is not the function's to see
     (claimed,) = [p for p in pool_pods(wisp, "specialised") if p["metadata"]["name"] == body["pod"]]
     assert claimed["metadata"]["labels"]["wisp.dev/pool-function"] == "warm"
+    described = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("wisp")),
+            "describe",
+            "warm",
+            "--kubeconfig",
+            str(wisp.node.kubeconfig),
+            "-n",
+            FUNCTIONS,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert f"Warm pool:    pod {body['pod']} (specialised)" in described.stdout, described.stderr
     # The pool is refilled: its ReplicaSet replaced the pod that left it.
     pool_ready(wisp)
     cold = 'wisp_cold_start_seconds_count{function="warm",namespace="' + FUNCTIONS + '",path="pool"}'

@@ -1,4 +1,5 @@
-"""``wisp describe NAME``: a Function's spec, status conditions, triggers and recent events."""
+"""``wisp describe NAME``: a Function's spec, status conditions, triggers, the warm pool pod
+serving it (if one does), and recent events."""
 
 from __future__ import annotations
 
@@ -41,6 +42,12 @@ def out_of_memory(oom: dict[str, Any], memory: str) -> str:
     return line + f" (memory is now {memory})"
 
 
+def pool_pod_summary(pod: Any) -> dict[str, str]:
+    """A warm pool pod claimed for the function: its name and state (docs/warm-pool.md)."""
+    labels = pod.metadata.labels or {}
+    return {"name": pod.metadata.name, "state": labels.get(names.POOL_STATE_LABEL, "")}
+
+
 def _event_time(event: Any) -> str:
     stamp = event.last_timestamp or event.event_time or event.first_timestamp
     return stamp.strftime("%Y-%m-%d %H:%M:%S") if stamp is not None else ""
@@ -53,11 +60,13 @@ def run(args: argparse.Namespace) -> int:
         t for t in cluster.list_all(names.TRIGGERS) if (t.get("spec") or {}).get("function") == args.name
     ]
     events = sorted(cluster.events("Function", args.name), key=_event_time)[-RECENT_EVENTS:]
+    pool = [pool_pod_summary(p) for p in cluster.pool_pods(args.name)]
     if args.output:
         emit(
             {
                 "function": obj,
                 "triggers": triggers,
+                "poolPods": pool,
                 "events": [
                     {"time": _event_time(e), "type": e.type, "reason": e.reason, "message": e.message}
                     for e in events
@@ -87,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     warning = deprecation_warning(str(spec.get("runtime")), datetime.date.today())
     if warning:
         lines.insert(3, f"Warning:      {warning}")
+    for entry in pool:
+        lines.append(
+            f"Warm pool:    pod {entry['name']} ({entry['state']}) serves it until its own pods are ready"
+        )
     oom = status.get("outOfMemory")
     if oom:
         lines.append(f"Memory kills: {out_of_memory(oom, str(spec.get('memory', DEFAULTS.memory)))}")

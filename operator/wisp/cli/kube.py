@@ -20,7 +20,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from wisp.api.names import FUNCTION_LABEL, FUNCTIONS, GROUP, TRIGGERS, VERSION
+from wisp.api.names import FUNCTION_LABEL, FUNCTIONS, GROUP, POOL_FUNCTION_LABEL, TRIGGERS, VERSION
 from wisp.cli.errors import CliError
 from wisp.kubeconfig import load_api_client
 
@@ -118,6 +118,17 @@ class Cluster:
                     self.namespace, label_selector=f"{FUNCTION_LABEL}={function}"
                 ).items
             )
+
+    def pool_pods(self, function: str) -> list[Any]:
+        """Warm pool pods claimed for the function (docs/warm-pool.md); [] without a pool or rights."""
+        try:
+            return list(
+                self.core.list_namespaced_pod(
+                    self.namespace, label_selector=f"{POOL_FUNCTION_LABEL}={function}"
+                ).items
+            )
+        except ApiException:
+            return []
 
     def events(self, kind: str, name: str) -> list[Any]:
         with self.errors("events"):
