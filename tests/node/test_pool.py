@@ -29,10 +29,13 @@ POOL_SIZE = 2
 POOL_PREFIX = "wisp-pool-python-"
 HANDLER = """import os
 import socket
+import time
 
 LOADED_IN = socket.gethostname()
 if os.environ.get("FAIL_IN_POOL") and LOADED_IN.startswith("wisp-pool-"):
     raise RuntimeError("this module refuses to load in a pool pod")
+if os.environ.get("SLOW_OUTSIDE_POOL") and not LOADED_IN.startswith("wisp-pool-"):
+    time.sleep(90)  # the function's own pod stays unready: the pool pod keeps serving it
 
 
 def handler(event, context):
@@ -148,21 +151,6 @@ def test_a_call_at_zero_is_served_by_a_specialised_pool_pod_then_handed_over(wis
     assert body["token"] is None  # the pool's token is not the function's to see
     (claimed,) = [p for p in pool_pods(wisp, "specialised") if p["metadata"]["name"] == body["pod"]]
     assert claimed["metadata"]["labels"]["wisp.dev/pool-function"] == "warm"
-    described = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("wisp")),
-            "describe",
-            "warm",
-            "--kubeconfig",
-            str(wisp.node.kubeconfig),
-            "-n",
-            FUNCTIONS,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert f"Warm pool:    pod {body['pod']} (specialised)" in described.stdout, described.stderr
     # The pool is refilled: its ReplicaSet replaced the pod that left it.
     pool_ready(wisp)
     cold = 'wisp_cold_start_seconds_count{function="warm",namespace="' + FUNCTIONS + '",path="pool"}'
@@ -267,3 +255,28 @@ def test_a_nodejs_function_at_zero_is_served_by_a_specialised_node_pool_pod(wisp
     assert body["pod"].startswith("wisp-pool-node-"), body
     assert (body["function"], body["mark"], body["token"]) == ("nodewarm", "nodewarm", None)
     pool_ready(wisp, "node", 1)
+
+
+def test_wisp_describe_shows_the_pool_pod_serving_a_function(wisp: Wisp) -> None:
+    pool_ready(wisp)
+    deploy(
+        wisp, "slowown", [{"name": "MARK", "value": "slowown"}, {"name": "SLOW_OUTSIDE_POOL", "value": "1"}]
+    )
+    status, body = wisp.call("slowown", {})
+    assert status == 200, body
+    assert body["pod"].startswith(POOL_PREFIX), body
+    described = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("wisp")),
+            "describe",
+            "slowown",
+            "--kubeconfig",
+            str(wisp.node.kubeconfig),
+            "-n",
+            FUNCTIONS,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert f"Warm pool:    pod {body['pod']} (specialised)" in described.stdout, described.stderr
