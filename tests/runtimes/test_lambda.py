@@ -467,3 +467,101 @@ async def test_mangum_asgi_app(
         "host": "api.example.com",
         "body": '{"a": 1}',
     }
+
+
+# -- the AWS SDK, as Lambda's runtimes include it -------------------------------------------------
+
+SDK_HANDLERS = {
+    "python": (
+        "main.py",
+        "import boto3\n\n"
+        "s3 = boto3.client('s3')  # at import, as Lambda code builds its clients\n\n\n"
+        "def handler(event, context):\n"
+        "    return {'version': boto3.__version__, 'region': s3.meta.region_name,\n"
+        "            'from': boto3.__file__}\n",
+    ),
+    "node": (
+        "index.js",
+        "const { S3Client } = require('@aws-sdk/client-s3');\n"
+        "const { DynamoDBDocumentClient } = require('@aws-sdk/lib-dynamodb');\n"
+        "const { DynamoDBClient } = require('@aws-sdk/client-dynamodb');\n"
+        "const s3 = new S3Client({});\n"
+        "DynamoDBDocumentClient.from(new DynamoDBClient({}));\n"
+        "exports.handler = async () => ({\n"
+        "  version: require('@aws-sdk/client-s3/package.json').version,\n"
+        "  region: await s3.config.region(),\n"
+        "  from: require.resolve('@aws-sdk/client-s3'),\n"
+        "});\n",
+    ),
+}
+
+
+def _image_sdk(language: Language) -> Path:
+    from tests.support.awssdk import image_node_sdk, image_python_sdk
+
+    return image_python_sdk() if language.name == "python" else image_node_sdk()
+
+
+async def test_the_aws_sdk_is_there_without_bundling(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    """``import boto3`` / ``require('@aws-sdk/client-s3')`` in code that does not bring them,
+    from the SDK the image installs (WISP_AWS_SDK_DIR), with clients built at import time."""
+    sdk = _image_sdk(language)
+    name, source = SDK_HANDLERS[language.name]
+    (tmp_path / name).write_text(source)
+    module = name.split(".")[0]
+    runtime = await start(
+        "", code_dir=tmp_path, handler_ref=f"{module}.handler", WISP_AWS_SDK_DIR=str(sdk), WISP_REGION="eu-west-1"
+    )
+    status, _, body = await _call(http, runtime, body=b"{}")
+    assert status == 200, body
+    assert body["region"] == "eu-west-1"
+    assert body["from"].startswith(str(sdk)), body
+    assert re.fullmatch(r"\d+\.\d+\.\d+", body["version"]), body
+
+
+async def test_the_sdk_is_an_es_module_import_too(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    if language.name != "node":
+        pytest.skip("a Node.js module form")
+    sdk = _image_sdk(language)
+    (tmp_path / "app.mjs").write_text(
+        "import { S3Client, ListBucketsCommand } from '@aws-sdk/client-s3';\n"
+        "const s3 = new S3Client({});\n"
+        "export const handler = async () => ({\n"
+        "  region: await s3.config.region(), command: new ListBucketsCommand({}).constructor.name,\n"
+        "});\n"
+    )
+    runtime = await start("", code_dir=tmp_path, handler_ref="app.handler", WISP_AWS_SDK_DIR=str(sdk))
+    status, _, body = await _call(http, runtime, body=b"{}")
+    assert status == 200, body
+    assert body == {"region": "us-east-1", "command": "ListBucketsCommand"}
+
+
+async def test_a_functions_own_sdk_wins(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    """As on Lambda, a copy the function brings is used rather than the runtime's."""
+    sdk = _image_sdk(language)
+    if language.name == "python":
+        (tmp_path / "boto3").mkdir()
+        (tmp_path / "boto3" / "__init__.py").write_text("__version__ = 'bundled'\n")
+        (tmp_path / "main.py").write_text(
+            "import boto3\n\n\ndef handler(event, context):\n    return {'version': boto3.__version__}\n"
+        )
+        handler = "main.handler"
+    else:
+        package = tmp_path / "node_modules" / "@aws-sdk" / "client-s3"
+        package.mkdir(parents=True)
+        (package / "package.json").write_text('{"name": "@aws-sdk/client-s3", "version": "bundled"}')
+        (package / "index.js").write_text("exports.version = 'bundled';\n")
+        (tmp_path / "index.js").write_text(
+            "exports.handler = async () => ({ version: require('@aws-sdk/client-s3').version });\n"
+        )
+        handler = "index.handler"
+    runtime = await start("", code_dir=tmp_path, handler_ref=handler, WISP_AWS_SDK_DIR=str(sdk))
+    status, _, body = await _call(http, runtime, body=b"{}")
+    assert status == 200, body
+    assert body == {"version": "bundled"}
