@@ -512,7 +512,11 @@ async def test_the_aws_sdk_is_there_without_bundling(
     (tmp_path / name).write_text(source)
     module = name.split(".")[0]
     runtime = await start(
-        "", code_dir=tmp_path, handler_ref=f"{module}.handler", WISP_AWS_SDK_DIR=str(sdk), WISP_REGION="eu-west-1"
+        "",
+        code_dir=tmp_path,
+        handler_ref=f"{module}.handler",
+        WISP_AWS_SDK_DIR=str(sdk),
+        WISP_REGION="eu-west-1",
     )
     status, _, body = await _call(http, runtime, body=b"{}")
     assert status == 200, body
@@ -565,3 +569,72 @@ async def test_a_functions_own_sdk_wins(
     status, _, body = await _call(http, runtime, body=b"{}")
     assert status == 200, body
     assert body == {"version": "bundled"}
+
+
+# -- layers: files under /opt, on the search paths Lambda puts them on ---------------------------
+
+
+async def test_a_layers_packages_import_from_opt(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    """A layer's ``python/`` (and ``python/lib/pythonX.Y/site-packages``) are on sys.path, its
+    ``nodejs/node_modules`` on NODE_PATH and in ES module resolution; the function's own code
+    and the layer's files are both there to read."""
+    opt, code = tmp_path / "opt", tmp_path / "code"
+    code.mkdir()
+    (opt / "etc").mkdir(parents=True)
+    (opt / "etc" / "greeting.txt").write_text("hello")
+    if language.name == "python":
+        (opt / "python" / "shared").mkdir(parents=True)
+        (opt / "python" / "shared" / "__init__.py").write_text("def word():\n    return 'from the layer'\n")
+        (code / "main.py").write_text(
+            "import shared\n\n\ndef handler(event, context):\n"
+            "    return {'word': shared.word(), 'file': open('/opt/etc/greeting.txt'.replace('/opt',"
+            " __import__('os').environ['WISP_LAYERS_DIR'])).read()}\n"
+        )
+        handlers = ["main.handler"]
+    else:
+        package = opt / "nodejs" / "node_modules" / "shared"
+        package.mkdir(parents=True)
+        (package / "index.js").write_text("exports.word = () => 'from the layer';\n")
+        (code / "index.js").write_text(
+            "const shared = require('shared');\nconst fs = require('node:fs');\n"
+            "exports.handler = async () => ({ word: shared.word(),\n"
+            "  file: fs.readFileSync(`${process.env.WISP_LAYERS_DIR}/etc/greeting.txt`, 'utf8') });\n"
+        )
+        (code / "app.mjs").write_text(
+            "import { word } from 'shared';\nimport fs from 'node:fs';\n"
+            "export const handler = async () => ({ word: word(),\n"
+            "  file: fs.readFileSync(`${process.env.WISP_LAYERS_DIR}/etc/greeting.txt`, 'utf8') });\n"
+        )
+        handlers = ["index.handler", "app.handler"]
+    for handler in handlers:
+        runtime = await start("", code_dir=code, handler_ref=handler, WISP_LAYERS_DIR=str(opt))
+        status, _, body = await _call(http, runtime, body=b"{}")
+        assert status == 200, (handler, body)
+        assert body == {"word": "from the layer", "file": "hello"}, handler
+
+
+async def test_the_functions_own_module_wins_over_a_layers(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    opt, code = tmp_path / "opt", tmp_path / "code"
+    code.mkdir()
+    if language.name == "python":
+        (opt / "python").mkdir(parents=True)
+        (opt / "python" / "shared.py").write_text("WHO = 'layer'\n")
+        (code / "shared.py").write_text("WHO = 'function'\n")
+        (code / "main.py").write_text(
+            "import shared\n\n\ndef handler(event, context):\n    return shared.WHO\n"
+        )
+        handler = "main.handler"
+    else:
+        (opt / "nodejs" / "node_modules" / "shared").mkdir(parents=True)
+        (opt / "nodejs" / "node_modules" / "shared" / "index.js").write_text("module.exports = 'layer';\n")
+        (code / "node_modules" / "shared").mkdir(parents=True)
+        (code / "node_modules" / "shared" / "index.js").write_text("module.exports = 'function';\n")
+        (code / "index.js").write_text("exports.handler = async () => require('shared');\n")
+        handler = "index.handler"
+    runtime = await start("", code_dir=code, handler_ref=handler, WISP_LAYERS_DIR=str(opt))
+    status, _, body = await _call(http, runtime, body=b"{}")
+    assert (status, body) == (200, "function")
