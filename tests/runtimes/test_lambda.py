@@ -22,10 +22,28 @@ from tests.runtimes.conftest import Running, Start
 from tests.runtimes.languages import Language
 from wisp.launcher import base_environment, install_dependencies
 
+# Tests whose handlers every runtime of the table has (``echo``, ``value``) or that need no
+# handler of a language's own: they run on Java too. The others use Python/Node.js handler
+# fixtures written as AWS's samples write them; Java's AWS interfaces have their own tests
+# (tests/runtimes/java/test_aws_*.py), and its environment is the entrypoint's
+# (test_java_gets_lambdas_environment_from_its_entrypoint below).
+EVERY_RUNTIME = frozenset(
+    {
+        "test_payload_1_0_is_complete",
+        "test_payload_1_0_without_the_gateways_facts",
+        "test_payload_2_0",
+        "test_payload_2_0_binary_body_and_default_route",
+        "test_unknown_payload_format_is_400",
+        "test_raw_result_is_the_return_value_itself",
+        "test_java_gets_lambdas_environment_from_its_entrypoint",
+        "test_a_java_layers_jars_are_on_the_class_path",
+    }
+)
+
 
 @pytest.fixture(autouse=True)
-def _lambda_runtimes_only(language: Language) -> None:
-    if not language.lambda_parity:
+def _lambda_runtimes_only(language: Language, request: pytest.FixtureRequest) -> None:
+    if not language.lambda_parity and request.node.originalname not in EVERY_RUNTIME:
         pytest.skip(f"{language}'s runtime has its own handler interfaces, not Lambda's")
 
 
@@ -638,3 +656,83 @@ async def test_the_functions_own_module_wins_over_a_layers(
     runtime = await start("", code_dir=code, handler_ref=handler, WISP_LAYERS_DIR=str(opt))
     status, _, body = await _call(http, runtime, body=b"{}")
     assert (status, body) == (200, "function")
+
+
+JAVA_ENV_HANDLER = """\
+import dev.wisp.runtime.Context;
+import dev.wisp.runtime.RequestHandler;
+import java.util.Map;
+
+public class Env implements RequestHandler<Map<String, Object>, Map<String, String>> {
+    @Override
+    public Map<String, String> handleRequest(Map<String, Object> event, Context context) {
+        return System.getenv();
+    }
+}
+"""
+
+
+async def test_java_gets_lambdas_environment_from_its_entrypoint(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    """A JVM cannot set its own environment: the image's entrypoint sets Lambda's reserved
+    variables, and a runtime started locally (wisp dev) goes through the same entrypoint."""
+    if language.name != "java":
+        pytest.skip("Python and Node.js: test_context_and_environment_are_lambdas")
+    (tmp_path / "Env.java").write_text(JAVA_ENV_HANDLER)
+    runtime = await start(
+        "",
+        code_dir=tmp_path,
+        handler_ref="Env",
+        WISP_FUNCTION_NAME="orders",
+        WISP_MEMORY_MB="512",
+        WISP_REGION="eu-west-1",
+    )
+    status, _, env = await _call(http, runtime, body=b"{}")
+    assert status == 200, env
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert env["AWS_EXECUTION_ENV"] == f"AWS_Lambda_java{language.runtime.version}"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "orders"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/orders"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\]\S+", env["AWS_LAMBDA_LOG_STREAM_NAME"]), env
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert env["_HANDLER"] == "Env"
+    assert env["LAMBDA_TASK_ROOT"] == str(tmp_path)
+    assert env["TZ"] == ":UTC"
+
+
+async def test_a_java_layers_jars_are_on_the_class_path(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    """Lambda's /opt/java/lib: a layer's jars are on the function's class path, after its own."""
+    if language.name != "java":
+        pytest.skip("a Java layer")
+    import shutil
+    import subprocess
+
+    javac, jar = shutil.which("javac"), shutil.which("jar")
+    if not javac or not jar:
+        pytest.skip("needs a JDK's javac and jar")
+    build, opt, code = tmp_path / "build", tmp_path / "opt", tmp_path / "code"
+    (build / "shared").mkdir(parents=True)
+    (build / "shared" / "Words.java").write_text(
+        "package shared;\npublic final class Words {\n"
+        '    public static String word() { return "from the layer"; }\n}\n'
+    )
+    subprocess.run([javac, "-d", str(build / "classes"), str(build / "shared" / "Words.java")], check=True)
+    (opt / "java" / "lib").mkdir(parents=True)
+    subprocess.run(
+        [jar, "cf", str(opt / "java" / "lib" / "shared.jar"), "-C", str(build / "classes"), "."], check=True
+    )
+    code.mkdir()
+    (code / "Uses.java").write_text(
+        "import dev.wisp.runtime.Context;\nimport dev.wisp.runtime.RequestHandler;\nimport java.util.Map;\n\n"
+        "public class Uses implements RequestHandler<Map<String, Object>, String> {\n"
+        "    @Override\n    public String handleRequest(Map<String, Object> event, Context context) {\n"
+        "        return shared.Words.word();\n    }\n}\n"
+    )
+    runtime = await start("", code_dir=code, handler_ref="Uses", WISP_LAYERS_DIR=str(opt))
+    status, _, body = await _call(http, runtime, body=b"{}")
+    assert (status, body) == (200, "from the layer")

@@ -36,7 +36,8 @@ def extend_path(code_dir: str, deps_dir: str, layers_dir: str = "", aws_sdk_dir:
     front = [code_dir, deps_dir]
     if layers_dir:
         version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
-        front += [os.path.join(layers_dir, "python", "lib", version, "site-packages"), os.path.join(layers_dir, "python")]
+        layer = os.path.join(layers_dir, "python")
+        front += [os.path.join(layer, "lib", version, "site-packages"), layer]
     present = [d for d in front if d and os.path.isdir(d)]
     sys.path[:] = present + [d for d in sys.path if d not in present]
     if aws_sdk_dir and os.path.isdir(aws_sdk_dir) and aws_sdk_dir not in sys.path:
