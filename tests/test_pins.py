@@ -83,3 +83,19 @@ def test_the_java_runtime_build_refuses_an_unpinned_plugin() -> None:
     """The enforcer rule that makes Maven itself fail on a plugin without a version."""
     pom = (ROOT / "runtime-images" / "java" / "pom.xml").read_text()
     assert "<requirePluginVersions>" in pom and "<artifactId>maven-enforcer-plugin</artifactId>" in pom
+
+
+def test_the_aws_sdks_of_the_runtime_images_are_locked() -> None:
+    """The SDKs the images carry for functions (docs/lambda.md): every Python package pinned
+    with hashes, every npm package at an exact version with its integrity in the lock."""
+    requirements = (ROOT / "runtime-images" / "python" / "aws-sdk-requirements.txt").read_text()
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", requirements, re.MULTILINE)
+    assert {name for name, _ in pins} >= {"boto3", "botocore", "s3transfer", "jmespath"}, pins
+    assert requirements.count("--hash=sha256:") >= len(pins)
+    sdk = ROOT / "runtime-images" / "node" / "aws-sdk"
+    wanted = json.loads((sdk / "package.json").read_text())["dependencies"]
+    assert "@aws-sdk/client-s3" in wanted
+    assert all(re.fullmatch(r"\d+\.\d+\.\d+", version) for version in wanted.values()), wanted
+    packages = json.loads((sdk / "package-lock.json").read_text())["packages"]
+    installed = {key: value for key, value in packages.items() if key}
+    assert installed and all(value.get("integrity", "").startswith("sha512-") for value in installed.values())

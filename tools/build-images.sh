@@ -94,7 +94,8 @@ debian_base() { # name suite packages (comma-separated) [extra buildah config ar
 # host's pip. The build then installs with --no-index from them: no network in the build.
 wheels() { # base -> directory of wheels
   local base=$1 dir c environment f requirements=()
-  for f in deploy/requirements.txt runtime-images/python/requirements.txt runtime-images/python/build-requirements.txt; do
+  for f in deploy/requirements.txt runtime-images/python/requirements.txt runtime-images/python/build-requirements.txt \
+    runtime-images/python/aws-sdk-requirements.txt; do
     [[ -f "$ROOT/$f" ]] && requirements+=("$ROOT/$f")
   done
   c=$("${BUILDAH[@]}" from --pull-never "$base")
@@ -105,6 +106,21 @@ wheels() { # base -> directory of wheels
   mkdir -p "$dir"
   local py="$ROOT/.venv/bin/python"; [[ -x $py ]] || py=python3
   "$py" "$ROOT/tools/image-wheels.py" --environment "$environment" --dest "$dir" "${requirements[@]}" >&2
+  echo "$dir"
+}
+
+# -- the AWS SDK for JavaScript for an offline Node.js image build ----------------------------
+# `npm ci` from the image's lock on the host (integrity checked), cached by the lock's hash; the
+# build copies the result (the SDK is plain JavaScript, the same on every platform).
+node_sdk() { # -> directory holding node_modules
+  local lock="$ROOT/runtime-images/node/aws-sdk/package-lock.json" dir
+  dir="$CACHE_ROOT/images/aws-sdk-node/$(sha256sum "$lock" | cut -c1-16)"
+  if [[ ! -d $dir/node_modules ]]; then
+    rm -rf "$dir.partial"; mkdir -p "$dir.partial"
+    cp "$ROOT/runtime-images/node/aws-sdk/package.json" "$lock" "$dir.partial/"
+    (cd "$dir.partial" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --silent) >&2
+    rm -rf "$dir"; mv "$dir.partial" "$dir"
+  fi
   echo "$dir"
 }
 
@@ -149,7 +165,9 @@ else
     --build-arg "BASE_IMAGE=$PY_BASE" "${OFFLINE[@]}"
   if want runtime-node; then
     debian_base "$NODE_BASE" trixie nodejs,passwd
-    build "$R/runtime-node:20" "$ROOT/runtime-images/node" "$ROOT/runtime-images/node/Dockerfile" --build-arg "BASE_IMAGE=$NODE_BASE"
+    SDK="$(node_sdk)"
+    build "$R/runtime-node:20" "$ROOT/runtime-images/node" "$ROOT/runtime-images/node/Dockerfile" --build-arg "BASE_IMAGE=$NODE_BASE" \
+      --volume "$SDK:/aws-sdk:ro" --build-arg AWS_SDK_MODULES=/aws-sdk/node_modules
   fi
   want custom-example && build "$R/greeter:$IMAGE_TAG" "$ROOT/runtime-images/custom-example" "$ROOT/runtime-images/custom-example/Dockerfile" \
     --build-arg "BASE_IMAGE=$PY_BASE"

@@ -197,7 +197,9 @@ def _java_command(memory_mb: int = 0) -> list[str]:
     if memory_mb > 0:
         command.append(f"-XX:MaxRAM={memory_mb}m")
     command += os.environ.get("WISP_JAVA_OPTS", "").split()
-    return [*command, "-jar", str(jar)]
+    # The image's entrypoint sets Lambda's reserved environment variables (a JVM cannot), then
+    # runs this command: a local runtime sees what one in a pod sees.
+    return ["/bin/sh", str(java_dir / "entrypoint.sh"), "--", *command, "-jar", str(jar)]
 
 
 def _announces_listening(runtime: Runtime) -> bool:
@@ -214,6 +216,9 @@ def base_environment(environ: Mapping[str, str] | None = None, *, install: bool 
 
 
 def _language_env(runtime: Runtime) -> dict[str, str]:
+    if runtime.language == "java":
+        # What the image sets for its entrypoint: the runtime's folder, the Java feature version.
+        return {"WISP_JAVA_DIR": str(runtime_images_dir() / "java"), "WISP_JAVA_FEATURE": runtime.version}
     if runtime.language not in ("python", "provided"):
         return {}
     paths = [str(runtime_images_dir() / "python")]

@@ -6,8 +6,9 @@ Two layouts are understood:
   ``code.files`` (``examples/hello.yaml``);
 * a function folder: ``function.yaml`` beside the code. When its Function sets no
   ``spec.code``, the code comes from the folder: the one source file becomes ``code.inline``,
-  several become ``code.files`` (plain top-level files only, as a ConfigMap holds them; tests,
-  ``README.md``, dot-files and folders are left out). ``wisp dev`` runs such a function from
+  several become ``code.files``, sub-folders included (``src/app/models.py``; tests,
+  ``README.md``, dot-files, ``node_modules``, virtual environments and build output are left
+  out). ``wisp dev`` runs such a function from
   the folder itself, so edits to any file there reload it.
 
 Every manifest is checked with ``wisp.api`` (the CRD's own rules), so a bad file is reported as
@@ -25,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from wisp.api.codepaths import check_code_path, config_map_data
 from wisp.api.defaults import MAX_CODE_BYTES, code_size
 from wisp.api.function import Function, SpecError, handler_source_file, parse_function
 from wisp.api.trigger import Trigger, parse_trigger
@@ -50,6 +52,9 @@ _LEFT_OUT = (
     "Dockerfile",
     ".*",
 )
+# Folders that are never code: installed dependencies (the init step installs them again),
+# virtual environments, build output and tests.
+_LEFT_OUT_FOLDERS = frozenset({"node_modules", "__pycache__", "venv", "target", "tests", "__tests__"})
 
 
 class SourceError(Exception):
@@ -120,28 +125,85 @@ def is_folder_manifest(path: Path) -> bool:
 
 
 def code_files(folder: Path) -> dict[str, str]:
-    """The folder's code as ``code.files`` would hold it; SourceError if it cannot."""
+    """The folder's code as ``code.files`` would hold it, sub-folders included (paths with
+    ``/``); SourceError if it cannot."""
     files: dict[str, str] = {}
-    for entry in sorted(folder.iterdir()):
-        if not entry.is_file() or any(fnmatch.fnmatch(entry.name, p) for p in _LEFT_OUT):
-            continue
+    for entry in _code_entries(folder):
+        path = entry.relative_to(folder).as_posix()
+        try:
+            check_code_path(path, "")
+        except SpecError:
+            raise SourceError(
+                entry, "cannot be stored: file and folder names are letters, digits, '.', '_', '-'"
+            ) from None
         data = entry.read_bytes()
         try:
-            files[entry.name] = data.decode("utf-8")
+            files[path] = data.decode("utf-8")
         except UnicodeDecodeError:
             raise SourceError(entry, "is not UTF-8 text; put binary code in an image (--image)") from None
-    # The operator's limit, counted as it counts (names and contents): refused here, before
-    # anything reaches the API server.
-    total = code_size(files)
+    if not files:
+        raise SourceError(folder, "holds no code files")
+    # The operator's limit, counted as it counts (the ConfigMap's keys and contents): refused
+    # here, before anything reaches the API server.
+    total = code_size(config_map_data(files))
+    if total > MAX_CODE_BYTES:
+        largest = sorted(files, key=lambda p: len(files[p].encode()), reverse=True)[:3]
+        sizes = ", ".join(f"{p} ({len(files[p].encode())} bytes)" for p in largest)
+        raise SourceError(
+            folder,
+            f"holds {total} bytes of code, more than the {MAX_CODE_BYTES} a Function's code can be "
+            f"(it is stored in a ConfigMap); the largest files: {sizes}. Install dependencies from "
+            "requirements.txt/package.json instead of copying them, move shared files to a layer "
+            "(--layer), or build an image and deploy with --image",
+        )
+    return files
+
+
+def layer_files(folder: Path) -> dict[str, str]:
+    """A layer folder's files as its ConfigMap holds them (every file but dot-files and
+    byte-code, paths as under /opt: ``python/mylib/__init__.py``); SourceError if it cannot."""
+    files: dict[str, str] = {}
+    for entry in sorted(p for p in folder.rglob("*") if p.is_file()):
+        path = entry.relative_to(folder).as_posix()
+        if any(part.startswith(".") or part == "__pycache__" for part in path.split("/")) or path.endswith(
+            ".pyc"
+        ):
+            continue
+        try:
+            check_code_path(path, "")
+        except SpecError:
+            raise SourceError(
+                entry, "cannot be stored: file and folder names are letters, digits, '.', '_', '-'"
+            ) from None
+        try:
+            files[path] = entry.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SourceError(
+                entry, "is not UTF-8 text; a layer with binary files belongs in an image"
+            ) from None
+    if not files:
+        raise SourceError(folder, "holds no files for a layer")
+    total = code_size(config_map_data(files))
     if total > MAX_CODE_BYTES:
         raise SourceError(
             folder,
-            f"holds {total} bytes of code, more than the {MAX_CODE_BYTES} a ConfigMap can hold; "
-            "build an image and deploy with --image",
+            f"holds {total} bytes, more than the {MAX_CODE_BYTES} a layer can be (a ConfigMap holds it)",
         )
-    if not files:
-        raise SourceError(folder, "holds no code files")
     return files
+
+
+def _code_entries(folder: Path) -> list[Path]:
+    """The files of the folder and its sub-folders that are code, in path order."""
+    found: list[Path] = []
+    for entry in sorted(folder.iterdir()):
+        if any(fnmatch.fnmatch(entry.name, p) for p in _LEFT_OUT):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            if entry.name not in _LEFT_OUT_FOLDERS:
+                found += _code_entries(entry)
+        elif entry.is_file():
+            found.append(entry)
+    return found
 
 
 def with_folder_code(manifest: Mapping[str, Any], folder: Path) -> dict[str, Any]:

@@ -6,6 +6,8 @@
 #
 # AWS_REGION, AWS_DEFAULT_REGION and TZ keep a value the Function's env gives; the others are
 # always the runtime's. WISP_JAVA_DIR (default /opt/wisp) is where the jar, flags and archive are.
+# `entrypoint.sh -- COMMAND...` sets the same environment and runs COMMAND instead: how the
+# launcher (wisp dev, tests) starts a local runtime, whose jar and flags lie elsewhere.
 set -eu
 
 dir="${WISP_JAVA_DIR:-/opt/wisp}"
@@ -26,6 +28,11 @@ export AWS_LAMBDA_INITIALIZATION_TYPE=on-demand
 export _HANDLER="${WISP_HANDLER:-}"
 export LAMBDA_TASK_ROOT="${WISP_CODE_DIR:-/var/wisp/code}"
 export LAMBDA_RUNTIME_DIR="$dir"
+
+if [ "${1:-}" = "--" ]; then
+    shift
+    exec "$@"
+fi
 
 # WISP_JAVA_OPTS is split into words on purpose: it holds JVM flags.
 # shellcheck disable=SC2086

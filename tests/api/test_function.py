@@ -44,6 +44,18 @@ def test_unset_namespace_access_and_replicas() -> None:
         ({"env": [{"name": "WISP_X", "value": "1"}]}, "spec.env[0].name"),
         ({"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]}, "spec.env[1].name"),
         ({"code": {"files": {"../x": ""}}}, "spec.code.files[../x]"),
+        ({"code": {"files": {"src/../x.py": ""}}}, "spec.code.files[src/../x.py]"),
+        ({"code": {"files": {"/etc/x.py": ""}}}, "spec.code.files[/etc/x.py]"),
+        ({"code": {"files": {"src//x.py": ""}}}, "spec.code.files[src//x.py]"),
+        ({"code": {"files": {"a b.py": ""}}}, "spec.code.files[a b.py]"),
+        ({"code": {"files": {".wisp-layout.json": ""}}}, "spec.code.files[.wisp-layout.json]"),
+        ({"layers": [{"configMapRef": {"name": f"l{i}"}} for i in range(6)]}, "spec.layers"),
+        (
+            {"layers": [{"configMapRef": {"name": "l"}}, {"configMapRef": {"name": "l"}}]},
+            "spec.layers[1].configMapRef.name",
+        ),
+        ({"layers": [{"image": "x"}]}, "spec.layers[0].configMapRef"),
+        ({"layers": "common"}, "spec.layers"),
         ({"cpu": "0"}, "spec.cpu"),
         ({"cpuMode": "turbo"}, "spec.cpuMode"),
         ({"access": {"rateLimit": {"rps": 0}}}, "spec.access.rateLimit.rps"),
@@ -115,3 +127,11 @@ def test_bad_trigger_names_the_field(spec: dict[str, Any], field: str) -> None:
     with pytest.raises(SpecError) as info:
         parse_trigger(trig(**spec))
     assert info.value.field == field
+
+
+def test_code_files_may_have_folders_and_layers_keep_their_order() -> None:
+    files = {"main.py": "", "src/orders/models.py": "", "src/orders/__init__.py": "", ".env.sample": ""}
+    layers = [{"configMapRef": {"name": "common"}}, {"configMapRef": {"name": "pandas"}}]
+    spec = parse_function(fn(code={"files": files}, layers=layers)).spec
+    assert spec.code.files == files
+    assert [layer.config_map for layer in spec.layers] == ["common", "pandas"]

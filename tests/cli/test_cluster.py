@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,75 @@ def test_every_example_is_accepted_by_the_api_server(kubectl: Kubectl, namespace
     for path in sorted((ROOT / "examples").glob("*.yaml")):
         applied = kubectl("apply", "--dry-run=server", "-f", str(path), namespace=namespace, check=False)
         assert applied.returncode == 0, f"{path.name}: {applied.stderr}"
+
+
+def test_deploy_a_src_layout_with_a_layer(
+    wisp: Wisp,
+    kubeconfig: Path,
+    namespace: str,
+    kubectl: Kubectl,
+    operator: OperatorProcess,
+    node_agent: Any,
+    gateway: GatewayProcess,
+    tmp_path: Path,
+) -> None:
+    """Code in sub-folders deploys whole and imports; ``--layer`` publishes a folder whose
+    ``python/`` the function imports from /opt, as a Lambda layer."""
+    k = kube_args(kubeconfig, namespace)
+    app = tmp_path / "orders"
+    (app / "src" / "orders").mkdir(parents=True)
+    (app / "function.yaml").write_text(
+        "apiVersion: wisp.dev/v1alpha1\nkind: Function\nmetadata: {name: orders}\n"
+        "spec: {runtime: python3.12, handler: src.orders.api.handler}\n---\n"
+        "apiVersion: wisp.dev/v1alpha1\nkind: Trigger\nmetadata: {name: orders-http}\n"
+        "spec: {function: orders, http: {path: '/orders/{id}', methods: [GET], payloadFormat: '2.0'}}\n"
+    )
+    (app / "src" / "__init__.py").write_text("")
+    (app / "src" / "orders" / "__init__.py").write_text("")
+    (app / "src" / "orders" / "models.py").write_text("TABLE = 'orders'\n")
+    # Direct invocations get the payload; the HTTP API route (payload 2.0) gets API Gateway's
+    # event and answers as an HTTP API handler does (a string statusCode, cookies).
+    (app / "src" / "orders" / "api.py").write_text(
+        "import json\n\nfrom shared.money import cents\n\nfrom src.orders.models import TABLE\n\n\n"
+        "def handler(event, context):\n"
+        "    if 'rawPath' not in event:\n"
+        "        return {'table': TABLE, 'total': cents(event['total'])}\n"
+        "    body = {'id': event['pathParameters']['id'], 'route': event['routeKey'],\n"
+        "            'method': event['requestContext']['http']['method'], 'table': TABLE}\n"
+        "    return {'statusCode': '200', 'cookies': ['seen=1'], 'body': json.dumps(body)}\n"
+    )
+    layer = tmp_path / "shared-layer"
+    (layer / "python" / "shared").mkdir(parents=True)
+    (layer / "python" / "shared" / "__init__.py").write_text("")
+    (layer / "python" / "shared" / "money.py").write_text(
+        "def cents(amount):\n    return round(amount * 100)\n"
+    )
+
+    deployed = wisp("deploy", str(app), "--layer", f"shared={layer}", *k)
+    assert deployed.returncode == 0, deployed.stderr
+    assert "layer/shared applied" in deployed.stdout
+    fn = json.loads(kubectl("get", "fn", "orders", "-o", "json", namespace=namespace).stdout)
+    assert sorted(fn["spec"]["code"]["files"]) == [
+        "src/__init__.py",
+        "src/orders/__init__.py",
+        "src/orders/api.py",
+        "src/orders/models.py",
+    ]
+    assert fn["spec"]["layers"] == [{"configMapRef": {"name": "shared"}}]
+
+    called = wisp("invoke", "orders", "-n", namespace, "--data", '{"total": 12.5}', "--gateway", gateway.url)
+    assert called.returncode == 0, called.stderr + gateway.log.read_text()[-2000:]
+    assert json.loads(called.stdout) == {"table": "orders", "total": 1250}
+    with urllib.request.urlopen(f"{gateway.url}/orders/42", timeout=60) as response:
+        assert response.status == 200
+        assert response.headers.get_all("Set-Cookie") == ["seen=1"]
+        assert json.loads(response.read()) == {
+            "id": "42",
+            "route": "GET /orders/{id}",
+            "method": "GET",
+            "table": "orders",
+        }
+
+    missing = wisp("deploy", str(app), "--layer", str(tmp_path / "nowhere"), *k)
+    assert missing.returncode != 0
+    assert "--layer" in missing.stderr and "is not a folder" in missing.stderr

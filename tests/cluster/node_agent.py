@@ -235,13 +235,17 @@ class NodeAgent:
         code_dir, deps_dir = pod_dir / "code", pod_dir / "deps"
         code_dir.mkdir(parents=True, exist_ok=True)
         data = await asyncio.to_thread(self._config_map_files, meta["namespace"], code_volume)
-        for name, content in data.items():
-            (code_dir / name).write_bytes(content)
+        _write_items(code_dir, data, _code_items(spec, container))
+        # Layers (a projected volume of ConfigMaps with items) go where the pod has /opt.
+        layers_dir = pod_dir / "opt"
+        for source in _layer_sources(spec):
+            layer = await asyncio.to_thread(self._config_map_files, meta["namespace"], source["name"])
+            _write_items(layers_dir, layer, source.get("items"))
         env = {
             e["name"]: await asyncio.to_thread(self._env_value, meta, run, e)
             for e in container.get("env") or ()
         }
-        env.update(WISP_DEPS_DIR=str(deps_dir), WISP_CODE_DIR=str(code_dir))
+        env.update(WISP_DEPS_DIR=str(deps_dir), WISP_CODE_DIR=str(code_dir), WISP_LAYERS_DIR=str(layers_dir))
         if spec.get("initContainers"):
             await install_dependencies(
                 runtime, code_dir, deps_dir, env=env, log_sink=str(pod_dir / "init.log")
@@ -393,6 +397,27 @@ class _CannotRun(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason, self.message = reason, message
+
+
+def _write_items(target: Path, data: Mapping[str, bytes], items: Any) -> None:
+    """A ConfigMap's files as its volume holds them: every key, or the ``items`` at their paths."""
+    placed = [(i["key"], i["path"]) for i in items] if items else [(k, k) for k in data]
+    for key, path in placed:
+        (target / path).parent.mkdir(parents=True, exist_ok=True)
+        (target / path).write_bytes(data[key])
+
+
+def _code_items(spec: Mapping[str, Any], container: Mapping[str, Any]) -> Any:
+    mount = next(m for m in container.get("volumeMounts") or () if m.get("mountPath") == contract.CODE_DIR)
+    volume = next(v for v in spec.get("volumes") or () if v.get("name") == mount["name"])
+    return volume["configMap"].get("items")
+
+
+def _layer_sources(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    for volume in spec.get("volumes") or ():
+        if volume.get("name") == "layers":
+            return [source["configMap"] for source in volume["projected"]["sources"]]
+    return []
 
 
 def _code_volume(spec: Mapping[str, Any], container: Mapping[str, Any]) -> str | None:

@@ -6,14 +6,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from kubernetes.client.rest import ApiException
 
 from tests.dev.process import ROOT
+from wisp.api.defaults import MAX_CODE_BYTES
 from wisp.api.trigger import parse_trigger
 from wisp.cli.kube import api_error
 from wisp.dev.banner import log_line, trigger_route
 from wisp.dev.watch import changes, scan
-from wisp.source import code_files, discover, load_file
+from wisp.source import SourceError, code_files, discover, layer_files, load_file
 
 
 def test_every_example_parses() -> None:
@@ -38,6 +40,60 @@ def test_a_folder_gives_inline_code_for_one_file_and_files_for_several(tmp_path:
     several = load_file(tmp_path / "function.yaml").functions[0]
     assert sorted(several.function.spec.code.files or {}) == ["main.py", "util.py"]
     assert code_files(tmp_path) == several.function.spec.code.files
+
+
+def test_a_folders_sub_folders_are_code_too(tmp_path: Path) -> None:
+    """A ``src/`` layout deploys whole; installed packages, caches and tests stay behind."""
+    (tmp_path / "function.yaml").write_text(
+        "kind: Function\nmetadata: {name: f}\nspec: {runtime: python3.12, handler: app.main.handler}\n"
+    )
+    for path in ("app/__init__.py", "app/main.py", "app/orders/models.py", "requirements.txt"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(path)
+    for left_out in (
+        "node_modules/x/index.js",
+        "app/__pycache__/main.cpython-312.pyc",
+        "tests/test_app.py",
+        ".venv/lib/site.py",
+        "venv/bin/activate",
+        "app/test_main.py",
+    ):
+        (tmp_path / left_out).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / left_out).write_text("left out")
+    fn = load_file(tmp_path / "function.yaml").functions[0]
+    assert sorted(fn.function.spec.code.files or {}) == [
+        "app/__init__.py",
+        "app/main.py",
+        "app/orders/models.py",
+        "requirements.txt",
+    ]
+
+
+def test_too_much_code_says_how_much_and_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text("x = 1\n")
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "big.py").write_text("#" * MAX_CODE_BYTES)
+    with pytest.raises(SourceError) as info:
+        code_files(tmp_path)
+    message = str(info.value)
+    assert f"more than the {MAX_CODE_BYTES}" in message
+    assert f"vendor/big.py ({MAX_CODE_BYTES} bytes)" in message
+    assert "requirements.txt" in message and "--layer" in message and "--image" in message
+
+
+def test_a_bad_file_name_below_the_folder_is_named(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "my module.py").write_text("")
+    with pytest.raises(SourceError) as info:
+        code_files(tmp_path)
+    assert "my module.py" in str(info.value)
+
+
+def test_a_layer_folder_keeps_everything_but_caches(tmp_path: Path) -> None:
+    for path in ("python/shared/__init__.py", "python/shared/__pycache__/x.pyc", "bin/tool", ".git/HEAD"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(path)
+    assert sorted(layer_files(tmp_path)) == ["bin/tool", "python/shared/__init__.py"]
 
 
 def test_bad_documents_name_file_and_field(tmp_path: Path) -> None:

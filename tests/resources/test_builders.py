@@ -11,6 +11,7 @@ from wisp.api.cpu import CpuMode
 from wisp.api.function import SpecError
 from wisp.resources import CodeTooLarge, make_code_configmap, make_deployment, make_service
 from wisp.resources.deployment import CpuSettings, DeploymentSettings, ImageSettings, config_hash
+from wisp.resources.layers import LayerData
 
 OWNER = {
     "apiVersion": "wisp.dev/v1alpha1",
@@ -342,3 +343,116 @@ def test_bad_spec_raises_naming_the_field() -> None:
     with pytest.raises(SpecError) as info:
         function(memory="1Ti")
     assert info.value.field == "spec.memory"
+
+
+# -- code with folders, and layers ---------------------------------------------------------------
+
+NESTED = {"main.py": CODE, "src/orders/__init__.py": "", "src/orders/models.py": "X = 1\n"}
+
+
+def test_code_with_folders_is_stored_flat_and_mounted_at_its_paths() -> None:
+    fn = function(code={"files": NESTED})
+    data = make_code_configmap(fn)["data"]  # type: ignore[index]
+    assert sorted(data) == [".wisp-layout.json", "main.py", "src.orders.__init__.py", "src.orders.models.py"]
+    assert data["src.orders.models.py"] == "X = 1\n"
+    code = next(v for v in make_deployment(fn)["spec"]["template"]["spec"]["volumes"] if v["name"] == "code")
+    assert code == {
+        "name": "code",
+        "configMap": {
+            "name": "hello-code",
+            "items": [
+                {"key": "main.py", "path": "main.py"},
+                {"key": "src.orders.__init__.py", "path": "src/orders/__init__.py"},
+                {"key": "src.orders.models.py", "path": "src/orders/models.py"},
+            ],
+        },
+    }
+
+
+def test_flat_code_keeps_plain_keys_and_a_plain_volume() -> None:
+    fn = function(code={"files": {"main.py": CODE, "util.py": ""}})
+    assert sorted(make_code_configmap(fn)["data"]) == ["main.py", "util.py"]  # type: ignore[index]
+    code = next(v for v in make_deployment(fn)["spec"]["template"]["spec"]["volumes"] if v["name"] == "code")
+    assert code == {"name": "code", "configMap": {"name": "hello-code"}}
+
+
+def test_a_flat_key_taken_by_another_file_gets_a_number() -> None:
+    fn = function(code={"files": {"main.py": CODE, "a.b": "flat", "a/b": "nested"}})
+    data = make_code_configmap(fn)["data"]  # type: ignore[index]
+    assert data["a.b"] == "flat" and data["a.b.2"] == "nested"
+
+
+def test_a_referenced_configmap_with_a_layout_is_mounted_at_its_paths() -> None:
+    fn = function(code={"configMapRef": {"name": "mine"}})
+    data = {
+        "main.py": CODE,
+        "lib.x.py": "",
+        "requirements.txt": "",
+        ".wisp-layout.json": (
+            '{"main.py": "main.py", "lib.x.py": "lib/x.py", "requirements.txt": "requirements.txt"}'
+        ),
+    }
+    pod = make_deployment(fn, code_file_names=sorted(data), code_hash_extra=data)["spec"]["template"]["spec"]
+    code = next(v for v in pod["volumes"] if v["name"] == "code")
+    assert {"key": "lib.x.py", "path": "lib/x.py"} in code["configMap"]["items"]
+    assert [c["name"] for c in pod["initContainers"]] == ["install-dependencies"]
+
+
+def _layer(name: str, files: dict[str, str]) -> LayerData:
+    from wisp.api.codepaths import config_map_data
+
+    return LayerData(name, config_map_data(files))
+
+
+def test_layers_are_merged_under_opt_the_later_winning() -> None:
+    fn = function(layers=[{"configMapRef": {"name": "common"}}, {"configMapRef": {"name": "extra"}}])
+    common = _layer("common", {"python/shared/__init__.py": "A", "python/util.py": "old", "bin/tool": "#!"})
+    extra = _layer("extra", {"python/util.py": "new", "nodejs/node_modules/x/index.js": ""})
+    manifest = make_deployment(fn, layers=[common, extra])
+    pod = manifest["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "layers")
+    assert volume == {
+        "name": "layers",
+        "projected": {
+            "sources": [
+                {
+                    "configMap": {
+                        "name": "common",
+                        "items": [
+                            {"key": "bin.tool", "path": "bin/tool"},
+                            {"key": "python.shared.__init__.py", "path": "python/shared/__init__.py"},
+                        ],
+                    }
+                },
+                {
+                    "configMap": {
+                        "name": "extra",
+                        "items": [
+                            {
+                                "key": "nodejs.node_modules.x.index.js",
+                                "path": "nodejs/node_modules/x/index.js",
+                            },
+                            {"key": "python.util.py", "path": "python/util.py"},
+                        ],
+                    }
+                },
+            ]
+        },
+    }
+    mounts = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "layers"]
+    assert mounts == [
+        {"name": "layers", "mountPath": f"/opt/{top}", "subPath": top, "readOnly": True}
+        for top in ("bin", "nodejs", "python")
+    ]
+    # A layer's change rolls the pods like a code change.
+    changed = _layer("extra", {"python/util.py": "newer", "nodejs/node_modules/x/index.js": ""})
+    annotations = make_deployment(fn, layers=[common, changed])["spec"]["template"]["metadata"]["annotations"]
+    assert annotations != manifest["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_a_layer_may_not_cover_the_runtimes_own_opt_folder() -> None:
+    fn = function(layers=[{"configMapRef": {"name": "bad"}}])
+    with pytest.raises(SpecError) as info:
+        make_deployment(fn, layers=[_layer("bad", {"wisp/runtime/index.js": ""})])
+    assert info.value.field == "spec.layers[0]"
+    assert "/opt/wisp" in str(info.value)

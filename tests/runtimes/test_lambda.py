@@ -22,10 +22,28 @@ from tests.runtimes.conftest import Running, Start
 from tests.runtimes.languages import Language
 from wisp.launcher import base_environment, install_dependencies
 
+# Tests whose handlers every runtime of the table has (``echo``, ``value``) or that need no
+# handler of a language's own: they run on Java too. The others use Python/Node.js handler
+# fixtures written as AWS's samples write them; Java's AWS interfaces have their own tests
+# (tests/runtimes/java/test_aws_*.py), and its environment is the entrypoint's
+# (test_java_gets_lambdas_environment_from_its_entrypoint below).
+EVERY_RUNTIME = frozenset(
+    {
+        "test_payload_1_0_is_complete",
+        "test_payload_1_0_without_the_gateways_facts",
+        "test_payload_2_0",
+        "test_payload_2_0_binary_body_and_default_route",
+        "test_unknown_payload_format_is_400",
+        "test_raw_result_is_the_return_value_itself",
+        "test_java_gets_lambdas_environment_from_its_entrypoint",
+        "test_a_java_layers_jars_are_on_the_class_path",
+    }
+)
+
 
 @pytest.fixture(autouse=True)
-def _lambda_runtimes_only(language: Language) -> None:
-    if not language.lambda_parity:
+def _lambda_runtimes_only(language: Language, request: pytest.FixtureRequest) -> None:
+    if not language.lambda_parity and request.node.originalname not in EVERY_RUNTIME:
         pytest.skip(f"{language}'s runtime has its own handler interfaces, not Lambda's")
 
 
@@ -467,3 +485,254 @@ async def test_mangum_asgi_app(
         "host": "api.example.com",
         "body": '{"a": 1}',
     }
+
+
+# -- the AWS SDK, as Lambda's runtimes include it -------------------------------------------------
+
+SDK_HANDLERS = {
+    "python": (
+        "main.py",
+        "import boto3\n\n"
+        "s3 = boto3.client('s3')  # at import, as Lambda code builds its clients\n\n\n"
+        "def handler(event, context):\n"
+        "    return {'version': boto3.__version__, 'region': s3.meta.region_name,\n"
+        "            'from': boto3.__file__}\n",
+    ),
+    "node": (
+        "index.js",
+        "const { S3Client } = require('@aws-sdk/client-s3');\n"
+        "const { DynamoDBDocumentClient } = require('@aws-sdk/lib-dynamodb');\n"
+        "const { DynamoDBClient } = require('@aws-sdk/client-dynamodb');\n"
+        "const s3 = new S3Client({});\n"
+        "DynamoDBDocumentClient.from(new DynamoDBClient({}));\n"
+        "exports.handler = async () => ({\n"
+        "  version: require('@aws-sdk/client-s3/package.json').version,\n"
+        "  region: await s3.config.region(),\n"
+        "  from: require.resolve('@aws-sdk/client-s3'),\n"
+        "});\n",
+    ),
+}
+
+
+def _image_sdk(language: Language) -> Path:
+    from tests.support.awssdk import image_node_sdk, image_python_sdk
+
+    return image_python_sdk() if language.name == "python" else image_node_sdk()
+
+
+async def test_the_aws_sdk_is_there_without_bundling(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    """``import boto3`` / ``require('@aws-sdk/client-s3')`` in code that does not bring them,
+    from the SDK the image installs (WISP_AWS_SDK_DIR), with clients built at import time."""
+    sdk = _image_sdk(language)
+    name, source = SDK_HANDLERS[language.name]
+    (tmp_path / name).write_text(source)
+    module = name.split(".")[0]
+    runtime = await start(
+        "",
+        code_dir=tmp_path,
+        handler_ref=f"{module}.handler",
+        WISP_AWS_SDK_DIR=str(sdk),
+        WISP_REGION="eu-west-1",
+    )
+    status, _, body = await _call(http, runtime, body=b"{}")
+    assert status == 200, body
+    assert body["region"] == "eu-west-1"
+    assert body["from"].startswith(str(sdk)), body
+    assert re.fullmatch(r"\d+\.\d+\.\d+", body["version"]), body
+
+
+async def test_the_sdk_is_an_es_module_import_too(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    if language.name != "node":
+        pytest.skip("a Node.js module form")
+    sdk = _image_sdk(language)
+    (tmp_path / "app.mjs").write_text(
+        "import { S3Client, ListBucketsCommand } from '@aws-sdk/client-s3';\n"
+        "const s3 = new S3Client({});\n"
+        "export const handler = async () => ({\n"
+        "  region: await s3.config.region(), command: new ListBucketsCommand({}).constructor.name,\n"
+        "});\n"
+    )
+    runtime = await start("", code_dir=tmp_path, handler_ref="app.handler", WISP_AWS_SDK_DIR=str(sdk))
+    status, _, body = await _call(http, runtime, body=b"{}")
+    assert status == 200, body
+    assert body == {"region": "us-east-1", "command": "ListBucketsCommand"}
+
+
+async def test_a_functions_own_sdk_wins(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    """As on Lambda, a copy the function brings is used rather than the runtime's."""
+    sdk = _image_sdk(language)
+    if language.name == "python":
+        (tmp_path / "boto3").mkdir()
+        (tmp_path / "boto3" / "__init__.py").write_text("__version__ = 'bundled'\n")
+        (tmp_path / "main.py").write_text(
+            "import boto3\n\n\ndef handler(event, context):\n    return {'version': boto3.__version__}\n"
+        )
+        handler = "main.handler"
+    else:
+        package = tmp_path / "node_modules" / "@aws-sdk" / "client-s3"
+        package.mkdir(parents=True)
+        (package / "package.json").write_text('{"name": "@aws-sdk/client-s3", "version": "bundled"}')
+        (package / "index.js").write_text("exports.version = 'bundled';\n")
+        (tmp_path / "index.js").write_text(
+            "exports.handler = async () => ({ version: require('@aws-sdk/client-s3').version });\n"
+        )
+        handler = "index.handler"
+    runtime = await start("", code_dir=tmp_path, handler_ref=handler, WISP_AWS_SDK_DIR=str(sdk))
+    status, _, body = await _call(http, runtime, body=b"{}")
+    assert status == 200, body
+    assert body == {"version": "bundled"}
+
+
+# -- layers: files under /opt, on the search paths Lambda puts them on ---------------------------
+
+
+async def test_a_layers_packages_import_from_opt(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    """A layer's ``python/`` (and ``python/lib/pythonX.Y/site-packages``) are on sys.path, its
+    ``nodejs/node_modules`` on NODE_PATH and in ES module resolution; the function's own code
+    and the layer's files are both there to read."""
+    opt, code = tmp_path / "opt", tmp_path / "code"
+    code.mkdir()
+    (opt / "etc").mkdir(parents=True)
+    (opt / "etc" / "greeting.txt").write_text("hello")
+    if language.name == "python":
+        (opt / "python" / "shared").mkdir(parents=True)
+        (opt / "python" / "shared" / "__init__.py").write_text("def word():\n    return 'from the layer'\n")
+        (code / "main.py").write_text(
+            "import shared\n\n\ndef handler(event, context):\n"
+            "    return {'word': shared.word(), 'file': open('/opt/etc/greeting.txt'.replace('/opt',"
+            " __import__('os').environ['WISP_LAYERS_DIR'])).read()}\n"
+        )
+        handlers = ["main.handler"]
+    else:
+        package = opt / "nodejs" / "node_modules" / "shared"
+        package.mkdir(parents=True)
+        (package / "index.js").write_text("exports.word = () => 'from the layer';\n")
+        (code / "index.js").write_text(
+            "const shared = require('shared');\nconst fs = require('node:fs');\n"
+            "exports.handler = async () => ({ word: shared.word(),\n"
+            "  file: fs.readFileSync(`${process.env.WISP_LAYERS_DIR}/etc/greeting.txt`, 'utf8') });\n"
+        )
+        (code / "app.mjs").write_text(
+            "import { word } from 'shared';\nimport fs from 'node:fs';\n"
+            "export const handler = async () => ({ word: word(),\n"
+            "  file: fs.readFileSync(`${process.env.WISP_LAYERS_DIR}/etc/greeting.txt`, 'utf8') });\n"
+        )
+        handlers = ["index.handler", "app.handler"]
+    for handler in handlers:
+        runtime = await start("", code_dir=code, handler_ref=handler, WISP_LAYERS_DIR=str(opt))
+        status, _, body = await _call(http, runtime, body=b"{}")
+        assert status == 200, (handler, body)
+        assert body == {"word": "from the layer", "file": "hello"}, handler
+
+
+async def test_the_functions_own_module_wins_over_a_layers(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    opt, code = tmp_path / "opt", tmp_path / "code"
+    code.mkdir()
+    if language.name == "python":
+        (opt / "python").mkdir(parents=True)
+        (opt / "python" / "shared.py").write_text("WHO = 'layer'\n")
+        (code / "shared.py").write_text("WHO = 'function'\n")
+        (code / "main.py").write_text(
+            "import shared\n\n\ndef handler(event, context):\n    return shared.WHO\n"
+        )
+        handler = "main.handler"
+    else:
+        (opt / "nodejs" / "node_modules" / "shared").mkdir(parents=True)
+        (opt / "nodejs" / "node_modules" / "shared" / "index.js").write_text("module.exports = 'layer';\n")
+        (code / "node_modules" / "shared").mkdir(parents=True)
+        (code / "node_modules" / "shared" / "index.js").write_text("module.exports = 'function';\n")
+        (code / "index.js").write_text("exports.handler = async () => require('shared');\n")
+        handler = "index.handler"
+    runtime = await start("", code_dir=code, handler_ref=handler, WISP_LAYERS_DIR=str(opt))
+    status, _, body = await _call(http, runtime, body=b"{}")
+    assert (status, body) == (200, "function")
+
+
+JAVA_ENV_HANDLER = """\
+import dev.wisp.runtime.Context;
+import dev.wisp.runtime.RequestHandler;
+import java.util.Map;
+
+public class Env implements RequestHandler<Map<String, Object>, Map<String, String>> {
+    @Override
+    public Map<String, String> handleRequest(Map<String, Object> event, Context context) {
+        return System.getenv();
+    }
+}
+"""
+
+
+async def test_java_gets_lambdas_environment_from_its_entrypoint(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    """A JVM cannot set its own environment: the image's entrypoint sets Lambda's reserved
+    variables, and a runtime started locally (wisp dev) goes through the same entrypoint."""
+    if language.name != "java":
+        pytest.skip("Python and Node.js: test_context_and_environment_are_lambdas")
+    (tmp_path / "Env.java").write_text(JAVA_ENV_HANDLER)
+    runtime = await start(
+        "",
+        code_dir=tmp_path,
+        handler_ref="Env",
+        WISP_FUNCTION_NAME="orders",
+        WISP_MEMORY_MB="512",
+        WISP_REGION="eu-west-1",
+    )
+    status, _, env = await _call(http, runtime, body=b"{}")
+    assert status == 200, env
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert env["AWS_EXECUTION_ENV"] == f"AWS_Lambda_java{language.runtime.version}"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "orders"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/orders"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\]\S+", env["AWS_LAMBDA_LOG_STREAM_NAME"]), env
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert env["_HANDLER"] == "Env"
+    assert env["LAMBDA_TASK_ROOT"] == str(tmp_path)
+    assert env["TZ"] == ":UTC"
+
+
+async def test_a_java_layers_jars_are_on_the_class_path(
+    start: Start, http: aiohttp.ClientSession, language: Language, tmp_path: Path
+) -> None:
+    """Lambda's /opt/java/lib: a layer's jars are on the function's class path, after its own."""
+    if language.name != "java":
+        pytest.skip("a Java layer")
+    import shutil
+    import subprocess
+
+    javac, jar = shutil.which("javac"), shutil.which("jar")
+    if not javac or not jar:
+        pytest.skip("needs a JDK's javac and jar")
+    build, opt, code = tmp_path / "build", tmp_path / "opt", tmp_path / "code"
+    (build / "shared").mkdir(parents=True)
+    (build / "shared" / "Words.java").write_text(
+        "package shared;\npublic final class Words {\n"
+        '    public static String word() { return "from the layer"; }\n}\n'
+    )
+    subprocess.run([javac, "-d", str(build / "classes"), str(build / "shared" / "Words.java")], check=True)
+    (opt / "java" / "lib").mkdir(parents=True)
+    subprocess.run(
+        [jar, "cf", str(opt / "java" / "lib" / "shared.jar"), "-C", str(build / "classes"), "."], check=True
+    )
+    code.mkdir()
+    (code / "Uses.java").write_text(
+        "import dev.wisp.runtime.Context;\nimport dev.wisp.runtime.RequestHandler;\nimport java.util.Map;\n\n"
+        "public class Uses implements RequestHandler<Map<String, Object>, String> {\n"
+        "    @Override\n    public String handleRequest(Map<String, Object> event, Context context) {\n"
+        "        return shared.Words.word();\n    }\n}\n"
+    )
+    runtime = await start("", code_dir=code, handler_ref="Uses", WISP_LAYERS_DIR=str(opt))
+    status, _, body = await _call(http, runtime, body=b"{}")
+    assert (status, body) == (200, "from the layer")

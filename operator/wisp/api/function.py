@@ -16,6 +16,7 @@ from typing import Any
 from wisp.api.asyncspec import AsyncConfig, parse_async_config
 from wisp.api.checks import SpecError as SpecError  # noqa: PLC0414 - re-exported for its importers
 from wisp.api.checks import _duration_in, _int_in, _require, _typed
+from wisp.api.codepaths import check_code_path
 from wisp.api.cpu import CpuMode
 from wisp.api.defaults import FUNCTION_DEFAULTS as DEFAULTS
 from wisp.api.names import function_key
@@ -32,7 +33,7 @@ _PY_HANDLER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\.[A-Za-z_]\w*$")
 _NODE_HANDLER = re.compile(r"^[A-Za-z0-9_$./-]+\.[A-Za-z_$][\w$]*$")
 _JAVA_HANDLER = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*(::[A-Za-z_$][\w$]*)?$")
 _PROVIDED_HANDLER = re.compile(r"^[!-~]+$")  # printable ASCII, no spaces (Lambda's is as free)
-_FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+MAX_LAYERS = 5  # as Lambda
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
@@ -95,6 +96,13 @@ class CodeSpec:
 
 
 @dataclass(frozen=True)
+class LayerSpec:
+    """A code package unpacked under /opt beside the function's code (Lambda's layers)."""
+
+    config_map: str
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     runtime: Runtime
     handler: str
@@ -112,6 +120,7 @@ class FunctionSpec:
     stack_traces: bool = DEFAULTS.stack_traces
     access: AccessSpec = field(default_factory=AccessSpec)
     async_config: AsyncConfig = field(default_factory=AsyncConfig)  # spec.async
+    layers: tuple[LayerSpec, ...] = ()
 
     def code_files(self) -> dict[str, str]:
         """The files wisp stores for inline or files code (empty for configMapRef and image)."""
@@ -230,7 +239,26 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
         stack_traces=stack_traces,
         access=_parse_access(spec.get("access")),
         async_config=parse_async_config(spec.get("async")),
+        layers=_parse_layers(spec.get("layers") or []),
     )
+
+
+def _parse_layers(layers: Any) -> tuple[LayerSpec, ...]:
+    _typed(layers, list, "spec.layers", "a list")
+    if len(layers) > MAX_LAYERS:
+        raise SpecError("spec.layers", f"at most {MAX_LAYERS} layers, got {len(layers)}")
+    parsed: list[LayerSpec] = []
+    for i, item in enumerate(layers):
+        path = f"spec.layers[{i}]"
+        _typed(item, Mapping, path, "an object")
+        ref = _typed(_require(item, "configMapRef", path), Mapping, f"{path}.configMapRef", "an object")
+        name = _typed(
+            _require(ref, "name", f"{path}.configMapRef"), str, f"{path}.configMapRef.name", "a name"
+        )
+        if any(layer.config_map == name for layer in parsed):
+            raise SpecError(f"{path}.configMapRef.name", f"Duplicate value {name!r}")
+        parsed.append(LayerSpec(config_map=name))
+    return tuple(parsed)
 
 
 def _parse_cpu_mode(value: Any) -> CpuMode | None:
@@ -270,8 +298,7 @@ def _parse_code(code: Any) -> CodeSpec:
         if not files:
             raise SpecError("spec.code.files", "must name at least one file")
         for fname, content in files.items():
-            if not isinstance(fname, str) or not _FILE_NAME.match(fname) or fname in (".", ".."):
-                raise SpecError(f"spec.code.files[{fname}]", "must be a plain file name")
+            check_code_path(fname, f"spec.code.files[{fname}]")
             _typed(content, str, f"spec.code.files[{fname}]", "a string")
         return CodeSpec(files=dict(files))
     if kind == "configMapRef":

@@ -14,6 +14,7 @@ FUNCTIONS = "functions"  # the plurals, as in the CRDs' names
 TRIGGERS = "triggers"
 
 FUNCTION_LABEL = f"{GROUP}/function"  # on every child of a Function, and on its EndpointSlices
+LAYER_LABEL = f"{GROUP}/layer"  # on a layer's ConfigMap (wisp deploy --layer): the layer's name
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 SCALE_BOUNDS_ANNOTATION = f"{GROUP}/scale-bounds"
 RUNTIME_ANNOTATION = f"{GROUP}/runtime"

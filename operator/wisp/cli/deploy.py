@@ -1,10 +1,12 @@
 """``wisp deploy [PATH]``: apply a function folder or a YAML file, wait until Ready, print the URL.
 
 A folder's ``function.yaml`` without ``spec.code`` gets its code from the folder (one source
-file inline, several as ``code.files``; see ``wisp.source``); ``--image`` deploys an image
-instead. Everything is checked locally with the CRD's rules first, then written with
-server-side apply (field manager ``wisp-cli``), Functions before Triggers. The wait shows the
-Ready condition's reason as it changes.
+file inline, several as ``code.files``, sub-folders included; see ``wisp.source``); ``--image``
+deploys an image instead. ``--layer [NAME=]FOLDER`` writes the folder as a layer ConfigMap
+(named after the folder unless NAME is given) and adds it to each Function's ``spec.layers``.
+Everything is checked locally with the CRD's rules first, then written with server-side apply
+(field manager ``wisp-cli``): layers, Functions, then Triggers. The wait shows the Ready
+condition's reason as it changes.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from wisp.api import names
-from wisp.api.function import SpecError, parse_function
+from wisp.api.codepaths import config_map_data
+from wisp.api.function import NAME_RE, SpecError, parse_function
 from wisp.cli import kube
 from wisp.cli.errors import CliError
 from wisp.cli.output import emit
-from wisp.source import FUNCTION_FILE, FunctionSource, load_file
+from wisp.source import FUNCTION_FILE, FunctionSource, SourceError, layer_files, load_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "path", nargs="?", default=".", help="a function folder (with function.yaml) or a YAML file (.)"
     )
     parser.add_argument("--image", help="deploy this image as the function's code (code.image)")
+    parser.add_argument(
+        "--layer",
+        action="append",
+        default=[],
+        metavar="[NAME=]FOLDER",
+        help="publish FOLDER as a layer (its files under /opt) and add it to the Functions' spec.layers",
+    )
     parser.add_argument("--no-wait", action="store_true", help="apply and return at once")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for Ready (120)")
     kube.add_arguments(parser, output=True)
@@ -57,6 +67,51 @@ def with_image(source: FunctionSource, image: str) -> dict[str, Any]:
     return manifest
 
 
+def parse_layer(text: str) -> tuple[str, Path]:
+    """``NAME=FOLDER`` or ``FOLDER`` (named after the folder) → (name, folder)."""
+    name, sep, folder_text = text.partition("=")
+    folder = Path(folder_text if sep else text)
+    if not sep:
+        name = folder.resolve().name.lower().replace("_", "-")
+    if not NAME_RE.match(name) or len(name) > 63:
+        raise CliError(
+            f"--layer {text}: the layer's name {name!r} must be a DNS label; give one as NAME=FOLDER"
+        )
+    if not folder.is_dir():
+        raise CliError(f"--layer {text}: {folder} is not a folder")
+    return name, folder
+
+
+def layer_config_map(name: str, folder: Path) -> dict[str, Any]:
+    try:
+        files = layer_files(folder)
+    except SourceError as exc:
+        raise CliError(f"--layer: {exc}") from None
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "labels": {"app.kubernetes.io/managed-by": "wisp", names.LAYER_LABEL: name},
+        },
+        "data": config_map_data(files),
+    }
+
+
+def with_layers(manifest: dict[str, Any], layers: list[str]) -> dict[str, Any]:
+    """``manifest`` with the named layers appended to ``spec.layers`` (those not yet there)."""
+    spec = manifest["spec"]
+    listed = list(spec.get("layers") or [])
+    have = {(item.get("configMapRef") or {}).get("name") for item in listed if isinstance(item, dict)}
+    listed += [{"configMapRef": {"name": name}} for name in layers if name not in have]
+    spec["layers"] = listed
+    try:
+        parse_function(manifest)
+    except SpecError as exc:
+        raise CliError(f"--layer: {exc}") from None
+    return manifest
+
+
 def run(args: argparse.Namespace) -> int:
     path = manifest_path(Path(args.path))
     loaded = load_file(path)
@@ -68,8 +123,18 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{path} holds no Function or Trigger")
     if args.image and len(loaded.functions) != 1:
         raise CliError(f"--image needs exactly one Function in {path}, found {len(loaded.functions)}")
+    layers = [parse_layer(text) for text in args.layer]
+    layer_maps = [layer_config_map(name, folder) for name, folder in layers]
     cluster = kube.connect(args)
-    manifests = [with_image(s, args.image) if args.image else dict(s.manifest) for s in loaded.functions]
+    manifests = [
+        with_image(s, args.image) if args.image else copy.deepcopy(dict(s.manifest)) for s in loaded.functions
+    ]
+    if layers:
+        manifests = [with_layers(m, [name for name, _ in layers]) for m in manifests]
+    for layer in layer_maps:
+        cluster.apply_config_map(layer)
+        if not args.output:
+            print(f"layer/{layer['metadata']['name']} applied (namespace {cluster.namespace})")
     manifests += [dict(t.manifest) for t in loaded.triggers]
     applied = []
     for manifest in manifests:

@@ -105,6 +105,24 @@ class Cluster:
             obj: dict[str, Any] = json.loads(response.data)
             return obj
 
+    def apply_config_map(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """Server-side apply of a ConfigMap (a layer) in the namespace."""
+        name = manifest["metadata"]["name"]
+        body = {**manifest, "metadata": {**manifest["metadata"], "namespace": self.namespace}}
+        with self.errors(f"ConfigMap {name}"):
+            response = self.core.patch_namespaced_config_map(
+                name,
+                self.namespace,
+                body,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                field_validation="Strict",
+                _content_type=APPLY,
+                _preload_content=False,
+            )
+            obj: dict[str, Any] = json.loads(response.data)
+            return obj
+
     def delete(self, plural: str, name: str) -> None:
         with self.errors(f"{plural[:-1]} {name}"):
             self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name)

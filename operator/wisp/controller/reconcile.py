@@ -20,6 +20,7 @@ from wisp.controller.kube import KubePort
 from wisp.controller.settings import OperatorSettings
 from wisp.resources import make_code_configmap, make_deployment, make_service
 from wisp.resources.deployment import config_hash, initial_replicas, scale_bounds
+from wisp.resources.layers import LayerData
 from wisp.resources.names import Names
 from wisp.resources.service import is_headless
 
@@ -42,6 +43,7 @@ class Reconciliation:
     deployment: dict[str, Any] | None = None
     code_file_names: tuple[str, ...] = ()
     code_hash_extra: dict[str, str] = field(default_factory=dict)
+    layers: tuple[LayerData, ...] = ()
     _live: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
 
     @property
@@ -116,11 +118,29 @@ def reconcile_code(r: Reconciliation) -> None:
         r.code_hash_extra = data
 
 
+def read_layers(r: Reconciliation) -> None:
+    """The ConfigMaps of ``spec.layers``, which the Deployment mounts under /opt."""
+    fn = r.fn
+    layers = []
+    for i, layer in enumerate(fn.spec.layers):
+        data = r.api.config_map_data(fn.namespace, layer.config_map)
+        if data is None:
+            raise ReconcileError(
+                "LayerNotFound", f"spec.layers[{i}]: ConfigMap {layer.config_map} not found in {fn.namespace}"
+            )
+        layers.append(LayerData(layer.config_map, data))
+    r.layers = tuple(layers)
+
+
 def reconcile_deployment(r: Reconciliation) -> None:
     fn = r.fn
     name = Names.of(fn).deployment
     manifest = make_deployment(
-        fn, r.settings.deployment, code_file_names=r.code_file_names, code_hash_extra=r.code_hash_extra
+        fn,
+        r.settings.deployment,
+        code_file_names=r.code_file_names,
+        code_hash_extra=r.code_hash_extra,
+        layers=r.layers,
     )
     live = r.live("Deployment", name)
     if live is not None and _owned(live, fn):
@@ -161,7 +181,7 @@ def _ip_kind(service: Mapping[str, Any]) -> str:
     return "headless" if is_headless(service) else "with a cluster IP"
 
 
-PHASES: tuple[Phase, ...] = (reconcile_code, reconcile_deployment, reconcile_service)
+PHASES: tuple[Phase, ...] = (reconcile_code, read_layers, reconcile_deployment, reconcile_service)
 
 
 def reconcile(r: Reconciliation) -> Reconciliation:

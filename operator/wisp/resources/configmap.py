@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wisp.api.codepaths import config_map_data
 from wisp.api.defaults import MAX_CODE_BYTES, code_size
 from wisp.api.function import Function, SpecError
 from wisp.resources.names import Names, child_metadata
@@ -18,16 +19,18 @@ def make_code_configmap(fn: Function) -> dict[str, Any] | None:
     files = fn.spec.code_files()
     if not files:
         return None
-    size = code_size(files)
+    data = config_map_data(files)
+    size = code_size(data)
     if size > MAX_CODE_BYTES:
         raise CodeTooLarge(
             "spec.code",
             f"the code is {size} bytes, more than the {MAX_CODE_BYTES} a ConfigMap can hold; "
-            "build an image and use spec.code.image",
+            "install dependencies from requirements.txt/package.json, move shared files to a layer "
+            "(spec.layers), or build an image and use spec.code.image",
         )
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": child_metadata(fn, Names.of(fn).configmap),
-        "data": dict(sorted(files.items())),
+        "data": data,
     }

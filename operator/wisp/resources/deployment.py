@@ -15,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from wisp.api import contract
+from wisp.api.codepaths import config_map_data, config_map_paths, volume_items
 from wisp.api.cpu import CpuMode
 from wisp.api.function import Function
 from wisp.api.names import (
@@ -29,6 +30,7 @@ from wisp.api.names import (
     SCALE_BOUNDS_ANNOTATION,
 )
 from wisp.api.runtimes import Runtime
+from wisp.resources.layers import LayerData, layers_mounts, layers_volume
 from wisp.resources.names import (
     CONTAINER_NAME,
     Names,
@@ -105,11 +107,14 @@ def make_deployment(
     replicas: int | None = None,
     code_file_names: Iterable[str] = (),
     code_hash_extra: Mapping[str, str] | None = None,
+    layers: Sequence[LayerData] = (),
 ) -> dict[str, Any]:
     """The Deployment manifest.
 
     ``replicas`` is set only on creation. ``code_file_names`` lists the files of a referenced
-    ConfigMap (inline/files code lists itself) to decide whether dependencies must be installed.
+    ConfigMap (inline/files code lists itself) to decide whether dependencies must be installed;
+    ``code_hash_extra`` is that ConfigMap's data. ``layers`` are the ConfigMaps of
+    ``spec.layers`` as read, in order (SpecError if one cannot be mounted).
     """
     settings = settings or DeploymentSettings()
     spec = fn.spec
@@ -117,11 +122,17 @@ def make_deployment(
         settings = dataclasses.replace(settings, cpu=dataclasses.replace(settings.cpu, mode=spec.cpu_mode))
     names = Names.of(fn)
     files = set(spec.code_files()) | set(code_file_names)
+    extra = dict(code_hash_extra or {})
+    if spec.code.config_map is not None and extra:
+        files |= set(config_map_paths(extra).values())
+    for layer in layers:
+        extra.update({f"layer:{layer.config_map}:{k}": v for k, v in layer.data.items()})
     # A code image is the server itself (custom) or is built FROM a runtime image with the code
     # at the code dir; either way it replaces the runtime image.
     image = spec.code.image or settings.images.for_runtime(spec.runtime, source_code=True)
 
     container = _function_container(fn, image, settings)
+    container["volumeMounts"] += layers_mounts(layers)
     init_containers = []
     dep_file = DEPENDENCY_FILES.get(spec.runtime.language)
     if dep_file and dep_file in files and spec.code.image is None:
@@ -143,7 +154,7 @@ def make_deployment(
                 "metadata": {
                     "labels": function_labels(fn),
                     "annotations": {
-                        CONFIG_HASH_ANNOTATION: config_hash(fn, code_hash_extra),
+                        CONFIG_HASH_ANNOTATION: config_hash(fn, extra),
                         RUNTIME_ANNOTATION: spec.runtime.value,
                         **_cpu_annotations(fn, settings.cpu),
                     },
@@ -161,7 +172,7 @@ def make_deployment(
                     },
                     **({"initContainers": init_containers} if init_containers else {}),
                     "containers": [container],
-                    "volumes": _volumes(fn, settings),
+                    "volumes": _volumes(fn, settings, code_hash_extra or {}, layers),
                 },
             },
         },
@@ -236,13 +247,23 @@ def _mounts(fn: Function) -> list[dict[str, Any]]:
     return mounts
 
 
-def _volumes(fn: Function, settings: DeploymentSettings) -> list[dict[str, Any]]:
+def _volumes(
+    fn: Function, settings: DeploymentSettings, referenced: Mapping[str, str], layers: Sequence[LayerData]
+) -> list[dict[str, Any]]:
     volumes: list[dict[str, Any]] = [
         {"name": "tmp", "emptyDir": {"sizeLimit": settings.tmp_size_limit}},
     ]
     if fn.spec.code.image is None:
         configmap = fn.spec.code.config_map or Names.of(fn).configmap
-        volumes.append({"name": "code", "configMap": {"name": configmap}})
+        # Code with folders: each flat key goes to its path (wisp.api.codepaths).
+        data = referenced if fn.spec.code.config_map is not None else config_map_data(fn.spec.code_files())
+        items = volume_items(data)
+        volumes.append(
+            {"name": "code", "configMap": {"name": configmap, **({"items": items} if items else {})}}
+        )
+    layer_volume = layers_volume(layers)
+    if layer_volume is not None:
+        volumes.append(layer_volume)
     return volumes
 
 

@@ -1,6 +1,7 @@
 'use strict';
 // The runtime's settings, read once from the WISP_* environment (docs/runtime-contract.md).
 
+const fs = require('node:fs');
 const path = require('node:path');
 
 const HEADERS = Object.freeze({
@@ -45,6 +46,10 @@ function loadSettings(env = process.env) {
     handler: (env.WISP_HANDLER || '').trim(),
     codeDir: path.resolve(env.WISP_CODE_DIR || '/var/wisp/code'),
     depsDir: path.resolve(env.WISP_DEPS_DIR || '/tmp/wisp-deps'),
+    // Lambda's layout (docs/lambda.md): layers' contents under /opt, and the node_modules of the
+    // AWS SDK the image ships, searched last so that a function's own copy wins.
+    layersDir: path.resolve(env.WISP_LAYERS_DIR || '/opt'),
+    awsSdkDir: (env.WISP_AWS_SDK_DIR || '').trim(),
     timeoutMs: number(env, 'WISP_TIMEOUT_SECONDS', 30, { integer: false, minimum: 0.001 }) * 1000,
     memoryMb: number(env, 'WISP_MEMORY_MB', 256, { integer: true, minimum: 1 }),
     concurrency: number(env, 'WISP_CONCURRENCY', 100, { integer: true, minimum: 1 }),
@@ -60,4 +65,19 @@ function loadSettings(env = process.env) {
   });
 }
 
-module.exports = { HEADERS, PATHS, LISTENING_EVENT, SettingsError, loadSettings };
+// The node_modules folders bare imports resolve from after the code's own, in Lambda's order:
+// installed dependencies, the layers' nodejs/node<major>/node_modules and nodejs/node_modules,
+// the AWS SDK. Only those that exist.
+function moduleDirs(settings) {
+  const major = process.versions.node.split('.')[0];
+  const layers = path.join(settings.layersDir, 'nodejs');
+  const dirs = [
+    path.join(settings.depsDir, 'node_modules'),
+    path.join(layers, `node${major}`, 'node_modules'),
+    path.join(layers, 'node_modules'),
+  ];
+  if (settings.awsSdkDir) dirs.push(path.resolve(settings.awsSdkDir));
+  return dirs.filter((dir) => fs.existsSync(dir));
+}
+
+module.exports = { HEADERS, PATHS, LISTENING_EVENT, SettingsError, loadSettings, moduleDirs };

@@ -1,9 +1,10 @@
 // Module resolution hooks for ES module handlers: NODE_PATH covers CommonJS only, so a bare
-// import the default resolution cannot find is looked up again from WISP_DEPS_DIR.
-let depsParentURL;
+// import the default resolution cannot find is looked up again from each folder the runtime
+// searches (installed dependencies, layers, the AWS SDK), in order.
+let parentURLs = [];
 
 export async function initialize(data) {
-  depsParentURL = data.parentURL;
+  parentURLs = data.parentURLs;
 }
 
 function isBare(specifier) {
@@ -15,6 +16,13 @@ export async function resolve(specifier, context, nextResolve) {
     return await nextResolve(specifier, context);
   } catch (err) {
     if (!err || err.code !== 'ERR_MODULE_NOT_FOUND' || !isBare(specifier)) throw err;
-    return nextResolve(specifier, { ...context, parentURL: depsParentURL });
+    for (const parentURL of parentURLs) {
+      try {
+        return await nextResolve(specifier, { ...context, parentURL });
+      } catch (again) {
+        if (!again || again.code !== 'ERR_MODULE_NOT_FOUND') throw again;
+      }
+    }
+    throw err;
   }
 }

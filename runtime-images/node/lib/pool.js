@@ -11,7 +11,7 @@
 // fails /livez so the pod is restarted.
 
 const path = require('node:path');
-const fs = require('node:fs');
+const { moduleDirs } = require('./config');
 const { Worker } = require('node:worker_threads');
 
 const PING_GRACE_MS = 250;
@@ -211,10 +211,10 @@ function onTimeout(pool, slot, id) {
 }
 
 function workerEnv(settings) {
-  const modules = path.join(settings.depsDir, 'node_modules');
-  if (!fs.existsSync(modules)) return process.env;
+  const dirs = moduleDirs(settings);
+  if (!dirs.length) return process.env;
   const existing = process.env.NODE_PATH;
-  return { ...process.env, NODE_PATH: existing ? `${modules}${path.delimiter}${existing}` : modules };
+  return { ...process.env, NODE_PATH: [...dirs, ...(existing ? [existing] : [])].join(path.delimiter) };
 }
 
 module.exports = { WorkerPool };

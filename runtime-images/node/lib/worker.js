@@ -10,10 +10,10 @@
 
 const { parentPort, workerData } = require('node:worker_threads');
 const { AsyncLocalStorage } = require('node:async_hooks');
-const fs = require('node:fs');
 const path = require('node:path');
 const util = require('node:util');
 const { loadHandler } = require('./loader');
+const { moduleDirs } = require('./config');
 
 // ./events (requests to events, results to responses) is loaded once the handler is, after
 // 'loaded' is sent (main()): it is not needed before the first call.
@@ -275,15 +275,18 @@ function reportStray(kind, err) {
   });
 }
 
-// Lets ES module handlers import packages installed by the deps step (CommonJS uses NODE_PATH).
+// Lets ES module handlers import packages installed by the deps step, from layers and from the
+// AWS SDK (CommonJS uses NODE_PATH).
 function registerDepsResolution() {
-  const modules = path.join(settings.depsDir, 'node_modules');
-  if (!fs.existsSync(modules)) return;
+  const dirs = moduleDirs(settings);
+  if (!dirs.length) return;
   const nodeModule = require('node:module');
   if (typeof nodeModule.register !== 'function') return;
   const { pathToFileURL } = require('node:url');
+  // A file beside each node_modules folder: resolving from it searches that folder.
+  const parentURLs = dirs.map((dir) => pathToFileURL(path.join(path.dirname(dir), 'index.js')).href);
   nodeModule.register(pathToFileURL(path.join(__dirname, 'esm-deps-hooks.mjs')).href, {
-    data: { parentURL: pathToFileURL(path.join(settings.depsDir, 'index.js')).href },
+    data: { parentURLs },
   });
 }
 

@@ -50,6 +50,10 @@ class Settings(NamedTuple):
     handler: str = ""
     code_dir: str = "/var/wisp/code"
     deps_dir: str = "/tmp/wisp-deps"
+    # Lambda's layout (docs/lambda.md): layers' contents under /opt (``python/`` on sys.path),
+    # and the AWS SDK the image ships, last on sys.path so a function's own copy wins.
+    layers_dir: str = "/opt"
+    aws_sdk_dir: str = ""
     timeout: float = 30.0
     memory_mb: int = 256
     concurrency: int = 100
@@ -73,6 +77,8 @@ class Settings(NamedTuple):
             # Absolute: the runtime changes into the code dir before importing from it.
             code_dir=os.path.abspath(env.get("WISP_CODE_DIR", base.code_dir)),
             deps_dir=os.path.abspath(env.get("WISP_DEPS_DIR", base.deps_dir)),
+            layers_dir=os.path.abspath(env.get("WISP_LAYERS_DIR") or base.layers_dir),
+            aws_sdk_dir=env.get("WISP_AWS_SDK_DIR", "").strip(),
             timeout=_number(env, "WISP_TIMEOUT_SECONDS", base.timeout, float, minimum=0.001),
             memory_mb=_number(env, "WISP_MEMORY_MB", base.memory_mb, int, minimum=1),
             concurrency=_number(env, "WISP_CONCURRENCY", base.concurrency, int, minimum=1),

@@ -28,11 +28,20 @@ class LoadFailure(NamedTuple):
     stack_trace: tuple[str, ...] = ()
 
 
-def extend_path(code_dir: str, deps_dir: str) -> None:
-    """Puts the code dir first on ``sys.path``, then the installed dependencies if present."""
-    for index, directory in enumerate((code_dir, deps_dir)):
-        if directory and os.path.isdir(directory) and directory not in sys.path:
-            sys.path.insert(index, directory)
+def extend_path(code_dir: str, deps_dir: str, layers_dir: str = "", aws_sdk_dir: str = "") -> None:
+    """Lambda's search order: the code dir first, then the installed dependencies, then the
+    layers' ``python/lib/pythonX.Y/site-packages`` and ``python/`` under ``layers_dir``; the
+    AWS SDK last, after the standard library and the runtime's own packages, so that any copy
+    the function or a layer brings wins and the SDK never shadows the runtime."""
+    front = [code_dir, deps_dir]
+    if layers_dir:
+        version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        layer = os.path.join(layers_dir, "python")
+        front += [os.path.join(layer, "lib", version, "site-packages"), layer]
+    present = [d for d in front if d and os.path.isdir(d)]
+    sys.path[:] = present + [d for d in sys.path if d not in present]
+    if aws_sdk_dir and os.path.isdir(aws_sdk_dir) and aws_sdk_dir not in sys.path:
+        sys.path.append(aws_sdk_dir)
 
 
 def load_handler(handler: str, code_dir: str) -> LoadedHandler | LoadFailure:

@@ -79,7 +79,7 @@ def _specialiser(capture: Capture) -> Callable[[Specialisation], Specialised]:
 
 
 def _load(settings: config.Settings, capture: Capture) -> LoadedHandler | LoadFailure:
-    extend_path(settings.code_dir, settings.deps_dir)
+    extend_path(settings.code_dir, settings.deps_dir, settings.layers_dir, settings.aws_sdk_dir)
     if os.path.isdir(settings.code_dir):
         os.chdir(settings.code_dir)  # as Lambda does: relative paths find the function's files
     loaded = load_handler(settings.handler, settings.code_dir)

@@ -27,7 +27,8 @@ import java.util.stream.Stream;
  * Finds and instantiates the handler named by {@code WISP_HANDLER} in the code directory.
  *
  * <p>The class path is, in order: {@code classes/}, the code directory itself, its jars and
- * {@code lib/*.jar}, then the jars of the dependency directory. The class is initialised and
+ * {@code lib/*.jar}, then the jars of the dependency directory, then the layers' (Lambda's
+ * {@code /opt/java/lib}). The class is initialised and
  * instantiated once here (as Lambda does at init), so a failing static initialiser or
  * constructor is a load error reported by {@code /healthz}, not a failure of the first call.
  */
@@ -67,6 +68,7 @@ final class HandlerLoader {
         String methodName = separator < 0 ? null : spec.substring(separator + 2);
 
         List<URL> classPath = classPath(config.codeDir(), config.depsDir());
+        addLayerJars(classPath);
         compileSourcesOnly(config, classPath);
         URLClassLoader loader = new URLClassLoader(
                 "wisp-function", classPath.toArray(URL[]::new), Main.class.getClassLoader());
@@ -103,6 +105,17 @@ final class HandlerLoader {
             throw new LoadException("CodeDirError", "cannot read " + codeDir + ": " + e.getMessage(), e);
         }
         return urls;
+    }
+
+    /** Lambda's layers: the jars of {@code java/lib} under WISP_LAYERS_DIR (default /opt), last. */
+    private static void addLayerJars(List<URL> urls) throws LoadException {
+        String layers = System.getenv().getOrDefault("WISP_LAYERS_DIR", "");
+        Path lib = Path.of(layers.isBlank() ? "/opt" : layers, "java", "lib");
+        try {
+            addJars(urls, lib);
+        } catch (IOException e) {
+            throw new LoadException("CodeDirError", "cannot read " + lib + ": " + e.getMessage(), e);
+        }
     }
 
     /**

@@ -210,7 +210,7 @@ final class Invocations {
         Reply reply;
         if (outcome.error() == null) {
             try {
-                reply = Reply.fromResult(outcome.result());
+                reply = Reply.fromResult(outcome.result(), "1".equals(call.header("X-Wisp-Raw-Result")));
             } catch (Reply.InvalidResultException e) {
                 metrics.countError();
                 JsonLog.write("ERROR", call.requestId(), e.getMessage(),

@@ -35,7 +35,21 @@ record Reply(int status, Map<String, List<String>> headers, byte[] body) {
 
     /** The reply for a handler's return value. */
     static Reply fromResult(Object result) throws InvalidResultException {
+        return fromResult(result, false);
+    }
+
+    /**
+     * The reply for a handler's return value; with {@code raw} (a call with
+     * {@code X-Wisp-Raw-Result: 1}, Lambda's Invoke API) the value itself as 200 JSON, even one
+     * shaped like an HTTP response, and a stream handler's bytes as written.
+     */
+    static Reply fromResult(Object result, boolean raw) throws InvalidResultException {
         if (result instanceof LoadedHandler.StreamOutput output) {
+            if (raw) {
+                Map<String, List<String>> headers = new LinkedHashMap<>();
+                headers.put("Content-Type", List.of(JSON_TYPE));
+                return new Reply(200, headers, output.bytes());
+            }
             return fromStream(output.bytes());
         }
         JsonElement tree;
@@ -45,7 +59,7 @@ record Reply(int status, Map<String, List<String>> headers, byte[] body) {
             throw new InvalidResultException(
                     "the handler's return value is not JSON serializable: " + e.getMessage(), e);
         }
-        if (isShaped(tree)) {
+        if (!raw && isShaped(tree)) {
             return shaped(tree.getAsJsonObject());
         }
         return json(200, Json.toJson(tree));
