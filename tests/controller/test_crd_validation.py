@@ -194,3 +194,66 @@ def test_short_names_category_and_explain(kubectl: Kubectl, namespace: str) -> N
     assert "RUNTIME" in kubectl("get", "fn", namespace=namespace).stdout
     assert "FUNCTION" in kubectl("get", "trig", namespace=namespace).stdout
     assert "memory" in kubectl("explain", "function.spec").stdout
+
+
+def _alias(version: int, **weights: int) -> dict[str, Any]:
+    alias: dict[str, Any] = {"version": version}
+    if weights:
+        alias["additionalVersionWeights"] = {k.lstrip("v"): w for k, w in weights.items()}
+    return {"prod": alias}
+
+
+ALIAS_INVALID = [
+    ("weight above 100", _alias(2, v1=101), "spec.aliases.prod.additionalVersionWeights.1"),
+    ("weight negative", _alias(2, v1=-5), "spec.aliases.prod.additionalVersionWeights.1"),
+    ("additional version is the version", _alias(2, v2=10), "spec.aliases[prod].additionalVersionWeights"),
+    ("unknown version", _alias(3), "spec.aliases"),
+    ("unknown additional version", _alias(2, v7=10), "spec.aliases"),
+    ("alias named like a version", {"12": {"version": 1}}, "spec.aliases"),
+]
+
+
+@pytest.mark.parametrize(("case", "aliases", "field"), ALIAS_INVALID, ids=[c[0] for c in ALIAS_INVALID])
+def test_bad_alias_is_refused_naming_the_field(
+    kubectl: Kubectl, namespace: str, case: str, aliases: dict[str, Any], field: str
+) -> None:
+    """Versions 1 and 2 are published (status.latestVersion 2): an alias may name only them."""
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(GOOD_FUNCTION), namespace=namespace)
+    kubectl(
+        "patch", "fn", "f", "--subresource=status", "--type=merge",
+        "-p", '{"status": {"latestVersion": 2}}', namespace=namespace,
+    )  # fmt: skip
+    good = with_spec(GOOD_FUNCTION, aliases=_alias(2, v1=10))
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(good), namespace=namespace)
+    bad = with_spec(GOOD_FUNCTION, aliases=aliases)
+    proc = kubectl("apply", "-f", "-", input=yaml.safe_dump(bad), namespace=namespace, check=False)
+    assert proc.returncode != 0, f"{case}: accepted"
+    assert field in proc.stderr, f"{case}: {proc.stderr}"
+
+
+def test_a_function_version_cannot_be_edited(kubectl: Kubectl, namespace: str) -> None:
+    version = {
+        "apiVersion": "wisp.dev/v1alpha1",
+        "kind": "FunctionVersion",
+        "metadata": {"name": "f-v1"},
+        "spec": {"function": "f", "version": 1, "template": GOOD_FUNCTION["spec"]},
+    }
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(version), namespace=namespace)
+    for patch in ('{"spec": {"template": {"handler": "other.handler"}}}', '{"spec": {"version": 2}}'):
+        proc = kubectl("patch", "fnv", "f-v1", "--type=merge", "-p", patch, namespace=namespace, check=False)
+        assert proc.returncode != 0 and "immutable" in proc.stderr, proc.stderr
+    listed = kubectl("get", "fnv", namespace=namespace).stdout
+    assert "FUNCTION" in listed and "VERSION" in listed and "REFERENCED" in listed
+
+
+def test_trigger_qualifier_is_checked(kubectl: Kubectl, namespace: str) -> None:
+    bad = with_spec(GOOD_TRIGGER, qualifier="prod!")
+    proc = kubectl("apply", "-f", "-", input=yaml.safe_dump(bad), namespace=namespace, check=False)
+    assert proc.returncode != 0 and "spec.qualifier" in proc.stderr
+    kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=yaml.safe_dump(with_spec(GOOD_TRIGGER, qualifier="prod")),
+        namespace=namespace,
+    )

@@ -27,6 +27,7 @@ from wisp.api.quantities import (
     parse_memory_mib,
 )
 from wisp.api.runtimes import Runtime
+from wisp.api.version import Alias, parse_aliases
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _PY_HANDLER = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\.[A-Za-z_]\w*$")
@@ -121,6 +122,8 @@ class FunctionSpec:
     access: AccessSpec = field(default_factory=AccessSpec)
     async_config: AsyncConfig = field(default_factory=AsyncConfig)  # spec.async
     layers: tuple[LayerSpec, ...] = ()
+    publish: bool = False  # spec.publish: publish a version whenever the snapshot changes
+    aliases: Mapping[str, Alias] = field(default_factory=dict)  # spec.aliases
 
     def code_files(self) -> dict[str, str]:
         """The files wisp stores for inline or files code (empty for configMapRef and image)."""
@@ -138,6 +141,7 @@ class Function:
     spec: FunctionSpec
     generation: int = 0
     uid: str = ""
+    kind: str = "Function"  # "FunctionVersion" for a version rendered as a function
 
     @property
     def key(self) -> str:
@@ -173,6 +177,7 @@ def parse_function(obj: Mapping[str, Any]) -> Function:
         spec=parse_function_spec(spec),
         generation=int(meta.get("generation") or 0),
         uid=str(meta.get("uid") or ""),
+        kind="FunctionVersion" if obj.get("kind") == "FunctionVersion" else "Function",
     )
 
 
@@ -240,6 +245,8 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
         access=_parse_access(spec.get("access")),
         async_config=parse_async_config(spec.get("async")),
         layers=_parse_layers(spec.get("layers") or []),
+        publish=_typed(spec.get("publish", False), bool, "spec.publish", "a boolean"),
+        aliases=parse_aliases(spec.get("aliases")),
     )
 
 

@@ -12,9 +12,17 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 FUNCTIONS = "functions"  # the plurals, as in the CRDs' names
 TRIGGERS = "triggers"
+FUNCTION_VERSIONS = "functionversions"
 
 FUNCTION_LABEL = f"{GROUP}/function"  # on every child of a Function, and on its EndpointSlices
 LAYER_LABEL = f"{GROUP}/layer"  # on a layer's ConfigMap (wisp deploy --layer): the layer's name
+# On a FunctionVersion: the Function it is a version of (its children's FUNCTION_LABEL names the
+# version's own object, as a Function's children name the Function), and its number.
+VERSION_OF_LABEL = f"{GROUP}/version-of"
+VERSION_LABEL = f"{GROUP}/version"
+SNAPSHOT_ANNOTATION = f"{GROUP}/snapshot-hash"
+# On a Function: a request to publish a version (wisp publish writes a fresh value).
+PUBLISH_ANNOTATION = f"{GROUP}/publish-request"
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 SCALE_BOUNDS_ANNOTATION = f"{GROUP}/scale-bounds"
 RUNTIME_ANNOTATION = f"{GROUP}/runtime"

@@ -87,6 +87,7 @@ class Trigger:
     schedule: ScheduleTrigger | None = None
     generation: int = 0
     created: str = ""  # metadata.creationTimestamp (RFC 3339, UTC): who holds a contested route
+    qualifier: str = ""  # spec.qualifier: a version number or alias; "" is $LATEST
 
     @property
     def key(self) -> str:
@@ -165,7 +166,20 @@ def parse_trigger(obj: Mapping[str, Any]) -> Trigger:
         schedule=schedule,
         generation=int(meta.get("generation") or 0),
         created=str(meta.get("creationTimestamp") or ""),
+        qualifier=_parse_qualifier(spec.get("qualifier")),
     )
+
+
+_QUALIFIER = re.compile(r"^(\$LATEST|[1-9][0-9]{0,8}|[A-Za-z][A-Za-z0-9_-]{0,63})$")
+
+
+def _parse_qualifier(value: Any) -> str:
+    if value is None:
+        return ""
+    text = _typed(value, str, "spec.qualifier", "a version number or alias name")
+    if not _QUALIFIER.match(text):
+        raise SpecError("spec.qualifier", f"{text!r} is not $LATEST, a version number or an alias name")
+    return "" if text == "$LATEST" else text
 
 
 def routes_overlap(a: HttpTrigger, b: HttpTrigger) -> bool:

@@ -39,7 +39,7 @@ def selector_labels(fn: Function) -> dict[str, str]:
 def owner_reference(fn: Function) -> dict[str, object]:
     return {
         "apiVersion": API_VERSION,
-        "kind": "Function",
+        "kind": fn.kind,
         "name": fn.name,
         "uid": fn.uid,
         "controller": True,
