@@ -136,7 +136,7 @@ def test_a_version_renders_as_a_function_named_after_it() -> None:
     manifest["metadata"]["uid"] = "u3"
     ref = version_ref(manifest)
     assert ref is not None and (ref.function, ref.number, ref.namespace) == ("hello", 3, "ns")
-    fn = parse_function(as_function(manifest))
+    fn = parse_function(as_function(manifest, referenced=True))
     assert (fn.name, fn.kind, fn.uid) == ("hello-v3", "FunctionVersion", "u3")
     assert fn.spec.scale.min == 2
     idle = parse_function(as_function(manifest, referenced=False))

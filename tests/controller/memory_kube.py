@@ -137,7 +137,7 @@ class MemoryKube:
         resource_version: str | None = None,
     ) -> bool:
         """A merge of ``status``; refused (False) when ``resource_version`` is not the object's."""
-        kind = {"functions": "Function", "triggers": "Trigger"}[plural]
+        kind = {"functions": "Function", "triggers": "Trigger", "functionversions": "FunctionVersion"}[plural]
         obj = self.objects.get((kind, namespace, name))
         current = None if obj is None else obj["metadata"].get("resourceVersion")
         if resource_version and current and resource_version != current:
@@ -153,6 +153,14 @@ class MemoryKube:
     def get_function(self, namespace: str, name: str) -> Obj | None:
         self._record("get", "Function", name)
         return copy.deepcopy(self.objects.get(("Function", namespace, name)))
+
+    def list_versions(self, namespace: str, function: str) -> list[Obj]:
+        self._record("list", "FunctionVersion", function)
+        return [
+            copy.deepcopy(obj)
+            for (kind, ns, _), obj in sorted(self.objects.items())
+            if kind == "FunctionVersion" and ns == namespace and obj["spec"]["function"] == function
+        ]
 
     def get_trigger(self, namespace: str, name: str) -> Obj | None:
         self._record("get", "Trigger", name)

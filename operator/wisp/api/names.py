@@ -21,8 +21,9 @@ LAYER_LABEL = f"{GROUP}/layer"  # on a layer's ConfigMap (wisp deploy --layer): 
 VERSION_OF_LABEL = f"{GROUP}/version-of"
 VERSION_LABEL = f"{GROUP}/version"
 SNAPSHOT_ANNOTATION = f"{GROUP}/snapshot-hash"
-# On a Function: a request to publish a version (wisp publish writes a fresh value).
-PUBLISH_ANNOTATION = f"{GROUP}/publish-request"
+# On a Function: a request to publish a version (wisp publish writes a fresh value); kopf
+# ignores changes of annotations under its own prefix (wisp.dev/), so this one is not.
+PUBLISH_ANNOTATION = f"publish.{GROUP}/request"
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 SCALE_BOUNDS_ANNOTATION = f"{GROUP}/scale-bounds"
 RUNTIME_ANNOTATION = f"{GROUP}/runtime"

@@ -125,7 +125,8 @@ def snapshot(spec: Mapping[str, Any], code_files: Mapping[str, str] | None = Non
     template = {k: v for k, v in spec.items() if k not in NOT_SNAPSHOTTED}
     if code_files is not None:
         template["code"] = {"files": dict(code_files)}
-    return json.loads(json.dumps(template))  # a deep copy of plain data
+    copied: dict[str, Any] = json.loads(json.dumps(template))  # a deep copy of plain data
+    return copied
 
 
 def snapshot_hash(template: Mapping[str, Any]) -> str:
@@ -194,12 +195,15 @@ def version_ref(obj: Mapping[str, Any]) -> VersionRef | None:
     return VersionRef(function, str(meta.get("namespace") or "default"), number, str(meta.get("name")))
 
 
-def as_function(obj: Mapping[str, Any], *, referenced: bool = True) -> dict[str, Any]:
+def as_function(obj: Mapping[str, Any], *, referenced: bool | None = None) -> dict[str, Any]:
     """A FunctionVersion as the Function its children are rendered from: named as the version,
-    its spec the template, its status its own. A version nothing points at may scale to zero
-    whatever its template's ``scale.min`` or ``replicas`` say."""
+    its spec the template, its status its own. A version nothing points at (``referenced``,
+    by default its ``status.referenced``) may scale to zero whatever its template's
+    ``scale.min`` or ``replicas`` say."""
     meta = obj.get("metadata") or {}
     spec = dict((obj.get("spec") or {}).get("template") or {})
+    if referenced is None:
+        referenced = bool((obj.get("status") or {}).get("referenced"))
     if not referenced:
         spec.pop("replicas", None)
         spec["scale"] = {**(spec.get("scale") or {}), "min": 0}
@@ -211,6 +215,7 @@ def as_function(obj: Mapping[str, Any], *, referenced: bool = True) -> dict[str,
             "namespace": meta.get("namespace") or "default",
             "uid": meta.get("uid", ""),
             "generation": meta.get("generation", 0),
+            "resourceVersion": meta.get("resourceVersion", ""),
             "labels": {**(meta.get("labels") or {}), FUNCTION_LABEL: meta.get("name")},
         },
         "spec": spec,

@@ -26,6 +26,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "describe": ("wisp.cli.describe", "show a function's spec, conditions and events"),
     "logs": ("wisp.cli.logs", "print the logs of a function's pods"),
     "delete": ("wisp.cli.delete", "delete a function and its triggers"),
+    "publish": ("wisp.cli.publish", "publish an immutable, numbered version of a function"),
+    "versions": ("wisp.cli.versions", "list a function's versions and aliases"),
+    "alias": ("wisp.cli.alias", "point an alias at a version, or split it between two (rollback)"),
     "dlq": ("wisp.cli.dlq", "list, show, redrive or purge dead letters of functions and queue triggers"),
     "usage": ("wisp.cli.usage", "billed GB-seconds per function per hour or day (CSV with --csv)"),
 }

@@ -123,6 +123,21 @@ class Cluster:
             obj: dict[str, Any] = json.loads(response.data)
             return obj
 
+    def patch(self, plural: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch (``kubectl patch --type=merge``)."""
+        with self.errors(f"{plural[:-1]} {name}"):
+            obj: dict[str, Any] = self.custom.patch_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                self.namespace,
+                plural,
+                name,
+                body,
+                field_manager=FIELD_MANAGER,
+                _content_type="application/merge-patch+json",
+            )
+            return obj
+
     def delete(self, plural: str, name: str) -> None:
         with self.errors(f"{plural[:-1]} {name}"):
             self.custom.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, plural, name)

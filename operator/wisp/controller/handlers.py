@@ -23,11 +23,14 @@ import kopf
 
 from wisp.api import names
 from wisp.api.names import FUNCTION_LABEL, GROUP, VERSION
+from wisp.api.version import as_function
 from wisp.controller import binding, resync
+from wisp.controller.releases import Releases
 from wisp.controller.sync import FunctionSync
 
 FUNCTIONS = (GROUP, VERSION, names.FUNCTIONS)
 TRIGGERS = (GROUP, VERSION, names.TRIGGERS)
+FUNCTION_VERSIONS = (GROUP, VERSION, names.FUNCTION_VERSIONS)
 
 
 @kopf.on.startup()
@@ -44,6 +47,7 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.peering.lifetime = int(os.environ.get("WISP_PEERING_LIFETIME", "30"))
     settings.peering.mandatory = memo.settings.peering is not None
     memo.sync = FunctionSync(memo.api, memo.settings)
+    memo.releases = Releases(memo.api, memo.sync, memo.settings.version_retention)
 
 
 @kopf.index(*FUNCTIONS)
@@ -58,6 +62,26 @@ def triggers_by_function(
     namespace: str | None, name: str, spec: kopf.Spec, **_: Any
 ) -> dict[tuple[str, str], str]:
     return {(namespace or "", str(spec.get("function"))): name}
+
+
+def _has_qualifier(spec: kopf.Spec, **_: Any) -> bool:
+    return bool(spec.get("qualifier"))
+
+
+@kopf.index(*TRIGGERS, when=_has_qualifier)
+def trigger_qualifiers(
+    namespace: str | None, name: str, spec: kopf.Spec, **_: Any
+) -> dict[tuple[str, str], str]:
+    """The versions or aliases Triggers call, by Function: what keeps a version referenced."""
+    return {(namespace or "", str(spec.get("function"))): str(spec.get("qualifier"))}
+
+
+@kopf.index(*FUNCTION_VERSIONS)
+def version_bodies(
+    namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Versions by their own name, which their children's ``wisp.dev/function`` label carries."""
+    return {(namespace or "", name): copy.deepcopy(dict(body))}
 
 
 def _is_http(spec: kopf.Spec, **_: Any) -> bool:
@@ -98,6 +122,7 @@ def function_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     retry_in = memo.sync.sync_function(function)
     names = _trigger_names(kwargs["triggers_by_function"], body)
     binding.bind_triggers_of(memo.api, function, names, holder_of=_holder_of(kwargs))
+    _reconcile_versions(memo, kwargs, function)
     if retry_in is not None:  # the API refused a child; status says why
         raise kopf.TemporaryError("the API refused a child (see status)", delay=retry_in)
 
@@ -112,6 +137,7 @@ async def start_resync(memo: Any, settings: kopf.OperatorSettings, **kwargs: Any
 
     async def reconcile_one(body: dict[str, Any]) -> None:
         await asyncio.to_thread(functools.partial(memo.sync.sync_function, copy.deepcopy(body), refresh=True))
+        await asyncio.to_thread(_reconcile_versions, memo, kwargs, copy.deepcopy(body))
 
     async def active() -> bool:
         if settings.peering.standalone or memo.settings.peering is None:
@@ -153,9 +179,25 @@ def function_deleted(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     binding.bind_triggers_of(memo.api, None, names, deleted=dict(body), holder_of=_holder_of(kwargs))
 
 
+def _reconcile_versions(memo: Any, kwargs: Mapping[str, Any], function: Mapping[str, Any]) -> None:
+    """Publish, mark, render and expire the Function's versions (``wisp.controller.releases``)."""
+    meta = function.get("metadata") or {}
+    index: kopf.Index[tuple[str, str], str] = kwargs["trigger_qualifiers"]
+    qualifiers = list(index.get((meta.get("namespace") or "", meta.get("name") or ""), ()))
+    memo.releases.reconcile(function, qualifiers, datetime.datetime.now(datetime.UTC))
+
+
+@kopf.on.resume(*FUNCTION_VERSIONS)
+@kopf.on.create(*FUNCTION_VERSIONS)
+def version_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
+    retry_in = memo.releases.render(copy.deepcopy(dict(body)))
+    if retry_in is not None:
+        raise kopf.TemporaryError("the API refused a child (see status)", delay=retry_in)
+
+
 @kopf.on.event("apps", "v1", "deployments", labels={FUNCTION_LABEL: kopf.PRESENT})
 def deployment_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-    function = _owner(kwargs["function_bodies"], body)
+    function = _owner(kwargs, body)
     if function is not None:
         deleted = event.get("type") == "DELETED"
         memo.sync.on_deployment(function, dict(body), deleted=deleted)
@@ -163,7 +205,7 @@ def deployment_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs:
 
 @kopf.on.event("", "v1", "pods", labels={FUNCTION_LABEL: kopf.PRESENT})
 def pod_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-    function = _owner(kwargs["function_bodies"], body)
+    function = _owner(kwargs, body)
     if function is not None:
         deleted = event.get("type") == "DELETED"
         memo.sync.on_pod(function, dict(body), deleted=deleted)
@@ -175,9 +217,12 @@ def pod_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: Any) -
 def trigger_changed(body: kopf.Body, memo: Any, old: Any = None, **kwargs: Any) -> None:
     trigger = copy.deepcopy(dict(body))
     holder_of = _holder_of(kwargs)
-    binding.bind_trigger(memo.api, trigger, _function_of(kwargs, trigger), holder_of(trigger))
+    function = _function_of(kwargs, trigger)
+    binding.bind_trigger(memo.api, trigger, function, holder_of(trigger))
     routes = {_route_key(body.spec), _route_key((old or {}).get("spec"))}
     _rebind_route_peers(memo, kwargs, routes, skip=trigger)
+    if function is not None and (body.spec.get("qualifier") or (old or {}).get("spec", {}).get("qualifier")):
+        _reconcile_versions(memo, kwargs, function)
 
 
 # A watch event, not ``on.delete``: Triggers carry no finalizer, so a deletion is only seen here.
@@ -185,6 +230,9 @@ def trigger_changed(body: kopf.Body, memo: Any, old: Any = None, **kwargs: Any) 
 def trigger_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     if event.get("type") == "DELETED":
         _rebind_route_peers(memo, kwargs, {_route_key(body.spec)}, skip=dict(body), gone=True)
+        function = _function_of(kwargs, dict(body))
+        if function is not None and body.spec.get("qualifier"):
+            _reconcile_versions(memo, kwargs, function)
 
 
 def _rebind_route_peers(
@@ -224,10 +272,14 @@ def _function_of(kwargs: Mapping[str, Any], trigger: Mapping[str, Any]) -> dict[
     return functions[0] if functions else None
 
 
-def _owner(function_bodies: kopf.Index[Any, dict[str, Any]], body: kopf.Body) -> dict[str, Any] | None:
+def _owner(kwargs: Mapping[str, Any], body: kopf.Body) -> dict[str, Any] | None:
+    """The Function (or the version, rendered as one) whose child ``body`` is."""
     key = (body.metadata.namespace, body.metadata.labels.get(FUNCTION_LABEL))
-    functions = list(function_bodies.get(key, ()))
-    return functions[0] if functions else None
+    functions = list(kwargs["function_bodies"].get(key, ()))
+    if functions:
+        return functions[0]  # type: ignore[no-any-return]
+    versions = list(kwargs["version_bodies"].get(key, ()))
+    return as_function(versions[0]) if versions else None
 
 
 def _trigger_names(index: kopf.Index[Any, str], body: kopf.Body) -> list[str]:

@@ -14,7 +14,15 @@ from typing import Any, Protocol
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from wisp.api.names import API_VERSION, FUNCTIONS, GROUP, TRIGGERS, VERSION
+from wisp.api.names import (
+    API_VERSION,
+    FUNCTION_VERSIONS,
+    FUNCTIONS,
+    GROUP,
+    TRIGGERS,
+    VERSION,
+    VERSION_OF_LABEL,
+)
 
 FIELD_MANAGER = "wisp-operator"
 CREATE_MANAGER = "wisp-operator-create"
@@ -31,6 +39,7 @@ class KubePort(Protocol):
 
     def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None: ...
     def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]: ...
+    def list_versions(self, namespace: str, function: str) -> list[dict[str, Any]]: ...
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]: ...
     def delete(self, kind: str, namespace: str, name: str, uid: str | None = None) -> None: ...
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None: ...
@@ -64,6 +73,8 @@ class KubeApi:
 
     # -- children -------------------------------------------------------------------------------
     def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        if kind == "FunctionVersion":
+            return self._get_custom(FUNCTION_VERSIONS, namespace, name)
         reader = {
             "ConfigMap": self.core.read_namespaced_config_map,
             "Service": self.core.read_namespaced_service,
@@ -79,6 +90,10 @@ class KubeApi:
 
     def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         kind, ns = manifest["kind"], manifest["metadata"]["namespace"]
+        if kind == "FunctionVersion":
+            return self.custom.create_namespaced_custom_object(  # type: ignore[no-any-return]
+                GROUP, VERSION, ns, FUNCTION_VERSIONS, manifest, field_manager=CREATE_MANAGER
+            )
         creator = {
             "ConfigMap": self.core.create_namespaced_config_map,
             "Service": self.core.create_namespaced_service,
@@ -109,12 +124,17 @@ class KubeApi:
 
     def delete(self, kind: str, namespace: str, name: str, uid: str | None = None) -> None:
         """Delete a child (gone already is fine); with ``uid``, only that very object."""
-        deleter = {
-            "ConfigMap": self.core.delete_namespaced_config_map,
-            "Service": self.core.delete_namespaced_service,
-        }[kind]
         options = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid)) if uid else None
         try:
+            if kind == "FunctionVersion":
+                self.custom.delete_namespaced_custom_object(
+                    GROUP, VERSION, namespace, FUNCTION_VERSIONS, name, body=options
+                )
+                return
+            deleter = {
+                "ConfigMap": self.core.delete_namespaced_config_map,
+                "Service": self.core.delete_namespaced_service,
+            }[kind]
             deleter(name, namespace, body=options)
         except ApiException as exc:
             if exc.status != 404:
@@ -173,8 +193,17 @@ class KubeApi:
         return True
 
     def get_function(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._get_custom(FUNCTIONS, namespace, name)
+
+    def list_versions(self, namespace: str, function: str) -> list[dict[str, Any]]:
+        found = self.custom.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, FUNCTION_VERSIONS, label_selector=f"{VERSION_OF_LABEL}={function}"
+        )
+        return list(found.get("items") or [])
+
+    def _get_custom(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, FUNCTIONS, name)  # type: ignore[no-any-return]
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)  # type: ignore[no-any-return]
         except ApiException as exc:
             if exc.status == 404:
                 return None

@@ -19,6 +19,8 @@ class OperatorSettings:
     liveness_port: int = 8081
     gateway_url: str = "http://wisp-gateway.wisp-system.svc.cluster.local"
     resync_seconds: float = 60.0
+    # How long a version nothing points at is kept before it is deleted (WISP_VERSION_RETENTION_SECONDS).
+    version_retention: float = 86400.0
     function_cluster_ip: bool = False  # headless Function Services unless asked (WISP_FUNCTION_CLUSTER_IP)
     deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
 
@@ -38,6 +40,7 @@ class OperatorSettings:
             "peering": env.get("WISP_PEERING") or None,
             "gateway_url": env.get("WISP_GATEWAY_URL", cls.gateway_url).rstrip("/"),
             "resync_seconds": float(env.get("WISP_RESYNC_SECONDS", cls.resync_seconds)),
+            "version_retention": float(env.get("WISP_VERSION_RETENTION_SECONDS", cls.version_retention)),
             "function_cluster_ip": env.get("WISP_FUNCTION_CLUSTER_IP", "").strip().lower()
             in ("1", "true", "yes"),
             "deployment": DeploymentSettings(

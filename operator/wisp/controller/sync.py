@@ -16,7 +16,9 @@ from kubernetes.client.rest import ApiException
 
 from wisp.api.defaults import FUNCTION_DEFAULTS
 from wisp.api.function import SpecError, parse_function
-from wisp.api.names import FUNCTION_LABEL, FUNCTIONS
+from wisp.api.names import FUNCTION_LABEL, FUNCTION_VERSIONS, FUNCTIONS, VERSION_LABEL, VERSION_OF_LABEL
+from wisp.api.version import KIND as VERSION_KIND
+from wisp.api.version import as_function
 from wisp.controller.conditions import (
     ConditionType,
     condition_of,
@@ -118,7 +120,7 @@ class FunctionSync:
         else:
             self.state.refusals.succeeded((namespace, name))
             for action in r.actions:
-                self.api.post_event(body, "Function", "Reconciled", action)
+                self.api.post_event(body, _kind(body), "Reconciled", action)
             self._remember_applied(r.deployment)
             kills = self._refresh_troubles(namespace, name)
             observed = Observed(
@@ -199,6 +201,9 @@ class FunctionSync:
     def _fresh(self, function: Mapping[str, Any]) -> dict[str, Any]:
         """The Function as the API has it now (the index may lag our own status writes)."""
         meta = function.get("metadata") or {}
+        if _kind(function) == VERSION_KIND:
+            version = self.api.read(VERSION_KIND, meta.get("namespace", ""), meta.get("name", ""))
+            return as_function(version) if version is not None else dict(function)
         current = self.api.get_function(meta.get("namespace", ""), meta.get("name", ""))
         return current if current is not None else dict(function)
 
@@ -222,17 +227,16 @@ class FunctionSync:
             name, namespace = meta.get("name", ""), meta.get("namespace", "")
             runtime = str((body.get("spec") or {}).get("runtime") or "")
             observed = replace(observed, memory=_memory(body), runtime=runtime)
-            status = function_status(
-                name, namespace, observed, self.settings.function_url(name, namespace), previous, _now()
-            )
+            status = function_status(name, namespace, observed, _url(self.settings, body), previous, _now())
             if not status_changed(previous, status):
                 return
-            if self.api.patch_status(FUNCTIONS, namespace, name, status, meta.get("resourceVersion")):
+            plural = FUNCTION_VERSIONS if _kind(body) == VERSION_KIND else FUNCTIONS
+            if self.api.patch_status(plural, namespace, name, status, meta.get("resourceVersion")):
                 self._announce(body, previous, status)
                 return
             body = self._fresh(body)
             previous = body.get("status") or {}
-        log.warning("Function %s/%s kept changing; its status is written on its next event", namespace, name)
+        log.warning("%s %s/%s kept changing; its status is written on its next event", _kind(body), namespace, name)
 
     def _announce(
         self, body: Mapping[str, Any], previous: Mapping[str, Any], status: Mapping[str, Any]
@@ -254,7 +258,7 @@ class FunctionSync:
             warning = after.get("status") == "False" and after.get("reason") not in _TRANSIENT
             if warning or kind is ConditionType.DEPLOYED:
                 reason = str(after.get("reason"))
-                self.api.post_event(body, "Function", reason, str(after.get("message", "")), warning=warning)
+                self.api.post_event(body, _kind(body), reason, str(after.get("message", "")), warning=warning)
                 posted.add(reason)
         before, after = (
             condition_of(previous, ConditionType.RUNTIME_DEPRECATED),
@@ -264,16 +268,31 @@ class FunctionSync:
             # Once per phase (scheduled, deprecated, updates blocked): where `kubectl get events`
             # and alerting on Warning Events see it, not only in the Function's conditions.
             self.api.post_event(
-                body, "Function", "RuntimeDeprecated", str(after.get("message", "")), warning=True
+                body, _kind(body), "RuntimeDeprecated", str(after.get("message", "")), warning=True
             )
         killed = int((status.get("outOfMemory") or {}).get("kills", 0))
         if killed > int((previous.get("outOfMemory") or {}).get("kills", 0)):
             oom = condition_of(status, ConditionType.OUT_OF_MEMORY) or {}
-            self.api.post_event(body, "Function", "OOMKilled", str(oom.get("message", "")), warning=True)
+            self.api.post_event(body, _kind(body), "OOMKilled", str(oom.get("message", "")), warning=True)
 
 
 _TRANSIENT = ("Pending", "Starting", "Rolling")
 _PUBLISH_ATTEMPTS = 5
+
+
+def _kind(body: Mapping[str, Any]) -> str:
+    """Function, or FunctionVersion for a version rendered as a function (``as_function``)."""
+    return VERSION_KIND if body.get("kind") == VERSION_KIND else "Function"
+
+
+def _url(settings: OperatorSettings, body: Mapping[str, Any]) -> str:
+    """Where callers reach it: the Function's URL, or ``.../function/NAME.NAMESPACE:N`` for a version."""
+    meta = body.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    namespace = str(meta.get("namespace", ""))
+    if _kind(body) == VERSION_KIND and VERSION_OF_LABEL in labels:
+        return f"{settings.function_url(labels[VERSION_OF_LABEL], namespace)}:{labels.get(VERSION_LABEL, '')}"
+    return settings.function_url(str(meta.get("name", "")), namespace)
 
 
 def _memory(function: Mapping[str, Any]) -> str:

@@ -200,8 +200,12 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
 - apiGroups: [wisp.dev]
   resources: [functions, triggers]
   verbs: [get, list, watch, patch]
+# FunctionVersions: published, rendered, and deleted past their retention.
 - apiGroups: [wisp.dev]
-  resources: [functions/status, triggers/status]
+  resources: [functionversions]
+  verbs: [get, list, watch, patch, create, delete]
+- apiGroups: [wisp.dev]
+  resources: [functions/status, triggers/status, functionversions/status]
   verbs: [get, patch]
 # Children carry an owner reference with blockOwnerDeletion, which needs this where the
 # OwnerReferencesPermissionEnforcement admission plugin is on.
@@ -246,13 +250,13 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
 {{- end -}}
 
 {{- define "wisp.gateway.namespacedRules" -}}
-# Routing and scaling read Functions and Triggers (list and watch: the gateway never polls).
+# Routing and scaling read Functions, their versions and Triggers (list and watch: the gateway never polls).
 - apiGroups: [wisp.dev]
-  resources: [functions, triggers]
+  resources: [functions, functionversions, triggers]
   verbs: [get, list, watch]
-# The autoscaler reports desiredReplicas and lastInvocation in a Function's status.
+# The autoscaler reports desiredReplicas and lastInvocation in a Function's (or version's) status.
 - apiGroups: [wisp.dev]
-  resources: [functions/status]
+  resources: [functions/status, functionversions/status]
   verbs: [patch]
 # Ready function endpoints, watched to forward a cold call the moment a pod is ready.
 - apiGroups: [discovery.k8s.io]
