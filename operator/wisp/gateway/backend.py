@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from wisp.api.function import Function
 from wisp.api.trigger import Trigger
+from wisp.api.version import LATEST
 from wisp.autoscaler.port import Scaler
 
 
@@ -41,6 +42,7 @@ class FunctionInfo:
     reason: str = ""
     message: str = ""
     oom_kills: int = 0  # containers killed for running out of memory, as the status counts them
+    version: str = LATEST  # a FunctionVersion's number ("3"), rendered as a function of its own
 
     @property
     def key(self) -> str:

@@ -16,6 +16,7 @@ from aiohttp.typedefs import Handler
 
 from wisp.gateway.httpevent import trigger_headers
 from wisp.gateway.proxy import CLIENT_ADDRESS
+from wisp.gateway.registry import Unavailable
 from wisp.gateway.resolve import RouteKind, resolve
 from wisp.gateway.service import EventKind, Gateway, error_response
 
@@ -40,7 +41,9 @@ class Dispatcher:
         event = _EVENTS.get(kind)
         if event is None or route.function_key is None:
             return error_response(404, "NotFound", f"no function or trigger routes {route.path}")
-        up = self.gateway.registry.upstreams.get(route.function_key)
+        up = self.gateway.registry.select(route.function_key, route.qualifier)
+        if isinstance(up, Unavailable):
+            return error_response(up.status, up.error_type, up.message)
         if up is None:
             if kind is RouteKind.TRIGGER:
                 message = f"trigger {route.trigger_key} names a missing function"

@@ -13,7 +13,8 @@ route ``wisp.gateway.resolve`` made of it, like any call to the function.
   ``{errorMessage, errorType, stackTrace}``.
 * ``Event``: ``202`` once wisp's event path (the queue behind ``/async-function/``) stored it.
 * ``DryRun``: ``204`` after the access and existence checks.
-* ``Qualifier`` (query, or ``name:qualifier``): only ``$LATEST`` until Functions have versions.
+* ``Qualifier`` (query, or ``name:qualifier``): ``$LATEST``, a version number or an alias (the
+  alias's weights decide per call); ``X-Amz-Executed-Version`` says which version ran.
 * ``X-Amz-Client-Context`` reaches the handler as its client context (``X-Wisp-Client-Context``).
 * ``X-Amz-Log-Type: Tail``: ``X-Amz-Log-Result`` is base64 of the last 4 KB of the call's log
   lines (wisp's JSON lines), which the runtime hands back when asked with ``X-Wisp-Log-Tail``;
@@ -38,6 +39,7 @@ from aiohttp import web
 from wisp.api import contract
 from wisp.gateway.backend import OUT_OF_MEMORY
 from wisp.gateway.proxy import BODY, InvocationResult
+from wisp.gateway.registry import Unavailable
 from wisp.gateway.resolve import INVOKE_ROUTE, RouteKind, resolve
 from wisp.gateway.state import COMPONENTS
 
@@ -100,12 +102,6 @@ async def invoke(request: web.Request) -> web.StreamResponse:
     if route.kind is RouteKind.INVALID_NAME or route.function_key is None:
         return api_error(404, "ResourceNotFoundException", f"Function not found: {name}")
     qualifier = request.query.get("Qualifier") or route.qualifier or LATEST
-    if qualifier != LATEST:
-        return api_error(
-            404,
-            "ResourceNotFoundException",
-            f"Function not found: {name}:{qualifier} (wisp has no versions or aliases yet: use $LATEST)",
-        )
     kind = request.headers.get(INVOCATION_TYPE_HEADER, "RequestResponse")
     if kind not in INVOCATION_TYPES:
         return api_error(
@@ -113,11 +109,17 @@ async def invoke(request: web.Request) -> web.StreamResponse:
             "InvalidParameterValueException",
             f"{INVOCATION_TYPE_HEADER} must be one of {', '.join(INVOCATION_TYPES)}",
         )
-    up = parts.registry.upstreams.get(route.function_key)
-    if up is None:
-        return api_error(404, "ResourceNotFoundException", f"Function not found: {name}")
+    up = parts.registry.select(route.function_key, qualifier)
+    if up is None or isinstance(up, Unavailable):
+        return api_error(404, "ResourceNotFoundException", f"Function not found: {name}:{qualifier}")
     if kind == "DryRun":
-        return web.Response(status=204, headers={EXECUTED_VERSION_HEADER: LATEST})
+        return web.Response(status=204, headers={EXECUTED_VERSION_HEADER: up.info.version})
+    if kind == "Event" and qualifier != LATEST:
+        return api_error(
+            400,
+            "InvalidParameterValueException",
+            "an Event invocation of a version or alias is not supported yet: invoke $LATEST",
+        )
     payload = await _payload(request, parts.config.max_body_bytes, parts.config.body_read_timeout)
     if isinstance(payload, web.Response):
         return payload
@@ -135,7 +137,7 @@ async def invoke(request: web.Request) -> web.StreamResponse:
     client_context = request.headers.get(CLIENT_CONTEXT_HEADER)
     if client_context:
         headers[WISP_CLIENT_CONTEXT_HEADER] = client_context
-    result = await parts.gateway.invoke(route.function_key, payload, headers)
+    result = await parts.gateway.invoke(route.function_key, payload, headers, qualifier)
     response = _answer(result, request_id)
     if tail and response.status == 200:
         found = (v for k, v in result.headers.items() if k.lower() == WISP_LOG_TAIL_HEADER.lower())
@@ -206,7 +208,7 @@ def _answer(result: InvocationResult, request_id: str) -> web.Response:
             status=200,
             body=result.body,
             content_type="application/json",
-            headers={EXECUTED_VERSION_HEADER: LATEST, REQUEST_ID_HEADER: request_id},
+            headers={EXECUTED_VERSION_HEADER: result.version, REQUEST_ID_HEADER: request_id},
         )
     error = _error_of(result.body)
     error_type = str(error.get("errorType") or "Unknown")
@@ -224,7 +226,7 @@ def _answer(result: InvocationResult, request_id: str) -> web.Response:
         status=200,
         headers={
             FUNCTION_ERROR_HEADER: "Unhandled",
-            EXECUTED_VERSION_HEADER: LATEST,
+            EXECUTED_VERSION_HEADER: result.version,
             REQUEST_ID_HEADER: request_id,
         },
     )

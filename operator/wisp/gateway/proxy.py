@@ -65,6 +65,7 @@ class InvocationResult:
     headers: Mapping[str, str]
     body: bytes
     cold_start_ms: float | None = None
+    version: str = "$LATEST"  # the version that served the call (a number, for a version's)
     # Set when the gateway answered itself (the call got no answer from the function): its
     # errorType, so callers branch on it instead of searching the body.
     gateway_error: str | None = None

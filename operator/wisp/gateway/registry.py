@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from wisp.api.names import split_key
 from wisp.api.trigger import Trigger
+from wisp.api.version import LATEST, pick_version, version_key
 from wisp.autoscaler.meter import ConcurrencyMeter
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.coldstart import ColdStart
@@ -75,6 +78,30 @@ class Registry:
         self.on_endpoints_removed: Callable[[list[tuple[str, int]]], None] | None = None
         # Told that the set of Functions or Triggers (or a spec) changed: the queue follows it.
         self.on_catalog_changed: Callable[[], None] | None = None
+        # Uniform in [0, 1): where a weighted alias sends each call (tests pass their own).
+        self.draw: Callable[[], float] = random.random
+
+    def select(self, key: str, qualifier: str = "") -> Upstream | Unavailable | None:
+        """The upstream a call to function ``key`` (``name.namespace``) with ``qualifier`` goes
+        to: the Function itself ($LATEST), a version by number, or an alias's version, drawn by
+        weight. None when the Function does not exist (a version's own upstream is never
+        reached by its key alone); ``Unavailable`` (404) when the qualifier names nothing."""
+        up = self.upstreams.get(key)
+        if up is None or up.info.version != LATEST:
+            return None
+        if not qualifier or qualifier == LATEST:
+            return up
+        fn = up.info.function
+        version = pick_version(fn.spec.aliases, qualifier, self.draw())
+        if version is None:
+            return Unavailable(404, "FunctionNotFound", f"function {key} has no alias or version {qualifier}")
+        if version == LATEST:
+            return up
+        target = self.upstreams.get(version_key(fn.name, version, fn.namespace))
+        if target is None:
+            name, namespace = split_key(key)
+            return Unavailable(404, "FunctionNotFound", f"version {version} of {name}.{namespace} not found")
+        return target
 
     # -- BackendEvents ---------------------------------------------------------------------------
 

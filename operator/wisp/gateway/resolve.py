@@ -55,7 +55,7 @@ class Route:
     trigger_key: str = ""
     allowed: tuple[str, ...] = ()  # METHOD_NOT_ALLOWED: the methods the Trigger takes
     http: HttpTrigger | None = None  # TRIGGER: the route it matched (payload format, path)
-    qualifier: str = ""  # Lambda's Invoke API: the version or alias the caller named
+    qualifier: str = ""  # the version or alias the caller (or the Trigger) named; "" is $LATEST
 
     @property
     def calls_function(self) -> bool:
@@ -93,7 +93,9 @@ def _resolve(request: web.Request) -> Route:
         parsed = parse_function_path(FUNCTION_PREFIX + request.match_info["name"], _default_ns(request))
         if parsed is None:
             return Route(RouteKind.INVALID_NAME, pattern)
-        return Route(RouteKind.FUNCTION_ROUTE, pattern, parsed.key, parsed.namespace)
+        return Route(
+            RouteKind.FUNCTION_ROUTE, pattern, parsed.key, parsed.namespace, qualifier=parsed.qualifier
+        )
     return Route(RouteKind.OTHER, pattern)
 
 
@@ -117,7 +119,9 @@ def dispatch(request: web.Request) -> Route:
         raw = url.raw_path.split("/", 3)
         subpath = "/" + raw[3] if len(raw) > 3 else "/"
         path_qs = f"{subpath}?{query}" if query else subpath
-        return Route(RouteKind.FUNCTION, path, parsed.key, parsed.namespace, path_qs)
+        return Route(
+            RouteKind.FUNCTION, path, parsed.key, parsed.namespace, path_qs, qualifier=parsed.qualifier
+        )
     if path.startswith(ASYNC_PREFIX):
         # The async form without its route (no event path, or a method it does not take): 404,
         # after the function's access rules, so the answer does not tell which functions exist.
@@ -144,4 +148,5 @@ def dispatch(request: web.Request) -> Route:
         f"{raw_path}?{query}" if query else raw_path,
         trigger.key,
         http=trigger.http,
+        qualifier=trigger.qualifier,
     )

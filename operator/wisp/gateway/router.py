@@ -1,4 +1,5 @@
-"""Which function a request is for: ``/function/{name}[.{namespace}][/sub/path]`` or a Trigger.
+"""Which function a request is for: ``/function/{name}[.{namespace}][:{qualifier}][/sub/path]``
+(the qualifier a version number or an alias, as in Lambda) or a Trigger.
 
 Pure and precomputed. ``parse_function_path`` splits the function form (names checked against
 DNS-label rules before any lookup). ``TriggerTable`` is rebuilt whenever the Trigger set
@@ -19,6 +20,7 @@ from wisp.api.names import function_key
 from wisp.api.trigger import Trigger, path_template, route_holders
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+QUALIFIER_RE = re.compile(r"^(\$LATEST|[1-9][0-9]{0,8}|[A-Za-z][A-Za-z0-9_-]{0,63})$")
 FUNCTION_PREFIX = "/function/"
 
 
@@ -27,6 +29,7 @@ class FunctionPath:
     name: str
     namespace: str
     subpath: str  # what the runtime sees as the path, always starting with /
+    qualifier: str = ""  # a version number or alias; "" is $LATEST
 
     @property
     def key(self) -> str:
@@ -41,12 +44,15 @@ def parse_function_path(path: str, default_namespace: str) -> FunctionPath | Non
     """The function a ``/function/...`` path names, or None when the names are not DNS labels."""
     rest = path[len(FUNCTION_PREFIX) :]
     head, slash, tail = rest.partition("/")
+    head, colon, qualifier = head.partition(":")
     name, dot, namespace = head.partition(".")
     if not dot:
         namespace = default_namespace
-    if not _label(name) or not _label(namespace):
+    if not _label(name) or not _label(namespace) or (colon and not QUALIFIER_RE.match(qualifier)):
         return None
-    return FunctionPath(name, namespace, "/" + tail if slash else "/")
+    return FunctionPath(
+        name, namespace, "/" + tail if slash else "/", "" if qualifier == "$LATEST" else qualifier
+    )
 
 
 def parse_lambda_name(

@@ -47,6 +47,7 @@ MAX_CONNECT_RETRIES = 3
 T = TypeVar("T")
 COLD_HEADER = "X-Wisp-Cold-Start"
 COLD_MS_HEADER = "X-Wisp-Cold-Start-Ms"
+VERSION_HEADER = "X-Wisp-Version"  # which version served the call ($LATEST or a number)
 
 
 class EventKind:
@@ -128,9 +129,9 @@ class Gateway:
         wisp: Sequence[tuple[str, str]],
     ) -> web.StreamResponse:
         headers = upstream_headers(request, event, wisp)
-        extra: dict[str, str] = {}
+        extra: dict[str, str] = {VERSION_HEADER: up.info.version}
         if acquired.cold_wait is not None:
-            extra = {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
+            extra |= {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
         since = time.time()
         outcome = await self._on_an_endpoint(
             up,
@@ -147,10 +148,13 @@ class Gateway:
         return outcome
 
     async def invoke(
-        self, function_key: str, body: bytes, headers: Mapping[str, str] | None = None
+        self, function_key: str, body: bytes, headers: Mapping[str, str] | None = None, qualifier: str = ""
     ) -> InvocationResult:
-        """Call a function with a JSON event body, with the same balancing and activation."""
-        up = self.registry.upstreams.get(function_key)
+        """Call a function (its version or alias ``qualifier``) with a JSON event body, with the
+        same balancing and activation."""
+        up = self.registry.select(function_key, qualifier)
+        if isinstance(up, Unavailable):
+            return _result(up.status, up.error_type, up.message)
         if up is None:
             return _result(404, "FunctionNotFound", f"function {function_key} not found")
         started = time.monotonic()
@@ -177,7 +181,7 @@ class Gateway:
                 status = outcome.status
                 return _result(outcome.status, outcome.error_type, outcome.message)
             status, resp_headers, data = outcome
-            return InvocationResult(status, resp_headers, data, cold_ms)
+            return InvocationResult(status, resp_headers, data, cold_ms, version=up.info.version)
         finally:
             _observe(up, started, status)
 

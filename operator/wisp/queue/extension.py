@@ -25,6 +25,7 @@ from aiohttp import web
 
 from wisp.api.function import Function
 from wisp.api.names import function_key
+from wisp.api.version import LATEST
 from wisp.gateway.lambda_api import EVENTS, EventSubmitter, EventsUnavailable
 from wisp.gateway.registry import Registry
 from wisp.gateway.state import Components
@@ -98,7 +99,10 @@ class CatalogFeed:
 
     def apply(self) -> None:
         self._scheduled = None
-        self.manager.update_functions(up.info.function for up in self.registry.upstreams.values())
+        # A version's upstream is reached through its Function's qualifier, never by its own key.
+        self.manager.update_functions(
+            up.info.function for up in self.registry.upstreams.values() if up.info.version == LATEST
+        )
         self.manager.update_triggers(self.registry.triggers.values())
 
     def cancel(self) -> None:
@@ -127,7 +131,7 @@ def queue_extension(settings: EventSettings) -> Extension:
 
         def lookup(name: str, namespace: str) -> Function | None:
             up = registry.upstreams.get(function_key(name, namespace))
-            return up.info.function if up is not None else None
+            return up.info.function if up is not None and up.info.version == LATEST else None
 
         async def lifetime(_: web.Application) -> AsyncIterator[None]:
             registry.on_catalog_changed = feed.changed

@@ -1,8 +1,9 @@
 """``KubernetesBackend``: the gateway's view of a cluster, from watches only (never polling).
 
-Five watches per namespace scope (one cluster-wide scope when ``WISP_NAMESPACES`` is empty):
-Functions, Triggers, EndpointSlices labelled ``wisp.dev/function`` (the operator labels a
-function's Service so; the EndpointSlice controller copies the labels), and the Deployments
+Six watches per namespace scope (one cluster-wide scope when ``WISP_NAMESPACES`` is empty):
+Functions, FunctionVersions (each an upstream of its own, as ``wisp.api.version`` renders it),
+Triggers, EndpointSlices labelled ``wisp.dev/function`` (the operator labels a function's
+Service so; the EndpointSlice controller copies the labels), and the Deployments
 with that label, whose ``spec.replicas`` the ``ReplicaCache`` keeps for ``get_replicas`` (the
 autoscaler's leader reads it every tick), and the function pods (same label): a pod that is
 starting is probed by the gateway itself and routed to at its first healthy answer, before the
@@ -27,12 +28,21 @@ from kubernetes import client
 from prometheus_client.registry import Collector
 
 from wisp.api.function import Function, SpecError
-from wisp.api.names import FUNCTIONS, GROUP, POOL_LABEL, TRIGGERS, VERSION, function_key, split_key
+from wisp.api.names import (
+    FUNCTION_VERSIONS,
+    FUNCTIONS,
+    GROUP,
+    POOL_LABEL,
+    TRIGGERS,
+    VERSION,
+    function_key,
+    split_key,
+)
 from wisp.api.trigger import Trigger, parse_trigger
 from wisp.autoscaler.port import StatusUpdate
 from wisp.gateway.backend import OUT_OF_MEMORY, BackendError, BackendEvents, Endpoint
 from wisp.gateway.config import GatewayConfig
-from wisp.gateway.kube.convert import function_info, slice_endpoints
+from wisp.gateway.kube.convert import function_info, slice_endpoints, version_info
 from wisp.gateway.kube.pods import wait_for_oom_kill
 from wisp.gateway.kube.podview import PodView, pod_view, resize_body
 from wisp.gateway.kube.probe import PodProber
@@ -89,6 +99,7 @@ class KubernetesBackend:
             if cfg.pool_namespace and cfg.pool_token
             else None
         )
+        self._versions: set[str] = set()  # keys of the upstreams that are FunctionVersions
 
     # -- watches -----------------------------------------------------------------------------------
 
@@ -103,6 +114,13 @@ class KubernetesBackend:
                 *self._custom_lister(FUNCTIONS, namespace),
                 self._function_snapshot,
                 self._function_event,
+            )
+            self._add(
+                loop,
+                f"functionversions/{namespace or '*'}",
+                *self._custom_lister(FUNCTION_VERSIONS, namespace),
+                self._version_snapshot,
+                self._version_event,
             )
             self._add(
                 loop,
@@ -250,6 +268,19 @@ class KubernetesBackend:
         if self._events is not None:
             events = self._events
             _catalog_event(scope, kind, obj, function_info, events.function_upserted, events.function_deleted)
+
+    def _version_snapshot(self, scope: _Scope, items: list[Obj]) -> None:
+        self._listing(scope, items, self._version_event)
+
+    def _version_event(self, scope: _Scope, kind: str, obj: Obj) -> None:
+        key = _uid_key(obj)
+        if kind == "DELETED":
+            self._versions.discard(key)
+        else:
+            self._versions.add(key)
+        if self._events is not None:
+            events = self._events
+            _catalog_event(scope, kind, obj, version_info, events.function_upserted, events.function_deleted)
 
     # -- Triggers ----------------------------------------------------------------------------------
 
@@ -437,7 +468,7 @@ class KubernetesBackend:
                 GROUP,
                 VERSION,
                 namespace,
-                FUNCTIONS,
+                FUNCTION_VERSIONS if function_key in self._versions else FUNCTIONS,
                 name,
                 {"status": status},
                 _content_type="application/merge-patch+json",

@@ -9,11 +9,12 @@ that reason instead of holding the call.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from wisp.api.function import SpecError, parse_function
 from wisp.api.names import FUNCTION_LABEL
+from wisp.api.version import as_function, version_ref
 from wisp.gateway.backend import Endpoint, FunctionInfo
 
 log = logging.getLogger("wisp.gateway.kube")
@@ -67,6 +68,15 @@ def function_info(obj: dict[str, Any]) -> FunctionInfo | None:
         if reason in TERMINAL_REASONS:
             return FunctionInfo(fn, False, reason, ready.get("message") or "", _oom_kills(obj))
     return FunctionInfo(fn, oom_kills=_oom_kills(obj))
+
+
+def version_info(obj: dict[str, Any]) -> FunctionInfo | None:
+    """A FunctionVersion as an upstream of its own (key ``NAME-vN.namespace``, its children's)."""
+    ref = version_ref(obj)
+    if ref is None:
+        return None
+    info = function_info(as_function(obj))
+    return None if info is None else replace(info, version=ref.label)
 
 
 def _oom_kills(obj: dict[str, Any]) -> int:
