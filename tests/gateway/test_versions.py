@@ -123,3 +123,20 @@ async def test_a_trigger_and_lambdas_qualifier_name_versions(
         except client.exceptions.ResourceNotFoundException:
             continue
         raise AssertionError(f"{kwargs} was found")
+
+
+async def test_metrics_count_each_version_under_its_function(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    gw = await versioned_gateway(gateway_factory, runtimes)
+    for path in ("/function/hello", "/function/hello:1", "/function/hello:2", "/function/hello:2"):
+        assert (await call(gw, path))[0] == 200
+    async with gw.session.get(gw.admin_url("/metrics")) as resp:
+        text = await resp.text()
+    lines = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line[:1] != "#"
+    }
+    series = 'wisp_version_invocations_total{code="200",function="hello",namespace="default",version="%s"}'
+    assert [lines[series % v] for v in ("$LATEST", "1", "2")] == [1, 1, 2]
+    assert lines['wisp_invocations_total{code="200",function="hello",namespace="default"}'] == 4
+    assert not any(line.startswith("wisp_invocations_total") and "hello-v" in line for line in lines)

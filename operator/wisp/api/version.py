@@ -113,6 +113,11 @@ def version_name(function: str, number: int) -> str:
     return f"{function}-v{number}"
 
 
+def function_of(name: str, version: str) -> str:
+    """The Function's name from a version's (``hello-v3``, ``"3"`` -> ``hello``); $LATEST's own."""
+    return name.removesuffix(f"-v{version}") if version != LATEST else name
+
+
 def version_key(function: str, number: int | str, namespace: str) -> str:
     """The gateway's key of a version's upstream (its children's ``name.namespace``)."""
     return function_key(version_name(function, int(number)), namespace)

@@ -26,22 +26,30 @@ class FunctionMetrics:
     name: str
     namespace: str
     family: GatewayMetrics
+    version: str = "$LATEST"  # a published version's number: its calls count for the Function too
     duration: Any = None
     billed: Any = None
-    codes: dict[int, Any] = field(default_factory=dict)
+    version_billed: Any = None
+    codes: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     oom_counted: int = 0
 
     def __post_init__(self) -> None:
         self.duration = self.family.duration.labels(self.name, self.namespace)
         self.billed = self.family.billed.labels(self.name, self.namespace)
+        self.version_billed = self.family.version_billed.labels(self.name, self.namespace, self.version)
 
     def call(self, code: int, seconds: float, memory_gib: float) -> None:
-        child = self.codes.get(code)
-        if child is None:
-            child = self.codes[code] = self.family.invocations.labels(self.name, self.namespace, str(code))
-        child.inc()
+        children = self.codes.get(code)
+        if children is None:
+            children = self.codes[code] = (
+                self.family.invocations.labels(self.name, self.namespace, str(code)),
+                self.family.version_invocations.labels(self.name, self.namespace, self.version, str(code)),
+            )
+        for child in children:
+            child.inc()
         self.duration.observe(seconds)
         self.billed.inc(seconds * memory_gib)
+        self.version_billed.inc(seconds * memory_gib)
 
     def cold_start(self, seconds: float, path: str = "deployment") -> None:
         """A cold call got its endpoint after ``seconds``: a pod of the function's own
@@ -103,6 +111,19 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        # By version ($LATEST is the Function itself): which release served, and what it cost.
+        self.version_invocations = Counter(
+            "wisp_version_invocations_total",
+            "Calls answered, by the version that served them and status code.",
+            (*labels, "version", "code"),
+            registry=self.registry,
+        )
+        self.version_billed = Counter(
+            "wisp_version_billed_gb_seconds_total",
+            "Call duration times memory in GiB, by the version that served the calls.",
+            (*labels, "version"),
+            registry=self.registry,
+        )
         self.oom_kills = Counter(
             "wisp_function_oom_kills_total",
             "Containers of the function killed for running out of memory (the operator's count).",
@@ -110,8 +131,8 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
-    def for_function(self, name: str, namespace: str) -> FunctionMetrics:
-        return FunctionMetrics(name, namespace, self)
+    def for_function(self, name: str, namespace: str, version: str = "$LATEST") -> FunctionMetrics:
+        return FunctionMetrics(name, namespace, self, version)
 
     def add_collector(self, collector: Collector) -> None:
         self.registry.register(collector)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from wisp.api.names import split_key
 from wisp.api.trigger import Trigger
-from wisp.api.version import LATEST, pick_version, version_key
+from wisp.api.version import LATEST, function_of, pick_version, version_key
 from wisp.autoscaler.meter import ConcurrencyMeter
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.coldstart import ColdStart
@@ -118,7 +118,9 @@ class Registry:
                 pool=EndpointPool(fn.spec.concurrency),
                 cold=ColdStart(self.max_held),
                 meter=ConcurrencyMeter(time.monotonic()),
-                metrics=self.metrics.for_function(fn.name, fn.namespace),
+                metrics=self.metrics.for_function(
+                    function_of(fn.name, info.version), fn.namespace, info.version
+                ),
                 stats=FunctionStats(),
                 timeout=timeout,
                 memory_gib=fn.spec.memory_mib / 1024,
