@@ -132,3 +132,24 @@ def test_wisp_publish_publishes_once_per_snapshot(
     assert v2 is not None and v2["spec"]["template"]["memory"] == "256Mi"
     missing = wisp(kubeconfig, namespace, "publish", "nope")
     assert missing.returncode != 0 and "nope" in missing.stderr
+
+
+def test_a_queue_trigger_naming_a_version_is_not_bound(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    apply(kubectl, namespace, hello())
+    trigger = {
+        "apiVersion": "wisp.dev/v1alpha1",
+        "kind": "Trigger",
+        "metadata": {"name": "orders"},
+        "spec": {"function": "hello", "qualifier": "prod", "queue": {"stream": "orders"}},
+    }
+    apply(kubectl, namespace, trigger)
+
+    def bound() -> dict[str, Any] | None:
+        cond = condition(get(kubectl, namespace, "trigger", "orders"), "Bound")
+        return cond or None
+
+    cond = wait_for(bound, timeout=60, what="the Trigger's Bound condition")
+    assert (cond["status"], cond["reason"]) == ("False", "QualifierNotSupported"), cond
+    assert "spec.qualifier" in cond["message"]

@@ -50,6 +50,14 @@ def bind_trigger(
                 "which is older; the gateway routes it there. Change spec.http (path, host or "
                 "methods) or delete one of the two",
             )
+        elif parsed.qualifier and parsed.http is None:
+            cond = Condition(
+                ConditionType.BOUND,
+                False,
+                "QualifierNotSupported",
+                "spec.qualifier: only HTTP Triggers call a version or alias so far; queue and "
+                "schedule Triggers call $LATEST, so remove spec.qualifier",
+            )
         elif function is None:
             cond = Condition(
                 ConditionType.BOUND,

@@ -156,7 +156,7 @@ class QueueManager:
         for key, trigger in self._triggers.items():
             queue = trigger.queue
             target = self._functions.get(trigger.function_key)
-            if queue is None or target is None:
+            if queue is None or target is None or trigger.qualifier:  # versions: HTTP Triggers only
                 continue
             spec = SubscriptionSpec(
                 stream=queue.stream,
@@ -236,7 +236,9 @@ class QueueManager:
             consumer.start()
             self._running[label] = _Running(consumer, (spec, config))
             log.info("consuming %s for %s", spec.stream, config.function_key)
-        self.scheduler.update(t for t in self._triggers.values() if t.function_key in self._functions)
+        self.scheduler.update(
+            t for t in self._triggers.values() if t.function_key in self._functions and not t.qualifier
+        )
 
     def _stop(self, label: str) -> None:
         running = self._running.pop(label)
