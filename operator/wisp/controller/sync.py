@@ -236,7 +236,9 @@ class FunctionSync:
                 return
             body = self._fresh(body)
             previous = body.get("status") or {}
-        log.warning("%s %s/%s kept changing; its status is written on its next event", _kind(body), namespace, name)
+        log.warning(
+            "%s %s/%s kept changing; its status is written on its next event", _kind(body), namespace, name
+        )
 
     def _announce(
         self, body: Mapping[str, Any], previous: Mapping[str, Any], status: Mapping[str, Any]
