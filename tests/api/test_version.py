@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from wisp.api.contract import runtime_environment
 from wisp.api.function import SpecError, parse_function
 from wisp.api.version import (
     LATEST,
@@ -19,6 +20,8 @@ from wisp.api.version import (
     version_manifest,
     version_ref,
 )
+from wisp_runtime.config import Settings
+from wisp_runtime.lambdaenv import function_identity
 
 PROD = Alias("prod", 3, 4, 10)
 ALIASES = {"prod": PROD, "beta": Alias("beta", 4)}
@@ -141,3 +144,19 @@ def test_a_version_renders_as_a_function_named_after_it() -> None:
     assert fn.spec.scale.min == 2
     idle = parse_function(as_function(manifest, referenced=False))
     assert idle.spec.scale.min == 0 and idle.spec.scale.max == 5
+
+
+def test_a_versions_pods_know_their_function_and_version() -> None:
+    function = {"metadata": {"name": "hello", "namespace": "ns", "uid": "u1"}, "spec": SPEC}
+    manifest = version_manifest(function, 3, snapshot(SPEC, {"main.py": "x"}))
+    env = runtime_environment(parse_function(as_function(manifest)))
+    assert (env["WISP_FUNCTION_NAME"], env["WISP_FUNCTION_VERSION"]) == ("hello", "3")
+    assert "WISP_FUNCTION_VERSION" not in runtime_environment(parse_function(function))
+
+    settings = Settings.from_env({"WISP_FUNCTION_NAME": "hello", "WISP_FUNCTION_VERSION": "3"})
+    identity = function_identity(settings, 0.0, "hello-v3-abc")
+    assert identity.version == "3"
+    assert identity.arn.endswith(":function:hello:3")
+    assert identity.log_stream == "1970/01/01/[3]hello-v3-abc"
+    latest = function_identity(Settings.from_env({"WISP_FUNCTION_NAME": "hello"}), 0.0, "h")
+    assert latest.version == "$LATEST" and latest.arn.endswith(":function:hello")

@@ -125,6 +125,25 @@ async def test_default_region(start: Start, http: aiohttp.ClientSession) -> None
     assert body["env"]["AWS_REGION"] == "us-east-1"
 
 
+async def test_a_published_versions_context_names_it(
+    start: Start, http: aiohttp.ClientSession, language: Language
+) -> None:
+    """The pods of version 3 (docs/releases.md) say so, as Lambda's do."""
+    runtime = await start(
+        "lambda_context",
+        WISP_FUNCTION_NAME="orders",
+        WISP_FUNCTION_VERSION="3",
+        WISP_FUNCTION_NAMESPACE="shop",
+        WISP_REGION="eu-west-1",
+    )
+    status, _, body = await _call(http, runtime, body=b"{}")
+    assert status == 200, body
+    assert (body["functionName"], body["functionVersion"]) == ("orders", "3")
+    assert body["invokedFunctionArn"] == "arn:aws:lambda:eu-west-1:shop:function:orders:3"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[3\]\S+", body["logStreamName"]), body
+    assert body["env"]["AWS_LAMBDA_FUNCTION_VERSION"] == "3"
+
+
 async def test_client_context_and_identity(start: Start, http: aiohttp.ClientSession) -> None:
     runtime = await start("lambda_context")
     client = {"client": {"installation_id": "inst-1"}, "custom": {"k": "v"}, "env": {"locale": "en"}}

@@ -7,6 +7,7 @@ a runtime's environment from a Function here, so a function runs the same in bot
 from __future__ import annotations
 
 from wisp.api.function import Function
+from wisp.api.version import published_as
 
 PORT = 8080
 CODE_DIR = "/var/wisp/code"
@@ -47,8 +48,10 @@ def runtime_environment(
     and the namespace."""
     spec = fn.spec
     lambda_env = {"WISP_REGION": region, "WISP_ACCOUNT_ID": account_id}
+    name, version = published_as(fn.name) if fn.kind == "FunctionVersion" else (fn.name, "")
     return {
-        "WISP_FUNCTION_NAME": fn.name,
+        "WISP_FUNCTION_NAME": name,
+        **({"WISP_FUNCTION_VERSION": version} if version else {}),
         "WISP_FUNCTION_NAMESPACE": fn.namespace,
         "WISP_HANDLER": spec.handler,
         "WISP_CODE_DIR": code_dir,

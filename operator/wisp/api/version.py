@@ -113,6 +113,12 @@ def version_name(function: str, number: int) -> str:
     return f"{function}-v{number}"
 
 
+def published_as(name: str) -> tuple[str, str]:
+    """A version's object name as its Function's name and number: ``hello-v3`` -> ``(hello, 3)``."""
+    function, _, number = name.rpartition("-v")
+    return (function, number) if function and NUMBER_RE.match(number) else (name, LATEST)
+
+
 def function_of(name: str, version: str) -> str:
     """The Function's name from a version's (``hello-v3``, ``"3"`` -> ``hello``); $LATEST's own."""
     return name.removesuffix(f"-v{version}") if version != LATEST else name

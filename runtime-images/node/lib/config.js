@@ -43,6 +43,7 @@ function loadSettings(env = process.env) {
   return Object.freeze({
     functionName: env.WISP_FUNCTION_NAME || 'function',
     functionNamespace: env.WISP_FUNCTION_NAMESPACE || 'default',
+    functionVersion: env.WISP_FUNCTION_VERSION || '$LATEST',
     handler: (env.WISP_HANDLER || '').trim(),
     codeDir: path.resolve(env.WISP_CODE_DIR || '/var/wisp/code'),
     depsDir: path.resolve(env.WISP_DEPS_DIR || '/tmp/wisp-deps'),

@@ -15,15 +15,17 @@ const OVERRIDABLE = new Set(['AWS_REGION', 'AWS_DEFAULT_REGION', 'TZ']);
 // names it after the execution environment).
 function functionIdentity(settings, now, host) {
   const name = settings.functionName;
+  const version = settings.functionVersion || LATEST;
+  const qualified = version === LATEST ? name : `${name}:${version}`;
   const day = new Date(now).toISOString().slice(0, 10).replaceAll('-', '/');
   return Object.freeze({
     name,
     namespace: settings.functionNamespace,
-    version: LATEST,
-    arn: `arn:aws:lambda:${settings.region}:${settings.account}:function:${name}`,
+    version,
+    arn: `arn:aws:lambda:${settings.region}:${settings.account}:function:${qualified}`,
     memoryMb: String(settings.memoryMb),
     logGroup: `/aws/lambda/${name}`,
-    logStream: `${day}/[${LATEST}]${host}`,
+    logStream: `${day}/[${version}]${host}`,
   });
 }
 

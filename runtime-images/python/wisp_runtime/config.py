@@ -47,6 +47,7 @@ class SettingsError(ValueError):
 class Settings(NamedTuple):
     function_name: str = "function"
     function_namespace: str = "default"
+    function_version: str = "$LATEST"  # a published version's number (WISP_FUNCTION_VERSION)
     handler: str = ""
     code_dir: str = "/var/wisp/code"
     deps_dir: str = "/tmp/wisp-deps"
@@ -73,6 +74,7 @@ class Settings(NamedTuple):
         return cls(
             function_name=env.get("WISP_FUNCTION_NAME", base.function_name),
             function_namespace=env.get("WISP_FUNCTION_NAMESPACE", base.function_namespace),
+            function_version=env.get("WISP_FUNCTION_VERSION") or base.function_version,
             handler=env.get("WISP_HANDLER", "").strip(),
             # Absolute: the runtime changes into the code dir before importing from it.
             code_dir=os.path.abspath(env.get("WISP_CODE_DIR", base.code_dir)),

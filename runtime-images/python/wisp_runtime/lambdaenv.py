@@ -50,15 +50,17 @@ def function_identity(settings: Settings, now: float, host: str) -> FunctionIden
     """``now`` (epoch seconds) dates the log stream, named after ``host`` (the pod) as Lambda
     names it after the execution environment."""
     name = settings.function_name
+    version = settings.function_version or LATEST
     day = time.strftime("%Y/%m/%d", time.gmtime(now))
+    qualified = name if version == LATEST else f"{name}:{version}"
     return FunctionIdentity(
         name=name,
         namespace=settings.function_namespace,
-        version=LATEST,
-        arn=f"arn:aws:lambda:{settings.region}:{settings.account}:function:{name}",
+        version=version,
+        arn=f"arn:aws:lambda:{settings.region}:{settings.account}:function:{qualified}",
         memory_mb=str(settings.memory_mb),
         log_group=f"/aws/lambda/{name}",
-        log_stream=f"{day}/[{LATEST}]{host}",
+        log_stream=f"{day}/[{version}]{host}",
     )
 
 
