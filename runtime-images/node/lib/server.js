@@ -182,7 +182,7 @@ class Call {
       http ? req.method : undefined, http ? this.path : undefined, http ? this.query : undefined,
       http ? req.rawHeaders : undefined, http ? req.socket.remoteAddress : undefined,
       http ? `HTTP/${req.httpVersion}` : undefined, headers[HEADERS.clientContext], headers[HEADERS.identity],
-      headers[HEADERS.rawResult] === '1'],
+      headers[HEADERS.rawResult] === '1', headers.traceparent, headers.tracestate],
     timeoutMs, this);
   }
 

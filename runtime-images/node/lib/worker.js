@@ -14,6 +14,7 @@ const path = require('node:path');
 const util = require('node:util');
 const { loadHandler } = require('./loader');
 const { moduleDirs } = require('./config');
+const tracing = require('./tracing');
 
 // ./events (requests to events, results to responses) is loaded once the handler is, after
 // 'loaded' is sent (main()): it is not needed before the first call.
@@ -81,8 +82,10 @@ const { identity } = settings; // lib/lambda.js
 // headers when the call has them. As in Lambda, context.clientContext and context.identity are
 // undefined without them.
 function makeContext(call, message) {
-  const { deadline } = call;
+  const { deadline, trace } = call;
   return {
+    traceId: trace === undefined ? undefined : trace.traceId,
+    traceparent: trace === undefined ? undefined : trace.traceparent,
     awsRequestId: call.requestId,
     requestId: call.requestId,
     functionName: identity.name,
@@ -160,6 +163,7 @@ class Call {
     this.requestId = message[1];
     this.deadline = message[2];
     this.raw = message[13] === true; // X-Wisp-Raw-Result: the return value is the answer, as JSON
+    this.trace = tracing.parse(message[14], message[15]); // the call's W3C trace context, if any
     this.pending = {};
     this.started = 0;
     this.settled = false;
@@ -188,6 +192,21 @@ function start(fn, message, call) {
     finish(call, true, err);
     return;
   }
+  if (call.trace !== undefined) {
+    // Lambda's variable for the AWS SDKs and X-Ray; with an OpenTelemetry API loaded by the
+    // handler, the handler runs in the caller's context (lib/tracing.js).
+    process.env._X_AMZN_TRACE_ID = tracing.xray(call.trace);
+    const otel = tracing.openTelemetry(call.trace);
+    if (otel !== undefined) {
+      otel.api.context.with(otel.context, run, undefined, fn, event, context, call);
+      return;
+    }
+  }
+  else if (process.env._X_AMZN_TRACE_ID !== undefined) delete process.env._X_AMZN_TRACE_ID;
+  run(fn, event, context, call);
+}
+
+function run(fn, event, context, call) {
   const succeed = (result) => settle(call, false, result);
   const fail = (err) => settle(call, true, err);
   const callback = (err, result) => (err !== undefined && err !== null ? fail(err) : succeed(result));

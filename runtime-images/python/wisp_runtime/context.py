@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from wisp_runtime.lambdaenv import FunctionIdentity
+from wisp_runtime.tracing import TraceContext
 
 FUNCTION_LOGGER = logging.getLogger("wisp.function")
 
@@ -37,6 +38,7 @@ class LambdaContext:
         "log_stream_name",
         "memory_limit_in_mb",
         "request_id",
+        "trace",
     )
 
     def __init__(
@@ -59,6 +61,17 @@ class LambdaContext:
         self.deadline = deadline
         self.client_context = client_context
         self.identity = identity
+        self.trace: TraceContext | None = None  # the call's W3C trace context, when it has one
+
+    @property
+    def trace_id(self) -> str | None:
+        """The call's W3C trace id (32 hex digits), or None when the call carried no trace."""
+        return self.trace.trace_id if self.trace is not None else None
+
+    @property
+    def traceparent(self) -> str | None:
+        """The ``traceparent`` of the call's handler span: pass it on to trace calls it makes."""
+        return self.trace.traceparent if self.trace is not None else None
 
     @property
     def aws_request_id(self) -> str:

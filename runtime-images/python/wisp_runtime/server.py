@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from wisp_runtime import config
+from wisp_runtime import config, tracing
 from wisp_runtime.context import (
     ClientContext,
     CognitoIdentity,
@@ -240,10 +240,21 @@ class RuntimeHandler:
         if request.headers.get(config.LOG_TAIL_HEADER) == "1":
             scope.tail = []
         token = current_scope.set(scope)
+        trace = tracing.parse(
+            request.headers.get(tracing.TRACEPARENT), request.headers.get(tracing.TRACESTATE)
+        )
+        trace_token = None
+        if trace is not None:
+            context.trace = trace
+            trace_token = tracing.enter(trace)
+        else:
+            tracing.clear()
         try:
             outcome = await invoker.invoke(event, context, timeout)
         finally:
             self._capture.flush_scope(scope)
+            if trace_token is not None:
+                tracing.leave(trace_token)
             current_scope.reset(token)
         raw = request.headers.get(config.RAW_RESULT_HEADER) == "1"
         response = self._outcome_response(outcome, request_id, timeout, raw)

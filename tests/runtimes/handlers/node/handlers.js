@@ -167,3 +167,9 @@ exports.echo_log = async (event) => {
   console.log('end of call');
   return { ok: true };
 };
+
+exports.trace_context = async (event, context) => ({
+  traceId: context.traceId ?? null,
+  traceparent: context.traceparent ?? null,
+  xray: process.env._X_AMZN_TRACE_ID ?? null,
+});

@@ -230,3 +230,11 @@ def echo_log(event, context):
     print("saying", event.get("say"))
     print("end of call")
     return {"ok": True}
+
+
+def trace_context(event, context):
+    return {
+        "traceId": context.trace_id,
+        "traceparent": context.traceparent,
+        "xray": os.environ.get("_X_AMZN_TRACE_ID"),
+    }
