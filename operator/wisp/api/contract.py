@@ -25,6 +25,9 @@ DEADLINE_HEADER = "X-Wisp-Deadline-Ms"
 DURATION_HEADER = "X-Wisp-Duration-Ms"
 ERROR_HEADER = "X-Wisp-Error"
 THROTTLED_HEADER = "X-Wisp-Throttled"
+# When an async or queued event was first written to its stream (epoch ms): the start of the
+# "queue wait" span. Between the queue's consumers and the gateway only; never sent to a runtime.
+ENQUEUED_HEADER = "X-Wisp-Enqueued-Ms"
 
 # The JSON log line (its ``event`` field) a runtime prints once it listens, with ``port`` and
 # ``handlerLoaded``: how the local launcher learns readiness without polling.

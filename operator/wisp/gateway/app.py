@@ -29,6 +29,7 @@ from wisp.gateway.registry import Registry
 from wisp.gateway.resolve import DISPATCH_ROUTE
 from wisp.gateway.service import Gateway
 from wisp.gateway.state import COMPONENTS, Components
+from wisp.gateway.tracing import tracing_from
 
 Extension = Callable[[web.Application, Components], None]
 
@@ -51,7 +52,10 @@ def make_app(
     )
     activator = Activator(backend, ActivatorSettings(config.cold_start_timeout, config.queue_timeout))
     forwarder = Forwarder(config.max_body_bytes, max_response_bytes=config.max_response_bytes)
-    gateway = Gateway(registry, activator, forwarder, config.max_body_bytes, config.body_read_timeout)
+    tracing = tracing_from(config.otlp_endpoint, config.trace_sample_ratio)
+    gateway = Gateway(
+        registry, activator, forwarder, config.max_body_bytes, config.body_read_timeout, tracing
+    )
     registry.on_endpoints_removed = forwarder.connections.forget
     parts = Components(config, backend, metrics, registry, activator, gateway)
     if autoscale:
@@ -78,6 +82,7 @@ def make_app(
     app = web.Application(client_max_size=config.max_body_bytes + 1, handler_args={"access_log": None})
     app[COMPONENTS] = parts
     app.cleanup_ctx.append(_connections_ctx)
+    app.cleanup_ctx.append(_tracing_ctx)
     app.cleanup_ctx.append(_backend_ctx)
     app.cleanup_ctx.append(_autoscaler_ctx)
     app.router.add_get("/healthz", healthz)
@@ -120,6 +125,16 @@ async def _connections_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await parts.activator.close()
     await parts.gateway.forwarder.connections.close()
+
+
+async def _tracing_ctx(app: web.Application) -> AsyncIterator[None]:
+    tracing = app[COMPONENTS].gateway.tracing
+    if tracing is None:
+        yield
+        return
+    await tracing.start()
+    yield
+    await tracing.stop()  # exports what is buffered
 
 
 async def _backend_ctx(app: web.Application) -> AsyncIterator[None]:

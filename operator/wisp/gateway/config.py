@@ -55,6 +55,10 @@ class GatewayConfig:
     # token its runtimes take a function from the gateway with.
     pool_namespace: str = ""
     pool_token: str = field(default="", repr=False)
+    # Traces (docs/tracing.md): spans go to this OTLP/HTTP endpoint (empty: tracing off), for
+    # this share of the traces the gateway starts (a caller's sampling decision is kept).
+    otlp_endpoint: str = ""
+    trace_sample_ratio: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 < self.autoscale_panic_window <= self.autoscale_stable_window:
@@ -62,6 +66,8 @@ class GatewayConfig:
                 f"the autoscaler's panic window ({self.autoscale_panic_window} s) must be positive "
                 f"and at most its stable window ({self.autoscale_stable_window} s)"
             )
+        if not 0.0 <= self.trace_sample_ratio <= 1.0:
+            raise ValueError(f"the trace sample ratio must be within 0 and 1, not {self.trace_sample_ratio}")
         if self.autoscale_tick <= 0:
             raise ValueError(f"the autoscaler's tick must be positive, not {self.autoscale_tick}")
 
@@ -93,6 +99,8 @@ _ENV = {
     "account_id": "WISP_ACCOUNT_ID",
     "pool_namespace": "WISP_POOL_NAMESPACE",
     "pool_token": "WISP_POOL_TOKEN",
+    "otlp_endpoint": "WISP_OTLP_ENDPOINT",
+    "trace_sample_ratio": "WISP_TRACE_SAMPLE_RATIO",
 }
 
 
@@ -125,6 +133,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--autoscale-stable-window", type=float, help="seconds averaged for steady decisions (60)"
     )
     parser.add_argument("--autoscale-panic-window", type=float, help="seconds watched for bursts (6)")
+    parser.add_argument("--otlp-endpoint", help="OTLP/HTTP endpoint for spans (WISP_OTLP_ENDPOINT; off)")
+    parser.add_argument(
+        "--trace-sample-ratio", type=float, help="share of new traces sampled (WISP_TRACE_SAMPLE_RATIO; 1)"
+    )
 
 
 def config_from(args: argparse.Namespace | None, env: Mapping[str, str] | None = None) -> GatewayConfig:

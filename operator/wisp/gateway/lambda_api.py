@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from wisp.api import contract
+from wisp.api.tracecontext import TRACEPARENT, TRACESTATE
 from wisp.gateway.backend import OUT_OF_MEMORY
 from wisp.gateway.proxy import BODY, InvocationResult
 from wisp.gateway.registry import Unavailable
@@ -137,7 +138,11 @@ async def invoke(request: web.Request) -> web.StreamResponse:
     client_context = request.headers.get(CLIENT_CONTEXT_HEADER)
     if client_context:
         headers[WISP_CLIENT_CONTEXT_HEADER] = client_context
-    result = await parts.gateway.invoke(route.function_key, payload, headers, qualifier)
+    for name in (TRACEPARENT, TRACESTATE):
+        value = request.headers.get(name)
+        if value:
+            headers[name] = value
+        result = await parts.gateway.invoke(route.function_key, payload, headers, qualifier)
     response = _answer(result, request_id)
     if tail and response.status == 200:
         found = (v for k, v in result.headers.items() if k.lower() == WISP_LOG_TAIL_HEADER.lower())

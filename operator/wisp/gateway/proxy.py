@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import StreamReader, web
@@ -17,6 +17,7 @@ from aiohttp.http import HttpVersion11
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from wisp.api import contract
+from wisp.api.tracecontext import TRACEPARENT, TRACESTATE
 from wisp.gateway.connections import ResponseTooLarge, UpstreamConnections, UpstreamFailed, request_head
 
 BUFFER_BYTES = 256 * 1024
@@ -42,6 +43,8 @@ _RESPONSE_DROP = HOP_BY_HOP | {"date", "server"}
 _WISP_SET = frozenset(
     {contract.EVENT_HEADER.lower(), "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
 )
+
+_TRACE_HEADERS = frozenset({TRACEPARENT, TRACESTATE})
 
 Address = tuple[str, int]
 Body = bytes | AsyncIterator[bytes] | None
@@ -112,13 +115,19 @@ def _connection_tokens(headers: Mapping[str, str]) -> frozenset[str]:
 
 
 def upstream_headers(
-    request: web.BaseRequest, event: str, wisp: Iterable[tuple[str, str]] = ()
+    request: web.BaseRequest,
+    event: str,
+    wisp: Iterable[tuple[str, str]] = (),
+    trace: Sequence[tuple[str, str]] = (),
 ) -> list[tuple[str, str]]:
     """The request's end-to-end headers plus wisp's (``wisp``: what the gateway tells the
     runtime about this call) and the X-Forwarded-* ones. A caller's own ``X-Wisp-*`` headers
-    never reach the runtime, except the request id it may choose."""
+    never reach the runtime, except the request id it may choose. ``trace``: the trace context
+    the gateway sends instead of the caller's (its own span's, when tracing is on)."""
     incoming = request.headers
     extra = _connection_tokens(incoming)
+    if trace:
+        extra = extra | _TRACE_HEADERS
     out: list[tuple[str, str]] = []
     request_id = ""
     for name, value in incoming.items():
@@ -136,6 +145,7 @@ def upstream_headers(
     previous = incoming.get("X-Forwarded-For")
     out.append((contract.EVENT_HEADER, event))
     out.extend(wisp)
+    out.extend(trace)
     out.append(("X-Forwarded-For", f"{previous}, {peer}" if previous else peer))
     out.append(("X-Forwarded-Proto", incoming.get("X-Forwarded-Proto") or request.scheme))
     out.append(("X-Forwarded-Host", incoming.get("X-Forwarded-Host") or request.host))

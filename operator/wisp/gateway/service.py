@@ -42,6 +42,7 @@ from wisp.gateway.proxy import (
     upstream_headers,
 )
 from wisp.gateway.registry import Registry, Unavailable, Upstream
+from wisp.gateway.tracing import CallTrace, SpanKind, Tracing
 
 MAX_CONNECT_RETRIES = 3
 T = TypeVar("T")
@@ -74,6 +75,7 @@ class Gateway:
     forwarder: Forwarder
     max_body_bytes: int
     body_read_timeout: float = 30.0
+    tracing: Tracing | None = None  # None: tracing off (docs/tracing.md)
 
     async def serve(
         self,
@@ -100,6 +102,9 @@ class Gateway:
         started = time.monotonic()
         up.meter.started(started)
         status = 502
+        trace = None if self.tracing is None else self.tracing.begin(request.headers)
+        acquired: Acquired | None = None
+        response: web.StreamResponse | None = None
         try:
             try:
                 acquired = await self.activator.acquire(up)
@@ -109,11 +114,19 @@ class Gateway:
             except Unavailable as exc:
                 status = exc.status
                 return error_response(exc.status, exc.error_type, exc.message)
-            response = await self._forward(request, up, acquired, path_qs, event, body, wisp)
+            response = await self._forward(request, up, acquired, path_qs, event, body, wisp, trace)
             status = response.status
             return response
         finally:
             _observe(up, started, status)
+            if trace is not None:
+                attributes: dict[str, str | int | float | bool] = {
+                    "http.request.method": request.method,
+                    "url.path": request.path,
+                }
+                _end_trace(
+                    trace, f"{request.method} {request.path}", up, status, acquired, response, attributes
+                )
 
     def _body_timeout_message(self) -> str:
         return f"the request body did not arrive within {self.body_read_timeout:g} s"
@@ -127,8 +140,9 @@ class Gateway:
         event: str,
         body: Body,
         wisp: Sequence[tuple[str, str]],
+        trace: CallTrace | None,
     ) -> web.StreamResponse:
-        headers = upstream_headers(request, event, wisp)
+        headers = upstream_headers(request, event, wisp, trace.headers() if trace is not None else ())
         extra: dict[str, str] = {VERSION_HEADER: up.info.version}
         if acquired.cold_wait is not None:
             extra |= {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
@@ -160,14 +174,21 @@ class Gateway:
         started = time.monotonic()
         up.meter.started(started)
         status = 502
+        out: CIMultiDict[str] = CIMultiDict(headers or {})
+        enqueued_ms = out.popall(contract.ENQUEUED_HEADER, [""])[0]
+        trace = None if self.tracing is None else self.tracing.begin(out)
+        acquired: Acquired | None = None
+        result: InvocationResult | None = None
         try:
             try:
                 acquired = await self.activator.acquire(up)
             except Unavailable as exc:
                 status = exc.status
                 return _result(exc.status, exc.error_type, exc.message)
-            out: CIMultiDict[str] = CIMultiDict(headers or {})
             out[contract.EVENT_HEADER] = EventKind.JSON
+            if trace is not None:
+                for name, value in trace.headers():
+                    out[name] = value
             cold_ms = None if acquired.cold_wait is None else acquired.cold_wait * 1000
             since = time.time()
             outcome = await self._on_an_endpoint(
@@ -181,9 +202,13 @@ class Gateway:
                 status = outcome.status
                 return _result(outcome.status, outcome.error_type, outcome.message)
             status, resp_headers, data = outcome
-            return InvocationResult(status, resp_headers, data, cold_ms, version=up.info.version)
+            result = InvocationResult(status, resp_headers, data, cold_ms, version=up.info.version)
+            return result
         finally:
             _observe(up, started, status)
+            if trace is not None:
+                attributes: dict[str, str | int | float | bool] = {"messaging.operation.type": "process"}
+                _end_trace(trace, "deliver", up, status, acquired, result, attributes, _ms_to_ns(enqueued_ms))
 
     async def _explain(self, up: Upstream, failure: Failure, since: float) -> Failure:
         """A connection that broke mid-call: ask the backend why (off the hot path: the call has
@@ -282,6 +307,51 @@ def _observe(up: Upstream, started: float, status: int) -> None:
     seconds = now - started
     up.metrics.call(status, seconds, up.memory_gib)
     up.stats.record(time.time(), seconds, status, up.memory_gib)
+
+
+def _end_trace(
+    trace: CallTrace,
+    name: str,
+    up: Upstream,
+    status: int,
+    acquired: Acquired | None,
+    answer: web.StreamResponse | InvocationResult | None,
+    attributes: dict[str, str | int | float | bool],
+    queued_since_ns: int = 0,
+) -> None:
+    fn = up.info.function
+    attributes["faas.name"] = fn.name
+    attributes["faas.namespace"] = fn.namespace
+    handler_ms = None
+    if answer is not None:
+        request_id = answer.headers.get(contract.REQUEST_ID_HEADER)
+        if request_id:
+            attributes["faas.invocation_id"] = request_id
+        handler_ms = _float(answer.headers.get(contract.DURATION_HEADER))
+    cold = acquired.cold_wait if acquired is not None else None
+    if cold is not None:
+        attributes["faas.coldstart"] = True
+    trace.finish(
+        name,
+        SpanKind.CONSUMER if queued_since_ns else SpanKind.SERVER,
+        attributes,
+        status=status,
+        handler_ms=handler_ms,
+        cold_start_s=cold,
+        queued_since_ns=queued_since_ns,
+    )
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _ms_to_ns(value: str) -> int:
+    ms = _float(value)
+    return int(ms * 1e6) if ms is not None else 0
 
 
 def _result(status: int, error_type: str, message: str) -> InvocationResult:

@@ -39,15 +39,23 @@ STATUS_HEADER = "X-Wisp-Function-Status"
 
 
 def callback_message(
-    url: str, invocation_id: str, function_status: str, document: Mapping[str, Any]
+    url: str,
+    invocation_id: str,
+    function_status: str,
+    document: Mapping[str, Any],
+    traceparent: str = "",
 ) -> dict[str, bytes]:
-    """The entry queued on the callbacks stream: where to POST, and the record to send."""
-    return {
+    """The entry queued on the callbacks stream: where to POST, the record to send, and the
+    invocation's trace context (the callback carries the caller's trace)."""
+    entry = {
         "url": url.encode(),
         "invocation": invocation_id.encode(),
         "status": function_status.encode(),
         "body": json.dumps(dict(document)).encode(),
     }
+    if traceparent:
+        entry["traceparent"] = traceparent.encode()
+    return entry
 
 
 class CallbackEvents:
@@ -65,6 +73,9 @@ class CallbackEvents:
             INVOCATION_HEADER: invocation_id,
             STATUS_HEADER: status,
         }
+        traceparent = delivery.fields.get("traceparent", b"").decode("ascii", "replace")
+        if traceparent:
+            headers["traceparent"] = traceparent
         return Request(delivery.fields.get("body", b"{}"), headers, invocation_id, url, target=url)
 
     def record(

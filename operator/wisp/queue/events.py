@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wisp.api import contract
+from wisp.api.tracecontext import TRACEPARENT, TRACESTATE
 from wisp.queue.broker import Delivery
 from wisp.queue.policy import DeadLetterReason
 
@@ -116,7 +117,12 @@ def queue_request(delivery: Delivery, max_bytes: int) -> Request | Rejection:
         contract.REQUEST_ID_HEADER: request_id,
         ATTEMPT_HEADER: str(delivery.attempt),
         HOPS_HEADER: str(hops),
+        contract.ENQUEUED_HEADER: str(delivery.first_enqueued_ms),
     }
+    # A producer's trace context travels as message attributes (docs/tracing.md).
+    for name in (TRACEPARENT, TRACESTATE):
+        if name in attributes:
+            headers[name] = attributes[name]
     body = json.dumps(event).encode()
     return Request(body, headers, hops=hops, payload=body, request_id=request_id)
 
@@ -210,6 +216,7 @@ def async_request(delivery: Delivery) -> Request | Rejection:
         headers.update(JSON_HEADERS)
     headers[contract.REQUEST_ID_HEADER] = message.invocation_id
     headers[ATTEMPT_HEADER] = str(delivery.attempt)
+    headers[contract.ENQUEUED_HEADER] = str(delivery.first_enqueued_ms)
     headers[HOPS_HEADER] = str(message.hops)
     custom = async_context(message)
     if custom:

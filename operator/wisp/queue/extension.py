@@ -155,6 +155,7 @@ def queue_extension(settings: EventSettings) -> Extension:
             manager.invocations,
             lookup,
             RouteSettings(settings.default_namespace, settings.max_body_bytes),
+            parts.gateway.tracing,
         )
         add_admin_routes(app, manager.dead_letters, settings.default_namespace)  # /system/: admin token
         app[QUEUE] = manager

@@ -22,6 +22,8 @@ from aiohttp import web
 
 from wisp.api.function import Function
 from wisp.api.names import function_key
+from wisp.api.tracecontext import TRACEPARENT, TRACESTATE
+from wisp.gateway.tracing import SpanKind, Tracing
 from wisp.queue.broker import BrokerUnavailable
 from wisp.queue.callbacks import callback_policy_from_env
 from wisp.queue.events import HOPS_HEADER, IDEMPOTENCY_HEADER, INVOCATION_HEADER, parse_hops
@@ -79,9 +81,11 @@ def add_routes(
     invocations: AsyncInvocations,
     lookup: FunctionLookup,
     settings: RouteSettings | None = None,
+    tracing: Tracing | None = None,
 ) -> None:
     """Register the async-invocation routes on ``app``; ``lookup(name, namespace)`` answers the
-    Function (or None), synchronously or as an awaitable."""
+    Function (or None), synchronously or as an awaitable. With ``tracing``, an accepted
+    invocation gets a span of its own, whose context is stored with it (docs/tracing.md)."""
     config = settings or RouteSettings()
     policy = callback_policy_from_env()
 
@@ -121,22 +125,33 @@ def add_routes(
             )
         caller_hops = request.headers.get(HOPS_HEADER)
         hops = parse_hops(caller_hops) + 1 if caller_hops is not None else 1
+        stored = forwarded_headers(request.headers)
+        trace = None if tracing is None else tracing.begin(request.headers)
+        if trace is not None:
+            stored = {k: v for k, v in stored.items() if k.lower() not in (TRACEPARENT, TRACESTATE)}
+            stored.update(trace.gateway.headers())
         try:
             invocation_id = await invocations.submit(
-                function_key(name, namespace),
-                body,
-                forwarded_headers(request.headers),
-                callback,
-                hops=hops,
-                idempotency_key=key,
+                function_key(name, namespace), body, stored, callback, hops=hops, idempotency_key=key
             )
         except BrokerUnavailable as exc:
+            if trace is not None:
+                trace.finish(
+                    "async accept", SpanKind.PRODUCER, {"faas.name": name}, status=503, handler_ms=None
+                )
             return _error(
                 503,
                 "QueueUnavailable",
                 f"the event queue is unavailable, nothing was accepted: {exc}",
                 **{"Retry-After": "1"},
             )
+        if trace is not None:
+            attributes: dict[str, str | int | float | bool] = {
+                "faas.name": name,
+                "faas.namespace": namespace,
+                "faas.invocation_id": invocation_id,
+            }
+            trace.finish("async accept", SpanKind.PRODUCER, attributes, status=202, handler_ms=None)
         # The id is a UUID: the body needs no JSON encoder.
         return web.Response(
             body=b'{"invocationId": "%s", "status": "queued"}' % invocation_id.encode(),

@@ -201,8 +201,9 @@ function start(fn, message, call) {
       otel.api.context.with(otel.context, run, undefined, fn, event, context, call);
       return;
     }
+  } else if (process.env._X_AMZN_TRACE_ID !== undefined) {
+    delete process.env._X_AMZN_TRACE_ID; // no earlier call's trace for a call without one
   }
-  else if (process.env._X_AMZN_TRACE_ID !== undefined) delete process.env._X_AMZN_TRACE_ID;
   run(fn, event, context, call);
 }
 
