@@ -37,7 +37,7 @@ async function main() {
   settings = Object.freeze({ ...settings, identity });
   // As Lambda does: relative paths in the handler find the function's files.
   if (require('node:fs').existsSync(settings.codeDir)) process.chdir(settings.codeDir);
-  const log = new LogWriter(settings.functionName);
+  const log = new LogWriter(settings.functionName, undefined, settings.logging);
   const metrics = new RuntimeMetrics();
   const pool = new WorkerPool(settings, log, metrics);
   const loading = pool.start();

@@ -86,6 +86,12 @@ def test_a_function_from_init_to_delete(
     lines = logs.stdout.strip().splitlines()
     assert lines and all(line.startswith("greeter-") for line in lines), logs.stdout
     assert any("hello cli" in line for line in lines), logs.stdout
+    # --level keeps the records at or above it: the call's INFO lines are not errors.
+    errors = wisp("logs", "greeter", *k, "--level", "error")
+    assert errors.returncode == 0, errors.stderr
+    assert not any("hello cli" in line for line in errors.stdout.splitlines()), errors.stdout
+    refused = wisp("logs", "greeter", *k, "--level", "loud")
+    assert refused.returncode != 0 and "--level" in refused.stderr
 
     deleted = wisp("delete", "greeter", *k)
     assert deleted.returncode == 0, deleted.stderr

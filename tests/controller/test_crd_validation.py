@@ -71,6 +71,22 @@ INVALID = [
     ),
     ("cpu zero", with_spec(GOOD_FUNCTION, cpu="0"), "spec.cpu"),
     ("cpu mode unknown", with_spec(GOOD_FUNCTION, cpuMode="turbo"), "spec.cpuMode"),
+    ("log format unknown", with_spec(GOOD_FUNCTION, logging={"format": "XML"}), "spec.logging.format"),
+    (
+        "application log level unknown",
+        with_spec(GOOD_FUNCTION, logging={"applicationLogLevel": "LOUD"}),
+        "spec.logging.applicationLogLevel",
+    ),
+    (
+        "system log level unknown",
+        with_spec(GOOD_FUNCTION, logging={"systemLogLevel": "TRACE"}),
+        "spec.logging.systemLogLevel",
+    ),
+    (
+        "log levels with the Text format",
+        with_spec(GOOD_FUNCTION, logging={"format": "Text", "applicationLogLevel": "ERROR"}),
+        "spec.logging",
+    ),
     ("trigger with two sources", with_spec(GOOD_TRIGGER, queue={"stream": "s"}), "spec"),
     ("trigger with no source", with_spec(GOOD_TRIGGER, http=None), "spec"),
     ("trigger without function", with_spec(GOOD_TRIGGER, function=None), "spec.function"),

@@ -7,6 +7,7 @@ a runtime's environment from a Function here, so a function runs the same in bot
 from __future__ import annotations
 
 from wisp.api.function import Function
+from wisp.api.logconfig import logging_environment
 from wisp.api.version import published_as
 
 PORT = 8080
@@ -67,6 +68,7 @@ def runtime_environment(
         "WISP_HOST": host,
         "WISP_PORT": str(port),
         **{name: value for name, value in lambda_env.items() if value},
+        **logging_environment(spec.logging),
     }
 
 

@@ -29,6 +29,7 @@ class FunctionDefaults:
     token_secret_key: str = "token"  # noqa: S105
     hmac_secret_key: str = "key"  # noqa: S105
     hmac_tolerance: str = "5m"
+    log_format: str = "JSON"
 
     def by_crd_path(self) -> dict[str, Any]:
         """The defaults keyed by their path under ``spec`` in the CRD schema (``[]``: any item)."""
@@ -45,6 +46,7 @@ class FunctionDefaults:
             "access.tokenSecrets[].key": self.token_secret_key,
             "access.hmacSecret.key": self.hmac_secret_key,
             "access.hmacSecret.tolerance": self.hmac_tolerance,
+            "logging.format": self.log_format,
         }
 
 

@@ -19,6 +19,7 @@ from wisp.api.checks import _duration_in, _int_in, _require, _typed
 from wisp.api.codepaths import check_code_path
 from wisp.api.cpu import CpuMode
 from wisp.api.defaults import FUNCTION_DEFAULTS as DEFAULTS
+from wisp.api.logconfig import LoggingSpec, parse_logging
 from wisp.api.names import function_key
 from wisp.api.quantities import (
     cpu_millis_for_memory,
@@ -124,6 +125,7 @@ class FunctionSpec:
     layers: tuple[LayerSpec, ...] = ()
     publish: bool = False  # spec.publish: publish a version whenever the snapshot changes
     aliases: Mapping[str, Alias] = field(default_factory=dict)  # spec.aliases
+    logging: LoggingSpec = field(default_factory=LoggingSpec)
 
     def code_files(self) -> dict[str, str]:
         """The files wisp stores for inline or files code (empty for configMapRef and image)."""
@@ -247,6 +249,7 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
         layers=_parse_layers(spec.get("layers") or []),
         publish=_typed(spec.get("publish", False), bool, "spec.publish", "a boolean"),
         aliases=parse_aliases(spec.get("aliases")),
+        logging=parse_logging(spec.get("logging")),
     )
 
 

@@ -1,8 +1,10 @@
-"""``wisp logs NAME [-f]``: the logs of every pod of a function, merged, each line prefixed.
+"""``wisp logs NAME [-f] [--level L]``: the logs of every pod of a function, merged, each line
+prefixed.
 
 Reads through the API server (``pods/log``, which the kubelet serves), with timestamps so the
 pods' lines can be merged in time order; the prefix is the pod's name. ``-f`` follows every pod,
-picking up pods that start later (scale-out, scale from zero).
+picking up pods that start later (scale-out, scale from zero). ``--level`` keeps the records at
+or above a level (JSON or Text lines, ``wisp.api.logconfig.LevelFilter``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from wisp.api import names
+from wisp.api.logconfig import LEVEL_CHOICES, LevelFilter
 from wisp.cli import kube
 from wisp.cli.errors import CliError
 
@@ -29,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     parser.add_argument("--tail", type=int, default=None, help="last N lines of each pod")
     parser.add_argument("--since", type=int, default=None, help="only the last N seconds")
+    parser.add_argument(
+        "--level",
+        choices=LEVEL_CHOICES,
+        type=str.upper,
+        default=None,
+        help="only records at or above this level",
+    )
     kube.add_arguments(parser)
 
 
@@ -40,13 +50,16 @@ def split_timestamp(line: str) -> tuple[str, str]:
     return "", line
 
 
-def merged(per_pod: dict[str, str]) -> list[str]:
-    """Every pod's lines in time order (stable within a pod), as ``pod | text``."""
+def merged(per_pod: dict[str, str], level: str | None = None) -> list[str]:
+    """Every pod's lines in time order (stable within a pod), as ``pod | text``; with ``level``
+    only the records at or above it."""
     rows: list[tuple[str, int, str, str]] = []
     for pod, text in per_pod.items():
+        keep = LevelFilter(level).keep if level else None
         for index, line in enumerate(text.splitlines()):
             stamp, body = split_timestamp(line)
-            rows.append((stamp, index, pod, body))
+            if keep is None or keep(body):
+                rows.append((stamp, index, pod, body))
     rows.sort(key=lambda r: (r[0], r[2], r[1]))
     return [f"{pod} | {body}" for _, _, pod, body in rows]
 
@@ -93,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.follow:
         texts = {pod: read_pod_log(cluster, pod, **_log_kwargs(args)) for pod in pods}
-        for line in merged(texts):
+        for line in merged(texts, args.level):
             print(line)
         return 0
     return follow(cluster, args)
@@ -110,11 +123,14 @@ def follow(cluster: kube.Cluster, args: argparse.Namespace) -> int:
                 pod, cluster.namespace, follow=True, _preload_content=False, **_log_kwargs(args)
             )
             pending = b""
+            keep = LevelFilter(args.level).keep if args.level else None
             for chunk in response.stream(4096):
                 *lines, pending = (pending + chunk).split(b"\n")
                 with lock:
                     for raw in lines:
-                        print(f"{pod} | {split_timestamp(raw.decode('utf-8', 'replace'))[1]}", flush=True)
+                        body = split_timestamp(raw.decode("utf-8", "replace"))[1]
+                        if keep is None or keep(body):
+                            print(f"{pod} | {body}", flush=True)
         except ApiException as exc:
             failures.append(str(log_error(pod, exc)))
         finally:

@@ -3,6 +3,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { logSettings } = require('./logs');
 
 const HEADERS = Object.freeze({
   event: 'x-wisp-event',
@@ -63,6 +64,8 @@ function loadSettings(env = process.env) {
     // account part (the namespace unless an account id is configured).
     region: (env.WISP_REGION || env.AWS_REGION || 'us-east-1').trim(),
     account: (env.WISP_ACCOUNT_ID || '').trim() || env.WISP_FUNCTION_NAMESPACE || 'default',
+    // spec.logging (docs/logging.md): the format and the levels below which lines are dropped.
+    logging: Object.freeze(logSettings(env)),
   });
 }
 

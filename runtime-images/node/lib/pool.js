@@ -103,7 +103,7 @@ class WorkerPool {
     }
     switch (message.type) {
       case 'log':
-        this.log.log(message.level, message.message, message.requestId, message.fields || (message.stream && { stream: message.stream }));
+        this.log.app(message.level, message.message, message.requestId, message.fields || (message.stream && { stream: message.stream }));
         break;
       case 'pong':
         slot.lastPong = Math.max(slot.lastPong, message.n);

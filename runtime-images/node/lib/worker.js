@@ -15,6 +15,7 @@ const util = require('node:util');
 const { loadHandler } = require('./loader');
 const { moduleDirs } = require('./config');
 const tracing = require('./tracing');
+const { levelValue } = require('./logs');
 
 // ./events (requests to events, results to responses) is loaded once the handler is, after
 // 'loaded' is sent (main()): it is not needed before the first call.
@@ -33,17 +34,23 @@ function emit(level, message, stream) {
   post({ type: 'log', level, message, requestId: store ? store.requestId : undefined, stream });
 }
 
+// Output below the Function's application level (spec.logging) is dropped here, before it
+// costs a message to the main thread; lib/logs.js drops the rest (process.stdout writes).
+const appLevel = settings.logging.appLevel;
+const quiet = () => {};
+
 function captureConsole() {
-  const to = (level) => (...args) => emit(level, util.format(...args));
+  const to = (level) => (levelValue(level) < appLevel ? quiet : (...args) => emit(level, util.format(...args)));
   console.log = to('INFO');
   console.info = to('INFO');
   console.debug = to('DEBUG');
   console.warn = to('WARN');
   console.error = to('ERROR');
-  console.trace = (...args) => {
+  // As Lambda's Node.js runtime: console.trace is the TRACE level, with its stack.
+  console.trace = levelValue('TRACE') < appLevel ? quiet : (...args) => {
     const trace = new Error(util.format(...args));
     trace.name = 'Trace';
-    emit('ERROR', trace.stack);
+    emit('TRACE', trace.stack);
   };
   for (const [name, level] of [['stdout', 'INFO'], ['stderr', 'ERROR']]) {
     process[name].write = (chunk, encoding, callback) => {
@@ -72,10 +79,11 @@ function flushPending(call) {
 
 // context.log and context.logger's methods. emit() finds the call they run in, so they hold
 // nothing of a call's own and serve every call.
-const contextLog = (...args) => emit('INFO', util.format(...args));
-const contextDebug = (...args) => emit('DEBUG', util.format(...args));
-const contextWarn = (...args) => emit('WARN', util.format(...args));
-const contextError = (...args) => emit('ERROR', util.format(...args));
+const emitter = (level) => (levelValue(level) < appLevel ? quiet : (...args) => emit(level, util.format(...args)));
+const contextLog = emitter('INFO');
+const contextDebug = emitter('DEBUG');
+const contextWarn = emitter('WARN');
+const contextError = emitter('ERROR');
 const { identity } = settings; // lib/lambda.js
 
 // message: the call's (lib/pool.js), whose [11] and [12] are the client-context and identity

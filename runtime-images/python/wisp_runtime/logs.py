@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line on stdout, tagged with the current request id.
+"""Structured logs: one JSON object (or, in the Text format, one tab-separated line) per line on
+stdout, tagged with the current request id, below the Function's levels dropped.
 
 The runtime's own lines, the handler's ``print`` output (``sys.stdout``/``sys.stderr`` are
 replaced by line-buffering streams) and records of the ``logging`` module all go through one
@@ -17,6 +18,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 
@@ -53,32 +55,69 @@ def _timestamp(now: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
 
 
-class LogWriter:
-    """Writes JSON log lines to a file descriptor, whole lines at a time, from any thread."""
+# Lambda's level names and Python's, on one scale (Python's numbers; TRACE below DEBUG).
+LEVELS = {
+    "TRACE": 5,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "FATAL": logging.CRITICAL,
+    "CRITICAL": logging.CRITICAL,
+}
 
-    def __init__(self, function_name: str, fd: int = 1) -> None:
+
+class LogSettings:
+    """How lines are written and which are dropped (``spec.logging``, docs/logging.md)."""
+
+    __slots__ = ("application_level", "system_level", "text")
+
+    def __init__(self, *, text: bool = False, application_level: int = 0, system_level: int = 0) -> None:
+        self.text = text
+        self.application_level = application_level
+        self.system_level = system_level
+
+
+class LogWriter:
+    """Writes log lines to a file descriptor, whole lines at a time, from any thread.
+
+    ``log`` writes the runtime's own records (dropped below the system level), ``app`` the
+    handler's (dropped below the application level). A record with an ``event`` field is a
+    control line for the launcher (``wisp.runtime.listening``): always written, always JSON.
+    """
+
+    def __init__(self, function_name: str, fd: int = 1, settings: LogSettings | None = None) -> None:
         self.function = function_name  # a generic runtime's is set when it is specialised
         self._fd = fd
         self._lock = threading.Lock()
+        self.settings = settings or LogSettings()
 
-    def log(
-        self,
-        level: str,
-        message: str,
-        *,
-        request_id: str | None = None,
-        **fields: Any,
-    ) -> None:
+    def log(self, level: str, message: str, *, request_id: str | None = None, **fields: Any) -> None:
+        if "event" not in fields and LEVELS.get(level, logging.INFO) < self.settings.system_level:
+            return
+        self._write(level, message, request_id, fields)
+
+    def app(self, level: str, message: str, *, request_id: str | None = None, **fields: Any) -> None:
+        if LEVELS.get(level, logging.INFO) < self.settings.application_level:
+            return
+        self._write(level, message, request_id, fields)
+
+    def _write(self, level: str, message: str, request_id: str | None, fields: dict[str, Any]) -> None:
         if request_id is None:
             scope = current_scope.get()
             request_id = scope.request_id if scope is not None else None
-        record: dict[str, Any] = {"time": _timestamp(time.time()), "level": level}
-        if request_id is not None:
-            record["requestId"] = request_id
-        record["function"] = self.function
-        record["message"] = message
-        record.update(fields)
-        line = json.dumps(record, ensure_ascii=False, default=str)
+        now = _timestamp(time.time())
+        if self.settings.text and "event" not in fields:
+            line = text_line(now, level, request_id, message, fields)
+        else:
+            record: dict[str, Any] = {"time": now, "level": level}
+            if request_id is not None:
+                record["requestId"] = request_id
+            record["function"] = self.function
+            record["message"] = message
+            record.update(fields)
+            line = json.dumps(record, ensure_ascii=False, default=str)
         scope = current_scope.get()
         if scope is not None and scope.tail is not None and scope.request_id == request_id:
             scope.tail.append(line)
@@ -96,6 +135,19 @@ class LogWriter:
                 except OSError:
                     return  # stdout is gone (closed pipe): nothing useful left to do
                 view = view[written:]
+
+
+def text_line(now: str, level: str, request_id: str | None, message: str, fields: dict[str, Any]) -> str:
+    """A Text-format line: time, request id, level and message, tab-separated as Lambda's;
+    other fields follow as ``key=value``, a stack trace on the lines after."""
+    extra = " ".join(f"{k}={v}" for k, v in fields.items() if k not in ("stackTrace", "stream"))
+    line = f"{now}\t{request_id or ''}\t{level}\t{message}"
+    if extra:
+        line += f"\t{extra}"
+    trace = fields.get("stackTrace")
+    if trace:
+        line += "\n" + str(trace).rstrip("\n")
+    return line
 
 
 class CapturedStream:
@@ -134,7 +186,7 @@ class CapturedStream:
             self._emit(rest, scope)
 
     def _emit(self, line: str, scope: RequestScope | None) -> None:
-        self._writer.log(self._level, line, request_id=scope.request_id if scope else None, stream=self._name)
+        self._writer.app(self._level, line, request_id=scope.request_id if scope else None, stream=self._name)
 
     def flush(self) -> None:
         pass
@@ -169,7 +221,7 @@ class JsonLogHandler(logging.Handler):
             if record.exc_info and record.exc_info[0] is not None:
                 fields["errorType"] = record.exc_info[0].__name__
                 fields["stackTrace"] = logging.Formatter().formatException(record.exc_info)
-            self._writer.log(record.levelname, record.getMessage(), **fields)
+            self._writer.app(record.levelname, record.getMessage(), **fields)
         except Exception:
             self.handleError(record)
 
@@ -186,10 +238,26 @@ class Capture:
         self.stdout.flush_scope(scope)
         self.stderr.flush_scope(scope)
 
+    def apply(self, settings: LogSettings) -> None:
+        """Takes on a function's log settings (a generic runtime being specialised)."""
+        self.writer.settings = settings
+        # Records below the level are not even made; unset, INFO as before levels existed.
+        logging.getLogger().setLevel(settings.application_level or logging.INFO)
 
-def install(function_name: str) -> Capture:
-    """Routes stdout, stderr and the root logger into JSON lines on file descriptor 1."""
-    writer = LogWriter(function_name, fd=os.dup(1))
+
+def settings_from_env(env: Mapping[str, str]) -> LogSettings:
+    """``AWS_LAMBDA_LOG_FORMAT``, ``AWS_LAMBDA_LOG_LEVEL`` (as Lambda sets them) and
+    ``WISP_SYSTEM_LOG_LEVEL``; unknown values are ignored (the Function's schema refuses them)."""
+    text = env.get("AWS_LAMBDA_LOG_FORMAT", "").strip().lower() == "text"
+    app = LEVELS.get(env.get("AWS_LAMBDA_LOG_LEVEL", "").strip().upper(), 0)
+    system = LEVELS.get(env.get("WISP_SYSTEM_LOG_LEVEL", "").strip().upper(), 0)
+    return LogSettings(text=text, application_level=app, system_level=system)
+
+
+def install(function_name: str, settings: LogSettings | None = None) -> Capture:
+    """Routes stdout, stderr and the root logger into log lines on file descriptor 1."""
+    settings = settings or LogSettings()
+    writer = LogWriter(function_name, fd=os.dup(1), settings=settings)
     out = CapturedStream(writer, "INFO", "stdout")
     err = CapturedStream(writer, "ERROR", "stderr")
     stdout: TextIO = out  # type: ignore[assignment]
@@ -200,5 +268,6 @@ def install(function_name: str) -> Capture:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(JsonLogHandler(writer))
-    root.setLevel(logging.INFO)
-    return Capture(writer, out, err)
+    capture = Capture(writer, out, err)
+    capture.apply(settings)
+    return capture

@@ -23,7 +23,7 @@ from wisp_runtime import config
 from wisp_runtime.generic import TOKEN_ENV, Specialisation, function_environment, write_code
 from wisp_runtime.lambdaenv import FunctionIdentity, apply_environment, function_identity, lambda_environment
 from wisp_runtime.loader import LoadedHandler, LoadFailure, extend_path, load_handler
-from wisp_runtime.logs import Capture, install
+from wisp_runtime.logs import Capture, install, settings_from_env
 from wisp_runtime.pool import WorkerPool
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def main() -> int:
         print(json.dumps({"level": "ERROR", "message": f"invalid configuration: {exc}"}), file=sys.stderr)
         return 2
     token = os.environ.pop(TOKEN_ENV, "")  # never seen by a function's code through os.environ
-    capture = install(settings.function_name)
+    capture = install(settings.function_name, settings_from_env(os.environ))
     function = function_identity(settings, time.time(), os.uname().nodename)
     if token and not settings.handler:
         loaded: LoadedHandler | LoadFailure = LoadFailure("NotSpecialised", "no function yet (a pool pod)")
@@ -67,6 +67,7 @@ def _specialiser(capture: Capture) -> Callable[[Specialisation], Specialised]:
         env = function_environment(wanted.env, os.environ, code_dir)
         settings = config.Settings.from_env(env)
         os.environ.update(env)
+        capture.apply(settings_from_env(os.environ))  # the function's spec.logging
         function = function_identity(settings, time.time(), os.uname().nodename)
         apply_environment(lambda_environment(settings, function))
         loaded = _load(settings, capture)

@@ -173,3 +173,13 @@ exports.trace_context = async (event, context) => ({
   traceparent: context.traceparent ?? null,
   xray: process.env._X_AMZN_TRACE_ID ?? null,
 });
+
+exports.leveled_logs = async (event) => {
+  const { marker } = event;
+  console.debug(`debug ${marker}`);
+  console.info(`info ${marker}`);
+  console.log('printed', marker);
+  console.warn(`warn ${marker}`);
+  console.error(`error ${marker}`);
+  return { ok: true };
+};

@@ -238,3 +238,14 @@ def trace_context(event, context):
         "traceparent": context.traceparent,
         "xray": os.environ.get("_X_AMZN_TRACE_ID"),
     }
+
+
+def leveled_logs(event, context):
+    marker = event["marker"]
+    app = logging.getLogger("app")
+    app.debug("debug %s", marker)
+    app.info("info %s", marker)
+    print("printed", marker)
+    app.warning("warn %s", marker)
+    app.error("error %s", marker)
+    return {"ok": True}
