@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.console.harness import PRICE, DevConsole
+from tests.support import wait
 from wisp.api.defaults import FUNCTION_DEFAULTS
 from wisp.api.runtimes import Operation, Runtime, check_apply, deprecation_warning, newest
 
@@ -123,6 +124,20 @@ async def test_deploy_invoke_logs_and_delete(dev_console: DevConsole) -> None:
     lines = await dev_console.wait_for_log("greeter", second["requestId"], "greeting bob")
     assert "greeting ada" not in [line["message"] for line in lines]
     assert any("asked to fail" in line["message"] for line in lines) or lines
+
+    # The level filter keeps the records at or above it: the failed call's error, no INFO line.
+    async def error_lines() -> list[dict[str, Any]]:
+        got = await get_json(dev_console, "/ui/api/functions/default/greeter/logs", level="error")
+        lines: list[dict[str, Any]] = got["lines"]
+        return lines if any("asked to fail" in line["message"] for line in lines) else []
+
+    errors = await wait.eventually(error_lines, "the failed call's ERROR record")
+    assert {line["level"] for line in errors} == {"ERROR"}
+    async with dev_console.session.get(
+        dev_console.url("/ui/api/functions/default/greeter/logs"), params={"level": "LOUD"}
+    ) as resp:
+        assert resp.status == 400
+        assert "level" in (await resp.json())["error"]
 
     row = (await get_json(dev_console, "/ui/api/functions"))["functions"][0]
     assert (row["invocations"], row["errors"], row["errorRate"]) == (2, 1, 0.5)

@@ -75,6 +75,11 @@ async def test_create_deploy_test_watch_delete(dev_console: DevConsole) -> None:
         await page.get_by_role("link", name="Logs").click()
         await expect(page.locator(".logs-table")).to_contain_text("greeting ada")
         await screenshot(page, "logs")
+        # The level filter keeps records at or above it: the call logged nothing at ERROR.
+        await page.get_by_label("Level").select_option("ERROR")
+        await expect(page.get_by_text("No lines for level ERROR and above.")).to_be_visible()
+        await page.get_by_label("Level").select_option("INFO")
+        await expect(page.locator(".logs-table")).to_contain_text("greeting ada")
 
         await page.get_by_role("link", name="Usage").click()
         await expect(page.locator("#usage-table")).to_contain_text("greeter")

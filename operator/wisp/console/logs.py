@@ -2,8 +2,9 @@
 and ``LogBook``, the in-memory tail that ``wisp dev`` fills from its local processes.
 
 Runtimes write one JSON object per line (``{"time", "level", "requestId", "function",
-"message"}``, docs/runtime-contract.md); anything else (a custom image's plain text) is kept as
-an INFO line without a request id.
+"message"}``, docs/runtime-contract.md), or in the Text format (docs/logging.md) tab-separated
+time, request id, level and message; anything else (a custom image's plain text) is kept as an
+INFO line without a request id.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from wisp.api.logconfig import LEVEL_VALUES
 from wisp.api.names import function_key
 from wisp.console.source import LogLine
 
@@ -40,6 +42,10 @@ def parse_line(raw: str, pod: str, fallback_time: str = "") -> LogLine:
                 request_id=str(record.get("requestId") or ""),
                 message=str(record.get("message", text)),
             )
+    fields = text.split("\t", 3)
+    if len(fields) == 4 and fields[0][:1].isdigit() and fields[2].upper() in LEVEL_VALUES:
+        # spec.logging.format Text: time, request id, level, message (docs/logging.md).
+        return LogLine(time=fields[0], pod=pod, level=fields[2], request_id=fields[1], message=fields[3])
     return LogLine(time=stamp, pod=pod, level="INFO", request_id="", message=text)
 
 

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from wisp import __version__
 from wisp.api.defaults import FUNCTION_DEFAULTS
+from wisp.api.logconfig import LEVEL_CHOICES, LEVEL_VALUES
 from wisp.console.live import FOLD_INTERVAL, GatewayView
 from wisp.console.manifests import NAME_RULE, is_name, shape_problems
 from wisp.console.source import ConsoleSource, FieldError, NotFound, SourceError, ValidationFailed
@@ -228,7 +229,16 @@ async def logs(request: web.Request) -> web.Response:
     ns, name = _names(request)
     request_id = request.query.get("requestId", "").strip()
     tail = _int_query(request, "tail", 200, 5000)
-    lines = await _source(request).logs(ns, name, request_id, tail)
+    level = request.query.get("level", "").strip().upper()
+    if level and level not in LEVEL_VALUES:
+        raise _bad_request(f"level {level!r} is not one of {', '.join(LEVEL_CHOICES)}")
+    if not level:
+        lines = await _source(request).logs(ns, name, request_id, tail)
+    else:
+        # Read as much as the route ever gives, then keep the last ``tail`` at or above the level.
+        minimum = LEVEL_VALUES[level]
+        read = await _source(request).logs(ns, name, request_id, 5000)
+        lines = [line for line in read if LEVEL_VALUES.get(line.level.upper(), 20) >= minimum][-tail:]
     return web.json_response({"lines": [line.as_json() for line in lines]})
 
 
