@@ -280,6 +280,9 @@ class DevServer:
             default_namespace=settings.namespace,
             autoscale_tick=settings.autoscale_tick,
             account_id=os.environ.get("WISP_ACCOUNT_ID", "").strip(),  # ARNs, as the functions'
+            # Traces (docs/tracing.md), as the cluster's gateway reads them.
+            otlp_endpoint=os.environ.get("WISP_OTLP_ENDPOINT", "").strip(),
+            trace_sample_ratio=float(os.environ.get("WISP_TRACE_SAMPLE_RATIO", "").strip() or 1.0),
         )
         console = dev_console_extension(settings.directory, self.logbook, settings.namespace)
         # The cluster gateway's security layer, public by default; the console and async

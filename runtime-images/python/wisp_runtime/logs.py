@@ -268,6 +268,7 @@ def install(function_name: str, settings: LogSettings | None = None) -> Capture:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(JsonLogHandler(writer))
+    logging.addLevelName(LEVELS["TRACE"], "TRACE")  # Lambda's level below DEBUG
     capture = Capture(writer, out, err)
     capture.apply(settings)
     return capture
