@@ -25,6 +25,8 @@ from wisp.security.redact import redact_url
 
 pytestmark = pytest.mark.redis
 
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
 
 class SilentServer:
     """Accepts connections and reads requests, never answers."""
@@ -140,7 +142,10 @@ async def test_callback_credentials_reach_the_endpoint_but_never_the_record_or_t
                 async with session.post(
                     server.make_url("/async-function/hello"),
                     data=b"{}",
-                    headers={"X-Callback-Url": f"{base}{path}?token=t0k3n-value&tag=1"},
+                    headers={
+                        "X-Callback-Url": f"{base}{path}?token=t0k3n-value&tag=1",
+                        "traceparent": TRACEPARENT,
+                    },
                 ) as response:
                     ids.append((await response.json())["invocationId"])
             await eventually(lambda: len(receiver.headers) == 1 + FAST.callback_attempts)
@@ -153,6 +158,8 @@ async def test_callback_credentials_reach_the_endpoint_but_never_the_record_or_t
         await receiver.server.close()
 
     assert receiver.headers[0]["Authorization"] == "Basic " + base64.b64encode(b"ada:s3cr3t-pw").decode()
+    # The callback carries the invocation's trace: the caller's (docs/tracing.md).
+    assert {h.get("traceparent") for h in receiver.headers} == {TRACEPARENT}
     assert any("/fail" in r.getMessage() for r in caplog.records)  # the failures were logged
     assert "s3cr3t-pw" not in caplog.text
     assert "t0k3n-value" not in caplog.text
