@@ -121,6 +121,25 @@ async def test_a_call_without_a_trace_starts_one_and_sampling_is_honoured(
     )
 
 
+async def test_a_lambda_invoke_api_call_continues_the_callers_trace(
+    gateway_factory: GatewayFactory,
+    runtimes: Runtimes,
+    collector: Collector,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    fn = traced_function(tmp_path)
+    gw = await gateway_factory(scaling_backend(runtimes, [fn]), otlp_endpoint=collector.endpoint)
+    async with gw.session.post(
+        gw.url("/2015-03-31/functions/traced/invocations"), data=b"{}", headers={"traceparent": CALLER}
+    ) as resp:
+        assert resp.status == 200
+        handler_saw = await resp.json()
+    spans = await collector.sink.wait_for(TRACE_ID, {"invoke", "handler"})
+    assert spans["invoke"]["parentSpanId"] == CALLER_SPAN
+    assert spans["handler"]["parentSpanId"] == spans["invoke"]["spanId"]
+    assert span_id(handler_saw["traceparent"]) == spans["handler"]["spanId"]
+
+
 async def test_with_tracing_off_the_callers_context_reaches_the_handler_unchanged(
     gateway_factory: GatewayFactory, runtimes: Runtimes, tmp_path: Path
 ) -> None:

@@ -207,8 +207,13 @@ class Gateway:
         finally:
             _observe(up, started, status)
             if trace is not None:
-                attributes: dict[str, str | int | float | bool] = {"messaging.operation.type": "process"}
-                _end_trace(trace, "deliver", up, status, acquired, result, attributes, _ms_to_ns(enqueued_ms))
+                # A queued event's delivery, or a direct call (Lambda's Invoke API, the console).
+                queued_ns = _ms_to_ns(enqueued_ms)
+                attributes: dict[str, str | int | float | bool] = {}
+                if queued_ns:
+                    attributes["messaging.operation.type"] = "process"
+                name = "deliver" if queued_ns else "invoke"
+                _end_trace(trace, name, up, status, acquired, result, attributes, queued_ns)
 
     async def _explain(self, up: Upstream, failure: Failure, since: float) -> Failure:
         """A connection that broke mid-call: ask the backend why (off the hot path: the call has
