@@ -44,6 +44,20 @@ TRACED = textwrap.dedent(
 )
 
 
+# Fails its first call, then answers: an async invocation of it is retried once.
+FLAKY = textwrap.dedent(
+    """
+    import os
+
+    def handler(event, context):
+        if not os.path.exists(FLAG_FILE):
+            open(FLAG_FILE, "w").close()
+            raise RuntimeError("first attempt fails")
+        return {"traceparent": context.traceparent}
+    """
+)
+
+
 def traced_function(tmp_path: Path, name: str = "traced", **spec: Any) -> Any:
     code = TRACED.replace("SEEN_FILE", repr(str(tmp_path / f"{name}.seen")))
     return make_function(name, code={"inline": code}, **spec)
@@ -194,3 +208,31 @@ async def test_an_async_call_and_a_queue_delivery_carry_the_callers_trace(
     queued_saw = (await eventually(lambda: seen(tmp_path)[1:]))[0]
     assert queued_saw["traceId"] == producer_trace
     assert span_id(queued_saw["traceparent"]) == spans["handler"]["spanId"]
+
+
+@pytest.mark.redis
+async def test_each_retry_of_an_async_call_is_a_delivery_in_the_callers_trace(
+    gateway_factory: GatewayFactory,
+    runtimes: Runtimes,
+    collector: Collector,  # noqa: F811
+    redis_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    code = FLAKY.replace("FLAG_FILE", repr(str(tmp_path / "failed-once")))
+    fn = make_function("flaky", code={"inline": code}, access={"public": True})
+    gw = await events_gateway(
+        gateway_factory, scaling_backend(runtimes, [fn]), redis_url, otlp_endpoint=collector.endpoint
+    )
+    async with gw.session.post(
+        gw.url("/async-function/flaky"), json={}, headers={"traceparent": CALLER}
+    ) as resp:
+        assert resp.status == 202
+
+    def deliveries() -> list[dict[str, Any]]:
+        found = [s for s in collector.sink.trace(TRACE_ID) if s["name"] == "deliver"]
+        return found if len(found) == 2 else []
+
+    first, second = sorted(await eventually(deliveries), key=lambda s: int(s["startTimeUnixNano"]))
+    [accept] = [s for s in collector.sink.trace(TRACE_ID) if s["name"] == "async accept"]
+    assert first["parentSpanId"] == second["parentSpanId"] == accept["spanId"]
+    assert first["status"]["code"] == 2 and second["status"].get("code", 0) == 0
