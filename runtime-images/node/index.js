@@ -70,6 +70,7 @@ async function generic(settings, token) {
     const codeDir = writeCode(wanted.files, require('node:path').dirname(settings.depsDir));
     const env = functionEnvironment(wanted.env, process.env, codeDir);
     const next = loadSettings(env);
+    log.settings = next.logging; // the function's spec.logging
     Object.assign(process.env, env);
     const identity = functionIdentity(next, Date.now(), require('node:os').hostname());
     applyEnvironment(lambdaEnvironment(next, identity));

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.support import wait
 from wisp.api import Runtime
 from wisp.launcher import LaunchSpec, Readiness, RuntimeProcess, start_runtime
 
@@ -192,3 +193,30 @@ async def test_a_handler_that_fails_to_load_fails_the_specialisation(
     status, answer = await post(http, ready.url + SPECIALISE, body)
     assert status == 500
     assert "broken at import" in answer["errorMessage"]
+
+
+async def test_a_specialised_runtime_writes_logs_as_its_function_asks(
+    tmp_path: Path, http: aiohttp.ClientSession, language: str
+) -> None:
+    runtime = LANGUAGES[language][0]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    lines: list[str] = []
+    env = {"WISP_POOL_TOKEN": TOKEN, "WISP_DEPS_DIR": str(tmp_path / "deps")}
+    process = await start_runtime(LaunchSpec(runtime=runtime, code_dir=empty, env=env, log_sink=lines.append))
+    try:
+        ready = await process.wait_ready(timeout=30)
+        wanted = specialisation(language, AWS_LAMBDA_LOG_FORMAT="Text")
+        status, body = await post(http, ready.url + SPECIALISE, wanted)
+        assert status == 200, body
+        async with http.post(ready.url, json={}, headers={"X-Wisp-Request-Id": "req-text"}) as response:
+            assert response.status == 200
+
+        async def finished() -> list[str]:
+            return [
+                line for line in lines if line.split("\t")[1:4] == ["req-text", "INFO", "invocation finished"]
+            ]
+
+        assert await wait.eventually(finished, "the call's Text-format line")
+    finally:
+        await process.stop(grace=5)
