@@ -72,15 +72,23 @@ def main() -> int:
         print_environment()
         return 0
     environment = json.loads(args.environment)
-    wanted = [
-        strip_marker(r) for path in args.requirements for r in requirements(path) if applies(r, environment)
-    ]
-    with tempfile.NamedTemporaryFile("w", suffix=".txt") as filtered:
-        filtered.write("\n".join(wanted) + "\n")
-        filtered.flush()
-        pip = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
-        pip += ["--no-deps", "--only-binary=:all:", "--dest", str(args.dest), "-r", filtered.name]
-        return subprocess.run(pip, check=False).returncode
+    # One download per file: each is one image's consistent set, and two images may pin
+    # different versions of a package (the runtime image's AWS SDK holds python-dateutil below
+    # 3, the wisp image does not); both wheels then sit in the directory, each install picks its
+    # own by hash.
+    for path in args.requirements:
+        wanted = [strip_marker(r) for r in requirements(path) if applies(r, environment)]
+        if not wanted:
+            continue
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as filtered:
+            filtered.write("\n".join(wanted) + "\n")
+            filtered.flush()
+            pip = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
+            pip += ["--no-deps", "--only-binary=:all:", "--dest", str(args.dest), "-r", filtered.name]
+            code = subprocess.run(pip, check=False).returncode
+            if code != 0:
+                return code
+    return 0
 
 
 if __name__ == "__main__":

@@ -252,3 +252,35 @@ spec:
     assert http("GET", f"{dev.url}/ui/").status == 200
     info = http("GET", f"{dev.url}/ui/api/info")
     assert info.status == 200 and info.json()["mode"] == "dev"
+
+
+def test_a_src_layout_with_a_layer_runs_as_deployed(tmp_path: Path, wisp_dev: Start) -> None:
+    """Code in sub-folders imports from its folders, and ``--layer NAME=FOLDER`` gives the
+    layers a Function's ``spec.layers`` names, under the runtime's /opt."""
+    functions, layer = tmp_path / "functions", tmp_path / "shared"
+    (functions / "orders" / "src" / "orders").mkdir(parents=True)
+    (functions / "orders" / "function.yaml").write_text(
+        "apiVersion: wisp.dev/v1alpha1\nkind: Function\nmetadata: {name: orders}\n"
+        "spec:\n  runtime: python3.12\n  handler: src.orders.api.handler\n"
+        "  layers: [{configMapRef: {name: shared}}]\n"
+    )
+    (functions / "orders" / "src" / "__init__.py").write_text("")
+    (functions / "orders" / "src" / "orders" / "__init__.py").write_text("")
+    (functions / "orders" / "src" / "orders" / "api.py").write_text(
+        "from shared.money import cents\n\n\ndef handler(event, context):\n"
+        "    return {'total': cents(event['total'])}\n"
+    )
+    (layer / "python" / "shared").mkdir(parents=True)
+    (layer / "python" / "shared" / "__init__.py").write_text("")
+    (layer / "python" / "shared" / "money.py").write_text(
+        "def cents(amount):\n    return round(amount * 100)\n"
+    )
+
+    without = wisp_dev(functions)
+    without.wait_for_output("--layer shared=FOLDER")
+    without.stop()
+
+    dev = wisp_dev(functions, "--layer", f"shared={layer}")
+    answer = dev.call("/function/orders", {"total": 12.5})
+    assert answer.status == 200, answer.body
+    assert answer.json() == {"total": 1250}

@@ -40,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a host name the console may be opened as, besides localhost and loopback addresses "
         "(repeatable; WISP_DEV_ALLOWED_HOSTS, comma-separated)",
     )
+    parser.add_argument(
+        "--layer",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="the folder of the layer NAME that Functions' spec.layers name (repeatable)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="log the gateway's decisions")
 
 
@@ -51,7 +58,11 @@ def run(args: argparse.Namespace) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="wisp dev: %(levelname)s %(name)s: %(message)s",
     )
+    from wisp.cli.deploy import parse_layer
+
+    layers = dict(parse_layer(text) for text in args.layer)
     settings = DevSettings(
+        layers=layers,
         directory=Path(args.directory),
         host=args.host,
         port=args.port,

@@ -15,7 +15,7 @@ import datetime
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -61,6 +61,7 @@ class DevSettings:
     namespace: str = "default"
     # Host names the console may be opened as besides loopback ones (wisp.dev.access).
     allowed_hosts: tuple[str, ...] = ()
+    layers: Mapping[str, Path] = field(default_factory=dict)  # --layer NAME=FOLDER
 
 
 @dataclass
@@ -80,7 +81,7 @@ class DevServer:
         self._console_line = self.logbook.replica_sink(settings.namespace)
         self.backend = LocalBackend(on_line=self._runtime_line)
         self._work = tempfile.TemporaryDirectory(prefix="wisp-dev-")
-        self.workspace = Workspace.default(Path(self._work.name))
+        self.workspace = Workspace.default(Path(self._work.name), settings.layers)
         self.owned: dict[Path, _Owned] = {}
         self.redis: EmbeddedRedis | None = None
         self.fork_server: ForkServer | None = None

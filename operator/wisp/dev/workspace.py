@@ -8,14 +8,20 @@ A Java function whose code is an image runs locally from ``<folder>/target``: wi
 Maven on the machine ``wisp dev`` builds the jar there itself (``javabuild``), without them a
 jar already built is served, else ``unsupported`` says what to install. Anything else in an
 image cannot run without a container engine, and ``PreparedCode.unsupported`` says so.
+Layers (``spec.layers``) come from the folders given with ``wisp dev --layer NAME=FOLDER``: a
+function's layers are copied, in order, into ``<work>/layers/<namespace>/<name>``, which the
+runtime uses as its ``/opt`` (``WISP_LAYERS_DIR``), as a pod has them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from wisp.api import contract
@@ -28,13 +34,14 @@ from wisp.source import FunctionSource, SourceError
 class Workspace:
     work_dir: Path  # per run: generated code
     cache_dir: Path  # across runs: installed dependencies
+    layers: Mapping[str, Path] = dataclass_field(default_factory=dict)  # wisp dev --layer NAME=FOLDER
 
     @classmethod
-    def default(cls, work_dir: Path) -> Workspace:
+    def default(cls, work_dir: Path, layers: Mapping[str, Path] | None = None) -> Workspace:
         cache = os.environ.get("WISP_DEV_CACHE") or os.path.join(
             os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "wisp", "dev"
         )
-        return cls(work_dir, Path(cache))
+        return cls(work_dir, Path(cache), dict(layers or {}))
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class PreparedCode:
     deps_dir: Path
     unsupported: str = ""  # why the function cannot run locally (empty: it can)
     build: JavaBuild | None = None  # run before the first replica starts, like an install
+    layers_dir: Path | None = None  # the function's /opt: its layers, merged
 
     def environment(self, fn: Function) -> dict[str, str]:
         """The runtime's ``WISP_*`` variables plus the spec's plain ``env`` values."""
@@ -56,6 +64,8 @@ class PreparedCode:
             region=os.environ.get("WISP_REGION", "").strip(),
             account_id=os.environ.get("WISP_ACCOUNT_ID", "").strip(),
         )
+        if self.layers_dir is not None:
+            env["WISP_LAYERS_DIR"] = str(self.layers_dir)
         for item in fn.spec.env:
             if "value" in item:
                 env[str(item["name"])] = str(item["value"])
@@ -70,6 +80,25 @@ class PreparedCode:
 
 def prepare(source: FunctionSource, workspace: Workspace) -> PreparedCode:
     """Where ``source`` runs from; ``SourceError`` if its names cannot be directory names."""
+    code = _prepare_code(source, workspace)
+    if code.code_dir is None:
+        return code
+    fn = source.function
+    missing = [layer.config_map for layer in fn.spec.layers if layer.config_map not in workspace.layers]
+    if missing:
+        flags = " ".join(f"--layer {name}=FOLDER" for name in missing)
+        return PreparedCode(
+            None, code.deps_dir, f"uses the layers {', '.join(missing)}: give their folders ({flags})"
+        )
+    layers_dir = workspace.work_dir / "layers" / fn.namespace / fn.name
+    shutil.rmtree(layers_dir, ignore_errors=True)
+    layers_dir.mkdir(parents=True)
+    for layer in fn.spec.layers:  # a later layer's file replaces an earlier one's, as in a pod
+        shutil.copytree(workspace.layers[layer.config_map], layers_dir, dirs_exist_ok=True)
+    return dataclasses.replace(code, layers_dir=layers_dir)
+
+
+def _prepare_code(source: FunctionSource, workspace: Workspace) -> PreparedCode:
     fn = source.function
     for field, value in (("metadata.namespace", fn.namespace), ("metadata.name", fn.name)):
         # Both become directories under the work and cache folders: never '..' or a '/'.
