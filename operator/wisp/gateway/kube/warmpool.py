@@ -176,6 +176,7 @@ class WarmPool:
             self.results[pool, "skipped"] += 1
             log.info("%s: not started from the warm pool: %s", fn.key, plan.reason)
             return
+        asked = time.monotonic()
         claimed = await self._claim(fn, plan)
         if claimed is None:
             self.results[pool, "miss"] += 1
@@ -192,13 +193,14 @@ class WarmPool:
             return
         self._mine[pod.uid] = (fn.name, claimed_at)
         self.results[pool, "hit"] += 1
+        self._on_change(fn.key)
         log.info(
-            "%s: pool pod %s specialised in %.0f ms; routing to it",
+            "%s: pool pod %s claimed in %.0f ms, specialised in %.0f ms; routing to it",
             fn.key,
             pod.name,
+            (started - asked) * 1000,
             (time.monotonic() - started) * 1000,
         )
-        self._on_change(fn.key)
         try:
             await asyncio.to_thread(
                 self.core.patch_namespaced_pod,
