@@ -84,9 +84,9 @@ class Activator:
         started = time.monotonic()
         try:
             if up.cold.should_scale_up(started):
-                self._spawn(self._scale_up(up))
-                if isinstance(self.backend, WarmStarts):
+                if isinstance(self.backend, WarmStarts):  # first: the pool is the fast path
                     self._spawn(self.backend.warm_start(up.info.function))
+                self._spawn(self._scale_up(up))
             slot = await self._wait(up, self.settings.cold_start_timeout, cold=True)
         finally:
             up.cold.leave()
