@@ -72,8 +72,13 @@ def test_an_inline_function_gets_its_pods_environment_and_its_code() -> None:
             {"env": [{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]},
             "KEY comes from a reference",
         ),
+        (
+            {"code": {"files": {"main.py": "def handler(e, c): pass\n", "lib/util.py": "X = 1\n"}}},
+            "sub-folders (lib/util.py)",
+        ),
+        ({"layers": [{"configMapRef": {"name": "shared"}}]}, "it has layers"),
     ],
-    ids=["image", "configmap", "dependencies", "secret-env"],
+    ids=["image", "configmap", "dependencies", "secret-env", "sub-folders", "layers"],
 )
 def test_functions_that_skip_the_pool_say_why(spec: dict[str, Any], reason: str) -> None:
     plan = plan_of(fn(**spec))

@@ -164,6 +164,11 @@ def pool_plan(fn: Function, facts: TemplateFacts | None) -> PoolPlan | PoolSkip:
         return PoolSkip("its code is an image: only its own pods run it")
     if code.config_map is not None:
         return PoolSkip("its code is in a ConfigMap of its own, which the gateway does not read")
+    if fn.spec.layers:
+        return PoolSkip("it has layers, which only its own pods mount under /opt")
+    nested = next((name for name in fn.spec.code_files() if "/" in name), None)
+    if nested is not None:
+        return PoolSkip(f"its code has sub-folders ({nested}), which only its own pods lay out")
     if facts is None:
         return PoolSkip("its Deployment is not known yet")
     if facts.init_containers:
