@@ -29,6 +29,9 @@ THROTTLED_HEADER = "X-Wisp-Throttled"
 # When an async or queued event was first written to its stream (epoch ms): the start of the
 # "queue wait" span. Between the queue's consumers and the gateway only; never sent to a runtime.
 ENQUEUED_HEADER = "X-Wisp-Enqueued-Ms"
+# On an answer: its body is a stream (chunked, flushed as the handler produces it), limited by
+# the Function's spec.streaming instead of its timeout and the gateway's response size limit.
+STREAM_HEADER = "X-Wisp-Stream"
 
 # The JSON log line (its ``event`` field) a runtime prints once it listens, with ``port`` and
 # ``handlerLoaded``: how the local launcher learns readiness without polling.

@@ -25,6 +25,9 @@ class FunctionDefaults:
     scale_metric: str = "concurrency"
     scale_target: int = 10
     scale_idle_timeout: str = "60s"
+    # A streamed answer's own limits (Lambda's response streaming: 15 minutes, 200 MB).
+    streaming_timeout: str = "15m"
+    streaming_max_bytes: str = "200Mi"
     # The key in a Secret that holds the tokens or the HMAC key (a key's name, not a secret).
     token_secret_key: str = "token"  # noqa: S105
     hmac_secret_key: str = "key"  # noqa: S105
@@ -43,6 +46,8 @@ class FunctionDefaults:
             "scale.metric": self.scale_metric,
             "scale.target": self.scale_target,
             "scale.idleTimeout": self.scale_idle_timeout,
+            "streaming.timeout": self.streaming_timeout,
+            "streaming.maxBytes": self.streaming_max_bytes,
             "access.tokenSecrets[].key": self.token_secret_key,
             "access.hmacSecret.key": self.hmac_secret_key,
             "access.hmacSecret.tolerance": self.hmac_tolerance,

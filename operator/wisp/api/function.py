@@ -25,6 +25,7 @@ from wisp.api.quantities import (
     cpu_millis_for_memory,
     parse_cpu_millis,
     parse_duration,
+    parse_memory_bytes,
     parse_memory_mib,
 )
 from wisp.api.runtimes import Runtime
@@ -55,6 +56,15 @@ class ScaleSpec:
     metric: ScaleMetric = _DEFAULT_METRIC
     target: int = DEFAULTS.scale_target
     idle_timeout: float = parse_duration(DEFAULTS.scale_idle_timeout)
+
+
+@dataclass(frozen=True)
+class StreamingSpec:
+    """Limits of a streamed answer (one the runtime marks ``X-Wisp-Stream``): the call's
+    ``timeout`` bounds the wait for its head, these bound the stream itself."""
+
+    timeout: float = parse_duration(DEFAULTS.streaming_timeout)
+    max_bytes: int = parse_memory_bytes(DEFAULTS.streaming_max_bytes)
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,7 @@ class FunctionSpec:
     concurrency: int = DEFAULTS.concurrency
     replicas: int | None = None
     scale: ScaleSpec = field(default_factory=ScaleSpec)
+    streaming: StreamingSpec = field(default_factory=StreamingSpec)
     stack_traces: bool = DEFAULTS.stack_traces
     access: AccessSpec = field(default_factory=AccessSpec)
     async_config: AsyncConfig = field(default_factory=AsyncConfig)  # spec.async
@@ -243,6 +254,7 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
         concurrency=concurrency,
         replicas=replicas,
         scale=_parse_scale(spec.get("scale") or {}),
+        streaming=_parse_streaming(spec.get("streaming") or {}),
         stack_traces=stack_traces,
         access=_parse_access(spec.get("access")),
         async_config=parse_async_config(spec.get("async")),
@@ -355,6 +367,29 @@ def _parse_scale(scale: Any) -> ScaleSpec:
         scale.get("idleTimeout", DEFAULTS.scale_idle_timeout), "spec.scale.idleTimeout", 1, 86400, "1s", "24h"
     )
     return ScaleSpec(min=lo, max=hi, metric=metric, target=target, idle_timeout=idle)
+
+
+MAX_STREAM_BYTES = 10 * 1024**3
+
+
+def _parse_streaming(streaming: Any) -> StreamingSpec:
+    _typed(streaming, Mapping, "spec.streaming", "an object")
+    timeout = _duration_in(
+        streaming.get("timeout", DEFAULTS.streaming_timeout), "spec.streaming.timeout", 1, 86400, "1s", "24h"
+    )
+    text = _typed(
+        streaming.get("maxBytes", DEFAULTS.streaming_max_bytes),
+        str,
+        "spec.streaming.maxBytes",
+        "a quantity such as 200Mi",
+    )
+    try:
+        max_bytes = parse_memory_bytes(text)
+    except ValueError as exc:
+        raise SpecError("spec.streaming.maxBytes", str(exc)) from None
+    if not 1024**2 <= max_bytes <= MAX_STREAM_BYTES:
+        raise SpecError("spec.streaming.maxBytes", f"must be between 1Mi and 10Gi, got {text}")
+    return StreamingSpec(timeout=timeout, max_bytes=max_bytes)
 
 
 def _secret_key(obj: Any, path: str, default_key: str) -> SecretKey:

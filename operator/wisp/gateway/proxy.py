@@ -18,9 +18,12 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from wisp.api import contract
 from wisp.api.tracecontext import TRACEPARENT, TRACESTATE
+from wisp.api.function import StreamingSpec
 from wisp.gateway.connections import ResponseTooLarge, UpstreamConnections, UpstreamFailed, request_head
+from wisp.gateway.streaming import relay_stream
 
 BUFFER_BYTES = 256 * 1024
+DEFAULT_STREAMING = StreamingSpec()
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -288,12 +291,15 @@ class Forwarder:
         body: Body,
         limit: float,
         extra: Mapping[str, str],
+        streaming: StreamingSpec = DEFAULT_STREAMING,
     ) -> web.StreamResponse:
-        """Send the request to ``address`` and answer the caller (within ``limit`` seconds)."""
+        """Send the request to ``address`` and answer the caller (within ``limit`` seconds; an
+        answer marked ``X-Wisp-Stream`` within ``streaming`` instead, once its head is in)."""
         host = f"{address[0]}:{address[1]}"
         head = request_head(request.method, path_qs, host, headers, _body_kind(body))
         connections = self.connections
-        async with asyncio.timeout(limit):
+        stream_deadline = asyncio.get_running_loop().time() + streaming.timeout
+        async with asyncio.timeout(limit) as timer:
             proto, message, payload = await connections.send(
                 address, head, body, skip_body=request.method == "HEAD"
             )
@@ -305,6 +311,11 @@ class Forwarder:
                     raise Refused
                 out_headers = downstream_headers(message.headers)
                 out_headers.update(extra)
+                if contract.STREAM_HEADER in message.headers and request.method != "HEAD":
+                    timer.reschedule(None)  # the stream has its own limits from here
+                    out = web.StreamResponse(status=message.code, headers=out_headers)
+                    clean = await relay_stream(request, out, payload, streaming, stream_deadline)
+                    return out
                 limit = self.max_response_bytes
                 size = _sized(message.headers, limit)
                 if size is not None and size <= BUFFER_BYTES:

@@ -151,7 +151,7 @@ class Gateway:
             up,
             acquired,
             lambda address: self.forwarder.forward(
-                request, address, path_qs, headers, body, up.timeout, extra
+                request, address, path_qs, headers, body, up.timeout, extra, up.info.function.spec.streaming
             ),
             # A streamed body was (partly) consumed by the refused try: it cannot be sent again.
             retry_refused=body is None or isinstance(body, bytes),

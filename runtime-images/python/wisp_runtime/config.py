@@ -16,6 +16,9 @@ DEADLINE_HEADER = "X-Wisp-Deadline-Ms"
 DURATION_HEADER = "X-Wisp-Duration-Ms"
 ERROR_HEADER = "X-Wisp-Error"
 THROTTLED_HEADER = "X-Wisp-Throttled"
+# On an answer: its body is a stream (chunked, flushed as the handler produces it), limited by
+# the Function's spec.streaming instead of its timeout and the gateway's response size limit.
+STREAM_HEADER = "X-Wisp-Stream"
 # Lambda's optional invocation facts, base64-encoded JSON (as Lambda's Invoke API takes them).
 CLIENT_CONTEXT_HEADER = "X-Wisp-Client-Context"
 IDENTITY_HEADER = "X-Wisp-Identity"

@@ -9,8 +9,12 @@ milliseconds and does only what the runtime contract needs:
   ``max_body_bytes``; past that the request is answered by the application with
   ``request.body is None`` and the connection is closed once the answer is out;
 * ``Expect: 100-continue`` (curl sends it for large bodies);
-* every response has a ``Content-Length`` (handlers return whole bodies; 1xx, 204 and 304
-  have no body), a ``Date`` and, when the connection ends, ``Connection: close``;
+* every response has a ``Content-Length`` (1xx, 204 and 304 have no body), a ``Date`` and,
+  when the connection ends, ``Connection: close``; except a streamed one (``Response.stream``),
+  sent chunked, each chunk written as the stream yields it. A client that goes away mid-stream
+  stops it at once (the stream's pending step is cancelled) and the stream is closed however it
+  ends; a stream that raises has the connection closed without the terminating chunk, so the
+  client sees an incomplete answer, never a complete one;
 * malformed requests get a JSON 400 and oversized request heads a JSON 431, then the
   connection is closed; an exception in the application is a JSON 500 and the connection lives;
 * idle keep-alive connections are closed after ``keepalive_timeout``;
@@ -28,8 +32,8 @@ import contextlib
 import functools
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import cast, overload
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import Protocol, cast, overload
 
 import httptools
 
@@ -141,10 +145,18 @@ class Request:
         self.keep_alive = keep_alive
 
 
-class Response:
-    """A whole response; the server adds ``Content-Length``, ``Date`` and ``Connection``."""
+class ByteStream(Protocol):
+    """A streamed body: chunks as they are produced, and a way to stop producing them."""
 
-    __slots__ = ("body", "headers", "status")
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+    async def aclose(self) -> None: ...
+
+
+class Response:
+    """A whole response (the server adds ``Content-Length``, ``Date`` and ``Connection``), or a
+    streamed one when ``stream`` is set (sent chunked; ``body`` is ignored)."""
+
+    __slots__ = ("body", "headers", "status", "stream")
 
     def __init__(
         self,
@@ -153,9 +165,11 @@ class Response:
         *,
         content_type: str | None = None,
         headers: Iterable[tuple[str, str]] = (),
+        stream: ByteStream | None = None,
     ) -> None:
         self.status = status
         self.body = body
+        self.stream = stream
         self.headers = Headers(headers)
         if content_type is not None:
             self.headers["Content-Type"] = content_type
@@ -233,6 +247,7 @@ class HttpConnection(asyncio.Protocol):
         self._lingering = False
         self._reading_paused = False
         self._writable: asyncio.Future[None] | None = None
+        self._lost: asyncio.Future[None] | None = None  # set while a stream is being sent
         self._closed = False
         self._peer = ""
 
@@ -260,6 +275,8 @@ class HttpConnection(asyncio.Protocol):
         self._pending.clear()
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
         if self._task is None:
             self._server._track(self, busy=False)
         # A call in flight is not cancelled (a sync handler could not be stopped anyway): it
@@ -290,6 +307,10 @@ class HttpConnection(asyncio.Protocol):
         self._eof = True
         if not self.busy:
             self.close()
+        if self._lost is not None and not self._lost.done():
+            # Mid-stream, a client that stops sending has gone away (none half-closes to wait
+            # for an answer that never ends): the stream stops now, not at its next write.
+            self._lost.set_result(None)
         return True  # keep the socket open for writing the answers
 
     def pause_writing(self) -> None:
@@ -401,9 +422,14 @@ class HttpConnection(asyncio.Protocol):
                 else:
                     response = server.error_response(*item)
                     keep_alive, head = False, False
-                if self._closed:
+                if response.stream is not None:
+                    if not await self._write_stream(response, keep_alive, head):
+                        self.close()
+                        break
+                elif self._closed:
                     break
-                self._write(response, keep_alive, head)
+                else:
+                    self._write(response, keep_alive, head)
                 if not keep_alive:
                     self._linger()
                     break
@@ -436,24 +462,59 @@ class HttpConnection(asyncio.Protocol):
             return
         status = response.status
         body = response.body
-        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
-        for name, value in response.headers:
-            lines.append(f"{name}: {value}")
         if status < 200 or status in (204, 304):
             body = b""  # these never carry a body (RFC 9110 6.4.1), nor a length to wait for
+            framing = ""
         else:
-            lines.append(f"Content-Length: {len(body)}")
-        lines.append(f"Date: {_http_date()}")
-        if not keep_alive:
-            lines.append("Connection: close")
-        lines.append("\r\n")
-        head_bytes = "\r\n".join(lines).encode()  # UTF-8, as aiohttp sends non-ASCII values
+            framing = f"Content-Length: {len(body)}"
+        head_bytes = _head(response, framing, keep_alive)
         if head or not body:
             transport.write(head_bytes)
         elif len(body) < 64 * 1024:
             transport.write(head_bytes + body)
         else:
             transport.writelines((head_bytes, body))
+
+    async def _write_stream(self, response: Response, keep_alive: bool, head: bool) -> bool:
+        """Send a streamed answer chunk by chunk; False when it could not be completed (the
+        client left, or the stream raised): the connection must then end."""
+        stream = cast(ByteStream, response.stream)
+        try:
+            transport = self._transport
+            if transport is None or transport.is_closing() or self._closed:
+                return False
+            transport.write(_head(response, "Transfer-Encoding: chunked", keep_alive))
+            if head:
+                transport.write(b"0\r\n\r\n")
+                return True
+            lost = self._lost = self._loop.create_future()
+            chunks = stream.__aiter__()
+            while True:
+                step = asyncio.ensure_future(chunks.__anext__())
+                await asyncio.wait((step, lost), return_when=asyncio.FIRST_COMPLETED)
+                if not step.done():  # the client went away while the stream was producing
+                    step.cancel()
+                    await asyncio.wait((step,))
+                    return False
+                if step.cancelled():
+                    return False
+                failure = step.exception()
+                if isinstance(failure, StopAsyncIteration):
+                    break
+                if failure is not None:
+                    return False
+                chunk = step.result()
+                if chunk:
+                    transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                if self._writable is not None:
+                    await self._writable
+                if self._closed:
+                    return False
+            transport.write(b"0\r\n\r\n")
+            return True
+        finally:
+            self._lost = None
+            await stream.aclose()
 
     # -- closing ------------------------------------------------------------------------------
 
@@ -491,6 +552,21 @@ class HttpConnection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
+
+
+def _head(response: Response, framing: str, keep_alive: bool) -> bytes:
+    """The status line and headers, ``framing`` (the body's length or chunking) among them."""
+    status = response.status
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
+    for name, value in response.headers:
+        lines.append(f"{name}: {value}")
+    if framing:
+        lines.append(framing)
+    lines.append(f"Date: {_http_date()}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode()  # UTF-8, as aiohttp sends non-ASCII values
 
 
 class _StopParsing(Exception):

@@ -8,6 +8,8 @@ through the ``Invoker``, and the response with the contract's headers, metrics a
 from __future__ import annotations
 
 import hmac
+import contextlib
+import contextvars
 import json
 import os
 import time
@@ -41,6 +43,7 @@ from wisp_runtime.loader import LoadFailure
 from wisp_runtime.logs import Capture, RequestScope, current_scope, tail_header
 from wisp_runtime.metrics import RuntimeMetrics
 from wisp_runtime.pool import WorkerPool
+from wisp_runtime.stream import DEFAULT_TYPE, HandlerStream, stream_source
 
 _JSON = "application/json"
 _OK = b'{"status":"ok"}'
@@ -192,10 +195,13 @@ class RuntimeHandler:
             response.headers[config.THROTTLED_HEADER] = "runtime"
             return response
         metrics.inflight += 1
+        answer: Response | None = None
         try:
-            return await self._admitted(request, request_id, self._invoker)
+            answer = await self._admitted(request, request_id, self._invoker)
+            return answer
         finally:
-            metrics.inflight -= 1
+            if answer is None or answer.stream is None:
+                metrics.inflight -= 1  # a stream is in flight until it ends (its on_end)
 
     async def _admitted(self, request: Request, request_id: str, invoker: Invoker) -> Response:
         settings = self._settings
@@ -251,18 +257,74 @@ class RuntimeHandler:
             tracing.clear()
         try:
             outcome = await invoker.invoke(event, context, timeout)
+            call_context = contextvars.copy_context()  # a stream goes on in the call's scope
         finally:
             self._capture.flush_scope(scope)
             if trace_token is not None:
                 tracing.leave(trace_token)
             current_scope.reset(token)
         raw = request.headers.get(config.RAW_RESULT_HEADER) == "1"
+        source = stream_source(outcome.value) if outcome.kind is OutcomeKind.RETURNED else None
+        if source is not None:
+            return self._streamed(outcome, source, request_id, call_context)
         response = self._outcome_response(outcome, request_id, timeout, raw)
         self.metrics.observe(outcome.seconds)
         response.headers[config.DURATION_HEADER] = f"{outcome.seconds * 1000:.3f}"
         if scope.tail is not None:
             response.headers[config.LOG_TAIL_HEADER] = tail_header(scope.tail)
         return self._finish(request_id, response, outcome.seconds)
+
+    def _streamed(
+        self, outcome: Outcome, source: Any, request_id: str, call_context: contextvars.Context
+    ) -> Response:
+        """The answer of a handler that yields its body: the head now, chunks as they come."""
+        value = outcome.value
+        status, headers = 200, [("Content-Type", DEFAULT_TYPE)]
+        if isinstance(value, dict) and "statusCode" in value:
+            try:
+                shaped = shape_response({**value, "body": None})
+            except ResponseError as exc:
+                self.metrics.errors += 1
+                self._log.log("ERROR", str(exc), request_id=request_id, errorType="InvalidHandlerResponse")
+                _close_quietly(source)
+                self.metrics.inflight -= 1
+                return self._finish(
+                    request_id,
+                    _error(500, "InvalidHandlerResponse", str(exc), request_id, error=config.ERROR_UNHANDLED),
+                )
+            status, headers = shaped.status, shaped.headers
+            if not any(name.lower() == "content-type" for name, _ in headers):
+                headers.append(("Content-Type", DEFAULT_TYPE))
+        started = time.perf_counter() - outcome.seconds
+
+        def on_error(exc: BaseException) -> None:
+            self.metrics.errors += 1
+            self._log.log(
+                "ERROR",
+                f"{type(exc).__name__}: {exc}",
+                request_id=request_id,
+                errorType=type(exc).__name__,
+                stackTrace="".join(user_stack_trace(exc)),
+            )
+
+        def on_end(sent: int) -> None:
+            seconds = time.perf_counter() - started
+            self.metrics.inflight -= 1
+            self.metrics.observe(seconds)
+            self._log.log(
+                "INFO",
+                "stream finished",
+                request_id=request_id,
+                bytes=sent,
+                durationMs=round(seconds * 1000, 3),
+            )
+
+        stream = HandlerStream(source, self._pool, call_context, on_error, on_end)
+        response = Response(status=status, headers=headers, stream=stream)
+        response.headers[config.STREAM_HEADER] = "1"
+        self.metrics.count(status)
+        response.headers[config.REQUEST_ID_HEADER] = request_id
+        return response
 
     def _event(self, request: Request, body: bytes, request_id: str) -> Any:
         kind = request.headers.get(config.EVENT_HEADER, "json").strip().lower()
@@ -333,6 +395,15 @@ class RuntimeHandler:
         )
         response.headers[config.REQUEST_ID_HEADER] = request_id
         return response
+
+
+def _close_quietly(source: Any) -> None:
+    """Close a generator that will not be streamed (a plain one; an async one is left to the
+    garbage collector, which closes it)."""
+    close = getattr(source, "close", None)
+    if close is not None:
+        with contextlib.suppress(Exception):  # its own cleanup failing changes nothing here
+            close()
 
 
 def _lambda_callers(request: Request) -> tuple[ClientContext | None, CognitoIdentity | None]:
