@@ -262,3 +262,126 @@ async def _sse_event(resp: aiohttp.ClientResponse) -> dict[str, str]:
             continue
         name, _, value = line.rstrip("\n").partition(": ")
         fields[name] = value
+
+
+NODE_HANDLERS = textwrap.dedent(
+    """
+    const fs = require('node:fs');
+    const { Readable } = require('node:stream');
+
+    function args(event) {
+      return event.httpMethod || event.requestContext ? event.queryStringParameters || {} : event;
+    }
+
+    const waitFor = (file) => new Promise((resolve) => {
+      const poll = setInterval(() => { if (fs.existsSync(file)) { clearInterval(poll); resolve(); } }, 20);
+    });
+
+    const streamed = awslambda.streamifyResponse(async (event, responseStream, context) => {
+      const a = args(event);
+      if (a.mode === 'sse') {
+        responseStream = awslambda.HttpResponseStream.from(responseStream, {
+          statusCode: 200, headers: { 'Content-Type': 'text/event-stream' },
+        });
+      }
+      responseStream.on('close', () => {
+        if (!responseStream.writableFinished) fs.writeFileSync(a.marker, 'closed');
+      });
+      responseStream.write(a.mode === 'sse' ? 'data: first\\n\\n' : 'first\\n');
+      await waitFor(a.gate);
+      if (responseStream.destroyed) return;
+      responseStream.write('second\\n');
+      responseStream.end();
+    });
+
+    function readable(event) {
+      const a = args(event);
+      let n = 0;
+      const body = new Readable({
+        read() {
+          n += 1;
+          if (n === 1) this.push('first\\n');
+          else if (n === 2) waitFor(a.gate).then(() => { this.push('second\\n'); this.push(null); });
+        },
+      });
+      body.on('close', () => { if (!body.readableEnded) fs.writeFileSync(a.marker, 'closed'); });
+      return { statusCode: 201, headers: { 'Content-Type': 'text/plain' }, body };
+    }
+
+    exports.handler = streamed;
+    exports.readable = readable;
+    """
+)
+
+
+async def _node_gateway(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, handler: str
+) -> tuple[GatewayUnderTest, StaticBackend]:
+    fn = make_function(
+        "streamer", runtime="nodejs20", handler=f"index.{handler}", code={"inline": NODE_HANDLERS}
+    )
+    runtime = await runtimes.start(fn)
+    backend = StaticBackend()
+    backend.set_function(info(fn))
+    backend.set_endpoints(fn.key, (runtime.endpoint,))
+    return await gateway_factory(backend), backend
+
+
+@pytest.mark.parametrize(
+    ("handler", "status", "content_type"),
+    [
+        ("handler", 200, "application/octet-stream"),  # awslambda.streamifyResponse
+        ("readable", 201, "text/plain"),  # a returned Readable
+    ],
+)
+async def test_node_streams_chunks_while_the_handler_runs(
+    gateway_factory: GatewayFactory,
+    runtimes: Runtimes,
+    tmp_path: Path,
+    handler: str,
+    status: int,
+    content_type: str,
+) -> None:
+    gw, _ = await _node_gateway(gateway_factory, runtimes, handler)
+    async with gw.session.post(gw.url("/function/streamer"), json=_args(tmp_path, "lines")) as resp:
+        assert resp.status == status
+        assert resp.headers["Content-Type"] == content_type
+        assert resp.headers["X-Wisp-Stream"] == "1"
+        assert await resp.content.readline() == b"first\n"
+        (tmp_path / "gate").touch()
+        assert await resp.read() == b"second\n"
+    assert not (tmp_path / "closed").exists()
+
+
+@pytest.mark.parametrize("handler", ["handler", "readable"])
+async def test_node_is_told_when_the_caller_leaves(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, tmp_path: Path, handler: str
+) -> None:
+    gw, _ = await _node_gateway(gateway_factory, runtimes, handler)
+    async with (
+        aiohttp.ClientSession() as caller,
+        caller.post(gw.url("/function/streamer"), json=_args(tmp_path, "lines")) as resp,
+    ):
+        assert await resp.content.readline() == b"first\n"
+        resp.close()
+    await eventually(lambda: (tmp_path / "closed").exists(), "the response stream's close event")
+
+
+async def test_node_server_sent_events_through_a_trigger(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, tmp_path: Path
+) -> None:
+    gw, backend = await _node_gateway(gateway_factory, runtimes, "handler")
+    backend.set_trigger(
+        parse_trigger(
+            {
+                "metadata": {"name": "ticks", "namespace": "default"},
+                "spec": {"function": "streamer", "http": {"path": "/ticks"}},
+            }
+        )
+    )
+    await eventually(lambda: _routes(gw, "/ticks"), "the trigger's route")
+    async with gw.session.get(gw.url("/ticks"), params=_args(tmp_path, "sse")) as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"
+        assert await _sse_event(resp) == {"data": "first"}
+        (tmp_path / "gate").touch()
+        assert await resp.read() == b"second\n"

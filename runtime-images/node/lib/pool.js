@@ -35,7 +35,11 @@ const TERMINATE_GRACE_MS = 5000;
 //                     outcome 'rejected' (the request is not a valid event), 'invalid' (the
 //                     result cannot be a response) or 'raised' (the handler failed)
 //
-// The other messages (logs, pings, 'loaded') are objects with a `type`.
+// The other messages (logs, pings, 'loaded', and the stream-* messages of a streamed answer,
+// lib/streaming.js) are objects with a `type`. A call whose answer streams leaves `inflight` (and
+// its timeout: the gateway bounds a stream by the Function's spec.streaming) at its
+// 'stream-head', for `streams`, until its 'stream-end' or 'stream-error'; its `stream*` methods
+// get them, and it is given a function that tells the worker the caller went away.
 //
 // A call's reply is passed to its `settle(reply)` as {outcome, durationMs, status, headers, body}
 // or {outcome, durationMs, errorType, errorMessage, stackTrace}; the pool itself settles a call
@@ -73,7 +77,7 @@ class WorkerPool {
     });
     worker.stdout.on('data', (chunk) => process.stdout.write(chunk));
     worker.stderr.on('data', (chunk) => process.stderr.write(chunk));
-    const slot = { worker, inflight: new Map(), pingSeq: 0, lastPong: 0, checking: false, gone: false };
+    const slot = { worker, inflight: new Map(), streams: new Map(), pingSeq: 0, lastPong: 0, checking: false, gone: false };
     slot.loaded = new Promise((resolve) => {
       slot.resolveLoaded = resolve;
     });
@@ -105,6 +109,12 @@ class WorkerPool {
       case 'log':
         this.log.app(message.level, message.message, message.requestId, message.fields || (message.stream && { stream: message.stream }));
         break;
+      case 'stream-head':
+      case 'stream-chunk':
+      case 'stream-end':
+      case 'stream-error':
+        this.onStream(slot, message);
+        break;
       case 'pong':
         slot.lastPong = Math.max(slot.lastPong, message.n);
         break;
@@ -119,6 +129,34 @@ class WorkerPool {
       default:
         break;
     }
+  }
+
+  onStream(slot, message) {
+    const { id } = message;
+    if (message.type === 'stream-head') {
+      const call = slot.inflight.get(id);
+      if (call === undefined) { // it timed out before its head: nobody reads this stream
+        slot.worker.postMessage({ type: 'stream-cancel', id });
+        return;
+      }
+      slot.inflight.delete(id);
+      clearTimeout(call.timer);
+      call.timer = undefined;
+      slot.streams.set(id, call);
+      call.streamHead(message.status, message.headers, () => {
+        if (slot.streams.delete(id) && !slot.gone) slot.worker.postMessage({ type: 'stream-cancel', id });
+      });
+      return;
+    }
+    const call = slot.streams.get(id);
+    if (call === undefined) return;
+    if (message.type === 'stream-chunk') {
+      call.streamChunk(message.chunk);
+      return;
+    }
+    slot.streams.delete(id);
+    if (message.type === 'stream-end') call.streamEnd();
+    else call.streamError(message);
   }
 
   // Runs one call in the least busy worker. call: an object with a settle(reply) method, called
@@ -165,6 +203,11 @@ class WorkerPool {
     this.slots = this.slots.filter((s) => s !== slot);
     const calls = [...slot.inflight.values()];
     slot.inflight.clear();
+    const streams = [...slot.streams.values()];
+    slot.streams.clear();
+    for (const call of streams) {
+      call.streamError({ errorType: 'WorkerRestarted', errorMessage: `the worker running this call was restarted: ${reason}` });
+    }
     if (!this.stopping) this.restart(slot, reason);
     // Answered after the restart is logged (settle() answers and logs at once).
     for (const call of calls) {

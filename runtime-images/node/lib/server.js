@@ -197,6 +197,47 @@ class Call {
     this.finish(status, durationMs);
   }
 
+  // A streamed answer (lib/pool.js): the head, chunks as the handler writes them, its end. The
+  // caller going away (the gateway closes the connection) cancels the handler's stream.
+  streamHead(status, headers, cancel) {
+    const { res } = this;
+    this.streamStatus = status;
+    this.streamOver = false;
+    headers.push('X-Wisp-Stream', '1', 'X-Wisp-Request-Id', this.requestId);
+    res.writeHead(status, headers);
+    res.flushHeaders();
+    res.on('close', () => {
+      if (this.streamOver) return;
+      this.streamOver = true;
+      cancel();
+      this.finish(status, performance.now() - this.started);
+    });
+  }
+
+  streamChunk(chunk) {
+    if (!this.streamOver) this.res.write(chunk);
+  }
+
+  streamEnd() {
+    if (this.streamOver) return;
+    this.streamOver = true;
+    this.res.end();
+    this.finish(this.streamStatus, performance.now() - this.started);
+  }
+
+  // The handler failed mid-stream (or its worker was replaced): the answer is cut without its
+  // terminating chunk, so no client takes it for a complete one.
+  streamError(reply) {
+    if (this.streamOver) return;
+    this.streamOver = true;
+    const { runtime } = this;
+    runtime.metrics.errors += 1;
+    runtime.log.log('ERROR', `${reply.errorType}: ${reply.errorMessage}`, this.requestId,
+      { errorType: reply.errorType, stackTrace: (reply.stackTrace || []).join('\n') });
+    this.res.destroy();
+    this.finish(this.streamStatus, performance.now() - this.started);
+  }
+
   // Counts and logs the call once it is answered (res.end() has written the response).
   finish(status, durationMs) {
     const { runtime } = this;

@@ -16,6 +16,7 @@ const { loadHandler } = require('./loader');
 const { moduleDirs } = require('./config');
 const tracing = require('./tracing');
 const { levelValue } = require('./logs');
+const streaming = require('./streaming');
 
 // ./events (requests to events, results to responses) is loaded once the handler is, after
 // 'loaded' is sent (main()): it is not needed before the first call.
@@ -25,8 +26,8 @@ const settings = workerData.settings;
 const calls = new AsyncLocalStorage();
 const orphanLines = { stdout: '', stderr: '' };
 
-function post(message) {
-  parentPort.postMessage(message);
+function post(message, transfer) {
+  parentPort.postMessage(message, transfer);
 }
 
 function emit(level, message, stream) {
@@ -223,6 +224,10 @@ function run(fn, event, context, call) {
   context.succeed = succeed;
   context.fail = fail;
   call.started = performance.now();
+  if (streaming.isStreaming(fn)) {
+    startStream(fn, event, context, call);
+    return;
+  }
   const withCallback = fn.length >= 3;
   let returned;
   let thenable;
@@ -235,6 +240,36 @@ function run(fn, event, context, call) {
     return;
   }
   if (thenable) Promise.resolve(returned).then(succeed, fail);
+}
+
+// A streamifyResponse handler: its answer is what it writes to the response stream (lib/
+// streaming.js). One that fails before writing anything is answered like any failed call; after
+// that, the stream is cut. One whose promise resolves with the stream still open has it ended.
+function startStream(fn, event, context, call) {
+  const responseStream = new streaming.ResponseStream(call.id, post);
+  call.settled = true;
+  const failed = (err) => {
+    flushPending(call);
+    if (!responseStream.headSent) {
+      responseStream.destroy();
+      const { errorType: type, errorMessage, stackTrace } = describe(err);
+      post([call.id, 'raised', performance.now() - call.started, type, errorMessage, stackTrace]);
+      return;
+    }
+    responseStream.fail(err, describe);
+    responseStream.destroy();
+  };
+  let returned;
+  try {
+    returned = fn(event, responseStream, context);
+  } catch (err) {
+    failed(err);
+    return;
+  }
+  Promise.resolve(returned).then(() => {
+    flushPending(call);
+    if (!responseStream.writableEnded && !responseStream.destroyed) responseStream.end();
+  }, failed);
 }
 
 // The first outcome of a call ends it; callback, context.* and the returned promise may all
@@ -255,6 +290,14 @@ function finish(call, failed, value) {
   const durationMs = performance.now() - call.started;
   let reply;
   let err = value;
+  if (!failed && !call.raw) {
+    const streamed = streaming.streamedBody(value);
+    if (streamed !== undefined) {
+      flushPending(call);
+      streaming.pipeReadable(streamed.source, streamed.meta, new streaming.ResponseStream(call.id, post), describe);
+      return;
+    }
+  }
   if (!failed) {
     try {
       const shaped = call.raw ? events.rawResponse(value) : events.shapeResponse(value);
@@ -321,6 +364,7 @@ function registerDepsResolution() {
 async function main() {
   captureConsole();
   registerDepsResolution();
+  globalThis.awslambda = streaming.awslambda; // as Lambda's runtime defines it, before the handler loads
   // An error thrown outside any awaited promise (a timer callback, an event emitter) must not
   // take down the calls of other requests sharing this worker.
   process.on('uncaughtException', (err) => reportStray('uncaught exception', err));
@@ -341,6 +385,7 @@ async function main() {
   parentPort.on('message', (message) => {
     if (Array.isArray(message)) invoke(fn, message); // a call (lib/pool.js)
     else if (message.type === 'ping') post({ type: 'pong', n: message.n });
+    else if (message.type === 'stream-cancel') streaming.cancel(message.id);
   });
   post({ type: 'loaded', ok: true });
   // After 'loaded', so that this runs while the main thread opens the socket. warmUp() only
