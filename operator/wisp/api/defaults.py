@@ -28,6 +28,9 @@ class FunctionDefaults:
     # A streamed answer's own limits (Lambda's response streaming: 15 minutes, 200 MB).
     streaming_timeout: str = "15m"
     streaming_max_bytes: str = "200Mi"
+    # A WebSocket's limits when spec.websocket is set (API Gateway's: 10 minutes idle, 2 hours).
+    websocket_idle_timeout: str = "10m"
+    websocket_max_duration: str = "2h"
     # The key in a Secret that holds the tokens or the HMAC key (a key's name, not a secret).
     token_secret_key: str = "token"  # noqa: S105
     hmac_secret_key: str = "key"  # noqa: S105
@@ -48,6 +51,8 @@ class FunctionDefaults:
             "scale.idleTimeout": self.scale_idle_timeout,
             "streaming.timeout": self.streaming_timeout,
             "streaming.maxBytes": self.streaming_max_bytes,
+            "websocket.idleTimeout": self.websocket_idle_timeout,
+            "websocket.maxDuration": self.websocket_max_duration,
             "access.tokenSecrets[].key": self.token_secret_key,
             "access.hmacSecret.key": self.hmac_secret_key,
             "access.hmacSecret.tolerance": self.hmac_tolerance,

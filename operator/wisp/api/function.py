@@ -68,6 +68,15 @@ class StreamingSpec:
 
 
 @dataclass(frozen=True)
+class WebSocketSpec:
+    """WebSocket connections to the function (``spec.websocket`` set): the gateway holds each
+    socket and invokes the handler for its connect, each message and its disconnect."""
+
+    idle_timeout: float = parse_duration(DEFAULTS.websocket_idle_timeout)
+    max_duration: float = parse_duration(DEFAULTS.websocket_max_duration)
+
+
+@dataclass(frozen=True)
 class SecretKey:
     name: str
     key: str
@@ -130,6 +139,7 @@ class FunctionSpec:
     replicas: int | None = None
     scale: ScaleSpec = field(default_factory=ScaleSpec)
     streaming: StreamingSpec = field(default_factory=StreamingSpec)
+    websocket: WebSocketSpec | None = None  # None: no WebSockets (an upgrade is a plain call)
     stack_traces: bool = DEFAULTS.stack_traces
     access: AccessSpec = field(default_factory=AccessSpec)
     async_config: AsyncConfig = field(default_factory=AsyncConfig)  # spec.async
@@ -255,6 +265,7 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
         replicas=replicas,
         scale=_parse_scale(spec.get("scale") or {}),
         streaming=_parse_streaming(spec.get("streaming") or {}),
+        websocket=_parse_websocket(spec.get("websocket")),
         stack_traces=stack_traces,
         access=_parse_access(spec.get("access")),
         async_config=parse_async_config(spec.get("async")),
@@ -390,6 +401,29 @@ def _parse_streaming(streaming: Any) -> StreamingSpec:
     if not 1024**2 <= max_bytes <= MAX_STREAM_BYTES:
         raise SpecError("spec.streaming.maxBytes", f"must be between 1Mi and 10Gi, got {text}")
     return StreamingSpec(timeout=timeout, max_bytes=max_bytes)
+
+
+def _parse_websocket(websocket: Any) -> WebSocketSpec | None:
+    if websocket is None:
+        return None
+    _typed(websocket, Mapping, "spec.websocket", "an object")
+    idle = _duration_in(
+        websocket.get("idleTimeout", DEFAULTS.websocket_idle_timeout),
+        "spec.websocket.idleTimeout",
+        1,
+        7200,
+        "1s",
+        "2h",
+    )
+    total = _duration_in(
+        websocket.get("maxDuration", DEFAULTS.websocket_max_duration),
+        "spec.websocket.maxDuration",
+        1,
+        86400,
+        "1s",
+        "24h",
+    )
+    return WebSocketSpec(idle_timeout=idle, max_duration=total)
 
 
 def _secret_key(obj: Any, path: str, default_key: str) -> SecretKey:

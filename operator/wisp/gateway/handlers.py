@@ -19,6 +19,7 @@ from wisp.gateway.proxy import CLIENT_ADDRESS
 from wisp.gateway.registry import Unavailable
 from wisp.gateway.resolve import RouteKind, resolve
 from wisp.gateway.service import EventKind, Gateway, error_response
+from wisp.gateway.websocket import is_upgrade, serve_websocket
 
 _EVENTS = {RouteKind.FUNCTION: EventKind.JSON, RouteKind.TRIGGER: EventKind.HTTP}
 
@@ -50,6 +51,9 @@ class Dispatcher:
             else:
                 message = f"function {route.function_key} not found"
             return error_response(404, "FunctionNotFound", message)
+        websocket = up.info.function.spec.websocket
+        if websocket is not None and is_upgrade(request):
+            return await serve_websocket(self.gateway, request, up, websocket)
         wisp: list[tuple[str, str]] = []
         if route.http is not None:
             client = request.get(CLIENT_ADDRESS) or request.remote or ""
