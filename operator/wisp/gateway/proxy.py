@@ -298,7 +298,6 @@ class Forwarder:
         host = f"{address[0]}:{address[1]}"
         head = request_head(request.method, path_qs, host, headers, _body_kind(body))
         connections = self.connections
-        stream_deadline = asyncio.get_running_loop().time() + streaming.timeout
         async with asyncio.timeout(limit) as timer:
             proto, message, payload = await connections.send(
                 address, head, body, skip_body=request.method == "HEAD"
@@ -312,7 +311,9 @@ class Forwarder:
                 out_headers = downstream_headers(message.headers)
                 out_headers.update(extra)
                 if contract.STREAM_HEADER in message.headers and request.method != "HEAD":
-                    timer.reschedule(None)  # the stream has its own limits from here
+                    # The stream has its own limits from here, counted from the call's start.
+                    stream_deadline = (timer.when() or 0.0) - limit + streaming.timeout
+                    timer.reschedule(None)
                     out = web.StreamResponse(status=message.code, headers=out_headers)
                     clean = await relay_stream(request, out, payload, streaming, stream_deadline)
                     return out
