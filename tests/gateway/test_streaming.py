@@ -90,6 +90,13 @@ HANDLERS = textwrap.dedent(
         time.sleep(float(args["sleep"]))
         yield "after the call timeout\\n"
 
+    async def words(event, context):  # the handler itself an async generator
+        for word in event["text"].split():
+            yield word + " "
+
+    def numbers(event, context):  # the handler itself a generator
+        yield from ({"n": n} for n in range(event["count"]))
+
     def handler(event, context):
         args = _args(event)
         mode = args["mode"]
@@ -102,9 +109,9 @@ HANDLERS = textwrap.dedent(
 
 
 async def _gateway(
-    gateway_factory: GatewayFactory, runtimes: Runtimes, **spec: Any
+    gateway_factory: GatewayFactory, runtimes: Runtimes, handler: str = "main.handler", **spec: Any
 ) -> tuple[GatewayUnderTest, StaticBackend]:
-    fn = make_function("streamer", code={"inline": HANDLERS}, **spec)
+    fn = make_function("streamer", handler=handler, code={"inline": HANDLERS}, **spec)
     runtime = await runtimes.start(fn)
     backend = StaticBackend()
     backend.set_function(info(fn))
@@ -134,6 +141,23 @@ async def test_the_first_chunk_arrives_while_the_handler_still_runs(
     expected = b"second\n" if mode == "tokens" else b'second\n{"third":3}\n'
     assert rest == expected
     assert (tmp_path / "closed").read_text() == "completed"
+
+
+@pytest.mark.parametrize(
+    ("handler", "event", "expected"),
+    [
+        ("main.words", {"text": "one word at a time"}, b"one word at a time "),
+        ("main.numbers", {"count": 3}, b'{"n":0}\n{"n":1}\n{"n":2}\n'),
+    ],
+)
+async def test_a_generator_function_is_a_streaming_handler(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, handler: str, event: Any, expected: bytes
+) -> None:
+    gw, _ = await _gateway(gateway_factory, runtimes, handler)
+    async with gw.session.post(gw.url("/function/streamer"), json=event) as resp:
+        assert resp.headers["X-Wisp-Stream"] == "1"
+        assert resp.headers["Content-Type"] == "application/octet-stream"
+        assert await resp.read() == expected
 
 
 @pytest.mark.parametrize(
