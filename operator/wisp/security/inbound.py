@@ -34,6 +34,7 @@ HOP_BY_HOP = frozenset(
 FORWARDING = frozenset({"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-real-ip"})
 
 _FRAMING = frozenset({"content-length", "transfer-encoding", "host", "content-type"})
+_HANDSHAKE = frozenset({"upgrade", "connection"})
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,13 @@ def clean_headers(
 ) -> CIMultiDict[str]:
     listed = {t.strip().lower() for v in headers.getall("Connection", []) for t in v.split(",")}
     listed -= _FRAMING  # "Connection: content-length" must not unframe the request
+    # A WebSocket handshake is the gateway's own to answer (it holds the socket, nothing is
+    # forwarded with these): its Upgrade and Connection stay for it to see.
+    kept = _HANDSHAKE if headers.get("Upgrade", "").lower() == "websocket" else frozenset()
     out: CIMultiDict[str] = CIMultiDict()
     for name, value in headers.items():
         lower = name.lower()
-        if lower in HOP_BY_HOP or lower in listed or lower.startswith("x-wisp-"):
+        if (lower in HOP_BY_HOP or lower in listed) and lower not in kept or lower.startswith("x-wisp-"):
             continue
         if lower in FORWARDING and not peer_trusted:
             continue
