@@ -44,6 +44,8 @@ class App:
         if request.path == "/hold":
             self.holding.set()
             await self.release.wait()
+        if request.path.startswith("/stream"):
+            return Response(200, headers=[("Content-Type", "text/plain")], stream=Chunks(request.path))
         if request.path.startswith("/status/"):
             return Response(int(request.path.rsplit("/", 1)[1]), b"ignored for bodiless statuses")
         if request.body is None:
@@ -56,6 +58,28 @@ class App:
             "x": request.headers.get("x-test"),
         }
         return Response(200, json.dumps(echo).encode(), content_type="application/json")
+
+
+class Chunks:
+    """A streamed body: two chunks; ``/stream-fail`` raises after the first."""
+
+    def __init__(self, path: str) -> None:
+        self.items = [b"one ", b"two"]
+        self.fail = path == "/stream-fail"
+        self.closed = False
+
+    def __aiter__(self) -> Chunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if not self.items:
+            raise StopAsyncIteration
+        if self.fail and len(self.items) == 1:
+            raise RuntimeError("the stream broke")
+        return self.items.pop(0)
+
+    async def aclose(self) -> None:
+        self.closed = True
 
 
 def error_response(status: int, error_type: str, message: str) -> Response:
@@ -341,3 +365,35 @@ async def test_shutdown_finishes_calls_in_flight_and_closes_idle_connections(ser
     assert reply.headers["connection"] == "close"  # no more calls on a stopping server
     await asyncio.wait_for(shutting, 5)
     assert await closed(busy_reader)
+
+
+async def test_a_streamed_answer_is_chunked_and_the_connection_kept(served: Served) -> None:
+    reader, writer = await served.connect()
+    for _ in range(2):
+        writer.write(get("/stream"))
+        reply = await read_reply(reader, head_only=True)
+        assert reply.headers["transfer-encoding"] == "chunked"
+        assert "content-length" not in reply.headers
+        body = await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), 5)
+        assert body == b"4\r\none \r\n3\r\ntwo\r\n0\r\n\r\n"
+    writer.close()
+
+
+async def test_a_stream_that_raises_ends_the_connection_without_the_last_chunk(served: Served) -> None:
+    reader, writer = await served.connect()
+    writer.write(get("/stream-fail"))
+    reply = await read_reply(reader, head_only=True)
+    assert reply.status == 200
+    rest = await asyncio.wait_for(reader.read(), 5)  # up to the connection's end
+    assert rest == b"4\r\none \r\n"  # no terminating chunk: not a complete answer
+    writer.close()
+
+
+async def test_a_head_request_for_a_stream_gets_no_body(served: Served) -> None:
+    reader, writer = await served.connect()
+    writer.write(b"HEAD /stream HTTP/1.1\r\nHost: t\r\n\r\n" + get("/status/204"))
+    head = await read_reply(reader, head_only=True)
+    assert head.status == 200 and head.headers["transfer-encoding"] == "chunked"
+    after = await read_reply(reader, head_only=True)  # the next answer follows the head at once
+    assert after.status == 204
+    writer.close()

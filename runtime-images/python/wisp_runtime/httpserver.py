@@ -485,8 +485,7 @@ class HttpConnection(asyncio.Protocol):
                 return False
             transport.write(_head(response, "Transfer-Encoding: chunked", keep_alive))
             if head:
-                transport.write(b"0\r\n\r\n")
-                return True
+                return True  # a HEAD answer has no body, not even an empty chunked one
             lost = self._lost = self._loop.create_future()
             chunks = stream.__aiter__()
             while True:
