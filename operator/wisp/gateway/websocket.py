@@ -150,10 +150,13 @@ async def _converse(
         reply = _reply(result)
         if reply is None or socket.closed:
             continue
-        if isinstance(reply, str):
-            await socket.send_str(reply)
-        else:
-            await socket.send_bytes(reply)
+        try:
+            if isinstance(reply, str):
+                await socket.send_str(reply)
+            else:
+                await socket.send_bytes(reply)
+        except ConnectionError:  # the client went away while its message was handled
+            return None, ""
 
 
 async def _invoke(
