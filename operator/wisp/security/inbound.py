@@ -124,7 +124,8 @@ def clean_headers(
     out: CIMultiDict[str] = CIMultiDict()
     for name, value in headers.items():
         lower = name.lower()
-        if (lower in HOP_BY_HOP or lower in listed) and lower not in kept or lower.startswith("x-wisp-"):
+        hop_by_hop = (lower in HOP_BY_HOP or lower in listed) and lower not in kept
+        if hop_by_hop or lower.startswith("x-wisp-"):
             continue
         if lower in FORWARDING and not peer_trusted:
             continue
