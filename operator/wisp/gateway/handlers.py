@@ -53,7 +53,7 @@ class Dispatcher:
             return error_response(404, "FunctionNotFound", message)
         websocket = up.info.function.spec.websocket
         if websocket is not None and is_upgrade(request):
-            return await serve_websocket(self.gateway, request, up, websocket)
+            return await serve_websocket(self.gateway, request, up, route.function_key, websocket)
         wisp: list[tuple[str, str]] = []
         if route.http is not None:
             client = request.get(CLIENT_ADDRESS) or request.remote or ""

@@ -33,6 +33,7 @@ from aiohttp import WSMsgType, web
 
 from wisp.api import contract
 from wisp.api.function import WebSocketSpec
+from wisp.api.version import LATEST
 from wisp.gateway.proxy import CLIENT_ADDRESS, InvocationResult
 from wisp.gateway.registry import Upstream
 from wisp.gateway.service import Gateway
@@ -48,9 +49,13 @@ def is_upgrade(request: web.Request) -> bool:
 class Connection:
     """One socket's identity and the parts of API Gateway's ``requestContext`` it repeats."""
 
-    def __init__(self, request: web.Request, up: Upstream) -> None:
+    def __init__(self, request: web.Request, up: Upstream, function_key: str) -> None:
         self.id = base64.urlsafe_b64encode(uuid.uuid4().bytes[:12]).decode()
         self.up = up
+        # Every event of the socket goes to the version its upgrade was routed to (an alias's
+        # weights are drawn once, for the connection).
+        self.function_key = function_key
+        self.qualifier = "" if up.info.version == LATEST else up.info.version
         self.connected_at = int(time.time() * 1000)
         self.domain = request.host
         self.source_ip = request.get(CLIENT_ADDRESS) or request.remote or ""
@@ -80,10 +85,11 @@ class Connection:
 
 
 async def serve_websocket(
-    gateway: Gateway, request: web.Request, up: Upstream, spec: WebSocketSpec
+    gateway: Gateway, request: web.Request, up: Upstream, function_key: str, spec: WebSocketSpec
 ) -> web.StreamResponse:
-    """Hold one WebSocket for ``up``'s function until either side closes it or a limit passes."""
-    connection = Connection(request, up)
+    """Hold one WebSocket for ``up`` (the Function ``function_key`` or one of its versions)
+    until either side closes it or a limit passes."""
+    connection = Connection(request, up, function_key)
     up.meter.started(time.monotonic())  # the socket is in flight until it closes
     try:
         headers = dict(request.headers)
@@ -163,7 +169,9 @@ async def _invoke(
     gateway: Gateway, connection: Connection, route: str, kind: str, **more: Any
 ) -> InvocationResult:
     body, request_id = connection.event(route, kind, **more)
-    return await gateway.invoke(connection.up.key, body, {contract.REQUEST_ID_HEADER: request_id})
+    return await gateway.invoke(
+        connection.function_key, body, {contract.REQUEST_ID_HEADER: request_id}, connection.qualifier
+    )
 
 
 def _reply(result: InvocationResult) -> str | bytes | None:

@@ -7,9 +7,9 @@ through the ``Invoker``, and the response with the contract's headers, metrics a
 
 from __future__ import annotations
 
-import hmac
 import contextlib
 import contextvars
+import hmac
 import json
 import os
 import time
