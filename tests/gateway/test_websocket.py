@@ -14,6 +14,7 @@ import pytest
 from tests.gateway.conftest import GatewayFactory, GatewayUnderTest, Runtimes, info, make_function
 from tests.support.wait import eventually
 from wisp.api.trigger import parse_trigger
+from wisp.gateway.backend import FunctionInfo
 from wisp.gateway.static import StaticBackend
 
 HANDLER = textwrap.dedent(
@@ -163,3 +164,30 @@ async def test_an_open_socket_keeps_its_function_from_scaling_to_zero(
         await eventually(lambda: ("quiet.default", 0) in backend.scale_calls, "the idle function at zero")
         assert ("chat.default", 0) not in backend.scale_calls
     await eventually(lambda: ("chat.default", 0) in backend.scale_calls, "zero once the socket closed")
+
+
+async def test_a_socket_to_a_version_stays_on_that_version(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    def labelled(name: str, label: str, **spec: Any) -> Any:
+        source = (
+            "def handler(event, context):\n"
+            "    if event['requestContext']['eventType'] == 'MESSAGE':\n"
+            f"        return {{'statusCode': 200, 'body': {label!r} + ': ' + event['body']}}\n"
+            "    return {'statusCode': 200}\n"
+        )
+        return make_function(name, code={"inline": source}, websocket={}, **spec)
+
+    backend = StaticBackend()
+    latest = labelled("chat", "latest", aliases={"prod": {"version": 1}})
+    backend.set_function(FunctionInfo(latest))
+    backend.set_endpoints(latest.key, ((await runtimes.start(latest)).endpoint,))
+    first = labelled("chat-v1", "version 1")
+    backend.set_function(FunctionInfo(first, version="1"))
+    backend.set_endpoints(first.key, ((await runtimes.start(first)).endpoint,))
+    gw = await gateway_factory(backend)
+    for path, label in (("/function/chat", "latest"), ("/function/chat:prod", "version 1")):
+        async with gw.session.ws_connect(gw.url(path)) as ws:
+            for word in ("a", "b"):
+                await ws.send_str(word)
+                assert await ws.receive_str() == f"{label}: {word}"
