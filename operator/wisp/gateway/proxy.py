@@ -17,8 +17,8 @@ from aiohttp.http import HttpVersion11
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from wisp.api import contract
-from wisp.api.tracecontext import TRACEPARENT, TRACESTATE
 from wisp.api.function import StreamingSpec
+from wisp.api.tracecontext import TRACEPARENT, TRACESTATE
 from wisp.gateway.connections import ResponseTooLarge, UpstreamConnections, UpstreamFailed, request_head
 from wisp.gateway.streaming import relay_stream
 
