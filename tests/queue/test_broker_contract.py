@@ -1,7 +1,10 @@
-"""What the event path needs from any ``Broker`` for its async controls, written against the
-protocols only (``wisp.queue.broker``), so a second broker (JetStream) runs the same suite by
-adding itself to ``BROKERS``: idempotent publishes, destination appends settled with a
-delivery, and dead letters that are read, counted, redriven with their id, and purged."""
+"""What the event path needs from any ``Broker``, written against the protocols only
+(``wisp.queue.broker``) and run against every broker wisp ships: Redis Streams and NATS JetStream,
+each a real server. At-least-once delivery (a delivery left unacknowledged comes back to another
+consumer after the visibility timeout, renewed ones do not), retries after their backoff with
+their attempt and error, schedule ticks published once, idempotent publishes, destination appends
+settled with a delivery, backlogs, and dead letters that are read, counted, redriven with their
+id, and purged."""
 
 from __future__ import annotations
 
@@ -10,24 +13,38 @@ from typing import Any
 
 import pytest
 
+from tests.support.nats import nats_server, nats_settings  # noqa: F401
 from tests.support.wait import eventually
 from wisp.queue.broker import Append, Broker, Delivery, RecordUpdate, Subscription, SubscriptionSpec
+from wisp.queue.nats_broker import NatsBroker
 from wisp.queue.redis_broker import RedisBroker
-from wisp.queue.settings import RedisSettings
+from wisp.queue.settings import NatsSettings, RedisSettings
 
-pytestmark = pytest.mark.redis
+# Deliveries left unacknowledged this long go to another consumer.
+VISIBILITY = 1.0
 
 
-def redis_broker(url: str) -> Broker:
+def redis_broker(request: pytest.FixtureRequest) -> Broker:
+    url: str = request.getfixturevalue("redis_url")
     return RedisBroker(RedisSettings(url=url), read_block=0.2)
 
 
-BROKERS: dict[str, Callable[[str], Broker]] = {"redis": redis_broker}
+def nats_broker(request: pytest.FixtureRequest) -> Broker:
+    settings: NatsSettings = request.getfixturevalue("nats_settings")
+    return NatsBroker(settings, ack_wait=VISIBILITY)
 
 
-@pytest.fixture(params=sorted(BROKERS))
-async def broker(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Broker]:
-    made = BROKERS[request.param](redis_url)
+BROKERS: dict[str, Callable[[pytest.FixtureRequest], Broker]] = {"redis": redis_broker, "nats": nats_broker}
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("nats", marks=pytest.mark.nats),
+    ]
+)
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+    made = BROKERS[request.param](request)
     yield made
     await made.close()
 

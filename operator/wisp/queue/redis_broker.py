@@ -28,6 +28,7 @@ from redis.exceptions import ResponseError, WatchError
 
 from wisp.queue import names, redis_scripts
 from wisp.queue.broker import BrokerUnavailable, DeadLetter, RecordUpdate, SubscriptionSpec
+from wisp.queue.entries import field_name, redrive_entry
 from wisp.queue.redis_batch import CommandBatcher, LuaScript
 from wisp.queue.redis_errors import text, unavailable_as_broker_error
 from wisp.queue.redis_subscription import RedisSubscription
@@ -222,43 +223,6 @@ class RedisBroker:
 
 
 REDRIVE_TRIES = 5
-
-# What ``dead_letter`` adds to the producer's fields; everything else is the message as it was.
-DEAD_LETTER_FIELDS = frozenset(
-    {
-        "wisp.reason",
-        "wisp.error",
-        "wisp.attempts",
-        "wisp.stream",
-        "wisp.id",
-        "wisp.subscription",
-        "wisp.group",
-        "wisp.failed-at",
-        "wisp.redrives",
-    }
-)
-
-
-def field_name(value: Any) -> str:
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
-
-
-def redrive_entry(fields: Mapping[str, bytes], now: float) -> dict[bytes, bytes | str]:
-    """A retry-stream entry (``redis_subscription`` layout) for a dead letter: attempt 1 again,
-    its original stream and id, its age counted from the redrive, one more redrive."""
-    redrives = int(text(fields.get("wisp.redrives", b"0")) or "0") + 1
-    entry: dict[bytes, bytes | str] = {
-        b"m:attempt": "1",
-        b"m:origin-stream": fields["wisp.stream"],
-        b"m:origin-id": fields.get("wisp.id", b""),
-        b"m:first-ms": str(int(now * 1000)),
-        b"m:error": "",
-        b"m:redrives": str(redrives),
-    }
-    for name, value in fields.items():
-        if name not in DEAD_LETTER_FIELDS:
-            entry[b"f:" + name.encode("utf-8", "surrogateescape")] = value
-    return entry
 
 
 def _any(mapping: Mapping[str, Any]) -> dict[Any, Any]:

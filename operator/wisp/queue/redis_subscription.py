@@ -24,6 +24,7 @@ from wisp.queue.broker import (
     RecordUpdate,
     SubscriptionSpec,
 )
+from wisp.queue.entries import dead_letter_entry, field_name, retried_delivery, retry_entry
 from wisp.queue.redis_batch import CommandBatcher, LuaScript
 from wisp.queue.redis_errors import text, unavailable_as_broker_error
 
@@ -41,18 +42,7 @@ class BrokerConnection(Protocol):
     async def ensure_group(self, stream: str, group: str) -> None: ...
 
 
-META = "m:"
-FIELD = "f:"
 LAG_SCAN_LIMIT = 10_000
-
-
-def _field_name(value: Any) -> str:
-    # surrogateescape keeps odd (non-UTF-8) field names byte-exact through retries.
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else str(value)
-
-
-def _field_bytes(name: str) -> bytes:
-    return name.encode("utf-8", "surrogateescape")
 
 
 def _write_record(pipe: Any, record: RecordUpdate) -> None:
@@ -142,7 +132,7 @@ class RedisSubscription:
 
     def _delivery(self, stream: str, entry_id: str, raw: Any, times_delivered: int) -> Delivery:
         """A delivery from a raw entry; each abandoned earlier delivery counts as an attempt."""
-        fields = {_field_name(k): v for k, v in raw.items()}
+        fields = {field_name(k): v for k, v in raw.items()}
         if stream != self._retry_stream:
             return Delivery(
                 stream=stream,
@@ -153,19 +143,7 @@ class RedisSubscription:
                 attempt=times_delivered,
                 first_enqueued_ms=_id_ms(entry_id),
             )
-        meta = {k[len(META) :]: text(v) for k, v in fields.items() if k.startswith(META)}
-        error = meta.get("error")
-        return Delivery(
-            stream=stream,
-            entry_id=entry_id,
-            origin_stream=meta.get("origin-stream", self.spec.stream),
-            origin_id=meta.get("origin-id", entry_id),
-            fields={k[len(FIELD) :]: v for k, v in fields.items() if k.startswith(FIELD)},
-            attempt=int(meta.get("attempt", "1")) + times_delivered - 1,
-            first_enqueued_ms=int(meta.get("first-ms", _id_ms(entry_id))),
-            last_error=error or None,
-            redrives=int(meta.get("redrives", "0")),
-        )
+        return retried_delivery(stream, entry_id, fields, times_delivered, self.spec.stream, _id_ms(entry_id))
 
     def _settle(
         self, pipe: Any, delivery: Delivery, record: RecordUpdate | None, appends: Sequence[Append] = ()
@@ -226,16 +204,7 @@ class RedisSubscription:
         record: RecordUpdate | None = None,
     ) -> None:
         member = uuid.uuid4().hex
-        entry: dict[bytes, bytes | str] = {
-            b"m:attempt": str(attempt),
-            b"m:origin-stream": delivery.origin_stream,
-            b"m:origin-id": delivery.origin_id,
-            b"m:first-ms": str(delivery.first_enqueued_ms),
-            b"m:error": error or "",
-            b"m:redrives": str(delivery.redrives),
-        }
-        for name, value in delivery.fields.items():
-            entry[b"f:" + _field_bytes(name)] = value
+        entry = retry_entry(delivery, attempt, error)
         async with unavailable_as_broker_error():
             pipe = self._broker.fast.pipeline(transaction=True)
             pipe.hset(self._payload_prefix + member, mapping=entry)  # type: ignore[arg-type]
@@ -252,20 +221,7 @@ class RedisSubscription:
         record: RecordUpdate | None = None,
         appends: Sequence[Append] = (),
     ) -> None:
-        entry: dict[bytes, bytes | str] = {_field_bytes(k): v for k, v in delivery.fields.items()}
-        entry.update(
-            {
-                b"wisp.reason": reason,
-                b"wisp.error": error or "",
-                b"wisp.attempts": str(delivery.attempt),
-                b"wisp.stream": delivery.origin_stream,
-                b"wisp.id": delivery.origin_id,
-                b"wisp.subscription": self.spec.label or self.spec.group,
-                b"wisp.group": self.spec.group,
-                b"wisp.failed-at": str(int(time.time() * 1000)),
-                b"wisp.redrives": str(delivery.redrives),
-            }
-        )
+        entry = dead_letter_entry(delivery, self.spec, reason, error, int(time.time() * 1000))
         async with unavailable_as_broker_error():
             pipe = self._broker.fast.pipeline(transaction=True)
             pipe.xadd(self.spec.dead_letter, entry)  # type: ignore[arg-type]

@@ -1,13 +1,18 @@
-"""Settings of the event path: where Redis is, and how deliveries are paced and retried.
+"""Settings of the event path: which broker (Redis or NATS JetStream) and where it is, and how
+deliveries are paced and retried.
 
 ``RedisSettings.from_env`` reads the gateway's environment (the Helm chart sets
-``WISP_REDIS_URL`` and takes ``WISP_REDIS_PASSWORD`` from a Secret); ``DeliverySettings`` holds the
-delivery knobs shared by every consumer, with defaults documented in docs/events.md.
+``WISP_REDIS_URL`` and takes ``WISP_REDIS_PASSWORD`` from a Secret); ``NatsSettings.from_env``
+reads ``WISP_NATS_*`` (the chart sets them with ``queue.broker: nats``); ``WISP_QUEUE_BROKER``
+chooses between them. ``DeliverySettings`` holds the delivery knobs shared by every consumer, with
+defaults documented in docs/events.md.
 """
 
 from __future__ import annotations
 
+import enum
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -35,6 +40,80 @@ class RedisSettings:
             password=env.get("WISP_REDIS_PASSWORD") or None,
             connect_timeout=float(env.get("WISP_REDIS_CONNECT_TIMEOUT", "1")),
             command_timeout=float(env.get("WISP_REDIS_COMMAND_TIMEOUT", "2")),
+        )
+
+
+class BrokerKind(enum.Enum):
+    REDIS = "redis"
+    NATS = "nats"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BrokerKind:
+        """``WISP_QUEUE_BROKER`` (``redis`` when unset); anything else is refused by name."""
+        env = os.environ if environ is None else environ
+        value = (env.get("WISP_QUEUE_BROKER") or "redis").strip().lower()
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"WISP_QUEUE_BROKER must be redis or nats, not {value!r}") from None
+
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+@dataclass(frozen=True)
+class NatsSettings:
+    """How to reach NATS JetStream and how wisp lays out its data there (docs/events.md).
+
+    Everything wisp writes lives in one JetStream stream (``stream``, subjects ``<subject_prefix>.>``;
+    the wisp stream ``orders`` is subject ``wisp.orders``); invocation records and idempotency keys
+    live in KV buckets named after it. ``replicas`` is the JetStream replication factor of both
+    (3 on a 3-server cluster: a server may die without losing an acknowledged event).
+    """
+
+    url: str = DEFAULT_NATS_URL  # several servers: comma-separated
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    stream: str = "WISP"
+    subject_prefix: str = "wisp"
+    replicas: int = 1
+    # How long JetStream remembers a message id to drop a repeated publish (a settlement retried
+    # after a crash writes its destinations once).
+    duplicate_window: float = 120.0
+    # Most deliveries one consumer group may have unacknowledged (delayed retries included).
+    max_ack_pending: int = 20_000
+    # Requests to JetStream (publish, ack, KV) fail after this; the 503 of an outage comes fast.
+    request_timeout: float = 2.0
+    connect_timeout: float = 2.0
+
+    @property
+    def servers(self) -> list[str]:
+        return [s.strip() for s in self.url.split(",") if s.strip()]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> NatsSettings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        replicas = int(env.get("WISP_NATS_REPLICAS") or defaults.replicas)
+        if not 1 <= replicas <= 5:
+            raise ValueError(f"WISP_NATS_REPLICAS must be 1 to 5, not {replicas}")
+        stream = env.get("WISP_NATS_STREAM") or defaults.stream
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", stream):
+            raise ValueError(f"WISP_NATS_STREAM must be letters, digits, _ or -, not {stream!r}")
+        prefix = env.get("WISP_NATS_SUBJECT_PREFIX") or defaults.subject_prefix
+        if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", prefix):
+            raise ValueError(f"WISP_NATS_SUBJECT_PREFIX must be a subject without wildcards, not {prefix!r}")
+        return cls(
+            url=env.get("WISP_NATS_URL") or DEFAULT_NATS_URL,
+            user=env.get("WISP_NATS_USER") or None,
+            password=env.get("WISP_NATS_PASSWORD") or None,
+            token=env.get("WISP_NATS_TOKEN") or None,
+            stream=stream,
+            subject_prefix=prefix,
+            replicas=replicas,
+            duplicate_window=float(env.get("WISP_NATS_DUPLICATE_WINDOW") or defaults.duplicate_window),
+            max_ack_pending=int(env.get("WISP_NATS_MAX_ACK_PENDING") or defaults.max_ack_pending),
         )
 
 

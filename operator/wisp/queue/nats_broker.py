@@ -1,0 +1,420 @@
+"""``Broker`` on NATS JetStream (the ``nats-py`` client), for event volumes and availability one
+Redis cannot give: a JetStream cluster replicates every stream over several servers.
+
+Layout (``nats_layout`` names it; docs/events.md has the user-facing part):
+
+* one JetStream stream (``NatsSettings.stream``, file storage, ``replicas``) holds every wisp
+  stream as a subject: async streams, queue trigger streams, retry and delayed re-deliveries,
+  dead letters, callbacks. A publish returns once JetStream stored (and, in a cluster, replicated)
+  the message: acknowledged means durable.
+* invocation records live in the KV bucket ``<stream>-records`` (its max age is the retention);
+  schedule ticks and idempotency keys in ``<stream>-keys-<ttl>`` buckets, taken with KV
+  ``create``, which only one writer wins.
+* a subscription is a durable pull consumer (``nats_subscription``).
+
+JetStream has no transaction across subjects and buckets, so the steps that Redis does in one
+MULTI are ordered here so that a crash between them can only repeat, never lose: the record is
+written before the message is published, destinations and dead letters before the delivery is
+acknowledged, each such message with a ``Nats-Msg-Id`` that JetStream deduplicates (for
+``duplicate_window``) when a retried settlement writes it again.
+
+Connection errors, timeouts and a JetStream without quorum surface as ``BrokerUnavailable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Mapping, Sequence
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DiscardPolicy, StorageType, StreamConfig
+from nats.js.kv import KeyValue
+
+from wisp.queue import names
+from wisp.queue.broker import BrokerUnavailable, DeadLetter, RecordUpdate, SubscriptionSpec
+from wisp.queue.entries import redrive_entry
+from wisp.queue.nats_errors import unavailable_as_broker_error
+from wisp.queue.nats_layout import (
+    FIELDS_HEADER,
+    FIELDS_VERSION,
+    consumer_name,
+    decode_fields,
+    encode_fields,
+    keys_bucket,
+    kv_key,
+    records_bucket,
+    subject,
+)
+from wisp.queue.nats_subscription import NatsSubscription
+from wisp.queue.settings import NatsSettings
+
+RECORD_UPDATE_TRIES = 10
+
+
+def entry_headers(message_id: str | None = None) -> dict[str, str]:
+    headers = {FIELDS_HEADER: FIELDS_VERSION}
+    if message_id is not None:
+        headers["Nats-Msg-Id"] = message_id
+    return headers
+
+
+class NatsBroker:
+    """One per gateway (or worker) process; one connection, shared by its subscriptions.
+
+    ``ack_wait`` is how long a delivery may go without renewal before JetStream hands it to
+    another consumer: the event path's visibility timeout."""
+
+    def __init__(
+        self, settings: NatsSettings, *, ack_wait: float = 30.0, retention: float = 24 * 3600.0
+    ) -> None:
+        self.settings = settings
+        self.ack_wait = ack_wait
+        self.retention = retention
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._buckets: dict[str, KeyValue] = {}
+        self._lock = asyncio.Lock()
+        self._consumers: set[str] = set()
+
+    # Connection and layout, made on first use (and again after JetStream lost them).
+
+    async def js(self) -> JetStreamContext:
+        if self._js is not None and self._nc is not None and not self._nc.is_closed:
+            return self._js
+        async with self._lock:
+            if self._js is None or self._nc is None or self._nc.is_closed:
+                async with unavailable_as_broker_error():
+                    nc = await nats.connect(
+                        servers=self.settings.servers,
+                        user=self.settings.user,
+                        password=self.settings.password,
+                        token=self.settings.token,
+                        connect_timeout=self.settings.connect_timeout,
+                        max_reconnect_attempts=-1,
+                        reconnect_time_wait=0.2,
+                        allow_reconnect=True,
+                        name="wisp",
+                    )
+                    try:
+                        js = nc.jetstream(timeout=self.settings.request_timeout)
+                        await self._ensure_stream(js)
+                    except BaseException:
+                        await nc.close()
+                        raise
+                    self._nc, self._js = nc, js
+        assert self._js is not None
+        return self._js
+
+    @property
+    def nc(self) -> Client:
+        assert self._nc is not None, "js() connects first"
+        return self._nc
+
+    async def _ensure_stream(self, js: JetStreamContext) -> None:
+        config = StreamConfig(
+            name=self.settings.stream,
+            subjects=[f"{self.settings.subject_prefix}.>"],
+            storage=StorageType.FILE,
+            num_replicas=self.settings.replicas,
+            duplicate_window=self.settings.duplicate_window,
+            discard=DiscardPolicy.OLD,
+            allow_direct=True,
+        )
+        try:
+            await js.stream_info(self.settings.stream)
+        except nats.js.errors.NotFoundError:
+            await js.add_stream(config)
+
+    def subject(self, stream: str) -> str:
+        return subject(self.settings.subject_prefix, stream)
+
+    async def bucket(self, name: str, ttl: float) -> KeyValue:
+        found = self._buckets.get(name)
+        if found is not None:
+            return found
+        js = await self.js()
+        try:
+            kv = await js.key_value(name)
+        except nats.js.errors.BucketNotFoundError:
+            kv = await js.create_key_value(
+                bucket=name, ttl=ttl, history=1, replicas=self.settings.replicas, storage=StorageType.FILE
+            )
+        self._buckets[name] = kv
+        return kv
+
+    async def records(self) -> KeyValue:
+        return await self.bucket(records_bucket(self.settings.stream), self.retention)
+
+    async def ensure_consumer(self, streams: Sequence[str], group: str, stream: str) -> str:
+        """The durable consumer of ``group`` reading the subjects of ``streams``; returns its name."""
+        durable = consumer_name(group, stream)
+        if durable in self._consumers:
+            return durable
+        js = await self.js()
+        config = ConsumerConfig(
+            durable_name=durable,
+            ack_wait=self.ack_wait,
+            max_deliver=-1,  # wisp decides when a delivery is dead-lettered
+            max_ack_pending=self.settings.max_ack_pending,
+            filter_subjects=[self.subject(s) for s in streams],
+            num_replicas=self.settings.replicas,
+        )
+        await js.add_consumer(self.settings.stream, config)
+        self._consumers.add(durable)
+        return durable
+
+    # Broker
+
+    async def ping(self) -> None:
+        async with unavailable_as_broker_error():
+            await (await self.js()).account_info()
+
+    async def publish_entry(
+        self,
+        stream: str,
+        fields: Mapping[str, bytes] | Mapping[bytes, bytes | str],
+        message_id: str | None = None,
+    ) -> tuple[int, bool]:
+        """Append an entry; returns its sequence and whether JetStream had it already."""
+        js = await self.js()
+        ack = await js.publish(
+            self.subject(stream),
+            encode_fields(fields),
+            headers=entry_headers(message_id),
+            stream=self.settings.stream,
+        )
+        return ack.seq, bool(ack.duplicate)
+
+    async def publish(
+        self,
+        stream: str,
+        message: Mapping[str, bytes],
+        *,
+        record_id: str,
+        record: Mapping[str, str],
+        retention: float,
+    ) -> str:
+        async with unavailable_as_broker_error():
+            if record:
+                await self.write_record(record_id, record)
+            seq, _ = await self.publish_entry(stream, message, f"publish:{record_id}")
+        return str(seq)
+
+    async def publish_once(
+        self,
+        dedupe_key: str,
+        ttl: float,
+        stream: str,
+        message: Mapping[str, bytes],
+        *,
+        record_id: str,
+        record: Mapping[str, str],
+        retention: float,
+    ) -> bool:
+        async with unavailable_as_broker_error():
+            keys = await self.bucket(keys_bucket(self.settings.stream, ttl), ttl)
+            try:
+                await keys.create(kv_key(dedupe_key), record_id.encode())
+            except nats.js.errors.KeyWrongLastSequenceError:
+                return False
+            await self._publish_or_release(keys, dedupe_key, stream, message, record_id, record)
+        return True
+
+    async def publish_idempotent(
+        self,
+        key: str,
+        ttl: float,
+        stream: str,
+        message: Mapping[str, bytes],
+        *,
+        record_id: str,
+        record: Mapping[str, str],
+        retention: float,
+    ) -> str:
+        async with unavailable_as_broker_error():
+            keys = await self.bucket(keys_bucket(self.settings.stream, ttl), ttl)
+            try:
+                await keys.create(kv_key(key), record_id.encode())
+            except nats.js.errors.KeyWrongLastSequenceError:
+                first = await keys.get(kv_key(key))
+                return (first.value or b"").decode()
+            await self._publish_or_release(keys, key, stream, message, record_id, record)
+        return record_id
+
+    async def _publish_or_release(
+        self,
+        keys: KeyValue,
+        key: str,
+        stream: str,
+        message: Mapping[str, bytes],
+        record_id: str,
+        record: Mapping[str, str],
+    ) -> None:
+        """Publish after taking ``key``; if the publish fails, give the key back so a retry of the
+        producer can store the event (best effort: a key left behind expires with its bucket)."""
+        try:
+            if record:
+                await self.write_record(record_id, record)
+            await self.publish_entry(stream, message, f"publish:{record_id}")
+        except BaseException:
+            with contextlib.suppress(Exception):  # the original error is the one to report
+                await keys.delete(kv_key(key))
+            raise
+
+    async def ensure_group(self, stream: str, group: str) -> None:
+        async with unavailable_as_broker_error():
+            await self.ensure_consumer([stream, names.retry_stream(stream, group)], group, stream)
+
+    async def record(self, record_id: str) -> dict[str, str] | None:
+        async with unavailable_as_broker_error():
+            kv = await self.records()
+            try:
+                entry = await kv.get(kv_key(record_id))
+            except nats.js.errors.KeyNotFoundError:
+                return None
+        if not entry.value:
+            return None
+        stored: dict[str, str] = json.loads(entry.value)
+        return stored
+
+    async def update_record(self, record_id: str, fields: Mapping[str, str], retention: float) -> None:
+        async with unavailable_as_broker_error():
+            await self.write_record(record_id, fields)
+
+    async def write_record(self, record_id: str, fields: Mapping[str, str]) -> None:
+        """Merge ``fields`` into the record (as Redis's HSET does), compare-and-set on its revision."""
+        kv = await self.records()
+        key = kv_key(record_id)
+        for _ in range(RECORD_UPDATE_TRIES):
+            try:
+                entry = await kv.get(key)
+            except nats.js.errors.KeyNotFoundError:
+                entry = None
+            merged = {**(json.loads(entry.value) if entry is not None and entry.value else {}), **fields}
+            data = json.dumps(merged).encode()
+            try:
+                if entry is None:
+                    await kv.create(key, data)
+                else:
+                    await kv.update(key, data, last=entry.revision)
+                return
+            except nats.js.errors.KeyWrongLastSequenceError:
+                continue  # another writer came first: merge into theirs
+        raise BrokerUnavailable(f"invocation record {record_id} kept changing")
+
+    async def apply_record(self, record: RecordUpdate, message_id: str) -> None:
+        """A settlement's record update, and its callback message."""
+        if record.callback is not None:
+            await self.publish_entry(names.CALLBACK_STREAM, record.callback, f"callback:{message_id}")
+        await self.write_record(record.record_id, record.fields)
+
+    def subscription(self, spec: SubscriptionSpec) -> NatsSubscription:
+        return NatsSubscription(self, spec)
+
+    # Dead letters
+
+    async def _entry(self, stream: str, seq: int) -> dict[str, bytes] | None:
+        """The entry at ``seq`` if it belongs to wisp stream ``stream`` (one JetStream stream holds
+        them all: an id from another stream must not be read, moved or purged through this one)."""
+        js = await self.js()
+        try:
+            raw = await js.get_msg(self.settings.stream, seq=seq)
+        except nats.js.errors.NotFoundError:
+            return None
+        if raw.subject != self.subject(stream):
+            return None
+        return decode_fields(raw.data or b"", raw.headers)
+
+    async def dead_letters(self, stream: str, *, after: str = "-", count: int = 100) -> list[DeadLetter]:
+        start = 1 if after == "-" else _sequence(after) + 1
+        found: list[DeadLetter] = []
+        async with unavailable_as_broker_error():
+            js = await self.js()
+            while len(found) < count:
+                try:
+                    raw = await js.get_msg(
+                        self.settings.stream, seq=start, subject=self.subject(stream), next=True
+                    )
+                except nats.js.errors.NotFoundError:
+                    break
+                assert raw.seq is not None
+                found.append(DeadLetter(str(raw.seq), decode_fields(raw.data or b"", raw.headers)))
+                start = raw.seq + 1
+        return found
+
+    async def redrive(
+        self,
+        dead_letter_stream: str,
+        entry_ids: Sequence[str],
+        *,
+        now: float,
+        records: Mapping[str, RecordUpdate] | None = None,
+    ) -> int:
+        moved = 0
+        for entry_id in entry_ids:
+            async with unavailable_as_broker_error():
+                moved += await self._redrive_one(
+                    dead_letter_stream, entry_id, now, (records or {}).get(entry_id)
+                )
+        return moved
+
+    async def _redrive_one(self, dead: str, entry_id: str, now: float, record: RecordUpdate | None) -> int:
+        """The retry entry is published with an id made of the dead letter's: a concurrent
+        redrive of the same entry is dropped by JetStream as a duplicate, so it moves once."""
+        seq = _sequence(entry_id, strict=True)
+        fields = await self._entry(dead, seq) if seq > 0 else None
+        if fields is None:
+            return 0
+        origin = fields.get("wisp.stream", b"").decode()
+        group = fields.get("wisp.group", b"").decode()
+        if not origin or not group:
+            return 0  # not an entry wisp dead-lettered: nowhere to send it back
+        await self.ensure_group(origin, group)
+        retry = names.retry_stream(origin, group)
+        _, duplicate = await self.publish_entry(retry, redrive_entry(fields, now), f"redrive:{dead}:{seq}")
+        if duplicate:
+            return 0
+        with contextlib.suppress(nats.js.errors.NotFoundError):  # purged meanwhile: still redriven
+            await (await self.js()).delete_msg(self.settings.stream, seq)
+        if record is not None:
+            await self.write_record(record.record_id, record.fields)
+        return 1
+
+    async def count_dead_letters(self, stream: str) -> int:
+        async with unavailable_as_broker_error():
+            js = await self.js()
+            info = await js.stream_info(self.settings.stream, subjects_filter=self.subject(stream))
+        return int((info.state.subjects or {}).get(self.subject(stream), 0))
+
+    async def purge(self, dead_letter_stream: str, entry_ids: Sequence[str]) -> int:
+        deleted = 0
+        async with unavailable_as_broker_error():
+            js = await self.js()
+            for entry_id in entry_ids:
+                seq = _sequence(entry_id, strict=True)
+                if seq <= 0 or await self._entry(dead_letter_stream, seq) is None:
+                    continue
+                try:
+                    deleted += bool(await js.delete_msg(self.settings.stream, seq))
+                except nats.js.errors.NotFoundError:
+                    continue
+        return deleted
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            with contextlib.suppress(Exception):  # closing a broken connection: nothing to do
+                await self._nc.close()
+        self._nc = self._js = None
+
+
+def _sequence(entry_id: str, *, strict: bool = False) -> int:
+    """A stream sequence from an entry id; ``after`` may also be the ``<seq>-<n>`` form that
+    ``wisp dlq`` computes for "just before" (``deadletters._before``). 0 when unreadable."""
+    head = entry_id if strict else entry_id.partition("-")[0]
+    return int(head) if head.isdigit() else 0
