@@ -25,6 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "default: an embedded redis-server if installed",
     )
     parser.add_argument(
+        "--nats-url",
+        default=os.environ.get("WISP_NATS_URL") or None,
+        help="NATS JetStream server(s), comma-separated, as the event broker instead of Redis "
+        "(WISP_NATS_URL)",
+    )
+    parser.add_argument(
         "--namespace", default="default", help="namespace of Functions that name none (default)"
     )
     parser.add_argument(
@@ -68,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         admin_port=args.admin_port,
         redis_url=args.redis_url,
+        nats_url=args.nats_url,
         namespace=args.namespace,
         prewarm=not args.no_prewarm,
         allowed_hosts=(

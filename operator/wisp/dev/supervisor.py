@@ -35,7 +35,8 @@ from wisp.dev.workspace import Workspace, prepare
 from wisp.gateway.app import Extension
 from wisp.gateway.config import GatewayConfig
 from wisp.launcher import LaunchError
-from wisp.queue import DeliverySettings, RedisSettings
+from wisp.queue import DeliverySettings, NatsSettings, RedisSettings
+from wisp.queue.brokers import describe
 from wisp.queue.extension import EventSettings, disabled_extension, queue_extension
 from wisp.security.extension import security_extension
 from wisp.security.secrets import StaticSecretSource
@@ -54,6 +55,7 @@ class DevSettings:
     port: int = 8080
     admin_port: int = 9090
     redis_url: str | None = None
+    nats_url: str | None = None  # NATS JetStream instead of Redis
     embedded_redis: bool = True
     poll_interval: float = 0.5
     autoscale_tick: float = 1.0
@@ -234,17 +236,20 @@ class DevServer:
 
     # -- running ---------------------------------------------------------------------------------
 
-    def _queue(self, url: str) -> Extension:
+    def _queue(self, broker: RedisSettings | NatsSettings) -> Extension:
         # Shorter blocking reads than the cluster's: Ctrl-C stops the consumers sooner.
         delivery = DeliverySettings(read_block=1.0)
         return queue_extension(
-            EventSettings(RedisSettings(url=url), delivery, self.settings.namespace, delivery.max_event_bytes)
+            EventSettings(broker, delivery, self.settings.namespace, delivery.max_event_bytes)
         )
 
     async def events_extension(self) -> tuple[Extension, str]:
+        if self.settings.nats_url:
+            nats = NatsSettings(url=self.settings.nats_url)
+            return self._queue(nats), f"queue and schedule triggers on {describe(nats)}"
         url = self.settings.redis_url
         if url:
-            return self._queue(url), f"queue and schedule triggers on {url}"
+            return self._queue(RedisSettings(url=url)), f"queue and schedule triggers on {url}"
         binary = redis_server_binary() if self.settings.embedded_redis else None
         if binary is None:
             reason = (
@@ -258,7 +263,7 @@ class DevServer:
         except EmbeddedRedisError as exc:
             reason = f"queue and schedule triggers are off: {exc}"
             return disabled_extension(reason), reason
-        return self._queue(self.redis.url), (
+        return self._queue(RedisSettings(url=self.redis.url)), (
             f"queue and schedule triggers on an embedded redis-server ({self.redis.url}; "
             "single machine, nothing kept after exit)"
         )

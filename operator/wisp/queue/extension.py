@@ -33,13 +33,12 @@ from wisp.queue import (
     DeliverySettings,
     InvocationResult,
     QueueManager,
-    RedisBroker,
-    RedisSettings,
     RouteSettings,
     add_routes,
 )
 from wisp.queue.admin import add_admin_routes
 from wisp.queue.broker import BrokerUnavailable
+from wisp.queue.brokers import BrokerSettings, broker_settings_from_env, make_broker
 from wisp.queue.routes import forwarded_headers
 
 # A held call that gave up (too many held, or no replica in time) is not the function failing:
@@ -52,7 +51,7 @@ Extension = Callable[[web.Application, Components], None]
 
 @dataclass(frozen=True)
 class EventSettings:
-    redis: RedisSettings
+    broker: BrokerSettings  # Redis or NATS JetStream
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     default_namespace: str = "default"
     max_body_bytes: int = 1024 * 1024
@@ -124,7 +123,7 @@ def queue_extension(settings: EventSettings) -> Extension:
     """Mounts the async routes and runs consumers and schedules for the app's lifetime."""
 
     def extend(app: web.Application, parts: Components) -> None:
-        broker = RedisBroker(settings.redis, read_block=settings.delivery.read_block)
+        broker = make_broker(settings.broker, settings.delivery)
         manager = QueueManager(broker, GatewayInvoker(parts), settings.delivery)
         registry = parts.registry
         feed = CatalogFeed(registry, manager)
@@ -194,20 +193,21 @@ def disabled_extension(reason: str) -> Extension:
 
 
 def events_from_env(default_namespace: str, env: Mapping[str, str] | None = None) -> Extension:
-    """``wisp gateway``'s event path: Redis from ``WISP_REDIS_URL`` (and ``WISP_REDIS_*``), or
-    the 503 answers when it is unset."""
+    """``wisp gateway``'s event path: the broker ``WISP_QUEUE_BROKER`` names (Redis from
+    ``WISP_REDIS_URL`` by default, NATS JetStream from ``WISP_NATS_URL``), or the 503 answers
+    when its address is unset."""
     env = os.environ if env is None else env
-    if not env.get("WISP_REDIS_URL"):
+    broker = broker_settings_from_env(env)
+    if broker is None:
         return disabled_extension(NOT_CONFIGURED)
     delivery = DeliverySettings.from_env(env)
-    return queue_extension(
-        EventSettings(RedisSettings.from_env(env), delivery, default_namespace, delivery.max_event_bytes)
-    )
+    return queue_extension(EventSettings(broker, delivery, default_namespace, delivery.max_event_bytes))
 
 
 QUEUE = web.AppKey("queue", QueueManager)
 
 NOT_CONFIGURED = (
-    "events are not configured: async invocations, queue and schedule triggers need Redis "
-    "(set WISP_REDIS_URL; the Helm chart sets it with redis.enabled or redis.external.url)"
+    "events are not configured: async invocations, queue and schedule triggers need a broker "
+    "(set WISP_REDIS_URL, or WISP_QUEUE_BROKER=nats and WISP_NATS_URL; the Helm chart sets them "
+    "with redis.enabled, redis.external.url or queue.broker: nats)"
 )

@@ -5,7 +5,8 @@ URL, so consumers can run as their own processes (or be killed as such in tests)
 
     python -m wisp.queue.worker --manifest app.yaml --endpoint hello.default=http://127.0.0.1:8080
 
-Redis comes from ``WISP_REDIS_URL``/``WISP_REDIS_PASSWORD``. SIGTERM stops gracefully.
+The broker comes from the environment as for the gateway (``WISP_QUEUE_BROKER``, ``WISP_REDIS_*``
+or ``WISP_NATS_*``; Redis on 127.0.0.1 when nothing is set). SIGTERM stops gracefully.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import yaml
 
 from wisp.api.function import Function, parse_function
 from wisp.api.trigger import Trigger, parse_trigger
+from wisp.queue.brokers import broker_settings_from_env, make_broker
 from wisp.queue.invoker import HttpInvoker
 from wisp.queue.manager import QueueManager
-from wisp.queue.redis_broker import RedisBroker
 from wisp.queue.settings import DeliverySettings, RedisSettings
 
 
@@ -59,7 +60,7 @@ async def serve(args: argparse.Namespace) -> None:
     functions, triggers = load_manifests(args.manifest)
     urls = dict(item.split("=", 1) for item in args.endpoint)
     settings = DeliverySettings(visibility_timeout=args.visibility_timeout, poll_interval=args.poll_interval)
-    broker = RedisBroker(RedisSettings.from_env(), read_block=settings.read_block)
+    broker = make_broker(broker_settings_from_env() or RedisSettings.from_env(), settings)
     invoker = HttpInvoker(urls)
     manager = QueueManager(broker, invoker, settings, consumer=args.consumer)
     manager.update_functions(functions)
