@@ -272,3 +272,41 @@ async def test_redis_out_of_memory_answers_503_json_not_a_500(
         assert await eventually(lambda: recorded(tmp_path, "echo")) == [{"order": 2}]
     finally:
         await client.aclose()
+
+
+async def test_lambda_event_invocations_have_the_async_paths_idempotency_and_hop_limit(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, redis_url: str, tmp_path: Path
+) -> None:
+    fn = recording_function(tmp_path, "echo", access={"public": True})
+    gw = await events_gateway(gateway_factory, scaling_backend(runtimes, [fn]), redis_url)
+    invoke = gw.url("/2015-03-31/functions/echo/invocations")
+
+    async def event(body: dict[str, Any], **headers: str) -> tuple[int, str]:
+        async with gw.session.post(
+            invoke, json=body, headers={"X-Amz-Invocation-Type": "Event", **headers}
+        ) as resp:
+            return resp.status, resp.headers.get("X-Wisp-Invocation-Id") or await resp.text()
+
+    first = await event({"n": 1}, **{"Idempotency-Key": "order-42"})
+    again = await event({"n": 2}, **{"Idempotency-Key": "order-42"})
+    other = await event({"n": 3})
+    assert first[0] == again[0] == other[0] == 202
+    assert first[1] == again[1] != other[1]  # the same key answers the first submit's id
+
+    # A function passing on X-Wisp-Hops 16 asks for the 17th call of its chain: stopped.
+    looped = await event({"n": 4}, **{"X-Wisp-Hops": "16"})
+    assert looped[0] == 202
+
+    async def final(invocation_id: str) -> dict[str, Any] | None:
+        async with gw.session.get(gw.url(f"/invocations/{invocation_id}"), headers=ADMIN) as resp:
+            document: dict[str, Any] = await resp.json()
+            return document if document["status"] in ("succeeded", "failed") else None
+
+    assert (await eventually(lambda: final(looped[1])))["reason"] == "recursion_limit"
+    assert (await eventually(lambda: final(first[1])))["status"] == "succeeded"
+    await eventually(lambda: final(other[1]))
+    assert sorted(e["n"] for e in recorded(tmp_path, "echo")) == [1, 3]  # once per key, never the loop
+
+    status, error = await event({"n": 5}, **{"Idempotency-Key": "k" * 300})
+    assert status == 400
+    assert "Idempotency-Key" in error

@@ -11,7 +11,11 @@ route ``wisp.gateway.resolve`` made of it, like any call to the function.
   ``X-Wisp-Raw-Result``: a value shaped like ``{statusCode, body}`` is not made an HTTP
   response). A handler error is ``200`` with ``X-Amz-Function-Error: Unhandled`` and Lambda's
   ``{errorMessage, errorType, stackTrace}``.
-* ``Event``: ``202`` once wisp's event path (the queue behind ``/async-function/``) stored it.
+* ``Event``: ``202`` once wisp's event path (the queue behind ``/async-function/``) stored it,
+  with the same controls: an ``Idempotency-Key`` header answers the first submit's request id
+  and runs once per key within the idempotency window (an empty or over-long key:
+  ``InvalidParameterValueException``); ``X-Wisp-Hops`` from a function passing it on counts
+  toward the recursion guard.
 * ``DryRun``: ``204`` after the access and existence checks.
 * ``Qualifier`` (query, or ``name:qualifier``): ``$LATEST``, a version number or an alias (the
   alias's weights decide per call); ``X-Amz-Executed-Version`` says which version ran.
@@ -170,6 +174,10 @@ class EventsUnavailable(Exception):
     """The event path cannot take an event now (its broker is unreachable or refusing writes)."""
 
 
+class EventRefused(Exception):
+    """The event's request is invalid (the message names the header)."""
+
+
 class EventSubmitter(Protocol):
     """Stores an event for ``function_key`` as ``/async-function/`` does (the headers a call
     forwards from ``request_headers``, plus ``extra``); returns the invocation id."""
@@ -190,7 +198,8 @@ async def _enqueue(request: web.Request, function_key: str, payload: bytes) -> w
         return api_error(
             503,
             "ServiceException",
-            "events are not configured: Event invocations need Redis (WISP_REDIS_URL)",
+            "events are not configured: Event invocations need the event broker "
+            "(WISP_REDIS_URL, or WISP_QUEUE_BROKER=nats and WISP_NATS_URL)",
         )
     extra: dict[str, str] = {}
     client_context = request.headers.get(CLIENT_CONTEXT_HEADER)
@@ -200,6 +209,8 @@ async def _enqueue(request: web.Request, function_key: str, payload: bytes) -> w
         invocation_id = await submit(function_key, payload, request.headers, extra)
     except EventsUnavailable as exc:
         return api_error(503, "ServiceException", f"the event queue is unavailable: {exc}")
+    except EventRefused as exc:
+        return api_error(400, "InvalidParameterValueException", str(exc))
     return web.Response(
         status=202,
         headers={REQUEST_ID_HEADER: invocation_id, "X-Wisp-Invocation-Id": invocation_id},

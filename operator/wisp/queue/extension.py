@@ -26,7 +26,7 @@ from aiohttp import web
 from wisp.api.function import Function
 from wisp.api.names import function_key
 from wisp.api.version import LATEST
-from wisp.gateway.lambda_api import EVENTS, EventSubmitter, EventsUnavailable
+from wisp.gateway.lambda_api import EVENTS, EventRefused, EventSubmitter, EventsUnavailable
 from wisp.gateway.registry import Registry
 from wisp.gateway.state import Components
 from wisp.queue import (
@@ -39,7 +39,7 @@ from wisp.queue import (
 from wisp.queue.admin import add_admin_routes
 from wisp.queue.broker import BrokerUnavailable
 from wisp.queue.brokers import BrokerSettings, broker_settings_from_env, make_broker
-from wisp.queue.routes import forwarded_headers
+from wisp.queue.routes import InvalidIdempotencyKey, chain_hops, forwarded_headers, idempotency_key
 
 # A held call that gave up (too many held, or no replica in time) is not the function failing:
 # the queue re-delivers it later without counting an attempt.
@@ -165,14 +165,22 @@ def queue_extension(settings: EventSettings) -> Extension:
 
 
 def _submitter(manager: QueueManager) -> EventSubmitter:
-    """Event invocations from the gateway's Lambda Invoke API, stored as ``/async-function/``'s."""
+    """Event invocations from the gateway's Lambda Invoke API, stored as ``/async-function/``'s:
+    the same ``Idempotency-Key`` (one execution per key within the window) and the same hop count
+    for the recursion guard (``X-Wisp-Hops`` from a function passing it on)."""
 
     async def submit(
         function_key: str, payload: bytes, request_headers: Mapping[str, str], extra: Mapping[str, str]
     ) -> str:
         headers = {**forwarded_headers(request_headers), **extra}
         try:
-            return await manager.invocations.submit(function_key, payload, headers, None, hops=1)
+            key = idempotency_key(request_headers)
+        except InvalidIdempotencyKey as exc:
+            raise EventRefused(str(exc)) from exc
+        try:
+            return await manager.invocations.submit(
+                function_key, payload, headers, None, hops=chain_hops(request_headers), idempotency_key=key
+            )
         except BrokerUnavailable as exc:
             raise EventsUnavailable(str(exc)) from exc
 

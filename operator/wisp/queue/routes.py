@@ -72,6 +72,26 @@ def forwarded_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return kept
 
 
+class InvalidIdempotencyKey(ValueError):
+    pass
+
+
+def idempotency_key(headers: Mapping[str, str]) -> str | None:
+    """The producer's ``Idempotency-Key``, or None; ``InvalidIdempotencyKey`` if it is empty or
+    longer than ``MAX_IDEMPOTENCY_KEY``."""
+    key = headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise InvalidIdempotencyKey(f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    return key
+
+
+def chain_hops(headers: Mapping[str, str]) -> int:
+    """The new event's place in its chain: one past the caller's ``X-Wisp-Hops`` (a function
+    passing on its own), 1 for a call from outside."""
+    caller_hops = headers.get(HOPS_HEADER)
+    return parse_hops(caller_hops) + 1 if caller_hops is not None else 1
+
+
 def _error(status: int, error: str, message: str, **extra: str) -> web.Response:
     return web.json_response({"error": error, "message": message}, status=status, headers=extra)
 
@@ -116,15 +136,11 @@ def add_routes(
                 check_callback_url(callback, policy)
             except CallbackRefused as exc:
                 return _error(400, "CallbackRefused", f"{CALLBACK_HEADER}: {exc}")
-        key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
-            return _error(
-                400,
-                "InvalidIdempotencyKey",
-                f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
-            )
-        caller_hops = request.headers.get(HOPS_HEADER)
-        hops = parse_hops(caller_hops) + 1 if caller_hops is not None else 1
+        try:
+            key = idempotency_key(request.headers)
+        except InvalidIdempotencyKey as exc:
+            return _error(400, "InvalidIdempotencyKey", str(exc))
+        hops = chain_hops(request.headers)
         stored = forwarded_headers(request.headers)
         trace = None if tracing is None else tracing.begin(request.headers)
         if trace is not None:

@@ -2,7 +2,9 @@
 
 * ``limit_violation`` — URL length, header count and header bytes (JSON 414 / 431).
 * ``clean_headers`` — drops hop-by-hop headers, every inbound ``X-Wisp-*`` (those are wisp's
-  own, set by the gateway), and ``X-Forwarded-*`` / ``Forwarded`` / ``X-Real-IP`` unless the
+  own, set by the gateway) but ``X-Wisp-Hops`` (a function passing its chain's hop count on to
+  the recursion guard: a caller can only lower it by leaving it out, which it always could), and
+  ``X-Forwarded-*`` / ``Forwarded`` / ``X-Real-IP`` unless the
   peer is a trusted proxy; the gateway then appends the peer itself, so the function sees a
   chain it can believe.
 * ``client_address`` / ``forwarded_scheme`` — the real client and scheme behind trusted proxies
@@ -110,6 +112,10 @@ def forwarded_scheme(scheme: str, forwarded_proto: str | None, peer_trusted: boo
     return scheme
 
 
+# The one wisp header a caller may send: the recursion guard's hop count (wisp.queue.events).
+INBOUND_WISP = frozenset({"x-wisp-hops"})
+
+
 def clean_headers(
     headers: CIMultiDictProxy[str] | CIMultiDict[str],
     *,
@@ -125,7 +131,7 @@ def clean_headers(
     for name, value in headers.items():
         lower = name.lower()
         hop_by_hop = (lower in HOP_BY_HOP or lower in listed) and lower not in kept
-        if hop_by_hop or lower.startswith("x-wisp-"):
+        if hop_by_hop or (lower.startswith("x-wisp-") and lower not in INBOUND_WISP):
             continue
         if lower in FORWARDING and not peer_trusted:
             continue
