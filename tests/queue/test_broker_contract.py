@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from tests.support.nats import nats_server, nats_settings  # noqa: F401
 from tests.support.wait import eventually
 from wisp.queue import names
 from wisp.queue.broker import Append, Backlog, Broker, Delivery, RecordUpdate, Subscription, SubscriptionSpec
