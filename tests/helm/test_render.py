@@ -27,6 +27,14 @@ EXTERNAL_REDIS = {
         "external": {"url": "rediss://cache.example:6380/2", "existingSecret": "redis-auth", "key": "pw"},
     }
 }
+BUNDLED_NATS = {"queue": {"broker": "nats"}, "nats": {"enabled": True}}
+EXTERNAL_NATS = {
+    "queue": {"broker": "nats"},
+    "nats": {
+        "replicas": 3,
+        "external": {"url": "nats://nats-0.nats:4222,nats://nats-1.nats:4222", "existingSecret": "nats-auth"},
+    },
+}
 MONITORING_APIS = ["monitoring.coreos.com/v1/ServiceMonitor", "monitoring.coreos.com/v1/PodMonitor"]
 BROAD_ROLES = {"cluster-admin", "admin", "edit"}
 
@@ -37,8 +45,14 @@ def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "values",
-    [None, NAMESPACED, EXTERNAL_REDIS, {"pool": {"python": {"enabled": True}, "node": {"enabled": True}}}],
-    ids=["default", "namespaced", "external-redis", "warm-pool"],
+    [
+        None,
+        NAMESPACED,
+        EXTERNAL_REDIS,
+        {"pool": {"python": {"enabled": True}, "node": {"enabled": True}}},
+        BUNDLED_NATS,
+    ],
+    ids=["default", "namespaced", "external-redis", "warm-pool", "bundled-nats"],
 )
 def test_every_pod_is_hardened(render: Render, values: dict[str, Any] | None) -> None:
     objects = render(values)
@@ -356,3 +370,55 @@ def test_operator_environment(render: Render) -> None:
     assert env["WISP_IMAGE_PYTHON"]["value"] == "registry.example/py:{version}"
     assert env["WISP_GATEWAY_URL"]["value"] == "http://wisp-gateway.wisp-system.svc:8080"
     assert operator["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+
+
+def test_the_event_path_controls_reach_the_gateway(render: Render) -> None:
+    objects = render({"queue": {"maxHops": 8, "idempotencyWindow": 600}})
+    env = env_of(one(objects, "Deployment", "-gateway")["spec"]["template"]["spec"]["containers"][0])
+    assert (env["WISP_MAX_HOPS"]["value"], env["WISP_IDEMPOTENCY_WINDOW"]["value"]) == ("8", "600")
+    assert "WISP_QUEUE_BROKER" not in env  # Redis, the default
+
+
+def test_bundled_nats_replaces_redis_and_is_private(render: Render) -> None:
+    objects = render(BUNDLED_NATS)
+    assert [d["metadata"]["name"] for d in of_kind(objects, "Deployment")] == [
+        "wisp-gateway",
+        "wisp-nats",
+        "wisp-operator",
+    ]
+    assert not [p for p in of_kind(objects, "NetworkPolicy") if component(p) == "redis"]
+    gateway = one(objects, "Deployment", "-gateway")
+    env = env_of(gateway["spec"]["template"]["spec"]["containers"][0])
+    assert env["WISP_QUEUE_BROKER"]["value"] == "nats"
+    assert env["WISP_NATS_URL"]["value"] == "nats://wisp-nats.wisp-system.svc:4222"
+    assert (env["WISP_NATS_STREAM"]["value"], env["WISP_NATS_REPLICAS"]["value"]) == ("WISP", "1")
+    assert "WISP_REDIS_URL" not in env
+    server = one(objects, "Deployment", "-nats")
+    (container,) = server["spec"]["template"]["spec"]["containers"]
+    assert "--jetstream" in container["args"]
+    (volume,) = server["spec"]["template"]["spec"]["volumes"]
+    assert (
+        volume["persistentVolumeClaim"]["claimName"]
+        == one(objects, "PersistentVolumeClaim")["metadata"]["name"]
+    )
+    policy = one(objects, "NetworkPolicy", "-nats")
+    assert selector_matches(policy["spec"]["podSelector"], pod_labels(server))
+    (rule,) = policy["spec"]["ingress"]
+    (peer,) = rule["from"]
+    assert selector_matches(peer["podSelector"], pod_labels(gateway))
+
+
+def test_external_nats_cluster(render: Render) -> None:
+    objects = render(EXTERNAL_NATS)
+    assert [d["metadata"]["name"] for d in of_kind(objects, "Deployment")] == [
+        "wisp-gateway",
+        "wisp-operator",
+    ]
+    env = env_of(one(objects, "Deployment", "-gateway")["spec"]["template"]["spec"]["containers"][0])
+    assert env["WISP_NATS_URL"]["value"] == "nats://nats-0.nats:4222,nats://nats-1.nats:4222"
+    assert env["WISP_NATS_REPLICAS"]["value"] == "3"
+    assert env["WISP_NATS_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "nats-auth", "key": "token"}
+    with pytest.raises(AssertionError, match=r"nats\.external\.url is required"):
+        render({"queue": {"broker": "nats"}})
+    with pytest.raises(AssertionError, match=r"queue\.broker must be redis or nats"):
+        render({"queue": {"broker": "kafka"}})

@@ -137,6 +137,39 @@ claim
 {{- end -}}
 {{- end -}}
 
+{{/*
+"true" when the chart runs its own Redis: Redis is the broker (queue.broker) and redis.enabled.
+*/}}
+{{- define "wisp.redis.bundled" -}}
+{{- if and .Values.redis.enabled (eq (include "wisp.queue.broker" .) "redis") -}}true{{- end -}}
+{{- end -}}
+
+{{- define "wisp.queue.broker" -}}
+{{- if not (has .Values.queue.broker (list "redis" "nats")) -}}
+{{- fail "queue.broker must be redis or nats" -}}
+{{- end -}}
+{{- .Values.queue.broker -}}
+{{- end -}}
+
+{{- define "wisp.nats.fullname" -}}
+{{- printf "%s-nats" (include "wisp.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+"true" when the chart runs its own NATS server: NATS is the broker and nats.enabled.
+*/}}
+{{- define "wisp.nats.bundled" -}}
+{{- if and .Values.nats.enabled (eq (include "wisp.queue.broker" .) "nats") -}}true{{- end -}}
+{{- end -}}
+
+{{- define "wisp.nats.url" -}}
+{{- if .Values.nats.enabled -}}
+{{- printf "nats://%s.%s.svc:4222" (include "wisp.nats.fullname" .) .Release.Namespace -}}
+{{- else -}}
+{{- required "nats.external.url is required when queue.broker is nats and nats.enabled is false" .Values.nats.external.url -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "wisp.redis.secretName" -}}
 {{- if .Values.redis.enabled -}}
 {{- default (include "wisp.redis.fullname" .) .Values.redis.auth.existingSecret -}}
