@@ -15,6 +15,7 @@ from tests.support.nats import nats_server, nats_settings  # noqa: F401
 from tests.support.redis import RedisServer, redis_server, redis_server_factory  # noqa: F401
 from wisp.api.function import Function, parse_function
 from wisp.api.trigger import Trigger, parse_trigger
+from wisp.queue.broker import Broker
 from wisp.queue.invoker import HttpInvoker
 from wisp.queue.manager import QueueManager
 from wisp.queue.policy import RetryPolicy
@@ -95,13 +96,18 @@ Managers = Callable[..., QueueManager]
 @pytest.fixture
 async def managers() -> AsyncIterator[Managers]:
     """``managers(redis_url, {"fn.default": url}, settings=...)``: a QueueManager with its own
-    Redis connections (another gateway replica, as far as Redis can tell)."""
-    opened: list[tuple[QueueManager, HttpInvoker, RedisBroker]] = []
+    Redis connections (another gateway replica, as far as Redis can tell); or with a ``Broker``
+    in place of the URL, on that broker (closed at the end too)."""
+    opened: list[tuple[QueueManager, HttpInvoker, Broker]] = []
 
     def make(
-        url: str, endpoints: dict[str, str], settings: DeliverySettings = FAST, **kwargs: Any
+        url: str | Broker, endpoints: dict[str, str], settings: DeliverySettings = FAST, **kwargs: Any
     ) -> QueueManager:
-        broker = RedisBroker(RedisSettings(url=url), read_block=settings.read_block)
+        broker = (
+            RedisBroker(RedisSettings(url=url), read_block=settings.read_block)
+            if isinstance(url, str)
+            else url
+        )
         invoker = HttpInvoker(endpoints)
         manager = QueueManager(broker, invoker, settings, **kwargs)
         opened.append((manager, invoker, broker))
