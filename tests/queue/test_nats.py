@@ -132,6 +132,7 @@ async def consume(subscription: Subscription, seen: list[bytes], stop: asyncio.E
 async def test_a_cluster_loses_nothing_when_its_leader_is_killed_under_load(tmp_path: Path) -> None:
     cluster = NatsCluster(tmp_path).start()
     brokers: list[NatsBroker] = []
+    tasks: list[asyncio.Task[None]] = []
     try:
         settings = fresh_settings(cluster.url, replicas=3)
         # Two gateway replicas, each with its own connection, consuming both streams.
@@ -149,6 +150,7 @@ async def test_a_cluster_loses_nothing_when_its_leader_is_killed_under_load(tmp_
         stop = asyncio.Event()
         consumers = [asyncio.create_task(consume(s, seen, stop)) for s in subscriptions]
         producers = [asyncio.create_task(publish_all(brokers[0], s, published[s])) for s in streams]
+        tasks = consumers + producers
 
         await eventually(lambda: len(published["orders"]) >= EVENTS // 3, "a third published")
         js = await brokers[0].js()
@@ -173,6 +175,9 @@ async def test_a_cluster_loses_nothing_when_its_leader_is_killed_under_load(tmp_
         assert set(seen) == everything  # nothing lost, nothing invented
         assert duplicates <= 2 * 50 * len(subscriptions)  # only deliveries in flight at the kill
     finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for broker in brokers:
             await broker.close()
         cluster.stop()

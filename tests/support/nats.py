@@ -34,7 +34,9 @@ START_TIMEOUT = 20.0
 
 @cache
 def nats_server_binary() -> str:
-    proc = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, check=False, timeout=1800)
+    proc = subprocess.run(
+        ["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, check=False, timeout=1800
+    )
     if proc.returncode != 0:
         pytest.skip(f"nats-server could not be built: {proc.stderr.strip().splitlines()[-1:]}")
     return proc.stdout.strip().splitlines()[-1]
@@ -75,7 +77,9 @@ class NatsServer:
         ]
         if self.cluster_port is not None and self.routes is not None:
             routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in self.routes if p != self.cluster_port)
-            lines.append(f'cluster {{ name: "wisp-test", listen: 127.0.0.1:{self.cluster_port}, routes: [{routes}] }}')
+            lines.append(
+                f'cluster {{ name: "wisp-test", listen: 127.0.0.1:{self.cluster_port}, routes: [{routes}] }}'
+            )
         path = self.data_dir / "nats.conf"
         path.write_text("\n".join(lines) + "\n")
         return path

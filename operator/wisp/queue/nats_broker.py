@@ -39,7 +39,7 @@ from nats.js.kv import KeyValue
 from wisp.queue import names
 from wisp.queue.broker import BrokerUnavailable, DeadLetter, RecordUpdate, SubscriptionSpec
 from wisp.queue.entries import redrive_entry
-from wisp.queue.nats_errors import unavailable_as_broker_error
+from wisp.queue.nats_errors import is_gone, unavailable_as_broker_error
 from wisp.queue.nats_layout import (
     FIELDS_HEADER,
     FIELDS_VERSION,
@@ -202,7 +202,7 @@ class NatsBroker:
     ) -> str:
         async with unavailable_as_broker_error():
             if record:
-                await self.write_record(record_id, record)
+                await self.write_record(record_id, record, fresh=True)
             seq, _ = await self.publish_entry(stream, message, f"publish:{record_id}")
         return str(seq)
 
@@ -260,7 +260,7 @@ class NatsBroker:
         producer can store the event (best effort: a key left behind expires with its bucket)."""
         try:
             if record:
-                await self.write_record(record_id, record)
+                await self.write_record(record_id, record, fresh=True)
             await self.publish_entry(stream, message, f"publish:{record_id}")
         except BaseException:
             with contextlib.suppress(Exception):  # the original error is the one to report
@@ -287,10 +287,17 @@ class NatsBroker:
         async with unavailable_as_broker_error():
             await self.write_record(record_id, fields)
 
-    async def write_record(self, record_id: str, fields: Mapping[str, str]) -> None:
-        """Merge ``fields`` into the record (as Redis's HSET does), compare-and-set on its revision."""
+    async def write_record(self, record_id: str, fields: Mapping[str, str], *, fresh: bool = False) -> None:
+        """Merge ``fields`` into the record (as Redis's HSET does), compare-and-set on its revision;
+        ``fresh``: a new invocation's record, created in one request unless it exists."""
         kv = await self.records()
         key = kv_key(record_id)
+        if fresh:
+            try:
+                await kv.create(key, json.dumps(dict(fields)).encode())
+                return
+            except nats.js.errors.KeyWrongLastSequenceError:
+                pass  # written already (a retried publish): merge into it
         for _ in range(RECORD_UPDATE_TRIES):
             try:
                 entry = await kv.get(key)
@@ -380,8 +387,11 @@ class NatsBroker:
         _, duplicate = await self.publish_entry(retry, redrive_entry(fields, now), f"redrive:{dead}:{seq}")
         if duplicate:
             return 0
-        with contextlib.suppress(nats.js.errors.NotFoundError):  # purged meanwhile: still redriven
+        try:
             await (await self.js()).delete_msg(self.settings.stream, seq)
+        except nats.js.errors.APIError as exc:
+            if not is_gone(exc):  # gone: purged meanwhile, and redriven all the same
+                raise
         if record is not None:
             await self.write_record(record.record_id, record.fields)
         return 1
@@ -402,8 +412,9 @@ class NatsBroker:
                     continue
                 try:
                     deleted += bool(await js.delete_msg(self.settings.stream, seq))
-                except nats.js.errors.NotFoundError:
-                    continue
+                except nats.js.errors.APIError as exc:
+                    if not is_gone(exc):  # gone: purged or redriven by another caller meanwhile
+                        raise
         return deleted
 
     async def close(self) -> None:

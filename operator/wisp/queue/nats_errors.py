@@ -39,3 +39,11 @@ async def unavailable_as_broker_error() -> AsyncIterator[None]:
         if exc.code in (500, 503) or exc.err_code in (10008, 10023):
             raise BrokerUnavailable(f"nats: {exc}") from exc
         raise
+
+
+# JetStream's answer to deleting a sequence that is gone (deleted already, or never there).
+SEQUENCE_NOT_FOUND = 10043
+
+
+def is_gone(exc: nats.js.errors.APIError) -> bool:
+    return isinstance(exc, nats.js.errors.NotFoundError) or exc.err_code == SEQUENCE_NOT_FOUND

@@ -20,6 +20,7 @@ Where wisp owns the stream (async invocations, retries), a settled entry is also
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import time
@@ -34,7 +35,7 @@ from nats.js import JetStreamContext
 from wisp.queue import names
 from wisp.queue.broker import Append, Backlog, Delivery, RecordUpdate, SubscriptionSpec
 from wisp.queue.entries import dead_letter_entry, retried_delivery, retry_entry
-from wisp.queue.nats_errors import unavailable_as_broker_error
+from wisp.queue.nats_errors import is_gone, unavailable_as_broker_error
 from wisp.queue.nats_layout import decode_fields, stream_sequence
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 # How long promote_due waits for due retries: it runs every poll interval, so only briefly.
 PROMOTE_WAIT = 0.05
 PROMOTE_LIMIT = 100
+# How long fetch waits for more events once it has one (the rest of a batch already there).
+MORE_WAIT = 0.005
 DUE_FIELD = "m:due-ms"
 
 
@@ -94,10 +97,15 @@ class NatsSubscription:
     async def fetch(self, count: int, block: float) -> list[Delivery]:
         main, _ = await self._subscriptions()
         async with unavailable_as_broker_error():
+            # Wait for one, then take what else is there now: a pull for ``count`` would hold the
+            # first event until ``count`` arrived or ``block`` ran out.
             try:
-                msgs = await main.fetch(count, timeout=max(block, 0.01))
+                msgs = await main.fetch(1, timeout=max(block, 0.01))
             except (TimeoutError, nats.errors.TimeoutError):
                 return []
+            if count > 1:
+                with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
+                    msgs += await main.fetch(count - 1, timeout=MORE_WAIT)
         return [self._delivery(msg) for msg in msgs]
 
     def _delivery(self, msg: Msg) -> Delivery:
@@ -133,13 +141,19 @@ class NatsSubscription:
     async def _finish(self, delivery: Delivery) -> None:
         """Acknowledge (waiting for JetStream to confirm), and delete where wisp owns the stream."""
         broker = self._broker
-        await broker.nc.request(delivery.entry_id, b"+ACK", timeout=broker.settings.request_timeout)
+        acked = broker.nc.request(delivery.entry_id, b"+ACK", timeout=broker.settings.request_timeout)
         if self.spec.owned or delivery.stream == self._retry_stream:
-            await self._delete(stream_sequence(delivery.entry_id))
+            # Both at once: a deleted entry is never delivered again, acknowledged or not.
+            await asyncio.gather(acked, self._delete(stream_sequence(delivery.entry_id)))
+        else:
+            await acked
 
     async def _delete(self, seq: int) -> None:
-        with contextlib.suppress(nats.js.errors.NotFoundError):  # an earlier try of this settlement
+        try:
             await (await self._broker.js()).delete_msg(self._broker.settings.stream, seq)
+        except nats.js.errors.APIError as exc:
+            if not is_gone(exc):  # gone: an earlier try of this settlement deleted it
+                raise
 
     async def _settle(
         self, delivery: Delivery, record: RecordUpdate | None, appends: Sequence[Append] = ()
