@@ -39,7 +39,7 @@ from nats.js.kv import KeyValue
 from wisp.queue import names
 from wisp.queue.broker import BrokerUnavailable, DeadLetter, RecordUpdate, SubscriptionSpec
 from wisp.queue.entries import redrive_entry
-from wisp.queue.nats_errors import is_gone, unavailable_as_broker_error
+from wisp.queue.nats_errors import SEQUENCE_NOT_FOUND, unavailable_as_broker_error
 from wisp.queue.nats_layout import (
     FIELDS_HEADER,
     FIELDS_VERSION,
@@ -321,6 +321,21 @@ class NatsBroker:
             await self.publish_entry(names.CALLBACK_STREAM, record.callback, f"callback:{message_id}")
         await self.write_record(record.record_id, record.fields)
 
+    async def delete_entry(self, seq: int) -> bool:
+        """Delete an entry wisp is done with; False if it was gone already. ``no_erase``: the
+        file store marks it deleted instead of overwriting it (many times faster; an
+        acknowledged event holds nothing secret the stream's files did not hold before)."""
+        request = json.dumps({"seq": seq, "no_erase": True}).encode()
+        subject = f"$JS.API.STREAM.MSG.DELETE.{self.settings.stream}"
+        reply = await self.nc.request(subject, request, timeout=self.settings.request_timeout)
+        answer = json.loads(reply.data)
+        error = answer.get("error")
+        if error is None:
+            return bool(answer.get("success"))
+        if error.get("code") == 404 or error.get("err_code") == SEQUENCE_NOT_FOUND:
+            return False
+        raise nats.js.errors.APIError.from_error(error)
+
     def subscription(self, spec: SubscriptionSpec) -> NatsSubscription:
         return NatsSubscription(self, spec)
 
@@ -387,11 +402,7 @@ class NatsBroker:
         _, duplicate = await self.publish_entry(retry, redrive_entry(fields, now), f"redrive:{dead}:{seq}")
         if duplicate:
             return 0
-        try:
-            await (await self.js()).delete_msg(self.settings.stream, seq)
-        except nats.js.errors.APIError as exc:
-            if not is_gone(exc):  # gone: purged meanwhile, and redriven all the same
-                raise
+        await self.delete_entry(seq)  # gone already: purged meanwhile, and redriven all the same
         if record is not None:
             await self.write_record(record.record_id, record.fields)
         return 1
@@ -405,16 +416,12 @@ class NatsBroker:
     async def purge(self, dead_letter_stream: str, entry_ids: Sequence[str]) -> int:
         deleted = 0
         async with unavailable_as_broker_error():
-            js = await self.js()
+            await self.js()
             for entry_id in entry_ids:
                 seq = _sequence(entry_id, strict=True)
                 if seq <= 0 or await self._entry(dead_letter_stream, seq) is None:
                     continue
-                try:
-                    deleted += bool(await js.delete_msg(self.settings.stream, seq))
-                except nats.js.errors.APIError as exc:
-                    if not is_gone(exc):  # gone: purged or redriven by another caller meanwhile
-                        raise
+                deleted += await self.delete_entry(seq)  # gone: purged or redriven meanwhile
         return deleted
 
     async def close(self) -> None:

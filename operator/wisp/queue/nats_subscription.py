@@ -35,7 +35,7 @@ from nats.js import JetStreamContext
 from wisp.queue import names
 from wisp.queue.broker import Append, Backlog, Delivery, RecordUpdate, SubscriptionSpec
 from wisp.queue.entries import dead_letter_entry, retried_delivery, retry_entry
-from wisp.queue.nats_errors import is_gone, unavailable_as_broker_error
+from wisp.queue.nats_errors import unavailable_as_broker_error
 from wisp.queue.nats_layout import decode_fields, stream_sequence
 
 if TYPE_CHECKING:
@@ -44,8 +44,9 @@ if TYPE_CHECKING:
 # How long promote_due waits for due retries: it runs every poll interval, so only briefly.
 PROMOTE_WAIT = 0.05
 PROMOTE_LIMIT = 100
-# How long fetch waits for more events once it has one (the rest of a batch already there).
-MORE_WAIT = 0.005
+# How long fetch waits for the events JetStream said were waiting behind the first (another
+# consumer of the group may take them first).
+MORE_WAIT = 0.05
 DUE_FIELD = "m:due-ms"
 
 
@@ -103,9 +104,10 @@ class NatsSubscription:
                 msgs = await main.fetch(1, timeout=max(block, 0.01))
             except (TimeoutError, nats.errors.TimeoutError):
                 return []
-            if count > 1:
+            waiting = msgs[0].metadata.num_pending  # events after this one, not yet delivered
+            if count > 1 and waiting > 0:
                 with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
-                    msgs += await main.fetch(count - 1, timeout=MORE_WAIT)
+                    msgs += await main.fetch(min(count - 1, waiting), timeout=MORE_WAIT)
         return [self._delivery(msg) for msg in msgs]
 
     def _delivery(self, msg: Msg) -> Delivery:
@@ -149,11 +151,7 @@ class NatsSubscription:
             await acked
 
     async def _delete(self, seq: int) -> None:
-        try:
-            await (await self._broker.js()).delete_msg(self._broker.settings.stream, seq)
-        except nats.js.errors.APIError as exc:
-            if not is_gone(exc):  # gone: an earlier try of this settlement deleted it
-                raise
+        await self._broker.delete_entry(seq)
 
     async def _settle(
         self, delivery: Delivery, record: RecordUpdate | None, appends: Sequence[Append] = ()
