@@ -216,6 +216,7 @@ async def measure(make: Callable[[], Broker], count: int, concurrency: int) -> d
 def section(
     results: dict[str, dict[str, float]], count: int, concurrency: int, load: tuple[float, float]
 ) -> str:
+    scaling = ", ".join(f"x{r['e2e_2'] / r['e2e_1']:.2f} ({name})" for name, r in results.items())
     rows = "\n".join(
         f"| {name} | {r['submits']:.0f} /s | {r['e2e_1']:.0f} /s | {r['e2e_2']:.0f} /s "
         f"| {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms |"
@@ -237,12 +238,13 @@ holding the event (where the handler would start), one event at a time.
 |---|---|---|---|---|---|
 {rows}
 
-Redis does each step in one pipelined script call; JetStream's are several requests (record in
-KV with a compare-and-set, publish, ack, delete of the owned entry), each acknowledged by the
-server, and in a cluster each is replicated to a quorum before it is acknowledged. On one
-machine a second consumer adds little for either broker: the CPUs are shared by servers,
-producers and consumers. JetStream is chosen for availability and for spreading servers over
-machines (docs/events.md), not for speed on one box.
+A second consumer changes end-to-end throughput by {scaling} (same machine: its two CPUs are
+shared by the servers, the producers and the consumers, so this is not how either scales over
+machines). Redis does each step in one pipelined script call; JetStream's are several requests
+(invocation record in KV, publish; settling: record compare-and-set, ack, delete of the owned
+entry), each acknowledged by the server, and in a cluster replicated to a quorum before that.
+JetStream is chosen for availability and for spreading servers over machines
+(docs/events.md), not for speed on one box.
 """
 
 
