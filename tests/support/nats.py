@@ -71,8 +71,8 @@ class NatsServer:
     def _config(self) -> Path:
         lines = [
             f'server_name: "{self.name}"',
-            "listen: 127.0.0.1:%d" % self.port,
-            "http: 127.0.0.1:%d" % self.monitor_port,
+            f"listen: 127.0.0.1:{self.port}",
+            f"http: 127.0.0.1:{self.monitor_port}",
             f'jetstream {{ store_dir: "{self.data_dir / "js"}" }}',
         ]
         if self.cluster_port is not None and self.routes is not None:

@@ -24,11 +24,12 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import nats.errors
 import nats.js.errors
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -37,9 +38,34 @@ from wisp.queue.broker import Append, Backlog, Delivery, RecordUpdate, Subscript
 from wisp.queue.entries import dead_letter_entry, retried_delivery, retry_entry
 from wisp.queue.nats_errors import unavailable_as_broker_error
 from wisp.queue.nats_layout import decode_fields, stream_sequence
+from wisp.queue.settings import NatsSettings
 
-if TYPE_CHECKING:
-    from wisp.queue.nats_broker import NatsBroker
+
+class NatsConnection(Protocol):
+    """What a subscription uses of its ``NatsBroker``: the connection and the broker's steps."""
+
+    settings: NatsSettings
+
+    @property
+    def nc(self) -> Client: ...
+
+    async def js(self) -> JetStreamContext: ...
+
+    def subject(self, stream: str) -> str: ...
+
+    async def ensure_consumer(self, streams: Sequence[str], group: str, stream: str) -> str: ...
+
+    async def publish_entry(
+        self,
+        stream: str,
+        fields: Mapping[str, bytes] | Mapping[bytes, bytes | str],
+        message_id: str | None = None,
+    ) -> tuple[int, bool]: ...
+
+    async def apply_record(self, record: RecordUpdate, message_id: str) -> None: ...
+
+    async def delete_entry(self, seq: int) -> bool: ...
+
 
 # How long promote_due waits for due retries: it runs every poll interval, so only briefly.
 PROMOTE_WAIT = 0.05
@@ -63,7 +89,7 @@ def _fields(msg: Msg) -> dict[str, bytes]:
 
 
 class NatsSubscription:
-    def __init__(self, broker: NatsBroker, spec: SubscriptionSpec) -> None:
+    def __init__(self, broker: NatsConnection, spec: SubscriptionSpec) -> None:
         self.spec = spec
         self._broker = broker
         self._retry_stream = names.retry_stream(spec.stream, spec.group)
