@@ -101,7 +101,7 @@ async def test_async_call_is_accepted_then_run_and_reported_to_the_callback(
         async with session.post(
             server.make_url("/async-function/hello.default"),
             data=b'{"name": "ada"}',
-            headers={"Content-Type": "application/json", "X-Callback-Url": receiver.url},
+            headers={"Content-Type": "application/json", "X-Callback-Url": receiver.url, "X-Wisp-Hops": "3"},
         ) as response:
             assert response.status == 202
             accepted = await response.json()
@@ -112,6 +112,7 @@ async def test_async_call_is_accepted_then_run_and_reported_to_the_callback(
         await eventually(lambda: receiver.received)
         headers, record = receiver.received[0]
         assert headers["X-Wisp-Invocation-Id"] == invocation
+        assert headers["X-Wisp-Hops"] == "4"  # the callback carries the chain's count on
         assert record["status"] == "succeeded"
         assert record["attempts"] == 1
         assert record["result"]["statusCode"] == 200

@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 
 from wisp.queue.broker import Delivery, RecordUpdate
-from wisp.queue.events import INVOCATION_HEADER, Rejection, Request
+from wisp.queue.events import HOPS_HEADER, INVOCATION_HEADER, Rejection, Request, parse_hops
 from wisp.queue.invoker import InvocationResult
 from wisp.queue.policy import DeadLetterReason, Decision
 from wisp.security.redact import redact_url
@@ -44,14 +44,18 @@ def callback_message(
     function_status: str,
     document: Mapping[str, Any],
     traceparent: str = "",
+    hops: int = 1,
 ) -> dict[str, bytes]:
-    """The entry queued on the callbacks stream: where to POST, the record to send, and the
-    invocation's trace context (the callback carries the caller's trace)."""
+    """The entry queued on the callbacks stream: where to POST, the record to send, the
+    invocation's trace context (the callback carries the caller's trace) and its place in its
+    chain of calls (sent as ``X-Wisp-Hops``: a receiver that submits to wisp again passes it on,
+    and the recursion guard counts the loop)."""
     entry = {
         "url": url.encode(),
         "invocation": invocation_id.encode(),
         "status": function_status.encode(),
         "body": json.dumps(dict(document)).encode(),
+        "hops": str(hops).encode(),
     }
     if traceparent:
         entry["traceparent"] = traceparent.encode()
@@ -72,6 +76,7 @@ class CallbackEvents:
             "Content-Type": "application/json",
             INVOCATION_HEADER: invocation_id,
             STATUS_HEADER: status,
+            HOPS_HEADER: str(parse_hops(delivery.fields.get("hops"))),
         }
         traceparent = delivery.fields.get("traceparent", b"").decode("ascii", "replace")
         if traceparent:

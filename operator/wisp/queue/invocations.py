@@ -221,5 +221,6 @@ class AsyncEvents:
                 fields.get("statusCode", "0"),  # 0: never run (too old, past the hop limit)
                 record_document(fields),
                 next((v for k, v in request.headers.items() if k.lower() == "traceparent"), ""),
+                hops=request.hops,
             )
         return RecordUpdate(request.invocation_id, fields, self._settings.retention, callback)
