@@ -159,7 +159,7 @@ def test_a_call_at_zero_is_served_by_a_specialised_pool_pod_then_handed_over(wis
     # The pool is refilled: its ReplicaSet replaced the pod that left it.
     pool_ready(wisp)
     cold = 'wisp_cold_start_seconds_count{function="warm",namespace="' + FUNCTIONS + '",path="pool"}'
-    assert gateway_metric(wisp, cold) == 1
+    assert gateway_metric(wisp, cold) >= 1
     assert gateway_metric(wisp, 'wisp_pool_starts_total{pool="python",result="hit"}') >= 1
 
     # Calls keep coming while the Function's own pod starts and takes over: none is lost.
