@@ -72,7 +72,7 @@ debian_base() { # name suite packages (comma-separated) [extra buildah config ar
   have_image "$name" && return 0
   mkdir -p "$BASES_DIR"
   local tar="$BASES_DIR/$(echo "$name" | tr '/:' '__').tar"
-  if [[ ! -f $tar ]]; then
+  if [[ ! -e $tar ]]; then  # a directory: mmdebstrap makes one for a name it does not know as an archive
     command -v mmdebstrap >/dev/null || { log "mmdebstrap is needed for Debian bases (make deps)"; exit 1; }
     log "making base $name from Debian $suite ($packages)"
     # Like the official images: Python's own pip may install into the system Python.
