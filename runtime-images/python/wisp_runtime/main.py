@@ -49,8 +49,8 @@ def main() -> int:
         apply_environment(lambda_environment(settings, function))
         loaded = _load(settings, capture)
         if isinstance(loaded, LoadFailure) and settings.exit_on_load_failure:
-            why = f"the handler {settings.handler!r} could not be loaded: {loaded.error_type}: {loaded.message}"
-            last_words(why, config.TERMINATION_LOG)
+            why = f"{loaded.error_type}: {loaded.message}"
+            last_words(f"the handler {settings.handler!r} could not be loaded: {why}", config.TERMINATION_LOG)
             return 1
     try:
         import uvloop
