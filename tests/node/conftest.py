@@ -14,7 +14,7 @@ import pytest
 
 from tests.cluster.fixtures import Kubectl
 from tests.node.chart import Wisp, wisp_on
-from tests.node.node import NodeUnavailable, RealNode, leftovers, start_real_node
+from tests.node.node import NodeUnavailable, RealNode, start_real_node
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -30,8 +30,7 @@ def real_node() -> Iterator[RealNode]:
             pytest.skip(f"real node unavailable: {exc}")
         raise
     yield node
-    node.stop()
-    left = leftovers()
+    left = node.stop()
     assert not left, f"the node left things behind: {left}"
 
 
