@@ -64,13 +64,15 @@ build() { # name context dockerfile [--build-arg ...]
 # -- bases from Debian packages (cached) -------------------------------------------------------
 SLIM=(--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*'
   --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*'
-  --dpkgopt='path-exclude=/usr/share/info/*')
+  --dpkgopt='path-exclude=/usr/share/info/*'
+  # Without man pages, update-alternatives (OpenJDK's postinst) still links into man1.
+  --setup-hook='mkdir -p "$1"/usr/share/man/man1')
 debian_base() { # name suite packages (comma-separated) [extra buildah config args]
   local name=$1 suite=$2 packages=$3; shift 3
   have_image "$name" && return 0
   mkdir -p "$BASES_DIR"
   local tar="$BASES_DIR/$(echo "$name" | tr '/:' '__').tar"
-  if [[ ! -f $tar ]]; then
+  if [[ ! -e $tar ]]; then  # a directory: mmdebstrap makes one for a name it does not know as an archive
     command -v mmdebstrap >/dev/null || { log "mmdebstrap is needed for Debian bases (make deps)"; exit 1; }
     log "making base $name from Debian $suite ($packages)"
     # Like the official images: Python's own pip may install into the system Python.
@@ -125,8 +127,8 @@ node_sdk() { # -> directory holding node_modules
 }
 
 # -- what to build ---------------------------------------------------------------------------
-ALL_IMAGES="wisp runtime-python runtime-node custom-example"
-if [[ $BASES == official ]]; then ALL_IMAGES+=" runtime-java"; else ALL_IMAGES+=" redis pause"; fi
+ALL_IMAGES="wisp runtime-python runtime-node runtime-java custom-example"
+if [[ $BASES == debian ]]; then ALL_IMAGES+=" java-hello redis pause"; fi
 IMAGES="${WISP_IMAGES:-$ALL_IMAGES}"
 want() { [[ " $IMAGES " == *" $1 "* ]]; }
 R="$REGISTRY"; [[ $WISP_IMAGE_BUILDER == buildah && $R != */* && $R != localhost ]] && R="docker.io/$R"
@@ -171,6 +173,31 @@ else
   fi
   want custom-example && build "$R/greeter:$IMAGE_TAG" "$ROOT/runtime-images/custom-example" "$ROOT/runtime-images/custom-example/Dockerfile" \
     --build-arg "BASE_IMAGE=$PY_BASE"
+  if want runtime-java || want java-hello; then
+    # Debian's OpenJDK 17 (bookworm); the jars are built on the host (Maven Central through the
+    # proxy, or the local repository offline) and taken by the Dockerfile's JARS=prebuilt.
+    JAVA_BASE=localhost/wisp-base/java:17-jre-bookworm
+    JDK_BASE=localhost/wisp-base/java:17-jdk-bookworm
+    bash "$ROOT/runtime-images/java/build.sh" >&2
+    mkdir -p "$ROOT/runtime-images/java/prebuilt"
+    cp "$ROOT/runtime-images/java/runtime/target/wisp-runtime.jar" "$ROOT/runtime-images/java/api/target/wisp-runtime-api-0.1.0.jar" \
+      "$ROOT/runtime-images/java/prebuilt/"
+  fi
+  if want runtime-java; then
+    debian_base "$JAVA_BASE" bookworm openjdk-17-jre-headless,passwd
+    build "$R/runtime-java:17" "$ROOT/runtime-images/java" "$ROOT/runtime-images/java/Dockerfile" \
+      --build-arg JAVA_VERSION=17 --build-arg JARS=prebuilt --build-arg "BASE_IMAGE=$JAVA_BASE"
+    # The JDK variant serves Java given as sources (compiled when the pod starts).
+    debian_base "$JDK_BASE" bookworm openjdk-17-jdk-headless,passwd
+    build "$R/runtime-java:17-jdk" "$ROOT/runtime-images/java" "$ROOT/runtime-images/java/Dockerfile" \
+      --build-arg JAVA_VERSION=17 --build-arg JARS=prebuilt --build-arg "BASE_IMAGE=$JDK_BASE"
+  fi
+  if want java-hello; then
+    # examples/java-hello as its README builds it (mvn package, then the image FROM the runtime).
+    (cd "$ROOT/examples/java-hello" && { mvn -B -q -o -DskipTests package >&2 2>/dev/null || mvn -B -q -DskipTests package >&2; })
+    build "$R/java-hello:$IMAGE_TAG" "$ROOT/examples/java-hello" "$ROOT/examples/java-hello/Dockerfile" \
+      --build-arg JAVA_VERSION=17 --build-arg JAR=prebuilt --build-arg "RUNTIME_IMAGE=$R/runtime-java:17"
+  fi
   if want redis; then
     # Debian's redis-server for the chart's Redis (which runs it as uid 999 with /data).
     debian_base "$R/redis:7.0-debian" bookworm redis-server,redis-tools --user 999:999 --workingdir /data \

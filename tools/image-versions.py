@@ -47,9 +47,11 @@ IMAGES = [
 
 
 def bases(dockerfile: Path) -> list[str]:
-    """The ``FROM`` images, ``${ARG}`` replaced by the ARG's default."""
+    """The ``FROM`` images, ``${ARG}`` replaced by the ARG's default; ``scratch`` and earlier
+    stages are not base images."""
     defaults: dict[str, str] = {}
     found = []
+    stages: set[str] = {"scratch"}
 
     def expand(text: str) -> str:
         return re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m[1], m[0]), text)
@@ -60,7 +62,10 @@ def bases(dockerfile: Path) -> list[str]:
         elif line.startswith("FROM "):
             image = expand(line.split()[1])
             stage = f" ({line.split()[3]} stage)" if " AS " in line else ""
-            found.append(f"`{image}`{stage}")
+            if " AS " in line:
+                stages.add(line.split()[3])
+            if image not in stages:
+                found.append(f"`{image}`{stage}")
     return found
 
 

@@ -55,7 +55,7 @@ async function main() {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  await runtime.start(loading);
+  if (!(await runtime.start(loading))) process.exit(1); // the handler failed to load, in a pod
   started = true;
 }
 

@@ -117,6 +117,31 @@ def test_pod_trouble(state: dict[str, Any], trouble: str | None) -> None:
     assert (found.reason if found else None) == trouble
 
 
+CRASHED = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s restarting failed container"}}
+
+
+@pytest.mark.parametrize(
+    ("last", "message"),
+    [
+        # The runtime's last words: why the handler did not load.
+        (
+            {"terminated": {"exitCode": 1, "reason": "Error", "message": "RuntimeError: broken at import\n"}},
+            "RuntimeError: broken at import (container 'function' exited with code 1)",
+        ),
+        ({"terminated": {"exitCode": 3, "reason": "Error"}}, "container 'function' exited with code 3"),
+        (
+            {"terminated": {"exitCode": 137, "reason": "OOMKilled"}},
+            "container 'function' ran out of memory (OOMKilled, exit code 137)",
+        ),
+        # Not yet ended once: the kubelet's words are all there is.
+        ({}, "back-off 10s restarting failed container"),
+    ],
+)
+def test_a_crash_loop_says_how_the_container_last_ended(last: dict[str, Any], message: str) -> None:
+    pod = {"status": {"containerStatuses": [{"name": "function", "state": CRASHED, "lastState": last}]}}
+    assert pod_trouble(pod) == PodTrouble("CrashLoopBackOff", message)
+
+
 @pytest.mark.parametrize(
     ("runtime", "day", "reason"),
     [

@@ -23,14 +23,16 @@ FUNCTIONS = "wisp-fns"
 RELEASE = "wisp"
 SELECTOR = f"app.kubernetes.io/instance={RELEASE}"
 # The images tools/build-images.sh makes from Debian packages: Debian's Python 3.11 serves every
-# Python Function here and Debian's Node.js 20 every Node.js one (the official bases, with each
-# runtime's own version, are for users).
+# Python Function here, Debian's Node.js 20 every Node.js one and Debian's OpenJDK 17 every Java
+# one (the official bases, with each runtime's own version, are for users).
 VALUES = {
     "image.repository": "wisp/wisp",
     "image.tag": "dev",
     "image.pullPolicy": "Never",
     "runtimeImages.python": "wisp/runtime-python:3.11",
     "runtimeImages.node": "wisp/runtime-node:20",
+    "runtimeImages.java": "wisp/runtime-java:17",
+    "runtimeImages.javaJdk": "wisp/runtime-java:17-jdk",
     "runtimeImages.pullPolicy": "Never",
     "redis.image.repository": "wisp/redis",
     "redis.image.tag": "7.0-debian",

@@ -1,6 +1,7 @@
 """Fixtures of the real-node tier: ``real_node`` (one per session), ``node_kubectl`` bound to the
-node's own control plane (whose API server listens on the node's bridge) and ``restricted``, a
-fresh namespace there that enforces the ``restricted`` Pod Security Standard. They have names of
+node's own control plane (whose API server listens on the node's bridge), ``wisp`` (the chart
+installed with helm, one per session) and ``restricted``, a fresh namespace there that enforces
+the ``restricted`` Pod Security Standard. They have names of
 their own: the suite's ``kubectl``/``namespace`` stay bound to the suite's control plane."""
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.cluster.fixtures import Kubectl
-from tests.node.node import NodeUnavailable, RealNode, leftovers, start_real_node
+from tests.node.chart import Wisp, wisp_on
+from tests.node.node import NodeUnavailable, RealNode, start_real_node
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,8 +30,7 @@ def real_node() -> Iterator[RealNode]:
             pytest.skip(f"real node unavailable: {exc}")
         raise
     yield node
-    node.stop()
-    left = leftovers()
+    left = node.stop()
     assert not left, f"the node left things behind: {left}"
 
 
@@ -37,6 +38,15 @@ def real_node() -> Iterator[RealNode]:
 def node_kubectl(real_node: RealNode) -> Kubectl:
     assert real_node.plane is not None
     return Kubectl(real_node.plane.kubectl_binary, real_node.kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def wisp(real_node: RealNode) -> Iterator[Wisp]:
+    """The chart installed once for the session's modules; uninstalled (and checked) at its end."""
+    installed = wisp_on(real_node, helm_major=int(os.environ.get("WISP_HELM_MAJOR", "3"))).install()
+    yield installed
+    left = installed.uninstall()
+    assert not left, f"helm uninstall left wisp objects behind: {left}"
 
 
 @pytest.fixture

@@ -350,7 +350,9 @@ class RealNode:
         self._scheduler()
         self._wait_node_ready()
 
-    def stop(self) -> None:
+    def stop(self) -> list[str]:
+        """Tear the node down; what it left behind on the host (``leftovers``), looked at while
+        the machine's node lock is still held, so a node started next is not taken for it."""
         for proc in self.processes.values():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -362,9 +364,11 @@ class RealNode:
         self.processes.clear()
         if self.plane is not None:
             self.plane.stop()
+        left = leftovers()
         if self._lock is not None:
             self._lock.close()  # releases the flock
             self._lock = None
+        return left
 
     # -- pieces --------------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], *, in_namespace: bool = False) -> None:

@@ -7,27 +7,17 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
 import subprocess
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.cluster.fixtures import wait_for
-from tests.node.chart import FUNCTIONS, SYSTEM, Wisp, wisp_on
-from tests.node.node import ROOT, RealNode
+from tests.node.chart import FUNCTIONS, SYSTEM, Wisp
+from tests.node.node import ROOT
 
 pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.timeout(900)]
-
-
-@pytest.fixture(scope="module")
-def wisp(real_node: RealNode) -> Iterator[Wisp]:
-    installed = wisp_on(real_node, helm_major=int(os.environ.get("WISP_HELM_MAJOR", "3"))).install()
-    yield installed
-    left = installed.uninstall()
-    assert not left, f"helm uninstall left wisp objects behind: {left}"
 
 
 def test_chart_runs_operator_gateway_and_redis_as_non_root_pods(wisp: Wisp) -> None:
@@ -257,19 +247,15 @@ spec:
       def handler(event, context):
           return {}
   memory: 64Mi
+  access:
+    public: true
   scale:
     min: 1
     max: 1
 """
 
 
-@pytest.mark.xfail(
-    reason="a handler that fails to load leaves its runtime up and never ready (/healthz says why, "
-    "handlerLoaded false): the pod is Running, not crash-looping, and the Function's Ready "
-    "condition says only Starting, 0 of 1 replicas ready",
-    strict=False,
-)
-def test_a_function_whose_pod_crashes_on_start_says_why(wisp: Wisp) -> None:
+def test_a_function_whose_handler_fails_to_load_says_why(wisp: Wisp) -> None:
     wisp.apply(CRASH)
 
     def not_ready() -> dict[str, Any] | None:
@@ -283,12 +269,19 @@ def test_a_function_whose_pod_crashes_on_start_says_why(wisp: Wisp) -> None:
         )
 
     condition = wait_for(
-        not_ready, timeout=90, interval=1, what="Ready=False (CrashLoopBackOff) on the Function"
+        not_ready, timeout=120, interval=1, what="Ready=False (CrashLoopBackOff) on the Function"
     )
-    assert condition["message"]
+    # The runtime's own words, not the kubelet's "back-off restarting failed container".
+    message = condition["message"]
+    assert "'main.handler' could not be loaded: RuntimeError" in message, condition
+    assert "broken at import" in message, condition
     pod = wisp.function_pods("crash")[0]["metadata"]["name"]
     logs = wisp.kubectl("logs", pod, "--previous", namespace=FUNCTIONS, check=False).stdout
     assert "broken at import" in logs
+    # A caller is told at once, not held until the cold-start timeout.
+    status, body = wisp.call("crash", {}, timeout=60)
+    assert status == 503, body
+    assert "broken at import" in json.dumps(body), body
 
 
 SLOW = """apiVersion: wisp.dev/v1alpha1

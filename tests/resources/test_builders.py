@@ -133,6 +133,7 @@ def test_deployment_whole_manifest(mode: CpuMode) -> None:
         {"name": "WISP_STACK_TRACES", "value": "false"},
         {"name": "WISP_HOST", "value": "0.0.0.0"},
         {"name": "WISP_PORT", "value": "8080"},
+        {"name": "WISP_EXIT_ON_LOAD_FAILURE", "value": "true"},
         {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "t"}}},
     ]
     settings = DeploymentSettings(cpu=CpuSettings(mode=mode))
@@ -190,6 +191,7 @@ def test_deployment_whole_manifest(mode: CpuMode) -> None:
                                 {"name": "tmp", "mountPath": "/tmp"},
                                 {"name": "code", "mountPath": "/var/wisp/code", "readOnly": True},
                             ],
+                            "terminationMessagePolicy": "FallbackToLogsOnError",
                             "readinessProbe": {
                                 "httpGet": {"path": "/healthz", "port": "http"},
                                 "periodSeconds": 1,

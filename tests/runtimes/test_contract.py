@@ -20,7 +20,7 @@ import pytest
 from tests.runtimes.conftest import UUID_RE, Start, metric_value, wait_for_metric
 from tests.runtimes.languages import Language
 from tests.support.net import free_port
-from wisp.launcher import LaunchSpec, install_dependencies, start_runtime
+from wisp.launcher import LaunchError, LaunchSpec, install_dependencies, start_runtime
 
 BINARY = bytes(range(256)) * 4 + b"\xff\xfe\x00"
 
@@ -322,6 +322,16 @@ async def test_missing_handler_fails_readiness(
         if r.get("level") == "ERROR" and "no_such_function" in r.get("message", "")
     ]
     assert len(errors) == 1, errors
+
+
+async def test_in_a_pod_a_handler_that_fails_to_load_ends_the_runtime_saying_why(
+    start: Start, language: Language
+) -> None:
+    # What the Deployment sets: the kubelet then restarts the container and its status says why.
+    with pytest.raises(LaunchError) as failed:
+        await start("no_such_function", WISP_EXIT_ON_LOAD_FAILURE="true")
+    assert "exited with code 1" in str(failed.value)
+    assert "no_such_function" in str(failed.value)
 
 
 async def test_ready_only_once_the_handler_has_loaded(

@@ -48,11 +48,14 @@ def runtime_environment(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     region: str = "",
     account_id: str = "",
+    exit_on_load_failure: bool = False,
 ) -> dict[str, str]:
     """The ``WISP_*`` variables a runtime server reads, for this Function. ``region`` and
     ``account_id`` are the installation's (Lambda's ARN and ``AWS_REGION``), set only when it
     has them: the runtime's defaults are the Function's own ``AWS_REGION`` or ``us-east-1``,
-    and the namespace."""
+    and the namespace. ``exit_on_load_failure``: in a pod, a handler that fails to load ends the
+    runtime (the kubelet restarts it; its termination message says why); elsewhere it stays up
+    and ``/healthz`` says why."""
     spec = fn.spec
     lambda_env = {"WISP_REGION": region, "WISP_ACCOUNT_ID": account_id}
     name, version = published_as(fn.name) if fn.kind == "FunctionVersion" else (fn.name, "")
@@ -72,6 +75,7 @@ def runtime_environment(
         "WISP_PORT": str(port),
         **{name: value for name, value in lambda_env.items() if value},
         **logging_environment(spec.logging),
+        **({"WISP_EXIT_ON_LOAD_FAILURE": "true"} if exit_on_load_failure else {}),
     }
 
 

@@ -61,8 +61,23 @@ def pod_trouble(pod: Mapping[str, Any]) -> PodTrouble | None:
     for cs in [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]:
         waiting = (cs.get("state") or {}).get("waiting") or {}
         if waiting.get("reason") in STUCK_REASONS:
+            ended = (cs.get("lastState") or {}).get("terminated")
+            if waiting["reason"] == "CrashLoopBackOff" and ended:
+                return PodTrouble(waiting["reason"], last_exit(cs.get("name", ""), ended))
             return PodTrouble(waiting["reason"], waiting.get("message") or waiting["reason"])
     return None
+
+
+def last_exit(container: str, terminated: Mapping[str, Any]) -> str:
+    """How a crash-looping container last ended, in words: its own last words (the runtime's
+    termination message: why the handler did not load; else the log's last lines) first, the
+    kubelet's backoff message says nothing a user can act on."""
+    code = terminated.get("exitCode")
+    how = f"container {container!r} exited with code {code}"
+    if terminated.get("reason") == "OOMKilled":
+        how = f"container {container!r} ran out of memory (OOMKilled, exit code {code})"
+    words = str(terminated.get("message") or "").strip()
+    return f"{words} ({how})" if words else how
 
 
 def runtime_condition(runtime_text: str, today: datetime.date) -> Condition | None:

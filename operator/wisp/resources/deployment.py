@@ -232,7 +232,11 @@ def _resources(fn: Function, cpu: CpuSettings) -> dict[str, Any]:
 
 def _env(fn: Function, settings: DeploymentSettings) -> list[dict[str, Any]]:
     base = contract.runtime_environment(
-        fn, max_body_bytes=settings.max_body_bytes, region=settings.region, account_id=settings.account_id
+        fn,
+        max_body_bytes=settings.max_body_bytes,
+        region=settings.region,
+        account_id=settings.account_id,
+        exit_on_load_failure=True,
     )
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in base.items()]
     # The user's entries stay as written: a secretKeyRef remains a reference.
@@ -277,6 +281,9 @@ def _function_container(fn: Function, image: str, settings: DeploymentSettings) 
         "resources": _resources(fn, settings.cpu),
         "securityContext": _container_security(),
         "volumeMounts": _mounts(fn),
+        # A runtime that ends writes why to the termination log; any other container that
+        # crashes (a code image) leaves its log's last lines there instead.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "readinessProbe": {
             "httpGet": {"path": contract.HEALTH_PATH, "port": "http"},
             "periodSeconds": 1,

@@ -27,7 +27,15 @@ const PATHS = Object.freeze({ health: '/healthz', liveness: '/livez', metrics: '
 // handler's state without polling.
 const LISTENING_EVENT = 'wisp.runtime.listening';
 
+// Where a container's last words go: the kubelet shows this file's text as the terminated
+// container's `message` in the pod's status (the Kubernetes default terminationMessagePath).
+const TERMINATION_LOG = '/dev/termination-log';
+
 class SettingsError extends Error {}
+
+function flag(env, name) {
+  return ['1', 'true', 'yes'].includes((env[name] || 'false').trim().toLowerCase());
+}
 
 function number(env, name, fallback, { integer, minimum }) {
   const raw = (env[name] || '').trim();
@@ -56,7 +64,10 @@ function loadSettings(env = process.env) {
     memoryMb: number(env, 'WISP_MEMORY_MB', 256, { integer: true, minimum: 1 }),
     concurrency: number(env, 'WISP_CONCURRENCY', 100, { integer: true, minimum: 1 }),
     maxBodyBytes: number(env, 'WISP_MAX_BODY_BYTES', 6 * 1024 * 1024, { integer: true, minimum: 0 }),
-    stackTraces: ['1', 'true', 'yes'].includes((env.WISP_STACK_TRACES || 'false').trim().toLowerCase()),
+    stackTraces: flag(env, 'WISP_STACK_TRACES'),
+    // In a pod: a handler that fails to load ends the runtime (exit 1, the reason as the pod's
+    // termination message) so the kubelet restarts it and the pod's status says why.
+    exitOnLoadFailure: flag(env, 'WISP_EXIT_ON_LOAD_FAILURE'),
     host: env.WISP_HOST || '0.0.0.0',
     port: number(env, 'WISP_PORT', 8080, { integer: true, minimum: 0 }),
     workers: number(env, 'WISP_NODE_WORKERS', 1, { integer: true, minimum: 1 }),
@@ -84,4 +95,4 @@ function moduleDirs(settings) {
   return dirs.filter((dir) => fs.existsSync(dir));
 }
 
-module.exports = { HEADERS, PATHS, LISTENING_EVENT, SettingsError, loadSettings, moduleDirs };
+module.exports = { HEADERS, PATHS, LISTENING_EVENT, TERMINATION_LOG, SettingsError, loadSettings, moduleDirs };

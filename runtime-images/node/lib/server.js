@@ -6,7 +6,7 @@
 const http = require('node:http');
 const { Duplex } = require('node:stream');
 const { timingSafeEqual } = require('node:crypto');
-const { HEADERS, PATHS, LISTENING_EVENT, SettingsError } = require('./config');
+const { HEADERS, PATHS, LISTENING_EVENT, SettingsError, TERMINATION_LOG } = require('./config');
 const { SPECIALISE_PATH, SpecialiseError, parseSpecialisation } = require('./generic');
 const { errorBody } = require('./events');
 const { tailHeader } = require('./logs');
@@ -424,7 +424,8 @@ class Runtime {
 
   // loading: the pool's start(), {ok: true} or the load error once the worker(s) loaded the
   // handler. The socket opens only then (docs/runtime-contract.md: import, then listen), so a
-  // 200 from /healthz means the handler is loaded, as it does in the Python runtime.
+  // 200 from /healthz means the handler is loaded, as it does in the Python runtime. False when
+  // the handler failed to load and the settings say to exit then (in a pod).
   async start(loading) {
     const server = http.createServer({ keepAliveTimeout: 3_600_000, maxHeaderSize: MAX_HEAD_BYTES },
       (req, res) => this.onRequest(req, res));
@@ -438,6 +439,11 @@ class Runtime {
       this.failure = { errorType: loaded.errorType, errorMessage: loaded.errorMessage };
       this.log.log('ERROR', `the handler ${JSON.stringify(this.settings.handler)} could not be loaded: ` +
         `${loaded.errorType}: ${loaded.errorMessage}`, undefined, { errorType: loaded.errorType, stackTrace: loaded.stack });
+      if (this.settings.exitOnLoadFailure) {
+        lastWords(`the handler ${JSON.stringify(this.settings.handler)} could not be loaded: ` +
+          `${loaded.errorType}: ${loaded.errorMessage}`);
+        return false;
+      }
     }
     await new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -446,6 +452,7 @@ class Runtime {
     const { port } = server.address();
     this.log.log('INFO', `listening on ${this.settings.host}:${port}`, undefined,
       { event: LISTENING_EVENT, port, handlerLoaded: loaded.ok, generic: this.specialisable });
+    return true;
   }
 
   async stop() {
@@ -457,6 +464,15 @@ class Runtime {
     clearTimeout(deadline);
     await this.pool.stop();
     this.log.log('INFO', 'stopped');
+  }
+}
+
+// The container's termination message, when there is a place for it (not outside a pod).
+function lastWords(message) {
+  try {
+    require('node:fs').writeFileSync(TERMINATION_LOG, message.slice(-4096));
+  } catch {
+    // no termination log: the log line says it too
   }
 }
 

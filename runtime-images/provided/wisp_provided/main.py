@@ -21,7 +21,7 @@ from wisp_provided.process import spawn
 from wisp_provided.settings import INIT_SECONDS, ProvidedSettings
 from wisp_runtime import config
 from wisp_runtime.lambdaenv import FunctionIdentity, function_identity, lambda_environment
-from wisp_runtime.logs import LogWriter
+from wisp_runtime.logs import LogWriter, last_words
 
 _STOP_GRACE = 2.0
 
@@ -115,9 +115,16 @@ async def serve(
     else:
         bootstrap.fail_now(Failure("Runtime.InvalidEntrypoint", settings.missing))
     if bootstrap.failure is not None:
-        log.log(
-            "ERROR", f"the runtime is not ready: {bootstrap.failure.error_type}: {bootstrap.failure.message}"
-        )
+        why = f"the runtime is not ready: {bootstrap.failure.error_type}: {bootstrap.failure.message}"
+        log.log("ERROR", why)
+        if base.exit_on_load_failure:  # in a pod: the kubelet restarts it, the pod's status says why
+            await bootstrap.stop(_STOP_GRACE)
+            if supervisor is not None:
+                supervisor.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await supervisor
+            last_words(why, config.TERMINATION_LOG)
+            return 1
 
     handler = ProvidedHandler(base, broker, bootstrap, log)
     server = HttpServer(handler, protocol_error, max_body_bytes=base.max_body_bytes)

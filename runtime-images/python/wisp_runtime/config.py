@@ -42,6 +42,10 @@ METRICS_PATH = "/metrics"
 # launcher learns the bound port and the handler's state without polling.
 LISTENING_EVENT = "wisp.runtime.listening"
 
+# Where a container's last words go: the kubelet shows this file's text as the terminated
+# container's ``message`` in the pod's status (the Kubernetes default terminationMessagePath).
+TERMINATION_LOG = "/dev/termination-log"
+
 
 class SettingsError(ValueError):
     """An environment variable the runtime cannot use."""
@@ -69,6 +73,10 @@ class Settings(NamedTuple):
     # account part (empty: the function's namespace).
     region: str = "us-east-1"
     account_id: str = ""
+    # In a pod: a handler that fails to load ends the runtime (exit 1, the reason in the pod's
+    # termination message), so the kubelet restarts it and the pod's status says why. Elsewhere
+    # (``wisp dev``) the runtime stays up and ``/healthz`` says why.
+    exit_on_load_failure: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,11 +96,12 @@ class Settings(NamedTuple):
             memory_mb=_number(env, "WISP_MEMORY_MB", base.memory_mb, int, minimum=1),
             concurrency=_number(env, "WISP_CONCURRENCY", base.concurrency, int, minimum=1),
             max_body_bytes=_number(env, "WISP_MAX_BODY_BYTES", base.max_body_bytes, int, minimum=0),
-            stack_traces=env.get("WISP_STACK_TRACES", "false").strip().lower() in ("1", "true", "yes"),
+            stack_traces=_flag(env, "WISP_STACK_TRACES"),
             host=env.get("WISP_HOST", base.host),
             port=_number(env, "WISP_PORT", base.port, int, minimum=0),
             region=(env.get("WISP_REGION") or env.get("AWS_REGION") or base.region).strip(),
             account_id=env.get("WISP_ACCOUNT_ID", "").strip(),
+            exit_on_load_failure=_flag(env, "WISP_EXIT_ON_LOAD_FAILURE"),
         )
 
     @property
@@ -102,6 +111,10 @@ class Settings(NamedTuple):
 
 
 T = TypeVar("T", int, float)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "false").strip().lower() in ("1", "true", "yes")
 
 
 def _number(env: Mapping[str, str], name: str, default: T, kind: type[T], *, minimum: T) -> T:

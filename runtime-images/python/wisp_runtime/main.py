@@ -4,8 +4,10 @@ With ``WISP_POOL_TOKEN`` set and no ``WISP_HANDLER`` it starts generic (a warm p
 ``generic.py``): no handler is imported until the gateway specialises it.
 
 The handler is imported before the socket opens, so the ``listening`` line (and the first
-``/healthz`` answer) already says whether it loaded. SIGTERM stops accepting calls, lets the
-calls in flight finish (up to the function's timeout) and exits 0.
+``/healthz`` answer) already says whether it loaded. In a pod (``WISP_EXIT_ON_LOAD_FAILURE``) a
+handler that fails to load ends the runtime instead, with the reason as its termination message.
+SIGTERM stops accepting calls, lets the calls in flight finish (up to the function's timeout) and
+exits 0.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from wisp_runtime import config
 from wisp_runtime.generic import TOKEN_ENV, Specialisation, function_environment, write_code
 from wisp_runtime.lambdaenv import FunctionIdentity, apply_environment, function_identity, lambda_environment
 from wisp_runtime.loader import LoadedHandler, LoadFailure, extend_path, load_handler
-from wisp_runtime.logs import Capture, install, settings_from_env
+from wisp_runtime.logs import Capture, install, last_words, settings_from_env
 from wisp_runtime.pool import WorkerPool
 
 if TYPE_CHECKING:
@@ -46,6 +48,10 @@ def main() -> int:
         # Before the import: module-level code (boto3 clients, Powertools) reads these.
         apply_environment(lambda_environment(settings, function))
         loaded = _load(settings, capture)
+        if isinstance(loaded, LoadFailure) and settings.exit_on_load_failure:
+            why = f"{loaded.error_type}: {loaded.message}"
+            last_words(f"the handler {settings.handler!r} could not be loaded: {why}", config.TERMINATION_LOG)
+            return 1
     try:
         import uvloop
     except ImportError:

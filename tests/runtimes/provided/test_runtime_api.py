@@ -14,9 +14,11 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.runtimes.conftest import UUID_RE, metric_value
 from tests.runtimes.provided.conftest import SCRIPTED, StartProvided
+from wisp.launcher import LaunchError
 
 
 async def test_a_call_is_one_invocation_with_lambdas_headers(
@@ -226,6 +228,16 @@ async def test_init_error_makes_the_runtime_not_ready(
     async with http.post(running.url, json={}) as response:
         assert response.status == 503
         assert (await response.json())["errorType"] == "Custom.InitBroken"
+
+
+async def test_in_a_pod_an_init_error_ends_the_runtime_saying_why(
+    start_provided: StartProvided, scripted: list[str]
+) -> None:
+    # What the Deployment sets: the kubelet restarts the container and its status says why.
+    with pytest.raises(LaunchError) as failed:
+        await start_provided(scripted, SCRIPTED_INIT="error", WISP_EXIT_ON_LOAD_FAILURE="true")
+    assert "exited with code 1" in str(failed.value)
+    assert "Custom.InitBroken: no config" in str(failed.value)
 
 
 async def test_a_bootstrap_that_exits_during_init_is_not_ready(

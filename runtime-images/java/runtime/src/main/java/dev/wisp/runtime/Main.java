@@ -1,6 +1,8 @@
 package dev.wisp.runtime;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -12,12 +14,17 @@ import java.util.concurrent.ExecutorService;
  * ({@link Training}).
  *
  * <p>A handler that fails to load keeps the process up: {@code /healthz} answers 503 with the
- * reason (the pod is NotReady with an explanation rather than in a crash loop).
+ * reason. In a pod ({@code WISP_EXIT_ON_LOAD_FAILURE=true}) the runtime exits 1 instead, with the
+ * reason as the container's termination message, so the pod's status says why and the kubelet
+ * tries again.
  */
 public final class Main {
 
     /** The log line's {@code event} that tells a launcher the runtime listens. */
     static final String LISTENING_EVENT = "wisp.runtime.listening";
+
+    /** Where the kubelet reads a container's last words (the default terminationMessagePath). */
+    static final Path TERMINATION_LOG = Path.of("/dev/termination-log");
 
     private Main() {}
 
@@ -44,6 +51,15 @@ public final class Main {
         }, "wisp-shutdown"));
     }
 
+    /** {@code message} as the container's termination message, when there is a place for it. */
+    private static void lastWords(String message) {
+        try {
+            Files.writeString(TERMINATION_LOG, message);
+        } catch (IOException | RuntimeException e) {
+            // Not in a pod: the log line says it too.
+        }
+    }
+
     /** A started runtime: its server and its invocations. */
     record Running(RuntimeServer server, Invocations invocations) {}
 
@@ -68,6 +84,11 @@ public final class Main {
             failed.put("errorType", e.errorType());
             failed.put("handler", config.handler());
             JsonLog.error(e.getMessage(), failed);
+            if ("true".equalsIgnoreCase(System.getenv().getOrDefault("WISP_EXIT_ON_LOAD_FAILURE", "").trim())) {
+                lastWords("the handler '" + config.handler() + "' could not be loaded: "
+                        + e.errorType() + ": " + e.getMessage());
+                System.exit(1);
+            }
         }
         ExecutorService handlerThreads = Workers.create(kind, config.concurrency(), "wisp-handler");
         ExecutorService httpThreads = Workers.create(kind, config.concurrency() + 16, "wisp-http");
