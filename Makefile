@@ -90,9 +90,11 @@ controlplane:
 
 # The real node of tests/node/: kubelet, kube-scheduler, kube-proxy, containerd 2, crictl, CoreDNS
 # (built once into $(CACHE)/node/), and the images as OCI archives for its containerd.
+# The archives go where tests/node/node.py looks for this checkout's (one directory per checkout).
+NODE_IMAGES_OUT = $(CACHE)/images/oci-$(shell printf %s "$(CURDIR)" | sha256sum | cut -c1-12)
 node: controlplane venv
 	@bash tests/node/build-node.sh >/dev/null
-	@WISP_IMAGE_BUILDER=buildah WISP_BASES=debian bash tools/build-images.sh >/dev/null
+	@WISP_IMAGES_OUT=$(NODE_IMAGES_OUT) WISP_IMAGE_BUILDER=buildah WISP_BASES=debian bash tools/build-images.sh >/dev/null
 
 # -- run --------------------------------------------------------------------------------------
 dev: install
