@@ -90,6 +90,11 @@ def test_removing_the_role_deletes_what_wisp_made_for_it() -> None:
     deployment = kube.get("Deployment", NS, "hello")
     assert deployment is not None
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "wisp-function"
+    # Only once the Deployment no longer names the account.
+    writes = kube.writes()
+    assert writes.index(("apply", "Deployment", "hello"), 4) < writes.index(
+        ("delete", "ServiceAccount", "wisp-fn-hello")
+    )
 
 
 def test_an_account_of_that_name_not_made_by_wisp_is_not_taken_over() -> None:

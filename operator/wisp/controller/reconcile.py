@@ -161,8 +161,6 @@ def reconcile_identity(r: Reconciliation) -> None:
         for manifest in own:
             _ensure(r, manifest)
         return
-    for kind in ("RoleBinding", "Role", "ServiceAccount"):  # spec.role was removed
-        _delete_owned(r, kind, Names.of(fn).identity)
     if fn.spec.service_account_name is not None:
         account = fn.spec.service_account_name
         if r.live("ServiceAccount", account) is None:
@@ -179,6 +177,14 @@ def reconcile_identity(r: Reconciliation) -> None:
                 raise
         else:
             r.actions.append(f"created ServiceAccount {DEFAULT_SERVICE_ACCOUNT}")
+
+
+def retire_identity(r: Reconciliation) -> None:
+    """spec.role was removed: its account, Role and binding go once the Deployment no longer
+    names them (so its pods are never left naming an account that does not exist)."""
+    if r.fn.spec.role is None:
+        for kind in ("RoleBinding", "Role", "ServiceAccount"):
+            _delete_owned(r, kind, Names.of(r.fn).identity)
 
 
 def reconcile_deployment(r: Reconciliation) -> None:
@@ -260,6 +266,7 @@ PHASES: tuple[Phase, ...] = (
     read_layers,
     reconcile_identity,
     reconcile_deployment,
+    retire_identity,
     reconcile_service,
     reconcile_network,
     check_secrets,
