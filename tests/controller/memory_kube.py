@@ -119,6 +119,10 @@ class MemoryKube:
         obj = self.read("ConfigMap", namespace, name)
         return None if obj is None else dict(obj.get("data") or {})
 
+    def secret_exists(self, namespace: str, name: str) -> bool:
+        self._record("read", "Secret", name)
+        return ("Secret", namespace, name) in self.objects
+
     def list_pods(self, namespace: str, selector: str) -> list[Obj]:
         self._record("list_pods", "Pod", selector)
         label, _, value = selector.partition("=")

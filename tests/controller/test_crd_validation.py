@@ -149,6 +149,66 @@ INVALID = [
         "spec.queue.batchWindow",
     ),
     (
+        "role and serviceAccountName",
+        with_spec(GOOD_FUNCTION, serviceAccountName="sa", role={"rules": []}),
+        "spec.role",
+    ),
+    (
+        "service account name not a name",
+        with_spec(GOOD_FUNCTION, serviceAccountName="Not_A_Name"),
+        "spec.serviceAccountName",
+    ),
+    (
+        "role verb unknown",
+        with_spec(
+            GOOD_FUNCTION, role={"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["steal"]}]}
+        ),
+        "spec.role.rules[0].verbs[0]",
+    ),
+    (
+        "role rule without resources",
+        with_spec(GOOD_FUNCTION, role={"rules": [{"apiGroups": [""], "verbs": ["get"]}]}),
+        "spec.role.rules[0].resources",
+    ),
+    (
+        "envFrom with both refs",
+        with_spec(GOOD_FUNCTION, envFrom=[{"secretRef": {"name": "a"}, "configMapRef": {"name": "b"}}]),
+        "spec.envFrom[0]",
+    ),
+    (
+        "envFrom reserved prefix",
+        with_spec(GOOD_FUNCTION, envFrom=[{"prefix": "WISP_", "secretRef": {"name": "a"}}]),
+        "spec.envFrom[0].prefix",
+    ),
+    (
+        "secret file name with a slash",
+        with_spec(GOOD_FUNCTION, secrets=[{"name": "../x"}]),
+        "spec.secrets[0].name",
+    ),
+    (
+        "egress cidr not a cidr",
+        with_spec(GOOD_FUNCTION, network={"egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/33"}}]}]}),
+        "spec.network.egress[0].to[0].ipBlock.cidr",
+    ),
+    (
+        "egress rule empty",
+        with_spec(GOOD_FUNCTION, network={"egress": [{}]}),
+        "spec.network.egress[0]",
+    ),
+    (
+        "ingress peer with ipBlock and selector",
+        with_spec(
+            GOOD_FUNCTION,
+            network={"ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}}]}]},
+        ),
+        "spec.network.ingress[0].from[0]",
+    ),
+    (
+        "egress port out of range",
+        with_spec(GOOD_FUNCTION, network={"egress": [{"ports": [{"port": 70000}]}]}),
+        "spec.network.egress[0].ports[0].port",
+    ),
+    (
         "queue failure destination empty",
         with_spec(GOOD_TRIGGER, http=None, queue={"stream": "s", "onFailure": {}}),
         "spec.queue.onFailure",
@@ -200,6 +260,33 @@ def test_async_controls_are_accepted(kubectl: Kubectl, namespace: str) -> None:
         kubectl("apply", "-f", "-", input=yaml.safe_dump(obj), namespace=namespace)
     stored = yaml.safe_load(kubectl("get", "fn", "f", "-o", "yaml", namespace=namespace).stdout)
     assert stored["spec"]["async"] == controls
+
+
+def test_identity_secrets_and_network_are_accepted(kubectl: Kubectl, namespace: str) -> None:
+    spec = {
+        "role": {
+            "rules": [
+                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"], "resourceNames": ["a"]}
+            ],
+            "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/f"},
+        },
+        "envFrom": [{"secretRef": {"name": "db"}, "prefix": "DB_"}, {"configMapRef": {"name": "settings"}}],
+        "secrets": [{"name": "api-keys"}],
+        "network": {
+            "egress": [
+                {
+                    "to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}],
+                    "ports": [{"port": 5432}],
+                },
+                {"to": [{"namespaceSelector": {"matchLabels": {"team": "data"}}, "podSelector": {}}]},
+            ],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "batch"}}}]}],
+        },
+    }
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(with_spec(GOOD_FUNCTION, **spec)), namespace=namespace)
+    stored = yaml.safe_load(kubectl("get", "fn", "f", "-o", "yaml", namespace=namespace).stdout)
+    assert stored["spec"]["role"] == spec["role"]
+    assert stored["spec"]["network"] == spec["network"]
 
 
 def test_short_names_category_and_explain(kubectl: Kubectl, namespace: str) -> None:

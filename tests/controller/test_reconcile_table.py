@@ -20,6 +20,7 @@ from wisp.api.function import parse_function
 from wisp.controller.settings import OperatorSettings
 from wisp.controller.sync import FunctionSync
 from wisp.resources import make_code_configmap, make_deployment, make_service
+from wisp.resources.identity import make_default_service_account
 
 NS = "ns"
 UID = "fn-uid"
@@ -270,7 +271,7 @@ ROWS = [
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
 def test_sync_function(row: Row) -> None:
-    kube = MemoryKube()
+    kube = MemoryKube().add(make_default_service_account(NS))  # as after the namespace's first Function
     for obj in row.objects:
         kube.add(obj)
     for verb, kind, code in row.induce:
@@ -318,7 +319,7 @@ def test_dependencies_in_a_referenced_configmap_add_the_install_step() -> None:
 
 def test_a_create_race_lost_is_an_update() -> None:
     """Another replica created the Deployment between our read and our create (409)."""
-    kube = MemoryKube()
+    kube = MemoryKube().add(make_default_service_account(NS))
     real_create = kube.create
 
     def racing_create(manifest: Any) -> Obj:
@@ -456,6 +457,7 @@ def test_events_once_per_action_and_per_transition() -> None:
     first = kube.events()
     assert first == [
         "Normal Reconciled: created ConfigMap hello-code",
+        "Normal Reconciled: created ServiceAccount wisp-function",  # the namespace's first Function
         "Normal Reconciled: created Deployment hello",
         "Normal Reconciled: created Service hello",
         "Normal Deployed: ConfigMap, Deployment and Service are in place",

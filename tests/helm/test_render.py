@@ -3,6 +3,7 @@ least-privilege RBAC, high availability, Redis on and off, monitors, NetworkPoli
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -86,7 +87,13 @@ def test_rbac_is_least_privilege(render: Render, values: dict[str, Any] | None) 
         assert binding["roleRef"]["name"].startswith("wisp-")
 
     operator = rules_of(objects, "operator")
-    assert not any("secrets" in r["resources"] for r in operator), "the operator never reads Secrets"
+    # Whether a Secret a Function names exists: one by name, as metadata, never listed or watched.
+    assert grants(operator, "", "secrets", "get")
+    assert not grants(operator, "", "secrets", "list") and not grants(operator, "", "secrets", "watch")
+    # spec.role: the operator holds exactly what it may grant, and can neither escalate nor bind.
+    assert grants(operator, "rbac.authorization.k8s.io", "roles", "create")
+    assert not grants(operator, "rbac.authorization.k8s.io", "clusterroles", "create")
+    assert not grants(operator, "", "configmaps", "update")
     assert grants(operator, "wisp.dev", "functions", "watch")
     assert grants(operator, "wisp.dev", "functions/status", "patch")
     assert grants(operator, "apps", "deployments", "create")
@@ -340,6 +347,40 @@ def test_function_pods_accept_only_the_gateway(render: Render) -> None:
         if component(p) == "functions"
     ) == ["team-a", "team-b"]
     assert of_kind(render({"networkPolicy": {"enabled": False}}), "NetworkPolicy") == []
+
+
+def test_deny_by_default_leaves_function_pods_only_dns(render: Render) -> None:
+    objects = render({"networkPolicy": {"denyByDefault": True}})
+    baselines = [
+        p for p in of_kind(objects, "NetworkPolicy") if p["metadata"]["name"].endswith("-functions-egress")
+    ]
+    assert sorted(p["metadata"]["namespace"] for p in baselines) == ["default", "wisp-system"]
+    for policy in baselines:
+        spec = policy["spec"]
+        assert selector_matches(spec["podSelector"], {"wisp.dev/function": "hello"})
+        assert not selector_matches(spec["podSelector"], pod_labels(one(objects, "Deployment", "-gateway")))
+        assert spec["policyTypes"] == ["Egress"]
+        (rule,) = spec["egress"]
+        assert "to" not in rule and {p["port"] for p in rule["ports"]} == {53}
+    assert not [p for p in of_kind(render(), "NetworkPolicy") if p["metadata"]["name"].endswith("-egress")]
+
+
+@pytest.mark.parametrize("values", [None, NAMESPACED], ids=["all-namespaces", "namespaced"])
+def test_grantable_rules_are_held_by_the_operator_and_passed_to_it(
+    render: Render, values: dict[str, Any] | None
+) -> None:
+    """Kubernetes lets the operator write a Role only with permissions it holds itself."""
+    rule = {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"], "resourceNames": []}
+    objects = render({**(values or {}), "functions": {"identity": {"grantableRules": [rule]}}})
+    assert grants(rules_of(objects, "operator"), "", "configmaps", "list")
+    env = _env(objects, "operator")
+    assert json.loads(env["WISP_GRANTABLE_RULES"]) == [rule]
+    assert env["WISP_GATEWAY_NAMESPACE"] == "wisp-system"
+    assert selector_matches(
+        {"matchLabels": json.loads(env["WISP_GATEWAY_POD_LABELS"])},
+        pod_labels(one(objects, "Deployment", "-gateway")),
+    )
+    assert json.loads(_env(render(values), "operator")["WISP_GRANTABLE_RULES"]) == []
 
 
 def test_monitors_only_with_prometheus_operator(render: Render) -> None:

@@ -163,6 +163,7 @@ def test_deployment_whole_manifest(mode: CpuMode) -> None:
                     },
                 },
                 "spec": {
+                    "serviceAccountName": "wisp-function",
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": 50,

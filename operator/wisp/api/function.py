@@ -19,8 +19,10 @@ from wisp.api.checks import _duration_in, _int_in, _require, _typed
 from wisp.api.codepaths import check_code_path
 from wisp.api.cpu import CpuMode
 from wisp.api.defaults import FUNCTION_DEFAULTS as DEFAULTS
+from wisp.api.identity import RoleSpec, parse_role, parse_service_account_name
 from wisp.api.logconfig import LoggingSpec, parse_logging
 from wisp.api.names import function_key
+from wisp.api.network import NetworkSpec, parse_network
 from wisp.api.quantities import (
     cpu_millis_for_memory,
     parse_cpu_millis,
@@ -38,6 +40,8 @@ _JAVA_HANDLER = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*(::[A-Za-z_$]
 _PROVIDED_HANDLER = re.compile(r"^[!-~]+$")  # printable ASCII, no spaces (Lambda's is as free)
 MAX_LAYERS = 5  # as Lambda
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+SECRETS_DIR = "/var/wisp/secrets"  # spec.secrets[i] is mounted at SECRETS_DIR/<name>
 
 
 class ScaleMetric(enum.Enum):
@@ -147,6 +151,25 @@ class FunctionSpec:
     publish: bool = False  # spec.publish: publish a version whenever the snapshot changes
     aliases: Mapping[str, Alias] = field(default_factory=dict)  # spec.aliases
     logging: LoggingSpec = field(default_factory=LoggingSpec)
+    env_from: tuple[Mapping[str, Any], ...] = ()  # spec.envFrom, as in a container
+    secret_files: tuple[str, ...] = ()  # spec.secrets: Secrets mounted under SECRETS_DIR
+    service_account_name: str | None = None  # spec.serviceAccountName: an existing account
+    role: RoleSpec | None = None  # spec.role: an account, Role and RoleBinding of its own
+    network: NetworkSpec | None = None  # spec.network
+
+    def secret_names(self) -> list[tuple[str, str]]:
+        """(field, Secret name) of every Secret the pods read: env, envFrom, files."""
+        found: list[tuple[str, str]] = []
+        for i, item in enumerate(self.env):
+            ref = (item.get("valueFrom") or {}).get("secretKeyRef") or {}
+            if ref.get("name") and not ref.get("optional"):
+                found.append((f"spec.env[{i}].valueFrom.secretKeyRef", str(ref["name"])))
+        for i, item in enumerate(self.env_from):
+            ref = item.get("secretRef") or {}
+            if ref.get("name") and not ref.get("optional"):
+                found.append((f"spec.envFrom[{i}].secretRef", str(ref["name"])))
+        found.extend((f"spec.secrets[{i}]", name) for i, name in enumerate(self.secret_files))
+        return found
 
     def code_files(self) -> dict[str, str]:
         """The files wisp stores for inline or files code (empty for configMapRef and image)."""
@@ -249,6 +272,10 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
     stack_traces = _typed(
         spec.get("stackTraces", DEFAULTS.stack_traces), bool, "spec.stackTraces", "a boolean"
     )
+    service_account = parse_service_account_name(spec.get("serviceAccountName"))
+    role = parse_role(spec.get("role"))
+    if service_account is not None and role is not None:
+        raise SpecError("spec.role", "sets spec.role or spec.serviceAccountName, not both")
 
     return FunctionSpec(
         runtime=runtime,
@@ -273,6 +300,11 @@ def parse_function_spec(spec: Mapping[str, Any]) -> FunctionSpec:
         publish=_typed(spec.get("publish", False), bool, "spec.publish", "a boolean"),
         aliases=parse_aliases(spec.get("aliases")),
         logging=parse_logging(spec.get("logging")),
+        env_from=_parse_env_from(spec.get("envFrom") or []),
+        secret_files=_parse_secret_files(spec.get("secrets") or []),
+        service_account_name=service_account,
+        role=role,
+        network=parse_network(spec.get("network")),
     )
 
 
@@ -361,6 +393,42 @@ def _parse_env(env: Any) -> tuple[Mapping[str, Any], ...]:
         if "value" in item and "valueFrom" in item:
             raise SpecError(path, "sets value or valueFrom, not both")
     return tuple(dict(item) for item in env)
+
+
+def _ref_name(ref: Any, path: str) -> str:
+    _typed(ref, Mapping, path, "an object")
+    name = _typed(_require(ref, "name", path), str, f"{path}.name", "a name")
+    if not _OBJECT_NAME.match(name) or len(name) > 253:
+        raise SpecError(f"{path}.name", f"{name!r} is not a valid object name")
+    return str(name)
+
+
+def _parse_env_from(env_from: Any) -> tuple[Mapping[str, Any], ...]:
+    _typed(env_from, list, "spec.envFrom", "a list")
+    for i, item in enumerate(env_from):
+        path = f"spec.envFrom[{i}]"
+        _typed(item, Mapping, path, "an object")
+        refs = [k for k in ("configMapRef", "secretRef") if item.get(k) is not None]
+        if len(refs) != 1:
+            raise SpecError(path, "must set exactly one of configMapRef, secretRef")
+        _ref_name(item[refs[0]], f"{path}.{refs[0]}")
+        prefix = item.get("prefix")
+        if prefix is not None:
+            _typed(prefix, str, f"{path}.prefix", "a string")
+            if prefix.startswith("WISP_"):
+                raise SpecError(f"{path}.prefix", "names starting with WISP_ are reserved for the runtime")
+    return tuple(dict(item) for item in env_from)
+
+
+def _parse_secret_files(secrets: Any) -> tuple[str, ...]:
+    _typed(secrets, list, "spec.secrets", "a list")
+    names: list[str] = []
+    for i, item in enumerate(secrets):
+        name = _ref_name(item, f"spec.secrets[{i}]")
+        if name in names:
+            raise SpecError(f"spec.secrets[{i}].name", f"Duplicate value {name!r}")
+        names.append(name)
+    return tuple(names)
 
 
 def _parse_scale(scale: Any) -> ScaleSpec:

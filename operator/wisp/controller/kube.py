@@ -28,6 +28,7 @@ FIELD_MANAGER = "wisp-operator"
 CREATE_MANAGER = "wisp-operator-create"
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 log = logging.getLogger("wisp.operator")
 audit = logging.getLogger("wisp.operator.api")  # every refused write, at debug level (``-v``)
@@ -44,6 +45,7 @@ class KubePort(Protocol):
     def delete(self, kind: str, namespace: str, name: str, uid: str | None = None) -> None: ...
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None: ...
     def config_map_data(self, namespace: str, name: str) -> dict[str, str] | None: ...
+    def secret_exists(self, namespace: str, name: str) -> bool: ...
     def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]: ...
     def patch_status(
         self,
@@ -69,6 +71,8 @@ class KubeApi:
         self.apps = client.AppsV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         self.events = client.EventsV1Api(api_client)
+        self.rbac = client.RbacAuthorizationV1Api(api_client)
+        self.networking = client.NetworkingV1Api(api_client)
         self._api_client = api_client
 
     # -- children -------------------------------------------------------------------------------
@@ -79,6 +83,10 @@ class KubeApi:
             "ConfigMap": self.core.read_namespaced_config_map,
             "Service": self.core.read_namespaced_service,
             "Deployment": self.apps.read_namespaced_deployment,
+            "ServiceAccount": self.core.read_namespaced_service_account,
+            "Role": self.rbac.read_namespaced_role,
+            "RoleBinding": self.rbac.read_namespaced_role_binding,
+            "NetworkPolicy": self.networking.read_namespaced_network_policy,
         }[kind]
         try:
             obj = reader(name, namespace)
@@ -98,6 +106,10 @@ class KubeApi:
             "ConfigMap": self.core.create_namespaced_config_map,
             "Service": self.core.create_namespaced_service,
             "Deployment": self.apps.create_namespaced_deployment,
+            "ServiceAccount": self.core.create_namespaced_service_account,
+            "Role": self.rbac.create_namespaced_role,
+            "RoleBinding": self.rbac.create_namespaced_role_binding,
+            "NetworkPolicy": self.networking.create_namespaced_network_policy,
         }[kind]
         try:
             obj = creator(ns, manifest, field_manager=CREATE_MANAGER)
@@ -114,6 +126,10 @@ class KubeApi:
             "ConfigMap": self.core.patch_namespaced_config_map,
             "Service": self.core.patch_namespaced_service,
             "Deployment": self.apps.patch_namespaced_deployment,
+            "ServiceAccount": self.core.patch_namespaced_service_account,
+            "Role": self.rbac.patch_namespaced_role,
+            "RoleBinding": self.rbac.patch_namespaced_role_binding,
+            "NetworkPolicy": self.networking.patch_namespaced_network_policy,
         }[kind]
         try:
             obj = patcher(name, ns, manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
@@ -134,6 +150,10 @@ class KubeApi:
             deleter = {
                 "ConfigMap": self.core.delete_namespaced_config_map,
                 "Service": self.core.delete_namespaced_service,
+                "ServiceAccount": self.core.delete_namespaced_service_account,
+                "Role": self.rbac.delete_namespaced_role,
+                "RoleBinding": self.rbac.delete_namespaced_role_binding,
+                "NetworkPolicy": self.networking.delete_namespaced_network_policy,
             }[kind]
             deleter(name, namespace, body=options)
         except ApiException as exc:
@@ -152,6 +172,19 @@ class KubeApi:
     def config_map_data(self, namespace: str, name: str) -> dict[str, str] | None:
         obj = self.read("ConfigMap", namespace, name)
         return None if obj is None else dict(obj.get("data") or {})
+
+    def secret_exists(self, namespace: str, name: str) -> bool:
+        """Whether the Secret exists, read as metadata only: its values never reach the operator."""
+        try:
+            response = self.core.read_namespaced_secret(
+                name, namespace, _preload_content=False, _headers={"Accept": METADATA_ONLY}
+            )
+            response.release_conn()
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         pods = self.core.list_namespaced_pod(namespace, label_selector=selector)

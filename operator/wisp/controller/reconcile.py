@@ -15,13 +15,16 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from wisp.api.function import Function
+from wisp.api.identity import ungranted
 from wisp.api.names import SCALE_BOUNDS_ANNOTATION
 from wisp.controller.kube import KubePort
 from wisp.controller.settings import OperatorSettings
 from wisp.resources import make_code_configmap, make_deployment, make_service
 from wisp.resources.deployment import config_hash, initial_replicas, scale_bounds
+from wisp.resources.identity import make_default_service_account, make_identity
 from wisp.resources.layers import LayerData
-from wisp.resources.names import Names
+from wisp.resources.names import DEFAULT_SERVICE_ACCOUNT, Names
+from wisp.resources.network import make_network_policy
 from wisp.resources.service import is_headless
 
 
@@ -132,6 +135,58 @@ def read_layers(r: Reconciliation) -> None:
     r.layers = tuple(layers)
 
 
+def _delete_owned(r: Reconciliation, kind: str, name: str) -> None:
+    live = r.live(kind, name)
+    if live is not None and _owned(live, r.fn):
+        r.api.delete(kind, r.fn.namespace, name)
+        r.actions.append(f"deleted {kind} {name}")
+        r.forget(kind, name)
+
+
+def reconcile_identity(r: Reconciliation) -> None:
+    """The account the pods run as: the Function's own (spec.role), the one it names, or the
+    namespace's ``wisp-function`` (no permissions, no token)."""
+    fn = r.fn
+    own = make_identity(fn)
+    if fn.spec.role is not None:
+        missing = ungranted(fn.spec.role.rules, r.settings.grantable_rules)
+        if missing:
+            raise ReconcileError(
+                "RoleNotGrantable",
+                "spec.role.rules: this installation does not let wisp grant "
+                + ", ".join(missing[:8])
+                + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+                + " (the chart's functions.identity.grantableRules)",
+            )
+        for manifest in own:
+            _ensure(r, manifest)
+        return
+    if fn.spec.service_account_name is not None:
+        account = fn.spec.service_account_name
+        if r.live("ServiceAccount", account) is None:
+            raise ReconcileError(
+                "ServiceAccountNotFound",
+                f"spec.serviceAccountName: ServiceAccount {account} not found in {fn.namespace}",
+            )
+        return
+    if r.live("ServiceAccount", DEFAULT_SERVICE_ACCOUNT) is None:
+        try:
+            r.api.create(make_default_service_account(fn.namespace))
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        else:
+            r.actions.append(f"created ServiceAccount {DEFAULT_SERVICE_ACCOUNT}")
+
+
+def retire_identity(r: Reconciliation) -> None:
+    """spec.role was removed: its account, Role and binding go once the Deployment no longer
+    names them (so its pods are never left naming an account that does not exist)."""
+    if r.fn.spec.role is None:
+        for kind in ("RoleBinding", "Role", "ServiceAccount"):
+            _delete_owned(r, kind, Names.of(r.fn).identity)
+
+
 def reconcile_deployment(r: Reconciliation) -> None:
     fn = r.fn
     name = Names.of(fn).deployment
@@ -177,11 +232,45 @@ def reconcile_service(r: Reconciliation) -> None:
     _ensure(r, manifest)
 
 
+def reconcile_network(r: Reconciliation) -> None:
+    manifest = make_network_policy(r.fn, r.settings.gateway_peer)
+    if manifest is None:
+        _delete_owned(r, "NetworkPolicy", Names.of(r.fn).network_policy)
+        return
+    _ensure(r, manifest)
+
+
+def check_secrets(r: Reconciliation) -> None:
+    """A Secret the pods need and that does not exist is said in status, naming the field.
+
+    The Deployment is in place already: its pods start as soon as the Secret appears (the
+    kubelet retries), and the resync clears the condition.
+    """
+    missing = [
+        (path, name)
+        for path, name in r.fn.spec.secret_names()
+        if not r.api.secret_exists(r.fn.namespace, name)
+    ]
+    if missing:
+        path, name = missing[0]
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ReconcileError("SecretNotFound", f"{path}: Secret {name} not found in {r.fn.namespace}{more}")
+
+
 def _ip_kind(service: Mapping[str, Any]) -> str:
     return "headless" if is_headless(service) else "with a cluster IP"
 
 
-PHASES: tuple[Phase, ...] = (reconcile_code, read_layers, reconcile_deployment, reconcile_service)
+PHASES: tuple[Phase, ...] = (
+    reconcile_code,
+    read_layers,
+    reconcile_identity,
+    reconcile_deployment,
+    retire_identity,
+    reconcile_service,
+    reconcile_network,
+    check_secrets,
+)
 
 
 def reconcile(r: Reconciliation) -> Reconciliation:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 
 from wisp.api import contract
+from wisp.api.checks import SpecError
 from wisp.api.cpu import CpuMode
+from wisp.api.identity import PolicyRule, parse_grantable_rules
 from wisp.api.names import function_key
 from wisp.api.quantities import parse_cpu_millis
 from wisp.resources.deployment import CpuSettings, DeploymentSettings, ImageSettings
+from wisp.resources.network import GatewayPeer
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,10 @@ class OperatorSettings:
     version_retention: float = 86400.0
     function_cluster_ip: bool = False  # headless Function Services unless asked (WISP_FUNCTION_CLUSTER_IP)
     deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
+    # What spec.role may ask for (WISP_GRANTABLE_RULES, a JSON list of RBAC rules; the chart's
+    # functions.identity.grantableRules, which it also grants the operator).
+    grantable_rules: tuple[PolicyRule, ...] = ()
+    gateway_peer: GatewayPeer = field(default_factory=GatewayPeer)  # who spec.network always lets in
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> OperatorSettings:
@@ -51,11 +59,30 @@ class OperatorSettings:
                 account_id=env.get("WISP_ACCOUNT_ID", "").strip(),
             ),
         }
+        values.update(network_settings(env))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 
     def function_url(self, name: str, namespace: str) -> str:
         return f"{self.gateway_url}/function/{function_key(name, namespace)}"
+
+
+def network_settings(env: dict[str, str]) -> dict[str, object]:
+    """Grantable rules and the gateway's pods, from ``WISP_GRANTABLE_RULES``,
+    ``WISP_GATEWAY_NAMESPACE`` and ``WISP_GATEWAY_POD_LABELS`` (JSON)."""
+    try:
+        grantable = parse_grantable_rules(
+            json.loads(env.get("WISP_GRANTABLE_RULES") or "[]"), "WISP_GRANTABLE_RULES"
+        )
+        labels = json.loads(env.get("WISP_GATEWAY_POD_LABELS") or "null")
+    except (ValueError, SpecError) as exc:
+        raise ValueError(f"WISP_GRANTABLE_RULES / WISP_GATEWAY_POD_LABELS: {exc}") from None
+    peer = GatewayPeer(namespace=env.get("WISP_GATEWAY_NAMESPACE") or GatewayPeer.namespace)
+    if labels is not None:
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise ValueError("WISP_GATEWAY_POD_LABELS: must be a JSON map of label to value")
+        peer = GatewayPeer(namespace=peer.namespace, labels=labels)
+    return {"grantable_rules": grantable, "gateway_peer": peer}
 
 
 def cpu_settings(env: dict[str, str]) -> CpuSettings:

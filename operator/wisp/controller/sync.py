@@ -107,6 +107,7 @@ class FunctionSync:
         except SpecError as exc:  # code too large for a ConfigMap
             observed = Observed(generation, None, spec_error=str(exc))
         except ReconcileError as exc:
+            self._remember_applied(r.deployment)  # a late phase (a missing Secret) may have applied it
             observed = Observed(
                 generation,
                 r.live("Deployment", Names.of(fn).deployment),

@@ -22,7 +22,7 @@ from typing import Any
 from wisp.api import contract
 from wisp.api.codepaths import config_map_data, config_map_paths, volume_items
 from wisp.api.cpu import CpuMode
-from wisp.api.function import Function
+from wisp.api.function import SECRETS_DIR, Function
 from wisp.api.names import (
     CONFIG_HASH_ANNOTATION,
     CPU_AFTER_START_ANNOTATION,
@@ -160,7 +160,9 @@ def make_deployment(
                     },
                 },
                 "spec": {
-                    "automountServiceAccountToken": False,
+                    "serviceAccountName": Names.service_account(fn),
+                    # A token only for an identity the Function asked for.
+                    "automountServiceAccountToken": _has_identity(fn),
                     "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": int(spec.timeout) + 5,
                     "securityContext": {
@@ -190,6 +192,10 @@ def scale_bounds(fn: Function) -> str:
     if fn.spec.replicas is not None:
         return f"pinned={fn.spec.replicas}"
     return f"{fn.spec.scale.min}-{fn.spec.scale.max}"
+
+
+def _has_identity(fn: Function) -> bool:
+    return fn.spec.service_account_name is not None or fn.spec.role is not None
 
 
 def initial_replicas(fn: Function) -> int:
@@ -248,6 +254,10 @@ def _mounts(fn: Function) -> list[dict[str, Any]]:
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
     if fn.spec.code.image is None:
         mounts.append({"name": "code", "mountPath": contract.CODE_DIR, "readOnly": True})
+    mounts.extend(
+        {"name": f"secret-{i}", "mountPath": f"{SECRETS_DIR}/{name}", "readOnly": True}
+        for i, name in enumerate(fn.spec.secret_files)
+    )
     return mounts
 
 
@@ -268,6 +278,12 @@ def _volumes(
     layer_volume = layers_volume(layers)
     if layer_volume is not None:
         volumes.append(layer_volume)
+    # Readable by the runtime's group only (fsGroup); a file per key, updated in place when the
+    # Secret changes.
+    volumes.extend(
+        {"name": f"secret-{i}", "secret": {"secretName": name, "defaultMode": 0o440}}
+        for i, name in enumerate(fn.spec.secret_files)
+    )
     return volumes
 
 
@@ -278,6 +294,7 @@ def _function_container(fn: Function, image: str, settings: DeploymentSettings) 
         "imagePullPolicy": settings.images.pull_policy,
         "ports": [{"name": "http", "containerPort": contract.PORT, "protocol": "TCP"}],
         "env": _env(fn, settings),
+        **({"envFrom": [dict(item) for item in fn.spec.env_from]} if fn.spec.env_from else {}),
         "resources": _resources(fn, settings.cpu),
         "securityContext": _container_security(),
         "volumeMounts": _mounts(fn),
@@ -315,6 +332,7 @@ def _deps_container(
         "imagePullPolicy": settings.images.pull_policy,
         "command": _DEPS_COMMANDS[fn.spec.runtime.language],
         "env": main["env"],
+        **({"envFrom": main["envFrom"]} if "envFrom" in main else {}),
         "resources": main["resources"],
         "securityContext": _container_security(),
         "volumeMounts": main["volumeMounts"],

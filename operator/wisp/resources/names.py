@@ -9,6 +9,8 @@ from wisp.api.function import Function
 from wisp.api.names import API_VERSION, FUNCTION_LABEL, MANAGED_BY
 
 CONTAINER_NAME = "function"
+# The account of every Function without an identity of its own: no permissions, no token.
+DEFAULT_SERVICE_ACCOUNT = "wisp-function"
 
 
 @dataclass(frozen=True)
@@ -16,10 +18,28 @@ class Names:
     deployment: str
     service: str
     configmap: str
+    identity: str  # the ServiceAccount, Role and RoleBinding of spec.role
+    network_policy: str
 
     @classmethod
     def of(cls, fn: Function) -> Names:
-        return cls(deployment=fn.name, service=fn.name, configmap=f"{fn.name}-code")
+        own = f"wisp-fn-{fn.name}"
+        return cls(
+            deployment=fn.name,
+            service=fn.name,
+            configmap=f"{fn.name}-code",
+            identity=own,
+            network_policy=own,
+        )
+
+    @staticmethod
+    def service_account(fn: Function) -> str:
+        """The account the Function's pods run as."""
+        if fn.spec.service_account_name is not None:
+            return fn.spec.service_account_name
+        if fn.spec.role is not None:
+            return Names.of(fn).identity
+        return DEFAULT_SERVICE_ACCOUNT
 
 
 def function_labels(fn: Function) -> dict[str, str]:

@@ -77,8 +77,23 @@ def test_an_inline_function_gets_its_pods_environment_and_its_code() -> None:
             "sub-folders (lib/util.py)",
         ),
         ({"layers": [{"configMapRef": {"name": "shared"}}]}, "it has layers"),
+        ({"role": {"rules": []}}, "ServiceAccount wisp-fn-hello"),
+        ({"envFrom": [{"secretRef": {"name": "db"}}]}, "envFrom by reference"),
+        ({"secrets": [{"name": "keys"}]}, "Secret keys by reference"),
+        ({"network": {"egress": []}}, "spec.network"),
     ],
-    ids=["image", "configmap", "dependencies", "secret-env", "sub-folders", "layers"],
+    ids=[
+        "image",
+        "configmap",
+        "dependencies",
+        "secret-env",
+        "sub-folders",
+        "layers",
+        "role",
+        "env-from",
+        "secret-files",
+        "network",
+    ],
 )
 def test_functions_that_skip_the_pool_say_why(spec: dict[str, Any], reason: str) -> None:
     plan = plan_of(fn(**spec))

@@ -262,6 +262,25 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
 - apiGroups: [apps]
   resources: [deployments/scale]
   verbs: [patch]
+# Each Function's identity (spec.role: a ServiceAccount, Role and RoleBinding of its own; the
+# namespace's wisp-function account otherwise) and its NetworkPolicy (spec.network).
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [get, create, patch, delete]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles, rolebindings]
+  verbs: [get, create, patch, delete]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [get, create, patch, delete]
+# Whether each Secret a Function names exists, read as metadata only (SecretNotFound).
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- with .Values.functions.identity.grantableRules }}
+# What spec.role may grant: the operator must hold it to write a Role with it.
+{{ toYaml . }}
+{{- end }}
 # Function pods are watched for readiness and failure reasons in the status.
 - apiGroups: [""]
   resources: [pods]

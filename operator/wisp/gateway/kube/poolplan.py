@@ -27,7 +27,7 @@ from wisp.api.names import (
     function_key,
 )
 from wisp.api.quantities import parse_memory_mib
-from wisp.resources.names import CONTAINER_NAME
+from wisp.resources.names import CONTAINER_NAME, DEFAULT_SERVICE_ACCOUNT
 
 # A claimed pod not specialised by then was left by a gateway that stopped mid-way.
 CLAIM_TIMEOUT = 30.0
@@ -123,6 +123,8 @@ class TemplateFacts:
     env: tuple[Mapping[str, Any], ...]
     init_containers: tuple[str, ...]
     service_account: str
+    # What the pods read by reference and a pool pod would not have: envFrom, Secret volumes.
+    references: tuple[str, ...] = ()
 
 
 def template_facts(deployment: Mapping[str, Any]) -> TemplateFacts | None:
@@ -135,6 +137,10 @@ def template_facts(deployment: Mapping[str, Any]) -> TemplateFacts | None:
         env=tuple(dict(e) for e in container.get("env") or ()),
         init_containers=tuple(str(c.get("name")) for c in pod.get("initContainers") or ()),
         service_account=str(pod.get("serviceAccountName") or ""),
+        references=(
+            *(["envFrom"] if container.get("envFrom") else []),
+            *(f"Secret {v['secret'].get('secretName')}" for v in pod.get("volumes") or () if v.get("secret")),
+        ),
     )
 
 
@@ -173,8 +179,13 @@ def pool_plan(fn: Function, facts: TemplateFacts | None) -> PoolPlan | PoolSkip:
         return PoolSkip("its Deployment is not known yet")
     if facts.init_containers:
         return PoolSkip("its pods install dependencies in an init step")
-    if facts.service_account:
+    # The namespace's wisp-function account has no permissions and no token, as a pool pod.
+    if facts.service_account and facts.service_account != DEFAULT_SERVICE_ACCOUNT:
         return PoolSkip(f"its pods run as ServiceAccount {facts.service_account}")
+    if facts.references:
+        return PoolSkip(f"its pods read {', '.join(facts.references)} by reference")
+    if fn.spec.network is not None:
+        return PoolSkip("its NetworkPolicy (spec.network) selects its own pods only")
     env: dict[str, str] = {}
     for item in facts.env:
         name = str(item.get("name"))
