@@ -5,6 +5,7 @@ enforces the ``restricted`` Pod Security Standard, Functions in another such nam
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import subprocess
 import time
@@ -19,6 +20,7 @@ from tests.cluster.fixtures import Kubectl
 from tests.node.node import ROOT, RealNode
 
 SYSTEM = "wisp-system"
+_REJECTED = (errno.ECONNREFUSED, errno.EHOSTUNREACH)
 FUNCTIONS = "wisp-fns"
 RELEASE = "wisp"
 SELECTOR = f"app.kubernetes.io/instance={RELEASE}"
@@ -137,8 +139,9 @@ class Wisp:
             data=None if payload is None else json.dumps(payload).encode(),
             headers={"Content-Type": "application/json"},
         )
-        # A refused connection is the Service with no ready gateway behind it yet (kube-proxy
-        # rejects then): what a user's first curl after an install or a roll sees; wait it out.
+        # A refused connection (or "no route to host") is the Service with no ready gateway behind
+        # it yet (kube-proxy rejects then): what a user's first curl after an install or a roll
+        # sees; wait it out.
         refused_until = time.monotonic() + 60
         while True:
             try:
@@ -151,7 +154,8 @@ class Wisp:
                 except ValueError:
                     return exc.code, body.decode(errors="replace")
             except urllib.error.URLError as exc:
-                if not isinstance(exc.reason, ConnectionRefusedError) or time.monotonic() > refused_until:
+                rejected = isinstance(exc.reason, OSError) and exc.reason.errno in _REJECTED
+                if not rejected or time.monotonic() > refused_until:
                     raise
                 time.sleep(0.5)
 
