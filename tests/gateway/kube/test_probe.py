@@ -17,7 +17,7 @@ from wisp.gateway.backend import Endpoint
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.kube.backend import KubernetesBackend, _Scope
 from wisp.gateway.kube.podview import PodView, pod_view, resize_body
-from wisp.gateway.kube.probe import PodProber, healthz_ok
+from wisp.gateway.kube.probe import PodProber, healthz_ok, next_interval
 
 
 def _pod(
@@ -301,3 +301,20 @@ async def test_the_backend_routes_a_probed_pod_until_its_slice_lists_it() -> Non
         assert sink.routed("hello.ns") == []
     finally:
         await backend.stop()
+
+
+@pytest.mark.parametrize(
+    ("interval", "probing_for", "expected"),
+    [
+        (0.025, 0.0, 0.025),  # a pod just seen
+        (0.025, 1.2, 0.025),  # most runtimes start listening within the first seconds: no backoff
+        (0.025, 2.99, 0.025),
+        (0.025, 3.0, 0.0325),  # past the steady window: backing off
+        (0.2, 10.0, 0.25),  # never past the ceiling
+        (0.25, 60.0, 0.25),
+    ],
+)
+def test_a_starting_pod_is_probed_every_25_ms_for_its_first_seconds(
+    interval: float, probing_for: float, expected: float
+) -> None:
+    assert next_interval(interval, probing_for) == pytest.approx(expected)

@@ -4,11 +4,12 @@ The kubelet probes readiness at most once a second, and the EndpointSlice contro
 its own turn: a runtime that listens 150 ms after its container starts is often routed a second
 later. ``PodProber`` closes that gap. For every function pod the pod watch shows with an address
 and no Ready condition yet, it sends ``GET /healthz`` to ``podIP:8080`` every
-``PROBE_FIRST_INTERVAL`` seconds, backing off to ``PROBE_MAX_INTERVAL``, for at most
-``PROBE_WINDOW`` seconds; the first 200 makes the pod an endpoint (``ready_endpoints``), and the
-backend hands it to the gateway with the EndpointSlices' endpoints, so a held call is forwarded
-at once. When an EndpointSlice lists the pod it is an ordinary endpoint and the prober forgets
-it (``settle``); a pod that is deleted, terminating, or whose runtime restarted is dropped.
+``PROBE_FIRST_INTERVAL`` seconds for ``PROBE_STEADY_FOR`` seconds, then backing off to
+``PROBE_MAX_INTERVAL``, for at most ``PROBE_WINDOW`` seconds; the first 200 makes the pod an
+endpoint (``ready_endpoints``), and the backend hands it to the gateway with the EndpointSlices'
+endpoints, so a held call is forwarded at once. When an EndpointSlice lists the pod it is an
+ordinary endpoint and the prober forgets it (``settle``); a pod that is deleted, terminating, or
+whose runtime restarted is dropped.
 
 The probe is a bare HTTP/1.1 request on a fresh connection (no client session to manage); only
 the status line is read.
@@ -29,6 +30,7 @@ from wisp.gateway.kube.podview import PodView
 log = logging.getLogger("wisp.gateway.kube")
 
 PROBE_FIRST_INTERVAL = 0.025
+PROBE_STEADY_FOR = 3.0  # probe at the first interval this long: when most runtimes start listening
 PROBE_BACKOFF = 1.3
 PROBE_MAX_INTERVAL = 0.25
 PROBE_TIMEOUT = 0.5  # one probe: connect, send, status line
@@ -64,6 +66,19 @@ async def healthz_ok(host: str, port: int) -> bool:
                 await writer.wait_closed()
     parts = line.split(None, 2)
     return len(parts) >= 2 and parts[0].startswith(b"HTTP/1.") and parts[1] == b"200"
+
+
+def next_interval(interval: float, probing_for: float) -> float:
+    """The wait before the next probe of a pod probed for ``probing_for`` seconds.
+
+    Steady at ``PROBE_FIRST_INTERVAL`` for the first ``PROBE_STEADY_FOR`` seconds (a runtime
+    that starts listening then is found within 25 ms; backing off from the start had the
+    interval at 0.1-0.25 s by the time a runtime was up, and the held call waited that long),
+    then backing off to ``PROBE_MAX_INTERVAL`` for pods that take longer.
+    """
+    if probing_for < PROBE_STEADY_FOR:
+        return PROBE_FIRST_INTERVAL
+    return min(interval * PROBE_BACKOFF, PROBE_MAX_INTERVAL)
 
 
 class PodProber:
@@ -153,5 +168,5 @@ class PodProber:
                     self._on_change(probe.key)
                 return
             await asyncio.sleep(interval)
-            interval = min(interval * PROBE_BACKOFF, PROBE_MAX_INTERVAL)
+            interval = next_interval(interval, loop.time() - (deadline - PROBE_WINDOW))
         probe.task = None
