@@ -83,6 +83,26 @@ class Wisp:
         self.gateway = f"http://{ip.stdout}:8080"
         return self
 
+    def configure(
+        self, values: dict[str, str] | None = None, json_values: dict[str, Any] | None = None
+    ) -> None:
+        """``helm upgrade`` to the session's install values plus ``values`` (and ``json_values``),
+        dropping what an earlier ``configure`` set; waits for the roll to finish."""
+        merged = {**VALUES, **(values or {})}
+        sets = [arg for key, value in merged.items() for arg in ("--set", f"{key}={value}")]
+        for key, value in (json_values or {}).items():
+            sets += ["--set-json", f"{key}={json.dumps(value)}"]
+        subprocess.run(
+            [*self.helm, "upgrade", RELEASE, str(ROOT / "deploy" / "helm" / "wisp"), "--reset-values", *sets],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        for deployment in ("wisp-operator", "wisp-gateway"):
+            self.kubectl(
+                "rollout", "status", f"deploy/{deployment}", "--timeout=180s", namespace=SYSTEM, timeout=190
+            )
+
     def uninstall(self) -> list[str]:
         """Uninstall; what is left of the release afterwards (nothing, CRDs aside)."""
         self.kubectl("delete", "namespace", FUNCTIONS, "--timeout=120s", timeout=130)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,8 +14,7 @@ import pytest
 import yaml
 
 from tests.cluster.fixtures import wait_for
-from tests.node.chart import FUNCTIONS, RELEASE, SYSTEM, Wisp, wisp_on
-from tests.node.node import ROOT, RealNode
+from tests.node.chart import FUNCTIONS, SYSTEM, Wisp
 
 # The timeout covers a wait for the machine's one node (up to 30 min) as well as the test.
 pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.timeout(2700)]
@@ -77,27 +74,11 @@ def function(name: str, **spec: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def wisp(real_node: RealNode) -> Iterator[Wisp]:
-    installed = wisp_on(real_node, helm_major=int(os.environ.get("WISP_HELM_MAJOR", "3"))).install()
-    subprocess.run(
-        [
-            *installed.helm,
-            "upgrade",
-            RELEASE,
-            str(ROOT / "deploy" / "helm" / "wisp"),
-            "--reuse-values",
-            "--set-json",
-            f"functions.identity.grantableRules={json.dumps([READ_SETTINGS])}",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    installed.kubectl(
-        "rollout", "status", "deploy/wisp-operator", "--timeout=180s", namespace=SYSTEM, timeout=190
-    )
-    yield installed
-    installed.uninstall()
+def wisp(wisp: Wisp) -> Iterator[Wisp]:
+    """The session's install, allowed to grant the role this module's function asks for."""
+    wisp.configure(json_values={"functions.identity.grantableRules": [READ_SETTINGS]})
+    yield wisp
+    wisp.configure()
 
 
 def digest(value: str) -> str:

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 
 from tests.cluster.fixtures import wait_for
-from tests.node.chart import FUNCTIONS, SYSTEM, Wisp, wisp_on
-from tests.node.node import RealNode
+from tests.node.chart import FUNCTIONS, SYSTEM, Wisp
 
 pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.timeout(900)]
 
@@ -84,26 +83,26 @@ def function(name: str, env: list[dict[str, Any]] | None = None, *, node: bool =
 
 
 @pytest.fixture(scope="module")
-def wisp(real_node: RealNode) -> Iterator[Wisp]:
-    installed = wisp_on(real_node).install(
-        **{
+def wisp(wisp: Wisp) -> Iterator[Wisp]:
+    """The session's install with the pools on, for this module; off again after it."""
+    wisp.configure(
+        {
             "pool.python.enabled": "true",
             "pool.python.size": str(POOL_SIZE),
             "pool.node.enabled": "true",
             "pool.node.size": "1",
         }
     )
-    yield installed
-    left = installed.uninstall()
-    assert not left, f"helm uninstall left wisp objects behind: {left}"
+    yield wisp
+    wisp.configure()
 
 
-def pool_pods(wisp: Wisp, state: str) -> list[dict[str, Any]]:
+def pool_pods(wisp: Wisp, state: str, pool: str = "python") -> list[dict[str, Any]]:
     out = wisp.kubectl(
         "get",
         "pods",
         "-l",
-        f"wisp.dev/pool=python,wisp.dev/pool-state={state}",
+        f"wisp.dev/pool={pool},wisp.dev/pool-state={state}",
         "-o",
         "json",
         namespace=FUNCTIONS,
