@@ -49,6 +49,7 @@ function warmUpHttp(server) {
 }
 
 const MAX_HEAD_BYTES = 64 * 1024; // request line + headers, as in the Python runtime
+const DRAIN_MS = 1000; // how long a refused body is read and dropped before the 413
 // JSON bodies up to this size are sent to the worker as text, larger ones as bytes (Call.run).
 const TEXT_BODY_MAX = 8 * 1024;
 
@@ -120,10 +121,21 @@ class Call {
     if (!this.receiving) return;
     this.size += chunk.length;
     if (this.size > this.runtime.settings.maxBodyBytes) {
+      // Refuse once the client has sent the rest (read and dropped, up to DRAIN_MS): a close
+      // while it is still sending resets the connection and it never reads the 413.
       this.receiving = false;
-      this.req.removeAllListeners('data');
-      this.req.resume();
-      this.guard(this.tooLarge);
+      const { req } = this;
+      req.removeAllListeners('data');
+      let answered = false;
+      const answer = () => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
+        this.guard(this.tooLarge);
+      };
+      const timer = setTimeout(answer, DRAIN_MS);
+      req.on('end', answer);
+      req.resume();
       return;
     }
     this.chunks.push(chunk);
