@@ -218,13 +218,7 @@ class NatsBroker:
         retention: float,
     ) -> bool:
         async with unavailable_as_broker_error():
-            keys = await self.bucket(keys_bucket(self.settings.stream, ttl), ttl)
-            try:
-                await keys.create(kv_key(dedupe_key), record_id.encode())
-            except nats.js.errors.KeyWrongLastSequenceError:
-                return False
-            await self._publish_or_release(keys, dedupe_key, stream, message, record_id, record)
-        return True
+            return await self._claim_and_publish(dedupe_key, ttl, stream, message, record_id, record)
 
     async def publish_idempotent(
         self,
@@ -238,14 +232,30 @@ class NatsBroker:
         retention: float,
     ) -> str:
         async with unavailable_as_broker_error():
+            if await self._claim_and_publish(key, ttl, stream, message, record_id, record):
+                return record_id
             keys = await self.bucket(keys_bucket(self.settings.stream, ttl), ttl)
-            try:
-                await keys.create(kv_key(key), record_id.encode())
-            except nats.js.errors.KeyWrongLastSequenceError:
-                first = await keys.get(kv_key(key))
-                return (first.value or b"").decode()
-            await self._publish_or_release(keys, key, stream, message, record_id, record)
-        return record_id
+            first = await keys.get(kv_key(key))
+            return (first.value or b"").decode()
+
+    async def _claim_and_publish(
+        self,
+        key: str,
+        ttl: float,
+        stream: str,
+        message: Mapping[str, bytes],
+        record_id: str,
+        record: Mapping[str, str],
+    ) -> bool:
+        """Claim ``key`` for ``record_id`` for ``ttl`` seconds and publish; False, publishing
+        nothing, when another submit holds the key."""
+        keys = await self.bucket(keys_bucket(self.settings.stream, ttl), ttl)
+        try:
+            await keys.create(kv_key(key), record_id.encode())
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return False
+        await self._publish_or_release(keys, key, stream, message, record_id, record)
+        return True
 
     async def _publish_or_release(
         self,
