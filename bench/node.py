@@ -1,14 +1,15 @@
 """Cold starts on a real node: zero replicas → first response through the gateway Service.
 
 wisp installed with ``helm install`` on the test suite's real node (containerd 2 + runc + the CNI
-bridge + kubelet, kube-scheduler, kube-proxy; tests/node/), the Python and Node.js hello examples
-applied with kubectl. Each run waits until the platform has scaled the Function to zero (its idle
+bridge + kubelet, kube-scheduler, kube-proxy; tests/node/), the Python, Node.js and Java hello
+examples applied with kubectl. Each run waits until the platform has scaled the Function to zero (its idle
 timeout set to 2 s) and its EndpointSlice is empty, then times one call from the host to the gateway's
 ClusterIP: the gateway's activator scales the Deployment to one, the scheduler binds the pod,
 the kubelet has containerd start the sandbox and the container (images already on the node),
 the readiness probe passes, the EndpointSlice names the pod and the gateway forwards the call.
-Also: the node's idle cost (its processes' memory and CPU) with wisp installed and functions at
-zero. Writes the "Real node" section of docs/benchmarks.md.
+Also: Deployment 0→N (a Function's ``spec.scale.min`` raised from zero, timed to its first and last
+pod Ready), and the node's idle cost (its processes' memory and CPU) with wisp installed and
+functions at zero. Writes the "Real node" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -38,7 +39,18 @@ sys.path.insert(0, str(ROOT))
 from tests.node.chart import FUNCTIONS, Wisp, wisp_on  # noqa: E402
 from tests.node.node import RealNode, start_real_node  # noqa: E402
 
-EXAMPLES = {"Python": "hello", "Node.js": "node-hello"}
+# Language -> (example manifest, function name, spec fields that differ on this node).
+EXAMPLES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "Python": ("hello.yaml", "hello", {}),
+    "Node.js": ("node-hello.yaml", "node-hello", {}),
+    # The Java example's image, built FROM the Java runtime image as its README says (on this node
+    # with Debian's OpenJDK 17, hence java17).
+    "Java": (
+        "java-hello/function.yaml",
+        "java-hello",
+        {"runtime": "java17", "code": {"image": "wisp/java-hello:dev"}},
+    ),
+}
 PEERS = "Fission (pool of warm generic pods) 110 ms p50 / 145 ms p95; Knative and OpenFaaS 1-2 s"
 
 
@@ -78,14 +90,18 @@ def at_zero(wisp: Wisp, function: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{function} did not scale to zero in {timeout} s")
 
 
-def apply_example(wisp: Wisp, function: str, cpu_mode: str) -> None:
-    docs_ = list(yaml.safe_load_all((ROOT / "examples" / f"{function}.yaml").read_text()))
+def apply_example(wisp: Wisp, language: str, cpu_mode: str, **scale: Any) -> str:
+    """Apply ``language``'s example with the bench's idle timeout and ``cpu_mode``; its name."""
+    path, function, spec = EXAMPLES[language]
+    docs_ = list(yaml.safe_load_all((ROOT / "examples" / path).read_text()))
     for doc in docs_:
         if doc and doc.get("kind") == "Function":
-            doc["spec"].setdefault("scale", {})["idleTimeout"] = IDLE_TIMEOUT
+            doc["spec"].update(spec)
+            doc["spec"].setdefault("scale", {}).update(idleTimeout=IDLE_TIMEOUT, **scale)
             doc["spec"]["cpuMode"] = cpu_mode
     wisp.apply(yaml.safe_dump_all(docs_))
     wisp.wait_ready(function)
+    return function
 
 
 # The steps of one cold start, in the order they happen, and where each is seen from.
@@ -115,7 +131,7 @@ class Timeline:
         self.node = node
         assert node.plane is not None, "the node's control plane is running"
         self.lock = threading.Lock()
-        self.pods: list[tuple[float, str, bool, bool]] = []  # when, pod, bound, has address
+        self.pods: list[tuple[float, str, bool, bool, bool]] = []  # when, pod, bound, has address, Ready
         self.tasks: list[tuple[float, str]] = []  # when, container id of a started task
         self.images: dict[str, str] = {}  # container id -> image
         self.events = subprocess.Popen(
@@ -133,7 +149,8 @@ class Timeline:
                 f"--namespace={FUNCTIONS}",
                 "--selector=wisp.dev/function",
                 "--watch",
-                '--output=jsonpath={.metadata.name} {.spec.nodeName} {.status.podIP}{"\\n"}',
+                "--output=jsonpath={.metadata.name} {.spec.nodeName} {.status.podIP} "
+                '{.status.conditions[?(@.type=="Ready")].status}{"\\n"}',
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -171,10 +188,10 @@ class Timeline:
         assert self.watch.stdout is not None
         for line in self.watch.stdout:
             when = time.time()
-            name, _, rest = line.strip().partition(" ")
-            node_name, _, address = rest.partition(" ")
+            # Empty fields leave runs of spaces: split on single spaces to keep their places.
+            name, node_name, address, ready = [*line.rstrip("\n").split(" "), "", "", ""][:4]
             with self.lock:
-                self.pods.append((when, name, bool(node_name), bool(address)))
+                self.pods.append((when, name, bool(node_name), bool(address), ready == "True"))
 
     def sandbox_address(self, since: float, timeout: float = 60) -> str:
         """The address of the first pod sandbox started after ``since``, as soon as it has one."""
@@ -216,12 +233,22 @@ class Timeline:
             time.sleep(0.005)
         return None
 
+    def ready(self, function: str, since: float) -> list[float]:
+        """Seconds after ``since`` at which each pod of ``function`` was first seen Ready, in order."""
+        with self.lock:
+            pods = list(self.pods)
+        first: dict[str, float] = {}
+        for when, name, _bound, _address, ready in pods:
+            if when >= since and ready and name.startswith(f"{function}-"):
+                first.setdefault(name, when - since)
+        return sorted(first.values())
+
     def marks(self, since: float) -> dict[str, float]:
         """Seconds after ``since`` at which each step was first seen (steps not seen are left out)."""
         with self.lock:
             pods, tasks, images = list(self.pods), list(self.tasks), dict(self.images)
         found: dict[str, float] = {}
-        for when, _name, bound, address in pods:
+        for when, _name, bound, address, _ready in pods:
             if when < since:
                 continue
             if bound:
@@ -261,6 +288,47 @@ def cold_starts(
         steps = " ".join(f"{step} {marks[step] * 1000:.0f}" for step in STEPS if step in marks)
         print(f"{function} {i + 1}/{runs}: {elapsed * 1000:.0f} ms ({steps})", flush=True)
     return times, breakdowns
+
+
+def scale_outs(
+    wisp: Wisp, function: str, replicas: int, runs: int, timeline: Timeline
+) -> list[tuple[float, float]]:
+    """Deployment 0→``replicas``: the Function's ``spec.scale.min`` raised from 0 (as a user or a
+    schedule would), timed to its first and its last pod Ready; then back to zero."""
+    results = []
+    for i in range(runs):
+        at_zero(wisp, function)
+        since = time.time()
+        wisp.kubectl(
+            "patch",
+            "function",
+            function,
+            "--type=merge",
+            "--patch",
+            json.dumps({"spec": {"scale": {"min": replicas}}}),
+            namespace=FUNCTIONS,
+        )
+        deadline = time.monotonic() + 300
+        while len(ready := timeline.ready(function, since)) < replicas:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{function}: {len(ready)} of {replicas} pods Ready after 300 s")
+            time.sleep(0.05)
+        results.append((ready[0], ready[replicas - 1]))
+        print(
+            f"{function} 0→{replicas} {i + 1}/{runs}: first {ready[0] * 1000:.0f} ms, "
+            f"all {ready[replicas - 1] * 1000:.0f} ms",
+            flush=True,
+        )
+        wisp.kubectl(
+            "patch",
+            "function",
+            function,
+            "--type=merge",
+            "--patch",
+            json.dumps({"spec": {"scale": {"min": 0}}}),
+            namespace=FUNCTIONS,
+        )
+    return results
 
 
 def ticks(pid: int) -> int:
@@ -309,8 +377,14 @@ MODES = {
 Result = tuple[list[float], list[dict[str, float]]]
 
 
+def label(language: str) -> str:
+    """The results tables' name for ``language``'s example (the Java one differs in memory and code)."""
+    return "Java hello example (its image, 256Mi)" if language == "Java" else f"{language} hello example"
+
+
 def render(
     results: dict[tuple[str, str], Result],
+    scaled: dict[int, list[tuple[float, float]]],
     idle: dict[str, tuple[float, float]],
     host: str,
     notes: list[str],
@@ -335,7 +409,7 @@ def render(
     for (setup, language), (times, _) in results.items():
         ms = [t * 1000 for t in times]
         lines.append(
-            f"| {language} hello example | {setup} | **{statistics.median(ms):.0f} ms** "
+            f"| {label(language)} | {setup} | **{statistics.median(ms):.0f} ms** "
             f"| {percentile(ms, 95):.0f} ms | {len(ms)} | {min(ms):.0f} / {max(ms):.0f} ms |"
         )
     lines += [
@@ -353,6 +427,24 @@ def render(
             cells.append(f"{statistics.median(seen):.0f}" if seen else "-")
         lines.append(f"| {language} | {setup} | " + " | ".join(cells) + " |")
     lines += ["", *(f"* **{step}**: {what}." for step, what in STEPS.items())]
+    if scaled:
+        lines += [
+            "",
+            "Deployment 0→N: the Python hello Function at zero, its `spec.scale.min` raised from 0 to N "
+            "with `kubectl patch` (what a user, a schedule or a burst that needs N pods asks for); the "
+            "operator and the autoscaler scale the Deployment, and the pod watch times the first and "
+            "the last pod Ready after the patch (the kubelet's readiness probe, CPU `boost`):",
+            "",
+            "| N | first pod Ready p50 | all N Ready p50 | all N Ready max | runs |",
+            "|---|---|---|---|---|",
+        ]
+        for replicas, outs in scaled.items():
+            first = [a * 1000 for a, _ in outs]
+            last = [b * 1000 for _, b in outs]
+            lines.append(
+                f"| {replicas} | {statistics.median(first):.0f} ms | **{statistics.median(last):.0f} ms** "
+                f"| {max(last):.0f} ms | {len(outs)} |"
+            )
     if notes:
         lines += ["", "After the runs: " + " ".join(notes)]
     lines += [
@@ -407,9 +499,21 @@ def main() -> None:
         default=",".join(f"{mode}+{'probe' if probe else 'kubelet'}" for mode, probe in SETUPS),
         help="CPU mode + probe|kubelet, comma-separated",
     )
+    parser.add_argument(
+        "--languages", default=",".join(EXAMPLES), help="which examples' cold starts, comma-separated"
+    )
+    parser.add_argument(
+        "--scale-out", default="5,10", help="Deployment 0→N for these N, comma-separated ('' for none)"
+    )
+    parser.add_argument("--scale-runs", type=int, default=5, help="runs of each 0→N")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     setups = [(mode, how == "probe") for mode, _, how in (s.partition("+") for s in args.setups.split(","))]
+    languages = [language for language in args.languages.split(",") if language]
+    unknown = sorted(set(languages) - set(EXAMPLES))
+    if unknown:
+        parser.error(f"--languages: unknown {', '.join(unknown)} (known: {', '.join(EXAMPLES)})")
+    replicas = [int(n) for n in args.scale_out.split(",") if n]
     host = machine()
     node = start_real_node()
     timeline = Timeline(node)
@@ -425,21 +529,26 @@ def main() -> None:
                     probing = probe
                 runs = args.runs if (mode, probe) == SETUPS[-1] else args.other_runs
                 setup = f"{mode}, {'gateway probe' if probe else 'kubelet probe only'}"
-                for language, function in EXAMPLES.items():
-                    apply_example(wisp, function, mode)
+                for language in languages:
+                    function = apply_example(wisp, language, mode)
                     wisp.call(function, {"name": "warm-up"}, timeout=120)  # the image's first start
                     results[setup, language] = cold_starts(wisp, function, runs, timeline)
                     if mode == "boost":
                         notes.append(f"{language}, `boost`: {resized(wisp, function)}.")
-            for function in EXAMPLES.values():
-                at_zero(wisp, function)
+            scaled: dict[int, list[tuple[float, float]]] = {}
+            if replicas:
+                function = apply_example(wisp, "Python", "boost", max=max(replicas))
+                for n in replicas:
+                    scaled[n] = scale_outs(wisp, function, n, args.scale_runs, timeline)
+            for language in languages:
+                at_zero(wisp, EXAMPLES[language][1])
             idle = idle_cost(node, 30)
         finally:
             wisp.uninstall()
     finally:
         timeline.close()
         node.stop()
-    section = render(results, idle, host, notes)
+    section = render(results, scaled, idle, host, notes)
     print(section)
     if not args.no_docs:
         docs.write_section("Real node", section)
