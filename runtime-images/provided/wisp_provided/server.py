@@ -33,7 +33,7 @@ from wisp_runtime.events import (
     shape_response,
 )
 from wisp_runtime.httpserver import Request, Response
-from wisp_runtime.logs import LogWriter
+from wisp_runtime.logs import LogWriter, RequestScope, tail_header
 from wisp_runtime.metrics import RuntimeMetrics
 
 _JSON = "application/json"
@@ -131,6 +131,9 @@ class ProvidedHandler:
         if timeout <= 0:
             message = "the caller's deadline passed before the call started"
             return self._finish(request_id, self._timeout(request_id, message))
+        if request.headers.get(config.LOG_TAIL_HEADER) == "1":  # Lambda's LogType: Tail
+            invocation.scope = RequestScope(request_id)
+            invocation.scope.tail = []
         started = time.monotonic()
         self._broker.submit(invocation)
         try:
@@ -148,6 +151,9 @@ class ProvidedHandler:
         seconds = time.monotonic() - started
         self.metrics.observe(seconds)
         response.headers[config.DURATION_HEADER] = f"{seconds * 1000:.3f}"
+        if invocation.scope is not None and invocation.scope.tail is not None:
+            await self._bootstrap.drained()  # what it printed before answering
+            response.headers[config.LOG_TAIL_HEADER] = tail_header(invocation.scope.tail)
         return self._finish(request_id, response, seconds)
 
     def _payload(self, request: Request, body: bytes, request_id: str, now: float) -> bytes:
