@@ -256,7 +256,16 @@ def _lambda_header(request: Request, name: str) -> str | None:
         raise EventError("InvalidContextHeader", f"{name} is not base64-encoded JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise EventError("InvalidContextHeader", f"{name} must hold a JSON object")
+    if name == config.IDENTITY_HEADER:
+        # Lambda's identity always has both ids; clients that read it (Rust's lambda_runtime)
+        # refuse an invocation whose identity lacks one, so a missing one is given as empty.
+        for key in _IDENTITY_KEYS:
+            parsed.setdefault(key, "")
+        return json.dumps(parsed, separators=(",", ":"))
     return text
+
+
+_IDENTITY_KEYS = ("cognitoIdentityId", "cognitoIdentityPoolId")
 
 
 def new_request_id() -> str:

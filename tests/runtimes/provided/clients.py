@@ -4,12 +4,16 @@
   built with ``go build`` into ``~/.cache/wisp/provided/go-<hash of its source and go version>/``.
 * ``awslambdaric`` from PyPI in a virtualenv at ``~/.cache/wisp/provided/awslambdaric-<version>-
   py<X.Y>/`` (its wheel carries the compiled extension, so nothing is built here).
+* The Rust function in ``rust/`` on ``lambda_runtime`` (from crates.io, locked by its
+  ``Cargo.lock``), built with ``cargo build --release --locked`` (the build's work kept in
+  ``~/.cache/wisp/provided/rust-target/``) into ``~/.cache/wisp/provided/rust-<hash>/``.
 * ``aws-lambda-java-runtime-interface-client`` from Maven Central (its jar carries the native
   library it uses), its classpath from Maven, and java/src compiled against it with ``javac``
   into ``~/.cache/wisp/provided/java-<hash>/``.
 
 Each is made in a temporary directory and renamed into place, so concurrent test runs do not
-see half a build. Without ``go`` (or ``mvn`` and ``javac``) on PATH those tests are skipped.
+see half a build. Without ``go`` (or ``cargo``, or ``mvn`` and ``javac``) on PATH those tests are
+skipped.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 GO_SOURCE = Path(__file__).parent / "go"
+RUST_SOURCE = Path(__file__).parent / "rust"
 JAVA_SOURCE = Path(__file__).parent / "java"
 JAVA_RIC_MAIN = "com.amazonaws.services.lambda.runtime.api.client.AWSLambda"
 AWSLAMBDARIC_VERSION = "4.2.2"
@@ -61,6 +66,41 @@ def go_bootstrap() -> Path:
             check=True,
             capture_output=True,
         )
+        _move_into_place(out, target)
+    return binary
+
+
+def rust_bootstrap() -> Path:
+    """The Rust function's binary, built if its source (or cargo itself) changed."""
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        raise FileNotFoundError("cargo is not on PATH")
+    version = subprocess.run([cargo, "--version"], check=True, capture_output=True, text=True).stdout
+    digest = hashlib.sha256(version.encode())
+    for path in [
+        RUST_SOURCE / "Cargo.toml",
+        RUST_SOURCE / "Cargo.lock",
+        *sorted(RUST_SOURCE.glob("src/*.rs")),
+    ]:
+        digest.update(str(path.relative_to(RUST_SOURCE)).encode() + b"\0" + path.read_bytes())
+    target = cache_root() / f"rust-{digest.hexdigest()[:16]}"
+    binary = target / "bootstrap"
+    if binary.is_file():
+        return binary
+    with tempfile.TemporaryDirectory(dir=cache_root()) as tmp:
+        work = Path(tmp) / "src"
+        shutil.copytree(RUST_SOURCE, work)
+        env = {**os.environ, "CARGO_TARGET_DIR": str(cache_root() / "rust-target")}
+        subprocess.run(
+            [cargo, "build", "--release", "--locked", "--quiet"],
+            cwd=work,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        out = Path(tmp) / "out"
+        out.mkdir()
+        shutil.copy2(cache_root() / "rust-target" / "release" / "bootstrap", out / "bootstrap")
         _move_into_place(out, target)
     return binary
 

@@ -75,6 +75,16 @@ def go_bootstrap() -> Path:
 
 
 @pytest.fixture(scope="session")
+def rust_bootstrap() -> Path:
+    try:
+        return clients.rust_bootstrap()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    except subprocess.CalledProcessError as exc:
+        raise AssertionError(f"cargo build failed:\n{exc.stderr.decode(errors='replace')}") from None
+
+
+@pytest.fixture(scope="session")
 def java_classpath() -> str:
     try:
         return clients.java_classpath()
