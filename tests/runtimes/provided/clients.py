@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 GO_SOURCE = Path(__file__).parent / "go"
@@ -42,65 +43,65 @@ def cache_root() -> Path:
 
 def go_bootstrap() -> Path:
     """The Go function's binary, built if its source (or go itself) changed."""
-    go = shutil.which("go")
-    if go is None:
-        raise FileNotFoundError("go is not on PATH")
-    version = subprocess.run([go, "version"], check=True, capture_output=True, text=True).stdout
-    digest = hashlib.sha256(version.encode())
-    for name in ("go.mod", "go.sum", "main.go"):
-        digest.update(name.encode() + b"\0" + (GO_SOURCE / name).read_bytes())
-    target = cache_root() / f"go-{digest.hexdigest()[:16]}"
-    binary = target / "bootstrap"
-    if binary.is_file():
-        return binary
-    with tempfile.TemporaryDirectory(dir=cache_root()) as tmp:
-        work = Path(tmp) / "src"
-        shutil.copytree(GO_SOURCE, work)
-        out = Path(tmp) / "out"
-        out.mkdir()
-        env = {**os.environ, "CGO_ENABLED": "0"}
+
+    def build(go: str, work: Path, out: Path) -> None:
         subprocess.run(
             [go, "build", "-mod=readonly", "-trimpath", "-o", str(out / "bootstrap"), "."],
             cwd=work,
-            env=env,
+            env={**os.environ, "CGO_ENABLED": "0"},
             check=True,
             capture_output=True,
         )
-        _move_into_place(out, target)
-    return binary
+
+    files = [GO_SOURCE / name for name in ("go.mod", "go.sum", "main.go")]
+    return _cached_bootstrap("go", GO_SOURCE, files, ("go", "version"), build)
 
 
 def rust_bootstrap() -> Path:
     """The Rust function's binary, built if its source (or cargo itself) changed."""
-    cargo = shutil.which("cargo")
-    if cargo is None:
-        raise FileNotFoundError("cargo is not on PATH")
-    version = subprocess.run([cargo, "--version"], check=True, capture_output=True, text=True).stdout
-    digest = hashlib.sha256(version.encode())
-    for path in [
-        RUST_SOURCE / "Cargo.toml",
-        RUST_SOURCE / "Cargo.lock",
-        *sorted(RUST_SOURCE.glob("src/*.rs")),
-    ]:
-        digest.update(str(path.relative_to(RUST_SOURCE)).encode() + b"\0" + path.read_bytes())
-    target = cache_root() / f"rust-{digest.hexdigest()[:16]}"
+    target_dir = cache_root() / "rust-target"  # the build's work, kept for the next source change
+
+    def build(cargo: str, work: Path, out: Path) -> None:
+        subprocess.run(
+            [cargo, "build", "--release", "--locked", "--quiet"],
+            cwd=work,
+            env={**os.environ, "CARGO_TARGET_DIR": str(target_dir)},
+            check=True,
+            capture_output=True,
+        )
+        shutil.copy2(target_dir / "release" / "bootstrap", out / "bootstrap")
+
+    files = [RUST_SOURCE / "Cargo.toml", RUST_SOURCE / "Cargo.lock", *sorted(RUST_SOURCE.glob("src/*.rs"))]
+    return _cached_bootstrap("rust", RUST_SOURCE, files, ("cargo", "--version"), build)
+
+
+def _cached_bootstrap(
+    name: str,
+    source: Path,
+    files: list[Path],
+    version: tuple[str, str],
+    build: Callable[[str, Path, Path], None],
+) -> Path:
+    """``<cache>/<name>-<hash>/bootstrap``: ``build(tool, work, out)`` run on a copy of
+    ``source`` once for each content of ``files`` and version of the tool (``version``: its name
+    and the flag that prints its version)."""
+    tool = shutil.which(version[0])
+    if tool is None:
+        raise FileNotFoundError(f"{version[0]} is not on PATH")
+    printed = subprocess.run([tool, version[1]], check=True, capture_output=True, text=True).stdout
+    digest = hashlib.sha256(printed.encode())
+    for path in files:
+        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
+    target = cache_root() / f"{name}-{digest.hexdigest()[:16]}"
     binary = target / "bootstrap"
     if binary.is_file():
         return binary
     with tempfile.TemporaryDirectory(dir=cache_root()) as tmp:
         work = Path(tmp) / "src"
-        shutil.copytree(RUST_SOURCE, work)
-        env = {**os.environ, "CARGO_TARGET_DIR": str(cache_root() / "rust-target")}
-        subprocess.run(
-            [cargo, "build", "--release", "--locked", "--quiet"],
-            cwd=work,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        shutil.copytree(source, work)
         out = Path(tmp) / "out"
         out.mkdir()
-        shutil.copy2(cache_root() / "rust-target" / "release" / "bootstrap", out / "bootstrap")
+        build(tool, work, out)
         _move_into_place(out, target)
     return binary
 
