@@ -51,6 +51,7 @@ class PreparedCode:
     unsupported: str = ""  # why the function cannot run locally (empty: it can)
     build: JavaBuild | None = None  # run before the first replica starts, like an install
     layers_dir: Path | None = None  # the function's /opt: its layers, merged
+    aws_sdk_dir: Path | None = None  # the locked AWS SDK, for code that imports it (wisp.dev.awssdk)
 
     def environment(self, fn: Function) -> dict[str, str]:
         """The runtime's ``WISP_*`` variables plus the spec's plain ``env`` values."""
@@ -66,6 +67,8 @@ class PreparedCode:
         )
         if self.layers_dir is not None:
             env["WISP_LAYERS_DIR"] = str(self.layers_dir)
+        if self.aws_sdk_dir is not None:
+            env["WISP_AWS_SDK_DIR"] = str(self.aws_sdk_dir)
         for item in fn.spec.env:
             if "value" in item:
                 env[str(item["name"])] = str(item["value"])
