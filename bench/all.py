@@ -16,7 +16,10 @@ BENCHMARKS = [
     ("events", "events: async throughput vs sync, enqueue to handler start"),
     ("brokers", "event brokers: Redis and NATS JetStream (one server, a 3-server cluster)"),
     ("dev", "wisp dev: cold start of the Python hello example, start to all ready"),
-    ("node", "real node: zero to first response through the gateway, Python and Node.js; idle cost"),
+    (
+        "node",
+        "real node: zero to first response through the gateway, Python, Node.js and Java; Deployment 0→N; idle cost",
+    ),
     ("pool", "warm pool on the real node: zero to first response via a pool pod; a pool pod's idle cost"),
 ]
 
