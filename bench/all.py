@@ -18,7 +18,7 @@ BENCHMARKS = [
     ("dev", "wisp dev: cold start of the Python hello example, start to all ready"),
     (
         "node",
-        "real node: zero to first response through the gateway, Python, Node.js and Java; Deployment 0→N; idle cost",
+        "real node: zero to first response (Python, Node.js, Java); Deployment 0→N; idle cost",
     ),
     ("pool", "warm pool on the real node: zero to first response via a pool pod; a pool pod's idle cost"),
 ]
