@@ -166,6 +166,7 @@ class FastProtocol(asyncio.Protocol):
         self.busy = False
         self.closed = False
         self.close_after = False  # the call being served asked for Connection: close
+        self.responded = False  # some of the current call's answer was written
         self._buffer = bytearray()
         self._pending: tuple[Taken, Plan] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -221,6 +222,7 @@ class FastProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             raise ConnectionResetError("the caller's connection closed")
+        self.responded = True
         transport.write(data)
 
     async def drain(self) -> None:
@@ -310,11 +312,14 @@ class FastProtocol(asyncio.Protocol):
     async def _serve(self, plan: Plan, body: bytes) -> None:
         keep_alive = plan.head.keep_alive
         self.close_after = not keep_alive
+        self.responded = False
         try:
             keep_alive = await serve_call(self.fast.parts.gateway, plan, body, self) and keep_alive
         except Exception:
             log.exception("the fast path failed on %s %s", plan.head.method, plan.head.path)
             keep_alive = False
+            if self.responded:  # an answer begun cannot become an error: cut it off
+                self.abort()
             self.answer(
                 500,
                 [("Content-Type", "application/json; charset=utf-8")],
@@ -383,9 +388,14 @@ class FastProtocol(asyncio.Protocol):
         length = length or 0
         if host is None or length > BUFFER_BYTES or length > self.fast.parts.config.max_body_bytes:
             return None
-        head = FastHead(
-            method, target, path, headers, self._peer, host, self._scheme, parser.should_keep_alive()
+        # HTTP/1.1 keeps the connection unless the caller says close (httptools' own answer is
+        # reset once a body-less message completes).
+        keep_alive = not any(
+            token.strip().lower() == "close"
+            for value in headers.getall("Connection", ())
+            for token in value.split(",")
         )
+        head = FastHead(method, target, path, headers, self._peer, host, self._scheme, keep_alive)
         return Taken(head, len(raw), length)
 
     def _hand_off(self) -> None:
