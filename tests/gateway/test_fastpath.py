@@ -16,6 +16,7 @@ from aiohttp import web
 from tests.gateway.conftest import GatewayFactory, GatewayUnderTest, Runtimes, info, make_function
 from tests.support.rawhttp import RawAnswer, read_answer
 from tests.support.wait import eventually
+from wisp.api.trigger import parse_trigger
 from wisp.gateway.app import make_app
 from wisp.gateway.backend import Endpoint
 from wisp.gateway.config import GatewayConfig
@@ -260,3 +261,34 @@ async def test_a_pod_that_resets_the_connection_is_a_json_502(gateway_factory: G
     assert answer.status == 502
     assert answer.json()["errorType"] == "BadGateway"
     assert gw.parts.registry.upstreams[KEY].pool.in_flight == 0
+
+
+async def test_an_http_trigger_is_served_on_the_fast_path(gw: GatewayUnderTest) -> None:
+    gw.backend.set_trigger(
+        parse_trigger(
+            {
+                "metadata": {"name": "orders", "namespace": "default"},
+                "spec": {"function": "echo", "http": {"path": "/orders", "methods": ["POST"]}},
+            }
+        )
+    )
+    await eventually(lambda: "orders.default" in gw.parts.registry.triggers, "the trigger routed")
+    reader, writer = await _open(gw)
+    writer.write(_post({"n": 1}, path="/orders/42?x=1") + _post({"n": 2}, path="/orders"))
+    await writer.drain()
+    first, second = await read_answer(reader), await read_answer(reader)
+    assert first.status == 200, first.body
+    assert first.json() == {
+        "path": "/orders/42",
+        "method": "POST",
+        "query": {"x": "1"},
+        "headers": first.json()["headers"],
+    }
+    assert second.json()["path"] == "/orders"
+    assert _fast_connections(gw) == 1  # both served on the fast path
+    writer.write(b"GET /orders HTTP/1.1\r\nHost: gw\r\n\r\n")  # the method no Trigger takes
+    await writer.drain()
+    refused = await read_answer(reader)
+    writer.close()
+    assert refused.status == 405
+    assert refused.headers["allow"] == "POST"

@@ -24,9 +24,11 @@ from multidict import CIMultiDict
 
 from wisp.api import contract
 from wisp.api.function import StreamingSpec
+from wisp.api.trigger import RESERVED_PATHS, RESERVED_PREFIXES, Trigger
 from wisp.gateway.activator import Acquired, Rejected
 from wisp.gateway.admission import Admitted, FastGuard, FastHead
 from wisp.gateway.connections import Address, ResponseTooLarge, UpstreamFailed, request_head
+from wisp.gateway.httpevent import trigger_headers
 from wisp.gateway.proxy import (
     BUFFER_BYTES,
     InvocationResult,
@@ -39,7 +41,7 @@ from wisp.gateway.proxy import (
     forwarded_headers,
 )
 from wisp.gateway.registry import Unavailable, Upstream
-from wisp.gateway.router import parse_function_path
+from wisp.gateway.router import FUNCTION_PREFIX, parse_function_path
 from wisp.gateway.service import (
     COLD_HEADER,
     COLD_MS_HEADER,
@@ -112,40 +114,65 @@ class Plan:
     up: Upstream
     path_qs: str  # what the runtime is sent
     headers: CIMultiDict[str]  # the caller's headers as the guard left them
-    client: str
+    event: str  # EventKind: the function form's JSON event, or a Trigger's HTTP event
+    wisp: Sequence[tuple[str, str]]  # what the gateway tells the runtime (a Trigger's route)
     leave: Callable[[], None] | None  # the guard's, once the call is over
 
 
-def plan_call(parts: Components, guard: FastGuard | None, head: FastHead) -> Plan | web.Response | None:
-    """The call ``head`` asks for, the answer refusing it, or None when aiohttp must serve it
-    (a name that is not a DNS label, or a call the guard cannot decide from its head)."""
-    parsed = parse_function_path(head.path, parts.config.default_namespace)
-    if parsed is None:
-        return None
-    key = parsed.key
+def plan_call(
+    parts: Components, guard: FastGuard | None, declared: frozenset[str], head: FastHead
+) -> Plan | web.Response | None:
+    """The call ``head`` asks for, the answer refusing it, or None when aiohttp must serve it:
+    a declared route or a reserved path, a path no Trigger takes, a name that is not a DNS
+    label, a call the guard cannot decide from its head."""
+    path = head.path
+    trigger: Trigger | None = None
+    if path.startswith(FUNCTION_PREFIX):
+        parsed = parse_function_path(path, parts.config.default_namespace)
+        if parsed is None:
+            return None
+        key, qualifier = parsed.key, parsed.qualifier
+    else:
+        first = path[1:].split("/", 1)[0]
+        if first in declared or path.startswith(RESERVED_PREFIXES) or path in RESERVED_PATHS:
+            return None
+        trigger = parts.registry.routes.match(head.host, path, head.method).trigger
+        if trigger is None:  # aiohttp answers 404 or 405
+            return None
+        key, qualifier = trigger.function_key, trigger.qualifier
     if guard is None:
         admitted = Admitted(head.headers, head.peer)
     else:
-        decided = guard.admit(head, key, head.path)
+        decided = guard.admit(head, key, path)
         if decided is None or isinstance(decided, web.Response):
             return decided
         admitted = decided
-    up = parts.registry.select(key, parsed.qualifier)
+    up = parts.registry.select(key, qualifier)
     refusal: web.Response | None = None
     if isinstance(up, Unavailable):
         refusal = error_response(up.status, up.error_type, up.message)
     elif up is None:
-        refusal = error_response(404, "FunctionNotFound", f"function {key} not found")
+        missing = (
+            f"function {key} not found"
+            if trigger is None
+            else f"trigger {trigger.key} names a missing function"
+        )
+        refusal = error_response(404, "FunctionNotFound", missing)
     if refusal is not None or up is None or isinstance(up, Unavailable):
         if admitted.leave is not None:
             admitted.leave()
         return refusal
-    # The decoded path keeps raw "/" as its only separator, so segments line up one to one.
-    path, _, query = head.target.partition("?")
-    raw = path.split("/", 3)
-    subpath = "/" + raw[3] if len(raw) > 3 else "/"
-    path_qs = f"{subpath}?{query}" if query else subpath
-    return Plan(head, up, path_qs, admitted.headers, admitted.client, admitted.leave)
+    if trigger is None:
+        # The path keeps raw "/" as its only separator, so segments line up one to one.
+        query = head.target.partition("?")[2]
+        raw = path.split("/", 3)
+        subpath = "/" + raw[3] if len(raw) > 3 else "/"
+        path_qs = f"{subpath}?{query}" if query else subpath
+        return Plan(head, up, path_qs, admitted.headers, EventKind.JSON, (), admitted.leave)
+    assert trigger.http is not None  # a route match is an HTTP Trigger
+    host = admitted.headers.get("X-Forwarded-Host") or head.host
+    wisp = trigger_headers(trigger.http, path, admitted.client, host.split(",", 1)[0].strip())
+    return Plan(head, up, head.target, admitted.headers, EventKind.HTTP, wisp, admitted.leave)
 
 
 async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Connection) -> bool:
@@ -175,7 +202,7 @@ async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Conn
             return True
         trace_headers = trace.headers() if trace is not None else ()
         headers = forwarded_headers(
-            plan.headers, head.peer, head.scheme, head.host, EventKind.JSON, (), trace_headers
+            plan.headers, head.peer, head.scheme, head.host, plan.event, plan.wisp, trace_headers
         )
         extra: dict[str, str] = {VERSION_HEADER: up.info.version}
         if acquired.cold_wait is not None:

@@ -35,7 +35,6 @@ from wisp.gateway.fastcall import Plan, plan_call, response_head, serve_call
 from wisp.gateway.handlers import http_versions
 from wisp.gateway.proxy import BUFFER_BYTES
 from wisp.gateway.resolve import DISPATCH_ROUTE
-from wisp.gateway.router import FUNCTION_PREFIX
 from wisp.gateway.state import COMPONENTS, Components
 
 log = logging.getLogger("wisp.gateway.fastpath")
@@ -44,7 +43,6 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 MAX_HEAD_BYTES = 8190  # aiohttp's line limit: a longer head is aiohttp's to judge
 PAUSE_BYTES = 4 * BUFFER_BYTES  # stop reading while this much waits behind a call
 _NOT_TAKEN = frozenset({"expect", "upgrade", "transfer-encoding"})
-_FUNCTION_PREFIX = FUNCTION_PREFIX.encode()
 
 
 @dataclass(frozen=True)
@@ -52,6 +50,7 @@ class FastPath:
     parts: Components
     guard: FastGuard | None
     keepalive: float
+    declared: frozenset[str] = frozenset()  # first path segments of the app's declared routes
 
 
 def fast_path_for(app: web.Application, keepalive: float) -> FastPath | None:
@@ -64,13 +63,15 @@ def fast_path_for(app: web.Application, keepalive: float) -> FastPath | None:
     for middleware in app.middlewares:
         if middleware is not http_versions and (guard is None or middleware is not guard.middleware):
             return None
+    declared: set[str] = set()
     for resource in app.router.resources():
         if resource.name == DISPATCH_ROUTE:
             continue
         first = resource.canonical.lstrip("/").split("/", 1)[0]
         if first == "function" or first.startswith("{"):
             return None
-    return FastPath(parts, guard, keepalive)
+        declared.add(first)
+    return FastPath(parts, guard, keepalive, frozenset(declared))
 
 
 def serve_fast(app: web.Application) -> None:
@@ -276,7 +277,8 @@ class FastProtocol(asyncio.Protocol):
             end = buffer.find(b"\r\n\r\n")
             taken = None if end < 0 or end + 4 > MAX_HEAD_BYTES else self._take(bytes(buffer[: end + 4]))
             # Decided from the head, as aiohttp's middlewares decide before the body is read.
-            plan = None if taken is None else plan_call(self.fast.parts, self.fast.guard, taken.head)
+            fast = self.fast
+            plan = None if taken is None else plan_call(fast.parts, fast.guard, fast.declared, taken.head)
             if taken is None or plan is None:
                 self._hand_off()
                 return
@@ -355,14 +357,14 @@ class FastProtocol(asyncio.Protocol):
             return None
         method = parser.get_method().decode("ascii", "replace")
         url = parsed.url
-        if method not in METHODS or not url.startswith(_FUNCTION_PREFIX):
+        if method not in METHODS or not url.startswith(b"/"):
             return None
         try:
             target = url.decode("ascii")
         except UnicodeDecodeError:
             return None
         path = target.partition("?")[0]
-        if "%" in path or "#" in target or "/." in path:
+        if "%" in path or "#" in target or "/." in path or "//" in path:
             return None  # aiohttp decodes and normalises such paths: its router decides
         headers: CIMultiDict[str] = CIMultiDict()
         length: int | None = None
