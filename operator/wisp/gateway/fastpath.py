@@ -1,15 +1,17 @@
-"""The fast data path: ``/function/NAME[/...]`` calls served on asyncio's protocol API with
-httptools, without aiohttp's request and response objects (docs/gateway.md, "The data path").
+"""The fast data path: ``/function/NAME[/...]`` and HTTP Trigger calls served on asyncio's
+protocol API with httptools, without aiohttp's request and response objects (docs/gateway.md,
+"The fast path and the aiohttp path").
 
 Every connection of the invocation port starts here (``FastServer`` is the app's aiohttp
 server; ``serve_fast`` installs it on the app, so every runner serves with it). A request is
 taken when its whole head is in and it is a plain call: HTTP/1.1, GET/POST/PUT/PATCH/DELETE,
-a percent-free ``/function/...`` target, a sized body of at most ``BUFFER_BYTES``, no
-``Expect``, ``Upgrade`` or ``Transfer-Encoding``, and a guard (``FastGuard``) that can decide
-it from its head. Anything else — a head that arrives in pieces, a malformed one, HTTP/1.0,
-Triggers, chunked uploads, WebSocket handshakes, private functions, the console and the
-APIs — is handed to aiohttp's protocol with the bytes of that request: the connection stays
-on aiohttp from then on, where every check and answer is the one the aiohttp path gives.
+a percent-free target under ``/function/`` or taken by a Trigger, a sized body of at most
+``BUFFER_BYTES``, no ``Expect``, ``Upgrade`` or ``Transfer-Encoding``, and a guard
+(``FastGuard``) that can decide it from its head. Anything else — a head that arrives in
+pieces, a malformed one, HTTP/1.0, chunked uploads, WebSocket handshakes, private functions,
+declared routes (the console, the APIs, Lambda's Invoke API) — is handed to aiohttp's protocol
+with the bytes of that request: the connection stays on aiohttp from then on, where every check
+and answer is the one the aiohttp path gives.
 
 Requests on a connection are served one after the other (pipelined ones wait in the buffer);
 a body is read whole before the call takes a slot (``Gateway.serve``'s rule) and within the
