@@ -21,6 +21,7 @@ from wisp.autoscaler.loop import Autoscaler, LoopSettings, Scaled
 from wisp.gateway.activator import Activator, ActivatorSettings
 from wisp.gateway.backend import Backend, MetricSource
 from wisp.gateway.config import GatewayConfig
+from wisp.gateway.fastpath import serve_fast
 from wisp.gateway.handlers import Dispatcher, healthz, http_versions
 from wisp.gateway.lambda_api import add_invoke_route
 from wisp.gateway.metrics import GatewayMetrics, GaugeRow, LiveCollector, ReplicaRow
@@ -42,6 +43,7 @@ def make_app(
     election: LeaderElection | None = None,
     autoscale: bool = True,
     extensions: Sequence[Extension] = (),
+    fast_path: bool = True,
 ) -> web.Application:
     metrics = GatewayMetrics()
     registry = Registry(
@@ -97,6 +99,8 @@ def make_app(
         name=DISPATCH_ROUTE,
         expect_handler=expect_handler,  # 100 only when the body is wanted; JSON 417 otherwise
     )
+    if fast_path:
+        serve_fast(app)  # plain /function/ calls skip aiohttp's request objects (fastpath.py)
     return app
 
 
