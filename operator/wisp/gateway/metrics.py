@@ -1,7 +1,7 @@
 """The gateway's Prometheus metrics (names as in DESIGN.md), on its own registry.
 
 Hot-path costs are kept to a few lock-protected additions: the labelled children of each
-function are looked up once (``FunctionMetrics``) and reused. In-flight calls and replica
+function are looked up once, at its first call (``FunctionMetrics``), and reused. In-flight calls and replica
 counts are not updated per call at all: a custom collector reads them at scrape time.
 """
 
@@ -33,12 +33,13 @@ class FunctionMetrics:
     codes: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     oom_counted: int = 0
 
-    def __post_init__(self) -> None:
-        self.duration = self.family.duration.labels(self.name, self.namespace)
-        self.billed = self.family.billed.labels(self.name, self.namespace)
-        self.version_billed = self.family.version_billed.labels(self.name, self.namespace, self.version)
-
     def call(self, code: int, seconds: float, memory_gib: float) -> None:
+        if self.duration is None:
+            # Made at the first call, not with the function: an idle function has no series, which
+            # keeps its memory and /metrics small with thousands of Functions (docs/scale.md).
+            self.duration = self.family.duration.labels(self.name, self.namespace)
+            self.billed = self.family.billed.labels(self.name, self.namespace)
+            self.version_billed = self.family.version_billed.labels(self.name, self.namespace, self.version)
         children = self.codes.get(code)
         if children is None:
             children = self.codes[code] = (
