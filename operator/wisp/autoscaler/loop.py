@@ -94,6 +94,8 @@ class Autoscaler:
         self.queue_demand: Callable[[], Mapping[str, int]] | None = None
         self.windows: dict[str, SampleWindow] = {}
         self.tracked: dict[str, _Tracked] = {}
+        # Told after each of the leader's ticks: (seconds it took, functions in the index).
+        self.on_tick: Callable[[float, int], None] | None = None
 
     # -- sampling (every replica) --------------------------------------------------------------
 
@@ -121,6 +123,7 @@ class Autoscaler:
             for key in self.activity:
                 await self._follow_one(key)
             return
+        started = time.perf_counter()
         reports = await self.exchange.collect()
         queue = self.queue_demand() if self.queue_demand is not None else {}
         for report in reports:  # traffic another replica saw
@@ -135,6 +138,8 @@ class Autoscaler:
                 self._forget(key)
                 continue
             await self._decide_one(item, reports, queue, wall)
+        if self.on_tick is not None:
+            self.on_tick(time.perf_counter() - started, len(self.activity))
 
     async def _follow_one(self, key: str) -> None:
         """A follower keeps the same index as the leader would, so a new leader has it."""

@@ -77,6 +77,7 @@ def make_app(
             record=parts.record_replicas,
         )
         activator.on_scaled = parts.autoscaler.note_scaled
+        parts.autoscaler.on_tick = metrics.autoscaler_ticked
     metrics.add_collector(LiveCollector(lambda: _inflight(registry), lambda: _replicas(parts)))
     if isinstance(backend, MetricSource):
         for collector in backend.metric_collectors():
