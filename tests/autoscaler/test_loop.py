@@ -10,8 +10,8 @@ from wisp.autoscaler.activity import ActivityIndex
 from wisp.autoscaler.decider import Observation
 from wisp.autoscaler.exchange import LocalExchange, Summaries
 from wisp.autoscaler.loop import Autoscaler, Scaled
-from wisp.autoscaler.port import Scaler
 from wisp.autoscaler.meter import ConcurrencyMeter
+from wisp.autoscaler.port import Scaler
 from wisp.gateway.static import StaticBackend
 
 
@@ -226,7 +226,9 @@ class Fleet:
     """``count`` functions at zero, as the gateway's registry hands them to the loop."""
 
     def __init__(self, count: int, published: int | None = 0) -> None:
-        self.functions = {f.key: f for f in (_fn(f"f{i}", scale={"target": 10, "idleTimeout": "5s"}) for i in range(count))}
+        self.functions = {
+            f.key: f for f in (_fn(f"f{i}", scale={"target": 10, "idleTimeout": "5s"}) for i in range(count))
+        }
         self.meters = {key: ConcurrencyMeter(0.0) for key in self.functions}
         self.ready = dict.fromkeys(self.functions, 0)
         self.published = published
@@ -311,7 +313,9 @@ async def test_a_call_wakes_only_its_function_which_rests_again_after_its_idle_t
 async def test_replicas_set_elsewhere_a_peers_traffic_and_a_backlog_wake_a_resting_function() -> None:
     fleet = Fleet(20)
     scaled, peer_busy, queued = "f1.default", "f2.default", "f3.default"
-    peer = {peer_busy: Observation(stable_concurrency=30, panic_concurrency=30, in_flight=30, last_active=1_002.0)}
+    peer = {
+        peer_busy: Observation(stable_concurrency=30, panic_concurrency=30, in_flight=30, last_active=1_002.0)
+    }
     exchange = TwoReplicas({})
     scaler = fleet.scaler(exchange=exchange)
     await _run(scaler, 1, 1)

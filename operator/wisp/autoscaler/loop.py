@@ -158,10 +158,7 @@ class Autoscaler:
         """At zero, nothing ready, nothing in flight here and nothing in this replica's window."""
         window = self.windows.get(key)
         return (
-            actual == 0
-            and item.ready == 0
-            and item.meter.in_flight == 0
-            and (window is None or window.idle)
+            actual == 0 and item.ready == 0 and item.meter.in_flight == 0 and (window is None or window.idle)
         )
 
     def _settle(self, key: str, item: Scaled) -> None:

@@ -61,12 +61,16 @@ def function_info(obj: dict[str, Any]) -> FunctionInfo | None:
         and deployed.get("reason") not in TRANSIENT_DEPLOY_REASONS
     ):
         reason = deployed.get("reason") or "NotDeployed"
-        return FunctionInfo(fn, False, reason, deployed.get("message") or "", _oom_kills(obj), desired_replicas=_desired(obj))
+        return FunctionInfo(
+            fn, False, reason, deployed.get("message") or "", _oom_kills(obj), desired_replicas=_desired(obj)
+        )
     ready = conditions.get("Ready")
     if ready is not None and ready.get("status") == "False":
         reason = ready.get("reason") or ""
         if reason in TERMINAL_REASONS:
-            return FunctionInfo(fn, False, reason, ready.get("message") or "", _oom_kills(obj), desired_replicas=_desired(obj))
+            return FunctionInfo(
+                fn, False, reason, ready.get("message") or "", _oom_kills(obj), desired_replicas=_desired(obj)
+            )
     return FunctionInfo(fn, oom_kills=_oom_kills(obj), desired_replicas=_desired(obj))
 
 
