@@ -192,8 +192,9 @@ class Registry:
             self.on_catalog_changed()
 
     def _apply_endpoints(self, up: Upstream, endpoints: tuple[Endpoint, ...]) -> None:
-        log.info("%s: %d ready endpoint(s)", up.key, len(endpoints))
         before = up.pool.slots
+        if endpoints or before:  # not for each new Function's empty slice: thousands at start-up
+            log.info("%s: %d ready endpoint(s)", up.key, len(endpoints))
         grants = up.pool.set_endpoints(endpoints, time.monotonic())
         removed = [(s.endpoint.host, s.endpoint.port) for a, s in before.items() if a not in up.pool.slots]
         if removed and self.on_endpoints_removed is not None:
