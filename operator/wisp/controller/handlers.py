@@ -164,7 +164,9 @@ async def start_resync(memo: Any, settings: kopf.OperatorSettings, **kwargs: Any
         )
 
     memo.resync = asyncio.create_task(
-        resync.resync_forever(functions, reconcile_one, memo.settings.resync_seconds, active),
+        resync.resync_forever(
+            functions, reconcile_one, memo.settings.resync_seconds, active, rate=memo.settings.resync_rate
+        ),
         name="wisp-resync",
     )
 
