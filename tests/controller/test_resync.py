@@ -139,7 +139,9 @@ def test_functions_being_deleted_are_left_alone_and_the_order_is_stable() -> Non
         (10_000, 60, 2.0, 0.5),  # 10,000 Functions: still 2 a second, not 170
     ],
 )
-def test_the_resync_never_goes_faster_than_its_rate(count: int, period: float, rate: float, pause: float) -> None:
+def test_the_resync_never_goes_faster_than_its_rate(
+    count: int, period: float, rate: float, pause: float
+) -> None:
     assert gap(count, period, rate) == pytest.approx(pause)
 
 

@@ -196,7 +196,9 @@ class KubeApi:
         return True
 
     def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
-        pods = _json(self.core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False))
+        pods = _json(
+            self.core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False)
+        )
         return list(pods.get("items") or [])
 
     # -- our resources --------------------------------------------------------------------------

@@ -7,7 +7,8 @@ One asyncio task walks the operator's own cache (the ``function_bodies`` index) 
 period, spreading the Functions evenly over it, one reconcile at a time: a thousand idle
 Functions cost one task and one reconcile every period/1000 seconds, never a burst of
 per-object tasks that outlive their deadline. The pace is capped (``WISP_RESYNC_RATE``
-reconciles a second): with more Functions a round takes longer, as an informer's resync would. With peering, only the active replica resyncs.
+reconciles a second): with more Functions a round takes longer, as an informer's resync would.
+With peering, only the active replica resyncs.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def due_functions(bodies: Iterable[Mapping[str, Any]]) -> list[Body]:
 
 def gap(count: int, period: float, rate: float = float("inf")) -> float:
     """Seconds between two reconciles so that ``count`` Functions fill one period, but never more
-    than ``rate`` reconciles a second: past ``period × rate`` Functions the round takes longer
+    than ``rate`` reconciles a second: past ``period * rate`` Functions the round takes longer
     instead of the idle operator's API calls growing with every Function (a full reconcile is a
     handful of calls; at 10,000 Functions and 60 s it would be ~170 reconciles a second)."""
     return max(period / max(1, count), 1.0 / rate)
