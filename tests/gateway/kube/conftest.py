@@ -96,7 +96,7 @@ def start_gateway(kubeconfig: Path, namespace: str, tmp_path: Path) -> Iterator[
         )
         gw = GatewayProcess(proc, port, admin_port, name, log)
         started.append(gw)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a Python start on a loaded 2-core machine
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise AssertionError(f"gateway exited:\n{log.read_text()}")

@@ -65,10 +65,9 @@ def test_each_shard_reconciles_and_routes_only_its_own_namespaces(
         kubectl("apply", "-f", "-", input=FUNCTION.format(name=name, min=0, idle="30s"), namespace=namespace)
     for namespace, name in functions.items():
         wait_for(lambda ns=namespace, n=name: _ready(kubectl, ns, n), timeout=90, what=f"{name} Ready")  # type: ignore[misc]
-    for operator, (namespace, name) in zip(shard_operators, functions.items(), strict=True):
-        other = next(n for n in functions.values() if n != name)
-        logs = operator.logs()
-        assert name in logs and other not in logs, f"{namespace}'s operator:\n{logs[-2000:]}"
+    for operator, namespace in zip(shard_operators, shards, strict=True):
+        logs = operator.logs()  # one Function created in its namespace, none seen from the other
+        assert logs.count("Creation is processed") == 1, f"{namespace}'s operator:\n{logs[-2000:]}"
 
     gateways = [start_gateway(f"gw-{ns}", serves=ns) for ns in shards]
     for gateway, (namespace, name) in zip(gateways, functions.items(), strict=True):
