@@ -16,7 +16,7 @@ from tests.cluster.fixtures import Kubectl, OperatorProcess
 
 pytestmark = [pytest.mark.cluster, pytest.mark.controllers]
 
-COUNT = 300
+COUNT = 200
 
 
 def test_a_bulk_apply_of_thousands_of_functions_all_become_ready(
