@@ -27,13 +27,14 @@ REGISTRY ?= wisp
 KIND_CLUSTER ?= wisp
 
 .PHONY: help install deps venv uv requirements deps-upgrade controlplane node java dev test lint fmt unit \
-        bench fuzz crds images kind-up kind-load deploy e2e-kind helm helm-install values-table clean
+        bench bench-scale fuzz crds images kind-up kind-load deploy e2e-kind helm helm-install values-table clean
 
 help:
 	@echo "make dev      run wisp locally (gateway + functions from examples/) on :$(PORT)"
 	@echo "make test     lint + the whole test suite (real kube-apiserver, redis, chromium)"
 	@echo "make lint     ruff, mypy --strict, import contracts, CRD drift"
 	@echo "make bench    benchmarks -> docs/benchmarks.md"
+	@echo "make bench-scale  idle cost of 100 / 1,000 / 3,000 Functions -> docs/benchmarks.md (SCALE_ARGS=--counts=...)"
 	@echo "make deps-upgrade   move uv.lock to the newest versions, then the whole suite"
 	@echo "make images   wisp's images (docker, else buildah on Debian-made bases)"
 	@echo "make node     the real test node's binaries and images, built once and cached"
@@ -140,6 +141,9 @@ fuzz: venv
 
 bench: install controlplane node
 	$(PY) -m bench.all
+
+bench-scale: install controlplane
+	$(PY) -m bench.scale $(SCALE_ARGS)
 
 # -- images and the kind path (kind needs Docker; not run by make test) ------------------------
 # Every image from the project's Dockerfiles: docker when its daemon answers (official bases),

@@ -23,6 +23,7 @@ class OperatorSettings:
     liveness_port: int = 8081
     gateway_url: str = "http://wisp-gateway.wisp-system.svc.cluster.local"
     resync_seconds: float = 60.0
+    resync_rate: float = 2.0  # at most this many resync reconciles a second (WISP_RESYNC_RATE)
     # How long a version nothing points at is kept before it is deleted (WISP_VERSION_RETENTION_SECONDS).
     version_retention: float = 86400.0
     function_cluster_ip: bool = False  # headless Function Services unless asked (WISP_FUNCTION_CLUSTER_IP)
@@ -48,6 +49,7 @@ class OperatorSettings:
             "peering": env.get("WISP_PEERING") or None,
             "gateway_url": env.get("WISP_GATEWAY_URL", cls.gateway_url).rstrip("/"),
             "resync_seconds": float(env.get("WISP_RESYNC_SECONDS", cls.resync_seconds)),
+            "resync_rate": _positive("WISP_RESYNC_RATE", env.get("WISP_RESYNC_RATE"), cls.resync_rate),
             "version_retention": float(env.get("WISP_VERSION_RETENTION_SECONDS", cls.version_retention)),
             "function_cluster_ip": env.get("WISP_FUNCTION_CLUSTER_IP", "").strip().lower()
             in ("1", "true", "yes"),
@@ -93,3 +95,15 @@ def cpu_settings(env: dict[str, str]) -> CpuSettings:
         return CpuSettings(mode=CpuMode(mode), boost_millis=parse_cpu_millis(boost))
     except ValueError as exc:
         raise ValueError(f"WISP_FUNCTION_CPU_MODE / WISP_FUNCTION_CPU_BOOST: {exc}") from None
+
+
+def _positive(name: str, text: str | None, default: float) -> float:
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of reconciles a second, not {text!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, not {text!r}")
+    return value

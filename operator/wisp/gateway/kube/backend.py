@@ -424,6 +424,10 @@ class KubernetesBackend:
         meta = getattr(answer, "metadata", None)
         self.replicas.wrote(function_key, replicas, getattr(meta, "resource_version", None))
 
+    def on_scaled_up(self, wake: Callable[[str], None]) -> None:
+        """The autoscaler's ``ReplicaEvents``: every Deployment count above zero, from the watch."""
+        self.replicas.on_scaled_up = wake
+
     async def get_replicas(self, function_key: str) -> int:
         """From the Deployment watch; a GET only for a Deployment the watch has not shown yet."""
         cached = self.replicas.get(function_key)
