@@ -37,7 +37,7 @@ from nats.js.api import ConsumerConfig, DiscardPolicy, StorageType, StreamConfig
 from nats.js.kv import KeyValue
 
 from wisp.queue import names
-from wisp.queue.broker import BrokerUnavailable, DeadLetter, RecordUpdate, SubscriptionSpec
+from wisp.queue.broker import DeadLetter, RecordUpdate, SubscriptionSpec, redrive_each, until_uncontended
 from wisp.queue.entries import redrive_entry
 from wisp.queue.nats_errors import SEQUENCE_NOT_FOUND, unavailable_as_broker_error
 from wisp.queue.nats_layout import (
@@ -308,22 +308,26 @@ class NatsBroker:
                 return
             except nats.js.errors.KeyWrongLastSequenceError:
                 pass  # written already (a retried publish): merge into it
-        for _ in range(RECORD_UPDATE_TRIES):
+
+        async def merge() -> None:
             try:
                 entry = await kv.get(key)
             except nats.js.errors.KeyNotFoundError:
                 entry = None
             merged = {**(json.loads(entry.value) if entry is not None and entry.value else {}), **fields}
             data = json.dumps(merged).encode()
-            try:
-                if entry is None:
-                    await kv.create(key, data)
-                else:
-                    await kv.update(key, data, last=entry.revision)
-                return
-            except nats.js.errors.KeyWrongLastSequenceError:
-                continue  # another writer came first: merge into theirs
-        raise BrokerUnavailable(f"invocation record {record_id} kept changing")
+            if entry is None:
+                await kv.create(key, data)
+            else:
+                await kv.update(key, data, last=entry.revision)
+
+        # Another writer came first: merge into theirs.
+        await until_uncontended(
+            merge,
+            conflict=nats.js.errors.KeyWrongLastSequenceError,
+            tries=RECORD_UPDATE_TRIES,
+            gave_up=f"invocation record {record_id} kept changing",
+        )
 
     async def apply_record(self, record: RecordUpdate, message_id: str) -> None:
         """A settlement's record update, and its callback message."""
@@ -388,13 +392,12 @@ class NatsBroker:
         now: float,
         records: Mapping[str, RecordUpdate] | None = None,
     ) -> int:
-        moved = 0
-        for entry_id in entry_ids:
-            async with unavailable_as_broker_error():
-                moved += await self._redrive_one(
-                    dead_letter_stream, entry_id, now, (records or {}).get(entry_id)
-                )
-        return moved
+        async with unavailable_as_broker_error():
+            return await redrive_each(
+                entry_ids,
+                records,
+                lambda entry_id, record: self._redrive_one(dead_letter_stream, entry_id, now, record),
+            )
 
     async def _redrive_one(self, dead: str, entry_id: str, now: float, record: RecordUpdate | None) -> int:
         """The retry entry is published with an id made of the dead letter's: a concurrent
