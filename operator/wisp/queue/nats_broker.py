@@ -39,7 +39,7 @@ from nats.js.kv import KeyValue
 from wisp.queue import names
 from wisp.queue.broker import DeadLetter, RecordUpdate, SubscriptionSpec, redrive_each, until_uncontended
 from wisp.queue.entries import redrive_entry
-from wisp.queue.nats_errors import SEQUENCE_NOT_FOUND, unavailable_as_broker_error
+from wisp.queue.nats_errors import SEQUENCE_NOT_FOUND, deleted_already, unavailable_as_broker_error
 from wisp.queue.nats_layout import (
     FIELDS_HEADER,
     FIELDS_VERSION,
@@ -346,7 +346,7 @@ class NatsBroker:
         error = answer.get("error")
         if error is None:
             return bool(answer.get("success"))
-        if error.get("code") == 404 or error.get("err_code") == SEQUENCE_NOT_FOUND:
+        if error.get("code") == 404 or error.get("err_code") == SEQUENCE_NOT_FOUND or deleted_already(error):
             return False
         raise nats.js.errors.APIError.from_error(error)
 
@@ -400,8 +400,10 @@ class NatsBroker:
             )
 
     async def _redrive_one(self, dead: str, entry_id: str, now: float, record: RecordUpdate | None) -> int:
-        """The retry entry is published with an id made of the dead letter's: a concurrent
-        redrive of the same entry is dropped by JetStream as a duplicate, so it moves once."""
+        """The record first (queued again, the redrive counted), then the retry entry, then the
+        dead letter's deletion: a redrive cut short (a failover) and asked for again finishes the
+        move. The retry entry's id is made of the dead letter's, so JetStream drops a second
+        publish of it (a concurrent or repeated redrive of the same entry): it moves once."""
         seq = _sequence(entry_id, strict=True)
         fields = await self._entry(dead, seq) if seq > 0 else None
         if fields is None:
@@ -411,14 +413,12 @@ class NatsBroker:
         if not origin or not group:
             return 0  # not an entry wisp dead-lettered: nowhere to send it back
         await self.ensure_group(origin, group)
-        retry = names.retry_stream(origin, group)
-        _, duplicate = await self.publish_entry(retry, redrive_entry(fields, now), f"redrive:{dead}:{seq}")
-        if duplicate:
-            return 0
-        await self.delete_entry(seq)  # gone already: purged meanwhile, and redriven all the same
         if record is not None:
             await self.write_record(record.record_id, record.fields)
-        return 1
+        retry = names.retry_stream(origin, group)
+        _, duplicate = await self.publish_entry(retry, redrive_entry(fields, now), f"redrive:{dead}:{seq}")
+        await self.delete_entry(seq)  # gone already: purged meanwhile, and redriven all the same
+        return 0 if duplicate else 1
 
     async def count_dead_letters(self, stream: str) -> int:
         async with unavailable_as_broker_error():
