@@ -70,6 +70,13 @@ class Disrupt:
         if self._kill is not None:
             await self._kill()
 
+    def runs(self, runs: int, expected: int) -> None:
+        """A handler ran ``runs`` times where ``expected`` without a failover: never fewer, more
+        only within the slack; the repeats are printed (``-s``), counted per test."""
+        assert expected <= runs <= expected + self.slack, (runs, expected)
+        if self._kill is not None:
+            print(f"\nfailover: {runs - expected} repeated run(s)")
+
 
 @pytest.fixture
 def disrupt(request: pytest.FixtureRequest, broker: Broker) -> Iterator[Disrupt]:
@@ -98,9 +105,9 @@ async def settled(manager: Any, invocation: str) -> dict[str, Any] | None:
     return status if status is not None and status["status"] != "queued" else None
 
 
-def one_event(calls: list[dict[str, Any]], slack: int) -> dict[str, Any]:
+def one_event(calls: list[dict[str, Any]], disrupt: Disrupt) -> dict[str, Any]:
     """The call a destination function got for one event: more only as a handler may run again."""
-    assert 1 <= len(calls) <= 1 + slack, calls
+    disrupt.runs(len(calls), 1)
     assert all(c["event"]["requestContext"] == calls[0]["event"]["requestContext"] for c in calls), calls
     return calls[0]
 
@@ -172,7 +179,7 @@ async def test_exhausted_retries_reach_the_failure_destination(
     assert record["requestContext"]["requestId"] == invocation
     assert record["requestContext"]["approximateInvokeCount"] == 2
     assert record["responsePayload"]["errorMessage"] == "planned failure"
-    assert 2 <= len(runtime.records("failed")) <= 2 + disrupt.slack
+    disrupt.runs(len(runtime.records("failed")), 2)
     [dead] = await reader("wisp:async:default:orders:dead", 1)
     assert dead["wisp.reason"] == b"retries_exhausted"
     await eventually(lambda: settled(manager, invocation), "its outcome", timeout=WAIT)
@@ -214,9 +221,7 @@ async def test_the_success_destination_receives_the_response(
     )
     invocation = await submit(manager, "orders.default", b'{"order": 8}', {})
     await disrupt()
-    done = one_event(
-        await eventually(audit.records, "the audit function's call", timeout=WAIT), disrupt.slack
-    )
+    done = one_event(await eventually(audit.records, "the audit function's call", timeout=WAIT), disrupt)
     assert done["event"]["requestContext"]["condition"] == "Success"
     assert done["event"]["requestContext"]["requestId"] == invocation
     assert done["event"]["responsePayload"] == {"ok": True, "requestId": invocation}
@@ -252,9 +257,16 @@ async def test_a_redrive_runs_the_fixed_function(
         return count == 0
 
     await eventually(redriven, "the redrive", timeout=WAIT)
-    status = await eventually(lambda: settled(manager, invocation), "the redriven outcome", timeout=WAIT)
-    assert (status["status"], status["redrives"]) == ("succeeded", 1)
-    assert len(runtime.records("done")) == 1
+
+    async def succeeded() -> dict[str, Any] | None:
+        # Across a failover the first delivery's failure may be settled again meanwhile (its
+        # acknowledgement was lost): the record says so until the redriven event succeeds.
+        status = await settled(manager, invocation)
+        return status if status is not None and status["status"] == "succeeded" else None
+
+    status = await eventually(succeeded, "the redriven invocation's success", timeout=WAIT)
+    assert status["redrives"] == 1
+    disrupt.runs(len(runtime.records("done")), 1)
 
 
 async def test_the_same_idempotency_key_twice_runs_once(
@@ -272,8 +284,13 @@ async def test_the_same_idempotency_key_twice_runs_once(
     other = await submit(manager, "orders.default", b'{"n": 3}', {})
     assert first == again != other
     manager.update_functions([async_function("orders", "events.context_record")])
-    await eventually(lambda: len(runtime.records()) == 2, "two calls", timeout=WAIT)
-    assert sorted(r["event"]["n"] for r in runtime.records()) == [1, 3]
+
+    def ran() -> set[int]:
+        return {r["event"]["n"] for r in runtime.records()}
+
+    await eventually(lambda: ran() >= {1, 3}, "the first and the other call", timeout=WAIT)
+    assert ran() == {1, 3}  # the second submit of the key never ran
+    disrupt.runs(len(runtime.records()), 2)
 
 
 async def test_a_function_that_re_invokes_itself_stops_at_the_hop_limit(
@@ -297,7 +314,7 @@ async def test_a_function_that_re_invokes_itself_stops_at_the_hop_limit(
     [entry] = await reader("loops", 1)
     assert json.loads(entry["data"])["requestContext"]["condition"] == "RecursiveInvocationLoop"
     # A hop run again (a failover) starts no second chain: its destination is written once.
-    assert 16 <= len(runtime.records()) <= 16 + disrupt.slack
+    disrupt.runs(len(runtime.records()), 16)
     assert await only(broker, "loops") == entry
 
 
