@@ -297,9 +297,14 @@ class NatsBroker:
         async with unavailable_as_broker_error():
             await self.write_record(record_id, fields)
 
-    async def write_record(self, record_id: str, fields: Mapping[str, str], *, fresh: bool = False) -> None:
+    async def write_record(
+        self, record_id: str, fields: Mapping[str, str], *, fresh: bool = False, settlement: bool = False
+    ) -> None:
         """Merge ``fields`` into the record (as Redis's HSET does), compare-and-set on its revision;
-        ``fresh``: a new invocation's record, created in one request unless it exists."""
+        ``fresh``: a new invocation's record, created in one request unless it exists.
+        ``settlement``: a delivery's outcome, not written over the record of a later redrive of the
+        event (a settlement repeated after a failover lost its acknowledgement, arriving after an
+        operator redrove the event, must not turn the redriven run's record back)."""
         kv = await self.records()
         key = kv_key(record_id)
         if fresh:
@@ -314,8 +319,10 @@ class NatsBroker:
                 entry = await kv.get(key)
             except nats.js.errors.KeyNotFoundError:
                 entry = None
-            merged = {**(json.loads(entry.value) if entry is not None and entry.value else {}), **fields}
-            data = json.dumps(merged).encode()
+            stored = json.loads(entry.value) if entry is not None and entry.value else {}
+            if settlement and _redrives(fields) < _redrives(stored):
+                return
+            data = json.dumps({**stored, **fields}).encode()
             if entry is None:
                 await kv.create(key, data)
             else:
@@ -333,7 +340,7 @@ class NatsBroker:
         """A settlement's record update, and its callback message."""
         if record.callback is not None:
             await self.publish_entry(names.CALLBACK_STREAM, record.callback, f"callback:{message_id}")
-        await self.write_record(record.record_id, record.fields)
+        await self.write_record(record.record_id, record.fields, settlement=True)
 
     async def delete_entry(self, seq: int) -> bool:
         """Delete an entry wisp is done with; False if it was gone already. ``no_erase``: the
@@ -442,6 +449,12 @@ class NatsBroker:
             with contextlib.suppress(Exception):  # closing a broken connection: nothing to do
                 await self._nc.close()
         self._nc = self._js = None
+
+
+def _redrives(record: Mapping[str, str]) -> int:
+    """Times the record's invocation was redriven (an invocation record's ``redrives`` field)."""
+    value = record.get("redrives", "")
+    return int(value) if value.isdigit() else 0
 
 
 def _sequence(entry_id: str, *, strict: bool = False) -> int:
