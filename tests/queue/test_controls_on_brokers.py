@@ -345,8 +345,12 @@ async def test_a_batch_with_two_failing_items_retries_only_those(
     def handled() -> list[tuple[str, int]]:
         return [(item[0], item[1]) for call in runtime.records("batch") for item in call["items"]]
 
-    await eventually(lambda: len(handled()) >= 7, "five items, then the two failed ones again", timeout=WAIT)
-    assert len(handled()) == 7, handled()
-    assert sorted(i for i, attempt in handled() if attempt == 1) == sorted(ids)
-    assert sorted(i for i, attempt in handled() if attempt == 2) == sorted([ids[1], ids[3]])
+    def retried() -> set[str]:
+        return {i for i, attempt in handled() if attempt > 1}
+
+    await eventually(lambda: retried() >= {ids[1], ids[3]}, "the two failed items again", timeout=WAIT)
+    assert {i for i, attempt in handled() if attempt == 1} == set(ids)
+    assert retried() == {ids[1], ids[3]}  # only the failed ones
+    # Across a failover a retry's scheduling may repeat (it is per delivery): an item runs again.
+    disrupt.runs(len(handled()), 7)
     assert await broker.count_dead_letters("orders.dead") == 0
