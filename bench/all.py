@@ -15,6 +15,7 @@ BENCHMARKS = [
     ("gateway", "gateway: added latency, throughput, CPU per call, cold-start wait, step load"),
     ("events", "events: async throughput vs sync, enqueue to handler start"),
     ("brokers", "event brokers: Redis and NATS JetStream (one server, a 3-server cluster)"),
+    ("events_brokers", "events through the gateway on each broker: submits, end to end, 1 and 2 gateways"),
     ("dev", "wisp dev: cold start of the Python hello example, start to all ready"),
     (
         "node",

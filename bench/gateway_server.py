@@ -1,9 +1,10 @@
 """A gateway process for the benchmark: the real app on uvloop, served as ``wisp gateway`` serves
 it (``GatewayRunner``), with a StaticBackend whose one function points at an endpoint given on
-the command line (no control plane involved); with ``--redis``, async invocations too, as the
-gateway runs them (``wisp.queue.extension``); with ``--aiohttp-only``, without the fast path.
+the command line (no control plane involved); with ``--redis`` (or ``--nats``), async
+invocations too, as the gateway runs them (``wisp.queue.extension``) on that broker; with
+``--aiohttp-only``, without the fast path.
 
-    python bench/gateway_server.py --port 18080 --upstream 127.0.0.1:18081 [--redis URL]
+    python bench/gateway_server.py --port 18080 --upstream 127.0.0.1:18081 [--redis URL | --nats URL]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from wisp.gateway.state import COMPONENTS
 from wisp.gateway.static import StaticBackend
 from wisp.queue import RedisSettings
 from wisp.queue.extension import EventSettings, queue_extension
+from wisp.queue.settings import NatsSettings
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -46,6 +48,8 @@ async def serve(args: argparse.Namespace) -> None:
     extensions = []
     if args.redis:
         extensions.append(queue_extension(EventSettings(RedisSettings(url=args.redis), schedules=False)))
+    elif args.nats:
+        extensions.append(queue_extension(EventSettings(NatsSettings(url=args.nats), schedules=False)))
     app = make_app(config, backend, autoscale=False, extensions=extensions, fast_path=not args.aiohttp_only)
     runners = [
         GatewayRunner(app, head_timeout=config.header_read_timeout, access_log=None),
@@ -67,6 +71,7 @@ def main() -> None:
     parser.add_argument("--function", default="bench")
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--redis", help="serve async invocations through this Redis")
+    parser.add_argument("--nats", help="or through this NATS server (JetStream)")
     parser.add_argument("--aiohttp-only", action="store_true", help="serve every call with aiohttp")
     uvloop.run(serve(parser.parse_args()))
 
