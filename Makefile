@@ -21,7 +21,7 @@ ADMIN_PORT ?= 9090
 PYTEST_ARGS ?=
 DEBIAN_PACKAGES := etcd-server redis-server iproute2 chromium
 # The real test node (tests/node/) and the image builds without docker (tools/build-images.sh).
-NODE_PACKAGES := runc containernetworking-plugins buildah mmdebstrap iptables nftables gcc
+NODE_PACKAGES := runc containernetworking-plugins buildah mmdebstrap iptables nftables ipset gcc
 IMAGE_TAG ?= dev
 REGISTRY ?= wisp
 KIND_CLUSTER ?= wisp
@@ -90,11 +90,13 @@ controlplane:
 	@bash tests/cluster/build-controlplane.sh >/dev/null
 
 # The real node of tests/node/: kubelet, kube-scheduler, kube-proxy, containerd 2, crictl, CoreDNS
-# (built once into $(CACHE)/node/), and the images as OCI archives for its containerd.
+# (built once into $(CACHE)/node/), its NetworkPolicy engine (kube-router, into $(CACHE)/netpol/),
+# and the images as OCI archives for its containerd.
 # The archives go where tests/node/node.py looks for this checkout's (one directory per checkout).
 NODE_IMAGES_OUT = $(CACHE)/images/oci-$(shell printf %s "$(CURDIR)" | sha256sum | cut -c1-12)
 node: controlplane venv
 	@bash tests/node/build-node.sh >/dev/null
+	@bash tests/node/build-netpol.sh >/dev/null
 	@WISP_IMAGES_OUT=$(NODE_IMAGES_OUT) WISP_IMAGE_BUILDER=buildah WISP_BASES=debian bash tools/build-images.sh >/dev/null
 
 # -- run --------------------------------------------------------------------------------------

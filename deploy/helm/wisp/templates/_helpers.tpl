@@ -103,7 +103,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.watchNamespaces -}}
 {{- $list = .Values.watchNamespaces -}}
 {{- else -}}
-{{- $list = list "default" .Release.Namespace -}}
+{{- $list = list "default" .Release.Namespace .Values.gateway.defaultNamespace (.Values.pool.namespace | default .Values.gateway.defaultNamespace) -}}
 {{- end -}}
 {{- end -}}
 {{- toJson (uniq $list) -}}
