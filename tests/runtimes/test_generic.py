@@ -18,11 +18,16 @@ from wisp.launcher import LaunchSpec, Readiness, RuntimeProcess, start_runtime
 TOKEN = "pool-secret"
 SPECIALISE = "/_wisp/specialise"
 ECHO = """import os
+import time
+
+GREETING_AT_LOAD = os.environ.get("GREETING")
 
 def handler(event, context):
     return {
         "function": context.function_name,
         "greeting": os.environ.get("GREETING"),
+        "greeting_at_load": GREETING_AT_LOAD,
+        "utc_offset_minutes": -time.localtime().tm_gmtoff // 60,
         "token": os.environ.get("WISP_POOL_TOKEN"),
         "cwd": os.getcwd(),
         "event": event,
@@ -31,9 +36,13 @@ def handler(event, context):
 
 NODE_ECHO = """const os = require('node:os');
 
+const GREETING_AT_LOAD = process.env.GREETING ?? null;
+
 exports.handler = async (event, context) => ({
   function: context.functionName,
   greeting: process.env.GREETING ?? null,
+  greeting_at_load: GREETING_AT_LOAD,
+  utc_offset_minutes: new Date(Date.UTC(2026, 0, 1)).getTimezoneOffset(),
   token: process.env.WISP_POOL_TOKEN ?? null,
   cwd: process.cwd(),
   event,
@@ -122,11 +131,23 @@ async def test_specialised_runtime_serves_its_function_with_its_environment(
     assert status == 200, body
     assert body["function"] == "echo"
     assert body["greeting"] == "hej"
+    assert body["greeting_at_load"] == "hej"  # module-level code sees the function's environment
     assert body["event"] == {"a": 1}
     # The pool's token is not the function's to see, and its code is where it runs.
     assert body["token"] is None
     _, filename, content, _ = LANGUAGES[language]
     assert Path(body["cwd"]).joinpath(filename).read_text() == content
+
+
+async def test_a_function_that_names_its_time_zone_runs_in_it(
+    generic: Generic, http: aiohttp.ClientSession, language: str
+) -> None:
+    ready = await generic()
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(language, TZ="Asia/Tokyo"))
+    assert status == 200, body
+    status, body = await post(http, ready.url, {}, token=None)
+    assert status == 200, body
+    assert body["utc_offset_minutes"] == -9 * 60
 
 
 async def test_a_runtime_is_specialised_once_in_its_life(

@@ -2,11 +2,12 @@
 // Generic mode: a warm pool pod's runtime, started with no function, waiting to be given one
 // (docs/warm-pool.md; the Python runtime's wisp_runtime/generic.py is the same contract).
 //
-// With WISP_POOL_TOKEN set and no WISP_HANDLER the runtime listens at once, /healthz says ok and
-// calls get 503 NotSpecialised. POST /_wisp/specialise with `Authorization: Bearer <token>` and
-// {"env": {...}, "files": {...}} gives it its function: the files are written to a fresh
-// directory under /tmp, the environment applied, the handler worker started. Once in a life: a
-// second request gets 409, whatever became of the first. This module is the pure part.
+// With WISP_POOL_TOKEN set and no WISP_HANDLER the runtime boots its handler worker with no
+// function (lib/pool.js), then listens: /healthz says ok and calls get 503 NotSpecialised. POST
+// /_wisp/specialise with `Authorization: Bearer <token>` and {"env": {...}, "files": {...}}
+// gives it its function: the files are written to a fresh directory under /tmp, the environment
+// applied, and the waiting worker loads the handler. Once in a life: a second request gets 409,
+// whatever became of the first. This module is the pure part.
 
 const fs = require('node:fs');
 const path = require('node:path');
