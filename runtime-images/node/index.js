@@ -16,7 +16,7 @@ const { applyEnvironment, functionIdentity, lambdaEnvironment } = require('./lib
 const { LogWriter } = require('./lib/logs');
 const { RuntimeMetrics } = require('./lib/metrics');
 const { WorkerPool } = require('./lib/pool');
-const { TOKEN_ENV } = require('./lib/generic');
+const { takePoolToken } = require('./lib/generic');
 
 async function main() {
   let settings;
@@ -28,8 +28,13 @@ async function main() {
     process.exit(2);
   }
   // Never seen by a function's code through process.env (lib/generic.js).
-  const token = process.env[TOKEN_ENV] || '';
-  delete process.env[TOKEN_ENV];
+  let token;
+  try {
+    token = takePoolToken(process.env);
+  } catch (err) {
+    process.stderr.write(JSON.stringify({ level: 'ERROR', message: `invalid configuration: ${err.message}` }) + '\n');
+    process.exit(2);
+  }
   if (token && !settings.handler) return generic(settings, token);
   const identity = functionIdentity(settings, Date.now(), require('node:os').hostname());
   // Before the worker starts (it gets a copy of process.env): module-level code reads these.

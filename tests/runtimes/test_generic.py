@@ -29,6 +29,7 @@ def handler(event, context):
         "greeting_at_load": GREETING_AT_LOAD,
         "utc_offset_minutes": -time.localtime().tm_gmtoff // 60,
         "token": os.environ.get("WISP_POOL_TOKEN"),
+        "token_file": os.environ.get("WISP_POOL_TOKEN_FILE"),
         "cwd": os.getcwd(),
         "event": event,
     }
@@ -44,6 +45,7 @@ exports.handler = async (event, context) => ({
   greeting_at_load: GREETING_AT_LOAD,
   utc_offset_minutes: new Date(Date.UTC(2026, 0, 1)).getTimezoneOffset(),
   token: process.env.WISP_POOL_TOKEN ?? null,
+  token_file: process.env.WISP_POOL_TOKEN_FILE ?? null,
   cwd: process.cwd(),
   event,
 });
@@ -68,10 +70,14 @@ async def generic(tmp_path: Path, language: str) -> AsyncIterator[Generic]:
     started: list[RuntimeProcess] = []
     runtime = LANGUAGES[language][0]
 
-    async def _start(token: str = TOKEN) -> Readiness:
+    async def _start(token: str = TOKEN, token_file: Path | None = None) -> Readiness:
         empty = tmp_path / "empty"
         empty.mkdir(exist_ok=True)
-        env = {"WISP_POOL_TOKEN": token, "WISP_DEPS_DIR": str(tmp_path / "deps")}
+        env = {"WISP_DEPS_DIR": str(tmp_path / "deps")}
+        if token_file is None:
+            env["WISP_POOL_TOKEN"] = token
+        else:
+            env["WISP_POOL_TOKEN_FILE"] = str(token_file)
         process = await start_runtime(LaunchSpec(runtime=runtime, code_dir=empty, env=env))
         started.append(process)
         return await process.wait_ready(timeout=30)
@@ -176,6 +182,21 @@ async def test_specialisation_needs_the_pool_token(
     assert body["errorType"] == "Unauthorized"
     # Still generic: the gateway's own request works afterwards.
     assert (await post(http, ready.url + SPECIALISE, specialisation(language)))[0] == 200
+
+
+async def test_a_pool_pods_own_token_comes_from_its_file_and_is_out_of_the_functions_sight(
+    generic: Generic, http: aiohttp.ClientSession, language: str, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "pool-token"
+    token_file.write_text("this-pods-own-token\n")
+    ready = await generic(token_file=token_file)
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(language))
+    assert (status, body["errorType"]) == (401, "Unauthorized")  # another pod's token
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(language), token="this-pods-own-token")
+    assert status == 200, body
+    status, body = await post(http, ready.url, {}, token=None)
+    assert status == 200, body
+    assert (body["token"], body["token_file"]) == (None, None)
 
 
 @pytest.mark.parametrize(

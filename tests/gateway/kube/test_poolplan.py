@@ -20,6 +20,7 @@ from wisp.gateway.kube.poolplan import (
     PoolState,
     choose_free,
     claim_patch,
+    pod_token,
     pool_plan,
     pool_pod,
     retire_reason,
@@ -274,3 +275,10 @@ def test_when_a_pool_pod_is_retired(
         assert reason is None
     else:
         assert reason is not None and retired in reason
+
+
+def test_a_pool_pods_token_is_its_own() -> None:
+    # HMAC-SHA256("key", "wisp-pool-pod:uid-1") in hex: what the chart's init step writes too.
+    assert pod_token("key", "uid-1") == "cea2a54a1506dc634bd0cf566494b2d377be8a88e89f1446d2d866c1260eaf05"
+    tokens = {pod_token(key, uid) for key in ("key", "other key") for uid in ("uid-1", "uid-2")}
+    assert len(tokens) == 4  # another pod's, or another pool key's, token is another token

@@ -5,6 +5,8 @@
   init step, ServiceAccount) from the Deployment watch;
 * ``pool_plan`` says whether a function may start in a pool pod, and with what (its whole
   environment and its code), or why not (``PoolSkip``: the reason is logged and counted);
+* ``pod_token`` is the token a pool pod takes its function with, derived from the pool's key
+  and the pod's uid (the pod's init step derives it the same way, docs/warm-pool.md);
 * ``choose_free`` picks the pod to claim, ``claim_patch`` is the write that claims it (with the
   pod's resourceVersion as precondition: of two gateways claiming one pod, one gets 409);
 * ``retire_reason`` says when a claimed or specialised pod has served its purpose.
@@ -13,6 +15,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -227,6 +231,17 @@ def choose_free(
     ``exclude`` holds uids this gateway failed to claim already."""
     candidates = sorted((p for p in pods if p.uid not in exclude and fits(p, plan)), key=lambda p: p.name)
     return pick(candidates) if candidates else None
+
+
+# What a pool pod's token is an HMAC of, before its uid: the chart's init step says the same.
+POD_TOKEN_PREFIX = "wisp-pool-pod:"
+
+
+def pod_token(key: str, uid: str) -> str:
+    """The token of the pool pod ``uid``: HMAC-SHA256 of its uid under the pool's key, in hex.
+    A pod knows its own token only (its init step derives it; the runtime never sees the key),
+    so code specialised into one pod cannot specialise another."""
+    return hmac.new(key.encode(), (POD_TOKEN_PREFIX + uid).encode(), hashlib.sha256).hexdigest()
 
 
 def claim_patch(pod: PoolPod, function: str, now: float) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from wisp.gateway.kube.poolplan import (
     TemplateFacts,
     choose_free,
     claim_patch,
+    pod_token,
     pool_plan,
     pool_pod,
     retire_reason,
@@ -61,13 +62,13 @@ class WarmPool:
         self,
         core: client.CoreV1Api,
         namespace: str,
-        token: str,
+        key: str,
         on_change: Callable[[str], None],
         replicas: Callable[[str], int | None],
     ) -> None:
         self.core = core
         self.namespace = namespace
-        self._token = token
+        self._key = key
         self._on_change = on_change
         self._replicas = replicas
         self.pods: dict[str, PoolPod] = {}  # by uid
@@ -254,7 +255,7 @@ class WarmPool:
         body = {"env": plan.env, "files": plan.files}
         try:
             async with self._session.post(
-                url, json=body, headers={"Authorization": f"Bearer {self._token}"}
+                url, json=body, headers={"Authorization": f"Bearer {pod_token(self._key, pod.uid)}"}
             ) as response:
                 if response.status == 200:
                     return None
