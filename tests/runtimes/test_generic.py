@@ -192,7 +192,8 @@ async def test_a_pool_pods_own_token_comes_from_its_file_and_is_out_of_the_funct
     ready = await generic(token_file=token_file)
     status, body = await post(http, ready.url + SPECIALISE, specialisation(language))
     assert (status, body["errorType"]) == (401, "Unauthorized")  # another pod's token
-    status, body = await post(http, ready.url + SPECIALISE, specialisation(language), token="this-pods-own-token")
+    own = "this-pods-own-token"
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(language), token=own)
     assert status == 200, body
     status, body = await post(http, ready.url, {}, token=None)
     assert status == 200, body

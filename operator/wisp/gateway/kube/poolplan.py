@@ -234,7 +234,7 @@ def choose_free(
 
 
 # What a pool pod's token is an HMAC of, before its uid: the chart's init step says the same.
-POD_TOKEN_PREFIX = "wisp-pool-pod:"
+POD_TOKEN_PREFIX = "wisp-pool-pod:"  # noqa: S105 (not a secret)
 
 
 def pod_token(key: str, uid: str) -> str:
