@@ -2,8 +2,9 @@
 
 A pool pod (docs/warm-pool.md) runs the runtime with a pool token and no ``WISP_HANDLER``: the
 token is the pod's own, in the file ``WISP_POOL_TOKEN_FILE`` names (its init step derives it from
-the pool's key and the pod's uid) or, outside a pod, in ``WISP_POOL_TOKEN``. Then the interpreter is up, the runtime imported, the socket open, ``/healthz``
-answers 200 so the pod turns Ready, and calls are refused (503 ``NotSpecialised``). The gateway
+the pool's key and the pod's uid) or, outside a pod, in ``WISP_POOL_TOKEN``. The interpreter is
+up, the runtime imported, the socket open, ``/healthz`` answers 200 so the pod turns Ready, and
+calls are refused (503 ``NotSpecialised``). The gateway
 claims the pod for a function at zero and ``POST``s ``SPECIALISE_PATH`` with
 ``Authorization: Bearer <token>`` and ``{"env": {...}, "files": {...}}``: the function's whole
 environment (the ``WISP_*`` variables its Deployment's pods get, and its own ``env``) and its
