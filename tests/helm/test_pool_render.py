@@ -56,6 +56,21 @@ def test_a_pool_per_enabled_runtime_in_the_functions_namespace(render: Render) -
     assert init["securityContext"]["readOnlyRootFilesystem"] is True
 
 
+def test_a_pool_grows_between_its_size_and_max_size_by_the_gateways_hands(render: Render) -> None:
+    objects = render({**POOL, "pool": {"python": {"enabled": True, "size": 3, "maxSize": 9}}})
+    deployment = one(objects, "Deployment", "-pool-python")
+    assert deployment["metadata"]["labels"]["wisp.dev/pool"] == "python"
+    annotations = deployment["metadata"]["annotations"]
+    assert (annotations["wisp.dev/pool-min-size"], annotations["wisp.dev/pool-max-size"]) == ("3", "9")
+    (role,) = [r for r in of_kind(objects, "Role") if r["metadata"]["name"] == "wisp-gateway-pool"]
+    assert grants(role["rules"], "apps", "deployments/scale", "patch")
+    assert not grants(role["rules"], "apps", "deployments", "patch")  # its size, nothing else
+    small = render({**POOL, "pool": {"python": {"enabled": True, "size": 4, "maxSize": 1}}})
+    assert (
+        one(small, "Deployment", "-pool-python")["metadata"]["annotations"]["wisp.dev/pool-max-size"] == "4"
+    )
+
+
 def test_the_pool_key_is_shared_by_the_gateway_and_the_pool_only(render: Render) -> None:
     objects = render(POOL)
     secrets = [s for s in of_kind(objects, "Secret") if s["metadata"]["name"] == "wisp-pool-key"]

@@ -330,8 +330,42 @@ def test_a_pod_that_fails_to_specialise_is_discarded_and_the_call_still_answers(
     pool_ready(wisp)
 
 
+def pool_replicas(wisp: Wisp, pool: str = "python") -> int:
+    out = wisp.kubectl(
+        "get", "deployment", f"wisp-pool-{pool}", "-o", "jsonpath={.spec.replicas}", namespace=FUNCTIONS
+    )
+    return int(out.stdout)
+
+
+def test_the_pool_grows_with_its_cold_starts_and_shrinks_back_when_they_stop(wisp: Wisp) -> None:
+    pool_ready(wisp)
+    names = [f"often{i}" for i in range(POOL_SIZE + 1)]
+    for name in names:
+        deploy(wisp, name)
+    for name in names:  # one after another: each finds a free pod (the pool refills meanwhile)
+        status, body = wisp.call(name, {})
+        assert status == 200, body
+    wait_for(
+        lambda: pool_replicas(wisp) > POOL_SIZE,
+        timeout=120,
+        interval=1,
+        what="the pool to grow past its size after more claims than it has pods in a minute",
+    )
+    wait_for(
+        lambda: pool_replicas(wisp) == POOL_SIZE,
+        timeout=240,
+        interval=2,
+        what="the pool to shrink back to its size once the claims are a minute old",
+    )
+
+
 def test_an_empty_pool_falls_back_to_the_functions_own_pod(wisp: Wisp) -> None:
     pool_ready(wisp)
+    # A pool without size bounds keeps the size it is given: the gateways leave it alone.
+    bounds = ["wisp.dev/pool-min-size", "wisp.dev/pool-max-size"]
+    wisp.kubectl(
+        "annotate", "deployment", "wisp-pool-python", *(f"{b}-" for b in bounds), namespace=FUNCTIONS
+    )
     wisp.kubectl("scale", "deployment", "wisp-pool-python", "--replicas=0", namespace=FUNCTIONS)
     try:
         wait_for(lambda: not pool_pods(wisp, "free"), timeout=120, interval=0.5, what="an empty pool")
@@ -342,6 +376,14 @@ def test_an_empty_pool_falls_back_to_the_functions_own_pod(wisp: Wisp) -> None:
     finally:
         wisp.kubectl(
             "scale", "deployment", "wisp-pool-python", f"--replicas={POOL_SIZE}", namespace=FUNCTIONS
+        )
+        wisp.kubectl(
+            "annotate",
+            "deployment",
+            "wisp-pool-python",
+            f"{bounds[0]}={POOL_SIZE}",
+            f"{bounds[1]}={POOL_SIZE}",
+            namespace=FUNCTIONS,
         )
 
 

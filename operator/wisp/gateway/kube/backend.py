@@ -95,7 +95,14 @@ class KubernetesBackend:
         self._resized: dict[str, str] = {}  # pod uid -> the CPU limit asked for
         self._tasks: set[asyncio.Task[None]] = set()
         self.warm = (
-            WarmPool(self.core, cfg.pool_namespace, cfg.pool_key, self._emit_endpoints, self.replicas.get)
+            WarmPool(
+                self.core,
+                self.apps,
+                cfg.pool_namespace,
+                cfg.pool_key,
+                self._emit_endpoints,
+                self.replicas.get,
+            )
             if cfg.pool_namespace and cfg.pool_key
             else None
         )

@@ -9,7 +9,8 @@
   and the pod's uid (the pod's init step derives it the same way, docs/warm-pool.md);
 * ``choose_free`` picks the pod to claim, ``claim_patch`` is the write that claims it (with the
   pod's resourceVersion as precondition: of two gateways claiming one pod, one gets 409);
-* ``retire_reason`` says when a claimed or specialised pod has served its purpose.
+* ``retire_reason`` says when a claimed or specialised pod has served its purpose;
+* ``pool_size`` says how many free pods a pool should keep, from its recent claims.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ IDLE_AFTER_CLAIM = 60.0
 HANDOVER_GRACE = 2.0
 # A specialised pod lives at most this long: the Deployment's pods take over well before.
 MAX_LIFE = 600.0
+# A pool keeps as many free pods as it had claims in this window (within its bounds): as many
+# cold starts may come in the next one. Claims older than this let it shrink back.
+SIZE_WINDOW = 60.0
 
 
 class PoolState(enum.Enum):
@@ -279,3 +283,11 @@ def retire_reason(
     if age >= MAX_LIFE:
         return f"specialised for more than {MAX_LIFE:g} s"
     return None
+
+
+def pool_size(claimed_at: Iterable[float], now: float, least: int, most: int) -> int:
+    """How many free pods a pool should keep: as many as it had claims in the last
+    ``SIZE_WINDOW`` seconds, within ``least`` and ``most`` (the chart's ``size`` and ``maxSize``).
+    Every gateway sees every claim (its pod watch), so all come to the same answer."""
+    recent = sum(1 for at in claimed_at if at >= now - SIZE_WINDOW)
+    return max(least, min(max(most, least), recent))

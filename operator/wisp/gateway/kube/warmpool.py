@@ -6,7 +6,8 @@ in the pool's namespace) and the function Deployments' watch (``deployment_event
 activator calls ``warm_start`` for the first held call of a burst, beside the Deployment's
 scale-up. ``endpoints`` is asked by the backend whenever it tells the gateway a function's
 endpoint set: a specialised pod is one of them while the function has none of its own. A sweep
-deletes pods that served their purpose (``poolplan.retire_reason``). Every gateway replica
+deletes pods that served their purpose (``poolplan.retire_reason``), and every few seconds sets
+each pool Deployment's size from the claims of the last minute (``poolplan.pool_size``). Every gateway replica
 routes to every specialised pod (they learn them from the watch); deletions are idempotent.
 The decisions are ``poolplan``'s; this module does the I/O. docs/warm-pool.md.
 
@@ -32,9 +33,10 @@ from prometheus_client.registry import Collector
 
 from wisp.api import contract
 from wisp.api.function import Function
-from wisp.api.names import function_key
+from wisp.api.names import POOL_LABEL, POOL_MAX_SIZE_ANNOTATION, POOL_MIN_SIZE_ANNOTATION, function_key
 from wisp.gateway.backend import Endpoint
 from wisp.gateway.kube.poolplan import (
+    SIZE_WINDOW,
     PoolPlan,
     PoolPod,
     PoolSkip,
@@ -45,6 +47,7 @@ from wisp.gateway.kube.poolplan import (
     pod_token,
     pool_plan,
     pool_pod,
+    pool_size,
     retire_reason,
     specialised_patch,
     template_facts,
@@ -61,6 +64,7 @@ SWEEP_INTERVAL = 1.0
 # runtime's is 75 s), so the gateway never sends on a connection the pod is closing.
 KEEP_OPEN_EVERY = 30.0
 KEEP_ALIVE = 60.0
+RESIZE_EVERY = 5.0
 MERGE_PATCH = "application/merge-patch+json"
 
 Obj = dict[str, Any]
@@ -70,12 +74,14 @@ class WarmPool:
     def __init__(
         self,
         core: client.CoreV1Api,
+        apps: client.AppsV1Api,
         namespace: str,
         key: str,
         on_change: Callable[[str], None],
         replicas: Callable[[str], int | None],
     ) -> None:
         self.core = core
+        self.apps = apps
         self.namespace = namespace
         self._key = key
         self._on_change = on_change
@@ -88,6 +94,9 @@ class WarmPool:
         self._own_since: dict[str, float] = {}  # function key -> since when it has its own pods
         self._deleting: set[str] = set()
         self._opened: dict[str, float] = {}  # uid -> when its connection was last used (monotonic)
+        # uid -> (pool, claimed at) of every claim the watch showed, for the last SIZE_WINDOW s
+        self._claims: dict[str, tuple[str, float]] = {}
+        self._resized_at = 0.0
         self.results: collections.Counter[tuple[str, str]] = collections.Counter()  # (pool, result)
         self._session: aiohttp.ClientSession | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -129,6 +138,8 @@ class WarmPool:
                 return
             scope.add(uid)
             self.pods[uid] = pod
+            if pod.claimed_at is not None:
+                self._claims[uid] = (pod.pool, pod.claimed_at)
         after = self.pods.get(uid)
         for pod in (before, after):
             if pod is not None and self._view(pod).function:
@@ -305,6 +316,9 @@ class WarmPool:
 
     def sweep(self, now: float) -> None:
         self._keep_open(time.monotonic())
+        if now - self._resized_at >= RESIZE_EVERY:
+            self._resized_at = now
+            self._spawn(self._resize(now))
         for pod in map(self._view, list(self.pods.values())):
             if pod.uid in self._deleting:
                 continue
@@ -336,6 +350,52 @@ class WarmPool:
                 await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.debug("pool pod %s: no connection kept open: %s", pod.name, exc)
+
+    async def _resize(self, now: float) -> None:
+        """Each pool Deployment (label ``wisp.dev/pool``) sized for the claims of the last
+        ``SIZE_WINDOW`` seconds, within the bounds its annotations give."""
+        for uid, (_, claimed_at) in list(self._claims.items()):
+            if claimed_at < now - SIZE_WINDOW:
+                del self._claims[uid]
+        try:
+            found = await asyncio.to_thread(
+                self.apps.list_namespaced_deployment, self.namespace, label_selector=POOL_LABEL
+            )
+        except client.ApiException as exc:
+            log.warning("listing the pool Deployments failed: %s %s", exc.status, exc.reason)
+            return
+        for deployment in found.items:
+            meta = deployment.metadata
+            annotations = meta.annotations or {}
+            try:
+                least = int(annotations[POOL_MIN_SIZE_ANNOTATION])
+                most = int(annotations[POOL_MAX_SIZE_ANNOTATION])
+            except (KeyError, ValueError):
+                continue  # a fixed size
+            pool = (meta.labels or {}).get(POOL_LABEL, "")
+            claims = [at for name, at in self._claims.values() if name == pool]
+            size = pool_size(claims, now, least, most)
+            if size == deployment.spec.replicas:
+                continue
+            try:
+                await asyncio.to_thread(
+                    _unread,
+                    self.apps.patch_namespaced_deployment_scale,
+                    meta.name,
+                    self.namespace,
+                    {"spec": {"replicas": size}},
+                )
+            except client.ApiException as exc:
+                log.warning("resizing pool %s failed: %s %s", meta.name, exc.status, exc.reason)
+                continue
+            log.info(
+                "pool %s: %d free pods (was %s): %d claims in the last %g s",
+                meta.name,
+                size,
+                deployment.spec.replicas,
+                len(claims),
+                SIZE_WINDOW,
+            )
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
