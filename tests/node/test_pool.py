@@ -261,6 +261,17 @@ def test_a_call_at_zero_is_served_by_a_specialised_pool_pod_then_handed_over(wis
     assert answers[-1][1]["pod"].startswith("warm-")
 
 
+def test_a_burst_of_200_calls_at_zero_is_served_without_an_error(wisp: Wisp) -> None:
+    pool_ready(wisp)
+    deploy(wisp, "burst")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=200) as pool:
+        answers = list(pool.map(lambda n: wisp.call("burst", {"n": n}, timeout=120), range(200)))
+    failed = [a for a in answers if a[0] != 200]
+    assert not failed, f"{len(failed)} of 200 calls failed: {failed[:3]}"
+    assert sorted(a[1]["n"] for a in answers) == list(range(200))
+    assert any(a[1]["pod"].startswith(POOL_PREFIX) for a in answers)  # the pool served the first
+
+
 def test_two_functions_at_zero_at_once_get_a_pod_each(wisp: Wisp) -> None:
     pool_ready(wisp)
     deploy(wisp, "left")
