@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import contextlib
 import json
 import subprocess
 import sys
@@ -287,8 +288,34 @@ def test_two_functions_at_zero_at_once_get_a_pod_each(wisp: Wisp) -> None:
     assert labels[right[1]["pod"]]["wisp.dev/pool-function"] == "right"
 
 
+BOUNDS = ("wisp.dev/pool-min-size", "wisp.dev/pool-max-size")
+
+
+@contextlib.contextmanager
+def fixed_pool_size(wisp: Wisp) -> Iterator[None]:
+    """The Python pool without its size bounds: the gateways leave its size alone (no free pod is
+    removed by a shrink meanwhile); its bounds as they were afterwards."""
+    out = wisp.kubectl("get", "deployment", "wisp-pool-python", "-o", "json", namespace=FUNCTIONS)
+    annotations = json.loads(out.stdout)["metadata"].get("annotations") or {}
+    bound = [f"{b}={annotations[b]}" for b in BOUNDS if b in annotations]
+    unbound = [f"{b}-" for b in BOUNDS]
+    wisp.kubectl("annotate", "deployment", "wisp-pool-python", *unbound, namespace=FUNCTIONS)
+    try:
+        yield
+    finally:
+        if bound:
+            wisp.kubectl(
+                "annotate", "deployment", "wisp-pool-python", *bound, "--overwrite", namespace=FUNCTIONS
+            )
+
+
 def test_a_specialised_function_cannot_specialise_another_pool_pod(wisp: Wisp) -> None:
-    pool_ready(wisp)
+    with fixed_pool_size(wisp):
+        pool_ready(wisp)
+        intrude(wisp)
+
+
+def intrude(wisp: Wisp) -> None:
     deploy(wisp, "intruder", code=INTRUDER)
     status, body = wisp.call("intruder", {})
     assert status == 200, body
@@ -372,11 +399,11 @@ def test_the_pool_grows_with_its_cold_starts_and_shrinks_back_when_they_stop(wis
 
 def test_an_empty_pool_falls_back_to_the_functions_own_pod(wisp: Wisp) -> None:
     pool_ready(wisp)
-    # A pool without size bounds keeps the size it is given: the gateways leave it alone.
-    bounds = ["wisp.dev/pool-min-size", "wisp.dev/pool-max-size"]
-    wisp.kubectl(
-        "annotate", "deployment", "wisp-pool-python", *(f"{b}-" for b in bounds), namespace=FUNCTIONS
-    )
+    with fixed_pool_size(wisp):
+        empty_pool_falls_back(wisp)
+
+
+def empty_pool_falls_back(wisp: Wisp) -> None:
     wisp.kubectl("scale", "deployment", "wisp-pool-python", "--replicas=0", namespace=FUNCTIONS)
     try:
         wait_for(lambda: not pool_pods(wisp, "free"), timeout=120, interval=0.5, what="an empty pool")
@@ -387,14 +414,6 @@ def test_an_empty_pool_falls_back_to_the_functions_own_pod(wisp: Wisp) -> None:
     finally:
         wisp.kubectl(
             "scale", "deployment", "wisp-pool-python", f"--replicas={POOL_SIZE}", namespace=FUNCTIONS
-        )
-        wisp.kubectl(
-            "annotate",
-            "deployment",
-            "wisp-pool-python",
-            f"{bounds[0]}={POOL_SIZE}",
-            f"{bounds[1]}={POOL_SIZE}",
-            namespace=FUNCTIONS,
         )
 
 

@@ -97,6 +97,7 @@ class WarmPool:
         # uid -> (pool, claimed at) of every claim the watch showed, for the last SIZE_WINDOW s
         self._claims: dict[str, tuple[str, float]] = {}
         self._resized_at = 0.0
+        self._watching_since: float | None = None  # the pool pod watch's first list (wall clock)
         self.results: collections.Counter[tuple[str, str]] = collections.Counter()  # (pool, result)
         self._session: aiohttp.ClientSession | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -116,6 +117,8 @@ class WarmPool:
     # -- watches -----------------------------------------------------------------------------------
 
     def pod_snapshot(self, scope: set[str], items: list[Obj]) -> None:
+        if self._watching_since is None:
+            self._watching_since = time.time()
         seen = set()
         for obj in items:
             seen.add(str((obj.get("metadata") or {}).get("uid")))
@@ -376,6 +379,12 @@ class WarmPool:
             claims = [at for name, at in self._claims.values() if name == pool]
             size = pool_size(claims, now, least, most)
             if size == deployment.spec.replicas:
+                continue
+            # Only a gateway that has watched for the whole window knows every claim in it (a
+            # claimed pod may be gone before a gateway starts): a newer one may grow the pool,
+            # not shrink it, so that gateways started at different times do not undo each other.
+            complete = self._watching_since is not None and now - self._watching_since >= SIZE_WINDOW
+            if size < (deployment.spec.replicas or 0) and not complete:
                 continue
             try:
                 await asyncio.to_thread(
