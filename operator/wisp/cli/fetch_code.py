@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
 def _fail(reason: str, message: str) -> int:
     text = f"{reason}: {message}"
     print(f"wisp: {text}", file=sys.stderr, flush=True)
-    with contextlib.suppress(OSError):  # not in a container
-        TERMINATION_LOG.write_text(text)
+    # The kubelet mounts the file in a container; elsewhere there is none to write.
+    if TERMINATION_LOG.is_file():
+        with contextlib.suppress(OSError):
+            TERMINATION_LOG.write_text(text)
     return 1
