@@ -477,7 +477,9 @@ def archive_pod(settings: DeploymentSettings, **archive: str) -> dict[str, Any]:
 
 def test_a_package_is_fetched_by_digest_into_the_code_folder_by_an_init_step() -> None:
     settings = DeploymentSettings(
-        packages=PackageSettings(fetcher_image="wisp/wisp:9", plain_http=("10.0.0.1:5000",)),
+        packages=PackageSettings(
+            fetcher_image="wisp/wisp:9", plain_http=("10.0.0.1:5000",), node_cache="/var/lib/wisp/packages"
+        ),
         cpu=CpuSettings(mode=CpuMode.LIMIT),
     )
     pod = archive_pod(settings, repository="10.0.0.1:5000/team/pkgs")

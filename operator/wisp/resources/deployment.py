@@ -85,7 +85,7 @@ class PackageSettings:
     fetcher_image: str = "wisp/wisp:latest"
     repository: str = ""  # the installation's package store, for archives that name none
     plain_http: tuple[str, ...] = ()  # registries (host[:port]) spoken to over HTTP
-    node_cache: str = "/var/lib/wisp/packages"
+    node_cache: str = ""
 
 
 @dataclass(frozen=True)
