@@ -161,8 +161,8 @@ def code_files(folder: Path) -> dict[str, str]:
             f"holds {total} bytes of code, more than the {MAX_CODE_BYTES} a Function's code can be "
             f"(it is stored in a ConfigMap); the largest files: {sizes}. Deploy the folder as a "
             "package (--package, with --repository), install dependencies from "
-            "requirements.txt/package.json instead of copying them, or move shared files to a layer "
-            "(--layer)",
+            "requirements.txt/package.json instead of copying them, move shared files to a layer "
+            "(--layer), or build an image (--image)",
             packable=True,
         )
     return files
