@@ -23,7 +23,7 @@ from tests.node.node import NODE_IP
 from tests.node.test_user_flows import wisp_cli
 from tests.support.registry import Registry
 
-pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.registry, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.registry, pytest.mark.timeout(2400)]
 
 MB = 1024 * 1024
 HANDLER = textwrap.dedent(
