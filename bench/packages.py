@@ -105,7 +105,13 @@ def one_run(wisp: Wisp, registry: Registry, size: int, scratch: Path) -> dict[st
     )  # fmt: skip
     applied = time.monotonic()
     version = before + 1
-    status, body = wisp.call(f"{NAME}:{version}", {}, timeout=300)
+    # The operator publishes the version and the gateway's watch learns of it: until then the
+    # qualifier is a 404, which is part of the time to a first answer.
+    while True:
+        status, body = wisp.call(f"{NAME}:{version}", {}, timeout=300)
+        if status != 404 or time.monotonic() - applied > 120:
+            break
+        time.sleep(0.1)
     answered = time.monotonic()
     if status != 200:
         raise RuntimeError(f"version {version} answered {status}: {body}")
