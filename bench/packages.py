@@ -37,6 +37,9 @@ from tests.node.chart import FUNCTIONS, Wisp, wisp_on  # noqa: E402
 from tests.node.node import NODE_IP, start_real_node  # noqa: E402
 from tests.support.registry import Registry  # noqa: E402
 
+from wisp.packages.push import package_folder, push_archive  # noqa: E402
+from wisp.packages.registry import Repository  # noqa: E402
+
 NAME = "pkg-bench"
 WISP = str(ROOT / ".venv" / "bin" / "wisp")
 HANDLER = """import os
@@ -125,7 +128,7 @@ def one_run(wisp: Wisp, registry: Registry, size: int, scratch: Path) -> dict[st
 def render(results: dict[str, list[dict[str, Any]]], before: str, after: str) -> str:
     today = datetime.date.today().isoformat()
     lines = [
-        "## Code packages (real node)",
+        "### Time to first answer of a new version (real node)",
         "",
         f"Measured {today} by `python -m bench.packages` on the shared test machine (other engineers' "
         "builds and tests ran at the same time, so these are upper bounds): "
@@ -157,12 +160,79 @@ def render(results: dict[str, list[dict[str, Any]]], before: str, after: str) ->
     return "\n".join(lines) + "\n"
 
 
+def local_steps(runs: int, scratch: Path) -> list[dict[str, float]]:
+    """The package's own steps on this machine, registry on loopback: zip a folder with 50 MB of
+    random bytes, push it, and ``wisp fetch-code`` it (fetch + sha256 + unpack) with an empty
+    cache and again from the cache, as a pod's init step runs."""
+    registry = Registry(scratch / "local-registry").start()
+    results = []
+    try:
+        for i in range(runs):
+            src = folder(scratch / f"local-{i}", 50 * 1024 * 1024)
+            started = time.monotonic()
+            archive = package_folder(src, scratch / f"local-{i}.zip")
+            zipped = time.monotonic()
+            code = push_archive(
+                archive, Repository.parse(registry.repository("bench"), plain_http=True), title="a.zip"
+            )
+            pushed = time.monotonic()
+            fetch = [WISP, "fetch-code", "--digest", code["digest"], "--repository", code["repository"],
+                     "--plain-http", registry.address, "--cache", str(scratch / f"cache-{i}")]  # fmt: skip
+            timings = {"zip": zipped - started, "push": pushed - zipped}
+            for step in ("cold", "cached"):
+                into = scratch / f"code-{i}-{step}"
+                into.mkdir()
+                began = time.monotonic()
+                subprocess.run([*fetch, "--into", str(into)], check=True, capture_output=True, timeout=300)
+                timings[step] = time.monotonic() - began
+            results.append(timings)
+            print(timings, flush=True)
+    finally:
+        registry.stop()
+    return results
+
+
+def render_local(results: list[dict[str, float]], before: str, after: str) -> str:
+    def cell(step: str) -> str:
+        values = [r[step] for r in results]
+        return f"{statistics.median(values):.2f} s ({min(values):.2f} to {max(values):.2f})"
+
+    return "\n".join(
+        [
+            "### The package's own steps (this machine, registry on loopback)",
+            "",
+            f"Measured {datetime.date.today().isoformat()} by `python -m bench.packages --local` on the "
+            f"shared test machine (other engineers' builds and tests ran at the same time): {before} before, "
+            f"1-minute load {after} after. A folder with `main.py` and 50 MB of random bytes (a 50 MB zip), "
+            "a CNCF distribution v3.1.2 registry on 127.0.0.1, `wisp fetch-code` as the init step runs it "
+            "(a new process: Python start, fetch, sha256, unpack). Median (min to max) of "
+            f"{len(results)} runs.",
+            "",
+            "| step | time |",
+            "|---|---|",
+            f"| zip the folder (`wisp deploy --package`) | {cell('zip')} |",
+            f"| push to the registry | {cell('push')} |",
+            f"| init step, empty node cache: fetch + check + unpack | {cell('cold')} |",
+            f"| init step, package in the node cache: check + unpack | {cell('cached')} |",
+            "",
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--local", action="store_true", help="only the package's own steps, no node")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     before = machine()
+    if args.local:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = render_local(local_steps(args.runs, Path(tmp)), before, f"{os.getloadavg()[0]:.2f}")
+        print(local)
+        if not args.no_docs:
+            docs.write_section("Code packages", "## Code packages\n\n" + local)
+        return
     node = start_real_node()
     results: dict[str, list[dict[str, Any]]] = {}
     try:
@@ -182,7 +252,7 @@ def main() -> None:
     section = render(results, before, f"{os.getloadavg()[0]:.2f}")
     print(section)
     if not args.no_docs:
-        docs.write_section("Code packages (real node)", section)
+        docs.write_section("Code packages", "## Code packages\n\n" + section)
 
 
 if __name__ == "__main__":
