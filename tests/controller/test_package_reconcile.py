@@ -20,7 +20,7 @@ def test_a_package_is_fetched_by_an_init_step_and_needs_no_configmap(
     apply_hello(
         kubectl, namespace, code={"archive": {"digest": DIGEST, "repository": "reg.example.com/team/fns"}}
     )
-    deployed(kubectl, namespace)
+    deployed(kubectl, namespace, timeout=120)
     dep = get(kubectl, namespace, "deployment", "hello")
     assert dep is not None
     pod = dep["spec"]["template"]["spec"]
