@@ -40,7 +40,7 @@ def test_a_package_without_a_store_is_refused_naming_the_field(
         return condition(get(kubectl, namespace, "function", "hello"), "Deployed")
 
     cond = wait_for(
-        lambda: refused().get("reason") == "InvalidSpec" and refused(), timeout=30, what="InvalidSpec"
+        lambda: refused().get("reason") == "InvalidSpec" and refused(), timeout=120, what="InvalidSpec"
     )
     assert cond["status"] == "False"
     assert "spec.code.archive.repository" in str(cond["message"])
