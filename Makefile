@@ -129,7 +129,7 @@ crds: venv
 	$(PY) tools/sync-crds.py
 
 unit: venv
-	$(VENV)/bin/pytest -m "not cluster and not node and not redis and not nats and not browser and not java" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not cluster and not node and not redis and not nats and not registry and not browser and not java" $(PYTEST_ARGS)
 
 java:
 	@bash runtime-images/java/build.sh >/dev/null

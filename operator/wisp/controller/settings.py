@@ -12,7 +12,7 @@ from wisp.api.cpu import CpuMode
 from wisp.api.identity import PolicyRule, parse_grantable_rules
 from wisp.api.names import function_key
 from wisp.api.quantities import parse_cpu_millis
-from wisp.resources.deployment import CpuSettings, DeploymentSettings, ImageSettings
+from wisp.resources.deployment import CpuSettings, DeploymentSettings, ImageSettings, PackageSettings
 from wisp.resources.network import GatewayPeer
 
 
@@ -55,6 +55,7 @@ class OperatorSettings:
             in ("1", "true", "yes"),
             "deployment": DeploymentSettings(
                 images=images,
+                packages=package_settings(env),
                 cpu=cpu_settings(env),
                 max_body_bytes=int(env.get("WISP_MAX_BODY_BYTES", contract.DEFAULT_MAX_BODY_BYTES)),
                 region=env.get("WISP_REGION", "").strip(),
@@ -85,6 +86,19 @@ def network_settings(env: dict[str, str]) -> dict[str, object]:
             raise ValueError("WISP_GATEWAY_POD_LABELS: must be a JSON map of label to value")
         peer = GatewayPeer(namespace=peer.namespace, labels=labels)
     return {"grantable_rules": grantable, "gateway_peer": peer}
+
+
+def package_settings(env: dict[str, str]) -> PackageSettings:
+    """``WISP_IMAGE_FETCHER`` (the wisp image, whose ``wisp fetch-code`` is the packages' init step),
+    ``WISP_PACKAGE_REPOSITORY``, ``WISP_PACKAGE_PLAIN_HTTP`` (registries, comma-separated) and
+    ``WISP_PACKAGE_NODE_CACHE`` (a host folder; empty: none)."""
+    plain = tuple(h.strip() for h in env.get("WISP_PACKAGE_PLAIN_HTTP", "").split(",") if h.strip())
+    return PackageSettings(
+        fetcher_image=env.get("WISP_IMAGE_FETCHER") or PackageSettings.fetcher_image,
+        repository=env.get("WISP_PACKAGE_REPOSITORY", "").strip(),
+        plain_http=plain,
+        node_cache=env.get("WISP_PACKAGE_NODE_CACHE", PackageSettings.node_cache).strip(),
+    )
 
 
 def cpu_settings(env: dict[str, str]) -> CpuSettings:
