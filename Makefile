@@ -21,19 +21,20 @@ ADMIN_PORT ?= 9090
 PYTEST_ARGS ?=
 DEBIAN_PACKAGES := etcd-server redis-server iproute2 chromium
 # The real test node (tests/node/) and the image builds without docker (tools/build-images.sh).
-NODE_PACKAGES := runc containernetworking-plugins buildah mmdebstrap iptables nftables gcc
+NODE_PACKAGES := runc containernetworking-plugins buildah mmdebstrap iptables nftables ipset gcc
 IMAGE_TAG ?= dev
 REGISTRY ?= wisp
 KIND_CLUSTER ?= wisp
 
 .PHONY: help install deps venv uv requirements deps-upgrade controlplane node java dev test lint fmt unit \
-        bench fuzz crds images kind-up kind-load deploy e2e-kind helm helm-install values-table clean
+        bench bench-scale fuzz crds images kind-up kind-load deploy e2e-kind helm helm-install values-table clean
 
 help:
 	@echo "make dev      run wisp locally (gateway + functions from examples/) on :$(PORT)"
 	@echo "make test     lint + the whole test suite (real kube-apiserver, redis, chromium)"
 	@echo "make lint     ruff, mypy --strict, import contracts, CRD drift"
 	@echo "make bench    benchmarks -> docs/benchmarks.md"
+	@echo "make bench-scale  idle cost of 100 / 1,000 / 3,000 Functions -> docs/benchmarks.md (SCALE_ARGS=--counts=...)"
 	@echo "make deps-upgrade   move uv.lock to the newest versions, then the whole suite"
 	@echo "make images   wisp's images (docker, else buildah on Debian-made bases)"
 	@echo "make node     the real test node's binaries and images, built once and cached"
@@ -89,11 +90,13 @@ controlplane:
 	@bash tests/cluster/build-controlplane.sh >/dev/null
 
 # The real node of tests/node/: kubelet, kube-scheduler, kube-proxy, containerd 2, crictl, CoreDNS
-# (built once into $(CACHE)/node/), and the images as OCI archives for its containerd.
+# (built once into $(CACHE)/node/), its NetworkPolicy engine (kube-router, into $(CACHE)/netpol/),
+# and the images as OCI archives for its containerd.
 # The archives go where tests/node/node.py looks for this checkout's (one directory per checkout).
 NODE_IMAGES_OUT = $(CACHE)/images/oci-$(shell printf %s "$(CURDIR)" | sha256sum | cut -c1-12)
 node: controlplane venv
 	@bash tests/node/build-node.sh >/dev/null
+	@bash tests/node/build-netpol.sh >/dev/null
 	@WISP_IMAGES_OUT=$(NODE_IMAGES_OUT) WISP_IMAGE_BUILDER=buildah WISP_BASES=debian bash tools/build-images.sh >/dev/null
 
 # -- run --------------------------------------------------------------------------------------
@@ -126,7 +129,7 @@ crds: venv
 	$(PY) tools/sync-crds.py
 
 unit: venv
-	$(VENV)/bin/pytest -m "not cluster and not node and not redis and not nats and not browser and not java" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not cluster and not node and not redis and not nats and not registry and not browser and not java" $(PYTEST_ARGS)
 
 java:
 	@bash runtime-images/java/build.sh >/dev/null
@@ -140,6 +143,9 @@ fuzz: venv
 
 bench: install controlplane node
 	$(PY) -m bench.all
+
+bench-scale: install controlplane
+	$(PY) -m bench.scale $(SCALE_ARGS)
 
 # -- images and the kind path (kind needs Docker; not run by make test) ------------------------
 # Every image from the project's Dockerfiles: docker when its daemon answers (official bases),

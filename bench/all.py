@@ -15,9 +15,14 @@ BENCHMARKS = [
     ("gateway", "gateway: added latency, throughput, CPU per call, cold-start wait, step load"),
     ("events", "events: async throughput vs sync, enqueue to handler start"),
     ("brokers", "event brokers: Redis and NATS JetStream (one server, a 3-server cluster)"),
+    ("events_brokers", "events through the gateway on each broker: submits, end to end, 1 and 2 gateways"),
     ("dev", "wisp dev: cold start of the Python hello example, start to all ready"),
-    ("node", "real node: zero to first response through the gateway, Python and Node.js; idle cost"),
+    (
+        "node",
+        "real node: zero to first response (Python, Node.js, Java); Deployment 0→N; idle cost",
+    ),
     ("pool", "warm pool on the real node: zero to first response via a pool pod; a pool pod's idle cost"),
+    ("specialise", "warm pool, runtime side: a generic runtime's specialisation and first call, local"),
 ]
 
 

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,13 @@ import aiohttp
 from bench import docs
 from bench.procs import cpu_seconds, free_port, stop
 
+from wisp.queue.broker import Broker
+from wisp.queue.nats_broker import NatsBroker
+from wisp.queue.redis_broker import RedisBroker
+from wisp.queue.settings import RedisSettings
+
 ROOT = Path(__file__).resolve().parents[1]
+ASYNC_STREAM = "wisp:async:default:bench"
 HANDLERS = """
 import os, time
 def noop(event, context):
@@ -61,18 +68,38 @@ def wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 class Stack:
-    """redis-server + runtime + gateway, as subprocesses in a temp dir."""
+    """The broker (redis-server, or with ``broker="nats"`` one nats-server with JetStream) +
+    runtime + gateway (``replicas`` of it), as subprocesses in a temp dir."""
 
-    def __init__(self, work: Path, handler: str) -> None:
+    def __init__(self, work: Path, handler: str, broker: str = "redis", replicas: int = 1) -> None:
+        self.replicas = replicas
         self.processes: list[subprocess.Popen[bytes]] = []
         self.roles: dict[str, int] = {}
+        self.make_broker: Callable[[], Broker]
         try:
+            self._start_broker(work, broker)
             self._start_all(work, handler)
         except BaseException:
             self.stop()
             raise
 
-    def _start_all(self, work: Path, handler: str) -> None:
+    def _start_broker(self, work: Path, broker: str) -> None:
+        if broker == "nats":
+            from bench.brokers import nats_servers
+
+            processes, self.make_broker = nats_servers(work, 1)
+            self.processes += processes
+            self.roles["nats"] = processes[0].pid
+            client = self.make_broker()
+            assert isinstance(client, NatsBroker)
+            self.broker_args = ["--nats", client.settings.url]
+            return
+        self._start_redis(work)
+        self.broker_args = ["--redis", self.redis_url]
+        url = self.redis_url
+        self.make_broker = lambda: RedisBroker(RedisSettings(url=url))
+
+    def _start_redis(self, work: Path) -> None:
         redis_bin = shutil.which("redis-server")
         if redis_bin is None:
             raise SystemExit("redis-server is not installed")
@@ -93,6 +120,8 @@ class Stack:
             work / "redis.log",
         )
         self.roles["redis"] = redis.pid
+
+    def _start_all(self, work: Path, handler: str) -> None:
         code = work / "code"
         code.mkdir(exist_ok=True)
         (code / "bench.py").write_text(HANDLERS)
@@ -113,27 +142,32 @@ class Stack:
         wait_http(self.runtime_url + "healthz", runtime)
         # The gateway (bench/gateway_server.py: the real app with a static backend) serves the
         # async path as it does in a cluster, and the issue's baseline, the same function
-        # called synchronously through it.
-        self.gateway_port = free_port()
+        # called synchronously through it. More replicas: more consumers of the same events.
+        ports = [self._start_gateway(work, replica) for replica in range(self.replicas)]
+        self.gateway_port = ports[0]
+        self.gateway_url = f"http://127.0.0.1:{ports[0]}/function/bench"
+        self.async_urls = [f"http://127.0.0.1:{port}/async-function/bench" for port in ports]
+        self.async_url = self.async_urls[0]
+
+    def _start_gateway(self, work: Path, replica: int) -> int:
+        port = free_port()
         gateway = self._start(
             [
                 sys.executable,
                 str(ROOT / "bench" / "gateway_server.py"),
                 "--port",
-                str(self.gateway_port),
+                str(port),
                 "--admin-port",
                 str(free_port()),
                 "--upstream",
                 f"127.0.0.1:{self.runtime_port}",
-                "--redis",
-                self.redis_url,
+                *self.broker_args,
             ],
-            work / "gateway.log",
+            work / f"gateway-{replica}.log",
         )
-        self.gateway_url = f"http://127.0.0.1:{self.gateway_port}/function/bench"
-        self.async_url = f"http://127.0.0.1:{self.gateway_port}/async-function/bench"
-        self.roles["gateway"] = gateway.pid
-        _wait_port(self.gateway_port, gateway)
+        self.roles["gateway" if replica == 0 else f"gateway-{replica}"] = gateway.pid
+        _wait_port(port, gateway)
+        return port
 
     def _start(
         self, args: list[str], log: Path, env: dict[str, str] | None = None
@@ -195,15 +229,15 @@ async def hammer(url: str, bodies: list[bytes], concurrency: int, expect: int) -
         return time.perf_counter() - started
 
 
-async def drained(redis_url: str) -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(redis_url)
+async def drained(stack: Stack) -> None:
+    """Until the async stream is empty: acknowledged entries of it are deleted, on either broker,
+    and ``count_dead_letters`` counts the entries of any stream it is given."""
+    broker = stack.make_broker()
     try:
-        while await client.xlen("wisp:async:default:bench") > 0:  # noqa: ASYNC110 (polls Redis)
-            await asyncio.sleep(0.002)
+        while await broker.count_dead_letters(ASYNC_STREAM) > 0:  # noqa: ASYNC110 (polls the broker)
+            await asyncio.sleep(0.005)
     finally:
-        await client.aclose()
+        await broker.close()
 
 
 async def throughput(stack: Stack, count: int, concurrency: int) -> dict[str, float]:
@@ -216,11 +250,11 @@ async def throughput(stack: Stack, count: int, concurrency: int) -> dict[str, fl
     gateway_seconds = await hammer(stack.gateway_url, [body] * count, concurrency, 200)
     url = stack.async_url
     await hammer(url, [body] * 200, concurrency, 202)
-    await drained(stack.redis_url)
+    await drained(stack)
     async_before = stack.cpu()
     started = time.perf_counter()
     accept_seconds = await hammer(url, [body] * count, concurrency, 202)
-    await drained(stack.redis_url)
+    await drained(stack)
     total = time.perf_counter() - started
     after = stack.cpu()
     results = {

@@ -194,8 +194,9 @@ async def hop_cost(procs: Processes, quick: bool) -> dict[str, dict[int, dict[st
     procs.runtime(fn, runtime_port)
     procs.start([*PY_ARGS, "bench/gateway_upstream.py", "--port", str(bare_port)])
     results: dict[str, dict[int, dict[str, float]]] = {}
-    for label, port in (("runtime", runtime_port), ("bare", bare_port)):
+    for label, port in (("runtime", runtime_port), ("bare", bare_port), ("bare-aiohttp", bare_port)):
         gw_port, admin_port = free_port(), free_port()
+        only_aiohttp = ["--aiohttp-only"] if label.endswith("-aiohttp") else []
         gw = procs.start(
             [
                 *PY_ARGS,
@@ -206,6 +207,7 @@ async def hop_cost(procs: Processes, quick: bool) -> dict[str, dict[int, dict[st
                 str(admin_port),
                 "--upstream",
                 f"127.0.0.1:{port}",
+                *only_aiohttp,
             ]
         )
         await wait_http(f"http://127.0.0.1:{port}/healthz")
@@ -456,6 +458,36 @@ def machine() -> str:
 
 
 LOAD: list[float] = []
+PEERS: list[str] = []  # what became of each peer proxy in this run
+
+OPENFAAS_MODULES = ("github.com/openfaas/faas/gateway", "github.com/openfaas/of-watchdog")
+
+
+def find_peers() -> list[str]:
+    """Whether OpenFaaS's gateway and of-watchdog can come from the Go module proxy and nginx is
+    installed; each line says what happened (a peer that cannot be had is named, never skipped
+    silently)."""
+    found = []
+    go = shutil.which("go")
+    for module in OPENFAAS_MODULES:
+        if go is None:
+            found.append(f"{module}: not built (no Go toolchain)")
+            continue
+        listed = subprocess.run(
+            [go, "list", "-m", "-versions", module],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=tempfile.gettempdir(),
+        )
+        if listed.returncode != 0:
+            reason = " ".join(line.strip() for line in listed.stderr.strip().splitlines()) or "unknown error"
+            found.append(f"{module}: not built (the Go module proxy refuses it: {reason})")
+        else:
+            found.append(f"{module}: available ({listed.stdout.strip()}), not yet run by this bench")
+    nginx = shutil.which("nginx")
+    found.append("nginx: not installed" if nginx is None else f"nginx: installed at {nginx}, not yet run")
+    return found
 
 
 def render(
@@ -481,8 +513,12 @@ def render(
         "| added p50 / p99 | throughput via / direct | gateway CPU per request |",
         "|---|---|---|---|---|---|---|",
     ]
-    names = {"runtime": "wisp Python runtime", "bare": "bare aiohttp function"}
-    for label in ("runtime", "bare"):
+    names = {
+        "runtime": "wisp Python runtime",
+        "bare": "bare aiohttp function",
+        "bare-aiohttp": "bare aiohttp function, aiohttp path only (`--aiohttp-only`: before the fast path)",
+    }
+    for label in ("runtime", "bare", "bare-aiohttp"):
         for clients in (1, 50, 200):
             s = hop[label][clients]
             lines.append(
@@ -502,7 +538,7 @@ def render(
     wrk = [
         f"{names[label]} {hop[label][0]['wrk_ratio']:.2f} ({hop[label][0]['wrk_via_rps']:.0f} / "
         f"{hop[label][0]['wrk_direct_rps']:.0f} rps)"
-        for label in ("runtime", "bare")
+        for label in ("runtime", "bare", "bare-aiohttp")
         if hop[label].get(0)
     ]
     if wrk:
@@ -515,7 +551,9 @@ def render(
         "",
         f"wisp's whole data path (gateway → runtime server → handler) against the bare function called "
         f"directly, one client: **{whole:+.2f} ms p50** (OpenFaaS gateway → of-watchdog → function: "
-        "+0.86 ms on the same kind of machine).",
+        "+0.86 ms on the same kind of machine, 2026-11-27).",
+        "",
+        "Peers in this run: " + "; ".join(PEERS) + ".",
         "",
         f"Cold start: the wait the activator adds after the endpoint turned ready (scale hook publishes "
         f"the endpoint the moment the runtime's /healthz answers; the call's end minus that moment minus a "
@@ -541,6 +579,8 @@ def write_section(section: str, path: Path) -> None:
 async def main_async(args: argparse.Namespace) -> None:
     procs = Processes()
     LOAD.append(os.getloadavg()[0])
+    PEERS.extend(find_peers())
+    print("peers", PEERS, flush=True)
     try:
         hop = await hop_cost(procs, args.quick)
         cold = await cold_start(procs, 5 if args.quick else 10)

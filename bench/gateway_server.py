@@ -1,8 +1,10 @@
-"""A gateway process for the benchmark: the real app on uvloop with a StaticBackend whose one
-function points at an endpoint given on the command line (no control plane involved); with
-``--redis``, async invocations too, as the gateway runs them (``wisp.queue.extension``).
+"""A gateway process for the benchmark: the real app on uvloop, served as ``wisp gateway`` serves
+it (``GatewayRunner``), with a StaticBackend whose one function points at an endpoint given on
+the command line (no control plane involved); with ``--redis`` (or ``--nats``), async
+invocations too, as the gateway runs them (``wisp.queue.extension``) on that broker; with
+``--aiohttp-only``, without the fast path.
 
-    python bench/gateway_server.py --port 18080 --upstream 127.0.0.1:18081 [--redis URL]
+    python bench/gateway_server.py --port 18080 --upstream 127.0.0.1:18081 [--redis URL | --nats URL]
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from wisp.gateway.admin import make_admin_app
 from wisp.gateway.app import make_app
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.config import GatewayConfig
+from wisp.gateway.server import GatewayRunner
 from wisp.gateway.state import COMPONENTS
 from wisp.gateway.static import StaticBackend
 from wisp.queue import RedisSettings
 from wisp.queue.extension import EventSettings, queue_extension
+from wisp.queue.settings import NatsSettings
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -44,9 +48,11 @@ async def serve(args: argparse.Namespace) -> None:
     extensions = []
     if args.redis:
         extensions.append(queue_extension(EventSettings(RedisSettings(url=args.redis), schedules=False)))
-    app = make_app(config, backend, autoscale=False, extensions=extensions)
+    elif args.nats:
+        extensions.append(queue_extension(EventSettings(NatsSettings(url=args.nats), schedules=False)))
+    app = make_app(config, backend, autoscale=False, extensions=extensions, fast_path=not args.aiohttp_only)
     runners = [
-        web.AppRunner(app, access_log=None),
+        GatewayRunner(app, head_timeout=config.header_read_timeout, access_log=None),
         web.AppRunner(make_admin_app(app[COMPONENTS]), access_log=None),
     ]
     for runner in runners:
@@ -65,6 +71,8 @@ def main() -> None:
     parser.add_argument("--function", default="bench")
     parser.add_argument("--concurrency", type=int, default=1000)
     parser.add_argument("--redis", help="serve async invocations through this Redis")
+    parser.add_argument("--nats", help="or through this NATS server (JetStream)")
+    parser.add_argument("--aiohttp-only", action="store_true", help="serve every call with aiohttp")
     uvloop.run(serve(parser.parse_args()))
 
 

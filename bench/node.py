@@ -1,14 +1,15 @@
 """Cold starts on a real node: zero replicas → first response through the gateway Service.
 
 wisp installed with ``helm install`` on the test suite's real node (containerd 2 + runc + the CNI
-bridge + kubelet, kube-scheduler, kube-proxy; tests/node/), the Python and Node.js hello examples
-applied with kubectl. Each run waits until the platform has scaled the Function to zero (its idle
+bridge + kubelet, kube-scheduler, kube-proxy; tests/node/), the Python, Node.js and Java hello
+examples applied with kubectl. Each run waits until the platform has scaled the Function to zero (its idle
 timeout set to 2 s) and its EndpointSlice is empty, then times one call from the host to the gateway's
 ClusterIP: the gateway's activator scales the Deployment to one, the scheduler binds the pod,
 the kubelet has containerd start the sandbox and the container (images already on the node),
 the readiness probe passes, the EndpointSlice names the pod and the gateway forwards the call.
-Also: the node's idle cost (its processes' memory and CPU) with wisp installed and functions at
-zero. Writes the "Real node" section of docs/benchmarks.md.
+Also: Deployment 0→N (a Function's ``spec.scale.min`` raised from zero, timed to its first and last
+pod Ready), and the node's idle cost (its processes' memory and CPU) with wisp installed and
+functions at zero. Writes the "Real node" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -38,7 +39,18 @@ sys.path.insert(0, str(ROOT))
 from tests.node.chart import FUNCTIONS, Wisp, wisp_on  # noqa: E402
 from tests.node.node import RealNode, start_real_node  # noqa: E402
 
-EXAMPLES = {"Python": "hello", "Node.js": "node-hello"}
+# Language -> (example manifest, function name, spec fields that differ on this node).
+EXAMPLES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "Python": ("hello.yaml", "hello", {}),
+    "Node.js": ("node-hello.yaml", "node-hello", {}),
+    # The Java example's image, built FROM the Java runtime image as its README says (on this node
+    # with Debian's OpenJDK 17, hence java17).
+    "Java": (
+        "java-hello/function.yaml",
+        "java-hello",
+        {"runtime": "java17", "code": {"image": "wisp/java-hello:dev"}},
+    ),
+}
 PEERS = "Fission (pool of warm generic pods) 110 ms p50 / 145 ms p95; Knative and OpenFaaS 1-2 s"
 
 
@@ -78,14 +90,18 @@ def at_zero(wisp: Wisp, function: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{function} did not scale to zero in {timeout} s")
 
 
-def apply_example(wisp: Wisp, function: str, cpu_mode: str) -> None:
-    docs_ = list(yaml.safe_load_all((ROOT / "examples" / f"{function}.yaml").read_text()))
+def apply_example(wisp: Wisp, language: str, cpu_mode: str, **scale: Any) -> str:
+    """Apply ``language``'s example with the bench's idle timeout and ``cpu_mode``; its name."""
+    path, function, spec = EXAMPLES[language]
+    docs_ = list(yaml.safe_load_all((ROOT / "examples" / path).read_text()))
     for doc in docs_:
         if doc and doc.get("kind") == "Function":
-            doc["spec"].setdefault("scale", {})["idleTimeout"] = IDLE_TIMEOUT
+            doc["spec"].update(spec)
+            doc["spec"].setdefault("scale", {}).update(idleTimeout=IDLE_TIMEOUT, **scale)
             doc["spec"]["cpuMode"] = cpu_mode
     wisp.apply(yaml.safe_dump_all(docs_))
     wisp.wait_ready(function)
+    return function
 
 
 # The steps of one cold start, in the order they happen, and where each is seen from.
@@ -115,7 +131,7 @@ class Timeline:
         self.node = node
         assert node.plane is not None, "the node's control plane is running"
         self.lock = threading.Lock()
-        self.pods: list[tuple[float, str, bool, bool]] = []  # when, pod, bound, has address
+        self.pods: list[tuple[float, str, bool, bool, bool]] = []  # when, pod, bound, has address, Ready
         self.tasks: list[tuple[float, str]] = []  # when, container id of a started task
         self.images: dict[str, str] = {}  # container id -> image
         self.events = subprocess.Popen(
@@ -133,7 +149,8 @@ class Timeline:
                 f"--namespace={FUNCTIONS}",
                 "--selector=wisp.dev/function",
                 "--watch",
-                '--output=jsonpath={.metadata.name} {.spec.nodeName} {.status.podIP}{"\\n"}',
+                "--output=jsonpath={.metadata.name} {.spec.nodeName} {.status.podIP} "
+                '{.status.conditions[?(@.type=="Ready")].status}{"\\n"}',
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -171,10 +188,10 @@ class Timeline:
         assert self.watch.stdout is not None
         for line in self.watch.stdout:
             when = time.time()
-            name, _, rest = line.strip().partition(" ")
-            node_name, _, address = rest.partition(" ")
+            # Empty fields leave runs of spaces: split on single spaces to keep their places.
+            name, node_name, address, ready = [*line.rstrip("\n").split(" "), "", "", ""][:4]
             with self.lock:
-                self.pods.append((when, name, bool(node_name), bool(address)))
+                self.pods.append((when, name, bool(node_name), bool(address), ready == "True"))
 
     def sandbox_address(self, since: float, timeout: float = 60) -> str:
         """The address of the first pod sandbox started after ``since``, as soon as it has one."""
@@ -216,12 +233,26 @@ class Timeline:
             time.sleep(0.005)
         return None
 
+    def pods_of(self, function: str, since: float) -> tuple[list[float], list[float]]:
+        """Seconds after ``since`` at which each pod of ``function`` was first seen at all (created)
+        and first seen Ready, each in order."""
+        with self.lock:
+            pods = list(self.pods)
+        created: dict[str, float] = {}
+        ready: dict[str, float] = {}
+        for when, name, _bound, _address, is_ready in pods:
+            if when >= since and name.startswith(f"{function}-"):
+                created.setdefault(name, when - since)
+                if is_ready:
+                    ready.setdefault(name, when - since)
+        return sorted(created.values()), sorted(ready.values())
+
     def marks(self, since: float) -> dict[str, float]:
         """Seconds after ``since`` at which each step was first seen (steps not seen are left out)."""
         with self.lock:
             pods, tasks, images = list(self.pods), list(self.tasks), dict(self.images)
         found: dict[str, float] = {}
-        for when, _name, bound, address in pods:
+        for when, _name, bound, address, _ready in pods:
             if when < since:
                 continue
             if bound:
@@ -263,13 +294,55 @@ def cold_starts(
     return times, breakdowns
 
 
+def set_min(wisp: Wisp, function: str, replicas: int) -> None:
+    patch = json.dumps({"spec": {"scale": {"min": replicas}}})
+    wisp.kubectl("patch", "function", function, "--type=merge", "--patch", patch, namespace=FUNCTIONS)
+
+
+ScaleOut = tuple[float, float, float]  # seconds to the first pod created, first Ready, all Ready
+
+
+def scale_outs(wisp: Wisp, function: str, replicas: int, runs: int, timeline: Timeline) -> list[ScaleOut]:
+    """Deployment 0→``replicas``: the Function's ``spec.scale.min`` raised from 0 (as a user or a
+    schedule would), timed to its first pod created, its first and its last pod Ready; then back
+    to zero."""
+    results = []
+    for i in range(runs):
+        at_zero(wisp, function)
+        since = time.time()
+        set_min(wisp, function, replicas)
+        deadline = time.monotonic() + 300
+        created, ready = timeline.pods_of(function, since)
+        while len(ready) < replicas:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{function}: {len(ready)} of {replicas} pods Ready after 300 s")
+            time.sleep(0.05)
+            created, ready = timeline.pods_of(function, since)
+        results.append((created[0], ready[0], ready[replicas - 1]))
+        print(
+            f"{function} 0→{replicas} {i + 1}/{runs}: created {created[0] * 1000:.0f} ms, "
+            f"first Ready {ready[0] * 1000:.0f} ms, all Ready {ready[replicas - 1] * 1000:.0f} ms",
+            flush=True,
+        )
+        set_min(wisp, function, 0)
+    return results
+
+
 def ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """CPU ticks of ``pid`` so far (0 once it has exited: a shim may go while it is read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0
     return int(fields[11]) + int(fields[12])
 
 
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return 0.0
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
@@ -309,8 +382,14 @@ MODES = {
 Result = tuple[list[float], list[dict[str, float]]]
 
 
+def label(language: str) -> str:
+    """The results tables' name for ``language``'s example (the Java one differs in memory and code)."""
+    return "Java hello example (its image, 256Mi)" if language == "Java" else f"{language} hello example"
+
+
 def render(
     results: dict[tuple[str, str], Result],
+    scaled: dict[int, list[ScaleOut]],
     idle: dict[str, tuple[float, float]],
     host: str,
     notes: list[str],
@@ -335,7 +414,7 @@ def render(
     for (setup, language), (times, _) in results.items():
         ms = [t * 1000 for t in times]
         lines.append(
-            f"| {language} hello example | {setup} | **{statistics.median(ms):.0f} ms** "
+            f"| {label(language)} | {setup} | **{statistics.median(ms):.0f} ms** "
             f"| {percentile(ms, 95):.0f} ms | {len(ms)} | {min(ms):.0f} / {max(ms):.0f} ms |"
         )
     lines += [
@@ -353,6 +432,24 @@ def render(
             cells.append(f"{statistics.median(seen):.0f}" if seen else "-")
         lines.append(f"| {language} | {setup} | " + " | ".join(cells) + " |")
     lines += ["", *(f"* **{step}**: {what}." for step, what in STEPS.items())]
+    if scaled:
+        lines += [
+            "",
+            "Deployment 0→N: the Python hello Function at zero, its `spec.scale.min` raised from 0 to N "
+            "with `kubectl patch` (what a user, a schedule or a burst that needs N pods asks for); the "
+            "operator and the autoscaler scale the Deployment, and the pod watch times the first pod "
+            "created, the first and the last pod Ready after the patch (the kubelet's readiness probe, "
+            "CPU `boost`: every starting pod may use a whole CPU of the two):",
+            "",
+            "| N | first pod created p50 | first pod Ready p50 | all N Ready p50 | all N Ready max | runs |",
+            "|---|---|---|---|---|---|",
+        ]
+        for replicas, outs in scaled.items():
+            created, first, last = ([t[k] * 1000 for t in outs] for k in range(3))
+            lines.append(
+                f"| {replicas} | {statistics.median(created):.0f} ms | {statistics.median(first):.0f} ms "
+                f"| **{statistics.median(last):.0f} ms** | {max(last):.0f} ms | {len(outs)} |"
+            )
     if notes:
         lines += ["", "After the runs: " + " ".join(notes)]
     lines += [
@@ -407,9 +504,21 @@ def main() -> None:
         default=",".join(f"{mode}+{'probe' if probe else 'kubelet'}" for mode, probe in SETUPS),
         help="CPU mode + probe|kubelet, comma-separated",
     )
+    parser.add_argument(
+        "--languages", default=",".join(EXAMPLES), help="which examples' cold starts, comma-separated"
+    )
+    parser.add_argument(
+        "--scale-out", default="5,10", help="Deployment 0→N for these N, comma-separated ('' for none)"
+    )
+    parser.add_argument("--scale-runs", type=int, default=5, help="runs of each 0→N")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     setups = [(mode, how == "probe") for mode, _, how in (s.partition("+") for s in args.setups.split(","))]
+    languages = [language for language in args.languages.split(",") if language]
+    unknown = sorted(set(languages) - set(EXAMPLES))
+    if unknown:
+        parser.error(f"--languages: unknown {', '.join(unknown)} (known: {', '.join(EXAMPLES)})")
+    replicas = [int(n) for n in args.scale_out.split(",") if n]
     host = machine()
     node = start_real_node()
     timeline = Timeline(node)
@@ -425,13 +534,21 @@ def main() -> None:
                     probing = probe
                 runs = args.runs if (mode, probe) == SETUPS[-1] else args.other_runs
                 setup = f"{mode}, {'gateway probe' if probe else 'kubelet probe only'}"
-                for language, function in EXAMPLES.items():
-                    apply_example(wisp, function, mode)
+                for language in languages:
+                    function = apply_example(wisp, language, mode)
                     wisp.call(function, {"name": "warm-up"}, timeout=120)  # the image's first start
                     results[setup, language] = cold_starts(wisp, function, runs, timeline)
                     if mode == "boost":
                         notes.append(f"{language}, `boost`: {resized(wisp, function)}.")
-            for function in EXAMPLES.values():
+            scaled: dict[int, list[ScaleOut]] = {}
+            if replicas:
+                function = apply_example(wisp, "Python", "boost", max=max(replicas))
+                for n in replicas:
+                    scaled[n] = scale_outs(wisp, function, n, args.scale_runs, timeline)
+            # Every Function back at zero (its pods gone) before the node's idle cost is read.
+            for function in {EXAMPLES[language][1] for language in languages} | (
+                {"hello"} if scaled else set()
+            ):
                 at_zero(wisp, function)
             idle = idle_cost(node, 30)
         finally:
@@ -439,7 +556,7 @@ def main() -> None:
     finally:
         timeline.close()
         node.stop()
-    section = render(results, idle, host, notes)
+    section = render(results, scaled, idle, host, notes)
     print(section)
     if not args.no_docs:
         docs.write_section("Real node", section)

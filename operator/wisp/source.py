@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,12 +58,14 @@ _LEFT_OUT_FOLDERS = frozenset({"node_modules", "__pycache__", "venv", "target", 
 
 
 class SourceError(Exception):
-    """A file that cannot be used; ``str()`` is the one line shown to the user."""
+    """A file that cannot be used; ``str()`` is the one line shown to the user. ``packable``: the
+    folder's code cannot be files in a ConfigMap (too large, or binary) but can be a package."""
 
-    def __init__(self, path: Path, message: str, field: str = "") -> None:
+    def __init__(self, path: Path, message: str, field: str = "", *, packable: bool = False) -> None:
         self.path = path
         self.field = field
         self.message = message
+        self.packable = packable
         where = f"{field}: " if field else ""
         super().__init__(f"{display(path)}: {where}{message}")
 
@@ -140,7 +142,12 @@ def code_files(folder: Path) -> dict[str, str]:
         try:
             files[path] = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise SourceError(entry, "is not UTF-8 text; put binary code in an image (--image)") from None
+            raise SourceError(
+                entry,
+                "is not UTF-8 text; deploy the folder as a package (--package) "
+                "or put it in an image (--image)",
+                packable=True,
+            ) from None
     if not files:
         raise SourceError(folder, "holds no code files")
     # The operator's limit, counted as it counts (the ConfigMap's keys and contents): refused
@@ -152,9 +159,11 @@ def code_files(folder: Path) -> dict[str, str]:
         raise SourceError(
             folder,
             f"holds {total} bytes of code, more than the {MAX_CODE_BYTES} a Function's code can be "
-            f"(it is stored in a ConfigMap); the largest files: {sizes}. Install dependencies from "
+            f"(it is stored in a ConfigMap); the largest files: {sizes}. Deploy the folder as a "
+            "package (--package, with --repository), install dependencies from "
             "requirements.txt/package.json instead of copying them, move shared files to a layer "
-            "(--layer), or build an image and deploy with --image",
+            "(--layer), or build an image (--image)",
+            packable=True,
         )
     return files
 
@@ -249,8 +258,14 @@ def read_documents(path: Path) -> list[dict[str, Any]]:
     return documents
 
 
-def load_file(path: Path, *, namespace: str | None = None) -> Loaded:
-    """Parse every Function and Trigger in ``path``; ``namespace`` overrides unset namespaces."""
+CodeFor = Callable[[Mapping[str, Any], "Path | None"], "dict[str, Any] | None"]
+
+
+def load_file(path: Path, *, namespace: str | None = None, code_for: CodeFor | None = None) -> Loaded:
+    """Parse every Function and Trigger in ``path``; ``namespace`` overrides unset namespaces.
+
+    ``code_for(document, folder)``, when given, may return a Function's ``spec.code`` in place of
+    the one it has or its folder would give (``wisp deploy --package`` makes it a package)."""
     loaded = Loaded([], [], [])
     try:
         documents = read_documents(path)
@@ -264,6 +279,9 @@ def load_file(path: Path, *, namespace: str | None = None) -> Loaded:
             doc["metadata"] = {**(doc.get("metadata") or {}), "namespace": namespace}
         try:
             if kind == "Function":
+                code = code_for(doc, folder) if code_for is not None else None
+                if code is not None:
+                    doc["spec"] = {**(doc.get("spec") or {}), "code": code}
                 manifest = with_folder_code(doc, folder) if folder is not None else doc
                 filled = folder is not None and not _sets_code(doc)
                 fn = parse_function(manifest)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from wisp.api.function import parse_function
+from wisp.autoscaler.activity import ActivityIndex
 from wisp.autoscaler.decider import Observation
 from wisp.autoscaler.exchange import LocalExchange, Summaries
 from wisp.autoscaler.loop import Autoscaler, Scaled
 from wisp.autoscaler.meter import ConcurrencyMeter
+from wisp.autoscaler.port import Scaler
 from wisp.gateway.static import StaticBackend
 
 
@@ -25,6 +28,19 @@ def _fn(name: str = "f", **spec: object):  # type: ignore[no-untyped-def]
             },
         }
     )
+
+
+def autoscaler(backend: Scaler, items: Callable[[], Iterable[Scaled]], **kwargs: Any) -> Autoscaler:
+    """An ``Autoscaler`` over ``items``, every one of them woken (as the gateway's registry wakes
+    each Function it is told of)."""
+    activity = ActivityIndex()
+    for item in items():
+        activity.wake(item.function.key)
+
+    def lookup(key: str) -> Scaled | None:
+        return next((item for item in items() if item.function.key == key), None)
+
+    return Autoscaler(backend, lookup, activity=activity, **kwargs)
 
 
 class Leader:
@@ -58,7 +74,7 @@ async def test_scales_with_load_then_to_zero_after_idle() -> None:
     def functions() -> Iterable[Scaled]:
         return [Scaled(fn, ready["n"], meter)]
 
-    scaler = Autoscaler(
+    scaler = autoscaler(
         backend,
         functions,
         election=Leader(),
@@ -95,7 +111,7 @@ async def test_only_the_leader_scales_and_it_sums_all_replicas() -> None:
         backend = StaticBackend()
         backend.replicas[fn.key] = 2
         meter = ConcurrencyMeter(0.0)
-        scaler = Autoscaler(
+        scaler = autoscaler(
             backend,
             lambda meter=meter: [Scaled(fn, 2, meter)],
             exchange=TwoReplicas(peer),
@@ -113,7 +129,7 @@ async def test_pinned_replicas_are_left_alone_and_queue_demand_counts() -> None:
     backend.replicas[pinned.key] = 3
     backend.replicas[queued.key] = 0
     meters = {pinned.key: ConcurrencyMeter(0.0), queued.key: ConcurrencyMeter(0.0)}
-    scaler = Autoscaler(
+    scaler = autoscaler(
         backend,
         lambda: [Scaled(pinned, 3, meters[pinned.key]), Scaled(queued, 0, meters[queued.key])],
         election=Leader(),
@@ -152,10 +168,10 @@ async def test_an_outside_scale_of_an_idle_function_returns_to_zero_after_its_id
     fn = _fn(scale={"target": 10, "idleTimeout": "5s"})
     backend = StaticBackend()
     backend.replicas[fn.key] = 0
-    scaler = Autoscaler(backend, lambda: [Scaled(fn, 0, ConcurrencyMeter(0.0))], election=Leader())
+    scaler = autoscaler(backend, lambda: [Scaled(fn, 0, ConcurrencyMeter(0.0))], election=Leader())
     await _run(scaler, 1, 10)
     assert backend.scale_calls == []
-    backend.replicas[fn.key] = 2  # someone scaled it at second 10
+    backend.set_replicas(fn.key, 2)  # someone scaled it at second 10
     await _run(scaler, 11, 4)
     assert backend.replicas[fn.key] > 0  # taken as a wake-up: it keeps its idle timeout
     await _run(scaler, 15, 3)
@@ -169,11 +185,11 @@ async def test_a_scale_from_zero_by_another_replica_is_seen_and_undone_when_idle
     backend = StaticBackend()
     backend.replicas[fn.key] = 0
     peer = TwoReplicas({fn.key: Observation(last_active=1_001.5)})
-    scaler = Autoscaler(
+    scaler = autoscaler(
         backend, lambda: [Scaled(fn, 1, ConcurrencyMeter(0.0))], exchange=peer, election=Leader()
     )
     await _run(scaler, 1, 1)  # the leader's first look: zero
-    backend.replicas[fn.key] = 1  # the follower's activator, for its held call
+    backend.set_replicas(fn.key, 1)  # the follower's activator, for its held call
     await _run(scaler, 2, 10)
     assert backend.replicas[fn.key] == 0
     assert backend.scale_calls == [(fn.key, 0)]
@@ -187,7 +203,137 @@ async def test_a_failed_scale_write_is_retried_and_one_that_landed_is_not() -> N
         meter = ConcurrencyMeter(0.0)
         for _ in range(25):
             meter.started(0.0)
-        scaler = Autoscaler(backend, lambda meter=meter: [Scaled(fn, 0, meter)], election=Leader())  # type: ignore[misc]
+        scaler = autoscaler(backend, lambda meter=meter: [Scaled(fn, 0, meter)], election=Leader())  # type: ignore[misc]
         await _run(scaler, 1, 3)
         assert backend.writes == writes, lands
         assert backend.replicas[fn.key] == 3
+
+
+class CountingBackend(StaticBackend):
+    """Counts the replica reads the loop makes (the Kubernetes backend's are cached, but each is
+    still work done per function per tick)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get_replicas(self, function_key: str) -> int:
+        self.reads += 1
+        return await super().get_replicas(function_key)
+
+
+class Fleet:
+    """``count`` functions at zero, as the gateway's registry hands them to the loop."""
+
+    def __init__(self, count: int, published: int | None = 0) -> None:
+        self.functions = {
+            f.key: f for f in (_fn(f"f{i}", scale={"target": 10, "idleTimeout": "5s"}) for i in range(count))
+        }
+        self.meters = {key: ConcurrencyMeter(0.0) for key in self.functions}
+        self.ready = dict.fromkeys(self.functions, 0)
+        self.published = published
+        self.looked: list[str] = []
+        self.backend = CountingBackend()
+        self.activity = ActivityIndex()
+        for key in self.functions:
+            self.backend.replicas[key] = 0
+            self.activity.wake(key)  # every Function is woken once when the gateway learns of it
+            self.meters[key].on_wake = lambda key=key: self.activity.wake(key)  # type: ignore[misc]
+
+    def lookup(self, key: str) -> Scaled | None:
+        self.looked.append(key)
+        fn = self.functions.get(key)
+        return None if fn is None else Scaled(fn, self.ready[key], self.meters[key], self.published)
+
+    def scaler(self, **kwargs: Any) -> Autoscaler:
+        return Autoscaler(self.backend, self.lookup, activity=self.activity, election=Leader(), **kwargs)
+
+    def work(self) -> tuple[int, int, int]:
+        """Functions looked up, replica reads and status writes since the last call."""
+        done = (len(self.looked), self.backend.reads, len(self.backend.statuses))
+        self.looked.clear()
+        self.backend.reads = 0
+        self.backend.statuses.clear()
+        return done
+
+
+async def test_idle_functions_cost_no_work_per_tick_however_many_there_are() -> None:
+    for count in (10, 1_000):
+        fleet = Fleet(count)
+        scaler = fleet.scaler()
+        await _run(scaler, 1, 1)  # the first look at each finds it at zero, idle, published
+        assert fleet.work() == (2 * count, count, 0)  # sampled and decided once each
+        await _run(scaler, 2, 30)
+        assert fleet.work() == (0, 0, 0), count
+        assert len(fleet.activity) == 0 and scaler.windows == {} and scaler.tracked == {}
+        assert fleet.backend.scale_calls == []
+
+
+async def test_an_unpublished_idle_function_writes_its_status_once_then_rests() -> None:
+    fleet = Fleet(50, published=None)  # a status that does not say desiredReplicas yet
+    scaler = fleet.scaler()
+    await _run(scaler, 1, 1)
+    assert fleet.work()[2] == 50
+    assert all(u.desired_replicas == 0 for u in fleet.backend.statuses.values())
+    await _run(scaler, 2, 10)
+    assert fleet.work() == (0, 0, 0)
+
+
+async def test_a_call_wakes_only_its_function_which_rests_again_after_its_idle_timeout() -> None:
+    fleet = Fleet(200)
+    scaler = fleet.scaler()
+    await _run(scaler, 1, 1)
+    fleet.work()
+    busy = "f7.default"
+    meter = fleet.meters[busy]
+    for _ in range(25):
+        meter.started(1.5)  # 25 calls held at zero: the meter wakes its function
+    assert list(fleet.activity) == [busy]
+    await _run(scaler, 2, 2)
+    assert fleet.backend.scale_calls == [(busy, 3)]
+    assert set(fleet.looked) == {busy}
+    fleet.ready[busy] = 3
+    for _ in range(25):
+        meter.finished(3.5)
+    second = 4
+    while fleet.backend.replicas[busy] and second < 100:
+        await _run(scaler, second, 1)
+        second += 1
+    assert fleet.backend.scale_calls[-1] == (busy, 0)
+    assert busy in fleet.activity  # its pods are still going away
+    fleet.ready[busy] = 0
+    await _run(scaler, second, 1)
+    assert len(fleet.activity) == 0 and meter.dormant
+    assert fleet.backend.statuses[busy].desired_replicas == 0
+    fleet.work()
+    await _run(scaler, second + 1, 20)
+    assert fleet.work() == (0, 0, 0)
+
+
+async def test_replicas_set_elsewhere_a_peers_traffic_and_a_backlog_wake_a_resting_function() -> None:
+    fleet = Fleet(20)
+    scaled, peer_busy, queued = "f1.default", "f2.default", "f3.default"
+    peer = {
+        peer_busy: Observation(stable_concurrency=30, panic_concurrency=30, in_flight=30, last_active=1_002.0)
+    }
+    exchange = TwoReplicas({})
+    scaler = fleet.scaler(exchange=exchange)
+    await _run(scaler, 1, 1)
+    assert len(fleet.activity) == 0
+    fleet.work()
+    fleet.backend.set_replicas(scaled, 2)  # kubectl scale, or another replica's activator
+    exchange.peer = peer
+    scaler.queue_demand = lambda: {queued: 15}
+    await _run(scaler, 2, 1)
+    assert set(fleet.activity) == {scaled, peer_busy, queued}
+    assert dict(fleet.backend.scale_calls) == {scaled: 1, peer_busy: 3, queued: 2}  # 2 -> 1 -> ... 0
+    assert set(fleet.looked) == {scaled, peer_busy, queued}
+
+
+async def test_a_deleted_function_leaves_the_index() -> None:
+    fleet = Fleet(3)
+    scaler = fleet.scaler()
+    fleet.meters["f0.default"].started(0.5)
+    del fleet.functions["f0.default"]
+    await _run(scaler, 1, 2)
+    assert len(fleet.activity) == 0 and scaler.windows == {} and scaler.tracked == {}

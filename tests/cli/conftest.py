@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.gateway import GatewayProcess, gateway
+from tests.support.registry import registry
 
 Wisp = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -36,4 +37,4 @@ def wisp(tmp_path: Path) -> Wisp:
     return run
 
 
-__all__ = ["GatewayProcess", "Wisp", "gateway", "wisp"]
+__all__ = ["GatewayProcess", "Wisp", "gateway", "registry", "wisp"]

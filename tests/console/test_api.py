@@ -169,6 +169,9 @@ async def test_series_and_usage_count_each_call(dev_console: DevConsole) -> None
     assert [(r["function"], r["invocations"]) for r in usage["rows"]] == [("greeter", 3)]
     assert abs(usage["totals"]["gbSeconds"] - stats.gb_seconds) < 1e-6
     assert abs(usage["totals"]["cost"] - stats.gb_seconds * PRICE) < 1e-9
+    assert [(n["namespace"], n["invocations"]) for n in usage["namespaces"]] == [("default", 3)]
+    elsewhere = await get_json(dev_console, "/ui/api/usage", period="hour", namespace="team-b")
+    assert (elsewhere["rows"], elsewhere["namespaces"], elsewhere["totals"]["invocations"]) == ([], [], 0)
 
     async with dev_console.session.get(
         dev_console.url("/ui/api/usage"), params={"period": "day", "function": "greeter", "format": "csv"}

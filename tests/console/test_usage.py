@@ -13,7 +13,9 @@ from wisp.console.usage import (
     DEFAULT_PRICE_PER_GB_SECOND,
     RING_MINUTES,
     FunctionSeries,
+    NamespaceUsage,
     Period,
+    namespace_usage,
     percentile_ms,
     price_per_gb_second,
     series_points,
@@ -78,6 +80,25 @@ def test_usage_rows_per_hour_and_day_with_price() -> None:
     daily = usage_rows([s], now=T0 + 4000, period=Period.DAY, price=0.5)
     assert [(r.period_start, r.invocations, r.gb_seconds) for r in daily] == [(T0, 3, 1.75)]
     assert usage_rows([s], now=T0 + 4000, period=Period.DAY, price=0.5, function="other") == []
+
+
+def test_usage_is_reported_per_namespace_and_filtered_by_one() -> None:
+    tenants = []
+    for name, namespace, calls in (("fn", "team-a", 2), ("other", "team-a", 1), ("fn", "team-b", 3)):
+        s = FunctionSeries(name, namespace)
+        for i in range(calls):
+            s.bucket(T0 + i).add_call(1.0, False, 0.5)
+        tenants.append(s)
+    rows = usage_rows(tenants, now=T0 + 60, period=Period.DAY, price=2.0)
+    assert namespace_usage(rows) == [
+        NamespaceUsage("team-a", invocations=3, gb_seconds=1.5, cost=3.0),
+        NamespaceUsage("team-b", invocations=3, gb_seconds=1.5, cost=3.0),
+    ]
+    only_b = usage_rows(tenants, now=T0 + 60, period=Period.DAY, price=2.0, namespace="team-b")
+    assert [(r.function, r.namespace, r.invocations) for r in only_b] == [("fn", "team-b", 3)]
+    one = usage_rows(tenants, now=T0 + 60, period=Period.DAY, price=2.0, function="fn", namespace="team-a")
+    assert [(r.function, r.namespace, r.invocations) for r in one] == [("fn", "team-a", 2)]
+    assert namespace_usage([]) == []
 
 
 def test_usage_window_leaves_out_older_minutes() -> None:

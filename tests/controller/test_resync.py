@@ -130,6 +130,38 @@ def test_functions_being_deleted_are_left_alone_and_the_order_is_stable() -> Non
     assert gap(0, 60) == 60 and gap(4, 60) == 15
 
 
+@pytest.mark.parametrize(
+    ("count", "period", "rate", "pause"),
+    [
+        (100, 60, 2.0, 0.6),  # under the cap: the period is kept
+        (120, 60, 2.0, 0.5),  # exactly at it
+        (1_000, 60, 2.0, 0.5),  # over it: at most 2 a second, the round takes 500 s
+        (10_000, 60, 2.0, 0.5),  # 10,000 Functions: still 2 a second, not 170
+    ],
+)
+def test_the_resync_never_goes_faster_than_its_rate(
+    count: int, period: float, rate: float, pause: float
+) -> None:
+    assert gap(count, period, rate) == pytest.approx(pause)
+
+
+async def test_ten_thousand_functions_are_resynced_at_the_capped_rate() -> None:
+    bodies = [body(f"fn-{i:05d}") for i in range(10_000)]
+    clock = Clock(rounds=1, period=60.0)
+    seen: list[str] = []
+
+    async def reconcile_one(b: dict[str, Any]) -> None:
+        seen.append(b["metadata"]["name"])
+
+    async def allowed() -> bool:
+        return True
+
+    with pytest.raises(Done):
+        await resync_forever(lambda: bodies, reconcile_one, 60.0, allowed, clock.sleep, rate=2.0)
+    assert len(seen) == 120  # one minute: 2 a second
+    assert set(clock.slept) == {0.5}
+
+
 def peer(priority: int, seconds_ago: int, lifetime: int = 30) -> Mapping[str, Any]:
     seen = NOW - datetime.timedelta(seconds=seconds_ago)
     return {"priority": priority, "lifetime": lifetime, "lastseen": seen.isoformat()}

@@ -32,3 +32,14 @@ def test_cpu_mode_and_boost_from_the_environment(env: dict[str, str], cpu: CpuSe
 def test_a_bad_cpu_setting_names_the_variables(env: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="WISP_FUNCTION_CPU_MODE / WISP_FUNCTION_CPU_BOOST"):
         OperatorSettings.from_env(env)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "fast"])
+def test_a_bad_resync_rate_names_the_variable(value: str) -> None:
+    with pytest.raises(ValueError, match="WISP_RESYNC_RATE"):
+        OperatorSettings.from_env({"WISP_RESYNC_RATE": value})
+
+
+def test_the_resync_rate_from_the_environment() -> None:
+    assert OperatorSettings.from_env({}).resync_rate == 2.0
+    assert OperatorSettings.from_env({"WISP_RESYNC_RATE": "10"}).resync_rate == 10.0

@@ -162,3 +162,39 @@ def test_runtime_deprecated_condition_by_todays_date(
     assert conditions(status)["RuntimeDeprecated"] == ("True", reason)
     message = next(c["message"] for c in status["conditions"] if c["type"] == "RuntimeDeprecated")
     assert "nodejs24" in message  # the replacement is named
+
+
+MISMATCH = "PackageDigestMismatch: spec.code.archive: the package from r/p hashes to sha256:b, not sha256:a"
+
+
+@pytest.mark.parametrize(
+    ("status", "trouble"),
+    [
+        # The first exit already says why, before the kubelet backs off.
+        (
+            {"state": {"terminated": {"exitCode": 1, "message": MISMATCH}}},
+            PodTrouble("PackageDigestMismatch", MISMATCH.split(": ", 1)[1]),
+        ),
+        (
+            {"state": CRASHED, "lastState": {"terminated": {"exitCode": 1, "message": MISMATCH}}},
+            PodTrouble("PackageDigestMismatch", MISMATCH.split(": ", 1)[1]),
+        ),
+        # Ended without its own words (killed): how it ended.
+        (
+            {"state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}},
+            PodTrouble(
+                "PackageFetchFailed", "container 'fetch-code' ran out of memory (OOMKilled, exit code 137)"
+            ),
+        ),
+        ({"state": {"running": {}}}, None),
+        ({"state": {"terminated": {"exitCode": 0}}}, None),
+    ],
+)
+def test_a_refused_package_is_the_pods_trouble(status: dict[str, Any], trouble: PodTrouble | None) -> None:
+    pod = {
+        "status": {
+            "initContainerStatuses": [{"name": "fetch-code", **status}],
+            "containerStatuses": [{"name": "function", "state": {"waiting": {"reason": "PodInitializing"}}}],
+        }
+    }
+    assert pod_trouble(pod) == trouble

@@ -79,6 +79,7 @@ def test_too_much_code_says_how_much_and_what_to_do(tmp_path: Path) -> None:
     assert f"more than the {MAX_CODE_BYTES}" in message
     assert f"vendor/big.py ({MAX_CODE_BYTES} bytes)" in message
     assert "requirements.txt" in message and "--layer" in message and "--image" in message
+    assert "--package" in message
 
 
 def test_a_bad_file_name_below_the_folder_is_named(tmp_path: Path) -> None:

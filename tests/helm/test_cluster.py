@@ -34,15 +34,17 @@ pytestmark = pytest.mark.cluster
 
 @pytest.mark.parametrize(
     ("helm", "variant"),
-    [(3, "default"), (4, "namespaced-external-redis")],
+    [(3, "default"), (4, "namespaced-external-redis"), (3, "bundled-nats")],
     indirect=["helm"],
-    ids=["helm3-default", "helm4-namespaced-external-redis"],
+    ids=["helm3-default", "helm4-namespaced-external-redis", "helm3-bundled-nats"],
 )
 def test_every_rendered_object_is_accepted_by_the_api_server(
     helm: Helm, kubectl: Kubectl, namespace: str, other_namespace: str, tmp_path: Path, variant: str
 ) -> None:
     values: dict[str, Any] = {}
-    if variant != "default":
+    if variant == "bundled-nats":
+        values = {"queue": {"broker": "nats"}, "nats": {"enabled": True}}
+    elif variant != "default":
         values = {
             "watchNamespaces": [namespace, other_namespace],
             "redis": {"enabled": False, "external": {"url": "redis://r:6379/0", "existingSecret": "r"}},

@@ -355,6 +355,11 @@ def test_deny_by_default_leaves_function_pods_only_dns(render: Render) -> None:
         p for p in of_kind(objects, "NetworkPolicy") if p["metadata"]["name"].endswith("-functions-egress")
     ]
     assert sorted(p["metadata"]["namespace"] for p in baselines) == ["default", "wisp-system"]
+    # The gateway's default namespace (where functions named without one live) is covered too.
+    moved = render({"networkPolicy": {"denyByDefault": True}, "gateway": {"defaultNamespace": "wisp-fns"}})
+    assert sorted(
+        p["metadata"]["namespace"] for p in of_kind(moved, "NetworkPolicy") if component(p) == "functions"
+    ) == ["default", "default", "wisp-fns", "wisp-fns", "wisp-system", "wisp-system"]
     for policy in baselines:
         spec = policy["spec"]
         assert selector_matches(spec["podSelector"], {"wisp.dev/function": "hello"})

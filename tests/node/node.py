@@ -27,10 +27,12 @@ import fcntl
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -42,6 +44,7 @@ from tests.cluster.controlplane import ControlPlane, start_control_plane, write_
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BUILD_SCRIPT = HERE / "build-node.sh"
+NETPOL_BUILD_SCRIPT = HERE / "build-netpol.sh"
 IMAGES_SCRIPT = ROOT / "tools" / "build-images.sh"
 CACHE = Path(os.environ.get("WISP_CACHE_DIR", Path.home() / ".cache" / "wisp"))
 STATE = CACHE / "node" / "run"  # the running node's state; gone when it is torn down
@@ -82,6 +85,13 @@ SYSCTLS = {
 }
 
 
+# What the NetworkPolicy engine (kube-router's policy controller) makes in the host's filter table
+# and ipsets; removed by name prefix when it stops (its own --cleanup-config would also flush IPVS
+# and routes of the other kube-router controllers, which the node does not run).
+NETPOL_CHAINS = ("KUBE-ROUTER-", "KUBE-POD-FW-", "KUBE-NWPLCY-")
+NETPOL_IPSETS = ("KUBE-SRC-", "KUBE-DST-", "inet6:KUBE-SRC-", "inet6:KUBE-DST-")
+
+
 class NodeUnavailable(RuntimeError):
     """The node cannot run here (not root, a binary or package missing, a build failed)."""
 
@@ -100,6 +110,18 @@ def node_binaries() -> Path:
     )
     if proc.returncode != 0:
         raise NodeUnavailable(f"build-node.sh failed: {proc.stderr.strip()[-2000:]}")
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def netpol_engine() -> Path:
+    """The NetworkPolicy engine's binary (kube-router, built once if needed)."""
+    if not shutil.which("ipset"):
+        raise NodeUnavailable("missing: ipset, which the NetworkPolicy engine needs (make deps)")
+    proc = subprocess.run(
+        ["bash", str(NETPOL_BUILD_SCRIPT)], capture_output=True, text=True, check=False, timeout=3600
+    )
+    if proc.returncode != 0:
+        raise NodeUnavailable(f"build-netpol.sh failed: {proc.stderr.strip()[-2000:]}")
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
@@ -184,6 +206,8 @@ def teardown_state(state: Path, bin_dir: Path | None = None) -> None:
     if crictl and crictl.exists() and socket.exists():
         # CNI DEL for every sandbox: veths and addresses are released.
         _run(str(crictl), f"--runtime-endpoint=unix://{socket}", "rmp", "-a", "-f", check=False, timeout=60)
+    stop("netpol")
+    drop_netpol_rules()
     stop("kube-proxy")
     proxy = bin_dir / "kube-proxy" if bin_dir else None
     if proxy and proxy.exists():
@@ -246,6 +270,33 @@ def teardown_state(state: Path, bin_dir: Path | None = None) -> None:
     shutil.rmtree(state, ignore_errors=True)
 
 
+def drop_netpol_rules() -> None:
+    """Remove the NetworkPolicy engine's jumps, chains and ipsets (none if it never ran)."""
+    saved = _run("iptables-save", "-t", "filter", check=False).stdout
+    ours = [
+        line[1:].split()[0]
+        for line in saved.splitlines()
+        if line.startswith(":") and line[1:].startswith(NETPOL_CHAINS)
+    ]
+    for line in saved.splitlines():
+        rule = shlex.split(line)
+        jumps_to = rule[rule.index("-j") + 1] if "-j" in rule[:-1] else ""
+        if (
+            rule[:1] == ["-A"]
+            and rule[1] in ("INPUT", "FORWARD", "OUTPUT")
+            and jumps_to.startswith(NETPOL_CHAINS)
+        ):
+            _run("iptables", "-t", "filter", "-D", *rule[1:], check=False)
+    for chain in ours:
+        _run("iptables", "-t", "filter", "-F", chain, check=False)
+    for chain in ours:
+        _run("iptables", "-t", "filter", "-X", chain, check=False)
+    if shutil.which("ipset"):
+        for name in _run("ipset", "list", "-n", check=False).stdout.split():
+            if name.startswith(NETPOL_IPSETS):
+                _run("ipset", "destroy", name, check=False)
+
+
 def _drop_empty_nft_tables() -> None:
     """iptables-nft made these tables on first use; drop them again if no rule is left in them."""
     if not shutil.which("nft"):
@@ -273,6 +324,9 @@ def leftovers() -> list[str]:
     found += [f"cgroup {d}" for d in _cgroup_dirs()]
     rules = _run("iptables-save", check=False).stdout
     found += [f"iptables: {line}" for line in rules.splitlines() if "KUBE-" in line or "wisp-node" in line]
+    if shutil.which("ipset"):
+        sets = _run("ipset", "list", "-n", check=False).stdout.split()
+        found += [f"ipset {name}" for name in sets if name.startswith(NETPOL_IPSETS)]
     mounts = Path("/proc/self/mountinfo").read_text()
     found += [f"mount: {line}" for line in mounts.splitlines() if str(STATE) in line]
     for proc_dir in Path("/proc").glob("[0-9]*"):
@@ -708,6 +762,44 @@ state = "{s}/containerd/state"
                 "--v=1",
             ],
         )
+
+    @contextlib.contextmanager
+    def network_policy(self, engine: Path) -> Iterator[None]:
+        """NetworkPolicies enforced on the node while the block runs: kube-router's policy
+        controller (``engine``, from ``netpol_engine``) as one more node process, in the host's
+        network namespace like kube-proxy, filtering what crosses the bridge. At the end (or at the
+        node's teardown, if the run is killed) it stops and its chains and ipsets go."""
+        log = self.log("netpol")
+        self._spawn(
+            "netpol",
+            [
+                str(engine),
+                "--run-firewall=true",
+                "--run-router=false",
+                "--run-service-proxy=false",
+                "--enable-ipv6=false",
+                f"--kubeconfig={self._client_kubeconfig('netpol', 'wisp-node:netpol', 'system:masters')}",
+                f"--hostname-override={NODE_NAME}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--health-port=0",
+                "--metrics-port=0",
+                "--v=1",
+            ],
+        )
+        try:
+            self._wait(
+                "NetworkPolicy engine's first sync",
+                lambda: log.exists() and "sync iptables took" in log.read_text(errors="replace"),
+                timeout=120,
+                process="netpol",
+            )
+            yield
+        finally:
+            proc = self.processes.pop("netpol")
+            _stop_pid(proc.pid)
+            proc.wait(timeout=5)
+            (self.state / "pids" / "netpol.pid").unlink(missing_ok=True)
+            drop_netpol_rules()
 
     def _wait_node_ready(self) -> None:
         assert self.plane is not None

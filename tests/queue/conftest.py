@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.queue.runtime import RuntimeProcess
-from tests.support.nats import nats_server, nats_settings  # noqa: F401
+from tests.support.nats import nats_cluster, nats_server, nats_settings  # noqa: F401
 from tests.support.redis import RedisServer, redis_server, redis_server_factory  # noqa: F401
 from wisp.api.function import Function, parse_function
 from wisp.api.trigger import Trigger, parse_trigger

@@ -1,7 +1,7 @@
 """NATS JetStream as the event broker, beyond the shared contract (test_broker_contract.py):
 a server restart loses no acknowledged event, a message any NATS client publishes is a queue
-message, and a 3-server cluster keeps every event while one server (the stream's leader) is
-killed under load."""
+message, a settlement repeated after a failover does not undo a redrive, and a 3-server cluster
+keeps every event while one server (the stream's leader) is killed under load."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.nats import NatsCluster, NatsServer, fresh_settings
 from tests.support.wait import eventually
-from wisp.queue.broker import BrokerUnavailable, Delivery, Subscription, SubscriptionSpec
+from wisp.queue.broker import BrokerUnavailable, Delivery, RecordUpdate, Subscription, SubscriptionSpec
 from wisp.queue.nats_broker import NatsBroker
 
 pytestmark = pytest.mark.nats
@@ -97,6 +97,37 @@ async def test_a_message_any_nats_client_publishes_is_a_queue_message(nats_serve
     [delivery] = await eventually(fetched, "the plain message")
     assert delivery.fields == {"data": b'{"order": 7}', "source": b"shop"}
     await broker.close()
+
+
+async def test_a_repeated_settlement_from_before_a_redrive_leaves_the_redriven_record(
+    nats_server: NatsServer,
+) -> None:
+    """A failover can lose the acknowledgement of a dead-lettering; the delivery comes again and is
+    settled again, possibly after an operator redrove the event: the redriven run's record stands."""
+    broker = NatsBroker(fresh_settings(nats_server.url), ack_wait=1.0)
+    try:
+        subscription = broker.subscription(spec("wisp:async:default:fn"))
+        await subscription.prepare()
+        await broker.publish(
+            "wisp:async:default:fn", {"body": b"1"}, record_id="r1", record={"status": "queued"}, retention=60
+        )
+        [delivery] = await subscription.fetch(1, 1.0)
+        failed = RecordUpdate("r1", {"status": "failed", "reason": "rejected"}, 60)
+        await subscription.dead_letter(delivery, reason="rejected", error="400", record=failed)
+        dead_letters = "wisp:async:default:fn.dead"
+        [dead] = await broker.dead_letters(dead_letters)
+        queued = RecordUpdate("r1", {"status": "queued", "reason": "", "redrives": "1"}, 60)
+        records = {dead.entry_id: queued}
+        moved = await broker.redrive(dead_letters, [dead.entry_id], now=time.time(), records=records)
+        assert moved == 1
+
+        await broker.apply_record(failed, "repeated")  # the first settlement's record, once more
+        assert await broker.record("r1") == {"status": "queued", "reason": "", "redrives": "1"}
+        succeeded = RecordUpdate("r1", {"status": "succeeded", "redrives": "1"}, 60)
+        await broker.apply_record(succeeded, "redriven")  # the redriven run's own outcome is written
+        assert (await broker.record("r1") or {})["status"] == "succeeded"
+    finally:
+        await broker.close()
 
 
 EVENTS = 2000

@@ -10,7 +10,13 @@ from wisp.api import parse_function
 from wisp.api.cpu import CpuMode
 from wisp.api.function import SpecError
 from wisp.resources import CodeTooLarge, make_code_configmap, make_deployment, make_service
-from wisp.resources.deployment import CpuSettings, DeploymentSettings, ImageSettings, config_hash
+from wisp.resources.deployment import (
+    CpuSettings,
+    DeploymentSettings,
+    ImageSettings,
+    PackageSettings,
+    config_hash,
+)
 from wisp.resources.layers import LayerData
 
 OWNER = {
@@ -459,3 +465,97 @@ def test_a_layer_may_not_cover_the_runtimes_own_opt_folder() -> None:
         make_deployment(fn, layers=[_layer("bad", {"wisp/runtime/index.js": ""})])
     assert info.value.field == "spec.layers[0]"
     assert "/opt/wisp" in str(info.value)
+
+
+DIGEST = "sha256:" + "0f" * 32
+
+
+def archive_pod(settings: DeploymentSettings, **archive: str) -> dict[str, Any]:
+    fn = function(code={"archive": {"digest": DIGEST, **archive}})
+    return make_deployment(fn, settings)["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+
+
+def test_a_package_is_fetched_by_digest_into_the_code_folder_by_an_init_step() -> None:
+    settings = DeploymentSettings(
+        packages=PackageSettings(
+            fetcher_image="wisp/wisp:9", plain_http=("10.0.0.1:5000",), node_cache="/var/lib/wisp/packages"
+        ),
+        cpu=CpuSettings(mode=CpuMode.LIMIT),
+    )
+    pod = archive_pod(settings, repository="10.0.0.1:5000/team/pkgs")
+    resources = {"requests": {"cpu": "72m", "memory": "256Mi"}, "limits": {"cpu": "145m", "memory": "256Mi"}}
+    assert pod["initContainers"] == [
+        {
+            "name": "fetch-code",
+            "image": "wisp/wisp:9",
+            "imagePullPolicy": "IfNotPresent",
+            "args": [
+                "fetch-code",
+                "--digest",
+                DIGEST,
+                "--into",
+                "/var/wisp/code",
+                "--repository",
+                "10.0.0.1:5000/team/pkgs",
+                "--plain-http",
+                "10.0.0.1:5000",
+                "--cache",
+                "/var/cache/wisp/packages",
+            ],
+            "env": [{"name": "TMPDIR", "value": "/tmp"}],
+            "resources": resources,
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "runAsNonRoot": False,
+                "runAsUser": 0,
+                "runAsGroup": 10001,
+                "capabilities": {"drop": ["ALL"]},
+            },
+            "volumeMounts": [
+                {"name": "code", "mountPath": "/var/wisp/code"},
+                {"name": "tmp", "mountPath": "/tmp"},
+                {"name": "package-cache", "mountPath": "/var/cache/wisp/packages"},
+            ],
+            "terminationMessagePolicy": "File",
+        }
+    ]
+    assert pod["volumes"] == [
+        {"name": "tmp", "emptyDir": {"sizeLimit": "512Mi"}},
+        {"name": "code", "emptyDir": {}},
+        {
+            "name": "package-cache",
+            "hostPath": {"path": "/var/lib/wisp/packages", "type": "DirectoryOrCreate"},
+        },
+    ]
+    main = pod["containers"][0]
+    assert main["image"] == "wisp/runtime-python:3.12"
+    assert {"name": "code", "mountPath": "/var/wisp/code", "readOnly": True} in main["volumeMounts"]
+
+
+def test_without_a_node_cache_the_init_step_runs_as_the_runtime_user() -> None:
+    settings = DeploymentSettings(packages=PackageSettings(repository="reg.io/wisp/packages", node_cache=""))
+    pod = archive_pod(settings)
+    (init,) = pod["initContainers"]
+    assert init["args"][-2:] == ["--repository", "reg.io/wisp/packages"]
+    assert "runAsUser" not in init["securityContext"] and init["securityContext"]["runAsNonRoot"] is True
+    assert [v["name"] for v in pod["volumes"]] == ["tmp", "code"]
+
+
+def test_a_package_behind_a_url_is_fetched_from_it() -> None:
+    pod = archive_pod(DeploymentSettings(), url="https://files.example.com/app.zip")
+    args = pod["initContainers"][0]["args"]
+    assert args[args.index("--url") + 1] == "https://files.example.com/app.zip"
+    assert "--repository" not in args
+
+
+def test_a_package_without_a_store_is_refused_naming_the_field() -> None:
+    with pytest.raises(SpecError) as info:
+        archive_pod(DeploymentSettings())
+    assert info.value.field == "spec.code.archive.repository"
+
+
+def test_another_digest_rolls_the_pods() -> None:
+    one = function(code={"archive": {"digest": DIGEST, "repository": "r.io/p"}})
+    other = function(code={"archive": {"digest": "sha256:" + "1e" * 32, "repository": "r.io/p"}})
+    assert config_hash(one) != config_hash(other)

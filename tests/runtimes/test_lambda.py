@@ -37,6 +37,7 @@ EVERY_RUNTIME = frozenset(
         "test_raw_result_is_the_return_value_itself",
         "test_java_gets_lambdas_environment_from_its_entrypoint",
         "test_a_java_layers_jars_are_on_the_class_path",
+        "test_log_tail_hands_back_the_calls_lines",
     }
 )
 

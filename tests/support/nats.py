@@ -4,7 +4,7 @@ loopback ports, data in a temp dir, stopped (by pid) at the end.
 The binary is the pinned upstream release ``build-nats.sh`` builds once through the Go module
 proxy into ``~/.cache/wisp/nats/<version>`` (or ``WISP_NATS_SERVER``). Reuse from any test area::
 
-    from tests.support.nats import NatsServer, nats_server, nats_settings  # noqa: F401 (fixtures)
+    from tests.support.nats import NatsServer, nats_cluster, nats_server, nats_settings  # noqa: F401
 
 Each test gets its own JetStream stream and subject prefix (``nats_settings``), so tests sharing
 the session's server never see each other's events.
@@ -143,9 +143,26 @@ class NatsCluster:
             server.wait_healthy()
         return self
 
+    def heal(self) -> None:
+        """Start again every server killed or stopped (same ports and data: it rejoins and
+        catches up), and wait until each is healthy."""
+        for server in self.servers:
+            if server.process is None:
+                server.start(wait=False)
+        for server in self.servers:
+            server.wait_healthy()
+
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    """A 3-server JetStream cluster shared by the session; a test that kills a server heals it."""
+    cluster = NatsCluster(tmp_path_factory.mktemp("nats-cluster")).start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from wisp.api.identity import RoleSpec, parse_role, parse_service_account_name
 from wisp.api.logconfig import LoggingSpec, parse_logging
 from wisp.api.names import function_key
 from wisp.api.network import NetworkSpec, parse_network
+from wisp.api.package import ArchiveSpec, parse_archive
 from wisp.api.quantities import (
     cpu_millis_for_memory,
     parse_cpu_millis,
@@ -41,6 +42,7 @@ _PROVIDED_HANDLER = re.compile(r"^[!-~]+$")  # printable ASCII, no spaces (Lambd
 MAX_LAYERS = 5  # as Lambda
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+CODE_SOURCES = ("inline", "files", "configMapRef", "image", "archive")
 SECRETS_DIR = "/var/wisp/secrets"  # spec.secrets[i] is mounted at SECRETS_DIR/<name>
 
 
@@ -105,16 +107,17 @@ class AccessSpec:
 
 @dataclass(frozen=True)
 class CodeSpec:
-    """Exactly one of the four sources is set."""
+    """Exactly one of the five sources is set."""
 
     inline: str | None = None
     files: Mapping[str, str] | None = None
     config_map: str | None = None
     image: str | None = None
+    archive: ArchiveSpec | None = None  # a code package fetched by digest (wisp.api.package)
 
     @property
     def kind(self) -> str:
-        for name in ("inline", "files", "config_map", "image"):
+        for name in ("inline", "files", "config_map", "image", "archive"):
             if getattr(self, name) is not None:
                 return name
         raise AssertionError("CodeSpec without a source")
@@ -349,10 +352,12 @@ def _check_handler(runtime: Runtime, handler: str) -> None:
 
 def _parse_code(code: Any) -> CodeSpec:
     _typed(code, Mapping, "spec.code", "an object")
-    present = [k for k in ("inline", "files", "configMapRef", "image") if code.get(k) is not None]
+    present = [k for k in CODE_SOURCES if code.get(k) is not None]
     if len(present) != 1:
-        raise SpecError("spec.code", "must set exactly one of inline, files, configMapRef, image")
+        raise SpecError("spec.code", f"must set exactly one of {', '.join(CODE_SOURCES)}")
     kind = present[0]
+    if kind == "archive":
+        return CodeSpec(archive=parse_archive(code["archive"]))
     if kind == "inline":
         text = _typed(code["inline"], str, "spec.code.inline", "a string")
         if not text:

@@ -7,6 +7,11 @@ calls the pure ``decide`` per function and writes changed replica counts with
 ``Scaler.scale`` and the status with ``Scaler.publish_status`` (``wisp.autoscaler.port``; the
 gateway's ``Backend`` is one). Functions whose
 ``spec.replicas`` is set are pinned and left alone.
+
+Only the functions in the ``ActivityIndex`` are sampled and decided: a function at zero, idle,
+with nothing queued and its status published is settled (out of the index, its meter at rest)
+until something wakes it (``wisp.autoscaler.activity``), so an idle function costs no work per
+tick on any replica.
 """
 
 from __future__ import annotations
@@ -14,14 +19,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from wisp.api.function import Function
+from wisp.autoscaler.activity import ActivityIndex
 from wisp.autoscaler.decider import Decision, Observation, ScaleState, ScaleTarget, Settings, decide
 from wisp.autoscaler.exchange import AlwaysLeader, LeaderElection, LocalExchange, SampleExchange
 from wisp.autoscaler.meter import ConcurrencyMeter, SampleWindow, merge
-from wisp.autoscaler.port import Scaler, StatusUpdate
+from wisp.autoscaler.port import ReplicaEvents, Scaler, StatusUpdate
 
 log = logging.getLogger("wisp.autoscaler")
 
@@ -33,6 +39,7 @@ class Scaled:
     function: Function
     ready: int
     meter: ConcurrencyMeter
+    published: int | None = None  # the desired replicas its status shows (None: unknown)
 
 
 @dataclass
@@ -59,21 +66,26 @@ class LoopSettings:
 
 
 ReplicaGauge = Callable[[str, str, int], None]  # (function key, "desired"|"ready", value)
+Lookup = Callable[[str], Scaled | None]  # function key -> what the loop needs of it, None if gone
 
 
 class Autoscaler:
     def __init__(
         self,
         backend: Scaler,
-        functions: Callable[[], Iterable[Scaled]],
+        lookup: Lookup,
         *,
+        activity: ActivityIndex | None = None,
         exchange: SampleExchange | None = None,
         election: LeaderElection | None = None,
         settings: LoopSettings | None = None,
         record: ReplicaGauge | None = None,
     ) -> None:
         self.backend = backend
-        self.functions = functions
+        self.lookup = lookup
+        self.activity = activity if activity is not None else ActivityIndex()
+        if isinstance(backend, ReplicaEvents):
+            backend.on_scaled_up(self.activity.wake)
         self.exchange: SampleExchange = exchange or LocalExchange()
         self.election: LeaderElection = election or AlwaysLeader()
         self.settings = settings or LoopSettings()
@@ -82,22 +94,22 @@ class Autoscaler:
         self.queue_demand: Callable[[], Mapping[str, int]] | None = None
         self.windows: dict[str, SampleWindow] = {}
         self.tracked: dict[str, _Tracked] = {}
+        # Told after each of the leader's ticks: (seconds it took, functions in the index).
+        self.on_tick: Callable[[float, int], None] | None = None
 
     # -- sampling (every replica) --------------------------------------------------------------
 
     def sample(self, now: float, wall: float) -> None:
-        seen = set()
-        for item in self.functions():
-            key = item.function.key
-            seen.add(key)
+        for key in self.activity:
+            item = self.lookup(key)
+            if item is None:
+                self._forget(key)
+                continue
             window = self.windows.get(key)
             if window is None:
                 d = self.settings.decider
                 window = self.windows[key] = SampleWindow(d.stable_window, d.panic_window)
             window.add(item.meter.take(now, wall))
-        for key in list(self.windows):
-            if key not in seen:
-                del self.windows[key]
 
     def summaries(self, wall: float) -> dict[str, Observation]:
         return {key: w.observe(wall) for key, w in self.windows.items() if not w.idle}
@@ -108,11 +120,57 @@ class Autoscaler:
         await self.exchange.publish(self.summaries(wall))
         if not self.election.is_leader:
             self.tracked.clear()  # a new leader starts from the workloads' real counts
+            for key in self.activity:
+                await self._follow_one(key)
             return
+        started = time.perf_counter()
         reports = await self.exchange.collect()
         queue = self.queue_demand() if self.queue_demand is not None else {}
-        for item in list(self.functions()):
+        for report in reports:  # traffic another replica saw
+            for key in report:
+                self.activity.wake(key)
+        for key, demand in queue.items():
+            if demand > 0:
+                self.activity.wake(key)
+        for key in self.activity:
+            item = self.lookup(key)
+            if item is None:
+                self._forget(key)
+                continue
             await self._decide_one(item, reports, queue, wall)
+        if self.on_tick is not None:
+            self.on_tick(time.perf_counter() - started, len(self.activity))
+
+    async def _follow_one(self, key: str) -> None:
+        """A follower keeps the same index as the leader would, so a new leader has it."""
+        item = self.lookup(key)
+        if item is None:
+            self._forget(key)
+            return
+        try:
+            actual = await self.backend.get_replicas(key)
+        except Exception:
+            return
+        if self._at_rest(key, item, actual):
+            self._settle(key, item)
+
+    def _at_rest(self, key: str, item: Scaled, actual: int) -> bool:
+        """At zero, nothing ready, nothing in flight here and nothing in this replica's window."""
+        window = self.windows.get(key)
+        return (
+            actual == 0 and item.ready == 0 and item.meter.in_flight == 0 and (window is None or window.idle)
+        )
+
+    def _settle(self, key: str, item: Scaled) -> None:
+        self.activity.settle(key)
+        self.windows.pop(key, None)
+        self.tracked.pop(key, None)
+        item.meter.rest()
+
+    def _forget(self, key: str) -> None:
+        self.activity.settle(key)
+        self.windows.pop(key, None)
+        self.tracked.pop(key, None)
 
     async def _decide_one(
         self, item: Scaled, reports: list[Mapping[str, Observation]], queue: Mapping[str, int], wall: float
@@ -121,17 +179,24 @@ class Autoscaler:
         key = fn.key
         if self.record is not None:
             self.record(key, "ready", item.ready)
-        if fn.spec.replicas is not None:
-            return
         try:
             actual = await self.backend.get_replicas(key)
         except Exception as exc:  # a missing workload is the operator's business
             log.debug("cannot read replicas of %s: %s", key, exc)
             return
+        if fn.spec.replicas is not None:
+            if self._at_rest(key, item, actual):
+                self._settle(key, item)
+            return
         tracked = self.tracked.get(key)
         if tracked is None:
-            tracked = self.tracked[key] = _Tracked(ScaleState(desired=actual), last_active=wall)
-        elif actual != tracked.state.desired:
+            # Woken from rest (or new to this leader): what its status says was last decided is
+            # where it starts, so a count someone else moved is taken for what it is.
+            start = actual if item.published is None else item.published
+            tracked = self.tracked[key] = _Tracked(
+                ScaleState(desired=start), last_active=wall, published_desired=item.published
+            )
+        if actual != tracked.state.desired:
             _adopt(key, tracked, actual, wall)
         observations = [r[key] for r in reports if key in r]
         samples: Observation | None = None
@@ -157,6 +222,19 @@ class Autoscaler:
                 return
         tracked.state = decision.state
         await self._publish(key, tracked)
+        if (
+            decision.desired == 0
+            and tracked.published_desired == 0
+            and not queue.get(key, 0)
+            and not observations
+            and self._at_rest(key, item, actual)
+        ):
+            if tracked.seen_active is not None and tracked.seen_active != tracked.published_active:
+                tracked.published_active = None  # its last call goes into status before it rests
+                await self._publish(key, tracked)
+                if tracked.published_active is None:
+                    return  # not written: again next tick
+            self._settle(key, item)
 
     async def _publish(self, key: str, tracked: _Tracked) -> None:
         desired = tracked.state.desired
@@ -181,6 +259,7 @@ class Autoscaler:
     def note_scaled(self, key: str, replicas: int) -> None:
         """This replica's activator scaled a function from zero: do not undo it before traffic
         shows (the workload's count would tell the leader by its next tick anyway)."""
+        self.activity.wake(key)
         tracked = self.tracked.get(key)
         if tracked is not None and tracked.state.desired < replicas:
             _adopt(key, tracked, replicas, time.time())

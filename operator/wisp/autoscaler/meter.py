@@ -5,11 +5,15 @@ held by the activator, which are demand too) keep a time-weighted in-flight inte
 call counts for what it weighs. Once a second ``take`` closes a ``Bucket``; ``SampleWindow``
 keeps the last stable window of buckets and summarises them as an ``Observation`` for the
 decider. Pure: times are arguments (monotonic for the integral, epoch for ``last_active``).
+
+A meter the loop has put to rest (``dormant``: its function is idle and out of the
+``ActivityIndex``) calls its ``on_wake`` at its next call, once, so the loop samples it again.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wisp.autoscaler.decider import Observation
@@ -25,16 +29,29 @@ class Bucket:
 
 
 class ConcurrencyMeter:
-    __slots__ = ("_area", "_bucket_start", "_last_change", "in_flight", "requests")
+    __slots__ = ("_area", "_bucket_start", "_last_change", "dormant", "in_flight", "on_wake", "requests")
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, now: float, on_wake: Callable[[], None] | None = None) -> None:
         self.in_flight = 0
         self.requests = 0
         self._area = 0.0
         self._last_change = now
         self._bucket_start = now
+        self.dormant = False
+        self.on_wake = on_wake
+
+    def rest(self) -> None:
+        """Nothing in flight and nobody samples this meter until its next call wakes it."""
+        self.dormant = True
 
     def started(self, now: float) -> None:
+        if self.dormant:
+            # Unsampled since it went to rest: its next bucket starts now, not at the last take.
+            self.dormant = False
+            self._area = 0.0
+            self._bucket_start = self._last_change = now
+            if self.on_wake is not None:
+                self.on_wake()
         self._area += self.in_flight * (now - self._last_change)
         self._last_change = now
         self.in_flight += 1

@@ -6,8 +6,9 @@ processes, the static table) is one, so the loop depends on no gateway code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,14 @@ class Scaler(Protocol):
 
     async def publish_status(self, function_key: str, update: StatusUpdate) -> None:
         """Record desired replicas / last invocation where users see them."""
+
+
+@runtime_checkable
+class ReplicaEvents(Protocol):
+    """A ``Scaler`` that learns of replica counts set by others (optional; the Kubernetes
+    backend's Deployment watch): the loop is told of a function scaled above zero behind its back
+    (``kubectl scale``, another replica's activator), so it can take it back down when idle
+    without looking at every function every tick."""
+
+    def on_scaled_up(self, wake: Callable[[str], None]) -> None:
+        """Call ``wake(function key)`` whenever a function's workload asks for replicas > 0."""

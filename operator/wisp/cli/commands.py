@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "versions": ("wisp.cli.versions", "list a function's versions and aliases"),
     "alias": ("wisp.cli.alias", "point an alias at a version, or split it between two (rollback)"),
     "dlq": ("wisp.cli.dlq", "list, show, redrive or purge dead letters of functions and queue triggers"),
+    "fetch-code": (
+        "wisp.cli.fetch_code",
+        "fetch a code package by digest, check it and unpack it (a pod's init step)",
+    ),
     "usage": ("wisp.cli.usage", "billed GB-seconds per function per hour or day (CSV with --csv)"),
 }
 

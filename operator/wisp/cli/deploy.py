@@ -2,19 +2,25 @@
 
 A folder's ``function.yaml`` without ``spec.code`` gets its code from the folder (one source
 file inline, several as ``code.files``, sub-folders included; see ``wisp.source``); ``--image``
-deploys an image instead. ``--layer [NAME=]FOLDER`` writes the folder as a layer ConfigMap
-(named after the folder unless NAME is given) and adds it to each Function's ``spec.layers``.
-Everything is checked locally with the CRD's rules first, then written with server-side apply
-(field manager ``wisp-cli``): layers, Functions, then Triggers. The wait shows the Ready
-condition's reason as it changes.
+deploys an image instead. ``--package`` (or a folder whose code cannot be a ConfigMap: over
+~1 MiB, or binary files) zips the folder and ``--zip FILE`` takes a zip or tar.gz as it is; either
+is pushed to ``--repository`` (an OCI registry, ``WISP_PACKAGE_REPOSITORY``) and the Function's
+``spec.code.archive`` names it by digest (``wisp.packages``). ``--layer [NAME=]FOLDER`` writes
+the folder as a layer ConfigMap (named after the folder unless NAME is given) and adds it to
+each Function's ``spec.layers``. Everything is checked locally with the CRD's rules first, then
+written with server-side apply (field manager ``wisp-cli``): layers, Functions, then Triggers.
+The wait shows the Ready condition's reason as it changes.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
 import sys
+import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +30,10 @@ from wisp.api.function import NAME_RE, SpecError, parse_function
 from wisp.cli import kube
 from wisp.cli.errors import CliError
 from wisp.cli.output import emit
-from wisp.source import FUNCTION_FILE, FunctionSource, SourceError, layer_files, load_file
+from wisp.packages.archive import ArchiveError
+from wisp.packages.push import package_folder, push_archive
+from wisp.packages.registry import Credentials, RegistryError, Repository
+from wisp.source import FUNCTION_FILE, FunctionSource, Loaded, SourceError, layer_files, load_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +41,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "path", nargs="?", default=".", help="a function folder (with function.yaml) or a YAML file (.)"
     )
     parser.add_argument("--image", help="deploy this image as the function's code (code.image)")
+    parser.add_argument(
+        "--zip",
+        metavar="FILE",
+        type=Path,
+        help="deploy this zip or tar.gz as the function's code (code.archive)",
+    )
+    parser.add_argument(
+        "--package",
+        action="store_true",
+        help="package the folder as a zip (code.archive); done anyway when its code cannot be a ConfigMap",
+    )
+    parser.add_argument(
+        "--repository",
+        default=os.environ.get("WISP_PACKAGE_REPOSITORY", ""),
+        help="OCI repository (host[:port]/path) packages are pushed to ($WISP_PACKAGE_REPOSITORY)",
+    )
+    parser.add_argument(
+        "--plain-http",
+        action="store_true",
+        default=os.environ.get("WISP_PACKAGE_PLAIN_HTTP", "").lower() in ("1", "true", "yes"),
+        help="speak HTTP, not HTTPS, to the repository's registry ($WISP_PACKAGE_PLAIN_HTTP)",
+    )
     parser.add_argument(
         "--layer",
         action="append",
@@ -112,17 +143,79 @@ def with_layers(manifest: dict[str, Any], layers: list[str]) -> dict[str, Any]:
     return manifest
 
 
+class Packager:
+    """``code_for`` of ``load_file``: each Function's code as a pushed package, when asked."""
+
+    def __init__(self, args: argparse.Namespace, scratch: Path) -> None:
+        self.args = args
+        self.scratch = scratch
+        if not args.repository:
+            raise CliError(
+                "packages go to an OCI registry: pass --repository host[:port]/path "
+                "(or set WISP_PACKAGE_REPOSITORY)"
+            )
+        try:
+            self.repository = Repository.parse(args.repository, plain_http=args.plain_http)
+        except ValueError as exc:
+            raise CliError(f"--repository: {exc}") from None
+        self.credentials = Credentials(
+            os.environ.get("WISP_REGISTRY_USERNAME", ""), os.environ.get("WISP_REGISTRY_PASSWORD", "")
+        )
+
+    def __call__(self, doc: Mapping[str, Any], folder: Path | None) -> dict[str, Any] | None:
+        name = str((doc.get("metadata") or {}).get("name") or "function")
+        if self.args.zip is not None:
+            archive, title = self.args.zip, self.args.zip.name
+            if not archive.is_file():
+                raise CliError(f"--zip {archive}: no such file")
+        elif folder is not None and not (doc.get("spec") or {}).get("code"):
+            archive, title = self.scratch / f"{name}.zip", f"{name}.zip"
+            try:
+                package_folder(folder, archive)
+            except ValueError as exc:
+                raise CliError(str(exc)) from None
+        else:
+            return None  # a Function whose manifest sets its code keeps it
+        try:
+            code = push_archive(archive, self.repository, title=title, credentials=self.credentials)
+        except ArchiveError as exc:
+            raise CliError(f"{archive}: {exc}") from None
+        except RegistryError as exc:
+            raise CliError(f"pushing the package to {self.repository}: {exc}") from None
+        if not self.args.output:
+            size = archive.stat().st_size
+            print(f"package {code['digest']} ({size} bytes) pushed to {self.repository}", file=sys.stderr)
+        return {"archive": code}
+
+
+def load(path: Path, args: argparse.Namespace, scratch: Path) -> Loaded:
+    """The file's Functions and Triggers; a folder's code as a package when asked or needed."""
+    if args.zip is None and not args.package:
+        loaded = load_file(path)
+        if not loaded.errors or not all(e.packable for e in loaded.errors) or not args.repository:
+            return loaded
+    return load_file(path, code_for=Packager(args, scratch))
+
+
 def run(args: argparse.Namespace) -> int:
     path = manifest_path(Path(args.path))
-    loaded = load_file(path)
+    with tempfile.TemporaryDirectory(prefix="wisp-package-") as scratch:
+        return deploy(path, args, Path(scratch))
+
+
+def deploy(path: Path, args: argparse.Namespace, scratch: Path) -> int:
+    if args.zip is not None and args.image:
+        raise CliError("--zip and --image both name the code: give one")
+    loaded = load(path, args, scratch)
     if loaded.errors:
         for error in loaded.errors[1:]:
             print(f"wisp: {error}", file=sys.stderr)
         raise CliError(str(loaded.errors[0]))
     if not loaded.functions and not loaded.triggers:
         raise CliError(f"{path} holds no Function or Trigger")
-    if args.image and len(loaded.functions) != 1:
-        raise CliError(f"--image needs exactly one Function in {path}, found {len(loaded.functions)}")
+    for flag, given in (("--image", args.image), ("--zip", args.zip)):
+        if given and len(loaded.functions) != 1:
+            raise CliError(f"{flag} needs exactly one Function in {path}, found {len(loaded.functions)}")
     layers = [parse_layer(text) for text in args.layer]
     layer_maps = [layer_config_map(name, folder) for name, folder in layers]
     cluster = kube.connect(args)

@@ -28,6 +28,10 @@ def code_summary(code: dict[str, Any]) -> str:
         return "files: " + ", ".join(sorted(code["files"]))
     if "configMapRef" in code:
         return f"ConfigMap {code['configMapRef'].get('name')}"
+    if "archive" in code:
+        archive = code["archive"] or {}
+        where = archive.get("url") or archive.get("repository") or "the installation's package store"
+        return f"package {archive.get('digest')} from {where}"
     return f"image {code.get('image')}"
 
 

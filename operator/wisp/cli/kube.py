@@ -9,9 +9,10 @@ becomes a ``CliError`` whose message says what went wrong and what to do.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,37 @@ class Cluster:
                 GROUP, VERSION, self.namespace, plural, **kwargs
             )
             return list(listed.get("items") or [])
+
+    def list_visible(self, plural: str) -> tuple[list[dict[str, Any]], list[str] | None]:
+        """Every namespace's objects this credential may list, and the namespaces looked at.
+
+        Cluster-wide when the credential may (namespaces ``None``: all of them). Otherwise
+        namespace by namespace, leaving out those it may not list; a credential that may not even
+        list namespaces (a tenant's, bound in its own namespace only) sees its context's
+        namespace, like ``wisp list`` without ``-A``.
+        """
+        with self.errors(plural):
+            everywhere = _unless_forbidden(
+                lambda: self.custom.list_cluster_custom_object(GROUP, VERSION, plural)
+            )
+            if everywhere is not None:
+                return list(everywhere.get("items") or []), None
+            namespaces = _unless_forbidden(self.core.list_namespace)
+            names = (
+                [ns.metadata.name for ns in namespaces.items] if namespaces is not None else [self.namespace]
+            )
+            items: list[dict[str, Any]] = []
+            seen: list[str] = []
+            for namespace in names:
+                listed = _unless_forbidden(
+                    functools.partial(
+                        self.custom.list_namespaced_custom_object, GROUP, VERSION, namespace, plural
+                    )
+                )
+                if listed is not None:
+                    items += listed.get("items") or []
+                    seen.append(namespace)
+            return items, seen
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         plural = FUNCTIONS if manifest["kind"] == "Function" else TRIGGERS
@@ -192,6 +224,16 @@ class _Translate:
                 f"cannot reach the Kubernetes API server at {self.cluster.server}: "
                 f"{_short(exc)}; check the cluster is up and the kubeconfig points at it"
             ) from None
+
+
+def _unless_forbidden(call: Callable[[], Any]) -> Any:
+    """``call()``, or None when the API server answers 403 (other failures raise)."""
+    try:
+        return call()
+    except ApiException as exc:
+        if exc.status == 403:
+            return None
+        raise
 
 
 def _short(exc: BaseException) -> str:

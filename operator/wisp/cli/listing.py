@@ -1,4 +1,6 @@
-"""``wisp list``: the namespace's Functions as a table (or ``-o json|yaml``).
+"""``wisp list``: the namespace's Functions as a table (or ``-o json|yaml``); ``-A`` lists those of
+every namespace the caller's credential may list, with their namespace (a tenant's credential
+sees its own namespaces only).
 
 Runtime, Ready, replicas (ready/desired) and URL come from each Function's status; the
 invocation count comes from the gateway's ``/system/stats`` when ``--admin-url`` (or
@@ -22,6 +24,12 @@ DEFAULT_ADMIN = "http://127.0.0.1:9090"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     kube.add_arguments(parser, output=True)
+    parser.add_argument(
+        "-A",
+        "--all-namespaces",
+        action="store_true",
+        help="every namespace your credential may list Functions in",
+    )
     parser.add_argument(
         "--admin-url",
         default=None,
@@ -62,28 +70,33 @@ def row(obj: dict[str, Any], counts: dict[tuple[str, str], int]) -> dict[str, An
 def run(args: argparse.Namespace) -> int:
     cluster = kube.connect(args)
     counts = invocations(args.admin_url or os.environ.get("WISP_GATEWAY_ADMIN_URL") or DEFAULT_ADMIN)
-    functions = sorted(cluster.list_all(names.FUNCTIONS), key=lambda o: str(o["metadata"]["name"]))
+    if args.all_namespaces:
+        found, namespaces = cluster.list_visible(names.FUNCTIONS)
+    else:
+        found, namespaces = cluster.list_all(names.FUNCTIONS), [cluster.namespace]
+    functions = sorted(found, key=lambda o: (str(o["metadata"].get("namespace")), str(o["metadata"]["name"])))
     rows = [row(obj, counts) for obj in functions]
     if args.output:
         emit(rows, args.output)
         return 0
     if not rows:
-        print(f"no functions in namespace {cluster.namespace} (create one: wisp init NAME; wisp deploy NAME)")
+        where = "any namespace you may list" if namespaces is None else "namespace " + ", ".join(namespaces)
+        print(f"no functions in {where} (create one: wisp init NAME; wisp deploy NAME)")
         return 0
-    print(
-        table(
-            ["NAME", "RUNTIME", "READY", "REPLICAS", "URL", "INVOCATIONS"],
-            [
-                [
-                    r["name"],
-                    r["runtime"],
-                    r["ready"],
-                    f"{r['readyReplicas']}/{r['replicas']}",
-                    r["url"],
-                    "-" if r["invocations"] is None else r["invocations"],
-                ]
-                for r in rows
-            ],
-        )
-    )
+    columns = ["NAME", "RUNTIME", "READY", "REPLICAS", "URL", "INVOCATIONS"]
+    lines = [
+        [
+            r["name"],
+            r["runtime"],
+            r["ready"],
+            f"{r['readyReplicas']}/{r['replicas']}",
+            r["url"],
+            "-" if r["invocations"] is None else r["invocations"],
+        ]
+        for r in rows
+    ]
+    if args.all_namespaces:
+        columns.insert(0, "NAMESPACE")
+        lines = [[r["namespace"], *line] for r, line in zip(rows, lines, strict=True)]
+    print(table(columns, lines))
     return 0

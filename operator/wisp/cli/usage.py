@@ -1,5 +1,6 @@
 """``wisp usage``: billed GB-seconds per function per hour or day, as the console's Usage page
-shows them (``--csv`` prints the same export).
+shows them (``--csv`` prints the same export), and each namespace's (tenant's) total;
+``--namespace`` shows one namespace only.
 
 Reads the console's API (``/ui/api/usage``) of a running gateway: ``--console``, else
 ``WISP_CONSOLE_URL``, else http://127.0.0.1:8080 (``wisp dev``). In a cluster the console is on
@@ -27,6 +28,7 @@ DEFAULT_CONSOLE = "http://127.0.0.1:8080"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--period", choices=("hour", "day"), default="hour", help="group by (hour)")
     parser.add_argument("--function", help="only this function")
+    parser.add_argument("-n", "--namespace", help="only this namespace (tenant)")
     parser.add_argument("--csv", action="store_true", help="print CSV (the console's export)")
     parser.add_argument(
         "--console", help=f"gateway serving the console (WISP_CONSOLE_URL; {DEFAULT_CONSOLE})"
@@ -56,6 +58,12 @@ def format_table(data: dict[str, Any]) -> str:
         )
         for r in data["rows"]
     ]
+    namespaces = data.get("namespaces") or []
+    if len(namespaces) > 1:  # one line per tenant, then the sum
+        rows += [
+            ("TOTAL", n["namespace"], "", n["invocations"], f"{n['gbSeconds']:.3f}", f"{n['cost']:.6f}")
+            for n in namespaces
+        ]
     totals = data["totals"]
     rows.append(
         ("TOTAL", "", "", totals["invocations"], f"{totals['gbSeconds']:.3f}", f"{totals['cost']:.6f}")
@@ -73,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     query = {"period": args.period}
     if args.function:
         query["function"] = args.function
+    if args.namespace:
+        query["namespace"] = args.namespace
     if args.csv:
         query["format"] = "csv"
     token = args.token or os.environ.get("WISP_ADMIN_TOKEN") or None

@@ -121,9 +121,13 @@ class GatewayView:
         found = self.tap.series.get(function_key(name, namespace)) or FunctionSeries(name, namespace)
         return [p.as_json() for p in series_points(found, now, minutes)]
 
-    def usage(self, now: float, period: Period, function: str | None = None) -> list[UsageRow]:
+    def usage(
+        self, now: float, period: Period, function: str | None = None, namespace: str | None = None
+    ) -> list[UsageRow]:
         self.fold(now)
-        return usage_rows(self.tap.series.values(), now, period, self.price, function=function)
+        return usage_rows(
+            self.tap.series.values(), now, period, self.price, function=function, namespace=namespace
+        )
 
     def knows(self, namespace: str, name: str) -> bool:
         return function_key(name, namespace) in self.parts.registry.upstreams

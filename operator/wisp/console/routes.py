@@ -27,7 +27,7 @@ from wisp.console.live import FOLD_INTERVAL, GatewayView
 from wisp.console.manifests import NAME_RULE, is_name, shape_problems
 from wisp.console.source import ConsoleSource, FieldError, NotFound, SourceError, ValidationFailed
 from wisp.console.templates import editor_runtimes
-from wisp.console.usage import Period, usage_csv
+from wisp.console.usage import Period, namespace_usage, usage_csv
 from wisp.gateway.state import Components
 
 log = logging.getLogger("wisp.console")
@@ -273,13 +273,15 @@ async def usage(request: web.Request) -> web.StreamResponse:
     except ValueError:
         return _error(400, "period is hour or day")
     function = request.query.get("function") or None
+    namespace = request.query.get("namespace") or None
     source = _source(request)
     now = time.time()
-    rows = source.live.usage(now, period, function)
+    rows = source.live.usage(now, period, function, namespace)
     price = source.live.price
     if request.query.get("format") == "csv":
         day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")
-        filename = f"wisp-usage-{period.value}{'-' + function if function else ''}-{day}.csv"
+        scope = "".join(f"-{part}" for part in (namespace, function) if part)
+        filename = f"wisp-usage-{period.value}{scope}-{day}.csv"
         return web.Response(
             text=usage_csv(rows, price),
             content_type="text/csv",
@@ -292,6 +294,7 @@ async def usage(request: web.Request) -> web.StreamResponse:
             "period": period.value,
             "pricePerGbSecond": price,
             "rows": [r.as_json() for r in rows],
+            "namespaces": [n.as_json() for n in namespace_usage(rows)],
             "totals": {
                 "invocations": sum(r.invocations for r in rows),
                 "gbSeconds": round(total_gb, 6),

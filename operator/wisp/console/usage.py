@@ -226,15 +226,19 @@ def usage_rows(
     *,
     window: int = DAY,
     function: str | None = None,
+    namespace: str | None = None,
 ) -> list[UsageRow]:
-    """Billed GB-seconds per function per period (UTC hours or days) over the last ``window``.
+    """Billed GB-seconds per function per period (UTC hours or days) over the last ``window``,
+    of one function and/or one namespace if given.
 
     Only periods with calls appear. Rows are sorted by namespace, function, then time.
     """
     horizon = now - window
     rows: list[UsageRow] = []
     for s in series:
-        if function is not None and s.name != function:
+        if (function is not None and s.name != function) or (
+            namespace is not None and s.namespace != namespace
+        ):
             continue
         groups: dict[int, list[MinuteBucket]] = {}
         for b in s.buckets:
@@ -249,6 +253,33 @@ def usage_rows(
             rows.append(UsageRow(s.name, s.namespace, start, period, calls, gb, gb * price))
     rows.sort(key=lambda r: (r.namespace, r.function, r.period_start))
     return rows
+
+
+@dataclass(frozen=True)
+class NamespaceUsage:
+    """One namespace's (tenant's) usage: the sum of its rows."""
+
+    namespace: str
+    invocations: int
+    gb_seconds: float
+    cost: float
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "namespace": self.namespace,
+            "invocations": self.invocations,
+            "gbSeconds": round(self.gb_seconds, 6),
+            "cost": self.cost,
+        }
+
+
+def namespace_usage(rows: Iterable[UsageRow]) -> list[NamespaceUsage]:
+    """Usage per namespace, sorted by namespace: what each tenant is billed."""
+    sums: dict[str, tuple[int, float, float]] = {}
+    for r in rows:
+        calls, gb, cost = sums.get(r.namespace, (0, 0.0, 0.0))
+        sums[r.namespace] = (calls + r.invocations, gb + r.gb_seconds, cost + r.cost)
+    return [NamespaceUsage(ns, *sums[ns]) for ns in sorted(sums)]
 
 
 CSV_COLUMNS = (

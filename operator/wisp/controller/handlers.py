@@ -50,11 +50,23 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     memo.releases = Releases(memo.api, memo.sync, memo.settings.version_retention)
 
 
+def cached(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of an object the operator's indexes keep: what reconciling reads. managedFields
+    and annotations (kopf's own copy of the spec among them) are most of a Function's size and
+    never read from the cache, so a thousand idle Functions cost a thousand small dicts."""
+    kept = copy.deepcopy({key: value for key, value in body.items() if key != "metadata"})
+    meta = body.get("metadata") or {}
+    kept["metadata"] = copy.deepcopy(
+        {key: value for key, value in meta.items() if key not in ("managedFields", "annotations")}
+    )
+    return kept
+
+
 @kopf.index(*FUNCTIONS)
 def function_bodies(
     namespace: str | None, name: str, body: kopf.Body, **_: Any
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(namespace or "", name): copy.deepcopy(dict(body))}
+    return {(namespace or "", name): cached(body)}
 
 
 @kopf.index(*TRIGGERS)
@@ -81,7 +93,7 @@ def version_bodies(
     namespace: str | None, name: str, body: kopf.Body, **_: Any
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Versions by their own name, which their children's ``wisp.dev/function`` label carries."""
-    return {(namespace or "", name): copy.deepcopy(dict(body))}
+    return {(namespace or "", name): cached(body)}
 
 
 def _is_http(spec: kopf.Spec, **_: Any) -> bool:
@@ -152,7 +164,9 @@ async def start_resync(memo: Any, settings: kopf.OperatorSettings, **kwargs: Any
         )
 
     memo.resync = asyncio.create_task(
-        resync.resync_forever(functions, reconcile_one, memo.settings.resync_seconds, active),
+        resync.resync_forever(
+            functions, reconcile_one, memo.settings.resync_seconds, active, rate=memo.settings.resync_rate
+        ),
         name="wisp-resync",
     )
 

@@ -7,6 +7,7 @@ wisp owns is taken back and fields wisp does not set (replicas, after creation) 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -89,12 +90,12 @@ class KubeApi:
             "NetworkPolicy": self.networking.read_namespaced_network_policy,
         }[kind]
         try:
-            obj = reader(name, namespace)
+            obj = reader(name, namespace, _preload_content=False)
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
-        return self._api_client.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
+        return _json(obj)
 
     def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         kind, ns = manifest["kind"], manifest["metadata"]["namespace"]
@@ -112,13 +113,13 @@ class KubeApi:
             "NetworkPolicy": self.networking.create_namespaced_network_policy,
         }[kind]
         try:
-            obj = creator(ns, manifest, field_manager=CREATE_MANAGER)
+            obj = creator(ns, manifest, field_manager=CREATE_MANAGER, _preload_content=False)
         except ApiException as exc:
             audit.debug(
                 "refused: create %s %s/%s: HTTP %s", kind, ns, manifest["metadata"]["name"], exc.status
             )
             raise
-        return self._api_client.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
+        return _json(obj)
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         kind, ns, name = manifest["kind"], manifest["metadata"]["namespace"], manifest["metadata"]["name"]
@@ -132,11 +133,19 @@ class KubeApi:
             "NetworkPolicy": self.networking.patch_namespaced_network_policy,
         }[kind]
         try:
-            obj = patcher(name, ns, manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
+            obj = patcher(
+                name,
+                ns,
+                manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type=APPLY,
+                _preload_content=False,
+            )
         except ApiException as exc:
             audit.debug("refused: apply %s %s/%s: HTTP %s", kind, ns, name, exc.status)
             raise
-        return self._api_client.sanitize_for_serialization(obj)  # type: ignore[no-any-return]
+        return _json(obj)
 
     def delete(self, kind: str, namespace: str, name: str, uid: str | None = None) -> None:
         """Delete a child (gone already is fine); with ``uid``, only that very object."""
@@ -187,8 +196,10 @@ class KubeApi:
         return True
 
     def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
-        pods = self.core.list_namespaced_pod(namespace, label_selector=selector)
-        return [self._api_client.sanitize_for_serialization(p) for p in pods.items]
+        pods = _json(
+            self.core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False)
+        )
+        return list(pods.get("items") or [])
 
     # -- our resources --------------------------------------------------------------------------
     def patch_status(
@@ -293,3 +304,11 @@ class KubeApi:
             self.events.create_namespaced_event(meta.get("namespace"), body)
         except ApiException as exc:
             log.warning("could not post event %s on %s: %s", reason, meta.get("name"), exc.body)
+
+
+def _json(response: Any) -> dict[str, Any]:
+    """The API's answer as the plain dict it sent: no ``kubernetes`` model objects are built and
+    turned back (most of the operator's CPU per write, and fields the client does not know are
+    kept)."""
+    data = json.loads(response.data)
+    return data if isinstance(data, dict) else {}

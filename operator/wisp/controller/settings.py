@@ -12,7 +12,7 @@ from wisp.api.cpu import CpuMode
 from wisp.api.identity import PolicyRule, parse_grantable_rules
 from wisp.api.names import function_key
 from wisp.api.quantities import parse_cpu_millis
-from wisp.resources.deployment import CpuSettings, DeploymentSettings, ImageSettings
+from wisp.resources.deployment import CpuSettings, DeploymentSettings, ImageSettings, PackageSettings
 from wisp.resources.network import GatewayPeer
 
 
@@ -23,6 +23,7 @@ class OperatorSettings:
     liveness_port: int = 8081
     gateway_url: str = "http://wisp-gateway.wisp-system.svc.cluster.local"
     resync_seconds: float = 60.0
+    resync_rate: float = 2.0  # at most this many resync reconciles a second (WISP_RESYNC_RATE)
     # How long a version nothing points at is kept before it is deleted (WISP_VERSION_RETENTION_SECONDS).
     version_retention: float = 86400.0
     function_cluster_ip: bool = False  # headless Function Services unless asked (WISP_FUNCTION_CLUSTER_IP)
@@ -48,11 +49,13 @@ class OperatorSettings:
             "peering": env.get("WISP_PEERING") or None,
             "gateway_url": env.get("WISP_GATEWAY_URL", cls.gateway_url).rstrip("/"),
             "resync_seconds": float(env.get("WISP_RESYNC_SECONDS", cls.resync_seconds)),
+            "resync_rate": _positive("WISP_RESYNC_RATE", env.get("WISP_RESYNC_RATE"), cls.resync_rate),
             "version_retention": float(env.get("WISP_VERSION_RETENTION_SECONDS", cls.version_retention)),
             "function_cluster_ip": env.get("WISP_FUNCTION_CLUSTER_IP", "").strip().lower()
             in ("1", "true", "yes"),
             "deployment": DeploymentSettings(
                 images=images,
+                packages=package_settings(env),
                 cpu=cpu_settings(env),
                 max_body_bytes=int(env.get("WISP_MAX_BODY_BYTES", contract.DEFAULT_MAX_BODY_BYTES)),
                 region=env.get("WISP_REGION", "").strip(),
@@ -85,6 +88,19 @@ def network_settings(env: dict[str, str]) -> dict[str, object]:
     return {"grantable_rules": grantable, "gateway_peer": peer}
 
 
+def package_settings(env: dict[str, str]) -> PackageSettings:
+    """``WISP_IMAGE_FETCHER`` (the wisp image, whose ``wisp fetch-code`` is the packages' init step),
+    ``WISP_PACKAGE_REPOSITORY``, ``WISP_PACKAGE_PLAIN_HTTP`` (registries, comma-separated) and
+    ``WISP_PACKAGE_NODE_CACHE`` (a host folder; empty: none)."""
+    plain = tuple(h.strip() for h in env.get("WISP_PACKAGE_PLAIN_HTTP", "").split(",") if h.strip())
+    return PackageSettings(
+        fetcher_image=env.get("WISP_IMAGE_FETCHER") or PackageSettings.fetcher_image,
+        repository=env.get("WISP_PACKAGE_REPOSITORY", "").strip(),
+        plain_http=plain,
+        node_cache=env.get("WISP_PACKAGE_NODE_CACHE", PackageSettings.node_cache).strip(),
+    )
+
+
 def cpu_settings(env: dict[str, str]) -> CpuSettings:
     """``WISP_FUNCTION_CPU_MODE`` (limit, request, boost) and ``WISP_FUNCTION_CPU_BOOST`` (500m, 1)."""
     mode = env.get("WISP_FUNCTION_CPU_MODE") or CpuSettings.mode.value
@@ -93,3 +109,15 @@ def cpu_settings(env: dict[str, str]) -> CpuSettings:
         return CpuSettings(mode=CpuMode(mode), boost_millis=parse_cpu_millis(boost))
     except ValueError as exc:
         raise ValueError(f"WISP_FUNCTION_CPU_MODE / WISP_FUNCTION_CPU_BOOST: {exc}") from None
+
+
+def _positive(name: str, text: str | None, default: float) -> float:
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of reconciles a second, not {text!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, not {text!r}")
+    return value

@@ -19,6 +19,7 @@ from wisp.api.names import FUNCTION_LABEL
 from wisp.api.runtimes import Phase, Runtime, lifecycle_phase, warning_message
 from wisp.controller.conditions import Condition, ConditionType, merge_conditions
 from wisp.controller.memory import OomKill, count_kills, oom_condition
+from wisp.resources.deployment import FETCH_CONTAINER
 
 # Container waiting reasons that mean "this will not become ready by itself".
 STUCK_REASONS = frozenset(
@@ -58,6 +59,10 @@ class Observed:
 def pod_trouble(pod: Mapping[str, Any]) -> PodTrouble | None:
     """Why a pod will not become ready by waiting, if so."""
     status = pod.get("status") or {}
+    for cs in status.get("initContainerStatuses") or ():
+        refused = package_refused(cs)
+        if refused is not None:
+            return refused
     for cs in [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]:
         waiting = (cs.get("state") or {}).get("waiting") or {}
         if waiting.get("reason") in STUCK_REASONS:
@@ -66,6 +71,21 @@ def pod_trouble(pod: Mapping[str, Any]) -> PodTrouble | None:
                 return PodTrouble(waiting["reason"], last_exit(cs.get("name", ""), ended))
             return PodTrouble(waiting["reason"], waiting.get("message") or waiting["reason"])
     return None
+
+
+def package_refused(cs: Mapping[str, Any]) -> PodTrouble | None:
+    """The package init step's failure (``wisp fetch-code`` writes ``Reason: message`` as its
+    termination message): from its first exit, not only once the kubelet backs off."""
+    if cs.get("name") != FETCH_CONTAINER:
+        return None
+    state = cs.get("state") or {}
+    ended = state.get("terminated") or (cs.get("lastState") or {}).get("terminated") or {}
+    if "running" in state or not ended or ended.get("exitCode") in (0, None):
+        return None
+    reason, sep, message = str(ended.get("message") or "").strip().partition(": ")
+    if sep and reason.startswith("Package") and reason.isalnum():
+        return PodTrouble(reason, message)
+    return PodTrouble("PackageFetchFailed", last_exit(FETCH_CONTAINER, ended))
 
 
 def last_exit(container: str, terminated: Mapping[str, Any]) -> str:

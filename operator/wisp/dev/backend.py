@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -31,8 +32,9 @@ import aiohttp
 from wisp.api.contract import LIVENESS_PATH
 from wisp.api.trigger import Trigger
 from wisp.autoscaler.port import StatusUpdate
+from wisp.dev import awssdk
 from wisp.dev.prewarm import ForkedRuntime, ForkServer
-from wisp.dev.workspace import PreparedCode
+from wisp.dev.workspace import PreparedCode, Workspace
 from wisp.gateway.backend import OUT_OF_MEMORY, BackendEvents, Endpoint, FunctionInfo
 from wisp.launcher import (
     LaunchError,
@@ -115,6 +117,8 @@ class LocalBackend:
         self.fork_server: ForkServer | None = None  # set: Python runtimes are forked, pre-warmed
         self._events: BackendEvents | None = None
         self._stopping: set[asyncio.Task[None]] = set()
+        # Where the AWS SDK is installed for functions that import it (wisp.dev.awssdk).
+        self.sdk_cache = Workspace.default(Path()).cache_dir
 
     # -- the Backend protocol ------------------------------------------------------------------
 
@@ -167,7 +171,7 @@ class LocalBackend:
             self._later(self._retire(previous))
         if code.unsupported:
             served.desired = 0
-        elif code.has_dependencies or code.build is not None:
+        elif code.has_dependencies or code.build is not None or self._needs_sdk(served):
             served.dependencies = asyncio.create_task(self._install(served))
         if self._events is not None:
             self._events.function_upserted(served.info)
@@ -348,12 +352,32 @@ class LocalBackend:
             served.dependencies.cancel()
         await asyncio.gather(*(self._stop_replica(served, r) for r in list(served.replicas)))
 
+    def _needs_sdk(self, served: Served) -> bool:
+        code_dir = served.code.code_dir
+        language = served.source.function.spec.runtime.language
+        return code_dir is not None and awssdk.enabled() and awssdk.uses_sdk(language, code_dir)
+
     async def _install(self, served: Served) -> None:
         fn = served.source.function
         code = served.code
-        assert code.code_dir is not None
+        code_dir = code.code_dir
+        assert code_dir is not None
         sink = self._on_line
         name = f"{fn.name}-deps"
+        if self._needs_sdk(served):
+            try:
+                sdk = await awssdk.ensure(
+                    fn.spec.runtime.language,
+                    fn.spec.runtime.version,
+                    self.sdk_cache,
+                    (lambda line: sink(name, line)) if sink is not None else None,
+                )
+            except LaunchError as exc:
+                self._not_ready(served, "DependenciesFailed", str(exc).splitlines()[0])
+                return
+            code = served.code = replace(code, aws_sdk_dir=sdk)
+            if not code.has_dependencies and code.build is None:
+                return
         if code.build is not None:  # a Java folder's jar (wisp.dev.javabuild)
             try:
                 await code.build.run((lambda line: sink(f"{fn.name}-build", line)) if sink else None)
@@ -363,7 +387,7 @@ class LocalBackend:
         try:
             await install_dependencies(
                 fn.spec.runtime,
-                code.code_dir,
+                code_dir,
                 code.deps_dir,
                 env=code.environment(fn),
                 log_sink=(lambda line: sink(name, line)) if sink is not None else None,

@@ -84,6 +84,7 @@ class DevServer:
         self.backend = LocalBackend(on_line=self._runtime_line)
         self._work = tempfile.TemporaryDirectory(prefix="wisp-dev-")
         self.workspace = Workspace.default(Path(self._work.name), settings.layers)
+        self.backend.sdk_cache = self.workspace.cache_dir
         self.owned: dict[Path, _Owned] = {}
         self.redis: EmbeddedRedis | None = None
         self.fork_server: ForkServer | None = None

@@ -6,7 +6,10 @@ A folder function runs from its folder (edits there are live on the next start);
 ``<cache>/deps/<namespace>/<name>``, which keeps a stamp so a restart skips an unchanged install.
 A Java function whose code is an image runs locally from ``<folder>/target``: with a JDK and
 Maven on the machine ``wisp dev`` builds the jar there itself (``javabuild``), without them a
-jar already built is served, else ``unsupported`` says what to install. Anything else in an
+jar already built is served, else ``unsupported`` says what to install. A package
+(``code.archive``) is fetched by digest as a pod's init step does, kept in ``<cache>/packages``,
+and unpacked once into ``<work>/packages/<hex>`` (``WISP_PACKAGE_REPOSITORY`` and
+``WISP_PACKAGE_PLAIN_HTTP`` as for the operator). Anything else in an
 image cannot run without a container engine, and ``PreparedCode.unsupported`` says so.
 Layers (``spec.layers``) come from the folders given with ``wisp dev --layer NAME=FOLDER``: a
 function's layers are copied, in order, into ``<work>/layers/<namespace>/<name>``, which the
@@ -26,7 +29,10 @@ from pathlib import Path
 
 from wisp.api import contract
 from wisp.api.function import NAME_RE, Function
+from wisp.api.package import ArchiveSpec
 from wisp.dev.javabuild import JavaBuild, missing_toolchain, toolchain
+from wisp.packages.archive import ArchiveError, unpack
+from wisp.packages.fetch import PackageError, StoreSettings, fetch_package
 from wisp.source import FunctionSource, SourceError
 
 
@@ -51,6 +57,7 @@ class PreparedCode:
     unsupported: str = ""  # why the function cannot run locally (empty: it can)
     build: JavaBuild | None = None  # run before the first replica starts, like an install
     layers_dir: Path | None = None  # the function's /opt: its layers, merged
+    aws_sdk_dir: Path | None = None  # the locked AWS SDK, for code that imports it (wisp.dev.awssdk)
 
     def environment(self, fn: Function) -> dict[str, str]:
         """The runtime's ``WISP_*`` variables plus the spec's plain ``env`` values."""
@@ -66,6 +73,8 @@ class PreparedCode:
         )
         if self.layers_dir is not None:
             env["WISP_LAYERS_DIR"] = str(self.layers_dir)
+        if self.aws_sdk_dir is not None:
+            env["WISP_AWS_SDK_DIR"] = str(self.aws_sdk_dir)
         for item in fn.spec.env:
             if "value" in item:
                 env[str(item["name"])] = str(item["value"])
@@ -133,6 +142,8 @@ def _prepare_code(source: FunctionSource, workspace: Workspace) -> PreparedCode:
                 f"runs from image {code.image}; build its bootstrap in {source.folder} to run it locally",
             )
         return PreparedCode(None, deps_dir, f"runs from image {code.image}, which wisp dev cannot run")
+    if code.archive is not None:
+        return _unpacked_package(code.archive, workspace, deps_dir)
     if code.config_map is not None:
         return PreparedCode(
             None, deps_dir, f"takes its code from ConfigMap {code.config_map}, which exists only in a cluster"
@@ -150,4 +161,26 @@ def _prepare_code(source: FunctionSource, workspace: Workspace) -> PreparedCode:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content, encoding="utf-8")
         staging.rename(code_dir)
+    return PreparedCode(code_dir, deps_dir)
+
+
+def _unpacked_package(archive: ArchiveSpec, workspace: Workspace, deps_dir: Path) -> PreparedCode:
+    code_dir = workspace.work_dir / "packages" / archive.hex
+    if code_dir.is_dir():
+        return PreparedCode(code_dir, deps_dir)
+    settings = StoreSettings(
+        repository=os.environ.get("WISP_PACKAGE_REPOSITORY", "").strip(),
+        plain_http=frozenset(
+            h.strip() for h in os.environ.get("WISP_PACKAGE_PLAIN_HTTP", "").split(",") if h.strip()
+        ),
+    )
+    staging = code_dir.with_suffix(".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        unpack(fetch_package(archive, workspace.cache_dir / "packages", settings), staging)
+    except (PackageError, ArchiveError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        return PreparedCode(None, deps_dir, f"cannot get its package: {exc}")
+    staging.rename(code_dir)
     return PreparedCode(code_dir, deps_dir)

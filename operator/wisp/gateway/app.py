@@ -17,10 +17,11 @@ from aiohttp import web
 
 from wisp.autoscaler.decider import Settings
 from wisp.autoscaler.exchange import LeaderElection, SampleExchange
-from wisp.autoscaler.loop import Autoscaler, LoopSettings, Scaled
+from wisp.autoscaler.loop import Autoscaler, LoopSettings
 from wisp.gateway.activator import Activator, ActivatorSettings
 from wisp.gateway.backend import Backend, MetricSource
 from wisp.gateway.config import GatewayConfig
+from wisp.gateway.fastpath import serve_fast
 from wisp.gateway.handlers import Dispatcher, healthz, http_versions
 from wisp.gateway.lambda_api import add_invoke_route
 from wisp.gateway.metrics import GatewayMetrics, GaugeRow, LiveCollector, ReplicaRow
@@ -42,6 +43,7 @@ def make_app(
     election: LeaderElection | None = None,
     autoscale: bool = True,
     extensions: Sequence[Extension] = (),
+    fast_path: bool = True,
 ) -> web.Application:
     metrics = GatewayMetrics()
     registry = Registry(
@@ -61,7 +63,8 @@ def make_app(
     if autoscale:
         parts.autoscaler = Autoscaler(
             backend,
-            lambda: _scaled(registry),
+            registry.scaled,
+            activity=registry.activity,
             exchange=exchange,
             election=election,
             settings=LoopSettings(
@@ -74,6 +77,7 @@ def make_app(
             record=parts.record_replicas,
         )
         activator.on_scaled = parts.autoscaler.note_scaled
+        parts.autoscaler.on_tick = metrics.autoscaler_ticked
     metrics.add_collector(LiveCollector(lambda: _inflight(registry), lambda: _replicas(parts)))
     if isinstance(backend, MetricSource):
         for collector in backend.metric_collectors():
@@ -97,12 +101,9 @@ def make_app(
         name=DISPATCH_ROUTE,
         expect_handler=expect_handler,  # 100 only when the body is wanted; JSON 417 otherwise
     )
+    if fast_path:
+        serve_fast(app)  # plain /function/ calls skip aiohttp's request objects (fastpath.py)
     return app
-
-
-def _scaled(registry: Registry) -> Iterable[Scaled]:
-    for up in registry.upstreams.values():
-        yield Scaled(up.info.function, up.pool.ready_count, up.meter)
 
 
 def _inflight(registry: Registry) -> Iterable[GaugeRow]:

@@ -43,6 +43,7 @@ class FunctionInfo:
     message: str = ""
     oom_kills: int = 0  # containers killed for running out of memory, as the status counts them
     version: str = LATEST  # a FunctionVersion's number ("3"), rendered as a function of its own
+    desired_replicas: int | None = None  # status.desiredReplicas, as the autoscaler last wrote it
 
     @property
     def key(self) -> str:

@@ -1,7 +1,7 @@
 """The gateway's Prometheus metrics (names as in DESIGN.md), on its own registry.
 
 Hot-path costs are kept to a few lock-protected additions: the labelled children of each
-function are looked up once (``FunctionMetrics``) and reused. In-flight calls and replica
+function are looked up once, at its first call (``FunctionMetrics``), and reused. In-flight calls and replica
 counts are not updated per call at all: a custom collector reads them at scrape time.
 """
 
@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 COLD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+TICK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 
 @dataclass
@@ -33,12 +34,13 @@ class FunctionMetrics:
     codes: dict[int, tuple[Any, Any]] = field(default_factory=dict)
     oom_counted: int = 0
 
-    def __post_init__(self) -> None:
-        self.duration = self.family.duration.labels(self.name, self.namespace)
-        self.billed = self.family.billed.labels(self.name, self.namespace)
-        self.version_billed = self.family.version_billed.labels(self.name, self.namespace, self.version)
-
     def call(self, code: int, seconds: float, memory_gib: float) -> None:
+        if self.duration is None:
+            # Made at the first call, not with the function: an idle function has no series, which
+            # keeps its memory and /metrics small with thousands of Functions (docs/scale.md).
+            self.duration = self.family.duration.labels(self.name, self.namespace)
+            self.billed = self.family.billed.labels(self.name, self.namespace)
+            self.version_billed = self.family.version_billed.labels(self.name, self.namespace, self.version)
         children = self.codes.get(code)
         if children is None:
             children = self.codes[code] = (
@@ -130,6 +132,22 @@ class GatewayMetrics:
             labels,
             registry=self.registry,
         )
+
+        self.autoscaler_tick = Histogram(
+            "wisp_autoscaler_tick_seconds",
+            "How long the leader's decision loop took per tick (writes included).",
+            buckets=TICK_BUCKETS,
+            registry=self.registry,
+        )
+        self.autoscaler_active = Gauge(
+            "wisp_autoscaler_active_functions",
+            "Functions the autoscaler samples and decides (traffic, replicas or queued events).",
+            registry=self.registry,
+        )
+
+    def autoscaler_ticked(self, seconds: float, active: int) -> None:
+        self.autoscaler_tick.observe(seconds)
+        self.autoscaler_active.set(active)
 
     def for_function(self, name: str, namespace: str, version: str = "$LATEST") -> FunctionMetrics:
         return FunctionMetrics(name, namespace, self, version)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from aiohttp import StreamReader, web
 from aiohttp.http import HttpVersion11
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 
 from wisp.api import contract
 from wisp.api.function import StreamingSpec
@@ -127,7 +127,22 @@ def upstream_headers(
     runtime about this call) and the X-Forwarded-* ones. A caller's own ``X-Wisp-*`` headers
     never reach the runtime, except the request id it may choose. ``trace``: the trace context
     the gateway sends instead of the caller's (its own span's, when tracing is on)."""
-    incoming = request.headers
+    return forwarded_headers(
+        request.headers, request.remote or "", request.scheme, request.host, event, wisp, trace
+    )
+
+
+def forwarded_headers(
+    incoming: MultiMapping[str],
+    peer: str,
+    scheme: str,
+    host: str,
+    event: str,
+    wisp: Iterable[tuple[str, str]] = (),
+    trace: Sequence[tuple[str, str]] = (),
+) -> list[tuple[str, str]]:
+    """``upstream_headers`` from a request's parts: its headers, the peer's address, the scheme
+    and host it was sent to (the fast data path has no aiohttp request)."""
     extra = _connection_tokens(incoming)
     if trace:
         extra = extra | _TRACE_HEADERS
@@ -144,14 +159,13 @@ def upstream_headers(
         out.append((name, value))
     if not request_id:
         out.append((contract.REQUEST_ID_HEADER, uuid.uuid4().hex))
-    peer = request.remote or ""
     previous = incoming.get("X-Forwarded-For")
     out.append((contract.EVENT_HEADER, event))
     out.extend(wisp)
     out.extend(trace)
     out.append(("X-Forwarded-For", f"{previous}, {peer}" if previous else peer))
-    out.append(("X-Forwarded-Proto", incoming.get("X-Forwarded-Proto") or request.scheme))
-    out.append(("X-Forwarded-Host", incoming.get("X-Forwarded-Host") or request.host))
+    out.append(("X-Forwarded-Proto", incoming.get("X-Forwarded-Proto") or scheme))
+    out.append(("X-Forwarded-Host", incoming.get("X-Forwarded-Host") or host))
     return out
 
 

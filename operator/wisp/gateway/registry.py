@@ -7,6 +7,7 @@ Nothing here does I/O; the hot path reads it without any lookup beyond a dict ge
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from wisp.api.names import split_key
 from wisp.api.trigger import Trigger
 from wisp.api.version import LATEST, function_of, pick_version, version_key
+from wisp.autoscaler.activity import ActivityIndex
+from wisp.autoscaler.loop import Scaled
 from wisp.autoscaler.meter import ConcurrencyMeter
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.coldstart import ColdStart
@@ -70,6 +73,9 @@ class Registry:
         self.timeout_margin = timeout_margin
         self.namespace_allowed = namespace_allowed
         self.upstreams: dict[str, Upstream] = {}
+        # The functions the autoscaler must look at: woken here (a new or changed Function, a
+        # ready endpoint) and by each meter's first call after a rest (wisp.autoscaler.activity).
+        self.activity = ActivityIndex()
         self.triggers: dict[str, Trigger] = {}
         self.routes = TriggerTable(())
         self.synced_event = asyncio.Event()
@@ -103,6 +109,13 @@ class Registry:
             return Unavailable(404, "FunctionNotFound", f"version {version} of {name}.{namespace} not found")
         return target
 
+    def scaled(self, key: str) -> Scaled | None:
+        """What the autoscaler needs of function ``key``; None when it is gone."""
+        up = self.upstreams.get(key)
+        if up is None:
+            return None
+        return Scaled(up.info.function, up.pool.ready_count, up.meter, up.info.desired_replicas)
+
     # -- BackendEvents ---------------------------------------------------------------------------
 
     def function_upserted(self, info: FunctionInfo) -> None:
@@ -117,7 +130,7 @@ class Registry:
                 info=info,
                 pool=EndpointPool(fn.spec.concurrency),
                 cold=ColdStart(self.max_held),
-                meter=ConcurrencyMeter(time.monotonic()),
+                meter=ConcurrencyMeter(time.monotonic(), functools.partial(self.activity.wake, info.key)),
                 metrics=self.metrics.for_function(
                     function_of(fn.name, info.version), fn.namespace, info.version
                 ),
@@ -139,6 +152,7 @@ class Registry:
             reason = info.reason or "NotReady"
             _fail(up.pool, Unavailable(503, reason, info.message or f"function is not ready: {reason}"))
         if changed:
+            self.activity.wake(info.key)
             self._catalog_changed()
 
     def function_deleted(self, key: str) -> None:
@@ -178,14 +192,16 @@ class Registry:
             self.on_catalog_changed()
 
     def _apply_endpoints(self, up: Upstream, endpoints: tuple[Endpoint, ...]) -> None:
-        log.info("%s: %d ready endpoint(s)", up.key, len(endpoints))
         before = up.pool.slots
+        if endpoints or before:  # not for each new Function's empty slice: thousands at start-up
+            log.info("%s: %d ready endpoint(s)", up.key, len(endpoints))
         grants = up.pool.set_endpoints(endpoints, time.monotonic())
         removed = [(s.endpoint.host, s.endpoint.port) for a, s in before.items() if a not in up.pool.slots]
         if removed and self.on_endpoints_removed is not None:
             self.on_endpoints_removed(removed)
         if up.pool.has_endpoints:
             up.cold.endpoints_ready()
+            self.activity.wake(up.key)
         wake(up.pool, grants)
 
     def mark_failed(self, up: Upstream, slot: Slot) -> None:

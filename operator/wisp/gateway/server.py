@@ -23,6 +23,8 @@ from typing import Any
 from aiohttp import StreamReader, web
 from aiohttp.web_protocol import RequestHandler
 
+from wisp.gateway.fastpath import FastServer
+
 # Idle keep-alive connections are closed after this long (aiohttp's former default; longer
 # than the usual load balancer's upstream keep-alive, so the balancer closes first).
 KEEPALIVE_SECONDS = 75.0
@@ -117,15 +119,17 @@ class HeadTimeoutProtocol(RequestHandler):
         self.force_close()
 
 
-class _Server(web.Server):
-    """Makes a ``HeadTimeoutProtocol`` per connection (``kwargs``: the protocol's settings)."""
+class _Server(FastServer):
+    """Makes a ``HeadTimeoutProtocol`` per connection (``kwargs``: the protocol's settings),
+    after the fast path when the app has one."""
 
     def __init__(self, made: web.Server, *, head_timeout: float, **kwargs: Any) -> None:
-        super().__init__(made.request_handler, request_factory=made.request_factory, **kwargs)
+        fast = made.fast if isinstance(made, FastServer) else None
+        super().__init__(made.request_handler, request_factory=made.request_factory, fast=fast, **kwargs)
         self._head_timeout = head_timeout
         self._protocol_kwargs = kwargs
 
-    def __call__(self) -> RequestHandler:
+    def fallback_protocol(self) -> RequestHandler:
         return HeadTimeoutProtocol(
             self, loop=asyncio.get_running_loop(), head_timeout=self._head_timeout, **self._protocol_kwargs
         )

@@ -118,13 +118,13 @@ class Gateway:
             status = response.status
             return response
         finally:
-            _observe(up, started, status)
+            observe_call(up, started, status)
             if trace is not None:
                 attributes: dict[str, str | int | float | bool] = {
                     "http.request.method": request.method,
                     "url.path": request.path,
                 }
-                _end_trace(
+                end_trace(
                     trace, f"{request.method} {request.path}", up, status, acquired, response, attributes
                 )
 
@@ -147,7 +147,7 @@ class Gateway:
         if acquired.cold_wait is not None:
             extra |= {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
         since = time.time()
-        outcome = await self._on_an_endpoint(
+        outcome = await self.on_an_endpoint(
             up,
             acquired,
             lambda address: self.forwarder.forward(
@@ -157,7 +157,7 @@ class Gateway:
             retry_refused=body is None or isinstance(body, bytes),
         )
         if isinstance(outcome, Failure):
-            outcome = await self._explain(up, outcome, since)
+            outcome = await self.explain(up, outcome, since)
             return error_response(outcome.status, outcome.error_type, outcome.message, outcome.retry_after)
         return outcome
 
@@ -191,21 +191,21 @@ class Gateway:
                     out[name] = value
             cold_ms = None if acquired.cold_wait is None else acquired.cold_wait * 1000
             since = time.time()
-            outcome = await self._on_an_endpoint(
+            outcome = await self.on_an_endpoint(
                 up,
                 acquired,
                 lambda address: self.forwarder.call(address, out, body, up.timeout),
                 retry_refused=True,
             )
             if isinstance(outcome, Failure):
-                outcome = await self._explain(up, outcome, since)
+                outcome = await self.explain(up, outcome, since)
                 status = outcome.status
                 return _result(outcome.status, outcome.error_type, outcome.message)
             status, resp_headers, data = outcome
             result = InvocationResult(status, resp_headers, data, cold_ms, version=up.info.version)
             return result
         finally:
-            _observe(up, started, status)
+            observe_call(up, started, status)
             if trace is not None:
                 # A queued event's delivery, or a direct call (Lambda's Invoke API, the console).
                 queued_ns = _ms_to_ns(enqueued_ms)
@@ -213,9 +213,9 @@ class Gateway:
                 if queued_ns:
                     attributes["messaging.operation.type"] = "process"
                 name = "deliver" if queued_ns else "invoke"
-                _end_trace(trace, name, up, status, acquired, result, attributes, queued_ns)
+                end_trace(trace, name, up, status, acquired, result, attributes, queued_ns)
 
-    async def _explain(self, up: Upstream, failure: Failure, since: float) -> Failure:
+    async def explain(self, up: Upstream, failure: Failure, since: float) -> Failure:
         """A connection that broke mid-call: ask the backend why (off the hot path: the call has
         already failed), so that a function killed for memory says so, as Lambda's
         ``Runtime.OutOfMemory`` does, to sync callers, async records and queue deliveries alike."""
@@ -232,7 +232,7 @@ class Gateway:
             "(OOMKilled); raise spec.memory or make the handler use less",
         )
 
-    async def _on_an_endpoint(
+    async def on_an_endpoint(
         self,
         up: Upstream,
         acquired: Acquired,
@@ -305,7 +305,7 @@ class Failure:
     lost: Endpoint | None = None  # the endpoint whose connection broke mid-call
 
 
-def _observe(up: Upstream, started: float, status: int) -> None:
+def observe_call(up: Upstream, started: float, status: int) -> None:
     """One finished call, served or invoked: the autoscaler's meter, metrics and stats."""
     now = time.monotonic()
     up.meter.finished(now)
@@ -314,7 +314,7 @@ def _observe(up: Upstream, started: float, status: int) -> None:
     up.stats.record(time.time(), seconds, status, up.memory_gib)
 
 
-def _end_trace(
+def end_trace(
     trace: CallTrace,
     name: str,
     up: Upstream,

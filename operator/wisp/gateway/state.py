@@ -13,6 +13,7 @@ from aiohttp import web
 
 from wisp.autoscaler.loop import Autoscaler
 from wisp.gateway.activator import Activator
+from wisp.gateway.admission import FastGuard
 from wisp.gateway.backend import Backend
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.metrics import GatewayMetrics
@@ -31,6 +32,8 @@ class Components:
     autoscaler: Autoscaler | None = None
     # (function key, "desired" | "ready") -> replicas, for metrics and /system/stats
     replicas: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Set by a layer that guards the invocation app (security): its decisions on the fast path.
+    fast_guard: FastGuard | None = None
 
     def record_replicas(self, key: str, state: str, value: int) -> None:
         self.replicas[(key, state)] = value

@@ -28,6 +28,7 @@ class StaticBackend:
         self.failure_causes: dict[str, str] = {}  # endpoint (pod) name -> why it drops calls
         self._on_scale = on_scale
         self._events: BackendEvents | None = None
+        self._scaled_up: Callable[[str], None] | None = None
 
     # -- the Backend protocol ------------------------------------------------------------------
 
@@ -49,6 +50,9 @@ class StaticBackend:
         self.replicas[function_key] = replicas
         if self._on_scale is not None:
             await self._on_scale(function_key, replicas)
+
+    def on_scaled_up(self, wake: Callable[[str], None]) -> None:
+        self._scaled_up = wake
 
     async def get_replicas(self, function_key: str) -> int:
         return self.replicas.get(function_key, len(self.endpoints.get(function_key, ())))
@@ -80,6 +84,12 @@ class StaticBackend:
         self.triggers.pop(key, None)
         if self._events is not None:
             self._events.trigger_deleted(key)
+
+    def set_replicas(self, function_key: str, replicas: int) -> None:
+        """Someone else (``kubectl scale``, another gateway) set the function's replica count."""
+        self.replicas[function_key] = replicas
+        if replicas > 0 and self._scaled_up is not None:
+            self._scaled_up(function_key)
 
     def set_endpoints(self, function_key: str, endpoints: tuple[Endpoint, ...]) -> None:
         self.endpoints[function_key] = endpoints

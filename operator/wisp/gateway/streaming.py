@@ -28,8 +28,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any, Protocol
 
-from aiohttp import StreamReader, web
+from aiohttp import StreamReader
+from multidict import CIMultiDict
 
 from wisp.api.function import StreamingSpec
 
@@ -48,9 +50,32 @@ class _CallerGone(Exception):
     pass
 
 
+class Caller(Protocol):
+    """The caller's side of a stream: an aiohttp request, or the fast data path's."""
+
+    @property
+    def transport(self) -> asyncio.BaseTransport | None: ...
+
+    @property
+    def path(self) -> str: ...
+
+
+class Sink(Protocol):
+    """Where the stream goes: an aiohttp ``StreamResponse``, or the fast data path's."""
+
+    @property
+    def headers(self) -> CIMultiDict[str]: ...
+
+    async def prepare(self, request: Any) -> Any: ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def write_eof(self, data: bytes = b"") -> None: ...
+
+
 async def relay_stream(
-    request: web.Request,
-    out: web.StreamResponse,
+    request: Caller,
+    out: Sink,
     payload: StreamReader,
     limits: StreamingSpec,
     deadline: float,
@@ -97,7 +122,7 @@ async def relay_stream(
     return True
 
 
-async def _next_chunk(payload: StreamReader, request: web.Request) -> bytes:
+async def _next_chunk(payload: StreamReader, request: Caller) -> bytes:
     """The pod's next chunk (b"" at the end), or ``_CallerGone`` once the caller's connection
     has closed while waiting for it."""
     while True:
@@ -109,7 +134,7 @@ async def _next_chunk(payload: StreamReader, request: web.Request) -> bytes:
                 raise _CallerGone from None
 
 
-async def _cut(request: web.Request, out: web.StreamResponse, error_type: str, message: str) -> None:
+async def _cut(request: Caller, out: Sink, error_type: str, message: str) -> None:
     """End a stream that cannot complete: an ``event: error`` first for an event stream, then
     close the caller's connection without the terminating chunk."""
     _log.warning("stream cut: %s: %s (%s)", error_type, message, request.path)

@@ -3,15 +3,17 @@
 ``Broker`` publishes (async invocations, schedule ticks exactly once), keeps invocation records,
 and opens ``Subscription``s: a consumer group's view of one stream with acknowledgement, delayed
 re-delivery, dead-lettering and reclaim of abandoned deliveries. ``RedisBroker`` implements it on
-Redis Streams; a NATS JetStream or Kafka broker would implement the same two protocols and
-nothing above this module changes.
+Redis Streams and ``NatsBroker`` on NATS JetStream; nothing above this module knows which. The
+helpers at the end are the steps both implementations share.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class BrokerUnavailable(Exception):
@@ -228,3 +230,37 @@ class Broker(Protocol):
     async def count_dead_letters(self, stream: str) -> int: ...
 
     async def close(self) -> None: ...
+
+
+# What both brokers' implementations share.
+
+
+async def redrive_each(
+    entry_ids: Sequence[str],
+    records: Mapping[str, RecordUpdate] | None,
+    move: Callable[[str, RecordUpdate | None], Awaitable[int]],
+) -> int:
+    """``Broker.redrive``'s loop: ``move`` each entry (1 if it moved, 0 if another caller moved or
+    purged it first) with its record update; returns how many moved."""
+    moved = 0
+    for entry_id in entry_ids:
+        moved += await move(entry_id, (records or {}).get(entry_id))
+    return moved
+
+
+async def until_uncontended(
+    step: Callable[[], Awaitable[T]],
+    *,
+    conflict: type[Exception],
+    tries: int,
+    gave_up: str,
+) -> T:
+    """Run an optimistic read-then-write ``step`` again each time it fails with ``conflict``
+    (another writer changed what it read); after ``tries`` such failures the broker is too busy
+    for it now: ``BrokerUnavailable(gave_up)``, which callers already answer by trying later."""
+    for _ in range(tries):
+        try:
+            return await step()
+        except conflict:
+            continue
+    raise BrokerUnavailable(gave_up)

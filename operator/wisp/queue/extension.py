@@ -114,7 +114,7 @@ def queue_demand(registry: Registry, manager: QueueManager) -> Callable[[], dict
     """The autoscaler's view of the backlog: function key -> events waiting or in flight."""
 
     def demand() -> dict[str, int]:
-        return {key: manager.pending_demand(key) for key in registry.upstreams}
+        return {key: n for key, n in manager.demands().items() if key in registry.upstreams}
 
     return demand
 

@@ -128,6 +128,19 @@ class QueueManager:
         every replica reports the same backlog, so do not sum it over replicas)."""
         return self.backlog(function_key).demand
 
+    def demands(self) -> dict[str, int]:
+        """``pending_demand`` of every function that has any, in one pass over the consumers (the
+        autoscaler's tick: a function with nothing queued is not in it)."""
+        out: dict[str, int] = {}
+        for running in self._running.values():
+            consumer = running.consumer
+            seen = consumer.backlog
+            demand = seen.ready + max(seen.in_flight, consumer.in_flight)
+            if demand > 0:
+                key = consumer.config.function_key
+                out[key] = out.get(key, 0) + demand
+        return out
+
     def _wanted(self) -> dict[str, tuple[SubscriptionSpec, ConsumerConfig]]:
         settings = self.settings
         wanted = {}

@@ -37,9 +37,9 @@ from nats.js.api import ConsumerConfig, DiscardPolicy, StorageType, StreamConfig
 from nats.js.kv import KeyValue
 
 from wisp.queue import names
-from wisp.queue.broker import BrokerUnavailable, DeadLetter, RecordUpdate, SubscriptionSpec
+from wisp.queue.broker import DeadLetter, RecordUpdate, SubscriptionSpec, redrive_each, until_uncontended
 from wisp.queue.entries import redrive_entry
-from wisp.queue.nats_errors import SEQUENCE_NOT_FOUND, unavailable_as_broker_error
+from wisp.queue.nats_errors import SEQUENCE_NOT_FOUND, deleted_already, unavailable_as_broker_error
 from wisp.queue.nats_layout import (
     FIELDS_HEADER,
     FIELDS_VERSION,
@@ -297,9 +297,14 @@ class NatsBroker:
         async with unavailable_as_broker_error():
             await self.write_record(record_id, fields)
 
-    async def write_record(self, record_id: str, fields: Mapping[str, str], *, fresh: bool = False) -> None:
+    async def write_record(
+        self, record_id: str, fields: Mapping[str, str], *, fresh: bool = False, settlement: bool = False
+    ) -> None:
         """Merge ``fields`` into the record (as Redis's HSET does), compare-and-set on its revision;
-        ``fresh``: a new invocation's record, created in one request unless it exists."""
+        ``fresh``: a new invocation's record, created in one request unless it exists.
+        ``settlement``: a delivery's outcome, not written over the record of a later redrive of the
+        event (a settlement repeated after a failover lost its acknowledgement, arriving after an
+        operator redrove the event, must not turn the redriven run's record back)."""
         kv = await self.records()
         key = kv_key(record_id)
         if fresh:
@@ -308,28 +313,34 @@ class NatsBroker:
                 return
             except nats.js.errors.KeyWrongLastSequenceError:
                 pass  # written already (a retried publish): merge into it
-        for _ in range(RECORD_UPDATE_TRIES):
+
+        async def merge() -> None:
             try:
                 entry = await kv.get(key)
             except nats.js.errors.KeyNotFoundError:
                 entry = None
-            merged = {**(json.loads(entry.value) if entry is not None and entry.value else {}), **fields}
-            data = json.dumps(merged).encode()
-            try:
-                if entry is None:
-                    await kv.create(key, data)
-                else:
-                    await kv.update(key, data, last=entry.revision)
+            stored = json.loads(entry.value) if entry is not None and entry.value else {}
+            if settlement and _redrives(fields) < _redrives(stored):
                 return
-            except nats.js.errors.KeyWrongLastSequenceError:
-                continue  # another writer came first: merge into theirs
-        raise BrokerUnavailable(f"invocation record {record_id} kept changing")
+            data = json.dumps({**stored, **fields}).encode()
+            if entry is None:
+                await kv.create(key, data)
+            else:
+                await kv.update(key, data, last=entry.revision)
+
+        # Another writer came first: merge into theirs.
+        await until_uncontended(
+            merge,
+            conflict=nats.js.errors.KeyWrongLastSequenceError,
+            tries=RECORD_UPDATE_TRIES,
+            gave_up=f"invocation record {record_id} kept changing",
+        )
 
     async def apply_record(self, record: RecordUpdate, message_id: str) -> None:
         """A settlement's record update, and its callback message."""
         if record.callback is not None:
             await self.publish_entry(names.CALLBACK_STREAM, record.callback, f"callback:{message_id}")
-        await self.write_record(record.record_id, record.fields)
+        await self.write_record(record.record_id, record.fields, settlement=True)
 
     async def delete_entry(self, seq: int) -> bool:
         """Delete an entry wisp is done with; False if it was gone already. ``no_erase``: the
@@ -342,7 +353,7 @@ class NatsBroker:
         error = answer.get("error")
         if error is None:
             return bool(answer.get("success"))
-        if error.get("code") == 404 or error.get("err_code") == SEQUENCE_NOT_FOUND:
+        if error.get("code") == 404 or error.get("err_code") == SEQUENCE_NOT_FOUND or deleted_already(error):
             return False
         raise nats.js.errors.APIError.from_error(error)
 
@@ -388,17 +399,18 @@ class NatsBroker:
         now: float,
         records: Mapping[str, RecordUpdate] | None = None,
     ) -> int:
-        moved = 0
-        for entry_id in entry_ids:
-            async with unavailable_as_broker_error():
-                moved += await self._redrive_one(
-                    dead_letter_stream, entry_id, now, (records or {}).get(entry_id)
-                )
-        return moved
+        async with unavailable_as_broker_error():
+            return await redrive_each(
+                entry_ids,
+                records,
+                lambda entry_id, record: self._redrive_one(dead_letter_stream, entry_id, now, record),
+            )
 
     async def _redrive_one(self, dead: str, entry_id: str, now: float, record: RecordUpdate | None) -> int:
-        """The retry entry is published with an id made of the dead letter's: a concurrent
-        redrive of the same entry is dropped by JetStream as a duplicate, so it moves once."""
+        """The record first (queued again, the redrive counted), then the retry entry, then the
+        dead letter's deletion: a redrive cut short (a failover) and asked for again finishes the
+        move. The retry entry's id is made of the dead letter's, so JetStream drops a second
+        publish of it (a concurrent or repeated redrive of the same entry): it moves once."""
         seq = _sequence(entry_id, strict=True)
         fields = await self._entry(dead, seq) if seq > 0 else None
         if fields is None:
@@ -408,14 +420,12 @@ class NatsBroker:
         if not origin or not group:
             return 0  # not an entry wisp dead-lettered: nowhere to send it back
         await self.ensure_group(origin, group)
-        retry = names.retry_stream(origin, group)
-        _, duplicate = await self.publish_entry(retry, redrive_entry(fields, now), f"redrive:{dead}:{seq}")
-        if duplicate:
-            return 0
-        await self.delete_entry(seq)  # gone already: purged meanwhile, and redriven all the same
         if record is not None:
             await self.write_record(record.record_id, record.fields)
-        return 1
+        retry = names.retry_stream(origin, group)
+        _, duplicate = await self.publish_entry(retry, redrive_entry(fields, now), f"redrive:{dead}:{seq}")
+        await self.delete_entry(seq)  # gone already: purged meanwhile, and redriven all the same
+        return 0 if duplicate else 1
 
     async def count_dead_letters(self, stream: str) -> int:
         async with unavailable_as_broker_error():
@@ -439,6 +449,12 @@ class NatsBroker:
             with contextlib.suppress(Exception):  # closing a broken connection: nothing to do
                 await self._nc.close()
         self._nc = self._js = None
+
+
+def _redrives(record: Mapping[str, str]) -> int:
+    """Times the record's invocation was redriven (an invocation record's ``redrives`` field)."""
+    value = record.get("redrives", "")
+    return int(value) if value.isdigit() else 0
 
 
 def _sequence(entry_id: str, *, strict: bool = False) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import nats.errors
@@ -43,6 +43,16 @@ async def unavailable_as_broker_error() -> AsyncIterator[None]:
 
 # JetStream's answer to deleting a sequence that is gone (deleted already, or never there).
 SEQUENCE_NOT_FOUND = 10043
+# A replicated stream answers the same as a failed delete (500) whose description is the store's
+# "no message found": a settlement repeated after a failover deletes an entry deleted already.
+MESSAGE_DELETE_FAILED = 10057
+
+
+def deleted_already(error: Mapping[str, object]) -> bool:
+    """Whether a message delete's ``error`` only says the message is gone."""
+    return error.get("err_code") == MESSAGE_DELETE_FAILED and "no message found" in str(
+        error.get("description")
+    )
 
 
 def is_gone(exc: nats.js.errors.APIError) -> bool:

@@ -13,8 +13,10 @@ A group is two durable pull consumers of wisp's JetStream stream:
   waiting costs no polling of its own.
 
 Settling writes first what goes with it (destinations, record, callback, the retry or dead-letter
-entry), then acknowledges; a crash in between repeats those writes on the next settlement, and the
-``Nats-Msg-Id`` made of the delivery's acknowledgement subject lets JetStream drop the repeats.
+entry), then acknowledges; a crash in between repeats those writes on the next settlement, and
+their ``Nats-Msg-Id`` lets JetStream drop the repeats: for an outcome (success, dead letter) one
+made of the event and group, the same for every delivery of it; for a retry one made of the
+delivery's acknowledgement subject.
 Where wisp owns the stream (async invocations, retries), a settled entry is also deleted.
 """
 
@@ -79,6 +81,16 @@ DUE_FIELD = "m:due-ms"
 def settlement_id(delivery: Delivery) -> str:
     """Names one delivery (not the event: a re-delivery is another one) for ``Nats-Msg-Id``."""
     return hashlib.sha256(delivery.entry_id.encode()).hexdigest()[:32]
+
+
+def outcome_id(group: str, delivery: Delivery) -> str:
+    """Names the outcome of one event for one group (until an operator redrives it) for
+    ``Nats-Msg-Id``: every delivery of the event gets the same one. An event reaches its outcome
+    once; when a failover loses the acknowledgement of the delivery that settled it, the delivery
+    that comes again (and may run the handler again) writes the same dead letter, destinations and
+    callback again, and JetStream drops them as duplicates."""
+    event = "\0".join((group, delivery.origin_stream, delivery.origin_id, str(delivery.redrives)))
+    return hashlib.sha256(event.encode()).hexdigest()[:32]
 
 
 def _fields(msg: Msg) -> dict[str, bytes]:
@@ -180,9 +192,8 @@ class NatsSubscription:
         await self._broker.delete_entry(seq)
 
     async def _settle(
-        self, delivery: Delivery, record: RecordUpdate | None, appends: Sequence[Append] = ()
+        self, delivery: Delivery, record: RecordUpdate | None, appends: Sequence[Append] = (), *, key: str
     ) -> None:
-        key = settlement_id(delivery)
         for index, append in enumerate(appends):
             await self._broker.publish_entry(append.stream, append.fields, f"{key}:append:{index}")
             if append.record is not None:
@@ -195,7 +206,7 @@ class NatsSubscription:
         self, delivery: Delivery, *, record: RecordUpdate | None = None, appends: Sequence[Append] = ()
     ) -> None:
         async with unavailable_as_broker_error():
-            await self._settle(delivery, record, appends)
+            await self._settle(delivery, record, appends, key=outcome_id(self.spec.group, delivery))
 
     async def retry(
         self,
@@ -210,8 +221,10 @@ class NatsSubscription:
         entry = retry_entry(delivery, attempt, error)
         entry[DUE_FIELD.encode()] = str(int((now + delay) * 1000))
         async with unavailable_as_broker_error():
-            await self._broker.publish_entry(self._delayed, entry, f"{settlement_id(delivery)}:retry")
-            await self._settle(delivery, record)
+            # Per delivery: a retry is not an outcome, each failed attempt schedules its own.
+            key = settlement_id(delivery)
+            await self._broker.publish_entry(self._delayed, entry, f"{key}:retry")
+            await self._settle(delivery, record, key=key)
 
     async def dead_letter(
         self,
@@ -224,8 +237,9 @@ class NatsSubscription:
     ) -> None:
         entry = dead_letter_entry(delivery, self.spec, reason, error, int(time.time() * 1000))
         async with unavailable_as_broker_error():
-            await self._broker.publish_entry(self.spec.dead_letter, entry, f"{settlement_id(delivery)}:dead")
-            await self._settle(delivery, record, appends)
+            key = outcome_id(self.spec.group, delivery)
+            await self._broker.publish_entry(self.spec.dead_letter, entry, f"{key}:dead")
+            await self._settle(delivery, record, appends, key=key)
 
     async def promote_due(self, now: float) -> int:
         _, waiting = await self._subscriptions()

@@ -27,7 +27,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError, WatchError
 
 from wisp.queue import names, redis_scripts
-from wisp.queue.broker import BrokerUnavailable, DeadLetter, RecordUpdate, SubscriptionSpec
+from wisp.queue.broker import DeadLetter, RecordUpdate, SubscriptionSpec, redrive_each, until_uncontended
 from wisp.queue.entries import field_name, redrive_entry
 from wisp.queue.redis_batch import CommandBatcher, LuaScript
 from wisp.queue.redis_errors import text, unavailable_as_broker_error
@@ -166,43 +166,46 @@ class RedisBroker:
         now: float,
         records: Mapping[str, RecordUpdate] | None = None,
     ) -> int:
-        moved = 0
-        for entry_id in entry_ids:
-            async with unavailable_as_broker_error():
-                moved += await self._redrive_one(
-                    dead_letter_stream, entry_id, now, (records or {}).get(entry_id)
-                )
-        return moved
+        async with unavailable_as_broker_error():
+            return await redrive_each(
+                entry_ids,
+                records,
+                lambda entry_id, record: self._redrive_one(dead_letter_stream, entry_id, now, record),
+            )
 
     async def _redrive_one(self, dead: str, entry_id: str, now: float, record: RecordUpdate | None) -> int:
         """WATCH the dead-letter stream, so an entry that a concurrent redrive or purge took is
         not moved twice; a change to the stream (a new dead letter) only means another try."""
-        for _ in range(REDRIVE_TRIES):
+
+        async def move() -> int:
             async with self.fast.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(dead)
-                    found: Any = await pipe.xrange(dead, min=entry_id, max=entry_id)
-                    if not found:
-                        return 0
-                    fields = {field_name(k): v for k, v in found[0][1].items()}
-                    origin = text(fields.get("wisp.stream", b""))
-                    group = text(fields.get("wisp.group", b""))
-                    if not origin or not group:
-                        return 0  # not an entry wisp dead-lettered: nowhere to send it back
-                    retry = names.retry_stream(origin, group)
-                    await self.ensure_group(retry, group)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.xadd(retry, redrive_entry(fields, now))  # type: ignore[arg-type]
-                    pipe.xdel(dead, entry_id)
-                    if record is not None:
-                        key = names.record_key(record.record_id)
-                        pipe.hset(key, mapping=_any(record.fields))
-                        pipe.pexpire(key, int(record.retention * 1000))
-                    await pipe.execute()
-                    return 1
-                except WatchError:
-                    continue
-        raise BrokerUnavailable(f"{dead} kept changing; redrive {entry_id} again")
+                await pipe.watch(dead)
+                found: Any = await pipe.xrange(dead, min=entry_id, max=entry_id)
+                if not found:
+                    return 0
+                fields = {field_name(k): v for k, v in found[0][1].items()}
+                origin = text(fields.get("wisp.stream", b""))
+                group = text(fields.get("wisp.group", b""))
+                if not origin or not group:
+                    return 0  # not an entry wisp dead-lettered: nowhere to send it back
+                retry = names.retry_stream(origin, group)
+                await self.ensure_group(retry, group)
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.xadd(retry, redrive_entry(fields, now))  # type: ignore[arg-type]
+                pipe.xdel(dead, entry_id)
+                if record is not None:
+                    key = names.record_key(record.record_id)
+                    pipe.hset(key, mapping=_any(record.fields))
+                    pipe.pexpire(key, int(record.retention * 1000))
+                await pipe.execute()
+                return 1
+
+        return await until_uncontended(
+            move,
+            conflict=WatchError,
+            tries=REDRIVE_TRIES,
+            gave_up=f"{dead} kept changing; redrive {entry_id} again",
+        )
 
     async def count_dead_letters(self, stream: str) -> int:
         async with unavailable_as_broker_error():

@@ -22,7 +22,7 @@ from typing import Any
 from wisp.api import contract
 from wisp.api.codepaths import config_map_data, config_map_paths, volume_items
 from wisp.api.cpu import CpuMode
-from wisp.api.function import SECRETS_DIR, Function
+from wisp.api.function import SECRETS_DIR, Function, SpecError
 from wisp.api.names import (
     CONFIG_HASH_ANNOTATION,
     CPU_AFTER_START_ANNOTATION,
@@ -40,6 +40,9 @@ from wisp.resources.names import (
 )
 
 RUNTIME_UID = 10001
+FETCH_CONTAINER = "fetch-code"
+PACKAGE_CACHE_VOLUME = "package-cache"
+PACKAGE_CACHE_DIR = "/var/cache/wisp/packages"
 # Files in a function's code that make the init step install dependencies.
 DEPENDENCY_FILES = {"python": "requirements.txt", "node": "package.json"}
 _DEPS_COMMANDS = {
@@ -74,8 +77,21 @@ class CpuSettings:
 
 
 @dataclass(frozen=True)
+class PackageSettings:
+    """How pods get code packages (``spec.code.archive``): the init step runs ``wisp fetch-code``
+    from the wisp image; ``node_cache`` is a host folder that keeps fetched packages on the node
+    ("" = none: every pod fetches its own)."""
+
+    fetcher_image: str = "wisp/wisp:latest"
+    repository: str = ""  # the installation's package store, for archives that name none
+    plain_http: tuple[str, ...] = ()  # registries (host[:port]) spoken to over HTTP
+    node_cache: str = ""
+
+
+@dataclass(frozen=True)
 class DeploymentSettings:
     images: ImageSettings = field(default_factory=ImageSettings)
+    packages: PackageSettings = field(default_factory=PackageSettings)
     cpu: CpuSettings = field(default_factory=CpuSettings)
     tmp_size_limit: str = "512Mi"
     max_body_bytes: int = contract.DEFAULT_MAX_BODY_BYTES
@@ -95,6 +111,7 @@ def config_hash(fn: Function, extra: Mapping[str, str] | None = None) -> str:
         "handler": spec.handler,
         "image": spec.code.image,
         "configMap": spec.code.config_map,
+        **({"archive": dataclasses.asdict(spec.code.archive)} if spec.code.archive else {}),
     }
     digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
     return digest[:16]
@@ -129,11 +146,14 @@ def make_deployment(
         extra.update({f"layer:{layer.config_map}:{k}": v for k, v in layer.data.items()})
     # A code image is the server itself (custom) or is built FROM a runtime image with the code
     # at the code dir; either way it replaces the runtime image.
-    image = spec.code.image or settings.images.for_runtime(spec.runtime, source_code=True)
+    source_code = spec.code.archive is None  # a package holds built code (jars, vendored deps)
+    image = spec.code.image or settings.images.for_runtime(spec.runtime, source_code=source_code)
 
     container = _function_container(fn, image, settings)
     container["volumeMounts"] += layers_mounts(layers)
     init_containers = []
+    if spec.code.archive is not None:
+        init_containers.append(fetch_container(fn, container, settings))
     dep_file = DEPENDENCY_FILES.get(spec.runtime.language)
     if dep_file and dep_file in files and spec.code.image is None:
         init_containers.append(_deps_container(fn, image, container, settings))
@@ -267,7 +287,17 @@ def _volumes(
     volumes: list[dict[str, Any]] = [
         {"name": "tmp", "emptyDir": {"sizeLimit": settings.tmp_size_limit}},
     ]
-    if fn.spec.code.image is None:
+    if fn.spec.code.archive is not None:
+        # The init step unpacks the package here; a package may unpack to 250 MB, beyond /tmp's limit.
+        volumes.append({"name": "code", "emptyDir": {}})
+        if settings.packages.node_cache:
+            volumes.append(
+                {
+                    "name": PACKAGE_CACHE_VOLUME,
+                    "hostPath": {"path": settings.packages.node_cache, "type": "DirectoryOrCreate"},
+                }
+            )
+    elif fn.spec.code.image is None:
         configmap = fn.spec.code.config_map or Names.of(fn).configmap
         # Code with folders: each flat key goes to its path (wisp.api.codepaths).
         data = referenced if fn.spec.code.config_map is not None else config_map_data(fn.spec.code_files())
@@ -321,6 +351,50 @@ def _function_container(fn: Function, image: str, settings: DeploymentSettings) 
             {"resourceName": "memory", "restartPolicy": "RestartContainer"},
         ]
     return container
+
+
+def fetch_container(fn: Function, main: Mapping[str, Any], settings: DeploymentSettings) -> dict[str, Any]:
+    """The init step that fetches ``spec.code.archive`` by digest, checks it and unpacks it into the
+    code folder (``wisp fetch-code``); it fails, and the runtime never starts, when the package is
+    missing or its bytes are not the digest's."""
+    archive = fn.spec.code.archive
+    assert archive is not None
+    packages = settings.packages
+    args = ["fetch-code", "--digest", archive.digest, "--into", contract.CODE_DIR]
+    if archive.url is not None:
+        args += ["--url", archive.url]
+    else:
+        repository = archive.repository or packages.repository
+        if not repository:
+            raise SpecError(
+                "spec.code.archive.repository",
+                "is required: this installation has no package store "
+                "(the chart's functions.packages.repository)",
+            )
+        args += ["--repository", repository]
+        args += [arg for host in packages.plain_http for arg in ("--plain-http", host)]
+    mounts: list[dict[str, Any]] = [
+        {"name": "code", "mountPath": contract.CODE_DIR},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    security = _container_security()
+    if packages.node_cache:
+        args += ["--cache", PACKAGE_CACHE_DIR]
+        mounts.append({"name": PACKAGE_CACHE_VOLUME, "mountPath": PACKAGE_CACHE_DIR})
+        # The node's cache folder is root's (the kubelet makes it); the step writes there as root
+        # without any capability, and checks every cached package's digest before using it.
+        security = {**security, "runAsNonRoot": False, "runAsUser": 0, "runAsGroup": RUNTIME_UID}
+    return {
+        "name": FETCH_CONTAINER,
+        "image": packages.fetcher_image,
+        "imagePullPolicy": settings.images.pull_policy,
+        "args": args,
+        "env": [{"name": "TMPDIR", "value": "/tmp"}],
+        "resources": main["resources"],
+        "securityContext": security,
+        "volumeMounts": mounts,
+        "terminationMessagePolicy": "File",
+    }
 
 
 def _deps_container(

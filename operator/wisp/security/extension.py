@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from wisp.gateway.admission import FastGuard
 from wisp.gateway.state import Components
 from wisp.security.authorizer import is_public, referenced_secrets
 from wisp.security.middleware import AccessGuard, RefusalMetrics, admin_middleware
@@ -65,7 +66,9 @@ def security_extension(
             redactor.add(chosen.admin_token)
         source.add_observer(redactor.add)
         guard = AccessGuard(chosen, parts, source, RefusalMetrics(parts.metrics.registry))
-        app.middlewares.append(guard.as_middleware())
+        middleware = guard.as_middleware()
+        app.middlewares.append(middleware)
+        parts.fast_guard = FastGuard(middleware, guard.admit_fast)
         app[SECURITY] = Security(chosen, source, redactor, guard)
         app.cleanup_ctx.append(_lifetime(parts, redact_logs))
 

@@ -28,6 +28,7 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter
 
 from wisp.api.function import AccessSpec, SecretKey
+from wisp.gateway.admission import Admitted, FastHead
 from wisp.gateway.lambda_api import tag_refusal
 from wisp.gateway.proxy import BODY, CLIENT_ADDRESS, send_continue
 from wisp.gateway.resolve import INVOKE_ROUTE, Route, RouteKind, resolve
@@ -157,6 +158,36 @@ class AccessGuard:
         if route.path == INVOKE_ROUTE:  # an AWS SDK's caller: Lambda's error types
             tag_refusal(response)
         return response
+
+    def admit_fast(self, head: FastHead, key: str, path: str) -> Admitted | web.Response | None:
+        """``guard``'s decision for a call on the fast data path (``wisp.gateway.fastpath``),
+        for a public function; None (aiohttp and ``guard`` serve it) for any other call."""
+        up = self.parts.registry.upstreams.get(key)
+        if up is None or self._is_admin_path(path):
+            return None
+        access = up.info.function.spec.access
+        if not is_public(access, self.settings.public_by_default):
+            return None
+        headers = head.headers
+        raw = ((name.encode(), value.encode()) for name, value in headers.items())
+        violation = limit_violation(head.target, raw, self.settings.limits)
+        if violation is not None:
+            self.metrics.refused(violation.error_type)
+            return errors.json_error(violation.status, violation.error_type, violation.message)
+        if not self.inflight.try_enter():
+            self.metrics.refused("overloaded")
+            return errors.overloaded()
+        trusted_proxies = self.settings.trusted_proxies
+        client = client_address(head.peer, headers.get("X-Forwarded-For"), trusted_proxies)
+        if access.rate_limit is not None:
+            wait = self.limiter.take((key, f"client:{client}"), access.rate_limit, self.clock())
+            if wait > 0:
+                self.inflight.leave()
+                self.metrics.refused("rate-limit")
+                up.metrics.throttled("rate-limit")
+                return errors.rate_limited(retry_after_seconds(wait))
+        trusted = is_trusted(head.peer, trusted_proxies)
+        return Admitted(clean_headers(headers, peer_trusted=trusted), client, self.inflight.leave)
 
     def _is_admin_path(self, path: str) -> bool:
         return path in self.settings.admin_paths or path.startswith(self.settings.admin_prefixes)

@@ -14,21 +14,25 @@ killed for a timeout is started again at once, as Lambda re-initialises after a 
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
+import termios
 from collections.abc import Mapping
 from typing import IO
 
 from wisp_provided.invocations import Broker, Outcome, OutcomeKind
 from wisp_provided.process import spawn
 from wisp_provided.settings import RESTART_DELAYS
-from wisp_runtime.logs import LogWriter
+from wisp_runtime.logs import LogWriter, current_scope
 
 _READ_BYTES = 65536
 _MAX_LINE = 256 * 1024  # longer lines are logged in pieces
+_DRAIN_SECONDS = 0.05  # the longest an answer waits for the output printed before it
 
 
 class Failure(Exception):
@@ -58,6 +62,9 @@ class Bootstrap:
         self.restarts = 0
         self.changed = asyncio.Event()  # set whenever ready or failure changes
         self._process: subprocess.Popen[bytes] | None = None
+        # The output pipes being relayed, each with whether its relay has read all it was given
+        # (``drained``).
+        self._pipes: dict[int, bool] = {}
         self._killed = False  # the current process was killed on purpose (a timeout)
         self._stopping = False
         self._failures_in_a_row = 0
@@ -179,14 +186,34 @@ class Bootstrap:
         transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(stream, loop=loop), pipe
         )
+        fd = pipe.fileno()
+        self._pipes[fd] = False
         try:
-            await self._relay_lines(stream, level)
+            await self._relay_lines(stream, level, fd)
         finally:
+            self._pipes.pop(fd, None)
             transport.close()
 
-    async def _relay_lines(self, stream: asyncio.StreamReader, level: str) -> None:
+    async def drained(self) -> None:
+        """Wait (up to ``_DRAIN_SECONDS``) until what the bootstrap has written so far is
+        logged: its pipes are empty and their relays are waiting for more. Lines printed just
+        before an answer then belong to the call they were printed for, in the log's tail too."""
+        deadline = asyncio.get_running_loop().time() + _DRAIN_SECONDS
+        while asyncio.get_running_loop().time() < deadline:
+            if all(waiting and _unread(fd) == 0 for fd, waiting in list(self._pipes.items())):
+                return
+            await asyncio.sleep(0.001)
+
+    async def _relay_lines(self, stream: asyncio.StreamReader, level: str, fd: int) -> None:
         buffer = bytearray()
-        while chunk := await stream.read(_READ_BYTES):
+        while True:
+            # A read returns at once while the stream holds data: waiting here means all of it
+            # has been relayed (``drained``).
+            self._pipes[fd] = True
+            chunk = await stream.read(_READ_BYTES)
+            self._pipes[fd] = False
+            if not chunk:
+                break
             buffer += chunk
             start = 0
             while (newline := buffer.find(b"\n", start)) >= 0:
@@ -201,8 +228,26 @@ class Bootstrap:
 
     def _line(self, level: str, raw: bytes | bytearray) -> None:
         text = raw.decode("utf-8", "replace").rstrip("\r")
-        current = self._broker.current
-        self._log.log(level, text, request_id=current.request_id if current else None, stream="bootstrap")
+        owner = self._broker.current or self._broker.last
+        if owner is None:
+            self._log.log(level, text, stream="bootstrap")
+            return
+        # In the call's scope: its line goes to the call's log tail when one was asked for.
+        token = current_scope.set(owner.scope)
+        try:
+            self._log.log(level, text, request_id=owner.request_id, stream="bootstrap")
+        finally:
+            current_scope.reset(token)
+
+
+def _unread(fd: int) -> int:
+    """Bytes waiting in the pipe ``fd`` (FIONREAD); 0 once it is closed."""
+    count = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, count, True)
+    except OSError:
+        return 0
+    return count[0]
 
 
 async def _exited(process: subprocess.Popen[bytes]) -> int:

@@ -15,6 +15,8 @@ import enum
 from collections import deque
 from typing import NamedTuple
 
+from wisp_runtime.logs import RequestScope
+
 
 class OutcomeKind(enum.Enum):
     RESPONSE = "response"  # /response: the body is the function's answer
@@ -33,7 +35,16 @@ class Outcome(NamedTuple):
 class Invocation:
     """One call: what ``/next`` tells the bootstrap, and the future its answer settles."""
 
-    __slots__ = ("client_context", "deadline_ms", "future", "identity", "payload", "request_id", "trace_id")
+    __slots__ = (
+        "client_context",
+        "deadline_ms",
+        "future",
+        "identity",
+        "payload",
+        "request_id",
+        "scope",
+        "trace_id",
+    )
 
     def __init__(
         self,
@@ -51,6 +62,8 @@ class Invocation:
         self.client_context = client_context  # JSON text, as Lambda-Runtime-Client-Context
         self.identity = identity  # JSON text, as Lambda-Runtime-Cognito-Identity
         self.future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        # Its log lines' scope; keeps them when the caller asked for the log's tail.
+        self.scope: RequestScope | None = None
 
     def settle(self, outcome: Outcome) -> bool:
         if self.future.done():
@@ -65,6 +78,9 @@ class Broker:
     def __init__(self) -> None:
         self._queue: deque[Invocation] = deque()
         self.current: Invocation | None = None  # handed out, not yet answered
+        # The bootstrap's output belongs to the call handed out last, until it has the next one
+        # (what it prints after answering, too, as Lambda's log stream has it).
+        self.last: Invocation | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._epoch = 0  # bumped when the bootstrap is gone: its pending /next must not get a call
 
@@ -101,7 +117,7 @@ class Broker:
             while self._queue:
                 invocation = self._queue.popleft()
                 if not invocation.future.done():  # not already answered (its caller gave up)
-                    self.current = invocation
+                    self.current = self.last = invocation
                     return invocation
             if self._waiter is not None and not self._waiter.done():
                 raise ConcurrentNext("another request for the next invocation is already waiting")

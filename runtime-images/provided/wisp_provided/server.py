@@ -33,7 +33,7 @@ from wisp_runtime.events import (
     shape_response,
 )
 from wisp_runtime.httpserver import Request, Response
-from wisp_runtime.logs import LogWriter
+from wisp_runtime.logs import LogWriter, RequestScope, tail_header
 from wisp_runtime.metrics import RuntimeMetrics
 
 _JSON = "application/json"
@@ -131,6 +131,9 @@ class ProvidedHandler:
         if timeout <= 0:
             message = "the caller's deadline passed before the call started"
             return self._finish(request_id, self._timeout(request_id, message))
+        if request.headers.get(config.LOG_TAIL_HEADER) == "1":  # Lambda's LogType: Tail
+            invocation.scope = RequestScope(request_id)
+            invocation.scope.tail = []
         started = time.monotonic()
         self._broker.submit(invocation)
         try:
@@ -148,6 +151,9 @@ class ProvidedHandler:
         seconds = time.monotonic() - started
         self.metrics.observe(seconds)
         response.headers[config.DURATION_HEADER] = f"{seconds * 1000:.3f}"
+        if invocation.scope is not None and invocation.scope.tail is not None:
+            await self._bootstrap.drained()  # what it printed before answering
+            response.headers[config.LOG_TAIL_HEADER] = tail_header(invocation.scope.tail)
         return self._finish(request_id, response, seconds)
 
     def _payload(self, request: Request, body: bytes, request_id: str, now: float) -> bytes:
@@ -250,7 +256,16 @@ def _lambda_header(request: Request, name: str) -> str | None:
         raise EventError("InvalidContextHeader", f"{name} is not base64-encoded JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise EventError("InvalidContextHeader", f"{name} must hold a JSON object")
+    if name == config.IDENTITY_HEADER:
+        # Lambda's identity always has both ids; clients that read it (Rust's lambda_runtime)
+        # refuse an invocation whose identity lacks one, so a missing one is given as empty.
+        for key in _IDENTITY_KEYS:
+            parsed.setdefault(key, "")
+        return json.dumps(parsed, separators=(",", ":"))
     return text
+
+
+_IDENTITY_KEYS = ("cognitoIdentityId", "cognitoIdentityPoolId")
 
 
 def new_request_id() -> str:

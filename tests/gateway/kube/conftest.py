@@ -62,20 +62,24 @@ def start_gateway(kubeconfig: Path, namespace: str, tmp_path: Path) -> Iterator[
     started: list[GatewayProcess] = []
 
     def start(
-        name: str = "gw-0", lease: str = "wisp-gateway", extra_env: dict[str, str] | None = None
+        name: str = "gw-0",
+        lease: str = "wisp-gateway",
+        extra_env: dict[str, str] | None = None,
+        serves: str | None = None,  # the namespace it serves and leads in (the test's by default)
     ) -> GatewayProcess:
         port, admin_port = free_port(), free_port()
         log = tmp_path / f"{name}.log"
+        scope = serves or namespace
         env = {
             **os.environ,
             "WISP_KUBECONFIG": str(kubeconfig),
             "WISP_GATEWAY_HOST": "127.0.0.1",
             "WISP_GATEWAY_PORT": str(port),
             "WISP_ADMIN_PORT": str(admin_port),
-            "WISP_NAMESPACES": namespace,
-            "WISP_DEFAULT_NAMESPACE": namespace,
+            "WISP_NAMESPACES": scope,
+            "WISP_DEFAULT_NAMESPACE": scope,
             "WISP_LEASE_NAME": lease,
-            "WISP_LEASE_NAMESPACE": namespace,
+            "WISP_LEASE_NAMESPACE": scope,
             "WISP_POD_NAME": name,
             "WISP_AUTOSCALE_TICK": "1",
             "WISP_COLD_START_TIMEOUT": "40",
@@ -92,7 +96,7 @@ def start_gateway(kubeconfig: Path, namespace: str, tmp_path: Path) -> Iterator[
         )
         gw = GatewayProcess(proc, port, admin_port, name, log)
         started.append(gw)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a Python start on a loaded 2-core machine
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise AssertionError(f"gateway exited:\n{log.read_text()}")

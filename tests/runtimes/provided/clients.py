@@ -4,12 +4,16 @@
   built with ``go build`` into ``~/.cache/wisp/provided/go-<hash of its source and go version>/``.
 * ``awslambdaric`` from PyPI in a virtualenv at ``~/.cache/wisp/provided/awslambdaric-<version>-
   py<X.Y>/`` (its wheel carries the compiled extension, so nothing is built here).
+* The Rust function in ``rust/`` on ``lambda_runtime`` (from crates.io, locked by its
+  ``Cargo.lock``), built with ``cargo build --release --locked`` (the build's work kept in
+  ``~/.cache/wisp/provided/rust-target/``) into ``~/.cache/wisp/provided/rust-<hash>/``.
 * ``aws-lambda-java-runtime-interface-client`` from Maven Central (its jar carries the native
   library it uses), its classpath from Maven, and java/src compiled against it with ``javac``
   into ``~/.cache/wisp/provided/java-<hash>/``.
 
 Each is made in a temporary directory and renamed into place, so concurrent test runs do not
-see half a build. Without ``go`` (or ``mvn`` and ``javac``) on PATH those tests are skipped.
+see half a build. Without ``go`` (or ``cargo``, or ``mvn`` and ``javac``) on PATH those tests are
+skipped.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 GO_SOURCE = Path(__file__).parent / "go"
+RUST_SOURCE = Path(__file__).parent / "rust"
 JAVA_SOURCE = Path(__file__).parent / "java"
 JAVA_RIC_MAIN = "com.amazonaws.services.lambda.runtime.api.client.AWSLambda"
 AWSLAMBDARIC_VERSION = "4.2.2"
@@ -37,30 +43,65 @@ def cache_root() -> Path:
 
 def go_bootstrap() -> Path:
     """The Go function's binary, built if its source (or go itself) changed."""
-    go = shutil.which("go")
-    if go is None:
-        raise FileNotFoundError("go is not on PATH")
-    version = subprocess.run([go, "version"], check=True, capture_output=True, text=True).stdout
-    digest = hashlib.sha256(version.encode())
-    for name in ("go.mod", "go.sum", "main.go"):
-        digest.update(name.encode() + b"\0" + (GO_SOURCE / name).read_bytes())
-    target = cache_root() / f"go-{digest.hexdigest()[:16]}"
+
+    def build(go: str, work: Path, out: Path) -> None:
+        subprocess.run(
+            [go, "build", "-mod=readonly", "-trimpath", "-o", str(out / "bootstrap"), "."],
+            cwd=work,
+            env={**os.environ, "CGO_ENABLED": "0"},
+            check=True,
+            capture_output=True,
+        )
+
+    files = [GO_SOURCE / name for name in ("go.mod", "go.sum", "main.go")]
+    return _cached_bootstrap("go", GO_SOURCE, files, ("go", "version"), build)
+
+
+def rust_bootstrap() -> Path:
+    """The Rust function's binary, built if its source (or cargo itself) changed."""
+    target_dir = cache_root() / "rust-target"  # the build's work, kept for the next source change
+
+    def build(cargo: str, work: Path, out: Path) -> None:
+        subprocess.run(
+            [cargo, "build", "--release", "--locked", "--quiet"],
+            cwd=work,
+            env={**os.environ, "CARGO_TARGET_DIR": str(target_dir)},
+            check=True,
+            capture_output=True,
+        )
+        shutil.copy2(target_dir / "release" / "bootstrap", out / "bootstrap")
+
+    files = [RUST_SOURCE / "Cargo.toml", RUST_SOURCE / "Cargo.lock", *sorted(RUST_SOURCE.glob("src/*.rs"))]
+    return _cached_bootstrap("rust", RUST_SOURCE, files, ("cargo", "--version"), build)
+
+
+def _cached_bootstrap(
+    name: str,
+    source: Path,
+    files: list[Path],
+    version: tuple[str, str],
+    build: Callable[[str, Path, Path], None],
+) -> Path:
+    """``<cache>/<name>-<hash>/bootstrap``: ``build(tool, work, out)`` run on a copy of
+    ``source`` once for each content of ``files`` and version of the tool (``version``: its name
+    and the flag that prints its version)."""
+    tool = shutil.which(version[0])
+    if tool is None:
+        raise FileNotFoundError(f"{version[0]} is not on PATH")
+    printed = subprocess.run([tool, version[1]], check=True, capture_output=True, text=True).stdout
+    digest = hashlib.sha256(printed.encode())
+    for path in files:
+        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
+    target = cache_root() / f"{name}-{digest.hexdigest()[:16]}"
     binary = target / "bootstrap"
     if binary.is_file():
         return binary
     with tempfile.TemporaryDirectory(dir=cache_root()) as tmp:
         work = Path(tmp) / "src"
-        shutil.copytree(GO_SOURCE, work)
+        shutil.copytree(source, work)
         out = Path(tmp) / "out"
         out.mkdir()
-        env = {**os.environ, "CGO_ENABLED": "0"}
-        subprocess.run(
-            [go, "build", "-mod=readonly", "-trimpath", "-o", str(out / "bootstrap"), "."],
-            cwd=work,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        build(tool, work, out)
         _move_into_place(out, target)
     return binary
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -64,26 +65,32 @@ def scripted() -> list[str]:
     return [sys.executable, str(SCRIPTED)]
 
 
-@pytest.fixture(scope="session")
-def go_bootstrap() -> Path:
+T = TypeVar("T")
+
+
+def _built(build: Callable[[], T], what: str) -> T:
+    """What ``build`` makes; the test is skipped without its tool, and fails if it fails."""
     try:
-        return clients.go_bootstrap()
+        return build()
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
     except subprocess.CalledProcessError as exc:
-        raise AssertionError(f"go build failed:\n{exc.stderr.decode(errors='replace')}") from None
+        raise AssertionError(f"{what} failed:\n{exc.stderr.decode(errors='replace')}") from None
+
+
+@pytest.fixture(scope="session")
+def go_bootstrap() -> Path:
+    return _built(clients.go_bootstrap, "go build")
+
+
+@pytest.fixture(scope="session")
+def rust_bootstrap() -> Path:
+    return _built(clients.rust_bootstrap, "cargo build")
 
 
 @pytest.fixture(scope="session")
 def java_classpath() -> str:
-    try:
-        return clients.java_classpath()
-    except FileNotFoundError as exc:
-        pytest.skip(str(exc))
-    except subprocess.CalledProcessError as exc:
-        raise AssertionError(
-            f"building the Java client failed:\n{exc.stderr.decode(errors='replace')}"
-        ) from None
+    return _built(clients.java_classpath, "building the Java client")
 
 
 @pytest.fixture(scope="session")

@@ -55,6 +55,10 @@ def main() -> None:
             sys.exit(3)
         if op == "sleep":
             time.sleep(event["ms"] / 1000)
+        if op == "chatty":  # many lines, the last on stderr, just before the answer
+            for i in range(event["lines"]):
+                print(f"line {i} of the call", flush=True)
+            print("last words", file=sys.stderr, flush=True)
         if op == "wrong-id":
             status = post("invocation/not-this-one/response", {})
             post(f"invocation/{request_id}/response", {"wrongIdStatus": status})

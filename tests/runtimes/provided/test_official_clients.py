@@ -1,6 +1,7 @@
 """The official runtime interface clients, unmodified, through the provided runtime.
 
 * Go: a function on ``github.com/aws/aws-lambda-go`` (go/main.go), built as the bootstrap.
+* Rust: a function on ``lambda_runtime`` from crates.io (rust/src/main.rs), built as the bootstrap.
 * Python: ``awslambdaric`` from PyPI running functions/python/app.py, as a Lambda container
   image's ``CMD`` would (``python -m awslambdaric app.handler``).
 * Java: ``aws-lambda-java-runtime-interface-client`` from Maven Central running a
@@ -16,10 +17,11 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
-from tests.runtimes.conftest import metric_value
+from tests.runtimes.conftest import Running, metric_value
 from tests.runtimes.provided import clients
 from tests.runtimes.provided.conftest import PYTHON_FUNCTIONS, StartProvided
 
@@ -32,6 +34,33 @@ def _go_code_dir(tmp_path: Path, go_bootstrap: Path) -> Path:
     return code
 
 
+async def _context_call(http: aiohttp.ClientSession, running: Running, request_id: str) -> Any:
+    """The ``context`` op with a client context and an identity, as the gateway passes a Lambda
+    Invoke's; checks what every client reports of it the same way, and returns the body."""
+    before = time.time() * 1000
+    async with http.post(
+        running.url,
+        json={"op": "context"},
+        headers={
+            "X-Wisp-Request-Id": request_id,
+            "X-Wisp-Client-Context": base64.b64encode(
+                json.dumps({"custom": {"tenant": "acme"}}).encode()
+            ).decode(),
+            "X-Wisp-Identity": base64.b64encode(json.dumps({"cognitoIdentityId": "id-7"}).encode()).decode(),
+        },
+    ) as response:
+        body = await response.json()
+        assert response.status == 200, body
+    assert body["requestId"] == request_id
+    assert body["functionArn"] == "arn:aws:lambda:us-east-1:tests:function:provided"
+    assert before + 4000 < body["deadlineMs"] <= time.time() * 1000 + 5000  # the call's deadline
+    assert (body["functionName"], body["memory"], body["handler"]) == ("provided", 256, "bootstrap")
+    assert body["custom"] == {"tenant": "acme"}
+    assert body["identityId"] == "id-7"
+    assert body["traceId"].startswith("Root=1-")
+    return body
+
+
 async def test_go_function_answers_and_sees_lambdas_context(
     start_provided: StartProvided, go_bootstrap: Path, http: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
@@ -41,29 +70,8 @@ async def test_go_function_answers_and_sees_lambdas_context(
     async with http.post(running.url, json={"op": "echo", "data": {"hello": "go"}}) as response:
         assert response.status == 200
         assert await response.json() == {"hello": "go"}
-    client_context = {"custom": {"tenant": "acme"}}
-    before = time.time() * 1000
-    async with http.post(
-        running.url,
-        json={"op": "context"},
-        headers={
-            "X-Wisp-Request-Id": "go-1",
-            "X-Wisp-Client-Context": base64.b64encode(json.dumps(client_context).encode()).decode(),
-            "X-Wisp-Identity": base64.b64encode(json.dumps({"cognitoIdentityId": "id-7"}).encode()).decode(),
-        },
-    ) as response:
-        assert response.status == 200
-        body = await response.json()
-    assert body["requestId"] == "go-1"
-    assert body["functionArn"] == "arn:aws:lambda:us-east-1:tests:function:provided"
-    assert before + 4000 < body["deadlineMs"] <= time.time() * 1000 + 5000  # ctx.Deadline()
-    assert body["functionName"] == "provided"
-    assert body["memory"] == 256
-    assert body["handler"] == "bootstrap"
+    body = await _context_call(http, running, "go-1")
     assert body["taskRoot"] == str(code)
-    assert body["custom"] == {"tenant": "acme"}
-    assert body["identityId"] == "id-7"
-    assert body["traceId"].startswith("Root=1-")
     assert body["runtimeApi"].startswith("127.0.0.1:")
 
 
@@ -102,6 +110,30 @@ async def test_go_function_errors_timeouts_and_exits(
         assert response.status == 200
         assert (await response.json())["pid"] not in (first_pid, second_pid)
     assert await metric_value(http, running.url, "wisp_runtime_bootstrap_restarts_total") == 2
+
+
+async def test_rust_function_answers_sees_lambdas_context_and_fails_as_lambda_runtime_reports(
+    start_provided: StartProvided, rust_bootstrap: Path, http: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    code = _go_code_dir(tmp_path, rust_bootstrap)  # the same shape: one executable, `bootstrap`
+    running = await start_provided(code_dir=code, handler="bootstrap", WISP_TIMEOUT_SECONDS="5")
+    assert running.ready.handler_loaded
+    async with http.post(running.url, json={"op": "echo", "data": {"hello": "rust"}}) as response:
+        assert response.status == 200
+        assert await response.json() == {"hello": "rust"}
+    await _context_call(http, running, "rust-1")
+    async with http.post(running.url, json={"op": "fail", "value": "order 7"}) as response:
+        assert response.status == 500
+        assert response.headers["X-Wisp-Error"] == "Unhandled"
+        assert (await response.json())["errorMessage"] == "order 7 was not found"
+    async with http.post(running.url, json={}) as response:
+        first_pid = (await response.json())["pid"]
+    async with http.post(running.url, json={"op": "exit", "code": 2}) as response:
+        assert response.status == 500
+        assert (await response.json())["errorType"] == "Runtime.ExitError"
+    async with http.post(running.url, json={}) as response:
+        assert response.status == 200
+        assert (await response.json())["pid"] != first_pid
 
 
 async def test_awslambdaric_runs_a_python_handler(

@@ -59,6 +59,27 @@ async def test_a_call_is_one_invocation_with_lambdas_headers(
     assert records[0]["requestId"] == "req-1"
 
 
+async def test_log_tail_hands_back_the_calls_output(
+    start_provided: StartProvided, scripted: list[str], http: aiohttp.ClientSession
+) -> None:
+    """Lambda's ``LogType: Tail`` (``X-Wisp-Log-Tail: 1``): base64 of the last 4 KB of the call's
+    log lines, the bootstrap's output up to its answer included; none without the header."""
+    running = await start_provided(scripted)
+    headers = {"X-Wisp-Log-Tail": "1", "X-Wisp-Request-Id": "req-tail"}
+    for _ in range(3):  # each time, the lines printed right before the answer are in it
+        async with http.post(running.url, json={"op": "chatty", "lines": 300}, headers=headers) as response:
+            assert response.status == 200
+            tail = base64.b64decode(response.headers["X-Wisp-Log-Tail"])
+        assert 3000 < len(tail) <= 4096
+        records = [json.loads(line) for line in tail.decode().splitlines()[1:]]
+        assert all(record["requestId"] == "req-tail" for record in records)
+        assert records[-1]["message"] == "last words" and records[-1]["level"] == "ERROR"
+        assert records[-2]["message"] == "line 299 of the call"
+    async with http.post(running.url, json={"op": "echo"}) as response:
+        assert response.status == 200
+        assert "X-Wisp-Log-Tail" not in response.headers
+
+
 async def test_request_id_client_context_identity_and_deadline_pass_through(
     start_provided: StartProvided, scripted: list[str], http: aiohttp.ClientSession
 ) -> None:

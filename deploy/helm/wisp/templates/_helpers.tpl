@@ -103,7 +103,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.watchNamespaces -}}
 {{- $list = .Values.watchNamespaces -}}
 {{- else -}}
-{{- $list = list "default" .Release.Namespace -}}
+{{- $list = list "default" .Release.Namespace .Values.gateway.defaultNamespace (.Values.pool.namespace | default .Values.gateway.defaultNamespace) -}}
 {{- end -}}
 {{- end -}}
 {{- toJson (uniq $list) -}}
@@ -353,5 +353,5 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
 {{- end -}}
 
 {{- define "wisp.pool.secretName" -}}
-{{- include "wisp.fullname" . }}-pool-token
+{{- include "wisp.fullname" . }}-pool-key
 {{- end -}}

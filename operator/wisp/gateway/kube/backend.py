@@ -95,8 +95,15 @@ class KubernetesBackend:
         self._resized: dict[str, str] = {}  # pod uid -> the CPU limit asked for
         self._tasks: set[asyncio.Task[None]] = set()
         self.warm = (
-            WarmPool(self.core, cfg.pool_namespace, cfg.pool_token, self._emit_endpoints, self.replicas.get)
-            if cfg.pool_namespace and cfg.pool_token
+            WarmPool(
+                self.core,
+                self.apps,
+                cfg.pool_namespace,
+                cfg.pool_key,
+                self._emit_endpoints,
+                self.replicas.get,
+            )
+            if cfg.pool_namespace and cfg.pool_key
             else None
         )
         self._versions: set[str] = set()  # keys of the upstreams that are FunctionVersions
@@ -423,6 +430,10 @@ class KubernetesBackend:
             raise BackendError(f"scale {function_key} to {replicas}: {exc.status} {exc.reason}") from None
         meta = getattr(answer, "metadata", None)
         self.replicas.wrote(function_key, replicas, getattr(meta, "resource_version", None))
+
+    def on_scaled_up(self, wake: Callable[[str], None]) -> None:
+        """The autoscaler's ``ReplicaEvents``: every Deployment count above zero, from the watch."""
+        self.replicas.on_scaled_up = wake
 
     async def get_replicas(self, function_key: str) -> int:
         """From the Deployment watch; a GET only for a Deployment the watch has not shown yet."""

@@ -61,13 +61,17 @@ def function_info(obj: dict[str, Any]) -> FunctionInfo | None:
         and deployed.get("reason") not in TRANSIENT_DEPLOY_REASONS
     ):
         reason = deployed.get("reason") or "NotDeployed"
-        return FunctionInfo(fn, False, reason, deployed.get("message") or "", _oom_kills(obj))
+        return FunctionInfo(
+            fn, False, reason, deployed.get("message") or "", _oom_kills(obj), desired_replicas=_desired(obj)
+        )
     ready = conditions.get("Ready")
     if ready is not None and ready.get("status") == "False":
         reason = ready.get("reason") or ""
         if reason in TERMINAL_REASONS:
-            return FunctionInfo(fn, False, reason, ready.get("message") or "", _oom_kills(obj))
-    return FunctionInfo(fn, oom_kills=_oom_kills(obj))
+            return FunctionInfo(
+                fn, False, reason, ready.get("message") or "", _oom_kills(obj), desired_replicas=_desired(obj)
+            )
+    return FunctionInfo(fn, oom_kills=_oom_kills(obj), desired_replicas=_desired(obj))
 
 
 def version_info(obj: dict[str, Any]) -> FunctionInfo | None:
@@ -77,6 +81,11 @@ def version_info(obj: dict[str, Any]) -> FunctionInfo | None:
         return None
     info = function_info(as_function(obj))
     return None if info is None else replace(info, version=ref.label)
+
+
+def _desired(obj: dict[str, Any]) -> int | None:
+    value = (obj.get("status") or {}).get("desiredReplicas")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _oom_kills(obj: dict[str, Any]) -> int:

@@ -13,6 +13,7 @@ gives); one that does not parse always wins, which is what a plain cache would d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,9 @@ def _key(meta: Any) -> str:
 class ReplicaCache:
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
+        # Told of every count above zero (the autoscaler's ActivityIndex.wake): a function
+        # scaled up by anyone gets the leader's attention, an idle one at zero none.
+        self.on_scaled_up: Callable[[str], None] | None = None
 
     def get(self, function_key: str) -> int | None:
         """The Deployment's ``spec.replicas``; None when the watch has not seen it (yet)."""
@@ -81,6 +85,8 @@ class ReplicaCache:
         if known is not None and _older(version, known.version):
             return  # a write of ours already superseded it
         self._entries[key] = _Entry(replicas, version)
+        if replicas > 0 and self.on_scaled_up is not None:
+            self.on_scaled_up(key)
 
 
 def _older(version: int | None, than: int | None) -> bool:

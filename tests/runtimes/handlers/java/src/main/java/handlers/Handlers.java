@@ -18,6 +18,14 @@ public final class Handlers {
 
     private Handlers() {}
 
+    /** Prints two lines of what it is told, then a last one (Lambda's log tail). */
+    public static Map<String, Object> echo_log(Map<String, Object> event, Context context) {
+        System.out.println("saying " + event.get("say"));
+        System.out.println("saying " + event.get("say"));
+        System.out.println("end of call");
+        return Map.of("ok", true);
+    }
+
     public static Object echo(Object event, Context context) {
         return event;
     }

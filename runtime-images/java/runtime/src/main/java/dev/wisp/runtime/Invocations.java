@@ -83,7 +83,14 @@ final class Invocations {
     /** Answers one call; never throws. */
     Reply invoke(Call call) {
         long start = System.nanoTime();
+        boolean tail = "1".equals(call.header("X-Wisp-Log-Tail")); // Lambda's LogType: Tail
+        if (tail) {
+            JsonLog.keepTail(call.requestId());
+        }
         Reply reply = answer(call, start);
+        if (tail) {
+            reply = reply.withHeader("X-Wisp-Log-Tail", JsonLog.takeTail(call.requestId()));
+        }
         metrics.countInvocation(reply.status());
         Map<String, Object> fields = new LinkedHashMap<>();
         fields.put("status", reply.status());

@@ -10,7 +10,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.Arrays;
+import java.util.Base64;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The runtime's log: one JSON object per line on the process's real stdout, shaped
@@ -36,6 +39,41 @@ final class JsonLog {
     private static volatile String functionName = "function";
 
     private JsonLog() {}
+
+    /** The log's tail for a caller: at most this many bytes of a call's last lines. */
+    static final int TAIL_BYTES = 4096;
+
+    /**
+     * The calls whose lines are kept for their caller ({@code X-Wisp-Log-Tail: 1}, Lambda's
+     * {@code LogType: Tail}), by request id: the last lines, trimmed as they grow.
+     */
+    private static final ConcurrentHashMap<String, StringBuilder> TAILS = new ConcurrentHashMap<>();
+
+    /** Starts keeping the lines of call {@code requestId} ({@link #takeTail}). */
+    static void keepTail(String requestId) {
+        TAILS.put(requestId, new StringBuilder());
+    }
+
+    /**
+     * Stops keeping call {@code requestId}'s lines: base64 of their last {@link #TAIL_BYTES}
+     * bytes (the {@code X-Wisp-Log-Tail} answer), or null if they were not kept.
+     */
+    static String takeTail(String requestId) {
+        StringBuilder kept = TAILS.remove(requestId);
+        if (kept == null) {
+            return null;
+        }
+        byte[] all;
+        synchronized (kept) {
+            int end = kept.length();
+            if (end > 0 && kept.charAt(end - 1) == '\n') {
+                end--;
+            }
+            all = kept.substring(0, end).getBytes(StandardCharsets.UTF_8);
+        }
+        int from = Math.max(0, all.length - TAIL_BYTES);
+        return Base64.getEncoder().encodeToString(Arrays.copyOfRange(all, from, all.length));
+    }
 
     static void setFunctionName(String name) {
         functionName = name;
@@ -88,6 +126,15 @@ final class JsonLog {
             appendValue(line, field.getValue());
         }
         line.append("}\n");
+        StringBuilder tail = requestId == null ? null : TAILS.get(requestId);
+        if (tail != null) {
+            synchronized (tail) {
+                tail.append(line);
+                if (tail.length() > 2 * TAIL_BYTES) { // a char is at least a byte: enough is left
+                    tail.delete(0, tail.length() - 2 * TAIL_BYTES);
+                }
+            }
+        }
         byte[] bytes = line.toString().getBytes(StandardCharsets.UTF_8);
         synchronized (OUT) {
             try {

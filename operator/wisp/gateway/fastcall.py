@@ -1,0 +1,355 @@
+"""One call on the fast data path (``wisp.gateway.fastpath``): the same steps as
+``Gateway.serve`` — access, meter, slot from the activator, forward with retries and balancing,
+metrics, trace — with the caller's request and answer as bytes on its connection.
+
+``plan_call`` decides from the head alone (route, the guard's admission, the function's
+upstream), so a call the fast path cannot serve is handed to aiohttp before anything happened;
+``serve_call`` runs it. Answers are written as ``Gateway.serve`` writes them: whole when small
+and sized, else streamed (``X-Wisp-Stream`` answers through ``relay_stream``, within the
+Function's streaming limits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import http
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from wisp.api import contract
+from wisp.api.function import StreamingSpec
+from wisp.api.trigger import RESERVED_PATHS, RESERVED_PREFIXES, Trigger
+from wisp.gateway.activator import Acquired, Rejected
+from wisp.gateway.admission import Admitted, FastGuard, FastHead
+from wisp.gateway.connections import Address, ResponseTooLarge, UpstreamFailed, request_head
+from wisp.gateway.httpevent import trigger_headers
+from wisp.gateway.proxy import (
+    BUFFER_BYTES,
+    InvocationResult,
+    Refused,
+    _body_kind,
+    _refused,
+    _sized,
+    _too_large,
+    downstream_headers,
+    forwarded_headers,
+)
+from wisp.gateway.registry import Unavailable, Upstream
+from wisp.gateway.router import FUNCTION_PREFIX, parse_function_path
+from wisp.gateway.service import (
+    COLD_HEADER,
+    COLD_MS_HEADER,
+    VERSION_HEADER,
+    EventKind,
+    Failure,
+    Gateway,
+    end_trace,
+    error_response,
+    observe_call,
+)
+from wisp.gateway.state import Components
+from wisp.gateway.streaming import relay_stream
+
+_REASONS = {status.value: status.phrase for status in http.HTTPStatus}
+
+
+class _Date:
+    """The Date header's value, formatted once a second."""
+
+    second = 0
+    text = ""
+
+    @classmethod
+    def now(cls) -> str:
+        second = int(time.time())
+        if second != cls.second:
+            cls.second = second
+            cls.text = email.utils.formatdate(second, usegmt=True)
+        return cls.text
+
+
+def response_head(status: int, headers: Iterable[tuple[str, str]], framing: str, close: bool) -> bytes:
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\n"]
+    lines.extend(f"{name}: {value}\r\n" for name, value in headers)
+    lines.append(framing)
+    lines.append(f"Date: {_Date.now()}\r\n")
+    if close:
+        lines.append("Connection: close\r\n")
+    lines.append("\r\n")
+    return "".join(lines).encode("utf-8", "surrogateescape")
+
+
+class Connection(Protocol):
+    """The caller's connection, as ``FastProtocol`` offers it to a call."""
+
+    close_after: bool  # the answer ends the connection (the caller asked for it)
+
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def answer(
+        self, status: int, headers: Iterable[tuple[str, str]], body: bytes, close: bool = False
+    ) -> None: ...
+
+    def answer_response(self, response: web.Response, close: bool = False) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A call the fast path serves: where it goes and what the gateway sees of it."""
+
+    head: FastHead
+    up: Upstream
+    path_qs: str  # what the runtime is sent
+    headers: CIMultiDict[str]  # the caller's headers as the guard left them
+    event: str  # EventKind: the function form's JSON event, or a Trigger's HTTP event
+    wisp: Sequence[tuple[str, str]]  # what the gateway tells the runtime (a Trigger's route)
+    leave: Callable[[], None] | None  # the guard's, once the call is over
+
+
+def plan_call(
+    parts: Components, guard: FastGuard | None, declared: frozenset[str], head: FastHead
+) -> Plan | web.Response | None:
+    """The call ``head`` asks for, the answer refusing it, or None when aiohttp must serve it:
+    a declared route or a reserved path, a path no Trigger takes, a name that is not a DNS
+    label, a call the guard cannot decide from its head."""
+    path = head.path
+    trigger: Trigger | None = None
+    if path.startswith(FUNCTION_PREFIX):
+        parsed = parse_function_path(path, parts.config.default_namespace)
+        if parsed is None:
+            return None
+        key, qualifier = parsed.key, parsed.qualifier
+    else:
+        first = path[1:].split("/", 1)[0]
+        if first in declared or path.startswith(RESERVED_PREFIXES) or path in RESERVED_PATHS:
+            return None
+        trigger = parts.registry.routes.match(head.host, path, head.method).trigger
+        if trigger is None:  # aiohttp answers 404 or 405
+            return None
+        key, qualifier = trigger.function_key, trigger.qualifier
+    if guard is None:
+        admitted = Admitted(head.headers, head.peer)
+    else:
+        decided = guard.admit(head, key, path)
+        if decided is None or isinstance(decided, web.Response):
+            return decided
+        admitted = decided
+    up = parts.registry.select(key, qualifier)
+    refusal: web.Response | None = None
+    if isinstance(up, Unavailable):
+        refusal = error_response(up.status, up.error_type, up.message)
+    elif up is None:
+        missing = (
+            f"function {key} not found"
+            if trigger is None
+            else f"trigger {trigger.key} names a missing function"
+        )
+        refusal = error_response(404, "FunctionNotFound", missing)
+    if refusal is not None or up is None or isinstance(up, Unavailable):
+        if admitted.leave is not None:
+            admitted.leave()
+        return refusal
+    if trigger is None:
+        # The path keeps raw "/" as its only separator, so segments line up one to one.
+        query = head.target.partition("?")[2]
+        raw = path.split("/", 3)
+        subpath = "/" + raw[3] if len(raw) > 3 else "/"
+        path_qs = f"{subpath}?{query}" if query else subpath
+        return Plan(head, up, path_qs, admitted.headers, EventKind.JSON, (), admitted.leave)
+    assert trigger.http is not None  # a route match is an HTTP Trigger
+    host = admitted.headers.get("X-Forwarded-Host") or head.host
+    wisp = trigger_headers(trigger.http, path, admitted.client, host.split(",", 1)[0].strip())
+    return Plan(head, up, head.target, admitted.headers, EventKind.HTTP, wisp, admitted.leave)
+
+
+async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Connection) -> bool:
+    """Serve the call and answer it; False when the connection cannot be kept (an answer cut
+    off, a caller gone)."""
+    head = plan.head
+    up = plan.up
+    started = time.monotonic()
+    up.meter.started(started)
+    status = 502
+    trace = None if gateway.tracing is None else gateway.tracing.begin(plan.headers)
+    acquired: Acquired | None = None
+    answered: InvocationResult | None = None
+    keep = True
+    try:
+        try:
+            acquired = await gateway.activator.acquire(up)
+        except Rejected as exc:
+            status = exc.status
+            connection.answer_response(
+                error_response(exc.status, exc.error_type, exc.message, exc.retry_after)
+            )
+            return True
+        except Unavailable as exc:
+            status = exc.status
+            connection.answer_response(error_response(exc.status, exc.error_type, exc.message))
+            return True
+        trace_headers = trace.headers() if trace is not None else ()
+        headers = forwarded_headers(
+            plan.headers, head.peer, head.scheme, head.host, plan.event, plan.wisp, trace_headers
+        )
+        extra: dict[str, str] = {VERSION_HEADER: up.info.version}
+        if acquired.cold_wait is not None:
+            extra |= {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
+        sent_body = body if body or head.method in ("POST", "PUT", "PATCH") else None
+        since = time.time()
+        request = _Request(head, connection)
+        streaming = up.info.function.spec.streaming
+        outcome = await gateway.on_an_endpoint(
+            up,
+            acquired,
+            lambda address: _forward(
+                gateway, request, address, plan.path_qs, headers, sent_body, up.timeout, extra, streaming
+            ),
+            retry_refused=True,
+        )
+        if isinstance(outcome, Failure):
+            outcome = await gateway.explain(up, outcome, since)
+            status = outcome.status
+            if request.started:  # the answer began: it cannot become an error any more
+                connection.abort()
+                return False
+            connection.answer_response(
+                error_response(outcome.status, outcome.error_type, outcome.message, outcome.retry_after)
+            )
+            return True
+        status, answer_headers, keep = outcome
+        if trace is not None:
+            answered = InvocationResult(status, answer_headers, b"")
+        return keep
+    finally:
+        observe_call(up, started, status)
+        if trace is not None:
+            attributes: dict[str, str | int | float | bool] = {
+                "http.request.method": head.method,
+                "url.path": head.path,
+            }
+            end_trace(trace, f"{head.method} {head.path}", up, status, acquired, answered, attributes)
+
+
+class _Request:
+    """The caller's side for ``relay_stream`` and the answer's writer."""
+
+    def __init__(self, head: FastHead, connection: Connection) -> None:
+        self.head = head
+        self.connection = connection
+        self.started = False  # some of the answer was written
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        return self.connection.transport
+
+    @property
+    def path(self) -> str:
+        return self.head.path
+
+
+class _Stream:
+    """An answer written as it comes (``relay_stream``'s ``Sink``): chunked unless sized."""
+
+    def __init__(self, request: _Request, status: int, headers: CIMultiDict[str], size: int | None) -> None:
+        self.request = request
+        self.status = status
+        self.headers = headers
+        self.size = size
+
+    async def prepare(self, request: Any = None) -> None:
+        if self.request.started:
+            return
+        self.request.started = True
+        framing = (
+            "Transfer-Encoding: chunked\r\n" if self.size is None else f"Content-Length: {self.size}\r\n"
+        )
+        connection = self.request.connection
+        connection.write(response_head(self.status, self.headers.items(), framing, connection.close_after))
+
+    async def write(self, data: bytes) -> None:
+        if not data:
+            return
+        connection = self.request.connection
+        connection.write(data if self.size is not None else b"%x\r\n%b\r\n" % (len(data), data))
+        await connection.drain()
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        await self.write(data)
+        if self.size is None:
+            self.request.connection.write(b"0\r\n\r\n")
+
+
+async def _forward(
+    gateway: Gateway,
+    request: _Request,
+    address: Address,
+    path_qs: str,
+    headers: Sequence[tuple[str, str]],
+    body: bytes | None,
+    limit: float,
+    extra: Mapping[str, str],
+    streaming: StreamingSpec,
+) -> tuple[int, CIMultiDict[str], bool]:
+    """``Forwarder.forward`` for the fast path: the status and headers answered, and whether
+    the caller's connection can be kept."""
+    head = request.head
+    host = f"{address[0]}:{address[1]}"
+    wire = request_head(head.method, path_qs, host, headers, _body_kind(body))
+    forwarder = gateway.forwarder
+    connections = forwarder.connections
+    async with asyncio.timeout(limit) as timer:
+        proto, message, payload = await connections.send(address, wire, body)
+        clean = False
+        try:
+            if _refused(message.code, message.headers):
+                await payload.read()
+                clean = True
+                raise Refused
+            out_headers = downstream_headers(message.headers)
+            out_headers.update(extra)
+            if contract.STREAM_HEADER in message.headers:
+                stream_deadline = (timer.when() or 0.0) - limit + streaming.timeout
+                timer.reschedule(None)
+                stream = _Stream(request, message.code, out_headers, None)
+                clean = await relay_stream(request, stream, payload, streaming, stream_deadline)
+                return message.code, out_headers, clean
+            most = forwarder.max_response_bytes
+            size = _sized(message.headers, most)
+            if size is not None and size <= BUFFER_BYTES:
+                data = await payload.read()
+                clean = True
+                out_headers.setdefault("Content-Type", "application/octet-stream")
+                request.connection.answer(message.code, out_headers.items(), data)
+                return message.code, out_headers, True
+            stream = _Stream(request, message.code, out_headers, size)
+            out_headers.setdefault("Content-Type", "application/octet-stream")
+            await stream.prepare()
+            seen = 0
+            async for chunk in payload.iter_any():
+                seen += len(chunk)
+                if seen > most:
+                    # The status is sent already: cut the caller off rather than pass on more,
+                    # so the answer cannot be taken for a complete one.
+                    request.connection.abort()
+                    raise ResponseTooLarge(_too_large(most))
+                await stream.write(chunk)
+            await stream.write_eof()
+            clean = True
+            return message.code, out_headers, True
+        except (OSError, ValueError) as exc:
+            raise UpstreamFailed(str(exc)) from exc
+        finally:
+            connections.finish(address, proto, payload, clean)

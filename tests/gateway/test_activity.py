@@ -1,0 +1,55 @@
+"""The registry wakes the autoscaler's activity index: a new or changed Function, ready endpoints
+and a call to a resting function; a status-only update of an idle one does not. Pure: no loop
+runs, so each wake is the registry's own doing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tests.gateway.conftest import make_function
+from wisp.gateway.backend import Endpoint, FunctionInfo
+from wisp.gateway.metrics import GatewayMetrics
+from wisp.gateway.registry import Registry
+
+
+def _rest(registry: Registry, key: str) -> None:
+    """What the loop does to a function it found idle at zero."""
+    registry.activity.settle(key)
+    registry.upstreams[key].meter.rest()
+
+
+async def test_what_wakes_a_function_and_what_does_not() -> None:
+    registry = Registry(GatewayMetrics(), max_held=10, timeout_margin=1.0)
+    fn = make_function("hello")
+    info = FunctionInfo(fn)
+    registry.function_upserted(info)
+    assert list(registry.activity) == [fn.key]  # new: the loop looks at it once
+
+    _rest(registry, fn.key)
+    registry.function_upserted(replace(info, desired_replicas=0))  # a status write, spec unchanged
+    registry.endpoints_changed(fn.key, ())  # its slice, still empty
+    assert len(registry.activity) == 0
+
+    registry.upstreams[fn.key].meter.started(1.0)  # a call
+    assert list(registry.activity) == [fn.key]
+    registry.upstreams[fn.key].meter.finished(1.5)
+
+    _rest(registry, fn.key)
+    registry.endpoints_changed(fn.key, (Endpoint("10.0.0.1", 8080),))
+    assert list(registry.activity) == [fn.key]
+
+    _rest(registry, fn.key)
+    registry.function_upserted(FunctionInfo(make_function("hello", memory="512Mi")))  # a new spec
+    assert list(registry.activity) == [fn.key]
+
+
+async def test_an_idle_function_has_no_metric_series_until_its_first_call() -> None:
+    metrics = GatewayMetrics()
+    registry = Registry(metrics, max_held=10, timeout_margin=1.0)
+    for i in range(50):
+        registry.function_upserted(FunctionInfo(make_function(f"idle-{i}")))
+    assert metrics.duration.collect()[0].samples == []
+    up = next(iter(registry.upstreams.values()))
+    up.metrics.call(200, 0.01, 0.125)
+    names = {s.labels.get("function") for s in metrics.duration.collect()[0].samples}
+    assert names == {"idle-0"}

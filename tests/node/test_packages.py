@@ -1,0 +1,155 @@
+"""Code packages on the real node: ``wisp deploy --package`` zips a folder with a 50 MB vendored
+file and nested packages, pushes it to a real OCI registry (CNCF distribution, on the node's IP as
+a company's registry would be reachable from its pods), and the Function answers through the
+gateway; a package changed in the registry after it was pushed is refused by the pods' init step,
+the Function's Ready condition says so, and its handler never runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cluster.fixtures import wait_for
+from tests.node.chart import FUNCTIONS, Wisp
+from tests.node.node import NODE_IP
+from tests.node.test_user_flows import wisp_cli
+from tests.support.registry import Registry
+
+pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.registry, pytest.mark.timeout(2400)]
+
+MB = 1024 * 1024
+HANDLER = textwrap.dedent(
+    """\
+    import hashlib
+    import os
+
+    from vendor.deep.er import mod
+
+    BLOB = os.path.join(os.path.dirname(__file__), "vendor", "blob.bin")
+
+
+    def handler(event, context):
+        with open(BLOB, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        return {"value": mod.VALUE, "bytes": os.path.getsize(BLOB), "sha256": digest, "marker": MARKER}
+    """
+)
+
+
+def function_folder(root: Path, name: str, marker: str, size: int) -> Path:
+    """A function folder as a user has it: function.yaml, the handler, vendored code and data."""
+    (root / "vendor" / "deep" / "er").mkdir(parents=True)
+    (root / "main.py").write_text(f"MARKER = {marker!r}\n" + HANDLER)
+    (root / "vendor" / "__init__.py").write_text("")
+    (root / "vendor" / "deep" / "__init__.py").write_text("")
+    (root / "vendor" / "deep" / "er" / "__init__.py").write_text("")
+    (root / "vendor" / "deep" / "er" / "mod.py").write_text("VALUE = 42\n")
+    (root / "vendor" / "blob.bin").write_bytes(os.urandom(size))
+    manifest = {
+        "apiVersion": "wisp.dev/v1alpha1",
+        "kind": "Function",
+        "metadata": {"name": name},
+        "spec": {
+            "runtime": "python3.11",
+            "handler": "main.handler",
+            "memory": "256Mi",
+            "timeout": "60s",
+            "access": {"public": True},
+            "scale": {"min": 0, "max": 1},
+        },
+    }
+    (root / "function.yaml").write_text(yaml.safe_dump(manifest))
+    return root
+
+
+@pytest.fixture(scope="module")
+def node_registry(wisp: Wisp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A registry on the node's IP, and the chart told to speak plain HTTP to it."""
+    server = Registry(tmp_path_factory.mktemp("node-registry"), host=NODE_IP).start()
+    wisp.configure(json_values={"functions.packages.plainHttp": [server.address]})
+    yield server
+    wisp.configure()
+    server.stop()
+
+
+def deploy(wisp: Wisp, registry: Registry, folder: Path, *extra: str) -> Any:
+    return wisp_cli(
+        wisp,
+        "deploy",
+        str(folder),
+        "--package",
+        "--repository",
+        registry.repository("team/functions"),
+        "--plain-http",
+        *extra,
+        timeout=400,
+    )
+
+
+def test_a_50_mb_package_deploys_and_answers(wisp: Wisp, node_registry: Registry, tmp_path: Path) -> None:
+    folder = function_folder(tmp_path / "big", "big-package", "first", 50 * MB)
+    deployed = deploy(wisp, node_registry, folder, "--timeout", "300")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert "pushed to" in deployed.stderr
+
+    fn = json.loads(wisp.kubectl("get", "fn", "big-package", "-o", "json", namespace=FUNCTIONS).stdout)
+    archive = fn["spec"]["code"]["archive"]
+    assert archive["repository"] == node_registry.repository("team/functions")
+    assert node_registry.blob_file(archive["digest"]).stat().st_size >= 50 * MB
+
+    status, body = wisp.call("big-package", {})
+    assert status == 200, body
+    blob = (folder / "vendor" / "blob.bin").read_bytes()
+    assert body["value"] == 42 and body["bytes"] == 50 * MB and body["marker"] == "first"
+    assert body["sha256"] == hashlib.sha256(blob).hexdigest()
+
+
+def test_a_package_changed_in_the_registry_is_refused_and_never_runs(
+    wisp: Wisp, node_registry: Registry, tmp_path: Path
+) -> None:
+    folder = function_folder(tmp_path / "changed", "changed-package", "tampered", MB)
+    deployed = deploy(wisp, node_registry, folder, "--no-wait")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    fn = json.loads(wisp.kubectl("get", "fn", "changed-package", "-o", "json", namespace=FUNCTIONS).stdout)
+    digest = fn["spec"]["code"]["archive"]["digest"]
+    blob = node_registry.blob_file(digest)
+    data = bytearray(blob.read_bytes())
+    data[200] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    # A pod starts now (min 1), so the refusal shows without a caller waiting on it.
+    wisp.kubectl(
+        "patch",
+        "fn",
+        "changed-package",
+        "--type=merge",
+        "-p",
+        '{"spec":{"scale":{"min":1}}}',
+        namespace=FUNCTIONS,
+    )
+
+    def refused() -> dict[str, Any] | None:
+        obj = json.loads(
+            wisp.kubectl("get", "fn", "changed-package", "-o", "json", namespace=FUNCTIONS).stdout
+        )
+        for cond in (obj.get("status") or {}).get("conditions") or ():
+            if cond["type"] == "Ready" and cond["reason"] == "PackageDigestMismatch":
+                return dict(cond)
+        return None
+
+    cond = wait_for(refused, timeout=240, interval=2, what="Ready=False PackageDigestMismatch")
+    assert cond["status"] == "False"
+    assert digest in cond["message"] and "refused" in cond["message"]
+    for pod in wisp.function_pods("changed-package"):
+        statuses = pod["status"].get("containerStatuses") or []
+        assert all("running" not in s["state"] and not s.get("started") for s in statuses), statuses
+        assert all(s.get("restartCount", 0) == 0 and not s.get("lastState") for s in statuses), statuses
+    described = wisp_cli(wisp, "describe", "changed-package")
+    assert "PackageDigestMismatch" in described.stdout, described.stdout

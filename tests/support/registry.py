@@ -1,0 +1,107 @@
+"""A real OCI registry for tests: the CNCF distribution ``registry``, pinned and built once through
+the Go module proxy by ``build-registry.sh`` into ``~/.cache/wisp/registry/<version>`` (or
+``WISP_REGISTRY_BINARY``), listening on a free port with its blobs in a temp dir, stopped (by pid)
+at the end. ``blob_file`` is where it keeps a blob's bytes, for tests that change one behind its
+back. Reuse from any test area::
+
+    from tests.support.registry import Registry, registry  # noqa: F401 (fixture)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from tests.support.net import free_port
+
+HERE = Path(__file__).resolve().parent
+BUILD_SCRIPT = HERE / "build-registry.sh"
+START_TIMEOUT = 20.0
+
+
+@cache
+def registry_binary() -> str:
+    proc = subprocess.run(
+        ["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, check=False, timeout=1800
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"the registry could not be built: {proc.stderr.strip().splitlines()[-1:]}")
+    return proc.stdout.strip().splitlines()[-1]
+
+
+class Registry:
+    """One ``registry serve`` process over plain HTTP on ``host``."""
+
+    def __init__(self, root: Path, host: str = "127.0.0.1") -> None:
+        self.root = root
+        self.host = host
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        """``host:port``, as a repository reference starts."""
+        return f"{self.host}:{self.port}"
+
+    def repository(self, path: str = "wisp/packages") -> str:
+        return f"{self.address}/{path}"
+
+    def blob_file(self, digest: str) -> Path:
+        algorithm, hex_digest = digest.split(":", 1)
+        return (
+            self.root / "data" / "docker/registry/v2/blobs" / algorithm / hex_digest[:2] / hex_digest / "data"
+        )
+
+    def start(self) -> Registry:
+        self.root.mkdir(parents=True, exist_ok=True)
+        config = self.root / "config.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log: {level: warn}\n"
+            f"storage: {{filesystem: {{rootdirectory: {self.root / 'data'}}}, delete: {{enabled: true}}}}\n"
+            f"http: {{addr: '{self.address}'}}\n"
+        )
+        log = open(self.root / "registry.log", "ab")  # noqa: SIM115 - the process writes it
+        self.process = subprocess.Popen(
+            [registry_binary(), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._up():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                text = (self.root / "registry.log").read_text(errors="replace")[-3000:]
+                self.stop()
+                raise RuntimeError(f"the registry did not start:\n{text}")
+            time.sleep(0.05)
+        return self
+
+    def _up(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.address}/v2/", timeout=0.5) as resp:
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    server = Registry(tmp_path_factory.mktemp("registry")).start()
+    yield server
+    server.stop()
