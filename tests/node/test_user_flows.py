@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
-import functools
-import http.server
 import json
 import os
 import shutil
@@ -23,8 +21,9 @@ import pytest
 import yaml
 
 from tests.cluster.fixtures import wait_for
+from tests.node import index
 from tests.node.chart import FUNCTIONS, SYSTEM, Wisp
-from tests.node.node import CACHE, NODE_IP, ROOT
+from tests.node.node import NODE_IP, ROOT
 
 pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.timeout(900)]
 
@@ -93,34 +92,13 @@ spec:
 
 
 # -- a package index a company would run, reachable from pods (they never reach the internet) --
-PACKAGES = {"humanize": "humanize==4.11.0"}  # examples/python-deps/requirements.txt
+PACKAGES = ["humanize==4.11.0"]  # examples/python-deps/requirements.txt
 
 
 @pytest.fixture(scope="module")
 def company_index() -> Iterator[str]:
-    """A PEP 503 simple index of the example's packages, served on the node's IP."""
-    root = CACHE / "node" / "index"
-    simple = root / "simple"
-    for project, requirement in PACKAGES.items():
-        target = simple / project
-        if not any(target.glob("*.whl")):
-            target.mkdir(parents=True, exist_ok=True)
-            download = ["python3", "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
-            subprocess.run([*download, "--dest", str(target), requirement], check=True, timeout=300)
-    handler = functools.partial(QuietFiles, directory=str(root))
-    server = http.server.ThreadingHTTPServer((NODE_IP, 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://{NODE_IP}:{server.server_address[1]}/simple/"
-    server.shutdown()
-    server.server_close()
-
-
-class QuietFiles(http.server.SimpleHTTPRequestHandler):
-    requested: list[str] = []
-
-    def log_message(self, format: str, *args: Any) -> None:
-        QuietFiles.requested.append(self.path)
+    with index.company_index(PACKAGES) as url:
+        yield url
 
 
 def test_python_dependency_example_installs_from_the_companys_index(
@@ -140,7 +118,7 @@ def test_python_dependency_example_installs_from_the_companys_index(
     status, body = wisp.call("sizes", {"bytes": 123456789})
     assert status == 200, body
     assert body == {"bytes": 123456789, "human": "123.5 MB"}
-    assert any(path.startswith("/simple/humanize/") for path in QuietFiles.requested)
+    assert any(path.startswith("/simple/humanize/") for path in index.QuietFiles.requested)
 
 
 def test_schedule_example_fires_on_the_node(wisp: Wisp) -> None:
