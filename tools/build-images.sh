@@ -19,8 +19,8 @@
 # Environment: REGISTRY (wisp), IMAGE_TAG (dev), WISP_IMAGE_BUILDER (docker|buildah, default:
 # docker if its daemon answers), WISP_IMAGES (names to build, default all this builder can),
 # WISP_BASES=debian|official (default: official with docker, debian with buildah),
-# WISP_DEBIAN_RUNTIMES (with Debian bases: the runtime versions to build, e.g. "python:3.14
-# node:24"; default all of runtime-images/debian-bases.txt).
+# WISP_DEBIAN_RUNTIMES (with Debian bases: the runtime versions to build, e.g. "python:3.13
+# java:21", or "all"; default those runtime-images/debian-bases.txt marks "default").
 # Prints the OCI archive directory (buildah) on its last line.
 set -euo pipefail
 
@@ -81,6 +81,7 @@ debian_base() { # name suite packages (comma-separated) [extra buildah config ar
   if [[ ! -e $tar ]]; then  # a directory: mmdebstrap makes one for a name it does not know as an archive
     command -v mmdebstrap >/dev/null || { log "mmdebstrap is needed for Debian bases (make deps)"; exit 1; }
     log "making base $name from Debian $suite ($packages)"
+    rm -rf "$tar.partial"  # what an interrupted run left
     local made=$SECONDS
     # Like the official images: Python's own pip may install into the system Python.
     mmdebstrap --quiet --variant=minbase --include="$packages" "${SLIM[@]}" \
@@ -170,12 +171,12 @@ if [[ $BASES == official ]]; then
 else
   # The Debian suite whose packages carry each runtime version (runtime-images/debian-bases.txt).
   # The node tests use Python 3.11 (also the wisp image's base), Node.js 20 and Java 17 for every
-  # Function, and each version listed for tests/node/test_runtimes.py.
+  # Function, and each version built for tests/node/test_runtimes.py.
   runtimes() { # language -> "version:suite" of each runtime version to build
-    local language version suite
-    while read -r language version suite; do
+    local language version suite default wanted=${WISP_DEBIAN_RUNTIMES:-}
+    while read -r language version suite default; do
       [[ $language == "$1" ]] || continue
-      if [[ -z ${WISP_DEBIAN_RUNTIMES:-} || " $WISP_DEBIAN_RUNTIMES " == *" $language:$version "* ]]; then
+      if [[ $wanted == all || " $wanted " == *" $language:$version "* || (-z $wanted && $default == default) ]]; then
         echo "$version:$suite"
       fi
     done < <(grep -v '^#' "$ROOT/runtime-images/debian-bases.txt")

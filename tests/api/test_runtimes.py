@@ -158,8 +158,9 @@ def test_the_debian_built_versions_are_rows_of_the_table() -> None:
     seen = set()
     for line in (ROOT / "runtime-images" / "debian-bases.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
-            language, version, suite = line.split()
+            language, version, suite, build = line.split()
             assert (language, version) in rows, line
+            assert build in {"default", "on-request"}, line
             assert (language, version) not in seen, line
             assert suite in {"bookworm", "trixie", "forky", "sid"}, line
             seen.add((language, version))
