@@ -130,7 +130,10 @@ def render(found: list[Samples], missing: list[Runtime], runs: int, load_before:
         lines.append(f"| `{runtime.value}` | not on this machine | — | — | — |")
     lines += [
         "",
-        "Java versions: [Java runtime](#java-runtime) (JDK 17, and a JDK 25 row for the warm path).",
+        "The interpreters come from different builds (Debian's, pyenv's, the official Node.js ones;"
+        " where each comes from here: [runtimes.md](runtimes.md#tests)), so a row compares a build as"
+        " well as a language version. Java versions: [Java runtime](#java-runtime) (JDK 17, and a"
+        " JDK 25 row for the warm path).",
     ]
     return "\n".join(lines) + "\n"
 
