@@ -81,8 +81,9 @@ def manifest(runtime: Runtime) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def versioned_images(wisp: Wisp) -> Iterator[Wisp]:
     """The chart with its default image templates: each runtime's own version's image."""
+    # As --set values: helm applies --set after --set-json, so the session's fixed tags would win.
     wisp.configure(
-        json_values={
+        values={
             "runtimeImages.python": "wisp/runtime-python:{version}",
             "runtimeImages.node": "wisp/runtime-node:{version}",
             "runtimeImages.java": "wisp/runtime-java:{version}",
