@@ -21,7 +21,7 @@ ADMIN_PORT ?= 9090
 PYTEST_ARGS ?=
 DEBIAN_PACKAGES := etcd-server redis-server iproute2 chromium
 # The real test node (tests/node/) and the image builds without docker (tools/build-images.sh).
-NODE_PACKAGES := runc containernetworking-plugins buildah mmdebstrap iptables nftables ipset gcc
+NODE_PACKAGES := runc containernetworking-plugins buildah mmdebstrap iptables nftables ipset gcc patchelf
 IMAGE_TAG ?= dev
 REGISTRY ?= wisp
 KIND_CLUSTER ?= wisp

@@ -97,14 +97,22 @@ def measure(runs: int) -> tuple[list[Samples], list[Runtime]]:
     return found, missing
 
 
-def render(found: list[Samples], missing: list[Runtime], runs: int) -> str:
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def render(found: list[Samples], missing: list[Runtime], runs: int, load_before: float) -> str:
     load = os.getloadavg()[0]
     lines = [
         f"## {HEADING}",
         "",
-        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores by"
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({cpu_model()}) by"
         " `python -m bench.runtime_versions`"
-        f" (1-minute load average {load:.2f} at the end: a shared machine, so compare rows with each"
+        f" (1-minute load average {load_before:.2f} before, {load:.2f} at the end: a shared machine,"
+        " so compare rows with each"
         " other): each version's runtime process, spawn → first 200 from `/healthz`, an echo handler,"
         f" {runs} fresh processes per version interleaved. A fresh interpreter each time (no fork"
         " server); the Python runtime from its development tree, not byte-compiled in an image.",
@@ -122,7 +130,10 @@ def render(found: list[Samples], missing: list[Runtime], runs: int) -> str:
         lines.append(f"| `{runtime.value}` | not on this machine | — | — | — |")
     lines += [
         "",
-        "Java versions: [Java runtime](#java-runtime) (JDK 17, and a JDK 25 row for the warm path).",
+        "The interpreters come from different builds (Debian's, pyenv's, the official Node.js ones;"
+        " where each comes from here: [runtimes.md](runtimes.md#tests)), so a row compares a build as"
+        " well as a language version. Java versions: [Java runtime](#java-runtime) (JDK 17, and a"
+        " JDK 25 row for the warm path).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -132,8 +143,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--no-docs", action="store_true", help="print only")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     found, missing = measure(args.runs)
-    section = render(found, missing, args.runs)
+    section = render(found, missing, args.runs, load_before)
     print(section)
     if not args.no_docs:
         write_section(HEADING, section, Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md")

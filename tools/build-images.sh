@@ -6,9 +6,11 @@
 # The base image of every Dockerfile is a build argument (BASE_IMAGE); users get the official
 # bases (python:*-slim, node:*-slim, ...). Where those cannot be pulled (no registry reachable)
 # and are not in the builder's storage, the bases are made from Debian packages with mmdebstrap
-# (Debian's Python 3.11 from bookworm, Node.js 20 from trixie), cached, and passed in; a Redis
-# image for the chart and the pod sandbox ("pause") image are made the same way. Python packages
-# are then installed offline from wheels downloaded on the host (the build has no network).
+# for every runtime version a Debian suite this machine reaches carries
+# (runtime-images/debian-bases.txt),
+# cached, and passed in; a Redis image for the chart and the pod sandbox ("pause") image are made
+# the same way. Python packages are then installed offline from wheels downloaded on the host for
+# the base's own Python (the build has no network).
 #
 # With buildah, every image is also written as an OCI archive into $WISP_IMAGES_OUT (for
 # `ctr images import` on a node that pulls nothing): the names are the chart's defaults
@@ -16,7 +18,9 @@
 #
 # Environment: REGISTRY (wisp), IMAGE_TAG (dev), WISP_IMAGE_BUILDER (docker|buildah, default:
 # docker if its daemon answers), WISP_IMAGES (names to build, default all this builder can),
-# WISP_BASES=debian|official (default: official with docker, debian with buildah).
+# WISP_BASES=debian|official (default: official with docker, debian with buildah),
+# WISP_DEBIAN_RUNTIMES (with Debian bases: the runtime versions to build, e.g. "python:3.13
+# java:21", or "all"; default those runtime-images/debian-bases.txt marks "default").
 # Prints the OCI archive directory (buildah) on its last line.
 set -euo pipefail
 
@@ -66,7 +70,9 @@ SLIM=(--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/sha
   --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*'
   --dpkgopt='path-exclude=/usr/share/info/*'
   # Without man pages, update-alternatives (OpenJDK's postinst) still links into man1.
-  --setup-hook='mkdir -p "$1"/usr/share/man/man1')
+  --setup-hook='mkdir -p "$1"/usr/share/man/man1'
+  # The mirror serves testing (forky) from a snapshot whose Release files are past Valid-Until.
+  --aptopt='Acquire::Check-Valid-Until "false"')
 debian_base() { # name suite packages (comma-separated) [extra buildah config args]
   local name=$1 suite=$2 packages=$3; shift 3
   have_image "$name" && return 0
@@ -75,11 +81,14 @@ debian_base() { # name suite packages (comma-separated) [extra buildah config ar
   if [[ ! -e $tar ]]; then  # a directory: mmdebstrap makes one for a name it does not know as an archive
     command -v mmdebstrap >/dev/null || { log "mmdebstrap is needed for Debian bases (make deps)"; exit 1; }
     log "making base $name from Debian $suite ($packages)"
+    rm -rf "$tar.partial"  # what an interrupted run left
+    local made=$SECONDS
     # Like the official images: Python's own pip may install into the system Python.
     mmdebstrap --quiet --variant=minbase --include="$packages" "${SLIM[@]}" \
       --customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED; rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
       "$suite" "$tar.partial"
     mv "$tar.partial" "$tar"
+    log "base $name made in $((SECONDS - made)) s"
   fi
   local c
   c=$("${BUILDAH[@]}" from scratch)
@@ -94,20 +103,25 @@ debian_base() { # name suite packages (comma-separated) [extra buildah config ar
 # The hashed requirement files the Dockerfiles install (exported from uv.lock), as wheels for the
 # base's Python (markers evaluated by that interpreter, tools/image-wheels.py), fetched by the
 # host's pip. The build then installs with --no-index from them: no network in the build.
-wheels() { # base -> directory of wheels
-  local base=$1 dir c environment f requirements=()
-  for f in deploy/requirements.txt runtime-images/python/requirements.txt runtime-images/python/build-requirements.txt \
-    runtime-images/python/aws-sdk-requirements.txt; do
+# A base's Python must be the version its tag names (a suite's default python3 may move on).
+wheels() { # base python-version [--runtime-only] -> directory of wheels
+  local base=$1 version=$2 dir c environment f files requirements=()
+  files="runtime-images/python/requirements.txt runtime-images/python/build-requirements.txt runtime-images/python/aws-sdk-requirements.txt"
+  [[ ${3:-} == --runtime-only ]] || files="deploy/requirements.txt $files"
+  for f in $files; do
     [[ -f "$ROOT/$f" ]] && requirements+=("$ROOT/$f")
   done
   c=$("${BUILDAH[@]}" from --pull-never "$base")
   environment=$("${BUILDAH[@]}" run --isolation chroot -v "$ROOT/tools:/wisp-tools:ro" "$c" \
-    python3 /wisp-tools/image-wheels.py --print-environment)
+    python /wisp-tools/image-wheels.py --print-environment)
   "${BUILDAH[@]}" rm "$c" >/dev/null
+  [[ $environment == *"\"python_version\": \"$version\""* ]] || {
+    log "$base: its python is not $version: $environment"; exit 1; }
   dir="$WHEELS_DIR/$(echo "$base" | tr '/:' '__')"
   mkdir -p "$dir"
   local py="$ROOT/.venv/bin/python"; [[ -x $py ]] || py=python3
-  "$py" "$ROOT/tools/image-wheels.py" --environment "$environment" --dest "$dir" "${requirements[@]}" >&2
+  "$py" "$ROOT/tools/image-wheels.py" --environment "$environment" --dest "$dir" "${requirements[@]}" >&2 || {
+    log "no wheels for $base"; exit 1; }
   echo "$dir"
 }
 
@@ -155,42 +169,67 @@ if [[ $BASES == official ]]; then
   fi
   want custom-example && build "$R/greeter:$IMAGE_TAG" "$ROOT/runtime-images/custom-example" "$ROOT/runtime-images/custom-example/Dockerfile"
 else
+  # The Debian suite whose packages carry each runtime version (runtime-images/debian-bases.txt).
+  # The node tests use Python 3.11 (also the wisp image's base), Node.js 20 and Java 17 for every
+  # Function, and each version built for tests/node/test_runtimes.py.
+  runtimes() { # language -> "version:suite" of each runtime version to build
+    local language version suite default wanted=${WISP_DEBIAN_RUNTIMES:-}
+    while read -r language version suite default; do
+      [[ $language == "$1" ]] || continue
+      if [[ $wanted == all || " $wanted " == *" $language:$version "* || (-z $wanted && $default == default) ]]; then
+        echo "$version:$suite"
+      fi
+    done < <(grep -v '^#' "$ROOT/runtime-images/debian-bases.txt")
+  }
   PY_BASE=localhost/wisp-base/python:3.11-bookworm
-  NODE_BASE=localhost/wisp-base/node:20-trixie
-  if want wisp || want runtime-python || want custom-example; then
-    debian_base "$PY_BASE" bookworm python3,python3-venv,python3-pip,python-is-python3,passwd
-    W="$(wheels "$PY_BASE")"
+  python_base() { # version suite
+    debian_base "localhost/wisp-base/python:$1-$2" "$2" "python$1,python3-venv,python3-pip,python-is-python3,passwd"
+  }
+  if want wisp || want custom-example; then
+    python_base 3.11 bookworm
+    W="$(wheels "$PY_BASE" 3.11)"
     OFFLINE=(--volume "$W:/wheels:ro" --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/wheels)
   fi
   want wisp && build "$R/wisp:$IMAGE_TAG" "$ROOT" "$ROOT/deploy/Dockerfile" --build-arg "BASE_IMAGE=$PY_BASE" "${OFFLINE[@]}"
-  want runtime-python && build "$R/runtime-python:3.11" "$ROOT/runtime-images/python" "$ROOT/runtime-images/python/Dockerfile" \
-    --build-arg "BASE_IMAGE=$PY_BASE" "${OFFLINE[@]}"
+  if want runtime-python; then
+    for entry in $(runtimes python); do
+      v=${entry%%:*} suite=${entry#*:} base="localhost/wisp-base/python:${entry%%:*}-${entry#*:}"
+      python_base "$v" "$suite"
+      W="$(wheels "$base" "$v" --runtime-only)"
+      build "$R/runtime-python:$v" "$ROOT/runtime-images/python" "$ROOT/runtime-images/python/Dockerfile" \
+        --build-arg "BASE_IMAGE=$base" --volume "$W:/wheels:ro" --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/wheels
+    done
+  fi
   if want runtime-node; then
-    debian_base "$NODE_BASE" trixie nodejs,passwd
     SDK="$(node_sdk)"
-    build "$R/runtime-node:20" "$ROOT/runtime-images/node" "$ROOT/runtime-images/node/Dockerfile" --build-arg "BASE_IMAGE=$NODE_BASE" \
-      --volume "$SDK:/aws-sdk:ro" --build-arg AWS_SDK_MODULES=/aws-sdk/node_modules
+    for entry in $(runtimes node); do
+      v=${entry%%:*} suite=${entry#*:} base="localhost/wisp-base/node:${entry%%:*}-${entry#*:}"
+      debian_base "$base" "$suite" nodejs,passwd
+      build "$R/runtime-node:$v" "$ROOT/runtime-images/node" "$ROOT/runtime-images/node/Dockerfile" --build-arg "BASE_IMAGE=$base" \
+        --volume "$SDK:/aws-sdk:ro" --build-arg AWS_SDK_MODULES=/aws-sdk/node_modules
+    done
   fi
   want custom-example && build "$R/greeter:$IMAGE_TAG" "$ROOT/runtime-images/custom-example" "$ROOT/runtime-images/custom-example/Dockerfile" \
     --build-arg "BASE_IMAGE=$PY_BASE"
   if want runtime-java || want java-hello; then
-    # Debian's OpenJDK 17 (bookworm); the jars are built on the host (Maven Central through the
-    # proxy, or the local repository offline) and taken by the Dockerfile's JARS=prebuilt.
-    JAVA_BASE=localhost/wisp-base/java:17-jre-bookworm
-    JDK_BASE=localhost/wisp-base/java:17-jdk-bookworm
+    # Debian's OpenJDK; the jars are built on the host (Maven Central through the proxy, or the
+    # local repository offline) and taken by the Dockerfile's JARS=prebuilt.
     bash "$ROOT/runtime-images/java/build.sh" >&2
     mkdir -p "$ROOT/runtime-images/java/prebuilt"
     cp "$ROOT/runtime-images/java/runtime/target/wisp-runtime.jar" "$ROOT/runtime-images/java/api/target/wisp-runtime-api-0.1.0.jar" \
       "$ROOT/runtime-images/java/prebuilt/"
   fi
   if want runtime-java; then
-    debian_base "$JAVA_BASE" bookworm openjdk-17-jre-headless,passwd
-    build "$R/runtime-java:17" "$ROOT/runtime-images/java" "$ROOT/runtime-images/java/Dockerfile" \
-      --build-arg JAVA_VERSION=17 --build-arg JARS=prebuilt --build-arg "BASE_IMAGE=$JAVA_BASE"
-    # The JDK variant serves Java given as sources (compiled when the pod starts).
-    debian_base "$JDK_BASE" bookworm openjdk-17-jdk-headless,passwd
-    build "$R/runtime-java:17-jdk" "$ROOT/runtime-images/java" "$ROOT/runtime-images/java/Dockerfile" \
-      --build-arg JAVA_VERSION=17 --build-arg JARS=prebuilt --build-arg "BASE_IMAGE=$JDK_BASE"
+    for entry in $(runtimes java); do
+      v=${entry%%:*} suite=${entry#*:}
+      debian_base "localhost/wisp-base/java:$v-jre-$suite" "$suite" "openjdk-$v-jre-headless,passwd"
+      build "$R/runtime-java:$v" "$ROOT/runtime-images/java" "$ROOT/runtime-images/java/Dockerfile" \
+        --build-arg "JAVA_VERSION=$v" --build-arg JARS=prebuilt --build-arg "BASE_IMAGE=localhost/wisp-base/java:$v-jre-$suite"
+      # The JDK variant serves Java given as sources (compiled when the pod starts).
+      debian_base "localhost/wisp-base/java:$v-jdk-$suite" "$suite" "openjdk-$v-jdk-headless,passwd"
+      build "$R/runtime-java:$v-jdk" "$ROOT/runtime-images/java" "$ROOT/runtime-images/java/Dockerfile" \
+        --build-arg "JAVA_VERSION=$v" --build-arg JARS=prebuilt --build-arg "BASE_IMAGE=localhost/wisp-base/java:$v-jdk-$suite"
+    done
   fi
   if want java-hello; then
     # examples/java-hello as its README builds it (mvn package, then the image FROM the runtime).

@@ -4,7 +4,9 @@ Reads the hashed requirement files the Dockerfiles install (exported from uv.loc
 their environment markers for the image's interpreter (given as JSON by ``--environment``, as
 printed by ``--print-environment`` inside the image) rather than the host's, and has the host's
 pip download exactly those pinned wheels, hashes checked, into a directory that the image build
-mounts for ``pip install --no-index --find-links``.
+mounts for ``pip install --no-index --find-links``. The wheels are chosen for the image's Python
+version, ABI and C library (``--python-version``, ``--abi``, ``--platform``), so a base whose
+Python is not the host's (Debian trixie's 3.13, forky's 3.14) gets wheels it can install.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+# Not a marker: the image's C library ("glibc 2.41"), printed with the markers for the wheels'
+# platform tags and removed before markers are evaluated.
+LIBC = "wisp_libc"
 
 
 def print_environment() -> None:
@@ -36,7 +42,29 @@ def print_environment() -> None:
         "python_version": ".".join(platform.python_version_tuple()[:2]),
         "sys_platform": sys.platform,
     }
+    libc, libc_version = platform.libc_ver()
+    markers[LIBC] = f"{libc} {libc_version}"
     print(json.dumps(markers))
+
+
+def target_options(environment: dict[str, str]) -> list[str]:
+    """pip download's options that pick wheels for the interpreter ``environment`` describes."""
+    version = environment["python_version"]
+    options = ["--python-version", version]
+    if environment["implementation_name"] == "cpython":
+        options += ["--implementation", "cp", "--abi", "cp" + version.replace(".", ""), "--abi", "abi3"]
+    options += ["--abi", "none"]
+    libc, _, libc_version = environment.get(LIBC, "").partition(" ")
+    machine = environment["platform_machine"]
+    if libc == "glibc" and libc_version:
+        # Every manylinux this glibc runs, newest first (pip does not count older ones in).
+        legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+        for minor in range(int(libc_version.split(".")[1]), 4, -1):
+            options += ["--platform", f"manylinux_2_{minor}_{machine}"]
+            if minor in legacy:
+                options += ["--platform", f"{legacy[minor]}_{machine}"]
+    options += ["--platform", f"linux_{machine}"]
+    return options
 
 
 def requirements(path: Path) -> list[str]:
@@ -72,6 +100,8 @@ def main() -> int:
         print_environment()
         return 0
     environment = json.loads(args.environment)
+    target = target_options(environment)
+    environment.pop(LIBC, None)
     # One download per file: each is one image's consistent set, and two images may pin
     # different versions of a package (the runtime image's AWS SDK holds python-dateutil below
     # 3, the wisp image does not); both wheels then sit in the directory, each install picks its
@@ -84,7 +114,8 @@ def main() -> int:
             filtered.write("\n".join(wanted) + "\n")
             filtered.flush()
             pip = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
-            pip += ["--no-deps", "--only-binary=:all:", "--dest", str(args.dest), "-r", filtered.name]
+            pip += ["--no-deps", "--only-binary=:all:", *target]
+            pip += ["--dest", str(args.dest), "-r", filtered.name]
             code = subprocess.run(pip, check=False).returncode
             if code != 0:
                 return code

@@ -149,3 +149,19 @@ def test_deprecation_warning_for_describe_and_the_console() -> None:
     assert deprecation_warning("cobol", TODAY) is None
     warning = deprecation_warning("nodejs20", TODAY)
     assert warning is not None and "2027-03-01" in warning and "nodejs24" in warning
+
+
+def test_the_debian_built_versions_are_rows_of_the_table() -> None:
+    """runtime-images/debian-bases.txt (the images built from Debian packages here) names only
+    versions of the table, each once, from a Debian suite."""
+    rows = {(r.language, r.version) for r in Runtime if r.versioned}
+    seen = set()
+    for line in (ROOT / "runtime-images" / "debian-bases.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            language, version, suite, build = line.split()
+            assert (language, version) in rows, line
+            assert build in {"default", "on-request"}, line
+            assert (language, version) not in seen, line
+            assert suite in {"bookworm", "trixie", "forky", "sid"}, line
+            seen.add((language, version))
+    assert {language for language, _ in seen} == {"python", "node", "java"}

@@ -16,6 +16,8 @@ import redis
 
 from tests.dev.process import WispDev, alive, http
 from tests.support.wait import wait_for
+from wisp.api import Runtime
+from wisp.dev.localversions import local_version
 
 pytestmark = pytest.mark.redis
 
@@ -284,3 +286,22 @@ def test_a_src_layout_with_a_layer_runs_as_deployed(tmp_path: Path, wisp_dev: St
     answer = dev.call("/function/orders", {"total": 12.5})
     assert answer.status == 200, answer.body
     assert answer.json() == {"total": 1250}
+
+
+def test_each_python_version_found_here_serves_its_functions(tmp_path: Path, wisp_dev: Start) -> None:
+    """A Function runs on the Python version its runtime names wherever that interpreter is found
+    (WISP_PYTHON_X_Y, e.g. tools/debian-python.sh 3.14): its process reports that version."""
+    found = [r for r in Runtime if r.language == "python" and r.versioned and local_version(r) == r.version]
+    assert found  # at least the interpreter wisp runs on
+    for runtime in found:
+        name = runtime.value.replace(".", "-")
+        (tmp_path / f"{name}.yaml").write_text(
+            "apiVersion: wisp.dev/v1alpha1\nkind: Function\n"
+            f"metadata: {{name: {name}}}\nspec:\n  runtime: {runtime.value}\n  handler: main.handler\n"
+            "  code:\n    inline: |\n      import sys\n      def handler(event, context):\n"
+            "          return {'version': '%d.%d' % sys.version_info[:2]}\n"
+        )
+    dev = wisp_dev(tmp_path)
+    for runtime in found:
+        answer = dev.call(f"/function/{runtime.value.replace('.', '-')}")
+        assert answer.json() == {"version": runtime.version}, runtime
