@@ -178,6 +178,7 @@ else
   if want go-lambda; then
     # examples/go-lambda as its README builds it (the bootstrap by go build on the host, Go
     # modules through the proxy or the module cache, then the image FROM runtime-provided).
+    command -v go >/dev/null || { log "go is needed for examples/go-lambda (https://go.dev/dl)"; exit 1; }
     (cd "$ROOT/examples/go-lambda" && CGO_ENABLED=0 GOOS=linux go build -mod=readonly -trimpath -tags lambda.norpc -o bootstrap . >&2)
     build "$R/go-lambda:$IMAGE_TAG" "$ROOT/examples/go-lambda" "$ROOT/examples/go-lambda/Dockerfile" \
       --build-arg "RUNTIME_IMAGE=$R/runtime-provided:latest"
