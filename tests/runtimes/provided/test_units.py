@@ -122,5 +122,5 @@ def test_the_operator_takes_the_provided_image_from_the_chart() -> None:
     # WISP_IMAGE_PROVIDED is the chart's runtimeImages.provided; unset, the image make images builds.
     default = OperatorSettings.from_env({}).deployment.images
     assert default.for_runtime(Runtime.PROVIDED) == "wisp/runtime-provided:latest"
-    chosen = OperatorSettings.from_env({"WISP_IMAGE_PROVIDED": "registry.example/provided:1"}).deployment.images
-    assert chosen.for_runtime(Runtime.PROVIDED) == "registry.example/provided:1"
+    chosen = OperatorSettings.from_env({"WISP_IMAGE_PROVIDED": "registry.example/provided:1"})
+    assert chosen.deployment.images.for_runtime(Runtime.PROVIDED) == "registry.example/provided:1"
