@@ -158,7 +158,7 @@ kind-up:
 
 kind-load:
 	tags() { PYTHONPATH=operator $(PY) -c 'import sys; from wisp.api.runtimes import image_tags; print(*image_tags(sys.argv[1]))' $$1; }; \
-	images="wisp:$(IMAGE_TAG) $$(for v in $$(tags python); do echo runtime-python:$$v; done) \
+	images="wisp:$(IMAGE_TAG) $$(for v in $$(tags python); do echo runtime-python:$$v; done) runtime-provided:latest \
 	  $$(for v in $$(tags node); do echo runtime-node:$$v; done) \
 	  $$(for v in $$(tags java); do echo runtime-java:$$v runtime-java:$$v-jdk; done)"; \
 	for image in $$images; do kind load docker-image --name $(KIND_CLUSTER) $(REGISTRY)/$$image; done

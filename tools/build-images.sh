@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build wisp's images from the project's own Dockerfiles: the wisp image (operator, gateway,
-# CLI), the runtime images and the custom-runtime example, with docker when a docker daemon
+# CLI), the runtime images (runtime-provided on top of runtime-python) and the custom-runtime
+# example, with docker when a docker daemon
 # answers and with buildah otherwise.
 #
 # The base image of every Dockerfile is a build argument (BASE_IMAGE); users get the official
@@ -141,8 +142,8 @@ node_sdk() { # -> directory holding node_modules
 }
 
 # -- what to build ---------------------------------------------------------------------------
-ALL_IMAGES="wisp runtime-python runtime-node runtime-java custom-example"
-if [[ $BASES == debian ]]; then ALL_IMAGES+=" java-hello redis pause"; fi
+ALL_IMAGES="wisp runtime-python runtime-provided runtime-node runtime-java custom-example"
+if [[ $BASES == debian ]]; then ALL_IMAGES+=" java-hello go-lambda redis pause"; fi
 IMAGES="${WISP_IMAGES:-$ALL_IMAGES}"
 want() { [[ " $IMAGES " == *" $1 "* ]]; }
 R="$REGISTRY"; [[ $WISP_IMAGE_BUILDER == buildah && $R != */* && $R != localhost ]] && R="docker.io/$R"
@@ -157,6 +158,12 @@ if [[ $BASES == official ]]; then
   want wisp && build "$R/wisp:$IMAGE_TAG" "$ROOT" "$ROOT/deploy/Dockerfile"
   if want runtime-python; then
     for v in $(tags python); do build "$R/runtime-python:$v" "$ROOT/runtime-images/python" "$ROOT/runtime-images/python/Dockerfile" --build-arg "PYTHON_VERSION=$v"; done
+  fi
+  if want runtime-provided; then
+    # On the newest Python runtime image (the runtime table's last version), built above.
+    newest="$(tags python | tr ' ' '\n' | tail -n 1)"
+    build "$R/runtime-provided:latest" "$ROOT/runtime-images/provided" "$ROOT/runtime-images/provided/Dockerfile" \
+      --build-arg "BASE_IMAGE=$R/runtime-python:$newest"
   fi
   if want runtime-node; then
     for v in $(tags node); do build "$R/runtime-node:$v" "$ROOT/runtime-images/node" "$ROOT/runtime-images/node/Dockerfile" --build-arg "NODE_VERSION=$v"; done
@@ -199,6 +206,17 @@ else
       build "$R/runtime-python:$v" "$ROOT/runtime-images/python" "$ROOT/runtime-images/python/Dockerfile" \
         --build-arg "BASE_IMAGE=$base" --volume "$W:/wheels:ro" --build-arg PIP_NO_INDEX=1 --build-arg PIP_FIND_LINKS=/wheels
     done
+  fi
+  # On the runtime-python:3.11 just built (it must be built with it, or be in storage already).
+  want runtime-provided && build "$R/runtime-provided:latest" "$ROOT/runtime-images/provided" "$ROOT/runtime-images/provided/Dockerfile" \
+    --build-arg "BASE_IMAGE=$R/runtime-python:3.11"
+  if want go-lambda; then
+    # examples/go-lambda as its README builds it (the bootstrap by go build on the host, Go
+    # modules through the proxy or the module cache, then the image FROM runtime-provided).
+    command -v go >/dev/null || { log "go is needed for examples/go-lambda (https://go.dev/dl)"; exit 1; }
+    (cd "$ROOT/examples/go-lambda" && CGO_ENABLED=0 GOOS=linux go build -mod=readonly -trimpath -tags lambda.norpc -o bootstrap . >&2)
+    build "$R/go-lambda:$IMAGE_TAG" "$ROOT/examples/go-lambda" "$ROOT/examples/go-lambda/Dockerfile" \
+      --build-arg "RUNTIME_IMAGE=$R/runtime-provided:latest"
   fi
   if want runtime-node; then
     SDK="$(node_sdk)"

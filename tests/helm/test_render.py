@@ -414,6 +414,10 @@ def test_operator_environment(render: Render) -> None:
     env = env_of(operator)
     assert operator["image"] == "wisp/wisp:dev"
     assert env["WISP_IMAGE_PYTHON"]["value"] == "registry.example/py:{version}"
+    assert env["WISP_IMAGE_PROVIDED"]["value"] == "wisp/runtime-provided:latest"
+    provided = render({"runtimeImages": {"provided": "registry.example/provided:1"}})
+    operator = one(provided, "Deployment", "-operator")["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(operator)["WISP_IMAGE_PROVIDED"]["value"] == "registry.example/provided:1"
     assert env["WISP_GATEWAY_URL"]["value"] == "http://wisp-gateway.wisp-system.svc:8080"
     assert operator["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
 

@@ -35,6 +35,7 @@ VALUES = {
     "runtimeImages.node": "wisp/runtime-node:20",
     "runtimeImages.java": "wisp/runtime-java:17",
     "runtimeImages.javaJdk": "wisp/runtime-java:17-jdk",
+    "runtimeImages.provided": "wisp/runtime-provided:latest",
     "runtimeImages.pullPolicy": "Never",
     "redis.image.repository": "wisp/redis",
     "redis.image.tag": "7.0-debian",

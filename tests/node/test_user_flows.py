@@ -1,7 +1,8 @@
-"""What a user does with wisp on the real node beyond the first Function: a Java Function from
-its own image, a Python Function whose dependencies come from the company's package index, a
-schedule that fires, the ``wisp`` command and the console against the chart's platform, and a
-function scaled out by 20 concurrent callers and back to zero."""
+"""What a user does with wisp on the real node beyond the first Function: a Java Function and a
+Go Lambda function (aws-lambda-go on the provided runtime) from their own images, a Python
+Function whose dependencies come from the company's package index, a schedule that fires, the
+``wisp`` command and the console against the chart's platform, and a function scaled out by 20
+concurrent callers and back to zero."""
 
 from __future__ import annotations
 
@@ -53,6 +54,22 @@ def test_java_example_from_its_image_answers_through_the_gateway(wisp: Wisp) -> 
     assert status == 200, body
     assert body["greeting"] == "hello, node"
     assert body["requestId"]
+
+
+def test_go_lambda_example_from_its_image_answers_through_the_gateway(wisp: Wisp) -> None:
+    # examples/go-lambda's image: its aws-lambda-go bootstrap (go build on the host, as its README
+    # says) FROM the provided runtime image the chart's runtimeImages.provided names.
+    wisp.apply(example("go-lambda/function.yaml", code={"image": "wisp/go-lambda:dev"}))
+    wisp.wait_ready("go-lambda")
+    status, body = wisp.call("go-lambda", {"name": "node"})
+    assert status == 200, body
+    assert body["greeting"] == "hello, node"
+    assert body["functionName"] == "go-lambda"
+    assert body["requestId"]
+    again_status, again = wisp.call("go-lambda", {})
+    assert again_status == 200, again
+    assert again["greeting"] == "hello, world"
+    assert again["requestId"] != body["requestId"]
 
 
 def test_java_source_function_compiles_in_the_jdk_image(wisp: Wisp) -> None:

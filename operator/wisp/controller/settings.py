@@ -41,6 +41,7 @@ class OperatorSettings:
             node=env.get("WISP_IMAGE_NODE", ImageSettings.node),
             java=env.get("WISP_IMAGE_JAVA", ImageSettings.java),
             java_source=env.get("WISP_IMAGE_JAVA_JDK", ImageSettings.java_source),
+            provided=env.get("WISP_IMAGE_PROVIDED", ImageSettings.provided),
             pull_policy=env.get("WISP_IMAGE_PULL_POLICY", ImageSettings.pull_policy),
         )
         namespaces = tuple(n.strip() for n in env.get("WISP_NAMESPACES", "").split(",") if n.strip())

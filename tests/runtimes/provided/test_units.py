@@ -113,3 +113,14 @@ def test_a_provided_function_parses_and_gets_its_image() -> None:
     manifest["spec"]["handler"] = "two words"  # type: ignore[index]
     with pytest.raises(SpecError, match=r"without spaces"):
         parse_function(manifest)
+
+
+def test_the_operator_takes_the_provided_image_from_the_chart() -> None:
+    from wisp.api import Runtime
+    from wisp.controller.settings import OperatorSettings
+
+    # WISP_IMAGE_PROVIDED is the chart's runtimeImages.provided; unset, the image make images builds.
+    default = OperatorSettings.from_env({}).deployment.images
+    assert default.for_runtime(Runtime.PROVIDED) == "wisp/runtime-provided:latest"
+    chosen = OperatorSettings.from_env({"WISP_IMAGE_PROVIDED": "registry.example/provided:1"})
+    assert chosen.deployment.images.for_runtime(Runtime.PROVIDED) == "registry.example/provided:1"
