@@ -95,15 +95,8 @@ class KubernetesBackend:
         self._resized: dict[str, str] = {}  # pod uid -> the CPU limit asked for
         self._tasks: set[asyncio.Task[None]] = set()
         self.warm = (
-            WarmPool(
-                self.core,
-                self.apps,
-                cfg.pool_namespace,
-                cfg.pool_key,
-                self._emit_endpoints,
-                self.replicas.get,
-            )
-            if cfg.pool_namespace and cfg.pool_key
+            WarmPool(self.core, cfg.pool_namespace, cfg.pool_token, self._emit_endpoints, self.replicas.get)
+            if cfg.pool_namespace and cfg.pool_token
             else None
         )
         self._versions: set[str] = set()  # keys of the upstreams that are FunctionVersions
