@@ -19,27 +19,19 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 
 import pytest
 
+from tests.support.built import built_binary
 from tests.support.net import free_port
 from wisp.queue.settings import NatsSettings
 
-HERE = Path(__file__).resolve().parent
-BUILD_SCRIPT = HERE / "build-nats.sh"
 START_TIMEOUT = 20.0
 
 
-@cache
 def nats_server_binary() -> str:
-    proc = subprocess.run(
-        ["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, check=False, timeout=1800
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"nats-server could not be built: {proc.stderr.strip().splitlines()[-1:]}")
-    return proc.stdout.strip().splitlines()[-1]
+    return built_binary("build-nats.sh", "nats-server")
 
 
 def _healthy(monitor_port: int) -> bool:

@@ -14,26 +14,18 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 
 import pytest
 
+from tests.support.built import built_binary
 from tests.support.net import free_port
 
-HERE = Path(__file__).resolve().parent
-BUILD_SCRIPT = HERE / "build-registry.sh"
 START_TIMEOUT = 20.0
 
 
-@cache
 def registry_binary() -> str:
-    proc = subprocess.run(
-        ["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, check=False, timeout=1800
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"the registry could not be built: {proc.stderr.strip().splitlines()[-1:]}")
-    return proc.stdout.strip().splitlines()[-1]
+    return built_binary("build-registry.sh", "the registry")
 
 
 class Registry:
