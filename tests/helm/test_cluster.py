@@ -117,8 +117,7 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
     operators = [components["operator"], components["operator-1"]]
     gateway = components["gateway"]
     # The replicas meet in the chart's peering object; the one with the lower priority stands by.
-    # (Only then is the Function created: replicas that start together act together until they
-    # have met.)
+    # (Only then is the Function created.)
     peering = ("clusterkopfpeering", None) if mode == "all-namespaces" else ("kopfpeering", namespace)
 
     def peers() -> int:
@@ -126,6 +125,15 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
         return len(json.loads(obj.stdout).get("status") or {})
 
     wait_for(lambda: peers() == 2, timeout=60, what="both operator replicas in the peering object")
+
+    # Seeing both records in the API is not yet the replicas seeing them: a replica that started
+    # alone resumed, and pauses only when its own peering watch delivers the other's record
+    # (which a loaded machine delays). Replicas start paused; kopf logs each change.
+    def active(op: Component) -> bool:
+        logs = op.logs()
+        return logs.rfind("Resuming operations after the pause") > logs.rfind("Pausing operations")
+
+    wait_for(lambda: sum(map(active, operators)) == 1, timeout=60, what="exactly one active operator")
     kubectl("apply", "-f", "-", input=HELLO, namespace=namespace)
 
     # The operator reconciles: children created, status written (with the chart's gateway URL).

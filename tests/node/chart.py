@@ -180,6 +180,17 @@ class Wisp:
                     raise
                 time.sleep(0.5)
 
+    def forget_functions(self) -> None:
+        """Delete every Function of the functions namespace and wait for its pods to go, so the
+        next module starts from none (its names may be ones an earlier module used)."""
+        wait = ["--timeout=180s"]
+        self.kubectl(
+            "delete", "functions", "--all", "--cascade=foreground", *wait, namespace=FUNCTIONS, timeout=190
+        )
+        self.kubectl(
+            "wait", "--for=delete", "pod", "-l", "wisp.dev/function", *wait, namespace=FUNCTIONS, timeout=190
+        )
+
     def apply(self, manifest: str | Path) -> None:
         if isinstance(manifest, Path):
             self.kubectl("apply", "-f", str(manifest), namespace=FUNCTIONS)

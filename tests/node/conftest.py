@@ -16,6 +16,8 @@ from tests.cluster.fixtures import Kubectl
 from tests.node.chart import Wisp, wisp_on
 from tests.node.node import NodeUnavailable, RealNode, start_real_node
 
+_INSTALLED = pytest.StashKey[Wisp]()
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "node: needs the real node (containerd, runc, kubelet; root)")
@@ -41,12 +43,23 @@ def node_kubectl(real_node: RealNode) -> Kubectl:
 
 
 @pytest.fixture(scope="session")
-def wisp(real_node: RealNode) -> Iterator[Wisp]:
+def wisp(real_node: RealNode, request: pytest.FixtureRequest) -> Iterator[Wisp]:
     """The chart installed once for the session's modules; uninstalled (and checked) at its end."""
     installed = wisp_on(real_node, helm_major=int(os.environ.get("WISP_HELM_MAJOR", "3"))).install()
+    request.config.stash[_INSTALLED] = installed
     yield installed
+    del request.config.stash[_INSTALLED]
     left = installed.uninstall()
     assert not left, f"helm uninstall left wisp objects behind: {left}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _functions_do_not_outlive_their_module(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Modules share the session's install and its functions namespace: what one applied must
+    not be found by the next under the same name (a Function left at ``min: 1`` has pods)."""
+    yield
+    if (installed := request.config.stash.get(_INSTALLED, None)) is not None:
+        installed.forget_functions()
 
 
 @pytest.fixture

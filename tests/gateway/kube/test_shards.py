@@ -66,7 +66,14 @@ def test_each_shard_reconciles_and_routes_only_its_own_namespaces(
     for namespace, name in functions.items():
         wait_for(lambda ns=namespace, n=name: _ready(kubectl, ns, n), timeout=90, what=f"{name} Ready")  # type: ignore[misc]
     for operator, namespace in zip(shard_operators, shards, strict=True):
-        logs = operator.logs()  # one Function created in its namespace, none seen from the other
+        # One Function created in its namespace, none seen from the other. (kopf logs the
+        # creation once its handler has returned, which can be after Ready is visible.)
+        wait_for(
+            lambda op=operator: "Creation is processed" in op.logs(),  # type: ignore[misc]
+            timeout=30,
+            what=f"{namespace}'s operator to log the creation",
+        )
+        logs = operator.logs()
         assert logs.count("Creation is processed") == 1, f"{namespace}'s operator:\n{logs[-2000:]}"
 
     gateways = [start_gateway(f"gw-{ns}", serves=ns) for ns in shards]
