@@ -192,8 +192,9 @@ def test_a_call_at_zero_is_served_by_a_specialised_pool_pod_then_handed_over(wis
 
 def test_two_functions_at_zero_at_once_get_a_pod_each(wisp: Wisp) -> None:
     pool_ready(wisp)
-    deploy(wisp, "left")
-    deploy(wisp, "right")
+    # Their own pods stay unready, so the pool pods that served them are still there to look at.
+    for name in ("left", "right"):
+        deploy(wisp, name, [{"name": "MARK", "value": name}, {"name": "SLOW_OUTSIDE_POOL", "value": "1"}])
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         left, right = pool.map(lambda name: wisp.call(name, {}), ["left", "right"])
     assert left[0] == 200 and right[0] == 200, (left, right)
