@@ -19,6 +19,7 @@ import pytest
 from kubernetes import client, config
 
 from tests.cluster.controlplane import ControlPlane, ControlPlaneUnavailable, start_control_plane
+from tests.support.process import stop_process as stop_process  # the cluster tests' import
 from tests.support.wait import wait_for as wait_for  # the cluster tests' import
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,16 +128,6 @@ def start_operator(
         cwd=ROOT,
     )
     return OperatorProcess(proc, log)
-
-
-def stop_process(proc: subprocess.Popen[bytes], grace: float = 10) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ import pytest
 
 from tests.support.built import built_binary
 from tests.support.net import free_port
+from tests.support.process import stop_process
 from wisp.queue.settings import NatsSettings
 
 START_TIMEOUT = 20.0
@@ -105,13 +106,7 @@ class NatsServer:
         self.process = None
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
 
 

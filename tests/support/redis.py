@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.net import free_port
+from tests.support.process import stop_process
 
 REDIS_SERVER = shutil.which("redis-server")
 START_TIMEOUT = 10.0
@@ -83,13 +84,7 @@ class RedisServer:
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM: redis flushes its append-only file)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
     def restart(self) -> None:

@@ -20,6 +20,7 @@ import pytest
 
 from tests.support.built import built_binary
 from tests.support.net import free_port
+from tests.support.process import stop_process
 
 START_TIMEOUT = 20.0
 
@@ -82,13 +83,7 @@ class Registry:
             return False
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
 
 
