@@ -70,6 +70,10 @@ class Disrupt:
         if self._kill is not None:
             await self._kill()
 
+    def repeats(self, extra: set[str]) -> None:
+        """Items run again although they succeeded: none without a failover."""
+        assert len(extra) <= self.slack, extra
+
     def runs(self, runs: int, expected: int) -> None:
         """A handler ran ``runs`` times where ``expected`` without a failover: never fewer, more
         only within the slack; the repeats are printed (``-s``), counted per test."""
@@ -350,7 +354,8 @@ async def test_a_batch_with_two_failing_items_retries_only_those(
 
     await eventually(lambda: retried() >= {ids[1], ids[3]}, "the two failed items again", timeout=WAIT)
     assert {i for i, attempt in handled() if attempt == 1} == set(ids)
-    assert retried() == {ids[1], ids[3]}  # only the failed ones
-    # Across a failover a retry's scheduling may repeat (it is per delivery): an item runs again.
+    # Only the failed ones; across a failover a delivery whose acknowledgement found no leader
+    # comes again whole, so its succeeded items run again too (within the slack).
+    disrupt.repeats(retried() - {ids[1], ids[3]})
     disrupt.runs(len(handled()), 7)
     assert await broker.count_dead_letters("orders.dead") == 0
