@@ -216,13 +216,16 @@ def add_cluster_console(
     admin_token: str | None,
     *,
     pod_logs: PodLogs | None = None,
+    tenants: bool = True,
 ) -> ClusterSource:
-    """The console on the gateway's admin listener: its API needs the admin bearer token
-    (refused while ``WISP_ADMIN_TOKEN`` is unset); the static page itself holds no data."""
+    """The console on the gateway's admin listener: its API needs the admin bearer token, or
+    (with ``tenants``) a Kubernetes bearer token, which sees what its user's RBAC allows
+    (``wisp.console.kubeauth``); the static page itself holds no data."""
+    from wisp.console.kubeauth import console_auth, make_reviews
     from wisp.console.routes import add_console_routes
-    from wisp.security.middleware import admin_middleware
 
-    admin_app.middlewares.append(admin_middleware(admin_token, prefixes=("/ui/api/",), required=True))
+    reviews = make_reviews(api_client) if tenants else None
+    admin_app.middlewares.append(console_auth(admin_token, reviews))
     source = ClusterSource(GatewayView(parts, price_per_gb_second()), api_client, pod_logs)
     add_console_routes(admin_app, source)
     return source
