@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -207,6 +208,12 @@ class ClusterSource:
         if event_name not in await self.test_events(namespace, name):
             raise NotFound(f"no saved event {event_name}")
         await self._write_events(namespace, name, {event_name: None})
+
+
+def tenants_from_env(env: Mapping[str, str] | None = None) -> bool:
+    """``WISP_CONSOLE_TENANTS`` (default true): whether Kubernetes bearer tokens may sign in."""
+    raw = (os.environ if env is None else env).get("WISP_CONSOLE_TENANTS", "")
+    return raw.strip().lower() not in ("0", "false", "no", "off")
 
 
 def add_cluster_console(
