@@ -88,7 +88,8 @@ class Reviewer(Protocol):
 
 
 class Viewer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def home_namespaces(self) -> tuple[str, ...]: ...
 
