@@ -8,6 +8,10 @@ own functions."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +210,44 @@ async def test_each_tenant_sees_its_own_namespace_only(tenancy: Tenancy, kube_ap
 
     # A token the API server does not accept opens nothing.
     assert (await tenancy.get("/ui/api/functions", "not-a-kubernetes-token"))[0] == 403
+
+
+def wisp(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WISP_")}
+    command = [sys.executable, "-m", "wisp", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+async def test_wisp_list_and_describe_through_the_gateway_show_what_the_token_may_see(
+    tenancy: Tenancy,
+) -> None:
+    a, b = tenancy.namespaces
+    console = ["--console", tenancy.url("/")]
+    for _ in range(240):  # the gateway's watch has both Functions
+        out = await asyncio.to_thread(wisp, "list", "-A", "-o", "json", *console, "--token", ADMIN)
+        if out.returncode == 0 and {(r["namespace"], r["name"]) for r in json.loads(out.stdout)} >= {
+            (a, "alpha"),
+            (b, "beta"),
+        }:
+            break
+        await asyncio.sleep(0.25)
+    else:
+        pytest.fail(f"the admin never listed both tenants' Functions: {out.stdout} {out.stderr}")
+
+    for own, other, mine, theirs in ((a, b, "alpha", "beta"), (b, a, "beta", "alpha")):
+        token = ["--token", tenancy.tokens[own]]
+        out = await asyncio.to_thread(wisp, "list", "-A", "-o", "json", *console, *token)
+        assert out.returncode == 0, out.stderr
+        assert [(r["namespace"], r["name"]) for r in json.loads(out.stdout)] == [(own, mine)]
+        # Without -n: the token's own namespace.
+        out = await asyncio.to_thread(wisp, "list", *console, *token)
+        assert out.returncode == 0 and mine in out.stdout and theirs not in out.stdout, out
+        out = await asyncio.to_thread(wisp, "describe", mine, *console, *token)
+        assert out.returncode == 0, out.stderr
+        assert f"Namespace:    {own}" in out.stdout and "Runtime:      python3.12" in out.stdout
+        out = await asyncio.to_thread(wisp, "describe", theirs, "-n", other, *console, *token)
+        assert out.returncode != 0 and "404" in out.stderr and "not found" in out.stderr, out
+        assert "Runtime" not in out.stdout
 
 
 async def test_a_read_only_tenant_may_look_but_not_change(
