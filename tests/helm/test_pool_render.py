@@ -76,7 +76,8 @@ def test_deny_by_default_holds_for_pool_pods(render: Render) -> None:
     assert policy["metadata"]["namespace"] == "fns"
     spec = policy["spec"]
     for state in ("free", "claimed"):
-        assert selector_matches(spec["podSelector"], {"wisp.dev/pool": "python", "wisp.dev/pool-state": state})
+        labels = {"wisp.dev/pool": "python", "wisp.dev/pool-state": state}
+        assert selector_matches(spec["podSelector"], labels)
     assert spec["policyTypes"] == ["Egress"]
     (rule,) = spec["egress"]
     assert "to" not in rule and {p["port"] for p in rule["ports"]} == {53}
