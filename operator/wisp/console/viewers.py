@@ -15,6 +15,7 @@ does), so a page refreshing every 2 seconds costs the API server nothing after t
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hashlib
 from collections.abc import Awaitable, Callable, Hashable, Iterable
@@ -182,5 +183,7 @@ class Tenant:
 
 
 async def visible(viewer: Viewer, namespaces: Iterable[str]) -> set[str]:
-    """Those of ``namespaces`` whose functions ``viewer`` may list."""
-    return {ns for ns in set(namespaces) if await viewer.may(Action.LIST, ns)}
+    """Those of ``namespaces`` whose functions ``viewer`` may list (asked all at once)."""
+    unique = sorted(set(namespaces))
+    answers = await asyncio.gather(*(viewer.may(Action.LIST, ns) for ns in unique))
+    return {ns for ns, allowed in zip(unique, answers, strict=True) if allowed}
