@@ -118,7 +118,7 @@ async def test_create_deploy_test_watch_delete_on_the_cluster(
         await page.goto(cluster_console.url("/ui/"))
         await expect(page.get_by_role("heading", name="Sign in to the wisp console")).to_be_visible()
         await screenshot(page, "signin")
-        await page.get_by_label("Admin token").fill(TOKEN)
+        await page.get_by_label("Token", exact=True).fill(TOKEN)
         await page.get_by_role("button", name="Sign in").click()
         await expect(page.get_by_text("cluster", exact=True)).to_be_visible()
         await expect(page.get_by_role("heading", name="No functions yet")).to_be_visible()

@@ -202,6 +202,15 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
     assert json.loads(json.loads(stored.stdout)["data"]["smoke"]) == {"name": "second"}
     status, body = console("GET", "/hello/logs")
     assert status == 200, body
+    # A tenant's own Kubernetes token: the gateway asks the API server who it is and what it may
+    # see with the chart's rules for that (gateway.rbac.consoleTenants).
+    tenant = tenant_token(kubectl, namespace)
+    status, body = console("GET", "/hello", bearer=tenant)
+    assert status == 200, body
+    status, body = console("DELETE", "/hello", bearer=tenant)
+    assert status == 403 and b"may not delete" in body, body
+    status, body = console("GET", "/hello", bearer="not-a-kubernetes-token")
+    assert status == 403, body
     status, body = console("DELETE", "/hello")
     assert status == 200, body
     gone = lambda: kubectl("get", "function", "hello", namespace=namespace, check=False).returncode != 0  # noqa: E731
@@ -216,20 +225,33 @@ class Console:
         self.base = f"{admin}/ui/api/functions/{namespace}"
         self.token = token
 
-    def __call__(self, method: str, path: str, body: Any = None, *, token: bool = True) -> tuple[int, bytes]:
+    def __call__(
+        self, method: str, path: str, body: Any = None, *, token: bool = True, bearer: str | None = None
+    ) -> tuple[int, bytes]:
         import urllib.error
         import urllib.request
 
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
         if token:
-            headers["Authorization"] = f"Bearer {self.token}"
+            headers["Authorization"] = f"Bearer {bearer or self.token}"
         request = urllib.request.Request(f"{self.base}{path}", data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as resp:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as err:
             return err.code, err.read()
+
+
+def tenant_token(kubectl: Kubectl, namespace: str) -> str:
+    """A token of a ServiceAccount that may read the namespace's Functions, and nothing more."""
+    kubectl("create", "serviceaccount", "reader", namespace=namespace)
+    kubectl(
+        "create", "role", "reader", "--verb=get,list", "--resource=functions.wisp.dev", namespace=namespace
+    )
+    account = f"--serviceaccount={namespace}:reader"
+    kubectl("create", "rolebinding", "reader", "--role=reader", account, namespace=namespace)
+    return kubectl("create", "token", "reader", namespace=namespace).stdout.strip()
 
 
 def admin_token(release: Release, kubectl: Kubectl, namespace: str) -> str:

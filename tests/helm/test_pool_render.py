@@ -65,3 +65,19 @@ def test_the_gateway_may_claim_and_retire_pool_pods_in_the_pool_namespace_only(r
     policy = one(objects, "NetworkPolicy", "-pool")
     assert policy["metadata"]["namespace"] == "fns"
     assert selector_matches(policy["spec"]["podSelector"], {"wisp.dev/pool": "python"})
+
+
+def test_deny_by_default_holds_for_pool_pods(render: Render) -> None:
+    # A pool pod serves Functions without spec.network: the baseline must fence it as their own pods.
+    assert not [
+        p for p in of_kind(render(POOL), "NetworkPolicy") if p["metadata"]["name"].endswith("-pool-egress")
+    ]
+    policy = one(render({**POOL, "networkPolicy": {"denyByDefault": True}}), "NetworkPolicy", "-pool-egress")
+    assert policy["metadata"]["namespace"] == "fns"
+    spec = policy["spec"]
+    for state in ("free", "claimed"):
+        labels = {"wisp.dev/pool": "python", "wisp.dev/pool-state": state}
+        assert selector_matches(spec["podSelector"], labels)
+    assert spec["policyTypes"] == ["Egress"]
+    (rule,) = spec["egress"]
+    assert "to" not in rule and {p["port"] for p in rule["ports"]} == {53}

@@ -151,6 +151,22 @@ def test_gateway_can_be_denied_the_consoles_rules(render: Render, values: dict[s
     assert grants(gateway, "wisp.dev", "functions", "watch")  # routing keeps its rules
 
 
+@pytest.mark.parametrize("values", [None, NAMESPACED], ids=["all-namespaces", "namespaced"])
+def test_the_console_may_review_a_callers_kubernetes_credential(
+    render: Render, values: dict[str, Any] | None
+) -> None:
+    objects = render(values)
+    gateway = rules_of(objects, "gateway")
+    assert grants(gateway, "authentication.k8s.io", "tokenreviews", "create")
+    assert grants(gateway, "authorization.k8s.io", "subjectaccessreviews", "create")
+    assert _env(objects, "gateway")["WISP_CONSOLE_TENANTS"] == "true"
+    off = render({**(values or {}), "gateway": {"rbac": {"consoleTenants": False}}})
+    gateway = rules_of(off, "gateway")
+    assert not grants(gateway, "authentication.k8s.io", "tokenreviews", "create")
+    assert not grants(gateway, "authorization.k8s.io", "subjectaccessreviews", "create")
+    assert _env(off, "gateway")["WISP_CONSOLE_TENANTS"] == "false"
+
+
 def _env(objects: list[dict[str, Any]], workload: str) -> dict[str, Any]:
     (container,) = containers(one(objects, "Deployment", f"-{workload}"))
     return {name: e.get("value") for name, e in env_of(container).items()}
@@ -203,8 +219,13 @@ def test_namespace_list_uses_roles_in_each_namespace(render: Render) -> None:
             b["metadata"]["namespace"] for b in of_kind(objects, "RoleBinding") if component(b) == comp
         }
         assert {"team-a", "team-b"} <= roles and {"team-a", "team-b"} <= bindings
-    assert [c for c in of_kind(objects, "ClusterRole") if component(c) == "gateway"] == []
-    (cluster_role,) = of_kind(objects, "ClusterRole")
+    # The gateway's one cluster-wide right: reviewing a console caller's credential.
+    (reviews,) = [c for c in of_kind(objects, "ClusterRole") if component(c) == "gateway"]
+    assert {res for rule in reviews["rules"] for res in rule["resources"]} == {
+        "tokenreviews",
+        "subjectaccessreviews",
+    }
+    (cluster_role,) = [c for c in of_kind(objects, "ClusterRole") if component(c) != "gateway"]
     assert {res for rule in cluster_role["rules"] for res in rule["resources"]} == {
         "customresourcedefinitions",
         "namespaces",

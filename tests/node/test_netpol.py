@@ -2,7 +2,10 @@
 running (kube-router's policy controller, ``RealNode.network_policy``), a Function reaches what
 its ``spec.network`` allows and is turned away from what it does not, DNS answers it either way,
 a pod that is not the gateway fails to call a function pod or a warm-pool pod directly, and the
-gateway still reaches both.
+gateway still reaches both. An ``ipBlock`` egress reaches an address inside its CIDR and not one
+outside it; with the chart's deny-by-default baseline (``networkPolicy.denyByDefault``) a
+Function without ``spec.network`` reaches nothing but DNS, while calls through the gateway still
+work and a Function's own egress still reaches what it names.
 
 Targets are plain pods serving HTTP in a namespace of their own: ``open`` (which the fenced
 Function's egress names) and ``closed`` (which it does not); a Function with no ``spec.network``
@@ -130,10 +133,13 @@ def enforced(real_node: RealNode) -> Iterator[RealNode]:
         yield real_node
 
 
+POOL = {"pool.python.enabled": "true", "pool.python.size": "1"}
+
+
 @pytest.fixture(scope="module")
 def wisp(wisp: Wisp, enforced: RealNode) -> Iterator[Wisp]:
     """The session's install with a one-pod Python pool, and the target pods, for this module."""
-    wisp.configure({"pool.python.enabled": "true", "pool.python.size": "1"})
+    wisp.configure(POOL)
     wisp.kubectl("create", "namespace", TARGETS)
     for name, role, command in (
         ("open", "open", SERVE),
@@ -281,3 +287,58 @@ def test_only_the_gateway_reaches_pool_pods(wisp: Wisp) -> None:
     status, body = wisp.call("pooled", {"whoami": True})
     assert status == 200, body
     assert body["pod"].startswith("wisp-pool-python-"), body
+
+
+def call_probe(wisp: Wisp, function: str, event: dict[str, Any]) -> Any:
+    status, body = wisp.call(function, event)
+    return body if status == 200 else (status, body)
+
+
+def test_an_ip_block_egress_reaches_inside_its_cidr_and_not_outside(wisp: Wisp) -> None:
+    inside, outside = pod_ip(wisp, TARGETS, "role=open"), pod_ip(wisp, TARGETS, "role=closed")
+    egress = [{"to": [{"ipBlock": {"cidr": f"{inside}/32"}}], "ports": [{"protocol": "TCP", "port": 8080}]}]
+    wisp.apply(function("cidr", network={"egress": egress}))
+    wisp.wait_ready("cidr")
+    event = {"reach": {"inside": url(inside), "outside": url(outside)}, "resolve": [DNS_NAME]}
+    settles_at(
+        "a function whose egress is an ipBlock",
+        lambda: call_probe(wisp, "cidr", event),
+        {"inside": 200, "outside": "blocked", DNS_NAME: "resolved"},
+    )
+
+
+@pytest.fixture
+def deny_by_default(wisp: Wisp) -> Iterator[Wisp]:
+    """The install with the deny-by-default baseline for one test, then back to the module's."""
+    wisp.configure({**POOL, "networkPolicy.denyByDefault": "true"})
+    yield wisp
+    wisp.configure(POOL)
+
+
+def test_deny_by_default_leaves_a_function_dns_and_the_gateway(deny_by_default: Wisp) -> None:
+    wisp = deny_by_default
+    # At zero (a call may be served by a pool pod) and at one (by its own pod).
+    wisp.apply(function("bare-zero", scale={"min": 0, "max": 1}))
+    wisp.apply(function("bare-one", scale={"min": 1, "max": 1}))
+    wisp.apply(function("named", network={"egress": FENCED_EGRESS}))
+    for name in ("bare-zero", "bare-one", "named"):
+        wisp.wait_ready(name)
+    event = {
+        "reach": {
+            "open": url(pod_ip(wisp, TARGETS, "role=open")),
+            "closed": url(pod_ip(wisp, TARGETS, "role=closed")),
+        },
+        "resolve": [DNS_NAME],
+    }
+    # Each answer comes through the gateway: it still reaches the fenced pods.
+    for name in ("bare-zero", "bare-one"):
+        settles_at(
+            f"{name}: a function without spec.network under deny-by-default",
+            lambda name=name: call_probe(wisp, name, event),
+            {"open": "blocked", "closed": "blocked", DNS_NAME: "resolved"},
+        )
+    settles_at(
+        "a function with spec.network.egress under deny-by-default",
+        lambda: call_probe(wisp, "named", event),
+        {"open": 200, "closed": "blocked", DNS_NAME: "resolved"},
+    )

@@ -10,7 +10,7 @@ from typing import Any
 from wisp.api import names
 from wisp.api.defaults import FUNCTION_DEFAULTS as DEFAULTS
 from wisp.api.runtimes import deprecation_warning
-from wisp.cli import kube
+from wisp.cli import console_api, kube
 from wisp.cli.output import emit, table
 
 RECENT_EVENTS = 10
@@ -19,6 +19,7 @@ RECENT_EVENTS = 10
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the function")
     kube.add_arguments(parser, output=True)
+    console_api.add_arguments(parser)
 
 
 def code_summary(code: dict[str, Any]) -> str:
@@ -58,6 +59,9 @@ def _event_time(event: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    base = console_api.console_url(args)
+    if base is not None:
+        return through_console(base, args)
     cluster = kube.connect(args)
     obj = cluster.get(names.FUNCTIONS, args.name)
     triggers = [
@@ -79,6 +83,45 @@ def run(args: argparse.Namespace) -> int:
             args.output,
         )
         return 0
+    lines = summary(obj, pool)
+    lines += ["", "Triggers:"]
+    lines.append(
+        _indent(table(["NAME", "KIND", "ROUTE"], [[t["metadata"]["name"], *_route(t)] for t in triggers]))
+        if triggers
+        else "  (none)"
+    )
+    lines += ["", "Events:"]
+    lines.append(
+        _indent(
+            table(
+                ["TIME", "TYPE", "REASON", "MESSAGE"],
+                [[_event_time(e), e.type, e.reason, e.message] for e in events],
+            )
+        )
+        if events
+        else "  (none)"
+    )
+    print("\n".join(lines))
+    return 0
+
+
+def through_console(base: str, args: argparse.Namespace) -> int:
+    """The Function as the gateway's console shows it to ``--token``: spec and conditions (its
+    Triggers and events are the Kubernetes API's, not the console's)."""
+    bearer = console_api.token(args)
+    namespace = console_api.namespace_for(base, bearer, args.namespace)
+    answer = console_api.get(base, console_api.function_path(namespace, args.name), bearer)
+    manifest = answer.get("manifest") or {}
+    obj = {**manifest, "status": answer.get("status") or {}}
+    if args.output:
+        emit({"function": obj}, args.output)
+        return 0
+    print("\n".join(summary(obj, [])))
+    return 0
+
+
+def summary(obj: dict[str, Any], pool: list[dict[str, str]]) -> list[str]:
+    """The Function's spec, status and conditions, as lines."""
     meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     scale = spec.get("scale") or {}
     lines = [
@@ -126,25 +169,7 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         lines.append("  (none yet: is the wisp operator running?)")
-    lines += ["", "Triggers:"]
-    lines.append(
-        _indent(table(["NAME", "KIND", "ROUTE"], [[t["metadata"]["name"], *_route(t)] for t in triggers]))
-        if triggers
-        else "  (none)"
-    )
-    lines += ["", "Events:"]
-    lines.append(
-        _indent(
-            table(
-                ["TIME", "TYPE", "REASON", "MESSAGE"],
-                [[_event_time(e), e.type, e.reason, e.message] for e in events],
-            )
-        )
-        if events
-        else "  (none)"
-    )
-    print("\n".join(lines))
-    return 0
+    return lines
 
 
 def _route(trigger: dict[str, Any]) -> list[str]:

@@ -5,6 +5,10 @@ sees its own namespaces only).
 Runtime, Ready, replicas (ready/desired) and URL come from each Function's status; the
 invocation count comes from the gateway's ``/system/stats`` when ``--admin-url`` (or
 ``WISP_GATEWAY_ADMIN_URL``) answers, and is ``-`` otherwise.
+
+With ``--console`` (or ``WISP_CONSOLE_URL``) the list comes from the gateway's console API
+instead, with the gateway's own numbers, and holds what ``--token`` may see
+(``wisp.cli.console_api``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import urllib.request
 from typing import Any
 
 from wisp.api import names
-from wisp.cli import kube
+from wisp.cli import console_api, kube
 from wisp.cli.output import emit, table
 
 DEFAULT_ADMIN = "http://127.0.0.1:9090"
@@ -35,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"the gateway's admin URL for invocation counts (WISP_GATEWAY_ADMIN_URL; {DEFAULT_ADMIN})",
     )
+    console_api.add_arguments(parser)
 
 
 def invocations(admin_url: str) -> dict[tuple[str, str], int]:
@@ -67,15 +72,46 @@ def row(obj: dict[str, Any], counts: dict[tuple[str, str], int]) -> dict[str, An
     }
 
 
-def run(args: argparse.Namespace) -> int:
+def console_row(item: dict[str, Any]) -> dict[str, Any]:
+    """A row of the console's functions list in ``row``'s shape."""
+    replicas = item.get("replicas") or {}
+    ready = item.get("ready")
+    return {
+        "name": item["name"],
+        "namespace": item["namespace"],
+        "runtime": item.get("runtime"),
+        "ready": "Unknown" if ready is None else str(bool(ready)),
+        "reason": item.get("reason") or "",
+        "replicas": replicas.get("desired") or 0,
+        "readyReplicas": replicas.get("ready") or 0,
+        "url": "",
+        "invocations": item.get("invocations"),
+    }
+
+
+def through_console(base: str, args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str] | None]:
+    bearer = console_api.token(args)
+    listed = [console_row(item) for item in console_api.get(base, "functions", bearer)["functions"]]
+    if args.all_namespaces:
+        return listed, None
+    namespace = console_api.namespace_for(base, bearer, args.namespace)
+    return [r for r in listed if r["namespace"] == namespace], [namespace]
+
+
+def through_kubernetes(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[str] | None]:
     cluster = kube.connect(args)
     counts = invocations(args.admin_url or os.environ.get("WISP_GATEWAY_ADMIN_URL") or DEFAULT_ADMIN)
     if args.all_namespaces:
         found, namespaces = cluster.list_visible(names.FUNCTIONS)
     else:
         found, namespaces = cluster.list_all(names.FUNCTIONS), [cluster.namespace]
-    functions = sorted(found, key=lambda o: (str(o["metadata"].get("namespace")), str(o["metadata"]["name"])))
-    rows = [row(obj, counts) for obj in functions]
+    return [row(obj, counts) for obj in found], namespaces
+
+
+def run(args: argparse.Namespace) -> int:
+    base = console_api.console_url(args)
+    found, namespaces = through_console(base, args) if base else through_kubernetes(args)
+    rows = sorted(found, key=lambda r: (str(r["namespace"]), str(r["name"])))
     if args.output:
         emit(rows, args.output)
         return 0

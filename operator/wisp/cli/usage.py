@@ -5,7 +5,8 @@ shows them (``--csv`` prints the same export), and each namespace's (tenant's) t
 Reads the console's API (``/ui/api/usage``) of a running gateway: ``--console``, else
 ``WISP_CONSOLE_URL``, else http://127.0.0.1:8080 (``wisp dev``). In a cluster the console is on
 the gateway's admin port (``kubectl -n wisp-system port-forward svc/wisp-gateway 9090``) and
-needs the admin token (``--token`` or ``WISP_ADMIN_TOKEN``).
+needs the admin token or the caller's Kubernetes bearer token, which sees its own namespaces'
+usage only (``--token`` or ``WISP_ADMIN_TOKEN``; docs/tenancy.md).
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--console", help=f"gateway serving the console (WISP_CONSOLE_URL; {DEFAULT_CONSOLE})"
     )
-    parser.add_argument("--token", help="admin token for a cluster's console (WISP_ADMIN_TOKEN)")
+    parser.add_argument(
+        "--token",
+        help="a cluster console's admin token, or your Kubernetes bearer token (WISP_ADMIN_TOKEN)",
+    )
     parser.add_argument("-o", "--output", choices=("json", "yaml"), help="print the rows for scripts")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -209,6 +210,12 @@ class ClusterSource:
         await self._write_events(namespace, name, {event_name: None})
 
 
+def tenants_from_env(env: Mapping[str, str] | None = None) -> bool:
+    """``WISP_CONSOLE_TENANTS`` (default true): whether Kubernetes bearer tokens may sign in."""
+    raw = (os.environ if env is None else env).get("WISP_CONSOLE_TENANTS", "")
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
 def add_cluster_console(
     admin_app: web.Application,
     parts: Components,
@@ -216,13 +223,16 @@ def add_cluster_console(
     admin_token: str | None,
     *,
     pod_logs: PodLogs | None = None,
+    tenants: bool = True,
 ) -> ClusterSource:
-    """The console on the gateway's admin listener: its API needs the admin bearer token
-    (refused while ``WISP_ADMIN_TOKEN`` is unset); the static page itself holds no data."""
+    """The console on the gateway's admin listener: its API needs the admin bearer token, or
+    (with ``tenants``) a Kubernetes bearer token, which sees what its user's RBAC allows
+    (``wisp.console.kubeauth``); the static page itself holds no data."""
+    from wisp.console.kubeauth import console_auth, make_reviews
     from wisp.console.routes import add_console_routes
-    from wisp.security.middleware import admin_middleware
 
-    admin_app.middlewares.append(admin_middleware(admin_token, prefixes=("/ui/api/",), required=True))
+    reviews = make_reviews(api_client) if tenants else None
+    admin_app.middlewares.append(console_auth(admin_token, reviews))
     source = ClusterSource(GatewayView(parts, price_per_gb_second()), api_client, pod_logs)
     add_console_routes(admin_app, source)
     return source

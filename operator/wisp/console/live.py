@@ -129,6 +129,10 @@ class GatewayView:
             self.tap.series.values(), now, period, self.price, function=function, namespace=namespace
         )
 
+    def namespaces(self) -> list[str]:
+        """The namespaces of the functions the gateway serves."""
+        return sorted({up.info.function.namespace for up in self.parts.registry.upstreams.values()})
+
     def knows(self, namespace: str, name: str) -> bool:
         return function_key(name, namespace) in self.parts.registry.upstreams
 

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from wisp.console.manifests import NAME_RULE, is_name, shape_problems
 from wisp.console.source import ConsoleSource, FieldError, NotFound, SourceError, ValidationFailed
 from wisp.console.templates import editor_runtimes
 from wisp.console.usage import Period, namespace_usage, usage_csv
+from wisp.console.viewers import ADMIN, Action, ReviewFailed, Viewer, visible
 from wisp.gateway.state import Components
 
 log = logging.getLogger("wisp.console")
@@ -35,6 +36,8 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "ui" / "static"
 SOURCE = web.AppKey("wisp-console-source", object)
 MAX_MINUTES = 24 * 60
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Who is asking (``wisp.console.viewers``), set by the cluster console's sign-in.
+VIEWER = web.RequestKey("wisp-console-viewer", object)
 
 
 def _source(request: web.Request) -> ConsoleSource:
@@ -52,15 +55,15 @@ def add_console_routes(app: web.Application, source: ConsoleSource) -> None:
     r.add_get(f"{api}/info", _guard(info))
     r.add_get(f"{api}/functions", _guard(list_functions))
     fn = f"{api}/functions/{{namespace}}/{{name}}"
-    r.add_get(fn, _guard(get_function))
-    r.add_put(fn, _guard(put_function))
-    r.add_delete(fn, _guard(delete_function))
-    r.add_post(f"{fn}/invoke", _guard(invoke))
-    r.add_get(f"{fn}/logs", _guard(logs))
-    r.add_get(f"{fn}/series", _guard(series))
-    r.add_get(f"{fn}/events", _guard(list_events))
-    r.add_put(f"{fn}/events/{{event}}", _guard(put_event))
-    r.add_delete(f"{fn}/events/{{event}}", _guard(delete_event))
+    r.add_get(fn, _guard(_scoped(Action.READ, get_function)))
+    r.add_put(fn, _guard(_scoped(Action.CHANGE, put_function)))
+    r.add_delete(fn, _guard(_scoped(Action.DELETE, delete_function)))
+    r.add_post(f"{fn}/invoke", _guard(_scoped(Action.CHANGE, invoke)))
+    r.add_get(f"{fn}/logs", _guard(_scoped(Action.LOGS, logs)))
+    r.add_get(f"{fn}/series", _guard(_scoped(Action.READ, series)))
+    r.add_get(f"{fn}/events", _guard(_scoped(Action.READ, list_events)))
+    r.add_put(f"{fn}/events/{{event}}", _guard(_scoped(Action.CHANGE, put_event)))
+    r.add_delete(f"{fn}/events/{{event}}", _guard(_scoped(Action.CHANGE, delete_event)))
     r.add_get(f"{api}/usage", _guard(usage))
 
 
@@ -113,6 +116,8 @@ def _guard(handler: Handler) -> Handler:
             return _error(404, str(exc))
         except SourceError as exc:
             return _error(exc.status, str(exc))
+        except ReviewFailed as exc:
+            return _error(503, str(exc))
         except web.HTTPException:
             raise
         except Exception as exc:  # a bug: say so in JSON, the page shows it; the gateway serves on
@@ -120,6 +125,34 @@ def _guard(handler: Handler) -> Handler:
             return _error(500, f"the console failed: {type(exc).__name__}: {exc}")
 
     return guarded
+
+
+def _viewer(request: web.Request) -> Viewer:
+    """Who is asking: set by the cluster console's sign-in; everything where there is none."""
+    viewer: Viewer = request.get(VIEWER, ADMIN)
+    return viewer
+
+
+async def _visible(request: web.Request, namespaces: Iterable[str]) -> set[str]:
+    """Those of ``namespaces`` the caller may see (the functions' and the source's own)."""
+    return await visible(_viewer(request), namespaces)
+
+
+def _scoped(action: Action, handler: Handler) -> Handler:
+    """``handler`` for callers who may do ``action`` in the URL's namespace. A caller who may
+    not read the namespace gets the 404 of a function that is not there (no hint that it is);
+    one who may read it but not do ``action``, a 403 saying what is missing."""
+
+    async def scoped(request: web.Request) -> web.StreamResponse:
+        ns, name = _names(request)
+        viewer = _viewer(request)
+        if await viewer.may(action, ns):
+            return await handler(request)
+        if action is not Action.READ and await viewer.may(Action.READ, ns):
+            return _error(403, f"{viewer.name} may not {action.value} functions in namespace {ns}")
+        raise NotFound(f"function {name} not found in namespace {ns}")
+
+    return scoped
 
 
 def _bad_request(message: str, status: type[web.HTTPClientError] = web.HTTPBadRequest) -> web.HTTPClientError:
@@ -165,11 +198,18 @@ async def _index(request: web.Request) -> web.StreamResponse:
 
 async def info(request: web.Request) -> web.Response:
     source = _source(request)
+    viewer = _viewer(request)
+    namespaces = source.namespaces()
+    if viewer is not ADMIN:  # a tenant: the namespaces it may see, its own first
+        candidates = [*viewer.home_namespaces(), *namespaces, *source.live.namespaces()]
+        seen = await _visible(request, candidates)
+        namespaces = [ns for ns in dict.fromkeys(candidates) if ns in seen]
     return web.json_response(
         {
             "mode": source.mode.value,
             "version": __version__,
-            "namespaces": source.namespaces(),
+            "user": viewer.name,
+            "namespaces": namespaces,
             "pricePerGbSecond": source.live.price,
             "runtimes": editor_runtimes(datetime.now(UTC).date()),
             # What the editor shows for an unset field: the CRD's defaults, from one table.
@@ -180,7 +220,9 @@ async def info(request: web.Request) -> web.Response:
 
 async def list_functions(request: web.Request) -> web.Response:
     now = time.time()
-    return web.json_response({"time": now, "functions": _source(request).live.functions(now)})
+    rows = _source(request).live.functions(now)
+    seen = await _visible(request, (row["namespace"] for row in rows))
+    return web.json_response({"time": now, "functions": [row for row in rows if row["namespace"] in seen]})
 
 
 async def get_function(request: web.Request) -> web.Response:
@@ -275,8 +317,12 @@ async def usage(request: web.Request) -> web.StreamResponse:
     function = request.query.get("function") or None
     namespace = request.query.get("namespace") or None
     source = _source(request)
+    if namespace is not None and namespace not in await _visible(request, [namespace]):
+        raise NotFound(f"namespace {namespace} not found")
     now = time.time()
     rows = source.live.usage(now, period, function, namespace)
+    seen = await _visible(request, (r.namespace for r in rows))
+    rows = [r for r in rows if r.namespace in seen]
     price = source.live.price
     if request.query.get("format") == "csv":
         day = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d")

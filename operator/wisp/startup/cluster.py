@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(config: GatewayConfig, stop: asyncio.Event) -> None:
-    from wisp.console.cluster import add_cluster_console
+    from wisp.console.cluster import add_cluster_console, tenants_from_env
     from wisp.gateway.kube import KubernetesBackend, LeaseCoordination
     from wisp.gateway.state import COMPONENTS
     from wisp.kubeconfig import load_api_client
@@ -58,8 +58,15 @@ async def serve(config: GatewayConfig, stop: asyncio.Event) -> None:
         exchange=coordination,
         election=coordination,
     )
-    # The console at /ui/ on the admin port; its API needs the admin token.
-    add_cluster_console(apps.admin, apps.invocations[COMPONENTS], api_client, security.admin_token)
+    # The console at /ui/ on the admin port; its API needs the admin token, or a caller's own
+    # Kubernetes token (WISP_CONSOLE_TENANTS), which sees what that caller's RBAC allows.
+    add_cluster_console(
+        apps.admin,
+        apps.invocations[COMPONENTS],
+        api_client,
+        security.admin_token,
+        tenants=tenants_from_env(),
+    )
     if QUEUE in apps.invocations:  # dead letters for the console's tab and `wisp dlq`, on the admin port too
         add_admin_routes(apps.admin, apps.invocations[QUEUE].dead_letters, config.default_namespace)
     # Both ports bound the time to send a request head (slow-header clients get 408).

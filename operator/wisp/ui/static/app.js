@@ -60,8 +60,8 @@ window.addEventListener("wisp:auth", (event) => {
     status === 403 && adminToken() && !disabled ? "That token was not accepted." : "");
   input.setAttribute("aria-describedby", "admin-token-hint admin-token-error");
   const form = h("form.editor", {},
-    h("div.field", {}, h("label", { for: "admin-token" }, "Admin token"), input,
-      h("p.hint", { id: "admin-token-hint" }, "The value of WISP_ADMIN_TOKEN that the gateway runs with. It is kept for this tab only."),
+    h("div.field", {}, h("label", { for: "admin-token" }, "Token"), input,
+      h("p.hint", { id: "admin-token-hint" }, "The gateway's admin token (WISP_ADMIN_TOKEN), or your own Kubernetes bearer token (a ServiceAccount's: kubectl create token NAME -n NAMESPACE), which shows the namespaces your RBAC lets you read. It is kept for this tab only."),
       error),
     h("div.actions", {}, h("button.primary", { type: "submit" }, "Sign in")));
   form.addEventListener("submit", async (e) => {
@@ -74,7 +74,7 @@ window.addEventListener("wisp:auth", (event) => {
   main.replaceChildren(h("h1", {}, "Sign in to the wisp console"),
     disabled
       ? h("p.notice.error", { role: "alert" }, "The console is disabled on this gateway: set WISP_ADMIN_TOKEN in its environment to enable it.")
-      : h("p.lead", {}, "This console manages functions in a cluster, so it asks for the gateway's admin token."),
+      : h("p.lead", {}, "This console manages functions in a cluster, so it asks who you are."),
     disabled ? null : form);
   if (!disabled) input.focus();
 });
