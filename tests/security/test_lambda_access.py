@@ -14,9 +14,10 @@ import pytest
 
 from tests.security.support import SecuredGateway, function
 from tests.support.awssdk import boto3_path, js_invoke_command
+from tests.support.datapath import BOTH_PATHS
 from wisp.security import sigv4
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), BOTH_PATHS]
 
 TOKEN_ACCESS = {"tokenSecrets": [{"name": "callers", "key": "token"}]}
 INVOKE = "/2015-03-31/functions/{}/invocations"

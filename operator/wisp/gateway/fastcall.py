@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
 from wisp.api import contract
 from wisp.api.function import StreamingSpec
@@ -29,6 +30,7 @@ from wisp.gateway.activator import Acquired, Rejected
 from wisp.gateway.admission import Admitted, FastGuard, FastHead
 from wisp.gateway.connections import Address, ResponseTooLarge, UpstreamFailed, request_head
 from wisp.gateway.httpevent import trigger_headers
+from wisp.gateway.lambda_api import LATEST, EventSubmitter, InvokeCall, serve_invoke, tag_refusal
 from wisp.gateway.proxy import (
     BUFFER_BYTES,
     InvocationResult,
@@ -41,7 +43,8 @@ from wisp.gateway.proxy import (
     forwarded_headers,
 )
 from wisp.gateway.registry import Unavailable, Upstream
-from wisp.gateway.router import FUNCTION_PREFIX, parse_function_path
+from wisp.gateway.resolve import INVOKE_ROUTE
+from wisp.gateway.router import FUNCTION_PREFIX, parse_function_path, parse_lambda_name
 from wisp.gateway.service import (
     COLD_HEADER,
     COLD_MS_HEADER,
@@ -72,6 +75,13 @@ class _Date:
             cls.second = second
             cls.text = email.utils.formatdate(second, usegmt=True)
         return cls.text
+
+
+def framing_for(status: int, length: int) -> str:
+    """The Content-Length of a whole answer, which a 1xx, 204 or 304 answer never carries."""
+    if status < 200 or status in (204, 304):
+        return ""
+    return f"Content-Length: {length}\r\n"
 
 
 def response_head(status: int, headers: Iterable[tuple[str, str]], framing: str, close: bool) -> bytes:
@@ -119,14 +129,29 @@ class Plan:
     leave: Callable[[], None] | None  # the guard's, once the call is over
 
 
+@dataclass(frozen=True, slots=True)
+class InvokePlan:
+    """A call of Lambda's Invoke API the fast path serves (``serve_invoke``)."""
+
+    head: FastHead
+    call: InvokeCall
+    leave: Callable[[], None] | None  # the guard's, once the call is over
+
+
+INVOKE_PREFIX = "/2015-03-31/functions/"
+INVOKE_SUFFIX = "/invocations"
+
+
 def plan_call(
     parts: Components, guard: FastGuard | None, declared: frozenset[str], head: FastHead
-) -> Plan | web.Response | None:
+) -> Plan | InvokePlan | web.Response | None:
     """The call ``head`` asks for, the answer refusing it, or None when aiohttp must serve it:
     a declared route or a reserved path, a path no Trigger takes, a name that is not a DNS
     label, a call the guard cannot decide from its head."""
     path = head.path
     trigger: Trigger | None = None
+    if path.startswith(INVOKE_PREFIX):
+        return _plan_invoke(parts, guard, head)
     if path.startswith(FUNCTION_PREFIX):
         parsed = parse_function_path(path, parts.config.default_namespace)
         if parsed is None:
@@ -173,6 +198,46 @@ def plan_call(
     host = admitted.headers.get("X-Forwarded-Host") or head.host
     wisp = trigger_headers(trigger.http, path, admitted.client, host.split(",", 1)[0].strip())
     return Plan(head, up, head.target, admitted.headers, EventKind.HTTP, wisp, admitted.leave)
+
+
+def _plan_invoke(
+    parts: Components, guard: FastGuard | None, head: FastHead
+) -> InvokePlan | web.Response | None:
+    """``POST /2015-03-31/functions/NAME/invocations`` as aiohttp's route and ``resolve`` take it;
+    None for anything else under the prefix and for a name that names nothing (aiohttp's 404)."""
+    path = head.path
+    name = path[len(INVOKE_PREFIX) : -len(INVOKE_SUFFIX)]
+    if head.method != "POST" or not path.endswith(INVOKE_SUFFIX) or not name or "/" in name:
+        return None
+    config = parts.config
+    named = parse_lambda_name(name, config.default_namespace, config.account_id)
+    if named is None:
+        return None
+    fn, qualifier = named
+    if guard is None:
+        admitted = Admitted(head.headers, head.peer)
+    else:
+        decided = guard.admit(head, fn.key, INVOKE_ROUTE)
+        if isinstance(decided, web.Response):
+            tag_refusal(decided)  # an AWS SDK's caller: Lambda's error types
+        if decided is None or isinstance(decided, web.Response):
+            return decided
+        admitted = decided
+    asked = URL(head.target, encoded=True).query.get("Qualifier") if "?" in head.target else None
+    call = InvokeCall(fn.key, name, asked or qualifier or LATEST, admitted.headers)
+    return InvokePlan(head, call, admitted.leave)
+
+
+async def serve_invoke_call(
+    parts: Components, submit: EventSubmitter | None, plan: InvokePlan, body: bytes, connection: Connection
+) -> bool:
+    """Serve an Invoke API call whose body is in; the caller's connection is always kept."""
+
+    async def payload() -> bytes:
+        return body
+
+    connection.answer_response(await serve_invoke(parts, submit, plan.call, payload))
+    return True
 
 
 async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Connection) -> bool:

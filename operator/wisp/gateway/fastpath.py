@@ -33,8 +33,17 @@ from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict
 
 from wisp.gateway.admission import FastGuard, FastHead
-from wisp.gateway.fastcall import Plan, plan_call, response_head, serve_call
+from wisp.gateway.fastcall import (
+    InvokePlan,
+    Plan,
+    framing_for,
+    plan_call,
+    response_head,
+    serve_call,
+    serve_invoke_call,
+)
 from wisp.gateway.handlers import http_versions
+from wisp.gateway.lambda_api import EVENTS, EventSubmitter
 from wisp.gateway.proxy import BUFFER_BYTES
 from wisp.gateway.resolve import DISPATCH_ROUTE
 from wisp.gateway.state import COMPONENTS, Components
@@ -53,6 +62,7 @@ class FastPath:
     guard: FastGuard | None
     keepalive: float
     declared: frozenset[str] = frozenset()  # first path segments of the app's declared routes
+    events: EventSubmitter | None = None  # the event path, for the Invoke API's Event calls
 
 
 def fast_path_for(app: web.Application, keepalive: float) -> FastPath | None:
@@ -73,7 +83,7 @@ def fast_path_for(app: web.Application, keepalive: float) -> FastPath | None:
         if first == "function" or first.startswith("{"):
             return None
         declared.add(first)
-    return FastPath(parts, guard, keepalive, frozenset(declared))
+    return FastPath(parts, guard, keepalive, frozenset(declared), app.get(EVENTS))
 
 
 def serve_fast(app: web.Application) -> None:
@@ -171,7 +181,7 @@ class FastProtocol(asyncio.Protocol):
         self.close_after = False  # the call being served asked for Connection: close
         self.responded = False  # some of the current call's answer was written
         self._buffer = bytearray()
-        self._pending: tuple[Taken, Plan] | None = None
+        self._pending: tuple[Taken, Plan | InvokePlan] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._reading_paused = False
         self._drain: asyncio.Future[None] | None = None
@@ -243,7 +253,7 @@ class FastProtocol(asyncio.Protocol):
         self, status: int, headers: Iterable[tuple[str, str]], body: bytes, close: bool = False
     ) -> None:
         """A whole answer; dropped when the caller has gone."""
-        head = response_head(status, headers, f"Content-Length: {len(body)}\r\n", close or self.close_after)
+        head = response_head(status, headers, framing_for(status, len(body)), close or self.close_after)
         with contextlib.suppress(ConnectionResetError):
             self.write(head + body if body else head)
 
@@ -313,12 +323,17 @@ class FastProtocol(asyncio.Protocol):
         self.answer_response(refusal, close=not keep_alive)
         self._finished(keep_alive)
 
-    async def _serve(self, plan: Plan, body: bytes) -> None:
+    async def _serve(self, plan: Plan | InvokePlan, body: bytes) -> None:
         keep_alive = plan.head.keep_alive
         self.close_after = not keep_alive
         self.responded = False
+        fast = self.fast
         try:
-            keep_alive = await serve_call(self.fast.parts.gateway, plan, body, self) and keep_alive
+            if isinstance(plan, InvokePlan):
+                served = await serve_invoke_call(fast.parts, fast.events, plan, body, self)
+            else:
+                served = await serve_call(fast.parts.gateway, plan, body, self)
+            keep_alive = served and keep_alive
         except Exception:
             log.exception("the fast path failed on %s %s", plan.head.method, plan.head.path)
             keep_alive = False

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from multidict import CIMultiDict
 from prometheus_client import CollectorRegistry, Counter
 
 from wisp.api.function import AccessSpec, SecretKey
@@ -34,7 +35,7 @@ from wisp.gateway.proxy import BODY, CLIENT_ADDRESS, send_continue
 from wisp.gateway.resolve import INVOKE_ROUTE, Route, RouteKind, resolve
 from wisp.gateway.state import Components
 from wisp.security import errors, sigv4
-from wisp.security.authorizer import Authorizer, Presented, Verdict, is_public, referenced_secrets
+from wisp.security.authorizer import Authorizer, Decision, Presented, Verdict, is_public, referenced_secrets
 from wisp.security.credentials import SIGNATURE_HEADER, bearer_token
 from wisp.security.inbound import (
     clean_headers,
@@ -160,15 +161,19 @@ class AccessGuard:
         return response
 
     def admit_fast(self, head: FastHead, key: str, path: str) -> Admitted | web.Response | None:
-        """``guard``'s decision for a call on the fast data path (``wisp.gateway.fastpath``),
-        for a public function; None (aiohttp and ``guard`` serve it) for any other call."""
+        """``guard``'s decision for a call on the fast data path (``wisp.gateway.fastpath``):
+        a public function, or a private one called with a bearer token (or none) whose token
+        Secrets are loaded. None (aiohttp and ``guard`` serve it) for any other call: a
+        signature, which covers the body; another auth scheme; Secrets still loading."""
         up = self.parts.registry.upstreams.get(key)
         if up is None or self._is_admin_path(path):
             return None
         access = up.info.function.spec.access
-        if not is_public(access, self.settings.public_by_default):
-            return None
         headers = head.headers
+        private = not is_public(access, self.settings.public_by_default)
+        namespace = up.info.function.namespace
+        if private and not self._decidable_from_head(access, namespace, headers):
+            return None
         raw = ((name.encode(), value.encode()) for name, value in headers.items())
         violation = limit_violation(head.target, raw, self.settings.limits)
         if violation is not None:
@@ -179,15 +184,51 @@ class AccessGuard:
             return errors.overloaded()
         trusted_proxies = self.settings.trusted_proxies
         client = client_address(head.peer, headers.get("X-Forwarded-For"), trusted_proxies)
+        principal = f"client:{client}"
+        if private:
+            decision = self._decide_bearer(access, namespace, headers.get("Authorization"), client)
+            if not decision.allowed:
+                self.inflight.leave()
+                return self._refusal(key, client, decision)
+            principal = decision.principal
         if access.rate_limit is not None:
-            wait = self.limiter.take((key, f"client:{client}"), access.rate_limit, self.clock())
+            wait = self.limiter.take((key, principal), access.rate_limit, self.clock())
             if wait > 0:
                 self.inflight.leave()
                 self.metrics.refused("rate-limit")
                 up.metrics.throttled("rate-limit")
                 return errors.rate_limited(retry_after_seconds(wait))
         trusted = is_trusted(head.peer, trusted_proxies)
-        return Admitted(clean_headers(headers, peer_trusted=trusted), client, self.inflight.leave)
+        cleaned = clean_headers(headers, peer_trusted=trusted, drop_authorization=private)
+        return Admitted(cleaned, client, self.inflight.leave)
+
+    def _decidable_from_head(self, access: AccessSpec, namespace: str, headers: CIMultiDict[str]) -> bool:
+        """Whether a private function's call can be decided without its body or a wait: no
+        signature, no credential but a bearer token, every token Secret loaded."""
+        if SIGNATURE_HEADER in headers:
+            return False
+        authorization = headers.get("Authorization")
+        if authorization is not None and bearer_token(authorization) is None:
+            return False
+        return all(self.secrets.value(namespace, ref) is not None for ref in access.token_secrets)
+
+    def _decide_bearer(
+        self, access: AccessSpec, namespace: str, authorization: str | None, client: str
+    ) -> Decision:
+        def lookup(ref: SecretKey) -> bytes | None:
+            return self.secrets.value(namespace, ref)
+
+        presented = Presented(bearer_token(authorization))
+        return self.authorizer.decide(access, presented, lookup, client=client, now=self.wall_clock())
+
+    def _refusal(self, key: str, client: str, decision: Decision) -> web.Response:
+        """The answer to a call the authorizer did not allow (401 or 403)."""
+        if decision.verdict is Verdict.UNAUTHENTICATED:
+            self.metrics.refused("unauthenticated")
+            return errors.unauthenticated()
+        self.metrics.refused("forbidden")
+        log.debug("refused %s for %s: %s", key, client, decision.reason)
+        return errors.forbidden()
 
     def _is_admin_path(self, path: str) -> bool:
         return path in self.settings.admin_paths or path.startswith(self.settings.admin_prefixes)
@@ -250,13 +291,8 @@ class AccessGuard:
             decision = self.authorizer.decide(
                 access, presented, lookup, client=client, now=self.wall_clock(), body=read
             )
-        if decision.verdict is Verdict.UNAUTHENTICATED:
-            self.metrics.refused("unauthenticated")
-            return errors.unauthenticated()
-        if decision.verdict is Verdict.FORBIDDEN:
-            self.metrics.refused("forbidden")
-            log.debug("refused %s for %s: %s", key, client, decision.reason)
-            return errors.forbidden()
+        if decision.verdict in (Verdict.UNAUTHENTICATED, Verdict.FORBIDDEN):
+            return self._refusal(key, client, decision)
         if up is not None and access is not None and access.rate_limit is not None:
             wait = self.limiter.take((key, decision.principal), access.rate_limit, self.clock())
             if wait > 0:
