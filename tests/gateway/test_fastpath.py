@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -23,6 +24,7 @@ from wisp.gateway.config import GatewayConfig
 from wisp.gateway.fastpath import FastServer
 from wisp.gateway.server import GatewayRunner
 from wisp.gateway.static import StaticBackend
+from wisp.security.credentials import sign
 from wisp.security.extension import security_extension
 from wisp.security.secrets import StaticSecretSource
 from wisp.security.settings import SecuritySettings
@@ -297,17 +299,23 @@ async def test_an_http_trigger_is_served_on_the_fast_path(gw: GatewayUnderTest) 
     assert refused.headers["allow"] == "POST"
 
 
+HOOK_KEY = b"hook-key"
+
+
 async def _secured(gateway_factory: GatewayFactory, runtimes: Runtimes) -> GatewayUnderTest:
     """A gateway with the security layer, a private ``echo`` (token Secret ``callers``) and a
     public ``open`` on one runtime."""
     private = make_function("echo", access={"tokenSecrets": [{"name": "callers", "key": "token"}]})
     runtime = await runtimes.start(private)
     backend = StaticBackend()
-    for fn in (private, make_function("open", access={"public": True})):
+    hook = make_function("hook", access={"hmacSecret": {"name": "hook", "key": "key"}})
+    unloaded = make_function("unloaded", access={"tokenSecrets": [{"name": "elsewhere", "key": "token"}]})
+    for fn in (private, make_function("open", access={"public": True}), hook, unloaded):
         backend.set_function(info(fn))
         backend.set_endpoints(fn.key, (runtime.endpoint,))
     secrets = StaticSecretSource()
     secrets.put("default", "callers", {"token": "s3cret\n"})
+    secrets.put("default", "hook", {"key": HOOK_KEY})
     return await gateway_factory(backend, extensions=[security_extension(SecuritySettings(), secrets)])
 
 
@@ -329,12 +337,17 @@ async def test_a_private_function_is_served_on_the_fast_path(
     assert forbidden.status == 403 and forbidden.json()["errorType"] == "Forbidden"
     assert _echo(served) == {"n": 2}
     assert _echo(public) == {"n": 3}
-    assert _fast_connections(gw) == 1  # every call above was the fast path's
     writer.write(_post({"n": 4}, extra="Authorization: Basic Zm9vOmJhcg==\r\n"))  # another scheme
     await writer.drain()
     other = await read_answer(reader)
+    assert other.status == 403
+    assert _fast_connections(gw) == 1  # every call above was the fast path's
+    # A function whose token Secret is not loaded: aiohttp's path (which waits for it) decides.
+    writer.write(_post({"n": 5}, path="/function/unloaded", extra="Authorization: Bearer s3cret\r\n"))
+    await writer.drain()
+    unloaded = await read_answer(reader)
     writer.close()
-    assert other.status == 403  # decided by aiohttp's path, where the connection went
+    assert unloaded.status == 403
     assert _fast_connections(gw) == 0
 
 
@@ -357,7 +370,9 @@ async def test_lambdas_invoke_api_is_served_on_the_fast_path(
         + _invoke(b"", extra=token + "X-Amz-Invocation-Type: DryRun\r\n")
         + _invoke(b"{}")
         + _invoke(b"{}", name="echo:7", extra=token)
-        + _invoke(b'{"n": 2}', name="arn:aws:lambda:us-east-1:default:function:open")
+        + _invoke(
+            b'{"n": 2}', name="arn%3Aaws%3Alambda%3Aus-east-1%3Adefault%3Afunction%3Aopen"
+        )  # as SDKs send
     )
     await writer.drain()
     value, dry, refused, missing, public = [await read_answer(reader) for _ in range(5)]
@@ -369,3 +384,22 @@ async def test_lambdas_invoke_api_is_served_on_the_fast_path(
     assert public.status == 200 and public.json()["echo"] == {"n": 2}
     assert _fast_connections(gw) == 1
     writer.close()
+
+
+async def test_a_signed_webhook_is_checked_on_its_body_on_the_fast_path(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    gw = await _secured(gateway_factory, runtimes)
+    body = json.dumps({"n": 1}).encode()
+    good = sign(HOOK_KEY, body, int(time.time()))
+    bad = sign(b"another-key", body, int(time.time()))
+    reader, writer = await _open(gw)
+    for signature in (good, bad, good):
+        writer.write(_post({"n": 1}, path="/function/hook", extra=f"X-Wisp-Signature: {signature}\r\n"))
+    await writer.drain()
+    first, forged, again = [await read_answer(reader) for _ in range(3)]
+    writer.close()
+    assert _echo(first) == {"n": 1} and _echo(again) == {"n": 1}
+    assert forged.status == 403 and forged.json()["errorType"] == "Forbidden"
+    assert _fast_connections(gw) == 1
+    assert gw.parts.fast_guard is not None

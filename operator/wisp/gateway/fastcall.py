@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -127,6 +128,7 @@ class Plan:
     event: str  # EventKind: the function form's JSON event, or a Trigger's HTTP event
     wisp: Sequence[tuple[str, str]]  # what the gateway tells the runtime (a Trigger's route)
     leave: Callable[[], None] | None  # the guard's, once the call is over
+    verify: Callable[[bytes], web.Response | None] | None = None  # the guard's, on the body
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,7 @@ class InvokePlan:
     head: FastHead
     call: InvokeCall
     leave: Callable[[], None] | None  # the guard's, once the call is over
+    verify: Callable[[bytes], web.Response | None] | None = None  # the guard's, on the body
 
 
 INVOKE_PREFIX = "/2015-03-31/functions/"
@@ -193,11 +196,13 @@ def plan_call(
         raw = path.split("/", 3)
         subpath = "/" + raw[3] if len(raw) > 3 else "/"
         path_qs = f"{subpath}?{query}" if query else subpath
-        return Plan(head, up, path_qs, admitted.headers, EventKind.JSON, (), admitted.leave)
+        return Plan(head, up, path_qs, admitted.headers, EventKind.JSON, (), admitted.leave, admitted.verify)
     assert trigger.http is not None  # a route match is an HTTP Trigger
     host = admitted.headers.get("X-Forwarded-Host") or head.host
     wisp = trigger_headers(trigger.http, path, admitted.client, host.split(",", 1)[0].strip())
-    return Plan(head, up, head.target, admitted.headers, EventKind.HTTP, wisp, admitted.leave)
+    return Plan(
+        head, up, head.target, admitted.headers, EventKind.HTTP, wisp, admitted.leave, admitted.verify
+    )
 
 
 def _plan_invoke(
@@ -206,9 +211,12 @@ def _plan_invoke(
     """``POST /2015-03-31/functions/NAME/invocations`` as aiohttp's route and ``resolve`` take it;
     None for anything else under the prefix and for a name that names nothing (aiohttp's 404)."""
     path = head.path
-    name = path[len(INVOKE_PREFIX) : -len(INVOKE_SUFFIX)]
-    if head.method != "POST" or not path.endswith(INVOKE_SUFFIX) or not name or "/" in name:
+    raw_name = path[len(INVOKE_PREFIX) : -len(INVOKE_SUFFIX)]
+    if head.method != "POST" or not path.endswith(INVOKE_SUFFIX) or not raw_name or "/" in raw_name:
         return None
+    # An SDK percent-encodes the ":" of an ARN or a qualifier; a decoded name that is no DNS
+    # label (an encoded "/" or "%" among them) is refused by parse_lambda_name below.
+    name = unquote(raw_name) if "%" in raw_name else raw_name
     config = parts.config
     named = parse_lambda_name(name, config.default_namespace, config.account_id)
     if named is None:
@@ -225,7 +233,18 @@ def _plan_invoke(
         admitted = decided
     asked = URL(head.target, encoded=True).query.get("Qualifier") if "?" in head.target else None
     call = InvokeCall(fn.key, name, asked or qualifier or LATEST, admitted.headers)
-    return InvokePlan(head, call, admitted.leave)
+    return InvokePlan(head, call, admitted.leave, admitted.verify)
+
+
+def verified(plan: Plan | InvokePlan, body: bytes) -> web.Response | None:
+    """The guard's refusal of a call once its body is in (a signature that does not cover it),
+    or None to serve it."""
+    if plan.verify is None:
+        return None
+    refusal = plan.verify(body)
+    if refusal is not None and isinstance(plan, InvokePlan):
+        tag_refusal(refusal)
+    return refusal
 
 
 async def serve_invoke_call(

@@ -1,17 +1,18 @@
-"""The fast data path: ``/function/NAME[/...]`` and HTTP Trigger calls served on asyncio's
-protocol API with httptools, without aiohttp's request and response objects (docs/gateway.md,
-"The fast path and the aiohttp path").
+"""The fast data path: ``/function/NAME[/...]``, HTTP Trigger and Lambda Invoke API calls
+served on asyncio's protocol API with httptools, without aiohttp's request and response
+objects (docs/gateway.md, "The fast path and the aiohttp path").
 
 Every connection of the invocation port starts here (``FastServer`` is the app's aiohttp
 server; ``serve_fast`` installs it on the app, so every runner serves with it). A request is
 taken when its whole head is in and it is a plain call: HTTP/1.1, GET/POST/PUT/PATCH/DELETE,
-a percent-free target under ``/function/`` or taken by a Trigger, a sized body of at most
-``BUFFER_BYTES``, no ``Expect``, ``Upgrade`` or ``Transfer-Encoding``, and a guard
-(``FastGuard``) that can decide it from its head. Anything else — a head that arrives in
-pieces, a malformed one, HTTP/1.0, chunked uploads, WebSocket handshakes, private functions,
-declared routes (the console, the APIs, Lambda's Invoke API) — is handed to aiohttp's protocol
-with the bytes of that request: the connection stays on aiohttp from then on, where every check
-and answer is the one the aiohttp path gives.
+a target under ``/function/``, ``POST /2015-03-31/functions/NAME/invocations`` or taken by a
+Trigger, a sized body of at most ``BUFFER_BYTES``, no ``Expect``, ``Upgrade`` or
+``Transfer-Encoding``, and a guard (``FastGuard``) that can decide it from its head (and, for
+a signature, its body once in). Anything else — a head that arrives in pieces, a malformed
+one, HTTP/1.0, chunked uploads, WebSocket handshakes, unknown functions, functions whose
+Secrets are still loading, the other declared routes (the console, the APIs) — is handed to
+aiohttp's protocol with the bytes of that request: the connection stays on aiohttp from then
+on, where every check and answer is the one the aiohttp path gives.
 
 Requests on a connection are served one after the other (pipelined ones wait in the buffer);
 a body is read whole before the call takes a slot (``Gateway.serve``'s rule) and within the
@@ -34,6 +35,7 @@ from multidict import CIMultiDict
 
 from wisp.gateway.admission import FastGuard, FastHead
 from wisp.gateway.fastcall import (
+    INVOKE_PREFIX,
     InvokePlan,
     Plan,
     framing_for,
@@ -41,11 +43,13 @@ from wisp.gateway.fastcall import (
     response_head,
     serve_call,
     serve_invoke_call,
+    verified,
 )
 from wisp.gateway.handlers import http_versions
 from wisp.gateway.lambda_api import EVENTS, EventSubmitter
 from wisp.gateway.proxy import BUFFER_BYTES
 from wisp.gateway.resolve import DISPATCH_ROUTE
+from wisp.gateway.service import error_response
 from wisp.gateway.state import COMPONENTS, Components
 
 log = logging.getLogger("wisp.gateway.fastpath")
@@ -54,6 +58,7 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 MAX_HEAD_BYTES = 8190  # aiohttp's line limit: a longer head is aiohttp's to judge
 PAUSE_BYTES = 4 * BUFFER_BYTES  # stop reading while this much waits behind a call
 _NOT_TAKEN = frozenset({"expect", "upgrade", "transfer-encoding"})
+_INTERNAL_ERROR = error_response(500, "InternalError", "the gateway failed on this request")
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class FastServer(web.Server):
         super().__init__(handler, **kwargs)
         self.fast = fast
         self.fast_connections: set[FastProtocol] = set()
+        self.handed_off = 0  # connections handed to aiohttp's protocol
 
     def __call__(self) -> Any:
         if self.fast is None:
@@ -310,6 +316,17 @@ class FastProtocol(asyncio.Protocol):
         self._pending = None
         body = bytes(self._buffer[taken.head_bytes : total])
         del self._buffer[:total]
+        try:
+            refusal = verified(plan, body)
+        except Exception:
+            log.exception("checking the body of %s %s failed", taken.head.method, taken.head.path)
+            refusal = _INTERNAL_ERROR
+        if refusal is not None:
+            if plan.leave is not None:
+                plan.leave()
+            self.answer_response(refusal, close=not taken.head.keep_alive)
+            self._finished(taken.head.keep_alive)
+            return
         self.busy = True
         self.task = self.loop.create_task(self._serve(plan, body))
 
@@ -339,12 +356,7 @@ class FastProtocol(asyncio.Protocol):
             keep_alive = False
             if self.responded:  # an answer begun cannot become an error: cut it off
                 self.abort()
-            self.answer(
-                500,
-                [("Content-Type", "application/json; charset=utf-8")],
-                b'{"errorType": "InternalError", "errorMessage": "the gateway failed on this request"}',
-                close=True,
-            )
+            self.answer_response(_INTERNAL_ERROR, close=True)
         finally:
             if plan.leave is not None:
                 plan.leave()
@@ -381,8 +393,10 @@ class FastProtocol(asyncio.Protocol):
         except UnicodeDecodeError:
             return None
         path = target.partition("?")[0]
-        if "%" in path or "#" in target or "/." in path or "//" in path:
-            return None  # aiohttp decodes and normalises such paths: its router decides
+        if "#" in target or "/." in path or "//" in path:
+            return None  # aiohttp normalises such paths: its router decides
+        if "%" in path and not path.startswith(INVOKE_PREFIX):
+            return None  # aiohttp decodes such paths: its router decides (an SDK encodes ARNs)
         headers: CIMultiDict[str] = CIMultiDict()
         length: int | None = None
         host: str | None = None
@@ -424,6 +438,7 @@ class FastProtocol(asyncio.Protocol):
             return
         self._cancel_timer()
         self.server.fast_connections.discard(self)
+        self.server.handed_off += 1
         self.transport = None
         protocol = self.server.fallback_protocol()
         transport.set_protocol(protocol)
