@@ -15,7 +15,7 @@ import asyncio
 import email.utils
 import http
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -24,23 +24,13 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from wisp.api import contract
-from wisp.api.function import StreamingSpec
 from wisp.api.trigger import RESERVED_PATHS, RESERVED_PREFIXES, Trigger
 from wisp.gateway.activator import Acquired, Rejected
 from wisp.gateway.admission import Admitted, FastGuard, FastHead
-from wisp.gateway.connections import Address, ResponseTooLarge, UpstreamFailed, request_head
 from wisp.gateway.httpevent import trigger_headers
 from wisp.gateway.lambda_api import LATEST, EventSubmitter, InvokeCall, serve_invoke, tag_refusal
 from wisp.gateway.proxy import (
-    BUFFER_BYTES,
     InvocationResult,
-    Refused,
-    _body_kind,
-    _refused,
-    _sized,
-    _too_large,
-    downstream_headers,
     forwarded_headers,
 )
 from wisp.gateway.registry import Unavailable, Upstream
@@ -58,7 +48,6 @@ from wisp.gateway.service import (
     observe_call,
 )
 from wisp.gateway.state import Components
-from wisp.gateway.streaming import relay_stream
 
 _REASONS = {status.value: status.phrase for status in http.HTTPStatus}
 
@@ -270,7 +259,6 @@ async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Conn
     trace = None if gateway.tracing is None else gateway.tracing.begin(plan.headers)
     acquired: Acquired | None = None
     answered: InvocationResult | None = None
-    keep = True
     try:
         try:
             acquired = await gateway.activator.acquire(up)
@@ -293,30 +281,31 @@ async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Conn
             extra |= {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
         sent_body = body if body or head.method in ("POST", "PUT", "PATCH") else None
         since = time.time()
-        request = _Request(head, connection)
+        answer = _ConnectionAnswer(head, connection)
         streaming = up.info.function.spec.streaming
+        forwarder = gateway.forwarder
         outcome = await gateway.on_an_endpoint(
             up,
             acquired,
-            lambda address: _forward(
-                gateway, request, address, plan.path_qs, headers, sent_body, up.timeout, extra, streaming
+            lambda address: forwarder.forward(
+                answer, address, plan.path_qs, headers, sent_body, up.timeout, extra, streaming
             ),
             retry_refused=True,
         )
         if isinstance(outcome, Failure):
             outcome = await gateway.explain(up, outcome, since)
             status = outcome.status
-            if request.started:  # the answer began: it cannot become an error any more
+            if answer.started:  # the answer began: it cannot become an error any more
                 connection.abort()
                 return False
             connection.answer_response(
                 error_response(outcome.status, outcome.error_type, outcome.message, outcome.retry_after)
             )
             return True
-        status, answer_headers, keep = outcome
+        status = outcome.status
         if trace is not None:
-            answered = InvocationResult(status, answer_headers, b"")
-        return keep
+            answered = InvocationResult(status, outcome.headers, b"")
+        return outcome.clean
     finally:
         observe_call(up, started, status)
         if trace is not None:
@@ -327,13 +316,22 @@ async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Conn
             end_trace(trace, f"{head.method} {head.path}", up, status, acquired, answered, attributes)
 
 
-class _Request:
-    """The caller's side for ``relay_stream`` and the answer's writer."""
+class _ConnectionAnswer:
+    """``Answer`` (``Forwarder.forward``'s) on the fast path's connection; it is its own
+    ``relay_stream`` caller."""
 
     def __init__(self, head: FastHead, connection: Connection) -> None:
         self.head = head
         self.connection = connection
-        self.started = False  # some of the answer was written
+        self.started = False  # some of a streamed answer was written
+
+    @property
+    def method(self) -> str:
+        return self.head.method
+
+    @property
+    def caller(self) -> _ConnectionAnswer:
+        return self
 
     @property
     def transport(self) -> asyncio.Transport | None:
@@ -343,97 +341,48 @@ class _Request:
     def path(self) -> str:
         return self.head.path
 
+    def whole(self, status: int, headers: CIMultiDict[str], data: bytes) -> None:
+        headers.setdefault("Content-Type", "application/octet-stream")
+        self.connection.answer(status, headers.items(), data)
+
+    def stream(self, status: int, headers: CIMultiDict[str], size: int | None) -> _Stream:
+        headers.setdefault("Content-Type", "application/octet-stream")
+        return _Stream(self, status, headers, size)
+
+    def abort(self) -> None:
+        self.connection.abort()
+
 
 class _Stream:
     """An answer written as it comes (``relay_stream``'s ``Sink``): chunked unless sized."""
 
-    def __init__(self, request: _Request, status: int, headers: CIMultiDict[str], size: int | None) -> None:
-        self.request = request
+    def __init__(
+        self, answer: _ConnectionAnswer, status: int, headers: CIMultiDict[str], size: int | None
+    ) -> None:
+        self.answer = answer
         self.status = status
         self.headers = headers
         self.size = size
 
     async def prepare(self, request: Any = None) -> None:
-        if self.request.started:
+        answer = self.answer
+        if answer.started:
             return
-        self.request.started = True
+        answer.started = True
         framing = (
             "Transfer-Encoding: chunked\r\n" if self.size is None else f"Content-Length: {self.size}\r\n"
         )
-        connection = self.request.connection
+        connection = answer.connection
         connection.write(response_head(self.status, self.headers.items(), framing, connection.close_after))
 
     async def write(self, data: bytes) -> None:
         if not data:
             return
-        connection = self.request.connection
+        connection = self.answer.connection
         connection.write(data if self.size is not None else b"%x\r\n%b\r\n" % (len(data), data))
         await connection.drain()
 
     async def write_eof(self, data: bytes = b"") -> None:
         await self.write(data)
         if self.size is None:
-            self.request.connection.write(b"0\r\n\r\n")
-
-
-async def _forward(
-    gateway: Gateway,
-    request: _Request,
-    address: Address,
-    path_qs: str,
-    headers: Sequence[tuple[str, str]],
-    body: bytes | None,
-    limit: float,
-    extra: Mapping[str, str],
-    streaming: StreamingSpec,
-) -> tuple[int, CIMultiDict[str], bool]:
-    """``Forwarder.forward`` for the fast path: the status and headers answered, and whether
-    the caller's connection can be kept."""
-    head = request.head
-    host = f"{address[0]}:{address[1]}"
-    wire = request_head(head.method, path_qs, host, headers, _body_kind(body))
-    forwarder = gateway.forwarder
-    connections = forwarder.connections
-    async with asyncio.timeout(limit) as timer:
-        proto, message, payload = await connections.send(address, wire, body)
-        clean = False
-        try:
-            if _refused(message.code, message.headers):
-                await payload.read()
-                clean = True
-                raise Refused
-            out_headers = downstream_headers(message.headers)
-            out_headers.update(extra)
-            if contract.STREAM_HEADER in message.headers:
-                stream_deadline = (timer.when() or 0.0) - limit + streaming.timeout
-                timer.reschedule(None)
-                stream = _Stream(request, message.code, out_headers, None)
-                clean = await relay_stream(request, stream, payload, streaming, stream_deadline)
-                return message.code, out_headers, clean
-            most = forwarder.max_response_bytes
-            size = _sized(message.headers, most)
-            if size is not None and size <= BUFFER_BYTES:
-                data = await payload.read()
-                clean = True
-                out_headers.setdefault("Content-Type", "application/octet-stream")
-                request.connection.answer(message.code, out_headers.items(), data)
-                return message.code, out_headers, True
-            stream = _Stream(request, message.code, out_headers, size)
-            out_headers.setdefault("Content-Type", "application/octet-stream")
-            await stream.prepare()
-            seen = 0
-            async for chunk in payload.iter_any():
-                seen += len(chunk)
-                if seen > most:
-                    # The status is sent already: cut the caller off rather than pass on more,
-                    # so the answer cannot be taken for a complete one.
-                    request.connection.abort()
-                    raise ResponseTooLarge(_too_large(most))
-                await stream.write(chunk)
-            await stream.write_eof()
-            clean = True
-            return message.code, out_headers, True
-        except (OSError, ValueError) as exc:
-            raise UpstreamFailed(str(exc)) from exc
-        finally:
-            connections.finish(address, proto, payload, clean)
+            self.answer.connection.write(b"0\r\n\r\n")
