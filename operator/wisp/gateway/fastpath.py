@@ -397,9 +397,12 @@ class FastProtocol(asyncio.Protocol):
             return None  # aiohttp normalises such paths: its router decides
         if "%" in path and not path.startswith(INVOKE_PREFIX):
             return None  # aiohttp decodes such paths: its router decides (an SDK encodes ARNs)
-        headers: CIMultiDict[str] = CIMultiDict()
+        pairs: list[tuple[str, str]] = []
         length: int | None = None
         host: str | None = None
+        # HTTP/1.1 keeps the connection unless the caller says close (httptools' own answer is
+        # reset once a body-less message completes).
+        keep_alive = True
         for raw_name, raw_value in parsed.headers:
             try:
                 name = raw_name.decode("ascii")
@@ -417,17 +420,13 @@ class FastProtocol(asyncio.Protocol):
                 if host is not None:
                     return None
                 host = value
-            headers.add(name, value)
+            elif lower == "connection" and any(t.strip().lower() == "close" for t in value.split(",")):
+                keep_alive = False
+            pairs.append((name, value))
         length = length or 0
         if host is None or length > BUFFER_BYTES or length > self.fast.parts.config.max_body_bytes:
             return None
-        # HTTP/1.1 keeps the connection unless the caller says close (httptools' own answer is
-        # reset once a body-less message completes).
-        keep_alive = not any(
-            token.strip().lower() == "close"
-            for value in headers.getall("Connection", ())
-            for token in value.split(",")
-        )
+        headers = CIMultiDict(pairs)  # built at once: cheaper than one add per header
         head = FastHead(method, target, path, headers, self._peer, host, self._scheme, keep_alive)
         return Taken(head, len(raw), length)
 
