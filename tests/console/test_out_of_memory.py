@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.gateway.conftest import GatewayFactory, gateway_factory, make_function, runtimes  # noqa: F401
+from tests.gateway.conftest import (  # noqa: F401 (fixtures)
+    GatewayFactory,
+    fast_path,
+    gateway_factory,
+    make_function,
+    runtimes,
+)
 from wisp.console.live import GatewayView
 from wisp.gateway.backend import FunctionInfo
 from wisp.gateway.static import StaticBackend

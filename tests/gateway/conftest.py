@@ -106,7 +106,14 @@ GatewayFactory = Callable[..., Awaitable[GatewayUnderTest]]
 
 
 @pytest.fixture
-async def gateway_factory(runtimes: Runtimes) -> AsyncIterator[GatewayFactory]:
+def fast_path() -> bool:
+    """Whether the gateways under test serve on the fast data path (``make_app``'s
+    ``fast_path``); a module that runs its tests on both paths overrides it with params."""
+    return True
+
+
+@pytest.fixture
+async def gateway_factory(runtimes: Runtimes, fast_path: bool) -> AsyncIterator[GatewayFactory]:
     # Depends on ``runtimes`` so that gateways (and their keep-alive connections) close first.
     made: list[GatewayUnderTest] = []
 
@@ -118,7 +125,7 @@ async def gateway_factory(runtimes: Runtimes) -> AsyncIterator[GatewayFactory]:
     ) -> GatewayUnderTest:
         backend = backend or StaticBackend()
         config = replace(GatewayConfig(host="127.0.0.1", pod_name="test"), **settings)
-        app = make_app(config, backend, autoscale=autoscale, extensions=extensions)
+        app = make_app(config, backend, autoscale=autoscale, extensions=extensions, fast_path=fast_path)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         admin = TestServer(make_admin_app(app[COMPONENTS]), host="127.0.0.1")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -23,6 +24,10 @@ from wisp.gateway.config import GatewayConfig
 from wisp.gateway.fastpath import FastServer
 from wisp.gateway.server import GatewayRunner
 from wisp.gateway.static import StaticBackend
+from wisp.security.credentials import sign
+from wisp.security.extension import security_extension
+from wisp.security.secrets import StaticSecretSource
+from wisp.security.settings import SecuritySettings
 
 KEY = "echo.default"
 
@@ -292,3 +297,109 @@ async def test_an_http_trigger_is_served_on_the_fast_path(gw: GatewayUnderTest) 
     writer.close()
     assert refused.status == 405
     assert refused.headers["allow"] == "POST"
+
+
+HOOK_KEY = b"hook-key"
+
+
+async def _secured(gateway_factory: GatewayFactory, runtimes: Runtimes) -> GatewayUnderTest:
+    """A gateway with the security layer, a private ``echo`` (token Secret ``callers``) and a
+    public ``open`` on one runtime."""
+    private = make_function("echo", access={"tokenSecrets": [{"name": "callers", "key": "token"}]})
+    runtime = await runtimes.start(private)
+    backend = StaticBackend()
+    hook = make_function("hook", access={"hmacSecret": {"name": "hook", "key": "key"}})
+    unloaded = make_function("unloaded", access={"tokenSecrets": [{"name": "elsewhere", "key": "token"}]})
+    for fn in (private, make_function("open", access={"public": True}), hook, unloaded):
+        backend.set_function(info(fn))
+        backend.set_endpoints(fn.key, (runtime.endpoint,))
+    secrets = StaticSecretSource()
+    secrets.put("default", "callers", {"token": "s3cret\n"})
+    secrets.put("default", "hook", {"key": HOOK_KEY})
+    return await gateway_factory(backend, extensions=[security_extension(SecuritySettings(), secrets)])
+
+
+async def test_a_private_function_is_served_on_the_fast_path(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    gw = await _secured(gateway_factory, runtimes)
+    reader, writer = await _open(gw)
+    writer.write(
+        _post({"n": 0})
+        + _post({"n": 1}, extra="Authorization: Bearer wrong\r\n")
+        + _post({"n": 2}, extra="Authorization: Bearer s3cret\r\n")
+        + _post({"n": 3}, path="/function/open")
+    )
+    await writer.drain()
+    refused, forbidden, served, public = [await read_answer(reader) for _ in range(4)]
+    assert refused.status == 401 and refused.json()["errorType"] == "Unauthorized"
+    assert refused.headers["www-authenticate"] == 'Bearer realm="wisp"'
+    assert forbidden.status == 403 and forbidden.json()["errorType"] == "Forbidden"
+    assert _echo(served) == {"n": 2}
+    assert _echo(public) == {"n": 3}
+    writer.write(_post({"n": 4}, extra="Authorization: Basic Zm9vOmJhcg==\r\n"))  # another scheme
+    await writer.drain()
+    other = await read_answer(reader)
+    assert other.status == 403
+    assert _fast_connections(gw) == 1  # every call above was the fast path's
+    # A function whose token Secret is not loaded: aiohttp's path (which waits for it) decides.
+    writer.write(_post({"n": 5}, path="/function/unloaded", extra="Authorization: Bearer s3cret\r\n"))
+    await writer.drain()
+    unloaded = await read_answer(reader)
+    writer.close()
+    assert unloaded.status == 403
+    assert _fast_connections(gw) == 0
+
+
+def _invoke(payload: bytes, name: str = "echo", extra: str = "") -> bytes:
+    head = (
+        f"POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: gw\r\n{extra}"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+async def test_lambdas_invoke_api_is_served_on_the_fast_path(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    gw = await _secured(gateway_factory, runtimes)
+    token = "Authorization: Bearer s3cret\r\n"
+    reader, writer = await _open(gw)
+    writer.write(
+        _invoke(b'{"n": 1}', extra=token)
+        + _invoke(b"", extra=token + "X-Amz-Invocation-Type: DryRun\r\n")
+        + _invoke(b"{}")
+        + _invoke(b"{}", name="echo:7", extra=token)
+        + _invoke(
+            b'{"n": 2}', name="arn%3Aaws%3Alambda%3Aus-east-1%3Adefault%3Afunction%3Aopen"
+        )  # as SDKs send
+    )
+    await writer.drain()
+    value, dry, refused, missing, public = [await read_answer(reader) for _ in range(5)]
+    assert value.status == 200 and value.json()["echo"] == {"n": 1}
+    assert value.headers["x-amz-executed-version"] == "$LATEST"
+    assert dry.status == 204 and "content-length" not in dry.headers
+    assert refused.status == 401 and refused.headers["x-amzn-errortype"] == "UnrecognizedClientException"
+    assert missing.status == 404 and missing.headers["x-amzn-errortype"] == "ResourceNotFoundException"
+    assert public.status == 200 and public.json()["echo"] == {"n": 2}
+    assert _fast_connections(gw) == 1
+    writer.close()
+
+
+async def test_a_signed_webhook_is_checked_on_its_body_on_the_fast_path(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    gw = await _secured(gateway_factory, runtimes)
+    body = json.dumps({"n": 1}).encode()
+    good = sign(HOOK_KEY, body, int(time.time()))
+    bad = sign(b"another-key", body, int(time.time()))
+    reader, writer = await _open(gw)
+    for signature in (good, bad, good):
+        writer.write(_post({"n": 1}, path="/function/hook", extra=f"X-Wisp-Signature: {signature}\r\n"))
+    await writer.drain()
+    first, forged, again = [await read_answer(reader) for _ in range(3)]
+    writer.close()
+    assert _echo(first) == {"n": 1} and _echo(again) == {"n": 1}
+    assert forged.status == 403 and forged.json()["errorType"] == "Forbidden"
+    assert _fast_connections(gw) == 1
+    assert gw.parts.fast_guard is not None

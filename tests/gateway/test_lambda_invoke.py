@@ -17,10 +17,13 @@ from aiohttp import web
 
 from tests.gateway.conftest import GatewayFactory, GatewayUnderTest, Runtimes, info, make_function
 from tests.support.awssdk import boto3_path, js_invoke_command
+from tests.support.datapath import BOTH_PATHS
 from wisp.api.function import Function
 from wisp.gateway.lambda_api import EVENTS
 from wisp.gateway.state import Components
 from wisp.gateway.static import StaticBackend
+
+pytestmark = BOTH_PATHS
 
 PYTHON = """
 def handler(event, context):
@@ -217,3 +220,21 @@ async def test_the_javascript_sdk_invokes_too(
     assert answer["FunctionError"] == "Unhandled"
     answer = await _js_invoke(gw, {"FunctionName": "ghost", "Payload": "{}"})
     assert answer == {"error": "ResourceNotFoundException", "status": 404}
+
+
+async def test_each_invoke_runs_the_handler_once(gateway_factory: GatewayFactory, runtimes: Runtimes) -> None:
+    fn = make_function(
+        "counter",
+        code={
+            "inline": "CALLS = [0]\n\ndef handler(event, context):\n    CALLS[0] += 1\n    return CALLS[0]\n"
+        },
+    )
+    started = await runtimes.start(fn)
+    backend = StaticBackend()
+    backend.set_function(info(fn))
+    backend.set_endpoints(fn.key, (started.endpoint,))
+    gw = await gateway_factory(backend)
+    client = _client(gw)
+    for expected in (1, 2, 3):
+        answer = await _in_thread(client.invoke, FunctionName="counter", Payload=b"{}")
+        assert json.loads(answer["Payload"].read()) == expected

@@ -12,10 +12,13 @@ from typing import Any
 
 from tests.gateway.conftest import GatewayFactory, GatewayUnderTest, Runtimes, make_function
 from tests.gateway.test_lambda_invoke import _client, _in_thread
+from tests.support.datapath import BOTH_PATHS
 from wisp.api.function import Function
 from wisp.api.trigger import parse_trigger
 from wisp.gateway.backend import FunctionInfo
 from wisp.gateway.static import StaticBackend
+
+pytestmark = BOTH_PATHS
 
 
 def code(label: str) -> dict[str, Any]:

@@ -26,14 +26,21 @@ async def runtime_endpoint(tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
     await process.stop()
 
 
+@pytest.fixture
+def fast_path() -> bool:
+    """Whether the gateways under test serve on the fast data path; a module that runs its
+    tests on both paths overrides it with params."""
+    return True
+
+
 @pytest_asyncio.fixture(loop_scope="module")
-async def make_gateway(runtime_endpoint: Endpoint) -> AsyncIterator[GatewayMaker]:
+async def make_gateway(runtime_endpoint: Endpoint, fast_path: bool) -> AsyncIterator[GatewayMaker]:
     made: list[SecuredGateway] = []
 
     async def make(
         settings: SecuritySettings | None = None, extensions: Sequence[Extension] = (), **config: Any
     ) -> SecuredGateway:
-        gw = await make_secured_gateway(runtime_endpoint, settings, extensions, **config)
+        gw = await make_secured_gateway(runtime_endpoint, settings, extensions, fast_path=fast_path, **config)
         made.append(gw)
         return gw
 

@@ -118,6 +118,8 @@ async def make_secured_gateway(
     endpoint: Endpoint,
     settings: SecuritySettings | None = None,
     extensions: Sequence[Extension] = (),
+    *,
+    fast_path: bool = True,
     **config: Any,
 ) -> SecuredGateway:
     chosen = settings or SecuritySettings()
@@ -125,7 +127,11 @@ async def make_secured_gateway(
     backend = StaticBackend()
     cfg = replace(GatewayConfig(host="127.0.0.1", pod_name="test"), **config)
     app = make_app(
-        cfg, backend, autoscale=False, extensions=[security_extension(chosen, secrets), *extensions]
+        cfg,
+        backend,
+        autoscale=False,
+        extensions=[security_extension(chosen, secrets), *extensions],
+        fast_path=fast_path,
     )
     server = TestServer(app, host="127.0.0.1", **chosen.limits.server_settings())
     await server.start_server()

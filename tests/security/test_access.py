@@ -12,13 +12,14 @@ from aiohttp.test_utils import TestServer
 
 from tests.security.conftest import GatewayMaker
 from tests.security.support import SecuredGateway, function, trigger
+from tests.support.datapath import BOTH_PATHS
 from wisp.gateway.admin import make_admin_app
 from wisp.gateway.state import COMPONENTS
 from wisp.security.credentials import sign
 from wisp.security.extension import secure_admin_app
 from wisp.security.settings import SecuritySettings
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), BOTH_PATHS]
 
 TOKEN_ACCESS = {"tokenSecrets": [{"name": "callers", "key": "token"}]}
 HMAC_ACCESS = {"hmacSecret": {"name": "hook", "key": "key", "tolerance": "5m"}}

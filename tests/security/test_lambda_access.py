@@ -14,9 +14,11 @@ import pytest
 
 from tests.security.support import SecuredGateway, function
 from tests.support.awssdk import boto3_path, js_invoke_command
+from tests.support.datapath import BOTH_PATHS
+from wisp.gateway.fastpath import FastServer
 from wisp.security import sigv4
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), BOTH_PATHS]
 
 TOKEN_ACCESS = {"tokenSecrets": [{"name": "callers", "key": "token"}]}
 INVOKE = "/2015-03-31/functions/{}/invocations"
@@ -47,7 +49,7 @@ async def _status(client: Any, **kwargs: Any) -> int:
     return await asyncio.to_thread(call)
 
 
-async def test_sdk_signatures_prove_a_token(gateway: SecuredGateway) -> None:
+async def test_sdk_signatures_prove_a_token(gateway: SecuredGateway, fast_path: bool) -> None:
     gateway.add(function("private", TOKEN_ACCESS))
     gateway.secrets.put("default", "callers", {"token": "old-token\nnew-token\n"})
     for secret in ("old-token", "new-token"):
@@ -69,6 +71,12 @@ async def test_sdk_signatures_prove_a_token(gateway: SecuredGateway) -> None:
         )
         == 204
     )
+    if fast_path:
+        server = gateway.server.runner.server if gateway.server.runner is not None else None
+        assert isinstance(server, FastServer)
+        # Every call but the unknown function's was the fast path's (signed, a percent-encoded
+        # ARN and all); a function the gateway does not know is answered by aiohttp's path.
+        assert server.handed_off == 1
 
 
 async def test_a_stale_signature_is_refused(gateway: SecuredGateway) -> None:

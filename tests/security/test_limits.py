@@ -9,9 +9,10 @@ import pytest
 
 from tests.security.conftest import GatewayMaker
 from tests.security.support import SecuredGateway, function
+from tests.support.datapath import BOTH_PATHS
 from wisp.security.settings import InputLimits, SecuritySettings
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), BOTH_PATHS]
 
 
 async def test_rate_limit_is_per_principal_with_retry_after(gateway: SecuredGateway) -> None:

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from tests.security.support import HANDLER, SecuredGateway
+from tests.support.datapath import BOTH_PATHS
 from wisp.api.function import Function, parse_function
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), BOTH_PATHS]
 
 BODY = b'{"n": 1}'
 TOKENS = {"team-a": "team-a-token-value", "team-b": "team-b-token-value"}

@@ -10,6 +10,7 @@ import pytest
 
 from tests.security.conftest import GatewayMaker
 from tests.security.support import SecuredGateway, function
+from tests.support.datapath import BOTH_PATHS
 from tests.support.rawhttp import read_answer
 from tests.support.wait import eventually
 from wisp.api.function import AccessSpec, SecretKey
@@ -54,6 +55,7 @@ async def _open(gw: SecuredGateway) -> tuple[asyncio.StreamReader, asyncio.Strea
         "v1=" + "0" * 64,  # no timestamp
     ],
 )
+@BOTH_PATHS
 async def test_a_signature_the_header_refutes_is_refused_before_the_body(
     make_gateway: GatewayMaker, signature: str
 ) -> None:
@@ -66,6 +68,7 @@ async def test_a_signature_the_header_refutes_is_refused_before_the_body(
     assert (answer.status, answer.json()["errorType"]) == (403, "Forbidden")
 
 
+@BOTH_PATHS
 async def test_a_missing_signing_key_is_refused_before_the_body(make_gateway: GatewayMaker) -> None:
     gw = await _hook_gateway(make_gateway)
     gw.secrets.remove("default", "hook")
@@ -77,6 +80,7 @@ async def test_a_missing_signing_key_is_refused_before_the_body(make_gateway: Ga
     assert answer.status == 403
 
 
+@BOTH_PATHS
 async def test_unverified_bodies_held_at_once_are_bounded(make_gateway: GatewayMaker) -> None:
     gw = await _hook_gateway(make_gateway, SecuritySettings(max_unverified_body_bytes=1000))
     budget = gw.security.guard.unverified
@@ -101,6 +105,7 @@ async def test_unverified_bodies_held_at_once_are_bounded(make_gateway: GatewayM
     assert status == 200, echoed
 
 
+@BOTH_PATHS
 async def test_a_signed_body_that_does_not_arrive_in_time_is_408(make_gateway: GatewayMaker) -> None:
     short = await make_gateway(None, body_read_timeout=0.3)
     short.secrets.put("default", "hook", {"key": KEY.decode()})

@@ -23,7 +23,8 @@ class FastHead:
 
     method: str
     target: str  # the request target as sent: path and query
-    path: str  # the target's path (percent-free: equal to aiohttp's decoded path)
+    path: str  # the target's path: percent-free (equal to aiohttp's decoded path), but for the
+    # Invoke API's, whose function name is decoded by the call's plan
     headers: CIMultiDict[str]
     peer: str  # the connection's peer address
     host: str  # the Host header
@@ -39,6 +40,9 @@ class Admitted:
     headers: CIMultiDict[str]
     client: str
     leave: Callable[[], None] | None = None
+    # A call whose credentials cover its body (a signature): the body, once in, is checked
+    # here before the call is served; a refusal is its answer.
+    verify: Callable[[bytes], web.Response | None] | None = None
 
 
 # (head, function key "name.namespace", decoded path) -> admitted, refused, or None: "needs

@@ -15,33 +15,27 @@ import asyncio
 import email.utils
 import http
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
-from wisp.api import contract
-from wisp.api.function import StreamingSpec
 from wisp.api.trigger import RESERVED_PATHS, RESERVED_PREFIXES, Trigger
 from wisp.gateway.activator import Acquired, Rejected
 from wisp.gateway.admission import Admitted, FastGuard, FastHead
-from wisp.gateway.connections import Address, ResponseTooLarge, UpstreamFailed, request_head
 from wisp.gateway.httpevent import trigger_headers
+from wisp.gateway.lambda_api import LATEST, EventSubmitter, InvokeCall, serve_invoke, tag_refusal
 from wisp.gateway.proxy import (
-    BUFFER_BYTES,
     InvocationResult,
-    Refused,
-    _body_kind,
-    _refused,
-    _sized,
-    _too_large,
-    downstream_headers,
     forwarded_headers,
 )
 from wisp.gateway.registry import Unavailable, Upstream
-from wisp.gateway.router import FUNCTION_PREFIX, parse_function_path
+from wisp.gateway.resolve import INVOKE_ROUTE
+from wisp.gateway.router import FUNCTION_PREFIX, parse_function_path, parse_lambda_name
 from wisp.gateway.service import (
     COLD_HEADER,
     COLD_MS_HEADER,
@@ -54,7 +48,6 @@ from wisp.gateway.service import (
     observe_call,
 )
 from wisp.gateway.state import Components
-from wisp.gateway.streaming import relay_stream
 
 _REASONS = {status.value: status.phrase for status in http.HTTPStatus}
 
@@ -72,6 +65,13 @@ class _Date:
             cls.second = second
             cls.text = email.utils.formatdate(second, usegmt=True)
         return cls.text
+
+
+def framing_for(status: int, length: int) -> str:
+    """The Content-Length of a whole answer, which a 1xx, 204 or 304 answer never carries."""
+    if status < 200 or status in (204, 304):
+        return ""
+    return f"Content-Length: {length}\r\n"
 
 
 def response_head(status: int, headers: Iterable[tuple[str, str]], framing: str, close: bool) -> bytes:
@@ -117,16 +117,33 @@ class Plan:
     event: str  # EventKind: the function form's JSON event, or a Trigger's HTTP event
     wisp: Sequence[tuple[str, str]]  # what the gateway tells the runtime (a Trigger's route)
     leave: Callable[[], None] | None  # the guard's, once the call is over
+    verify: Callable[[bytes], web.Response | None] | None = None  # the guard's, on the body
+
+
+@dataclass(frozen=True, slots=True)
+class InvokePlan:
+    """A call of Lambda's Invoke API the fast path serves (``serve_invoke``)."""
+
+    head: FastHead
+    call: InvokeCall
+    leave: Callable[[], None] | None  # the guard's, once the call is over
+    verify: Callable[[bytes], web.Response | None] | None = None  # the guard's, on the body
+
+
+INVOKE_PREFIX = "/2015-03-31/functions/"
+INVOKE_SUFFIX = "/invocations"
 
 
 def plan_call(
     parts: Components, guard: FastGuard | None, declared: frozenset[str], head: FastHead
-) -> Plan | web.Response | None:
+) -> Plan | InvokePlan | web.Response | None:
     """The call ``head`` asks for, the answer refusing it, or None when aiohttp must serve it:
     a declared route or a reserved path, a path no Trigger takes, a name that is not a DNS
     label, a call the guard cannot decide from its head."""
     path = head.path
     trigger: Trigger | None = None
+    if path.startswith(INVOKE_PREFIX):
+        return _plan_invoke(parts, guard, head)
     if path.startswith(FUNCTION_PREFIX):
         parsed = parse_function_path(path, parts.config.default_namespace)
         if parsed is None:
@@ -168,11 +185,67 @@ def plan_call(
         raw = path.split("/", 3)
         subpath = "/" + raw[3] if len(raw) > 3 else "/"
         path_qs = f"{subpath}?{query}" if query else subpath
-        return Plan(head, up, path_qs, admitted.headers, EventKind.JSON, (), admitted.leave)
+        return Plan(head, up, path_qs, admitted.headers, EventKind.JSON, (), admitted.leave, admitted.verify)
     assert trigger.http is not None  # a route match is an HTTP Trigger
     host = admitted.headers.get("X-Forwarded-Host") or head.host
     wisp = trigger_headers(trigger.http, path, admitted.client, host.split(",", 1)[0].strip())
-    return Plan(head, up, head.target, admitted.headers, EventKind.HTTP, wisp, admitted.leave)
+    return Plan(
+        head, up, head.target, admitted.headers, EventKind.HTTP, wisp, admitted.leave, admitted.verify
+    )
+
+
+def _plan_invoke(
+    parts: Components, guard: FastGuard | None, head: FastHead
+) -> InvokePlan | web.Response | None:
+    """``POST /2015-03-31/functions/NAME/invocations`` as aiohttp's route and ``resolve`` take it;
+    None for anything else under the prefix and for a name that names nothing (aiohttp's 404)."""
+    path = head.path
+    raw_name = path[len(INVOKE_PREFIX) : -len(INVOKE_SUFFIX)]
+    if head.method != "POST" or not path.endswith(INVOKE_SUFFIX) or not raw_name or "/" in raw_name:
+        return None
+    # An SDK percent-encodes the ":" of an ARN or a qualifier; a decoded name that is no DNS
+    # label (an encoded "/" or "%" among them) is refused by parse_lambda_name below.
+    name = unquote(raw_name) if "%" in raw_name else raw_name
+    config = parts.config
+    named = parse_lambda_name(name, config.default_namespace, config.account_id)
+    if named is None:
+        return None
+    fn, qualifier = named
+    if guard is None:
+        admitted = Admitted(head.headers, head.peer)
+    else:
+        decided = guard.admit(head, fn.key, INVOKE_ROUTE)
+        if isinstance(decided, web.Response):
+            tag_refusal(decided)  # an AWS SDK's caller: Lambda's error types
+        if decided is None or isinstance(decided, web.Response):
+            return decided
+        admitted = decided
+    asked = URL(head.target, encoded=True).query.get("Qualifier") if "?" in head.target else None
+    call = InvokeCall(fn.key, name, asked or qualifier or LATEST, admitted.headers)
+    return InvokePlan(head, call, admitted.leave, admitted.verify)
+
+
+def verified(plan: Plan | InvokePlan, body: bytes) -> web.Response | None:
+    """The guard's refusal of a call once its body is in (a signature that does not cover it),
+    or None to serve it."""
+    if plan.verify is None:
+        return None
+    refusal = plan.verify(body)
+    if refusal is not None and isinstance(plan, InvokePlan):
+        tag_refusal(refusal)
+    return refusal
+
+
+async def serve_invoke_call(
+    parts: Components, submit: EventSubmitter | None, plan: InvokePlan, body: bytes, connection: Connection
+) -> bool:
+    """Serve an Invoke API call whose body is in; the caller's connection is always kept."""
+
+    async def payload() -> bytes:
+        return body
+
+    connection.answer_response(await serve_invoke(parts, submit, plan.call, payload))
+    return True
 
 
 async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Connection) -> bool:
@@ -186,7 +259,6 @@ async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Conn
     trace = None if gateway.tracing is None else gateway.tracing.begin(plan.headers)
     acquired: Acquired | None = None
     answered: InvocationResult | None = None
-    keep = True
     try:
         try:
             acquired = await gateway.activator.acquire(up)
@@ -209,30 +281,31 @@ async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Conn
             extra |= {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
         sent_body = body if body or head.method in ("POST", "PUT", "PATCH") else None
         since = time.time()
-        request = _Request(head, connection)
+        answer = _ConnectionAnswer(head, connection)
         streaming = up.info.function.spec.streaming
+        forwarder = gateway.forwarder
         outcome = await gateway.on_an_endpoint(
             up,
             acquired,
-            lambda address: _forward(
-                gateway, request, address, plan.path_qs, headers, sent_body, up.timeout, extra, streaming
+            lambda address: forwarder.forward(
+                answer, address, plan.path_qs, headers, sent_body, up.timeout, extra, streaming
             ),
             retry_refused=True,
         )
         if isinstance(outcome, Failure):
             outcome = await gateway.explain(up, outcome, since)
             status = outcome.status
-            if request.started:  # the answer began: it cannot become an error any more
+            if answer.started:  # the answer began: it cannot become an error any more
                 connection.abort()
                 return False
             connection.answer_response(
                 error_response(outcome.status, outcome.error_type, outcome.message, outcome.retry_after)
             )
             return True
-        status, answer_headers, keep = outcome
+        status = outcome.status
         if trace is not None:
-            answered = InvocationResult(status, answer_headers, b"")
-        return keep
+            answered = InvocationResult(status, outcome.headers, b"")
+        return outcome.clean
     finally:
         observe_call(up, started, status)
         if trace is not None:
@@ -243,13 +316,22 @@ async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Conn
             end_trace(trace, f"{head.method} {head.path}", up, status, acquired, answered, attributes)
 
 
-class _Request:
-    """The caller's side for ``relay_stream`` and the answer's writer."""
+class _ConnectionAnswer:
+    """``Answer`` (``Forwarder.forward``'s) on the fast path's connection; it is its own
+    ``relay_stream`` caller."""
 
     def __init__(self, head: FastHead, connection: Connection) -> None:
         self.head = head
         self.connection = connection
-        self.started = False  # some of the answer was written
+        self.started = False  # some of a streamed answer was written
+
+    @property
+    def method(self) -> str:
+        return self.head.method
+
+    @property
+    def caller(self) -> _ConnectionAnswer:
+        return self
 
     @property
     def transport(self) -> asyncio.Transport | None:
@@ -259,97 +341,48 @@ class _Request:
     def path(self) -> str:
         return self.head.path
 
+    def whole(self, status: int, headers: CIMultiDict[str], data: bytes) -> None:
+        headers.setdefault("Content-Type", "application/octet-stream")
+        self.connection.answer(status, headers.items(), data)
+
+    def stream(self, status: int, headers: CIMultiDict[str], size: int | None) -> _Stream:
+        headers.setdefault("Content-Type", "application/octet-stream")
+        return _Stream(self, status, headers, size)
+
+    def abort(self) -> None:
+        self.connection.abort()
+
 
 class _Stream:
     """An answer written as it comes (``relay_stream``'s ``Sink``): chunked unless sized."""
 
-    def __init__(self, request: _Request, status: int, headers: CIMultiDict[str], size: int | None) -> None:
-        self.request = request
+    def __init__(
+        self, answer: _ConnectionAnswer, status: int, headers: CIMultiDict[str], size: int | None
+    ) -> None:
+        self.answer = answer
         self.status = status
         self.headers = headers
         self.size = size
 
     async def prepare(self, request: Any = None) -> None:
-        if self.request.started:
+        answer = self.answer
+        if answer.started:
             return
-        self.request.started = True
+        answer.started = True
         framing = (
             "Transfer-Encoding: chunked\r\n" if self.size is None else f"Content-Length: {self.size}\r\n"
         )
-        connection = self.request.connection
+        connection = answer.connection
         connection.write(response_head(self.status, self.headers.items(), framing, connection.close_after))
 
     async def write(self, data: bytes) -> None:
         if not data:
             return
-        connection = self.request.connection
+        connection = self.answer.connection
         connection.write(data if self.size is not None else b"%x\r\n%b\r\n" % (len(data), data))
         await connection.drain()
 
     async def write_eof(self, data: bytes = b"") -> None:
         await self.write(data)
         if self.size is None:
-            self.request.connection.write(b"0\r\n\r\n")
-
-
-async def _forward(
-    gateway: Gateway,
-    request: _Request,
-    address: Address,
-    path_qs: str,
-    headers: Sequence[tuple[str, str]],
-    body: bytes | None,
-    limit: float,
-    extra: Mapping[str, str],
-    streaming: StreamingSpec,
-) -> tuple[int, CIMultiDict[str], bool]:
-    """``Forwarder.forward`` for the fast path: the status and headers answered, and whether
-    the caller's connection can be kept."""
-    head = request.head
-    host = f"{address[0]}:{address[1]}"
-    wire = request_head(head.method, path_qs, host, headers, _body_kind(body))
-    forwarder = gateway.forwarder
-    connections = forwarder.connections
-    async with asyncio.timeout(limit) as timer:
-        proto, message, payload = await connections.send(address, wire, body)
-        clean = False
-        try:
-            if _refused(message.code, message.headers):
-                await payload.read()
-                clean = True
-                raise Refused
-            out_headers = downstream_headers(message.headers)
-            out_headers.update(extra)
-            if contract.STREAM_HEADER in message.headers:
-                stream_deadline = (timer.when() or 0.0) - limit + streaming.timeout
-                timer.reschedule(None)
-                stream = _Stream(request, message.code, out_headers, None)
-                clean = await relay_stream(request, stream, payload, streaming, stream_deadline)
-                return message.code, out_headers, clean
-            most = forwarder.max_response_bytes
-            size = _sized(message.headers, most)
-            if size is not None and size <= BUFFER_BYTES:
-                data = await payload.read()
-                clean = True
-                out_headers.setdefault("Content-Type", "application/octet-stream")
-                request.connection.answer(message.code, out_headers.items(), data)
-                return message.code, out_headers, True
-            stream = _Stream(request, message.code, out_headers, size)
-            out_headers.setdefault("Content-Type", "application/octet-stream")
-            await stream.prepare()
-            seen = 0
-            async for chunk in payload.iter_any():
-                seen += len(chunk)
-                if seen > most:
-                    # The status is sent already: cut the caller off rather than pass on more,
-                    # so the answer cannot be taken for a complete one.
-                    request.connection.abort()
-                    raise ResponseTooLarge(_too_large(most))
-                await stream.write(chunk)
-            await stream.write_eof()
-            clean = True
-            return message.code, out_headers, True
-        except (OSError, ValueError) as exc:
-            raise UpstreamFailed(str(exc)) from exc
-        finally:
-            connections.finish(address, proto, payload, clean)
+            self.answer.connection.write(b"0\r\n\r\n")

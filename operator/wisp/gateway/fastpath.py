@@ -1,17 +1,18 @@
-"""The fast data path: ``/function/NAME[/...]`` and HTTP Trigger calls served on asyncio's
-protocol API with httptools, without aiohttp's request and response objects (docs/gateway.md,
-"The fast path and the aiohttp path").
+"""The fast data path: ``/function/NAME[/...]``, HTTP Trigger and Lambda Invoke API calls
+served on asyncio's protocol API with httptools, without aiohttp's request and response
+objects (docs/gateway.md, "The fast path and the aiohttp path").
 
 Every connection of the invocation port starts here (``FastServer`` is the app's aiohttp
 server; ``serve_fast`` installs it on the app, so every runner serves with it). A request is
 taken when its whole head is in and it is a plain call: HTTP/1.1, GET/POST/PUT/PATCH/DELETE,
-a percent-free target under ``/function/`` or taken by a Trigger, a sized body of at most
-``BUFFER_BYTES``, no ``Expect``, ``Upgrade`` or ``Transfer-Encoding``, and a guard
-(``FastGuard``) that can decide it from its head. Anything else — a head that arrives in
-pieces, a malformed one, HTTP/1.0, chunked uploads, WebSocket handshakes, private functions,
-declared routes (the console, the APIs, Lambda's Invoke API) — is handed to aiohttp's protocol
-with the bytes of that request: the connection stays on aiohttp from then on, where every check
-and answer is the one the aiohttp path gives.
+a target under ``/function/``, ``POST /2015-03-31/functions/NAME/invocations`` or taken by a
+Trigger, a sized body of at most ``BUFFER_BYTES``, no ``Expect``, ``Upgrade`` or
+``Transfer-Encoding``, and a guard (``FastGuard``) that can decide it from its head (and, for
+a signature, its body once in). Anything else — a head that arrives in pieces, a malformed
+one, HTTP/1.0, chunked uploads, WebSocket handshakes, unknown functions, functions whose
+Secrets are still loading, the other declared routes (the console, the APIs) — is handed to
+aiohttp's protocol with the bytes of that request: the connection stays on aiohttp from then
+on, where every check and answer is the one the aiohttp path gives.
 
 Requests on a connection are served one after the other (pipelined ones wait in the buffer);
 a body is read whole before the call takes a slot (``Gateway.serve``'s rule) and within the
@@ -33,10 +34,22 @@ from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict
 
 from wisp.gateway.admission import FastGuard, FastHead
-from wisp.gateway.fastcall import Plan, plan_call, response_head, serve_call
+from wisp.gateway.fastcall import (
+    INVOKE_PREFIX,
+    InvokePlan,
+    Plan,
+    framing_for,
+    plan_call,
+    response_head,
+    serve_call,
+    serve_invoke_call,
+    verified,
+)
 from wisp.gateway.handlers import http_versions
+from wisp.gateway.lambda_api import EVENTS, EventSubmitter
 from wisp.gateway.proxy import BUFFER_BYTES
 from wisp.gateway.resolve import DISPATCH_ROUTE
+from wisp.gateway.service import error_response
 from wisp.gateway.state import COMPONENTS, Components
 
 log = logging.getLogger("wisp.gateway.fastpath")
@@ -45,6 +58,7 @@ METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 MAX_HEAD_BYTES = 8190  # aiohttp's line limit: a longer head is aiohttp's to judge
 PAUSE_BYTES = 4 * BUFFER_BYTES  # stop reading while this much waits behind a call
 _NOT_TAKEN = frozenset({"expect", "upgrade", "transfer-encoding"})
+_INTERNAL_ERROR = error_response(500, "InternalError", "the gateway failed on this request")
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,7 @@ class FastPath:
     guard: FastGuard | None
     keepalive: float
     declared: frozenset[str] = frozenset()  # first path segments of the app's declared routes
+    events: EventSubmitter | None = None  # the event path, for the Invoke API's Event calls
 
 
 def fast_path_for(app: web.Application, keepalive: float) -> FastPath | None:
@@ -73,7 +88,7 @@ def fast_path_for(app: web.Application, keepalive: float) -> FastPath | None:
         if first == "function" or first.startswith("{"):
             return None
         declared.add(first)
-    return FastPath(parts, guard, keepalive, frozenset(declared))
+    return FastPath(parts, guard, keepalive, frozenset(declared), app.get(EVENTS))
 
 
 def serve_fast(app: web.Application) -> None:
@@ -103,6 +118,7 @@ class FastServer(web.Server):
         super().__init__(handler, **kwargs)
         self.fast = fast
         self.fast_connections: set[FastProtocol] = set()
+        self.handed_off = 0  # connections handed to aiohttp's protocol
 
     def __call__(self) -> Any:
         if self.fast is None:
@@ -171,7 +187,7 @@ class FastProtocol(asyncio.Protocol):
         self.close_after = False  # the call being served asked for Connection: close
         self.responded = False  # some of the current call's answer was written
         self._buffer = bytearray()
-        self._pending: tuple[Taken, Plan] | None = None
+        self._pending: tuple[Taken, Plan | InvokePlan] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._reading_paused = False
         self._drain: asyncio.Future[None] | None = None
@@ -243,7 +259,7 @@ class FastProtocol(asyncio.Protocol):
         self, status: int, headers: Iterable[tuple[str, str]], body: bytes, close: bool = False
     ) -> None:
         """A whole answer; dropped when the caller has gone."""
-        head = response_head(status, headers, f"Content-Length: {len(body)}\r\n", close or self.close_after)
+        head = response_head(status, headers, framing_for(status, len(body)), close or self.close_after)
         with contextlib.suppress(ConnectionResetError):
             self.write(head + body if body else head)
 
@@ -300,6 +316,17 @@ class FastProtocol(asyncio.Protocol):
         self._pending = None
         body = bytes(self._buffer[taken.head_bytes : total])
         del self._buffer[:total]
+        try:
+            refusal = verified(plan, body)
+        except Exception:
+            log.exception("checking the body of %s %s failed", taken.head.method, taken.head.path)
+            refusal = _INTERNAL_ERROR
+        if refusal is not None:
+            if plan.leave is not None:
+                plan.leave()
+            self.answer_response(refusal, close=not taken.head.keep_alive)
+            self._finished(taken.head.keep_alive)
+            return
         self.busy = True
         self.task = self.loop.create_task(self._serve(plan, body))
 
@@ -313,23 +340,23 @@ class FastProtocol(asyncio.Protocol):
         self.answer_response(refusal, close=not keep_alive)
         self._finished(keep_alive)
 
-    async def _serve(self, plan: Plan, body: bytes) -> None:
+    async def _serve(self, plan: Plan | InvokePlan, body: bytes) -> None:
         keep_alive = plan.head.keep_alive
         self.close_after = not keep_alive
         self.responded = False
+        fast = self.fast
         try:
-            keep_alive = await serve_call(self.fast.parts.gateway, plan, body, self) and keep_alive
+            if isinstance(plan, InvokePlan):
+                served = await serve_invoke_call(fast.parts, fast.events, plan, body, self)
+            else:
+                served = await serve_call(fast.parts.gateway, plan, body, self)
+            keep_alive = served and keep_alive
         except Exception:
             log.exception("the fast path failed on %s %s", plan.head.method, plan.head.path)
             keep_alive = False
             if self.responded:  # an answer begun cannot become an error: cut it off
                 self.abort()
-            self.answer(
-                500,
-                [("Content-Type", "application/json; charset=utf-8")],
-                b'{"errorType": "InternalError", "errorMessage": "the gateway failed on this request"}',
-                close=True,
-            )
+            self.answer_response(_INTERNAL_ERROR, close=True)
         finally:
             if plan.leave is not None:
                 plan.leave()
@@ -366,11 +393,16 @@ class FastProtocol(asyncio.Protocol):
         except UnicodeDecodeError:
             return None
         path = target.partition("?")[0]
-        if "%" in path or "#" in target or "/." in path or "//" in path:
-            return None  # aiohttp decodes and normalises such paths: its router decides
-        headers: CIMultiDict[str] = CIMultiDict()
+        if "#" in target or "/." in path or "//" in path:
+            return None  # aiohttp normalises such paths: its router decides
+        if "%" in path and not path.startswith(INVOKE_PREFIX):
+            return None  # aiohttp decodes such paths: its router decides (an SDK encodes ARNs)
+        pairs: list[tuple[str, str]] = []
         length: int | None = None
         host: str | None = None
+        # HTTP/1.1 keeps the connection unless the caller says close (httptools' own answer is
+        # reset once a body-less message completes).
+        keep_alive = True
         for raw_name, raw_value in parsed.headers:
             try:
                 name = raw_name.decode("ascii")
@@ -388,17 +420,13 @@ class FastProtocol(asyncio.Protocol):
                 if host is not None:
                     return None
                 host = value
-            headers.add(name, value)
+            elif lower == "connection" and any(t.strip().lower() == "close" for t in value.split(",")):
+                keep_alive = False
+            pairs.append((name, value))
         length = length or 0
         if host is None or length > BUFFER_BYTES or length > self.fast.parts.config.max_body_bytes:
             return None
-        # HTTP/1.1 keeps the connection unless the caller says close (httptools' own answer is
-        # reset once a body-less message completes).
-        keep_alive = not any(
-            token.strip().lower() == "close"
-            for value in headers.getall("Connection", ())
-            for token in value.split(",")
-        )
+        headers = CIMultiDict(pairs)  # built at once: cheaper than one add per header
         head = FastHead(method, target, path, headers, self._peer, host, self._scheme, keep_alive)
         return Taken(head, len(raw), length)
 
@@ -409,6 +437,7 @@ class FastProtocol(asyncio.Protocol):
             return
         self._cancel_timer()
         self.server.fast_connections.discard(self)
+        self.server.handed_off += 1
         self.transport = None
         protocol = self.server.fallback_protocol()
         transport.set_protocol(protocol)

@@ -35,7 +35,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -46,7 +47,7 @@ from wisp.gateway.backend import OUT_OF_MEMORY
 from wisp.gateway.proxy import BODY, InvocationResult
 from wisp.gateway.registry import Unavailable
 from wisp.gateway.resolve import INVOKE_ROUTE, RouteKind, resolve
-from wisp.gateway.state import COMPONENTS
+from wisp.gateway.state import COMPONENTS, Components
 
 LATEST = "$LATEST"
 INVOCATION_TYPE_HEADER = "X-Amz-Invocation-Type"
@@ -100,23 +101,54 @@ def api_error(status: int, error_type: str, message: str, request_id: str = "") 
     return web.json_response({"Type": kind, "message": message}, status=status, headers=headers)
 
 
+@dataclass(frozen=True)
+class InvokeCall:
+    """One Invoke API call as either data path sees it: the function and qualifier its
+    ``FunctionName`` names, and the caller's headers (as the security layer left them)."""
+
+    function_key: str
+    name: str  # the FunctionName as the caller wrote it (for error messages)
+    qualifier: str  # the query's ``Qualifier``, else the name's, else ``$LATEST``
+    headers: Mapping[str, str]
+
+
+ReadPayload = Callable[[], Awaitable[bytes | web.Response]]
+
+
 async def invoke(request: web.Request) -> web.StreamResponse:
+    """The Invoke API on aiohttp's path (the fast data path serves it with ``serve_invoke``)."""
     route = resolve(request)
     parts = request.app[COMPONENTS]
     name = request.match_info["name"]
     if route.kind is RouteKind.INVALID_NAME or route.function_key is None:
         return api_error(404, "ResourceNotFoundException", f"Function not found: {name}")
     qualifier = request.query.get("Qualifier") or route.qualifier or LATEST
-    kind = request.headers.get(INVOCATION_TYPE_HEADER, "RequestResponse")
+    call = InvokeCall(route.function_key, name, qualifier, request.headers)
+    config = parts.config
+
+    async def read() -> bytes | web.Response:
+        return await _payload(request, config.max_body_bytes, config.body_read_timeout)
+
+    return await serve_invoke(parts, request.app.get(EVENTS), call, read)
+
+
+async def serve_invoke(
+    parts: Components, submit: EventSubmitter | None, call: InvokeCall, read_payload: ReadPayload
+) -> web.Response:
+    """Answer an Invoke API call whose access was decided; ``read_payload`` reads its body (or
+    answers why it could not), called once the call is known to need it."""
+    headers = call.headers
+    kind = headers.get(INVOCATION_TYPE_HEADER, "RequestResponse")
     if kind not in INVOCATION_TYPES:
         return api_error(
             400,
             "InvalidParameterValueException",
             f"{INVOCATION_TYPE_HEADER} must be one of {', '.join(INVOCATION_TYPES)}",
         )
-    up = parts.registry.select(route.function_key, qualifier)
+    qualifier = call.qualifier
+    up = parts.registry.select(call.function_key, qualifier)
     if up is None or isinstance(up, Unavailable):
-        return api_error(404, "ResourceNotFoundException", f"Function not found: {name}:{qualifier}")
+        return api_error(404, "ResourceNotFoundException", f"Function not found: {call.name}:{qualifier}")
     if kind == "DryRun":
         return web.Response(status=204, headers={EXECUTED_VERSION_HEADER: up.info.version})
     if kind == "Event" and qualifier != LATEST:
@@ -125,28 +157,28 @@ async def invoke(request: web.Request) -> web.StreamResponse:
             "InvalidParameterValueException",
             "an Event invocation of a version or alias is not supported yet: invoke $LATEST",
         )
-    payload = await _payload(request, parts.config.max_body_bytes, parts.config.body_read_timeout)
+    payload = await read_payload()
     if isinstance(payload, web.Response):
         return payload
     if kind == "Event":
-        return await _enqueue(request, route.function_key, payload)
+        return await _enqueue(submit, call, payload)
     request_id = str(uuid.uuid4())
-    headers = {
+    sent = {
         contract.REQUEST_ID_HEADER: request_id,
         "Content-Type": "application/json",
         RAW_RESULT_HEADER: "1",
     }
-    tail = request.headers.get(LOG_TYPE_HEADER) == "Tail"
+    tail = headers.get(LOG_TYPE_HEADER) == "Tail"
     if tail:
-        headers[WISP_LOG_TAIL_HEADER] = "1"
-    client_context = request.headers.get(CLIENT_CONTEXT_HEADER)
+        sent[WISP_LOG_TAIL_HEADER] = "1"
+    client_context = headers.get(CLIENT_CONTEXT_HEADER)
     if client_context:
-        headers[WISP_CLIENT_CONTEXT_HEADER] = client_context
+        sent[WISP_CLIENT_CONTEXT_HEADER] = client_context
     for name in (TRACEPARENT, TRACESTATE):
-        value = request.headers.get(name)
+        value = headers.get(name)
         if value:
-            headers[name] = value
-        result = await parts.gateway.invoke(route.function_key, payload, headers, qualifier)
+            sent[name] = value
+    result = await parts.gateway.invoke(call.function_key, payload, sent, qualifier)
     response = _answer(result, request_id)
     if tail and response.status == 200:
         found = (v for k, v in result.headers.items() if k.lower() == WISP_LOG_TAIL_HEADER.lower())
@@ -191,9 +223,8 @@ class EventSubmitter(Protocol):
 EVENTS: web.AppKey[EventSubmitter] = web.AppKey("wisp-events")
 
 
-async def _enqueue(request: web.Request, function_key: str, payload: bytes) -> web.Response:
+async def _enqueue(submit: EventSubmitter | None, call: InvokeCall, payload: bytes) -> web.Response:
     """``Event``: through the async path ``/async-function/`` uses (the queue extension)."""
-    submit = request.app.get(EVENTS)
     if submit is None:
         return api_error(
             503,
@@ -202,11 +233,11 @@ async def _enqueue(request: web.Request, function_key: str, payload: bytes) -> w
             "(WISP_REDIS_URL, or WISP_QUEUE_BROKER=nats and WISP_NATS_URL)",
         )
     extra: dict[str, str] = {}
-    client_context = request.headers.get(CLIENT_CONTEXT_HEADER)
+    client_context = call.headers.get(CLIENT_CONTEXT_HEADER)
     if client_context:
         extra[WISP_CLIENT_CONTEXT_HEADER] = client_context  # the delivery's client context
     try:
-        invocation_id = await submit(function_key, payload, request.headers, extra)
+        invocation_id = await submit(call.function_key, payload, call.headers, extra)
     except EventsUnavailable as exc:
         return api_error(503, "ServiceException", f"the event queue is unavailable: {exc}")
     except EventRefused as exc:

@@ -19,6 +19,7 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 from wisp.api import contract
 from wisp.api.function import StreamingSpec
 from wisp.api.tracecontext import TRACEPARENT, TRACESTATE
+from wisp.gateway.answers import Answer, Forwarded
 from wisp.gateway.connections import ResponseTooLarge, UpstreamConnections, UpstreamFailed, request_head
 from wisp.gateway.streaming import relay_stream
 
@@ -298,65 +299,64 @@ class Forwarder:
 
     async def forward(
         self,
-        request: web.Request,
+        answer: Answer,
         address: Address,
         path_qs: str,
-        headers: list[tuple[str, str]],
+        headers: Sequence[tuple[str, str]],
         body: Body,
         limit: float,
         extra: Mapping[str, str],
         streaming: StreamingSpec = DEFAULT_STREAMING,
-    ) -> web.StreamResponse:
-        """Send the request to ``address`` and answer the caller (within ``limit`` seconds; an
-        answer marked ``X-Wisp-Stream`` within ``streaming`` instead, once its head is in)."""
+    ) -> Forwarded:
+        """Send the call to ``address`` and answer the caller through ``answer`` (within
+        ``limit`` seconds; an answer marked ``X-Wisp-Stream`` within ``streaming`` instead,
+        once its head is in). Both data paths forward with this: aiohttp's answers with its
+        response objects (``ResponseAnswer``), the fast path writes to its connection."""
+        method = answer.method
         host = f"{address[0]}:{address[1]}"
-        head = request_head(request.method, path_qs, host, headers, _body_kind(body))
+        head = request_head(method, path_qs, host, headers, _body_kind(body))
         connections = self.connections
         async with asyncio.timeout(limit) as timer:
-            proto, message, payload = await connections.send(
-                address, head, body, skip_body=request.method == "HEAD"
-            )
+            proto, message, payload = await connections.send(address, head, body, skip_body=method == "HEAD")
             clean = False
             try:
                 if _refused(message.code, message.headers):
                     await payload.read()
                     clean = True
                     raise Refused
+                status = message.code
                 out_headers = downstream_headers(message.headers)
                 out_headers.update(extra)
-                if contract.STREAM_HEADER in message.headers and request.method != "HEAD":
+                if contract.STREAM_HEADER in message.headers and method != "HEAD":
                     # The stream has its own limits from here, counted from the call's start.
                     stream_deadline = (timer.when() or 0.0) - limit + streaming.timeout
                     timer.reschedule(None)
-                    out = web.StreamResponse(status=message.code, headers=out_headers)
-                    clean = await relay_stream(request, out, payload, streaming, stream_deadline)
-                    return out
-                limit = self.max_response_bytes
-                size = _sized(message.headers, limit)
+                    sink = answer.stream(status, out_headers, None)
+                    clean = await relay_stream(answer.caller, sink, payload, streaming, stream_deadline)
+                    return Forwarded(status, out_headers, clean)
+                most = self.max_response_bytes
+                size = _sized(message.headers, most)
                 if size is not None and size <= BUFFER_BYTES:
                     data = await payload.read()
                     clean = True
-                    if request.method == "HEAD":
+                    if method == "HEAD":
                         out_headers["Content-Length"] = str(size)
-                    return web.Response(status=message.code, headers=out_headers, body=data)
-                out = web.StreamResponse(status=message.code, headers=out_headers)
-                if size is not None:
-                    out.content_length = size
-                await out.prepare(request)
+                    answer.whole(status, out_headers, data)
+                    return Forwarded(status, out_headers, True)
+                sink = answer.stream(status, out_headers, size)
+                await sink.prepare(answer.caller)
                 seen = 0
                 async for chunk in payload.iter_any():
                     seen += len(chunk)
-                    if seen > limit:
+                    if seen > most:
                         # The status is sent already: cut the caller off rather than pass on
                         # more, so the answer cannot be taken for a complete one.
-                        transport = request.transport
-                        if transport is not None:
-                            transport.abort()
-                        raise ResponseTooLarge(_too_large(limit))
-                    await out.write(chunk)
-                await out.write_eof()
+                        answer.abort()
+                        raise ResponseTooLarge(_too_large(most))
+                    await sink.write(chunk)
+                await sink.write_eof()
                 clean = True
-                return out
+                return Forwarded(status, out_headers, True)
             except (OSError, ValueError) as exc:
                 raise UpstreamFailed(str(exc)) from exc
             finally:

@@ -22,6 +22,7 @@ from multidict import CIMultiDict
 
 from wisp.api import contract
 from wisp.gateway.activator import Acquired, Activator, Rejected
+from wisp.gateway.answers import ResponseAnswer
 from wisp.gateway.backend import OUT_OF_MEMORY, Endpoint, failure_cause
 from wisp.gateway.connections import (
     Address,
@@ -147,11 +148,12 @@ class Gateway:
         if acquired.cold_wait is not None:
             extra |= {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
         since = time.time()
+        answer = ResponseAnswer(request)
         outcome = await self.on_an_endpoint(
             up,
             acquired,
             lambda address: self.forwarder.forward(
-                request, address, path_qs, headers, body, up.timeout, extra, up.info.function.spec.streaming
+                answer, address, path_qs, headers, body, up.timeout, extra, up.info.function.spec.streaming
             ),
             # A streamed body was (partly) consumed by the refused try: it cannot be sent again.
             retry_refused=body is None or isinstance(body, bytes),
@@ -159,7 +161,8 @@ class Gateway:
         if isinstance(outcome, Failure):
             outcome = await self.explain(up, outcome, since)
             return error_response(outcome.status, outcome.error_type, outcome.message, outcome.retry_after)
-        return outcome
+        assert answer.response is not None  # a forwarded call was answered
+        return answer.response
 
     async def invoke(
         self, function_key: str, body: bytes, headers: Mapping[str, str] | None = None, qualifier: str = ""

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from multidict import CIMultiDict
 from prometheus_client import CollectorRegistry, Counter
 
 from wisp.api.function import AccessSpec, SecretKey
@@ -34,7 +35,7 @@ from wisp.gateway.proxy import BODY, CLIENT_ADDRESS, send_continue
 from wisp.gateway.resolve import INVOKE_ROUTE, Route, RouteKind, resolve
 from wisp.gateway.state import Components
 from wisp.security import errors, sigv4
-from wisp.security.authorizer import Authorizer, Presented, Verdict, is_public, referenced_secrets
+from wisp.security.authorizer import Authorizer, Decision, Presented, Verdict, is_public, referenced_secrets
 from wisp.security.credentials import SIGNATURE_HEADER, bearer_token
 from wisp.security.inbound import (
     clean_headers,
@@ -50,6 +51,23 @@ from wisp.security.settings import SecuritySettings
 log = logging.getLogger("wisp.security")
 
 HEALTH_PATHS = frozenset({"/healthz"})
+
+
+def _presented(head: FastHead) -> Presented:
+    """What a caller on the fast path presented, read as ``AccessGuard._guarded`` reads it."""
+    headers = head.headers
+    authorization = headers.get("Authorization")
+    bearer = bearer_token(authorization)
+    signed = None
+    if authorization is not None and bearer is None and sigv4.is_sigv4(authorization):
+        raw_path, _, raw_query = head.target.partition("?")
+        signed = sigv4.parse(authorization, head.method, raw_path, raw_query, headers.items())
+    return Presented(
+        bearer,
+        headers.get(SIGNATURE_HEADER),
+        other_authorization=authorization is not None and bearer is None and signed is None,
+        sigv4=signed,
+    )
 
 
 class RefusalMetrics:
@@ -161,14 +179,19 @@ class AccessGuard:
 
     def admit_fast(self, head: FastHead, key: str, path: str) -> Admitted | web.Response | None:
         """``guard``'s decision for a call on the fast data path (``wisp.gateway.fastpath``),
-        for a public function; None (aiohttp and ``guard`` serve it) for any other call."""
+        in the same order and with the same answers. A signature that covers the body (a
+        webhook's, an AWS SDK's SigV4) is checked on its header here and on the body once it is
+        in (``Admitted.verify``). None (aiohttp and ``guard`` serve it) while a Secret the
+        function names is still loading: ``guard`` waits for it."""
         up = self.parts.registry.upstreams.get(key)
         if up is None or self._is_admin_path(path):
             return None
         access = up.info.function.spec.access
-        if not is_public(access, self.settings.public_by_default):
-            return None
         headers = head.headers
+        private = not is_public(access, self.settings.public_by_default)
+        namespace = up.info.function.namespace
+        if private and not self._secrets_loaded(access, namespace):
+            return None
         raw = ((name.encode(), value.encode()) for name, value in headers.items())
         violation = limit_violation(head.target, raw, self.settings.limits)
         if violation is not None:
@@ -179,15 +202,108 @@ class AccessGuard:
             return errors.overloaded()
         trusted_proxies = self.settings.trusted_proxies
         client = client_address(head.peer, headers.get("X-Forwarded-For"), trusted_proxies)
-        if access.rate_limit is not None:
-            wait = self.limiter.take((key, f"client:{client}"), access.rate_limit, self.clock())
-            if wait > 0:
-                self.inflight.leave()
-                self.metrics.refused("rate-limit")
-                up.metrics.throttled("rate-limit")
-                return errors.rate_limited(retry_after_seconds(wait))
         trusted = is_trusted(head.peer, trusted_proxies)
-        return Admitted(clean_headers(headers, peer_trusted=trusted), client, self.inflight.leave)
+        cleaned = clean_headers(headers, peer_trusted=trusted, drop_authorization=private)
+        principal = f"client:{client}"
+        if private:
+            presented = _presented(head)
+
+            def decide(body: bytes | None = None) -> Decision:
+                return self._decide(access, namespace, presented, client, body)
+
+            decision = decide()
+            if decision.verdict is Verdict.NEEDS_BODY:
+                return self._admit_unverified(head, key, client, cleaned, decide)
+            if not decision.allowed:
+                self.inflight.leave()
+                return self._refusal(key, client, decision)
+            principal = decision.principal
+        refusal = self._rate_limit(key, principal)
+        if refusal is not None:
+            self.inflight.leave()
+            return refusal
+        return Admitted(cleaned, client, self.inflight.leave)
+
+    def _admit_unverified(
+        self,
+        head: FastHead,
+        key: str,
+        client: str,
+        headers: CIMultiDict[str],
+        decide: Callable[[bytes], Decision],
+    ) -> Admitted | web.Response:
+        """A call whose signature checked out on its header: its body, once in, decides. The
+        body is held within the unverified-bytes budget until then, as on ``guard``'s path."""
+        length = int(head.headers.get("Content-Length") or 0)
+        reserved = self.unverified.try_take(length)
+        if reserved is None:
+            self.inflight.leave()
+            return self._too_many_unverified()
+        held = [reserved]
+
+        def give_back() -> None:
+            if held:
+                self.unverified.give(held.pop())
+
+        def leave() -> None:
+            give_back()
+            self.inflight.leave()
+
+        def verify(body: bytes) -> web.Response | None:
+            give_back()
+            decision = decide(body)
+            if not decision.allowed:
+                return self._refusal(key, client, decision)
+            return self._rate_limit(key, decision.principal)
+
+        return Admitted(headers, client, leave, verify)
+
+    def _secrets_loaded(self, access: AccessSpec, namespace: str) -> bool:
+        refs = [*access.token_secrets, *([access.hmac_secret] if access.hmac_secret is not None else [])]
+        return all(self.secrets.value(namespace, ref) is not None for ref in refs)
+
+    def _decide(
+        self, access: AccessSpec, namespace: str, presented: Presented, client: str, body: bytes | None
+    ) -> Decision:
+        def lookup(ref: SecretKey) -> bytes | None:
+            return self.secrets.value(namespace, ref)
+
+        return self.authorizer.decide(
+            access, presented, lookup, client=client, now=self.wall_clock(), body=body
+        )
+
+    def _refusal(self, key: str, client: str, decision: Decision) -> web.Response:
+        """The answer to a call the authorizer did not allow (401 or 403)."""
+        if decision.verdict is Verdict.UNAUTHENTICATED:
+            self.metrics.refused("unauthenticated")
+            return errors.unauthenticated()
+        self.metrics.refused("forbidden")
+        log.debug("refused %s for %s: %s", key, client, decision.reason)
+        return errors.forbidden()
+
+    def _rate_limit(self, key: str, principal: str) -> web.Response | None:
+        """The 429 for a principal past its function's rate limit, else None."""
+        up = self.parts.registry.upstreams.get(key)
+        if up is None:
+            return None
+        limit = up.info.function.spec.access.rate_limit
+        if limit is None:
+            return None
+        wait = self.limiter.take((key, principal), limit, self.clock())
+        if wait <= 0:
+            return None
+        self.metrics.refused("rate-limit")
+        up.metrics.throttled("rate-limit")
+        return errors.rate_limited(retry_after_seconds(wait))
+
+    def _too_many_unverified(self) -> web.Response:
+        self.metrics.refused("unverified-bodies")
+        return errors.json_error(
+            503,
+            "TooManyUnverifiedBodies",
+            "too many signed uploads are being checked at once, retry shortly",
+            {"Retry-After": "1"},
+        )
 
     def _is_admin_path(self, path: str) -> bool:
         return path in self.settings.admin_paths or path.startswith(self.settings.admin_prefixes)
@@ -250,19 +366,11 @@ class AccessGuard:
             decision = self.authorizer.decide(
                 access, presented, lookup, client=client, now=self.wall_clock(), body=read
             )
-        if decision.verdict is Verdict.UNAUTHENTICATED:
-            self.metrics.refused("unauthenticated")
-            return errors.unauthenticated()
-        if decision.verdict is Verdict.FORBIDDEN:
-            self.metrics.refused("forbidden")
-            log.debug("refused %s for %s: %s", key, client, decision.reason)
-            return errors.forbidden()
-        if up is not None and access is not None and access.rate_limit is not None:
-            wait = self.limiter.take((key, decision.principal), access.rate_limit, self.clock())
-            if wait > 0:
-                self.metrics.refused("rate-limit")
-                up.metrics.throttled("rate-limit")
-                return errors.rate_limited(retry_after_seconds(wait))
+        if decision.verdict in (Verdict.UNAUTHENTICATED, Verdict.FORBIDDEN):
+            return self._refusal(key, client, decision)
+        refusal = self._rate_limit(key, decision.principal)
+        if refusal is not None:
+            return refusal
         return await handler(cloned)
 
     async def _read_unverified(self, request: web.Request) -> bytes | web.Response:
@@ -273,13 +381,7 @@ class AccessGuard:
             return errors.json_error(413, "RequestTooLarge", f"body exceeds {config.max_body_bytes} bytes")
         reserved = self.unverified.try_take(config.max_body_bytes if length is None else length)
         if reserved is None:
-            self.metrics.refused("unverified-bodies")
-            return errors.json_error(
-                503,
-                "TooManyUnverifiedBodies",
-                "too many signed uploads are being checked at once, retry shortly",
-                {"Retry-After": "1"},
-            )
+            return self._too_many_unverified()
         try:
             async with asyncio.timeout(config.body_read_timeout):
                 await send_continue(request)
