@@ -25,7 +25,7 @@ from wisp.controller.conditions import (
 )
 from wisp.controller.kube import KubePort
 from wisp.controller.memory import OomKill, count_kills, oom_kills
-from wisp.controller.reconcile import ReconcileError, Reconciliation, reconcile
+from wisp.controller.reconcile import ReconcileError, Reconciliation, SeenRecently, reconcile
 from wisp.controller.refusals import Refusals
 from wisp.controller.settings import OperatorSettings
 from wisp.controller.status import Observed, PodTrouble, function_status, pod_trouble, status_changed
@@ -41,6 +41,7 @@ class OperatorState:
     applied_generation: dict[str, int] = field(default_factory=dict)  # Deployment uid -> generation
     troubles: dict[tuple[str, str], dict[str, PodTrouble]] = field(default_factory=dict)
     refusals: Refusals = field(default_factory=Refusals)
+    accounts: SeenRecently = field(default_factory=lambda: SeenRecently(ttl=60.0))
     reconciling: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -74,6 +75,9 @@ class FunctionSync:
     settings: OperatorSettings
     state: OperatorState = field(default_factory=OperatorState)
 
+    def __post_init__(self) -> None:
+        self.state.accounts.ttl = self.settings.resync_seconds  # re-read once a resync period
+
     def sync_function(self, body: dict[str, Any], *, refresh: bool = False) -> float | None:
         """Reconcile the children of one Function and publish its status.
 
@@ -101,7 +105,13 @@ class FunctionSync:
             return None
         observed: Observed
         retry_in: float | None = None
-        r = Reconciliation(fn=fn, api=self.api, settings=self.settings)
+        r = Reconciliation(
+            fn=fn,
+            api=self.api,
+            settings=self.settings,
+            first="observedGeneration" not in previous,
+            accounts=self.state.accounts,
+        )
         try:
             reconcile(r)
         except SpecError as exc:  # code too large for a ConfigMap
@@ -120,10 +130,11 @@ class FunctionSync:
             observed = Observed(generation, r.deployment, deploy_error=(refusal.reason, refusal.message))
         else:
             self.state.refusals.succeeded((namespace, name))
-            for action in r.actions:
-                self.api.post_event(body, _kind(body), "Reconciled", action)
+            if r.actions:  # one Event per reconcile, naming all it did
+                self.api.post_event(body, _kind(body), "Reconciled", "; ".join(r.actions))
             self._remember_applied(r.deployment)
-            kills = self._refresh_troubles(namespace, name)
+            # A Deployment created just now has no pods yet: nothing to list.
+            kills = () if "Deployment" in r.created else self._refresh_troubles(namespace, name)
             observed = Observed(
                 generation,
                 r.deployment,
@@ -146,12 +157,16 @@ class FunctionSync:
         fn_meta = function.get("metadata") or {}
         if self.state.refusals.pending((fn_meta.get("namespace", ""), fn_meta.get("name", ""))):
             return  # backing off: the retry (or the resync) reconciles, not every Deployment event
-        ours = self.state.applied_generation.get(meta.get("uid", ""))
-        if deleted or ours is None or ours != int(meta.get("generation") or 0):
-            self.sync_function(function, refresh=True)
-            return
+        # Under the guard: a Deployment this process is creating right now is known as its own
+        # once that reconcile is done, and its first events then only refresh status.
         with self.state.guard(fn_meta.get("namespace", ""), fn_meta.get("name", "")):
-            self._status_only(self._fresh(function), deployment)
+            ours = self.state.applied_generation.get(meta.get("uid", ""))
+            if deleted or ours is None or ours != int(meta.get("generation") or 0):
+                self._sync_function(self._fresh(function))
+                return
+            # The cached Function: a status built on a copy older than the API's is refused
+            # (resourceVersion) and built again on a fresh read, so no read is needed first.
+            self._status_only(function, deployment)
 
     def on_pod(self, function: dict[str, Any], pod: dict[str, Any], *, deleted: bool) -> None:
         """A pod changed: refresh status when it got stuck or recovered, or a container of it was
