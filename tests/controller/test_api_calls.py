@@ -124,3 +124,38 @@ def test_seen_recently(seen_at: float | None, now: float, known: bool) -> None:
 
 
 _NOW = datetime.datetime(2026, 12, 5, tzinfo=datetime.UTC)
+
+
+def test_deployment_events_saying_nothing_new_cost_no_call_though_the_cache_lags() -> None:
+    """The cached Function may not show the status written a moment ago: a Deployment event
+    whose status would say the same again is dropped, without a read or a refused write."""
+    kube = MemoryKube().add(make_default_service_account(NS))
+    sync = FunctionSync(kube, OperatorSettings())
+    body = function("a")
+    body["metadata"]["resourceVersion"] = "1"
+    kube.add(body)
+    sync.sync_function(copy.deepcopy(body))
+    deployment = kube.get("Deployment", NS, "a")
+    assert deployment is not None
+    uid = deployment["metadata"]["uid"]
+    assert sync.state.applied_generation[uid] == 1
+    kube.calls.clear()
+    deployment["status"] = {"observedGeneration": 1}  # the Deployment controller caught up
+    stale = copy.deepcopy(body)  # the cache, before the status write came back
+    sync.on_deployment(stale, deployment, deleted=False)
+    sync.on_deployment(stale, deployment, deleted=False)
+    assert kube.calls == []
+    deployment["spec"]["replicas"] = 1  # scaled up: the status says something new
+    sync.on_deployment(stale, deployment, deleted=False)
+    assert [c.verb for c in kube.calls] == ["conflict", "get", "patch_status"]
+
+
+def test_the_resync_skips_a_function_reconciled_since_its_last_visit() -> None:
+    kube = MemoryKube().add(make_default_service_account(NS))
+    sync = FunctionSync(kube, OperatorSettings())
+    kube.add(function("a"))
+    sync.sync_function(function("a"))  # its create event
+    assert sync.resync_function(function("a")) is False  # a bulk apply: nothing to heal yet
+    assert sync.resync_function(function("a")) is True  # the next visit reconciles
+    assert sync.resync_function(function("a")) is True  # ... and every one after, if nothing else did
+    assert sync.state.reconciled == set()
