@@ -31,13 +31,17 @@ INLINE = {
 }
 
 
-def function(generation: int = 1, **spec: Any) -> Obj:
-    return {
+def function(generation: int = 1, *, first: bool = False, **spec: Any) -> Obj:
+    """The Function as the API has it; reconciled before (its status says so) unless ``first``."""
+    body = {
         "apiVersion": "wisp.dev/v1alpha1",
         "kind": "Function",
         "metadata": {"name": "hello", "namespace": NS, "uid": UID, "generation": generation},
         "spec": {**INLINE, **spec},
     }
+    if not first:
+        body["status"] = {"observedGeneration": generation}
+    return body
 
 
 def with_cluster_ip(obj: Obj, ip: str = "10.96.0.17") -> Obj:
@@ -101,26 +105,59 @@ class Row:
     want_ready: tuple[str, str] | None = None
     want_deployment_reads: int = 1
     want_replicas: int | None = None  # the live Deployment's spec.replicas afterwards
+    first: bool = False  # the Function's first reconcile: its status has no observedGeneration
 
 
 ROWS = [
     Row(
-        "new Function: every child created, replicas only on the create",
+        "new Function: every child created without a read first, replicas only on the create",
         want_writes=CREATE_ALL,
         want_ready=("True", "ScaledToZero"),
         want_replicas=0,
+        first=True,
+        want_deployment_reads=0,
     ),
     Row(
         "new Function with scale.min: created at min",
         spec={"scale": {"min": 2}},
         want_writes=CREATE_ALL,
         want_replicas=2,
+        first=True,
+        want_deployment_reads=0,
     ),
     Row(
         "new Function pinned: created at spec.replicas",
         spec={"replicas": 3, "scale": {"min": 1}},
         want_writes=CREATE_ALL,
         want_replicas=3,
+        first=True,
+        want_deployment_reads=0,
+    ),
+    Row(
+        "first reconcile, the children already there (one before did not finish): read, applied",
+        objects=ALL_IN_PLACE,
+        want_writes=[
+            ("create", "ConfigMap", "hello-code"),
+            ("apply", "ConfigMap", "hello-code"),
+            ("create", "Deployment", "hello"),
+            ("apply", "Deployment", "hello"),
+            ("create", "Service", "hello"),
+            ("apply", "Service", "hello"),
+        ],
+        want_replicas=2,
+        first=True,
+    ),
+    Row(
+        "first reconcile, a child someone else made: refused, not touched",
+        objects=(built("ConfigMap"), built("Deployment", owner="someone-else")),
+        want_writes=[
+            ("create", "ConfigMap", "hello-code"),
+            ("apply", "ConfigMap", "hello-code"),
+            ("create", "Deployment", "hello"),
+        ],
+        want_deployed=("False", "NotOwned"),
+        first=True,
+        want_deployment_reads=2,
     ),
     Row(
         "everything in place: applied (no-op), replicas left to the autoscaler",
@@ -276,7 +313,7 @@ def test_sync_function(row: Row) -> None:
         kube.add(obj)
     for verb, kind, code in row.induce:
         kube.fail(verb, kind, code)
-    body = function(**row.spec)
+    body = function(first=row.first, **row.spec)
     kube.add(body)
 
     FunctionSync(kube, OperatorSettings()).sync_function(copy.deepcopy(body))
@@ -433,7 +470,7 @@ def test_a_replaced_service_is_headless_and_the_delete_names_the_old_one() -> No
     assert delete.detail == "service-uid"  # the precondition: only the Service we read
     live = kube.get("Service", NS, "hello")
     assert live is not None and live["spec"]["clusterIP"] == "None"
-    assert "Normal Reconciled: deleted Service hello to replace it (headless now)" in kube.events()
+    assert any("deleted Service hello to replace it (headless now)" in e for e in kube.events())
 
     before = len(kube.writes())
     sync.sync_function(stored(kube))  # replaced once: the next reconcile only applies
@@ -455,11 +492,9 @@ def test_events_once_per_action_and_per_transition() -> None:
     sync = FunctionSync(kube, OperatorSettings())
     sync.sync_function(function())
     first = kube.events()
-    assert first == [
-        "Normal Reconciled: created ConfigMap hello-code",
-        "Normal Reconciled: created ServiceAccount wisp-function",  # the namespace's first Function
-        "Normal Reconciled: created Deployment hello",
-        "Normal Reconciled: created Service hello",
+    assert first == [  # one Event for what the reconcile did (the namespace's account too)
+        "Normal Reconciled: created ConfigMap hello-code; created ServiceAccount wisp-function;"
+        " created Deployment hello; created Service hello",
         "Normal Deployed: ConfigMap, Deployment and Service are in place",
     ]
     fresh = kube.get("Function", NS, "hello")

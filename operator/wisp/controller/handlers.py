@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import copy
 import datetime
-import functools
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -24,7 +23,7 @@ import kopf
 from wisp.api import names
 from wisp.api.names import FUNCTION_LABEL, GROUP, VERSION
 from wisp.api.version import as_function
-from wisp.controller import binding, resync
+from wisp.controller import binding, heap, resync
 from wisp.controller.releases import Releases
 from wisp.controller.sync import FunctionSync
 
@@ -148,7 +147,7 @@ async def start_resync(memo: Any, settings: kopf.OperatorSettings, **kwargs: Any
         return [body for key in list(function_bodies) for body in function_bodies.get(key, ())]
 
     async def reconcile_one(body: dict[str, Any]) -> None:
-        await asyncio.to_thread(functools.partial(memo.sync.sync_function, copy.deepcopy(body), refresh=True))
+        await asyncio.to_thread(memo.sync.resync_function, copy.deepcopy(body))
         await asyncio.to_thread(_reconcile_versions, memo, kwargs, copy.deepcopy(body))
 
     async def active() -> bool:
@@ -171,13 +170,22 @@ async def start_resync(memo: Any, settings: kopf.OperatorSettings, **kwargs: Any
     )
 
 
+@kopf.on.startup()
+async def start_trim(memo: Any, **_: Any) -> None:
+    """Freed memory back to the system once a period (``wisp.controller.heap``)."""
+    trim = heap.trimmer()
+    if trim is not None:
+        memo.trim = asyncio.create_task(heap.trim_forever(trim), name="wisp-malloc-trim")
+
+
 @kopf.on.cleanup()
 async def stop_resync(memo: Any, **_: Any) -> None:
-    task: asyncio.Task[None] | None = getattr(memo, "resync", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    for name in ("resync", "trim"):
+        task: asyncio.Task[None] | None = getattr(memo, name, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _peering_namespace(namespaces: tuple[str, ...]) -> str | None:

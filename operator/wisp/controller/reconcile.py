@@ -4,10 +4,16 @@ Each phase reads its child, creates it if missing, refuses to touch one the Func
 own, and otherwise applies the desired manifest (server-side apply: a no-op when nothing
 drifted, a correction when someone edited a field wisp owns). Replicas are written only at
 creation and when the Function's scale bounds change; the autoscaler owns them otherwise.
+
+A Function reconciled for the first time (``first``: its status has no observedGeneration) has
+no children yet: each is created without being read first (a conflict falls back to the read),
+and nothing an earlier spec made is looked for. A bulk apply of thousands of Functions costs the
+API about half the calls it would otherwise.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +44,24 @@ class ReconcileError(Exception):
 
 
 @dataclass
+class SeenRecently:
+    """Names seen to exist in the last ``ttl`` seconds: a namespace's default ServiceAccount,
+    which every Function of the namespace needs, is read once a period, not once a reconcile.
+    One deleted by hand is made again at most ``ttl`` later (by the next reconcile after that)."""
+
+    ttl: float
+    clock: Callable[[], float] = time.monotonic
+    _seen: dict[str, float] = field(default_factory=dict)
+
+    def __contains__(self, name: object) -> bool:
+        seen = self._seen.get(str(name))
+        return seen is not None and self.clock() - seen < self.ttl
+
+    def add(self, name: str) -> None:
+        self._seen[name] = self.clock()
+
+
+@dataclass
 class Reconciliation:
     fn: Function
     api: KubePort
@@ -47,6 +71,10 @@ class Reconciliation:
     code_file_names: tuple[str, ...] = ()
     code_hash_extra: dict[str, str] = field(default_factory=dict)
     layers: tuple[LayerData, ...] = ()
+    first: bool = False  # never reconciled before: no children to read or retire
+    # Namespaces whose default ServiceAccount was seen lately (shared between reconciles).
+    accounts: SeenRecently | None = None
+    created: set[str] = field(default_factory=set)  # kinds this reconcile created
     _live: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
 
     @property
@@ -78,19 +106,21 @@ def _ensure(
 ) -> dict[str, Any]:
     """get → create if missing → refuse if not owned → apply (corrects drift)."""
     kind, name = manifest["kind"], manifest["metadata"]["name"]
-    live = r.live(kind, name)
+    live = None if r.first else r.live(kind, name)
     if live is None:
         try:
             created = r.api.create(create or manifest)
         except ApiException as exc:
             if exc.status != 409:
                 raise
-            # Created meanwhile (another replica before peering settled): treat as existing.
+            # Created meanwhile (another replica before peering settled, or a first reconcile
+            # that did not finish): treat as existing.
             live = r.api.read(kind, r.fn.namespace, name)
             if live is None:
                 raise
         else:
             r.actions.append(f"created {kind} {name}")
+            r.created.add(kind)
             return created
     if not _owned(live, r.fn):
         raise ReconcileError(
@@ -106,7 +136,7 @@ def reconcile_code(r: Reconciliation) -> None:
         _ensure(r, manifest)
         return
     name = Names.of(fn).configmap
-    own = r.live("ConfigMap", name)
+    own = None if r.first else r.live("ConfigMap", name)
     if own is not None and _owned(own, fn):  # the code moved to an image or the user's ConfigMap
         r.api.delete("ConfigMap", fn.namespace, name)
         r.actions.append(f"deleted ConfigMap {name}")
@@ -136,6 +166,8 @@ def read_layers(r: Reconciliation) -> None:
 
 
 def _delete_owned(r: Reconciliation, kind: str, name: str) -> None:
+    if r.first:
+        return  # nothing was made before
     live = r.live(kind, name)
     if live is not None and _owned(live, r.fn):
         r.api.delete(kind, r.fn.namespace, name)
@@ -169,6 +201,8 @@ def reconcile_identity(r: Reconciliation) -> None:
                 f"spec.serviceAccountName: ServiceAccount {account} not found in {fn.namespace}",
             )
         return
+    if r.accounts is not None and fn.namespace in r.accounts:
+        return
     if r.live("ServiceAccount", DEFAULT_SERVICE_ACCOUNT) is None:
         try:
             r.api.create(make_default_service_account(fn.namespace))
@@ -177,6 +211,8 @@ def reconcile_identity(r: Reconciliation) -> None:
                 raise
         else:
             r.actions.append(f"created ServiceAccount {DEFAULT_SERVICE_ACCOUNT}")
+    if r.accounts is not None:
+        r.accounts.add(fn.namespace)
 
 
 def retire_identity(r: Reconciliation) -> None:
@@ -197,7 +233,7 @@ def reconcile_deployment(r: Reconciliation) -> None:
         code_hash_extra=r.code_hash_extra,
         layers=r.layers,
     )
-    live = r.live("Deployment", name)
+    live = None if r.first else r.live("Deployment", name)
     if live is not None and _owned(live, fn):
         enforced = ((live.get("metadata") or {}).get("annotations") or {}).get(SCALE_BOUNDS_ANNOTATION)
         if enforced != scale_bounds(fn):
@@ -221,7 +257,7 @@ def bounded_replicas(fn: Function, current: int) -> int:
 def reconcile_service(r: Reconciliation) -> None:
     manifest = make_service(r.fn, cluster_ip=r.settings.function_cluster_ip)
     name = manifest["metadata"]["name"]
-    live = r.live("Service", name)
+    live = None if r.first else r.live("Service", name)
     if live is not None and _owned(live, r.fn) and is_headless(live) != is_headless(manifest):
         # spec.clusterIP is immutable: a Service becomes headless (or gets a cluster IP) only by
         # being replaced. The uid precondition deletes only the Service we just read.

@@ -107,7 +107,7 @@ class Releases:
         meta = function.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name"))
         with self.sync.state.guard(namespace, name):  # one publisher per Function at a time
-            self._reconcile(function, namespace, name, qualifiers, now)
+            self._reconcile(function, namespace, name, tuple(qualifiers), now)
 
     def _reconcile(
         self,
@@ -117,6 +117,8 @@ class Releases:
         qualifiers: Iterable[str],
         now: datetime.datetime,
     ) -> None:
+        if not _may_have_versions(function, qualifiers):
+            return  # never published, nothing asks for a version: no list per reconcile
         versions = self.api.list_versions(namespace, name)
         status_patch = self._publish_if_asked(function, versions)
         try:
@@ -202,6 +204,20 @@ class Releases:
             versions.append(created)
             return out
         raise RuntimeError(f"no free version number after {number}")
+
+
+def _may_have_versions(function: Mapping[str, Any], qualifiers: Iterable[str]) -> bool:
+    """Whether the Function has, or is asked for, any version. Versions are made only by
+    publishing, which leaves ``status.latestVersion``; aliases and Triggers' qualifiers name them."""
+    meta = function.get("metadata") or {}
+    spec = function.get("spec") or {}
+    return bool(
+        spec.get("publish")
+        or spec.get("aliases")
+        or (meta.get("annotations") or {}).get(PUBLISH_ANNOTATION)
+        or (function.get("status") or {}).get("latestVersion")
+        or any(True for _ in qualifiers)
+    )
 
 
 def _hash_of(version: Mapping[str, Any]) -> str:

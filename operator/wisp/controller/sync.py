@@ -6,6 +6,7 @@ Called by the kopf handlers with plain dicts; talks to the API only through a ``
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -25,7 +26,7 @@ from wisp.controller.conditions import (
 )
 from wisp.controller.kube import KubePort
 from wisp.controller.memory import OomKill, count_kills, oom_kills
-from wisp.controller.reconcile import ReconcileError, Reconciliation, reconcile
+from wisp.controller.reconcile import ReconcileError, Reconciliation, SeenRecently, reconcile
 from wisp.controller.refusals import Refusals
 from wisp.controller.settings import OperatorSettings
 from wisp.controller.status import Observed, PodTrouble, function_status, pod_trouble, status_changed
@@ -41,6 +42,12 @@ class OperatorState:
     applied_generation: dict[str, int] = field(default_factory=dict)  # Deployment uid -> generation
     troubles: dict[tuple[str, str], dict[str, PodTrouble]] = field(default_factory=dict)
     refusals: Refusals = field(default_factory=Refusals)
+    accounts: SeenRecently = field(default_factory=lambda: SeenRecently(ttl=60.0))
+    # What the status last written (or found current) for each Function says, as one number: a
+    # Deployment event that would write the same again is dropped without a read.
+    published: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Functions reconciled since the resync last visited them: its next visit is skipped.
+    reconciled: set[tuple[str, str]] = field(default_factory=set)
     reconciling: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -59,6 +66,8 @@ class OperatorState:
         with self.lock:
             self.troubles.pop((namespace, name), None)
             self.reconciling.pop((namespace, name), None)
+            self.published.pop((namespace, name), None)
+            self.reconciled.discard((namespace, name))
         self.refusals.succeeded((namespace, name))
 
 
@@ -73,6 +82,9 @@ class FunctionSync:
     api: KubePort
     settings: OperatorSettings
     state: OperatorState = field(default_factory=OperatorState)
+
+    def __post_init__(self) -> None:
+        self.state.accounts.ttl = self.settings.resync_seconds  # re-read once a resync period
 
     def sync_function(self, body: dict[str, Any], *, refresh: bool = False) -> float | None:
         """Reconcile the children of one Function and publish its status.
@@ -89,9 +101,27 @@ class FunctionSync:
         with self.state.guard(meta.get("namespace", ""), meta.get("name", "")):
             return self._sync_function(self._fresh(body) if refresh else body)
 
+    def resync_function(self, body: dict[str, Any]) -> bool:
+        """The resync's visit: reconcile the Function from a fresh read, unless something else
+        reconciled it since the last visit (during a bulk apply, every one of them: the resync
+        then adds no calls to the API's busiest minutes). Whether it reconciled."""
+        meta = body.get("metadata") or {}
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        with self.state.lock:
+            if key in self.state.reconciled:
+                self.state.reconciled.discard(key)
+                return False
+        self.sync_function(body, refresh=True)
+        with self.state.lock:
+            self.state.reconciled.discard(key)
+        return True
+
     def _sync_function(self, body: dict[str, Any]) -> float | None:
         meta = body.get("metadata") or {}
         name, namespace = meta.get("name", ""), meta.get("namespace", "")
+        if _kind(body) == "Function":  # the resync visits Functions (versions heal with theirs)
+            with self.state.lock:
+                self.state.reconciled.add((namespace, name))
         generation = int(meta.get("generation") or 0)
         previous = body.get("status") or {}
         try:
@@ -101,7 +131,13 @@ class FunctionSync:
             return None
         observed: Observed
         retry_in: float | None = None
-        r = Reconciliation(fn=fn, api=self.api, settings=self.settings)
+        r = Reconciliation(
+            fn=fn,
+            api=self.api,
+            settings=self.settings,
+            first="observedGeneration" not in previous,
+            accounts=self.state.accounts,
+        )
         try:
             reconcile(r)
         except SpecError as exc:  # code too large for a ConfigMap
@@ -120,10 +156,11 @@ class FunctionSync:
             observed = Observed(generation, r.deployment, deploy_error=(refusal.reason, refusal.message))
         else:
             self.state.refusals.succeeded((namespace, name))
-            for action in r.actions:
-                self.api.post_event(body, _kind(body), "Reconciled", action)
+            if r.actions:  # one Event per reconcile, naming all it did
+                self.api.post_event(body, _kind(body), "Reconciled", "; ".join(r.actions))
             self._remember_applied(r.deployment)
-            kills = self._refresh_troubles(namespace, name)
+            # A Deployment created just now has no pods yet: nothing to list.
+            kills = () if "Deployment" in r.created else self._refresh_troubles(namespace, name)
             observed = Observed(
                 generation,
                 r.deployment,
@@ -146,12 +183,16 @@ class FunctionSync:
         fn_meta = function.get("metadata") or {}
         if self.state.refusals.pending((fn_meta.get("namespace", ""), fn_meta.get("name", ""))):
             return  # backing off: the retry (or the resync) reconciles, not every Deployment event
-        ours = self.state.applied_generation.get(meta.get("uid", ""))
-        if deleted or ours is None or ours != int(meta.get("generation") or 0):
-            self.sync_function(function, refresh=True)
-            return
+        # Under the guard: a Deployment this process is creating right now is known as its own
+        # once that reconcile is done, and its first events then only refresh status.
         with self.state.guard(fn_meta.get("namespace", ""), fn_meta.get("name", "")):
-            self._status_only(self._fresh(function), deployment)
+            ours = self.state.applied_generation.get(meta.get("uid", ""))
+            if deleted or ours is None or ours != int(meta.get("generation") or 0):
+                self._sync_function(self._fresh(function))
+                return
+            # The cached Function: a status built on a copy older than the API's is refused
+            # (resourceVersion) and built again on a fresh read, so no read is needed first.
+            self._status_only(function, deployment, cached=True)
 
     def on_pod(self, function: dict[str, Any], pod: dict[str, Any], *, deleted: bool) -> None:
         """A pod changed: refresh status when it got stuck or recovered, or a container of it was
@@ -177,7 +218,12 @@ class FunctionSync:
                     self._status_only(fresh, deployment, kills)
 
     def _status_only(
-        self, function: dict[str, Any], deployment: dict[str, Any], kills: tuple[OomKill, ...] = ()
+        self,
+        function: dict[str, Any],
+        deployment: dict[str, Any],
+        kills: tuple[OomKill, ...] = (),
+        *,
+        cached: bool = False,
     ) -> None:
         meta = function.get("metadata") or {}
         previous = function.get("status") or {}
@@ -197,7 +243,7 @@ class FunctionSync:
             code_hash=previous.get("codeHash"),
             oom_kills=kills,
         )
-        self._publish(function, observed, previous)
+        self._publish(function, observed, previous, cached=cached)
 
     def _fresh(self, function: Mapping[str, Any]) -> dict[str, Any]:
         """The Function as the API has it now (the index may lag our own status writes)."""
@@ -216,12 +262,21 @@ class FunctionSync:
             self.state.troubles[(namespace, name)] = found
         return tuple(kill for p in pods for kill in oom_kills(p))
 
-    def _publish(self, body: Mapping[str, Any], observed: Observed, previous: Mapping[str, Any]) -> None:
+    def _publish(
+        self,
+        body: Mapping[str, Any],
+        observed: Observed,
+        previous: Mapping[str, Any],
+        *,
+        cached: bool = False,
+    ) -> None:
         """Write the status ``observed`` gives, built on the status the Function has.
 
         The write names the version of the Function it was built on: if the Function changed
         since (another status write, an edit), it is re-read and the status built again, so what
         an older copy said (an OOM kill not yet counted) never overwrites what a newer one says.
+        ``cached``: ``body`` is the operator's cached copy, which may not show the status this
+        process wrote a moment ago; a status that says what that one said is not written again.
         """
         for _ in range(_PUBLISH_ATTEMPTS):
             meta = body.get("metadata") or {}
@@ -229,13 +284,18 @@ class FunctionSync:
             runtime = str((body.get("spec") or {}).get("runtime") or "")
             observed = replace(observed, memory=_memory(body), runtime=runtime)
             status = function_status(name, namespace, observed, _url(self.settings, body), previous, _now())
+            digest = status_digest(status)
+            if cached and self.state.published.get((namespace, name)) == digest:
+                return
             if not status_changed(previous, status):
+                self.state.published[(namespace, name)] = digest
                 return
             plural = FUNCTION_VERSIONS if _kind(body) == VERSION_KIND else FUNCTIONS
             if self.api.patch_status(plural, namespace, name, status, meta.get("resourceVersion")):
+                self.state.published[(namespace, name)] = digest
                 self._announce(body, previous, status)
                 return
-            body = self._fresh(body)
+            body, cached = self._fresh(body), False
             previous = body.get("status") or {}
         log.warning(
             "%s %s/%s kept changing; its status is written on its next event", _kind(body), namespace, name
@@ -281,6 +341,20 @@ class FunctionSync:
 
 _TRANSIENT = ("Pending", "Starting", "Rolling")
 _PUBLISH_ATTEMPTS = 5
+
+
+def status_digest(status: Mapping[str, Any]) -> int:
+    """What a status says, as one number: its fields, and its conditions without their
+    transition times (as ``status_changed`` compares them). Not the code hash, which a status
+    built on a cached copy carries over from that copy (and a merge patch leaves alone)."""
+    conditions = sorted(
+        json.dumps(
+            [c.get("type"), c.get("status"), c.get("reason"), c.get("message"), c.get("observedGeneration")]
+        )
+        for c in status.get("conditions") or ()
+    )
+    fields = {key: value for key, value in status.items() if key not in ("conditions", "codeHash")}
+    return hash(json.dumps([fields, conditions], sort_keys=True, default=str))
 
 
 def _kind(body: Mapping[str, Any]) -> str:
