@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Container, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -113,23 +113,34 @@ class CatalogFeed:
             self._scheduled = None
 
 
+def upstream_demand(
+    demands: Mapping[str, int], function_of: Callable[[str], Function | None], known: Container[str]
+) -> dict[str, int]:
+    """Backlogs by target (a function key, or ``key:qualifier``) as demand by upstream key: a
+    queue Trigger naming a version or alias asks for that version's pods (an alias's by weight);
+    upstreams the gateway does not know (``known``) are left out."""
+    out: dict[str, int] = {}
+    for target, n in demands.items():
+        key, qualifier = names.split_target(target)
+        fn = function_of(key)
+        if fn is None:
+            continue
+        for version, share in split_demand(fn.spec.aliases, qualifier, n).items():
+            upstream = key if version == LATEST else version_key(fn.name, version, fn.namespace)
+            if upstream in known:
+                out[upstream] = out.get(upstream, 0) + share
+    return out
+
+
 def queue_demand(registry: Registry, manager: QueueManager) -> Callable[[], dict[str, int]]:
-    """The autoscaler's view of the backlog: upstream key -> events waiting or in flight. A
-    queue Trigger naming a version or alias asks for that version's pods (an alias's by weight)."""
+    """The autoscaler's view of the backlog: upstream key -> events waiting or in flight."""
+
+    def function_of(key: str) -> Function | None:
+        up = registry.upstreams.get(key)
+        return up.info.function if up is not None and up.info.version == LATEST else None
 
     def demand() -> dict[str, int]:
-        out: dict[str, int] = {}
-        for target, n in manager.demands().items():
-            key, qualifier = names.split_target(target)
-            up = registry.upstreams.get(key)
-            if up is None:
-                continue
-            fn = up.info.function
-            for version, share in split_demand(fn.spec.aliases, qualifier, n).items():
-                upstream = key if version == LATEST else version_key(fn.name, version, fn.namespace)
-                if upstream in registry.upstreams:
-                    out[upstream] = out.get(upstream, 0) + share
-        return out
+        return upstream_demand(manager.demands(), function_of, registry.upstreams)
 
     return demand
 
