@@ -1,25 +1,21 @@
 """The Versions tab in real headless Chromium, against a gateway's console on the real control
-plane with the operator publishing versions: the list shows each version's share of an alias's
-calls, the traffic slider patches the alias, and an account RBAC does not let patch Functions
-gets the API server's refusal on the page, with the alias left as it was."""
+plane with the operator publishing versions, signed in with a team's own Kubernetes token: the
+list shows each version's share of an alias's calls, the traffic slider patches the alias when
+the token's RBAC lets it patch Functions, and a token that may only read gets the refusal on the
+page, with the alias left as it was."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
-from kubernetes import client, config
+from kubernetes import client
 
-from tests.cluster.fixtures import wait_for
+from tests.cluster.fixtures import Kubectl, wait_for
 from tests.console.browser import browser_page, expect, screenshot
-from tests.console.test_browser_cluster import TOKEN, ClusterConsole, NodeAgentLogs, cluster_console  # noqa: F401
-from wisp.console.cluster import add_cluster_console
-from wisp.gateway.admin import make_admin_app
-from wisp.gateway.state import COMPONENTS
+from tests.console.test_browser_cluster import ClusterConsole, cluster_console  # noqa: F401
+from tests.console.test_tenants import tenant_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster]
 
@@ -66,9 +62,18 @@ async def two_versions_and_an_alias(kube_api: client.ApiClient, namespace: str) 
     return custom
 
 
-async def sign_in(page: Any, console: ClusterConsole, namespace: str) -> None:
+READ = ["get", "list", "watch"]
+
+
+def team_token(kube_api: client.ApiClient, kubectl: Kubectl, namespace: str, verbs: list[str]) -> str:
+    return tenant_token(
+        kube_api, kubectl, namespace, [{"apiGroups": [GROUP], "resources": ["functions"], "verbs": verbs}]
+    )
+
+
+async def sign_in(page: Any, console: ClusterConsole, namespace: str, token: str) -> None:
     await page.goto(console.url(f"/ui/#/f/{namespace}/hello/versions"))
-    await page.get_by_label("Admin token").fill(TOKEN)
+    await page.get_by_label("Token", exact=True).fill(token)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="Versions")).to_be_visible()
 
@@ -76,11 +81,13 @@ async def sign_in(page: Any, console: ClusterConsole, namespace: str) -> None:
 async def test_the_traffic_slider_shifts_an_alias(
     cluster_console: ClusterConsole,  # noqa: F811
     kube_api: client.ApiClient,
+    kubectl: Kubectl,
     namespace: str,
 ) -> None:
     custom = await two_versions_and_an_alias(kube_api, namespace)
+    token = team_token(kube_api, kubectl, namespace, [*READ, "patch", "create"])
     async with browser_page() as page:
-        await sign_in(page, cluster_console, namespace)
+        await sign_in(page, cluster_console, namespace, token)
         rows = page.locator("#versions tbody tr")
         await expect(rows).to_have_count(2)
         await expect(rows.nth(0)).to_have_attribute("data-version", "2")  # newest first
@@ -108,57 +115,20 @@ async def test_the_traffic_slider_shifts_an_alias(
         assert read(custom, namespace)["spec"]["aliases"] == {"prod": {"version": 2}}
 
 
-@pytest.fixture
-async def viewer_console(
+async def test_the_slider_of_a_token_rbac_lets_only_read_changes_nothing(
     cluster_console: ClusterConsole,  # noqa: F811
-    kubeconfig: Path,
     kube_api: client.ApiClient,
+    kubectl: Kubectl,
     namespace: str,
-    node_agent: Any,
-) -> AsyncIterator[ClusterConsole]:
-    """A console whose Kubernetes account may read Functions and versions but not change them."""
-    rbac = client.RbacAuthorizationV1Api(kube_api)
-    client.CoreV1Api(kube_api).create_namespaced_service_account(namespace, {"metadata": {"name": "viewer"}})
-    rbac.create_namespaced_role(
-        namespace,
-        {
-            "metadata": {"name": "functions-viewer"},
-            "rules": [
-                {
-                    "apiGroups": [GROUP],
-                    "resources": ["functions", "functionversions"],
-                    "verbs": ["get", "list", "watch"],
-                }
-            ],
-        },
-    )
-    rbac.create_namespaced_role_binding(
-        namespace,
-        {
-            "metadata": {"name": "functions-viewer"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "functions-viewer"},
-            "subjects": [{"kind": "ServiceAccount", "name": "viewer", "namespace": namespace}],
-        },
-    )
-    viewer = config.new_client_from_config(config_file=str(kubeconfig))
-    viewer.set_default_header("Impersonate-User", f"system:serviceaccount:{namespace}:viewer")
-    parts = cluster_console.invocation.app[COMPONENTS]
-    admin = make_admin_app(parts)
-    add_cluster_console(admin, parts, viewer, TOKEN, pod_logs=NodeAgentLogs(node_agent))
-    server = TestServer(admin, host="127.0.0.1")
-    await server.start_server()
-    yield ClusterConsole(cluster_console.invocation, server)
-    await server.close()
-
-
-async def test_the_slider_of_an_account_rbac_does_not_allow_changes_nothing(
-    viewer_console: ClusterConsole, kube_api: client.ApiClient, namespace: str
 ) -> None:
     custom = await two_versions_and_an_alias(kube_api, namespace)
+    token = team_token(kube_api, kubectl, namespace, READ)
     async with browser_page() as page:
-        await sign_in(page, viewer_console, namespace)
+        await sign_in(page, cluster_console, namespace, token)
         await expect(page.locator('tr[data-version="1"] .traffic')).to_have_text("prod 100%")  # it may read
         await page.get_by_label("prod: canary version").select_option("2")
-        await expect(page.locator("#alias-prod-error")).to_contain_text("forbidden")
+        await expect(page.locator("#alias-prod-error")).to_contain_text(
+            f"may not change functions in namespace {namespace}"
+        )
         await expect(page.locator('tr[data-version="1"] .traffic')).to_have_text("prod 100%")
     assert read(custom, namespace)["spec"]["aliases"] == {"prod": {"version": 1}}
