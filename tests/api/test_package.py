@@ -33,6 +33,7 @@ def fn(code: Any) -> dict[str, Any]:
             {"digest": DIGEST, "url": "https://files.example.com/app.zip?sig=1"},
             ArchiveSpec(DIGEST, url="https://files.example.com/app.zip?sig=1"),
         ),
+        ({"digest": DIGEST, "pullSecret": "regcred"}, ArchiveSpec(DIGEST, pull_secret="regcred")),
     ],
 )
 def test_archive_accepted(archive: dict[str, Any], expected: ArchiveSpec) -> None:
@@ -59,6 +60,12 @@ def test_archive_accepted(archive: dict[str, Any], expected: ArchiveSpec) -> Non
         (
             {"archive": {"digest": DIGEST, "repository": "reg.io/p", "url": "https://x.io/a.zip"}},
             "spec.code.archive",
+        ),
+        ({"archive": {"digest": DIGEST, "pullSecret": "Reg_Cred"}}, "spec.code.archive.pullSecret"),
+        ({"archive": {"digest": DIGEST, "pullSecret": 7}}, "spec.code.archive.pullSecret"),
+        (
+            {"archive": {"digest": DIGEST, "url": "https://x.io/a.zip", "pullSecret": "regcred"}},
+            "spec.code.archive.pullSecret",
         ),
         ({"archive": "sha256:x"}, "spec.code.archive"),
         ({"archive": {"digest": DIGEST}, "inline": "x"}, "spec.code"),

@@ -12,11 +12,13 @@ from wisp.api.version import (
     LATEST,
     Alias,
     as_function,
+    missing_alias,
     parse_aliases,
     pick_version,
     referenced_versions,
     snapshot,
     snapshot_hash,
+    split_demand,
     version_manifest,
     version_ref,
 )
@@ -104,6 +106,31 @@ def test_weight_zero_and_hundred() -> None:
     every = {"a": Alias("a", 1, 2, 100)}
     assert {pick_version(none, "a", d / 100) for d in range(100)} == {"1"}
     assert {pick_version(every, "a", d / 100) for d in range(100)} == {"2"}
+
+
+@pytest.mark.parametrize(
+    ("qualifier", "demand", "shares"),
+    [
+        ("", 7, {LATEST: 7}),
+        (LATEST, 7, {LATEST: 7}),
+        ("5", 7, {"5": 7}),
+        ("beta", 7, {"4": 7}),
+        ("prod", 100, {"3": 90, "4": 10}),
+        ("prod", 3, {"3": 3}),  # 10% of 3 rounds to none: the activator starts 4 if a call goes there
+        ("prod", 6, {"3": 5, "4": 1}),
+        ("gamma", 7, {}),
+    ],
+)
+def test_split_demand(qualifier: str, demand: int, shares: dict[str, int]) -> None:
+    assert split_demand(ALIASES, qualifier, demand) == shares
+
+
+@pytest.mark.parametrize(
+    ("qualifier", "missing"),
+    [("", None), (LATEST, None), ("12", None), ("prod", None), ("gamma", "the Function has no alias gamma")],
+)
+def test_missing_alias(qualifier: str, missing: str | None) -> None:
+    assert missing_alias(ALIASES, qualifier) == missing
 
 
 def test_referenced_versions() -> None:

@@ -17,6 +17,7 @@ from tests.console.harness import PRICE, DevConsole
 from tests.support import wait
 from wisp.api.defaults import FUNCTION_DEFAULTS
 from wisp.api.runtimes import Operation, Runtime, check_apply, deprecation_warning, newest
+from wisp.console.dev import NO_VERSIONS
 
 HANDLER = """def handler(event, context):
     context.logger.info("greeting %s", event.get("name"))
@@ -274,3 +275,16 @@ async def test_a_body_of_the_wrong_shape_is_refused_with_the_field_named(
     assert status == 422, answer
     assert [e["field"] for e in answer["errors"]] == [field]
     assert not list(dev_console.folder.glob("*.yaml"))
+
+
+async def test_wisp_dev_says_it_has_no_versions(dev_console: DevConsole) -> None:
+    assert (await put(dev_console, manifest()))[0] == 200
+    async with dev_console.session.get(dev_console.url("/ui/api/functions/default/greeter/versions")) as resp:
+        assert resp.status == 200
+        assert await resp.json() == {"supported": False, "reason": NO_VERSIONS}
+    url = dev_console.url("/ui/api/functions/default/greeter/aliases/prod")
+    async with dev_console.session.put(url, json={"version": 1}) as resp:
+        assert resp.status == 409 and (await resp.json())["error"] == NO_VERSIONS
+    async with dev_console.session.put(url, json={"version": 0}) as resp:
+        assert resp.status == 422  # checked before the source is asked
+        assert [e["field"] for e in (await resp.json())["errors"]] == ["spec.aliases.prod.version"]

@@ -134,10 +134,11 @@ def test_wisp_publish_publishes_once_per_snapshot(
     assert missing.returncode != 0 and "nope" in missing.stderr
 
 
-def test_a_queue_trigger_naming_a_version_is_not_bound(
+def test_a_queue_trigger_naming_an_alias_is_bound_once_the_alias_exists(
     kubectl: Kubectl, namespace: str, operator: OperatorProcess
 ) -> None:
-    apply(kubectl, namespace, hello())
+    apply(kubectl, namespace, hello(publish=True))
+    latest(kubectl, namespace, 1)
     trigger = {
         "apiVersion": "wisp.dev/v1alpha1",
         "kind": "Trigger",
@@ -146,10 +147,12 @@ def test_a_queue_trigger_naming_a_version_is_not_bound(
     }
     apply(kubectl, namespace, trigger)
 
-    def bound() -> dict[str, Any] | None:
+    def bound(reason: str) -> dict[str, Any] | None:
         cond = condition(get(kubectl, namespace, "trigger", "orders"), "Bound")
-        return cond or None
+        return cond if cond.get("reason") == reason else None
 
-    cond = wait_for(bound, timeout=60, what="the Trigger's Bound condition")
-    assert (cond["status"], cond["reason"]) == ("False", "QualifierNotSupported"), cond
-    assert "spec.qualifier" in cond["message"]
+    cond = wait_for(lambda: bound("QualifierNotFound"), timeout=60, what="Bound=False, QualifierNotFound")
+    assert cond["status"] == "False" and "spec.qualifier" in cond["message"] and "prod" in cond["message"]
+    apply(kubectl, namespace, hello(publish=True, aliases={"prod": {"version": 1}}))
+    cond = wait_for(lambda: bound("Bound"), timeout=60, what="Bound=True once the alias exists")
+    assert cond["status"] == "True" and "hello:prod" in cond["message"]

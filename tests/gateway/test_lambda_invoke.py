@@ -166,8 +166,13 @@ async def test_event_goes_through_the_async_path(gateway_factory: GatewayFactory
     submitted: list[tuple[str, bytes, dict[str, str]]] = []
 
     async def submit(
-        function_key: str, payload: bytes, request_headers: Mapping[str, str], extra: Mapping[str, str]
+        function_key: str,
+        payload: bytes,
+        request_headers: Mapping[str, str],
+        extra: Mapping[str, str],
+        qualifier: str = "",
     ) -> str:
+        assert qualifier == ""  # $LATEST
         submitted.append((function_key, payload, dict(extra)))
         return "inv-1"
 

@@ -22,6 +22,8 @@ from tests.node.chart import FUNCTIONS, Wisp
 from tests.node.node import NODE_IP
 from tests.node.test_user_flows import wisp_cli
 from tests.support.registry import Registry
+from wisp.packages.push import package_folder, push_archive
+from wisp.packages.registry import Credentials, Repository
 
 pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.registry, pytest.mark.timeout(2400)]
 
@@ -70,14 +72,25 @@ def function_folder(root: Path, name: str, marker: str, size: int) -> Path:
     return root
 
 
+PRIVATE_USER = ("ci", "s3cret-on-the-node")
+
+
 @pytest.fixture(scope="module")
-def node_registry(wisp: Wisp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    """A registry on the node's IP, and the chart told to speak plain HTTP to it."""
-    server = Registry(tmp_path_factory.mktemp("node-registry"), host=NODE_IP).start()
-    wisp.configure(json_values={"functions.packages.plainHttp": [server.address]})
-    yield server
+def registries(wisp: Wisp, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Registry, Registry]]:
+    """Two registries on the node's IP, one open and one that takes only ``PRIVATE_USER``, and
+    the chart told to speak plain HTTP to both."""
+    public = Registry(tmp_path_factory.mktemp("node-registry"), host=NODE_IP).start()
+    private = Registry(tmp_path_factory.mktemp("private-registry"), host=NODE_IP, user=PRIVATE_USER).start()
+    wisp.configure(json_values={"functions.packages.plainHttp": [public.address, private.address]})
+    yield public, private
     wisp.configure()
-    server.stop()
+    private.stop()
+    public.stop()
+
+
+@pytest.fixture(scope="module")
+def node_registry(registries: tuple[Registry, Registry]) -> Registry:
+    return registries[0]
 
 
 def deploy(wisp: Wisp, registry: Registry, folder: Path, *extra: str) -> Any:
@@ -153,3 +166,51 @@ def test_a_package_changed_in_the_registry_is_refused_and_never_runs(
         assert all(s.get("restartCount", 0) == 0 and not s.get("lastState") for s in statuses), statuses
     described = wisp_cli(wisp, "describe", "changed-package")
     assert "PackageDigestMismatch" in described.stdout, described.stdout
+
+
+def test_a_package_in_a_private_registry_runs_with_its_pull_secret_only(
+    wisp: Wisp, registries: tuple[Registry, Registry], tmp_path: Path
+) -> None:
+    private = registries[1]
+    folder = function_folder(tmp_path / "private", "private-package", "private", MB)
+    archive = package_folder(folder, tmp_path / "private.zip")
+    repository = Repository.parse(private.repository("team/functions"), plain_http=True)
+    code = push_archive(archive, repository, title="private.zip", credentials=Credentials(*PRIVATE_USER))
+    user, password = PRIVATE_USER
+    wisp.kubectl(
+        "create", "secret", "docker-registry", "regcred", f"--docker-server={private.address}",
+        f"--docker-username={user}", f"--docker-password={password}", namespace=FUNCTIONS,
+    )  # fmt: skip
+    try:
+        manifest = yaml.safe_load((folder / "function.yaml").read_text())
+        for name, pull_secret in (("private-package", {"pullSecret": "regcred"}), ("no-credentials", {})):
+            manifest["metadata"]["name"] = name
+            manifest["spec"]["code"] = {"archive": {**code, **pull_secret}}
+            wisp.apply(yaml.safe_dump(manifest))
+
+        status, body = wisp.call("private-package", {})
+        assert status == 200, body
+        assert body["value"] == 42 and body["marker"] == "private"
+        pod = wisp.function_pods("private-package")[0]["spec"]
+        # The credentials are the init step's alone: the handler's container has no such volume.
+        assert [m["name"] for m in pod["containers"][0]["volumeMounts"]].count("registry-auth") == 0
+
+        # The same package without the Secret is refused by the registry, and says where credentials go.
+        wisp.kubectl(
+            "patch", "fn", "no-credentials", "--type=merge", "-p", '{"spec":{"scale":{"min":1}}}',
+            namespace=FUNCTIONS,
+        )  # fmt: skip
+
+        def denied() -> dict[str, Any] | None:
+            obj = json.loads(
+                wisp.kubectl("get", "fn", "no-credentials", "-o", "json", namespace=FUNCTIONS).stdout
+            )
+            for cond in (obj.get("status") or {}).get("conditions") or ():
+                if cond["type"] == "Ready" and cond["reason"] == "PackageAccessDenied":
+                    return dict(cond)
+            return None
+
+        cond = wait_for(denied, timeout=240, interval=2, what="Ready=False PackageAccessDenied")
+        assert "anonymously" in cond["message"] and "pullSecret" in cond["message"]
+    finally:
+        wisp.kubectl("delete", "secret", "regcred", namespace=FUNCTIONS, check=False)

@@ -4,6 +4,7 @@ node's cache. A package changed in the registry, or in the cache, never gets unp
 
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
 import json
@@ -22,7 +23,7 @@ from tests.support.registry import Registry
 from wisp.api.package import ARTIFACT_TYPE, MANIFEST_MEDIA_TYPE, ZIP_MEDIA_TYPE
 from wisp.packages.fetch import sha256_file
 from wisp.packages.push import package_folder, push_archive
-from wisp.packages.registry import Repository
+from wisp.packages.registry import Credentials, RegistryError, Repository
 
 pytestmark = [pytest.mark.registry, pytest.mark.timeout(300)]
 
@@ -201,3 +202,46 @@ def test_a_package_behind_an_https_url_is_checked_against_its_digest(
     refused = fetch("refused")
     assert refused.returncode == 1
     assert "PackageDigestMismatch" in refused.stderr and not any((tmp_path / "refused").iterdir())
+
+
+def docker_config(registry: Registry, user: str, password: str) -> dict[str, Any]:
+    """What ``kubectl create secret docker-registry`` puts in ``.dockerconfigjson``."""
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"auths": {registry.address: {"username": user, "password": password, "auth": auth}}}
+
+
+def test_a_registry_that_needs_credentials_gets_them_from_the_pull_secrets_file(tmp_path: Path) -> None:
+    server = Registry(tmp_path / "private", user=("ci", "s3cret")).start()
+    try:
+        repository = Repository.parse(server.repository(), plain_http=True)
+        archive = package_folder(app_folder(tmp_path / "app"), tmp_path / "app.zip")
+        with pytest.raises(RegistryError) as anonymous:
+            push_archive(archive, repository, title="app.zip")
+        assert anonymous.value.status == 401
+        code = push_archive(archive, repository, title="app.zip", credentials=Credentials("ci", "s3cret"))
+        named = ["--digest", code["digest"], "--repository", code["repository"]]
+
+        # Without credentials, or with wrong ones: refused, saying where credentials go.
+        refused = fetch_code(server, tmp_path / "anon", *named)
+        assert refused.returncode != 0 and "PackageAccessDenied" in refused.stderr, refused.stderr
+        assert "anonymously" in refused.stderr and "spec.code.archive.pullSecret" in refused.stderr
+        wrong = tmp_path / "wrong.json"
+        wrong.write_text(json.dumps(docker_config(server, "ci", "guess")))
+        refused = fetch_code(server, tmp_path / "wrong", *named, "--registry-auth", str(wrong))
+        assert "PackageAccessDenied" in refused.stderr and "with the credentials given" in refused.stderr
+        assert not list((tmp_path / "wrong").iterdir())
+
+        # The Secret's file, as the init step has it mounted: fetched, checked, unpacked.
+        right = tmp_path / "config.json"
+        right.write_text(json.dumps(docker_config(server, "ci", "s3cret")))
+        done = fetch_code(server, tmp_path / "code", *named, "--registry-auth", str(right))
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / "code" / "vendor" / "deep" / "er" / "mod.py").read_text() == "VALUE = 42\n"
+
+        # A file that is not a docker config says so.
+        broken = tmp_path / "broken.json"
+        broken.write_text("[]")
+        refused = fetch_code(server, tmp_path / "broken", *named, "--registry-auth", str(broken))
+        assert refused.returncode != 0 and ".dockerconfigjson cannot be read" in refused.stderr
+    finally:
+        server.stop()

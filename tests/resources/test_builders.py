@@ -542,6 +542,35 @@ def test_without_a_node_cache_the_init_step_runs_as_the_runtime_user() -> None:
     assert [v["name"] for v in pod["volumes"]] == ["tmp", "code"]
 
 
+@pytest.mark.parametrize(
+    ("installation", "named", "secret"),
+    [("", "regcred", "regcred"), ("site-registry", "", "site-registry"), ("site-registry", "team", "team")],
+)
+def test_a_pull_secret_is_mounted_for_the_init_step_only(installation: str, named: str, secret: str) -> None:
+    settings = DeploymentSettings(packages=PackageSettings(repository="reg.io/p", pull_secret=installation))
+    pod = archive_pod(settings, **({"pullSecret": named} if named else {}))
+    (init,) = pod["initContainers"]
+    assert init["args"][-2:] == ["--registry-auth", "/var/run/wisp/registry-auth/config.json"]
+    mount = {"name": "registry-auth", "mountPath": "/var/run/wisp/registry-auth", "readOnly": True}
+    assert mount in init["volumeMounts"]
+    assert not any(m["name"] == "registry-auth" for m in pod["containers"][0]["volumeMounts"])
+    assert pod["volumes"][-1] == {
+        "name": "registry-auth",
+        "secret": {"secretName": secret, "items": [{"key": ".dockerconfigjson", "path": "config.json"}]},
+    }
+
+
+def test_without_a_pull_secret_pulls_are_anonymous() -> None:
+    pod = archive_pod(DeploymentSettings(packages=PackageSettings(repository="reg.io/p")))
+    assert "--registry-auth" not in pod["initContainers"][0]["args"]
+    assert [v["name"] for v in pod["volumes"]] == ["tmp", "code"]
+    # An HTTPS URL takes no registry credentials, even when the installation has them.
+    pod = archive_pod(
+        DeploymentSettings(packages=PackageSettings(pull_secret="site")), url="https://x.io/a.zip"
+    )
+    assert "--registry-auth" not in pod["initContainers"][0]["args"]
+
+
 def test_a_package_behind_a_url_is_fetched_from_it() -> None:
     pod = archive_pod(DeploymentSettings(), url="https://files.example.com/app.zip")
     args = pod["initContainers"][0]["args"]

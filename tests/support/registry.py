@@ -13,6 +13,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,13 +30,25 @@ def registry_binary() -> str:
     return built_binary("build-registry.sh", "the registry")
 
 
-class Registry:
-    """One ``registry serve`` process over plain HTTP on ``host``."""
+def bcrypt_hash(password: str) -> str:
+    """A bcrypt hash for distribution's htpasswd file (the only kind it takes), from the C
+    library's crypt(3) (libxcrypt has bcrypt)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
 
-    def __init__(self, root: Path, host: str = "127.0.0.1") -> None:
+        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+
+
+class Registry:
+    """One ``registry serve`` process over plain HTTP on ``host``; with ``user`` (name, password)
+    it takes only that account, by HTTP basic auth (distribution's htpasswd)."""
+
+    def __init__(self, root: Path, host: str = "127.0.0.1", user: tuple[str, str] | None = None) -> None:
         self.root = root
         self.host = host
         self.port = free_port()
+        self.user = user
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -61,6 +74,11 @@ class Registry:
             f"storage: {{filesystem: {{rootdirectory: {self.root / 'data'}}}, delete: {{enabled: true}}}}\n"
             f"http: {{addr: '{self.address}'}}\n"
         )
+        if self.user is not None:
+            name, password = self.user
+            (self.root / "htpasswd").write_text(f"{name}:{bcrypt_hash(password)}\n")
+            with config.open("a") as out:
+                out.write(f"auth: {{htpasswd: {{realm: wisp-test, path: {self.root / 'htpasswd'}}}}}\n")
         log = open(self.root / "registry.log", "ab")  # noqa: SIM115 - the process writes it
         self.process = subprocess.Popen(
             [registry_binary(), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
@@ -79,6 +97,8 @@ class Registry:
         try:
             with urllib.request.urlopen(f"http://{self.address}/v2/", timeout=0.5) as resp:
                 return bool(resp.status == 200)
+        except urllib.error.HTTPError as exc:
+            return exc.code == 401 and self.user is not None  # up, and asking who calls
         except (urllib.error.URLError, OSError):
             return False
 

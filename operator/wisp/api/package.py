@@ -25,6 +25,8 @@ REPOSITORY_RE = re.compile(
     r"^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+$"
 )
 URL_RE = re.compile(r"^https://[^\s/]+/\S*$")
+SECRET_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+MAX_SECRET_NAME = 253
 MAX_REPOSITORY = 255
 MAX_URL = 2048
 
@@ -42,6 +44,9 @@ class ArchiveSpec:
     digest: str  # sha256:<64 hex>, of the archive's bytes
     repository: str | None = None  # an OCI repository; None: the installation's package store
     url: str | None = None  # an HTTPS URL instead of a registry
+    # A kubernetes.io/dockerconfigjson Secret in the Function's namespace (as imagePullSecrets
+    # name): the registry credentials the init step fetches with. None: the installation's.
+    pull_secret: str | None = None
 
     @property
     def hex(self) -> str:
@@ -69,7 +74,16 @@ def parse_archive(value: Any, path: str = "spec.code.archive") -> ArchiveSpec:
         _typed(url, str, f"{path}.url", "a string")
         if len(url) > MAX_URL or not URL_RE.match(url):
             raise SpecError(f"{path}.url", f"must be an https:// URL, got {url!r}")
-    return ArchiveSpec(digest=digest, repository=repository, url=url)
+    pull_secret = value.get("pullSecret")
+    if pull_secret is not None:
+        _typed(pull_secret, str, f"{path}.pullSecret", "a string")
+        if len(pull_secret) > MAX_SECRET_NAME or not SECRET_NAME_RE.match(pull_secret):
+            raise SpecError(f"{path}.pullSecret", f"must be the name of a Secret, got {pull_secret!r}")
+        if url is not None:
+            raise SpecError(
+                f"{path}.pullSecret", "holds registry credentials: it goes with a repository, not a url"
+            )
+    return ArchiveSpec(digest=digest, repository=repository, url=url, pull_secret=pull_secret)
 
 
 def archive_manifest(digest: str, size: int, media_type: str, title: str) -> dict[str, Any]:

@@ -96,6 +96,31 @@ def pick_version(aliases: Mapping[str, Alias], qualifier: str, draw: float) -> s
     return str(alias.version)
 
 
+def missing_alias(aliases: Mapping[str, Alias], qualifier: str) -> str | None:
+    """Why a Trigger's ``qualifier`` names nothing, or None: an alias the Function does not have.
+    (A version number is not checked here: publishing changes only the Function's status, which
+    would not re-check the Trigger; a call of a version not published yet is a 404.)"""
+    if not qualifier or qualifier == LATEST or NUMBER_RE.match(qualifier) or qualifier in aliases:
+        return None
+    return f"the Function has no alias {qualifier}"
+
+
+def split_demand(aliases: Mapping[str, Alias], qualifier: str, demand: int) -> dict[str, int]:
+    """How ``demand`` waiting events for ``qualifier`` spread over versions (``$LATEST`` or a
+    number as text), for the autoscaler: an alias's additional version gets its weight's share
+    (rounded), its version the rest; a qualifier naming nothing gets none."""
+    if not qualifier or qualifier == LATEST or NUMBER_RE.match(qualifier):
+        return {pick_version(aliases, qualifier, 0.0) or LATEST: demand}
+    alias = aliases.get(qualifier)
+    if alias is None:
+        return {}
+    extra = 0 if alias.additional is None else round(demand * alias.weight / 100)
+    shares = {str(alias.version): demand - extra}
+    if alias.additional is not None:
+        shares[str(alias.additional)] = extra
+    return {version: n for version, n in shares.items() if n > 0}
+
+
 def referenced_versions(aliases: Mapping[str, Alias], qualifiers: Iterable[str]) -> frozenset[int]:
     """The versions something points at: the aliases, and Triggers' qualifiers (a number, or
     an alias, whose versions count)."""

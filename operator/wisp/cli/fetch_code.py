@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -20,7 +21,8 @@ from wisp.api.checks import SpecError
 from wisp.api.package import parse_archive
 from wisp.packages.archive import ArchiveError, unpack
 from wisp.packages.fetch import PackageError, StoreSettings, fetch_package
-from wisp.packages.registry import Credentials
+from wisp.packages.registry import Credentials, docker_config_credentials
+from wisp.resources.deployment import DOCKER_CONFIG_KEY
 
 TERMINATION_LOG = Path("/dev/termination-log")
 
@@ -34,16 +36,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plain-http", action="append", default=[], metavar="REGISTRY", help="a registry spoken to over HTTP"
     )
+    parser.add_argument(
+        "--registry-auth",
+        type=Path,
+        metavar="FILE",
+        help="a docker config (a dockerconfigjson Secret's file) with the registry's credentials",
+    )
+
+
+def credentials(args: argparse.Namespace) -> Credentials:
+    """The registry credentials: the docker config's entry for the repository's registry
+    (``--registry-auth``), else ``WISP_REGISTRY_USERNAME``/``PASSWORD``, else none (anonymous)."""
+    if args.registry_auth is not None and args.repository:
+        registry = args.repository.partition("/")[0]
+        try:
+            found = docker_config_credentials(json.loads(args.registry_auth.read_text()), registry)
+        except (OSError, ValueError) as exc:
+            raise PackageError(
+                "PackageAccessDenied", f"the pull Secret's {DOCKER_CONFIG_KEY} cannot be read: {exc}"
+            ) from None
+        if found is not None:
+            return found
+    return Credentials(
+        os.environ.get("WISP_REGISTRY_USERNAME", ""), os.environ.get("WISP_REGISTRY_PASSWORD", "")
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     spec = {"digest": args.digest, "repository": args.repository, "url": args.url}
-    settings = StoreSettings(
-        plain_http=frozenset(args.plain_http),
-        credentials=Credentials(
-            os.environ.get("WISP_REGISTRY_USERNAME", ""), os.environ.get("WISP_REGISTRY_PASSWORD", "")
-        ),
-    )
+    try:
+        settings = StoreSettings(plain_http=frozenset(args.plain_http), credentials=credentials(args))
+    except PackageError as exc:
+        return _fail(exc.reason, str(exc))
     try:
         archive = parse_archive({k: v for k, v in spec.items() if v is not None})
         if args.cache is not None:

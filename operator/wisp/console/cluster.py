@@ -21,10 +21,19 @@ from aiohttp import web
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from wisp.api.names import API_VERSION, FUNCTION_LABEL, FUNCTIONS, GROUP, VERSION
+from wisp.api.names import (
+    API_VERSION,
+    FUNCTION_LABEL,
+    FUNCTION_VERSIONS,
+    FUNCTIONS,
+    GROUP,
+    VERSION,
+    VERSION_OF_LABEL,
+)
 from wisp.console.live import GatewayView
 from wisp.console.logs import parse_line, select
 from wisp.console.manifests import EVENT_NAME, editable
+from wisp.console.releases import versions_document
 from wisp.console.source import (
     FieldError,
     LogLine,
@@ -149,6 +158,33 @@ class ClusterSource:
     async def delete_function(self, namespace: str, name: str) -> None:
         await self._call(
             self.custom.delete_namespaced_custom_object, GROUP, VERSION, namespace, FUNCTIONS, name
+        )
+
+    async def versions(self, namespace: str, name: str) -> dict[str, Any]:
+        function = await self._get(namespace, name)
+        listed = await self._call(
+            self.custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            FUNCTION_VERSIONS,
+            label_selector=f"{VERSION_OF_LABEL}={name}",
+        )
+        return versions_document(function, listed.get("items") or [])
+
+    async def set_alias(self, namespace: str, name: str, alias: str, body: Mapping[str, Any] | None) -> None:
+        # A merge patch of one alias, as ``wisp alias`` makes: the API server checks the versions
+        # (CEL) and RBAC whether this gateway's account may patch Functions here.
+        await self._call(
+            self.custom.patch_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            FUNCTIONS,
+            name,
+            {"spec": {"aliases": {alias: body}}},
+            field_manager=FIELD_MANAGER,
+            _content_type="application/merge-patch+json",
         )
 
     async def logs(self, namespace: str, name: str, request_id: str, tail: int) -> list[LogLine]:

@@ -25,11 +25,21 @@ from wisp.api.runtimes import Operation, Runtime, check_apply
 from wisp.console.live import GatewayView
 from wisp.console.logs import LogBook, select
 from wisp.console.manifests import EVENT_NAME, NAME_RULE, FunctionFiles, editable, is_name
-from wisp.console.source import FieldError, LogLine, Manifest, Mode, NotFound, ValidationFailed
+from wisp.console.source import (
+    FieldError,
+    LogLine,
+    Manifest,
+    Mode,
+    NotFound,
+    SourceError,
+    ValidationFailed,
+)
 from wisp.console.usage import price_per_gb_second
 from wisp.gateway.state import Components
 
 EVENTS_DIR = Path(".wisp") / "events"
+# wisp dev has no API server to hold FunctionVersions (docs/releases.md).
+NO_VERSIONS = "wisp dev has no versions or aliases: publish on a cluster (wisp publish NAME)"
 
 
 def dev_console_extension(
@@ -133,6 +143,12 @@ class DevSource:
 
     async def logs(self, namespace: str, name: str, request_id: str, tail: int) -> list[LogLine]:
         return select(self.logbook.lines(function_key(name, namespace)), request_id, tail)
+
+    async def versions(self, namespace: str, name: str) -> dict[str, Any]:
+        return {"supported": False, "reason": NO_VERSIONS}
+
+    async def set_alias(self, namespace: str, name: str, alias: str, body: Mapping[str, Any] | None) -> None:
+        raise SourceError(NO_VERSIONS, 409)
 
     # -- test events -----------------------------------------------------------------------------
 

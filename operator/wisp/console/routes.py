@@ -25,6 +25,7 @@ from wisp.api.defaults import FUNCTION_DEFAULTS
 from wisp.api.logconfig import LEVEL_CHOICES, LEVEL_VALUES
 from wisp.console.live import FOLD_INTERVAL, GatewayView
 from wisp.console.manifests import NAME_RULE, is_name, shape_problems
+from wisp.console.releases import alias_body
 from wisp.console.source import ConsoleSource, FieldError, NotFound, SourceError, ValidationFailed
 from wisp.console.templates import editor_runtimes
 from wisp.console.usage import Period, namespace_usage, usage_csv
@@ -64,6 +65,9 @@ def add_console_routes(app: web.Application, source: ConsoleSource) -> None:
     r.add_get(f"{fn}/events", _guard(_scoped(Action.READ, list_events)))
     r.add_put(f"{fn}/events/{{event}}", _guard(_scoped(Action.CHANGE, put_event)))
     r.add_delete(f"{fn}/events/{{event}}", _guard(_scoped(Action.CHANGE, delete_event)))
+    r.add_get(f"{fn}/versions", _guard(_scoped(Action.READ, versions)))
+    r.add_put(f"{fn}/aliases/{{alias}}", _guard(_scoped(Action.CHANGE, put_alias)))
+    r.add_delete(f"{fn}/aliases/{{alias}}", _guard(_scoped(Action.CHANGE, delete_alias)))
     r.add_get(f"{api}/usage", _guard(usage))
 
 
@@ -307,6 +311,29 @@ async def delete_event(request: web.Request) -> web.Response:
     ns, name = _names(request)
     await _source(request).delete_test_event(ns, name, request.match_info["event"])
     return web.json_response({"deleted": True})
+
+
+async def versions(request: web.Request) -> web.Response:
+    ns, name = _names(request)
+    return web.json_response(await _source(request).versions(ns, name))
+
+
+async def put_alias(request: web.Request) -> web.Response:
+    """The traffic slider: ``{version, additionalVersion, weight}`` becomes the alias's body."""
+    ns, name = _names(request)
+    alias = request.match_info["alias"]
+    body = alias_body(alias, await _json_body(request))
+    source = _source(request)
+    await source.set_alias(ns, name, alias, body)
+    return web.json_response(await source.versions(ns, name))
+
+
+async def delete_alias(request: web.Request) -> web.Response:
+    ns, name = _names(request)
+    alias = request.match_info["alias"]
+    source = _source(request)
+    await source.set_alias(ns, name, alias, None)
+    return web.json_response(await source.versions(ns, name))
 
 
 async def usage(request: web.Request) -> web.StreamResponse:

@@ -102,5 +102,12 @@ class ConsoleSource(Protocol):
 
     async def delete_test_event(self, namespace: str, name: str, event_name: str) -> None: ...
 
+    async def versions(self, namespace: str, name: str) -> dict[str, Any]:
+        """The Function's versions and aliases (``wisp.console.releases.versions_document``), or
+        ``{"supported": False, "reason": ...}`` where there are none to have."""
+
+    async def set_alias(self, namespace: str, name: str, alias: str, body: Mapping[str, Any] | None) -> None:
+        """Write ``spec.aliases.<alias>`` (None deletes it); ``ValidationFailed`` names the field."""
+
     def namespaces(self) -> list[str]:
         """Namespaces a new function may go to (the first is the default)."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from wisp.api.function import SpecError, parse_function
 from wisp.api.trigger import Trigger, describe_route, parse_trigger, route_holders
+from wisp.api.version import missing_alias
 from wisp.controller.conditions import Condition, ConditionType, merge_conditions, same_conditions
 from wisp.controller.kube import KubeApi
 
@@ -50,14 +51,6 @@ def bind_trigger(
                 "which is older; the gateway routes it there. Change spec.http (path, host or "
                 "methods) or delete one of the two",
             )
-        elif parsed.qualifier and parsed.http is None:
-            cond = Condition(
-                ConditionType.BOUND,
-                False,
-                "QualifierNotSupported",
-                "spec.qualifier: only HTTP Triggers call a version or alias so far; queue and "
-                "schedule Triggers call $LATEST, so remove spec.qualifier",
-            )
         elif function is None:
             cond = Condition(
                 ConditionType.BOUND,
@@ -67,13 +60,23 @@ def bind_trigger(
             )
         else:
             try:
-                parse_function(function)
+                parsed_function = parse_function(function)
             except SpecError as exc:
                 cond = Condition(
                     ConditionType.BOUND, False, "FunctionInvalid", f"Function {parsed.function}: {exc}"
                 )
             else:
-                cond = Condition(ConditionType.BOUND, True, "Bound", f"routes to Function {parsed.function}")
+                missing = missing_alias(parsed_function.spec.aliases, parsed.qualifier)
+                if missing is not None:
+                    cond = Condition(
+                        ConditionType.BOUND,
+                        False,
+                        "QualifierNotFound",
+                        f"spec.qualifier: {missing}; calls through this Trigger fail until it exists",
+                    )
+                else:
+                    target = parsed.function + (f":{parsed.qualifier}" if parsed.qualifier else "")
+                    cond = Condition(ConditionType.BOUND, True, "Bound", f"routes to Function {target}")
     previous = trigger.get("status") or {}
     generation = int(meta.get("generation") or 0)
     conditions = merge_conditions(previous.get("conditions"), [cond], _now(), generation)

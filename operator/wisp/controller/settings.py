@@ -92,13 +92,15 @@ def network_settings(env: dict[str, str]) -> dict[str, object]:
 def package_settings(env: dict[str, str]) -> PackageSettings:
     """``WISP_IMAGE_FETCHER`` (the wisp image, whose ``wisp fetch-code`` is the packages' init step),
     ``WISP_PACKAGE_REPOSITORY``, ``WISP_PACKAGE_PLAIN_HTTP`` (registries, comma-separated) and
-    ``WISP_PACKAGE_NODE_CACHE`` (a host folder; empty: none)."""
+    ``WISP_PACKAGE_NODE_CACHE`` (a host folder; empty: none) and ``WISP_PACKAGE_PULL_SECRET`` (a
+    dockerconfigjson Secret's name, in each Function's namespace; empty: anonymous pulls)."""
     plain = tuple(h.strip() for h in env.get("WISP_PACKAGE_PLAIN_HTTP", "").split(",") if h.strip())
     return PackageSettings(
         fetcher_image=env.get("WISP_IMAGE_FETCHER") or PackageSettings.fetcher_image,
         repository=env.get("WISP_PACKAGE_REPOSITORY", "").strip(),
         plain_http=plain,
         node_cache=env.get("WISP_PACKAGE_NODE_CACHE", PackageSettings.node_cache).strip(),
+        pull_secret=env.get("WISP_PACKAGE_PULL_SECRET", "").strip(),
     )
 
 

@@ -18,7 +18,9 @@ route ``wisp.gateway.resolve`` made of it, like any call to the function.
   toward the recursion guard.
 * ``DryRun``: ``204`` after the access and existence checks.
 * ``Qualifier`` (query, or ``name:qualifier``): ``$LATEST``, a version number or an alias (the
-  alias's weights decide per call); ``X-Amz-Executed-Version`` says which version ran.
+  alias's weights decide per call); ``X-Amz-Executed-Version`` says which version ran. An
+  ``Event`` keeps the qualifier and resolves it when it is delivered (its record's ``version``
+  says which ran).
 * ``X-Amz-Client-Context`` reaches the handler as its client context (``X-Wisp-Client-Context``).
 * ``X-Amz-Log-Type: Tail``: ``X-Amz-Log-Result`` is base64 of the last 4 KB of the call's log
   lines (wisp's JSON lines), which the runtime hands back when asked with ``X-Wisp-Log-Tail``;
@@ -151,12 +153,6 @@ async def serve_invoke(
         return api_error(404, "ResourceNotFoundException", f"Function not found: {call.name}:{qualifier}")
     if kind == "DryRun":
         return web.Response(status=204, headers={EXECUTED_VERSION_HEADER: up.info.version})
-    if kind == "Event" and qualifier != LATEST:
-        return api_error(
-            400,
-            "InvalidParameterValueException",
-            "an Event invocation of a version or alias is not supported yet: invoke $LATEST",
-        )
     payload = await read_payload()
     if isinstance(payload, web.Response):
         return payload
@@ -211,11 +207,17 @@ class EventRefused(Exception):
 
 
 class EventSubmitter(Protocol):
-    """Stores an event for ``function_key`` as ``/async-function/`` does (the headers a call
-    forwards from ``request_headers``, plus ``extra``); returns the invocation id."""
+    """Stores an event for ``function_key`` (its version or alias ``qualifier``, resolved at
+    delivery) as ``/async-function/`` does (the headers a call forwards from ``request_headers``,
+    plus ``extra``); returns the invocation id."""
 
     async def __call__(
-        self, function_key: str, payload: bytes, request_headers: Mapping[str, str], extra: Mapping[str, str]
+        self,
+        function_key: str,
+        payload: bytes,
+        request_headers: Mapping[str, str],
+        extra: Mapping[str, str],
+        qualifier: str = "",
     ) -> str: ...
 
 
@@ -224,7 +226,8 @@ EVENTS: web.AppKey[EventSubmitter] = web.AppKey("wisp-events")
 
 
 async def _enqueue(submit: EventSubmitter | None, call: InvokeCall, payload: bytes) -> web.Response:
-    """``Event``: through the async path ``/async-function/`` uses (the queue extension)."""
+    """``Event``: through the async path ``/async-function/`` uses (the queue extension); a
+    version or alias qualifier is resolved when the event is delivered."""
     if submit is None:
         return api_error(
             503,
@@ -237,7 +240,8 @@ async def _enqueue(submit: EventSubmitter | None, call: InvokeCall, payload: byt
     if client_context:
         extra[WISP_CLIENT_CONTEXT_HEADER] = client_context  # the delivery's client context
     try:
-        invocation_id = await submit(call.function_key, payload, call.headers, extra)
+        qualifier = "" if call.qualifier == LATEST else call.qualifier
+        invocation_id = await submit(call.function_key, payload, call.headers, extra, qualifier)
     except EventsUnavailable as exc:
         return api_error(503, "ServiceException", f"the event queue is unavailable: {exc}")
     except EventRefused as exc:

@@ -118,6 +118,14 @@ def _open_source(archive: ArchiveSpec, settings: StoreSettings) -> Iterator[tupl
                 "PackageNotFound",
                 f"package {archive.digest} is not in {repository}: push it with wisp deploy",
             ) from None
+        if exc.status in (401, 403):
+            named = "with the credentials given" if settings.credentials.username else "anonymously"
+            raise PackageError(
+                "PackageAccessDenied",
+                f"{repository} refused to give package {archive.digest} {named} ({exc.status}): "
+                "name a kubernetes.io/dockerconfigjson Secret with its credentials in "
+                "spec.code.archive.pullSecret (or the chart's functions.packages.pullSecret)",
+            ) from None
         raise PackageError("PackageUnreachable", str(exc)) from None
     with response:
         yield response, str(repository)

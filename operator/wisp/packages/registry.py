@@ -40,6 +40,38 @@ class Credentials:
     password: str = ""
 
 
+def _registry_of(key: str) -> str:
+    """A docker config ``auths`` key as a registry host[:port]: ``https://reg:5000/v1/`` -> ``reg:5000``."""
+    return urllib.parse.urlsplit(key).netloc if "://" in key else key.partition("/")[0]
+
+
+def docker_config_credentials(config: Any, registry: str) -> Credentials | None:
+    """The credentials a docker config (a ``kubernetes.io/dockerconfigjson`` Secret's
+    ``.dockerconfigjson``, or ``~/.docker/config.json``) holds for ``registry``, or None. An entry
+    has ``auth`` (base64 of ``user:password``) or ``username`` and ``password``; ValueError for an
+    entry that is neither, or a config that is not one."""
+    if not isinstance(config, Mapping) or not isinstance(config.get("auths", {}), Mapping):
+        raise ValueError("not a docker config: no auths map")
+    for key, entry in config.get("auths", {}).items():
+        if _registry_of(str(key)) != registry:
+            continue
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"the entry for {key} is not an object")
+        if entry.get("auth"):
+            try:
+                pair = base64.b64decode(str(entry["auth"]), validate=True).decode()
+            except (ValueError, UnicodeDecodeError):
+                raise ValueError(f"the auth of {key} is not base64 of user:password") from None
+            username, sep, password = pair.partition(":")
+            if not sep:
+                raise ValueError(f"the auth of {key} is not base64 of user:password")
+            return Credentials(username, password)
+        if entry.get("username") is not None:
+            return Credentials(str(entry["username"]), str(entry.get("password") or ""))
+        raise ValueError(f"the entry for {key} has neither auth nor username")
+    return None
+
+
 @dataclass(frozen=True)
 class Repository:
     """``host[:port]/path``: where packages are pushed and fetched."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from wisp.queue import metrics
+from wisp.queue import metrics, names
 from wisp.queue.batches import batch_body, batch_headers, failed_items
 from wisp.queue.broker import Append, Backlog, BrokerUnavailable, Delivery, RecordUpdate, Subscription
 from wisp.queue.destinations import OutcomeRouting, outcome_append
@@ -66,6 +66,13 @@ class ConsumerConfig:
     # Batches (a queue Trigger's batchWindow): up to ``batch_size`` messages per call, waiting
     # at most this long to fill one. None: one message per call.
     batch_window: float | None = None
+    # The version or alias a queue Trigger's deliveries go to (its spec.qualifier); "" is $LATEST.
+    qualifier: str = ""
+
+    @property
+    def target(self) -> str:
+        """What the invoker is called with for this consumer's deliveries."""
+        return names.qualified_target(self.function_key, self.qualifier)
 
 
 async def cancel_and_wait(task: asyncio.Task[None]) -> None:
@@ -273,7 +280,7 @@ class Consumer:
             return
         body = batch_body([request.body for _, request in ready])
         headers = batch_headers(ready[0][1].request_id, len(ready), max(d.attempt for d, _ in ready))
-        result = await self._invoke(self.config.function_key, body, headers)
+        result = await self._invoke(self.config.target, body, headers)
         failed = failed_items(result.succeeded, result.body, [d.origin_id for d, _ in ready])
         for delivery, request in ready:
             outcome = result
@@ -332,7 +339,7 @@ class Consumer:
         request = await self._admit(delivery)
         if request is None:
             return
-        result = await self._invoke(request.target or self.config.function_key, request.body, request.headers)
+        result = await self._invoke(request.target or self.config.target, request.body, request.headers)
         await self._conclude(delivery, request, result)
 
     def _outcomes(

@@ -84,7 +84,8 @@ def destination_record(
 ) -> dict[str, Any]:
     """Lambda's destination record. ``result`` is None when the function was not called (the
     event was too old, past the hop limit, or malformed)."""
-    response_context: dict[str, Any] = {"executedVersion": "$LATEST"}
+    executed = result.version if result is not None and result.version else "$LATEST"
+    response_context: dict[str, Any] = {"executedVersion": executed}
     response_payload: Any = None
     if result is not None and result.status:
         response_context["statusCode"] = result.status

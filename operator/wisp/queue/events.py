@@ -18,6 +18,7 @@ from typing import Any
 
 from wisp.api import contract
 from wisp.api.tracecontext import TRACEPARENT, TRACESTATE
+from wisp.queue import names
 from wisp.queue.broker import Delivery
 from wisp.queue.policy import DeadLetterReason
 
@@ -45,7 +46,8 @@ class Request:
     headers: Mapping[str, str]
     invocation_id: str = ""
     callback_url: str | None = None
-    # What the consumer's invoker is called with instead of the function key (callbacks: the URL).
+    # What the consumer's invoker is called with instead of its own target (callbacks: the URL;
+    # an async invocation of a version or alias: ``key:qualifier``).
     target: str | None = None
     hops: int = 1
     # For outcome destinations: the event as the function received it, and its id.
@@ -146,6 +148,7 @@ class AsyncMessage:
     headers: Mapping[str, str] = field(default_factory=dict)
     callback_url: str | None = None
     hops: int = 1
+    qualifier: str = ""  # the version or alias the producer named; "" is $LATEST
 
     def fields(self) -> dict[str, bytes]:
         out = {
@@ -158,6 +161,8 @@ class AsyncMessage:
         }
         if self.callback_url:
             out["callback"] = self.callback_url.encode()
+        if self.qualifier:
+            out["qualifier"] = self.qualifier.encode()
         return out
 
     @classmethod
@@ -175,6 +180,7 @@ class AsyncMessage:
             headers={str(k): str(v) for k, v in headers.items()},
             callback_url=callback.decode() if callback else None,
             hops=parse_hops(fields.get("hops")),
+            qualifier=fields.get("qualifier", b"").decode(),
         )
 
 
@@ -230,4 +236,5 @@ def async_request(delivery: Delivery) -> Request | Rejection:
         hops=message.hops,
         payload=message.body,
         request_id=message.invocation_id,
+        target=names.qualified_target(message.function_key, message.qualifier) if message.qualifier else None,
     )

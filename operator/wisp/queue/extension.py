@@ -18,16 +18,16 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Container, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from wisp.api.function import Function
 from wisp.api.names import function_key
-from wisp.api.version import LATEST
+from wisp.api.version import LATEST, split_demand, version_key
 from wisp.gateway.lambda_api import EVENTS, EventRefused, EventSubmitter, EventsUnavailable
-from wisp.gateway.registry import Registry
+from wisp.gateway.registry import Registry, Unavailable
 from wisp.gateway.state import Components
 from wisp.queue import (
     DeliverySettings,
@@ -35,6 +35,7 @@ from wisp.queue import (
     QueueManager,
     RouteSettings,
     add_routes,
+    names,
 )
 from wisp.queue.admin import add_admin_routes
 from wisp.queue.broker import BrokerUnavailable
@@ -64,9 +65,10 @@ class GatewayInvoker:
     def __init__(self, parts: Components) -> None:
         self._parts = parts
 
-    async def __call__(self, function_key: str, body: bytes, headers: Mapping[str, str]) -> InvocationResult:
+    async def __call__(self, target: str, body: bytes, headers: Mapping[str, str]) -> InvocationResult:
         started = time.perf_counter()
-        result = await self._parts.gateway.invoke(function_key, body, headers)
+        function_key, qualifier = names.split_target(target)
+        result = await self._parts.gateway.invoke(function_key, body, headers, qualifier)
         # The gateway's own answer says so in a typed field; a function's body never counts.
         pending = result.gateway_error in _HELD_ERRORS
         return InvocationResult(
@@ -77,6 +79,7 @@ class GatewayInvoker:
             throttled=result.status == 429,
             cold_start=result.cold_start_ms is not None,
             cold_start_pending=pending,
+            version=result.version,
         )
 
 
@@ -110,13 +113,48 @@ class CatalogFeed:
             self._scheduled = None
 
 
+def upstream_demand(
+    demands: Mapping[str, int], function_of: Callable[[str], Function | None], known: Container[str]
+) -> dict[str, int]:
+    """Backlogs by target (a function key, or ``key:qualifier``) as demand by upstream key: a
+    queue Trigger naming a version or alias asks for that version's pods (an alias's by weight);
+    upstreams the gateway does not know (``known``) are left out."""
+    out: dict[str, int] = {}
+    for target, n in demands.items():
+        key, qualifier = names.split_target(target)
+        fn = function_of(key)
+        if fn is None:
+            continue
+        for version, share in split_demand(fn.spec.aliases, qualifier, n).items():
+            upstream = key if version == LATEST else version_key(fn.name, version, fn.namespace)
+            if upstream in known:
+                out[upstream] = out.get(upstream, 0) + share
+    return out
+
+
 def queue_demand(registry: Registry, manager: QueueManager) -> Callable[[], dict[str, int]]:
-    """The autoscaler's view of the backlog: function key -> events waiting or in flight."""
+    """The autoscaler's view of the backlog: upstream key -> events waiting or in flight."""
+
+    def function_of(key: str) -> Function | None:
+        up = registry.upstreams.get(key)
+        return up.info.function if up is not None and up.info.version == LATEST else None
 
     def demand() -> dict[str, int]:
-        return {key: n for key, n in manager.demands().items() if key in registry.upstreams}
+        return upstream_demand(manager.demands(), function_of, registry.upstreams)
 
     return demand
+
+
+def qualifier_check(registry: Registry) -> Callable[[str, str], str | None]:
+    """Whether an async call's ``:qualifier`` names a version or alias the gateway knows."""
+
+    def check(key: str, qualifier: str) -> str | None:
+        found = registry.select(key, qualifier)
+        if isinstance(found, Unavailable):
+            return found.message
+        return f"function {key} does not exist" if found is None else None
+
+    return check
 
 
 def queue_extension(settings: EventSettings) -> Extension:
@@ -155,6 +193,7 @@ def queue_extension(settings: EventSettings) -> Extension:
             lookup,
             RouteSettings(settings.default_namespace, settings.max_body_bytes),
             parts.gateway.tracing,
+            qualifier_check(registry),
         )
         add_admin_routes(app, manager.dead_letters, settings.default_namespace)  # /system/: admin token
         app[QUEUE] = manager
@@ -170,7 +209,11 @@ def _submitter(manager: QueueManager) -> EventSubmitter:
     for the recursion guard (``X-Wisp-Hops`` from a function passing it on)."""
 
     async def submit(
-        function_key: str, payload: bytes, request_headers: Mapping[str, str], extra: Mapping[str, str]
+        function_key: str,
+        payload: bytes,
+        request_headers: Mapping[str, str],
+        extra: Mapping[str, str],
+        qualifier: str = "",
     ) -> str:
         headers = {**forwarded_headers(request_headers), **extra}
         try:
@@ -179,7 +222,13 @@ def _submitter(manager: QueueManager) -> EventSubmitter:
             raise EventRefused(str(exc)) from exc
         try:
             return await manager.invocations.submit(
-                function_key, payload, headers, None, hops=chain_hops(request_headers), idempotency_key=key
+                function_key,
+                payload,
+                headers,
+                None,
+                hops=chain_hops(request_headers),
+                idempotency_key=key,
+                qualifier=qualifier,
             )
         except BrokerUnavailable as exc:
             raise EventsUnavailable(str(exc)) from exc

@@ -60,6 +60,7 @@ def new_record(
     status: str = "queued",
     attempts: int = 0,
     created_ms: int | None = None,
+    qualifier: str = "",
 ) -> dict[str, str]:
     record = {
         "invocationId": invocation_id,
@@ -68,6 +69,8 @@ def new_record(
         "attempts": str(attempts),
         "createdAt": rfc3339_ms(now_ms() if created_ms is None else created_ms),
     }
+    if qualifier:  # the version or alias the producer named
+        record["qualifier"] = qualifier
     if callback_url:  # readable by anyone who knows the id: no credentials
         record["callbackUrl"] = redact_url(callback_url)
     return record
@@ -82,7 +85,7 @@ def record_document(record: Mapping[str, str]) -> dict[str, Any]:
         "attempts": int(record.get("attempts", "0")),
         "createdAt": record.get("createdAt"),
     }
-    for key in ("completedAt", "error", "callbackUrl", "idempotencyKey", "reason"):
+    for key in ("qualifier", "version", "completedAt", "error", "callbackUrl", "idempotencyKey", "reason"):
         if record.get(key):
             doc[key] = record[key]
     if record.get("redrives"):
@@ -132,17 +135,28 @@ class AsyncInvocations:
         *,
         hops: int = 1,
         idempotency_key: str | None = None,
+        qualifier: str = "",
     ) -> str:
         """Store the invocation durably and return its id (``BrokerUnavailable`` if it cannot).
 
         With ``idempotency_key``, a submit for the same function and key within the idempotency
         window stores nothing and returns the first submit's id. ``hops`` is the event's place in
-        a chain of calls (1: from outside; the recursion guard stops it past the limit)."""
+        a chain of calls (1: from outside; the recursion guard stops it past the limit).
+        ``qualifier`` (a version number or alias) is resolved at each delivery, as a call of
+        ``/function/NAME:QUALIFIER`` is: an alias moved meanwhile sends the event to its new
+        version. The entry goes to the Function's own stream either way."""
         invocation_id = str(uuid.uuid4())
         message = AsyncMessage(
-            MessageKind.INVOKE, invocation_id, function_key, body, headers, callback_url, hops=hops
+            MessageKind.INVOKE,
+            invocation_id,
+            function_key,
+            body,
+            headers,
+            callback_url,
+            hops=hops,
+            qualifier=qualifier,
         )
-        record = new_record(invocation_id, function_key, callback_url)
+        record = new_record(invocation_id, function_key, callback_url, qualifier=qualifier)
         if idempotency_key is None:
             await self.broker.publish(
                 names.async_stream(function_key),
@@ -163,16 +177,18 @@ class AsyncInvocations:
             retention=self.settings.retention,
         )
 
-    async def submit_tick(self, function_key: str, tick_id: str, event_body: bytes) -> bool:
+    async def submit_tick(
+        self, function_key: str, tick_id: str, event_body: bytes, qualifier: str = ""
+    ) -> bool:
         """Enqueue a schedule tick unless a replica already did; True if this call enqueued it."""
-        message = AsyncMessage(MessageKind.SCHEDULE, tick_id, function_key, event_body)
+        message = AsyncMessage(MessageKind.SCHEDULE, tick_id, function_key, event_body, qualifier=qualifier)
         return await self.broker.publish_once(
             names.tick_key(tick_id),
             self.settings.tick_ttl,
             names.async_stream(function_key),
             message.fields(),
             record_id=tick_id,
-            record=new_record(tick_id, function_key, None),
+            record=new_record(tick_id, function_key, None, qualifier=qualifier),
             retention=self.settings.retention,
         )
 
@@ -203,9 +219,12 @@ class AsyncEvents:
             status=status,
             attempts=delivery.attempt,
             created_ms=delivery.first_enqueued_ms,
+            qualifier=delivery.fields.get("qualifier", b"").decode(),
         )
         if result.status:  # 0: the function was not called (too old, past the hop limit)
             fields.update(result_fields(result, self._settings.max_result_bytes))
+        # Which version ran this attempt (an alias draws again at each delivery); "" when none did.
+        fields["version"] = result.version
         fields["error"] = "" if result.succeeded else result.describe_error()
         fields["reason"] = decision.reason.value if decision.reason is not None else ""
         if delivery.redrives:

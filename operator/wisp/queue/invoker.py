@@ -29,6 +29,7 @@ class InvocationResult:
     cold_start: bool = False
     cold_start_pending: bool = False
     error: str | None = None
+    version: str = ""  # the version that ran ($LATEST or a number), when the invoker knows it
 
     @property
     def succeeded(self) -> bool:
@@ -43,7 +44,8 @@ class InvocationResult:
 
 
 class Invoker(Protocol):
-    """Calls ``target`` (a function key; the callbacks consumer's invoker takes a URL)."""
+    """Calls ``target``: a function key, or ``key:qualifier`` for a version or alias
+    (``wisp.queue.names.qualified_target``); the callbacks consumer's invoker takes a URL."""
 
     async def __call__(self, target: str, body: bytes, headers: Mapping[str, str], /) -> InvocationResult: ...
 

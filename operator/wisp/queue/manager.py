@@ -129,15 +129,17 @@ class QueueManager:
         return self.backlog(function_key).demand
 
     def demands(self) -> dict[str, int]:
-        """``pending_demand`` of every function that has any, in one pass over the consumers (the
-        autoscaler's tick: a function with nothing queued is not in it)."""
+        """The backlog of every target that has any, in one pass over the consumers (the
+        autoscaler's tick: a function with nothing queued is not in it). A target is a function
+        key, or ``key:qualifier`` for a queue Trigger naming a version or alias; an async stream
+        holds events for any of its Function's versions and counts as the Function's."""
         out: dict[str, int] = {}
         for running in self._running.values():
             consumer = running.consumer
             seen = consumer.backlog
             demand = seen.ready + max(seen.in_flight, consumer.in_flight)
             if demand > 0:
-                key = consumer.config.function_key
+                key = consumer.config.target
                 out[key] = out.get(key, 0) + demand
         return out
 
@@ -169,7 +171,7 @@ class QueueManager:
         for key, trigger in self._triggers.items():
             queue = trigger.queue
             target = self._functions.get(trigger.function_key)
-            if queue is None or target is None or trigger.qualifier:  # versions: HTTP Triggers only
+            if queue is None or target is None:
                 continue
             spec = SubscriptionSpec(
                 stream=queue.stream,
@@ -186,6 +188,7 @@ class QueueManager:
                 max_event_age=queue.max_event_age,
                 routing=self._routing(trigger.namespace, None, queue.on_failure),
                 batch_window=queue.batch_window,
+                qualifier=trigger.qualifier,
             )
             wanted[key] = (spec, config)
         return wanted
@@ -249,9 +252,7 @@ class QueueManager:
             consumer.start()
             self._running[label] = _Running(consumer, (spec, config))
             log.info("consuming %s for %s", spec.stream, config.function_key)
-        self.scheduler.update(
-            t for t in self._triggers.values() if t.function_key in self._functions and not t.qualifier
-        )
+        self.scheduler.update(t for t in self._triggers.values() if t.function_key in self._functions)
 
     def _stop(self, label: str) -> None:
         running = self._running.pop(label)

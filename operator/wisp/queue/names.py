@@ -24,6 +24,18 @@ def split_function_key(key: str) -> tuple[str, str]:
     return name, namespace or "default"
 
 
+def qualified_target(function_key: str, qualifier: str) -> str:
+    """What a consumer's invoker is called with: the function key, or ``key:qualifier`` when the
+    event names a version or alias (``hello.default:prod``). Keys are DNS labels: no ``:``."""
+    return f"{function_key}:{qualifier}" if qualifier else function_key
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """``qualified_target`` undone: ``(function key, qualifier)``, the qualifier "" for $LATEST."""
+    key, _, qualifier = target.partition(":")
+    return key, qualifier
+
+
 def async_stream(function_key: str) -> str:
     name, namespace = split_function_key(function_key)
     return f"wisp:async:{namespace}:{name}"

@@ -1,12 +1,14 @@
 """HTTP face of async invocations, mounted by the gateway (and ``wisp dev``) with ``add_routes``.
 
-* ``POST /async-function/{name}`` (or ``{name}.{namespace}``): 202 with the invocation id in
+* ``POST /async-function/{name}`` (or ``{name}.{namespace}``, either with ``:{qualifier}``, a
+  version number or alias, as ``/function/`` takes them): 202 with the invocation id in
   ``X-Wisp-Invocation-Id`` and the body, answered only after the broker stored the event.
   ``X-Callback-Url`` (http or https) receives the final record. ``Idempotency-Key``: a repeated
   submit with the same key (within the idempotency window) answers the first submit's id and
   runs nothing again; the function sees the header. ``X-Wisp-Hops`` (a function passing on its
-  own) places the call one hop further in its chain, for the recursion guard. Unknown function:
-  404; broker down: 503 at once; body over the event limit: 413.
+  own) places the call one hop further in its chain, for the recursion guard. Unknown function,
+  or a qualifier naming no version or alias: 404; broker down: 503 at once; body over the event
+  limit: 413.
 * ``GET /invocations/{id}``: the invocation's record while it is retained.
 
 The gateway applies its access checks (tokens, rate limits) to these paths as to ``/function``.
@@ -21,8 +23,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from wisp.api.function import Function
-from wisp.api.names import function_key
 from wisp.api.tracecontext import TRACEPARENT, TRACESTATE
+from wisp.gateway.router import FUNCTION_PREFIX, parse_function_path
 from wisp.gateway.tracing import SpanKind, Tracing
 from wisp.queue.broker import BrokerUnavailable
 from wisp.queue.callbacks import callback_policy_from_env
@@ -33,6 +35,9 @@ from wisp.security.ssrf import CallbackRefused, check_callback_url
 CALLBACK_HEADER = "X-Callback-Url"
 MAX_IDEMPOTENCY_KEY = 256
 FunctionLookup = Callable[[str, str], Function | Awaitable[Function | None] | None]
+# Why ``qualifier`` names nothing callable of the function ``key`` (a message), or None when it
+# names a version or alias that exists.
+QualifierCheck = Callable[[str, str], str | None]
 
 # Never stored in the broker (credentials) or meaningless to replay (hop-by-hop, framing).
 _DROPPED_HEADERS = frozenset(
@@ -102,10 +107,13 @@ def add_routes(
     lookup: FunctionLookup,
     settings: RouteSettings | None = None,
     tracing: Tracing | None = None,
+    qualifiers: QualifierCheck | None = None,
 ) -> None:
     """Register the async-invocation routes on ``app``; ``lookup(name, namespace)`` answers the
     Function (or None), synchronously or as an awaitable. With ``tracing``, an accepted
-    invocation gets a span of its own, whose context is stored with it (docs/tracing.md)."""
+    invocation gets a span of its own, whose context is stored with it (docs/tracing.md).
+    ``qualifiers`` checks a ``:qualifier`` the caller named; without it (no versions, as in
+    ``wisp dev``) a qualifier other than ``$LATEST`` is a 404."""
     config = settings or RouteSettings()
     policy = callback_policy_from_env()
 
@@ -116,10 +124,20 @@ def add_routes(
         return found
 
     async def submit(request: web.Request) -> web.Response:
-        name, _, namespace = request.match_info["name"].partition(".")
-        namespace = namespace or config.default_namespace
+        named = parse_function_path(FUNCTION_PREFIX + request.match_info["name"], config.default_namespace)
+        if named is None:
+            return _error(404, "FunctionNotFound", "function names are DNS labels: no such function")
+        name, namespace, qualifier = named.name, named.namespace, named.qualifier
         if await find(name, namespace) is None:
             return _error(404, "FunctionNotFound", f"function {name}.{namespace} does not exist")
+        if qualifier:
+            missing = (
+                f"function {name}.{namespace} has no versions here"
+                if qualifiers is None
+                else qualifiers(named.key, qualifier)
+            )
+            if missing is not None:
+                return _error(404, "FunctionNotFound", missing)
         if (request.content_length or 0) > config.max_body_bytes:
             return _too_large(config.max_body_bytes)
         try:
@@ -148,7 +166,13 @@ def add_routes(
             stored.update(trace.gateway.headers())
         try:
             invocation_id = await invocations.submit(
-                function_key(name, namespace), body, stored, callback, hops=hops, idempotency_key=key
+                named.key,
+                body,
+                stored,
+                callback,
+                hops=hops,
+                idempotency_key=key,
+                qualifier=qualifier,
             )
         except BrokerUnavailable as exc:
             if trace is not None:

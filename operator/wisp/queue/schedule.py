@@ -105,7 +105,9 @@ class Scheduler:
                 for tick in ticks_between(schedule.cron, schedule.timezone, after, now):
                     tick_id = names.tick_id(key, tick)
                     body = schedule_event_body(trigger.name, tick_id, rfc3339(tick), schedule.payload)
-                    if await self._invocations.submit_tick(trigger.function_key, tick_id, body):
+                    if await self._invocations.submit_tick(
+                        trigger.function_key, tick_id, body, trigger.qualifier
+                    ):
                         metrics.SCHEDULE_TICKS.labels(key).inc()
                         fired.append(tick_id)
             except BrokerUnavailable as exc:

@@ -29,6 +29,7 @@ from wisp.api.names import (
     RUNTIME_ANNOTATION,
     SCALE_BOUNDS_ANNOTATION,
 )
+from wisp.api.package import ArchiveSpec
 from wisp.api.runtimes import Runtime
 from wisp.resources.layers import LayerData, layers_mounts, layers_volume
 from wisp.resources.names import (
@@ -42,6 +43,9 @@ from wisp.resources.names import (
 RUNTIME_UID = 10001
 FETCH_CONTAINER = "fetch-code"
 PACKAGE_CACHE_VOLUME = "package-cache"
+REGISTRY_AUTH_VOLUME = "registry-auth"
+REGISTRY_AUTH_DIR = "/var/run/wisp/registry-auth"
+DOCKER_CONFIG_KEY = ".dockerconfigjson"  # the key of a kubernetes.io/dockerconfigjson Secret
 PACKAGE_CACHE_DIR = "/var/cache/wisp/packages"
 # Files in a function's code that make the init step install dependencies.
 DEPENDENCY_FILES = {"python": "requirements.txt", "node": "package.json"}
@@ -86,6 +90,8 @@ class PackageSettings:
     repository: str = ""  # the installation's package store, for archives that name none
     plain_http: tuple[str, ...] = ()  # registries (host[:port]) spoken to over HTTP
     node_cache: str = ""
+    # A dockerconfigjson Secret (in each Function's namespace) for archives that name none.
+    pull_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -297,6 +303,12 @@ def _volumes(
                     "hostPath": {"path": settings.packages.node_cache, "type": "DirectoryOrCreate"},
                 }
             )
+        secret = pull_secret(fn.spec.code.archive, settings.packages)
+        if secret:
+            # Only the registry credentials, only for the init step; a missing Secret keeps the
+            # pod from starting, and the kubelet says which Secret in the pod's events.
+            only = [{"key": DOCKER_CONFIG_KEY, "path": "config.json"}]
+            volumes.append({"name": REGISTRY_AUTH_VOLUME, "secret": {"secretName": secret, "items": only}})
     elif fn.spec.code.image is None:
         configmap = fn.spec.code.config_map or Names.of(fn).configmap
         # Code with folders: each flat key goes to its path (wisp.api.codepaths).
@@ -353,6 +365,14 @@ def _function_container(fn: Function, image: str, settings: DeploymentSettings) 
     return container
 
 
+def pull_secret(archive: ArchiveSpec, packages: PackageSettings) -> str:
+    """The Secret holding the registry credentials of a package ("" = anonymous): the Function's
+    ``spec.code.archive.pullSecret``, else the installation's; none for an HTTPS URL."""
+    if archive.url is not None:
+        return ""
+    return archive.pull_secret or packages.pull_secret
+
+
 def fetch_container(fn: Function, main: Mapping[str, Any], settings: DeploymentSettings) -> dict[str, Any]:
     """The init step that fetches ``spec.code.archive`` by digest, checks it and unpacks it into the
     code folder (``wisp fetch-code``); it fails, and the runtime never starts, when the package is
@@ -377,6 +397,9 @@ def fetch_container(fn: Function, main: Mapping[str, Any], settings: DeploymentS
         {"name": "code", "mountPath": contract.CODE_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
+    if pull_secret(archive, packages):
+        args += ["--registry-auth", f"{REGISTRY_AUTH_DIR}/config.json"]
+        mounts.append({"name": REGISTRY_AUTH_VOLUME, "mountPath": REGISTRY_AUTH_DIR, "readOnly": True})
     security = _container_security()
     if packages.node_cache:
         args += ["--cache", PACKAGE_CACHE_DIR]

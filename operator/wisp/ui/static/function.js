@@ -1,5 +1,5 @@
 // One function's page: a header with live status and Delete, and tabs Code / Test / Monitor / Logs
-// / Dead letters.
+// / Versions / Dead letters.
 
 import { api, every, fmtAgo, fmtMs, fmtNumber, fmtPercent, fnPath, h, toast } from "./api.js";
 import { deadLettersPane } from "./deadletters.js";
@@ -7,8 +7,9 @@ import { editorPage } from "./editor.js";
 import { logsPane } from "./logs.js";
 import { monitorPane } from "./monitor.js";
 import { testPane } from "./test.js";
+import { versionsPane } from "./versions.js";
 
-const TABS = [["code", "Code"], ["test", "Test"], ["monitor", "Monitor"], ["logs", "Logs"], ["dead-letters", "Dead letters"]];
+const TABS = [["code", "Code"], ["test", "Test"], ["monitor", "Monitor"], ["logs", "Logs"], ["versions", "Versions"], ["dead-letters", "Dead letters"]];
 
 export async function functionPage(main, params, ctx) {
   const { namespace, name, tab } = params;
@@ -61,6 +62,7 @@ export async function functionPage(main, params, ctx) {
   if (tab === "test") return testPane(pane, params, ctx);
   if (tab === "monitor") return monitorPane(pane, params, ctx);
   if (tab === "logs") return logsPane(pane, params, ctx);
+  if (tab === "versions") return versionsPane(pane, params, ctx);
   if (tab === "dead-letters") return deadLettersPane(pane, params, ctx);
   const res = await api(fnPath(namespace, name));
   if (!res.ok) {
