@@ -183,7 +183,7 @@ class Wisp:
     def forget_functions(self) -> None:
         """Delete every Function of the functions namespace and wait for its pods to go, so the
         next module starts from none (its names may be ones an earlier module used)."""
-        wait = ["--timeout=180s"]
+        wait = ["--timeout=300s"]
         self.kubectl(
             "delete", "functions", "--all", "--cascade=foreground", *wait, namespace=FUNCTIONS, timeout=190
         )

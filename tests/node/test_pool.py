@@ -212,10 +212,10 @@ def test_a_function_with_a_secret_in_its_environment_skips_the_pool(wisp: Wisp) 
         "create", "secret", "generic", "mark", "--from-literal=value=secret-mark", namespace=FUNCTIONS
     )
     env = [{"name": "MARK", "valueFrom": {"secretKeyRef": {"name": "mark", "key": "value"}}}]
-    deploy(wisp, "private", env)
-    status, body = wisp.call("private", {})
+    deploy(wisp, "secretive", env)
+    status, body = wisp.call("secretive", {})
     assert status == 200, body
-    assert body["pod"].startswith("private-"), body
+    assert body["pod"].startswith("secretive-"), body
     assert body["mark"] == "secret-mark"
     assert len(pool_pods(wisp, "free")) == POOL_SIZE
 
