@@ -185,10 +185,10 @@ class Wisp:
         next module starts from none (its names may be ones an earlier module used)."""
         wait = ["--timeout=300s"]
         self.kubectl(
-            "delete", "functions", "--all", "--cascade=foreground", *wait, namespace=FUNCTIONS, timeout=190
+            "delete", "functions", "--all", "--cascade=foreground", *wait, namespace=FUNCTIONS, timeout=310
         )
         self.kubectl(
-            "wait", "--for=delete", "pod", "-l", "wisp.dev/function", *wait, namespace=FUNCTIONS, timeout=190
+            "wait", "--for=delete", "pod", "-l", "wisp.dev/function", *wait, namespace=FUNCTIONS, timeout=310
         )
 
     def apply(self, manifest: str | Path) -> None:
