@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 from tests.support.net import free_port
+from tests.support.process import stop_process as stop
 
 __all__ = ["cpu_seconds", "free_port", "stop"]
 
@@ -17,15 +17,3 @@ def cpu_seconds(pid: int) -> float:
     """CPU time (user + system, all threads) process ``pid`` used so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after ``grace`` seconds; reaps the process either way."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
