@@ -126,6 +126,22 @@ class ClusterSource:
         )
         return obj
 
+    async def _patch(
+        self, namespace: str, name: str, body: Mapping[str, Any], content_type: str, **kwargs: Any
+    ) -> Any:
+        return await self._call(
+            self.custom.patch_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            FUNCTIONS,
+            name,
+            body,
+            field_manager=FIELD_MANAGER,
+            _content_type=content_type,
+            **kwargs,
+        )
+
     async def get_function(self, namespace: str, name: str) -> Manifest:
         obj = await self._get(namespace, name)
         return Manifest(editable(obj), status=obj.get("status") or {})
@@ -138,19 +154,7 @@ class ClusterSource:
             raise ValidationFailed([FieldError("metadata.name", "Required value")])
         namespace = meta.get("namespace") or self.namespaces()[0]
         meta["namespace"] = namespace
-        response = await self._call(
-            self.custom.patch_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            FUNCTIONS,
-            name,
-            clean,
-            field_manager=FIELD_MANAGER,
-            force=True,
-            _content_type=APPLY,
-            _preload_content=False,
-        )
+        response = await self._patch(namespace, name, clean, APPLY, force=True, _preload_content=False)
         # Read raw: the client does not deserialize an apply-patch answer for custom objects.
         obj: dict[str, Any] = json.loads(response.data)
         return Manifest(editable(obj), status=obj.get("status") or {})
@@ -175,16 +179,8 @@ class ClusterSource:
     async def set_alias(self, namespace: str, name: str, alias: str, body: Mapping[str, Any] | None) -> None:
         # A merge patch of one alias, as ``wisp alias`` makes: the API server checks the versions
         # (CEL) and RBAC whether this gateway's account may patch Functions here.
-        await self._call(
-            self.custom.patch_namespaced_custom_object,
-            GROUP,
-            VERSION,
-            namespace,
-            FUNCTIONS,
-            name,
-            {"spec": {"aliases": {alias: body}}},
-            field_manager=FIELD_MANAGER,
-            _content_type="application/merge-patch+json",
+        await self._patch(
+            namespace, name, {"spec": {"aliases": {alias: body}}}, "application/merge-patch+json"
         )
 
     async def logs(self, namespace: str, name: str, request_id: str, tail: int) -> list[LogLine]:
