@@ -227,23 +227,14 @@ class FunctionSync:
     ) -> None:
         meta = function.get("metadata") or {}
         previous = function.get("status") or {}
-        deployed = condition_of(previous, ConditionType.DEPLOYED)
-        deploy_error = None
-        if (
-            deployed is not None
-            and deployed.get("status") == "False"
-            and deployed.get("reason") not in ("Pending", "ProgressDeadlineExceeded")
-        ):
-            deploy_error = (str(deployed.get("reason")), str(deployed.get("message", "")))
         observed = Observed(
             int(meta.get("generation") or 0),
             deployment,
-            deploy_error=deploy_error,
             pod_trouble=self.state.trouble(meta.get("namespace", ""), meta.get("name", "")),
             code_hash=previous.get("codeHash"),
             oom_kills=kills,
         )
-        self._publish(function, observed, previous, cached=cached)
+        self._publish(function, observed, previous, cached=cached, keeps_reconcile_error=True)
 
     def _fresh(self, function: Mapping[str, Any]) -> dict[str, Any]:
         """The Function as the API has it now (the index may lag our own status writes)."""
@@ -269,8 +260,13 @@ class FunctionSync:
         previous: Mapping[str, Any],
         *,
         cached: bool = False,
+        keeps_reconcile_error: bool = False,
     ) -> None:
         """Write the status ``observed`` gives, built on the status the Function has.
+
+        ``keeps_reconcile_error``: a status refresh (no reconcile ran): what the last reconcile
+        refused (a missing Secret, a refusal of the API) stands, read from the status each
+        attempt is built on, so a stale copy never clears it.
 
         The write names the version of the Function it was built on: if the Function changed
         since (another status write, an edit), it is re-read and the status built again, so what
@@ -283,6 +279,8 @@ class FunctionSync:
             name, namespace = meta.get("name", ""), meta.get("namespace", "")
             runtime = str((body.get("spec") or {}).get("runtime") or "")
             observed = replace(observed, memory=_memory(body), runtime=runtime)
+            if keeps_reconcile_error:
+                observed = replace(observed, deploy_error=_reconcile_error(previous))
             status = function_status(name, namespace, observed, _url(self.settings, body), previous, _now())
             digest = status_digest(status)
             if cached and self.state.published.get((namespace, name)) == digest:
@@ -382,3 +380,13 @@ def _new_kills(function: Mapping[str, Any], kills: tuple[OomKill, ...]) -> bool:
         return False
     recorded = (function.get("status") or {}).get("outOfMemory")
     return count_kills(recorded, kills, _memory(function)) != recorded
+
+
+def _reconcile_error(status: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The refusal the last reconcile wrote in ``status`` (Deployed False, not a passing state)."""
+    deployed = condition_of(status, ConditionType.DEPLOYED)
+    if deployed is None or deployed.get("status") != "False":
+        return None
+    if deployed.get("reason") in ("Pending", "ProgressDeadlineExceeded"):
+        return None
+    return str(deployed.get("reason")), str(deployed.get("message", ""))
