@@ -159,3 +159,29 @@ def test_the_resync_skips_a_function_reconciled_since_its_last_visit() -> None:
     assert sync.resync_function(function("a")) is True  # the next visit reconciles
     assert sync.resync_function(function("a")) is True  # ... and every one after, if nothing else did
     assert sync.state.reconciled == set()
+
+
+@pytest.mark.parametrize("function_is", ["being deleted", "gone"])
+def test_a_deployment_deleted_under_a_function_going_away_is_not_created_again(function_is: str) -> None:
+    """The garbage collector deletes a deleted Function's children; creating them again would keep
+    a foreground deletion waiting (and leave pods behind a background one)."""
+    kube = MemoryKube().add(make_default_service_account(NS))
+    sync = FunctionSync(kube, OperatorSettings())
+    body = function("a")
+    kube.add(body)
+    sync.sync_function(copy.deepcopy(body))
+    deployment = kube.get("Deployment", NS, "a")
+    assert deployment is not None
+    cached = copy.deepcopy(body)
+    if function_is == "gone":
+        kube.delete("Function", NS, "a")
+    else:
+        stored = kube.get("Function", NS, "a")
+        assert stored is not None
+        stored["metadata"]["deletionTimestamp"] = "2026-12-05T01:08:06Z"
+        cached = copy.deepcopy(stored)
+    kube.delete("Deployment", NS, "a")
+    kube.calls.clear()
+    sync.on_deployment(cached, deployment, deleted=True)
+    assert [c for c in calls(kube) if c[0] == "create"] == []
+    assert kube.get("Deployment", NS, "a") is None

@@ -181,14 +181,19 @@ class Wisp:
                 time.sleep(0.5)
 
     def forget_functions(self) -> None:
-        """Delete every Function of the functions namespace and wait for its pods to go, so the
-        next module starts from none (its names may be ones an earlier module used)."""
-        wait = ["--timeout=300s"]
+        """Delete every Function of the functions namespace, so the next module starts from none
+        (its names may be ones an earlier module used), and give their pods time to go."""
+        self.kubectl("delete", "functions", "--all", "--timeout=300s", namespace=FUNCTIONS, timeout=310)
         self.kubectl(
-            "delete", "functions", "--all", "--cascade=foreground", *wait, namespace=FUNCTIONS, timeout=310
-        )
-        self.kubectl(
-            "wait", "--for=delete", "pod", "-l", "wisp.dev/function", *wait, namespace=FUNCTIONS, timeout=310
+            "wait",
+            "--for=delete",
+            "pod",
+            "-l",
+            "wisp.dev/function",
+            "--timeout=180s",
+            namespace=FUNCTIONS,
+            timeout=190,
+            check=False,
         )
 
     def apply(self, manifest: str | Path) -> None:

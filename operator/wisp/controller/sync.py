@@ -118,6 +118,10 @@ class FunctionSync:
 
     def _sync_function(self, body: dict[str, Any]) -> float | None:
         meta = body.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            # Being deleted: the garbage collector takes its children. Creating one again (a
+            # Deployment event as the collector deletes it) would only keep the deletion waiting.
+            return None
         name, namespace = meta.get("name", ""), meta.get("namespace", "")
         if _kind(body) == "Function":  # the resync visits Functions (versions heal with theirs)
             with self.state.lock:
@@ -188,7 +192,8 @@ class FunctionSync:
         with self.state.guard(fn_meta.get("namespace", ""), fn_meta.get("name", "")):
             ours = self.state.applied_generation.get(meta.get("uid", ""))
             if deleted or ours is None or ours != int(meta.get("generation") or 0):
-                self._sync_function(self._fresh(function))
+                if (current := self._current(function)) is not None:  # not when the Function is gone
+                    self._sync_function(current)
                 return
             # The cached Function: a status built on a copy older than the API's is refused
             # (resourceVersion) and built again on a fresh read, so no read is needed first.
@@ -236,13 +241,17 @@ class FunctionSync:
         )
         self._publish(function, observed, previous, cached=cached, keeps_reconcile_error=True)
 
-    def _fresh(self, function: Mapping[str, Any]) -> dict[str, Any]:
-        """The Function as the API has it now (the index may lag our own status writes)."""
+    def _current(self, function: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The Function as the API has it now; None if it is gone."""
         meta = function.get("metadata") or {}
         if _kind(function) == VERSION_KIND:
             version = self.api.read(VERSION_KIND, meta.get("namespace", ""), meta.get("name", ""))
-            return as_function(version) if version is not None else dict(function)
-        current = self.api.get_function(meta.get("namespace", ""), meta.get("name", ""))
+            return as_function(version) if version is not None else None
+        return self.api.get_function(meta.get("namespace", ""), meta.get("name", ""))
+
+    def _fresh(self, function: Mapping[str, Any]) -> dict[str, Any]:
+        """The Function as the API has it now (the index may lag our own status writes)."""
+        current = self._current(function)
         return current if current is not None else dict(function)
 
     def _refresh_troubles(self, namespace: str, name: str) -> tuple[OomKill, ...]:
