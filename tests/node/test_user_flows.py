@@ -238,7 +238,7 @@ async def test_console_signs_in_and_lists_the_functions_of_the_chart(wisp: Wisp)
     async with browser_page() as page:
         await page.goto(f"http://{ip}:9090/ui/")
         await expect(page.get_by_role("heading", name="Sign in to the wisp console")).to_be_visible()
-        await page.get_by_label("Admin token").fill(token)
+        await page.get_by_label("Token", exact=True).fill(token)
         await page.get_by_role("button", name="Sign in").click()
         await expect(page.get_by_text("cluster", exact=True)).to_be_visible()
         await expect(page.get_by_text("hello", exact=True).first).to_be_visible()
