@@ -256,7 +256,7 @@ def version_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: An
     if ref is None or event.get("type") not in ("ADDED", "DELETED"):
         return
     qualifiers: kopf.Index[tuple[str, str], str] = kwargs["trigger_qualifiers"]
-    if ref.label not in qualifiers.get((ref.namespace, ref.function), ()):
+    if ref.label not in list(qualifiers.get((ref.namespace, ref.function), ())):
         return
     function = next(iter(kwargs["function_bodies"].get((ref.namespace, ref.function), ())), None)
     names = sorted(set(kwargs["triggers_by_function"].get((ref.namespace, ref.function), ())))
