@@ -12,7 +12,7 @@ from wisp.api.version import (
     LATEST,
     Alias,
     as_function,
-    missing_alias,
+    missing_qualifier,
     parse_aliases,
     pick_version,
     referenced_versions,
@@ -127,10 +127,19 @@ def test_split_demand(qualifier: str, demand: int, shares: dict[str, int]) -> No
 
 @pytest.mark.parametrize(
     ("qualifier", "missing"),
-    [("", None), (LATEST, None), ("12", None), ("prod", None), ("gamma", "the Function has no alias gamma")],
+    [
+        ("", None),
+        (LATEST, None),
+        ("3", None),
+        ("4", None),
+        ("12", "version 12 of the Function is not published"),
+        ("2", "version 2 of the Function is not published"),  # published once, deleted since
+        ("prod", None),
+        ("gamma", "the Function has no alias gamma"),
+    ],
 )
-def test_missing_alias(qualifier: str, missing: str | None) -> None:
-    assert missing_alias(ALIASES, qualifier) == missing
+def test_missing_qualifier(qualifier: str, missing: str | None) -> None:
+    assert missing_qualifier(ALIASES, qualifier, published={1, 3, 4}) == missing
 
 
 def test_referenced_versions() -> None:

@@ -123,6 +123,15 @@ class MemoryKube:
         self._record("read", "Secret", name)
         return ("Secret", namespace, name) in self.objects
 
+    def secret_metadata(self, namespace: str, name: str) -> Obj | None:
+        self._record("read", "Secret", name)
+        found = self.objects.get(("Secret", namespace, name))
+        return None if found is None else {"metadata": copy.deepcopy(found["metadata"])}
+
+    def read_secret(self, namespace: str, name: str) -> Obj | None:
+        self._record("read_values", "Secret", name)
+        return copy.deepcopy(self.objects.get(("Secret", namespace, name)))
+
     def list_pods(self, namespace: str, selector: str) -> list[Obj]:
         self._record("list_pods", "Pod", selector)
         label, _, value = selector.partition("=")

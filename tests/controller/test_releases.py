@@ -156,3 +156,31 @@ def test_a_queue_trigger_naming_an_alias_is_bound_once_the_alias_exists(
     apply(kubectl, namespace, hello(publish=True, aliases={"prod": {"version": 1}}))
     cond = wait_for(lambda: bound("Bound"), timeout=60, what="Bound=True once the alias exists")
     assert cond["status"] == "True" and "hello:prod" in cond["message"]
+
+
+def test_a_trigger_naming_an_unpublished_version_is_bound_once_it_is_published(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    apply(kubectl, namespace, hello(publish=True))
+    latest(kubectl, namespace, 1)
+    for name, qualifier in (("to-one", "1"), ("to-two", "2")):
+        trigger = {
+            "apiVersion": "wisp.dev/v1alpha1",
+            "kind": "Trigger",
+            "metadata": {"name": name},
+            "spec": {"function": "hello", "qualifier": qualifier, "queue": {"stream": name}},
+        }
+        apply(kubectl, namespace, trigger)
+
+    def bound(name: str, reason: str) -> dict[str, Any] | None:
+        cond = condition(get(kubectl, namespace, "trigger", name), "Bound")
+        return cond if cond.get("reason") == reason else None
+
+    cond = wait_for(lambda: bound("to-two", "QualifierNotFound"), timeout=60, what="to-two QualifierNotFound")
+    assert cond["status"] == "False"
+    assert "spec.qualifier" in cond["message"] and "version 2" in cond["message"], cond
+    assert wait_for(lambda: bound("to-one", "Bound"), timeout=60, what="to-one Bound")["status"] == "True"
+
+    apply(kubectl, namespace, hello(publish=True, memory="256Mi"))  # a new configuration: version 2
+    cond = wait_for(lambda: bound("to-two", "Bound"), timeout=60, what="to-two Bound once version 2 exists")
+    assert cond["status"] == "True" and "hello:2" in cond["message"]

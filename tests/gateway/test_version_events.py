@@ -23,6 +23,7 @@ from tests.gateway.test_events import (  # noqa: F401 (fixtures)
     redis_url,
 )
 from tests.gateway.test_lambda_invoke import _client, _in_thread
+from tests.queue.test_async_controls import stream_records
 from tests.support.redis import redis_server  # noqa: F401 (fixture)
 from wisp.api.function import Function
 from wisp.api.trigger import parse_trigger
@@ -33,12 +34,16 @@ from wisp.queue.schedule import next_tick
 
 pytestmark = pytest.mark.redis
 
-# Each version writes what it got to its own file, so a delivery shows which version ran it.
+# Each version writes what it got to its own file, so a delivery shows which version ran it;
+# an event (or a queue message's data) with "fail" fails.
 RECORDING = """import json
 
 def handler(event, context):
     with open({path!r}, "a") as out:
         out.write(json.dumps(event) + "\\n")
+    data = event.get("data", event) if isinstance(event, dict) else event
+    if isinstance(data, dict) and data.get("fail"):
+        raise ValueError("asked to fail")
     return {{"served": {label!r}}}
 """
 
@@ -58,11 +63,13 @@ async def versioned_events_gateway(
     runtimes: Runtimes,
     redis_url: str,  # noqa: F811
     tmp_path: Path,
+    **spec: Any,
 ) -> GatewayUnderTest:
-    """hello ($LATEST) with versions 1 and 2, each its own runtime; ``prod`` is 1 with 10% to 2."""
+    """hello ($LATEST, with ``spec``) with versions 1 and 2, each its own runtime; ``prod`` is 1
+    with 10% to 2."""
     backend = StaticBackend()
     prod = {"version": 1, "additionalVersionWeights": {"2": 10}}
-    latest = recording(tmp_path, "hello", "latest", access={"public": True}, aliases={"prod": prod})
+    latest = recording(tmp_path, "hello", "latest", access={"public": True}, aliases={"prod": prod}, **spec)
     backend.set_function(FunctionInfo(latest))
     backend.set_endpoints(latest.key, ((await runtimes.start(latest)).endpoint,))
     for number in (1, 2):
@@ -185,3 +192,57 @@ async def test_queue_and_schedule_triggers_deliver_to_their_qualifier(
     assert (record["status"], record["qualifier"], record["version"]) == ("succeeded", "2", "2"), record
     assert [e["data"] for e in seen(tmp_path, "2")] == [{"refund": 1}, {"job": "report"}]
     assert seen(tmp_path, "latest") == []
+
+
+async def test_destination_records_name_the_qualifier_the_event_was_invoked_with(
+    gateway_factory: GatewayFactory,
+    runtimes: Runtimes,
+    redis_url: str,  # noqa: F811
+    redis_client: aioredis.Redis,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Lambda's record: ``requestContext.functionArn`` ends with the qualifier the event named
+    (``$LATEST`` when none); ``responseContext.executedVersion`` is the version that ran."""
+    destinations = {"async": {"onSuccess": {"stream": "hello.done"}}}
+    gw = await versioned_events_gateway(gateway_factory, runtimes, redis_url, tmp_path, **destinations)
+    gw.parts.registry.draw = lambda: 0.05  # prod: its additional version, 2
+    expected: dict[str, tuple[str, str]] = {}  # request id -> (ARN's qualifier, executed version)
+    for path, qualifier, version in (
+        ("/async-function/hello", "$LATEST", "$LATEST"),
+        ("/async-function/hello:prod", "prod", "2"),
+        ("/async-function/hello.default:1", "1", "1"),
+    ):
+        status, accepted = await submit(gw, path, {"path": path})
+        assert status == 202, accepted
+        expected[accepted["invocationId"]] = (qualifier, version)
+    client = _client(gw)
+    answer = await _in_thread(
+        client.invoke, FunctionName="hello", Qualifier="2", InvocationType="Event", Payload=b"{}"
+    )
+    expected[answer["ResponseMetadata"]["HTTPHeaders"]["x-wisp-invocation-id"]] = ("2", "2")
+
+    records = await stream_records(redis_client, "hello.done", len(expected))
+    got = {
+        r["requestContext"]["requestId"]: (
+            r["requestContext"]["functionArn"],
+            r["responseContext"]["executedVersion"],
+        )
+        for r in records
+    }
+    assert got == {
+        request_id: (f"wisp:default:function:hello:{qualifier}", version)
+        for request_id, (qualifier, version) in expected.items()
+    }
+
+    # A queue Trigger naming an alias: its failure record names the alias too.
+    queue = {"stream": "orders", "maxRetries": 0, "onFailure": {"stream": "orders.failed"}}
+    spec = {"function": "hello", "qualifier": "prod", "queue": queue}
+    gw.backend.set_trigger(
+        parse_trigger({"metadata": {"name": "to-prod", "namespace": "default"}, "spec": spec})
+    )
+    await eventually(lambda: group_exists(redis_client, "orders"))
+    await redis_client.xadd("orders", {"data": json.dumps({"fail": True})})
+    [failed] = await stream_records(redis_client, "orders.failed", 1)
+    assert failed["requestContext"]["functionArn"] == "wisp:default:function:hello:prod"
+    assert failed["requestContext"]["condition"] == "RetriesExhausted"
+    assert failed["responseContext"]["executedVersion"] == "2"

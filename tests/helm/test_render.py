@@ -493,3 +493,28 @@ def test_external_nats_cluster(render: Render) -> None:
         render({"queue": {"broker": "nats"}})
     with pytest.raises(AssertionError, match=r"queue\.broker must be redis or nats"):
         render({"queue": {"broker": "kafka"}})
+
+
+@pytest.mark.parametrize("values", [{}, NAMESPACED], ids=["all-namespaces", "namespaced"])
+def test_the_package_pull_secret_is_copied_with_least_privilege(
+    render: Render, values: dict[str, Any]
+) -> None:
+    """With ``functions.packages.pullSecret`` the operator reads that one Secret in the release
+    namespace and may create copies and update only Secrets of that name; without it, neither."""
+    assert not grants(rules_of(render(values), "operator"), "", "secrets", "create")
+
+    objects = render({**values, "functions": {"packages": {"pullSecret": "regcred"}}})
+    operator = rules_of(objects, "operator")
+    assert grants(operator, "", "secrets", "create")
+    assert not grants(operator, "", "secrets", "list") and not grants(operator, "", "secrets", "watch")
+    patches = [r for r in operator if "secrets" in r["resources"] and "patch" in r["verbs"]]
+    assert patches and all(r.get("resourceNames") == ["regcred"] for r in patches)
+    assert not grants(operator, "", "secrets", "delete") and not grants(operator, "", "secrets", "update")
+    reader = one(objects, "Role", "-pull-secret")
+    assert reader["metadata"]["namespace"] == "wisp-system"
+    assert reader["rules"] == [
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["regcred"], "verbs": ["get"]}
+    ]
+    env = _env(objects, "operator")
+    assert env["WISP_PACKAGE_PULL_SECRET"] == "regcred"
+    assert env["WISP_PACKAGE_PULL_SECRET_NAMESPACE"] == "wisp-system"

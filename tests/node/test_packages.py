@@ -1,8 +1,10 @@
 """Code packages on the real node: ``wisp deploy --package`` zips a folder with a 50 MB vendored
 file and nested packages, pushes it to a real OCI registry (CNCF distribution, on the node's IP as
 a company's registry would be reachable from its pods), and the Function answers through the
-gateway; a package changed in the registry after it was pushed is refused by the pods' init step,
-the Function's Ready condition says so, and its handler never runs."""
+gateway; a private registry's package runs with the Function's pull secret, or with the
+installation's, which the operator copies into the Function's namespace; a package changed in the
+registry after it was pushed is refused by the pods' init step, the Function's Ready condition
+says so, and its handler never runs."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import pytest
 import yaml
 
 from tests.cluster.fixtures import wait_for
-from tests.node.chart import FUNCTIONS, Wisp
+from tests.node.chart import FUNCTIONS, SYSTEM, Wisp
 from tests.node.node import NODE_IP
 from tests.node.test_user_flows import wisp_cli
 from tests.support.registry import Registry
@@ -214,3 +216,43 @@ def test_a_package_in_a_private_registry_runs_with_its_pull_secret_only(
         assert "anonymously" in cond["message"] and "pullSecret" in cond["message"]
     finally:
         wisp.kubectl("delete", "secret", "regcred", namespace=FUNCTIONS, check=False)
+
+
+def test_the_installations_pull_secret_runs_a_private_package_in_another_namespace(
+    wisp: Wisp, registries: tuple[Registry, Registry], tmp_path: Path
+) -> None:
+    """The chart's ``functions.packages.pullSecret`` lives in the release namespace only; the
+    operator, with the chart's RBAC, copies it to the Function's namespace, and the pod pulls."""
+    public, private = registries
+    folder = function_folder(tmp_path / "site", "site-package", "site", MB)
+    archive = package_folder(folder, tmp_path / "site.zip")
+    repository = Repository.parse(private.repository("team/functions"), plain_http=True)
+    code = push_archive(archive, repository, title="site.zip", credentials=Credentials(*PRIVATE_USER))
+    user, password = PRIVATE_USER
+    wisp.kubectl(
+        "create", "secret", "docker-registry", "site-cred", f"--docker-server={private.address}",
+        f"--docker-username={user}", f"--docker-password={password}", namespace=SYSTEM,
+    )  # fmt: skip
+    wisp.configure(
+        values={"functions.packages.pullSecret": "site-cred"},
+        json_values={"functions.packages.plainHttp": [public.address, private.address]},
+    )
+    try:
+        assert wisp.kubectl("get", "secret", "site-cred", namespace=FUNCTIONS, check=False).returncode != 0
+        manifest = yaml.safe_load((folder / "function.yaml").read_text())
+        manifest["spec"]["code"] = {"archive": code}
+        wisp.apply(yaml.safe_dump(manifest))
+
+        status, body = wisp.call("site-package", {})
+        assert status == 200, body
+        assert body["value"] == 42 and body["marker"] == "site"
+        copied = json.loads(
+            wisp.kubectl("get", "secret", "site-cred", "-o", "json", namespace=FUNCTIONS).stdout
+        )
+        assert copied["metadata"]["labels"]["wisp.dev/pull-secret-copy"] == "true"
+        assert copied["metadata"]["annotations"]["wisp.dev/copied-from"] == f"{SYSTEM}/site-cred"
+    finally:
+        wisp.kubectl("delete", "fn", "site-package", "--ignore-not-found", namespace=FUNCTIONS, check=False)
+        wisp.kubectl("delete", "secret", "site-cred", "--ignore-not-found", namespace=FUNCTIONS, check=False)
+        wisp.kubectl("delete", "secret", "site-cred", "--ignore-not-found", namespace=SYSTEM, check=False)
+        wisp.configure(json_values={"functions.packages.plainHttp": [public.address, private.address]})

@@ -59,7 +59,7 @@ async def test_exhausted_retries_send_lambdas_failure_record_to_the_failure_dest
     assert record["version"] == "1.0"
     assert record["requestContext"] == {
         "requestId": invocation,
-        "functionArn": "wisp:default:function:orders",
+        "functionArn": "wisp:default:function:orders:$LATEST",
         "condition": "RetriesExhausted",
         "approximateInvokeCount": 2,
     }

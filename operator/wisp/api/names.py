@@ -30,6 +30,12 @@ RUNTIME_ANNOTATION = f"{GROUP}/runtime"
 # On a pod started with boosted CPU: the CPU limit the gateway resizes it to once it is Ready.
 CPU_AFTER_START_ANNOTATION = f"{GROUP}/cpu-after-start"
 MANAGED_BY = "wisp-operator"
+# On the operator's copy of the installation's package pull secret in a function namespace
+# (wisp.resources.pullsecret): the label marks it as the copy; the annotations name its source
+# and hash what was copied, so the copy is compared without reading its values.
+PULL_SECRET_COPY_LABEL = f"{GROUP}/pull-secret-copy"
+COPIED_FROM_ANNOTATION = f"{GROUP}/copied-from"
+COPIED_HASH_ANNOTATION = f"{GROUP}/copied-hash"
 
 # Warm pool pods (docs/warm-pool.md): which pool a pod is of (``python``, ``node``), whether it
 # is free, claimed or specialised, for which function (its name: the pod's namespace is the

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,13 +96,16 @@ def pick_version(aliases: Mapping[str, Alias], qualifier: str, draw: float) -> s
     return str(alias.version)
 
 
-def missing_alias(aliases: Mapping[str, Alias], qualifier: str) -> str | None:
-    """Why a Trigger's ``qualifier`` names nothing, or None: an alias the Function does not have.
-    (A version number is not checked here: publishing changes only the Function's status, which
-    would not re-check the Trigger; a call of a version not published yet is a 404.)"""
-    if not qualifier or qualifier == LATEST or NUMBER_RE.match(qualifier) or qualifier in aliases:
+def missing_qualifier(aliases: Mapping[str, Alias], qualifier: str, published: Container[int]) -> str | None:
+    """Why a Trigger's ``qualifier`` names nothing, or None: an alias the Function does not have,
+    or a version number that is not among the ``published`` versions (the FunctionVersions that
+    exist: numbers are never reused, but an unreferenced version is deleted after its retention)."""
+    if not qualifier or qualifier == LATEST:
         return None
-    return f"the Function has no alias {qualifier}"
+    if NUMBER_RE.match(qualifier):
+        published_now = int(qualifier) in published
+        return None if published_now else f"version {qualifier} of the Function is not published"
+    return None if qualifier in aliases else f"the Function has no alias {qualifier}"
 
 
 def split_demand(aliases: Mapping[str, Alias], qualifier: str, demand: int) -> dict[str, int]:

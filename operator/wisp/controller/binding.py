@@ -11,12 +11,12 @@ As Kubernetes does for conflicting Ingress and Gateway routes, the oldest one ke
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
 
 from wisp.api.function import SpecError, parse_function
 from wisp.api.trigger import Trigger, describe_route, parse_trigger, route_holders
-from wisp.api.version import missing_alias
+from wisp.api.version import missing_qualifier
 from wisp.controller.conditions import Condition, ConditionType, merge_conditions, same_conditions
 from wisp.controller.kube import KubeApi
 
@@ -26,6 +26,9 @@ def _now() -> datetime.datetime:
 
 
 HolderOf = Callable[[Mapping[str, Any]], Trigger | None]
+# The numbers of a Function's published versions (the FunctionVersions that exist), by namespace
+# and Function name: what a Trigger's numeric ``spec.qualifier`` must be among.
+PublishedOf = Callable[[str, str], Container[int]]
 
 
 def bind_trigger(
@@ -33,9 +36,12 @@ def bind_trigger(
     trigger: dict[str, Any],
     function: Mapping[str, Any] | None,
     holder: Trigger | None = None,
+    *,
+    published: PublishedOf,
 ) -> None:
-    """Set a Trigger's Bound condition: no older Trigger holds its route (``holder``), and its
-    Function exists and can be invoked."""
+    """Set a Trigger's Bound condition: no older Trigger holds its route (``holder``), its
+    Function exists and can be invoked, and its qualifier names an alias of it or a version of
+    it that is ``published``."""
     meta = trigger.get("metadata") or {}
     try:
         parsed = parse_trigger(trigger)
@@ -66,7 +72,8 @@ def bind_trigger(
                     ConditionType.BOUND, False, "FunctionInvalid", f"Function {parsed.function}: {exc}"
                 )
             else:
-                missing = missing_alias(parsed_function.spec.aliases, parsed.qualifier)
+                versions = published(parsed.namespace, parsed.function)
+                missing = missing_qualifier(parsed_function.spec.aliases, parsed.qualifier, versions)
                 if missing is not None:
                     cond = Condition(
                         ConditionType.BOUND,
@@ -101,13 +108,15 @@ def bind_triggers_of(
     trigger_names: Iterable[str],
     deleted: Mapping[str, Any] | None = None,
     holder_of: HolderOf = lambda _: None,
+    *,
+    published: PublishedOf,
 ) -> None:
     source = function or deleted or {}
     namespace = (source.get("metadata") or {}).get("namespace", "")
     for trigger_name in trigger_names:
         trigger = api.get_trigger(namespace, trigger_name)
         if trigger is not None:
-            bind_trigger(api, trigger, function, holder_of(trigger))
+            bind_trigger(api, trigger, function, holder_of(trigger), published=published)
 
 
 def route_holder(trigger: Mapping[str, Any], claimants: Iterable[Mapping[str, Any]]) -> Trigger | None:

@@ -16,13 +16,14 @@ import datetime
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
 
 from wisp.api import names
 from wisp.api.names import FUNCTION_LABEL, GROUP, VERSION
-from wisp.api.version import as_function
+from wisp.api.version import as_function, version_name, version_ref
 from wisp.controller import binding, heap, resync
 from wisp.controller.releases import Releases
 from wisp.controller.sync import FunctionSync
@@ -125,6 +126,26 @@ def _holder_of(kwargs: Mapping[str, Any]) -> binding.HolderOf:
     return holder_of
 
 
+def _published_of(kwargs: Mapping[str, Any]) -> binding.PublishedOf:
+    """A Function's published versions, as the operator's index of FunctionVersions has them."""
+    versions: kopf.Index[tuple[str, str], dict[str, Any]] = kwargs["version_bodies"]
+    return lambda namespace, function: PublishedVersions(versions, namespace, function)
+
+
+@dataclass(frozen=True)
+class PublishedVersions:
+    """``number in`` this: whether the FunctionVersion ``FUNCTION-vNUMBER`` exists."""
+
+    index: kopf.Index[tuple[str, str], dict[str, Any]]
+    namespace: str
+    function: str
+
+    def __contains__(self, number: object) -> bool:
+        if not isinstance(number, int):
+            return False
+        return bool(self.index.get((self.namespace, version_name(self.function, number)), ()))
+
+
 @kopf.on.resume(*FUNCTIONS)
 @kopf.on.create(*FUNCTIONS)
 @kopf.on.update(*FUNCTIONS)
@@ -132,7 +153,9 @@ def function_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     function = copy.deepcopy(dict(body))
     retry_in = memo.sync.sync_function(function)
     names = _trigger_names(kwargs["triggers_by_function"], body)
-    binding.bind_triggers_of(memo.api, function, names, holder_of=_holder_of(kwargs))
+    binding.bind_triggers_of(
+        memo.api, function, names, holder_of=_holder_of(kwargs), published=_published_of(kwargs)
+    )
     _reconcile_versions(memo, kwargs, function)
     if retry_in is not None:  # the API refused a child; status says why
         raise kopf.TemporaryError("the API refused a child (see status)", delay=retry_in)
@@ -198,7 +221,14 @@ def _peering_namespace(namespaces: tuple[str, ...]) -> str | None:
 def function_deleted(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
     memo.sync.state.forget(body.metadata.namespace or "", body.metadata.name or "")
     names = _trigger_names(kwargs["triggers_by_function"], body)
-    binding.bind_triggers_of(memo.api, None, names, deleted=dict(body), holder_of=_holder_of(kwargs))
+    binding.bind_triggers_of(
+        memo.api,
+        None,
+        names,
+        deleted=dict(body),
+        holder_of=_holder_of(kwargs),
+        published=_published_of(kwargs),
+    )
 
 
 def _reconcile_versions(memo: Any, kwargs: Mapping[str, Any], function: Mapping[str, Any]) -> None:
@@ -215,6 +245,29 @@ def version_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
     retry_in = memo.releases.render(copy.deepcopy(dict(body)))
     if retry_in is not None:
         raise kopf.TemporaryError("the API refused a child (see status)", delay=retry_in)
+
+
+# The index has the version by the time this runs (kopf indexes an event before its handlers).
+@kopf.on.event(*FUNCTION_VERSIONS)
+def version_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
+    """A version was published or deleted: Triggers naming its number are bound again (Bound
+    once it exists, ``QualifierNotFound`` once it is gone)."""
+    ref = version_ref(body)
+    if ref is None or event.get("type") not in ("ADDED", "DELETED"):
+        return
+    qualifiers: kopf.Index[tuple[str, str], str] = kwargs["trigger_qualifiers"]
+    if ref.label not in list(qualifiers.get((ref.namespace, ref.function), ())):
+        return
+    function = next(iter(kwargs["function_bodies"].get((ref.namespace, ref.function), ())), None)
+    names = sorted(set(kwargs["triggers_by_function"].get((ref.namespace, ref.function), ())))
+    binding.bind_triggers_of(
+        memo.api,
+        function,
+        names,
+        deleted={"metadata": {"namespace": ref.namespace}},
+        holder_of=_holder_of(kwargs),
+        published=_published_of(kwargs),
+    )
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={FUNCTION_LABEL: kopf.PRESENT})
@@ -240,7 +293,7 @@ def trigger_changed(body: kopf.Body, memo: Any, old: Any = None, **kwargs: Any) 
     trigger = copy.deepcopy(dict(body))
     holder_of = _holder_of(kwargs)
     function = _function_of(kwargs, trigger)
-    binding.bind_trigger(memo.api, trigger, function, holder_of(trigger))
+    binding.bind_trigger(memo.api, trigger, function, holder_of(trigger), published=_published_of(kwargs))
     routes = {_route_key(body.spec), _route_key((old or {}).get("spec"))}
     _rebind_route_peers(memo, kwargs, routes, skip=trigger)
     if function is not None and (body.spec.get("qualifier") or (old or {}).get("spec", {}).get("qualifier")):
@@ -280,7 +333,8 @@ def _rebind_route_peers(
                 continue
             claimants = peers if gone else [*peers, skip]
             holder = binding.route_holder(fresh, claimants)
-            binding.bind_trigger(memo.api, fresh, _function_of(kwargs, fresh), holder)
+            function = _function_of(kwargs, fresh)
+            binding.bind_trigger(memo.api, fresh, function, holder, published=_published_of(kwargs))
 
 
 def _identity(body: Mapping[str, Any]) -> tuple[str, str]:

@@ -47,6 +47,8 @@ class KubePort(Protocol):
     def scale_deployment(self, namespace: str, name: str, replicas: int) -> None: ...
     def config_map_data(self, namespace: str, name: str) -> dict[str, str] | None: ...
     def secret_exists(self, namespace: str, name: str) -> bool: ...
+    def secret_metadata(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+    def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None: ...
     def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]: ...
     def patch_status(
         self,
@@ -111,6 +113,7 @@ class KubeApi:
             "Role": self.rbac.create_namespaced_role,
             "RoleBinding": self.rbac.create_namespaced_role_binding,
             "NetworkPolicy": self.networking.create_namespaced_network_policy,
+            "Secret": self.core.create_namespaced_secret,
         }[kind]
         try:
             obj = creator(ns, manifest, field_manager=CREATE_MANAGER, _preload_content=False)
@@ -131,6 +134,7 @@ class KubeApi:
             "Role": self.rbac.patch_namespaced_role,
             "RoleBinding": self.rbac.patch_namespaced_role_binding,
             "NetworkPolicy": self.networking.patch_namespaced_network_policy,
+            "Secret": self.core.patch_namespaced_secret,
         }[kind]
         try:
             obj = patcher(
@@ -184,16 +188,29 @@ class KubeApi:
 
     def secret_exists(self, namespace: str, name: str) -> bool:
         """Whether the Secret exists, read as metadata only: its values never reach the operator."""
+        return self.secret_metadata(namespace, name) is not None
+
+    def secret_metadata(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Secret's metadata (labels, annotations), without its values; None when missing."""
         try:
             response = self.core.read_namespaced_secret(
                 name, namespace, _preload_content=False, _headers={"Accept": METADATA_ONLY}
             )
-            response.release_conn()
         except ApiException as exc:
             if exc.status == 404:
-                return False
+                return None
             raise
-        return True
+        return _json(response)
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Secret with its values: only the installation's package pull secret, to copy it."""
+        try:
+            response = self.core.read_namespaced_secret(name, namespace, _preload_content=False)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _json(response)
 
     def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         pods = _json(

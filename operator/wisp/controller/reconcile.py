@@ -26,11 +26,12 @@ from wisp.api.names import SCALE_BOUNDS_ANNOTATION
 from wisp.controller.kube import KubePort
 from wisp.controller.settings import OperatorSettings
 from wisp.resources import make_code_configmap, make_deployment, make_service
-from wisp.resources.deployment import config_hash, initial_replicas, scale_bounds
+from wisp.resources.deployment import config_hash, initial_replicas, pull_secret, scale_bounds
 from wisp.resources.identity import make_default_service_account, make_identity
 from wisp.resources.layers import LayerData
 from wisp.resources.names import DEFAULT_SERVICE_ACCOUNT, Names
 from wisp.resources.network import make_network_policy
+from wisp.resources.pullsecret import copy_is_current, credentials, is_copy, make_pull_secret_copy
 from wisp.resources.service import is_headless
 
 
@@ -75,6 +76,8 @@ class Reconciliation:
     # Namespaces whose default ServiceAccount was seen lately (shared between reconciles).
     accounts: SeenRecently | None = None
     created: set[str] = field(default_factory=set)  # kinds this reconcile created
+    # Why the package's registry credentials are missing (reported once the Deployment is in place).
+    package_access: str | None = None
     _live: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
 
     @property
@@ -293,6 +296,69 @@ def check_secrets(r: Reconciliation) -> None:
         raise ReconcileError("SecretNotFound", f"{path}: Secret {name} not found in {r.fn.namespace}{more}")
 
 
+_SETTING = "functions.packages.pullSecret"
+
+
+def reconcile_pull_secret(r: Reconciliation) -> None:
+    """The registry credentials of a package, before the Deployment: when the Function pulls with
+    the installation's Secret (the chart's ``functions.packages.pullSecret``, in the operator's
+    namespace) from another namespace, the operator's copy there is created or brought up to
+    date (``wisp.resources.pullsecret``), so the pods find it when they start. A missing Secret
+    (the installation's, or the one ``spec.code.archive.pullSecret`` names) is remembered for
+    ``check_pull_secret``. Only names reach messages and Events, never the credentials."""
+    archive = r.fn.spec.code.archive
+    packages = r.settings.deployment.packages
+    if archive is None:
+        return
+    name = pull_secret(archive, packages)
+    if not name:
+        return
+    namespace = r.fn.namespace
+    if archive.pull_secret:
+        if not r.api.secret_exists(namespace, name):
+            r.package_access = f"spec.code.archive.pullSecret: Secret {name} not found in {namespace}"
+        return
+    source_namespace = packages.pull_secret_namespace
+    if not source_namespace or source_namespace == namespace:
+        if not r.api.secret_exists(namespace, name):
+            where = f"{namespace}, the installation's namespace" if source_namespace else namespace
+            r.package_access = f"{_SETTING}: Secret {name} not found in {where}"
+        return
+    source = r.api.read_secret(source_namespace, name)
+    if source is None:
+        r.package_access = (
+            f"{_SETTING}: Secret {name} not found in {source_namespace}, the installation's namespace, "
+            f"so it cannot be copied to {namespace}"
+        )
+        return
+    if credentials(source) is None:
+        r.package_access = (
+            f"{_SETTING}: Secret {source_namespace}/{name} is not a kubernetes.io/dockerconfigjson "
+            "Secret with a .dockerconfigjson key"
+        )
+        return
+    live = r.api.secret_metadata(namespace, name)
+    if live is None:
+        try:
+            r.api.create(make_pull_secret_copy(source, namespace))
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            return  # another Function of the namespace made it meanwhile; the resync checks it
+        r.actions.append(f"copied Secret {name} from {source_namespace}")
+    elif is_copy(live) and not copy_is_current(live, source):
+        r.api.apply(make_pull_secret_copy(source, namespace))
+        r.actions.append(f"updated Secret {name} from {source_namespace}")
+    # Otherwise current, or the namespace's own Secret of that name: it is used as it is.
+
+
+def check_pull_secret(r: Reconciliation) -> None:
+    """A missing pull secret, said in status once the Deployment is in place: its pods start as
+    soon as the Secret appears, and the resync (which also refreshes copies) clears it."""
+    if r.package_access is not None:
+        raise ReconcileError("PackageAccessDenied", r.package_access)
+
+
 def _ip_kind(service: Mapping[str, Any]) -> str:
     return "headless" if is_headless(service) else "with a cluster IP"
 
@@ -301,11 +367,13 @@ PHASES: tuple[Phase, ...] = (
     reconcile_code,
     read_layers,
     reconcile_identity,
+    reconcile_pull_secret,
     reconcile_deployment,
     retire_identity,
     reconcile_service,
     reconcile_network,
     check_secrets,
+    check_pull_secret,
 )
 
 

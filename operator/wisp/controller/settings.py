@@ -92,8 +92,10 @@ def network_settings(env: dict[str, str]) -> dict[str, object]:
 def package_settings(env: dict[str, str]) -> PackageSettings:
     """``WISP_IMAGE_FETCHER`` (the wisp image, whose ``wisp fetch-code`` is the packages' init step),
     ``WISP_PACKAGE_REPOSITORY``, ``WISP_PACKAGE_PLAIN_HTTP`` (registries, comma-separated) and
-    ``WISP_PACKAGE_NODE_CACHE`` (a host folder; empty: none) and ``WISP_PACKAGE_PULL_SECRET`` (a
-    dockerconfigjson Secret's name, in each Function's namespace; empty: anonymous pulls)."""
+    ``WISP_PACKAGE_NODE_CACHE`` (a host folder; empty: none), ``WISP_PACKAGE_PULL_SECRET`` (a
+    dockerconfigjson Secret's name; empty: anonymous pulls) and
+    ``WISP_PACKAGE_PULL_SECRET_NAMESPACE`` (where that Secret is: the operator copies it into the
+    function namespaces that need it; empty: it must exist in each)."""
     plain = tuple(h.strip() for h in env.get("WISP_PACKAGE_PLAIN_HTTP", "").split(",") if h.strip())
     return PackageSettings(
         fetcher_image=env.get("WISP_IMAGE_FETCHER") or PackageSettings.fetcher_image,
@@ -101,6 +103,7 @@ def package_settings(env: dict[str, str]) -> PackageSettings:
         plain_http=plain,
         node_cache=env.get("WISP_PACKAGE_NODE_CACHE", PackageSettings.node_cache).strip(),
         pull_secret=env.get("WISP_PACKAGE_PULL_SECRET", "").strip(),
+        pull_secret_namespace=env.get("WISP_PACKAGE_PULL_SECRET_NAMESPACE", "").strip(),
     )
 
 

@@ -354,7 +354,14 @@ class Consumer:
         if routing is None:
             return ()
         sent = outcome_append(
-            routing, self.config.function_key, request, delivery.attempt, result, decision, error
+            routing,
+            self.config.function_key,
+            request,
+            delivery.attempt,
+            result,
+            decision,
+            error,
+            qualifier=request.qualifier or self.config.qualifier,
         )
         if sent is None:
             return ()

@@ -25,6 +25,7 @@ from typing import Any
 
 from wisp.api import names as api_names
 from wisp.api.asyncspec import Destination, DestinationKind
+from wisp.api.version import LATEST
 from wisp.queue import names
 from wisp.queue.broker import Append, RecordUpdate
 from wisp.queue.callbacks import callback_message
@@ -56,10 +57,12 @@ class OutcomeRouting:
     retention: float = 24 * 3600.0
 
 
-def function_arn(function_key: str) -> str:
-    """Lambda's ``functionArn``, in wisp's terms: ``wisp:<namespace>:function:<name>``."""
+def function_arn(function_key: str, qualifier: str = "") -> str:
+    """Lambda's qualified ``functionArn``, in wisp's terms: ``wisp:<namespace>:function:<name>:<qualifier>``,
+    the qualifier being the version or alias the event was invoked with, ``$LATEST`` when none
+    (as Lambda's destination records say it)."""
     name, namespace = names.split_function_key(function_key)
-    return f"wisp:{namespace}:function:{name}"
+    return f"wisp:{namespace}:function:{name}:{qualifier or LATEST}"
 
 
 def _payload(raw: bytes) -> Any:
@@ -81,10 +84,13 @@ def destination_record(
     result: InvocationResult | None,
     error: str | None,
     timestamp: str,
+    qualifier: str = "",
 ) -> dict[str, Any]:
     """Lambda's destination record. ``result`` is None when the function was not called (the
-    event was too old, past the hop limit, or malformed)."""
-    executed = result.version if result is not None and result.version else "$LATEST"
+    event was too old, past the hop limit, or malformed). ``qualifier`` is what the event named
+    (an async call's ``:QUALIFIER``, a Trigger's ``spec.qualifier``; "" for ``$LATEST``); the
+    version that ran is ``result.version``."""
+    executed = result.version if result is not None and result.version else LATEST
     response_context: dict[str, Any] = {"executedVersion": executed}
     response_payload: Any = None
     if result is not None and result.status:
@@ -99,7 +105,7 @@ def destination_record(
         "timestamp": timestamp,
         "requestContext": {
             "requestId": request.request_id,
-            "functionArn": function_arn(function_key),
+            "functionArn": function_arn(function_key, qualifier),
             "condition": condition,
             "approximateInvokeCount": attempts,
         },
@@ -154,9 +160,11 @@ def outcome_append(
     result: InvocationResult | None,
     decision: Decision,
     error: str | None,
+    qualifier: str = "",
 ) -> tuple[Append, str] | None:
     """The destination message of a final outcome and its condition, if the routing names a
-    destination for it (None for retries, deferrals and outcomes without one)."""
+    destination for it (None for retries, deferrals and outcomes without one). ``qualifier`` is
+    the version or alias the event was invoked with ("" for ``$LATEST``)."""
     condition = outcome_condition(decision)
     if condition is None:
         return None
@@ -172,6 +180,7 @@ def outcome_append(
         result=result,
         error=error,
         timestamp=rfc3339_ms(created_ms),
+        qualifier=qualifier,
     )
     invocation_id = str(uuid.uuid4())
     key = api_names.function_key(destination.target, routing.namespace)

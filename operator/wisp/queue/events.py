@@ -53,6 +53,9 @@ class Request:
     # For outcome destinations: the event as the function received it, and its id.
     payload: bytes = b""
     request_id: str = ""
+    # The version or alias an async invocation named ("" for $LATEST or a Trigger's delivery:
+    # a queue Trigger's qualifier is its consumer's).
+    qualifier: str = ""
 
 
 @dataclass(frozen=True)
@@ -237,4 +240,5 @@ def async_request(delivery: Delivery) -> Request | Rejection:
         payload=message.body,
         request_id=message.invocation_id,
         target=names.qualified_target(message.function_key, message.qualifier) if message.qualifier else None,
+        qualifier=message.qualifier,
     )

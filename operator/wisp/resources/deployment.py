@@ -90,8 +90,11 @@ class PackageSettings:
     repository: str = ""  # the installation's package store, for archives that name none
     plain_http: tuple[str, ...] = ()  # registries (host[:port]) spoken to over HTTP
     node_cache: str = ""
-    # A dockerconfigjson Secret (in each Function's namespace) for archives that name none.
+    # A dockerconfigjson Secret for archives that name none, in ``pull_secret_namespace`` (the
+    # installation's), which the operator copies into each function namespace that needs it;
+    # without that namespace, one of that name must exist in each function namespace.
     pull_secret: str = ""
+    pull_secret_namespace: str = ""
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,18 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
+{{- with .Values.functions.packages.pullSecret }}
+# The installation's package pull secret (functions.packages.pullSecret) is copied into each
+# function namespace whose packages need it, and the copy kept up to date: a create cannot be
+# limited to one name, an update can.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [create]
+- apiGroups: [""]
+  resources: [secrets]
+  resourceNames: [{{ . | quote }}]
+  verbs: [patch]
+{{- end }}
 {{- with .Values.functions.identity.grantableRules }}
 # What spec.role may grant: the operator must hold it to write a Role with it.
 {{ toYaml . }}
