@@ -75,7 +75,11 @@ def test_a_runtime_deprecated_soon_loads_with_a_warning(tmp_path: Path, dev: Dev
     ],
 )
 def test_nodejs22_by_the_day(
-    tmp_path: Path, dev_on: Callable[[datetime.date], DevServer], day: datetime.date, loads: bool, says: str | None
+    tmp_path: Path,
+    dev_on: Callable[[datetime.date], DevServer],
+    day: datetime.date,
+    loads: bool,
+    says: str | None,
 ) -> None:
     path = tmp_path / "fn.yaml"
     path.write_text(function_yaml("nodejs22-fn", "nodejs22"))
