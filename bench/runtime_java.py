@@ -13,7 +13,10 @@
    p50/p99, and the runtime's overhead over the bare server.
 3. A second JDK (``WISP_BENCH_JAVA_HOME``, or the newest ``/usr/lib/jvm/*`` other than the
    default, when present) runs the shipped configuration too, with an archive trained for it:
-   JDK 21+ serves calls from virtual threads.
+   JDK 21+ serves calls from virtual threads. On JDK 25+ the same training run also makes an AOT
+   cache (JEP 483, in one step with ``-XX:AOTCacheOutput``, JEP 514), run with ``-XX:AOTMode=on``
+   so an unusable cache fails loudly, with the shipped flags and with C2 back on (trained so, to
+   keep JEP 515's method profiles), against that JDK's AppCDS archive and no archive at all.
 
 Results go to the "Java runtime" section of docs/benchmarks.md (other sections are left alone).
 """
@@ -41,7 +44,8 @@ from bench.procs import cpu_seconds, free_port, stop
 ROOT = Path(__file__).resolve().parent.parent
 JAVA_DIR = ROOT / "runtime-images" / "java"
 JAR = JAVA_DIR / "runtime" / "target" / "wisp-runtime.jar"
-ARCHIVE = JAR.with_suffix(".jsa")
+# build.sh names the archive by the JDK's feature release; this one is the default java's (17).
+ARCHIVE_PATTERN = "wisp-runtime-{feature}.jsa"
 API_JAR = JAVA_DIR / "api" / "target" / "wisp-runtime-api-0.1.0.jar"
 OPTIONS = f"@{JAVA_DIR / 'jvm.options'}"
 EVENT = json.dumps({"name": "bench", "items": [1, 2, 3], "nested": {"ok": True}}).encode()
@@ -261,6 +265,45 @@ def other_jdk() -> str | None:
     return str(candidates[-1]) if candidates else None
 
 
+def java_feature(java: str) -> int:
+    """The JDK's feature release (17, 21, 25) from ``java -version``."""
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=True).stderr
+    found = re.search(r'version "(\d+)', out)
+    return int(found.group(1)) if found else 0
+
+
+def train_aot_cache(java: str, cache: Path, flags: tuple[str, ...] = ()) -> None:
+    """An AOT cache for ``java`` (JDK 25+), from the same training run as the CDS archive: the
+    JVM records what the run loads, links and profiles and writes the cache when it exits."""
+    subprocess.run(
+        [java, OPTIONS, *flags, "-Xlog:disable", f"-XX:AOTCacheOutput={cache}", "-jar", str(JAR), "--train"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # the JVM that writes the cache announces its options
+    )
+
+
+def aot_variants(java: str, label: str, work: Path) -> list[Variant]:
+    """The AOT cache on ``java`` (labelled ``label``): with the shipped flags, and with C2 back
+    on; and that JDK with the shipped flags and no archive, the baseline of both."""
+    c1, c2 = work / "second-c1.aot", work / "second-c2.aot"
+    train_aot_cache(java, c1)
+    train_aot_cache(java, c2, ("-XX:TieredStopAtLevel=4",))
+    return [
+        Variant(f"shipped `jvm.options`, no archive, on {label}", (OPTIONS,), java),
+        Variant(
+            f"**shipped + AOT cache** (`-XX:AOTCache`, trained as the archive), on {label}",
+            (OPTIONS, "-XX:AOTMode=on", f"-XX:AOTCache={c1}"),
+            java,
+        ),
+        Variant(
+            f"shipped + `-XX:TieredStopAtLevel=4` (C2) + AOT cache trained with C2, on {label}",
+            (OPTIONS, "-XX:TieredStopAtLevel=4", "-XX:AOTMode=on", f"-XX:AOTCache={c2}"),
+            java,
+        ),
+    ]
+
+
 def train_archive(java: str, archive: Path) -> None:
     """A CDS archive for ``java`` (an archive only works with the JVM that made it)."""
     subprocess.run(
@@ -332,13 +375,22 @@ def render(
         over = f"+{(p50 - bare[0]) * 1000:.0f} µs" if bare and name != next(iter(warm_results)) else "—"
         lines.append(f"| {name} | {p50:.3f} ms | {p99:.3f} ms | {over} |")
     if "other" in versions:
-        lines += ["", f"Second JDK: {versions['other']}."]
+        lines += ["", f"Second JDK: {versions['other']}.{AOT_NOTE if any('AOT' in n for n in cold) else ''}"]
     lines += [
         "",
         "Flags are explained in docs/runtimes-java.md; the shipped set is `runtime-images/java/jvm.options`.",
         "",
     ]
     return "\n".join(lines)
+
+
+AOT_NOTE = (
+    " Its rows compare the start-up caches a JDK 25 image could carry, each made by the same"
+    " training run (`--train`): none, the AppCDS archive (`-XX:ArchiveClassesAtExit`) and the AOT"
+    " cache (`-XX:AOTCacheOutput`, JEPs 483 and 514: classes loaded and linked ahead of time), the"
+    " cache also with C2 on in training and run (where JEP 515's method profiles serve). The"
+    " `java25` images carry the AOT cache with the shipped flags; 17 and 21 the AppCDS archive."
+)
 
 
 def write_section(section: str, path: Path) -> None:
@@ -363,7 +415,7 @@ def run(*, quick: bool = False, write_docs: bool = True, runs: int = 0) -> str:
 
     subprocess.run([str(JAVA_DIR / "build.sh")], check=True)
     javac = shutil.which("javac") or "javac"
-    archive = f"-XX:SharedArchiveFile={ARCHIVE}"
+    archive = f"-XX:SharedArchiveFile={JAR.parent / ARCHIVE_PATTERN.format(feature=java_feature('java'))}"
     versions = {"default": java_version("java"), "load_before": load_average()}
     with tempfile.TemporaryDirectory(prefix="wisp-bench-java-") as tmp:
         work = Path(tmp)
@@ -384,13 +436,16 @@ def run(*, quick: bool = False, write_docs: bool = True, runs: int = 0) -> str:
             versions["other"] = java_version(second_java)
             second_archive = work / "second.jsa"
             train_archive(second_java, second_archive)
+            label = versions["other"].split(" (")[0]
             variants.append(
                 Variant(
-                    f"shipped + its own AppCDS archive, on {versions['other'].split(' (')[0]}",
+                    f"shipped + its own AppCDS archive, on {label}",
                     (OPTIONS, "-Xshare:on", f"-XX:SharedArchiveFile={second_archive}"),
                     second_java,
                 )
             )
+            if java_feature(second_java) >= 25:
+                variants += aot_variants(second_java, label, work)
         cold = cold_starts(variants, runs, code_dir, bare_dir)
 
         warm_variants = [
@@ -402,13 +457,22 @@ def run(*, quick: bool = False, write_docs: bool = True, runs: int = 0) -> str:
             ),
         ]
         if second:
+            label = versions["other"].split(" (")[0]
             warm_variants.append(
                 Variant(
-                    f"wisp runtime, shipped flags, on {versions['other'].split(' (')[0]} (virtual threads)",
+                    f"wisp runtime, shipped flags, on {label} (virtual threads)",
                     (OPTIONS, f"-XX:SharedArchiveFile={work / 'second.jsa'}"),
                     second_java,
                 )
             )
+            if java_feature(second_java) >= 25:
+                warm_variants.append(
+                    Variant(
+                        f"wisp runtime, shipped flags + AOT cache, on {label} (virtual threads)",
+                        (OPTIONS, f"-XX:AOTCache={work / 'second-c1.aot'}"),
+                        second_java,
+                    )
+                )
         warm_results = {v.name: warm(v, calls, code_dir, bare_dir) for v in warm_variants}
 
     versions["load_after"] = load_average()

@@ -4,9 +4,11 @@
 
 For each row of the runtime table (``wisp.api.runtimes``) whose language version is found here
 the way ``wisp dev`` finds it (``WISP_PYTHON_X_Y`` / ``pythonX.Y`` with the runtime's
-requirements, ``WISP_NODE_N``, ``JAVA_HOME``; see docs/runtimes.md), ``runs`` fresh runtime
-processes, interleaved across versions so the machine's load falls on all of them alike, each
-loading a one-line echo handler with the launcher's command (the images' CMD). The median and
+requirements, ``WISP_NODE_N``, ``WISP_JAVA_N`` / ``JAVA_HOME``; see docs/runtimes.md), ``runs``
+fresh runtime processes, interleaved across versions so the machine's load falls on all of them
+alike, each loading a one-line echo handler with the launcher's command (the images' CMD; for
+Java, with the start-up cache ``runtime-images/java/build.sh`` makes for each of those JDKs, as
+the image makes its own: the AppCDS archive before JDK 25, the AOT cache from 25). The median and
 the spread of the wall time, and the median CPU time of the process (steadier on a shared
 machine). Versions not found here are listed as such. Results go to the "Runtime versions"
 section of docs/benchmarks.md.
@@ -35,6 +37,15 @@ from wisp.launcher import runtime_command, runtime_images_dir
 HEADING = "Runtime versions"
 HANDLERS = {"python": ("main.py", "def handler(event, context):\n    return event\n", "main.handler")}
 HANDLERS["node"] = ("index.js", "exports.handler = async (event) => event;\n", "index.handler")
+# Compiled for Java 17 into the code dir's classes/ before the runs (compile_java), as a jar
+# would bring it: a source file would be compiled at every start.
+HANDLERS["java"] = (
+    "Echo.java",
+    "package bench;\n\npublic class Echo {\n"
+    "    public Object handle(Object event) {\n        return event;\n    }\n}\n",
+    "bench.Echo::handle",
+)
+JAVA_DIR = runtime_images_dir() / "java"
 
 
 @dataclass
@@ -70,6 +81,14 @@ def start_once(runtime: Runtime, code_dir: Path) -> tuple[float, float]:
         stop(process)
 
 
+def compile_java(code_dir: Path) -> None:
+    """The Java runtime (jar, API, a start-up cache per JDK found) and the handler's classes."""
+    subprocess.run(["bash", str(JAVA_DIR / "build.sh")], check=True)
+    source = code_dir / HANDLERS["java"][0]
+    subprocess.run(["javac", "--release", "17", "-d", str(code_dir / "classes"), str(source)], check=True)
+    source.unlink()
+
+
 def measure(runs: int) -> tuple[list[Samples], list[Runtime]]:
     found: list[Samples] = []
     missing: list[Runtime] = []
@@ -87,6 +106,8 @@ def measure(runs: int) -> tuple[list[Samples], list[Runtime]]:
             dirs[language] = Path(tmp) / language
             dirs[language].mkdir()
             (dirs[language] / name).write_text(text)
+        if any(s.runtime.language == "java" for s in found):
+            compile_java(dirs["java"])
         for sample in found:  # one unmeasured start each: the page cache, byte-compiled files
             start_once(sample.runtime, dirs[sample.runtime.language])
         for _ in range(runs):
@@ -130,10 +151,12 @@ def render(found: list[Samples], missing: list[Runtime], runs: int, load_before:
         lines.append(f"| `{runtime.value}` | not on this machine | — | — | — |")
     lines += [
         "",
-        "The interpreters come from different builds (Debian's, pyenv's, the official Node.js ones;"
-        " where each comes from here: [runtimes.md](runtimes.md#tests)), so a row compares a build as"
-        " well as a language version. Java versions: [Java runtime](#java-runtime) (JDK 17, and a"
-        " JDK 25 row for the warm path).",
+        "The interpreters come from different builds (Debian's, pyenv's, the official Node.js ones,"
+        " Debian's OpenJDK 17 and Temurin 25; where each comes from here:"
+        " [runtimes.md](runtimes.md#tests)), so a row compares a build as well as a language version."
+        " Java starts with the shipped JVM flags and the start-up cache its image makes (AppCDS"
+        " archive on 17 and 21, AOT cache on 25); its first call and the flags:"
+        " [Java runtime](#java-runtime).",
     ]
     return "\n".join(lines) + "\n"
 

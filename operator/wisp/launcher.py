@@ -35,6 +35,7 @@ import functools
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -148,6 +149,45 @@ def node_for(version: str) -> str:
     return os.environ.get(f"WISP_NODE_{version}") or "node"
 
 
+def java_for(version: str) -> str:
+    """The ``java`` that serves a ``java<version>`` runtime locally: ``WISP_JAVA_<feature>`` when
+    set (that JDK's ``bin/java``), else ``$JAVA_HOME/bin/java``, else ``java`` on PATH, whatever
+    its version."""
+    override = os.environ.get(f"WISP_JAVA_{version}")
+    if override:
+        return override
+    java_home = os.environ.get("JAVA_HOME")
+    return os.path.join(java_home, "bin", "java") if java_home else "java"
+
+
+@functools.cache
+def java_feature(java: str) -> str | None:
+    """The feature release of ``java`` (``"17"``, ``"25"``), from ``java -version``; None when
+    it does not run."""
+    try:
+        proc = subprocess.run([java, "-version"], capture_output=True, text=True, check=False, timeout=30)
+    except OSError:
+        return None
+    found = re.search(r'version "(\d+)', proc.stderr + proc.stdout)
+    return found.group(1) if found else None
+
+
+def java_start_cache(java: str) -> list[str]:
+    """The flag giving ``java`` the start-up cache ``runtime-images/java/build.sh`` made beside
+    the jar for its JDK: the AOT cache (``wisp-runtime-<feature>.aot``, JDK 25+) or the AppCDS
+    archive (``wisp-runtime-<feature>.jsa``); none when there is neither (the JVM then starts
+    without one, as it would with one it cannot use)."""
+    target = runtime_images_dir() / "java" / "runtime" / "target"
+    feature = java_feature(java)
+    aot = target / f"wisp-runtime-{feature}.aot"
+    if feature is not None and aot.is_file():
+        return [f"-XX:AOTCache={aot}"]
+    jsa = target / f"wisp-runtime-{feature}.jsa"
+    if feature is not None and jsa.is_file():
+        return [f"-XX:SharedArchiveFile={jsa}"]
+    return []
+
+
 def running_python() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -167,33 +207,27 @@ def runtime_command(runtime: Runtime, memory_mb: int = 0) -> list[str]:
     if language == "node":
         return [node_for(runtime.version), str(runtime_images_dir() / "node" / "index.js")]
     if language == "java":
-        return _java_command(memory_mb)
+        return _java_command(runtime.version, memory_mb)
     if language == "provided":
         return [sys.executable, "-m", "wisp_provided"]
     raise LaunchError(f"runtime {runtime.value!r} runs from its own image and cannot start locally")
 
 
-def _java_command(memory_mb: int = 0) -> list[str]:
-    """The Java image's command, run locally: ``java @jvm.options [CDS archive] -jar ...``.
+def _java_command(version: str, memory_mb: int = 0) -> list[str]:
+    """The Java image's command, run locally: ``java @jvm.options [start-up cache] -jar ...``.
 
-    ``runtime-images/java/build.sh`` makes the jar and, beside it, the class-data-sharing archive
-    for the ``java`` it ran (``$JAVA_HOME/bin/java``, else the one on PATH); a JVM that cannot use
-    the archive runs without it. In a container the JVM sizes its heap from the memory limit
-    (``-XX:MaxRAMPercentage``); a local process has none, so ``-XX:MaxRAM`` stands in for it.
-    ``WISP_JAVA_OPTS`` adds JVM flags (last, so they win).
+    ``java`` is ``java_for(version)``; ``runtime-images/java/build.sh`` makes the jar and,
+    beside it, a start-up cache for each JDK it finds the same way (``java_start_cache``). In a
+    container the JVM sizes its heap from the memory limit (``-XX:MaxRAMPercentage``); a local
+    process has none, so ``-XX:MaxRAM`` stands in for it. ``WISP_JAVA_OPTS`` adds JVM flags
+    (last, so they win).
     """
     java_dir = runtime_images_dir() / "java"
     jar = java_dir / "runtime" / "target" / "wisp-runtime.jar"
     if not jar.is_file():
         raise LaunchError(f"{jar} is missing: build it with {java_dir / 'build.sh'}")
-    java_home = os.environ.get("JAVA_HOME")
-    command = [
-        os.path.join(java_home, "bin", "java") if java_home else "java",
-        f"@{java_dir / 'jvm.options'}",
-    ]
-    archive = jar.with_suffix(".jsa")
-    if archive.is_file():
-        command.append(f"-XX:SharedArchiveFile={archive}")
+    java = java_for(version)
+    command = [java, f"@{java_dir / 'jvm.options'}", *java_start_cache(java)]
     if memory_mb > 0:
         command.append(f"-XX:MaxRAM={memory_mb}m")
     command += os.environ.get("WISP_JAVA_OPTS", "").split()

@@ -3,9 +3,11 @@
 #   * the handler API jar, installed into the local Maven repository (function projects depend
 #     on dev.wisp:wisp-runtime-api with scope "provided");
 #   * runtime/target/wisp-runtime.jar, the shaded runnable server;
-#   * runtime/target/wisp-runtime.jsa, its class-data-sharing archive for the `java` in use
-#     ($JAVA_HOME/bin/java, else the one on PATH), made by a training run.
-# When the sources, the poms and the JVM are those of the last build it returns at once.
+#   * beside it, for each JVM a local runtime may run on (the `java` in use: $JAVA_HOME/bin/java,
+#     else the one on PATH; and every WISP_JAVA_<feature> set, as the launcher reads them), its
+#     start-up cache, made by a training run: the AOT cache `wisp-runtime-<feature>.aot` on
+#     JDK 25+ (JEP 483), the class-data-sharing archive `wisp-runtime-<feature>.jsa` before.
+# When the sources, the poms and the JVMs are those of the last build it returns at once.
 # Maven runs offline first (fast, works without a network once dependencies are cached) and
 # online only if that fails.
 #
@@ -24,10 +26,8 @@ for arg in "$@"; do
 done
 
 java_bin="${JAVA_HOME:+$JAVA_HOME/bin/}java"
-java_path="$(readlink -f "$(command -v "$java_bin")")"
 target="$here/runtime/target"
 jar="$target/wisp-runtime.jar"
-jsa="$target/wisp-runtime.jsa"
 stamp="$target/.build-stamp"
 api_jar="${MAVEN_REPO:-$HOME/.m2/repository}/dev/wisp/wisp-runtime-api/0.1.0/wisp-runtime-api-0.1.0.jar"
 
@@ -40,12 +40,32 @@ sources_hash() {
 # so a jar rebuilt by a plain `mvn package` means the archive has to be made again.
 jar_id() { stat -c '%s:%Y' "$jar" 2>/dev/null || echo none; }
 
-up_to_date() {
-  [[ $force == 0 && -f "$stamp" && -f "$jar" && -f "$api_jar" ]] \
-    && [[ $cds == 0 || -f "$jsa" ]] && [[ "$(cat "$stamp")" == "$want jar=$(jar_id)" ]]
+# The JVMs to make a start-up cache for, one a line (resolved paths, each once).
+jvms() {
+  { command -v "$java_bin"
+    for name in $(compgen -v WISP_JAVA_); do
+      if [[ $name =~ ^WISP_JAVA_[0-9]+$ && -n ${!name} ]]; then echo "${!name}"; fi
+    done
+  } | while read -r java; do readlink -f "$(command -v "$java")"; done | awk '!seen[$0]++'
 }
 
-want="$(sources_hash) cds=$cds java=$java_path"
+feature() { "$1" -version 2>&1 | sed -n 's/.* version "\([0-9][0-9]*\).*/\1/p' | head -n 1; }
+
+# JDK 25+ gets an AOT cache: classes loaded and linked, and the training run's method profiles
+# (JEPs 483, 514, 515); it starts the runtime faster than an AppCDS archive does on the same JDK
+# (docs/runtimes-java.md, "Cold start"). Older JDKs get the AppCDS archive.
+cache_of() {
+  local f
+  f="$(feature "$1")"
+  if (( f >= 25 )); then echo "$target/wisp-runtime-$f.aot"; else echo "$target/wisp-runtime-$f.jsa"; fi
+}
+
+up_to_date() {
+  [[ $force == 0 && -f "$stamp" && -f "$jar" && -f "$api_jar" ]] \
+    && [[ "$(cat "$stamp")" == "$want jar=$(jar_id)" ]]
+}
+
+want="$(sources_hash) cds=$cds java=$(jvms | tr '\n' ' ')"
 up_to_date && exit 0
 
 # One build at a time (test sessions may call this concurrently); re-check once we hold the lock.
@@ -56,7 +76,7 @@ up_to_date && exit 0
 
 # Same sources, only the jar was rebuilt (say by `mvn verify`): the archive alone is redone.
 if [[ $force == 1 || ! -f "$stamp" || ! -f "$jar" || ! -f "$api_jar" ]] \
-    || [[ "$(cut -d' ' -f1-3 "$stamp")" != "$want" ]]; then
+    || [[ "$(cut -d' ' -f1 "$stamp")" != "${want%% *}" ]]; then
   mvn_args=(-B -q --no-transfer-progress -Dstyle.color=never -DskipTests -f "$here/pom.xml" install)
   offline_log="$(mktemp)"
   if ! mvn -o "${mvn_args[@]}" >"$offline_log" 2>&1; then
@@ -65,12 +85,20 @@ if [[ $force == 1 || ! -f "$stamp" || ! -f "$jar" || ! -f "$api_jar" ]] \
   rm -f "$offline_log"
 fi
 
-rm -f "$jsa"
+rm -f "$target"/wisp-runtime*.jsa "$target"/wisp-runtime*.aot
 if [[ $cds == 1 ]]; then
-  # The archive records the jar's path, size and mtime: it is only valid beside this very jar.
-  # Trained with the flags the runtime runs with (jvm.options), quietly.
-  "$java_bin" @"$here/jvm.options" -Xlog:disable -Xlog:all=error:stderr \
-    -XX:ArchiveClassesAtExit="$jsa.tmp" -jar "$jar" --train >/dev/null
-  mv "$jsa.tmp" "$jsa"
+  # A cache records the jar's path, size and mtime: it is only valid beside this very jar, on
+  # the JVM that made it. Trained with the flags the runtime runs with (jvm.options), quietly.
+  while read -r java; do
+    cache="$(cache_of "$java")"
+    case "$cache" in
+      *.aot) output="-XX:AOTCacheOutput=$cache.tmp" ;;
+      *) output="-XX:ArchiveClassesAtExit=$cache.tmp" ;;
+    esac
+    # (JDK 25 writes the AOT cache from a second JVM, which announces the options it was passed.)
+    "$java" @"$here/jvm.options" -Xlog:disable -Xlog:all=error:stderr "$output" \
+      -jar "$jar" --train 2> >(grep -v '^Picked up JAVA_TOOL_OPTIONS' >&2) >/dev/null
+    mv "$cache.tmp" "$cache"
+  done < <(jvms)
 fi
 echo "$want jar=$(jar_id)" >"$stamp"

@@ -2,7 +2,8 @@
 # The Java runtime image's entrypoint. A JVM cannot set environment variables for itself, so
 # Lambda's reserved ones (docs/lambda.md, "Environment variables") are set here, from the
 # contract's WISP_* settings, before the runtime starts; then the runtime, with the shipped JVM
-# flags, its class-data-sharing archive and WISP_JAVA_OPTS last (so they win).
+# flags, its start-up cache (the AOT cache the image made on JDK 25+, else its class-data-sharing
+# archive) and WISP_JAVA_OPTS last (so they win).
 #
 # AWS_REGION, AWS_DEFAULT_REGION and TZ keep a value the Function's env gives; the others are
 # always the runtime's. WISP_JAVA_DIR (default /opt/wisp) is where the jar, flags and archive are.
@@ -34,7 +35,12 @@ if [ "${1:-}" = "--" ]; then
     exec "$@"
 fi
 
+if [ -f "$dir/wisp-runtime.aot" ]; then
+    cache="-XX:AOTCache=$dir/wisp-runtime.aot"
+else
+    cache="-XX:SharedArchiveFile=$dir/wisp-runtime.jsa"
+fi
+
 # WISP_JAVA_OPTS is split into words on purpose: it holds JVM flags.
 # shellcheck disable=SC2086
-exec java @"$dir/jvm.options" -XX:SharedArchiveFile="$dir/wisp-runtime.jsa" ${WISP_JAVA_OPTS:-} \
-    -jar "$dir/wisp-runtime.jar"
+exec java @"$dir/jvm.options" "$cache" ${WISP_JAVA_OPTS:-} -jar "$dir/wisp-runtime.jar"

@@ -3,6 +3,7 @@ only their function, idle functions go to zero, load scales out, and no process 
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import signal
@@ -15,8 +16,9 @@ import pytest
 import redis
 
 from tests.dev.process import WispDev, alive, http
+from tests.runtimes.java.javabuild import build_runtime, missing_tools
 from tests.support.wait import wait_for
-from wisp.api import Runtime
+from wisp.api.runtimes import supported
 from wisp.dev.localversions import local_version
 
 pytestmark = pytest.mark.redis
@@ -288,20 +290,58 @@ def test_a_src_layout_with_a_layer_runs_as_deployed(tmp_path: Path, wisp_dev: St
     assert answer.json() == {"total": 1250}
 
 
-def test_each_python_version_found_here_serves_its_functions(tmp_path: Path, wisp_dev: Start) -> None:
-    """A Function runs on the Python version its runtime names wherever that interpreter is found
-    (WISP_PYTHON_X_Y, e.g. tools/debian-python.sh 3.14): its process reports that version."""
-    found = [r for r in Runtime if r.language == "python" and r.versioned and local_version(r) == r.version]
-    assert found  # at least the interpreter wisp runs on
+# Each handler answers with the version of the language its process runs.
+VERSION_HANDLERS = {
+    "python": (
+        "main.handler",
+        "import sys\n\n\ndef handler(event, context):\n"
+        "    return {'version': '%d.%d' % sys.version_info[:2]}\n",
+    ),
+    "node": (
+        "index.handler",
+        "exports.handler = async () => ({ version: process.versions.node.split('.')[0] });\n",
+    ),
+    "java": (
+        "example.Version::handle",
+        "package example;\n\nimport java.util.Map;\n\npublic class Version {\n"
+        "    public Map<String, Object> handle(Map<String, Object> event) {\n"
+        '        return Map.of("version", String.valueOf(Runtime.version().feature()));\n'
+        "    }\n}\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["python", "node", pytest.param("java", marks=pytest.mark.java)])
+def test_each_version_found_here_serves_its_functions(language: str, tmp_path: Path, wisp_dev: Start) -> None:
+    """A Function runs on the language version its runtime names wherever that interpreter is
+    found (WISP_PYTHON_X_Y, e.g. tools/debian-python.sh 3.14; WISP_NODE_N; WISP_JAVA_N): its
+    process reports that version. Runtimes past their deprecation date are refused instead."""
+    today = datetime.date.today()  # the date the wisp dev subprocess checks against
+    found = [
+        r
+        for r in supported(today)
+        if r.language == language and r.versioned and local_version(r) == r.version
+    ]
+    if language == "python":
+        assert found  # at least the interpreter wisp runs on
+    if not found:
+        pytest.skip(f"no {language} version of the runtime table on this machine")
+    if language == "java":
+        reason = missing_tools()
+        if reason:
+            pytest.skip(reason)
+        build_runtime()  # wisp dev builds it for a Maven folder, not for inline sources
+    handler, source = VERSION_HANDLERS[language]
+    code = "".join(f"      {line}\n" if line else "\n" for line in source.splitlines())
     for runtime in found:
         name = runtime.value.replace(".", "-")
         (tmp_path / f"{name}.yaml").write_text(
             "apiVersion: wisp.dev/v1alpha1\nkind: Function\n"
-            f"metadata: {{name: {name}}}\nspec:\n  runtime: {runtime.value}\n  handler: main.handler\n"
-            "  code:\n    inline: |\n      import sys\n      def handler(event, context):\n"
-            "          return {'version': '%d.%d' % sys.version_info[:2]}\n"
+            f"metadata: {{name: {name}}}\nspec:\n  runtime: {runtime.value}\n  handler: {handler}\n"
+            f"  memory: 512Mi\n  timeout: 60s\n  code:\n    inline: |\n{code}"
         )
     dev = wisp_dev(tmp_path)
     for runtime in found:
         answer = dev.call(f"/function/{runtime.value.replace('.', '-')}")
+        assert answer.status == 200, (runtime, answer.body)
         assert answer.json() == {"version": runtime.version}, runtime

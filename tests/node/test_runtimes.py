@@ -1,6 +1,7 @@
 """Every runtime version whose image is built here (runtime-images/debian-bases.txt, from Debian
 packages) on the real node: a Function on it, applied with kubectl and called through the gateway,
-answers with the language version its process runs, so the image really is that version. A
+answers with the language version its process runs, so the image really is that version (a Java
+one, from the start-up cache its image made: the JVM is told to refuse to start without it). A
 runtime past its deprecation date (Node.js 20, whose image the other node tests use) is refused
 at apply time instead, with the date and its replacement."""
 
@@ -64,16 +65,23 @@ SOURCES = {
 }
 
 
+# A JVM refuses to start when the start-up cache its image made is unusable, instead of quietly
+# starting slower without it: JDK 25+ images carry an AOT cache, older ones an AppCDS archive.
+STRICT_CACHE = {"java": lambda version: "-XX:AOTMode=on" if int(version) >= 25 else "-Xshare:on"}
+
+
 def manifest(runtime: Runtime) -> tuple[str, str]:
     """The Function's name and manifest."""
     name = "v-" + runtime.value.replace(".", "-")
     handler, source = SOURCES[runtime.language]
     code = "".join(f"      {line}\n" if line else "\n" for line in source.splitlines())
+    strict = STRICT_CACHE.get(runtime.language)
+    env = f"  env:\n    - name: JAVA_TOOL_OPTIONS\n      value: {strict(runtime.version)}\n" if strict else ""
     return name, (
         "apiVersion: wisp.dev/v1alpha1\nkind: Function\n"
         f"metadata:\n  name: {name}\n"
         f"spec:\n  runtime: {runtime.value}\n  handler: {handler}\n"
-        f"  code:\n    inline: |\n{code}"
+        f"  code:\n    inline: |\n{code}{env}"
         "  memory: 256Mi\n  timeout: 30s\n  access:\n    public: true\n  scale:\n    min: 0\n    max: 1\n"
     )
 

@@ -122,7 +122,8 @@ NODE = Language(
 def versions_here(language: Language) -> tuple[Language, ...]:
     """``language`` once per runtime of the table whose language version is on this machine
     (Python: ``WISP_PYTHON_<X>_<Y>`` or ``python<X.Y>`` on PATH, with the runtime's
-    requirements; Node.js: ``node`` on PATH), so the contract runs on every version that can run
+    requirements; Node.js: ``WISP_NODE_<N>`` or ``node`` on PATH; Java: ``WISP_JAVA_<N>``,
+    ``JAVA_HOME`` or ``java`` on PATH), so the contract runs on every version that can run
     here; the table's newest version when none is (the local one then serves it)."""
     versions = [
         replace(language, runtime=runtime)
@@ -133,4 +134,4 @@ def versions_here(language: Language) -> tuple[Language, ...]:
     return tuple(versions) or (language,)
 
 
-LANGUAGES = (*versions_here(PYTHON), *versions_here(NODE), java_language())
+LANGUAGES = (*versions_here(PYTHON), *versions_here(NODE), *versions_here(java_language()))

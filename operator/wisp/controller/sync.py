@@ -9,7 +9,7 @@ import datetime
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -82,6 +82,8 @@ class FunctionSync:
     api: KubePort
     settings: OperatorSettings
     state: OperatorState = field(default_factory=OperatorState)
+    # The time status is stamped with and the runtime lifecycle's dates are checked against.
+    clock: Callable[[], datetime.datetime] = _now
 
     def __post_init__(self) -> None:
         self.state.accounts.ttl = self.settings.resync_seconds  # re-read once a resync period
@@ -290,7 +292,8 @@ class FunctionSync:
             observed = replace(observed, memory=_memory(body), runtime=runtime)
             if keeps_reconcile_error:
                 observed = replace(observed, deploy_error=_reconcile_error(previous))
-            status = function_status(name, namespace, observed, _url(self.settings, body), previous, _now())
+            url = _url(self.settings, body)
+            status = function_status(name, namespace, observed, url, previous, self.clock())
             digest = status_digest(status)
             if cached and self.state.published.get((namespace, name)) == digest:
                 return

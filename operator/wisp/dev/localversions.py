@@ -1,22 +1,21 @@
 """Which language version ``wisp dev`` really runs a Function's runtime on, and a note when it
 is not the one the Function asks for.
 
-Locally a runtime is a process on the machine's interpreters: Python from ``python_for`` and
-Node.js from ``node_for`` (the runtime's own version when one is found, see ``wisp.launcher``),
-Java from ``java`` on PATH (``JAVA_HOME`` first). wisp dev does not refuse a Function whose
+Locally a runtime is a process on the machine's interpreters: Python from ``python_for``,
+Node.js from ``node_for`` and Java from ``java_for`` (the runtime's own version when one is
+found, see ``wisp.launcher``). wisp dev does not refuse a Function whose
 version is missing here; it says which version serves it instead.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import re
 import subprocess
 import sys
 
 from wisp.api.runtimes import Runtime
-from wisp.launcher import node_for, python_for, running_python
+from wisp.launcher import java_feature, java_for, node_for, python_for, running_python
 
 
 @functools.cache
@@ -39,9 +38,7 @@ def local_version(runtime: Runtime) -> str | None:
     if runtime.language == "node":
         return _version_of((node_for(runtime.version), "--version"), r"v(\d+)\.")
     if runtime.language == "java":
-        java_home = os.environ.get("JAVA_HOME")
-        java = os.path.join(java_home, "bin", "java") if java_home else "java"
-        return _version_of((java, "-version"), r'version "(\d+)')
+        return java_feature(java_for(runtime.version))
     return None
 
 
@@ -55,6 +52,7 @@ def version_note(runtime: Runtime) -> str | None:
     variable = {
         "python": "WISP_PYTHON_" + runtime.version.replace(".", "_"),
         "node": f"WISP_NODE_{runtime.version}",
+        "java": f"WISP_JAVA_{runtime.version}",
     }
     hint = f" (set {variable[runtime.language]})" if runtime.language in variable else ""
     here = f"{runtime.language} {local}" if local else f"no {runtime.language} found"

@@ -64,6 +64,8 @@ class DevSettings:
     # Host names the console may be opened as besides loopback ones (wisp.dev.access).
     allowed_hosts: tuple[str, ...] = ()
     layers: Mapping[str, Path] = field(default_factory=dict)  # --layer NAME=FOLDER
+    # The day the runtime lifecycle's dates are checked against (tests give another).
+    today: Callable[[], datetime.date] = datetime.date.today
 
 
 @dataclass
@@ -177,7 +179,7 @@ class DevServer:
         verdict = check_apply(
             spec.runtime,
             Operation.UPDATE if previous is not None else Operation.CREATE,
-            datetime.date.today(),
+            self.settings.today(),
             previous_runtime=previous.function.spec.runtime if previous is not None else None,
             spec_changed=previous is None or previous.function.spec != spec,
         )

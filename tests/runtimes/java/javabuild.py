@@ -15,11 +15,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from wisp.api import Runtime
+from wisp.launcher import java_for, java_start_cache
+
 REPO = Path(__file__).resolve().parents[3]
 JAVA_DIR = REPO / "runtime-images" / "java"
 BUILD_SCRIPT = JAVA_DIR / "build.sh"
 RUNTIME_JAR = JAVA_DIR / "runtime" / "target" / "wisp-runtime.jar"
-RUNTIME_CDS = JAVA_DIR / "runtime" / "target" / "wisp-runtime.jsa"
 HANDLERS_SRC = Path(__file__).resolve().parent / "handlers"
 
 
@@ -45,9 +47,11 @@ class HandlerBuild:
 
 
 def build_runtime() -> tuple[Path, Path | None]:
-    """Runs build.sh (a no-op when up to date); returns the jar and the CDS archive if made."""
+    """Runs build.sh (a no-op when up to date); returns the jar and the start-up cache (AppCDS
+    archive or AOT cache) made for the JDK the tests run, if one was made."""
     subprocess.run([str(BUILD_SCRIPT)], check=True, timeout=600)
-    return RUNTIME_JAR, RUNTIME_CDS if RUNTIME_CDS.exists() else None
+    cache = java_start_cache(java_for(Runtime.JAVA17.version))
+    return RUNTIME_JAR, Path(cache[0].split("=", 1)[1]) if cache else None
 
 
 def _sources_hash(root: Path) -> str:

@@ -109,6 +109,77 @@ def test_the_functions_own_region_and_zone_are_kept(tmp_path: Path) -> None:
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
 
 
+def test_an_aot_cache_is_used_where_the_image_made_one(tmp_path: Path) -> None:
+    """A JDK 25+ image makes an AOT cache instead of the AppCDS archive (Dockerfile)."""
+    opt = tmp_path / "opt-wisp"
+    opt.mkdir()
+    (opt / "wisp-runtime.aot").write_bytes(b"")
+    args = run_entrypoint(tmp_path, {"WISP_JAVA_DIR": str(opt)})["args"]
+
+    assert isinstance(args, list)
+    assert args[:2] == [f"@{opt}/jvm.options", f"-XX:AOTCache={opt}/wisp-runtime.aot"]
+
+
+def jdk_25() -> Path | None:
+    """A JDK 25+ here: WISP_JAVA_25's, else the newest of /usr/lib/jvm from 25 on."""
+    configured = os.environ.get("WISP_JAVA_25")
+    if configured:
+        return Path(configured).resolve().parent
+    homes = sorted(
+        (p for p in Path("/usr/lib/jvm").glob("*") if re.search(r"(?:^|-)(2[5-9]|[3-9]\d)(?:-|$)", p.name)),
+        key=lambda p: p.name,
+    )
+    homes = [p for p in homes if (p / "bin" / "java").is_file()]
+    return homes[-1] / "bin" if homes else None
+
+
+@pytest.fixture
+def aot_image_dir(image_dir: Path) -> tuple[Path, Path]:
+    """The image's /opt/wisp on JDK 25 with the AOT cache its Dockerfile makes (same command)."""
+    jdk_bin = jdk_25()
+    if jdk_bin is None:
+        pytest.skip("no JDK 25 here (WISP_JAVA_25, /usr/lib/jvm)")
+    subprocess.run(
+        [
+            str(jdk_bin / "java"),
+            f"@{image_dir / 'jvm.options'}",
+            f"-XX:AOTCacheOutput={image_dir / 'wisp-runtime.aot'}",
+            "-jar",
+            str(image_dir / "wisp-runtime.jar"),
+            "--train",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=120,
+    )
+    return image_dir, jdk_bin
+
+
+def test_the_runtime_starts_from_its_aot_cache_on_jdk_25(
+    aot_image_dir: tuple[Path, Path], aws_handlers: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """With -XX:AOTMode=on a cache the JVM cannot use ends the start: this one is used."""
+    opt, jdk_bin = aot_image_dir
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "handlers.jar").symlink_to(aws_handlers("basic"))
+    env = {
+        "PATH": f"{jdk_bin}:{os.environ['PATH']}",
+        "WISP_JAVA_DIR": str(opt),
+        "WISP_HANDLER": "example.Handler",
+        "WISP_CODE_DIR": str(code),
+        "WISP_JAVA_FEATURE": "25",
+        "WISP_MEMORY_MB": "256",
+        "WISP_JAVA_OPTS": "-XX:AOTMode=on",
+    }
+    runtime = start_runtime(["sh", str(ENTRYPOINT)], env, tmp_path / "stderr.log")
+    try:
+        reply = runtime.invoke({})
+        assert reply.status == 200, reply.body
+    finally:
+        runtime.stop()
+
+
 def test_defaults_without_any_setting(tmp_path: Path) -> None:
     env = run_entrypoint(tmp_path, {})["env"]
 
