@@ -70,12 +70,19 @@ def test_a_pool_grows_with_its_claims_and_shrinks_back_when_they_age(
     kubectl: Kubectl, namespace: str, start_gateway: GatewayStarter
 ) -> None:
     kubectl("apply", "-f", "-", input=pool_deployment(2, 4), namespace=namespace)
-    # Five claims of the last minute, but close to its end: the pool grows to its most (4),
-    # then, once they are older than the window (and the gateway has watched for a whole one),
-    # shrinks back to its size (2).
-    claimed_at = time.time() - SIZE_WINDOW + 20
-    for i in range(5):
-        kubectl("apply", "-f", "-", input=claimed_pod(f"pool-pod-{i}", claimed_at), namespace=namespace)
     start_gateway(extra_env={"WISP_POOL_NAMESPACE": namespace, "WISP_POOL_KEY": "the-pool-key"})
-    wait_for(lambda: replicas(kubectl, namespace) == 4, timeout=30, what="the pool grown to its maxSize")
-    wait_for(lambda: replicas(kubectl, namespace) == 2, timeout=120, what="the pool back to its size")
+    # A pod is refused until the ServiceAccount controller has made the namespace's "default".
+    wait_for(
+        lambda: kubectl("get", "serviceaccount", "default", namespace=namespace, check=False).returncode == 0,
+        timeout=30,
+        what="the namespace's default ServiceAccount",
+    )
+    # Five claims made now (the gateway sees them on its pod watch, and retires their pods: their
+    # function does not exist): the pool grows to its most (4), then, once the claims are older
+    # than the window (and the gateway has watched for a whole one), shrinks back to its size (2).
+    for i in range(5):
+        kubectl("apply", "-f", "-", input=claimed_pod(f"pool-pod-{i}", time.time()), namespace=namespace)
+    wait_for(lambda: replicas(kubectl, namespace) == 4, timeout=60, what="the pool grown to its maxSize")
+    wait_for(
+        lambda: replicas(kubectl, namespace) == 2, timeout=SIZE_WINDOW * 3, what="the pool back to its size"
+    )

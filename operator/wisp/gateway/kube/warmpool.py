@@ -409,7 +409,12 @@ class WarmPool:
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("pool task %s failed", task.get_coro(), exc_info=exc)
 
     def _delete(self, pod: PoolPod, reason: str) -> None:
         self._deleting.add(pod.uid)
