@@ -294,13 +294,15 @@ BOUNDS = ("wisp.dev/pool-min-size", "wisp.dev/pool-max-size")
 
 @contextlib.contextmanager
 def fixed_pool_size(wisp: Wisp) -> Iterator[None]:
-    """The Python pool without its size bounds: the gateways leave its size alone (no free pod is
-    removed by a shrink meanwhile); its bounds as they were afterwards."""
+    """The Python pool at its size and without its size bounds: the gateways leave its size alone
+    (no free pod is removed by a shrink meanwhile, and a pool grown by the claims of the tests
+    before is not left at that size); its bounds as they were afterwards."""
     out = wisp.kubectl("get", "deployment", "wisp-pool-python", "-o", "json", namespace=FUNCTIONS)
     annotations = json.loads(out.stdout)["metadata"].get("annotations") or {}
     bound = [f"{b}={annotations[b]}" for b in BOUNDS if b in annotations]
     unbound = [f"{b}-" for b in BOUNDS]
     wisp.kubectl("annotate", "deployment", "wisp-pool-python", *unbound, namespace=FUNCTIONS)
+    wisp.kubectl("scale", "deployment", "wisp-pool-python", f"--replicas={POOL_SIZE}", namespace=FUNCTIONS)
     try:
         yield
     finally:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -93,6 +94,7 @@ class WarmPool:
         self._mine: dict[str, tuple[str, float]] = {}
         self._own_since: dict[str, float] = {}  # function key -> since when it has its own pods
         self._deleting: set[str] = set()
+        self._taking: set[str] = set()  # uids this gateway is claiming and specialising now
         self._opened: dict[str, float] = {}  # uid -> when its connection was last used (monotonic)
         # uid -> (pool, claimed at) of every claim the watch showed, for the last SIZE_WINDOW s
         self._claims: dict[str, tuple[str, float]] = {}
@@ -234,36 +236,77 @@ class WarmPool:
     async def _take(self, fn: Function, plan: PoolPlan) -> tuple[PoolPod, float, float, float] | None:
         """A pool pod claimed for ``fn`` and specialised: (pod, claimed at, ms the claim took, ms
         the specialisation took), or None (counted as a miss or a failure). The claim and the
-        specialisation are sent at once. A pod this gateway specialised but lost the claim of
-        (another gateway claimed it first, whose own specialisation is then refused) serves
-        nobody: it is deleted and the next free pod tried."""
+        specialisation are sent at once, so two gateways taking one pod for two functions may
+        each win half: the claim for one, the specialisation for the other. The pod runs the
+        function whose specialisation it took: that function's gateway claims it again for it
+        (the other claim is the only change since), and the gateway whose specialisation was
+        refused leaves the pod alone and tries the next free one."""
         pool = fn.spec.runtime.language
         tried: set[str] = set()
         for _ in range(CLAIM_ATTEMPTS):
-            pod = choose_free(self.pods.values(), plan, frozenset(tried))
+            # Not a pod this gateway is taking for another function at this moment.
+            pod = choose_free(self.pods.values(), plan, frozenset(tried | self._taking))
             if pod is None:
                 break
             tried.add(pod.uid)
-            now = time.time()
-            claim, specialise = await asyncio.gather(
-                _timed(self._claim(fn, pod, now)), _timed(self._specialise(pod, plan))
-            )
-            (claim_error, claim_ms), (error, specialise_ms) = claim, specialise
-            if claim_error is None and error is None:
-                return pod, now, claim_ms, specialise_ms
-            if claim_error is None:  # ours, and it did not take the function
-                self.results[pod.pool, "failed"] += 1
-                log.warning("%s: pool pod %s did not specialise (%s); discarding it", fn.key, pod.name, error)
-                self._delete(pod, "it failed to specialise")
+            self._taking.add(pod.uid)
+            try:
+                taken = await self._take_one(fn, plan, pod)
+            finally:
+                self._taking.discard(pod.uid)
+            if taken is None:
+                continue
+            if isinstance(taken, tuple):
+                return taken
+            if taken == "failed":
                 return None
-            if error is None:
-                self._delete(pod, f"specialised for {fn.name} by this gateway, claimed by another")
-            if claim_error != "taken":
-                log.warning("%s: claiming pool pod %s failed: %s", fn.key, pod.name, claim_error)
-                break
+            log.warning("%s: claiming pool pod %s failed: %s", fn.key, pod.name, taken)
+            break
         self.results[pool, "miss"] += 1
         log.info("%s: no free pool pod of %s with %d MiB", fn.key, plan.image, plan.memory_mib)
         return None
+
+    async def _take_one(
+        self, fn: Function, plan: PoolPlan, pod: PoolPod
+    ) -> tuple[PoolPod, float, float, float] | str | None:
+        """``pod`` claimed for ``fn`` and specialised (as ``_take`` returns it); None to try the
+        next free pod; "failed" once the pod was ours and did not take the function (it is
+        discarded); else what went wrong with the claim."""
+        now = time.time()
+        claim, specialise = await asyncio.gather(
+            _timed(self._claim(fn, pod, now)), _timed(self._specialise(pod, plan))
+        )
+        (claim_error, claim_ms), (error, specialise_ms) = claim, specialise
+        if claim_error is None and error is None:
+            return pod, now, claim_ms, specialise_ms
+        if claim_error is None and error == "taken":
+            log.info("%s: pool pod %s took another function first; its gateway claims it", fn.key, pod.name)
+            return None
+        if claim_error is None:  # ours, and it did not take the function
+            self.results[pod.pool, "failed"] += 1
+            log.warning("%s: pool pod %s did not specialise (%s); discarding it", fn.key, pod.name, error)
+            self._delete(pod, "it failed to specialise")
+            return "failed"
+        if error is None:  # it runs fn, claimed for another function: claim it again, for fn
+            if await self._claim_again(fn, pod, now) is None:
+                return pod, now, claim_ms, specialise_ms
+            self._delete(pod, f"specialised for {fn.name} by this gateway, which could not claim it")
+            return None
+        return None if claim_error == "taken" else claim_error
+
+    async def _claim_again(self, fn: Function, pod: PoolPod, now: float) -> str | None:
+        """``_claim`` of ``pod`` as it is now (claimed by another gateway for another function,
+        whose specialisation the pod refused)."""
+        try:
+            response = await asyncio.to_thread(
+                self.core.read_namespaced_pod, pod.name, pod.namespace, _preload_content=False
+            )
+            fresh = pool_pod(json.loads(response.data))
+        except client.ApiException as exc:
+            return f"{exc.status} {exc.reason}"
+        if fresh is None or fresh.gone or fresh.state is not PoolState.CLAIMED:
+            return "it is no longer only claimed"
+        return await self._claim(fn, fresh, now)
 
     def _taken_for(self, key: str) -> PoolPod | None:
         for pod in map(self._view, self.pods.values()):
@@ -296,7 +339,8 @@ class WarmPool:
         return self._session
 
     async def _specialise(self, pod: PoolPod, plan: PoolPlan) -> str | None:
-        """None once the pod runs the function; else what went wrong."""
+        """None once the pod runs the function; "taken" if it took another function first (409);
+        else what went wrong."""
         url = f"http://{pod.ip}:{contract.PORT}{SPECIALISE_PATH}"
         body = {"env": plan.env, "files": plan.files}
         self._opened.pop(pod.uid, None)  # its connection is the specialisation's now
@@ -306,6 +350,8 @@ class WarmPool:
             ) as response:
                 if response.status == 200:
                     return None
+                if response.status == 409:  # it took another function first
+                    return "taken"
                 return f"{response.status}: {(await response.text())[:300]}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             return f"{type(exc).__name__}: {exc}"
