@@ -192,13 +192,14 @@ def gateway_metric(wisp: Wisp, series: str) -> float:
     return total
 
 
+def is_ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
 def pool_ready(wisp: Wisp, pool: str = "python", size: int = POOL_SIZE) -> None:
     def ready() -> bool:
         pods = pool_pods(wisp, "free", pool)
-        return len(pods) == size and all(
-            any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
-            for p in pods
-        )
+        return len(pods) == size and all(map(is_ready, pods))
 
     wait_for(ready, timeout=180, interval=0.5, what=f"{size} free, ready {pool} pool pods")
 
@@ -320,10 +321,13 @@ def test_a_specialised_function_cannot_specialise_another_pool_pod(wisp: Wisp) -
 
 def intrude(wisp: Wisp) -> None:
     deploy(wisp, "intruder", code=INTRUDER)
+    # The victim is a pod that was free and ready before the call (not the replacement the
+    # ReplicaSet starts for the claimed pod, whose runtime may not listen yet).
+    ready = {p["metadata"]["name"] for p in pool_pods(wisp, "free") if is_ready(p)}
     status, body = wisp.call("intruder", {})
     assert status == 200, body
     assert body["pod"].startswith(POOL_PREFIX), body
-    victim = next(p for p in pool_pods(wisp, "free") if p["metadata"]["name"] != body["pod"])
+    victim = next(p for p in pool_pods(wisp, "free") if p["metadata"]["name"] in ready - {body["pod"]})
     target = f"http://{victim['status']['podIP']}:8080"
     status, body = wisp.call("intruder", {"target": target})
     assert status == 200, body
