@@ -75,15 +75,16 @@ def fresh_function(wisp: Wisp, example: str, name: str) -> None:
     docs_ = list(yaml.safe_load_all((ROOT / "examples" / f"{example}.yaml").read_text()))
     fn = next(d for d in docs_ if d and d.get("kind") == "Function")
     fn["metadata"]["name"] = name
-    fn["spec"]["scale"] = {"min": 0, "max": 1, "idleTimeout": "2s"}
+    # Idle long enough for its own pod to start and take over, as a called function would be.
+    fn["spec"]["scale"] = {"min": 0, "max": 1, "idleTimeout": "30s"}
     wisp.apply(yaml.safe_dump(fn))
     wisp.wait_ready(name)
 
 
 # The gateway's line for each start from the pool (gateway/kube/warmpool.py).
 TAKEN = re.compile(
-    r"(?P<key>\S+): pool pod (?P<pod>\S+) taken in (?P<total>\d+) ms "
-    r"\(claim (?P<claim>\d+) ms and specialisation (?P<specialise>\d+) ms at once\)"
+    r"(?P<key>\S+): pool pod (?P<pod>\S+) routed to (?P<total>\d+) ms after the call came "
+    r"\(specialisation (?P<specialise>\d+) ms; claim (?P<claim>\d+) ms, sent at once\)"
 )
 LOAD_MS = re.compile(r'"loadMs":\s*(?P<ms>[0-9.]+)')
 
@@ -123,10 +124,45 @@ def cold_starts(wisp: Wisp, example: str, pool: str, runs: int) -> tuple[list[fl
         times.append(elapsed)
         parts.append(breakdown(wisp, name))
         print(f"{name}: {elapsed * 1000:.0f} ms {parts[-1]}", flush=True)
-        if i % 5 == 4:  # the functions at zero again: they cost nothing, but their objects add up
-            for old in range(i - 4, i + 1):
-                wisp.kubectl("delete", "function", f"{pool}-cold-{old}", "--wait=false", namespace=FUNCTIONS)
+        retire(wisp, name)
     return times, parts
+
+
+def pods(wisp: Wisp, selector: str) -> list[dict[str, Any]]:
+    out = wisp.kubectl("get", "pods", "-l", selector, "-o", "json", namespace=FUNCTIONS)
+    items: list[dict[str, Any]] = json.loads(out.stdout)["items"]
+    return items
+
+
+def is_ready(pod: dict[str, Any]) -> bool:
+    conditions = pod["status"].get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def retire(wisp: Wisp, name: str, timeout: float = 120) -> None:
+    """Let a run finish before the next one starts: the Function's own pod takes over from the
+    pool pod (the handover), then the Function is deleted and its pods are gone. Otherwise each
+    run's call would share the node's two cores with the previous run's pod starting and
+    stopping, and the bench would measure its own churn rather than a cold start."""
+    own_ready = False  # seen once: the function may be back at zero before the pool pod is gone
+
+    def handed_over() -> bool:
+        nonlocal own_ready
+        own_ready = own_ready or any(is_ready(p) for p in pods(wisp, f"wisp.dev/function={name}"))
+        return own_ready and not pods(wisp, f"wisp.dev/pool-function={name}")
+
+    deadline = time.monotonic() + timeout
+    while not handed_over():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name}: no handover to its own pod in {timeout} s")
+        time.sleep(0.2)
+    wisp.kubectl("delete", "function", name, "--wait=false", namespace=FUNCTIONS)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pods(wisp, f"wisp.dev/function={name}") and not pods(wisp, f"wisp.dev/pool-function={name}"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{name}: its pods did not go in {timeout} s")
 
 
 def pod_pids(uid: str) -> list[int]:
@@ -188,18 +224,20 @@ def render(
         f"Target: p50 ≤ 100 ms, p95 ≤ 150 ms. Peers: {PEERS}. Without the pool the same path is the "
         '"Real node" section\'s figure.',
         "",
-        "Where the time went (p50 / p95 over the runs whose logs held it): the gateway's claim (an API "
-        "write) and specialisation (the POST to the pod, answered once the handler is loaded), sent at "
-        "once; the runtime's own part of the specialisation (writing the code, the environment, the "
-        "handler's load), which depends least on the machine's load; the rest of the call is the way in "
-        "and out through kube-proxy and the gateway, and the forward to the pod.",
+        "Where the time went (p50 / p95 over the runs whose logs held it): from the call's arrival at "
+        "the gateway to the held call's routing to the pool pod; the specialisation (the POST to the pod, "
+        "answered once the handler is loaded) and the claim (an API write, sent at once; the call is "
+        "routed once the pod took the function, whether or not the claim is answered yet); the runtime's "
+        "own part of the specialisation (writing the code, the environment, the handler's load), which "
+        "depends least on the machine's load; the rest of the call is the way in and out through "
+        "kube-proxy and the gateway, and the forward to the pod.",
         "",
-        "| pool | claim | specialisation (gateway) | handler load (runtime) | runs with logs |",
-        "|---|---|---|---|---|",
+        "| pool | routed | specialisation (gateway) | claim | handler load (runtime) | runs with logs |",
+        "|---|---|---|---|---|---|",
     ]
     for language, rows in parts.items():
         cells = []
-        for part in ("claim", "specialise", "load"):
+        for part in ("total", "specialise", "claim", "load"):
             values = [row[part] for row in rows if part in row]
             cells.append(
                 f"{statistics.median(values):.0f} / {percentile(values, 95):.0f} ms" if values else "n/a"
