@@ -204,45 +204,36 @@ class WarmPool:
             self.results[pool, "skipped"] += 1
             log.info("%s: not started from the warm pool: %s", fn.key, plan.reason)
             return
-        asked = time.monotonic()
         taken = await self._take(fn, plan)
         if taken is None:
             return
-        pod, claimed_at, claim_ms, specialise_ms = taken
-        self._mine[pod.uid] = (fn.name, claimed_at)
+        pod, routed_ms, claim_ms, specialise_ms = taken
         self.results[pod.pool, "hit"] += 1
-        self._on_change(fn.key)
         log.info(
-            "%s: pool pod %s taken in %.0f ms (claim %.0f ms and specialisation %.0f ms at once); "
-            "routing to it",
+            "%s: pool pod %s routed to %.0f ms after the call came (specialisation %.0f ms; "
+            "claim %.0f ms, sent at once)",
             fn.key,
             pod.name,
-            (time.monotonic() - asked) * 1000,
-            claim_ms,
+            routed_ms,
             specialise_ms,
+            claim_ms,
         )
-        try:
-            await asyncio.to_thread(
-                _unread,
-                self.core.patch_namespaced_pod,
-                pod.name,
-                pod.namespace,
-                specialised_patch(),
-                _content_type=MERGE_PATCH,
-            )
-        except client.ApiException as exc:
-            log.warning("%s: marking pool pod %s specialised failed: %s", fn.key, pod.name, exc.status)
+        error = await self._patch(pod, specialised_patch())
+        if error is not None:
+            log.warning("%s: marking pool pod %s specialised failed: %s", fn.key, pod.name, error)
 
     async def _take(self, fn: Function, plan: PoolPlan) -> tuple[PoolPod, float, float, float] | None:
-        """A pool pod claimed for ``fn`` and specialised: (pod, claimed at, ms the claim took, ms
-        the specialisation took), or None (counted as a miss or a failure). The claim and the
-        specialisation are sent at once, so two gateways taking one pod for two functions may
-        each win half: the claim for one, the specialisation for the other. The pod runs the
-        function whose specialisation it took: that function's gateway claims it again for it
-        (the other claim is the only change since), and the gateway whose specialisation was
-        refused leaves the pod alone and tries the next free one."""
+        """A pool pod specialised for ``fn``, routed to and claimed: (pod, ms from the call to the
+        routing, ms the claim took, ms the specialisation took), or None (counted as a miss or
+        a failure). The claim and the specialisation are sent at once, so two gateways taking one
+        pod for two functions may each win half: the claim for one, the specialisation for the
+        other. The pod runs the function whose specialisation it took (it refuses any other from
+        then on), so that function's gateway routes to it at once and claims it again for it
+        (the other claim is the only change since); the gateway whose specialisation was refused
+        leaves the pod alone and tries the next free one."""
         pool = fn.spec.runtime.language
         tried: set[str] = set()
+        asked = time.monotonic()
         for _ in range(CLAIM_ATTEMPTS):
             # Not a pod this gateway is taking for another function at this moment.
             pod = choose_free(self.pods.values(), plan, frozenset(tried | self._taking))
@@ -251,7 +242,7 @@ class WarmPool:
             tried.add(pod.uid)
             self._taking.add(pod.uid)
             try:
-                taken = await self._take_one(fn, plan, pod)
+                taken = await self._take_one(fn, plan, pod, asked)
             finally:
                 self._taking.discard(pod.uid)
             if taken is None:
@@ -267,18 +258,30 @@ class WarmPool:
         return None
 
     async def _take_one(
-        self, fn: Function, plan: PoolPlan, pod: PoolPod
+        self, fn: Function, plan: PoolPlan, pod: PoolPod, asked: float
     ) -> tuple[PoolPod, float, float, float] | str | None:
-        """``pod`` claimed for ``fn`` and specialised (as ``_take`` returns it); None to try the
-        next free pod; "failed" once the pod was ours and did not take the function (it is
-        discarded); else what went wrong with the claim."""
+        """``pod`` specialised for ``fn``, routed to and claimed (as ``_take`` returns it); None
+        to try the next free pod; "failed" once the pod was ours and did not take the function
+        (it is discarded); else what went wrong with the claim."""
         now = time.time()
-        claim, specialise = await asyncio.gather(
-            _timed(self._claim(fn, pod, now)), _timed(self._specialise(pod, plan))
-        )
-        (claim_error, claim_ms), (error, specialise_ms) = claim, specialise
-        if claim_error is None and error is None:
-            return pod, now, claim_ms, specialise_ms
+        claiming = asyncio.ensure_future(_timed(self._claim(fn, pod, now)))
+        error, specialise_ms = await _timed(self._specialise(pod, plan))
+        if error is None:
+            # It runs fn and refuses any other function from now on: the held calls go to it
+            # while the claim (a write to the API server, the slower half) finishes.
+            self._mine[pod.uid] = (fn.name, now)
+            self._on_change(fn.key)
+            routed_ms = (time.monotonic() - asked) * 1000
+            claim_error, claim_ms = await claiming
+            if claim_error == "taken":  # claimed for another function, whose pod this is not
+                claim_error = await self._claim_again(fn, pod, now)
+            if claim_error is None:
+                return pod, routed_ms, claim_ms, specialise_ms
+            self._mine.pop(pod.uid, None)
+            self._on_change(fn.key)
+            self._delete(pod, f"specialised for {fn.name} by this gateway, which could not claim it")
+            return claim_error
+        claim_error, claim_ms = await claiming
         if claim_error is None and error == "taken":
             log.info("%s: pool pod %s took another function first; its gateway claims it", fn.key, pod.name)
             return None
@@ -287,11 +290,6 @@ class WarmPool:
             log.warning("%s: pool pod %s did not specialise (%s); discarding it", fn.key, pod.name, error)
             self._delete(pod, "it failed to specialise")
             return "failed"
-        if error is None:  # it runs fn, claimed for another function: claim it again, for fn
-            if await self._claim_again(fn, pod, now) is None:
-                return pod, now, claim_ms, specialise_ms
-            self._delete(pod, f"specialised for {fn.name} by this gateway, which could not claim it")
-            return None
         return None if claim_error == "taken" else claim_error
 
     async def _claim_again(self, fn: Function, pod: PoolPod, now: float) -> str | None:
@@ -317,17 +315,22 @@ class WarmPool:
     async def _claim(self, fn: Function, pod: PoolPod, now: float) -> str | None:
         """None once ``pod`` is claimed for ``fn``; "taken" if another gateway was first (409)
         or the pod went away (404); else what went wrong."""
+        error = await self._patch(pod, claim_patch(pod, fn.name, now))
+        return "taken" if error in ("404", "409") else error
+
+    async def _patch(self, pod: PoolPod, patch: Obj) -> str | None:
+        """A merge patch of ``pod``: None once written, else the API's status (and reason)."""
         try:
             await asyncio.to_thread(
                 _unread,
                 self.core.patch_namespaced_pod,
                 pod.name,
                 pod.namespace,
-                claim_patch(pod, fn.name, now),
+                patch,
                 _content_type=MERGE_PATCH,
             )
         except client.ApiException as exc:
-            return "taken" if exc.status in (404, 409) else f"{exc.status} {exc.reason}"
+            return str(exc.status) if exc.status in (404, 409) else f"{exc.status} {exc.reason}"
         return None
 
     def _http(self) -> aiohttp.ClientSession:
