@@ -70,10 +70,12 @@ async def generic(tmp_path: Path, language: str) -> AsyncIterator[Generic]:
     started: list[RuntimeProcess] = []
     runtime = LANGUAGES[language][0]
 
-    async def _start(token: str = TOKEN, token_file: Path | None = None) -> Readiness:
+    async def _start(
+        token: str = TOKEN, token_file: Path | None = None, image_env: dict[str, str] | None = None
+    ) -> Readiness:
         empty = tmp_path / "empty"
         empty.mkdir(exist_ok=True)
-        env = {"WISP_DEPS_DIR": str(tmp_path / "deps")}
+        env = {"WISP_DEPS_DIR": str(tmp_path / "deps"), **(image_env or {})}
         if token_file is None:
             env["WISP_POOL_TOKEN"] = token
         else:
@@ -263,3 +265,32 @@ async def test_a_specialised_runtime_writes_logs_as_its_function_asks(
         assert await wait.eventually(finished, "the call's Text-format line")
     finally:
         await process.stop(grace=5)
+
+
+# A module in the image's AWS SDK directory, and a handler that imports it.
+SDK_MODULE = {
+    "python": ("fakesdk.py", "NAME = 'the sdk'\n"),
+    "node": ("fakesdk/index.js", "exports.NAME = 'the sdk';\n"),
+}
+SDK_HANDLER = {
+    "python": "import fakesdk\n\ndef handler(event, context):\n    return {'sdk': fakesdk.NAME}\n",
+    "node": "const fakesdk = require('fakesdk');\nexports.handler = async () => ({ sdk: fakesdk.NAME });\n",
+}
+
+
+async def test_a_specialised_function_imports_the_images_aws_sdk_as_in_its_own_pod(
+    generic: Generic, http: aiohttp.ClientSession, language: str, tmp_path: Path
+) -> None:
+    # boto3 and @aws-sdk come with the image (WISP_AWS_SDK_DIR), not with the function's code.
+    sdk = tmp_path / "aws-sdk"
+    module, content = SDK_MODULE[language]
+    (sdk / module).parent.mkdir(parents=True, exist_ok=True)
+    (sdk / module).write_text(content)
+    ready = await generic(image_env={"WISP_AWS_SDK_DIR": str(sdk)})
+    wanted = specialisation(language)
+    wanted["files"] = {LANGUAGES[language][1]: SDK_HANDLER[language]}
+    status, body = await post(http, ready.url + SPECIALISE, wanted)
+    assert status == 200, body
+    status, body = await post(http, ready.url, {}, token=None)
+    assert status == 200, body
+    assert body == {"sdk": "the sdk"}

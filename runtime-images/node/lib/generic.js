@@ -19,6 +19,8 @@ const TOKEN_ENV = 'WISP_POOL_TOKEN';
 const TOKEN_FILE_ENV = 'WISP_POOL_TOKEN_FILE';
 // Where the runtime listens is the pod's; the code directory is the one the runtime writes.
 const KEPT = new Set(['WISP_HOST', 'WISP_PORT', 'WISP_CODE_DIR', 'WISP_DEPS_DIR', TOKEN_ENV, TOKEN_FILE_ENV]);
+// The image's settings a function keeps unless it sets them itself, as in its own pod.
+const IMAGE_DEFAULTS = ['WISP_AWS_SDK_DIR'];
 
 // The pool token ('' for none), taken out of env so that no function code finds it there.
 // Throws when the token file named cannot be read.
@@ -78,6 +80,10 @@ function functionEnvironment(requested, current, codeDir) {
   const env = {};
   for (const [name, value] of Object.entries(requested)) if (!KEPT.has(name)) env[name] = value;
   for (const name of ['WISP_HOST', 'WISP_PORT', 'WISP_DEPS_DIR']) if (current[name] !== undefined) env[name] = current[name];
+  // The image's own settings the function's pod would have too, unless the function sets them:
+  // without its AWS SDK directory, a function that requires @aws-sdk would fail in a pool pod
+  // only (and the booted worker, whose NODE_PATH has it, would be replaced by a slower one).
+  for (const name of IMAGE_DEFAULTS) if (env[name] === undefined && current[name] !== undefined) env[name] = current[name];
   env.WISP_CODE_DIR = codeDir;
   return env;
 }

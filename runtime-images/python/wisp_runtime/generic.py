@@ -30,6 +30,8 @@ TOKEN_FILE_ENV = "WISP_POOL_TOKEN_FILE"  # noqa: S105
 # What a specialisation may not set: where the runtime listens is the pod's, not the function's,
 # and the code directory is the one the runtime writes.
 _KEPT = ("WISP_HOST", "WISP_PORT", "WISP_CODE_DIR", "WISP_DEPS_DIR", TOKEN_ENV, TOKEN_FILE_ENV)
+# The image's settings a function keeps unless it sets them itself, as in its own pod.
+_IMAGE_DEFAULTS = ("WISP_AWS_SDK_DIR",)
 
 
 def take_pool_token(environ: MutableMapping[str, str]) -> str:
@@ -103,6 +105,11 @@ def function_environment(
     env = {k: v for k, v in requested.items() if k not in _KEPT}
     for name in ("WISP_HOST", "WISP_PORT", "WISP_DEPS_DIR"):
         if name in current:
+            env[name] = current[name]
+    # The image's own settings the function's pod would have too, unless the function sets them:
+    # without its AWS SDK directory, a function that imports boto3 would fail in a pool pod only.
+    for name in _IMAGE_DEFAULTS:
+        if name in current and name not in env:
             env[name] = current[name]
     env["WISP_CODE_DIR"] = code_dir
     return env
