@@ -205,10 +205,12 @@ def render(
         f'install` on the test suite\'s real node (as in "Real node") with `pool.python` and `pool.node` '
         f"on, {POOL_SIZE} warm pods each (256Mi, CPU limit 1). Each run applies a fresh Function (the hello "
         "example's handler, 128Mi, at zero), waits until it is Ready and the pool is full, then times one "
-        "call from the host to the gateway's ClusterIP: the activator claims a free pool pod (a "
-        "conditional label patch), hands it the function's environment and code, the runtime imports "
-        "the handler, the gateway forwards. The Function's own Deployment scales up meanwhile and takes "
-        f"over (docs/warm-pool.md). Machine load during the runs: {load}.",
+        "call from the host to the gateway's ClusterIP: the activator hands a free pool pod the "
+        "function's environment and code (and claims it, a conditional label patch, at once), the "
+        "runtime imports the handler, the gateway forwards; the Function's own Deployment is scaled up "
+        "once the pod took the function, and takes over (docs/warm-pool.md). Each run waits until the "
+        "previous one's Function is deleted and its pods are gone. Machine load during the runs: "
+        f"{load}.",
         "",
         "| zero → first response through the gateway, warm pool | p50 | p95 | runs | min / max |",
         "|---|---|---|---|---|",
