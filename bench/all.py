@@ -22,6 +22,7 @@ BENCHMARKS = [
         "real node: zero to first response (Python, Node.js, Java); Deployment 0→N; idle cost",
     ),
     ("pool", "warm pool on the real node: zero to first response via a pool pod; a pool pod's idle cost"),
+    ("specialise", "warm pool, runtime side: a generic runtime's specialisation and first call, local"),
 ]
 
 

@@ -6,7 +6,9 @@ the hello examples' handlers, ``scale.min`` 0, so it is at zero from the start),
 is Ready and the pool holds its full count of free, ready pods, then times one call from the
 host to the gateway's ClusterIP: the activator claims a pool pod, hands it the function, and
 forwards the call; the Function's own Deployment scales up meanwhile and takes over. Also the
-idle cost of a free pool pod (its processes' memory and CPU, from /proc). Writes the
+idle cost of a free pool pod (its processes' memory and CPU, from /proc), and where each cold
+call's time went: the gateway's claim and specialisation (its log) and the runtime's handler
+load (the pool pod's log), the less load-sensitive part. Writes the
 "Warm pool (real node)" section of docs/benchmarks.md (bench/node.py writes "Real node").
 """
 
@@ -16,7 +18,9 @@ import argparse
 import datetime
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.node import machine, percentile, rss_mib, ticks  # noqa: E402
-from tests.node.chart import FUNCTIONS, Wisp, wisp_on  # noqa: E402
+from tests.node.chart import FUNCTIONS, SYSTEM, Wisp, wisp_on  # noqa: E402
 from tests.node.node import start_real_node  # noqa: E402
 
 EXAMPLES = {"Python": ("hello", "python"), "Node.js": ("node-hello", "node")}
@@ -71,13 +75,43 @@ def fresh_function(wisp: Wisp, example: str, name: str) -> None:
     docs_ = list(yaml.safe_load_all((ROOT / "examples" / f"{example}.yaml").read_text()))
     fn = next(d for d in docs_ if d and d.get("kind") == "Function")
     fn["metadata"]["name"] = name
-    fn["spec"]["scale"] = {"min": 0, "max": 1, "idleTimeout": "2s"}
+    # Idle long enough for its own pod to start and take over, as a called function would be.
+    fn["spec"]["scale"] = {"min": 0, "max": 1, "idleTimeout": "30s"}
     wisp.apply(yaml.safe_dump(fn))
     wisp.wait_ready(name)
 
 
-def cold_starts(wisp: Wisp, example: str, pool: str, runs: int) -> list[float]:
+# The gateway's line for each start from the pool (gateway/kube/warmpool.py).
+TAKEN = re.compile(
+    r"(?P<key>\S+): pool pod (?P<pod>\S+) routed to (?P<total>\d+) ms after the call came "
+    r"\(specialisation (?P<specialise>\d+) ms; claim (?P<claim>\d+) ms, sent at once\)"
+)
+LOAD_MS = re.compile(r'"loadMs":\s*(?P<ms>[0-9.]+)')
+
+
+def breakdown(wisp: Wisp, name: str) -> dict[str, float]:
+    """Where a pool start's time went, in ms: the gateway's claim and specialisation (sent at
+    once) and the runtime's handler load; what the logs hold of it (they may be gone)."""
+    out: dict[str, float] = {}
+    gateways = wisp.kubectl(
+        "logs", "-l", "app.kubernetes.io/component=gateway", "--tail=300", namespace=SYSTEM
+    ).stdout
+    for match in TAKEN.finditer(gateways):
+        if match["key"] == f"{name}.{FUNCTIONS}":
+            out |= {k: float(match[k]) for k in ("total", "claim", "specialise")}
+            try:
+                runtime = wisp.kubectl("logs", match["pod"], namespace=FUNCTIONS).stdout
+            except subprocess.CalledProcessError:
+                break  # retired already
+            load = next((float(m["ms"]) for m in LOAD_MS.finditer(runtime)), None)
+            if load is not None:
+                out["load"] = load
+    return out
+
+
+def cold_starts(wisp: Wisp, example: str, pool: str, runs: int) -> tuple[list[float], list[dict[str, float]]]:
     times = []
+    parts = []
     for i in range(runs):
         name = f"{pool}-cold-{i}"
         fresh_function(wisp, example, name)
@@ -88,11 +122,47 @@ def cold_starts(wisp: Wisp, example: str, pool: str, runs: int) -> list[float]:
         if status != 200:
             raise RuntimeError(f"{name}: {status} {body}")
         times.append(elapsed)
-        print(f"{name}: {elapsed * 1000:.0f} ms", flush=True)
-        if i % 5 == 4:  # the functions at zero again: they cost nothing, but their objects add up
-            for old in range(i - 4, i + 1):
-                wisp.kubectl("delete", "function", f"{pool}-cold-{old}", "--wait=false", namespace=FUNCTIONS)
-    return times
+        parts.append(breakdown(wisp, name))
+        print(f"{name}: {elapsed * 1000:.0f} ms {parts[-1]}", flush=True)
+        retire(wisp, name)
+    return times, parts
+
+
+def pods(wisp: Wisp, selector: str) -> list[dict[str, Any]]:
+    out = wisp.kubectl("get", "pods", "-l", selector, "-o", "json", namespace=FUNCTIONS)
+    items: list[dict[str, Any]] = json.loads(out.stdout)["items"]
+    return items
+
+
+def is_ready(pod: dict[str, Any]) -> bool:
+    conditions = pod["status"].get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def retire(wisp: Wisp, name: str, timeout: float = 120) -> None:
+    """Let a run finish before the next one starts: the Function's own pod takes over from the
+    pool pod (the handover), then the Function is deleted and its pods are gone. Otherwise each
+    run's call would share the node's two cores with the previous run's pod starting and
+    stopping, and the bench would measure its own churn rather than a cold start."""
+    own_ready = False  # seen once: the function may be back at zero before the pool pod is gone
+
+    def handed_over() -> bool:
+        nonlocal own_ready
+        own_ready = own_ready or any(is_ready(p) for p in pods(wisp, f"wisp.dev/function={name}"))
+        return own_ready and not pods(wisp, f"wisp.dev/pool-function={name}")
+
+    deadline = time.monotonic() + timeout
+    while not handed_over():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name}: no handover to its own pod in {timeout} s")
+        time.sleep(0.2)
+    wisp.kubectl("delete", "function", name, "--wait=false", namespace=FUNCTIONS)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pods(wisp, f"wisp.dev/function={name}") and not pods(wisp, f"wisp.dev/pool-function={name}"):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{name}: its pods did not go in {timeout} s")
 
 
 def pod_pids(uid: str) -> list[int]:
@@ -122,7 +192,11 @@ def idle_cost(pods: list[dict[str, Any]], seconds: float) -> tuple[float, float]
 
 
 def render(
-    results: dict[str, list[float]], idle: dict[str, tuple[float, float]], host: str, load: str
+    results: dict[str, list[float]],
+    parts: dict[str, list[dict[str, float]]],
+    idle: dict[str, tuple[float, float]],
+    host: str,
+    load: str,
 ) -> str:
     lines = [
         f"## {HEADING}",
@@ -131,10 +205,12 @@ def render(
         f'install` on the test suite\'s real node (as in "Real node") with `pool.python` and `pool.node` '
         f"on, {POOL_SIZE} warm pods each (256Mi, CPU limit 1). Each run applies a fresh Function (the hello "
         "example's handler, 128Mi, at zero), waits until it is Ready and the pool is full, then times one "
-        "call from the host to the gateway's ClusterIP: the activator claims a free pool pod (a "
-        "conditional label patch), hands it the function's environment and code, the runtime imports "
-        "the handler, the gateway forwards. The Function's own Deployment scales up meanwhile and takes "
-        f"over (docs/warm-pool.md). Machine load during the runs: {load}.",
+        "call from the host to the gateway's ClusterIP: the activator hands a free pool pod the "
+        "function's environment and code (and claims it, a conditional label patch, at once), the "
+        "runtime imports the handler, the gateway forwards; the Function's own Deployment is scaled up "
+        "once the pod took the function, and takes over (docs/warm-pool.md). Each run waits until the "
+        "previous one's Function is deleted and its pods are gone. Machine load during the runs: "
+        f"{load}.",
         "",
         "| zero → first response through the gateway, warm pool | p50 | p95 | runs | min / max |",
         "|---|---|---|---|---|",
@@ -149,6 +225,27 @@ def render(
         "",
         f"Target: p50 ≤ 100 ms, p95 ≤ 150 ms. Peers: {PEERS}. Without the pool the same path is the "
         '"Real node" section\'s figure.',
+        "",
+        "Where the time went (p50 / p95 over the runs whose logs held it): from the call's arrival at "
+        "the gateway to the held call's routing to the pool pod; the specialisation (the POST to the pod, "
+        "answered once the handler is loaded) and the claim (an API write, sent at once; the call is "
+        "routed once the pod took the function, whether or not the claim is answered yet); the runtime's "
+        "own part of the specialisation (writing the code, the environment, the handler's load), which "
+        "depends least on the machine's load; the rest of the call is the way in and out through "
+        "kube-proxy and the gateway, and the forward to the pod.",
+        "",
+        "| pool | routed | specialisation (gateway) | claim | handler load (runtime) | runs with logs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for language, rows in parts.items():
+        cells = []
+        for part in ("total", "specialise", "claim", "load"):
+            values = [row[part] for row in rows if part in row]
+            cells.append(
+                f"{statistics.median(values):.0f} / {percentile(values, 95):.0f} ms" if values else "n/a"
+            )
+        lines.append(f"| {language} | {' | '.join(cells)} | {sum(1 for row in rows if row)} |")
+    lines += [
         "",
         "Idle cost of one free pool pod (its processes, from /proc: the runtime and the pause "
         "container; mean over the pool's pods, 30 s):",
@@ -179,6 +276,7 @@ def main() -> None:
         wisp = wisp_on(node).install(**values)
         try:
             results: dict[str, list[float]] = {}
+            parts: dict[str, list[dict[str, float]]] = {}
             idle: dict[str, tuple[float, float]] = {}
             for language in languages:
                 example, pool = EXAMPLES[language]
@@ -186,14 +284,14 @@ def main() -> None:
                 wisp.call(f"{pool}-warm-up", {"name": "warm-up"}, timeout=120)
                 idle[language] = idle_cost(pool_full(wisp, pool), 30)
                 loads.append(_load())
-                results[language] = cold_starts(wisp, example, pool, args.runs)
+                results[language], parts[language] = cold_starts(wisp, example, pool, args.runs)
                 loads.append(_load())
         finally:
             wisp.uninstall()
     finally:
         node.stop()
     load = f"1-minute load {min(loads):.1f} to {max(loads):.1f} on {os.cpu_count()} cores"
-    section = render(results, idle, host, load)
+    section = render(results, parts, idle, host, load)
     print(section)
     if not args.no_docs:
         docs.write_section(HEADING, section)

@@ -16,7 +16,7 @@ const { applyEnvironment, functionIdentity, lambdaEnvironment } = require('./lib
 const { LogWriter } = require('./lib/logs');
 const { RuntimeMetrics } = require('./lib/metrics');
 const { WorkerPool } = require('./lib/pool');
-const { TOKEN_ENV } = require('./lib/generic');
+const { takePoolToken } = require('./lib/generic');
 
 async function main() {
   let settings;
@@ -28,8 +28,13 @@ async function main() {
     process.exit(2);
   }
   // Never seen by a function's code through process.env (lib/generic.js).
-  const token = process.env[TOKEN_ENV] || '';
-  delete process.env[TOKEN_ENV];
+  let token;
+  try {
+    token = takePoolToken(process.env);
+  } catch (err) {
+    process.stderr.write(JSON.stringify({ level: 'ERROR', message: `invalid configuration: ${err.message}` }) + '\n');
+    process.exit(2);
+  }
   if (token && !settings.handler) return generic(settings, token);
   const identity = functionIdentity(settings, Date.now(), require('node:os').hostname());
   // Before the worker starts (it gets a copy of process.env): module-level code reads these.
@@ -59,34 +64,41 @@ async function main() {
   started = true;
 }
 
-// A warm pool pod: listening with no function until the gateway specialises it. The worker
-// boots at specialisation, with the function's environment (a worker copies process.env).
+// A warm pool pod: listening with no function until the gateway specialises it. Its handler
+// worker boots now, with the pod, and waits (lib/pool.js): specialisation writes the code,
+// applies the function's environment and has the worker load the handler.
 async function generic(settings, token) {
   const { functionEnvironment, writeCode } = require('./lib/generic');
+  const os = require('node:os');
+  // The time zone every function gets unless its environment names one (lib/lambda.js), so that
+  // the booted worker's matches.
+  applyEnvironment({ TZ: lambdaEnvironment(settings, functionIdentity(settings, 0, '')).TZ });
+  const booted = Object.freeze({ ...settings, identity: functionIdentity(settings, Date.now(), os.hostname()) });
   const log = new LogWriter(settings.functionName);
   const metrics = new RuntimeMetrics();
-  const idle = { live: true, stop: async () => {} };
+  const pool = new WorkerPool(booted, log, metrics);
+  const ready = pool.boot();
   const specialise = async (wanted) => {
     const codeDir = writeCode(wanted.files, require('node:path').dirname(settings.depsDir));
     const env = functionEnvironment(wanted.env, process.env, codeDir);
     const next = loadSettings(env);
     log.settings = next.logging; // the function's spec.logging
     Object.assign(process.env, env);
-    const identity = functionIdentity(next, Date.now(), require('node:os').hostname());
+    const identity = functionIdentity(next, Date.now(), os.hostname());
     applyEnvironment(lambdaEnvironment(next, identity));
     process.chdir(codeDir);
     const full = Object.freeze({ ...next, identity });
-    const pool = new WorkerPool(full, log, metrics);
-    return { settings: full, pool, loaded: await pool.start() };
+    return { settings: full, pool, loaded: await pool.specialise(full, { ...process.env }) };
   };
   const { Runtime } = require('./lib/server');
   log.open();
-  const runtime = new Runtime(Object.freeze({ ...settings }), log, metrics, idle, { token, specialise });
+  const runtime = new Runtime(booted, log, metrics, pool, { token, specialise });
   runtime.failure = { errorType: 'NotSpecialised', errorMessage: 'no function yet (a pool pod)' };
   const stop = () => runtime.stop().then(() => process.exit(0));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  await runtime.start(Promise.resolve({ ok: true }));
+  // The socket opens once the worker waits: a Ready pool pod specialises without booting one.
+  if (!(await runtime.start(ready))) process.exit(1);
 }
 
 main().catch((err) => {

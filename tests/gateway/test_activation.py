@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import pytest
 
 from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function
+from tests.support.wait import eventually
+from wisp.api.function import Function
+from wisp.gateway import activator
 from wisp.gateway.backend import Endpoint
 from wisp.gateway.static import StaticBackend
 
@@ -129,3 +133,51 @@ async def test_endpoint_that_refuses_connections_leaves_rotation(
     async with gw.session.get(gw.admin_url("/system/functions")) as resp:
         listed = (await resp.json())["functions"][0]["endpoints"]
     assert listed == [good.endpoint.address]
+
+
+class _WarmBackend(StaticBackend):
+    """A backend with a warm pool whose pod (already running, as a pool pod is) takes the
+    function after ``take`` seconds, recording the order of what the activator asked for."""
+
+    def __init__(self, pod: Endpoint, take: float) -> None:
+        super().__init__(on_scale=self._on_scale)
+        self.pod, self.take = pod, take
+        self.asked: list[str] = []
+
+    async def warm_start(self, function: Function) -> None:
+        self.asked.append("pool")
+        await asyncio.sleep(self.take)
+        self.asked.append("pool pod ready")
+        self.set_endpoints(function.key, (self.pod,))
+
+    async def _on_scale(self, key: str, replicas: int) -> None:
+        self.asked.append("replica")
+
+
+async def test_a_functions_own_replica_is_asked_for_once_its_pool_pod_took_the_call(
+    gateway_factory: GatewayFactory, runtimes: Runtimes
+) -> None:
+    # A replica starting beside the specialisation would take the node's CPU from it.
+    fn = make_function("pooled")
+    backend = _WarmBackend((await runtimes.start(fn)).endpoint, take=0.05)
+    backend.set_function(info(fn))
+    backend.replicas[fn.key] = 0
+    gw = await gateway_factory(backend)
+    async with gw.session.post(gw.url("/function/pooled"), json={}) as resp:
+        assert resp.status == 200
+    await eventually(lambda: "replica" in backend.asked, "the replica asked for")
+    assert backend.asked == ["pool", "pool pod ready", "replica"]
+
+
+async def test_a_pool_that_does_not_answer_does_not_hold_the_replica_up(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(activator, "WARM_HEAD_START", 0.1)
+    fn = make_function("slowpool")
+    backend = _WarmBackend((await runtimes.start(fn)).endpoint, take=30)
+    backend.set_function(info(fn))
+    backend.replicas[fn.key] = 0
+    gw = await gateway_factory(backend, cold_start_timeout=0.5)
+    async with gw.session.post(gw.url("/function/slowpool"), json={}) as resp:
+        assert resp.status == 504  # nothing ever came: the replica's scale() starts nothing here
+    assert backend.asked == ["pool", "replica"]  # asked for 0.1 s after the pool, not 30 s

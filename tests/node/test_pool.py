@@ -1,13 +1,15 @@
 """The warm pool on the real node (docs/warm-pool.md): wisp installed with ``pool.python`` and
 ``pool.node`` on, a call to a Function at zero answered by a generic runtime pod specialised
-for it (Python and Node.js), the
-pool refilled, the handover to the Function's own pods with no lost call, one function per
-pool pod, and the fallbacks (a Function that may not use the pool, an empty pool, a pod that
-fails to specialise) answering from the Function's own pods without an error to the caller."""
+for it (Python and Node.js), the pool refilled, the handover to the Function's own pods with no
+lost call, one function per pool pod, a specialised function unable to specialise another pool
+pod, and the fallbacks (a Function that may not use the pool, an empty pool, a pod that fails to
+specialise) answering from the Function's own pods without an error to the caller."""
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
+import contextlib
 import json
 import subprocess
 import sys
@@ -21,6 +23,7 @@ import pytest
 
 from tests.cluster.fixtures import wait_for
 from tests.node.chart import FUNCTIONS, SYSTEM, Wisp
+from wisp.gateway.kube.poolplan import pod_token
 
 pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.timeout(900)]
 
@@ -64,7 +67,69 @@ exports.handler = async (event, context) => ({
 """
 
 
-def function(name: str, env: list[dict[str, Any]] | None = None, *, node: bool = False) -> str:
+# Code that, once specialised into a pool pod, tries to take over another free pool pod: with
+# every value it can find in its process (its environment, its initial environment in
+# /proc/self/environ, the pod's token file) as the token.
+INTRUDER = """import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+
+if not socket.gethostname().startswith("wisp-pool-"):
+    time.sleep(90)  # the function's own pod stays unready: the pool pod keeps serving it
+
+INTRUSION = json.dumps({
+    "env": {"WISP_HANDLER": "main.handler", "WISP_FUNCTION_NAME": "intruder"},
+    "files": {"main.py": "def handler(event, context):\\n    return {'pod': 'intruder'}\\n"},
+}).encode()
+
+
+def found_secrets():
+    found = {value for value in os.environ.values() if value}
+    with open("/proc/self/environ", "rb") as initial:
+        for item in initial.read().split(b"\\0"):
+            found.add(item.partition(b"=")[2].decode(errors="replace"))
+    for path in ("/tmp/wisp-pool-token", os.environ.get("WISP_POOL_TOKEN_FILE", "")):
+        try:
+            with open(path) as given:
+                found.add(given.read().strip())
+        except OSError:
+            pass
+    return sorted(value for value in found if value)
+
+
+def status_of(request):
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError as exc:
+        return str(exc)
+
+
+def handler(event, context):
+    target = event.get("target")
+    found = found_secrets()
+    tried = {}
+    if target:
+        for value in found:
+            request = urllib.request.Request(
+                target + "/_wisp/specialise",
+                data=INTRUSION,
+                headers={"Authorization": "Bearer " + value, "Content-Type": "application/json"},
+            )
+            tried[value] = status_of(request)
+    call = urllib.request.Request(target or "http://127.0.0.1:8080", data=b"{}")
+    return {"pod": socket.gethostname(), "found": found, "tried": tried, "target_answers": status_of(call)}
+"""
+
+
+def function(
+    name: str, env: list[dict[str, Any]] | None = None, *, node: bool = False, code: str | None = None
+) -> str:
     manifest = {
         "apiVersion": "wisp.dev/v1alpha1",
         "kind": "Function",
@@ -72,7 +137,7 @@ def function(name: str, env: list[dict[str, Any]] | None = None, *, node: bool =
         "spec": {
             "runtime": "nodejs24" if node else "python3.14",
             "handler": "main.handler",
-            "code": {"inline": NODE_HANDLER if node else HANDLER},
+            "code": {"inline": code or (NODE_HANDLER if node else HANDLER)},
             "env": env or [{"name": "MARK", "value": name}],
             "memory": "128Mi",
             "access": {"public": True},
@@ -127,19 +192,27 @@ def gateway_metric(wisp: Wisp, series: str) -> float:
     return total
 
 
+def is_ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
 def pool_ready(wisp: Wisp, pool: str = "python", size: int = POOL_SIZE) -> None:
     def ready() -> bool:
         pods = pool_pods(wisp, "free", pool)
-        return len(pods) == size and all(
-            any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
-            for p in pods
-        )
+        return len(pods) == size and all(map(is_ready, pods))
 
     wait_for(ready, timeout=180, interval=0.5, what=f"{size} free, ready {pool} pool pods")
 
 
-def deploy(wisp: Wisp, name: str, env: list[dict[str, Any]] | None = None, *, node: bool = False) -> None:
-    wisp.apply(function(name, env, node=node))
+def deploy(
+    wisp: Wisp,
+    name: str,
+    env: list[dict[str, Any]] | None = None,
+    *,
+    node: bool = False,
+    code: str | None = None,
+) -> None:
+    wisp.apply(function(name, env, node=node, code=code))
     wisp.wait_ready(name)
     assert not wisp.function_pods(name)
 
@@ -190,6 +263,17 @@ def test_a_call_at_zero_is_served_by_a_specialised_pool_pod_then_handed_over(wis
     assert answers[-1][1]["pod"].startswith("warm-")
 
 
+def test_a_burst_of_200_calls_at_zero_is_served_without_an_error(wisp: Wisp) -> None:
+    pool_ready(wisp)
+    deploy(wisp, "burst")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=200) as pool:
+        answers = list(pool.map(lambda n: wisp.call("burst", {"n": n}, timeout=120), range(200)))
+    failed = [a for a in answers if a[0] != 200]
+    assert not failed, f"{len(failed)} of 200 calls failed: {failed[:3]}"
+    assert sorted(a[1]["n"] for a in answers) == list(range(200))
+    assert any(a[1]["pod"].startswith(POOL_PREFIX) for a in answers)  # the pool served the first
+
+
 def test_two_functions_at_zero_at_once_get_a_pod_each(wisp: Wisp) -> None:
     pool_ready(wisp)
     # Their own pods stay unready, so the pool pods that served them are still there to look at.
@@ -206,6 +290,63 @@ def test_two_functions_at_zero_at_once_get_a_pod_each(wisp: Wisp) -> None:
     assert labels[right[1]["pod"]]["wisp.dev/pool-function"] == "right"
 
 
+BOUNDS = ("wisp.dev/pool-min-size", "wisp.dev/pool-max-size")
+
+
+@contextlib.contextmanager
+def fixed_pool_size(wisp: Wisp) -> Iterator[None]:
+    """The Python pool at its size and without its size bounds: the gateways leave its size alone
+    (no free pod is removed by a shrink meanwhile, and a pool grown by the claims of the tests
+    before is not left at that size); its bounds as they were afterwards."""
+    out = wisp.kubectl("get", "deployment", "wisp-pool-python", "-o", "json", namespace=FUNCTIONS)
+    annotations = json.loads(out.stdout)["metadata"].get("annotations") or {}
+    bound = [f"{b}={annotations[b]}" for b in BOUNDS if b in annotations]
+    unbound = [f"{b}-" for b in BOUNDS]
+    wisp.kubectl("annotate", "deployment", "wisp-pool-python", *unbound, namespace=FUNCTIONS)
+    wisp.kubectl("scale", "deployment", "wisp-pool-python", f"--replicas={POOL_SIZE}", namespace=FUNCTIONS)
+    try:
+        yield
+    finally:
+        if bound:
+            wisp.kubectl(
+                "annotate", "deployment", "wisp-pool-python", *bound, "--overwrite", namespace=FUNCTIONS
+            )
+
+
+def test_a_specialised_function_cannot_specialise_another_pool_pod(wisp: Wisp) -> None:
+    with fixed_pool_size(wisp):
+        pool_ready(wisp)
+        intrude(wisp)
+
+
+def intrude(wisp: Wisp) -> None:
+    deploy(wisp, "intruder", code=INTRUDER)
+    # The victim is a pod that was free and ready before the call (not the replacement the
+    # ReplicaSet starts for the claimed pod, whose runtime may not listen yet).
+    ready = {p["metadata"]["name"] for p in pool_pods(wisp, "free") if is_ready(p)}
+    status, body = wisp.call("intruder", {})
+    assert status == 200, body
+    assert body["pod"].startswith(POOL_PREFIX), body
+    victim = next(p for p in pool_pods(wisp, "free") if p["metadata"]["name"] in ready - {body["pod"]})
+    target = f"http://{victim['status']['podIP']}:8080"
+    status, body = wisp.call("intruder", {"target": target})
+    assert status == 200, body
+    assert body["pod"].startswith(POOL_PREFIX), body
+    # Nothing the function can read is the other pod's token ...
+    out = wisp.kubectl("get", "secret", "wisp-pool-key", "-o", "jsonpath={.data.key}", namespace=FUNCTIONS)
+    key = base64.b64decode(out.stdout).decode()
+    assert pod_token(key, victim["metadata"]["uid"]) not in body["found"]
+    assert key not in body["found"]
+    # ... so every try is refused, and the other pod is still free and without a function.
+    assert body["tried"], body
+    assert not [value for value, answer in body["tried"].items() if answer == 200], body["tried"]
+    assert body["target_answers"] == 503, body  # NotSpecialised
+    assert victim["metadata"]["name"] in {p["metadata"]["name"] for p in pool_pods(wisp, "free")}
+
+
+SKIPPED = 'wisp_pool_starts_total{pool="python",result="skipped"}'
+
+
 def test_a_function_with_a_secret_in_its_environment_skips_the_pool(wisp: Wisp) -> None:
     pool_ready(wisp)
     wisp.kubectl(
@@ -213,11 +354,18 @@ def test_a_function_with_a_secret_in_its_environment_skips_the_pool(wisp: Wisp) 
     )
     env = [{"name": "MARK", "valueFrom": {"secretKeyRef": {"name": "mark", "key": "value"}}}]
     deploy(wisp, "secretive", env)
+    skipped = gateway_metric(wisp, SKIPPED)
     status, body = wisp.call("secretive", {})
     assert status == 200, body
     assert body["pod"].startswith("secretive-"), body
     assert body["mark"] == "secret-mark"
-    assert len(pool_pods(wisp, "free")) == POOL_SIZE
+    # No pool pod was taken for it (counting the free ones would not say: the pool's size follows
+    # the claims of the tests before, and may change meanwhile), and the gateway says it skipped.
+    taken = wisp.kubectl(
+        "get", "pods", "-l", "wisp.dev/pool-function=secretive", "-o", "name", namespace=FUNCTIONS
+    )
+    assert not taken.stdout.strip(), taken.stdout
+    assert gateway_metric(wisp, SKIPPED) > skipped
 
 
 def test_a_pod_that_fails_to_specialise_is_discarded_and_the_call_still_answers(wisp: Wisp) -> None:
@@ -237,8 +385,42 @@ def test_a_pod_that_fails_to_specialise_is_discarded_and_the_call_still_answers(
     pool_ready(wisp)
 
 
+def pool_replicas(wisp: Wisp, pool: str = "python") -> int:
+    out = wisp.kubectl(
+        "get", "deployment", f"wisp-pool-{pool}", "-o", "jsonpath={.spec.replicas}", namespace=FUNCTIONS
+    )
+    return int(out.stdout)
+
+
+def test_the_pool_grows_with_its_cold_starts_and_shrinks_back_when_they_stop(wisp: Wisp) -> None:
+    pool_ready(wisp)
+    names = [f"often{i}" for i in range(POOL_SIZE + 1)]
+    for name in names:
+        deploy(wisp, name)
+    for name in names:  # one after another: each finds a free pod (the pool refills meanwhile)
+        status, body = wisp.call(name, {})
+        assert status == 200, body
+    wait_for(
+        lambda: pool_replicas(wisp) > POOL_SIZE,
+        timeout=120,
+        interval=1,
+        what="the pool to grow past its size after more claims than it has pods in a minute",
+    )
+    wait_for(
+        lambda: pool_replicas(wisp) == POOL_SIZE,
+        timeout=240,
+        interval=2,
+        what="the pool to shrink back to its size once the claims are a minute old",
+    )
+
+
 def test_an_empty_pool_falls_back_to_the_functions_own_pod(wisp: Wisp) -> None:
     pool_ready(wisp)
+    with fixed_pool_size(wisp):
+        empty_pool_falls_back(wisp)
+
+
+def empty_pool_falls_back(wisp: Wisp) -> None:
     wisp.kubectl("scale", "deployment", "wisp-pool-python", "--replicas=0", namespace=FUNCTIONS)
     try:
         wait_for(lambda: not pool_pods(wisp, "free"), timeout=120, interval=0.5, what="an empty pool")

@@ -18,12 +18,18 @@ from wisp.launcher import LaunchSpec, Readiness, RuntimeProcess, start_runtime
 TOKEN = "pool-secret"
 SPECIALISE = "/_wisp/specialise"
 ECHO = """import os
+import time
+
+GREETING_AT_LOAD = os.environ.get("GREETING")
 
 def handler(event, context):
     return {
         "function": context.function_name,
         "greeting": os.environ.get("GREETING"),
+        "greeting_at_load": GREETING_AT_LOAD,
+        "utc_offset_minutes": -time.localtime().tm_gmtoff // 60,
         "token": os.environ.get("WISP_POOL_TOKEN"),
+        "token_file": os.environ.get("WISP_POOL_TOKEN_FILE"),
         "cwd": os.getcwd(),
         "event": event,
     }
@@ -31,10 +37,15 @@ def handler(event, context):
 
 NODE_ECHO = """const os = require('node:os');
 
+const GREETING_AT_LOAD = process.env.GREETING ?? null;
+
 exports.handler = async (event, context) => ({
   function: context.functionName,
   greeting: process.env.GREETING ?? null,
+  greeting_at_load: GREETING_AT_LOAD,
+  utc_offset_minutes: new Date(Date.UTC(2026, 0, 1)).getTimezoneOffset(),
   token: process.env.WISP_POOL_TOKEN ?? null,
+  token_file: process.env.WISP_POOL_TOKEN_FILE ?? null,
   cwd: process.cwd(),
   event,
 });
@@ -59,10 +70,16 @@ async def generic(tmp_path: Path, language: str) -> AsyncIterator[Generic]:
     started: list[RuntimeProcess] = []
     runtime = LANGUAGES[language][0]
 
-    async def _start(token: str = TOKEN) -> Readiness:
+    async def _start(
+        token: str = TOKEN, token_file: Path | None = None, image_env: dict[str, str] | None = None
+    ) -> Readiness:
         empty = tmp_path / "empty"
         empty.mkdir(exist_ok=True)
-        env = {"WISP_POOL_TOKEN": token, "WISP_DEPS_DIR": str(tmp_path / "deps")}
+        env = {"WISP_DEPS_DIR": str(tmp_path / "deps"), **(image_env or {})}
+        if token_file is None:
+            env["WISP_POOL_TOKEN"] = token
+        else:
+            env["WISP_POOL_TOKEN_FILE"] = str(token_file)
         process = await start_runtime(LaunchSpec(runtime=runtime, code_dir=empty, env=env))
         started.append(process)
         return await process.wait_ready(timeout=30)
@@ -122,11 +139,23 @@ async def test_specialised_runtime_serves_its_function_with_its_environment(
     assert status == 200, body
     assert body["function"] == "echo"
     assert body["greeting"] == "hej"
+    assert body["greeting_at_load"] == "hej"  # module-level code sees the function's environment
     assert body["event"] == {"a": 1}
     # The pool's token is not the function's to see, and its code is where it runs.
     assert body["token"] is None
     _, filename, content, _ = LANGUAGES[language]
     assert Path(body["cwd"]).joinpath(filename).read_text() == content
+
+
+async def test_a_function_that_names_its_time_zone_runs_in_it(
+    generic: Generic, http: aiohttp.ClientSession, language: str
+) -> None:
+    ready = await generic()
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(language, TZ="Asia/Tokyo"))
+    assert status == 200, body
+    status, body = await post(http, ready.url, {}, token=None)
+    assert status == 200, body
+    assert body["utc_offset_minutes"] == -9 * 60
 
 
 async def test_a_runtime_is_specialised_once_in_its_life(
@@ -155,6 +184,22 @@ async def test_specialisation_needs_the_pool_token(
     assert body["errorType"] == "Unauthorized"
     # Still generic: the gateway's own request works afterwards.
     assert (await post(http, ready.url + SPECIALISE, specialisation(language)))[0] == 200
+
+
+async def test_a_pool_pods_own_token_comes_from_its_file_and_is_out_of_the_functions_sight(
+    generic: Generic, http: aiohttp.ClientSession, language: str, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "pool-token"
+    token_file.write_text("this-pods-own-token\n")
+    ready = await generic(token_file=token_file)
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(language))
+    assert (status, body["errorType"]) == (401, "Unauthorized")  # another pod's token
+    own = "this-pods-own-token"
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(language), token=own)
+    assert status == 200, body
+    status, body = await post(http, ready.url, {}, token=None)
+    assert status == 200, body
+    assert (body["token"], body["token_file"]) == (None, None)
 
 
 @pytest.mark.parametrize(
@@ -220,3 +265,32 @@ async def test_a_specialised_runtime_writes_logs_as_its_function_asks(
         assert await wait.eventually(finished, "the call's Text-format line")
     finally:
         await process.stop(grace=5)
+
+
+# A module in the image's AWS SDK directory, and a handler that imports it.
+SDK_MODULE = {
+    "python": ("fakesdk.py", "NAME = 'the sdk'\n"),
+    "node": ("fakesdk/index.js", "exports.NAME = 'the sdk';\n"),
+}
+SDK_HANDLER = {
+    "python": "import fakesdk\n\ndef handler(event, context):\n    return {'sdk': fakesdk.NAME}\n",
+    "node": "const fakesdk = require('fakesdk');\nexports.handler = async () => ({ sdk: fakesdk.NAME });\n",
+}
+
+
+async def test_a_specialised_function_imports_the_images_aws_sdk_as_in_its_own_pod(
+    generic: Generic, http: aiohttp.ClientSession, language: str, tmp_path: Path
+) -> None:
+    # boto3 and @aws-sdk come with the image (WISP_AWS_SDK_DIR), not with the function's code.
+    sdk = tmp_path / "aws-sdk"
+    module, content = SDK_MODULE[language]
+    (sdk / module).parent.mkdir(parents=True, exist_ok=True)
+    (sdk / module).write_text(content)
+    ready = await generic(image_env={"WISP_AWS_SDK_DIR": str(sdk)})
+    wanted = specialisation(language)
+    wanted["files"] = {LANGUAGES[language][1]: SDK_HANDLER[language]}
+    status, body = await post(http, ready.url + SPECIALISE, wanted)
+    assert status == 200, body
+    status, body = await post(http, ready.url, {}, token=None)
+    assert status == 200, body
+    assert body == {"sdk": "the sdk"}

@@ -44,6 +44,9 @@ POOL_LABEL = f"{GROUP}/pool"
 POOL_STATE_LABEL = f"{GROUP}/pool-state"
 POOL_FUNCTION_LABEL = f"{GROUP}/pool-function"
 POOL_CLAIMED_AT_ANNOTATION = f"{GROUP}/pool-claimed-at"
+# On a pool's Deployment: the bounds of its size, which the gateways move with the claims.
+POOL_MIN_SIZE_ANNOTATION = f"{GROUP}/pool-min-size"
+POOL_MAX_SIZE_ANNOTATION = f"{GROUP}/pool-max-size"
 
 
 def function_key(name: str, namespace: str) -> str:

@@ -51,10 +51,10 @@ class GatewayConfig:
     # naming it calls a function of the default namespace; without it, or for any other
     # account, the account part is the namespace (docs/lambda.md).
     account_id: str = ""
-    # The warm pool (docs/warm-pool.md): the namespace of its pods (empty: no pool) and the
-    # token its runtimes take a function from the gateway with.
+    # The warm pool (docs/warm-pool.md): the namespace of its pods (empty: no pool) and the key
+    # each pool pod's token is derived from (a pod's token is its own; pods never see the key).
     pool_namespace: str = ""
-    pool_token: str = field(default="", repr=False)
+    pool_key: str = field(default="", repr=False)
     # Traces (docs/tracing.md): spans go to this OTLP/HTTP endpoint (empty: tracing off), for
     # this share of the traces the gateway starts (a caller's sampling decision is kept).
     otlp_endpoint: str = ""
@@ -98,7 +98,7 @@ _ENV = {
     "probe_pods": "WISP_PROBE_PODS",
     "account_id": "WISP_ACCOUNT_ID",
     "pool_namespace": "WISP_POOL_NAMESPACE",
-    "pool_token": "WISP_POOL_TOKEN",
+    "pool_key": "WISP_POOL_KEY",
     "otlp_endpoint": "WISP_OTLP_ENDPOINT",
     "trace_sample_ratio": "WISP_TRACE_SAMPLE_RATIO",
 }

@@ -2,19 +2,39 @@
 // Generic mode: a warm pool pod's runtime, started with no function, waiting to be given one
 // (docs/warm-pool.md; the Python runtime's wisp_runtime/generic.py is the same contract).
 //
-// With WISP_POOL_TOKEN set and no WISP_HANDLER the runtime listens at once, /healthz says ok and
-// calls get 503 NotSpecialised. POST /_wisp/specialise with `Authorization: Bearer <token>` and
-// {"env": {...}, "files": {...}} gives it its function: the files are written to a fresh
-// directory under /tmp, the environment applied, the handler worker started. Once in a life: a
-// second request gets 409, whatever became of the first. This module is the pure part.
+// With a pool token and no WISP_HANDLER the runtime boots its handler worker with no
+// function (lib/pool.js), then listens: /healthz says ok and calls get 503 NotSpecialised. POST
+// /_wisp/specialise with `Authorization: Bearer <token>` and {"env": {...}, "files": {...}}
+// gives it its function: the files are written to a fresh directory under /tmp, the environment
+// applied, and the waiting worker loads the handler. Once in a life: a second request gets 409,
+// whatever became of the first. The token is the pod's own: in the file WISP_POOL_TOKEN_FILE
+// names (the pod's init step derives it from the pool's key and the pod's uid), or, outside a
+// pod, in WISP_POOL_TOKEN. This module is the pure part.
 
 const fs = require('node:fs');
 const path = require('node:path');
 
 const SPECIALISE_PATH = '/_wisp/specialise';
 const TOKEN_ENV = 'WISP_POOL_TOKEN';
+const TOKEN_FILE_ENV = 'WISP_POOL_TOKEN_FILE';
 // Where the runtime listens is the pod's; the code directory is the one the runtime writes.
-const KEPT = new Set(['WISP_HOST', 'WISP_PORT', 'WISP_CODE_DIR', 'WISP_DEPS_DIR', TOKEN_ENV]);
+const KEPT = new Set(['WISP_HOST', 'WISP_PORT', 'WISP_CODE_DIR', 'WISP_DEPS_DIR', TOKEN_ENV, TOKEN_FILE_ENV]);
+// The image's settings a function keeps unless it sets them itself, as in its own pod.
+const IMAGE_DEFAULTS = ['WISP_AWS_SDK_DIR'];
+
+// The pool token ('' for none), taken out of env so that no function code finds it there.
+// Throws when the token file named cannot be read.
+function takePoolToken(env) {
+  let token = env[TOKEN_ENV] || '';
+  const file = env[TOKEN_FILE_ENV] || '';
+  delete env[TOKEN_ENV];
+  delete env[TOKEN_FILE_ENV];
+  if (file && !token) {
+    token = fs.readFileSync(file, 'utf8').trim();
+    if (!token) throw new Error(`the pool token file ${file} is empty`);
+  }
+  return token;
+}
 
 class SpecialiseError extends Error {
   constructor(field, message) {
@@ -60,8 +80,12 @@ function functionEnvironment(requested, current, codeDir) {
   const env = {};
   for (const [name, value] of Object.entries(requested)) if (!KEPT.has(name)) env[name] = value;
   for (const name of ['WISP_HOST', 'WISP_PORT', 'WISP_DEPS_DIR']) if (current[name] !== undefined) env[name] = current[name];
+  // The image's own settings the function's pod would have too, unless the function sets them:
+  // without its AWS SDK directory, a function that requires @aws-sdk would fail in a pool pod
+  // only (and the booted worker, whose NODE_PATH has it, would be replaced by a slower one).
+  for (const name of IMAGE_DEFAULTS) if (env[name] === undefined && current[name] !== undefined) env[name] = current[name];
   env.WISP_CODE_DIR = codeDir;
   return env;
 }
 
-module.exports = { SPECIALISE_PATH, TOKEN_ENV, SpecialiseError, parseSpecialisation, writeCode, functionEnvironment };
+module.exports = { SPECIALISE_PATH, TOKEN_ENV, takePoolToken, SpecialiseError, parseSpecialisation, writeCode, functionEnvironment };

@@ -44,6 +44,15 @@ const TERMINATE_GRACE_MS = 5000;
 // A call's reply is passed to its `settle(reply)` as {outcome, durationMs, status, headers, body}
 // or {outcome, durationMs, errorType, errorMessage, stackTrace}; the pool itself settles a call
 // with {outcome: 'timeout'} or {outcome: 'crashed', errorType, errorMessage}.
+//
+// A warm pool pod's pool (lib/generic.js) boots its workers before there is a function: boot()
+// starts them waiting (lib/worker.js), specialise() gives them the function and they load its
+// handler. Booting a worker is the slow part of a Node.js start; this way it is not paid on
+// the first call.
+
+// What a worker reads from its environment only while it boots: a waiting worker cannot take on
+// a function whose values differ, so a fresh worker is started for it instead.
+const BOOT_ENV = ['NODE_PATH', 'TZ'];
 
 class WorkerPool {
   constructor(settings, log, metrics) {
@@ -54,7 +63,48 @@ class WorkerPool {
     this.seq = 0;
     this.stuck = 0;
     this.stopping = false;
+    this.waiting = false; // workers boot with no function (boot(), until specialise())
     this.env = workerEnv(settings);
+  }
+
+  // A pool pod's workers, booted with its settings and waiting for a function. Resolves
+  // {ok: true} once each is ready to be given one.
+  boot() {
+    this.waiting = true;
+    this.env = { ...this.env }; // as it is now: specialise() compares the function's with it
+    const ready = [];
+    for (let i = 0; i < this.settings.workers; i += 1) ready.push(this.spawn().ready);
+    return Promise.all(ready).then((results) => results.find((r) => !r.ok) || { ok: true });
+  }
+
+  // The function the booted workers take on: settings as start()'s pool would have, env the
+  // environment its code sees. Resolves as start() does, once each worker loaded the handler.
+  specialise(settings, env) {
+    this.waiting = false;
+    this.settings = settings;
+    const booted = this.env;
+    this.env = workerEnv(settings, env);
+    const waiting = this.slots;
+    if (BOOT_ENV.some((name) => booted[name] !== this.env[name])) {
+      this.slots = [];
+      for (const slot of waiting) {
+        slot.gone = true;
+        slot.worker.terminate();
+      }
+      return this.start();
+    }
+    for (const slot of waiting.slice(settings.workers)) {
+      slot.gone = true;
+      this.slots = this.slots.filter((s) => s !== slot);
+      slot.worker.terminate();
+    }
+    const loads = [];
+    for (const slot of this.slots) {
+      slot.worker.postMessage({ type: 'specialise', settings, env: this.env });
+      loads.push(slot.loaded);
+    }
+    while (loads.length < settings.workers) loads.push(this.spawn().loaded);
+    return Promise.all(loads).then((results) => results.find((r) => !r.ok) || { ok: true });
   }
 
   // Resolves {ok: true} once every worker loaded the handler, or with the load error.
@@ -66,7 +116,7 @@ class WorkerPool {
 
   spawn() {
     const worker = new Worker(path.join(__dirname, 'worker.js'), {
-      workerData: { settings: this.settings },
+      workerData: { settings: this.settings, waiting: this.waiting },
       env: this.env,
       // The worker's stdout and stderr carry only what gets past worker.js's capture (output
       // before it is installed). They are passed on to ours here, after the thread started:
@@ -81,10 +131,15 @@ class WorkerPool {
     slot.loaded = new Promise((resolve) => {
       slot.resolveLoaded = resolve;
     });
+    slot.ready = new Promise((resolve) => {
+      slot.resolveReady = resolve;
+    });
     worker.on('message', (message) => this.onMessage(slot, message));
     worker.on('error', (err) => this.replace(slot, `it crashed: ${err && err.message}`));
     worker.on('exit', (code) => {
-      slot.resolveLoaded({ ok: false, errorType: 'WorkerExited', errorMessage: `the handler worker exited with code ${code}` });
+      const exited = { ok: false, errorType: 'WorkerExited', errorMessage: `the handler worker exited with code ${code}` };
+      slot.resolveReady(exited);
+      slot.resolveLoaded(exited);
       if (!slot.gone) this.replace(slot, `it exited with code ${code}`);
     });
     this.slots.push(slot);
@@ -117,6 +172,9 @@ class WorkerPool {
         break;
       case 'pong':
         slot.lastPong = Math.max(slot.lastPong, message.n);
+        break;
+      case 'waiting':
+        slot.resolveReady({ ok: true });
         break;
       case 'loaded':
         if (!message.ok) {
@@ -253,11 +311,11 @@ function onTimeout(pool, slot, id) {
   pool.timedOut(slot, id);
 }
 
-function workerEnv(settings) {
+function workerEnv(settings, env = process.env) {
   const dirs = moduleDirs(settings);
-  if (!dirs.length) return process.env;
-  const existing = process.env.NODE_PATH;
-  return { ...process.env, NODE_PATH: [...dirs, ...(existing ? [existing] : [])].join(path.delimiter) };
+  if (!dirs.length) return env;
+  const existing = env.NODE_PATH;
+  return { ...env, NODE_PATH: [...dirs, ...(existing ? [existing] : [])].join(path.delimiter) };
 }
 
 module.exports = { WorkerPool };

@@ -280,9 +280,10 @@ class Call {
 }
 
 class Runtime {
-  // pool: a started WorkerPool; log and metrics: the ones it was given. generic (a warm pool
-  // pod, lib/generic.js): {token, specialise(wanted) -> {settings, pool, loaded}}, the runtime
-  // then has no function until POST /_wisp/specialise gives it one.
+  // pool: a started WorkerPool (a booted one in a warm pool pod); log and metrics: the ones it
+  // was given. generic (a warm pool pod, lib/generic.js): {token, specialise(wanted) ->
+  // {settings, pool, loaded}}, the runtime then has no function until POST /_wisp/specialise
+  // gives it one.
   constructor(settings, log, metrics, pool, generic) {
     this.settings = settings;
     this.log = log;
@@ -349,11 +350,9 @@ class Runtime {
       if (!(err instanceof SettingsError) && !(err && err.code)) throw err;
       return reply(400, 'InvalidSpecialisation', err.message);
     }
-    const idle = this.pool;
     this.settings = done.settings;
     this.pool = done.pool;
     this.log.functionName = done.settings.functionName;
-    await idle.stop();
     if (!done.loaded.ok) {
       this.failure = { errorType: done.loaded.errorType, errorMessage: done.loaded.errorMessage };
       return reply(500, done.loaded.errorType, `the handler did not load: ${done.loaded.errorMessage}`);

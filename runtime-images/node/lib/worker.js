@@ -7,6 +7,12 @@
 // Everything the handler writes (console.*, process.stdout/stderr, context.log) is sent to the
 // main thread as log messages tagged with the request id of the call that wrote it, which
 // AsyncLocalStorage follows across awaits, timers and callbacks.
+//
+// In a warm pool pod (lib/generic.js) the worker boots with the pod, before there is a function:
+// workerData.waiting is true and workerData.settings are the pool pod's. It warms the per-call
+// machinery, says 'waiting', and loads the handler only when the main thread sends
+// {type: 'specialise', settings, env}: the function's settings and the environment its code
+// sees (a worker has its own copy of process.env).
 
 const { parentPort, workerData } = require('node:worker_threads');
 const { AsyncLocalStorage } = require('node:async_hooks');
@@ -22,7 +28,11 @@ const streaming = require('./streaming');
 // 'loaded' is sent (main()): it is not needed before the first call.
 let events;
 
-const settings = workerData.settings;
+// The function's settings, and what follows from them (configure()): the pool pod's until a
+// waiting worker is specialised.
+let settings;
+let appLevel;
+let identity; // lib/lambda.js
 const calls = new AsyncLocalStorage();
 const orphanLines = { stdout: '', stderr: '' };
 
@@ -37,7 +47,6 @@ function emit(level, message, stream) {
 
 // Output below the Function's application level (spec.logging) is dropped here, before it
 // costs a message to the main thread; lib/logs.js drops the rest (process.stdout writes).
-const appLevel = settings.logging.appLevel;
 const quiet = () => {};
 
 function captureConsole() {
@@ -81,11 +90,38 @@ function flushPending(call) {
 // context.log and context.logger's methods. emit() finds the call they run in, so they hold
 // nothing of a call's own and serve every call.
 const emitter = (level) => (levelValue(level) < appLevel ? quiet : (...args) => emit(level, util.format(...args)));
-const contextLog = emitter('INFO');
-const contextDebug = emitter('DEBUG');
-const contextWarn = emitter('WARN');
-const contextError = emitter('ERROR');
-const { identity } = settings; // lib/lambda.js
+let contextLog;
+let contextDebug;
+let contextWarn;
+let contextError;
+
+function configure(given) {
+  settings = given;
+  appLevel = settings.logging.appLevel;
+  identity = settings.identity;
+  contextLog = emitter('INFO');
+  contextDebug = emitter('DEBUG');
+  contextWarn = emitter('WARN');
+  contextError = emitter('ERROR');
+}
+
+// The function's environment in place of the pool pod's (a waiting worker's specialisation).
+function replaceEnvironment(env) {
+  for (const name of Object.keys(process.env)) if (!Object.hasOwn(env, name)) delete process.env[name];
+  Object.assign(process.env, env);
+}
+
+// A waiting worker's function: the first 'specialise' message.
+function specialisation() {
+  return new Promise((resolve) => {
+    const take = (message) => {
+      if (message === null || typeof message !== 'object' || message.type !== 'specialise') return;
+      parentPort.off('message', take);
+      resolve(message);
+    };
+    parentPort.on('message', take);
+  });
+}
 
 // message: the call's (lib/pool.js), whose [11] and [12] are the client-context and identity
 // headers when the call has them. As in Lambda, context.clientContext and context.identity are
@@ -362,13 +398,26 @@ function registerDepsResolution() {
 }
 
 async function main() {
-  captureConsole();
+  configure(workerData.settings);
   registerDepsResolution();
   globalThis.awslambda = streaming.awslambda; // as Lambda's runtime defines it, before the handler loads
   // An error thrown outside any awaited promise (a timer callback, an event emitter) must not
   // take down the calls of other requests sharing this worker.
   process.on('uncaughtException', (err) => reportStray('uncaught exception', err));
   process.on('unhandledRejection', (err) => reportStray('unhandled promise rejection', err));
+  if (workerData.waiting) {
+    // A pool pod's worker: everything but the handler now, so that specialisation is its load.
+    // The module resolution registered above is the function's too: lib/pool.js boots a fresh
+    // worker for a function whose module folders differ from the pool pod's.
+    events = require('./events');
+    await warmUp();
+    const given = specialisation();
+    post({ type: 'waiting' });
+    const wanted = await given;
+    replaceEnvironment(wanted.env);
+    configure(wanted.settings);
+  }
+  captureConsole();
   let fn;
   try {
     fn = await loadHandler(settings.handler, settings.codeDir);
@@ -388,6 +437,7 @@ async function main() {
     else if (message.type === 'stream-cancel') streaming.cancel(message.id);
   });
   post({ type: 'loaded', ok: true });
+  if (events !== undefined) return; // warmed up while waiting
   // After 'loaded', so that this runs while the main thread opens the socket. warmUp() only
   // awaits promises, so it is over before this thread takes the first message.
   events = require('./events');

@@ -1,8 +1,10 @@
 """Generic mode: a warm pool pod's runtime, started with no function, waiting to be given one.
 
-A pool pod (docs/warm-pool.md) runs the runtime with ``WISP_POOL_TOKEN`` set and no
-``WISP_HANDLER``: the interpreter is up, the runtime imported, the socket open, ``/healthz``
-answers 200 so the pod turns Ready, and calls are refused (503 ``NotSpecialised``). The gateway
+A pool pod (docs/warm-pool.md) runs the runtime with a pool token and no ``WISP_HANDLER``: the
+token is the pod's own, in the file ``WISP_POOL_TOKEN_FILE`` names (its init step derives it from
+the pool's key and the pod's uid) or, outside a pod, in ``WISP_POOL_TOKEN``. The interpreter is
+up, the runtime imported, the socket open, ``/healthz`` answers 200 so the pod turns Ready, and
+calls are refused (503 ``NotSpecialised``). The gateway
 claims the pod for a function at zero and ``POST``s ``SPECIALISE_PATH`` with
 ``Authorization: Bearer <token>`` and ``{"env": {...}, "files": {...}}``: the function's whole
 environment (the ``WISP_*`` variables its Deployment's pods get, and its own ``env``) and its
@@ -19,14 +21,30 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import NamedTuple
 
 SPECIALISE_PATH = "/_wisp/specialise"
 TOKEN_ENV = "WISP_POOL_TOKEN"  # noqa: S105 (the variable's name, not a token)
+TOKEN_FILE_ENV = "WISP_POOL_TOKEN_FILE"  # noqa: S105
 # What a specialisation may not set: where the runtime listens is the pod's, not the function's,
 # and the code directory is the one the runtime writes.
-_KEPT = ("WISP_HOST", "WISP_PORT", "WISP_CODE_DIR", "WISP_DEPS_DIR", TOKEN_ENV)
+_KEPT = ("WISP_HOST", "WISP_PORT", "WISP_CODE_DIR", "WISP_DEPS_DIR", TOKEN_ENV, TOKEN_FILE_ENV)
+# The image's settings a function keeps unless it sets them itself, as in its own pod.
+_IMAGE_DEFAULTS = ("WISP_AWS_SDK_DIR",)
+
+
+def take_pool_token(environ: MutableMapping[str, str]) -> str:
+    """The pool token ("" for none), taken out of ``environ`` so that no function code finds it
+    there. Raises ``OSError`` when the token file named cannot be read."""
+    token = environ.pop(TOKEN_ENV, "")
+    path = environ.pop(TOKEN_FILE_ENV, "")
+    if path and not token:
+        with open(path, encoding="utf-8") as given:
+            token = given.read().strip()
+        if not token:
+            raise OSError(f"the pool token file {path} is empty")
+    return token
 
 
 class SpecialiseError(ValueError):
@@ -87,6 +105,11 @@ def function_environment(
     env = {k: v for k, v in requested.items() if k not in _KEPT}
     for name in ("WISP_HOST", "WISP_PORT", "WISP_DEPS_DIR"):
         if name in current:
+            env[name] = current[name]
+    # The image's own settings the function's pod would have too, unless the function sets them:
+    # without its AWS SDK directory, a function that imports boto3 would fail in a pool pod only.
+    for name in _IMAGE_DEFAULTS:
+        if name in current and name not in env:
             env[name] = current[name]
     env["WISP_CODE_DIR"] = code_dir
     return env

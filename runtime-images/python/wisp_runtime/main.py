@@ -1,6 +1,7 @@
 """Starts the runtime: settings, log capture, the handler import, then the HTTP server.
 
-With ``WISP_POOL_TOKEN`` set and no ``WISP_HANDLER`` it starts generic (a warm pool pod,
+With a pool token (``WISP_POOL_TOKEN_FILE`` or ``WISP_POOL_TOKEN``) and no ``WISP_HANDLER`` it
+starts generic (a warm pool pod,
 ``generic.py``): no handler is imported until the gateway specialises it.
 
 The handler is imported before the socket opens, so the ``listening`` line (and the first
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from wisp_runtime import config
-from wisp_runtime.generic import TOKEN_ENV, Specialisation, function_environment, write_code
+from wisp_runtime.generic import Specialisation, function_environment, take_pool_token, write_code
 from wisp_runtime.lambdaenv import FunctionIdentity, apply_environment, function_identity, lambda_environment
 from wisp_runtime.loader import LoadedHandler, LoadFailure, extend_path, load_handler
 from wisp_runtime.logs import Capture, install, last_words, settings_from_env
@@ -38,7 +39,11 @@ def main() -> int:
     except config.SettingsError as exc:
         print(json.dumps({"level": "ERROR", "message": f"invalid configuration: {exc}"}), file=sys.stderr)
         return 2
-    token = os.environ.pop(TOKEN_ENV, "")  # never seen by a function's code through os.environ
+    try:
+        token = take_pool_token(os.environ)  # never seen by a function's code through os.environ
+    except OSError as exc:
+        print(json.dumps({"level": "ERROR", "message": f"invalid configuration: {exc}"}), file=sys.stderr)
+        return 2
     capture = install(settings.function_name, settings_from_env(os.environ))
     function = function_identity(settings, time.time(), os.uname().nodename)
     if token and not settings.handler:

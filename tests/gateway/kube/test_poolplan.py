@@ -20,8 +20,10 @@ from wisp.gateway.kube.poolplan import (
     PoolState,
     choose_free,
     claim_patch,
+    pod_token,
     pool_plan,
     pool_pod,
+    pool_size,
     retire_reason,
     template_facts,
 )
@@ -274,3 +276,32 @@ def test_when_a_pool_pod_is_retired(
         assert reason is None
     else:
         assert reason is not None and retired in reason
+
+
+def test_a_pool_pods_token_is_its_own() -> None:
+    # HMAC-SHA256("key", "wisp-pool-pod:uid-1") in hex: what the chart's init step writes too.
+    assert pod_token("key", "uid-1") == "cea2a54a1506dc634bd0cf566494b2d377be8a88e89f1446d2d866c1260eaf05"
+    tokens = {pod_token(key, uid) for key in ("key", "other key") for uid in ("uid-1", "uid-2")}
+    assert len(tokens) == 4  # another pod's, or another pool key's, token is another token
+
+
+NOW = 10_000.0
+
+
+@pytest.mark.parametrize(
+    ("claims", "least", "most", "size"),
+    [
+        ([], 2, 6, 2),  # idle: the chart's size
+        ([NOW - 5], 2, 6, 2),
+        ([NOW - 5, NOW - 20, NOW - 50], 2, 6, 3),  # three cold starts in the last minute
+        ([NOW - i for i in range(10)], 2, 6, 6),  # a burst: up to maxSize
+        ([NOW - 61, NOW - 90, NOW - 120], 2, 6, 2),  # they aged out: back to size
+        ([NOW - 5, NOW - 6, NOW - 7], 2, 1, 2),  # maxSize below size: size
+        ([NOW + 1, NOW + 2, NOW], 2, 6, 3),  # claimed by a gateway whose clock is a little ahead
+    ],
+    ids=["idle", "one", "three", "burst", "aged out", "max below min", "clock ahead"],
+)
+def test_a_pool_keeps_as_many_free_pods_as_it_had_claims_in_the_last_minute(
+    claims: list[float], least: int, most: int, size: int
+) -> None:
+    assert pool_size(claims, NOW, least, most) == size

@@ -365,5 +365,5 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
 {{- end -}}
 
 {{- define "wisp.pool.secretName" -}}
-{{- include "wisp.fullname" . }}-pool-token
+{{- include "wisp.fullname" . }}-pool-key
 {{- end -}}

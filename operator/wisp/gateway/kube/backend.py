@@ -95,8 +95,15 @@ class KubernetesBackend:
         self._resized: dict[str, str] = {}  # pod uid -> the CPU limit asked for
         self._tasks: set[asyncio.Task[None]] = set()
         self.warm = (
-            WarmPool(self.core, cfg.pool_namespace, cfg.pool_token, self._emit_endpoints, self.replicas.get)
-            if cfg.pool_namespace and cfg.pool_token
+            WarmPool(
+                self.core,
+                self.apps,
+                cfg.pool_namespace,
+                cfg.pool_key,
+                self._emit_endpoints,
+                self.replicas.get,
+            )
+            if cfg.pool_namespace and cfg.pool_key
             else None
         )
         self._versions: set[str] = set()  # keys of the upstreams that are FunctionVersions

@@ -5,14 +5,19 @@
   init step, ServiceAccount) from the Deployment watch;
 * ``pool_plan`` says whether a function may start in a pool pod, and with what (its whole
   environment and its code), or why not (``PoolSkip``: the reason is logged and counted);
+* ``pod_token`` is the token a pool pod takes its function with, derived from the pool's key
+  and the pod's uid (the pod's init step derives it the same way, docs/warm-pool.md);
 * ``choose_free`` picks the pod to claim, ``claim_patch`` is the write that claims it (with the
   pod's resourceVersion as precondition: of two gateways claiming one pod, one gets 409);
-* ``retire_reason`` says when a claimed or specialised pod has served its purpose.
+* ``retire_reason`` says when a claimed or specialised pod has served its purpose;
+* ``pool_size`` says how many free pods a pool should keep, from its recent claims.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +44,9 @@ IDLE_AFTER_CLAIM = 60.0
 HANDOVER_GRACE = 2.0
 # A specialised pod lives at most this long: the Deployment's pods take over well before.
 MAX_LIFE = 600.0
+# A pool keeps as many free pods as it had claims in this window (within its bounds): as many
+# cold starts may come in the next one. Claims older than this let it shrink back.
+SIZE_WINDOW = 60.0
 
 
 class PoolState(enum.Enum):
@@ -229,6 +237,17 @@ def choose_free(
     return pick(candidates) if candidates else None
 
 
+# What a pool pod's token is an HMAC of, before its uid: the chart's init step says the same.
+POD_TOKEN_PREFIX = "wisp-pool-pod:"  # noqa: S105 (not a secret)
+
+
+def pod_token(key: str, uid: str) -> str:
+    """The token of the pool pod ``uid``: HMAC-SHA256 of its uid under the pool's key, in hex.
+    A pod knows its own token only (its init step derives it; the runtime never sees the key),
+    so code specialised into one pod cannot specialise another."""
+    return hmac.new(key.encode(), (POD_TOKEN_PREFIX + uid).encode(), hashlib.sha256).hexdigest()
+
+
 def claim_patch(pod: PoolPod, function: str, now: float) -> dict[str, Any]:
     """The merge patch that claims ``pod`` for ``function``: its resourceVersion makes it fail
     (409) if anyone changed the pod since; relabelling takes it out of its ReplicaSet."""
@@ -264,3 +283,11 @@ def retire_reason(
     if age >= MAX_LIFE:
         return f"specialised for more than {MAX_LIFE:g} s"
     return None
+
+
+def pool_size(claimed_at: Iterable[float], now: float, least: int, most: int) -> int:
+    """How many free pods a pool should keep: as many as it had claims in the last
+    ``SIZE_WINDOW`` seconds, within ``least`` and ``most`` (the chart's ``size`` and ``maxSize``).
+    Every gateway sees every claim (its pod watch), so all come to the same answer."""
+    recent = sum(1 for at in claimed_at if at >= now - SIZE_WINDOW)
+    return max(least, min(max(most, least), recent))
