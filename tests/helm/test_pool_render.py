@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.helm.chart import component, containers, env_of, grants, of_kind, one, selector_matches
+from tests.helm.chart import (
+    assert_dns_and_gateway_egress,
+    component,
+    containers,
+    env_of,
+    grants,
+    of_kind,
+    one,
+    selector_matches,
+)
 from tests.helm.conftest import Render
 
 POOL = {"pool": {"python": {"enabled": True, "size": 3}}, "gateway": {"defaultNamespace": "fns"}}
@@ -79,5 +88,4 @@ def test_deny_by_default_holds_for_pool_pods(render: Render) -> None:
         labels = {"wisp.dev/pool": "python", "wisp.dev/pool-state": state}
         assert selector_matches(spec["podSelector"], labels)
     assert spec["policyTypes"] == ["Egress"]
-    (rule,) = spec["egress"]
-    assert "to" not in rule and {p["port"] for p in rule["ports"]} == {53}
+    assert_dns_and_gateway_egress(render(POOL), spec["egress"])
