@@ -3,12 +3,14 @@ gateway put together as ``wisp gateway`` does (``equip_admin_port``), serving a 
 in each of two namespaces, and a ServiceAccount token per namespace. On the admin port each
 tenant lists, inspects, redrives and purges its own namespace's dead letters; the other's are left
 out of the list and answer a JSON 404 as a source that is not there; a tenant who may only read
-gets a JSON 403 naming the verb it lacks; the invocation port's ``/system/`` stays the admin's;
-and in Chromium a tenant signed in with its token sees and redrives its own dead letter only."""
+gets a JSON 403 naming the verb it lacks (through ``wisp dlq`` too); the invocation port's
+``/system/`` stays the admin's; and in Chromium a tenant signed in with its token sees and
+redrives its own dead letter only."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,7 @@ from kubernetes import client
 from tests.cluster.fixtures import Kubectl
 from tests.console.browser import browser_page, expect
 from tests.console.test_browser_cluster import NodeAgentLogs
-from tests.console.test_tenants import TENANT_RULES, tenant_token
+from tests.console.test_tenants import TENANT_RULES, tenant_token, wisp
 from tests.support.redis import RedisServer, redis_server  # noqa: F401
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.kube import KubernetesBackend
@@ -233,6 +235,15 @@ async def test_a_reader_may_look_but_not_redrive_and_the_invocation_port_is_the_
         assert "may not patch functions.wisp.dev in namespace" in body["message"], body
         assert body["message"].startswith(f"system:serviceaccount:{a}-ro:team "), body
     assert [e["id"] for e in await gateway.entries(a)] == [entry["id"]]  # still there
+
+    # The same through wisp dlq, with the reader's token against the admin port.
+    dlq = ["--gateway", gateway.url("/").rstrip("/"), "--token", gateway.reader]
+    out = await asyncio.to_thread(wisp, "dlq", "list", "-o", "json", *dlq)
+    assert out.returncode == 0, out.stderr
+    assert [s["name"] for s in json.loads(out.stdout)] == [f"broken.{a}"]
+    out = await asyncio.to_thread(wisp, "dlq", "redrive", "--function", "broken", "-n", a, "--all", *dlq)
+    assert out.returncode != 0 and "403" in out.stderr and "may not patch functions.wisp.dev" in out.stderr
+    assert [e["id"] for e in await gateway.entries(a)] == [entry["id"]]
 
     # No token, or one the API server does not accept: nothing.
     status, body = await gateway.request("GET", BASE, None)
