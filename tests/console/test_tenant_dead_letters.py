@@ -247,9 +247,9 @@ async def test_a_reader_may_look_but_not_redrive_and_the_invocation_port_is_the_
 
     # No token, or one the API server does not accept: nothing.
     status, body = await gateway.request("GET", BASE, None)
-    assert status == 401 and body["error"] == "Unauthorized", body
+    assert status == 401 and body["errorType"] == "Unauthorized", body
     status, body = await gateway.request("GET", BASE, "not-a-kubernetes-token")
-    assert status == 403 and body["error"] == "Forbidden", body
+    assert status == 403 and body["errorType"] == "Forbidden", body
     # The invocation port (which may face the internet) reviews no tokens: the admin's only.
     status, body = await gateway.request("GET", BASE, gateway.tokens[a], gateway.invocation)
     assert status == 403, body
