@@ -27,6 +27,14 @@ def _answer(code: int, body: bytes) -> urllib.error.HTTPError:
             "the gateway answered 401: missing token (pass --token or set WISP_ADMIN_TOKEN)",
         ),
         (
+            _answer(403, b'{"error": "Forbidden", "message": "the admin token does not match"}'),
+            "the gateway answered 403: the admin token does not match (pass --token or set WISP_ADMIN_TOKEN)",
+        ),
+        (
+            _answer(403, b'{"message": "system:serviceaccount:a:ci may not patch functions.wisp.dev"}'),
+            "the gateway answered 403: system:serviceaccount:a:ci may not patch functions.wisp.dev",
+        ),
+        (
             urllib.error.URLError(ConnectionRefusedError(111, "Connection refused")),
             "cannot reach the gateway at http://gw ([Errno 111] Connection refused): start it",
         ),

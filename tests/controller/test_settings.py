@@ -1,4 +1,4 @@
-"""The operator's settings from its environment: how function pods get their CPU."""
+"""The operator's settings from its environment: how function pods get their CPU, where the gateway is."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 from wisp.api.cpu import CpuMode
 from wisp.controller.settings import OperatorSettings
 from wisp.resources.deployment import CpuSettings
+from wisp.resources.network import GatewayPeer
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,25 @@ def test_a_bad_resync_rate_names_the_variable(value: str) -> None:
 def test_the_resync_rate_from_the_environment() -> None:
     assert OperatorSettings.from_env({}).resync_rate == 2.0
     assert OperatorSettings.from_env({"WISP_RESYNC_RATE": "10"}).resync_rate == 10.0
+
+
+@pytest.mark.parametrize(
+    ("env", "peer"),
+    [
+        ({}, GatewayPeer()),
+        ({"WISP_GATEWAY_POD_PORT": "8888"}, GatewayPeer(port=8888)),
+        (
+            {"WISP_GATEWAY_NAMESPACE": "platform", "WISP_GATEWAY_POD_LABELS": '{"app": "gw"}'},
+            GatewayPeer(namespace="platform", labels={"app": "gw"}),
+        ),
+    ],
+)
+def test_where_the_gateways_pods_are_from_the_environment(env: dict[str, str], peer: GatewayPeer) -> None:
+    """What a Function's NetworkPolicy lets in, and lets its pods call (the invocation port)."""
+    assert OperatorSettings.from_env(env).gateway_peer == peer
+
+
+@pytest.mark.parametrize("value", ["0", "70000", "http"])
+def test_a_bad_gateway_port_names_the_variable(value: str) -> None:
+    with pytest.raises(ValueError, match="WISP_GATEWAY_POD_PORT"):
+        OperatorSettings.from_env({"WISP_GATEWAY_POD_PORT": value})

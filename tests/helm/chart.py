@@ -149,3 +149,24 @@ def grants(rules: Iterable[Mapping[str, Any]], group: str, resource: str, verb: 
         group in r.get("apiGroups", []) and resource in r.get("resources", []) and verb in r.get("verbs", [])
         for r in rules
     )
+
+
+def assert_dns_and_gateway_egress(objects: Iterable[dict[str, Any]], egress: list[dict[str, Any]]) -> None:
+    """``egress`` is the deny-by-default baseline's: DNS anywhere, and the gateway's pods on their
+    invocation port only (never the admin port, never another pod)."""
+    objects = list(objects)
+    gateway = one(objects, "Deployment", "-gateway")
+    (container,) = (c for c in containers(gateway) if c.get("ports"))
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    dns, to_gateway = egress
+    assert "to" not in dns and {p["port"] for p in dns["ports"]} == {53}
+    (peer,) = to_gateway["to"]
+    namespace = gateway["metadata"].get("namespace", "wisp-system")
+    assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+    assert selector_matches(peer["podSelector"], gateway["spec"]["template"]["metadata"]["labels"])
+    assert not selector_matches(peer["podSelector"], {"wisp.dev/function": "hello"})
+    assert (
+        to_gateway["ports"]
+        == [{"protocol": "TCP", "port": ports["http"]}]
+        != [{"protocol": "TCP", "port": ports["admin"]}]
+    )

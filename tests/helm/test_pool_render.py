@@ -15,7 +15,16 @@ from typing import Any
 
 import pytest
 
-from tests.helm.chart import component, containers, env_of, grants, of_kind, one, selector_matches
+from tests.helm.chart import (
+    assert_dns_and_gateway_egress,
+    component,
+    containers,
+    env_of,
+    grants,
+    of_kind,
+    one,
+    selector_matches,
+)
 from tests.helm.conftest import Render
 from wisp.gateway.kube.poolplan import pod_token
 
@@ -129,5 +138,4 @@ def test_deny_by_default_holds_for_pool_pods(render: Render) -> None:
         labels = {"wisp.dev/pool": "python", "wisp.dev/pool-state": state}
         assert selector_matches(spec["podSelector"], labels)
     assert spec["policyTypes"] == ["Egress"]
-    (rule,) = spec["egress"]
-    assert "to" not in rule and {p["port"] for p in rule["ports"]} == {53}
+    assert_dns_and_gateway_egress(render(POOL), spec["egress"])

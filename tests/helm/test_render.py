@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.helm.chart import (
+    assert_dns_and_gateway_egress,
     component,
     containers,
     env_of,
@@ -370,7 +371,7 @@ def test_function_pods_accept_only_the_gateway(render: Render) -> None:
     assert of_kind(render({"networkPolicy": {"enabled": False}}), "NetworkPolicy") == []
 
 
-def test_deny_by_default_leaves_function_pods_only_dns(render: Render) -> None:
+def test_deny_by_default_leaves_function_pods_dns_and_the_gateway(render: Render) -> None:
     objects = render({"networkPolicy": {"denyByDefault": True}})
     baselines = [
         p for p in of_kind(objects, "NetworkPolicy") if p["metadata"]["name"].endswith("-functions-egress")
@@ -386,8 +387,13 @@ def test_deny_by_default_leaves_function_pods_only_dns(render: Render) -> None:
         assert selector_matches(spec["podSelector"], {"wisp.dev/function": "hello"})
         assert not selector_matches(spec["podSelector"], pod_labels(one(objects, "Deployment", "-gateway")))
         assert spec["policyTypes"] == ["Egress"]
-        (rule,) = spec["egress"]
-        assert "to" not in rule and {p["port"] for p in rule["ports"]} == {53}
+        assert_dns_and_gateway_egress(objects, spec["egress"])
+    # The gateway on another port: the baseline follows it, as the operator's own policies do.
+    moved_port = render({"networkPolicy": {"denyByDefault": True}, "gateway": {"port": 8888}})
+    for policy in of_kind(moved_port, "NetworkPolicy"):
+        if policy["metadata"]["name"].endswith("-functions-egress"):
+            assert_dns_and_gateway_egress(moved_port, policy["spec"]["egress"])
+    assert _env(moved_port, "operator")["WISP_GATEWAY_POD_PORT"] == "8888"
     assert not [p for p in of_kind(render(), "NetworkPolicy") if p["metadata"]["name"].endswith("-egress")]
 
 

@@ -81,6 +81,12 @@ def wisp(wisp: Wisp) -> Iterator[Wisp]:
     wisp.configure()
 
 
+def secret(name: str, **data: str) -> str:
+    return yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}
+    )
+
+
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -88,9 +94,8 @@ def digest(value: str) -> str:
 def test_a_function_uses_its_own_token_for_its_role_and_nothing_more(wisp: Wisp) -> None:
     first, second = "first-s3cr3t-value", "second-s3cr3t-value"
     wisp.kubectl("create", "configmap", "settings", "--from-literal=a=b", namespace=FUNCTIONS)
-    wisp.kubectl(
-        "create", "secret", "generic", "api-keys", f"--from-literal=key={first}", namespace=FUNCTIONS
-    )
+    # The values go on stdin, never on a command line (which a failure message would print).
+    wisp.kubectl("apply", "-f", "-", input=secret("api-keys", key=first), namespace=FUNCTIONS)
     wisp.apply(function("reader", role={"rules": [READ_SETTINGS]}, secrets=[{"name": "api-keys"}]))
     wisp.apply(function("plain"))
     wisp.wait_ready("reader")
@@ -110,8 +115,7 @@ def test_a_function_uses_its_own_token_for_its_role_and_nothing_more(wisp: Wisp)
     assert (status, body) == (200, {"token": False})
 
     # A rotated Secret reaches the Function's new pods.
-    patch = {"stringData": {"key": second}}
-    wisp.kubectl("patch", "secret", "api-keys", "-p", json.dumps(patch), namespace=FUNCTIONS)
+    wisp.kubectl("apply", "-f", "-", input=secret("api-keys", key=second), namespace=FUNCTIONS)
     wisp.kubectl("delete", "pods", "-l", "wisp.dev/function=reader", "--wait=true", namespace=FUNCTIONS)
 
     def rotated() -> bool:
@@ -131,5 +135,11 @@ def test_a_function_uses_its_own_token_for_its_role_and_nothing_more(wisp: Wisp)
             logs += proc.stdout
     assert logs, "no logs read"
     assert first not in logs and second not in logs
+    # Nor in a log of the node's (kubelet, containerd, ...) or of the control plane's.
+    assert wisp.node.plane is not None
+    files = [*(wisp.node.state / "logs").glob("*.log"), *wisp.node.plane.workdir.glob("*.log")]
+    assert len(files) > 3, files
+    leaked = [f.name for f in files if any(v.encode() in f.read_bytes() for v in (first, second))]
+    assert leaked == [], "a Secret's value is in these logs"
     statuses = wisp.kubectl("get", "functions", "-o", "json", namespace=FUNCTIONS).stdout
     assert first not in statuses and second not in statuses

@@ -4,8 +4,10 @@ its ``spec.network`` allows and is turned away from what it does not, DNS answer
 a pod that is not the gateway fails to call a function pod or a warm-pool pod directly, and the
 gateway still reaches both. An ``ipBlock`` egress reaches an address inside its CIDR and not one
 outside it; with the chart's deny-by-default baseline (``networkPolicy.denyByDefault``) a
-Function without ``spec.network`` reaches nothing but DNS, while calls through the gateway still
-work and a Function's own egress still reaches what it names.
+Function without ``spec.network`` reaches nothing but DNS and the gateway's invocation port, while
+calls through the gateway still work and a Function's own egress still reaches what it names: one
+Function calls another through the gateway and gets its answer, yet reaches neither that
+Function's pod directly nor the gateway's admin port.
 
 Targets are plain pods serving HTTP in a namespace of their own: ``open`` (which the fenced
 Function's egress names) and ``closed`` (which it does not); a Function with no ``spec.network``
@@ -22,7 +24,7 @@ import pytest
 import yaml
 
 from tests.cluster.fixtures import wait_for
-from tests.node.chart import FUNCTIONS, Wisp
+from tests.node.chart import FUNCTIONS, SYSTEM, Wisp
 from tests.node.node import NodeUnavailable, RealNode, netpol_engine
 
 # The timeout covers a wait for the machine's one node (up to 30 min) as well as the test.
@@ -31,11 +33,14 @@ pytestmark = [pytest.mark.node, pytest.mark.cluster, pytest.mark.timeout(2700)]
 TARGETS = "wisp-np-targets"
 IMAGE = "wisp/runtime-python:3.11"
 DNS_NAME = "kubernetes.default.svc.cluster.local"
+# How a function calls another: the gateway's Service, by name, on its port.
+GATEWAY_URL = f"http://wisp-gateway.{SYSTEM}.svc.cluster.local:8080"
 # What a function (or any pod with Python) makes of a list of URLs and names: the HTTP status, or
 # "blocked" when the connection is refused, unreachable or times out (kube-router rejects what
-# a policy does not allow; engines that drop it make callers time out instead).
+# a policy does not allow; engines that drop it make callers time out instead); for ``call``, the
+# JSON a URL answers a POST of a payload with.
 PROBE = """
-import socket, urllib.error, urllib.request
+import json, socket, urllib.error, urllib.request
 
 
 def reach(url):
@@ -48,8 +53,21 @@ def reach(url):
         return "blocked"
 
 
+def call(url, payload):
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return "blocked"
+
+
 def handler(event, context):
     answer = {name: reach(url) for name, url in (event.get("reach") or {}).items()}
+    for name, (url, payload) in (event.get("call") or {}).items():
+        answer[name] = call(url, payload)
     for name in event.get("resolve") or []:
         try:
             socket.getaddrinfo(name, 443)
@@ -60,7 +78,7 @@ def handler(event, context):
         answer["pod"] = socket.gethostname()
     return answer
 """
-PROBE_MAIN = PROBE + "\nimport json, sys\nprint(json.dumps(handler(json.loads(sys.argv[1]), None)))\n"
+PROBE_MAIN = PROBE + "\nimport sys\nprint(json.dumps(handler(json.loads(sys.argv[1]), None)))\n"
 
 
 def function(name: str, **spec: Any) -> str:
@@ -171,6 +189,13 @@ def pod_ip(wisp: Wisp, namespace: str, selector: str) -> str:
         running, timeout=180, interval=1, what=f"a pod with an address for {selector} in {namespace}"
     )
     return ip
+
+
+def pod_names(wisp: Wisp, namespace: str, selector: str) -> set[str]:
+    out = wisp.kubectl(
+        "get", "pods", "-l", selector, "-o", "jsonpath={.items[*].metadata.name}", namespace=namespace
+    )
+    return set(out.stdout.split())
 
 
 def url(ip: str, path: str = "/") -> str:
@@ -317,28 +342,60 @@ def deny_by_default(wisp: Wisp) -> Iterator[Wisp]:
 
 def test_deny_by_default_leaves_a_function_dns_and_the_gateway(deny_by_default: Wisp) -> None:
     wisp = deny_by_default
-    # At zero (a call may be served by a pool pod) and at one (by its own pod).
+    # At zero (a call may be served by a pool pod) and at one (by its own pod); the callee at one,
+    # so its pod's address is known.
     wisp.apply(function("bare-zero", scale={"min": 0, "max": 1}))
     wisp.apply(function("bare-one", scale={"min": 1, "max": 1}))
+    wisp.apply(function("callee", scale={"min": 1, "max": 1}))
     wisp.apply(function("named", network={"egress": FENCED_EGRESS}))
-    for name in ("bare-zero", "bare-one", "named"):
+    for name in ("bare-zero", "bare-one", "callee", "named"):
         wisp.wait_ready(name)
+    callee_pod = pod_ip(wisp, FUNCTIONS, "wisp.dev/function=callee")
+    gateway_pod = pod_ip(wisp, SYSTEM, "app.kubernetes.io/component=gateway")
     event = {
         "reach": {
             "open": url(pod_ip(wisp, TARGETS, "role=open")),
             "closed": url(pod_ip(wisp, TARGETS, "role=closed")),
+            "callee-pod": url(callee_pod, "/healthz"),
+            "gateway-admin": f"http://{gateway_pod}:9090/healthz",
         },
+        "call": {"callee": [f"{GATEWAY_URL}/function/callee", {"whoami": True}]},
         "resolve": [DNS_NAME],
     }
-    # Each answer comes through the gateway: it still reaches the fenced pods.
+    callee_pods = pod_names(wisp, FUNCTIONS, "wisp.dev/function=callee")
+
+    def answered_by_callee(answer: Any) -> Any:
+        # Which of the callee's pods answered is the gateway's choice: any of them will do.
+        if isinstance(answer, dict) and isinstance(answer.get("callee"), dict):
+            answer["callee"] = answer["callee"].get("pod") in callee_pods
+        return answer
+
+    # Each answer comes through the gateway: it still reaches the fenced pods. And each function
+    # calls another through the gateway (its Service, its invocation port) and gets its answer,
+    # while the callee's pod, the gateway's admin port and every other pod stay out of reach.
     for name in ("bare-zero", "bare-one"):
         settles_at(
             f"{name}: a function without spec.network under deny-by-default",
-            lambda name=name: call_probe(wisp, name, event),
-            {"open": "blocked", "closed": "blocked", DNS_NAME: "resolved"},
+            lambda name=name: answered_by_callee(call_probe(wisp, name, event)),
+            {
+                "open": "blocked",
+                "closed": "blocked",
+                "callee-pod": "blocked",
+                "gateway-admin": "blocked",
+                "callee": True,
+                DNS_NAME: "resolved",
+            },
         )
+    # A Function's own egress (which names neither) allows the gateway too.
     settles_at(
         "a function with spec.network.egress under deny-by-default",
-        lambda: call_probe(wisp, "named", event),
-        {"open": 200, "closed": "blocked", DNS_NAME: "resolved"},
+        lambda: answered_by_callee(call_probe(wisp, "named", event)),
+        {
+            "open": 200,
+            "closed": "blocked",
+            "callee-pod": "blocked",
+            "gateway-admin": "blocked",
+            "callee": True,
+            DNS_NAME: "resolved",
+        },
     )

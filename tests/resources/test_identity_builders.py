@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from wisp.api import parse_function
@@ -122,6 +123,8 @@ FROM_GATEWAY = {
     ]
 }
 DNS = {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+# Calls of other Functions through the gateway: its pods, on their invocation port only.
+TO_GATEWAY = {"to": FROM_GATEWAY["from"], "ports": [{"protocol": "TCP", "port": 8080}]}
 
 
 def test_no_network_no_policy() -> None:
@@ -140,7 +143,7 @@ def test_egress_is_dns_and_what_is_declared_ingress_the_gateway_and_what_is_decl
             "podSelector": {"matchLabels": {"wisp.dev/function": "hello"}},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [FROM_GATEWAY, batch],
-            "egress": [DNS, {**db, "ports": [{"protocol": "TCP", "port": 5432}]}],
+            "egress": [DNS, TO_GATEWAY, {**db, "ports": [{"protocol": "TCP", "port": 5432}]}],
         },
     }
 
@@ -154,4 +157,6 @@ def test_ingress_only_leaves_egress_to_the_namespace() -> None:
         "ingress": [FROM_GATEWAY],
     }
     empty = make_network_policy(function(network={"egress": []}), GATEWAY)
-    assert empty is not None and empty["spec"]["egress"] == [DNS]
+    assert empty is not None and empty["spec"]["egress"] == [DNS, TO_GATEWAY]
+    moved = make_network_policy(function(network={"egress": []}), replace(GATEWAY, port=9999))
+    assert moved is not None and moved["spec"]["egress"][1]["ports"] == [{"protocol": "TCP", "port": 9999}]

@@ -3,9 +3,11 @@
 Talks to the gateway's admin API (``/system/dead-letters``, see wisp.queue.admin): ``--gateway``,
 else ``WISP_GATEWAY_URL``, else http://127.0.0.1:8080 (``wisp dev``, or a port-forward of the
 gateway), with the admin token (``--token`` or ``WISP_ADMIN_TOKEN``) that ``/system/`` needs in a
-cluster. ``wisp dlq list`` without a source shows every source and its count; with
-``--function NAME`` or ``--trigger NAME``, its entries. ``redrive`` and ``purge`` take entry ids,
-or ``--all``, optionally narrowed by ``--reason``.
+cluster, or on the gateway's admin port a tenant's own Kubernetes token (``kubectl create token``),
+which sees and changes the namespaces its RBAC allows (docs/tenancy.md). ``wisp dlq list``
+without a source shows every source and its count; with ``--function NAME`` or ``--trigger NAME``,
+its entries. ``redrive`` and ``purge`` take entry ids, or ``--all``, optionally narrowed by
+``--reason``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--gateway", default=None, help="gateway URL (WISP_GATEWAY_URL; http://127.0.0.1:8080)"
         )
-        sub.add_argument("--token", help="admin token (WISP_ADMIN_TOKEN)")
+        sub.add_argument(
+            "--token",
+            help="admin token (WISP_ADMIN_TOKEN), or your Kubernetes token on the gateway's admin port",
+        )
         sub.add_argument("-o", "--output", choices=("json", "yaml"), help="print the answer for scripts")
         if verb == "show":
             sub.add_argument("id", help="the dead letter's id")

@@ -34,7 +34,10 @@ def answered(exc: urllib.error.HTTPError, who: str) -> CliError:
         body = None
     if isinstance(body, dict):
         detail = str(body.get("message") or body.get("error") or body.get("errorMessage") or detail)
-    hint = " (pass --token or set WISP_ADMIN_TOKEN)" if exc.code in (401, 403) else ""
+    # A 403 about the token wants another one; one naming a missing permission (a tenant's own
+    # Kubernetes token, docs/tenancy.md) wants a RoleBinding, not a token.
+    wrong_token = exc.code == 401 or (exc.code == 403 and "token" in detail)
+    hint = " (pass --token or set WISP_ADMIN_TOKEN)" if wrong_token else ""
     return CliError(f"the {who} answered {exc.code}: {detail}{hint}")
 
 

@@ -48,6 +48,7 @@ from wisp.gateway.state import Components
 from wisp.resources.names import CONTAINER_NAME
 
 FIELD_MANAGER = "wisp-console"
+CONSOLE_API = "/ui/api/"
 APPLY = "application/apply-patch+yaml"
 EVENTS_LABEL = "wisp.dev/test-events-for"
 
@@ -256,15 +257,18 @@ def add_cluster_console(
     *,
     pod_logs: PodLogs | None = None,
     tenants: bool = True,
+    also_signed_in: tuple[str, ...] = (),
 ) -> ClusterSource:
     """The console on the gateway's admin listener: its API needs the admin bearer token, or
     (with ``tenants``) a Kubernetes bearer token, which sees what its user's RBAC allows
-    (``wisp.console.kubeauth``); the static page itself holds no data."""
-    from wisp.console.kubeauth import console_auth, make_reviews
+    (``wisp.security.kubeauth``); the static page itself holds no data. The same sign-in guards
+    the paths under ``also_signed_in`` (the dead letters the console shows)."""
     from wisp.console.routes import add_console_routes
+    from wisp.security.kubeauth import caller_auth, make_reviews
 
     reviews = make_reviews(api_client) if tenants else None
-    admin_app.middlewares.append(console_auth(admin_token, reviews))
+    # Outermost, so the admin app's own guard of /system/ sees who signed in.
+    admin_app.middlewares.insert(0, caller_auth(admin_token, reviews, (CONSOLE_API, *also_signed_in)))
     source = ClusterSource(GatewayView(parts, price_per_gb_second()), api_client, pod_logs)
     add_console_routes(admin_app, source)
     return source

@@ -29,16 +29,14 @@ from wisp.console.releases import alias_body
 from wisp.console.source import ConsoleSource, FieldError, NotFound, SourceError, ValidationFailed
 from wisp.console.templates import editor_runtimes
 from wisp.console.usage import Period, namespace_usage, usage_csv
-from wisp.console.viewers import ADMIN, Action, ReviewFailed, Viewer, visible
 from wisp.gateway.state import Components
+from wisp.security.viewers import ADMIN, Action, ReviewFailed, viewer_of, visible
 
 log = logging.getLogger("wisp.console")
 STATIC_DIR = Path(__file__).resolve().parent.parent / "ui" / "static"
 SOURCE = web.AppKey("wisp-console-source", object)
 MAX_MINUTES = 24 * 60
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# Who is asking (``wisp.console.viewers``), set by the cluster console's sign-in.
-VIEWER = web.RequestKey("wisp-console-viewer", object)
 
 
 def _source(request: web.Request) -> ConsoleSource:
@@ -131,29 +129,28 @@ def _guard(handler: Handler) -> Handler:
     return guarded
 
 
-def _viewer(request: web.Request) -> Viewer:
-    """Who is asking: set by the cluster console's sign-in; everything where there is none."""
-    viewer: Viewer = request.get(VIEWER, ADMIN)
-    return viewer
-
-
 async def _visible(request: web.Request, namespaces: Iterable[str]) -> set[str]:
     """Those of ``namespaces`` the caller may see (the functions' and the source's own)."""
-    return await visible(_viewer(request), namespaces)
+    return await visible(viewer_of(request), namespaces)
 
 
 def _scoped(action: Action, handler: Handler) -> Handler:
     """``handler`` for callers who may do ``action`` in the URL's namespace. A caller who may
     not read the namespace gets the 404 of a function that is not there (no hint that it is);
-    one who may read it but not do ``action``, a 403 saying what is missing."""
+    one who may read it but not do ``action``, a 403 naming the permission that is missing."""
 
     async def scoped(request: web.Request) -> web.StreamResponse:
         ns, name = _names(request)
-        viewer = _viewer(request)
-        if await viewer.may(action, ns):
+        viewer = viewer_of(request)
+        missing = await viewer.missing(action, ns)
+        if missing is None:
             return await handler(request)
         if action is not Action.READ and await viewer.may(Action.READ, ns):
-            return _error(403, f"{viewer.name} may not {action.value} functions in namespace {ns}")
+            return _error(
+                403,
+                f"{viewer.name} may not {action.value} functions in namespace {ns} (it needs {missing})",
+                missing=str(missing),
+            )
         raise NotFound(f"function {name} not found in namespace {ns}")
 
     return scoped
@@ -202,7 +199,7 @@ async def _index(request: web.Request) -> web.StreamResponse:
 
 async def info(request: web.Request) -> web.Response:
     source = _source(request)
-    viewer = _viewer(request)
+    viewer = viewer_of(request)
     namespaces = source.namespaces()
     if viewer is not ADMIN:  # a tenant: the namespaces it may see, its own first
         candidates = [*viewer.home_namespaces(), *namespaces, *source.live.namespaces()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from wisp.api import contract
 from wisp.api.checks import SpecError
@@ -73,7 +73,7 @@ class OperatorSettings:
 
 def network_settings(env: dict[str, str]) -> dict[str, object]:
     """Grantable rules and the gateway's pods, from ``WISP_GRANTABLE_RULES``,
-    ``WISP_GATEWAY_NAMESPACE`` and ``WISP_GATEWAY_POD_LABELS`` (JSON)."""
+    ``WISP_GATEWAY_NAMESPACE``, ``WISP_GATEWAY_POD_LABELS`` (JSON) and ``WISP_GATEWAY_POD_PORT``."""
     try:
         grantable = parse_grantable_rules(
             json.loads(env.get("WISP_GRANTABLE_RULES") or "[]"), "WISP_GRANTABLE_RULES"
@@ -81,11 +81,14 @@ def network_settings(env: dict[str, str]) -> dict[str, object]:
         labels = json.loads(env.get("WISP_GATEWAY_POD_LABELS") or "null")
     except (ValueError, SpecError) as exc:
         raise ValueError(f"WISP_GRANTABLE_RULES / WISP_GATEWAY_POD_LABELS: {exc}") from None
-    peer = GatewayPeer(namespace=env.get("WISP_GATEWAY_NAMESPACE") or GatewayPeer.namespace)
+    port = env.get("WISP_GATEWAY_POD_PORT") or str(GatewayPeer.port)
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"WISP_GATEWAY_POD_PORT: {port!r} is not a port number (1-65535)")
+    peer = GatewayPeer(namespace=env.get("WISP_GATEWAY_NAMESPACE") or GatewayPeer.namespace, port=int(port))
     if labels is not None:
         if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
             raise ValueError("WISP_GATEWAY_POD_LABELS: must be a JSON map of label to value")
-        peer = GatewayPeer(namespace=peer.namespace, labels=labels)
+        peer = replace(peer, labels=labels)
     return {"grantable_rules": grantable, "gateway_peer": peer}
 
 

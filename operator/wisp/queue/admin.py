@@ -1,5 +1,10 @@
-"""The dead-letter admin API, under the gateway's ``/system/`` (admin token), for ``wisp dlq`` and
-the console.
+"""The dead-letter admin API, under the gateway's ``/system/``, for ``wisp dlq`` and the console.
+
+Who may use it: the admin token, on either port, sees every namespace; on the admin port a
+caller's own Kubernetes token (``wisp.security.kubeauth``) sees the namespaces its RBAC lets it
+read Functions in (``wisp.security.viewers``: ``list`` for the summary, ``get`` for entries) and
+redrives or purges where it may also ``patch`` them. Another namespace's sources are left out of
+the summary and answer 404 as a source that is not there; a missing verb is a 403 naming it.
 
 * ``GET /system/dead-letters``: every Function and queue Trigger with its dead-letter stream and
   how many entries it holds.
@@ -21,6 +26,7 @@ from aiohttp import web
 
 from wisp.queue.broker import BrokerUnavailable
 from wisp.queue.deadletters import DeadLetters, Source, SourceKind
+from wisp.security.viewers import Action, ReviewFailed, viewer_of, visible
 
 PREFIX = "/system/dead-letters"
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -34,7 +40,9 @@ def _error(status: int, error: str, message: str) -> web.Response:
 def add_admin_routes(
     app: web.Application, dead_letters: DeadLetters, default_namespace: str = "default"
 ) -> None:
-    def source_of(request: web.Request) -> Source | web.Response:
+    async def source_of(request: web.Request, action: Action = Action.READ) -> Source | web.Response:
+        """The URL's source, if the caller may do ``action`` to it. One it may not read is not
+        there for it (the same 404 as a source that does not exist)."""
         try:
             kind = SourceKind(request.match_info["kind"])
         except ValueError:
@@ -42,16 +50,27 @@ def add_admin_routes(
         name, _, namespace = request.match_info["key"].partition(".")
         key = f"{name}.{namespace or default_namespace}"
         source = dead_letters.source(kind, key)
-        if source is None:
+        viewer = viewer_of(request)
+        if source is None or not await viewer.may(Action.READ, source.namespace):
             what = "function" if kind is SourceKind.FUNCTION else "queue trigger"
             return _error(404, "SourceNotFound", f"no {what} {key}")
+        missing = await viewer.missing(action, source.namespace)
+        if missing is not None:
+            return _error(
+                403,
+                "Forbidden",
+                f"{viewer.name} may not {missing} in namespace {source.namespace}"
+                f" (needed to {action.value} its functions)",
+            )
         return source
 
-    async def summary(_: web.Request) -> web.Response:
-        return web.json_response({"sources": await dead_letters.summary()})
+    async def summary(request: web.Request) -> web.Response:
+        rows = await dead_letters.summary()
+        seen = await visible(viewer_of(request), (row["namespace"] for row in rows))
+        return web.json_response({"sources": [row for row in rows if row["namespace"] in seen]})
 
     async def entries(request: web.Request) -> web.Response:
-        source = source_of(request)
+        source = await source_of(request)
         if isinstance(source, web.Response):
             return source
         try:
@@ -67,7 +86,7 @@ def add_admin_routes(
         return web.json_response({"source": source.describe(), "entries": found})
 
     async def entry(request: web.Request) -> web.Response:
-        source = source_of(request)
+        source = await source_of(request)
         if isinstance(source, web.Response):
             return source
         found = await dead_letters.show(source, request.match_info["id"])
@@ -78,7 +97,7 @@ def add_admin_routes(
         return web.json_response(found)
 
     async def selection(request: web.Request) -> tuple[Source, list[str] | None, str | None] | web.Response:
-        source = source_of(request)
+        source = await source_of(request, Action.REDRIVE)
         if isinstance(source, web.Response):
             return source
         try:
@@ -116,6 +135,8 @@ def add_admin_routes(
                     status=503,
                     headers={"Retry-After": "1"},
                 )
+            except ReviewFailed as exc:  # the API server could not say what a tenant may do
+                return web.json_response({"error": "ReviewUnavailable", "message": str(exc)}, status=503)
 
         return run
 

@@ -41,8 +41,17 @@ class Source:
     key: str  # name.namespace
     stream: str
 
+    @property
+    def namespace(self) -> str:
+        return self.key.rpartition(".")[2]  # a namespace is a DNS label: no dots
+
     def describe(self) -> dict[str, str]:
-        return {"kind": self.kind.value.rstrip("s"), "name": self.key, "stream": self.stream}
+        return {
+            "kind": self.kind.value.rstrip("s"),
+            "name": self.key,
+            "namespace": self.namespace,
+            "stream": self.stream,
+        }
 
 
 def _text(value: bytes | None) -> str:

@@ -2,9 +2,11 @@
 
 Ingress: the gateway's pods (always), plus what ``spec.network.ingress`` declares. Egress, when
 ``spec.network.egress`` is set: DNS (port 53, UDP and TCP, to anywhere: cluster DNS, node-local
-caches and upstream resolvers alike) plus what it declares. NetworkPolicies add up, so the
-chart's namespace baseline (deny-by-default, ``networkPolicy.denyByDefault``) and this one
-together allow exactly the union.
+caches and upstream resolvers alike), the gateway's invocation port (calling another Function
+through the gateway is the platform's own path, and the gateway checks those calls itself),
+plus what it declares. NetworkPolicies add up, so the chart's namespace baseline
+(deny-by-default, ``networkPolicy.denyByDefault``, which allows the same DNS and gateway) and
+this one together allow exactly the union.
 """
 
 from __future__ import annotations
@@ -21,18 +23,23 @@ DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 
 @dataclass(frozen=True)
 class GatewayPeer:
-    """Where the gateway's pods are: their namespace and labels (from the chart)."""
+    """Where the gateway's pods are: their namespace, labels and invocation port (from the chart)."""
 
     namespace: str = "wisp-system"
     labels: Mapping[str, str] = field(
         default_factory=lambda: {"app.kubernetes.io/name": "wisp", "app.kubernetes.io/component": "gateway"}
     )
+    port: int = 8080  # the pods' port, not the Service's: policies see the pod after the Service
 
     def as_peer(self) -> dict[str, Any]:
         return {
             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.namespace}},
             "podSelector": {"matchLabels": dict(self.labels)},
         }
+
+    def egress_rule(self) -> dict[str, Any]:
+        """To the gateway's invocation port, and none of its other ports (the admin port's)."""
+        return {"to": [self.as_peer()], "ports": [{"protocol": "TCP", "port": self.port}]}
 
 
 def make_network_policy(fn: Function, gateway: GatewayPeer) -> dict[str, Any] | None:
@@ -47,7 +54,8 @@ def make_network_policy(fn: Function, gateway: GatewayPeer) -> dict[str, Any] | 
     }
     if network.egress is not None:
         spec["policyTypes"].append("Egress")
-        spec["egress"] = [{"ports": DNS_PORTS}, *(dict(rule) for rule in network.egress)]
+        declared = (dict(rule) for rule in network.egress)
+        spec["egress"] = [{"ports": DNS_PORTS}, gateway.egress_rule(), *declared]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

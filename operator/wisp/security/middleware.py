@@ -10,7 +10,9 @@ before any lookup (404), the access decision (401/403), the per-principal rate l
 The request the gateway's handlers see has had hop-by-hop, inbound ``X-Wisp-*`` and untrusted
 ``X-Forwarded-*`` headers removed, and ``Authorization`` too when it was wisp's credential.
 
-``admin_middleware`` is the admin credential alone, for the admin port's ``/system/``.
+``admin_middleware`` is the admin credential, for the admin port's ``/system/``; a request the
+admin port's sign-in (``wisp.security.kubeauth.caller_auth``, outermost) has already let in with
+a caller's own Kubernetes token (the dead-letter API) passes, and its routes decide per namespace.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from wisp.security.inbound import (
 from wisp.security.ratelimit import ByteBudget, InflightCap, RateLimiter, retry_after_seconds
 from wisp.security.secrets import SecretSource
 from wisp.security.settings import SecuritySettings
+from wisp.security.viewers import VIEWER
 
 log = logging.getLogger("wisp.security")
 
@@ -116,12 +119,13 @@ def admin_middleware(
     required: bool = False,
 ) -> Middleware:
     """Guards ``paths`` and ``prefixes`` with the admin bearer token. Without a token they are
-    open when ``required`` is False (the admin port of ``wisp dev``), refused otherwise."""
+    open when ``required`` is False (the admin port of ``wisp dev``), refused otherwise. A
+    request whose caller is signed in already (``VIEWER``) is the sign-in's to answer."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         path = resolve(request).path  # the route the router chose, not the caller's spelling
-        if path in paths or path.startswith(prefixes):
+        if (path in paths or path.startswith(prefixes)) and VIEWER not in request:
             if token is None and not required:
                 return await handler(request)
             verdict = admin_allowed(token, request.headers.get("Authorization"))

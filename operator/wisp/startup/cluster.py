@@ -11,10 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from wisp.gateway import config as config_module
 from wisp.gateway.config import GatewayConfig
-from wisp.startup.process import Servers, make_apps, run_until_stopped
+from wisp.startup.process import Apps, Servers, make_apps, run_until_stopped
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+    from wisp.console.cluster import PodLogs
 
 log = logging.getLogger("wisp.gateway")
 
@@ -31,12 +37,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(config: GatewayConfig, stop: asyncio.Event) -> None:
-    from wisp.console.cluster import add_cluster_console, tenants_from_env
+    from wisp.console.cluster import tenants_from_env
     from wisp.gateway.kube import KubernetesBackend, LeaseCoordination
-    from wisp.gateway.state import COMPONENTS
     from wisp.kubeconfig import load_api_client
-    from wisp.queue.admin import add_admin_routes
-    from wisp.queue.extension import QUEUE, events_from_env
+    from wisp.queue.extension import events_from_env
     from wisp.security.extension import security_extension
     from wisp.security.kube_secrets import KubernetesSecretSource
     from wisp.security.settings import settings_from_env
@@ -58,17 +62,9 @@ async def serve(config: GatewayConfig, stop: asyncio.Event) -> None:
         exchange=coordination,
         election=coordination,
     )
-    # The console at /ui/ on the admin port; its API needs the admin token, or a caller's own
-    # Kubernetes token (WISP_CONSOLE_TENANTS), which sees what that caller's RBAC allows.
-    add_cluster_console(
-        apps.admin,
-        apps.invocations[COMPONENTS],
-        api_client,
-        security.admin_token,
-        tenants=tenants_from_env(),
+    equip_admin_port(
+        apps, api_client, security.admin_token, config.default_namespace, tenants=tenants_from_env()
     )
-    if QUEUE in apps.invocations:  # dead letters for the console's tab and `wisp dlq`, on the admin port too
-        add_admin_routes(apps.admin, apps.invocations[QUEUE].dead_letters, config.default_namespace)
     # Both ports bound the time to send a request head (slow-header clients get 408).
     servers = Servers(apps, security, head_timeout=config.header_read_timeout)
     await servers.start(config.host, config.port, config.admin_port)
@@ -76,3 +72,37 @@ async def serve(config: GatewayConfig, stop: asyncio.Event) -> None:
     await stop.wait()
     log.info("shutting down")
     await servers.stop()
+
+
+def equip_admin_port(
+    apps: Apps,
+    api_client: ApiClient,
+    admin_token: str | None,
+    default_namespace: str,
+    *,
+    tenants: bool,
+    pod_logs: PodLogs | None = None,
+) -> None:
+    """The console at /ui/ on the admin port, and the dead letters for its tab and ``wisp dlq``
+    (with the event path). Both take the admin token, or a caller's own Kubernetes token
+    (``tenants``, WISP_CONSOLE_TENANTS), which sees and does what that caller's RBAC allows
+    (docs/tenancy.md). Without an admin token the admin port's /system/ is open (it is
+    cluster-internal), the dead letters with it; the console's API still takes tokens only."""
+    from wisp.console.cluster import add_cluster_console
+    from wisp.gateway.state import COMPONENTS
+    from wisp.queue.admin import PREFIX as DEAD_LETTERS
+    from wisp.queue.admin import add_admin_routes
+    from wisp.queue.extension import QUEUE
+
+    queue = apps.invocations.get(QUEUE)
+    add_cluster_console(
+        apps.admin,
+        apps.invocations[COMPONENTS],
+        api_client,
+        admin_token,
+        pod_logs=pod_logs,
+        tenants=tenants,
+        also_signed_in=(DEAD_LETTERS,) if queue is not None and admin_token else (),
+    )
+    if queue is not None:
+        add_admin_routes(apps.admin, queue.dead_letters, default_namespace)

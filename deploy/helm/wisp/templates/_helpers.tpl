@@ -110,6 +110,27 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{- /*
+What every function pod (and pool pod) may reach under the deny-by-default baseline: DNS, and the
+gateway's pods on their invocation port only (calling another Function through the gateway, which
+checks the call itself). The operator adds the same two rules to a Function's own egress
+(WISP_GATEWAY_POD_PORT, wisp.resources.network).
+*/ -}}
+{{- define "wisp.functionEgress" -}}
+- ports:
+    - {protocol: UDP, port: 53}
+    - {protocol: TCP, port: 53}
+- to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ .Release.Namespace }}
+      podSelector:
+        matchLabels:
+          {{- include "wisp.selectorLabels" (dict "ctx" . "component" "gateway") | nindent 10 }}
+  ports:
+    - {protocol: TCP, port: {{ .Values.gateway.port }}}
+{{- end -}}
+
+{{- /*
 Where the bundled Redis keeps its append-only file: "claim" (a PersistentVolumeClaim), "emptyDir"
 (redis.persistence.enabled=false), or "noDefaultClass": persistence is on with no
 redis.persistence.storageClass, and the cluster has no default StorageClass, so a claim would

@@ -1,13 +1,15 @@
-"""Who is calling the console's API in a cluster, and what they may see there (docs/tenancy.md).
+"""Who is calling the console's API or the dead-letter API in a cluster, and what they may see
+and do there (docs/tenancy.md).
 
-Two bearer credentials open ``/ui/api/``: the admin token (``WISP_ADMIN_TOKEN``, every
-namespace) and the caller's own Kubernetes credential, any bearer token the API server accepts
-(a ServiceAccount token from ``kubectl create token``, an OIDC id token). For the latter the
-gateway asks the API server who it is (TokenReview), then, per namespace and action, whether
-that user may (SubjectAccessReview): the console shows and does what ``kubectl`` would let the
-same credential do, and wisp keeps no users of its own. A namespace the caller may not read is
-one the console does not know of: its functions are left out of lists and usage, and asking for
-one is a 404, as for a function that does not exist.
+Two bearer credentials open ``/ui/api/`` and ``/system/dead-letters`` on the admin port: the
+admin token (``WISP_ADMIN_TOKEN``, every namespace) and the caller's own Kubernetes credential,
+any bearer token the API server accepts (a ServiceAccount token from ``kubectl create token``,
+an OIDC id token). For the latter the gateway asks the API server who it is (TokenReview), then,
+per namespace and action, whether that user may (SubjectAccessReview): the console and the
+dead-letter API show and do what ``kubectl`` would let the same credential do, and wisp keeps no
+users of its own. A namespace the caller may not read is one the gateway does not know of: its
+functions and dead letters are left out of lists and usage, and asking for one is a 404, as for
+one that does not exist. ``wisp.security.kubeauth`` asks the API server and signs callers in.
 
 Answers are cached for ``REVIEW_TTL`` seconds (as the API server's own webhook authorizer
 does), so a page refreshing every 2 seconds costs the API server nothing after the first look.
@@ -21,6 +23,8 @@ import hashlib
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from aiohttp import web
 
 from wisp.api.names import FUNCTIONS, GROUP
 
@@ -37,15 +41,21 @@ class Permission:
     resource: str
     subresource: str = ""
 
+    def __str__(self) -> str:
+        """As ``kubectl auth can-i`` spells it: ``patch functions.wisp.dev``, ``get pods/log``."""
+        resource = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
+        return f"{self.verb} {resource}.{self.group}" if self.group else f"{self.verb} {resource}"
+
 
 class Action(enum.Enum):
-    """What a console route does; ``PERMISSIONS`` says what it needs in the namespace."""
+    """What a console or dead-letter route does; ``PERMISSIONS`` says what it needs in the namespace."""
 
-    LIST = "list"  # see the namespace's functions: lists, usage
-    READ = "read"  # a function's manifest, numbers and saved events
+    LIST = "list"  # see the namespace's functions: lists, usage, dead-letter counts
+    READ = "read"  # a function's manifest, numbers, saved events and dead letters
     LOGS = "read the logs of"  # its pods' output
     CHANGE = "change"  # deploy, test calls, saved events
     DELETE = "delete"
+    REDRIVE = "redrive or purge the dead letters of"  # run failed calls again, or drop them
 
 
 PERMISSIONS: dict[Action, tuple[Permission, ...]] = {
@@ -55,6 +65,9 @@ PERMISSIONS: dict[Action, tuple[Permission, ...]] = {
     # The console applies server-side, which creates a Function or patches it.
     Action.CHANGE: (Permission("patch", GROUP, FUNCTIONS), Permission("create", GROUP, FUNCTIONS)),
     Action.DELETE: (Permission("delete", GROUP, FUNCTIONS),),
+    # Dead letters are a Function's (or its queue Trigger's) failed calls: running them again or
+    # dropping them changes what the Function has done, as a patch changes what it does.
+    Action.REDRIVE: (Permission("get", GROUP, FUNCTIONS), Permission("patch", GROUP, FUNCTIONS)),
 }
 
 
@@ -94,6 +107,10 @@ class Viewer(Protocol):
 
     def home_namespaces(self) -> tuple[str, ...]: ...
 
+    async def missing(self, action: Action, namespace: str) -> Permission | None:
+        """The first permission ``action`` needs in ``namespace`` that the viewer lacks."""
+        ...
+
     async def may(self, action: Action, namespace: str) -> bool: ...
 
 
@@ -105,11 +122,22 @@ class Admin:
     def home_namespaces(self) -> tuple[str, ...]:
         return ()
 
+    async def missing(self, action: Action, namespace: str) -> Permission | None:
+        return None
+
     async def may(self, action: Action, namespace: str) -> bool:
         return True
 
 
 ADMIN = Admin()
+# Who is asking, set by the admin port's sign-in (``wisp.security.kubeauth``) for the routes.
+VIEWER = web.RequestKey("wisp-viewer", object)
+
+
+def viewer_of(request: web.Request) -> Viewer:
+    """Who is asking; everything where no sign-in ran (``wisp dev``, an admin port left open)."""
+    viewer: Viewer = request.get(VIEWER, ADMIN)
+    return viewer
 
 
 @dataclass
@@ -175,11 +203,14 @@ class Tenant:
         home = self.user.home_namespace
         return (home,) if home else ()
 
-    async def may(self, action: Action, namespace: str) -> bool:
+    async def missing(self, action: Action, namespace: str) -> Permission | None:
         for permission in PERMISSIONS[action]:
             if not await self.reviews.allowed(self.user, permission, namespace):
-                return False
-        return True
+                return permission
+        return None
+
+    async def may(self, action: Action, namespace: str) -> bool:
+        return await self.missing(action, namespace) is None
 
 
 async def visible(viewer: Viewer, namespaces: Iterable[str]) -> set[str]:

@@ -1,7 +1,8 @@
-"""The console's tenants, the pure part (``wisp.console.viewers``): which Kubernetes permissions
-each console action needs, a ServiceAccount's home namespace, and the cache that keeps a page
-refreshing every 2 seconds from asking the API server each time. The API server's own answers
-are tested in tests/console/test_tenants.py."""
+"""Tenants of the console and the dead letters, the pure part (``wisp.security.viewers``): which
+Kubernetes permissions each action needs and which one a caller lacks, a ServiceAccount's home
+namespace, and the cache that keeps a page refreshing every 2 seconds from asking the API server
+each time. The API server's own answers are tested in tests/console/test_tenants.py and
+tests/console/test_tenant_dead_letters.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from wisp.console.viewers import (
+from wisp.security.viewers import (
     ADMIN,
     REVIEW_TTL,
     Action,
@@ -45,6 +46,7 @@ class Rbac:
 ALICE = User("alice", groups=("team-a",))
 EDIT = {("alice", verb, FUNCTIONS, "", "a") for verb in ("list", "get", "patch", "create")}
 LOGS = {("alice", "get", "pods", "log", "a")}
+READ = {("alice", verb, FUNCTIONS, "", "a") for verb in ("list", "get")}
 
 
 @pytest.mark.parametrize(
@@ -58,6 +60,10 @@ LOGS = {("alice", "get", "pods", "log", "a")}
         (EDIT, Action.DELETE, False),
         ({("alice", "patch", FUNCTIONS, "", "a")}, Action.CHANGE, False),  # apply may create
         ({("alice", "list", FUNCTIONS, "", "b")}, Action.LIST, False),  # another namespace
+        (EDIT, Action.REDRIVE, True),  # dead letters: who may change a function may run its calls again
+        (EDIT - {("alice", "patch", FUNCTIONS, "", "a")}, Action.REDRIVE, False),
+        (READ, Action.READ, True),  # reading dead letters is reading the function
+        (READ, Action.REDRIVE, False),
     ],
 )
 async def test_an_action_needs_every_permission_it_names(
@@ -65,6 +71,26 @@ async def test_an_action_needs_every_permission_it_names(
 ) -> None:
     tenant = Tenant(ALICE, Reviews(Rbac(grants), clock=lambda: 0.0))
     assert await tenant.may(action, "a") is allowed
+    assert (await tenant.missing(action, "a") is None) is allowed
+
+
+@pytest.mark.parametrize(
+    ("grants", "action", "missing"),
+    [
+        (READ, Action.REDRIVE, "patch functions.wisp.dev"),
+        (READ, Action.LOGS, "get pods/log"),
+        (READ, Action.DELETE, "delete functions.wisp.dev"),
+        (set(), Action.READ, "get functions.wisp.dev"),
+        (READ, Action.READ, None),
+    ],
+)
+async def test_the_permission_a_caller_lacks_is_named_as_kubectl_names_it(
+    grants: set[tuple[str, str, str, str, str]], action: Action, missing: str | None
+) -> None:
+    tenant = Tenant(ALICE, Reviews(Rbac(grants), clock=lambda: 0.0))
+    lacked = await tenant.missing(action, "a")
+    assert (None if lacked is None else str(lacked)) == missing
+    assert await ADMIN.missing(action, "a") is None
 
 
 @pytest.mark.parametrize(

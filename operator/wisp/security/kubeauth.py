@@ -1,10 +1,12 @@
-"""The cluster console's sign-in: the admin token, or the caller's own Kubernetes credential
-checked by the API server (``wisp.console.viewers`` says what each may see).
+"""The admin port's sign-in for the console and the dead letters: the admin token, or the caller's
+own Kubernetes credential checked by the API server (``wisp.security.viewers`` says what each
+may see and do).
 
-``console_auth`` guards ``/ui/api/`` on the admin listener and leaves the request's ``Viewer``
-under ``VIEWER`` for the routes. ``KubernetesReviewer`` asks the API server: TokenReview for who
-a token belongs to, SubjectAccessReview for what that user may do in a namespace (the chart
-binds the gateway to ``system:auth-delegator`` for both, ``gateway.rbac.consoleTenants``).
+``caller_auth`` guards the paths it is given (the console's ``/ui/api/``, ``/system/dead-letters``)
+on the admin listener and leaves the request's ``Viewer`` under ``VIEWER`` for the routes.
+``KubernetesReviewer`` asks the API server: TokenReview for who a token belongs to,
+SubjectAccessReview for what that user may do in a namespace (the chart binds the gateway to
+``system:auth-delegator`` for both, ``gateway.rbac.consoleTenants``).
 """
 
 from __future__ import annotations
@@ -19,16 +21,14 @@ from aiohttp.typedefs import Handler, Middleware
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from wisp.console.routes import VIEWER
-from wisp.console.viewers import ADMIN, Permission, ReviewFailed, Reviews, Tenant, User
+from wisp.gateway.resolve import resolve
 from wisp.security import errors
 from wisp.security.authorizer import Verdict
 from wisp.security.credentials import bearer_token
 from wisp.security.middleware import admin_allowed
+from wisp.security.viewers import ADMIN, VIEWER, Permission, ReviewFailed, Reviews, Tenant, User
 
-log = logging.getLogger("wisp.console")
-
-PREFIX = "/ui/api/"
+log = logging.getLogger("wisp.security")
 
 
 class KubernetesReviewer:
@@ -82,13 +82,15 @@ class KubernetesReviewer:
             raise ReviewFailed(f"the API server is unreachable: {exc}") from None
 
 
-def console_auth(admin_token: str | None, reviews: Reviews | None) -> Middleware:
-    """The admin token sees everything; another bearer token is a Kubernetes credential, and
-    sees what its user may (refused when ``reviews`` is None or the API server rejects it)."""
+def caller_auth(admin_token: str | None, reviews: Reviews | None, prefixes: tuple[str, ...]) -> Middleware:
+    """For paths under ``prefixes``: the admin token sees everything; another bearer token is a
+    Kubernetes credential, and sees what its user may (refused when ``reviews`` is None or the API
+    server rejects it). The admin app's own guard (``admin_middleware``) lets a request this
+    signed in through, so it must run first (outermost)."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(PREFIX):
+        if not resolve(request).path.startswith(prefixes):  # the route the router chose
             return await handler(request)
         authorization = request.headers.get("Authorization")
         token = bearer_token(authorization)
@@ -96,7 +98,7 @@ def console_auth(admin_token: str | None, reviews: Reviews | None) -> Middleware
             return errors.json_error(
                 401,
                 "Unauthorized",
-                "the console's API needs the admin token or your Kubernetes bearer token",
+                "this API needs the admin token or your Kubernetes bearer token",
                 {"WWW-Authenticate": 'Bearer realm="wisp-console"'},
             )
         if admin_allowed(admin_token, authorization) is Verdict.ALLOW:
@@ -105,7 +107,7 @@ def console_auth(admin_token: str | None, reviews: Reviews | None) -> Middleware
         try:
             user = None if reviews is None else await reviews.authenticate(token)
         except ReviewFailed as exc:
-            log.warning("console sign-in: %s", exc)
+            log.warning("sign-in with a Kubernetes token: %s", exc)
             return errors.json_error(503, "ReviewUnavailable", str(exc))
         if user is None or reviews is None:
             return errors.json_error(
