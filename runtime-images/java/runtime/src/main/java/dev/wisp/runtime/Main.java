@@ -11,7 +11,8 @@ import java.util.concurrent.ExecutorService;
 /**
  * The runtime's entry point: {@code java -jar wisp-runtime.jar} serves the function named by
  * {@code WISP_HANDLER}; {@code --train} runs the class-data-sharing training run instead
- * ({@link Training}).
+ * ({@link Training}). With a pool token and no handler it is a warm pool pod's runtime, given its
+ * function later ({@link PoolPod}).
  *
  * <p>A handler that fails to load keeps the process up: {@code /healthz} answers 503 with the
  * reason. In a pod ({@code WISP_EXIT_ON_LOAD_FAILURE=true}) the runtime exits 1 instead, with the
@@ -43,7 +44,26 @@ public final class Main {
             System.exit(2);
             return;
         }
-        Running running = start(config);
+        String poolToken;
+        try {
+            poolToken = Generic.poolToken(System.getenv());
+        } catch (IOException e) {
+            JsonLog.write("ERROR", null, "invalid configuration: " + e.getMessage(), Map.of());
+            System.exit(2);
+            return;
+        }
+        Running running;
+        if (!poolToken.isEmpty() && config.handler().isBlank()) {
+            try {
+                running = PoolPod.start(config, poolToken);
+            } catch (JvmEnvironment.Unavailable e) {
+                JsonLog.write("ERROR", null, "cannot serve as a pool pod: " + e.getMessage(), Map.of());
+                System.exit(2);
+                return;
+            }
+        } else {
+            running = start(config);
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             running.server().drain(Math.min(config.timeoutMillis(), 25_000));
             running.server().stop();
