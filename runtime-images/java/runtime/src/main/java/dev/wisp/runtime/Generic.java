@@ -7,10 +7,15 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 
 /**
  * Generic mode: a warm pool pod's runtime, started with no function, waiting to be given one
@@ -37,7 +42,36 @@ final class Generic {
     /** The image's settings a function keeps unless it sets them itself, as in its own pod. */
     private static final List<String> IMAGE_DEFAULTS = List.of("WISP_AWS_SDK_DIR", "WISP_LAYERS_DIR");
 
+    /** What a pool pod's token is an HMAC of, before its uid (the gateway's poolplan.pod_token). */
+    private static final String POD_TOKEN_PREFIX = "wisp-pool-pod:";
+
     private Generic() {}
+
+    /**
+     * A pool pod's init step ({@code --pool-token}): writes the pod's token, HMAC-SHA256 of its
+     * uid ({@code WISP_POD_UID}) under the pool's key ({@code WISP_POOL_KEY}), in hex, to the
+     * file {@code WISP_POOL_TOKEN_FILE} names, readable by the pod's user only. The runtime
+     * reads that file and never sees the key.
+     */
+    static void writePodToken(Map<String, String> env) throws IOException, GeneralSecurityException {
+        String key = required(env, "WISP_POOL_KEY");
+        String uid = required(env, "WISP_POD_UID");
+        Path file = Path.of(required(env, TOKEN_FILE_ENV));
+        Mac mac = Mac.getInstance("HmacSHA256");
+        mac.init(new SecretKeySpec(key.getBytes(StandardCharsets.UTF_8), "HmacSHA256"));
+        String token = HexFormat.of().formatHex(mac.doFinal((POD_TOKEN_PREFIX + uid).getBytes(StandardCharsets.UTF_8)));
+        Files.deleteIfExists(file);
+        Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(file, token, StandardCharsets.UTF_8);
+    }
+
+    private static String required(Map<String, String> env, String name) throws IOException {
+        String value = env.get(name);
+        if (value == null || value.isEmpty()) {
+            throw new IOException(name + " is not set");
+        }
+        return value;
+    }
 
     /** What a specialisation asks for: the function's environment and its code files. */
     record Specialisation(Map<String, String> env, Map<String, String> files) {}

@@ -11,7 +11,8 @@ import java.util.concurrent.ExecutorService;
 /**
  * The runtime's entry point: {@code java -jar wisp-runtime.jar} serves the function named by
  * {@code WISP_HANDLER}; {@code --train} runs the class-data-sharing training run instead
- * ({@link Training}). With a pool token and no handler it is a warm pool pod's runtime, given its
+ * ({@link Training}); {@code --pool-token} is a pool pod's init step
+ * ({@link Generic#writePodToken}). With a pool token and no handler it is a warm pool pod's runtime, given its
  * function later ({@link PoolPod}).
  *
  * <p>A handler that fails to load keeps the process up: {@code /healthz} answers 503 with the
@@ -34,6 +35,15 @@ public final class Main {
         System.setProperty("sun.net.httpserver.nodelay", "true");
         if (args.length > 0 && "--train".equals(args[0])) {
             Training.run();
+            return;
+        }
+        if (args.length > 0 && "--pool-token".equals(args[0])) {
+            try {
+                Generic.writePodToken(System.getenv());
+            } catch (IOException | java.security.GeneralSecurityException e) {
+                JsonLog.write("ERROR", null, "the pool pod's token could not be written: " + e, Map.of());
+                System.exit(2);
+            }
             return;
         }
         Config config;
