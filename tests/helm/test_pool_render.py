@@ -26,6 +26,7 @@ from tests.helm.chart import (
     selector_matches,
 )
 from tests.helm.conftest import Render
+from tests.runtimes.java.javabuild import build_runtime
 from wisp.gateway.kube.poolplan import pod_token
 
 POOL = {"pool": {"python": {"enabled": True, "size": 3}}, "gateway": {"defaultNamespace": "fns"}}
@@ -65,6 +66,17 @@ def test_a_pool_per_enabled_runtime_in_the_functions_namespace(render: Render) -
     assert init["securityContext"]["readOnlyRootFilesystem"] is True
 
 
+def test_a_java_pool_runs_the_jdk_image_that_compiles_java_functions_sources(render: Render) -> None:
+    objects = render({**POOL, "pool": {"java": {"enabled": True}}})
+    deployment = one(objects, "Deployment", "-pool-java")
+    assert deployment["metadata"]["labels"]["wisp.dev/pool"] == "java"
+    (init, container) = containers(deployment)
+    # The image of Java Functions given as sources, the only ones that start from a pool pod.
+    assert container["image"] == init["image"] == "wisp/runtime-java:21-jdk"
+    assert container["resources"]["limits"]["memory"] == "512Mi"
+    assert env_of(container)["WISP_POOL_TOKEN_FILE"]["value"] == "/tmp/wisp-pool-token"
+
+
 def test_a_pool_grows_between_its_size_and_max_size_by_the_gateways_hands(render: Render) -> None:
     objects = render({**POOL, "pool": {"python": {"enabled": True, "size": 3, "maxSize": 9}}})
     deployment = one(objects, "Deployment", "-pool-python")
@@ -91,17 +103,21 @@ def test_the_pool_key_is_shared_by_the_gateway_and_the_pool_only(render: Render)
     assert env["WISP_POOL_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "wisp-pool-key"
 
 
-@pytest.mark.parametrize("language", ["python", "node"])
+@pytest.mark.parametrize("language", ["python", "node", pytest.param("java", marks=pytest.mark.java)])
 def test_a_pool_pods_init_step_derives_the_token_the_gateway_sends_it(
     render: Render, language: str, tmp_path: Path
 ) -> None:
     objects = render({**POOL, "pool": {language: {"enabled": True}}})
     (init,) = one(objects, "Deployment", f"-pool-{language}")["spec"]["template"]["spec"]["initContainers"]
     # The image's interpreter is the init step's first word; this machine's runs its program.
-    local = {"python": sys.executable, "node": shutil.which("node")}[language]
+    local = {"python": sys.executable, "node": shutil.which("node"), "java": shutil.which("java")}[language]
     args = init["command"][1:]
     if local is None:
-        pytest.skip("no node on this machine")
+        pytest.skip(f"no {language} on this machine")
+    if language == "java":
+        # The image's runtime jar is this checkout's, built.
+        jar, _ = build_runtime()
+        args = [str(jar) if arg == "/opt/wisp/wisp-runtime.jar" else arg for arg in args]
     token_file = tmp_path / "token"
     env = {
         "PATH": os.environ["PATH"],

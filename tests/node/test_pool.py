@@ -1,9 +1,9 @@
-"""The warm pool on the real node (docs/warm-pool.md): wisp installed with ``pool.python`` and
-``pool.node`` on, a call to a Function at zero answered by a generic runtime pod specialised
-for it (Python and Node.js), the pool refilled, the handover to the Function's own pods with no
-lost call, one function per pool pod, a specialised function unable to specialise another pool
-pod, and the fallbacks (a Function that may not use the pool, an empty pool, a pod that fails to
-specialise) answering from the Function's own pods without an error to the caller."""
+"""The warm pool on the real node (docs/warm-pool.md): wisp installed with ``pool.python``,
+``pool.node`` and ``pool.java`` on, a call to a Function at zero answered by a generic runtime pod
+specialised for it (Python, Node.js and Java), the pool refilled, the handover to the Function's
+own pods with no lost call, one function per pool pod, a specialised function unable to specialise
+another pool pod, and the fallbacks (a Function that may not use the pool, an empty pool, a pod
+that fails to specialise) answering from the Function's own pods without an error to the caller."""
 
 from __future__ import annotations
 
@@ -64,6 +64,48 @@ exports.handler = async (event, context) => ({
   mark: process.env.MARK ?? null,
   token: process.env.WISP_POOL_TOKEN ?? null,
 });
+"""
+
+
+JAVA_HANDLER = """package warm;
+
+import dev.wisp.runtime.Context;
+import dev.wisp.runtime.RequestHandler;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+public class Hello implements RequestHandler<Map<String, Object>, Map<String, Object>> {
+    static {
+        if (!hostname().startsWith("wisp-pool-")) {
+            // The function's own pod stays unready for a while: the answer can only come from the pool.
+            try {
+                Thread.sleep(90_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    static String hostname() {
+        try {
+            return Files.readString(Path.of("/proc/sys/kernel/hostname")).trim();
+        } catch (Exception e) {
+            return "";
+        }
+    }
+
+    @Override
+    public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
+        Map<String, Object> out = new HashMap<>();
+        out.put("pod", hostname());
+        out.put("function", context.getFunctionName());
+        out.put("mark", System.getenv("MARK"));
+        out.put("token", System.getenv("WISP_POOL_TOKEN"));
+        return out;
+    }
+}
 """
 
 
@@ -128,16 +170,28 @@ def handler(event, context):
 
 
 def function(
-    name: str, env: list[dict[str, Any]] | None = None, *, node: bool = False, code: str | None = None
+    name: str,
+    env: list[dict[str, Any]] | None = None,
+    *,
+    node: bool = False,
+    code: str | None = None,
+    java: bool = False,
 ) -> str:
+    runtime, handler, default_code = (
+        ("java17", "warm.Hello", JAVA_HANDLER)
+        if java
+        else ("nodejs24", "main.handler", NODE_HANDLER)
+        if node
+        else ("python3.14", "main.handler", HANDLER)
+    )
     manifest = {
         "apiVersion": "wisp.dev/v1alpha1",
         "kind": "Function",
         "metadata": {"name": name},
         "spec": {
-            "runtime": "nodejs24" if node else "python3.14",
-            "handler": "main.handler",
-            "code": {"inline": code or (NODE_HANDLER if node else HANDLER)},
+            "runtime": runtime,
+            "handler": handler,
+            "code": {"inline": code or default_code},
             "env": env or [{"name": "MARK", "value": name}],
             "memory": "128Mi",
             "access": {"public": True},
@@ -156,6 +210,8 @@ def wisp(wisp: Wisp) -> Iterator[Wisp]:
             "pool.python.size": str(POOL_SIZE),
             "pool.node.enabled": "true",
             "pool.node.size": "1",
+            "pool.java.enabled": "true",
+            "pool.java.size": "1",
         }
     )
     yield wisp
@@ -211,8 +267,9 @@ def deploy(
     *,
     node: bool = False,
     code: str | None = None,
+    java: bool = False,
 ) -> None:
-    wisp.apply(function(name, env, node=node, code=code))
+    wisp.apply(function(name, env, node=node, code=code, java=java))
     wisp.wait_ready(name)
     assert not wisp.function_pods(name)
 
@@ -442,6 +499,17 @@ def test_a_nodejs_function_at_zero_is_served_by_a_specialised_node_pool_pod(wisp
     assert body["pod"].startswith("wisp-pool-node-"), body
     assert (body["function"], body["mark"], body["token"]) == ("nodewarm", "nodewarm", None)
     pool_ready(wisp, "node", 1)
+
+
+def test_a_java_function_at_zero_is_served_by_a_specialised_java_pool_pod(wisp: Wisp) -> None:
+    pool_ready(wisp, "java", 1)
+    deploy(wisp, "javawarm", java=True)
+    status, body = wisp.call("javawarm", {})
+    assert status == 200, body
+    assert body["pod"].startswith("wisp-pool-java-"), body
+    # Its sources compiled and loaded in the pool pod's JVM, which reads the Function's environment.
+    assert (body["function"], body["mark"], body["token"]) == ("javawarm", "javawarm", None)
+    pool_ready(wisp, "java", 1)
 
 
 def test_wisp_describe_shows_the_pool_pod_serving_a_function(wisp: Wisp) -> None:

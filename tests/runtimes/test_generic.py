@@ -1,6 +1,6 @@
 """A runtime started generic (a warm pool pod, docs/warm-pool.md): ready with no function,
-given one over ``POST /_wisp/specialise`` with the pool token, once in its life; Python and
-Node.js alike."""
+given one over ``POST /_wisp/specialise`` with the pool token, once in its life; Python, Node.js
+and Java alike (Java's cases are marked ``java``: they need a JDK and Maven)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.runtimes.java.javabuild import build_runtime, missing_tools
 from tests.support import wait
 from wisp.api import Runtime
 from wisp.launcher import LaunchSpec, Readiness, RuntimeProcess, start_runtime
@@ -31,6 +32,7 @@ def handler(event, context):
         "token": os.environ.get("WISP_POOL_TOKEN"),
         "token_file": os.environ.get("WISP_POOL_TOKEN_FILE"),
         "cwd": os.getcwd(),
+        "task_root": os.environ.get("LAMBDA_TASK_ROOT"),
         "event": event,
     }
 """
@@ -47,21 +49,81 @@ exports.handler = async (event, context) => ({
   token: process.env.WISP_POOL_TOKEN ?? null,
   token_file: process.env.WISP_POOL_TOKEN_FILE ?? null,
   cwd: process.cwd(),
+  task_root: process.env.LAMBDA_TASK_ROOT ?? null,
   event,
 });
+"""
+# Java code given inline or as files is sources, compiled by the runtime (stored as Handler.java
+# whatever class it declares). A JVM cannot change its working directory: a Java function finds
+# its files through LAMBDA_TASK_ROOT or its class path (docs/warm-pool.md).
+JAVA_ECHO = """package echo;
+
+import dev.wisp.runtime.Context;
+import dev.wisp.runtime.RequestHandler;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TimeZone;
+
+public class Echo implements RequestHandler<Map<String, Object>, Map<String, Object>> {
+    private static final String GREETING_AT_LOAD = System.getenv("GREETING");
+
+    @Override
+    public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
+        Map<String, Object> out = new HashMap<>();
+        out.put("function", context.getFunctionName());
+        out.put("greeting", System.getenv("GREETING"));
+        out.put("greeting_at_load", GREETING_AT_LOAD);
+        long offset = TimeZone.getDefault().getOffset(Instant.parse("2026-01-01T00:00:00Z").toEpochMilli());
+        out.put("utc_offset_minutes", -offset / 60_000);
+        out.put("token", System.getenv("WISP_POOL_TOKEN"));
+        out.put("token_file", System.getenv("WISP_POOL_TOKEN_FILE"));
+        out.put("cwd", Path.of("").toAbsolutePath().toString());
+        out.put("task_root", System.getenv("LAMBDA_TASK_ROOT"));
+        out.put("event", event);
+        return out;
+    }
+}
+"""
+JAVA_BROKEN = """package echo;
+
+public class Echo {
+    static {
+        if (true) throw new IllegalStateException("broken at import");
+    }
+
+    public Object handleRequest(Object event) {
+        return event;
+    }
+}
 """
 # runtime, the handler file's name, its content, and the content of a file that fails to load
 LANGUAGES = {
     "python": (Runtime.PYTHON311, "main.py", ECHO, "raise RuntimeError('broken at import')\n"),
     "node": (Runtime.NODEJS24, "main.js", NODE_ECHO, "throw new Error('broken at import');\n"),
+    "java": (Runtime.JAVA17, "Handler.java", JAVA_ECHO, JAVA_BROKEN),
 }
+HANDLERS = {"python": "main.handler", "node": "main.handler", "java": "echo.Echo"}
+# Languages whose runtime changes into the function's code directory (a JVM cannot).
+CHANGES_DIRECTORY = {"python", "node"}
 
 Generic = Callable[..., Awaitable[Readiness]]
 
 
-@pytest.fixture(params=sorted(LANGUAGES))
+LANGUAGE_PARAMS = [
+    pytest.param(name, marks=[pytest.mark.java] if name == "java" else []) for name in sorted(LANGUAGES)
+]
+
+
+@pytest.fixture(params=LANGUAGE_PARAMS)
 def language(request: pytest.FixtureRequest) -> str:
     name: str = request.param
+    if name == "java":
+        reason = missing_tools()
+        if reason:
+            pytest.skip(reason)
+        build_runtime()
     return name
 
 
@@ -95,7 +157,7 @@ def specialisation(language: str, name: str = "echo", **env: str) -> dict[str, A
         "env": {
             "WISP_FUNCTION_NAME": name,
             "WISP_FUNCTION_NAMESPACE": "tests",
-            "WISP_HANDLER": "main.handler",
+            "WISP_HANDLER": HANDLERS[language],
             "WISP_TIMEOUT_SECONDS": "5",
             "WISP_PORT": "1",  # the pod's port stays the pod's
             **env,
@@ -144,7 +206,9 @@ async def test_specialised_runtime_serves_its_function_with_its_environment(
     # The pool's token is not the function's to see, and its code is where it runs.
     assert body["token"] is None
     _, filename, content, _ = LANGUAGES[language]
-    assert Path(body["cwd"]).joinpath(filename).read_text() == content
+    assert Path(body["task_root"]).joinpath(filename).read_text() == content
+    if language in CHANGES_DIRECTORY:
+        assert body["cwd"] == body["task_root"]
 
 
 async def test_a_function_that_names_its_time_zone_runs_in_it(
@@ -243,6 +307,8 @@ async def test_a_handler_that_fails_to_load_fails_the_specialisation(
 async def test_a_specialised_runtime_writes_logs_as_its_function_asks(
     tmp_path: Path, http: aiohttp.ClientSession, language: str
 ) -> None:
+    if language == "java":
+        pytest.skip("the Java runtime writes JSON log lines only")
     runtime = LANGUAGES[language][0]
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -282,6 +348,8 @@ async def test_a_specialised_function_imports_the_images_aws_sdk_as_in_its_own_p
     generic: Generic, http: aiohttp.ClientSession, language: str, tmp_path: Path
 ) -> None:
     # boto3 and @aws-sdk come with the image (WISP_AWS_SDK_DIR), not with the function's code.
+    if language not in SDK_MODULE:
+        pytest.skip("a Java function brings the AWS SDK in its own jar")
     sdk = tmp_path / "aws-sdk"
     module, content = SDK_MODULE[language]
     (sdk / module).parent.mkdir(parents=True, exist_ok=True)

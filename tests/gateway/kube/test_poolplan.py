@@ -103,6 +103,28 @@ def test_functions_that_skip_the_pool_say_why(spec: dict[str, Any], reason: str)
     assert reason in plan.reason
 
 
+def test_a_java_function_given_as_sources_starts_from_the_jdk_images_pool() -> None:
+    function = fn(runtime="java21", handler="inline.Hello", code={"inline": "package inline;\n"})
+    plan = plan_of(function)
+    assert isinstance(plan, PoolPlan)
+    assert plan.image == "wisp/runtime-java:21-jdk"
+    assert plan.files == {"Handler.java": "package inline;\n"}
+    assert plan.env["WISP_HANDLER"] == "inline.Hello"
+
+
+@pytest.mark.parametrize("name", ["JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS"])
+def test_a_java_function_with_jvm_start_settings_skips_the_pool(name: str) -> None:
+    function = fn(
+        runtime="java21",
+        handler="inline.Hello",
+        code={"inline": "package inline;\n"},
+        env=[{"name": name, "value": "-Xss2m"}],
+    )
+    plan = plan_of(function)
+    assert isinstance(plan, PoolSkip)
+    assert f"sets {name}, which its runtime reads only as it starts" in plan.reason
+
+
 def test_a_function_whose_pods_run_as_their_own_service_account_skips_the_pool() -> None:
     function = fn()
     deployment = make_deployment(function)

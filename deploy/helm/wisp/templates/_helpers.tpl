@@ -378,7 +378,7 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
 
 {{/* The warm pool (docs/warm-pool.md): whether any pool is on, and its namespace. */}}
 {{- define "wisp.pool.enabled" -}}
-{{- if or .Values.pool.python.enabled .Values.pool.node.enabled -}}true{{- end -}}
+{{- if or .Values.pool.python.enabled .Values.pool.node.enabled .Values.pool.java.enabled -}}true{{- end -}}
 {{- end -}}
 
 {{- define "wisp.pool.namespace" -}}

@@ -47,6 +47,9 @@ MAX_LIFE = 600.0
 # A pool keeps as many free pods as it had claims in this window (within its bounds): as many
 # cold starts may come in the next one. Claims older than this let it shrink back.
 SIZE_WINDOW = 60.0
+# Variables a runtime reads only as its process starts, by language: a pool pod started before
+# it had a function, so a Function that sets one would run without it there.
+START_VARIABLES = {"java": ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")}
 
 
 class PoolState(enum.Enum):
@@ -200,6 +203,9 @@ def pool_plan(fn: Function, facts: TemplateFacts | None) -> PoolPlan | PoolSkip:
         if "valueFrom" in item:
             return PoolSkip(f"its environment variable {name} comes from a reference (valueFrom)")
         env[name] = str(item.get("value") or "")
+    started = next((n for n in START_VARIABLES.get(fn.spec.runtime.language, ()) if n in env), None)
+    if started is not None:
+        return PoolSkip(f"its environment sets {started}, which its runtime reads only as it starts")
     return PoolPlan(
         namespace=fn.namespace,
         image=facts.image,

@@ -58,6 +58,11 @@ final class Invocations {
         this.metrics = new Metrics(this::inflight);
     }
 
+    /** The same runtime refusing calls with {@code error} (a pool pod that failed to specialise). */
+    Invocations failed(HandlerLoader.LoadException error) {
+        return new Invocations(config, workers, null, error);
+    }
+
     Metrics metrics() {
         return metrics;
     }

@@ -11,7 +11,9 @@ import java.util.concurrent.ExecutorService;
 /**
  * The runtime's entry point: {@code java -jar wisp-runtime.jar} serves the function named by
  * {@code WISP_HANDLER}; {@code --train} runs the class-data-sharing training run instead
- * ({@link Training}).
+ * ({@link Training}); {@code --pool-token} is a pool pod's init step
+ * ({@link Generic#writePodToken}). With a pool token and no handler it is a warm pool pod's runtime, given its
+ * function later ({@link PoolPod}).
  *
  * <p>A handler that fails to load keeps the process up: {@code /healthz} answers 503 with the
  * reason. In a pod ({@code WISP_EXIT_ON_LOAD_FAILURE=true}) the runtime exits 1 instead, with the
@@ -35,6 +37,15 @@ public final class Main {
             Training.run();
             return;
         }
+        if (args.length > 0 && "--pool-token".equals(args[0])) {
+            try {
+                Generic.writePodToken(System.getenv());
+            } catch (IOException | java.security.GeneralSecurityException e) {
+                JsonLog.write("ERROR", null, "the pool pod's token could not be written: " + e, Map.of());
+                System.exit(2);
+            }
+            return;
+        }
         Config config;
         try {
             config = Config.fromEnvironment(System.getenv());
@@ -43,7 +54,26 @@ public final class Main {
             System.exit(2);
             return;
         }
-        Running running = start(config);
+        String poolToken;
+        try {
+            poolToken = Generic.poolToken(System.getenv());
+        } catch (IOException e) {
+            JsonLog.write("ERROR", null, "invalid configuration: " + e.getMessage(), Map.of());
+            System.exit(2);
+            return;
+        }
+        Running running;
+        if (!poolToken.isEmpty() && config.handler().isBlank()) {
+            try {
+                running = PoolPod.start(config, poolToken);
+            } catch (JvmEnvironment.Unavailable e) {
+                JsonLog.write("ERROR", null, "cannot serve as a pool pod: " + e.getMessage(), Map.of());
+                System.exit(2);
+                return;
+            }
+        } else {
+            running = start(config);
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             running.server().drain(Math.min(config.timeoutMillis(), 25_000));
             running.server().stop();

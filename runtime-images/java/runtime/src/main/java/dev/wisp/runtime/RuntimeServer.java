@@ -8,27 +8,56 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The HTTP side of the runtime: the JDK's built-in server, the three probe/metrics endpoints,
- * and everything else (or anything with {@code X-Wisp-Event}) handed to {@link Invocations}.
+ * and everything else (or anything with {@code X-Wisp-Event}) handed to {@link Invocations}. In
+ * a warm pool pod ({@link Generic}) also {@code POST /_wisp/specialise}, which gives the runtime
+ * its function (and its {@link Invocations}) once.
  */
 final class RuntimeServer {
+
+    /** A pool pod's way to its function: the function's runtime, made from what was asked. */
+    @FunctionalInterface
+    interface Specialiser {
+        /**
+         * @throws Generic.SpecialiseException a request the runtime cannot use (400)
+         * @throws IllegalArgumentException a setting of the function that is not valid (400)
+         * @throws HandlerLoader.LoadException the handler did not load (500)
+         */
+        Invocations specialise(Generic.Specialisation wanted)
+                throws Generic.SpecialiseException, HandlerLoader.LoadException;
+    }
 
     private static final String HEALTH = "/healthz";
     private static final String LIVENESS = "/livez";
     private static final String METRICS = "/metrics";
     private static final String METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-    private final Invocations invocations;
+    private volatile Invocations invocations;
     private final HttpServer server;
+    private final String poolToken;
+    private final Specialiser specialiser;
+    private final AtomicBoolean specialisable;
 
     RuntimeServer(Config config, Invocations invocations, ExecutorService httpThreads) throws IOException {
+        this(config, invocations, httpThreads, null, null);
+    }
+
+    /** A pool pod's server: {@code invocations} refuse calls until {@code specialiser} ran. */
+    RuntimeServer(Config config, Invocations invocations, ExecutorService httpThreads,
+                  String poolToken, Specialiser specialiser) throws IOException {
         this.invocations = invocations;
+        this.poolToken = poolToken;
+        this.specialiser = specialiser;
+        this.specialisable = new AtomicBoolean(specialiser != null);
         this.server = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 1024);
         server.createContext("/", this::handle);
         server.setExecutor(httpThreads);
@@ -66,6 +95,10 @@ final class RuntimeServer {
             Map<String, List<String>> headers = exchange.getRequestHeaders();
             String method = exchange.getRequestMethod();
             String path = exchange.getRequestURI().getPath();
+            if (specialiser != null && Generic.SPECIALISE_PATH.equals(path)) {
+                send(exchange, specialise(exchange));
+                return;
+            }
             boolean invocation = exchange.getRequestHeaders().getFirst("X-Wisp-Event") != null;
             if (!invocation && ("GET".equals(method) || "HEAD".equals(method))) {
                 switch (path) {
@@ -114,7 +147,59 @@ final class RuntimeServer {
         }
     }
 
+    /** {@code POST /_wisp/specialise}: authenticated, once in a life, whatever comes of it. */
+    private Reply specialise(HttpExchange exchange) throws IOException {
+        byte[] body;
+        try (InputStream in = exchange.getRequestBody()) {
+            body = in.readAllBytes();
+        }
+        if (!"POST".equals(exchange.getRequestMethod())) {
+            return failure(405, "MethodNotAllowed", Generic.SPECIALISE_PATH + " takes POST");
+        }
+        String given = exchange.getRequestHeaders().getFirst("Authorization");
+        byte[] expected = ("Bearer " + poolToken).getBytes(StandardCharsets.UTF_8);
+        if (given == null || !MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8), expected)) {
+            return failure(401, "Unauthorized", "a valid pool token is required");
+        }
+        if (!specialisable.compareAndSet(true, false)) {
+            return failure(409, "AlreadySpecialised", "this runtime was given a function already");
+        }
+        long started = System.nanoTime();
+        Generic.Specialisation wanted;
+        try {
+            wanted = Generic.parse(body);
+            invocations = specialiser.specialise(wanted);
+        } catch (Generic.SpecialiseException | IllegalArgumentException e) {
+            invocations = invocations.failed(new HandlerLoader.LoadException(
+                    "InvalidSpecialisation", e.getMessage(), e));
+            return failure(400, "InvalidSpecialisation", e.getMessage());
+        } catch (HandlerLoader.LoadException e) {
+            invocations = invocations.failed(e);
+            Map<String, Object> fields = new LinkedHashMap<>();
+            fields.put("errorType", e.errorType());
+            JsonLog.error("the handler did not load: " + e.getMessage(), fields);
+            return failure(500, e.errorType(), "the handler did not load: " + e.getMessage());
+        }
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("event", "wisp.runtime.specialised");
+        fields.put("handler", wanted.env().get("WISP_HANDLER"));
+        fields.put("loadMs", (System.nanoTime() - started) / 1e6);
+        JsonLog.info("specialised as " + wanted.env().getOrDefault("WISP_FUNCTION_NAME", "function"), fields);
+        return Reply.json(200, "{\"status\":\"ok\"}");
+    }
+
+    private static Reply failure(int status, String errorType, String errorMessage) {
+        JsonObject body = new JsonObject();
+        body.addProperty("status", "error");
+        body.addProperty("errorType", errorType);
+        body.addProperty("errorMessage", errorMessage);
+        return Reply.json(status, Json.toJson(body));
+    }
+
     private Reply health() {
+        if (specialisable.get()) {
+            return Reply.json(200, "{\"status\":\"ok\"}");
+        }
         HandlerLoader.LoadException error = invocations.loadError();
         if (error == null) {
             return Reply.json(200, "{\"status\":\"ok\"}");
