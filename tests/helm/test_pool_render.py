@@ -72,7 +72,7 @@ def test_a_java_pool_runs_the_jdk_image_that_compiles_java_functions_sources(ren
     assert deployment["metadata"]["labels"]["wisp.dev/pool"] == "java"
     (init, container) = containers(deployment)
     # The image of Java Functions given as sources, the only ones that start from a pool pod.
-    assert container["image"] == init["image"] == "wisp/runtime-java:21-jdk"
+    assert container["image"] == init["image"] == "wisp/runtime-java:25-jdk"
     assert container["resources"]["limits"]["memory"] == "512Mi"
     assert env_of(container)["WISP_POOL_TOKEN_FILE"]["value"] == "/tmp/wisp-pool-token"
 
