@@ -25,9 +25,8 @@ from kubernetes import client
 from tests.cluster.fixtures import Kubectl
 from tests.console.browser import browser_page, expect
 from tests.console.test_browser_cluster import NodeAgentLogs
-from tests.console.test_tenants import TENANT_RULES, tenant_token, wisp
+from tests.console.test_tenants import TENANT_RULES, tenant_token, tenants_gateway_config, wisp
 from tests.support.redis import RedisServer, redis_server  # noqa: F401
-from wisp.gateway.config import GatewayConfig
 from wisp.gateway.kube import KubernetesBackend
 from wisp.queue import DeliverySettings, RedisSettings
 from wisp.queue.extension import EventSettings, queue_extension
@@ -113,16 +112,7 @@ async def gateway(
     kubectl("apply", "-f", "-", input=yaml.safe_dump({**role, "rules": READ_ONLY}), namespace=a)
     kubectl("create", "rolebinding", "reader", "--role=reader", f"--serviceaccount={a}-ro:team", namespace=a)
 
-    config = GatewayConfig(
-        host="127.0.0.1",
-        namespaces=(a, b),
-        default_namespace=a,
-        lease_namespace=a,
-        kubeconfig=str(kubeconfig),
-        pod_name="dead-letters-test",
-        autoscale_tick=1.0,
-        cold_start_timeout=90,
-    )
+    config = tenants_gateway_config(kubeconfig, a, b, "dead-letters-test")
     security = SecuritySettings(admin_token=ADMIN)
     delivery = DeliverySettings(read_block=0.5, poll_interval=0.05)
     events = EventSettings(

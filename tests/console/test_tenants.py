@@ -59,6 +59,20 @@ def function(name: str) -> str:
     )
 
 
+def tenants_gateway_config(kubeconfig: Path, a: str, b: str, pod_name: str) -> GatewayConfig:
+    """A gateway serving the Functions of two tenants' namespaces, ``a`` and ``b``."""
+    return GatewayConfig(
+        host="127.0.0.1",
+        namespaces=(a, b),
+        default_namespace=a,
+        lease_namespace=a,
+        kubeconfig=str(kubeconfig),
+        pod_name=pod_name,
+        autoscale_tick=1.0,
+        cold_start_timeout=90,
+    )
+
+
 def tenant_token(kube_api: client.ApiClient, kubectl: Kubectl, namespace: str, rules: list[Any]) -> str:
     """A ServiceAccount of ``namespace`` bound to ``rules`` there, and a token of it."""
     role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "team"}}
@@ -114,16 +128,7 @@ async def tenancy(
     for ns, name in ((a, "alpha"), (b, "beta")):
         kubectl("apply", "-f", "-", input=function(name), namespace=ns)
         tokens[ns] = await asyncio.to_thread(tenant_token, kube_api, kubectl, ns, TENANT_RULES)
-    config = GatewayConfig(
-        host="127.0.0.1",
-        namespaces=(a, b),
-        default_namespace=a,
-        lease_namespace=a,
-        kubeconfig=str(kubeconfig),
-        pod_name="tenants-test",
-        autoscale_tick=1.0,
-        cold_start_timeout=90,
-    )
+    config = tenants_gateway_config(kubeconfig, a, b, "tenants-test")
     app = make_app(config, KubernetesBackend(kube_api, config))
     admin = make_admin_app(app[COMPONENTS])
     add_cluster_console(admin, app[COMPONENTS], kube_api, ADMIN, pod_logs=NodeAgentLogs(node_agent))

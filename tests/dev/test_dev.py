@@ -17,6 +17,7 @@ import redis
 
 from tests.dev.process import WispDev, alive, http
 from tests.runtimes.java.javabuild import build_runtime, missing_tools
+from tests.runtimes.languages import VERSION_SOURCES
 from tests.support.wait import wait_for
 from wisp.api.runtimes import supported
 from wisp.dev.localversions import local_version
@@ -290,27 +291,6 @@ def test_a_src_layout_with_a_layer_runs_as_deployed(tmp_path: Path, wisp_dev: St
     assert answer.json() == {"total": 1250}
 
 
-# Each handler answers with the version of the language its process runs.
-VERSION_HANDLERS = {
-    "python": (
-        "main.handler",
-        "import sys\n\n\ndef handler(event, context):\n"
-        "    return {'version': '%d.%d' % sys.version_info[:2]}\n",
-    ),
-    "node": (
-        "index.handler",
-        "exports.handler = async () => ({ version: process.versions.node.split('.')[0] });\n",
-    ),
-    "java": (
-        "example.Version::handle",
-        "package example;\n\nimport java.util.Map;\n\npublic class Version {\n"
-        "    public Map<String, Object> handle(Map<String, Object> event) {\n"
-        '        return Map.of("version", String.valueOf(Runtime.version().feature()));\n'
-        "    }\n}\n",
-    ),
-}
-
-
 @pytest.mark.parametrize("language", ["python", "node", pytest.param("java", marks=pytest.mark.java)])
 def test_each_version_found_here_serves_its_functions(language: str, tmp_path: Path, wisp_dev: Start) -> None:
     """A Function runs on the language version its runtime names wherever that interpreter is
@@ -331,7 +311,7 @@ def test_each_version_found_here_serves_its_functions(language: str, tmp_path: P
         if reason:
             pytest.skip(reason)
         build_runtime()  # wisp dev builds it for a Maven folder, not for inline sources
-    handler, source = VERSION_HANDLERS[language]
+    handler, source = VERSION_SOURCES[language]
     code = "".join(f"      {line}\n" if line else "\n" for line in source.splitlines())
     for runtime in found:
         name = runtime.value.replace(".", "-")

@@ -16,6 +16,7 @@ import pytest
 
 from tests.node.chart import FUNCTIONS, Wisp
 from tests.node.node import ROOT
+from tests.runtimes.languages import VERSION_SOURCES
 from wisp.api import Runtime
 from wisp.api.runtimes import Phase
 
@@ -44,27 +45,6 @@ def built_here(runtime: Runtime, by_default: bool) -> bool:
     return wanted == "all" or f"{runtime.language}:{runtime.version}" in wanted.split()
 
 
-# Each handler answers with the version of the language its process runs.
-SOURCES = {
-    "python": (
-        "main.handler",
-        "import sys\n\n\ndef handler(event, context):\n"
-        "    return {'version': '%d.%d' % sys.version_info[:2]}\n",
-    ),
-    "node": (
-        "index.handler",
-        "exports.handler = async () => ({ version: process.versions.node.split('.')[0] });\n",
-    ),
-    "java": (
-        "example.Version::handle",
-        "package example;\n\nimport java.util.Map;\n\npublic class Version {\n"
-        "    public Map<String, Object> handle(Map<String, Object> event) {\n"
-        '        return Map.of("version", String.valueOf(Runtime.version().feature()));\n'
-        "    }\n}\n",
-    ),
-}
-
-
 # A JVM refuses to start when the start-up cache its image made is unusable, instead of quietly
 # starting slower without it: JDK 25+ images carry an AOT cache, older ones an AppCDS archive.
 STRICT_CACHE = {"java": lambda version: "-XX:AOTMode=on" if int(version) >= 25 else "-Xshare:on"}
@@ -73,7 +53,7 @@ STRICT_CACHE = {"java": lambda version: "-XX:AOTMode=on" if int(version) >= 25 e
 def manifest(runtime: Runtime) -> tuple[str, str]:
     """The Function's name and manifest."""
     name = "v-" + runtime.value.replace(".", "-")
-    handler, source = SOURCES[runtime.language]
+    handler, source = VERSION_SOURCES[runtime.language]
     code = "".join(f"      {line}\n" if line else "\n" for line in source.splitlines())
     strict = STRICT_CACHE.get(runtime.language)
     env = f"  env:\n    - name: JAVA_TOOL_OPTIONS\n      value: {strict(runtime.version)}\n" if strict else ""

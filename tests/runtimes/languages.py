@@ -135,3 +135,24 @@ def versions_here(language: Language) -> tuple[Language, ...]:
 
 
 LANGUAGES = (*versions_here(PYTHON), *versions_here(NODE), *versions_here(java_language()))
+
+
+# Each handler answers with the version of the language its process runs.
+VERSION_SOURCES = {
+    "python": (
+        "main.handler",
+        "import sys\n\n\ndef handler(event, context):\n"
+        "    return {'version': '%d.%d' % sys.version_info[:2]}\n",
+    ),
+    "node": (
+        "index.handler",
+        "exports.handler = async () => ({ version: process.versions.node.split('.')[0] });\n",
+    ),
+    "java": (
+        "example.Version::handle",
+        "package example;\n\nimport java.util.Map;\n\npublic class Version {\n"
+        "    public Map<String, Object> handle(Map<String, Object> event) {\n"
+        '        return Map.of("version", String.valueOf(Runtime.version().feature()));\n'
+        "    }\n}\n",
+    ),
+}
