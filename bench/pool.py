@@ -242,7 +242,6 @@ def render(
         f"## {heading}",
         "",
         f"Measured {datetime.date.today()} on {host}, by `bench/pool.py`: wisp installed with `helm "
-        f"Measured {datetime.date.today()} on {host}, by `bench/pool.py`: wisp installed with `helm "
         f'install` on the test suite\'s real node (as in "Real node") with `pool.python`, `pool.node` '
         f"and `pool.java` on, {POOL_SIZE} warm pods each (256Mi, Java 512Mi, CPU limit 1). Each run "
         "applies a fresh Function (the hello examples' handler, 128Mi, or the same as Java sources, "
