@@ -16,7 +16,10 @@ less load-sensitive part. Writes the "Warm pool (real node)" section of docs/ben
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import dataclasses
 import datetime
+import functools
 import json
 import os
 import re
@@ -74,6 +77,7 @@ PEERS = "Fission (pool of warm generic pods, on kind) 110 ms p50 / 145 ms p95"
 HEADING = "Warm pool (real node)"
 # A run of the Java pool alone writes a section of its own, beside the Python and Node.js one.
 JAVA_HEADING = "Warm pool, Java (real node)"
+BURST_HEADING = "Warm pool, a burst at zero (real node)"
 
 
 def pool_pods(wisp: Wisp, pool: str, state: str) -> list[dict[str, Any]]:
@@ -176,6 +180,64 @@ def pods(wisp: Wisp, selector: str) -> list[dict[str, Any]]:
 def is_ready(pod: dict[str, Any]) -> bool:
     conditions = pod["status"].get("conditions", [])
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+@dataclasses.dataclass
+class Burst:
+    first: float  # seconds from the burst's start to its first answer
+    answered: list[float]  # seconds to each answer, of those answered 200
+    errors: int
+
+
+def bursts(wisp: Wisp, example: str | None, pool: str, calls: int, runs: int) -> list[Burst]:
+    """``runs`` bursts of ``calls`` concurrent calls, each to a fresh Function at zero with a full
+    pool: one pool pod takes the first calls (as many as its concurrency), the rest wait for it
+    or for the Function's own pods."""
+    out = []
+    for i in range(runs):
+        name = f"{pool}-burst-{i}"
+        fresh_function(wisp, example, name)
+        pool_full(wisp, pool)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=calls) as threads:
+            started = time.perf_counter()
+            answers = list(threads.map(functools.partial(_timed_call, wisp, name, started), range(calls)))
+        answered = sorted(t for status, t in answers if status == 200)
+        burst = Burst(answered[0] if answered else float("nan"), answered, len(answers) - len(answered))
+        out.append(burst)
+        print(f"{name}: first answer {burst.first * 1000:.0f} ms, {burst.errors} errors", flush=True)
+        retire(wisp, name)
+    return out
+
+
+def _timed_call(wisp: Wisp, name: str, started: float, n: int) -> tuple[int, float]:
+    """One call of a burst: its status, and its answer's time since the burst started."""
+    status, _ = wisp.call(name, {"name": f"burst {n}"}, timeout=120)
+    return status, time.perf_counter() - started
+
+
+def render_bursts(results: dict[str, list[Burst]], calls: int, host: str, load: str) -> str:
+    lines = [
+        f"## {BURST_HEADING}",
+        "",
+        f"Measured {datetime.date.today()} on {host}, by `bench/pool.py --burst {calls}`: as in "
+        f'"Warm pool (real node)", but each run sends {calls} calls at once (one thread each, from the '
+        "host to the gateway's ClusterIP) to a fresh Function at zero with a full pool. The pool pod "
+        "the first call specialises takes as many calls as the Function's concurrency; the others wait "
+        f"for it or for the Function's own pods. Machine load during the runs: {load}.",
+        "",
+        "| pool | calls per burst | runs | errors | first answer p50 / max | every answer p50 / p95 / max |",
+        "|---|---|---|---|---|---|",
+    ]
+    for language, runs in results.items():
+        firsts = [b.first * 1000 for b in runs]
+        every = [t * 1000 for b in runs for t in b.answered]
+        lines.append(
+            f"| {language} | {calls} | {len(runs)} | {sum(b.errors for b in runs)} "
+            f"| **{statistics.median(firsts):.0f}** / {max(firsts):.0f} ms "
+            f"| {statistics.median(every):.0f} / {percentile(every, 95):.0f} / {max(every):.0f} ms |"
+        )
+    lines += ["", "Target: 0 errors, and the first answer within the cold start's bounds (p50 ≤ 100 ms)."]
+    return "\n".join(lines) + "\n"
 
 
 def retire(wisp: Wisp, name: str, timeout: float = 120) -> None:
@@ -306,7 +368,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--only", choices=sorted(EXAMPLES), action="append", help="languages to measure")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument(
+        "--burst", type=int, metavar="CALLS", help="measure bursts of CALLS concurrent calls at zero instead"
+    )
+    parser.add_argument("--burst-runs", type=int, default=5, help="bursts per language (with --burst)")
     args = parser.parse_args()
+    if args.burst:
+        measure_bursts(args)
+        return
     host = machine()
     languages = args.only or list(EXAMPLES)
     node = start_real_node()
@@ -337,6 +406,35 @@ def main() -> None:
     print(section)
     if not args.no_docs:
         docs.write_section(heading, section)
+
+
+def measure_bursts(args: argparse.Namespace) -> None:
+    host = machine()
+    languages = args.only or ["Python", "Node.js"]
+    node = start_real_node()
+    loads: list[float] = []
+    results: dict[str, list[Burst]] = {}
+    try:
+        values = {f"pool.{EXAMPLES[lang][1]}.enabled": "true" for lang in languages}
+        values |= {f"pool.{EXAMPLES[lang][1]}.size": str(POOL_SIZE) for lang in languages}
+        wisp = wisp_on(node).install(**values)
+        try:
+            for language in languages:
+                example, pool = EXAMPLES[language]
+                fresh_function(wisp, example, f"{pool}-warm-up")
+                wisp.call(f"{pool}-warm-up", {"name": "warm-up"}, timeout=120)
+                loads.append(_load())
+                results[language] = bursts(wisp, example, pool, args.burst, args.burst_runs)
+                loads.append(_load())
+        finally:
+            wisp.uninstall()
+    finally:
+        node.stop()
+    load = f"1-minute load {min(loads):.1f} to {max(loads):.1f} on {os.cpu_count()} cores"
+    section = render_bursts(results, args.burst, host, load)
+    print(section)
+    if not args.no_docs:
+        docs.write_section(BURST_HEADING, section)
 
 
 def _load() -> float:

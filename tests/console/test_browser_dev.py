@@ -54,6 +54,8 @@ async def test_create_deploy_test_watch_delete(dev_console: DevConsole) -> None:
         await expect(page.locator("#result-status")).to_have_text("200")
         await expect(page.locator("#result-body")).to_contain_text("hi ada")
         await expect(page.locator("#result-cold")).to_contain_text("yes")
+        # The page's summary counts it (wisp dev has no warm pool: none came from one).
+        await expect(page.locator("dl.summary").first).to_contain_text("Cold starts1 (0 from the warm pool)")
         await expect(page.locator("#result-logs")).to_contain_text("greeting ada")
         await page.get_by_label("Event name").fill("ada")
         await page.get_by_role("button", name="Save event").click()

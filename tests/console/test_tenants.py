@@ -250,6 +250,7 @@ async def test_wisp_list_and_describe_through_the_gateway_show_what_the_token_ma
         out = await asyncio.to_thread(wisp, "describe", mine, *console, *token)
         assert out.returncode == 0, out.stderr
         assert f"Namespace:    {own}" in out.stdout and "Runtime:      python3.12" in out.stdout
+        assert "Cold starts:  none since the gateway started" in out.stdout  # the gateway's count
         out = await asyncio.to_thread(wisp, "describe", theirs, "-n", other, *console, *token)
         assert out.returncode != 0 and "404" in out.stderr and "not found" in out.stderr, out
         assert "Runtime" not in out.stdout

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 
 import aiohttp
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function
 from tests.support.wait import eventually
 from wisp.api.function import Function
+from wisp.console.live import GatewayView
 from wisp.gateway import activator
 from wisp.gateway.backend import Endpoint
 from wisp.gateway.static import StaticBackend
@@ -148,10 +151,13 @@ class _WarmBackend(StaticBackend):
         self.asked.append("pool")
         await asyncio.sleep(self.take)
         self.asked.append("pool pod ready")
-        self.set_endpoints(function.key, (self.pod,))
+        self.set_endpoints(function.key, (dataclasses.replace(self.pod, pool=True),))
 
     async def _on_scale(self, key: str, replicas: int) -> None:
         self.asked.append("replica")
+
+    def pool_report(self) -> dict[str, dict[str, int]]:
+        return {"python": {"free": 1, "hit": len([a for a in self.asked if a == "pool pod ready"])}}
 
 
 async def test_a_functions_own_replica_is_asked_for_once_its_pool_pod_took_the_call(
@@ -167,6 +173,14 @@ async def test_a_functions_own_replica_is_asked_for_once_its_pool_pod_took_the_c
         assert resp.status == 200
     await eventually(lambda: "replica" in backend.asked, "the replica asked for")
     assert backend.asked == ["pool", "pool pod ready", "replica"]
+    # Counted as a cold start from the pool, where the console and `wisp describe` read it.
+    async with gw.session.get(gw.admin_url("/system/stats")) as resp:
+        (stats,) = (await resp.json())["functions"]
+    assert (stats["function"], stats["coldStarts"], stats["poolStarts"]) == ("pooled", 1, 1)
+    view = GatewayView(gw.parts, price=0.0)
+    row = next(r for r in view.functions(time.time()) if r["name"] == "pooled")
+    assert (row["coldStarts"], row["poolStarts"]) == (1, 1)
+    assert view.pool() == {"python": {"free": 1, "hit": 1}}
 
 
 async def test_a_pool_that_does_not_answer_does_not_hold_the_replica_up(

@@ -113,11 +113,27 @@ def through_console(base: str, args: argparse.Namespace) -> int:
     answer = console_api.get(base, console_api.function_path(namespace, args.name), bearer)
     manifest = answer.get("manifest") or {}
     obj = {**manifest, "status": answer.get("status") or {}}
+    listing = console_api.get(base, "functions", bearer)
+    live = next(
+        (f for f in listing.get("functions") or [] if (f["namespace"], f["name"]) == (namespace, args.name)),
+        None,
+    )
     if args.output:
-        emit({"function": obj}, args.output)
+        emit({"function": obj, "live": live, "pool": listing.get("pool") or {}}, args.output)
         return 0
-    print("\n".join(summary(obj, [])))
+    lines = summary(obj, [])
+    if live is not None:  # what the gateway saw of it since it started
+        lines.insert(lines.index("") if "" in lines else len(lines), cold_starts(live))
+    print("\n".join(lines))
     return 0
+
+
+def cold_starts(live: dict[str, Any]) -> str:
+    """The line for a function's cold starts as the console's gateway counted them."""
+    total, pooled = int(live.get("coldStarts") or 0), int(live.get("poolStarts") or 0)
+    if not total:
+        return "Cold starts:  none since the gateway started"
+    return f"Cold starts:  {total} ({pooled} from the warm pool, {total - pooled} on its own pods)"
 
 
 def summary(obj: dict[str, Any], pool: list[dict[str, str]]) -> list[str]:

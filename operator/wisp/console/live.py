@@ -20,6 +20,7 @@ from wisp.api.names import function_key
 from wisp.api.runtimes import deprecation_warning
 from wisp.console.tap import Observed, StatsTap
 from wisp.console.usage import FunctionSeries, Period, UsageRow, series_points, usage_rows
+from wisp.gateway.backend import PoolReport
 from wisp.gateway.state import Components
 
 FOLD_INTERVAL = 2.0  # seconds between folds of the gateway's stats into the series
@@ -110,11 +111,17 @@ class GatewayView:
                     "p95Ms": recent["p95Ms"],
                     "recentInvocations": recent["invocations"],
                     "coldStarts": summary["coldStarts"],
+                    "poolStarts": summary["poolStarts"],
                     "gbSeconds": summary["gbSeconds"],
                     "lastCall": summary["lastCall"],
                 }
             )
         return rows
+
+    def pool(self) -> dict[str, dict[str, int]]:
+        """The gateway's warm pools (pods by state, cold starts by result); {} without one."""
+        backend = self.parts.backend
+        return backend.pool_report() if isinstance(backend, PoolReport) else {}
 
     def series(self, namespace: str, name: str, now: float, minutes: int) -> list[dict[str, object]]:
         self.fold(now)

@@ -223,7 +223,13 @@ async def list_functions(request: web.Request) -> web.Response:
     now = time.time()
     rows = _source(request).live.functions(now)
     seen = await _visible(request, (row["namespace"] for row in rows))
-    return web.json_response({"time": now, "functions": [row for row in rows if row["namespace"] in seen]})
+    return web.json_response(
+        {
+            "time": now,
+            "functions": [row for row in rows if row["namespace"] in seen],
+            "pool": _source(request).live.pool(),
+        }
+    )
 
 
 async def get_function(request: web.Request) -> web.Response:

@@ -97,6 +97,7 @@ class Activator:
         waited = time.monotonic() - started
         up.metrics.cold_start(waited, "pool" if slot.endpoint.pool else "deployment")
         up.stats.cold_starts += 1
+        up.stats.pool_starts += slot.endpoint.pool
         return Acquired(slot, waited)
 
     async def _wait(self, up: Upstream, limit: float, *, cold: bool) -> Slot:

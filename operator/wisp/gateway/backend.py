@@ -118,6 +118,15 @@ class WarmStarts(Protocol):
 
 
 @runtime_checkable
+class PoolReport(Protocol):
+    """A backend with a warm pool (optional), reporting it for the console."""
+
+    def pool_report(self) -> dict[str, dict[str, int]]:
+        """Per pool (python, node, java): its pods by state (free, claimed, specialised) and the
+        cold starts that asked it by result (hit, miss, skipped, failed), as this gateway saw them."""
+
+
+@runtime_checkable
 class MetricSource(Protocol):
     """A backend with metrics of its own (optional), served on the gateway's ``/metrics``."""
 

@@ -20,6 +20,7 @@ class FunctionStats:
     errors: int = 0
     gb_seconds: float = 0.0
     cold_starts: int = 0
+    pool_starts: int = 0  # of the cold starts, those a warm pool pod served (docs/warm-pool.md)
     last_call: float | None = None
     recent: deque[tuple[float, float, bool]] = field(default_factory=lambda: deque(maxlen=RECENT))
 
@@ -46,6 +47,7 @@ class FunctionStats:
             "invocations": self.invocations,
             "errors": self.errors,
             "coldStarts": self.cold_starts,
+            "poolStarts": self.pool_starts,
             "gbSeconds": round(self.gb_seconds, 6),
             "lastCall": self.last_call,
             "windows": windows,

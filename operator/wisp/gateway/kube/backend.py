@@ -450,6 +450,10 @@ class KubernetesBackend:
     def metric_collectors(self) -> list[Collector]:
         return [PoolCollector(self.warm)] if self.warm is not None else []
 
+    def pool_report(self) -> dict[str, dict[str, int]]:
+        """The warm pool's pods and cold starts, for the console; {} without a pool."""
+        return {} if self.warm is None else self.warm.report()
+
     async def warm_start(self, function: Function) -> None:
         """A pool pod for ``function`` at zero, when the gateway has a warm pool (``warmpool.py``)."""
         if self.warm is not None:

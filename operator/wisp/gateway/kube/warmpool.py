@@ -482,6 +482,14 @@ class WarmPool:
 
     # -- metrics -----------------------------------------------------------------------------------
 
+    def report(self) -> dict[str, dict[str, int]]:
+        """Per pool: its pods by state and the cold starts that asked it by result (what the
+        metrics say, for the console)."""
+        out: dict[str, dict[str, int]] = {}
+        for (pool, key), value in [*self.counts().items(), *self.results.items()]:
+            out.setdefault(pool, {})[key] = value
+        return out
+
     def counts(self) -> dict[tuple[str, str], int]:
         """Pool pods by (pool, state), as this gateway's watch sees them."""
         out: collections.Counter[tuple[str, str]] = collections.Counter()

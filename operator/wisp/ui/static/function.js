@@ -47,6 +47,7 @@ export async function functionPage(main, params, ctx) {
       ["Replicas", `${fn.replicas.ready} ready / ${fn.replicas.desired ?? "–"} desired`],
       ["Invocations", fmtNumber(fn.invocations)], ["Error rate", fmtPercent(fn.errorRate)],
       ["p95 (5 min)", fmtMs(fn.p95Ms)], ["Last call", fmtAgo(fn.lastCall, res.data.time)],
+      ["Cold starts", fn.coldStarts ? `${fmtNumber(fn.coldStarts)} (${fmtNumber(fn.poolStarts)} from the warm pool)` : "none"],
       ["URL", `/function/${name}${namespace === ctx.info.namespaces[0] ? "" : "." + namespace}`],
     ];
     if (fn.oomKills) {

@@ -19,14 +19,26 @@ function emptyState(info) {
     how);
 }
 
+// The gateway's warm pools in a line: "Warm pool: python 2 free, 5 taken (1 missed) · node …".
+function poolLine(pools) {
+  const parts = Object.entries(pools || {}).sort(([a], [b]) => a.localeCompare(b)).map(([pool, n]) => {
+    const taken = n.hit || 0;
+    const missed = n.miss ? `, ${n.miss} missed` : "";
+    const failed = n.failed ? `, ${n.failed} failed` : "";
+    return `${pool} ${n.free || 0} free, ${taken} cold ${taken === 1 ? "start" : "starts"} served${missed}${failed}`;
+  });
+  return parts.length ? `Warm pool: ${parts.join(" · ")}` : "";
+}
+
 export async function listPage(main, _params, { info, signal }) {
   const status = h("p.muted.small", { "aria-live": "off" }, "");
+  const pool = h("p.muted.small", { id: "warm-pool", "aria-live": "off" }, "");
   const body = h("div");
   main.append(
     h("div.page-head", {},
       h("h1", {}, "Functions"),
       h("a.button.primary", { href: "#/new" }, "Create function")),
-    body, status);
+    body, pool, status);
 
   const table = h("table.data", { id: "functions-table" },
     h("caption.sr-only", {}, "Functions, updated every 2 seconds"),
@@ -60,6 +72,7 @@ export async function listPage(main, _params, { info, signal }) {
           h("td.num", { title: fn.lastCall ? new Date(fn.lastCall * 1000).toLocaleString() : "" }, fmtAgo(fn.lastCall, res.data.time)));
       }));
     }
+    pool.textContent = poolLine(res.data.pool);
     status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
   }, signal);
 }
