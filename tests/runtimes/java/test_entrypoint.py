@@ -99,6 +99,17 @@ def test_lambda_variables_from_the_wisp_settings(tmp_path: Path) -> None:
     ]
 
 
+def test_a_published_versions_variables_name_it(tmp_path: Path) -> None:
+    """Version 3's pods (docs/releases.md): Lambda's version variable and log stream say 3."""
+    env = run_entrypoint(tmp_path, {"WISP_FUNCTION_NAME": "orders", "WISP_FUNCTION_VERSION": "3"})["env"]
+
+    assert isinstance(env, dict)
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "orders"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "3"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[3\]orders-7d9f-abcde", env["AWS_LAMBDA_LOG_STREAM_NAME"])
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/orders"  # one group for every version
+
+
 def test_the_functions_own_region_and_zone_are_kept(tmp_path: Path) -> None:
     env = run_entrypoint(tmp_path, {"AWS_REGION": "ap-south-1", "TZ": "Europe/Paris"})["env"]
 
