@@ -13,6 +13,8 @@ set -eu
 
 dir="${WISP_JAVA_DIR:-/opt/wisp}"
 name="${WISP_FUNCTION_NAME:-function}"
+# A published version's pods serve its number (WISP_FUNCTION_VERSION, e.g. 3); a Function's own, $LATEST.
+version="${WISP_FUNCTION_VERSION:-\$LATEST}"
 region="${WISP_REGION:-${AWS_REGION:-us-east-1}}"
 host="${HOSTNAME:-$(cat /proc/sys/kernel/hostname 2>/dev/null || echo localhost)}"
 
@@ -21,10 +23,10 @@ export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-$region}"
 export TZ="${TZ:-:UTC}"
 export AWS_EXECUTION_ENV="AWS_Lambda_java${WISP_JAVA_FEATURE:-}"
 export AWS_LAMBDA_FUNCTION_NAME="$name"
-export AWS_LAMBDA_FUNCTION_VERSION='$LATEST'
+export AWS_LAMBDA_FUNCTION_VERSION="$version"
 export AWS_LAMBDA_FUNCTION_MEMORY_SIZE="${WISP_MEMORY_MB:-256}"
 export AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/$name"
-export AWS_LAMBDA_LOG_STREAM_NAME="$(date -u +%Y/%m/%d)/[\$LATEST]$host"
+export AWS_LAMBDA_LOG_STREAM_NAME="$(date -u +%Y/%m/%d)/[$version]$host"
 export AWS_LAMBDA_INITIALIZATION_TYPE=on-demand
 export _HANDLER="${WISP_HANDLER:-}"
 export LAMBDA_TASK_ROOT="${WISP_CODE_DIR:-/var/wisp/code}"

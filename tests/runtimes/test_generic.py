@@ -4,6 +4,7 @@ and Java alike (Java's cases are marked ``java``: they need a JDK and Maven)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,11 @@ GREETING_AT_LOAD = os.environ.get("GREETING")
 def handler(event, context):
     return {
         "function": context.function_name,
+        "version": context.function_version,
+        "arn": context.invoked_function_arn,
+        "log_stream": context.log_stream_name,
+        "version_variable": os.environ.get("AWS_LAMBDA_FUNCTION_VERSION"),
+        "log_stream_variable": os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME"),
         "greeting": os.environ.get("GREETING"),
         "greeting_at_load": GREETING_AT_LOAD,
         "utc_offset_minutes": -time.localtime().tm_gmtoff // 60,
@@ -43,6 +49,11 @@ const GREETING_AT_LOAD = process.env.GREETING ?? null;
 
 exports.handler = async (event, context) => ({
   function: context.functionName,
+  version: context.functionVersion,
+  arn: context.invokedFunctionArn,
+  log_stream: context.logStreamName,
+  version_variable: process.env.AWS_LAMBDA_FUNCTION_VERSION ?? null,
+  log_stream_variable: process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? null,
   greeting: process.env.GREETING ?? null,
   greeting_at_load: GREETING_AT_LOAD,
   utc_offset_minutes: new Date(Date.UTC(2026, 0, 1)).getTimezoneOffset(),
@@ -73,6 +84,11 @@ public class Echo implements RequestHandler<Map<String, Object>, Map<String, Obj
     public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
         Map<String, Object> out = new HashMap<>();
         out.put("function", context.getFunctionName());
+        out.put("version", context.getFunctionVersion());
+        out.put("arn", context.getInvokedFunctionArn());
+        out.put("log_stream", context.getLogStreamName());
+        out.put("version_variable", System.getenv("AWS_LAMBDA_FUNCTION_VERSION"));
+        out.put("log_stream_variable", System.getenv("AWS_LAMBDA_LOG_STREAM_NAME"));
         out.put("greeting", System.getenv("GREETING"));
         out.put("greeting_at_load", GREETING_AT_LOAD);
         long offset = TimeZone.getDefault().getOffset(Instant.parse("2026-01-01T00:00:00Z").toEpochMilli());
@@ -209,6 +225,26 @@ async def test_specialised_runtime_serves_its_function_with_its_environment(
     assert Path(body["task_root"]).joinpath(filename).read_text() == content
     if language in CHANGES_DIRECTORY:
         assert body["cwd"] == body["task_root"]
+
+
+@pytest.mark.parametrize("version", ["3", ""], ids=["version 3", "the function's own"])
+async def test_a_published_version_served_from_the_pool_names_it(
+    generic: Generic, http: aiohttp.ClientSession, language: str, version: str
+) -> None:
+    """A pool pod given version 3 of a Function (docs/releases.md) says so as that version's own
+    pods do: context, ARN qualifier, log stream and Lambda's variables; without it, $LATEST."""
+    ready = await generic()
+    env = {"WISP_FUNCTION_VERSION": version} if version else {}
+    status, body = await post(http, ready.url + SPECIALISE, specialisation(language, "orders", **env))
+    assert status == 200, body
+    status, body = await post(http, ready.url, {}, token=None)
+    assert status == 200, body
+    expected = version or "$LATEST"
+    assert body["version"] == body["version_variable"] == expected
+    qualifier = f":{version}" if version else ""
+    assert body["arn"] == f"arn:aws:lambda:us-east-1:tests:function:orders{qualifier}"
+    assert body["log_stream"] == body["log_stream_variable"]
+    assert re.fullmatch(rf"\d{{4}}/\d{{2}}/\d{{2}}/\[{re.escape(expected)}\]\S+", body["log_stream"])
 
 
 async def test_a_function_that_names_its_time_zone_runs_in_it(

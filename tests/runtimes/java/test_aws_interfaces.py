@@ -94,6 +94,27 @@ def test_every_getter_of_aws_context_answers(start_java: StartJava, basic_jar: P
     assert lines["bytes line"]["level"] == "INFO"  # LambdaLogger.log(byte[]), newline dropped
 
 
+def test_a_published_versions_aws_context_names_it(start_java: StartJava, basic_jar: Path) -> None:
+    """Version 3's pods (docs/releases.md): AWS's Context says 3, as Lambda's does."""
+    runtime = start_java(
+        "example.ContextProbe",
+        jar=basic_jar,
+        function_name="orders",
+        function_version="3",
+        region="eu-west-1",
+        account_id="123456789012",
+    )
+
+    reply = runtime.invoke({})
+
+    assert reply.status == 200
+    body = reply.json()
+    assert (body["functionName"], body["functionVersion"]) == ("orders", "3")
+    assert body["invokedFunctionArn"] == "arn:aws:lambda:eu-west-1:123456789012:function:orders:3"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[3\].+", body["logStreamName"])
+    assert body["logGroupName"] == "/aws/lambda/orders"
+
+
 def test_client_context_and_cognito_identity_reach_aws_context(
     start_java: StartJava, basic_jar: Path
 ) -> None:

@@ -99,6 +99,17 @@ def test_lambda_variables_from_the_wisp_settings(tmp_path: Path) -> None:
     ]
 
 
+def test_a_published_versions_variables_name_it(tmp_path: Path) -> None:
+    """Version 3's pods (docs/releases.md): Lambda's version variable and log stream say 3."""
+    env = run_entrypoint(tmp_path, {"WISP_FUNCTION_NAME": "orders", "WISP_FUNCTION_VERSION": "3"})["env"]
+
+    assert isinstance(env, dict)
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "orders"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "3"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[3\]orders-7d9f-abcde", env["AWS_LAMBDA_LOG_STREAM_NAME"])
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/orders"  # one group for every version
+
+
 def test_the_functions_own_region_and_zone_are_kept(tmp_path: Path) -> None:
     env = run_entrypoint(tmp_path, {"AWS_REGION": "ap-south-1", "TZ": "Europe/Paris"})["env"]
 
@@ -188,10 +199,12 @@ def test_defaults_without_any_setting(tmp_path: Path) -> None:
     assert env["LAMBDA_TASK_ROOT"] == "/var/wisp/code"
 
 
-@pytest.fixture
+@pytest.fixture(params=["", "3"], ids=["the function's own pod", "version 3's pod"])
 def through_entrypoint(
-    image_dir: Path, aws_handlers: Callable[[str], Path], tmp_path: Path
-) -> Iterator[JavaRuntime]:
+    image_dir: Path, aws_handlers: Callable[[str], Path], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[JavaRuntime, str]]:
+    """The runtime started by the entrypoint, and the published version it serves (or "")."""
+    version: str = request.param
     code = tmp_path / "code"
     code.mkdir()
     (code / "handlers.jar").symlink_to(aws_handlers("basic"))
@@ -203,22 +216,29 @@ def through_entrypoint(
         "WISP_MEMORY_MB": "384",
         "WISP_JAVA_FEATURE": "17",
         "HOSTNAME": "java-basic-pod",
+        **({"WISP_FUNCTION_VERSION": version} if version else {}),
     }
     runtime = start_runtime(["sh", str(ENTRYPOINT)], env, tmp_path / "stderr.log")
-    yield runtime
+    yield runtime, version
     runtime.stop()
 
 
-def test_the_java_basic_sample_sees_lambdas_environment(through_entrypoint: JavaRuntime) -> None:
-    """AWS's java-basic Handler logs System.getenv() and the context: both as on Lambda."""
-    reply = through_entrypoint.invoke({}, headers={"X-Wisp-Request-Id": "req-env-1"})
+def test_the_java_basic_sample_sees_lambdas_environment(through_entrypoint: tuple[JavaRuntime, str]) -> None:
+    """AWS's java-basic Handler logs System.getenv() and the context: both as on Lambda, in a
+    published version's pods too (its number, the ARN qualified with it)."""
+    runtime, version = through_entrypoint
+    reply = runtime.invoke({}, headers={"X-Wisp-Request-Id": "req-env-1"})
 
     assert reply.status == 200
-    messages = [r["message"] for r in through_entrypoint.records() if r.get("requestId") == "req-env-1"]
+    messages = [r["message"] for r in runtime.records() if r.get("requestId") == "req-env-1"]
     env = json.loads(next(m for m in messages if m.startswith("ENVIRONMENT")).split(": ", 1)[1])
     context = json.loads(next(m for m in messages if m.startswith("CONTEXT")).split(": ", 1)[1])
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == context["functionName"] == "java-basic"
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "384"
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_java17"
     assert env["AWS_LAMBDA_LOG_STREAM_NAME"] == context["logStreamName"]
-    assert context["logStreamName"].endswith("[$LATEST]java-basic-pod")
+    expected = version or "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == context["functionVersion"] == expected
+    assert context["logStreamName"].endswith(f"[{expected}]java-basic-pod")
+    qualifier = f":{version}" if version else ""
+    assert context["invokedFunctionArn"] == f"arn:aws:lambda:us-east-1:default:function:java-basic{qualifier}"

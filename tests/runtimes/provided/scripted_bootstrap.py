@@ -79,6 +79,8 @@ def main() -> None:
                     "_HANDLER",
                     "LAMBDA_TASK_ROOT",
                     "AWS_LAMBDA_FUNCTION_NAME",
+                    "AWS_LAMBDA_FUNCTION_VERSION",
+                    "AWS_LAMBDA_LOG_STREAM_NAME",
                     "AWS_REGION",
                     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
                     "AWS_LAMBDA_LOG_GROUP_NAME",

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -45,10 +46,12 @@ async def test_a_call_is_one_invocation_with_lambdas_headers(
     assert headers["lambda-runtime-trace-id"].startswith("Root=1-")
     assert before + 9000 < int(headers["lambda-runtime-deadline-ms"]) <= time.time() * 1000 + 10000
     assert "lambda-runtime-client-context" not in headers
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\]\S+", body["env"].pop("AWS_LAMBDA_LOG_STREAM_NAME"))
     assert body["env"] == {
         "_HANDLER": "my.handler",
         "LAMBDA_TASK_ROOT": str(running.process.spec.code_dir),
         "AWS_LAMBDA_FUNCTION_NAME": "provided",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_REGION": "us-east-1",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
         "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/provided",
@@ -57,6 +60,24 @@ async def test_a_call_is_one_invocation_with_lambdas_headers(
     # The bootstrap's output is logged, tagged with the call it served.
     records = await running.wait_for_record(lambda r: r.get("message") == "handling echo")
     assert records[0]["requestId"] == "req-1"
+
+
+async def test_a_published_versions_bootstrap_is_told_its_number(
+    start_provided: StartProvided, scripted: list[str], http: aiohttp.ClientSession
+) -> None:
+    """Version 3's pods (docs/releases.md): the invoked ARN is qualified with it and Lambda's
+    variables name it, as for a Python or Node.js function."""
+    running = await start_provided(
+        scripted, WISP_FUNCTION_NAME="orders", WISP_FUNCTION_VERSION="3", WISP_REGION="eu-west-1"
+    )
+    async with http.post(running.url, json={"op": "echo"}) as response:
+        assert response.status == 200
+        body = await response.json()
+    arn = {k.lower(): v for k, v in body["headers"].items()}["lambda-runtime-invoked-function-arn"]
+    assert arn == "arn:aws:lambda:eu-west-1:tests:function:orders:3"
+    assert body["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "orders"
+    assert body["env"]["AWS_LAMBDA_FUNCTION_VERSION"] == "3"
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[3\]\S+", body["env"]["AWS_LAMBDA_LOG_STREAM_NAME"])
 
 
 async def test_log_tail_hands_back_the_calls_output(

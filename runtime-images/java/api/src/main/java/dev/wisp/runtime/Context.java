@@ -28,12 +28,18 @@ public interface Context {
     /** A logger whose lines carry this invocation's request id. */
     FunctionLogger getLogger();
 
-    /** The function's version, as Lambda names it: {@code $LATEST}. */
+    /**
+     * The function's version, as Lambda names it: {@code $LATEST}, or the number of the published
+     * version whose pods run the call ({@code 3}).
+     */
     default String getFunctionVersion() {
         return "$LATEST";
     }
 
-    /** The function's ARN, {@code arn:aws:lambda:<region>:<account>:function:<name>}. */
+    /**
+     * The function's ARN, {@code arn:aws:lambda:<region>:<account>:function:<name>}, qualified
+     * with the version in a published version's pods ({@code ...:function:<name>:3}).
+     */
     default String getInvokedFunctionArn() {
         return "arn:aws:lambda:us-east-1:" + getFunctionNamespace() + ":function:" + getFunctionName();
     }
@@ -43,7 +49,10 @@ public interface Context {
         return "/aws/lambda/" + getFunctionName();
     }
 
-    /** Lambda's log stream name, {@code YYYY/MM/DD/[$LATEST]<pod name>}. */
+    /**
+     * Lambda's log stream name, {@code YYYY/MM/DD/[<version>]<pod name>}: {@code [$LATEST]}, or
+     * {@code [3]} in version 3's pods.
+     */
     default String getLogStreamName() {
         return null;
     }

@@ -11,6 +11,8 @@ import java.util.Map;
  * The runtime's settings, read from the {@code WISP_*} environment (docs/runtime-contract.md).
  *
  * @param functionName the Function's name
+ * @param functionVersion the published version the pod serves ({@code WISP_FUNCTION_VERSION},
+ *     e.g. {@code 3}), else {@code $LATEST}
  * @param functionNamespace its namespace
  * @param handler {@code package.Class} or {@code package.Class::method}
  * @param codeDir where the function's jars and/or {@code classes/} folder live
@@ -26,12 +28,13 @@ import java.util.Map;
  *     {@code AWS_REGION}, else {@code us-east-1})
  * @param accountId the account part of the function's ARN ({@code WISP_ACCOUNT_ID}, else the
  *     namespace)
- * @param logStreamName Lambda's log stream name: {@code YYYY/MM/DD/[$LATEST]<host name>}, dated
+ * @param logStreamName Lambda's log stream name: {@code YYYY/MM/DD/[<version>]<host name>}, dated
  *     when the runtime started (or {@code AWS_LAMBDA_LOG_STREAM_NAME}, as the image's entrypoint
  *     sets it)
  */
 public record Config(
         String functionName,
+        String functionVersion,
         String functionNamespace,
         String handler,
         Path codeDir,
@@ -48,6 +51,8 @@ public record Config(
         String logStreamName) {
 
     static final long DEFAULT_MAX_BODY_BYTES = 6L * 1024 * 1024;
+    /** Lambda's name for the unpublished function, the version a Function's own pods serve. */
+    static final String LATEST = "$LATEST";
 
     /** Reads the settings from {@code env}; a malformed number is an error naming the variable. */
     public static Config fromEnvironment(Map<String, String> env) {
@@ -55,8 +60,10 @@ public record Config(
         if (!(timeoutSeconds > 0)) {
             throw new IllegalArgumentException("WISP_TIMEOUT_SECONDS must be positive");
         }
+        String version = firstSet(env, LATEST, "WISP_FUNCTION_VERSION");
         return new Config(
                 env.getOrDefault("WISP_FUNCTION_NAME", "function"),
+                version,
                 env.getOrDefault("WISP_FUNCTION_NAMESPACE", "default"),
                 env.getOrDefault("WISP_HANDLER", ""),
                 Path.of(env.getOrDefault("WISP_CODE_DIR", "/var/wisp/code")),
@@ -70,12 +77,16 @@ public record Config(
                 (int) parseLong(env, "WISP_PORT", 8080, 0),
                 firstSet(env, "us-east-1", "WISP_REGION", "AWS_REGION"),
                 firstSet(env, env.getOrDefault("WISP_FUNCTION_NAMESPACE", "default"), "WISP_ACCOUNT_ID"),
-                logStreamName(env));
+                logStreamName(env, version));
     }
 
-    /** The function's ARN, as Lambda's context gives it. */
+    /**
+     * The function's ARN, as Lambda's context gives it: qualified with the version's number in a
+     * published version's pods ({@code ...:function:orders:3}).
+     */
     String functionArn() {
-        return "arn:aws:lambda:" + region + ":" + accountId + ":function:" + functionName;
+        String qualified = LATEST.equals(functionVersion) ? functionName : functionName + ":" + functionVersion;
+        return "arn:aws:lambda:" + region + ":" + accountId + ":function:" + qualified;
     }
 
     private static String firstSet(Map<String, String> env, String fallback, String... names) {
@@ -88,7 +99,7 @@ public record Config(
         return fallback;
     }
 
-    private static String logStreamName(Map<String, String> env) {
+    private static String logStreamName(Map<String, String> env, String version) {
         // The image's entrypoint names it for Lambda's environment variable: the same name here.
         String given = env.get("AWS_LAMBDA_LOG_STREAM_NAME");
         if (given != null && !given.isBlank()) {
@@ -104,7 +115,7 @@ public record Config(
             }
         }
         String day = LocalDate.now(ZoneOffset.UTC).toString().replace('-', '/');
-        return day + "/[$LATEST]" + host;
+        return day + "/[" + version + "]" + host;
     }
 
     private static long parseLong(Map<String, String> env, String name, long fallback, long min) {

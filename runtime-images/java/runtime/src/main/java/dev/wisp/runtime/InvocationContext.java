@@ -17,7 +17,8 @@ final class InvocationContext implements Context {
 
     /**
      * @param requestId the call's id
-     * @param config the runtime's settings (function name, namespace, memory, region, account)
+     * @param config the runtime's settings (function name, version, namespace, memory, region,
+     *     account)
      * @param deadlineMillis the epoch milliseconds at which the call times out
      * @param clientContext the decoded {@code X-Wisp-Client-Context}, or null
      * @param identity the decoded {@code X-Wisp-Identity}, or null
@@ -65,6 +66,11 @@ final class InvocationContext implements Context {
     @Override
     public FunctionLogger getLogger() {
         return logger;
+    }
+
+    @Override
+    public String getFunctionVersion() {
+        return config.functionVersion();
     }
 
     @Override

@@ -91,4 +91,23 @@ class ContractRulesTest {
         assertThrows(IllegalArgumentException.class,
                 () -> Config.fromEnvironment(Map.of("WISP_CONCURRENCY", "many")));
     }
+
+    @Test
+    void aPublishedVersionsContextNamesItAsLambdasDoes() {
+        Map<String, String> published = Map.of("WISP_FUNCTION_NAME", "orders", "WISP_FUNCTION_VERSION", "3",
+                "WISP_REGION", "eu-west-1", "WISP_ACCOUNT_ID", "shop", "HOSTNAME", "orders-v3-pod");
+        Context context = new InvocationContext("r", Config.fromEnvironment(published), 0);
+        assertEquals("3", context.getFunctionVersion());
+        assertEquals("arn:aws:lambda:eu-west-1:shop:function:orders:3", context.getInvokedFunctionArn());
+        assertTrue(context.getLogStreamName().matches("\\d{4}/\\d{2}/\\d{2}/\\[3]orders-v3-pod"),
+                context.getLogStreamName());
+
+        Map<String, String> own = new LinkedHashMap<>(published);
+        own.remove("WISP_FUNCTION_VERSION");
+        Context latest = new InvocationContext("r", Config.fromEnvironment(own), 0);
+        assertEquals("$LATEST", latest.getFunctionVersion());
+        assertEquals("arn:aws:lambda:eu-west-1:shop:function:orders", latest.getInvokedFunctionArn());
+        assertTrue(latest.getLogStreamName().matches("\\d{4}/\\d{2}/\\d{2}/\\[\\$LATEST]orders-v3-pod"),
+                latest.getLogStreamName());
+    }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.LocalDate;
+import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -60,6 +61,25 @@ class GenericTest {
         assertEquals("a.B", env.get("_HANDLER"));
         assertEquals("/tmp/wisp-code-1", env.get("LAMBDA_TASK_ROOT"));
         assertEquals("/opt/wisp", env.get("LAMBDA_RUNTIME_DIR"));
+        assertEquals("$LATEST", env.get("AWS_LAMBDA_FUNCTION_VERSION"));
         assertEquals(":UTC", LambdaEnvironment.of(Map.of(), Map.of(), "h", LocalDate.of(2026, 1, 1)).get("TZ"));
+    }
+
+    @Test
+    void aPublishedVersionsPoolPodNamesItsVersion() {
+        Map<String, String> function = Map.of("WISP_FUNCTION_NAME", "orders", "WISP_FUNCTION_VERSION", "3",
+                "WISP_HANDLER", "a.B");
+        Map<String, String> env = LambdaEnvironment.of(function, Map.of(), "pod-1", LocalDate.of(2026, 12, 5));
+        assertEquals("3", env.get("AWS_LAMBDA_FUNCTION_VERSION"));
+        assertEquals("2026/12/05/[3]pod-1", env.get("AWS_LAMBDA_LOG_STREAM_NAME"));
+        assertEquals("orders", env.get("AWS_LAMBDA_FUNCTION_NAME"));
+
+        // The pod's settings are the function's with these: its context names the same version.
+        Map<String, String> all = new HashMap<>(function);
+        all.putAll(env);
+        Config config = Config.fromEnvironment(all);
+        assertEquals("3", config.functionVersion());
+        assertEquals("2026/12/05/[3]pod-1", config.logStreamName());
+        assertEquals("arn:aws:lambda:us-east-1:default:function:orders:3", config.functionArn());
     }
 }
