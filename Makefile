@@ -22,12 +22,14 @@ PYTEST_ARGS ?=
 DEBIAN_PACKAGES := etcd-server redis-server iproute2 chromium
 # The real test node (tests/node/) and the image builds without docker (tools/build-images.sh).
 NODE_PACKAGES := runc containernetworking-plugins buildah mmdebstrap iptables nftables ipset gcc patchelf
+# The benchmarks' peers and second opinion: nginx (the floor of a proxy hop) and wrk.
+BENCH_PACKAGES := nginx-light wrk
 IMAGE_TAG ?= dev
 REGISTRY ?= wisp
 KIND_CLUSTER ?= wisp
 
 .PHONY: help install deps venv uv requirements deps-upgrade controlplane node java dev test lint fmt unit \
-        bench bench-scale fuzz crds images kind-up kind-load deploy e2e-kind helm helm-install values-table clean
+        bench bench-deps bench-scale fuzz crds images kind-up kind-load deploy e2e-kind helm helm-install values-table clean
 
 help:
 	@echo "make dev      run wisp locally (gateway + functions from examples/) on :$(PORT)"
@@ -141,7 +143,10 @@ test: install controlplane node lint java
 fuzz: venv
 	WISP_FUZZ_EXAMPLES=20000 $(VENV)/bin/pytest tests/security -k fuzz $(PYTEST_ARGS)
 
-bench: install controlplane node
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(DEBIAN_PACKAGES) $(BENCH_PACKAGES)"
+
+bench: install bench-deps controlplane node
 	$(PY) -m bench.all
 
 bench-scale: install controlplane

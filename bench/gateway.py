@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -44,6 +45,15 @@ from pathlib import Path
 import aiohttp
 import uvloop
 from bench import docs
+from bench.gateway_peers import (
+    OPENFAAS_GATEWAY_PORT,
+    Peer,
+    children,
+    find_peers,
+    nginx_argv,
+    openfaas_gateway_env,
+    watchdog_env,
+)
 from bench.procs import cpu_seconds, free_port, stop
 
 from wisp.api import contract
@@ -166,6 +176,7 @@ def pct(values: list[float], q: float) -> float:
 class Pair:
     direct: list[Run] = field(default_factory=list)
     via: list[Run] = field(default_factory=list)
+    path_cpu: float = 0.0  # every process on the path (proxies and function) over the via runs
 
     def summary(self) -> dict[str, float]:
         d = [x for r in self.direct for x in r.latencies]
@@ -173,6 +184,7 @@ class Pair:
         direct_rps = statistics.median(r.rps for r in self.direct)
         via_rps = statistics.median(r.rps for r in self.via)
         requests = sum(len(r.latencies) for r in self.via)
+        direct_requests = sum(len(r.latencies) for r in self.direct)
         return {
             "direct_p50": pct(d, 0.5),
             "direct_p99": pct(d, 0.99),
@@ -184,37 +196,126 @@ class Pair:
             "via_rps": via_rps,
             "ratio": via_rps / direct_rps,
             "cpu_us": sum(r.cpu for r in self.via) / requests * 1e6,
+            "direct_cpu_us": sum(r.cpu for r in self.direct) / direct_requests * 1e6,
+            "path_cpu_us": self.path_cpu / requests * 1e6,
         }
 
 
-async def hop_cost(procs: Processes, quick: bool) -> dict[str, dict[int, dict[str, float]]]:
+@dataclass
+class Hop:
+    """A way through to a function: what to call directly, what to call through the proxy, and
+    whose CPU counts (the proxy's processes; the function's, called directly)."""
+
+    label: str
+    argv: list[str]
+    env: dict[str, str]
+    via_url: str
+    ready_url: str
+    direct_url: str
+    function_pids: list[int]
+    proxy_children: bool = False  # the proxy's children are proxies too (nginx's worker)
+    watchdog: int | None = None  # a second proxy on the path, whose child is the function
+
+
+# The rows of the hop table: wisp's gateway, then the peers, each in front of the same function.
+HOPS = {
+    "runtime": "wisp gateway → wisp Python runtime",
+    "bare": "wisp gateway → bare aiohttp function",
+    "bare-aiohttp": "wisp gateway, aiohttp path only (`--aiohttp-only`: no fast path) → bare function",
+    "nginx": "nginx (keep-alive upstream) → bare function",
+    "openfaas": "OpenFaaS gateway → bare function",
+    "openfaas-watchdog": "OpenFaaS gateway → of-watchdog → bare function (OpenFaaS's whole path)",
+}
+
+
+def cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(pid)
+    return total
+
+
+def hops(procs: Processes, peers: dict[str, Peer]) -> list[Hop]:
     fn = bench_function(concurrency=1000)
-    targets: dict[str, tuple[str, str]] = {}
     runtime_port, bare_port = free_port(), free_port()
-    procs.runtime(fn, runtime_port)
-    procs.start([*PY_ARGS, "bench/gateway_upstream.py", "--port", str(bare_port)])
-    results: dict[str, dict[int, dict[str, float]]] = {}
-    for label, port in (("runtime", runtime_port), ("bare", bare_port), ("bare-aiohttp", bare_port)):
+    runtime = procs.runtime(fn, runtime_port)
+    bare = procs.start([*PY_ARGS, "bench/gateway_upstream.py", "--port", str(bare_port)])
+    bare_url = f"http://127.0.0.1:{bare_port}/"
+    found = []
+    for label, port, pid in (
+        ("runtime", runtime_port, runtime.pid),
+        ("bare", bare_port, bare.pid),
+        ("bare-aiohttp", bare_port, bare.pid),
+    ):
         gw_port, admin_port = free_port(), free_port()
-        only_aiohttp = ["--aiohttp-only"] if label.endswith("-aiohttp") else []
-        gw = procs.start(
-            [
-                *PY_ARGS,
-                "bench/gateway_server.py",
-                "--port",
-                str(gw_port),
-                "--admin-port",
-                str(admin_port),
-                "--upstream",
-                f"127.0.0.1:{port}",
-                *only_aiohttp,
-            ]
+        argv = [*PY_ARGS, "bench/gateway_server.py", "--port", str(gw_port), "--admin-port", str(admin_port)]
+        argv += [
+            "--upstream",
+            f"127.0.0.1:{port}",
+            *(["--aiohttp-only"] if label.endswith("-aiohttp") else []),
+        ]
+        found.append(
+            Hop(
+                label,
+                argv,
+                {},
+                f"http://127.0.0.1:{gw_port}/function/bench",
+                f"http://127.0.0.1:{admin_port}/readyz",
+                f"http://127.0.0.1:{port}/",
+                [pid],
+            )
         )
-        await wait_http(f"http://127.0.0.1:{port}/healthz")
-        await wait_http(f"http://127.0.0.1:{admin_port}/readyz")
-        targets[label] = (f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{gw_port}/function/bench")
-        direct_url, via_url = targets[label]
-        results[label] = {}
+    if (nginx := peers["nginx"].binary) is not None:
+        port = free_port()
+        workdir = procs.tmp / "nginx"
+        workdir.mkdir()
+        argv = nginx_argv(nginx, workdir, port, bare_port)
+        url = f"http://127.0.0.1:{port}/function/bench"
+        found.append(Hop("nginx", argv, {}, url, url, bare_url, [bare.pid], proxy_children=True))
+    if (gateway := peers["openfaas-gateway"].binary) is not None:
+        url = f"http://127.0.0.1:{OPENFAAS_GATEWAY_PORT}/function/bench"
+        ready = f"http://127.0.0.1:{OPENFAAS_GATEWAY_PORT}/healthz"
+        env = openfaas_gateway_env(bare_port)
+        found.append(Hop("openfaas", [gateway], env, url, ready, bare_url, [bare.pid]))
+        if (watchdog := peers["of-watchdog"].binary) is not None:
+            # The watchdog starts its own copy of the function, as in an OpenFaaS pod.
+            function_port, watchdog_port = free_port(), free_port()
+            fprocess = shlex.join(
+                [*PY_ARGS, str(ROOT / "bench/gateway_upstream.py"), "--port", str(function_port)]
+            )
+            started = procs.start([watchdog], watchdog_env(watchdog_port, function_port, fprocess))
+            found.append(
+                Hop(
+                    "openfaas-watchdog",
+                    [gateway],
+                    openfaas_gateway_env(watchdog_port),
+                    url,
+                    url,  # answered once the watchdog's function is up
+                    bare_url,
+                    [bare.pid],
+                    watchdog=started.pid,
+                )
+            )
+    return found
+
+
+async def hop_cost(
+    procs: Processes, quick: bool, peers: dict[str, Peer]
+) -> dict[str, dict[int, dict[str, float]]]:
+    results: dict[str, dict[int, dict[str, float]]] = {}
+    for hop in hops(procs, peers):
+        proxy = procs.start(hop.argv, hop.env)
+        await wait_http(hop.direct_url.removesuffix("/") + "/healthz")
+        await wait_http(hop.ready_url)
+        proxy_pids = [proxy.pid] + (children(proxy.pid) if hop.proxy_children else [])
+        path_pids = proxy_pids + hop.function_pids
+        if hop.watchdog is not None:
+            # OpenFaaS's whole path: the gateway, the watchdog and the function it started.
+            proxy_pids.append(hop.watchdog)
+            path_pids = [*proxy_pids, *children(hop.watchdog)]
+        direct_url, via_url = hop.direct_url, hop.via_url
+        results[hop.label] = {}
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
             await load(session, direct_url, 300, 10)
@@ -226,21 +327,24 @@ async def hop_cost(procs: Processes, quick: bool) -> dict[str, dict[int, dict[st
             ):
                 pair = Pair()
                 for _ in range(2 if quick else 3):
-                    pair.direct.append(await load(session, direct_url, total // 3, clients))
-                    before = cpu_seconds(gw.pid)
+                    before = cpu_of(hop.function_pids)
+                    run = await load(session, direct_url, total // 3, clients)
+                    run.cpu = cpu_of(hop.function_pids) - before
+                    pair.direct.append(run)
+                    before, path_before = cpu_of(proxy_pids), cpu_of(path_pids)
                     run = await load(session, via_url, total // 3, clients)
-                    run.cpu = cpu_seconds(gw.pid) - before
+                    run.cpu = cpu_of(proxy_pids) - before
+                    pair.path_cpu += cpu_of(path_pids) - path_before
                     pair.via.append(run)
-                results[label][clients] = pair.summary()
+                results[hop.label][clients] = pair.summary()
                 print(
-                    label,
+                    hop.label,
                     clients,
-                    {k: round(v, 3) for k, v in results[label][clients].items()},
+                    {k: round(v, 3) for k, v in results[hop.label][clients].items()},
                     flush=True,
                 )
-        results[label][0] = wrk_ratio(direct_url, via_url) if shutil.which("wrk") else {}
-        procs.stop(gw)
-    # wisp's whole data path (gateway -> runtime) against the bare function called directly
+        results[hop.label][0] = wrk_ratio(direct_url, via_url) if shutil.which("wrk") else {}
+        procs.stop(proxy)
     return results
 
 
@@ -458,71 +562,99 @@ def machine() -> str:
 
 
 LOAD: list[float] = []
-PEERS: list[str] = []  # what became of each peer proxy in this run
-
-OPENFAAS_MODULES = ("github.com/openfaas/faas/gateway", "github.com/openfaas/of-watchdog")
 
 
-def find_peers() -> list[str]:
-    """Whether OpenFaaS's gateway and of-watchdog can come from the Go module proxy and nginx is
-    installed; each line says what happened (a peer that cannot be had is named, never skipped
-    silently)."""
-    found = []
-    go = shutil.which("go")
-    for module in OPENFAAS_MODULES:
-        if go is None:
-            found.append(f"{module}: not built (no Go toolchain)")
-            continue
-        listed = subprocess.run(
-            [go, "list", "-m", "-versions", module],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=tempfile.gettempdir(),
+# The issue's targets for the gateway hop (one client; throughput at 50 clients).
+TARGETS = {"cpu_us": 200.0, "added_p50": 0.35, "added_p99": 0.7, "ratio": 0.65}
+
+
+def hop_verdict(hop: dict[str, dict[int, dict[str, float]]]) -> list[str]:
+    """wisp's gateway hop beside OpenFaaS's and nginx's, against the targets."""
+    rows = [label for label in ("bare", "openfaas", "nginx") if label in hop]
+    lines = [
+        "The gateway hop alone, in front of the bare function (one client; throughput with 50):",
+        "",
+        "| proxy | added p50 | added p99 | throughput / direct | CPU per request |",
+        "|---|---|---|---|---|",
+        f"| target | ≤ +{TARGETS['added_p50']:.2f} ms | ≤ +{TARGETS['added_p99']:.2f} ms "
+        f"| ≥ {TARGETS['ratio']:.2f} | ≤ {TARGETS['cpu_us']:.0f} µs |",
+    ]
+    names = {"bare": "wisp gateway", "openfaas": "OpenFaaS gateway", "nginx": "nginx"}
+    for label in rows:
+        one, fifty = hop[label][1], hop[label][50]
+        lines.append(
+            f"| {names[label]} | {one['added_p50']:+.2f} ms | {one['added_p99']:+.2f} ms "
+            f"| {fifty['ratio']:.2f} | {one['cpu_us']:.0f} µs |"
         )
-        if listed.returncode != 0:
-            reason = " ".join(line.strip() for line in listed.stderr.strip().splitlines()) or "unknown error"
-            found.append(f"{module}: not built (the Go module proxy refuses it: {reason})")
-        else:
-            found.append(f"{module}: available ({listed.stdout.strip()}), not yet run by this bench")
-    nginx = shutil.which("nginx")
-    found.append("nginx: not installed" if nginx is None else f"nginx: installed at {nginx}, not yet run")
-    return found
+    return lines
+
+
+def whole_path(hop: dict[str, dict[int, dict[str, float]]]) -> list[str]:
+    """wisp's gateway → runtime → handler against OpenFaaS's gateway → of-watchdog → function,
+    both against the bare function called directly."""
+    lines = [
+        *hop_verdict(hop),
+        "",
+        "The whole data path against the bare function called directly (one client; throughput with "
+        "50; CPU: every process on the path per request, less what the bare function takes called "
+        "directly):",
+        "",
+        "| data path | added p50 | added p99 | throughput / direct | CPU per request beyond the function |",
+        "|---|---|---|---|---|",
+    ]
+    paths = [("wisp: gateway → runtime → handler", hop["runtime"], hop["bare"])]
+    if "openfaas-watchdog" in hop:
+        paths.append(
+            ("OpenFaaS: gateway → of-watchdog → function", hop["openfaas-watchdog"], hop["openfaas-watchdog"])
+        )
+    for name, via, direct in paths:
+        one, fifty = via[1], via[50]
+        lines.append(
+            f"| {name} | {one['via_p50'] - direct[1]['direct_p50']:+.2f} ms "
+            f"| {one['via_p99'] - direct[1]['direct_p99']:+.2f} ms "
+            f"| {fifty['via_rps'] / direct[50]['direct_rps']:.2f} "
+            f"| {one['path_cpu_us'] - direct[1]['direct_cpu_us']:.0f} µs |"
+        )
+    if "openfaas-watchdog" not in hop:
+        lines += ["", "OpenFaaS's whole path was not run (see the peers above)."]
+    return lines
 
 
 def render(
-    hop: dict[str, dict[int, dict[str, float]]], cold: dict[str, float], step: dict[str, object]
+    hop: dict[str, dict[int, dict[str, float]]],
+    cold: dict[str, float],
+    step: dict[str, object],
+    peers: dict[str, Peer],
 ) -> str:
     today = datetime.date.today().isoformat()
     lines = [
         "## Gateway",
         "",
         f"Measured {today} on {machine()} by `make bench` (`bench/gateway.py`): one aiohttp client on "
-        "loopback (keep-alive, 64-byte JSON body), direct and through-the-gateway runs interleaved in "
-        "rounds; the gateway is its own process (`bench/gateway_server.py`: the real app with a static "
-        "backend), so its CPU per request is a /proc/<pid>/stat delta over the calls it proxied. "
-        "Absolute times drift by about ±15 % between runs; compare the added latency, the ratio "
-        "and CPU.",
+        "loopback (keep-alive, 64-byte JSON body), direct and through-the-proxy runs interleaved in "
+        "rounds, every proxy in front of the same function in the same run; wisp's gateway is its "
+        "own process (`bench/gateway_server.py`: the real app with a static backend), and each "
+        "proxy's CPU per request is a /proc/<pid>/stat delta over the calls it proxied (nginx: its "
+        "master and worker; OpenFaaS's whole path: the gateway and the watchdog). Absolute times "
+        "drift by about ±15 % between runs; compare the added latency, the ratio and CPU.",
         "",
         f"Load average over the run: {min(LOAD):.1f} to {max(LOAD):.1f} on {os.cpu_count()} cores "
         "(other work shared the machine when it is above the core count: the latency and "
         "throughput figures are then pessimistic and noisy; the CPU per request is the steadier "
         "one).",
         "",
-        "| function behind the gateway | clients | direct p50 / p99 | via gateway p50 / p99 "
-        "| added p50 / p99 | throughput via / direct | gateway CPU per request |",
+        "Peers in this run: " + "; ".join(peer.describe() for peer in peers.values()) + ".",
+        "",
+        "| path | clients | direct p50 / p99 | through it p50 / p99 "
+        "| added p50 / p99 | throughput through / direct | proxy CPU per request |",
         "|---|---|---|---|---|---|---|",
     ]
-    names = {
-        "runtime": "wisp Python runtime",
-        "bare": "bare aiohttp function",
-        "bare-aiohttp": "bare aiohttp function, aiohttp path only (`--aiohttp-only`: before the fast path)",
-    }
-    for label in ("runtime", "bare", "bare-aiohttp"):
+    measured = [label for label in HOPS if label in hop]
+    for label in measured:
         for clients in (1, 50, 200):
             s = hop[label][clients]
             lines.append(
-                f"| {names[label]} | {clients} | {s['direct_p50']:.2f} / {s['direct_p99']:.2f} ms "
+                f"| {HOPS[label]} | {clients} | {s['direct_p50']:.2f} / {s['direct_p99']:.2f} ms "
                 f"| {s['via_p50']:.2f} / {s['via_p99']:.2f} ms "
                 f"| **{s['added_p50']:+.2f} / {s['added_p99']:+.2f} ms** "
                 f"| {s['via_rps']:.0f} / {s['direct_rps']:.0f} rps = **{s['ratio']:.2f}** "
@@ -530,31 +662,24 @@ def render(
             )
     lines += [
         "",
-        "With 50 and 200 clients the load generator, the gateway and the function share the two "
-        "cores, so the added latency there is mostly queueing behind the gateway's own CPU time "
+        "With 50 and 200 clients the load generator, the proxy and the function share the two "
+        "cores, so the added latency there is mostly queueing behind the proxy's own CPU time "
         "(CPU per request times the calls in the queue), and p99 differences within the run-to-run noise "
         "show up as negative numbers.",
     ]
     wrk = [
-        f"{names[label]} {hop[label][0]['wrk_ratio']:.2f} ({hop[label][0]['wrk_via_rps']:.0f} / "
+        f"{HOPS[label]} {hop[label][0]['wrk_ratio']:.2f} ({hop[label][0]['wrk_via_rps']:.0f} / "
         f"{hop[label][0]['wrk_direct_rps']:.0f} rps)"
-        for label in ("runtime", "bare", "bare-aiohttp")
+        for label in measured
         if hop[label].get(0)
     ]
     if wrk:
         lines += [
             "",
-            "`wrk -t1 -c50` throughput through the gateway as a fraction of direct: " + "; ".join(wrk) + ".",
+            "`wrk -t1 -c50` throughput through each path as a fraction of direct: " + "; ".join(wrk) + ".",
         ]
-    whole = hop["runtime"][1]["via_p50"] - hop["bare"][1]["direct_p50"]
+    lines += ["", *whole_path(hop), ""]
     lines += [
-        "",
-        f"wisp's whole data path (gateway → runtime server → handler) against the bare function called "
-        f"directly, one client: **{whole:+.2f} ms p50** (OpenFaaS gateway → of-watchdog → function: "
-        "+0.86 ms on the same kind of machine, 2026-11-27).",
-        "",
-        "Peers in this run: " + "; ".join(PEERS) + ".",
-        "",
         f"Cold start: the wait the activator adds after the endpoint turned ready (scale hook publishes "
         f"the endpoint the moment the runtime's /healthz answers; the call's end minus that moment minus a "
         f"warm call), {cold['rounds']:.0f} rounds: **{cold['added_p50_ms']:.2f} ms p50**, "
@@ -579,10 +704,10 @@ def write_section(section: str, path: Path) -> None:
 async def main_async(args: argparse.Namespace) -> None:
     procs = Processes()
     LOAD.append(os.getloadavg()[0])
-    PEERS.extend(find_peers())
-    print("peers", PEERS, flush=True)
+    peers = find_peers()
+    print("peers", [peer.describe() for peer in peers.values()], flush=True)
     try:
-        hop = await hop_cost(procs, args.quick)
+        hop = await hop_cost(procs, args.quick, peers)
         cold = await cold_start(procs, 5 if args.quick else 10)
         print("cold", cold, flush=True)
         step = await step_trace(procs, ROOT / "docs/images/autoscaling-step.png", args.quick)
@@ -590,7 +715,7 @@ async def main_async(args: argparse.Namespace) -> None:
     finally:
         procs.stop_all()
     LOAD.append(os.getloadavg()[0])
-    section = render(hop, cold, step)
+    section = render(hop, cold, step, peers)
     print(section)
     if not args.no_docs:
         write_section(section, ROOT / "docs/benchmarks.md")
