@@ -1,9 +1,9 @@
 """An OOM kill reported where a user looks, against the real API server and operator.
 
-No container really runs out of memory here (that waits for the real-node tier): the test writes
-the pod status the kubelet writes after an OOM kill (``lastState.terminated.reason: OOMKilled``),
-as the test node agent writes pod statuses, and checks the Function's status, its Event and
-``wisp describe``.
+No container really runs out of memory here (the real-node tier has a real kill): the pod runs on
+the test node agent, and once it is Ready the test writes the pod status the kubelet writes after
+an OOM kill (``lastState.terminated.reason: OOMKilled``), as the agent writes pod statuses, and
+checks the Function's status, its Event and ``wisp describe``.
 """
 
 from __future__ import annotations
@@ -61,15 +61,23 @@ def test_an_oom_killed_container_shows_in_status_event_and_describe(
     kubeconfig: Path,
     namespace: str,
     operator: OperatorProcess,
+    node_agent: Any,
 ) -> None:
     apply_hello(kubectl, namespace, memory="64Mi", scale={"min": 1})
-    pod = wait_for(
-        lambda: (
-            (get(kubectl, namespace, "pods", "-l", "wisp.dev/function=hello") or {}).get("items") or [None]
-        )[0],
-        timeout=30,
-        what="the function's pod",
-    )["metadata"]["name"]
+
+    def ready_pod() -> dict[str, Any] | None:
+        # Ready first: the node agent's status write for the started runtime replaces the
+        # container statuses, and would wipe a kill written before it (the agent is
+        # session-wide: without waiting, whether it ran decided the test).
+        for item in (get(kubectl, namespace, "pods", "-l", "wisp.dev/function=hello") or {}).get(
+            "items"
+        ) or ():
+            conditions = (item.get("status") or {}).get("conditions") or ()
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                return item
+        return None
+
+    pod = wait_for(ready_pod, timeout=60, what="the function's pod Ready")["metadata"]["name"]
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     _oom_killed(kube_api, namespace, pod, now)
 
