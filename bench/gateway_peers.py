@@ -51,7 +51,7 @@ def find_nginx() -> Peer:
     )
     if found is None:
         return Peer("nginx", None, "not installed (Debian's package `nginx`)")
-    return Peer("nginx", found, f"{_version([found, '-v'])} ({found})")
+    return Peer("nginx", found, _version([found, "-v"]))
 
 
 def find_openfaas(name: str, module: str, env: str, command: str) -> Peer:
@@ -60,7 +60,7 @@ def find_openfaas(name: str, module: str, env: str, command: str) -> Peer:
     if given:
         if not os.access(given, os.X_OK):
             return Peer(name, None, f"not run: ${env} names {given}, which is not an executable")
-        return Peer(name, given, f"built from OpenFaaS's source (${env}={given})")
+        return Peer(name, given, f"built from OpenFaaS's source (`${env}`)")
     cached = CACHE / command
     if cached.exists():
         return Peer(name, str(cached), f"{module}, installed from the Go module proxy into {cached}")
