@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -27,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -378,28 +380,17 @@ def main() -> None:
         return
     host = machine()
     languages = args.only or list(EXAMPLES)
-    node = start_real_node()
     loads: list[float] = []
-    try:
-        values = {f"pool.{EXAMPLES[lang][1]}.enabled": "true" for lang in languages}
-        values |= {f"pool.{EXAMPLES[lang][1]}.size": str(POOL_SIZE) for lang in languages}
-        wisp = wisp_on(node).install(**values)
-        try:
-            results: dict[str, list[float]] = {}
-            parts: dict[str, list[dict[str, float]]] = {}
-            idle: dict[str, tuple[float, float]] = {}
-            for language in languages:
-                example, pool = EXAMPLES[language]
-                fresh_function(wisp, example, f"{pool}-warm-up")
-                wisp.call(f"{pool}-warm-up", {"name": "warm-up"}, timeout=120)
-                idle[language] = idle_cost(pool_full(wisp, pool), 30)
-                loads.append(_load())
-                results[language], parts[language] = cold_starts(wisp, example, pool, args.runs)
-                loads.append(_load())
-        finally:
-            wisp.uninstall()
-    finally:
-        node.stop()
+    results: dict[str, list[float]] = {}
+    parts: dict[str, list[dict[str, float]]] = {}
+    idle: dict[str, tuple[float, float]] = {}
+    with pools_installed(languages) as wisp:
+        for language in languages:
+            example, pool = warmed_up(wisp, language)
+            idle[language] = idle_cost(pool_full(wisp, pool), 30)
+            loads.append(_load())
+            results[language], parts[language] = cold_starts(wisp, example, pool, args.runs)
+            loads.append(_load())
     load = f"1-minute load {min(loads):.1f} to {max(loads):.1f} on {os.cpu_count()} cores"
     heading = JAVA_HEADING if languages == ["Java"] else HEADING
     section = render(results, parts, idle, host, load, heading)
@@ -408,28 +399,42 @@ def main() -> None:
         docs.write_section(heading, section)
 
 
-def measure_bursts(args: argparse.Namespace) -> None:
-    host = machine()
-    languages = args.only or ["Python", "Node.js"]
+@contextlib.contextmanager
+def pools_installed(languages: list[str]) -> Iterator[Wisp]:
+    """The real node with wisp installed and a full warm pool for each of ``languages``."""
     node = start_real_node()
-    loads: list[float] = []
-    results: dict[str, list[Burst]] = {}
     try:
         values = {f"pool.{EXAMPLES[lang][1]}.enabled": "true" for lang in languages}
         values |= {f"pool.{EXAMPLES[lang][1]}.size": str(POOL_SIZE) for lang in languages}
         wisp = wisp_on(node).install(**values)
         try:
-            for language in languages:
-                example, pool = EXAMPLES[language]
-                fresh_function(wisp, example, f"{pool}-warm-up")
-                wisp.call(f"{pool}-warm-up", {"name": "warm-up"}, timeout=120)
-                loads.append(_load())
-                results[language] = bursts(wisp, example, pool, args.burst, args.burst_runs)
-                loads.append(_load())
+            yield wisp
         finally:
             wisp.uninstall()
     finally:
         node.stop()
+
+
+def warmed_up(wisp: Wisp, language: str) -> tuple[str, str]:
+    """``language``'s example and pool, after one call through the pool (the gateway's and the
+    node's first-call costs paid)."""
+    example, pool = EXAMPLES[language]
+    fresh_function(wisp, example, f"{pool}-warm-up")
+    wisp.call(f"{pool}-warm-up", {"name": "warm-up"}, timeout=120)
+    return example, pool
+
+
+def measure_bursts(args: argparse.Namespace) -> None:
+    host = machine()
+    languages = args.only or ["Python", "Node.js"]
+    loads: list[float] = []
+    results: dict[str, list[Burst]] = {}
+    with pools_installed(languages) as wisp:
+        for language in languages:
+            example, pool = warmed_up(wisp, language)
+            loads.append(_load())
+            results[language] = bursts(wisp, example, pool, args.burst, args.burst_runs)
+            loads.append(_load())
     load = f"1-minute load {min(loads):.1f} to {max(loads):.1f} on {os.cpu_count()} cores"
     section = render_bursts(results, args.burst, host, load)
     print(section)
