@@ -374,6 +374,12 @@ def main() -> None:
         "--burst", type=int, metavar="CALLS", help="measure bursts of CALLS concurrent calls at zero instead"
     )
     parser.add_argument("--burst-runs", type=int, default=5, help="bursts per language (with --burst)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a chart value on top of the pools' (e.g. pool.node.resources.requests.cpu=500m)",
+    )
     args = parser.parse_args()
     if args.burst:
         measure_bursts(args)
@@ -384,7 +390,7 @@ def main() -> None:
     results: dict[str, list[float]] = {}
     parts: dict[str, list[dict[str, float]]] = {}
     idle: dict[str, tuple[float, float]] = {}
-    with pools_installed(languages) as wisp:
+    with pools_installed(languages, chart_values(args.set)) as wisp:
         for language in languages:
             example, pool = warmed_up(wisp, language)
             idle[language] = idle_cost(pool_full(wisp, pool), 30)
@@ -400,12 +406,14 @@ def main() -> None:
 
 
 @contextlib.contextmanager
-def pools_installed(languages: list[str]) -> Iterator[Wisp]:
-    """The real node with wisp installed and a full warm pool for each of ``languages``."""
+def pools_installed(languages: list[str], extra: dict[str, str] | None = None) -> Iterator[Wisp]:
+    """The real node with wisp installed and a full warm pool for each of ``languages``, with
+    the chart's ``extra`` values on top (``--set``)."""
     node = start_real_node()
     try:
         values = {f"pool.{EXAMPLES[lang][1]}.enabled": "true" for lang in languages}
         values |= {f"pool.{EXAMPLES[lang][1]}.size": str(POOL_SIZE) for lang in languages}
+        values |= extra or {}
         wisp = wisp_on(node).install(**values)
         try:
             yield wisp
@@ -415,7 +423,18 @@ def pools_installed(languages: list[str]) -> Iterator[Wisp]:
         node.stop()
 
 
-def warmed_up(wisp: Wisp, language: str) -> tuple[str, str]:
+def chart_values(pairs: list[str] | None) -> dict[str, str]:
+    """``--set KEY=VALUE`` arguments as chart values."""
+    values = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set {pair!r}: expected KEY=VALUE")
+        values[key] = value
+    return values
+
+
+def warmed_up(wisp: Wisp, language: str) -> tuple[str | None, str]:
     """``language``'s example and pool, after one call through the pool (the gateway's and the
     node's first-call costs paid)."""
     example, pool = EXAMPLES[language]
@@ -429,7 +448,7 @@ def measure_bursts(args: argparse.Namespace) -> None:
     languages = args.only or ["Python", "Node.js"]
     loads: list[float] = []
     results: dict[str, list[Burst]] = {}
-    with pools_installed(languages) as wisp:
+    with pools_installed(languages, chart_values(args.set)) as wisp:
         for language in languages:
             example, pool = warmed_up(wisp, language)
             loads.append(_load())
