@@ -103,6 +103,16 @@ class Wisp:
             self.kubectl(
                 "rollout", "status", f"deploy/{deployment}", "--timeout=180s", namespace=SYSTEM, timeout=190
             )
+        # A finished rollout can leave the old pods terminating, and a terminating gateway can
+        # still answer a call for a Function created after its watches stopped (as unknown):
+        # the roll is over for a caller once they are gone.
+        deadline = time.monotonic() + 120
+        while self._terminating() and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    def _terminating(self) -> list[str]:
+        pods = json.loads(self.kubectl("get", "pods", "-o", "json", namespace=SYSTEM).stdout)["items"]
+        return [p["metadata"]["name"] for p in pods if p["metadata"].get("deletionTimestamp")]
 
     def uninstall(self) -> list[str]:
         """Uninstall; what is left of the release afterwards (nothing, CRDs aside)."""

@@ -233,15 +233,18 @@ def test_the_installations_pull_secret_runs_a_private_package_in_another_namespa
         "create", "secret", "docker-registry", "site-cred", f"--docker-server={private.address}",
         f"--docker-username={user}", f"--docker-password={password}", namespace=SYSTEM,
     )  # fmt: skip
+    # Not in the Function's namespace until the operator copies it (once the chart names it, the
+    # operator copies it to every namespace with Functions, earlier tests' included).
+    assert wisp.kubectl("get", "secret", "site-cred", namespace=FUNCTIONS, check=False).returncode != 0
     wisp.configure(
         values={"functions.packages.pullSecret": "site-cred"},
         json_values={"functions.packages.plainHttp": [public.address, private.address]},
     )
     try:
-        assert wisp.kubectl("get", "secret", "site-cred", namespace=FUNCTIONS, check=False).returncode != 0
         manifest = yaml.safe_load((folder / "function.yaml").read_text())
         manifest["spec"]["code"] = {"archive": code}
         wisp.apply(yaml.safe_dump(manifest))
+        wisp.wait_ready("site-package")
 
         status, body = wisp.call("site-package", {})
         assert status == 200, body
