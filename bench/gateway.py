@@ -308,12 +308,14 @@ async def hop_cost(
         proxy = procs.start(hop.argv, hop.env)
         await wait_http(hop.direct_url.removesuffix("/") + "/healthz")
         await wait_http(hop.ready_url)
-        proxy_pids = [proxy.pid] + (children(proxy.pid) if hop.proxy_children else [])
-        path_pids = proxy_pids + hop.function_pids
+        proxy_pids = [proxy.pid, *(children(proxy.pid) if hop.proxy_children else [])]
+        behind = hop.function_pids
         if hop.watchdog is not None:
-            # OpenFaaS's whole path: the gateway, the watchdog and the function it started.
+            # OpenFaaS's whole path: the watchdog is a proxy too, and the function behind it is
+            # the one it started.
             proxy_pids.append(hop.watchdog)
-            path_pids = [*proxy_pids, *children(hop.watchdog)]
+            behind = children(hop.watchdog)
+        path_pids = proxy_pids + behind
         direct_url, via_url = hop.direct_url, hop.via_url
         results[hop.label] = {}
         connector = aiohttp.TCPConnector(limit=0)
