@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import urllib3
 from kubernetes import client, watch
 
 OOM_REASON = "OOMKilled"
@@ -50,22 +51,36 @@ def oom_verdict(pod: Mapping[str, Any], since: float) -> bool | None:
 
 def wait_for_oom_kill(core: client.CoreV1Api, namespace: str, pod: str, since: float, timeout: float) -> bool:
     """Whether the pod's container was OOM-killed after ``since``, waiting up to ``timeout`` s for
-    its status to tell (blocking: run it in a thread)."""
+    its status to tell (blocking: run it in a thread).
+
+    A watch that the API server ends with an error (a resource version its watch cache has not
+    reached yet under load, one that expired, a restart) is not an answer: the pod is read again
+    and watched from there until the deadline. Only a pod that is gone ends the wait early."""
     deadline = time.monotonic() + timeout
-    try:
-        current = core.api_client.sanitize_for_serialization(core.read_namespaced_pod(pod, namespace))
-    except client.ApiException:
-        return False
-    verdict = oom_verdict(current, since)
-    version = (current.get("metadata") or {}).get("resourceVersion")
-    while verdict is None and time.monotonic() < deadline:
+    version: str | None = None
+    while time.monotonic() < deadline:
+        if version is None:
+            try:
+                current = core.api_client.sanitize_for_serialization(core.read_namespaced_pod(pod, namespace))
+            except client.ApiException as error:
+                if error.status == 404:
+                    return False
+                time.sleep(0.2)
+                continue
+            except urllib3.exceptions.HTTPError:
+                time.sleep(0.2)
+                continue
+            verdict = oom_verdict(current, since)
+            if verdict is not None:
+                return verdict
+            version = (current.get("metadata") or {}).get("resourceVersion") or ""
         stream = watch.Watch()
         try:
             for event in stream.stream(
                 core.list_namespaced_pod,
                 namespace,
                 field_selector=f"metadata.name={pod}",
-                resource_version=version,
+                resource_version=version or None,
                 timeout_seconds=max(1, int(deadline - time.monotonic() + 0.999)),
             ):
                 if event["type"] == "DELETED":
@@ -73,10 +88,13 @@ def wait_for_oom_kill(core: client.CoreV1Api, namespace: str, pod: str, since: f
                 raw = event.get("raw_object") or {}
                 version = (raw.get("metadata") or {}).get("resourceVersion") or version
                 verdict = oom_verdict(raw, since)
-                if verdict is not None or time.monotonic() >= deadline:
+                if verdict is not None:
+                    return verdict
+                if time.monotonic() >= deadline:
                     break
-        except client.ApiException:
-            return False
+        except (client.ApiException, urllib3.exceptions.HTTPError):
+            version = None
+            time.sleep(0.1)
         finally:
             stream.stop()
-    return bool(verdict)
+    return False
