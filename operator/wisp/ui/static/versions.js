@@ -52,15 +52,29 @@ function aliasForm(name, alias, numbers, save) {
       : `100% to version ${version.value}`;
     slider.setAttribute("aria-valuetext", split.textContent);
   };
+  // One write at a time, in the order the user made the changes: a change made while a write is
+  // on its way is sent once that write is answered, with the form as it is then (two writes in
+  // flight could land in either order and leave the older one in place).
+  let writing = false;
+  let again = false;
   const send = async () => {
     describe();
-    const other = canary.value ? Number(canary.value) : null;
-    const body = { version: Number(version.value), additionalVersion: other, weight: other ? Number(slider.value) : 0 };
-    error.textContent = "";
-    const res = await save(name, body);
-    if (!res.ok) {
-      const fields = (res.data.errors || []).map((e) => `${e.field}: ${e.message}`);
-      error.textContent = fields.length ? fields.join("; ") : res.data.error || `HTTP ${res.status}`;
+    if (writing) { again = true; return; }
+    writing = true;
+    try {
+      do {
+        again = false;
+        const other = canary.value ? Number(canary.value) : null;
+        const body = { version: Number(version.value), additionalVersion: other, weight: other ? Number(slider.value) : 0 };
+        error.textContent = "";
+        const res = await save(name, body);
+        if (!res.ok) {
+          const fields = (res.data.errors || []).map((e) => `${e.field}: ${e.message}`);
+          error.textContent = fields.length ? fields.join("; ") : res.data.error || `HTTP ${res.status}`;
+        }
+      } while (again);
+    } finally {
+      writing = false;
     }
   };
   version.addEventListener("change", send);
