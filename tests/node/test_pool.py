@@ -283,7 +283,13 @@ def test_a_call_at_zero_is_served_by_a_specialised_pool_pod_then_handed_over(wis
     assert body["function"] == "warm"
     assert body["mark"] == "warm"
     assert body["token"] is None  # the pool's token is not the function's to see
-    (claimed,) = [p for p in pool_pods(wisp, "specialised") if p["metadata"]["name"] == body["pod"]]
+    # The gateway routes the held call to the pod first and marks it specialised meanwhile.
+    (claimed,) = wait_for(
+        lambda: [p for p in pool_pods(wisp, "specialised") if p["metadata"]["name"] == body["pod"]],
+        timeout=30,
+        what="the pool pod marked specialised",
+        interval=0.5,
+    )
     assert claimed["metadata"]["labels"]["wisp.dev/pool-function"] == "warm"
     # The pool is refilled: its ReplicaSet replaced the pod that left it.
     pool_ready(wisp)
