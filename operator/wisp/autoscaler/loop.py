@@ -29,6 +29,8 @@ from wisp.autoscaler.exchange import AlwaysLeader, LeaderElection, LocalExchange
 from wisp.autoscaler.meter import ConcurrencyMeter, SampleWindow, merge
 from wisp.autoscaler.port import ReplicaEvents, Scaler, StatusUpdate
 
+TICK_WRITERS = 16  # functions decided (and written) at once in a tick
+
 log = logging.getLogger("wisp.autoscaler")
 
 
@@ -132,12 +134,23 @@ class Autoscaler:
         for key, demand in queue.items():
             if demand > 0:
                 self.activity.wake(key)
-        for key in self.activity:
+        items = []
+        for key in list(self.activity):
             item = self.lookup(key)
             if item is None:
                 self._forget(key)
                 continue
-            await self._decide_one(item, reports, queue, wall)
+            items.append(item)
+        # Each function's decision and writes (its scale, its status) wait only for its own: a
+        # tick with many functions to scale (a thousand wake-ups a minute) would otherwise take
+        # the sum of their API round trips. At most TICK_WRITERS at once.
+        writers = asyncio.Semaphore(TICK_WRITERS)
+
+        async def decide_one(item: Scaled) -> None:
+            async with writers:
+                await self._decide_one(item, reports, queue, wall)
+
+        await asyncio.gather(*(decide_one(item) for item in items))
         if self.on_tick is not None:
             self.on_tick(time.perf_counter() - started, len(self.activity))
 
