@@ -29,7 +29,7 @@ REGISTRY ?= wisp
 KIND_CLUSTER ?= wisp
 
 .PHONY: help install deps venv uv requirements deps-upgrade controlplane node java dev test lint fmt unit \
-        bench bench-deps bench-scale fuzz crds images kind-up kind-load deploy e2e-kind helm helm-install values-table clean
+        bench bench-deps bench-scale bench-wakeups fuzz crds images kind-up kind-load deploy e2e-kind helm helm-install values-table clean
 
 help:
 	@echo "make dev      run wisp locally (gateway + functions from examples/) on :$(PORT)"
@@ -37,6 +37,7 @@ help:
 	@echo "make lint     ruff, mypy --strict, import contracts, CRD drift"
 	@echo "make bench    benchmarks -> docs/benchmarks.md"
 	@echo "make bench-scale  idle cost of 100 / 1,000 / 3,000 Functions -> docs/benchmarks.md (SCALE_ARGS=--counts=...)"
+	@echo "make bench-wakeups  1,000 wake-ups a minute across Functions, kwok's fake pods -> docs/benchmarks.md (WAKEUP_ARGS=...)"
 	@echo "make deps-upgrade   move uv.lock to the newest versions, then the whole suite"
 	@echo "make images   wisp's images (docker, else buildah on Debian-made bases)"
 	@echo "make node     the real test node's binaries and images, built once and cached"
@@ -151,6 +152,11 @@ bench: install bench-deps controlplane node
 
 bench-scale: install controlplane
 	$(PY) -m bench.scale $(SCALE_ARGS)
+
+# kwok and etcd 3.6 are built from the Go module proxy (cached); a local route makes the fake
+# pods' addresses this host's (root, as the real node needs).
+bench-wakeups: install controlplane
+	$(PY) -m bench.wakeups $(WAKEUP_ARGS)
 
 # -- images and the kind path (kind needs Docker; not run by make test) ------------------------
 # Every image from the project's Dockerfiles: docker when its daemon answers (official bases),
