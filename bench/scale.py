@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from kubernetes import client, config  # noqa: E402
 from tests.cluster.bulk import GROUP, PLURAL, VERSION, apply_functions, function_list, wait_all_ready  # noqa: E402
 from tests.cluster.controlplane import start_control_plane  # noqa: E402
-from tests.cluster.fixtures import Kubectl, start_operator, stop_process  # noqa: E402
+from tests.cluster.fixtures import Kubectl, OperatorProcess, start_operator, stop_process  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
 NAMESPACE = "scale"
@@ -123,6 +123,17 @@ def start_gateway(kubeconfig: Path, log: Path) -> Gateway:
         except OSError:
             time.sleep(0.5)
     raise RuntimeError(f"gateway not ready:\n{log.read_text()[-3000:]}")
+
+
+def start_wisp(kubectl: Kubectl, kubeconfig: Path, work: Path) -> tuple[OperatorProcess, Gateway]:
+    """wisp's CRDs and NAMESPACE, then ``wisp operator`` and one ``wisp gateway`` (logs in ``work``)."""
+    kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+    kubectl("create", "namespace", NAMESPACE)
+    operator = start_operator(
+        kubeconfig, work / "operator.log", "--namespace", NAMESPACE, "--liveness-port", "0", env=CHART_ENV
+    )
+    return operator, start_gateway(kubeconfig, work / "gateway.log")
 
 
 def routable_after(api: client.ApiClient, gateway: Gateway, name: str) -> float:
@@ -260,20 +271,8 @@ def main() -> None:
     operator = gateway = None
     try:
         kubectl = Kubectl(plane.kubectl_binary, plane.kubeconfig)
-        kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
-        kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
-        kubectl("create", "namespace", NAMESPACE)
         api = config.new_client_from_config(config_file=str(plane.kubeconfig))
-        operator = start_operator(
-            plane.kubeconfig,
-            work / "operator.log",
-            "--namespace",
-            NAMESPACE,
-            "--liveness-port",
-            "0",
-            env=CHART_ENV,
-        )
-        gateway = start_gateway(plane.kubeconfig, work / "gateway.log")
+        operator, gateway = start_wisp(kubectl, plane.kubeconfig, work)
         time.sleep(10)
         baseline = {"gateway_rss": rss_mib(gateway.proc.pid), "operator_rss": rss_mib(operator.proc.pid)}
         rows = []

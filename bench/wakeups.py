@@ -47,11 +47,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench import docs  # noqa: E402
 from bench.node import machine, percentile  # noqa: E402
-from bench.scale import CHART_ENV, NAMESPACE, cpu_seconds, start_gateway  # noqa: E402
+from bench.scale import NAMESPACE, cpu_seconds, start_wisp  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 from tests.cluster.bulk import function_list, wait_all_ready  # noqa: E402
 from tests.cluster.controlplane import start_control_plane  # noqa: E402
-from tests.cluster.fixtures import Kubectl, start_operator, stop_process  # noqa: E402
+from tests.cluster.fixtures import Kubectl, stop_process  # noqa: E402
 from tests.node.node import node_binaries  # noqa: E402
 
 from wisp.api import Runtime  # noqa: E402
@@ -437,19 +437,7 @@ def main() -> None:
         )
         fake_node(api)
         runtime = Responder(work).start()
-        kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
-        kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
-        kubectl("create", "namespace", NAMESPACE)
-        operator = start_operator(
-            plane.kubeconfig,
-            work / "operator.log",
-            "--namespace",
-            NAMESPACE,
-            "--liveness-port",
-            "0",
-            env=CHART_ENV,
-        )
-        gateway = start_gateway(plane.kubeconfig, work / "gateway.log")
+        operator, gateway = start_wisp(kubectl, plane.kubeconfig, work)
         listed = json.loads(function_list("fn", 0, args.functions))
         for item in listed["items"]:
             item["spec"]["scale"] = {"min": 0, "max": 1, "idleTimeout": args.idle}
