@@ -460,9 +460,12 @@ def test_the_pool_grows_with_its_cold_starts_and_shrinks_back_when_they_stop(wis
     names = [f"often{i}" for i in range(POOL_SIZE + 1)]
     for name in names:
         deploy(wisp, name)
-    for name in names:  # one after another: each finds a free pod (the pool refills meanwhile)
+    for name in names:  # one after another, each once the pool has a free pod again (it refills)
+        free = lambda: any(map(is_ready, pool_pods(wisp, "free")))  # noqa: E731
+        wait_for(free, timeout=120, interval=0.5, what="a free pool pod")
         status, body = wisp.call(name, {})
         assert status == 200, body
+        assert body["pod"].startswith(POOL_PREFIX), body  # a claim: what the pool's size follows
     wait_for(
         lambda: pool_replicas(wisp) > POOL_SIZE,
         timeout=120,
