@@ -56,17 +56,20 @@ def rss_mib(pid: int) -> float:
     return int(match.group(1)) / 1024 if match else 0.0
 
 
-def scrape(admin_port: int) -> dict[str, float]:
+TICK_SUM = "wisp_autoscaler_tick_seconds_sum"
+TICK_COUNT = "wisp_autoscaler_tick_seconds_count"
+ACTIVE = "wisp_autoscaler_active_functions"
+
+
+def scrape(admin_port: int, names: tuple[str, ...] = (TICK_SUM, TICK_COUNT, ACTIVE)) -> dict[str, float]:
+    """Each of ``names`` from the gateway's /metrics: a metric with its labels as written there
+    (``x_bucket{le="0.1"}``), or a bare name, summed over its label sets (0 when absent)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=30) as resp:
         text = resp.read().decode()
     out = {}
-    for name in (
-        "wisp_autoscaler_tick_seconds_sum",
-        "wisp_autoscaler_tick_seconds_count",
-        "wisp_autoscaler_active_functions",
-    ):
-        match = re.search(rf"^{name} (\S+)$", text, re.M)
-        out[name] = float(match.group(1)) if match else 0.0
+    for name in names:
+        labels = "" if "{" in name else r"(?:\{[^}]*\})?"
+        out[name] = sum(float(v) for v in re.findall(rf"^{re.escape(name)}{labels} (\S+)$", text, re.M))
     return out
 
 
@@ -175,12 +178,8 @@ def measure_step(
     gw_cpu = cpu_seconds(gateway.proc.pid) - gw_cpu
     op_cpu = cpu_seconds(operator_pid) - op_cpu
     after = scrape(gateway.admin_port)
-    ticks = after["wisp_autoscaler_tick_seconds_count"] - scraped["wisp_autoscaler_tick_seconds_count"]
-    tick_ms = (
-        1000
-        * (after["wisp_autoscaler_tick_seconds_sum"] - scraped["wisp_autoscaler_tick_seconds_sum"])
-        / max(ticks, 1)
-    )
+    ticks = after[TICK_COUNT] - scraped[TICK_COUNT]
+    tick_ms = 1000 * (after[TICK_SUM] - scraped[TICK_SUM]) / max(ticks, 1)
     result = {
         "functions": total,
         "apply_s": applied,
@@ -190,7 +189,7 @@ def measure_step(
         "gateway_rss": rss_mib(gateway.proc.pid),
         "operator_rss": rss_mib(operator_pid),
         "tick_ms": tick_ms,
-        "active": after["wisp_autoscaler_active_functions"],
+        "active": after[ACTIVE],
         "load_before": load_before,
     }
     result["routable_s"] = routable_after(api, gateway, f"probe{total}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.node import Timeline  # noqa: E402
+from tests.cluster.fixtures import Kubectl  # noqa: E402
 from tests.node.chart import FUNCTIONS  # noqa: E402
 from tests.node.node import start_real_node  # noqa: E402
 
@@ -69,15 +69,10 @@ def pod(name: str, volumes: bool) -> dict[str, Any]:
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     node = start_real_node()
-    plane = node.plane
-    assert plane is not None
-
-    def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        argv = [plane.kubectl_binary, f"--kubeconfig={node.kubeconfig}", *args]
-        return subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
-
-    kubectl("create", "namespace", FUNCTIONS)
-    kubectl("-n", FUNCTIONS, "create", "configmap", "volumes-bench-code", "--from-literal=main.py=x = 1")
+    assert node.plane is not None
+    kubectl = Kubectl(node.plane.kubectl_binary, node.kubeconfig)
+    kubectl("create", "namespace", FUNCTIONS, check=False)
+    kubectl("create", "configmap", "volumes-bench-code", "--from-literal=main.py=x = 1", namespace=FUNCTIONS)
     timeline = Timeline(node)
     time.sleep(2)
     marks: dict[bool, list[dict[str, float]]] = {True: [], False: []}
@@ -86,17 +81,18 @@ def main() -> None:
             for volumes in (True, False):
                 name = f"volumes-bench-{'with' if volumes else 'none'}-{i}"
                 since = time.time()
-                made = kubectl("apply", "-f", "-", stdin=json.dumps(pod(name, volumes)))
-                assert made.returncode == 0, made.stderr
+                kubectl("apply", "-f", "-", input=json.dumps(pod(name, volumes)))
                 deadline = time.time() + 60
                 while "container" not in (seen := timeline.marks(since)) and time.time() < deadline:
                     time.sleep(0.01)
                 marks[volumes].append(seen)
-                kubectl("-n", FUNCTIONS, "delete", "pod", name, "--wait=true", "--timeout=60s")
+                kubectl(
+                    "delete", "pod", name, "--wait=true", "--timeout=60s", namespace=FUNCTIONS, check=False
+                )
                 time.sleep(1)
     finally:
         timeline.close()
-        kubectl("delete", "namespace", FUNCTIONS, "--wait=false")
+        kubectl("delete", "namespace", FUNCTIONS, "--wait=false", check=False)
     print(f"| pod | {' | '.join(STEPS)} | runs |")
     print(f"|---|{'---|' * len(STEPS)}---|")
     for volumes, seen in marks.items():

@@ -31,7 +31,6 @@ import concurrent.futures
 import datetime
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -47,12 +46,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench import docs  # noqa: E402
 from bench.node import machine, percentile  # noqa: E402
-from bench.scale import NAMESPACE, cpu_seconds, start_wisp  # noqa: E402
+from bench.scale import NAMESPACE, TICK_COUNT, TICK_SUM, cpu_seconds, scrape, start_wisp  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 from tests.cluster.bulk import function_list, wait_all_ready  # noqa: E402
 from tests.cluster.controlplane import start_control_plane  # noqa: E402
 from tests.cluster.fixtures import Kubectl, stop_process  # noqa: E402
 from tests.node.node import node_binaries  # noqa: E402
+from tests.support.built import build  # noqa: E402
 
 from wisp.api import Runtime  # noqa: E402
 from wisp.launcher import LaunchSpec, start_runtime  # noqa: E402
@@ -137,18 +137,6 @@ spec:
 """
 
 
-def built(script: str, what: str) -> str:
-    """A binary built from the Go module proxy by ``script`` (cached): its path."""
-    proc = subprocess.run(["bash", str(ROOT / script)], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"{what} could not be built: {proc.stderr.strip()[-500:]}")
-    return proc.stdout.strip().splitlines()[-1]
-
-
-def kwok_binary() -> str:
-    return built("tests/support/build-kwok.sh", "kwok")
-
-
 def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
@@ -225,24 +213,9 @@ class Responder:
         self.thread.join(15)
 
 
-def metrics(admin_port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=30) as resp:
-        text = resp.read().decode()
-    out = {
-        "cold_starts": sum(
-            float(v) for v in re.findall(r"^wisp_cold_starts_total\{[^}]*\} (\S+)$", text, re.M)
-        ),
-    }
-    for name, pattern in (
-        ("tick_sum", r"^wisp_autoscaler_tick_seconds_sum (\S+)$"),
-        ("tick_count", r"^wisp_autoscaler_tick_seconds_count (\S+)$"),
-        ("tick_le_100ms", r'^wisp_autoscaler_tick_seconds_bucket\{le="0\.1"\} (\S+)$'),
-        ("tick_le_250ms", r'^wisp_autoscaler_tick_seconds_bucket\{le="0\.25"\} (\S+)$'),
-        ("active", r"^wisp_autoscaler_active_functions (\S+)$"),
-    ):
-        match = re.search(pattern, text, re.M)
-        out[name] = float(match.group(1)) if match else 0.0
-    return out
+COLD_STARTS = "wisp_cold_starts_total"
+TICK_FAST = 'wisp_autoscaler_tick_seconds_bucket{le="0.1"}'  # ticks of 100 ms or less
+MEASURED = (COLD_STARTS, TICK_SUM, TICK_COUNT, TICK_FAST)
 
 
 def call(port: int, name: str) -> tuple[int, float]:
@@ -308,32 +281,32 @@ def one_rate(
     api: client.ApiClient, gateway: Any, operator_pid: int, names: list[str], rate: int, minutes: float
 ) -> dict[str, Any]:
     """Wake-ups at ``rate`` a minute for ``minutes``, then until every Function is back at zero."""
-    before = metrics(gateway.admin_port)
+    before = scrape(gateway.admin_port, MEASURED)
     load_before = os.getloadavg()[0]
     gw_cpu, op_cpu, started = cpu_seconds(gateway.proc.pid), cpu_seconds(operator_pid), time.monotonic()
     calls = wake(gateway.port, names, rate, minutes)
     ended = time.monotonic()
     gw_cpu = cpu_seconds(gateway.proc.pid) - gw_cpu
     op_cpu = cpu_seconds(operator_pid) - op_cpu
-    after = metrics(gateway.admin_port)
+    after = scrape(gateway.admin_port, MEASURED)
     zero_after = "not within 180 s"
     while time.monotonic() - ended < 180:
         if replicas_left(api) == (0, 0):
             zero_after = f"{time.monotonic() - ended:.0f} s"
             break
         time.sleep(1)
-    ticks = after["tick_count"] - before["tick_count"]
+    ticks = after[TICK_COUNT] - before[TICK_COUNT]
     statuses = collections.Counter(s for _n, s, _t in calls)
     slowest = ", ".join(f"{n} {t:.1f} s" for n, _s, t in sorted(calls, key=lambda c: c[2])[-3:])
     print(f"{rate}/min: {len(calls)} calls, statuses {dict(statuses)}; slowest {slowest}", flush=True)
     return {
         "rate": rate,
         "calls": calls,
-        "cold_starts": after["cold_starts"] - before["cold_starts"],
+        "cold_starts": after[COLD_STARTS] - before[COLD_STARTS],
         "ticks": {
             "count": ticks,
-            "mean_ms": 1000 * (after["tick_sum"] - before["tick_sum"]) / max(ticks, 1),
-            "le_100ms": 100 * (after["tick_le_100ms"] - before["tick_le_100ms"]) / max(ticks, 1),
+            "mean_ms": 1000 * (after[TICK_SUM] - before[TICK_SUM]) / max(ticks, 1),
+            "le_100ms": 100 * (after[TICK_FAST] - before[TICK_FAST]) / max(ticks, 1),
         },
         "gateway_cpu": 100 * gw_cpu / (ended - started),
         "operator_cpu": 100 * op_cpu / (ended - started),
@@ -395,10 +368,10 @@ def main() -> None:
     parser.add_argument("--idle", default="3s", help="the Functions' idle timeout")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    kwok = kwok_binary()
+    kwok = build("build-kwok.sh", "kwok")
     # kwok's informers list by streaming, which the API server serves only on an etcd that
     # answers progress requests: not Debian's 3.4, which the suite's control plane runs.
-    os.environ.setdefault("WISP_ETCD", built("tests/support/etcd/build.sh", "etcd"))
+    os.environ.setdefault("WISP_ETCD", build("etcd/build.sh", "etcd"))
     work = Path(tempfile.mkdtemp(prefix="wisp-wakeups-"))
     route = ["ip", "route", "replace", "local", POD_RANGE, "dev", "lo"]
     subprocess.run(route, check=True)

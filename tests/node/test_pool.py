@@ -461,8 +461,7 @@ def test_the_pool_grows_with_its_cold_starts_and_shrinks_back_when_they_stop(wis
     for name in names:
         deploy(wisp, name)
     for name in names:  # one after another, each once the pool has a free pod again (it refills)
-        free = lambda: any(map(is_ready, pool_pods(wisp, "free")))  # noqa: E731
-        wait_for(free, timeout=120, interval=0.5, what="a free pool pod")
+        wait_for(lambda: any(map(is_ready, pool_pods(wisp, "free"))), 120, "a free pool pod", interval=0.5)
         status, body = wisp.call(name, {})
         assert status == 200, body
         assert body["pod"].startswith(POOL_PREFIX), body  # a claim: what the pool's size follows

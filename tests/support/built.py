@@ -13,12 +13,24 @@ import pytest
 HERE = Path(__file__).resolve().parent
 
 
-@cache
-def built_binary(script: str, what: str) -> str:
-    """Run ``script`` (its name in this folder) once per session; the binary's path it prints."""
+class BuildFailed(RuntimeError):
+    pass
+
+
+def build(script: str, what: str) -> str:
+    """Run ``script`` (its path from this folder); the binary's path it prints, or BuildFailed."""
     proc = subprocess.run(
         ["bash", str(HERE / script)], capture_output=True, text=True, check=False, timeout=1800
     )
     if proc.returncode != 0:
-        pytest.skip(f"{what} could not be built: {proc.stderr.strip().splitlines()[-1:]}")
+        raise BuildFailed(f"{what} could not be built: {proc.stderr.strip().splitlines()[-1:]}")
     return proc.stdout.strip().splitlines()[-1]
+
+
+@cache
+def built_binary(script: str, what: str) -> str:
+    """``build`` once per session; the test skipped, saying why, when it fails."""
+    try:
+        return build(script, what)
+    except BuildFailed as exc:
+        pytest.skip(str(exc))
