@@ -1,14 +1,15 @@
 """Keep-alive HTTP/1.1 connections to pods, without a general-purpose client in the way.
 
-The hop to a pod is the gateway's hottest path, and aiohttp's ``ClientSession`` spends most
-of its time on things a proxy does not need (URL objects, cookie jars, redirect and auth
-handling, auto headers). Here a request is one pre-built byte string written to a pooled
-connection, and the answer is parsed by aiohttp's own C response parser (``ResponseHandler``),
-so the parsing and the streaming of bodies stay aiohttp's well-tested code.
+The hop to a pod is the gateway's hottest path, and a general HTTP client spends most of its
+time on things a proxy does not need (URL objects, cookie jars, redirect and auth handling,
+auto headers, a stream object per answer). Here a request is one pre-built byte string written
+to a pooled connection, and the answer is parsed by ``httptools`` (llhttp, the parser Node.js
+uses; the runtime and the gateway's fast path parse requests with it too) straight into the
+head and a small ``Body`` buffer.
 
-* ``UpstreamConnections.send`` returns the response head and a ``StreamReader`` for its body;
-  the caller reads or streams the body and then calls ``finish`` (back to the idle pool when
-  the exchange ended cleanly, closed otherwise).
+* ``UpstreamConnections.send`` returns the response head and a ``Body``; the caller reads or
+  streams the body and then calls ``finish`` (back to the idle pool when the exchange ended
+  cleanly, closed otherwise).
 * ``ConnectFailed``: no connection could be made, so nothing was sent (safe to retry on
   another endpoint). ``UpstreamFailed``: the exchange broke after that.
 """
@@ -17,16 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import cast
 
-from aiohttp.client_exceptions import ClientOSError, ServerDisconnectedError
-from aiohttp.client_proto import ResponseHandler
-from aiohttp.http import RawResponseMessage
-from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.streams import StreamReader
+import httptools
+from multidict import CIMultiDict, CIMultiDictProxy
 
 IDLE_SECONDS = 15.0  # well below the runtime's keep-alive (75 s): no reuse of a closing socket
 MAX_IDLE_PER_ENDPOINT = 512
+MAX_HEAD_BYTES = 64 * 1024  # a pod's status line and headers together
+BODY_HIGH_WATER = 256 * 1024  # buffered body bytes at which the pod's socket stops being read
+BODY_LOW_WATER = 64 * 1024  # ...and below which it is read again
 Address = tuple[str, int]
 
 
@@ -56,12 +60,276 @@ class StaleConnection(ConnectFailed):
     """
 
 
+class Disconnected(ConnectionError):
+    """The pod closed the connection (or it broke) before the answer was complete."""
+
+
+_MALFORMED = (
+    "the function's answer is not valid HTTP/1.1: a malformed status line or header "
+    "(a header name must be a token: no spaces, colons or quotes)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A pod's status and headers."""
+
+    code: int
+    headers: CIMultiDictProxy[str]
+
+
+class Body:
+    """A pod's answer body as it arrives, for one reader: ``read`` (all of it), ``readany``
+    (what is there, ``b""`` at its end) or ``iter_any``. Past ``BODY_HIGH_WATER`` buffered
+    bytes the pod's socket is not read until the reader catches up."""
+
+    __slots__ = ("_chunks", "_eof", "_exception", "_protocol", "_size", "_waiter")
+
+    def __init__(self, protocol: UpstreamProtocol) -> None:
+        self._protocol = protocol
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._eof = False
+        self._exception: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def is_eof(self) -> bool:
+        """The whole body arrived and was read."""
+        return self._eof and not self._chunks
+
+    @property
+    def buffered(self) -> int:
+        """Bytes arrived and not read yet."""
+        return self._size
+
+    def _feed(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+        if self._size > BODY_HIGH_WATER:
+            self._protocol.pause_reading()
+        self._wake()
+
+    def _end(self, exception: BaseException | None = None) -> None:
+        if self._eof or self._exception is not None:
+            return
+        if exception is None:
+            self._eof = True
+        else:
+            self._exception = exception
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def readany(self) -> bytes:
+        while not self._chunks:
+            if self._exception is not None:
+                raise self._exception
+            if self._eof:
+                return b""
+            self._waiter = self._protocol.loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        data = self._chunks.popleft()
+        self._size -= len(data)
+        if self._size < BODY_LOW_WATER:
+            self._protocol.resume_reading()
+        return data
+
+    async def read(self) -> bytes:
+        """The whole body (the caller decided from its length that it may be held)."""
+        parts = []
+        while chunk := await self.readany():
+            parts.append(chunk)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def iter_any(self) -> AsyncIterator[bytes]:
+        while chunk := await self.readany():
+            yield chunk
+
+
+class UpstreamProtocol(asyncio.Protocol):
+    """One keep-alive connection to a pod: one exchange at a time (``start``, then ``read``).
+
+    Bytes that arrive while no answer is awaited (an answer sent after the last one, say) mark
+    the connection ``should_close``: it is never given to another call.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop  # kept: asking asyncio for the running loop costs a syscall on 3.11
+        self.transport: asyncio.Transport | None = None
+        self.should_close = False
+        self._parser = httptools.HttpResponseParser(self)
+        self._head: asyncio.Future[tuple[Head, Body]] | None = None
+        self._body: Body | None = None
+        self._headers: list[tuple[str, str]] = []
+        self._head_bytes = 0
+        self._skip_body = False
+        self._until_close = False  # the answer's body ends when the pod closes the connection
+        self._reading_paused = False
+        self._writing_paused = False
+        self._drain: asyncio.Future[None] | None = None
+
+    # -- the connection ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not registered as asyncio's classes: no isinstance here.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def is_connected(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
+    def close(self) -> None:
+        self.should_close = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.should_close = True
+        gone = Disconnected(str(exc) if exc else "the function closed the connection")
+        head = self._head
+        if head is not None and not head.done():
+            head.set_exception(gone)
+        body = self._body
+        if body is not None:
+            body._end(None if self._until_close else gone)
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_exception(gone)
+
+    def pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._reading_paused and self.transport is not None:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    async def drain(self) -> None:
+        """Wait until the pod's socket takes more of a streamed request body."""
+        if not self._writing_paused:
+            return
+        if self.transport is None:
+            raise Disconnected("the function closed the connection")
+        self._drain = self.loop.create_future()
+        try:
+            await self._drain
+        finally:
+            self._drain = None
+
+    # -- one exchange ----------------------------------------------------------------------------
+
+    def start(self, skip_body: bool) -> asyncio.Future[tuple[Head, Body]]:
+        """Expect an answer (to a HEAD request when ``skip_body``): the future of its head."""
+        self._head = head = self.loop.create_future()
+        self._body = None
+        self._head_bytes = 0
+        self._skip_body = skip_body
+        return head
+
+    def data_received(self, data: bytes) -> None:
+        head = self._head
+        if head is None and self._body is None:
+            self.should_close = True  # nobody asked: never hand these bytes to the next call
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.should_close = True  # a 101 was already refused as the head; nothing follows
+            return
+        except httptools.HttpParserError:
+            self._fail(InvalidResponse(_MALFORMED))
+            return
+        if self._head is not None:  # still no whole head: the parser holds what came of it
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._fail(InvalidResponse(f"the function's answer has a head over {MAX_HEAD_BYTES} bytes"))
+
+    def _fail(self, exc: Exception) -> None:
+        self.close()
+        head = self._head
+        if head is not None and not head.done():
+            head.set_exception(exc)
+        elif self._body is not None:
+            self._body._end(exc)
+        self._head = self._body = None
+
+    # httptools' callbacks
+
+    def on_message_begin(self) -> None:
+        self._headers = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append(
+            (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+        )
+
+    def on_headers_complete(self) -> None:
+        head = self._head
+        if head is None or head.done():
+            self.should_close = True
+            return
+        parser = self._parser
+        code = parser.get_status_code()
+        headers = CIMultiDict(self._headers)
+        if not parser.should_keep_alive():
+            self.should_close = True
+        body = Body(self)
+        self._head = None
+        if code < 200:
+            self.should_close = True  # an interim answer: the caller refuses it, nothing follows
+        elif self._skip_body:
+            # An answer to HEAD carries no body whatever its Content-Length says; the parser
+            # cannot be told so, and the connection is not used again.
+            self.should_close = True
+            body._end()
+        elif code not in (204, 304) and "Content-Length" not in headers and not _chunked(headers):
+            self._until_close = True
+            self.should_close = True
+            self._body = body
+        else:
+            self._body = body
+        head.set_result((Head(code, CIMultiDictProxy(headers)), body))
+
+    def on_body(self, data: bytes) -> None:
+        if self._body is not None:
+            self._body._feed(data)
+
+    def on_message_complete(self) -> None:
+        body = self._body
+        if body is not None:
+            self._body = None
+            body._end()
+
+
+def _chunked(headers: CIMultiDict[str]) -> bool:
+    return any("chunked" in value.lower() for value in headers.getall("Transfer-Encoding", ()))
+
+
 class UpstreamConnections:
     def __init__(self) -> None:
-        self._idle: dict[Address, list[tuple[ResponseHandler, float]]] = {}
+        self._idle: dict[Address, list[tuple[UpstreamProtocol, float]]] = {}
         self._closed = False
 
-    async def _connection(self, address: Address) -> tuple[ResponseHandler, bool]:
+    async def _connection(self, address: Address) -> tuple[UpstreamProtocol, bool]:
         """A connection to ``address`` and whether it was reused from the idle pool."""
         idle = self._idle.get(address)
         if idle:
@@ -75,7 +343,7 @@ class UpstreamConnections:
                 proto.close()
         loop = asyncio.get_running_loop()
         try:
-            _, proto = await loop.create_connection(lambda: ResponseHandler(loop), address[0], address[1])
+            _, proto = await loop.create_connection(lambda: UpstreamProtocol(loop), address[0], address[1])
         except OSError as exc:
             raise ConnectFailed(f"{address[0]}:{address[1]}: {exc}") from exc
         return proto, False
@@ -87,13 +355,13 @@ class UpstreamConnections:
         body: bytes | AsyncIterator[bytes] | None,
         *,
         skip_body: bool = False,
-    ) -> tuple[ResponseHandler, RawResponseMessage, StreamReader]:
+    ) -> tuple[UpstreamProtocol, Head, Body]:
         """Send a request (``head`` ends with the blank line) and wait for the response head."""
         proto, reused = await self._connection(address)
-        proto.set_response_params(skip_payload=skip_body, auto_decompress=False)
         transport = proto.transport
         if transport is None:
             raise UpstreamFailed("connection closed")
+        answer = proto.start(skip_body)
         try:
             if body is None or isinstance(body, bytes):
                 transport.write(head + body if body else head)
@@ -102,10 +370,9 @@ class UpstreamConnections:
                 async for chunk in body:
                     if chunk:
                         transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-                        if proto.writing_paused:
-                            await proto._drain_helper()
+                        await proto.drain()
                 transport.write(b"0\r\n\r\n")
-            message, payload = await proto.read()
+            message, payload = await answer
             if message.code < 200:
                 # The gateway never sends Expect nor offers an upgrade, and the runtime contract
                 # has no interim answers: a 1xx is a handler's invalid status. Answer at once
@@ -121,21 +388,15 @@ class UpstreamConnections:
         except InvalidResponse:
             proto.close()
             raise
-        except HttpProcessingError as exc:
-            proto.close()
-            raise InvalidResponse(
-                "the function's answer is not valid HTTP/1.1: a malformed status line or header "
-                "(a header name must be a token: no spaces, colons or quotes)"
-            ) from exc
         except Exception as exc:
             proto.close()
             replayable = body is None or isinstance(body, bytes)
-            if reused and replayable and isinstance(exc, ServerDisconnectedError | ClientOSError):
+            if reused and replayable and isinstance(exc, ConnectionError):
                 raise StaleConnection(str(exc) or type(exc).__name__) from exc
             raise UpstreamFailed(str(exc) or type(exc).__name__) from exc
         return proto, message, payload
 
-    def finish(self, address: Address, proto: ResponseHandler, payload: StreamReader, clean: bool) -> None:
+    def finish(self, address: Address, proto: UpstreamProtocol, payload: Body, clean: bool) -> None:
         """The exchange is over: keep the connection for the next call if it can be reused."""
         reusable = clean and not self._closed and not proto.should_close and payload.is_eof()
         if not reusable or not proto.is_connected():

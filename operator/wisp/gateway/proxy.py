@@ -8,7 +8,7 @@ directions without being re-serialised. Hop-by-hop headers are dropped both ways
 from __future__ import annotations
 
 import asyncio
-import uuid
+import os
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -159,7 +159,7 @@ def forwarded_headers(
             request_id = value
         out.append((name, value))
     if not request_id:
-        out.append((contract.REQUEST_ID_HEADER, uuid.uuid4().hex))
+        out.append((contract.REQUEST_ID_HEADER, os.urandom(16).hex()))  # uuid4().hex without the object
     previous = incoming.get("X-Forwarded-For")
     out.append((contract.EVENT_HEADER, event))
     out.extend(wisp)

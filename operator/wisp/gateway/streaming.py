@@ -30,10 +30,10 @@ import json
 import logging
 from typing import Any, Protocol
 
-from aiohttp import StreamReader
 from multidict import CIMultiDict
 
 from wisp.api.function import StreamingSpec
+from wisp.gateway.connections import Body
 
 CALLER_CHECK_SECONDS = 0.5
 _log = logging.getLogger("wisp.gateway.streaming")
@@ -76,7 +76,7 @@ class Sink(Protocol):
 async def relay_stream(
     request: Caller,
     out: Sink,
-    payload: StreamReader,
+    payload: Body,
     limits: StreamingSpec,
     deadline: float,
 ) -> bool:
@@ -122,7 +122,7 @@ async def relay_stream(
     return True
 
 
-async def _next_chunk(payload: StreamReader, request: Caller) -> bytes:
+async def _next_chunk(payload: Body, request: Caller) -> bytes:
     """The pod's next chunk (b"" at the end), or ``_CallerGone`` once the caller's connection
     has closed while waiting for it."""
     while True:
