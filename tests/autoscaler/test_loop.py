@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from tests.support.wait import eventually
 from wisp.api.function import parse_function
 from wisp.autoscaler.activity import ActivityIndex
 from wisp.autoscaler.decider import Observation
@@ -63,6 +65,12 @@ class TwoReplicas(LocalExchange):
         return [*(await super().collect()), self.peer]
 
 
+async def _tick(scaler: Autoscaler, wall: float) -> None:
+    """One tick and the writes it decided."""
+    await scaler.tick(wall)
+    await scaler.writes_done()
+
+
 async def test_scales_with_load_then_to_zero_after_idle() -> None:
     fn = _fn()
     backend = StaticBackend()
@@ -86,7 +94,7 @@ async def test_scales_with_load_then_to_zero_after_idle() -> None:
     for second in range(1, 11):
         scaler.sample(float(second), wall + second)
         if second % 2 == 0:
-            await scaler.tick(wall + second)
+            await _tick(scaler, wall + second)
     assert backend.scale_calls[0] == (fn.key, 3)  # 25 in flight / 10 per pod
     ready["n"] = 3
     for _ in range(25):
@@ -96,7 +104,7 @@ async def test_scales_with_load_then_to_zero_after_idle() -> None:
         second += 1
         scaler.sample(float(second), wall + second)
         if second % 2 == 0:
-            await scaler.tick(wall + second)
+            await _tick(scaler, wall + second)
     assert backend.replicas[fn.key] == 0
     assert second >= 10 + 30  # not before the idle timeout
     assert [r for _, r in backend.scale_calls][-1] == 0
@@ -118,7 +126,7 @@ async def test_only_the_leader_scales_and_it_sums_all_replicas() -> None:
             election=Leader(leader),
         )
         scaler.sample(1.0, 1.0)
-        await scaler.tick(1.0)
+        await _tick(scaler, 1.0)
         assert backend.scale_calls == expected
 
 
@@ -136,7 +144,7 @@ async def test_pinned_replicas_are_left_alone_and_queue_demand_counts() -> None:
     )
     scaler.queue_demand = lambda: {queued.key: 15}
     scaler.sample(1.0, 1.0)
-    await scaler.tick(1.0)
+    await _tick(scaler, 1.0)
     assert backend.scale_calls == [(queued.key, 2)]
 
 
@@ -160,7 +168,7 @@ class FailingOnce(StaticBackend):
 async def _run(scaler: Autoscaler, start: int, seconds: int, wall: float = 1_000.0) -> None:
     for second in range(start, start + seconds):
         scaler.sample(float(second), wall + second)
-        await scaler.tick(wall + second)
+        await _tick(scaler, wall + second)
 
 
 async def test_an_outside_scale_of_an_idle_function_returns_to_zero_after_its_idle_timeout() -> None:
@@ -337,3 +345,45 @@ async def test_a_deleted_function_leaves_the_index() -> None:
     del fleet.functions["f0.default"]
     await _run(scaler, 1, 2)
     assert len(fleet.activity) == 0 and scaler.windows == {} and scaler.tracked == {}
+
+
+class HeldWrites(StaticBackend):
+    """A backend whose scale writes for ``held`` wait until the test lets them through."""
+
+    def __init__(self, held: str) -> None:
+        super().__init__()
+        self.held = held
+        self.release = asyncio.Event()
+
+    async def scale(self, function_key: str, replicas: int) -> None:
+        if function_key == self.held:
+            self.scale_calls.append((function_key, replicas))  # asked for, not yet answered
+            await self.release.wait()
+            self.replicas[function_key] = replicas
+            return
+        await super().scale(function_key, replicas)
+
+
+async def test_a_slow_write_holds_back_neither_the_tick_nor_other_functions_and_is_not_repeated() -> None:
+    slow, fast = _fn("slow"), _fn("fast")
+    backend = HeldWrites(slow.key)
+    meters = {fn.key: ConcurrencyMeter(0.0) for fn in (slow, fast)}
+    for meter in meters.values():
+        for _ in range(25):
+            meter.started(0.0)
+    backend.replicas.update({slow.key: 0, fast.key: 0})
+    scaler = autoscaler(
+        backend, lambda: [Scaled(fn, 0, meters[fn.key]) for fn in (slow, fast)], election=Leader()
+    )
+    scaler.sample(1.0, 1_001.0)
+    async with asyncio.timeout(10):  # a tick that waits for the write fails here, not hangs
+        await scaler.tick(1_001.0)  # returns with the slow write still unanswered
+    await eventually(lambda: backend.replicas[fast.key] == 3, what="the other function's write")
+    for second in (2, 3):
+        scaler.sample(float(second), 1_000.0 + second)
+        await scaler.tick(1_000.0 + second)
+    assert backend.scale_calls.count((slow.key, 3)) == 1  # not decided again while under way
+    assert backend.replicas[slow.key] == 0
+    backend.release.set()
+    await scaler.writes_done()
+    assert backend.replicas[slow.key] == 3

@@ -8,6 +8,11 @@ calls the pure ``decide`` per function and writes changed replica counts with
 gateway's ``Backend`` is one). Functions whose
 ``spec.replicas`` is set are pinned and left alone.
 
+A tick only decides; the writes a decision needs run after it, at most ``TICK_WRITERS`` at once,
+one at a time per function (a function whose last writes are still under way is decided again
+at the next tick after they end). So a tick takes as long as the decisions, not as long as the
+API server takes to answer them, and one slow write holds back no other function's decision.
+
 Only the functions in the ``ActivityIndex`` are sampled and decided: a function at zero, idle,
 with nothing queued and its status published is settled (out of the index, its meter at rest)
 until something wakes it (``wisp.autoscaler.activity``), so an idle function costs no work per
@@ -19,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from wisp.api.function import Function
 from wisp.autoscaler.activity import ActivityIndex
@@ -29,7 +35,7 @@ from wisp.autoscaler.exchange import AlwaysLeader, LeaderElection, LocalExchange
 from wisp.autoscaler.meter import ConcurrencyMeter, SampleWindow, merge
 from wisp.autoscaler.port import ReplicaEvents, Scaler, StatusUpdate
 
-TICK_WRITERS = 16  # functions decided (and written) at once in a tick
+TICK_WRITERS = 16  # functions whose decisions are being written at once
 
 log = logging.getLogger("wisp.autoscaler")
 
@@ -98,6 +104,10 @@ class Autoscaler:
         self.tracked: dict[str, _Tracked] = {}
         # Told after each of the leader's ticks: (seconds it took, functions in the index).
         self.on_tick: Callable[[float, int], None] | None = None
+        # Told as each decision's writes end: seconds from the decision.
+        self.on_written: Callable[[float], None] | None = None
+        self._writing: dict[str, asyncio.Task[None]] = {}
+        self._writers = asyncio.Semaphore(TICK_WRITERS)
 
     # -- sampling (every replica) --------------------------------------------------------------
 
@@ -134,25 +144,38 @@ class Autoscaler:
         for key, demand in queue.items():
             if demand > 0:
                 self.activity.wake(key)
-        items = []
         for key in list(self.activity):
+            if key in self._writing:
+                continue  # decided again once its writes are in
             item = self.lookup(key)
             if item is None:
                 self._forget(key)
                 continue
-            items.append(item)
-        # Each function's decision and writes (its scale, its status) wait only for its own: a
-        # tick with many functions to scale (a thousand wake-ups a minute) would otherwise take
-        # the sum of their API round trips. At most TICK_WRITERS at once.
-        writers = asyncio.Semaphore(TICK_WRITERS)
-
-        async def decide_one(item: Scaled) -> None:
-            async with writers:
-                await self._decide_one(item, reports, queue, wall)
-
-        await asyncio.gather(*(decide_one(item) for item in items))
+            write = await self._decide_one(item, reports, queue, wall)
+            if write is not None:
+                self._writing[key] = asyncio.create_task(self._write(key, write, time.perf_counter()))
         if self.on_tick is not None:
             self.on_tick(time.perf_counter() - started, len(self.activity))
+
+    async def _write(self, key: str, write: Callable[[], Awaitable[None]], decided: float) -> None:
+        try:
+            async with self._writers:
+                await write()
+        except Exception:
+            log.exception("writing the decision for %s failed", key)
+        finally:
+            del self._writing[key]
+            if self.on_written is not None:
+                self.on_written(time.perf_counter() - decided)
+
+    async def writes_done(self) -> None:
+        """Wait for the writes of the decisions made so far."""
+        while self._writing:
+            await asyncio.gather(*self._writing.values(), return_exceptions=True)
+
+    def _cancel_writes(self) -> None:
+        for task in self._writing.values():
+            task.cancel()
 
     async def _follow_one(self, key: str) -> None:
         """A follower keeps the same index as the leader would, so a new leader has it."""
@@ -187,7 +210,8 @@ class Autoscaler:
 
     async def _decide_one(
         self, item: Scaled, reports: list[Mapping[str, Observation]], queue: Mapping[str, int], wall: float
-    ) -> None:
+    ) -> Callable[[], Awaitable[None]] | None:
+        """Decide for one function; the writes the decision needs, if any, to run after the tick."""
         fn = item.function
         key = fn.key
         if self.record is not None:
@@ -196,11 +220,11 @@ class Autoscaler:
             actual = await self.backend.get_replicas(key)
         except Exception as exc:  # a missing workload is the operator's business
             log.debug("cannot read replicas of %s: %s", key, exc)
-            return
+            return None
         if fn.spec.replicas is not None:
             if self._at_rest(key, item, actual):
                 self._settle(key, item)
-            return
+            return None
         tracked = self.tracked.get(key)
         if tracked is None:
             # Woken from rest (or new to this leader): what its status says was last decided is
@@ -228,6 +252,28 @@ class Autoscaler:
             level = logging.INFO if tracked.logged != (actual, decision.desired) else logging.DEBUG
             tracked.logged = (actual, decision.desired)
             log.log(level, "scaling %s %d -> %d (%s)", key, actual, decision.desired, decision.reason.value)
+        # Nothing more will come of it: it may rest once its status says zero and its last call.
+        quiet = decision.desired == 0 and not queue.get(key, 0) and not observations
+        rests = quiet and self._resting(key, item, tracked, actual)
+        unwritten = rests and tracked.seen_active != tracked.published_active
+        if (
+            decision.desired == actual
+            and not unwritten
+            and not self._publishing(tracked, decision.state.desired)
+        ):
+            tracked.state = decision.state  # nothing to write: no task for it
+            if rests:
+                self._settle(key, item)
+            return None
+        return partial(self._apply, item, tracked, decision, actual, quiet)
+
+    async def _apply(
+        self, item: Scaled, tracked: _Tracked, decision: Decision, actual: int, quiet: bool
+    ) -> None:
+        """Write a decision: the replica count if it changed, then the status; a quiet function
+        at rest leaves the index once its status has its last call."""
+        key = item.function.key
+        if decision.desired != actual:
             try:
                 await self.backend.scale(key, decision.desired)
             except Exception as exc:
@@ -235,13 +281,7 @@ class Autoscaler:
                 return
         tracked.state = decision.state
         await self._publish(key, tracked)
-        if (
-            decision.desired == 0
-            and tracked.published_desired == 0
-            and not queue.get(key, 0)
-            and not observations
-            and self._at_rest(key, item, actual)
-        ):
+        if quiet and self._resting(key, item, tracked, actual):
             if tracked.seen_active is not None and tracked.seen_active != tracked.published_active:
                 tracked.published_active = None  # its last call goes into status before it rests
                 await self._publish(key, tracked)
@@ -249,15 +289,27 @@ class Autoscaler:
                     return  # not written: again next tick
             self._settle(key, item)
 
-    async def _publish(self, key: str, tracked: _Tracked) -> None:
-        desired = tracked.state.desired
+    def _resting(self, key: str, item: Scaled, tracked: _Tracked, actual: int) -> bool:
+        return tracked.published_desired == 0 and self._at_rest(key, item, actual)
+
+    def _publishing(self, tracked: _Tracked, desired: int) -> bool:
+        """Whether the status needs a write (``_publish`` would make one)."""
         active = tracked.seen_active
         previous = tracked.published_active
         fresh_active = active is not None and (
             previous is None or active - previous >= self.settings.status_every
         )
-        if desired == tracked.published_desired and not fresh_active:
+        return desired != tracked.published_desired or fresh_active
+
+    async def _publish(self, key: str, tracked: _Tracked) -> None:
+        desired = tracked.state.desired
+        if not self._publishing(tracked, desired):
             return
+        active = tracked.seen_active
+        previous = tracked.published_active
+        fresh_active = active is not None and (
+            previous is None or active - previous >= self.settings.status_every
+        )
         try:
             await self.backend.publish_status(
                 key, StatusUpdate(desired_replicas=desired, last_invocation=active if fresh_active else None)
@@ -283,15 +335,18 @@ class Autoscaler:
         """Sample every ``sample_interval`` and decide every ``tick`` until cancelled."""
         interval = self.settings.sample_interval
         next_tick = time.monotonic() + self.settings.tick
-        while True:
-            await asyncio.sleep(interval)
-            self.sample(time.monotonic(), time.time())
-            if time.monotonic() >= next_tick:
-                next_tick += self.settings.tick
-                try:
-                    await self.tick(time.time())
-                except Exception:
-                    log.exception("autoscaler tick failed")
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                self.sample(time.monotonic(), time.time())
+                if time.monotonic() >= next_tick:
+                    next_tick += self.settings.tick
+                    try:
+                        await self.tick(time.time())
+                    except Exception:
+                        log.exception("autoscaler tick failed")
+        finally:
+            self._cancel_writes()
 
 
 def _adopt(key: str, tracked: _Tracked, actual: int, wall: float) -> None:

@@ -78,6 +78,7 @@ def make_app(
         )
         activator.on_scaled = parts.autoscaler.note_scaled
         parts.autoscaler.on_tick = metrics.autoscaler_ticked
+        parts.autoscaler.on_written = metrics.autoscaler_write.observe
     metrics.add_collector(LiveCollector(lambda: _inflight(registry), lambda: _replicas(parts)))
     if isinstance(backend, MetricSource):
         for collector in backend.metric_collectors():

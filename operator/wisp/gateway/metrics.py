@@ -135,7 +135,13 @@ class GatewayMetrics:
 
         self.autoscaler_tick = Histogram(
             "wisp_autoscaler_tick_seconds",
-            "How long the leader's decision loop took per tick (writes included).",
+            "How long the leader's decision loop took per tick (its writes run after it).",
+            buckets=TICK_BUCKETS,
+            registry=self.registry,
+        )
+        self.autoscaler_write = Histogram(
+            "wisp_autoscaler_write_seconds",
+            "From a decision of the leader to its writes (replicas, status) being answered.",
             buckets=TICK_BUCKETS,
             registry=self.registry,
         )
