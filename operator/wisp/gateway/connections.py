@@ -26,6 +26,8 @@ from typing import cast
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from wisp.gateway.flow import WriteFlow
+
 IDLE_SECONDS = 15.0  # well below the runtime's keep-alive (75 s): no reuse of a closing socket
 MAX_IDLE_PER_ENDPOINT = 512
 MAX_HEAD_BYTES = 64 * 1024  # a pod's status line and headers together
@@ -154,7 +156,7 @@ class Body:
             yield chunk
 
 
-class UpstreamProtocol(asyncio.Protocol):
+class UpstreamProtocol(WriteFlow, asyncio.Protocol):
     """One keep-alive connection to a pod: one exchange at a time (``start``, then ``read``).
 
     Bytes that arrive while no answer is awaited (an answer sent after the last one, say) mark
@@ -173,8 +175,6 @@ class UpstreamProtocol(asyncio.Protocol):
         self._skip_body = False
         self._until_close = False  # the answer's body ends when the pod closes the connection
         self._reading_paused = False
-        self._writing_paused = False
-        self._drain: asyncio.Future[None] | None = None
 
     # -- the connection ------------------------------------------------------------------------
 
@@ -200,9 +200,7 @@ class UpstreamProtocol(asyncio.Protocol):
         body = self._body
         if body is not None:
             body._end(None if self._until_close else gone)
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_exception(gone)
+        self.end_drain()
 
     def pause_reading(self) -> None:
         if not self._reading_paused and self.transport is not None:
@@ -214,26 +212,8 @@ class UpstreamProtocol(asyncio.Protocol):
             self._reading_paused = False
             self.transport.resume_reading()
 
-    def pause_writing(self) -> None:
-        self._writing_paused = True
-
-    def resume_writing(self) -> None:
-        self._writing_paused = False
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_result(None)
-
-    async def drain(self) -> None:
-        """Wait until the pod's socket takes more of a streamed request body."""
-        if not self._writing_paused:
-            return
-        if self.transport is None:
-            raise Disconnected("the function closed the connection")
-        self._drain = self.loop.create_future()
-        try:
-            await self._drain
-        finally:
-            self._drain = None
+    def gone(self) -> Exception:
+        return Disconnected("the function closed the connection")
 
     # -- one exchange ----------------------------------------------------------------------------
 

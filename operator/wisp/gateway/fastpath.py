@@ -45,6 +45,7 @@ from wisp.gateway.fastcall import (
     serve_invoke_call,
     verified,
 )
+from wisp.gateway.flow import WriteFlow
 from wisp.gateway.handlers import http_versions
 from wisp.gateway.lambda_api import EVENTS, EventSubmitter
 from wisp.gateway.proxy import BUFFER_BYTES
@@ -175,7 +176,7 @@ class Taken:
     body_bytes: int
 
 
-class FastProtocol(asyncio.Protocol):
+class FastProtocol(WriteFlow, asyncio.Protocol):
     def __init__(self, server: FastServer, fast: FastPath) -> None:
         self.server = server
         self.fast = fast
@@ -190,8 +191,6 @@ class FastProtocol(asyncio.Protocol):
         self._pending: tuple[Taken, Plan | InvokePlan] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._reading_paused = False
-        self._drain: asyncio.Future[None] | None = None
-        self._writing_paused = False
         self._peer = ""
         self._scheme = "http"
 
@@ -221,18 +220,10 @@ class FastProtocol(asyncio.Protocol):
         self._cancel_timer()
         self._drop_pending()
         self.server.fast_connections.discard(self)
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_exception(ConnectionResetError("the caller's connection closed"))
+        self.end_drain()
 
-    def pause_writing(self) -> None:
-        self._writing_paused = True
-
-    def resume_writing(self) -> None:
-        self._writing_paused = False
-        drain = self._drain
-        if drain is not None and not drain.done():
-            drain.set_result(None)
+    def gone(self) -> Exception:
+        return ConnectionResetError("the caller's connection closed")
 
     # -- writing (wisp.gateway.fastcall) ------------------------------------------------------------
 
@@ -243,17 +234,6 @@ class FastProtocol(asyncio.Protocol):
             raise ConnectionResetError("the caller's connection closed")
         self.responded = True
         transport.write(data)
-
-    async def drain(self) -> None:
-        if not self._writing_paused:
-            return
-        if self.transport is None:
-            raise ConnectionResetError("the caller's connection closed")
-        self._drain = self.loop.create_future()
-        try:
-            await self._drain
-        finally:
-            self._drain = None
 
     def answer(
         self, status: int, headers: Iterable[tuple[str, str]], body: bytes, close: bool = False
