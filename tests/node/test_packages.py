@@ -170,19 +170,27 @@ def test_a_package_changed_in_the_registry_is_refused_and_never_runs(
     assert "PackageDigestMismatch" in described.stdout, described.stdout
 
 
+def _private_package(
+    wisp: Wisp, private: Registry, tmp_path: Path, marker: str, secret: str, namespace: str
+) -> tuple[Path, dict[str, Any]]:
+    """A ``<marker>-package`` Function's folder, its package pushed to the private registry, and
+    a docker-registry Secret ``secret`` in ``namespace`` that can pull it: (folder, its ``code``)."""
+    folder = function_folder(tmp_path / marker, f"{marker}-package", marker, MB)
+    archive = package_folder(folder, tmp_path / f"{marker}.zip")
+    repository = Repository.parse(private.repository("team/functions"), plain_http=True)
+    code = push_archive(archive, repository, title=f"{marker}.zip", credentials=Credentials(*PRIVATE_USER))
+    user, password = PRIVATE_USER
+    wisp.kubectl(
+        "create", "secret", "docker-registry", secret, f"--docker-server={private.address}",
+        f"--docker-username={user}", f"--docker-password={password}", namespace=namespace,
+    )  # fmt: skip
+    return folder, code
+
+
 def test_a_package_in_a_private_registry_runs_with_its_pull_secret_only(
     wisp: Wisp, registries: tuple[Registry, Registry], tmp_path: Path
 ) -> None:
-    private = registries[1]
-    folder = function_folder(tmp_path / "private", "private-package", "private", MB)
-    archive = package_folder(folder, tmp_path / "private.zip")
-    repository = Repository.parse(private.repository("team/functions"), plain_http=True)
-    code = push_archive(archive, repository, title="private.zip", credentials=Credentials(*PRIVATE_USER))
-    user, password = PRIVATE_USER
-    wisp.kubectl(
-        "create", "secret", "docker-registry", "regcred", f"--docker-server={private.address}",
-        f"--docker-username={user}", f"--docker-password={password}", namespace=FUNCTIONS,
-    )  # fmt: skip
+    folder, code = _private_package(wisp, registries[1], tmp_path, "private", "regcred", FUNCTIONS)
     try:
         manifest = yaml.safe_load((folder / "function.yaml").read_text())
         for name, pull_secret in (("private-package", {"pullSecret": "regcred"}), ("no-credentials", {})):
@@ -224,15 +232,7 @@ def test_the_installations_pull_secret_runs_a_private_package_in_another_namespa
     """The chart's ``functions.packages.pullSecret`` lives in the release namespace only; the
     operator, with the chart's RBAC, copies it to the Function's namespace, and the pod pulls."""
     public, private = registries
-    folder = function_folder(tmp_path / "site", "site-package", "site", MB)
-    archive = package_folder(folder, tmp_path / "site.zip")
-    repository = Repository.parse(private.repository("team/functions"), plain_http=True)
-    code = push_archive(archive, repository, title="site.zip", credentials=Credentials(*PRIVATE_USER))
-    user, password = PRIVATE_USER
-    wisp.kubectl(
-        "create", "secret", "docker-registry", "site-cred", f"--docker-server={private.address}",
-        f"--docker-username={user}", f"--docker-password={password}", namespace=SYSTEM,
-    )  # fmt: skip
+    folder, code = _private_package(wisp, private, tmp_path, "site", "site-cred", SYSTEM)
     # Not in the Function's namespace until the operator copies it (once the chart names it, the
     # operator copies it to every namespace with Functions, earlier tests' included).
     assert wisp.kubectl("get", "secret", "site-cred", namespace=FUNCTIONS, check=False).returncode != 0
