@@ -214,8 +214,7 @@ class Hop:
     direct_url: str
     function_pids: list[int]
     proxy_children: bool = False  # the proxy's children are proxies too (nginx's worker)
-    # A second proxy on the path, whose child is the function: (argv, env), started with its row.
-    watchdog: tuple[list[str], dict[str, str]] | None = None
+    watchdog: int | None = None  # a second proxy on the path, whose child is the function
 
 
 # The rows of the hop table: wisp's gateway, then the peers, each in front of the same function.
@@ -285,6 +284,7 @@ def hops(procs: Processes, peers: dict[str, Peer]) -> list[Hop]:
             fprocess = shlex.join(
                 [*PY_ARGS, str(ROOT / "bench/gateway_upstream.py"), "--port", str(function_port)]
             )
+            started = procs.start([watchdog], watchdog_env(watchdog_port, function_port, fprocess))
             found.append(
                 Hop(
                     "openfaas-watchdog",
@@ -294,7 +294,7 @@ def hops(procs: Processes, peers: dict[str, Peer]) -> list[Hop]:
                     url,  # answered once the watchdog's function is up
                     bare_url,
                     [bare.pid],
-                    watchdog=([watchdog], watchdog_env(watchdog_port, function_port, fprocess)),
+                    watchdog=started.pid,
                 )
             )
     return found
@@ -305,9 +305,7 @@ async def hop_cost(
 ) -> dict[str, dict[int, dict[str, float]]]:
     results: dict[str, dict[int, dict[str, float]]] = {}
     for hop in hops(procs, peers):
-        started = [procs.start(*hop.watchdog)] if hop.watchdog is not None else []
         proxy = procs.start(hop.argv, hop.env)
-        started.append(proxy)
         await wait_http(hop.direct_url.removesuffix("/") + "/healthz")
         await wait_http(hop.ready_url)
         proxy_pids = [proxy.pid, *(children(proxy.pid) if hop.proxy_children else [])]
@@ -315,8 +313,8 @@ async def hop_cost(
         if hop.watchdog is not None:
             # OpenFaaS's whole path: the watchdog is a proxy too, and the function behind it is
             # the one it started.
-            proxy_pids.append(started[0].pid)
-            behind = children(started[0].pid)
+            proxy_pids.append(hop.watchdog)
+            behind = children(hop.watchdog)
         path_pids = proxy_pids + behind
         direct_url, via_url = hop.direct_url, hop.via_url
         results[hop.label] = {}
