@@ -294,22 +294,19 @@ class Autoscaler:
 
     def _publishing(self, tracked: _Tracked, desired: int) -> bool:
         """Whether the status needs a write (``_publish`` would make one)."""
-        active = tracked.seen_active
-        previous = tracked.published_active
-        fresh_active = active is not None and (
-            previous is None or active - previous >= self.settings.status_every
-        )
-        return desired != tracked.published_desired or fresh_active
+        return desired != tracked.published_desired or self._fresh_active(tracked)
+
+    def _fresh_active(self, tracked: _Tracked) -> bool:
+        """The last call seen is news for the status (``status_every`` after the one it shows)."""
+        active, previous = tracked.seen_active, tracked.published_active
+        return active is not None and (previous is None or active - previous >= self.settings.status_every)
 
     async def _publish(self, key: str, tracked: _Tracked) -> None:
         desired = tracked.state.desired
-        if not self._publishing(tracked, desired):
+        fresh_active = self._fresh_active(tracked)  # _publishing, with the freshness kept for below
+        if desired == tracked.published_desired and not fresh_active:
             return
         active = tracked.seen_active
-        previous = tracked.published_active
-        fresh_active = active is not None and (
-            previous is None or active - previous >= self.settings.status_every
-        )
         try:
             await self.backend.publish_status(
                 key, StatusUpdate(desired_replicas=desired, last_invocation=active if fresh_active else None)
