@@ -8,9 +8,12 @@
 * **Sample exchange**: every replica also keeps a member Lease ``<lease>-<pod>`` labelled
   ``wisp.dev/gateway-lease=<lease>`` whose annotation ``wisp.dev/samples`` holds its
   per-function window summaries (JSON, see ``wisp.autoscaler.exchange.encode``) and whose
-  renewTime is its heartbeat. The leader lists the members each tick and ignores any whose
-  heartbeat is older than ``STALE_SECONDS``. One small write per replica per tick; nothing
-  for the leader to reach over the network but the API server.
+  renewTime is its heartbeat. While it leads, a replica keeps the members from a watch (listed
+  once, then changed as they are written), so a tick reads them from memory and never waits on
+  the API server; it ignores any member whose heartbeat is older than ``STALE_SECONDS``. Until
+  the watch has listed them (the first tick after taking the lead), ``collect`` lists them
+  itself. One small write per replica per tick; nothing for the leader to reach over the
+  network but the API server.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ import contextlib
 import datetime
 import json
 import logging
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from kubernetes import client
 
-from wisp.autoscaler.decider import Observation
 from wisp.autoscaler.exchange import Summaries, decode, encode
 from wisp.gateway.config import GatewayConfig
+from wisp.gateway.kube.watch import Obj, WatchThread
 
 log = logging.getLogger("wisp.gateway.lease")
 
@@ -45,6 +50,37 @@ def _micro(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@dataclass(frozen=True)
+class _Member:
+    """One replica's member Lease as the API server last gave it (its JSON, not a client model:
+    the watch delivers JSON, and decoding a model per write would cost the leader for nothing)."""
+
+    renewed: datetime.datetime | None
+    samples: str
+
+    @classmethod
+    def of(cls, lease: Obj) -> _Member:
+        renew = (lease.get("spec") or {}).get("renewTime")
+        try:
+            renewed = datetime.datetime.fromisoformat(renew) if renew else None
+        except ValueError:
+            renewed = None
+        annotations = (lease.get("metadata") or {}).get("annotations") or {}
+        return cls(renewed, annotations.get(SAMPLES_ANNOTATION) or "{}")
+
+    def fresh(self, now: datetime.datetime) -> bool:
+        return self.renewed is not None and (now - self.renewed).total_seconds() <= STALE_SECONDS
+
+    @cached_property
+    def summaries(self) -> Summaries:
+        """Decoded once per write of the lease, however many ticks read it."""
+        try:
+            data = json.loads(self.samples)
+        except ValueError:
+            return {}
+        return decode(data) if isinstance(data, dict) else {}
+
+
 class LeaseCoordination:
     """Implements both ``LeaderElection`` and ``SampleExchange``."""
 
@@ -57,6 +93,9 @@ class LeaseCoordination:
         self._leader = False
         self._renewed_at: datetime.datetime | None = None
         self._task: asyncio.Task[None] | None = None
+        self._selector = f"{MEMBER_LABEL}={self.name}"
+        self._members_watch: WatchThread | None = None
+        self._members: dict[str, _Member] | None = None  # None: not listed by the watch yet
 
     # -- LeaderElection --------------------------------------------------------------------------
 
@@ -76,6 +115,7 @@ class LeaseCoordination:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self._follow_members(False)
         if self._leader:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self._release)
@@ -97,6 +137,7 @@ class LeaseCoordination:
         if leader != self._leader:
             log.info("%s %s leadership of %s", self.identity, "took" if leader else "lost", self.name)
         self._leader = leader
+        self._follow_members(leader)
 
     def _try_acquire(self) -> bool:
         now = _now()
@@ -183,31 +224,58 @@ class LeaseCoordination:
                 raise
             self.api.create_namespaced_lease(self.namespace, body)
 
-    async def collect(self) -> list[Summaries]:
-        try:
-            # resourceVersion "0": from the API server's watch cache, not a read through to
-            # etcd on every tick (the leader's tick waited on it with the API server loaded);
-            # the cache is at most moments behind the members' once-a-tick writes.
-            leases = await asyncio.to_thread(
+    def _follow_members(self, leading: bool) -> None:
+        """Watch the member leases while this replica leads; a follower never reads them."""
+        if leading and self._members_watch is None:
+            thread = WatchThread(
+                f"lease/{self.namespace}/{self._selector}",
                 self.api.list_namespaced_lease,
-                self.namespace,
-                label_selector=f"{MEMBER_LABEL}={self.name}",
-                resource_version="0",
+                {"namespace": self.namespace, "label_selector": self._selector},
+                asyncio.get_running_loop(),
+                lambda items: self._listed(thread, items),
+                lambda kind, lease: self._changed(thread, kind, lease),
             )
-        except Exception as exc:
-            log.warning("collecting samples: %s", exc)
-            return []
-        now = _now()
-        out: list[Summaries] = []
-        for lease in leases.items:
-            renewed = lease.spec.renew_time if lease.spec else None
-            if renewed is None or (now - renewed).total_seconds() > STALE_SECONDS:
-                continue
-            raw = (lease.metadata.annotations or {}).get(SAMPLES_ANNOTATION) or "{}"
+            self._members_watch = thread
+            thread.start()
+        elif not leading and self._members_watch is not None:
+            self._members_watch.stop()
+            self._members_watch = None
+            self._members = None
+
+    def _listed(self, thread: WatchThread, items: list[Obj]) -> None:
+        if thread is self._members_watch:  # not a stopped watch's late delivery
+            self._members = _members_of(items)
+
+    def _changed(self, thread: WatchThread, kind: str, lease: Obj) -> None:
+        if thread is not self._members_watch or self._members is None:
+            return
+        if kind == "DELETED":
+            self._members.pop(_name(lease), None)
+        else:
+            self._members[_name(lease)] = _Member.of(lease)
+
+    async def collect(self) -> list[Summaries]:
+        members = self._members
+        if members is None:
             try:
-                data = json.loads(raw)
-            except ValueError:
-                continue
-            summaries: dict[str, Observation] = decode(data) if isinstance(data, dict) else {}
-            out.append(summaries)
-        return out
+                members = await asyncio.to_thread(self._list_members)
+            except Exception as exc:
+                log.warning("collecting samples: %s", exc)
+                return []
+        now = _now()
+        return [member.summaries for member in members.values() if member.fresh(now)]
+
+    def _list_members(self) -> dict[str, _Member]:
+        # resourceVersion "0": from the API server's watch cache, not a read through to etcd.
+        response = self.api.list_namespaced_lease(
+            self.namespace, label_selector=self._selector, resource_version="0", _preload_content=False
+        )
+        return _members_of(json.loads(response.data).get("items") or [])
+
+
+def _members_of(leases: list[Obj]) -> dict[str, _Member]:
+    return {_name(lease): _Member.of(lease) for lease in leases}
+
+
+def _name(lease: Obj) -> str:
+    return str((lease.get("metadata") or {}).get("name", ""))
