@@ -337,13 +337,19 @@ def row(result: dict[str, Any]) -> str:
     )
 
 
+def controller_rate(args: argparse.Namespace) -> str:
+    if args.controller_qps is None:
+        return "its default client rate of 20 requests a second"
+    return f"a client rate of {args.controller_qps} requests a second (burst {2 * args.controller_qps})"
+
+
 def render(results: list[dict[str, Any]], args: argparse.Namespace, host: str) -> str:
     lines = [
         f"## {HEADING}",
         "",
         f"Measured {datetime.date.today()} on {host}, by `bench/wakeups.py` (`make bench-wakeups`): the "
-        "test suite's control plane (kube-apiserver on etcd 3.6, kube-controller-manager with its default "
-        "client rate of 20 requests a second) and the real node's kube-scheduler, kwok v0.8 keeping one "
+        "test suite's control plane (kube-apiserver on etcd 3.6, kube-controller-manager with "
+        f"{controller_rate(args)}) and the real node's kube-scheduler, kwok v0.8 keeping one "
         "fake node (pods Running and Ready as soon as they are bound, with addresses routed to this "
         "host), `wisp operator` and one `wisp gateway` as local processes, and one Python runtime "
         "process answering for every pod address. Every step of a wake-up but the container's start is "
@@ -372,6 +378,11 @@ def main() -> None:
     parser.add_argument("--rates", default="250,1000", help="wake-ups a minute, one run each, in order")
     parser.add_argument("--minutes", type=float, default=1.0)
     parser.add_argument("--idle", default="3s", help="the Functions' idle timeout")
+    parser.add_argument(
+        "--controller-qps",
+        type=int,
+        help="kube-controller-manager's --kube-api-qps (burst twice that); its default (20) if not given",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     kwok = build("build-kwok.sh", "kwok")
@@ -381,7 +392,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="wisp-wakeups-"))
     route = ["ip", "route", "replace", "local", POD_RANGE, "dev", "lo"]
     subprocess.run(route, check=True)
-    plane = start_control_plane(workdir=work / "k8s")
+    qps = args.controller_qps
+    rate = () if qps is None else (f"--kube-api-qps={qps}", f"--kube-api-burst={2 * qps}")
+    plane = start_control_plane(workdir=work / "k8s", controller_manager_args=rate)
     procs: list[subprocess.Popen[bytes]] = []
     operator = gateway = runtime = None
     try:

@@ -86,6 +86,7 @@ class ControlPlane:
     address: str = "127.0.0.1"
     service_cidr: str = "10.96.0.0/16"
     for_node: bool = False
+    controller_manager_args: tuple[str, ...] = ()  # more flags, after (and so over) the defaults
     server: str = ""
     ca: CertificateAuthority | None = None
     kubeconfig: Path = field(default_factory=Path)
@@ -229,6 +230,7 @@ class ControlPlane:
                     "--concurrent-service-endpoint-syncs=10",
                     "--endpointslice-updates-batch-period=0s",
                     "--profiling=false",
+                    *self.controller_manager_args,
                 ],
             )
             self._wait_ready(
@@ -292,6 +294,7 @@ def start_control_plane(
     address: str = "127.0.0.1",
     service_cidr: str = "10.96.0.0/16",
     for_node: bool = False,
+    controller_manager_args: tuple[str, ...] = (),
 ) -> ControlPlane:
     workdir = workdir or Path(tempfile.mkdtemp(prefix="wisp-k8s-"))
     plane = ControlPlane(
@@ -301,6 +304,7 @@ def start_control_plane(
         address=address,
         service_cidr=service_cidr,
         for_node=for_node,
+        controller_manager_args=controller_manager_args,
     )
     try:
         return plane.start()
