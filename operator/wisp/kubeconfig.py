@@ -9,19 +9,28 @@ from __future__ import annotations
 
 from kubernetes import client, config
 
+# Connections kept open to the API server: a long-lived process holds one per watch and one per
+# request in flight (the gateway's API calls run in up to API_THREADS threads at once, beside a
+# dozen watches); the client's default (5 per CPU) would open and discard a TLS connection per
+# request past it under load.
+CONNECTIONS = 64
+
 
 def load_api_client(kubeconfig: str | None = None, *, context: str | None = None) -> client.ApiClient:
     """A client for ``kubeconfig`` (and ``context``), else in-cluster, else the default kubeconfig.
 
     Raises ``kubernetes.config.ConfigException`` when none of them is there.
     """
+    cfg = client.Configuration()
+    cfg.connection_pool_maxsize = CONNECTIONS
     if kubeconfig:
-        return config.new_client_from_config(config_file=kubeconfig, context=context)
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg)
+        return client.ApiClient(cfg)
     if context is None:
         try:
-            cfg = client.Configuration()
             config.load_incluster_config(client_configuration=cfg)
             return client.ApiClient(cfg)
         except config.ConfigException:
             pass
-    return config.new_client_from_config(context=context)
+    config.load_kube_config(context=context, client_configuration=cfg)
+    return client.ApiClient(cfg)

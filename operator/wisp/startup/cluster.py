@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import logging
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from wisp.console.cluster import PodLogs
 
 log = logging.getLogger("wisp.gateway")
+
+API_THREADS = 32
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +48,12 @@ async def serve(config: GatewayConfig, stop: asyncio.Event) -> None:
     from wisp.security.kube_secrets import KubernetesSecretSource
     from wisp.security.settings import settings_from_env
 
+    # Every call to the API server blocks a thread (the official client is synchronous): give
+    # them threads enough that a wake-up's scale write never queues behind the leader's writes,
+    # the pool's claims or the status updates (asyncio's default is the CPU count plus four).
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(API_THREADS, thread_name_prefix="wisp-api")
+    )
     api_client = load_api_client(config.kubeconfig)
     backend = KubernetesBackend(api_client, config)
     coordination = LeaseCoordination(api_client, config)
