@@ -4,6 +4,7 @@ and Java alike (Java's cases are marked ``java``: they need a JDK and Maven)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -268,6 +269,29 @@ async def test_a_runtime_is_specialised_once_in_its_life(
     assert body["errorType"] == "AlreadySpecialised"
     status, body = await post(http, ready.url, {}, token=None)
     assert body["function"] == "first"
+
+
+@pytest.mark.parametrize("loads", [True, False], ids=["loads", "fails to load"])
+async def test_the_same_specialisation_twice_at_once_gets_one_answer_twice(
+    generic: Generic, http: aiohttp.ClientSession, language: str, loads: bool
+) -> None:
+    """Two gateway replicas handing a pool pod the same function in one burst: both are
+    answered as the one the runtime took, so both route their calls to it; any other function
+    is still refused."""
+    ready = await generic()
+    wanted = specialisation(language, "both")
+    if not loads:
+        _, filename, _, broken = LANGUAGES[language]
+        wanted["files"] = {filename: broken}
+    url = ready.url + SPECIALISE
+    answers = await asyncio.gather(post(http, url, wanted), post(http, url, wanted))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == (200 if loads else 500), answers
+    status, body = await post(http, url, specialisation(language, "other"))
+    assert (status, body["errorType"]) == (409, "AlreadySpecialised")
+    if loads:
+        status, body = await post(http, ready.url, {}, token=None)
+        assert (status, body["function"]) == (200, "both")
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,11 @@
 // /_wisp/specialise with `Authorization: Bearer <token>` and {"env": {...}, "files": {...}}
 // gives it its function: the files are written to a fresh directory under /tmp, the environment
 // applied, and the waiting worker loads the handler. Once in a life: a second request gets 409,
-// whatever became of the first. The token is the pod's own: in the file WISP_POOL_TOKEN_FILE
-// names (the pod's init step derives it from the pool's key and the pod's uid), or, outside a
-// pod, in WISP_POOL_TOKEN. This module is the pure part.
+// whatever became of the first, unless it is the same request again (byte for byte: two gateway
+// replicas handing the pod the same function in one burst), which gets the first's answer. The
+// token is the pod's own: in the file WISP_POOL_TOKEN_FILE names (the pod's init step derives it
+// from the pool's key and the pod's uid), or, outside a pod, in WISP_POOL_TOKEN. This module is
+// the pure part.
 
 const fs = require('node:fs');
 const path = require('node:path');

@@ -75,6 +75,11 @@ function send(res, status, body, headers) {
   res.end(body);
 }
 
+// [status, body] of a runtime error answered with no request id (the specialisation's).
+function failed(status, errorType, errorMessage) {
+  return [status, JSON.stringify({ status: 'error', errorType, errorMessage })];
+}
+
 function sendError(res, status, errorType, errorMessage, requestId, extra) {
   const headers = ['Content-Type', JSON_TYPE, 'X-Wisp-Request-Id', requestId];
   if (extra) headers.push(...extra);
@@ -291,7 +296,7 @@ class Runtime {
     this.pool = pool;
     this.failure = null;
     this.generic = generic || null;
-    this.specialisable = Boolean(generic);
+    this.taken = null; // {body, answer}: the specialisation it took and its answer to come
   }
 
   onRequest(req, res) {
@@ -322,25 +327,41 @@ class Runtime {
     if (!res.headersSent) sendError(res, 500, 'RuntimeError', String(err && err.message), '');
   }
 
+  // Whether it may still take a function: a pool pod's runtime that has taken none.
+  get specialisable() {
+    return this.generic !== null && this.taken === null;
+  }
+
   async specialise(req, res) {
-    const reply = (status, errorType, errorMessage) =>
-      send(res, status, JSON.stringify({ status: 'error', errorType, errorMessage }), ['Content-Type', JSON_TYPE]);
+    const answer = ([status, text]) => send(res, status, text, ['Content-Type', JSON_TYPE]);
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
-    if (req.method !== 'POST') return reply(405, 'MethodNotAllowed', `${SPECIALISE_PATH} takes POST`);
+    if (req.method !== 'POST') return answer(failed(405, 'MethodNotAllowed', `${SPECIALISE_PATH} takes POST`));
     const given = Buffer.from(req.headers.authorization || '');
     const expected = Buffer.from(`Bearer ${this.generic.token}`);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return reply(401, 'Unauthorized', 'a valid pool token is required');
+      return answer(failed(401, 'Unauthorized', 'a valid pool token is required'));
     }
-    if (!this.specialisable) return reply(409, 'AlreadySpecialised', 'this runtime was given a function already');
-    this.specialisable = false; // once in a life, whatever comes of it
+    const body = Buffer.concat(chunks);
+    if (!this.specialisable) {
+      // The same request again (two gateway replicas handing the pod the same function in one
+      // burst) gets the first one's answer, once there is one.
+      if (this.taken && this.taken.body.equals(body)) return answer(await this.taken.answer);
+      return answer(failed(409, 'AlreadySpecialised', 'this runtime was given a function already'));
+    }
+    // Once in a life, whatever comes of it.
+    this.taken = { body, answer: this.specialiseOnce(body) };
+    return answer(await this.taken.answer);
+  }
+
+  // [status, JSON text] of the specialisation `body` asks for.
+  async specialiseOnce(body) {
     let wanted;
     try {
-      wanted = parseSpecialisation(Buffer.concat(chunks));
+      wanted = parseSpecialisation(body);
     } catch (err) {
       if (!(err instanceof SpecialiseError)) throw err;
-      return reply(400, 'InvalidSpecialisation', err.message);
+      return failed(400, 'InvalidSpecialisation', err.message);
     }
     const started = process.hrtime.bigint();
     let done;
@@ -348,14 +369,14 @@ class Runtime {
       done = await this.generic.specialise(wanted);
     } catch (err) {
       if (!(err instanceof SettingsError) && !(err && err.code)) throw err;
-      return reply(400, 'InvalidSpecialisation', err.message);
+      return failed(400, 'InvalidSpecialisation', err.message);
     }
     this.settings = done.settings;
     this.pool = done.pool;
     this.log.functionName = done.settings.functionName;
     if (!done.loaded.ok) {
       this.failure = { errorType: done.loaded.errorType, errorMessage: done.loaded.errorMessage };
-      return reply(500, done.loaded.errorType, `the handler did not load: ${done.loaded.errorMessage}`);
+      return failed(500, done.loaded.errorType, `the handler did not load: ${done.loaded.errorMessage}`);
     }
     this.failure = null;
     this.log.log('INFO', `specialised as ${done.settings.functionName}`, undefined, {
@@ -363,7 +384,7 @@ class Runtime {
       handler: done.settings.handler,
       loadMs: Number(process.hrtime.bigint() - started) / 1e6,
     });
-    return send(res, 200, OK_BODY, ['Content-Type', JSON_TYPE]);
+    return [200, OK_BODY];
   }
 
   health(res) {

@@ -10,7 +10,9 @@ claims the pod for a function at zero and ``POST``s ``SPECIALISE_PATH`` with
 environment (the ``WISP_*`` variables its Deployment's pods get, and its own ``env``) and its
 code. The runtime writes the files to a fresh directory, applies the environment, imports the
 handler, and from then on is that function's runtime. A pod is specialised once in its life: a
-second request is refused (409), whatever became of the first.
+second request is refused (409), whatever became of the first, unless it is the same request
+again (byte for byte: two gateway replicas handing the pod the same function in one burst),
+which gets the first one's answer.
 
 This module is the pure part (parsing, checking, writing the files); ``server.RuntimeHandler``
 does the swap.

@@ -94,6 +94,9 @@ class RuntimeHandler:
         self._specialiser = specialiser
         self._token = token
         self.generic = specialiser is not None and bool(token)
+        # The specialisation this runtime took and its answer: the same one sent again (two
+        # gateway replicas handing the pod the same function in one burst) gets the same answer.
+        self._taken: tuple[bytes, Response] | None = None
 
     @property
     def pool(self) -> WorkerPool:
@@ -141,10 +144,17 @@ class RuntimeHandler:
         if not self._token or not hmac.compare_digest(given.encode(), expected.encode()):
             return _json_response(401, _status_error("Unauthorized", "a valid pool token is required"))
         if not self.generic:
+            if self._taken is not None and self._taken[0] == (request.body or b""):
+                return self._taken[1]
             return _json_response(
                 409, _status_error("AlreadySpecialised", "this runtime was given a function already")
             )
         self.generic = False  # once in a life, whatever comes of it
+        answer = self._specialise_once(request, specialiser)
+        self._taken = (request.body or b"", answer)
+        return answer
+
+    def _specialise_once(self, request: Request, specialiser: Specialiser) -> Response:
         try:
             wanted = parse_specialisation(request.body)
         except SpecialiseError as exc:

@@ -221,7 +221,7 @@ def test_a_pool_pod_is_read_from_its_labels_and_spec() -> None:
 def test_which_pod_may_be_claimed(candidate: dict[str, Any], fits: bool) -> None:
     plan = plan_of(fn(timeout="30s"))
     assert isinstance(plan, PoolPlan)
-    chosen = choose_free([view(candidate)], plan)
+    chosen = choose_free([view(candidate)], plan, "hello.default")
     assert (chosen is not None) is fits
 
 
@@ -229,11 +229,25 @@ def test_a_pod_this_gateway_failed_to_claim_is_not_tried_again() -> None:
     plan = plan_of(fn())
     assert isinstance(plan, PoolPlan)
     pods = [view(pod("wisp-pool-python-a")), view(pod("wisp-pool-python-b"))]
-    first = choose_free(pods, plan, pick=lambda c: c[0])
+    first = choose_free(pods, plan, "hello.default")
     assert first is not None
-    second = choose_free(pods, plan, frozenset({first.uid}), pick=lambda c: c[0])
+    second = choose_free(pods, plan, "hello.default", frozenset({first.uid}))
     assert second is not None and second.uid != first.uid
-    assert choose_free(pods, plan, frozenset({first.uid, second.uid})) is None
+    assert choose_free(pods, plan, "hello.default", frozenset({first.uid, second.uid})) is None
+
+
+def test_gateways_pick_the_same_pod_for_one_function_and_spread_different_ones() -> None:
+    """Two gateway replicas taking one function in one burst hand the same pod the same
+    function (it serves both) rather than using up two pods; different functions' gateways
+    seldom race for one pod."""
+    plan = plan_of(fn())
+    assert isinstance(plan, PoolPlan)
+    pods = [view(pod(f"wisp-pool-python-{i}")) for i in range(8)]
+    for key in ("hello.default", "orders.shop", "a.b"):
+        chosen = {choose_free(order, plan, key) for order in (pods, pods[::-1], pods[3:] + pods[:3])}
+        assert len(chosen) == 1, key
+    firsts = {choose_free(pods, plan, f"fn-{i}.default") for i in range(64)}
+    assert len(firsts) >= 6  # of 8: spread as random picks would be
 
 
 def test_the_claim_is_conditional_on_the_pods_version_and_takes_it_out_of_the_pool() -> None:

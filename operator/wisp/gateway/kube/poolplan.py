@@ -18,8 +18,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,15 +231,17 @@ def fits(pod: PoolPod, plan: PoolPlan) -> bool:
 
 
 def choose_free(
-    pods: Iterable[PoolPod],
-    plan: PoolPlan,
-    exclude: frozenset[str] = frozenset(),
-    pick: Callable[[Sequence[PoolPod]], PoolPod] = random.choice,
+    pods: Iterable[PoolPod], plan: PoolPlan, function: str, exclude: frozenset[str] = frozenset()
 ) -> PoolPod | None:
-    """A pod to claim, at random among those that fit (two gateways seldom race for one);
-    ``exclude`` holds uids this gateway failed to claim already."""
-    candidates = sorted((p for p in pods if p.uid not in exclude and fits(p, plan)), key=lambda p: p.name)
-    return pick(candidates) if candidates else None
+    """The pod to claim for ``function`` (its key) among those that fit: the first by a hash of
+    the function and the pod (rendezvous hashing). Every gateway replica ranks the pods alike
+    for one function, so two that take it in one burst pick the same pod, which takes the same
+    specialisation twice and serves both; for two functions the pods are ranked apart, so
+    their gateways seldom race for one. ``exclude`` holds uids this gateway tried already."""
+    candidates = [p for p in pods if p.uid not in exclude and fits(p, plan)]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: hashlib.sha256(f"{function}/{p.uid}".encode()).digest())
 
 
 # What a pool pod's token is an HMAC of, before its uid: the chart's init step says the same.

@@ -236,7 +236,7 @@ class WarmPool:
         asked = time.monotonic()
         for _ in range(CLAIM_ATTEMPTS):
             # Not a pod this gateway is taking for another function at this moment.
-            pod = choose_free(self.pods.values(), plan, frozenset(tried | self._taking))
+            pod = choose_free(self.pods.values(), plan, fn.key, frozenset(tried | self._taking))
             if pod is None:
                 break
             tried.add(pod.uid)
@@ -293,18 +293,29 @@ class WarmPool:
         return None if claim_error == "taken" else claim_error
 
     async def _claim_again(self, fn: Function, pod: PoolPod, now: float) -> str | None:
-        """``_claim`` of ``pod`` as it is now (claimed by another gateway for another function,
-        whose specialisation the pod refused)."""
-        try:
-            response = await asyncio.to_thread(
-                self.core.read_namespaced_pod, pod.name, pod.namespace, _preload_content=False
-            )
-            fresh = pool_pod(json.loads(response.data))
-        except client.ApiException as exc:
-            return f"{exc.status} {exc.reason}"
-        if fresh is None or fresh.gone or fresh.state is not PoolState.CLAIMED:
-            return "it is no longer only claimed"
-        return await self._claim(fn, fresh, now)
+        """``_claim`` of ``pod`` as it is now: the pod took ``fn`` from this gateway, and the claim
+        it sent lost to another gateway's. If that one claimed it for ``fn`` too (both took the
+        function in one burst: the pod took the same specialisation twice) it is claimed as it
+        should be; if for another function, whose specialisation the pod refused, it is
+        claimed again for ``fn``."""
+        for _ in range(CLAIM_ATTEMPTS):
+            try:
+                response = await asyncio.to_thread(
+                    self.core.read_namespaced_pod, pod.name, pod.namespace, _preload_content=False
+                )
+                fresh = pool_pod(json.loads(response.data))
+            except client.ApiException as exc:
+                return f"{exc.status} {exc.reason}"
+            if fresh is None or fresh.gone or fresh.state is PoolState.FREE:
+                return "it is no longer claimed"
+            if fresh.function_key == fn.key:
+                return None
+            if fresh.state is not PoolState.CLAIMED:
+                return "it is no longer only claimed"
+            error = await self._claim(fn, fresh, now)
+            if error != "taken":
+                return error
+        return "taken"
 
     def _taken_for(self, key: str) -> PoolPod | None:
         for pod in map(self._view, self.pods.values()):

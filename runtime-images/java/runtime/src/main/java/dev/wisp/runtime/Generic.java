@@ -27,7 +27,8 @@ import javax.crypto.spec.SecretKeySpec;
  * {@code {"env": {...}, "files": {...}}} gives it its function: the files are written to a fresh
  * directory under {@code /tmp}, the environment applied ({@link JvmEnvironment}), and the handler
  * loaded in a fresh class loader. Once in a life: a second request gets 409, whatever became of
- * the first. The token is the pod's own: in the file {@code WISP_POOL_TOKEN_FILE} names (the
+ * the first, unless it is the same request again (byte for byte: two gateway replicas handing the
+ * pod the same function in one burst), which gets the first's answer. The token is the pod's own: in the file {@code WISP_POOL_TOKEN_FILE} names (the
  * pod's init step derives it from the pool's key and the pod's uid), or, outside a pod, in
  * {@code WISP_POOL_TOKEN}. This class is the pure part.
  */

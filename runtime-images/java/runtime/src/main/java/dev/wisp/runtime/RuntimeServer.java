@@ -9,12 +9,14 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The HTTP side of the runtime: the JDK's built-in server, the three probe/metrics endpoints,
@@ -45,7 +47,13 @@ final class RuntimeServer {
     private final HttpServer server;
     private final String poolToken;
     private final Specialiser specialiser;
-    private final AtomicBoolean specialisable;
+    /**
+     * The specialisation this runtime took (none yet: a pool pod may take one) and its answer, to
+     * come while it is under way.
+     */
+    private final AtomicReference<Taken> taken = new AtomicReference<>();
+
+    private record Taken(byte[] body, CompletableFuture<Reply> answer) {}
 
     RuntimeServer(Config config, Invocations invocations, ExecutorService httpThreads) throws IOException {
         this(config, invocations, httpThreads, null, null);
@@ -57,7 +65,6 @@ final class RuntimeServer {
         this.invocations = invocations;
         this.poolToken = poolToken;
         this.specialiser = specialiser;
-        this.specialisable = new AtomicBoolean(specialiser != null);
         this.server = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 1024);
         server.createContext("/", this::handle);
         server.setExecutor(httpThreads);
@@ -147,7 +154,11 @@ final class RuntimeServer {
         }
     }
 
-    /** {@code POST /_wisp/specialise}: authenticated, once in a life, whatever comes of it. */
+    /**
+     * {@code POST /_wisp/specialise}: authenticated, once in a life, whatever comes of it. The same
+     * request again (two gateway replicas handing the pod the same function in one burst) gets the
+     * first one's answer, once there is one; any other gets 409.
+     */
     private Reply specialise(HttpExchange exchange) throws IOException {
         byte[] body;
         try (InputStream in = exchange.getRequestBody()) {
@@ -161,9 +172,24 @@ final class RuntimeServer {
         if (given == null || !MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8), expected)) {
             return failure(401, "Unauthorized", "a valid pool token is required");
         }
-        if (!specialisable.compareAndSet(true, false)) {
+        Taken mine = new Taken(body, new CompletableFuture<>());
+        Taken first = taken.compareAndExchange(null, mine);
+        if (first != null) {
+            if (Arrays.equals(first.body(), body)) {
+                return first.answer().join();
+            }
             return failure(409, "AlreadySpecialised", "this runtime was given a function already");
         }
+        Reply answer = failure(500, "RuntimeError", "the specialisation did not finish");
+        try {
+            answer = specialiseOnce(body);
+        } finally {
+            mine.answer().complete(answer);
+        }
+        return answer;
+    }
+
+    private Reply specialiseOnce(byte[] body) {
         long started = System.nanoTime();
         Generic.Specialisation wanted;
         try {
@@ -197,7 +223,7 @@ final class RuntimeServer {
     }
 
     private Reply health() {
-        if (specialisable.get()) {
+        if (specialiser != null && taken.get() == null) { // a pool pod not given a function yet
             return Reply.json(200, "{\"status\":\"ok\"}");
         }
         HandlerLoader.LoadException error = invocations.loadError();
