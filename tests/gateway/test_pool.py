@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from wisp.gateway.backend import Endpoint
-from wisp.gateway.pool import FAILED_HOLD, FULL_HOLD, EndpointPool
+from wisp.gateway.pool import FAILED_HOLD, FIRST_CALL_HOLD, FULL_HOLD, EndpointPool
 
 A = Endpoint("10.0.0.1", 8080, "a")
 B = Endpoint("10.0.0.2", 8080, "b")
+WARM = Endpoint("10.0.0.9", 8080, "wisp-pool-python-x", pool=True)
 
 
 def test_least_in_flight_and_capacity() -> None:
@@ -25,8 +26,8 @@ def test_release_hands_capacity_to_the_first_waiter() -> None:
     assert slot is not None
     pool.enqueue("first")
     pool.enqueue("second")
-    grant = pool.release(slot)
-    assert grant == ("first", slot)
+    grants = pool.release(slot)
+    assert grants == [("first", slot)]
     assert slot.in_flight == 1
     assert list(pool.waiters) == ["second"]
 
@@ -65,7 +66,7 @@ def test_removed_endpoint_finishes_its_calls_but_gets_no_more() -> None:
     assert slot is not None
     pool.enqueue("w")
     pool.set_endpoints([], now=1)
-    assert pool.release(slot) is None  # not handed on: A is gone
+    assert pool.release(slot) == []  # not handed on: A is gone
     assert list(pool.waiters) == ["w"]
     pool.discard("w")
     assert pool.drain_waiters() == []
@@ -93,13 +94,47 @@ def test_a_pod_that_refused_a_call_takes_only_our_calls_until_the_hold_passes() 
     assert refused is not None
     pool.mark_full(refused, now=10)  # others' calls filled it: ours are all it takes
     pool.enqueue("held")
-    assert pool.release(refused) is None
+    assert pool.release(refused) == []
     assert pool.try_acquire() is None
     first = slots[0]
     assert first is not None
-    assert pool.release(first) == ("held", first)  # one of ours ended: its place is taken
+    assert pool.release(first) == [("held", first)]  # one of ours ended: its place is taken
     assert pool.try_acquire() is None
     assert pool.restore(now=10 + FULL_HOLD / 2) == []
     assert pool.try_acquire() is None
     assert pool.restore(now=10 + FULL_HOLD) == []
     assert pool.try_acquire() is first  # full capacity again
+
+
+def _four_held() -> EndpointPool[str]:
+    """A function at zero with concurrency 4 and four held calls, w to z."""
+    pool: EndpointPool[str] = EndpointPool(capacity=4)
+    for name in "wxyz":
+        pool.enqueue(name)
+    return pool
+
+
+def test_a_fresh_pool_pod_takes_one_call_until_it_has_answered_it() -> None:
+    """The held calls of a burst reach a runtime whose code never ran one at a time at first,
+    so the first answer does not wait on reading all the others."""
+    pool = _four_held()
+    grants = pool.set_endpoints([WARM], now=0)
+    assert [w for w, _ in grants] == ["w"]
+    assert pool.starting and pool.try_acquire() is None
+    (slot,) = {s for _, s in grants}
+    assert [w for w, _ in pool.release(slot)] == ["x", "y", "z"]  # answered: its whole capacity
+    assert not pool.starting
+
+
+def test_a_fresh_pool_pods_slow_first_call_holds_the_others_back_for_the_hold_at_most() -> None:
+    pool = _four_held()
+    assert len(pool.set_endpoints([WARM], now=10)) == 1
+    assert pool.restore(now=10 + FIRST_CALL_HOLD / 2) == []
+    assert [w for w, _ in pool.restore(now=10 + FIRST_CALL_HOLD)] == ["x", "y", "z"]
+    assert not pool.starting
+
+
+def test_a_function_pod_takes_its_whole_capacity_at_once() -> None:
+    pool = _four_held()
+    assert len(pool.set_endpoints([A], now=0)) == 4
+    assert not pool.starting

@@ -166,6 +166,4 @@ class Activator:
 
 
 def _release_unused(up: Upstream, slot: Slot) -> None:
-    grant = up.pool.release(slot)
-    if grant is not None:
-        wake(up.pool, [grant])
+    wake(up.pool, up.pool.release(slot))

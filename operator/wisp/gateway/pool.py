@@ -13,6 +13,12 @@ A pod can be fuller than this gateway knows (other gateway replicas send it call
 its runtime refuses a call for being at its concurrency (``mark_full``), the slot's estimate of
 what the pod takes is lowered to the calls this gateway still has on it, for ``FULL_HOLD``
 seconds (``restore``, scheduled by the registry), so held calls go to it only as ours finish.
+
+A warm pool pod that has just taken its function (``Endpoint.pool``) starts slowly: one call
+until it has answered one or ``FIRST_CALL_HOLD`` seconds passed, then its capacity. The held
+calls of a burst would otherwise all reach a runtime whose code has never run (a cold JIT) at
+once, and the first answer would wait on their reading; a slow handler delays the rest by the
+hold at most.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ W = TypeVar("W")
 
 FAILED_HOLD = 2.0
 FULL_HOLD = 0.25
+FIRST_CALL_HOLD = 0.1
 
 
 @dataclass(eq=False)
@@ -40,6 +47,7 @@ class Slot:
     present: bool = True  # still in the ready set; calls to a removed endpoint just finish
     limit: int | None = None  # lowered below capacity after the pod refused a call as full
     full_until: float = 0.0
+    starting: bool = False  # a fresh pool pod's one call at first (``FIRST_CALL_HOLD``)
 
 
 class EndpointPool(Generic[W]):
@@ -58,6 +66,8 @@ class EndpointPool(Generic[W]):
             slot = self.slots.get(endpoint.address)
             if slot is None:
                 slot = Slot(endpoint)
+                if endpoint.pool:
+                    slot.limit, slot.full_until, slot.starting = 1, now + FIRST_CALL_HOLD, True
             elif not slot.healthy and now - slot.failed_at >= FAILED_HOLD:
                 slot.healthy = True
             slot.endpoint = endpoint
@@ -99,11 +109,17 @@ class EndpointPool(Generic[W]):
         slot.full_until = now + FULL_HOLD
 
     def restore(self, now: float) -> list[tuple[W, Slot]]:
-        """Full capacity again for slots whose ``FULL_HOLD`` passed; returns the grants made."""
+        """Full capacity again for slots whose ``FULL_HOLD`` (or ``FIRST_CALL_HOLD``) passed;
+        returns the grants made."""
         for slot in self.slots.values():
             if slot.limit is not None and now >= slot.full_until:
-                slot.limit = None
+                slot.limit, slot.starting = None, False
         return self._grant_all()
+
+    @property
+    def starting(self) -> bool:
+        """Whether a slot is taking one call at first (the caller schedules ``restore``)."""
+        return any(slot.starting for slot in self.slots.values())
 
     @property
     def has_endpoints(self) -> bool:
@@ -128,18 +144,22 @@ class EndpointPool(Generic[W]):
             best.in_flight += 1
         return best
 
-    def release(self, slot: Slot) -> tuple[W, Slot] | None:
-        """A call on ``slot`` ended; hand its capacity to the first waiter if any can use it."""
+    def release(self, slot: Slot) -> list[tuple[W, Slot]]:
+        """A call on ``slot`` ended; hand its capacity to the first waiter if any can use it (a
+        starting pool pod's first answer opens its whole capacity to the waiters)."""
         slot.in_flight -= 1
+        if slot.starting:
+            slot.limit, slot.starting = None, False
+            return self._grant_all()
         if not self.waiters:
-            return None
+            return []
         if slot.healthy and slot.present and slot.in_flight < self._cap(slot):
             slot.in_flight += 1
-            return self.waiters.popleft(), slot
+            return [(self.waiters.popleft(), slot)]
         grant = self.try_acquire()
         if grant is None:
-            return None
-        return self.waiters.popleft(), grant
+            return []
+        return [(self.waiters.popleft(), grant)]
 
     def enqueue(self, waiter: W) -> None:
         self.waiters.append(waiter)

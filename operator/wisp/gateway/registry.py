@@ -23,7 +23,7 @@ from wisp.autoscaler.meter import ConcurrencyMeter
 from wisp.gateway.backend import Endpoint, FunctionInfo
 from wisp.gateway.coldstart import ColdStart
 from wisp.gateway.metrics import FunctionMetrics, GatewayMetrics
-from wisp.gateway.pool import FAILED_HOLD, FULL_HOLD, EndpointPool, Slot
+from wisp.gateway.pool import FAILED_HOLD, FIRST_CALL_HOLD, FULL_HOLD, EndpointPool, Slot
 from wisp.gateway.router import TriggerTable
 from wisp.gateway.stats import FunctionStats
 
@@ -196,6 +196,8 @@ class Registry:
         if endpoints or before:  # not for each new Function's empty slice: thousands at start-up
             log.info("%s: %d ready endpoint(s)", up.key, len(endpoints))
         grants = up.pool.set_endpoints(endpoints, time.monotonic())
+        if up.pool.starting:  # a fresh pool pod takes one call at first, its capacity after
+            asyncio.get_running_loop().call_later(FIRST_CALL_HOLD, self._restore, up)
         removed = [(s.endpoint.host, s.endpoint.port) for a, s in before.items() if a not in up.pool.slots]
         if removed and self.on_endpoints_removed is not None:
             self.on_endpoints_removed(removed)
@@ -227,9 +229,7 @@ class Registry:
             wake(up.pool, up.pool.revive(time.monotonic()))
 
     def release(self, up: Upstream, slot: Slot) -> None:
-        grant = up.pool.release(slot)
-        if grant is not None:
-            wake(up.pool, [grant])
+        wake(up.pool, up.pool.release(slot))
 
 
 def wake(pool: EndpointPool[Waiter], grants: list[tuple[Waiter, Slot]]) -> None:
@@ -237,9 +237,7 @@ def wake(pool: EndpointPool[Waiter], grants: list[tuple[Waiter, Slot]]) -> None:
     while grants:
         waiter, slot = grants.pop()
         if waiter.done():
-            again = pool.release(slot)
-            if again is not None:
-                grants.append(again)
+            grants += pool.release(slot)
         else:
             waiter.set_result(slot)
 
