@@ -152,6 +152,19 @@ def breakdown(wisp: Wisp, name: str) -> dict[str, float]:
     return out
 
 
+def pods_taken(wisp: Wisp, name: str) -> list[dict[str, Any]]:
+    """Each gateway's take of a pool pod for ``name`` (as their logs say): the pod, ms from the
+    call's arrival to its routing, and the specialisation's ms."""
+    gateways = wisp.kubectl(
+        "logs", "-l", "app.kubernetes.io/component=gateway", "--tail=1000", namespace=SYSTEM
+    ).stdout
+    return [
+        {"pod": match["pod"], "routed": float(match["total"]), "specialise": float(match["specialise"])}
+        for match in TAKEN.finditer(gateways)
+        if match["key"] == f"{name}.{FUNCTIONS}"
+    ]
+
+
 def cold_starts(
     wisp: Wisp, example: str | None, pool: str, runs: int
 ) -> tuple[list[float], list[dict[str, float]]]:
@@ -189,6 +202,7 @@ class Burst:
     first: float  # seconds from the burst's start to its first answer
     answered: list[float]  # seconds to each answer, of those answered 200
     errors: int
+    taken: list[dict[str, Any]]  # per gateway that took a pool pod for it: the pod, ms routed, specialisation
 
 
 def bursts(wisp: Wisp, example: str | None, pool: str, calls: int, runs: int) -> list[Burst]:
@@ -204,9 +218,15 @@ def bursts(wisp: Wisp, example: str | None, pool: str, calls: int, runs: int) ->
             started = time.perf_counter()
             answers = list(threads.map(functools.partial(_timed_call, wisp, name, started), range(calls)))
         answered = sorted(t for status, t in answers if status == 200)
-        burst = Burst(answered[0] if answered else float("nan"), answered, len(answers) - len(answered))
+        taken = pods_taken(wisp, name)
+        first = answered[0] if answered else float("nan")
+        burst = Burst(first, answered, len(answers) - len(answered), taken)
         out.append(burst)
-        print(f"{name}: first answer {burst.first * 1000:.0f} ms, {burst.errors} errors", flush=True)
+        print(
+            f"{name}: first answer {burst.first * 1000:.0f} ms, {burst.errors} errors, "
+            f"pool pods taken {taken}",
+            flush=True,
+        )
         retire(wisp, name)
     return out
 
@@ -225,18 +245,32 @@ def render_bursts(results: dict[str, list[Burst]], calls: int, host: str, load: 
         f'"Warm pool (real node)", but each run sends {calls} calls at once (one thread each, from the '
         "host to the gateway's ClusterIP) to a fresh Function at zero with a full pool. The pool pod "
         "the first call specialises takes as many calls as the Function's concurrency; the others wait "
-        f"for it or for the Function's own pods. Machine load during the runs: {load}.",
+        "for it or for the Function's own pods. Pool pods taken: how many distinct pool pods the "
+        "gateway replicas' logs say they specialised for the Function in a burst (each replica the "
+        "burst reached takes one or finds one taken); routed / specialisation: from those log lines, "
+        "ms from the first held call's arrival at that gateway to its routing to the pool pod, and "
+        f"the specialisation's part of it. Machine load during the runs: {load}.",
         "",
-        "| pool | calls per burst | runs | errors | first answer p50 / max | every answer p50 / p95 / max |",
-        "|---|---|---|---|---|---|",
+        "| pool | calls per burst | runs | errors | first answer p50 / max | every answer p50 / p95 / max "
+        "| pool pods taken per burst | routed / specialisation (gateway), p50 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for language, runs in results.items():
         firsts = [b.first * 1000 for b in runs]
         every = [t * 1000 for b in runs for t in b.answered]
+        taken = [t for b in runs for t in b.taken]
+        counts = sorted({len({t["pod"] for t in b.taken}) for b in runs})
+        timing = (
+            f"{statistics.median(t['routed'] for t in taken):.0f} / "
+            f"{statistics.median(t['specialise'] for t in taken):.0f} ms"
+            if taken
+            else "not in the logs"
+        )
         lines.append(
             f"| {language} | {calls} | {len(runs)} | {sum(b.errors for b in runs)} "
             f"| **{statistics.median(firsts):.0f}** / {max(firsts):.0f} ms "
-            f"| {statistics.median(every):.0f} / {percentile(every, 95):.0f} / {max(every):.0f} ms |"
+            f"| {statistics.median(every):.0f} / {percentile(every, 95):.0f} / {max(every):.0f} ms "
+            f"| {' or '.join(map(str, counts))} | {timing} |"
         )
     lines += ["", "Target: 0 errors, and the first answer within the cold start's bounds (p50 ≤ 100 ms)."]
     return "\n".join(lines) + "\n"
