@@ -104,6 +104,20 @@ def apply_example(wisp: Wisp, language: str, cpu_mode: str, **scale: Any) -> str
     return function
 
 
+def volumes_as_set(wisp: Wisp, function: str, volumes: bool, timeout: float = 120) -> None:
+    """Waits until ``function``'s Deployment gives its pods volumes, or none (a chart upgrade of
+    ``functions.startWithoutVolumes`` reaches a Deployment once the new operator has rendered it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jsonpath = "jsonpath={.spec.template.spec.volumes}"
+        out = wisp.kubectl("get", "deploy", function, "-o", jsonpath, namespace=FUNCTIONS)
+        if bool(json.loads(out.stdout or "[]")) == volumes:
+            return
+        time.sleep(0.5)
+    still = "without" if volumes else "with"
+    raise RuntimeError(f"{function}'s pods still {still} volumes after {timeout:.0f} s")
+
+
 # The steps of one cold start, in the order they happen, and where each is seen from.
 STEPS = {
     "scheduled": "the API shows the pod bound to the node (pod watch)",
@@ -469,9 +483,26 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-# What is measured, in this order: the default last (the chart's `functions.cpu.mode: boost` and
-# `gateway.probePods: true`), against the kubelet's path alone and each CPU mode with the probe.
-SETUPS = [("limit", False), ("limit", True), ("request", True), ("boost", True)]
+# What is measured, in this order: the default last (the chart's `functions.cpu.mode: boost`,
+# `gateway.probePods: true` and `functions.startWithoutVolumes: true`), against the kubelet's path
+# alone, each CPU mode with the probe, and the default with the code and /tmp volumes.
+SETUPS = [
+    ("limit", False, False),
+    ("limit", True, False),
+    ("request", True, False),
+    ("boost", True, True),
+    ("boost", True, False),
+]
+
+
+def setup_name(mode: str, probe: bool, volumes: bool) -> str:
+    """``--setups``'s spelling: ``mode+probe|kubelet[+volumes]``."""
+    return f"{mode}+{'probe' if probe else 'kubelet'}" + ("+volumes" if volumes else "")
+
+
+def parse_setup(text: str) -> tuple[str, bool, bool]:
+    mode, how, *rest = text.split("+")
+    return mode, how == "probe", rest == ["volumes"]
 
 
 def resized(wisp: Wisp, function: str, timeout: float = 20) -> str:
@@ -501,8 +532,8 @@ def main() -> None:
     parser.add_argument("--other-runs", type=int, default=10, help="cold starts of each other setup")
     parser.add_argument(
         "--setups",
-        default=",".join(f"{mode}+{'probe' if probe else 'kubelet'}" for mode, probe in SETUPS),
-        help="CPU mode + probe|kubelet, comma-separated",
+        default=",".join(setup_name(*setup) for setup in SETUPS),
+        help="CPU mode + probe|kubelet [+ volumes: pods with their code and /tmp volumes], comma-separated",
     )
     parser.add_argument(
         "--languages", default=",".join(EXAMPLES), help="which examples' cold starts, comma-separated"
@@ -513,7 +544,7 @@ def main() -> None:
     parser.add_argument("--scale-runs", type=int, default=5, help="runs of each 0→N")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
-    setups = [(mode, how == "probe") for mode, _, how in (s.partition("+") for s in args.setups.split(","))]
+    setups = [parse_setup(s) for s in args.setups.split(",")]
     languages = [language for language in args.languages.split(",") if language]
     unknown = sorted(set(languages) - set(EXAMPLES))
     if unknown:
@@ -527,15 +558,21 @@ def main() -> None:
         wisp = wisp_on(node).install()
         try:
             results: dict[tuple[str, str], Result] = {}
-            probing = True
-            for mode, probe in setups:
+            probing, volumes = True, False
+            for mode, probe, with_volumes in setups:
                 if probe != probing:
                     wisp.upgrade(**{"gateway.probePods": str(probe).lower()})
                     probing = probe
-                runs = args.runs if (mode, probe) == SETUPS[-1] else args.other_runs
+                if with_volumes != volumes:
+                    wisp.upgrade(**{"functions.startWithoutVolumes": str(not with_volumes).lower()})
+                    volumes = with_volumes
+                runs = args.runs if (mode, probe, with_volumes) == SETUPS[-1] else args.other_runs
                 setup = f"{mode}, {'gateway probe' if probe else 'kubelet probe only'}"
+                if with_volumes:
+                    setup += ", code and /tmp volumes"
                 for language in languages:
                     function = apply_example(wisp, language, mode)
+                    volumes_as_set(wisp, function, with_volumes or language == "Java")
                     wisp.call(function, {"name": "warm-up"}, timeout=120)  # the image's first start
                     results[setup, language] = cold_starts(wisp, function, runs, timeline)
                     if mode == "boost":

@@ -16,14 +16,15 @@ const { applyEnvironment, functionIdentity, lambdaEnvironment } = require('./lib
 const { LogWriter } = require('./lib/logs');
 const { RuntimeMetrics } = require('./lib/metrics');
 const { WorkerPool } = require('./lib/pool');
-const { takePoolToken } = require('./lib/generic');
+const { SpecialiseError, takeCode, takePoolToken } = require('./lib/generic');
 
 async function main() {
   let settings;
   try {
+    takeCode(process.env); // a pod without a code volume: its code is in its environment
     settings = loadSettings();
   } catch (err) {
-    if (!(err instanceof SettingsError)) throw err;
+    if (!(err instanceof SettingsError || err instanceof SpecialiseError || err.code)) throw err;
     process.stderr.write(JSON.stringify({ level: 'ERROR', message: `invalid configuration: ${err.message}` }) + '\n');
     process.exit(2);
   }

@@ -5,8 +5,9 @@ local process (through ``wisp.launcher``, as ``wisp dev`` does) on the pod's own
 test pod network (``podnet``: a 10.x.0.0/16 of its own, port 8080, in a network namespace joined to the host
 by a veth), and reports the pod Running/Ready with that IP, so the real
 kube-controller-manager writes EndpointSlices and the gateway routes real calls. Code comes
-from the pod's ConfigMap volume; a pod whose code is in an image cannot run here and is
-reported ``ErrImagePull``, as a kubelet without that image would.
+from the pod's ConfigMap volume, or from its environment (the runtime writes it); a pod whose code
+is in an image cannot run here and is reported ``ErrImagePull``, as a kubelet without that image
+would.
 
 Tests only. Runs its own asyncio loop in a thread, so sync fixtures can start and stop it.
 """
@@ -229,13 +230,16 @@ class NodeAgent:
             raise _CannotRun("ErrImagePull", f"unknown runtime {runtime_name!r}") from None
         container = spec["containers"][0]
         code_volume = _code_volume(spec, container)
-        if code_volume is None:
+        # A pod without a code volume carries its code in its environment: the runtime writes it.
+        in_env = any(e.get("name") == contract.CODE_ENV for e in container.get("env") or ())
+        if code_volume is None and not in_env:
             raise _CannotRun("ErrImagePull", f"the test node cannot pull image {container.get('image')}")
         pod_dir = self.workdir / "pods" / meta["uid"]
         code_dir, deps_dir = pod_dir / "code", pod_dir / "deps"
         code_dir.mkdir(parents=True, exist_ok=True)
-        data = await asyncio.to_thread(self._config_map_files, meta["namespace"], code_volume)
-        _write_items(code_dir, data, _code_items(spec, container))
+        if code_volume is not None:
+            data = await asyncio.to_thread(self._config_map_files, meta["namespace"], code_volume)
+            _write_items(code_dir, data, _code_items(spec, container))
         # Layers (a projected volume of ConfigMaps with items) go where the pod has /opt.
         layers_dir = pod_dir / "opt"
         for source in _layer_sources(spec):

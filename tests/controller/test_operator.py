@@ -67,7 +67,10 @@ def test_hello_gets_configmap_deployment_service(
     assert env["WISP_MEMORY_MB"] == "128"
     assert container["resources"]["limits"]["memory"] == "128Mi"
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # Small inline code starts with no volume: its code in its environment, /tmp bounded.
+    assert json.loads(env["WISP_CODE"]) == cm["data"]
+    assert dep["spec"]["template"]["spec"]["volumes"] == []
+    assert container["resources"]["limits"]["ephemeral-storage"] == "512Mi"
     assert svc["spec"]["selector"] == {"wisp.dev/function": "hello"}
     assert svc["spec"]["clusterIP"] == "None"  # headless: no cluster IP spent per Function
 

@@ -35,6 +35,22 @@ def test_a_bad_cpu_setting_names_the_variables(env: dict[str, str]) -> None:
         OperatorSettings.from_env(env)
 
 
+@pytest.mark.parametrize(
+    ("value", "without"),
+    [(None, True), ("", True), ("true", True), ("1", True), ("false", False), ("no", False), ("0", False)],
+)
+def test_whether_small_code_starts_without_volumes_from_the_environment(
+    value: str | None, without: bool
+) -> None:
+    env = {} if value is None else {"WISP_FUNCTION_START_WITHOUT_VOLUMES": value}
+    assert OperatorSettings.from_env(env).deployment.start_without_volumes is without
+
+
+def test_a_bad_start_without_volumes_setting_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="WISP_FUNCTION_START_WITHOUT_VOLUMES must be true or false"):
+        OperatorSettings.from_env({"WISP_FUNCTION_START_WITHOUT_VOLUMES": "sometimes"})
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "fast"])
 def test_a_bad_resync_rate_names_the_variable(value: str) -> None:
     with pytest.raises(ValueError, match="WISP_RESYNC_RATE"):

@@ -1,7 +1,7 @@
 """The README's cluster path on the real node: ``helm install`` of deploy/helm/wisp with the images
 ``make images`` built, into a namespace enforcing the ``restricted`` Pod Security Standard,
 Functions from examples/ applied with kubectl, waited Ready and called through the gateway
-Service, and what only real containers show (non-root, read-only root, OOM kills)."""
+Service, and what only real containers show (non-root, where a function may write, OOM kills)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,9 @@ def test_node_example_answers_through_the_gateway_service(wisp: Wisp) -> None:
     assert body["runtime"].startswith("node 20.")
 
 
-def test_function_container_is_non_root_with_a_read_only_root_and_writable_tmp(wisp: Wisp) -> None:
+def test_function_container_is_non_root_and_may_write_only_tmp(wisp: Wisp) -> None:
+    """The hello example's code is small: its pod starts with no volume, the code in its
+    environment and /tmp on the container's writable layer; its user still writes nowhere else."""
     wisp.apply(ROOT / "examples" / "hello.yaml")
     wisp.wait_ready("hello")
     assert wisp.call("hello", {"name": "fs"})[0] == 200
@@ -63,7 +65,52 @@ def test_function_container_is_non_root_with_a_read_only_root_and_writable_tmp(w
     def exec_(*argv: str) -> subprocess.CompletedProcess[str]:
         return wisp.kubectl("exec", name, "--", *argv, namespace=FUNCTIONS, check=False)
 
+    assert pod["spec"]["volumes"] == []
     assert exec_("id", "-u").stdout.strip() not in ("", "0")
+    for path in ("/var/wisp/code/written", "/opt/wisp/written", "/usr/local/lib/written", "/written"):
+        denied = exec_("touch", path)
+        assert denied.returncode != 0, path
+        assert "Permission denied" in denied.stderr, (path, denied.stderr)
+    assert exec_("sh", "-c", "echo ok > /tmp/written && cat /tmp/written").stdout.strip() == "ok"
+    writable = exec_("find", "/", "-xdev", "-type", "d", "-writable").stdout.split()
+    assert "/tmp" in writable
+    under_tmp = ("/tmp", "/var/tmp")
+    assert [p for p in writable if p not in under_tmp and not p.startswith(("/tmp/", "/var/tmp/"))] == []
+
+
+FOLDERS = """apiVersion: wisp.dev/v1alpha1
+kind: Function
+metadata:
+  name: folders
+spec:
+  runtime: python3.14
+  handler: main.handler
+  code:
+    files:
+      main.py: |
+        from lib.greet import greet
+        def handler(event, context):
+            return greet(event.get("name", "world"))
+      lib/__init__.py: ""
+      lib/greet.py: |
+        def greet(name):
+            return {"hello": name}
+  access:
+    public: true
+"""
+
+
+def test_a_function_whose_code_has_folders_gets_it_mounted_under_a_read_only_root(wisp: Wisp) -> None:
+    wisp.apply(FOLDERS)
+    wisp.wait_ready("folders")
+    assert wisp.call("folders", {"name": "fs"}) == (200, {"hello": "fs"})
+    pod = next(p for p in wisp.function_pods("folders") if p["status"]["phase"] == "Running")
+    assert {v["name"] for v in pod["spec"]["volumes"]} == {"tmp", "code"}
+    name = pod["metadata"]["name"]
+
+    def exec_(*argv: str) -> subprocess.CompletedProcess[str]:
+        return wisp.kubectl("exec", name, "--", *argv, namespace=FUNCTIONS, check=False)
+
     denied = exec_("touch", "/var/wisp/written")
     assert denied.returncode != 0
     assert "Read-only file system" in denied.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -35,6 +36,8 @@ LABELS = {
     "app.kubernetes.io/part-of": "wisp",
 }
 CODE = "def handler(event, context):\n    return event\n"
+# Every pod with its volumes: a read-only root, the code mounted, an emptyDir /tmp.
+VOLUMES = DeploymentSettings(start_without_volumes=False)
 
 
 def function(**spec: Any) -> Any:
@@ -142,7 +145,7 @@ def test_deployment_whole_manifest(mode: CpuMode) -> None:
         {"name": "WISP_EXIT_ON_LOAD_FAILURE", "value": "true"},
         {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "t"}}},
     ]
-    settings = DeploymentSettings(cpu=CpuSettings(mode=mode))
+    settings = DeploymentSettings(cpu=CpuSettings(mode=mode), start_without_volumes=False)
     assert make_deployment(fn, settings, replicas=0) == {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -227,8 +230,51 @@ def test_deployment_whole_manifest(mode: CpuMode) -> None:
 def test_cpu_boost_is_the_default() -> None:
     fn = function(memory="512Mi")
     assert make_deployment(fn) == make_deployment(fn, DeploymentSettings(cpu=CpuSettings(CpuMode.BOOST)))
-    (container,) = make_deployment(fn)["spec"]["template"]["spec"]["containers"]
+    (container,) = make_deployment(fn, VOLUMES)["spec"]["template"]["spec"]["containers"]
     assert container["resources"] == BOOSTED
+
+
+def test_small_inline_code_starts_without_volumes() -> None:
+    """The same pod but for what makes it start with no volume: its code in its environment, the
+    root writable (the function's user owns only /tmp there) and /tmp bounded as its volume was."""
+    fn = function(memory="512Mi", code={"files": {"main.py": CODE, "data.json": "{}"}})
+    with_volumes = make_deployment(fn, VOLUMES)
+    pod = with_volumes["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    code = '{"data.json":"{}","main.py":' + json.dumps(CODE) + "}"
+    container["env"].append({"name": "WISP_CODE", "value": code})
+    container["volumeMounts"] = []
+    container["securityContext"]["readOnlyRootFilesystem"] = False
+    container["resources"]["requests"]["ephemeral-storage"] = "0"
+    container["resources"]["limits"]["ephemeral-storage"] = "512Mi"
+    pod["volumes"] = []
+    assert make_deployment(fn) == with_volumes
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"code": {"image": "registry/fn:1"}},
+        {"code": {"configMapRef": {"name": "mine"}}},
+        {"code": {"files": {"main.py": CODE, "lib/util.py": ""}}},
+        {"code": {"files": {"main.py": CODE, "requirements.txt": "six\n"}}},
+        {"code": {"files": {"main.py": CODE + "#" * 100_000}}},
+        {"secrets": [{"name": "keys"}]},
+        {"runtime": "java21", "handler": "example.Hello", "code": {"inline": "class Hello {}"}},
+    ],
+    ids=["image", "its own ConfigMap", "folders", "dependencies", "over 96 KiB", "Secret files", "Java"],
+)
+def test_code_that_needs_a_volume_keeps_every_volume(spec: dict[str, Any]) -> None:
+    pod = make_deployment(function(**spec))["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert all(e["name"] != "WISP_CODE" for e in container["env"])
+
+
+def test_an_installation_may_keep_every_pod_with_its_volumes() -> None:
+    pod = make_deployment(function(), VOLUMES)["spec"]["template"]["spec"]
+    assert [v["name"] for v in pod["volumes"]] == ["tmp", "code"]
 
 
 @pytest.mark.parametrize(("memory", "cpu"), [("2Gi", None), ("512Mi", "1"), ("512Mi", "1500m")])
@@ -381,7 +427,8 @@ def test_code_with_folders_is_stored_flat_and_mounted_at_its_paths() -> None:
 def test_flat_code_keeps_plain_keys_and_a_plain_volume() -> None:
     fn = function(code={"files": {"main.py": CODE, "util.py": ""}})
     assert sorted(make_code_configmap(fn)["data"]) == ["main.py", "util.py"]  # type: ignore[index]
-    code = next(v for v in make_deployment(fn)["spec"]["template"]["spec"]["volumes"] if v["name"] == "code")
+    volumes = make_deployment(fn, VOLUMES)["spec"]["template"]["spec"]["volumes"]
+    code = next(v for v in volumes if v["name"] == "code")
     assert code == {"name": "code", "configMap": {"name": "hello-code"}}
 
 

@@ -13,6 +13,10 @@ from wisp.api.version import published_as
 PORT = 8080
 CODE_DIR = "/var/wisp/code"
 DEPS_DIR = "/tmp/wisp-deps"
+# A pod without a code volume has its code here: a JSON object of file name to content (flat
+# names, as a warm pool specialisation carries), which the runtime writes under /tmp at start and
+# takes out of the function's environment.
+CODE_ENV = "WISP_CODE"
 DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024
 
 HEALTH_PATH = "/healthz"

@@ -58,6 +58,7 @@ class OperatorSettings:
                 images=images,
                 packages=package_settings(env),
                 cpu=cpu_settings(env),
+                start_without_volumes=_flag(env, "WISP_FUNCTION_START_WITHOUT_VOLUMES", default=True),
                 max_body_bytes=int(env.get("WISP_MAX_BODY_BYTES", contract.DEFAULT_MAX_BODY_BYTES)),
                 region=env.get("WISP_REGION", "").strip(),
                 account_id=env.get("WISP_ACCOUNT_ID", "").strip(),
@@ -118,6 +119,17 @@ def cpu_settings(env: dict[str, str]) -> CpuSettings:
         return CpuSettings(mode=CpuMode(mode), boost_millis=parse_cpu_millis(boost))
     except ValueError as exc:
         raise ValueError(f"WISP_FUNCTION_CPU_MODE / WISP_FUNCTION_CPU_BOOST: {exc}") from None
+
+
+def _flag(env: dict[str, str], name: str, *, default: bool) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("0", "false", "no"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {text!r}")
 
 
 def _positive(name: str, text: str | None, default: float) -> float:

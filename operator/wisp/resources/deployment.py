@@ -49,6 +49,10 @@ DOCKER_CONFIG_KEY = ".dockerconfigjson"  # the key of a kubernetes.io/dockerconf
 PACKAGE_CACHE_DIR = "/var/cache/wisp/packages"
 # Files in a function's code that make the init step install dependencies.
 DEPENDENCY_FILES = {"python": "requirements.txt", "node": "package.json"}
+# Code a pod may carry in its environment (contract.CODE_ENV) rather than in a volume: runtimes
+# that write it out at start, and at most this much JSON (Linux takes 128 KiB per variable).
+CODE_ENV_LANGUAGES = ("python", "node")
+CODE_ENV_MAX_BYTES = 96 * 1024
 _DEPS_COMMANDS = {
     "python": ["python", "-m", "wisp_runtime.deps"],
     "node": ["node", "/opt/wisp/runtime/deps.js"],
@@ -103,6 +107,8 @@ class DeploymentSettings:
     packages: PackageSettings = field(default_factory=PackageSettings)
     cpu: CpuSettings = field(default_factory=CpuSettings)
     tmp_size_limit: str = "512Mi"
+    # Pods of small inline Python and Node.js code start without volumes (``code_in_env``).
+    start_without_volumes: bool = True
     max_body_bytes: int = contract.DEFAULT_MAX_BODY_BYTES
     # Lambda's region and account for every function (WISP_REGION, WISP_ACCOUNT_ID); empty:
     # the runtimes' defaults (docs/lambda.md).
@@ -158,8 +164,13 @@ def make_deployment(
     source_code = spec.code.archive is None  # a package holds built code (jars, vendored deps)
     image = spec.code.image or settings.images.for_runtime(spec.runtime, source_code=source_code)
 
+    code = code_in_env(fn, settings, layers)
     container = _function_container(fn, image, settings)
     container["volumeMounts"] += layers_mounts(layers)
+    volumes = _volumes(fn, settings, code_hash_extra or {}, layers)
+    if code is not None:
+        _without_volumes(container, code, settings)
+        volumes = []
     init_containers = []
     if spec.code.archive is not None:
         init_containers.append(fetch_container(fn, container, settings))
@@ -203,7 +214,7 @@ def make_deployment(
                     },
                     **({"initContainers": init_containers} if init_containers else {}),
                     "containers": [container],
-                    "volumes": _volumes(fn, settings, code_hash_extra or {}, layers),
+                    "volumes": volumes,
                 },
             },
         },
@@ -214,6 +225,43 @@ def make_deployment(
     if replicas is not None:
         manifest["spec"]["replicas"] = replicas
     return manifest
+
+
+def code_in_env(fn: Function, settings: DeploymentSettings, layers: Sequence[LayerData] = ()) -> str | None:
+    """The ``CODE_ENV`` value of ``fn``'s pods when they start with no volume at all, else None.
+
+    The kubelet starts a pod's sandbox only once its volumes are mounted, and looks every 0.3 s:
+    a pod with none starts about that much sooner (docs/benchmarks.md, "Real node"). So small
+    inline code of a runtime that writes it out itself goes in the environment, and ``/tmp`` is
+    the image's own (``_without_volumes``). Code from an image, a ConfigMap of its own or a
+    package, code with folders or dependencies to install, layers and Secret files keep their
+    volumes, as does every pod when the installation turns this off.
+    """
+    spec = fn.spec
+    if not settings.start_without_volumes or spec.runtime.language not in CODE_ENV_LANGUAGES:
+        return None
+    if spec.code.image or spec.code.config_map or spec.code.archive or layers or spec.secret_files:
+        return None
+    files = spec.code_files()
+    if not files or DEPENDENCY_FILES[spec.runtime.language] in files or any("/" in name for name in files):
+        return None
+    value = json.dumps(files, separators=(",", ":"), sort_keys=True)
+    return value if len(value.encode()) <= CODE_ENV_MAX_BYTES else None
+
+
+def _without_volumes(container: dict[str, Any], code: str, settings: DeploymentSettings) -> None:
+    """A pod with no volume: its code in its environment and ``/tmp`` on the container's own
+    writable layer. The root file system is writable for it, but the function's user (uid 10001)
+    owns nothing in wisp's runtime images: ``/tmp`` and ``/var/tmp`` are the only places it can
+    write, as with a read-only root and a ``/tmp`` volume. An ephemeral-storage limit bounds
+    ``/tmp`` as the volume's size limit does (the kubelet evicts a pod past either); nothing is
+    requested, so scheduling is as before."""
+    container["env"].append({"name": contract.CODE_ENV, "value": code})
+    container["volumeMounts"] = []
+    container["securityContext"]["readOnlyRootFilesystem"] = False
+    resources = container["resources"]
+    resources["requests"]["ephemeral-storage"] = "0"
+    resources["limits"]["ephemeral-storage"] = settings.tmp_size_limit
 
 
 def scale_bounds(fn: Function) -> str:

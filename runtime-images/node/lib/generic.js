@@ -19,8 +19,11 @@ const path = require('node:path');
 const SPECIALISE_PATH = '/_wisp/specialise';
 const TOKEN_ENV = 'WISP_POOL_TOKEN';
 const TOKEN_FILE_ENV = 'WISP_POOL_TOKEN_FILE';
+// A function pod without a code volume (small code: the operator's choice, docs/warm-pool.md) has
+// its files here, as the JSON object of file name to content a specialisation carries.
+const CODE_ENV = 'WISP_CODE';
 // Where the runtime listens is the pod's; the code directory is the one the runtime writes.
-const KEPT = new Set(['WISP_HOST', 'WISP_PORT', 'WISP_CODE_DIR', 'WISP_DEPS_DIR', TOKEN_ENV, TOKEN_FILE_ENV]);
+const KEPT = new Set(['WISP_HOST', 'WISP_PORT', 'WISP_CODE_DIR', 'WISP_DEPS_DIR', CODE_ENV, TOKEN_ENV, TOKEN_FILE_ENV]);
 // The image's settings a function keeps unless it sets them itself, as in its own pod.
 const IMAGE_DEFAULTS = ['WISP_AWS_SDK_DIR'];
 
@@ -62,14 +65,35 @@ function parseSpecialisation(body) {
     throw new SpecialiseError('env', 'must be an object of string values');
   }
   if (!(env.WISP_HANDLER || '').trim()) throw new SpecialiseError('env.WISP_HANDLER', 'is required');
+  return { env, files: checkFiles(files, 'files') };
+}
+
+function checkFiles(files, field) {
   if (files === null || typeof files !== 'object' || Array.isArray(files) || Object.keys(files).length === 0) {
-    throw new SpecialiseError('files', 'must be an object of file name to content, not empty');
+    throw new SpecialiseError(field, 'must be an object of file name to content, not empty');
   }
   for (const [name, content] of Object.entries(files)) {
-    if (!plainName(name)) throw new SpecialiseError(`files[${name}]`, 'must be a plain file name');
-    if (typeof content !== 'string') throw new SpecialiseError(`files[${name}]`, 'must be a string');
+    if (!plainName(name)) throw new SpecialiseError(`${field}[${name}]`, 'must be a plain file name');
+    if (typeof content !== 'string') throw new SpecialiseError(`${field}[${name}]`, 'must be a string');
   }
-  return { env, files };
+  return files;
+}
+
+// Writes the code a pod got in CODE_ENV to a fresh directory under /tmp and points
+// WISP_CODE_DIR there; the variable is taken out of env, so no function code finds its own
+// source there. Nothing to do without it. Throws a SpecialiseError naming the field.
+function takeCode(env) {
+  const text = env[CODE_ENV] || '';
+  delete env[CODE_ENV];
+  if (!text) return;
+  let data;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new SpecialiseError(CODE_ENV, `is not JSON: ${err.message}`);
+  }
+  const files = checkFiles(data, CODE_ENV);
+  env.WISP_CODE_DIR = writeCode(files, env.WISP_DEPS_DIR ? path.dirname(env.WISP_DEPS_DIR) : '/tmp');
 }
 
 function writeCode(files, parent) {
@@ -90,4 +114,4 @@ function functionEnvironment(requested, current, codeDir) {
   return env;
 }
 
-module.exports = { SPECIALISE_PATH, TOKEN_ENV, takePoolToken, SpecialiseError, parseSpecialisation, writeCode, functionEnvironment };
+module.exports = { SPECIALISE_PATH, TOKEN_ENV, CODE_ENV, takeCode, takePoolToken, SpecialiseError, parseSpecialisation, writeCode, functionEnvironment };

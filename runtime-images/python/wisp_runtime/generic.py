@@ -29,9 +29,12 @@ from typing import NamedTuple
 SPECIALISE_PATH = "/_wisp/specialise"
 TOKEN_ENV = "WISP_POOL_TOKEN"  # noqa: S105 (the variable's name, not a token)
 TOKEN_FILE_ENV = "WISP_POOL_TOKEN_FILE"  # noqa: S105
+# A function pod without a code volume (small code: the operator's choice, docs/warm-pool.md) has
+# its files here, as the JSON object of file name to content a specialisation carries.
+CODE_ENV = "WISP_CODE"
 # What a specialisation may not set: where the runtime listens is the pod's, not the function's,
 # and the code directory is the one the runtime writes.
-_KEPT = ("WISP_HOST", "WISP_PORT", "WISP_CODE_DIR", "WISP_DEPS_DIR", TOKEN_ENV, TOKEN_FILE_ENV)
+_KEPT = ("WISP_HOST", "WISP_PORT", "WISP_CODE_DIR", "WISP_DEPS_DIR", CODE_ENV, TOKEN_ENV, TOKEN_FILE_ENV)
 # The image's settings a function keeps unless it sets them itself, as in its own pod.
 _IMAGE_DEFAULTS = ("WISP_AWS_SDK_DIR",)
 
@@ -76,15 +79,33 @@ def parse_specialisation(body: bytes | None) -> Specialisation:
         raise SpecialiseError("env", "must be an object of string values")
     if not env.get("WISP_HANDLER", "").strip():
         raise SpecialiseError("env.WISP_HANDLER", "is required")
-    files = data.get("files")
+    return Specialisation(env=dict(env), files=_files(data.get("files"), "files"))
+
+
+def _files(files: object, field: str) -> dict[str, str]:
     if not isinstance(files, dict) or not files:
-        raise SpecialiseError("files", "must be an object of file name to content, not empty")
+        raise SpecialiseError(field, "must be an object of file name to content, not empty")
     for name, content in files.items():
         if not isinstance(name, str) or not _plain_name(name):
-            raise SpecialiseError(f"files[{name}]", "must be a plain file name")
+            raise SpecialiseError(f"{field}[{name}]", "must be a plain file name")
         if not isinstance(content, str):
-            raise SpecialiseError(f"files[{name}]", "must be a string")
-    return Specialisation(env=dict(env), files=dict(files))
+            raise SpecialiseError(f"{field}[{name}]", "must be a string")
+    return dict(files)
+
+
+def take_code(environ: MutableMapping[str, str]) -> None:
+    """Writes the code a pod got in ``CODE_ENV`` to a fresh directory under ``/tmp`` and points
+    ``WISP_CODE_DIR`` there; the variable is taken out of ``environ``, so no function code finds
+    its own source there. Nothing to do without it. Raises ``SpecialiseError`` naming the field."""
+    text = environ.pop(CODE_ENV, "")
+    if not text:
+        return
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise SpecialiseError(CODE_ENV, f"is not JSON: {exc}") from None
+    files = _files(data, CODE_ENV)
+    environ["WISP_CODE_DIR"] = write_code(files, os.path.dirname(environ.get("WISP_DEPS_DIR", "")) or "/tmp")
 
 
 def _plain_name(name: str) -> bool:

@@ -23,7 +23,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from wisp_runtime import config
-from wisp_runtime.generic import Specialisation, function_environment, take_pool_token, write_code
+from wisp_runtime.generic import (
+    Specialisation,
+    SpecialiseError,
+    function_environment,
+    take_code,
+    take_pool_token,
+    write_code,
+)
 from wisp_runtime.lambdaenv import FunctionIdentity, apply_environment, function_identity, lambda_environment
 from wisp_runtime.loader import LoadedHandler, LoadFailure, extend_path, load_handler
 from wisp_runtime.logs import Capture, install, last_words, settings_from_env
@@ -35,8 +42,9 @@ if TYPE_CHECKING:
 
 def main() -> int:
     try:
+        take_code(os.environ)  # a pod without a code volume: its code is in its environment
         settings = config.Settings.from_env()
-    except config.SettingsError as exc:
+    except (config.SettingsError, SpecialiseError, OSError) as exc:
         print(json.dumps({"level": "ERROR", "message": f"invalid configuration: {exc}"}), file=sys.stderr)
         return 2
     try:

@@ -59,6 +59,8 @@ def test_an_inline_function_gets_its_pods_environment_and_its_code() -> None:
     assert plan.env["WISP_HANDLER"] == "main.handler"
     assert plan.env["WISP_FUNCTION_NAME"] == "hello"
     assert plan.env["WISP_MEMORY_MB"] == "128"
+    # Its pods carry the code in their environment (no volumes); a pool pod gets it as files.
+    assert "WISP_CODE" not in plan.env
 
 
 @pytest.mark.parametrize(

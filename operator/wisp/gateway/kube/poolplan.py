@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from wisp.api import contract
 from wisp.api.function import Function
 from wisp.api.names import (
     POOL_CLAIMED_AT_ANNOTATION,
@@ -199,6 +200,8 @@ def pool_plan(fn: Function, facts: TemplateFacts | None) -> PoolPlan | PoolSkip:
     env: dict[str, str] = {}
     for item in facts.env:
         name = str(item.get("name"))
+        if name == contract.CODE_ENV:  # the code goes as files, written as the pod's own are
+            continue
         if "valueFrom" in item:
             return PoolSkip(f"its environment variable {name} comes from a reference (valueFrom)")
         env[name] = str(item.get("value") or "")
