@@ -65,7 +65,7 @@ def test_function_container_is_non_root_and_may_write_only_tmp(wisp: Wisp) -> No
     def exec_(*argv: str) -> subprocess.CompletedProcess[str]:
         return wisp.kubectl("exec", name, "--", *argv, namespace=FUNCTIONS, check=False)
 
-    assert pod["spec"]["volumes"] == []
+    assert "volumes" not in pod["spec"]
     assert exec_("id", "-u").stdout.strip() not in ("", "0")
     for path in ("/var/wisp/code/written", "/opt/wisp/written", "/usr/local/lib/written", "/written"):
         denied = exec_("touch", path)

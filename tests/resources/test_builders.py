@@ -247,7 +247,7 @@ def test_small_inline_code_starts_without_volumes() -> None:
     container["securityContext"]["readOnlyRootFilesystem"] = False
     container["resources"]["requests"]["ephemeral-storage"] = "0"
     container["resources"]["limits"]["ephemeral-storage"] = "512Mi"
-    pod["volumes"] = []
+    del pod["volumes"]
     assert make_deployment(fn) == with_volumes
 
 

@@ -214,7 +214,7 @@ def make_deployment(
                     },
                     **({"initContainers": init_containers} if init_containers else {}),
                     "containers": [container],
-                    "volumes": volumes,
+                    **({"volumes": volumes} if volumes else {}),
                 },
             },
         },
