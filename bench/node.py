@@ -36,7 +36,7 @@ from bench import docs
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.node.chart import FUNCTIONS, Wisp, wisp_on  # noqa: E402
+from tests.node.chart import FUNCTIONS, SYSTEM, Wisp, wisp_on  # noqa: E402
 from tests.node.node import RealNode, start_real_node  # noqa: E402
 
 # Language -> (example manifest, function name, spec fields that differ on this node).
@@ -563,14 +563,23 @@ def main() -> None:
                 if probe != probing:
                     wisp.upgrade(**{"gateway.probePods": str(probe).lower()})
                     probing = probe
-                if with_volumes != volumes:
+                renew = with_volumes != volumes
+                if renew:
                     wisp.upgrade(**{"functions.startWithoutVolumes": str(not with_volumes).lower()})
+                    rollout = ("rollout", "status", "deploy/wisp-operator", "--timeout=180s")
+                    wisp.kubectl(*rollout, namespace=SYSTEM, timeout=190)
                     volumes = with_volumes
                 runs = args.runs if (mode, probe, with_volumes) == SETUPS[-1] else args.other_runs
                 setup = f"{mode}, {'gateway probe' if probe else 'kubelet probe only'}"
                 if with_volumes:
                     setup += ", code and /tmp volumes"
                 for language in languages:
+                    if renew:
+                        # A Deployment keeps what it was created with where the operator's
+                        # applies leave a field out (the create's field manager still owns it):
+                        # the example is created again under the new setting.
+                        name = EXAMPLES[language][1]
+                        wisp.kubectl("delete", "function", name, "--ignore-not-found", namespace=FUNCTIONS)
                     function = apply_example(wisp, language, mode)
                     volumes_as_set(wisp, function, with_volumes or language == "Java")
                     wisp.call(function, {"name": "warm-up"}, timeout=120)  # the image's first start

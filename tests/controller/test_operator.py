@@ -106,6 +106,44 @@ def test_code_change_rolls_the_pod_template(
     assert cm and "'v2'" in cm["data"]["main.py"]
 
 
+def test_what_a_function_no_longer_has_leaves_its_pods_and_code(
+    kubectl: Kubectl, namespace: str, operator: OperatorProcess
+) -> None:
+    """A variable, a Secret file and a code file taken out of a Function go from its Deployment
+    and its ConfigMap, although the operator created them with all three; replicas stay."""
+    main = "def handler(event, context):\n    return event\n"
+    kubectl("create", "secret", "generic", "keys", "--from-literal=key=value", namespace=namespace)
+    apply_hello(
+        kubectl,
+        namespace,
+        code={"files": {"main.py": main, "notes.txt": "old"}},
+        env=[{"name": "KEEP", "value": "1"}, {"name": "DROP", "value": "2"}],
+        secrets=[{"name": "keys"}],
+    )
+    first = deployed(kubectl, namespace)
+    dep = get(kubectl, namespace, "deployment", "hello") or {}
+    assert {"name": "DROP", "value": "2"} in dep["spec"]["template"]["spec"]["containers"][0]["env"]
+    apply_hello(kubectl, namespace, code={"files": {"main.py": main}}, env=[{"name": "KEEP", "value": "1"}])
+    generation = first["metadata"]["generation"]
+    wait_for(
+        lambda: deployed(kubectl, namespace)["status"]["observedGeneration"] > generation,
+        what="the change reconciled",
+    )
+
+    def pruned() -> dict[str, Any] | None:
+        dep = get(kubectl, namespace, "deployment", "hello") or {}
+        cm = get(kubectl, namespace, "configmap", "hello-code") or {}
+        pod = dep["spec"]["template"]["spec"]
+        names = {e["name"] for e in pod["containers"][0]["env"]}
+        secrets = [v for v in pod.get("volumes") or () if "secret" in v]
+        files = set(cm.get("data") or {})
+        gone = "DROP" not in names and not secrets and files == {"main.py"}
+        return dep if gone and "KEEP" in names else None
+
+    dep = wait_for(pruned, what="the variable, the Secret volume and the file gone")
+    assert dep["spec"]["replicas"] == 0
+
+
 def test_hand_edit_is_reverted_but_replicas_are_kept(
     kubectl: Kubectl, namespace: str, operator: OperatorProcess
 ) -> None:

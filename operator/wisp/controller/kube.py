@@ -2,6 +2,14 @@
 
 Children are written with server-side apply under one field manager, so a hand edit of a field
 wisp owns is taken back and fields wisp does not set (replicas, after creation) are left alone.
+
+A child is created with a plain create (under its own field manager), so that an object of that
+name that is not wisp's is refused rather than taken over, and so that a Deployment is created
+with its replicas, which the applies never own. Server-side apply removes a field an apply leaves
+out only when no other manager owns it: a Deployment's or ConfigMap's create would own its env,
+volumes and files for good, and a variable or file taken out of a Function would stay in its
+pods. So ``create`` hands what the create set over to the applies at once (``handed_over``), all
+but the replicas, which nobody owns until the gateway scales.
 """
 
 from __future__ import annotations
@@ -122,6 +130,29 @@ class KubeApi:
                 "refused: create %s %s/%s: HTTP %s", kind, ns, manifest["metadata"]["name"], exc.status
             )
             raise
+        created = _json(obj)
+        if kind in HANDED_OVER:
+            return self._hand_over(kind, created)
+        return created
+
+    def _hand_over(self, kind: str, created: dict[str, Any]) -> dict[str, Any]:
+        """The created object, its create's fields owned by the applies (``handed_over``). A
+        refusal (the object changed meanwhile) leaves them the create's, as before: logged."""
+        meta = created.get("metadata") or {}
+        entries = handed_over(meta.get("managedFields") or [])
+        if entries is None:
+            return created
+        patcher = {
+            "ConfigMap": self.core.patch_namespaced_config_map,
+            "Deployment": self.apps.patch_namespaced_deployment,
+        }[kind]
+        body = {"metadata": {"managedFields": entries, "resourceVersion": meta.get("resourceVersion")}}
+        try:
+            obj = patcher(meta["name"], meta["namespace"], body, _content_type=MERGE, _preload_content=False)
+        except ApiException as exc:
+            where = f"{kind} {meta['namespace']}/{meta['name']}"
+            log.warning("%s: its fields stay its create's: HTTP %s", where, exc.status)
+            return created
         return _json(obj)
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -321,6 +352,57 @@ class KubeApi:
             self.events.create_namespaced_event(meta.get("namespace"), body)
         except ApiException as exc:
             log.warning("could not post event %s on %s: %s", reason, meta.get("name"), exc.body)
+
+
+# The kinds whose create hands its fields over to the applies: those with fields a Function's
+# change may take out (env, volumes, mounts; a code file).
+HANDED_OVER = ("ConfigMap", "Deployment")
+
+
+def handed_over(entries: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """``managedFields`` with the create's entry folded into the applies' (``FIELD_MANAGER``'s
+    Apply entry, made if missing), ``spec.replicas`` left to no one; None when the create owns
+    nothing."""
+    created = [
+        e
+        for e in entries
+        if e.get("manager") == CREATE_MANAGER and e.get("operation") == "Update" and not e.get("subresource")
+    ]
+    if not created:
+        return None
+    fields: dict[str, Any] = {}
+    for entry in created:
+        _merge_fields(fields, entry.get("fieldsV1") or {})
+    (fields.get("f:spec") or {}).pop("f:replicas", None)
+    kept = [dict(e) for e in entries if e not in created]
+    ours = (FIELD_MANAGER, "Apply")
+    applied = next((e for e in kept if (e.get("manager"), e.get("operation")) == ours), None)
+    if applied is None:
+        kept.append(
+            {
+                "manager": FIELD_MANAGER,
+                "operation": "Apply",
+                "apiVersion": created[0].get("apiVersion"),
+                "time": created[0].get("time"),
+                "fieldsType": "FieldsV1",
+                "fieldsV1": fields,
+            }
+        )
+    else:
+        merged = json.loads(json.dumps(applied.get("fieldsV1") or {}))
+        _merge_fields(merged, fields)
+        applied["fieldsV1"] = merged
+    return kept
+
+
+def _merge_fields(into: dict[str, Any], more: Mapping[str, Any]) -> None:
+    """Adds the field set ``more`` (FieldsV1: nested maps of ``f:``, ``k:``, ``v:`` and ``i:``
+    keys) to ``into``."""
+    for key, value in more.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge_fields(into[key], value)
+        else:
+            into[key] = json.loads(json.dumps(value))
 
 
 def _json(response: Any) -> dict[str, Any]:
