@@ -575,9 +575,8 @@ def main() -> None:
                     setup += ", code and /tmp volumes"
                 for language in languages:
                     if renew:
-                        # A Deployment keeps what it was created with where the operator's
-                        # applies leave a field out (the create's field manager still owns it):
-                        # the example is created again under the new setting.
+                        # Created again under the new setting: its Deployment is the new
+                        # operator's from the start, and its first pods are the setup's own.
                         name = EXAMPLES[language][1]
                         wisp.kubectl("delete", "function", name, "--ignore-not-found", namespace=FUNCTIONS)
                     function = apply_example(wisp, language, mode)
