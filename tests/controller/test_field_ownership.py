@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from kubernetes import client
 
-from wisp.controller.kube import CREATE_MANAGER, FIELD_MANAGER, handed_over
+from wisp.controller.kube import CREATE_MANAGER, FIELD_MANAGER, KubeApi, handed_over
 
 T = "2026-12-05T12:00:00Z"
 
@@ -57,3 +58,49 @@ def test_the_entries_given_are_left_as_they_were() -> None:
     entries = [entry(CREATE_MANAGER, "Update", CREATED), entry(FIELD_MANAGER, "Apply", B)]
     handed_over(entries)
     assert entries == [entry(CREATE_MANAGER, "Update", CREATED), entry(FIELD_MANAGER, "Apply", B)]
+
+
+@pytest.mark.cluster
+def test_a_child_created_the_old_way_is_handed_over_at_its_next_apply(
+    kube_api: client.ApiClient, namespace: str
+) -> None:
+    """A ConfigMap created before creates handed their fields over (the create's manager owns its
+    files): the operator's next apply hands them over and takes out the file it leaves out."""
+    core = client.CoreV1Api(kube_api)
+    body = {"metadata": {"name": "legacy-code"}, "data": {"main.py": "x", "old.txt": "y"}}
+    core.create_namespaced_config_map(namespace, body, field_manager=CREATE_MANAGER)
+    api = KubeApi(kube_api)
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "legacy-code", "namespace": namespace},
+        "data": {"main.py": "x"},
+    }
+    applied = api.apply(manifest)
+    assert applied["data"] == {"main.py": "x"}
+    managers = {(m["manager"], m["operation"]) for m in applied["metadata"]["managedFields"]}
+    assert managers == {(FIELD_MANAGER, "Apply")}
+
+
+def deployment(namespace: str, env: list[dict[str, str]], replicas: int | None = None) -> dict[str, Any]:
+    container = {"name": "function", "image": "wisp/runtime-python:3.14", "env": env}
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": {"app": "d"}},
+        "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [container]}},
+    }
+    if replicas is not None:
+        spec["replicas"] = replicas
+    meta = {"name": "d", "namespace": namespace}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": spec}
+
+
+@pytest.mark.cluster
+def test_a_created_deployment_keeps_its_replicas_and_loses_a_variable_left_out(
+    kube_api: client.ApiClient, namespace: str
+) -> None:
+    api = KubeApi(kube_api)
+    a, b = {"name": "A", "value": "1"}, {"name": "B", "value": "2"}
+    api.create(deployment(namespace, [a, b], replicas=0))
+    applied = api.apply(deployment(namespace, [a]))
+    assert applied["spec"]["replicas"] == 0  # not defaulted to 1: the applies never owned it
+    assert applied["spec"]["template"]["spec"]["containers"][0]["env"] == [a]

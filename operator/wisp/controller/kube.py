@@ -9,7 +9,8 @@ with its replicas, which the applies never own. Server-side apply removes a fiel
 out only when no other manager owns it: a Deployment's or ConfigMap's create would own its env,
 volumes and files for good, and a variable or file taken out of a Function would stay in its
 pods. So ``create`` hands what the create set over to the applies at once (``handed_over``), all
-but the replicas, which nobody owns until the gateway scales.
+but the replicas, which nobody owns until the gateway scales; ``apply`` does the same for a child
+created before that, and applies again.
 """
 
 from __future__ import annotations
@@ -131,29 +132,28 @@ class KubeApi:
             )
             raise
         created = _json(obj)
-        if kind in HANDED_OVER:
-            return self._hand_over(kind, created)
-        return created
+        return (self._hand_over(kind, created) if kind in HANDED_OVER else None) or created
 
-    def _hand_over(self, kind: str, created: dict[str, Any]) -> dict[str, Any]:
-        """The created object, its create's fields owned by the applies (``handed_over``). A
-        refusal (the object changed meanwhile) leaves them the create's, as before: logged."""
-        meta = created.get("metadata") or {}
+    def _hand_over(self, kind: str, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """``obj`` with its create's fields owned by the applies (``handed_over``); None when its
+        create owns nothing, or when the API refused (the object changed meanwhile: logged, and
+        the fields stay the create's until the next apply tries again)."""
+        meta = obj.get("metadata") or {}
         entries = handed_over(meta.get("managedFields") or [])
         if entries is None:
-            return created
+            return None
         patcher = {
             "ConfigMap": self.core.patch_namespaced_config_map,
             "Deployment": self.apps.patch_namespaced_deployment,
         }[kind]
         body = {"metadata": {"managedFields": entries, "resourceVersion": meta.get("resourceVersion")}}
         try:
-            obj = patcher(meta["name"], meta["namespace"], body, _content_type=MERGE, _preload_content=False)
+            name, namespace = meta["name"], meta["namespace"]
+            patched = patcher(name, namespace, body, _content_type=MERGE, _preload_content=False)
         except ApiException as exc:
-            where = f"{kind} {meta['namespace']}/{meta['name']}"
-            log.warning("%s: its fields stay its create's: HTTP %s", where, exc.status)
-            return created
-        return _json(obj)
+            log.warning("%s %s/%s: its fields stay its create's: HTTP %s", kind, namespace, name, exc.status)
+            return None
+        return _json(patched)
 
     def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         kind, ns, name = manifest["kind"], manifest["metadata"]["namespace"], manifest["metadata"]["name"]
@@ -180,7 +180,12 @@ class KubeApi:
         except ApiException as exc:
             audit.debug("refused: apply %s %s/%s: HTTP %s", kind, ns, name, exc.status)
             raise
-        return _json(obj)
+        applied = _json(obj)
+        if kind in HANDED_OVER and self._hand_over(kind, applied) is not None:
+            # Created before creates handed their fields over: now handed over, the same apply
+            # again takes out what the manifest leaves out (once: the create owns nothing now).
+            return self.apply(manifest)
+        return applied
 
     def delete(self, kind: str, namespace: str, name: str, uid: str | None = None) -> None:
         """Delete a child (gone already is fine); with ``uid``, only that very object."""
