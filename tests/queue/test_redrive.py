@@ -108,6 +108,12 @@ async def test_dead_letters_are_listed_purged_and_redriven_to_the_fixed_function
             assert capsys.readouterr().out == "redriven: 1\n"
 
             await eventually(lambda: len(runtime.records()) == 2, "the redriven events to run")
+
+            async def recorded() -> bool:  # the record is written just after the handler answers
+                status = await manager.invocations.status(first)
+                return status is not None and status["status"] == "succeeded"
+
+            await eventually(recorded, "the redriven invocation's record to say it succeeded")
             assert (await call(session, "GET", server.make_url(base)))["sources"][0]["count"] == 0
     finally:
         await server.close()
