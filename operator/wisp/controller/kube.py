@@ -142,22 +142,18 @@ class KubeApi:
         entries = handed_over(meta.get("managedFields") or [])
         if entries is None:
             return None
-        patcher = {
-            "ConfigMap": self.core.patch_namespaced_config_map,
-            "Deployment": self.apps.patch_namespaced_deployment,
-        }[kind]
+        name, namespace = meta["name"], meta["namespace"]
         body = {"metadata": {"managedFields": entries, "resourceVersion": meta.get("resourceVersion")}}
         try:
-            name, namespace = meta["name"], meta["namespace"]
-            patched = patcher(name, namespace, body, _content_type=MERGE, _preload_content=False)
+            patched = self._patcher(kind)(name, namespace, body, _content_type=MERGE, _preload_content=False)
         except ApiException as exc:
             log.warning("%s %s/%s: its fields stay its create's: HTTP %s", kind, namespace, name, exc.status)
             return None
         return _json(patched)
 
-    def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
-        kind, ns, name = manifest["kind"], manifest["metadata"]["namespace"], manifest["metadata"]["name"]
-        patcher = {
+    def _patcher(self, kind: str) -> Any:
+        """The client's patch of a child ``kind``."""
+        return {
             "ConfigMap": self.core.patch_namespaced_config_map,
             "Service": self.core.patch_namespaced_service,
             "Deployment": self.apps.patch_namespaced_deployment,
@@ -167,8 +163,11 @@ class KubeApi:
             "NetworkPolicy": self.networking.patch_namespaced_network_policy,
             "Secret": self.core.patch_namespaced_secret,
         }[kind]
+
+    def apply(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        kind, ns, name = manifest["kind"], manifest["metadata"]["namespace"], manifest["metadata"]["name"]
         try:
-            obj = patcher(
+            obj = self._patcher(kind)(
                 name,
                 ns,
                 manifest,

@@ -167,8 +167,9 @@ def make_deployment(
     code = code_in_env(fn, settings, layers)
     container = _function_container(fn, image, settings)
     container["volumeMounts"] += layers_mounts(layers)
-    volumes = _volumes(fn, settings, code_hash_extra or {}, layers)
-    if code is not None:
+    if code is None:
+        volumes = _volumes(fn, settings, code_hash_extra or {}, layers)
+    else:
         _without_volumes(container, code, settings)
         volumes = []
     init_containers = []
