@@ -29,6 +29,7 @@ import asyncio
 import collections
 import concurrent.futures
 import datetime
+import itertools
 import json
 import os
 import subprocess
@@ -47,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from bench import docs  # noqa: E402
 from bench.node import machine, percentile  # noqa: E402
 from bench.scale import NAMESPACE, TICK_COUNT, TICK_SUM, cpu_seconds, scrape, start_wisp  # noqa: E402
-from kubernetes import client, config  # noqa: E402
+from kubernetes import client, config, watch  # noqa: E402
 from tests.cluster.bulk import function_list, wait_all_ready  # noqa: E402
 from tests.cluster.controlplane import start_control_plane  # noqa: E402
 from tests.cluster.fixtures import Kubectl, stop_process  # noqa: E402
@@ -55,6 +56,7 @@ from tests.node.node import node_binaries  # noqa: E402
 from tests.support.built import build  # noqa: E402
 
 from wisp.api import Runtime  # noqa: E402
+from wisp.api.names import FUNCTION_LABEL  # noqa: E402
 from wisp.launcher import LaunchSpec, start_runtime  # noqa: E402
 
 HEADING = "Wake-ups across many Functions (kwok)"
@@ -239,18 +241,22 @@ def call(port: int, name: str) -> tuple[int, float]:
     return status, time.monotonic() - started
 
 
-def wake(port: int, names: list[str], rate: int, minutes: float) -> list[tuple[str, int, float]]:
+Call = tuple[str, int, float, float]  # (Function, status, monotonic start, seconds)
+
+
+def wake(port: int, names: list[str], rate: int, minutes: float) -> list[Call]:
     """Each second a burst of ``rate / 60`` calls to the next Functions in turn."""
     per_second = max(1, round(rate / 60))
     seconds = round(minutes * 60)
-    results: list[tuple[str, int, float]] = []
+    results: list[Call] = []
     lock = threading.Lock()
     turn = 0
 
     def one(name: str) -> None:
+        started = time.monotonic()
         status, took = call(port, name)
         with lock:
-            results.append((name, status, took))
+            results.append((name, status, started, took))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=per_second * 8) as threads:
         started = time.monotonic()
@@ -262,6 +268,119 @@ def wake(port: int, names: list[str], rate: int, minutes: float) -> list[tuple[s
                 threads.submit(one, names[turn % len(names)])
                 turn += 1
     return results
+
+
+# The steps of a wake-up, in order, as the API server's watches tell them (Timeline).
+STEPS = ("scaled", "replica set scaled", "pod created", "pod bound", "pod ready", "endpoint ready")
+
+
+class Timeline:
+    """When each Function's Deployment was scaled up from zero, its pod created, bound and Ready,
+    and its EndpointSlice given a ready endpoint: watches of the namespace, each in a thread,
+    stamped with this process's monotonic clock as the events arrive."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.events: dict[str, list[tuple[str, float]]] = collections.defaultdict(list)
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self._last: dict[tuple[str, str], Any] = {}
+
+    def start(self) -> Timeline:
+        apps, core = client.AppsV1Api(self.api), client.CoreV1Api(self.api)
+        discovery = client.DiscoveryV1Api(self.api)
+        for lister, seen in (
+            (apps.list_namespaced_deployment, self._deployment),
+            (apps.list_namespaced_replica_set, self._replica_set),
+            (core.list_namespaced_pod, self._pod),
+            (discovery.list_namespaced_endpoint_slice, self._slice),
+        ):
+            threading.Thread(target=self._watch, args=(lister, seen), daemon=True).start()
+        return self
+
+    def _watch(self, lister: Any, seen: Any) -> None:
+        while not self.stopped.is_set():
+            try:
+                for event in watch.Watch().stream(lister, NAMESPACE, timeout_seconds=60):
+                    seen(event["type"], event["object"], time.monotonic())
+            except Exception as exc:  # a dropped watch: start it again (unless the bench is done)
+                if not self.stopped.is_set():
+                    print(f"timeline watch: {exc}", flush=True)
+                    time.sleep(0.5)
+
+    def _mark(self, name: str, step: str, at: float) -> None:
+        with self.lock:
+            self.events[name].append((step, at))
+
+    def _changed(self, key: tuple[str, str], value: Any) -> bool:
+        before, self._last[key] = self._last.get(key), value
+        return before != value
+
+    def _deployment(self, kind: str, obj: Any, at: float) -> None:
+        key = ("deployment", obj.metadata.name)
+        up, was_up = (obj.spec.replicas or 0) > 0, self._last.get(key)
+        self._last[key] = up
+        if up and was_up is False:  # scaled up from zero (not a Deployment first seen scaled)
+            self._mark(obj.metadata.name, "scaled", at)
+
+    def _replica_set(self, kind: str, obj: Any, at: float) -> None:
+        name = (obj.metadata.labels or {}).get(FUNCTION_LABEL)
+        key = ("replica set", obj.metadata.name)
+        up, was_up = (obj.spec.replicas or 0) > 0, self._last.get(key)
+        self._last[key] = up
+        if name is not None and up and was_up is False:
+            self._mark(name, "replica set scaled", at)
+
+    def _pod(self, kind: str, obj: Any, at: float) -> None:
+        name = (obj.metadata.labels or {}).get(FUNCTION_LABEL)
+        if name is None or kind == "DELETED":
+            return
+        uid = obj.metadata.uid
+        if kind == "ADDED" and self._changed(("created", uid), True):
+            self._mark(name, "pod created", at)
+        if obj.spec.node_name and self._changed(("bound", uid), True):
+            self._mark(name, "pod bound", at)
+        ready = any(c.type == "Ready" and c.status == "True" for c in obj.status.conditions or ())
+        if ready and self._changed(("ready", uid), True):
+            self._mark(name, "pod ready", at)
+
+    def _slice(self, kind: str, obj: Any, at: float) -> None:
+        name = (obj.metadata.labels or {}).get(FUNCTION_LABEL)
+        if name is None:
+            return
+        ready = kind != "DELETED" and any(
+            e.conditions is not None and e.conditions.ready for e in obj.endpoints or ()
+        )
+        if self._changed(("slice", obj.metadata.name), ready) and ready:
+            self._mark(name, "endpoint ready", at)
+
+    def steps(self, calls: list[Call]) -> dict[str, list[float]]:
+        """For each call that woke its Function (its Deployment was scaled up while it waited and
+        every step followed before the answer): ms each step took after the one before it (the
+        scale: after the call), the answer after the ready endpoint ("answered"), and the whole
+        call ("call")."""
+        found: dict[str, list[float]] = collections.defaultdict(list)
+        with self.lock:
+            events = {name: sorted(marks, key=lambda m: m[1]) for name, marks in self.events.items()}
+        for name, status, started, took in calls:
+            ended = started + took
+            marks = [(step, at) for step, at in events.get(name, ()) if started <= at <= ended]
+            if status != 200:
+                continue
+            times = [started]
+            for step in STEPS:
+                # The first since the call: three watches on three connections may tell two
+                # steps a few ms out of order.
+                at = next((t for s, t in marks if s == step), None)
+                if at is None:
+                    break
+                times.append(at)
+            else:
+                times.append(ended)
+                for step, (before, at) in zip((*STEPS, "answered"), itertools.pairwise(times), strict=True):
+                    found[step].append(1000 * (at - before))
+                found["call"].append(1000 * took)
+        return found
 
 
 def deployments_settled(api: client.ApiClient, count: int) -> bool:
@@ -280,7 +399,13 @@ def replicas_left(api: client.ApiClient) -> tuple[int, int]:
 
 
 def one_rate(
-    api: client.ApiClient, gateway: Any, operator_pid: int, names: list[str], rate: int, minutes: float
+    api: client.ApiClient,
+    gateway: Any,
+    operator_pid: int,
+    names: list[str],
+    rate: int,
+    minutes: float,
+    timeline: Timeline,
 ) -> dict[str, Any]:
     """Wake-ups at ``rate`` a minute for ``minutes``, then until every Function is back at zero."""
     before = scrape(gateway.admin_port, MEASURED)
@@ -298,12 +423,15 @@ def one_rate(
             break
         time.sleep(1)
     ticks = after[TICK_COUNT] - before[TICK_COUNT]
-    statuses = collections.Counter(s for _n, s, _t in calls)
-    slowest = ", ".join(f"{n} {t:.1f} s" for n, _s, t in sorted(calls, key=lambda c: c[2])[-3:])
+    statuses = collections.Counter(s for _n, s, _at, _t in calls)
+    slowest = ", ".join(f"{n} {t:.1f} s" for n, _s, _at, t in sorted(calls, key=lambda c: c[3])[-3:])
     print(f"{rate}/min: {len(calls)} calls, statuses {dict(statuses)}; slowest {slowest}", flush=True)
+    steps = timeline.steps(calls)
+    print(f"{rate}/min: {steps_row(rate, steps)}", flush=True)
     return {
         "rate": rate,
         "calls": calls,
+        "steps": steps,
         "cold_starts": after[COLD_STARTS] - before[COLD_STARTS],
         "ticks": {
             "count": ticks,
@@ -321,8 +449,8 @@ def one_rate(
 
 
 def row(result: dict[str, Any]) -> str:
-    took = sorted(t * 1000 for _name, status, t in result["calls"] if status == 200) or [float("nan")]
-    errors = [status for _name, status, _t in result["calls"] if status != 200]
+    took = sorted(t * 1000 for _name, status, _at, t in result["calls"] if status == 200) or [float("nan")]
+    errors = [status for _name, status, _at, _t in result["calls"] if status != 200]
     statuses = ", ".join(f"{errors.count(s)} x {s or 'no answer'}" for s in sorted(set(errors))) or "none"
     ticks = result["ticks"]
     return (
@@ -335,6 +463,15 @@ def row(result: dict[str, Any]) -> str:
         f"{result['gateway_cpu']:.0f} % / {result['operator_cpu']:.0f} % | "
         f"{result['zero_after']} | {result['load'][0]:.1f} → {result['load'][1]:.1f} |"
     )
+
+
+def steps_row(rate: int, steps: dict[str, list[float]]) -> str:
+    def cell(step: str) -> str:
+        took = sorted(steps.get(step, ()))
+        return f"{percentile(took, 50):.0f} / {percentile(took, 95):.0f} ms" if took else "none"
+
+    woken = len(steps.get("call", ()))
+    return f"| {rate:,} | {woken} | " + " | ".join(cell(step) for step in (*STEPS, "answered", "call")) + " |"
 
 
 def controller_rate(args: argparse.Namespace) -> str:
@@ -368,6 +505,21 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, host: str) -
         "",
         "Target (issue: a thousand Functions on one cluster): 1,000 wake-ups a minute across distinct "
         "functions with no errors, and the leader's decision loop under 100 ms per tick.",
+        "",
+        "Where a wake-up's time went: each call whose Function was scaled up from zero while it "
+        "waited, its steps placed on the call's clock as the API server's watches told them (the "
+        "bench watches the namespace's Deployments, ReplicaSets, pods and EndpointSlices), and the "
+        "time each step took after the one before it, p50 / p95 over those calls: the activator's "
+        "scale write (after the call's start), the Deployment controller's scale of the "
+        "ReplicaSet, the ReplicaSet controller's pod, the scheduler's binding, kwok's Ready, the "
+        "EndpointSlice controller's ready endpoint, the answer (the gateway's endpoint watch, its "
+        "probe and the call itself), and the whole call.",
+        "",
+        "| wake-ups a minute | calls that woke their Function | "
+        + " | ".join(STEPS)
+        + " | answered | whole call |",
+        "|---|---|" + "---|" * (len(STEPS) + 2),
+        *(steps_row(result["rate"], result["steps"]) for result in results),
     ]
     return "\n".join(lines) + "\n"
 
@@ -443,10 +595,12 @@ def main() -> None:
             time.sleep(1)
         time.sleep(10)
         names = [item["metadata"]["name"] for item in listed["items"]]
+        timeline = Timeline(api).start()
         results = [
-            one_rate(api, gateway, operator.proc.pid, names, rate, args.minutes)
+            one_rate(api, gateway, operator.proc.pid, names, rate, args.minutes, timeline)
             for rate in (int(r) for r in args.rates.split(","))
         ]
+        timeline.stopped.set()
         print(f"logs in {work}")
         text = render(results, args, machine())
         print(text)
