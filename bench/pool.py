@@ -77,6 +77,7 @@ public class Hello implements RequestHandler<Map<String, Object>, Map<String, Ob
 POOL_SIZE = 2
 PEERS = "Fission (pool of warm generic pods, on kind) 110 ms p50 / 145 ms p95"
 HEADING = "Warm pool (real node)"
+CGROUP = Path("/sys/fs/cgroup")
 # A run of the Java pool alone writes a section of its own, beside the Python and Node.js one.
 JAVA_HEADING = "Warm pool, Java (real node)"
 BURST_HEADING = "Warm pool, a burst at zero (real node)"
@@ -203,6 +204,7 @@ class Burst:
     answered: list[float]  # seconds to each answer, of those answered 200
     errors: int
     taken: list[dict[str, Any]]  # per gateway that took a pool pod for it: the pod, ms routed, specialisation
+    throttled_ms: float  # how long the CFS quota held the pool pod it took back during the burst
 
 
 def bursts(wisp: Wisp, example: str | None, pool: str, calls: int, runs: int) -> list[Burst]:
@@ -213,22 +215,56 @@ def bursts(wisp: Wisp, example: str | None, pool: str, calls: int, runs: int) ->
     for i in range(runs):
         name = f"{pool}-burst-{i}"
         fresh_function(wisp, example, name)
-        pool_full(wisp, pool)
+        free = {p["metadata"]["name"]: p["metadata"]["uid"] for p in pool_full(wisp, pool)}
+        before = {pod: throttled_ms(uid) for pod, uid in free.items()}
         with concurrent.futures.ThreadPoolExecutor(max_workers=calls) as threads:
             started = time.perf_counter()
             answers = list(threads.map(functools.partial(_timed_call, wisp, name, started), range(calls)))
         answered = sorted(t for status, t in answers if status == 200)
         taken = pods_taken(wisp, name)
         first = answered[0] if answered else float("nan")
-        burst = Burst(first, answered, len(answers) - len(answered), taken)
+        held = sum(throttled_ms(free[pod]) - before[pod] for pod in {t["pod"] for t in taken} if pod in free)
+        burst = Burst(first, answered, len(answers) - len(answered), taken, held)
         out.append(burst)
         print(
             f"{name}: first answer {burst.first * 1000:.0f} ms, {burst.errors} errors, "
-            f"pool pods taken {taken}",
+            f"pool pods taken {taken}, throttled {held:.0f} ms",
             flush=True,
         )
         retire(wisp, name)
     return out
+
+
+def throttled_ms(uid: str) -> float:
+    """How long the CFS quota has held back the pod ``uid``: its pod-level cgroup's cpu.stat
+    (cgroup v1's throttled_time in ns, v2's throttled_usec), found from one of its processes'
+    /proc/PID/cgroup; NaN when it has none or the file is not there."""
+    for pid in pod_pids(uid):
+        try:
+            lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            v1 = "cpu" in controllers.split(",")
+            if not v1 and controllers:
+                continue
+            parts = path.split("/")
+            pod = next(
+                (i for i, part in enumerate(parts) if uid in part or uid.replace("-", "_") in part), None
+            )
+            if pod is None:
+                continue
+            stat = (
+                (CGROUP / controllers if v1 else CGROUP) / "/".join(parts[: pod + 1]).lstrip("/") / "cpu.stat"
+            )
+            if not stat.exists():
+                continue
+            fields = dict(row.split() for row in stat.read_text().splitlines())
+            if "throttled_time" in fields:
+                return int(fields["throttled_time"]) / 1e6
+            return int(fields.get("throttled_usec", 0)) / 1e3
+    return float("nan")
 
 
 def _timed_call(wisp: Wisp, name: str, started: float, n: int) -> tuple[int, float]:
@@ -251,14 +287,16 @@ def render_bursts(results: dict[str, list[Burst]], calls: int, host: str, load: 
         "ms from the first held call's arrival at that gateway to its routing to the pool pod, and "
         f"the specialisation's part of it. Machine load during the runs: {load}.",
         "",
-        "| pool | calls per burst | runs | errors | first answer p50 / max | every answer p50 / p95 / max "
-        "| pool pods taken per burst | routed / specialisation (gateway), p50 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| pool | calls per burst | runs | errors | first answer p50 / p95 / max "
+        "| every answer p50 / p95 / max | pool pods taken per burst "
+        "| routed / specialisation (gateway), p50 | pool pod throttled, p50 / max |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for language, runs in results.items():
         firsts = [b.first * 1000 for b in runs]
         every = [t * 1000 for b in runs for t in b.answered]
         taken = [t for b in runs for t in b.taken]
+        held = [b.throttled_ms for b in runs]
         counts = sorted({len({t["pod"] for t in b.taken}) for b in runs})
         timing = (
             f"{statistics.median(t['routed'] for t in taken):.0f} / "
@@ -268,11 +306,15 @@ def render_bursts(results: dict[str, list[Burst]], calls: int, host: str, load: 
         )
         lines.append(
             f"| {language} | {calls} | {len(runs)} | {sum(b.errors for b in runs)} "
-            f"| **{statistics.median(firsts):.0f}** / {max(firsts):.0f} ms "
+            f"| **{statistics.median(firsts):.0f}** / {percentile(firsts, 95):.0f} / {max(firsts):.0f} ms "
             f"| {statistics.median(every):.0f} / {percentile(every, 95):.0f} / {max(every):.0f} ms "
-            f"| {' or '.join(map(str, counts))} | {timing} |"
+            f"| {' or '.join(map(str, counts))} | {timing} "
+            f"| {statistics.median(held):.0f} / {max(held):.0f} ms |"
         )
-    lines += ["", "Target: 0 errors, and the first answer within the cold start's bounds (p50 ≤ 100 ms)."]
+    lines += [
+        "",
+        "Target: 0 errors, and the first answer within the cold start's bounds (p50 ≤ 100 ms, p95 ≤ 150 ms).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -407,7 +449,7 @@ def main() -> None:
     parser.add_argument(
         "--burst", type=int, metavar="CALLS", help="measure bursts of CALLS concurrent calls at zero instead"
     )
-    parser.add_argument("--burst-runs", type=int, default=5, help="bursts per language (with --burst)")
+    parser.add_argument("--burst-runs", type=int, default=10, help="bursts per language (with --burst)")
     parser.add_argument(
         "--set",
         action="append",
