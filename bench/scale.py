@@ -223,9 +223,8 @@ def section(rows: list[dict[str, float]], baseline: dict[str, float]) -> str:
         " small inline Python Functions at zero (kubectl sends one request per item: the apply's time is"
         " the API server creating the Functions; Ready counts from the same start); idle figures over"
         f" {WINDOW:g} s starting {SETTLE:g} s after all were Ready. No pods run (the Functions stay at"
-        " zero: that is what is measured; kwok is not used yet). The machine is shared with other"
-        " work: the 1-minute load average before and after each step is in the table, and the times"
-        " (Ready, routable) move with it far more than the memory does.",
+        " zero: that is what is measured). The 1-minute load average before and after each step is in"
+        " the table: the times (Ready, routable) move with it far more than the memory does.",
         "",
         f"With no Functions: gateway {baseline['gateway_rss']:.0f} MiB,"
         f" operator {baseline['operator_rss']:.0f} MiB.",
@@ -256,7 +255,42 @@ def section(rows: list[dict[str, float]], baseline: dict[str, float]) -> str:
             " allocator has not returned, so these are upper bounds; docs/scale.md says where the bytes go."
         )
         lines.append("")
+    lines += ["![How each figure grows with the Functions](images/scale-growth.png)", ""]
     return "\n".join(lines)
+
+
+PLOT = ROOT / "docs" / "images" / "scale-growth.png"
+
+
+def plot(rows: list[dict[str, float]], baseline: dict[str, float], out_png: Path) -> None:
+    """How each figure grows with the number of Functions (log scale), one panel each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = [r["functions"] for r in rows]
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6), dpi=110)
+    panels = (
+        ("all Ready after the apply began (s)", (("ready_s", "Ready"), ("apply_s", "apply returned"))),
+        ("RSS (MiB; at 0 Functions: dotted)", (("gateway_rss", "gateway"), ("operator_rss", "operator"))),
+        ("idle CPU (% of one core)", (("gateway_cpu_pct", "gateway"), ("operator_cpu_pct", "operator"))),
+        ("ms / s", (("tick_ms", "leader tick (ms)"), ("routable_s", "new Function routable (s)"))),
+    )
+    for ax, (title, series) in zip(axes.flat, panels, strict=True):
+        for key, label in series:
+            line = ax.plot(counts, [r[key] for r in rows], marker="o", label=label)[0]
+            if key in baseline:
+                ax.axhline(baseline[key], linestyle=":", color=line.get_color())
+        ax.set_xscale("log")
+        ax.set_xlabel("Functions (all at zero)")
+        ax.set_title(title, fontsize=9)
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"wisp with many idle Functions ({machine()})", fontsize=10)
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png)
 
 
 def main() -> None:
@@ -285,6 +319,8 @@ def main() -> None:
         print(text)
         if not args.no_write:
             docs.write_section("A thousand Functions", text)
+        plot(rows, baseline, PLOT if not args.no_write else work / PLOT.name)
+        print(f"plot in {PLOT if not args.no_write else work / PLOT.name}")
     finally:
         for proc in (gateway, operator):
             if proc is not None:
