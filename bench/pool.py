@@ -250,9 +250,8 @@ def throttled_ms(uid: str) -> float:
             if not v1 and controllers:
                 continue
             parts = path.split("/")
-            pod = next(
-                (i for i, part in enumerate(parts) if uid in part or uid.replace("-", "_") in part), None
-            )
+            marks = uid_marks(uid)
+            pod = next((i for i, part in enumerate(parts) if any(mark in part for mark in marks)), None)
             if pod is None:
                 continue
             stat = (
@@ -344,9 +343,15 @@ def retire(wisp: Wisp, name: str, timeout: float = 120) -> None:
     raise RuntimeError(f"{name}: its pods did not go in {timeout} s")
 
 
+def uid_marks(uid: str) -> tuple[str, str]:
+    """How a pod's uid appears in its cgroup path: as it is (the cgroupfs driver) or with
+    underscores (the systemd driver's slice names)."""
+    return uid, uid.replace("-", "_")
+
+
 def pod_pids(uid: str) -> list[int]:
     """The processes of a pod (its containers and sandbox), by its uid in their cgroup path."""
-    marks = (uid, uid.replace("-", "_"))
+    marks = uid_marks(uid)
     pids = []
     for proc_dir in Path("/proc").glob("[0-9]*"):
         try:

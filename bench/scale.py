@@ -319,8 +319,9 @@ def main() -> None:
         print(text)
         if not args.no_write:
             docs.write_section("A thousand Functions", text)
-        plot(rows, baseline, PLOT if not args.no_write else work / PLOT.name)
-        print(f"plot in {PLOT if not args.no_write else work / PLOT.name}")
+        drawn = work / PLOT.name if args.no_write else PLOT
+        plot(rows, baseline, drawn)
+        print(f"plot in {drawn}")
     finally:
         for proc in (gateway, operator):
             if proc is not None:

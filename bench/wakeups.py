@@ -275,9 +275,9 @@ STEPS = ("scaled", "replica set scaled", "pod created", "pod bound", "pod ready"
 
 
 class Timeline:
-    """When each Function's Deployment was scaled up from zero, its pod created, bound and Ready,
-    and its EndpointSlice given a ready endpoint: watches of the namespace, each in a thread,
-    stamped with this process's monotonic clock as the events arrive."""
+    """When each Function's Deployment and ReplicaSet were scaled up from zero, its pod created,
+    bound and Ready, and its EndpointSlice given a ready endpoint: watches of the namespace, each
+    in a thread, stamped with this process's monotonic clock as the events arrive."""
 
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
@@ -316,20 +316,20 @@ class Timeline:
         before, self._last[key] = self._last.get(key), value
         return before != value
 
-    def _deployment(self, kind: str, obj: Any, at: float) -> None:
-        key = ("deployment", obj.metadata.name)
-        up, was_up = (obj.spec.replicas or 0) > 0, self._last.get(key)
-        self._last[key] = up
-        if up and was_up is False:  # scaled up from zero (not a Deployment first seen scaled)
-            self._mark(obj.metadata.name, "scaled", at)
-
-    def _replica_set(self, kind: str, obj: Any, at: float) -> None:
-        name = (obj.metadata.labels or {}).get(FUNCTION_LABEL)
-        key = ("replica set", obj.metadata.name)
+    def _from_zero(self, step: str, name: str | None, obj: Any, at: float) -> None:
+        """Marks ``step`` for Function ``name`` when ``obj`` (a Deployment or a ReplicaSet) was
+        at zero replicas and is not any more; not when it is first seen scaled up."""
+        key = (step, obj.metadata.name)
         up, was_up = (obj.spec.replicas or 0) > 0, self._last.get(key)
         self._last[key] = up
         if name is not None and up and was_up is False:
-            self._mark(name, "replica set scaled", at)
+            self._mark(name, step, at)
+
+    def _deployment(self, kind: str, obj: Any, at: float) -> None:
+        self._from_zero("scaled", obj.metadata.name, obj, at)
+
+    def _replica_set(self, kind: str, obj: Any, at: float) -> None:
+        self._from_zero("replica set scaled", (obj.metadata.labels or {}).get(FUNCTION_LABEL), obj, at)
 
     def _pod(self, kind: str, obj: Any, at: float) -> None:
         name = (obj.metadata.labels or {}).get(FUNCTION_LABEL)
@@ -363,14 +363,14 @@ class Timeline:
         with self.lock:
             events = {name: sorted(marks, key=lambda m: m[1]) for name, marks in self.events.items()}
         for name, status, started, took in calls:
-            ended = started + took
-            marks = [(step, at) for step, at in events.get(name, ()) if started <= at <= ended]
             if status != 200:
                 continue
+            ended = started + took
+            marks = [(step, at) for step, at in events.get(name, ()) if started <= at <= ended]
             times = [started]
             for step in STEPS:
-                # The first since the call: three watches on three connections may tell two
-                # steps a few ms out of order.
+                # The first since the call: watches on separate connections may tell two steps
+                # a few ms out of order.
                 at = next((t for s, t in marks if s == step), None)
                 if at is None:
                     break
