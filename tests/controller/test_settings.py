@@ -57,6 +57,17 @@ def test_a_bad_resync_rate_names_the_variable(value: str) -> None:
         OperatorSettings.from_env({"WISP_RESYNC_RATE": value})
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "2.5", "many"])
+def test_a_bad_reconcile_workers_setting_names_the_variable(value: str) -> None:
+    with pytest.raises(ValueError, match="WISP_RECONCILE_WORKERS must be a whole number"):
+        OperatorSettings.from_env({"WISP_RECONCILE_WORKERS": value})
+
+
+def test_the_reconcile_workers_from_the_environment() -> None:
+    assert OperatorSettings.from_env({}).reconcile_workers == 32
+    assert OperatorSettings.from_env({"WISP_RECONCILE_WORKERS": "64"}).reconcile_workers == 64
+
+
 def test_the_resync_rate_from_the_environment() -> None:
     assert OperatorSettings.from_env({}).resync_rate == 2.0
     assert OperatorSettings.from_env({"WISP_RESYNC_RATE": "10"}).resync_rate == 10.0

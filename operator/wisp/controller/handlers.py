@@ -40,7 +40,7 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING  # our own Events say what was done
-    settings.execution.max_workers = 8
+    settings.execution.max_workers = memo.settings.reconcile_workers
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     # A replica that stops renewing its peering record hands over after this long.
