@@ -61,22 +61,27 @@ def test_the_entries_given_are_left_as_they_were() -> None:
 
 
 @pytest.mark.cluster
-def test_a_child_created_the_old_way_is_handed_over_at_its_next_apply(
-    kube_api: client.ApiClient, namespace: str
+@pytest.mark.parametrize("created_by", ["operator", "an older operator"])
+def test_a_created_childs_fields_are_handed_over_at_its_first_apply(
+    kube_api: client.ApiClient, namespace: str, created_by: str
 ) -> None:
-    """A ConfigMap created before creates handed their fields over (the create's manager owns its
-    files): the operator's next apply hands them over and takes out the file it leaves out."""
-    core = client.CoreV1Api(kube_api)
-    body = {"metadata": {"name": "legacy-code"}, "data": {"main.py": "x", "old.txt": "y"}}
-    core.create_namespaced_config_map(namespace, body, field_manager=CREATE_MANAGER)
+    """A ConfigMap's create is one write, its manager owning the files; the operator's first apply
+    hands them over and takes out the file it leaves out. The same for one an older operator
+    created (its create's manager likewise)."""
     api = KubeApi(kube_api)
-    manifest = {
+    manifest: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": "legacy-code", "namespace": namespace},
-        "data": {"main.py": "x"},
+        "metadata": {"name": "code", "namespace": namespace},
+        "data": {"main.py": "x", "old.txt": "y"},
     }
-    applied = api.apply(manifest)
+    if created_by == "operator":
+        created = api.create(manifest)
+        assert {m["manager"] for m in created["metadata"]["managedFields"]} == {CREATE_MANAGER}
+    else:
+        body = {"metadata": {"name": "code"}, "data": manifest["data"]}
+        client.CoreV1Api(kube_api).create_namespaced_config_map(namespace, body, field_manager=CREATE_MANAGER)
+    applied = api.apply({**manifest, "data": {"main.py": "x"}})
     assert applied["data"] == {"main.py": "x"}
     managers = {(m["manager"], m["operation"]) for m in applied["metadata"]["managedFields"]}
     assert managers == {(FIELD_MANAGER, "Apply")}

@@ -8,9 +8,11 @@ name that is not wisp's is refused rather than taken over, and so that a Deploym
 with its replicas, which the applies never own. Server-side apply removes a field an apply leaves
 out only when no other manager owns it: a Deployment's or ConfigMap's create would own its env,
 volumes and files for good, and a variable or file taken out of a Function would stay in its
-pods. So ``create`` hands what the create set over to the applies at once (``handed_over``), all
-but the replicas, which nobody owns until the gateway scales; ``apply`` does the same for a child
-created before that, and applies again.
+pods. So the first ``apply`` to a child hands what its create set over to the applies
+(``handed_over``), all but the replicas, which nobody owns until the gateway scales, and applies
+again. A create does not hand over itself: that patch would be one more write of every new
+Function's ConfigMap and Deployment in a bulk apply's busiest minutes, for fields that only matter
+once a later change leaves one out, and every such change is an apply.
 """
 
 from __future__ import annotations
@@ -131,13 +133,12 @@ class KubeApi:
                 "refused: create %s %s/%s: HTTP %s", kind, ns, manifest["metadata"]["name"], exc.status
             )
             raise
-        created = _json(obj)
-        return (self._hand_over(kind, created) if kind in HANDED_OVER else None) or created
+        return _json(obj)  # its fields are handed over at its first apply
 
     def _hand_over(self, kind: str, obj: dict[str, Any]) -> dict[str, Any] | None:
         """``obj`` with its create's fields owned by the applies (``handed_over``); None when its
-        create owns nothing, or when the API refused (the object changed meanwhile: logged, and
-        the fields stay the create's until the next apply tries again)."""
+        create owns nothing (handed over already), or when the API refused (the object changed
+        meanwhile: logged, and the fields stay the create's until the next apply tries again)."""
         meta = obj.get("metadata") or {}
         entries = handed_over(meta.get("managedFields") or [])
         if entries is None:
@@ -181,8 +182,8 @@ class KubeApi:
             raise
         applied = _json(obj)
         if kind in HANDED_OVER and self._hand_over(kind, applied) is not None:
-            # Created before creates handed their fields over: now handed over, the same apply
-            # again takes out what the manifest leaves out (once: the create owns nothing now).
+            # Its first apply since its create: now handed over, the same apply again takes out
+            # what the manifest leaves out (once: the create owns nothing now).
             return self.apply(manifest)
         return applied
 
@@ -358,7 +359,7 @@ class KubeApi:
             log.warning("could not post event %s on %s: %s", reason, meta.get("name"), exc.body)
 
 
-# The kinds whose create hands its fields over to the applies: those with fields a Function's
+# The kinds whose create's fields are handed over to the applies: those with fields a Function's
 # change may take out (env, volumes, mounts; a code file).
 HANDED_OVER = ("ConfigMap", "Deployment")
 
