@@ -51,9 +51,8 @@ def test_a_new_functions_first_reconcile_only_creates_and_writes_its_status() ->
     rest = [
         ("create", "Deployment"),
         ("create", "Service"),
-        ("event", "Function"),  # one Event naming the three creates
         ("patch_status", "Function"),
-        ("event", "Function"),  # Deployed
+        ("event", "Function"),  # one Event: Deployed, naming the three creates
     ]
     # the namespace's account is read for the first Function only
     first = [("create", "ConfigMap"), ("read", "ServiceAccount"), *rest]

@@ -9,7 +9,7 @@ import datetime
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -137,6 +137,7 @@ class FunctionSync:
             return None
         observed: Observed
         retry_in: float | None = None
+        done: list[str] = []  # what a successful reconcile did, for its Event
         r = Reconciliation(
             fn=fn,
             api=self.api,
@@ -162,8 +163,7 @@ class FunctionSync:
             observed = Observed(generation, r.deployment, deploy_error=(refusal.reason, refusal.message))
         else:
             self.state.refusals.succeeded((namespace, name))
-            if r.actions:  # one Event per reconcile, naming all it did
-                self.api.post_event(body, _kind(body), "Reconciled", "; ".join(r.actions))
+            done = r.actions
             self._remember_applied(r.deployment)
             # A Deployment created just now has no pods yet: nothing to list.
             kills = () if "Deployment" in r.created else self._refresh_troubles(namespace, name)
@@ -174,7 +174,9 @@ class FunctionSync:
                 code_hash=r.code_hash,
                 oom_kills=kills,
             )
-        self._publish(body, observed, previous)
+        told = self._publish(body, observed, previous, done=done)
+        if done and not told:  # one Event per reconcile, naming all it did
+            self.api.post_event(body, _kind(body), "Reconciled", "; ".join(done))
         return retry_in
 
     def _remember_applied(self, deployment: Mapping[str, Any] | None) -> None:
@@ -272,8 +274,12 @@ class FunctionSync:
         *,
         cached: bool = False,
         keeps_reconcile_error: bool = False,
-    ) -> None:
+        done: Sequence[str] = (),
+    ) -> bool:
         """Write the status ``observed`` gives, built on the status the Function has.
+
+        ``done``: what the reconcile did. When the write makes the Function Deployed, its Event
+        says it too (a new Function's first reconcile: one Event, not two); whether it did.
 
         ``keeps_reconcile_error``: a status refresh (no reconcile ran): what the last reconcile
         refused (a missing Secret, a refusal of the API) stands, read from the status each
@@ -296,28 +302,34 @@ class FunctionSync:
             status = function_status(name, namespace, observed, url, previous, self.clock())
             digest = status_digest(status)
             if cached and self.state.published.get((namespace, name)) == digest:
-                return
+                return False
             if not status_changed(previous, status):
                 self.state.published[(namespace, name)] = digest
-                return
+                return False
             plural = FUNCTION_VERSIONS if _kind(body) == VERSION_KIND else FUNCTIONS
             if self.api.patch_status(plural, namespace, name, status, meta.get("resourceVersion")):
                 self.state.published[(namespace, name)] = digest
-                self._announce(body, previous, status)
-                return
+                return self._announce(body, previous, status, done)
             body, cached = self._fresh(body), False
             previous = body.get("status") or {}
         log.warning(
             "%s %s/%s kept changing; its status is written on its next event", _kind(body), namespace, name
         )
+        return False
 
     def _announce(
-        self, body: Mapping[str, Any], previous: Mapping[str, Any], status: Mapping[str, Any]
-    ) -> None:
-        """An Event when Ready or Deployed changes: once per transition, not per retry.
+        self,
+        body: Mapping[str, Any],
+        previous: Mapping[str, Any],
+        status: Mapping[str, Any],
+        done: Sequence[str] = (),
+    ) -> bool:
+        """An Event when Ready or Deployed changes: once per transition, not per retry. Whether
+        the Deployed one said ``done``.
 
         Ready often repeats Deployed's reason (it cannot be ready if not deployed): one Event then.
         """
+        told = False
         posted: set[str] = set()
         for kind in (ConditionType.DEPLOYED, ConditionType.READY):
             before, after = condition_of(previous, kind), condition_of(status, kind)
@@ -330,8 +342,10 @@ class FunctionSync:
                 continue
             warning = after.get("status") == "False" and after.get("reason") not in _TRANSIENT
             if warning or kind is ConditionType.DEPLOYED:
-                reason = str(after.get("reason"))
-                self.api.post_event(body, _kind(body), reason, str(after.get("message", "")), warning=warning)
+                reason, message = str(after.get("reason")), str(after.get("message", ""))
+                if kind is ConditionType.DEPLOYED and after.get("status") == "True" and done:
+                    message, told = f"{message}: {'; '.join(done)}", True
+                self.api.post_event(body, _kind(body), reason, message, warning=warning)
                 posted.add(reason)
         before, after = (
             condition_of(previous, ConditionType.RUNTIME_DEPRECATED),
@@ -347,6 +361,7 @@ class FunctionSync:
         if killed > int((previous.get("outOfMemory") or {}).get("kills", 0)):
             oom = condition_of(status, ConditionType.OUT_OF_MEMORY) or {}
             self.api.post_event(body, _kind(body), "OOMKilled", str(oom.get("message", "")), warning=True)
+        return told
 
 
 _TRANSIENT = ("Pending", "Starting", "Rolling")
