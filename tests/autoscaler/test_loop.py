@@ -277,14 +277,27 @@ async def test_idle_functions_cost_no_work_per_tick_however_many_there_are() -> 
         assert fleet.backend.scale_calls == []
 
 
-async def test_an_unpublished_idle_function_writes_its_status_once_then_rests() -> None:
+async def test_a_new_idle_function_at_zero_rests_without_a_status_write() -> None:
     fleet = Fleet(50, published=None)  # a status that does not say desiredReplicas yet
     scaler = fleet.scaler()
     await _run(scaler, 1, 1)
-    assert fleet.work()[2] == 50
-    assert all(u.desired_replicas == 0 for u in fleet.backend.statuses.values())
+    assert fleet.work() == (100, 50, 0)  # looked at once each, nothing written
+    assert len(fleet.activity) == 0 and scaler.tracked == {}
     await _run(scaler, 2, 10)
     assert fleet.work() == (0, 0, 0)
+
+
+async def test_a_new_function_someone_scaled_up_has_its_count_written_when_it_returns_to_zero() -> None:
+    fleet = Fleet(1, published=None)
+    (key,) = fleet.functions
+    fleet.backend.replicas[key] = 2  # scaled before any autoscaler decided for it
+    scaler = fleet.scaler()
+    second = 1
+    while fleet.backend.replicas[key] and second < 60:
+        await _run(scaler, second, 1)
+        second += 1
+    assert fleet.backend.scale_calls[-1] == (key, 0)
+    assert fleet.backend.statuses[key].desired_replicas == 0
 
 
 async def test_a_call_wakes_only_its_function_which_rests_again_after_its_idle_timeout() -> None:

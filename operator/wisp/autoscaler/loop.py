@@ -229,9 +229,16 @@ class Autoscaler:
         if tracked is None:
             # Woken from rest (or new to this leader): what its status says was last decided is
             # where it starts, so a count someone else moved is taken for what it is.
-            start = actual if item.published is None else item.published
+            # A status without desiredReplicas (no autoscaler has decided for it: a new Function)
+            # says zero for a function that scales to zero: writing 0 would cost every new
+            # Function a status write, thousands of them in a bulk apply, and tell a reader
+            # nothing new. A count above it is then taken as someone's wake-up, as after a 0 written.
+            published = item.published
+            if published is None and fn.spec.scale.min == 0:
+                published = 0
+            start = actual if published is None else published
             tracked = self.tracked[key] = _Tracked(
-                ScaleState(desired=start), last_active=wall, published_desired=item.published
+                ScaleState(desired=start), last_active=wall, published_desired=published
             )
         if actual != tracked.state.desired:
             _adopt(key, tracked, actual, wall)

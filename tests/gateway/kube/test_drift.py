@@ -8,7 +8,6 @@ so an idle function always returns to zero.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -39,10 +38,14 @@ def _leader_and_follower(
     return (first, second) if first.name == name else (second, first)
 
 
-def _desired_in_status(kubectl: Kubectl, namespace: str, name: str) -> int | None:
-    fn = json.loads(kubectl("get", "fn", name, "-o", "json", namespace=namespace).stdout)
-    value = (fn.get("status") or {}).get("desiredReplicas")
-    return None if value is None else int(value)
+def _decided(gateway: GatewayProcess, name: str) -> int | None:
+    """What the leader last decided for ``name`` (its ``/system/stats``); None before it looked.
+    A new Function at zero gets no status write, so the leader's own figure tells it tracked it."""
+    for row in gateway.admin("/system/stats")["functions"]:
+        if row["function"] == name:
+            desired = row["replicas"]["desired"]
+            return None if desired is None else int(desired)
+    return None
 
 
 def _back_to_zero(
@@ -68,8 +71,8 @@ def test_an_outside_scale_of_an_idle_function_returns_to_zero(
     apply_function(kubectl, namespace, "drift", idle=f"{IDLE:g}s")
     gateways = (start_gateway("gw-a"), start_gateway("gw-b"))
     leader, _ = _leader_and_follower(kube_api, namespace, gateways)
-    # The leader has looked at the function (it publishes what it wants once it tracks it).
-    wait_for(lambda: _desired_in_status(kubectl, namespace, "drift") == 0, timeout=20, what="tracked")
+    # The leader has looked at the function (its own figure of what it wants says so).
+    wait_for(lambda: _decided(leader, "drift") == 0, timeout=20, what="tracked")
     kubectl("scale", "deploy/drift", "--replicas=2", namespace=namespace)
     took = _back_to_zero(kube_api, namespace, "drift", time.monotonic())
     print(f"outside scale corrected in {took:.1f}s (idleTimeout {IDLE:g}s, tick 1s)")
@@ -122,7 +125,7 @@ def test_a_wake_through_the_follower_between_two_leader_ticks_returns_to_zero(
     _leader_and_follower(kube_api, namespace, (leader, leader))
     follower = start_gateway("gw-b")
     apply_function(kubectl, namespace, "between", idle="1s")
-    wait_for(lambda: _desired_in_status(kubectl, namespace, "between") == 0, timeout=30, what="tracked")
+    wait_for(lambda: _decided(leader, "between") == 0, timeout=30, what="tracked")
     path = f"/function/between.{namespace}"
     wait_for(
         lambda: follower.admin("/system/functions")["functions"], timeout=20, what="the follower's routes"
@@ -179,7 +182,7 @@ def test_a_refused_scale_write_is_retried(
     apply_function(kubectl, namespace, "refused", idle="6s")
     gateways = (start_gateway("gw-a"), start_gateway("gw-b"))
     leader, _ = _leader_and_follower(kube_api, namespace, gateways)
-    wait_for(lambda: _desired_in_status(kubectl, namespace, "refused") == 0, timeout=20, what="tracked")
+    wait_for(lambda: _decided(leader, "refused") == 0, timeout=20, what="tracked")
     kubectl("scale", "deploy/refused", "--replicas=1", namespace=namespace)
     policy = f"deny-scale-{namespace}"
     kubectl("apply", "-f", "-", input=DENY_SCALE.format(name=policy, namespace=namespace))
