@@ -176,3 +176,38 @@ def test_tap_starts_over_for_a_recreated_function() -> None:
     tap.fold([observed(new)], now=T0 + 3)
     (point,) = series_points(tap.series["fn.default"], now=T0 + 3, minutes=1)
     assert point.invocations == 2
+
+
+def test_an_idle_function_at_zero_gets_no_series_and_no_bucket_a_minute() -> None:
+    tap = StatsTap()
+    idle = [Observed(f"fn{i}", "default", FunctionStats(), 0.5, 0, None) for i in range(100)]
+    for minute in range(10):
+        tap.fold(idle, now=T0 + 60 * minute)
+    assert tap.series == {}
+
+
+def test_a_series_gets_a_bucket_only_for_minutes_with_a_call_or_a_change_of_replicas() -> None:
+    stats = FunctionStats()
+    tap = StatsTap()
+    stats.record(T0 + 5, 0.2, 200, 0.5)
+    tap.fold([observed(stats, ready=1, desired=1)], now=T0 + 10)
+    for minute in range(1, 5):  # still one replica, no calls: nothing to record
+        tap.fold([observed(stats, ready=1, desired=1)], now=T0 + 60 * minute + 10)
+    tap.fold([observed(stats, ready=0, desired=0)], now=T0 + 300 + 10)
+    series = tap.series["fn.default"]
+    assert [b.start - T0 for b in series.buckets] == [0, 300]
+    points = series_points(series, now=T0 + 310, minutes=6)
+    assert [p.replicas_ready for p in points] == [1, 1, 1, 1, 1, 0]  # the level carried forward
+    assert [p.invocations for p in points] == [1, 0, 0, 0, 0, 0]
+
+
+def test_a_function_whose_series_aged_out_is_not_counted_again() -> None:
+    stats = FunctionStats()
+    tap = StatsTap()
+    stats.record(T0, 0.1, 200, 0.5)
+    tap.fold([observed(stats, ready=0, desired=0)], now=T0 + 1)
+    day_later = T0 + 25 * 3600
+    tap.fold([observed(stats, ready=0, desired=0)], now=day_later)
+    assert "fn.default" not in tap.series  # pruned: its one call is older than the ring
+    tap.fold([observed(stats, ready=0, desired=0)], now=day_later + 60)
+    assert "fn.default" not in tap.series  # and that call is not counted as new

@@ -4,8 +4,13 @@ The gateway records every call in its ``FunctionStats`` (totals plus a bounded r
 ``(wall time, seconds, error)`` records, ``wisp.gateway.stats``). ``StatsTap.fold`` reads what
 arrived since the last fold: each new record lands in the minute it happened; if more calls
 arrived than the ring holds, the totals' difference lands in the current minute, so counts and
-GB-seconds stay exact. Replica counts are sampled at each fold. Folding runs on a short timer and
-before every read, so the hot path pays nothing for the console.
+GB-seconds stay exact. Replica counts are recorded when they change (the charts carry a level
+forward). Folding runs on a short timer and before every read, so the hot path pays nothing for
+the console.
+
+A function with nothing new (no call, the same replicas) costs a fold a few comparisons and no
+memory: no bucket is made for a minute with nothing in it, so an idle Function has no series at
+all, and a thousand idle Functions do not grow the gateway by a bucket each a minute.
 """
 
 from __future__ import annotations
@@ -41,6 +46,19 @@ class _Seen:
     errors: int = 0
     cold_starts: int = 0
     gb_seconds: float = 0.0
+    replicas_ready: int = 0  # as last recorded (none yet: at zero)
+    replicas_desired: int | None = None
+
+    def has_news(self, obs: Observed) -> bool:
+        stats = obs.stats
+        return (
+            stats.invocations != self.invocations
+            or stats.cold_starts != self.cold_starts
+            or stats.gb_seconds != self.gb_seconds
+            or stats.errors != self.errors
+            or obs.replicas_ready != self.replicas_ready
+            or (obs.replicas_desired is not None and obs.replicas_desired != self.replicas_desired)
+        )
 
 
 class StatsTap:
@@ -49,22 +67,27 @@ class StatsTap:
         self._seen: dict[str, _Seen] = {}
 
     def fold(self, observed: Iterable[Observed], now: float) -> None:
+        present = set()
         for obs in observed:
-            series = self.series.get(obs.key)
-            if series is None:
-                series = self.series[obs.key] = FunctionSeries(obs.name, obs.namespace)
-            self._fold_one(series, obs, now)
-        for series in self.series.values():
+            key = obs.key
+            present.add(key)
+            seen = self._seen.get(key)
+            if seen is None or seen.stats is not obs.stats:  # a new function (or one re-created)
+                seen = self._seen[key] = _Seen(obs.stats)
+            if seen.has_news(obs):
+                series = self.series.get(key)
+                if series is None:
+                    series = self.series[key] = FunctionSeries(obs.name, obs.namespace)
+                self._fold_one(series, seen, obs, now)
+        for key, series in list(self.series.items()):
             series.prune(now)
-        for key in [k for k, s in self.series.items() if not s.buckets]:
-            del self.series[key]
-            self._seen.pop(key, None)
+            if not series.buckets:
+                del self.series[key]
+        for key in [k for k in self._seen if k not in present]:  # gone from the gateway
+            del self._seen[key]
 
-    def _fold_one(self, series: FunctionSeries, obs: Observed, now: float) -> None:
+    def _fold_one(self, series: FunctionSeries, seen: _Seen, obs: Observed, now: float) -> None:
         stats = obs.stats
-        seen = self._seen.get(obs.key)
-        if seen is None or seen.stats is not stats:  # a new function (or one re-created)
-            seen = self._seen[obs.key] = _Seen(stats)
         new_calls = stats.invocations - seen.invocations
         records = list(stats.recent)[-new_calls:] if new_calls > 0 else []
         counted_errors = 0
@@ -79,9 +102,9 @@ class StatsTap:
         current.errors += max(0, stats.errors - seen.errors - counted_errors)
         current.gb_seconds += max(0.0, stats.gb_seconds - seen.gb_seconds - counted_gb)
         current.cold_starts += stats.cold_starts - seen.cold_starts
-        current.replicas_ready = obs.replicas_ready
+        current.replicas_ready = seen.replicas_ready = obs.replicas_ready
         if obs.replicas_desired is not None:
-            current.replicas_desired = obs.replicas_desired
+            current.replicas_desired = seen.replicas_desired = obs.replicas_desired
         seen.invocations = stats.invocations
         seen.errors = stats.errors
         seen.cold_starts = stats.cold_starts

@@ -83,7 +83,8 @@ def minute_of(now: float) -> int:
 
 @dataclass
 class FunctionSeries:
-    """The last 24 hours of one function, a bucket per minute that saw anything."""
+    """The last 24 hours of one function, a bucket per minute that saw anything (a call, a change
+    of replicas)."""
 
     name: str
     namespace: str
