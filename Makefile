@@ -36,7 +36,7 @@ help:
 	@echo "make test     lint + the whole test suite (real kube-apiserver, redis, chromium)"
 	@echo "make lint     ruff, mypy --strict, import contracts, CRD drift"
 	@echo "make bench    benchmarks -> docs/benchmarks.md"
-	@echo "make bench-scale  idle cost of 100 / 1,000 / 3,000 Functions -> docs/benchmarks.md (SCALE_ARGS=--counts=...)"
+	@echo "make bench-scale  idle cost of 100 / 1,000 / 3,000 / 10,000 Functions -> docs/benchmarks.md (SCALE_ARGS=--counts=...)"
 	@echo "make bench-wakeups  1,000 wake-ups a minute across Functions, kwok's fake pods -> docs/benchmarks.md (WAKEUP_ARGS=...)"
 	@echo "make deps-upgrade   move uv.lock to the newest versions, then the whole suite"
 	@echo "make images   wisp's images (docker, else buildah on Debian-made bases)"

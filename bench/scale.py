@@ -1,13 +1,15 @@
 """Many Functions on one cluster: what idle Functions cost the operator and the gateway.
 
-The test suite's real control plane (kube-apiserver, etcd, kube-controller-manager; tests/cluster/),
-``wisp operator`` and one ``wisp gateway`` as local processes against it, as the chart runs them.
-Functions are added in steps (one ``kubectl apply --server-side`` of a List each, all at zero); at
-each step: seconds until every Function is Ready, then, after a settling pause, over an idle window:
-the gateway's and the operator's CPU and RSS (``/proc``), the leader's decision-loop time per tick
-(``wisp_autoscaler_tick_seconds``) and the functions it looked at, and the time from applying one
-more Function to the gateway routing a call to it. No pods run: the Functions stay at zero, which
-is what is measured. Writes the "A thousand Functions" section of docs/benchmarks.md.
+For each count, a fresh cluster: the test suite's real control plane (kube-apiserver, etcd,
+kube-controller-manager; tests/cluster/), ``wisp operator`` and one ``wisp gateway`` as local
+processes against it, as the chart runs them. Then ``count`` Functions at zero from one ``kubectl
+apply --server-side`` of a List, as a platform team adds them: seconds until every Function is
+Ready, and until kube-controller-manager has caught up with their Deployments; then, after a
+settling pause, over an idle window: the gateway's and the operator's CPU and RSS (``/proc``),
+the leader's decision-loop time per tick (``wisp_autoscaler_tick_seconds``) and the functions it
+looked at, and the time from applying one more Function to the gateway routing a call to it. No
+pods run: the Functions stay at zero, which is what is measured. Writes the "A thousand
+Functions" section of docs/benchmarks.md and docs/images/scale-growth.png.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,13 +36,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kubernetes import client, config  # noqa: E402
-from tests.cluster.bulk import GROUP, PLURAL, VERSION, apply_functions, function_list, wait_all_ready  # noqa: E402
+from tests.cluster.bulk import (  # noqa: E402
+    GROUP,
+    PLURAL,
+    VERSION,
+    apply_functions,
+    caught_up,
+    deployments_in,
+    function_list,
+    wait_all_ready,
+    wait_until,
+)
 from tests.cluster.controlplane import start_control_plane  # noqa: E402
 from tests.cluster.fixtures import Kubectl, OperatorProcess, start_operator, stop_process  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
 NAMESPACE = "scale"
-SETTLE = 20.0  # seconds after all are Ready before the idle window
+# Before the "no Functions" figures: past the operator's first heap trim (every 30 s), which
+# hands back what its imports left behind.
+START = 35.0
+SETTLE = 20.0  # seconds after kube-controller-manager caught up, before the idle window
 WINDOW = 30.0  # seconds of idle measured
 TICKS = os.sysconf("SC_CLK_TCK")
 # What the chart sets in both containers (values.yaml): two malloc arenas, not eight per core.
@@ -51,9 +67,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def rss_mib(pid: int) -> float:
-    match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    match = re.search(rf"{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
     return int(match.group(1)) / 1024 if match else 0.0
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The most RSS the process has had (the kernel's high-water mark)."""
+    return rss_mib(pid, "VmHWM")
 
 
 TICK_SUM = "wisp_autoscaler_tick_seconds_sum"
@@ -152,22 +173,39 @@ def routable_after(api: client.ApiClient, gateway: Gateway, name: str) -> float:
     raise RuntimeError(f"{name} not routable after 120 s")
 
 
-def measure_step(
+def measure(
     kubectl: Kubectl,
     api: client.ApiClient,
     gateway: Gateway,
     operator_pid: int,
-    done: int,
-    total: int,
-    probes: int,
+    count: int,
+    catch_up: Callable[[], None],
 ) -> dict[str, float]:
-    load_before = os.getloadavg()[0]
+    """``count`` Functions from one apply onto this fresh cluster, and what they cost at rest.
+    ``catch_up`` runs once all are Ready (raising kube-controller-manager's rate)."""
+    result = {
+        "functions": count,
+        "gateway_rss0": rss_mib(gateway.proc.pid),
+        "operator_rss0": rss_mib(operator_pid),
+        "load_before": os.getloadavg()[0],
+    }
     started = time.monotonic()
-    apply_functions(kubectl, NAMESPACE, "fn", done, total - done)
-    applied = time.monotonic() - started
-    # the Functions each earlier step applied to time routing are in the namespace too
-    ready_in = wait_all_ready(api, NAMESPACE, total + probes, timeout=3600, progress=_progress)
-    ready = applied + ready_in
+    apply_functions(kubectl, NAMESPACE, "fn", 0, count)
+    result["apply_s"] = time.monotonic() - started
+    wait_all_ready(api, NAMESPACE, count, timeout=3600, progress=_progress("Ready"))
+    result["ready_s"] = time.monotonic() - started
+    catch_up()
+    # Until kube-controller-manager has made every Deployment's ReplicaSet: before that, its
+    # writes (and the operator's and gateway's handling of them) are not idle.
+    wait_until(
+        deployments_in(api),
+        NAMESPACE,
+        caught_up,
+        0,
+        timeout=3600,
+        progress=_progress("Deployments caught up"),
+    )
+    result["caught_up_s"] = time.monotonic() - started
     time.sleep(SETTLE)
     gw_cpu, op_cpu, scraped = (
         cpu_seconds(gateway.proc.pid),
@@ -179,28 +217,29 @@ def measure_step(
     op_cpu = cpu_seconds(operator_pid) - op_cpu
     after = scrape(gateway.admin_port)
     ticks = after[TICK_COUNT] - scraped[TICK_COUNT]
-    tick_ms = 1000 * (after[TICK_SUM] - scraped[TICK_SUM]) / max(ticks, 1)
-    result = {
-        "functions": total,
-        "apply_s": applied,
-        "ready_s": ready,
-        "gateway_cpu_pct": 100 * gw_cpu / WINDOW,
-        "operator_cpu_pct": 100 * op_cpu / WINDOW,
-        "gateway_rss": rss_mib(gateway.proc.pid),
-        "operator_rss": rss_mib(operator_pid),
-        "tick_ms": tick_ms,
-        "active": after[ACTIVE],
-        "load_before": load_before,
-    }
-    result["routable_s"] = routable_after(api, gateway, f"probe{total}")
+    result.update(
+        {
+            "gateway_cpu_pct": 100 * gw_cpu / WINDOW,
+            "operator_cpu_pct": 100 * op_cpu / WINDOW,
+            "gateway_rss": rss_mib(gateway.proc.pid),
+            "operator_rss": rss_mib(operator_pid),
+            "operator_peak": peak_rss_mib(operator_pid),  # the apply's high-water mark
+            "tick_ms": 1000 * (after[TICK_SUM] - scraped[TICK_SUM]) / max(ticks, 1),
+            "active": after[ACTIVE],
+        }
+    )
+    result["routable_s"] = routable_after(api, gateway, "probe")
     result["load_after"] = os.getloadavg()[0]
     print(result, flush=True)
     return result
 
 
-def _progress(ready: int, seconds: float) -> None:
-    if int(seconds) % 30 == 0:
-        print(f"  {ready} Ready after {seconds:.0f} s", flush=True)
+def _progress(what: str) -> Callable[[int, float], None]:
+    def progress(done: int, seconds: float) -> None:
+        if int(seconds) % 30 == 0:
+            print(f"  {done} {what} after {seconds:.0f} s", flush=True)
+
+    return progress
 
 
 def machine() -> str:
@@ -212,45 +251,61 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu})"
 
 
-def section(rows: list[dict[str, float]], baseline: dict[str, float]) -> str:
+def section(rows: list[dict[str, float]], controller_qps: int | None, catch_up_qps: int) -> str:
+    controllers = (
+        "its default 20 requests a second"
+        if controller_qps is None
+        else f"{controller_qps} requests a second (`--kube-api-qps`, burst {2 * controller_qps})"
+    )
+    catch_up = (
+        f"; once all are Ready it is restarted at {catch_up_qps} requests a second, as"
+        " [operations](operations.md#many-functions-on-one-cluster) advises for many Functions, so that"
+        " its backlog (a ReplicaSet and a status per Deployment) clears before the idle window"
+        if catch_up_qps
+        else ""
+    )
     lines = [
         "## A thousand Functions",
         "",
         f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d} on {machine()}, with `make bench-scale`"
-        " (`python -m bench.scale`): the test suite's control plane (kube-apiserver, etcd,"
-        " kube-controller-manager), `wisp operator` and one `wisp gateway` as local processes, autoscaler"
-        " tick 2 s. Functions added in steps, each step one `kubectl apply --server-side` of a List of"
-        " small inline Python Functions at zero (kubectl sends one request per item: the apply's time is"
-        " the API server creating the Functions; Ready counts from the same start); idle figures over"
-        f" {WINDOW:g} s starting {SETTLE:g} s after all were Ready. No pods run (the Functions stay at"
-        " zero: that is what is measured). The 1-minute load average before and after each step is in"
-        " the table: the times (Ready, routable) move with it far more than the memory does.",
+        " (`python -m bench.scale`). Each row is a fresh cluster: the test suite's control plane"
+        f" (kube-apiserver, etcd, kube-controller-manager at {controllers}{catch_up}),"
+        " `wisp operator` and one `wisp gateway` as local processes on the same machine, autoscaler"
+        " tick 2 s; then that many small inline Python Functions at zero from one"
+        " `kubectl apply --server-side` of a List (kubectl sends one request per item: the apply's time"
+        " is the API server creating the Functions; Ready counts from the same start). *Caught up*: every"
+        " Deployment handled by kube-controller-manager (its ReplicaSet made). Idle figures over"
+        f" {WINDOW:g} s starting {SETTLE:g} s after that. No pods run (the Functions stay at zero: that"
+        " is what is measured). The 1-minute load average before and after each row is in the table:"
+        " the times move with it far more than the memory does.",
         "",
-        f"With no Functions: gateway {baseline['gateway_rss']:.0f} MiB,"
-        f" operator {baseline['operator_rss']:.0f} MiB.",
-        "",
-        "| Functions | apply returned after | all Ready after | gateway idle CPU / RSS"
-        " | operator idle CPU / RSS | leader tick (functions looked at) | new Function routable after"
+        "| Functions (one apply) | apply returned | all Ready | caught up | gateway idle CPU / RSS"
+        " | operator idle CPU / RSS (peak) | leader tick (functions looked at) | new Function routable"
         " | load before → after |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        times = f"{r['apply_s']:.0f} s | {r['ready_s']:.0f} s | {r['caught_up_s']:.0f} s"
         gateway = f"{r['gateway_cpu_pct']:.1f} % / {r['gateway_rss']:.0f} MiB"
-        operator = f"{r['operator_cpu_pct']:.1f} % / {r['operator_rss']:.0f} MiB"
+        operator = f"{r['operator_cpu_pct']:.1f} % / {r['operator_rss']:.0f} MiB ({r['operator_peak']:.0f})"
         tick = f"{r['tick_ms']:.2f} ms ({r['active']:.0f})"
         load = f"{r['load_before']:.1f} → {r['load_after']:.1f}"
         lines.append(
-            f"| {r['functions']:,.0f} | {r['apply_s']:.0f} s | {r['ready_s']:.0f} s | {gateway} | {operator}"
-            f" | {tick} | {r['routable_s']:.2f} s | {load} |"
+            f"| {r['functions']:,.0f} | {times} | {gateway} | {operator} | {tick}"
+            f" | {r['routable_s']:.2f} s | {load} |"
         )
     lines.append("")
-    if len(rows) >= 2:
-        first, last = rows[0], rows[-1]
-        n = last["functions"] - first["functions"]
-        gw = (last["gateway_rss"] - first["gateway_rss"]) * 1024 / n
-        op = (last["operator_rss"] - first["operator_rss"]) * 1024 / n
+    gw0 = ", ".join(f"{r['gateway_rss0']:.0f}" for r in rows)
+    op0 = ", ".join(f"{r['operator_rss0']:.0f}" for r in rows)
+    lines.append(
+        f"With no Functions (each row's cluster before its apply): gateway {gw0} MiB, operator {op0} MiB."
+    )
+    lines.append("")
+    if rows:
+        last = rows[-1]
+        gw, op = (per_function_kib(last, who) for who in ("gateway", "operator"))
         lines.append(
-            f"RSS per idle Function (from {first['functions']:,.0f} to {last['functions']:,.0f}): gateway"
+            f"RSS per idle Function (at {last['functions']:,.0f}, over the same cluster with none): gateway"
             f" **{gw:.1f} KiB**, operator **{op:.1f} KiB** (target ≤ 20 KiB each). RSS includes what the"
             " allocator has not returned, so these are upper bounds; docs/scale.md says where the bytes go."
         )
@@ -259,10 +314,14 @@ def section(rows: list[dict[str, float]], baseline: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+def per_function_kib(row: dict[str, float], who: str) -> float:
+    return (row[f"{who}_rss"] - row[f"{who}_rss0"]) * 1024 / row["functions"]
+
+
 PLOT = ROOT / "docs" / "images" / "scale-growth.png"
 
 
-def plot(rows: list[dict[str, float]], baseline: dict[str, float], out_png: Path) -> None:
+def plot(rows: list[dict[str, float]], out_png: Path) -> None:
     """How each figure grows with the number of Functions (log scale), one panel each."""
     import matplotlib
 
@@ -272,7 +331,10 @@ def plot(rows: list[dict[str, float]], baseline: dict[str, float], out_png: Path
     counts = [r["functions"] for r in rows]
     fig, axes = plt.subplots(2, 2, figsize=(9, 6), dpi=110)
     panels = (
-        ("all Ready after the apply began (s)", (("ready_s", "Ready"), ("apply_s", "apply returned"))),
+        (
+            "seconds after the apply began",
+            (("caught_up_s", "controllers caught up"), ("ready_s", "Ready"), ("apply_s", "apply returned")),
+        ),
         ("RSS (MiB; at 0 Functions: dotted)", (("gateway_rss", "gateway"), ("operator_rss", "operator"))),
         ("idle CPU (% of one core)", (("gateway_cpu_pct", "gateway"), ("operator_cpu_pct", "operator"))),
         ("ms / s", (("tick_ms", "leader tick (ms)"), ("routable_s", "new Function routable (s)"))),
@@ -280,8 +342,8 @@ def plot(rows: list[dict[str, float]], baseline: dict[str, float], out_png: Path
     for ax, (title, series) in zip(axes.flat, panels, strict=True):
         for key, label in series:
             line = ax.plot(counts, [r[key] for r in rows], marker="o", label=label)[0]
-            if key in baseline:
-                ax.axhline(baseline[key], linestyle=":", color=line.get_color())
+            if f"{key}0" in rows[0]:
+                ax.plot(counts, [r[f"{key}0"] for r in rows], linestyle=":", color=line.get_color())
         ax.set_xscale("log")
         ax.set_xlabel("Functions (all at zero)")
         ax.set_title(title, fontsize=9)
@@ -295,33 +357,61 @@ def plot(rows: list[dict[str, float]], baseline: dict[str, float], out_png: Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--counts", default="100,1000,3000", help="totals to reach, in order")
+    parser.add_argument(
+        "--counts", default="100,1000,3000,10000", help="Functions per run, each on a fresh cluster"
+    )
+    parser.add_argument(
+        "--controller-qps",
+        type=int,
+        help="kube-controller-manager's --kube-api-qps (burst twice that) during the apply; its default"
+        " (20) if not given",
+    )
+    parser.add_argument(
+        "--catch-up-qps",
+        type=int,
+        default=500,
+        help="once all are Ready, kube-controller-manager restarted at this rate so its backlog clears"
+        " before the idle window (0: left as it is)",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    counts = [int(c) for c in args.counts.split(",")]
+    rows = [measure_fresh(int(n), args.controller_qps, args.catch_up_qps) for n in args.counts.split(",")]
+    text = section(rows, args.controller_qps, args.catch_up_qps)
+    print(text)
+    if not args.no_write:
+        docs.write_section("A thousand Functions", text)
+    drawn = Path(tempfile.gettempdir()) / PLOT.name if args.no_write else PLOT
+    plot(rows, drawn)
+    print(f"plot in {drawn}")
+
+
+def rate_flags(qps: int | None) -> tuple[str, ...]:
+    """kube-controller-manager's client rate: ``qps`` requests a second, bursts of twice that."""
+    return () if not qps else (f"--kube-api-qps={qps}", f"--kube-api-burst={2 * qps}")
+
+
+def measure_fresh(count: int, controller_qps: int | None, catch_up_qps: int) -> dict[str, float]:
+    """``measure`` on a cluster of its own, stopped after."""
     work = Path(tempfile.mkdtemp(prefix="wisp-scale-"))
-    plane = start_control_plane(workdir=work / "k8s")
+    plane = start_control_plane(workdir=work / "k8s", controller_manager_args=rate_flags(controller_qps))
     operator = gateway = None
     try:
         kubectl = Kubectl(plane.kubectl_binary, plane.kubeconfig)
         api = config.new_client_from_config(config_file=str(plane.kubeconfig))
         operator, gateway = start_wisp(kubectl, plane.kubeconfig, work)
-        time.sleep(10)
-        baseline = {"gateway_rss": rss_mib(gateway.proc.pid), "operator_rss": rss_mib(operator.proc.pid)}
-        rows = []
-        done = 0
-        for total in counts:
-            rows.append(measure_step(kubectl, api, gateway, operator.proc.pid, done, total, len(rows)))
-            done = total
-            if operator.proc.poll() is not None or gateway.proc.poll() is not None:
-                raise RuntimeError(f"a process exited; logs in {work}")
-        text = section(rows, baseline)
-        print(text)
-        if not args.no_write:
-            docs.write_section("A thousand Functions", text)
-        drawn = work / PLOT.name if args.no_write else PLOT
-        plot(rows, baseline, drawn)
-        print(f"plot in {drawn}")
+        time.sleep(START)
+        catch_up = rate_flags(catch_up_qps)
+        row = measure(
+            kubectl,
+            api,
+            gateway,
+            operator.proc.pid,
+            count,
+            lambda: plane.restart_controller_manager(*catch_up) if catch_up else None,
+        )
+        if operator.proc.poll() is not None or gateway.proc.poll() is not None:
+            raise RuntimeError(f"a process exited; logs in {work}")
+        return row
     finally:
         for proc in (gateway, operator):
             if proc is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 from kubernetes import client
 
@@ -47,18 +48,100 @@ def apply_functions(kubectl: Kubectl, namespace: str, prefix: str, start: int, c
     )
 
 
-def ready_count(api: client.ApiClient, namespace: str) -> tuple[int, int]:
-    """(Ready Functions, all Functions) in ``namespace``, from one list."""
-    listed = client.CustomObjectsApi(api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, _preload_content=False
+def is_ready(item: dict[str, Any]) -> bool:
+    """A Function whose Ready condition is True."""
+    for condition in (item.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            return True
+    return False
+
+
+def caught_up(item: dict[str, Any]) -> bool:
+    """A Deployment kube-controller-manager has handled as it is (its ReplicaSet made)."""
+    generation = int((item.get("metadata") or {}).get("generation") or 0)
+    return int((item.get("status") or {}).get("observedGeneration") or 0) >= generation
+
+
+def functions_in(api: client.ApiClient) -> Callable[..., Any]:
+    """The list call of Functions, for ``wait_until``."""
+    custom = client.CustomObjectsApi(api)
+    return lambda namespace, **kwargs: custom.list_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, **kwargs
     )
-    items = json.loads(listed.data)["items"]
-    ready = 0
-    for item in items:
-        for condition in (item.get("status") or {}).get("conditions") or []:
-            if condition.get("type") == "Ready" and condition.get("status") == "True":
-                ready += 1
-    return ready, len(items)
+
+
+def deployments_in(api: client.ApiClient) -> Callable[..., Any]:
+    """The list call of Deployments, for ``wait_until``."""
+    return client.AppsV1Api(api).list_namespaced_deployment
+
+
+def wait_until(
+    list_call: Callable[..., Any],
+    namespace: str,
+    done: Callable[[dict[str, Any]], bool],
+    total: int,
+    timeout: float,
+    progress: Callable[[int, float], None] | None = None,
+    what: str = "objects",
+) -> float:
+    """Seconds until ``total`` objects ``list_call`` lists in ``namespace`` are ``done`` (and, with
+    ``total`` 0, until every one listed is); AssertionError after ``timeout``. One list, then a
+    watch from it: the API server sends each change once, where a list of thousands every second
+    would cost it more than the operator being measured. ``progress`` gets the count done and
+    the seconds so far, at most once a second."""
+    started = time.monotonic()
+    state: dict[str, bool] = {}
+    version: str | None = None
+    reported = -1.0
+
+    def finished() -> bool:
+        count = sum(state.values())
+        return count >= total if total else count == len(state)
+
+    while True:
+        elapsed = time.monotonic() - started
+        if progress is not None and elapsed - reported >= 1.0:
+            reported = elapsed
+            progress(sum(state.values()), elapsed)
+        if version is not None and finished():
+            return elapsed
+        if elapsed > timeout:
+            raise AssertionError(f"{sum(state.values())} of {total or len(state)} {what} after {timeout:g} s")
+        if version is None:  # (again, when the watch's version has expired)
+            listed = json.loads(list_call(namespace, _preload_content=False).data)
+            state = {item["metadata"]["name"]: done(item) for item in listed["items"]}
+            version = listed["metadata"]["resourceVersion"]
+            continue
+        stream = list_call(
+            namespace,
+            watch=True,
+            resource_version=version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=max(1, min(30, int(timeout - elapsed) + 1)),
+            _preload_content=False,
+        )
+        try:
+            pending = b""
+            for chunk in stream.stream(1 << 16):
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    event = json.loads(line)
+                    obj = event["object"]
+                    if event["type"] == "ERROR":  # 410: the version is gone, list again
+                        version = None
+                        break
+                    version = obj["metadata"]["resourceVersion"]
+                    if event["type"] == "DELETED":
+                        state.pop(obj["metadata"]["name"], None)
+                    elif event["type"] != "BOOKMARK":
+                        state[obj["metadata"]["name"]] = done(obj)
+                if version is None or finished():
+                    break
+                if progress is not None and time.monotonic() - started - reported >= 1.0:
+                    reported = time.monotonic() - started
+                    progress(sum(state.values()), reported)
+        finally:
+            stream.close()
 
 
 def wait_all_ready(
@@ -69,13 +152,4 @@ def wait_all_ready(
     progress: Callable[[int, float], None] | None = None,
 ) -> float:
     """Seconds until ``total`` Functions in ``namespace`` are Ready; AssertionError after ``timeout``."""
-    started = time.monotonic()
-    ready = 0
-    while time.monotonic() - started < timeout:
-        ready, _ = ready_count(api, namespace)
-        if progress is not None:
-            progress(ready, time.monotonic() - started)
-        if ready >= total:
-            return time.monotonic() - started
-        time.sleep(1.0)
-    raise AssertionError(f"{ready} of {total} Functions Ready after {timeout:g} s")
+    return wait_until(functions_in(api), namespace, is_ready, total, timeout, progress, "Functions Ready")

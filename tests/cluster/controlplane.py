@@ -206,37 +206,43 @@ class ControlPlane:
         )
         self._wait_ready(f"{self.server}/readyz", "kube-apiserver", timeout=90)
         if self.with_controller_manager:
-            self._spawn(
-                "kube-controller-manager",
-                [
-                    str(self.bin_dir / "kube-controller-manager"),
-                    f"--kubeconfig={kcm_config}",
-                    f"--authentication-kubeconfig={kcm_config}",
-                    f"--authorization-kubeconfig={kcm_config}",
-                    "--use-service-account-credentials=true",
-                    f"--service-account-private-key-file={sa.key}",
-                    f"--root-ca-file={ca.pair.cert}",
-                    f"--cluster-signing-cert-file={ca.pair.cert}",
-                    f"--cluster-signing-key-file={ca.pair.key}",
-                    "--leader-elect=false",
-                    "--bind-address=127.0.0.1",
-                    f"--secure-port={kcm_port}",
-                    f"--service-cluster-ip-range={self.service_cidr}",
-                    # A real node's not-ready taint is lifted by the node lifecycle controller.
-                    "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller"
-                    + ("" if self.for_node else ",-nodelifecycle"),
-                    "--concurrent-deployment-syncs=10",
-                    "--concurrent-replicaset-syncs=10",
-                    "--concurrent-service-endpoint-syncs=10",
-                    "--endpointslice-updates-batch-period=0s",
-                    "--profiling=false",
-                    *self.controller_manager_args,
-                ],
-            )
-            self._wait_ready(
-                f"https://127.0.0.1:{kcm_port}/healthz", "kube-controller-manager", timeout=60, insecure=True
-            )
+            self._kcm_argv = [
+                str(self.bin_dir / "kube-controller-manager"),
+                f"--kubeconfig={kcm_config}",
+                f"--authentication-kubeconfig={kcm_config}",
+                f"--authorization-kubeconfig={kcm_config}",
+                "--use-service-account-credentials=true",
+                f"--service-account-private-key-file={sa.key}",
+                f"--root-ca-file={ca.pair.cert}",
+                f"--cluster-signing-cert-file={ca.pair.cert}",
+                f"--cluster-signing-key-file={ca.pair.key}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={kcm_port}",
+                f"--service-cluster-ip-range={self.service_cidr}",
+                # A real node's not-ready taint is lifted by the node lifecycle controller.
+                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller"
+                + ("" if self.for_node else ",-nodelifecycle"),
+                "--concurrent-deployment-syncs=10",
+                "--concurrent-replicaset-syncs=10",
+                "--concurrent-service-endpoint-syncs=10",
+                "--endpointslice-updates-batch-period=0s",
+                "--profiling=false",
+                *self.controller_manager_args,
+            ]
+            self._kcm_health = f"https://127.0.0.1:{kcm_port}/healthz"
+            self._spawn("kube-controller-manager", self._kcm_argv)
+            self._wait_ready(self._kcm_health, "kube-controller-manager", timeout=60, insecure=True)
         return self
+
+    def restart_controller_manager(self, *extra: str) -> None:
+        """kube-controller-manager stopped and started again with ``extra`` flags after its own
+        (a bench raising its client's rate once what it measures is done, so its backlog clears)."""
+        proc = self.processes.pop("kube-controller-manager")
+        proc.terminate()
+        proc.wait(timeout=30)
+        self._spawn("kube-controller-manager", [*self._kcm_argv, *extra])
+        self._wait_ready(self._kcm_health, "kube-controller-manager", timeout=60, insecure=True)
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = (self.workdir / f"{name}.log").open("wb")
