@@ -1,0 +1,114 @@
+"""A cold start on the real node beside many idle Functions, against the same beside ten.
+
+wisp installed with ``helm install`` on the test suite's real node, as ``bench/node.py`` has it,
+and the Python hello example at zero (its default setup). Its zero → first response is timed as
+``bench/node.py`` times it, first with ten Functions in the cluster (the example and nine idle
+ones), then after one ``kubectl apply`` of a List brought them to ``--functions`` (10,000 by
+default, all at zero, in the same namespace). Before the second round every Function is Ready
+and kube-controller-manager has made every ReplicaSet (it is restarted at 500 requests a second
+once all are Ready, so its backlog clears in minutes, not half an hour). Writes the "Cold start
+beside idle Functions (real node)" section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from bench import docs
+from bench.node import SETUPS, Timeline, apply_example, cold_starts, machine, percentile
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kubernetes import config  # noqa: E402
+from tests.cluster.bulk import apply_functions, caught_up, deployments_in, wait_all_ready, wait_until  # noqa: E402
+from tests.node.chart import FUNCTIONS, wisp_on  # noqa: E402
+from tests.node.node import start_real_node  # noqa: E402
+
+SECTION = "Cold start beside idle Functions (real node)"
+FEW = 10
+CATCH_UP_QPS = 500
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--functions", type=int, default=10_000, help="Functions in the cluster, second round"
+    )
+    parser.add_argument("--runs", type=int, default=10, help="cold starts in each round")
+    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    host = machine()
+    mode = SETUPS[-1][0]  # bench/node.py's default setup
+    node = start_real_node()
+    timeline = Timeline(node)
+    rounds: dict[int, list[float]] = {}
+    try:
+        # No uninstall after: deleting 10,000 Functions takes minutes, and the node and its
+        # control plane are stopped whole.
+        wisp = wisp_on(node).install()
+        api = config.new_client_from_config(config_file=str(node.kubeconfig))
+        function = apply_example(wisp, "Python", mode)
+        wisp.call(function, {"name": "warm-up"}, timeout=120)  # the image's first start
+        apply_functions(wisp.kubectl, FUNCTIONS, "idle", 0, FEW - 1)
+        wait_all_ready(api, FUNCTIONS, FEW, timeout=300)
+        rounds[FEW], _ = cold_starts(wisp, function, args.runs, timeline)
+        started = time.monotonic()
+        apply_functions(wisp.kubectl, FUNCTIONS, "idle", FEW - 1, args.functions - FEW)
+        wait_all_ready(api, FUNCTIONS, args.functions, timeout=3600)
+        ready = time.monotonic() - started
+        assert node.plane is not None
+        node.plane.restart_controller_manager(
+            f"--kube-api-qps={CATCH_UP_QPS}", f"--kube-api-burst={2 * CATCH_UP_QPS}"
+        )
+        wait_until(deployments_in(api), FUNCTIONS, caught_up, 0, timeout=3600)
+        print(f"{args.functions} Functions Ready {ready:.0f} s after the apply began", flush=True)
+        time.sleep(20)
+        rounds[args.functions], _ = cold_starts(wisp, function, args.runs, timeline)
+    finally:
+        timeline.close()
+        node.stop()
+    text = render(rounds, host, mode, ready)
+    print(text)
+    if not args.no_docs:
+        docs.write_section(SECTION, text)
+
+
+def render(rounds: dict[int, list[float]], host: str, mode: str, ready: float) -> str:
+    few, many = sorted(rounds)
+    p50 = {n: statistics.median(times) * 1000 for n, times in rounds.items()}
+    lines = [
+        f"## {SECTION}",
+        "",
+        f"Measured {datetime.date.today()} on {host}, by `python -m bench.crowded`: wisp installed with"
+        " `helm install` on the test suite's real node, the Python hello example's cold start (zero →"
+        f" first response through the gateway, CPU `{mode}`, as in [Real node](#real-node)) with {few:,}"
+        f" Functions in the cluster, then after one `kubectl apply` of a List brought them to {many:,}"
+        f" (all at zero, in the same namespace; all Ready {ready:.0f} s after the apply began, and"
+        " kube-controller-manager caught up before the second round).",
+        "",
+        "| Functions in the cluster | p50 | p95 | runs | min / max |",
+        "|---|---|---|---|---|",
+    ]
+    for n, times in sorted(rounds.items()):
+        ms = [t * 1000 for t in times]
+        lines.append(
+            f"| {n:,} | **{p50[n]:.0f} ms** | {percentile(ms, 95):.0f} ms | {len(ms)}"
+            f" | {min(ms):.0f} / {max(ms):.0f} ms |"
+        )
+    change = 100 * (p50[many] - p50[few]) / p50[few]
+    lines += [
+        "",
+        f"The p50 beside {many:,} is {change:+.0f} % of the p50 beside {few:,} (target: within 10 %).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
