@@ -21,12 +21,13 @@ from pathlib import Path
 
 from bench import docs
 from bench.node import SETUPS, Timeline, apply_example, cold_starts, machine, percentile
+from bench.scale import catch_up
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kubernetes import config  # noqa: E402
-from tests.cluster.bulk import apply_functions, caught_up, deployments_in, wait_all_ready, wait_until  # noqa: E402
+from tests.cluster.bulk import apply_functions, wait_all_ready  # noqa: E402
 from tests.node.chart import FUNCTIONS, wisp_on  # noqa: E402
 from tests.node.node import start_real_node  # noqa: E402
 
@@ -63,10 +64,7 @@ def main() -> None:
         wait_all_ready(api, FUNCTIONS, args.functions, timeout=3600)
         ready = time.monotonic() - started
         assert node.plane is not None
-        node.plane.restart_controller_manager(
-            f"--kube-api-qps={CATCH_UP_QPS}", f"--kube-api-burst={2 * CATCH_UP_QPS}"
-        )
-        wait_until(deployments_in(api), FUNCTIONS, caught_up, 0, timeout=3600)
+        catch_up(node.plane, api, FUNCTIONS, CATCH_UP_QPS)
         print(f"{args.functions} Functions Ready {ready:.0f} s after the apply began", flush=True)
         time.sleep(20)
         rounds[args.functions], _ = cold_starts(wisp, function, args.runs, timeline)

@@ -47,7 +47,7 @@ from tests.cluster.bulk import (  # noqa: E402
     wait_all_ready,
     wait_until,
 )
-from tests.cluster.controlplane import start_control_plane  # noqa: E402
+from tests.cluster.controlplane import ControlPlane, controller_rate_flags, start_control_plane  # noqa: E402
 from tests.cluster.fixtures import Kubectl, OperatorProcess, start_operator, stop_process  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
@@ -182,7 +182,7 @@ def measure(
     catch_up: Callable[[], None],
 ) -> dict[str, float]:
     """``count`` Functions from one apply onto this fresh cluster, and what they cost at rest.
-    ``catch_up`` runs once all are Ready (raising kube-controller-manager's rate)."""
+    ``catch_up`` runs once all are Ready and returns once kube-controller-manager has caught up."""
     result = {
         "functions": count,
         "gateway_rss0": rss_mib(gateway.proc.pid),
@@ -195,16 +195,6 @@ def measure(
     wait_all_ready(api, NAMESPACE, count, timeout=3600, progress=_progress("Ready"))
     result["ready_s"] = time.monotonic() - started
     catch_up()
-    # Until kube-controller-manager has made every Deployment's ReplicaSet: before that, its
-    # writes (and the operator's and gateway's handling of them) are not idle.
-    wait_until(
-        deployments_in(api),
-        NAMESPACE,
-        caught_up,
-        0,
-        timeout=3600,
-        progress=_progress("Deployments caught up"),
-    )
     result["caught_up_s"] = time.monotonic() - started
     time.sleep(SETTLE)
     gw_cpu, op_cpu, scraped = (
@@ -232,6 +222,22 @@ def measure(
     result["load_after"] = os.getloadavg()[0]
     print(result, flush=True)
     return result
+
+
+def catch_up(plane: ControlPlane, api: client.ApiClient, namespace: str, qps: int) -> None:
+    """kube-controller-manager restarted at ``qps`` requests a second (0: left as it is), then
+    every Deployment in ``namespace`` handled (its ReplicaSet made): before that, its writes (and
+    the operator's and gateway's handling of them) are not idle."""
+    if qps:
+        plane.restart_controller_manager(*controller_rate_flags(qps))
+    wait_until(
+        deployments_in(api),
+        namespace,
+        caught_up,
+        0,
+        timeout=3600,
+        progress=_progress("Deployments caught up"),
+    )
 
 
 def _progress(what: str) -> Callable[[int, float], None]:
@@ -385,29 +391,25 @@ def main() -> None:
     print(f"plot in {drawn}")
 
 
-def rate_flags(qps: int | None) -> tuple[str, ...]:
-    """kube-controller-manager's client rate: ``qps`` requests a second, bursts of twice that."""
-    return () if not qps else (f"--kube-api-qps={qps}", f"--kube-api-burst={2 * qps}")
-
-
 def measure_fresh(count: int, controller_qps: int | None, catch_up_qps: int) -> dict[str, float]:
     """``measure`` on a cluster of its own, stopped after."""
     work = Path(tempfile.mkdtemp(prefix="wisp-scale-"))
-    plane = start_control_plane(workdir=work / "k8s", controller_manager_args=rate_flags(controller_qps))
+    plane = start_control_plane(
+        workdir=work / "k8s", controller_manager_args=controller_rate_flags(controller_qps)
+    )
     operator = gateway = None
     try:
         kubectl = Kubectl(plane.kubectl_binary, plane.kubeconfig)
         api = config.new_client_from_config(config_file=str(plane.kubeconfig))
         operator, gateway = start_wisp(kubectl, plane.kubeconfig, work)
         time.sleep(START)
-        catch_up = rate_flags(catch_up_qps)
         row = measure(
             kubectl,
             api,
             gateway,
             operator.proc.pid,
             count,
-            lambda: plane.restart_controller_manager(*catch_up) if catch_up else None,
+            lambda: catch_up(plane, api, NAMESPACE, catch_up_qps),
         )
         if operator.proc.poll() is not None or gateway.proc.poll() is not None:
             raise RuntimeError(f"a process exited; logs in {work}")

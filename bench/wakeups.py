@@ -50,7 +50,7 @@ from bench.node import machine, percentile  # noqa: E402
 from bench.scale import NAMESPACE, TICK_COUNT, TICK_SUM, cpu_seconds, scrape, start_wisp  # noqa: E402
 from kubernetes import client, config, watch  # noqa: E402
 from tests.cluster.bulk import function_list, wait_all_ready  # noqa: E402
-from tests.cluster.controlplane import start_control_plane  # noqa: E402
+from tests.cluster.controlplane import controller_rate_flags, start_control_plane  # noqa: E402
 from tests.cluster.fixtures import Kubectl, stop_process  # noqa: E402
 from tests.node.node import node_binaries  # noqa: E402
 from tests.support.built import build  # noqa: E402
@@ -544,9 +544,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="wisp-wakeups-"))
     route = ["ip", "route", "replace", "local", POD_RANGE, "dev", "lo"]
     subprocess.run(route, check=True)
-    qps = args.controller_qps
-    rate = () if qps is None else (f"--kube-api-qps={qps}", f"--kube-api-burst={2 * qps}")
-    plane = start_control_plane(workdir=work / "k8s", controller_manager_args=rate)
+    plane = start_control_plane(
+        workdir=work / "k8s", controller_manager_args=controller_rate_flags(args.controller_qps)
+    )
     procs: list[subprocess.Popen[bytes]] = []
     operator = gateway = runtime = None
     try:

@@ -98,11 +98,16 @@ def wait_until(
         count = sum(state.values())
         return count >= total if total else count == len(state)
 
-    while True:
+    def report() -> None:
+        nonlocal reported
         elapsed = time.monotonic() - started
         if progress is not None and elapsed - reported >= 1.0:
             reported = elapsed
             progress(sum(state.values()), elapsed)
+
+    while True:
+        report()
+        elapsed = time.monotonic() - started
         if version is not None and finished():
             return elapsed
         if elapsed > timeout:
@@ -137,9 +142,7 @@ def wait_until(
                         state[obj["metadata"]["name"]] = done(obj)
                 if version is None or finished():
                     break
-                if progress is not None and time.monotonic() - started - reported >= 1.0:
-                    reported = time.monotonic() - started
-                    progress(sum(state.values()), reported)
+                report()
         finally:
             stream.close()
 

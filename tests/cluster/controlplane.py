@@ -293,6 +293,12 @@ class ControlPlane:
         self.processes.clear()
 
 
+def controller_rate_flags(qps: int | None) -> tuple[str, ...]:
+    """kube-controller-manager's client rate flags: ``qps`` requests a second, bursts of twice
+    that; none (its default, 20) for None or 0."""
+    return () if not qps else (f"--kube-api-qps={qps}", f"--kube-api-burst={2 * qps}")
+
+
 def start_control_plane(
     *,
     with_controller_manager: bool = True,
