@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from wisp.controller.kube import CREATE_MANAGER, FIELD_MANAGER, KubeApi, handed_over
+from wisp.controller.kube import CREATE_MANAGER, FIELD_MANAGER, MERGE, KubeApi, handed_over
 
 T = "2026-12-05T12:00:00Z"
 
@@ -109,3 +109,35 @@ def test_a_created_deployment_keeps_its_replicas_and_loses_a_variable_left_out(
     applied = api.apply(deployment(namespace, [a]))
     assert applied["spec"]["replicas"] == 0  # not defaulted to 1: the applies never owned it
     assert applied["spec"]["template"]["spec"]["containers"][0]["env"] == [a]
+
+
+@pytest.mark.cluster
+def test_a_deployment_written_between_the_apply_and_the_hand_over_still_loses_the_variable(
+    kube_api: client.ApiClient, namespace: str
+) -> None:
+    """kube-controller-manager writes a Deployment's status as soon as an apply changes its
+    template, often before the hand-over's patch (which holds the applied resourceVersion) reaches
+    the API. The refused patch is tried again on the object read anew, and the variable left out
+    goes; the status write's own entry stays."""
+    api = KubeApi(kube_api)
+    apps = client.AppsV1Api(kube_api)
+    a, b = {"name": "A", "value": "1"}, {"name": "B", "value": "2"}
+    api.create(deployment(namespace, [a, b], replicas=0))
+    patch = api.apps.patch_namespaced_deployment
+    hand_overs: list[int] = []
+
+    def written_meanwhile(name: str, ns: str, body: Any, **kwargs: Any) -> Any:
+        if kwargs.get("_content_type") == MERGE and not hand_overs:
+            status = {"status": {"observedGeneration": 99}}
+            apps.patch_namespaced_deployment_status(name, ns, status, field_manager="a-controller")
+        if kwargs.get("_content_type") == MERGE:
+            hand_overs.append(1)
+        return patch(name, ns, body, **kwargs)
+
+    api.apps.patch_namespaced_deployment = written_meanwhile  # type: ignore[method-assign]
+    applied = api.apply(deployment(namespace, [a]))
+    assert len(hand_overs) == 2  # refused once (409), then handed over
+    assert applied["spec"]["template"]["spec"]["containers"][0]["env"] == [a]
+    assert applied["spec"]["replicas"] == 0
+    managers = {(m["manager"], m.get("subresource")) for m in applied["metadata"]["managedFields"]}
+    assert managers == {(FIELD_MANAGER, None), ("a-controller", "status")}

@@ -137,20 +137,39 @@ class KubeApi:
 
     def _hand_over(self, kind: str, obj: dict[str, Any]) -> dict[str, Any] | None:
         """``obj`` with its create's fields owned by the applies (``handed_over``); None when its
-        create owns nothing (handed over already), or when the API refused (the object changed
-        meanwhile: logged, and the fields stay the create's until the next apply tries again)."""
-        meta = obj.get("metadata") or {}
-        entries = handed_over(meta.get("managedFields") or [])
-        if entries is None:
-            return None
-        name, namespace = meta["name"], meta["namespace"]
-        body = {"metadata": {"managedFields": entries, "resourceVersion": meta.get("resourceVersion")}}
-        try:
-            patched = self._patcher(kind)(name, namespace, body, _content_type=MERGE, _preload_content=False)
-        except ApiException as exc:
-            log.warning("%s %s/%s: its fields stay its create's: HTTP %s", kind, namespace, name, exc.status)
-            return None
-        return _json(patched)
+        create owns nothing (handed over already), or when the API refused (logged, and the fields
+        stay the create's until the next apply tries again). The patch holds ``obj``'s
+        resourceVersion, so that it replaces no other manager's entry written meanwhile; when the
+        object did change meanwhile (a controller's status write), it is read again and the hand
+        over tried again: the apply that follows is the only one until the Function changes."""
+        for _ in range(HAND_OVER_TRIES):
+            meta = obj.get("metadata") or {}
+            entries = handed_over(meta.get("managedFields") or [])
+            if entries is None:
+                return None
+            name, namespace = meta["name"], meta["namespace"]
+            body = {"metadata": {"managedFields": entries, "resourceVersion": meta.get("resourceVersion")}}
+            try:
+                patched = self._patcher(kind)(
+                    name, namespace, body, _content_type=MERGE, _preload_content=False
+                )
+            except ApiException as exc:
+                again = self.read(kind, namespace, name) if exc.status == 409 else None
+                if again is None:
+                    log.warning(
+                        "%s %s/%s: its fields stay its create's: HTTP %s", kind, namespace, name, exc.status
+                    )
+                    return None
+                obj = again
+                continue
+            return _json(patched)
+        log.warning(
+            "%s %s/%s: its fields stay its create's: it kept changing",
+            kind,
+            obj["metadata"]["namespace"],
+            obj["metadata"]["name"],
+        )
+        return None
 
     def _patcher(self, kind: str) -> Any:
         """The client's patch of a child ``kind``."""
@@ -362,6 +381,8 @@ class KubeApi:
 # The kinds whose create's fields are handed over to the applies: those with fields a Function's
 # change may take out (env, volumes, mounts; a code file).
 HANDED_OVER = ("ConfigMap", "Deployment")
+# How often a hand-over is tried against an object that changed meanwhile.
+HAND_OVER_TRIES = 5
 
 
 def handed_over(entries: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
