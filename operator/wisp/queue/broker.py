@@ -183,6 +183,11 @@ class Broker(Protocol):
     ) -> bool:
         """``publish`` unless ``dedupe_key`` was published in the last ``ttl`` seconds."""
 
+    async def holding(self, specs: Sequence[SubscriptionSpec]) -> list[int]:
+        """The indexes of ``specs`` (owned streams: async invocations) whose group has events to
+        deliver, in flight or waiting for a retry: one pass for thousands, for a replica's look
+        for sleeping consumers that are needed (``QueueManager``)."""
+
     async def ensure_group(self, stream: str, group: str) -> None:
         """Create the stream's consumer group if missing, so that nothing published is missed."""
 

@@ -8,6 +8,13 @@ outage (unreachable, or up but refusing writes: out of memory, read-only) pauses
 a growing backoff; deliveries being settled wait for it to come back, or stay pending and are
 reclaimed later: nothing is acknowledged that did not succeed. An outage is logged once per
 consumer when it starts and once when it ends, not on every retry.
+
+A consumer with ``idle_after`` (an async invocation stream's: one per Function) sleeps once it
+has found nothing for that long and its stream holds nothing (ready, in flight anywhere, or
+waiting for a retry): no reads, no upkeep, no broker connection, so ten thousand idle Functions
+cost the broker and the gateway nothing. It starts asleep. ``wake`` starts it again: the
+``QueueManager`` wakes it when this replica puts an event on its stream, and when a look over
+the sleeping ones finds a stream holding events that another replica left.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from prometheus_client import Counter, Histogram
 
 from wisp.queue import metrics, names
 from wisp.queue.batches import batch_body, batch_headers, failed_items
@@ -68,6 +77,8 @@ class ConsumerConfig:
     batch_window: float | None = None
     # The version or alias a queue Trigger's deliveries go to (its spec.qualifier); "" is $LATEST.
     qualifier: str = ""
+    # Sleep after this many seconds without work (see the module's docstring); None: never.
+    idle_after: float | None = None
 
     @property
     def target(self) -> str:
@@ -108,7 +119,11 @@ class Consumer:
         config: ConsumerConfig,
         *,
         clock: Callable[[], float] = time.time,
+        appended: Callable[[str], None] | None = None,
+        asleep: Callable[[Consumer], None] | None = None,
     ) -> None:
+        """``appended`` is told each stream a settled delivery appended to (a destination's);
+        ``asleep`` when this consumer goes to sleep."""
         self.subscription = subscription
         self.config = config
         self._invoker = invoker
@@ -124,14 +139,32 @@ class Consumer:
         # the first fails and ends when none does; reads can work while writes are refused.
         self._failing: set[str] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._appended = appended
+        self._asleep = asleep
+        # Set while the consumer should read: always, without ``idle_after``.
+        self._woken = asyncio.Event()
+        if config.idle_after is None:
+            self._woken.set()
+        self._prepared = False
+        self._worked = 0.0  # the loop's time of the last delivery, or of the last wake
         self.backlog = Backlog()
-        # Labelled metric children, looked up once (``labels()`` costs a lock per call).
-        self._event_age = metrics.EVENT_AGE.labels(config.label)
-        self._acked = metrics.DELIVERIES.labels(config.label, Outcome.ACKED.value)
+        # Labelled metric children, looked up once (``labels()`` costs a lock per call), when the
+        # consumer first reads: a Function never called async has no series.
+        self._event_age: Histogram | None = None
+        self._acked: Counter | None = None
 
     @property
     def in_flight(self) -> int:
         return len(self._owned)
+
+    @property
+    def awake(self) -> bool:
+        return self._woken.is_set()
+
+    def wake(self) -> None:
+        """Read again (events were put on the stream), for ``idle_after`` at least."""
+        self._worked = asyncio.get_running_loop().time()
+        self._woken.set()
 
     def start(self) -> None:
         self._runner = asyncio.create_task(self._run(), name=f"consumer {self.config.label}")
@@ -149,6 +182,17 @@ class Consumer:
             await asyncio.gather(*late, return_exceptions=True)
 
     async def _run(self) -> None:
+        while not self._stopping:
+            await self._woken.wait()
+            if not self._prepared:
+                await self._prepare()
+            maintenance = asyncio.create_task(self._maintain())
+            try:
+                await self._read()  # until stopped, or asleep
+            finally:
+                await cancel_and_wait(maintenance)
+
+    async def _prepare(self) -> None:
         backoff = self._backoff()
         while not self._stopping:
             try:
@@ -157,11 +201,31 @@ class Consumer:
             except BrokerUnavailable as exc:
                 await self._pause(backoff, exc, "prepare")
         self._works("prepare")
-        maintenance = asyncio.create_task(self._maintain())
+        self._prepared = True
+        self._event_age = metrics.EVENT_AGE.labels(self.config.label)
+        self._acked = metrics.DELIVERIES.labels(self.config.label, Outcome.ACKED.value)
+
+    async def _sleeps(self) -> bool:
+        """True when this consumer may sleep now: nothing owned, nothing found for
+        ``idle_after``, nothing held by its stream, and no wake meanwhile."""
+        idle_after = self.config.idle_after
+        loop = asyncio.get_running_loop()
+        if idle_after is None or self._owned or self._tasks or loop.time() - self._worked < idle_after:
+            return False
+        self._woken.clear()  # a wake from here on keeps it awake
         try:
-            await self._read()
-        finally:
-            await cancel_and_wait(maintenance)
+            backlog = await self.subscription.backlog()
+        except BrokerUnavailable:
+            backlog = None
+        if backlog is None or backlog.total or self._woken.is_set():
+            self._woken.set()
+            self._worked = loop.time()
+            return False
+        self.backlog = backlog
+        metrics.PENDING.labels(self.config.label).set(0)
+        if self._asleep is not None:
+            self._asleep(self)
+        return True
 
     async def _read(self) -> None:
         backoff = self._backoff()
@@ -185,6 +249,10 @@ class Consumer:
                 continue
             backoff.reset()
             self._works("read")
+            if deliveries:
+                self._worked = asyncio.get_running_loop().time()
+            elif await self._sleeps():
+                return
             if self.config.batch_window is not None:
                 if deliveries:
                     self._dispatch(await self._fill(deliveries, min(self.config.batch_size, free)))
@@ -299,7 +367,8 @@ class Consumer:
         old, too deep in a chain)."""
         now = self._clock()
         age = max(0.0, now - delivery.first_enqueued_ms / 1000)
-        self._event_age.observe(age)
+        if self._event_age is not None:
+            self._event_age.observe(age)
         request = self._kind.request(delivery)
         if isinstance(request, Rejection):
             decision = Decision(Outcome.DEAD_LETTERED, reason=request.reason)
@@ -387,8 +456,12 @@ class Consumer:
                 if self._stopping:
                     return  # stays pending; reclaimed after the visibility timeout
                 await self._pause(backoff, exc, "settle")
+        if self._appended is not None:
+            for append in appends:
+                self._appended(append.stream)
         if decision.outcome is Outcome.ACKED:
-            self._acked.inc()
+            if self._acked is not None:
+                self._acked.inc()
             return
         label = self.config.label
         metrics.DELIVERIES.labels(label, decision.outcome.value).inc()

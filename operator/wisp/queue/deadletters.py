@@ -89,11 +89,14 @@ class DeadLetters:
         sources: Sources,
         *,
         clock: Callable[[], float] = time.time,
+        redriven: Callable[[str], None] | None = None,
     ) -> None:
+        """``redriven`` is told the async stream a redrive put events back on."""
         self._broker = broker
         self._settings = settings
         self._sources = sources
         self._clock = clock
+        self._redriven = redriven
 
     def sources(self) -> list[Source]:
         functions, triggers = self._sources()
@@ -154,6 +157,8 @@ class DeadLetters:
                 records[entry.entry_id] = RecordUpdate(_text(invocation), fields, self._settings.retention)
             if await self._broker.redrive(source.stream, [entry.entry_id], now=now, records=records):
                 moved.append(entry.entry_id)
+        if moved and source.kind is SourceKind.FUNCTION and self._redriven is not None:
+            self._redriven(names.async_stream(source.key))
         return moved
 
     async def purge(self, source: Source, ids: list[str] | None, reason: str | None = None) -> int:

@@ -83,11 +83,18 @@ class GatewayInvoker:
         )
 
 
+# The longest the queue manager's Functions and Triggers lag behind the registry's, in seconds.
+CATALOG_DELAY = 1.0
+
+
 class CatalogFeed:
     """Hands the registry's Functions and Triggers to the ``QueueManager`` when they change.
 
-    A watch delivers objects one by one (a re-list delivers all of them): changes are coalesced
-    into one update per loop iteration, so N functions cost one reconcile, not N.
+    A watch delivers objects one by one (a re-list delivers all of them), and a bulk apply of
+    thousands delivers them over minutes: changes are coalesced into one update a
+    ``CATALOG_DELAY`` at most, as each update looks at every Function. A new Function's async
+    events wait for nothing meanwhile: its consumer is made asleep, and the look for sleeping
+    streams holding events that its making starts finds them.
     """
 
     def __init__(self, registry: Registry, manager: QueueManager) -> None:
@@ -97,15 +104,15 @@ class CatalogFeed:
 
     def changed(self) -> None:
         if self._scheduled is None:
-            self._scheduled = asyncio.get_running_loop().call_soon(self.apply)
+            self._scheduled = asyncio.get_running_loop().call_later(CATALOG_DELAY, self.apply)
 
     def apply(self) -> None:
         self._scheduled = None
         # A version's upstream is reached through its Function's qualifier, never by its own key.
-        self.manager.update_functions(
-            up.info.function for up in self.registry.upstreams.values() if up.info.version == LATEST
+        self.manager.update(
+            (up.info.function for up in self.registry.upstreams.values() if up.info.version == LATEST),
+            self.registry.triggers.values(),
         )
-        self.manager.update_triggers(self.registry.triggers.values())
 
     def cancel(self) -> None:
         if self._scheduled is not None:

@@ -12,7 +12,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -122,9 +122,13 @@ def result_fields(result: InvocationResult, max_bytes: int) -> dict[str, str]:
 class AsyncInvocations:
     """The accepting side: used by the routes and by schedules."""
 
-    def __init__(self, broker: Broker, settings: DeliverySettings) -> None:
+    def __init__(
+        self, broker: Broker, settings: DeliverySettings, submitted: Callable[[str], None] | None = None
+    ) -> None:
+        """``submitted`` is told each stream an event was put on (its consumer wakes)."""
         self.broker = broker
         self.settings = settings
+        self._submitted = submitted or (lambda stream: None)
 
     async def submit(
         self,
@@ -157,40 +161,48 @@ class AsyncInvocations:
             qualifier=qualifier,
         )
         record = new_record(invocation_id, function_key, callback_url, qualifier=qualifier)
+        stream = names.async_stream(function_key)
         if idempotency_key is None:
             await self.broker.publish(
-                names.async_stream(function_key),
+                stream,
                 message.fields(),
                 record_id=invocation_id,
                 record=record,
                 retention=self.settings.retention,
             )
+            self._submitted(stream)
             return invocation_id
         record["idempotencyKey"] = idempotency_key
-        return await self.broker.publish_idempotent(
+        first = await self.broker.publish_idempotent(
             names.idempotency_key(function_key, idempotency_key),
             self.settings.idempotency_window,
-            names.async_stream(function_key),
+            stream,
             message.fields(),
             record_id=invocation_id,
             record=record,
             retention=self.settings.retention,
         )
+        self._submitted(stream)
+        return first
 
     async def submit_tick(
         self, function_key: str, tick_id: str, event_body: bytes, qualifier: str = ""
     ) -> bool:
         """Enqueue a schedule tick unless a replica already did; True if this call enqueued it."""
         message = AsyncMessage(MessageKind.SCHEDULE, tick_id, function_key, event_body, qualifier=qualifier)
-        return await self.broker.publish_once(
+        stream = names.async_stream(function_key)
+        enqueued = await self.broker.publish_once(
             names.tick_key(tick_id),
             self.settings.tick_ttl,
-            names.async_stream(function_key),
+            stream,
             message.fields(),
             record_id=tick_id,
             record=new_record(tick_id, function_key, None, qualifier=qualifier),
             retention=self.settings.retention,
         )
+        if enqueued:
+            self._submitted(stream)
+        return enqueued
 
     async def status(self, invocation_id: str) -> dict[str, Any] | None:
         record = await self.broker.record(invocation_id)

@@ -6,11 +6,19 @@ each queue Trigger whose Function exists gets a consumer of its stream; schedule
 the ``Scheduler``. While any Function exists, one more consumer sends async invocations'
 callbacks (``wisp.queue.callbacks``), apart from every function's deliveries. ``pending_demand``
 reports backlogs to the autoscaler.
+
+A Function's async consumer sleeps while its stream is empty (``Consumer``'s ``idle_after``):
+idle Functions cost no reads. This replica wakes it when it puts an event on that stream (an
+async invocation, a schedule's tick, a destination, a redrive); so that events another replica
+left (it died holding them) are not left behind, ``holding`` looks over every sleeping stream in
+one pass of the broker's, at once for consumers new to this replica and every
+``sweep_interval`` after.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -25,9 +33,9 @@ from wisp.api.function import Function
 from wisp.api.names import function_key
 from wisp.api.trigger import Trigger
 from wisp.queue import names
-from wisp.queue.broker import Backlog, Broker, Delivery, RecordUpdate, SubscriptionSpec
+from wisp.queue.broker import Backlog, Broker, BrokerUnavailable, Delivery, RecordUpdate, SubscriptionSpec
 from wisp.queue.callbacks import CallbackEvents, CallbackInvoker
-from wisp.queue.consumer import Consumer, ConsumerConfig, EventKind, cancel_and_wait
+from wisp.queue.consumer import Backoff, Consumer, ConsumerConfig, EventKind, cancel_and_wait
 from wisp.queue.deadletters import DeadLetters
 from wisp.queue.destinations import OutcomeRouting
 from wisp.queue.events import Rejection, Request, queue_request
@@ -63,7 +71,7 @@ class QueueEvents:
 @dataclass(frozen=True)
 class _Running:
     consumer: Consumer
-    signature: object
+    signature: tuple[SubscriptionSpec, ConsumerConfig]
 
 
 class QueueManager:
@@ -79,7 +87,7 @@ class QueueManager:
     ) -> None:
         self.broker = broker
         self.settings = settings or DeliverySettings()
-        self.invocations = AsyncInvocations(broker, self.settings)
+        self.invocations = AsyncInvocations(broker, self.settings, submitted=self.wake)
         self.scheduler = Scheduler(self.invocations, self.settings, clock=schedule_clock)
         self._invoker = invoker
         self._consumer_name = consumer or consumer_name()
@@ -88,9 +96,17 @@ class QueueManager:
         self._functions: dict[str, Function] = {}
         self._triggers: dict[str, Trigger] = {}
         self._running: dict[str, _Running] = {}
+        # The consumers reading now (the autoscaler's demand is theirs), and the labels of the
+        # async consumers by stream, for wakes.
+        self._reading: dict[str, Consumer] = {}
+        self._sleepers: dict[str, str] = {}
         self._stopping: set[asyncio.Task[None]] = set()
         self._scheduler_task: asyncio.Task[None] | None = None
-        self.dead_letters = DeadLetters(broker, self.settings, self._dead_letter_sources, clock=clock)
+        self._sweeper: asyncio.Task[None] | None = None
+        self._sweep_soon = asyncio.Event()
+        self.dead_letters = DeadLetters(
+            broker, self.settings, self._dead_letter_sources, clock=clock, redriven=self.wake
+        )
 
     def _dead_letter_sources(self) -> tuple[dict[str, Function], dict[str, Trigger]]:
         return self._functions, self._triggers
@@ -107,6 +123,59 @@ class QueueManager:
     def update_triggers(self, triggers: Iterable[Trigger]) -> None:
         self._triggers = {t.key: t for t in triggers}
         self._reconcile()
+
+    def update(self, functions: Iterable[Function], triggers: Iterable[Trigger]) -> None:
+        """Both at once: one reconcile."""
+        self._functions = {function_key(f.name, f.namespace): f for f in functions}
+        self._triggers = {t.key: t for t in triggers}
+        self._reconcile()
+
+    def wake(self, stream: str) -> None:
+        """Events were put on ``stream``: its consumer, if asleep, reads again (an unknown
+        stream is a Function this replica has not seen yet: the look at its new consumers finds
+        them)."""
+        label = self._sleepers.get(stream)
+        running = self._running.get(label) if label is not None else None
+        if running is not None:
+            self._wake(label, running.consumer)  # type: ignore[arg-type]
+
+    def _wake(self, label: str, consumer: Consumer) -> None:
+        consumer.wake()
+        self._reading[label] = consumer
+
+    def _fell_asleep(self, consumer: Consumer) -> None:
+        if self._reading.get(consumer.config.label) is consumer:
+            del self._reading[consumer.config.label]
+
+    async def _sweep(self) -> None:
+        """Wake the sleeping consumers whose streams hold events: at once, when consumers new to
+        this replica came, and every ``sweep_interval``."""
+        backoff = Backoff(self.settings.reconnect_initial, self.settings.reconnect_max)
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sweep_soon.wait(), self.settings.sweep_interval)
+            self._sweep_soon.clear()
+            asleep = [
+                (label, running)
+                for label, running in self._running.items()
+                if running.consumer.config.idle_after is not None and not running.consumer.awake
+            ]
+            if not asleep:
+                continue
+            try:
+                found = await self.broker.holding([running.signature[0] for _, running in asleep])
+            except BrokerUnavailable as exc:
+                if backoff.current == backoff.initial:
+                    log.warning("could not look for async events left behind: %s; trying again", exc)
+                await asyncio.sleep(backoff.next())
+                self._sweep_soon.set()
+                continue
+            backoff.reset()
+            for index in found:
+                label, running = asleep[index]
+                if self._running.get(label) is running:
+                    log.info("%s: events waiting, reading", label)
+                    self._wake(label, running.consumer)
 
     def consumer(self, key: str) -> Consumer | None:
         """The running consumer of ``async:<function key>`` or of a queue trigger's key."""
@@ -134,8 +203,7 @@ class QueueManager:
         key, or ``key:qualifier`` for a queue Trigger naming a version or alias; an async stream
         holds events for any of its Function's versions and counts as the Function's."""
         out: dict[str, int] = {}
-        for running in self._running.values():
-            consumer = running.consumer
+        for consumer in self._reading.values():
             seen = consumer.backlog
             demand = seen.ready + max(seen.in_flight, consumer.in_flight)
             if demand > 0:
@@ -164,6 +232,7 @@ class QueueManager:
                 self._config(key, label, fn, None, 16, retry),
                 max_event_age=controls.max_event_age or settings.max_event_age,
                 routing=self._routing(fn.namespace, controls.on_success, controls.on_failure),
+                idle_after=settings.idle_after,
             )
             wanted[label] = (spec, config)
         if self._functions:
@@ -234,8 +303,11 @@ class QueueManager:
 
     def _reconcile(self) -> None:
         wanted = self._wanted()
+        awake = set()  # a changed consumer that was reading goes on reading
         for label in list(self._running):
             if label not in wanted or self._running[label].signature != wanted[label]:
+                if self._running[label].consumer.awake:
+                    awake.add(label)
                 self._stop(label)
         for label, (spec, config) in wanted.items():
             if label in self._running:
@@ -248,14 +320,36 @@ class QueueManager:
                 kind = AsyncEvents(self.settings)
             else:
                 kind = QueueEvents(self.settings.max_event_bytes)
-            consumer = Consumer(self.broker.subscription(spec), invoker, kind, config, clock=self._clock)
+            consumer = Consumer(
+                self.broker.subscription(spec),
+                invoker,
+                kind,
+                config,
+                clock=self._clock,
+                appended=self.wake,
+                asleep=self._fell_asleep,
+            )
             consumer.start()
             self._running[label] = _Running(consumer, (spec, config))
-            log.info("consuming %s for %s", spec.stream, config.function_key)
+            if config.idle_after is None:
+                self._reading[label] = consumer
+                log.info("consuming %s for %s", spec.stream, config.function_key)
+            else:
+                self._sleepers[spec.stream] = label
+                if label in awake:
+                    self._wake(label, consumer)
+                else:
+                    self._sweep_soon.set()  # it may have events from before this replica
+        if self._sweeper is None and self._sleepers:
+            self._sweeper = asyncio.create_task(self._sweep(), name="async sweep")
         self.scheduler.update(t for t in self._triggers.values() if t.function_key in self._functions)
 
     def _stop(self, label: str) -> None:
         running = self._running.pop(label)
+        self._reading.pop(label, None)
+        spec = running.signature[0]
+        if self._sleepers.get(spec.stream) == label:
+            del self._sleepers[spec.stream]
         task = asyncio.create_task(running.consumer.stop())
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
@@ -263,7 +357,11 @@ class QueueManager:
     async def close(self, grace: float = 5.0) -> None:
         if self._scheduler_task is not None:
             await cancel_and_wait(self._scheduler_task)
+        if self._sweeper is not None:
+            await cancel_and_wait(self._sweeper)
         consumers = [running.consumer for running in self._running.values()]
         self._running.clear()
+        self._reading.clear()
+        self._sleepers.clear()
         await asyncio.gather(*(c.stop(grace) for c in consumers), *self._stopping)
         await self._callbacks.close()

@@ -64,6 +64,10 @@ def entry_headers(message_id: str | None = None) -> dict[str, str]:
     return headers
 
 
+# JetStream lists at most this many consumers in one answer.
+CONSUMERS_PAGE = 256
+
+
 class NatsBroker:
     """One per gateway (or worker) process; one connection, shared by its subscriptions.
 
@@ -276,6 +280,38 @@ class NatsBroker:
             with contextlib.suppress(Exception):  # the original error is the one to report
                 await keys.delete(kv_key(key))
             raise
+
+    async def holding(self, specs: Sequence[SubscriptionSpec]) -> list[int]:
+        """From one listing of the stream's durable consumers (pages of 256): a spec whose
+        consumer has events not yet delivered, unacknowledged or delayed. A spec with no durable
+        consumer yet holds events if its subjects have messages (one look at the stream's subject
+        counts): its consumer, once made, delivers them from the start."""
+        async with unavailable_as_broker_error():
+            js = await self.js()
+            consumers: dict[str, int] = {}
+            while page := await js.consumers_info(self.settings.stream, offset=len(consumers) or None):
+                for info in page:
+                    consumers[info.name] = (info.num_pending or 0) + (info.num_ack_pending or 0)
+                if len(page) < CONSUMERS_PAGE:
+                    break
+            subjects: dict[str, int] | None = None
+            found = []
+            for index, spec in enumerate(specs):
+                retry = names.retry_stream(spec.stream, spec.group)
+                delayed = consumers.get(
+                    consumer_name(spec.group, names.delayed_set(spec.stream, spec.group)), 0
+                )
+                main = consumers.get(consumer_name(spec.group, spec.stream))
+                if main is None:
+                    if subjects is None:
+                        state = await js.stream_info(
+                            self.settings.stream, subjects_filter=f"{self.settings.subject_prefix}.>"
+                        )
+                        subjects = state.state.subjects or {}
+                    main = subjects.get(self.subject(spec.stream), 0) + subjects.get(self.subject(retry), 0)
+                if main or delayed:
+                    found.append(index)
+        return found
 
     async def ensure_group(self, stream: str, group: str) -> None:
         async with unavailable_as_broker_error():

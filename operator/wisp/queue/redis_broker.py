@@ -63,6 +63,7 @@ class RedisBroker:
         self.blocking = _client(settings, read_block + settings.command_timeout + 1.0)
         self.promote_script = self.fast.register_script(redis_scripts.PROMOTE)
         self.renew_script = self.fast.register_script(redis_scripts.RENEW)
+        self._holding_script = self.fast.register_script(redis_scripts.HOLDING)
         self.batcher = CommandBatcher(self.fast)
         self.ack_script = LuaScript(redis_scripts.ACK)
         self._publish_script = LuaScript(redis_scripts.PUBLISH)
@@ -124,6 +125,23 @@ class RedisBroker:
                 self._publish_idempotent, [key, stream, names.record_key(record_id)], args
             )
         return text(reply)
+
+    async def holding(self, specs: Sequence[SubscriptionSpec]) -> list[int]:
+        found: list[int] = []
+        async with unavailable_as_broker_error():
+            for start in range(0, len(specs), HOLDING_CHUNK):
+                keys = [
+                    key
+                    for spec in specs[start : start + HOLDING_CHUNK]
+                    for key in (
+                        spec.stream,
+                        names.retry_stream(spec.stream, spec.group),
+                        names.delayed_set(spec.stream, spec.group),
+                    )
+                ]
+                numbers: Any = await self._holding_script(keys=keys)
+                found.extend(start + int(n) - 1 for n in numbers)
+        return found
 
     async def ensure_group(self, stream: str, group: str) -> None:
         async with unavailable_as_broker_error():
@@ -226,6 +244,8 @@ class RedisBroker:
 
 
 REDRIVE_TRIES = 5
+# Streams looked at in one HOLDING script: a short stop for Redis, few round trips.
+HOLDING_CHUNK = 500
 
 
 def _any(mapping: Mapping[str, Any]) -> dict[Any, Any]:

@@ -106,3 +106,17 @@ if ARGV[3] == '1' then
 end
 return acked
 """
+
+# HOLDING: KEYS are (stream, retry stream, delayed set) triples of owned streams, whose acknowledged
+# entries are deleted: anything left is ready, pending or delayed. Returns the triples' 1-based
+# numbers.
+HOLDING = """
+local out = {}
+for i = 1, #KEYS, 3 do
+  if redis.call('XLEN', KEYS[i]) > 0 or redis.call('XLEN', KEYS[i + 1]) > 0
+      or redis.call('ZCARD', KEYS[i + 2]) > 0 then
+    out[#out + 1] = (i + 2) / 3
+  end
+end
+return out
+"""

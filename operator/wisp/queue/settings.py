@@ -163,6 +163,12 @@ class DeliverySettings:
     callback_attempts: int = 3
     callback_concurrency: int = 100
     callback_backoff: float = 1.0
+    # A Function's async consumer sleeps once its stream has been empty this long (no reads,
+    # no upkeep: idle Functions cost nothing); an event this replica puts there wakes it.
+    idle_after: float = 30.0
+    # How often a replica looks, in one pass, for sleeping streams that hold events (another
+    # replica died holding them).
+    sweep_interval: float = 60.0
     # Reconnect backoff after Redis errors.
     reconnect_initial: float = 0.1
     reconnect_max: float = 5.0
