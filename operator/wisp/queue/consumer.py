@@ -165,9 +165,12 @@ class Consumer:
         """Read again (events were put on the stream), for ``idle_after`` at least."""
         self._worked = asyncio.get_running_loop().time()
         self._woken.set()
+        self.start()
 
     def start(self) -> None:
-        self._runner = asyncio.create_task(self._run(), name=f"consumer {self.config.label}")
+        """Start reading; one that sleeps (``idle_after``) has no task until it is woken."""
+        if self._woken.is_set() and self._runner is None and not self._stopping:
+            self._runner = asyncio.create_task(self._run(), name=f"consumer {self.config.label}")
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop fetching, let calls in flight finish for up to ``grace`` seconds, then cancel.

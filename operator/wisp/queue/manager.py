@@ -68,10 +68,14 @@ class QueueEvents:
         return None
 
 
+# What a consumer is made from: when it changes, the consumer is made anew.
+Signature = tuple[SubscriptionSpec, ConsumerConfig]
+
+
 @dataclass(frozen=True)
 class _Running:
     consumer: Consumer
-    signature: tuple[SubscriptionSpec, ConsumerConfig]
+    signature: Signature
 
 
 class QueueManager:
@@ -95,6 +99,8 @@ class QueueManager:
         self._callbacks = CallbackInvoker(timeout=self.settings.callback_timeout)
         self._functions: dict[str, Function] = {}
         self._triggers: dict[str, Trigger] = {}
+        self._async_made: dict[str, tuple[Function, str, Signature]] = {}
+        self._callbacks_wanted = self._callback_consumer()
         self._running: dict[str, _Running] = {}
         # The consumers reading now (the autoscaler's demand is theirs), and the labels of the
         # async consumers by stream, for wakes.
@@ -211,32 +217,21 @@ class QueueManager:
                 out[key] = out.get(key, 0) + demand
         return out
 
-    def _wanted(self) -> dict[str, tuple[SubscriptionSpec, ConsumerConfig]]:
-        settings = self.settings
-        wanted = {}
+    def _wanted(self) -> dict[str, Signature]:
+        wanted: dict[str, Signature] = {}
+        made: dict[str, tuple[Function, str, Signature]] = {}
         for key, fn in self._functions.items():
-            label = names.async_label(key)
-            spec = SubscriptionSpec(
-                stream=names.async_stream(key),
-                group=names.ASYNC_GROUP,
-                dead_letter=names.async_dead_letter(key),
-                consumer=self._consumer_name,
-                owned=True,
-                label=label,
+            # The same Function object as last time (the registry's, unchanged) gets the same
+            # signature object: an update of thousands builds only what changed.
+            known = self._async_made.get(key)
+            label, signature = (
+                known[1:] if known is not None and known[0] is fn else self._async_wanted(key, fn)
             )
-            controls = fn.spec.async_config
-            retry = settings.async_retry
-            if controls.max_retries is not None:
-                retry = replace(retry, max_retries=controls.max_retries)
-            config = replace(
-                self._config(key, label, fn, None, 16, retry),
-                max_event_age=controls.max_event_age or settings.max_event_age,
-                routing=self._routing(fn.namespace, controls.on_success, controls.on_failure),
-                idle_after=settings.idle_after,
-            )
-            wanted[label] = (spec, config)
+            made[key] = (fn, label, signature)
+            wanted[label] = signature
+        self._async_made = made
         if self._functions:
-            wanted[names.CALLBACK_LABEL] = self._callback_consumer()
+            wanted[names.CALLBACK_LABEL] = self._callbacks_wanted
         for key, trigger in self._triggers.items():
             queue = trigger.queue
             target = self._functions.get(trigger.function_key)
@@ -262,6 +257,30 @@ class QueueManager:
             wanted[key] = (spec, config)
         return wanted
 
+    def _async_wanted(self, key: str, fn: Function) -> tuple[str, Signature]:
+        """The label and signature of the consumer of ``fn``'s async stream."""
+        settings = self.settings
+        label = names.async_label(key)
+        spec = SubscriptionSpec(
+            stream=names.async_stream(key),
+            group=names.ASYNC_GROUP,
+            dead_letter=names.async_dead_letter(key),
+            consumer=self._consumer_name,
+            owned=True,
+            label=label,
+        )
+        controls = fn.spec.async_config
+        retry = settings.async_retry
+        if controls.max_retries is not None:
+            retry = replace(retry, max_retries=controls.max_retries)
+        config = replace(
+            self._config(key, label, fn, None, 16, retry),
+            max_event_age=controls.max_event_age or settings.max_event_age,
+            routing=self._routing(fn.namespace, controls.on_success, controls.on_failure),
+            idle_after=settings.idle_after,
+        )
+        return label, (spec, config)
+
     def _routing(
         self, namespace: str, on_success: Destination | None, on_failure: Destination | None
     ) -> OutcomeRouting | None:
@@ -269,7 +288,7 @@ class QueueManager:
             return None
         return OutcomeRouting(namespace, on_success, on_failure, self.settings.retention)
 
-    def _callback_consumer(self) -> tuple[SubscriptionSpec, ConsumerConfig]:
+    def _callback_consumer(self) -> Signature:
         settings = self.settings
         spec = SubscriptionSpec(
             stream=names.CALLBACK_STREAM,
@@ -305,7 +324,8 @@ class QueueManager:
         wanted = self._wanted()
         awake = set()  # a changed consumer that was reading goes on reading
         for label in list(self._running):
-            if label not in wanted or self._running[label].signature != wanted[label]:
+            signature = self._running[label].signature
+            if label not in wanted or (signature is not wanted[label] and signature != wanted[label]):
                 if self._running[label].consumer.awake:
                     awake.add(label)
                 self._stop(label)
