@@ -2,14 +2,16 @@
 
 For each count, a fresh cluster: the test suite's real control plane (kube-apiserver, etcd,
 kube-controller-manager; tests/cluster/), ``wisp operator`` and one ``wisp gateway`` as local
-processes against it, as the chart runs them. Then ``count`` Functions at zero from one ``kubectl
-apply --server-side`` of a List, as a platform team adds them: seconds until every Function is
-Ready, and until kube-controller-manager has caught up with their Deployments; then, after a
-settling pause, over an idle window: the gateway's and the operator's CPU and RSS (``/proc``),
-the leader's decision-loop time per tick (``wisp_autoscaler_tick_seconds``) and the functions it
-looked at, and the time from applying one more Function to the gateway routing a call to it. No
-pods run: the Functions stay at zero, which is what is measured. Writes the "A thousand
-Functions" section of docs/benchmarks.md and docs/images/scale-growth.png.
+processes against it, as the chart runs them (the gateway with a Redis of its own as the event
+broker, as the chart's defaults have it: every Function has an async stream). Then ``count``
+Functions at zero from one ``kubectl apply --server-side`` of a List, as a platform team adds
+them: seconds until every Function is Ready, and until kube-controller-manager has caught up
+with their Deployments; then, after a settling pause, over an idle window: the gateway's and the
+operator's CPU and RSS (``/proc``), the leader's decision-loop time per tick
+(``wisp_autoscaler_tick_seconds``) and the functions it looked at, and the time from applying
+one more Function to the gateway routing a call to it. No pods run: the Functions stay at zero,
+which is what is measured. Writes the "A thousand Functions" section of docs/benchmarks.md and
+docs/images/scale-growth.png.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from tests.cluster.bulk import (  # noqa: E402
 from tests.cluster.controlplane import ControlPlane, controller_rate_flags, start_control_plane  # noqa: E402
 from tests.cluster.fixtures import Kubectl, OperatorProcess, start_operator, stop_process  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
+from tests.support.redis import RedisServer  # noqa: E402
 
 NAMESPACE = "scale"
 # Before the "no Functions" figures: past the operator's first heap trim (every 30 s), which
@@ -116,7 +119,8 @@ class Gateway:
             return 0  # held for a cold start: routed
 
 
-def start_gateway(kubeconfig: Path, log: Path) -> Gateway:
+def start_gateway(kubeconfig: Path, log: Path, redis_url: str | None = None) -> Gateway:
+    """``wisp gateway``; with ``redis_url``, with events on that Redis."""
     port, admin_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -130,6 +134,7 @@ def start_gateway(kubeconfig: Path, log: Path) -> Gateway:
         "WISP_POD_NAME": "gw-0",
         "WISP_PUBLIC_BY_DEFAULT": "true",
         **CHART_ENV,
+        **({"WISP_REDIS_URL": redis_url} if redis_url else {}),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "wisp", "gateway"],
@@ -149,15 +154,18 @@ def start_gateway(kubeconfig: Path, log: Path) -> Gateway:
     raise RuntimeError(f"gateway not ready:\n{log.read_text()[-3000:]}")
 
 
-def start_wisp(kubectl: Kubectl, kubeconfig: Path, work: Path) -> tuple[OperatorProcess, Gateway]:
-    """wisp's CRDs and NAMESPACE, then ``wisp operator`` and one ``wisp gateway`` (logs in ``work``)."""
+def start_wisp(
+    kubectl: Kubectl, kubeconfig: Path, work: Path, redis_url: str | None = None
+) -> tuple[OperatorProcess, Gateway]:
+    """wisp's CRDs and NAMESPACE, then ``wisp operator`` and one ``wisp gateway`` (logs in
+    ``work``; events on ``redis_url`` if given)."""
     kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
     kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
     kubectl("create", "namespace", NAMESPACE)
     operator = start_operator(
         kubeconfig, work / "operator.log", "--namespace", NAMESPACE, "--liveness-port", "0", env=CHART_ENV
     )
-    return operator, start_gateway(kubeconfig, work / "gateway.log")
+    return operator, start_gateway(kubeconfig, work / "gateway.log", redis_url)
 
 
 def routable_after(api: client.ApiClient, gateway: Gateway, name: str) -> float:
@@ -277,7 +285,8 @@ def section(rows: list[dict[str, float]], controller_qps: int | None, catch_up_q
         " (`python -m bench.scale`). Each row is a fresh cluster: the test suite's control plane"
         f" (kube-apiserver, etcd, kube-controller-manager at {controllers}{catch_up}),"
         " `wisp operator` and one `wisp gateway` as local processes on the same machine, autoscaler"
-        " tick 2 s; then that many small inline Python Functions at zero from one"
+        " tick 2 s, events on a Redis of the gateway's own (the chart's default broker); then that many"
+        " small inline Python Functions at zero from one"
         " `kubectl apply --server-side` of a List (kubectl sends one request per item: the apply's time"
         " is the API server creating the Functions; Ready counts from the same start). *Caught up*: every"
         " Deployment handled by kube-controller-manager (its ReplicaSet made). Idle figures over"
@@ -398,10 +407,11 @@ def measure_fresh(count: int, controller_qps: int | None, catch_up_qps: int) -> 
         workdir=work / "k8s", controller_manager_args=controller_rate_flags(controller_qps)
     )
     operator = gateway = None
+    redis = RedisServer(work / "redis").start()
     try:
         kubectl = Kubectl(plane.kubectl_binary, plane.kubeconfig)
         api = config.new_client_from_config(config_file=str(plane.kubeconfig))
-        operator, gateway = start_wisp(kubectl, plane.kubeconfig, work)
+        operator, gateway = start_wisp(kubectl, plane.kubeconfig, work, redis.url)
         time.sleep(START)
         row = measure(
             kubectl,
@@ -418,6 +428,7 @@ def measure_fresh(count: int, controller_qps: int | None, catch_up_qps: int) -> 
         for proc in (gateway, operator):
             if proc is not None:
                 stop_process(proc.proc)
+        redis.stop()
         plane.stop()
 
 

@@ -109,3 +109,25 @@ async def test_events_left_on_a_sleeping_stream_by_another_replica_are_run(
     survivor.update_functions([function("orders", "events.record"), function("late", "events.record")])
     await eventually(lambda: len(runtime.records()) == 2, "the new Function's event run", timeout=10)
     assert sorted(c["event"]["order"] for c in runtime.records()) == [1, 2]
+
+
+@pytest.mark.redis
+async def test_an_update_keeps_unchanged_consumers_and_a_changed_one_reads_on(
+    redis_url: str, runtimes: Callable[..., RuntimeProcess], managers: Managers
+) -> None:
+    """The gateway hands the manager every Function about once a second during a bulk apply: the
+    consumers of Functions that did not change are kept as they are. A changed Function's consumer
+    is made anew, still reading if the old one was (its events are not left to the next look)."""
+    runtime = runtimes("events.record")
+    manager = managers(redis_url, {"orders.default": runtime.url}, settings=SLEEPY)
+    orders, idle = function("orders", "events.record"), function("idle", "events.record")
+    manager.update_functions([orders, idle])
+    before = {key: manager.consumer(async_label(key)) for key in ("orders.default", "idle.default")}
+    await manager.invocations.submit("orders.default", b'{"order": 1}', {})
+    await eventually(runtime.records, "the call")
+
+    manager.update_functions([function("orders", "events.record", concurrency=5), idle])
+    assert manager.consumer(async_label("idle.default")) is before["idle.default"]
+    changed = manager.consumer(async_label("orders.default"))
+    assert changed is not before["orders.default"]
+    assert reading(manager, "orders.default", "idle.default") == ["orders.default"]
