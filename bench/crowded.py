@@ -43,6 +43,13 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=10, help="cold starts in each round")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a chart value (helm --set), repeatable",
+    )
     args = parser.parse_args()
     host = machine()
     mode = SETUPS[-1][0]  # bench/node.py's default setup
@@ -52,7 +59,7 @@ def main() -> None:
     try:
         # No uninstall after: deleting 10,000 Functions takes minutes, and the node and its
         # control plane are stopped whole.
-        wisp = wisp_on(node).install()
+        wisp = wisp_on(node).install(**dict(value.split("=", 1) for value in args.set))
         api = config.new_client_from_config(config_file=str(node.kubeconfig))
         function = apply_example(wisp, "Python", mode)
         wisp.call(function, {"name": "warm-up"}, timeout=120)  # the image's first start

@@ -58,11 +58,12 @@ def run(args: argparse.Namespace) -> int:
     namespaces = () if args.all_namespaces else tuple(args.namespaces) or settings.namespaces
     settings = dataclasses.replace(settings, namespaces=namespaces)  # what the resync's peering reads
 
-    from wisp.controller import handlers  # registers the handlers
+    from wisp.controller import handlers, keepalive  # registers the handlers
     from wisp.controller.kube import KubeApi
     from wisp.kubeconfig import load_api_client
 
     del handlers
+    keepalive.install()
     api = KubeApi(load_api_client(args.kubeconfig))
     liveness = f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None
     standalone = args.standalone or settings.peering is None
