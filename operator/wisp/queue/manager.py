@@ -99,7 +99,7 @@ class QueueManager:
         self._callbacks = CallbackInvoker(timeout=self.settings.callback_timeout)
         self._functions: dict[str, Function] = {}
         self._triggers: dict[str, Trigger] = {}
-        self._async_made: dict[str, tuple[Function, str, Signature]] = {}
+        self._async_made: dict[str, tuple[Function, Signature]] = {}
         self._callbacks_wanted = self._callback_consumer()
         self._running: dict[str, _Running] = {}
         # The consumers reading now (the autoscaler's demand is theirs), and the labels of the
@@ -123,12 +123,10 @@ class QueueManager:
             self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="schedules")
 
     def update_functions(self, functions: Iterable[Function]) -> None:
-        self._functions = {function_key(f.name, f.namespace): f for f in functions}
-        self._reconcile()
+        self.update(functions, self._triggers.values())
 
     def update_triggers(self, triggers: Iterable[Trigger]) -> None:
-        self._triggers = {t.key: t for t in triggers}
-        self._reconcile()
+        self.update(self._functions.values(), triggers)
 
     def update(self, functions: Iterable[Function], triggers: Iterable[Trigger]) -> None:
         """Both at once: one reconcile."""
@@ -141,9 +139,9 @@ class QueueManager:
         stream is a Function this replica has not seen yet: the look at its new consumers finds
         them)."""
         label = self._sleepers.get(stream)
-        running = self._running.get(label) if label is not None else None
-        if running is not None:
-            self._wake(label, running.consumer)  # type: ignore[arg-type]
+        running = None if label is None else self._running.get(label)
+        if label is not None and running is not None:
+            self._wake(label, running.consumer)
 
     def _wake(self, label: str, consumer: Consumer) -> None:
         consumer.wake()
@@ -219,16 +217,14 @@ class QueueManager:
 
     def _wanted(self) -> dict[str, Signature]:
         wanted: dict[str, Signature] = {}
-        made: dict[str, tuple[Function, str, Signature]] = {}
+        made: dict[str, tuple[Function, Signature]] = {}
         for key, fn in self._functions.items():
             # The same Function object as last time (the registry's, unchanged) gets the same
             # signature object: an update of thousands builds only what changed.
             known = self._async_made.get(key)
-            label, signature = (
-                known[1:] if known is not None and known[0] is fn else self._async_wanted(key, fn)
-            )
-            made[key] = (fn, label, signature)
-            wanted[label] = signature
+            signature = known[1] if known is not None and known[0] is fn else self._async_wanted(key, fn)
+            made[key] = (fn, signature)
+            wanted[signature[0].label] = signature
         self._async_made = made
         if self._functions:
             wanted[names.CALLBACK_LABEL] = self._callbacks_wanted
@@ -257,8 +253,8 @@ class QueueManager:
             wanted[key] = (spec, config)
         return wanted
 
-    def _async_wanted(self, key: str, fn: Function) -> tuple[str, Signature]:
-        """The label and signature of the consumer of ``fn``'s async stream."""
+    def _async_wanted(self, key: str, fn: Function) -> Signature:
+        """The signature of the consumer of ``fn``'s async stream."""
         settings = self.settings
         label = names.async_label(key)
         spec = SubscriptionSpec(
@@ -279,7 +275,7 @@ class QueueManager:
             routing=self._routing(fn.namespace, controls.on_success, controls.on_failure),
             idle_after=settings.idle_after,
         )
-        return label, (spec, config)
+        return spec, config
 
     def _routing(
         self, namespace: str, on_success: Destination | None, on_failure: Destination | None
@@ -324,8 +320,7 @@ class QueueManager:
         wanted = self._wanted()
         awake = set()  # a changed consumer that was reading goes on reading
         for label in list(self._running):
-            signature = self._running[label].signature
-            if label not in wanted or (signature is not wanted[label] and signature != wanted[label]):
+            if label not in wanted or self._running[label].signature != wanted[label]:
                 if self._running[label].consumer.awake:
                     awake.add(label)
                 self._stop(label)
