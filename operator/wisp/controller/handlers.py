@@ -1,7 +1,9 @@
 """kopf handlers: they turn watch events into calls of ``sync`` functions and nothing else.
 
 Functions are reconciled on create/update/resume; their Deployments' and pods' events refresh
-status (and re-apply when someone changed the Deployment's spec). No timer per Function: one
+status (and re-apply when someone changed the Deployment's spec). Those three handlers queue
+the work (``wisp.controller.workqueue``) and return: kopf's worker for the object is done at
+once, and a refused reconcile is retried by the queue, not by kopf. No timer per Function: one
 resync task walks the Function index for healing (``wisp.controller.resync``).
 Triggers are bound on their own events and whenever their Function changes; an HTTP Trigger's
 events also re-bind the other Triggers on its route (one may now hold it).
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import copy
 import datetime
+import functools
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -24,7 +27,7 @@ import kopf
 from wisp.api import names
 from wisp.api.names import FUNCTION_LABEL, GROUP, VERSION
 from wisp.api.version import as_function, version_name, version_ref
-from wisp.controller import binding, heap, resync
+from wisp.controller import binding, heap, resync, workqueue
 from wisp.controller.releases import Releases
 from wisp.controller.sync import FunctionSync
 
@@ -149,16 +152,47 @@ class PublishedVersions:
 @kopf.on.resume(*FUNCTIONS)
 @kopf.on.create(*FUNCTIONS)
 @kopf.on.update(*FUNCTIONS)
-def function_changed(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-    function = copy.deepcopy(dict(body))
-    retry_in = memo.sync.sync_function(function)
-    names = _trigger_names(kwargs["triggers_by_function"], body)
+async def function_changed(body: kopf.Body, memo: Any, **_: Any) -> None:
+    """Queued (``wisp.controller.workqueue``): kopf's worker for the Function is done at once."""
+    function = workqueue.slim(body)
+    memo.queue.add(_key("Function", body), functools.partial(_reconcile_function, memo, function))
+
+
+def _reconcile_function(memo: Any, function: dict[str, Any]) -> float | None:
+    """The queued reconcile of ``function`` (the latest copy its events brought), its Triggers
+    and versions; the seconds to retry after when the API refused a child (status says why)."""
+    meta = function["metadata"]
+    key = (meta.get("namespace") or "", meta.get("name") or "")
+    now = next(iter(memo.indexes["function_bodies"].get(key, ())), None)
+    now_meta = (now or {}).get("metadata") or {}
+    if now is None or now_meta.get("uid") != meta.get("uid") or now_meta.get("deletionTimestamp"):
+        return None  # gone, replaced or being deleted since its event: nothing to reconcile
+    retry_in: float | None = memo.sync.sync_function(function)
+    names = sorted(set(memo.indexes["triggers_by_function"].get(key, ())))
     binding.bind_triggers_of(
-        memo.api, function, names, holder_of=_holder_of(kwargs), published=_published_of(kwargs)
+        memo.api,
+        function,
+        names,
+        holder_of=_holder_of(memo.indexes),
+        published=_published_of(memo.indexes),
     )
-    _reconcile_versions(memo, kwargs, function)
-    if retry_in is not None:  # the API refused a child; status says why
-        raise kopf.TemporaryError("the API refused a child (see status)", delay=retry_in)
+    _reconcile_versions(memo, memo.indexes, function)
+    return retry_in
+
+
+def _key(kind: str, body: kopf.Body) -> tuple[str, str, str]:
+    return (kind, body.metadata.namespace or "", body.metadata.name or "")
+
+
+INDEXES = ("function_bodies", "triggers_by_function", "trigger_qualifiers", "version_bodies", "http_routes")
+
+
+@kopf.on.startup()
+async def start_queue(memo: Any, **kwargs: Any) -> None:
+    """The work queue of Functions' and their children's events (stopped in ``stop_resync``)."""
+    memo.indexes = {name: kwargs[name] for name in INDEXES}
+    memo.queue = workqueue.WorkQueue(memo.settings.reconcile_workers)
+    memo.queue.start()
 
 
 @kopf.on.startup()
@@ -203,6 +237,9 @@ async def start_trim(memo: Any, **_: Any) -> None:
 
 @kopf.on.cleanup()
 async def stop_resync(memo: Any, **_: Any) -> None:
+    queue: workqueue.WorkQueue | None = getattr(memo, "queue", None)
+    if queue is not None:
+        await queue.stop()
     for name in ("resync", "trim"):
         task: asyncio.Task[None] | None = getattr(memo, name, None)
         if task is not None:
@@ -271,19 +308,27 @@ def version_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: An
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={FUNCTION_LABEL: kopf.PRESENT})
-def deployment_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-    function = _owner(kwargs, body)
+async def deployment_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **_: Any) -> None:
+    deployment, deleted = workqueue.slim(body), event.get("type") == "DELETED"
+    memo.queue.add(_key("Deployment", body), functools.partial(_deployment_job, memo, deployment, deleted))
+
+
+def _deployment_job(memo: Any, deployment: dict[str, Any], deleted: bool) -> None:
+    function = _owner(memo.indexes, deployment)
     if function is not None:
-        deleted = event.get("type") == "DELETED"
-        memo.sync.on_deployment(function, dict(body), deleted=deleted)
+        memo.sync.on_deployment(function, deployment, deleted=deleted)
 
 
 @kopf.on.event("", "v1", "pods", labels={FUNCTION_LABEL: kopf.PRESENT})
-def pod_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-    function = _owner(kwargs, body)
+async def pod_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **_: Any) -> None:
+    pod, deleted = workqueue.slim(body), event.get("type") == "DELETED"
+    memo.queue.add(_key("Pod", body), functools.partial(_pod_job, memo, pod, deleted))
+
+
+def _pod_job(memo: Any, pod: dict[str, Any], deleted: bool) -> None:
+    function = _owner(memo.indexes, pod)
     if function is not None:
-        deleted = event.get("type") == "DELETED"
-        memo.sync.on_pod(function, dict(body), deleted=deleted)
+        memo.sync.on_pod(function, pod, deleted=deleted)
 
 
 @kopf.on.resume(*TRIGGERS)
@@ -348,13 +393,14 @@ def _function_of(kwargs: Mapping[str, Any], trigger: Mapping[str, Any]) -> dict[
     return functions[0] if functions else None
 
 
-def _owner(kwargs: Mapping[str, Any], body: kopf.Body) -> dict[str, Any] | None:
-    """The Function (or the version, rendered as one) whose child ``body`` is."""
-    key = (body.metadata.namespace, body.metadata.labels.get(FUNCTION_LABEL))
-    functions = list(kwargs["function_bodies"].get(key, ()))
+def _owner(indexes: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The Function (or the version, rendered as one) whose child ``child`` is."""
+    meta = child.get("metadata") or {}
+    key = (meta.get("namespace") or "", (meta.get("labels") or {}).get(FUNCTION_LABEL))
+    functions = list(indexes["function_bodies"].get(key, ()))
     if functions:
         return functions[0]  # type: ignore[no-any-return]
-    versions = list(kwargs["version_bodies"].get(key, ()))
+    versions = list(indexes["version_bodies"].get(key, ()))
     return as_function(versions[0]) if versions else None
 
 

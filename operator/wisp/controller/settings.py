@@ -24,9 +24,9 @@ class OperatorSettings:
     gateway_url: str = "http://wisp-gateway.wisp-system.svc.cluster.local"
     resync_seconds: float = 60.0
     resync_rate: float = 2.0  # at most this many resync reconciles a second (WISP_RESYNC_RATE)
-    # Reconciles run at once (WISP_RECONCILE_WORKERS). Each spends most of its time waiting for
-    # the API server, so throughput is workers / a reconcile's round trips: with 8, a bulk apply
-    # fell minutes behind kubectl, its events waiting in kopf's queues with their whole bodies.
+    # Reconciles run at once (WISP_RECONCILE_WORKERS): the work queue's threads. Each spends most
+    # of its time waiting for the API server, so throughput is workers / a reconcile's round
+    # trips: with 8, a bulk apply fell minutes behind kubectl.
     reconcile_workers: int = 32
     # How long a version nothing points at is kept before it is deleted (WISP_VERSION_RETENTION_SECONDS).
     version_retention: float = 86400.0
