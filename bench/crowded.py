@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from bench import docs
 from bench.node import SETUPS, Timeline, apply_example, cold_starts, machine, percentile
@@ -30,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from kubernetes import config  # noqa: E402
 from tests.cluster.bulk import apply_functions, wait_all_ready  # noqa: E402
-from tests.node.chart import FUNCTIONS, wisp_on  # noqa: E402
+from tests.node.chart import FUNCTIONS, SYSTEM, wisp_on  # noqa: E402
 from tests.node.node import start_real_node  # noqa: E402
 
 SECTION = "Cold start beside idle Functions (real node)"
@@ -48,6 +51,62 @@ def quiet() -> float:
     while os.getloadavg()[0] > QUIET_LOAD and time.monotonic() < deadline:
         time.sleep(10)
     return os.getloadavg()[0]
+
+
+class ChartMemory:
+    """The high-water mark of each process of the chart's operator and gateway pods, read from
+    /proc every few seconds (the real node's containers are processes of this machine); a
+    replica restarted is a new process, so its peak before the restart is kept."""
+
+    ROLES = {"operator": b"wisp\x00operator", "gateway": b"wisp\x00gateway"}
+
+    def __init__(self, every: float = 2.0) -> None:
+        self.peaks: dict[int, tuple[str, int]] = {}  # pid -> (role, VmHWM in KiB)
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> ChartMemory:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self.sample()
+
+    def sample(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                role = next((r for r, argv in self.ROLES.items() if argv in cmdline), None)
+                if role is None:
+                    continue
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+            pid = int(entry.name)
+            self.peaks[pid] = (role, max(hwm, self.peaks.get(pid, (role, 0))[1]))
+
+    def peaks_mib(self, role: str) -> list[int]:
+        """Each process's peak, highest first."""
+        return sorted((kib // 1024 for r, kib in self.peaks.values() if r == role), reverse=True)
+
+
+def restarts(wisp: Any) -> int:
+    """Container restarts across the chart's pods."""
+    pods = json.loads(wisp.kubectl("get", "pods", "-o", "json", namespace=SYSTEM).stdout)
+    return sum(
+        int(status.get("restartCount") or 0)
+        for pod in pods.get("items", [])
+        for status in (pod.get("status") or {}).get("containerStatuses") or []
+    )
 
 
 def main() -> None:
@@ -82,26 +141,35 @@ def main() -> None:
         wait_all_ready(api, FUNCTIONS, FEW, timeout=300)
         loads[FEW] = quiet()
         rounds[FEW], _ = cold_starts(wisp, function, args.runs, timeline)
+        memory = ChartMemory().start()
         started = time.monotonic()
         apply_functions(wisp.kubectl, FUNCTIONS, "idle", FEW - 1, args.functions - FEW)
         wait_all_ready(api, FUNCTIONS, args.functions, timeout=3600)
         ready = time.monotonic() - started
         assert node.plane is not None
         catch_up(node.plane, api, FUNCTIONS, CATCH_UP_QPS)
+        memory.stop()
+        restarted = restarts(wisp)
         print(f"{args.functions} Functions Ready {ready:.0f} s after the apply began", flush=True)
         loads[args.functions] = quiet()
         rounds[args.functions], _ = cold_starts(wisp, function, args.runs, timeline)
     finally:
         timeline.close()
         node.stop()
-    text = render(rounds, loads, host, mode, ready)
+    text = render(rounds, loads, host, mode, ready, memory, restarted)
     print(text)
     if not args.no_docs:
         docs.write_section(SECTION, text)
 
 
 def render(
-    rounds: dict[int, list[float]], loads: dict[int, float], host: str, mode: str, ready: float
+    rounds: dict[int, list[float]],
+    loads: dict[int, float],
+    host: str,
+    mode: str,
+    ready: float,
+    memory: ChartMemory,
+    restarted: int,
 ) -> str:
     few, many = sorted(rounds)
     p50 = {n: statistics.median(times) * 1000 for n, times in rounds.items()}
@@ -130,8 +198,17 @@ def render(
         "",
         f"The p50 beside {many:,} is {change:+.0f} % of the p50 beside {few:,} (target: within 10 %).",
         "",
+        f"From the apply of the {many - few:,} until kube-controller-manager caught up, each process's peak"
+        f" memory (VmHWM): operators {_mib(memory.peaks_mib('operator'))},"
+        f" gateways {_mib(memory.peaks_mib('gateway'))}; container restarts in"
+        f" the chart's pods: {restarted}.",
+        "",
     ]
     return "\n".join(lines)
+
+
+def _mib(peaks: list[int]) -> str:
+    return " and ".join(f"{p} MiB" for p in peaks) or "none seen"
 
 
 if __name__ == "__main__":
