@@ -165,3 +165,42 @@ async def test_a_caller_expecting_100_continue_is_invited_only_when_its_body_is_
     answer = await read_answer(reader)
     writer.close()
     assert (answer.status, answer.json()) == (200, {"echo": {"n": 1}})
+
+
+EXPECT_ROUTES = [
+    ("GET", "/healthz", b""),
+    ("POST", "/2015-03-31/functions/hook/invocations", b"{}"),  # Lambda's Invoke API
+    ("POST", "/function/hook", b"{}"),  # the catch-all
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), EXPECT_ROUTES, ids=[r[1] for r in EXPECT_ROUTES])
+@pytest.mark.parametrize("expect", [b"0", b"\x80", b"something-else"], ids=["0", "non-UTF-8", "unknown"])
+async def test_an_expectation_other_than_100_continue_is_a_json_417_on_every_route(
+    make_gateway: GatewayMaker, method: str, path: str, body: bytes, expect: bytes
+) -> None:
+    gw = await _hook_gateway(make_gateway)
+    reader, writer = await _open(gw)
+    writer.write(
+        f"{method} {path} HTTP/1.1\r\nHost: gw\r\nContent-Length: {len(body)}\r\n".encode()
+        + b"Expect: "
+        + expect
+        + b"\r\nConnection: close\r\n\r\n"
+        + body
+    )
+    await writer.drain()
+    answer = await read_answer(reader)
+    writer.close()
+    assert (answer.status, answer.json()["errorType"]) == (417, "ExpectationFailed")
+
+
+async def test_a_caller_expecting_100_continue_on_another_route_is_invited_at_once(
+    make_gateway: GatewayMaker,
+) -> None:
+    gw = await _hook_gateway(make_gateway)
+    reader, writer = await _open(gw)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: gw\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    answer = await read_answer(reader)
+    writer.close()
+    assert (answer.interim, answer.status) == ((100,), 200)

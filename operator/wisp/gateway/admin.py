@@ -10,6 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from wisp.gateway.handlers import http_versions
+from wisp.gateway.proxy import answer_expect
 from wisp.gateway.state import COMPONENTS, Components
 
 
@@ -21,6 +22,7 @@ def make_admin_app(components: Components) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/system/stats", stats)
     app.router.add_get("/system/functions", functions)
+    answer_expect(app)
     return app
 
 

@@ -25,7 +25,7 @@ from wisp.gateway.fastpath import serve_fast
 from wisp.gateway.handlers import Dispatcher, healthz, http_versions
 from wisp.gateway.lambda_api import add_invoke_route
 from wisp.gateway.metrics import GatewayMetrics, GaugeRow, LiveCollector, ReplicaRow
-from wisp.gateway.proxy import Forwarder, expect_handler
+from wisp.gateway.proxy import Forwarder, answer_expect, expect_handler
 from wisp.gateway.registry import Registry
 from wisp.gateway.resolve import DISPATCH_ROUTE
 from wisp.gateway.service import Gateway
@@ -102,6 +102,7 @@ def make_app(
         name=DISPATCH_ROUTE,
         expect_handler=expect_handler,  # 100 only when the body is wanted; JSON 417 otherwise
     )
+    answer_expect(app)  # and a JSON 417 on every other route too
     if fast_path:
         serve_fast(app)  # plain /function/ calls skip aiohttp's request objects (fastpath.py)
     return app

@@ -95,10 +95,38 @@ async def expect_handler(request: web.Request) -> None:
     if request.headers.get("Expect", "").lower() == "100-continue":
         request[_CONTINUE] = [False]
         return
-    raise web.HTTPExpectationFailed(
+    raise _expectation_failed()
+
+
+async def expect_at_once(request: web.Request) -> None:
+    """``Expect`` on every other route (``answer_expect``): ``100-continue`` is answered at once,
+    as aiohttp's default does; anything else is the catch-all's JSON 417."""
+    if request.version != HttpVersion11:
+        return
+    if request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0
+        return
+    raise _expectation_failed()
+
+
+def _expectation_failed() -> web.HTTPExpectationFailed:
+    return web.HTTPExpectationFailed(
         text='{"errorType": "ExpectationFailed", "errorMessage": "only Expect: 100-continue is supported"}',
         content_type="application/json",
     )
+
+
+def answer_expect(app: web.Application) -> None:
+    """Every route of ``app`` but the catch-all gets ``expect_at_once``.
+
+    aiohttp runs a route's expect handler before any middleware, and its default one answers an
+    unknown expectation with a text 417, and ``Expect: \\x80`` with a 500. aiohttp takes the
+    handler only as an argument of ``add_route``; the routes the gateway's parts add (Lambda's
+    Invoke API, async invocations, the queue's admin, the console) are set here, once all are in."""
+    for route in app.router.routes():
+        if route._expect_handler is not expect_handler:  # the catch-all keeps its own
+            route._expect_handler = expect_at_once
 
 
 async def send_continue(request: web.Request) -> None:
