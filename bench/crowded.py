@@ -26,7 +26,7 @@ from typing import Any
 
 from bench import docs
 from bench.node import SETUPS, Timeline, apply_example, cold_starts, machine, percentile
-from bench.scale import catch_up
+from bench.scale import catch_up, peak_rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -61,7 +61,7 @@ class ChartMemory:
     ROLES = {"operator": b"wisp\x00operator", "gateway": b"wisp\x00gateway"}
 
     def __init__(self, every: float = 2.0) -> None:
-        self.peaks: dict[int, tuple[str, int]] = {}  # pid -> (role, VmHWM in KiB)
+        self.peaks: dict[int, tuple[str, float]] = {}  # pid -> (role, VmHWM in MiB)
         self._every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -87,16 +87,15 @@ class ChartMemory:
                 role = next((r for r, argv in self.ROLES.items() if argv in cmdline), None)
                 if role is None:
                     continue
-                status = (entry / "status").read_text()
+                peak = peak_rss_mib(int(entry.name))
             except OSError:
                 continue
-            hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
             pid = int(entry.name)
-            self.peaks[pid] = (role, max(hwm, self.peaks.get(pid, (role, 0))[1]))
+            self.peaks[pid] = (role, max(peak, self.peaks.get(pid, (role, 0.0))[1]))
 
     def peaks_mib(self, role: str) -> list[int]:
         """Each process's peak, highest first."""
-        return sorted((kib // 1024 for r, kib in self.peaks.values() if r == role), reverse=True)
+        return sorted((int(mib) for r, mib in self.peaks.values() if r == role), reverse=True)
 
 
 def restarts(wisp: Any) -> int:

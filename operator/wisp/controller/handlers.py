@@ -18,7 +18,7 @@ import datetime
 import functools
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,11 +57,8 @@ def cached(body: Mapping[str, Any]) -> dict[str, Any]:
     """The part of an object the operator's indexes keep: what reconciling reads. managedFields
     and annotations (kopf's own copy of the spec among them) are most of a Function's size and
     never read from the cache, so a thousand idle Functions cost a thousand small dicts."""
-    kept = copy.deepcopy({key: value for key, value in body.items() if key != "metadata"})
-    meta = body.get("metadata") or {}
-    kept["metadata"] = copy.deepcopy(
-        {key: value for key, value in meta.items() if key not in ("managedFields", "annotations")}
-    )
+    kept = workqueue.slim(body)
+    kept["metadata"].pop("annotations", None)
     return kept
 
 
@@ -168,7 +165,7 @@ def _reconcile_function(memo: Any, function: dict[str, Any]) -> float | None:
     if now is None or now_meta.get("uid") != meta.get("uid") or now_meta.get("deletionTimestamp"):
         return None  # gone, replaced or being deleted since its event: nothing to reconcile
     retry_in: float | None = memo.sync.sync_function(function)
-    names = sorted(set(memo.indexes["triggers_by_function"].get(key, ())))
+    names = _trigger_names(memo.indexes["triggers_by_function"], key)
     binding.bind_triggers_of(
         memo.api,
         function,
@@ -256,8 +253,9 @@ def _peering_namespace(namespaces: tuple[str, ...]) -> str | None:
 # Not optional: kopf's finalizer makes sure the deletion is seen (it once came with the timer).
 @kopf.on.delete(*FUNCTIONS)
 def function_deleted(body: kopf.Body, memo: Any, **kwargs: Any) -> None:
-    memo.sync.state.forget(body.metadata.namespace or "", body.metadata.name or "")
-    names = _trigger_names(kwargs["triggers_by_function"], body)
+    key = (body.metadata.namespace or "", body.metadata.name or "")
+    memo.sync.state.forget(*key)
+    names = _trigger_names(kwargs["triggers_by_function"], key)
     binding.bind_triggers_of(
         memo.api,
         None,
@@ -296,7 +294,7 @@ def version_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: An
     if ref.label not in list(qualifiers.get((ref.namespace, ref.function), ())):
         return
     function = next(iter(kwargs["function_bodies"].get((ref.namespace, ref.function), ())), None)
-    names = sorted(set(kwargs["triggers_by_function"].get((ref.namespace, ref.function), ())))
+    names = _trigger_names(kwargs["triggers_by_function"], (ref.namespace, ref.function))
     binding.bind_triggers_of(
         memo.api,
         function,
@@ -309,26 +307,26 @@ def version_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **kwargs: An
 
 @kopf.on.event("apps", "v1", "deployments", labels={FUNCTION_LABEL: kopf.PRESENT})
 async def deployment_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **_: Any) -> None:
-    deployment, deleted = workqueue.slim(body), event.get("type") == "DELETED"
-    memo.queue.add(_key("Deployment", body), functools.partial(_deployment_job, memo, deployment, deleted))
-
-
-def _deployment_job(memo: Any, deployment: dict[str, Any], deleted: bool) -> None:
-    function = _owner(memo.indexes, deployment)
-    if function is not None:
-        memo.sync.on_deployment(function, deployment, deleted=deleted)
+    _queue_child("Deployment", event, body, memo, memo.sync.on_deployment)
 
 
 @kopf.on.event("", "v1", "pods", labels={FUNCTION_LABEL: kopf.PRESENT})
 async def pod_event(event: kopf.RawEvent, body: kopf.Body, memo: Any, **_: Any) -> None:
-    pod, deleted = workqueue.slim(body), event.get("type") == "DELETED"
-    memo.queue.add(_key("Pod", body), functools.partial(_pod_job, memo, pod, deleted))
+    _queue_child("Pod", event, body, memo, memo.sync.on_pod)
 
 
-def _pod_job(memo: Any, pod: dict[str, Any], deleted: bool) -> None:
-    function = _owner(memo.indexes, pod)
+def _queue_child(
+    kind: str, event: kopf.RawEvent, body: kopf.Body, memo: Any, on_child: Callable[..., None]
+) -> None:
+    """Queue ``on_child`` (``FunctionSync.on_deployment`` or ``on_pod``) for a child's event."""
+    child, deleted = workqueue.slim(body), event.get("type") == "DELETED"
+    memo.queue.add(_key(kind, body), functools.partial(_child_job, memo, on_child, child, deleted))
+
+
+def _child_job(memo: Any, on_child: Callable[..., None], child: dict[str, Any], deleted: bool) -> None:
+    function = _owner(memo.indexes, child)
     if function is not None:
-        memo.sync.on_pod(function, pod, deleted=deleted)
+        on_child(function, child, deleted=deleted)
 
 
 @kopf.on.resume(*TRIGGERS)
@@ -404,5 +402,6 @@ def _owner(indexes: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, An
     return as_function(versions[0]) if versions else None
 
 
-def _trigger_names(index: kopf.Index[Any, str], body: kopf.Body) -> list[str]:
-    return sorted(set(index.get((body.metadata.namespace, body.metadata.name), ())))
+def _trigger_names(index: kopf.Index[Any, str], function: tuple[str, str]) -> list[str]:
+    """The Triggers naming ``function`` (namespace, name)."""
+    return sorted(set(index.get(function, ())))

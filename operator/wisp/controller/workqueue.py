@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import copy
 import logging
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -42,10 +43,10 @@ _DROPPED_ANNOTATIONS = ("wisp.dev/last-handled-configuration",)
 def slim(body: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``body`` without what no job reads (see ``_DROPPED_META``): what a waiting job
     keeps of the object its event brought."""
-    kept = {key: _copy(value) for key, value in body.items() if key != "metadata"}
-    meta = {
-        key: _copy(value) for key, value in (body.get("metadata") or {}).items() if key not in _DROPPED_META
-    }
+    kept = copy.deepcopy({key: value for key, value in body.items() if key != "metadata"})
+    meta = copy.deepcopy(
+        {key: value for key, value in (body.get("metadata") or {}).items() if key not in _DROPPED_META}
+    )
     annotations = meta.get("annotations")
     if isinstance(annotations, dict):
         meta["annotations"] = {
@@ -55,15 +56,6 @@ def slim(body: Mapping[str, Any]) -> dict[str, Any]:
         }
     kept["metadata"] = meta
     return kept
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of JSON-shaped data (dicts, lists and scalars), as plain dicts and lists."""
-    if isinstance(value, Mapping):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
 
 
 class WorkQueue:
@@ -80,14 +72,12 @@ class WorkQueue:
         self._idle: collections.deque[asyncio.Future[None]] = collections.deque()  # workers waiting
         self._tasks: list[asyncio.Task[None]] = []
         self._executor: ThreadPoolExecutor | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
         """Keys waiting (not those being worked on)."""
         return len(self._jobs)
 
     def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix=self._name)
         self._tasks = [
             asyncio.create_task(self._work(), name=f"{self._name}-{i}") for i in range(self.workers)
@@ -126,8 +116,7 @@ class WorkQueue:
 
     async def _take(self) -> Hashable:
         while not self._ready:
-            assert self._loop is not None
-            waiter = self._loop.create_future()
+            waiter = asyncio.get_running_loop().create_future()
             self._idle.append(waiter)
             await waiter
         return self._ready.popleft()
