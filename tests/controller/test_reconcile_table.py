@@ -460,6 +460,61 @@ def test_deployment_events_do_not_retry_a_refused_function() -> None:
     assert kube.calls[before:] == []
 
 
+TERMINATING = (
+    'deployments.apps "hello" is forbidden: unable to create new content in namespace ns '
+    "because it is being terminated"
+)
+
+
+class TerminatingKube(MemoryKube):
+    """A namespace being deleted: every create refused as kube-apiserver refuses it."""
+
+    def create(self, manifest: Any) -> Obj:
+        self.calls.append(Call("create", manifest["kind"], manifest["metadata"]["name"]))
+        exc = ApiException(status=403, reason="Forbidden")
+        exc.body = json.dumps(
+            {
+                "kind": "Status",
+                "message": TERMINATING,
+                "reason": "Forbidden",
+                "details": {"causes": [{"reason": "NamespaceTerminating", "field": "metadata.namespace"}]},
+                "code": 403,
+            }
+        )
+        raise exc
+
+
+def test_a_namespace_being_deleted_is_not_a_refusal(caplog: pytest.LogCaptureFixture) -> None:
+    """Its Deployment deleted with the namespace, before the Function: the create refused is
+    neither written in status, posted, retried nor logged as a denial, and the Function's later
+    events ask the API nothing."""
+    kube = TerminatingKube().add(make_default_service_account(NS)).add(function())
+    kube.add(built("ConfigMap")).add(built("Service"))
+    sync = FunctionSync(kube, OperatorSettings())
+    with caplog.at_level(logging.DEBUG, logger="wisp.operator"):
+        assert sync.sync_function(function()) is None
+    assert ("create", "Deployment", "hello") in kube.writes()
+    assert kube.statuses() == [] and kube.events() == []
+    assert sync.state.refusals.current == {}
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["Function ns/hello: not reconciled, its namespace is being deleted"]
+
+    before = len(kube.calls)
+    assert sync.sync_function(function()) is None
+    sync.on_deployment(function(), built("Deployment"), deleted=True)
+    pod: Obj = {"kind": "Pod", "metadata": {"name": "hello-1", "namespace": NS}}
+    pod["metadata"]["labels"] = {"wisp.dev/function": "hello"}
+    sync.on_pod(function(), pod, deleted=True)
+    assert kube.calls[before:] == []
+
+    # A Function of that name in a namespace of that name made afresh is reconciled.
+    again = function()
+    again["metadata"]["uid"] = "another-uid"
+    assert not sync.state.in_terminating_namespace(again)
+    sync.state.forget(NS, "hello")
+    assert sync.state.terminating == {}
+
+
 def test_a_replaced_service_is_headless_and_the_delete_names_the_old_one() -> None:
     kube = MemoryKube().add(function())
     for obj in (built("ConfigMap"), built("Deployment", replicas=1), with_cluster_ip(built("Service"))):

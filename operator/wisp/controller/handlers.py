@@ -165,6 +165,8 @@ def _reconcile_function(memo: Any, function: dict[str, Any]) -> float | None:
     if now is None or now_meta.get("uid") != meta.get("uid") or now_meta.get("deletionTimestamp"):
         return None  # gone, replaced or being deleted since its event: nothing to reconcile
     retry_in: float | None = memo.sync.sync_function(function)
+    if memo.sync.state.in_terminating_namespace(function):
+        return None  # going with its namespace: no Triggers to bind, no versions to publish
     names = _trigger_names(memo.indexes["triggers_by_function"], key)
     binding.bind_triggers_of(
         memo.api,
@@ -202,7 +204,8 @@ async def start_resync(memo: Any, settings: kopf.OperatorSettings, **kwargs: Any
 
     async def reconcile_one(body: dict[str, Any]) -> None:
         await asyncio.to_thread(memo.sync.resync_function, copy.deepcopy(body))
-        await asyncio.to_thread(_reconcile_versions, memo, kwargs, copy.deepcopy(body))
+        if not memo.sync.state.in_terminating_namespace(body):
+            await asyncio.to_thread(_reconcile_versions, memo, kwargs, copy.deepcopy(body))
 
     async def active() -> bool:
         if settings.peering.standalone or memo.settings.peering is None:

@@ -35,6 +35,7 @@ from wisp.api.names import (
     VERSION,
     VERSION_OF_LABEL,
 )
+from wisp.controller.refusals import namespace_terminating
 
 FIELD_MANAGER = "wisp-operator"
 CREATE_MANAGER = "wisp-operator-create"
@@ -375,6 +376,9 @@ class KubeApi:
         try:
             self.events.create_namespaced_event(meta.get("namespace"), body)
         except ApiException as exc:
+            if namespace_terminating(exc):  # the object goes with its namespace, its Events too
+                log.debug("no event %s on %s: its namespace is being deleted", reason, meta.get("name"))
+                return
             log.warning("could not post event %s on %s: %s", reason, meta.get("name"), exc.body)
 
 

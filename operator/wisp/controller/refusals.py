@@ -3,6 +3,9 @@
 A refusal (a full ResourceQuota, an exhausted Service IP range, an admission denial) will not
 go away in the next millisecond, so it is retried with exponential backoff per Function and
 logged once per change of reason, not per attempt. Pure bookkeeping: no clock, no I/O.
+
+One refusal is not a denial at all: a create in a namespace being deleted (``namespace_terminating``).
+The Function goes with its namespace, so it is neither reported nor retried.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from kubernetes.client.rest import ApiException
 
@@ -41,11 +45,36 @@ def refusal_reason(status: int | None) -> str:
 
 def refusal_message(exc: ApiException) -> str:
     """The API's own words (``Status.message``), else the HTTP reason phrase."""
-    try:
-        message = json.loads(exc.body or "{}").get("message")
-    except (ValueError, AttributeError):
-        message = None
+    message = _status(exc).get("message")
     return str(message or exc.reason or f"HTTP {exc.status}")
+
+
+def namespace_terminating(exc: ApiException) -> bool:
+    """Whether the API refused because the namespace is being deleted, or is gone already.
+
+    The NamespaceLifecycle admission plugin refuses every create in a Terminating namespace with
+    a 403 whose Status has the cause ``NamespaceTerminating`` (``configmaps "x" is forbidden:
+    unable to create new content in namespace N because it is being terminated``); once the
+    namespace is gone, a create gets a 404 whose Status names the namespace. Neither is a denial
+    to report or retry: the Function is deleted with its namespace.
+    """
+    status = _status(exc)
+    details: dict[str, Any] = status["details"] if isinstance(status.get("details"), dict) else {}
+    if exc.status == 403:
+        causes: list[Any] = details["causes"] if isinstance(details.get("causes"), list) else []
+        reasons = {cause.get("reason") for cause in causes if isinstance(cause, dict)}
+        message = str(status.get("message") or "")
+        return "NamespaceTerminating" in reasons or "because it is being terminated" in message
+    return exc.status == 404 and details.get("kind") == "namespaces"
+
+
+def _status(exc: ApiException) -> dict[str, Any]:
+    """The Status object the API answered with; empty when the body is not one."""
+    try:
+        status = json.loads(exc.body or "{}")
+    except (ValueError, TypeError):
+        return {}
+    return status if isinstance(status, dict) else {}
 
 
 def backoff_delay(attempt: int) -> float:

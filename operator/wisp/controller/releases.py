@@ -30,6 +30,7 @@ from wisp.api.version import (
     version_ref,
 )
 from wisp.controller.kube import KubePort
+from wisp.controller.refusals import namespace_terminating
 from wisp.controller.sync import FunctionSync
 
 log = logging.getLogger("wisp.operator")
@@ -195,6 +196,8 @@ class Releases:
             try:
                 created = self.api.create(version_manifest(function, number, template))
             except ApiException as exc:
+                if namespace_terminating(exc):
+                    return out  # the Function goes with its namespace: nothing to publish
                 if exc.status != 409:
                     raise
                 number += 1  # taken (by a publisher we have not seen yet): the next number

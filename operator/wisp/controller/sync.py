@@ -27,7 +27,7 @@ from wisp.controller.conditions import (
 from wisp.controller.kube import KubePort
 from wisp.controller.memory import OomKill, count_kills, oom_kills
 from wisp.controller.reconcile import ReconcileError, Reconciliation, SeenRecently, reconcile
-from wisp.controller.refusals import Refusals
+from wisp.controller.refusals import Refusals, namespace_terminating
 from wisp.controller.settings import OperatorSettings
 from wisp.controller.status import Observed, PodTrouble, function_status, pod_trouble, status_changed
 from wisp.resources.names import Names
@@ -49,6 +49,9 @@ class OperatorState:
     # Functions reconciled since the resync last visited them: its next visit is skipped.
     reconciled: set[tuple[str, str]] = field(default_factory=set)
     reconciling: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
+    # Functions whose namespace the API said is being deleted, (namespace, name) -> uid: they go
+    # with it, so nothing of theirs is created, written or retried again.
+    terminating: dict[tuple[str, str], str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def guard(self, namespace: str, name: str) -> threading.Lock:
@@ -62,8 +65,16 @@ class OperatorState:
             pods = self.troubles.get((namespace, name)) or {}
             return next(iter(sorted(pods.items())), (None, None))[1]
 
+    def in_terminating_namespace(self, body: Mapping[str, Any]) -> bool:
+        """Whether a refusal said ``body``'s namespace is being deleted (this very Function, by uid)."""
+        meta = body.get("metadata") or {}
+        with self.lock:
+            uid = self.terminating.get((meta.get("namespace", ""), meta.get("name", "")))
+        return uid is not None and uid == meta.get("uid")
+
     def forget(self, namespace: str, name: str) -> None:
         with self.lock:
+            self.terminating.pop((namespace, name), None)
             self.troubles.pop((namespace, name), None)
             self.reconciling.pop((namespace, name), None)
             self.published.pop((namespace, name), None)
@@ -120,9 +131,10 @@ class FunctionSync:
 
     def _sync_function(self, body: dict[str, Any]) -> float | None:
         meta = body.get("metadata") or {}
-        if meta.get("deletionTimestamp"):
-            # Being deleted: the garbage collector takes its children. Creating one again (a
-            # Deployment event as the collector deletes it) would only keep the deletion waiting.
+        if meta.get("deletionTimestamp") or self.state.in_terminating_namespace(body):
+            # Being deleted (or its namespace is): the garbage collector takes its children.
+            # Creating one again (a Deployment event as the collector deletes it) would only keep
+            # the deletion waiting, and in a namespace being deleted the API refuses it.
             return None
         name, namespace = meta.get("name", ""), meta.get("namespace", "")
         if _kind(body) == "Function":  # the resync visits Functions (versions heal with theirs)
@@ -157,6 +169,9 @@ class FunctionSync:
                 deploy_error=(exc.reason, exc.message),
             )
         except ApiException as exc:  # the API refused a child: say why, in status; back off
+            if namespace_terminating(exc):
+                self._namespace_terminating(body)
+                return None
             refusal = self.state.refusals.refused((namespace, name), exc)
             retry_in = refusal.delay
             self._remember_applied(r.deployment)
@@ -179,6 +194,17 @@ class FunctionSync:
             self.api.post_event(body, _kind(body), "Reconciled", "; ".join(done))
         return retry_in
 
+    def _namespace_terminating(self, body: Mapping[str, Any]) -> None:
+        """A child's create (or the apply of one deleted meanwhile) was refused because the
+        namespace is being deleted: the Function goes with it. No status (it would only be
+        deleted), no retry, and later events of this Function reconcile nothing
+        (``in_terminating_namespace``)."""
+        meta = body.get("metadata") or {}
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        with self.state.lock:
+            self.state.terminating[key] = str(meta.get("uid", ""))
+        log.debug("%s %s/%s: not reconciled, its namespace is being deleted", _kind(body), *key)
+
     def _remember_applied(self, deployment: Mapping[str, Any] | None) -> None:
         """The generation we wrote, so our own write echoed back by the watch is not drift."""
         if deployment is not None:
@@ -191,6 +217,8 @@ class FunctionSync:
         fn_meta = function.get("metadata") or {}
         if self.state.refusals.pending((fn_meta.get("namespace", ""), fn_meta.get("name", ""))):
             return  # backing off: the retry (or the resync) reconciles, not every Deployment event
+        if self.state.in_terminating_namespace(function):
+            return
         # Under the guard: a Deployment this process is creating right now is known as its own
         # once that reconcile is done, and its first events then only refresh status.
         with self.state.guard(fn_meta.get("namespace", ""), fn_meta.get("name", "")):
@@ -206,6 +234,8 @@ class FunctionSync:
     def on_pod(self, function: dict[str, Any], pod: dict[str, Any], *, deleted: bool) -> None:
         """A pod changed: refresh status when it got stuck or recovered, or a container of it was
         killed for running out of memory."""
+        if self.state.in_terminating_namespace(function):
+            return  # its status would only be deleted with it
         meta = pod.get("metadata") or {}
         key = (meta.get("namespace", ""), (meta.get("labels") or {}).get(FUNCTION_LABEL, ""))
         trouble = None if deleted else pod_trouble(pod)
