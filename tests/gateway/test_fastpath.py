@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from tests.gateway.conftest import GatewayFactory, GatewayUnderTest, Runtimes, info, make_function
 from tests.support.rawhttp import RawAnswer, read_answer
@@ -233,6 +234,38 @@ async def test_a_body_that_never_comes_is_a_json_408(
     assert answer.status == 408
     assert answer.json()["errorType"] == "RequestTimeout"
     assert gw.parts.registry.upstreams[KEY].pool.in_flight == 0
+
+
+async def test_an_idle_connection_is_closed_after_the_keepalive_and_a_busy_one_is_kept(
+    runtimes: Runtimes,
+) -> None:
+    keepalive = 0.5
+    fn = make_function("echo")
+    runtime = await runtimes.start(fn)
+    backend = StaticBackend()
+    backend.set_function(info(fn))
+    backend.set_endpoints(fn.key, (runtime.endpoint,))
+    app = make_app(GatewayConfig(host="127.0.0.1", pod_name="test"), backend, fast_path=True)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server(keepalive_timeout=keepalive)
+    try:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        # Calls closer together than the keep-alive, for three times its length: one connection.
+        began = time.monotonic()
+        n = 0
+        while time.monotonic() - began < 3 * keepalive:
+            writer.write(_post({"n": n}))
+            await writer.drain()
+            assert _echo(await read_answer(reader)) == {"n": n}
+            answered = time.monotonic()
+            n += 1
+            await asyncio.sleep(keepalive / 3)
+        # Then idle: the gateway closes it a keep-alive after its last answer.
+        assert await asyncio.wait_for(reader.read(), 10 * keepalive) == b""
+        assert time.monotonic() - answered >= keepalive * 0.9
+        writer.close()
+    finally:
+        await server.close()
 
 
 async def _resetting_pod() -> tuple[asyncio.Server, int]:

@@ -45,7 +45,7 @@ class ActivatorSettings:
     queue_timeout: float = 10.0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Acquired:
     slot: Slot
     cold_wait: float | None  # seconds held for a cold start, None when warm

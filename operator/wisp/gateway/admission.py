@@ -32,7 +32,7 @@ class FastHead:
     keep_alive: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Admitted:
     """A call the guard lets through: the headers the gateway sees (as the middleware would
     have cleaned them), the caller's address, and what to call once the call is over."""

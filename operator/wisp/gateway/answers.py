@@ -13,7 +13,7 @@ from multidict import CIMultiDict
 from wisp.gateway.streaming import Caller, Sink
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Forwarded:
     """A call the pod answered: its status and headers as sent on, and whether the caller's
     connection can be kept (a stream cut short cannot)."""

@@ -72,7 +72,7 @@ _MALFORMED = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Head:
     """A pod's status and headers."""
 

@@ -120,6 +120,7 @@ class FastServer(web.Server):
         self.fast = fast
         self.fast_connections: set[FastProtocol] = set()
         self.handed_off = 0  # connections handed to aiohttp's protocol
+        self.closing = False
 
     def __call__(self) -> Any:
         if self.fast is None:
@@ -141,7 +142,8 @@ class FastServer(web.Server):
         super().pre_shutdown()
 
     async def shutdown(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 (aiohttp's signature)
-        tasks = [c.task for c in self.fast_connections if c.task is not None and not c.task.done()]
+        self.closing = True  # a connection serving a call closes once it is answered
+        tasks = [c.worker for c in self.fast_connections if c.busy and c.worker is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
         for connection in list(self.fast_connections):
@@ -167,7 +169,7 @@ class _HeadParser:
         self.complete = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Taken:
     """A request the fast path serves: its head, its size on the wire, its body's length."""
 
@@ -182,14 +184,22 @@ class FastProtocol(WriteFlow, asyncio.Protocol):
         self.fast = fast
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
-        self.task: asyncio.Task[None] | None = None
+        # The connection's calls are served one after the other by one task, made at its first
+        # call, rather than a task each (a task costs more to make than a future to wait on).
+        self.worker: asyncio.Task[None] | None = None
+        self._job: tuple[Plan | InvokePlan, bytes] | None = None
+        self._wake: asyncio.Future[None] | None = None
         self.busy = False
         self.closed = False
         self.close_after = False  # the call being served asked for Connection: close
         self.responded = False  # some of the current call's answer was written
         self._buffer = bytearray()
         self._pending: tuple[Taken, Plan | InvokePlan] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # a body's read timeout
+        # The keep-alive timer is not moved at every call: it checks, when due, how long the
+        # connection has been idle (since ``_idle_since``) and is set again for the rest.
+        self._keepalive: asyncio.TimerHandle | None = None
+        self._idle_since = 0.0
         self._reading_paused = False
         self._peer = ""
         self._scheme = "http"
@@ -218,9 +228,11 @@ class FastProtocol(WriteFlow, asyncio.Protocol):
         self.closed = True
         self.transport = None
         self._cancel_timer()
+        self._cancel_keepalive()
         self._drop_pending()
         self.server.fast_connections.discard(self)
         self.end_drain()
+        self._stop_worker()
 
     def gone(self) -> Exception:
         return ConnectionResetError("the caller's connection closed")
@@ -308,7 +320,11 @@ class FastProtocol(WriteFlow, asyncio.Protocol):
             self._finished(taken.head.keep_alive)
             return
         self.busy = True
-        self.task = self.loop.create_task(self._serve(plan, body))
+        self._job = (plan, body)
+        if self.worker is None:
+            self.worker = self.loop.create_task(self._work())
+        elif self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
     def _refuse(self, taken: Taken, refusal: web.Response) -> None:
         """Answer a call refused from its head; its body is skipped when it is in already, else
@@ -341,12 +357,31 @@ class FastProtocol(WriteFlow, asyncio.Protocol):
             if plan.leave is not None:
                 plan.leave()
         self.busy = False
-        self.task = None
         self.close_after = False
         self._finished(keep_alive)
 
+    async def _work(self) -> None:
+        """Serve the connection's calls as ``_next`` hands them over, until it closes or goes
+        to aiohttp."""
+        while self.transport is not None:
+            job = self._job
+            if job is None:
+                self._wake = wake = self.loop.create_future()
+                try:
+                    await wake
+                finally:
+                    self._wake = None
+                continue
+            self._job = None
+            await self._serve(*job)
+
+    def _stop_worker(self) -> None:
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
     def _finished(self, keep_alive: bool) -> None:
-        if not keep_alive:
+        if not keep_alive or self.server.closing:
             self.close()
             return
         if self._reading_paused and self.transport is not None:
@@ -416,6 +451,7 @@ class FastProtocol(WriteFlow, asyncio.Protocol):
         if transport is None:
             return
         self._cancel_timer()
+        self._cancel_keepalive()
         self.server.fast_connections.discard(self)
         self.server.handed_off += 1
         self.transport = None
@@ -425,6 +461,7 @@ class FastProtocol(WriteFlow, asyncio.Protocol):
         data = bytes(self._buffer)
         self._buffer.clear()
         self._drop_pending()
+        self._stop_worker()
         if data:
             protocol.data_received(data)
         if self._reading_paused:
@@ -439,7 +476,24 @@ class FastProtocol(WriteFlow, asyncio.Protocol):
 
     def _idle(self) -> None:
         self._cancel_timer()
-        self._timer = self.loop.call_later(self.fast.keepalive, self.close)
+        self._idle_since = now = self.loop.time()
+        if self._keepalive is None:
+            self._keepalive = self.loop.call_at(now + self.fast.keepalive, self._keepalive_due)
+
+    def _keepalive_due(self) -> None:
+        self._keepalive = None
+        if self.closed or self.busy or self._pending is not None or self._buffer:
+            return  # not idle: ``_idle`` sets the timer again once it is
+        due = self._idle_since + self.fast.keepalive
+        if self.loop.time() >= due:
+            self.close()
+        else:
+            self._keepalive = self.loop.call_at(due, self._keepalive_due)
+
+    def _cancel_keepalive(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
 
     def _body_too_slow(self) -> None:
         self._timer = None

@@ -21,6 +21,7 @@ from wisp.api.function import StreamingSpec
 from wisp.api.tracecontext import TRACEPARENT, TRACESTATE
 from wisp.gateway.answers import Answer, Forwarded
 from wisp.gateway.connections import ResponseTooLarge, UpstreamConnections, UpstreamFailed, request_head
+from wisp.gateway.deadlines import Deadlines
 from wisp.gateway.streaming import relay_stream
 
 BUFFER_BYTES = 256 * 1024
@@ -300,6 +301,7 @@ class Forwarder:
         self.max_body_bytes = max_body_bytes
         self.max_response_bytes = max_response_bytes
         self.connections = connections or UpstreamConnections()
+        self.deadlines = Deadlines()
 
     async def request_body(self, request: web.Request, deadline: float) -> Body:
         """The body to send, read before the call takes a slot on a pod (a slow or vanishing
@@ -344,7 +346,8 @@ class Forwarder:
         host = f"{address[0]}:{address[1]}"
         head = request_head(method, path_qs, host, headers, _body_kind(body))
         connections = self.connections
-        async with asyncio.timeout(limit) as timer:
+        deadline = self.deadlines.start(limit)
+        try:
             proto, message, payload = await connections.send(address, head, body, skip_body=method == "HEAD")
             clean = False
             try:
@@ -357,8 +360,8 @@ class Forwarder:
                 out_headers.update(extra)
                 if contract.STREAM_HEADER in message.headers and method != "HEAD":
                     # The stream has its own limits from here, counted from the call's start.
-                    stream_deadline = (timer.when() or 0.0) - limit + streaming.timeout
-                    timer.reschedule(None)
+                    stream_deadline = deadline.when - limit + streaming.timeout
+                    self.deadlines.end(deadline)
                     sink = answer.stream(status, out_headers, None)
                     clean = await relay_stream(answer.caller, sink, payload, streaming, stream_deadline)
                     return Forwarded(status, out_headers, clean)
@@ -389,24 +392,31 @@ class Forwarder:
                 raise UpstreamFailed(str(exc)) from exc
             finally:
                 connections.finish(address, proto, payload, clean)
+        except asyncio.CancelledError:
+            if deadline.expired():
+                raise TimeoutError from None
+            raise
+        finally:
+            self.deadlines.end(deadline)
 
     async def call(
         self, address: Address, headers: Mapping[str, str], body: bytes, limit: float
     ) -> tuple[int, dict[str, str], bytes]:
         host = f"{address[0]}:{address[1]}"
         head = request_head("POST", "/", host, headers.items(), str(len(body)))
-        async with asyncio.timeout(limit):
+        deadline = self.deadlines.start(limit)
+        try:
             proto, message, payload = await self.connections.send(address, head, body)
             clean = False
             try:
-                limit = self.max_response_bytes
-                _sized(message.headers, limit)
+                most = self.max_response_bytes
+                _sized(message.headers, most)
                 parts: list[bytes] = []
                 seen = 0
                 async for chunk in payload.iter_any():
                     seen += len(chunk)
-                    if seen > limit:
-                        raise ResponseTooLarge(_too_large(limit))
+                    if seen > most:
+                        raise ResponseTooLarge(_too_large(most))
                     parts.append(chunk)
                 data = b"".join(parts)
                 clean = True
@@ -416,6 +426,12 @@ class Forwarder:
                 raise UpstreamFailed(str(exc)) from exc
             finally:
                 self.connections.finish(address, proto, payload, clean)
+        except asyncio.CancelledError:
+            if deadline.expired():
+                raise TimeoutError from None
+            raise
+        finally:
+            self.deadlines.end(deadline)
         if _refused(message.code, message.headers):
             raise Refused
         return message.code, dict(message.headers), data

@@ -12,6 +12,7 @@ the table (``wisp.api.trigger.route_holders``), so every replica routes to the s
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,17 +43,37 @@ def _label(text: str) -> bool:
 
 def parse_function_path(path: str, default_namespace: str) -> FunctionPath | None:
     """The function a ``/function/...`` path names, or None when the names are not DNS labels."""
-    rest = path[len(FUNCTION_PREFIX) :]
-    head, slash, tail = rest.partition("/")
+    head, slash, tail = path[len(FUNCTION_PREFIX) :].partition("/")
+    named = _named(head, default_namespace) if len(head) <= _LONGEST_HEAD else None
+    if named is None:
+        return None
+    name, namespace, _, qualifier = named
+    return FunctionPath(name, namespace, "/" + tail if slash else "/", qualifier)
+
+
+def function_target(path: str, default_namespace: str) -> tuple[str, str] | None:
+    """The function key and qualifier a ``/function/...`` path names, as ``parse_function_path``
+    reads them (the fast data path's per-call lookup: remembered for the names most called)."""
+    head = path[len(FUNCTION_PREFIX) :].partition("/")[0]
+    named = _named(head, default_namespace) if len(head) <= _LONGEST_HEAD else None
+    return None if named is None else (named[2], named[3])
+
+
+# Two DNS labels, a qualifier and their separators: anything longer names nothing (and is not
+# remembered by ``_named``, whose memory this bounds).
+_LONGEST_HEAD = 63 + 1 + 63 + 1 + 64
+
+
+@functools.lru_cache(maxsize=4096)
+def _named(head: str, default_namespace: str) -> tuple[str, str, str, str] | None:
+    """``name[.namespace][:qualifier]``: name, namespace, key and qualifier ("" for $LATEST)."""
     head, colon, qualifier = head.partition(":")
     name, dot, namespace = head.partition(".")
     if not dot:
         namespace = default_namespace
     if not _label(name) or not _label(namespace) or (colon and not QUALIFIER_RE.match(qualifier)):
         return None
-    return FunctionPath(
-        name, namespace, "/" + tail if slash else "/", "" if qualifier == "$LATEST" else qualifier
-    )
+    return name, namespace, function_key(name, namespace), "" if qualifier == "$LATEST" else qualifier
 
 
 def parse_lambda_name(

@@ -1,0 +1,90 @@
+"""Call deadlines without a loop timer for each call.
+
+``asyncio.timeout`` arms a timer per call (on uvloop a libuv timer handle made, started, stopped
+and closed) inside a context manager's bookkeeping: about a tenth of the gateway's CPU per
+proxied call. A call's limit is its Function's timeout, seconds long, and nearly every call ends
+well within it, so ``Deadlines`` keeps the calls in flight in a set and runs one sweep at the
+earliest deadline among them: a call past its deadline is cancelled there and its ``expired``
+check turns that cancellation into ``TimeoutError``, as ``asyncio.timeout`` does. A deadline up
+to ``SLACK`` seconds earlier than the planned sweep waits for it rather than moving it, so a
+call may overrun by that much; once no call is in flight, the last sweep finds nothing and
+schedules no other (an idle gateway runs no timer for this).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+SLACK = 0.05
+
+
+class Deadline:
+    """One call's deadline, in loop time."""
+
+    __slots__ = ("cancelling", "fired", "task", "when")
+
+    def __init__(self, when: float, task: asyncio.Task[object]) -> None:
+        self.when = when
+        self.task = task
+        self.cancelling = task.cancelling()
+        self.fired = False
+
+    def expired(self) -> bool:
+        """Whether the task's ``CancelledError`` is this deadline's; if so the cancellation is
+        taken back (``asyncio.timeout``'s rule: not when someone else cancelled it too)."""
+        return self.fired and self.task.uncancel() <= self.cancelling
+
+
+class Deadlines:
+    def __init__(self) -> None:
+        self._live: set[Deadline] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sweep: asyncio.TimerHandle | None = None
+        self._sweep_at = 0.0
+
+    def start(self, limit: float) -> Deadline:
+        """The running task's deadline, ``limit`` seconds from now; ``end`` it when the call is
+        over (a ``finally``), and test ``expired`` on a ``CancelledError``."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # another loop (a test's): what the last one kept is moot
+            self._loop = loop
+            self._live = set()
+            self._sweep = None
+        task = asyncio.current_task(loop)
+        if task is None:
+            raise RuntimeError("a deadline needs a task")
+        deadline = Deadline(loop.time() + limit, task)
+        self._live.add(deadline)
+        if self._sweep is None or deadline.when < self._sweep_at - SLACK:
+            self._plan(loop, deadline.when)
+        return deadline
+
+    def end(self, deadline: Deadline) -> None:
+        """The call is over, or no longer limited by this deadline; idempotent."""
+        self._live.discard(deadline)
+
+    def _plan(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+        self._sweep_at = when
+        self._sweep = loop.call_at(when, self._run)
+
+    def _run(self) -> None:
+        self._sweep = None
+        loop = self._loop
+        if loop is None:
+            return
+        now = loop.time()
+        earliest: float | None = None
+        overdue: list[Deadline] = []
+        for deadline in self._live:
+            if deadline.when <= now:
+                overdue.append(deadline)
+            elif earliest is None or deadline.when < earliest:
+                earliest = deadline.when
+        for deadline in overdue:
+            self._live.discard(deadline)
+            deadline.fired = True
+            deadline.task.cancel()
+        if earliest is not None:
+            self._plan(loop, max(earliest, now + SLACK))
