@@ -59,20 +59,21 @@ def test_a_new_functions_first_reconcile_only_creates_and_writes_its_status() ->
     assert calls(kube) == [*first, ("create", "ConfigMap"), *rest]
 
 
-def test_a_function_reconciled_before_is_read_and_applied() -> None:
+def test_a_function_reconciled_before_is_read_and_only_what_differs_is_applied() -> None:
     kube = MemoryKube().add(make_default_service_account(NS))
     sync = FunctionSync(kube, OperatorSettings())
     kube.add(function("a"))
     sync.sync_function(function("a"))
     stored = kube.get("Function", NS, "a")
     assert stored is not None and stored["status"]["observedGeneration"] == 1
-    kube.calls.clear()
-    sync.sync_function(copy.deepcopy(stored))
-    assert [c for c in calls(kube) if c[0] in ("create", "apply")] == [
-        ("apply", "ConfigMap"),
-        ("apply", "Deployment"),
-        ("apply", "Service"),
-    ]
+
+    def writes() -> list[tuple[str, str]]:
+        kube.calls.clear()
+        sync.sync_function(copy.deepcopy(stored))
+        return [c for c in calls(kube) if c[0] in ("create", "apply")]
+
+    # Settled: the children are read, none is written.
+    assert writes() == []
     # what an earlier spec may have made is looked for, and the pods' troubles are listed
     assert {
         ("read", "Role"),
@@ -80,6 +81,24 @@ def test_a_function_reconciled_before_is_read_and_applied() -> None:
         ("read", "NetworkPolicy"),
         ("list_pods", "Pod"),
     } <= set(calls(kube))
+    # Someone edits a field the operator owns, or takes one out: that child is applied again.
+    deployment = kube.get("Deployment", NS, "a")
+    assert deployment is not None
+    deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "someone/else:1"
+    service = kube.get("Service", NS, "a")
+    assert service is not None
+    del service["metadata"]["labels"]
+    assert writes() == [("apply", "Deployment"), ("apply", "Service")]
+    assert writes() == []
+    # A field the operator does not own is left alone, and costs no write.
+    deployment = kube.get("Deployment", NS, "a")
+    assert deployment is not None
+    deployment["metadata"]["labels"]["team"] = "payments"
+    assert writes() == []
+    # A new spec changes the manifests: their children are applied.
+    stored["spec"]["code"] = {"inline": "def handler(e, c):\n  return 2\n"}
+    stored["metadata"]["generation"] = 2
+    assert writes() == [("apply", "ConfigMap"), ("apply", "Deployment")]
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,8 @@ SNAPSHOT_ANNOTATION = f"{GROUP}/snapshot-hash"
 # ignores changes of annotations under its own prefix (wisp.dev/), so this one is not.
 PUBLISH_ANNOTATION = f"publish.{GROUP}/request"
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+# On each child the operator applies: a hash of the manifest it last applied (wisp.controller.reconcile).
+APPLIED_ANNOTATION = f"{GROUP}/applied-hash"
 SCALE_BOUNDS_ANNOTATION = f"{GROUP}/scale-bounds"
 RUNTIME_ANNOTATION = f"{GROUP}/runtime"
 # On a pod started with boosted CPU: the CPU limit the gateway resizes it to once it is Ready.

@@ -1,8 +1,12 @@
 """Reconcile a Function's children: a list of same-shaped phases.
 
 Each phase reads its child, creates it if missing, refuses to touch one the Function does not
-own, and otherwise applies the desired manifest (server-side apply: a no-op when nothing
-drifted, a correction when someone edited a field wisp owns). Replicas are written only at
+own, and otherwise applies the desired manifest when the child differs from it (server-side
+apply: a correction when someone edited a field wisp owns). Every manifest carries a hash of
+itself (``APPLIED_ANNOTATION``), so a child that has that hash and every field of the manifest
+with the manifest's values is what an apply would leave as it is, and is not written: the
+resync and the child events of a settled Function cost the API reads only. A manifest that
+leaves out a field an earlier one had has another hash, and is applied. Replicas are written only at
 creation and when the Function's scale bounds change; the autoscaler owns them otherwise.
 
 A Function reconciled for the first time (``first``: its status has no observedGeneration) has
@@ -13,16 +17,19 @@ API about half the calls it would otherwise.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes.client.rest import ApiException
+from kubernetes.utils import parse_quantity
 
 from wisp.api.function import Function
 from wisp.api.identity import ungranted
-from wisp.api.names import SCALE_BOUNDS_ANNOTATION
+from wisp.api.names import APPLIED_ANNOTATION, SCALE_BOUNDS_ANNOTATION
 from wisp.controller.kube import KubePort
 from wisp.controller.settings import OperatorSettings
 from wisp.resources import make_code_configmap, make_deployment, make_service
@@ -107,8 +114,12 @@ def _owned(obj: Mapping[str, Any], fn: Function) -> bool:
 def _ensure(
     r: Reconciliation, manifest: dict[str, Any], *, create: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """get → create if missing → refuse if not owned → apply (corrects drift)."""
+    """get → create if missing → refuse if not owned → apply if it differs (corrects drift)."""
     kind, name = manifest["kind"], manifest["metadata"]["name"]
+    manifest = stamped(manifest)
+    if create is not None:
+        applied = manifest["metadata"]["annotations"][APPLIED_ANNOTATION]
+        create = with_annotation(create, APPLIED_ANNOTATION, applied)
     live = None if r.first else r.live(kind, name)
     if live is None:
         try:
@@ -129,7 +140,58 @@ def _ensure(
         raise ReconcileError(
             "NotOwned", f"a {kind} named {name} already exists and is not owned by this Function"
         )
+    if contains(live, manifest):
+        return live
     return r.api.apply(manifest)
+
+
+# The maps whose values are resource quantities: a container's limits and requests, an
+# emptyDir's size limit.
+QUANTITY_KEYS = frozenset({"limits", "requests", "sizeLimit"})
+
+
+def stamped(manifest: dict[str, Any]) -> dict[str, Any]:
+    """``manifest`` with the hash of itself in ``APPLIED_ANNOTATION``."""
+    text = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
+    return with_annotation(manifest, APPLIED_ANNOTATION, hashlib.sha256(text.encode()).hexdigest()[:16])
+
+
+def with_annotation(manifest: dict[str, Any], key: str, value: str) -> dict[str, Any]:
+    meta = manifest["metadata"]
+    annotations = {**(meta.get("annotations") or {}), key: value}
+    return {**manifest, "metadata": {**meta, "annotations": annotations}}
+
+
+def contains(live: Any, desired: Any, *, quantities: bool = False) -> bool:
+    """Whether ``live`` has every field of ``desired`` with its value (lists item by item, of
+    the same length): what an apply of ``desired`` would not change. The API leaves out empty
+    lists and maps, and writes resource quantities its own way ("1000m" as "1"): under
+    ``QUANTITY_KEYS`` quantities are compared by value."""
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return False
+        for key, value in desired.items():
+            if key not in live:
+                if value in ({}, [], None):
+                    continue
+                return False
+            if not contains(live[key], value, quantities=quantities or key in QUANTITY_KEYS):
+                return False
+        return True
+    if isinstance(desired, list):
+        return (
+            isinstance(live, list)
+            and len(live) == len(desired)
+            and all(contains(a, b, quantities=quantities) for a, b in zip(live, desired, strict=True))
+        )
+    if live == desired:
+        return True
+    if quantities and isinstance(live, str) and isinstance(desired, str):
+        try:
+            return bool(parse_quantity(live) == parse_quantity(desired))
+        except ValueError:
+            return False
+    return False
 
 
 def reconcile_code(r: Reconciliation) -> None:
