@@ -211,3 +211,28 @@ def test_a_function_whose_series_aged_out_is_not_counted_again() -> None:
     assert "fn.default" not in tap.series  # pruned: its one call is older than the ring
     tap.fold([observed(stats, ready=0, desired=0)], now=day_later + 60)
     assert "fn.default" not in tap.series  # and that call is not counted as new
+
+
+def test_the_tap_is_asked_before_a_function_is_read_and_keeps_what_it_counted() -> None:
+    """The gateway folds only the functions with news (``StatsTap.news``), naming all it has:
+    an idle one is never read nor remembered, one that rests keeps its counts (its next call is
+    counted once), one the gateway no longer has is forgotten."""
+    tap = StatsTap()
+    idle, busy = FunctionStats(), FunctionStats()
+    present = {"idle.default", "fn.default"}
+    assert not tap.news("idle.default", idle, 0, None)
+    assert tap.news("idle.default", idle, 0, 0)  # a published replica count is news
+    busy.record(T0 + 1, 0.1, 200, 0.5)
+    assert tap.news("fn.default", busy, 0, None)
+    tap.fold([observed(busy, ready=0)], now=T0 + 2, present=present)
+    for minute in range(1, 4):  # resting: not folded, not forgotten
+        assert not tap.news("fn.default", busy, 0, None)
+        tap.fold([], now=T0 + 60 * minute, present=present)
+    busy.record(T0 + 200, 0.1, 200, 0.5)
+    assert tap.news("fn.default", busy, 0, None)
+    tap.fold([observed(busy, ready=0)], now=T0 + 201, present=present)
+    points = series_points(tap.series["fn.default"], now=T0 + 201, minutes=4)
+    assert [p.invocations for p in points] == [1, 0, 0, 1]
+    assert "idle.default" not in tap._seen
+    tap.fold([], now=T0 + 202, present={"idle.default"})  # fn is gone from the gateway
+    assert "fn.default" not in tap._seen

@@ -9,13 +9,14 @@ forward). Folding runs on a short timer and before every read, so the hot path p
 the console.
 
 A function with nothing new (no call, the same replicas) costs a fold a few comparisons and no
-memory: no bucket is made for a minute with nothing in it, so an idle Function has no series at
-all, and a thousand idle Functions do not grow the gateway by a bucket each a minute.
+memory (``news``, asked before anything is made for it): no bucket is made for a minute with
+nothing in it, so an idle Function has no series and no record at all, and a thousand idle
+Functions do not grow the gateway by a bucket each a minute.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 from wisp.api.names import function_key
@@ -50,15 +51,20 @@ class _Seen:
     replicas_desired: int | None = None
 
     def has_news(self, obs: Observed) -> bool:
-        stats = obs.stats
+        return self.differs(obs.stats, obs.replicas_ready, obs.replicas_desired)
+
+    def differs(self, stats: FunctionStats, ready: int, desired: int | None) -> bool:
         return (
             stats.invocations != self.invocations
             or stats.cold_starts != self.cold_starts
             or stats.gb_seconds != self.gb_seconds
             or stats.errors != self.errors
-            or obs.replicas_ready != self.replicas_ready
-            or (obs.replicas_desired is not None and obs.replicas_desired != self.replicas_desired)
+            or ready != self.replicas_ready
+            or (desired is not None and desired != self.replicas_desired)
         )
+
+
+_NOTHING_SEEN = _Seen(FunctionStats())
 
 
 class StatsTap:
@@ -66,11 +72,21 @@ class StatsTap:
         self.series: dict[str, FunctionSeries] = {}
         self._seen: dict[str, _Seen] = {}
 
-    def fold(self, observed: Iterable[Observed], now: float) -> None:
-        present = set()
+    def news(self, key: str, stats: FunctionStats, ready: int, desired: int | None) -> bool:
+        """Whether a fold has anything to record for this function: what a caller asks before
+        it makes an ``Observed`` of it."""
+        seen = self._seen.get(key)
+        if seen is None or seen.stats is not stats:
+            seen = _NOTHING_SEEN
+        return seen.differs(stats, ready, desired)
+
+    def fold(self, observed: Iterable[Observed], now: float, present: Container[str] | None = None) -> None:
+        """Record what is new in ``observed``. ``present``: the keys of every function there is,
+        when ``observed`` holds only those with ``news`` (else its own keys are)."""
+        seen_keys = set()
         for obs in observed:
             key = obs.key
-            present.add(key)
+            seen_keys.add(key)
             seen = self._seen.get(key)
             if seen is None or seen.stats is not obs.stats:  # a new function (or one re-created)
                 seen = self._seen[key] = _Seen(obs.stats)
@@ -83,6 +99,8 @@ class StatsTap:
             series.prune(now)
             if not series.buckets:
                 del self.series[key]
+        if present is None:
+            present = seen_keys
         for key in [k for k in self._seen if k not in present]:  # gone from the gateway
             del self._seen[key]
 
