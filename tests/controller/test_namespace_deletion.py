@@ -15,6 +15,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from tests.cluster.admission import refusing_policy
 from tests.cluster.fixtures import ROOT, Kubectl, start_operator, stop_process, wait_for
 from tests.controller.test_operator import condition, deployed, get
 
@@ -28,36 +29,13 @@ def hold_functions(ns: str) -> list[dict[str, Any]]:
     namespace stays Terminating with its Functions live, not marked for deletion, while the
     namespace controller deletes their children (the order it often takes anyway)."""
     name = f"hold-functions-{ns}"
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": name},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": ["wisp.dev"],
-                        "apiVersions": ["*"],
-                        "operations": ["DELETE"],
-                        "resources": ["functions"],
-                    }
-                ]
-            },
-            "validations": [{"expression": "false", "message": "Functions held for the test"}],
-        },
+    rule = {
+        "apiGroups": ["wisp.dev"],
+        "apiVersions": ["*"],
+        "operations": ["DELETE"],
+        "resources": ["functions"],
     }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": name},
-        "spec": {
-            "policyName": name,
-            "validationActions": ["Deny"],
-            "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}},
-        },
-    }
-    return [policy, binding]
+    return refusing_policy(name, ns, rule, {"message": "Functions held for the test"})
 
 
 def test_a_namespace_being_deleted_is_no_refusal_and_is_not_retried(

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from tests.cluster.admission import refusing_policy
 from tests.cluster.fixtures import ROOT, Kubectl, OperatorProcess, start_operator, stop_process, wait_for
 
 pytestmark = pytest.mark.cluster
@@ -383,38 +384,10 @@ def test_liveness_endpoint(kubeconfig: Path, isolated_namespace: str, tmp_path: 
 def deny_services(ns: str) -> list[dict[str, Any]]:
     """A ValidatingAdmissionPolicy (and its binding) refusing every Service created in ``ns``."""
     name = f"no-services-{ns}"
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": name},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": [""],
-                        "apiVersions": ["v1"],
-                        "operations": ["CREATE"],
-                        "resources": ["services"],
-                    }
-                ]
-            },
-            "validations": [
-                {"expression": "false", "message": "no Services in this namespace", "reason": "Forbidden"}
-            ],
-        },
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": name},
-        "spec": {
-            "policyName": name,
-            "validationActions": ["Deny"],
-            "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}},
-        },
-    }
-    return [policy, binding]
+    rule = {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["services"]}
+    return refusing_policy(
+        name, ns, rule, {"message": "no Services in this namespace", "reason": "Forbidden"}
+    )
 
 
 def test_an_admission_refusal_is_in_status_and_retried_with_backoff(
