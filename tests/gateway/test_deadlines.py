@@ -15,15 +15,8 @@ from wisp.gateway.deadlines import SLACK, Deadlines
 async def limited(deadlines: Deadlines, limit: float, work: float) -> float:
     """Sleep ``work`` seconds under a ``limit``: the time it took, or TimeoutError."""
     began = time.monotonic()
-    deadline = deadlines.start(limit)
-    try:
+    with deadlines.start(limit):
         await asyncio.sleep(work)
-    except asyncio.CancelledError:
-        if deadline.expired():
-            raise TimeoutError from None
-        raise
-    finally:
-        deadlines.end(deadline)
     return time.monotonic() - began
 
 

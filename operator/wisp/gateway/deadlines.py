@@ -4,8 +4,8 @@
 and closed) inside a context manager's bookkeeping: about a tenth of the gateway's CPU per
 proxied call. A call's limit is its Function's timeout, seconds long, and nearly every call ends
 well within it, so ``Deadlines`` keeps the calls in flight in a set and runs one sweep at the
-earliest deadline among them: a call past its deadline is cancelled there and its ``expired``
-check turns that cancellation into ``TimeoutError``, as ``asyncio.timeout`` does. A deadline up
+earliest deadline among them: a call past its deadline is cancelled there, and leaving its
+``with`` turns that cancellation into ``TimeoutError``, as ``asyncio.timeout`` does. A deadline up
 to ``SLACK`` seconds earlier than the planned sweep waits for it rather than moving it, so a
 call may overrun by that much; once no call is in flight, the last sweep finds nothing and
 schedules no other (an idle gateway runs no timer for this).
@@ -19,15 +19,29 @@ SLACK = 0.05
 
 
 class Deadline:
-    """One call's deadline, in loop time."""
+    """One call's deadline, in loop time: ``with`` it around the call, which then raises
+    ``TimeoutError`` when cancelled for being overdue, as under ``asyncio.timeout``."""
 
-    __slots__ = ("cancelling", "fired", "task", "when")
+    __slots__ = ("cancelling", "fired", "live", "task", "when")
 
-    def __init__(self, when: float, task: asyncio.Task[object]) -> None:
+    def __init__(self, when: float, task: asyncio.Task[object], live: set[Deadline]) -> None:
         self.when = when
         self.task = task
+        self.live = live  # the calls in flight, this one among them until it ends
         self.cancelling = task.cancelling()
         self.fired = False
+
+    def __enter__(self) -> Deadline:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self.end()
+        if kind is asyncio.CancelledError and self.expired():
+            raise TimeoutError from None
+
+    def end(self) -> None:
+        """The call is over, or no longer limited by this deadline; idempotent."""
+        self.live.discard(self)
 
     def expired(self) -> bool:
         """Whether the task's ``CancelledError`` is this deadline's; if so the cancellation is
@@ -43,8 +57,7 @@ class Deadlines:
         self._sweep_at = 0.0
 
     def start(self, limit: float) -> Deadline:
-        """The running task's deadline, ``limit`` seconds from now; ``end`` it when the call is
-        over (a ``finally``), and test ``expired`` on a ``CancelledError``."""
+        """The running task's deadline, ``limit`` seconds from now, for a ``with``."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # another loop (a test's): what the last one kept is moot
             self._loop = loop
@@ -53,15 +66,11 @@ class Deadlines:
         task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a deadline needs a task")
-        deadline = Deadline(loop.time() + limit, task)
+        deadline = Deadline(loop.time() + limit, task, self._live)
         self._live.add(deadline)
         if self._sweep is None or deadline.when < self._sweep_at - SLACK:
             self._plan(loop, deadline.when)
         return deadline
-
-    def end(self, deadline: Deadline) -> None:
-        """The call is over, or no longer limited by this deadline; idempotent."""
-        self._live.discard(deadline)
 
     def _plan(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._sweep is not None:

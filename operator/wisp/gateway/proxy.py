@@ -346,8 +346,7 @@ class Forwarder:
         host = f"{address[0]}:{address[1]}"
         head = request_head(method, path_qs, host, headers, _body_kind(body))
         connections = self.connections
-        deadline = self.deadlines.start(limit)
-        try:
+        with self.deadlines.start(limit) as deadline:
             proto, message, payload = await connections.send(address, head, body, skip_body=method == "HEAD")
             clean = False
             try:
@@ -361,7 +360,7 @@ class Forwarder:
                 if contract.STREAM_HEADER in message.headers and method != "HEAD":
                     # The stream has its own limits from here, counted from the call's start.
                     stream_deadline = deadline.when - limit + streaming.timeout
-                    self.deadlines.end(deadline)
+                    deadline.end()
                     sink = answer.stream(status, out_headers, None)
                     clean = await relay_stream(answer.caller, sink, payload, streaming, stream_deadline)
                     return Forwarded(status, out_headers, clean)
@@ -392,20 +391,13 @@ class Forwarder:
                 raise UpstreamFailed(str(exc)) from exc
             finally:
                 connections.finish(address, proto, payload, clean)
-        except asyncio.CancelledError:
-            if deadline.expired():
-                raise TimeoutError from None
-            raise
-        finally:
-            self.deadlines.end(deadline)
 
     async def call(
         self, address: Address, headers: Mapping[str, str], body: bytes, limit: float
     ) -> tuple[int, dict[str, str], bytes]:
         host = f"{address[0]}:{address[1]}"
         head = request_head("POST", "/", host, headers.items(), str(len(body)))
-        deadline = self.deadlines.start(limit)
-        try:
+        with self.deadlines.start(limit):
             proto, message, payload = await self.connections.send(address, head, body)
             clean = False
             try:
@@ -426,12 +418,6 @@ class Forwarder:
                 raise UpstreamFailed(str(exc)) from exc
             finally:
                 self.connections.finish(address, proto, payload, clean)
-        except asyncio.CancelledError:
-            if deadline.expired():
-                raise TimeoutError from None
-            raise
-        finally:
-            self.deadlines.end(deadline)
         if _refused(message.code, message.headers):
             raise Refused
         return message.code, dict(message.headers), data

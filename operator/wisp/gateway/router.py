@@ -44,7 +44,7 @@ def _label(text: str) -> bool:
 def parse_function_path(path: str, default_namespace: str) -> FunctionPath | None:
     """The function a ``/function/...`` path names, or None when the names are not DNS labels."""
     head, slash, tail = path[len(FUNCTION_PREFIX) :].partition("/")
-    named = _named(head, default_namespace) if len(head) <= _LONGEST_HEAD else None
+    named = _named(head, default_namespace)
     if named is None:
         return None
     name, namespace, _, qualifier = named
@@ -54,19 +54,22 @@ def parse_function_path(path: str, default_namespace: str) -> FunctionPath | Non
 def function_target(path: str, default_namespace: str) -> tuple[str, str] | None:
     """The function key and qualifier a ``/function/...`` path names, as ``parse_function_path``
     reads them (the fast data path's per-call lookup: remembered for the names most called)."""
-    head = path[len(FUNCTION_PREFIX) :].partition("/")[0]
-    named = _named(head, default_namespace) if len(head) <= _LONGEST_HEAD else None
+    named = _named(path[len(FUNCTION_PREFIX) :].partition("/")[0], default_namespace)
     return None if named is None else (named[2], named[3])
 
 
 # Two DNS labels, a qualifier and their separators: anything longer names nothing (and is not
-# remembered by ``_named``, whose memory this bounds).
+# remembered by ``_parse_named``, whose memory this bounds).
 _LONGEST_HEAD = 63 + 1 + 63 + 1 + 64
 
 
-@functools.lru_cache(maxsize=4096)
 def _named(head: str, default_namespace: str) -> tuple[str, str, str, str] | None:
     """``name[.namespace][:qualifier]``: name, namespace, key and qualifier ("" for $LATEST)."""
+    return _parse_named(head, default_namespace) if len(head) <= _LONGEST_HEAD else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_named(head: str, default_namespace: str) -> tuple[str, str, str, str] | None:
     head, colon, qualifier = head.partition(":")
     name, dot, namespace = head.partition(".")
     if not dot:
