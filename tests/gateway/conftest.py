@@ -8,7 +8,7 @@ import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
@@ -24,6 +24,9 @@ from wisp.gateway.config import GatewayConfig
 from wisp.gateway.state import COMPONENTS, Components
 from wisp.gateway.static import StaticBackend
 from wisp.launcher import LaunchSpec, RuntimeProcess, start_runtime
+
+if TYPE_CHECKING:
+    from tests.gateway.scripted import ScriptedPod
 
 HANDLER = textwrap.dedent(
     """
@@ -150,3 +153,22 @@ async def serve_app(app: web.Application) -> TestServer:
 
 def info(fn: Function, ready: bool = True, reason: str = "") -> FunctionInfo:
     return FunctionInfo(fn, ready, reason)
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[Callable[..., ScriptedPod]]:
+    """Scripted pods (``tests.gateway.scripted``), stopped after the test."""
+    from tests.gateway.scripted import Reply, ScriptedPod
+
+    pods: list[ScriptedPod] = []
+
+    def make(reply: Reply, warm: bool = False) -> ScriptedPod:
+        pod = ScriptedPod(reply, warm)
+        pods.append(pod)
+        return pod
+
+    yield make
+    for pod in pods:
+        if pod.server is not None:
+            pod.server.close()
+            await pod.server.wait_closed()

@@ -5,82 +5,22 @@ A scripted pod (a raw socket server) says exactly the bytes each test needs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import aiohttp
 import pytest
 
-from tests.gateway.conftest import GatewayFactory, GatewayUnderTest, Runtimes, info, make_function
-from tests.support.rawhttp import exchange, request_bytes
-from wisp.gateway.backend import Endpoint
+from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function
+from tests.gateway.scripted import SAFETY_NET, ScriptedPod, gateway_for, ok
+from tests.support.rawhttp import exchange, read_answer, request_bytes
 from wisp.gateway.static import StaticBackend
 
-SAFETY_NET = aiohttp.ClientTimeout(total=15)  # a hung call fails the test; never asserted on
 
-
-@dataclass
-class ScriptedPod:
-    """Answers the n-th request with ``reply(n, head)``; records every request head."""
-
-    reply: Callable[[int, bytes], bytes]
-    heads: list[bytes] = field(default_factory=list)
-    connections: int = 0
-    server: asyncio.Server | None = None
-
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                self.heads.append(head)
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        await reader.readexactly(int(line.split(b":", 1)[1]))
-                writer.write(self.reply(len(self.heads), head))
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
-
-
-@pytest.fixture
-async def scripted() -> AsyncIterator[Callable[[Callable[[int, bytes], bytes]], ScriptedPod]]:
-    pods: list[ScriptedPod] = []
-
-    def make(reply: Callable[[int, bytes], bytes]) -> ScriptedPod:
-        pod = ScriptedPod(reply)
-        pods.append(pod)
-        return pod
-
-    yield make
-    for pod in pods:
-        if pod.server is not None:
-            pod.server.close()
-            await pod.server.wait_closed()
-
-
-async def _gateway_for(
-    gateway_factory: GatewayFactory, pod: ScriptedPod, **settings: object
-) -> GatewayUnderTest:
-    pod.server = await asyncio.start_server(pod.serve, "127.0.0.1", 0)
-    fn = make_function("scripted")
-    backend = StaticBackend()
-    backend.set_function(info(fn))
-    backend.set_endpoints(fn.key, (Endpoint("127.0.0.1", pod.port, "scripted-0"),))
-    return await gateway_factory(backend, **settings)
-
-
-def ok(text: str) -> bytes:
-    return (
-        f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(text)}\r\n\r\n{text}".encode()
-    )
+@pytest.fixture(params=["fresh", "pooled"])
+def pooled(request: pytest.FixtureRequest) -> bool:
+    """Whether the scripted answers are to calls on a connection the gateway kept (a direct
+    exchange) or on one it opened for them."""
+    return bool(request.param == "pooled")
 
 
 async def test_expect_100_continue_is_answered_by_the_gateway_and_never_shifts_answers(
@@ -102,10 +42,10 @@ async def test_expect_100_continue_is_answered_by_the_gateway_and_never_shifts_a
 
 
 async def test_expect_is_never_forwarded_and_other_expectations_are_417(
-    gateway_factory: GatewayFactory, scripted: Callable[[Callable[[int, bytes], bytes]], ScriptedPod]
+    gateway_factory: GatewayFactory, scripted: Callable[..., ScriptedPod], pooled: bool
 ) -> None:
-    pod = scripted(lambda n, head: ok(f"answer {n}"))
-    gw = await _gateway_for(gateway_factory, pod)
+    pod = scripted(lambda n, head: ok(f"answer {n}"), pooled)
+    gw = await gateway_for(gateway_factory, pod)
     assert gw.server.port is not None
     host, port = gw.server.host, gw.server.port
     answer = await exchange(
@@ -125,13 +65,14 @@ async def test_expect_is_never_forwarded_and_other_expectations_are_417(
 )
 async def test_a_1xx_answer_is_a_502_and_its_connection_is_not_reused(
     gateway_factory: GatewayFactory,
-    scripted: Callable[[Callable[[int, bytes], bytes]], ScriptedPod],
+    scripted: Callable[..., ScriptedPod],
+    pooled: bool,
     interim: bytes,
 ) -> None:
     # The first answer is a bare 1xx (a handler that returned statusCode 1xx), then the pod
     # would answer properly: the next call must get its own answer on a new connection.
-    pod = scripted(lambda n, head: interim if n == 1 else ok(f"answer {n}"))
-    gw = await _gateway_for(gateway_factory, pod)
+    pod = scripted(lambda n, head: interim if n == 1 else ok(f"answer {n}"), pooled)
+    gw = await gateway_for(gateway_factory, pod)
     async with gw.session.post(gw.url("/function/scripted"), data=b"{}", timeout=SAFETY_NET) as resp:
         body = await resp.json()
         assert (resp.status, body["errorType"]) == (502, "InvalidFunctionResponse")
@@ -142,11 +83,41 @@ async def test_a_1xx_answer_is_a_502_and_its_connection_is_not_reused(
 
 
 async def test_bytes_after_an_answer_never_reach_the_next_call(
-    gateway_factory: GatewayFactory, scripted: Callable[[Callable[[int, bytes], bytes]], ScriptedPod]
+    gateway_factory: GatewayFactory, scripted: Callable[..., ScriptedPod], pooled: bool
 ) -> None:
-    pod = scripted(lambda n, head: ok(f"answer {n}") + (ok("stale") if n == 1 else b""))
-    gw = await _gateway_for(gateway_factory, pod)
+    pod = scripted(lambda n, head: ok(f"answer {n}") + (ok("stale") if n == 1 else b""), pooled)
+    gw = await gateway_for(gateway_factory, pod)
     for n in (1, 2, 3):
+        async with gw.session.post(gw.url("/function/scripted"), data=b"{}", timeout=SAFETY_NET) as resp:
+            assert (resp.status, await resp.text()) == (200, f"answer {n}")
+
+
+async def test_an_answer_after_an_answer_never_reaches_a_pipelined_call(
+    gateway_factory: GatewayFactory, scripted: Callable[..., ScriptedPod], pooled: bool
+) -> None:
+    # The second call is read with the first and starts as soon as the first is answered: the
+    # connection it would ride on still holds the stray answer, unparsed.
+    pod = scripted(lambda n, head: ok(f"answer {n}") + (ok("stale") if n == 1 else b""), pooled)
+    gw = await gateway_for(gateway_factory, pod)
+    assert gw.server.port is not None
+    reader, writer = await asyncio.open_connection(gw.server.host, gw.server.port)
+    try:
+        call = b"POST /function/scripted HTTP/1.1\r\nHost: gateway.test\r\nContent-Length: 2\r\n\r\n{}"
+        writer.write(call * 2)
+        await writer.drain()
+        answers = [await asyncio.wait_for(read_answer(reader), 15) for _ in range(2)]
+    finally:
+        writer.close()
+    assert [(a.status, a.body) for a in answers] == [(200, b"answer 1"), (200, b"answer 2")]
+
+
+async def test_a_stray_head_in_pieces_after_an_answer_never_reaches_the_next_call(
+    gateway_factory: GatewayFactory, scripted: Callable[..., ScriptedPod], pooled: bool
+) -> None:
+    stray = b"HTTP/1.1 200 OK\r\nX-Stray: 1\r\n"  # a head not yet whole
+    pod = scripted(lambda n, head: ok(f"answer {n}") + (stray if n == 1 else b""), pooled)
+    gw = await gateway_for(gateway_factory, pod)
+    for n in (1, 2):
         async with gw.session.post(gw.url("/function/scripted"), data=b"{}", timeout=SAFETY_NET) as resp:
             assert (resp.status, await resp.text()) == (200, f"answer {n}")
 
@@ -161,11 +132,12 @@ async def test_bytes_after_an_answer_never_reach_the_next_call(
 )
 async def test_a_malformed_answer_is_a_clear_502(
     gateway_factory: GatewayFactory,
-    scripted: Callable[[Callable[[int, bytes], bytes]], ScriptedPod],
+    scripted: Callable[..., ScriptedPod],
+    pooled: bool,
     reply: bytes,
 ) -> None:
-    pod = scripted(lambda n, head: reply if n == 1 else ok(f"answer {n}"))
-    gw = await _gateway_for(gateway_factory, pod)
+    pod = scripted(lambda n, head: reply if n == 1 else ok(f"answer {n}"), pooled)
+    gw = await gateway_for(gateway_factory, pod)
     async with gw.session.post(gw.url("/function/scripted"), data=b"{}", timeout=SAFETY_NET) as resp:
         body = await resp.json()
     assert (resp.status, body["errorType"]) == (502, "InvalidFunctionResponse")
@@ -175,7 +147,7 @@ async def test_a_malformed_answer_is_a_clear_502(
 
 
 async def test_answers_past_the_response_limit_are_refused(
-    gateway_factory: GatewayFactory, scripted: Callable[[Callable[[int, bytes], bytes]], ScriptedPod]
+    gateway_factory: GatewayFactory, scripted: Callable[..., ScriptedPod], pooled: bool
 ) -> None:
     def reply(n: int, head: bytes) -> bytes:
         if n == 1:  # sized past the limit: refused from the head, before any byte of the body
@@ -189,8 +161,8 @@ async def test_answers_past_the_response_limit_are_refused(
             + b"0\r\n\r\n"
         )
 
-    pod = scripted(reply)
-    gw = await _gateway_for(gateway_factory, pod, max_response_bytes=1000)
+    pod = scripted(reply, pooled)
+    gw = await gateway_for(gateway_factory, pod, max_response_bytes=1000)
     async with gw.session.post(gw.url("/function/scripted"), data=b"{}", timeout=SAFETY_NET) as resp:
         body = await resp.json()
     assert (resp.status, body["errorType"]) == (502, "ResponseTooLarge")
@@ -207,11 +179,12 @@ async def test_answers_past_the_response_limit_are_refused(
 @pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/0.9"])
 async def test_request_lines_in_other_http_versions_are_505(
     gateway_factory: GatewayFactory,
-    scripted: Callable[[Callable[[int, bytes], bytes]], ScriptedPod],
+    scripted: Callable[..., ScriptedPod],
+    pooled: bool,
     version: str,
 ) -> None:
-    pod = scripted(lambda n, head: ok("reached"))
-    gw = await _gateway_for(gateway_factory, pod)
+    pod = scripted(lambda n, head: ok("reached"), pooled)
+    gw = await gateway_for(gateway_factory, pod)
     assert gw.server.port is not None
     answer = await exchange(
         gw.server.host, gw.server.port, request_bytes("GET", "/function/scripted", version=version)
@@ -227,13 +200,15 @@ async def test_request_lines_in_other_http_versions_are_505(
 
 
 async def test_the_invoker_tells_held_calls_from_the_gateway_not_from_a_functions_body(
-    gateway_factory: GatewayFactory, scripted: Callable[[Callable[[int, bytes], bytes]], ScriptedPod]
+    gateway_factory: GatewayFactory, scripted: Callable[..., ScriptedPod], pooled: bool
 ) -> None:
     from wisp.queue.extension import GatewayInvoker
 
     text = '{"errorType": "ColdStartTimeout", "errorMessage": "said by the function"}'
-    pod = scripted(lambda n, head: f"HTTP/1.1 503 Busy\r\nContent-Length: {len(text)}\r\n\r\n{text}".encode())
-    gw = await _gateway_for(gateway_factory, pod, max_held_requests=0)
+    pod = scripted(
+        lambda n, head: f"HTTP/1.1 503 Busy\r\nContent-Length: {len(text)}\r\n\r\n{text}".encode(), pooled
+    )
+    gw = await gateway_for(gateway_factory, pod, max_held_requests=0)
     invoker = GatewayInvoker(gw.parts)
     result = await invoker("scripted.default", b"{}", {})
     assert (result.status, result.cold_start_pending) == (503, False)  # the function's own 503

@@ -10,6 +10,10 @@ head and a small ``Body`` buffer.
 * ``UpstreamConnections.send`` returns the response head and a ``Body``; the caller reads or
   streams the body and then calls ``finish`` (back to the idle pool when the exchange ended
   cleanly, closed otherwise).
+* Without a coroutine in the way: ``UpstreamConnections.idle`` gives a pooled connection at once
+  (or none), ``UpstreamProtocol.begin`` expects an answer for a ``Listener``, which the protocol
+  calls from its own callbacks with the head, and ``Body.on_end`` once the body is in
+  (``wisp.gateway.direct``).
 * ``ConnectFailed``: no connection could be made, so nothing was sent (safe to retry on
   another endpoint). ``UpstreamFailed``: the exchange broke after that.
 """
@@ -19,9 +23,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -66,6 +70,16 @@ class Disconnected(ConnectionError):
     """The pod closed the connection (or it broke) before the answer was complete."""
 
 
+def not_final(code: int) -> InvalidResponse:
+    """A 1xx as the answer: the gateway never sends Expect nor offers an upgrade, and the
+    runtime contract has no interim answers, so it is a handler's invalid status. It is refused
+    at once (waiting for a final answer would hang until the timeout), and its connection is
+    never pooled, whatever else it may still carry."""
+    return InvalidResponse(
+        f"the function answered with the informational status {code}, which is not a final answer"
+    )
+
+
 _MALFORMED = (
     "the function's answer is not valid HTTP/1.1: a malformed status line or header "
     "(a header name must be a token: no spaces, colons or quotes)"
@@ -85,7 +99,7 @@ class Body:
     (what is there, ``b""`` at its end) or ``iter_any``. Past ``BODY_HIGH_WATER`` buffered
     bytes the pod's socket is not read until the reader catches up."""
 
-    __slots__ = ("_chunks", "_eof", "_exception", "_protocol", "_size", "_waiter")
+    __slots__ = ("_chunks", "_eof", "_exception", "_protocol", "_size", "_waiter", "on_end")
 
     def __init__(self, protocol: UpstreamProtocol) -> None:
         self._protocol = protocol
@@ -94,6 +108,8 @@ class Body:
         self._eof = False
         self._exception: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
+        # Called, instead of waking a reader, once the body is in or broke off (``failure``).
+        self.on_end: Callable[[], None] | None = None
 
     def is_eof(self) -> bool:
         """The whole body arrived and was read."""
@@ -118,7 +134,23 @@ class Body:
             self._eof = True
         else:
             self._exception = exception
-        self._wake()
+        if self.on_end is not None:
+            self.on_end()
+        else:
+            self._wake()
+
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the body broke off, if it did."""
+        return self._exception
+
+    def take(self) -> bytes:
+        """Every byte buffered (the whole body once it is in), without waiting."""
+        chunks = self._chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._size = 0
+        return data
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -156,8 +188,21 @@ class Body:
             yield chunk
 
 
+class Listener(Protocol):
+    """Who an answer expected with ``UpstreamProtocol.begin`` is for."""
+
+    def headed(self, message: Head, payload: Body) -> None:
+        """The answer's head is in; its body arrives in ``payload`` (set ``on_end`` to hear of
+        its end). Any status, a 1xx included."""
+
+    def failed(self, exc: Exception) -> None:
+        """No head came: the connection broke (``Disconnected``) or the head was invalid
+        (``InvalidResponse``); the connection is closed."""
+
+
 class UpstreamProtocol(WriteFlow, asyncio.Protocol):
-    """One keep-alive connection to a pod: one exchange at a time (``start``, then ``read``).
+    """One keep-alive connection to a pod: one exchange at a time (``start``, then ``read``;
+    or ``begin`` for a ``Listener``).
 
     Bytes that arrive while no answer is awaited (an answer sent after the last one, say) mark
     the connection ``should_close``: it is never given to another call.
@@ -169,6 +214,10 @@ class UpstreamProtocol(WriteFlow, asyncio.Protocol):
         self.should_close = False
         self._parser = httptools.HttpResponseParser(self)
         self._head: asyncio.Future[tuple[Head, Body]] | None = None
+        self._listener: Listener | None = None
+        # A body that ended inside ``feed_data``: told once the parser is done with the bytes,
+        # so that whoever hears of it may hand the connection to the next call at once.
+        self._complete: Body | None = None
         self._body: Body | None = None
         self._headers: list[tuple[str, str]] = []
         self._head_bytes = 0
@@ -197,6 +246,10 @@ class UpstreamProtocol(WriteFlow, asyncio.Protocol):
         head = self._head
         if head is not None and not head.done():
             head.set_exception(gone)
+        listener = self._listener
+        if listener is not None:
+            self._listener = None
+            listener.failed(gone)
         body = self._body
         if body is not None:
             body._end(None if self._until_close else gone)
@@ -225,37 +278,59 @@ class UpstreamProtocol(WriteFlow, asyncio.Protocol):
         self._skip_body = skip_body
         return head
 
+    def begin(self, listener: Listener) -> None:
+        """Expect an answer (not to a HEAD request) for ``listener``."""
+        self._listener = listener
+        self._body = None
+        self._head_bytes = 0
+        self._skip_body = False
+
+    def abandon(self) -> None:
+        """Close the connection and tell its listener, or its body's, nothing more."""
+        self._listener = None
+        if self._body is not None:
+            self._body.on_end = None
+        self.close()
+
     def data_received(self, data: bytes) -> None:
-        head = self._head
-        if head is None and self._body is None:
+        if self._head is None and self._body is None and self._listener is None:
             self.should_close = True  # nobody asked: never hand these bytes to the next call
             return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self.should_close = True  # a 101 was already refused as the head; nothing follows
-            return
         except httptools.HttpParserError:
             self._fail(InvalidResponse(_MALFORMED))
-            return
-        if self._head is not None:  # still no whole head: the parser holds what came of it
-            self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:
-                self._fail(InvalidResponse(f"the function's answer has a head over {MAX_HEAD_BYTES} bytes"))
+        else:
+            if self._head is not None or self._listener is not None:  # still no whole head
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEAD_BYTES:
+                    self._fail(
+                        InvalidResponse(f"the function's answer has a head over {MAX_HEAD_BYTES} bytes")
+                    )
+        complete = self._complete
+        if complete is not None:
+            self._complete = None
+            complete._end()
 
     def _fail(self, exc: Exception) -> None:
         self.close()
-        head = self._head
+        head, listener, body = self._head, self._listener, self._body
+        self._head = self._body = self._listener = None
         if head is not None and not head.done():
             head.set_exception(exc)
-        elif self._body is not None:
-            self._body._end(exc)
-        self._head = self._body = None
+        elif listener is not None:
+            listener.failed(exc)
+        elif body is not None:
+            body._end(exc)
 
     # httptools' callbacks
 
     def on_message_begin(self) -> None:
         self._headers = []
+        if self._head is None and self._listener is None:
+            self.should_close = True  # an answer nobody asked for: never pooled again
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append(
@@ -263,8 +338,8 @@ class UpstreamProtocol(WriteFlow, asyncio.Protocol):
         )
 
     def on_headers_complete(self) -> None:
-        head = self._head
-        if head is None or head.done():
+        head, listener = self._head, self._listener
+        if listener is None and (head is None or head.done()):
             self.should_close = True
             return
         parser = self._parser
@@ -273,7 +348,7 @@ class UpstreamProtocol(WriteFlow, asyncio.Protocol):
         if not parser.should_keep_alive():
             self.should_close = True
         body = Body(self)
-        self._head = None
+        self._head = self._listener = None
         if code < 200:
             self.should_close = True  # an interim answer: the caller refuses it, nothing follows
         elif self._skip_body:
@@ -287,7 +362,10 @@ class UpstreamProtocol(WriteFlow, asyncio.Protocol):
             self._body = body
         else:
             self._body = body
-        head.set_result((Head(code, CIMultiDictProxy(headers)), body))
+        if listener is not None:
+            listener.headed(Head(code, CIMultiDictProxy(headers)), body)
+        elif head is not None:
+            head.set_result((Head(code, CIMultiDictProxy(headers)), body))
 
     def on_body(self, data: bytes) -> None:
         if self._body is not None:
@@ -297,7 +375,7 @@ class UpstreamProtocol(WriteFlow, asyncio.Protocol):
         body = self._body
         if body is not None:
             self._body = None
-            body._end()
+            self._complete = body
 
 
 def _chunked(headers: CIMultiDict[str]) -> bool:
@@ -309,8 +387,8 @@ class UpstreamConnections:
         self._idle: dict[Address, list[tuple[UpstreamProtocol, float]]] = {}
         self._closed = False
 
-    async def _connection(self, address: Address) -> tuple[UpstreamProtocol, bool]:
-        """A connection to ``address`` and whether it was reused from the idle pool."""
+    def idle(self, address: Address) -> UpstreamProtocol | None:
+        """A pooled connection to ``address`` that can carry a call, if there is one."""
         idle = self._idle.get(address)
         if idle:
             now = time.monotonic()
@@ -319,8 +397,15 @@ class UpstreamConnections:
                 # A connection holding bytes nobody asked for (an answer sent after the last
                 # one) would hand them to the next call: it is closed, never reused.
                 if now - since < IDLE_SECONDS and proto.is_connected() and not proto.should_close:
-                    return proto, True
+                    return proto
                 proto.close()
+        return None
+
+    async def _connection(self, address: Address) -> tuple[UpstreamProtocol, bool]:
+        """A connection to ``address`` and whether it was reused from the idle pool."""
+        proto = self.idle(address)
+        if proto is not None:
+            return proto, True
         loop = asyncio.get_running_loop()
         try:
             _, proto = await loop.create_connection(lambda: UpstreamProtocol(loop), address[0], address[1])
@@ -354,14 +439,7 @@ class UpstreamConnections:
                 transport.write(b"0\r\n\r\n")
             message, payload = await answer
             if message.code < 200:
-                # The gateway never sends Expect nor offers an upgrade, and the runtime contract
-                # has no interim answers: a 1xx is a handler's invalid status. Answer at once
-                # (waiting for a final answer would hang until the timeout), and never pool
-                # the connection, whatever else it may still carry.
-                raise InvalidResponse(
-                    f"the function answered with the informational status {message.code}, "
-                    "which is not a final answer"
-                )
+                raise not_final(message.code)
         except asyncio.CancelledError:
             proto.close()
             raise

@@ -8,12 +8,14 @@ earliest deadline among them: a call past its deadline is cancelled there, and l
 ``with`` turns that cancellation into ``TimeoutError``, as ``asyncio.timeout`` does. A deadline up
 to ``SLACK`` seconds earlier than the planned sweep waits for it rather than moving it, so a
 call may overrun by that much; once no call is in flight, the last sweep finds nothing and
-schedules no other (an idle gateway runs no timer for this).
+schedules no other (an idle gateway runs no timer for this). A call that runs without a task of
+its own (``wisp.gateway.direct``) takes an ``Alarm`` instead, which the sweep calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 SLACK = 0.05
 
@@ -24,7 +26,7 @@ class Deadline:
 
     __slots__ = ("cancelling", "fired", "live", "task", "when")
 
-    def __init__(self, when: float, task: asyncio.Task[object], live: set[Deadline]) -> None:
+    def __init__(self, when: float, task: asyncio.Task[object], live: set[Deadline | Alarm]) -> None:
         self.when = when
         self.task = task
         self.live = live  # the calls in flight, this one among them until it ends
@@ -43,15 +45,37 @@ class Deadline:
         """The call is over, or no longer limited by this deadline; idempotent."""
         self.live.discard(self)
 
+    def fire(self) -> None:
+        self.fired = True
+        self.task.cancel()
+
     def expired(self) -> bool:
         """Whether the task's ``CancelledError`` is this deadline's; if so the cancellation is
         taken back (``asyncio.timeout``'s rule: not when someone else cancelled it too)."""
         return self.fired and self.task.uncancel() <= self.cancelling
 
 
+class Alarm:
+    """A deadline that calls ``callback`` when it passes (unless ended first)."""
+
+    __slots__ = ("callback", "live", "when")
+
+    def __init__(self, when: float, callback: Callable[[], None], live: set[Deadline | Alarm]) -> None:
+        self.when = when
+        self.callback = callback
+        self.live = live
+
+    def end(self) -> None:
+        """The call is over, or no longer limited by this alarm; idempotent."""
+        self.live.discard(self)
+
+    def fire(self) -> None:
+        self.callback()
+
+
 class Deadlines:
     def __init__(self) -> None:
-        self._live: set[Deadline] = set()
+        self._live: set[Deadline | Alarm] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweep: asyncio.TimerHandle | None = None
         self._sweep_at = 0.0
@@ -59,18 +83,34 @@ class Deadlines:
     def start(self, limit: float) -> Deadline:
         """The running task's deadline, ``limit`` seconds from now, for a ``with``."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # another loop (a test's): what the last one kept is moot
-            self._loop = loop
-            self._live = set()
-            self._sweep = None
+        if loop is not self._loop:
+            self._use(loop)
         task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a deadline needs a task")
         deadline = Deadline(loop.time() + limit, task, self._live)
-        self._live.add(deadline)
-        if self._sweep is None or deadline.when < self._sweep_at - SLACK:
-            self._plan(loop, deadline.when)
+        self._add(loop, deadline)
         return deadline
+
+    def alarm(self, loop: asyncio.AbstractEventLoop, limit: float, callback: Callable[[], None]) -> Alarm:
+        """``callback`` called ``limit`` seconds from now on ``loop`` (the running one), unless
+        the alarm is ended first."""
+        if loop is not self._loop:
+            self._use(loop)
+        alarm = Alarm(loop.time() + limit, callback, self._live)
+        self._add(loop, alarm)
+        return alarm
+
+    def _use(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Another loop (a test's): what the last one kept is moot.
+        self._loop = loop
+        self._live = set()
+        self._sweep = None
+
+    def _add(self, loop: asyncio.AbstractEventLoop, due: Deadline | Alarm) -> None:
+        self._live.add(due)
+        if self._sweep is None or due.when < self._sweep_at - SLACK:
+            self._plan(loop, due.when)
 
     def _plan(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._sweep is not None:
@@ -85,7 +125,7 @@ class Deadlines:
             return
         now = loop.time()
         earliest: float | None = None
-        overdue: list[Deadline] = []
+        overdue: list[Deadline | Alarm] = []
         for deadline in self._live:
             if deadline.when <= now:
                 overdue.append(deadline)
@@ -93,7 +133,6 @@ class Deadlines:
                 earliest = deadline.when
         for deadline in overdue:
             self._live.discard(deadline)
-            deadline.fired = True
-            deadline.task.cancel()
+            deadline.fire()
         if earliest is not None:
             self._plan(loop, max(earliest, now + SLACK))

@@ -15,7 +15,7 @@ import asyncio
 import email.utils
 import http
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -27,6 +27,8 @@ from yarl import URL
 from wisp.api.trigger import RESERVED_PATHS, RESERVED_PREFIXES, Trigger
 from wisp.gateway.activator import Acquired, Rejected
 from wisp.gateway.admission import Admitted, FastGuard, FastHead
+from wisp.gateway.answers import Forwarded
+from wisp.gateway.connections import Address, Body, Head, UpstreamProtocol
 from wisp.gateway.httpevent import trigger_headers
 from wisp.gateway.lambda_api import LATEST, EventSubmitter, InvokeCall, serve_invoke, tag_refusal
 from wisp.gateway.proxy import (
@@ -131,6 +133,23 @@ class InvokePlan:
     call: InvokeCall
     leave: Callable[[], None] | None  # the guard's, once the call is over
     verify: Callable[[bytes], web.Response | None] | None = None  # the guard's, on the body
+
+
+Sent = tuple[UpstreamProtocol, Head, Body]  # a request sent, and its answer's head and body
+
+
+@dataclass(slots=True)
+class Resumed:
+    """What a call started as a direct exchange (``wisp.gateway.direct``) did before it became
+    the coroutine's."""
+
+    started: float  # monotonic: the meter counts the call from here
+    since: float  # wall clock, for asking why a pod went away
+    acquired: Acquired | None  # its slot (None: the coroutine takes one)
+    headers: list[tuple[str, str]] | None  # what was sent (its request id among them)
+    sent: Sent | None = None  # an answer whose head is in
+    limit: float = 0.0  # what is left of the call's timeout, with ``sent``
+    error: Exception | None = None  # how the exchange failed (the first attempt's)
 
 
 INVOKE_PREFIX = "/2015-03-31/functions/"
@@ -251,48 +270,63 @@ async def serve_invoke_call(
     return True
 
 
-async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Connection) -> bool:
+async def serve_call(
+    gateway: Gateway, plan: Plan, body: bytes, connection: Connection, resumed: Resumed | None = None
+) -> bool:
     """Serve the call and answer it; False when the connection cannot be kept (an answer cut
-    off, a caller gone)."""
+    off, a caller gone). ``resumed``: what a direct exchange did of the call already."""
     head = plan.head
     up = plan.up
-    started = time.monotonic()
-    up.meter.started(started)
+    if resumed is None:
+        started = time.monotonic()
+        up.meter.started(started)
+    else:
+        started = resumed.started
     status = 502
     trace = None if gateway.tracing is None else gateway.tracing.begin(plan.headers)
-    acquired: Acquired | None = None
+    acquired = None if resumed is None else resumed.acquired
     answered: InvocationResult | None = None
     try:
-        try:
-            acquired = await gateway.activator.acquire(up)
-        except Rejected as exc:
-            status = exc.status
-            connection.answer_response(
-                error_response(exc.status, exc.error_type, exc.message, exc.retry_after)
+        if acquired is None:
+            try:
+                acquired = await gateway.activator.acquire(up)
+            except Rejected as exc:
+                status = exc.status
+                connection.answer_response(
+                    error_response(exc.status, exc.error_type, exc.message, exc.retry_after)
+                )
+                return True
+            except Unavailable as exc:
+                status = exc.status
+                connection.answer_response(error_response(exc.status, exc.error_type, exc.message))
+                return True
+        if resumed is not None and resumed.headers is not None:
+            headers = resumed.headers
+        else:
+            trace_headers = trace.headers() if trace is not None else ()
+            headers = forwarded_headers(
+                plan.headers, head.peer, head.scheme, head.host, plan.event, plan.wisp, trace_headers
             )
-            return True
-        except Unavailable as exc:
-            status = exc.status
-            connection.answer_response(error_response(exc.status, exc.error_type, exc.message))
-            return True
-        trace_headers = trace.headers() if trace is not None else ()
-        headers = forwarded_headers(
-            plan.headers, head.peer, head.scheme, head.host, plan.event, plan.wisp, trace_headers
-        )
         extra: dict[str, str] = {VERSION_HEADER: up.info.version}
         if acquired.cold_wait is not None:
             extra |= {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
         sent_body = body if body or head.method in ("POST", "PUT", "PATCH") else None
-        since = time.time()
+        since = time.time() if resumed is None else resumed.since
         answer = _ConnectionAnswer(head, connection)
         streaming = up.info.function.spec.streaming
         forwarder = gateway.forwarder
+
+        def forward(
+            address: Address, sent: Sent | None = None, limit: float = up.timeout
+        ) -> Awaitable[Forwarded]:
+            return forwarder.forward(
+                answer, address, plan.path_qs, headers, sent_body, limit, extra, streaming, sent
+            )
+
         outcome = await gateway.on_an_endpoint(
             up,
             acquired,
-            lambda address: forwarder.forward(
-                answer, address, plan.path_qs, headers, sent_body, up.timeout, extra, streaming
-            ),
+            forward if resumed is None else _resuming(resumed, forward, up.timeout),
             retry_refused=True,
         )
         if isinstance(outcome, Failure):
@@ -317,6 +351,24 @@ async def serve_call(gateway: Gateway, plan: Plan, body: bytes, connection: Conn
                 "url.path": head.path,
             }
             end_trace(trace, f"{head.method} {head.path}", up, status, acquired, answered, attributes)
+
+
+def _resuming(
+    resumed: Resumed, forward: Callable[[Address, Sent | None, float], Awaitable[Forwarded]], limit: float
+) -> Callable[[Address], Awaitable[Forwarded]]:
+    """The attempts of a call a direct exchange began: the first is what became of that
+    exchange (its answer so far, or its failure as ``forward``'s own would be raised)."""
+    first: list[Resumed] = [resumed]
+
+    async def attempt(address: Address) -> Forwarded:
+        if not first:
+            return await forward(address, None, limit)
+        began = first.pop()
+        if began.error is not None:
+            raise began.error
+        return await forward(address, began.sent, began.limit)
+
+    return attempt
 
 
 class _ConnectionAnswer:

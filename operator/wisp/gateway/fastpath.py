@@ -16,7 +16,10 @@ on, where every check and answer is the one the aiohttp path gives.
 
 Requests on a connection are served one after the other (pipelined ones wait in the buffer);
 a body is read whole before the call takes a slot (``Gateway.serve``'s rule) and within the
-body-read timeout; an idle connection is closed after the server's keep-alive timeout.
+body-read timeout; an idle connection is closed after the server's keep-alive timeout. A call
+that can go straight to a pod is sent from ``data_received`` (``wisp.gateway.direct``); the
+others, and the rest of those that turn out not to be so simple, are served by the
+connection's worker task.
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict
 
+from wisp.gateway import direct
 from wisp.gateway.admission import FastGuard, FastHead
 from wisp.gateway.fastcall import (
     INVOKE_PREFIX,
     InvokePlan,
     Plan,
+    Resumed,
     framing_for,
     plan_call,
     response_head,
@@ -120,7 +125,9 @@ class FastServer(web.Server):
         self.fast = fast
         self.fast_connections: set[FastProtocol] = set()
         self.handed_off = 0  # connections handed to aiohttp's protocol
+        self.served_direct = 0  # calls sent from the connection's callbacks (``direct``)
         self.closing = False
+        self._drained: asyncio.Future[None] | None = None  # no call in flight, once closing
 
     def __call__(self) -> Any:
         if self.fast is None:
@@ -143,12 +150,19 @@ class FastServer(web.Server):
 
     async def shutdown(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 (aiohttp's signature)
         self.closing = True  # a connection serving a call closes once it is answered
-        tasks = [c.worker for c in self.fast_connections if c.busy and c.worker is not None]
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
+        if any(c.busy for c in self.fast_connections):
+            self._drained = drained = asyncio.get_running_loop().create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(drained, timeout)
         for connection in list(self.fast_connections):
             connection.close()
         await super().shutdown(timeout)
+
+    def call_ended(self) -> None:
+        """A call was answered while closing: the shutdown's wait ends with the last."""
+        drained = self._drained
+        if drained is not None and not drained.done() and not any(c.busy for c in self.fast_connections):
+            drained.set_result(None)
 
 
 class _HeadParser:
@@ -187,7 +201,7 @@ class FastProtocol(WriteFlow, asyncio.Protocol):
         # The connection's calls are served one after the other by one task, made at its first
         # call, rather than a task each (a task costs more to make than a future to wait on).
         self.worker: asyncio.Task[None] | None = None
-        self._job: tuple[Plan | InvokePlan, bytes] | None = None
+        self._job: tuple[Plan | InvokePlan, bytes, Resumed | None] | None = None
         self._wake: asyncio.Future[None] | None = None
         self.busy = False
         self.closed = False
@@ -255,6 +269,14 @@ class FastProtocol(WriteFlow, asyncio.Protocol):
         with contextlib.suppress(ConnectionResetError):
             self.write(head + body if body else head)
 
+    def crashed(self, plan: Plan | InvokePlan) -> None:
+        """The gateway failed on the call: an answer begun is cut off, else it is a 500; the
+        connection closes."""
+        if self.responded:
+            self.abort()
+        self.answer_response(_INTERNAL_ERROR, close=True)
+        self.call_over(plan, False)
+
     def answer_response(self, response: web.Response, close: bool = False) -> None:
         """An answer built as an aiohttp ``Response`` (the gateway's and the guard's errors)."""
         body = response.body
@@ -320,7 +342,19 @@ class FastProtocol(WriteFlow, asyncio.Protocol):
             self._finished(taken.head.keep_alive)
             return
         self.busy = True
-        self._job = (plan, body)
+        self.close_after = not taken.head.keep_alive
+        self.responded = False
+        if type(plan) is Plan and direct.start(self.fast.parts.gateway, plan, body, self):
+            self.server.served_direct += 1
+            return
+        self._start((plan, body, None))
+
+    def resume(self, plan: Plan, body: bytes, resumed: Resumed) -> None:
+        """The rest of a direct call is the worker's."""
+        self._start((plan, body, resumed))
+
+    def _start(self, job: tuple[Plan | InvokePlan, bytes, Resumed | None]) -> None:
+        self._job = job
         if self.worker is None:
             self.worker = self.loop.create_task(self._work())
         elif self._wake is not None and not self._wake.done():
@@ -336,26 +370,28 @@ class FastProtocol(WriteFlow, asyncio.Protocol):
         self.answer_response(refusal, close=not keep_alive)
         self._finished(keep_alive)
 
-    async def _serve(self, plan: Plan | InvokePlan, body: bytes) -> None:
+    async def _serve(self, plan: Plan | InvokePlan, body: bytes, resumed: Resumed | None) -> None:
         keep_alive = plan.head.keep_alive
-        self.close_after = not keep_alive
-        self.responded = False
         fast = self.fast
         try:
             if isinstance(plan, InvokePlan):
                 served = await serve_invoke_call(fast.parts, fast.events, plan, body, self)
             else:
-                served = await serve_call(fast.parts.gateway, plan, body, self)
-            keep_alive = served and keep_alive
+                served = await serve_call(fast.parts.gateway, plan, body, self, resumed)
         except Exception:
             log.exception("the fast path failed on %s %s", plan.head.method, plan.head.path)
-            keep_alive = False
-            if self.responded:  # an answer begun cannot become an error: cut it off
-                self.abort()
-            self.answer_response(_INTERNAL_ERROR, close=True)
-        finally:
+            self.crashed(plan)
+            return
+        except BaseException:
             if plan.leave is not None:
                 plan.leave()
+            raise
+        self.call_over(plan, served and keep_alive)
+
+    def call_over(self, plan: Plan | InvokePlan, keep_alive: bool) -> None:
+        """The call is answered: the guard's hold on it ends, and the next request starts."""
+        if plan.leave is not None:
+            plan.leave()
         self.busy = False
         self.close_after = False
         self._finished(keep_alive)
@@ -383,6 +419,8 @@ class FastProtocol(WriteFlow, asyncio.Protocol):
     def _finished(self, keep_alive: bool) -> None:
         if not keep_alive or self.server.closing:
             self.close()
+            if self.server.closing:
+                self.server.call_ended()
             return
         if self._reading_paused and self.transport is not None:
             self._reading_paused = False

@@ -20,7 +20,15 @@ from wisp.api import contract
 from wisp.api.function import StreamingSpec
 from wisp.api.tracecontext import TRACEPARENT, TRACESTATE
 from wisp.gateway.answers import Answer, Forwarded
-from wisp.gateway.connections import ResponseTooLarge, UpstreamConnections, UpstreamFailed, request_head
+from wisp.gateway.connections import Body as Payload
+from wisp.gateway.connections import (
+    Head,
+    ResponseTooLarge,
+    UpstreamConnections,
+    UpstreamFailed,
+    UpstreamProtocol,
+    request_head,
+)
 from wisp.gateway.deadlines import Deadlines
 from wisp.gateway.streaming import relay_stream
 
@@ -215,7 +223,7 @@ class Refused(Exception):
     ``WISP_CONCURRENCY``: 429 with ``X-Wisp-Throttled: runtime`` (a handler's own 429 lacks it)."""
 
 
-def _refused(status: int, headers: Mapping[str, str]) -> bool:
+def runtime_refused(status: int, headers: Mapping[str, str]) -> bool:
     return status == 429 and headers.get(contract.THROTTLED_HEADER) == "runtime"
 
 
@@ -337,20 +345,27 @@ class Forwarder:
         limit: float,
         extra: Mapping[str, str],
         streaming: StreamingSpec = DEFAULT_STREAMING,
+        sent: tuple[UpstreamProtocol, Head, Payload] | None = None,
     ) -> Forwarded:
         """Send the call to ``address`` and answer the caller through ``answer`` (within
         ``limit`` seconds; an answer marked ``X-Wisp-Stream`` within ``streaming`` instead,
         once its head is in). Both data paths forward with this: aiohttp's answers with its
-        response objects (``ResponseAnswer``), the fast path writes to its connection."""
+        response objects (``ResponseAnswer``), the fast path writes to its connection. With
+        ``sent``, the call went out already and this is its answer so far (a direct call's,
+        ``wisp.gateway.direct``)."""
         method = answer.method
-        host = f"{address[0]}:{address[1]}"
-        head = request_head(method, path_qs, host, headers, _body_kind(body))
         connections = self.connections
         with self.deadlines.start(limit) as deadline:
-            proto, message, payload = await connections.send(address, head, body, skip_body=method == "HEAD")
+            if sent is None:
+                head = request_head(method, path_qs, f"{address[0]}:{address[1]}", headers, _body_kind(body))
+                proto, message, payload = await connections.send(
+                    address, head, body, skip_body=method == "HEAD"
+                )
+            else:
+                proto, message, payload = sent
             clean = False
             try:
-                if _refused(message.code, message.headers):
+                if runtime_refused(message.code, message.headers):
                     await payload.read()
                     clean = True
                     raise Refused
@@ -418,6 +433,6 @@ class Forwarder:
                 raise UpstreamFailed(str(exc)) from exc
             finally:
                 self.connections.finish(address, proto, payload, clean)
-        if _refused(message.code, message.headers):
+        if runtime_refused(message.code, message.headers):
             raise Refused
         return message.code, dict(message.headers), data
