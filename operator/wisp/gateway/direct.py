@@ -85,12 +85,17 @@ def start(gateway: Gateway, plan: Plan, body: bytes, caller: Caller) -> bool:
     if proto is None or proto.transport is None:
         gateway.registry.release(up, slot)
         return False
+    try:
+        headers = forwarded_headers(plan.headers, head.peer, head.scheme, head.host, plan.event, plan.wisp)
+        sent_body = body if body or head.method in ("POST", "PUT", "PATCH") else None
+        length = "none" if sent_body is None else str(len(body))
+        request = request_head(head.method, plan.path_qs, f"{address[0]}:{address[1]}", headers, length)
+    except Exception:  # nothing is sent: the coroutine serves the call, and answers its failure
+        proto.close()
+        gateway.registry.release(up, slot)
+        return False
     started = time.monotonic()
     up.meter.started(started)
-    headers = forwarded_headers(plan.headers, head.peer, head.scheme, head.host, plan.event, plan.wisp)
-    sent_body = body if body or head.method in ("POST", "PUT", "PATCH") else None
-    length = "none" if sent_body is None else str(len(body))
-    request = request_head(head.method, plan.path_qs, f"{address[0]}:{address[1]}", headers, length)
     exchange = Exchange(gateway, plan, body, caller, slot, address, proto, started, headers)
     exchange.alarm = forwarder.deadlines.alarm(proto.loop, up.timeout, exchange.expired)
     proto.begin(exchange)
