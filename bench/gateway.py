@@ -11,7 +11,9 @@ the standard library's module of the same name.)
    through a gateway process (``bench/gateway_server.py``, the real app with a static backend),
    interleaved in rounds, at 1, 50 and 200 concurrent clients (one aiohttp client, keep-alive,
    64-byte JSON body). Reports added p50/p99, the throughput ratio, and the gateway's CPU per
-   request from /proc/<pid>/stat deltas; ``wrk -t1 -c50`` as a second opinion when installed.
+   request from /proc/<pid>/stat deltas; with 50 clients also the throughput with the client
+   apart (this process on the first core, every server on the others: ``client_apart``), and
+   ``wrk -t1 -c50`` as another opinion when installed.
 2. Cold start. An in-process gateway at zero replicas: the scale hook starts a runtime, waits
    for its /healthz, notes the time and publishes the endpoint; the wait the activator adds is
    the call's end minus that moment minus a warm call's latency.
@@ -29,6 +31,7 @@ import asyncio
 import contextlib
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -39,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,6 +232,33 @@ HOPS = {
 }
 
 
+def pin(pids: list[int], cpus: set[int]) -> None:
+    """Every thread of ``pids`` (a Go binary has several) to run on ``cpus`` only."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(int(task.name), cpus)
+
+
+@contextlib.contextmanager
+def client_apart(servers: list[int]) -> Iterator[bool]:
+    """The load generator (this process) on the first core and the servers on the others, as
+    when the callers are on other machines; True when the machine has the cores for it."""
+    cpus = os.sched_getaffinity(0)
+    if len(cpus) < 2:
+        yield False
+        return
+    first = min(cpus)
+    pin(servers, cpus - {first})
+    os.sched_setaffinity(0, {first})
+    try:
+        yield True
+    finally:
+        os.sched_setaffinity(0, cpus)
+        pin(servers, cpus)
+
+
 def cpu_of(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -339,6 +370,10 @@ async def hop_cost(
                     pair.path_cpu += cpu_of(path_pids) - path_before
                     pair.via.append(run)
                 results[hop.label][clients] = pair.summary()
+                if clients == 50:
+                    results[hop.label][clients] |= await apart(
+                        session, direct_url, via_url, path_pids + hop.function_pids, total, quick
+                    )
                 print(
                     hop.label,
                     clients,
@@ -348,6 +383,23 @@ async def hop_cost(
         results[hop.label][0] = wrk_ratio(direct_url, via_url) if shutil.which("wrk") else {}
         procs.stop(proxy)
     return results
+
+
+async def apart(
+    session: aiohttp.ClientSession, direct_url: str, via_url: str, servers: list[int], total: int, quick: bool
+) -> dict[str, float]:
+    """Throughput with 50 clients, direct and through the path, with the load generator on a
+    core of its own (``client_apart``); empty on a machine with one core."""
+    with client_apart(servers) as pinned:
+        if not pinned:
+            return {}
+        direct: list[float] = []
+        via: list[float] = []
+        for _ in range(2 if quick else 3):
+            direct.append((await load(session, direct_url, total // 3, 50)).rps)
+            via.append((await load(session, via_url, total // 3, 50)).rps)
+    direct_rps, via_rps = statistics.median(direct), statistics.median(via)
+    return {"apart_direct_rps": direct_rps, "apart_via_rps": via_rps, "apart_ratio": via_rps / direct_rps}
 
 
 def wrk_ratio(direct_url: str, via_url: str) -> dict[str, float]:
@@ -566,6 +618,8 @@ def machine() -> str:
 LOAD: list[float] = []
 
 
+NAN = float("nan")
+
 # The issue's targets for the gateway hop (one client; throughput at 50 clients).
 TARGETS = {"cpu_us": 200.0, "added_p50": 0.35, "added_p99": 0.7, "ratio": 0.65}
 
@@ -574,19 +628,24 @@ def hop_verdict(hop: dict[str, dict[int, dict[str, float]]]) -> list[str]:
     """wisp's gateway hop beside OpenFaaS's and nginx's, against the targets."""
     rows = [label for label in ("bare", "openfaas", "nginx") if label in hop]
     lines = [
-        "The gateway hop alone, in front of the bare function (one client; throughput with 50):",
+        "The gateway hop alone, in front of the bare function (one client; throughput with 50, the "
+        "aiohttp client sharing the cores with the servers, then on a core of its own, then `wrk`):",
         "",
-        "| proxy | added p50 | added p99 | throughput / direct | CPU per request |",
+        "| proxy | added p50 | added p99 | throughput / direct: shared; apart; `wrk` | CPU per request |",
         "|---|---|---|---|---|",
         f"| target | ≤ +{TARGETS['added_p50']:.2f} ms | ≤ +{TARGETS['added_p99']:.2f} ms "
         f"| ≥ {TARGETS['ratio']:.2f} | ≤ {TARGETS['cpu_us']:.0f} µs |",
     ]
     names = {"bare": "wisp gateway", "openfaas": "OpenFaaS gateway", "nginx": "nginx"}
     for label in rows:
-        one, fifty = hop[label][1], hop[label][50]
+        one, fifty, wrk = hop[label][1], hop[label][50], hop[label].get(0, {})
+        ratios = "; ".join(
+            "not run" if math.isnan(value) else f"{value:.2f}"
+            for value in (fifty["ratio"], fifty.get("apart_ratio", NAN), wrk.get("wrk_ratio", NAN))
+        )
         lines.append(
             f"| {names[label]} | {one['added_p50']:+.2f} ms | {one['added_p99']:+.2f} ms "
-            f"| {fifty['ratio']:.2f} | {one['cpu_us']:.0f} µs |"
+            f"| {ratios} | {one['cpu_us']:.0f} µs |"
         )
     return lines
 
@@ -679,6 +738,21 @@ def render(
         lines += [
             "",
             "`wrk -t1 -c50` throughput through each path as a fraction of direct: " + "; ".join(wrk) + ".",
+        ]
+    apart = [
+        f"{HOPS[label]} {hop[label][50]['apart_ratio']:.2f} ({hop[label][50]['apart_via_rps']:.0f} / "
+        f"{hop[label][50]['apart_direct_rps']:.0f} rps)"
+        for label in measured
+        if "apart_ratio" in hop[label][50]
+    ]
+    if apart:
+        lines += [
+            "",
+            "With the load generator apart (the bench's process on the first core, every server of "
+            "the path, and the function called directly, on the other, as when the callers are on "
+            "other machines), 50 clients, throughput through each path as a fraction of direct: "
+            + "; ".join(apart)
+            + ".",
         ]
     lines += ["", *whole_path(hop), ""]
     lines += [
