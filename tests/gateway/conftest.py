@@ -155,6 +155,17 @@ def info(fn: Function, ready: bool = True, reason: str = "") -> FunctionInfo:
     return FunctionInfo(fn, ready, reason)
 
 
+async def gateway_with_runtime(
+    gateway_factory: GatewayFactory, runtimes: Runtimes, fn: Function, **settings: Any
+) -> GatewayUnderTest:
+    """A gateway whose one function ``fn`` has one real runtime process as its endpoint."""
+    runtime = await runtimes.start(fn)
+    backend = StaticBackend()
+    backend.set_function(info(fn))
+    backend.set_endpoints(fn.key, (runtime.endpoint,))
+    return await gateway_factory(backend, **settings)
+
+
 @pytest.fixture
 async def scripted() -> AsyncIterator[Callable[..., ScriptedPod]]:
     """Scripted pods (``tests.gateway.scripted``), stopped after the test."""

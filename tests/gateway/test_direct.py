@@ -14,13 +14,18 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.conftest import GatewayFactory, GatewayUnderTest, Runtimes, info, make_function
+from tests.gateway.conftest import (
+    GatewayFactory,
+    GatewayUnderTest,
+    Runtimes,
+    gateway_with_runtime,
+    make_function,
+)
 from tests.gateway.scripted import SAFETY_NET, ScriptedPod, gateway_for, ok, served_direct
 from tests.support.rawhttp import read_answer, request_bytes
 from wisp.api import contract
 from wisp.gateway import direct
 from wisp.gateway.fastpath import FastServer
-from wisp.gateway.static import StaticBackend
 
 KEY = "scripted.default"
 
@@ -46,11 +51,7 @@ async def test_a_warm_call_is_answered_from_the_callbacks_as_the_coroutine_answe
     gateway_factory: GatewayFactory, runtimes: Runtimes
 ) -> None:
     fn = make_function("echo")
-    runtime = await runtimes.start(fn)
-    backend = StaticBackend()
-    backend.set_function(info(fn))
-    backend.set_endpoints(fn.key, (runtime.endpoint,))
-    gw = await gateway_factory(backend)
+    gw = await gateway_with_runtime(gateway_factory, runtimes, fn)
     answers = []
     for _ in range(3):
         status, headers, body = await _call(gw, "/function/echo/sub?x=1", {contract.REQUEST_ID_HEADER: "r-1"})

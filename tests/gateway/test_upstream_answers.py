@@ -10,10 +10,9 @@ from collections.abc import Callable
 import aiohttp
 import pytest
 
-from tests.gateway.conftest import GatewayFactory, Runtimes, info, make_function
+from tests.gateway.conftest import GatewayFactory, Runtimes, gateway_with_runtime, make_function
 from tests.gateway.scripted import SAFETY_NET, ScriptedPod, gateway_for, ok
 from tests.support.rawhttp import exchange, read_answer, request_bytes
-from wisp.gateway.static import StaticBackend
 
 
 @pytest.fixture(params=["fresh", "pooled"])
@@ -27,11 +26,7 @@ async def test_expect_100_continue_is_answered_by_the_gateway_and_never_shifts_a
     gateway_factory: GatewayFactory, runtimes: Runtimes
 ) -> None:
     fn = make_function("echo")
-    runtime = await runtimes.start(fn)
-    backend = StaticBackend()
-    backend.set_function(info(fn))
-    backend.set_endpoints(fn.key, (runtime.endpoint,))
-    gw = await gateway_factory(backend)
+    gw = await gateway_with_runtime(gateway_factory, runtimes, fn)
     for n in range(3):
         async with gw.session.post(
             gw.url("/function/echo"), json={"n": n}, expect100=True, timeout=SAFETY_NET
