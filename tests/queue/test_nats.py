@@ -99,6 +99,31 @@ async def test_a_message_any_nats_client_publishes_is_a_queue_message(nats_serve
     await broker.close()
 
 
+async def test_a_publish_that_finds_no_stream_for_a_moment_is_stored_once_it_is_there(
+    nats_server: NatsServer,
+) -> None:
+    # As when a stream was just made (or fails over) and its subjects' interest has not reached
+    # the server the gateway talks to: JetStream answers "no responders" for a while.
+    settings = fresh_settings(nats_server.url)
+    broker = NatsBroker(settings, ack_wait=1.0)
+    js = await broker.js()  # makes the stream
+    config = (await js.stream_info(settings.stream)).config
+    await js.delete_stream(settings.stream)
+
+    async def back_soon() -> None:
+        await asyncio.sleep(0.1)
+        await js.add_stream(config)
+
+    returning = asyncio.create_task(back_soon())
+    try:
+        seq = await broker.publish("orders", {"body": b"kept"}, record_id="r1", record={}, retention=60)
+    finally:
+        await returning
+    assert (await js.stream_info(settings.stream)).state.messages == 1
+    assert seq == "1"
+    await broker.close()
+
+
 async def test_a_repeated_settlement_from_before_a_redrive_leaves_the_redriven_record(
     nats_server: NatsServer,
 ) -> None:

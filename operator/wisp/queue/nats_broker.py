@@ -55,6 +55,10 @@ from wisp.queue.nats_subscription import NatsSubscription
 from wisp.queue.settings import NatsSettings
 
 RECORD_UPDATE_TRIES = 10
+# A publish that finds no responder (a stream just made, or failing over, whose subjects' interest
+# has not reached this server yet) is tried again, as nats.go's JetStream publish does by default.
+PUBLISH_TRIES = 3
+PUBLISH_RETRY_WAIT = 0.25
 
 
 def entry_headers(message_id: str | None = None) -> dict[str, str]:
@@ -187,12 +191,19 @@ class NatsBroker:
     ) -> tuple[int, bool]:
         """Append an entry; returns its sequence and whether JetStream had it already."""
         js = await self.js()
-        ack = await js.publish(
-            self.subject(stream),
-            encode_fields(fields),
-            headers=entry_headers(message_id),
-            stream=self.settings.stream,
-        )
+        for tried in range(1, PUBLISH_TRIES + 1):
+            try:
+                ack = await js.publish(
+                    self.subject(stream),
+                    encode_fields(fields),
+                    headers=entry_headers(message_id),
+                    stream=self.settings.stream,
+                )
+                break
+            except nats.js.errors.NoStreamResponseError:  # nats-py's "no responders" for a publish
+                if tried == PUBLISH_TRIES:
+                    raise
+                await asyncio.sleep(PUBLISH_RETRY_WAIT)
         return ack.seq, bool(ack.duplicate)
 
     async def publish(
