@@ -7,8 +7,9 @@ ones), then after one ``kubectl apply`` of a List brought them to ``--functions`
 default, all at zero, in the same namespace). Before the second round every Function is Ready
 and kube-controller-manager has made every ReplicaSet (it is restarted at 500 requests a second
 once all are Ready, so its backlog clears in minutes, not half an hour), and each round waits
-for the machine's load to settle (``quiet``). Writes the "Cold start beside idle Functions
-(real node)" section of docs/benchmarks.md.
+for the machine's load to settle (``quiet``), then measures what each part of the cluster
+spends at idle for ``IDLE_WINDOW`` seconds (``Components``) before its cold starts. Writes the
+"Cold start beside idle Functions (real node)" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from bench import docs
 from bench.node import SETUPS, Timeline, apply_example, cold_starts, machine, percentile
+from bench.procs import CLK_TCK, cpu_seconds
 from bench.scale import catch_up, peak_rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +45,63 @@ CATCH_UP_QPS = 500
 # target compares cold starts beside idle Functions, not beside an API server still catching up.
 QUIET_LOAD = 1.5
 QUIET_WAIT = 900.0
+IDLE_WINDOW = 60.0  # seconds of idle measured before each round
+
+
+class Components:
+    """CPU time of each part of the cluster on this machine (the real node's containers are its
+    processes), by the program a process runs; ``other`` is the rest of the machine."""
+
+    # The first match names the part: wisp's processes by their arguments, the others by argv[0].
+    PARTS = (
+        ("wisp operator", b"wisp\x00operator"),
+        ("wisp gateway", b"wisp\x00gateway"),
+        ("kube-apiserver", b"kube-apiserver"),
+        ("etcd", b"etcd"),
+        ("kube-controller-manager", b"kube-controller-manager"),
+        ("kube-scheduler", b"kube-scheduler"),
+        ("kubelet", b"kubelet"),
+        ("kube-proxy", b"kube-proxy"),
+        ("containerd", b"containerd"),
+        ("coredns", b"coredns"),
+        ("redis", b"redis-server"),
+    )
+
+    @classmethod
+    def part_of(cls, cmdline: bytes) -> str | None:
+        argv0 = cmdline.split(b"\x00", 1)[0].rsplit(b"/", 1)[-1]
+        for name, mark in cls.PARTS:
+            if mark in cmdline if b"\x00" in mark else argv0.startswith(mark):
+                return name
+        return None
+
+    @classmethod
+    def sample(cls) -> dict[str, float]:
+        """CPU seconds used so far by each part, and by the whole machine (``machine``)."""
+        used = dict.fromkeys([name for name, _ in cls.PARTS], 0.0)
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                name = cls.part_of(cmdline)
+                if name is not None:
+                    used[name] += cpu_seconds(int(entry.name))
+            except OSError:
+                continue
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        used["machine"] = (sum(int(f) for f in fields[:8]) - int(fields[3]) - int(fields[4])) / CLK_TCK
+        return used
+
+    @classmethod
+    def idle(cls, seconds: float) -> dict[str, float]:
+        """Each part's share of one core over ``seconds`` of doing nothing asked of it."""
+        before, began = cls.sample(), time.monotonic()
+        time.sleep(seconds)
+        after, took = cls.sample(), time.monotonic() - began
+        shares = {name: 100 * (after[name] - before[name]) / took for name in before}
+        shares["other"] = shares["machine"] - sum(v for k, v in shares.items() if k != "machine")
+        return shares
 
 
 def quiet() -> float:
@@ -129,6 +188,7 @@ def main() -> None:
     timeline = Timeline(node)
     rounds: dict[int, list[float]] = {}
     loads: dict[int, float] = {}
+    idle: dict[int, dict[str, float]] = {}
     try:
         # No uninstall after: deleting 10,000 Functions takes minutes, and the node and its
         # control plane are stopped whole.
@@ -139,6 +199,7 @@ def main() -> None:
         apply_functions(wisp.kubectl, FUNCTIONS, "idle", 0, FEW - 1)
         wait_all_ready(api, FUNCTIONS, FEW, timeout=300)
         loads[FEW] = quiet()
+        idle[FEW] = Components.idle(IDLE_WINDOW)
         rounds[FEW], _ = cold_starts(wisp, function, args.runs, timeline)
         memory = ChartMemory().start()
         started = time.monotonic()
@@ -151,11 +212,12 @@ def main() -> None:
         restarted = restarts(wisp)
         print(f"{args.functions} Functions Ready {ready:.0f} s after the apply began", flush=True)
         loads[args.functions] = quiet()
+        idle[args.functions] = Components.idle(IDLE_WINDOW)
         rounds[args.functions], _ = cold_starts(wisp, function, args.runs, timeline)
     finally:
         timeline.close()
         node.stop()
-    text = render(rounds, loads, host, mode, ready, memory, restarted)
+    text = render(rounds, loads, host, mode, ready, memory, restarted, idle)
     print(text)
     if not args.no_docs:
         docs.write_section(SECTION, text)
@@ -169,6 +231,7 @@ def render(
     ready: float,
     memory: ChartMemory,
     restarted: int,
+    idle: dict[int, dict[str, float]],
 ) -> str:
     few, many = sorted(rounds)
     p50 = {n: statistics.median(times) * 1000 for n, times in rounds.items()}
@@ -202,7 +265,16 @@ def render(
         f" gateways {_mib(memory.peaks_mib('gateway'))}; container restarts in"
         f" the chart's pods: {restarted}.",
         "",
+        f"What each part of the cluster spent in the {IDLE_WINDOW:.0f} s of idle before each round"
+        " (share of one core; the machine has two):",
+        "",
+        f"| part | beside {few:,} | beside {many:,} |",
+        "|---|---|---|",
     ]
+    for name in [*idle[few].keys()]:
+        if name != "machine":
+            lines.append(f"| {name} | {idle[few][name]:.1f} % | {idle[many][name]:.1f} % |")
+    lines += [f"| the whole machine | {idle[few]['machine']:.1f} % | {idle[many]['machine']:.1f} % |", ""]
     return "\n".join(lines)
 
 
