@@ -20,16 +20,32 @@ from collections.abc import Callable
 SLACK = 0.05
 
 
-class Deadline:
-    """One call's deadline, in loop time: ``with`` it around the call, which then raises
-    ``TimeoutError`` when cancelled for being overdue, as under ``asyncio.timeout``."""
+class _Due:
+    """A call in flight until ``when`` (loop time), among the ``live`` ones until it ends."""
 
-    __slots__ = ("cancelling", "fired", "live", "task", "when")
+    __slots__ = ("live", "when")
 
-    def __init__(self, when: float, task: asyncio.Task[object], live: set[Deadline | Alarm]) -> None:
-        self.when = when
+    when: float
+    live: set[_Due]
+
+    def end(self) -> None:
+        """The call is over, or no longer limited by this; idempotent."""
+        self.live.discard(self)
+
+    def fire(self) -> None:
+        raise NotImplementedError
+
+
+class Deadline(_Due):
+    """One call's deadline: ``with`` it around the call, which then raises ``TimeoutError`` when
+    cancelled for being overdue, as under ``asyncio.timeout``."""
+
+    __slots__ = ("cancelling", "fired", "task")
+
+    def __init__(self, when: float, task: asyncio.Task[object], live: set[_Due]) -> None:
+        self.when = when  # set here rather than by _Due's __init__: one call less for every call
+        self.live = live
         self.task = task
-        self.live = live  # the calls in flight, this one among them until it ends
         self.cancelling = task.cancelling()
         self.fired = False
 
@@ -41,10 +57,6 @@ class Deadline:
         if kind is asyncio.CancelledError and self.expired():
             raise TimeoutError from None
 
-    def end(self) -> None:
-        """The call is over, or no longer limited by this deadline; idempotent."""
-        self.live.discard(self)
-
     def fire(self) -> None:
         self.fired = True
         self.task.cancel()
@@ -55,19 +67,15 @@ class Deadline:
         return self.fired and self.task.uncancel() <= self.cancelling
 
 
-class Alarm:
+class Alarm(_Due):
     """A deadline that calls ``callback`` when it passes (unless ended first)."""
 
-    __slots__ = ("callback", "live", "when")
+    __slots__ = ("callback",)
 
-    def __init__(self, when: float, callback: Callable[[], None], live: set[Deadline | Alarm]) -> None:
+    def __init__(self, when: float, callback: Callable[[], None], live: set[_Due]) -> None:
         self.when = when
-        self.callback = callback
         self.live = live
-
-    def end(self) -> None:
-        """The call is over, or no longer limited by this alarm; idempotent."""
-        self.live.discard(self)
+        self.callback = callback
 
     def fire(self) -> None:
         self.callback()
@@ -75,7 +83,7 @@ class Alarm:
 
 class Deadlines:
     def __init__(self) -> None:
-        self._live: set[Deadline | Alarm] = set()
+        self._live: set[_Due] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweep: asyncio.TimerHandle | None = None
         self._sweep_at = 0.0
@@ -107,7 +115,7 @@ class Deadlines:
         self._live = set()
         self._sweep = None
 
-    def _add(self, loop: asyncio.AbstractEventLoop, due: Deadline | Alarm) -> None:
+    def _add(self, loop: asyncio.AbstractEventLoop, due: _Due) -> None:
         self._live.add(due)
         if self._sweep is None or due.when < self._sweep_at - SLACK:
             self._plan(loop, due.when)
@@ -125,7 +133,7 @@ class Deadlines:
             return
         now = loop.time()
         earliest: float | None = None
-        overdue: list[Deadline | Alarm] = []
+        overdue: list[_Due] = []
         for deadline in self._live:
             if deadline.when <= now:
                 overdue.append(deadline)

@@ -45,9 +45,16 @@ from wisp.gateway.connections import (
     request_head,
 )
 from wisp.gateway.deadlines import Alarm
-from wisp.gateway.fastcall import Plan, Resumed
+from wisp.gateway.fastcall import Plan, Resumed, Sent
 from wisp.gateway.pool import Slot
-from wisp.gateway.proxy import BUFFER_BYTES, downstream_headers, forwarded_headers, runtime_refused
+from wisp.gateway.proxy import (
+    BUFFER_BYTES,
+    body_kind,
+    downstream_headers,
+    forwarded_headers,
+    runtime_refused,
+    sent_body,
+)
 from wisp.gateway.service import VERSION_HEADER, Gateway, observe_call
 
 log = logging.getLogger("wisp.gateway.direct")
@@ -87,8 +94,7 @@ def start(gateway: Gateway, plan: Plan, body: bytes, caller: Caller) -> bool:
         return False
     try:
         headers = forwarded_headers(plan.headers, head.peer, head.scheme, head.host, plan.event, plan.wisp)
-        sent_body = body if body or head.method in ("POST", "PUT", "PATCH") else None
-        length = "none" if sent_body is None else str(len(body))
+        length = body_kind(sent_body(head.method, body))
         request = request_head(head.method, plan.path_qs, f"{address[0]}:{address[1]}", headers, length)
     except Exception:  # nothing is sent: the coroutine serves the call, and answers its failure
         proto.close()
@@ -118,7 +124,6 @@ class Exchange:
         "plan",
         "proto",
         "released",
-        "since",
         "slot",
         "started",
     )
@@ -143,7 +148,6 @@ class Exchange:
         self.address = address
         self.proto = proto
         self.started = started
-        self.since = time.time()
         self.headers = headers
         self.alarm: Alarm | None = None
         self.message: Head | None = None
@@ -238,14 +242,11 @@ class Exchange:
         )
 
     def _resumed(
-        self,
-        *,
-        sent: tuple[UpstreamProtocol, Head, Body] | None = None,
-        limit: float = 0.0,
-        error: Exception | None = None,
+        self, *, sent: Sent | None = None, limit: float = 0.0, error: Exception | None = None
     ) -> Resumed:
-        acquired = Acquired(self.slot, None)
-        return Resumed(self.started, self.since, acquired, self.headers, sent, limit, error)
+        # The wall-clock time the call was sent, for asking why a pod went away.
+        since = time.time() - (time.monotonic() - self.started)
+        return Resumed(self.started, since, Acquired(self.slot, None), self.headers, sent, limit, error)
 
     def _end_alarm(self) -> None:
         if self.alarm is not None:

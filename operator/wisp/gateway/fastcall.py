@@ -34,6 +34,7 @@ from wisp.gateway.lambda_api import LATEST, EventSubmitter, InvokeCall, serve_in
 from wisp.gateway.proxy import (
     InvocationResult,
     forwarded_headers,
+    sent_body,
 )
 from wisp.gateway.registry import Unavailable, Upstream
 from wisp.gateway.resolve import INVOKE_ROUTE
@@ -145,8 +146,8 @@ class Resumed:
 
     started: float  # monotonic: the meter counts the call from here
     since: float  # wall clock, for asking why a pod went away
-    acquired: Acquired | None  # its slot (None: the coroutine takes one)
-    headers: list[tuple[str, str]] | None  # what was sent (its request id among them)
+    acquired: Acquired  # its slot
+    headers: list[tuple[str, str]]  # what was sent (its request id among them)
     sent: Sent | None = None  # an answer whose head is in
     limit: float = 0.0  # what is left of the call's timeout, with ``sent``
     error: Exception | None = None  # how the exchange failed (the first attempt's)
@@ -300,7 +301,7 @@ async def serve_call(
                 status = exc.status
                 connection.answer_response(error_response(exc.status, exc.error_type, exc.message))
                 return True
-        if resumed is not None and resumed.headers is not None:
+        if resumed is not None:
             headers = resumed.headers
         else:
             trace_headers = trace.headers() if trace is not None else ()
@@ -310,7 +311,7 @@ async def serve_call(
         extra: dict[str, str] = {VERSION_HEADER: up.info.version}
         if acquired.cold_wait is not None:
             extra |= {COLD_HEADER: "true", COLD_MS_HEADER: f"{acquired.cold_wait * 1000:.1f}"}
-        sent_body = body if body or head.method in ("POST", "PUT", "PATCH") else None
+        outgoing = sent_body(head.method, body)
         since = time.time() if resumed is None else resumed.since
         answer = _ConnectionAnswer(head, connection)
         streaming = up.info.function.spec.streaming
@@ -320,7 +321,7 @@ async def serve_call(
             address: Address, sent: Sent | None = None, limit: float = up.timeout
         ) -> Awaitable[Forwarded]:
             return forwarder.forward(
-                answer, address, plan.path_qs, headers, sent_body, limit, extra, streaming, sent
+                answer, address, plan.path_qs, headers, outgoing, limit, extra, streaming, sent
             )
 
         outcome = await gateway.on_an_endpoint(

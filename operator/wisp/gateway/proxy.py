@@ -276,7 +276,14 @@ async def _rest(first: bytes, stream: StreamReader, limit: int, deadline: float)
         yield chunk
 
 
-def _body_kind(body: Body) -> str:
+def sent_body(method: str, body: bytes) -> bytes | None:
+    """A body read whole, as the pod is sent it: an empty one goes as ``Content-Length: 0``
+    with the methods that carry a body, and as no body with the others."""
+    return body if body or method in ("POST", "PUT", "PATCH") else None
+
+
+def body_kind(body: Body) -> str:
+    """What ``request_head`` is told of ``body``: none, chunked, or its length."""
     if body is None:
         return "none"
     if isinstance(body, bytes):
@@ -323,7 +330,7 @@ class Forwarder:
             if length:
                 await send_continue(request)
                 return await _read_timed(request.read(), deadline)
-            return b"" if request.method in ("POST", "PUT", "PATCH") else None
+            return sent_body(request.method, b"")
         if length is None and not request.body_exists:
             return None
         await send_continue(request)
@@ -357,7 +364,7 @@ class Forwarder:
         connections = self.connections
         with self.deadlines.start(limit) as deadline:
             if sent is None:
-                head = request_head(method, path_qs, f"{address[0]}:{address[1]}", headers, _body_kind(body))
+                head = request_head(method, path_qs, f"{address[0]}:{address[1]}", headers, body_kind(body))
                 proto, message, payload = await connections.send(
                     address, head, body, skip_body=method == "HEAD"
                 )
