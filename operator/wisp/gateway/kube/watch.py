@@ -11,18 +11,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import ReadTimeoutError
 
 log = logging.getLogger("wisp.gateway.kube")
 
 Obj = dict[str, Any]
-WATCH_SECONDS = 10  # bounds how long stop() waits for the thread's blocking read
+# A watch ends after 5 to 10 minutes, at random, as client-go's reflector has it, and is resumed
+# from the last version seen; stop() interrupts the blocking read rather than waiting it out.
+WATCH_SECONDS = 300
+# The API server sends watches that allow bookmarks one every minute: a watch silent for longer
+# is on a dead connection and is resumed on a new one.
+SILENCE_SECONDS = 150
+CONNECT_SECONDS = 10
 RETRY_SECONDS = 1.0
 
 
@@ -43,7 +50,7 @@ class WatchThread:
         self._on_snapshot = on_snapshot
         self._on_event = on_event
         self._stopped = threading.Event()
-        self._watch: watch.Watch | None = None
+        self._response: Any = None  # the watch's urllib3 response while one is open
         self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
 
     def start(self) -> None:
@@ -51,8 +58,9 @@ class WatchThread:
 
     def stop(self) -> None:
         self._stopped.set()
-        if self._watch is not None:
-            self._watch.stop()
+        response = self._response
+        if response is not None:
+            response.shutdown()  # wakes the thread's blocking read
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
@@ -84,31 +92,53 @@ class WatchThread:
         return str(data["metadata"]["resourceVersion"])
 
     def _watch_from(self, version: str) -> str | None:
-        """Watch until the server ends the stream; the version to resume from, None to re-list."""
-        self._watch = watch.Watch()
+        """Watch until the server ends the stream; the version to resume from, None to re-list.
+
+        The stream is read as the API's JSON lines, not through the client's ``Watch``: that
+        would make typed models of every event (the gateway reads the JSON) and learns the
+        version to resume from only by making them."""
+        response = self._list_fn(
+            **self._kwargs,
+            watch=True,
+            resource_version=version,
+            timeout_seconds=random.randint(WATCH_SECONDS, 2 * WATCH_SECONDS),
+            allow_watch_bookmarks=True,
+            _preload_content=False,
+            _request_timeout=(CONNECT_SECONDS, SILENCE_SECONDS),
+        )
+        self._response = response
         try:
-            for event in self._watch.stream(
-                self._list_fn,
-                resource_version=version,
-                timeout_seconds=WATCH_SECONDS,
-                allow_watch_bookmarks=True,
-                **self._kwargs,
-            ):
+            if self._stopped.is_set():  # stop() came before the response was there to shut down
+                return None
+            for line in _lines(response):
                 if self._stopped.is_set():
                     return None
+                event = json.loads(line)
                 kind = event["type"]
-                raw = event.get("raw_object") or {}
+                raw = event.get("object") or {}
                 if kind == "ERROR":
                     if raw.get("code") == 410:
                         return None
                     raise RuntimeError(f"watch error: {raw.get('message')}")
-                if kind == "BOOKMARK":
-                    continue
-                self._deliver(self._on_event, kind, raw)
-            return self._watch.resource_version or version
+                version = (raw.get("metadata") or {}).get("resourceVersion") or version
+                if kind != "BOOKMARK":
+                    self._deliver(self._on_event, kind, raw)
+            return version
+        except ReadTimeoutError:
+            return version  # a silent connection (no bookmark either): resume on a new one
         except ApiException as exc:
             if exc.status == 410:
                 return None
             raise
         finally:
-            self._watch = None
+            self._response = None
+            response.close()
+            response.release_conn()
+
+
+def _lines(response: Any) -> Iterator[bytes]:
+    """The non-empty lines of a streamed response, each as soon as its end is in."""
+    pending = b""
+    for chunk in response.stream(1 << 16):
+        *lines, pending = (pending + chunk).split(b"\n")
+        yield from (line for line in lines if line.strip())
