@@ -6,6 +6,7 @@ that does not wait for the watch to run out."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from wisp.gateway.kube import watch
 from wisp.gateway.kube.watch import Obj, WatchThread
@@ -154,14 +156,18 @@ class _Answer:
     def shutdown(self) -> None: ...
 
 
-async def test_a_version_the_server_no_longer_has_is_relisted() -> None:
-    """The server's 410 (its watch cache or etcd compacted past the version) in the stream."""
+GONE = b'{"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}}\n'
+
+
+@pytest.mark.parametrize("answered", ["in-the-stream", "to-the-watch-request"])
+async def test_a_version_the_server_no_longer_has_is_relisted(
+    answered: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's 410 (its watch cache or etcd compacted past the version): re-listed at once,
+    as routine, not as a failure."""
     lists = iter([b'{"metadata": {"resourceVersion": "5"}, "items": [{"metadata": {"name": "a"}}]}'] * 2)
     watches = iter(
-        [
-            b'{"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}}\n',
-            b'{"type": "ADDED", "object": {"metadata": {"name": "b", "resourceVersion": "9"}}}\n',
-        ]
+        [GONE, b'{"type": "ADDED", "object": {"metadata": {"name": "b", "resourceVersion": "9"}}}\n']
     )
     seen = Seen()
     done = asyncio.Event()
@@ -169,7 +175,10 @@ async def test_a_version_the_server_no_longer_has_is_relisted() -> None:
     def list_fn(**kwargs: Any) -> _Answer:
         if kwargs.get("watch"):
             seen.watches += 1
-            return _Answer(next(watches, b""))
+            body = next(watches, b"")
+            if body == GONE and answered == "to-the-watch-request":
+                raise ApiException(status=410, reason="Gone")
+            return _Answer(body)
         return _Answer(next(lists))
 
     def on_event(kind: str, obj: Obj) -> None:
@@ -188,3 +197,4 @@ async def test_a_version_the_server_no_longer_has_is_relisted() -> None:
         await asyncio.to_thread(thread.join, 10)
     assert seen.snapshots == [["a"], ["a"]]
     assert seen.events == [("ADDED", "b")]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -97,15 +97,20 @@ class WatchThread:
         The stream is read as the API's JSON lines, not through the client's ``Watch``: that
         would make typed models of every event (the gateway reads the JSON) and learns the
         version to resume from only by making them."""
-        response = self._list_fn(
-            **self._kwargs,
-            watch=True,
-            resource_version=version,
-            timeout_seconds=random.randint(WATCH_SECONDS, 2 * WATCH_SECONDS),
-            allow_watch_bookmarks=True,
-            _preload_content=False,
-            _request_timeout=(CONNECT_SECONDS, SILENCE_SECONDS),
-        )
+        try:
+            response = self._list_fn(
+                **self._kwargs,
+                watch=True,
+                resource_version=version,
+                timeout_seconds=random.randint(WATCH_SECONDS, 2 * WATCH_SECONDS),
+                allow_watch_bookmarks=True,
+                _preload_content=False,
+                _request_timeout=(CONNECT_SECONDS, SILENCE_SECONDS),
+            )
+        except ApiException as exc:
+            if exc.status == 410:  # the version is gone before the watch began
+                return None
+            raise
         self._response = response
         try:
             if self._stopped.is_set():  # stop() came before the response was there to shut down
@@ -126,10 +131,6 @@ class WatchThread:
             return version
         except ReadTimeoutError:
             return version  # a silent connection (no bookmark either): resume on a new one
-        except ApiException as exc:
-            if exc.status == 410:
-                return None
-            raise
         finally:
             self._response = None
             response.close()
