@@ -175,6 +175,14 @@ def test_deployment_whole_manifest(mode: CpuMode) -> None:
                     "serviceAccountName": "wisp-function",
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 3,
+                            "topologyKey": "kubernetes.io/hostname",
+                            "whenUnsatisfiable": "ScheduleAnyway",
+                            "labelSelector": {"matchLabels": {"wisp.dev/function": "hello"}},
+                        }
+                    ],
                     "terminationGracePeriodSeconds": 50,
                     "securityContext": {
                         "runAsNonRoot": True,
