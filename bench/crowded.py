@@ -2,19 +2,24 @@
 
 wisp installed with ``helm install`` on the test suite's real node, as ``bench/node.py`` has it,
 and the Python hello example at zero (its default setup). Its zero → first response is timed as
-``bench/node.py`` times it, first with ten Functions in the cluster (the example and nine idle
-ones), then after one ``kubectl apply`` of a List brought them to ``--functions`` (10,000 by
-default, all at zero, in the same namespace). Before the second round every Function is Ready
-and kube-controller-manager has made every ReplicaSet (it is restarted at 500 requests a second
-once all are Ready, so its backlog clears in minutes, not half an hour), and each round waits
-for the machine's load to settle (``quiet``), then measures what each part of the cluster
-spends at idle for ``IDLE_WINDOW`` seconds (``Components``) before its cold starts. Writes the
-"Cold start beside idle Functions (real node)" section of docs/benchmarks.md.
+``bench/node.py`` times it in three rounds: with ten Functions in the cluster (the example and
+nine idle ones); after one ``kubectl apply`` of a List brought them to ``--functions`` (10,000
+by default, all at zero, in the same namespace); and with ten again once one delete took the
+added ones away, so that the rounds beside ten bracket the crowded one in time and a drift of
+the machine between rounds shows. Before the second round every Function is Ready and
+kube-controller-manager has made every ReplicaSet (it is restarted at 500 requests a second
+once all are Ready, so its backlog clears in minutes, not half an hour). Each round waits for
+the machine's load to settle (``quiet``), measures what each part of the cluster spends at idle
+for ``IDLE_WINDOW`` seconds, then its cold starts and the CPU each part spent on them beyond its
+idle share (``Components``). Writes the "Cold start beside idle Functions (real node)" section
+of docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -22,11 +27,14 @@ import statistics
 import sys
 import threading
 import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import docs
-from bench.node import SETUPS, Timeline, apply_example, cold_starts, machine, percentile
+from bench.node import SETUPS, STEPS, Timeline, apply_example, cold_starts, machine, percentile
 from bench.procs import CLK_TCK, cpu_seconds
 from bench.scale import catch_up, peak_rss_mib
 
@@ -34,18 +42,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kubernetes import config  # noqa: E402
-from tests.cluster.bulk import apply_functions, wait_all_ready  # noqa: E402
+from tests.cluster.bulk import apply_functions, delete_set, wait_all_ready  # noqa: E402
 from tests.node.chart import FUNCTIONS, SYSTEM, wisp_on  # noqa: E402
 from tests.node.node import start_real_node  # noqa: E402
 
 SECTION = "Cold start beside idle Functions (real node)"
 FEW = 10
+CROWD = "crowd"  # the prefix of the Functions the second round adds (and the third deletes)
 CATCH_UP_QPS = 500
 # Each round starts once the 1-minute load is this low (or after QUIET_WAIT seconds): the
 # target compares cold starts beside idle Functions, not beside an API server still catching up.
 QUIET_LOAD = 1.5
 QUIET_WAIT = 900.0
 IDLE_WINDOW = 60.0  # seconds of idle measured before each round
+SETTLED = 1.5  # a round beside ten is compared when its idle machine is within this of the first's
 
 
 class Components:
@@ -167,12 +177,52 @@ def restarts(wisp: Any) -> int:
     )
 
 
+@dataclass
+class Round:
+    """The cold starts of one round and what the cluster did around them."""
+
+    functions: int
+    label: str
+    times: list[float]
+    steps: list[dict[str, float]]
+    load: float
+    idle: dict[str, float]  # share of one core by part, in the idle window before
+    per_start: dict[str, float]  # ms of CPU by part a cold start cost, beyond the idle share
+
+
+def measure(wisp: Any, function: str, functions: int, label: str, runs: int, timeline: Timeline) -> Round:
+    """Wait for quiet, measure the idle cluster, then ``runs`` cold starts and their CPU by part."""
+    load = quiet()
+    idle = Components.idle(IDLE_WINDOW)
+    spent = dict.fromkeys(idle, 0.0)
+
+    @contextlib.contextmanager
+    def counted() -> Iterator[None]:
+        before, began = Components.sample(), time.monotonic()
+        yield
+        after, took = Components.sample(), time.monotonic() - began
+        for name in before:
+            spent[name] += after[name] - before[name] - idle[name] / 100 * took
+
+    times, steps = cold_starts(wisp, function, runs, timeline, around=counted)
+    per_start = {name: 1000 * seconds / runs for name, seconds in spent.items()}
+    per_start["other"] = per_start["machine"] - sum(
+        v for k, v in per_start.items() if k not in ("machine", "other")
+    )
+    measured = Round(functions, label, times, steps, load, idle, per_start)
+    print(json.dumps(dataclasses.asdict(measured)), flush=True)  # kept should a later step fail
+    return measured
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--functions", type=int, default=10_000, help="Functions in the cluster, second round"
     )
-    parser.add_argument("--runs", type=int, default=10, help="cold starts in each round")
+    parser.add_argument("--runs", type=int, default=15, help="cold starts in each round")
+    parser.add_argument(
+        "--no-return", action="store_true", help="no third round (back at ten after the deletion)"
+    )
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument(
         "--set",
@@ -186,24 +236,20 @@ def main() -> None:
     mode = SETUPS[-1][0]  # bench/node.py's default setup
     node = start_real_node()
     timeline = Timeline(node)
-    rounds: dict[int, list[float]] = {}
-    loads: dict[int, float] = {}
-    idle: dict[int, dict[str, float]] = {}
+    rounds: list[Round] = []
+    deleted: float | None = None
     try:
-        # No uninstall after: deleting 10,000 Functions takes minutes, and the node and its
-        # control plane are stopped whole.
+        # No uninstall after: the node and its control plane are stopped whole.
         wisp = wisp_on(node).install(**dict(value.split("=", 1) for value in args.set))
         api = config.new_client_from_config(config_file=str(node.kubeconfig))
         function = apply_example(wisp, "Python", mode)
         wisp.call(function, {"name": "warm-up"}, timeout=120)  # the image's first start
         apply_functions(wisp.kubectl, FUNCTIONS, "idle", 0, FEW - 1)
         wait_all_ready(api, FUNCTIONS, FEW, timeout=300)
-        loads[FEW] = quiet()
-        idle[FEW] = Components.idle(IDLE_WINDOW)
-        rounds[FEW], _ = cold_starts(wisp, function, args.runs, timeline)
+        rounds.append(measure(wisp, function, FEW, "first", args.runs, timeline))
         memory = ChartMemory().start()
         started = time.monotonic()
-        apply_functions(wisp.kubectl, FUNCTIONS, "idle", FEW - 1, args.functions - FEW)
+        apply_functions(wisp.kubectl, FUNCTIONS, CROWD, FEW - 1, args.functions - FEW)
         wait_all_ready(api, FUNCTIONS, args.functions, timeout=3600)
         ready = time.monotonic() - started
         assert node.plane is not None
@@ -211,70 +257,123 @@ def main() -> None:
         memory.stop()
         restarted = restarts(wisp)
         print(f"{args.functions} Functions Ready {ready:.0f} s after the apply began", flush=True)
-        loads[args.functions] = quiet()
-        idle[args.functions] = Components.idle(IDLE_WINDOW)
-        rounds[args.functions], _ = cold_starts(wisp, function, args.runs, timeline)
+        rounds.append(measure(wisp, function, args.functions, "crowded", args.runs, timeline))
+        if not args.no_return:
+            try:
+                deleted = delete_set(api, FUNCTIONS, CROWD, timeout=3600)
+                print(f"{args.functions - FEW} Functions deleted in {deleted:.0f} s", flush=True)
+                rounds.append(measure(wisp, function, FEW, "again", args.runs, timeline))
+            except Exception:
+                traceback.print_exc()  # the two rounds measured are still worth their section
+                deleted = None
     finally:
         timeline.close()
         node.stop()
-    text = render(rounds, loads, host, mode, ready, memory, restarted, idle)
+    text = render(rounds, host, mode, ready, memory, restarted, deleted)
     print(text)
     if not args.no_docs:
         docs.write_section(SECTION, text)
 
 
 def render(
-    rounds: dict[int, list[float]],
-    loads: dict[int, float],
+    rounds: list[Round],
     host: str,
     mode: str,
     ready: float,
     memory: ChartMemory,
     restarted: int,
-    idle: dict[int, dict[str, float]],
+    deleted: float | None,
 ) -> str:
-    few, many = sorted(rounds)
-    p50 = {n: statistics.median(times) * 1000 for n, times in rounds.items()}
+    (crowded,) = [r for r in rounds if r.functions != FEW]
+    first = rounds[0]
+    # The rounds beside ten the comparison takes: those whose cluster was as idle as the first's.
+    few = [r for r in rounds if r.functions == FEW and r.idle["machine"] <= SETTLED * first.idle["machine"]]
+    busy = [r for r in rounds if r.functions == FEW and r not in few]
+    many = crowded.functions
+    baseline = statistics.median([t for r in few for t in r.times]) * 1000
+    p50 = statistics.median(crowded.times) * 1000
+    order = (
+        f"with {FEW:,} Functions in the cluster, then after one `kubectl apply` of a List brought them"
+        f" to {many:,} (all at zero, in the same namespace; all Ready {ready:.0f} s after the apply"
+        " began, and kube-controller-manager caught up before the second round)"
+    )
+    if deleted is not None:
+        order += f", then with {FEW:,} again after one delete of the {many - FEW:,} (gone in {deleted:.0f} s)"
     lines = [
         f"## {SECTION}",
         "",
         f"Measured {datetime.date.today()} on {host}, by `python -m bench.crowded`: wisp installed with"
         " `helm install` on the test suite's real node, the Python hello example's cold start (zero →"
-        f" first response through the gateway, CPU `{mode}`, as in [Real node](#real-node)) with {few:,}"
-        f" Functions in the cluster, then after one `kubectl apply` of a List brought them to {many:,}"
-        f" (all at zero, in the same namespace; all Ready {ready:.0f} s after the apply began, and"
-        " kube-controller-manager caught up before the second round). Each round starts once the"
-        f" 1-minute load is at most {QUIET_LOAD:g} (or after {QUIET_WAIT:.0f} s of waiting for it).",
+        f" first response through the gateway, CPU `{mode}`, as in [Real node](#real-node)) {order}."
+        f" Each round starts once the 1-minute load is at most {QUIET_LOAD:g} (or after"
+        f" {QUIET_WAIT:.0f} s of waiting for it).",
         "",
-        "| Functions in the cluster | p50 | p95 | runs | min / max | load at the start |",
-        "|---|---|---|---|---|---|",
+        "| round | Functions in the cluster | p50 | p95 | runs | min / max | load at the start |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for n, times in sorted(rounds.items()):
-        ms = [t * 1000 for t in times]
+    for r in rounds:
+        ms = [t * 1000 for t in r.times]
         lines.append(
-            f"| {n:,} | **{p50[n]:.0f} ms** | {percentile(ms, 95):.0f} ms | {len(ms)}"
-            f" | {min(ms):.0f} / {max(ms):.0f} ms | {loads[n]:.2f} |"
+            f"| {r.label} | {r.functions:,} | **{statistics.median(ms):.0f} ms**"
+            f" | {percentile(ms, 95):.0f} ms | {len(ms)} | {min(ms):.0f} / {max(ms):.0f} ms | {r.load:.2f} |"
         )
-    change = 100 * (p50[many] - p50[few]) / p50[few]
+    beside = f"the p50 of the {len(few) * len(few[0].times)} cold starts beside {FEW:,}"
     lines += [
         "",
-        f"The p50 beside {many:,} is {change:+.0f} % of the p50 beside {few:,} (target: within 10 %).",
+        f"The p50 beside {many:,} is {100 * (p50 - baseline) / baseline:+.0f} % of {beside}"
+        f" ({baseline:.0f} ms; target: within 10 %).",
+    ]
+    for r in busy:
+        lines.append("")
+        lines.append(
+            f"The round *{r.label}* is left out of the comparison: its cluster was not idle (the whole"
+            f" machine at {r.idle['machine']:.1f} % of a core in the window before it, the API server at"
+            f" {r.idle['kube-apiserver']:.1f} %, against {first.idle['machine']:.1f} % and"
+            f" {first.idle['kube-apiserver']:.1f} % before the first round)."
+        )
+    lines += [
         "",
-        f"From the apply of the {many - few:,} until kube-controller-manager caught up, each process's peak"
+        "Medians of each step of a cold start (ms from the call; [Real node](#real-node) says where"
+        " each is seen from):",
+        "",
+        "| round | " + " | ".join(STEPS) + " |",
+        "|---|" + "---|" * len(STEPS),
+    ]
+    for r in rounds:
+        cells = []
+        for step in STEPS:
+            seen = [s[step] * 1000 for s in r.steps if step in s]
+            cells.append(f"{statistics.median(seen):.0f}" if seen else "-")
+        lines.append(f"| {r.label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"From the apply of the {many - FEW:,} until kube-controller-manager caught up, each process's peak"
         f" memory (VmHWM): operators {_mib(memory.peaks_mib('operator'))},"
         f" gateways {_mib(memory.peaks_mib('gateway'))}; container restarts in"
         f" the chart's pods: {restarted}.",
         "",
-        f"What each part of the cluster spent in the {IDLE_WINDOW:.0f} s of idle before each round"
-        " (share of one core; the machine has two):",
+        "What each part of the cluster spent: its share of one core in the"
+        f" {IDLE_WINDOW:.0f} s of idle before each round (the machine has two), and the ms of CPU a"
+        " cold start cost it beyond that share, from its call until its pod's status settled 0.3 s"
+        " after the answer (the function's own processes are in *other*):",
         "",
-        f"| part | beside {few:,} | beside {many:,} |",
-        "|---|---|---|",
+        "| part | "
+        + " | ".join(f"idle, {r.label}" for r in rounds)
+        + " | "
+        + " | ".join(f"a cold start, {r.label}" for r in rounds)
+        + " |",
+        "|---|" + "---|" * (2 * len(rounds)),
     ]
-    for name in [*idle[few].keys()]:
-        if name != "machine":
-            lines.append(f"| {name} | {idle[few][name]:.1f} % | {idle[many][name]:.1f} % |")
-    lines += [f"| the whole machine | {idle[few]['machine']:.1f} % | {idle[many]['machine']:.1f} % |", ""]
+    for name in [*(k for k in rounds[0].idle if k != "machine"), "machine"]:
+        label = "the whole machine" if name == "machine" else name
+        lines.append(
+            f"| {label} | "
+            + " | ".join(f"{r.idle[name]:.1f} %" for r in rounds)
+            + " | "
+            + " | ".join(f"{r.per_start[name]:.0f} ms" for r in rounds)
+            + " |"
+        )
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import datetime
 import json
 import os
@@ -27,6 +28,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -282,21 +285,28 @@ class Timeline:
 
 
 def cold_starts(
-    wisp: Wisp, function: str, runs: int, timeline: Timeline
+    wisp: Wisp,
+    function: str,
+    runs: int,
+    timeline: Timeline,
+    around: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
 ) -> tuple[list[float], list[dict[str, float]]]:
+    """``runs`` cold starts of ``function``, each from zero; ``around`` is entered for each from
+    just before its call until its pod's status has settled (not while it goes to zero)."""
     times, breakdowns = [], []
     for i in range(runs):
         at_zero(wisp, function)
-        since = time.time()
-        started = time.perf_counter()
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            ready = pool.submit(timeline.probe_ready, since)
-            status, body = wisp.call(function, {"name": "bench"}, timeout=120)
-            elapsed = time.perf_counter() - started
-            runtime = ready.result()
-        if status != 200:
-            raise RuntimeError(f"{function} run {i}: {status} {body}")
-        time.sleep(0.3)  # the watch's last lines
+        with around():
+            since = time.time()
+            started = time.perf_counter()
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                ready = pool.submit(timeline.probe_ready, since)
+                status, body = wisp.call(function, {"name": "bench"}, timeout=120)
+                elapsed = time.perf_counter() - started
+                runtime = ready.result()
+            if status != 200:
+                raise RuntimeError(f"{function} run {i}: {status} {body}")
+            time.sleep(0.3)  # the watch's last lines
         marks = timeline.marks(since)
         if runtime is not None:
             marks["runtime"] = runtime - since

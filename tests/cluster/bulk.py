@@ -3,6 +3,7 @@ wait until every one is Ready. Shared by the bulk-apply test and ``make bench-sc
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import time
 from collections.abc import Callable
@@ -13,16 +14,18 @@ from kubernetes import client
 from tests.cluster.fixtures import Kubectl
 
 GROUP, VERSION, PLURAL = "wisp.dev", "v1alpha1", "functions"
+SET_LABEL = "bulk.wisp.dev/set"  # each bulk Function carries its prefix, for a delete by label
 HANDLER = "def handler(event, context):\n    return {'n': NUMBER}\n"
 
 
 def function_list(prefix: str, start: int, count: int) -> str:
-    """A List of ``count`` small idle Functions named ``prefix-NNNNN`` from ``start`` on."""
+    """A List of ``count`` small idle Functions named ``prefix-NNNNN`` from ``start`` on, labelled
+    with their prefix (``SET_LABEL``)."""
     items = [
         {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "Function",
-            "metadata": {"name": f"{prefix}-{i:05d}"},
+            "metadata": {"name": f"{prefix}-{i:05d}", "labels": {SET_LABEL: prefix}},
             "spec": {
                 "runtime": "python3.12",
                 "handler": "main.handler",
@@ -145,6 +148,39 @@ def wait_until(
                 report()
         finally:
             stream.close()
+
+
+def delete_set(api: client.ApiClient, namespace: str, prefix: str, timeout: float) -> float:
+    """Delete the Functions ``function_list`` made with ``prefix`` (one request each, several at
+    once: one delete-collection of thousands outlasts the API server's request timeout); seconds
+    until they, their Deployments and what the garbage collector deletes after them (their
+    ReplicaSets and Services) are gone."""
+    started = time.monotonic()
+    custom = client.CustomObjectsApi(api)
+    listed = json.loads(
+        custom.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, label_selector=f"{SET_LABEL}={prefix}", _preload_content=False
+        ).data
+    )
+
+    def delete(name: str) -> None:
+        try:
+            custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(delete, [item["metadata"]["name"] for item in listed["items"]]))
+
+    def other(item: dict[str, Any]) -> bool:
+        return not str(item["metadata"]["name"]).startswith(f"{prefix}-")
+
+    owned = (client.AppsV1Api(api).list_namespaced_replica_set, client.CoreV1Api(api).list_namespaced_service)
+    for list_call in (functions_in(api), deployments_in(api), *owned):
+        left = timeout - (time.monotonic() - started)
+        wait_until(list_call, namespace, other, 0, left, what=f"objects other than {prefix}-*")
+    return time.monotonic() - started
 
 
 def wait_all_ready(
