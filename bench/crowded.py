@@ -109,9 +109,13 @@ class Components:
         before, began = cls.sample(), time.monotonic()
         time.sleep(seconds)
         after, took = cls.sample(), time.monotonic() - began
-        shares = {name: 100 * (after[name] - before[name]) / took for name in before}
-        shares["other"] = shares["machine"] - sum(v for k, v in shares.items() if k != "machine")
-        return shares
+        return cls.with_other({name: 100 * (after[name] - before[name]) / took for name in before})
+
+    @staticmethod
+    def with_other(by_part: dict[str, float]) -> dict[str, float]:
+        """``by_part`` (each part and the whole machine) with ``other``, the machine's rest."""
+        parts = sum(v for k, v in by_part.items() if k not in ("machine", "other"))
+        return {**by_part, "other": by_part["machine"] - parts}
 
 
 def quiet() -> float:
@@ -194,7 +198,7 @@ def measure(wisp: Any, function: str, functions: int, label: str, runs: int, tim
     """Wait for quiet, measure the idle cluster, then ``runs`` cold starts and their CPU by part."""
     load = quiet()
     idle = Components.idle(IDLE_WINDOW)
-    spent = dict.fromkeys(idle, 0.0)
+    spent: dict[str, float] = {}  # CPU seconds by part over the cold starts, beyond the idle share
 
     @contextlib.contextmanager
     def counted() -> Iterator[None]:
@@ -202,13 +206,10 @@ def measure(wisp: Any, function: str, functions: int, label: str, runs: int, tim
         yield
         after, took = Components.sample(), time.monotonic() - began
         for name in before:
-            spent[name] += after[name] - before[name] - idle[name] / 100 * took
+            spent[name] = spent.get(name, 0.0) + after[name] - before[name] - idle[name] / 100 * took
 
     times, steps = cold_starts(wisp, function, runs, timeline, around=counted)
-    per_start = {name: 1000 * seconds / runs for name, seconds in spent.items()}
-    per_start["other"] = per_start["machine"] - sum(
-        v for k, v in per_start.items() if k not in ("machine", "other")
-    )
+    per_start = Components.with_other({name: 1000 * seconds / runs for name, seconds in spent.items()})
     measured = Round(functions, label, times, steps, load, idle, per_start)
     print(json.dumps(dataclasses.asdict(measured)), flush=True)  # kept should a later step fail
     return measured
@@ -364,7 +365,7 @@ def render(
         + " |",
         "|---|" + "---|" * (2 * len(rounds)),
     ]
-    for name in [*(k for k in rounds[0].idle if k != "machine"), "machine"]:
+    for name in [*(k for k in first.idle if k != "machine"), "machine"]:
         label = "the whole machine" if name == "machine" else name
         lines.append(
             f"| {label} | "
