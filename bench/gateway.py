@@ -759,7 +759,7 @@ def render(
         f"Cold start: the wait the activator adds after the endpoint turned ready (scale hook publishes "
         f"the endpoint the moment the runtime's /healthz answers; the call's end minus that moment minus a "
         f"warm call), {cold['rounds']:.0f} rounds: **{cold['added_p50_ms']:.2f} ms p50**, "
-        f"{cold['added_max_ms']:.2f} ms max (target ≤ 20 ms). On Kubernetes the EndpointSlice watch's "
+        f"{cold['added_max_ms']:.2f} ms max (target ≤ 20 ms). On Kubernetes the pod watch's "
         "propagation comes on top of this.",
         "",
         f"Step load (time-compressed windows: stable 20 s, panic 2 s, tick 1 s; idle timeout 8 s; "

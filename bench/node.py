@@ -3,10 +3,11 @@
 wisp installed with ``helm install`` on the test suite's real node (containerd 2 + runc + the CNI
 bridge + kubelet, kube-scheduler, kube-proxy; tests/node/), the Python, Node.js and Java hello
 examples applied with kubectl. Each run waits until the platform has scaled the Function to zero (its idle
-timeout set to 2 s) and its EndpointSlice is empty, then times one call from the host to the gateway's
+timeout set to 2 s) and its pod is gone, then times one call from the host to the gateway's
 ClusterIP: the gateway's activator scales the Deployment to one, the scheduler binds the pod,
-the kubelet has containerd start the sandbox and the container (images already on the node),
-the readiness probe passes, the EndpointSlice names the pod and the gateway forwards the call.
+the kubelet has containerd start the sandbox and the container (images already on the node), the
+runtime answers the gateway's probe (or the readiness probe passes) and the gateway forwards the
+call.
 Also: Deployment 0→N (a Function's ``spec.scale.min`` raised from zero, timed to its first and last
 pod Ready), and the node's idle cost (its processes' memory and CPU) with wisp installed and
 functions at zero. Writes the "Real node" section of docs/benchmarks.md.
@@ -73,21 +74,11 @@ IDLE_TIMEOUT = "2s"  # the examples' own are 30 s; the platform scales to zero, 
 
 
 def at_zero(wisp: Wisp, function: str, timeout: float = 180) -> None:
-    """Wait until the platform has scaled ``function`` to zero: no pod, no endpoint."""
+    """Wait until the platform has scaled ``function`` to zero: no pod left."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        slices = wisp.kubectl(
-            "get",
-            "endpointslices",
-            "-l",
-            f"kubernetes.io/service-name={function}",
-            "-o",
-            "json",
-            namespace=FUNCTIONS,
-        )
-        endpoints = any(s.get("endpoints") for s in json.loads(slices.stdout)["items"])
-        if not endpoints and not wisp.function_pods(function):
-            time.sleep(1)  # every gateway replica has seen the empty slice
+        if not wisp.function_pods(function):
+            time.sleep(1)  # every gateway replica has seen the pod deleted
             return
         time.sleep(0.2)
     raise RuntimeError(f"{function} did not scale to zero in {timeout} s")

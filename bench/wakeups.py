@@ -6,12 +6,12 @@ The test suite's control plane (kube-apiserver, etcd, kube-controller-manager) a
 node's kube-scheduler, with kwok (sigs.k8s.io/kwok, built from the Go module proxy by
 tests/support/build-kwok.sh) keeping one fake node whose pods it marks Running and Ready at once,
 with addresses from the node's pod range 10.254.0.0/16, which a local route makes this host's own
-(``ip route add local``: EndpointSlices refuse loopback addresses). ``wisp operator`` and one
+(``ip route add local``: the API server refuses loopback pod addresses). ``wisp operator`` and one
 ``wisp gateway`` run as local processes, as bench/scale.py runs them. No container runs: one
 Python runtime process listening on 0.0.0.0:8080 answers for every pod address, so the gateway's
 readiness probe and its calls reach a real runtime while everything else a wake-up takes is real
 (the activator's scale write, the Deployment and ReplicaSet controllers, the scheduler, the
-EndpointSlice controller, the gateway's endpoint watch, the leader's scale back to zero).
+gateway's pod watch, the leader's scale back to zero).
 
 ``--functions`` Functions at zero (idle timeout ``--idle``) are woken at each of ``--rates`` (a
 minute) for ``--minutes``: each second, a burst of calls to distinct Functions, taken in turn, so
@@ -271,13 +271,13 @@ def wake(port: int, names: list[str], rate: int, minutes: float) -> list[Call]:
 
 
 # The steps of a wake-up, in order, as the API server's watches tell them (Timeline).
-STEPS = ("scaled", "replica set scaled", "pod created", "pod bound", "pod ready", "endpoint ready")
+STEPS = ("scaled", "replica set scaled", "pod created", "pod bound", "pod ready")
 
 
 class Timeline:
     """When each Function's Deployment and ReplicaSet were scaled up from zero, its pod created,
-    bound and Ready, and its EndpointSlice given a ready endpoint: watches of the namespace, each
-    in a thread, stamped with this process's monotonic clock as the events arrive."""
+    bound and Ready: watches of the namespace, each in a thread, stamped with this process's
+    monotonic clock as the events arrive."""
 
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
@@ -288,12 +288,10 @@ class Timeline:
 
     def start(self) -> Timeline:
         apps, core = client.AppsV1Api(self.api), client.CoreV1Api(self.api)
-        discovery = client.DiscoveryV1Api(self.api)
         for lister, seen in (
             (apps.list_namespaced_deployment, self._deployment),
             (apps.list_namespaced_replica_set, self._replica_set),
             (core.list_namespaced_pod, self._pod),
-            (discovery.list_namespaced_endpoint_slice, self._slice),
         ):
             threading.Thread(target=self._watch, args=(lister, seen), daemon=True).start()
         return self
@@ -344,20 +342,10 @@ class Timeline:
         if ready and self._changed(("ready", uid), True):
             self._mark(name, "pod ready", at)
 
-    def _slice(self, kind: str, obj: Any, at: float) -> None:
-        name = (obj.metadata.labels or {}).get(FUNCTION_LABEL)
-        if name is None:
-            return
-        ready = kind != "DELETED" and any(
-            e.conditions is not None and e.conditions.ready for e in obj.endpoints or ()
-        )
-        if self._changed(("slice", obj.metadata.name), ready) and ready:
-            self._mark(name, "endpoint ready", at)
-
     def steps(self, calls: list[Call]) -> dict[str, list[float]]:
         """For each call that woke its Function (its Deployment was scaled up while it waited and
         every step followed before the answer): ms each step took after the one before it (the
-        scale: after the call), the answer after the ready endpoint ("answered"), and the whole
+        scale: after the call), the answer after the pod Ready ("answered"), and the whole
         call ("call")."""
         found: dict[str, list[float]] = collections.defaultdict(list)
         with self.lock:
@@ -491,7 +479,7 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, host: str) -
         "host), `wisp operator` and one `wisp gateway` as local processes, and one Python runtime "
         "process answering for every pod address. Every step of a wake-up but the container's start is "
         "real: the activator's scale write, the Deployment and ReplicaSet controllers, the scheduler, "
-        "the EndpointSlice controller, the gateway's endpoint watch and probe, the leader's scale back "
+        "the gateway's pod watch and probe, the leader's scale back "
         f"to zero. {args.functions:,} Functions at zero (idle timeout {args.idle}), woken at each rate "
         f"for {args.minutes:g} min: each second a burst of calls to the next Functions in turn, so a "
         "call finds its Function at zero unless it has not got there since its last call. Gateway and "
@@ -508,12 +496,11 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, host: str) -
         "",
         "Where a wake-up's time went: each call whose Function was scaled up from zero while it "
         "waited, its steps placed on the call's clock as the API server's watches told them (the "
-        "bench watches the namespace's Deployments, ReplicaSets, pods and EndpointSlices), and the "
+        "bench watches the namespace's Deployments, ReplicaSets and pods), and the "
         "time each step took after the one before it, p50 / p95 over those calls: the activator's "
         "scale write (after the call's start), the Deployment controller's scale of the "
         "ReplicaSet, the ReplicaSet controller's pod, the scheduler's binding, kwok's Ready, the "
-        "EndpointSlice controller's ready endpoint, the answer (the gateway's endpoint watch, its "
-        "probe and the call itself), and the whole call.",
+        "answer (the gateway's pod watch, its probe and the call itself), and the whole call.",
         "",
         "| wake-ups a minute | calls that woke their Function | "
         + " | ".join(STEPS)

@@ -3,8 +3,8 @@
 It registers a Node, binds pending Function pods to it, runs each pod's runtime server as a
 local process (through ``wisp.launcher``, as ``wisp dev`` does) on the pod's own address in the
 test pod network (``podnet``: a 10.x.0.0/16 of its own, port 8080, in a network namespace joined to the host
-by a veth), and reports the pod Running/Ready with that IP, so the real
-kube-controller-manager writes EndpointSlices and the gateway routes real calls. Code comes
+by a veth), and reports the pod Running/Ready with that IP, so the gateway routes real calls to
+it. Code comes
 from the pod's ConfigMap volume, or from its environment (the runtime writes it); a pod whose code
 is in an image cannot run here and is reported ``ErrImagePull``, as a kubelet without that image
 would.

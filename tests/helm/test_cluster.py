@@ -157,7 +157,7 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
     kubectl("get", "service", "hello", namespace=namespace)
     assert deployment_replicas(kubectl, namespace) == 0
 
-    # The gateway is ready once its watches (Functions, Triggers, EndpointSlices) have synced.
+    # The gateway is ready once its watches (Functions, Triggers, Deployments, pods) have synced.
     admin = f"http://127.0.0.1:{gateway.ports['admin']}"
     wait_for(lambda: http("GET", f"{admin}/readyz", timeout=2)[0] == 200, timeout=60, what="gateway ready")
     # The chart's liveness probes point at endpoints that answer.
@@ -166,7 +166,7 @@ def test_operator_and_gateway_work_with_exactly_the_chart_rbac(
         assert http("GET", f"http://127.0.0.1:{op.ports['health']}/healthz", timeout=5)[0] == 200
 
     # A call to the function at zero replicas scales it up (the scale subresource), waits for
-    # the pod's EndpointSlice (the test node agent runs the pod) and is answered. The function
+    # the pod to be Ready (the test node agent runs the pod) and is answered. The function
     # pod, too, was admitted under the namespace's restricted Pod Security profile.
     url = f"http://127.0.0.1:{gateway.ports['http']}/function/hello.{namespace}"
     status, body = http("POST", url, b'{"name": "helm"}', timeout=60)

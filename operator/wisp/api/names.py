@@ -1,7 +1,7 @@
 """The names wisp is known by in the Kubernetes API and in its own routes, in one place.
 
 The API group and version of the CRDs (crds/), their plurals, the labels and annotations the
-operator puts on a Function's children (and the gateway selects EndpointSlices by), and the
+operator puts on a Function's children (and the gateway selects their pods by), and the
 ``name.namespace`` key by which the gateway's routes, metrics and the console name a function.
 """
 
@@ -14,7 +14,7 @@ FUNCTIONS = "functions"  # the plurals, as in the CRDs' names
 TRIGGERS = "triggers"
 FUNCTION_VERSIONS = "functionversions"
 
-FUNCTION_LABEL = f"{GROUP}/function"  # on every child of a Function, and on its EndpointSlices
+FUNCTION_LABEL = f"{GROUP}/function"  # on every child of a Function, and on its pods
 LAYER_LABEL = f"{GROUP}/layer"  # on a layer's ConfigMap (wisp deploy --layer): the layer's name
 # On a FunctionVersion: the Function it is a version of (its children's FUNCTION_LABEL names the
 # version's own object, as a Function's children name the Function), and its number.

@@ -1,6 +1,6 @@
 """``LocalBackend``: the gateway's ``Backend`` with functions as local runtime processes.
 
-What a Deployment, its pods and their EndpointSlice are in a cluster, this is for ``wisp dev``:
+What a Deployment and its pods are in a cluster, this is for ``wisp dev``:
 ``scale(key, n)`` starts or stops runtime processes (through ``wisp.launcher``, the same code the
 tests' node agent uses) until ``n`` are wanted; each one that reports ready becomes an
 ``Endpoint``, each one that goes away stops being one. The gateway's activator and autoscaler

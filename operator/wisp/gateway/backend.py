@@ -4,7 +4,7 @@ A ``Backend`` tells the gateway which Functions and Triggers exist and which end
 addresses) of each function are ready, and does the few writes the gateway needs: set a
 function's replica count and publish its status. Three implementations exist:
 
-* ``wisp.gateway.kube.KubernetesBackend``: watches Functions, Triggers and EndpointSlices,
+* ``wisp.gateway.kube.KubernetesBackend``: watches Functions, Triggers and function pods,
   scales through the Deployment ``scale`` subresource;
 * ``wisp.gateway.static.StaticBackend``: an in-memory table (tests, embedding);
 * the local-process backend of ``wisp dev`` (``wisp.dev``).

@@ -45,7 +45,7 @@ class GatewayConfig:
     autoscale_panic_window: float = 6.0
     endpoint_selector: str = FUNCTION_LABEL
     # Probe a starting pod's /healthz from the gateway and route to it at the first 200, ahead of
-    # the kubelet's readiness probe and the EndpointSlice (Kubernetes backend only).
+    # the kubelet's readiness probe (Kubernetes backend only).
     probe_pods: bool = True
     # The account part of Lambda ARNs (WISP_ACCOUNT_ID, as the operator tells functions): an ARN
     # naming it calls a function of the default namespace; without it, or for any other

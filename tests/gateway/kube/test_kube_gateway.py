@@ -1,8 +1,8 @@
 """The gateway against the real control plane: watches, scale subresource, Leases.
 
 Functions are applied with kubectl, the operator makes their Deployment and Service, the test
-node agent runs their pods as local runtime processes, and the kube-controller-manager writes
-the EndpointSlices the gateway watches.
+node agent runs their pods as local runtime processes, and the gateway routes to the pods its
+watch shows Ready.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Probing starting pods ahead of the kubelet: the pod read as a view (table), and the prober
-against real runtime-shaped HTTP servers on loopback (503 while the handler loads, then 200)."""
+"""A function's endpoints from its pods, and probing starting pods ahead of the kubelet: the pod
+read as a view (tables), the prober against real runtime-shaped HTTP servers on loopback (503
+while the handler loads, then 200), and the backend merging the two."""
 
 from __future__ import annotations
 
@@ -93,6 +94,21 @@ def test_view_of_a_starting_pod() -> None:
 )
 def test_which_pods_are_worth_probing(pod: dict[str, Any], startable: bool) -> None:
     assert _view(**pod).startable is startable
+
+
+@pytest.mark.parametrize(
+    ("pod", "endpoint"),
+    [
+        ({"ready": True}, Endpoint("10.1.0.5", 8080, "hello-abc")),
+        ({}, None),  # starting: the prober's to judge
+        ({"ready": True, "ip": ""}, None),
+        ({"ready": True, "deleting": True}, None),  # terminating: no new calls
+        ({"ready": True, "phase": "Succeeded"}, None),
+        ({"ready": True, "phase": "Failed"}, None),
+    ],
+)
+def test_which_pods_are_routed_to(pod: dict[str, Any], endpoint: Endpoint | None) -> None:
+    assert _view(**pod).endpoint == endpoint
 
 
 @pytest.mark.parametrize(
@@ -240,7 +256,7 @@ async def test_pods_of_other_functions_are_apart(runtime: tuple[Runtime, int]) -
         await prober.close()
 
 
-# -- the backend: probed pods merged with the EndpointSlices' endpoints ----------------------------
+# -- the backend: a function's endpoints from its pods, probed ones first -------------------------
 
 
 class Sink:
@@ -248,28 +264,19 @@ class Sink:
 
     def __init__(self) -> None:
         self.endpoints: dict[str, tuple[Endpoint, ...]] = {}
+        self.told = 0
         self.changed = asyncio.Event()
 
     def endpoints_changed(self, key: str, endpoints: tuple[Endpoint, ...]) -> None:
         self.endpoints[key] = endpoints
+        self.told += 1
         self.changed.set()
 
     def routed(self, key: str) -> list[Endpoint]:
-        return list(self.endpoints[key])
+        return list(self.endpoints.get(key, ()))
 
 
-def _slice(ready: list[str]) -> dict[str, Any]:
-    return {
-        "metadata": {"name": "hello-x", "namespace": "ns", "labels": {"kubernetes.io/service-name": "hello"}},
-        "ports": [{"name": "http", "port": 8080}],
-        "endpoints": [
-            {"addresses": [ip], "conditions": {"ready": True}, "targetRef": {"name": "hello-abc"}}
-            for ip in ready
-        ],
-    }
-
-
-async def test_the_backend_routes_a_probed_pod_until_its_slice_lists_it() -> None:
+async def test_the_backend_routes_a_probed_pod_then_the_kubelets_ready_pod() -> None:
     backend = KubernetesBackend(client.ApiClient(), GatewayConfig())
     answer = asyncio.Event()
 
@@ -281,24 +288,39 @@ async def test_the_backend_routes_a_probed_pod_until_its_slice_lists_it() -> Non
     backend.prober._probe = probe
     sink = Sink()
     backend._events = sink  # type: ignore[assignment]
-    pods, slices = _Scope(), _Scope()
+    pods = _Scope()
     try:
-        backend._slice_event(slices, "ADDED", _slice([]))
+        backend._pod_event(pods, "ADDED", _pod(ip=""))
+        backend._pod_event(pods, "MODIFIED", _pod(ip="10.1.0.5"))
         assert sink.routed("hello.ns") == []
-        backend._pod_event(pods, "ADDED", _pod(ip="10.1.0.5"))
         sink.changed.clear()
         answer.set()
         await sink.changed.wait()
         probed = Endpoint("10.1.0.5", 8080, "hello-abc")
         assert sink.routed("hello.ns") == [probed]
-        # The kubelet says Ready, then the EndpointSlice lists it: the same endpoint, now the slice's.
-        backend._pod_event(pods, "MODIFIED", _pod(ip="10.1.0.5", ready=True, limit="72m"))
-        backend._slice_event(slices, "MODIFIED", _slice(["10.1.0.5"]))
+        # The kubelet says Ready: the same endpoint, now the pod's own; the probe is done.
+        backend._pod_event(pods, "MODIFIED", _pod(ip="10.1.0.5", ready=True))
         assert sink.routed("hello.ns") == [probed]
         assert backend.prober.ready_endpoints("hello.ns") == []
-        # From then on the slice decides: the pod leaving it leaves the rotation.
-        backend._slice_event(slices, "MODIFIED", _slice([]))
+        # Events that do not change where calls go tell the gateway nothing.
+        told = sink.told
+        backend._pod_event(pods, "MODIFIED", _pod(ip="10.1.0.5", ready=True, limit="72m"))
+        assert sink.told == told
+        # A second pod, Ready, joins; the first, terminating, leaves at once.
+        backend._pod_event(pods, "ADDED", _pod(ip="10.1.0.6", ready=True, uid="u-2"))
+        assert [e.host for e in sink.routed("hello.ns")] == ["10.1.0.5", "10.1.0.6"]
+        backend._pod_event(pods, "MODIFIED", _pod(ip="10.1.0.5", ready=True, deleting=True))
+        assert [e.host for e in sink.routed("hello.ns")] == ["10.1.0.6"]
+        # Not Ready any more (its readiness probe fails): out of the rotation, and not probed again.
+        backend._pod_event(pods, "MODIFIED", _pod(ip="10.1.0.6", uid="u-2"))
         assert sink.routed("hello.ns") == []
+        assert backend.prober.ready_endpoints("hello.ns") == []
+        backend._pod_event(pods, "MODIFIED", _pod(ip="10.1.0.6", ready=True, uid="u-2"))
+        assert [e.host for e in sink.routed("hello.ns")] == ["10.1.0.6"]
+        # A re-list that no longer has it: gone.
+        backend._pod_snapshot(pods, [])
+        assert sink.routed("hello.ns") == []
+        assert backend._ready == {}
     finally:
         await backend.stop()
 

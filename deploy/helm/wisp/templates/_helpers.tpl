@@ -343,10 +343,6 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
 - apiGroups: [wisp.dev]
   resources: [functions/status, functionversions/status]
   verbs: [patch]
-# Ready function endpoints, watched to forward a cold call the moment a pod is ready.
-- apiGroups: [discovery.k8s.io]
-  resources: [endpointslices]
-  verbs: [list, watch]
 # Scale from zero and autoscaling, through the Deployments' scale subresource only: the
 # gateway can change a Deployment's replicas and nothing else about it.
 - apiGroups: [apps]
@@ -357,8 +353,8 @@ all namespaces are watched and by a Role in each watched namespace otherwise.
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [list, watch]
-# Function pods (by label): a starting pod is probed by the gateway and routed to at its first
-# healthy answer; a call whose connection broke mid-way reads its pod to tell the caller whether
+# Function pods (by label): they are a function's endpoints (a Ready pod is routed to; a starting
+# pod is probed by the gateway and routed to at its first healthy answer); a call whose connection broke mid-way reads its pod to tell the caller whether
 # it was killed for running out of memory.
 - apiGroups: [""]
   resources: [pods]

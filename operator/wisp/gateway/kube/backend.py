@@ -1,16 +1,19 @@
 """``KubernetesBackend``: the gateway's view of a cluster, from watches only (never polling).
 
-Six watches per namespace scope (one cluster-wide scope when ``WISP_NAMESPACES`` is empty):
+Five watches per namespace scope (one cluster-wide scope when ``WISP_NAMESPACES`` is empty):
 Functions, FunctionVersions (each an upstream of its own, as ``wisp.api.version`` renders it),
-Triggers, EndpointSlices labelled ``wisp.dev/function`` (the operator labels a function's
-Service so; the EndpointSlice controller copies the labels), and the Deployments
-with that label, whose ``spec.replicas`` the ``ReplicaCache`` keeps for ``get_replicas`` (the
-autoscaler's leader reads it every tick), and the function pods (same label): a pod that is
-starting is probed by the gateway itself and routed to at its first healthy answer, before the
-kubelet and the EndpointSlice say it is ready (``probe.py``), and a pod started with boosted CPU
-is resized down in place once Ready (``podview.py``); with a warm pool, its pods
-(``warmpool.py``). Each runs in a ``WatchThread`` and reaches the
-gateway's ``BackendEvents`` on the event loop. Writes: replicas
+Triggers, the Deployments labelled ``wisp.dev/function``, whose ``spec.replicas`` the
+``ReplicaCache`` keeps for ``get_replicas`` (the autoscaler's leader reads it every tick), and the
+function pods (same label), which are a function's endpoints: a pod the kubelet calls Ready, with
+an address and not terminating, is routed to (what the EndpointSlice controller would list), and
+a pod that is starting is probed by the gateway itself and routed to at its first healthy answer,
+before the kubelet says it is ready (``probe.py``); a pod started with boosted CPU is resized down
+in place once Ready (``podview.py``). With a warm pool, its pods (``warmpool.py``). The pods are
+read from the watch rather than from EndpointSlices so that a Function's Service needs no
+selector: kube-controller-manager's two endpoint controllers match every selector of a
+namespace's Services against each pod change, which with a Service per Function made every cold
+start pay for every idle Function beside it (``docs/scale.md``). Each watch runs in a
+``WatchThread`` and reaches the gateway's ``BackendEvents`` on the event loop. Writes: replicas
 through the Deployment's ``scale`` subresource (Deployment name = Function name), and
 ``status.desiredReplicas``/``status.lastInvocation`` by merge patch of the Function's status
 subresource (the operator owns the conditions and replica counts).
@@ -42,7 +45,7 @@ from wisp.api.trigger import Trigger, parse_trigger
 from wisp.autoscaler.port import StatusUpdate
 from wisp.gateway.backend import OUT_OF_MEMORY, BackendError, BackendEvents, Endpoint
 from wisp.gateway.config import GatewayConfig
-from wisp.gateway.kube.convert import function_info, slice_endpoints, version_info
+from wisp.gateway.kube.convert import function_info, version_info
 from wisp.gateway.kube.pods import wait_for_oom_kill
 from wisp.gateway.kube.podview import PodView, pod_view, resize_body
 from wisp.gateway.kube.probe import PodProber
@@ -81,13 +84,12 @@ class KubernetesBackend:
         self.config = cfg
         self.custom = client.CustomObjectsApi(api_client)
         self.apps = client.AppsV1Api(api_client)
-        self.discovery = client.DiscoveryV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
         self._threads: list[WatchThread] = []
         self._scopes: list[_Scope] = []
         self._events: BackendEvents | None = None
-        # (namespace, slice name) -> its function and endpoints; a function may have several slices
-        self._slices: dict[tuple[str, str], tuple[str, tuple[Endpoint, ...]]] = {}
+        # function key -> pod uid -> its endpoint: the pods the kubelet calls Ready (``_pod_event``)
+        self._ready: dict[str, dict[str, Endpoint]] = {}
         self._synced_sent = False
         self.replicas = ReplicaCache()
         self._pods: dict[str, PodView] = {}  # by uid, from the pod watch
@@ -138,20 +140,6 @@ class KubernetesBackend:
             )
             selector = {"label_selector": self.config.endpoint_selector}
             if namespace is None:
-                slice_list: Callable[..., Any] = self.discovery.list_endpoint_slice_for_all_namespaces
-                kwargs: dict[str, Any] = selector
-            else:
-                slice_list = self.discovery.list_namespaced_endpoint_slice
-                kwargs = {"namespace": namespace, **selector}
-            self._add(
-                loop,
-                f"endpointslices/{namespace or '*'}",
-                slice_list,
-                kwargs,
-                self._slice_snapshot,
-                self._slice_event,
-            )
-            if namespace is None:
                 deploy_list: Callable[..., Any] = self.apps.list_deployment_for_all_namespaces
                 deploy_kwargs: dict[str, Any] = selector
             else:
@@ -171,7 +159,6 @@ class KubernetesBackend:
             else:
                 pod_list = self.core.list_namespaced_pod
                 pod_kwargs = {"namespace": namespace, **selector}
-            # Not needed for the first full picture: without it calls wait for the EndpointSlice.
             self._add(
                 loop,
                 f"pods/{namespace or '*'}",
@@ -179,7 +166,6 @@ class KubernetesBackend:
                 pod_kwargs,
                 self._pod_snapshot,
                 self._pod_event,
-                picture=False,
             )
         if self.warm is not None:
             warm = self.warm
@@ -309,48 +295,12 @@ class KubernetesBackend:
         for key in scope.known - seen:
             on_event(scope, "DELETED", _stub(key))
 
-    # -- EndpointSlices ----------------------------------------------------------------------------
-
-    def _slice_snapshot(self, scope: _Scope, items: list[Obj]) -> None:
-        seen = set()
-        for obj in items:
-            meta = obj.get("metadata") or {}
-            seen.add(f"{meta.get('name')}.{meta.get('namespace')}")
-            self._slice_event(scope, "ADDED", obj)
-        for key in scope.known - seen:
-            name, namespace = split_key(key)
-            self._slice_event(scope, "DELETED", {"metadata": {"name": name, "namespace": namespace}})
-
-    def _slice_event(self, scope: _Scope, kind: str, obj: Obj) -> None:
-        meta = obj.get("metadata") or {}
-        namespace = str(meta.get("namespace") or "")
-        slot = (namespace, str(meta.get("name")))
-        previous = self._slices.get(slot)
-        scope_key = f"{slot[1]}.{slot[0]}"
-        if kind == "DELETED":
-            scope.known.discard(scope_key)
-            self._slices.pop(slot, None)
-            if previous is not None:
-                self._emit_endpoints(previous[0])
-            return
-        parsed = slice_endpoints(obj)
-        if parsed is None:
-            return
-        scope.known.add(scope_key)
-        self._slices[slot] = (parsed.function_key, parsed.endpoints)
-        if previous is not None and previous[0] != parsed.function_key:
-            self._emit_endpoints(previous[0])
-        if previous != self._slices[slot]:
-            self._emit_endpoints(parsed.function_key)
+    # -- endpoints ---------------------------------------------------------------------------------
 
     def _emit_endpoints(self, function_key: str) -> None:
         if self._events is None:
             return
-        union: dict[str, Endpoint] = {}
-        for key, endpoints in self._slices.values():
-            if key == function_key:
-                for endpoint in endpoints:
-                    union[endpoint.address] = endpoint
+        union = {e.address: e for e in self._ready.get(function_key, {}).values()}
         if self.prober is not None:
             self.prober.settle(function_key, union)
             for endpoint in self.prober.ready_endpoints(function_key):
@@ -359,6 +309,25 @@ class KubernetesBackend:
             for endpoint in self.warm.endpoints(function_key, own=bool(union)):
                 union.setdefault(endpoint.address, endpoint)
         self._events.endpoints_changed(function_key, tuple(union[a] for a in sorted(union)))
+
+    def _route(self, uid: str, pod: PodView | None) -> None:
+        """Keep the pod's place among its function's endpoints as its latest event (None: deleted)
+        says, and tell the gateway when that changed a function's endpoints."""
+        previous = self._pods.pop(uid, None)
+        if pod is not None:
+            self._pods[uid] = pod
+        was, now = _routed(previous), _routed(pod)
+        if was == now:
+            return
+        if was is not None:
+            routed = self._ready[was[0]]
+            del routed[uid]
+            if not routed:
+                del self._ready[was[0]]
+        if now is not None:
+            self._ready.setdefault(now[0], {})[uid] = now[1]
+        for key in sorted({r[0] for r in (was, now) if r is not None}):
+            self._emit_endpoints(key)
 
     # -- pods --------------------------------------------------------------------------------------
 
@@ -374,18 +343,18 @@ class KubernetesBackend:
         uid = str((obj.get("metadata") or {}).get("uid") or "")
         if kind == "DELETED":
             scope.known.discard(uid)
-            self._pods.pop(uid, None)
             self._resized.pop(uid, None)
             if self.prober is not None:
                 self.prober.forget(uid, deleted=True)
+            self._route(uid, None)
             return
         pod = pod_view(obj)
         if pod is None or not pod.uid:
             return
         scope.known.add(pod.uid)
-        self._pods[pod.uid] = pod
         if self.prober is not None and self._events is not None:
             self.prober.observe(pod)
+        self._route(pod.uid, pod)
         target = pod.resize_to
         if target is not None and self._resized.get(pod.uid) != target:
             self._resized[pod.uid] = target
@@ -490,6 +459,12 @@ class KubernetesBackend:
             )
         except client.ApiException as exc:
             raise BackendError(f"status of {function_key}: {exc.status} {exc.reason}") from None
+
+
+def _routed(pod: PodView | None) -> tuple[str, Endpoint] | None:
+    """The function and endpoint a pod is while it is routed to, else None."""
+    endpoint = None if pod is None else pod.endpoint
+    return None if endpoint is None or pod is None else (pod.function_key, endpoint)
 
 
 def _parsed_trigger(obj: Obj) -> Trigger | None:

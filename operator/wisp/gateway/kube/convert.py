@@ -1,4 +1,4 @@
-"""API objects (plain dicts) into the gateway's terms: ``FunctionInfo`` and ``Endpoint``s.
+"""Functions and FunctionVersions (plain dicts) into the gateway's terms: ``FunctionInfo``.
 
 Pure. A Function's status decides whether a call can wait for it: ``Deployed`` False, or
 ``Ready`` False with a reason that scaling cannot fix (an image that cannot be pulled, a
@@ -9,17 +9,14 @@ that reason instead of holding the call.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from wisp.api.function import SpecError, parse_function
-from wisp.api.names import FUNCTION_LABEL
 from wisp.api.version import as_function, version_ref
-from wisp.gateway.backend import Endpoint, FunctionInfo
+from wisp.gateway.backend import FunctionInfo
 
 log = logging.getLogger("wisp.gateway.kube")
-
-SERVICE_LABEL = "kubernetes.io/service-name"
 
 # Ready=False reasons that more replicas or more waiting will not fix.
 TERMINAL_REASONS = frozenset(
@@ -94,44 +91,3 @@ def _oom_kills(obj: dict[str, Any]) -> int:
         return int(oom.get("kills") or 0)
     except (TypeError, ValueError):
         return 0
-
-
-@dataclass(frozen=True)
-class SliceEndpoints:
-    function_key: str
-    endpoints: tuple[Endpoint, ...]
-
-
-def slice_endpoints(obj: dict[str, Any]) -> SliceEndpoints | None:
-    """The ready endpoints of an EndpointSlice of a function's Service (None if not one)."""
-    meta = obj.get("metadata") or {}
-    labels = meta.get("labels") or {}
-    service = labels.get(SERVICE_LABEL) or labels.get(FUNCTION_LABEL)
-    if not service:
-        return None
-    key = f"{service}.{meta.get('namespace') or 'default'}"
-    ports = obj.get("ports") or []
-    port = _port(ports)
-    if port is None:
-        return SliceEndpoints(key, ())
-    out: list[Endpoint] = []
-    for endpoint in obj.get("endpoints") or []:
-        conditions = endpoint.get("conditions") or {}
-        # ready is "serving and not terminating"; unset means ready (API convention).
-        if conditions.get("ready") is False:
-            continue
-        pod = (endpoint.get("targetRef") or {}).get("name") or ""
-        for address in endpoint.get("addresses") or []:
-            out.append(Endpoint(address, port, pod))
-    out.sort(key=lambda e: (e.host, e.port))
-    return SliceEndpoints(key, tuple(out))
-
-
-def _port(ports: list[dict[str, Any]]) -> int | None:
-    for port in ports:
-        if port.get("name") == "http" and port.get("port"):
-            return int(port["port"])
-    for port in ports:
-        if port.get("port"):
-            return int(port["port"])
-    return None

@@ -1,8 +1,10 @@
-"""What the gateway reads from a function pod: where it is, whether it is starting, and its CPU.
+"""What the gateway reads from a function pod: where it is, whether it is ready or starting, and
+its CPU.
 
 Pure (no I/O): ``pod_view`` turns a pod from the gateway's pod watch (the pods labelled
-``wisp.dev/function``) into a ``PodView``; the ``KubernetesBackend`` uses it to probe a starting
-pod ahead of the kubelet (``probe.py``) and to resize a boosted pod's CPU once it is Ready.
+``wisp.dev/function``) into a ``PodView``; the ``KubernetesBackend`` routes to a Ready pod
+(``PodView.endpoint``), probes a starting pod ahead of the kubelet (``probe.py``) and resizes a
+boosted pod's CPU once it is Ready.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from wisp.api import contract
 from wisp.api.names import CPU_AFTER_START_ANNOTATION, FUNCTION_LABEL, function_key
 from wisp.api.quantities import parse_cpu_millis
+from wisp.gateway.backend import Endpoint
 from wisp.resources.names import CONTAINER_NAME
 
 
@@ -27,6 +31,14 @@ class PodView:
     restarts: int  # of the function container; a new start is a new probe
     cpu_limit: str | None  # the function container's CPU limit as its spec says now
     cpu_after_start: str | None  # what a boosted pod's CPU limit is resized to once Ready
+
+    @property
+    def endpoint(self) -> Endpoint | None:
+        """Where calls go while the pod is routed to: the kubelet calls it Ready, it has an address
+        and it is not going away (what the EndpointSlice controller calls a ready endpoint)."""
+        if not self.ready or self.gone or not self.ip:
+            return None
+        return Endpoint(self.ip, contract.PORT, self.name)
 
     @property
     def startable(self) -> bool:

@@ -1,15 +1,14 @@
 """Probing a starting pod ahead of the kubelet, as Knative's activator does.
 
-The kubelet probes readiness at most once a second, and the EndpointSlice controller then needs
-its own turn: a runtime that listens 150 ms after its container starts is often routed a second
-later. ``PodProber`` closes that gap. For every function pod the pod watch shows with an address
-and no Ready condition yet, it sends ``GET /healthz`` to ``podIP:8080`` every
-``PROBE_FIRST_INTERVAL`` seconds for ``PROBE_STEADY_FOR`` seconds, then backing off to
-``PROBE_MAX_INTERVAL``, for at most ``PROBE_WINDOW`` seconds; the first 200 makes the pod an
-endpoint (``ready_endpoints``), and the backend hands it to the gateway with the EndpointSlices'
-endpoints, so a held call is forwarded at once. When an EndpointSlice lists the pod it is an
-ordinary endpoint and the prober forgets it (``settle``); a pod that is deleted, terminating, or
-whose runtime restarted is dropped.
+The kubelet probes readiness at most once a second: a runtime that listens 150 ms after its
+container starts is often routed a second later. ``PodProber`` closes that gap. For every function
+pod the pod watch shows with an address and no Ready condition yet, it sends ``GET /healthz`` to
+``podIP:8080`` every ``PROBE_FIRST_INTERVAL`` seconds for ``PROBE_STEADY_FOR`` seconds, then
+backing off to ``PROBE_MAX_INTERVAL``, for at most ``PROBE_WINDOW`` seconds; the first 200 makes
+the pod an endpoint (``ready_endpoints``), and the backend hands it to the gateway with the
+function's Ready pods, so a held call is forwarded at once. When the kubelet calls the pod Ready
+it is an ordinary endpoint and the prober forgets it (``settle``); a pod that is deleted,
+terminating, or whose runtime restarted is dropped.
 
 The probe is a bare HTTP/1.1 request on a fresh connection (no client session to manage); only
 the status line is read.
@@ -85,7 +84,7 @@ class PodProber:
     """Probes starting pods; calls ``on_change(function_key)`` when a pod turns ready or leaves.
 
     Runs on the gateway's event loop: ``observe`` and ``forget`` are called from the pod watch's
-    events, ``settle`` from the EndpointSlice's.
+    events, ``settle`` when the backend tells the gateway a function's endpoints.
     """
 
     def __init__(
@@ -110,7 +109,7 @@ class PodProber:
             moved = pod.gone or pod.ip != current.endpoint.host or pod.restarts != current.restarts
             if not moved:
                 if pod.ready and current.task is not None:
-                    current.task.cancel()  # the kubelet has caught up; the slice follows
+                    current.task.cancel()  # the kubelet has caught up; the backend settles it
                 return
             self.forget(pod.uid)
         if pod.startable and pod.uid not in self._was_ready:
@@ -129,7 +128,7 @@ class PodProber:
             self._on_change(probe.key)
 
     def settle(self, function_key: str, listed: Iterable[str]) -> None:
-        """An EndpointSlice now lists these addresses of the function: they need no probe."""
+        """These addresses of the function are Ready pods now: they need no probe."""
         addresses = set(listed)
         for uid, probe in list(self._probes.items()):
             if probe.key == function_key and probe.endpoint.address in addresses:
@@ -138,7 +137,7 @@ class PodProber:
                 del self._probes[uid]
 
     def ready_endpoints(self, function_key: str) -> list[Endpoint]:
-        """Pods that answered a probe and no EndpointSlice lists yet."""
+        """Pods that answered a probe and the kubelet has not called Ready yet."""
         return [p.endpoint for p in self._probes.values() if p.key == function_key and p.answered]
 
     async def close(self) -> None:
