@@ -536,6 +536,25 @@ def test_a_replaced_service_is_headless_and_the_delete_names_the_old_one() -> No
     assert kube.writes()[before:] == []
 
 
+def test_a_headless_service_with_a_selector_is_replaced_by_one_without() -> None:
+    """An earlier operator's headless Service selected the Function's pods; taking the selector off
+    in place would leave its Endpoints and EndpointSlice behind, so it is replaced, once."""
+    old = built("Service")
+    old["spec"]["selector"] = {"wisp.dev/function": "hello"}
+    kube = MemoryKube().add(function())
+    for obj in (built("ConfigMap"), built("Deployment", replicas=1), old):
+        kube.add(obj)
+    sync = FunctionSync(kube, OperatorSettings())
+    sync.sync_function(stored(kube))
+    assert kube.writes()[-2:] == [("delete", "Service", "hello"), ("create", "Service", "hello")]
+    live = kube.get("Service", NS, "hello")
+    assert live is not None and live["spec"]["clusterIP"] == "None" and "selector" not in live["spec"]
+    assert any("deleted Service hello to replace it (headless now)" in e for e in kube.events())
+    before = len(kube.writes())
+    sync.sync_function(stored(kube))
+    assert kube.writes()[before:] == []
+
+
 def test_a_cluster_ip_setting_replaces_a_headless_service() -> None:
     kube = MemoryKube().add(function())
     for obj in ALL_IN_PLACE:
@@ -544,6 +563,7 @@ def test_a_cluster_ip_setting_replaces_a_headless_service() -> None:
     assert kube.writes()[-2:] == [("delete", "Service", "hello"), ("create", "Service", "hello")]
     live = kube.get("Service", NS, "hello")
     assert live is not None and "clusterIP" not in live["spec"]
+    assert live["spec"]["selector"] == {"wisp.dev/function": "hello"}  # kube-proxy needs its endpoints
 
 
 def test_events_once_per_action_and_per_transition() -> None:

@@ -67,8 +67,9 @@ def test_code_too_large_for_a_configmap_names_the_field() -> None:
     assert "spec.code.image" in info.value.message
 
 
-def test_service_is_headless_and_selects_the_function_pods() -> None:
-    """No cluster IP spent per Function: the gateway routes to the EndpointSlice's pods."""
+def test_service_is_headless_and_selects_nothing() -> None:
+    """No cluster IP spent per Function, and no EndpointSlice: the gateway routes to the pods it
+    watches, and kube-controller-manager's endpoint controllers skip a Service without a selector."""
     assert make_service(function()) == {
         "apiVersion": "v1",
         "kind": "Service",
@@ -76,7 +77,6 @@ def test_service_is_headless_and_selects_the_function_pods() -> None:
         "spec": {
             "type": "ClusterIP",
             "clusterIP": "None",
-            "selector": {"wisp.dev/function": "hello"},
             "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
         },
     }

@@ -39,7 +39,7 @@ from wisp.resources.layers import LayerData
 from wisp.resources.names import DEFAULT_SERVICE_ACCOUNT, Names
 from wisp.resources.network import make_network_policy
 from wisp.resources.pullsecret import copy_is_current, credentials, is_copy, make_pull_secret_copy
-from wisp.resources.service import is_headless
+from wisp.resources.service import service_kind
 
 
 class ReconcileError(Exception):
@@ -323,12 +323,14 @@ def reconcile_service(r: Reconciliation) -> None:
     manifest = make_service(r.fn, cluster_ip=r.settings.function_cluster_ip)
     name = manifest["metadata"]["name"]
     live = None if r.first else r.live("Service", name)
-    if live is not None and _owned(live, r.fn) and is_headless(live) != is_headless(manifest):
+    if live is not None and _owned(live, r.fn) and service_kind(live) != service_kind(manifest):
         # spec.clusterIP is immutable: a Service becomes headless (or gets a cluster IP) only by
-        # being replaced. The uid precondition deletes only the Service we just read.
+        # being replaced; and a selector taken off would leave its Endpoints and EndpointSlices
+        # behind (a headless one with a selector is what an earlier operator made). The uid
+        # precondition deletes only the Service we just read.
         uid = str((live.get("metadata") or {}).get("uid") or "")
         r.api.delete("Service", r.fn.namespace, name, uid=uid or None)
-        r.actions.append(f"deleted Service {name} to replace it ({_ip_kind(manifest)} now)")
+        r.actions.append(f"deleted Service {name} to replace it ({service_kind(manifest)} now)")
         r.forget("Service", name)
     _ensure(r, manifest)
 
@@ -419,10 +421,6 @@ def check_pull_secret(r: Reconciliation) -> None:
     soon as the Secret appears, and the resync (which also refreshes copies) clears it."""
     if r.package_access is not None:
         raise ReconcileError("PackageAccessDenied", r.package_access)
-
-
-def _ip_kind(service: Mapping[str, Any]) -> str:
-    return "headless" if is_headless(service) else "with a cluster IP"
 
 
 PHASES: tuple[Phase, ...] = (

@@ -1,10 +1,13 @@
-"""The Service that gives a Function's pods an EndpointSlice the gateway watches.
+"""A Function's Service.
 
-Headless by default: the gateway routes to the EndpointSlice's pod addresses itself, so a
-cluster IP (and the kube-proxy rules behind it) would be spent on every Function for nothing,
-and a cluster with a thousand Functions runs out of its Service range. An operator setting
-(``WISP_FUNCTION_CLUSTER_IP``) gives every Function a cluster IP for clients inside the cluster
-that call a Function's Service directly.
+Headless and without a selector by default: the gateway routes to the function's pods itself,
+from its pod watch, so a cluster IP (and the kube-proxy rules behind it) would be spent on every
+Function for nothing, and a cluster with a thousand Functions runs out of its Service range.
+Without a selector, kube-controller-manager's endpoint controllers make no Endpoints and no
+EndpointSlice for it, and skip it when they match a pod change against the namespace's
+Services; with one, every cold start paid for every idle Function beside it (``docs/scale.md``).
+An operator setting (``WISP_FUNCTION_CLUSTER_IP``) gives every Function a cluster IP and a
+selector, for clients inside the cluster that call a Function's Service directly.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ HEADLESS = "None"
 
 def make_service(fn: Function, *, cluster_ip: bool = False) -> dict[str, Any]:
     spec: dict[str, Any] = {"type": "ClusterIP"}
-    if not cluster_ip:
+    if cluster_ip:
+        spec["selector"] = selector_labels(fn)
+    else:
         spec["clusterIP"] = HEADLESS
     return {
         "apiVersion": "v1",
@@ -28,7 +33,6 @@ def make_service(fn: Function, *, cluster_ip: bool = False) -> dict[str, Any]:
         "metadata": child_metadata(fn, Names.of(fn).service),
         "spec": {
             **spec,
-            "selector": selector_labels(fn),
             "ports": [
                 {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
             ],
@@ -36,5 +40,10 @@ def make_service(fn: Function, *, cluster_ip: bool = False) -> dict[str, Any]:
     }
 
 
-def is_headless(service: Mapping[str, Any]) -> bool:
-    return bool((service.get("spec") or {}).get("clusterIP") == HEADLESS)
+def service_kind(service: Mapping[str, Any]) -> str:
+    """What a Service is, in the terms a change between them is replaced in (``spec.clusterIP`` is
+    immutable; a selector taken off leaves its Endpoints and EndpointSlices behind)."""
+    spec = service.get("spec") or {}
+    if spec.get("clusterIP") != HEADLESS:
+        return "with a cluster IP"
+    return "headless, with a selector" if spec.get("selector") else "headless"

@@ -1,10 +1,10 @@
 """A function's start-up on the real control plane: the gateway probes a starting pod itself and
-forwards a held call before the kubelet's readiness and the EndpointSlice say the pod is ready,
+forwards a held call before the kubelet's readiness says the pod is ready,
 and a pod started with boosted CPU is resized down in place (``pods/resize``) once Ready.
 
 The test node agent plays a kubelet whose readiness report is late (``hold_ready``): the pod is
-running with its address, its runtime answers, but its Ready condition stays False, so no
-EndpointSlice lists it until the test releases it.
+running with its address, its runtime answers, but its Ready condition stays False until the
+test releases it.
 """
 
 from __future__ import annotations
@@ -32,17 +32,8 @@ def _is_ready(pod: Any) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or ())
 
 
-def _slice_ready_addresses(kube_api: client.ApiClient, namespace: str, name: str) -> list[str]:
-    slices = client.DiscoveryV1Api(kube_api).list_namespaced_endpoint_slice(
-        namespace, label_selector=f"wisp.dev/function={name}"
-    )
-    return [
-        address
-        for s in slices.items
-        for e in s.endpoints or ()
-        if e.conditions is None or e.conditions.ready is not False
-        for address in e.addresses
-    ]
+def _ready_addresses(kube_api: client.ApiClient, namespace: str, name: str) -> list[str]:
+    return [p.status.pod_ip for p in _pods(kube_api, namespace, name) if _is_ready(p)]
 
 
 def test_a_held_call_is_forwarded_before_the_pod_is_ready(
@@ -60,21 +51,20 @@ def test_a_held_call_is_forwarded_before_the_pod_is_ready(
         status, headers, body = gw.call("/function/early", b'{"n": 1}')
         assert status == 200, body
         assert headers["X-Wisp-Cold-Start"] == "true"
-        # Answered by a pod the kubelet has not called Ready, that no EndpointSlice lists.
+        # Answered by a pod the kubelet has not called Ready.
         (pod,) = _pods(kube_api, namespace, "early")
         assert not _is_ready(pod)
-        assert pod.status.pod_ip not in _slice_ready_addresses(kube_api, namespace, "early")
         assert gw.call("/function/early", b'{"n": 2}')[0] == 200
     finally:
         node_agent.release_ready(namespace)
-    # Once the kubelet and the EndpointSlice catch up, the pod is an ordinary endpoint.
-    wait_for(lambda: _slice_ready_addresses(kube_api, namespace, "early"), timeout=30, what="the slice")
+    # Once the kubelet catches up, the pod is an ordinary endpoint.
+    wait_for(lambda: _ready_addresses(kube_api, namespace, "early"), timeout=30, what="the pod Ready")
     status, headers, _ = gw.call("/function/early", b'{"n": 3}')
     assert status == 200
     assert "X-Wisp-Cold-Start" not in headers
 
 
-def test_without_probing_a_held_call_waits_for_the_endpoint_slice(
+def test_without_probing_a_held_call_waits_for_the_pod_ready(
     kubectl: Kubectl,
     kube_api: client.ApiClient,
     namespace: str,
@@ -93,8 +83,11 @@ def test_without_probing_a_held_call_waits_for_the_endpoint_slice(
         assert pod.status.pod_ip  # it was running all along, only not Ready
     finally:
         node_agent.release_ready(namespace)
-    wait_for(lambda: _slice_ready_addresses(kube_api, namespace, "late"), timeout=30, what="the slice")
+    wait_for(lambda: _ready_addresses(kube_api, namespace, "late"), timeout=30, what="the pod Ready")
     assert gw.call("/function/late")[0] == 200
+    # The Function's Service selects nothing: kube-controller-manager made no EndpointSlice for it.
+    slices = client.DiscoveryV1Api(kube_api).list_namespaced_endpoint_slice(namespace)
+    assert [s.metadata.name for s in slices.items] == []
 
 
 def test_a_boosted_pod_is_resized_down_once_ready(
