@@ -50,10 +50,13 @@ SECTION = "Cold start beside idle Functions (real node)"
 FEW = 10
 CROWD = "crowd"  # the prefix of the Functions the second round adds (and the third deletes)
 CATCH_UP_QPS = 500
-# Each round starts once the 1-minute load is this low (or after QUIET_WAIT seconds): the
-# target compares cold starts beside idle Functions, not beside an API server still catching up.
+# Each round starts once the 1-minute load is this low and the machine's CPU stopped falling (or
+# after QUIET_WAIT seconds): the target compares cold starts beside idle Functions, not beside a
+# control plane still catching up.
 QUIET_LOAD = 1.5
 QUIET_WAIT = 900.0
+SETTLE_WINDOW = 30.0
+SETTLE_TOLERANCE = 0.1
 IDLE_WINDOW = 60.0  # seconds of idle measured before each round
 SETTLED = 1.5  # a round beside ten is compared when its idle machine is within this of the first's
 
@@ -119,10 +122,20 @@ class Components:
 
 
 def quiet() -> float:
-    """Wait for the machine to settle (``QUIET_LOAD``, at most ``QUIET_WAIT``); the load then."""
+    """Wait for the cluster to settle, at most ``QUIET_WAIT`` seconds; the 1-minute load then.
+
+    Settled: the load at most ``QUIET_LOAD``, and the machine's CPU over ``SETTLE_WINDOW`` no
+    longer falling (within ``SETTLE_TOLERANCE`` of the window before, or half a point of a core).
+    After a bulk apply or delete (and kube-controller-manager's restart to catch up), the
+    controllers go on resyncing for minutes after the load is low again."""
     deadline = time.monotonic() + QUIET_WAIT
-    while os.getloadavg()[0] > QUIET_LOAD and time.monotonic() < deadline:
-        time.sleep(10)
+    last: float | None = None
+    while time.monotonic() < deadline:
+        share = Components.idle(SETTLE_WINDOW)["machine"]
+        low = os.getloadavg()[0] <= QUIET_LOAD
+        if low and last is not None and share >= last - max(SETTLE_TOLERANCE * last, 0.5):
+            break
+        last = share
     return os.getloadavg()[0]
 
 
@@ -306,8 +319,9 @@ def render(
         f"Measured {datetime.date.today()} on {host}, by `python -m bench.crowded`: wisp installed with"
         " `helm install` on the test suite's real node, the Python hello example's cold start (zero →"
         f" first response through the gateway, CPU `{mode}`, as in [Real node](#real-node)) {order}."
-        f" Each round starts once the 1-minute load is at most {QUIET_LOAD:g} (or after"
-        f" {QUIET_WAIT:.0f} s of waiting for it).",
+        f" Each round starts once the 1-minute load is at most {QUIET_LOAD:g} and the machine's CPU over"
+        f" {SETTLE_WINDOW:.0f} s has stopped falling (within {100 * SETTLE_TOLERANCE:.0f} % of the"
+        f" {SETTLE_WINDOW:.0f} s before; or after {QUIET_WAIT:.0f} s of waiting for it).",
         "",
         "| round | Functions in the cluster | p50 | p95 | runs | min / max | load at the start |",
         "|---|---|---|---|---|---|---|",

@@ -154,7 +154,7 @@ def delete_set(api: client.ApiClient, namespace: str, prefix: str, timeout: floa
     """Delete the Functions ``function_list`` made with ``prefix`` (one request each, several at
     once: one delete-collection of thousands outlasts the API server's request timeout); seconds
     until they, their Deployments and what the garbage collector deletes after them (their
-    ReplicaSets and Services) are gone."""
+    ReplicaSets, Services and code ConfigMaps) are gone."""
     started = time.monotonic()
     custom = client.CustomObjectsApi(api)
     listed = json.loads(
@@ -176,7 +176,12 @@ def delete_set(api: client.ApiClient, namespace: str, prefix: str, timeout: floa
     def other(item: dict[str, Any]) -> bool:
         return not str(item["metadata"]["name"]).startswith(f"{prefix}-")
 
-    owned = (client.AppsV1Api(api).list_namespaced_replica_set, client.CoreV1Api(api).list_namespaced_service)
+    core = client.CoreV1Api(api)
+    owned = (
+        client.AppsV1Api(api).list_namespaced_replica_set,
+        core.list_namespaced_service,
+        core.list_namespaced_config_map,
+    )
     for list_call in (functions_in(api), deployments_in(api), *owned):
         left = timeout - (time.monotonic() - started)
         wait_until(list_call, namespace, other, 0, left, what=f"objects other than {prefix}-*")
