@@ -139,7 +139,7 @@ java:
 
 test: install controlplane node lint java
 	mvn -B -q -f runtime-images/java verify
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest --durations=25 $(PYTEST_ARGS)
 
 fuzz: venv
 	WISP_FUZZ_EXAMPLES=20000 $(VENV)/bin/pytest tests/security -k fuzz $(PYTEST_ARGS)
