@@ -1,4 +1,4 @@
-"""The harness itself: a Function's pod runs as a local process and gets a real EndpointSlice."""
+"""The harness itself: a Function's pod runs as a local process, Ready at an address of its own."""
 
 from __future__ import annotations
 
@@ -13,20 +13,19 @@ from tests.cluster.fixtures import ROOT, Kubectl, OperatorProcess, wait_for
 pytestmark = pytest.mark.cluster
 
 
-def ready_addresses(kubectl: Kubectl, ns: str, service: str) -> list[str]:
-    out = kubectl(
-        "get", "endpointslices", "-l", f"kubernetes.io/service-name={service}", "-o", "json", namespace=ns
-    )
-    slices: list[dict[str, Any]] = json.loads(out.stdout)["items"]
+def ready_addresses(kubectl: Kubectl, ns: str, function: str) -> list[str]:
+    """The addresses of the function's pods the node agent reports Ready (what the gateway routes to)."""
+    out = kubectl("get", "pods", "-l", f"wisp.dev/function={function}", "-o", "json", namespace=ns)
+    pods: list[dict[str, Any]] = json.loads(out.stdout)["items"]
     return [
-        e["addresses"][0]
-        for s in slices
-        for e in s.get("endpoints") or ()
-        if (e.get("conditions") or {}).get("ready")
+        p["status"]["podIP"]
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or ())
     ]
 
 
-def test_scaled_function_pod_serves_through_its_endpointslice(
+def test_scaled_function_pod_serves_on_its_ready_address(
     kubectl: Kubectl, namespace: str, operator: OperatorProcess, node_agent: Any
 ) -> None:
     kubectl("apply", "-f", str(ROOT / "examples" / "hello.yaml"), namespace=namespace)

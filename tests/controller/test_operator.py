@@ -72,8 +72,8 @@ def test_hello_gets_configmap_deployment_service(
     assert json.loads(env["WISP_CODE"]) == cm["data"]
     assert "volumes" not in dep["spec"]["template"]["spec"]
     assert container["resources"]["limits"]["ephemeral-storage"] == "512Mi"
-    assert svc["spec"]["selector"] == {"wisp.dev/function": "hello"}
-    assert svc["spec"]["clusterIP"] == "None"  # headless: no cluster IP spent per Function
+    # Headless, and selecting nothing: no cluster IP spent and no EndpointSlice made per Function.
+    assert svc["spec"]["clusterIP"] == "None" and "selector" not in svc["spec"]
 
     status = fn["status"]
     assert status["url"].endswith("/function/hello." + namespace)
