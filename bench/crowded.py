@@ -23,11 +23,13 @@ import dataclasses
 import datetime
 import json
 import os
+import ssl
 import statistics
 import sys
 import threading
 import time
 import traceback
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kubernetes import config  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from tests.cluster.bulk import apply_functions, delete_set, wait_all_ready  # noqa: E402
 from tests.node.chart import FUNCTIONS, SYSTEM, wisp_on  # noqa: E402
 from tests.node.node import start_real_node  # noqa: E402
@@ -57,6 +60,7 @@ QUIET_LOAD = 1.5
 QUIET_WAIT = 900.0
 SETTLE_WINDOW = 30.0
 SETTLE_TOLERANCE = 0.1
+QUEUES_SHOWN = 4  # kube-controller-manager's busiest work queues named for each round
 IDLE_WINDOW = 60.0  # seconds of idle measured before each round
 SETTLED = 1.5  # a round beside ten is compared when its idle machine is within this of the first's
 
@@ -121,19 +125,46 @@ class Components:
         return {**by_part, "other": by_part["machine"] - parts}
 
 
-def quiet() -> float:
+class ControllerQueues:
+    """kube-controller-manager's work queues, from its metrics (``workqueue_adds_total`` and
+    ``workqueue_depth`` by queue name): what its controllers are doing while the cluster idles."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._tls = ssl.create_default_context()
+        self._tls.check_hostname = False
+        self._tls.verify_mode = ssl.CERT_NONE  # its own self-signed serving certificate, on loopback
+
+    def read(self) -> tuple[dict[str, float], float]:
+        """Items added so far by queue, and the items waiting in all queues now."""
+        with urllib.request.urlopen(self.url, context=self._tls, timeout=10) as answer:  # noqa: S310 (https)
+            text = answer.read().decode()
+        adds: dict[str, float] = {}
+        depth = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "workqueue_adds_total":
+                    adds[sample.labels.get("name", "")] = sample.value
+                elif sample.name == "workqueue_depth":
+                    depth += sample.value
+        return adds, depth
+
+
+def quiet(queues: ControllerQueues) -> float:
     """Wait for the cluster to settle, at most ``QUIET_WAIT`` seconds; the 1-minute load then.
 
-    Settled: the load at most ``QUIET_LOAD``, and the machine's CPU over ``SETTLE_WINDOW`` no
-    longer falling (within ``SETTLE_TOLERANCE`` of the window before, or half a point of a core).
-    After a bulk apply or delete (and kube-controller-manager's restart to catch up), the
-    controllers go on resyncing for minutes after the load is low again."""
+    Settled: the load at most ``QUIET_LOAD``, kube-controller-manager's work queues empty, and the
+    machine's CPU over ``SETTLE_WINDOW`` no longer falling (within ``SETTLE_TOLERANCE`` of the
+    window before, or half a point of a core). After a bulk apply or delete (and the controller
+    manager's restart to catch up), the controllers go on resyncing for minutes after the load is
+    low again, some of them at the steady pace of their client's rate limit."""
     deadline = time.monotonic() + QUIET_WAIT
     last: float | None = None
     while time.monotonic() < deadline:
         share = Components.idle(SETTLE_WINDOW)["machine"]
         low = os.getloadavg()[0] <= QUIET_LOAD
-        if low and last is not None and share >= last - max(SETTLE_TOLERANCE * last, 0.5):
+        _, waiting = queues.read()
+        if low and not waiting and last is not None and share >= last - max(SETTLE_TOLERANCE * last, 0.5):
             break
         last = share
     return os.getloadavg()[0]
@@ -205,12 +236,24 @@ class Round:
     load: float
     idle: dict[str, float]  # share of one core by part, in the idle window before
     per_start: dict[str, float]  # ms of CPU by part a cold start cost, beyond the idle share
+    queue_adds: dict[str, float]  # kube-controller-manager's work queue adds a second, idle window
 
 
-def measure(wisp: Any, function: str, functions: int, label: str, runs: int, timeline: Timeline) -> Round:
+def measure(
+    wisp: Any,
+    function: str,
+    functions: int,
+    label: str,
+    runs: int,
+    timeline: Timeline,
+    queues: ControllerQueues,
+) -> Round:
     """Wait for quiet, measure the idle cluster, then ``runs`` cold starts and their CPU by part."""
-    load = quiet()
+    load = quiet(queues)
+    added, began = queues.read()[0], time.monotonic()
     idle = Components.idle(IDLE_WINDOW)
+    after, took = queues.read()[0], time.monotonic() - began
+    queue_adds = {name: (after[name] - added.get(name, 0.0)) / took for name in after}
     spent: dict[str, float] = {}  # CPU seconds by part over the cold starts, beyond the idle share
 
     @contextlib.contextmanager
@@ -223,7 +266,8 @@ def measure(wisp: Any, function: str, functions: int, label: str, runs: int, tim
 
     times, steps = cold_starts(wisp, function, runs, timeline, around=counted)
     per_start = Components.with_other({name: 1000 * seconds / runs for name, seconds in spent.items()})
-    measured = Round(functions, label, times, steps, load, idle, per_start)
+    busiest = dict(sorted(queue_adds.items(), key=lambda kv: -kv[1])[:QUEUES_SHOWN])
+    measured = Round(functions, label, times, steps, load, idle, per_start, busiest)
     print(json.dumps(dataclasses.asdict(measured)), flush=True)  # kept should a later step fail
     return measured
 
@@ -250,6 +294,8 @@ def main() -> None:
     mode = SETUPS[-1][0]  # bench/node.py's default setup
     node = start_real_node()
     timeline = Timeline(node)
+    assert node.plane is not None
+    queues = ControllerQueues(node.plane.controller_manager_metrics)
     rounds: list[Round] = []
     deleted: float | None = None
     try:
@@ -260,7 +306,7 @@ def main() -> None:
         wisp.call(function, {"name": "warm-up"}, timeout=120)  # the image's first start
         apply_functions(wisp.kubectl, FUNCTIONS, "idle", 0, FEW - 1)
         wait_all_ready(api, FUNCTIONS, FEW, timeout=300)
-        rounds.append(measure(wisp, function, FEW, "first", args.runs, timeline))
+        rounds.append(measure(wisp, function, FEW, "first", args.runs, timeline, queues))
         memory = ChartMemory().start()
         started = time.monotonic()
         apply_functions(wisp.kubectl, FUNCTIONS, CROWD, FEW - 1, args.functions - FEW)
@@ -271,12 +317,12 @@ def main() -> None:
         memory.stop()
         restarted = restarts(wisp)
         print(f"{args.functions} Functions Ready {ready:.0f} s after the apply began", flush=True)
-        rounds.append(measure(wisp, function, args.functions, "crowded", args.runs, timeline))
+        rounds.append(measure(wisp, function, args.functions, "crowded", args.runs, timeline, queues))
         if not args.no_return:
             try:
                 deleted = delete_set(api, FUNCTIONS, CROWD, timeout=3600)
                 print(f"{args.functions - FEW} Functions deleted in {deleted:.0f} s", flush=True)
-                rounds.append(measure(wisp, function, FEW, "again", args.runs, timeline))
+                rounds.append(measure(wisp, function, FEW, "again", args.runs, timeline, queues))
             except Exception:
                 traceback.print_exc()  # the two rounds measured are still worth their section
                 deleted = None
@@ -388,8 +434,25 @@ def render(
             + " | ".join(f"{r.per_start[name]:.0f} ms" for r in rounds)
             + " |"
         )
-    lines.append("")
+    lines += [
+        "",
+        "kube-controller-manager's busiest work queues in each idle window (items added a second):",
+        "",
+        *(
+            f"* {r.label}: "
+            + (
+                ", ".join(f"{name or '(unnamed)'} {rate:.1f}" for name, rate in r.queue_adds.items())
+                or "none"
+            )
+            for r in rounds
+        ),
+        "",
+    ]
     return "\n".join(lines)
+
+
+def _queue_rates(adds: dict[str, float]) -> list[str]:
+    return [f"{name or '(unnamed)'} {rate:.1f}" for name, rate in adds.items()]
 
 
 def _mib(peaks: list[int]) -> str:

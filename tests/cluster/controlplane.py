@@ -228,12 +228,19 @@ class ControlPlane:
                 "--concurrent-service-endpoint-syncs=10",
                 "--endpointslice-updates-batch-period=0s",
                 "--profiling=false",
+                # Its metrics (work queues, client requests) for the benches, on loopback only.
+                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
                 *self.controller_manager_args,
             ]
             self._kcm_health = f"https://127.0.0.1:{kcm_port}/healthz"
             self._spawn("kube-controller-manager", self._kcm_argv)
             self._wait_ready(self._kcm_health, "kube-controller-manager", timeout=60, insecure=True)
         return self
+
+    @property
+    def controller_manager_metrics(self) -> str:
+        """The URL of kube-controller-manager's Prometheus metrics (TLS, its own certificate)."""
+        return self._kcm_health.removesuffix("/healthz") + "/metrics"
 
     def restart_controller_manager(self, *extra: str) -> None:
         """kube-controller-manager stopped and started again with ``extra`` flags after its own
