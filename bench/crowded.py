@@ -60,6 +60,7 @@ QUIET_LOAD = 1.5
 QUIET_WAIT = 900.0
 SETTLE_WINDOW = 30.0
 SETTLE_TOLERANCE = 0.1
+SETTLE_RETRIES = 0.5  # kube-controller-manager's work queue retries a second, all queues
 QUEUES_SHOWN = 4  # kube-controller-manager's busiest work queues named for each round
 IDLE_WINDOW = 60.0  # seconds of idle measured before each round
 SETTLED = 1.5  # a round beside ten is compared when its idle machine is within this of the first's
@@ -126,8 +127,9 @@ class Components:
 
 
 class ControllerQueues:
-    """kube-controller-manager's work queues, from its metrics (``workqueue_adds_total`` and
-    ``workqueue_depth`` by queue name): what its controllers are doing while the cluster idles."""
+    """kube-controller-manager's work queues, from its metrics (``workqueue_adds_total``,
+    ``workqueue_depth`` and ``workqueue_retries_total`` by queue name): what its controllers are
+    doing while the cluster idles."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -135,36 +137,45 @@ class ControllerQueues:
         self._tls.check_hostname = False
         self._tls.verify_mode = ssl.CERT_NONE  # its own self-signed serving certificate, on loopback
 
-    def read(self) -> tuple[dict[str, float], float]:
-        """Items added so far by queue, and the items waiting in all queues now."""
+    def read(self) -> tuple[dict[str, float], float, float]:
+        """Items added so far by queue, the items waiting in all queues now, and the retries so
+        far in all queues (an item a sync failed for, put back after a delay: not in the depth
+        while it waits)."""
         with urllib.request.urlopen(self.url, context=self._tls, timeout=10) as answer:  # noqa: S310 (https)
             text = answer.read().decode()
         adds: dict[str, float] = {}
-        depth = 0.0
+        depth = retries = 0.0
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
                 if sample.name == "workqueue_adds_total":
                     adds[sample.labels.get("name", "")] = sample.value
                 elif sample.name == "workqueue_depth":
                     depth += sample.value
-        return adds, depth
+                elif sample.name == "workqueue_retries_total":
+                    retries += sample.value
+        return adds, depth, retries
 
 
 def quiet(queues: ControllerQueues) -> float:
     """Wait for the cluster to settle, at most ``QUIET_WAIT`` seconds; the 1-minute load then.
 
-    Settled: the load at most ``QUIET_LOAD``, kube-controller-manager's work queues empty, and the
-    machine's CPU over ``SETTLE_WINDOW`` no longer falling (within ``SETTLE_TOLERANCE`` of the
-    window before, or half a point of a core). After a bulk apply or delete (and the controller
-    manager's restart to catch up), the controllers go on resyncing for minutes after the load is
-    low again, some of them at the steady pace of their client's rate limit."""
+    Settled: the load at most ``QUIET_LOAD``, kube-controller-manager's work queues empty and not
+    retrying (fewer than ``SETTLE_RETRIES`` a second), and the machine's CPU over ``SETTLE_WINDOW``
+    no longer falling (within ``SETTLE_TOLERANCE`` of the window before, or half a point of a
+    core). After a bulk apply or delete (and the controller manager's restart to catch up), the
+    controllers go on resyncing for minutes after the load is low again, at the steady pace of
+    their client's or their queue's rate limit: after the restart beside 10,000, the Deployment
+    controller retried its Deployments at its queue's 10 a second for more than ten minutes,
+    each sync walking every ReplicaSet of the namespace."""
     deadline = time.monotonic() + QUIET_WAIT
     last: float | None = None
     while time.monotonic() < deadline:
+        retried = queues.read()[2]
         share = Components.idle(SETTLE_WINDOW)["machine"]
         low = os.getloadavg()[0] <= QUIET_LOAD
-        _, waiting = queues.read()
-        if low and not waiting and last is not None and share >= last - max(SETTLE_TOLERANCE * last, 0.5):
+        _, waiting, retries = queues.read()
+        calm = not waiting and (retries - retried) / SETTLE_WINDOW < SETTLE_RETRIES
+        if low and calm and last is not None and share >= last - max(SETTLE_TOLERANCE * last, 0.5):
             break
         last = share
     return os.getloadavg()[0]
