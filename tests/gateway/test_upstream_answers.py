@@ -194,6 +194,24 @@ async def test_request_lines_in_other_http_versions_are_505(
     assert (answer.version, answer.status) == ("HTTP/1.1", 505)
 
 
+async def test_a_connect_request_is_405_in_json_on_both_ports(
+    gateway_factory: GatewayFactory, scripted: Callable[..., ScriptedPod], pooled: bool
+) -> None:
+    """Found by the fuzz test: aiohttp read ``CONNECT /hooks`` as an authority no route matched
+    and answered its plain-text 404."""
+    pod = scripted(lambda n, head: ok("reached"), pooled)
+    gw = await gateway_for(gateway_factory, pod)
+    assert gw.server.port is not None and gw.admin.port is not None
+    for host, port, path in (
+        (gw.server.host, gw.server.port, "/hooks"),
+        (gw.admin.host, gw.admin.port, "/metrics"),
+    ):
+        answer = await exchange(host, port, request_bytes("CONNECT", path))
+        assert answer.status == 405
+        assert answer.json()["errorType"] == "MethodNotAllowed"
+    assert pod.heads == []
+
+
 async def test_the_invoker_tells_held_calls_from_the_gateway_not_from_a_functions_body(
     gateway_factory: GatewayFactory, scripted: Callable[..., ScriptedPod], pooled: bool
 ) -> None:

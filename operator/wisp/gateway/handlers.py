@@ -79,7 +79,11 @@ _VERSION_ANSWER = (
 async def http_versions(request: web.Request, handler: Handler) -> web.StreamResponse:
     """HTTP/1.0 and HTTP/1.1 only. aiohttp's parser also takes ``HTTP/2.0`` and ``HTTP/0.9``
     request lines and would answer in that version; the gateway answers ``HTTP/1.1 505``
-    itself (an aiohttp response always echoes the request's version) and closes."""
+    itself (an aiohttp response always echoes the request's version) and closes. No CONNECT
+    either: the gateway is no proxy, and aiohttp reads a CONNECT's target as an authority that no
+    route matches, whose 404 it would answer in plain text."""
+    if request.method == "CONNECT":
+        return error_response(405, "MethodNotAllowed", "CONNECT is not served: the gateway is no proxy")
     if request.version in (HttpVersion11, HttpVersion10):
         return await handler(request)
     await request.writer.write(_VERSION_ANSWER)
