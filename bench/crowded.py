@@ -323,7 +323,6 @@ def main() -> None:
         apply_functions(wisp.kubectl, FUNCTIONS, CROWD, FEW - 1, args.functions - FEW)
         wait_all_ready(api, FUNCTIONS, args.functions, timeout=3600)
         ready = time.monotonic() - started
-        assert node.plane is not None
         catch_up(node.plane, api, FUNCTIONS, CATCH_UP_QPS)
         memory.stop()
         restarted = restarts(wisp)

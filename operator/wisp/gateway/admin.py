@@ -9,13 +9,13 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from wisp.gateway.handlers import http_versions
+from wisp.gateway.handlers import request_lines
 from wisp.gateway.proxy import answer_expect
 from wisp.gateway.state import COMPONENTS, Components
 
 
 def make_admin_app(components: Components) -> web.Application:
-    app = web.Application(middlewares=[http_versions])  # HTTP/1.x only, as on the invocation port
+    app = web.Application(middlewares=[request_lines])  # HTTP/1.x, no CONNECT: as on the invocation port
     app[COMPONENTS] = components
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)

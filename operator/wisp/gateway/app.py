@@ -22,7 +22,7 @@ from wisp.gateway.activator import Activator, ActivatorSettings
 from wisp.gateway.backend import Backend, MetricSource
 from wisp.gateway.config import GatewayConfig
 from wisp.gateway.fastpath import serve_fast
-from wisp.gateway.handlers import Dispatcher, healthz, http_versions
+from wisp.gateway.handlers import Dispatcher, healthz, request_lines
 from wisp.gateway.lambda_api import add_invoke_route
 from wisp.gateway.metrics import GatewayMetrics, GaugeRow, LiveCollector, ReplicaRow
 from wisp.gateway.proxy import Forwarder, answer_expect, expect_handler
@@ -94,7 +94,7 @@ def make_app(
     add_invoke_route(app)  # Lambda's Invoke API
     for extension in extensions:
         extension(app, parts)
-    app.middlewares.insert(0, http_versions)  # outermost: before any other check
+    app.middlewares.insert(0, request_lines)  # outermost: before any other check
     app.router.add_route(
         "*",
         "/{tail:.*}",

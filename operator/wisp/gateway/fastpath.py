@@ -51,7 +51,7 @@ from wisp.gateway.fastcall import (
     verified,
 )
 from wisp.gateway.flow import WriteFlow
-from wisp.gateway.handlers import http_versions
+from wisp.gateway.handlers import request_lines
 from wisp.gateway.lambda_api import EVENTS, EventSubmitter
 from wisp.gateway.proxy import BUFFER_BYTES
 from wisp.gateway.resolve import DISPATCH_ROUTE
@@ -84,7 +84,7 @@ def fast_path_for(app: web.Application, keepalive: float) -> FastPath | None:
         return None
     guard = parts.fast_guard
     for middleware in app.middlewares:
-        if middleware is not http_versions and (guard is None or middleware is not guard.middleware):
+        if middleware is not request_lines and (guard is None or middleware is not guard.middleware):
             return None
     declared: set[str] = set()
     for resource in app.router.resources():

@@ -76,12 +76,12 @@ _VERSION_ANSWER = (
 
 
 @web.middleware
-async def http_versions(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """HTTP/1.0 and HTTP/1.1 only. aiohttp's parser also takes ``HTTP/2.0`` and ``HTTP/0.9``
-    request lines and would answer in that version; the gateway answers ``HTTP/1.1 505``
-    itself (an aiohttp response always echoes the request's version) and closes. No CONNECT
-    either: the gateway is no proxy, and aiohttp reads a CONNECT's target as an authority that no
-    route matches, whose 404 it would answer in plain text."""
+async def request_lines(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The request line: HTTP/1.0 and HTTP/1.1 only, and no CONNECT. aiohttp's parser also takes
+    ``HTTP/2.0`` and ``HTTP/0.9`` request lines and would answer in that version; the gateway
+    answers ``HTTP/1.1 505`` itself (an aiohttp response always echoes the request's version) and
+    closes. No CONNECT either: the gateway is no proxy, and aiohttp reads a CONNECT's target as an
+    authority that no route matches, whose 404 it would answer in plain text."""
     if request.method == "CONNECT":
         return error_response(405, "MethodNotAllowed", "CONNECT is not served: the gateway is no proxy")
     if request.version in (HttpVersion11, HttpVersion10):
